@@ -1,0 +1,8 @@
+"""Command families, one module each; importing a module declares its commands.
+
+The engine imports this package once to fill the command table.
+"""
+from . import (  # noqa: F401
+    connection, server, strings, keys,
+    hashes, lists, sets, zsets, streams, pubsub, transactions, scripting,
+)

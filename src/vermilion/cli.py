@@ -1,0 +1,84 @@
+"""Command line: ``vermilion server [config-file] [--config FILE] [--name value ...]``.
+
+Like redis-server, every redis.conf directive can be given as ``--name value``
+(several words allowed: ``--save 60 1000``) or in a config file; command-line
+directives are applied after the file.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import REDIS_VERSION, __version__
+
+USAGE = """\
+Usage: vermilion server [/path/to/redis.conf] [--config FILE] [--port 6379] [--bind ADDR]
+                        [--unixsocket PATH] [--dir DIR] [--NAME VALUE ...]
+       vermilion --version
+       vermilion --help
+
+Any redis.conf directive can be given as --name value, e.g.
+       vermilion server --port 7777 --appendonly yes --save "60 1000"
+"""
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "vermilion")
+
+
+def build_config(argv: list[str]):
+    from .config import Config, ConfigError, ConfigFileError, parse_argv_directives
+
+    config = Config()
+    config.values["dir"] = default_data_dir()
+    args = list(argv)
+    files = []
+    if args and not args[0].startswith("--"):
+        files.append(args.pop(0))
+    rest = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--config" and i + 1 < len(args):
+            files.append(args[i + 1])
+            i += 2
+            continue
+        rest.append(args[i])
+        i += 1
+    for path in files:
+        try:
+            config.load_file(path)
+        except OSError as err:
+            raise ConfigFileError(0, path, f"Fatal error, can't open config file '{path}': {err.strerror}")
+    try:
+        lines = parse_argv_directives(rest)
+    except ConfigError as err:
+        raise ConfigFileError(0, " ".join(rest), str(err)) from None
+    config.load_text(lines)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else 1
+    if argv[0] in ("-v", "--version", "version"):
+        print(f"Vermilion v={__version__} (redis {REDIS_VERSION} compatible)")
+        return 0
+    if argv[0] != "server":
+        print(f"Unknown command '{argv[0]}'.\n\n{USAGE}", end="", file=sys.stderr)
+        return 1
+    from .config import ConfigFileError
+    try:
+        config = build_config(argv[1:])
+    except ConfigFileError as err:
+        print(err.format(), file=sys.stderr)
+        return 1
+    os.makedirs(config["dir"], exist_ok=True)
+    from .server.runtime import run
+    return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

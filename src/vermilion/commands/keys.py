@@ -1,0 +1,1 @@
+"""keys commands (to be written)."""

@@ -1,0 +1,477 @@
+"""Configuration: every redis.conf directive Redis 7.0 knows, with its type and default.
+
+Directives come from a redis.conf-style file (``name value ...`` lines, quoted
+strings, ``include``), from ``--name value`` arguments, and from CONFIG SET.
+Directives that only make sense for Redis's C internals (jemalloc, io-threads,
+TLS before we have it, ...) are accepted and reported by CONFIG GET so existing
+config files and tools keep working; the ones Vermilion acts on are listed in
+docs/configuration.md.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .server.parser import split_inline
+
+LLONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+UINT_MAX = 2**32 - 1
+
+
+class ConfigError(ValueError):
+    """A directive or value was refused; the message is Redis's reason text."""
+
+
+@dataclass
+class Directive:
+    name: str
+    kind: str                 # bool, int, memory, enum, string, special
+    default: Any
+    lo: int = 0
+    hi: int = LLONG_MAX
+    choices: tuple = ()
+    immutable: bool = False
+    alias: str | None = None
+    parse: Callable | None = None      # special kinds: text -> value (raises ConfigError)
+    render: Callable | None = None     # special kinds: value -> text
+
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+                 "g": 1000**3, "gb": 1024**3}
+
+
+def parse_memory(text: str) -> int | None:
+    """Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit."""
+    m = re.fullmatch(r"(-?\d+)([a-zA-Z]*)", text.strip())
+    if not m or m.group(2).lower() not in _MEMORY_UNITS:
+        return None
+    return int(m.group(1)) * _MEMORY_UNITS[m.group(2).lower()]
+
+
+# -- special directives ---------------------------------------------------------------
+
+def _parse_save(text: str):
+    parts = text.split()
+    if len(parts) % 2:
+        raise ConfigError("Invalid save parameters")
+    rules = []
+    for i in range(0, len(parts), 2):
+        if not parts[i].isdigit() or not parts[i + 1].isdigit():
+            raise ConfigError("Invalid save parameters")
+        rules.append((int(parts[i]), int(parts[i + 1])))
+    return rules
+
+
+def _render_save(rules) -> str:
+    return " ".join(f"{s} {c}" for s, c in rules)
+
+
+OUTPUT_CLASSES = ("normal", "replica", "pubsub")
+
+
+def _parse_obuf(text: str, current=None):
+    parts = text.split()
+    if not parts or len(parts) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    limits = dict(current or {})
+    for i in range(0, len(parts), 4):
+        cls = parts[i].lower()
+        if cls == "slave":
+            cls = "replica"
+        if cls not in OUTPUT_CLASSES:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        hard, soft = parse_memory(parts[i + 1]), parse_memory(parts[i + 2])
+        secs = parts[i + 3]
+        if hard is None or soft is None or not secs.lstrip("-").isdigit() or hard < 0 \
+                or soft < 0 or int(secs) < 0:
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        limits[cls] = (hard, soft, int(secs))
+    return limits
+
+
+def _render_obuf(limits) -> str:
+    names = {"normal": "normal", "replica": "slave", "pubsub": "pubsub"}
+    return " ".join(f"{names[c]} {h} {s} {t}" for c, (h, s, t) in
+                    ((c, limits[c]) for c in OUTPUT_CLASSES))
+
+
+NOTIFY_CLASSES = "gxe$lshzKEtmdn"  # A is the alias for g$lshzxetd
+
+
+def _parse_notify(text: str) -> str:
+    flags = set()
+    for ch in text:
+        if ch == "A":
+            flags.update("g$lshzxetd")
+        elif ch in NOTIFY_CLASSES:
+            flags.add(ch)
+        else:
+            raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    return "".join(c for c in "g$lshzxeKEtmdn" if c in flags)
+
+
+def _render_notify(flags: str) -> str:
+    # Redis prints the A alias when every class it covers is set.
+    if all(c in flags for c in "g$lshzxetd"):
+        rest = "".join(c for c in flags if c not in "g$lshzxetd")
+        return "A" + rest
+    return flags
+
+
+# -- the table ---------------------------------------------------------------------------
+
+def _b(name, default, **kw):
+    return Directive(name, "bool", default, **kw)
+
+
+def _i(name, default, lo=0, hi=LLONG_MAX, **kw):
+    return Directive(name, "int", default, lo, hi, **kw)
+
+
+def _m(name, default, lo=0, hi=LLONG_MAX, **kw):
+    return Directive(name, "memory", default, lo, hi, **kw)
+
+
+def _e(name, default, choices, **kw):
+    return Directive(name, "enum", default, choices=tuple(choices), **kw)
+
+
+def _s(name, default="", **kw):
+    return Directive(name, "string", default, **kw)
+
+
+def _x(name, default, parse, render, **kw):
+    return Directive(name, "special", default, parse=parse, render=render, **kw)
+
+
+YESNO_LOCAL = ("no", "yes", "local")
+
+DIRECTIVES: list[Directive] = [
+    _s("acl-pubsub-default", "resetchannels"), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
+    _i("active-defrag-cycle-max", 25, 1, 99), _i("active-defrag-cycle-min", 1, 1, 99),
+    _m("active-defrag-ignore-bytes", 104857600, 1), _i("active-defrag-max-scan-fields", 1000, 1),
+    _i("active-defrag-threshold-lower", 10, 0, 1000), _i("active-defrag-threshold-upper", 100, 0, 1000),
+    _i("active-expire-effort", 1, 1, 10), _b("activedefrag", False), _b("activerehashing", True),
+    _b("always-show-logo", False, immutable=True), _b("aof-disable-auto-gc", False),
+    _b("aof-load-truncated", True), _b("aof-rewrite-incremental-fsync", True),
+    _b("aof-timestamp-enabled", False), _b("aof-use-rdb-preamble", True),
+    _s("aof_rewrite_cpulist", immutable=True), _s("appenddirname", "appendonlydir", immutable=True),
+    _s("appendfilename", "appendonly.aof", immutable=True),
+    _e("appendfsync", "everysec", ("everysec", "always", "no")), _b("appendonly", False),
+    _m("auto-aof-rewrite-min-size", 67108864), _i("auto-aof-rewrite-percentage", 100, 0, INT_MAX),
+    _s("bgsave_cpulist", immutable=True), _s("bind", "127.0.0.1"), _s("bind-source-addr"),
+    _s("bio_cpulist", immutable=True), _i("busy-reply-threshold", 5000, 0, LLONG_MAX),
+    _x("client-output-buffer-limit",
+       {"normal": (0, 0, 0), "replica": (268435456, 67108864, 60), "pubsub": (33554432, 8388608, 60)},
+       _parse_obuf, _render_obuf),
+    _m("client-query-buffer-limit", 1073741824, 1048576),
+    _b("cluster-allow-pubsubshard-when-down", True), _b("cluster-allow-reads-when-down", False),
+    _b("cluster-allow-replica-migration", True), _i("cluster-announce-bus-port", 0, 0, 65535),
+    _s("cluster-announce-hostname"), _s("cluster-announce-ip"), _i("cluster-announce-port", 0, 0, 65535),
+    _i("cluster-announce-tls-port", 0, 0, 65535), _s("cluster-config-file", "nodes.conf", immutable=True),
+    _b("cluster-enabled", False, immutable=True), _m("cluster-link-sendbuf-limit", 0),
+    _i("cluster-migration-barrier", 1, 0, INT_MAX), _i("cluster-node-timeout", 15000),
+    _i("cluster-port", 0, 0, 65535, immutable=True), _e("cluster-preferred-endpoint-type", "ip", ("ip", "hostname", "unknown-endpoint")),
+    _b("cluster-replica-no-failover", False), _i("cluster-replica-validity-factor", 10, 0, INT_MAX),
+    _b("cluster-require-full-coverage", True), _b("crash-log-enabled", True),
+    _b("crash-memcheck-enabled", True), _b("daemonize", False, immutable=True),
+    _i("databases", 16, 1, INT_MAX, immutable=True), _s("dbfilename", "dump.rdb"),
+    _s("dir", "."), _b("disable-thp", True, immutable=True), _b("dynamic-hz", True),
+    _e("enable-debug-command", "local", YESNO_LOCAL, immutable=True),
+    _e("enable-module-command", "no", YESNO_LOCAL, immutable=True),
+    _e("enable-protected-configs", "no", YESNO_LOCAL, immutable=True),
+    _i("hash-max-listpack-entries", 512), _m("hash-max-listpack-value", 64),
+    _m("hll-sparse-max-bytes", 3000), _i("hz", 10, 0, INT_MAX), _s("ignore-warnings"),
+    _i("io-threads", 1, 1, 128, immutable=True), _b("io-threads-do-reads", False, immutable=True),
+    _b("jemalloc-bg-thread", True), _i("latency-monitor-threshold", 0), _b("latency-tracking", True),
+    _s("latency-tracking-info-percentiles", "50 99 99.9"),
+    _b("lazyfree-lazy-eviction", False), _b("lazyfree-lazy-expire", False),
+    _b("lazyfree-lazy-server-del", False), _b("lazyfree-lazy-user-del", False),
+    _b("lazyfree-lazy-user-flush", False), _i("lfu-decay-time", 1, 0, INT_MAX),
+    _i("lfu-log-factor", 10, 0, INT_MAX), _i("list-compress-depth", 0, 0, INT_MAX),
+    _i("list-max-listpack-size", -2, -5, INT_MAX), _s("logfile", ""),
+    _e("loglevel", "notice", ("debug", "verbose", "notice", "warning", "nothing")),
+    _s("masterauth"), _s("masteruser"), _i("maxclients", 10000, 1, UINT_MAX),
+    _m("maxmemory", 0), _m("maxmemory-clients", 0), _i("maxmemory-eviction-tenacity", 10, 0, 100),
+    _e("maxmemory-policy", "noeviction", ("volatile-lru", "volatile-lfu", "volatile-random",
+       "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
+    _i("maxmemory-samples", 5, 1, 64), _i("min-replicas-max-lag", 10, 0, INT_MAX),
+    _i("min-replicas-to-write", 0, 0, INT_MAX), _b("no-appendfsync-on-rewrite", False),
+    _x("notify-keyspace-events", "", _parse_notify, _render_notify),
+    _s("oom-score-adj", "no"), _s("oom-score-adj-values", "0 200 800"),
+    _s("pidfile", "", immutable=True), _i("port", 6379, 0, 65535),
+    _s("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    _e("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas")),
+    _b("protected-mode", True), _m("proto-max-bulk-len", 536870912, 1048576),
+    _b("rdb-del-sync-files", False), _b("rdb-save-incremental-fsync", True),
+    _b("rdbchecksum", True, immutable=True), _b("rdbcompression", True),
+    _m("repl-backlog-size", 1048576, 1), _i("repl-backlog-ttl", 3600),
+    _b("repl-disable-tcp-nodelay", False), _e("repl-diskless-load", "disabled", ("disabled", "on-empty-db", "swapdb")),
+    _b("repl-diskless-sync", True), _i("repl-diskless-sync-delay", 5, 0, INT_MAX),
+    _i("repl-diskless-sync-max-replicas", 0, 0, INT_MAX), _i("repl-ping-replica-period", 10, 1, INT_MAX),
+    _i("repl-timeout", 60, 1, INT_MAX), _s("replica-announce-ip"), _i("replica-announce-port", 0, 0, 65535),
+    _b("replica-announced", True), _b("replica-ignore-disk-write-errors", False),
+    _b("replica-ignore-maxmemory", True), _b("replica-lazy-flush", False),
+    _i("replica-priority", 100, 0, INT_MAX), _b("replica-read-only", True),
+    _b("replica-serve-stale-data", True), _s("replicaof"), _s("requirepass"),
+    _e("sanitize-dump-payload", "no", ("no", "yes", "clients")),
+    _x("save", [(3600, 1), (300, 100), (60, 10000)], _parse_save, _render_save),
+    _s("server_cpulist", immutable=True), _i("set-max-intset-entries", 512),
+    _b("set-proc-title", True, immutable=True), _s("shutdown-on-sigint", "default"),
+    _s("shutdown-on-sigterm", "default"), _i("shutdown-timeout", 10, 0, INT_MAX),
+    _i("slowlog-log-slower-than", 10000, -1, LLONG_MAX), _i("slowlog-max-len", 128, 0, LLONG_MAX),
+    _i("socket-mark-id", 0), _b("stop-writes-on-bgsave-error", True),
+    _m("stream-node-max-bytes", 4096), _i("stream-node-max-entries", 100),
+    _e("supervised", "no", ("upstart", "systemd", "auto", "no"), immutable=True),
+    _b("syslog-enabled", False, immutable=True), _s("syslog-facility", "local0", immutable=True),
+    _s("syslog-ident", "redis", immutable=True), _i("tcp-backlog", 511, 0, INT_MAX, immutable=True),
+    _i("tcp-keepalive", 300, 0, INT_MAX), _i("timeout", 0, 0, INT_MAX),
+    _b("tls-auth-clients", True), _s("tls-ca-cert-dir"), _s("tls-ca-cert-file"), _s("tls-cert-file"),
+    _s("tls-ciphers"), _s("tls-ciphersuites"), _s("tls-client-cert-file"), _s("tls-client-key-file"),
+    _s("tls-client-key-file-pass"), _b("tls-cluster", False), _s("tls-dh-params-file"),
+    _s("tls-key-file"), _s("tls-key-file-pass"), _i("tls-port", 0, 0, 65535),
+    _b("tls-prefer-server-ciphers", False), _s("tls-protocols"), _b("tls-replication", False),
+    _i("tls-session-cache-size", 20480), _i("tls-session-cache-timeout", 300), _b("tls-session-caching", True),
+    _i("tracking-table-max-keys", 1000000), _s("unixsocket", immutable=True),
+    _i("unixsocketperm", 0, 0, 0o777, immutable=True),
+    _i("zset-max-listpack-entries", 128), _m("zset-max-listpack-value", 64),
+    _i("list-max-ziplist-size", -2, -5, INT_MAX, alias="list-max-listpack-size"),
+]
+
+ALIASES = {
+    "hash-max-ziplist-entries": "hash-max-listpack-entries",
+    "hash-max-ziplist-value": "hash-max-listpack-value",
+    "zset-max-ziplist-entries": "zset-max-listpack-entries",
+    "zset-max-ziplist-value": "zset-max-listpack-value",
+    "list-max-ziplist-size": "list-max-listpack-size",
+    "lua-time-limit": "busy-reply-threshold",
+    "slaveof": "replicaof",
+    "slave-announce-ip": "replica-announce-ip",
+    "slave-announce-port": "replica-announce-port",
+    "slave-ignore-maxmemory": "replica-ignore-maxmemory",
+    "slave-lazy-flush": "replica-lazy-flush",
+    "slave-priority": "replica-priority",
+    "slave-read-only": "replica-read-only",
+    "slave-serve-stale-data": "replica-serve-stale-data",
+    "min-slaves-max-lag": "min-replicas-max-lag",
+    "min-slaves-to-write": "min-replicas-to-write",
+    "repl-ping-slave-period": "repl-ping-replica-period",
+    "cluster-slave-no-failover": "cluster-replica-no-failover",
+    "cluster-slave-validity-factor": "cluster-replica-validity-factor",
+}
+
+TABLE: dict[str, Directive] = {d.name: d for d in DIRECTIVES if d.alias is None}
+
+
+def canonical(name: str) -> str | None:
+    name = name.lower()
+    name = ALIASES.get(name, name)
+    return name if name in TABLE else None
+
+
+class Config:
+    """Current values of every directive; listeners hear about each change."""
+
+    def __init__(self, **overrides):
+        self.values: dict[str, Any] = {}
+        for d in TABLE.values():
+            default = d.default
+            self.values[d.name] = dict(default) if isinstance(default, dict) else \
+                list(default) if isinstance(default, list) else default
+        self.listeners: list[Callable] = []
+        self.file: str | None = None
+        for name, value in overrides.items():
+            self.set_from_text(name.replace("_", "-"), value if isinstance(value, str) else render_value(value))
+
+    def __getitem__(self, name: str):
+        return self.values[name]
+
+    def get(self, name: str, default=None):
+        key = canonical(name)
+        return self.values[key] if key else default
+
+    # -- parsing ------------------------------------------------------------------
+
+    def parse_value(self, directive: Directive, text: str):
+        """Turn text into a value or raise ConfigError with Redis's reason text."""
+        kind = directive.kind
+        if kind == "bool":
+            low = text.lower()
+            if low not in ("yes", "no"):
+                raise ConfigError("argument must be 'yes' or 'no'")
+            return low == "yes"
+        if kind in ("int", "memory"):
+            if kind == "memory":
+                value = parse_memory(text)
+                if value is None:
+                    raise ConfigError("argument must be a memory value")
+            else:
+                try:
+                    value = int(text)
+                except ValueError:
+                    value = parse_memory(text)
+                    if value is None:
+                        raise ConfigError("argument couldn't be parsed into an integer") from None
+            if not directive.lo <= value <= directive.hi:
+                raise ConfigError(f"argument must be between {directive.lo} and {directive.hi} inclusive")
+            return value
+        if kind == "enum":
+            low = text.lower()
+            if low not in directive.choices:
+                raise ConfigError("argument(s) must be one of the following: " + ", ".join(directive.choices))
+            return low
+        if kind == "special":
+            if directive.name == "client-output-buffer-limit":
+                return _parse_obuf(text, self.values.get(directive.name))
+            return directive.parse(text)
+        return text
+
+    def set_from_text(self, name: str, text: str) -> None:
+        key = canonical(name)
+        if key is None:
+            raise ConfigError("Bad directive or wrong number of arguments")
+        self.values[key] = self.parse_value(TABLE[key], text)
+        self._notify({key})
+
+    def set_many(self, pairs: list[tuple[str, str]], runtime: bool = True) -> None:
+        """CONFIG SET: validate every pair, then apply all of them or none."""
+        staged: dict[str, Any] = {}
+        for name, text in pairs:
+            key = canonical(name)
+            if key is None:
+                raise ConfigError(f"Unknown option or number of arguments for CONFIG SET - '{name}'",)
+            d = TABLE[key]
+            if key in staged:
+                raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
+            if runtime and d.immutable:
+                raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            try:
+                staged[key] = self.parse_value(d, text)
+            except ConfigError as err:
+                raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - {err}") from None
+        previous = {k: self.values[k] for k in staged}
+        self.values.update(staged)
+        try:
+            self._notify(set(staged))
+        except ConfigError as err:
+            self.values.update(previous)
+            self._notify(set(previous))
+            raise ConfigError(f"CONFIG SET failed (possibly related to argument '{next(iter(staged))}') - {err}") from None
+
+    def _notify(self, changed: set) -> None:
+        for listener in self.listeners:
+            listener(changed)
+
+    # -- rendering -------------------------------------------------------------------
+
+    def render(self, name: str) -> str:
+        d = TABLE[name]
+        value = self.values[name]
+        if d.kind == "special":
+            return d.render(value)
+        return render_value(value)
+
+    def matching(self, pattern: str) -> list[tuple[str, str]]:
+        """CONFIG GET: (name, value) for every directive or alias matching a glob."""
+        from .types.glob import glob_match
+        pat = pattern.lower().encode()
+        out = []
+        names = list(TABLE) + list(ALIASES)
+        for name in names:
+            if glob_match(pat, name.encode()):
+                out.append((name, self.render(canonical(name))))
+        return out
+
+    # -- files --------------------------------------------------------------------------
+
+    def load_file(self, path: str, _depth: int = 0) -> None:
+        if _depth == 0:
+            self.file = os.path.abspath(path)
+        with open(path, "rb") as fh:
+            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
+        self.load_text(lines, _depth, base=os.path.dirname(path))
+
+    def load_text(self, lines, _depth: int = 0, base: str = ".") -> None:
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            words = split_inline(line.encode("utf-8", "surrogateescape"))
+            if words is None:
+                raise ConfigFileError(number, raw, "Unbalanced quotes in configuration line")
+            words = [w.decode("utf-8", "surrogateescape") for w in words]
+            name, args = words[0].lower(), words[1:]
+            if name == "include":
+                if len(args) != 1:
+                    raise ConfigFileError(number, raw, "Bad directive or wrong number of arguments")
+                self.load_file(os.path.join(base, args[0]), _depth + 1)
+                continue
+            try:
+                self.apply_directive(name, args)
+            except ConfigError as err:
+                raise ConfigFileError(number, raw, str(err)) from None
+
+    def apply_directive(self, name: str, args: list[str]) -> None:
+        """One directive from a file or the command line (``save`` and friends take many words)."""
+        key = canonical(name)
+        if key is None or not args and TABLE[key].kind not in ("string", "special"):
+            raise ConfigError("Bad directive or wrong number of arguments")
+        d = TABLE[key]
+        text = " ".join(args)
+        if d.kind not in ("special", "string") and len(args) != 1:
+            raise ConfigError("wrong number of arguments")
+        if key == "save":
+            # Several `save` lines accumulate, and `save ""` clears them, as in redis.conf.
+            rules = _parse_save(text) if text.strip() else []
+            self.values[key] = (self.values[key] if getattr(self, "_save_seen", False) else []) + rules
+            self._save_seen = True
+            self._notify({key})
+            return
+        self.values[key] = self.parse_value(d, text)
+        self._notify({key})
+
+
+class ConfigFileError(Exception):
+    """A config file line was refused; formatted like redis-server's fatal error."""
+
+    def __init__(self, number: int, line: str, reason: str):
+        self.number, self.line, self.reason = number, line, reason
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        from . import REDIS_VERSION
+        return (f"\n*** FATAL CONFIG FILE ERROR (Vermilion, Redis {REDIS_VERSION}) ***\n"
+                f"Reading the configuration file, at line {self.number}\n"
+                f">>> '{self.line.strip()}'\n{self.reason}")
+
+
+def render_value(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def parse_argv_directives(argv: list[str]) -> list[str]:
+    """Turn ``--name v1 v2 --other v`` into config-file lines, as redis-server does."""
+    lines: list[str] = []
+    for arg in argv:
+        if arg.startswith("--"):
+            lines.append(arg[2:])
+        elif lines:
+            lines[-1] += " " + _quote(arg)
+        else:
+            raise ConfigError(f"Invalid argument '{arg}'")
+    return lines
+
+
+def _quote(arg: str) -> str:
+    if arg == "":
+        return '""'
+    if re.search(r'[\s"\'\\]', arg):
+        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return arg

@@ -1,0 +1,165 @@
+"""Embedded mode: the same server inside the calling Python process.
+
+    import vermilion
+
+    with vermilion.embedded() as server:
+        r = server.client()          # a redis.Redis connected to it
+        r.set("k", "v")
+
+The server runs its own event loop in a background thread, listening on a free
+localhost port (or a unix socket). Persistence is off unless you ask for it.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+import threading
+
+from .config import Config
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedServer:
+    """A Vermilion server in a background thread; use as a context manager or start()/stop()."""
+
+    def __init__(self, port: int | None = None, unixsocket: str | None = None, dir: str | None = None,
+                 persistence: bool = False, config: dict | None = None, log: bool = False):
+        self.config = Config()
+        self._tempdir = None
+        if dir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="vermilion-")
+            dir = self._tempdir.name
+        settings = {"dir": dir, "bind": "127.0.0.1", "save": "", "appendonly": "no",
+                    "loglevel": "warning" if not log else "notice"}
+        if persistence:
+            settings.pop("save")
+            settings["appendonly"] = "yes"
+        if unixsocket:
+            settings["unixsocket"] = unixsocket
+            settings["port"] = str(port or 0)
+        else:
+            settings["port"] = str(port if port is not None else _free_port())
+        for name, value in (config or {}).items():
+            settings[name.replace("_", "-")] = value if isinstance(value, str) else str(value)
+        self.config.load_text([f"{k} {_quote(v)}" for k, v in settings.items()])
+        self.port = 0
+        self.unixsocket = unixsocket
+        self.engine = None
+        self._server = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._log = log
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> "EmbeddedServer":
+        import logging
+        from .server.runtime import new_event_loop, serve
+
+        logger = logging.getLogger("vermilion")
+        if self._log:
+            from .server.runtime import setup_logging
+            setup_logging(self.config)
+        elif not logger.handlers:
+            logger.addHandler(logging.NullHandler())  # quiet inside someone else's process
+            logger.propagate = False
+
+        def ready(server):
+            self._server = server
+            self.engine = server.engine
+            self.port = server.port
+            self._ready.set()
+
+        def run():
+            loop = new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(serve(self.config, ready=ready, install_signals=False))
+            except BaseException as err:  # reported to the thread that called start()
+                self._error = err
+            finally:
+                self._ready.set()
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="vermilion-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise RuntimeError(f"embedded server failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._server is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._server.request_shutdown, "Embedded server stopping")
+        self._thread.join(10)
+        self._thread = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> "EmbeddedServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- clients ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self.unixsocket and not self.port:
+            return f"unix://{self.unixsocket}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _client_kwargs(self, kwargs: dict) -> dict:
+        if self.unixsocket and not self.port:
+            return {"unix_socket_path": self.unixsocket, **kwargs}
+        return {"host": "127.0.0.1", "port": self.port, **kwargs}
+
+    def client(self, **kwargs):
+        """A redis-py `Redis` client connected to this server."""
+        import redis
+        return redis.Redis(**self._client_kwargs(kwargs))
+
+    def async_client(self, **kwargs):
+        """A `redis.asyncio.Redis` client connected to this server."""
+        import redis.asyncio
+        return redis.asyncio.Redis(**self._client_kwargs(kwargs))
+
+    def call_in_loop(self, fn, *args):
+        """Run `fn(*args)` on the server's thread and return its result (for tests/tools)."""
+        import concurrent.futures
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:
+                future.set_exception(err)
+
+        self._loop.call_soon_threadsafe(run)
+        return future.result(10)
+
+
+def _quote(value: str) -> str:
+    if value == "":
+        return '""'
+    if any(c in value for c in " \t\"'\\"):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def embedded(**kwargs) -> EmbeddedServer:
+    """Create an embedded server; use it with `with` or call `.start()` / `.stop()`."""
+    return EmbeddedServer(**kwargs)

@@ -1,0 +1,90 @@
+"""Per-connection state the engine and commands read and change.
+
+The server's Connection subclasses Client and supplies the I/O (send, close);
+scripts run their redis.call()s through a Client with no socket at all.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .keyspace import Database
+
+# Reasons a client leaves the fast path; `gate` is their OR, so the per-command
+# check is a single truth test.
+GATE_NOAUTH = 1      # requirepass set and not authenticated yet
+GATE_MULTI = 2       # inside MULTI: commands are queued
+GATE_PUBSUB = 4      # RESP2 subscribed mode: only (un)subscribe/ping/quit/reset
+GATE_LOCAL = 8       # a script/internal client: noscript and friends are refused
+
+
+class Client:
+    kind = "normal"
+
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self.id = engine.next_client_id()
+        self.db: "Database" = engine.dbs[0]
+        self.resp3 = False
+        self.name: bytes | None = None
+        self.lib_name: bytes | None = None
+        self.lib_ver: bytes | None = None
+        self.user = "default"
+        self.gate = 0
+        self.authenticated = True
+        self.multi: list | None = None         # queued commands inside MULTI
+        self.multi_error = False               # a queued command was refused: EXEC aborts
+        self.watching: set = set()             # (db index, key) pairs under WATCH
+        self.dirty_cas = False                 # a watched key changed: EXEC returns null
+        self.channels: set = set()
+        self.patterns: set = set()
+        self.shard_channels: set = set()
+        self.reply_mode = 0                    # 0 on, 1 off, 2 skip next
+        now = engine.clock.ms()
+        self.created_ms = now
+        self.last_interaction_ms = now
+        self.last_command = b"NULL"
+        self.addr = ""
+        self.laddr = ""
+        self.fd = -1
+        self.flags = ""
+        self.blocked = None                    # engine.blocking's record while blocked
+        self.no_evict = False
+        self.no_touch = False
+        self.closing = False
+
+    @property
+    def db_index(self) -> int:
+        return self.db.index
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
+
+    def update_gate(self) -> None:
+        gate = 0
+        if not self.authenticated:
+            gate |= GATE_NOAUTH
+        if self.multi is not None:
+            gate |= GATE_MULTI
+        if not self.resp3 and (self.channels or self.patterns or self.shard_channels):
+            gate |= GATE_PUBSUB
+        if self.kind == "script":
+            gate |= GATE_LOCAL
+        self.gate = gate
+
+    # -- I/O, supplied by subclasses ------------------------------------------
+
+    def send(self, value) -> None:
+        """Write a reply outside the request/response flow (pushes, unblocked replies)."""
+
+    def close(self) -> None:
+        """Close the connection (after what is already queued is written)."""
+        self.closing = True
+
+    def output_bytes(self) -> int:
+        return 0
+
+    def query_buffer_bytes(self) -> int:
+        return 0

@@ -1,0 +1,338 @@
+"""The single-threaded executor: dispatch, statistics, propagation and the cron.
+
+One event-loop thread owns every database. A command runs to completion before
+the next one starts, so a command, a MULTI block or a script is atomic by
+construction: there are no locks anywhere in the engine.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Callable
+
+from .. import REDIS_VERSION
+from .clock import Clock
+from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
+from .keyspace import Database
+from .replies import ErrorReply
+from .table import COMMANDS, Command
+
+log = logging.getLogger("vermilion")
+
+
+class Stats:
+    __slots__ = (
+        "total_commands", "total_connections", "rejected_connections", "expired_keys",
+        "evicted_keys", "keyspace_hits", "keyspace_misses", "net_input_bytes",
+        "net_output_bytes", "error_replies", "unexpected_error_replies", "error_codes",
+        "start_time", "ops_samples", "pubsub_messages",
+    )
+
+    def __init__(self):
+        self.reset()
+        self.start_time = time.time()
+        self.ops_samples = deque(maxlen=16)
+
+    def reset(self) -> None:
+        self.total_commands = 0
+        self.total_connections = 0
+        self.rejected_connections = 0
+        self.expired_keys = 0
+        self.evicted_keys = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+        self.error_replies = 0
+        self.unexpected_error_replies = 0
+        self.error_codes: dict[bytes, int] = {}
+        self.pubsub_messages = 0
+
+
+class SlowlogEntry:
+    __slots__ = ("id", "time", "duration", "args", "addr", "name")
+
+    def __init__(self, entry_id, when, duration, args, addr, name):
+        self.id, self.time, self.duration = entry_id, when, duration
+        self.args, self.addr, self.name = args, addr, name
+
+
+def _build_lookup(commands: dict[str, Command]) -> dict[bytes, Command]:
+    # The name a client sends is matched case-insensitively; the common spellings
+    # are precomputed so the hot path is one dict lookup.
+    lookup = {}
+    for name, cmd in commands.items():
+        raw = name.encode()
+        lookup[raw] = cmd
+        lookup[raw.upper()] = cmd
+        lookup[raw.capitalize()] = cmd
+    return lookup
+
+
+class Engine:
+    def __init__(self, config, clock: Clock | None = None):
+        # Importing the families fills the command table.
+        from .. import commands  # noqa: F401
+
+        self.config = config
+        self.clock = clock or Clock()
+        self.version = REDIS_VERSION
+        self.commands = COMMANDS
+        self.lookup = _build_lookup(COMMANDS)
+        self.dbs = [Database(i, self) for i in range(config["databases"])]
+        self.clients: dict[int, object] = {}
+        self._next_client_id = 0
+        self.stats = Stats()
+        self.dirty = 0                      # writes since the last save (and propagation trigger)
+        self.sinks: list[Callable] = []     # propagation sinks: sink(db_index, args)
+        self.effects: list | None = None    # rewritten effects of the running command
+        self.monitors: set = set()
+        self.slowlog: deque = deque(maxlen=128)
+        self.slowlog_next_id = 0
+        self.busy = 0                       # nonzero: scripts/loading/pause gate every command
+        self.active_expire_enabled = True   # DEBUG SET-ACTIVE-EXPIRE turns it off
+        self.loop = None
+        self.server = None                  # the network server, when there is one
+        self.shutdown_requested: Callable | None = None
+        self.lastsave = int(time.time())
+        self.pubsub = None                  # set by commands.pubsub when loaded
+        self.blocking = None                # set by engine.blocking when loaded
+        self.notify_flags = 0
+        self._extensions: list[Callable] = []
+        # Called with a client that disconnects: families drop its subscriptions,
+        # blocked waits and WATCHes here.
+        self.disconnect_hooks: list[Callable] = []
+        # Coroutines run once before accepting commands (AOF/RDB loading) and at shutdown.
+        self.startup_hooks: list[Callable] = []
+        self.shutdown_hooks: list[Callable] = []
+        self.apply_config()
+        config.listeners.append(self.apply_config)
+
+    # -- configuration -----------------------------------------------------------
+
+    def apply_config(self, changed: set | None = None) -> None:
+        cfg = self.config
+        self.requirepass = cfg["requirepass"] or None
+        self.slowlog_threshold = cfg["slowlog-log-slower-than"]
+        if self.slowlog.maxlen != cfg["slowlog-max-len"]:
+            self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
+
+    def next_client_id(self) -> int:
+        self._next_client_id += 1
+        return self._next_client_id
+
+    # -- dispatch ------------------------------------------------------------------
+
+    def find_command(self, name: bytes) -> Command | None:
+        cmd = self.lookup.get(name)
+        if cmd is None:
+            try:
+                cmd = COMMANDS.get(name.decode().lower())
+            except UnicodeDecodeError:
+                return None
+        return cmd
+
+    def execute(self, client, args: list):
+        """Run one command for `client`; returns its reply value (errors as ErrorReply)."""
+        cmd = self.lookup.get(args[0])
+        if cmd is None:
+            cmd = self.find_command(args[0])
+            if cmd is None:
+                return self.reject(None, unknown_command(args))
+        arity = cmd.arity
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            return self.reject(cmd, wrong_arity(cmd.name))
+        if cmd.subcommands is not None:
+            sub = cmd.subcommands.get(args[1].lower())
+            if sub is None:
+                return self.reject(cmd, unknown_subcommand(args[1], cmd.name))
+            cmd = sub
+            arity = cmd.arity
+            if (arity > 0 and len(args) != arity) or len(args) < -arity:
+                return self.reject(cmd, wrong_arity(cmd.fullname))
+        if client.gate or self.busy:
+            refusal = self.gatekeeper(client, cmd, args)
+            if refusal is not None:
+                return refusal
+        return self.call(client, cmd, args)
+
+    def call(self, client, cmd: Command, args: list):
+        """Execute an already validated command and account for it."""
+        if self.monitors and not cmd.skip_monitor and not cmd.is_admin:
+            self.feed_monitors(client, args)
+        dirty = self.dirty
+        client.last_command = cmd.fullname
+        start = time.perf_counter_ns()
+        try:
+            reply = cmd.handler(client, args)
+        except CommandError as err:
+            reply = self.failed(cmd, err)
+        except Exception as exc:
+            if any(a.__class__ is not bytes for a in args):
+                # hiredis accepted a non-bulk element (`:1`, `+x`) inside the request.
+                raise ProtocolError("expected '$'") from None
+            log.exception("Internal error in %s", cmd.fullname)
+            reply = self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
+        elapsed = (time.perf_counter_ns() - start) // 1000
+        cmd.calls += 1
+        cmd.usec += elapsed
+        if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+            self.log_slow(client, args, elapsed)
+        if self.dirty != dirty and self.sinks:
+            self.propagate(client.db.index, self.effects or (args,))
+        self.effects = None
+        return reply
+
+    def gatekeeper(self, client, cmd: Command, args: list):
+        """The slow-path checks (auth, MULTI queueing, pub/sub mode, busy server)."""
+        gate = client.gate
+        if gate & 1 and not cmd.no_auth:
+            return self.reject(cmd, CommandError(NOAUTH))
+        for hook in self._extensions:
+            refusal = hook(client, cmd, args)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def add_gate_hook(self, hook: Callable) -> None:
+        """Families with dispatch rules (MULTI, pub/sub, scripts) add a check here.
+
+        The hook returns a reply to stop the command, or None to let it run.
+        """
+        self._extensions.append(hook)
+
+    def reject(self, cmd: Command | None, err: CommandError) -> ErrorReply:
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        self.count_error(err.message)
+        return ErrorReply(err.message)
+
+    def failed(self, cmd: Command, err: CommandError) -> ErrorReply:
+        cmd.failed_calls += 1
+        self.count_error(err.message)
+        return ErrorReply(err.message)
+
+    def count_error(self, message: bytes) -> None:
+        stats = self.stats
+        stats.error_replies += 1
+        code = message.split(b" ", 1)[0]
+        stats.error_codes[code] = stats.error_codes.get(code, 0) + 1
+
+    # -- propagation -------------------------------------------------------------------
+
+    def rewrite(self, *effects: list) -> None:
+        """Replace what the running command propagates with deterministic effects.
+
+        Called by handlers whose literal form is not replayable (SET EX -> SET PXAT,
+        EXPIRE -> PEXPIREAT, XADD * -> XADD <id>, INCRBYFLOAT -> SET KEEPTTL ...).
+        """
+        if self.effects is None:
+            self.effects = []
+        self.effects.extend(effects)
+
+    def propagate(self, db_index: int, effects) -> None:
+        for sink in self.sinks:
+            for args in effects:
+                sink(db_index, list(args))
+
+    # -- keyspace events -------------------------------------------------------------
+
+    def touch_watched(self, db: Database, key: bytes) -> None:
+        clients = db.watched.get(key)
+        if clients:
+            for watcher in clients:
+                watcher.dirty_cas = True
+
+    def key_expired(self, db: Database, key: bytes) -> None:
+        self.dirty += 1
+        if self.sinks:
+            self.propagate(db.index, ((b"DEL", key),))
+        if self.notify_flags:
+            self.notify(db, "x", b"expired", key)
+
+    def notify(self, db: Database, klass: str, event: bytes, key: bytes) -> None:
+        """Keyspace notification hook: every write calls this once (issue #4 publishes)."""
+        handler = self.pubsub
+        if handler is not None and self.notify_flags:
+            handler.keyspace_event(db, klass, event, key)
+
+    def signal_ready(self, db: Database, key: bytes) -> None:
+        """A key that blocked clients may wait on received data (push, XADD, ZADD)."""
+        if self.blocking is not None:
+            self.blocking.signal(db, key)
+
+    # -- monitors and slowlog ---------------------------------------------------------
+
+    def feed_monitors(self, client, args: list) -> None:
+        now = time.time()
+        addr = "lua" if client.kind == "script" else client.addr
+        parts = []
+        for a in args:
+            parts.append('"' + _monitor_escape(a) + '"')
+        line = "%.6f [%d %s] %s" % (now, client.db.index, addr, " ".join(parts))
+        from .replies import Status
+        for monitor in list(self.monitors):
+            if monitor is not client:
+                monitor.send(Status(line.encode("utf-8", "surrogateescape")))
+
+    def log_slow(self, client, args: list, elapsed_us: int) -> None:
+        shown = []
+        limit = 32
+        for i, a in enumerate(args):
+            if i == limit - 1 and len(args) > limit:
+                shown.append(b"... (%d more arguments)" % (len(args) - limit + 1))
+                break
+            if len(a) > 128:
+                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+            shown.append(a)
+        entry = SlowlogEntry(self.slowlog_next_id, int(time.time()), elapsed_us, shown,
+                             client.addr, client.name or b"")
+        self.slowlog_next_id += 1
+        if self.slowlog.maxlen != 0:
+            self.slowlog.appendleft(entry)
+
+    # -- cron ---------------------------------------------------------------------------
+
+    def cron(self) -> None:
+        """Periodic work, `hz` times a second: active expiry and housekeeping."""
+        now = self.clock.ms()
+        if self.active_expire_enabled and not self.busy:
+            # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
+            deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
+            for db in self.dbs:
+                while db.has_due_keys(now):
+                    db.active_expire(now, 200)
+                    if time.perf_counter() > deadline:
+                        break
+        for task in self.cron_tasks:
+            task(now)
+
+    cron_tasks: list = []
+
+    def add_cron_task(self, task: Callable[[int], None]) -> None:
+        self.cron_tasks = self.cron_tasks + [task]
+
+
+def _monitor_escape(arg: bytes) -> str:
+    out = []
+    for b in arg:
+        if b == 92:
+            out.append("\\\\")
+        elif b == 34:
+            out.append('\\"')
+        elif b == 10:
+            out.append("\\n")
+        elif b == 13:
+            out.append("\\r")
+        elif b == 9:
+            out.append("\\t")
+        elif b == 7:
+            out.append("\\a")
+        elif b == 8:
+            out.append("\\b")
+        elif 32 <= b < 127:
+            out.append(chr(b))
+        else:
+            out.append("\\x%02x" % b)
+    return "".join(out)

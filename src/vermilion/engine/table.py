@@ -1,0 +1,149 @@
+"""The command table: every command is declared once, next to its handler.
+
+    @command("get", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="string",
+             group="string", since="1.0.0", summary="Returns the string value of a key.")
+    def get(client, args): ...
+
+Dispatch reads the declaration for arity errors, flags (write, noscript, ...),
+MULTI/Lua/pub-sub restrictions and key positions; COMMAND INFO/DOCS/GETKEYS
+render the same declaration. Subcommands are declared as ``"config|get"``
+under a container declared with ``container("config", ...)``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+# Every flag Redis 7.0 shows in COMMAND INFO, in Redis's order.
+FLAG_ORDER = (
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
+    "blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking",
+    "fast", "no_auth", "may_replicate", "sentinel", "only_sentinel", "no_mandatory_keys",
+    "protected", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+)
+
+# ACL categories implied by flags, as Redis derives them.
+def _implied_categories(flags: frozenset[str]) -> list[str]:
+    cats = []
+    if "write" in flags:
+        cats.append("write")
+    if "readonly" in flags:
+        cats.append("read")
+    if "admin" in flags:
+        cats += ["admin", "dangerous"]
+    if "pubsub" in flags:
+        cats.append("pubsub")
+    if "fast" in flags:
+        cats.append("fast")
+    if "blocking" in flags:
+        cats.append("blocking")
+    if "fast" not in flags:
+        cats.append("slow")
+    return cats
+
+
+class Command:
+    """One row of the command table (a command or a subcommand)."""
+
+    __slots__ = (
+        "name", "fullname", "handler", "arity", "flags", "first_key", "last_key", "key_step",
+        "categories", "group", "since", "summary", "complexity", "tips", "getkeys",
+        "subcommands", "parent", "arguments",
+        "is_write", "is_readonly", "denyoom", "noscript", "is_blocking", "is_pubsub",
+        "loading_ok", "stale_ok", "no_multi", "allow_busy", "no_auth", "is_admin",
+        "skip_monitor", "skip_slowlog", "may_replicate",
+        "calls", "usec", "rejected_calls", "failed_calls",
+    )
+
+    def __init__(self, name, handler, arity, flags, keys, acl, group, since, summary,
+                 complexity, tips, getkeys, arguments, parent=None):
+        self.name = name
+        self.parent = parent
+        self.fullname = f"{parent.name}|{name}" if parent else name
+        self.handler = handler
+        self.arity = arity
+        self.flags = frozenset(flags.split()) if isinstance(flags, str) else frozenset(flags)
+        unknown = self.flags - set(FLAG_ORDER)
+        if unknown:
+            raise ValueError(f"{self.fullname}: unknown flags {sorted(unknown)}")
+        self.first_key, self.last_key, self.key_step = keys
+        if getkeys is not None and "movablekeys" not in self.flags:
+            self.flags = self.flags | {"movablekeys"}
+        own = acl.split() if isinstance(acl, str) else list(acl)
+        self.categories = _implied_categories(self.flags) + [c.lstrip("@") for c in own]
+        self.group = group
+        self.since = since
+        self.summary = summary
+        self.complexity = complexity
+        self.tips = tips
+        self.getkeys = getkeys
+        self.arguments = arguments
+        self.subcommands: dict[bytes, Command] | None = None
+        f = self.flags
+        self.is_write = "write" in f
+        self.is_readonly = "readonly" in f
+        self.denyoom = "denyoom" in f
+        self.noscript = "noscript" in f
+        self.is_blocking = "blocking" in f
+        self.is_pubsub = "pubsub" in f
+        self.loading_ok = "loading" in f
+        self.stale_ok = "stale" in f
+        self.no_multi = "no_multi" in f
+        self.allow_busy = "allow_busy" in f
+        self.no_auth = "no_auth" in f
+        self.is_admin = "admin" in f
+        self.skip_monitor = "skip_monitor" in f
+        self.skip_slowlog = "skip_slowlog" in f
+        self.may_replicate = "may_replicate" in f
+        self.reset_stats()
+
+    def reset_stats(self) -> None:
+        self.calls = 0
+        self.usec = 0
+        self.rejected_calls = 0
+        self.failed_calls = 0
+
+    def key_indexes(self, args: list[bytes]) -> list[int]:
+        """Positions of the key arguments in `args` (args[0] is the command name)."""
+        if self.getkeys is not None:
+            return self.getkeys(args)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
+        return list(range(self.first_key, min(last, len(args) - 1) + 1, self.key_step))
+
+    def __repr__(self):
+        return f"<Command {self.fullname}>"
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, arity: int, flags: str = "", keys: tuple = (0, 0, 0), acl: str = "",
+            group: str = "generic", since: str = "1.0.0", summary: str = "", complexity: str = "",
+            tips: tuple = (), getkeys: Callable | None = None, arguments: tuple = ()):
+    """Declare a command (or ``container|sub`` subcommand) and register its handler."""
+
+    def register(handler):
+        if "|" in name:
+            parent_name, sub = name.split("|", 1)
+            parent = COMMANDS[parent_name]
+            cmd = Command(sub, handler, arity, flags, keys, acl, group or parent.group, since,
+                          summary, complexity, tips, getkeys, arguments, parent=parent)
+            parent.subcommands[sub.encode()] = cmd
+        else:
+            if name in COMMANDS:
+                raise ValueError(f"command {name!r} declared twice")
+            COMMANDS[name] = Command(name, handler, arity, flags, keys, acl, group, since,
+                                     summary, complexity, tips, getkeys, arguments)
+        return handler
+
+    return register
+
+
+def container(name: str, *, arity: int = -2, flags: str = "", group: str = "generic",
+              since: str = "1.0.0", summary: str = "", acl: str = "") -> Command:
+    """Declare a command that only dispatches to subcommands (CONFIG, CLIENT, XGROUP, ...)."""
+    cmd = Command(name, None, arity, flags, (0, 0, 0), acl, group, since, summary, "", (), None, ())
+    cmd.subcommands = {}
+    COMMANDS[name] = cmd
+    return cmd

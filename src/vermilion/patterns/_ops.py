@@ -1,0 +1,182 @@
+"""One implementation, two faces: operations are written once as generators.
+
+An *op* is a generator method that yields descriptions of Redis calls (``Call``,
+``Script``, or a list of ``Call`` for one pipeline round trip) and receives their
+replies; it returns the op's result. It never touches a client itself, so the
+same code runs under ``run_sync`` (redis.Redis, thread-safe because it keeps no
+state between calls) and under ``run_async`` (redis.asyncio.Redis).
+
+A class that mixes in ``SyncFace`` or ``AsyncFace`` gets every ``@op`` method
+replaced by a plain or ``async`` method with the same name, signature and doc.
+Ops must not call other public ops (those are wrapped in the face class); they
+compose private generator helpers with ``yield from``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import NoScriptError, ResponseError
+
+
+@dataclass(frozen=True)
+class Call:
+    """A redis-py client method call, described rather than made."""
+
+    method: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def call(method: str, *args, **kwargs) -> Call:
+    return Call(method, args, kwargs)
+
+
+class Script:
+    """A Lua script, run with EVALSHA and re-sent with EVAL when the server lacks it."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, keys, args=()) -> "RunScript":
+        return RunScript(self, tuple(keys), tuple(args))
+
+
+@dataclass(frozen=True)
+class RunScript:
+    script: Script
+    keys: tuple
+    args: tuple
+
+
+def _needs_eval(exc: Exception) -> bool:
+    # NOSCRIPT is the normal first-use case; "unknown command" lets servers that
+    # only implement EVAL still run every pattern.
+    return isinstance(exc, NoScriptError) or (
+        isinstance(exc, ResponseError) and "unknown command" in str(exc).lower()
+    )
+
+
+def _script_sync(client, run: RunScript):
+    argv = (*run.keys, *run.args)
+    try:
+        return client.evalsha(run.script.sha, len(run.keys), *argv)
+    except ResponseError as exc:
+        if not _needs_eval(exc):
+            raise
+    return client.eval(run.script.source, len(run.keys), *argv)
+
+
+async def _script_async(client, run: RunScript):
+    argv = (*run.keys, *run.args)
+    try:
+        return await client.evalsha(run.script.sha, len(run.keys), *argv)
+    except ResponseError as exc:
+        if not _needs_eval(exc):
+            raise
+    return await client.eval(run.script.source, len(run.keys), *argv)
+
+
+def _exec_sync(client, step):
+    if isinstance(step, RunScript):
+        return _script_sync(client, step)
+    if isinstance(step, Call):
+        return getattr(client, step.method)(*step.args, **step.kwargs)
+    with client.pipeline(transaction=False) as pipe:
+        for c in step:
+            getattr(pipe, c.method)(*c.args, **c.kwargs)
+        return pipe.execute()
+
+
+async def _exec_async(client, step):
+    if isinstance(step, RunScript):
+        return await _script_async(client, step)
+    if isinstance(step, Call):
+        return await getattr(client, step.method)(*step.args, **step.kwargs)
+    async with client.pipeline(transaction=False) as pipe:
+        for c in step:
+            getattr(pipe, c.method)(*c.args, **c.kwargs)
+        return await pipe.execute()
+
+
+def run_sync(client, gen) -> Any:
+    """Drive an op generator to completion with a blocking client."""
+    try:
+        step = next(gen)
+        while True:
+            try:
+                reply = _exec_sync(client, step)
+            except Exception as exc:  # let the op decide (e.g. BUSYGROUP is fine)
+                step = gen.throw(exc)
+            else:
+                step = gen.send(reply)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def run_async(client, gen) -> Any:
+    """Drive an op generator to completion with an asyncio client."""
+    try:
+        step = next(gen)
+        while True:
+            try:
+                reply = await _exec_async(client, step)
+            except Exception as exc:
+                step = gen.throw(exc)
+            else:
+                step = gen.send(reply)
+    except StopIteration as stop:
+        return stop.value
+
+
+def op(fn):
+    """Mark a generator method as an op, to be wrapped by the face classes."""
+    fn._vermilion_op = True
+    return fn
+
+
+def _ops_of(cls):
+    for name in dir(cls):
+        fn = getattr(cls, name, None)
+        if getattr(fn, "_vermilion_op", False):
+            yield name, fn
+
+
+class SyncFace:
+    """Mixin: every ``@op`` of the class becomes a blocking method."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, fn in _ops_of(cls):
+            setattr(cls, name, _sync_method(fn))
+
+
+class AsyncFace:
+    """Mixin: every ``@op`` of the class becomes a coroutine method."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, fn in _ops_of(cls):
+            setattr(cls, name, _async_method(fn))
+
+
+def _sync_method(fn):
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        return run_sync(self.client, fn(self, *args, **kwargs))
+
+    method._vermilion_op = False
+    return method
+
+
+def _async_method(fn):
+    @functools.wraps(fn)
+    async def method(self, *args, **kwargs):
+        return await run_async(self.client, fn(self, *args, **kwargs))
+
+    method._vermilion_op = False
+    return method

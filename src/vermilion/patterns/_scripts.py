@@ -1,0 +1,465 @@
+"""Every Lua script of the patterns library, shared by the sync and asyncio faces.
+
+Conventions, because Redis's Lua bridge has sharp edges:
+
+* Numbers passed to ``redis.call`` are formatted with ``int()`` below: Redis
+  turns a Lua number into a string with ``%.14g``, which would silently round a
+  microsecond timestamp (16 digits).
+* Numbers returned to the client are truncated to integers by Redis, so times
+  come back as whole microseconds or milliseconds, never as fractions.
+* Time comes from the server (``TIME``), never from the caller: clients'
+  clocks disagree, the server's is one clock for everyone.
+* Every key a script touches is passed in KEYS, so scripts run on Redis Cluster
+  (a pattern instance keeps its keys in one hash slot).
+"""
+
+from ._ops import Script
+
+_PRELUDE = """
+local function int(n) return string.format('%d', n) end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+"""
+
+
+def _script(body: str) -> Script:
+    return Script(_PRELUDE + body)
+
+
+# --------------------------------------------------------------------- locks
+
+# KEYS[1] lock, KEYS[2] fencing counter; ARGV[1] owner token, ARGV[2] ttl ms.
+# {1, fence} when acquired, {0, pttl} when held by someone else. The counter is
+# bumped in the same script as the SET, so fencing tokens increase strictly in
+# the order locks are granted; it has no TTL because restarting it would hand
+# out old numbers again.
+LOCK_ACQUIRE = _script("""
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('INCR', KEYS[2])}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+""")
+
+# Deletes the lock only if ARGV[1] still owns it: after expiry someone else may.
+LOCK_RELEASE = _script("""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+""")
+
+# Resets the TTL to ARGV[2] ms only if ARGV[1] still owns the lock.
+LOCK_EXTEND = _script("""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+""")
+
+# A resource guarded by fencing: KEYS[1] is a hash whose ':fence' field keeps the
+# highest token seen. A write carrying a lower token comes from a holder whose
+# lock has since passed to someone else, and is refused. ARGV[1] token,
+# ARGV[2..] field/value pairs. {1, token} or {0, highest token seen}.
+FENCED_WRITE = _script("""
+local last = tonumber(redis.call('HGET', KEYS[1], ':fence') or '0')
+local token = tonumber(ARGV[1])
+if token < last then return {0, last} end
+redis.call('HSET', KEYS[1], ':fence', ARGV[1], unpack(ARGV, 2))
+return {1, token}
+""")
+
+# ------------------------------------------------------------------- redlock
+# One node's part of a Redlock over several resources: all or none.
+
+REDLOCK_ACQUIRE = _script("""
+for _, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then return 0 end
+end
+for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end
+return 1
+""")
+
+REDLOCK_RELEASE = _script("""
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then n = n + redis.call('DEL', k) end
+end
+return n
+""")
+
+REDLOCK_EXTEND = _script("""
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) ~= ARGV[1] then return 0 end
+end
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end
+return 1
+""")
+
+# ------------------------------------------------------------------- streams
+
+# Moves entry ARGV[3] to the dead-letter stream and acks it, in one step, and
+# only while it is still pending for this consumer (ARGV[2] of group ARGV[1]):
+# if another consumer has claimed it meanwhile, the entry is theirs to finish.
+# The payload is copied under 'f:'-prefixed names so it can never collide with
+# the metadata; the delivery count is the server's, not the caller's.
+# ARGV[4] error text, ARGV[5] dead-letter MAXLEN (~). Returns the new id or nil.
+STREAM_DEAD_LETTER = _script("""
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #p == 0 then return false end
+local fields = {'id', ARGV[3], 'stream', KEYS[1], 'group', ARGV[1],
+                'consumer', ARGV[2], 'error', ARGV[4], 'deliveries', int(p[1][4])}
+local e = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[3])
+if #e > 0 then
+  local kv = e[1][2]
+  for i = 1, #kv, 2 do
+    fields[#fields + 1] = 'f:' .. kv[i]
+    fields[#fields + 1] = kv[i + 1]
+  end
+end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+return id
+""")
+
+# Puts dead letter ARGV[1] (in KEYS[1]) back on its stream KEYS[2] as a new
+# entry and removes it from the dead-letter stream, atomically.
+STREAM_REPLAY = _script("""
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local kv, fields = e[1][2], {}
+for i = 1, #kv, 2 do
+  if string.sub(kv[i], 1, 2) == 'f:' then
+    fields[#fields + 1] = string.sub(kv[i], 3)
+    fields[#fields + 1] = kv[i + 1]
+  end
+end
+if #fields == 0 then fields = {'replayed-from', ARGV[1]} end
+local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
+""")
+
+# Heartbeat for long handlers: resets the idle time of the entries ARGV[3..]
+# that consumer ARGV[2] still owns (XCLAIM JUSTID keeps the delivery count), so
+# reclaimers do not take them mid-work. Returns the ids it no longer owns.
+STREAM_HEARTBEAT = _script("""
+local mine, lost = {}, {}
+for i = 3, #ARGV do
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
+    mine[#mine + 1] = ARGV[i]
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+if #mine > 0 then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine), 'JUSTID')
+end
+return lost
+""")
+
+# Re-delivers failed entry ARGV[3] to its own consumer ARGV[2] for a retry,
+# bumping the delivery count, only if that consumer still owns it.
+# Returns {deliveries, {entry}} ({n, {}} if the entry was deleted) or nil.
+STREAM_RETRY = _script("""
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #p == 0 then return false end
+local entries = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3])
+return {p[1][4] + 1, entries}
+""")
+
+# Delivery counts of ids ARGV[2..] in group ARGV[1] (0 when no longer pending).
+STREAM_DELIVERIES = _script("""
+local out = {}
+for i = 2, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 then out[#out + 1] = p[1][4] else out[#out + 1] = 0 end
+end
+return out
+""")
+
+# ------------------------------------------------------------- rate limiting
+# Every limiter: ARGV[1] limit, ARGV[2] window in µs, ARGV[3] cost, and returns
+# {allowed, remaining, retry_after µs (-1: never), reset_after µs}. A rejected
+# request writes nothing, so hammering while limited does not extend the limit.
+
+# Sliding log: one sorted-set member per admitted unit of cost, scored by server
+# time. ARGV[4] is unique per call, so requests in the same microsecond all count.
+RATE_SLIDING_LOG = _script("""
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_us()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - window))
+local used = redis.call('ZCARD', KEYS[1])
+if used + cost <= limit then
+  for i = 1, cost do redis.call('ZADD', KEYS[1], int(now), ARGV[4] .. ':' .. i) end
+  redis.call('PEXPIRE', KEYS[1], int(math.ceil(window / 1000)))
+  return {1, limit - used - cost, 0, window}
+end
+local reset = 0
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #newest > 0 then reset = tonumber(newest[2]) + window - now end
+local remaining = math.max(0, limit - used)
+if cost > limit then return {0, remaining, -1, reset} end
+-- the (used + cost - limit)-th oldest entry has to leave the window first
+local k = used + cost - limit
+local e = redis.call('ZRANGE', KEYS[1], k - 1, k - 1, 'WITHSCORES')
+return {0, remaining, tonumber(e[2]) + window - now, reset}
+""")
+
+# Sliding-window counter: counts per fixed window (hash field = window number),
+# estimating the sliding window as the current count plus the previous count
+# weighted by how much of the previous window still overlaps it.
+RATE_SLIDING_WINDOW = _script("""
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_us()
+local w = math.floor(now / window)
+local elapsed = now - w * window
+local cur = tonumber(redis.call('HGET', KEYS[1], int(w)) or '0')
+local prev = tonumber(redis.call('HGET', KEYS[1], int(w - 1)) or '0')
+local used = prev * (window - elapsed) / window + cur
+local reset = window - elapsed + window
+if used + cost <= limit then
+  redis.call('HINCRBY', KEYS[1], int(w), cost)
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if tonumber(f) < w - 1 then redis.call('HDEL', KEYS[1], f) end
+  end
+  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
+  return {1, math.floor(limit - used - cost), 0, reset}
+end
+local remaining = math.max(0, math.floor(limit - used))
+if cost > limit then return {0, remaining, -1, reset} end
+local need = limit - cost
+local retry
+if cur <= need then
+  -- the previous window's share decays far enough within this window
+  retry = math.ceil(window * (1 - (need - cur) / prev)) - elapsed
+else
+  -- this window's count must itself decay, as the next window's "previous"
+  retry = window - elapsed + math.ceil(window * (1 - need / cur))
+end
+return {0, remaining, math.max(1, retry), reset}
+""")
+
+# GCRA (the token bucket as one timestamp): KEYS[1] holds the theoretical
+# arrival time (TAT). Each unit of cost pushes the TAT one emission interval
+# (window / limit) ahead; a request fits while the TAT stays within the burst
+# tolerance (ARGV[4] units) of now. The TAT is rounded up so rounding can only
+# ever refuse, never admit, an extra request.
+RATE_GCRA = _script("""
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local now = now_us()
+local interval = window / limit
+local tolerance = interval * burst
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval * cost
+local allow_at = new_tat - tolerance
+if now >= allow_at then
+  new_tat = math.ceil(new_tat)
+  redis.call('SET', KEYS[1], int(new_tat), 'PX', int(math.max(1, math.ceil((new_tat - now) / 1000))))
+  return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+end
+local remaining = math.max(0, math.floor((now - (tat - tolerance)) / interval))
+if interval * cost > tolerance then return {0, remaining, -1, tat - now} end
+return {0, remaining, math.ceil(allow_at - now), tat - now}
+""")
+
+# Fixed window aligned to the epoch: KEYS[1] is a hash {window number: count},
+# so a count never leaks into the next window even by a millisecond.
+RATE_FIXED_WINDOW = _script("""
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_us()
+local w = int(math.floor(now / window))
+local used = tonumber(redis.call('HGET', KEYS[1], w) or '0')
+local reset = window - (now % window)
+if used + cost <= limit then
+  if used == 0 then redis.call('DEL', KEYS[1]) end
+  redis.call('HINCRBY', KEYS[1], w, cost)
+  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
+  return {1, limit - used - cost, 0, reset}
+end
+if cost > limit then return {0, math.max(0, limit - used), -1, reset} end
+return {0, math.max(0, limit - used), reset, reset}
+""")
+
+# ------------------------------------------------------------------ sessions
+# A session is a hash; fields starting with ':' are ours (':created', ':expires'
+# absolute deadline in ms, ':user'). Every operation checks the hash exists
+# first and never creates it, so nothing can bring a destroyed or expired
+# session back to life. Activity slides the TTL, capped by the absolute deadline.
+
+_SESSION_PRELUDE = """
+local function now_ms() return math.floor(now_us() / 1000) end
+-- Slide the TTL: min(idle, time left before the absolute deadline).
+local function refresh(key, idle)
+  local left = tonumber(redis.call('HGET', key, ':expires')) - now_ms()
+  if idle > 0 and idle < left then left = idle end
+  if left <= 0 then redis.call('DEL', key) return false end
+  redis.call('PEXPIRE', key, int(left))
+  return true
+end
+-- Index the session under its user, scored by its absolute deadline, forget
+-- sessions past theirs, and let the index expire with its last session.
+local function index(idx, sid, deadline)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now_ms()))
+  redis.call('ZADD', idx, deadline, sid)
+  local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', idx, last[2])
+end
+"""
+
+
+def _session_script(body: str) -> Script:
+    return Script(_PRELUDE + _SESSION_PRELUDE + body)
+
+
+# KEYS[1] session[, KEYS[2] user index]; ARGV: idle ms, absolute ms, user, sid,
+# field/value pairs. 0 if the id is taken (the caller draws another).
+SESSION_CREATE = _session_script("""
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local deadline = now_ms() + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ':created', int(now_ms()), ':expires', int(deadline),
+           ':user', ARGV[3], unpack(ARGV, 5))
+refresh(KEYS[1], tonumber(ARGV[1]))
+if ARGV[3] ~= '' then index(KEYS[2], ARGV[4], deadline) end
+return 1
+""")
+
+# KEYS[1]; ARGV[1] idle ms, ARGV[2..] fields (none: all). nil if gone.
+SESSION_GET = _session_script("""
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if not refresh(KEYS[1], tonumber(ARGV[1])) then return false end
+if #ARGV == 1 then return redis.call('HGETALL', KEYS[1]) end
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+""")
+
+# KEYS[1]; ARGV[1] idle ms, ARGV[2] 'set' | 'del' | 'incr' | 'touch', ARGV[3..] args.
+SESSION_UPDATE = _session_script("""
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local r = 1
+if ARGV[2] == 'set' then redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+elseif ARGV[2] == 'del' then r = redis.call('HDEL', KEYS[1], unpack(ARGV, 3))
+elseif ARGV[2] == 'incr' then r = redis.call('HINCRBY', KEYS[1], ARGV[3], ARGV[4])
+end
+if not refresh(KEYS[1], tonumber(ARGV[1])) then return false end
+return r
+""")
+
+# Regenerate the id (against session fixation), optionally binding a user.
+# KEYS[1] old, KEYS[2] new[, KEYS[3] user index]; ARGV: old sid, new sid,
+# user the caller saw ('' none), user to bind ('' keep), idle ms.
+# 1 done, 0 old session gone, -1 new id taken, -2 user changed: look again.
+SESSION_REGENERATE = _session_script("""
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local user = redis.call('HGET', KEYS[1], ':user') or ''
+if user ~= ARGV[3] then return -2 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+if ARGV[4] ~= '' then
+  user = ARGV[4]
+  redis.call('HSET', KEYS[2], ':user', user)
+end
+if not refresh(KEYS[2], tonumber(ARGV[5])) then
+  if #KEYS > 2 then redis.call('ZREM', KEYS[3], ARGV[1]) end
+  return 0
+end
+if user ~= '' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  index(KEYS[3], ARGV[2], tonumber(redis.call('HGET', KEYS[2], ':expires')))
+end
+return 1
+""")
+
+# KEYS[1] session[, KEYS[2] user index]; ARGV[1] sid, ARGV[2] user the caller
+# saw. 1 destroyed, 0 already gone, -2 user changed: look again.
+SESSION_DESTROY = _session_script("""
+local user = redis.call('HGET', KEYS[1], ':user')
+if not user then return 0 end
+if user ~= ARGV[2] then return -2 end
+redis.call('DEL', KEYS[1])
+if #KEYS > 1 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1
+""")
+
+# Log out everywhere: KEYS[1] user index, KEYS[2..] the sessions the caller
+# read from it, ARGV the same ids. If the index changed since (a login, a
+# regeneration), -1 tells the caller to read it again; so a session created or
+# renamed concurrently can never slip through. Otherwise deletes them all.
+SESSION_DESTROY_ALL = _session_script("""
+if redis.call('ZCARD', KEYS[1]) ~= #ARGV then return -1 end
+for _, sid in ipairs(ARGV) do
+  if not redis.call('ZSCORE', KEYS[1], sid) then return -1 end
+end
+local n = 0
+for i = 2, #KEYS do n = n + redis.call('DEL', KEYS[i]) end
+redis.call('DEL', KEYS[1])
+return n
+""")
+
+# --------------------------------------------------------------- leaderboards
+
+# KEYS[1]; ARGV[1] PEXPIREAT ms (0: none), ARGV[2] ZADD flags ('GT LT NX XX'),
+# ARGV[3] mode: 'score' (one pair, returns its score), 'count' (returns ZADD's
+# count), 'incr' (one pair, returns the new score or nil if GT/LT refused);
+# ARGV[4..] score/member pairs. Adding and setting the board's expiry is one
+# step, so a rotating board can never be left without its expiry.
+LEADERBOARD_ADD = _script("""
+local cmd = {'ZADD', KEYS[1]}
+for flag in string.gmatch(ARGV[2], '%a+') do cmd[#cmd + 1] = flag end
+if ARGV[3] == 'incr' then cmd[#cmd + 1] = 'INCR' end
+for i = 4, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+local r = redis.call(unpack(cmd))
+if ARGV[1] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if ARGV[3] == 'score' then return redis.call('ZSCORE', KEYS[1], ARGV[5]) end
+return r
+""")
+
+# Everything rank-related about ARGV[1], in one consistent read: {score,
+# ordinal position (0-based), members strictly better, members with an equal
+# score, total, distinct better scores or -1}. ARGV[2] '1' when higher scores
+# rank first; ARGV[3] '1' to count distinct better scores (O(better members)).
+LEADERBOARD_RANK = _script("""
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s then return false end
+local desc = ARGV[2] == '1'
+local pos, better
+if desc then
+  pos = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+  better = redis.call('ZCOUNT', KEYS[1], '(' .. s, '+inf')
+else
+  pos = redis.call('ZRANK', KEYS[1], ARGV[1])
+  better = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. s)
+end
+local equal = redis.call('ZCOUNT', KEYS[1], s, s)
+local distinct = -1
+if ARGV[3] == '1' then
+  local scores
+  if desc then scores = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. s, '+inf', 'WITHSCORES')
+  else scores = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. s, 'WITHSCORES') end
+  distinct = 0
+  local last = nil
+  for i = 2, #scores, 2 do
+    if scores[i] ~= last then distinct = distinct + 1; last = scores[i] end
+  end
+end
+return {s, pos, better, equal, redis.call('ZCARD', KEYS[1]), distinct}
+""")
+
+# Members around ARGV[1]: ARGV[2] on each side, as {first position, member,
+# score, ...}, read in one step so the member cannot move in between.
+LEADERBOARD_AROUND = _script("""
+local desc = ARGV[3] == '1'
+local pos
+if desc then pos = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+else pos = redis.call('ZRANK', KEYS[1], ARGV[1]) end
+if not pos then return false end
+local n = tonumber(ARGV[2])
+local first = math.max(0, pos - n)
+local r
+if desc then r = redis.call('ZREVRANGE', KEYS[1], first, pos + n, 'WITHSCORES')
+else r = redis.call('ZRANGE', KEYS[1], first, pos + n, 'WITHSCORES') end
+table.insert(r, 1, first)
+return r
+""")

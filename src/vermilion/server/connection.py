@@ -1,0 +1,222 @@
+"""One client connection: framing, the per-batch execute loop, and output accounting.
+
+The hot path is `data_received`: a read that starts at a command boundary goes
+to hiredis's C reader; every command it yields is executed and its reply
+encoded into one list, and the batch leaves in a single `transport.write`.
+Everything unusual (inline commands, a command split across reads, malformed
+input) is handed to the Python RequestParser, which knows Redis's limits and
+error texts.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import hiredis
+
+from ..engine.client import Client
+from ..engine.replies import NO_REPLY, Status
+from .parser import ProtocolError, RequestParser
+from .resp import encode, error_line
+
+log = logging.getLogger("vermilion")
+
+
+class Connection(Client, asyncio.Protocol):
+    def __init__(self, server):
+        super().__init__(server.engine)
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.reader = hiredis.Reader()
+        self.parser: RequestParser | None = None    # active while off the fast path
+        self.pending_out = 0                        # bytes written but not yet sent
+        self.paused_reading = False
+        self.obuf_soft_since = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        if sock is not None:
+            self.fd = sock.fileno()
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+        self.addr = _format_addr(peer)
+        self.laddr = _format_addr(local)
+        self.authenticated = not self.engine.requirepass
+        self.update_gate()
+        self.server.client_connected(self)
+
+    def connection_lost(self, exc):
+        self.closing = True
+        self.server.client_disconnected(self)
+
+    def close(self) -> None:
+        """Close once what is queued has been written (QUIT, CLIENT KILL, limits)."""
+        if not self.closing:
+            self.closing = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- input --------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self.engine.stats.net_input_bytes += len(data)
+        if self.closing:
+            return
+        if self.parser is not None or data[0] != 42:  # not '*': inline or mid-command
+            return self._slow_input(data)
+        reader = self.reader
+        reader.feed(data)
+        execute = self.engine.execute
+        out: list = []
+        parsed = 0          # commands hiredis returned from this chunk
+        try:
+            while True:
+                args = reader.gets()
+                if args is False:
+                    break
+                parsed += 1
+                if args.__class__ is not list:
+                    if args is None:       # `*-1`: an empty request, ignored like Redis
+                        continue
+                    raise ProtocolError("not a multibulk")
+                if not args:
+                    continue
+                reply = execute(self, args)
+                if self.reply_mode:
+                    self._append_reply(reply, out)
+                elif reply.__class__ is bytes:
+                    out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
+                elif reply.__class__ is Status:
+                    out.append(reply.encoded)
+                else:
+                    encode(reply, out, self.resp3)
+                if self.closing:
+                    break
+            if reader.has_data() and not self.closing:
+                # A command continues in the next read: let the Python parser,
+                # which checks limits on headers, take the rest of this chunk.
+                self._write(out)
+                return self._take_tail(data, parsed)
+        except hiredis.ProtocolError:
+            return self._reparse(data, parsed, out)
+        except ProtocolError:
+            # A non-bulk element inside the request; the parser names it exactly.
+            return self._reparse(data, parsed - 1, out)
+        self._write(out)
+
+    def _reparse(self, data: bytes, good: int, out: list) -> None:
+        """hiredis refused input: re-read it with the parser of record for Redis's error."""
+        self._write(out)
+        self.reader = hiredis.Reader()
+        self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
+        self.parser.feed(data)
+        try:
+            self.parser.skip_commands(good)
+        except (ProtocolError, AssertionError):
+            pass
+        self._drain_parser()
+
+    def _take_tail(self, data: bytes, done: int) -> None:
+        self.reader = hiredis.Reader()
+        parser = RequestParser(self.engine.config["proto-max-bulk-len"])
+        parser.authenticated = self.authenticated
+        parser.feed(data)
+        parser.skip_commands(done)
+        self.parser = parser
+        self._check_query_limit()
+        if not self.closing:
+            self._drain_parser()
+
+    def _slow_input(self, data: bytes) -> None:
+        if self.parser is None:
+            self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
+        self.parser.authenticated = self.authenticated
+        self.parser.feed(data)
+        self._drain_parser()
+
+    def _drain_parser(self) -> None:
+        parser = self.parser
+        out: list = []
+        try:
+            while not self.closing:
+                args = parser.next_command()
+                if args is None:
+                    break
+                if not args:
+                    continue
+                self._append_reply(self.engine.execute(self, args), out)
+                parser.authenticated = self.authenticated
+        except ProtocolError as err:
+            out.append(b"-ERR Protocol error: %b\r\n" % str(err).encode())
+            log.info("Protocol error (%s) from client: id=%d addr=%s", err, self.id, self.addr)
+            self._write(out)
+            self.close()
+            return
+        self._write(out)
+        if parser.at_boundary():
+            self.parser = None     # back to the fast path
+        else:
+            self._check_query_limit()
+
+    def _check_query_limit(self) -> None:
+        parser = self.parser
+        if parser is not None and parser.pending() > self.engine.config["client-query-buffer-limit"]:
+            log.warning("Closing client that reached max query buffer length: id=%d addr=%s "
+                        "(qbuf initial bytes: %r)", self.id, self.addr, bytes(parser.buf[:64]))
+            self.abort()
+
+    # -- output ------------------------------------------------------------------------
+
+    def _append_reply(self, reply, out: list) -> None:
+        if reply is NO_REPLY:
+            return
+        if self.reply_mode:
+            if self.reply_mode == 1:
+                return
+            if self.reply_mode == 2:
+                self.reply_mode = 0
+                return
+        encode(reply, out, self.resp3)
+
+    def _write(self, out: list) -> None:
+        if out and self.transport is not None and not self.transport.is_closing():
+            data = b"".join(out) if len(out) > 1 else out[0]
+            self.engine.stats.net_output_bytes += len(data)
+            self.transport.write(data)
+            if self.server.obuf_limits_active:
+                self.server.check_output_limits(self)
+
+    def send(self, value) -> None:
+        out: list = []
+        encode(value, out, self.resp3)
+        self._write(out)
+
+    def output_bytes(self) -> int:
+        t = self.transport
+        return t.get_write_buffer_size() if t is not None else 0
+
+    def query_buffer_bytes(self) -> int:
+        return self.parser.pending() if self.parser is not None else 0
+
+
+def _format_addr(addr) -> str:
+    if addr is None or addr == "":
+        return ""
+    if isinstance(addr, tuple):
+        host, port = addr[0], addr[1]
+        return f"{host}:{port}"
+    return f"{addr}:0"

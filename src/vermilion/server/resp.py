@@ -1,0 +1,95 @@
+"""RESP2/RESP3 encoding of the reply values in engine/replies.py."""
+from __future__ import annotations
+
+import math
+
+from ..engine.errors import CommandError
+from ..engine.replies import (
+    NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
+)
+
+
+def format_double(value: float) -> bytes:
+    """Redis 7.0 prints doubles with %.17g, and infinities as inf / -inf."""
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    return b"%.17g" % value
+
+
+def encode(value, out: list, resp3: bool) -> None:
+    """Append the wire form of `value` to `out` (a list of bytes pieces)."""
+    t = value.__class__
+    if t is bytes:
+        out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+    elif t is int:
+        out.append(b":%d\r\n" % value)
+    elif t is Status:
+        out.append(value.encoded)
+    elif value is None:
+        out.append(b"_\r\n" if resp3 else b"$-1\r\n")
+    elif t is list or t is tuple:
+        out.append(b"*%d\r\n" % len(value))
+        for item in value:
+            encode(item, out, resp3)
+    elif t is bytearray or t is memoryview:
+        value = bytes(value)
+        out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+    elif t is str:
+        value = value.encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+    elif t is float:
+        text = format_double(value)
+        if resp3:
+            out.append(b",%b\r\n" % text)
+        else:
+            out.append(b"$%d\r\n%b\r\n" % (len(text), text))
+    elif t is dict:
+        out.append((b"%%%d\r\n" if resp3 else b"*%d\r\n") % (len(value) * (1 if resp3 else 2)))
+        for k, v in value.items():
+            encode(k, out, resp3)
+            encode(v, out, resp3)
+    elif t is RespSet:
+        out.append((b"~%d\r\n" if resp3 else b"*%d\r\n") % len(value))
+        for item in value:
+            encode(item, out, resp3)
+    elif t is Push:
+        out.append((b">%d\r\n" if resp3 else b"*%d\r\n") % len(value))
+        for item in value:
+            encode(item, out, resp3)
+    elif t is ErrorReply:
+        out.append(b"-%b\r\n" % error_line(value.message))
+    elif t is CommandError:
+        out.append(b"-%b\r\n" % error_line(value.message))
+    elif value is NULL_ARRAY:
+        out.append(b"_\r\n" if resp3 else b"*-1\r\n")
+    elif t is bool:
+        out.append((b"#t\r\n" if value else b"#f\r\n") if resp3 else (b":1\r\n" if value else b":0\r\n"))
+    elif t is Verbatim:
+        if resp3:
+            out.append(b"=%d\r\n%b:%b\r\n" % (len(value.text) + 4, value.fmt, value.text))
+        else:
+            out.append(b"$%d\r\n%b\r\n" % (len(value.text), value.text))
+    elif t is BigNumber:
+        if resp3:
+            out.append(b"(%b\r\n" % value.digits)
+        else:
+            out.append(b"$%d\r\n%b\r\n" % (len(value.digits), value.digits))
+    elif value is NO_REPLY:
+        pass
+    elif isinstance(value, int):  # IntEnum and other int subclasses
+        out.append(b":%d\r\n" % int(value))
+    else:
+        raise TypeError(f"cannot encode reply of type {t.__name__}")
+
+
+def error_line(message: bytes) -> bytes:
+    # Redis never lets an error text break the protocol line.
+    if b"\r" in message or b"\n" in message:
+        message = message.replace(b"\r", b" ").replace(b"\n", b" ")
+    return message
+
+
+def encode_one(value, resp3: bool = False) -> bytes:
+    out: list = []
+    encode(value, out, resp3)
+    return b"".join(out)

@@ -1,0 +1,115 @@
+"""Running a server: event loop choice, logging like redis-server, signals, shutdown."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from .. import REDIS_VERSION, __version__
+from ..config import Config
+from ..engine.engine import Engine
+from .server import Server
+
+log = logging.getLogger("vermilion")
+
+_LEVEL_MARK = {logging.DEBUG: ".", logging.INFO: "-", logging.WARNING: "#", logging.ERROR: "#",
+               logging.CRITICAL: "#"}
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
+_LEVEL_MARK[NOTICE] = "*"
+_LOGLEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": NOTICE,
+              "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+
+
+class RedisStyleFormatter(logging.Formatter):
+    """`pid:M 26 Nov 2026 05:16:11.123 * message`, as redis-server writes its log."""
+
+    def format(self, record):
+        t = time.localtime(record.created)
+        stamp = time.strftime("%d %b %Y %H:%M:%S", t) + ".%03d" % record.msecs
+        return f"{os.getpid()}:M {stamp} {_LEVEL_MARK.get(record.levelno, '*')} {record.getMessage()}"
+
+
+def setup_logging(config: Config) -> None:
+    handler: logging.Handler
+    logfile = config["logfile"]
+    handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stdout)
+    handler.setFormatter(RedisStyleFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(_LOGLEVELS.get(config["loglevel"], NOTICE))
+    log.propagate = False
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where available (it is most of our speed), plain asyncio otherwise."""
+    try:
+        import uvloop
+        return uvloop.new_event_loop()
+    except ImportError:
+        return asyncio.new_event_loop()
+
+
+async def serve(config: Config, ready=None, install_signals: bool = True) -> Server:
+    """Start a server, report readiness, run until shutdown; returns the stopped server."""
+    engine = Engine(config)
+    server = Server(engine)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+            try:
+                loop.add_signal_handler(sig, _on_signal, server, name)
+            except (NotImplementedError, RuntimeError):
+                pass
+    for hook in engine.startup_hooks:
+        await hook(engine)
+    log.log(NOTICE, "Server initialized")
+    if server.port:
+        log.log(NOTICE, "Ready to accept connections tcp")
+    if server.unix_path:
+        log.log(NOTICE, "Ready to accept connections unix")
+    if ready is not None:
+        ready(server)
+    reason = await server.wait_closed()
+    log.warning("%s", reason or "User requested shutdown...")
+    for hook in engine.shutdown_hooks:
+        try:
+            await hook(engine)
+        except Exception:
+            log.exception("shutdown hook failed")
+    await server.stop()
+    log.warning("Vermilion is now ready to exit, bye bye...")
+    return server
+
+
+def _on_signal(server: Server, name: str) -> None:
+    server.request_shutdown(f"Received {name} scheduling shutdown...")
+
+
+def banner(config: Config) -> None:
+    log.log(NOTICE, "oO0OoO0OoO0Oo Vermilion is starting oO0OoO0OoO0Oo")
+    log.log(NOTICE, "Vermilion version=%s, redis_version=%s, bits=64, pid=%d, just started",
+            __version__, REDIS_VERSION, os.getpid())
+    if config.file:
+        log.log(NOTICE, "Configuration loaded from %s", config.file)
+    else:
+        log.log(NOTICE, "No config file specified, using the default config.")
+    log.log(NOTICE, "Running mode=standalone, port=%d.", config["port"])
+
+
+def run(config: Config) -> int:
+    setup_logging(config)
+    banner(config)
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve(config))
+    except OSError as err:
+        log.warning("%s", err)
+        return 1
+    finally:
+        loop.close()
+    return 0
