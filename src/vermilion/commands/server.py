@@ -1,1 +1,665 @@
-"""Server commands: INFO, CONFIG, COMMAND, SLOWLOG, DEBUG, SHUTDOWN ..."""
+"""Server commands: INFO, CONFIG, COMMAND, TIME, SHUTDOWN, MONITOR, SLOWLOG, LATENCY, DEBUG."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+
+from .. import REDIS_VERSION, __version__
+from ..config import ConfigError, canonical
+from ..engine.errors import SYNTAX, CommandError
+from ..engine.memory import rss_bytes
+from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
+from ..engine.table import COMMANDS, FLAG_ORDER, command, container
+from ._args import parse_int
+from .connection import help_reply
+
+# -- INFO -----------------------------------------------------------------------------------
+
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
+                    "cpu", "modules", "errorstats", "cluster", "keyspace")
+ALL_SECTIONS = DEFAULT_SECTIONS[:-3] + ("commandstats", "errorstats", "latencystats",
+                                        "cluster", "keyspace")
+RUN_ID = os.urandom(20).hex()
+def human(n: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.2f}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1024
+    return str(n)
+
+
+class MemoryTracker:
+    peak = 0
+
+
+def _server_section(engine):
+    server = engine.server
+    uptime = int(time.time() - engine.stats.start_time)
+    return [
+        ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
+        ("redis_build_id", "vermilion-" + __version__), ("redis_mode", "standalone"),
+        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", 64), ("monotonic_clock", "POSIX clock_gettime"),
+        ("multiplexing_api", "epoll"), ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
+        ("process_id", os.getpid()), ("process_supervised", "no"), ("run_id", RUN_ID),
+        ("tcp_port", server.port if server else engine.config["port"]),
+        ("server_time_usec", time.time_ns() // 1000), ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400), ("hz", engine.config["hz"]),
+        ("configured_hz", engine.config["hz"]), ("lru_clock", int(time.time()) & 0xFFFFFF),
+        ("executable", sys.executable), ("config_file", engine.config.file or ""),
+        ("io_threads_active", 0), ("vermilion_version", __version__),
+        ("python_version", platform.python_version()),
+    ]
+
+
+def _clients_section(engine):
+    clients = list(engine.clients.values())
+    blocked = sum(1 for c in clients if c.blocked is not None)
+    return [
+        ("connected_clients", len(clients)), ("cluster_connections", 0),
+        ("maxclients", engine.config["maxclients"]),
+        ("client_recent_max_input_buffer", max((c.query_buffer_bytes() for c in clients), default=0)),
+        ("client_recent_max_output_buffer", max((c.output_bytes() for c in clients), default=0)),
+        ("blocked_clients", blocked), ("tracking_clients", 0),
+        ("clients_in_timeout_table", blocked),
+    ]
+
+
+def _memory_section(engine):
+    used = rss_bytes()
+    MemoryTracker.peak = max(MemoryTracker.peak, used)
+    peak = MemoryTracker.peak
+    maxmemory = engine.config["maxmemory"]
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return [
+        # Python has no allocator total like jemalloc's; the process's resident size is
+        # the honest measurement, so used_memory and used_memory_rss agree.
+        ("used_memory", used), ("used_memory_human", human(used)),
+        ("used_memory_rss", used), ("used_memory_rss_human", human(used)),
+        ("used_memory_peak", peak), ("used_memory_peak_human", human(peak)),
+        ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100)),
+        ("used_memory_startup", engine.startup_rss), ("used_memory_dataset", max(used - engine.startup_rss, 0)),
+        ("total_system_memory", total), ("total_system_memory_human", human(total)),
+        ("maxmemory", maxmemory), ("maxmemory_human", human(maxmemory)),
+        ("maxmemory_policy", engine.config["maxmemory-policy"]),
+        ("mem_fragmentation_ratio", "1.00"), ("mem_allocator", "pymalloc"),
+        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
+    ]
+
+
+def _persistence_section(engine):
+    info = [
+        ("loading", int(bool(getattr(engine, "loading", False)))), ("async_loading", 0),
+        ("rdb_changes_since_last_save", engine.dirty), ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", engine.lastsave), ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", -1), ("rdb_current_bgsave_time_sec", -1), ("rdb_saves", 0),
+        ("aof_enabled", int(engine.config["appendonly"])), ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0), ("aof_last_rewrite_time_sec", -1),
+        ("aof_current_rewrite_time_sec", -1), ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", 0), ("aof_last_write_status", "ok"),
+    ]
+    provider = getattr(engine, "persistence_info", None)
+    if provider is not None:
+        extra = dict(provider())
+        info = [(k, extra.pop(k, v)) for k, v in info] + list(extra.items())
+    return info
+
+
+def _stats_section(engine):
+    s = engine.stats
+    pubsub = engine.pubsub
+    return [
+        ("total_connections_received", s.total_connections),
+        ("total_commands_processed", sum(c.calls for c in _all_commands())),
+        ("instantaneous_ops_per_sec", engine.ops_per_sec()),
+        ("total_net_input_bytes", s.net_input_bytes), ("total_net_output_bytes", s.net_output_bytes),
+        ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
+        ("rejected_connections", s.rejected_connections), ("sync_full", 0), ("sync_partial_ok", 0),
+        ("sync_partial_err", 0), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", 0), ("evicted_keys", s.evicted_keys), ("evicted_clients", 0),
+        ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
+        ("pubsub_channels", pubsub.channel_count() if pubsub else 0),
+        ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),
+        ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub else 0),
+        ("latest_fork_usec", 0), ("total_forks", 0),
+        ("unexpected_error_replies", s.unexpected_error_replies),
+        ("total_error_replies", s.error_replies),
+    ]
+
+
+def _replication_section(engine):
+    return [
+        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
+        ("master_replid", RUN_ID), ("master_replid2", "0" * 40), ("master_repl_offset", 0),
+        ("second_repl_offset", -1), ("repl_backlog_active", 0),
+        ("repl_backlog_size", engine.config["repl-backlog-size"]),
+        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+    ]
+
+
+def _cpu_section(engine):
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", "%.6f" % me.ru_stime), ("used_cpu_user", "%.6f" % me.ru_utime),
+        ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
+        ("used_cpu_user_children", "%.6f" % kids.ru_utime),
+        ("used_cpu_sys_main_thread", "%.6f" % me.ru_stime),
+        ("used_cpu_user_main_thread", "%.6f" % me.ru_utime),
+    ]
+
+
+def _all_commands():
+    for cmd in COMMANDS.values():
+        yield cmd
+        if cmd.subcommands:
+            yield from cmd.subcommands.values()
+
+
+def _commandstats_section(engine):
+    out = []
+    for cmd in _all_commands():
+        if cmd.calls or cmd.rejected_calls or cmd.failed_calls:
+            per_call = cmd.usec / cmd.calls if cmd.calls else 0
+            out.append((f"cmdstat_{cmd.fullname}",
+                        f"calls={cmd.calls},usec={cmd.usec},usec_per_call={per_call:.2f},"
+                        f"rejected_calls={cmd.rejected_calls},failed_calls={cmd.failed_calls}"))
+    return out
+
+
+def _errorstats_section(engine):
+    return [(f"errorstat_{code.decode('utf-8', 'replace')}", f"count={n}")
+            for code, n in engine.stats.error_codes.items()]
+
+
+def _keyspace_section(engine):
+    out = []
+    now = engine.clock.ms()
+    for db in engine.dbs:
+        if db.data:
+            ttls = [w - now for w in db.expires.values() if w > now]
+            avg = sum(ttls) // len(ttls) if ttls else 0
+            out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
+    return out
+
+
+SECTIONS = {
+    "server": _server_section, "clients": _clients_section, "memory": _memory_section,
+    "persistence": _persistence_section, "stats": _stats_section,
+    "replication": _replication_section, "cpu": _cpu_section, "modules": lambda e: [],
+    "commandstats": _commandstats_section, "errorstats": _errorstats_section,
+    "latencystats": lambda e: [], "cluster": lambda e: [("cluster_enabled", 0)],
+    "keyspace": _keyspace_section,
+}
+
+
+def render_info(engine, wanted: list[str]) -> bytes:
+    if not wanted or wanted == ["default"]:
+        names = list(DEFAULT_SECTIONS)
+    else:
+        names = []
+        for w in wanted:
+            if w in ("all", "everything"):
+                names += [n for n in ALL_SECTIONS if n not in names]
+            elif w == "default":
+                names += [n for n in DEFAULT_SECTIONS if n not in names]
+            elif w in SECTIONS and w not in names:
+                names.append(w)
+    blocks = []
+    for name in names:
+        lines = ["# " + name.capitalize() if name not in ("commandstats", "errorstats", "latencystats")
+                 else "# " + name.capitalize()]
+        lines += [f"{k}:{v}" for k, v in SECTIONS[name](engine)]
+        blocks.append("\r\n".join(lines))
+    text = "\r\n\r\n".join(blocks)
+    return (text + "\r\n").encode() if text else b""
+
+
+@command("info", arity=-1, flags="loading stale", acl="dangerous", group="server",
+         summary="Returns information and statistics about the server.")
+def info(client, args):
+    wanted = [a.decode("utf-8", "replace").lower() for a in args[1:]]
+    return Verbatim(render_info(client.engine, wanted))
+
+
+# -- CONFIG -------------------------------------------------------------------------------------
+
+container("config", arity=-2, group="server", summary="A container for server configuration commands.")
+
+
+@command("config|get", arity=-3, flags="admin noscript loading stale", acl="",
+         summary="Returns the effective values of configuration parameters.")
+def config_get(client, args):
+    config = client.engine.config
+    result: dict[bytes, bytes] = {}
+    for pattern in args[2:]:
+        for name, value in config.matching(pattern.decode("utf-8", "replace")):
+            result[name.encode()] = value.encode()
+    return result
+
+
+@command("config|set", arity=-4, flags="admin noscript loading stale", acl="",
+         summary="Sets configuration parameters in-flight.")
+def config_set(client, args):
+    if len(args) % 2:
+        raise CommandError("ERR wrong number of arguments for 'config|set' command")
+    pairs = [(args[i].decode("utf-8", "replace"), args[i + 1].decode("utf-8", "surrogateescape"))
+             for i in range(2, len(args), 2)]
+    try:
+        client.engine.config.set_many(pairs)
+    except ConfigError as err:
+        raise CommandError("ERR " + str(err)) from None
+    return OK
+
+
+@command("config|resetstat", arity=2, flags="admin noscript loading stale", acl="",
+         summary="Resets the server's statistics.")
+def config_resetstat(client, args):
+    engine = client.engine
+    engine.stats.reset()
+    for cmd in _all_commands():
+        cmd.reset_stats()
+    engine.slowlog.clear()
+    return OK
+
+
+@command("config|rewrite", arity=2, flags="admin noscript loading stale", acl="",
+         summary="Persists the effective configuration to file.")
+def config_rewrite(client, args):
+    config = client.engine.config
+    if not config.file:
+        raise CommandError("ERR The server is running without a config file")
+    try:
+        rewrite_config_file(config)
+    except OSError as err:
+        raise CommandError(f"ERR Rewriting config file: {err.strerror}") from None
+    return OK
+
+
+def rewrite_config_file(config) -> None:
+    """Keep the user's lines and comments; update changed directives in place, append new ones."""
+    from ..config import TABLE, Config
+    defaults = Config()
+    with open(config.file, encoding="utf-8", errors="surrogateescape") as fh:
+        lines = fh.read().splitlines()
+    seen = set()
+    out = []
+    for line in lines:
+        words = line.strip().split(None, 1)
+        key = canonical(words[0]) if words and not words[0].startswith("#") else None
+        if key is None or key == "include":
+            out.append(line)
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f"{key} {_conf_quote(config.render(key))}")
+    changed = [k for k in TABLE if k not in seen and config.render(k) != defaults.render(k)]
+    if changed:
+        out.append("# Generated by CONFIG REWRITE")
+        out += [f"{k} {_conf_quote(config.render(k))}" for k in changed]
+    tmp = config.file + ".tmp"
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write("\n".join(out) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, config.file)
+
+
+def _conf_quote(value: str) -> str:
+    if value == "" or any(c in value for c in " \t\"'\\"):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+@command("config|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")
+def config_help(client, args):
+    return help_reply("CONFIG", [
+        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+        "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Rewrite the configuration file.",
+    ])
+
+
+# -- COMMAND ----------------------------------------------------------------------------------
+
+container("command", arity=-1, flags="loading stale", group="server",
+          summary="Returns detailed information about all commands.")
+
+
+def _key_specs(cmd) -> list:
+    if cmd.first_key <= 0 and cmd.getkeys is None:
+        return []
+    flags = RespSet([Status(b"RO"), Status(b"access")]) if cmd.is_readonly else \
+        RespSet([Status(b"RW"), Status(b"update")])
+    if cmd.getkeys is not None:
+        find = {b"type": b"unknown", b"spec": {}}
+        begin = {b"type": b"unknown", b"spec": {}}
+    else:
+        begin = {b"type": b"index", b"spec": {b"index": cmd.first_key}}
+        last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
+        find = {b"type": b"range", b"spec": {b"lastkey": last, b"keystep": cmd.key_step, b"limit": 0}}
+    return [{b"flags": flags, b"begin_search": begin, b"find_keys": find}]
+
+
+def command_info(cmd) -> list:
+    flags = RespSet([Status(f.encode()) for f in FLAG_ORDER if f in cmd.flags])
+    cats = RespSet([Status(b"@" + c.encode()) for c in cmd.categories])
+    first, last, step = (cmd.first_key, cmd.last_key, cmd.key_step) if cmd.getkeys is None else (0, 0, 0)
+    subs = [command_info(s) for s in cmd.subcommands.values()] if cmd.subcommands else []
+    return [cmd.fullname.encode(), cmd.arity, flags, first, last, step, cats,
+            RespSet([t.encode() for t in cmd.tips]), _key_specs(cmd), subs]
+
+
+def command_docs(cmd) -> dict:
+    doc = {b"summary": cmd.summary.encode(), b"since": cmd.since.encode(),
+           b"group": cmd.group.encode()}
+    if cmd.complexity:
+        doc[b"complexity"] = cmd.complexity.encode()
+    if cmd.subcommands:
+        doc[b"subcommands"] = {s.fullname.encode(): command_docs(s) for s in cmd.subcommands.values()}
+    return doc
+
+
+@command("command|count", arity=2, flags="loading stale", acl="connection", summary="Returns a count of commands.")
+def command_count(client, args):
+    return len(COMMANDS)
+
+
+@command("command|list", arity=-2, flags="loading stale", acl="connection", summary="Returns a list of command names.")
+def command_list(client, args):
+    names = list(COMMANDS)
+    if len(args) > 2:
+        if len(args) != 5 or args[2].lower() != b"filterby":
+            raise CommandError(SYNTAX)
+        kind, value = args[3].lower(), args[4].decode("utf-8", "replace")
+        from ..types.glob import glob_match
+        if kind == b"module":
+            names = []
+        elif kind == b"aclcat":
+            names = [n for n in names if value.lower().lstrip("@") in COMMANDS[n].categories]
+        elif kind == b"pattern":
+            everything = []
+            for cmd in COMMANDS.values():
+                everything.append(cmd.fullname)
+                if cmd.subcommands:
+                    everything += [s.fullname for s in cmd.subcommands.values()]
+            names = [n for n in everything if glob_match(value.encode(), n.encode(), nocase=True)]
+        else:
+            raise CommandError(SYNTAX)
+    return [n.encode() for n in names]
+
+
+@command("command|info", arity=-2, flags="loading stale", acl="connection",
+         summary="Returns information about one, multiple or all commands.")
+def command_info_cmd(client, args):
+    if len(args) == 2:
+        return [command_info(c) for c in COMMANDS.values()]
+    return [command_info(c) if (c := _lookup_with_sub(a)) is not None else None for a in args[2:]]
+
+
+def _lookup_with_sub(name: bytes):
+    text = name.decode("utf-8", "replace").lower()
+    if "|" in text:
+        parent, sub = text.split("|", 1)
+        cmd = COMMANDS.get(parent)
+        return cmd.subcommands.get(sub.encode()) if cmd and cmd.subcommands else None
+    return COMMANDS.get(text)
+
+
+@command("command|docs", arity=-2, flags="loading stale", acl="connection",
+         summary="Returns documentary information about one, multiple or all commands.")
+def command_docs_cmd(client, args):
+    if len(args) == 2:
+        return {c.fullname.encode(): command_docs(c) for c in COMMANDS.values()}
+    out = {}
+    for a in args[2:]:
+        cmd = _lookup_with_sub(a)
+        if cmd is not None:
+            out[cmd.fullname.encode()] = command_docs(cmd)
+    return out
+
+
+def _getkeys(client, args, with_flags: bool):
+    engine = client.engine
+    target = args[2:]
+    cmd = engine.find_command(target[0])
+    if cmd is None:
+        raise CommandError("ERR Invalid command specified")
+    if cmd.subcommands is not None and len(target) > 1:
+        cmd = cmd.subcommands.get(target[1].lower(), cmd)
+    arity = cmd.arity
+    if (arity > 0 and len(target) != arity) or len(target) < -arity:
+        raise CommandError("ERR Invalid number of arguments specified for command")
+    indexes = cmd.key_indexes(target)
+    if not indexes:
+        raise CommandError("ERR The command has no key arguments")
+    if with_flags:
+        flags = RespSet([Status(b"RO"), Status(b"access")]) if cmd.is_readonly else \
+            RespSet([Status(b"RW"), Status(b"update")])
+        return [[target[i], flags] for i in indexes]
+    return [target[i] for i in indexes]
+
+
+@command("command|getkeys", arity=-3, flags="loading stale", acl="connection",
+         summary="Extracts the key names from an arbitrary command.")
+def command_getkeys(client, args):
+    return _getkeys(client, args, False)
+
+
+@command("command|getkeysandflags", arity=-3, flags="loading stale", acl="connection",
+         summary="Extracts the key names and access flags for an arbitrary command.")
+def command_getkeysandflags(client, args):
+    return _getkeys(client, args, True)
+
+
+@command("command|help", arity=2, flags="loading stale", acl="connection",
+         summary="Returns helpful text about the different subcommands.")
+def command_help(client, args):
+    return help_reply("COMMAND", [
+        "(no subcommand)", "    Return details about all commands.",
+        "COUNT", "    Return the total number of commands in this server.",
+        "LIST [FILTERBY (MODULE <name>|ACLCAT <cat>|PATTERN <pattern>)]", "    Return command names.",
+        "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
+        "DOCS [<command-name> ...]", "    Return documentation about the given commands, or all of them.",
+        "GETKEYS <full-command>", "    Return the keys from a full command.",
+        "GETKEYSANDFLAGS <full-command>", "    Return the keys and their access flags from a full command.",
+    ])
+
+
+def _command_root(client, args):
+    return [command_info(c) for c in COMMANDS.values()]
+
+
+COMMANDS["command"].handler = _command_root
+
+
+# -- TIME, SHUTDOWN, MONITOR, ROLE ---------------------------------------------------------------
+
+
+@command("time", arity=1, flags="loading stale fast", group="server",
+         summary="Returns the server time.")
+def time_(client, args):
+    now = client.engine.clock.us()
+    return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
+
+
+@command("lastsave", arity=1, flags="loading stale fast", acl="admin dangerous", group="server",
+         summary="Returns the Unix timestamp of the last successful save to disk.")
+def lastsave(client, args):
+    return client.engine.lastsave
+
+
+@command("shutdown", arity=-1, flags="admin noscript loading stale no_multi sentinel allow_busy",
+         group="server", summary="Synchronously saves the database(s) to disk and shuts down the server.")
+def shutdown(client, args):
+    options = {a.lower() for a in args[1:]}
+    if not options <= {b"nosave", b"save", b"now", b"force", b"abort"} or \
+            {b"nosave", b"save"} <= options or (b"abort" in options and len(options) > 1):
+        raise CommandError(SYNTAX)
+    engine = client.engine
+    if b"abort" in options:
+        raise CommandError("ERR No shutdown in progress.")
+    engine.shutdown_save = b"nosave" not in options and (b"save" in options or None)
+    if engine.server is None:
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    engine.server.request_shutdown("User requested shutdown...")
+    return NO_REPLY
+
+
+@command("monitor", arity=1, flags="admin noscript loading stale", group="server",
+         summary="Listens for all requests received by the server in real-time.")
+def monitor(client, args):
+    engine = client.engine
+    if client.kind == "script":
+        raise CommandError("ERR This command is not allowed from script")
+    engine.monitors.add(client)   # Server.client_disconnected forgets it
+    return OK
+
+
+@command("role", arity=1, flags="noscript loading stale fast", acl="admin dangerous", group="server",
+         summary="Returns the replication role.")
+def role(client, args):
+    return [b"master", 0, []]
+
+
+# -- SLOWLOG ----------------------------------------------------------------------------------
+
+container("slowlog", arity=-2, group="server", summary="A container for slow log commands.")
+
+
+@command("slowlog|get", arity=-2, flags="admin loading stale", acl="",
+         summary="Returns the slow log's entries.")
+def slowlog_get(client, args):
+    count = 10
+    if len(args) == 3:
+        count = parse_int(args[2], "ERR count should be greater than or equal to -1")
+        if count < -1:
+            raise CommandError("ERR count should be greater than or equal to -1")
+        if count == -1:
+            count = len(client.engine.slowlog)
+    elif len(args) > 3:
+        raise CommandError("ERR wrong number of arguments for 'slowlog|get' command")
+    return [[e.id, e.time, e.duration, list(e.args), e.addr.encode(), e.name]
+            for e in list(client.engine.slowlog)[:count]]
+
+
+@command("slowlog|len", arity=2, flags="admin loading stale", acl="", summary="Returns the number of entries in the slow log.")
+def slowlog_len(client, args):
+    return len(client.engine.slowlog)
+
+
+@command("slowlog|reset", arity=2, flags="admin loading stale", acl="", summary="Clears all entries from the slow log.")
+def slowlog_reset(client, args):
+    client.engine.slowlog.clear()
+    return OK
+
+
+@command("slowlog|help", arity=2, flags="loading stale", acl="", summary="Show helpful text about the different subcommands.")
+def slowlog_help(client, args):
+    return help_reply("SLOWLOG", [
+        "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 means all).",
+        "LEN", "    Return the length of the slowlog.",
+        "RESET", "    Reset the slowlog.",
+    ])
+
+
+# -- LATENCY ------------------------------------------------------------------------------------
+
+container("latency", arity=-2, group="server", summary="A container for latency diagnostics commands.")
+
+
+@command("latency|doctor", arity=2, flags="admin noscript loading stale", acl="",
+         summary="Returns a human-readable latency analysis report.")
+def latency_doctor(client, args):
+    if not client.engine.config["latency-monitor-threshold"]:
+        text = ("Latency monitoring is disabled in this Vermilion instance. You may use "
+                "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it.\n")
+    else:
+        text = ("No latency spikes were recorded: Vermilion tracks slow commands in SLOWLOG; "
+                "latency event sampling is not implemented.\n")
+    return Verbatim(text.encode())
+
+
+@command("latency|latest", arity=2, flags="admin noscript loading stale", acl="",
+         summary="Returns the latest latency samples for all events.")
+def latency_latest(client, args):
+    return []
+
+
+@command("latency|history", arity=3, flags="admin noscript loading stale", acl="",
+         summary="Returns timestamp-latency samples for an event.")
+def latency_history(client, args):
+    return []
+
+
+@command("latency|reset", arity=-2, flags="admin noscript loading stale", acl="",
+         summary="Resets the latency data for one or more events.")
+def latency_reset(client, args):
+    return 0
+
+
+@command("latency|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")
+def latency_help(client, args):
+    return help_reply("LATENCY", [
+        "DOCTOR", "    Return a human readable latency analysis report.",
+        "LATEST", "    Return the latest latency samples for all events.",
+        "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+        "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+    ])
+
+
+# -- DEBUG --------------------------------------------------------------------------------------
+
+
+def _debug_allowed(client) -> bool:
+    setting = client.engine.config["enable-debug-command"]
+    if setting == "yes":
+        return True
+    if setting == "local":
+        return client.addr.startswith(("127.", "::1", "[::1]")) or client.addr.endswith(":0") \
+            or client.addr == "" or client.kind == "script"
+    return False
+
+
+@command("debug", arity=-2, flags="admin noscript loading stale protected", group="server",
+         summary="A container for debugging commands.")
+def debug(client, args):
+    if not _debug_allowed(client):
+        raise CommandError(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+            "you can run it from a local connection, otherwise you need to set this option in the "
+            "configuration file, and then restart the server.")
+    sub = args[1].lower()
+    engine = client.engine
+    if sub == b"sleep" and len(args) == 3:
+        from ._args import parse_float
+        seconds = parse_float(args[2])
+        time.sleep(max(seconds, 0))  # deliberately blocks the server, as in Redis
+        return OK
+    if sub == b"set-active-expire" and len(args) == 3:
+        engine.active_expire_enabled = parse_int(args[2]) != 0
+        return OK
+    if sub == b"object" and len(args) == 3:
+        value = client.db.get(args[2])
+        if value is None:
+            raise CommandError("ERR no such key")
+        from .keys import object_encoding_of  # the keys family knows encodings
+        enc = object_encoding_of(value, engine.config)
+        return Status(b"Value at:0x0 refcount:1 encoding:%b serializedlength:%d lru:0 lru_seconds_idle:0"
+                      % (enc, len(value) if isinstance(value, (bytes, bytearray)) else 0))
+    if sub == b"help":
+        return help_reply("DEBUG", [
+            "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
+            "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry cycle off or on.",
+            "OBJECT <key>", "    Show low level info about the key and associated value.",
+        ] + [line for hook in engine.debug_help for line in hook])
+    handler = engine.debug_subcommands.get(sub)
+    if handler is not None:
+        return handler(client, args)
+    raise CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP."
+                       % args[1].decode("utf-8", "replace"))

@@ -96,9 +96,15 @@ class Engine:
         self.server = None                  # the network server, when there is one
         self.shutdown_requested: Callable | None = None
         self.lastsave = int(time.time())
+        from .memory import rss_bytes
+        self.startup_rss = rss_bytes()
         self.pubsub = None                  # set by commands.pubsub when loaded
         self.blocking = None                # set by engine.blocking when loaded
         self.notify_flags = 0
+        self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence
+        # DEBUG subcommands other families add (DIGEST, RELOAD ...): name -> handler.
+        self.debug_subcommands: dict = {}
+        self.debug_help: list = []
         self._extensions: list[Callable] = []
         # Called with a client that disconnects: families drop its subscriptions,
         # blocked waits and WATCHes here.
@@ -117,6 +123,13 @@ class Engine:
         self.slowlog_threshold = cfg["slowlog-log-slower-than"]
         if self.slowlog.maxlen != cfg["slowlog-max-len"]:
             self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
+
+    def ops_per_sec(self) -> int:
+        samples = self.stats.ops_samples
+        if len(samples) < 2:
+            return 0
+        (t0, n0), (t1, n1) = samples[0], samples[-1]
+        return int((n1 - n0) / (t1 - t0)) if t1 > t0 else 0
 
     def next_client_id(self) -> int:
         self._next_client_id += 1
@@ -143,7 +156,7 @@ class Engine:
         arity = cmd.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self.reject(cmd, wrong_arity(cmd.name))
-        if cmd.subcommands is not None:
+        if cmd.subcommands is not None and len(args) > 1:
             sub = cmd.subcommands.get(args[1].lower())
             if sub is None:
                 return self.reject(cmd, unknown_subcommand(args[1], cmd.name))
@@ -305,8 +318,17 @@ class Engine:
                     db.active_expire(now, 200)
                     if time.perf_counter() > deadline:
                         break
+        self.stats.ops_samples.append((time.monotonic(), self.total_calls()))
         for task in self.cron_tasks:
             task(now)
+
+    def total_calls(self) -> int:
+        total = 0
+        for cmd in self.commands.values():
+            total += cmd.calls
+            if cmd.subcommands:
+                total += sum(s.calls for s in cmd.subcommands.values())
+        return total
 
     cron_tasks: list = []
 

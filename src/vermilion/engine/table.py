@@ -21,23 +21,16 @@ FLAG_ORDER = (
     "protected", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
 )
 
-# ACL categories implied by flags, as Redis derives them.
-def _implied_categories(flags: frozenset[str]) -> list[str]:
-    cats = []
-    if "write" in flags:
-        cats.append("write")
-    if "readonly" in flags:
-        cats.append("read")
-    if "admin" in flags:
-        cats += ["admin", "dangerous"]
-    if "pubsub" in flags:
-        cats.append("pubsub")
-    if "fast" in flags:
-        cats.append("fast")
+def _categories(flags: frozenset[str], own: list[str]) -> list[str]:
+    """ACL categories: the ones Redis derives from flags around the declared ones."""
+    cats = [c for c, f in (("write", "write"), ("read", "readonly"), ("admin", "admin"),
+                           ("pubsub", "pubsub")) if f in flags]
+    cats += [c for c in own if c not in cats and c not in ("fast", "slow", "dangerous")]
+    cats.append("fast" if "fast" in flags else "slow")
     if "blocking" in flags:
         cats.append("blocking")
-    if "fast" not in flags:
-        cats.append("slow")
+    if "admin" in flags and "dangerous" not in cats:
+        cats.append("dangerous")
     return cats
 
 
@@ -69,7 +62,7 @@ class Command:
         if getkeys is not None and "movablekeys" not in self.flags:
             self.flags = self.flags | {"movablekeys"}
         own = acl.split() if isinstance(acl, str) else list(acl)
-        self.categories = _implied_categories(self.flags) + [c.lstrip("@") for c in own]
+        self.categories = _categories(self.flags, [c.lstrip("@") for c in own])
         self.group = group
         self.since = since
         self.summary = summary
