@@ -1,0 +1,348 @@
+"""Stream consumer-group steps and bookkeeping shared by both StreamWorker faces.
+
+Delivery guarantees (what Redis gives, and what we add):
+
+* An entry handed to a consumer stays in the group's pending list (PEL) until
+  XACK; its delivery count only grows. We ack only after the handler returned,
+  so delivery is at-least-once: a crash between the handler's side effects and
+  the ack means the entry is handled again (make handlers idempotent).
+* A worker starting under its old name first re-reads its own PEL (ID 0), so
+  it finishes what it had been given before reading new entries ('>').
+* Entries idle in a dead consumer's PEL longer than ``claim_idle`` are taken
+  over with XAUTOCLAIM, following its cursor to 0-0. XAUTOCLAIM resets the
+  idle time as it claims, so two reclaimers never both get the same entry.
+* While a handler runs, a heartbeat re-claims its entry to the same consumer
+  (XCLAIM JUSTID, owner-checked) so it never looks idle and is not stolen.
+* An entry delivered ``max_deliveries`` times that still fails (or that comes
+  back after crashing its consumers that often) is moved to the dead-letter
+  stream together with its error and delivery count, and acked, in one script.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+
+from redis.exceptions import ResponseError
+
+from . import _scripts as S
+from ._ops import call, op
+from ._util import backoff, colocated, default_consumer_name, to_str
+
+
+@dataclass
+class StreamEntry:
+    id: str
+    fields: dict  # as the client decodes them (bytes unless decode_responses=True)
+    deliveries: int  # how many times the group has delivered it, this time included
+    stream: str
+
+    @property
+    def deleted(self) -> bool:
+        # XADD needs at least one field, so an empty entry was deleted (XDEL/trim)
+        # after it was delivered.
+        return not self.fields
+
+
+@dataclass
+class WorkerMetrics:
+    processed: int = 0  # handler succeeded, entry acked
+    failed: int = 0  # handler raised (each failed delivery counts)
+    retried: int = 0  # re-deliveries to ourselves after a failure
+    dead_lettered: int = 0
+    reclaimed: int = 0  # taken over from other (dead) consumers
+    deleted: int = 0  # pending entries whose payload was gone
+    lost: int = 0  # entries another consumer took while we worked on them
+    in_flight: int = 0
+    # From the server (None if it could not say):
+    lag: int | None = None  # entries in the stream the group has not read yet
+    pending: int | None = None  # entries delivered but not acked, whole group
+    oldest_pending_age: float | None = None  # seconds since the oldest pending entry was added
+    oldest_pending_idle: float | None = None  # seconds since it was last delivered
+
+
+def parse_entries(stream: str, raw, deliveries: int | list[int]) -> list[StreamEntry]:
+    counts = deliveries if isinstance(deliveries, list) else [deliveries] * len(raw)
+    return [StreamEntry(to_str(i), f or {}, n, stream)
+            for (i, f), n in zip(raw, counts) if i is not None]
+
+
+def _id_ms(entry_id: str) -> int:
+    return int(entry_id.split("-", 1)[0])
+
+
+class StreamCore:
+    """Consumer-group operations of one (stream, group, consumer)."""
+
+    def __init__(self, client, stream: str, group: str, consumer: str | None = None, *,
+                 dead_letter_stream: str | None = None, dead_letter_maxlen: int = 10_000):
+        self.client = client
+        self.stream, self.group = stream, group
+        self.consumer = consumer or default_consumer_name()
+        # Same cluster slot as the stream, so dead-lettering can be one script.
+        self.dead_letter_stream = dead_letter_stream or colocated(stream, ":dead")
+        self.dead_letter_maxlen = dead_letter_maxlen
+
+    def _ensure_group(self, start_id: str):
+        try:
+            yield call("xgroup_create", self.stream, self.group, id=start_id, mkstream=True)
+            return True
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            return False  # the group exists: fine
+
+    def _read(self, last_id: str, count: int, block_ms: int | None):
+        """XREADGROUP; '>' gives new entries, an ID re-reads our own PEL after it."""
+        reply = yield call("xreadgroup", self.group, self.consumer, {self.stream: last_id},
+                           count=count, block=block_ms)
+        if not reply:
+            return []
+        raw = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+        if last_id == ">":
+            return parse_entries(self.stream, raw, 1)
+        ids = [to_str(i) for i, _ in raw]
+        counts = yield from self._deliveries(ids)
+        return parse_entries(self.stream, raw, counts)
+
+    def _deliveries(self, ids):
+        if not ids:
+            return []
+        return [int(n) for n in (yield S.STREAM_DELIVERIES([self.stream], [self.group, *ids]))]
+
+    def _reclaim(self, min_idle_ms: int, cursor: str, limit: int):
+        """XAUTOCLAIM from ``cursor`` until it is back to 0-0 or ``limit`` entries.
+
+        Returns (entries now ours, ids that were pending but deleted - XAUTOCLAIM
+        has already dropped those from the PEL, there is nothing to process -,
+        the cursor to continue from next time: 0-0 when the sweep is complete).
+        """
+        claimed, deleted = [], []
+        while True:
+            reply = yield call("xautoclaim", self.stream, self.group, self.consumer,
+                               min_idle_ms, start_id=cursor, count=limit - len(claimed))
+            cursor = to_str(reply[0])
+            claimed += [(i, f) for i, f in reply[1] if i is not None]
+            if len(reply) > 2:
+                deleted += [to_str(i) for i in reply[2]]
+            if cursor == "0-0" or len(claimed) >= limit:
+                break
+        counts = yield from self._deliveries([to_str(i) for i, _ in claimed])
+        return parse_entries(self.stream, claimed, counts), deleted, cursor
+
+    def _ack(self, entry_id: str):
+        return (yield call("xack", self.stream, self.group, entry_id))
+
+    def _dead_letter(self, entry: StreamEntry, error: str):
+        keys = [self.stream, self.dead_letter_stream]
+        args = [self.group, self.consumer, entry.id, error[:2000], self.dead_letter_maxlen]
+        return to_str((yield S.STREAM_DEAD_LETTER(keys, args)))
+
+    def _heartbeat(self, ids):
+        if not ids:
+            return []
+        lost = yield S.STREAM_HEARTBEAT([self.stream], [self.group, self.consumer, *ids])
+        return [to_str(i) for i in lost]
+
+    def _retry(self, entry_id: str):
+        """Re-deliver a failed entry to ourselves; None if it is no longer ours."""
+        r = yield S.STREAM_RETRY([self.stream], [self.group, self.consumer, entry_id])
+        if r is None:
+            return None
+        n, raw = r
+        raw = [e for e in raw if e]  # older servers answer nil for deleted entries
+        if not raw:
+            return StreamEntry(entry_id, {}, int(n), self.stream)
+        kv = raw[0][1]
+        return StreamEntry(to_str(raw[0][0]), dict(zip(kv[::2], kv[1::2])), int(n), self.stream)
+
+    def _server_metrics(self, m: WorkerMetrics):
+        groups = yield call("xinfo_groups", self.stream)
+        for g in groups:
+            if to_str(g.get("name")) == self.group:
+                m.pending = int(g.get("pending", 0))
+                lag = g.get("lag")
+                m.lag = None if lag is None else int(lag)
+        oldest = yield call("xpending_range", self.stream, self.group, "-", "+", 1)
+        if oldest:
+            now_s, now_us = yield call("time")
+            now_ms = now_s * 1000 + now_us // 1000
+            m.oldest_pending_age = max(0, now_ms - _id_ms(to_str(oldest[0]["message_id"]))) / 1000
+            m.oldest_pending_idle = oldest[0]["time_since_delivered"] / 1000
+        else:
+            m.oldest_pending_age = m.oldest_pending_idle = 0.0
+        return m
+
+
+@dataclass(order=True)
+class RetryItem:
+    due: float
+    entry_id: str = field(compare=False)
+
+
+def retry_delay(deliveries: int, base: float, cap: float) -> float:
+    """Backoff before re-delivering an entry that failed on delivery ``deliveries``."""
+    return backoff(deliveries - 1, base, cap)
+
+
+class WorkerBase(StreamCore):
+    """Options and per-entry decisions shared by the sync and asyncio workers."""
+
+    def __init__(self, client, stream: str, group: str, handler, *, consumer: str | None = None,
+                 concurrency: int = 1, count: int = 10, block: float = 1.0,
+                 claim_idle: float = 30.0, claim_interval: float | None = None,
+                 max_deliveries: int = 5, retry_base: float = 0.5,
+                 retry_cap: float | None = None, heartbeat: float | None = None,
+                 start_id: str = "0", dead_letter_stream: str | None = None,
+                 dead_letter_maxlen: int = 10_000):
+        super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
+                         dead_letter_maxlen=dead_letter_maxlen)
+        if concurrency < 1 or max_deliveries < 1:
+            raise ValueError("concurrency and max_deliveries must be >= 1")
+        self.handler = handler
+        self.concurrency, self.count, self.block = concurrency, count, block
+        self.claim_idle = claim_idle
+        self.claim_interval = claim_interval or claim_idle / 2
+        self.max_deliveries = max_deliveries
+        # Retries must come back before the entry looks abandoned to reclaimers.
+        self.retry_base, self.retry_cap = retry_base, retry_cap or claim_idle / 2
+        self.heartbeat_every = heartbeat or claim_idle / 3
+        self.start_id = start_id
+        self.stats = WorkerMetrics()
+        self._in_flight: dict[str, StreamEntry] = {}
+        self._lost: set[str] = set()  # in flight, but another consumer owns them now
+        self._retry_heap: list[RetryItem] = []
+        self._retry_ids: set[str] = set()
+        self._claim_cursor = "0-0"
+
+    def _verdict(self, entry: StreamEntry) -> str | None:
+        """What to do before running the handler: 'ack', 'dead' or None (run it)."""
+        if entry.deleted:
+            return "ack"
+        if entry.deliveries > self.max_deliveries:
+            return "dead"
+        return None
+
+    def _after_failure(self, entry: StreamEntry) -> float | None:
+        """None: dead-letter now; else the delay before re-delivering it."""
+        if entry.deliveries >= self.max_deliveries:
+            return None
+        return retry_delay(entry.deliveries, self.retry_base, self.retry_cap)
+
+    def _schedule_retry(self, entry_id: str, delay: float):
+        heapq.heappush(self._retry_heap, RetryItem(time.monotonic() + delay, entry_id))
+        self._retry_ids.add(entry_id)
+
+    def _due_retries(self) -> list[str]:
+        due, t = [], time.monotonic()
+        while self._retry_heap and self._retry_heap[0].due <= t:
+            entry_id = heapq.heappop(self._retry_heap).entry_id
+            if entry_id in self._retry_ids:
+                self._retry_ids.discard(entry_id)
+                due.append(entry_id)
+        return due
+
+    def _next_retry_in(self) -> float:
+        return max(0.0, self._retry_heap[0].due - time.monotonic()) if self._retry_heap else 3600.0
+
+    def _accept_claimed(self, entries: list[StreamEntry]) -> list[StreamEntry]:
+        """Keep reclaimed entries we are not already working on; a reclaimed entry
+        waiting for its retry is simply retried now."""
+        out = []
+        for e in entries:
+            if e.id in self._in_flight:
+                continue
+            self._retry_ids.discard(e.id)
+            out.append(e)
+        return out
+
+    @staticmethod
+    def _giving_up(entry: StreamEntry) -> str:
+        return (f"delivered {entry.deliveries} times without completing "
+                "(its consumers crashed or stalled)")
+
+
+# ------------------------------------------------------------ dead letters
+
+
+@dataclass
+class DeadLetter:
+    id: str  # id in the dead-letter stream
+    original_id: str
+    fields: dict  # the original payload
+    error: str
+    deliveries: int
+    consumer: str
+
+
+def parse_dead_letter(entry_id, raw: dict) -> DeadLetter:
+    meta, payload = {}, {}
+    for k, v in raw.items():
+        name = to_str(k)
+        if name.startswith("f:"):
+            payload[k[2:]] = v
+        else:
+            meta[name] = to_str(v)
+    return DeadLetter(to_str(entry_id), meta.get("id", ""), payload, meta.get("error", ""),
+                      int(meta.get("deliveries", 0)), meta.get("consumer", ""))
+
+
+class DeadLettersCore:
+    """The dead-letter stream of a stream: inspect, replay, purge."""
+
+    def __init__(self, client, stream: str, dead_letter_stream: str | None = None):
+        self.client = client
+        self.stream = stream
+        self.key = dead_letter_stream or colocated(stream, ":dead")
+
+    @op
+    def list(self, count: int = 100, start: str = "-") -> list[DeadLetter]:
+        raw = yield call("xrange", self.key, start, "+", count=count)
+        return [parse_dead_letter(i, f) for i, f in raw]
+
+    @op
+    def count(self) -> int:
+        return (yield call("xlen", self.key))
+
+    @op
+    def replay(self, ids=None, count: int = 100) -> list[str]:
+        """Put dead letters back on the stream as new entries (oldest first, or
+        exactly ``ids``), removing them from the dead-letter stream; returns new ids."""
+        if ids is None:
+            ids = [to_str(i) for i, _ in (yield call("xrange", self.key, "-", "+", count=count))]
+        out = []
+        for dead_id in ids:
+            new = yield S.STREAM_REPLAY([self.key, self.stream], [dead_id])
+            if new is not None:
+                out.append(to_str(new))
+        return out
+
+    @op
+    def purge(self, ids=None) -> int:
+        """Delete the given dead letters, or all of them."""
+        if ids is None:
+            return (yield call("delete", self.key))
+        return (yield call("xdel", self.key, *ids))
+
+
+class StreamProducerCore:
+    """Appends to a stream, trimming it to about ``maxlen`` entries (MAXLEN ~)."""
+
+    def __init__(self, client, stream: str, *, maxlen: int | None = 10_000,
+                 approximate: bool = True):
+        self.client = client
+        self.stream, self.maxlen, self.approximate = stream, maxlen, approximate
+
+    def _xadd(self, fields):
+        return call("xadd", self.stream, fields, maxlen=self.maxlen,
+                    approximate=self.approximate)
+
+    @op
+    def add(self, fields: dict) -> str:
+        return to_str((yield self._xadd(fields)))
+
+    @op
+    def add_many(self, items) -> list[str]:
+        """Append several entries in one round trip (pipelined, in order)."""
+        return [to_str(i) for i in (yield [self._xadd(f) for f in items])]

@@ -1,0 +1,153 @@
+"""asyncio face of ``vermilion.patterns.lock`` (same semantics, see there)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+
+from redis.exceptions import RedisError
+
+from .._ops import AsyncFace, run_async
+from .._util import new_token
+from ..errors import LockError, LockLost, LockNotAcquired
+from ..lock import FencedStoreCore, LockCore
+
+log = logging.getLogger("vermilion.patterns.lock")
+
+
+class Lock(LockCore):
+    """Lock on ``redis.asyncio.Redis`` with fencing tokens and an optional watchdog.
+
+    With ``cancel_on_lost=True`` a lost lock also cancels the task that acquired
+    it; inside ``async with lock:`` that cancellation surfaces as ``LockLost``.
+    ``on_lost`` may be a plain function or a coroutine function.
+    """
+
+    def __init__(self, client, name: str, ttl: float = 30.0, *, cancel_on_lost: bool = False,
+                 **options):
+        super().__init__(client, name, ttl, **options)
+        self.cancel_on_lost = cancel_on_lost
+        self.lost_event = asyncio.Event()
+        self._watchdog_task: asyncio.Task | None = None
+        self._guarded: asyncio.Task | None = None
+        self._cancelled_by_us = False
+
+    async def acquire(self, blocking: bool = True, timeout: float | None = None) -> int | None:
+        """Acquire; returns the fencing token, or None if not acquired in time."""
+        if self.held:
+            raise LockError(f"{self.key} is already held by this Lock object")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        owner, attempt = new_token(), 0
+        while True:
+            sent_at = time.monotonic()
+            ok, value = await run_async(self.client, self._try_acquire(owner))
+            if ok:
+                self._start_holding(owner, value, sent_at)
+                self.lost_event.clear()
+                self._guarded, self._cancelled_by_us = asyncio.current_task(), False
+                if self.watchdog:
+                    self._watchdog_task = asyncio.create_task(self._watch(owner))
+                return value
+            if not blocking:
+                return None
+            wait = self._next_wait(attempt, value, deadline)
+            if wait is None:
+                return None
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    async def release(self) -> bool:
+        """Release; True if we still owned it."""
+        owner = self.owner
+        if owner is None:
+            raise LockError(f"{self.key} is not held by this Lock object")
+        await self._stop()
+        self.owner, self._guarded = None, None
+        return await run_async(self.client, self._release(owner))
+
+    async def extend(self, ttl: float | None = None) -> bool:
+        """Reset the TTL; False means the lock is lost."""
+        ttl = self.ttl if ttl is None else ttl
+        owner = self.owner
+        if owner is None:
+            raise LockError(f"{self.key} is not held by this Lock object")
+        sent_at = time.monotonic()
+        if await run_async(self.client, self._extend(owner, ttl)):
+            self._expires_at = sent_at + ttl
+            return True
+        await self._mark_lost("extend refused: the lock expired or has another owner")
+        return False
+
+    async def owned(self) -> bool:
+        owner = self.owner
+        return owner is not None and await run_async(self.client, self._owner_now()) == owner
+
+    async def __aenter__(self):
+        if await self.acquire(timeout=self.timeout) is None:
+            raise LockNotAcquired(f"could not acquire {self.key} within {self.timeout}s")
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        cancelled_by_us = self._cancelled_by_us
+        if self.owner is not None:
+            await asyncio.shield(self.release())
+        if exc_type is asyncio.CancelledError and cancelled_by_us:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise LockLost(self.lost_reason or "lock lost") from exc
+
+    async def _stop(self):
+        task, self._watchdog_task = self._watchdog_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _watch(self, owner: str):
+        period = self.ttl / 3
+        renewed_at = self._expires_at - self.ttl
+        while True:
+            await asyncio.sleep(max(0.0, renewed_at + period - time.monotonic()))
+            if self.max_renewals is not None and self.renewals >= self.max_renewals:
+                await asyncio.sleep(max(0.0, self._expires_at - time.monotonic()))
+                await self._mark_lost(f"renewal cap of {self.max_renewals} reached; TTL ran out")
+                return
+            sent_at = time.monotonic()
+            try:
+                ok = await run_async(self.client, self._extend(owner, self.ttl))
+            except RedisError as exc:
+                if time.monotonic() >= self._expires_at:
+                    await self._mark_lost(f"could not renew before expiry: {exc}")
+                    return
+                await asyncio.sleep(min(period / 4, 0.5))
+                continue
+            if not ok:
+                await self._mark_lost("renewal refused: the lock expired or has another owner")
+                return
+            self.renewals += 1
+            self._expires_at = sent_at + self.ttl
+            renewed_at = sent_at
+
+    async def _mark_lost(self, reason: str):
+        if self.lost_reason is not None or self.owner is None:
+            return
+        self.lost_reason = reason
+        self.lost_event.set()
+        log.warning("lock %s lost: %s", self.key, reason)
+        if self.on_lost is not None:
+            try:
+                result = self.on_lost(self, reason)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("on_lost callback of lock %s failed", self.key)
+        task = self._guarded
+        if self.cancel_on_lost and task is not None and not task.done():
+            self._cancelled_by_us = True
+            task.cancel(f"lock {self.key} lost: {reason}")
+
+
+class FencedStore(FencedStoreCore, AsyncFace):
+    __doc__ = FencedStoreCore.__doc__

@@ -1,0 +1,247 @@
+"""Redlock: one lock over N independent Redis-protocol servers.
+
+What it does: a lease is granted only when a majority (N//2+1) of the servers
+accepted it, within a validity time computed as TTL - time spent acquiring -
+clock drift (TTL*1% + 2 ms). With a majority required, any two grants share a
+server, so as long as each server keeps its keys and the clocks run at roughly
+the same *rate* (no big jumps), two clients do not hold the same lease at once
+*within its validity*. Losing a minority of servers changes nothing.
+
+What it does not do:
+
+* It does not protect a holder that is paused (GC, swap, SIGSTOP, a slow
+  network) past the validity it computed: it will keep acting as the holder
+  while someone else holds the lease. No lease can, on its own.
+* It gives no fencing token: counters on independent servers cannot yield one
+  number that grows with every grant. When correctness matters (not only
+  efficiency, "don't do the work twice"), use a single-server ``Lock`` whose
+  fencing tokens the protected resource checks, or a consensus system.
+* It assumes servers do not forget: a server restarting without persistence
+  (or fsync) can vote again for a lease it already granted. Delay restarts by a
+  TTL, or run with ``appendfsync always``.
+* A wall-clock jump on a server (NTP step, manual change) can expire its keys
+  early and break the majority argument.
+
+Use it to avoid duplicate work across machines when one Redis is not trusted
+to stay up; do not use it as the only guard of money or data.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import redis
+
+from . import _scripts as S
+from ._ops import run_sync
+from ._util import ms, new_token
+from .errors import LockError, LockNotAcquired
+
+DRIFT_FACTOR = 0.01
+DRIFT_FIXED = 0.002  # seconds: covers the expiry granularity of a server
+
+
+def quorum(n: int) -> int:
+    """Votes needed among n servers: a strict majority."""
+    return n // 2 + 1
+
+
+def validity(ttl: float, elapsed: float, drift_factor: float = DRIFT_FACTOR) -> float:
+    """Seconds the lease can be trusted after it was *requested*."""
+    return ttl - elapsed - (ttl * drift_factor + DRIFT_FIXED)
+
+
+@dataclass
+class RedlockResult:
+    """The outcome of one Redlock round (acquire or extend)."""
+
+    acquired: bool
+    validity: float  # seconds from the start of the round; <= 0 means none
+    votes_for: list[str] = field(default_factory=list)
+    votes_against: dict[str, str] = field(default_factory=dict)  # node -> reason
+    attempts: int = 1
+    elapsed: float = 0.0
+
+    def __bool__(self):
+        return self.acquired
+
+
+def node_name(client, index: int) -> str:
+    """host:port (or socket path) of a redis-py client, for reporting votes."""
+    try:
+        kw = client.connection_pool.connection_kwargs
+        if "path" in kw:
+            return kw["path"]
+        return f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
+    except AttributeError:
+        return f"node{index}"
+
+
+def tally(names, replies, n_needed: int, ttl: float, elapsed: float,
+          drift_factor: float) -> RedlockResult:
+    """Turn per-node replies (True/False/exception/None=timeout) into a result."""
+    result = RedlockResult(False, validity(ttl, elapsed, drift_factor), elapsed=elapsed)
+    for name, reply in zip(names, replies):
+        if reply is True:
+            result.votes_for.append(name)
+        elif reply is None:
+            result.votes_against[name] = "timeout"
+        elif isinstance(reply, BaseException):
+            result.votes_against[name] = f"error: {reply}"
+        else:
+            result.votes_against[name] = "held by another owner"
+    result.acquired = len(result.votes_for) >= n_needed and result.validity > 0
+    return result
+
+
+class RedlockBase:
+    """Configuration shared by both faces."""
+
+    def __init__(self, nodes, *, ttl: float = 10.0, retry_count: int = 3,
+                 retry_delay: float = 0.2, retry_jitter: float = 0.1,
+                 node_timeout: float | None = None, drift_factor: float = DRIFT_FACTOR,
+                 prefix: str = "lock:"):
+        if not nodes:
+            raise ValueError("Redlock needs at least one node")
+        self._owned = []  # clients we made from URLs, closed by close()
+        self.clients = [self._client(n, node_timeout) for n in nodes]
+        self.names = [node_name(c, i) for i, c in enumerate(self.clients)]
+        self.ttl = ttl
+        self.retry_count, self.retry_delay, self.retry_jitter = retry_count, retry_delay, retry_jitter
+        self.node_timeout = node_timeout
+        self.drift_factor = drift_factor
+        self.prefix = prefix
+        self.quorum = quorum(len(self.clients))
+
+    _client_class = redis.Redis
+
+    def _client(self, node, node_timeout):
+        if not isinstance(node, str):
+            return node
+        # URL given: make a client whose socket gives up soon after we stop waiting.
+        t = max(0.5, 4 * (node_timeout or 0.1))
+        client = self._client_class.from_url(node, socket_timeout=t, socket_connect_timeout=t)
+        self._owned.append(client)
+        return client
+
+    def _timeout(self, ttl: float) -> float:
+        # Much smaller than the TTL: a slow node must not eat the validity.
+        return self.node_timeout or max(0.01, min(0.25, ttl / 20))
+
+    def _keys(self, resources) -> list[str]:
+        resources = [resources] if isinstance(resources, str) else list(resources)
+        return [self.prefix + r for r in resources]
+
+    def _pause(self) -> float:
+        return self.retry_delay + random.uniform(0, self.retry_jitter)
+
+
+class Lease:
+    """A Redlock lease held by this process (sync face)."""
+
+    def __init__(self, redlock, keys, token, ttl, result: RedlockResult, started: float):
+        self.redlock, self.keys, self.token, self.ttl = redlock, keys, token, ttl
+        self.result = result
+        self.valid_until = started + result.validity  # monotonic
+
+    @property
+    def validity(self) -> float:
+        """Seconds left before the lease must be considered gone."""
+        return max(0.0, self.valid_until - time.monotonic())
+
+    def release(self) -> int:
+        """Release on every node; returns how many nodes deleted a key."""
+        return self.redlock._release(self.keys, self.token)
+
+    def extend(self, ttl: float | None = None) -> RedlockResult:
+        """Extend on a quorum; on failure the lease is over (validity becomes 0)."""
+        return self.redlock._extend(self, self.ttl if ttl is None else ttl)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class Redlock(RedlockBase):
+    """Redlock over ``redis.Redis`` clients or URLs; nodes are asked in parallel.
+
+        redlock = Redlock(["redis://a", "redis://b", "redis://c"])
+        with redlock.acquire("payment:txn-99", ttl=5) as lease:
+            ...   # lease.validity seconds left; lease.result.votes_for
+    """
+
+    def __init__(self, nodes, **options):
+        super().__init__(nodes, **options)
+        # Threads stuck on a frozen node keep running until their socket times
+        # out; the pool is sized so a few of those do not starve the others.
+        self._pool = ThreadPoolExecutor(max_workers=4 * len(self.clients),
+                                        thread_name_prefix="redlock")
+
+    def _fan_out(self, script, keys, args, timeout: float) -> list:
+        """Run a script on every node; None for nodes that did not answer in time."""
+        futures = [self._pool.submit(run_sync, c, script(keys, args)) for c in self.clients]
+        wait(futures, timeout=timeout)
+        out = []
+        for f in futures:
+            if not f.done():
+                out.append(None)
+            elif f.exception() is not None:
+                out.append(f.exception())
+            else:
+                out.append(bool(f.result()))
+        return out
+
+    def try_acquire(self, resources, ttl: float | None = None) -> tuple[Lease | None, RedlockResult]:
+        """Acquire with retries; returns (lease or None, result of the last round)."""
+        ttl = ttl or self.ttl
+        keys, token = self._keys(resources), new_token()
+        for attempt in range(1, self.retry_count + 2):
+            started = time.monotonic()
+            replies = self._fan_out(S.REDLOCK_ACQUIRE, keys, [token, ms(ttl)], self._timeout(ttl))
+            result = tally(self.names, replies, self.quorum, ttl,
+                           time.monotonic() - started, self.drift_factor)
+            result.attempts = attempt
+            if result.acquired:
+                return Lease(self, keys, token, ttl, result, started), result
+            # Undo partial grants everywhere, including nodes that timed out:
+            # their SET may still land.
+            self._release(keys, token)
+            if attempt <= self.retry_count:
+                time.sleep(self._pause())
+        return None, result
+
+    def acquire(self, resources, ttl: float | None = None) -> Lease:
+        """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how)."""
+        lease, result = self.try_acquire(resources, ttl)
+        if lease is None:
+            raise LockNotAcquired(
+                f"Redlock on {resources!r}: {len(result.votes_for)}/{len(self.clients)} votes, "
+                f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
+        return lease
+
+    def _release(self, keys, token) -> int:
+        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl) * 4)
+        return sum(1 for r in replies if r is True)
+
+    def _extend(self, lease: Lease, ttl: float) -> RedlockResult:
+        if lease.valid_until <= time.monotonic():
+            raise LockError("cannot extend a Redlock lease whose validity has run out")
+        started = time.monotonic()
+        replies = self._fan_out(S.REDLOCK_EXTEND, lease.keys, [lease.token, ms(ttl)],
+                                self._timeout(ttl))
+        result = tally(self.names, replies, self.quorum, ttl, time.monotonic() - started,
+                       self.drift_factor)
+        lease.result = result
+        lease.ttl = ttl
+        lease.valid_until = started + result.validity if result.acquired else 0.0
+        return result
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for c in self._owned:
+            c.close()
