@@ -15,10 +15,16 @@ from .. import REDIS_VERSION
 from .clock import Clock
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import ErrorReply
+from .replies import POSTPONED, ErrorReply
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
+
+
+# Bits of Engine.busy: while any is set, every command passes the gatekeeper.
+BUSY_SCRIPT = 1
+BUSY_LOADING = 2
+BUSY_PAUSED = 4
 
 
 class Stats:
@@ -70,6 +76,22 @@ def _build_lookup(commands: dict[str, Command]) -> dict[bytes, Command]:
     return lookup
 
 
+# Per-engine setup registered by families at import time (see `extension`).
+EXTENSIONS: list[Callable] = []
+
+
+def extension(setup: Callable) -> Callable:
+    """Register ``setup(engine)``, run once by every Engine after it is built.
+
+    A family whose state lives per engine (pub/sub's subscription index, MULTI's
+    gate hook, a config listener) attaches it here instead of the engine
+    knowing the family: the command table is shared by every engine in the
+    process, but indexes and hooks are not.
+    """
+    EXTENSIONS.append(setup)
+    return setup
+
+
 class Engine:
     def __init__(self, config, clock: Clock | None = None):
         # Importing the families fills the command table.
@@ -90,7 +112,11 @@ class Engine:
         self.monitors: set = set()
         self.slowlog: deque = deque(maxlen=128)
         self.slowlog_next_id = 0
-        self.busy = 0                       # nonzero: scripts/loading/pause gate every command
+        self.busy = 0                       # BUSY_* bits: scripts/loading/pause gate every command
+        self.pause_mode: str | None = None  # CLIENT PAUSE: "all" or "write"
+        self.pause_until = 0
+        self.paused_clients: list = []      # connections holding a postponed command
+        self._pause_timer = None
         self.active_expire_enabled = True   # DEBUG SET-ACTIVE-EXPIRE turns it off
         self.loop = None
         self.server = None                  # the network server, when there is one
@@ -114,6 +140,8 @@ class Engine:
         self.shutdown_hooks: list[Callable] = []
         self.apply_config()
         config.listeners.append(self.apply_config)
+        for setup in EXTENSIONS:
+            setup(self)
 
     # -- configuration -----------------------------------------------------------
 
@@ -202,11 +230,44 @@ class Engine:
         gate = client.gate
         if gate & 1 and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
+        if self.busy & BUSY_PAUSED and client.kind != "script" and \
+                (self.pause_mode == "all" or cmd.is_write or cmd.may_replicate):
+            if self.clock.ms() < self.pause_until:
+                return POSTPONED
+            self.unpause_clients()
         for hook in self._extensions:
             refusal = hook(client, cmd, args)
             if refusal is not None:
                 return refusal
         return None
+
+    def pause_clients(self, mode: str, until_ms: int) -> None:
+        """CLIENT PAUSE: a later pause can extend the time or widen WRITE to ALL."""
+        if self.busy & BUSY_PAUSED:
+            until_ms = max(until_ms, self.pause_until)
+            if self.pause_mode == "all":
+                mode = "all"
+        self.pause_mode = mode
+        self.pause_until = until_ms
+        self.busy |= BUSY_PAUSED
+        if self.loop is not None:
+            if self._pause_timer is not None:
+                self._pause_timer.cancel()
+            delay = max(until_ms - self.clock.ms(), 0) / 1000
+            self._pause_timer = self.loop.call_later(delay, self.unpause_clients)
+
+    def unpause_clients(self) -> None:
+        self.busy &= ~BUSY_PAUSED
+        self.pause_mode = None
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        waiting, self.paused_clients = self.paused_clients, []
+        for client in waiting:
+            if self.loop is not None:
+                self.loop.call_soon(client.resume)
+            else:
+                client.resume()
 
     def add_gate_hook(self, hook: Callable) -> None:
         """Families with dispatch rules (MULTI, pub/sub, scripts) add a check here.

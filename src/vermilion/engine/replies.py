@@ -108,7 +108,17 @@ class _NoReply:
         return "NO_REPLY"
 
 
+class _Postponed:
+    """The command cannot run now (CLIENT PAUSE); the connection keeps it and retries."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "POSTPONED"
+
+
 NULL_ARRAY = _NullArray()
+POSTPONED = _Postponed()
 NO_REPLY = _NoReply()
 OK = Status(b"OK")
 QUEUED = Status(b"QUEUED")

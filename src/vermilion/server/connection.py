@@ -16,7 +16,7 @@ import socket
 import hiredis
 
 from ..engine.client import Client
-from ..engine.replies import NO_REPLY, Status
+from ..engine.replies import NO_REPLY, POSTPONED, Status
 from .parser import ProtocolError, RequestParser
 from .resp import encode, error_line
 
@@ -33,6 +33,7 @@ class Connection(Client, asyncio.Protocol):
         self.pending_out = 0                        # bytes written but not yet sent
         self.paused_reading = False
         self.obuf_soft_since = 0.0
+        self.postponed: list | None = None          # a command held back by CLIENT PAUSE
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -76,12 +77,14 @@ class Connection(Client, asyncio.Protocol):
         self.engine.stats.net_input_bytes += len(data)
         if self.closing:
             return
+        self.last_interaction_ms = self.engine.clock.ms()
         if self.parser is not None or data[0] != 42:  # not '*': inline or mid-command
             return self._slow_input(data)
         reader = self.reader
         reader.feed(data)
         execute = self.engine.execute
         out: list = []
+        args = None
         parsed = 0          # commands hiredis returned from this chunk
         try:
             while True:
@@ -102,19 +105,26 @@ class Connection(Client, asyncio.Protocol):
                     out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
                 elif reply.__class__ is Status:
                     out.append(reply.encoded)
+                elif reply is POSTPONED:
+                    self._write(out)
+                    self._take_tail(data, parsed, postponed=args)
+                    return
                 else:
                     encode(reply, out, self.resp3)
                 if self.closing:
                     break
-            if reader.has_data() and not self.closing:
+            if not self.closing and (reader.has_data() or not _ends_with_command(data, args)):
                 # A command continues in the next read: let the Python parser,
                 # which checks limits on headers, take the rest of this chunk.
                 self._write(out)
                 return self._take_tail(data, parsed)
         except hiredis.ProtocolError:
             return self._reparse(data, parsed, out)
-        except ProtocolError:
-            # A non-bulk element inside the request; the parser names it exactly.
+        except (ProtocolError, TypeError, AttributeError):
+            # hiredis also accepts non-bulk elements (`:1`, `+x`) inside a request;
+            # Redis refuses them, and the parser names the offending byte exactly.
+            if args.__class__ is list and all(a.__class__ is bytes for a in args):
+                raise
             return self._reparse(data, parsed - 1, out)
         self._write(out)
 
@@ -130,15 +140,40 @@ class Connection(Client, asyncio.Protocol):
             pass
         self._drain_parser()
 
-    def _take_tail(self, data: bytes, done: int) -> None:
+    def _take_tail(self, data: bytes, done: int, postponed: list | None = None) -> None:
         self.reader = hiredis.Reader()
         parser = RequestParser(self.engine.config["proto-max-bulk-len"])
         parser.authenticated = self.authenticated
         parser.feed(data)
         parser.skip_commands(done)
         self.parser = parser
+        if postponed is not None:
+            return self._postpone(postponed)
         self._check_query_limit()
         if not self.closing:
+            self._drain_parser()
+
+    def _postpone(self, args: list) -> None:
+        """Hold `args` (and all later input) until the engine lifts the pause."""
+        self.postponed = args
+        self.engine.paused_clients.append(self)
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        """Run the postponed command, then whatever input queued up behind it."""
+        args, self.postponed = self.postponed, None
+        if args is None or self.closing:
+            return
+        if self.transport is not None:
+            self.transport.resume_reading()
+        reply = self.engine.execute(self, args)
+        if reply is POSTPONED:
+            return self._postpone(args)
+        out: list = []
+        self._append_reply(reply, out)
+        self._write(out)
+        if self.parser is not None:
             self._drain_parser()
 
     def _slow_input(self, data: bytes) -> None:
@@ -146,7 +181,10 @@ class Connection(Client, asyncio.Protocol):
             self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
         self.parser.authenticated = self.authenticated
         self.parser.feed(data)
-        self._drain_parser()
+        if self.postponed is None:
+            self._drain_parser()
+        else:
+            self._check_query_limit()
 
     def _drain_parser(self) -> None:
         parser = self.parser
@@ -158,7 +196,11 @@ class Connection(Client, asyncio.Protocol):
                     break
                 if not args:
                     continue
-                self._append_reply(self.engine.execute(self, args), out)
+                reply = self.engine.execute(self, args)
+                if reply is POSTPONED:
+                    self._write(out)
+                    return self._postpone(args)
+                self._append_reply(reply, out)
                 parser.authenticated = self.authenticated
         except ProtocolError as err:
             out.append(b"-ERR Protocol error: %b\r\n" % str(err).encode())
@@ -211,6 +253,23 @@ class Connection(Client, asyncio.Protocol):
 
     def query_buffer_bytes(self) -> int:
         return self.parser.pending() if self.parser is not None else 0
+
+
+def _ends_with_command(data: bytes, args) -> bool:
+    """Does this read end exactly where the multibulk `args` (the last command parsed) ends?
+
+    hiredis consumes a complete bulk at once, so a read that stops right after an
+    element inside a command leaves it mid-command with no unread bytes; this
+    check tells that apart from a read ending on a command boundary.
+    """
+    if args is None:             # nothing parsed, or a `*-1` null request
+        return data.endswith(b"*-1\r\n")
+    header = b"*%d\r\n" % len(args)
+    size = len(header)
+    for arg in args:
+        n = len(arg)
+        size += len(b"$%d\r\n" % n) + n + 2
+    return size <= len(data) and data.startswith(header, len(data) - size) and data.endswith(b"\r\n")
 
 
 def _format_addr(addr) -> str:
