@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +104,18 @@ async def _exec_async(client, step):
         return await pipe.execute()
 
 
+def _single(step):
+    return (yield step)
+
+
+def _as_gen(gen):
+    # A bare step (one Call/Script) is the simplest op of all.
+    return gen if inspect.isgenerator(gen) else _single(gen)
+
+
 def run_sync(client, gen) -> Any:
-    """Drive an op generator to completion with a blocking client."""
+    """Drive an op generator (or a single step) to completion with a blocking client."""
+    gen = _as_gen(gen)
     try:
         step = next(gen)
         while True:
@@ -119,7 +130,8 @@ def run_sync(client, gen) -> Any:
 
 
 async def run_async(client, gen) -> Any:
-    """Drive an op generator to completion with an asyncio client."""
+    """Drive an op generator (or a single step) to completion with an asyncio client."""
+    gen = _as_gen(gen)
     try:
         step = next(gen)
         while True:

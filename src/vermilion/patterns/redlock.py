@@ -225,7 +225,7 @@ class Redlock(RedlockBase):
         return lease
 
     def _release(self, keys, token) -> int:
-        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl) * 4)
+        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
         return sum(1 for r in replies if r is True)
 
     def _extend(self, lease: Lease, ttl: float) -> RedlockResult:

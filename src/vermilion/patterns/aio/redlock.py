@@ -74,7 +74,7 @@ class Redlock(RedlockBase):
         return lease
 
     async def _release(self, keys, token) -> int:
-        replies = await self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl) * 4)
+        replies = await self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
         return sum(1 for r in replies if r is True)
 
     async def _extend(self, lease, ttl: float) -> RedlockResult:

@@ -1,0 +1,145 @@
+"""Redlock over real, independent redis-server processes, with some frozen or killed."""
+
+import time
+
+import pytest
+import redis
+
+from vermilion.patterns import LockNotAcquired, Redlock, aio
+
+
+def _keys_everywhere(procs, key):
+    out = []
+    for p in procs:
+        try:
+            out.append(redis.Redis(port=p.port, socket_timeout=0.2).exists(key))
+        except redis.RedisError:
+            out.append(None)
+    return out
+
+
+def _redlock(procs, **kw):
+    kw.setdefault("retry_count", 1)
+    kw.setdefault("retry_delay", 0.02)
+    kw.setdefault("retry_jitter", 0.02)
+    kw.setdefault("node_timeout", 0.1)
+    return Redlock([p.url for p in procs], **kw)
+
+
+def test_quorum_acquire_release_and_exclusion(redis_farm):
+    procs = redis_farm(3)
+    a, b = _redlock(procs), _redlock(procs)
+    lease = a.acquire("payment:1", ttl=2)
+    assert len(lease.result.votes_for) == 3 and not lease.result.votes_against
+    assert 1.9 < lease.validity < 2.0
+    assert _keys_everywhere(procs, "lock:payment:1") == [1, 1, 1]
+    other, result = b.try_acquire("payment:1", ttl=2)
+    assert other is None and result.attempts == 2
+    assert set(result.votes_against.values()) == {"held by another owner"}
+    assert lease.release() == 3
+    assert _keys_everywhere(procs, "lock:payment:1") == [0, 0, 0]
+    with b.acquire(["payment:1", "payment:2"], ttl=2) as both:
+        assert len(both.result.votes_for) == 3
+        assert _keys_everywhere(procs, "lock:payment:2") == [1, 1, 1]
+    assert _keys_everywhere(procs, "lock:payment:2") == [0, 0, 0]
+    a.close(), b.close()
+
+
+@pytest.mark.parametrize("n, fault", [(3, "pause"), (5, "kill")])
+def test_minority_down_still_locks_majority_down_does_not(redis_farm, n, fault):
+    procs = redis_farm(n)
+    rl = _redlock(procs)
+    down = []
+
+    def take_down(p):
+        (p.pause if fault == "pause" else p.kill)()
+        down.append(p)
+
+    try:
+        for p in procs[: (n - 1) // 2]:  # a minority
+            take_down(p)
+        start = time.monotonic()
+        lease = rl.acquire("job", ttl=3)
+        assert time.monotonic() - start < 0.5  # did not wait on the dead nodes
+        assert len(lease.result.votes_for) == n - len(down)
+        assert set(lease.result.votes_against) == {f"127.0.0.1:{p.port}" for p in down}
+        assert set(lease.result.votes_against.values()) <= {"timeout"} | {
+            v for v in lease.result.votes_against.values() if v.startswith("error")}
+        ext = lease.extend(3)
+        assert ext.acquired and lease.validity > 2.5
+        lease.release()
+
+        take_down(procs[(n - 1) // 2])  # now a majority is gone
+        with pytest.raises(LockNotAcquired) as info:
+            rl.acquire("job", ttl=3)
+        result = info.value.result
+        assert len(result.votes_for) == n - len(down) < rl.quorum
+        assert len(result.votes_against) == len(down)
+        # the minority that said yes was released again
+        alive = [p for p in procs if p not in down]
+        assert _keys_everywhere(alive, "lock:job") == [0] * len(alive)
+    finally:
+        for p in down:
+            if fault == "pause":
+                p.resume()
+        rl.close()
+
+
+def test_extend_fails_without_quorum(redis_farm):
+    procs = redis_farm(3)
+    rl = _redlock(procs)
+    lease = rl.acquire("res", ttl=3)
+    procs[0].kill()
+    procs[1].kill()
+    result = lease.extend(3)
+    assert not result.acquired and lease.validity == 0
+    assert len(result.votes_for) == 1
+    rl.close()
+
+
+def test_two_contenders_never_hold_at_once(redis_farm):
+    import threading
+    procs = redis_farm(3)
+    holders, overlaps, acquired = [], [], []
+
+    def contend():
+        rl = _redlock(procs, retry_count=20, retry_delay=0.01, retry_jitter=0.02)
+        for _ in range(5):
+            lease, _ = rl.try_acquire("shared", ttl=1)
+            if lease is None:
+                continue
+            holders.append(1)
+            if len(holders) > 1:
+                overlaps.append(1)
+            acquired.append(1)
+            time.sleep(0.01)
+            holders.pop()
+            lease.release()
+        rl.close()
+
+    threads = [threading.Thread(target=contend) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not overlaps and len(acquired) >= 5
+
+
+async def test_async_redlock_with_a_frozen_node(redis_farm):
+    procs = redis_farm(3)
+    rl = aio.Redlock([p.url for p in procs], retry_count=1, retry_delay=0.02, node_timeout=0.1)
+    procs[2].pause()
+    try:
+        start = time.monotonic()
+        async with await rl.acquire("pay", ttl=2) as lease:
+            assert time.monotonic() - start < 0.5
+            assert len(lease.result.votes_for) == 2
+            assert lease.result.votes_against == {f"127.0.0.1:{procs[2].port}": "timeout"}
+            assert (await lease.extend(2)).acquired
+        assert _keys_everywhere(procs[:2], "lock:pay") == [0, 0]
+        procs[1].pause()
+        lease, result = await rl.try_acquire("pay", ttl=2)
+        assert lease is None and result.votes_for == [f"127.0.0.1:{procs[0].port}"]
+        assert _keys_everywhere(procs[:1], "lock:pay") == [0]
+    finally:
+        procs[1].resume()
+        procs[2].resume()
+        await rl.close()
