@@ -37,9 +37,11 @@ class Client:
         self.multi_error = False               # a queued command was refused: EXEC aborts
         self.watching: set = set()             # (db index, key) pairs under WATCH
         self.dirty_cas = False                 # a watched key changed: EXEC returns null
-        self.channels: set = set()
-        self.patterns: set = set()
-        self.shard_channels: set = set()
+        # Pub/sub subscriptions, as insertion-ordered dicts (name -> None): Redis
+        # lists a client's patterns in subscription order (UNSUBSCRIBE-all replies).
+        self.channels: dict = {}
+        self.patterns: dict = {}
+        self.shard_channels: dict = {}
         self.reply_mode = 0                    # 0 on, 1 off, 2 skip next
         now = engine.clock.ms()
         self.created_ms = now
@@ -78,6 +80,10 @@ class Client:
 
     def send(self, value) -> None:
         """Write a reply outside the request/response flow (pushes, unblocked replies)."""
+
+    def push(self, data: bytes) -> None:
+        """Deliver an already encoded push frame (pub/sub); the encoding is chosen
+        by the publisher from `resp3`, once for every subscriber of a protocol."""
 
     def close(self) -> None:
         """Close the connection (after what is already queued is written)."""

@@ -33,6 +33,15 @@ class Connection(Client, asyncio.Protocol):
         self.pending_out = 0                        # bytes written but not yet sent
         self.paused_reading = False
         self.obuf_soft_since = 0.0
+        # Output ordering (see push/send/_write): `batch` is the reply list of the
+        # batch this connection is executing right now, so pushes and out-of-band
+        # sends made meanwhile land between the replies in execution order;
+        # `pending` holds push frames that arrived outside our batch, written in
+        # one piece at the end of the event-loop turn (Server.flush_pushes) or
+        # ahead of our next reply, whichever comes first.
+        self.batch: list | None = None
+        self.pending: list = []
+        self.pending_bytes = 0
         self.postponed: list | None = None          # a command held back by CLIENT PAUSE
 
     # -- lifecycle ------------------------------------------------------------------
@@ -60,11 +69,15 @@ class Connection(Client, asyncio.Protocol):
         self.server.client_disconnected(self)
 
     def close(self) -> None:
-        """Close once what is queued has been written (QUIT, CLIENT KILL, limits)."""
+        """Close once what is queued has been written (QUIT, CLIENT KILL, limits).
+
+        Called while this connection executes its own batch (QUIT), the close
+        waits for the batch's replies: `_write` closes the transport after them.
+        """
         if not self.closing:
             self.closing = True
-            if self.transport is not None:
-                self.transport.close()
+            if self.batch is None:
+                self._write([])
 
     def abort(self) -> None:
         self.closing = True
@@ -84,6 +97,7 @@ class Connection(Client, asyncio.Protocol):
         reader.feed(data)
         execute = self.engine.execute
         out: list = []
+        self.batch = out
         args = None
         parsed = 0          # commands hiredis returned from this chunk
         try:
@@ -189,6 +203,7 @@ class Connection(Client, asyncio.Protocol):
     def _drain_parser(self) -> None:
         parser = self.parser
         out: list = []
+        self.batch = out
         try:
             while not self.closing:
                 args = parser.next_command()
@@ -235,21 +250,53 @@ class Connection(Client, asyncio.Protocol):
         encode(reply, out, self.resp3)
 
     def _write(self, out: list) -> None:
-        if out and self.transport is not None and not self.transport.is_closing():
+        """Write a batch's replies (after any pending pushes); ends the batch."""
+        self.batch = None
+        if self.pending:
+            out = self.pending + out
+            self.pending = []
+            self.pending_bytes = 0
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        if out:
             data = b"".join(out) if len(out) > 1 else out[0]
             self.engine.stats.net_output_bytes += len(data)
-            self.transport.write(data)
-            if self.server.obuf_limits_active:
+            t.write(data)
+            # Only bytes the socket did not take count against the limits.
+            if self.server.obuf_limits_active and t.get_write_buffer_size():
                 self.server.check_output_limits(self)
+        if self.closing:
+            t.close()
 
     def send(self, value) -> None:
-        out: list = []
-        encode(value, out, self.resp3)
-        self._write(out)
+        batch = self.batch
+        if batch is not None:
+            encode(value, batch, self.resp3)
+        else:
+            out: list = []
+            encode(value, out, self.resp3)
+            self._write(out)
+
+    def push(self, data: bytes) -> None:
+        """Deliver an encoded push frame (a pub/sub message) to this client.
+
+        Inside our own batch it joins the replies in order; otherwise it waits
+        in `pending` so that every frame published in this event-loop turn
+        leaves in a single write per subscriber.
+        """
+        batch = self.batch
+        if batch is not None:
+            batch.append(data)
+        elif not self.closing:
+            if not self.pending:
+                self.server.schedule_flush(self)
+            self.pending.append(data)
+            self.pending_bytes += len(data)
 
     def output_bytes(self) -> int:
         t = self.transport
-        return t.get_write_buffer_size() if t is not None else 0
+        return (t.get_write_buffer_size() if t is not None else 0) + self.pending_bytes
 
     def query_buffer_bytes(self) -> int:
         return self.parser.pending() if self.parser is not None else 0

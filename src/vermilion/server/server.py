@@ -23,6 +23,10 @@ class Server:
         self.port = 0
         self.unix_path: str | None = None
         self.obuf_limits_active = False
+        self.obuf_limits: dict = {}
+        self.flush_queue: list[Connection] = []     # connections with pending pushes
+        self.apply_obuf_config()
+        self.config.listeners.append(self._config_changed)
         self.stopped = asyncio.Event() if False else None
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
@@ -74,6 +78,7 @@ class Server:
         try:
             self.engine.cron()
             self._client_timeouts()
+            self._soft_limit_timeouts()
         except Exception:
             log.exception("cron failed")
         self._schedule_cron()
@@ -130,5 +135,73 @@ class Server:
         for hook in self.engine.disconnect_hooks:
             hook(client)
 
-    def check_output_limits(self, client: Connection) -> None:
-        """Output-buffer limits (issue #4 fills this in)."""
+    # -- pushes and output-buffer limits ------------------------------------------------
+
+    def schedule_flush(self, client: Connection) -> None:
+        """`client` has pending pushes: write them all at the end of this loop turn."""
+        self.flush_queue.append(client)
+        if len(self.flush_queue) == 1:
+            self.engine.loop.call_soon(self.flush_pushes)
+
+    def flush_pushes(self) -> None:
+        queue, self.flush_queue = self.flush_queue, []
+        for client in queue:
+            if client.pending:
+                client._write([])
+
+    def _config_changed(self, changed) -> None:
+        if changed is None or "client-output-buffer-limit" in changed:
+            self.apply_obuf_config()
+
+    def apply_obuf_config(self) -> None:
+        limits = self.config["client-output-buffer-limit"]
+        self.obuf_limits = dict(limits)
+        self.obuf_limits_active = any(hard or soft for hard, soft, _ in limits.values())
+
+    def output_class(self, client: Connection) -> str:
+        """Redis's client classes for limits: replicas, subscribers, everyone else."""
+        if client.kind == "replica":
+            return "replica"
+        if client.channels or client.patterns or client.shard_channels:
+            return "pubsub"
+        return "normal"
+
+    def check_output_limits(self, client: Connection) -> bool:
+        """Close `client` if its unsent output is over its class's limits.
+
+        As in Redis: at or over the hard limit closes at once; at or over the soft
+        limit starts a timer, and a client still over it more than soft-seconds
+        later (whole seconds, like Redis's unixtime) is closed. Falling under the
+        soft limit resets the timer. The output counted is what the socket has not
+        taken yet (the transport's buffer plus pushes not yet flushed), so a
+        subscriber that stops reading costs at most about its limit. Returns True
+        when the client was closed.
+        """
+        hard, soft, seconds = self.obuf_limits[self.output_class(client)]
+        used = client.output_bytes()
+        over = bool(hard) and used >= hard
+        if soft and used >= soft:
+            now = self.engine.clock.ms() // 1000
+            if not client.obuf_soft_since:
+                client.obuf_soft_since = now
+            elif now - client.obuf_soft_since > seconds:
+                over = True
+        else:
+            client.obuf_soft_since = 0
+        if over and not client.closing:
+            from ..commands.connection import client_info_line
+            info = client_info_line(client, self.engine.clock.ms()).decode("utf-8", "replace")
+            log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
+                        "limits.", info)
+            # Unlike QUIT, what is queued is dropped: that is the memory to free.
+            client.abort()
+        return over
+
+    def _soft_limit_timeouts(self) -> None:
+        # A client over its soft limit that gets no more output is closed here
+        # when its soft seconds run out (Redis only checks when output is added).
+        if not self.obuf_limits_active:
+            return
+        for client in list(self.clients.values()):
+            if client.obuf_soft_since and not client.closing:
+                self.check_output_limits(client)
