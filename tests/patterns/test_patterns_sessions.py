@@ -1,0 +1,109 @@
+"""SessionStore: fields, lifetimes, regeneration, log-out-everywhere (sync + asyncio)."""
+
+import threading
+import time
+
+import pytest
+
+from vermilion.patterns import SessionStore, aio
+
+pytestmark = pytest.mark.needs("eval")
+
+
+def test_field_level_reads_and_writes(r, uid):
+    s = SessionStore(r, uid)
+    sid = s.create({"user_id": "42", "role": "admin"})
+    assert len(sid) >= 43 and sid != s.create()  # 256 random bits each
+    assert s.get(sid, "role") == "admin" and s.get(sid, "nope") is None
+    assert s.set(sid, {"theme": "dark"})
+    assert s.incr(sid, "views", 2) == 2 and s.incr(sid, "views") == 3
+    assert s.delete(sid, "theme") == 1
+    assert s.get_all(sid) == {"user_id": "42", "role": "admin", "views": "3"}
+    assert s.get_many(sid, "role", "views", "x") == {"role": "admin", "views": "3", "x": None}
+    with pytest.raises(ValueError):
+        s.set(sid, {":user": "mallory"})  # our bookkeeping fields are not writable
+
+
+def test_concurrent_field_writes_do_not_clobber(r, uid):
+    s = SessionStore(r, uid)
+    sid = s.create()
+    threads = [threading.Thread(target=s.set, args=(sid, {f"f{i}": str(i)})) for i in range(20)]
+    threads += [threading.Thread(target=s.incr, args=(sid, "n")) for _ in range(20)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    data = s.get_all(sid)
+    assert data["n"] == "20" and all(data[f"f{i}"] == str(i) for i in range(20))
+
+
+def test_sliding_and_absolute_lifetimes(r, uid):
+    s = SessionStore(r, uid, idle=0.3, absolute=0.8)
+    sid = s.create({"a": "1"})
+    for _ in range(3):  # activity keeps it alive past the idle timeout...
+        time.sleep(0.15)
+        assert s.get(sid, "a") == "1"
+    time.sleep(0.35)  # ...inactivity does not
+    assert s.get(sid, "a") is None and not s.exists(sid)
+    sid = s.create({"a": "1"})
+    start = time.monotonic()
+    while s.touch(sid):  # constant activity cannot outlive the absolute lifetime
+        time.sleep(0.1)
+    assert 0.7 <= time.monotonic() - start < 1.2
+
+
+def test_destroyed_session_cannot_be_resurrected(r, uid):
+    s = SessionStore(r, uid)
+    sid = s.create({"a": "1"}, user="u1")
+    assert s.destroy(sid) and not s.destroy(sid)
+    assert s.set(sid, {"a": "2"}) is False
+    assert s.incr(sid, "n") is None and s.touch(sid) is False
+    assert s.get_all(sid) is None and s.regenerate(sid) is None
+    assert not s.exists(sid) and s.sessions_of("u1") == []
+
+
+def test_regenerate_moves_data_and_binds_user(r, uid):
+    s = SessionStore(r, uid, idle=60)
+    anon = s.create({"cart": "3 items"})
+    sid = s.regenerate(anon, user="alice")  # at login: new id, same data
+    assert sid != anon and not s.exists(anon)
+    assert s.get_all(sid) == {"cart": "3 items"} and s.user(sid) == "alice"
+    assert s.sessions_of("alice") == [sid]
+    again = s.regenerate(sid)
+    assert s.sessions_of("alice") == [again] and 59 < s.ttl(again) <= 60
+    with pytest.raises(ValueError):
+        s.regenerate(again, user="bob")
+
+
+def test_log_out_everywhere(r, uid):
+    s = SessionStore(r, uid)
+    mine = [s.create({"d": str(i)}, user="carol") for i in range(3)]
+    other = s.create(user="dave")
+    mine[0] = s.regenerate(mine[0])
+    assert sorted(s.sessions_of("carol")) == sorted(mine)
+    assert s.destroy_user("carol") == 3
+    assert all(s.get_all(x) is None and not s.set(x, {"a": "1"}) for x in mine)
+    assert s.sessions_of("carol") == [] and s.exists(other)
+    fresh = s.create(user="carol")  # logging in again afterwards works
+    assert s.sessions_of("carol") == [fresh]
+
+
+def test_log_out_everywhere_races_with_regeneration(r, uid):
+    s = SessionStore(r, uid)
+    for round_ in range(10):
+        sids = [s.create(user="eve") for _ in range(3)]
+        t = threading.Thread(target=lambda: [s.regenerate(x) for x in sids])
+        t.start()
+        s.destroy_user("eve")
+        t.join()
+        s.destroy_user("eve")
+        # whatever interleaving happened, nothing of eve's survives a final logout
+        assert s.sessions_of("eve") == [] and r.keys(f"{s.base}:s:*") == []
+
+
+async def test_async_session_store(ar, uid):
+    s = aio.SessionStore(ar, uid, idle=60)
+    sid = await s.create({"a": "1"}, user="zed")
+    assert await s.set(sid, {"b": "2"}) and await s.get(sid, "b") == "2"
+    new = await s.regenerate(sid)
+    assert await s.get_all(new) == {"a": "1", "b": "2"} and await s.get_all(sid) is None
+    assert await s.destroy_user("zed") == 1
+    assert await s.set(new, {"c": "3"}) is False and await s.sessions_of("zed") == []
