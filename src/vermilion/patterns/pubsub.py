@@ -87,10 +87,10 @@ class Subscriber(SubscriberState):
             try:
                 self._connect(ps)
                 gap = self.healed()
-                self.connected.set()
-                if gap is not None:
+                if gap is not None:  # before "connected": let the app resync first
                     log.warning("pub/sub gap of %.3fs healed", gap.duration)
                     self._call(self.on_gap, gap)
+                self.connected.set()
                 self._pump(ps)
             except _BROKEN as exc:
                 self.connected.clear()
