@@ -319,7 +319,9 @@ class Engine:
                 watcher.dirty_cas = True
 
     def key_expired(self, db: Database, key: bytes) -> None:
-        self.dirty += 1
+        # No `dirty` here: Redis does not count expirations as changes, and a bump
+        # would make the command that happened to trigger lazy expiry (GET,
+        # EXISTS ...) propagate itself. The DEL is propagated right here.
         if self.sinks:
             self.propagate(db.index, ((b"DEL", key),))
         if self.notify_flags:
@@ -375,10 +377,8 @@ class Engine:
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
             deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
             for db in self.dbs:
-                while db.has_due_keys(now):
+                while db.has_due_keys(now) and time.perf_counter() <= deadline:
                     db.active_expire(now, 200)
-                    if time.perf_counter() > deadline:
-                        break
         self.stats.ops_samples.append((time.monotonic(), self.total_calls()))
         for task in self.cron_tasks:
             task(now)
