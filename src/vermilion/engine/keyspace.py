@@ -4,27 +4,80 @@ Values are plain Python objects: strings are ``bytes`` (``bytearray`` once APPEN
 SETRANGE made them mutable, which is also what OBJECT ENCODING reports as ``raw``);
 the other types live in ``types/``.
 
-Expiry is stored per key as an absolute Unix time in milliseconds. A key past its
-time is deleted when it is next looked up (lazy expiry) or by the active expiry
-cycle. Redis samples random keys with a TTL because its dict can do that in O(1);
-a Python dict cannot, so each database keeps a heap of (when, key) instead. The
+Expiry
+------
+Expiry is stored per key as an absolute Unix time in milliseconds. As in Redis a
+key is expired once the clock is strictly past that time (``now > when``); it is
+deleted when it is next looked up (lazy expiry) or by the active expiry cycle.
+Redis samples random keys with a TTL because its dict can do that in O(1); a
+Python dict cannot, so each database keeps a heap of (when, key) instead. The
 active cycle pops only keys that are really due, so it frees every expired key
-without touching the live ones; stale heap entries (TTL changed or removed) are
-skipped and the heap is rebuilt when they outnumber the live ones.
+without touching the live ones. Heap entries whose TTL was changed or removed are
+stale: they are skipped when popped, and the heap is compacted whenever stale
+entries outnumber the live ones (checked on every push, so a key whose TTL is
+refreshed over and over cannot grow the heap without bound).
+
+SCAN order
+----------
+Redis's SCAN cursor guarantees that a key present for the whole iteration is
+returned at least once, however the table grows or shrinks. We get the same
+guarantee by visiting keys in an order that is a pure function of the key: its
+Python hash (SipHash, fixed for the life of the process). The cursor is
+``hash(key) + 2**63`` (an unsigned 64-bit number, as in Redis) of the first key
+not returned yet, so "every key whose hash is below the cursor was visited"; 0
+starts and ends an iteration. Since the order never depends on what else is in
+the database, insertions and deletions between calls cannot move a surviving
+key to the visited side of the cursor. Keys sharing a hash are returned in the
+same call (a cursor never splits them), so collisions cannot cause a miss or a
+loop.
+
+To find "the next keys after the cursor" quickly, a database builds a
+``SortedKeyList`` of its keys ordered by hash the first time SCAN (or RANDOMKEY
+on a big database) needs it, keeps it exact on every insertion and deletion
+while it exists, and drops it after ``SCAN_INDEX_IDLE_MS`` without use (the cron
+checks). Dropping is always safe because the index is only a cache of an order
+defined by the keys themselves. Until a SCAN happens, writes pay one ``is None``
+test; while an index exists, an insertion or deletion costs O(log n).
+
+Access times (OBJECT IDLETIME / FREQ)
+-------------------------------------
+Redis keeps 24 bits of LRU clock or LFU counter in every object. We keep them in
+a per-database dict ``access`` (key -> last access ms, or Redis's packed LFU
+word ``minutes << 8 | counter``), filled only while ``track`` is on: from the
+start when maxmemory-policy is an LRU/LFU one, otherwise from the first OBJECT
+IDLETIME request on. Until then lookups pay one truth test (measured: ~2% of
+a bare ``get``, versus ~25% for updating the dict on every hit). A key with no
+record is reported idle since tracking started.
 """
 from __future__ import annotations
 
 import heapq
+import random
+from itertools import islice
 from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedKeyList
 
 from .errors import WRONGTYPE, CommandError
 
 if TYPE_CHECKING:
     from .engine import Engine
 
+SCAN_INDEX_IDLE_MS = 30_000
+_HASH_OFFSET = 1 << 63          # Python hashes are signed 64-bit; cursors are unsigned
+
+TRACK_OFF, TRACK_LRU, TRACK_LFU = 0, 1, 2
+LFU_INIT_VAL = 5
+
+
+def scan_cursor_of(key: bytes) -> int:
+    """The SCAN position of `key`: its place in the hash order, as an unsigned number."""
+    return hash(key) + _HASH_OFFSET
+
 
 class Database:
-    __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl")
+    __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl",
+                 "scan_index", "scan_used_ms", "access", "track", "track_since_ms")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -34,14 +87,42 @@ class Database:
         self.heap: list[tuple[int, bytes]] = []
         # key -> set of clients WATCHing it (MULTI/EXEC); empty in the common case.
         self.watched: dict[bytes, set] = {}
+        self.scan_index: SortedKeyList | None = None
+        self.scan_used_ms = 0
+        self.access: dict[bytes, int] = {}
+        if index == 0:
+            # One config listener and one cron task per engine, owned by database 0.
+            _AccessPolicy(engine)
+            engine.add_cron_task(lambda now, e=engine: housekeeping(e, now))
+        self.track = engine.access_policy.mode()
+        self.track_since_ms = engine.clock.ms()
 
     # -- reads -------------------------------------------------------------
 
     def get(self, key: bytes):
-        """The live value at `key`, or None (expiring it first if it is due)."""
-        if self.expires and key in self.expires and self.expires[key] <= self.engine.clock.ms():
-            self.expire_now(key)
-            return None
+        """The live value at `key`, or None (expiring it first if it is due).
+
+        This is the normal lookup: it counts as an access for OBJECT IDLETIME/FREQ.
+        """
+        expires = self.expires
+        if expires:
+            when = expires.get(key)
+            if when is not None and when < self.engine.clock.ms():
+                self.expire_now(key)
+                return None
+        value = self.data.get(key)
+        if self.track and value is not None:
+            self.touch(key)
+        return value
+
+    def peek(self, key: bytes):
+        """Like get() but not an access (Redis's LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
+        expires = self.expires
+        if expires:
+            when = expires.get(key)
+            if when is not None and when < self.engine.clock.ms():
+                self.expire_now(key)
+                return None
         return self.data.get(key)
 
     def get_typed(self, key: bytes, cls):
@@ -58,7 +139,12 @@ class Database:
         raise CommandError(WRONGTYPE)
 
     def exists(self, key: bytes) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
+
+    def is_expired(self, key: bytes, now_ms: int) -> bool:
+        """True if `key` has a TTL that has passed (without deleting it, like KEYS)."""
+        when = self.expires.get(key)
+        return when is not None and when < now_ms
 
     def __len__(self) -> int:
         return len(self.data)
@@ -67,15 +153,23 @@ class Database:
 
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """Store `value`, dropping any TTL unless keep_ttl (the SET semantics)."""
+        if self.scan_index is not None and key not in self.data:
+            self.scan_index.add(key)
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
+        if self.track:
+            self.record_write(key)
         if self.watched:
             self.engine.touch_watched(self, key)
 
     def add(self, key: bytes, value) -> None:
         """Store a new value at a key known to be absent (e.g. first push creates a list)."""
+        if self.scan_index is not None and key not in self.data:
+            self.scan_index.add(key)
         self.data[key] = value
+        if self.track:
+            self.record_write(key)
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -89,6 +183,10 @@ class Database:
             return False
         if self.expires:
             self.expires.pop(key, None)
+        if self.scan_index is not None:
+            self.scan_index.discard(key)
+        if self.access:
+            self.access.pop(key, None)
         if self.watched:
             self.engine.touch_watched(self, key)
         return True
@@ -97,14 +195,22 @@ class Database:
         """Remove and return the value (for RENAME, MOVE, GETDEL)."""
         value = self.data.pop(key, None)
         if value is not None:
-            self.expires.pop(key, None)
+            if self.expires:
+                self.expires.pop(key, None)
+            if self.scan_index is not None:
+                self.scan_index.discard(key)
+            if self.access:
+                self.access.pop(key, None)
             if self.watched:
                 self.engine.touch_watched(self, key)
         return value
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
-        heapq.heappush(self.heap, (when_ms, key))
+        heap = self.heap
+        heapq.heappush(heap, (when_ms, key))
+        if len(heap) > 2 * len(self.expires) + 1024:
+            self.compact_heap()
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -128,7 +234,121 @@ class Database:
         self.data = {}
         self.expires = {}
         self.heap = []
+        self.scan_index = None
+        self.access = {}
         return removed
+
+    def transfer(self, key: bytes, dst: "Database", new_key: bytes) -> None:
+        """Move `key` (value, TTL and access record) to `new_key` in `dst`.
+
+        The destination must be free. Used by RENAME (dst is self) and MOVE; it
+        is the same object that moves, so OBJECT IDLETIME/FREQ carry over as in
+        Redis.
+        """
+        when = self.expires.get(key)
+        record = self.access.get(key)
+        value = self.pop(key)
+        dst.add(new_key, value)
+        if when is not None:
+            dst.set_expire(new_key, when)
+        if record is not None and dst.track:
+            dst.access[new_key] = record
+
+    def swap(self, other: "Database") -> None:
+        """SWAPDB: exchange contents with `other`; watchers stay with the index."""
+        for db, incoming in ((self, other), (other, self)):
+            if db.watched:
+                for key in list(db.watched):
+                    if key in db.data or key in incoming.data:
+                        db.engine.touch_watched(db, key)
+        for name in ("data", "expires", "heap", "scan_index", "scan_used_ms", "access"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs)
+            setattr(other, name, mine)
+
+    # -- access times (OBJECT IDLETIME / FREQ, eviction) ------------------------
+
+    def touch(self, key: bytes) -> None:
+        """Record an access to an existing key (only called while tracking is on)."""
+        if self.track == TRACK_LFU:
+            now_min = self.engine.clock.ms() // 60000 & 0xFFFF
+            counter = self.lfu_counter(key, now_min)
+            self.access[key] = now_min << 8 | _lfu_log_incr(counter, self.engine.config["lfu-log-factor"])
+        else:
+            self.access[key] = self.engine.clock.ms()
+
+    def record_write(self, key: bytes) -> None:
+        """A value was stored: a new object for LRU; LFU keeps an overwritten key's counter."""
+        if self.track == TRACK_LFU:
+            if key not in self.access:
+                self.access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
+        else:
+            self.access[key] = self.engine.clock.ms()
+
+    def idle_ms(self, key: bytes) -> int:
+        """Milliseconds since the last access of `key` (LRU tracking)."""
+        last = self.access.get(key)
+        if last is None or self.track != TRACK_LRU:
+            last = self.track_since_ms
+        return max(self.engine.clock.ms() - last, 0)
+
+    def lfu_counter(self, key: bytes, now_min: int | None = None) -> int:
+        """The decayed LFU counter of `key` (Redis's LFUDecrAndReturn)."""
+        word = self.access.get(key)
+        if word is None or self.track != TRACK_LFU:
+            return 0
+        if now_min is None:
+            now_min = self.engine.clock.ms() // 60000 & 0xFFFF
+        last_min, counter = word >> 8, word & 255
+        elapsed = now_min - last_min if now_min >= last_min else 65535 - last_min + now_min
+        decay = self.engine.config["lfu-decay-time"]
+        periods = elapsed // decay if decay else 0
+        return max(counter - periods, 0)
+
+    def set_tracking(self, mode: int) -> None:
+        if mode != self.track:
+            self.track = mode
+            self.access = {}
+            self.track_since_ms = self.engine.clock.ms()
+
+    # -- SCAN / RANDOMKEY support ---------------------------------------------------
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step: about `count` keys from position `cursor` on, and the next cursor.
+
+        The keys may include expired ones (the caller filters, as Redis does);
+        the next cursor is 0 when the iteration is complete.
+        """
+        index = self._scan_index()
+        start = cursor - _HASH_OFFSET
+        out: list[bytes] = []
+        last = None
+        for key in index.irange_key(min_key=start):
+            h = hash(key)
+            if len(out) >= count and h != last:
+                return h + _HASH_OFFSET, out
+            out.append(key)
+            last = h
+        return 0, out
+
+    def random_key(self) -> bytes | None:
+        """A uniformly chosen key (maybe expired: the caller checks), or None if empty."""
+        n = len(self.data)
+        if n == 0:
+            return None
+        i = random.randrange(n)
+        if n < 4096:
+            return next(islice(iter(self.data), i, None))
+        return self._scan_index()[i]
+
+    def _scan_index(self) -> SortedKeyList:
+        index = self.scan_index
+        # The index is exact as long as every write goes through this class; a
+        # size mismatch means someone wrote to `data` directly: rebuild.
+        if index is None or len(index) != len(self.data):
+            index = self.scan_index = SortedKeyList(self.data, key=hash)
+        self.scan_used_ms = self.engine.clock.ms()
+        return index
 
     # -- expiry --------------------------------------------------------------
 
@@ -136,6 +356,10 @@ class Database:
         """Delete a key whose time has come, telling persistence and listeners."""
         self.data.pop(key, None)
         self.expires.pop(key, None)
+        if self.scan_index is not None:
+            self.scan_index.discard(key)
+        if self.access:
+            self.access.pop(key, None)
         engine = self.engine
         engine.stats.expired_keys += 1
         if self.watched:
@@ -146,16 +370,71 @@ class Database:
         """Delete up to `budget` due keys; returns how many were deleted."""
         heap, expires = self.heap, self.expires
         done = 0
-        while heap and heap[0][0] <= now_ms and done < budget:
+        while heap and heap[0][0] < now_ms and done < budget:
             when, key = heapq.heappop(heap)
             if expires.get(key) == when:
                 self.expire_now(key)
                 done += 1
         if len(heap) > 2 * len(expires) + 1024:
-            self.heap = [(when, key) for key, when in expires.items()]
-            heapq.heapify(self.heap)
+            self.compact_heap()
         return done
 
     def has_due_keys(self, now_ms: int) -> bool:
         heap = self.heap
-        return bool(heap) and heap[0][0] <= now_ms
+        return bool(heap) and heap[0][0] < now_ms
+
+    def compact_heap(self) -> None:
+        """Drop stale heap entries (TTL changed, removed, or key deleted)."""
+        self.heap = [(when, key) for key, when in self.expires.items()]
+        heapq.heapify(self.heap)
+
+
+def _lfu_log_incr(counter: int, log_factor: int) -> int:
+    """Redis's LFULogIncr: a logarithmic, probabilistic 8-bit counter."""
+    if counter == 255:
+        return 255
+    base = counter - LFU_INIT_VAL
+    if base < 0:
+        base = 0
+    if random.random() < 1.0 / (base * log_factor + 1):
+        counter += 1
+    return counter
+
+
+def housekeeping(engine, now_ms: int) -> None:
+    """Cron task: drop SCAN indexes nobody used for a while (they cost writes)."""
+    for db in engine.dbs:
+        if db.scan_index is not None and now_ms - db.scan_used_ms > SCAN_INDEX_IDLE_MS:
+            db.scan_index = None
+
+
+class _AccessPolicy:
+    """Turns access tracking on/off in every database as maxmemory-policy changes."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.requested = False      # OBJECT IDLETIME was asked: track LRU from now on
+        engine.access_policy = self
+        engine.config.listeners.append(self.config_changed)
+
+    def config_changed(self, changed=None) -> None:
+        if changed is None or "maxmemory-policy" in changed:
+            self.apply()
+
+    def mode(self) -> int:
+        policy = self.engine.config["maxmemory-policy"]
+        if "lfu" in policy:
+            return TRACK_LFU
+        if "lru" in policy or self.requested:
+            return TRACK_LRU
+        return TRACK_OFF
+
+    def apply(self) -> None:
+        mode = self.mode()
+        for db in getattr(self.engine, "dbs", ()):
+            db.set_tracking(mode)
+
+    def request_lru(self) -> None:
+        if not self.requested:
+            self.requested = True
+            self.apply()
