@@ -109,6 +109,10 @@ class Engine:
         self.dirty = 0                      # writes since the last save (and propagation trigger)
         self.sinks: list[Callable] = []     # propagation sinks: sink(db_index, args)
         self.effects: list | None = None    # rewritten effects of the running command
+        # (db index, argv) effects collected while EXEC or a script runs (see propagate).
+        self.capture: list | None = None
+        # Set by the transactions family: multi_refused(client, cmd, reply) -> reply.
+        self.multi_refused: Callable | None = None
         self.monitors: set = set()
         self.slowlog: deque = deque(maxlen=128)
         self.slowlog_next_id = 0
@@ -180,23 +184,39 @@ class Engine:
         if cmd is None:
             cmd = self.find_command(args[0])
             if cmd is None:
-                return self.reject(None, unknown_command(args))
+                return self.refuse(client, None, unknown_command(args))
         arity = cmd.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return self.reject(cmd, wrong_arity(cmd.name))
+            return self.refuse(client, cmd, wrong_arity(cmd.name))
         if cmd.subcommands is not None and len(args) > 1:
             sub = cmd.subcommands.get(args[1].lower())
             if sub is None:
-                return self.reject(cmd, unknown_subcommand(args[1], cmd.name))
+                return self.refuse(client, cmd, unknown_subcommand(args[1], cmd.name))
             cmd = sub
             arity = cmd.arity
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
-                return self.reject(cmd, wrong_arity(cmd.fullname))
+                return self.refuse(client, cmd, wrong_arity(cmd.fullname))
         if client.gate or self.busy:
             refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:
+                if refusal.__class__ is ErrorReply:
+                    return self.refused(client, cmd, refusal)
                 return refusal
         return self.call(client, cmd, args)
+
+    def refuse(self, client, cmd: Command | None, err: CommandError) -> ErrorReply:
+        return self.refused(client, cmd, self.reject(cmd, err))
+
+    def refused(self, client, cmd: Command | None, reply: ErrorReply) -> ErrorReply:
+        """A command refused before it runs (Redis's rejectCommand).
+
+        Inside MULTI (gate bit 2) the transactions family flags the transaction so
+        that EXEC aborts; a refused EXEC becomes EXECABORT (inside MULTI or not).
+        """
+        if self.multi_refused is not None and \
+                (client.gate & 2 or (cmd is not None and cmd.name == "exec")):
+            return self.multi_refused(client, cmd, reply)
+        return reply
 
     def call(self, client, cmd: Command, args: list):
         """Execute an already validated command and account for it."""
@@ -221,7 +241,9 @@ class Engine:
         if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
-            self.propagate(client.db.index, self.effects or (args,))
+            effects = self.effects
+            # An empty list means the handler propagated its effects itself (EXEC, EVAL).
+            self.propagate(client.db.index, (args,) if effects is None else effects)
         self.effects = None
         return reply
 
@@ -306,6 +328,12 @@ class Engine:
         self.effects.extend(effects)
 
     def propagate(self, db_index: int, effects) -> None:
+        capture = self.capture
+        if capture is not None:
+            # Inside EXEC or a script: collected, then sent wrapped in MULTI/EXEC.
+            for args in effects:
+                capture.append((db_index, list(args)))
+            return
         for sink in self.sinks:
             for args in effects:
                 sink(db_index, list(args))
