@@ -5,7 +5,12 @@ __version__ = "0.1.0"
 REDIS_VERSION = "7.0.15"
 
 
+# Imported before `embedded` is defined: loading the submodule binds the package
+# attribute `embedded` to the module, which would otherwise replace the function
+# below the first time it ran (and break every later `vermilion.embedded()`).
+from .embedded import EmbeddedServer  # noqa: E402
+
+
 def embedded(**kwargs):
     """Start the server inside this process: ``with vermilion.embedded() as srv: srv.client()``."""
-    from .embedded import EmbeddedServer
     return EmbeddedServer(**kwargs)
