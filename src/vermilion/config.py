@@ -114,11 +114,14 @@ def _parse_notify(text: str) -> str:
 
 
 def _render_notify(flags: str) -> str:
-    # Redis prints the A alias when every class it covers is set.
+    # Redis's keyspaceEventsFlagsToString: the classes (g$lshzxetdn) or the A alias
+    # when every class A covers is set -- and then `n` is not printed, a Redis quirk
+    # -- followed by K, E and m, in that order.
     if all(c in flags for c in "g$lshzxetd"):
-        rest = "".join(c for c in flags if c not in "g$lshzxetd")
-        return "A" + rest
-    return flags
+        head = "A"
+    else:
+        head = "".join(c for c in "g$lshzxetdn" if c in flags)
+    return head + "".join(c for c in "KEm" if c in flags)
 
 
 # -- the table ---------------------------------------------------------------------------
