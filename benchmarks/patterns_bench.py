@@ -1,0 +1,189 @@
+"""Throughput of the patterns library on real Redis and on Vermilion, side by side.
+
+    python benchmarks/patterns_bench.py                      # starts both servers itself
+    python benchmarks/patterns_bench.py --redis-url redis://localhost:6379 \
+        --vermilion-url redis://localhost:7379 --seconds 3 --json out.json
+
+Measures, on one client connection each (no pipelining, so it is latency-bound,
+like an application):
+  lock        Lock acquire + release pairs per second (two scripts per pair)
+  ratelimit   RateLimiter.hit calls per second (sliding window counter)
+  stream      StreamWorker end-to-end entries per second: a pipelined producer
+              and a worker with concurrency 4, from the first XADD to the last XACK
+Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    import vermilion  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT / "src"))
+
+import redis  # noqa: E402
+
+from vermilion.patterns import Lock, RateLimiter, StreamProducer, StreamWorker  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            redis.Redis.from_url(url, socket_timeout=1).ping()
+            return True
+        except redis.RedisError:
+            time.sleep(0.05)
+    return False
+
+
+def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
+    port = free_port()
+    if kind == "redis":
+        binary = shutil.which("redis-server")
+        if not binary:
+            return None, None, "redis-server not installed"
+        cmd = [binary, "--port", str(port), "--save", "", "--appendonly", "no"]
+    else:
+        cmd = [sys.executable, "-m", "vermilion", "server", "--port", str(port)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"),
+                                                        os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    url = f"redis://127.0.0.1:{port}"
+    if wait_ready(url, proc):
+        return url, proc, ""
+    proc.kill()
+    err = proc.stderr.read().decode(errors="replace")[-300:] if proc.stderr else ""
+    return None, None, f"{' '.join(cmd[:4])}... did not start: {err.strip()}"
+
+
+def timed(seconds: float, step) -> float:
+    """Run ``step`` repeatedly for ``seconds``; operations per second."""
+    n, start = 0, time.perf_counter()
+    end = start + seconds
+    while time.perf_counter() < end:
+        for _ in range(50):
+            step()
+        n += 50
+    return n / (time.perf_counter() - start)
+
+
+def bench_lock(client, seconds: float) -> float:
+    name = f"bench:{uuid.uuid4().hex[:6]}"
+
+    def step():
+        lock = Lock(client, name, ttl=10)
+        lock.acquire(blocking=False)
+        lock.release()
+
+    step()  # load the scripts
+    return timed(seconds, step)
+
+
+def bench_ratelimit(client, seconds: float) -> float:
+    limiter = RateLimiter(client, f"bench:{uuid.uuid4().hex[:6]}", limit=10**9, window=60)
+    return timed(seconds, lambda: limiter.hit("user"))
+
+
+def bench_stream(client, seconds: float) -> float:
+    stream = f"bench:{uuid.uuid4().hex[:6]}"
+    total = max(500, int(2000 * seconds))
+    done, finished = [0], threading.Event()
+    lock = threading.Lock()
+
+    def handle(entry):
+        with lock:
+            done[0] += 1
+            if done[0] == total:
+                finished.set()
+
+    worker = StreamWorker(client, stream, "bench", handle, concurrency=4, count=100,
+                          block=0.05, start_id="0")
+    producer = StreamProducer(client, stream, maxlen=None)
+    start = time.perf_counter()
+    worker.start()
+    for i in range(0, total, 100):
+        producer.add_many([{"i": str(j)} for j in range(i, min(total, i + 100))])
+    finished.wait(120)
+    elapsed = time.perf_counter() - start
+    worker.stop(5)
+    client.delete(stream)
+    return done[0] / elapsed
+
+
+BENCHES = {"lock acquire+release": bench_lock, "ratelimit check": bench_ratelimit,
+           "stream end-to-end": bench_stream}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--redis-url")
+    ap.add_argument("--vermilion-url")
+    ap.add_argument("--seconds", type=float, default=2.0, help="per benchmark (default 2)")
+    ap.add_argument("--json", default="patterns_bench.json", help="where to write the results")
+    args = ap.parse_args()
+
+    targets, procs, notes = {}, [], {}
+    for kind, url in (("redis", args.redis_url), ("vermilion", args.vermilion_url)):
+        if url is None:
+            url, proc, why = start_server(kind)
+            if proc:
+                procs.append(proc)
+            if why:
+                notes[kind] = why
+        if url:
+            targets[kind] = url
+
+    results: dict[str, dict] = {}
+    try:
+        for bench, fn in BENCHES.items():
+            row = results.setdefault(bench, {})
+            for kind, url in targets.items():
+                client = redis.Redis.from_url(url, socket_timeout=30)
+                try:
+                    row[kind] = round(fn(client, args.seconds), 1)
+                except Exception as exc:  # a server that lacks a command: say so, go on
+                    row[kind] = None
+                    notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
+                finally:
+                    client.close()
+            r, v = row.get("redis"), row.get("vermilion")
+            row["ratio"] = round(v / r, 3) if r and v else None
+    finally:
+        for p in procs:
+            p.kill()
+
+    print(f"{'benchmark':24} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
+    for bench, row in results.items():
+        fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
+        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        print(f"{bench:24} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
+    for what, why in notes.items():
+        print(f"note: {what}: {why}")
+    Path(args.json).write_text(json.dumps({"results": results, "notes": notes,
+                                           "seconds": args.seconds, "targets": targets}, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
