@@ -274,9 +274,9 @@ _OVERFLOW_TYPES = {b"WRAP": _WRAP, b"SAT": _SAT, b"FAIL": _FAIL}
 
 
 def _bitfield_type(arg: bytes) -> tuple[bool, int]:
-    """``i<bits>`` (1..64) or ``u<bits>`` (1..63): (signed, bits)."""
+    """``i<bits>`` (1..64) or ``u<bits>`` (1..63), lower case only: (signed, bits)."""
     arg = _c_string(arg)
-    kind = arg[:1].lower()
+    kind = arg[:1]
     if kind not in (b"i", b"u"):
         raise CommandError(BITFIELD_TYPE_ERR)
     try:
