@@ -91,27 +91,37 @@ class Connection(Client, asyncio.Protocol):
         if self.closing:
             return
         self.last_interaction_ms = self.engine.clock.ms()
-        if self.parser is not None or data[0] != 42:  # not '*': inline or mid-command
+        # Off the fast path: inline commands, a command split across reads, and
+        # clients not yet authenticated (Redis's stricter size limits apply).
+        if self.parser is not None or data[0] != 42 or not self.authenticated:
             return self._slow_input(data)
         reader = self.reader
         reader.feed(data)
         execute = self.engine.execute
+        join = b"".join
         out: list = []
         self.batch = out
-        args = None
-        parsed = 0          # commands hiredis returned from this chunk
+        last = None         # the last request hiredis returned
+        parsed = 0          # requests hiredis returned from this chunk
         try:
             while True:
                 args = reader.gets()
                 if args is False:
                     break
                 parsed += 1
+                last = args
                 if args.__class__ is not list:
                     if args is None:       # `*-1`: an empty request, ignored like Redis
                         continue
                     raise ProtocolError("not a multibulk")
                 if not args:
                     continue
+                # hiredis also returns `:1` and nested arrays inside a request; Redis
+                # refuses them. join() is the cheapest all-bytes check (TypeError).
+                try:
+                    join(args)
+                except TypeError:
+                    return self._reparse(data, parsed - 1, out)
                 reply = execute(self, args)
                 if self.reply_mode:
                     self._append_reply(reply, out)
@@ -127,18 +137,15 @@ class Connection(Client, asyncio.Protocol):
                     encode(reply, out, self.resp3)
                 if self.closing:
                     break
-            if not self.closing and (reader.has_data() or not _ends_with_command(data, args)):
+            if not self.closing and (reader.has_data() or not _ends_with_command(data, last)):
                 # A command continues in the next read: let the Python parser,
                 # which checks limits on headers, take the rest of this chunk.
                 self._write(out)
                 return self._take_tail(data, parsed)
         except hiredis.ProtocolError:
             return self._reparse(data, parsed, out)
-        except (ProtocolError, TypeError, AttributeError):
-            # hiredis also accepts non-bulk elements (`:1`, `+x`) inside a request;
-            # Redis refuses them, and the parser names the offending byte exactly.
-            if args.__class__ is list and all(a.__class__ is bytes for a in args):
-                raise
+        except ProtocolError:
+            # A non-bulk element hiredis let through (`+x` inside a request).
             return self._reparse(data, parsed - 1, out)
         self._write(out)
 

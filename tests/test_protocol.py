@@ -1,0 +1,173 @@
+"""Framing, pipelining, protocol errors and limits, compared with real redis-server."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from rawclient import RawClient
+
+
+def both(reference_server, vermilion_process_server):
+    return RawClient(reference_server.port), RawClient(vermilion_process_server.port)
+
+
+def exchange(port: int, payload: bytes, replies: int, split: int | None = None):
+    """Send raw bytes (optionally split in two writes) and read `replies` frames."""
+    c = RawClient(port)
+    try:
+        if split is None:
+            c.send_raw(payload)
+        else:
+            c.send_raw(payload[:split])
+            time.sleep(0.02)
+            c.send_raw(payload[split:])
+        frames = [c.read() for _ in range(replies)]
+        closed = c.closed_by_server(0.3)
+        return frames, closed
+    finally:
+        c.close()
+
+
+CASES = [
+    ("inline", b"PING\r\nECHO hello\r\n", 2),
+    ("inline quotes", b'ECHO "a b\\x41\\n" \r\n', 1),
+    ("inline single quotes", b"ECHO 'it\\'s'\r\n", 1),
+    ("inline lf only", b"PING\nPING\n", 2),
+    ("inline empty lines", b"\r\n\r\nPING\r\n", 1),
+    ("pipeline", b"*1\r\n$4\r\nPING\r\n" * 5, 5),
+    ("mixed inline then multibulk", b"PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n", 2),
+    ("empty multibulk", b"*0\r\n*1\r\n$4\r\nPING\r\n", 1),
+    ("null multibulk", b"*-1\r\n*1\r\n$4\r\nPING\r\n", 1),
+    ("bad multibulk length", b"*x\r\n", 1),
+    ("bad bulk length", b"*1\r\n$x\r\n", 1),
+    ("negative bulk length", b"*1\r\n$-5\r\n", 1),
+    ("expected dollar", b"*1\r\n:1\r\n", 1),
+    ("expected dollar after good", b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n:1\r\n", 2),
+    ("unbalanced quotes", b'ECHO "abc\r\n', 1),
+    ("closing quote then letter", b'ECHO "abc"d\r\n', 1),
+    ("bulk over proto-max-bulk-len", b"*2\r\n$3\r\nSET\r\n$600000000\r\n", 1),
+    ("multibulk over INT_MAX", b"*3000000000\r\n", 1),
+    ("leading zero count", b"*01\r\n$4\r\nPING\r\n", 1),
+    ("unknown command", b"*2\r\n$3\r\nFOO\r\n$3\r\nbar\r\n", 1),
+    ("unknown inline command with long args", b"FOO " + b"a" * 200 + b" b c\r\n", 1),
+    ("wrong arity", b"*1\r\n$4\r\nECHO\r\n", 1),
+]
+
+
+@pytest.mark.parametrize("name,payload,replies", CASES, ids=[c[0] for c in CASES])
+def test_framing_matches_redis(reference_server, vermilion_process_server, name, payload, replies):
+    expected = exchange(reference_server.port, payload, replies)
+    actual = exchange(vermilion_process_server.port, payload, replies)
+    assert actual == expected
+
+
+@pytest.mark.parametrize("name,payload,replies", CASES[:9], ids=[c[0] for c in CASES[:9]])
+@pytest.mark.parametrize("split", [1, 3, 7, 12])
+def test_split_reads_match_redis(reference_server, vermilion_process_server, name, payload, replies, split):
+    if split >= len(payload):
+        pytest.skip("payload shorter than split")
+    expected = exchange(reference_server.port, payload, replies, split)
+    actual = exchange(vermilion_process_server.port, payload, replies, split)
+    assert actual == expected
+
+
+def test_every_split_point_of_a_pipeline(vermilion_process_server):
+    payload = (b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n" b"PING\r\n"
+               b"*3\r\n$4\r\nECHO\r\n$1\r\na\r\n$1\r\nb\r\n" b"*1\r\n$4\r\nPING\r\n")
+    for split in range(1, len(payload)):
+        frames, closed = exchange(vermilion_process_server.port, payload, 4, split)
+        assert [f.value for f in frames] == [
+            b"hello", b"PONG", b"ERR wrong number of arguments for 'echo' command", b"PONG"], split
+        assert not closed
+
+
+def test_large_value_across_many_reads(vermilion_process_server):
+    c = RawClient(vermilion_process_server.port)
+    body = bytes(range(256)) * 4096   # 1 MiB, every byte value
+    payload = b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" % (len(body), body)
+    for i in range(0, len(payload), 65536):
+        c.send_raw(payload[i:i + 65536])
+    assert c.read().value == body
+    assert c.call("PING").value == b"PONG"
+
+
+def test_huge_announced_bulk_is_not_allocated(vermilion_process_server):
+    """A client announcing 500 MB and sending little must cost the server nothing."""
+    c = RawClient(vermilion_process_server.port)
+    c.send_raw(b"*2\r\n$4\r\nECHO\r\n$500000000\r\n" + b"x" * 1000)
+    other = RawClient(vermilion_process_server.port)
+    assert other.call("PING").value == b"PONG"
+    c.close()
+
+
+def test_query_buffer_limit_closes_client(vermilion_process_server):
+    admin = RawClient(vermilion_process_server.port)
+    assert admin.call("CONFIG", "SET", "client-query-buffer-limit", "1mb").value == b"OK"
+    try:
+        c = RawClient(vermilion_process_server.port)
+        c.send_raw(b"*2\r\n$4\r\nECHO\r\n$3000000\r\n")
+        with pytest.raises(OSError):
+            for _ in range(40):
+                c.send_raw(b"y" * 65536)
+                time.sleep(0.001)
+            c.read()
+        assert admin.call("PING").value == b"PONG"
+    finally:
+        admin.call("CONFIG", "SET", "client-query-buffer-limit", "1gb")
+
+
+def test_maxclients(reference_server, vermilion_process_server):
+    for port in (reference_server.port, vermilion_process_server.port):
+        admin = RawClient(port)
+        current = int(admin.call("INFO", "clients").value.split(b"connected_clients:")[1].split(b"\r\n")[0])
+        admin.call("CONFIG", "SET", "maxclients", str(current + 1))
+        try:
+            extra = RawClient(port)
+            assert extra.call("PING").value == b"PONG"
+            refused = RawClient(port)
+            assert refused.read() == ("-", b"ERR max number of clients reached")
+            assert refused.closed_by_server()
+            assert admin.call("PING").value == b"PONG"
+            extra.close()
+        finally:
+            time.sleep(0.05)
+            admin.call("CONFIG", "SET", "maxclients", "10000")
+
+
+def test_unauthenticated_limits(vermilion_process_server):
+    admin = RawClient(vermilion_process_server.port)
+    admin.call("CONFIG", "SET", "requirepass", "secret")
+    try:
+        c = RawClient(vermilion_process_server.port)
+        assert c.call("GET", "x") == ("-", b"NOAUTH Authentication required.")
+        c.send_raw(b"*11\r\n")
+        assert c.read() == ("-", b"ERR Protocol error: unauthenticated multibulk length")
+        assert c.closed_by_server()
+        c = RawClient(vermilion_process_server.port)
+        assert c.call("AUTH", "secret").value == b"OK"
+        c.call("HELLO", "3")
+        assert c.call("PING").value == b"PONG"
+    finally:
+        admin.call("AUTH", "secret")
+        admin.call("CONFIG", "SET", "requirepass", "")
+
+
+def test_unix_socket(tmp_path):
+    import vermilion
+    path = str(tmp_path / "v.sock")
+    with vermilion.embedded(unixsocket=path) as server:
+        c = RawClient(0, unix=path)
+        assert c.call("PING").value == b"PONG"
+        r = server.client()
+        assert r.ping()
+
+
+def test_tcp_nodelay_is_set(vermilion_process_server):
+    # Small replies must not wait for Nagle: 200 sequential round trips stay fast.
+    c = RawClient(vermilion_process_server.port)
+    start = time.perf_counter()
+    for _ in range(200):
+        c.call("PING")
+    assert time.perf_counter() - start < 2.0
