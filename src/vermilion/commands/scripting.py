@@ -1,1 +1,361 @@
-"""scripting commands (to be written)."""
+"""Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO, FUNCTION.
+
+The Lua runtime lives in `vermilion.scripting` (one `Scripts` object per engine,
+`engine.scripts`); these handlers parse arguments, run the script and send its
+effects to the propagation sinks as one MULTI/EXEC block, the way Redis 7.0
+replicates scripts (effects, never the script itself, so an AOF replays them
+deterministically).
+"""
+from __future__ import annotations
+
+from ..engine.engine import extension
+from ..engine.errors import CommandError
+from ..engine.replies import OK, RespSet, Status
+from ..engine.table import command, container
+from ..scripting.scripts import NOSCRIPT, Scripts
+from ._args import parse_int
+from .transactions import propagate_block
+
+
+def _numkeys_positions(args: list) -> list[int]:
+    """Key positions of EVAL/EVALSHA/FCALL and their _RO forms: argv[3 : 3+numkeys]."""
+    try:
+        numkeys = int(args[2])
+    except (ValueError, IndexError):
+        return []
+    if numkeys < 0 or numkeys > len(args) - 3:
+        return []
+    return list(range(3, 3 + numkeys))
+
+
+def _numkeys(args: list) -> int:
+    numkeys = parse_int(args[2])
+    if numkeys > len(args) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    if numkeys < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    return numkeys
+
+
+def _run(client, args, runner):
+    """Run a script, propagating its effects as one block (unless an enclosing EXEC collects them)."""
+    engine = client.engine
+    if engine.monitors:
+        # EVAL is skip_monitor in the table (as in Redis) so that it is shown here,
+        # before the commands the script runs.
+        engine.feed_monitors(client, args)
+    own_capture = engine.capture is None and bool(engine.sinks)
+    if own_capture:
+        engine.capture = []
+    try:
+        return runner()
+    finally:
+        if own_capture:
+            effects, engine.capture = engine.capture, None
+            propagate_block(engine, effects)
+        engine.effects = []
+
+
+def _eval(client, args, ro: bool, by_sha: bool):
+    scripts = client.engine.scripts
+    numkeys = _numkeys(args)
+    if by_sha:
+        sha = args[1]
+        script = scripts.scripts.get(sha.lower()) if len(sha) == 40 else None
+        if script is None:
+            raise CommandError(NOSCRIPT)
+    else:
+        script = scripts.script_for_body(args[1])
+    return _run(client, args, lambda: scripts.eval(client, args, script, numkeys, ro))
+
+
+_SCRIPT_FLAGS = "noscript stale skip_monitor no_mandatory_keys"
+
+
+@command("eval", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+         group="scripting", since="2.6.0", summary="Executes a server-side Lua script.")
+def eval_(client, args):
+    return _eval(client, args, False, False)
+
+
+@command("evalsha", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+         group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.")
+def evalsha(client, args):
+    return _eval(client, args, False, True)
+
+
+@command("eval_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
+         acl="scripting", group="scripting", since="7.0.0",
+         summary="Executes a read-only server-side Lua script.")
+def eval_ro(client, args):
+    return _eval(client, args, True, False)
+
+
+@command("evalsha_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
+         acl="scripting", group="scripting", since="7.0.0",
+         summary="Executes a read-only server-side Lua script by SHA1 digest.")
+def evalsha_ro(client, args):
+    return _eval(client, args, True, True)
+
+
+@command("fcall", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+         group="scripting", since="7.0.0", summary="Invokes a function.")
+def fcall(client, args):
+    numkeys = _numkeys(args)
+    scripts = client.engine.scripts
+    return _run(client, args, lambda: scripts.fcall(client, args, numkeys, False))
+
+
+@command("fcall_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
+         acl="scripting", group="scripting", since="7.0.0", summary="Invokes a read-only function.")
+def fcall_ro(client, args):
+    numkeys = _numkeys(args)
+    scripts = client.engine.scripts
+    return _run(client, args, lambda: scripts.fcall(client, args, numkeys, True))
+
+
+# -- SCRIPT ---------------------------------------------------------------------------------------
+
+container("script", arity=-2, group="scripting", since="2.6.0",
+          summary="A container for Lua scripts management commands.")
+
+
+@command("script|load", arity=3, flags="noscript stale", acl="scripting", since="2.6.0",
+         summary="Loads a server-side Lua script to the script cache.")
+def script_load(client, args):
+    return client.engine.scripts.create(args[2]).sha
+
+
+@command("script|exists", arity=-3, flags="noscript", acl="scripting", since="2.6.0",
+         summary="Determines whether server-side Lua scripts exist in the script cache.")
+def script_exists(client, args):
+    cache = client.engine.scripts.scripts
+    return [1 if sha.lower() in cache else 0 for sha in args[2:]]
+
+
+def _flush_mode(args, error: str) -> None:
+    if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"sync", b"async")):
+        raise CommandError(error)
+
+
+@command("script|flush", arity=-2, flags="noscript", acl="scripting", since="2.6.0",
+         summary="Removes all server-side Lua scripts from the script cache.")
+def script_flush(client, args):
+    _flush_mode(args, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    client.engine.scripts.flush()
+    return OK
+
+
+@command("script|kill", arity=2, flags="noscript allow_busy", acl="scripting", since="2.6.0",
+         summary="Terminates a server-side Lua script during execution.")
+def script_kill(client, args):
+    client.engine.scripts.kill(True)
+    return OK
+
+
+@command("script|debug", arity=3, flags="noscript", acl="scripting", since="3.2.0",
+         summary="Sets the debug mode of server-side Lua scripts.")
+def script_debug(client, args):
+    mode = args[2].lower()
+    if mode == b"no":
+        return OK
+    if mode in (b"yes", b"sync"):
+        # Divergence: the Lua debugger (LDB) is not implemented.
+        raise CommandError("ERR SCRIPT DEBUG (the Lua debugger) is not supported by this server")
+    raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+
+
+@command("script|help", arity=2, flags="loading stale", acl="scripting", since="5.0.0",
+         summary="Returns helpful text about the different subcommands.")
+def script_help(client, args):
+    return _help("SCRIPT", [
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+    ])
+
+
+def _help(name: str, lines: list[str]) -> list:
+    head = f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    return [Status(s) for s in [head, *lines, "HELP", "    Prints this help."]]
+
+
+# -- FUNCTION -------------------------------------------------------------------------------------
+
+container("function", arity=-2, group="scripting", since="7.0.0",
+          summary="A container for function commands.")
+
+
+@command("function|load", arity=-3, flags="write denyoom noscript", acl="scripting", since="7.0.0",
+         summary="Creates a library.")
+def function_load(client, args):
+    from ..scripting.functions import load_library
+    replace = False
+    for option in args[2:-1]:
+        if option.lower() == b"replace":
+            replace = True
+        else:
+            raise CommandError(b"ERR Unknown option given: " + option)
+    name = load_library(client.engine.scripts, args[-1], replace)
+    client.engine.dirty += 1
+    client.engine.rewrite([b"FUNCTION", b"LOAD", b"REPLACE", args[-1]])
+    return name
+
+
+@command("function|delete", arity=3, flags="write noscript", acl="scripting", since="7.0.0",
+         summary="Deletes a library and its functions.")
+def function_delete(client, args):
+    from ..scripting.functions import delete_library
+    delete_library(client.engine.scripts, args[2])
+    client.engine.dirty += 1
+    return OK
+
+
+@command("function|flush", arity=-2, flags="write noscript", acl="scripting", since="7.0.0",
+         summary="Deletes all libraries and functions.")
+def function_flush(client, args):
+    _flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+    scripts = client.engine.scripts
+    scripts.libraries.clear()
+    scripts.functions.clear()
+    client.engine.dirty += 1
+    return OK
+
+
+@command("function|kill", arity=2, flags="noscript allow_busy", acl="scripting", since="7.0.0",
+         summary="Terminates a function during execution.")
+def function_kill(client, args):
+    client.engine.scripts.kill(False)
+    return OK
+
+
+@command("function|list", arity=-2, flags="noscript", acl="scripting", since="7.0.0",
+         summary="Returns information about all libraries.")
+def function_list(client, args):
+    from ..types.glob import glob_match
+    with_code = False
+    pattern = None
+    i = 2
+    while i < len(args):
+        arg = args[i]
+        low = arg.lower()
+        if not with_code and low == b"withcode":
+            with_code = True
+        elif pattern is None and low == b"libraryname":
+            if i >= len(args) - 1:
+                raise CommandError("ERR library name argument was not given")
+            i += 1
+            pattern = args[i]
+        else:
+            raise CommandError(b"ERR Unknown argument " + arg)
+        i += 1
+    out = []
+    for lib in client.engine.scripts.libraries.values():
+        if pattern is not None and not glob_match(pattern, lib.name, nocase=True):
+            continue
+        functions = []
+        for func in lib.functions.values():
+            functions.append({
+                b"name": func.name,
+                b"description": func.description,
+                b"flags": RespSet(Status(f) for f in _flag_order(func.flags)),
+            })
+        entry = {b"library_name": lib.name, b"engine": b"LUA", b"functions": functions}
+        if with_code:
+            entry[b"library_code"] = lib.code
+        out.append(entry)
+    return out
+
+
+def _flag_order(flags) -> list[str]:
+    from ..scripting.scripts import FLAG_NAMES
+    return [f for f in FLAG_NAMES if f in flags]
+
+
+@command("function|stats", arity=2, flags="noscript allow_busy", acl="scripting", since="7.0.0",
+         summary="Returns information about a function during execution.")
+def function_stats(client, args):
+    scripts = client.engine.scripts
+    ctx = scripts.ctx
+    running = None
+    if ctx is not None and not ctx.is_eval:
+        import time
+        running = {b"name": ctx.name, b"command": list(ctx.command),
+                   b"duration_ms": int((time.monotonic() - ctx.start) * 1000)}
+    functions = sum(len(lib.functions) for lib in scripts.libraries.values())
+    return {b"running_script": running,
+            b"engines": {b"LUA": {b"libraries_count": len(scripts.libraries),
+                                  b"functions_count": functions}}}
+
+
+@command("function|dump", arity=2, flags="noscript", acl="scripting", since="7.0.0",
+         summary="Dumps all libraries into a serialized binary payload.")
+def function_dump(client, args):
+    # Divergence: waits for the RDB dump format (persistence, issue #7).
+    raise CommandError("ERR FUNCTION DUMP is not supported yet (it needs the RDB dump format)")
+
+
+@command("function|restore", arity=-3, flags="write denyoom noscript", acl="scripting",
+         since="7.0.0", summary="Restores all libraries from a payload.")
+def function_restore(client, args):
+    raise CommandError("ERR DUMP payload version or checksum are wrong")
+
+
+@command("function|help", arity=2, flags="loading stale", acl="scripting", since="7.0.0",
+         summary="Returns helpful text about the different subcommands.")
+def function_help(client, args):
+    return _help("FUNCTION", [
+        "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
+        "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+        "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
+        "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
+    ])
+
+
+@extension
+def _setup(engine) -> None:
+    engine.scripts = Scripts(engine)

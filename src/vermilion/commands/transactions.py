@@ -1,1 +1,231 @@
-"""transactions commands (to be written)."""
+"""Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH (Redis 7.0 semantics).
+
+A client inside MULTI has the GATE_MULTI bit in `client.gate`, so only it pays
+for the queueing check (`_gate`, a dispatch gate hook). While queueing:
+
+* commands are checked as if they ran now (unknown command, arity, NOAUTH,
+  pub/sub context, a busy script ...); a refused command is answered with its
+  error and flags the transaction, and EXEC then fails with EXECABORT;
+* commands flagged ``no_multi`` are refused ("Command not allowed inside a
+  transaction"), which also flags the transaction;
+* MULTI, EXEC, DISCARD, WATCH, QUIT and RESET run at once; everything else is
+  queued and answered ``+QUEUED``.
+
+EXEC runs the queue in one go (one thread owns the data, so nothing interleaves);
+runtime errors are returned in place in the result array. WATCH records
+(db, key) -> clients in `Database.watched`; every write path of the keyspace
+(set/add/modified/delete/pop/expire/clear) calls `engine.touch_watched`, which
+sets `client.dirty_cas`; EXEC then returns a null array. A watched key that
+reaches its expiry time before EXEC also makes EXEC fail, as in Redis 7.0.
+
+Propagation: the effects of the queued commands are collected while EXEC runs
+and sent to the sinks as one MULTI ... EXEC block (a single effect needs no
+wrapper, as in Redis 7.0's propagatePendingCommands).
+"""
+from __future__ import annotations
+
+from ..engine.client import GATE_MULTI
+from ..engine.engine import BUSY_SCRIPT, extension
+from ..engine.errors import CommandError
+from ..engine.replies import NULL_ARRAY, OK, QUEUED, ErrorReply
+from ..engine.table import command
+
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+@command("multi", arity=1, flags="noscript loading stale fast allow_busy", acl="transaction",
+         group="transactions", since="1.2.0", summary="Starts a transaction.")
+def multi(client, args):
+    if client.multi is not None:
+        raise CommandError("ERR MULTI calls can not be nested")
+    client.multi = []
+    client.multi_error = False
+    client.update_gate()
+    return OK
+
+
+@command("exec", arity=1, flags="noscript loading stale skip_slowlog", acl="transaction",
+         group="transactions", since="1.2.0", summary="Executes all commands in a transaction.")
+def exec_(client, args):
+    queue = client.multi
+    if queue is None:
+        raise CommandError("ERR EXEC without MULTI")
+    if client.watching and not client.dirty_cas and _watched_key_expired(client):
+        client.dirty_cas = True
+    if client.multi_error:
+        discard_transaction(client)
+        raise CommandError(EXECABORT)
+    if client.dirty_cas:
+        discard_transaction(client)
+        return NULL_ARRAY
+    engine = client.engine
+    unwatch_all(client)
+    # Blocking commands inside EXEC answer at once (Redis's CLIENT_DENY_BLOCKING).
+    was_denied = getattr(client, "deny_blocking", False)
+    client.deny_blocking = True
+    capture = engine.capture
+    own_capture = capture is None and bool(engine.sinks)
+    if own_capture:
+        engine.capture = []
+    call = engine.call
+    try:
+        results = [call(client, cmd, argv) for cmd, argv in queue]
+    finally:
+        client.deny_blocking = was_denied
+        discard_transaction(client)
+        if own_capture:
+            effects, engine.capture = engine.capture, None
+            propagate_block(engine, effects)
+    engine.effects = []     # already propagated (or captured by an enclosing block)
+    return results
+
+
+@command("discard", arity=1, flags="noscript loading stale fast allow_busy", acl="transaction",
+         group="transactions", since="2.0.0", summary="Discards a transaction.")
+def discard(client, args):
+    if client.multi is None:
+        raise CommandError("ERR DISCARD without MULTI")
+    discard_transaction(client)
+    return OK
+
+
+@command("watch", arity=-2, flags="noscript loading stale fast allow_busy", keys=(1, -1, 1),
+         acl="transaction", group="transactions", since="2.2.0",
+         summary="Monitors changes to keys to determine the execution of a transaction.")
+def watch(client, args):
+    if client.multi is not None:
+        raise CommandError("ERR WATCH inside MULTI is not allowed")
+    db = client.db
+    watching = client.watching
+    index = db.index
+    for key in args[1:]:
+        entry = (index, key)
+        if entry in watching:
+            continue
+        # A key already past its expiry is deleted first: Redis does not count the
+        # deletion of a key that was expired when WATCHed as a change.
+        if db.expires and key in db.expires:
+            db.get(key)
+        watching.add(entry)
+        clients = db.watched.get(key)
+        if clients is None:
+            db.watched[key] = {client}
+        else:
+            clients.add(client)
+    return OK
+
+
+@command("unwatch", arity=1, flags="noscript loading stale fast allow_busy", acl="transaction",
+         group="transactions", since="2.2.0", summary="Forgets about watched keys of a transaction.")
+def unwatch(client, args):
+    unwatch_all(client)
+    client.dirty_cas = False
+    return OK
+
+
+# -- state helpers -------------------------------------------------------------------------------
+
+def unwatch_all(client) -> None:
+    watching = client.watching
+    if not watching:
+        return
+    dbs = client.engine.dbs
+    for index, key in watching:
+        watched = dbs[index].watched
+        clients = watched.get(key)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del watched[key]
+    watching.clear()
+
+
+def discard_transaction(client) -> None:
+    client.multi = None
+    client.multi_error = False
+    client.dirty_cas = False
+    unwatch_all(client)
+    client.update_gate()
+
+
+def _watched_key_expired(client) -> bool:
+    """Redis 7.0's isWatchedKeyExpired: a watched key past its TTL (deleted or not)."""
+    dbs = client.engine.dbs
+    now = None
+    for index, key in client.watching:
+        expires = dbs[index].expires
+        when = expires.get(key) if expires else None
+        if when is not None:
+            if now is None:
+                now = client.engine.clock.ms()
+            if when <= now:
+                return True
+    return False
+
+
+def propagate_block(engine, effects: list) -> None:
+    """Send collected (db, argv) effects to the sinks, wrapped when there are several."""
+    if not effects:
+        return
+    sinks = engine.sinks
+    if len(effects) > 1:
+        first_db = effects[0][0]
+        effects = [(first_db, [b"MULTI"])] + effects + [(effects[-1][0], [b"EXEC"])]
+    for sink in sinks:
+        for db_index, argv in effects:
+            sink(db_index, list(argv))
+
+
+# -- dispatch gate -------------------------------------------------------------------------------
+
+_RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
+def _gate(client, cmd, args):
+    engine = client.engine
+    if engine.busy & BUSY_SCRIPT:
+        scripts = engine.scripts
+        if scripts is not None:
+            refusal = scripts.busy_refusal(client, cmd, args)
+            if refusal is not None:
+                return refusal
+    if client.gate & GATE_MULTI:
+        if cmd.no_multi:
+            return engine.reject(cmd, CommandError(NOT_IN_MULTI))
+        name = cmd.parent.name if cmd.parent is not None else cmd.name
+        if name in _RUN_IN_MULTI:
+            return None
+        client.multi.append((cmd, args))
+        return QUEUED
+    return None
+
+
+def _multi_refused(client, cmd, reply: ErrorReply):
+    """A command refused while queueing flags the transaction; a refused EXEC aborts it."""
+    if cmd is not None and cmd.handler is exec_:
+        if client.multi is not None:
+            discard_transaction(client)
+        message = reply.message
+        return ErrorReply(b"EXECABORT Transaction discarded because of: " +
+                          (message[4:] if message.startswith(b"ERR ") else message))
+    if client.multi is not None:
+        client.multi_error = True
+    return reply
+
+
+def _forget(client) -> None:
+    """Disconnect or RESET: drop the transaction and every WATCH."""
+    if client.multi is not None or client.watching or client.dirty_cas:
+        discard_transaction(client)
+
+
+@extension
+def _setup(engine) -> None:
+    engine.add_gate_hook(_gate)
+    engine.multi_refused = _multi_refused
+    engine.disconnect_hooks.append(_forget)
+    if not hasattr(engine, "scripts"):
+        engine.scripts = None

@@ -1,0 +1,7 @@
+"""bit (to be written)."""
+SOURCE = r"""
+local py = ...
+bit = {}
+"""
+
+HELPERS = {}

@@ -1,0 +1,7 @@
+"""cjson (to be written)."""
+SOURCE = r"""
+local py = ...
+cjson = {}
+"""
+
+HELPERS = {}

@@ -1,0 +1,7 @@
+"""cmsgpack (to be written)."""
+SOURCE = r"""
+local py = ...
+cmsgpack = {}
+"""
+
+HELPERS = {}

@@ -1,0 +1,7 @@
+"""struct (to be written)."""
+SOURCE = r"""
+local py = ...
+struct = {}
+"""
+
+HELPERS = {}
