@@ -21,17 +21,30 @@ FLAG_ORDER = (
     "protected", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
 )
 
+# Redis's ACL categories in the order COMMAND INFO lists them (acl.c's table).
+CATEGORY_ORDER = (
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+    "dangerous", "connection", "transaction", "scripting",
+)
+_CATEGORY_RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+
+
 def _categories(flags: frozenset[str], own: list[str]) -> list[str]:
-    """ACL categories: the ones Redis derives from flags around the declared ones."""
+    """ACL categories: the ones Redis derives from flags plus the declared ones.
+
+    A declared "dangerous" is kept (KEYS, FLUSHALL, SWAPDB are @dangerous without
+    being admin); the result is in Redis's category order.
+    """
     cats = [c for c, f in (("write", "write"), ("read", "readonly"), ("admin", "admin"),
                            ("pubsub", "pubsub")) if f in flags]
-    cats += [c for c in own if c not in cats and c not in ("fast", "slow", "dangerous")]
+    cats += [c for c in own if c not in cats and c not in ("fast", "slow")]
     cats.append("fast" if "fast" in flags else "slow")
     if "blocking" in flags:
         cats.append("blocking")
     if "admin" in flags and "dangerous" not in cats:
         cats.append("dangerous")
-    return cats
+    return sorted(cats, key=lambda c: _CATEGORY_RANK.get(c, len(CATEGORY_ORDER)))
 
 
 class Command:
