@@ -39,6 +39,15 @@ EMBSTR_LIMIT = 44               # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 STATUS_NONE = Status(b"none")
 STATUS_STRING = Status(b"string")
 
+# COMMAND INFO / DOCS tips, as Redis 7.0 declares them.
+MULTI_SHARD_SUM = ("request_policy:multi_shard", "response_policy:agg_sum")
+NONDETERMINISTIC = ("nondeterministic_output",)
+ALL_SHARDS_UNORDERED = ("request_policy:all_shards", "nondeterministic_output_order")
+SCAN_TIPS = ("nondeterministic_output", "request_policy:special")
+ALL_SHARDS_NONDETERMINISTIC = ("request_policy:all_shards", "nondeterministic_output")
+ALL_SHARDS_SUM = ("request_policy:all_shards", "response_policy:agg_sum")
+ALL_SHARDS_ALL_SUCCEEDED = ("request_policy:all_shards", "response_policy:all_succeeded")
+
 
 # -- helpers shared with other families ------------------------------------------------------
 
@@ -137,20 +146,22 @@ def _delete_keys(client, args):
     return deleted
 
 
-@command("del", arity=-2, flags="write", keys=(1, -1, 1), acl="keyspace", since="1.0.0",
+@command("del", arity=-2, flags="write", keys=(1, -1, 1), acl="keyspace", tips=MULTI_SHARD_SUM, since="1.0.0",
          summary="Deletes one or more keys.")
 def del_(client, args):
     return _delete_keys(client, args)
 
 
-@command("unlink", arity=-2, flags="write fast", keys=(1, -1, 1), acl="keyspace", since="4.0.0",
+@command("unlink", arity=-2, flags="write fast", keys=(1, -1, 1), acl="keyspace",
+         tips=MULTI_SHARD_SUM, since="4.0.0",
          summary="Asynchronously deletes one or more keys.")
 def unlink(client, args):
     # Freeing happens when the last reference goes; nothing to defer to a thread.
     return _delete_keys(client, args)
 
 
-@command("exists", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace", since="1.0.0",
+@command("exists", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace",
+         tips=MULTI_SHARD_SUM, since="1.0.0",
          summary="Determines whether one or more keys exist.")
 def exists(client, args):
     db = client.db
@@ -173,7 +184,8 @@ def type_(client, args):
     return Status(type_name(value))
 
 
-@command("touch", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace", since="3.2.1",
+@command("touch", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace",
+         tips=MULTI_SHARD_SUM, since="3.2.1",
          summary="Returns the number of existing keys out of those specified after updating "
                  "the time they were last accessed.")
 def touch(client, args):
@@ -294,13 +306,15 @@ def _ttl_generic(client, key: bytes, ms: bool, absolute: bool) -> int:
     return ttl if ms else (ttl + 500) // 1000
 
 
-@command("ttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace", since="1.0.0",
+@command("ttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="1.0.0",
          summary="Returns the expiration time in seconds of a key.")
 def ttl(client, args):
     return _ttl_generic(client, args[1], False, False)
 
 
-@command("pttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace", since="2.6.0",
+@command("pttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="2.6.0",
          summary="Returns the expiration time in milliseconds of a key.")
 def pttl(client, args):
     return _ttl_generic(client, args[1], True, False)
@@ -334,7 +348,8 @@ def persist(client, args):
 # -- KEYS / SCAN / RANDOMKEY / DBSIZE ---------------------------------------------------------
 
 
-@command("keys", arity=2, flags="readonly", acl="keyspace dangerous", since="1.0.0",
+@command("keys", arity=2, flags="readonly", acl="keyspace dangerous",
+         tips=ALL_SHARDS_UNORDERED, since="1.0.0",
          summary="Returns all key names that match a pattern.")
 def keys(client, args):
     db = client.db
@@ -376,7 +391,7 @@ def parse_scan_cursor(arg: bytes) -> int:
     return (sign * value) & _ULONG_MAX
 
 
-@command("scan", arity=-2, flags="readonly", acl="keyspace", since="2.8.0",
+@command("scan", arity=-2, flags="readonly", acl="keyspace", tips=SCAN_TIPS, since="2.8.0",
          summary="Iterates over the key names in the database.")
 def scan(client, args):
     cursor = parse_scan_cursor(args[1])
@@ -415,7 +430,8 @@ def scan(client, args):
     return [b"%d" % cursor, out]
 
 
-@command("randomkey", arity=1, flags="readonly", acl="keyspace", since="1.0.0",
+@command("randomkey", arity=1, flags="readonly", acl="keyspace",
+         tips=ALL_SHARDS_NONDETERMINISTIC, since="1.0.0",
          summary="Returns a random key name from the database.")
 def randomkey(client, args):
     db = client.db
@@ -433,7 +449,7 @@ def randomkey(client, args):
             pass
 
 
-@command("dbsize", arity=1, flags="readonly fast", acl="keyspace", since="1.0.0",
+@command("dbsize", arity=1, flags="readonly fast", acl="keyspace", tips=ALL_SHARDS_SUM, since="1.0.0",
          summary="Returns the number of keys in the database.")
 def dbsize(client, args):
     return len(client.db.data)
@@ -576,7 +592,8 @@ def _flush_mode(args) -> None:
         raise CommandError(SYNTAX)
 
 
-@command("flushdb", arity=-1, flags="write", acl="keyspace dangerous", since="1.0.0",
+@command("flushdb", arity=-1, flags="write", acl="keyspace dangerous",
+         tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
          summary="Removes all keys from the current database.")
 def flushdb(client, args):
     _flush_mode(args)
@@ -586,7 +603,8 @@ def flushdb(client, args):
     return OK
 
 
-@command("flushall", arity=-1, flags="write", acl="keyspace dangerous", since="1.0.0",
+@command("flushall", arity=-1, flags="write", acl="keyspace dangerous",
+         tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
          summary="Removes all keys from all databases.")
 def flushall(client, args):
     _flush_mode(args)
@@ -602,6 +620,7 @@ def flushall(client, args):
 
 # -- OBJECT -----------------------------------------------------------------------------------
 
+# Declared in the order Redis lists the subcommands in COMMAND INFO.
 container("object", arity=-2, acl="slow", since="2.2.3",
           summary="A container for object introspection commands.")
 
@@ -637,25 +656,8 @@ def object_help(client, args):
     return [Status(line) for line in _OBJECT_HELP]
 
 
-@command("object|encoding", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace", since="2.2.3",
-         summary="Returns the internal encoding of a Redis object.")
-def object_encoding(client, args):
-    value = client.db.peek(args[2])
-    if value is None:
-        return None
-    return object_encoding_of(value, client.engine.config)
-
-
-@command("object|refcount", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace", since="2.2.3",
-         summary="Returns the reference count of a value of a key.")
-def object_refcount(client, args):
-    value = client.db.peek(args[2])
-    if value is None:
-        return None
-    return _refcount(value, client.engine.config)
-
-
-@command("object|idletime", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace", since="2.2.3",
+@command("object|idletime", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="2.2.3",
          summary="Returns the time since the last access to a Redis object.")
 def object_idletime(client, args):
     db = client.db
@@ -669,7 +671,28 @@ def object_idletime(client, args):
     return db.idle_ms(args[2]) // 1000
 
 
-@command("object|freq", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace", since="4.0.0",
+@command("object|encoding", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="2.2.3",
+         summary="Returns the internal encoding of a Redis object.")
+def object_encoding(client, args):
+    value = client.db.peek(args[2])
+    if value is None:
+        return None
+    return object_encoding_of(value, client.engine.config)
+
+
+@command("object|refcount", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="2.2.3",
+         summary="Returns the reference count of a value of a key.")
+def object_refcount(client, args):
+    value = client.db.peek(args[2])
+    if value is None:
+        return None
+    return _refcount(value, client.engine.config)
+
+
+@command("object|freq", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
+         tips=NONDETERMINISTIC, since="4.0.0",
          summary="Returns the logarithmic access frequency counter of a Redis object.")
 def object_freq(client, args):
     db = client.db
