@@ -1239,3 +1239,57 @@ def test_differential_group_scenarios(real_redis):
             m.group(op[1]).set_id(op[2], op[3])
         assert both(b"XINFO", b"GROUPS", b"s") == [_flat(x) for x in m.info_groups()], op
         assert both(b"XINFO", b"STREAM", b"s") == raw_info(m.info()), op
+
+
+def test_differential_reopened_node(real_redis):
+    """When XDEL empties the tail node, the previous node becomes the tail again and
+    takes new entries if they fit (it was closed by the byte limit for a bigger
+    entry); zombie nodes left by exact MINID trimming keep taking entries too."""
+    r = real_redis
+    r.execute_command("FLUSHALL")
+    m = Stream()
+
+    def add(sid: StreamID, fields):
+        assert r.execute_command(b"XADD", b"s", sid.encode(), *fields) == m.add(fields, sid).encode()
+
+    for i in range(1, 40):
+        add(S(i, 0), [b"f", b"x" * 100])
+    add(S(40, 0), [b"f", b"y" * 3000])  # does not fit: second node
+    assert r.execute_command(b"XDEL", b"s", b"40-0") == m.delete([S(40, 0)]) == 1
+    add(S(41, 0), [b"f", b"z"])  # fits in the first node again
+    add(S(42, 0), [b"g", b"z", b"h", b"1"])
+    assert r.execute_command(b"XINFO", b"STREAM", b"s") == raw_info(m.info())
+    assert r.execute_command(b"XRANGE", b"s", b"-", b"+") == [raw_entry(e) for e in m.range()]
+    assert r.execute_command(b"XDEL", b"s", b"42-0") == m.delete([S(42, 0)])
+    assert r.execute_command(b"XTRIM", b"s", b"MINID", b"43") == m.trim("minid", S(43, 0))
+    for i in range(43, 200):
+        add(S(i, 0), [b"f", b"%d" % i])
+        if i % 20 == 0:
+            assert r.execute_command(b"XINFO", b"STREAM", b"s") == raw_info(m.info()), i
+    assert r.execute_command(b"XTRIM", b"s", b"MAXLEN", b"~", b"10") == m.trim("maxlen", 10, True, 10000)
+    assert r.execute_command(b"XINFO", b"STREAM", b"s") == raw_info(m.info())
+
+
+def test_large_open_node_reads_are_views_not_copies():
+    s = Stream()
+    rows = []
+    for i in range(50):
+        row = [b"f", b"x" * 1000 + b"%d" % i] if i % 2 else [b"g", b"1", b"h", b"y" * 999]
+        rows.append(row)
+        s.add(row, None, i + 1, node_max_bytes=0)
+    assert isinstance(s._nodes[-1].data(), memoryview)
+    got = s.range()
+    assert [e[1] for e in got] == rows
+    assert all(type(x) is bytes for _, f in got for x in f)
+    s.add([b"f", b"z"], None, 100, node_max_bytes=0)  # appending after reads still works
+    assert s.get(S(100, 0)) == [b"f", b"z"]
+
+
+def test_capped_stream_releases_trimmed_nodes():
+    s = Stream()
+    for i in range(20000):
+        s.add([b"f", b"v"], None, 1 + i)
+        s.trim("maxlen", 1000, approx=True, limit=default_trim_limit())
+    assert 1000 <= s.length < 1100
+    assert len(s._nodes) - s._head == s.node_count
+    assert len(s._nodes) < 64 and s._nodes.count(None) == s._head

@@ -369,6 +369,7 @@ def default_trim_limit(node_max_entries: int = 100) -> int:
 
 _LP_MAX_SIZE = 1 << 30  # STREAM_LISTPACK_MAX_SIZE
 _LP_INT = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
+_NUM_START = frozenset(b"-0123456789")
 _FLAG_DELETED = 1
 _FLAG_SAMEFIELDS = 2
 
@@ -519,6 +520,8 @@ class _Node:
                 out.append(f)
                 out.append(data[p:p + n])
                 p += n
+            if type(data) is memoryview:
+                out[1::2] = [bytes(v) for v in out[1::2]]
             return out
         count = data[p]
         p += 1
@@ -531,11 +534,20 @@ class _Node:
                 n, p = _get_len_slow(data, p, n)
             out.append(data[p:p + n])
             p += n
+        if type(data) is memoryview:
+            out = [bytes(v) for v in out]
         return out
 
-    def data(self) -> bytes:
+    def data(self) -> bytes | memoryview:
+        """The blob in a form that slices cheaply: sealed nodes hold bytes; the
+        open tail node's bytearray is copied when small, and viewed (no copy)
+        when large -- slices of a view must then be turned into bytes."""
         blob = self.blob
-        return blob if type(blob) is bytes else bytes(blob)
+        if type(blob) is bytes:
+            return blob
+        if len(blob) <= 16384:
+            return bytes(blob)
+        return memoryview(blob)
 
 
 def _get_len_slow(data: bytes, p: int, first: int) -> tuple[int, int]:
@@ -561,7 +573,7 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
     flags, msd, sq, base, offs = node.flags, node.msd, node.sq, node.ms, node.offs
     data = node.data()
     names = node.fields
-    single = names[0] if len(names) == 1 else None
+    single = names[0] if len(names) == 1 and type(data) is bytes else None
     for i in (range(hi - 1, lo - 1, -1) if rev else range(lo, hi)):
         fl = flags[i]
         if fl & _FLAG_DELETED:
@@ -701,6 +713,18 @@ class PendingList:
                     break
         return out
 
+    def iter_keys(self, start: int = 0, end: int | None = None) -> Iterator[int]:
+        """Lazily yield keys in [start, end] ascending.  The PEL must not change
+        while this runs (use :meth:`keys_from` for that)."""
+        keys = self._sorted()
+        d = self._d
+        for i in range(bisect_left(keys, start), len(keys)):
+            k = keys[i]
+            if end is not None and k > end:
+                return
+            if k in d:
+                yield k
+
     def __iter__(self) -> Iterator[int]:
         return iter(self.keys_from())
 
@@ -795,8 +819,10 @@ class StreamGroup:
         return len(c.pel)
 
     def set_id(self, last_id: StreamID, entries_read: int | None = None) -> None:
-        """XGROUP SETID: also resets entries_read (to unknown unless given)."""
-        self.last_id = last_id
+        """XGROUP SETID: also resets entries_read (to unknown unless given).
+        Pending entries stay pending; entries after the new ID will be delivered
+        again by ``>`` reads (and re-assigned if still pending)."""
+        self.last_id = StreamID(*last_id)
         self.entries_read = -1 if entries_read is None else entries_read
 
     # -- PEL -----------------------------------------------------------------
@@ -845,7 +871,7 @@ class StreamGroup:
         else:
             pel = self.pel
         out = []
-        for k in pel.keys_from(start.key, end.key):
+        for k in pel.iter_keys(start.key, end.key):
             nack = pel[k]
             idle = now_ms - nack.delivery_time
             if min_idle and idle < min_idle:
@@ -897,9 +923,14 @@ class Stream:
         return len(self._nodes) - self._head
 
     def _drop_head_nodes(self, n: int) -> None:
+        """Forget the first n live nodes in O(n): their slots are cleared now and
+        the lists are compacted once the dead prefix is as long as the rest."""
+        nodes = self._nodes
+        for i in range(self._head, self._head + n):
+            nodes[i] = None  # type: ignore[call-overload]  # release the node right away
         self._head += n
-        if self._head > 64 and self._head * 2 > len(self._nodes):
-            del self._nodes[:self._head]
+        if self._head == len(nodes) or (self._head >= 32 and self._head * 2 >= len(nodes)):
+            del nodes[:self._head]
             del self._keys[:self._head]
             self._head = 0
 
@@ -982,10 +1013,11 @@ class Stream:
         nf2 = len(fields)
         if nf2 == 0 or nf2 & 1:
             raise ValueError("fields must be a non-empty flat list of field/value pairs")
-        sid = self.next_id(id_spec, now_ms)
-        total = 0
-        for s in fields:
-            total += len(s)
+        if id_spec is None and now_ms > self.last_id[0]:  # the common case: a new millisecond
+            sid = _tuple_new(StreamID, (now_ms, 0))
+        else:
+            sid = self.next_id(id_spec, now_ms)
+        total = sum(map(len, fields))
         if total > _LP_MAX_SIZE:
             raise StreamError(ERR_TOO_LARGE)
 
@@ -998,65 +1030,77 @@ class Stream:
                 node.seal()
                 node = None
 
-        names = fields[0::2]
-        values = fields[1::2]
         if node is None:
-            key = tuple(names)
+            key = tuple(fields[0::2])
             master = self._fields_cache.get(key)
             if master is None:
                 if len(self._fields_cache) > 64:
                     self._fields_cache.clear()
-                master = self._fields_cache[key] = tuple(bytes(f) for f in names)
+                master = self._fields_cache[key] = tuple(bytes(f) for f in key)
             node = _Node(sid, master)
             nodes.append(node)
             self._keys.append((sid[0] << 64) | sid[1])
             same = True
         else:
             master = node.fields
-            same = master == tuple(names)
+            if nf2 == 2:
+                same = len(master) == 1 and master[0] == fields[0]
+            else:
+                same = master == tuple(fields[0::2])
 
-        # Redis-side size of the new entry, plus the master count growing by one.
-        lpb = 2 + _lp_int_size(_s64(sid[0] - node.ms)) + _lp_int_size(_s64(sid[1] - node.seq))
-        nvals = len(values)
+        # Redis-side size of the new entry (flags, ID deltas, [field count and
+        # names], values, lp-count) plus the master entry's count growing by one.
+        msd = sid[0] - node.ms
+        seqd = sid[1] - node.seq
+        lpb = 2 + (2 if 0 <= msd <= 127 else _lp_int_size(_s64(msd))) + \
+            (2 if 0 <= seqd <= 127 else _lp_int_size(_s64(seqd)))
+        nvals = nf2 >> 1
         if same:
             lp_count = nvals + 3
+            strings = fields[1::2] if nf2 > 2 else (fields[1],)
         else:
-            lp_count = 2 * nvals + 4
+            lp_count = nf2 + 4
             lpb += _lp_int_size(nvals)
-            for f in names:
-                lpb += _lp_str_size(f)
-        for v in values:
-            lpb += _lp_str_size(v)
+            strings = fields
+        for v in strings:
+            n = len(v)
+            if n < 64 and (not n or v[0] not in _NUM_START):
+                lpb += n + 2
+            else:
+                lpb += _lp_str_size(v)
         lpb += _lp_int_size(lp_count)
-        node.lpbytes += lpb + _lp_int_size(node.live + 1) - _lp_int_size(node.live)
-        node.live += 1
+        live = node.live
+        node.lpbytes += lpb if live < 127 else lpb + _lp_int_size(live + 1) - _lp_int_size(live)
+        node.live = live + 1
 
         # Our own compact copy.
         blob = node.blob
         if type(blob) is bytes:  # a sealed node reopened (its successor was deleted)
             blob = node.blob = bytearray(blob)
-        node.offs = _push(node.offs, len(blob))
-        node.msd = _push(node.msd, sid[0] - node.ms)
-        node.sq = _push(node.sq, sid[1])
+        try:
+            node.offs.append(len(blob))
+        except OverflowError:
+            node.offs = _push(node.offs, len(blob))
+        try:
+            node.msd.append(msd)
+        except OverflowError:
+            node.msd = _push(node.msd, msd)
+        try:
+            node.sq.append(sid[1])
+        except OverflowError:
+            node.sq = _push(node.sq, sid[1])
         if same:
             node.flags.append(_FLAG_SAMEFIELDS)
-            for v in values:
-                n = len(v)
-                if n < 0x80:
-                    blob.append(n)
-                else:
-                    _put_len(blob, n)
-                blob += v
         else:
             node.flags.append(0)
             _put_len(blob, nvals)
-            for s in fields:
-                n = len(s)
-                if n < 0x80:
-                    blob.append(n)
-                else:
-                    _put_len(blob, n)
-                blob += s
+        for v in strings:
+            n = len(v)
+            if n < 0x80:
+                blob.append(n)
+            else:
+                _put_len(blob, n)
+            blob += v
 
         self.length += 1
         self.entries_added += 1
