@@ -210,8 +210,7 @@ def render_info(engine, wanted: list[str]) -> bytes:
                 names.append(w)
     blocks = []
     for name in names:
-        lines = ["# " + name.capitalize() if name not in ("commandstats", "errorstats", "latencystats")
-                 else "# " + name.capitalize()]
+        lines = ["# " + ("CPU" if name == "cpu" else name.capitalize())]
         lines += [f"{k}:{v}" for k, v in SECTIONS[name](engine)]
         blocks.append("\r\n".join(lines))
     text = "\r\n\r\n".join(blocks)
@@ -637,8 +636,10 @@ def debug(client, args):
     sub = args[1].lower()
     engine = client.engine
     if sub == b"sleep" and len(args) == 3:
-        from ._args import parse_float
-        seconds = parse_float(args[2])
+        try:
+            seconds = float(args[2])   # Redis uses atof: garbage means 0
+        except ValueError:
+            seconds = 0.0
         time.sleep(max(seconds, 0))  # deliberately blocks the server, as in Redis
         return OK
     if sub == b"set-active-expire" and len(args) == 3:

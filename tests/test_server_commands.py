@@ -1,0 +1,244 @@
+"""Server commands: CONFIG, COMMAND, INFO, SLOWLOG, LATENCY, DEBUG, TIME, MONITOR, SHUTDOWN."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rawclient import RawClient
+
+
+def as_dict(frame):
+    """CONFIG GET reply as {name: value}, whichever protocol shaped it."""
+    if frame.kind == "%":
+        return {k.value: v.value for k, v in frame.value}
+    items = [f.value for f in frame.value]
+    return dict(zip(items[::2], items[1::2]))
+
+
+def test_config_get_patterns(pair):
+    for pattern in ("maxclients", "max*", "*max-*-entries*", "hash-max-ziplist-*", "lua-time-limit",
+                    "save", "client-output-buffer-limit", "notify-keyspace-events", "nosuch", "databases",
+                    "appendfsync", "slowlog-*", "proto-max-bulk-len", "timeout", "hz"):
+        ref, ver = pair.both("CONFIG", "GET", pattern)
+        assert ver.kind == ref.kind
+        r, v = as_dict(ref), as_dict(ver)
+        if pattern == "save":   # our reference runs with save "" from its command line
+            continue
+        assert v == r, pattern
+    ref, ver = pair.both("CONFIG", "GET", "hz", "maxclients", "hz")
+    assert as_dict(ver) == as_dict(ref)
+
+
+def test_config_set_errors_match(pair):
+    pair.run("""
+        CONFIG SET maxclients abc
+        CONFIG SET hz -1
+        CONFIG SET appendfsync foo
+        CONFIG SET daemonize no
+        CONFIG SET foo bar
+        CONFIG SET maxmemory 1x
+        CONFIG SET hz 5 hz 6
+        CONFIG SET activerehashing maybe
+        CONFIG SET maxclients 0
+        CONFIG SET notify-keyspace-events Q
+        CONFIG SET client-output-buffer-limit "foo 1 2 3"
+        CONFIG SET databases 3
+        CONFIG SET proto-max-bulk-len 10
+        CONFIG SET hz
+        CONFIG SET save abc
+        CONFIG FOO
+    """)
+
+
+def test_config_set_is_atomic_and_round_trips(pair):
+    pair.run("""
+        CONFIG SET hz 20 maxmemory 1gb
+        CONFIG GET hz
+        CONFIG GET maxmemory
+        CONFIG SET hz 30 maxclients abc
+        CONFIG GET hz
+        CONFIG SET lua-time-limit 1234
+        CONFIG GET busy-reply-threshold
+        CONFIG SET notify-keyspace-events KEA
+        CONFIG GET notify-keyspace-events
+        CONFIG SET notify-keyspace-events Kx
+        CONFIG GET notify-keyspace-events
+        CONFIG SET notify-keyspace-events ""
+        CONFIG SET client-output-buffer-limit "pubsub 1mb 512kb 10"
+        CONFIG GET client-output-buffer-limit
+        CONFIG SET client-output-buffer-limit "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        CONFIG SET maxmemory 0 hz 10 maxclients 10000 busy-reply-threshold 5000
+    """)
+
+
+def test_config_rewrite_without_file(pair):
+    pair.check("CONFIG", "REWRITE")
+
+
+def test_config_resetstat(pair):
+    pair.check("CONFIG", "RESETSTAT")
+
+
+def test_command_count_and_info_shape(pair2, vermilion_process_server):
+    c = RawClient(vermilion_process_server.port)
+    count = c.call("COMMAND", "COUNT").value
+    assert count > 30
+    assert len(c.call("COMMAND").value) == count
+    # COMMAND INFO of commands both servers have must agree on name, arity, flags, keys.
+    names = ["get", "set", "ping", "echo", "config", "client", "info", "select", "mget", "del"]
+    ref, ver = pair2.both("COMMAND", "INFO", *names)
+    for r, v in zip(ref.value, ver.value):
+        if v.kind == "*" and v.value is not None and r.value is not None:
+            assert v.value[0] == r.value[0]            # name
+            assert v.value[1] == r.value[1], r.value[0]  # arity
+            assert v.value[3:6] == r.value[3:6], r.value[0]  # first/last/step
+    pair2.check("COMMAND", "INFO", "nosuchcommand")
+    pair2.check("COMMAND", "GETKEYS", "get", "k")
+    pair2.check("COMMAND", "GETKEYS", "set", "a", "b")
+    pair2.check("COMMAND", "GETKEYS", "mget", "a", "b", "c")
+    pair2.check("COMMAND", "GETKEYS", "ping", "x")
+    pair2.check("COMMAND", "GETKEYS", "nosuch", "x")
+    pair2.check("COMMAND", "GETKEYS", "get", "a", "b")
+    pair2.check("COMMAND", "FOO")
+
+
+def test_command_docs_and_list(vermilion_process_server):
+    c = RawClient(vermilion_process_server.port)
+    docs = c.call("COMMAND", "DOCS", "get")
+    assert docs.kind == "*" and docs.value[0].value == b"get"
+    fields = [f.value for f in docs.value[1].value]
+    assert b"summary" in fields and b"group" in fields and b"since" in fields
+    names = {f.value for f in c.call("COMMAND", "LIST").value}
+    assert {b"get", b"set", b"config"} <= names
+    filtered = {f.value for f in c.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "config*").value}
+    assert b"config|get" in filtered and b"get" not in filtered
+    assert c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string").value
+
+
+def test_info_sections(vermilion_process_server):
+    c = RawClient(vermilion_process_server.port)
+    text = c.call("INFO").value.decode()
+    for section in ("# Server", "# Clients", "# Memory", "# Persistence", "# Stats",
+                    "# Replication", "# CPU", "# Keyspace"):
+        assert section in text
+    fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    assert fields["redis_version"] == "7.0.15"
+    assert int(fields["used_memory"]) > 1_000_000
+    assert int(fields["connected_clients"]) >= 1
+    assert "# Commandstats" not in text
+    everything = c.call("INFO", "everything").value.decode()
+    assert "# Commandstats" in everything and "cmdstat_info:calls=" in everything
+    only = c.call("INFO", "server", "clients").value.decode()
+    assert only.startswith("# Server") and "# Clients" in only and "# Memory" not in only
+    assert c.call("INFO", "nosuchsection").value == b""
+
+
+def test_info_commandstats_and_errorstats(vermilion_process_server):
+    c = RawClient(vermilion_process_server.port)
+    c.call("CONFIG", "RESETSTAT")
+    c.call("PING")
+    c.call("PING")
+    c.call("ECHO")                      # arity: rejected
+    c.call("NOSUCHCOMMAND")
+    c.call("SELECT", "99")              # runtime error: failed
+    text = c.call("INFO", "commandstats", "errorstats").value.decode()
+    assert "cmdstat_ping:calls=2," in text
+    assert "cmdstat_echo:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0" in text
+    assert "cmdstat_select:calls=1," in text and "failed_calls=1" in text
+    assert "errorstat_ERR:count=3" in text
+
+
+def test_keyspace_info_and_used_memory_grows(vermilion_server, vermilion_client):
+    r = vermilion_client
+    before = r.info("memory")["used_memory"]
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    pipe = r.pipeline(transaction=False)
+    for i in range(50_000):
+        pipe.execute_command("SET", f"mem:{i}", "x" * 100)
+    pipe.execute()
+    info = r.info("keyspace")
+    assert info["db0"]["keys"] == 50_000
+    assert r.info("memory")["used_memory"] > before + 2_000_000
+
+
+def test_slowlog(pair2):
+    for c in (pair2.ref, pair2.ver):
+        c.call("SLOWLOG", "RESET")
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        c.call("ECHO", "x" * 200)
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+    ref, ver = pair2.both("SLOWLOG", "GET", "2")
+    assert len(ver.value) == len(ref.value) == 2
+    # id, timestamp, duration vary; the logged arguments and shapes must agree
+    assert [e.value[3] for e in ver.value] == [e.value[3] for e in ref.value]
+    pair2.check("SLOWLOG", "GET", "-2")
+    pair2.check("SLOWLOG", "GET", "x")
+    pair2.check("SLOWLOG", "RESET")
+    pair2.check("SLOWLOG", "LEN")
+
+
+def test_time_and_lastsave(pair):
+    ref, ver = pair.both("TIME")
+    assert ver.kind == ref.kind and len(ver.value) == 2
+    assert abs(int(ver.value[0].value) - int(ref.value[0].value)) <= 2
+    ref, ver = pair.both("LASTSAVE")
+    assert ver.kind == ref.kind == ":"
+
+
+def test_latency_commands(pair):
+    pair.check("LATENCY", "LATEST")
+    pair.check("LATENCY", "HISTORY", "command")
+    pair.check("LATENCY", "RESET")
+    ref, ver = pair.both("LATENCY", "DOCTOR")
+    assert ver.kind == ref.kind
+
+
+def test_debug(pair):
+    pair.check("DEBUG", "SLEEP", "0")
+    pair.check("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    pair.check("DEBUG", "SLEEP", "abc")
+    pair.check("DEBUG", "NOSUCH")
+
+
+def test_debug_sleep_blocks_the_server(vermilion_process_server):
+    a = RawClient(vermilion_process_server.port)
+    b = RawClient(vermilion_process_server.port)
+    a.send("DEBUG", "SLEEP", "0.2")
+    time.sleep(0.02)
+    start = time.monotonic()
+    assert b.call("PING").value == b"PONG"
+    assert time.monotonic() - start > 0.1
+    assert a.read().value == b"OK"
+
+
+def test_monitor(vermilion_process_server):
+    m = RawClient(vermilion_process_server.port)
+    assert m.call("MONITOR").value == b"OK"
+    c = RawClient(vermilion_process_server.port)
+    c.call("ECHO", 'say "hi"\n')
+    line = m.read()
+    assert line.kind == "+"
+    assert line.value.endswith(b'"ECHO" "say \\"hi\\"\\n"'), line.value
+    assert b"[0 127.0.0.1:" in line.value
+
+
+def test_role(pair):
+    ref, ver = pair.both("ROLE")
+    assert ver == ref
+
+
+def test_shutdown_stops_the_server():
+    import vermilion
+    server = vermilion.embedded().start()
+    c = RawClient(server.port)
+    c.send("SHUTDOWN", "NOSAVE")
+    assert c.closed_by_server(5)
+    server._thread.join(5)
+    assert not server._thread.is_alive()
+    server.stop()
+
+
+def test_shutdown_syntax(pair):
+    pair.check("SHUTDOWN", "FOO")
+    pair.check("SHUTDOWN", "SAVE", "NOSAVE")
