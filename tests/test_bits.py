@@ -43,7 +43,7 @@ def test_setbit_getbit(pair):
     SET t a EXAT {FAR_S}
     SETBIT t 0 1
     EXPIRETIME t
-    SETBIT big 4294967295 0
+    SETBIT big 8000000 0
     STRLEN big
     """)
 
