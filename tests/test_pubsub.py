@@ -492,3 +492,18 @@ def test_client_info_shows_subscription_counts(twins):
     for side in (c.ref, c.ver):
         fields = _client_fields(side)
         assert (fields["sub"], fields["psub"], fields["ssub"], fields["flags"]) == ("0", "0", "0", "N")
+
+
+def test_subscribe_inside_multi(twins):
+    c = twins()
+    c.check("MULTI")
+    c.check("SUBSCRIBE", "in-multi")
+    c.check("SSUBSCRIBE", "in-multi-shard")
+    c.check("PSUBSCRIBE", "in-multi*")
+    c.check("EXEC")          # confirmations are EXEC's elements; SSUBSCRIBE is refused
+    c.check("ECHO", "after")
+    c.send("UNSUBSCRIBE")
+    c.expect(1)
+    c.send("PUNSUBSCRIBE")
+    c.expect(1)
+    c.quiet()

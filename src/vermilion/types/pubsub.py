@@ -15,7 +15,9 @@ a client's patterns are listed in subscription order, as in Redis 7.0 (where
 ``c->pubsub_patterns`` is a list). A channel or pattern with no subscriber left
 is removed from the index, so PUBSUB CHANNELS / NUMPAT count only live ones.
 
-Nothing here does I/O; subscribers are any hashable objects.
+Nothing here does I/O; subscribers are any hashable objects. The top-level
+dicts (`ChannelIndex.subscribers`, `PatternIndex.entries`) are only ever
+mutated, never replaced, so a publisher may keep a direct reference to them.
 """
 from __future__ import annotations
 
