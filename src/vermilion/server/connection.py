@@ -41,7 +41,6 @@ class Connection(Client, asyncio.Protocol):
         # ahead of our next reply, whichever comes first.
         self.batch: list | None = None
         self.pending: list = []
-        self.pending_bytes = 0
         self.postponed: list | None = None          # a command held back by CLIENT PAUSE
 
     # -- lifecycle ------------------------------------------------------------------
@@ -262,7 +261,6 @@ class Connection(Client, asyncio.Protocol):
         if self.pending:
             out = self.pending + out
             self.pending = []
-            self.pending_bytes = 0
         t = self.transport
         if t is None or t.is_closing():
             return
@@ -293,17 +291,16 @@ class Connection(Client, asyncio.Protocol):
         leaves in a single write per subscriber.
         """
         batch = self.batch
-        if batch is not None:
-            batch.append(data)
-        elif not self.closing:
-            if not self.pending:
+        if batch is None:
+            batch = self.pending
+            if not batch:
                 self.server.schedule_flush(self)
-            self.pending.append(data)
-            self.pending_bytes += len(data)
+        batch.append(data)
 
     def output_bytes(self) -> int:
         t = self.transport
-        return (t.get_write_buffer_size() if t is not None else 0) + self.pending_bytes
+        pending = sum(map(len, self.pending)) if self.pending else 0
+        return (t.get_write_buffer_size() if t is not None else 0) + pending
 
     def query_buffer_bytes(self) -> int:
         return self.parser.pending() if self.parser is not None else 0
