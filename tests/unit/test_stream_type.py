@@ -406,10 +406,11 @@ class TestGroups:
         hist = s.read_group(g, b"c", MIN_ID, None, now_ms=20)
         assert hist == [(ids[0], [b"f", b"v"]), (ids[1], None), (ids[2], [b"f", b"v"]),
                         (ids[3], [b"f", b"v"])]
-        assert s.read_group(g, b"c", ids[2], 1, now_ms=30) == [(ids[2], [b"f", b"v"])]
+        # IDs strictly greater than the one given.
+        assert s.read_group(g, b"c", ids[2], 1, now_ms=30) == [(ids[3], [b"f", b"v"])]
         counts = {sid: (n.delivery_count, n.delivery_time) for sid, n in
                   ((S.from_key(k), g.pel[k]) for k in g.pel)}
-        assert counts == {ids[0]: (2, 20), ids[1]: (1, 10), ids[2]: (3, 30), ids[3]: (2, 20)}
+        assert counts == {ids[0]: (2, 20), ids[1]: (1, 10), ids[2]: (2, 20), ids[3]: (3, 30)}
         assert s.read_group(g, b"other", MIN_ID) == []
 
     def test_noack(self):
@@ -1054,7 +1055,13 @@ class GroupDriver:
             if noack:
                 args.append(b"NOACK")
             history = rng.random() < 0.25
-            start = (self.rid() if rng.random() < 0.5 else MIN_ID) if history else NEW_ENTRIES
+            owned = [S.from_key(k) for k in g.consumer(cname).pel] if g.consumer(cname) else []
+            if not history:
+                start = NEW_ENTRIES
+            elif owned and rng.random() < 0.4:
+                start = rng.choice(owned)  # history reads return IDs strictly after this
+            else:
+                start = self.rid() if rng.random() < 0.5 else MIN_ID
             args += [b"STREAMS", b"s", start.encode() if history else b">"]
             want = r.execute_command(*args)
             if history or m.has_entries_after(g.last_id):

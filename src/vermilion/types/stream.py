@@ -1377,7 +1377,7 @@ class Stream:
         delivered entry enters the PEL owned by this consumer with delivery count 1
         (an entry already pending -- possible after XGROUP SETID -- is re-assigned
         and its count reset to 1).  Otherwise: this consumer's pending entries with
-        ID >= start (history), each re-delivery bumping its count and time; entries
+        ID > start (history), each re-delivery bumping its count and time; entries
         deleted from the stream come back as ``(id, None)``.
         ``count`` None/0 means no limit.  Returns [] when there is nothing.
         """
@@ -1385,7 +1385,9 @@ class Stream:
         if start != NEW_ENTRIES:
             out: list[Entry] = []
             pel = c.pel
-            for k in pel.keys_from(start.key, limit=count or 0):
+            # Like ">" reads, history reads return IDs strictly greater than the
+            # one given ("0" is the usual way to ask for everything pending).
+            for k in pel.keys_from(start.key + 1, limit=count or 0):
                 sid = StreamID.from_key(k)
                 fields = self.get(sid)
                 if fields is not None:
