@@ -248,9 +248,13 @@ local KILLED = "Script killed by user with SCRIPT KILL..."
 local hook
 hook = function()
   if pycheck() then
-    -- Raised on every line from now on, so pcall cannot swallow it for good.
+    -- Raised on every line from now on, so pcall cannot swallow it for good; only
+    -- in user code (level 2 is the running function), never in our own frames.
     sethook(hook, "l")
-    error({err = "ERR " .. KILLED})
+    local info = getinfo(2, "S")
+    if info and info.source ~= INTERNAL and info.what ~= "C" then
+      error({err = "ERR " .. KILLED})
+    end
   end
 end
 local function arm_hook() sethook(hook, "", 100000) end

@@ -5,12 +5,13 @@ receives a table of Python helpers (`Scripts.lib_helpers(name)`) and sets its
 global (`bit`, `struct`, ...); the prelude then makes it read-only.
 """
 from . import bit, cjson, cmsgpack, struct
+from .common import PREAMBLE
 
 LIBRARIES = [
-    ("bit", bit.SOURCE),
-    ("struct", struct.SOURCE),
-    ("cjson", cjson.SOURCE),
-    ("cmsgpack", cmsgpack.SOURCE),
+    ("bit", PREAMBLE + bit.SOURCE),
+    ("struct", PREAMBLE + struct.SOURCE),
+    ("cjson", PREAMBLE + cjson.SOURCE),
+    ("cmsgpack", PREAMBLE + cmsgpack.SOURCE),
 ]
 
 
