@@ -54,48 +54,57 @@ def check_length(client, size: int, append: int) -> None:
 # Option bits of SET and GETEX (Redis's OBJ_SET_* / OBJ_* flags).
 _NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
 _EX, _PX, _EXAT, _PXAT = 32, 64, 128, 256
+_EXPIRES = _EX | _PX | _EXAT | _PXAT
 
 
-def _parse_options(args: list, start: int, is_set: bool):
-    """Redis's parseExtendedStringArgumentsOrReply, for SET (is_set) and GETEX.
+def _option_table(spec: dict) -> dict:
+    # name -> (flag, flags it conflicts with, takes a value); the spellings
+    # clients send are precomputed so that parsing is one dict lookup per option.
+    table = {}
+    for name, entry in spec.items():
+        for spelling in (name, name.lower(), name.capitalize()):
+            table[spelling] = entry
+    return table
 
-    Each option is refused (syntax error) when a conflicting one came before it;
-    repeating the same option is allowed and the last expiry value wins.
-    """
+
+# Each option is refused when a conflicting one came before it (Redis checks them
+# in this order too); repeating an option is allowed and the last value wins.
+_SET_OPTIONS = _option_table({
+    b"NX": (_NX, _XX, False),
+    b"XX": (_XX, _NX, False),
+    b"GET": (_GET, 0, False),
+    b"KEEPTTL": (_KEEPTTL, _PERSIST | _EXPIRES, False),
+    b"EX": (_EX, _KEEPTTL | _PERSIST | _EXAT | _PX | _PXAT, True),
+    b"PX": (_PX, _KEEPTTL | _PERSIST | _EX | _EXAT | _PXAT, True),
+    b"EXAT": (_EXAT, _KEEPTTL | _PERSIST | _EX | _PX | _PXAT, True),
+    b"PXAT": (_PXAT, _KEEPTTL | _PERSIST | _EX | _EXAT | _PX, True),
+})
+_GETEX_OPTIONS = _option_table({
+    b"PERSIST": (_PERSIST, _EXPIRES | _KEEPTTL, False),
+    b"EX": (_EX, _KEEPTTL | _PERSIST | _EXAT | _PX | _PXAT, True),
+    b"PX": (_PX, _KEEPTTL | _PERSIST | _EX | _EXAT | _PXAT, True),
+    b"EXAT": (_EXAT, _KEEPTTL | _PERSIST | _EX | _PX | _PXAT, True),
+    b"PXAT": (_PXAT, _KEEPTTL | _PERSIST | _EX | _EXAT | _PX, True),
+})
+
+
+def _parse_options(args: list, start: int, table: dict):
+    """Redis's parseExtendedStringArgumentsOrReply: (flags, expiry argument or None)."""
     flags = 0
     expire = None
     j, n = start, len(args)
     while j < n:
-        opt = _c_string(args[j]).upper()
-        more = j + 1 < n
-        if opt == b"NX" and is_set and not flags & _XX:
-            flags |= _NX
-        elif opt == b"XX" and is_set and not flags & _NX:
-            flags |= _XX
-        elif opt == b"GET" and is_set:
-            flags |= _GET
-        elif opt == b"KEEPTTL" and is_set and not flags & (_PERSIST | _EX | _EXAT | _PX | _PXAT):
-            flags |= _KEEPTTL
-        elif opt == b"PERSIST" and not is_set and not flags & (_EX | _EXAT | _PX | _PXAT | _KEEPTTL):
-            flags |= _PERSIST
-        elif opt == b"EX" and more and not flags & (_KEEPTTL | _PERSIST | _EXAT | _PX | _PXAT):
-            flags |= _EX
-            expire = args[j + 1]
-            j += 1
-        elif opt == b"PX" and more and not flags & (_KEEPTTL | _PERSIST | _EX | _EXAT | _PXAT):
-            flags |= _PX
-            expire = args[j + 1]
-            j += 1
-        elif opt == b"EXAT" and more and not flags & (_KEEPTTL | _PERSIST | _EX | _PX | _PXAT):
-            flags |= _EXAT
-            expire = args[j + 1]
-            j += 1
-        elif opt == b"PXAT" and more and not flags & (_KEEPTTL | _PERSIST | _EX | _EXAT | _PX):
-            flags |= _PXAT
-            expire = args[j + 1]
-            j += 1
-        else:
+        spec = table.get(args[j])
+        if spec is None:
+            spec = table.get(_c_string(args[j]).upper())
+        if spec is None or flags & spec[1]:
             raise CommandError(SYNTAX)
+        if spec[2]:
+            j += 1
+            if j == n:
+                raise CommandError(SYNTAX)
+            expire = args[j]
+        flags |= spec[0]
         j += 1
     return flags, expire
 
@@ -128,9 +137,10 @@ def set_(client, args):
         db.set(key, args[2])
         engine = client.engine
         engine.dirty += 1
-        engine.notify(db, "$", b"set", key)
+        if engine.notify_flags:         # notify()'s own first test, inlined
+            engine.notify(db, "$", b"set", key)
         return OK
-    flags, expire = _parse_options(args, 3, True)
+    flags, expire = _parse_options(args, 3, _SET_OPTIONS)
     return _set_generic(client, args, args[1], args[2], flags, expire, "set")
 
 
@@ -154,11 +164,14 @@ def _set_generic(client, args, key, value, flags, expire, name):
     db.set(key, value, keep_ttl=bool(flags & _KEEPTTL))
     engine = client.engine
     engine.dirty += 1
-    engine.notify(db, "$", b"set", key)
+    notify = engine.notify_flags        # notify()'s own first test, inlined (hot path)
+    if notify:
+        engine.notify(db, "$", b"set", key)
     if expire is not None:
         db.set_expire(key, when)
         engine.rewrite([b"SET", key, value, b"PXAT", b"%d" % when])
-        engine.notify(db, "g", b"expire", key)
+        if notify:
+            engine.notify(db, "g", b"expire", key)
     elif flags & _GET:
         # Replicas must not see GET (it may be repeated); the other options stay.
         engine.rewrite([a for i, a in enumerate(args) if i < 3 or _c_string(a).upper() != b"GET"])
@@ -209,7 +222,7 @@ def getdel(client, args):
          since="6.2.0", summary="Get the value of a key and optionally set its expiration",
          complexity="O(1)")
 def getex(client, args):
-    flags, expire = _parse_options(args, 2, False)
+    flags, expire = _parse_options(args, 2, _GETEX_OPTIONS)
     db = client.db
     key = args[1]
     value = _string_or_none(db.get(key))
@@ -466,15 +479,21 @@ def _incr(client, key: bytes, delta: int) -> int:
         db.add(key, b"%d" % result)
     else:
         cls = value.__class__
-        if cls is not bytes and cls is not bytearray:
+        if cls is bytes and 0 < len(value) < 19 and value.isdigit() and \
+                (value[0] != 48 or len(value) == 1):
+            # The common case, a small non-negative counter: int() is exact here.
+            result = int(value) + delta
+        elif cls is bytes or cls is bytearray:
+            result = _stored_integer(value) + delta
+        else:
             raise CommandError(WRONGTYPE)
-        result = _stored_integer(value) + delta
         if not _LLONG_MIN <= result <= _LLONG_MAX:
             raise CommandError(OVERFLOW)
-        db.set(key, b"%d" % result, keep_ttl=True)
+        db.set(key, b"%d" % result, True)
     engine = client.engine
     engine.dirty += 1
-    engine.notify(db, "$", b"incrby", key)
+    if engine.notify_flags:             # notify()'s own first test, inlined
+        engine.notify(db, "$", b"incrby", key)
     return result
 
 
