@@ -217,7 +217,9 @@ def test_compile_is_cached_and_reusable() -> None:
 
 
 def test_bytearray_and_memoryview_pattern_inputs() -> None:
-    assert glob_match(bytes(bytearray(b"a*")), b"abc")
+    assert glob_match(bytearray(b"a*"), b"abc")
+    assert compile_glob(memoryview(b"*b?"))(b"abc")
+    assert compile_glob(bytearray(b"x")) is compile_glob(b"x")
 
 
 def test_matches_everything() -> None:

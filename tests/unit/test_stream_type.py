@@ -1300,3 +1300,12 @@ def test_capped_stream_releases_trimmed_nodes():
     assert 1000 <= s.length < 1100
     assert len(s._nodes) - s._head == s.node_count
     assert len(s._nodes) < 64 and s._nodes.count(None) == s._head
+
+
+def test_read_after():
+    s = Stream()
+    ids = fill(s, 5)
+    assert [e[0] for e in s.read_after(ids[1])] == ids[2:]
+    assert [e[0] for e in s.read_after(MIN_ID, 2)] == ids[:2]
+    assert s.read_after(s.last_id) == [] and s.read_after(MAX_ID) == []
+    assert not s.has_entries_after(ids[-1]) and s.has_entries_after(ids[-2])

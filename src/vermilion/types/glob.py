@@ -210,14 +210,19 @@ def _literal_fast_path(tokens: list[tuple[int, object]], nocase: bool) -> Matche
     return lambda s: s == lit
 
 
-@lru_cache(maxsize=4096)
 def compile_glob(pattern: bytes, nocase: bool = False) -> Matcher:
     """Compile a Redis glob pattern into a predicate ``f(string) -> bool``.
 
     Same result as Redis's ``stringmatchlen(pattern, string, nocase)`` for every
     input; compiled patterns are cached, so calling this per request is cheap.
     """
-    pattern = bytes(pattern)
+    if type(pattern) is not bytes:
+        pattern = bytes(pattern)
+    return _compile(pattern, bool(nocase))
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: bytes, nocase: bool) -> Matcher:
     tokens = _tokenize(pattern, nocase)
     fast = _literal_fast_path(tokens, nocase)
     if fast is not None:

@@ -1208,6 +1208,12 @@ class Stream:
                 hi = len(nodes[ni])
         return out
 
+    def read_after(self, sid: StreamID, count: int | None = None) -> list[Entry]:
+        """XREAD for one stream: live entries with ID strictly greater than ``sid``
+        (``$`` having been resolved to ``last_id`` by :func:`parse_read_id`)."""
+        begin = incr_id(sid)
+        return [] if begin is None else self.range(begin, MAX_ID, count)
+
     def iter_ids(self, rev: bool = False) -> Iterator[StreamID]:
         """All live IDs in order (used by tests and XINFO)."""
         nodes = self._nodes[self._head:]
