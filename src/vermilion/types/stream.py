@@ -29,8 +29,10 @@ Our own representation of a node is compact rather than a listpack: ID deltas
 and blob offsets in ``array`` objects (4 bytes each while they fit), one flag
 byte per entry, and all field/value strings length-prefixed in a single blob
 (values only, when the entry has the same field names as the node's master
-entry -- the same trick Redis uses).  A stream of 1M two-string entries costs
-roughly 20 bytes per entry here, against ~13 in redis-server.
+entry -- the same trick Redis uses).  ``XADD s * f v`` a million times grows
+a process by ~21 MB here, against ~13 MB for redis-server 7.0.  XINFO's
+``radix-tree-nodes`` is computed from the master IDs as the node count of
+Redis's compressed radix tree (:meth:`Stream.rax_nodes`).
 
 Nodes live in a Python list with a parallel list of master-ID keys, so a
 lookup is a bisect over nodes plus a bisect inside one node
@@ -56,10 +58,14 @@ in the PEL until it is acknowledged with XACK.  Invariants:
   deleted).  Being in the PEL does not keep the entry itself alive: XDEL and
   trimming may remove it, and readers then see the ID with no fields.
 * Each pending entry has exactly one owner consumer, and appears both in the
-  group PEL and in that consumer's PEL (both ordered by ID).
+  group PEL and in that consumer's PEL (both :class:`PendingList`, iterated
+  in ID order).
 * The delivery count starts at 1 and only grows (history re-reads, XCLAIM,
-  XAUTOCLAIM), except that XCLAIM RETRYCOUNT sets it explicitly.  JUSTID
-  claims do not count as a delivery.
+  XAUTOCLAIM), with Redis's exceptions: XCLAIM RETRYCOUNT sets it, XCLAIM
+  FORCE of an entry that was not pending starts it at 2 (1 with JUSTID), and
+  a ``>`` read of an entry that is still pending (after XGROUP SETID moved
+  the group back) re-assigns it with count 1.  JUSTID claims do not count as
+  a delivery.
 * ``delivery_time`` is the last time (ms) the entry was delivered or claimed;
   XPENDING/XCLAIM idle times are ``now - delivery_time``.
 * A consumer's ``seen_time`` is refreshed by XREADGROUP and by any XCLAIM /
