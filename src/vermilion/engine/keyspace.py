@@ -292,9 +292,16 @@ class Database:
             self.access[key] = self.engine.clock.ms()
 
     def record_write(self, key: bytes) -> None:
-        """A value was stored: a new object for LRU; LFU keeps an overwritten key's counter."""
+        """A value was stored at `key` (only called while tracking is on).
+
+        LRU: the new object is fresh. LFU: a new key starts at LFU_INIT_VAL; an
+        overwritten key keeps its counter (dbSetValue) after the lookup every
+        Redis write does first, which counts as one access.
+        """
         if self.track == TRACK_LFU:
-            if key not in self.access:
+            if key in self.access:
+                self.touch(key)
+            else:
                 self.access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
         else:
             self.access[key] = self.engine.clock.ms()
@@ -352,7 +359,7 @@ class Database:
         if n == 0:
             return None
         i = random.randrange(n)
-        if n < 4096:
+        if n < 32768:   # walking the dict in C beats keeping an index up to date
             return next(islice(iter(self.data), i, None))
         return self._scan_index()[i]
 
