@@ -761,6 +761,9 @@ def test_object_lfu(pair):
         OBJECT FREQ nokey
         OBJECT IDLETIME nokey
         SET k w
+        SET new v
+        SET new w
+        OBJECT FREQ new
         OBJECT ENCODING k
         CONFIG SET maxmemory-policy volatile-lru
         SET k v
