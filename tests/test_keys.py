@@ -475,7 +475,7 @@ def test_randomkey_returns_existing_keys(pair2):
     assert seen <= keys and len(seen) > 25
 
 
-def test_randomkey_large_db_uses_index(pair2):
+def test_randomkey_many_keys(pair2):
     n = 5000
     pair2.ver.send_raw(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len(b"k%d" % i), i)
                                 for i in range(n)))

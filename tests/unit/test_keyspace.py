@@ -283,11 +283,13 @@ def test_scan_index_follows_writes_and_is_dropped_when_idle(engine, db):
     assert db.scan_index is None
 
 
-def test_random_key_large_db(db):
-    for i in range(5000):
+@pytest.mark.parametrize("size", [100, 40_000])    # dict walk, then the sorted index
+def test_random_key_is_spread_over_the_db(db, size):
+    for i in range(size):
         db.set(b"k%d" % i, b"v")
     picks = {db.random_key() for _ in range(500)}
-    assert len(picks) > 400 and picks <= set(db.data)
+    assert len(picks) > min(size * 0.6, 400) and picks <= set(db.data)
+    assert (db.scan_index is not None) == (size >= 32768)
 
 
 # -- SWAPDB / transfer / clear --------------------------------------------------------------
