@@ -26,7 +26,6 @@ from ..types.glob import compile_glob, matches_everything
 from ._args import parse_int
 
 _LLONG_MAX = 2**63 - 1
-_LLONG_MIN = -(2**63)
 _INT_MAX = 2**31 - 1
 _INT_MIN = -(2**31)
 _ULONG_MAX = 2**64 - 1
@@ -109,15 +108,15 @@ def copy_value(value):
     return value.copy()
 
 
-def _parse_db_index(client, arg: bytes, error: str | None = None):
-    """getIntFromObjectOrReply + selectDb: the database `arg` names."""
+def _parse_db_index(client, arg: bytes):
+    """getIntFromObjectOrReply + selectDb: the database `arg` names (MOVE, COPY DB)."""
     try:
         index = parse_int(arg)
     except CommandError:
-        raise CommandError(error or NOT_INTEGER) from None
+        raise CommandError(NOT_INTEGER) from None
     if not _INT_MIN <= index <= _INT_MAX:
-        raise CommandError(error or "ERR value is out of range, value must between "
-                                    "-2147483648 and 2147483647")
+        raise CommandError("ERR value is out of range, value must between "
+                           "-2147483648 and 2147483647")
     dbs = client.engine.dbs
     if not 0 <= index < len(dbs):
         raise CommandError(INVALID_DB)
@@ -598,8 +597,12 @@ def _flush_mode(args) -> None:
 def flushdb(client, args):
     _flush_mode(args)
     engine = client.engine
-    # +1: Redis propagates FLUSHDB even when the database was already empty.
-    engine.dirty += client.db.clear() + 1
+    removed = client.db.clear()
+    engine.dirty += removed
+    if not removed and engine.sinks:
+        # Redis propagates FLUSHDB even when the database was already empty
+        # (forceCommandPropagation) without counting a change.
+        engine.propagate(client.db.index, (args,))
     return OK
 
 
