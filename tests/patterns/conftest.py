@@ -42,10 +42,22 @@ def _no_redis(reason: str):
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(cluster: bool = False) -> int:
+    """A free port; for a cluster node, also free at port+10000 (its cluster bus)."""
+    if not cluster:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    import random
+    while True:
+        port = random.randint(20000, 40000)
+        try:
+            for p in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
 
 
 class RedisProc:
@@ -136,18 +148,75 @@ class Backend:
             try:
                 ok = _PROBES[feature](self._probe_client)
                 self._missing[feature] = None if ok else f"answers {feature} probe wrongly"
-            except redis.ResponseError as exc:
-                self._missing[feature] = f"{feature}: {exc}"
+            except redis.RedisError as exc:
+                self._missing[feature] = f"{feature}: {type(exc).__name__}: {exc}"[:300]
         return self._missing[feature]
 
 
-_PROBES = {
-    "eval": lambda c: c.eval("return {1, #redis.call('TIME')}", 0) == [1, 2],
-    "streams": lambda c: (c.delete("probe:s") >= 0 and bool(c.xadd("probe:s", {"a": 1}))
-                          and c.xgroup_create("probe:s", "g", id="0")
-                          and c.xautoclaim("probe:s", "g", "c", 0)[0] in (b"0-0", "0-0")),
-    "pubsub": lambda c: c.publish("probe:ch", "x") == 0,
-}
+# Every command the patterns' scripts call, as a script would call it.
+_SCRIPT_CALLS = [
+    ("TIME",), ("SET", "p:k", "v", "NX", "PX", "1000"), ("INCR", "p:n"), ("PTTL", "p:k"),
+    ("PEXPIRE", "p:k", "1000"), ("PEXPIREAT", "p:k", "99999999999999"), ("GET", "p:k"),
+    ("EXISTS", "p:k"), ("HSET", "p:h", "a", "1"), ("HGET", "p:h", "a"), ("HMGET", "p:h", "a"),
+    ("HGETALL", "p:h"), ("HINCRBY", "p:h", "n", "1"), ("HKEYS", "p:h"), ("HDEL", "p:h", "n"),
+    ("RENAME", "p:h", "p:h2"), ("ZADD", "p:z", "GT", "INCR", "1", "m"),
+    ("ZADD", "p:z", "NX", "2", "n"), ("ZREMRANGEBYSCORE", "p:z", "-inf", "0"), ("ZCARD", "p:z"),
+    ("ZRANGE", "p:z", "0", "-1", "WITHSCORES"), ("ZRANGEBYSCORE", "p:z", "(1", "+inf", "WITHSCORES"),
+    ("ZCOUNT", "p:z", "1", "1"), ("ZSCORE", "p:z", "m"), ("ZRANK", "p:z", "m"),
+    ("ZREVRANK", "p:z", "m"), ("ZREVRANGE", "p:z", "0", "1", "WITHSCORES"), ("ZREM", "p:z", "n"),
+    ("DEL", "p:k"),
+]
+_STREAM_SCRIPT_CALLS = [
+    ("XADD", "p:s", "MAXLEN", "~", "100", "*", "a", "1"), ("XRANGE", "p:s", "-", "+"),
+    ("XPENDING", "p:s", "g", "-", "+", "1", "c"), ("XCLAIM", "p:s", "g", "c", "0", "0-1", "JUSTID"),
+    ("XACK", "p:s", "g", "0-1"), ("XDEL", "p:s", "0-1"),
+]
+_PCALL = ("local r = redis.pcall(unpack(ARGV)) "
+          "if type(r) == 'table' and r.err then return r.err end return 'ok'")
+
+
+def _script_calls(c, calls) -> bool:
+    bad = []
+    for cmd in calls:
+        out = c.eval(_PCALL, 0, *cmd)
+        if out not in (b"ok", "ok"):
+            bad.append(f"{cmd[0]}: {out!r}")
+    if bad:
+        raise redis.ResponseError("in scripts: " + "; ".join(bad))
+    return True
+
+
+def _probe_eval(c) -> bool:
+    if c.eval("return {1, string.format('%d', 1234567890123456)}", 0) != [1, b"1234567890123456"]:
+        return False
+    return _script_calls(c, _SCRIPT_CALLS)
+
+
+def _probe_streams(c) -> bool:
+    c.delete("p:s")
+    c.xgroup_create("p:s", "g", id="0", mkstream=True)
+    c.xadd("p:s", {"a": 1})
+    c.xreadgroup("g", "c", {"p:s": ">"}, count=1, block=10)
+    ok = (c.xautoclaim("p:s", "g", "c2", 0)[0] in (b"0-0", "0-0")
+          and c.xinfo_groups("p:s")[0].get("lag") is not None
+          and c.xpending("p:s", "g")["pending"] == 1)
+    return ok and _script_calls(c, _STREAM_SCRIPT_CALLS)
+
+
+def _probe_pubsub(c) -> bool:
+    ps = c.pubsub()
+    try:
+        ps.subscribe("p:ch")
+        ps.get_message(timeout=1)
+        c.publish("p:ch", "x")
+        ps.ping("hc")
+        kinds = [ps.get_message(timeout=1) for _ in range(2)]
+        return [k and k["type"] for k in kinds] == ["message", "pong"]
+    finally:
+        ps.close()
+
+
+_PROBES = {"eval": _probe_eval, "streams": _probe_streams, "pubsub": _probe_pubsub}
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +244,9 @@ def backend(request):
         url = request.getfixturevalue("redis_proc").url
     else:
         url = request.getfixturevalue("vermilion_url")
-    b = Backend(request.param, url, redis.Redis.from_url(url, socket_timeout=5))
+    b = _backends.get(url)
+    if b is None:  # probe each server once per session
+        b = _backends[url] = Backend(request.param, url, redis.Redis.from_url(url, socket_timeout=2))
     for mark in request.node.iter_markers("needs"):
         for feature in mark.args:
             why = b.missing(feature)
@@ -183,7 +254,9 @@ def backend(request):
                 pytest.skip(f"{request.param} is not ready: {why}")
     b._probe_client.flushall()
     yield b
-    b._probe_client.close()
+
+
+_backends: dict[str, Backend] = {}
 
 
 @pytest.fixture
@@ -220,7 +293,7 @@ def cluster_nodes():
             workdir = tempfile.mkdtemp(prefix="vermilion-cluster-")
             procs.append(RedisProc("--cluster-enabled", "yes", "--cluster-config-file",
                                    "nodes.conf", "--cluster-node-timeout", "2000",
-                                   workdir=workdir))
+                                   workdir=workdir, port=free_port(cluster=True)))
         addrs = [f"127.0.0.1:{p.port}" for p in procs]
         out = subprocess.run([REDIS_CLI, "--cluster", "create", *addrs, "--cluster-replicas",
                               "0", "--cluster-yes"], capture_output=True, text=True, timeout=30)
