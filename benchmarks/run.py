@@ -27,7 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from vbench.runner import Options, Runner, log, report_json, summary, table  # noqa: E402
+from vbench.runner import (Options, Runner, failure_notes, log, report_json, summary,  # noqa: E402
+                           table)
 from vbench.servers import REPO_ROOT, stop_all  # noqa: E402
 from vbench.suites import SUITES  # noqa: E402
 
@@ -78,6 +79,10 @@ def list_suites() -> None:
         print()
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list:
@@ -108,7 +113,8 @@ def main(argv=None) -> int:
         benchmark_bin=args.benchmark_bin, keep_data=args.keep_data, verbose=args.verbose)
 
     # SIGTERM behaves like Ctrl-C: stop the servers, keep what was measured.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
 
     started = time.time()
     tmpdir = Path(tempfile.mkdtemp(prefix="vermilion-bench-"))
@@ -133,9 +139,13 @@ def main(argv=None) -> int:
             log(f"data kept in {tmpdir}")
 
     if runner.results:
-        print("\n" + ("[all, partial]" if interrupted else "[all]"))
-        print(table(runner.results))
+        if interrupted or len(names) > 1:
+            print("\n" + ("[all, partial]" if interrupted else "[all]"))
+            print(table(runner.results))
         print(summary(runner.results))
+        notes = failure_notes(runner.results)
+        if notes:
+            print("not measured:\n" + notes)
         doc = report_json(runner, opts, names, started, interrupted, REPO_ROOT)
         paths = []
         if not args.no_save:

@@ -25,6 +25,32 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields), idle
+
+
+def machine_busy(seconds: float = 0.5) -> Optional[float]:
+    """Fraction of all CPUs busy over ``seconds`` (None where /proc/stat is missing)."""
+    try:
+        t0, i0 = _cpu_times()
+        time.sleep(seconds)
+        t1, i1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (i1 - i0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def warn_if_busy(where: str) -> Optional[float]:
+    busy = machine_busy()
+    if busy is not None and busy > 0.15:
+        log(f"   !! the machine is {busy:.0%} busy before {where} with nothing of ours running: "
+            f"other load will skew the numbers")
+    return busy
+
+
 @dataclass
 class Options:
     requests: int = 200_000
@@ -127,6 +153,8 @@ class Runner:
         self.results: list[Result] = []
         self.server_info: dict[str, dict] = {}
         self._seq = 0
+        self._flush_warned: set[str] = set()
+        self.busy: dict[str, Optional[float]] = {}  # suite -> CPU busy fraction before it ran
 
     # -- servers ----------------------------------------------------------------------------------
     def command(self, kind: str) -> list[str]:
@@ -154,6 +182,7 @@ class Runner:
         if not entries:
             return out
         log(f"== suite {suite.name}: {suite.description}")
+        self.busy[suite.name] = warn_if_busy(f"suite {suite.name}")
         for config in suite.config_names():
             group = [e for e in entries if e.config == config]
             if group:
@@ -177,7 +206,8 @@ class Runner:
                     s.start(timeout=self.opts.start_timeout)
                     servers[kind] = s
                     self._note_info(s)
-                    log(f"   {kind} started on port {s.port} (pid {s.pid}, config {config} {options or ''})")
+                    opt = f" {options}" if options else ""
+                    log(f"   {kind} started on port {s.port} (pid {s.pid}, config {config}{opt})")
                 except ServerStartError as e:
                     start_errors[kind] = f"server failed to start: {e}"
                     log(f"   !! {kind}: {e}")
@@ -206,6 +236,8 @@ class Runner:
 
     def run_entry(self, suite: Suite, e: Entry, servers, start_errors, options, base) -> list[Result]:
         pipelines = self.pipelines_for(e)
+        if not pipelines:
+            return []
         results = {p: Result(suite.name, e, p, unit=e.unit) for p in pipelines}
         self.results += results.values()
         blocked: dict[str, tuple[str, str]] = {}   # kind -> (status, message): skip its runs
@@ -233,8 +265,9 @@ class Runner:
                     raise
                 except Exception as exc:
                     status = classify(exc, s)
-                    blocked[kind] = (status, f"setup: {type(exc).__name__}: {exc}")
-                    log(f"   {e.name}: {kind} setup -> {status}: {exc}")
+                    detail = str(exc) if status == "unsupported" else f"{type(exc).__name__}: {exc}"
+                    blocked[kind] = (status, f"setup: {detail}")
+                    log(f"   {e.name}: {kind} setup -> {status}: {shorten(str(exc))}")
                     self.recover(s, status)
 
         for p in pipelines:
@@ -258,7 +291,7 @@ class Runner:
                     else:
                         side.fail(status, msg)
                         blocked[kind] = (status, msg)
-                        log(f"{label} {status}: {msg}")
+                        log(f"{label} {status}: {shorten(msg)}")
         return list(results.values())
 
     def measure_once(self, e: Entry, kind: str, pipeline, server: Optional[Server], options, base, rnd):
@@ -290,8 +323,13 @@ class Runner:
         except ServerStartError as exc:
             return None, "error", f"server failed to start: {exc}"
         except Exception as exc:
+            if server is not None and server.proc is not None and not isinstance(exc, (Unsupported, BenchTimeout)):
+                try:  # give a dying server a moment, so a crash is reported as one
+                    server.proc.wait(0.5)
+                except subprocess.TimeoutExpired:
+                    pass
             status = classify(exc, server)
-            msg = f"{type(exc).__name__}: {exc}"
+            msg = str(exc) if status == "unsupported" else f"{type(exc).__name__}: {exc}"
             if status == "error" and self.opts.verbose:
                 msg += "\n" + traceback.format_exc()
             if status == "crashed" and server is not None:
@@ -324,10 +362,18 @@ class Runner:
         try:
             with s.raw(timeout=self.opts.timeout) as c:
                 r = c.call("FLUSHALL", raise_errors=False)
-            if isinstance(r, ReplyError):
-                log(f"   (FLUSHALL on {s.kind}: {r})")
+            if isinstance(r, ReplyError) and s.kind not in self._flush_warned:
+                self._flush_warned.add(s.kind)
+                log(f"   (FLUSHALL on {s.kind}: {r}; data from earlier tests stays)")
         except (OSError, ConnectionError) as exc:
             log(f"   (FLUSHALL on {s.kind} failed: {exc})")
+
+
+def shorten(msg: str, limit: int = 160) -> str:
+    first, _, rest = msg.partition("\n")
+    if len(first) > limit:
+        first = first[:limit] + "..."
+    return first + ("\n" + rest if rest else "")
 
 
 def safe(name: str) -> str:
@@ -385,6 +431,24 @@ def summary(results: list[Result]) -> str:
     return "; ".join(parts)
 
 
+def failure_notes(results: list[Result], limit: int = 110) -> str:
+    """One line per (entry, server) that did not measure cleanly: its first error."""
+    lines, seen = [], set()
+    for r in results:
+        for kind, side in r.sides.items():
+            if side.status == "ok" or not side.errors:
+                continue
+            key = (r.suite, r.entry.name, kind)
+            if key in seen:
+                continue
+            seen.add(key)
+            first = side.errors[0].strip().splitlines()[0] if side.errors[0].strip() else ""
+            if len(first) > limit:
+                first = first[:limit] + "..."
+            lines.append(f"  {r.suite}/{r.entry.name} on {kind}: {side.status}: {first}")
+    return "\n".join(lines)
+
+
 def git_commit(repo: Path) -> Optional[str]:
     try:
         return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
@@ -407,5 +471,6 @@ def report_json(runner: Runner, opts: Options, suites: list[str], started: float
                  "cpus": os.cpu_count()},
         "git_commit": git_commit(repo),
         "servers": runner.server_info,
+        "cpu_busy_before_suite": runner.busy,
         "results": [r.as_json() for r in runner.results],
     }

@@ -48,9 +48,11 @@ def server_env() -> dict:
     return env
 
 
-def build_args(port: int, options: dict[str, str]) -> list[str]:
-    """``--port P --save '' --appendonly no`` plus overrides, each option once."""
+def build_args(port: int, options: dict[str, str], datadir: Path | None = None) -> list[str]:
+    """``--port P --save '' --appendonly no [--dir D]`` plus overrides, each option once."""
     merged = {"save": "", "appendonly": "no"}
+    if datadir is not None:
+        merged["dir"] = str(datadir)  # Vermilion's default dir is not the cwd
     merged.update(options)
     args = ["--port", str(port)]
     for k, v in merged.items():
@@ -65,7 +67,7 @@ class Server:
                  host: str = "127.0.0.1"):
         self.kind = kind
         self.command = list(command)
-        self.datadir = Path(datadir)
+        self.datadir = Path(datadir).resolve()
         self.options = dict(options or {})
         self.host = host
         self.port: int | None = None
@@ -77,7 +79,7 @@ class Server:
     # -- lifecycle -------------------------------------------------------------------------------
     @property
     def argv(self) -> list[str]:
-        return self.command + build_args(self.port, self.options)
+        return self.command + build_args(self.port, self.options, self.datadir)
 
     @property
     def url(self) -> str:

@@ -74,9 +74,9 @@ register(Suite("streams", "XADD, XRANGE, consumer groups, stream memory", [
               setup=[loaders.stream("xr", 1000, scaled=False)],
               description="XRANGE xr - + COUNT 100 on a 1000-entry stream"),
     Scenario("CONSUMER_GROUP", fn=scenarios.consumer_group, unit="entries/s", targets={None: at_least(0.5)},
-             params={"consumers": 4},
-             description="producer (redis-benchmark XADD -c 1 -P 16) + 4 consumers "
-                         "(XREADGROUP COUNT 100 + XACK); entries/s end to end, n/2 entries"),
+             params={"consumers": 4, "producer_clients": 4, "producer_pipeline": 32},
+             description="producer (redis-benchmark XADD, 4 connections, -P 32) + 4 consumers "
+                         "(XREADGROUP COUNT 100 + XACK); entries/s end to end, n entries"),
     Scenario("RSS_STREAM_1M", unit="MB", fn=scenarios.rss_growth(loaders.stream("mem:stream", M)),
              isolated=True, targets=MEMORY,
              description="VmRSS growth for 1M entries (XADD mem:stream * f v), fresh server"),
