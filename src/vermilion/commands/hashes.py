@@ -1,1 +1,333 @@
-"""hashes commands (to be written)."""
+"""Hashes: HSET ... HRANDFIELD and HSCAN.
+
+Values are ``types.collections.Hash`` (a dict in insertion order, which is also the
+order of a Redis listpack hash, so small hashes answer HGETALL/HKEYS/HSCAN in
+Redis's exact order). A key never holds an empty hash.
+"""
+from __future__ import annotations
+
+from ..engine.errors import NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE, CommandError, wrong_arity
+from ..engine.replies import OK
+from ..engine.table import command
+from ..types.collections import Hash, random_distinct
+from ..types.numeric import add_long_double, format_long_double, parse_long_double
+from ._args import parse_int
+from ._scan import parse_scan, scan_reply
+
+_LONG_MAX = 2**63 - 1
+_LLONG_MIN = -(2**63)
+
+
+def _get_hash(db, key: bytes):
+    value = db.get(key)
+    if value is None or value.__class__ is Hash:
+        return value
+    raise CommandError(WRONGTYPE)
+
+
+def _hash_for_write(client, key: bytes):
+    """The hash at `key`, created (and stored) when missing."""
+    db = client.db
+    h = db.get(key)
+    if h is None:
+        h = Hash()
+        db.add(key, h)
+        return h
+    if h.__class__ is not Hash:
+        raise CommandError(WRONGTYPE)
+    if db.watched:
+        db.modified(key)
+    return h
+
+
+def _deleted_if_empty(engine, db, key: bytes, h) -> None:
+    if not h:
+        db.delete(key)
+        if engine.notify_flags:
+            engine.notify(db, "g", b"del", key)
+    else:
+        db.modified(key)
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+@command("hset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Creates or modifies the value of a field in a hash.")
+def hset(client, args):
+    n = len(args)
+    if n & 1:
+        raise wrong_arity("hset")
+    h = _hash_for_write(client, args[1])
+    before = len(h)
+    pool = h.pool
+    if pool is not None:
+        for i in range(2, n, 2):
+            if args[i] not in h:
+                pool.added(args[i])
+            h[args[i]] = args[i + 1]
+    elif n == 4:
+        h[args[2]] = args[3]
+    else:
+        for i in range(2, n, 2):
+            h[args[i]] = args[i + 1]
+    added = len(h) - before
+    if not h.big:
+        h.check_encoding(client.engine.config.values, *args[2:])
+    engine = client.engine
+    engine.dirty += (n - 2) >> 1
+    if engine.notify_flags:
+        engine.notify(client.db, "h", b"hset", args[1])
+    return added
+
+
+@command("hmset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Sets the values of multiple fields.")
+def hmset(client, args):
+    if len(args) & 1:
+        raise wrong_arity("hmset")
+    hset(client, args)
+    return OK
+
+
+@command("hsetnx", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Sets the value of a field in a hash only when the field doesn't exist.")
+def hsetnx(client, args):
+    db = client.db
+    h = _get_hash(db, args[1])
+    if h is not None and args[2] in h:
+        return 0
+    if h is None:
+        h = Hash()
+        db.add(args[1], h)
+    else:
+        db.modified(args[1])
+    h.set_field(args[2], args[3])
+    if not h.big:
+        h.check_encoding(client.engine.config.values, args[2], args[3])
+    engine = client.engine
+    engine.dirty += 1
+    if engine.notify_flags:
+        engine.notify(db, "h", b"hset", args[1])
+    return 1
+
+
+@command("hdel", arity=-3, flags="write fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
+def hdel(client, args):
+    db = client.db
+    key = args[1]
+    h = _get_hash(db, key)
+    if h is None:
+        return 0
+    deleted = 0
+    for field in args[2:]:
+        if h.del_field(field):
+            deleted += 1
+            if not h:
+                break
+    if deleted:
+        engine = client.engine
+        engine.dirty += deleted
+        if engine.notify_flags:
+            engine.notify(db, "h", b"hdel", key)
+        _deleted_if_empty(engine, db, key, h)
+    return deleted
+
+
+@command("hincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
+def hincrby(client, args):
+    incr = parse_int(args[3])
+    db = client.db
+    h = _get_hash(db, args[1])
+    field = args[2]
+    current = h.get(field) if h is not None else None
+    if current is None:
+        value = 0
+    else:
+        try:
+            value = parse_int(current)
+        except CommandError:
+            raise CommandError("ERR hash value is not an integer") from None
+    result = value + incr
+    if not _LLONG_MIN <= result <= _LONG_MAX:
+        raise CommandError(OVERFLOW)
+    if h is None:
+        h = Hash()
+        db.add(args[1], h)
+    else:
+        db.modified(args[1])
+    text = b"%d" % result
+    h.set_field(field, text)
+    if not h.big:
+        h.check_encoding(client.engine.config.values, field, text)
+    engine = client.engine
+    engine.dirty += 1
+    if engine.notify_flags:
+        engine.notify(db, "h", b"hincrby", args[1])
+    return result
+
+
+@command("hincrbyfloat", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
+def hincrbyfloat(client, args):
+    incr = parse_long_double(args[3])
+    if incr is None:
+        raise CommandError(NOT_FLOAT)
+    db = client.db
+    h = _get_hash(db, args[1])
+    field = args[2]
+    current = h.get(field) if h is not None else None
+    if current is None:
+        value = 0
+    else:
+        value = parse_long_double(current)
+        if value is None:
+            raise CommandError("ERR hash value is not a float")
+    result = add_long_double(value, incr)
+    if result is None:
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    text = format_long_double(result)
+    if h is None:
+        h = Hash()
+        db.add(args[1], h)
+    else:
+        db.modified(args[1])
+    h.set_field(field, text)
+    if not h.big:
+        h.check_encoding(client.engine.config.values, field, text)
+    engine = client.engine
+    engine.dirty += 1
+    if engine.notify_flags:
+        engine.notify(db, "h", b"hincrbyfloat", args[1])
+    # Propagated as HSET with the result, so replicas never redo the float math.
+    engine.rewrite([b"HSET", args[1], field, text])
+    return text
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+@command("hget", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns the value of a field in a hash.")
+def hget(client, args):
+    h = client.db.get(args[1])
+    if h is None:
+        return None
+    if h.__class__ is not Hash:
+        raise CommandError(WRONGTYPE)
+    return h.get(args[2])
+
+
+@command("hmget", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns the values of all fields in a hash.")
+def hmget(client, args):
+    h = _get_hash(client.db, args[1])
+    if h is None:
+        return [None] * (len(args) - 2)
+    get = h.get
+    return [get(f) for f in args[2:]]
+
+
+@command("hgetall", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns all fields and values in a hash.")
+def hgetall(client, args):
+    h = _get_hash(client.db, args[1])
+    if h is None:
+        return {}
+    return dict(h)
+
+
+@command("hkeys", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns all fields in a hash.")
+def hkeys(client, args):
+    h = _get_hash(client.db, args[1])
+    return [] if h is None else list(h)
+
+
+@command("hvals", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns all values in a hash.")
+def hvals(client, args):
+    h = _get_hash(client.db, args[1])
+    return [] if h is None else list(h.values())
+
+
+@command("hlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Returns the number of fields in a hash.")
+def hlen(client, args):
+    h = _get_hash(client.db, args[1])
+    return 0 if h is None else len(h)
+
+
+@command("hexists", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.0.0", summary="Determines whether a field exists in a hash.")
+def hexists(client, args):
+    h = _get_hash(client.db, args[1])
+    return 1 if h is not None and args[2] in h else 0
+
+
+@command("hstrlen", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
+         since="3.2.0", summary="Returns the length of the value of a field.")
+def hstrlen(client, args):
+    h = _get_hash(client.db, args[1])
+    if h is None:
+        return 0
+    value = h.get(args[2])
+    return 0 if value is None else len(value)
+
+
+@command("hrandfield", arity=-2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
+         since="6.2.0", tips=("nondeterministic_output",),
+         summary="Returns one or more random fields from a hash.")
+def hrandfield(client, args):
+    n = len(args)
+    if n == 2:
+        h = _get_hash(client.db, args[1])
+        if h is None:
+            return None
+        return h.random_field()
+    withvalues = False
+    if n == 4:
+        if args[3].lower() != b"withvalues":
+            raise CommandError(SYNTAX)
+        withvalues = True
+    elif n > 4:
+        raise CommandError(SYNTAX)
+    count = parse_int(args[2])
+    if count == _LLONG_MIN:
+        raise CommandError("ERR value is out of range, value must between -9223372036854775807 and "
+                           "9223372036854775807")
+    if withvalues and count < -(_LONG_MAX // 2):
+        raise CommandError("ERR value is out of range")
+    h = _get_hash(client.db, args[1])
+    if h is None or count == 0:
+        return []
+    resp3 = client.resp3
+    if count < 0:
+        # With repetitions: every pick independent.
+        pick = h.random_field
+        fields = [pick() for _ in range(-count)]
+    elif count >= len(h):
+        fields = list(h)
+    else:
+        fields = random_distinct(h, count)
+    if not withvalues:
+        return fields
+    if resp3:
+        return [[f, h[f]] for f in fields]
+    out = []
+    for f in fields:
+        out.append(f)
+        out.append(h[f])
+    return out
+
+
+@command("hscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
+         since="2.8.0", tips=("nondeterministic_output",),
+         summary="Iterates over fields and values of a hash.")
+def hscan(client, args):
+    cursor = parse_scan(args[2])
+    h = _get_hash(client.db, args[1])
+    if h is None:
+        return [b"0", []]
+    return scan_reply(h, cursor, args, 3, big=h.big, values=h.get)
+

@@ -1,1 +1,650 @@
-"""lists commands (to be written)."""
+"""Lists: LPUSH/RPUSH ... LPOS, LMOVE, LMPOP and the blocking BLPOP/BRPOP/BLMOVE/BRPOPLPUSH/BLMPOP.
+
+Values are ``types.collections.List`` (a deque: O(1) at both ends). A key never
+holds an empty list: every command that removes elements deletes the key when
+the list empties (and notifies ``del``), as Redis does.
+
+Blocking pops use engine/blocking.py: when every key is empty the client is
+parked with a serve callback; a push that creates one of its keys readies it and
+the client is served after the pushing command (or EXEC/script) completes. A
+blocking pop propagates as the non-blocking command it amounts to (LPOP, RPOP
+with COUNT, LMOVE, RPOPLPUSH), whether it was served at once or later.
+"""
+from __future__ import annotations
+
+from itertools import islice
+
+from ..engine.blocking import parse_timeout_seconds
+from ..engine.errors import NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
+from ..engine.replies import NULL_ARRAY, OK, ErrorReply
+from ..engine.table import command
+from ..types.collections import List
+from ._args import parse_int
+
+_LLONG_MIN = -(2**63)
+_LONG_MAX = 2**63 - 1
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _get_list(db, key: bytes):
+    value = db.get(key)
+    if value is None or value.__class__ is List:
+        return value
+    raise CommandError(WRONGTYPE)
+
+
+def _removed(engine, db, key: bytes, lst, event: bytes, count: int) -> None:
+    """Redis's listElementsRemoved: notify the pop, delete the key if now empty."""
+    if engine.notify_flags:
+        engine.notify(db, "l", event, key)
+    if lst:
+        db.modified(key)
+    else:
+        db.delete(key)
+        if engine.notify_flags:
+            engine.notify(db, "g", b"del", key)
+    engine.dirty += count
+
+
+def _where(arg: bytes) -> bool:
+    """LEFT -> True (head), RIGHT -> False (tail); anything else is a syntax error."""
+    low = arg.lower()
+    if low == b"left":
+        return True
+    if low == b"right":
+        return False
+    raise CommandError(SYNTAX)
+
+
+def _pop_many(lst, count: int, left: bool) -> list:
+    n = min(count, len(lst))
+    pop = lst.popleft if left else lst.pop
+    return [pop() for _ in range(n)]
+
+
+def _push_to(client, db, key: bytes, dst, value: bytes, left: bool):
+    """lmoveHandlePush: push `value` on `dst` (created when missing)."""
+    engine = client.engine
+    if dst is None:
+        dst = List()
+        dst.append(value)
+        db.add(key, dst)
+        engine.signal_ready(db, key)
+    else:
+        if left:
+            dst.appendleft(value)
+        else:
+            dst.append(value)
+        db.modified(key)
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lpush" if left else b"rpush", key)
+
+
+# -- pushes ---------------------------------------------------------------------------------
+
+def _push(client, args, left: bool, event: bytes):
+    db = client.db
+    key = args[1]
+    lst = db.get(key)
+    engine = client.engine
+    if lst is None:
+        lst = List()
+        db.add(key, lst)
+        created = True
+    elif lst.__class__ is not List:
+        raise CommandError(WRONGTYPE)
+    else:
+        created = False
+        if db.watched:
+            db.modified(key)
+    if len(args) == 3:
+        if left:
+            lst.appendleft(args[2])
+        else:
+            lst.append(args[2])
+    elif left:
+        lst.extendleft(islice(args, 2, None))
+    else:
+        lst.extend(islice(args, 2, None))
+    engine.dirty += len(args) - 2
+    if engine.notify_flags:
+        engine.notify(db, "l", event, key)
+    if created:
+        engine.signal_ready(db, key)
+    return len(lst)
+
+
+@command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
+         summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.")
+def lpush(client, args):
+    return _push(client, args, True, b"lpush")
+
+
+@command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
+         summary="Appends one or more elements to a list. Creates the key if it doesn't exist.")
+def rpush(client, args):
+    return _push(client, args, False, b"rpush")
+
+
+def _pushx(client, args, left: bool, event: bytes):
+    db = client.db
+    lst = _get_list(db, args[1])
+    if lst is None:
+        return 0
+    return _push(client, args, left, event)
+
+
+@command("lpushx", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
+         since="2.2.0", summary="Prepends one or more elements to a list only when the list exists.")
+def lpushx(client, args):
+    return _pushx(client, args, True, b"lpush")
+
+
+@command("rpushx", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
+         since="2.2.0", summary="Appends an element to a list only when the list exists.")
+def rpushx(client, args):
+    return _pushx(client, args, False, b"rpush")
+
+
+# -- pops -------------------------------------------------------------------------------------
+
+def _pop(client, args, left: bool):
+    n = len(args)
+    if n > 3:
+        raise CommandError("ERR wrong number of arguments for '%s' command" % ("lpop" if left else "rpop"))
+    count = None
+    if n == 3:
+        count = parse_int(args[2], MUST_BE_POSITIVE)
+        if count < 0:
+            raise CommandError(MUST_BE_POSITIVE)
+    db = client.db
+    key = args[1]
+    lst = db.get(key)
+    if lst is None:
+        return None if count is None else NULL_ARRAY
+    if lst.__class__ is not List:
+        raise CommandError(WRONGTYPE)
+    engine = client.engine
+    event = b"lpop" if left else b"rpop"
+    if count is None:
+        value = lst.popleft() if left else lst.pop()
+        _removed(engine, db, key, lst, event, 1)
+        return value
+    if count == 0:
+        return []
+    values = _pop_many(lst, count, left)
+    _removed(engine, db, key, lst, event, len(values))
+    return values
+
+
+@command("lpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
+         summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
+def lpop(client, args):
+    return _pop(client, args, True)
+
+
+@command("rpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
+         summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
+def rpop(client, args):
+    return _pop(client, args, False)
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+@command("llen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="list", group="list",
+         summary="Returns the length of a list.")
+def llen(client, args):
+    lst = _get_list(client.db, args[1])
+    return 0 if lst is None else len(lst)
+
+
+@command("lrange", arity=4, flags="readonly", keys=(1, 1, 1), acl="list", group="list",
+         summary="Returns a range of elements from a list.")
+def lrange(client, args):
+    start = parse_int(args[2])
+    stop = parse_int(args[3])
+    lst = _get_list(client.db, args[1])
+    if lst is None:
+        return []
+    n = len(lst)
+    if start < 0:
+        start += n
+        if start < 0:
+            start = 0
+    if stop < 0:
+        stop += n
+    if start > stop or start >= n:
+        return []
+    if stop >= n:
+        stop = n - 1
+    return lst.slice(start, stop)
+
+
+@command("lindex", arity=3, flags="readonly", keys=(1, 1, 1), acl="list", group="list",
+         summary="Returns an element from a list by its index.")
+def lindex(client, args):
+    lst = _get_list(client.db, args[1])
+    if lst is None:
+        return None
+    index = parse_int(args[2])
+    n = len(lst)
+    if index < 0:
+        index += n
+    if 0 <= index < n:
+        return lst[index]
+    return None
+
+
+@command("lpos", arity=-3, flags="readonly", keys=(1, 1, 1), acl="list", group="list", since="6.0.6",
+         summary="Returns the index of matching elements in a list.")
+def lpos(client, args):
+    element = args[2]
+    rank, count, maxlen = 1, -1, 0
+    i = 3
+    n = len(args)
+    while i < n:
+        opt = args[i].lower()
+        more = i + 1 < n
+        if opt == b"rank" and more:
+            rank = parse_int(args[i + 1])
+            if rank == 0:
+                raise CommandError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+                                   "second ... or use negative to start from the end of the list")
+        elif opt == b"count" and more:
+            count = parse_int(args[i + 1], "ERR COUNT can't be negative")
+            if count < 0:
+                raise CommandError("ERR COUNT can't be negative")
+        elif opt == b"maxlen" and more:
+            maxlen = parse_int(args[i + 1], "ERR MAXLEN can't be negative")
+            if maxlen < 0:
+                raise CommandError("ERR MAXLEN can't be negative")
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    from_tail = rank < 0
+    if from_tail:
+        # Redis negates the rank; LLONG_MIN stays negative and then matches at once.
+        rank = 1 if rank == _LLONG_MIN else -rank
+    lst = _get_list(client.db, args[1])
+    if lst is None:
+        return [] if count != -1 else None
+    size = len(lst)
+    it = reversed(lst) if from_tail else iter(lst)
+    if maxlen:
+        it = islice(it, maxlen)
+    found = []
+    matches = 0
+    for index, value in enumerate(it):
+        if value == element:
+            matches += 1
+            if matches >= rank:
+                found.append(size - 1 - index if from_tail else index)
+                if count == -1 or (count and matches - rank + 1 >= count):
+                    break
+    if count != -1:
+        return found
+    return found[0] if found else None
+
+
+# -- in-place edits ------------------------------------------------------------------------------
+
+@command("lset", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="list", group="list",
+         summary="Sets the value of an element in a list by its index.")
+def lset(client, args):
+    db = client.db
+    key = args[1]
+    lst = _get_list(db, key)
+    if lst is None:
+        raise CommandError(NO_SUCH_KEY)
+    index = parse_int(args[2])
+    n = len(lst)
+    if index < 0:
+        index += n
+    if not 0 <= index < n:
+        raise CommandError(OUT_OF_RANGE)
+    lst[index] = args[3]
+    db.modified(key)
+    engine = client.engine
+    engine.dirty += 1
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lset", key)
+    return OK
+
+
+@command("linsert", arity=5, flags="write denyoom", keys=(1, 1, 1), acl="list", group="list",
+         since="2.2.0", summary="Inserts an element before or after another element in a list.")
+def linsert(client, args):
+    where = args[2].lower()
+    if where == b"after":
+        after = True
+    elif where == b"before":
+        after = False
+    else:
+        raise CommandError(SYNTAX)
+    db = client.db
+    key = args[1]
+    lst = _get_list(db, key)
+    if lst is None:
+        return 0
+    try:
+        index = lst.index(args[3])
+    except ValueError:
+        return -1
+    lst.insert(index + 1 if after else index, args[4])
+    db.modified(key)
+    engine = client.engine
+    engine.dirty += 1
+    if engine.notify_flags:
+        engine.notify(db, "l", b"linsert", key)
+    return len(lst)
+
+
+@command("lrem", arity=4, flags="write", keys=(1, 1, 1), acl="list", group="list",
+         summary="Removes elements from a list. Deletes the list if the last element was removed.")
+def lrem(client, args):
+    count = parse_int(args[2])
+    db = client.db
+    key = args[1]
+    lst = _get_list(db, key)
+    if lst is None:
+        return 0
+    element = args[3]
+    removed = 0
+    if count == 0:
+        kept = [v for v in lst if v != element]
+        removed = len(lst) - len(kept)
+        if removed:
+            lst.clear()
+            lst.extend(kept)
+    else:
+        limit = abs(count)
+        values = list(lst) if count > 0 else list(reversed(lst))
+        kept = []
+        for i, v in enumerate(values):
+            if v == element:
+                removed += 1
+                if removed == limit:
+                    kept.extend(islice(values, i + 1, None))
+                    break
+            else:
+                kept.append(v)
+        if removed:
+            if count < 0:
+                kept.reverse()
+            lst.clear()
+            lst.extend(kept)
+    if removed:
+        engine = client.engine
+        engine.dirty += removed
+        if engine.notify_flags:
+            engine.notify(db, "l", b"lrem", key)
+        if lst:
+            db.modified(key)
+        else:
+            db.delete(key)
+            if engine.notify_flags:
+                engine.notify(db, "g", b"del", key)
+    return removed
+
+
+@command("ltrim", arity=4, flags="write", keys=(1, 1, 1), acl="list", group="list",
+         summary="Removes elements from both ends a list. Deletes the list if all elements were trimmed.")
+def ltrim(client, args):
+    start = parse_int(args[2])
+    stop = parse_int(args[3])
+    db = client.db
+    key = args[1]
+    lst = _get_list(db, key)
+    if lst is None:
+        return OK
+    n = len(lst)
+    if start < 0:
+        start += n
+    if stop < 0:
+        stop += n
+    if start < 0:
+        start = 0
+    if start > stop or start >= n:
+        left, right = n, 0
+    else:
+        if stop >= n:
+            stop = n - 1
+        left, right = start, n - stop - 1
+    keep = n - left - right
+    if keep < left + right and keep > 0:
+        kept = lst.slice(left, left + keep - 1)
+        lst.clear()
+        lst.extend(kept)
+    elif keep <= 0:
+        lst.clear()
+    else:
+        for _ in range(left):
+            lst.popleft()
+        for _ in range(right):
+            lst.pop()
+    engine = client.engine
+    if engine.notify_flags:
+        engine.notify(db, "l", b"ltrim", key)
+    if lst:
+        db.modified(key)
+    else:
+        db.delete(key)
+        if engine.notify_flags:
+            engine.notify(db, "g", b"del", key)
+    engine.dirty += left + right
+    return OK
+
+
+# -- moves ---------------------------------------------------------------------------------------
+
+def _move(client, src_key: bytes, dst_key: bytes, left_from: bool, left_to: bool):
+    """lmoveGenericCommand; returns the element or None when the source is missing.
+
+    Events as Redis: the push on the destination, then the pop on the source, then
+    ``del`` if the source emptied. LMOVE k k on a one-element list just rotates.
+    """
+    db = client.db
+    src = _get_list(db, src_key)
+    if src is None:
+        return None
+    dst = _get_list(db, dst_key)
+    engine = client.engine
+    value = src.popleft() if left_from else src.pop()
+    _push_to(client, db, dst_key, dst, value, left_to)
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lpop" if left_from else b"rpop", src_key)
+    if src:
+        db.modified(src_key)
+    else:
+        db.delete(src_key)
+        if engine.notify_flags:
+            engine.notify(db, "g", b"del", src_key)
+    engine.dirty += 1
+    return value
+
+
+@command("lmove", arity=5, flags="write denyoom", keys=(1, 2, 1), acl="list", group="list",
+         since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
+def lmove(client, args):
+    return _move(client, args[1], args[2], _where(args[3]), _where(args[4]))
+
+
+@command("rpoplpush", arity=3, flags="write denyoom", keys=(1, 2, 1), acl="list", group="list",
+         since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
+def rpoplpush(client, args):
+    return _move(client, args[1], args[2], False, True)
+
+
+def _parse_mpop(args, first: int):
+    """numkeys key... LEFT|RIGHT [COUNT n] starting at args[first]: (keys, left, count)."""
+    try:
+        numkeys = parse_int(args[first])
+    except CommandError:
+        raise CommandError("ERR numkeys should be greater than 0") from None
+    if numkeys <= 0:
+        raise CommandError("ERR numkeys should be greater than 0")
+    where_idx = first + numkeys + 1
+    if where_idx >= len(args):
+        raise CommandError(SYNTAX)
+    left = _where(args[where_idx])
+    count = -1
+    j = where_idx + 1
+    while j < len(args):
+        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
+            try:
+                count = parse_int(args[j + 1])
+            except CommandError:
+                raise CommandError("ERR count should be greater than 0") from None
+            if count <= 0:
+                raise CommandError("ERR count should be greater than 0")
+            j += 2
+        else:
+            raise CommandError(SYNTAX)
+    return args[first + 1:where_idx], left, (1 if count == -1 else count)
+
+
+def _mpop_keys(args):
+    try:
+        numkeys = int(args[1])
+    except ValueError:
+        return []
+    return list(range(2, min(2 + max(numkeys, 0), len(args))))
+
+
+def _mpop_from(client, keys, left: bool, count: int):
+    """The first non-empty list among `keys`: pop up to count; None when all are empty."""
+    db = client.db
+    for key in keys:
+        lst = _get_list(db, key)
+        if lst is not None:
+            return _pop_reply(client, db, key, lst, left, count)
+    return None
+
+
+@command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=_mpop_keys, acl="list", group="list",
+         since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+def lmpop(client, args):
+    keys, left, count = _parse_mpop(args, 1)
+    reply = _mpop_from(client, keys, left, count)
+    return NULL_ARRAY if reply is None else reply
+
+
+# -- blocking ---------------------------------------------------------------------------------------
+
+def _pop_reply(client, db, key: bytes, lst, left: bool, count):
+    """Pop for a blocking command (at once or when served): [key, value] or [key, values]."""
+    engine = client.engine
+    event = b"lpop" if left else b"rpop"
+    name = b"LPOP" if left else b"RPOP"
+    if count is None:
+        value = lst.popleft() if left else lst.pop()
+        _removed(engine, db, key, lst, event, 1)
+        engine.rewrite([name, key])
+        return [key, value]
+    values = _pop_many(lst, count, left)
+    _removed(engine, db, key, lst, event, len(values))
+    engine.rewrite([name, key, b"%d" % len(values)])
+    return [key, values]
+
+
+def _serve_pop(waiter, key):
+    """Serve BLPOP/BRPOP/BLMPOP: pop from the ready key if it holds a list."""
+    db = waiter.db
+    lst = db.get(key)
+    if lst is None or lst.__class__ is not List or not lst:
+        return None
+    left, count = waiter.data
+    return _pop_reply(waiter.client, db, key, lst, left, count)
+
+
+def _blocking_pop(client, keys, timeout: int, left: bool, count):
+    db = client.db
+    for key in keys:
+        lst = _get_list(db, key)
+        if lst is not None:
+            return _pop_reply(client, db, key, lst, left, count)
+    return client.engine.blocking.block(client, keys, timeout, _serve_pop, NULL_ARRAY, (left, count))
+
+
+@command("blpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="list", group="list",
+         summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+def blpop(client, args):
+    timeout = parse_timeout_seconds(args[-1])
+    return _blocking_pop(client, args[1:-1], timeout, True, None)
+
+
+@command("brpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="list", group="list",
+         summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+def brpop(client, args):
+    timeout = parse_timeout_seconds(args[-1])
+    return _blocking_pop(client, args[1:-1], timeout, False, None)
+
+
+def _bmpop_keys(args):
+    try:
+        numkeys = int(args[2])
+    except ValueError:
+        return []
+    return list(range(3, min(3 + max(numkeys, 0), len(args))))
+
+
+@command("blmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=_bmpop_keys, acl="list",
+         group="list", since="7.0.0",
+         summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+def blmpop(client, args):
+    keys, left, count = _parse_mpop(args, 2)
+    timeout = parse_timeout_seconds(args[1])
+    return _blocking_pop(client, keys, timeout, left, count)
+
+
+def _serve_move(waiter, key):
+    """Serve BLMOVE/BRPOPLPUSH: pop from the source, push on the destination."""
+    client = waiter.client
+    db = waiter.db
+    src = db.get(key)
+    if src is None or src.__class__ is not List or not src:
+        return None
+    dst_key, left_from, left_to, name = waiter.data
+    dst = db.get(dst_key)
+    if dst is not None and dst.__class__ is not List:
+        return ErrorReply(WRONGTYPE)       # Redis answers the error and unblocks
+    value = _move(client, key, dst_key, left_from, left_to)
+    _rewrite_move(client.engine, name, key, dst_key, left_from, left_to)
+    return value
+
+
+def _rewrite_move(engine, name, src, dst, left_from, left_to):
+    if name == b"brpoplpush":
+        engine.rewrite([b"RPOPLPUSH", src, dst])
+    else:
+        engine.rewrite([b"LMOVE", src, dst, b"LEFT" if left_from else b"RIGHT",
+                        b"LEFT" if left_to else b"RIGHT"])
+
+
+def _blocking_move(client, src_key, dst_key, left_from, left_to, timeout, name):
+    db = client.db
+    src = _get_list(db, src_key)
+    if src is not None:
+        value = _move(client, src_key, dst_key, left_from, left_to)
+        _rewrite_move(client.engine, name, src_key, dst_key, left_from, left_to)
+        return value
+    return client.engine.blocking.block(client, [src_key], timeout, _serve_move, None,
+                                        (dst_key, left_from, left_to, name))
+
+
+@command("blmove", arity=6, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="list", group="list",
+         since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+def blmove(client, args):
+    left_from = _where(args[3])
+    left_to = _where(args[4])
+    timeout = parse_timeout_seconds(args[5])
+    return _blocking_move(client, args[1], args[2], left_from, left_to, timeout, b"blmove")
+
+
+@command("brpoplpush", arity=4, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="list",
+         group="list", since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+def brpoplpush(client, args):
+    timeout = parse_timeout_seconds(args[3])
+    return _blocking_move(client, args[1], args[2], False, True, timeout, b"brpoplpush")

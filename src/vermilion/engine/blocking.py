@@ -1,0 +1,252 @@
+"""Clients blocked on keys: BLPOP and friends, BZPOPMIN, XREAD/XREADGROUP BLOCK.
+
+A blocking command that finds nothing to serve calls ``engine.blocking.block(...)``
+with the keys it waits on, a ``serve(waiter, key)`` callback and the reply to give
+on timeout; it returns what ``block`` returns (``NO_REPLY``). From then on:
+
+* The client is parked: ``client.blocked`` is its ``Waiter`` and the connection
+  stops executing the client's pipelined input (it keeps buffering it) until the
+  client is answered, exactly as Redis queues a blocked client's input.
+* A write that adds data to a key calls ``engine.signal_ready(db, key)``. If some
+  client waits on that key, the key is queued as ready; nothing is served inside
+  the running command. After the top-level command finishes (so after a whole
+  EXEC or script, as Redis's handleClientsBlockedOnKeys), ``handle_ready`` walks
+  the ready keys in signal order and, for each, the clients waiting on it in the
+  order they blocked (FIFO), calling their ``serve(waiter, key)``. The callback
+  returns the reply to send (the client is then unblocked) or None to keep
+  waiting (nothing to take, wrong type, ...). A callback that writes (pops,
+  moves) must report its deterministic effect with ``engine.rewrite``; it is
+  propagated as if it were its own command. A serve that readies another key
+  (BLMOVE pushing to its destination) is handled in the same pass.
+* The timeout (milliseconds, 0 = forever) is a ``loop.call_later`` timer; when it
+  fires the client gets its timeout reply. ``CLIENT UNBLOCK id [TIMEOUT|ERROR]``
+  calls ``unblock``; a disconnect (or RESET) drops the waiter without a trace.
+* Inside MULTI/EXEC or a script a client may not block: ``block`` then answers the
+  timeout reply at once, as Redis does for CLIENT_DENY_BLOCKING.
+
+Once answered, the client's queued input is resumed from the event loop
+(``client.unblocked()``), never inside another client's command.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from .errors import CommandError
+from .replies import NO_REPLY, ErrorReply
+
+UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NOT_INT = "ERR timeout is not an integer or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+
+_LLONG_MAX = 2**63 - 1
+_FOREVER_MS = 10**12          # ~31 years: longer timeouts wait forever (timer limits)
+
+
+class Waiter:
+    """One blocked client: what it waits for and how to serve it."""
+
+    __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer", "data", "since")
+
+    def __init__(self, client, db, keys, serve, timeout_reply, data):
+        self.client = client
+        self.db = db
+        self.keys = keys
+        self.serve = serve
+        self.timeout_reply = timeout_reply
+        self.timer = None
+        self.data = data          # whatever the blocking command needs to serve later
+        self.since = 0
+
+    def __repr__(self):
+        return f"<Waiter client={self.client.id} keys={self.keys!r}>"
+
+
+class Blocking:
+    def __init__(self, engine):
+        self.engine = engine
+        # (db index, key) -> {Waiter: None}: an insertion-ordered set, FIFO.
+        self.waiting: dict[tuple[int, bytes], dict] = {}
+        self.ready: list = []              # (db, key) signalled since the last pass
+        self._ready_set: set = set()
+        self._scheduled = False
+        self.blocked_clients = 0
+        engine.disconnect_hooks.append(self.disconnect)
+
+    # -- state for INFO / CLIENT LIST --------------------------------------------------
+
+    @property
+    def blocking_keys(self) -> int:
+        return len(self.waiting)
+
+    # -- blocking --------------------------------------------------------------------------
+
+    @staticmethod
+    def may_block(client) -> bool:
+        """False inside MULTI/EXEC and scripts (Redis's CLIENT_DENY_BLOCKING)."""
+        return not (getattr(client, "deny_blocking", False) or client.multi is not None
+                    or client.kind == "script")
+
+    def block(self, client, keys, timeout_ms: int, serve: Callable, timeout_reply, data=None):
+        """Park `client` on `keys` (of its current db). Returns the handler's reply.
+
+        timeout_ms: 0 waits forever. If the client may not block, the timeout reply
+        is returned at once.
+        """
+        if not self.may_block(client):
+            return timeout_reply
+        db = client.db
+        waiter = Waiter(client, db, list(dict.fromkeys(keys)), serve, timeout_reply, data)
+        index = db.index
+        waiting = self.waiting
+        for key in waiter.keys:
+            queue = waiting.get((index, key))
+            if queue is None:
+                queue = waiting[(index, key)] = {}
+            queue[waiter] = None
+        client.blocked = waiter
+        self.blocked_clients += 1
+        loop = self.engine.loop
+        if 0 < timeout_ms < _FOREVER_MS and loop is not None:
+            waiter.timer = loop.call_later(timeout_ms / 1000, self._timed_out, waiter)
+        return NO_REPLY
+
+    def _timed_out(self, waiter: Waiter) -> None:
+        if waiter.client.blocked is waiter:
+            waiter.timer = None
+            self._answer(waiter, waiter.timeout_reply)
+
+    def unblock(self, client, error: bool = False) -> bool:
+        """CLIENT UNBLOCK: answer with the timeout reply, or the UNBLOCKED error."""
+        waiter = client.blocked
+        if waiter is None or waiter.__class__ is not Waiter:
+            return False
+        self._answer(waiter, ErrorReply(UNBLOCKED_ERROR) if error else waiter.timeout_reply)
+        return True
+
+    def disconnect(self, client) -> None:
+        waiter = client.blocked
+        if waiter is not None and waiter.__class__ is Waiter:
+            self._release(waiter)
+
+    def _release(self, waiter: Waiter) -> None:
+        """Forget the waiter everywhere; the client is no longer blocked."""
+        index = waiter.db.index
+        waiting = self.waiting
+        for key in waiter.keys:
+            queue = waiting.get((index, key))
+            if queue is not None:
+                queue.pop(waiter, None)
+                if not queue:
+                    del waiting[(index, key)]
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+            waiter.timer = None
+        client = waiter.client
+        if client.blocked is waiter:
+            client.blocked = None
+            self.blocked_clients -= 1
+
+    def _answer(self, waiter: Waiter, reply) -> None:
+        self._release(waiter)
+        client = waiter.client
+        if reply is not NO_REPLY:
+            if reply.__class__ is ErrorReply:
+                self.engine.count_error(reply.message)
+            client.send(reply)
+        loop = self.engine.loop
+        if loop is not None:
+            loop.call_soon(client.unblocked)
+        else:
+            client.unblocked()
+
+    # -- readiness ---------------------------------------------------------------------------
+
+    def signal(self, db, key: bytes) -> None:
+        """A key got data (push, ZADD, XADD): queue it if anyone waits on it."""
+        if not self.waiting:
+            return
+        entry = (db.index, key)
+        if entry in self.waiting and entry not in self._ready_set:
+            self._ready_set.add(entry)
+            self.ready.append((db, key))
+            if not self._scheduled and self.engine.loop is not None:
+                # Connections serve right after the command; this catches signals
+                # raised outside any client command (timers, loaders).
+                self._scheduled = True
+                self.engine.loop.call_soon(self._deferred)
+
+    def _deferred(self) -> None:
+        self._scheduled = False
+        if self.ready:
+            self.handle_ready()
+
+    def handle_ready(self) -> None:
+        """Serve the clients waiting on ready keys (after the command that readied them)."""
+        engine = self.engine
+        while self.ready:
+            batch, self.ready = self.ready, []
+            for db, key in batch:
+                entry = (db.index, key)
+                self._ready_set.discard(entry)
+                queue = self.waiting.get(entry)
+                if not queue:
+                    continue
+                for waiter in list(queue):
+                    if waiter.client.blocked is not waiter:
+                        continue
+                    dirty = engine.dirty
+                    engine.effects = None
+                    try:
+                        reply = waiter.serve(waiter, key)
+                    except CommandError as err:
+                        reply = ErrorReply(err.message)
+                    if engine.dirty != dirty and engine.sinks and engine.effects:
+                        engine.propagate(db.index, engine.effects)
+                    engine.effects = None
+                    if reply is not None:
+                        self._answer(waiter, reply)
+
+
+def parse_timeout_seconds(arg: bytes) -> int:
+    """BLPOP-style timeout in seconds (a float): milliseconds, 0 = forever.
+
+    Redis parses a long double and converts timeout*1000 to a long long; a value
+    out of that range converts to LLONG_MIN on x86, hence "timeout is negative"
+    for inf or 1e30 (Redis 7.0 has no separate out-of-range error).
+    """
+    from ..types.numeric import parse_long_double, round_long_double
+    value = parse_long_double(arg)
+    if value is None:
+        raise CommandError(TIMEOUT_NOT_FLOAT)
+    if isinstance(value, float):          # +/-inf
+        raise CommandError(TIMEOUT_NEGATIVE)
+    ms = round_long_double(value * 1000)
+    if isinstance(ms, float):
+        raise CommandError(TIMEOUT_NEGATIVE)
+    ms = math.trunc(ms)
+    if ms < 0 or ms > _LLONG_MAX:
+        raise CommandError(TIMEOUT_NEGATIVE)
+    return ms
+
+
+def parse_timeout_ms(arg: bytes) -> int:
+    """XREAD BLOCK-style timeout in milliseconds (an integer), 0 = forever."""
+    from ..commands._args import parse_int
+    ms = parse_int(arg, TIMEOUT_NOT_INT)
+    if ms < 0:
+        raise CommandError(TIMEOUT_NEGATIVE)
+    return ms
+
+
+def install(engine) -> None:
+    engine.blocking = Blocking(engine)
+
+
+try:
+    from .engine import extension
+except ImportError:      # pragma: no cover - older core without per-engine extensions
+    extension = None
+if extension is not None:
+    extension(install)

@@ -1,0 +1,361 @@
+"""The sorted set: members with double scores, ordered by (score, member bytes).
+
+Two structures, as Redis keeps a dict beside its skiplist:
+
+* ``scores``: member -> score, for ZSCORE/ZADD lookups in O(1);
+* ``order``: a ``sortedcontainers.SortedList`` of ``(score, member)`` tuples, for
+  rank, insert, delete and range-by-score in O(log n). Tuples compare by score
+  then by member bytes, which is exactly Redis's order (ties by memcmp).
+  ``-0.0 == 0.0`` in both orders, as in Redis.
+
+The score float object is shared by both structures. Scores are never NaN (the
+commands refuse NaN input and NaN results).
+
+Lexicographic ranges (ZRANGEBYLEX and friends) are specified by Redis only when
+all scores are equal. For small sets (listpack in Redis) this module reproduces
+Redis's listpack walk exactly even with mixed scores: the first element, in score
+order, that is >= min, then onwards while <= max. For large sets it uses a binary
+search, which agrees with that walk whenever the scores are equal.
+
+``big`` records Redis's one-way listpack -> skiplist conversion (OBJECT ENCODING).
+"""
+from __future__ import annotations
+
+import math
+import random
+
+from sortedcontainers import SortedList
+
+_INF = math.inf
+
+# A lex bound: (kind, value). Kinds: -inf, +inf, inclusive, exclusive.
+LEX_MIN = 0
+LEX_MAX = 1
+LEX_INCL = 2
+LEX_EXCL = 3
+
+
+class SortedSet:
+    __slots__ = ("scores", "order", "big", "scans")
+    type_name = "zset"
+
+    def __init__(self):
+        self.scores: dict[bytes, float] = {}
+        self.order = SortedList()
+        self.big = False        # skiplist encoding (one-way conversion from listpack)
+        self.scans = None       # ZSCAN snapshots (types/scan.py)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __contains__(self, member) -> bool:
+        return member in self.scores
+
+    def __iter__(self):
+        return iter(self.scores)
+
+    def encoding(self, config) -> str:
+        return "skiplist" if self.big else "listpack"
+
+    def copy(self) -> "SortedSet":
+        new = SortedSet()
+        new.scores = dict(self.scores)
+        new.order = SortedList(self.order)
+        new.big = self.big
+        return new
+
+    def check_encoding(self, values: dict, members=()) -> None:
+        """Convert to skiplist past zset-max-listpack-entries / -value."""
+        if len(self.scores) > values["zset-max-listpack-entries"]:
+            self.big = True
+            return
+        limit = values["zset-max-listpack-value"]
+        for m in members:
+            if len(m) > limit:
+                self.big = True
+                return
+
+    # -- updates ---------------------------------------------------------------------
+
+    def insert(self, member: bytes, score: float) -> None:
+        """Add a member known to be absent."""
+        self.scores[member] = score
+        self.order.add((score, member))
+
+    def update(self, member: bytes, old: float, new: float) -> None:
+        """Change the score of a present member."""
+        if old != new:
+            order = self.order
+            order.remove((old, member))
+            self.scores[member] = new
+            order.add((new, member))
+
+    def set(self, member: bytes, score: float) -> bool:
+        """Insert or update; True when the member is new."""
+        old = self.scores.get(member)
+        if old is None:
+            self.insert(member, score)
+            return True
+        self.update(member, old, score)
+        return False
+
+    def remove(self, member: bytes) -> bool:
+        score = self.scores.pop(member, None)
+        if score is None:
+            return False
+        self.order.remove((score, member))
+        return True
+
+    def pop(self, count: int, from_max: bool) -> list[tuple[float, bytes]]:
+        """Remove and return up to `count` (score, member) from the min or max end."""
+        order, scores = self.order, self.scores
+        n = min(count, len(order))
+        if n == 0:
+            return []
+        if from_max:
+            taken = list(order.islice(len(order) - n, len(order), reverse=True))
+            del order[len(order) - n:]
+        else:
+            taken = list(order.islice(0, n))
+            del order[:n]
+        for _, member in taken:
+            del scores[member]
+        return taken
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def rank(self, member: bytes, reverse: bool = False):
+        score = self.scores.get(member)
+        if score is None:
+            return None
+        r = self.order.bisect_left((score, member))
+        return len(self.order) - 1 - r if reverse else r
+
+    def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
+        """(score, member) for ranks start..stop inclusive (already clamped)."""
+        order = self.order
+        if reverse:
+            n = len(order)
+            return list(order.islice(n - 1 - stop, n - start, reverse=True))
+        return list(order.islice(start, stop + 1))
+
+    def score_span(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
+        """[begin, end) indexes of the members with score in the range."""
+        order = self.order
+        if lo_ex:
+            begin = len(order) if lo == _INF else order.bisect_left((math.nextafter(lo, _INF),))
+        else:
+            begin = order.bisect_left((lo,))
+        if hi_ex:
+            end = order.bisect_left((hi,))
+        else:
+            end = len(order) if hi == _INF else order.bisect_left((math.nextafter(hi, _INF),))
+        return begin, max(begin, end)
+
+    def count_by_score(self, lo, lo_ex, hi, hi_ex) -> int:
+        begin, end = self.score_span(lo, lo_ex, hi, hi_ex)
+        return end - begin
+
+    def range_by_score(self, lo, lo_ex, hi, hi_ex, reverse=False, offset=0, count=-1) -> list:
+        begin, end = self.score_span(lo, lo_ex, hi, hi_ex)
+        if offset < 0:
+            return []
+        if reverse:
+            stop = end - offset
+            start = begin if count < 0 else max(begin, stop - count)
+            if stop <= start:
+                return []
+            return list(self.order.islice(start, stop, reverse=True))
+        start = begin + offset
+        stop = end if count < 0 else min(end, start + count)
+        if stop <= start:
+            return []
+        return list(self.order.islice(start, stop))
+
+    # -- lexicographic ranges -------------------------------------------------------------
+
+    def _lex_first(self, lo, hi):
+        """Index of the first element in the lex range, or None (zzlFirstInLexRange)."""
+        order = self.order
+        n = len(order)
+        if n == 0 or not lex_range_possible(lo, hi):
+            return None
+        if not lex_gte_min(order[-1][1], lo) or not lex_lte_max(order[0][1], hi):
+            return None
+        if self.big:
+            i = self._lex_bisect_min(lo)
+        else:
+            i = 0
+            while i < n and not lex_gte_min(order[i][1], lo):
+                i += 1
+        if i >= n or not lex_lte_max(order[i][1], hi):
+            return None
+        return i
+
+    def _lex_last(self, lo, hi):
+        order = self.order
+        n = len(order)
+        if n == 0 or not lex_range_possible(lo, hi):
+            return None
+        if not lex_gte_min(order[-1][1], lo) or not lex_lte_max(order[0][1], hi):
+            return None
+        if self.big:
+            i = self._lex_bisect_max(hi) - 1
+        else:
+            i = n - 1
+            while i >= 0 and not lex_lte_max(order[i][1], hi):
+                i -= 1
+        if i < 0 or not lex_gte_min(order[i][1], lo):
+            return None
+        return i
+
+    def _lex_bisect_min(self, lo) -> int:
+        kind, value = lo
+        if kind == LEX_MIN:
+            return 0
+        if kind == LEX_MAX:
+            return len(self.order)
+        score = self.order[0][0]
+        if kind == LEX_INCL:
+            return self.order.bisect_left((score, value))
+        return self.order.bisect_right((score, value))
+
+    def _lex_bisect_max(self, hi) -> int:
+        """Index just past the last element <= hi."""
+        kind, value = hi
+        if kind == LEX_MAX:
+            return len(self.order)
+        if kind == LEX_MIN:
+            return 0
+        score = self.order[0][0]
+        if kind == LEX_INCL:
+            return self.order.bisect_right((score, value))
+        return self.order.bisect_left((score, value))
+
+    def range_by_lex(self, lo, hi, reverse=False, offset=0, count=-1) -> list:
+        """(score, member) pairs, walking like Redis: skip `offset`, then stop at the bound."""
+        order = self.order
+        if offset < 0:
+            return []
+        if reverse:
+            i = self._lex_last(lo, hi)
+            if i is None:
+                return []
+            if self.big:
+                stop = i - offset + 1
+                start = self._lex_bisect_min(lo)
+                if count >= 0:
+                    start = max(start, stop - count)
+                return list(order.islice(start, stop, reverse=True)) if stop > start else []
+            out = []
+            i -= offset
+            while i >= 0 and count != 0:
+                item = order[i]
+                if not lex_gte_min(item[1], lo):
+                    break
+                out.append(item)
+                count -= 1
+                i -= 1
+            return out
+        i = self._lex_first(lo, hi)
+        if i is None:
+            return []
+        i += offset
+        if self.big:
+            end = self._lex_bisect_max(hi)
+            if count >= 0:
+                end = min(end, i + count)
+            return list(order.islice(i, end)) if end > i else []
+        out = []
+        n = len(order)
+        while i < n and count != 0:
+            item = order[i]
+            if not lex_lte_max(item[1], hi):
+                break
+            out.append(item)
+            count -= 1
+            i += 1
+        return out
+
+    def count_by_lex(self, lo, hi) -> int:
+        i = self._lex_first(lo, hi)
+        if i is None:
+            return 0
+        order = self.order
+        if self.big:
+            return max(0, self._lex_bisect_max(hi) - i)
+        n = len(order)
+        count = 0
+        while i < n and lex_lte_max(order[i][1], hi):
+            count += 1
+            i += 1
+        return count
+
+    def lex_span(self, lo, hi):
+        """[begin, end) indexes ZREMRANGEBYLEX deletes."""
+        i = self._lex_first(lo, hi)
+        if i is None:
+            return 0, 0
+        return i, i + self.count_by_lex(lo, hi)
+
+    def remove_span(self, begin: int, end: int) -> int:
+        """Delete order[begin:end]; returns how many."""
+        if end <= begin:
+            return 0
+        order, scores = self.order, self.scores
+        for _, member in order.islice(begin, end):
+            del scores[member]
+        del order[begin:end]
+        return end - begin
+
+    # -- random ------------------------------------------------------------------------------
+
+    def random_item(self) -> tuple[float, bytes]:
+        order = self.order
+        return order[random.randrange(len(order))]
+
+
+def lex_range_possible(lo, hi) -> bool:
+    """zslParseLexRange's sanity: an empty range (min > max, or equal with an exclusive end)."""
+    lk, lv = lo
+    hk, hv = hi
+    if lk == LEX_MAX or hk == LEX_MIN:
+        return False
+    if lk == LEX_MIN or hk == LEX_MAX:
+        return True
+    if lv > hv:
+        return False
+    if lv == hv and (lk == LEX_EXCL or hk == LEX_EXCL):
+        return False
+    return True
+
+
+def lex_gte_min(member: bytes, lo) -> bool:
+    kind, value = lo
+    if kind == LEX_MIN:
+        return True
+    if kind == LEX_MAX:
+        return False
+    return member >= value if kind == LEX_INCL else member > value
+
+
+def lex_lte_max(member: bytes, hi) -> bool:
+    kind, value = hi
+    if kind == LEX_MAX:
+        return True
+    if kind == LEX_MIN:
+        return False
+    return member <= value if kind == LEX_INCL else member < value
+
+
+def parse_lex(arg: bytes):
+    """A ZRANGEBYLEX bound, or None when invalid ("-", "+", "[x", "(x")."""
+    if arg == b"-":
+        return (LEX_MIN, b"")
+    if arg == b"+":
+        return (LEX_MAX, b"")
+    if arg[:1] == b"[":
+        return (LEX_INCL, arg[1:])
+    if arg[:1] == b"(":
+        return (LEX_EXCL, arg[1:])
+    return None
