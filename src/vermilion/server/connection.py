@@ -97,6 +97,7 @@ class Connection(Client, asyncio.Protocol):
         reader = self.reader
         reader.feed(data)
         execute = self.engine.execute
+        blocking = self.engine.blocking
         join = b"".join
         out: list = []
         self.batch = out
@@ -122,7 +123,11 @@ class Connection(Client, asyncio.Protocol):
                 except TypeError:
                     return self._reparse(data, parsed - 1, out)
                 reply = execute(self, args)
+                if blocking.ready:
+                    blocking.handle_ready()
                 if self.reply_mode:
+                    if reply is NO_REPLY and self.blocked is not None:
+                        return self._block_input(data, parsed, out)
                     self._append_reply(reply, out)
                 elif reply.__class__ is bytes:
                     out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
@@ -132,6 +137,9 @@ class Connection(Client, asyncio.Protocol):
                     self._write(out)
                     self._take_tail(data, parsed, postponed=args)
                     return
+                elif reply is NO_REPLY:
+                    if self.blocked is not None:
+                        return self._block_input(data, parsed, out)
                 else:
                     encode(reply, out, self.resp3)
                 if self.closing:
@@ -170,7 +178,23 @@ class Connection(Client, asyncio.Protocol):
         if postponed is not None:
             return self._postpone(postponed)
         self._check_query_limit()
-        if not self.closing:
+        if not self.closing and self.blocked is None:
+            self._drain_parser()
+
+    def _block_input(self, data: bytes, done: int, out: list) -> None:
+        """A command blocked the client (BLPOP ...): keep the rest of this read for later.
+
+        Like Redis, a blocked client's pipelined commands wait in its query buffer
+        (the parser) until the blocking command is answered; see `unblocked`.
+        """
+        self._write(out)
+        self._take_tail(data, done)
+
+    def unblocked(self) -> None:
+        """The blocking command was answered (engine/blocking.py): run the queued input."""
+        if self.closing or self.blocked is not None or self.postponed is not None:
+            return
+        if self.parser is not None:
             self._drain_parser()
 
     def _postpone(self, args: list) -> None:
@@ -190,10 +214,12 @@ class Connection(Client, asyncio.Protocol):
         reply = self.engine.execute(self, args)
         if reply is POSTPONED:
             return self._postpone(args)
+        if self.engine.blocking.ready:
+            self.engine.blocking.handle_ready()
         out: list = []
         self._append_reply(reply, out)
         self._write(out)
-        if self.parser is not None:
+        if self.parser is not None and self.blocked is None:
             self._drain_parser()
 
     def _slow_input(self, data: bytes) -> None:
@@ -201,13 +227,14 @@ class Connection(Client, asyncio.Protocol):
             self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
         self.parser.authenticated = self.authenticated
         self.parser.feed(data)
-        if self.postponed is None:
+        if self.postponed is None and self.blocked is None:
             self._drain_parser()
         else:
             self._check_query_limit()
 
     def _drain_parser(self) -> None:
         parser = self.parser
+        blocking = self.engine.blocking
         out: list = []
         self.batch = out
         try:
@@ -221,6 +248,11 @@ class Connection(Client, asyncio.Protocol):
                 if reply is POSTPONED:
                     self._write(out)
                     return self._postpone(args)
+                if blocking.ready:
+                    blocking.handle_ready()
+                if reply is NO_REPLY and self.blocked is not None:
+                    self._write(out)
+                    return      # input stays in the parser until `unblocked`
                 self._append_reply(reply, out)
                 parser.authenticated = self.authenticated
         except ProtocolError as err:
