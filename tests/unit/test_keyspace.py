@@ -53,12 +53,18 @@ def test_active_expiry_frees_only_due_keys(engine, db):
         db.set(b"k%d" % i, b"v")
         db.set_expire(b"k%d" % i, now + 1 + i)    # one key per ms
     db.set(b"forever", b"v")
+
+    def tick():     # each cron has a time budget: on a busy machine it may take several
+        for _ in range(1000):
+            engine.cron()
+            if not db.has_due_keys(engine.clock.ms()):
+                return
+
     engine.clock.advance(500)
-    engine.cron()
+    tick()
     assert len(db) == 1000 - 499 + 1
-    assert db.has_due_keys(engine.clock.ms()) is False
     engine.clock.advance(10_000)
-    engine.cron()
+    tick()
     assert list(db.data) == [b"forever"]
     assert len(engine.effects_seen) == 1000
     assert engine.stats.expired_keys == 1000
