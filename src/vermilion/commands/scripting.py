@@ -1,10 +1,10 @@
 """Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO, FUNCTION.
 
 The Lua runtime lives in `vermilion.scripting` (one `Scripts` object per engine,
-`engine.scripts`); these handlers parse arguments, run the script and send its
-effects to the propagation sinks as one MULTI/EXEC block, the way Redis 7.0
-replicates scripts (effects, never the script itself, so an AOF replays them
-deterministically).
+`engine.scripts`), which also runs EVAL/FCALL end to end (Scripts.eval_command is
+the hot path) and sends a script's effects to the propagation sinks as one
+MULTI/EXEC block, the way Redis 7.0 replicates scripts (effects, never the script
+itself, so an AOF replays them deterministically).
 """
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from ..engine.engine import extension
 from ..engine.errors import CommandError
 from ..engine.replies import OK, RespSet, Status
 from ..engine.table import command, container
-from ..scripting.scripts import NOSCRIPT, Scripts
-from ._args import parse_int
-from .transactions import propagate_block
+from ..scripting.scripts import Scripts
 
 
 def _numkeys_positions(args: list) -> list[int]:
@@ -28,90 +26,45 @@ def _numkeys_positions(args: list) -> list[int]:
     return list(range(3, 3 + numkeys))
 
 
-def _numkeys(args: list) -> int:
-    numkeys = parse_int(args[2])
-    if numkeys > len(args) - 3:
-        raise CommandError("ERR Number of keys can't be greater than number of args")
-    if numkeys < 0:
-        raise CommandError("ERR Number of keys can't be negative")
-    return numkeys
-
-
-def _run(client, args, runner):
-    """Run a script, propagating its effects as one block (unless an enclosing EXEC collects them)."""
-    engine = client.engine
-    if engine.monitors:
-        # EVAL is skip_monitor in the table (as in Redis) so that it is shown here,
-        # before the commands the script runs.
-        engine.feed_monitors(client, args)
-    own_capture = engine.capture is None and bool(engine.sinks)
-    if own_capture:
-        engine.capture = []
-    try:
-        return runner()
-    finally:
-        if own_capture:
-            effects, engine.capture = engine.capture, None
-            propagate_block(engine, effects)
-        engine.effects = []
-
-
-def _eval(client, args, ro: bool, by_sha: bool):
-    scripts = client.engine.scripts
-    numkeys = _numkeys(args)
-    if by_sha:
-        sha = args[1]
-        script = scripts.scripts.get(sha.lower()) if len(sha) == 40 else None
-        if script is None:
-            raise CommandError(NOSCRIPT)
-    else:
-        script = scripts.script_for_body(args[1])
-    return _run(client, args, lambda: scripts.eval(client, args, script, numkeys, ro))
-
-
 _SCRIPT_FLAGS = "noscript stale skip_monitor no_mandatory_keys"
 
 
 @command("eval", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script.")
 def eval_(client, args):
-    return _eval(client, args, False, False)
+    return client.engine.scripts.eval_command(client, args, False, False)
 
 
 @command("evalsha", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.")
 def evalsha(client, args):
-    return _eval(client, args, False, True)
+    return client.engine.scripts.eval_command(client, args, False, True)
 
 
 @command("eval_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
          summary="Executes a read-only server-side Lua script.")
 def eval_ro(client, args):
-    return _eval(client, args, True, False)
+    return client.engine.scripts.eval_command(client, args, True, False)
 
 
 @command("evalsha_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
          summary="Executes a read-only server-side Lua script by SHA1 digest.")
 def evalsha_ro(client, args):
-    return _eval(client, args, True, True)
+    return client.engine.scripts.eval_command(client, args, True, True)
 
 
 @command("fcall", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="7.0.0", summary="Invokes a function.")
 def fcall(client, args):
-    numkeys = _numkeys(args)
-    scripts = client.engine.scripts
-    return _run(client, args, lambda: scripts.fcall(client, args, numkeys, False))
+    return client.engine.scripts.fcall_command(client, args, False)
 
 
 @command("fcall_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0", summary="Invokes a read-only function.")
 def fcall_ro(client, args):
-    numkeys = _numkeys(args)
-    scripts = client.engine.scripts
-    return _run(client, args, lambda: scripts.fcall(client, args, numkeys, True))
+    return client.engine.scripts.fcall_command(client, args, True)
 
 
 # -- SCRIPT ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ..engine.engine import BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
 from ..engine.replies import NULL_ARRAY, OK, QUEUED, ErrorReply
 from ..engine.table import command
+from ..scripting.scripts import propagate_block
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
@@ -79,7 +80,7 @@ def exec_(client, args):
         if own_capture:
             effects, engine.capture = engine.capture, None
             propagate_block(engine, effects)
-    engine.effects = []     # already propagated (or captured by an enclosing block)
+    engine.effects = ()     # already propagated (or captured by an enclosing block)
     return results
 
 
@@ -164,19 +165,6 @@ def _watched_key_expired(client) -> bool:
             if when <= now:
                 return True
     return False
-
-
-def propagate_block(engine, effects: list) -> None:
-    """Send collected (db, argv) effects to the sinks, wrapped when there are several."""
-    if not effects:
-        return
-    sinks = engine.sinks
-    if len(effects) > 1:
-        first_db = effects[0][0]
-        effects = [(first_db, [b"MULTI"])] + effects + [(effects[-1][0], [b"EXEC"])]
-    for sink in sinks:
-        for db_index, argv in effects:
-            sink(db_index, list(argv))
 
 
 # -- dispatch gate -------------------------------------------------------------------------------

@@ -280,6 +280,8 @@ local function flat_pairs(t, keys_only)
   end
   return out, n
 end
+-- classify always returns at least two values, so Python can tell a tagged shape
+-- from a plain number result.
 local function classify(t)
   local v = rawget(t, "err")
   if type(v) == "string" then return 1, v end
@@ -298,54 +300,55 @@ local function classify(t)
   if type(v) == "table" then
     local out, n = flat_pairs(v, false)
     if n > BIG then return 9, 6, out, n end
-    return 6, unpack(out, 1, n)
+    return 6, n, unpack(out, 1, n)
   end
   v = rawget(t, "set")
   if type(v) == "table" then
     local out, n = flat_pairs(v, true)
     if n > BIG then return 9, 7, out, n end
-    return 7, unpack(out, 1, n)
+    return 7, n, unpack(out, 1, n)
   end
   local n = 0
   while rawget(t, n + 1) ~= nil do n = n + 1 end
   if n > BIG then return 9, 8, t, n end
-  return 8, unpack(t, 1, n)
+  return 8, n, unpack(t, 1, n)
 end
 local function slice(t, i, j) return unpack(t, i, j) end
 
+-- The result of a script, as Python receives it: a string or number as itself;
+-- otherwise a tagged tuple (tables are classified here, in the same call).
 local function finish(ok, r)
-  if not ok then
-    if type(r) == "table" then
-      return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line")
-    end
-    return 0, tostring(r)
+  if ok then
+    local t = type(r)
+    if t == "string" or t == "number" then return r end
+    if t == "table" then return classify(r) end
+    if t == "boolean" then return 11, r end
+    return 12, nil
   end
-  return 10, r
+  if type(r) == "table" then
+    return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line")
+  end
+  return 0, tostring(r)
 end
 
-local function set_args(nkeys, ...)
+local function set_args(nkeys, n, ...)
+  if nkeys == 0 then return {}, {...} end
+  if nkeys == n then return {...}, {} end
   local keys, argv, all = {}, {}, {...}
   for i = 1, nkeys do keys[i] = all[i] end
-  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
+  for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
   return keys, argv
 end
 
 local function run_eval(f, nkeys, ...)
-  local keys, argv = {}, {}
-  if nkeys == 0 then
-    local n = select("#", ...)
-    if n == 1 then argv[1] = ...
-    elseif n > 1 then argv = {...} end
-  else
-    keys, argv = set_args(nkeys, ...)
-  end
+  local keys, argv = set_args(nkeys, select("#", ...), ...)
   rawset(G, "KEYS", keys)
   rawset(G, "ARGV", argv)
   return finish(rawxpcall(f, errh))
 end
 
 local function run_function(f, nkeys, ...)
-  local keys, argv = set_args(nkeys, ...)
+  local keys, argv = set_args(nkeys, select("#", ...), ...)
   return finish(rawxpcall(function() return f(keys, argv) end, errh))
 end
 

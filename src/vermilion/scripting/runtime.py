@@ -24,7 +24,7 @@ import lupa.lua51 as lua51
 
 from ..engine.client import Client
 from ..engine.replies import (
-    NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
 )
 from ..server.resp import format_double
 from .bytecode import untail
@@ -207,14 +207,14 @@ class LuaState:
         return self.table_reply(self.classify(value), bool_resp3)
 
     def table_reply(self, shape, bool_resp3: bool):
-        if shape.__class__ is not tuple:
-            shape = (shape,)
+        """Build the reply for a classified table: (tag, ...) as `classify` returns it."""
         tag = shape[0]
         if tag == 8:
             from_lua = self.from_lua
-            return [from_lua(v, bool_resp3) for v in shape[1:]]
+            return [from_lua(v, bool_resp3) for v in shape[2:]]
         if tag == 2:
-            return Status(_mapchars(shape[1]))
+            text = shape[1]
+            return OK if text == b"OK" else Status(_mapchars(text))
         if tag == 1:
             return ErrorReply(_mapchars(shape[1]))
         if tag == 3:
@@ -231,10 +231,10 @@ class LuaState:
                 if part.__class__ is not tuple:
                     part = (part,)
                 items.extend(part)
-            return self.table_reply((sub, *items), bool_resp3)
+            return self.table_reply((sub, n, *items), bool_resp3)
         from_lua = self.from_lua
         if tag == 6:
-            flat = shape[1:]
+            flat = shape[2:]
             result = {}
             for i in range(0, len(flat), 2):
                 key = from_lua(flat[i], bool_resp3)
@@ -248,7 +248,7 @@ class LuaState:
                     return [from_lua(v, bool_resp3) for v in flat]
             return result
         if tag == 7:
-            return RespSet(from_lua(v, bool_resp3) for v in shape[1:])
+            return RespSet(from_lua(v, bool_resp3) for v in shape[2:])
         return None
 
 

@@ -20,7 +20,13 @@ import time
 from ..engine.engine import BUSY_SCRIPT
 from ..engine.errors import CommandError
 from ..engine.replies import ErrorReply, Status
-from .runtime import LuaState, ScriptClient, error_text, number_arg
+from . import fastpath
+from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
+
+_monotonic = time.monotonic
+_NO_EFFECTS = ()     # engine.effects value meaning "already propagated"
+# numkeys as clients usually send it: skips parse_int on the hot path.
+_SMALL_INTS = {str(i).encode(): i for i in range(64)}
 
 log = logging.getLogger("vermilion")
 
@@ -38,6 +44,10 @@ _ERR_UNKNOWN = b"ERR Unknown Redis command called from script"
 _ERR_ARITY = b"ERR Wrong number of args calling Redis command from script"
 _ERR_NOSCRIPT = b"ERR This Redis command is not allowed from script"
 _ERR_READONLY = b"ERR Write commands are not allowed from read-only scripts."
+_UNKNOWN = ErrorReply(_ERR_UNKNOWN)
+_ARITY = ErrorReply(_ERR_ARITY)
+_NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
+_READONLY = ErrorReply(_ERR_READONLY)
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -46,10 +56,11 @@ FLAG_NAMES = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cros
 
 
 class Script:
-    __slots__ = ("sha", "body", "fn", "flags", "shebang")
+    __slots__ = ("sha", "body", "fn", "flags", "shebang", "plan")
 
-    def __init__(self, sha, body, fn, flags, shebang):
+    def __init__(self, sha, body, fn, flags, shebang, plan=None):
         self.sha, self.body, self.fn, self.flags, self.shebang = sha, body, fn, flags, shebang
+        self.plan = plan      # fastpath.Plan when the script runs without Lua
 
 
 class Function:
@@ -97,6 +108,14 @@ class Scripts:
         self.function_client = ScriptClient(engine)
         self.eval_lua = LuaState(self, "eval")
         self.function_lua = LuaState(self, "function")
+        self.idle_ctx = RunContext(None, None, b"", True, False, ())
+        self.threshold = 5.0
+        self.apply_config()
+        engine.config.listeners.append(self.apply_config)
+
+    def apply_config(self, changed=None) -> None:
+        if changed is None or "busy-reply-threshold" in changed:
+            self.threshold = self.engine.config["busy-reply-threshold"] / 1000.0
 
     # redisLrand48 (rand.c): X = (0x5DEECE66D * X + 0xB) mod 2^48, returning X >> 17.
     # The state starts at 0x1234ABCD330E (rand.c's initial x[]) and is shared by
@@ -134,7 +153,7 @@ class Scripts:
         fn = self.eval_lua.compile_fn(code, b"@user_script")
         if fn.__class__ is tuple:
             raise CommandError(b"ERR Error compiling script (new function): " + (fn[1] or b""))
-        script = Script(sha, body, fn, flags, shebang)
+        script = Script(sha, body, fn, flags, shebang, fastpath.plan(code))
         self.scripts[sha] = script
         self.by_body[body] = script
         return script
@@ -145,57 +164,100 @@ class Scripts:
         # Redis also recreates the Lua state; ours holds no script globals worth resetting
         # (the sandbox forbids creating them), so the compiled functions just go away.
 
-    def eval(self, client, args: list, script: Script, numkeys: int, ro: bool):
+    def eval_command(self, client, args: list, ro: bool, by_sha: bool):
+        """EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: the whole command (the hot path)."""
+        numkeys = _SMALL_INTS.get(args[2])
+        if numkeys is None or numkeys > len(args) - 3:
+            numkeys = parse_numkeys(args)
+        if by_sha:
+            sha = args[1]
+            script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
+            if script is None:
+                raise CommandError(NOSCRIPT)
+        else:
+            script = self.by_body.get(args[1])
+            if script is None:
+                script = self.create(args[1])
         read_only = ro
         if script.shebang:
             if "no-writes" in script.flags:
                 read_only = True
             elif ro:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        plan = script.plan
+        if plan is not None and plan.needs_keys <= numkeys and plan.needs_argv <= len(args) - 3 - numkeys:
+            return self.run_fast(client, plan, args, numkeys, script.sha, read_only)
         return self.run(client, self.eval_lua, self.eval_client, script.fn, script.sha, True,
-                        numkeys, args[3:], read_only, args)
+                        numkeys, args, read_only)
 
     # -- FCALL ------------------------------------------------------------------------------
 
-    def fcall(self, client, args: list, numkeys: int, ro: bool):
+    def fcall_command(self, client, args: list, ro: bool):
+        numkeys = parse_numkeys(args)
         func = self.functions.get(args[1])
         if func is None:
             raise CommandError("ERR Function not found")
-        read_only = ro or "no-writes" in func.flags
         if ro and "no-writes" not in func.flags:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        read_only = ro or "no-writes" in func.flags
         return self.run(client, self.function_lua, self.function_client, func.fn, func.name, False,
-                        numkeys, args[3:], read_only, args)
+                        numkeys, args, read_only)
 
     # -- running ------------------------------------------------------------------------------
 
     def run(self, caller, state: LuaState, sclient, fn, name: bytes, is_eval: bool, numkeys: int,
-            argv: list, read_only: bool, command: list):
+            args: list, read_only: bool):
+        """Run a compiled script or function for `caller`; returns its reply.
+
+        Effects of the commands it runs are collected and sent to the propagation
+        sinks as one MULTI/EXEC block (unless an enclosing EXEC collects them).
+        """
+        engine = self.engine
+        if engine.monitors:
+            # EVAL is skip_monitor in the table (as in Redis) so that it shows here,
+            # before the commands the script runs.
+            engine.feed_monitors(caller, args)
+        own_capture = engine.sinks and engine.capture is None
+        if own_capture:
+            engine.capture = []
         sclient.db = caller.db
         sclient.resp3 = False
-        sclient.user = caller.user
-        ctx = RunContext(caller, sclient, name, is_eval, read_only, command)
-        self.threshold = self.engine.config["busy-reply-threshold"] / 1000.0
+        ctx = self.idle_ctx
+        ctx.caller, ctx.client, ctx.name, ctx.is_eval = caller, sclient, name, is_eval
+        ctx.read_only, ctx.command = read_only, args
+        ctx.write_dirty = ctx.killed = ctx.timed_out = ctx.shutdown = False
+        ctx.repl = 3
+        ctx.start = _monotonic()
         self.ctx = ctx
         try:
             if is_eval:
-                result = state.run_eval(fn, numkeys, *argv)
+                result = state.run_eval(fn, numkeys, *args[3:])
             else:
-                result = state.run_function(fn, numkeys, *argv)
+                result = state.run_function(fn, numkeys, *args[3:])
         finally:
             self.ctx = None
             if ctx.timed_out:
                 self.end_busy(ctx)
             if ctx.killed:
                 state.arm_hook()
-        if result.__class__ is not tuple:
-            result = (result,)
-        if result[0] == 10:
-            value = result[1] if len(result) > 1 else None
-            c = value.__class__
-            if c is bytes or c is int:
-                return value if c is bytes or -(1 << 63) <= value < (1 << 63) else state.from_lua(value, False)
-            return state.from_lua(value, sclient.resp3)
+            if own_capture:
+                effects, engine.capture = engine.capture, None
+                propagate_block(engine, effects)
+            engine.effects = _NO_EFFECTS    # propagated above, or collected by an enclosing EXEC
+        c = result.__class__
+        if c is bytes:
+            return result
+        if c is int:
+            return result if -(1 << 63) <= result < (1 << 63) else -(1 << 63)
+        if c is float:
+            return lua_int(result)
+        tag = result[0]
+        if tag == 12:
+            return None
+        if tag == 11:
+            return result[1] if sclient.resp3 else (1 if result[1] else None)
+        if tag:
+            return state.table_reply(result, sclient.resp3)
         msg, source, line = (tuple(result[1:]) + (None, None, None))[:3]
         if msg is None:
             msg = b"ERR unknown error"
@@ -270,11 +332,45 @@ class Scripts:
 
     # -- redis.* callbacks ----------------------------------------------------------------------
 
+    def dispatch(self, argv: list):
+        """Run one redis.call() with the script rules; failures come back as ErrorReply
+        holding the text the Lua error table gets ("ERR ...", "WRONGTYPE ...")."""
+        ctx = self.ctx
+        engine = self.engine
+        cmd = engine.lookup.get(argv[0])
+        if cmd is None:
+            cmd = engine.find_command(argv[0])
+            if cmd is None:
+                return _UNKNOWN
+        n = len(argv)
+        arity = cmd.arity
+        if (arity > 0 and n != arity) or n < -arity:
+            return _ARITY
+        if cmd.subcommands is not None:
+            cmd = cmd.subcommands.get(argv[1].lower())
+            if cmd is None:
+                return _UNKNOWN
+            arity = cmd.arity
+            if (arity > 0 and n != arity) or n < -arity:
+                return _ARITY
+        if cmd.noscript:
+            return _NOSCRIPT_CMD
+        if cmd.is_write or cmd.may_replicate:
+            if ctx.read_only:
+                return _READONLY
+            if cmd.is_write:
+                ctx.write_dirty = True
+        if ctx.repl != 3:
+            return self._call_unreplicated(ctx, cmd, argv)
+        reply = engine.call(ctx.client, cmd, argv)
+        if reply.__class__ is ErrorReply:
+            return ErrorReply(error_text(b"-" + reply.message))
+        return reply
+
     def lua_call(self, *args):
         """redis.call / redis.pcall: returns the reply as Lua sees it, or (text, 1) for an
         error, (text, 2) for a status (the Lua wrapper builds those tables)."""
-        ctx = self.ctx
-        if ctx is None:
+        if self.ctx is None:
             return _ERR_UNKNOWN, 1
         if not args:
             return _ERR_NO_ARGS, 1
@@ -287,47 +383,68 @@ class Scripts:
                 argv.append(number_arg(a))
             else:
                 return _ERR_ARG_TYPE, 1
-        engine = self.engine
-        cmd = engine.lookup.get(argv[0])
-        if cmd is None:
-            cmd = engine.find_command(argv[0])
-            if cmd is None:
-                return _ERR_UNKNOWN, 1
-        n = len(argv)
-        arity = cmd.arity
-        if (arity > 0 and n != arity) or n < -arity:
-            return _ERR_ARITY, 1
-        if cmd.subcommands is not None:
-            cmd = cmd.subcommands.get(argv[1].lower())
-            if cmd is None:
-                return _ERR_UNKNOWN, 1
-            arity = cmd.arity
-            if (arity > 0 and n != arity) or n < -arity:
-                return _ERR_ARITY, 1
-        if cmd.noscript:
-            return _ERR_NOSCRIPT, 1
-        if cmd.is_write or cmd.may_replicate:
-            if ctx.read_only:
-                return _ERR_READONLY, 1
-            if cmd.is_write:
-                ctx.write_dirty = True
-        client = ctx.client
-        if ctx.repl != 3:
-            return self._call_unreplicated(ctx, client, cmd, argv)
-        reply = engine.call(client, cmd, argv)
+        reply = self.dispatch(argv)
         c = reply.__class__
         if c is bytes or c is int:
             return reply
         if c is Status:
             return reply.text, 2
         if c is ErrorReply:
-            return error_text(b"-" + reply.message), 1
+            return reply.message, 1
+        client = self.ctx.client
         if reply is None:
             return None if client.resp3 else False
-        return self.eval_lua.to_lua(reply, client.resp3) if ctx.is_eval else \
-            self.function_lua.to_lua(reply, client.resp3)
+        state = self.eval_lua if self.ctx.is_eval else self.function_lua
+        return state.to_lua(reply, client.resp3)
 
-    def _call_unreplicated(self, ctx, client, cmd, argv):
+    def run_fast(self, caller, plan, args: list, numkeys: int, name: bytes, read_only: bool):
+        """Run a script with a static shape (fastpath.Plan) without entering Lua.
+
+        Only what redis.call reads is set up: no Lua code runs, so there is no hook,
+        busy state, kill or PRNG to care about.
+        """
+        engine = self.engine
+        if engine.monitors:
+            engine.feed_monitors(caller, args)
+        own_capture = engine.sinks and engine.capture is None
+        if own_capture:
+            engine.capture = []
+        sclient = self.eval_client
+        sclient.db = caller.db
+        ctx = self.idle_ctx
+        ctx.caller, ctx.client, ctx.name, ctx.is_eval = caller, sclient, name, True
+        ctx.read_only, ctx.command, ctx.write_dirty, ctx.repl = read_only, args, False, 3
+        self.ctx = ctx
+        dispatch = self.dispatch
+        base = 2 + numkeys
+        try:
+            if plan.test is not None:
+                line, specs = plan.test
+                reply = dispatch([args[2 + v] if k == 0 else args[base + v] if k == 1 else v
+                                  for k, v in specs])
+                if reply.__class__ is ErrorReply:
+                    raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+                k, v = plan.expected
+                expected = args[2 + v] if k == 0 else args[base + v] if k == 1 else v
+                if reply.__class__ is not bytes or reply != expected:
+                    return plan.otherwise
+            line, specs = plan.call
+            reply = dispatch([args[2 + v] if k == 0 else args[base + v] if k == 1 else v
+                              for k, v in specs])
+            c = reply.__class__
+            if c is bytes:
+                return reply
+            if c is ErrorReply:
+                raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+            return fastpath.resp2_roundtrip(reply)
+        finally:
+            self.ctx = None
+            if own_capture:
+                effects, engine.capture = engine.capture, None
+                propagate_block(engine, effects)
+            engine.effects = _NO_EFFECTS
+
+    def _call_unreplicated(self, ctx, cmd, argv):
         """redis.set_repl(REPL_NONE ...): the command runs but its effects are not propagated."""
         engine = self.engine
         capture = engine.capture
@@ -335,7 +452,7 @@ class Scripts:
         saved = ctx.repl
         ctx.repl = 3
         try:
-            result = self.lua_call(*argv)
+            result = self.dispatch(argv)
         finally:
             ctx.repl = saved
         if capture is not None and saved == 0:
@@ -414,6 +531,28 @@ class Scripts:
     def lua_register_function(self, n, *args):
         from .functions import register_function
         return register_function(self, n, args)
+
+
+def parse_numkeys(args: list) -> int:
+    from ..commands._args import parse_int
+    numkeys = parse_int(args[2])
+    if numkeys > len(args) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    if numkeys < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    return numkeys
+
+
+def propagate_block(engine, effects: list) -> None:
+    """Send collected (db, argv) effects to the sinks, wrapped in MULTI/EXEC when
+    there are several (a single command is atomic by itself, as Redis 7.0 does)."""
+    if not effects:
+        return
+    if len(effects) > 1:
+        effects = [(effects[0][0], [b"MULTI"])] + effects + [(effects[-1][0], [b"EXEC"])]
+    for sink in engine.sinks:
+        for db_index, argv in effects:
+            sink(db_index, list(argv))
 
 
 def parse_shebang(body: bytes):
