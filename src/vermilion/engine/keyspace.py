@@ -79,7 +79,8 @@ def scan_cursor_of(key: bytes) -> int:
 
 class Database:
     __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl",
-                 "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked")
+                 "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
+                 "notify_new")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -94,13 +95,16 @@ class Database:
         self.access: dict[bytes, int] = {}
         if index == 0:
             # One config listener and one cron task per engine, owned by database 0.
-            _AccessPolicy(engine)
+            _KeyspaceHooks(engine)
             engine.add_cron_task(lambda now, e=engine: housekeeping(e, now))
-        self.track = engine.access_policy.mode()
+        hooks = engine.access_policy
+        self.track = hooks.mode()
         self.track_since_ms = engine.clock.ms()
-        # True while a SCAN index or access tracking needs to hear about writes:
-        # the write paths test this one flag.
-        self.hooked = bool(self.track)
+        self.notify_new = hooks.notify_new()    # notify-keyspace-events has `n`
+        # True while a SCAN index, access tracking or `new` events need to hear
+        # about writes: the write paths test this one flag.
+        self.hooked = False
+        self.rehook()
 
     # -- reads -------------------------------------------------------------
 
@@ -234,7 +238,7 @@ class Database:
         self.heap = []
         self.scan_index = None
         self.access = {}
-        self.hooked = bool(self.track)
+        self.rehook()
         return removed
 
     def transfer(self, key: bytes, dst: "Database", new_key: bytes) -> None:
@@ -264,13 +268,20 @@ class Database:
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs)
             setattr(other, name, mine)
-        for db in (self, other):
-            db.hooked = db.scan_index is not None or bool(db.track)
+        self.rehook()
+        other.rehook()
+
+    def rehook(self) -> None:
+        self.hooked = self.scan_index is not None or bool(self.track) or self.notify_new
 
     def _stored(self, key: bytes) -> None:
-        """A value is about to be stored at `key` (SCAN index, access time)."""
-        if self.scan_index is not None and key not in self.data:
-            self.scan_index.add(key)
+        """A value is about to be stored at `key` (SCAN index, access time, `new` event)."""
+        if key not in self.data:
+            if self.scan_index is not None:
+                self.scan_index.add(key)
+            if self.notify_new:
+                # Redis's dbAdd: class n, not part of "A"; before the command's own event.
+                self.engine.notify(self, "n", b"new", key)
         if self.track:
             self.record_write(key)
 
@@ -331,7 +342,7 @@ class Database:
             self.track = mode
             self.access = {}
             self.track_since_ms = self.engine.clock.ms()
-            self.hooked = self.scan_index is not None or bool(mode)
+            self.rehook()
 
     # -- SCAN / RANDOMKEY support ---------------------------------------------------
 
@@ -369,7 +380,7 @@ class Database:
         # size mismatch means someone wrote to `data` directly: rebuild.
         if index is None or len(index) != len(self.data):
             index = self.scan_index = SortedKeyList(self.data, key=hash)
-            self.hooked = True
+            self.rehook()
         self.scan_used_ms = self.engine.clock.ms()
         return index
 
@@ -427,11 +438,11 @@ def housekeeping(engine, now_ms: int) -> None:
     for db in engine.dbs:
         if db.scan_index is not None and now_ms - db.scan_used_ms > SCAN_INDEX_IDLE_MS:
             db.scan_index = None
-            db.hooked = bool(db.track)
+            db.rehook()
 
 
-class _AccessPolicy:
-    """Turns access tracking on/off in every database as maxmemory-policy changes."""
+class _KeyspaceHooks:
+    """Follows the config: access tracking (maxmemory-policy) and `new` key events."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -442,6 +453,15 @@ class _AccessPolicy:
     def config_changed(self, changed=None) -> None:
         if changed is None or "maxmemory-policy" in changed:
             self.apply()
+        if changed is None or "notify-keyspace-events" in changed:
+            new = self.notify_new()
+            for db in getattr(self.engine, "dbs", ()):
+                db.notify_new = new
+                db.rehook()
+
+    def notify_new(self) -> bool:
+        flags = self.engine.config["notify-keyspace-events"]
+        return "n" in flags and ("K" in flags or "E" in flags)
 
     def mode(self) -> int:
         policy = self.engine.config["maxmemory-policy"]
