@@ -132,7 +132,7 @@ def _drain(sub: RawClient) -> list:
 
 def test_keyspace_events(pair):
     for c in (pair.ref, pair.ver):
-        c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        c.call("CONFIG", "SET", "notify-keyspace-events", "KEAn")
     subs = (_subscriber(pair.ref.sock.getpeername()[1]), _subscriber(pair.ver.sock.getpeername()[1]))
     try:
         pair.run("""
@@ -167,6 +167,7 @@ def test_keyspace_events(pair):
         ref_msgs, ver_msgs = _drain(subs[0]), _drain(subs[1])
         assert ver_msgs == ref_msgs
         assert any(b"expired" in repr(m).encode() for m in ref_msgs)
+        assert any(b"__keyevent@1__:new" in repr(m).encode() for m in ref_msgs)   # MOVE's dbAdd
         # Active expiry notifies too.
         pair.check("SET", "f", "v", "PX", "10")
         for sub in subs:
