@@ -851,3 +851,22 @@ def test_command_info(pair2, name):
         return fields
 
     assert strip(ver) == strip(ref)
+
+
+@pytest.mark.parametrize("write", ["FLUSHDB", "FLUSHALL", "SWAPDB 0 1", "DEL k", "EXPIRE k 100",
+                                   "PERSIST k", "RENAME k j", "RENAME j k", "MOVE k 1", "COPY j k REPLACE",
+                                   "EXPIRE k 0", "EXPIRE k 100 NX", "TOUCH k", "EXISTS k", "TYPE k",
+                                   "RENAMENX j k", "COPY k x", "FLUSHDB ASYNC"])
+def test_writes_touch_watched_keys(pair, write):
+    """EXEC after WATCH fails exactly when the command changed the watched key."""
+    needs("watch", "multi", "exec")
+    pair.run(f"""
+    SET k v
+    PEXPIRE k 500000
+    SET j w
+    WATCH k
+    {write}
+    MULTI
+    PING
+    EXEC
+    """)
