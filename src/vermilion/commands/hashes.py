@@ -174,6 +174,8 @@ def hincrbyfloat(client, args):
     incr = parse_long_double(args[3])
     if incr is None:
         raise CommandError(NOT_FLOAT)
+    if isinstance(incr, float):          # +/-inf (NaN never parses)
+        raise CommandError("ERR value is NaN or Infinity")
     db = client.db
     h = _get_hash(db, args[1])
     field = args[2]

@@ -147,6 +147,7 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
         created = False
     added = updated = processed = 0
     result = None
+    limits = engine.config.values
     current = zs.scores
     for j in range(elements):
         score = scores[j]
@@ -168,6 +169,9 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
                 zs.update(member, old, score)
                 updated += 1
         elif not xx:
+            if not zs.big and (len(zs) >= limits["zset-max-listpack-entries"]
+                               or len(member) > limits["zset-max-listpack-value"]):
+                zs.big = True       # Redis converts before inserting this member
             zs.insert(member, score)
             added += 1
             processed += 1
@@ -406,9 +410,11 @@ def _store_result(client, dst_key: bytes, items, event: bytes) -> int:
     engine = client.engine
     if items:
         zs = SortedSet()
+        limits = engine.config.values
+        zs.big = len(items) > limits["zset-max-listpack-entries"] or \
+            any(len(m) > limits["zset-max-listpack-value"] for _, m in items)
         for score, member in items:
             zs.insert(member, score)
-        zs.check_encoding(engine.config.values, zs.scores)
         db.set(dst_key, zs)
         engine.dirty += 1
         if engine.notify_flags:
@@ -721,10 +727,17 @@ def zscan(client, args):
     if zs is None:
         return [b"0", []]
     scores = zs.scores
+    # A listpack holds integral scores within +/-LLONG_MAX/2 as integers and ZSCAN
+    # prints them so; a skiplist score goes through d2string (integers below 2**52).
+    limit = 4611686018427387903 if not zs.big else 4503599627370496
 
     def score_text(member):
         score = scores.get(member)
-        return None if score is None else format_double(score)
+        if score is None:
+            return None
+        if -limit <= score <= limit and score == int(score):
+            return b"%d" % score
+        return format_double(score)
 
     order = None if zs.big else [m for _, m in zs.order]
     return scan_reply(zs, cursor, args, 3, big=zs.big, values=score_text, members=scores, order=order)

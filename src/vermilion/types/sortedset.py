@@ -78,13 +78,21 @@ class SortedSet:
     # -- updates ---------------------------------------------------------------------
 
     def insert(self, member: bytes, score: float) -> None:
-        """Add a member known to be absent."""
+        """Add a member known to be absent.
+
+        A listpack stores integral scores as integers, so -0.0 reads back as 0 in
+        Redis until the set is a skiplist; we normalise it the same way.
+        """
+        if score == 0.0 and not self.big:
+            score = 0.0
         self.scores[member] = score
         self.order.add((score, member))
 
     def update(self, member: bytes, old: float, new: float) -> None:
         """Change the score of a present member."""
         if old != new:
+            if new == 0.0 and not self.big:
+                new = 0.0
             order = self.order
             order.remove((old, member))
             self.scores[member] = new

@@ -1,0 +1,320 @@
+"""Set commands, compared frame by frame with a real redis-server (RESP2 and RESP3).
+
+Integer-only small sets are intsets in Redis and list in ascending order, which
+Vermilion reproduces, so those replies compare exactly; other sets come in hash
+order and compare unordered. Random replies are checked for shape and membership.
+"""
+from __future__ import annotations
+
+from rawclient import RawClient
+
+
+def test_sadd_srem_basics(pair):
+    pair.run("""
+    SADD s 3 1 2
+    SADD s 2 4
+    SMEMBERS s
+    SCARD s
+    SISMEMBER s 1
+    SISMEMBER s 9
+    SISMEMBER nokey 1
+    SMISMEMBER s 1 9 4
+    SMISMEMBER nokey a b
+    SREM s 1 9
+    SREM s 9
+    SREM nokey 1
+    SMEMBERS s
+    SREM s 2 3 4
+    EXISTS s
+    SMEMBERS nokey
+    SCARD nokey
+    """)
+
+
+def test_intset_order_and_encoding(pair):
+    pair.run("""
+    SADD s 10 -5 3 9223372036854775807 -9223372036854775808 0
+    SMEMBERS s
+    OBJECT ENCODING s
+    SADD s 01
+    OBJECT ENCODING s
+    SREM s 01
+    OBJECT ENCODING s
+    SADD t 9223372036854775808
+    OBJECT ENCODING t
+    SADD u -0
+    OBJECT ENCODING u
+    SADD v +1
+    OBJECT ENCODING v
+    SADD w " 1"
+    OBJECT ENCODING w
+    SADD x a
+    OBJECT ENCODING x
+    """)
+
+
+def test_encoding_follows_config(pair):
+    try:
+        pair.check("CONFIG", "SET", "set-max-intset-entries", "3")
+        pair.run("""
+        SADD s 1 2 3
+        OBJECT ENCODING s
+        SADD s 4
+        OBJECT ENCODING s
+        SREM s 4 3
+        OBJECT ENCODING s
+        SADD a 1 2
+        SADD b 2 3
+        SUNIONSTORE u a b
+        OBJECT ENCODING u
+        SADD b 4 5
+        SUNIONSTORE u a b
+        OBJECT ENCODING u
+        """)
+    finally:
+        pair.both("CONFIG", "SET", "set-max-intset-entries", "512")
+    pair.check("SADD", "big", *range(600))
+    pair.check("OBJECT", "ENCODING", "big")
+    pair.check("COPY", "big", "big2")
+    pair.check("OBJECT", "ENCODING", "big2")
+
+
+def test_algebra_intsets(pair):
+    pair.run("""
+    SADD a 1 2 3 4 5
+    SADD b 4 5 6 7
+    SADD c 5 7 9
+    SINTER a b
+    SINTER a b c
+    SINTER a nokey
+    SINTER nokey
+    SUNION a b c
+    SUNION a nokey
+    SDIFF a b
+    SDIFF a b c
+    SDIFF b a
+    SDIFF nokey a
+    SDIFF a a
+    SINTERSTORE d a b
+    SMEMBERS d
+    SUNIONSTORE d a c
+    SMEMBERS d
+    SDIFFSTORE d a b c
+    SMEMBERS d
+    SINTERSTORE d a nokey
+    EXISTS d
+    SUNIONSTORE d nokey
+    SDIFFSTORE d nokey a
+    SINTERCARD 2 a b
+    SINTERCARD 3 a b c
+    SINTERCARD 2 a nokey
+    SINTERCARD 1 a LIMIT 2
+    SINTERCARD 1 a LIMIT 0
+    SINTERCARD 0 a
+    SINTERCARD 2 a
+    SINTERCARD 1 a LIMIT -1
+    SINTERCARD 1 a LIMIT x
+    SINTERCARD 1 a FOO
+    SINTERCARD x a
+    SINTERCARD 1 a LIMIT
+    """)
+
+
+def test_algebra_strings_unordered(pair):
+    pair.check("SADD", "a", *"abcdefgh")
+    pair.check("SADD", "b", *"efghijkl")
+    pair.check("SADD", "n", 1, 2, "e")
+    for cmd in (("SINTER", "a", "b"), ("SUNION", "a", "b", "n"), ("SDIFF", "a", "b"),
+                ("SDIFF", "b", "a", "n"), ("SINTER", "a", "n"), ("SMEMBERS", "a")):
+        pair.check(*cmd, unordered=True)
+    pair.check("SUNIONSTORE", "d", "a", "b")
+    pair.check("SMEMBERS", "d", unordered=True)
+    pair.check("OBJECT", "ENCODING", "d")
+    pair.check("SINTERSTORE", "d", "a", "n")
+    pair.check("SMEMBERS", "d")
+    pair.check("OBJECT", "ENCODING", "d")
+
+
+def test_store_replaces_and_drops_ttl(pair):
+    pair.run("""
+    SET d string
+    EXPIRE d 1000
+    SADD a x y
+    SUNIONSTORE d a
+    TTL d
+    TYPE d
+    SET d2 v
+    SINTERSTORE d2 a nokey
+    EXISTS d2
+    """)
+
+
+def test_wrongtype(pair):
+    pair.run("""
+    SET str v
+    SADD a 1
+    SADD str a
+    SREM str a
+    SMEMBERS str
+    SISMEMBER str a
+    SMISMEMBER str a
+    SCARD str
+    SPOP str
+    SPOP str 2
+    SRANDMEMBER str
+    SRANDMEMBER str 2
+    SMOVE str a x
+    SMOVE a str 1
+    SMOVE nokey str 1
+    SINTER a str
+    SINTER nokey str
+    SUNION a str
+    SDIFF nokey str
+    SINTERSTORE d a str
+    SINTERCARD 2 a str
+    SSCAN str 0
+    """)
+
+
+def test_smove(pair):
+    pair.run("""
+    SADD a 1 2
+    SADD b 3
+    SMOVE a b 1
+    SMOVE a b 9
+    SMOVE a b 2
+    EXISTS a
+    SMEMBERS b
+    SMOVE b b 3
+    SMOVE b b 9
+    SMOVE nokey b 1
+    SMOVE b c 3
+    SMEMBERS c
+    OBJECT ENCODING c
+    SADD b x
+    SMOVE b c x
+    OBJECT ENCODING c
+    SADD c 2
+    SMOVE c b 2
+    """)
+
+
+def test_spop_srandmember_deterministic(pair):
+    pair.run("""
+    SPOP nokey
+    SPOP nokey 3
+    SPOP nokey 0
+    SRANDMEMBER nokey
+    SRANDMEMBER nokey 3
+    SRANDMEMBER nokey -3
+    SADD s 1 2 3
+    SPOP s 0
+    SPOP s -1
+    SPOP s x
+    SPOP s 1 2
+    SRANDMEMBER s 0
+    SRANDMEMBER s 3
+    SRANDMEMBER s 10
+    SRANDMEMBER s x
+    SRANDMEMBER s 1 2
+    SRANDMEMBER s -9223372036854775808
+    SPOP s 3
+    EXISTS s
+    SADD s 5 6
+    SPOP s 10
+    EXISTS s
+    SADD one x
+    SPOP one
+    EXISTS one
+    """)
+
+
+def test_spop_srandmember_random(pair):
+    members = {str(i).encode() for i in range(100)}
+    pair.check("SADD", "s", *sorted(members))
+    pair.check("SADD", "s", "x")      # hashtable encoding: hash order on both sides
+    members.add(b"x")
+    for count in (1, 7, 40, 100):
+        ref, ver = pair.both("SRANDMEMBER", "s", count)
+        assert ref.kind == ver.kind
+        got = [f.value for f in ver.value]
+        assert len(got) == len(set(got)) == count and set(got) <= members
+    ref, ver = pair.both("SRANDMEMBER", "s", -300)
+    assert ref.kind == ver.kind and len(ver.value) == 300
+    assert {f.value for f in ver.value} <= members
+    one = pair.ver.call("SRANDMEMBER", "s")
+    assert one.kind == "$" and one.value in members
+    ref, ver = pair.both("SPOP", "s", 30)
+    assert ref.kind == ver.kind and len(ver.value) == 30
+    popped = {f.value for f in ver.value}
+    assert len(popped) == 30 and popped <= members
+    assert pair.ver.call("SCARD", "s").value == 71
+    left = {f.value for f in pair.ver.call("SMEMBERS", "s").value}
+    assert left == members - popped
+    single = pair.ver.call("SPOP", "s").value
+    assert single in left
+    assert pair.ver.call("SISMEMBER", "s", single).value == 0
+
+
+def test_spop_uniformity(vermilion_process_server):
+    """SPOP and SRANDMEMBER pick uniformly, even after removals and re-additions."""
+    c = RawClient(vermilion_process_server.port)
+    c.call("DEL", "u")
+    c.call("SADD", "u", *[f"m{i}" for i in range(20)])
+    c.call("SRANDMEMBER", "u")              # builds the random pool
+    c.call("SREM", "u", "m0", "m1")
+    c.call("SADD", "u", "m0")               # re-added: must not count twice
+    counts: dict = {}
+    for _ in range(4000):
+        m = c.call("SRANDMEMBER", "u").value
+        counts[m] = counts.get(m, 0) + 1
+    assert set(counts) == {f"m{i}".encode() for i in range(20) if i != 1}
+    assert max(counts.values()) < 2.2 * min(counts.values())
+    c.call("DEL", "u")
+    c.close()
+
+
+def test_sscan(pair):
+    pair.run("""
+    SSCAN nokey 0
+    SADD s 5 3 1
+    SSCAN s 0
+    SSCAN s 0 MATCH 1*
+    SSCAN s 0 COUNT 1
+    SSCAN s 0 COUNT 0
+    SSCAN s x
+    SADD t a b c
+    SSCAN t 0 MATCH a
+    """)
+
+
+def test_sscan_large(pair):
+    pair.check("SADD", "big", *[f"m{i}" for i in range(2000)])
+    for side in (pair.ref, pair.ver):
+        cursor, seen, calls = b"0", [], 0
+        while True:
+            reply = side.call("SSCAN", "big", cursor, "COUNT", "100")
+            cursor = reply.value[0].value
+            seen += [f.value for f in reply.value[1].value]
+            calls += 1
+            if cursor == b"0":
+                break
+        assert set(seen) == {f"m{i}".encode() for i in range(2000)} and calls > 5
+
+
+def test_notifications_and_dirty_paths(pair):
+    # Emptying through every removal path deletes the key.
+    pair.run("""
+    SADD a 1
+    SREM a 1
+    EXISTS a
+    SADD a 1
+    SPOP a
+    EXISTS a
+    SADD a 1
+    SPOP a 1
+    EXISTS a
+    SADD a 1
+    SMOVE a b 1
+    EXISTS a
+    """)
