@@ -21,7 +21,9 @@ def test_limit_remaining_and_rejections_not_recorded(r, uid, strategy):
     assert all(results) and [x.remaining for x in results] == [4, 3, 2, 1, 0]
     for _ in range(20):  # hammering while limited...
         denied = rl.hit("alice")
-        assert not denied and denied.remaining == 0 and 0 < denied.retry_after <= 60
+        assert not denied and denied.remaining == 0 and 0 < denied.retry_after
+        # the sliding-window *estimate* can take into the next window to decay
+        assert denied.retry_after <= (120 if strategy == "sliding_window" else 60)
     assert 0 < denied.reset_after <= 120
     assert rl.hit("bob").allowed  # identities are independent
     ttl = r.pttl(rl.key("alice"))

@@ -255,14 +255,14 @@ class Lock(LockCore):
         with self._state:
             if self.lost_reason is not None or self.owner is None:
                 return
-            self.lost_reason = reason
-            self.lost_event.set()
+            self.lost_reason = reason  # ``lost`` is true from here on
         log.warning("lock %s lost: %s", self.key, reason)
         if self.on_lost is not None:
             try:
                 self.on_lost(self, reason)
             except Exception:
                 log.exception("on_lost callback of lock %s failed", self.key)
+        self.lost_event.set()  # after the callback, so waiters see its effects
 
 
 class FencedStoreCore:

@@ -134,7 +134,6 @@ class Lock(LockCore):
         if self.lost_reason is not None or self.owner is None:
             return
         self.lost_reason = reason
-        self.lost_event.set()
         log.warning("lock %s lost: %s", self.key, reason)
         if self.on_lost is not None:
             try:
@@ -143,6 +142,7 @@ class Lock(LockCore):
                     await result
             except Exception:
                 log.exception("on_lost callback of lock %s failed", self.key)
+        self.lost_event.set()
         task = self._guarded
         if self.cancel_on_lost and task is not None and not task.done():
             self._cancelled_by_us = True
