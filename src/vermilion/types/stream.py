@@ -544,6 +544,17 @@ class _Node:
             out = [bytes(v) for v in out]
         return out
 
+    def copy(self) -> "_Node":
+        new = _Node.__new__(_Node)
+        new.ms, new.seq, new.fields = self.ms, self.seq, self.fields
+        new.msd, new.sq, new.offs = array(self.msd.typecode, self.msd), \
+            array(self.sq.typecode, self.sq), array(self.offs.typecode, self.offs)
+        new.flags = bytearray(self.flags)
+        # A sealed node's blob is immutable bytes and can be shared.
+        new.blob = self.blob if type(self.blob) is bytes else bytearray(self.blob)
+        new.live, new.dead, new.lpbytes = self.live, self.dead, self.lpbytes
+        return new
+
     def data(self) -> bytes | memoryview:
         """The blob in a form that slices cheaply: sealed nodes hold bytes; the
         open tail node's bytearray is copied when small, and viewed (no copy)
@@ -824,6 +835,21 @@ class StreamGroup:
             del pel[k]
         return len(c.pel)
 
+    def copy(self) -> "StreamGroup":
+        """A deep copy: consumers, and one new PendingEntry per pending ID shared
+        by the copied group PEL and the copied owner's PEL."""
+        new = StreamGroup(self.name, self.last_id, self.entries_read)
+        consumers = new.consumers
+        for name, c in self.consumers.items():
+            consumers[name] = StreamConsumer(name, c.seen_time)
+        items = self.pel.items()
+        copied = [(k, PendingEntry(consumers[n.consumer.name], n.delivery_time, n.delivery_count))
+                  for k, n in items]
+        new.pel.extend(copied)
+        for k, n in copied:
+            n.consumer.pel[k] = n
+        return new
+
     def set_id(self, last_id: StreamID, entries_read: int | None = None) -> None:
         """XGROUP SETID: also resets entries_read (to unknown unless given).
         Pending entries stay pending; entries after the new ID will be delivered
@@ -920,6 +946,43 @@ class Stream:
     def __repr__(self) -> str:
         return (f"Stream(length={self.length}, last_id={self.last_id}, nodes={self.node_count}, "
                 f"groups={len(self.groups)})")
+
+    # -- what every stored value class provides (docs/architecture.md) ---------
+
+    type_name = "stream"
+
+    def encoding(self, config) -> str:
+        """OBJECT ENCODING: a stream is always ``stream``."""
+        return "stream"
+
+    def copy(self) -> "Stream":
+        """A deep copy (COPY): same nodes (so the same future trimming), same
+        groups, consumers and PELs, sharing no mutable state with this stream.
+        A pending entry appears in its group PEL and its consumer's PEL as one
+        object, in the copy too."""
+        new = Stream()
+        new._nodes = [node.copy() for node in self._nodes[self._head:]]
+        new._keys = self._keys[self._head:]
+        new.length = self.length
+        new.last_id = self.last_id
+        new.first_id = self.first_id
+        new.max_deleted_id = self.max_deleted_id
+        new.entries_added = self.entries_added
+        new.groups = {name: g.copy() for name, g in self.groups.items()}
+        return new
+
+    def first_entry_id(self, tombstones: bool = False) -> StreamID | None:
+        """ID of the first entry, None if there is none.  With ``tombstones``
+        an entry flagged deleted that still sits in the first node counts (Redis's
+        streamGetEdgeID(s, 1, 0): what XADD/XTRIM propagate as the MINID of an
+        approximate trim, so that the replayed exact trim keeps that node)."""
+        if not tombstones:
+            return self.first_id if self.length else None
+        for ni in range(self._head, len(self._nodes)):
+            node = self._nodes[ni]
+            if len(node):
+                return node.id_at(0)
+        return None
 
     # -- node bookkeeping ------------------------------------------------------
 
