@@ -870,3 +870,30 @@ def test_writes_touch_watched_keys(pair, write):
     PING
     EXEC
     """)
+
+
+@pytest.mark.parametrize("wake", ["RENAME src dst", "MOVE dst 0", "COPY src dst", "SWAPDB 0 1"])
+def test_key_commands_wake_blocked_clients(pair2, reference_server, vermilion_process_server, wake):
+    """A list arriving at a waited key by RENAME/MOVE/COPY/SWAPDB serves a BLPOP."""
+    needs("blpop", "rpush")
+    replies = []
+    for port, main in ((reference_server.port, pair2.ref), (vermilion_process_server.port, pair2.ver)):
+        blocked = RawClient(port)
+        try:
+            setup = {"MOVE dst 0": [("SELECT", "1"), ("RPUSH", "dst", "a"), ("SELECT", "0")],
+                     "SWAPDB 0 1": [("SELECT", "1"), ("RPUSH", "dst", "a"), ("SELECT", "0")]}
+            for cmd in setup.get(wake, [("RPUSH", "src", "a")]):
+                main.call(*cmd)
+            blocked.send("BLPOP", "dst", "2")
+            import time
+            time.sleep(0.05)
+            if wake == "MOVE dst 0":
+                main.call("SELECT", "1")
+            replies.append(main.call(*wake.split()))
+            main.call("SELECT", "0")
+            replies.append(blocked.read())
+        finally:
+            blocked.close()
+            main.call("SELECT", "0")
+    assert replies[2:] == replies[:2]
+    assert replies[1].kind == "*" and replies[1].value is not None

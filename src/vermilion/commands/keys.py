@@ -560,13 +560,26 @@ def swapdb(client, args):
         raise CommandError(INVALID_DB)
     if first != second:
         dbs[first].swap(dbs[second])
-        # Clients blocked on keys of either database may now be served.
-        signal_db = getattr(engine.blocking, "signal_db", None)
-        if signal_db is not None:
-            signal_db(dbs[first])
-            signal_db(dbs[second])
+        _signal_waited_keys(engine, (dbs[first], dbs[second]))
     engine.dirty += 1
     return OK
+
+
+def _signal_waited_keys(engine, swapped) -> None:
+    """Clients blocked on keys of a swapped database may now be served.
+
+    Redis's scanDatabaseForReadyKeys: walk the keys someone waits on (few), not
+    the database; the blocking family checks types when it serves.
+    """
+    blocking = engine.blocking
+    waiting = getattr(blocking, "waiting", None)
+    if not waiting:
+        return
+    by_index = {db.index: db for db in swapped}
+    for index, key in list(waiting):
+        db = by_index.get(index)
+        if db is not None and key in db.data:
+            engine.signal_ready(db, key)
 
 
 def _db_number(arg: bytes, error: str) -> int:
