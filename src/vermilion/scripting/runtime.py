@@ -240,16 +240,31 @@ class LuaState:
                 key = from_lua(flat[i], bool_resp3)
                 try:
                     if key in result:
-                        raise TypeError
+                        # Two Lua keys that convert to equal replies (1 and true, 1 and
+                        # 1.5): keep both, the integer under a key equal only to itself.
+                        if key.__class__ is int:
+                            key = _MapKey(key)
+                        else:
+                            result = {(_MapKey(k) if k.__class__ is int and k == key else k): v
+                                      for k, v in result.items()}
                     result[key] = from_lua(flat[i + 1], bool_resp3)
                 except TypeError:
-                    # A key Python cannot hash (a table) or two Lua keys that convert to
-                    # the same reply: fall back to the flat form (exact in RESP2).
+                    # A key Python cannot hash (a table): the flat form (exact in RESP2).
                     return [from_lua(v, bool_resp3) for v in flat]
             return result
         if tag == 7:
             return RespSet(from_lua(v, bool_resp3) for v in shape[2:])
         return None
+
+
+class _MapKey(int):
+    """An integer map key that is distinct from every other key (encodes as an integer)."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self is other
 
 
 def _version_num(version: str) -> int:

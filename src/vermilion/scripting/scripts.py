@@ -44,6 +44,9 @@ _ERR_UNKNOWN = b"ERR Unknown Redis command called from script"
 _ERR_ARITY = b"ERR Wrong number of args calling Redis command from script"
 _ERR_NOSCRIPT = b"ERR This Redis command is not allowed from script"
 _ERR_READONLY = b"ERR Write commands are not allowed from read-only scripts."
+# Redis 7.0 flags these may-replicate internally (COMMAND INFO does not show it), and
+# read-only scripts refuse them like writes.
+_MAY_REPLICATE = frozenset(("publish", "spublish", "pfcount"))
 _UNKNOWN = ErrorReply(_ERR_UNKNOWN)
 _ARITY = ErrorReply(_ERR_ARITY)
 _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
@@ -355,7 +358,7 @@ class Scripts:
                 return _ARITY
         if cmd.noscript:
             return _NOSCRIPT_CMD
-        if cmd.is_write or cmd.may_replicate:
+        if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
             if cmd.is_write:

@@ -1,0 +1,443 @@
+"""EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, compared frame by frame with redis-server.
+
+The script lists cover the redis.* API, the sandbox (globals, read-only tables,
+removed libraries), error replies with the script name and line, and the
+conversions between Redis replies and Lua values in both directions and both
+protocols (the pair fixture runs every test in RESP2 and RESP3). Scripts whose
+shape runs without Lua (fastpath.py) are checked the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from rawclient import RawClient
+from vermilion.engine.table import COMMANDS
+
+
+def needs(*names: str) -> None:
+    missing = [n for n in names if n not in COMMANDS]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+def ids(scripts):
+    return [s.strip().replace("\n", " ")[:60] for s in scripts]
+
+
+# Each script runs as: EVAL <script> 1 k v
+API_AND_SANDBOX = [
+    "return 1",
+    "return redis.call('set', KEYS[1], ARGV[1])",
+    "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])",
+    "return {1,2,{3,'x'}}",
+    "error('boom')",
+    "return redis.call('nosuch')",
+    "x = 1",
+    "return y",
+    "return math.random(10) > 0",
+    "math.randomseed(7) return {math.random(), math.random(100), math.random(5, 10)}",
+    "math.randomseed(1) return math.random(100)",
+    "return {ok='fine'}",
+    "return {err='bad thing'}",
+    "local ok, e = pcall(redis.call, 'nosuch') return e",
+    "redis.call('set', 'k', 'a') return redis.pcall('incr','k')",
+    "redis.call('set', 'k', 'a') return redis.call('incr','k')",
+    "return loadstring('x = 5')()",
+    "return {double=3.5}",
+    "return {map={a=1}}",
+    "return redis.sha1hex('')",
+    "local t = {} for k in pairs(_G) do t[#t+1]=k end table.sort(t) return t",
+    "local t = {} for k in pairs(redis) do t[#t+1]=k end table.sort(t) return t",
+    "local n=0 for k,v in pairs(_G) do n=n+1 end return n",
+    "setmetatable(_G, {})",
+    "rawset(_G, 'x', 1); return x",
+    "redis.call = nil",
+    "string.foo = 1",
+    "KEYS[1] = 'x' return KEYS[1]",
+    "return _G == _G._G",
+    "return type(getmetatable(_G))",
+    "local ok, e = pcall(function() local x = nil; return x.y end) return e",
+    "return redis.call('set')",
+    "return redis.call()",
+    "return redis.call('get', {})",
+    "redis.call('set','a',0.1); return redis.call('get','a')",
+    "redis.call('set','a',1e20); return redis.call('get','a')",
+    "return redis.setresp(4)",
+    "return redis.log(99, 'x')",
+    "return redis.error_reply('E1')",
+    "return redis.error_reply('')",
+    "return redis.error_reply('-X y')",
+    "return redis.status_reply('S')",
+    "return redis.set_repl(77)",
+    "return redis.set_repl()",
+    "return {1, map={a=1}}",
+    "redis.setresp(3); return {true,false,true}",
+    "return {true,false,true}",
+    "return 2^63",
+    "return 0/0",
+    "return {1,2,nil,3}",
+    "return function() end",
+    "local function f() error('deep') end\nlocal function g() f() end\ng()",
+    "\n\nlocal x = nil\nreturn x.y",
+    "return 1 +",
+    "return redis.acl_check_cmd('nosuch')",
+    "return redis.acl_check_cmd('config','get')",
+    "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
+    "return redis.REDIS_VERSION_NUM",
+    "return tostring(getmetatable(_G)) ~= nil\n"
+]
+
+CONVERSIONS = [
+    "return true",
+    "return false",
+    "return nil",
+    "return {double=3.5}",
+    "return {double='3.5'}",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+    "return {big_number='123'}",
+    "return {verbatim_string={format='txt',string='hi'}}",
+    "redis.setresp(3); return true",
+    "redis.setresp(3); return false",
+    "redis.setresp(3); return {map={a=1,b={1,2}}}",
+    "redis.setresp(3); return {set={a=true,b=true}}",
+    "redis.setresp(3); return {double=1/0}",
+    "redis.setresp(3); return {double=-1/0}",
+    "redis.setresp(3); return {double=0.1}",
+    "redis.call('hset','h','f','v','g','w') redis.setresp(3); return redis.call('hgetall','h')",
+    "redis.call('hset','h','f','v','g','w') redis.setresp(3); local r = redis.call('hgetall','h'); return type(r.map)",
+    "redis.call('hset','h','f','v','g','w') redis.setresp(3); local r = redis.call('hgetall','h'); local t = {} for k, v in pairs(r.map) do t[#t+1] = k end return t",
+    "redis.setresp(3); local r = redis.call('get','nokey'); return type(r)",
+    "local r = redis.call('get','nokey'); return type(r)",
+    "redis.call('hset','h','f','v','g','w') local r = redis.call('hgetall','h'); return r",
+    "return {map={a=1}, x=1}",
+    "return {1, map={a=1}}",
+    "return {ok='a', err='b'}",
+    "return {err=1}",
+    "return {}",
+    "return {map={[1]=2}}",
+    "redis.setresp(3); return {map={[1]=2, [true]=3}}",
+    "redis.setresp(3); return {set={1,2}}",
+    "return {1.5, 2.7, -0.5}",
+    "return {function() end, 1}",
+    "return {a=1}",
+    "redis.setresp(3); return {verbatim_string={format='text', string='x'}}",
+    "redis.setresp(3); return {redis.call('get', 'nokey'), 1}",
+    "return {double=1.5, map={a=1}}",
+    "return {map={a=1}, set={b=true}}",
+    "return {set={b=true}, big_number='1'}",
+    "return {double=2, ok='x'}",
+    "return {set={a=false}}",
+    "return {1, {ok='x'}, {map={k={set={z=true}}}}}",
+    "return {err='x', 1, 2}",
+    "return redis.status_reply('a\\r\\nb')",
+    "return 'a\\0b'",
+    "return {'a', {}, 'b'}",
+    "return -(2^63)-2048",
+    "return redis.call('ping')",
+    "return redis.call('echo', 'x', 'y')",
+    "local t = {} for i=1,10000 do t[i]=i end return t",
+    "local t = {} for i=1,5000 do t['k'..i]=i end local r = {map=t} return #tostring(r)",
+    "return redis.pcall('incr', 'k', 'x')",
+    "return redis.call('client','nosuch')",
+    "return redis.call('config','get')",
+    "return redis.call('multi')",
+    "return redis.call('eval', 'return 1', '0')",
+    "return redis.call('GeT', 'x')",
+    "return redis.sha1hex(1)",
+    "return redis.sha1hex({})",
+    "return redis.sha1hex('a', 'b')",
+    "return redis.log(redis.LOG_WARNING)",
+    "return redis.log('x', 'y')",
+    "return redis.setresp('x')",
+    "return redis.setresp(2.5)",
+    "return redis.error_reply()",
+    "return redis.status_reply(1)",
+    "return type(print)",
+    "return type(os)",
+    "return type(debug)",
+    "return type(load)",
+    "local f = loadstring('return y') return f()",
+    "return loadstring('return 1')()",
+    "local ok, e = pcall(error, {err='X'}) return e",
+    "return pcall(error, 'x')",
+    "return string.format('%d %s %5.2f', 3, 'x', 1.5)",
+    "return tonumber('0x10')",
+    "return redis.breakpoint()",
+    "return redis.debug('x')",
+    "return redis.replicate_commands()",
+    "return string.dump and 1",
+    "return KEYS",
+    "return ARGV",
+    "return #ARGV\n"
+]
+
+STATIC_SHAPES = [
+    "return redis.call('SET', KEYS[1], ARGV[1])",
+    "return redis.call(\"set\", KEYS[1], ARGV[1]);",
+    "return redis.call('GET', KEYS[1])",
+    "redis.call('SET', 'k', '9007199254740993') return 1",
+    "return redis.call('INCRBY', KEYS[1], '9007199254740993')",
+    "return redis.call('INCRBY', 'big', '9223372036854775807')",
+    "return redis.call('GET', KEYS[2])",
+    "return redis.call('SET', KEYS[1])",
+    "return redis.call('nosuch', KEYS[1])",
+    "return redis.call('EXPIRE', KEYS[1], 100)",
+    "return redis.call('LPUSH', KEYS[1], 'x')",
+    "return redis.call('DEL', KEYS[1], 'a', 'b')",
+    "return redis.call('MGET', KEYS[1], 'nokey', ARGV[1])",
+    "return redis.call('EVAL', 'return 1', 0)",
+    "return redis.call('TYPE', KEYS[1])",
+    "return redis.call('PING')",
+    "return redis.call('ECHO', 12)",
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+    "redis.call('SET', KEYS[1], ARGV[1]) if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+    "if redis.call(\"get\",KEYS[1]) == ARGV[1] then\n    return redis.call(\"del\",KEYS[1])\nelse\n    return 0\nend",
+    "if redis.call('HGET', KEYS[1], 'f') == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+    "if redis.call('GET', KEYS[1]) == 'v' then return redis.call('INCR', KEYS[1]) else return nil end",
+    "-- comment\nreturn redis.call('SET', KEYS[1], ARGV[1])\n"
+]
+
+
+def _commands_used(script: str) -> list[str]:
+    import re
+    return [m.lower() for m in re.findall(r"redis\.p?call\(['\"]([A-Za-z]+)['\"]", script)]
+
+
+@pytest.mark.parametrize("script", API_AND_SANDBOX + CONVERSIONS + STATIC_SHAPES,
+                         ids=ids(API_AND_SANDBOX + CONVERSIONS + STATIC_SHAPES))
+def test_eval(pair, script):
+    needs(*[c for c in _commands_used(script) if c not in ("nosuch", "eval", "multi", "client", "config", "get", "set")])
+    pair.check("EVAL", script, "1", "k", "v")
+
+
+@pytest.mark.parametrize("script", [
+    "return {KEYS, ARGV}",
+    "return {#KEYS, #ARGV}",
+    "KEYS[1] = 'changed' return KEYS",
+])
+@pytest.mark.parametrize("keys_args", [["0"], ["0", "a"], ["1", "k"], ["2", "k1", "k2", "a1", "a2"],
+                                       ["3", "k1", "k2", "k3"]])
+def test_keys_and_argv(pair, script, keys_args):
+    pair.check("EVAL", script, *keys_args)
+
+
+@pytest.mark.parametrize("numkeys", ["-1", "3", "x", "1.5", "", "99999999999999999999"])
+def test_numkeys_errors(pair, numkeys):
+    pair.check_error("EVAL", "return 1", numkeys, "a", "b")
+    pair.check_error("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", numkeys, "a", "b")
+
+
+def test_arity(pair):
+    pair.run("""
+    EVAL "return 1"
+    EVALSHA abc
+    EVAL_RO "return 1"
+    EVALSHA_RO abc
+    SCRIPT
+    SCRIPT LOAD
+    SCRIPT EXISTS
+    SCRIPT KILL x
+    SCRIPT NOSUCH
+    """)
+
+
+def test_evalsha_and_script_cache(pair):
+    body = "return 'cached'"
+    sha = hashlib.sha1(body.encode()).hexdigest()
+    pair.check("SCRIPT", "FLUSH")
+    pair.check_error("EVALSHA", sha, "0")
+    pair.check("SCRIPT", "EXISTS", sha, "nosuch")
+    pair.check("SCRIPT", "LOAD", body)
+    pair.check("SCRIPT", "EXISTS", sha, sha.upper(), "nosuch")
+    pair.check("EVALSHA", sha, "0")
+    pair.check("EVALSHA", sha.upper(), "0")
+    pair.check_error("EVALSHA", sha[:-1], "0")
+    pair.check("EVALSHA_RO", sha, "0")
+    pair.check("SCRIPT", "FLUSH", "ASYNC")
+    pair.check_error("EVALSHA", sha, "0")
+    pair.check("EVAL", body, "0")
+    pair.check("EVALSHA", sha, "0")
+    pair.check("SCRIPT", "FLUSH", "sync")
+    pair.check_error("SCRIPT", "FLUSH", "x")
+    pair.check_error("SCRIPT", "FLUSH", "ASYNC", "SYNC")
+
+
+def test_script_load_compile_error(pair):
+    pair.check_error("SCRIPT", "LOAD", "return 1 +")
+    pair.check_error("EVAL", "return 1 +", "0")
+    pair.check_error("EVAL", "\n\nlocal x = = 1", "0")
+
+
+def test_script_help_kill_debug(pair):
+    pair.check("SCRIPT", "HELP")
+    pair.check_error("SCRIPT", "KILL")
+    pair.check("SCRIPT", "DEBUG", "NO")
+
+
+def test_read_only_variants(pair):
+    pair.check("SET", "k", "v")
+    pair.check("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k")
+    pair.check_error("EVAL_RO", "return redis.call('SET', KEYS[1], 'x')", "1", "k")
+    pair.check("EVAL_RO", "return redis.pcall('SET', KEYS[1], 'x')", "1", "k")
+    pair.check_error("EVAL_RO", "return redis.call('DEL', KEYS[1])", "1", "k")
+    pair.check("EVAL_RO", "return redis.call('PUBLISH', 'ch', 'x')", "0")
+    pair.check("GET", "k")
+
+
+@pytest.mark.parametrize("script", [
+    "#!lua\nreturn redis.call('get', KEYS[1])",
+    "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+    "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')",
+    "#!lua flags=no-writes,allow-stale\nreturn 1",
+    "#!lua flags=allow-oom,no-cluster,allow-cross-slot-keys\nreturn 2",
+    "#!lua name=x\nreturn 1",
+    "#!lua flags=bogus\nreturn 1",
+    "#!luax\nreturn 1",
+    "#!lua flags=\nreturn 3",
+    "#!lua\n\nerror('line three')",
+])
+def test_shebang(pair, script):
+    pair.check("EVAL", script, "1", "k")
+    pair.check("EVAL_RO", script, "1", "k")
+
+
+def test_errors_report_line_and_script(pair):
+    pair.check("EVAL", "local a = 1\nlocal b = 2\nreturn redis.call('nosuch')", "0")
+    pair.check("EVAL", "local function f()\n  return redis.call('INCR', KEYS[1])\nend\nreturn f()", "1", "k")
+    pair.check("SET", "k", "notanumber")
+    pair.check("EVAL", "local function f()\n  return redis.call('INCR', KEYS[1])\nend\nreturn f()", "1", "k")
+    pair.check("EVAL", "local x = {}\nlocal y = x.a.b", "0")
+    pair.check("EVAL", "return redis.call('GET', KEYS[1], 'extra')", "1", "k")
+
+
+def test_pcall_catches_redis_errors(pair):
+    pair.check("SET", "k", "text")
+    pair.check("EVAL", "local ok, e = pcall(redis.call, 'INCR', KEYS[1]) return {tostring(ok), e}", "1", "k")
+    pair.check("EVAL", "local r = redis.pcall('INCR', KEYS[1]) return {type(r), r.err}", "1", "k")
+    pair.check("EVAL", "return redis.pcall('LPUSH', KEYS[1], 'x')", "1", "k")
+
+
+def test_select_in_script_does_not_leak(pair):
+    pair.check("EVAL", "redis.call('SELECT', 1) redis.call('SET', 'in1', 'x') return 1", "0")
+    pair.check("EXISTS", "in1")
+    pair.check("SELECT", "1")
+    pair.check("GET", "in1")
+    pair.check("SELECT", "0")
+
+
+def test_noscript_commands_refused(pair):
+    for cmd in ("MULTI", "EXEC", "WATCH k", "SUBSCRIBE ch", "EVAL 'return 1' 0", "SCRIPT LOAD x",
+                "FUNCTION LIST", "CLIENT ID", "AUTH x", "HELLO", "MONITOR", "BLPOP k 0"):
+        parts = ", ".join(repr(p) for p in cmd.replace("'return 1'", "return_1").split())
+        script = "return redis.pcall(%s)" % parts.replace("'return_1'", "'return 1'")
+        pair.check("EVAL", script, "0")
+
+
+def test_large_replies(pair):
+    pair.check("EVAL", "local t = {} for i = 1, 9000 do t[i] = i end return t", "0")
+    pair.check("EVAL", "local t = {} for i = 1, 9000 do t[i] = 'v' .. i end return #t", "0")
+    needs("rpush", "lrange")
+    pair.check("EVAL", "for i = 1, 5000 do redis.call('RPUSH', KEYS[1], i) end "
+               "return redis.call('LRANGE', KEYS[1], 0, -1)", "1", "list")
+
+
+@pytest.mark.parametrize("script", [
+    "redis.setresp(3) return redis.call('HGETALL', KEYS[1])",
+    "return redis.call('HGETALL', KEYS[1])",
+    "redis.setresp(3) local r = redis.call('HGETALL', KEYS[1]) local t = {} for k, v in pairs(r.map) do t[#t+1] = k end table.sort(t) return t",
+    "redis.setresp(3) return redis.call('SMEMBERS', 'set')",
+    "redis.setresp(3) local r = redis.call('SMEMBERS', 'set') return type(r.set)",
+    "redis.setresp(3) return redis.call('ZSCORE', 'z', 'a')",
+    "redis.setresp(3) local r = redis.call('ZSCORE', 'z', 'a') return {type(r), r.double}",
+    "return redis.call('ZSCORE', 'z', 'a')",
+    "return redis.call('ZRANGE', 'z', 0, -1, 'WITHSCORES')",
+    "redis.setresp(3) return redis.call('ZRANGE', 'z', 0, -1, 'WITHSCORES')",
+    "redis.setresp(3) return redis.call('ZPOPMIN', 'z')",
+    "redis.setresp(3) return redis.call('HRANDFIELD', KEYS[1], -2, 'WITHVALUES') ~= nil",
+])
+def test_resp3_replies_inside_scripts(pair, script):
+    needs("hset", "hgetall", "sadd", "smembers", "zadd", "zscore", "zrange")
+    pair.check("HSET", "k", "f", "v", "g", "w")
+    pair.check("SADD", "set", "m")
+    pair.check("ZADD", "z", "1.5", "a", "2", "b")
+    pair.check("EVAL", script, "1", "k")
+
+
+# -- Vermilion-only ----------------------------------------------------------------------------
+
+
+def test_register_script_with_redis_py(vermilion_process_server, reference_server):
+    import redis
+    release = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+               "return redis.call('DEL', KEYS[1]) else return 0 end")
+    results = []
+    for port in (reference_server.port, vermilion_process_server.port):
+        r = redis.Redis(port=port)
+        r.script_flush()
+        script = r.register_script(release)
+        r.set("lock", "me")
+        results.append((script(keys=["lock"], args=["other"]), script(keys=["lock"], args=["me"]),
+                        r.exists("lock"), r.script_exists(script.sha)))
+        r.close()
+    assert results[0] == results[1] == (0, 1, 0, [True])
+
+
+def test_script_effects_propagate_wrapped(vermilion_process_server):
+    srv = vermilion_process_server
+    seen: list = []
+
+    def sink(db, argv):
+        seen.append((db, [bytes(a) for a in argv]))
+
+    srv.call_in_loop(srv.engine.sinks.append, sink)
+    try:
+        c = RawClient(srv.port)
+        c.call("FLUSHALL")
+        del seen[:]
+        c.call("EVAL", "redis.call('SET', KEYS[1], 'a') redis.call('GET', KEYS[1]) "
+               "redis.call('INCR', 'n') return 1", "1", "k")
+        c.call("EVAL", "return redis.call('SET', KEYS[1], 'b')", "1", "k")
+        c.call("EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('SET', 'quiet', '1') "
+               "redis.set_repl(redis.REPL_ALL) redis.call('SET', 'loud', '1') return 1", "0")
+        c.call("EVAL", "return redis.call('GET', KEYS[1])", "1", "k")
+        c.close()
+    finally:
+        srv.call_in_loop(srv.engine.sinks.remove, sink)
+    assert seen == [
+        (0, [b"MULTI"]), (0, [b"SET", b"k", b"a"]), (0, [b"INCR", b"n"]), (0, [b"EXEC"]),
+        (0, [b"SET", b"k", b"b"]),
+        (0, [b"SET", b"loud", b"1"]),
+    ]
+
+
+def test_fast_path_matches_lua(vermilion_process_server):
+    """Scripts with a static shape give the same replies whether or not Lua runs them."""
+    srv = vermilion_process_server
+    scripts = srv.engine.scripts
+    c = RawClient(srv.port)
+    cases = [("return redis.call('SET', KEYS[1], ARGV[1])", ["1", "k", "v"]),
+             ("return redis.call('GET', KEYS[1])", ["1", "k"]),
+             ("return redis.call('GET', KEYS[1])", ["1", "missing"]),
+             ("return redis.call('INCRBY', KEYS[1], ARGV[1])", ["1", "n", "9007199254740993"]),
+             ("return redis.call('INCR', KEYS[1])", ["1", "k"]),
+             ("return redis.call('MGET', KEYS[1], 'nokey', ARGV[1])", ["1", "k", "n"]),
+             ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+              "else return 0 end", ["1", "k", "v"]),
+             ("return redis.call('GET', KEYS[2])", ["1", "k"])]
+    for body, rest in cases:
+        c.call("FLUSHALL")
+        c.call("SET", "k", "v")
+        fast = c.call("EVAL", body, *rest)
+        script = scripts.by_body[body.encode()]
+        plan, script.plan = script.plan, None
+        try:
+            c.call("FLUSHALL")
+            c.call("SET", "k", "v")
+            slow = c.call("EVAL", body, *rest)
+        finally:
+            script.plan = plan
+        assert fast == slow, (body, fast, slow)
+    c.close()
