@@ -14,8 +14,9 @@ Python dict cannot, so each database keeps a heap of (when, key) instead. The
 active cycle pops only keys that are really due, so it frees every expired key
 without touching the live ones. Heap entries whose TTL was changed or removed are
 stale: they are skipped when popped, and the heap is compacted whenever stale
-entries outnumber the live ones (checked on every push, so a key whose TTL is
-refreshed over and over cannot grow the heap without bound).
+entries outnumber the live ones (checked whenever a TTL is set or goes away, so
+neither refreshing a TTL over and over nor deleting many keys with a TTL can
+keep the heap larger than about twice the live TTLs).
 
 SCAN order
 ----------
@@ -166,8 +167,8 @@ class Database:
         if self.hooked:
             self._stored(key)
         self.data[key] = value
-        if not keep_ttl and self.expires:
-            self.expires.pop(key, None)
+        if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+            self._ttl_dropped()
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -187,8 +188,8 @@ class Database:
     def delete(self, key: bytes) -> bool:
         if self.data.pop(key, None) is None:
             return False
-        if self.expires:
-            self.expires.pop(key, None)
+        if self.expires and self.expires.pop(key, None) is not None:
+            self._ttl_dropped()
         if self.hooked:
             self._removed(key)
         if self.watched:
@@ -199,8 +200,8 @@ class Database:
         """Remove and return the value (for RENAME, MOVE, GETDEL)."""
         value = self.data.pop(key, None)
         if value is not None:
-            if self.expires:
-                self.expires.pop(key, None)
+            if self.expires and self.expires.pop(key, None) is not None:
+                self._ttl_dropped()
             if self.hooked:
                 self._removed(key)
             if self.watched:
@@ -219,6 +220,7 @@ class Database:
     def persist(self, key: bytes) -> bool:
         if self.expires.pop(key, None) is None:
             return False
+        self._ttl_dropped()
         if self.watched:
             self.engine.touch_watched(self, key)
         return True
@@ -414,6 +416,12 @@ class Database:
     def has_due_keys(self, now_ms: int) -> bool:
         heap = self.heap
         return bool(heap) and heap[0][0] < now_ms
+
+    def _ttl_dropped(self) -> None:
+        # A TTL went away, leaving a stale heap entry behind. Compacting once stale
+        # entries outnumber live ones keeps the heap O(live TTLs), amortized O(1).
+        if len(self.heap) > 2 * len(self.expires) + 1024:
+            self.compact_heap()
 
     def compact_heap(self) -> None:
         """Drop stale heap entries (TTL changed, removed, or key deleted)."""
