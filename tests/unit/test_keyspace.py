@@ -96,6 +96,17 @@ def test_refreshing_a_ttl_does_not_grow_the_heap(engine, db):
     assert len(db.heap) <= 2 * len(db.expires) + 1025
 
 
+def test_deleting_keys_with_ttls_shrinks_the_heap(engine, db):
+    far = engine.clock.ms() + 10**9
+    for i in range(10_000):
+        db.set(b"k%d" % i, b"v")
+        db.set_expire(b"k%d" % i, far)
+    for i in range(9_000):
+        [db.delete, db.pop, db.persist, lambda k: db.set(k, b"w")][i % 4](b"k%d" % i)
+    assert len(db.expires) == 1000                    # set() drops the TTL too
+    assert len(db.heap) <= 2 * len(db.expires) + 1025
+
+
 def test_cron_respects_disabled_active_expire(engine, db):
     db.set(b"k", b"v")
     db.set_expire(b"k", engine.clock.ms() + 1)
