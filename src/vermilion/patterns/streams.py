@@ -59,6 +59,7 @@ class StreamWorker(WorkerBase):
         self._next_heartbeat = 0.0
         self._next_claim = 0.0
         self._started = False
+        self._running = False
         self.drained: bool | None = None  # after a stop: did in-flight work finish in time?
 
     def _x(self, gen):
@@ -79,6 +80,8 @@ class StreamWorker(WorkerBase):
         self._grace = timeout
         self._stopping.set()
         self._slot_freed.set()
+        if not self._running:
+            return True
         self._done.wait(timeout + self.block + 5)
         return bool(self.drained)
 
@@ -86,6 +89,7 @@ class StreamWorker(WorkerBase):
         """Process until ``stop()``; call from the thread that should do the reading."""
         self._stopping.clear()
         self._done.clear()
+        self._running = True
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="stream-handler")
         errors = 0
         try:
@@ -106,6 +110,7 @@ class StreamWorker(WorkerBase):
         finally:
             self.drained = self._drain(time.monotonic() + self._grace)
             self._pool.shutdown(wait=False)
+            self._running = False
             self._done.set()
 
     # ---- the control loop

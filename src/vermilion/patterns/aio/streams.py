@@ -70,6 +70,8 @@ class StreamWorker(WorkerBase):
         self._grace = timeout
         self._stopping.set()
         self._wake.set()
+        if self._task is None:
+            return True
         if self._task is not None:
             if self._reading:  # a blocked XREADGROUP can be abandoned safely
                 self._reader.cancel()
