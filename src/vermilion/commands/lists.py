@@ -630,8 +630,10 @@ def _blocking_move(client, src_key, dst_key, left_from, left_to, timeout, name):
         value = _move(client, src_key, dst_key, left_from, left_to)
         _rewrite_move(client.engine, name, src_key, dst_key, left_from, left_to)
         return value
-    return client.engine.blocking.block(client, [src_key], timeout, _serve_move, None,
-                                        (dst_key, left_from, left_to, name))
+    # A timeout (or CLIENT UNBLOCK) answers a null array, as every list block does in
+    # Redis 7.0; inside MULTI or a script BLMOVE answers a null bulk instead.
+    return client.engine.blocking.block(client, [src_key], timeout, _serve_move, NULL_ARRAY,
+                                        (dst_key, left_from, left_to, name), denied_reply=None)
 
 
 @command("blmove", arity=6, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="list", group="list",

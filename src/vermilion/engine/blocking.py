@@ -88,14 +88,16 @@ class Blocking:
         return not (getattr(client, "deny_blocking", False) or client.multi is not None
                     or client.kind == "script")
 
-    def block(self, client, keys, timeout_ms: int, serve: Callable, timeout_reply, data=None):
+    def block(self, client, keys, timeout_ms: int, serve: Callable, timeout_reply, data=None,
+              denied_reply=NO_REPLY):
         """Park `client` on `keys` (of its current db). Returns the handler's reply.
 
         timeout_ms: 0 waits forever. If the client may not block, the timeout reply
         is returned at once.
         """
         if not self.may_block(client):
-            return timeout_reply
+            # Redis answers as if timed out; BLMOVE passes its own (null bulk).
+            return timeout_reply if denied_reply is NO_REPLY else denied_reply
         db = client.db
         waiter = Waiter(client, db, list(dict.fromkeys(keys)), serve, timeout_reply, data)
         index = db.index
@@ -212,7 +214,7 @@ class Blocking:
 def parse_timeout_seconds(arg: bytes) -> int:
     """BLPOP-style timeout in seconds (a float): milliseconds, 0 = forever.
 
-    Redis parses a long double and converts timeout*1000 to a long long; a value
+    Redis parses a long double and rounds timeout*1000 up to a long long; a value
     out of that range converts to LLONG_MIN on x86, hence "timeout is negative"
     for inf or 1e30 (Redis 7.0 has no separate out-of-range error).
     """
@@ -225,7 +227,7 @@ def parse_timeout_seconds(arg: bytes) -> int:
     ms = round_long_double(value * 1000)
     if isinstance(ms, float):
         raise CommandError(TIMEOUT_NEGATIVE)
-    ms = math.trunc(ms)
+    ms = math.ceil(ms)               # Redis 7.0: ceill(timeout * 1000.0)
     if ms < 0 or ms > _LLONG_MAX:
         raise CommandError(TIMEOUT_NEGATIVE)
     return ms
