@@ -93,8 +93,6 @@ def test_watchdog_renewal_cap(r, uid):
 
 
 def test_paused_holder_late_write_is_rejected_by_fencing(backend, r, uid):
-    if backend.kind != "redis":
-        pytest.skip("needs a separate process talking to the server over TCP")
     holder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_holder.py")),
                                backend.url, uid, "0.3"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -92,8 +92,6 @@ def test_poison_message_is_dead_lettered_then_replayed(r, uid):
 
 
 def test_killed_worker_entries_recovered_exactly_once(backend, r, uid):
-    if backend.kind != "redis":
-        pytest.skip("needs a separate process talking to the server over TCP")
     ids = StreamProducer(r, uid).add_many([{"n": str(i)} for i in range(6)])
     r.xgroup_create(uid, "g", id="0")
     crashed = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_crash_worker.py")),
