@@ -157,7 +157,16 @@ class BusyServer:
                 fds[fd] = conn
         return fds
 
-    def poll(self) -> None:
+    def poll(self, killed=lambda: False) -> None:
+        """Serve what is readable now; like Redis's processEventsWhileBlocked, up to four
+        rounds while there is work. Once the script is killed, later rounds wait a
+        moment (2 ms): the script is still unwinding, as it is in Redis, and a client
+        that follows up right away (a second SCRIPT KILL) is answered meanwhile."""
+        for _ in range(4):
+            if not self._poll_once(2 if killed() else 0):
+                break
+
+    def _poll_once(self, timeout_ms: int) -> bool:
         fds = self._client_fds()
         listening = {sock.fileno(): sock for sock in self.listeners}
         poller = select.poll()
@@ -166,9 +175,9 @@ class BusyServer:
         for fd in listening:
             poller.register(fd, select.POLLIN)
         try:
-            events = poller.poll(0)
+            events = poller.poll(timeout_ms)
         except OSError:
-            return
+            return False
         for fd, _ in events:
             if fd in listening:
                 self._accept(listening[fd])
@@ -190,6 +199,7 @@ class BusyServer:
                 conn.data_received(data)
             except Exception:
                 log.exception("error serving a client while a script is busy")
+        return bool(events)
 
     def _accept(self, listener: socket.socket) -> None:
         from ..server.connection import Connection

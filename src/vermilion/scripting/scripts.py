@@ -196,10 +196,10 @@ class Scripts:
     # -- FCALL ------------------------------------------------------------------------------
 
     def fcall_command(self, client, args: list, ro: bool):
-        numkeys = parse_numkeys(args)
         func = self.functions.get(args[1])
         if func is None:
             raise CommandError("ERR Function not found")
+        numkeys = parse_numkeys(args, "ERR Bad number of keys provided")
         if ro and "no-writes" not in func.flags:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
         read_only = ro or "no-writes" in func.flags
@@ -283,7 +283,7 @@ class Scripts:
             if time.monotonic() - ctx.start < self.threshold:
                 return False
             self.begin_busy(ctx)
-        self.busy_server.poll()
+        self.busy_server.poll(lambda: ctx.killed)
         return ctx.killed
 
     def begin_busy(self, ctx: RunContext) -> None:
@@ -536,9 +536,9 @@ class Scripts:
         return register_function(self, n, args)
 
 
-def parse_numkeys(args: list) -> int:
+def parse_numkeys(args: list, error: str | None = None) -> int:
     from ..commands._args import parse_int
-    numkeys = parse_int(args[2])
+    numkeys = parse_int(args[2]) if error is None else parse_int(args[2], error)
     if numkeys > len(args) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:

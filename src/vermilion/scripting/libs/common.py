@@ -14,7 +14,10 @@ local function raise(msg)
   while true do
     local info = getinfo(level, "Sl")
     if not info then break end
-    if info.what ~= "C" and info.what ~= "tail" and info.source ~= INTERNAL then
+    if info.source ~= INTERNAL and info.what ~= "tail" then
+      -- The library function's caller: a C caller (pcall) gives no position,
+      -- as luaL_where(L, 1) does for the C function Redis has there.
+      if info.what == "C" then break end
       error(info.short_src .. ":" .. info.currentline .. ": " .. msg, 0)
     end
     level = level + 1
