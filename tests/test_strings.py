@@ -14,6 +14,7 @@ import random
 import pytest
 
 from rawclient import RawClient
+from test_keyspace_events import events  # noqa: F401 (fixture)
 from vermilion.engine.table import COMMANDS
 
 FAR_S = 4102444800            # 2100-01-01 in seconds: an absolute time that stays ahead
@@ -863,3 +864,50 @@ def test_lazy_expiry_propagates_del(propagation):
     c.call("SET", "k", "v", "PXAT", "1")
     assert c.call("GET", "k").value is None
     assert sink.take() == [_as_bytes("SET", "k", "v", "PXAT", "1"), _as_bytes("DEL", "k")]
+
+
+# -- replies are snapshots; keyspace events --------------------------------------------------------
+
+
+def test_replies_inside_exec_are_snapshots(pair):
+    # A bytearray value changed later in the same transaction must not change an
+    # earlier reply (Redis copies the value into the reply buffer at once).
+    pair.run("""
+    SET k abc
+    APPEND k d
+    MULTI
+    GET k
+    APPEND k e
+    GETRANGE k 0 -1
+    MGET k
+    SETRANGE k 0 X
+    GETSET k new
+    SETBIT k 0 1
+    GETDEL k
+    EXEC
+    """)
+
+
+def test_string_keyspace_events(events):
+    events.flags("KEA")
+    for args in [
+        ("SET", "a", "1"), ("SET", "a", "1", "NX"), ("SET", "a", "2", "XX", "GET"),
+        ("SET", "b", "1", "EX", "100"), ("SET", "b", "1", "KEEPTTL"), ("SETEX", "c", "100", "v"),
+        ("PSETEX", "c", "100000", "v"), ("SETNX", "c", "v"), ("SETNX", "d", "v"),
+        ("GETSET", "d", "w"), ("GETDEL", "d"), ("GETDEL", "d"), ("GETEX", "a"),
+        ("GETEX", "a", "EX", "100"), ("GETEX", "a", "PERSIST"), ("GETEX", "a", "PERSIST"),
+        ("GETEX", "a", "PXAT", str(FAR_MS)), ("GETEX", "a", "EXAT", "1"),
+        ("MSET", "m1", "1", "m2", "2"), ("MSETNX", "m1", "1", "m3", "3"), ("MSETNX", "m4", "1", "m5", "2"),
+        ("APPEND", "m1", "x"), ("SETRANGE", "m1", "0", ""), ("SETRANGE", "m1", "5", "y"),
+        ("INCR", "n"), ("DECR", "n"), ("INCRBY", "n", "5"), ("DECRBY", "n", "5"),
+        ("INCRBY", "n", "x"), ("INCRBYFLOAT", "n", "1.5"), ("INCRBYFLOAT", "n", "inf"),
+        ("SETBIT", "bits", "1", "0"), ("SETBIT", "bits", "1", "0"), ("SETBIT", "bits", "1", "1"),
+        ("SETBIT", "bits", "30", "0"),
+        ("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
+        ("BITFIELD", "bf", "SET", "u8", "0", "0"), ("BITFIELD", "bf", "SET", "u8", "0", "7", "INCRBY", "u8", "0", "1"),
+        ("BITFIELD", "bf", "GET", "u8", "0"), ("BITOP", "NOT", "dest", "bf"), ("BITOP", "AND", "dest", "nokey"),
+        ("BITOP", "AND", "dest", "nokey"), ("SET", "e", "v", "PXAT", "1"), ("GET", "e"),
+        ("LCS", "m1", "m2"), ("GETRANGE", "m1", "0", "1"), ("BITCOUNT", "bits"),
+    ]:
+        events.run(*args)
+    events.collect()
