@@ -911,3 +911,32 @@ def test_string_keyspace_events(events):
     ]:
         events.run(*args)
     events.collect()
+
+
+def test_limits_follow_proto_max_bulk_len(pair):
+    pair.check("CONFIG", "SET", "proto-max-bulk-len", "1mb")
+    try:
+        pair.run("""
+        SETRANGE k 1048575 x
+        STRLEN k
+        SETRANGE k 1048576 x
+        SETRANGE k 1048575 xy
+        APPEND k y
+        SET a abc
+        SETRANGE a 1048574 xyz
+        SETBIT b 8388607 1
+        SETBIT b 8388608 1
+        GETBIT b 8388608
+        BITFIELD b GET u8 8388600
+        BITFIELD b GET u8 8388608
+        BITFIELD b SET u8 #1048575 1
+        BITFIELD b SET u8 #1048576 1
+        """)
+        pair.check("MSET", "x", "a" * 500, "y", "b" * 500)
+        pair.check("LCS", "x", "y", "LEN")
+        pair.check("MSET", "x", "a" * 600, "y", "b" * 600)
+        pair.check("LCS", "x", "y", "LEN")
+        pair.check("LCS", "x", "nokey")
+        pair.check("LCS", "y", "y", "IDX", "FOO")
+    finally:
+        pair.check("CONFIG", "SET", "proto-max-bulk-len", "512mb")
