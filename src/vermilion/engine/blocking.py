@@ -23,6 +23,15 @@ on timeout; it returns what ``block`` returns (``NO_REPLY``). From then on:
   calls ``unblock``; a disconnect (or RESET) drops the waiter without a trace.
 * Inside MULTI/EXEC or a script a client may not block: ``block`` then answers the
   timeout reply at once, as Redis does for CLIENT_DENY_BLOCKING.
+* ``block(..., watch_changes=True)`` also readies a key when it is deleted,
+  overwritten, renamed away, expired or flushed, not only when it gets data
+  (Redis 7.0's signalDeletedKeyAsReady, used for XREADGROUP so that a reader
+  whose stream or group disappears is answered with an error). The keyspace
+  already reports every change of a key to the WATCH machinery
+  (``Database.watched`` -> ``engine.touch_watched``, which sets ``dirty_cas`` on
+  each watcher); a ``_KeyWatch`` registered there turns that into ``signal``.
+  It is removed with the last waiter that asked for it, so keys nobody waits on
+  this way cost nothing.
 
 Once answered, the client's queued input is resumed from the event loop
 (``client.unblocked()``), never inside another client's command.
@@ -47,7 +56,8 @@ _FOREVER_MS = 10**12          # ~31 years: longer timeouts wait forever (timer l
 class Waiter:
     """One blocked client: what it waits for and how to serve it."""
 
-    __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer", "data", "since")
+    __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer", "data", "since",
+                 "watch_changes")
 
     def __init__(self, client, db, keys, serve, timeout_reply, data):
         self.client = client
@@ -58,9 +68,34 @@ class Waiter:
         self.timer = None
         self.data = data          # whatever the blocking command needs to serve later
         self.since = 0
+        self.watch_changes = False  # readied by deletions/overwrites too (see _KeyWatch)
 
     def __repr__(self):
         return f"<Waiter client={self.client.id} keys={self.keys!r}>"
+
+
+class _KeyWatch:
+    """Stands in ``Database.watched[key]`` next to WATCHing clients: the keyspace
+    sets ``dirty_cas`` on everything registered there whenever the key is changed
+    (written, deleted, overwritten, expired, flushed, swapped), which here readies
+    the key for the clients blocked on it with ``watch_changes``."""
+
+    __slots__ = ("blocking", "db", "key", "users")
+
+    def __init__(self, blocking, db, key):
+        self.blocking = blocking
+        self.db = db
+        self.key = key
+        self.users = 0            # waiters that asked for it
+
+    @property
+    def dirty_cas(self) -> bool:
+        return False
+
+    @dirty_cas.setter
+    def dirty_cas(self, changed: bool) -> None:
+        if changed:
+            self.blocking.signal(self.db, self.key)
 
 
 class Blocking:
@@ -72,6 +107,7 @@ class Blocking:
         self._ready_set: set = set()
         self._scheduled = False
         self.blocked_clients = 0
+        self._watches: dict[tuple[int, bytes], _KeyWatch] = {}
         engine.disconnect_hooks.append(self.disconnect)
 
     # -- state for INFO / CLIENT LIST --------------------------------------------------
@@ -89,11 +125,12 @@ class Blocking:
                     or client.kind == "script")
 
     def block(self, client, keys, timeout_ms: int, serve: Callable, timeout_reply, data=None,
-              denied_reply=NO_REPLY):
+              watch_changes: bool = False, denied_reply=NO_REPLY):
         """Park `client` on `keys` (of its current db). Returns the handler's reply.
 
         timeout_ms: 0 waits forever. If the client may not block, the timeout reply
-        is returned at once.
+        is returned at once. With `watch_changes` the client is also served when
+        one of its keys is deleted or replaced (XREADGROUP answers with an error).
         """
         if not self.may_block(client):
             # Redis answers as if timed out; BLMOVE passes its own (null bulk).
@@ -107,6 +144,10 @@ class Blocking:
             if queue is None:
                 queue = waiting[(index, key)] = {}
             queue[waiter] = None
+        if watch_changes:
+            waiter.watch_changes = True
+            for key in waiter.keys:
+                self._watch(db, key)
         client.blocked = waiter
         self.blocked_clients += 1
         loop = self.engine.loop
@@ -145,6 +186,10 @@ class Blocking:
         if waiter.timer is not None:
             waiter.timer.cancel()
             waiter.timer = None
+        if waiter.watch_changes:
+            waiter.watch_changes = False
+            for key in waiter.keys:
+                self._unwatch(waiter.db, key)
         client = waiter.client
         if client.blocked is waiter:
             client.blocked = None
@@ -162,6 +207,32 @@ class Blocking:
             loop.call_soon(client.unblocked)
         else:
             client.unblocked()
+
+    def _watch(self, db, key: bytes) -> None:
+        entry = (db.index, key)
+        watch = self._watches.get(entry)
+        if watch is None:
+            watch = self._watches[entry] = _KeyWatch(self, db, key)
+            watchers = db.watched.get(key)
+            if watchers is None:
+                db.watched[key] = {watch}
+            else:
+                watchers.add(watch)
+        watch.users += 1
+
+    def _unwatch(self, db, key: bytes) -> None:
+        entry = (db.index, key)
+        watch = self._watches.get(entry)
+        if watch is None:
+            return
+        watch.users -= 1
+        if watch.users <= 0:
+            del self._watches[entry]
+            watchers = db.watched.get(key)
+            if watchers is not None:
+                watchers.discard(watch)
+                if not watchers:
+                    del db.watched[key]
 
     # -- readiness ---------------------------------------------------------------------------
 
