@@ -904,8 +904,10 @@ def test_string_keyspace_events(events):
         ("SETBIT", "bits", "1", "0"), ("SETBIT", "bits", "1", "0"), ("SETBIT", "bits", "1", "1"),
         ("SETBIT", "bits", "30", "0"),
         ("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
-        ("BITFIELD", "bf", "SET", "u8", "0", "0"), ("BITFIELD", "bf", "SET", "u8", "0", "7", "INCRBY", "u8", "0", "1"),
-        ("BITFIELD", "bf", "GET", "u8", "0"), ("BITOP", "NOT", "dest", "bf"), ("BITOP", "AND", "dest", "nokey"),
+        ("BITFIELD", "bf", "SET", "u8", "0", "0"),
+        ("BITFIELD", "bf", "SET", "u8", "0", "7", "INCRBY", "u8", "0", "1"),
+        ("BITFIELD", "bf", "GET", "u8", "0"), ("BITOP", "NOT", "dest", "bf"),
+        ("BITOP", "AND", "dest", "nokey"),
         ("BITOP", "AND", "dest", "nokey"), ("SET", "e", "v", "PXAT", "1"), ("GET", "e"),
         ("LCS", "m1", "m2"), ("GETRANGE", "m1", "0", "1"), ("BITCOUNT", "bits"),
     ]:
