@@ -128,10 +128,13 @@ _LD_MANT = 64
 _LD_MAX_EXP = 16384
 
 
+_LD_MIN_QUANTUM = -16445        # exponent of the smallest subnormal (2**-16445)
+
+
 def round_long_double(value: Fraction):
     """Round an exact rational to the nearest 80-bit extended value (ties to even).
 
-    Returns a Fraction, or +/-inf (a float) on overflow.
+    Returns a Fraction (0 when it underflows), or +/-inf (a float) on overflow.
     """
     if value == 0:
         return Fraction(0)
@@ -143,13 +146,15 @@ def round_long_double(value: Fraction):
         e -= 1                              # now 2**e <= a < 2**(e+1)
     if e >= _LD_MAX_EXP:
         return -math.inf if neg else math.inf
-    shift = _LD_MANT - 1 - e                # keep 64 significant bits
-    n, d = (num << shift, den) if shift >= 0 else (num, den << -shift)
+    qexp = max(e - (_LD_MANT - 1), _LD_MIN_QUANTUM)   # 64 significant bits, fewer if subnormal
+    n, d = (num << -qexp, den) if qexp < 0 else (num, den << qexp)
     q, r = divmod(n, d)
     if 2 * r > d or (2 * r == d and q & 1):
         q += 1
-    result = Fraction(q, 1 << shift) if shift >= 0 else Fraction(q << -shift)
-    if result.numerator.bit_length() - result.denominator.bit_length() > _LD_MAX_EXP:
+    if q == 0:
+        return Fraction(0)
+    result = Fraction(q, 1 << -qexp) if qexp < 0 else Fraction(q << qexp)
+    if q.bit_length() + qexp > _LD_MAX_EXP:
         return -math.inf if neg else math.inf
     return -result if neg else result
 
@@ -175,12 +180,12 @@ def parse_long_double(arg: bytes):
         else:
             digits, frac_len = only_frac, len(only_frac)
         exact = Fraction(int(digits, 16), 16 ** frac_len)
-        power = int(exp or b"0")
+        power = max(min(int(exp or b"0"), 40000), -40000)   # beyond that: inf or 0 anyway
         exact = exact * (1 << power) if power >= 0 else exact / (1 << -power)
         if sign == b"-":
             exact = -exact
     else:
-        exact = Fraction(text.decode())
+        exact = _exact_decimal(text)
     value = round_long_double(exact)
     if isinstance(value, float):
         return None         # ERANGE: overflow
@@ -206,7 +211,7 @@ def format_long_double(value: Fraction) -> bytes:
     twice = 2 * r
     if twice > scaled.denominator or (twice == scaled.denominator and q & 1):
         q += 1
-    digits = str(q).rjust(18, "0")
+    digits = _decimal_digits(q).rjust(18, "0")
     text = digits[:-17] + "." + digits[-17:]
     text = text.rstrip("0").rstrip(".")
     if neg:
@@ -214,3 +219,47 @@ def format_long_double(value: Fraction) -> bytes:
     if text == "-0":
         text = "0"
     return text.encode()
+
+
+def _decimal_digits(n: int) -> str:
+    """str(n) for a non-negative int of any size (Python caps str() at 4300 digits)."""
+    if n < 10**4000:
+        return str(n)
+    chunk = 10**1000
+    parts = []
+    while n:
+        n, rest = divmod(n, chunk)
+        parts.append(rest)
+    head = str(parts.pop())
+    return head + "".join(str(p).rjust(1000, "0") for p in reversed(parts))
+
+
+def _int_of(digits: bytes) -> int:
+    """int(digits) for any length (Python caps int() of text at 4300 digits)."""
+    if len(digits) < 4000:
+        return int(digits) if digits else 0
+    value = 0
+    for i in range(0, len(digits), 1000):
+        piece = digits[i:i + 1000]
+        value = value * 10 ** len(piece) + int(piece)
+    return value
+
+
+def _exact_decimal(text: bytes) -> Fraction:
+    """The exact value of a decimal strtod literal ([+-]digits[.digits][e[+-]digits])."""
+    neg = text[:1] == b"-"
+    body = text.lstrip(b"+-")
+    mant, _, exp = body.lower().partition(b"e")
+    whole, _, frac = mant.partition(b".")
+    power = (int(exp) if exp else 0) - len(frac)
+    digits = (whole + frac).lstrip(b"0")
+    if not digits:
+        return Fraction(0)
+    magnitude = power + len(digits)          # value < 10**magnitude
+    if magnitude > 5000:                     # far past LDBL_MAX: overflows when rounded
+        return Fraction(-(10**5000) if neg else 10**5000)
+    if magnitude < -5000:                    # far below the smallest subnormal
+        return Fraction(-1 if neg else 1, 10**5000)
+    n = _int_of(digits)
+    value = Fraction(n * 10 ** power) if power >= 0 else Fraction(n, 10 ** -power)
+    return -value if neg else value
