@@ -114,3 +114,30 @@ def test_random_string_sequences(pair, commands):
         expected, actual = pair.both(*args)
         assert _comparable(args, actual) == _comparable(args, expected), \
             f"{args!r}: redis={expected!r} vermilion={actual!r}"
+
+
+# Number-like strings, valid and not, for INCRBYFLOAT's strtold and %.17Lf emulation.
+_digits = st.text("0123456789", max_size=25)
+_hexdigits = st.text("0123456789abcdefABCDEF", max_size=18)
+_exponent = st.one_of(st.just(""), st.builds(lambda e, s, d: e + s + d, st.sampled_from("eE"),
+                                             st.sampled_from(["", "+", "-"]), _digits))
+_decimal = st.builds(lambda s, a, dot, b, e: s + a + dot + b + e, st.sampled_from(["", "+", "-"]),
+                     _digits, st.sampled_from(["", "."]), _digits, _exponent)
+_hexfloat = st.builds(lambda s, x, a, dot, b, p: s + x + a + dot + b + p, st.sampled_from(["", "-"]),
+                      st.sampled_from(["0x", "0X"]), _hexdigits, st.sampled_from(["", "."]), _hexdigits,
+                      st.one_of(st.just(""), st.builds(lambda d: "p" + d, st.integers(-17000, 17000).map(str))))
+_float_text = st.one_of(
+    _decimal, _hexfloat, st.floats(allow_nan=False).map(repr),
+    st.integers(-(2**70), 2**70).map(str),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(-10**20, 10**20), st.integers(-5000, 5000)),
+    st.sampled_from(["inf", "-inf", "Infinity", "nan", "", " 1", "1 ", "0x", ".", "-.", "e5", "1e"]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_float_text, _float_text), min_size=1, max_size=8))
+def test_random_incrbyfloat_operands(pair, operands):
+    for start, increment in operands:
+        pair.check("SET", "f", start)
+        pair.check("INCRBYFLOAT", "f", increment)
+        pair.check("GET", "f")
