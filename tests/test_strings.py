@@ -943,3 +943,21 @@ def test_limits_follow_proto_max_bulk_len(pair):
         pair.check("LCS", "y", "y", "IDX", "FOO")
     finally:
         pair.check("CONFIG", "SET", "proto-max-bulk-len", "512mb")
+
+
+def test_random_option_lists(pair):
+    # Seeded random token soups for SET and GETEX: every conflict, repeat and
+    # misplaced value must fail (or succeed) exactly as in Redis.
+    rng = random.Random(13)
+    tokens = ["NX", "XX", "GET", "KEEPTTL", "PERSIST", "EX", "PX", "EXAT", "PXAT", "ex", "pXaT",
+              "100", "0", "-1", str(FAR_S), str(FAR_MS), "1", "x", "get"]
+    for _ in range(150):
+        opts = [rng.choice(tokens) for _ in range(rng.randint(0, 5))]
+        for i in range(1, len(opts)):
+            if opts[i - 1].upper() in ("EX", "PX") and opts[i] in ("1", "100"):
+                opts[i] = "100000"      # a relative expiry must not elapse mid-test
+        pair.check("SET", "k", "v", *opts)
+        pair.check("GET", "k")
+        pair.check("GETEX", "k", *opts)
+        pair.check("EXISTS", "k")
+        pair.check("SET", "k", "v")
