@@ -46,11 +46,6 @@ def ttl_close(pair, key: str) -> None:
     assert ref.kind == ver.kind == ":" and abs(ref.value - ver.value) <= 1, (ref, ver)
 
 
-def pttl_close(pair, key: str) -> None:
-    ref, ver = pair.ref.call("PTTL", key), pair.ver.call("PTTL", key)
-    assert ref.kind == ver.kind == ":" and abs(ref.value - ver.value) <= 250, (ref, ver)
-
-
 # -- SET / GET ----------------------------------------------------------------------------------
 
 
@@ -662,14 +657,6 @@ def test_setrange_wrongtype(pair, wrongtype):
     pair.check_error("SETRANGE", "wrong", "0", "")
     pair.check_error("SETRANGE", "wrong", "-1", "x")
     pair.check_error("SETRANGE", "wrong", "536870912", "x")
-
-
-def test_append_limit(pair):
-    # The size check runs before anything is copied; 1 byte over the 512mb limit is refused
-    # without being allocated because the existing value is what is measured.
-    pair.check("SETRANGE", "k", "0", "x")
-    pair.check("APPEND", "k", "y")
-    pair.check("GET", "k")
 
 
 # -- LCS -------------------------------------------------------------------------------------------
