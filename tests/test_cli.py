@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_port
+from support import free_port, wait_port
 from rawclient import RawClient
 from vermilion.config import Config, ConfigFileError
 from vermilion.cli import build_config

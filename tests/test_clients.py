@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import IN_CI
+from support import IN_CI
 
 NODE_DIR = os.path.join(os.path.dirname(__file__), "node")
 
@@ -80,17 +80,18 @@ const r = new Redis(+process.argv[1]);
     assert data == {"v": "v", "p": [[None, "OK"], [None, 2], [None, "2"]]}
 
 
-def test_redis_cli_pipe_and_commands(vermilion_process_server):
+def test_redis_cli_pipe_and_commands(vermilion_process_server, reference_server):
     cli = shutil.which("redis-cli")
     if cli is None:
         if IN_CI:
             pytest.fail("redis-cli is required in CI")
         pytest.skip("redis-cli missing")
     port = str(vermilion_process_server.port)
-    script = "SET cli:a 1\nINCR cli:a\nGET cli:a\nECHO \"two words\"\nFOO\n"
-    out = subprocess.run([cli, "-p", port], input=script, capture_output=True, text=True, timeout=20)
-    assert out.stdout.splitlines() == ["OK", "2", "2", "two words",
-                                       "ERR unknown command 'FOO', with args beginning with: "]
+    script = "DEL cli:a\nSET cli:a 1\nINCR cli:a\nGET cli:a\nECHO \"two words\"\nFOO\n"
+    outputs = [subprocess.run([cli, "-p", str(p)], input=script, capture_output=True, text=True,
+                              timeout=20).stdout for p in (reference_server.port, port)]
+    assert outputs[1] == outputs[0]
+    assert outputs[1].splitlines()[1:5] == ["OK", "2", "2", "two words"]
     mass = "".join(f"SET cli:{i} {i}\n" for i in range(1000))
     out = subprocess.run([cli, "-p", port, "--pipe"], input=mass, capture_output=True, text=True, timeout=20)
     assert "errors: 0, replies: 1000" in out.stdout, out.stdout + out.stderr

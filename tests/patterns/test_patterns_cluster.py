@@ -8,7 +8,7 @@ from redis.crc import key_slot
 from vermilion.patterns import (Lock, RateLimiter, RotatingLeaderboard, SessionStore,
                                 StreamProducer, StreamWorker, aio)
 
-from conftest import wait_until
+from patterns_support import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -12,7 +12,7 @@ import pytest
 from vermilion.patterns import FencedStore, Lock, LockNotAcquired
 from vermilion.patterns import aio
 
-from conftest import wait_until
+from patterns_support import wait_until
 
 pytestmark = pytest.mark.needs("eval")
 

@@ -9,7 +9,7 @@ import redis
 
 from vermilion.patterns import Subscriber, aio
 
-from conftest import RedisProc, wait_until
+from patterns_support import RedisProc, wait_until
 
 pytestmark = pytest.mark.needs("pubsub")
 

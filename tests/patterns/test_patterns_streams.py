@@ -12,7 +12,7 @@ import pytest
 
 from vermilion.patterns import DeadLetters, StreamProducer, StreamWorker, aio
 
-from conftest import wait_until
+from patterns_support import wait_until
 
 pytestmark = pytest.mark.needs("eval", "streams")
 
