@@ -466,7 +466,7 @@ def client_help(client, args):
     ])
 
 
-def help_reply(name: str, lines: list[str]) -> list[bytes]:
-    """The shape of every HELP reply: a title line, the entries, then HELP itself."""
+def help_reply(name: str, lines: list[str]) -> list[Status]:
+    """The shape of every HELP reply (status lines): a title, the entries, then HELP itself."""
     head = f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    return [s.encode() for s in [head, *lines, "HELP", "    Print this help."]]
+    return [Status(s) for s in [head, *lines, "HELP", "    Prints this help."]]
