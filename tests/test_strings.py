@@ -948,3 +948,21 @@ def test_random_option_lists(pair):
         pair.check("GETEX", "k", *opts)
         pair.check("EXISTS", "k")
         pair.check("SET", "k", "v")
+
+
+def test_lcs_table_matches_the_dynamic_programming_table():
+    # Unit check (no server): every cell of the bit-parallel table equals the
+    # uint32 table Redis fills, for random strings over small alphabets.
+    from vermilion.types.lcs import LcsTable
+    rng = random.Random(17)
+    for _ in range(200):
+        a = bytes(rng.choice(b"abc") for _ in range(rng.randint(0, 14)))
+        b = bytes(rng.choice(b"abcd\x00\xff") for _ in range(rng.randint(0, 14)))
+        table = LcsTable(a, b)
+        dp = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+        for i in range(1, len(a) + 1):
+            for j in range(1, len(b) + 1):
+                dp[i][j] = dp[i - 1][j - 1] + 1 if a[i - 1] == b[j - 1] else \
+                    max(dp[i - 1][j], dp[i][j - 1])
+        assert all(table.length(i, j) == dp[i][j]
+                   for i in range(len(a) + 1) for j in range(len(b) + 1)), (a, b)

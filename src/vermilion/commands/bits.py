@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..engine.errors import NOT_INTEGER, SYNTAX, WRONGTYPE, CommandError
 from ..engine.table import command
 from ._args import parse_int
-from .strings import _c_string
+from .strings import c_string
 
 BIT_OFFSET_ERR = "ERR bit offset is not an integer or out of range"
 BIT_VALUE_ERR = "ERR bit is not an integer or out of range"
@@ -126,7 +126,7 @@ def _bits_of(value, first: int, last: int) -> tuple[int, int]:
 
 def _unit(arg: bytes) -> bool:
     """BYTE or BIT (the optional last argument): True for BIT."""
-    unit = _c_string(arg).upper()
+    unit = c_string(arg).upper()
     if unit == b"BIT":
         return True
     if unit == b"BYTE":
@@ -225,7 +225,7 @@ _NOT_TABLE = bytes(255 - i for i in range(256))
 @command("bitop", arity=-4, flags="write denyoom", keys=(2, -1, 1), acl="bitmap", group="bitmap",
          since="2.6.0", summary="Perform bitwise operations between strings", complexity="O(N)")
 def bitop(client, args):
-    op = _c_string(args[1]).upper()
+    op = c_string(args[1]).upper()
     if op not in (b"AND", b"OR", b"XOR", b"NOT"):
         raise CommandError(SYNTAX)
     if op == b"NOT" and len(args) != 4:
@@ -275,7 +275,7 @@ _OVERFLOW_TYPES = {b"WRAP": _WRAP, b"SAT": _SAT, b"FAIL": _FAIL}
 
 def _bitfield_type(arg: bytes) -> tuple[bool, int]:
     """``i<bits>`` (1..64) or ``u<bits>`` (1..63), lower case only: (signed, bits)."""
-    arg = _c_string(arg)
+    arg = c_string(arg)
     kind = arg[:1]
     if kind not in (b"i", b"u"):
         raise CommandError(BITFIELD_TYPE_ERR)
@@ -333,7 +333,7 @@ def _bitfield(client, args, readonly_command: bool):
     j, n = 2, len(args)
     while j < n:
         remaining = n - j - 1
-        sub = _c_string(args[j]).upper()
+        sub = c_string(args[j]).upper()
         if sub == b"GET" and remaining >= 2:
             opcode = _GET
         elif sub == b"SET" and remaining >= 3:
@@ -341,7 +341,7 @@ def _bitfield(client, args, readonly_command: bool):
         elif sub == b"INCRBY" and remaining >= 3:
             opcode = _INCRBY
         elif sub == b"OVERFLOW" and remaining >= 1:
-            policy = _OVERFLOW_TYPES.get(_c_string(args[j + 1]).upper())
+            policy = _OVERFLOW_TYPES.get(c_string(args[j + 1]).upper())
             if policy is None:
                 raise CommandError("ERR Invalid OVERFLOW type specified")
             j += 2

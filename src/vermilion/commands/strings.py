@@ -20,6 +20,7 @@ from ..engine.errors import (
 from ..engine.replies import OK
 from ..engine.table import command
 from ..types import longdouble
+from ..types.lcs import LcsTable, lcs_walk
 from ._args import parse_int
 
 _LLONG_MAX = 2**63 - 1
@@ -37,7 +38,7 @@ def _string_or_none(value):
     raise CommandError(WRONGTYPE)
 
 
-def _c_string(arg: bytes) -> bytes:
+def c_string(arg: bytes) -> bytes:
     """What C's strcasecmp sees: the argument up to its first NUL byte."""
     nul = arg.find(b"\0")
     return arg if nul < 0 else arg[:nul]
@@ -96,7 +97,7 @@ def _parse_options(args: list, start: int, table: dict):
     while j < n:
         spec = table.get(args[j])
         if spec is None:
-            spec = table.get(_c_string(args[j]).upper())
+            spec = table.get(c_string(args[j]).upper())
         if spec is None or flags & spec[1]:
             raise CommandError(SYNTAX)
         if spec[2]:
@@ -174,7 +175,7 @@ def _set_generic(client, args, key, value, flags, expire, name):
             engine.notify(db, "g", b"expire", key)
     elif flags & _GET:
         # Replicas must not see GET (it may be repeated); the other options stay.
-        engine.rewrite([a for i, a in enumerate(args) if i < 3 or _c_string(a).upper() != b"GET"])
+        engine.rewrite([a for i, a in enumerate(args) if i < 3 or c_string(a).upper() != b"GET"])
     return old if flags & _GET else OK
 
 
@@ -576,7 +577,7 @@ def lcs(client, args):
     min_len = 0
     j = 3
     while j < len(args):
-        opt = _c_string(args[j]).upper()
+        opt = c_string(args[j]).upper()
         if opt == b"IDX":
             want_idx = True
         elif opt == b"LEN":
@@ -594,95 +595,7 @@ def lcs(client, args):
     if (len(a) + 1) * (len(b) + 1) * 4 > client.engine.config["proto-max-bulk-len"]:
         raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds "
                            "proto-max-bulk-len")
-    table = _LcsTable(a, b)
+    table = LcsTable(a, b)
     if want_len:
         return table.length(len(a), len(b))
-    return _lcs_walk(a, b, table, want_idx, min_len, with_len)
-
-
-class _LcsTable:
-    """The LCS dynamic-programming table of Redis's lcsCommand, one bit per cell.
-
-    Row i (the first i bytes of `a`) is a bit vector over the positions of `b`
-    (Allison-Dix / Hyyrö bit-parallel LCS): LCS(i, j) is the number of zero bits
-    among its lowest j bits. Building a row costs a few big-integer operations,
-    so the whole table is computed at C speed, and each cell Redis's walk reads
-    is a popcount. The values are exactly those of Redis's uint32 table.
-    """
-
-    __slots__ = ("rows",)
-
-    def __init__(self, a: bytes, b: bytes):
-        m = len(b)
-        full = (1 << m) - 1
-        masks = {}
-        if m:
-            # Bit j of masks[c] is set where b[j] == c (reversed: bit 0 is b[0]).
-            table = bytearray(b"0" * 256)
-            rev = b[::-1]
-            for c in set(a) & set(b):
-                table[c] = 49
-                masks[c] = int(rev.translate(table), 2)
-                table[c] = 48
-        v = full
-        rows = [v]
-        append = rows.append
-        get = masks.get
-        for c in a:
-            mask = get(c)
-            if mask is not None:
-                u = v & mask
-                v = ((v + u) | (v - u)) & full
-            append(v)
-        self.rows = rows
-
-    def length(self, i: int, j: int) -> int:
-        return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
-
-
-def _lcs_walk(a: bytes, b: bytes, table: _LcsTable, want_idx: bool, min_len: int, with_len: bool):
-    """Redis's backward walk over the table: the LCS string, or its IDX ranges."""
-    alen = len(a)
-    i, j = alen, len(b)
-    total = table.length(i, j)
-    idx = total
-    result = bytearray(total)
-    matches = []
-    unset = alen                     # Redis marks "no range yet" with alen
-    a_start, a_end, b_start, b_end = unset, 0, 0, 0
-    length = table.length
-    while i > 0 and j > 0:
-        emit = False
-        if a[i - 1] == b[j - 1]:
-            result[idx - 1] = a[i - 1]
-            if a_start == unset:
-                a_start = a_end = i - 1
-                b_start = b_end = j - 1
-            elif a_start == i and b_start == j:
-                a_start -= 1        # the range extends backwards
-                b_start -= 1
-            else:
-                emit = True
-            if a_start == 0 or b_start == 0:
-                emit = True
-            idx -= 1
-            i -= 1
-            j -= 1
-        else:
-            if length(i - 1, j) > length(i, j - 1):
-                i -= 1
-            else:
-                j -= 1
-            if a_start != unset:
-                emit = True
-        if emit:
-            match_len = a_end - a_start + 1
-            if want_idx and (min_len == 0 or match_len >= min_len):
-                item = [[a_start, a_end], [b_start, b_end]]
-                if with_len:
-                    item.append(match_len)
-                matches.append(item)
-            a_start = unset
-    if want_idx:
-        return {b"matches": matches, b"len": total}
-    return bytes(result)
+    return lcs_walk(a, b, table, want_idx, min_len, with_len)
