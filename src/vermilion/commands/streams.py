@@ -606,7 +606,10 @@ def _serve_read(waiter, key: bytes):
         return None
     wanted, count = waiter.data
     gt = wanted[key]
-    if not s.has_entries_after(gt):
+    # Unlike the synchronous check (last *live* entry), Redis 7.0 serves a blocked
+    # reader when the last generated ID moved past its ID, even if that entry was
+    # deleted since (XADD + XDEL in one transaction): the reply is then empty.
+    if s.last_id <= gt:
         return None
     return _read_reply(waiter.client, [(key, _entries(s.read_after(gt, count)))])
 
@@ -622,7 +625,7 @@ def _serve_group(waiter, key: bytes):
     group = s.groups.get(opts.group)
     if group is None:
         return ErrorReply(ERR_UNBLOCKED_NOGROUP)
-    if not s.has_entries_after(group.last_id):
+    if s.last_id <= group.last_id:        # (last generated ID: see _serve_read)
         return None
     client = waiter.client
     engine = client.engine
