@@ -25,6 +25,7 @@ log = logging.getLogger("vermilion")
 BUSY_SCRIPT = 1
 BUSY_LOADING = 2
 BUSY_PAUSED = 4
+BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
 
 
 class Stats:

@@ -243,6 +243,26 @@ class Database:
         self.rehook()
         return removed
 
+    def load(self, data: dict, expires: dict) -> None:
+        """Take a whole dataset read from an RDB file (startup, DEBUG RELOAD).
+
+        The persistence loader builds plain dicts at C speed; an empty
+        database adopts them as they are (no per-key hooks: nothing can be
+        indexed or tracked in an empty database) and rebuilds the expiry heap.
+        A database that holds keys goes through `set` for each one.
+        """
+        if self.data:
+            for key, value in data.items():
+                self.set(key, value)
+            for key, when in expires.items():
+                self.set_expire(key, when)
+            return
+        self.clear()
+        self.data = data
+        self.expires = expires
+        self.heap = [(when, key) for key, when in expires.items()]
+        heapq.heapify(self.heap)
+
     def transfer(self, key: bytes, dst: "Database", new_key: bytes) -> None:
         """Move `key` (value, TTL and access record) to `new_key` in `dst`.
 
