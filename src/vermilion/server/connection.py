@@ -296,14 +296,32 @@ class Connection(Client, asyncio.Protocol):
         t = self.transport
         if t is None or t.is_closing():
             return
+        barrier = self.engine.reply_barrier
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
             self.engine.stats.net_output_bytes += len(data)
+            # appendfsync always: replies wait for the fsync of the AOF bytes
+            # written before them (persistence/aof.py ReplyBarrier, `released`).
+            if barrier is not None and barrier.hold(self, data):
+                return
             t.write(data)
             # Only bytes the socket did not take count against the limits.
             if self.server.obuf_limits_active and t.get_write_buffer_size():
                 self.server.check_output_limits(self)
         if self.closing:
+            if barrier is not None and barrier.holds(self):
+                return          # closed by `released` after the held replies
+            t.close()
+
+    def released(self, data: bytes, last: bool) -> None:
+        """Held replies whose AOF bytes are now on disk (`last`: none left held)."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        t.write(data)
+        if self.server.obuf_limits_active and t.get_write_buffer_size():
+            self.server.check_output_limits(self)
+        if last and self.closing:
             t.close()
 
     def send(self, value) -> None:
