@@ -103,8 +103,7 @@ def _persistence_section(engine):
     ]
     provider = getattr(engine, "persistence_info", None)
     if provider is not None:
-        extra = dict(provider())
-        info = [(k, extra.pop(k, v)) for k, v in info] + list(extra.items())
+        return list(provider())     # persistence/manager.py: every field, in Redis's order
     return info
 
 
