@@ -40,11 +40,14 @@ def _int(digits: bytes, base: int = 10) -> int:
     return _int(head, base) * base ** 4000 + int(tail, base)
 
 
+_CHUNK = 10 ** 4000
+
+
 def _decimal(n: int) -> bytes:
     """The decimal digits of n >= 0, for any size."""
-    if n < 10 ** 4000:
+    if n < _CHUNK:
         return b"%d" % n
-    high, low = divmod(n, 10 ** 4000)
+    high, low = divmod(n, _CHUNK)
     return _decimal(high) + (b"%d" % low).rjust(4000, b"0")
 
 
@@ -173,7 +176,7 @@ def format_human(value) -> bytes:
         return b"-inf"
     m, e = value
     a = -m if m < 0 else m
-    scaled = a * 10 ** 17
+    scaled = a * 100000000000000000          # 10**17: the 17 decimals of %.17Lf
     if e >= 0:
         n = scaled << e
     else:
