@@ -441,3 +441,11 @@ def test_fast_path_matches_lua(vermilion_process_server):
             script.plan = plan
         assert fast == slow, (body, fast, slow)
     c.close()
+
+
+def test_fast_path_after_setresp3_script(pair):
+    """A script that switched to RESP3 must not leave the next (Lua-free) script in RESP3."""
+    needs("zadd", "zrange")
+    pair.check("ZADD", "z", "1", "a", "2", "b")
+    pair.check("EVAL", "redis.setresp(3) return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", "1", "z")
+    pair.check("EVAL", "return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", "1", "z")

@@ -414,9 +414,11 @@ class Scripts:
             engine.capture = []
         sclient = self.eval_client
         sclient.db = caller.db
+        sclient.resp3 = False
+        # Only what dispatch() reads: nothing else can look at the context meanwhile
+        # (no Lua runs, so no hook, no busy state, no SCRIPT KILL).
         ctx = self.idle_ctx
-        ctx.caller, ctx.client, ctx.name, ctx.is_eval = caller, sclient, name, True
-        ctx.read_only, ctx.command, ctx.write_dirty, ctx.repl = read_only, args, False, 3
+        ctx.client, ctx.read_only, ctx.write_dirty, ctx.repl = sclient, read_only, False, 3
         self.ctx = ctx
         dispatch = self.dispatch
         base = 2 + numkeys
