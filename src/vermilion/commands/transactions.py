@@ -162,7 +162,7 @@ def _watched_key_expired(client) -> bool:
         if when is not None:
             if now is None:
                 now = client.engine.clock.ms()
-            if when <= now:
+            if now > when:          # the keyspace's rule: expired once now > when
                 return True
     return False
 
