@@ -382,3 +382,31 @@ def test_exec_effects_propagate_as_one_block(vermilion_process_server):
         (0, [b"MULTI"]), (0, [b"SET", b"a", b"1"]), (0, [b"INCR", b"a"]), (0, [b"EXEC"]),
         (0, [b"SET", b"b", b"1"]),
     ]
+
+
+def test_monitor_order_of_exec_and_scripts(reference_server, vermilion_process_server):
+    """MONITOR shows queued commands before EXEC, and EVAL before the commands it runs."""
+    import re
+
+    def lines(port):
+        m = RawClient(port)
+        m.call("MONITOR")
+        c = RawClient(port)
+        c.call("EVAL", "redis.call('SET', KEYS[1], 'x') return redis.call('GET', KEYS[1])", "1", "k")
+        c.call("MULTI")
+        c.call("SET", "a", "1")
+        c.call("INCR", "a")
+        c.call("EXEC")
+        c.call("ECHO", "end")
+        out = []
+        while True:
+            text = m.read().value
+            out.append(re.sub(rb"^[0-9.]+ \[(\d+) (lua|[^\]]+)\]",
+                              lambda x: b"[" + x.group(1) + (b" lua]" if x.group(2) == b"lua" else b"]"), text))
+            if b'"end"' in text:
+                break
+        m.close()
+        c.close()
+        return out
+
+    assert lines(vermilion_process_server.port) == lines(reference_server.port)

@@ -28,7 +28,7 @@ from ..engine.client import GATE_MULTI
 from ..engine.engine import BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
 from ..engine.replies import NULL_ARRAY, OK, QUEUED, ErrorReply
-from ..engine.table import command
+from ..engine.table import COMMANDS, command
 from ..scripting.scripts import propagate_block
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
@@ -51,6 +51,15 @@ def multi(client, args):
 @command("exec", arity=1, flags="noscript loading stale skip_slowlog", acl="transaction",
          group="transactions", since="1.2.0", summary="Executes all commands in a transaction.")
 def exec_(client, args):
+    try:
+        return _exec(client, args)
+    finally:
+        # Redis shows EXEC to MONITOR after the commands it ran (see _setup).
+        if client.engine.monitors:
+            client.engine.feed_monitors(client, args)
+
+
+def _exec(client, args):
     queue = client.multi
     if queue is None:
         raise CommandError("ERR EXEC without MULTI")
@@ -208,6 +217,12 @@ def _forget(client) -> None:
     """Disconnect or RESET: drop the transaction and every WATCH."""
     if client.multi is not None or client.watching or client.dirty_cas:
         discard_transaction(client)
+
+
+# The dispatcher feeds MONITOR before running a command; EXEC is fed by exec_ itself,
+# after its queued commands, which is the order Redis shows. (Only the runtime
+# attribute changes: COMMAND INFO still lists EXEC's real flags.)
+COMMANDS["exec"].skip_monitor = True
 
 
 @extension
