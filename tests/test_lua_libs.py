@@ -244,3 +244,10 @@ def test_struct_round_trip_values(pair2):
     return out
     """
     pair2.check("EVAL", script, "0")
+
+
+def test_script_flush_resets_library_settings(pair2):
+    pair2.check("EVAL", "cjson.encode_sparse_array(true) return 1", "0")
+    pair2.check("EVAL", "return cjson.encode({[1]=1,[20]=2})", "0")
+    pair2.check("SCRIPT", "FLUSH")
+    pair2.check("EVAL", "return cjson.encode({[1]=1,[20]=2})", "0")

@@ -162,10 +162,12 @@ class Scripts:
         return script
 
     def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a fresh Lua state, as Redis does
+        (so library settings such as cjson.encode_sparse_array are reset too)."""
         self.scripts.clear()
         self.by_body.clear()
-        # Redis also recreates the Lua state; ours holds no script globals worth resetting
-        # (the sandbox forbids creating them), so the compiled functions just go away.
+        old, self.eval_lua = self.eval_lua, LuaState(self, "eval")
+        old.close()
 
     def eval_command(self, client, args: list, ro: bool, by_sha: bool):
         """EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: the whole command (the hot path)."""
