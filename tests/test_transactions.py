@@ -410,3 +410,19 @@ def test_monitor_order_of_exec_and_scripts(reference_server, vermilion_process_s
         return out
 
     assert lines(vermilion_process_server.port) == lines(reference_server.port)
+
+
+def test_client_pause_write_holds_exec_with_writes(pair, other):
+    pair.check("MULTI")
+    pair.check("GET", "a")
+    other.check("CLIENT", "PAUSE", "300", "WRITE")
+    pair.check("EXEC")                      # read-only transaction: not held
+    pair.check("MULTI")
+    # The write is queued before the pause, so only EXEC is held.
+    pair.check("SET", "a", "1")
+    other.check("CLIENT", "PAUSE", "300", "WRITE")
+    import time as _time
+    start = _time.time()
+    pair.check("EXEC")
+    assert _time.time() - start > 0.2      # held until the pause ended, on both servers
+    other.check("CLIENT", "UNPAUSE")

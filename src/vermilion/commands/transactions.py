@@ -25,9 +25,9 @@ wrapper, as in Redis 7.0's propagatePendingCommands).
 from __future__ import annotations
 
 from ..engine.client import GATE_MULTI
-from ..engine.engine import BUSY_SCRIPT, extension
+from ..engine.engine import BUSY_PAUSED, BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
-from ..engine.replies import NULL_ARRAY, OK, QUEUED, ErrorReply
+from ..engine.replies import NULL_ARRAY, OK, POSTPONED, QUEUED, ErrorReply
 from ..engine.table import COMMANDS, command
 from ..scripting.scripts import propagate_block
 
@@ -194,6 +194,10 @@ def _gate(client, cmd, args):
             return engine.reject(cmd, CommandError(NOT_IN_MULTI))
         name = cmd.parent.name if cmd.parent is not None else cmd.name
         if name in _RUN_IN_MULTI:
+            if name == "exec" and engine.busy & BUSY_PAUSED and engine.pause_mode == "write" \
+                    and any(c.is_write or c.may_replicate for c, _ in client.multi) \
+                    and engine.clock.ms() < engine.pause_until:
+                return POSTPONED        # CLIENT PAUSE WRITE holds an EXEC that would write
             return None
         client.multi.append((cmd, args))
         return QUEUED
