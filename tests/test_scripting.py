@@ -320,6 +320,21 @@ def test_pcall_catches_redis_errors(pair):
     pair.check("EVAL", "return redis.pcall('LPUSH', KEYS[1], 'x')", "1", "k")
 
 
+@pytest.mark.parametrize("script", [
+    "getmetatable('').__index.foo = 1 return 1",
+    "getmetatable('').__index = {} return 1",
+    "return getmetatable('').__index == string",
+    "return tostring(rawequal(getmetatable('').__index, string))",
+    "return ('abc'):upper()",
+    "local mt = getmetatable(_G) mt.x = 1 return 1",
+    "coroutine.foo = 1",
+    "math.random = nil",
+    "table.insert = nil",
+])
+def test_library_tables_are_read_only(pair, script):
+    pair.check("EVAL", script, "0")
+
+
 def test_select_in_script_does_not_leak(pair):
     pair.check("EVAL", "redis.call('SELECT', 1) redis.call('SET', 'in1', 'x') return 1", "0")
     pair.check("EXISTS", "in1")

@@ -228,6 +228,11 @@ for _, name in ipairs({"string", "table", "math", "coroutine", "cjson", "cmsgpac
   local lib = rawget(G, name)
   if lib then rawset(G, name, protect(lib)) end
 end
+-- Strings share one metatable; scripts see a read-only stand-in for it (its __index
+-- is the read-only string library), so no script can alter string methods.
+local string_mt = getmetatable("")
+string_mt.__metatable = protect({__index = rawget(G, "string")})
+envmt.__metatable = protect({})
 if mode == "eval" then rawset(G, "__redis__err__handler", errh) end
 
 -- Code loaded by scripts runs in the sandbox too.
