@@ -335,6 +335,19 @@ def test_library_tables_are_read_only(pair, script):
     pair.check("EVAL", script, "0")
 
 
+@pytest.mark.parametrize("script", [
+    "local f, e = loadstring(string.dump(function() return 1 end)) return {tostring(f), e}",
+    "local f, e = loadstring(string.dump(function() return 1 end), 'nm') return e",
+    "local s = string.dump(function() return 1 end) local done = false "
+    "local f, e = load(function() if done then return nil end done = true return s end) return e",
+    "local f = loadstring('return 1 + 1') return f()",
+    "local parts, i = {'return ', '4', '2'}, 0 "
+    "local f = load(function() i = i + 1 return parts[i] end) return f()",
+])
+def test_precompiled_chunks_are_refused(pair, script):
+    pair.check("EVAL", script, "0")
+
+
 def test_select_in_script_does_not_leak(pair):
     pair.check("EVAL", "redis.call('SELECT', 1) redis.call('SET', 'in1', 'x') return 1", "0")
     pair.check("EXISTS", "in1")

@@ -236,13 +236,31 @@ envmt.__metatable = protect({})
 if mode == "eval" then rawset(G, "__redis__err__handler", errh) end
 
 -- Code loaded by scripts runs in the sandbox too.
+-- Redis's Lua refuses precompiled chunks (they are parsed as text, which fails on the
+-- ESC byte); a leading space makes stock Lua do the same, with the same message.
+local byte = string.byte
 rawset(G, "loadstring", function(s, name)
+  if type(s) == "string" and byte(s, 1) == 27 then
+    return rawloadstring(" " .. s, name or s)
+  end
   local f, e = rawloadstring(s, name)
   if f then f = rawloadstring(py.untail(string.dump(f))); setfenv(f, env) end
   return f, e
 end)
 rawset(G, "load", function(fn, name)
-  local f, e = rawload(fn, name)
+  local first = true
+  local reader = fn
+  if type(fn) == "function" then
+    reader = function()
+      local piece = fn()
+      if first then
+        first = false
+        if type(piece) == "string" and byte(piece, 1) == 27 then piece = " " .. piece end
+      end
+      return piece
+    end
+  end
+  local f, e = rawload(reader, name)
   if f then f = rawloadstring(py.untail(string.dump(f))); setfenv(f, env) end
   return f, e
 end)
