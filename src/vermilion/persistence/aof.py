@@ -800,7 +800,7 @@ def rewrite_commands(dbs, functions=()):
                 for i in range(0, len(items), AOF_REWRITE_ITEMS_PER_CMD):
                     out.append(enc([b"SADD", key] + items[i:i + AOF_REWRITE_ITEMS_PER_CMD]))
             elif cls is SortedSet:
-                items = list(value.order)
+                items = value.by_rank(0, len(value) - 1)
                 for i in range(0, len(items), AOF_REWRITE_ITEMS_PER_CMD):
                     argv = [b"ZADD", key]
                     for score, member in items[i:i + AOF_REWRITE_ITEMS_PER_CMD]:

@@ -43,8 +43,6 @@ import time
 from collections import deque
 from math import isinf, isnan
 
-from sortedcontainers import SortedList
-
 from ..types.collections import Hash, List, Set
 from ..types.sortedset import SortedSet
 from ..types.stream import Stream, StreamID
@@ -205,12 +203,12 @@ def dump_value(value, config_values: dict | None = None) -> tuple[int, bytes]:
     if cls is SortedSet:
         if not value.big:
             els = []
-            for score, member in value.order:
+            for score, member in value.by_rank(0, len(value) - 1):
                 els.append(lp_str(member))
                 els.append(lp_str(_zscore_str(score)))
             return T_ZSET_LISTPACK, enc_str(lp_build(els, len(els)))
         parts = [enc_len(len(value))]
-        for score, member in reversed(value.order):
+        for score, member in value.items_desc():
             parts.append(enc_str(member))
             parts.append(_pack_d(score))
         return T_ZSET_2, b"".join(parts)
@@ -546,18 +544,14 @@ def _make_zset(pairs: list[tuple[bytes, float]], lim: _Limits) -> SortedSet:
             if len(m) > limit:
                 big = True
                 break
-    scores = {}
+    z.big = big
+    scores = z.scores
     for m, sc in pairs:
         if isnan(sc):
             raise RdbError("Zset with NAN score detected")
-        if sc == 0.0 and not big:
-            sc = 0.0
-        scores[m] = sc
-    if len(scores) != len(pairs):
-        raise RdbError("Duplicate zset fields detected")
-    z.scores = scores
-    z.order = SortedList((sc, m) for m, sc in scores.items())
-    z.big = big
+        if m in scores:
+            raise RdbError("Duplicate zset fields detected")
+        z.insert(m, sc)
     return z
 
 
