@@ -125,3 +125,9 @@ def test_function_dump_is_not_available_yet(vermilion_process_server):
     reply = c.call("FUNCTION", "DUMP")
     assert reply.kind == "-" and b"DUMP" in reply.value
     c.close()
+
+
+def test_function_load_timeout(pair2):
+    pair2.check_error("FUNCTION", "LOAD", "#!lua name=spin\nwhile true do end")
+    pair2.check("FUNCTION", "LOAD", "REPLACE", "#!lua name=ok\nredis.register_function('f', function() return 1 end)")
+    pair2.check("FCALL", "f", "0")

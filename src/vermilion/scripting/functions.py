@@ -9,10 +9,12 @@ their order follow Redis 7.0's functions.c / function_lua.c.
 from __future__ import annotations
 
 import re
+import time
 
 from ..engine.errors import CommandError
 from .scripts import FLAG_NAMES, Function, Library
 
+LOAD_TIMEOUT = 0.5      # seconds a library's top-level code may run (Redis's load_timeout)
 _NAME = re.compile(rb"[A-Za-z0-9_]+\Z")
 _BAD_NAME = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
 
@@ -51,10 +53,12 @@ def load_library(scripts, code: bytes, replace: bool) -> bytes:
         raise CommandError(b"ERR Library '" + name + b"' already exists")
     library = Library(name, code)
     scripts.loading = library
+    scripts.load_deadline = time.monotonic() + LOAD_TIMEOUT
     try:
         status = scripts.function_lua.load_library(body)
     finally:
         scripts.loading = None
+        scripts.function_lua.arm_hook()     # the timeout may have left a line hook
     if status.__class__ is not tuple:
         status = (status,)
     if status[0] == 1:

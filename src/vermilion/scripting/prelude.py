@@ -268,6 +268,8 @@ end)
 -- Busy-script hook: every 100000 VM instructions ask Python whether the script
 -- is past busy-reply-threshold (then it serves other clients) or was killed.
 local KILLED = "Script killed by user with SCRIPT KILL..."
+local loading = false
+local load_library_inner
 local hook
 hook = function()
   if pycheck() then
@@ -276,7 +278,7 @@ hook = function()
     sethook(hook, "l")
     local info = getinfo(2, "S")
     if info and info.source ~= INTERNAL and info.what ~= "C" then
-      error({err = "ERR " .. KILLED})
+      error({err = loading and "ERR FUNCTION LOAD timeout" or "ERR " .. KILLED})
     end
   end
 end
@@ -396,6 +398,13 @@ if mode == "function" then
 end
 
 local function load_library(body)
+  loading = true
+  local status, err = load_library_inner(body)
+  loading = false
+  return status, err
+end
+
+load_library_inner = function(body)
   local f, e = rawloadstring(body, "@user_function")
   if not f then return 1, e end
   f = rawloadstring(untail(dump(f)))

@@ -106,6 +106,7 @@ class Scripts:
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, Function] = {}
         self.loading: Library | None = None        # library being registered by FUNCTION LOAD
+        self.load_deadline = 0.0
         # Created now so that, as in Redis, the two script clients take ids 1 and 2.
         self.eval_client = ScriptClient(engine)
         self.function_client = ScriptClient(engine)
@@ -278,7 +279,8 @@ class Scripts:
         """The count hook: True means the script was killed and must stop."""
         ctx = self.ctx
         if ctx is None:
-            return False
+            # FUNCTION LOAD runs library code with a 500 ms budget, as Redis does.
+            return self.loading is not None and _monotonic() > self.load_deadline
         if ctx.killed:
             return True
         if not ctx.timed_out:
