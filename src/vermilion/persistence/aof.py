@@ -660,6 +660,7 @@ def replay_aof(engine, data: bytes, filename: str, replayer: CommandReplayer,
     step = 1 << 22
     fed = start
     slow_from = None
+    last = None
     try:
         while fed < n and slow_from is None:
             reader.feed(data, fed, min(step, n - fed))
@@ -676,6 +677,7 @@ def replay_aof(engine, data: bytes, filename: str, replayer: CommandReplayer,
                 except TypeError:
                     slow_from = count
                     break
+                last = argv
                 err = run(argv)
                 if err is not None:
                     off = command_offsets(data[start:], count) + start
@@ -685,7 +687,11 @@ def replay_aof(engine, data: bytes, filename: str, replayer: CommandReplayer,
                 if count == tick:
                     tick += every
                     yield fed
-        if slow_from is None and not reader.has_data():
+        # hiredis cannot say where it stopped: a file that ends exactly with the
+        # last command it returned (in the canonical encoding every writer uses)
+        # was read completely; anything else is checked by the Python parser.
+        if slow_from is None and (n == start or (last is not None and
+                                                 data.endswith(encode_command(last)))):
             if replayer.multi is not None:
                 slow_from = count           # let the slow path find the MULTI
             else:
