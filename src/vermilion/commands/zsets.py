@@ -12,6 +12,8 @@ ZPOPMIN with COUNT, ZRANDMEMBER WITHSCORES, ZMPOP) and stay flat where it does
 """
 from __future__ import annotations
 
+import random
+
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY
@@ -19,7 +21,7 @@ from ..engine.table import command
 from ..server.resp import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
-from ..types.sortedset import SortedSet, parse_lex
+from ..types.sortedset import SortedSet, parse_lex, score_prefix
 from ._args import parse_int
 from ._scan import parse_scan, scan_reply
 
@@ -91,7 +93,12 @@ _ZADD_FLAGS = {b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"}
 def zadd(client, args):
     n = len(args)
     if n == 4:
-        # The common case, ZADD key score member, without the option loop.
+        # The common case, ZADD key score member on a large set, straight through.
+        zs = client.db.get(args[1])
+        if zs.__class__ is SortedSet and zs.big:
+            score = parse_double(args[2])
+            if score is not None:
+                return _zadd_one(client, zs, args[1], args[3], score)
         flags = ()
         idx = 2
     else:
@@ -104,6 +111,31 @@ def zadd(client, args):
             flags.add(low)
             idx += 1
     return _zadd(client, args, flags, idx, False)
+
+
+def _zadd_one(client, zs, key: bytes, member: bytes, score: float) -> int:
+    scores = zs.scores
+    old = scores.get(member)
+    if old is None:
+        scores[member] = score
+        zs.order.add(score_prefix(score) + member)
+        added = 1
+    elif old != score:
+        order = zs.order
+        order.remove(score_prefix(old) + member)
+        scores[member] = score
+        order.add(score_prefix(score) + member)
+        added = 0
+    else:
+        return 0
+    engine = client.engine
+    engine.dirty += 1
+    db = client.db
+    if db.watched:
+        db.modified(key)
+    if engine.notify_flags:
+        engine.notify(db, "z", b"zadd", key)
+    return added
 
 
 def _zadd(client, args, flags, idx: int, zincrby: bool):
@@ -269,7 +301,7 @@ def zrevrank(client, args):
     if score is None:
         return None
     order = zs.order
-    return len(order) - 1 - order.bisect_left((score, args[2]))
+    return len(order) - 1 - order.bisect_left(score_prefix(score) + args[2])
 
 
 # -- the ZRANGE family ----------------------------------------------------------------------------------
@@ -542,8 +574,21 @@ def _zpop(client, args, from_max: bool):
         raise CommandError(WRONGTYPE)
     if count == 0:
         return []
-    items = _pop_items(client, db, key, zs, 1 if count == -1 else count, from_max)
-    if client.resp3 and count != -1:
+    if count == -1:
+        # The common case: one member, a flat [member, score] reply in both protocols.
+        score, member = zs.pop(1, from_max)[0]
+        engine = client.engine
+        if engine.notify_flags:
+            engine.notify(db, "z", b"zpopmax" if from_max else b"zpopmin", key)
+        if zs:
+            if db.watched:
+                db.modified(key)
+        else:
+            _deleted_if_empty(engine, db, key, zs)
+        engine.dirty += 1
+        return [member, score]
+    items = _pop_items(client, db, key, zs, count, from_max)
+    if client.resp3:
         return [[m, s] for s, m in items]
     out = []
     for s, m in items:
@@ -708,12 +753,10 @@ def zrandmember(client, args):
         items = [pick() for _ in range(-count)]
     elif count >= len(zs):
         # Redis walks the whole set from its tail (highest score first).
-        items = list(reversed(zs.order))
+        items = zs.items_desc()
     else:
-        import random
-        order = zs.order
-        indexes = random.sample(range(len(order)), count)
-        items = [order[i] for i in indexes]
+        item_at = zs.item_at
+        items = [item_at(i) for i in random.sample(range(len(zs)), count)]
     if withscores:
         return _with_scores(items, client.resp3)
     return [m for _, m in items]
@@ -739,7 +782,7 @@ def zscan(client, args):
             return b"%d" % score
         return format_double(score)
 
-    order = None if zs.big else [m for _, m in zs.order]
+    order = None if zs.big else zs.members_in_order()
     return scan_reply(zs, cursor, args, 3, big=zs.big, values=score_text, members=scores, order=order)
 
 
@@ -766,7 +809,7 @@ def _source_items(value):
     if value is None:
         return []
     if value.__class__ is SortedSet:
-        return [(m, s) for s, m in reversed(value.order)]
+        return [(m, s) for s, m in value.items_desc()]
     return [(m, 1.0) for m in value]
 
 

