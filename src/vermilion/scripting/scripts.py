@@ -429,8 +429,10 @@ class Scripts:
         try:
             if plan.test is not None:
                 line, specs = plan.test
-                reply = dispatch([args[2 + v] if k == 0 else args[base + v] if k == 1 else v
-                                  for k, v in specs])
+                argv = []
+                for k, v in specs:      # a loop, not a comprehension: no extra frame
+                    argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
+                reply = dispatch(argv)
                 if reply.__class__ is ErrorReply:
                     raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
                 k, v = plan.expected
@@ -438,8 +440,10 @@ class Scripts:
                 if reply.__class__ is not bytes or reply != expected:
                     return plan.otherwise
             line, specs = plan.call
-            reply = dispatch([args[2 + v] if k == 0 else args[base + v] if k == 1 else v
-                              for k, v in specs])
+            argv = []
+            for k, v in specs:
+                argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
+            reply = dispatch(argv)
             c = reply.__class__
             if c is bytes:
                 return reply
