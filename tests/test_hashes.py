@@ -333,3 +333,180 @@ def test_binary_fields(pair):
     pair.check("HGETALL", "h")
     pair.check("HGET", "h", "")
     pair.check("HSTRLEN", "h", "\x00\xff")
+
+
+# -- command table, keyspace events and WATCH for the four families ----------------------------
+
+FAMILY_COMMANDS = """hset hsetnx hget hmget hmset hgetall hdel hlen hexists hkeys hvals hincrby hincrbyfloat
+hstrlen hrandfield hscan lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos
+lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop sadd srem smembers sismember smismember scard
+spop srandmember smove sinter sintercard sunion sdiff sinterstore sunionstore sdiffstore sscan zadd zincrby
+zscore zmscore zcard zcount zlexcount zrange zrangestore zrangebyscore zrevrangebyscore zrangebylex
+zrevrangebylex zrevrange zrank zrevrank zrem zremrangebyscore zremrangebyrank zremrangebylex zpopmin zpopmax
+bzpopmin bzpopmax zmpop bzmpop zrandmember zunion zinter zdiff zunionstore zinterstore zdiffstore zintercard
+zscan""".split()
+
+
+def test_command_info(pair2):
+    """Arity, flags, legacy key positions, ACL categories and tips as Redis declares them.
+
+    Key specs (element 8) are rendered by the server family. ZUNIONSTORE & co declare
+    their destination (1, 1, 1) beside computed source keys; the server family
+    reports commands with computed keys as (0, 0, 0), so those three are compared
+    without positions.
+    """
+    computed = {"zunionstore", "zinterstore", "zdiffstore"}
+    for name in FAMILY_COMMANDS:
+        ref, ver = pair2.both("COMMAND", "INFO", name)
+        a, b = list(ref.value[0].value), list(ver.value[0].value)
+        a[8] = b[8] = None
+        if name in computed:
+            a[3:6] = b[3:6] = [None] * 3
+        assert b == a, name
+
+
+EVENT_SCRIPT = """
+HSET h a 1 b 2
+HSET h a 1
+HSETNX h a 1
+HSETNX h c 3
+HINCRBY h n 1
+HINCRBYFLOAT h f 1.5
+HDEL h zz
+HDEL h a b c n f
+LPUSH l a b c
+RPUSH l d
+LPUSHX nolist a
+RPUSHX l e
+LPOP l
+RPOP l 2
+LSET l 0 x
+LINSERT l BEFORE x y
+LREM l 0 y
+LREM l 0 nothing
+LTRIM l 0 0
+LMOVE l l2 LEFT RIGHT
+RPOPLPUSH l2 l3
+LMPOP 1 l3 LEFT COUNT 5
+RPUSH l a b c
+BLPOP l 0
+BRPOP l 0
+BLMOVE l l4 LEFT LEFT 0
+BLMPOP 0 1 l4 RIGHT
+SADD s 1 2 3 a
+SADD s 1
+SREM s 1 zz
+SREM s zz
+SMOVE s s2 2
+SMOVE s s2 nothing
+SINTERSTORE d s s2
+SUNIONSTORE d s s2
+SDIFFSTORE d s s2
+SDIFFSTORE d s s
+SPOP s 1
+SPOP s 10
+SADD s x
+SPOP s
+ZADD z 1 a 2 b 3 c 4 d
+ZADD z 1 a
+ZADD z INCR 1 a
+ZINCRBY z 1 b
+ZREM z zz
+ZREM z a
+ZREMRANGEBYSCORE z 100 200
+ZREMRANGEBYSCORE z 2 2
+ZREMRANGEBYRANK z 0 0
+ZADD z 0 p 0 q 0 r
+ZREMRANGEBYLEX z [p [q
+ZPOPMIN z
+ZPOPMAX z 5
+ZADD z 1 a 2 b
+ZMPOP 1 z MIN COUNT 1
+BZPOPMIN z 0
+ZADD z 1 a 2 b
+BZMPOP 0 1 z MAX COUNT 9
+ZADD z 1 a 2 b
+ZADD y 2 b 3 c
+ZUNIONSTORE d 2 z y
+ZINTERSTORE d 2 z y
+ZDIFFSTORE d 2 z y
+ZRANGESTORE d z 0 0
+ZRANGESTORE d z 5 6
+ZDIFFSTORE d 2 z z
+SET sentinel x
+"""
+
+
+def _events(client) -> list:
+    seen = []
+    while True:
+        frame = client.read()
+        channel, key = frame.value[2].value, frame.value[3].value
+        if key == b"sentinel":
+            return seen
+        seen.append((channel.split(b":", 1)[1], key))
+
+
+def test_keyspace_events(reference_server, vermilion_process_server):
+    """Every write notifies Redis's event names, in Redis's order."""
+    from rawclient import RawClient
+    from vermilion.server.parser import split_inline
+    results = []
+    for port in (reference_server.port, vermilion_process_server.port):
+        c = RawClient(port)
+        c.call("FLUSHALL")
+        c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        listener = RawClient(port)
+        listener.call("PSUBSCRIBE", "__keyevent@0__:*")
+        for line in EVENT_SCRIPT.strip().splitlines():
+            c.call(*split_inline(line.encode()))
+        results.append(_events(listener))
+        c.call("CONFIG", "SET", "notify-keyspace-events", "")
+        c.close()
+        listener.close()
+    assert results[1] == results[0]
+
+
+WATCHED_WRITES = [line.strip() for line in """
+HSET k f 1|HSET k f 2|HSET k f 1|HSETNX k f 9|HSETNX k g 9|HDEL k zz|HDEL k f|HINCRBY k f 1|HINCRBYFLOAT k f 1
+LPUSH k x|RPUSHX k x|LPUSHX nokey x|LPOP k|RPOP k 0|LSET k 0 z|LINSERT k BEFORE nothing y|LINSERT k BEFORE a y
+LREM k 0 zz|LREM k 0 a|LTRIM k 0 -1|LTRIM k 0 0|LMOVE k other LEFT LEFT|LMOVE other k LEFT LEFT|LMPOP 1 k LEFT
+SADD k a|SADD k zz|SREM k zz|SREM k a|SMOVE k other a|SMOVE other k q|SPOP k|SINTERSTORE k s1 s2|SUNIONSTORE k s1
+SDIFFSTORE k nokey
+ZADD k 1 a|ZADD k 5 a|ZADD k NX 5 a|ZADD k XX 9 zz|ZINCRBY k 0 a|ZREM k zz|ZREM k a|ZREMRANGEBYSCORE k 100 200
+ZREMRANGEBYRANK k 0 0|ZPOPMIN k|ZPOPMAX k 0|ZUNIONSTORE k 1 z1|ZRANGESTORE k z1 0 0|ZMPOP 1 k MAX
+""".replace("\n", "|").split("|") if line.strip()]
+
+SETUP = {"H": "HSET k f 1 a 1", "L": "RPUSH k a b c", "S": "SADD k a b c", "Z": "ZADD k 1 a 2 b 3 c"}
+
+
+@pytest.mark.parametrize("write", WATCHED_WRITES)
+def test_writes_touch_watched_keys(pair2, write):
+    """EXEC after WATCH fails exactly when the command changed the watched key."""
+    from vermilion.engine.table import COMMANDS
+    if "watch" not in COMMANDS:
+        pytest.skip("needs WATCH")
+    family = write[0] if write[0] in "HLSZ" else "S"
+    setup = SETUP[family] if not write.startswith("LMOVE other") else "RPUSH k a"
+    pair2.run(f"""
+    {setup}
+    RPUSH other o
+    SADD other q
+    SADD s1 x
+    SADD s2 y
+    ZADD z1 1 m
+    """)
+    from rawclient import RawClient
+    from vermilion.server.parser import split_inline
+    watchers = [RawClient(pair2.ref.sock.getpeername()[1]), RawClient(pair2.ver.sock.getpeername()[1])]
+    for w in watchers:
+        w.call("WATCH", "k")
+    ref, ver = pair2.both(*split_inline(write.encode()))
+    assert ref.kind == ver.kind and (write.startswith("SPOP") or ref == ver), (write, ref, ver)
+    replies = []
+    for w in watchers:
+        w.call("MULTI")
+        w.call("PING")
+        replies.append(w.call("EXEC"))
+        w.close()
+    assert replies[1] == replies[0], (write, replies)

@@ -231,7 +231,8 @@ def hmget(client, args):
 
 
 @command("hgetall", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns all fields and values in a hash.")
+         since="2.0.0", tips=("nondeterministic_output_order",),
+         summary="Returns all fields and values in a hash.")
 def hgetall(client, args):
     h = _get_hash(client.db, args[1])
     if h is None:
@@ -240,14 +241,16 @@ def hgetall(client, args):
 
 
 @command("hkeys", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns all fields in a hash.")
+         since="2.0.0", tips=("nondeterministic_output_order",),
+         summary="Returns all fields in a hash.")
 def hkeys(client, args):
     h = _get_hash(client.db, args[1])
     return [] if h is None else list(h)
 
 
 @command("hvals", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns all values in a hash.")
+         since="2.0.0", tips=("nondeterministic_output_order",),
+         summary="Returns all values in a hash.")
 def hvals(client, args):
     h = _get_hash(client.db, args[1])
     return [] if h is None else list(h.values())

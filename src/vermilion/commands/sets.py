@@ -181,6 +181,7 @@ def spop(client, args):
 # -- reads ----------------------------------------------------------------------------------------
 
 @command("smembers", arity=2, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
+         tips=("nondeterministic_output_order",),
          summary="Returns all members of a set.")
 def smembers(client, args):
     s = _get_set(client.db, args[1])
