@@ -44,7 +44,7 @@ def multi(client, args):
         raise CommandError("ERR MULTI calls can not be nested")
     client.multi = []
     client.multi_error = False
-    client.update_gate()
+    client.gate |= GATE_MULTI
     return OK
 
 
@@ -72,7 +72,8 @@ def _exec(client, args):
         discard_transaction(client)
         return NULL_ARRAY
     engine = client.engine
-    unwatch_all(client)
+    if client.watching:
+        unwatch_all(client)
     # Blocking commands inside EXEC answer at once (Redis's CLIENT_DENY_BLOCKING).
     was_denied = getattr(client, "deny_blocking", False)
     client.deny_blocking = True
@@ -157,8 +158,9 @@ def discard_transaction(client) -> None:
     client.multi = None
     client.multi_error = False
     client.dirty_cas = False
-    unwatch_all(client)
-    client.update_gate()
+    if client.watching:
+        unwatch_all(client)
+    client.gate &= ~GATE_MULTI
 
 
 def _watched_key_expired(client) -> bool:
