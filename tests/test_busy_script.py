@@ -147,3 +147,20 @@ def test_fast_scripts_are_not_busy(servers):
         c = RawClient(port)
         assert c.call("EVAL", "local i = 0 while i < 1000 do i = i + 1 end return i", "0").value == 1000
         c.close()
+
+
+def test_shutdown_nosave_ends_a_busy_script():
+    """On a private server: SHUTDOWN NOSAVE (and only NOSAVE) stops the server mid-script."""
+    import vermilion
+    srv = vermilion.embedded(config={"busy-reply-threshold": "100"}).start()
+    try:
+        caller, other = RawClient(srv.port), RawClient(srv.port)
+        other.call("PING")
+        caller.send("EVAL", SPIN, "0")
+        time.sleep(0.35)
+        assert other.call("SHUTDOWN").value.startswith(b"BUSY")
+        other.send("SHUTDOWN", "NOSAVE")
+        assert other.closed_by_server(5)
+        assert caller.closed_by_server(5)
+    finally:
+        srv.stop()

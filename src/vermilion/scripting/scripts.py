@@ -19,7 +19,7 @@ import time
 
 from ..engine.engine import BUSY_SCRIPT
 from ..engine.errors import CommandError
-from ..engine.replies import ErrorReply, Status
+from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
 
@@ -250,6 +250,8 @@ class Scripts:
                 effects, engine.capture = engine.capture, None
                 propagate_block(engine, effects)
             engine.effects = _NO_EFFECTS    # propagated above, or collected by an enclosing EXEC
+        if ctx.shutdown:
+            return NO_REPLY     # SHUTDOWN NOSAVE ended it: the server exits without replying
         c = result.__class__
         if c is bytes:
             return result
