@@ -470,3 +470,56 @@ def test_many_waiters_on_many_keys(vermilion_process_server):
         w.close()
     p.call("DEL", "k0")
     p.close()
+
+
+def served_events_scenario(port):
+    a = connect(port)
+    a.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    listener = connect(port)
+    listener.call("PSUBSCRIBE", "__keyevent@0__:*")
+    w1 = connect(port)
+    w1.send("BLMOVE", "src", "dst", "LEFT", "RIGHT", 0)
+    settle(port)
+    w2 = connect(port)
+    w2.send("BZPOPMAX", "z", 0)
+    settle(port)
+    a.call("RPUSH", "src", "v")
+    a.call("ZADD", "z", 1, "m")
+    w1.read()
+    w2.read()
+    a.call("SET", "sentinel", "x")
+    events = []
+    while True:
+        frame = listener.read()
+        event, key = frame.value[2].value, frame.value[3].value
+        if key == b"sentinel":
+            break
+        events.append((event, key))
+    a.call("CONFIG", "SET", "notify-keyspace-events", "")
+    for c in (a, listener, w1, w2):
+        c.close()
+    return events
+
+
+def test_served_clients_notify_like_redis(ports):
+    same_on_both(ports, served_events_scenario)
+
+
+def other_db_scenario(port):
+    w = connect(port)
+    w.call("SELECT", 1)
+    w.send("BLPOP", "k", 0)
+    settle(port)
+    a = connect(port)
+    seen = [a.call("RPUSH", "k", "db0")]
+    settle(port)
+    seen.append(quiet(w))
+    seen += [a.call("SELECT", 1), a.call("RPUSH", "k", "db1"), w.read(), a.call("SELECT", 0),
+             a.call("LLEN", "k")]
+    w.close()
+    a.close()
+    return seen
+
+
+def test_blocking_is_per_database(ports):
+    same_on_both(ports, other_db_scenario)

@@ -202,11 +202,13 @@ class Blocking:
             if reply.__class__ is ErrorReply:
                 self.engine.count_error(reply.message)
             client.send(reply)
-        loop = self.engine.loop
-        if loop is not None:
-            loop.call_soon(client.unblocked)
-        else:
-            client.unblocked()
+        resume = getattr(client, "unblocked", None)     # connections resume their input
+        if resume is not None:
+            loop = self.engine.loop
+            if loop is not None:
+                loop.call_soon(resume)
+            else:
+                resume()
 
     def _watch(self, db, key: bytes) -> None:
         entry = (db.index, key)
