@@ -128,9 +128,14 @@ class LuaState:
         self.wrap = api.wrap
         self.verbatim = api.verbatim
         self.table_from = lua.table_from
+        self._gc_count = lua.eval('function() return collectgarbage("count") end')
 
     def close(self) -> None:
         self.lua = None
+
+    def memory_bytes(self) -> float:
+        """Memory the Lua state uses (collectgarbage("count") is in KiB)."""
+        return self._gc_count() * 1024
 
     # -- Redis reply -> Lua ---------------------------------------------------------------
 

@@ -138,6 +138,25 @@ class Scripts:
         from .libs import helpers_for
         return helpers_for(name)
 
+    def info(self) -> dict:
+        """Numbers for INFO's memory section (Redis 7.0 field names)."""
+        eval_mem = int(self.eval_lua.memory_bytes())
+        func_mem = int(self.function_lua.memory_bytes())
+        scripts_mem = sum(len(s.body) for s in self.scripts.values())
+        functions_mem = sum(len(lib.code) for lib in self.libraries.values())
+        return {
+            "used_memory_vm_eval": eval_mem,
+            "used_memory_lua": eval_mem,
+            "used_memory_scripts_eval": scripts_mem,
+            "number_of_cached_scripts": len(self.scripts),
+            "number_of_functions": len(self.functions),
+            "number_of_libraries": len(self.libraries),
+            "used_memory_vm_functions": func_mem,
+            "used_memory_vm_total": eval_mem + func_mem,
+            "used_memory_functions": functions_mem,
+            "used_memory_scripts": scripts_mem + functions_mem,
+        }
+
     # -- EVAL ------------------------------------------------------------------------------
 
     def script_for_body(self, body: bytes) -> Script:
