@@ -119,12 +119,37 @@ def test_replace_keeps_old_library_on_error(pair):
     pair.check("FCALL", "only", "0")
 
 
-def test_function_dump_is_not_available_yet(vermilion_process_server):
-    from rawclient import RawClient
-    c = RawClient(vermilion_process_server.port)
-    reply = c.call("FUNCTION", "DUMP")
-    assert reply.kind == "-" and b"DUMP" in reply.value
-    c.close()
+def _lib(name, func):
+    return f"#!lua name={name}\nredis.register_function('{func}', function() return '{name}' end)"
+
+
+def test_function_dump_and_restore_across_servers(pair2):
+    """A payload dumped by either server restores on both, with the same replies."""
+    from vermilion.persistence.rdb import functions_payload
+    for source in ("ref", "ver"):
+        pair2.check("FUNCTION", "FLUSH")
+        pair2.check("FUNCTION", "LOAD", _lib("a", "fa"))
+        payload = getattr(pair2, source).call("FUNCTION", "DUMP").value
+        steps = [
+            (payload,), (payload, "APPEND"), (payload, "REPLACE"), (payload, "FLUSH"),
+            (payload, "bogus"), (payload, "FLUSH", "x"), (b"xx",),
+            (functions_payload([_lib("b", "fb").encode()]),),
+            (functions_payload([_lib("c", "fa").encode()]),),
+            (functions_payload([_lib("a", "fz").encode()]), "REPLACE"),
+            (functions_payload([b"#!lua name=x\nreturn 1 +"]),),
+            (functions_payload([b"#!lua name=x\nreturn 1"]),),
+            (functions_payload([_lib("d", "fd").encode(), _lib("d", "fe").encode()]),),
+            (functions_payload([_lib("e", "fx").encode(), _lib("f", "fx").encode()]),),
+            (functions_payload([]),),
+        ]
+        for step in steps:
+            pair2.check("FUNCTION", "RESTORE", *step)
+        pair2.check("FUNCTION", "LIST", unordered=True)
+        pair2.check("FCALL", "fz", "0")
+    pair2.check("SET", "k", "v")
+    key_dump = pair2.ref.call("DUMP", "k").value
+    pair2.check("FUNCTION", "RESTORE", key_dump)
+    pair2.check_error("FUNCTION", "RESTORE")
 
 
 def test_function_load_timeout(pair2):

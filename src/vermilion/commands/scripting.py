@@ -255,14 +255,26 @@ def function_stats(client, args):
 @command("function|dump", arity=2, flags="noscript", acl="scripting", since="7.0.0",
          summary="Dumps all libraries into a serialized binary payload.")
 def function_dump(client, args):
-    # Divergence: waits for the RDB dump format (persistence, issue #7).
-    raise CommandError("ERR FUNCTION DUMP is not supported yet (it needs the RDB dump format)")
+    from ..scripting.functions import dump
+    return dump(client.engine.scripts)
 
 
 @command("function|restore", arity=-3, flags="write denyoom noscript", acl="scripting",
          since="7.0.0", summary="Restores all libraries from a payload.")
 def function_restore(client, args):
-    raise CommandError("ERR DUMP payload version or checksum are wrong")
+    from ..scripting.functions import restore
+    if len(args) > 4:
+        raise CommandError("ERR unknown subcommand or wrong number of arguments for 'RESTORE'. "
+                           "Try FUNCTION HELP.")
+    policy = b"append"
+    if len(args) == 4:
+        policy = args[3].lower()
+        if policy not in (b"append", b"replace", b"flush"):
+            raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, "
+                               "APPEND or REPLACE.")
+    restore(client.engine.scripts, args[2], policy)
+    client.engine.dirty += 1
+    return OK
 
 
 @command("function|help", arity=2, flags="loading stale", acl="scripting", since="7.0.0",

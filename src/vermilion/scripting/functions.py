@@ -42,14 +42,18 @@ def _metadata(code: bytes):
     return engine, name, code[end:]
 
 
-def load_library(scripts, code: bytes, replace: bool) -> bytes:
+def build_library(scripts, code: bytes, existing: dict, replace: bool) -> Library:
+    """Run a library's code and collect its functions (not linked yet).
+
+    `existing` is the registry the name is checked against (the live one for
+    FUNCTION LOAD, the payload's own for FUNCTION RESTORE).
+    """
     engine_name, name, body = _metadata(code)
     if not _NAME.match(name):
         raise CommandError("ERR " + _BAD_NAME)
     if engine_name.lower() != b"lua":
         raise CommandError(b"ERR Engine '" + engine_name + b"' not found")
-    old = scripts.libraries.get(name)
-    if old is not None and not replace:
+    if name in existing and not replace:
         raise CommandError(b"ERR Library '" + name + b"' already exists")
     library = Library(name, code)
     scripts.loading = library
@@ -67,16 +71,81 @@ def load_library(scripts, code: bytes, replace: bool) -> bytes:
         raise CommandError(b"ERR Error registering functions: " + (status[1] or b""))
     if not library.functions:
         raise CommandError("ERR No functions registered")
+    return library
+
+
+def load_library(scripts, code: bytes, replace: bool) -> bytes:
+    """FUNCTION LOAD [REPLACE]: build the library, check collisions, link it."""
+    library = build_library(scripts, code, scripts.libraries, replace)
+    old = scripts.libraries.get(library.name)
     for fname in library.functions:
         existing = scripts.functions.get(fname)
         if existing is not None and existing.library is not old:
             raise CommandError(b"ERR Function " + fname + b" already exists")
     if old is not None:
-        delete_library(scripts, name)
-    scripts.libraries[name] = library
+        delete_library(scripts, library.name)
+    _link(scripts, library)
+    return library.name
+
+
+def _link(scripts, library: Library) -> None:
+    scripts.libraries[library.name] = library
     for fname, func in library.functions.items():
         scripts.functions[fname] = func
-    return name
+
+
+def dump(scripts) -> bytes:
+    """FUNCTION DUMP: the libraries' code as FUNCTION2 records, RDB version and CRC-64."""
+    from ..persistence.rdb import functions_payload
+    return functions_payload([lib.code for lib in scripts.libraries.values()])
+
+
+def restore(scripts, payload: bytes, policy: bytes = b"append") -> None:
+    """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE], with Redis 7.0's checks and texts.
+
+    The payload's libraries are built apart first (so a bad payload changes
+    nothing), then swapped in (FLUSH) or joined to the live ones (APPEND fails on
+    any library name collision, REPLACE replaces those libraries; a function name
+    colliding with another library fails either way).
+    """
+    from ..persistence.rdb import RdbError, read_functions_payload
+    try:
+        codes = read_functions_payload(payload)
+    except RdbError as err:
+        text = str(err)
+        if "checksum" in text:
+            raise CommandError("ERR DUMP payload version or checksum are wrong") from None
+        raise CommandError("ERR " + text) from None
+    built: dict = {}
+    names: dict = {}
+    for code in codes:
+        library = build_library(scripts, code, built, False)
+        for fname in library.functions:
+            if fname in names:
+                raise CommandError(b"ERR Function " + fname + b" already exists")
+            names[fname] = library
+        built[library.name] = library
+    if policy == b"flush":
+        scripts.libraries.clear()
+        scripts.functions.clear()
+        for library in built.values():
+            _link(scripts, library)
+        return
+    replace = policy == b"replace"
+    replaced = []
+    for name in built:
+        if name in scripts.libraries:
+            if not replace:
+                raise CommandError(b"ERR Library " + name + b" already exists")
+            replaced.append(name)
+    for fname, library in names.items():
+        existing = scripts.functions.get(fname)
+        if existing is not None and existing.library.name not in replaced:
+            raise CommandError(b"ERR Function " + fname + b" already exists")
+    for name in replaced:
+        delete_library(scripts, name)
+    for library in built.values():
+        _link(scripts, library)
 
 
 def delete_library(scripts, name: bytes) -> None:
