@@ -576,7 +576,9 @@ def _zpop(client, args, from_max: bool):
         return []
     if count == -1:
         # The common case: one member, a flat [member, score] reply in both protocols.
-        score, member = zs.pop(1, from_max)[0]
+        skey = zs.order.pop(-1 if from_max else 0)
+        member = skey[9:]
+        score = zs.scores.pop(member)
         engine = client.engine
         if engine.notify_flags:
             engine.notify(db, "z", b"zpopmax" if from_max else b"zpopmin", key)
