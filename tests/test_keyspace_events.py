@@ -240,3 +240,27 @@ def test_expiry_inside_the_engine_notifies(vermilion_process_server):
         c.call("CONFIG", "SET", "notify-keyspace-events", "")
         c.close()
         sub.close()
+
+
+@pytest.mark.parametrize("flags", ["KEn", "KEAn", "En$", "KEA"])
+def test_new_key_events(events, flags):
+    events.flags(flags)
+    events.run("SET", "fresh", "1")
+    events.run("SET", "fresh", "2")          # exists: no `new`
+    events.run("MSET", "n1", "a", "n2", "b")
+    events.run("HSET", "nh", "f", "v")
+    events.run("HSET", "nh", "g", "v")
+    events.run("RPUSH", "nl", "a")
+    events.collect()
+
+
+@pytest.mark.xfail(strict=True, reason="keymiss (class m) is not emitted yet: read lookups that miss "
+                   "must call engine.notify(db, 'm', b'keymiss', key); write lookups must not")
+def test_keymiss_events(events):
+    events.flags("KEm")
+    events.run("GET", "no-such-key")
+    events.run("HGET", "no-such-hash", "f")
+    events.run("SET", "present", "v")
+    events.run("GET", "present")
+    events.run("EXISTS", "no-such-key")        # not a read lookup: no keymiss
+    events.collect()
