@@ -181,8 +181,10 @@ def test_everysec_loses_at_most_about_a_second(tmp_path):
                                     run_for=0.3 + 0.5 * rnd.random())
         history += writers
         server.start()
-        # A process kill keeps what reached the kernel; a machine crash could
-        # lose the last second that was not fsynced yet: allow 1.5 s.
-        _verify(server.client(), history[-1:], lost_after=kill_time - 1.5)
+        # A process kill keeps what reached the kernel. What it loses is the
+        # buffer held back while a background fsync runs, for up to 2 seconds
+        # (Redis's rule); a machine crash would also lose the last second not
+        # fsynced yet. On a quiet disk this is a few milliseconds.
+        _verify(server.client(), history[-1:], lost_after=kill_time - 2.5)
         _verify(server.client(), history[:-1])
     server.kill()

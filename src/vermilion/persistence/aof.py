@@ -52,6 +52,7 @@ import time
 
 import hiredis
 
+from ..engine.errors import CommandError
 from .rdb import fsync_dir
 
 log = logging.getLogger("vermilion")
@@ -354,6 +355,7 @@ class AofWriter:
         self.fsynced_mark = 0           # written when the last fsync started
         self.last_fsync = time.monotonic()
         self.postponed_since = 0.0
+        self.retry_scheduled = False
         self.delayed_fsync = 0
         self.last_write_error: str | None = None
         self.on_error = None            # callback(error) when a write fails
@@ -408,10 +410,10 @@ class AofWriter:
             now = time.monotonic()
             if not self.postponed_since:
                 self.postponed_since = now
-                self.loop.call_later(0.05, self._retry)
-                return
             if now - self.postponed_since < 2.0:
-                self.loop.call_later(0.05, self._retry)
+                if not self.retry_scheduled:
+                    self.retry_scheduled = True
+                    self.loop.call_later(0.05, self._retry)
                 return
             self.delayed_fsync += 1
             log.warning("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the "
@@ -436,6 +438,7 @@ class AofWriter:
             self.maybe_fsync()
 
     def _retry(self) -> None:
+        self.retry_scheduled = False
         if self.buf and not self.scheduled:
             self.flush()
 
@@ -598,9 +601,28 @@ class CommandReplayer:
         self.client.kind = "aof"
         self.multi: list | None = None
         self.lookup = engine.lookup
+        self.multi_cmd = engine.commands.get("multi")
+        self.exec_cmd = engine.commands.get("exec")
 
     def run(self, argv: list) -> str | None:
         """Execute one command; returns an error text when it is not a command."""
+        cmd = self.lookup.get(argv[0])
+        if cmd is not None and cmd.subcommands is None and self.multi is None \
+                and cmd is not self.multi_cmd and cmd is not self.exec_cmd:
+            arity = cmd.arity
+            if arity == len(argv) or (arity < 0 and len(argv) >= -arity):
+                # The common case, inlined: a plain command outside MULTI.
+                try:
+                    cmd.handler(self.client, argv)
+                except CommandError:
+                    pass
+                except Exception:
+                    log.exception("Error replaying %s from the AOF", cmd.fullname)
+                self.engine.effects = None
+                return None
+        return self._run_slow(argv)
+
+    def _run_slow(self, argv: list) -> str | None:
         engine = self.engine
         cmd = self.lookup.get(argv[0])
         if cmd is None:
@@ -626,6 +648,9 @@ class CommandReplayer:
             if sub is None:
                 return "Unknown subcommand '%s'" % argv[1].decode("utf-8", "replace")
             cmd = sub
+            arity = cmd.arity
+            if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+                return "Wrong number of arguments for '%s'" % cmd.fullname
         if self.multi is not None:
             self.multi.append((cmd, argv))
             return None
@@ -633,7 +658,6 @@ class CommandReplayer:
         return None
 
     def _call(self, cmd, argv) -> None:
-        from ..engine.errors import CommandError
         engine = self.engine
         try:
             cmd.handler(self.client, argv)
@@ -657,7 +681,9 @@ def replay_aof(engine, data: bytes, filename: str, replayer: CommandReplayer,
     tick = every
     run = replayer.run
     join = b"".join
-    step = 1 << 22
+    # Small feeds: hiredis moves its unread bytes to the front after each reply
+    # past the first KB, so a big buffer makes every reply cost a big memmove.
+    step = 1 << 16
     fed = start
     slow_from = None
     last = None
