@@ -453,7 +453,8 @@ class Persistence:
         engine = self.engine
         if self.config["aof-use-rdb-preamble"]:
             return iter_rdb(engine.dbs, functions=self.function_codes(), aof_base=True,
-                            config_values=self.config.values, now_ms=engine.clock.ms())
+                            config_values=self.config.values, now_ms=engine.clock.ms(),
+                            checksum=self.config["rdbchecksum"])
         return rewrite_commands(engine.dbs, self.function_codes())
 
     def _start_writer(self, fd: int) -> None:
@@ -690,7 +691,8 @@ class Persistence:
         from ..engine.memory import rss_bytes
         return iter_rdb(engine.dbs, functions=self.function_codes(),
                         config_values=self.config.values, used_mem=rss_bytes(),
-                        lru_mode=lru_mode, now_ms=engine.clock.ms())
+                        lru_mode=lru_mode, now_ms=engine.clock.ms(),
+                        checksum=self.config["rdbchecksum"])
 
     def save(self) -> bool:
         """SAVE: write the RDB in this process (blocking, as Redis)."""
