@@ -133,6 +133,8 @@ class Connection(Client, asyncio.Protocol):
                     out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
                 elif reply.__class__ is Status:
                     out.append(reply.encoded)
+                elif reply.__class__ is int:       # PUBLISH, INCR, DEL ... (not bool)
+                    out.append(b":%d\r\n" % reply)
                 elif reply is POSTPONED:
                     self._write(out)
                     self._take_tail(data, parsed, postponed=args)
