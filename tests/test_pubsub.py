@@ -507,3 +507,29 @@ def test_subscribe_inside_multi(twins):
     c.send("PUNSUBSCRIBE")
     c.expect(1)
     c.quiet()
+
+
+# -- the pure index (types/pubsub.py) ------------------------------------------------------------
+
+def test_index_bookkeeping_without_a_server():
+    from vermilion.types.pubsub import ChannelIndex, PatternIndex
+
+    channels, patterns = ChannelIndex(), PatternIndex()
+    a_owned, b_owned, a_pats = {}, {}, {}
+    assert channels.subscribe(a_owned, "a", b"ch")
+    assert not channels.subscribe(a_owned, "a", b"ch")          # already subscribed
+    assert channels.subscribe(b_owned, "b", b"ch")
+    assert channels.subscribe(a_owned, "a", b"other")
+    assert list(channels.subscribers[b"ch"]) == ["a", "b"]     # subscription order
+    assert channels.count(b"ch") == 2 and len(channels) == 2
+    assert sorted(channels.names(b"o*")) == [b"other"]
+    assert not channels.unsubscribe(b_owned, "b", b"other")     # never subscribed
+    assert channels.unsubscribe(b_owned, "b", b"ch") and channels.unsubscribe(a_owned, "a", b"ch")
+    assert b"ch" not in channels.subscribers                   # empty channels disappear
+    assert patterns.subscribe(a_pats, "a", b"news.*") and patterns.subscribe({}, "b", b"news.*")
+    match = patterns.entries[b"news.*"][0]
+    patterns.subscribe({}, "c", b"news.*")
+    assert patterns.entries[b"news.*"][0] is match              # compiled once per pattern
+    assert [p for p, _ in patterns.matching(b"news.x")] == [b"news.*"]
+    assert list(patterns.matching(b"sport")) == []
+    assert len(patterns) == 1 and list(a_pats) == [b"news.*"]
