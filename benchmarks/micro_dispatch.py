@@ -1,0 +1,102 @@
+"""Per-command CPU cost of the dispatch path, without sockets.
+
+Feeds pipelined requests straight into a Connection whose transport discards the
+output, and reports process CPU time per command. Because it measures CPU time
+of this process only, it is usable on a busy machine where redis-benchmark
+numbers are noise; use it to compare changes to the hot path.
+
+    python benchmarks/micro_dispatch.py [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+class NullTransport:
+    def __init__(self):
+        self.bytes = 0
+
+    def write(self, data):
+        self.bytes += len(data)
+
+    def is_closing(self):
+        return False
+
+    def get_write_buffer_size(self):
+        return 0
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
+
+    def close(self):
+        pass
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def make_connection():
+    from vermilion.config import Config
+    from vermilion.engine.engine import Engine
+    from vermilion.server.connection import Connection
+    from vermilion.server.server import Server
+
+    config = Config()
+    engine = Engine(config)
+    server = Server(engine)
+    conn = Connection(server)
+    conn.connection_made(NullTransport())
+    return conn
+
+
+WORKLOADS = {
+    "PING": lambda i: encode(b"PING"),
+    "SET": lambda i: encode(b"SET", b"key:%06d" % (i % 1000), b"xxx"),
+    "GET": lambda i: encode(b"GET", b"key:%06d" % (i % 1000)),
+    "INCR": lambda i: encode(b"INCR", b"counter"),
+    "SET_NX_PX": lambda i: encode(b"SET", b"lock:%06d" % (i % 1000), b"v", b"NX", b"PX", b"30000"),
+}
+
+
+def run(name: str, pipeline: int, total: int) -> float:
+    conn = make_connection()
+    make = WORKLOADS[name]
+    chunks = [b"".join(make(i * pipeline + j) for j in range(pipeline)) for i in range(200)]
+    rounds = total // pipeline
+    start = time.process_time()
+    for i in range(rounds):
+        conn.data_received(chunks[i % 200])
+    elapsed = time.process_time() - start
+    return elapsed / (rounds * pipeline) * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("-n", type=int, default=200_000)
+    args = parser.parse_args()
+    if args.profile:
+        import cProfile
+        import pstats
+        cProfile.runctx("run('SET', 16, args.n)", globals(), locals(), "/tmp/dispatch.prof")
+        pstats.Stats("/tmp/dispatch.prof").sort_stats("tottime").print_stats(15)
+        return
+    print(f"{'command':<10} {'-P 1 us/cmd':>12} {'-P 16 us/cmd':>13}")
+    for name in WORKLOADS:
+        print(f"{name:<10} {run(name, 1, args.n // 4):>12.2f} {run(name, 16, args.n):>13.2f}")
+
+
+if __name__ == "__main__":
+    main()
