@@ -1069,6 +1069,57 @@ class Stream:
             raise StreamError(ERR_XADD_ID_SMALL)
         return sid
 
+    def add_pair(self, field: bytes, value: bytes, now_ms: int, node_max_entries: int = 100,
+                 node_max_bytes: int = 4096) -> StreamID | None:
+        """The hot path of :meth:`add` (``XADD key * field value``), or None.
+
+        Appends to the open tail node when its master entry has this one field,
+        the value is short and not integer-like and the ID deltas are small: then
+        it does exactly what :meth:`add` does (such an entry's listpack size is
+        ``len(value) + 6`` plus its two ID deltas: flags, the deltas, the value,
+        lp-count).
+        Otherwise it changes nothing and returns None: call :meth:`add`."""
+        nodes = self._nodes
+        if not nodes:                 # (trimmed-away nodes are compacted once all are gone)
+            return None
+        node = nodes[-1]
+        blob = node.blob
+        n = len(value)
+        live = node.live
+        if type(blob) is not bytearray or node.fields != (field,) or n >= 64 or live >= 127 \
+                or (n and value[0] in _NUM_START):
+            return None
+        last_ms, last_seq = self.last_id
+        if now_ms > last_ms:
+            ms, seq = now_ms, 0
+        elif last_seq < 0xFFFFFFFF:
+            ms, seq = last_ms, last_seq + 1
+        else:
+            return None
+        msd = ms - node.ms
+        seqd = seq - node.seq         # negative once the ms moved on within this node
+        lpbytes = node.lpbytes
+        if msd > 0xFFFFFFFF or lpbytes + len(field) + n >= \
+                (node_max_bytes if 0 < node_max_bytes <= _LP_MAX_SIZE else _LP_MAX_SIZE) or \
+                (node_max_entries and live + node.dead >= node_max_entries):
+            return None
+        node.lpbytes = lpbytes + n + 6 + (2 if msd <= 127 else _lp_int_size(msd)) + \
+            (2 if 0 <= seqd <= 127 else _lp_int_size(_s64(seqd)))
+        node.live = live + 1
+        node.offs.append(len(blob))
+        node.msd.append(msd)
+        node.sq.append(seq)           # < 2**32 (checked above): fits the array
+        node.flags.append(_FLAG_SAMEFIELDS)
+        blob.append(n)
+        blob += value
+        sid = _tuple_new(StreamID, (ms, seq))
+        self.length += 1
+        self.entries_added += 1
+        self.last_id = sid
+        if self.length == 1:
+            self.first_id = sid
+        return sid
+
     def add(self, fields: Sequence[bytes], id_spec: tuple[int, int | None] | None = None,
             now_ms: int = 0, *, node_max_entries: int = 100, node_max_bytes: int = 4096) -> StreamID:
         """XADD (without trimming: call :meth:`trim` afterwards, as Redis does).
@@ -1080,6 +1131,10 @@ class Stream:
         (0 = unlimited).  Returns the new ID; raises :class:`StreamError`.
         """
         nf2 = len(fields)
+        if nf2 == 2 and id_spec is None:
+            sid = self.add_pair(fields[0], fields[1], now_ms, node_max_entries, node_max_bytes)
+            if sid is not None:
+                return sid
         if nf2 == 0 or nf2 & 1:
             raise ValueError("fields must be a non-empty flat list of field/value pairs")
         if id_spec is None and now_ms > self.last_id[0]:  # the common case: a new millisecond
