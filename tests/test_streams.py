@@ -845,3 +845,56 @@ def test_command_getkeys(pair2):
     """)
     # (Without a STREAMS keyword Redis answers "Invalid arguments specified for
     # command"; that text belongs to COMMAND GETKEYS in the server family.)
+
+
+# -- the XADD hot path of the type ------------------------------------------------------------------
+
+
+def test_add_pair_builds_the_same_nodes_as_add():
+    """Stream.add_pair (XADD key * field value appended in place) leaves exactly
+    the state Stream.add would: same node cuts, listpack sizes, IDs, entries."""
+    import random
+
+    from vermilion.types.stream import Stream
+
+    class General(Stream):
+        __slots__ = ()
+
+        def add_pair(self, *args):
+            return None
+
+    def state(s):
+        return ([(n.ms, n.seq, n.fields, list(n.msd), list(n.sq), bytes(n.flags), bytes(n.blob),
+                  n.live, n.dead, n.lpbytes) for n in s._nodes[s._head:]],
+                s.last_id, s.length, s.entries_added, s.first_id, s.range())
+
+    rng = random.Random(7)
+    for trial in range(60):
+        fast, slow = Stream(), General()
+        now = rng.randrange(1, 10**13)
+        limits = rng.choice([(100, 4096), (3, 0), (0, 200), (50, 1000)])
+        for _ in range(rng.randrange(1, 600)):
+            if rng.random() < 0.6:
+                now += rng.choice([0, 0, 0, 1, 1, 2, 200, 10**6])
+            fields = [rng.choice([b"f", b"f", b"g"]),
+                      rng.choice([b"v", b"", b"x" * 63, b"x" * 64, b"12", b"-", b"abc"])]
+            if rng.random() < 0.05:
+                fields += [b"h", b"1"]
+            spec = None if rng.random() < 0.95 else (now + 5, rng.choice([None, 0, 7]))
+            results = []
+            for s in (fast, slow):
+                try:
+                    results.append(s.add(fields, spec, now, node_max_entries=limits[0],
+                                         node_max_bytes=limits[1]))
+                except Exception as exc:
+                    results.append(repr(exc))
+            assert results[0] == results[1]
+            if rng.random() < 0.03 and fast.length:
+                victim = rng.choice(list(fast.iter_ids()))
+                fast.delete([victim])
+                slow.delete([victim])
+            if rng.random() < 0.02:
+                maxlen = rng.randrange(0, 50)
+                fast.trim("maxlen", maxlen, True, 0)
+                slow.trim("maxlen", maxlen, True, 0)
+        assert state(fast) == state(slow), trial

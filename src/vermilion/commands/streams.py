@@ -284,7 +284,7 @@ def xadd(client, args):
         nomkstream = zero = False
         id_spec = None
     else:
-        trim, idpos, nomkstream, id_spec, zero = _parse_add_trim(args, True, engine)
+        trim, idpos, nomkstream, id_spec, zero = _xadd_options(args, engine)
     nfields = len(args) - idpos - 1
     if nfields < 2 or nfields & 1:
         raise wrong_arity("xadd")
@@ -301,12 +301,18 @@ def xadd(client, args):
     elif s.__class__ is not Stream:
         raise CommandError(WRONGTYPE)
     values = engine.config.values
-    try:
-        sid = s.add(args[idpos + 1:], id_spec, engine.clock.ms(),
-                    node_max_entries=values["stream-node-max-entries"],
-                    node_max_bytes=values["stream-node-max-bytes"])
-    except StreamError as err:
-        raise CommandError(str(err)) from None
+    max_entries = values["stream-node-max-entries"]
+    max_bytes = values["stream-node-max-bytes"]
+    now = engine.clock.ms()
+    sid = None
+    if nfields == 2 and id_spec is None:      # the type's in-place append, when it applies
+        sid = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
+    if sid is None:
+        try:
+            sid = s.add(args[idpos + 1:], id_spec, now, node_max_entries=max_entries,
+                        node_max_bytes=max_bytes)
+        except StreamError as err:
+            raise CommandError(str(err)) from None
     reply = b"%d-%d" % sid
     if db.watched:
         db.modified(key)
@@ -321,8 +327,31 @@ def xadd(client, args):
         if trim is not None and trim.approx:
             argv = trim.rewritten(argv, s)
         engine.rewrite(argv)
-    engine.signal_ready(db, key)
+    blocking = engine.blocking
+    if blocking is not None and blocking.waiting:   # (engine.signal_ready, inlined)
+        blocking.signal(db, key)
     return reply
+
+
+_OPTIONS_CACHE: dict = {}
+
+
+def _xadd_options(args: list, engine):
+    """XADD's options, parsed once per distinct option list ending with ``*``
+    (``XADD key MAXLEN ~ 1000 * ...`` sent over and over is parsed once)."""
+    try:
+        star = args.index(b"*", 3)
+    except ValueError:
+        return _parse_add_trim(args, True, engine)
+    cache_key = (engine.config.values["stream-node-max-entries"], *args[2:star])
+    parsed = _OPTIONS_CACHE.get(cache_key)
+    if parsed is None:
+        parsed = _parse_add_trim(args, True, engine)
+        if parsed[1] == star:                 # the "*" found is the ID: the key is the options
+            if len(_OPTIONS_CACHE) >= 256:
+                _OPTIONS_CACHE.clear()
+            _OPTIONS_CACHE[cache_key] = parsed
+    return parsed
 
 
 @command("xtrim", arity=-4, flags="write", keys=(1, 1, 1), acl="stream", group="stream", since="5.0.0",
