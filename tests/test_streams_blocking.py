@@ -425,3 +425,29 @@ def added_then_deleted_scenario(port, resp):
 @pytest.mark.parametrize("resp", [2, 3])
 def test_added_then_deleted_in_multi(ports, resp):
     same_on_both(ports, added_then_deleted_scenario, resp)
+
+
+def swapdb_scenario(port, other_has_stream):
+    a = connect(port)
+    a.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    a.call("SELECT", "1")
+    a.call("FLUSHDB")
+    if other_has_stream:
+        a.call("XADD", "s", "5-5", "f", "v")
+        a.call("XGROUP", "CREATE", "s", "g", "0")
+    a.call("SELECT", "0")
+    r, x = connect(port), connect(port)
+    r.send("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    x.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+    settle(port)
+    seen = [a.call("SWAPDB", "0", "1")]
+    seen += [r.read() if not quiet(r, 0.2) else "blocked", x.read() if not quiet(x) else "blocked"]
+    a.call("SELECT", "1")
+    a.call("FLUSHDB")
+    closing(a, r, x)
+    return seen
+
+
+@pytest.mark.parametrize("other_has_stream", [True, False])
+def test_swapdb(ports, other_has_stream):
+    same_on_both(ports, swapdb_scenario, other_has_stream)
