@@ -523,3 +523,25 @@ def other_db_scenario(port):
 
 def test_blocking_is_per_database(ports):
     same_on_both(ports, other_db_scenario)
+
+
+def reply_mode_scenario(port):
+    w = connect(port)
+    a = connect(port)
+    w.send_raw(encode_command(["CLIENT", "REPLY", "SKIP"]) + encode_command(["BLPOP", "l", 0])
+               + encode_command(["PING"]))
+    settle(port)
+    a.call("RPUSH", "l", "x")
+    seen = [w.read()]           # the served BLPOP reply is skipped: PONG
+    w.send_raw(encode_command(["CLIENT", "REPLY", "OFF"]) + encode_command(["BLPOP", "l", 0])
+               + encode_command(["CLIENT", "REPLY", "ON"]) + encode_command(["ECHO", "on"]))
+    settle(port)
+    a.call("RPUSH", "l", "y")
+    seen += [w.read(), w.read()]
+    w.close()
+    a.close()
+    return seen
+
+
+def test_client_reply_modes_with_blocked_replies(ports):
+    same_on_both(ports, reply_mode_scenario)

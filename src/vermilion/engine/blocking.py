@@ -150,6 +150,7 @@ class Blocking:
                 self._watch(db, key)
         client.blocked = waiter
         self.blocked_clients += 1
+
         loop = self.engine.loop
         if 0 < timeout_ms < _FOREVER_MS and loop is not None:
             waiter.timer = loop.call_later(timeout_ms / 1000, self._timed_out, waiter)
@@ -198,9 +199,12 @@ class Blocking:
     def _answer(self, waiter: Waiter, reply) -> None:
         self._release(waiter)
         client = waiter.client
-        if reply is not NO_REPLY:
-            if reply.__class__ is ErrorReply:
-                self.engine.count_error(reply.message)
+        if reply.__class__ is ErrorReply:
+            self.engine.count_error(reply.message)
+        mode = getattr(client, "reply_mode", 0)
+        if mode == 2:
+            client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command
+        elif reply is not NO_REPLY and mode != 1:       # mode 1: CLIENT REPLY OFF
             client.send(reply)
         resume = getattr(client, "unblocked", None)     # connections resume their input
         if resume is not None:
