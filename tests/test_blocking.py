@@ -545,3 +545,22 @@ def reply_mode_scenario(port):
 
 def test_client_reply_modes_with_blocked_replies(ports):
     same_on_both(ports, reply_mode_scenario)
+
+
+def script_push_scenario(port):
+    w = connect(port)
+    w.send("BLPOP", "l", 0)
+    settle(port)
+    a = connect(port)
+    seen = [a.call("EVAL", "redis.call('rpush', KEYS[1], 'a'); redis.call('rpush', KEYS[1], 'b'); "
+                           "return redis.call('lpop', KEYS[1])", 1, "l"),
+            w.read(), a.call("EXISTS", "l")]
+    w.close()
+    a.close()
+    return seen
+
+
+def test_push_inside_script_serves_after_the_script(ports):
+    if "eval" not in COMMANDS:
+        pytest.skip("needs EVAL")
+    same_on_both(ports, script_push_scenario)
