@@ -37,6 +37,8 @@ class Client:
         self.multi_error = False               # a queued command was refused: EXEC aborts
         self.watching: set = set()             # (db index, key) pairs under WATCH
         self.dirty_cas = False                 # a watched key changed: EXEC returns null
+        # Blocking commands answer at once instead of blocking (inside EXEC; script clients).
+        self.deny_blocking = False
         # Pub/sub subscriptions, as insertion-ordered dicts (name -> None): Redis
         # lists a client's patterns in subscription order (UNSUBSCRIBE-all replies).
         self.channels: dict = {}
