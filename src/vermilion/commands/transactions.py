@@ -51,45 +51,49 @@ def multi(client, args):
 @command("exec", arity=1, flags="noscript loading stale skip_slowlog", acl="transaction",
          group="transactions", since="1.2.0", summary="Executes all commands in a transaction.")
 def exec_(client, args):
-    try:
-        return _exec(client, args)
-    finally:
-        # Redis shows EXEC to MONITOR after the commands it ran (see _setup).
-        if client.engine.monitors:
-            client.engine.feed_monitors(client, args)
-
-
-def _exec(client, args):
     queue = client.multi
+    engine = client.engine
+    if engine.monitors:
+        # Redis shows EXEC to MONITOR after the commands it ran (see the note at the end).
+        try:
+            return _exec(client, queue, engine)
+        finally:
+            engine.feed_monitors(client, args)
+    return _exec(client, queue, engine)
+
+
+def _exec(client, queue, engine):
     if queue is None:
         raise CommandError("ERR EXEC without MULTI")
-    if client.watching and not client.dirty_cas and _watched_key_expired(client):
-        client.dirty_cas = True
+    if client.watching:
+        if not client.dirty_cas and _watched_key_expired(client):
+            client.dirty_cas = True
+        unwatch_all(client)
     if client.multi_error:
         discard_transaction(client)
         raise CommandError(EXECABORT)
     if client.dirty_cas:
         discard_transaction(client)
         return NULL_ARRAY
-    engine = client.engine
-    if client.watching:
-        unwatch_all(client)
-    # Blocking commands inside EXEC answer at once (Redis's CLIENT_DENY_BLOCKING).
-    was_denied = getattr(client, "deny_blocking", False)
-    client.deny_blocking = True
-    capture = engine.capture
-    own_capture = capture is None and bool(engine.sinks)
-    if own_capture:
-        engine.capture = []
-    call = engine.call
-    try:
-        results = [call(client, cmd, argv) for cmd, argv in queue]
-    finally:
-        client.deny_blocking = was_denied
-        discard_transaction(client)
+    results = []
+    if queue:
+        # Blocking commands inside EXEC answer at once (Redis's CLIENT_DENY_BLOCKING).
+        was_denied = client.deny_blocking
+        client.deny_blocking = True
+        own_capture = engine.sinks and engine.capture is None
         if own_capture:
-            effects, engine.capture = engine.capture, None
-            propagate_block(engine, effects)
+            engine.capture = []
+        call = engine.call
+        append = results.append
+        try:
+            for cmd, argv in queue:
+                append(call(client, cmd, argv))
+        finally:
+            client.deny_blocking = was_denied
+            if own_capture:
+                effects, engine.capture = engine.capture, None
+                propagate_block(engine, effects)
+    discard_transaction(client)
     engine.effects = ()     # already propagated (or captured by an enclosing block)
     return results
 
