@@ -82,7 +82,8 @@ def wait_rewrite(r):
 # -- layout, effects, reload ---------------------------------------------------------------------
 
 def test_multipart_layout_and_reload(tmp_path):
-    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
+    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--appendfsync", "always",
+                    "--save", "").start()
     r = ver.client()
     populate(r)
     before = normalized(snapshot(r))
@@ -104,7 +105,8 @@ def test_multipart_layout_and_reload(tmp_path):
 
 
 def test_nondeterministic_commands_are_written_as_effects(tmp_path):
-    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
+    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--appendfsync", "always",
+                    "--save", "").start()
     r = ver.client()
     r.set("k1", "v", ex=1000)
     r.set("k2", "v", px=500000)
@@ -258,7 +260,8 @@ def test_corruption_in_the_middle_names_the_offset(garbage):
 
 
 def _setup_aof(tmp_path) -> tuple[str, bytes]:
-    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
+    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--appendfsync", "always",
+                    "--save", "").start()
     r = ver.client()
     r.set("a", "1")
     r.set("b", "2")
@@ -292,7 +295,7 @@ def test_truncated_file_at_startup(tmp_path):
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "",
                     "--aof-load-truncated", "no").start()
     try:
-        assert ver.client().get("after") == b"restart"
+        assert ver.client().get("after") == b"restart"   # (always: on disk before the reply)
     finally:
         ver.kill()
 
@@ -328,7 +331,7 @@ def test_bgrewriteaof(tmp_path, preamble):
         [m.base.name, m.incrs[0].name, "appendonly.aof.manifest"])
     assert r.info("persistence")["aof_rewrites"] == 1
     before = normalized(snapshot(r), loose=preamble == "no")
-    ver.kill()
+    ver.stop()
     check = subprocess.run(["redis-check-aof", os.path.join(aof_dir(tmp_path), "appendonly.aof.manifest")],
                            capture_output=True, text=True)
     assert "All AOF files and manifest are valid" in check.stdout, check.stdout
@@ -403,7 +406,7 @@ def test_rewrite_under_load(tmp_path, preamble):
     assert r.info("persistence")["aof_rewrites"] == 3
     before = normalized(snapshot(r), loose=preamble == "no")
     assert r.xinfo_groups("jobs")[0]["pending"] > 0
-    ver.kill()
+    ver.stop()
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
     try:
         assert diff(before, normalized(snapshot(ver.client()), loose=preamble == "no")) == []
@@ -437,7 +440,7 @@ def test_appendonly_turned_on_at_runtime(tmp_path):
     assert os.path.exists(os.path.join(aof_dir(tmp_path), "appendonly.aof.manifest"))
     r.set("after", "on")
     before = normalized(snapshot(r))
-    ver.kill()
+    ver.stop()
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
     try:
         r = ver.client()
@@ -490,7 +493,7 @@ def test_redis_loads_vermilion_aof(tmp_path, preamble):
     r.set("tail", "after rewrite")
     r.incr("s:int")
     before = normalized(snapshot(r), loose=preamble == "no")
-    ver.kill()
+    ver.stop()
     shutil.copytree(tmp_path / "v" / "appendonlydir", tmp_path / "r" / "appendonlydir")
     ref = redis_server(str(tmp_path / "r"), "--appendonly", "yes", "--save", "").start()
     try:
