@@ -13,6 +13,8 @@ def format_double(value: float) -> bytes:
     """Redis 7.0 prints doubles with %.17g, and infinities as inf / -inf."""
     if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
+    if value != value:  # NaN: C's printf shows the sign bit
+        return b"-nan" if math.copysign(1.0, value) < 0 else b"nan"
     return b"%.17g" % value
 
 
