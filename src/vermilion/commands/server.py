@@ -74,6 +74,8 @@ def _memory_section(engine):
     peak = MemoryTracker.peak
     maxmemory = engine.config["maxmemory"]
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    scripts = getattr(engine, "scripts", None)
+    script_fields = list(scripts.info().items()) if scripts is not None else []
     return [
         # Python has no allocator total like jemalloc's; the process's resident size is
         # the honest measurement, so used_memory and used_memory_rss agree.
@@ -87,7 +89,7 @@ def _memory_section(engine):
         ("maxmemory_policy", engine.config["maxmemory-policy"]),
         ("mem_fragmentation_ratio", "1.00"), ("mem_allocator", "pymalloc"),
         ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
-    ]
+    ] + script_fields
 
 
 def _persistence_section(engine):
