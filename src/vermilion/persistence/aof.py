@@ -62,13 +62,24 @@ AOF_REWRITE_ITEMS_PER_CMD = 64
 
 # -- RESP encoding ---------------------------------------------------------------------------
 
+_FORMATS: dict[int, bytes] = {}
+
+
 def encode_command(argv) -> bytes:
-    parts = [b"*%d\r\n" % len(argv)]
+    """RESP multibulk of `argv` (bytes-like elements; ints are written in decimal)."""
+    n = len(argv)
+    fmt = _FORMATS.get(n)
+    if fmt is None:
+        fmt = (b"*%d\r\n" % n) + b"$%d\r\n%b\r\n" * n
+        if n <= 64:
+            _FORMATS[n] = fmt
+    values = []
     for a in argv:
         if a.__class__ is not bytes:
-            a = bytes(a) if not isinstance(a, (int, float)) else (b"%d" % a if isinstance(a, int) else repr(a).encode())
-        parts.append(b"$%d\r\n%b\r\n" % (len(a), a))
-    return b"".join(parts)
+            a = b"%d" % a if isinstance(a, int) else bytes(a)
+        values.append(len(a))
+        values.append(a)
+    return fmt % tuple(values)
 
 
 def select_command(index: int) -> bytes:
@@ -399,11 +410,11 @@ class AofWriter:
             if self.in_flight and not force:
                 return                      # _synced starts the next batch
             data = self.take()
-            self.in_flight = True
             mark = self.barrier.appended if self.barrier is not None else 0
             self.written += len(data)
             self.file_bytes += len(data)
             self.total_appended += len(data)
+            self.in_flight = True
             self.io.submit(("write", self.fd, data, lambda err, m=mark: self._synced(m, err)))
             return
         if self.policy == "everysec" and self.io.pending_fsync and not force:
