@@ -333,9 +333,9 @@ class Persistence:
         self.loading_total = total
         done_bytes = 0
         start = time.time()
-        replayer = CommandReplayer(self.engine)
         commands = 0
         for i, info in enumerate(files):
+            replayer = CommandReplayer(self.engine)     # a fresh client per file, as Redis
             path = os.path.join(directory, info.name)
             last = i == len(files) - 1
             try:
