@@ -121,8 +121,14 @@ def test_nondeterministic_commands_are_written_as_effects(tmp_path):
     r.xreadgroup("g", "c1", {"stream": ">"})
     r.rpush("l", "x")
     r.blpop("l", 1)
+    r.eval("redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', 'evalctr'); "
+           "redis.call('SPOP', 'set')", 1, "evalkey", "v")
+    with r.pipeline(transaction=True) as tx:
+        tx.incr("txctr").lpush("txlist", "a", "b").expire("txlist", 100)
+        tx.execute()
     before = normalized(snapshot(r))
     data = incr_bytes(tmp_path)
+    assert b"$5\r\nMULTI\r\n" in data.upper() and b"$4\r\nEVAL\r\n" not in data.upper()
     assert b"PXAT" in data and b"PEXPIREAT" in data
     assert b"\r\nEX\r\n" not in data.upper() and b"\r\nEXPIRE\r\n" not in data.upper()
     assert sid in data                                # XADD with the concrete ID
