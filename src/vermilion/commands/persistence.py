@@ -7,13 +7,17 @@ saves below keep up to date.
 """
 from __future__ import annotations
 
+import logging
+
 from ..engine.engine import extension
 from ..engine.errors import SYNTAX, CommandError
 from ..engine.replies import OK, Status
 from ..engine.table import command
 from ..persistence.manager import Persistence
-from ..persistence.rdb import RdbError, check_payload, dump_payload, load_payload
+from ..persistence.rdb import RdbError, check_payload, dump_payload, load_payload, load_rdb_all
 from ._args import parse_int
+
+log = logging.getLogger("vermilion")
 
 BUSYKEY = "BUSYKEY Target key name already exists."
 BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
@@ -179,8 +183,6 @@ def debug_reload(client, args):
     p = engine.persistence
     if save_first and not p.save():
         raise CommandError("ERR Error trying to save the DB, can't reload")
-    import os
-    from ..persistence.rdb import load_rdb_all
     path = p.rdb_path()
     try:
         with open(path, "rb") as fh:
@@ -188,8 +190,7 @@ def debug_reload(client, args):
         result = load_rdb_all(data, config_values=engine.config.values, now_ms=engine.clock.ms(),
                               check_crc=engine.config["rdbchecksum"])
     except (OSError, RdbError) as err:
-        import logging
-        logging.getLogger("vermilion").warning("Error loading %s: %s", path, err)
+        log.warning("Error loading %s: %s", path, err)
         raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
     if flush:
         for db in engine.dbs:
@@ -213,7 +214,6 @@ def debug_reload(client, args):
             p.install(result)
         except RdbError as err:
             raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from err
-    del os
     return OK
 
 

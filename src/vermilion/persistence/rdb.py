@@ -40,7 +40,6 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections import deque
 from math import isinf, isnan
 
 from ..types.collections import Hash, List, Set
@@ -73,11 +72,9 @@ QUICKLIST_PLAIN, QUICKLIST_PACKED = 1, 2
 _pack_q = struct.Struct("<q").pack
 _pack_d = struct.Struct("<d").pack
 _unpack_q = struct.Struct("<q").unpack_from
-_unpack_Q = struct.Struct("<Q").unpack_from
 _unpack_i = struct.Struct("<i").unpack_from
 _unpack_h = struct.Struct("<h").unpack_from
 _unpack_d = struct.Struct("<d").unpack_from
-_unpack_I = struct.Struct("<I").unpack_from
 _unpack_Ibe = struct.Struct(">I").unpack_from
 _unpack_Qbe = struct.Struct(">Q").unpack_from
 
@@ -132,10 +129,6 @@ def enc_str(s) -> bytes:
     if n < 64:
         return _LEN1[n] + s
     return enc_len(n) + s
-
-
-def enc_double(d: float) -> bytes:
-    return _pack_d(d)
 
 
 def _list_nodes(values, fill: int) -> list[bytes]:
@@ -486,10 +479,6 @@ def _read_double_str(data, p: int) -> tuple[float, int]:
     if n == 255:
         return float("-inf"), p + 1
     return float(data[p + 1:p + 1 + n]), p + 1 + n
-
-
-def _num(x) -> float:
-    return float(x) if x.__class__ is int else float(x)
 
 
 class _Limits:
