@@ -254,8 +254,6 @@ def test_new_key_events(events, flags):
     events.collect()
 
 
-@pytest.mark.xfail(strict=True, reason="keymiss (class m) is not emitted yet: read lookups that miss "
-                   "must call engine.notify(db, 'm', b'keymiss', key); write lookups must not")
 def test_keymiss_events(events):
     events.flags("KEm")
     events.run("GET", "no-such-key")

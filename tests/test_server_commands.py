@@ -242,3 +242,20 @@ def test_shutdown_stops_the_server():
 def test_shutdown_syntax(pair):
     pair.check("SHUTDOWN", "FOO")
     pair.check("SHUTDOWN", "SAVE", "NOSAVE")
+
+
+def test_keyspace_hits_and_misses(pair2):
+    for c in (pair2.ref, pair2.ver):
+        c.call("CONFIG", "RESETSTAT")
+        c.call("SET", "hm:a", "1")
+        c.call("GET", "hm:a")
+        c.call("GET", "hm:missing")
+        c.call("MGET", "hm:a", "hm:b", "hm:c")
+        c.call("EXISTS", "hm:a")
+        c.call("SET", "hm:b", "2")        # writes do not count
+    stats = []
+    for c in (pair2.ref, pair2.ver):
+        text = c.call("INFO", "stats").value.decode()
+        fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+        stats.append((fields["keyspace_hits"], fields["keyspace_misses"]))
+    assert stats[1] == stats[0]

@@ -132,6 +132,7 @@ class Engine:
         self.pubsub = None                  # set by commands.pubsub when loaded
         self.blocking = None                # set by engine.blocking when loaded
         self.notify_flags = 0
+        self.reading = False                # a read-only command is running: count hits/misses
         self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence
         # DEBUG subcommands other families add (DIGEST, RELOAD ...): name -> handler.
         self.debug_subcommands: dict = {}
@@ -225,6 +226,7 @@ class Engine:
             self.feed_monitors(client, args)
         dirty = self.dirty
         client.last_command = cmd.fullname
+        self.reading = cmd.is_readonly
         start = time.perf_counter_ns()
         try:
             reply = cmd.handler(client, args)
@@ -237,6 +239,7 @@ class Engine:
             log.exception("Internal error in %s", cmd.fullname)
             reply = self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
         elapsed = (time.perf_counter_ns() - start) // 1000
+        self.reading = False
         cmd.calls += 1
         cmd.usec += elapsed
         if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
@@ -355,6 +358,12 @@ class Engine:
             self.propagate(db.index, ((b"DEL", key),))
         if self.notify_flags:
             self.notify(db, "x", b"expired", key)
+
+    def keyspace_miss(self, db: Database, key: bytes) -> None:
+        """A read-only command looked up a missing key (INFO keyspace_misses, `keymiss`)."""
+        self.stats.keyspace_misses += 1
+        if self.notify_flags:
+            self.notify(db, "m", b"keymiss", key)
 
     def notify(self, db: Database, klass: str, event: bytes, key: bytes) -> None:
         """Keyspace notification hook: every write calls this once (issue #4 publishes)."""

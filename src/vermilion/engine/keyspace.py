@@ -112,19 +112,26 @@ class Database:
     def get(self, key: bytes):
         """The live value at `key`, or None (expiring it first if it is due).
 
-        This is the normal lookup: it counts as an access for OBJECT IDLETIME/FREQ.
+        This is the normal lookup: it counts as an access for OBJECT IDLETIME/FREQ,
+        and, inside a read-only command, as a keyspace hit or miss (INFO stats and
+        the `keymiss` event), like Redis's lookupKeyRead.
         """
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when < self.engine.clock.ms():
                 self.expire_now(key)
+                if self.engine.reading:
+                    self.engine.keyspace_miss(self, key)
                 return None
-        if self.track:
-            value = self.data.get(key)
-            if value is not None:
-                self.touch(key)
-            return value
-        return self.data.get(key)
+        value = self.data.get(key)
+        if self.track and value is not None:
+            self.touch(key)
+        if self.engine.reading:
+            if value is None:
+                self.engine.keyspace_miss(self, key)
+            else:
+                self.engine.stats.keyspace_hits += 1
+        return value
 
     def peek(self, key: bytes):
         """Like get() but not an access (Redis's LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
@@ -133,8 +140,16 @@ class Database:
             when = expires.get(key)
             if when is not None and when < self.engine.clock.ms():
                 self.expire_now(key)
+                if self.engine.reading:
+                    self.engine.keyspace_miss(self, key)
                 return None
-        return self.data.get(key)
+        value = self.data.get(key)
+        if self.engine.reading:
+            if value is None:
+                self.engine.keyspace_miss(self, key)
+            else:
+                self.engine.stats.keyspace_hits += 1
+        return value
 
     def get_typed(self, key: bytes, cls):
         """The value at `key` if it is a `cls`; None if missing; WRONGTYPE otherwise."""
