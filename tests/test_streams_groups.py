@@ -715,3 +715,20 @@ def test_effects_replay_rebuilds_groups_and_pels(vermilion_process_server):
         for key, frame in expected.items():
             assert _mask_seen(r.call("XINFO", "STREAM", key, "FULL", "COUNT", "0")) == _mask_seen(frame)
         r.close()
+
+
+def test_error_texts_with_binary_names(pair):
+    """Names in error texts are the raw bytes, cut at a NUL byte (Redis's "%s")."""
+    key = b"k\xff\xfe"
+    pair.check("XADD", key, "1-1", "f", "v")
+    pair.check("XGROUP", "CREATE", key, "g", "0")
+    pair.check("XREADGROUP", "GROUP", b"g\xff", "c", "STREAMS", key, ">")
+    pair.check("XREADGROUP", "GROUP", b"g\x00tail", "c", "STREAMS", b"missing\x00tail", ">")
+    pair.check("XPENDING", key, b"n\xff\x00x")
+    pair.check("XGROUP", "SETID", key, b"n\xff", "0")
+    pair.check("XINFO", "CONSUMERS", key, b"n\x00\xff")
+    pair.check("XCLAIM", key, "g", "c", "0", "1-1", b"OPT\xff\x00x")
+    pair.check("XAUTOCLAIM", key, b"n\xff", "c", "0", "0")
+    pair.check("XGROUP", "CREATE", key, "g2", "$", b"\xffbad")
+    pair.check("XINFO", "STREAM", key, b"full\xff")
+    pair.check("xGroup", "Create", key, "g2", "$", "FOO")

@@ -51,7 +51,7 @@ from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
     ERR_LIMIT_NO_APPROX, ERR_XADD_ID_ZERO, ERR_XGROUP_NOKEY, ERR_XSETID_MAXDEL, MAX_ID, MIN_ID,
-    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit, nogroup_error,
+    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit,
     parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
 )
 from ._args import parse_int
@@ -66,7 +66,6 @@ ERR_LIMIT_NO_STRATEGY = "ERR syntax error, LIMIT cannot be used without specifyi
 ERR_XTRIM_NO_STRATEGY = "ERR syntax error, XTRIM must be called with a trimming strategy"
 ERR_MAXLEN_NEG = "ERR The MAXLEN argument must be >= 0."
 ERR_LIMIT_NEG = "ERR The LIMIT argument must be >= 0."
-ERR_START_INTERVAL = "ERR invalid start ID for the interval"
 ERR_NO_SUCH_KEY = "ERR no such key"
 ERR_UNBLOCKED_NOKEY = "UNBLOCKED the stream key no longer exists"
 ERR_UNBLOCKED_NOGROUP = "NOGROUP the consumer group this client was blocked on no longer exists"
@@ -116,11 +115,27 @@ def _entries(entries: list) -> list:
     return [(b"%d-%d" % sid, NULL_ARRAY if fields is None else fields) for sid, fields in entries]
 
 
+def _c(arg: bytes) -> bytes:
+    """A client's argument as Redis's "%s" prints it in an error: up to a NUL byte."""
+    return arg.split(b"\0", 1)[0]
+
+
+def _nogroup(key: bytes, group: bytes, command: str = "") -> CommandError:
+    """The NOGROUP errors: XREADGROUP's, XGROUP/XINFO's, and the others'."""
+    if command == "XREADGROUP":
+        text = b"NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP option"
+    elif command == "XGROUP":
+        return CommandError(b"NOGROUP No such consumer group '%s' for key name '%s'"
+                            % (_c(group), _c(key)))
+    else:
+        text = b"NOGROUP No such key '%s' or consumer group '%s'"
+    return CommandError(text % (_c(key), _c(group)))
+
+
 def _subcommand_syntax(args) -> CommandError:
     """addReplySubcommandSyntaxError: names the subcommand as sent."""
-    return CommandError(
-        "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
-        % (args[1][:128].decode("utf-8", "replace"), args[0].decode("utf-8", "replace").upper()))
+    return CommandError(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+                        % (_c(args[1][:128]), args[0].upper()))
 
 
 def _help(name: bytes, lines: list[str]) -> list:
@@ -128,11 +143,6 @@ def _help(name: bytes, lines: list[str]) -> list:
     out += [Status(line.encode()) for line in lines]
     out += [Status(b"HELP"), Status(b"    Prints this help.")]
     return out
-
-
-def _node_limits(engine) -> tuple[int, int]:
-    values = engine.config.values
-    return values["stream-node-max-entries"], values["stream-node-max-bytes"]
 
 
 def _id_bytes(sid) -> bytes:
@@ -480,8 +490,8 @@ def _parse_read(client, args, group_cmd: bool) -> _ReadArgs:
         low = args[i].lower()
         if low == b"block" and more:
             if client.kind == "script":
-                raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
-                                   % args[0].decode("utf-8", "replace"))
+                raise CommandError(b"ERR %s command is not allowed with BLOCK option from scripts"
+                                   % _c(args[0]))
             i += 1
             opts.timeout = parse_timeout_ms(args[i])
         elif low == b"count" and more:
@@ -574,7 +584,7 @@ def _xread_generic(client, args, group_cmd: bool):
         group = None
         if gname is not None:
             if s is None or (group := s.groups.get(gname)) is None:
-                raise CommandError(nogroup_error(key, gname, "XREADGROUP"))
+                raise _nogroup(key, gname, "XREADGROUP")
             groups.append(group)
         if arg == b"$":
             if group_cmd:
@@ -719,7 +729,7 @@ def _xgroup_target(client, args, need_group: bool, mkstream: bool = False):
             raise CommandError(ERR_XGROUP_NOKEY)
         group = s.groups.get(args[3])
         if group is None and need_group:
-            raise CommandError(nogroup_error(args[2], args[3], "XGROUP"))
+            raise _nogroup(args[2], args[3], "XGROUP")
     return s, group
 
 
@@ -840,7 +850,7 @@ def _existing_group(client, key: bytes, gname: bytes):
     s = _stream(client.db, key)
     group = s.groups.get(gname) if s is not None else None
     if group is None:
-        raise CommandError(nogroup_error(key, gname))
+        raise _nogroup(key, gname)
     return s, group
 
 
@@ -930,8 +940,7 @@ def _claim_options(args, now: int):
             j += 1
             last_id = _strict(args[j])
         else:
-            raise CommandError("ERR Unrecognized XCLAIM option '%s'"
-                               % args[j].decode("utf-8", "replace"))
+            raise CommandError(b"ERR Unrecognized XCLAIM option '%s'" % _c(args[j]))
         j += 1
     if retry is not None and retry < 0:
         retry = None                          # RETRYCOUNT < 0 is "not given"
@@ -1078,7 +1087,7 @@ def xinfo_consumers(client, args):
     s = _info_target(client, args[2])
     group = s.groups.get(args[3])
     if group is None:
-        raise CommandError(nogroup_error(args[2], args[3], "XINFO"))
+        raise _nogroup(args[2], args[3], "XGROUP")
     return Stream.info_consumers(group, client.engine.clock.ms())
 
 
