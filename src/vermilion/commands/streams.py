@@ -101,6 +101,25 @@ def _strict(arg: bytes) -> StreamID:
         raise CommandError(str(err)) from None
 
 
+def _strict_all(args, start: int) -> list:
+    """The IDs args[start:] as (ms, seq) tuples, all parsed before anything is done
+    (XACK and XDEL are all-or-nothing); the common ``ms-seq`` form is parsed inline."""
+    out = []
+    append = out.append
+    for i in range(start, len(args)):
+        arg = args[i]
+        try:
+            ms, seq = arg.split(b"-")
+        except ValueError:
+            append(_strict(arg))
+            continue
+        if ms.isdigit() and seq.isdigit() and len(ms) < 20 and len(seq) < 20:
+            append((int(ms), int(seq)))
+        else:
+            append(_strict(arg))
+    return out
+
+
 def _call(fn, *args):
     """Run a type parser/method, turning StreamError into the command's error."""
     try:
@@ -444,7 +463,7 @@ def xdel(client, args):
     s = _stream(db, key)
     if s is None:
         return 0
-    ids = [_strict(a) for a in args[2:]]     # all or nothing: parse every ID first
+    ids = _strict_all(args, 2)               # all or nothing: parse every ID first
     deleted = s.delete(ids)
     if deleted:
         db.modified(key)
@@ -862,7 +881,7 @@ def xack(client, args):
     group = s.groups.get(args[2]) if s is not None else None
     if group is None:
         return 0
-    ids = [_strict(a) for a in args[3:]]     # all or nothing
+    ids = _strict_all(args, 3)               # all or nothing
     acked = group.ack(ids)
     client.engine.dirty += acked
     return acked
