@@ -22,7 +22,6 @@ from ..types.collections import List
 from ._args import parse_int
 
 _LLONG_MIN = -(2**63)
-_LONG_MAX = 2**63 - 1
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 
 
@@ -119,12 +118,37 @@ def _push(client, args, left: bool, event: bytes):
 @command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.")
 def lpush(client, args):
+    if len(args) == 3:
+        db = client.db
+        lst = db.get(args[1])
+        if lst.__class__ is List:
+            # One element on an existing list: no creation, no readiness to signal.
+            lst.appendleft(args[2])
+            engine = client.engine
+            engine.dirty += 1
+            if db.watched:
+                db.modified(args[1])
+            if engine.notify_flags:
+                engine.notify(db, "l", b"lpush", args[1])
+            return len(lst)
     return _push(client, args, True, b"lpush")
 
 
 @command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Appends one or more elements to a list. Creates the key if it doesn't exist.")
 def rpush(client, args):
+    if len(args) == 3:
+        db = client.db
+        lst = db.get(args[1])
+        if lst.__class__ is List:
+            lst.append(args[2])
+            engine = client.engine
+            engine.dirty += 1
+            if db.watched:
+                db.modified(args[1])
+            if engine.notify_flags:
+                engine.notify(db, "l", b"rpush", args[1])
+            return len(lst)
     return _push(client, args, False, b"rpush")
 
 
@@ -182,12 +206,37 @@ def _pop(client, args, left: bool):
 @command("lpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
 def lpop(client, args):
+    if len(args) == 2:
+        db = client.db
+        lst = db.get(args[1])
+        if lst.__class__ is List and len(lst) > 1:
+            # One element off a list that stays non-empty.
+            value = lst.popleft()
+            engine = client.engine
+            engine.dirty += 1
+            if db.watched:
+                db.modified(args[1])
+            if engine.notify_flags:
+                engine.notify(db, "l", b"lpop", args[1])
+            return value
     return _pop(client, args, True)
 
 
 @command("rpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
 def rpop(client, args):
+    if len(args) == 2:
+        db = client.db
+        lst = db.get(args[1])
+        if lst.__class__ is List and len(lst) > 1:
+            value = lst.pop()
+            engine = client.engine
+            engine.dirty += 1
+            if db.watched:
+                db.modified(args[1])
+            if engine.notify_flags:
+                engine.notify(db, "l", b"rpop", args[1])
+            return value
     return _pop(client, args, False)
 
 

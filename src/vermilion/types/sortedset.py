@@ -28,13 +28,11 @@ search, which agrees with that walk whenever the scores are equal.
 """
 from __future__ import annotations
 
-import math
 import random
 import struct
 
 from sortedcontainers import SortedList
 
-_INF = math.inf
 _PACK = struct.Struct(">Bd").pack
 _UNPACK = struct.Struct(">Bd").unpack
 _UNPACK_FROM = struct.Struct(">Bd").unpack_from
