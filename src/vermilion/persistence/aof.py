@@ -63,6 +63,7 @@ AOF_REWRITE_ITEMS_PER_CMD = 64
 # -- RESP encoding ---------------------------------------------------------------------------
 
 _FORMATS: dict[int, bytes] = {}
+_F2, _F3, _F4, _F5 = ((b"*%d\r\n" % n) + b"$%d\r\n%b\r\n" * n for n in (2, 3, 4, 5))
 
 
 def encode_command(argv) -> bytes:
@@ -358,7 +359,6 @@ class AofWriter:
         self.io = io
         self.barrier = barrier
         self.buf: list[bytes] = []
-        self.buf_bytes = 0
         self.selected = -1
         self.scheduled = False
         self.in_flight = False          # always: a write+fsync batch is running
@@ -379,15 +379,29 @@ class AofWriter:
         if db_index != self.selected:
             s = select_command(db_index)
             buf.append(s)
-            self.buf_bytes += len(s)
+            if self.barrier is not None:
+                self.barrier.appended += len(s)
             self.selected = db_index
-        if len(argv) == 3:
-            a, b, c = argv
-            s = b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b, len(c), c)
-        else:
+        n = len(argv)
+        try:
+            # Unrolled encodings of the common sizes (SET k v, XADD k id f v ...).
+            if n == 3:
+                a, b, c = argv
+                s = _F3 % (len(a), a, len(b), b, len(c), c)
+            elif n == 5:
+                a, b, c, d, e = argv
+                s = _F5 % (len(a), a, len(b), b, len(c), c, len(d), d, len(e), e)
+            elif n == 2:
+                a, b = argv
+                s = _F2 % (len(a), a, len(b), b)
+            elif n == 4:
+                a, b, c, d = argv
+                s = _F4 % (len(a), a, len(b), b, len(c), c, len(d), d)
+            else:
+                s = encode_command(argv)
+        except TypeError:                   # an int among the arguments
             s = encode_command(argv)
         buf.append(s)
-        self.buf_bytes += len(s)
         barrier = self.barrier
         if barrier is not None:
             barrier.appended += len(s)
@@ -395,10 +409,14 @@ class AofWriter:
             self.scheduled = True
             self.loop.call_soon(self.flush)
 
+    @property
+    def buf_bytes(self) -> int:
+        """Bytes waiting in the buffer (INFO aof_buffer_length)."""
+        return sum(map(len, self.buf))
+
     def take(self) -> bytes:
         data = b"".join(self.buf)
         self.buf = []
-        self.buf_bytes = 0
         return data
 
     def flush(self, force: bool = False) -> None:
@@ -480,7 +498,6 @@ class AofWriter:
         if data:
             # Keep what could not be written; it is retried on the next flush.
             self.buf.insert(0, data)
-            self.buf_bytes += len(data)
         if self.on_error is not None:
             self.on_error(err)
 
