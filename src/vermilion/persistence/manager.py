@@ -910,11 +910,6 @@ class Persistence:
     def cron(self, now_ms: int) -> None:
         if self.loading:
             return
-        child = self.child
-        if child is not None:
-            if not child.done:
-                self._reap(child, block=False)
-            return
         w = self.writer
         if w is not None:
             if w.buf and not w.scheduled:
@@ -924,6 +919,11 @@ class Persistence:
             if self.aof_write_error is not None and w.last_write_error is None:
                 self.aof_write_error = None
                 self.update_misconf()
+        child = self.child
+        if child is not None:
+            if not child.done:
+                self._reap(child, block=False)
+            return
         self._run_scheduled()
         if self.child is not None:
             return
