@@ -270,6 +270,9 @@ class AofIO:
                     fn()
             except OSError as e:
                 err = e
+            except Exception as e:          # never let the thread die: replies wait on it
+                log.exception("AOF I/O thread error")
+                err = OSError(str(e))
             finally:
                 if kind == "fsync":
                     with self.cond:
