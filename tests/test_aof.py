@@ -527,3 +527,22 @@ def test_vermilion_loads_redis_aof(tmp_path):
         assert diff(before, normalized(snapshot(ver.client()))) == []
     finally:
         ver.kill()
+
+
+def test_manifest_format_and_errors():
+    from vermilion.persistence.aof import AofInfo, ManifestError
+    m = Manifest()
+    m.base = AofInfo("appendonly.aof.3.base.rdb", 3, "b")
+    m.incrs = [AofInfo("appendonly.aof.4.incr.aof", 4, "i"), AofInfo("with space.aof", 5, "i")]
+    text = m.text()
+    assert text.splitlines()[0] == "file appendonly.aof.3.base.rdb seq 3 type b"
+    assert 'file "with space.aof" seq 5 type i' in text
+    back = Manifest.parse(b"# comment\n" + text.encode())
+    assert back.base.name == "appendonly.aof.3.base.rdb" and back.base_seq == 3
+    assert [i.name for i in back.incrs] == ["appendonly.aof.4.incr.aof", "with space.aof"]
+    assert back.incr_seq == 5
+    for bad in (b"", b"file a seq 1 type b\nfile b seq 2 type b\n", b"file a/b seq 1 type b\n",
+                b"file a seq x type b\n", b"file a seq 2 type i\nfile b seq 1 type i\n",
+                b"file a seq 1\n"):
+        with pytest.raises(ManifestError):
+            Manifest.parse(bad)
