@@ -128,8 +128,8 @@ class Blocking:
               watch_changes: bool = False, denied_reply=NO_REPLY):
         """Park `client` on `keys` (of its current db). Returns the handler's reply.
 
-        timeout_ms: 0 waits forever. If the client may not block, the timeout reply
-        is returned at once. With `watch_changes` the client is also served when
+        timeout_ms: 0 waits forever. If the client may not block (MULTI, scripts),
+        `denied_reply` (by default the timeout reply) is returned at once. With `watch_changes` the client is also served when
         one of its keys is deleted or replaced (XREADGROUP answers with an error).
         """
         if not self.may_block(client):
@@ -150,7 +150,6 @@ class Blocking:
                 self._watch(db, key)
         client.blocked = waiter
         self.blocked_clients += 1
-
         loop = self.engine.loop
         if 0 < timeout_ms < _FOREVER_MS and loop is not None:
             waiter.timer = loop.call_later(timeout_ms / 1000, self._timed_out, waiter)
