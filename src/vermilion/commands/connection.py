@@ -139,7 +139,7 @@ def reset(client, args):
     client.name = None
     client.reply_mode = 0
     client.no_evict = client.no_touch = False
-    engine.monitors.discard(client)
+    engine.remove_monitor(client)
     client.authenticated = not engine.requirepass
     client.update_gate()
     return Status(b"RESET")

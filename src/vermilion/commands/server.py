@@ -517,7 +517,7 @@ def monitor(client, args):
     engine = client.engine
     if client.kind == "script":
         raise CommandError("ERR This command is not allowed from script")
-    engine.monitors.add(client)   # Server.client_disconnected forgets it
+    engine.add_monitor(client)   # Server.client_disconnected forgets it
     return OK
 
 

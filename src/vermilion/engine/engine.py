@@ -19,12 +19,14 @@ from .replies import POSTPONED, ErrorReply
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
+perf_counter_ns = time.perf_counter_ns
 
 
 # Bits of Engine.busy: while any is set, every command passes the gatekeeper.
 BUSY_SCRIPT = 1
 BUSY_LOADING = 2
 BUSY_PAUSED = 4
+BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
 
 
@@ -204,7 +206,31 @@ class Engine:
                 if refusal.__class__ is ErrorReply:
                     return self.refused(client, cmd, refusal)
                 return refusal
-        return self.call(client, cmd, args)
+            return self.call(client, cmd, args)
+        # The per-command hot path: call() inlined, minus the MONITOR feed (a
+        # monitor sets a busy bit, so that case goes through call() above).
+        # Keep the two in step; tests/test_server_commands.py compares them.
+        dirty = self.dirty
+        client.last_command = cmd.fullname
+        self.reading = cmd.is_readonly
+        start = perf_counter_ns()
+        try:
+            reply = cmd.handler(client, args)
+        except CommandError as err:
+            reply = self.failed(cmd, err)
+        except Exception as exc:
+            reply = self.crashed(cmd, args, exc)
+        elapsed = (perf_counter_ns() - start) // 1000
+        self.reading = False
+        cmd.calls += 1
+        cmd.usec += elapsed
+        if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+            self.log_slow(client, args, elapsed)
+        if self.dirty != dirty and self.sinks:
+            effects = self.effects
+            self.propagate(client.db.index, (args,) if effects is None else effects)
+        self.effects = None
+        return reply
 
     def refuse(self, client, cmd: Command | None, err: CommandError) -> ErrorReply:
         return self.refused(client, cmd, self.reject(cmd, err))
@@ -233,11 +259,7 @@ class Engine:
         except CommandError as err:
             reply = self.failed(cmd, err)
         except Exception as exc:
-            if any(a.__class__ is not bytes for a in args):
-                # hiredis accepted a non-bulk element (`:1`, `+x`) inside the request.
-                raise ProtocolError("expected '$'") from None
-            log.exception("Internal error in %s", cmd.fullname)
-            reply = self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
+            reply = self.crashed(cmd, args, exc)
         elapsed = (time.perf_counter_ns() - start) // 1000
         self.reading = False
         cmd.calls += 1
@@ -250,6 +272,23 @@ class Engine:
             self.propagate(client.db.index, (args,) if effects is None else effects)
         self.effects = None
         return reply
+
+    def crashed(self, cmd: Command, args: list, exc: Exception) -> ErrorReply:
+        """A handler raised something other than CommandError: a bug, or a bad request."""
+        if any(a.__class__ is not bytes for a in args):
+            # hiredis accepted a non-bulk element (`+x`) inside the request.
+            raise ProtocolError("expected '$'") from None
+        log.exception("Internal error in %s", cmd.fullname)
+        return self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
+
+    def add_monitor(self, client) -> None:
+        self.monitors.add(client)
+        self.busy |= BUSY_MONITOR
+
+    def remove_monitor(self, client) -> None:
+        self.monitors.discard(client)
+        if not self.monitors:
+            self.busy &= ~BUSY_MONITOR
 
     def gatekeeper(self, client, cmd: Command, args: list):
         """The slow-path checks (auth, MULTI queueing, pub/sub mode, busy server)."""
@@ -411,7 +450,7 @@ class Engine:
     def cron(self) -> None:
         """Periodic work, `hz` times a second: active expiry and housekeeping."""
         now = self.clock.ms()
-        if self.active_expire_enabled and not self.busy:
+        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING):
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
             deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
             for db in self.dbs:

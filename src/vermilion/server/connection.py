@@ -101,7 +101,6 @@ class Connection(Client, asyncio.Protocol):
         join = b"".join
         out: list = []
         self.batch = out
-        last = None         # the last request hiredis returned
         parsed = 0          # requests hiredis returned from this chunk
         try:
             while True:
@@ -109,7 +108,6 @@ class Connection(Client, asyncio.Protocol):
                 if args is False:
                     break
                 parsed += 1
-                last = args
                 if args.__class__ is not list:
                     if args is None:       # `*-1`: an empty request, ignored like Redis
                         continue
@@ -146,7 +144,7 @@ class Connection(Client, asyncio.Protocol):
                     encode(reply, out, self.resp3)
                 if self.closing:
                     break
-            if not self.closing and (reader.has_data() or not _ends_with_command(data, last)):
+            if not self.closing and (reader.has_data() or not _at_boundary(reader)):
                 # A command continues in the next read: let the Python parser,
                 # which checks limits on headers, take the rest of this chunk.
                 self._write(out)
@@ -358,21 +356,17 @@ class Connection(Client, asyncio.Protocol):
         return self.parser.pending() if self.parser is not None else 0
 
 
-def _ends_with_command(data: bytes, args) -> bool:
-    """Does this read end exactly where the multibulk `args` (the last command parsed) ends?
+def _at_boundary(reader) -> bool:
+    """Has hiredis consumed everything up to a command boundary?
 
-    hiredis consumes a complete bulk at once, so a read that stops right after an
-    element inside a command leaves it mid-command with no unread bytes; this
-    check tells that apart from a read ending on a command boundary.
+    hiredis takes a complete bulk at once, so a read that stops right after an
+    element inside a command leaves the reader mid-command with no unread bytes.
+    An empty request (`*0`) tells the two apart: at a boundary it parses as `[]`;
+    mid-command it becomes part of the pending command, and the caller then
+    discards this reader anyway (the parser of record takes over).
     """
-    if args is None:             # nothing parsed, or a `*-1` null request
-        return data.endswith(b"*-1\r\n")
-    header = b"*%d\r\n" % len(args)
-    size = len(header)
-    for arg in args:
-        n = len(arg)
-        size += len(b"$%d\r\n" % n) + n + 2
-    return size <= len(data) and data.startswith(header, len(data) - size) and data.endswith(b"\r\n")
+    reader.feed(b"*0\r\n")
+    return reader.gets() == []
 
 
 def _format_addr(addr) -> str:

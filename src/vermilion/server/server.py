@@ -131,7 +131,7 @@ class Server:
     def client_disconnected(self, client: Connection) -> None:
         if self.clients.pop(client.id, None) is None:
             return
-        self.engine.monitors.discard(client)
+        self.engine.remove_monitor(client)
         for hook in self.engine.disconnect_hooks:
             hook(client)
 
