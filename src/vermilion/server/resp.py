@@ -31,8 +31,20 @@ def encode(value, out: list, resp3: bool) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(value))
+        if len(value) > 8 and value[0].__class__ is bytes and value[-1].__class__ is bytes:
+            # Arrays of bulk strings (LRANGE, MGET, field lists) in one comprehension;
+            # anything else in them (None, int, nested) raises TypeError: go item by item.
+            try:
+                out.append(b"".join([b"$%d\r\n%b\r\n" % (len(item), item) for item in value]))
+                return
+            except TypeError:
+                pass
+        append = out.append
         for item in value:
-            encode(item, out, resp3)
+            if item.__class__ is bytes:
+                append(b"$%d\r\n%b\r\n" % (len(item), item))
+            else:
+                encode(item, out, resp3)
     elif t is bytearray or t is memoryview:
         value = bytes(value)
         out.append(b"$%d\r\n%b\r\n" % (len(value), value))
