@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vermilion.types.collections import Hash, List, RandomPool, Set, is_int64, random_distinct
-from vermilion.types.numeric import (
-    add_long_double, format_long_double, parse_double, parse_long_double, parse_range_double,
-)
+from vermilion.types import longdouble
+from vermilion.types.numeric import parse_double, parse_range_double
 from vermilion.types.scan import scan_step
 from vermilion.types.sortedset import LEX_EXCL, LEX_INCL, LEX_MAX, LEX_MIN, SortedSet, parse_lex
 
@@ -286,15 +285,28 @@ def test_parse_range_double():
 
 
 def test_long_double_arithmetic_and_format():
-    def ld(text):
-        return parse_long_double(text)
-    assert format_long_double(add_long_double(ld(b"0.1"), ld(b"0.2"))) == b"0.3"
-    assert format_long_double(ld(b"1e30")) == b"1000000000000000000024696061952"
-    assert format_long_double(ld(b"-1e-20")) == b"0"
-    assert format_long_double(add_long_double(ld(b"1.23"), ld(b"0.000001"))) == b"1.230001"
-    assert ld(b"inf") == math.inf and add_long_double(ld(b"inf"), Fraction(1)) is None
+    ld, add, fmt = longdouble.parse, longdouble.add, longdouble.format_human
+
+    def exact(value):
+        m, e = value
+        return Fraction(m) * Fraction(2) ** e
+    assert fmt(add(ld(b"0.1"), ld(b"0.2"))) == b"0.3"
+    assert fmt(ld(b"1e30")) == b"1000000000000000000024696061952"
+    assert fmt(ld(b"-1e-20")) == b"0"
+    assert fmt(add(ld(b"1.23"), ld(b"0.000001"))) == b"1.230001"
+    assert ld(b"inf") == math.inf and longdouble.is_inf(add(ld(b"inf"), ld(b"1")))
+    assert add(ld(b"inf"), ld(b"-inf")) is None                  # NaN
     assert ld(b"1e5000") is None and ld(b"1e-5000") is None and ld(b"nan") is None
-    assert ld(b"0x1.8p1") == Fraction(3)
+    assert exact(ld(b"0x1.8p1")) == Fraction(3)
+
+
+def test_long_double_scale_and_ceil():
+    ld = longdouble.parse
+    assert longdouble.ceil(longdouble.scale(ld(b"0.1"), 1000)) == 100
+    assert longdouble.ceil(longdouble.scale(ld(b"0.0001"), 1000)) == 1
+    assert longdouble.ceil(longdouble.scale(ld(b"-0.0015"), 1000)) == -1
+    assert longdouble.ceil(longdouble.scale(ld(b"12345678.9"), 1000)) == 12345678900
+    assert longdouble.scale(ld(b"1e4931"), 1000) is longdouble.INF
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,11 +6,11 @@ Redis's exact order). A key never holds an empty hash.
 """
 from __future__ import annotations
 
-from ..engine.errors import NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE, CommandError, wrong_arity
+from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import OK
 from ..engine.table import command
 from ..types.collections import Hash, random_distinct
-from ..types.numeric import add_long_double, format_long_double, parse_long_double
+from ..types import longdouble
 from ._args import parse_int
 from ._scan import parse_scan, scan_reply
 
@@ -186,25 +186,25 @@ def hincrby(client, args):
 @command("hincrbyfloat", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
 def hincrbyfloat(client, args):
-    incr = parse_long_double(args[3])
+    incr = longdouble.parse(args[3])
     if incr is None:
         raise CommandError(NOT_FLOAT)
-    if isinstance(incr, float):          # +/-inf (NaN never parses)
+    if longdouble.is_inf(incr):          # NaN never parses
         raise CommandError("ERR value is NaN or Infinity")
     db = client.db
     h = _get_hash(db, args[1])
     field = args[2]
     current = h.get(field) if h is not None else None
     if current is None:
-        value = 0
+        value = (0, 0)
     else:
-        value = parse_long_double(current)
+        value = longdouble.parse(current)
         if value is None:
             raise CommandError("ERR hash value is not a float")
-    result = add_long_double(value, incr)
-    if result is None:
-        raise CommandError("ERR increment would produce NaN or Infinity")
-    text = format_long_double(result)
+    result = longdouble.add(value, incr)
+    if result is None or longdouble.is_inf(result):
+        raise CommandError(NAN_OR_INF)
+    text = longdouble.format_human(result)
     if h is None:
         h = Hash()
         db.add(args[1], h)

@@ -38,9 +38,9 @@ Once answered, the client's queued input is resumed from the event loop
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
+from ..types import longdouble
 from .errors import CommandError
 from .replies import NO_REPLY, ErrorReply
 
@@ -294,16 +294,15 @@ def parse_timeout_seconds(arg: bytes) -> int:
     out of that range converts to LLONG_MIN on x86, hence "timeout is negative"
     for inf or 1e30 (Redis 7.0 has no separate out-of-range error).
     """
-    from ..types.numeric import parse_long_double, round_long_double
-    value = parse_long_double(arg)
+    value = longdouble.parse(arg)
     if value is None:
         raise CommandError(TIMEOUT_NOT_FLOAT)
-    if isinstance(value, float):          # +/-inf
+    if longdouble.is_inf(value):
         raise CommandError(TIMEOUT_NEGATIVE)
-    ms = round_long_double(value * 1000)
-    if isinstance(ms, float):
+    ms = longdouble.scale(value, 1000)
+    if longdouble.is_inf(ms):
         raise CommandError(TIMEOUT_NEGATIVE)
-    ms = math.ceil(ms)               # Redis 7.0: ceill(timeout * 1000.0)
+    ms = longdouble.ceil(ms)          # Redis 7.0: ceill(timeout * 1000.0)
     if ms < 0 or ms > _LLONG_MAX:
         raise CommandError(TIMEOUT_NEGATIVE)
     return ms

@@ -1,4 +1,6 @@
-"""x87 extended precision ("long double") arithmetic, as INCRBYFLOAT and HINCRBYFLOAT see it.
+"""x87 extended precision ("long double") arithmetic, as INCRBYFLOAT, HINCRBYFLOAT and
+the blocking commands' timeouts (BLPOP 0.5) see it. The only long double code: plain
+doubles (strtod, ZADD scores) are in ``numeric.py``.
 
 Redis parses both operands with strtold, adds them as 80-bit long doubles (64-bit
 significand, 15-bit exponent on x86-64) and prints the sum with ``%.17Lf`` before
@@ -166,6 +168,22 @@ def add(x, y):
     if e >= 0:
         return _round(total << e, 1)
     return _round(total, 1 << -e)
+
+
+def scale(value, factor: int):
+    """value * factor rounded to a long double (INF / NEG_INF on overflow)."""
+    if is_inf(value):
+        return value if factor > 0 else (NEG_INF if value is INF else INF)
+    m, e = value
+    if e >= 0:
+        return _round((m * factor) << e, 1)
+    return _round(m * factor, 1 << -e)
+
+
+def ceil(value) -> int:
+    """ceill() of a finite long double, as an int."""
+    m, e = value
+    return m << e if e >= 0 else -((-m) >> -e)
 
 
 def format_human(value) -> bytes:
