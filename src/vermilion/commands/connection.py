@@ -8,6 +8,7 @@ from ..engine.errors import INVALID_DB, SYNTAX, WRONGPASS, CommandError
 from ..engine.replies import NO_REPLY, OK, PONG, Status, Verbatim
 from ..engine.table import command, container
 from ._args import parse_int
+from ._help import help_reply
 
 # -- PING / ECHO / SELECT / QUIT -------------------------------------------------------------
 
@@ -464,9 +465,3 @@ def client_help(client, args):
         "PAUSE <timeout> [WRITE|ALL]", "    Suspend clients (all, or those sending writes) for <timeout> ms.",
         "UNPAUSE", "    Resume paused clients.",
     ])
-
-
-def help_reply(name: str, lines: list[str]) -> list[Status]:
-    """The shape of every HELP reply (status lines): a title, the entries, then HELP itself."""
-    head = f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    return [Status(s) for s in [head, *lines, "HELP", "    Prints this help."]]

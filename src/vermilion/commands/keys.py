@@ -24,6 +24,7 @@ from ..engine.replies import OK, Status
 from ..engine.table import command, container
 from ..types.glob import compile_glob, matches_everything
 from ._args import parse_int
+from ._help import help_reply
 
 _LLONG_MAX = 2**63 - 1
 _INT_MAX = 2**31 - 1
@@ -641,7 +642,6 @@ container("object", arity=-2, acl="slow", since="2.2.3",
           summary="A container for object introspection commands.")
 
 _OBJECT_HELP = [
-    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
@@ -654,8 +654,6 @@ _OBJECT_HELP = [
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
-    "HELP",
-    "    Prints this help.",
 ]
 
 _LFU_SELECTED = ("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that "
@@ -669,7 +667,7 @@ _LFU_NOT_SELECTED = ("ERR An LFU maxmemory policy is not selected, access freque
 @command("object|help", arity=2, flags="loading stale", acl="keyspace", since="6.2.0",
          summary="Returns helpful text about the different subcommands.")
 def object_help(client, args):
-    return [Status(line) for line in _OBJECT_HELP]
+    return help_reply("OBJECT", _OBJECT_HELP)
 
 
 @command("object|idletime", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",

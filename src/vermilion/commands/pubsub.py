@@ -27,10 +27,11 @@ publishes ``__keyspace@<db>__:<key>`` -> event and ``__keyevent@<db>__:<event>``
 from __future__ import annotations
 
 from ..engine.engine import extension
-from ..engine.errors import CommandError
-from ..engine.replies import NO_REPLY, Push, Status
+from ..engine.errors import CommandError, subcommand_syntax
+from ..engine.replies import NO_REPLY, Push
 from ..engine.table import command, container
 from ..types.pubsub import ChannelIndex, PatternIndex
+from ._help import help_reply
 
 # Commands a RESP2 client in subscribed mode may still run.
 SUBSCRIBED_MODE_ALLOWED = frozenset({
@@ -291,18 +292,13 @@ container("pubsub", arity=-2, group="pubsub", since="2.8.0",
           summary="A container for Pub/Sub commands.")
 
 
-def _syntax_error(args) -> CommandError:
-    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try PUBSUB HELP."
-                        % args[1][:128].decode("utf-8", "replace"))
-
-
 @command("pubsub|channels", arity=-2, flags="pubsub loading stale", group="pubsub", since="2.8.0",
          complexity="O(N) where N is the number of active channels, and assuming constant time "
                     "pattern matching (relatively short channels and patterns)",
          summary="Returns the active channels.")
 def pubsub_channels(client, args):
     if len(args) > 3:
-        raise _syntax_error(args)
+        raise subcommand_syntax(args)
     return client.engine.pubsub.channels.names(args[2] if len(args) == 3 else None)
 
 
@@ -313,7 +309,7 @@ def pubsub_channels(client, args):
          summary="Returns the active shard channels.")
 def pubsub_shardchannels(client, args):
     if len(args) > 3:
-        raise _syntax_error(args)
+        raise subcommand_syntax(args)
     return client.engine.pubsub.shard_channels.names(args[2] if len(args) == 3 else None)
 
 
@@ -348,7 +344,6 @@ def pubsub_numpat(client, args):
 
 
 _HELP = [
-    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CHANNELS [<pattern>]",
     "    Return the currently active channels matching a <pattern> (default: '*').",
     "NUMPAT",
@@ -360,12 +355,10 @@ _HELP = [
     "    Return the currently active shard level channels matching a <pattern> (default: '*').",
     "SHARDNUMSUB [<shardchannel> ...]",
     "    Return the number of subscribers for the specified shard level channel(s)",
-    "HELP",
-    "    Prints this help.",
 ]
 
 
 @command("pubsub|help", arity=2, flags="loading stale", group="pubsub", since="6.2.0",
          complexity="O(1)", summary="Returns helpful text about the different subcommands.")
 def pubsub_help(client, args):
-    return [Status(line) for line in _HELP]
+    return help_reply("PUBSUB", _HELP)

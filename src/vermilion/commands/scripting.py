@@ -9,10 +9,11 @@ itself, so an AOF replays them deterministically).
 from __future__ import annotations
 
 from ..engine.engine import extension
-from ..engine.errors import CommandError
+from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import OK, RespSet, Status
 from ..engine.table import command, container
 from ..scripting.scripts import Scripts
+from ._help import help_reply
 
 
 def _numkeys_positions(args: list) -> list[int]:
@@ -121,7 +122,7 @@ def script_debug(client, args):
 @command("script|help", arity=2, flags="loading stale", acl="scripting", since="5.0.0",
          summary="Returns helpful text about the different subcommands.")
 def script_help(client, args):
-    return _help("SCRIPT", [
+    return help_reply("SCRIPT", [
         "DEBUG (YES|SYNC|NO)",
         "    Set the debug mode for subsequent scripts executed.",
         "EXISTS <sha1> [<sha1> ...]",
@@ -137,11 +138,6 @@ def script_help(client, args):
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
     ])
-
-
-def _help(name: str, lines: list[str]) -> list:
-    head = f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    return [Status(s) for s in [head, *lines, "HELP", "    Prints this help."]]
 
 
 # -- FUNCTION -------------------------------------------------------------------------------------
@@ -264,8 +260,7 @@ def function_dump(client, args):
 def function_restore(client, args):
     from ..scripting.functions import restore
     if len(args) > 4:
-        raise CommandError("ERR unknown subcommand or wrong number of arguments for 'RESTORE'. "
-                           "Try FUNCTION HELP.")
+        raise subcommand_syntax(args)
     policy = b"append"
     if len(args) == 4:
         policy = args[3].lower()
@@ -280,7 +275,7 @@ def function_restore(client, args):
 @command("function|help", arity=2, flags="loading stale", acl="scripting", since="7.0.0",
          summary="Returns helpful text about the different subcommands.")
 def function_help(client, args):
-    return _help("FUNCTION", [
+    return help_reply("FUNCTION", [
         "LOAD [REPLACE] <FUNCTION CODE>",
         "    Create a new library with the given library name and code.",
         "DELETE <LIBRARY NAME>",

@@ -9,12 +9,12 @@ import time
 
 from .. import REDIS_VERSION, __version__
 from ..config import ConfigError, canonical
-from ..engine.errors import SYNTAX, CommandError
+from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, command, container
 from ._args import parse_int
-from .connection import help_reply
+from ._help import help_reply
 
 # -- INFO -----------------------------------------------------------------------------------
 
@@ -663,5 +663,4 @@ def debug(client, args):
     handler = engine.debug_subcommands.get(sub)
     if handler is not None:
         return handler(client, args)
-    raise CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP."
-                       % args[1].decode("utf-8", "replace"))
+    raise subcommand_syntax(args)

@@ -44,8 +44,8 @@ answered with Redis's errors (``UNBLOCKED the stream key no longer exists`` /
 """
 from __future__ import annotations
 
-from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, wrong_arity
-from ..engine.replies import NULL_ARRAY, OK, ErrorReply, Status
+from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
+from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, container
 from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
@@ -55,6 +55,7 @@ from ..types.stream import (
     parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
 )
 from ._args import parse_int
+from ._help import help_reply
 
 _tuple_new = tuple.__new__
 _LONG_MAX = 2**63 - 1
@@ -149,19 +150,6 @@ def _nogroup(key: bytes, group: bytes, command: str = "") -> CommandError:
     else:
         text = b"NOGROUP No such key '%s' or consumer group '%s'"
     return CommandError(text % (_c(key), _c(group)))
-
-
-def _subcommand_syntax(args) -> CommandError:
-    """addReplySubcommandSyntaxError: names the subcommand as sent."""
-    return CommandError(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
-                        % (_c(args[1][:128]), args[0].upper()))
-
-
-def _help(name: bytes, lines: list[str]) -> list:
-    out = [Status(b"%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % name)]
-    out += [Status(line.encode()) for line in lines]
-    out += [Status(b"HELP"), Status(b"    Prints this help.")]
-    return out
 
 
 def _id_bytes(sid) -> bytes:
@@ -735,7 +723,7 @@ def _xgroup_options(args, create: bool):
                 raise CommandError(ERR_ENTRIESREAD)
             i += 2
         else:
-            raise _subcommand_syntax(args)
+            raise subcommand_syntax(args)
     return mkstream, entries_read
 
 
@@ -758,7 +746,7 @@ def xgroup_create(client, args):
     mkstream, entries_read = _xgroup_options(args, True) if len(args) >= 6 else (False, None)
     s, _ = _xgroup_target(client, args, False, mkstream)
     if len(args) > 8:
-        raise _subcommand_syntax(args)
+        raise subcommand_syntax(args)
     if args[4] == b"$":
         last = s.last_id if s is not None else MIN_ID
     else:
@@ -782,7 +770,7 @@ def xgroup_setid(client, args):
     entries_read = _xgroup_options(args, False)[1] if len(args) >= 6 else None
     s, group = _xgroup_target(client, args, True)
     if len(args) not in (5, 7):
-        raise _subcommand_syntax(args)
+        raise subcommand_syntax(args)
     if args[4] == b"$":
         last = s.last_id
     else:
@@ -858,7 +846,7 @@ _XGROUP_HELP = [
 @command("xgroup|help", arity=2, flags="loading stale", acl="stream", since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def xgroup_help(client, args):
-    return _help(b"XGROUP", _XGROUP_HELP)
+    return help_reply("XGROUP", _XGROUP_HELP)
 
 
 # -- XACK / XPENDING / XCLAIM / XAUTOCLAIM --------------------------------------------------------
@@ -1083,11 +1071,11 @@ def xinfo_stream(client, args):
     if n == 3:
         return s.info()
     if args[3].lower() != b"full" or n not in (4, 6):
-        raise _subcommand_syntax(args)
+        raise subcommand_syntax(args)
     count = 10
     if n == 6:
         if args[4].lower() != b"count":
-            raise _subcommand_syntax(args)
+            raise subcommand_syntax(args)
         count = parse_int(args[5])
         if count < 0:
             count = 10
@@ -1123,7 +1111,7 @@ _XINFO_HELP = [
 @command("xinfo|help", arity=2, flags="loading stale", acl="stream", since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def xinfo_help(client, args):
-    return _help(b"XINFO", _XINFO_HELP)
+    return help_reply("XINFO", _XINFO_HELP)
 
 
 # -- XSETID ---------------------------------------------------------------------------------------

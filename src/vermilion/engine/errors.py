@@ -47,6 +47,14 @@ def unknown_subcommand(sub: bytes, container: str) -> CommandError:
     )
 
 
+def subcommand_syntax(args: list) -> CommandError:
+    """addReplySubcommandSyntaxError: the subcommand as sent (``%.128s``, so cut at
+    128 bytes or a NUL) and the container upper-cased: a known subcommand with the
+    wrong arguments (PUBSUB NUMPAT x, FUNCTION RESTORE a b c)."""
+    return CommandError(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+                        % (args[1][:128].split(b"\0", 1)[0], args[0].upper()))
+
+
 def _shown(arg: bytes, limit: int) -> str:
     # Redis prints at most `limit` bytes of a client's argument inside error texts.
     return arg[:limit].decode("utf-8", "replace")
