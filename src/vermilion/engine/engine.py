@@ -224,7 +224,7 @@ class Engine:
         self.reading = False
         cmd.calls += 1
         cmd.usec += elapsed
-        if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+        if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
             effects = self.effects
@@ -264,7 +264,7 @@ class Engine:
         self.reading = False
         cmd.calls += 1
         cmd.usec += elapsed
-        if elapsed > self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+        if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
             effects = self.effects
