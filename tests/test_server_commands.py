@@ -103,6 +103,39 @@ def test_command_count_and_info_shape(pair2, vermilion_process_server):
     pair2.check("COMMAND", "FOO")
 
 
+def _info_rows(reply) -> dict:
+    """COMMAND INFO entries (and their subcommands) as {name: (arity, flags, keys, categories)}."""
+    rows = {}
+    for entry in reply.value:
+        if entry.value is None:
+            continue
+        fields = entry.value
+        rows[fields[0].value] = (
+            fields[1].value,
+            {f.value for f in fields[2].value},
+            [f.value for f in fields[3:6]],
+            {c.value for c in fields[6].value},
+        )
+        rows.update(_info_rows(fields[9]))
+    return rows
+
+
+def test_command_info_matches_redis_for_every_command(pair2):
+    """Every command and subcommand of our table that Redis 7.0 also has: same arity, flags,
+    legacy key range (first/last/step, also for movable keys) and ACL categories."""
+    names = [f.value for f in pair2.ver.call("COMMAND", "LIST").value]
+    ref, ver = pair2.both("COMMAND", "INFO", *names)
+    expected, actual = _info_rows(ref), _info_rows(ver)
+    common = sorted(set(expected) & set(actual))
+    assert len(common) > 200
+    for name in common:
+        assert actual[name] == expected[name], name
+    # Commands with movable keys whose first key is fixed report it, the others 0 0 0.
+    rows = _info_rows(pair2.ver.call("COMMAND", "INFO", "zunionstore", "eval", "xread", "zunion"))
+    assert [rows[n][2] for n in (b"zunionstore", b"eval", b"xread", b"zunion")] == \
+        [[1, 1, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]]
+
+
 def test_command_docs_and_list(vermilion_process_server):
     c = RawClient(vermilion_process_server.port)
     docs = c.call("COMMAND", "DOCS", "get")

@@ -23,7 +23,7 @@ def ping(client, args):
     return args[1] if len(args) == 2 else PONG
 
 
-@command("echo", arity=2, flags="fast", acl="connection", group="connection",
+@command("echo", arity=2, flags="fast loading stale", acl="connection", group="connection",
          summary="Returns the given string.")
 def echo(client, args):
     return args[1]

@@ -12,7 +12,7 @@ from ..config import ConfigError, canonical
 from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
-from ..engine.table import COMMANDS, FLAG_ORDER, command, container
+from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ._args import parse_int
 from ._help import help_reply
 
@@ -327,7 +327,7 @@ def config_help(client, args):
 
 # -- COMMAND ----------------------------------------------------------------------------------
 
-container("command", arity=-1, flags="loading stale", group="server",
+container("command", arity=-1, flags="loading stale", acl="connection", group="server",
           summary="Returns detailed information about all commands.")
 
 
@@ -347,11 +347,13 @@ def _key_specs(cmd) -> list:
 
 
 def command_info(cmd) -> list:
-    flags = RespSet([Status(f.encode()) for f in FLAG_ORDER if f in cmd.flags])
+    """One COMMAND INFO entry. first/last/step are the declared ``keys``: Redis's legacy
+    range, which a command with movable keys also has when its first key is fixed
+    (ZUNIONSTORE's destination: 1 1 1; EVAL, XREAD: 0 0 0)."""
+    flags = RespSet([Status(f.encode()) for f in FLAG_ORDER if f in cmd.flags and f not in HIDDEN_FLAGS])
     cats = RespSet([Status(b"@" + c.encode()) for c in cmd.categories])
-    first, last, step = (cmd.first_key, cmd.last_key, cmd.key_step) if cmd.getkeys is None else (0, 0, 0)
     subs = [command_info(s) for s in cmd.subcommands.values()] if cmd.subcommands else []
-    return [cmd.fullname.encode(), cmd.arity, flags, first, last, step, cats,
+    return [cmd.fullname.encode(), cmd.arity, flags, cmd.first_key, cmd.last_key, cmd.key_step, cats,
             RespSet([t.encode() for t in cmd.tips]), _key_specs(cmd), subs]
 
 
@@ -445,13 +447,13 @@ def _getkeys(client, args, with_flags: bool):
     return [target[i] for i in indexes]
 
 
-@command("command|getkeys", arity=-3, flags="loading stale", acl="connection",
+@command("command|getkeys", arity=-4, flags="loading stale", acl="connection",
          summary="Extracts the key names from an arbitrary command.")
 def command_getkeys(client, args):
     return _getkeys(client, args, False)
 
 
-@command("command|getkeysandflags", arity=-3, flags="loading stale", acl="connection",
+@command("command|getkeysandflags", arity=-4, flags="loading stale", acl="connection",
          summary="Extracts the key names and access flags for an arbitrary command.")
 def command_getkeysandflags(client, args):
     return _getkeys(client, args, True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-# Every flag Redis 7.0 shows in COMMAND INFO, in Redis's order.
+# Every flag a declaration may use, in Redis's order. COMMAND INFO shows all but
+# HIDDEN_FLAGS (Redis 7.0 hides these on purpose in addReplyCommandFlags).
 FLAG_ORDER = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
     "blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking",
@@ -27,6 +28,8 @@ CATEGORY_ORDER = (
     "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
     "dangerous", "connection", "transaction", "scripting",
 )
+HIDDEN_FLAGS = frozenset(("may_replicate", "sentinel", "only_sentinel", "protected"))
+
 _CATEGORY_RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
 
 
@@ -34,10 +37,13 @@ def _categories(flags: frozenset[str], own: list[str]) -> list[str]:
     """ACL categories: the ones Redis derives from flags plus the declared ones.
 
     A declared "dangerous" is kept (KEYS, FLUSHALL, SWAPDB are @dangerous without
-    being admin); the result is in Redis's category order.
+    being admin); a readonly @scripting command (EVAL_RO) is not @read, as in
+    setImplicitACLCategories; the result is in Redis's category order.
     """
     cats = [c for c, f in (("write", "write"), ("read", "readonly"), ("admin", "admin"),
                            ("pubsub", "pubsub")) if f in flags]
+    if "scripting" in own and "read" in cats:
+        cats.remove("read")
     cats += [c for c in own if c not in cats and c not in ("fast", "slow")]
     cats.append("fast" if "fast" in flags else "slow")
     if "blocking" in flags:
