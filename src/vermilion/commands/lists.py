@@ -17,7 +17,7 @@ from itertools import islice
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
-from ..engine.table import command
+from ..engine.table import command, numkeys_keys
 from ..types.collections import List
 from ._args import parse_int
 
@@ -554,14 +554,6 @@ def _parse_mpop(args, first: int):
     return args[first + 1:where_idx], left, (1 if count == -1 else count)
 
 
-def _mpop_keys(args):
-    try:
-        numkeys = int(args[1])
-    except ValueError:
-        return []
-    return list(range(2, min(2 + max(numkeys, 0), len(args))))
-
-
 def _mpop_from(client, keys, left: bool, count: int):
     """The first non-empty list among `keys`: pop up to count; None when all are empty."""
     db = client.db
@@ -572,7 +564,7 @@ def _mpop_from(client, keys, left: bool, count: int):
     return None
 
 
-@command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=_mpop_keys, acl="list", group="list",
+@command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="list", group="list",
          since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
 def lmpop(client, args):
     keys, left, count = _parse_mpop(args, 1)
@@ -631,15 +623,7 @@ def brpop(client, args):
     return _blocking_pop(client, args[1:-1], timeout, False, None)
 
 
-def _bmpop_keys(args):
-    try:
-        numkeys = int(args[2])
-    except ValueError:
-        return []
-    return list(range(3, min(3 + max(numkeys, 0), len(args))))
-
-
-@command("blmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=_bmpop_keys, acl="list",
+@command("blmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=numkeys_keys(2), acl="list",
          group="list", since="7.0.0",
          summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blmpop(client, args):

@@ -11,21 +11,13 @@ from __future__ import annotations
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import OK, RespSet, Status
-from ..engine.table import command, container
+from ..engine.table import command, container, numkeys_keys
 from ..scripting.scripts import Scripts
 from ._help import help_reply
 
 
-def _numkeys_positions(args: list) -> list[int]:
-    """Key positions of EVAL/EVALSHA/FCALL and their _RO forms: argv[3 : 3+numkeys]."""
-    try:
-        numkeys = int(args[2])
-    except (ValueError, IndexError):
-        return []
-    if numkeys < 0 or numkeys > len(args) - 3:
-        return []
-    return list(range(3, 3 + numkeys))
-
+# EVAL/EVALSHA/FCALL and their _RO forms: argv[3 : 3+numkeys].
+_numkeys_positions = numkeys_keys(2)
 
 _SCRIPT_FLAGS = "noscript stale skip_monitor no_mandatory_keys"
 

@@ -427,19 +427,25 @@ def command_docs_cmd(client, args):
 
 
 def _getkeys(client, args, with_flags: bool):
-    engine = client.engine
+    """getKeysSubcommandImpl: the checks in Redis's order (known command, has keys at
+    all, arity), then the keys; none found is an error unless the command's keys are
+    optional (no_mandatory_keys: EVAL with numkeys 0 gives an empty array)."""
     target = args[2:]
-    cmd = engine.find_command(target[0])
+    cmd = client.engine.find_command(target[0])
+    if cmd is not None and cmd.subcommands is not None and len(target) > 1:
+        cmd = cmd.subcommands.get(target[1].lower())     # an unknown subcommand is unknown
     if cmd is None:
         raise CommandError("ERR Invalid command specified")
-    if cmd.subcommands is not None and len(target) > 1:
-        cmd = cmd.subcommands.get(target[1].lower(), cmd)
+    if cmd.first_key <= 0 and cmd.getkeys is None:
+        raise CommandError("ERR The command has no key arguments")
     arity = cmd.arity
     if (arity > 0 and len(target) != arity) or len(target) < -arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
     indexes = cmd.key_indexes(target)
     if not indexes:
-        raise CommandError("ERR The command has no key arguments")
+        if "no_mandatory_keys" in cmd.flags:
+            return []
+        raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
         flags = RespSet([Status(b"RO"), Status(b"access")]) if cmd.is_readonly else \
             RespSet([Status(b"RW"), Status(b"update")])

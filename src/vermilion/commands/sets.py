@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import RespSet
-from ..engine.table import command
+from ..engine.table import command, numkeys_keys
 from ..types.collections import Set, is_int64, new_set, random_distinct
 from ._args import parse_int
 from ._scan import parse_scan, scan_reply
@@ -362,14 +362,6 @@ def sdiffstore(client, args):
     return _store(client, args[1], _diff(client, _load_sets(client, args[2:], True)), b"sdiffstore")
 
 
-def _numkeys_keys(args):
-    try:
-        numkeys = int(args[1])
-    except ValueError:
-        return []
-    return list(range(2, min(2 + max(numkeys, 0), len(args))))
-
-
 def parse_card_args(args):
     """SINTERCARD/ZINTERCARD: numkeys key... [LIMIT n] -> (keys, limit)."""
     try:
@@ -396,7 +388,7 @@ def parse_card_args(args):
     return args[2:2 + numkeys], limit
 
 
-@command("sintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=_numkeys_keys, acl="set",
+@command("sintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="set",
          group="set", since="7.0.0", summary="Returns the number of members of the intersect of multiple sets.")
 def sintercard(client, args):
     keys, limit = parse_card_args(args)

@@ -17,7 +17,7 @@ import random
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY
-from ..engine.table import command
+from ..engine.table import command, numkeys_keys
 from ..server.resp import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
@@ -645,14 +645,6 @@ def _parse_zmpop(args, first: int):
     return args[first + 1:where_idx], from_max, (1 if count == -1 else count)
 
 
-def _mpop_keys(args, first: int):
-    try:
-        numkeys = int(args[first])
-    except ValueError:
-        return []
-    return list(range(first + 1, min(first + 1 + max(numkeys, 0), len(args))))
-
-
 def _pop_reply(client, db, key: bytes, zs, from_max: bool, count, nested: bool):
     """A blocking-style pop reply: [key, member, score] or [key, [[member, score] ...]]."""
     name = b"ZPOPMAX" if from_max else b"ZPOPMIN"
@@ -667,7 +659,7 @@ def _pop_reply(client, db, key: bytes, zs, from_max: bool, count, nested: bool):
     return [key, [[m, s] for s, m in items]]
 
 
-@command("zmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=lambda args: _mpop_keys(args, 1),
+@command("zmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=numkeys_keys(1),
          acl="sortedset", group="sorted_set", since="7.0.0",
          summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
 def zmpop(client, args):
@@ -715,7 +707,7 @@ def bzpopmax(client, args):
     return _blocking_zpop(client, args[1:-1], timeout, True, 1, False)
 
 
-@command("bzmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=lambda args: _mpop_keys(args, 2),
+@command("bzmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=numkeys_keys(2),
          acl="sortedset", group="sorted_set", since="7.0.0",
          summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzmpop(client, args):
@@ -793,17 +785,6 @@ def zscan(client, args):
 UNION, INTER, DIFF = 0, 1, 2
 _AGG = {b"sum": 0, b"min": 1, b"max": 2}
 _OP_NAMES = {UNION: "zunion", INTER: "zinter", DIFF: "zdiff"}
-
-
-def _algebra_keys(first: int):
-    def getkeys(args):
-        try:
-            numkeys = int(args[first])
-        except ValueError:
-            return []
-        keys = list(range(first + 1, min(first + 1 + max(numkeys, 0), len(args))))
-        return ([1] + keys) if first == 2 else keys
-    return getkeys
 
 
 def _source_items(value):
@@ -936,46 +917,46 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
     return [m for _, m in items]
 
 
-@command("zunion", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=_algebra_keys(1), acl="sortedset",
+@command("zunion", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
          group="sorted_set", since="6.2.0", summary="Returns the union of multiple sorted sets.")
 def zunion(client, args):
     return _zsetop(client, args, UNION)
 
 
-@command("zinter", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=_algebra_keys(1), acl="sortedset",
+@command("zinter", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
          group="sorted_set", since="6.2.0", summary="Returns the intersect of multiple sorted sets.")
 def zinter(client, args):
     return _zsetop(client, args, INTER)
 
 
-@command("zdiff", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=_algebra_keys(1), acl="sortedset",
+@command("zdiff", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
          group="sorted_set", since="6.2.0", summary="Returns the difference between multiple sorted sets.")
 def zdiff(client, args):
     return _zsetop(client, args, DIFF)
 
 
-@command("zunionstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=_algebra_keys(2),
+@command("zunionstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
          acl="sortedset", group="sorted_set", since="2.0.0",
          summary="Stores the union of multiple sorted sets in a key.")
 def zunionstore(client, args):
     return _zsetop(client, args, UNION, store_key=args[1])
 
 
-@command("zinterstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=_algebra_keys(2),
+@command("zinterstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
          acl="sortedset", group="sorted_set", since="2.0.0",
          summary="Stores the intersect of multiple sorted sets in a key.")
 def zinterstore(client, args):
     return _zsetop(client, args, INTER, store_key=args[1])
 
 
-@command("zdiffstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=_algebra_keys(2),
+@command("zdiffstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
          acl="sortedset", group="sorted_set", since="6.2.0",
          summary="Stores the difference of multiple sorted sets in a key.")
 def zdiffstore(client, args):
     return _zsetop(client, args, DIFF, store_key=args[1])
 
 
-@command("zintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=_algebra_keys(1),
+@command("zintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1),
          acl="sortedset", group="sorted_set", since="7.0.0",
          summary="Returns the number of members of the intersect of multiple sorted sets.")
 def zintercard(client, args):

@@ -53,6 +53,45 @@ def _categories(flags: frozenset[str], own: list[str]) -> list[str]:
     return sorted(cats, key=lambda c: _CATEGORY_RANK.get(c, len(CATEGORY_ORDER)))
 
 
+_SPACE = b" \t\n\v\f\r"
+
+
+def _atoi(arg: bytes) -> int:
+    """C's atoi as glibc has it, (int) strtol(arg, NULL, 10): leading space, a sign and
+    digits, 0 without digits, saturated to 64 bits then cut to a 32-bit int."""
+    i, n = 0, len(arg)
+    while i < n and arg[i] in _SPACE:
+        i += 1
+    j = i + 1 if i < n and arg[i] in b"+-" else i
+    k = j
+    while k < n and 48 <= arg[k] <= 57:
+        k += 1
+    if k == j:
+        return 0
+    value = max(min(int(arg[i:k]), 2**63 - 1), -(2**63))
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def numkeys_keys(count_at: int, store_at: int = 0) -> Callable:
+    """``getkeys`` of a ``numkeys key [key ...]`` command (EVAL, ZUNION, LMPOP, SINTERCARD ...).
+
+    What Redis 7.0's keynum key spec and its genericGetKeys fallback find: the
+    numkeys arguments after argv[count_at], preceded by argv[store_at] when given
+    (ZUNIONSTORE's destination). numkeys is read with atoi; below 1 or more than
+    the arguments left it gives no key at all (not even the destination), which
+    COMMAND GETKEYS reports as "Invalid arguments specified for command".
+    """
+    first = count_at + 1
+
+    def getkeys(args: list) -> list[int]:
+        n = _atoi(args[count_at])
+        if n < 1 or n > len(args) - first:
+            return []
+        keys = list(range(first, first + n))
+        return [store_at, *keys] if store_at else keys
+    return getkeys
+
+
 class Command:
     """One row of the command table (a command or a subcommand)."""
 
