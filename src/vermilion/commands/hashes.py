@@ -18,13 +18,6 @@ _LONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
 
 
-def _get_hash(db, key: bytes):
-    value = db.get(key)
-    if value is None or value.__class__ is Hash:
-        return value
-    raise CommandError(WRONGTYPE)
-
-
 def _hash_for_write(client, key: bytes):
     """The hash at `key`, created (and stored) when missing."""
     db = client.db
@@ -38,15 +31,6 @@ def _hash_for_write(client, key: bytes):
     if db.watched:
         db.modified(key)
     return h
-
-
-def _deleted_if_empty(engine, db, key: bytes, h) -> None:
-    if not h:
-        db.delete(key)
-        if engine.notify_flags:
-            engine.notify(db, "g", b"del", key)
-    else:
-        db.modified(key)
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -108,7 +92,7 @@ def hmset(client, args):
          since="2.0.0", summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(client, args):
     db = client.db
-    h = _get_hash(db, args[1])
+    h = db.get_typed(args[1], Hash)
     if h is not None and args[2] in h:
         return 0
     if h is None:
@@ -131,7 +115,7 @@ def hsetnx(client, args):
 def hdel(client, args):
     db = client.db
     key = args[1]
-    h = _get_hash(db, key)
+    h = db.get_typed(key, Hash)
     if h is None:
         return 0
     deleted = 0
@@ -145,7 +129,7 @@ def hdel(client, args):
         engine.dirty += deleted
         if engine.notify_flags:
             engine.notify(db, "h", b"hdel", key)
-        _deleted_if_empty(engine, db, key, h)
+        db.shrunk(key, h)
     return deleted
 
 
@@ -154,7 +138,7 @@ def hdel(client, args):
 def hincrby(client, args):
     incr = parse_int(args[3])
     db = client.db
-    h = _get_hash(db, args[1])
+    h = db.get_typed(args[1], Hash)
     field = args[2]
     current = h.get(field) if h is not None else None
     if current is None:
@@ -192,7 +176,7 @@ def hincrbyfloat(client, args):
     if longdouble.is_inf(incr):          # NaN never parses
         raise CommandError("ERR value is NaN or Infinity")
     db = client.db
-    h = _get_hash(db, args[1])
+    h = db.get_typed(args[1], Hash)
     field = args[2]
     current = h.get(field) if h is not None else None
     if current is None:
@@ -238,7 +222,7 @@ def hget(client, args):
 @command("hmget", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Returns the values of all fields in a hash.")
 def hmget(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     if h is None:
         return [None] * (len(args) - 2)
     get = h.get
@@ -249,7 +233,7 @@ def hmget(client, args):
          since="2.0.0", tips=("nondeterministic_output_order",),
          summary="Returns all fields and values in a hash.")
 def hgetall(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     if h is None:
         return {}
     return dict(h)
@@ -259,7 +243,7 @@ def hgetall(client, args):
          since="2.0.0", tips=("nondeterministic_output_order",),
          summary="Returns all fields in a hash.")
 def hkeys(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     return [] if h is None else list(h)
 
 
@@ -267,28 +251,28 @@ def hkeys(client, args):
          since="2.0.0", tips=("nondeterministic_output_order",),
          summary="Returns all values in a hash.")
 def hvals(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     return [] if h is None else list(h.values())
 
 
 @command("hlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Returns the number of fields in a hash.")
 def hlen(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     return 0 if h is None else len(h)
 
 
 @command("hexists", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Determines whether a field exists in a hash.")
 def hexists(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     return 1 if h is not None and args[2] in h else 0
 
 
 @command("hstrlen", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="3.2.0", summary="Returns the length of the value of a field.")
 def hstrlen(client, args):
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     if h is None:
         return 0
     value = h.get(args[2])
@@ -301,7 +285,7 @@ def hstrlen(client, args):
 def hrandfield(client, args):
     n = len(args)
     if n == 2:
-        h = _get_hash(client.db, args[1])
+        h = client.db.get_typed(args[1], Hash)
         if h is None:
             return None
         return h.random_field()
@@ -318,7 +302,7 @@ def hrandfield(client, args):
                            "9223372036854775807")
     if withvalues and count < -(_LONG_MAX // 2):
         raise CommandError("ERR value is out of range")
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     if h is None or count == 0:
         return []
     resp3 = client.resp3
@@ -346,7 +330,7 @@ def hrandfield(client, args):
          summary="Iterates over fields and values of a hash.")
 def hscan(client, args):
     cursor = parse_scan(args[2])
-    h = _get_hash(client.db, args[1])
+    h = client.db.get_typed(args[1], Hash)
     if h is None:
         return [b"0", []]
     return scan_reply(h, cursor, args, 3, big=h.big, values=h.get)

@@ -27,23 +27,11 @@ MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _get_list(db, key: bytes):
-    value = db.get(key)
-    if value is None or value.__class__ is List:
-        return value
-    raise CommandError(WRONGTYPE)
-
-
 def _removed(engine, db, key: bytes, lst, event: bytes, count: int) -> None:
     """Redis's listElementsRemoved: notify the pop, delete the key if now empty."""
     if engine.notify_flags:
         engine.notify(db, "l", event, key)
-    if lst:
-        db.modified(key)
-    else:
-        db.delete(key)
-        if engine.notify_flags:
-            engine.notify(db, "g", b"del", key)
+    db.shrunk(key, lst)
     engine.dirty += count
 
 
@@ -154,7 +142,7 @@ def rpush(client, args):
 
 def _pushx(client, args, left: bool, event: bytes):
     db = client.db
-    lst = _get_list(db, args[1])
+    lst = db.get_typed(args[1], List)
     if lst is None:
         return 0
     return _push(client, args, left, event)
@@ -245,7 +233,7 @@ def rpop(client, args):
 @command("llen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns the length of a list.")
 def llen(client, args):
-    lst = _get_list(client.db, args[1])
+    lst = client.db.get_typed(args[1], List)
     return 0 if lst is None else len(lst)
 
 
@@ -254,7 +242,7 @@ def llen(client, args):
 def lrange(client, args):
     start = parse_int(args[2])
     stop = parse_int(args[3])
-    lst = _get_list(client.db, args[1])
+    lst = client.db.get_typed(args[1], List)
     if lst is None:
         return []
     n = len(lst)
@@ -274,7 +262,7 @@ def lrange(client, args):
 @command("lindex", arity=3, flags="readonly", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns an element from a list by its index.")
 def lindex(client, args):
-    lst = _get_list(client.db, args[1])
+    lst = client.db.get_typed(args[1], List)
     if lst is None:
         return None
     index = parse_int(args[2])
@@ -316,7 +304,7 @@ def lpos(client, args):
     if from_tail:
         # Redis negates the rank; LLONG_MIN stays negative and then matches at once.
         rank = 1 if rank == _LLONG_MIN else -rank
-    lst = _get_list(client.db, args[1])
+    lst = client.db.get_typed(args[1], List)
     if lst is None:
         return [] if count != -1 else None
     size = len(lst)
@@ -344,7 +332,7 @@ def lpos(client, args):
 def lset(client, args):
     db = client.db
     key = args[1]
-    lst = _get_list(db, key)
+    lst = db.get_typed(key, List)
     if lst is None:
         raise CommandError(NO_SUCH_KEY)
     index = parse_int(args[2])
@@ -374,7 +362,7 @@ def linsert(client, args):
         raise CommandError(SYNTAX)
     db = client.db
     key = args[1]
-    lst = _get_list(db, key)
+    lst = db.get_typed(key, List)
     if lst is None:
         return 0
     try:
@@ -396,7 +384,7 @@ def lrem(client, args):
     count = parse_int(args[2])
     db = client.db
     key = args[1]
-    lst = _get_list(db, key)
+    lst = db.get_typed(key, List)
     if lst is None:
         return 0
     element = args[3]
@@ -429,12 +417,7 @@ def lrem(client, args):
         engine.dirty += removed
         if engine.notify_flags:
             engine.notify(db, "l", b"lrem", key)
-        if lst:
-            db.modified(key)
-        else:
-            db.delete(key)
-            if engine.notify_flags:
-                engine.notify(db, "g", b"del", key)
+        db.shrunk(key, lst)
     return removed
 
 
@@ -445,7 +428,7 @@ def ltrim(client, args):
     stop = parse_int(args[3])
     db = client.db
     key = args[1]
-    lst = _get_list(db, key)
+    lst = db.get_typed(key, List)
     if lst is None:
         return OK
     n = len(lst)
@@ -476,12 +459,7 @@ def ltrim(client, args):
     engine = client.engine
     if engine.notify_flags:
         engine.notify(db, "l", b"ltrim", key)
-    if lst:
-        db.modified(key)
-    else:
-        db.delete(key)
-        if engine.notify_flags:
-            engine.notify(db, "g", b"del", key)
+    db.shrunk(key, lst)
     engine.dirty += left + right
     return OK
 
@@ -495,21 +473,16 @@ def _move(client, src_key: bytes, dst_key: bytes, left_from: bool, left_to: bool
     ``del`` if the source emptied. LMOVE k k on a one-element list just rotates.
     """
     db = client.db
-    src = _get_list(db, src_key)
+    src = db.get_typed(src_key, List)
     if src is None:
         return None
-    dst = _get_list(db, dst_key)
+    dst = db.get_typed(dst_key, List)
     engine = client.engine
     value = src.popleft() if left_from else src.pop()
     _push_to(client, db, dst_key, dst, value, left_to)
     if engine.notify_flags:
         engine.notify(db, "l", b"lpop" if left_from else b"rpop", src_key)
-    if src:
-        db.modified(src_key)
-    else:
-        db.delete(src_key)
-        if engine.notify_flags:
-            engine.notify(db, "g", b"del", src_key)
+    db.shrunk(src_key, src)
     engine.dirty += 1
     return value
 
@@ -558,7 +531,7 @@ def _mpop_from(client, keys, left: bool, count: int):
     """The first non-empty list among `keys`: pop up to count; None when all are empty."""
     db = client.db
     for key in keys:
-        lst = _get_list(db, key)
+        lst = db.get_typed(key, List)
         if lst is not None:
             return _pop_reply(client, db, key, lst, left, count)
     return None
@@ -603,7 +576,7 @@ def _serve_pop(waiter, key):
 def _blocking_pop(client, keys, timeout: int, left: bool, count):
     db = client.db
     for key in keys:
-        lst = _get_list(db, key)
+        lst = db.get_typed(key, List)
         if lst is not None:
             return _pop_reply(client, db, key, lst, left, count)
     return client.engine.blocking.block(client, keys, timeout, _serve_pop, NULL_ARRAY, (left, count))
@@ -658,7 +631,7 @@ def _rewrite_move(engine, name, src, dst, left_from, left_to):
 
 def _blocking_move(client, src_key, dst_key, left_from, left_to, timeout, name):
     db = client.db
-    src = _get_list(db, src_key)
+    src = db.get_typed(src_key, List)
     if src is not None:
         value = _move(client, src_key, dst_key, left_from, left_to)
         _rewrite_move(client.engine, name, src_key, dst_key, left_from, left_to)

@@ -21,13 +21,6 @@ _LLONG_MIN = -(2**63)
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 
 
-def _get_set(db, key: bytes):
-    value = db.get(key)
-    if value is None or value.__class__ is Set:
-        return value
-    raise CommandError(WRONGTYPE)
-
-
 def _ordered(s) -> list:
     return s.members_in_order()
 
@@ -72,7 +65,7 @@ def sadd(client, args):
 def srem(client, args):
     db = client.db
     key = args[1]
-    s = _get_set(db, key)
+    s = db.get_typed(key, Set)
     if s is None:
         return 0
     removed = 0
@@ -86,17 +79,8 @@ def srem(client, args):
         engine.dirty += removed
         if engine.notify_flags:
             engine.notify(db, "s", b"srem", key)
-        _deleted_if_empty(engine, db, key, s)
+        db.shrunk(key, s)
     return removed
-
-
-def _deleted_if_empty(engine, db, key, s) -> None:
-    if s:
-        db.modified(key)
-    else:
-        db.delete(key)
-        if engine.notify_flags:
-            engine.notify(db, "g", b"del", key)
 
 
 @command("smove", arity=4, flags="write fast", keys=(1, 2, 1), acl="set", group="set",
@@ -117,7 +101,7 @@ def smove(client, args):
     engine = client.engine
     if engine.notify_flags:
         engine.notify(db, "s", b"srem", src_key)
-    _deleted_if_empty(engine, db, src_key, src)
+    db.shrunk(src_key, src)
     if dst is None:
         dst = Set()
         db.add(dst_key, dst)
@@ -143,20 +127,20 @@ def spop(client, args):
     key = args[1]
     engine = client.engine
     if n == 2:
-        s = _get_set(db, key)
+        s = db.get_typed(key, Set)
         if s is None:
             return None
         member = s.pop_random()
         engine.dirty += 1
         if engine.notify_flags:
             engine.notify(db, "s", b"spop", key)
-        _deleted_if_empty(engine, db, key, s)
+        db.shrunk(key, s)
         engine.rewrite([b"SREM", key, member])
         return member
     count = parse_int(args[2], MUST_BE_POSITIVE)
     if count < 0:
         raise CommandError(MUST_BE_POSITIVE)
-    s = _get_set(db, key)
+    s = db.get_typed(key, Set)
     if s is None or count == 0:
         return RespSet()
     size = len(s)
@@ -184,21 +168,21 @@ def spop(client, args):
          tips=("nondeterministic_output_order",),
          summary="Returns all members of a set.")
 def smembers(client, args):
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     return RespSet() if s is None else RespSet(_ordered(s))
 
 
 @command("sismember", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
          summary="Determines whether a member belongs to a set.")
 def sismember(client, args):
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     return 1 if s is not None and args[2] in s else 0
 
 
 @command("smismember", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
          since="6.2.0", summary="Determines whether multiple members belong to a set.")
 def smismember(client, args):
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     if s is None:
         return [0] * (len(args) - 2)
     return [1 if m in s else 0 for m in args[2:]]
@@ -207,7 +191,7 @@ def smismember(client, args):
 @command("scard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
          summary="Returns the number of members in a set.")
 def scard(client, args):
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     return 0 if s is None else len(s)
 
 
@@ -218,13 +202,13 @@ def srandmember(client, args):
     if n > 3:
         raise CommandError(SYNTAX)
     if n == 2:
-        s = _get_set(client.db, args[1])
+        s = client.db.get_typed(args[1], Set)
         return None if s is None else s.random_member()
     count = parse_int(args[2])
     if count == _LLONG_MIN:
         raise CommandError("ERR value is out of range, value must between -9223372036854775807 and "
                            "9223372036854775807")
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     if s is None or count == 0:
         return []
     if count < 0:
@@ -239,7 +223,7 @@ def srandmember(client, args):
          since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members of a set.")
 def sscan(client, args):
     cursor = parse_scan(args[2])
-    s = _get_set(client.db, args[1])
+    s = client.db.get_typed(args[1], Set)
     if s is None:
         return [b"0", []]
     return scan_reply(s, cursor, args, 3, big=s.big, order=None if s.big else _ordered(s))

@@ -79,14 +79,6 @@ STREAM_TIPS = ("nondeterministic_output",)
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _stream(db, key: bytes):
-    """The stream at `key`, None if missing, WRONGTYPE if something else."""
-    value = db.get(key)
-    if value is None or value.__class__ is Stream:
-        return value
-    raise CommandError(WRONGTYPE)
-
-
 def _strict(arg: bytes) -> StreamID:
     """An explicit ID (``-``/``+`` refused): a digits-only fast path, then the
     type's full parser (Redis's strtoull leniency: spaces, signs, NUL ...)."""
@@ -379,7 +371,7 @@ def xtrim(client, args):
     trim = _parse_add_trim(args, False, engine)[0]
     db = client.db
     key = args[1]
-    s = _stream(db, key)
+    s = db.get_typed(key, Stream)
     if s is None:
         return 0
     deleted = trim.apply(s)
@@ -399,7 +391,7 @@ def xtrim(client, args):
 @command("xlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", summary="Return the number of entries in a stream", complexity="O(1)")
 def xlen(client, args):
-    s = _stream(client.db, args[1])
+    s = client.db.get_typed(args[1], Stream)
     return 0 if s is None else s.length
 
 
@@ -420,7 +412,7 @@ def _range(client, args, rev: bool):
             j += 2
         else:
             raise CommandError(SYNTAX)
-    s = _stream(client.db, args[1])
+    s = client.db.get_typed(args[1], Stream)
     if s is None:
         return []
     if count == 0:
@@ -448,7 +440,7 @@ def xrevrange(client, args):
 def xdel(client, args):
     db = client.db
     key = args[1]
-    s = _stream(db, key)
+    s = db.get_typed(key, Stream)
     if s is None:
         return 0
     ids = _strict_all(args, 2)               # all or nothing: parse every ID first
@@ -587,7 +579,7 @@ def _xread_generic(client, args, group_cmd: bool):
     for j in range(nkeys):
         key = args[first + j]
         arg = args[first + nkeys + j]
-        s = _stream(db, key)
+        s = db.get_typed(key, Stream)
         group = None
         if gname is not None:
             if s is None or (group := s.groups.get(gname)) is None:
@@ -729,7 +721,7 @@ def _xgroup_options(args, create: bool):
 
 def _xgroup_target(client, args, need_group: bool, mkstream: bool = False):
     """The stream and group XGROUP <sub> <key> <group> works on, with Redis's errors."""
-    s = _stream(client.db, args[2])
+    s = client.db.get_typed(args[2], Stream)
     group = None
     if not mkstream:
         if s is None:
@@ -854,7 +846,7 @@ def xgroup_help(client, args):
 
 def _existing_group(client, key: bytes, gname: bytes):
     """Stream and group of XPENDING/XCLAIM/XAUTOCLAIM: both must exist."""
-    s = _stream(client.db, key)
+    s = client.db.get_typed(key, Stream)
     group = s.groups.get(gname) if s is not None else None
     if group is None:
         raise _nogroup(key, gname)
@@ -865,7 +857,7 @@ def _existing_group(client, key: bytes, gname: bytes):
          since="5.0.0", summary="Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
          complexity="O(1) for each message ID processed.")
 def xack(client, args):
-    s = _stream(client.db, args[1])
+    s = client.db.get_typed(args[1], Stream)
     group = s.groups.get(args[2]) if s is not None else None
     if group is None:
         return 0
@@ -1057,7 +1049,7 @@ container("xinfo", arity=-2, group="stream", since="5.0.0",
 
 
 def _info_target(client, key: bytes) -> Stream:
-    s = _stream(client.db, key)
+    s = client.db.get_typed(key, Stream)
     if s is None:
         raise CommandError(ERR_NO_SUCH_KEY)
     return s
@@ -1140,7 +1132,7 @@ def xsetid(client, args):
             raise CommandError(SYNTAX)
         i += 2
     db = client.db
-    s = _stream(db, args[1])
+    s = db.get_typed(args[1], Stream)
     if s is None:
         raise CommandError(ERR_NO_SUCH_KEY)
     _call(s.set_id, last, entries_added, max_deleted)

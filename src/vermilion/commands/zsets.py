@@ -32,23 +32,6 @@ NOT_FLOAT_RANGE = "ERR min or max is not a float"
 NOT_LEX_RANGE = "ERR min or max not valid string range item"
 
 
-def _get_zset(db, key: bytes):
-    value = db.get(key)
-    if value is None or value.__class__ is SortedSet:
-        return value
-    raise CommandError(WRONGTYPE)
-
-
-def _deleted_if_empty(engine, db, key: bytes, zs) -> bool:
-    if zs:
-        db.modified(key)
-        return False
-    db.delete(key)
-    if engine.notify_flags:
-        engine.notify(db, "g", b"del", key)
-    return True
-
-
 def _parse_score_range(lo: bytes, hi: bytes):
     """zslParseRange: "(" exclusive, inf/-inf; returns (lo, lo_ex, hi, hi_ex)."""
     lo_ex = lo[:1] == b"("
@@ -241,14 +224,14 @@ def zincrby(client, args):
 @command("zscore", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="1.2.0", summary="Returns the score of a member in a sorted set.")
 def zscore(client, args):
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     return None if zs is None else zs.scores.get(args[2])
 
 
 @command("zmscore", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="6.2.0", summary="Returns the score of one or more members in a sorted set.")
 def zmscore(client, args):
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
         return [None] * (len(args) - 2)
     get = zs.scores.get
@@ -258,7 +241,7 @@ def zmscore(client, args):
 @command("zcard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="1.2.0", summary="Returns the number of members in a sorted set.")
 def zcard(client, args):
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     return 0 if zs is None else len(zs)
 
 
@@ -266,7 +249,7 @@ def zcard(client, args):
          since="2.0.0", summary="Returns the count of members in a sorted set that have scores within a range.")
 def zcount(client, args):
     lo, lo_ex, hi, hi_ex = _parse_score_range(args[2], args[3])
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     return 0 if zs is None else zs.count_by_score(lo, lo_ex, hi, hi_ex)
 
 
@@ -274,12 +257,12 @@ def zcount(client, args):
          since="2.8.9", summary="Returns the number of members in a sorted set within a lexicographical range.")
 def zlexcount(client, args):
     lo, hi = _parse_lex_range(args[2], args[3])
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     return 0 if zs is None else zs.count_by_lex(lo, hi)
 
 
 def _rank(client, args, reverse: bool):
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     return None if zs is None else zs.rank(args[2], reverse)
 
 
@@ -467,7 +450,7 @@ def _store_result(client, dst_key: bytes, items, event: bytes) -> int:
 def zrem(client, args):
     db = client.db
     key = args[1]
-    zs = _get_zset(db, key)
+    zs = db.get_typed(key, SortedSet)
     if zs is None:
         return 0
     removed = 0
@@ -481,7 +464,7 @@ def zrem(client, args):
         engine.dirty += removed
         if engine.notify_flags:
             engine.notify(db, "z", b"zrem", key)
-        _deleted_if_empty(engine, db, key, zs)
+        db.shrunk(key, zs)
     return removed
 
 
@@ -495,7 +478,7 @@ def _zremrange(client, args, kind: int):
         lrange = _parse_lex_range(args[2], args[3])
     db = client.db
     key = args[1]
-    zs = _get_zset(db, key)
+    zs = db.get_typed(key, SortedSet)
     if zs is None:
         return 0
     if kind == RANK:
@@ -520,7 +503,7 @@ def _zremrange(client, args, kind: int):
     if deleted:
         if engine.notify_flags:
             engine.notify(db, "z", (b"zremrangebyrank", b"zremrangebyscore", b"zremrangebylex")[kind], key)
-        _deleted_if_empty(engine, db, key, zs)
+        db.shrunk(key, zs)
         engine.dirty += deleted
     return deleted
 
@@ -551,7 +534,7 @@ def _pop_items(client, db, key: bytes, zs, count: int, from_max: bool) -> list:
     engine = client.engine
     if engine.notify_flags:
         engine.notify(db, "z", b"zpopmax" if from_max else b"zpopmin", key)
-    _deleted_if_empty(engine, db, key, zs)
+    db.shrunk(key, zs)
     engine.dirty += len(items)
     return items
 
@@ -582,11 +565,7 @@ def _zpop(client, args, from_max: bool):
         engine = client.engine
         if engine.notify_flags:
             engine.notify(db, "z", b"zpopmax" if from_max else b"zpopmin", key)
-        if zs:
-            if db.watched:
-                db.modified(key)
-        else:
-            _deleted_if_empty(engine, db, key, zs)
+        db.shrunk(key, zs)
         engine.dirty += 1
         return [member, score]
     items = _pop_items(client, db, key, zs, count, from_max)
@@ -666,7 +645,7 @@ def zmpop(client, args):
     keys, from_max, count = _parse_zmpop(args, 1)
     db = client.db
     for key in keys:
-        zs = _get_zset(db, key)
+        zs = db.get_typed(key, SortedSet)
         if zs is not None:
             return _pop_reply(client, db, key, zs, from_max, count, True)
     return NULL_ARRAY
@@ -684,7 +663,7 @@ def _serve_zpop(waiter, key):
 def _blocking_zpop(client, keys, timeout: int, from_max: bool, count, nested: bool):
     db = client.db
     for key in keys:
-        zs = _get_zset(db, key)
+        zs = db.get_typed(key, SortedSet)
         if zs is not None:
             return _pop_reply(client, db, key, zs, from_max, count, nested)
     return client.engine.blocking.block(client, keys, timeout, _serve_zpop, NULL_ARRAY,
@@ -724,7 +703,7 @@ def bzmpop(client, args):
 def zrandmember(client, args):
     n = len(args)
     if n == 2:
-        zs = _get_zset(client.db, args[1])
+        zs = client.db.get_typed(args[1], SortedSet)
         return None if zs is None else zs.random_item()[1]
     withscores = False
     if n == 4:
@@ -739,7 +718,7 @@ def zrandmember(client, args):
                            "9223372036854775807")
     if withscores and count < -(_LONG_MAX // 2):
         raise CommandError("ERR value is out of range")
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     if zs is None or count == 0:
         return []
     if count < 0:
@@ -760,7 +739,7 @@ def zrandmember(client, args):
          since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members and scores of a sorted set.")
 def zscan(client, args):
     cursor = parse_scan(args[2])
-    zs = _get_zset(client.db, args[1])
+    zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
         return [b"0", []]
     scores = zs.scores

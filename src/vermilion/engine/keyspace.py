@@ -200,6 +200,19 @@ class Database:
         if self.watched:
             self.engine.touch_watched(self, key)
 
+    def shrunk(self, key: bytes, value) -> bool:
+        """Elements were removed in place from the collection at `key` (HDEL, SREM, LREM,
+        pops ...): tell watchers, or, when it is now empty, delete the key and notify
+        ``del``, since Redis never keeps an empty collection. True if it was deleted."""
+        if value:
+            if self.watched:
+                self.engine.touch_watched(self, key)
+            return False
+        self.delete(key)
+        if self.engine.notify_flags:
+            self.engine.notify(self, "g", b"del", key)
+        return True
+
     def delete(self, key: bytes) -> bool:
         if self.data.pop(key, None) is None:
             return False
