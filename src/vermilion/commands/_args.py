@@ -1,9 +1,13 @@
-"""Argument parsing shared by every family: Redis's integer/float rules and errors."""
+"""Argument parsing shared by every family: Redis's integer rules and errors.
+
+Doubles are parsed by ``types/numeric.py`` (strtod), long doubles by
+``types/longdouble.py`` (strtold).
+"""
 from __future__ import annotations
 
-import math
+from typing import Callable
 
-from ..engine.errors import NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
+from ..engine.errors import NOT_INTEGER, SYNTAX, CommandError
 
 _MAX = 2**63 - 1
 _MIN = -(2**63)
@@ -21,24 +25,41 @@ def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
     raise CommandError(error)
 
 
-def parse_float(arg: bytes, error: str = NOT_FLOAT) -> float:
-    """Redis's strtold-based parsing: no spaces, 'inf'/'-inf' allowed, NaN refused."""
-    if not arg or arg[0] in b" \t\r\n\v\f" or arg[-1] in b" \t\r\n\v\f":
-        raise CommandError(error)
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+
+
+def parse_numkeys(arg: bytes) -> int:
+    """numkeys of LMPOP, ZMPOP, SINTERCARD ...: an integer >= 1, one error for anything else."""
     try:
-        value = float(arg)
-    except ValueError:
-        raise CommandError(error) from None
-    if math.isnan(value):
-        raise CommandError(error)
-    if b"_" in arg:  # Python accepts digit separators; strtod does not
-        raise CommandError(error)
-    return value
+        numkeys = parse_int(arg)
+    except CommandError:
+        numkeys = 0
+    if numkeys <= 0:
+        raise CommandError(NUMKEYS_NOT_POSITIVE)
+    return numkeys
 
 
-def syntax_error() -> CommandError:
-    return CommandError(SYNTAX)
-
-
-def upper(arg: bytes) -> bytes:
-    return arg.upper()
+def parse_mpop(args: list, first: int, direction: Callable[[bytes], bool]):
+    """``numkeys key [key ...] <direction> [COUNT n]`` from args[first] (LMPOP LEFT|RIGHT,
+    ZMPOP MIN|MAX and their blocking forms): (keys, direction(arg), count), count 1
+    when not given. `direction` raises the syntax error for a word it does not know."""
+    numkeys = parse_numkeys(args[first])
+    where_idx = first + numkeys + 1
+    if where_idx >= len(args):
+        raise CommandError(SYNTAX)
+    where = direction(args[where_idx])
+    count = -1
+    j = where_idx + 1
+    while j < len(args):
+        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
+            try:
+                count = parse_int(args[j + 1])
+            except CommandError:
+                raise CommandError(COUNT_NOT_POSITIVE) from None
+            if count <= 0:
+                raise CommandError(COUNT_NOT_POSITIVE)
+            j += 2
+        else:
+            raise CommandError(SYNTAX)
+    return args[first + 1:where_idx], where, (1 if count == -1 else count)

@@ -1,4 +1,5 @@
-"""HSCAN, SSCAN and ZSCAN: cursor parsing, options, and the reply (shared by three families).
+"""HSCAN, SSCAN and ZSCAN: cursor parsing, options, and the reply (shared by three families;
+SCAN uses the cursor and option parsing too).
 
 Redis answers a collection in a compact encoding (listpack, intset) whole, with
 cursor 0, ignoring COUNT; we do the same for values whose ``big`` flag is off, so
@@ -16,7 +17,7 @@ INVALID_CURSOR = "ERR invalid cursor"
 _ULONG = 2**64
 
 
-def parse_scan(arg: bytes) -> int:
+def parse_scan_cursor(arg: bytes) -> int:
     """parseScanCursorOrReply: strtoul, refusing a leading space, junk and overflow."""
     if not arg:
         return 0                       # strtoul("") stops at the terminator: cursor 0
@@ -33,10 +34,11 @@ def parse_scan(arg: bytes) -> int:
     return (-value) % _ULONG if neg else value
 
 
-def parse_scan_options(args, start: int):
-    """COUNT n (>= 1) and MATCH pattern; returns (count, matcher or None)."""
+def parse_scan_options(args, start: int, with_type: bool = False):
+    """COUNT n (>= 1), MATCH pattern and, for SCAN (`with_type`), TYPE name:
+    (count, matcher or None, lower-cased type name or None)."""
     count = 10
-    match = None
+    match = wanted_type = None
     i = start
     n = len(args)
     while i < n:
@@ -48,10 +50,12 @@ def parse_scan_options(args, start: int):
         elif opt == b"match" and i + 1 < n:
             pattern = args[i + 1]
             match = None if matches_everything(pattern) else compile_glob(pattern)
+        elif with_type and opt == b"type" and i + 1 < n:
+            wanted_type = args[i + 1].lower()
         else:
             raise CommandError(SYNTAX)
         i += 2
-    return count, match
+    return count, match, wanted_type
 
 
 def scan_reply(value, cursor: int, args, start: int, big: bool, values=None, members=None, order=None):
@@ -60,7 +64,7 @@ def scan_reply(value, cursor: int, args, start: int, big: bool, values=None, mem
     values: member -> associated reply item (hash value, zset score) or None for sets.
     order: the members in Redis's order for compact encodings (defaults to iteration).
     """
-    count, match = parse_scan_options(args, start)
+    count, match, _ = parse_scan_options(args, start)
     if not big:
         candidates = order if order is not None else list(value)
         next_cursor = 0

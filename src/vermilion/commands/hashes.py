@@ -12,7 +12,7 @@ from ..engine.table import command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
 from ._args import parse_int
-from ._scan import parse_scan, scan_reply
+from ._scan import parse_scan_cursor, scan_reply
 
 _LONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
@@ -329,7 +329,7 @@ def hrandfield(client, args):
          since="2.8.0", tips=("nondeterministic_output",),
          summary="Iterates over fields and values of a hash.")
 def hscan(client, args):
-    cursor = parse_scan(args[2])
+    cursor = parse_scan_cursor(args[2])
     h = client.db.get_typed(args[1], Hash)
     if h is None:
         return [b"0", []]

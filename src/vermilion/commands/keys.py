@@ -25,11 +25,11 @@ from ..engine.table import command, container
 from ..types.glob import compile_glob, matches_everything
 from ._args import parse_int
 from ._help import help_reply
+from ._scan import parse_scan_cursor, parse_scan_options
 
 _LLONG_MAX = 2**63 - 1
 _INT_MAX = 2**31 - 1
 _INT_MIN = -(2**31)
-_ULONG_MAX = 2**64 - 1
 
 SAME_OBJECT = "ERR source and destination objects are the same"
 SHARED_REFCOUNT = 2147483647    # Redis's OBJ_SHARED_REFCOUNT for the shared integers 0..9999
@@ -367,53 +367,11 @@ def keys(client, args):
     return [k for k in db.data if match(k) and not db.is_expired(k, now)]
 
 
-def parse_scan_cursor(arg: bytes) -> int:
-    """Redis's parseScanCursorOrReply: strtoul(), base 10, whole argument, no leading space.
-
-    strtoul also takes a sign (a negative number wraps around) and the empty string (0).
-    """
-    text = arg
-    if text[:1].isspace():
-        raise CommandError("ERR invalid cursor")
-    sign = 1
-    if text[:1] in (b"+", b"-"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    if not text:
-        if arg:
-            raise CommandError("ERR invalid cursor")
-        return 0
-    if not text.isdigit():
-        raise CommandError("ERR invalid cursor")
-    value = int(text)
-    if value > _ULONG_MAX:
-        raise CommandError("ERR invalid cursor")
-    return (sign * value) & _ULONG_MAX
-
-
 @command("scan", arity=-2, flags="readonly", acl="keyspace", tips=SCAN_TIPS, since="2.8.0",
          summary="Iterates over the key names in the database.")
 def scan(client, args):
     cursor = parse_scan_cursor(args[1])
-    count = 10
-    match = None
-    wanted_type = None
-    i = 2
-    n = len(args)
-    while i < n:
-        opt = args[i].lower()
-        if opt == b"count" and i + 1 < n:
-            count = parse_int(args[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-        elif opt == b"match" and i + 1 < n:
-            pattern = args[i + 1]
-            match = None if matches_everything(pattern) else compile_glob(pattern)
-        elif opt == b"type" and i + 1 < n:
-            wanted_type = args[i + 1].lower()
-        else:
-            raise CommandError(SYNTAX)
-        i += 2
+    count, match, wanted_type = parse_scan_options(args, 2, with_type=True)
     db = client.db
     cursor, found = db.scan(cursor, count)
     out = []

@@ -15,14 +15,13 @@ from __future__ import annotations
 from itertools import islice
 
 from ..engine.blocking import parse_timeout_seconds
-from ..engine.errors import NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
+from ..engine.errors import NOT_POSITIVE, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, numkeys_keys
 from ..types.collections import List
-from ._args import parse_int
+from ._args import parse_int, parse_mpop
 
 _LLONG_MIN = -(2**63)
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -168,9 +167,9 @@ def _pop(client, args, left: bool):
         raise CommandError("ERR wrong number of arguments for '%s' command" % ("lpop" if left else "rpop"))
     count = None
     if n == 3:
-        count = parse_int(args[2], MUST_BE_POSITIVE)
+        count = parse_int(args[2], NOT_POSITIVE)
         if count < 0:
-            raise CommandError(MUST_BE_POSITIVE)
+            raise CommandError(NOT_POSITIVE)
     db = client.db
     key = args[1]
     lst = db.get(key)
@@ -499,34 +498,6 @@ def rpoplpush(client, args):
     return _move(client, args[1], args[2], False, True)
 
 
-def _parse_mpop(args, first: int):
-    """numkeys key... LEFT|RIGHT [COUNT n] starting at args[first]: (keys, left, count)."""
-    try:
-        numkeys = parse_int(args[first])
-    except CommandError:
-        raise CommandError("ERR numkeys should be greater than 0") from None
-    if numkeys <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
-    where_idx = first + numkeys + 1
-    if where_idx >= len(args):
-        raise CommandError(SYNTAX)
-    left = _where(args[where_idx])
-    count = -1
-    j = where_idx + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            try:
-                count = parse_int(args[j + 1])
-            except CommandError:
-                raise CommandError("ERR count should be greater than 0") from None
-            if count <= 0:
-                raise CommandError("ERR count should be greater than 0")
-            j += 2
-        else:
-            raise CommandError(SYNTAX)
-    return args[first + 1:where_idx], left, (1 if count == -1 else count)
-
-
 def _mpop_from(client, keys, left: bool, count: int):
     """The first non-empty list among `keys`: pop up to count; None when all are empty."""
     db = client.db
@@ -540,7 +511,7 @@ def _mpop_from(client, keys, left: bool, count: int):
 @command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="list", group="list",
          since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
 def lmpop(client, args):
-    keys, left, count = _parse_mpop(args, 1)
+    keys, left, count = parse_mpop(args, 1, _where)
     reply = _mpop_from(client, keys, left, count)
     return NULL_ARRAY if reply is None else reply
 
@@ -600,7 +571,7 @@ def brpop(client, args):
          group="list", since="7.0.0",
          summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blmpop(client, args):
-    keys, left, count = _parse_mpop(args, 2)
+    keys, left, count = parse_mpop(args, 2, _where)
     timeout = parse_timeout_seconds(args[1])
     return _blocking_pop(client, keys, timeout, left, count)
 

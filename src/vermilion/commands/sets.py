@@ -10,15 +10,14 @@ of the popped members (or DEL when it took the whole set), as Redis does.
 """
 from __future__ import annotations
 
-from ..engine.errors import SYNTAX, WRONGTYPE, CommandError
+from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import RespSet
 from ..engine.table import command, numkeys_keys
 from ..types.collections import Set, is_int64, new_set, random_distinct
-from ._args import parse_int
-from ._scan import parse_scan, scan_reply
+from ._args import parse_int, parse_numkeys
+from ._scan import parse_scan_cursor, scan_reply
 
 _LLONG_MIN = -(2**63)
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 
 
 def _ordered(s) -> list:
@@ -137,9 +136,9 @@ def spop(client, args):
         db.shrunk(key, s)
         engine.rewrite([b"SREM", key, member])
         return member
-    count = parse_int(args[2], MUST_BE_POSITIVE)
+    count = parse_int(args[2], NOT_POSITIVE)
     if count < 0:
-        raise CommandError(MUST_BE_POSITIVE)
+        raise CommandError(NOT_POSITIVE)
     s = db.get_typed(key, Set)
     if s is None or count == 0:
         return RespSet()
@@ -222,7 +221,7 @@ def srandmember(client, args):
 @command("sscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
          since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members of a set.")
 def sscan(client, args):
-    cursor = parse_scan(args[2])
+    cursor = parse_scan_cursor(args[2])
     s = client.db.get_typed(args[1], Set)
     if s is None:
         return [b"0", []]
@@ -348,12 +347,7 @@ def sdiffstore(client, args):
 
 def parse_card_args(args):
     """SINTERCARD/ZINTERCARD: numkeys key... [LIMIT n] -> (keys, limit)."""
-    try:
-        numkeys = parse_int(args[1])
-    except CommandError:
-        raise CommandError("ERR numkeys should be greater than 0") from None
-    if numkeys <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
+    numkeys = parse_numkeys(args[1])
     if numkeys > len(args) - 2:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     limit = 0

@@ -15,19 +15,18 @@ from __future__ import annotations
 import random
 
 from ..engine.blocking import parse_timeout_seconds
-from ..engine.errors import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError
+from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY
 from ..engine.table import command, numkeys_keys
 from ..server.resp import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
 from ..types.sortedset import SortedSet, parse_lex, score_prefix
-from ._args import parse_int
-from ._scan import parse_scan, scan_reply
+from ._args import parse_int, parse_mpop
+from ._scan import parse_scan_cursor, scan_reply
 
 _LLONG_MIN = -(2**63)
 _LONG_MAX = 2**63 - 1
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
 NOT_LEX_RANGE = "ERR min or max not valid string range item"
 
@@ -545,9 +544,9 @@ def _zpop(client, args, from_max: bool):
         raise CommandError(SYNTAX)
     count = -1
     if n == 3:
-        count = parse_int(args[2], MUST_BE_POSITIVE)
+        count = parse_int(args[2], NOT_POSITIVE)
         if count < 0:
-            raise CommandError(MUST_BE_POSITIVE)
+            raise CommandError(NOT_POSITIVE)
     db = client.db
     key = args[1]
     zs = db.get(key)
@@ -590,38 +589,14 @@ def zpopmax(client, args):
     return _zpop(client, args, True)
 
 
-def _parse_zmpop(args, first: int):
-    """numkeys key... MIN|MAX [COUNT n]: (keys, from_max, count)."""
-    try:
-        numkeys = parse_int(args[first])
-    except CommandError:
-        raise CommandError("ERR numkeys should be greater than 0") from None
-    if numkeys <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
-    where_idx = first + numkeys + 1
-    if where_idx >= len(args):
-        raise CommandError(SYNTAX)
-    where = args[where_idx].lower()
+def _from_max(arg: bytes) -> bool:
+    """ZMPOP's MIN -> False, MAX -> True; anything else is a syntax error."""
+    where = arg.lower()
     if where == b"min":
-        from_max = False
-    elif where == b"max":
-        from_max = True
-    else:
-        raise CommandError(SYNTAX)
-    count = -1
-    j = where_idx + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            try:
-                count = parse_int(args[j + 1])
-            except CommandError:
-                raise CommandError("ERR count should be greater than 0") from None
-            if count <= 0:
-                raise CommandError("ERR count should be greater than 0")
-            j += 2
-        else:
-            raise CommandError(SYNTAX)
-    return args[first + 1:where_idx], from_max, (1 if count == -1 else count)
+        return False
+    if where == b"max":
+        return True
+    raise CommandError(SYNTAX)
 
 
 def _pop_reply(client, db, key: bytes, zs, from_max: bool, count, nested: bool):
@@ -642,7 +617,7 @@ def _pop_reply(client, db, key: bytes, zs, from_max: bool, count, nested: bool):
          acl="sortedset", group="sorted_set", since="7.0.0",
          summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
 def zmpop(client, args):
-    keys, from_max, count = _parse_zmpop(args, 1)
+    keys, from_max, count = parse_mpop(args, 1, _from_max)
     db = client.db
     for key in keys:
         zs = db.get_typed(key, SortedSet)
@@ -690,7 +665,7 @@ def bzpopmax(client, args):
          acl="sortedset", group="sorted_set", since="7.0.0",
          summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzmpop(client, args):
-    keys, from_max, count = _parse_zmpop(args, 2)
+    keys, from_max, count = parse_mpop(args, 2, _from_max)
     timeout = parse_timeout_seconds(args[1])
     return _blocking_zpop(client, keys, timeout, from_max, count, True)
 
@@ -738,7 +713,7 @@ def zrandmember(client, args):
 @command("zscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members and scores of a sorted set.")
 def zscan(client, args):
-    cursor = parse_scan(args[2])
+    cursor = parse_scan_cursor(args[2])
     zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
         return [b"0", []]
