@@ -11,6 +11,7 @@ from ..engine.replies import OK
 from ..engine.table import command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
+from ._collection import remove_members
 from ._args import parse_int
 from ._scan import parse_scan_cursor, scan_reply
 
@@ -113,24 +114,7 @@ def hsetnx(client, args):
 @command("hdel", arity=-3, flags="write fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
 def hdel(client, args):
-    db = client.db
-    key = args[1]
-    h = db.get_typed(key, Hash)
-    if h is None:
-        return 0
-    deleted = 0
-    for field in args[2:]:
-        if h.del_field(field):
-            deleted += 1
-            if not h:
-                break
-    if deleted:
-        engine = client.engine
-        engine.dirty += deleted
-        if engine.notify_flags:
-            engine.notify(db, "h", b"hdel", key)
-        db.shrunk(key, h)
-    return deleted
+    return remove_members(client, args, Hash, Hash.del_field, "h", b"hdel")
 
 
 @command("hincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",

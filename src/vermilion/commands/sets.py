@@ -14,6 +14,7 @@ from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import RespSet
 from ..engine.table import command, numkeys_keys
 from ..types.collections import Set, is_int64, new_set, random_distinct
+from ._collection import remove_members
 from ._args import parse_int, parse_numkeys
 from ._scan import parse_scan_cursor, scan_reply
 
@@ -62,24 +63,7 @@ def sadd(client, args):
 @command("srem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="set", group="set",
          summary="Removes one or more members from a set. Deletes the set if the last member was removed.")
 def srem(client, args):
-    db = client.db
-    key = args[1]
-    s = db.get_typed(key, Set)
-    if s is None:
-        return 0
-    removed = 0
-    for m in args[2:]:
-        if s.remove_member(m):
-            removed += 1
-            if not s:
-                break
-    if removed:
-        engine = client.engine
-        engine.dirty += removed
-        if engine.notify_flags:
-            engine.notify(db, "s", b"srem", key)
-        db.shrunk(key, s)
-    return removed
+    return remove_members(client, args, Set, Set.remove_member, "s", b"srem")
 
 
 @command("smove", arity=4, flags="write fast", keys=(1, 2, 1), acl="set", group="set",

@@ -18,10 +18,11 @@ from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY
 from ..engine.table import command, numkeys_keys
-from ..server.resp import format_double
+from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
 from ..types.sortedset import SortedSet, parse_lex, score_prefix
+from ._collection import remove_members
 from ._args import parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
 
@@ -447,24 +448,7 @@ def _store_result(client, dst_key: bytes, items, event: bytes) -> int:
 @command("zrem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="1.2.0", summary="Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
 def zrem(client, args):
-    db = client.db
-    key = args[1]
-    zs = db.get_typed(key, SortedSet)
-    if zs is None:
-        return 0
-    removed = 0
-    for m in args[2:]:
-        if zs.remove(m):
-            removed += 1
-            if not zs:
-                break
-    if removed:
-        engine = client.engine
-        engine.dirty += removed
-        if engine.notify_flags:
-            engine.notify(db, "z", b"zrem", key)
-        db.shrunk(key, zs)
-    return removed
+    return remove_members(client, args, SortedSet, SortedSet.remove, "z", b"zrem")
 
 
 def _zremrange(client, args, kind: int):

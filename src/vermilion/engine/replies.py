@@ -22,6 +22,8 @@ Errors a command fails with are raised as ``CommandError`` (engine/errors.py).
 """
 from __future__ import annotations
 
+import math
+
 
 class Status:
     """A simple string reply such as ``+OK``; kept pre-encoded because it is frequent."""
@@ -123,3 +125,12 @@ NO_REPLY = _NoReply()
 OK = Status(b"OK")
 QUEUED = Status(b"QUEUED")
 PONG = Status(b"PONG")
+
+
+def format_double(value: float) -> bytes:
+    """Redis 7.0 prints doubles with %.17g, and infinities as inf / -inf."""
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    if value != value:  # NaN: C's printf shows the sign bit
+        return b"-nan" if math.copysign(1.0, value) < 0 else b"nan"
+    return b"%.17g" % value

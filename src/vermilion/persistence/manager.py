@@ -773,7 +773,6 @@ class Persistence:
         """BGREWRITEAOF: new incr file, fork a child to write the new base."""
         if self.child is not None:
             return False
-        engine = self.engine
         directory = self.aof_dir()
         os.makedirs(directory, exist_ok=True)
         w = self.writer

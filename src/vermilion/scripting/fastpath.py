@@ -24,7 +24,7 @@ import re
 from ..engine.replies import (
     NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
 )
-from ..server.resp import format_double
+from ..engine.replies import format_double
 from .runtime import error_text, lua_int, number_arg
 
 _TOKEN = re.compile(rb"""

@@ -26,7 +26,7 @@ from ..engine.client import Client
 from ..engine.replies import (
     NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
 )
-from ..server.resp import format_double
+from ..engine.replies import format_double
 from .bytecode import untail
 from .libs import LIBRARIES
 from .prelude import PRELUDE

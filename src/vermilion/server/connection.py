@@ -18,7 +18,7 @@ import hiredis
 from ..engine.client import Client
 from ..engine.replies import NO_REPLY, POSTPONED, Status
 from .parser import ProtocolError, RequestParser
-from .resp import encode, error_line
+from .resp import encode
 
 log = logging.getLogger("vermilion")
 
@@ -30,8 +30,6 @@ class Connection(Client, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reader = hiredis.Reader()
         self.parser: RequestParser | None = None    # active while off the fast path
-        self.pending_out = 0                        # bytes written but not yet sent
-        self.paused_reading = False
         self.obuf_soft_since = 0.0
         # Output ordering (see push/send/_write): `batch` is the reply list of the
         # batch this connection is executing right now, so pushes and out-of-band

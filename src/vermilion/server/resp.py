@@ -1,21 +1,11 @@
 """RESP2/RESP3 encoding of the reply values in engine/replies.py."""
 from __future__ import annotations
 
-import math
-
 from ..engine.errors import CommandError
-from ..engine.replies import (
+from ..engine.replies import (  # noqa: F401  (format_double re-exported)
+    format_double,
     NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
 )
-
-
-def format_double(value: float) -> bytes:
-    """Redis 7.0 prints doubles with %.17g, and infinities as inf / -inf."""
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    if value != value:  # NaN: C's printf shows the sign bit
-        return b"-nan" if math.copysign(1.0, value) < 0 else b"nan"
-    return b"%.17g" % value
 
 
 def encode(value, out: list, resp3: bool) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
-import time
 
 from ..engine.engine import Engine
 from .connection import Connection
@@ -27,7 +25,6 @@ class Server:
         self.flush_queue: list[Connection] = []     # connections with pending pushes
         self.apply_obuf_config()
         self.config.listeners.append(self._config_changed)
-        self.stopped = asyncio.Event() if False else None
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
         self.paused_until = 0.0
