@@ -97,3 +97,15 @@ def pair2(reference_server, vermilion_process_server):
     p = Pair(reference_server.port, vermilion_process_server.port, 2)
     yield p
     p.close()
+
+
+@pytest.fixture
+def ports(reference_server, vermilion_process_server):
+    """Both servers' ports, each emptied: for scenarios run with support.same_on_both."""
+    out = []
+    for port in (reference_server.port, vermilion_process_server.port):
+        c = RawClient(port)
+        c.call("FLUSHALL")
+        c.close()
+        out.append(port)
+    return out

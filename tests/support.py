@@ -60,3 +60,40 @@ class RedisProcess:
         self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def connect(port: int, resp: int = 2):
+    """A raw connection, switched to RESP3 when asked."""
+    from rawclient import RawClient
+    c = RawClient(port)
+    if resp == 3:
+        c.call("HELLO", "3")
+    return c
+
+
+def quiet(client, wait: float = 0.05) -> bool:
+    """True if nothing arrives on `client` within `wait` seconds (it is blocked)."""
+    client.sock.settimeout(wait)
+    try:
+        chunk = client.sock.recv(1 << 16)
+    except (socket.timeout, BlockingIOError):
+        return True
+    finally:
+        client.sock.settimeout(10)
+    client.buf += chunk
+    return False
+
+
+def settle(port: int) -> None:
+    """Round-trip on a fresh connection: earlier commands of other clients are done."""
+    c = connect(port)
+    c.call("PING")
+    c.close()
+
+
+def same_on_both(ports, scenario, *args):
+    """Run scenario(port, *args) on redis-server then Vermilion; both must observe the same."""
+    ref = scenario(ports[0], *args)
+    ver = scenario(ports[1], *args)
+    assert ver == ref, f"redis={ref!r}\nvermilion={ver!r}"
+    return ver

@@ -9,7 +9,6 @@ measured on Vermilion.
 """
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -18,50 +17,7 @@ from rawclient import RawClient, encode_command
 from vermilion.engine.table import COMMANDS
 
 
-def connect(port: int, resp: int = 2) -> RawClient:
-    c = RawClient(port)
-    if resp == 3:
-        c.call("HELLO", "3")
-    return c
-
-
-def quiet(client: RawClient, wait: float = 0.05) -> bool:
-    """True if nothing arrives on `client` within `wait` seconds (it is blocked)."""
-    client.sock.settimeout(wait)
-    try:
-        chunk = client.sock.recv(1 << 16)
-    except (socket.timeout, BlockingIOError):
-        return True
-    finally:
-        client.sock.settimeout(10)
-    client.buf += chunk
-    return False
-
-
-def settle(port: int) -> None:
-    """Round-trip on a fresh connection: earlier commands of other clients are done."""
-    c = RawClient(port)
-    c.call("PING")
-    c.close()
-
-
-@pytest.fixture
-def ports(reference_server, vermilion_process_server):
-    out = []
-    for port in (reference_server.port, vermilion_process_server.port):
-        c = RawClient(port)
-        c.call("FLUSHALL")
-        c.close()
-        out.append(port)
-    return out
-
-
-def same_on_both(ports, scenario, *args):
-    """Run scenario(port, *args) on redis-server then Vermilion; both must observe the same."""
-    ref = scenario(ports[0], *args)
-    ver = scenario(ports[1], *args)
-    assert ver == ref, f"redis={ref!r}\nvermilion={ver!r}"
-    return ver
+from support import connect, quiet, same_on_both, settle  # noqa: E402,F401
 
 
 # -- scenarios ---------------------------------------------------------------------------------
