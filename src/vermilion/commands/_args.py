@@ -63,3 +63,28 @@ def parse_mpop(args: list, first: int, direction: Callable[[bytes], bool]):
         else:
             raise CommandError(SYNTAX)
     return args[first + 1:where_idx], where, (1 if count == -1 else count)
+
+
+_RANDOM_COUNT_RANGE = ("ERR value is out of range, value must between -9223372036854775807 and "
+                       "9223372036854775807")
+
+
+def parse_random_count(args: list, option: bytes | None = None) -> tuple[int, bool]:
+    """SRANDMEMBER / HRANDFIELD / ZRANDMEMBER ``key count [option]``: (count, with option).
+
+    Redis refuses LLONG_MIN (it negates the count), and with WITHVALUES/WITHSCORES a
+    negative count whose doubled reply length would overflow.
+    """
+    flag = False
+    if len(args) == 4 and option is not None:
+        if args[3].lower() != option:
+            raise CommandError(SYNTAX)
+        flag = True
+    elif len(args) > 3:
+        raise CommandError(SYNTAX)
+    count = parse_int(args[2])
+    if count == _MIN:
+        raise CommandError(_RANDOM_COUNT_RANGE)
+    if flag and count < -(_MAX // 2):
+        raise CommandError("ERR value is out of range")
+    return count, flag

@@ -6,13 +6,13 @@ Redis's exact order). A key never holds an empty hash.
 """
 from __future__ import annotations
 
-from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE, CommandError, wrong_arity
+from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import OK
 from ..engine.table import command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
 from ._collection import remove_members
-from ._args import parse_int
+from ._args import parse_random_count, parse_int
 from ._scan import parse_scan_cursor, scan_reply
 
 _LONG_MAX = 2**63 - 1
@@ -273,19 +273,7 @@ def hrandfield(client, args):
         if h is None:
             return None
         return h.random_field()
-    withvalues = False
-    if n == 4:
-        if args[3].lower() != b"withvalues":
-            raise CommandError(SYNTAX)
-        withvalues = True
-    elif n > 4:
-        raise CommandError(SYNTAX)
-    count = parse_int(args[2])
-    if count == _LLONG_MIN:
-        raise CommandError("ERR value is out of range, value must between -9223372036854775807 and "
-                           "9223372036854775807")
-    if withvalues and count < -(_LONG_MAX // 2):
-        raise CommandError("ERR value is out of range")
+    count, withvalues = parse_random_count(args, b"withvalues")
     h = client.db.get_typed(args[1], Hash)
     if h is None or count == 0:
         return []

@@ -15,7 +15,7 @@ from ..engine.replies import RespSet
 from ..engine.table import command, numkeys_keys
 from ..types.collections import Set, is_int64, new_set, random_distinct
 from ._collection import remove_members
-from ._args import parse_int, parse_numkeys
+from ._args import parse_random_count, parse_int, parse_numkeys
 from ._scan import parse_scan_cursor, scan_reply
 
 _LLONG_MIN = -(2**63)
@@ -187,10 +187,7 @@ def srandmember(client, args):
     if n == 2:
         s = client.db.get_typed(args[1], Set)
         return None if s is None else s.random_member()
-    count = parse_int(args[2])
-    if count == _LLONG_MIN:
-        raise CommandError("ERR value is out of range, value must between -9223372036854775807 and "
-                           "9223372036854775807")
+    count, _ = parse_random_count(args)
     s = client.db.get_typed(args[1], Set)
     if s is None or count == 0:
         return []

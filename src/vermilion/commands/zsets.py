@@ -23,7 +23,7 @@ from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
 from ..types.sortedset import SortedSet, parse_lex, score_prefix
 from ._collection import remove_members
-from ._args import parse_int, parse_mpop
+from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
 
 _LLONG_MIN = -(2**63)
@@ -664,19 +664,7 @@ def zrandmember(client, args):
     if n == 2:
         zs = client.db.get_typed(args[1], SortedSet)
         return None if zs is None else zs.random_item()[1]
-    withscores = False
-    if n == 4:
-        if args[3].lower() != b"withscores":
-            raise CommandError(SYNTAX)
-        withscores = True
-    elif n > 4:
-        raise CommandError(SYNTAX)
-    count = parse_int(args[2])
-    if count == _LLONG_MIN:
-        raise CommandError("ERR value is out of range, value must between -9223372036854775807 and "
-                           "9223372036854775807")
-    if withscores and count < -(_LONG_MAX // 2):
-        raise CommandError("ERR value is out of range")
+    count, withscores = parse_random_count(args, b"withscores")
     zs = client.db.get_typed(args[1], SortedSet)
     if zs is None or count == 0:
         return []
