@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .core import ClientCore
+
 if TYPE_CHECKING:
     from .engine import Engine
     from .keyspace import Database
@@ -19,7 +21,7 @@ GATE_PUBSUB = 4      # RESP2 subscribed mode: only (un)subscribe/ping/quit/reset
 GATE_LOCAL = 8       # a script/internal client: noscript and friends are refused
 
 
-class Client:
+class Client(ClientCore):
     kind = "normal"
 
     def __init__(self, engine: "Engine"):

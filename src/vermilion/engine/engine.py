@@ -13,6 +13,7 @@ from typing import Callable
 
 from .. import REDIS_VERSION
 from .clock import Clock
+from .core import EngineCore
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
@@ -95,7 +96,7 @@ def extension(setup: Callable) -> Callable:
     return setup
 
 
-class Engine:
+class Engine(EngineCore):
     def __init__(self, config, clock: Clock | None = None):
         # Importing the families fills the command table.
         from .. import commands  # noqa: F401

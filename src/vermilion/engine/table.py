@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .core import CommandCore
+
 # Every flag a declaration may use, in Redis's order. COMMAND INFO shows all but
 # HIDDEN_FLAGS (Redis 7.0 hides these on purpose in addReplyCommandFlags).
 FLAG_ORDER = (
@@ -92,17 +94,20 @@ def numkeys_keys(count_at: int, store_at: int = 0) -> Callable:
     return getkeys
 
 
-class Command:
-    """One row of the command table (a command or a subcommand)."""
+class Command(CommandCore):
+    """One row of the command table (a command or a subcommand).
+
+    The fields the dispatch loop reads (handler, fullname, subcommands, arity,
+    is_readonly, skip_slowlog, calls, usec) are declared by CommandCore.
+    """
 
     __slots__ = (
-        "name", "fullname", "handler", "arity", "flags", "first_key", "last_key", "key_step",
+        "name", "flags", "first_key", "last_key", "key_step",
         "categories", "group", "since", "summary", "complexity", "tips", "getkeys",
-        "subcommands", "parent", "arguments",
-        "is_write", "is_readonly", "denyoom", "noscript", "is_blocking", "is_pubsub",
+        "parent", "arguments",
+        "is_write", "denyoom", "noscript", "is_blocking", "is_pubsub",
         "loading_ok", "stale_ok", "no_multi", "allow_busy", "no_auth", "is_admin",
-        "skip_monitor", "skip_slowlog", "may_replicate",
-        "calls", "usec", "rejected_calls", "failed_calls",
+        "skip_monitor", "may_replicate", "rejected_calls", "failed_calls",
     )
 
     def __init__(self, name, handler, arity, flags, keys, acl, group, since, summary,

@@ -16,9 +16,18 @@ import socket
 import hiredis
 
 from ..engine.client import Client
+from ..engine.core import speedups
+from ..engine.errors import CommandError
 from ..engine.replies import NO_REPLY, POSTPONED, Status
 from .parser import ProtocolError, RequestParser
 from .resp import encode
+
+# The compiled twin of data_received's fast path (engine/core.py), or None.
+serve = None
+if speedups is not None:
+    speedups.setup(NO_REPLY, POSTPONED, Status, encode, CommandError, ProtocolError,
+                   hiredis.ProtocolError)
+    serve = speedups.serve
 
 log = logging.getLogger("vermilion")
 
@@ -92,6 +101,9 @@ class Connection(Client, asyncio.Protocol):
         # clients not yet authenticated (Redis's stricter size limits apply).
         if self.parser is not None or data[0] != 42 or not self.authenticated:
             return self._slow_input(data)
+        if serve is not None:
+            return serve(self, data)
+        # The reference for the compiled loop (_speedups.c serve): keep them in step.
         reader = self.reader
         reader.feed(data)
         execute = self.engine.execute

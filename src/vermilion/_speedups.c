@@ -1,0 +1,608 @@
+/*
+ * vermilion._speedups: the per-request loop in C.
+ *
+ * Everything here has a pure-Python twin, which stays the reference:
+ *
+ *   serve(conn, data)   Connection.data_received's fast path (server/connection.py)
+ *                       with Engine.execute's inlined call() (engine/engine.py)
+ *   CommandCore         the fields of a command-table row the dispatch reads
+ *   ClientCore          the fields of a client the dispatch reads
+ *   EngineCore          the fields of the engine the dispatch reads
+ *
+ * The three *Core types only hold fields; engine/core.py falls back to
+ * __slots__ classes of the same names when this module is not built (no C
+ * compiler at install time) or VERMILION_PURE_PYTHON=1 is set. Python code
+ * reads and writes the fields as ordinary attributes (T_OBJECT_EX members
+ * keep CPython's attribute specialisation working), while the loop below
+ * reads them at fixed offsets: that, and not running bytecode between
+ * commands, is where the time goes away.
+ *
+ * The loop only runs the common case: a known command with the right arity
+ * and no subcommand, from a client with no gate bit set (auth, MULTI,
+ * subscribed mode) while the engine has no busy bit (scripts, loading,
+ * CLIENT PAUSE, MONITOR). Anything else is handed, whole, to the Python
+ * Engine.execute, and anything unusual about the input or the reply to the
+ * Connection's Python methods, so every rule exists once, in Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <time.h>
+
+/* -- the field holders ------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *handler;
+    PyObject *fullname;
+    PyObject *subcommands;
+    int arity;
+    char is_readonly;
+    char skip_slowlog;
+    long long calls;
+    long long usec;
+} CommandCore;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *gate;
+    PyObject *reply_mode;
+    PyObject *closing;
+    PyObject *blocked;
+    PyObject *last_command;
+} ClientCore;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lookup;
+    PyObject *busy;
+    PyObject *dirty;
+    PyObject *reading;
+    PyObject *effects;
+    PyObject *sinks;
+    PyObject *slowlog_threshold;
+    PyObject *blocking;
+} EngineCore;
+
+static PyMemberDef command_members[] = {
+    {"handler", T_OBJECT_EX, offsetof(CommandCore, handler), 0, NULL},
+    {"fullname", T_OBJECT_EX, offsetof(CommandCore, fullname), 0, NULL},
+    {"subcommands", T_OBJECT, offsetof(CommandCore, subcommands), 0, NULL},
+    {"arity", T_INT, offsetof(CommandCore, arity), 0, NULL},
+    {"is_readonly", T_BOOL, offsetof(CommandCore, is_readonly), 0, NULL},
+    {"skip_slowlog", T_BOOL, offsetof(CommandCore, skip_slowlog), 0, NULL},
+    {"calls", T_LONGLONG, offsetof(CommandCore, calls), 0, NULL},
+    {"usec", T_LONGLONG, offsetof(CommandCore, usec), 0, NULL},
+    {NULL}
+};
+
+static PyMemberDef client_members[] = {
+    {"gate", T_OBJECT_EX, offsetof(ClientCore, gate), 0, NULL},
+    {"reply_mode", T_OBJECT_EX, offsetof(ClientCore, reply_mode), 0, NULL},
+    {"closing", T_OBJECT_EX, offsetof(ClientCore, closing), 0, NULL},
+    {"blocked", T_OBJECT_EX, offsetof(ClientCore, blocked), 0, NULL},
+    {"last_command", T_OBJECT_EX, offsetof(ClientCore, last_command), 0, NULL},
+    {NULL}
+};
+
+static PyMemberDef engine_members[] = {
+    {"lookup", T_OBJECT_EX, offsetof(EngineCore, lookup), 0, NULL},
+    {"busy", T_OBJECT_EX, offsetof(EngineCore, busy), 0, NULL},
+    {"dirty", T_OBJECT_EX, offsetof(EngineCore, dirty), 0, NULL},
+    {"reading", T_OBJECT_EX, offsetof(EngineCore, reading), 0, NULL},
+    {"effects", T_OBJECT_EX, offsetof(EngineCore, effects), 0, NULL},
+    {"sinks", T_OBJECT_EX, offsetof(EngineCore, sinks), 0, NULL},
+    {"slowlog_threshold", T_OBJECT_EX, offsetof(EngineCore, slowlog_threshold), 0, NULL},
+    {"blocking", T_OBJECT_EX, offsetof(EngineCore, blocking), 0, NULL},
+    {NULL}
+};
+
+/* The holders keep references (handlers, the lookup table, clients' blocked
+ * records), so they take part in garbage collection like any container. */
+
+#define FIELDS_GC(Type, N)                                                         \
+    static int Type##_traverse(PyObject *self, visitproc visit, void *arg) {       \
+        PyObject **f = (PyObject **)((char *)self + sizeof(PyObject));             \
+        for (int i = 0; i < (N); i++) Py_VISIT(f[i]);                             \
+        return 0;                                                                   \
+    }                                                                               \
+    static int Type##_clear(PyObject *self) {                                       \
+        PyObject **f = (PyObject **)((char *)self + sizeof(PyObject));             \
+        for (int i = 0; i < (N); i++) Py_CLEAR(f[i]);                             \
+        return 0;                                                                   \
+    }                                                                               \
+    static void Type##_dealloc(PyObject *self) {                                    \
+        PyTypeObject *tp = Py_TYPE(self);                                           \
+        PyObject_GC_UnTrack(self);                                                  \
+        Type##_clear(self);                                                         \
+        tp->tp_free(self);                                                          \
+    }
+
+/* The object fields come first in each struct, right after the header. */
+FIELDS_GC(CommandCore, 3)
+FIELDS_GC(ClientCore, 5)
+FIELDS_GC(EngineCore, 8)
+
+#define HOLDER_TYPE(Type, members, doc)                                             \
+    static PyTypeObject Type##_Type = {                                             \
+        PyVarObject_HEAD_INIT(NULL, 0)                                              \
+        .tp_name = "vermilion._speedups." #Type,                                    \
+        .tp_basicsize = sizeof(Type),                                               \
+        .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, \
+        .tp_doc = doc,                                                              \
+        .tp_traverse = Type##_traverse,                                             \
+        .tp_clear = Type##_clear,                                                   \
+        .tp_dealloc = Type##_dealloc,                                               \
+        .tp_members = members,                                                      \
+        .tp_new = PyType_GenericNew,                                                \
+    };
+
+HOLDER_TYPE(CommandCore, command_members, "Dispatch fields of a command-table row.")
+HOLDER_TYPE(ClientCore, client_members, "Dispatch fields of a client.")
+HOLDER_TYPE(EngineCore, engine_members, "Dispatch fields of the engine.")
+
+/* -- module state: the Python objects the loop compares against or calls ---------- */
+
+static PyObject *NO_REPLY, *POSTPONED, *STATUS_TYPE, *ENCODE;
+static PyObject *COMMAND_ERROR, *PROTOCOL_ERROR, *HIREDIS_PROTOCOL_ERROR;
+static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
+static int ready_to_serve = 0;
+
+/* Interned attribute and method names. */
+static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *s_ready,
+    *s_handle_ready, *s_encoded, *s_resp3, *s_execute, *s_failed, *s_crashed, *s_log_slow,
+    *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
+    *s_append_reply;
+
+static inline long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Truth of a field holding a small int or a bool (gate, busy, reply_mode, closing). */
+static inline int truthy(PyObject *v) {
+    if (v == NULL || v == Py_False || v == Py_None) return 0;
+    if (v == Py_True) return 1;
+    if (PyLong_CheckExact(v)) return Py_SIZE(v) != 0;
+    return PyObject_IsTrue(v);
+}
+
+static inline void set_field(PyObject **slot, PyObject *value) {
+    PyObject *old = *slot;
+    Py_INCREF(value);
+    *slot = value;
+    Py_XDECREF(old);
+}
+
+/* -- Engine.execute's fast path ---------------------------------------------------- */
+
+/* Run `cmd` for the client: call() of engine/engine.py minus the MONITOR feed
+ * (a monitor sets a busy bit, so it never gets here). New reference or NULL. */
+static PyObject *
+call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *args)
+{
+    PyObject *dirty_before = eng->dirty;
+    Py_INCREF(dirty_before);
+    set_field(&client->last_command, cmd->fullname);
+    set_field(&eng->reading, cmd->is_readonly ? Py_True : Py_False);
+
+    long long start = now_ns();
+    PyObject *argv[2] = {(PyObject *)client, args};
+    PyObject *reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
+    if (reply == NULL) {
+        if (PyErr_ExceptionMatches(COMMAND_ERROR)) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            reply = PyObject_CallMethodObjArgs((PyObject *)eng, s_failed, (PyObject *)cmd, value, NULL);
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+        } else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb != NULL) PyException_SetTraceback(value, tb);
+            /* crashed() logs with log.exception: make this the exception being handled. */
+            PyObject *outer = PyErr_GetHandledException();
+            PyErr_SetHandledException(value);
+            reply = PyObject_CallMethodObjArgs((PyObject *)eng, s_crashed, (PyObject *)cmd, args, value, NULL);
+            PyErr_SetHandledException(outer);
+            Py_XDECREF(outer);
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+        }
+        if (reply == NULL) {
+            set_field(&eng->reading, Py_False);
+            Py_DECREF(dirty_before);
+            return NULL;
+        }
+    }
+    long long elapsed = (now_ns() - start) / 1000;
+    set_field(&eng->reading, Py_False);
+    cmd->calls += 1;
+    cmd->usec += elapsed;
+
+    long long threshold = PyLong_AsLongLong(eng->slowlog_threshold);
+    if (threshold == -1 && PyErr_Occurred()) goto fail;
+    if (elapsed >= threshold && threshold >= 0 && !cmd->skip_slowlog) {
+        PyObject *us = PyLong_FromLongLong(elapsed);
+        PyObject *r = us ? PyObject_CallMethodObjArgs((PyObject *)eng, s_log_slow, client, args, us, NULL) : NULL;
+        Py_XDECREF(us);
+        if (r == NULL) goto fail;
+        Py_DECREF(r);
+    }
+
+    PyObject *effects = eng->effects;
+    if (eng->dirty != dirty_before) {
+        int changed = PyObject_RichCompareBool(eng->dirty, dirty_before, Py_NE);
+        if (changed < 0) goto fail;
+        PyObject *sinks = eng->sinks;
+        if (changed && sinks != NULL && PyObject_IsTrue(sinks)) {
+            PyObject *db = PyObject_GetAttr((PyObject *)client, s_db);
+            PyObject *index = db ? PyObject_GetAttr(db, s_index) : NULL;
+            Py_XDECREF(db);
+            if (index == NULL) goto fail;
+            PyObject *what;
+            if (effects == NULL || effects == Py_None)
+                what = PyTuple_Pack(1, args);
+            else {
+                what = effects;
+                Py_INCREF(what);
+            }
+            PyObject *r = what ? PyObject_CallMethodObjArgs((PyObject *)eng, s_propagate, index, what, NULL) : NULL;
+            Py_DECREF(index);
+            Py_XDECREF(what);
+            if (r == NULL) goto fail;
+            Py_DECREF(r);
+        }
+    }
+    if (eng->effects != Py_None) set_field(&eng->effects, Py_None);
+    Py_DECREF(dirty_before);
+    return reply;
+
+fail:
+    Py_DECREF(dirty_before);
+    Py_DECREF(reply);
+    return NULL;
+}
+
+/* Engine.execute(client, args): the C path when it applies, else the Python method. */
+static PyObject *
+execute(EngineCore *eng, ClientCore *client, PyObject *args)
+{
+    Py_ssize_t n = PyList_GET_SIZE(args);
+    PyObject *found = PyDict_GetItemWithError(eng->lookup, PyList_GET_ITEM(args, 0));
+    if (found != NULL && PyObject_TypeCheck(found, &CommandCore_Type)) {
+        CommandCore *cmd = (CommandCore *)found;
+        int arity = cmd->arity;
+        if (!((arity > 0 && n != arity) || n < -arity)
+                && (cmd->subcommands == NULL || cmd->subcommands == Py_None)
+                && !truthy(client->gate) && !truthy(eng->busy))
+            return call_command(eng, client, cmd, args);
+    } else if (found == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyObject_CallMethodObjArgs((PyObject *)eng, s_execute, client, args, NULL);
+}
+
+/* -- replies ----------------------------------------------------------------------- */
+
+static int append_bulk(PyObject *out, PyObject *value) {
+    char head[32];
+    Py_ssize_t len = PyBytes_GET_SIZE(value);
+    int hlen = snprintf(head, sizeof head, "$%zd\r\n", len);
+    PyObject *frame = PyBytes_FromStringAndSize(NULL, hlen + len + 2);
+    if (frame == NULL) return -1;
+    char *p = PyBytes_AS_STRING(frame);
+    memcpy(p, head, hlen);
+    memcpy(p + hlen, PyBytes_AS_STRING(value), len);
+    p[hlen + len] = '\r';
+    p[hlen + len + 1] = '\n';
+    int rc = PyList_Append(out, frame);
+    Py_DECREF(frame);
+    return rc;
+}
+
+/* 1 appended, 0 not a 64-bit int (the caller encodes it in Python), -1 error. */
+static int append_integer(PyObject *out, PyObject *value) {
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow) return 0;
+    if (v == -1 && PyErr_Occurred()) return -1;
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, ":%lld\r\n", v);
+    PyObject *frame = PyBytes_FromStringAndSize(buf, len);
+    if (frame == NULL) return -1;
+    int rc = PyList_Append(out, frame);
+    Py_DECREF(frame);
+    return rc < 0 ? -1 : 1;
+}
+
+static PyObject *call_method(PyObject *obj, PyObject *name, PyObject *a, PyObject *b, PyObject *c) {
+    return PyObject_CallMethodObjArgs(obj, name, a, b, c, NULL);
+}
+
+/* Hand the rest of the read to a Connection method (conn.<name>(data, done, out)). */
+static PyObject *hand_over(PyObject *conn, PyObject *name, PyObject *data, Py_ssize_t done, PyObject *out) {
+    PyObject *n = PyLong_FromSsize_t(done);
+    if (n == NULL) return NULL;
+    PyObject *r = call_method(conn, name, data, n, out);
+    Py_DECREF(n);
+    return r;
+}
+
+/* -- Connection.data_received's fast path ------------------------------------------- */
+
+/* hiredis has consumed up to a command boundary: see _at_boundary in connection.py. */
+static int at_boundary(PyObject *reader, PyObject *gets) {
+    PyObject *r = PyObject_CallMethodOneArg(reader, s_feed, EMPTY_REQUEST);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    r = PyObject_CallNoArgs(gets);
+    if (r == NULL) return -1;
+    int yes = PyList_CheckExact(r) && PyList_GET_SIZE(r) == 0;
+    Py_DECREF(r);
+    return yes;
+}
+
+static PyObject *
+serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || !PyBytes_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "serve(conn, data: bytes)");
+        return NULL;
+    }
+    if (!ready_to_serve) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup() was not called");
+        return NULL;
+    }
+    PyObject *conn = argv[0], *data = argv[1];
+    if (!PyObject_TypeCheck(conn, &ClientCore_Type)) {
+        PyErr_SetString(PyExc_TypeError, "serve() needs a ClientCore connection");
+        return NULL;
+    }
+    ClientCore *client = (ClientCore *)conn;
+    PyObject *engine = NULL, *reader = NULL, *gets = NULL, *out = NULL, *args = NULL, *reply = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t parsed = 0;
+
+    engine = PyObject_GetAttr(conn, s_engine);
+    if (engine == NULL) goto done;
+    if (!PyObject_TypeCheck(engine, &EngineCore_Type)) {
+        PyErr_SetString(PyExc_TypeError, "serve() needs an EngineCore engine");
+        goto done;
+    }
+    EngineCore *eng = (EngineCore *)engine;
+    if (eng->lookup == NULL || !PyDict_Check(eng->lookup) || eng->blocking == NULL ||
+            eng->dirty == NULL || eng->effects == NULL || eng->slowlog_threshold == NULL ||
+            client->gate == NULL || client->reply_mode == NULL || client->closing == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "serve(): engine or client not initialised");
+        goto done;
+    }
+    reader = PyObject_GetAttr(conn, s_reader);
+    if (reader == NULL) goto done;
+    gets = PyObject_GetAttr(reader, s_gets);
+    if (gets == NULL) goto done;
+    PyObject *r = PyObject_CallMethodOneArg(reader, s_feed, data);
+    if (r == NULL) goto done;
+    Py_DECREF(r);
+    out = PyList_New(0);
+    if (out == NULL || PyObject_SetAttr(conn, s_batch, out) < 0) goto done;
+
+    for (;;) {
+        args = PyObject_CallNoArgs(gets);
+        if (args == NULL) goto error;
+        if (args == Py_False) {
+            Py_CLEAR(args);
+            break;
+        }
+        parsed++;
+        if (!PyList_CheckExact(args)) {
+            if (args == Py_None) {          /* `*-1`: an empty request, ignored like Redis */
+                Py_CLEAR(args);
+                continue;
+            }
+            result = hand_over(conn, s_reparse, data, parsed - 1, out);
+            goto done;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(args);
+        if (n == 0) {
+            Py_CLEAR(args);
+            continue;
+        }
+        /* hiredis also returns integers and nested arrays inside a request; Redis refuses them. */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!PyBytes_CheckExact(PyList_GET_ITEM(args, i))) {
+                result = hand_over(conn, s_reparse, data, parsed - 1, out);
+                goto done;
+            }
+        }
+
+        reply = execute(eng, client, args);
+        if (reply == NULL) goto error;
+
+        PyObject *blocking = eng->blocking;
+        if (blocking != Py_None) {
+            PyObject *ready = PyObject_GetAttr(blocking, s_ready);
+            if (ready == NULL) goto error;
+            int is_ready = truthy(ready);
+            Py_DECREF(ready);
+            if (is_ready < 0) goto error;
+            if (is_ready) {
+                PyObject *r2 = PyObject_CallMethodNoArgs(blocking, s_handle_ready);
+                if (r2 == NULL) goto error;
+                Py_DECREF(r2);
+            }
+        }
+
+        if (truthy(client->reply_mode)) {
+            if (reply == NO_REPLY && client->blocked != NULL && client->blocked != Py_None) {
+                result = hand_over(conn, s_block_input, data, parsed, out);
+                goto done;
+            }
+            PyObject *r2 = call_method(conn, s_append_reply, reply, out, NULL);
+            if (r2 == NULL) goto error;
+            Py_DECREF(r2);
+        } else if (PyBytes_CheckExact(reply)) {
+            if (append_bulk(out, reply) < 0) goto error;
+        } else if ((PyObject *)Py_TYPE(reply) == STATUS_TYPE) {
+            PyObject *encoded = PyObject_GetAttr(reply, s_encoded);
+            if (encoded == NULL) goto error;
+            int rc = PyList_Append(out, encoded);
+            Py_DECREF(encoded);
+            if (rc < 0) goto error;
+        } else if (PyLong_CheckExact(reply) && append_integer(out, reply) != 0) {
+            if (PyErr_Occurred()) goto error;
+        } else if (reply == POSTPONED) {
+            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
+            if (r2 == NULL) goto error;
+            Py_DECREF(r2);
+            PyObject *n2 = PyLong_FromSsize_t(parsed);
+            if (n2 == NULL) goto error;
+            result = call_method(conn, s_take_tail, data, n2, args);
+            Py_DECREF(n2);
+            goto done;
+        } else if (reply == NO_REPLY) {
+            if (client->blocked != NULL && client->blocked != Py_None) {
+                result = hand_over(conn, s_block_input, data, parsed, out);
+                goto done;
+            }
+        } else {
+            PyObject *resp3 = PyObject_GetAttr(conn, s_resp3);
+            if (resp3 == NULL) goto error;
+            PyObject *encargs[3] = {reply, out, resp3};
+            PyObject *r2 = PyObject_Vectorcall(ENCODE, encargs, 3, NULL);
+            Py_DECREF(resp3);
+            if (r2 == NULL) goto error;
+            Py_DECREF(r2);
+        }
+        Py_CLEAR(reply);
+        Py_CLEAR(args);
+        if (truthy(client->closing)) break;
+    }
+
+    if (!truthy(client->closing)) {
+        PyObject *more = PyObject_CallMethodNoArgs(reader, s_has_data);
+        if (more == NULL) goto error;
+        int pending = PyObject_IsTrue(more);
+        Py_DECREF(more);
+        if (pending < 0) goto error;
+        if (!pending) {
+            int boundary = at_boundary(reader, gets);
+            if (boundary < 0) goto error;
+            pending = !boundary;
+        }
+        if (pending) {
+            /* A command continues in the next read: the Python parser takes the rest. */
+            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
+            if (r2 == NULL) goto error;
+            Py_DECREF(r2);
+            PyObject *n2 = PyLong_FromSsize_t(parsed);
+            if (n2 == NULL) goto error;
+            result = PyObject_CallMethodObjArgs(conn, s_take_tail, data, n2, NULL);
+            Py_DECREF(n2);
+            goto done;
+        }
+    }
+    result = PyObject_CallMethodOneArg(conn, s_write, out);
+    goto done;
+
+error:
+    /* The `except` clauses of data_received: input hiredis refuses, or a non-bulk
+     * element that got through (Engine.crashed raises ProtocolError), is re-read
+     * by the parser of record for Redis's error. */
+    if (PyErr_ExceptionMatches(HIREDIS_PROTOCOL_ERROR)) {
+        PyErr_Clear();
+        result = hand_over(conn, s_reparse, data, parsed, out);
+    } else if (PyErr_ExceptionMatches(PROTOCOL_ERROR)) {
+        PyErr_Clear();
+        result = hand_over(conn, s_reparse, data, parsed - 1, out);
+    }
+
+done:
+    Py_XDECREF(reply);
+    Py_XDECREF(args);
+    Py_XDECREF(out);
+    Py_XDECREF(gets);
+    Py_XDECREF(reader);
+    Py_XDECREF(engine);
+    return result;
+}
+
+/* setup(no_reply, postponed, status_type, encode, command_error, protocol_error,
+ *       hiredis_protocol_error): the Python objects the loop needs, given once. */
+static PyObject *
+setup(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 7) {
+        PyErr_SetString(PyExc_TypeError, "setup() takes 7 arguments");
+        return NULL;
+    }
+    PyObject **slots[7] = {&NO_REPLY, &POSTPONED, &STATUS_TYPE, &ENCODE, &COMMAND_ERROR,
+                           &PROTOCOL_ERROR, &HIREDIS_PROTOCOL_ERROR};
+    for (int i = 0; i < 7; i++) set_field(slots[i], argv[i]);
+    ready_to_serve = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+execute_py(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 3 || !PyObject_TypeCheck(argv[0], &EngineCore_Type) ||
+            !PyObject_TypeCheck(argv[1], &ClientCore_Type) || !PyList_CheckExact(argv[2]) ||
+            PyList_GET_SIZE(argv[2]) == 0) {
+        PyErr_SetString(PyExc_TypeError, "execute(engine, client, args: non-empty list)");
+        return NULL;
+    }
+    if (!ready_to_serve) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup() was not called");
+        return NULL;
+    }
+    return execute((EngineCore *)argv[0], (ClientCore *)argv[1], argv[2]);
+}
+
+static PyMethodDef methods[] = {
+    {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
+     "serve(conn, data): run a read's complete commands and write their replies."},
+    {"execute", (PyCFunction)(void (*)(void))execute_py, METH_FASTCALL,
+     "execute(engine, client, args): Engine.execute with the common case in C."},
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
+     "setup(no_reply, postponed, status_type, encode, command_error, protocol_error, "
+     "hiredis_protocol_error)"},
+    {NULL}
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "vermilion._speedups",
+    "The per-request loop of vermilion in C (pure-Python twin: server/connection.py).",
+    -1, methods,
+};
+
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (PyType_Ready(&CommandCore_Type) < 0 || PyType_Ready(&ClientCore_Type) < 0 ||
+            PyType_Ready(&EngineCore_Type) < 0)
+        return NULL;
+    INTERN(s_engine, "engine"); INTERN(s_reader, "reader"); INTERN(s_batch, "batch");
+    INTERN(s_gets, "gets"); INTERN(s_feed, "feed"); INTERN(s_has_data, "has_data");
+    INTERN(s_ready, "ready"); INTERN(s_handle_ready, "handle_ready");
+    INTERN(s_encoded, "encoded"); INTERN(s_resp3, "resp3"); INTERN(s_execute, "execute");
+    INTERN(s_failed, "failed"); INTERN(s_crashed, "crashed"); INTERN(s_log_slow, "log_slow");
+    INTERN(s_propagate, "propagate"); INTERN(s_db, "db"); INTERN(s_index, "index");
+    INTERN(s_write, "_write"); INTERN(s_reparse, "_reparse"); INTERN(s_take_tail, "_take_tail");
+    INTERN(s_block_input, "_block_input"); INTERN(s_append_reply, "_append_reply");
+    EMPTY_REQUEST = PyBytes_FromString("*0\r\n");
+    if (EMPTY_REQUEST == NULL) return NULL;
+
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "CommandCore", (PyObject *)&CommandCore_Type) < 0 ||
+            PyModule_AddObjectRef(m, "ClientCore", (PyObject *)&ClientCore_Type) < 0 ||
+            PyModule_AddObjectRef(m, "EngineCore", (PyObject *)&EngineCore_Type) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,41 @@
+"""The fields the per-request loop reads, and the compiled loop when it is built.
+
+`vermilion._speedups` (a C extension, built at install time when a compiler is
+available) runs Connection.data_received's fast path and Engine.execute's
+common case without executing bytecode between commands. It reads a few fields
+of the command-table row, the client and the engine at fixed offsets, so those
+fields are declared here, once, as the base classes Command, Client and Engine
+derive from: C types when the extension is present, equivalent ``__slots__``
+classes otherwise. Everything else about those objects stays in Python.
+
+Set ``VERMILION_PURE_PYTHON=1`` to ignore the extension (the test suite runs
+the dispatch tests both ways).
+"""
+from __future__ import annotations
+
+import os
+
+speedups = None
+if os.environ.get("VERMILION_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from .. import _speedups as speedups
+    except ImportError:
+        speedups = None
+
+if speedups is not None:
+    CommandCore = speedups.CommandCore
+    ClientCore = speedups.ClientCore
+    EngineCore = speedups.EngineCore
+else:
+    class CommandCore:
+        __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
+                     "skip_slowlog", "calls", "usec")
+
+    class ClientCore:
+        __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command")
+
+    class EngineCore:
+        __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
+                     "slowlog_threshold", "blocking")
+
+IMPLEMENTATION = "C" if speedups is not None else "Python"
