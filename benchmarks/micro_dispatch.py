@@ -47,6 +47,22 @@ def encode(*args):
     return b"".join(out)
 
 
+class TurnLoop:
+    """Stands in for the event loop: call_soon callbacks run at the end of each read,
+    as the replies deferred to the end of a loop turn are flushed there."""
+
+    def __init__(self):
+        self.ready = []
+
+    def call_soon(self, fn, *args):
+        self.ready.append((fn, args))
+
+    def end_turn(self):
+        ready, self.ready = self.ready, []
+        for fn, args in ready:
+            fn(*args)
+
+
 def make_connection():
     from vermilion.config import Config
     from vermilion.engine.engine import Engine
@@ -55,6 +71,7 @@ def make_connection():
 
     config = Config()
     engine = Engine(config)
+    engine.loop = TurnLoop()
     server = Server(engine)
     conn = Connection(server)
     conn.connection_made(NullTransport())
@@ -78,9 +95,11 @@ def run(name: str, pipeline: int, total: int) -> float:
     make = WORKLOADS[name]
     chunks = [b"".join(make(i * pipeline + j) for j in range(pipeline)) for i in range(200)]
     rounds = total // pipeline
+    end_turn = conn.engine.loop.end_turn
     start = time.process_time()
     for i in range(rounds):
         conn.data_received(chunks[i % 200])
+        end_turn()
     elapsed = time.process_time() - start
     return elapsed / (rounds * pipeline) * 1e6
 
@@ -96,6 +115,8 @@ def main():
         cProfile.runctx("run('SET', 16, args.n)", globals(), locals(), "/tmp/dispatch.prof")
         pstats.Stats("/tmp/dispatch.prof").sort_stats("tottime").print_stats(15)
         return
+    from vermilion.engine.core import IMPLEMENTATION
+    print(f"request loop: {IMPLEMENTATION} (VERMILION_PURE_PYTHON=1 for the pure-Python one)")
     print(f"{'command':<10} {'-P 1 us/cmd':>12} {'-P 16 us/cmd':>13}")
     for name in WORKLOADS:
         print(f"{name:<10} {run(name, 1, args.n // 4):>12.2f} {run(name, 16, args.n):>13.2f}")

@@ -143,14 +143,20 @@ HOLDER_TYPE(EngineCore, engine_members, "Dispatch fields of the engine.")
 
 /* -- module state: the Python objects the loop compares against or calls ---------- */
 
-static PyObject *NO_REPLY, *POSTPONED, *STATUS_TYPE, *ENCODE;
-static PyObject *COMMAND_ERROR, *PROTOCOL_ERROR, *HIREDIS_PROTOCOL_ERROR;
+/* From setup_engine: the Python Engine.execute and Engine.call (the reference,
+ * run whenever the C path declines) and CommandError. */
+static PyObject *EXECUTE_PY, *CALL_PY, *COMMAND_ERROR;
+/* From setup_server: reply sentinels, the Status type, server/resp.py's encode,
+ * and the two protocol-error classes. */
+static PyObject *NO_REPLY, *POSTPONED, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR,
+    *HIREDIS_PROTOCOL_ERROR;
 static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
-static int ready_to_serve = 0;
+
+#define BUSY_MONITOR 16                 /* engine/engine.py: MONITOR clients exist */
 
 /* Interned attribute and method names. */
 static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *s_ready,
-    *s_handle_ready, *s_encoded, *s_resp3, *s_execute, *s_failed, *s_crashed, *s_log_slow,
+    *s_handle_ready, *s_encoded, *s_resp3, *s_failed, *s_crashed, *s_log_slow,
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
     *s_append_reply;
 
@@ -265,7 +271,12 @@ fail:
     return NULL;
 }
 
-/* Engine.execute(client, args): the C path when it applies, else the Python method. */
+static PyObject *call3(PyObject *fn, PyObject *a, PyObject *b, PyObject *c) {
+    PyObject *argv[3] = {a, b, c};
+    return PyObject_Vectorcall(fn, argv, 3, NULL);
+}
+
+/* Engine.execute(client, args): the C path when it applies, else the Python one. */
 static PyObject *
 execute(EngineCore *eng, ClientCore *client, PyObject *args)
 {
@@ -281,8 +292,51 @@ execute(EngineCore *eng, ClientCore *client, PyObject *args)
     } else if (found == NULL && PyErr_Occurred()) {
         return NULL;
     }
-    return PyObject_CallMethodObjArgs((PyObject *)eng, s_execute, client, args, NULL);
+    return call3(EXECUTE_PY, (PyObject *)eng, (PyObject *)client, args);
 }
+
+/* Hand a call the C path does not take to the Python twin, `self` first. */
+static PyObject *delegate(PyObject *fn, PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    if (fn == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup_engine() was not called");
+        return NULL;
+    }
+    if (argc > 3) argc = 3;             /* too many: the Python function raises TypeError */
+    PyObject *full[4] = {self, NULL, NULL, NULL};
+    for (Py_ssize_t i = 0; i < argc; i++) full[i + 1] = argv[i];
+    return PyObject_Vectorcall(fn, full, 1 + argc, NULL);
+}
+
+/* EngineCore.c_execute and c_call: what Engine.execute and Engine.call become. */
+static PyObject *
+engine_c_execute(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || EXECUTE_PY == NULL || !PyObject_TypeCheck(argv[0], &ClientCore_Type) ||
+            !PyList_CheckExact(argv[1]) || PyList_GET_SIZE(argv[1]) == 0)
+        return delegate(EXECUTE_PY, self, argv, argc);
+    return execute((EngineCore *)self, (ClientCore *)argv[0], argv[1]);
+}
+
+static PyObject *
+engine_c_call(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
+{
+    EngineCore *eng = (EngineCore *)self;
+    /* call() feeds MONITOR clients first: that stays in Python. */
+    if (argc != 3 || CALL_PY == NULL || !PyObject_TypeCheck(argv[0], &ClientCore_Type) ||
+            !PyObject_TypeCheck(argv[1], &CommandCore_Type) || !PyList_CheckExact(argv[2]) ||
+            eng->busy == NULL || !PyLong_CheckExact(eng->busy) ||
+            (PyLong_AsLong(eng->busy) & BUSY_MONITOR))
+        return delegate(CALL_PY, self, argv, argc);
+    return call_command(eng, (ClientCore *)argv[0], (CommandCore *)argv[1], argv[2]);
+}
+
+static PyMethodDef engine_methods[] = {
+    {"c_execute", (PyCFunction)(void (*)(void))engine_c_execute, METH_FASTCALL,
+     "execute(client, args) with the common case in C."},
+    {"c_call", (PyCFunction)(void (*)(void))engine_c_call, METH_FASTCALL,
+     "call(client, cmd, args) in C unless MONITOR clients are listening."},
+    {NULL}
+};
 
 /* -- replies ----------------------------------------------------------------------- */
 
@@ -351,8 +405,9 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         PyErr_SetString(PyExc_TypeError, "serve(conn, data: bytes)");
         return NULL;
     }
-    if (!ready_to_serve) {
-        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup() was not called");
+    if (EXECUTE_PY == NULL || NO_REPLY == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups: setup_engine() and "
+                                             "setup_server() must be called first");
         return NULL;
     }
     PyObject *conn = argv[0], *data = argv[1];
@@ -528,45 +583,43 @@ done:
     return result;
 }
 
-/* setup(no_reply, postponed, status_type, encode, command_error, protocol_error,
- *       hiredis_protocol_error): the Python objects the loop needs, given once. */
-static PyObject *
-setup(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
-{
-    if (argc != 7) {
-        PyErr_SetString(PyExc_TypeError, "setup() takes 7 arguments");
-        return NULL;
+static int keep(PyObject *const *argv, Py_ssize_t argc, PyObject **slots[], Py_ssize_t n,
+                const char *signature) {
+    if (argc != n) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", signature, n);
+        return -1;
     }
-    PyObject **slots[7] = {&NO_REPLY, &POSTPONED, &STATUS_TYPE, &ENCODE, &COMMAND_ERROR,
-                           &PROTOCOL_ERROR, &HIREDIS_PROTOCOL_ERROR};
-    for (int i = 0; i < 7; i++) set_field(slots[i], argv[i]);
-    ready_to_serve = 1;
+    for (Py_ssize_t i = 0; i < n; i++) set_field(slots[i], argv[i]);
+    return 0;
+}
+
+static PyObject *
+setup_engine(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    PyObject **slots[] = {&EXECUTE_PY, &CALL_PY, &COMMAND_ERROR};
+    if (keep(argv, argc, slots, 3, "setup_engine(execute, call, command_error)") < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *
-execute_py(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    if (argc != 3 || !PyObject_TypeCheck(argv[0], &EngineCore_Type) ||
-            !PyObject_TypeCheck(argv[1], &ClientCore_Type) || !PyList_CheckExact(argv[2]) ||
-            PyList_GET_SIZE(argv[2]) == 0) {
-        PyErr_SetString(PyExc_TypeError, "execute(engine, client, args: non-empty list)");
+    PyObject **slots[] = {&NO_REPLY, &POSTPONED, &STATUS_TYPE, &ENCODE, &PROTOCOL_ERROR,
+                          &HIREDIS_PROTOCOL_ERROR};
+    if (keep(argv, argc, slots, 6, "setup_server(no_reply, postponed, status_type, encode, "
+                                   "protocol_error, hiredis_protocol_error)") < 0)
         return NULL;
-    }
-    if (!ready_to_serve) {
-        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup() was not called");
-        return NULL;
-    }
-    return execute((EngineCore *)argv[0], (ClientCore *)argv[1], argv[2]);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
-     "serve(conn, data): run a read's complete commands and write their replies."},
-    {"execute", (PyCFunction)(void (*)(void))execute_py, METH_FASTCALL,
-     "execute(engine, client, args): Engine.execute with the common case in C."},
-    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
-     "setup(no_reply, postponed, status_type, encode, command_error, protocol_error, "
+     "serve(conn, data): run a read's complete commands and queue their replies."},
+    {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
+     "setup_engine(execute, call, command_error): the Python twins and CommandError."},
+    {"setup_server", (PyCFunction)(void (*)(void))setup_server, METH_FASTCALL,
+     "setup_server(no_reply, postponed, status_type, encode, protocol_error, "
      "hiredis_protocol_error)"},
     {NULL}
 };
@@ -582,13 +635,14 @@ static struct PyModuleDef moduledef = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    EngineCore_Type.tp_methods = engine_methods;
     if (PyType_Ready(&CommandCore_Type) < 0 || PyType_Ready(&ClientCore_Type) < 0 ||
             PyType_Ready(&EngineCore_Type) < 0)
         return NULL;
     INTERN(s_engine, "engine"); INTERN(s_reader, "reader"); INTERN(s_batch, "batch");
     INTERN(s_gets, "gets"); INTERN(s_feed, "feed"); INTERN(s_has_data, "has_data");
     INTERN(s_ready, "ready"); INTERN(s_handle_ready, "handle_ready");
-    INTERN(s_encoded, "encoded"); INTERN(s_resp3, "resp3"); INTERN(s_execute, "execute");
+    INTERN(s_encoded, "encoded"); INTERN(s_resp3, "resp3");
     INTERN(s_failed, "failed"); INTERN(s_crashed, "crashed"); INTERN(s_log_slow, "log_slow");
     INTERN(s_propagate, "propagate"); INTERN(s_db, "db"); INTERN(s_index, "index");
     INTERN(s_write, "_write"); INTERN(s_reparse, "_reparse"); INTERN(s_take_tail, "_take_tail");

@@ -13,7 +13,7 @@ from typing import Callable
 
 from .. import REDIS_VERSION
 from .clock import Clock
-from .core import EngineCore
+from .core import EngineCore, speedups
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
@@ -473,6 +473,15 @@ class Engine(EngineCore):
 
     def add_cron_task(self, task: Callable[[int], None]) -> None:
         self.cron_tasks = self.cron_tasks + [task]
+
+
+# With the C accelerator, execute() and call() run their common case in C
+# (_speedups.c); the Python methods above remain the reference, and the C code
+# hands them every case it does not take.
+if speedups is not None:
+    speedups.setup_engine(Engine.execute, Engine.call, CommandError)
+    Engine.execute = EngineCore.c_execute
+    Engine.call = EngineCore.c_call
 
 
 def _monitor_escape(arg: bytes) -> str:

@@ -10,8 +10,8 @@ once the script is timed out, calls `BusyServer.poll()`:
   read straight from the file descriptor and fed to that connection's
   `data_received`, so commands run through the ordinary dispatch, where the gate
   answers BUSY to everything except SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE
-  and the allow_busy commands; replies go out through the connection's transport
-  (uvloop writes at once when its buffer is empty);
+  and the allow_busy commands; the replies queued for the end of the loop turn
+  are written after each round (uvloop writes at once when its buffer is empty);
 * the caller's own socket is left alone (Redis "protects" the caller too): its
   next commands wait until the script ends;
 * listening sockets are polled as well, so `redis-cli SCRIPT KILL` from a fresh
@@ -162,9 +162,19 @@ class BusyServer:
         rounds while there is work. Once the script is killed, later rounds wait a
         moment (2 ms): the script is still unwinding, as it is in Redis, and a client
         that follows up right away (a second SCRIPT KILL) is answered meanwhile."""
+        self._flush()
         for _ in range(4):
-            if not self._poll_once(2 if killed() else 0):
+            served = self._poll_once(2 if killed() else 0)
+            self._flush()
+            if not served:
                 break
+
+    def _flush(self) -> None:
+        # Replies normally leave at the end of the loop turn (Connection._write),
+        # which cannot come while the script holds the loop: write them now.
+        server = self.engine.server
+        if server is not None and server.flush_queue:
+            server.flush_pending()
 
     def _poll_once(self, timeout_ms: int) -> bool:
         fds = self._client_fds()

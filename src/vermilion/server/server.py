@@ -22,7 +22,7 @@ class Server:
         self.unix_path: str | None = None
         self.obuf_limits_active = False
         self.obuf_limits: dict = {}
-        self.flush_queue: list[Connection] = []     # connections with pending pushes
+        self.flush_queue: list[Connection] = []     # connections with pending output
         self.apply_obuf_config()
         self.config.listeners.append(self._config_changed)
         self._cron_handle = None
@@ -135,16 +135,17 @@ class Server:
     # -- pushes and output-buffer limits ------------------------------------------------
 
     def schedule_flush(self, client: Connection) -> None:
-        """`client` has pending pushes: write them all at the end of this loop turn."""
+        """`client` has pending output: write it at the end of this loop turn."""
         self.flush_queue.append(client)
         if len(self.flush_queue) == 1:
-            self.engine.loop.call_soon(self.flush_pushes)
+            self.engine.loop.call_soon(self.flush_pending)
 
-    def flush_pushes(self) -> None:
+    def flush_pending(self) -> None:
+        """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
         for client in queue:
             if client.pending:
-                client._write([])
+                client.flush([])
 
     def _config_changed(self, changed) -> None:
         if changed is None or "client-output-buffer-limit" in changed:

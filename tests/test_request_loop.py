@@ -1,0 +1,65 @@
+"""The request loop exists twice: in C (vermilion._speedups) and in Python.
+
+The C one is what users run; the Python one is the reference and the fallback
+when no compiler was available at install time. The whole suite runs against
+whichever is active (C, in CI); the tests here make sure CI really builds the C
+loop, and rerun the dispatch-heavy test files against the Python loop.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import IN_CI
+from vermilion.engine import core
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Files whose subject is the path from bytes in to bytes out: framing, errors,
+# command statistics and the slowlog, MULTI, blocking, pub/sub ordering.
+DISPATCH_TESTS = [
+    "tests/test_request_loop.py",
+    "tests/test_protocol.py",
+    "tests/test_connection.py",
+    "tests/test_strings.py",
+    "tests/test_server_commands.py",
+    "tests/test_transactions.py",
+    "tests/test_blocking.py",
+    "tests/test_pubsub.py",
+]
+
+
+def _pure_requested() -> bool:
+    return os.environ.get("VERMILION_PURE_PYTHON", "") not in ("", "0")
+
+
+def test_implementation_follows_the_environment():
+    if _pure_requested():
+        assert core.IMPLEMENTATION == "Python" and core.speedups is None
+    elif IN_CI:
+        # CI installs with a C compiler: a silent fallback would hide a broken build.
+        assert core.IMPLEMENTATION == "C"
+    if core.speedups is None:
+        from vermilion.engine.engine import Engine
+        assert Engine.execute.__class__.__name__ == "function"
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")
+def test_c_twins_are_bound_and_fall_back_to_python():
+    from vermilion.engine.engine import Engine
+    from vermilion.engine.core import EngineCore
+    assert Engine.execute is EngineCore.c_execute
+    assert Engine.call is EngineCore.c_call
+
+
+@pytest.mark.skipif(_pure_requested(), reason="this is the run that starts the pure-Python one")
+def test_pure_python_loop_passes_the_dispatch_tests():
+    env = {**os.environ, "VERMILION_PURE_PYTHON": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *DISPATCH_TESTS],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
