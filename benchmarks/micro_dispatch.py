@@ -87,11 +87,24 @@ WORKLOADS = {
     "XADD": lambda i: encode(b"XADD", b"stream", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", b"list", b"xxx"),
     "HSET": lambda i: encode(b"HSET", b"hash", b"f:%06d" % (i % 1000), b"v"),
+    "LRANGE_100": lambda i: encode(b"LRANGE", b"biglist", b"0", b"99"),
+    "MULTI_EXEC": lambda i: b"".join([
+        encode(b"MULTI"), encode(b"SET", b"tx:%d" % (i % 100), b"v"), encode(b"GET", b"tx:%d" % (i % 100)),
+        encode(b"HSET", b"txh:%d" % (i % 100), b"f", b"v"), encode(b"EXPIRE", b"tx:%d" % (i % 100), b"100"),
+        encode(b"EXEC")]),
+}
+
+# Data a workload reads, loaded before it is timed.
+SETUP = {
+    "LRANGE_100": [encode(b"RPUSH", b"biglist", *[b"element:%d" % i for i in range(100)])],
 }
 
 
 def run(name: str, pipeline: int, total: int) -> float:
     conn = make_connection()
+    for request in SETUP.get(name, ()):
+        conn.data_received(request)
+        conn.engine.loop.end_turn()
     make = WORKLOADS[name]
     chunks = [b"".join(make(i * pipeline + j) for j in range(pipeline)) for i in range(200)]
     rounds = total // pipeline

@@ -63,3 +63,40 @@ def test_pure_python_loop_passes_the_dispatch_tests():
         [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *DISPATCH_TESTS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+# -- the reply encoder ---------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from vermilion.engine.replies import NULL_ARRAY, OK, ErrorReply, RespSet, Status  # noqa: E402
+from vermilion.server import resp  # noqa: E402
+
+_scalars = st.one_of(
+    st.binary(max_size=40),
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.none(), st.booleans(), st.floats(allow_nan=False),
+    st.just(NULL_ARRAY), st.just(OK), st.builds(Status, st.sampled_from([b"QUEUED", b"PONG"])),
+    st.builds(bytearray, st.binary(max_size=10)),
+    st.builds(ErrorReply, st.sampled_from([b"ERR x", b"WRONGTYPE y\r\nz"])),
+)
+_replies = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=12),
+        st.lists(inner, max_size=5).map(tuple),
+        st.dictionaries(st.binary(max_size=8), inner, max_size=5),
+        st.lists(st.binary(max_size=8), max_size=5).map(RespSet),
+    ),
+    max_leaves=40,
+)
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C encoder is not built here")
+@settings(max_examples=400, deadline=None)
+@given(value=_replies, resp3=st.booleans())
+def test_c_encoder_writes_what_the_python_encoder_writes(value, resp3):
+    c_out, py_out = [], []
+    resp.encode(value, c_out, resp3)
+    resp.python_encode(value, py_out, resp3)
+    assert b"".join(c_out) == b"".join(py_out)

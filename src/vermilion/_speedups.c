@@ -39,6 +39,7 @@ typedef struct {
     int arity;
     char is_readonly;
     char skip_slowlog;
+    char queued_in_multi;
     long long calls;
     long long usec;
 } CommandCore;
@@ -71,6 +72,7 @@ static PyMemberDef command_members[] = {
     {"arity", T_INT, offsetof(CommandCore, arity), 0, NULL},
     {"is_readonly", T_BOOL, offsetof(CommandCore, is_readonly), 0, NULL},
     {"skip_slowlog", T_BOOL, offsetof(CommandCore, skip_slowlog), 0, NULL},
+    {"queued_in_multi", T_BOOL, offsetof(CommandCore, queued_in_multi), 0, NULL},
     {"calls", T_LONGLONG, offsetof(CommandCore, calls), 0, NULL},
     {"usec", T_LONGLONG, offsetof(CommandCore, usec), 0, NULL},
     {NULL}
@@ -144,21 +146,22 @@ HOLDER_TYPE(EngineCore, engine_members, "Dispatch fields of the engine.")
 /* -- module state: the Python objects the loop compares against or calls ---------- */
 
 /* From setup_engine: the Python Engine.execute and Engine.call (the reference,
- * run whenever the C path declines) and CommandError. */
-static PyObject *EXECUTE_PY, *CALL_PY, *COMMAND_ERROR;
-/* From setup_server: reply sentinels, the Status type, server/resp.py's encode,
- * and the two protocol-error classes. */
-static PyObject *NO_REPLY, *POSTPONED, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR,
+ * run whenever the C path declines), CommandError and the +QUEUED status. */
+static PyObject *EXECUTE_PY, *CALL_PY, *COMMAND_ERROR, *QUEUED;
+/* From setup_encoder: server/resp.py's Python encode, NULL_ARRAY and Status.
+ * From setup_server: the reply sentinels and the two protocol-error classes. */
+static PyObject *NO_REPLY, *POSTPONED, *NULL_ARRAY, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR,
     *HIREDIS_PROTOCOL_ERROR;
 static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
 
 #define BUSY_MONITOR 16                 /* engine/engine.py: MONITOR clients exist */
+#define GATE_MULTI 2                    /* engine/client.py: inside MULTI */
 
 /* Interned attribute and method names. */
 static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *s_ready,
     *s_handle_ready, *s_encoded, *s_resp3, *s_failed, *s_crashed, *s_log_slow,
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
-    *s_append_reply;
+    *s_append_reply, *s_multi;
 
 static inline long long now_ns(void) {
     struct timespec ts;
@@ -276,6 +279,22 @@ static PyObject *call3(PyObject *fn, PyObject *a, PyObject *b, PyObject *c) {
     return PyObject_Vectorcall(fn, argv, 3, NULL);
 }
 
+static PyObject *queue_command(EngineCore *eng, ClientCore *client, PyObject *cmd, PyObject *args) {
+    PyObject *queue = PyObject_GetAttr((PyObject *)client, s_multi);
+    if (queue == NULL) return NULL;
+    if (!PyList_CheckExact(queue)) {
+        Py_DECREF(queue);
+        return call3(EXECUTE_PY, (PyObject *)eng, (PyObject *)client, args);
+    }
+    PyObject *entry = PyTuple_Pack(2, cmd, args);
+    int rc = entry ? PyList_Append(queue, entry) : -1;
+    Py_XDECREF(entry);
+    Py_DECREF(queue);
+    if (rc < 0) return NULL;
+    Py_INCREF(QUEUED);
+    return QUEUED;
+}
+
 /* Engine.execute(client, args): the C path when it applies, else the Python one. */
 static PyObject *
 execute(EngineCore *eng, ClientCore *client, PyObject *args)
@@ -287,8 +306,14 @@ execute(EngineCore *eng, ClientCore *client, PyObject *args)
         int arity = cmd->arity;
         if (!((arity > 0 && n != arity) || n < -arity)
                 && (cmd->subcommands == NULL || cmd->subcommands == Py_None)
-                && !truthy(client->gate) && !truthy(eng->busy))
-            return call_command(eng, client, cmd, args);
+                && !truthy(eng->busy)) {
+            if (!truthy(client->gate))
+                return call_command(eng, client, cmd, args);
+            /* Inside MULTI and nothing else: queue it (commands/transactions.py _gate). */
+            if (cmd->queued_in_multi && PyLong_CheckExact(client->gate) &&
+                    PyLong_AsLong(client->gate) == GATE_MULTI)
+                return queue_command(eng, client, found, args);
+        }
     } else if (found == NULL && PyErr_Occurred()) {
         return NULL;
     }
@@ -384,6 +409,169 @@ static PyObject *hand_over(PyObject *conn, PyObject *name, PyObject *data, Py_ss
     return r;
 }
 
+/* -- reply encoding: server/resp.py's encode for the common types ---------------------
+ *
+ * Bulk strings, integers, statuses, nulls, arrays, maps and booleans are written
+ * into one growing buffer that becomes a single bytes object in `out`; any other
+ * value (doubles, verbatim strings, errors, sets, pushes ...) is handed to the
+ * Python encode, after what the buffer holds so far. */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+    PyObject *out;          /* the caller's list of bytes pieces */
+    int resp3;
+} Wire;
+
+static int wire_reserve(Wire *w, Py_ssize_t more) {
+    if (w->len + more <= w->cap) return 0;
+    Py_ssize_t cap = w->cap ? w->cap : 256;
+    while (cap < w->len + more) cap *= 2;
+    char *data = PyMem_Realloc(w->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    w->data = data;
+    w->cap = cap;
+    return 0;
+}
+
+static int wire_put(Wire *w, const char *p, Py_ssize_t n) {
+    if (wire_reserve(w, n) < 0) return -1;
+    memcpy(w->data + w->len, p, n);
+    w->len += n;
+    return 0;
+}
+
+/* A type byte and a number: `$5\r\n`, `*3\r\n`, `:42\r\n`. */
+static int wire_head(Wire *w, char type, long long n) {
+    if (wire_reserve(w, 24) < 0) return -1;
+    w->len += snprintf(w->data + w->len, 24, "%c%lld\r\n", type, n);
+    return 0;
+}
+
+static int wire_bulk(Wire *w, const char *p, Py_ssize_t n) {
+    if (wire_head(w, '$', n) < 0 || wire_reserve(w, n + 2) < 0) return -1;
+    memcpy(w->data + w->len, p, n);
+    w->data[w->len + n] = '\r';
+    w->data[w->len + n + 1] = '\n';
+    w->len += n + 2;
+    return 0;
+}
+
+/* Move what the buffer holds into `out` as one bytes object. */
+static int wire_flush(Wire *w) {
+    if (w->len == 0) return 0;
+    PyObject *piece = PyBytes_FromStringAndSize(w->data, w->len);
+    if (piece == NULL) return -1;
+    int rc = PyList_Append(w->out, piece);
+    Py_DECREF(piece);
+    w->len = 0;
+    return rc;
+}
+
+static int wire_value(Wire *w, PyObject *v, int depth);
+
+static int wire_python(Wire *w, PyObject *v) {
+    if (wire_flush(w) < 0) return -1;
+    PyObject *argv[3] = {v, w->out, w->resp3 ? Py_True : Py_False};
+    PyObject *r = PyObject_Vectorcall(ENCODE, argv, 3, NULL);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int wire_value(Wire *w, PyObject *v, int depth) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyBytes_Type)
+        return wire_bulk(w, PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v));
+    if (t == &PyLong_Type) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) return wire_python(w, v);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        return wire_head(w, ':', n);
+    }
+    if ((PyObject *)t == STATUS_TYPE) {
+        PyObject *encoded = PyObject_GetAttr(v, s_encoded);
+        if (encoded == NULL) return -1;
+        int rc = PyBytes_Check(encoded)
+            ? wire_put(w, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded))
+            : wire_python(w, v);
+        Py_DECREF(encoded);
+        return rc;
+    }
+    if (v == Py_None)
+        return w->resp3 ? wire_put(w, "_\r\n", 3) : wire_put(w, "$-1\r\n", 5);
+    if (depth > 64)                      /* deep nesting: let Python recurse */
+        return wire_python(w, v);
+    if (t == &PyList_Type || t == &PyTuple_Type) {
+        PyObject *seq = v;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        if (wire_head(w, '*', n) < 0) return -1;
+        /* Lists may change if Python code runs for one item: index with a bound check. */
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && i < n; i++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+            Py_INCREF(item);
+            int rc = wire_value(w, item, depth + 1);
+            Py_DECREF(item);
+            if (rc < 0) return -1;
+        }
+        return 0;
+    }
+    if (t == &PyDict_Type) {
+        Py_ssize_t n = PyDict_GET_SIZE(v);
+        if (w->resp3 ? wire_head(w, '%', n) : wire_head(w, '*', 2 * n)) return -1;
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            Py_INCREF(key);
+            Py_INCREF(value);
+            int rc = wire_value(w, key, depth + 1);
+            if (rc == 0) rc = wire_value(w, value, depth + 1);
+            Py_DECREF(key);
+            Py_DECREF(value);
+            if (rc < 0) return -1;
+        }
+        return 0;
+    }
+    if (t == &PyByteArray_Type)
+        return wire_bulk(w, PyByteArray_AS_STRING(v), PyByteArray_GET_SIZE(v));
+    if (v == NULL_ARRAY)
+        return w->resp3 ? wire_put(w, "_\r\n", 3) : wire_put(w, "*-1\r\n", 5);
+    if (t == &PyBool_Type) {
+        if (w->resp3) return wire_put(w, v == Py_True ? "#t\r\n" : "#f\r\n", 4);
+        return wire_put(w, v == Py_True ? ":1\r\n" : ":0\r\n", 4);
+    }
+    return wire_python(w, v);
+}
+
+/* encode(value, out, resp3): append the wire form of `value` to the list `out`. */
+static int encode_into(PyObject *value, PyObject *out, int resp3) {
+    Wire w = {NULL, 0, 0, out, resp3};
+    int rc = wire_value(&w, value, 0);
+    if (rc == 0) rc = wire_flush(&w);
+    PyMem_Free(w.data);
+    return rc;
+}
+
+static PyObject *
+encode_py(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 3 || !PyList_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "encode(value, out: list, resp3)");
+        return NULL;
+    }
+    if (ENCODE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups.setup_encoder() was not called");
+        return NULL;
+    }
+    int resp3 = PyObject_IsTrue(argv[2]);
+    if (resp3 < 0 || encode_into(argv[0], argv[1], resp3) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 /* -- Connection.data_received's fast path ------------------------------------------- */
 
 /* hiredis has consumed up to a command boundary: see _at_boundary in connection.py. */
@@ -405,9 +593,9 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         PyErr_SetString(PyExc_TypeError, "serve(conn, data: bytes)");
         return NULL;
     }
-    if (EXECUTE_PY == NULL || NO_REPLY == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups: setup_engine() and "
-                                             "setup_server() must be called first");
+    if (EXECUTE_PY == NULL || NO_REPLY == NULL || ENCODE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups: setup_engine(), "
+                                             "setup_encoder() and setup_server() must be called first");
         return NULL;
     }
     PyObject *conn = argv[0], *data = argv[1];
@@ -524,11 +712,9 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         } else {
             PyObject *resp3 = PyObject_GetAttr(conn, s_resp3);
             if (resp3 == NULL) goto error;
-            PyObject *encargs[3] = {reply, out, resp3};
-            PyObject *r2 = PyObject_Vectorcall(ENCODE, encargs, 3, NULL);
+            int is_resp3 = PyObject_IsTrue(resp3);
             Py_DECREF(resp3);
-            if (r2 == NULL) goto error;
-            Py_DECREF(r2);
+            if (is_resp3 < 0 || encode_into(reply, out, is_resp3) < 0) goto error;
         }
         Py_CLEAR(reply);
         Py_CLEAR(args);
@@ -596,8 +782,17 @@ static int keep(PyObject *const *argv, Py_ssize_t argc, PyObject **slots[], Py_s
 static PyObject *
 setup_engine(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    PyObject **slots[] = {&EXECUTE_PY, &CALL_PY, &COMMAND_ERROR};
-    if (keep(argv, argc, slots, 3, "setup_engine(execute, call, command_error)") < 0)
+    PyObject **slots[] = {&EXECUTE_PY, &CALL_PY, &COMMAND_ERROR, &QUEUED};
+    if (keep(argv, argc, slots, 4, "setup_engine(execute, call, command_error, queued)") < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+setup_encoder(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    PyObject **slots[] = {&ENCODE, &NULL_ARRAY, &STATUS_TYPE};
+    if (keep(argv, argc, slots, 3, "setup_encoder(python_encode, null_array, status_type)") < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -605,10 +800,9 @@ setup_engine(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 static PyObject *
 setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    PyObject **slots[] = {&NO_REPLY, &POSTPONED, &STATUS_TYPE, &ENCODE, &PROTOCOL_ERROR,
-                          &HIREDIS_PROTOCOL_ERROR};
-    if (keep(argv, argc, slots, 6, "setup_server(no_reply, postponed, status_type, encode, "
-                                   "protocol_error, hiredis_protocol_error)") < 0)
+    PyObject **slots[] = {&NO_REPLY, &POSTPONED, &PROTOCOL_ERROR, &HIREDIS_PROTOCOL_ERROR};
+    if (keep(argv, argc, slots, 4, "setup_server(no_reply, postponed, protocol_error, "
+                                   "hiredis_protocol_error)") < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -617,10 +811,13 @@ static PyMethodDef methods[] = {
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
      "serve(conn, data): run a read's complete commands and queue their replies."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
-     "setup_engine(execute, call, command_error): the Python twins and CommandError."},
+     "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
+    {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
+     "setup_encoder(python_encode, null_array, status_type): for encode()."},
     {"setup_server", (PyCFunction)(void (*)(void))setup_server, METH_FASTCALL,
-     "setup_server(no_reply, postponed, status_type, encode, protocol_error, "
-     "hiredis_protocol_error)"},
+     "setup_server(no_reply, postponed, protocol_error, hiredis_protocol_error): for serve()."},
+    {"encode", (PyCFunction)(void (*)(void))encode_py, METH_FASTCALL,
+     "encode(value, out, resp3): server/resp.py's encode, common reply types in C."},
     {NULL}
 };
 
@@ -647,6 +844,7 @@ PyInit__speedups(void)
     INTERN(s_propagate, "propagate"); INTERN(s_db, "db"); INTERN(s_index, "index");
     INTERN(s_write, "_write"); INTERN(s_reparse, "_reparse"); INTERN(s_take_tail, "_take_tail");
     INTERN(s_block_input, "_block_input"); INTERN(s_append_reply, "_append_reply");
+    INTERN(s_multi, "multi");
     EMPTY_REQUEST = PyBytes_FromString("*0\r\n");
     if (EMPTY_REQUEST == NULL) return NULL;
 

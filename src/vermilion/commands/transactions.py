@@ -196,6 +196,9 @@ def _gate(client, cmd, args):
             if refusal is not None:
                 return refusal
     if client.gate & GATE_MULTI:
+        if cmd.queued_in_multi:
+            client.multi.append((cmd, args))
+            return QUEUED
         if cmd.no_multi:
             return engine.reject(cmd, CommandError(NOT_IN_MULTI))
         name = cmd.parent.name if cmd.parent is not None else cmd.name
@@ -205,8 +208,6 @@ def _gate(client, cmd, args):
                     and engine.clock.ms() < engine.pause_until:
                 return POSTPONED        # CLIENT PAUSE WRITE holds an EXEC that would write
             return None
-        client.multi.append((cmd, args))
-        return QUEUED
     return None
 
 
@@ -235,8 +236,18 @@ def _forget(client) -> None:
 COMMANDS["exec"].skip_monitor = True
 
 
+def _mark_queued_commands() -> None:
+    # Which commands MULTI queues, as a flag on the table row: the gate below and
+    # the C request loop (_speedups.c), which queues them itself, both read it.
+    for cmd in COMMANDS.values():
+        for row in (cmd, *(cmd.subcommands or {}).values()):
+            name = row.parent.name if row.parent is not None else row.name
+            row.queued_in_multi = not row.no_multi and name not in _RUN_IN_MULTI
+
+
 @extension
 def _setup(engine) -> None:
+    _mark_queued_commands()     # once the table is complete (every family imported)
     engine.add_gate_hook(_gate)
     engine.multi_refused = _multi_refused
     engine.disconnect_hooks.append(_forget)

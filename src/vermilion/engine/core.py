@@ -29,7 +29,7 @@ if speedups is not None:
 else:
     class CommandCore:
         __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
-                     "skip_slowlog", "calls", "usec")
+                     "skip_slowlog", "queued_in_multi", "calls", "usec")
 
     class ClientCore:
         __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command")

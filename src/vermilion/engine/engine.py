@@ -16,7 +16,7 @@ from .clock import Clock
 from .core import EngineCore, speedups
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import POSTPONED, ErrorReply
+from .replies import POSTPONED, QUEUED, ErrorReply
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -479,7 +479,7 @@ class Engine(EngineCore):
 # (_speedups.c); the Python methods above remain the reference, and the C code
 # hands them every case it does not take.
 if speedups is not None:
-    speedups.setup_engine(Engine.execute, Engine.call, CommandError)
+    speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
 

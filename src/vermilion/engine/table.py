@@ -149,6 +149,7 @@ class Command(CommandCore):
         self.is_admin = "admin" in f
         self.skip_monitor = "skip_monitor" in f
         self.skip_slowlog = "skip_slowlog" in f
+        self.queued_in_multi = False    # decided by the transactions family
         self.may_replicate = "may_replicate" in f
         self.reset_stats()
 

@@ -24,7 +24,7 @@ from .resp import encode
 # The compiled twin of data_received's fast path (engine/core.py), or None.
 serve = None
 if speedups is not None:
-    speedups.setup_server(NO_REPLY, POSTPONED, Status, encode, ProtocolError, hiredis.ProtocolError)
+    speedups.setup_server(NO_REPLY, POSTPONED, ProtocolError, hiredis.ProtocolError)
     serve = speedups.serve
 
 log = logging.getLogger("vermilion")
