@@ -163,6 +163,8 @@ static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
     *s_append_reply, *s_multi;
 
+static int put_decimal(char *p, long long n);
+
 static inline long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -368,7 +370,10 @@ static PyMethodDef engine_methods[] = {
 static int append_bulk(PyObject *out, PyObject *value) {
     char head[32];
     Py_ssize_t len = PyBytes_GET_SIZE(value);
-    int hlen = snprintf(head, sizeof head, "$%zd\r\n", len);
+    head[0] = '$';
+    int hlen = 1 + put_decimal(head + 1, len);
+    head[hlen++] = '\r';
+    head[hlen++] = '\n';
     PyObject *frame = PyBytes_FromStringAndSize(NULL, hlen + len + 2);
     if (frame == NULL) return -1;
     char *p = PyBytes_AS_STRING(frame);
@@ -388,7 +393,10 @@ static int append_integer(PyObject *out, PyObject *value) {
     if (overflow) return 0;
     if (v == -1 && PyErr_Occurred()) return -1;
     char buf[32];
-    int len = snprintf(buf, sizeof buf, ":%lld\r\n", v);
+    buf[0] = ':';
+    int len = 1 + put_decimal(buf + 1, v);
+    buf[len++] = '\r';
+    buf[len++] = '\n';
     PyObject *frame = PyBytes_FromStringAndSize(buf, len);
     if (frame == NULL) return -1;
     int rc = PyList_Append(out, frame);
@@ -444,10 +452,30 @@ static int wire_put(Wire *w, const char *p, Py_ssize_t n) {
     return 0;
 }
 
+/* Decimal digits of `n` written at `p`; returns their count (snprintf is slow). */
+static int put_decimal(char *p, long long n) {
+    char tmp[24];
+    int len = 0;
+    unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+    do {
+        tmp[len++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int at = 0;
+    if (n < 0) p[at++] = '-';
+    while (len) p[at++] = tmp[--len];
+    return at;
+}
+
 /* A type byte and a number: `$5\r\n`, `*3\r\n`, `:42\r\n`. */
 static int wire_head(Wire *w, char type, long long n) {
     if (wire_reserve(w, 24) < 0) return -1;
-    w->len += snprintf(w->data + w->len, 24, "%c%lld\r\n", type, n);
+    char *p = w->data + w->len;
+    p[0] = type;
+    int len = 1 + put_decimal(p + 1, n);
+    p[len] = '\r';
+    p[len + 1] = '\n';
+    w->len += len + 2;
     return 0;
 }
 
