@@ -56,6 +56,30 @@ def test_c_twins_are_bound_and_fall_back_to_python():
     assert Engine.call is EngineCore.c_call
 
 
+def test_a_handler_that_crashes_gets_an_error_reply_and_the_connection_lives(vermilion_process_server):
+    # A bug in a handler must cost one error reply, never the connection or the
+    # replies around it; the C loop hands the exception to Engine.crashed.
+    from rawclient import RawClient
+    from vermilion.engine.table import COMMANDS
+
+    def broken(client, args):
+        raise RuntimeError("boom")
+
+    cmd = COMMANDS["echo"]
+    original = cmd.handler
+    cmd.handler = broken
+    c = RawClient(vermilion_process_server.port)
+    try:
+        c.send_raw(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n")
+        assert c.read() == ("+", b"PONG")
+        kind, text = c.read()
+        assert kind == "-" and text == b"ERR internal error in 'echo': RuntimeError('boom')"
+        assert c.read() == ("+", b"PONG")
+    finally:
+        cmd.handler = original
+        c.close()
+
+
 @pytest.mark.skipif(_pure_requested(), reason="this is the run that starts the pure-Python one")
 def test_pure_python_loop_passes_the_dispatch_tests():
     env = {**os.environ, "VERMILION_PURE_PYTHON": "1"}
