@@ -153,6 +153,7 @@ static PyObject *EXECUTE_PY, *CALL_PY, *COMMAND_ERROR, *QUEUED;
 static PyObject *NO_REPLY, *POSTPONED, *NULL_ARRAY, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR,
     *HIREDIS_PROTOCOL_ERROR;
 static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
+static PyObject *EMPTY_BYTES;
 
 #define BUSY_MONITOR 16                 /* engine/engine.py: MONITOR clients exist */
 #define GATE_MULTI 2                    /* engine/client.py: inside MULTI */
@@ -161,7 +162,9 @@ static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
 static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *s_ready,
     *s_handle_ready, *s_encoded, *s_resp3, *s_failed, *s_crashed, *s_log_slow,
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
-    *s_append_reply, *s_multi;
+    *s_append_reply, *s_multi, *s_pending, *s_server, *s_schedule_flush, *s_reply_barrier,
+    *s_transport, *s_is_closing, *s_stats, *s_net_output_bytes, *s_obuf_limits_active,
+    *s_get_write_buffer_size, *s_check_output_limits, *s_flush, *s_join, *s_transport_write;
 
 static int put_decimal(char *p, long long n);
 
@@ -600,6 +603,156 @@ encode_py(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_RETURN_NONE;
 }
 
+/* -- output: Connection._write's deferral and Server.flush_pending -------------------- */
+
+static int is_none_attr(PyObject *obj, PyObject *name) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) return -1;
+    int none = v == Py_None;
+    Py_DECREF(v);
+    return none;
+}
+
+/* Connection._write(out) at the end of a batch: the replies join `pending`, to be
+ * written at the end of the loop turn. Closing connections, empty batches and
+ * replies held for an fsync take the Python method. */
+static PyObject *finish_batch(PyObject *conn, EngineCore *eng, PyObject *out) {
+    ClientCore *client = (ClientCore *)conn;
+    if (PyList_GET_SIZE(out) == 0 || truthy(client->closing))
+        return PyObject_CallMethodOneArg(conn, s_write, out);
+    int unheld = is_none_attr((PyObject *)eng, s_reply_barrier);
+    if (unheld <= 0)
+        return unheld < 0 ? NULL : PyObject_CallMethodOneArg(conn, s_write, out);
+    if (PyObject_SetAttr(conn, s_batch, Py_None) < 0) return NULL;
+    PyObject *pending = PyObject_GetAttr(conn, s_pending);
+    if (pending == NULL) return NULL;
+    if (PyList_CheckExact(pending) && PyList_GET_SIZE(pending) > 0) {
+        Py_ssize_t end = PyList_GET_SIZE(pending);
+        int rc = PyList_SetSlice(pending, end, end, out);     /* pending += out */
+        Py_DECREF(pending);
+        if (rc < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    Py_DECREF(pending);
+    if (PyObject_SetAttr(conn, s_pending, out) < 0) return NULL;
+    PyObject *server = PyObject_GetAttr(conn, s_server);
+    if (server == NULL) return NULL;
+    PyObject *r = PyObject_CallMethodOneArg(server, s_schedule_flush, conn);
+    Py_DECREF(server);
+    return r;
+}
+
+/* Connection.flush([]) for a connection that is open, not closing and has no
+ * reply barrier: one write of everything pending. 0 done, 1 not the common
+ * case (the caller runs the Python flush), -1 error. */
+static int flush_one(PyObject *conn, PyObject *server) {
+    ClientCore *client = (ClientCore *)conn;
+    if (truthy(client->closing)) return 1;
+    PyObject *engine = PyObject_GetAttr(conn, s_engine);
+    if (engine == NULL) return -1;
+    int unheld = is_none_attr(engine, s_reply_barrier);
+    if (unheld <= 0) {
+        Py_DECREF(engine);
+        return unheld < 0 ? -1 : 1;
+    }
+    PyObject *pending = PyObject_GetAttr(conn, s_pending);
+    if (pending == NULL) { Py_DECREF(engine); return -1; }
+    if (!PyList_CheckExact(pending)) { Py_DECREF(pending); Py_DECREF(engine); return 1; }
+    Py_ssize_t n = PyList_GET_SIZE(pending);
+    if (n == 0) { Py_DECREF(pending); Py_DECREF(engine); return 0; }
+    PyObject *transport = PyObject_GetAttr(conn, s_transport);
+    if (transport == NULL) { Py_DECREF(pending); Py_DECREF(engine); return -1; }
+    int rc = 1;
+    PyObject *closing = NULL, *data = NULL, *fresh = NULL;
+    if (transport == Py_None) goto out;
+    closing = PyObject_CallMethodNoArgs(transport, s_is_closing);
+    if (closing == NULL) { rc = -1; goto out; }
+    if (closing != Py_False) goto out;      /* the Python flush drops the output */
+    fresh = PyList_New(0);
+    if (fresh == NULL || PyObject_SetAttr(conn, s_pending, fresh) < 0) { rc = -1; goto out; }
+    if (n == 1) {
+        data = PyList_GET_ITEM(pending, 0);
+        Py_INCREF(data);
+    } else {
+        data = PyObject_CallMethodOneArg(EMPTY_BYTES, s_join, pending);
+        if (data == NULL) { rc = -1; goto out; }
+    }
+    if (!PyBytes_Check(data)) { rc = -1; PyErr_SetString(PyExc_TypeError, "pending output must be bytes"); goto out; }
+    /* engine.stats.net_output_bytes += len(data) */
+    PyObject *stats = PyObject_GetAttr(engine, s_stats);
+    if (stats == NULL) { rc = -1; goto out; }
+    PyObject *before = PyObject_GetAttr(stats, s_net_output_bytes);
+    PyObject *size = PyLong_FromSsize_t(PyBytes_GET_SIZE(data));
+    PyObject *after = (before && size) ? PyNumber_Add(before, size) : NULL;
+    int set = after ? PyObject_SetAttr(stats, s_net_output_bytes, after) : -1;
+    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after); Py_DECREF(stats);
+    if (set < 0) { rc = -1; goto out; }
+    PyObject *r = PyObject_CallMethodOneArg(transport, s_transport_write, data);
+    if (r == NULL) { rc = -1; goto out; }
+    Py_DECREF(r);
+    /* Only bytes the socket did not take count against the output-buffer limits. */
+    PyObject *active = PyObject_GetAttr(server, s_obuf_limits_active);
+    if (active == NULL) { rc = -1; goto out; }
+    int limited = PyObject_IsTrue(active);
+    Py_DECREF(active);
+    if (limited < 0) { rc = -1; goto out; }
+    if (limited) {
+        PyObject *buffered = PyObject_CallMethodNoArgs(transport, s_get_write_buffer_size);
+        if (buffered == NULL) { rc = -1; goto out; }
+        int any = PyObject_IsTrue(buffered);
+        Py_DECREF(buffered);
+        if (any < 0) { rc = -1; goto out; }
+        if (any) {
+            r = PyObject_CallMethodOneArg(server, s_check_output_limits, conn);
+            if (r == NULL) { rc = -1; goto out; }
+            Py_DECREF(r);
+        }
+    }
+    rc = 0;
+out:
+    Py_XDECREF(data);
+    Py_XDECREF(fresh);
+    Py_XDECREF(closing);
+    Py_DECREF(transport);
+    Py_DECREF(pending);
+    Py_DECREF(engine);
+    return rc;
+}
+
+/* flush_pending(server, queue): Server.flush_pending's loop over the connections
+ * that have pending output. */
+static PyObject *
+flush_pending(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || !PyList_CheckExact(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "flush_pending(server, queue: list)");
+        return NULL;
+    }
+    PyObject *server = argv[0], *queue = argv[1];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(queue); i++) {
+        PyObject *conn = PyList_GET_ITEM(queue, i);
+        Py_INCREF(conn);
+        int rc = PyObject_TypeCheck(conn, &ClientCore_Type) ? flush_one(conn, server) : 1;
+        if (rc == 1) {
+            /* Not the common case: `if client.pending: client.flush([])` in Python. */
+            PyObject *pending = PyObject_GetAttr(conn, s_pending);
+            int has = pending ? PyObject_IsTrue(pending) : -1;
+            Py_XDECREF(pending);
+            rc = has;
+            if (has > 0) {
+                PyObject *empty = PyList_New(0);
+                PyObject *r = empty ? PyObject_CallMethodOneArg(conn, s_flush, empty) : NULL;
+                Py_XDECREF(empty);
+                rc = r ? 0 : -1;
+                Py_XDECREF(r);
+            }
+        }
+        Py_DECREF(conn);
+        if (rc < 0) return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* -- Connection.data_received's fast path ------------------------------------------- */
 
 /* hiredis has consumed up to a command boundary: see _at_boundary in connection.py. */
@@ -772,7 +925,7 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
             goto done;
         }
     }
-    result = PyObject_CallMethodOneArg(conn, s_write, out);
+    result = finish_batch(conn, eng, out);
     goto done;
 
 error:
@@ -838,6 +991,8 @@ setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 static PyMethodDef methods[] = {
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
      "serve(conn, data): run a read's complete commands and queue their replies."},
+    {"flush_pending", (PyCFunction)(void (*)(void))flush_pending, METH_FASTCALL,
+     "flush_pending(server, queue): write each queued connection's pending output."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
      "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
@@ -872,7 +1027,16 @@ PyInit__speedups(void)
     INTERN(s_propagate, "propagate"); INTERN(s_db, "db"); INTERN(s_index, "index");
     INTERN(s_write, "_write"); INTERN(s_reparse, "_reparse"); INTERN(s_take_tail, "_take_tail");
     INTERN(s_block_input, "_block_input"); INTERN(s_append_reply, "_append_reply");
-    INTERN(s_multi, "multi");
+    INTERN(s_multi, "multi"); INTERN(s_pending, "pending"); INTERN(s_server, "server");
+    INTERN(s_schedule_flush, "schedule_flush"); INTERN(s_reply_barrier, "reply_barrier");
+    INTERN(s_transport, "transport"); INTERN(s_is_closing, "is_closing"); INTERN(s_stats, "stats");
+    INTERN(s_net_output_bytes, "net_output_bytes");
+    INTERN(s_obuf_limits_active, "obuf_limits_active");
+    INTERN(s_get_write_buffer_size, "get_write_buffer_size");
+    INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
+    INTERN(s_join, "join"); INTERN(s_transport_write, "write");
+    EMPTY_BYTES = PyBytes_FromStringAndSize(NULL, 0);
+    if (EMPTY_BYTES == NULL) return NULL;
     EMPTY_REQUEST = PyBytes_FromString("*0\r\n");
     if (EMPTY_REQUEST == NULL) return NULL;
 
