@@ -300,16 +300,25 @@ static PyObject *queue_command(EngineCore *eng, ClientCore *client, PyObject *cm
     return QUEUED;
 }
 
+/* The engine fields call_command reads are set (Engine.__init__ has run). */
+static inline int engine_ready(EngineCore *eng) {
+    return eng->busy != NULL && eng->dirty != NULL && eng->reading != NULL &&
+           eng->effects != NULL && eng->slowlog_threshold != NULL;
+}
+
 /* Engine.execute(client, args): the C path when it applies, else the Python one. */
 static PyObject *
 execute(EngineCore *eng, ClientCore *client, PyObject *args)
 {
     Py_ssize_t n = PyList_GET_SIZE(args);
+    if (eng->lookup == NULL || !PyDict_Check(eng->lookup))
+        return call3(EXECUTE_PY, (PyObject *)eng, (PyObject *)client, args);
     PyObject *found = PyDict_GetItemWithError(eng->lookup, PyList_GET_ITEM(args, 0));
-    if (found != NULL && PyObject_TypeCheck(found, &CommandCore_Type)) {
+    if (found != NULL && PyObject_TypeCheck(found, &CommandCore_Type) && engine_ready(eng)) {
         CommandCore *cmd = (CommandCore *)found;
         int arity = cmd->arity;
-        if (!((arity > 0 && n != arity) || n < -arity)
+        if (cmd->handler != NULL && cmd->fullname != NULL && client->last_command != NULL
+                && !((arity > 0 && n != arity) || n < -arity)
                 && (cmd->subcommands == NULL || cmd->subcommands == Py_None)
                 && !truthy(eng->busy)) {
             if (!truthy(client->gate))
@@ -354,7 +363,9 @@ engine_c_call(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
     /* call() feeds MONITOR clients first: that stays in Python. */
     if (argc != 3 || CALL_PY == NULL || !PyObject_TypeCheck(argv[0], &ClientCore_Type) ||
             !PyObject_TypeCheck(argv[1], &CommandCore_Type) || !PyList_CheckExact(argv[2]) ||
-            eng->busy == NULL || !PyLong_CheckExact(eng->busy) ||
+            !engine_ready(eng) || !PyLong_CheckExact(eng->busy) ||
+            ((CommandCore *)argv[1])->handler == NULL || ((CommandCore *)argv[1])->fullname == NULL ||
+            ((ClientCore *)argv[0])->last_command == NULL ||
             (PyLong_AsLong(eng->busy) & BUSY_MONITOR))
         return delegate(CALL_PY, self, argv, argc);
     return call_command(eng, (ClientCore *)argv[0], (CommandCore *)argv[1], argv[2]);
