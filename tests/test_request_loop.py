@@ -80,6 +80,74 @@ def test_a_handler_that_crashes_gets_an_error_reply_and_the_connection_lives(ver
         c.close()
 
 
+def test_incr_matches_redis_in_every_case_its_c_twin_declines(pair):
+    # INCR runs in C (_speedups.c native_incr) only for a plain integer string with no
+    # TTL, watcher, keyspace event or tracking; every other case is the Python
+    # handler's. Walk through both sides of each condition.
+    pair.run("""
+        INCR fresh
+        INCR fresh
+        SET neg -5
+        INCR neg
+        SET zero 0
+        INCR zero
+        SET big 9223372036854775806
+        INCR big
+        INCR big
+        SET lead 007
+        INCR lead
+        SET plus +1
+        INCR plus
+        SET space " 1"
+        INCR space
+        SET minuszero -0
+        INCR minuszero
+        SET float 1.0
+        INCR float
+        SET low -9223372036854775808
+        INCR low
+        SET twenty 12345678901234567890
+        INCR twenty
+        SET app 1
+        APPEND app 2
+        INCR app
+        RPUSH alist x
+        INCR alist
+        SET ttl 10 EX 100
+        INCR ttl
+        TTL ttl
+        SET gone 5 PX 1
+        DEBUG SLEEP 0.01
+        INCR gone
+        CONFIG SET notify-keyspace-events KA
+        INCR evented
+        CONFIG SET notify-keyspace-events ""
+        MULTI
+        INCR inmulti
+        INCR inmulti
+        EXEC
+        GET fresh
+    """)
+
+
+def test_incr_of_a_watched_key_aborts_the_transaction(ports):
+    from support import connect, same_on_both
+
+    def scenario(port):
+        a, b = connect(port), connect(port)
+        try:
+            a.call("SET", "w", "1")
+            a.call("WATCH", "w")
+            b.call("INCR", "w")
+            a.call("MULTI")
+            a.call("INCR", "w")
+            return a.call("EXEC"), a.call("GET", "w")
+        finally:
+            a.close()
+            b.close()
+    same_on_both(ports, scenario)
+
+
 @pytest.mark.skipif(_pure_requested(), reason="this is the run that starts the pure-Python one")
 def test_pure_python_loop_passes_the_dispatch_tests():
     env = {**os.environ, "VERMILION_PURE_PYTHON": "1"}

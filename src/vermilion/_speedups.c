@@ -40,6 +40,7 @@ typedef struct {
     char is_readonly;
     char skip_slowlog;
     char queued_in_multi;
+    int native;             /* NATIVE_*: a C twin of the handler for its common case */
     long long calls;
     long long usec;
 } CommandCore;
@@ -73,6 +74,7 @@ static PyMemberDef command_members[] = {
     {"is_readonly", T_BOOL, offsetof(CommandCore, is_readonly), 0, NULL},
     {"skip_slowlog", T_BOOL, offsetof(CommandCore, skip_slowlog), 0, NULL},
     {"queued_in_multi", T_BOOL, offsetof(CommandCore, queued_in_multi), 0, NULL},
+    {"native", T_INT, offsetof(CommandCore, native), 0, NULL},
     {"calls", T_LONGLONG, offsetof(CommandCore, calls), 0, NULL},
     {"usec", T_LONGLONG, offsetof(CommandCore, usec), 0, NULL},
     {NULL}
@@ -189,6 +191,103 @@ static inline void set_field(PyObject **slot, PyObject *value) {
     Py_XDECREF(old);
 }
 
+/* -- native handlers: C twins of a few hot handlers, for their common case only ------
+ *
+ * A native handler returns the reply, or NULL without an exception to decline:
+ * then the Python handler runs, which stays the reference and does every case
+ * (errors included). Numbers match engine/core.py's NATIVE_* constants. */
+
+#define NATIVE_INCR 1
+
+static PyObject *s_data, *s_expires, *s_hooked, *s_watched, *s_track, *s_notify_flags, *ONE;
+
+/* Redis's string2ll on a stored value: 1 and *out set if `p[0:n]` is the canonical
+ * decimal form of a signed 64-bit integer, else 0. */
+static int canonical_ll(const char *p, Py_ssize_t n, long long *out) {
+    if (n <= 0 || n > 20) return 0;
+    int negative = p[0] == '-';
+    Py_ssize_t i = negative;
+    if (i == n) return 0;
+    if (p[i] == '0') {                  /* "0" only: no leading zeros, no "-0" */
+        if (n == 1) { *out = 0; return 1; }
+        return 0;
+    }
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        unsigned long long d = (unsigned long long)(p[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    if (negative) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return 0;
+        *out = (long long)(0ULL - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) return 0;
+        *out = (long long)v;
+    }
+    return 1;
+}
+
+/* A truth test of an attribute; -1 on error. */
+static int attr_true(PyObject *obj, PyObject *name) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) return -1;
+    int t = truthy(v);
+    Py_DECREF(v);
+    return t;
+}
+
+/* INCR key (commands/strings.py incr with delta 1) when nothing but the value is
+ * involved: no keyspace events, no WATCH, no SCAN index or access tracking, and
+ * no TTL on the key. */
+static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1);
+    PyObject *reply = NULL, *db = NULL, *data = NULL, *expires = NULL;
+    if (attr_true((PyObject *)eng, s_notify_flags) != 0) goto out;
+    db = PyObject_GetAttr((PyObject *)client, s_db);
+    if (db == NULL) goto out;
+    if (attr_true(db, s_hooked) != 0 || attr_true(db, s_watched) != 0 || attr_true(db, s_track) != 0)
+        goto out;
+    expires = PyObject_GetAttr(db, s_expires);
+    if (expires == NULL || !PyDict_CheckExact(expires)) goto out;
+    if (PyDict_GET_SIZE(expires)) {
+        int has_ttl = PyDict_Contains(expires, key);
+        if (has_ttl != 0) goto out;
+    }
+    data = PyObject_GetAttr(db, s_data);
+    if (data == NULL || !PyDict_CheckExact(data)) goto out;
+    PyObject *value = PyDict_GetItemWithError(data, key);
+    long long n = 0;
+    if (value == NULL) {
+        if (PyErr_Occurred()) goto out;
+    } else if (!PyBytes_CheckExact(value) ||
+               !canonical_ll(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &n) ||
+               n == LLONG_MAX) {
+        goto out;                       /* wrong type, not an integer, overflow: Python */
+    }
+    n += 1;
+    char text[24];
+    int len = put_decimal(text, n);
+    PyObject *stored = PyBytes_FromStringAndSize(text, len);
+    if (stored == NULL) goto out;
+    int rc = PyDict_SetItem(data, key, stored);
+    Py_DECREF(stored);
+    if (rc < 0) goto out;
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) goto out;
+    Py_SETREF(eng->dirty, dirty);
+    reply = PyLong_FromLongLong(n);
+out:
+    /* Attribute lookups that failed mean "not the common case": let Python decide. */
+    if (reply == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
+        PyErr_Clear();
+    Py_XDECREF(data);
+    Py_XDECREF(expires);
+    Py_XDECREF(db);
+    return reply;
+}
+
 /* -- Engine.execute's fast path ---------------------------------------------------- */
 
 /* Run `cmd` for the client: call() of engine/engine.py minus the MONITOR feed
@@ -202,8 +301,13 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
     set_field(&eng->reading, cmd->is_readonly ? Py_True : Py_False);
 
     long long start = now_ns();
-    PyObject *argv[2] = {(PyObject *)client, args};
-    PyObject *reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
+    PyObject *reply = NULL;
+    if (cmd->native == NATIVE_INCR && PyList_GET_SIZE(args) == 2)
+        reply = native_incr(eng, client, args);
+    if (reply == NULL && !PyErr_Occurred()) {
+        PyObject *argv[2] = {(PyObject *)client, args};
+        reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
+    }
     if (reply == NULL) {
         if (PyErr_ExceptionMatches(COMMAND_ERROR)) {
             PyObject *type, *value, *tb;
@@ -1045,7 +1149,11 @@ PyInit__speedups(void)
     INTERN(s_obuf_limits_active, "obuf_limits_active");
     INTERN(s_get_write_buffer_size, "get_write_buffer_size");
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
-    INTERN(s_join, "join"); INTERN(s_transport_write, "write");
+    INTERN(s_join, "join"); INTERN(s_data, "data"); INTERN(s_expires, "expires");
+    INTERN(s_hooked, "hooked"); INTERN(s_watched, "watched"); INTERN(s_track, "track");
+    INTERN(s_notify_flags, "notify_flags");
+    INTERN(s_transport_write, "write");
+    if ((ONE = PyLong_FromLong(1)) == NULL) return NULL;
     EMPTY_BYTES = PyBytes_FromStringAndSize(NULL, 0);
     if (EMPTY_BYTES == NULL) return NULL;
     EMPTY_REQUEST = PyBytes_FromString("*0\r\n");

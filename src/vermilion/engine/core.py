@@ -29,7 +29,7 @@ if speedups is not None:
 else:
     class CommandCore:
         __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
-                     "skip_slowlog", "queued_in_multi", "calls", "usec")
+                     "skip_slowlog", "queued_in_multi", "native", "calls", "usec")
 
     class ClientCore:
         __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command")
@@ -39,3 +39,8 @@ else:
                      "slowlog_threshold", "blocking")
 
 IMPLEMENTATION = "C" if speedups is not None else "Python"
+
+# Command.native: a C twin of the handler runs the command's common case and
+# hands everything else to the Python handler (see _speedups.c, native handlers).
+NATIVE_NONE = 0
+NATIVE_INCR = 1
