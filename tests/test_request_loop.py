@@ -192,3 +192,87 @@ def test_c_encoder_writes_what_the_python_encoder_writes(value, resp3):
     resp.encode(value, c_out, resp3)
     resp.python_encode(value, py_out, resp3)
     assert b"".join(c_out) == b"".join(py_out)
+
+
+# -- XADD's C twin builds the same stream as the Python code -------------------------------------
+
+class _Transport:
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, data):
+        self.data += data
+
+    def is_closing(self):
+        return False
+
+    def get_write_buffer_size(self):
+        return 0
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
+
+    def close(self):
+        pass
+
+
+class _Turns:
+    """call_soon callbacks run when the test says the loop turn is over."""
+
+    def __init__(self):
+        self.ready = []
+
+    def call_soon(self, fn, *args):
+        self.ready.append((fn, args))
+
+    def end_turn(self):
+        ready, self.ready = self.ready, []
+        for fn, args in ready:
+            fn(*args)
+
+
+def _node_state(stream):
+    return [(n.ms, n.seq, n.fields, list(n.msd), list(n.sq), list(n.offs), bytes(n.flags),
+             bytes(n.blob), n.live, n.dead, n.lpbytes) for n in stream._nodes[stream._head:]] + [
+        (stream.length, tuple(stream.last_id), tuple(stream.first_id), stream.entries_added)]
+
+
+_xadds = st.lists(st.tuples(
+    st.sampled_from([b"f", b"f", b"f", b"g"]),                       # mostly the master field
+    st.one_of(st.binary(max_size=8), st.sampled_from([b"7", b"-1", b"x" * 63, b"y" * 64])),
+    st.sampled_from([0, 0, 0, 1, 5, -3]),                           # clock moves, ms
+), min_size=1, max_size=160)
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")
+@settings(max_examples=60, deadline=None)
+@given(adds=_xadds, node_entries=st.sampled_from([0, 3, 100]), node_bytes=st.sampled_from([0, 60, 4096]))
+def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_bytes):
+    from vermilion.config import Config
+    from vermilion.engine.clock import FakeClock
+    from vermilion.engine.engine import Engine
+    from vermilion.server.connection import Connection
+    from vermilion.server.server import Server
+    from vermilion.types.stream import Stream
+
+    config = Config()
+    config.set_from_text("stream-node-max-entries", str(node_entries))
+    config.set_from_text("stream-node-max-bytes", str(node_bytes))
+    clock = FakeClock()
+    engine = Engine(config, clock=clock)
+    engine.loop = _Turns()
+    conn = Connection(Server(engine))
+    transport = _Transport()
+    conn.connection_made(transport)
+    reference = Stream()
+    replies = []
+    for field, value, move in adds:
+        clock.advance(move)
+        request = [b"XADD", b"s", b"*", field, value]
+        conn.data_received(b"*5\r\n" + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in request))
+        engine.loop.end_turn()
+        sid = reference.add([field, value], None, clock.ms(), node_max_entries=node_entries,
+                            node_max_bytes=node_bytes)
+        replies.append(b"$%d\r\n%b\r\n" % (len(b"%d-%d" % sid), b"%d-%d" % sid))
+    assert bytes(transport.data) == b"".join(replies)
+    assert _node_state(conn.db.data[b"s"]) == _node_state(reference)

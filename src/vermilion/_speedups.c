@@ -169,6 +169,8 @@ static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *
     *s_get_write_buffer_size, *s_check_output_limits, *s_flush, *s_join, *s_transport_write;
 
 static int put_decimal(char *p, long long n);
+static int keep(PyObject *const *argv, Py_ssize_t argc, PyObject **slots[], Py_ssize_t n,
+                const char *signature);
 
 static inline long long now_ns(void) {
     struct timespec ts;
@@ -191,6 +193,96 @@ static inline void set_field(PyObject **slot, PyObject *value) {
     Py_XDECREF(old);
 }
 
+/* -- __slots__ fields at fixed offsets ----------------------------------------------
+ *
+ * The native handlers read and write fields of Database, Stream and _Node, which
+ * are Python classes with __slots__. PyObject_GetAttr on those costs ~20 ns; the
+ * slot's offset, taken once from its member descriptor, makes it a load (what
+ * CPython's own attribute specialisation does). Offsets are only used on objects
+ * whose type is exactly the one they were taken from. */
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static Py_ssize_t slot_offset(PyObject *type, const char *name) {
+    PyObject *d = PyObject_GetAttrString(type, name);
+    if (d == NULL) return -1;
+    if (Py_TYPE(d) != &PyMemberDescr_Type ||
+            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%s is not a __slots__ field", name);
+        Py_DECREF(d);
+        return -1;
+    }
+    Py_ssize_t off = ((PyMemberDescrObject *)d)->d_member->offset;
+    Py_DECREF(d);
+    return off;
+}
+
+/* Replace a slot's value (a new reference is taken over). */
+static inline void slot_set(PyObject *obj, Py_ssize_t off, PyObject *value) {
+    Py_XSETREF(SLOT(obj, off), value);
+}
+
+static inline int slot_ll(PyObject *obj, Py_ssize_t off, long long *out) {
+    PyObject *v = SLOT(obj, off);
+    if (v == NULL || !PyLong_CheckExact(v)) return -1;
+    *out = PyLong_AsLongLong(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
+    PyObject *n = PyLong_FromLongLong(v);
+    if (n == NULL) return -1;
+    slot_set(obj, off, n);
+    return 0;
+}
+
+static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
+static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HOOKED, DB_WATCHED, DB_TRACK;
+
+static PyObject *
+setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 1 || !PyType_Check(argv[0])) {
+        PyErr_SetString(PyExc_TypeError, "setup_keyspace(database_type)");
+        return NULL;
+    }
+    PyObject *t = argv[0];
+    if ((DB_DATA = slot_offset(t, "data")) < 0 || (DB_EXPIRES = slot_offset(t, "expires")) < 0 ||
+            (DB_HOOKED = slot_offset(t, "hooked")) < 0 ||
+            (DB_WATCHED = slot_offset(t, "watched")) < 0 || (DB_TRACK = slot_offset(t, "track")) < 0)
+        return NULL;
+    Py_INCREF(t);
+    Py_XSETREF(DB_TYPE, t);
+    Py_RETURN_NONE;
+}
+
+/* The client's database if it is a plain one with nothing to hear about writes
+ * (no SCAN index, access tracking or `new` events, no WATCH) and no TTL on `key`;
+ * borrowed, or NULL (with no exception) for "not the common case". */
+static PyObject *plain_db(ClientCore *client, PyObject *key) {
+    if (DB_TYPE == NULL) return NULL;
+    PyObject *db = PyObject_GetAttr((PyObject *)client, s_db);
+    if (db == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(db);                      /* the client keeps it alive */
+    if ((PyObject *)Py_TYPE(db) != DB_TYPE) return NULL;
+    PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES);
+    if (data == NULL || expires == NULL || !PyDict_CheckExact(data) || !PyDict_CheckExact(expires))
+        return NULL;
+    if (truthy(SLOT(db, DB_HOOKED)) || truthy(SLOT(db, DB_WATCHED)) || truthy(SLOT(db, DB_TRACK)))
+        return NULL;
+    if (PyDict_GET_SIZE(expires)) {
+        int has_ttl = PyDict_Contains(expires, key);
+        if (has_ttl != 0) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    return db;
+}
+
 /* -- native handlers: C twins of a few hot handlers, for their common case only ------
  *
  * A native handler returns the reply, or NULL without an exception to decline:
@@ -199,7 +291,7 @@ static inline void set_field(PyObject **slot, PyObject *value) {
 
 #define NATIVE_INCR 1
 
-static PyObject *s_data, *s_expires, *s_hooked, *s_watched, *s_track, *s_notify_flags, *ONE;
+static PyObject *s_notify_flags, *ONE;
 
 /* Redis's string2ll on a stored value: 1 and *out set if `p[0:n]` is the canonical
  * decimal form of a signed 64-bit integer, else 0. */
@@ -243,49 +335,274 @@ static int attr_true(PyObject *obj, PyObject *name) {
  * no TTL on the key. */
 static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args) {
     PyObject *key = PyList_GET_ITEM(args, 1);
-    PyObject *reply = NULL, *db = NULL, *data = NULL, *expires = NULL;
-    if (attr_true((PyObject *)eng, s_notify_flags) != 0) goto out;
-    db = PyObject_GetAttr((PyObject *)client, s_db);
-    if (db == NULL) goto out;
-    if (attr_true(db, s_hooked) != 0 || attr_true(db, s_watched) != 0 || attr_true(db, s_track) != 0)
-        goto out;
-    expires = PyObject_GetAttr(db, s_expires);
-    if (expires == NULL || !PyDict_CheckExact(expires)) goto out;
-    if (PyDict_GET_SIZE(expires)) {
-        int has_ttl = PyDict_Contains(expires, key);
-        if (has_ttl != 0) goto out;
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    if (events != 0) {
+        PyErr_Clear();
+        return NULL;
     }
-    data = PyObject_GetAttr(db, s_data);
-    if (data == NULL || !PyDict_CheckExact(data)) goto out;
+    PyObject *db = plain_db(client, key);
+    if (db == NULL) return NULL;
+    PyObject *data = SLOT(db, DB_DATA);
     PyObject *value = PyDict_GetItemWithError(data, key);
     long long n = 0;
     if (value == NULL) {
-        if (PyErr_Occurred()) goto out;
+        if (PyErr_Occurred()) return NULL;
     } else if (!PyBytes_CheckExact(value) ||
                !canonical_ll(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &n) ||
                n == LLONG_MAX) {
-        goto out;                       /* wrong type, not an integer, overflow: Python */
+        return NULL;                    /* wrong type, not an integer, overflow: Python */
     }
     n += 1;
     char text[24];
     int len = put_decimal(text, n);
     PyObject *stored = PyBytes_FromStringAndSize(text, len);
-    if (stored == NULL) goto out;
+    if (stored == NULL) return NULL;
     int rc = PyDict_SetItem(data, key, stored);
     Py_DECREF(stored);
-    if (rc < 0) goto out;
+    if (rc < 0) return NULL;
     PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) goto out;
+    if (dirty == NULL) return NULL;
     Py_SETREF(eng->dirty, dirty);
-    reply = PyLong_FromLongLong(n);
-out:
-    /* Attribute lookups that failed mean "not the common case": let Python decide. */
-    if (reply == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
+    return PyLong_FromLongLong(n);
+}
+
+/* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
+ * when the entry goes into the open tail node of an existing stream and nothing
+ * else is involved: no keyspace events, WATCH, tracking, TTL or blocked readers. */
+
+#define NATIVE_XADD 2
+#define LP_MAX_SIZE (1LL << 30)         /* STREAM_LISTPACK_MAX_SIZE */
+#define FLAG_SAMEFIELDS 2
+
+static PyObject *STREAM_TYPE, *NODE_TYPE;         /* from setup_stream */
+static Py_ssize_t ST_NODES, ST_LAST_ID, ST_LENGTH, ST_ENTRIES_ADDED, ST_FIRST_ID;
+static Py_ssize_t ND_BLOB, ND_LIVE, ND_FIELDS, ND_LPBYTES, ND_DEAD, ND_MS, ND_SEQ, ND_OFFS,
+    ND_MSD, ND_SQ, ND_FLAGS;
+static PyObject *s_append, *s_config, *s_values, *s_clock, *s_ms_method, *s_waiting,
+    *s_node_max_entries, *s_node_max_bytes;
+
+static int lp_int_size(long long v) {
+    if (v >= 0 && v <= 127) return 2;
+    if (v >= -4096 && v <= 4095) return 3;
+    if (v >= -32768 && v <= 32767) return 4;
+    if (v >= -8388608 && v <= 8388607) return 5;
+    if (v >= -2147483648LL && v <= 2147483647LL) return 6;
+    return 10;
+}
+
+static int item_ull(PyObject *tuple, Py_ssize_t i, unsigned long long *out) {
+    PyObject *v = PyTuple_GET_ITEM(tuple, i);
+    if (!PyLong_CheckExact(v)) return -1;
+    *out = PyLong_AsUnsignedLongLong(v);
+    return (*out == (unsigned long long)-1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int append_ull(PyObject *arr, unsigned long long v) {
+    PyObject *n = PyLong_FromUnsignedLongLong(v);
+    if (n == NULL) return -1;
+    PyObject *r = PyObject_CallMethodOneArg(arr, s_append, n);
+    Py_DECREF(n);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Stream.add_pair: 1 and *sid set when the entry was appended; 0 to decline
+ * (nothing changed); -1 on error. */
+static int stream_add_pair(PyObject *stream, PyObject *field, PyObject *value, long long now_ms,
+                           long long max_entries, long long max_bytes, PyObject **sid) {
+    PyObject *nodes = SLOT(stream, ST_NODES);
+    if (nodes == NULL || !PyList_CheckExact(nodes) || PyList_GET_SIZE(nodes) == 0) return 0;
+    PyObject *node = PyList_GET_ITEM(nodes, PyList_GET_SIZE(nodes) - 1);
+    if ((PyObject *)Py_TYPE(node) != NODE_TYPE) return 0;
+    PyObject *blob = SLOT(node, ND_BLOB), *fields = SLOT(node, ND_FIELDS);
+    PyObject *last_id = SLOT(stream, ST_LAST_ID);
+    if (blob == NULL || !PyByteArray_CheckExact(blob) || fields == NULL ||
+            !PyTuple_CheckExact(fields) || PyTuple_GET_SIZE(fields) != 1 || last_id == NULL ||
+            !PyTuple_Check(last_id) || PyTuple_GET_SIZE(last_id) != 2)
+        return 0;
+    PyObject *master = PyTuple_GET_ITEM(fields, 0);
+    Py_ssize_t n = PyBytes_GET_SIZE(value);
+    if (!PyBytes_CheckExact(master) || PyBytes_GET_SIZE(master) != PyBytes_GET_SIZE(field) ||
+            memcmp(PyBytes_AS_STRING(master), PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)))
+        return 0;
+    long long live, dead, lpbytes;
+    if (slot_ll(node, ND_LIVE, &live) < 0 || slot_ll(node, ND_DEAD, &dead) < 0 ||
+            slot_ll(node, ND_LPBYTES, &lpbytes) < 0)
+        return PyErr_Occurred() ? -1 : 0;
+    if (n >= 64 || live >= 127) return 0;
+    if (n) {
+        char c = PyBytes_AS_STRING(value)[0];
+        if (c == '-' || (c >= '0' && c <= '9')) return 0;      /* integer-like values */
+    }
+    unsigned long long last_ms, last_seq, ms, seq, node_ms, node_seq;
+    PyObject *nms = SLOT(node, ND_MS), *nseq = SLOT(node, ND_SEQ);
+    if (item_ull(last_id, 0, &last_ms) < 0 || item_ull(last_id, 1, &last_seq) < 0 ||
+            nms == NULL || nseq == NULL || !PyLong_CheckExact(nms) || !PyLong_CheckExact(nseq))
+        return PyErr_Occurred() ? -1 : 0;
+    node_ms = PyLong_AsUnsignedLongLong(nms);
+    node_seq = PyLong_AsUnsignedLongLong(nseq);
+    if (PyErr_Occurred()) return -1;
+    if (now_ms >= 0 && (unsigned long long)now_ms > last_ms) {
+        ms = (unsigned long long)now_ms;
+        seq = 0;
+    } else if (last_seq < 0xFFFFFFFFULL) {
+        ms = last_ms;
+        seq = last_seq + 1;
+    } else {
+        return 0;
+    }
+    if (ms < node_ms) return 0;
+    unsigned long long msd = ms - node_ms;
+    /* seq - node.seq, wrapped to int64 as Redis's lpAppendInteger sees it (_s64). */
+    long long seqd = (long long)(seq - node_seq);
+    int seqd_small = seq >= node_seq && seq - node_seq <= 127;
+    long long limit = (max_bytes > 0 && max_bytes <= LP_MAX_SIZE) ? max_bytes : LP_MAX_SIZE;
+    if (msd > 0xFFFFFFFFULL || lpbytes + PyBytes_GET_SIZE(field) + n >= limit ||
+            (max_entries && live + dead >= max_entries))
+        return 0;
+    PyObject *flags = SLOT(node, ND_FLAGS), *offs = SLOT(node, ND_OFFS),
+        *msds = SLOT(node, ND_MSD), *sqs = SLOT(node, ND_SQ);
+    if (flags == NULL || !PyByteArray_CheckExact(flags) || offs == NULL || msds == NULL || sqs == NULL)
+        return 0;
+
+    /* The append, in add_pair's order. */
+    Py_ssize_t offset = PyByteArray_GET_SIZE(blob);
+    if (append_ull(offs, offset) < 0 || append_ull(msds, msd) < 0 || append_ull(sqs, seq) < 0)
+        return -1;
+    Py_ssize_t nf = PyByteArray_GET_SIZE(flags);
+    if (PyByteArray_Resize(flags, nf + 1) < 0) return -1;
+    PyByteArray_AS_STRING(flags)[nf] = FLAG_SAMEFIELDS;
+    if (PyByteArray_Resize(blob, offset + 1 + n) < 0) return -1;
+    PyByteArray_AS_STRING(blob)[offset] = (char)n;
+    memcpy(PyByteArray_AS_STRING(blob) + offset + 1, PyBytes_AS_STRING(value), n);
+    lpbytes += n + 6 + (msd <= 127 ? 2 : lp_int_size((long long)msd)) +
+               (seqd_small ? 2 : lp_int_size(seqd));
+    if (slot_set_ll(node, ND_LPBYTES, lpbytes) < 0 || slot_set_ll(node, ND_LIVE, live + 1) < 0)
+        return -1;
+
+    PyObject *ms_obj = PyLong_FromUnsignedLongLong(ms);
+    PyObject *seq_obj = PyLong_FromUnsignedLongLong(seq);
+    PyObject *pair = (ms_obj && seq_obj) ? PyTuple_Pack(2, ms_obj, seq_obj) : NULL;
+    PyObject *targs = pair ? PyTuple_Pack(1, pair) : NULL;
+    Py_XDECREF(ms_obj); Py_XDECREF(seq_obj); Py_XDECREF(pair);
+    if (targs == NULL) return -1;
+    PyObject *id = PyTuple_Type.tp_new(Py_TYPE(last_id), targs, NULL);     /* StreamID(ms, seq) */
+    Py_DECREF(targs);
+    if (id == NULL) return -1;
+    long long length, added;
+    if (slot_ll(stream, ST_LENGTH, &length) < 0 || slot_ll(stream, ST_ENTRIES_ADDED, &added) < 0 ||
+            slot_set_ll(stream, ST_LENGTH, length + 1) < 0 ||
+            slot_set_ll(stream, ST_ENTRIES_ADDED, added + 1) < 0) {
+        Py_DECREF(id);
+        return -1;
+    }
+    Py_INCREF(id);
+    slot_set(stream, ST_LAST_ID, id);
+    if (length + 1 == 1) {
+        Py_INCREF(id);
+        slot_set(stream, ST_FIRST_ID, id);
+    }
+    *sid = id;
+    return 1;
+}
+
+static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1), *star = PyList_GET_ITEM(args, 2);
+    if (STREAM_TYPE == NULL || PyBytes_GET_SIZE(star) != 1 || PyBytes_AS_STRING(star)[0] != '*')
+        return NULL;
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    int waiting = (eng->blocking != NULL && eng->blocking != Py_None)
+        ? attr_true(eng->blocking, s_waiting) : 0;
+    if (events != 0 || waiting != 0) {
         PyErr_Clear();
-    Py_XDECREF(data);
-    Py_XDECREF(expires);
-    Py_XDECREF(db);
+        return NULL;
+    }
+    PyObject *db = plain_db(client, key);
+    if (db == NULL) return NULL;
+    PyObject *stream = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
+    if (stream == NULL || (PyObject *)Py_TYPE(stream) != STREAM_TYPE) return NULL;
+    Py_INCREF(stream);
+    PyObject *reply = NULL, *values = NULL, *now = NULL, *sid = NULL;
+    /* engine.config.values[...] and engine.clock.ms(), as the Python handler reads them. */
+    PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config);
+    values = config ? PyObject_GetAttr(config, s_values) : NULL;
+    Py_XDECREF(config);
+    if (values == NULL || !PyDict_Check(values)) goto out;
+    PyObject *me = PyDict_GetItemWithError(values, s_node_max_entries);
+    PyObject *mb = me ? PyDict_GetItemWithError(values, s_node_max_bytes) : NULL;
+    if (mb == NULL) goto out;
+    long long max_entries = PyLong_AsLongLong(me), max_bytes = PyLong_AsLongLong(mb);
+    if (PyErr_Occurred()) goto out;
+    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
+    now = clock ? PyObject_CallMethodNoArgs(clock, s_ms_method) : NULL;
+    Py_XDECREF(clock);
+    if (now == NULL) goto out;
+    long long now_ms = PyLong_AsLongLong(now);
+    if (now_ms == -1 && PyErr_Occurred()) goto out;
+    int added = stream_add_pair(stream, PyList_GET_ITEM(args, 3), PyList_GET_ITEM(args, 4), now_ms,
+                                max_entries, max_bytes, &sid);
+    if (added <= 0) goto out;
+    /* The reply: b"%d-%d" % sid. */
+    unsigned long long ms, seq;
+    if (item_ull(sid, 0, &ms) < 0 || item_ull(sid, 1, &seq) < 0) goto out;
+    char text[48];
+    int len = snprintf(text, sizeof text, "%llu-%llu", ms, seq);
+    reply = PyBytes_FromStringAndSize(text, len);
+    if (reply == NULL) goto out;
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) { Py_CLEAR(reply); goto out; }
+    Py_SETREF(eng->dirty, dirty);
+    /* With propagation on, XADD * is written with its concrete ID (engine.rewrite). */
+    if (eng->sinks != NULL && truthy(eng->sinks)) {
+        PyObject *argv = PyList_GetSlice(args, 0, PyList_GET_SIZE(args));
+        if (argv == NULL) { Py_CLEAR(reply); goto out; }
+        Py_INCREF(reply);
+        PyList_SetItem(argv, 2, reply);
+        if (eng->effects == NULL || eng->effects == Py_None) {
+            PyObject *effects = PyList_New(0);
+            if (effects == NULL) { Py_DECREF(argv); Py_CLEAR(reply); goto out; }
+            Py_XSETREF(eng->effects, effects);
+        }
+        int rc = PyList_Check(eng->effects) ? PyList_Append(eng->effects, argv) : -1;
+        Py_DECREF(argv);
+        if (rc < 0) { Py_CLEAR(reply); goto out; }
+    }
+out:
+    /* Before the append, a failed lookup only means "not the common case". */
+    if (reply == NULL && sid == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
+        PyErr_Clear();
+    Py_XDECREF(sid);
+    Py_XDECREF(now);
+    Py_XDECREF(values);
+    Py_DECREF(stream);
     return reply;
+}
+
+static PyObject *
+setup_stream(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || !PyType_Check(argv[0]) || !PyType_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "setup_stream(stream_type, node_type)");
+        return NULL;
+    }
+    PyObject *st = argv[0], *nd = argv[1];
+    if ((ST_NODES = slot_offset(st, "_nodes")) < 0 || (ST_LAST_ID = slot_offset(st, "last_id")) < 0 ||
+            (ST_LENGTH = slot_offset(st, "length")) < 0 ||
+            (ST_ENTRIES_ADDED = slot_offset(st, "entries_added")) < 0 ||
+            (ST_FIRST_ID = slot_offset(st, "first_id")) < 0 ||
+            (ND_BLOB = slot_offset(nd, "blob")) < 0 || (ND_LIVE = slot_offset(nd, "live")) < 0 ||
+            (ND_FIELDS = slot_offset(nd, "fields")) < 0 ||
+            (ND_LPBYTES = slot_offset(nd, "lpbytes")) < 0 || (ND_DEAD = slot_offset(nd, "dead")) < 0 ||
+            (ND_MS = slot_offset(nd, "ms")) < 0 || (ND_SEQ = slot_offset(nd, "seq")) < 0 ||
+            (ND_OFFS = slot_offset(nd, "offs")) < 0 || (ND_MSD = slot_offset(nd, "msd")) < 0 ||
+            (ND_SQ = slot_offset(nd, "sq")) < 0 || (ND_FLAGS = slot_offset(nd, "flags")) < 0)
+        return NULL;
+    Py_INCREF(st);
+    Py_XSETREF(STREAM_TYPE, st);
+    Py_INCREF(nd);
+    Py_XSETREF(NODE_TYPE, nd);
+    Py_RETURN_NONE;
 }
 
 /* -- Engine.execute's fast path ---------------------------------------------------- */
@@ -304,6 +621,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
     PyObject *reply = NULL;
     if (cmd->native == NATIVE_INCR && PyList_GET_SIZE(args) == 2)
         reply = native_incr(eng, client, args);
+    else if (cmd->native == NATIVE_XADD && PyList_GET_SIZE(args) == 5)
+        reply = native_xadd(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1108,6 +1427,10 @@ static PyMethodDef methods[] = {
      "serve(conn, data): run a read's complete commands and queue their replies."},
     {"flush_pending", (PyCFunction)(void (*)(void))flush_pending, METH_FASTCALL,
      "flush_pending(server, queue): write each queued connection's pending output."},
+    {"setup_stream", (PyCFunction)(void (*)(void))setup_stream, METH_FASTCALL,
+     "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
+    {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,
+     "setup_keyspace(database_type): the Database class, for the native handlers."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
      "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
@@ -1149,10 +1472,13 @@ PyInit__speedups(void)
     INTERN(s_obuf_limits_active, "obuf_limits_active");
     INTERN(s_get_write_buffer_size, "get_write_buffer_size");
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
-    INTERN(s_join, "join"); INTERN(s_data, "data"); INTERN(s_expires, "expires");
-    INTERN(s_hooked, "hooked"); INTERN(s_watched, "watched"); INTERN(s_track, "track");
-    INTERN(s_notify_flags, "notify_flags");
+    INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
     INTERN(s_transport_write, "write");
+    INTERN(s_append, "append"); INTERN(s_config, "config");
+    INTERN(s_values, "values"); INTERN(s_clock, "clock"); INTERN(s_ms_method, "ms");
+    INTERN(s_waiting, "waiting");
+    INTERN(s_node_max_entries, "stream-node-max-entries");
+    INTERN(s_node_max_bytes, "stream-node-max-bytes");
     if ((ONE = PyLong_FromLong(1)) == NULL) return NULL;
     EMPTY_BYTES = PyBytes_FromStringAndSize(NULL, 0);
     if (EMPTY_BYTES == NULL) return NULL;

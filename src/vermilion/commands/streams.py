@@ -46,7 +46,8 @@ from __future__ import annotations
 
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
-from ..engine.table import command, container
+from ..engine.core import NATIVE_XADD, speedups
+from ..engine.table import COMMANDS, command, container
 from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
@@ -340,6 +341,15 @@ def xadd(client, args):
     if blocking is not None and blocking.waiting:   # (engine.signal_ready, inlined)
         blocking.signal(db, key)
     return reply
+
+
+# With the C request loop, `XADD key * field value` appending to the open tail node
+# of an existing stream runs in _speedups.c (native_xadd, a twin of xadd and
+# Stream.add_pair for that case); everything else runs the function above.
+COMMANDS["xadd"].native = NATIVE_XADD
+if speedups is not None:
+    from ..types.stream import _Node
+    speedups.setup_stream(Stream, _Node)
 
 
 _OPTIONS_CACHE: dict = {}

@@ -44,3 +44,4 @@ IMPLEMENTATION = "C" if speedups is not None else "Python"
 # hands everything else to the Python handler (see _speedups.c, native handlers).
 NATIVE_NONE = 0
 NATIVE_INCR = 1
+NATIVE_XADD = 2

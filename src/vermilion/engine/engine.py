@@ -480,6 +480,7 @@ class Engine(EngineCore):
 # hands them every case it does not take.
 if speedups is not None:
     speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
+    speedups.setup_keyspace(Database)      # for the native handlers (INCR, XADD)
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
 
