@@ -276,3 +276,12 @@ def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_by
         replies.append(b"$%d\r\n%b\r\n" % (len(b"%d-%d" % sid), b"%d-%d" % sid))
     assert bytes(transport.data) == b"".join(replies)
     assert _node_state(conn.db.data[b"s"]) == _node_state(reference)
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C encoder is not built here")
+@settings(max_examples=300, deadline=None)
+@given(argv=st.lists(st.one_of(st.binary(max_size=30), st.integers(-(2 ** 63), 2 ** 63 - 1),
+                               st.builds(bytearray, st.binary(max_size=5))), min_size=1, max_size=80))
+def test_aof_c_encoder_writes_what_the_python_encoder_writes(argv):
+    from vermilion.persistence import aof
+    assert aof.c_encode_command(argv) == aof.encode_command(argv) == aof._encode_unrolled(argv)

@@ -1187,6 +1187,49 @@ flush_pending(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_RETURN_NONE;
 }
 
+/* encode_command(argv) -> bytes: the RESP multibulk of a command (persistence/aof.py
+ * encode_command): bytes-like arguments as bulk strings, ints in decimal. Anything
+ * else raises TypeError, like the Python twin. */
+static PyObject *
+encode_command(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 1 || !(PyList_Check(argv[0]) || PyTuple_Check(argv[0]))) {
+        PyErr_SetString(PyExc_TypeError, "encode_command(argv: list or tuple)");
+        return NULL;
+    }
+    PyObject *seq = argv[0];
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Wire w = {NULL, 0, 0, NULL, 0};
+    PyObject *result = NULL;
+    if (wire_head(&w, '*', n) < 0) goto out;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PySequence_Fast_GET_ITEM(seq, i);
+        int rc;
+        if (PyBytes_Check(a)) {
+            rc = wire_bulk(&w, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a));
+        } else if (PyByteArray_Check(a)) {
+            rc = wire_bulk(&w, PyByteArray_AS_STRING(a), PyByteArray_GET_SIZE(a));
+        } else if (PyLong_Check(a)) {
+            int overflow;
+            long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
+            if (overflow || (v == -1 && PyErr_Occurred())) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "argument out of range");
+                goto out;
+            }
+            char text[24];
+            rc = wire_bulk(&w, text, put_decimal(text, v));
+        } else {
+            PyErr_Format(PyExc_TypeError, "cannot encode a %.100s argument", Py_TYPE(a)->tp_name);
+            goto out;
+        }
+        if (rc < 0) goto out;
+    }
+    result = PyBytes_FromStringAndSize(w.data, w.len);
+out:
+    PyMem_Free(w.data);
+    return result;
+}
+
 /* -- Connection.data_received's fast path ------------------------------------------- */
 
 /* hiredis has consumed up to a command boundary: see _at_boundary in connection.py. */
@@ -1427,6 +1470,8 @@ static PyMethodDef methods[] = {
      "serve(conn, data): run a read's complete commands and queue their replies."},
     {"flush_pending", (PyCFunction)(void (*)(void))flush_pending, METH_FASTCALL,
      "flush_pending(server, queue): write each queued connection's pending output."},
+    {"encode_command", (PyCFunction)(void (*)(void))encode_command, METH_FASTCALL,
+     "encode_command(argv) -> bytes: the RESP multibulk of a command (AOF)."},
     {"setup_stream", (PyCFunction)(void (*)(void))setup_stream, METH_FASTCALL,
      "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
     {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,

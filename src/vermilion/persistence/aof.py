@@ -52,6 +52,7 @@ import time
 
 import hiredis
 
+from ..engine.core import speedups
 from ..engine.errors import CommandError
 from .rdb import fsync_dir
 
@@ -81,6 +82,31 @@ def encode_command(argv) -> bytes:
         values.append(len(a))
         values.append(a)
     return fmt % tuple(values)
+
+
+def _encode_unrolled(argv) -> bytes:
+    """encode_command with the common sizes unrolled (SET k v, XADD k id f v ...)."""
+    n = len(argv)
+    try:
+        if n == 3:
+            a, b, c = argv
+            return _F3 % (len(a), a, len(b), b, len(c), c)
+        if n == 5:
+            a, b, c, d, e = argv
+            return _F5 % (len(a), a, len(b), b, len(c), c, len(d), d, len(e), e)
+        if n == 2:
+            a, b = argv
+            return _F2 % (len(a), a, len(b), b)
+        if n == 4:
+            a, b, c, d = argv
+            return _F4 % (len(a), a, len(b), b, len(c), c, len(d), d)
+    except TypeError:                   # an int among the arguments
+        pass
+    return encode_command(argv)
+
+
+# The AOF's hot encoder: the C one when the extension is built (same bytes).
+c_encode_command = speedups.encode_command if speedups is not None else None
 
 
 def select_command(index: int) -> bytes:
@@ -385,25 +411,10 @@ class AofWriter:
             if self.barrier is not None:
                 self.barrier.appended += len(s)
             self.selected = db_index
-        n = len(argv)
-        try:
-            # Unrolled encodings of the common sizes (SET k v, XADD k id f v ...).
-            if n == 3:
-                a, b, c = argv
-                s = _F3 % (len(a), a, len(b), b, len(c), c)
-            elif n == 5:
-                a, b, c, d, e = argv
-                s = _F5 % (len(a), a, len(b), b, len(c), c, len(d), d, len(e), e)
-            elif n == 2:
-                a, b = argv
-                s = _F2 % (len(a), a, len(b), b)
-            elif n == 4:
-                a, b, c, d = argv
-                s = _F4 % (len(a), a, len(b), b, len(c), c, len(d), d)
-            else:
-                s = encode_command(argv)
-        except TypeError:                   # an int among the arguments
-            s = encode_command(argv)
+        if c_encode_command is not None:
+            s = c_encode_command(argv)
+        else:
+            s = _encode_unrolled(argv)
         buf.append(s)
         barrier = self.barrier
         if barrier is not None:
