@@ -246,14 +246,15 @@ _xadds = st.lists(st.tuples(
 
 @pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")
 @settings(max_examples=60, deadline=None)
-@given(adds=_xadds, node_entries=st.sampled_from([0, 3, 100]), node_bytes=st.sampled_from([0, 60, 4096]))
-def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_bytes):
+@given(adds=_xadds, node_entries=st.sampled_from([0, 3, 100]), node_bytes=st.sampled_from([0, 60, 4096]),
+       cap=st.sampled_from([None, None, 4, 40]))
+def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_bytes, cap):
     from vermilion.config import Config
     from vermilion.engine.clock import FakeClock
     from vermilion.engine.engine import Engine
     from vermilion.server.connection import Connection
     from vermilion.server.server import Server
-    from vermilion.types.stream import Stream
+    from vermilion.types.stream import Stream, default_trim_limit
 
     config = Config()
     config.set_from_text("stream-node-max-entries", str(node_entries))
@@ -264,18 +265,29 @@ def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_by
     conn = Connection(Server(engine))
     transport = _Transport()
     conn.connection_made(transport)
+    propagated = []
+    engine.sinks.append(lambda db_index, argv: propagated.append(argv))
     reference = Stream()
-    replies = []
+    replies, effects = [], []
+    options = [] if cap is None else [b"MAXLEN", b"~", b"%d" % cap]
     for field, value, move in adds:
         clock.advance(move)
-        request = [b"XADD", b"s", b"*", field, value]
-        conn.data_received(b"*5\r\n" + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in request))
+        request = [b"XADD", b"s", *options, b"*", field, value]
+        conn.data_received(b"*%d\r\n" % len(request) +
+                           b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in request))
         engine.loop.end_turn()
         sid = reference.add([field, value], None, clock.ms(), node_max_entries=node_entries,
                             node_max_bytes=node_bytes)
-        replies.append(b"$%d\r\n%b\r\n" % (len(b"%d-%d" % sid), b"%d-%d" % sid))
+        written = b"%d-%d" % sid
+        if cap is not None:
+            reference.trim("maxlen", cap, True, default_trim_limit(node_entries))
+            effects.append([b"XADD", b"s", b"MAXLEN", b"=", b"%d" % reference.length, written, field, value])
+        else:
+            effects.append([b"XADD", b"s", written, field, value])
+        replies.append(b"$%d\r\n%b\r\n" % (len(written), written))
     assert bytes(transport.data) == b"".join(replies)
     assert _node_state(conn.db.data[b"s"]) == _node_state(reference)
+    assert propagated == effects
 
 
 @pytest.mark.skipif(core.speedups is None, reason="the C encoder is not built here")

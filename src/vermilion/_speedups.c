@@ -507,8 +507,30 @@ static int stream_add_pair(PyObject *stream, PyObject *field, PyObject *value, l
     return 1;
 }
 
+static int is_word(PyObject *arg, const char *lower) {
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    if ((size_t)n != strlen(lower)) return 0;
+    const char *p = PyBytes_AS_STRING(arg);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_TOLOWER((unsigned char)p[i]) != lower[i]) return 0;
+    return 1;
+}
+
+/* XADD key * field value, or XADD key MAXLEN ~ N * field value while the stream
+ * stays within N (the approximate trim has nothing to do then; the add that
+ * goes past N, about one in a node's worth, runs in Python with its trim). */
 static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args) {
-    PyObject *key = PyList_GET_ITEM(args, 1), *star = PyList_GET_ITEM(args, 2);
+    Py_ssize_t idpos = 2;
+    long long maxlen = -1;
+    if (PyList_GET_SIZE(args) == 8) {
+        PyObject *n = PyList_GET_ITEM(args, 4);
+        if (!is_word(PyList_GET_ITEM(args, 2), "maxlen") || !is_word(PyList_GET_ITEM(args, 3), "~") ||
+                PyBytes_GET_SIZE(n) > 18 ||
+                !canonical_ll(PyBytes_AS_STRING(n), PyBytes_GET_SIZE(n), &maxlen) || maxlen < 0)
+            return NULL;
+        idpos = 5;
+    }
+    PyObject *key = PyList_GET_ITEM(args, 1), *star = PyList_GET_ITEM(args, idpos);
     if (STREAM_TYPE == NULL || PyBytes_GET_SIZE(star) != 1 || PyBytes_AS_STRING(star)[0] != '*')
         return NULL;
     int events = attr_true((PyObject *)eng, s_notify_flags);
@@ -522,6 +544,13 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     if (db == NULL) return NULL;
     PyObject *stream = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
     if (stream == NULL || (PyObject *)Py_TYPE(stream) != STREAM_TYPE) return NULL;
+    if (maxlen >= 0) {
+        long long length;
+        if (slot_ll(stream, ST_LENGTH, &length) < 0 || length + 1 > maxlen) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
     Py_INCREF(stream);
     PyObject *reply = NULL, *values = NULL, *now = NULL, *sid = NULL;
     /* engine.config.values[...] and engine.clock.ms(), as the Python handler reads them. */
@@ -540,8 +569,8 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     if (now == NULL) goto out;
     long long now_ms = PyLong_AsLongLong(now);
     if (now_ms == -1 && PyErr_Occurred()) goto out;
-    int added = stream_add_pair(stream, PyList_GET_ITEM(args, 3), PyList_GET_ITEM(args, 4), now_ms,
-                                max_entries, max_bytes, &sid);
+    int added = stream_add_pair(stream, PyList_GET_ITEM(args, idpos + 1),
+                                PyList_GET_ITEM(args, idpos + 2), now_ms, max_entries, max_bytes, &sid);
     if (added <= 0) goto out;
     /* The reply: b"%d-%d" % sid. */
     unsigned long long ms, seq;
@@ -553,12 +582,25 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
     if (dirty == NULL) { Py_CLEAR(reply); goto out; }
     Py_SETREF(eng->dirty, dirty);
-    /* With propagation on, XADD * is written with its concrete ID (engine.rewrite). */
+    /* With propagation on, XADD * is written with its concrete ID (engine.rewrite),
+     * and MAXLEN ~ N as the exact MAXLEN = <length> it amounted to (_Trim.rewritten). */
     if (eng->sinks != NULL && truthy(eng->sinks)) {
         PyObject *argv = PyList_GetSlice(args, 0, PyList_GET_SIZE(args));
         if (argv == NULL) { Py_CLEAR(reply); goto out; }
         Py_INCREF(reply);
-        PyList_SetItem(argv, 2, reply);
+        PyList_SetItem(argv, idpos, reply);
+        if (maxlen >= 0) {
+            long long length = 0;
+            char digits[24];
+            PyObject *eq = PyBytes_FromStringAndSize("=", 1);
+            PyObject *len_arg = slot_ll(stream, ST_LENGTH, &length) == 0
+                ? PyBytes_FromStringAndSize(digits, put_decimal(digits, length)) : NULL;
+            if (eq == NULL || len_arg == NULL) {
+                Py_XDECREF(eq); Py_XDECREF(len_arg); Py_DECREF(argv); Py_CLEAR(reply); goto out;
+            }
+            PyList_SetItem(argv, 3, eq);
+            PyList_SetItem(argv, 4, len_arg);
+        }
         if (eng->effects == NULL || eng->effects == Py_None) {
             PyObject *effects = PyList_New(0);
             if (effects == NULL) { Py_DECREF(argv); Py_CLEAR(reply); goto out; }
@@ -621,7 +663,7 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
     PyObject *reply = NULL;
     if (cmd->native == NATIVE_INCR && PyList_GET_SIZE(args) == 2)
         reply = native_incr(eng, client, args);
-    else if (cmd->native == NATIVE_XADD && PyList_GET_SIZE(args) == 5)
+    else if (cmd->native == NATIVE_XADD && (PyList_GET_SIZE(args) == 5 || PyList_GET_SIZE(args) == 8))
         reply = native_xadd(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
