@@ -375,7 +375,7 @@ static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args
 #define FLAG_SAMEFIELDS 2
 
 static PyObject *STREAM_TYPE, *NODE_TYPE;         /* from setup_stream */
-static Py_ssize_t ST_NODES, ST_LAST_ID, ST_LENGTH, ST_ENTRIES_ADDED, ST_FIRST_ID;
+static Py_ssize_t ST_NODES, ST_LAST_ID, ST_LENGTH, ST_ENTRIES_ADDED, ST_FIRST_ID, ST_HEAD;
 static Py_ssize_t ND_BLOB, ND_LIVE, ND_FIELDS, ND_LPBYTES, ND_DEAD, ND_MS, ND_SEQ, ND_OFFS,
     ND_MSD, ND_SQ, ND_FLAGS;
 static PyObject *s_append, *s_config, *s_values, *s_clock, *s_ms_method, *s_waiting,
@@ -507,6 +507,29 @@ static int stream_add_pair(PyObject *stream, PyObject *field, PyObject *value, l
     return 1;
 }
 
+/* XADD's MAXLEN ~ N after the append (_Trim.apply): Stream.trim runs only when it
+ * has a node to drop, which its own first checks would find: the stream is over N
+ * and the head node can go without leaving fewer than N (and fits the default
+ * LIMIT, 100 nodes' worth). */
+static int approx_trim(PyObject *stream, long long maxlen, long long node_max_entries) {
+    long long length, head;
+    if (slot_ll(stream, ST_LENGTH, &length) < 0 || slot_ll(stream, ST_HEAD, &head) < 0) return -1;
+    if (length <= maxlen) return 0;
+    PyObject *nodes = SLOT(stream, ST_NODES);
+    if (nodes == NULL || !PyList_CheckExact(nodes) || head >= PyList_GET_SIZE(nodes)) return 0;
+    PyObject *first = PyList_GET_ITEM(nodes, head);
+    long long live;
+    if ((PyObject *)Py_TYPE(first) != NODE_TYPE || slot_ll(first, ND_LIVE, &live) < 0) return -1;
+    long long limit = 100 * node_max_entries;             /* default_trim_limit */
+    if (limit <= 0) limit = 10000;
+    if (limit > 1000000) limit = 1000000;
+    if (live > limit || length - live < maxlen) return 0;
+    PyObject *r = PyObject_CallMethod(stream, "trim", "sLOL", "maxlen", maxlen, Py_True, limit);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 static int is_word(PyObject *arg, const char *lower) {
     Py_ssize_t n = PyBytes_GET_SIZE(arg);
     if ((size_t)n != strlen(lower)) return 0;
@@ -516,9 +539,8 @@ static int is_word(PyObject *arg, const char *lower) {
     return 1;
 }
 
-/* XADD key * field value, or XADD key MAXLEN ~ N * field value while the stream
- * stays within N (the approximate trim has nothing to do then; the add that
- * goes past N, about one in a node's worth, runs in Python with its trim). */
+/* XADD key * field value, or XADD key MAXLEN ~ N * field value (the trim is
+ * Stream.trim's, called when it has something to drop). */
 static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args) {
     Py_ssize_t idpos = 2;
     long long maxlen = -1;
@@ -544,13 +566,6 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     if (db == NULL) return NULL;
     PyObject *stream = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
     if (stream == NULL || (PyObject *)Py_TYPE(stream) != STREAM_TYPE) return NULL;
-    if (maxlen >= 0) {
-        long long length;
-        if (slot_ll(stream, ST_LENGTH, &length) < 0 || length + 1 > maxlen) {
-            PyErr_Clear();
-            return NULL;
-        }
-    }
     Py_INCREF(stream);
     PyObject *reply = NULL, *values = NULL, *now = NULL, *sid = NULL;
     /* engine.config.values[...] and engine.clock.ms(), as the Python handler reads them. */
@@ -572,6 +587,7 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     int added = stream_add_pair(stream, PyList_GET_ITEM(args, idpos + 1),
                                 PyList_GET_ITEM(args, idpos + 2), now_ms, max_entries, max_bytes, &sid);
     if (added <= 0) goto out;
+    if (maxlen >= 0 && approx_trim(stream, maxlen, max_entries) < 0) goto out;
     /* The reply: b"%d-%d" % sid. */
     unsigned long long ms, seq;
     if (item_ull(sid, 0, &ms) < 0 || item_ull(sid, 1, &seq) < 0) goto out;
@@ -632,7 +648,7 @@ setup_stream(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     if ((ST_NODES = slot_offset(st, "_nodes")) < 0 || (ST_LAST_ID = slot_offset(st, "last_id")) < 0 ||
             (ST_LENGTH = slot_offset(st, "length")) < 0 ||
             (ST_ENTRIES_ADDED = slot_offset(st, "entries_added")) < 0 ||
-            (ST_FIRST_ID = slot_offset(st, "first_id")) < 0 ||
+            (ST_FIRST_ID = slot_offset(st, "first_id")) < 0 || (ST_HEAD = slot_offset(st, "_head")) < 0 ||
             (ND_BLOB = slot_offset(nd, "blob")) < 0 || (ND_LIVE = slot_offset(nd, "live")) < 0 ||
             (ND_FIELDS = slot_offset(nd, "fields")) < 0 ||
             (ND_LPBYTES = slot_offset(nd, "lpbytes")) < 0 || (ND_DEAD = slot_offset(nd, "dead")) < 0 ||
