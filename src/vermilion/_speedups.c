@@ -862,43 +862,6 @@ static PyMethodDef engine_methods[] = {
 
 /* -- replies ----------------------------------------------------------------------- */
 
-static int append_bulk(PyObject *out, PyObject *value) {
-    char head[32];
-    Py_ssize_t len = PyBytes_GET_SIZE(value);
-    head[0] = '$';
-    int hlen = 1 + put_decimal(head + 1, len);
-    head[hlen++] = '\r';
-    head[hlen++] = '\n';
-    PyObject *frame = PyBytes_FromStringAndSize(NULL, hlen + len + 2);
-    if (frame == NULL) return -1;
-    char *p = PyBytes_AS_STRING(frame);
-    memcpy(p, head, hlen);
-    memcpy(p + hlen, PyBytes_AS_STRING(value), len);
-    p[hlen + len] = '\r';
-    p[hlen + len + 1] = '\n';
-    int rc = PyList_Append(out, frame);
-    Py_DECREF(frame);
-    return rc;
-}
-
-/* 1 appended, 0 not a 64-bit int (the caller encodes it in Python), -1 error. */
-static int append_integer(PyObject *out, PyObject *value) {
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (overflow) return 0;
-    if (v == -1 && PyErr_Occurred()) return -1;
-    char buf[32];
-    buf[0] = ':';
-    int len = 1 + put_decimal(buf + 1, v);
-    buf[len++] = '\r';
-    buf[len++] = '\n';
-    PyObject *frame = PyBytes_FromStringAndSize(buf, len);
-    if (frame == NULL) return -1;
-    int rc = PyList_Append(out, frame);
-    Py_DECREF(frame);
-    return rc < 0 ? -1 : 1;
-}
-
 static PyObject *call_method(PyObject *obj, PyObject *name, PyObject *a, PyObject *b, PyObject *c) {
     return PyObject_CallMethodObjArgs(obj, name, a, b, c, NULL);
 }
@@ -919,22 +882,39 @@ static PyObject *hand_over(PyObject *conn, PyObject *name, PyObject *data, Py_ss
  * value (doubles, verbatim strings, errors, sets, pushes ...) is handed to the
  * Python encode, after what the buffer holds so far. */
 
+#define WIRE_INLINE 128            /* most replies fit: no allocation but the bytes object */
+
 typedef struct {
-    char *data;
+    char *data;             /* `inline_buf` until a reply outgrows it */
     Py_ssize_t len, cap;
     PyObject *out;          /* the caller's list of bytes pieces */
     int resp3;
+    char inline_buf[WIRE_INLINE];
 } Wire;
+
+static void wire_init(Wire *w, PyObject *out, int resp3) {
+    w->data = w->inline_buf;
+    w->len = 0;
+    w->cap = WIRE_INLINE;
+    w->out = out;
+    w->resp3 = resp3;
+}
+
+static void wire_release(Wire *w) {
+    if (w->data != w->inline_buf) PyMem_Free(w->data);
+}
 
 static int wire_reserve(Wire *w, Py_ssize_t more) {
     if (w->len + more <= w->cap) return 0;
-    Py_ssize_t cap = w->cap ? w->cap : 256;
+    Py_ssize_t cap = w->cap * 2;
     while (cap < w->len + more) cap *= 2;
-    char *data = PyMem_Realloc(w->data, cap);
+    char *data = PyMem_Malloc(cap);
     if (data == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    memcpy(data, w->data, w->len);
+    wire_release(w);
     w->data = data;
     w->cap = cap;
     return 0;
@@ -1072,10 +1052,19 @@ static int wire_value(Wire *w, PyObject *v, int depth) {
 
 /* encode(value, out, resp3): append the wire form of `value` to the list `out`. */
 static int encode_into(PyObject *value, PyObject *out, int resp3) {
-    Wire w = {NULL, 0, 0, out, resp3};
+    if ((PyObject *)Py_TYPE(value) == STATUS_TYPE) {
+        /* A reply that is only a status (+OK): its bytes are already made. */
+        PyObject *encoded = PyObject_GetAttr(value, s_encoded);
+        if (encoded == NULL) return -1;
+        int rc = PyBytes_CheckExact(encoded) ? PyList_Append(out, encoded) : -2;
+        Py_DECREF(encoded);
+        if (rc != -2) return rc;
+    }
+    Wire w;
+    wire_init(&w, out, resp3);
     int rc = wire_value(&w, value, 0);
     if (rc == 0) rc = wire_flush(&w);
-    PyMem_Free(w.data);
+    wire_release(&w);
     return rc;
 }
 
@@ -1257,7 +1246,8 @@ encode_command(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     }
     PyObject *seq = argv[0];
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Wire w = {NULL, 0, 0, NULL, 0};
+    Wire w;
+    wire_init(&w, NULL, 0);
     PyObject *result = NULL;
     if (wire_head(&w, '*', n) < 0) goto out;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1284,7 +1274,7 @@ encode_command(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     }
     result = PyBytes_FromStringAndSize(w.data, w.len);
 out:
-    PyMem_Free(w.data);
+    wire_release(&w);
     return result;
 }
 
@@ -1401,16 +1391,6 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
             PyObject *r2 = call_method(conn, s_append_reply, reply, out, NULL);
             if (r2 == NULL) goto error;
             Py_DECREF(r2);
-        } else if (PyBytes_CheckExact(reply)) {
-            if (append_bulk(out, reply) < 0) goto error;
-        } else if ((PyObject *)Py_TYPE(reply) == STATUS_TYPE) {
-            PyObject *encoded = PyObject_GetAttr(reply, s_encoded);
-            if (encoded == NULL) goto error;
-            int rc = PyList_Append(out, encoded);
-            Py_DECREF(encoded);
-            if (rc < 0) goto error;
-        } else if (PyLong_CheckExact(reply) && append_integer(out, reply) != 0) {
-            if (PyErr_Occurred()) goto error;
         } else if (reply == POSTPONED) {
             PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
             if (r2 == NULL) goto error;
