@@ -19,9 +19,11 @@ from vermilion.engine import core
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Files whose subject is the path from bytes in to bytes out: framing, errors,
-# command statistics and the slowlog, MULTI, blocking, pub/sub ordering.
+# Files rerun on the pure-Python twins: the path from bytes in to bytes out (framing,
+# errors, command statistics and the slowlog, MULTI, blocking, pub/sub ordering), and
+# sorted sets, whose index is SortedList without vermilion._sortedkeys.
 DISPATCH_TESTS = [
+    "tests/test_zsets.py",
     "tests/test_request_loop.py",
     "tests/test_protocol.py",
     "tests/test_connection.py",
@@ -46,6 +48,10 @@ def test_implementation_follows_the_environment():
     if core.speedups is None:
         from vermilion.engine.engine import Engine
         assert Engine.execute.__class__.__name__ == "function"
+    from vermilion.types import sortedset
+    expected = "SortedList" if _pure_requested() else ("SortedKeys" if IN_CI else None)
+    if expected:
+        assert sortedset.OrderedKeys.__name__ == expected
 
 
 @pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")

@@ -13,14 +13,9 @@ the dispatch tests both ways).
 """
 from __future__ import annotations
 
-import os
+from .._native import native_module
 
-speedups = None
-if os.environ.get("VERMILION_PURE_PYTHON", "") in ("", "0"):
-    try:
-        from .. import _speedups as speedups
-    except ImportError:
-        speedups = None
+speedups = native_module("_speedups")
 
 if speedups is not None:
     CommandCore = speedups.CommandCore

@@ -1,0 +1,163 @@
+"""vermilion._sortedkeys.SortedKeys against sortedcontainers.SortedList, its reference.
+
+SortedSet (types/sortedset.py) runs on either; these tests drive both with the same
+operations and require the same results. A small `load` makes leaves split and merge
+after a handful of operations, so the leaf bookkeeping and the Fenwick tree over leaf
+lengths are exercised by short sequences.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sortedcontainers import SortedList
+
+try:
+    from vermilion._sortedkeys import SortedKeys
+except ImportError:  # pragma: no cover - the CI requires the build (below)
+    SortedKeys = None
+
+needs_c = pytest.mark.skipif(SortedKeys is None and os.environ.get("CI") != "true",
+                             reason="vermilion._sortedkeys is not built")
+
+keys = st.binary(min_size=0, max_size=3)
+
+
+@needs_c
+def test_built_in_ci():
+    assert SortedKeys is not None, "the C sorted-set index must be built in CI"
+
+
+@needs_c
+class SortedKeysMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.c = SortedKeys(load=4)
+        self.ref = SortedList()
+
+    @rule(key=keys)
+    def add(self, key):
+        self.c.add(key)
+        self.ref.add(key)
+
+    @rule(key=keys)
+    def remove(self, key):
+        if key in self.ref:
+            self.c.remove(key)
+            self.ref.remove(key)
+        else:
+            with pytest.raises(ValueError):
+                self.c.remove(key)
+
+    @rule(key=keys)
+    def discard(self, key):
+        self.c.discard(key)
+        self.ref.discard(key)
+
+    @rule(key=keys)
+    def bisect(self, key):
+        assert self.c.bisect_left(key) == self.ref.bisect_left(key)
+        assert self.c.bisect_right(key) == self.ref.bisect_right(key)
+        assert (key in self.c) == (key in self.ref)
+
+    @precondition(lambda self: len(self.ref) > 0)
+    @rule(data=st.data())
+    def pop(self, data):
+        i = data.draw(st.integers(-len(self.ref), len(self.ref) - 1))
+        assert self.c.pop(i) == self.ref.pop(i)
+
+    @precondition(lambda self: len(self.ref) > 0)
+    @rule(front=st.booleans())
+    def pop_end(self, front):
+        if front:
+            assert self.c.pop(0) == self.ref.pop(0)
+        else:
+            assert self.c.pop() == self.ref.pop()
+
+    @rule(data=st.data())
+    def getitem(self, data):
+        n = len(self.ref)
+        i = data.draw(st.integers(-n - 2, n + 2))
+        if -n <= i < n:
+            assert self.c[i] == self.ref[i]
+        else:
+            with pytest.raises(IndexError):
+                self.c[i]
+
+    @rule(start=st.none() | st.integers(-12, 40), stop=st.none() | st.integers(-12, 40),
+          reverse=st.booleans())
+    def islice(self, start, stop, reverse):
+        assert list(self.c.islice(start, stop, reverse=reverse)) == \
+            list(self.ref.islice(start, stop, reverse=reverse))
+
+    @rule(start=st.none() | st.integers(-12, 40), stop=st.none() | st.integers(-12, 40))
+    def delete_slice(self, start, stop):
+        del self.c[start:stop]
+        del self.ref[start:stop]
+
+    @rule(key=keys, n=st.integers(1, 30))
+    def add_many(self, key, n):
+        # Runs of one key and its neighbours: duplicates across leaf boundaries.
+        for i in range(n):
+            k = key + bytes([i % 3])
+            self.c.add(k)
+            self.ref.add(k)
+
+    @invariant()
+    def same_contents(self):
+        assert len(self.c) == len(self.ref)
+        assert list(self.c) == list(self.ref)
+        assert list(reversed(self.c)) == list(reversed(self.ref))
+        lengths = self.c._leaf_lengths()
+        assert sum(lengths) == len(self.ref)
+        assert all(0 < n <= 2 * 4 for n in lengths)
+
+
+TestSortedKeysMachine = SortedKeysMachine.TestCase
+TestSortedKeysMachine.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+
+
+@needs_c
+@given(st.lists(keys, max_size=200))
+def test_constructor_sorts_and_copies(items):
+    c = SortedKeys(items, load=4)
+    assert list(c) == sorted(items)
+    copy = SortedKeys(c)
+    c.clear()
+    assert list(copy) == sorted(items) and len(c) == 0
+
+
+@needs_c
+def test_positions_on_a_large_index():
+    """Ranks stay right across thousands of leaves while the tree is updated in place."""
+    c, ref = SortedKeys(load=16), SortedList()
+    for i in range(20000):
+        k = b"%08d" % ((i * 7919) % 20000)
+        c.add(k)
+        ref.add(k)
+    for i in range(0, 20000, 97):
+        k = b"%08d" % i
+        assert c.bisect_left(k) == ref.bisect_left(k) == i
+        assert c[i] == ref[i]
+    for i in range(0, 20000, 3):
+        c.remove(b"%08d" % i)
+        ref.remove(b"%08d" % i)
+    assert [c[i] for i in range(0, len(ref), 101)] == [ref[i] for i in range(0, len(ref), 101)]
+    del c[100:5000]
+    del ref[100:5000]
+    assert list(c) == list(ref)
+
+
+@needs_c
+def test_refuses_what_is_not_bytes():
+    c = SortedKeys()
+    with pytest.raises(TypeError):
+        c.add("text")
+    with pytest.raises(TypeError):
+        SortedKeys([b"a", 1])
+    with pytest.raises(IndexError):
+        c.pop()
+    with pytest.raises(ValueError):
+        SortedKeys(load=1)
