@@ -161,3 +161,21 @@ def test_refuses_what_is_not_bytes():
         c.pop()
     with pytest.raises(ValueError):
         SortedKeys(load=1)
+
+
+@needs_c
+@given(st.floats(allow_nan=False) | st.integers(-2**53, 2**53), st.binary(max_size=12))
+def test_sort_key_matches_the_python_encoding(score, member):
+    from vermilion._sortedkeys import sort_key
+    from vermilion.types.sortedset import _sort_key
+    assert sort_key(score, member) == _sort_key(float(score), member)
+
+
+@needs_c
+def test_sort_keys_order_like_scores_then_members():
+    from vermilion._sortedkeys import sort_key
+    scores = [-float("inf"), -1e300, -2.5, -1.0, -5e-324, 0.0, 5e-324, 1.0, 2.5, 1e300, float("inf")]
+    keys = [sort_key(s, b"m") for s in scores]
+    assert keys == sorted(keys)
+    assert sort_key(-0.0, b"m") == sort_key(0.0, b"m")
+    assert sort_key(1.0, b"a") < sort_key(1.0, b"ab") < sort_key(1.0, b"b")

@@ -23,6 +23,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define DEFAULT_LOAD 256
@@ -813,10 +814,45 @@ static PyTypeObject SortedKeys_Type = {
     .tp_new = SortedKeys_new,
 };
 
+/* sort_key(score, member): types/sortedset.py's score_prefix(score) + member in one
+ * allocation. The prefix is 1 then the IEEE double big-endian for scores >= 0, 0 then
+ * those bytes inverted for negative ones; -0.0 is written as 0.0. */
+static PyObject *
+sort_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sort_key(score: float, member: bytes)");
+        return NULL;
+    }
+    double score = PyFloat_CheckExact(args[0]) ? PyFloat_AS_DOUBLE(args[0]) : PyFloat_AsDouble(args[0]);
+    if (score == -1.0 && PyErr_Occurred())
+        return NULL;
+    score += 0.0;
+    Py_ssize_t n = PyBytes_GET_SIZE(args[1]);
+    PyObject *key = PyBytes_FromStringAndSize(NULL, 9 + n);
+    if (key == NULL)
+        return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(key);
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    unsigned char mask = score >= 0 ? 0x00 : 0xff;
+    p[0] = score >= 0 ? 1 : 0;
+    for (int i = 0; i < 8; i++)
+        p[1 + i] = (unsigned char)(bits >> (56 - 8 * i)) ^ mask;
+    memcpy(p + 9, PyBytes_AS_STRING(args[1]), n);
+    return key;
+}
+
+static PyMethodDef module_methods[] = {
+    {"sort_key", (PyCFunction)(void (*)(void))sort_key, METH_FASTCALL,
+     "The sort key of (score, member): 9 order-preserving score bytes, then the member."},
+    {NULL}
+};
+
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "vermilion._sortedkeys",
     "A sorted set's ordered index in C (pure-Python twin: sortedcontainers.SortedList).",
-    -1, NULL,
+    -1, module_methods,
 };
 
 PyMODINIT_FUNC

@@ -975,6 +975,30 @@ static int wire_flush(Wire *w) {
 }
 
 static int wire_value(Wire *w, PyObject *v, int depth);
+static int wire_python(Wire *w, PyObject *v);
+
+/* A double as Redis 7.0 writes it (replies.format_double): %.17g, inf and -inf; a
+ * bulk string in RESP2, a `,` double in RESP3. NaN goes to Python for its sign. */
+static int wire_double(Wire *w, double d, PyObject *v) {
+    char text[40];
+    int n;
+    if (isnan(d))
+        return wire_python(w, v);
+    if (isinf(d))
+        n = snprintf(text, sizeof text, d > 0 ? "inf" : "-inf");
+    else
+        n = snprintf(text, sizeof text, "%.17g", d);
+    if (!w->resp3)
+        return wire_bulk(w, text, n);
+    if (wire_reserve(w, n + 3) < 0) return -1;
+    char *p = w->data + w->len;
+    p[0] = ',';
+    memcpy(p + 1, text, n);
+    p[n + 1] = '\r';
+    p[n + 2] = '\n';
+    w->len += n + 3;
+    return 0;
+}
 
 static int wire_python(Wire *w, PyObject *v) {
     if (wire_flush(w) < 0) return -1;
@@ -1047,6 +1071,8 @@ static int wire_value(Wire *w, PyObject *v, int depth) {
         if (w->resp3) return wire_put(w, v == Py_True ? "#t\r\n" : "#f\r\n", 4);
         return wire_put(w, v == Py_True ? ":1\r\n" : ":0\r\n", 4);
     }
+    if (t == &PyFloat_Type)
+        return wire_double(w, PyFloat_AS_DOUBLE(v), v);
     return wire_python(w, v);
 }
 

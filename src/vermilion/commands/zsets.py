@@ -21,7 +21,7 @@ from ..engine.table import command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
-from ..types.sortedset import SortedSet, parse_lex, score_prefix
+from ..types.sortedset import SortedSet, parse_lex, sort_key
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
@@ -101,13 +101,13 @@ def _zadd_one(client, zs, key: bytes, member: bytes, score: float) -> int:
     old = scores.get(member)
     if old is None:
         scores[member] = score
-        zs.order.add(score_prefix(score) + member)
+        zs.order.add(sort_key(score, member))
         added = 1
     elif old != score:
         order = zs.order
-        order.remove(score_prefix(old) + member)
+        order.remove(sort_key(old, member))
         scores[member] = score
-        order.add(score_prefix(score) + member)
+        order.add(sort_key(score, member))
         added = 0
     else:
         return 0
@@ -284,7 +284,7 @@ def zrevrank(client, args):
     if score is None:
         return None
     order = zs.order
-    return len(order) - 1 - order.bisect_left(score_prefix(score) + args[2])
+    return len(order) - 1 - order.bisect_left(sort_key(score, args[2]))
 
 
 # -- the ZRANGE family ----------------------------------------------------------------------------------
