@@ -40,6 +40,7 @@ typedef struct {
     char is_readonly;
     char skip_slowlog;
     char queued_in_multi;
+    char runs_in_multi;
     int native;             /* NATIVE_*: a C twin of the handler for its common case */
     long long calls;
     long long usec;
@@ -74,6 +75,7 @@ static PyMemberDef command_members[] = {
     {"is_readonly", T_BOOL, offsetof(CommandCore, is_readonly), 0, NULL},
     {"skip_slowlog", T_BOOL, offsetof(CommandCore, skip_slowlog), 0, NULL},
     {"queued_in_multi", T_BOOL, offsetof(CommandCore, queued_in_multi), 0, NULL},
+    {"runs_in_multi", T_BOOL, offsetof(CommandCore, runs_in_multi), 0, NULL},
     {"native", T_INT, offsetof(CommandCore, native), 0, NULL},
     {"calls", T_LONGLONG, offsetof(CommandCore, calls), 0, NULL},
     {"usec", T_LONGLONG, offsetof(CommandCore, usec), 0, NULL},
@@ -804,10 +806,15 @@ execute(EngineCore *eng, ClientCore *client, PyObject *args)
                 && !truthy(eng->busy)) {
             if (!truthy(client->gate))
                 return call_command(eng, client, cmd, args);
-            /* Inside MULTI and nothing else: queue it (commands/transactions.py _gate). */
-            if (cmd->queued_in_multi && PyLong_CheckExact(client->gate) &&
-                    PyLong_AsLong(client->gate) == GATE_MULTI)
-                return queue_command(eng, client, found, args);
+            /* Inside MULTI and nothing else: queue it, or run EXEC, DISCARD ... at once
+             * (commands/transactions.py _gate; with no other gate or busy bit, every
+             * other gate hook lets them through). */
+            if (PyLong_CheckExact(client->gate) && PyLong_AsLong(client->gate) == GATE_MULTI) {
+                if (cmd->queued_in_multi)
+                    return queue_command(eng, client, found, args);
+                if (cmd->runs_in_multi)
+                    return call_command(eng, client, cmd, args);
+            }
         }
     } else if (found == NULL && PyErr_Occurred()) {
         return NULL;

@@ -41,14 +41,16 @@ def _hash_for_write(client, key: bytes):
 def hset(client, args):
     n = len(args)
     if n == 4:
-        # The common case: one field of a large hash, straight through.
+        # The common case: one field of an existing hash, straight through.
         db = client.db
         h = db.get(args[1])
-        if h.__class__ is Hash and h.big and h.pool is None:
+        if h.__class__ is Hash and h.pool is None:
             field = args[2]
             added = field not in h
             h[field] = args[3]
             engine = client.engine
+            if not h.big:
+                h.check_encoding(engine.config.values, field, args[3])
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])

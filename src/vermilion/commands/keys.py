@@ -229,7 +229,7 @@ def _expire_generic(client, args, name: str, relative: bool, seconds: bool):
     The effect propagates as PEXPIREAT <abs ms> (keeping the flags), or as DEL
     when the time is already past and the key is deleted right away.
     """
-    flags = _expire_flags(args)
+    flags = _expire_flags(args) if len(args) > 3 else 0
     when = parse_int(args[2])
     if seconds:
         if when > _LLONG_MAX // 1000 or when < -(_LLONG_MAX // 1000):
@@ -263,9 +263,10 @@ def _expire_generic(client, args, name: str, relative: bool, seconds: bool):
         return 1
     db.set_expire(key, when)
     engine.dirty += 1
-    if name != "pexpireat":
+    if name != "pexpireat" and engine.sinks:     # only propagation reads the effects
         engine.rewrite([b"PEXPIREAT", key, b"%d" % when, *args[3:]])
-    engine.notify(db, "g", b"expire", key)
+    if engine.notify_flags:
+        engine.notify(db, "g", b"expire", key)
     return 1
 
 

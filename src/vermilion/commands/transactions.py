@@ -237,12 +237,13 @@ COMMANDS["exec"].skip_monitor = True
 
 
 def _mark_queued_commands() -> None:
-    # Which commands MULTI queues, as a flag on the table row: the gate below and
-    # the C request loop (_speedups.c), which queues them itself, both read it.
+    # What MULTI does with each command, as flags on the table row: the gate below
+    # and the C request loop (_speedups.c), which queues or runs them itself, read them.
     for cmd in COMMANDS.values():
         for row in (cmd, *(cmd.subcommands or {}).values()):
             name = row.parent.name if row.parent is not None else row.name
             row.queued_in_multi = not row.no_multi and name not in _RUN_IN_MULTI
+            row.runs_in_multi = not row.no_multi and name in _RUN_IN_MULTI
 
 
 @extension

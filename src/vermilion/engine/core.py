@@ -24,7 +24,7 @@ if speedups is not None:
 else:
     class CommandCore:
         __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
-                     "skip_slowlog", "queued_in_multi", "native", "calls", "usec")
+                     "skip_slowlog", "queued_in_multi", "runs_in_multi", "native", "calls", "usec")
 
     class ClientCore:
         __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command")

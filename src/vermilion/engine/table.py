@@ -150,6 +150,7 @@ class Command(CommandCore):
         self.skip_monitor = "skip_monitor" in f
         self.skip_slowlog = "skip_slowlog" in f
         self.queued_in_multi = False    # decided by the transactions family
+        self.runs_in_multi = False
         self.native = NATIVE_NONE       # set by a family that has a C twin of the handler
         self.may_replicate = "may_replicate" in f
         self.reset_stats()
