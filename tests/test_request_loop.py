@@ -303,3 +303,27 @@ def test_xadd_c_twin_builds_the_same_nodes_as_python(adds, node_entries, node_by
 def test_aof_c_encoder_writes_what_the_python_encoder_writes(argv):
     from vermilion.persistence import aof
     assert aof.c_encode_command(argv) == aof.encode_command(argv) == aof._encode_unrolled(argv)
+
+
+# -- integer arguments ------------------------------------------------------------------------------
+
+_int_texts = st.one_of(
+    st.integers(-(2 ** 64), 2 ** 64).map(lambda n: str(n).encode()),
+    st.binary(max_size=22),
+    st.text(alphabet="0123456789-+ ", max_size=22).map(str.encode),
+)
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")
+@settings(max_examples=3000, deadline=None)
+@given(_int_texts)
+def test_c_parse_int_agrees_with_the_python_reference(text):
+    from vermilion.commands._args import parse_int, python_parse_int
+    from vermilion.engine.errors import CommandError
+
+    def outcome(fn):
+        try:
+            return fn(text)
+        except CommandError as err:
+            return ("error", str(err))
+    assert outcome(parse_int) == outcome(python_parse_int)

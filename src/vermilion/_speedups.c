@@ -1536,7 +1536,20 @@ setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_RETURN_NONE;
 }
 
+/* string2ll(arg): the int a canonical decimal bytes argument means, else None
+ * (commands/_args.py parse_int, whose Python body handles every other case). */
+static PyObject *
+string2ll_py(PyObject *module, PyObject *arg)
+{
+    long long v;
+    if (PyBytes_CheckExact(arg) && canonical_ll(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &v))
+        return PyLong_FromLongLong(v);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"string2ll", (PyCFunction)string2ll_py, METH_O,
+     "string2ll(arg) -> int | None: a canonical 64-bit decimal (bytes), as Redis's string2ll."},
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
      "serve(conn, data): run a read's complete commands and queue their replies."},
     {"flush_pending", (PyCFunction)(void (*)(void))flush_pending, METH_FASTCALL,

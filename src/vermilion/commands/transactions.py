@@ -84,10 +84,8 @@ def _exec(client, queue, engine):
         if own_capture:
             engine.capture = []
         call = engine.call
-        append = results.append
         try:
-            for cmd, argv in queue:
-                append(call(client, cmd, argv))
+            results = [call(client, cmd, argv) for cmd, argv in queue]
         finally:
             client.deny_blocking = was_denied
             if own_capture:
