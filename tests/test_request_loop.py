@@ -136,6 +136,76 @@ def test_incr_matches_redis_in_every_case_its_c_twin_declines(pair):
     """)
 
 
+def test_set_and_get_match_redis_in_every_case_their_c_twins_decline(pair):
+    # SET key value and GET key run in C (native_set / native_get) only with no keyspace
+    # events, WATCH, SCAN index or access tracking; GET also only for a string without
+    # a TTL. Everything else is the Python handlers'.
+    pair.run("""
+        SET k v
+        GET k
+        GET missing
+        SET ttl v EX 100
+        SET ttl w
+        TTL ttl
+        GET ttl
+        SET exp v PX 1
+        DEBUG SLEEP 0.01
+        GET exp
+        EXISTS exp
+        RPUSH alist x
+        GET alist
+        SET alist now-a-string
+        TYPE alist
+        GET alist
+        SETRANGE ranged 0 abc
+        APPEND ranged def
+        GET ranged
+        CONFIG SET notify-keyspace-events KA
+        SET evented v
+        GET evented
+        CONFIG SET notify-keyspace-events ""
+        CONFIG SET maxmemory-policy allkeys-lru
+        SET lru v
+        GET lru
+        OBJECT IDLETIME lru
+        CONFIG SET maxmemory-policy noeviction
+        MULTI
+        SET inmulti 1
+        GET inmulti
+        EXEC
+        SET "" empty-key
+        GET ""
+    """)
+
+
+def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
+    from support import connect, same_on_both
+
+    def stat(c, name):
+        info = c.call("INFO", "stats").value.decode()
+        return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
+
+    def scenario(port):
+        a, b = connect(port), connect(port)
+        try:
+            a.call("FLUSHALL")
+            a.call("CONFIG", "RESETSTAT")
+            a.call("SET", "h", "1")
+            for _ in range(3):
+                a.call("GET", "h")
+            a.call("GET", "nothing")
+            counts = stat(a, "keyspace_hits"), stat(a, "keyspace_misses")
+            a.call("WATCH", "h")
+            b.call("SET", "h", "2")         # another client's plain SET touches the watched key
+            a.call("MULTI")
+            a.call("GET", "h")
+            return counts, a.call("EXEC"), a.call("GET", "h")
+        finally:
+            a.close()
+            b.close()
+    same_on_both(ports, scenario)
+
+
 def test_incr_of_a_watched_key_aborts_the_transaction(ports):
     from support import connect, same_on_both
 

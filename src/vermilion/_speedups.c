@@ -239,13 +239,14 @@ static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
 }
 
 static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
+static PyObject *OK_REPLY;              /* engine/replies.py OK, from setup_keyspace */
 static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HOOKED, DB_WATCHED, DB_TRACK;
 
 static PyObject *
 setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    if (argc != 1 || !PyType_Check(argv[0])) {
-        PyErr_SetString(PyExc_TypeError, "setup_keyspace(database_type)");
+    if (argc != 2 || !PyType_Check(argv[0])) {
+        PyErr_SetString(PyExc_TypeError, "setup_keyspace(database_type, ok)");
         return NULL;
     }
     PyObject *t = argv[0];
@@ -255,13 +256,16 @@ setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         return NULL;
     Py_INCREF(t);
     Py_XSETREF(DB_TYPE, t);
+    Py_INCREF(argv[1]);
+    Py_XSETREF(OK_REPLY, argv[1]);
     Py_RETURN_NONE;
 }
 
 /* The client's database if it is a plain one with nothing to hear about writes
- * (no SCAN index, access tracking or `new` events, no WATCH) and no TTL on `key`;
- * borrowed, or NULL (with no exception) for "not the common case". */
-static PyObject *plain_db(ClientCore *client, PyObject *key) {
+ * (no SCAN index, access tracking or `new` events, no WATCH) and, unless
+ * `ttl_ok`, no TTL on `key`; borrowed, or NULL (with no exception) for "not the
+ * common case". */
+static PyObject *plain_db(ClientCore *client, PyObject *key, int ttl_ok) {
     if (DB_TYPE == NULL) return NULL;
     PyObject *db = PyObject_GetAttr((PyObject *)client, s_db);
     if (db == NULL) {
@@ -275,7 +279,7 @@ static PyObject *plain_db(ClientCore *client, PyObject *key) {
         return NULL;
     if (truthy(SLOT(db, DB_HOOKED)) || truthy(SLOT(db, DB_WATCHED)) || truthy(SLOT(db, DB_TRACK)))
         return NULL;
-    if (PyDict_GET_SIZE(expires)) {
+    if (!ttl_ok && PyDict_GET_SIZE(expires)) {
         int has_ttl = PyDict_Contains(expires, key);
         if (has_ttl != 0) {
             PyErr_Clear();
@@ -342,7 +346,7 @@ static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args
         PyErr_Clear();
         return NULL;
     }
-    PyObject *db = plain_db(client, key);
+    PyObject *db = plain_db(client, key, 0);
     if (db == NULL) return NULL;
     PyObject *data = SLOT(db, DB_DATA);
     PyObject *value = PyDict_GetItemWithError(data, key);
@@ -366,6 +370,62 @@ static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args
     if (dirty == NULL) return NULL;
     Py_SETREF(eng->dirty, dirty);
     return PyLong_FromLongLong(n);
+}
+
+/* SET key value (commands/strings.py set_ without options, Database.set): store,
+ * drop a TTL the key had, count the change. Declines with keyspace events, WATCH,
+ * a SCAN index or access tracking. */
+#define NATIVE_SET 3
+#define NATIVE_GET 4
+
+static PyObject *s_ttl_dropped, *s_stats, *s_keyspace_hits;
+
+static PyObject *native_set(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1), *value = PyList_GET_ITEM(args, 2);
+    if (OK_REPLY == NULL || !PyBytes_CheckExact(key)) return NULL;
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    if (events != 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *db = plain_db(client, key, 1);
+    if (db == NULL) return NULL;
+    PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES);
+    int had_ttl = PyDict_GET_SIZE(expires) ? PyDict_Contains(expires, key) : 0;
+    if (had_ttl < 0 || PyDict_SetItem(data, key, value) < 0) return NULL;
+    if (had_ttl) {
+        if (PyDict_DelItem(expires, key) < 0) return NULL;
+        PyObject *r = PyObject_CallMethodNoArgs(db, s_ttl_dropped);     /* heap upkeep */
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+    }
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) return NULL;
+    Py_SETREF(eng->dirty, dirty);
+    Py_INCREF(OK_REPLY);
+    return OK_REPLY;
+}
+
+/* GET key (commands/strings.py get, Database.get inside a read-only command) when the
+ * key holds a string and has no TTL: the value, counted as a keyspace hit. Misses,
+ * expiry and wrong types are the Python handler's. */
+static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1);
+    PyObject *db = plain_db(client, key, 0);
+    if (db == NULL) return NULL;
+    PyObject *value = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
+    if (value == NULL || !PyBytes_CheckExact(value)) return NULL;
+    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
+    if (stats == NULL) return NULL;
+    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
+    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
+    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
+    Py_XDECREF(hits);
+    Py_XDECREF(more);
+    Py_DECREF(stats);
+    if (rc < 0) return NULL;
+    Py_INCREF(value);
+    return value;
 }
 
 /* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
@@ -564,7 +624,7 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
         PyErr_Clear();
         return NULL;
     }
-    PyObject *db = plain_db(client, key);
+    PyObject *db = plain_db(client, key, 0);
     if (db == NULL) return NULL;
     PyObject *stream = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
     if (stream == NULL || (PyObject *)Py_TYPE(stream) != STREAM_TYPE) return NULL;
@@ -683,6 +743,10 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_incr(eng, client, args);
     else if (cmd->native == NATIVE_XADD && (PyList_GET_SIZE(args) == 5 || PyList_GET_SIZE(args) == 8))
         reply = native_xadd(eng, client, args);
+    else if (cmd->native == NATIVE_SET && PyList_GET_SIZE(args) == 3)
+        reply = native_set(eng, client, args);
+    else if (cmd->native == NATIVE_GET && PyList_GET_SIZE(args) == 2)
+        reply = native_get(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1559,7 +1623,7 @@ static PyMethodDef methods[] = {
     {"setup_stream", (PyCFunction)(void (*)(void))setup_stream, METH_FASTCALL,
      "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
     {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,
-     "setup_keyspace(database_type): the Database class, for the native handlers."},
+     "setup_keyspace(database_type, ok): the Database class and +OK, for the native handlers."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
      "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
@@ -1602,6 +1666,7 @@ PyInit__speedups(void)
     INTERN(s_get_write_buffer_size, "get_write_buffer_size");
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
     INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
+    INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_stats, "stats"); INTERN(s_keyspace_hits, "keyspace_hits");
     INTERN(s_transport_write, "write");
     INTERN(s_append, "append"); INTERN(s_config, "config");
     INTERN(s_values, "values"); INTERN(s_clock, "clock"); INTERN(s_ms_method, "ms");

@@ -40,3 +40,5 @@ IMPLEMENTATION = "C" if speedups is not None else "Python"
 NATIVE_NONE = 0
 NATIVE_INCR = 1
 NATIVE_XADD = 2
+NATIVE_SET = 3
+NATIVE_GET = 4

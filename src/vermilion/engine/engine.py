@@ -16,7 +16,7 @@ from .clock import Clock
 from .core import EngineCore, speedups
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import POSTPONED, QUEUED, ErrorReply
+from .replies import OK, POSTPONED, QUEUED, ErrorReply
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -480,7 +480,7 @@ class Engine(EngineCore):
 # hands them every case it does not take.
 if speedups is not None:
     speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
-    speedups.setup_keyspace(Database)      # for the native handlers (INCR, XADD)
+    speedups.setup_keyspace(Database, OK)  # for the native handlers (INCR, SET, GET, XADD)
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
 
