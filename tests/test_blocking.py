@@ -110,6 +110,30 @@ def test_pipelined_input_waits_while_blocked(ports):
     same_on_both(ports, held_input_scenario)
 
 
+def input_after_the_block_scenario(port):
+    # The blocking command ends its read, and the next commands arrive in later reads
+    # while the client is blocked: they wait too, and run in order once it is served.
+    waiter = connect(port)
+    waiter.send_raw(encode_command(["RPUSH", "other", "1"]) + encode_command(["BLPOP", "l", 0]))
+    first = waiter.read()
+    settle(port)
+    waiter.send_raw(encode_command(["PING"]))
+    settle(port)
+    waiter.send_raw(encode_command(["ECHO", "after"]) + encode_command(["LLEN", "l"]))
+    settle(port)
+    held = quiet(waiter)
+    a = connect(port)
+    seen = [first, held, a.call("RPUSH", "l", "v"), waiter.read(), waiter.read(), waiter.read(),
+            waiter.read(), waiter.call("PING")]
+    waiter.close()
+    a.close()
+    return seen
+
+
+def test_input_arriving_while_blocked_waits(ports):
+    same_on_both(ports, input_after_the_block_scenario)
+
+
 def blmove_chain_scenario(port, resp):
     mover = connect(port, resp)
     mover.send("BLMOVE", "src", "dst", "RIGHT", "LEFT", 0)

@@ -95,9 +95,11 @@ class Connection(Client, asyncio.Protocol):
         if self.closing:
             return
         self.last_interaction_ms = self.engine.clock.ms()
-        # Off the fast path: inline commands, a command split across reads, and
-        # clients not yet authenticated (Redis's stricter size limits apply).
-        if self.parser is not None or data[0] != 42 or not self.authenticated:
+        # Off the fast path: inline commands, a command split across reads, clients
+        # not yet authenticated (Redis's stricter size limits apply), and blocked
+        # clients, whose input waits in the parser until they are answered.
+        if self.parser is not None or data[0] != 42 or not self.authenticated or \
+                self.blocked is not None:
             return self._slow_input(data)
         if serve is not None:
             return serve(self, data)
@@ -193,10 +195,13 @@ class Connection(Client, asyncio.Protocol):
         """A command blocked the client (BLPOP ...): keep the rest of this read for later.
 
         Like Redis, a blocked client's pipelined commands wait in its query buffer
-        (the parser) until the blocking command is answered; see `unblocked`.
+        (the parser) until the blocking command is answered; see `unblocked`. When
+        the blocking command ended the read (a consumer's XACK + XREADGROUP BLOCK),
+        there is nothing to keep and the fast path stays.
         """
         self._write(out)
-        self._take_tail(data, done)
+        if self.reader.has_data() or not _at_boundary(self.reader):
+            self._take_tail(data, done)
 
     def unblocked(self) -> None:
         """The blocking command was answered (engine/blocking.py): run the queued input."""
