@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,86 @@ def test_set_and_get_match_redis_in_every_case_their_c_twins_decline(pair):
         SET "" empty-key
         GET ""
     """)
+
+
+def test_expire_matches_redis_in_every_case_its_c_twin_declines(pair):
+    # EXPIRE key seconds runs in C (native_expire) only for an existing key without a
+    # due TTL, a future time, and nothing listening or propagating.
+    pair.run("""
+        SET k v
+        EXPIRE k 100
+        TTL k
+        EXPIRE k 200
+        TTL k
+        EXPIRE missing 100
+        SET neg v
+        EXPIRE neg -1
+        EXISTS neg
+        SET zero v
+        EXPIRE zero 0
+        EXISTS zero
+        SET big v
+        EXPIRE big 9223372036854775
+        EXPIRE big 9223372036854776
+        EXPIRE big 9223372036854775807
+        EXPIRE big -9223372036854775808
+        EXPIRE big abc
+        EXPIRE big 01
+        EXPIRE big " 1"
+        EXISTS big
+        SET due v PX 1
+        DEBUG SLEEP 0.01
+        EXPIRE due 100
+        EXISTS due
+        SET flagged v
+        EXPIRE flagged 100 NX
+        EXPIRE flagged 50 GT
+        EXPIRE flagged 50 LT
+        TTL flagged
+        HSET h f v
+        EXPIRE h 100
+        TTL h
+        CONFIG SET notify-keyspace-events KA
+        SET evented v
+        EXPIRE evented 100
+        TTL evented
+        CONFIG SET notify-keyspace-events ""
+        MULTI
+        SET inmulti v
+        EXPIRE inmulti 100
+        TTL inmulti
+        EXEC
+    """)
+
+
+def test_expire_twin_keeps_the_ttl_heap_and_wakes_watchers(ports):
+    from support import connect, same_on_both
+
+    def scenario(port):
+        a, b = connect(port), connect(port)
+        try:
+            a.call("FLUSHALL")
+            for i in range(3000):           # past the heap's compaction threshold
+                a.send("SET", "key:%d" % (i % 50), "v")
+                a.send("EXPIRE", "key:%d" % (i % 50), 1000 + i)
+            replies = {a.read() for _ in range(6000)}
+            ttls = sorted(a.call("TTL", "key:%d" % i).value for i in range(50))
+            a.call("SET", "w", "v")
+            a.call("WATCH", "w")
+            b.call("EXPIRE", "w", 100)
+            a.call("MULTI")
+            a.call("GET", "w")
+            exec_reply = a.call("EXEC")
+            # The twin's heap entry drives active expiry: the key goes without a lookup.
+            a.call("SET", "short", "v")
+            a.call("EXPIRE", "short", 1)
+            before = a.call("DBSIZE")
+            time.sleep(1.4)
+            return replies, ttls[0] > 3000, exec_reply, before, a.call("DBSIZE")
+        finally:
+            a.close()
+            b.close()
+    same_on_both(ports, scenario)
 
 
 def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):

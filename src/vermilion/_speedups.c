@@ -240,7 +240,8 @@ static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
 
 static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
 static PyObject *OK_REPLY;              /* engine/replies.py OK, from setup_keyspace */
-static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HOOKED, DB_WATCHED, DB_TRACK;
+static PyObject *HEAPPUSH;              /* heapq.heappush, for the TTL heap */
+static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HEAP, DB_HOOKED, DB_WATCHED, DB_TRACK;
 
 static PyObject *
 setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
@@ -251,6 +252,7 @@ setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     }
     PyObject *t = argv[0];
     if ((DB_DATA = slot_offset(t, "data")) < 0 || (DB_EXPIRES = slot_offset(t, "expires")) < 0 ||
+            (DB_HEAP = slot_offset(t, "heap")) < 0 ||
             (DB_HOOKED = slot_offset(t, "hooked")) < 0 ||
             (DB_WATCHED = slot_offset(t, "watched")) < 0 || (DB_TRACK = slot_offset(t, "track")) < 0)
         return NULL;
@@ -258,6 +260,12 @@ setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_XSETREF(DB_TYPE, t);
     Py_INCREF(argv[1]);
     Py_XSETREF(OK_REPLY, argv[1]);
+    if (HEAPPUSH == NULL) {
+        PyObject *heapq = PyImport_ImportModule("heapq");
+        HEAPPUSH = heapq ? PyObject_GetAttrString(heapq, "heappush") : NULL;
+        Py_XDECREF(heapq);
+        if (HEAPPUSH == NULL) return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -426,6 +434,78 @@ static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args)
     if (rc < 0) return NULL;
     Py_INCREF(value);
     return value;
+}
+
+/* EXPIRE key seconds (commands/keys.py _expire_generic without flags, then
+ * Database.set_expire) when the key exists, is not already past a TTL, and the new
+ * time is in the future: record it and count the change. Declines with keyspace
+ * events, propagation sinks (the effect is rewritten as PEXPIREAT), WATCH, a SCAN
+ * index or access tracking; errors are the Python handler's. */
+#define NATIVE_EXPIRE 5
+
+static PyObject *s_compact_heap;
+static PyObject *s_clock, *s_ms_method;  /* (tentative: defined with the XADD twin's names) */
+
+static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1), *arg = PyList_GET_ITEM(args, 2);
+    long long seconds;
+    if (HEAPPUSH == NULL || !PyBytes_CheckExact(key) || !PyBytes_CheckExact(arg) ||
+            !canonical_ll(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &seconds) ||
+            seconds > LLONG_MAX / 1000 || seconds < -(LLONG_MAX / 1000))
+        return NULL;
+    if (eng->sinks == NULL || truthy(eng->sinks)) return NULL;
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    if (events != 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *db = plain_db(client, key, 1);
+    if (db == NULL) return NULL;
+    PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES), *heap = SLOT(db, DB_HEAP);
+    if (heap == NULL || !PyList_CheckExact(heap)) return NULL;
+    PyObject *value = PyDict_GetItemWithError(data, key);
+    if (value == NULL) return NULL;             /* missing: Python answers 0 */
+    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
+    PyObject *now_obj = clock ? PyObject_CallMethodNoArgs(clock, s_ms_method) : NULL;
+    Py_XDECREF(clock);
+    if (now_obj == NULL) return NULL;
+    long long now = PyLong_AsLongLong(now_obj);
+    Py_DECREF(now_obj);
+    if (now == -1 && PyErr_Occurred()) return NULL;
+    long long when = seconds * 1000;
+    if (when > LLONG_MAX - now) return NULL;
+    when += now;
+    if (when <= now) return NULL;               /* deletes the key: Python */
+    PyObject *old = PyDict_GetItemWithError(expires, key);
+    if (old != NULL) {
+        long long old_when = PyLong_AsLongLong(old);
+        if (old_when == -1 && PyErr_Occurred()) return NULL;
+        if (old_when < now) return NULL;        /* already expired: Python deletes it */
+    } else if (PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *when_obj = PyLong_FromLongLong(when);
+    if (when_obj == NULL) return NULL;
+    PyObject *item = PyTuple_Pack(2, when_obj, key);
+    int rc = item ? PyDict_SetItem(expires, key, when_obj) : -1;
+    Py_DECREF(when_obj);
+    if (rc == 0) {
+        PyObject *push_args[2] = {heap, item};
+        PyObject *pushed = PyObject_Vectorcall(HEAPPUSH, push_args, 2, NULL);
+        rc = pushed ? 0 : -1;
+        Py_XDECREF(pushed);
+    }
+    Py_XDECREF(item);
+    if (rc < 0) return NULL;
+    if (PyList_GET_SIZE(heap) > 2 * PyDict_GET_SIZE(expires) + 1024) {
+        PyObject *r = PyObject_CallMethodNoArgs(db, s_compact_heap);
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+    }
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) return NULL;
+    Py_SETREF(eng->dirty, dirty);
+    return PyLong_FromLong(1);
 }
 
 /* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
@@ -747,6 +827,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_set(eng, client, args);
     else if (cmd->native == NATIVE_GET && PyList_GET_SIZE(args) == 2)
         reply = native_get(eng, client, args);
+    else if (cmd->native == NATIVE_EXPIRE && PyList_GET_SIZE(args) == 3)
+        reply = native_expire(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1666,6 +1748,7 @@ PyInit__speedups(void)
     INTERN(s_get_write_buffer_size, "get_write_buffer_size");
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
     INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
+    INTERN(s_compact_heap, "compact_heap");
     INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_stats, "stats"); INTERN(s_keyspace_hits, "keyspace_hits");
     INTERN(s_transport_write, "write");
     INTERN(s_append, "append"); INTERN(s_config, "config");
