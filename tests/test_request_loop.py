@@ -259,6 +259,56 @@ def test_expire_twin_keeps_the_ttl_heap_and_wakes_watchers(ports):
     same_on_both(ports, scenario)
 
 
+def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
+    # HSET key field value runs in C (native_hset) only on an existing hash with no TTL
+    # or HRANDFIELD pool and nothing listening; it converts the encoding like Redis.
+    pair.run("""
+        HSET h f1 v1
+        HSET h f1 v2
+        HSET h f2 v2
+        HGETALL h
+        OBJECT ENCODING h
+        CONFIG SET hash-max-listpack-entries 3
+        HSET h f3 v3
+        OBJECT ENCODING h
+        HSET h f4 v4
+        OBJECT ENCODING h
+        CONFIG SET hash-max-listpack-entries 128
+        HSET long f v
+        HSET long f 0123456789012345678901234567890123456789012345678901234567890123456789
+        OBJECT ENCODING long
+        HSET long f2 x
+        HLEN long
+        SET str v
+        HSET str f v
+        HSET ttl f v
+        EXPIRE ttl 100
+        HSET ttl g v
+        TTL ttl
+        HSET due f v
+        PEXPIRE due 1
+        DEBUG SLEEP 0.01
+        HSET due g v
+        HGETALL due
+        HSET pooled a 1 b 2 c 3
+    """)
+    # HRANDFIELD gives the hash a random-pick pool (Vermilion), which the twin declines.
+    assert all(r.kind == "$" for r in pair.both("HRANDFIELD", "pooled"))
+    pair.run("""
+        HSET pooled d 4
+        HLEN pooled
+        CONFIG SET notify-keyspace-events KA
+        HSET h f5 v5
+        CONFIG SET notify-keyspace-events ""
+        HSET h f6 v6 f7 v7
+        HLEN h
+        MULTI
+        HSET h f8 v8
+        HGET h f8
+        EXEC
+    """)
+
+
 def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
     from support import connect, same_on_both
 

@@ -508,6 +508,80 @@ static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *ar
     return PyLong_FromLong(1);
 }
 
+/* HSET key field value (commands/hashes.py hset's one-field path) on an existing hash
+ * without a TTL or an HRANDFIELD pool: store the field, convert the encoding past
+ * the listpack limits as Hash.check_encoding does, count the change. Declines with
+ * keyspace events, WATCH, a SCAN index or access tracking. */
+#define NATIVE_HSET 6
+
+static PyObject *HASH_TYPE;             /* types/collections.py Hash, from setup_hash */
+static Py_ssize_t HASH_BIG, HASH_POOL;
+static PyObject *s_hash_max_value, *s_hash_max_entries, *s_config_attr, *s_values_attr;
+
+static PyObject *
+setup_hash(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 1 || !PyType_Check(argv[0]) || !PyType_IsSubtype((PyTypeObject *)argv[0], &PyDict_Type)) {
+        PyErr_SetString(PyExc_TypeError, "setup_hash(hash_type)");
+        return NULL;
+    }
+    if ((HASH_BIG = slot_offset(argv[0], "big")) < 0 || (HASH_POOL = slot_offset(argv[0], "pool")) < 0)
+        return NULL;
+    Py_INCREF(argv[0]);
+    Py_XSETREF(HASH_TYPE, argv[0]);
+    Py_RETURN_NONE;
+}
+
+/* values[name] as a C integer; -1 with an exception on failure. */
+static long long config_ll(PyObject *values, PyObject *name) {
+    PyObject *v = PyDict_GetItemWithError(values, name);
+    if (v == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+        return -1;
+    }
+    return PyLong_AsLongLong(v);
+}
+
+static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *key = PyList_GET_ITEM(args, 1), *field = PyList_GET_ITEM(args, 2),
+        *value = PyList_GET_ITEM(args, 3);
+    if (HASH_TYPE == NULL || !PyBytes_CheckExact(field) || !PyBytes_CheckExact(value)) return NULL;
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    if (events != 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *db = plain_db(client, key, 0);
+    if (db == NULL) return NULL;
+    PyObject *h = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
+    if (h == NULL || (PyObject *)Py_TYPE(h) != HASH_TYPE) return NULL;
+    PyObject *pool = SLOT(h, HASH_POOL), *big = SLOT(h, HASH_BIG);
+    if (pool != Py_None || big == NULL) return NULL;
+    long long vlimit = 0, elimit = 0;
+    if (big != Py_True) {
+        PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config_attr);
+        PyObject *values = config ? PyObject_GetAttr(config, s_values_attr) : NULL;
+        Py_XDECREF(config);
+        if (values == NULL) return NULL;
+        vlimit = PyDict_Check(values) ? config_ll(values, s_hash_max_value) : -1;
+        elimit = vlimit == -1 && PyErr_Occurred() ? -1 : config_ll(values, s_hash_max_entries);
+        Py_DECREF(values);
+        if ((vlimit == -1 || elimit == -1) && PyErr_Occurred()) return NULL;
+        if (vlimit < 0 || elimit < 0) return NULL;
+    }
+    int present = PyDict_Contains(h, field);
+    if (present < 0 || PyDict_SetItem(h, field, value) < 0) return NULL;
+    if (big != Py_True && (PyBytes_GET_SIZE(field) > vlimit || PyBytes_GET_SIZE(value) > vlimit ||
+                           PyDict_GET_SIZE(h) > elimit)) {
+        Py_INCREF(Py_True);
+        Py_SETREF(SLOT(h, HASH_BIG), Py_True);
+    }
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) return NULL;
+    Py_SETREF(eng->dirty, dirty);
+    return PyLong_FromLong(present ? 0 : 1);
+}
+
 /* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
  * when the entry goes into the open tail node of an existing stream and nothing
  * else is involved: no keyspace events, WATCH, tracking, TTL or blocked readers. */
@@ -829,6 +903,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_get(eng, client, args);
     else if (cmd->native == NATIVE_EXPIRE && PyList_GET_SIZE(args) == 3)
         reply = native_expire(eng, client, args);
+    else if (cmd->native == NATIVE_HSET && PyList_GET_SIZE(args) == 4)
+        reply = native_hset(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1706,6 +1782,8 @@ static PyMethodDef methods[] = {
      "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
     {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,
      "setup_keyspace(database_type, ok): the Database class and +OK, for the native handlers."},
+    {"setup_hash", (PyCFunction)(void (*)(void))setup_hash, METH_FASTCALL,
+     "setup_hash(hash_type): the Hash class, for HSET's C twin."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
      "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
@@ -1749,6 +1827,9 @@ PyInit__speedups(void)
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
     INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
     INTERN(s_compact_heap, "compact_heap");
+    INTERN(s_hash_max_value, "hash-max-listpack-value");
+    INTERN(s_hash_max_entries, "hash-max-listpack-entries");
+    INTERN(s_config_attr, "config"); INTERN(s_values_attr, "values");
     INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_stats, "stats"); INTERN(s_keyspace_hits, "keyspace_hits");
     INTERN(s_transport_write, "write");
     INTERN(s_append, "append"); INTERN(s_config, "config");
