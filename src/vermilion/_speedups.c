@@ -403,9 +403,14 @@ static PyObject *native_set(EngineCore *eng, ClientCore *client, PyObject *args)
     if (had_ttl < 0 || PyDict_SetItem(data, key, value) < 0) return NULL;
     if (had_ttl) {
         if (PyDict_DelItem(expires, key) < 0) return NULL;
-        PyObject *r = PyObject_CallMethodNoArgs(db, s_ttl_dropped);     /* heap upkeep */
-        if (r == NULL) return NULL;
-        Py_DECREF(r);
+        /* Database._ttl_dropped: compact the heap once stale entries outnumber live ones. */
+        PyObject *heap = SLOT(db, DB_HEAP);
+        if (heap == NULL || !PyList_CheckExact(heap) ||
+                PyList_GET_SIZE(heap) > 2 * PyDict_GET_SIZE(expires) + 1024) {
+            PyObject *r = PyObject_CallMethodNoArgs(db, s_ttl_dropped);
+            if (r == NULL) return NULL;
+            Py_DECREF(r);
+        }
     }
     PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
     if (dirty == NULL) return NULL;
@@ -881,6 +886,9 @@ setup_stream(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 
 /* -- Engine.execute's fast path ---------------------------------------------------- */
 
+#define NATIVE_EXEC 7
+static PyObject *native_exec(EngineCore *eng, ClientCore *client, PyObject *args);
+
 /* Run `cmd` for the client: call() of engine/engine.py minus the MONITOR feed
  * (a monitor sets a busy bit, so it never gets here). New reference or NULL. */
 static PyObject *
@@ -905,6 +913,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_expire(eng, client, args);
     else if (cmd->native == NATIVE_HSET && PyList_GET_SIZE(args) == 4)
         reply = native_hset(eng, client, args);
+    else if (cmd->native == NATIVE_EXEC)
+        reply = native_exec(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1003,6 +1013,84 @@ static PyObject *queue_command(EngineCore *eng, ClientCore *client, PyObject *cm
     if (rc < 0) return NULL;
     Py_INCREF(QUEUED);
     return QUEUED;
+}
+
+/* EXEC (commands/transactions.py exec_ and _exec) of a transaction with no WATCH,
+ * no refused command, nothing propagating and no MONITOR: run the queue through
+ * call_command and end the transaction. Declines before it changes anything. */
+static PyObject *s_watching, *s_multi_error, *s_dirty_cas, *s_deny_blocking, *EMPTY_TUPLE;
+
+static PyObject *native_exec(EngineCore *eng, ClientCore *client, PyObject *args) {
+    if (eng->sinks == NULL || truthy(eng->sinks) || !PyLong_CheckExact(eng->busy) ||
+            (PyLong_AsLong(eng->busy) & BUSY_MONITOR) || !PyLong_CheckExact(client->gate))
+        return NULL;
+    PyObject *queue = PyObject_GetAttr((PyObject *)client, s_multi);
+    if (queue == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *results = NULL, *was_denied = NULL;
+    if (!PyList_CheckExact(queue) || attr_true((PyObject *)client, s_watching) != 0 ||
+            attr_true((PyObject *)client, s_multi_error) != 0 ||
+            attr_true((PyObject *)client, s_dirty_cas) != 0)
+        goto decline;
+    Py_ssize_t n = PyList_GET_SIZE(queue);
+    for (Py_ssize_t i = 0; i < n; i++) {        /* what MULTI queued: (Command, args) */
+        PyObject *entry = PyList_GET_ITEM(queue, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 ||
+                !PyObject_TypeCheck(PyTuple_GET_ITEM(entry, 0), &CommandCore_Type) ||
+                !PyList_CheckExact(PyTuple_GET_ITEM(entry, 1)))
+            goto decline;
+    }
+    results = PyList_New(n);
+    if (results == NULL) goto fail;
+    if (n) {
+        /* Blocking commands inside EXEC answer at once (CLIENT_DENY_BLOCKING). */
+        was_denied = PyObject_GetAttr((PyObject *)client, s_deny_blocking);
+        if (was_denied == NULL || PyObject_SetAttr((PyObject *)client, s_deny_blocking, Py_True) < 0)
+            goto fail;
+        /* The queue list belongs to this transaction: nothing the commands do replaces
+         * it before the end (MULTI, EXEC, DISCARD and RESET are never queued). */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *entry = PyList_GET_ITEM(queue, i);
+            Py_INCREF(entry);
+            PyObject *reply = call_command(eng, client, (CommandCore *)PyTuple_GET_ITEM(entry, 0),
+                                           PyTuple_GET_ITEM(entry, 1));
+            Py_DECREF(entry);
+            if (reply == NULL) {
+                PyObject *type, *value, *tb;
+                PyErr_Fetch(&type, &value, &tb);
+                PyObject_SetAttr((PyObject *)client, s_deny_blocking, was_denied);
+                PyErr_Restore(type, value, tb);
+                goto fail;
+            }
+            PyList_SET_ITEM(results, i, reply);
+        }
+        if (PyObject_SetAttr((PyObject *)client, s_deny_blocking, was_denied) < 0) goto fail;
+    }
+    /* discard_transaction: no WATCH to drop (checked above). */
+    PyObject *gate = PyLong_FromLong(PyLong_AsLong(client->gate) & ~GATE_MULTI);
+    if (gate == NULL || PyObject_SetAttr((PyObject *)client, s_multi, Py_None) < 0 ||
+            PyObject_SetAttr((PyObject *)client, s_multi_error, Py_False) < 0 ||
+            PyObject_SetAttr((PyObject *)client, s_dirty_cas, Py_False) < 0) {
+        Py_XDECREF(gate);
+        goto fail;
+    }
+    Py_SETREF(client->gate, gate);
+    set_field(&eng->effects, EMPTY_TUPLE);      /* already propagated: nothing to add */
+    Py_XDECREF(was_denied);
+    Py_DECREF(queue);
+    return results;
+
+decline:
+    PyErr_Clear();
+    Py_DECREF(queue);
+    return NULL;
+fail:
+    Py_XDECREF(was_denied);
+    Py_XDECREF(results);
+    Py_DECREF(queue);
+    return NULL;
 }
 
 /* The engine fields call_command reads are set (Engine.__init__ has run). */
@@ -1827,6 +1915,9 @@ PyInit__speedups(void)
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
     INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
     INTERN(s_compact_heap, "compact_heap");
+    INTERN(s_watching, "watching"); INTERN(s_multi_error, "multi_error");
+    INTERN(s_dirty_cas, "dirty_cas"); INTERN(s_deny_blocking, "deny_blocking");
+    if ((EMPTY_TUPLE = PyTuple_New(0)) == NULL) return NULL;
     INTERN(s_hash_max_value, "hash-max-listpack-value");
     INTERN(s_hash_max_entries, "hash-max-listpack-entries");
     INTERN(s_config_attr, "config"); INTERN(s_values_attr, "values");

@@ -25,6 +25,7 @@ wrapper, as in Redis 7.0's propagatePendingCommands).
 from __future__ import annotations
 
 from ..engine.client import GATE_MULTI
+from ..engine.core import NATIVE_EXEC
 from ..engine.engine import BUSY_PAUSED, BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
 from ..engine.replies import NULL_ARRAY, OK, POSTPONED, QUEUED, ErrorReply
@@ -232,6 +233,9 @@ def _forget(client) -> None:
 # after its queued commands, which is the order Redis shows. (Only the runtime
 # attribute changes: COMMAND INFO still lists EXEC's real flags.)
 COMMANDS["exec"].skip_monitor = True
+# With the C request loop, EXEC without WATCH, refused commands, propagation or
+# MONITOR runs in _speedups.c (native_exec); exec_ stays the reference.
+COMMANDS["exec"].native = NATIVE_EXEC
 
 
 def _mark_queued_commands() -> None:
