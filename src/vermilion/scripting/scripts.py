@@ -568,7 +568,6 @@ class Scripts:
 
 
 def parse_numkeys(args: list, error: str | None = None) -> int:
-    from ..commands._args import parse_int
     numkeys = parse_int(args[2]) if error is None else parse_int(args[2], error)
     if numkeys > len(args) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
@@ -638,3 +637,6 @@ def _lua_tostring_number(value) -> bytes:
     if value.__class__ is int and -10**14 < value < 10**14:
         return b"%d" % value
     return (b"%.14g" % float(value)).replace(b"inf", b"inf")
+
+# Last, as in engine/blocking.py: the command families import this module.
+from ..commands._args import parse_int  # noqa: E402

@@ -483,16 +483,12 @@ class _Node:
         d = sid[0] - self.ms
         if d < 0:
             return 0
-        seq = sid[1]
-        msd, sq = self.msd, self.sq
-        lo, hi = 0, len(msd)
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            m = msd[mid]
-            if m < d or (m == d and sq[mid] < seq):
-                lo = mid + 1
-            else:
-                hi = mid
+        # IDs ascend, so msd does too, and sq ascends within a run of equal msd: two
+        # C bisections instead of a Python loop.
+        msd = self.msd
+        lo = bisect_left(msd, d)
+        if lo < len(msd) and msd[lo] == d:
+            return bisect_left(self.sq, sid[1], lo, bisect_right(msd, d, lo))
         return lo
 
     def find(self, sid: StreamID) -> int:
