@@ -31,6 +31,7 @@ class Lock(LockCore):
         self.cancel_on_lost = cancel_on_lost
         self.lost_event = asyncio.Event()
         self._watchdog_task: asyncio.Task | None = None
+        self._watchdog_stop: asyncio.Event | None = None
         self._guarded: asyncio.Task | None = None
         self._cancelled_by_us = False
 
@@ -48,7 +49,8 @@ class Lock(LockCore):
                 self.lost_event.clear()
                 self._guarded, self._cancelled_by_us = asyncio.current_task(), False
                 if self.watchdog:
-                    self._watchdog_task = asyncio.create_task(self._watch(owner))
+                    self._watchdog_stop = asyncio.Event()
+                    self._watchdog_task = asyncio.create_task(self._watch(owner, self._watchdog_stop))
                 return value
             if not blocking:
                 return None
@@ -100,18 +102,33 @@ class Lock(LockCore):
             raise LockLost(self.lost_reason or "lock lost") from exc
 
     async def _stop(self):
+        # The watchdog is told to stop, not cancelled: cancelling a redis-py command in
+        # flight can leave its connection out of step with the server (redis-py
+        # #2624, #2665), and the release that follows would then hang or read the
+        # renewal's reply. A renewal under way finishes first (socket_timeout bounds it).
         task, self._watchdog_task = self._watchdog_task, None
+        if self._watchdog_stop is not None:
+            self._watchdog_stop.set()
         if task is not None and task is not asyncio.current_task():
-            task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def _watch(self, owner: str):
+    async def _watch(self, owner: str, stop: asyncio.Event):
+        async def pause(seconds: float) -> bool:
+            """Sleep up to `seconds`; True if the lock is being released meanwhile."""
+            try:
+                await asyncio.wait_for(stop.wait(), max(0.0, seconds))
+                return True
+            except asyncio.TimeoutError:
+                return stop.is_set()
+
         period = self.ttl / 3
         renewed_at = self._expires_at - self.ttl
         while True:
-            await asyncio.sleep(max(0.0, renewed_at + period - time.monotonic()))
+            if await pause(renewed_at + period - time.monotonic()):
+                return
             if self.max_renewals is not None and self.renewals >= self.max_renewals:
-                await asyncio.sleep(max(0.0, self._expires_at - time.monotonic()))
+                if await pause(self._expires_at - time.monotonic()):
+                    return
                 await self._mark_lost(f"renewal cap of {self.max_renewals} reached; TTL ran out")
                 return
             sent_at = time.monotonic()
@@ -121,7 +138,8 @@ class Lock(LockCore):
                 if time.monotonic() >= self._expires_at:
                     await self._mark_lost(f"could not renew before expiry: {exc}")
                     return
-                await asyncio.sleep(min(period / 4, 0.5))
+                if await pause(min(period / 4, 0.5)):
+                    return
                 continue
             if not ok:
                 await self._mark_lost("renewal refused: the lock expired or has another owner")
