@@ -240,14 +240,16 @@ static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
 
 static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
 static PyObject *OK_REPLY;              /* engine/replies.py OK, from setup_keyspace */
+static PyObject *CLOCK_TYPE;            /* engine/clock.py Clock, from setup_keyspace */
+static PyObject *s_clock, *s_ms_method;  /* (tentative: defined with the XADD twin's names) */
 static PyObject *HEAPPUSH;              /* heapq.heappush, for the TTL heap */
 static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HEAP, DB_HOOKED, DB_WATCHED, DB_TRACK;
 
 static PyObject *
 setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    if (argc != 2 || !PyType_Check(argv[0])) {
-        PyErr_SetString(PyExc_TypeError, "setup_keyspace(database_type, ok)");
+    if (argc != 3 || !PyType_Check(argv[0]) || !PyType_Check(argv[2])) {
+        PyErr_SetString(PyExc_TypeError, "setup_keyspace(database_type, ok, clock_type)");
         return NULL;
     }
     PyObject *t = argv[0];
@@ -260,6 +262,8 @@ setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_XSETREF(DB_TYPE, t);
     Py_INCREF(argv[1]);
     Py_XSETREF(OK_REPLY, argv[1]);
+    Py_INCREF(argv[2]);
+    Py_XSETREF(CLOCK_TYPE, argv[2]);
     if (HEAPPUSH == NULL) {
         PyObject *heapq = PyImport_ImportModule("heapq");
         HEAPPUSH = heapq ? PyObject_GetAttrString(heapq, "heappush") : NULL;
@@ -441,6 +445,27 @@ static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args)
     return value;
 }
 
+/* engine.clock.ms(): for the real clock (engine/clock.py Clock, exactly that class),
+ * time.time_ns() // 1_000_000 read here; any other clock (FakeClock in tests) is
+ * asked. 0 with *out set, -1 with an exception. */
+static int engine_now_ms(EngineCore *eng, long long *out) {
+    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
+    if (clock == NULL) return -1;
+    if (CLOCK_TYPE != NULL && (PyObject *)Py_TYPE(clock) == CLOCK_TYPE) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        *out = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        Py_DECREF(clock);
+        return 0;
+    }
+    PyObject *now = PyObject_CallMethodNoArgs(clock, s_ms_method);
+    Py_DECREF(clock);
+    if (now == NULL) return -1;
+    *out = PyLong_AsLongLong(now);
+    Py_DECREF(now);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 /* EXPIRE key seconds (commands/keys.py _expire_generic without flags, then
  * Database.set_expire) when the key exists, is not already past a TTL, and the new
  * time is in the future: record it and count the change. Declines with keyspace
@@ -449,7 +474,6 @@ static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args)
 #define NATIVE_EXPIRE 5
 
 static PyObject *s_compact_heap;
-static PyObject *s_clock, *s_ms_method;  /* (tentative: defined with the XADD twin's names) */
 
 static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *args) {
     PyObject *key = PyList_GET_ITEM(args, 1), *arg = PyList_GET_ITEM(args, 2);
@@ -470,13 +494,8 @@ static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *ar
     if (heap == NULL || !PyList_CheckExact(heap)) return NULL;
     PyObject *value = PyDict_GetItemWithError(data, key);
     if (value == NULL) return NULL;             /* missing: Python answers 0 */
-    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
-    PyObject *now_obj = clock ? PyObject_CallMethodNoArgs(clock, s_ms_method) : NULL;
-    Py_XDECREF(clock);
-    if (now_obj == NULL) return NULL;
-    long long now = PyLong_AsLongLong(now_obj);
-    Py_DECREF(now_obj);
-    if (now == -1 && PyErr_Occurred()) return NULL;
+    long long now;
+    if (engine_now_ms(eng, &now) < 0) return NULL;
     long long when = seconds * 1000;
     if (when > LLONG_MAX - now) return NULL;
     when += now;
@@ -799,12 +818,8 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     if (mb == NULL) goto out;
     long long max_entries = PyLong_AsLongLong(me), max_bytes = PyLong_AsLongLong(mb);
     if (PyErr_Occurred()) goto out;
-    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
-    now = clock ? PyObject_CallMethodNoArgs(clock, s_ms_method) : NULL;
-    Py_XDECREF(clock);
-    if (now == NULL) goto out;
-    long long now_ms = PyLong_AsLongLong(now);
-    if (now_ms == -1 && PyErr_Occurred()) goto out;
+    long long now_ms;
+    if (engine_now_ms(eng, &now_ms) < 0) goto out;
     int added = stream_add_pair(stream, PyList_GET_ITEM(args, idpos + 1),
                                 PyList_GET_ITEM(args, idpos + 2), now_ms, max_entries, max_bytes, &sid);
     if (added <= 0) goto out;
@@ -1869,7 +1884,7 @@ static PyMethodDef methods[] = {
     {"setup_stream", (PyCFunction)(void (*)(void))setup_stream, METH_FASTCALL,
      "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
     {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,
-     "setup_keyspace(database_type, ok): the Database class and +OK, for the native handlers."},
+     "setup_keyspace(database_type, ok, clock_type): Database, +OK and Clock, for the native handlers."},
     {"setup_hash", (PyCFunction)(void (*)(void))setup_hash, METH_FASTCALL,
      "setup_hash(hash_type): the Hash class, for HSET's C twin."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,

@@ -480,7 +480,7 @@ class Engine(EngineCore):
 # hands them every case it does not take.
 if speedups is not None:
     speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
-    speedups.setup_keyspace(Database, OK)  # for the native handlers (INCR, SET, GET, XADD)
+    speedups.setup_keyspace(Database, OK, Clock)  # for the native handlers
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
 
