@@ -309,6 +309,81 @@ def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
     """)
 
 
+def test_sorted_set_twins_match_redis_in_every_case_they_decline(pair):
+    # ZRANK / ZREVRANK and ZPOPMIN / ZPOPMAX (no count) run in C only on an existing
+    # sorted set without a TTL, nothing listening, and (pops) a member left after.
+    pair.run("""
+        ZADD z 1 a 2 b 3 c 2 bb -1.5 neg
+        ZRANK z a
+        ZREVRANK z a
+        ZRANK z bb
+        ZREVRANK z neg
+        ZRANK z missing
+        ZREVRANK nokey a
+        SET str v
+        ZRANK str a
+        ZPOPMIN str
+        ZPOPMIN z
+        ZPOPMAX z
+        ZRANGE z 0 -1 WITHSCORES
+        ZPOPMIN nokey
+        ZADD one 5 only
+        ZPOPMAX one
+        EXISTS one
+        ZADD two 1 x 2 y
+        ZPOPMIN two
+        ZPOPMIN two
+        EXISTS two
+        ZADD ttl 1 x 2 y 3 z
+        EXPIRE ttl 100
+        ZPOPMIN ttl
+        ZRANK ttl z
+        TTL ttl
+        ZADD inf -inf lo +inf hi 0 mid
+        ZPOPMAX inf
+        ZPOPMIN inf
+        ZRANK inf mid
+        CONFIG SET notify-keyspace-events KA
+        ZADD ev 1 a 2 b 3 c
+        ZPOPMIN ev
+        ZREVRANK ev c
+        CONFIG SET notify-keyspace-events ""
+        MULTI
+        ZPOPMAX z
+        ZRANK z b
+        EXEC
+        ZPOPMIN z 1
+        ZPOPMIN z 0
+    """)
+
+
+def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):
+    from support import connect, same_on_both
+
+    def stat(c, name):
+        info = c.call("INFO", "stats").value.decode()
+        return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
+
+    def scenario(port):
+        a, b = connect(port), connect(port)
+        try:
+            a.call("FLUSHALL")
+            a.call("ZADD", "z", 1, "a", 2, "b", 3, "c")
+            a.call("CONFIG", "RESETSTAT")
+            seen = [a.call("ZRANK", "z", "b"), a.call("ZREVRANK", "z", "nope"), a.call("ZRANK", "none", "a")]
+            seen.append((stat(a, "keyspace_hits"), stat(a, "keyspace_misses")))
+            a.call("WATCH", "z")
+            seen.append(b.call("ZPOPMIN", "z"))
+            a.call("MULTI")
+            a.call("ZCARD", "z")
+            seen.append(a.call("EXEC"))
+            return seen
+        finally:
+            a.close()
+            b.close()
+    same_on_both(ports, scenario)
+
+
 def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
     from support import connect, same_on_both
 

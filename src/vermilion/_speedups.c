@@ -606,6 +606,133 @@ static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args
     return PyLong_FromLong(present ? 0 : 1);
 }
 
+/* Sorted sets (commands/zsets.py): ZRANK / ZREVRANK key member on an existing
+ * sorted set, and ZPOPMIN / ZPOPMAX key (no count) when the set keeps a member.
+ * The index (`order`) is used through its Python methods, so it may be either
+ * SortedKeys or SortedList; sort keys come from types/sortedset.py's sort_key.
+ * Declines with keyspace events, WATCH, a SCAN index, access tracking or a TTL. */
+#define NATIVE_ZRANK 8
+#define NATIVE_ZREVRANK 9
+#define NATIVE_ZPOPMIN 10
+#define NATIVE_ZPOPMAX 11
+
+static PyObject *ZSET_TYPE, *SORT_KEY;  /* from setup_zset */
+static Py_ssize_t ZS_SCORES, ZS_ORDER;
+static PyObject *s_pop, *s_bisect_left, *ZERO, *MINUS_ONE;
+
+static PyObject *
+setup_zset(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || !PyType_Check(argv[0]) || !PyCallable_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "setup_zset(sortedset_type, sort_key)");
+        return NULL;
+    }
+    if ((ZS_SCORES = slot_offset(argv[0], "scores")) < 0 || (ZS_ORDER = slot_offset(argv[0], "order")) < 0)
+        return NULL;
+    Py_INCREF(argv[0]);
+    Py_XSETREF(ZSET_TYPE, argv[0]);
+    Py_INCREF(argv[1]);
+    Py_XSETREF(SORT_KEY, argv[1]);
+    Py_RETURN_NONE;
+}
+
+/* Database.get's accounting of a hit inside a read-only command. */
+static int count_keyspace_hit(EngineCore *eng) {
+    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
+    if (stats == NULL) return -1;
+    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
+    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
+    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
+    Py_XDECREF(hits);
+    Py_XDECREF(more);
+    Py_DECREF(stats);
+    return rc;
+}
+
+/* The sorted set at args[1] when the twins may use it (borrowed), else NULL. */
+static PyObject *plain_zset(ClientCore *client, PyObject *args) {
+    if (ZSET_TYPE == NULL) return NULL;
+    PyObject *key = PyList_GET_ITEM(args, 1);
+    PyObject *db = plain_db(client, key, 0);
+    if (db == NULL) return NULL;
+    PyObject *zs = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
+    if (zs == NULL || (PyObject *)Py_TYPE(zs) != ZSET_TYPE) return NULL;
+    PyObject *scores = SLOT(zs, ZS_SCORES), *order = SLOT(zs, ZS_ORDER);
+    if (scores == NULL || !PyDict_CheckExact(scores) || order == NULL) return NULL;
+    return zs;
+}
+
+static PyObject *native_zrank(EngineCore *eng, ClientCore *client, PyObject *args, int reverse) {
+    PyObject *member = PyList_GET_ITEM(args, 2);
+    PyObject *zs = PyBytes_CheckExact(member) ? plain_zset(client, args) : NULL;
+    if (zs == NULL) return NULL;
+    PyObject *order = SLOT(zs, ZS_ORDER);
+    PyObject *score = PyDict_GetItemWithError(SLOT(zs, ZS_SCORES), member);
+    if (score == NULL) {
+        if (PyErr_Occurred() || count_keyspace_hit(eng) < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(score);
+    PyObject *kargs[2] = {score, member};
+    PyObject *skey = PyObject_Vectorcall(SORT_KEY, kargs, 2, NULL);
+    Py_DECREF(score);
+    PyObject *at = skey ? PyObject_CallMethodOneArg(order, s_bisect_left, skey) : NULL;
+    Py_XDECREF(skey);
+    if (at == NULL) return NULL;
+    Py_ssize_t rank = PyLong_AsSsize_t(at), n = PyObject_Length(order);
+    Py_DECREF(at);
+    if ((rank == -1 || n == -1) && PyErr_Occurred()) return NULL;
+    if (count_keyspace_hit(eng) < 0) return NULL;
+    return PyLong_FromSsize_t(reverse ? n - 1 - rank : rank);
+}
+
+static PyObject *native_zpop(EngineCore *eng, ClientCore *client, PyObject *args, int from_max) {
+    int events = attr_true((PyObject *)eng, s_notify_flags);
+    if (events != 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *zs = plain_zset(client, args);
+    if (zs == NULL) return NULL;
+    PyObject *scores = SLOT(zs, ZS_SCORES), *order = SLOT(zs, ZS_ORDER);
+    Py_ssize_t n = PyObject_Length(order);
+    if (n < 2) {                                /* the last member deletes the key: Python */
+        if (n < 0) PyErr_Clear();
+        return NULL;
+    }
+    PyObject *skey = PyObject_CallMethodOneArg(order, s_pop, from_max ? MINUS_ONE : ZERO);
+    if (skey == NULL) return NULL;
+    PyObject *member = PyBytes_CheckExact(skey) && PyBytes_GET_SIZE(skey) >= 9
+        ? PyBytes_FromStringAndSize(PyBytes_AS_STRING(skey) + 9, PyBytes_GET_SIZE(skey) - 9) : NULL;
+    Py_DECREF(skey);
+    if (member == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "sorted set index holds a bad key");
+        return NULL;
+    }
+    PyObject *score = PyDict_GetItemWithError(scores, member);
+    if (score == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "sorted set index and scores disagree");
+        Py_DECREF(member);
+        return NULL;
+    }
+    Py_INCREF(score);
+    PyObject *reply = PyDict_DelItem(scores, member) == 0 ? PyList_New(2) : NULL;
+    if (reply == NULL) {
+        Py_DECREF(member);
+        Py_DECREF(score);
+        return NULL;
+    }
+    PyList_SET_ITEM(reply, 0, member);
+    PyList_SET_ITEM(reply, 1, score);
+    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
+    if (dirty == NULL) {
+        Py_DECREF(reply);
+        return NULL;
+    }
+    Py_SETREF(eng->dirty, dirty);
+    return reply;
+}
+
 /* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
  * when the entry goes into the open tail node of an existing stream and nothing
  * else is involved: no keyspace events, WATCH, tracking, TTL or blocked readers. */
@@ -930,6 +1057,10 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_hset(eng, client, args);
     else if (cmd->native == NATIVE_EXEC)
         reply = native_exec(eng, client, args);
+    else if ((cmd->native == NATIVE_ZRANK || cmd->native == NATIVE_ZREVRANK) && PyList_GET_SIZE(args) == 3)
+        reply = native_zrank(eng, client, args, cmd->native == NATIVE_ZREVRANK);
+    else if ((cmd->native == NATIVE_ZPOPMIN || cmd->native == NATIVE_ZPOPMAX) && PyList_GET_SIZE(args) == 2)
+        reply = native_zpop(eng, client, args, cmd->native == NATIVE_ZPOPMAX);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -1885,6 +2016,8 @@ static PyMethodDef methods[] = {
      "setup_stream(stream_type, node_type): Stream and its node class, for XADD's C twin."},
     {"setup_keyspace", (PyCFunction)(void (*)(void))setup_keyspace, METH_FASTCALL,
      "setup_keyspace(database_type, ok, clock_type): Database, +OK and Clock, for the native handlers."},
+    {"setup_zset", (PyCFunction)(void (*)(void))setup_zset, METH_FASTCALL,
+     "setup_zset(sortedset_type, sort_key): SortedSet and its key builder, for the sorted-set twins."},
     {"setup_hash", (PyCFunction)(void (*)(void))setup_hash, METH_FASTCALL,
      "setup_hash(hash_type): the Hash class, for HSET's C twin."},
     {"setup_engine", (PyCFunction)(void (*)(void))setup_engine, METH_FASTCALL,
@@ -1930,6 +2063,8 @@ PyInit__speedups(void)
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
     INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
     INTERN(s_compact_heap, "compact_heap");
+    INTERN(s_pop, "pop"); INTERN(s_bisect_left, "bisect_left");
+    if ((ZERO = PyLong_FromLong(0)) == NULL || (MINUS_ONE = PyLong_FromLong(-1)) == NULL) return NULL;
     INTERN(s_watching, "watching"); INTERN(s_multi_error, "multi_error");
     INTERN(s_dirty_cas, "dirty_cas"); INTERN(s_deny_blocking, "deny_blocking");
     if ((EMPTY_TUPLE = PyTuple_New(0)) == NULL) return NULL;

@@ -17,7 +17,8 @@ import random
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY
-from ..engine.table import command, numkeys_keys
+from ..engine.core import NATIVE_ZPOPMAX, NATIVE_ZPOPMIN, NATIVE_ZRANK, NATIVE_ZREVRANK, speedups
+from ..engine.table import COMMANDS, command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
@@ -571,6 +572,17 @@ def zpopmin(client, args):
          since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
 def zpopmax(client, args):
     return _zpop(client, args, True)
+
+
+# With the C request loop, ZRANK / ZREVRANK key member and ZPOPMIN / ZPOPMAX key (no
+# count, the set keeping a member) run in _speedups.c when nothing listens; the
+# functions above stay the reference and take every other case.
+COMMANDS["zrank"].native = NATIVE_ZRANK
+COMMANDS["zrevrank"].native = NATIVE_ZREVRANK
+COMMANDS["zpopmin"].native = NATIVE_ZPOPMIN
+COMMANDS["zpopmax"].native = NATIVE_ZPOPMAX
+if speedups is not None:
+    speedups.setup_zset(SortedSet, sort_key)
 
 
 def _from_max(arg: bytes) -> bool:
