@@ -603,3 +603,26 @@ def test_c_parse_int_agrees_with_the_python_reference(text):
         except CommandError as err:
             return ("error", str(err))
     assert outcome(parse_int) == outcome(python_parse_int)
+
+
+_stream_ids = st.one_of(
+    st.tuples(st.integers(0, 2 ** 64 - 1), st.integers(0, 2 ** 64 - 1)).map(lambda t: b"%d-%d" % t),
+    st.integers(0, 2 ** 64 - 1).map(lambda n: b"%d" % n),
+    st.text(alphabet="0123456789-+ *$>", max_size=24).map(str.encode),
+)
+
+
+@pytest.mark.skipif(core.speedups is None, reason="the C loop is not built here")
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_stream_ids, max_size=5))
+def test_c_stream_id_keys_agree_with_the_python_parser(ids):
+    # XACK parses its IDs in C when all are plain digits; otherwise (None) the Python
+    # parser runs. Whenever C answers, it must be what Python computes.
+    from vermilion.commands.streams import _strict_all
+    args = [b"XACK", b"k", b"g", *ids]
+    keys = core.speedups.stream_id_keys(args, 3)
+    plain = all(i.count(b"-") <= 1 and all(part.isdigit() and len(part) < 20 for part in i.split(b"-"))
+                for i in ids)
+    assert (keys is not None) == plain
+    if keys is not None:
+        assert keys == [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]

@@ -1992,6 +1992,63 @@ setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_RETURN_NONE;
 }
 
+/* Up to 19 ASCII digits at p[0:n] as *out (no sign, no spaces; leading zeros fine). */
+static int digits_u64(const char *p, Py_ssize_t n, unsigned long long *out) {
+    if (n <= 0 || n > 19) return 0;
+    unsigned long long v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        v = v * 10 + (unsigned long long)(p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* stream_id_keys(args, start): for XACK / XDEL, the IDs args[start:] as the stream
+ * keys (ms << 64) | seq when every one is plain `ms-seq` or `ms` digits (what
+ * commands/streams.py _strict_all parses inline), else None (then Python parses
+ * them all, with Redis's leniency and errors). */
+static PyObject *
+stream_id_keys(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (argc != 2 || !PyList_Check(argv[0])) {
+        PyErr_SetString(PyExc_TypeError, "stream_id_keys(args: list, start: int)");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(argv[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    PyObject *args = argv[0];
+    Py_ssize_t n = PyList_GET_SIZE(args);
+    if (start < 0 || start > n) Py_RETURN_NONE;
+    PyObject *out = PyList_New(n - start);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = start; i < n; i++) {
+        PyObject *arg = PyList_GET_ITEM(args, i);
+        unsigned long long ms, seq = 0;
+        if (!PyBytes_CheckExact(arg)) goto none;
+        const char *p = PyBytes_AS_STRING(arg);
+        Py_ssize_t len = PyBytes_GET_SIZE(arg);
+        const char *dash = memchr(p, '-', len);
+        if (dash == NULL ? !digits_u64(p, len, &ms)
+                         : !digits_u64(p, dash - p, &ms) || !digits_u64(dash + 1, len - (dash - p) - 1, &seq))
+            goto none;
+        PyObject *hi = PyLong_FromUnsignedLongLong(ms), *shift = PyLong_FromLong(64);
+        PyObject *shifted = hi && shift ? PyNumber_Lshift(hi, shift) : NULL;
+        PyObject *lo = shifted ? PyLong_FromUnsignedLongLong(seq) : NULL;
+        PyObject *key = lo ? PyNumber_Or(shifted, lo) : NULL;
+        Py_XDECREF(hi); Py_XDECREF(shift); Py_XDECREF(shifted); Py_XDECREF(lo);
+        if (key == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i - start, key);
+    }
+    return out;
+none:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+}
+
 /* string2ll(arg): the int a canonical decimal bytes argument means, else None
  * (commands/_args.py parse_int, whose Python body handles every other case). */
 static PyObject *
@@ -2004,6 +2061,8 @@ string2ll_py(PyObject *module, PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
+    {"stream_id_keys", (PyCFunction)(void (*)(void))stream_id_keys, METH_FASTCALL,
+     "stream_id_keys(args, start) -> [int] | None: XACK/XDEL IDs as stream keys, or None."},
     {"string2ll", (PyCFunction)string2ll_py, METH_O,
      "string2ll(arg) -> int | None: a canonical 64-bit decimal (bytes), as Redis's string2ll."},
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,

@@ -871,10 +871,17 @@ def xack(client, args):
     group = s.groups.get(args[2]) if s is not None else None
     if group is None:
         return 0
-    ids = _strict_all(args, 3)               # all or nothing
-    acked = group.ack(ids)
+    # All or nothing: every ID is parsed before any is acknowledged.
+    keys = _stream_id_keys(args, 3) if _stream_id_keys is not None else None
+    if keys is None:
+        keys = [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]
+    acked = group.ack_keys(keys)
     client.engine.dirty += acked
     return acked
+
+
+# XACK's IDs in C when they are all plain digits (the common case); else _strict_all.
+_stream_id_keys = speedups.stream_id_keys if speedups is not None else None
 
 
 @command("xpending", arity=-3, flags="readonly", keys=(1, 1, 1), acl="stream", group="stream",

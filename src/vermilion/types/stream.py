@@ -857,11 +857,14 @@ class StreamGroup:
 
     def ack(self, ids: Iterable[StreamID]) -> int:
         """XACK: remove IDs from the PEL; returns how many were pending."""
+        return self.ack_keys([(sid[0] << 64) | sid[1] for sid in ids])
+
+    def ack_keys(self, keys: Iterable[int]) -> int:
+        """:meth:`ack` by ID keys (``StreamID.key``)."""
         gd = self.pel._d
         n = 0
         owners = set()
-        for sid in ids:
-            k = (sid[0] << 64) | sid[1]
+        for k in keys:
             nack = gd.pop(k, None)
             if nack is not None:
                 owner = nack.consumer
