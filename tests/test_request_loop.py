@@ -309,6 +309,12 @@ def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
     """)
 
 
+def _info_stat(c, name: str) -> int:
+    """One counter of INFO stats (keyspace_hits ...)."""
+    info = c.call("INFO", "stats").value.decode()
+    return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
+
+
 def test_sorted_set_twins_match_redis_in_every_case_they_decline(pair):
     # ZRANK / ZREVRANK and ZPOPMIN / ZPOPMAX (no count) run in C only on an existing
     # sorted set without a TTL, nothing listening, and (pops) a member left after.
@@ -360,10 +366,6 @@ def test_sorted_set_twins_match_redis_in_every_case_they_decline(pair):
 def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):
     from support import connect, same_on_both
 
-    def stat(c, name):
-        info = c.call("INFO", "stats").value.decode()
-        return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
-
     def scenario(port):
         a, b = connect(port), connect(port)
         try:
@@ -371,7 +373,7 @@ def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):
             a.call("ZADD", "z", 1, "a", 2, "b", 3, "c")
             a.call("CONFIG", "RESETSTAT")
             seen = [a.call("ZRANK", "z", "b"), a.call("ZREVRANK", "z", "nope"), a.call("ZRANK", "none", "a")]
-            seen.append((stat(a, "keyspace_hits"), stat(a, "keyspace_misses")))
+            seen.append((_info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")))
             a.call("WATCH", "z")
             seen.append(b.call("ZPOPMIN", "z"))
             a.call("MULTI")
@@ -387,10 +389,6 @@ def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):
 def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
     from support import connect, same_on_both
 
-    def stat(c, name):
-        info = c.call("INFO", "stats").value.decode()
-        return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
-
     def scenario(port):
         a, b = connect(port), connect(port)
         try:
@@ -400,7 +398,7 @@ def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
             for _ in range(3):
                 a.call("GET", "h")
             a.call("GET", "nothing")
-            counts = stat(a, "keyspace_hits"), stat(a, "keyspace_misses")
+            counts = _info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")
             a.call("WATCH", "h")
             b.call("SET", "h", "2")         # another client's plain SET touches the watched key
             a.call("MULTI")

@@ -348,16 +348,61 @@ static int attr_true(PyObject *obj, PyObject *name) {
     return t;
 }
 
+/* What the native handlers share. */
+
+/* Keyspace events are on (or their flag could not be read): the twin declines. */
+static int events_on(EngineCore *eng) {
+    int on = attr_true((PyObject *)eng, s_notify_flags);
+    if (on < 0) PyErr_Clear();
+    return on != 0;
+}
+
+/* engine.dirty += n; -1 with an exception on failure. */
+static int count_changes(EngineCore *eng, long n) {
+    PyObject *by = PyLong_FromLong(n);
+    PyObject *dirty = by ? PyNumber_Add(eng->dirty, by) : NULL;
+    Py_XDECREF(by);
+    if (dirty == NULL) return -1;
+    Py_SETREF(eng->dirty, dirty);
+    return 0;
+}
+
+static PyObject *s_keyspace_hits;
+
+/* Database.get's accounting of a hit inside a read-only command. */
+static int count_keyspace_hit(EngineCore *eng) {
+    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
+    if (stats == NULL) return -1;
+    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
+    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
+    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
+    Py_XDECREF(hits);
+    Py_XDECREF(more);
+    Py_DECREF(stats);
+    return rc;
+}
+
+/* engine.config.values (a new reference), as the Python handlers read settings. */
+static PyObject *s_config, *s_values;   /* (tentative: interned with the XADD twin's names) */
+
+static PyObject *config_values(EngineCore *eng) {
+    PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config);
+    PyObject *values = config ? PyObject_GetAttr(config, s_values) : NULL;
+    Py_XDECREF(config);
+    if (values != NULL && !PyDict_Check(values)) {
+        Py_DECREF(values);
+        PyErr_SetString(PyExc_TypeError, "engine.config.values is not a dict");
+        return NULL;
+    }
+    return values;
+}
+
 /* INCR key (commands/strings.py incr with delta 1) when nothing but the value is
  * involved: no keyspace events, no WATCH, no SCAN index or access tracking, and
  * no TTL on the key. */
 static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args) {
     PyObject *key = PyList_GET_ITEM(args, 1);
-    int events = attr_true((PyObject *)eng, s_notify_flags);
-    if (events != 0) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (events_on(eng)) return NULL;
     PyObject *db = plain_db(client, key, 0);
     if (db == NULL) return NULL;
     PyObject *data = SLOT(db, DB_DATA);
@@ -378,9 +423,7 @@ static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args
     int rc = PyDict_SetItem(data, key, stored);
     Py_DECREF(stored);
     if (rc < 0) return NULL;
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) return NULL;
-    Py_SETREF(eng->dirty, dirty);
+    if (count_changes(eng, 1) < 0) return NULL;
     return PyLong_FromLongLong(n);
 }
 
@@ -390,16 +433,12 @@ static PyObject *native_incr(EngineCore *eng, ClientCore *client, PyObject *args
 #define NATIVE_SET 3
 #define NATIVE_GET 4
 
-static PyObject *s_ttl_dropped, *s_stats, *s_keyspace_hits;
+static PyObject *s_ttl_dropped;
 
 static PyObject *native_set(EngineCore *eng, ClientCore *client, PyObject *args) {
     PyObject *key = PyList_GET_ITEM(args, 1), *value = PyList_GET_ITEM(args, 2);
     if (OK_REPLY == NULL || !PyBytes_CheckExact(key)) return NULL;
-    int events = attr_true((PyObject *)eng, s_notify_flags);
-    if (events != 0) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (events_on(eng)) return NULL;
     PyObject *db = plain_db(client, key, 1);
     if (db == NULL) return NULL;
     PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES);
@@ -416,9 +455,7 @@ static PyObject *native_set(EngineCore *eng, ClientCore *client, PyObject *args)
             Py_DECREF(r);
         }
     }
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) return NULL;
-    Py_SETREF(eng->dirty, dirty);
+    if (count_changes(eng, 1) < 0) return NULL;
     Py_INCREF(OK_REPLY);
     return OK_REPLY;
 }
@@ -432,15 +469,7 @@ static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args)
     if (db == NULL) return NULL;
     PyObject *value = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
     if (value == NULL || !PyBytes_CheckExact(value)) return NULL;
-    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
-    if (stats == NULL) return NULL;
-    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
-    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
-    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
-    Py_XDECREF(hits);
-    Py_XDECREF(more);
-    Py_DECREF(stats);
-    if (rc < 0) return NULL;
+    if (count_keyspace_hit(eng) < 0) return NULL;
     Py_INCREF(value);
     return value;
 }
@@ -483,11 +512,7 @@ static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *ar
             seconds > LLONG_MAX / 1000 || seconds < -(LLONG_MAX / 1000))
         return NULL;
     if (eng->sinks == NULL || truthy(eng->sinks)) return NULL;
-    int events = attr_true((PyObject *)eng, s_notify_flags);
-    if (events != 0) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (events_on(eng)) return NULL;
     PyObject *db = plain_db(client, key, 1);
     if (db == NULL) return NULL;
     PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES), *heap = SLOT(db, DB_HEAP);
@@ -526,9 +551,7 @@ static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *ar
         if (r == NULL) return NULL;
         Py_DECREF(r);
     }
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) return NULL;
-    Py_SETREF(eng->dirty, dirty);
+    if (count_changes(eng, 1) < 0) return NULL;
     return PyLong_FromLong(1);
 }
 
@@ -540,7 +563,7 @@ static PyObject *native_expire(EngineCore *eng, ClientCore *client, PyObject *ar
 
 static PyObject *HASH_TYPE;             /* types/collections.py Hash, from setup_hash */
 static Py_ssize_t HASH_BIG, HASH_POOL;
-static PyObject *s_hash_max_value, *s_hash_max_entries, *s_config_attr, *s_values_attr;
+static PyObject *s_hash_max_value, *s_hash_max_entries;
 
 static PyObject *
 setup_hash(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
@@ -570,11 +593,7 @@ static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args
     PyObject *key = PyList_GET_ITEM(args, 1), *field = PyList_GET_ITEM(args, 2),
         *value = PyList_GET_ITEM(args, 3);
     if (HASH_TYPE == NULL || !PyBytes_CheckExact(field) || !PyBytes_CheckExact(value)) return NULL;
-    int events = attr_true((PyObject *)eng, s_notify_flags);
-    if (events != 0) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (events_on(eng)) return NULL;
     PyObject *db = plain_db(client, key, 0);
     if (db == NULL) return NULL;
     PyObject *h = PyDict_GetItemWithError(SLOT(db, DB_DATA), key);
@@ -583,11 +602,9 @@ static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args
     if (pool != Py_None || big == NULL) return NULL;
     long long vlimit = 0, elimit = 0;
     if (big != Py_True) {
-        PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config_attr);
-        PyObject *values = config ? PyObject_GetAttr(config, s_values_attr) : NULL;
-        Py_XDECREF(config);
+        PyObject *values = config_values(eng);
         if (values == NULL) return NULL;
-        vlimit = PyDict_Check(values) ? config_ll(values, s_hash_max_value) : -1;
+        vlimit = config_ll(values, s_hash_max_value);
         elimit = vlimit == -1 && PyErr_Occurred() ? -1 : config_ll(values, s_hash_max_entries);
         Py_DECREF(values);
         if ((vlimit == -1 || elimit == -1) && PyErr_Occurred()) return NULL;
@@ -600,9 +617,7 @@ static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args
         Py_INCREF(Py_True);
         Py_SETREF(SLOT(h, HASH_BIG), Py_True);
     }
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) return NULL;
-    Py_SETREF(eng->dirty, dirty);
+    if (count_changes(eng, 1) < 0) return NULL;
     return PyLong_FromLong(present ? 0 : 1);
 }
 
@@ -634,19 +649,6 @@ setup_zset(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_INCREF(argv[1]);
     Py_XSETREF(SORT_KEY, argv[1]);
     Py_RETURN_NONE;
-}
-
-/* Database.get's accounting of a hit inside a read-only command. */
-static int count_keyspace_hit(EngineCore *eng) {
-    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
-    if (stats == NULL) return -1;
-    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
-    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
-    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
-    Py_XDECREF(hits);
-    Py_XDECREF(more);
-    Py_DECREF(stats);
-    return rc;
 }
 
 /* The sorted set at args[1] when the twins may use it (borrowed), else NULL. */
@@ -687,11 +689,7 @@ static PyObject *native_zrank(EngineCore *eng, ClientCore *client, PyObject *arg
 }
 
 static PyObject *native_zpop(EngineCore *eng, ClientCore *client, PyObject *args, int from_max) {
-    int events = attr_true((PyObject *)eng, s_notify_flags);
-    if (events != 0) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (events_on(eng)) return NULL;
     PyObject *zs = plain_zset(client, args);
     if (zs == NULL) return NULL;
     PyObject *scores = SLOT(zs, ZS_SCORES), *order = SLOT(zs, ZS_ORDER);
@@ -724,12 +722,10 @@ static PyObject *native_zpop(EngineCore *eng, ClientCore *client, PyObject *args
     }
     PyList_SET_ITEM(reply, 0, member);
     PyList_SET_ITEM(reply, 1, score);
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) {
+    if (count_changes(eng, 1) < 0) {
         Py_DECREF(reply);
         return NULL;
     }
-    Py_SETREF(eng->dirty, dirty);
     return reply;
 }
 
@@ -936,10 +932,8 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     Py_INCREF(stream);
     PyObject *reply = NULL, *values = NULL, *now = NULL, *sid = NULL;
     /* engine.config.values[...] and engine.clock.ms(), as the Python handler reads them. */
-    PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config);
-    values = config ? PyObject_GetAttr(config, s_values) : NULL;
-    Py_XDECREF(config);
-    if (values == NULL || !PyDict_Check(values)) goto out;
+    values = config_values(eng);
+    if (values == NULL) goto out;
     PyObject *me = PyDict_GetItemWithError(values, s_node_max_entries);
     PyObject *mb = me ? PyDict_GetItemWithError(values, s_node_max_bytes) : NULL;
     if (mb == NULL) goto out;
@@ -958,9 +952,7 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     int len = snprintf(text, sizeof text, "%llu-%llu", ms, seq);
     reply = PyBytes_FromStringAndSize(text, len);
     if (reply == NULL) goto out;
-    PyObject *dirty = PyNumber_Add(eng->dirty, ONE);
-    if (dirty == NULL) { Py_CLEAR(reply); goto out; }
-    Py_SETREF(eng->dirty, dirty);
+    if (count_changes(eng, 1) < 0) { Py_CLEAR(reply); goto out; }
     /* With propagation on, XADD * is written with its concrete ID (engine.rewrite),
      * and MAXLEN ~ N as the exact MAXLEN = <length> it amounted to (_Trim.rewritten). */
     if (eng->sinks != NULL && truthy(eng->sinks)) {
@@ -2129,8 +2121,8 @@ PyInit__speedups(void)
     if ((EMPTY_TUPLE = PyTuple_New(0)) == NULL) return NULL;
     INTERN(s_hash_max_value, "hash-max-listpack-value");
     INTERN(s_hash_max_entries, "hash-max-listpack-entries");
-    INTERN(s_config_attr, "config"); INTERN(s_values_attr, "values");
-    INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_stats, "stats"); INTERN(s_keyspace_hits, "keyspace_hits");
+
+    INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_keyspace_hits, "keyspace_hits");
     INTERN(s_transport_write, "write");
     INTERN(s_append, "append"); INTERN(s_config, "config");
     INTERN(s_values, "values"); INTERN(s_clock, "clock"); INTERN(s_ms_method, "ms");
