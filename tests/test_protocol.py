@@ -50,6 +50,17 @@ CASES = [
     ("bulk over proto-max-bulk-len", b"*2\r\n$3\r\nSET\r\n$600000000\r\n", 1),
     ("multibulk over INT_MAX", b"*3000000000\r\n", 1),
     ("leading zero count", b"*01\r\n$4\r\nPING\r\n", 1),
+    # The C request loop parses the plain shape itself and hands everything else to
+    # the parser of record: these sit just outside (or inside) what it takes.
+    ("leading zero bulk length", b"*1\r\n$04\r\nPING\r\n", 1),
+    ("plus sign in count", b"*+1\r\n$4\r\nPING\r\n", 1),
+    ("plus sign in bulk length", b"*1\r\n$+4\r\nPING\r\n", 1),
+    ("empty bulk", b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\n", 2),
+    ("bulk longer than announced", b"*2\r\n$4\r\nECHO\r\n$1\r\nab\r\n*1\r\n$4\r\nPING\r\n", 2),
+    ("count without lf", b"*1\r$4\r\nPING\r\n", 1),
+    ("empty multibulk between requests", b"*1\r\n$4\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\n", 2),
+    ("inline after multibulk", b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n", 3),
+    ("lowercase command", b"*2\r\n$4\r\necho\r\n$2\r\nhi\r\n", 1),
     ("unknown command", b"*2\r\n$3\r\nFOO\r\n$3\r\nbar\r\n", 1),
     ("unknown inline command with long args", b"FOO " + b"a" * 200 + b" b c\r\n", 1),
     ("wrong arity", b"*1\r\n$4\r\nECHO\r\n", 1),
@@ -71,6 +82,21 @@ def test_split_reads_match_redis(reference_server, vermilion_process_server, nam
     expected = exchange(reference_server.port, payload, replies, split)
     actual = exchange(vermilion_process_server.port, payload, replies, split)
     assert actual == expected
+
+
+def test_hello_in_the_middle_of_a_read_switches_the_replies_after_it(reference_server,
+                                                                      vermilion_process_server):
+    payload = (b"*2\r\n$3\r\nSET\r\n$1\r\nk\r\n*3\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n"
+               b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n"
+               b"*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n")
+    setup = b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    results = []
+    for port in (reference_server.port, vermilion_process_server.port):
+        exchange(port, setup, 1)
+        frames, closed = exchange(port, payload, 6)
+        # The HELLO replies name the server: compare everything else.
+        results.append(([frames[i] for i in (0, 1, 3, 5)], closed))
+    assert results[1] == results[0]
 
 
 def test_every_split_point_of_a_pipeline(vermilion_process_server):

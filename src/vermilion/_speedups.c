@@ -3,8 +3,9 @@
  *
  * Everything here has a pure-Python twin, which stays the reference:
  *
- *   serve(conn, data)   Connection.data_received's fast path (server/connection.py)
- *                       with Engine.execute's inlined call() (engine/engine.py)
+ *   ClientCore.c_data_received(data)
+ *                       Connection.data_received (server/connection.py) with
+ *                       Engine.execute's inlined call() (engine/engine.py)
  *   CommandCore         the fields of a command-table row the dispatch reads
  *   ClientCore          the fields of a client the dispatch reads
  *   EngineCore          the fields of the engine the dispatch reads
@@ -53,6 +54,23 @@ typedef struct {
     PyObject *closing;
     PyObject *blocked;
     PyObject *last_command;
+    /* Read and written for every request and every write (server/connection.py). */
+    PyObject *engine;
+    PyObject *db;
+    PyObject *resp3;
+    PyObject *batch;
+    PyObject *pending;
+    PyObject *server;
+    PyObject *transport;
+    PyObject *parser;
+    PyObject *authenticated;
+    PyObject *last_interaction_ms;
+    /* MULTI's state (commands/transactions.py). */
+    PyObject *multi;
+    PyObject *multi_error;
+    PyObject *watching;
+    PyObject *dirty_cas;
+    PyObject *deny_blocking;
 } ClientCore;
 
 typedef struct {
@@ -65,6 +83,11 @@ typedef struct {
     PyObject *sinks;
     PyObject *slowlog_threshold;
     PyObject *blocking;
+    PyObject *reply_barrier;
+    PyObject *clock;
+    PyObject *stats;
+    PyObject *config;
+    PyObject *notify_flags;
 } EngineCore;
 
 static PyMemberDef command_members[] = {
@@ -88,6 +111,21 @@ static PyMemberDef client_members[] = {
     {"closing", T_OBJECT_EX, offsetof(ClientCore, closing), 0, NULL},
     {"blocked", T_OBJECT_EX, offsetof(ClientCore, blocked), 0, NULL},
     {"last_command", T_OBJECT_EX, offsetof(ClientCore, last_command), 0, NULL},
+    {"engine", T_OBJECT_EX, offsetof(ClientCore, engine), 0, NULL},
+    {"db", T_OBJECT_EX, offsetof(ClientCore, db), 0, NULL},
+    {"resp3", T_OBJECT_EX, offsetof(ClientCore, resp3), 0, NULL},
+    {"batch", T_OBJECT_EX, offsetof(ClientCore, batch), 0, NULL},
+    {"pending", T_OBJECT_EX, offsetof(ClientCore, pending), 0, NULL},
+    {"server", T_OBJECT_EX, offsetof(ClientCore, server), 0, NULL},
+    {"transport", T_OBJECT_EX, offsetof(ClientCore, transport), 0, NULL},
+    {"parser", T_OBJECT_EX, offsetof(ClientCore, parser), 0, NULL},
+    {"authenticated", T_OBJECT_EX, offsetof(ClientCore, authenticated), 0, NULL},
+    {"last_interaction_ms", T_OBJECT_EX, offsetof(ClientCore, last_interaction_ms), 0, NULL},
+    {"multi", T_OBJECT_EX, offsetof(ClientCore, multi), 0, NULL},
+    {"multi_error", T_OBJECT_EX, offsetof(ClientCore, multi_error), 0, NULL},
+    {"watching", T_OBJECT_EX, offsetof(ClientCore, watching), 0, NULL},
+    {"dirty_cas", T_OBJECT_EX, offsetof(ClientCore, dirty_cas), 0, NULL},
+    {"deny_blocking", T_OBJECT_EX, offsetof(ClientCore, deny_blocking), 0, NULL},
     {NULL}
 };
 
@@ -100,6 +138,11 @@ static PyMemberDef engine_members[] = {
     {"sinks", T_OBJECT_EX, offsetof(EngineCore, sinks), 0, NULL},
     {"slowlog_threshold", T_OBJECT_EX, offsetof(EngineCore, slowlog_threshold), 0, NULL},
     {"blocking", T_OBJECT_EX, offsetof(EngineCore, blocking), 0, NULL},
+    {"reply_barrier", T_OBJECT_EX, offsetof(EngineCore, reply_barrier), 0, NULL},
+    {"clock", T_OBJECT_EX, offsetof(EngineCore, clock), 0, NULL},
+    {"stats", T_OBJECT_EX, offsetof(EngineCore, stats), 0, NULL},
+    {"config", T_OBJECT_EX, offsetof(EngineCore, config), 0, NULL},
+    {"notify_flags", T_OBJECT_EX, offsetof(EngineCore, notify_flags), 0, NULL},
     {NULL}
 };
 
@@ -126,8 +169,8 @@ static PyMemberDef engine_members[] = {
 
 /* The object fields come first in each struct, right after the header. */
 FIELDS_GC(CommandCore, 3)
-FIELDS_GC(ClientCore, 5)
-FIELDS_GC(EngineCore, 8)
+FIELDS_GC(ClientCore, 20)
+FIELDS_GC(EngineCore, 13)
 
 #define HOLDER_TYPE(Type, members, doc)                                             \
     static PyTypeObject Type##_Type = {                                             \
@@ -153,21 +196,19 @@ HOLDER_TYPE(EngineCore, engine_members, "Dispatch fields of the engine.")
  * run whenever the C path declines), CommandError and the +QUEUED status. */
 static PyObject *EXECUTE_PY, *CALL_PY, *COMMAND_ERROR, *QUEUED;
 /* From setup_encoder: server/resp.py's Python encode, NULL_ARRAY and Status.
- * From setup_server: the reply sentinels and the two protocol-error classes. */
-static PyObject *NO_REPLY, *POSTPONED, *NULL_ARRAY, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR,
-    *HIREDIS_PROTOCOL_ERROR;
-static PyObject *EMPTY_REQUEST;         /* b"*0\r\n", see at_boundary */
+ * From setup_server: the reply sentinels and server/parser.py's ProtocolError. */
+static PyObject *NO_REPLY, *POSTPONED, *NULL_ARRAY, *STATUS_TYPE, *ENCODE, *PROTOCOL_ERROR;
 static PyObject *EMPTY_BYTES;
 
 #define BUSY_MONITOR 16                 /* engine/engine.py: MONITOR clients exist */
 #define GATE_MULTI 2                    /* engine/client.py: inside MULTI */
 
 /* Interned attribute and method names. */
-static PyObject *s_engine, *s_reader, *s_batch, *s_gets, *s_feed, *s_has_data, *s_ready,
-    *s_handle_ready, *s_encoded, *s_resp3, *s_failed, *s_crashed, *s_log_slow,
+static PyObject *s_ready, *s_handle_ready, *s_encoded, *s_failed, *s_crashed, *s_log_slow,
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
-    *s_append_reply, *s_multi, *s_pending, *s_server, *s_schedule_flush, *s_reply_barrier,
-    *s_transport, *s_is_closing, *s_stats, *s_net_output_bytes, *s_obuf_limits_active,
+    *s_append_reply, *s_pending, *s_schedule_flush, *s_is_closing, *s_flush_queue,
+    *s_loop, *s_call_soon, *s_flush_pending, *s_net_output_bytes, *s_net_input_bytes, *s_slow_input,
+    *s_obuf_limits_active,
     *s_get_write_buffer_size, *s_check_output_limits, *s_flush, *s_join, *s_transport_write;
 
 static int put_decimal(char *p, long long n);
@@ -241,7 +282,7 @@ static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
 static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
 static PyObject *OK_REPLY;              /* engine/replies.py OK, from setup_keyspace */
 static PyObject *CLOCK_TYPE;            /* engine/clock.py Clock, from setup_keyspace */
-static PyObject *s_clock, *s_ms_method;  /* (tentative: defined with the XADD twin's names) */
+static PyObject *s_ms_method;  /* (tentative: defined with the XADD twin's names) */
 static PyObject *HEAPPUSH;              /* heapq.heappush, for the TTL heap */
 static Py_ssize_t DB_DATA, DB_EXPIRES, DB_HEAP, DB_HOOKED, DB_WATCHED, DB_TRACK;
 
@@ -278,14 +319,8 @@ setup_keyspace(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
  * `ttl_ok`, no TTL on `key`; borrowed, or NULL (with no exception) for "not the
  * common case". */
 static PyObject *plain_db(ClientCore *client, PyObject *key, int ttl_ok) {
-    if (DB_TYPE == NULL) return NULL;
-    PyObject *db = PyObject_GetAttr((PyObject *)client, s_db);
-    if (db == NULL) {
-        PyErr_Clear();
-        return NULL;
-    }
-    Py_DECREF(db);                      /* the client keeps it alive */
-    if ((PyObject *)Py_TYPE(db) != DB_TYPE) return NULL;
+    PyObject *db = client->db;          /* the client keeps it alive */
+    if (DB_TYPE == NULL || db == NULL || (PyObject *)Py_TYPE(db) != DB_TYPE) return NULL;
     PyObject *data = SLOT(db, DB_DATA), *expires = SLOT(db, DB_EXPIRES);
     if (data == NULL || expires == NULL || !PyDict_CheckExact(data) || !PyDict_CheckExact(expires))
         return NULL;
@@ -309,7 +344,7 @@ static PyObject *plain_db(ClientCore *client, PyObject *key, int ttl_ok) {
 
 #define NATIVE_INCR 1
 
-static PyObject *s_notify_flags, *ONE;
+static PyObject *ONE;
 
 /* Redis's string2ll on a stored value: 1 and *out set if `p[0:n]` is the canonical
  * decimal form of a signed 64-bit integer, else 0. */
@@ -352,9 +387,9 @@ static int attr_true(PyObject *obj, PyObject *name) {
 
 /* Keyspace events are on (or their flag could not be read): the twin declines. */
 static int events_on(EngineCore *eng) {
-    int on = attr_true((PyObject *)eng, s_notify_flags);
+    int on = truthy(eng->notify_flags);
     if (on < 0) PyErr_Clear();
-    return on != 0;
+    return on != 0 || eng->notify_flags == NULL;
 }
 
 /* engine.dirty += n; -1 with an exception on failure. */
@@ -371,24 +406,29 @@ static PyObject *s_keyspace_hits;
 
 /* Database.get's accounting of a hit inside a read-only command. */
 static int count_keyspace_hit(EngineCore *eng) {
-    PyObject *stats = PyObject_GetAttr((PyObject *)eng, s_stats);
-    if (stats == NULL) return -1;
+    PyObject *stats = eng->stats;
+    if (stats == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the engine has no stats");
+        return -1;
+    }
     PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
     PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
     int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
     Py_XDECREF(hits);
     Py_XDECREF(more);
-    Py_DECREF(stats);
     return rc;
 }
 
 /* engine.config.values (a new reference), as the Python handlers read settings. */
-static PyObject *s_config, *s_values;   /* (tentative: interned with the XADD twin's names) */
+static PyObject *s_values;   /* (tentative: interned with the XADD twin's names) */
 
 static PyObject *config_values(EngineCore *eng) {
-    PyObject *config = PyObject_GetAttr((PyObject *)eng, s_config);
-    PyObject *values = config ? PyObject_GetAttr(config, s_values) : NULL;
-    Py_XDECREF(config);
+    PyObject *config = eng->config;
+    if (config == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the engine has no config");
+        return NULL;
+    }
+    PyObject *values = PyObject_GetAttr(config, s_values);
     if (values != NULL && !PyDict_Check(values)) {
         Py_DECREF(values);
         PyErr_SetString(PyExc_TypeError, "engine.config.values is not a dict");
@@ -478,17 +518,18 @@ static PyObject *native_get(EngineCore *eng, ClientCore *client, PyObject *args)
  * time.time_ns() // 1_000_000 read here; any other clock (FakeClock in tests) is
  * asked. 0 with *out set, -1 with an exception. */
 static int engine_now_ms(EngineCore *eng, long long *out) {
-    PyObject *clock = PyObject_GetAttr((PyObject *)eng, s_clock);
-    if (clock == NULL) return -1;
+    PyObject *clock = eng->clock;
+    if (clock == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the engine has no clock");
+        return -1;
+    }
     if (CLOCK_TYPE != NULL && (PyObject *)Py_TYPE(clock) == CLOCK_TYPE) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         *out = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        Py_DECREF(clock);
         return 0;
     }
     PyObject *now = PyObject_CallMethodNoArgs(clock, s_ms_method);
-    Py_DECREF(clock);
     if (now == NULL) return -1;
     *out = PyLong_AsLongLong(now);
     Py_DECREF(now);
@@ -741,7 +782,7 @@ static PyObject *STREAM_TYPE, *NODE_TYPE;         /* from setup_stream */
 static Py_ssize_t ST_NODES, ST_LAST_ID, ST_LENGTH, ST_ENTRIES_ADDED, ST_FIRST_ID, ST_HEAD;
 static Py_ssize_t ND_BLOB, ND_LIVE, ND_FIELDS, ND_LPBYTES, ND_DEAD, ND_MS, ND_SEQ, ND_OFFS,
     ND_MSD, ND_SQ, ND_FLAGS;
-static PyObject *s_append, *s_config, *s_values, *s_clock, *s_ms_method, *s_waiting,
+static PyObject *s_append, *s_values, *s_ms_method, *s_waiting,
     *s_node_max_entries, *s_node_max_bytes;
 
 static int lp_int_size(long long v) {
@@ -918,7 +959,7 @@ static PyObject *native_xadd(EngineCore *eng, ClientCore *client, PyObject *args
     PyObject *key = PyList_GET_ITEM(args, 1), *star = PyList_GET_ITEM(args, idpos);
     if (STREAM_TYPE == NULL || PyBytes_GET_SIZE(star) != 1 || PyBytes_AS_STRING(star)[0] != '*')
         return NULL;
-    int events = attr_true((PyObject *)eng, s_notify_flags);
+    int events = events_on(eng);
     int waiting = (eng->blocking != NULL && eng->blocking != Py_None)
         ? attr_true(eng->blocking, s_waiting) : 0;
     if (events != 0 || waiting != 0) {
@@ -1021,7 +1062,9 @@ setup_stream(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 /* -- Engine.execute's fast path ---------------------------------------------------- */
 
 #define NATIVE_EXEC 7
+#define NATIVE_MULTI 12
 static PyObject *native_exec(EngineCore *eng, ClientCore *client, PyObject *args);
+static PyObject *native_multi(EngineCore *eng, ClientCore *client);
 
 /* Run `cmd` for the client: call() of engine/engine.py minus the MONITOR feed
  * (a monitor sets a busy bit, so it never gets here). New reference or NULL. */
@@ -1049,6 +1092,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_hset(eng, client, args);
     else if (cmd->native == NATIVE_EXEC)
         reply = native_exec(eng, client, args);
+    else if (cmd->native == NATIVE_MULTI)
+        reply = native_multi(eng, client);
     else if ((cmd->native == NATIVE_ZRANK || cmd->native == NATIVE_ZREVRANK) && PyList_GET_SIZE(args) == 3)
         reply = native_zrank(eng, client, args, cmd->native == NATIVE_ZREVRANK);
     else if ((cmd->native == NATIVE_ZPOPMIN || cmd->native == NATIVE_ZPOPMAX) && PyList_GET_SIZE(args) == 2)
@@ -1138,16 +1183,12 @@ static PyObject *call3(PyObject *fn, PyObject *a, PyObject *b, PyObject *c) {
 }
 
 static PyObject *queue_command(EngineCore *eng, ClientCore *client, PyObject *cmd, PyObject *args) {
-    PyObject *queue = PyObject_GetAttr((PyObject *)client, s_multi);
-    if (queue == NULL) return NULL;
-    if (!PyList_CheckExact(queue)) {
-        Py_DECREF(queue);
+    PyObject *queue = client->multi;
+    if (queue == NULL || !PyList_CheckExact(queue))
         return call3(EXECUTE_PY, (PyObject *)eng, (PyObject *)client, args);
-    }
     PyObject *entry = PyTuple_Pack(2, cmd, args);
     int rc = entry ? PyList_Append(queue, entry) : -1;
     Py_XDECREF(entry);
-    Py_DECREF(queue);
     if (rc < 0) return NULL;
     Py_INCREF(QUEUED);
     return QUEUED;
@@ -1156,39 +1197,36 @@ static PyObject *queue_command(EngineCore *eng, ClientCore *client, PyObject *cm
 /* EXEC (commands/transactions.py exec_ and _exec) of a transaction with no WATCH,
  * no refused command, nothing propagating and no MONITOR: run the queue through
  * call_command and end the transaction. Declines before it changes anything. */
-static PyObject *s_watching, *s_multi_error, *s_dirty_cas, *s_deny_blocking, *EMPTY_TUPLE;
+static PyObject *EMPTY_TUPLE;
 
 static PyObject *native_exec(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *queue = client->multi;
     if (eng->sinks == NULL || truthy(eng->sinks) || !PyLong_CheckExact(eng->busy) ||
-            (PyLong_AsLong(eng->busy) & BUSY_MONITOR) || !PyLong_CheckExact(client->gate))
-        return NULL;
-    PyObject *queue = PyObject_GetAttr((PyObject *)client, s_multi);
-    if (queue == NULL) {
+            (PyLong_AsLong(eng->busy) & BUSY_MONITOR) || !PyLong_CheckExact(client->gate) ||
+            queue == NULL || !PyList_CheckExact(queue) || client->deny_blocking == NULL ||
+            truthy(client->watching) != 0 || truthy(client->multi_error) != 0 ||
+            truthy(client->dirty_cas) != 0) {
         PyErr_Clear();
         return NULL;
     }
-    PyObject *results = NULL, *was_denied = NULL;
-    if (!PyList_CheckExact(queue) || attr_true((PyObject *)client, s_watching) != 0 ||
-            attr_true((PyObject *)client, s_multi_error) != 0 ||
-            attr_true((PyObject *)client, s_dirty_cas) != 0)
-        goto decline;
     Py_ssize_t n = PyList_GET_SIZE(queue);
     for (Py_ssize_t i = 0; i < n; i++) {        /* what MULTI queued: (Command, args) */
         PyObject *entry = PyList_GET_ITEM(queue, i);
         if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 ||
                 !PyObject_TypeCheck(PyTuple_GET_ITEM(entry, 0), &CommandCore_Type) ||
                 !PyList_CheckExact(PyTuple_GET_ITEM(entry, 1)))
-            goto decline;
+            return NULL;
     }
-    results = PyList_New(n);
-    if (results == NULL) goto fail;
+    PyObject *results = PyList_New(n);
+    if (results == NULL) return NULL;
+    /* The queue list belongs to this transaction: nothing the commands do replaces
+     * it before the end (MULTI, EXEC, DISCARD and RESET are never queued). */
+    Py_INCREF(queue);
     if (n) {
         /* Blocking commands inside EXEC answer at once (CLIENT_DENY_BLOCKING). */
-        was_denied = PyObject_GetAttr((PyObject *)client, s_deny_blocking);
-        if (was_denied == NULL || PyObject_SetAttr((PyObject *)client, s_deny_blocking, Py_True) < 0)
-            goto fail;
-        /* The queue list belongs to this transaction: nothing the commands do replaces
-         * it before the end (MULTI, EXEC, DISCARD and RESET are never queued). */
+        PyObject *was_denied = client->deny_blocking;
+        Py_INCREF(was_denied);
+        set_field(&client->deny_blocking, Py_True);
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *entry = PyList_GET_ITEM(queue, i);
             Py_INCREF(entry);
@@ -1196,39 +1234,48 @@ static PyObject *native_exec(EngineCore *eng, ClientCore *client, PyObject *args
                                            PyTuple_GET_ITEM(entry, 1));
             Py_DECREF(entry);
             if (reply == NULL) {
-                PyObject *type, *value, *tb;
-                PyErr_Fetch(&type, &value, &tb);
-                PyObject_SetAttr((PyObject *)client, s_deny_blocking, was_denied);
-                PyErr_Restore(type, value, tb);
-                goto fail;
+                Py_XSETREF(client->deny_blocking, was_denied);
+                Py_DECREF(results);
+                Py_DECREF(queue);
+                return NULL;
             }
             PyList_SET_ITEM(results, i, reply);
         }
-        if (PyObject_SetAttr((PyObject *)client, s_deny_blocking, was_denied) < 0) goto fail;
+        Py_XSETREF(client->deny_blocking, was_denied);
     }
+    Py_DECREF(queue);
     /* discard_transaction: no WATCH to drop (checked above). */
     PyObject *gate = PyLong_FromLong(PyLong_AsLong(client->gate) & ~GATE_MULTI);
-    if (gate == NULL || PyObject_SetAttr((PyObject *)client, s_multi, Py_None) < 0 ||
-            PyObject_SetAttr((PyObject *)client, s_multi_error, Py_False) < 0 ||
-            PyObject_SetAttr((PyObject *)client, s_dirty_cas, Py_False) < 0) {
-        Py_XDECREF(gate);
-        goto fail;
+    if (gate == NULL) {
+        Py_DECREF(results);
+        return NULL;
     }
     Py_SETREF(client->gate, gate);
+    set_field(&client->multi, Py_None);
+    set_field(&client->multi_error, Py_False);
+    set_field(&client->dirty_cas, Py_False);
     set_field(&eng->effects, EMPTY_TUPLE);      /* already propagated: nothing to add */
-    Py_XDECREF(was_denied);
-    Py_DECREF(queue);
     return results;
+}
 
-decline:
-    PyErr_Clear();
-    Py_DECREF(queue);
-    return NULL;
-fail:
-    Py_XDECREF(was_denied);
-    Py_XDECREF(results);
-    Py_DECREF(queue);
-    return NULL;
+/* MULTI (commands/transactions.py multi) outside a transaction: an empty queue. */
+
+static PyObject *native_multi(EngineCore *eng, ClientCore *client) {
+    if (client->multi != Py_None || client->gate == NULL || !PyLong_CheckExact(client->gate) ||
+            OK_REPLY == NULL)
+        return NULL;
+    long gate = PyLong_AsLong(client->gate);
+    PyObject *queue = PyList_New(0);
+    PyObject *new_gate = queue ? PyLong_FromLong(gate | GATE_MULTI) : NULL;
+    if (new_gate == NULL) {
+        Py_XDECREF(queue);
+        return NULL;
+    }
+    Py_XSETREF(client->multi, queue);
+    set_field(&client->multi_error, Py_False);
+    Py_SETREF(client->gate, new_gate);
+    Py_INCREF(OK_REPLY);
+    return OK_REPLY;
 }
 
 /* The engine fields call_command reads are set (Engine.__init__ has run). */
@@ -1567,41 +1614,54 @@ encode_py(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 
 /* -- output: Connection._write's deferral and Server.flush_pending -------------------- */
 
-static int is_none_attr(PyObject *obj, PyObject *name) {
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL) return -1;
-    int none = v == Py_None;
-    Py_DECREF(v);
-    return none;
+/* Server.schedule_flush(conn): the connection joins the queue written at the end of
+ * the loop turn; the first one of a turn asks the loop to run flush_pending. */
+static int schedule_flush(PyObject *conn, PyObject *server) {
+    PyObject *queue = PyObject_GetAttr(server, s_flush_queue);
+    if (queue == NULL) return -1;
+    int rc;
+    if (!PyList_CheckExact(queue)) {
+        PyObject *r = PyObject_CallMethodOneArg(server, s_schedule_flush, conn);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    } else if ((rc = PyList_Append(queue, conn)) == 0 && PyList_GET_SIZE(queue) == 1) {
+        PyObject *engine = ((ClientCore *)conn)->engine;
+        PyObject *loop = engine ? PyObject_GetAttr(engine, s_loop) : NULL;
+        PyObject *flush = loop ? PyObject_GetAttr(server, s_flush_pending) : NULL;
+        PyObject *r = flush ? PyObject_CallMethodOneArg(loop, s_call_soon, flush) : NULL;
+        rc = r == NULL ? -1 : 0;
+        if (engine == NULL && !PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "connection without an engine");
+        Py_XDECREF(r);
+        Py_XDECREF(flush);
+        Py_XDECREF(loop);
+    }
+    Py_DECREF(queue);
+    return rc;
 }
 
 /* Connection._write(out) at the end of a batch: the replies join `pending`, to be
- * written at the end of the loop turn. Closing connections, empty batches and
- * replies held for an fsync take the Python method. */
+ * written at the end of the loop turn. Closing connections, empty batches,
+ * replies held for an fsync and connections not fully set up take the Python method. */
 static PyObject *finish_batch(PyObject *conn, EngineCore *eng, PyObject *out) {
     ClientCore *client = (ClientCore *)conn;
-    if (PyList_GET_SIZE(out) == 0 || truthy(client->closing))
+    PyObject *pending = client->pending, *server = client->server;
+    if (PyList_GET_SIZE(out) == 0 || truthy(client->closing) || eng->reply_barrier != Py_None ||
+            pending == NULL || !PyList_CheckExact(pending) || server == NULL)
         return PyObject_CallMethodOneArg(conn, s_write, out);
-    int unheld = is_none_attr((PyObject *)eng, s_reply_barrier);
-    if (unheld <= 0)
-        return unheld < 0 ? NULL : PyObject_CallMethodOneArg(conn, s_write, out);
-    if (PyObject_SetAttr(conn, s_batch, Py_None) < 0) return NULL;
-    PyObject *pending = PyObject_GetAttr(conn, s_pending);
-    if (pending == NULL) return NULL;
-    if (PyList_CheckExact(pending) && PyList_GET_SIZE(pending) > 0) {
+    set_field(&client->batch, Py_None);
+    if (PyList_GET_SIZE(pending) > 0) {
         Py_ssize_t end = PyList_GET_SIZE(pending);
-        int rc = PyList_SetSlice(pending, end, end, out);     /* pending += out */
-        Py_DECREF(pending);
-        if (rc < 0) return NULL;
+        if (PyList_SetSlice(pending, end, end, out) < 0)     /* pending += out */
+            return NULL;
         Py_RETURN_NONE;
     }
-    Py_DECREF(pending);
-    if (PyObject_SetAttr(conn, s_pending, out) < 0) return NULL;
-    PyObject *server = PyObject_GetAttr(conn, s_server);
-    if (server == NULL) return NULL;
-    PyObject *r = PyObject_CallMethodOneArg(server, s_schedule_flush, conn);
+    set_field(&client->pending, out);
+    Py_INCREF(server);
+    int rc = schedule_flush(conn, server);
     Py_DECREF(server);
-    return r;
+    if (rc < 0) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* Connection.flush([]) for a connection that is open, not closing and has no
@@ -1609,29 +1669,24 @@ static PyObject *finish_batch(PyObject *conn, EngineCore *eng, PyObject *out) {
  * case (the caller runs the Python flush), -1 error. */
 static int flush_one(PyObject *conn, PyObject *server) {
     ClientCore *client = (ClientCore *)conn;
-    if (truthy(client->closing)) return 1;
-    PyObject *engine = PyObject_GetAttr(conn, s_engine);
-    if (engine == NULL) return -1;
-    int unheld = is_none_attr(engine, s_reply_barrier);
-    if (unheld <= 0) {
-        Py_DECREF(engine);
-        return unheld < 0 ? -1 : 1;
-    }
-    PyObject *pending = PyObject_GetAttr(conn, s_pending);
-    if (pending == NULL) { Py_DECREF(engine); return -1; }
-    if (!PyList_CheckExact(pending)) { Py_DECREF(pending); Py_DECREF(engine); return 1; }
+    PyObject *engine = client->engine, *pending = client->pending, *transport = client->transport;
+    if (truthy(client->closing) || engine == NULL || !PyObject_TypeCheck(engine, &EngineCore_Type) ||
+            ((EngineCore *)engine)->reply_barrier != Py_None || pending == NULL ||
+            !PyList_CheckExact(pending) || transport == NULL || transport == Py_None)
+        return 1;
     Py_ssize_t n = PyList_GET_SIZE(pending);
-    if (n == 0) { Py_DECREF(pending); Py_DECREF(engine); return 0; }
-    PyObject *transport = PyObject_GetAttr(conn, s_transport);
-    if (transport == NULL) { Py_DECREF(pending); Py_DECREF(engine); return -1; }
+    if (n == 0) return 0;
     int rc = 1;
-    PyObject *closing = NULL, *data = NULL, *fresh = NULL;
-    if (transport == Py_None) goto out;
+    Py_INCREF(engine);
+    Py_INCREF(pending);
+    Py_INCREF(transport);
+    PyObject *closing = NULL, *data = NULL;
     closing = PyObject_CallMethodNoArgs(transport, s_is_closing);
     if (closing == NULL) { rc = -1; goto out; }
     if (closing != Py_False) goto out;      /* the Python flush drops the output */
-    fresh = PyList_New(0);
-    if (fresh == NULL || PyObject_SetAttr(conn, s_pending, fresh) < 0) { rc = -1; goto out; }
+    PyObject *fresh = PyList_New(0);
+    if (fresh == NULL) { rc = -1; goto out; }
+    Py_XSETREF(client->pending, fresh);
     if (n == 1) {
         data = PyList_GET_ITEM(pending, 0);
         Py_INCREF(data);
@@ -1641,13 +1696,13 @@ static int flush_one(PyObject *conn, PyObject *server) {
     }
     if (!PyBytes_Check(data)) { rc = -1; PyErr_SetString(PyExc_TypeError, "pending output must be bytes"); goto out; }
     /* engine.stats.net_output_bytes += len(data) */
-    PyObject *stats = PyObject_GetAttr(engine, s_stats);
-    if (stats == NULL) { rc = -1; goto out; }
+    PyObject *stats = ((EngineCore *)engine)->stats;
+    if (stats == NULL) { rc = -1; PyErr_SetString(PyExc_AttributeError, "stats"); goto out; }
     PyObject *before = PyObject_GetAttr(stats, s_net_output_bytes);
     PyObject *size = PyLong_FromSsize_t(PyBytes_GET_SIZE(data));
     PyObject *after = (before && size) ? PyNumber_Add(before, size) : NULL;
     int set = after ? PyObject_SetAttr(stats, s_net_output_bytes, after) : -1;
-    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after); Py_DECREF(stats);
+    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after);
     if (set < 0) { rc = -1; goto out; }
     PyObject *r = PyObject_CallMethodOneArg(transport, s_transport_write, data);
     if (r == NULL) { rc = -1; goto out; }
@@ -1673,7 +1728,6 @@ static int flush_one(PyObject *conn, PyObject *server) {
     rc = 0;
 out:
     Py_XDECREF(data);
-    Py_XDECREF(fresh);
     Py_XDECREF(closing);
     Py_DECREF(transport);
     Py_DECREF(pending);
@@ -1761,91 +1815,114 @@ out:
 
 /* -- Connection.data_received's fast path ------------------------------------------- */
 
-/* hiredis has consumed up to a command boundary: see _at_boundary in connection.py. */
-static int at_boundary(PyObject *reader, PyObject *gets) {
-    PyObject *r = PyObject_CallMethodOneArg(reader, s_feed, EMPTY_REQUEST);
-    if (r == NULL) return -1;
-    Py_DECREF(r);
-    r = PyObject_CallNoArgs(gets);
-    if (r == NULL) return -1;
-    int yes = PyList_CheckExact(r) && PyList_GET_SIZE(r) == 0;
-    Py_DECREF(r);
-    return yes;
+/* -- the request parser of the fast path ------------------------------------------------
+ *
+ * serve() reads the plain shape of a request itself, straight from the bytes of the
+ * read: `*<n>\r\n` then n bulk strings `$<len>\r\n<bytes>\r\n`, counts without sign
+ * or leading zero, at most MAX_FAST_ARGS arguments of at most MAX_FAST_BULK bytes.
+ * Anything else -- an inline command, an empty or null multibulk, a malformed
+ * header, a request the read cuts short -- is handed with the rest of the read to
+ * server/parser.py, the parser of record, which knows Redis's limits and errors.
+ * The bounds keep every request taken here within Redis's own limits
+ * (proto-max-bulk-len cannot be set below 1 MB). Doing this here instead of through
+ * hiredis's Reader saves its method calls: feed, one gets per request and two more
+ * to learn that the read ended on a request boundary. */
+
+#define MAX_FAST_ARGS (1024 * 1024)
+#define MAX_FAST_BULK (1024 * 1024)
+
+enum { REQ_OK = 1, REQ_INCOMPLETE = 0, REQ_OTHER = -1, REQ_ERROR = -2 };
+
+/* The decimal count at buf[*pos] up to "\r\n"; the first digit nonzero unless it is
+ * the only one (allow_zero). */
+static int read_count(const char *buf, Py_ssize_t len, Py_ssize_t *pos, int allow_zero,
+                      long long limit, Py_ssize_t *value) {
+    Py_ssize_t p = *pos;
+    long long v = 0;
+    int digits = 0;
+    for (;; p++) {
+        if (p >= len) return REQ_INCOMPLETE;
+        char c = buf[p];
+        if (c < '0' || c > '9') break;
+        if (digits == 0 && c == '0' && !allow_zero) return REQ_OTHER;
+        if (digits == 1 && v == 0) return REQ_OTHER;        /* a leading zero */
+        v = v * 10 + (c - '0');
+        if (v > limit) return REQ_OTHER;
+        digits++;
+    }
+    if (digits == 0 || buf[p] != '\r') return REQ_OTHER;
+    if (p + 1 >= len) return REQ_INCOMPLETE;
+    if (buf[p + 1] != '\n') return REQ_OTHER;
+    *pos = p + 2;
+    *value = (Py_ssize_t)v;
+    return REQ_OK;
 }
 
+/* One request from buf[*pos:]: a new list of bytes in *request and *pos past it. */
+static int parse_request(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObject **request) {
+    Py_ssize_t p = *pos, n, size;
+    if (buf[p] != '*') return REQ_OTHER;
+    p++;
+    int rc = read_count(buf, len, &p, 0, MAX_FAST_ARGS, &n);
+    if (rc != REQ_OK) return rc;
+    PyObject *args = PyList_New(n);
+    if (args == NULL) return REQ_ERROR;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p >= len) { rc = REQ_INCOMPLETE; goto fail; }
+        if (buf[p] != '$') { rc = REQ_OTHER; goto fail; }
+        p++;
+        rc = read_count(buf, len, &p, 1, MAX_FAST_BULK, &size);
+        if (rc != REQ_OK) goto fail;
+        if (len - p < size + 2) { rc = REQ_INCOMPLETE; goto fail; }
+        if (buf[p + size] != '\r' || buf[p + size + 1] != '\n') { rc = REQ_OTHER; goto fail; }
+        PyObject *arg = PyBytes_FromStringAndSize(buf + p, size);
+        if (arg == NULL) { rc = REQ_ERROR; goto fail; }
+        PyList_SET_ITEM(args, i, arg);
+        p += size + 2;
+    }
+    *pos = p;
+    *request = args;
+    return REQ_OK;
+fail:
+    Py_DECREF(args);
+    return rc;
+}
+
+/* The requests of one read, from a connection on the fast path (see data_received). */
 static PyObject *
-serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
+serve(ClientCore *client, EngineCore *eng, PyObject *data)
 {
-    if (argc != 2 || !PyBytes_Check(argv[1])) {
-        PyErr_SetString(PyExc_TypeError, "serve(conn, data: bytes)");
-        return NULL;
-    }
-    if (EXECUTE_PY == NULL || NO_REPLY == NULL || ENCODE == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups: setup_engine(), "
-                                             "setup_encoder() and setup_server() must be called first");
-        return NULL;
-    }
-    PyObject *conn = argv[0], *data = argv[1];
-    if (!PyObject_TypeCheck(conn, &ClientCore_Type)) {
-        PyErr_SetString(PyExc_TypeError, "serve() needs a ClientCore connection");
-        return NULL;
-    }
-    ClientCore *client = (ClientCore *)conn;
-    PyObject *engine = NULL, *reader = NULL, *gets = NULL, *out = NULL, *args = NULL, *reply = NULL;
+    PyObject *conn = (PyObject *)client, *engine = (PyObject *)eng;
+    PyObject *out = NULL, *args = NULL, *reply = NULL;
     PyObject *result = NULL;
-    Py_ssize_t parsed = 0;
+    Py_ssize_t parsed = 0;          /* requests taken from this read */
+    const char *buf = PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data), pos = 0;
 
-    engine = PyObject_GetAttr(conn, s_engine);
-    if (engine == NULL) goto done;
-    if (!PyObject_TypeCheck(engine, &EngineCore_Type)) {
-        PyErr_SetString(PyExc_TypeError, "serve() needs an EngineCore engine");
-        goto done;
-    }
-    EngineCore *eng = (EngineCore *)engine;
-    if (eng->lookup == NULL || !PyDict_Check(eng->lookup) || eng->blocking == NULL ||
-            eng->dirty == NULL || eng->effects == NULL || eng->slowlog_threshold == NULL ||
-            client->gate == NULL || client->reply_mode == NULL || client->closing == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "serve(): engine or client not initialised");
-        goto done;
-    }
-    reader = PyObject_GetAttr(conn, s_reader);
-    if (reader == NULL) goto done;
-    gets = PyObject_GetAttr(reader, s_gets);
-    if (gets == NULL) goto done;
-    PyObject *r = PyObject_CallMethodOneArg(reader, s_feed, data);
-    if (r == NULL) goto done;
-    Py_DECREF(r);
+    Py_INCREF(engine);
     out = PyList_New(0);
-    if (out == NULL || PyObject_SetAttr(conn, s_batch, out) < 0) goto done;
+    if (out == NULL) goto done;
+    set_field(&client->batch, out);
 
-    for (;;) {
-        args = PyObject_CallNoArgs(gets);
-        if (args == NULL) goto error;
-        if (args == Py_False) {
-            Py_CLEAR(args);
-            break;
-        }
-        parsed++;
-        if (!PyList_CheckExact(args)) {
-            if (args == Py_None) {          /* `*-1`: an empty request, ignored like Redis */
-                Py_CLEAR(args);
-                continue;
-            }
-            result = hand_over(conn, s_reparse, data, parsed - 1, out);
+    while (pos < len) {
+        int rc = parse_request(buf, len, &pos, &args);
+        if (rc == REQ_ERROR) goto done;
+        if (rc == REQ_OTHER) {
+            result = hand_over(conn, s_reparse, data, parsed, out);
             goto done;
         }
-        Py_ssize_t n = PyList_GET_SIZE(args);
-        if (n == 0) {
-            Py_CLEAR(args);
-            continue;
+        if (rc == REQ_INCOMPLETE) {
+            /* The request continues in the next read: the Python parser takes the rest. */
+            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
+            if (r2 == NULL) goto done;
+            Py_DECREF(r2);
+            PyObject *n2 = PyLong_FromSsize_t(parsed);
+            if (n2 == NULL) goto done;
+            result = PyObject_CallMethodObjArgs(conn, s_take_tail, data, n2, NULL);
+            Py_DECREF(n2);
+            goto done;
         }
-        /* hiredis also returns integers and nested arrays inside a request; Redis refuses them. */
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (!PyBytes_CheckExact(PyList_GET_ITEM(args, i))) {
-                result = hand_over(conn, s_reparse, data, parsed - 1, out);
-                goto done;
-            }
-        }
+        parsed++;
 
         reply = execute(eng, client, args);
         if (reply == NULL) goto error;
@@ -1864,11 +1941,15 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
             }
         }
 
+        if (reply == NO_REPLY && client->blocked != NULL && client->blocked != Py_None) {
+            /* A blocking command (BLPOP ...) waits: so does the rest of this read. */
+            PyObject *n2 = PyLong_FromSsize_t(parsed);
+            result = n2 == NULL ? NULL : PyObject_CallMethodObjArgs(
+                conn, s_block_input, data, n2, out, pos < len ? Py_True : Py_False, NULL);
+            Py_XDECREF(n2);
+            goto done;
+        }
         if (truthy(client->reply_mode)) {
-            if (reply == NO_REPLY && client->blocked != NULL && client->blocked != Py_None) {
-                result = hand_over(conn, s_block_input, data, parsed, out);
-                goto done;
-            }
             PyObject *r2 = call_method(conn, s_append_reply, reply, out, NULL);
             if (r2 == NULL) goto error;
             Py_DECREF(r2);
@@ -1881,57 +1962,22 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
             result = call_method(conn, s_take_tail, data, n2, args);
             Py_DECREF(n2);
             goto done;
-        } else if (reply == NO_REPLY) {
-            if (client->blocked != NULL && client->blocked != Py_None) {
-                result = hand_over(conn, s_block_input, data, parsed, out);
-                goto done;
-            }
-        } else {
-            PyObject *resp3 = PyObject_GetAttr(conn, s_resp3);
-            if (resp3 == NULL) goto error;
-            int is_resp3 = PyObject_IsTrue(resp3);
-            Py_DECREF(resp3);
-            if (is_resp3 < 0 || encode_into(reply, out, is_resp3) < 0) goto error;
+        } else if (reply != NO_REPLY) {
+            /* Read for every reply: HELLO changes it in the middle of a batch. */
+            int resp3 = truthy(client->resp3);
+            if (resp3 < 0 || encode_into(reply, out, resp3) < 0) goto error;
         }
         Py_CLEAR(reply);
         Py_CLEAR(args);
         if (truthy(client->closing)) break;
     }
-
-    if (!truthy(client->closing)) {
-        PyObject *more = PyObject_CallMethodNoArgs(reader, s_has_data);
-        if (more == NULL) goto error;
-        int pending = PyObject_IsTrue(more);
-        Py_DECREF(more);
-        if (pending < 0) goto error;
-        if (!pending) {
-            int boundary = at_boundary(reader, gets);
-            if (boundary < 0) goto error;
-            pending = !boundary;
-        }
-        if (pending) {
-            /* A command continues in the next read: the Python parser takes the rest. */
-            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
-            if (r2 == NULL) goto error;
-            Py_DECREF(r2);
-            PyObject *n2 = PyLong_FromSsize_t(parsed);
-            if (n2 == NULL) goto error;
-            result = PyObject_CallMethodObjArgs(conn, s_take_tail, data, n2, NULL);
-            Py_DECREF(n2);
-            goto done;
-        }
-    }
     result = finish_batch(conn, eng, out);
     goto done;
 
 error:
-    /* The `except` clauses of data_received: input hiredis refuses, or a non-bulk
-     * element that got through (Engine.crashed raises ProtocolError), is re-read
-     * by the parser of record for Redis's error. */
-    if (PyErr_ExceptionMatches(HIREDIS_PROTOCOL_ERROR)) {
-        PyErr_Clear();
-        result = hand_over(conn, s_reparse, data, parsed, out);
-    } else if (PyErr_ExceptionMatches(PROTOCOL_ERROR)) {
+    /* data_received's `except ProtocolError`: a request the engine refused as
+     * malformed (Engine.crashed raises it) is re-read by the parser of record. */
+    if (PyErr_ExceptionMatches(PROTOCOL_ERROR)) {
         PyErr_Clear();
         result = hand_over(conn, s_reparse, data, parsed - 1, out);
     }
@@ -1940,11 +1986,65 @@ done:
     Py_XDECREF(reply);
     Py_XDECREF(args);
     Py_XDECREF(out);
-    Py_XDECREF(gets);
-    Py_XDECREF(reader);
     Py_XDECREF(engine);
     return result;
 }
+
+/* ClientCore.c_data_received(data): Connection.data_received in C; the Python
+ * method (server/connection.py) is the reference, and every read off the fast
+ * path -- inline commands, a request split across reads, a client not yet
+ * authenticated or blocked -- goes to its _slow_input as there. */
+static PyObject *
+client_data_received(PyObject *self, PyObject *data)
+{
+    ClientCore *client = (ClientCore *)self;
+    EngineCore *eng = (EngineCore *)client->engine;
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_SetString(PyExc_TypeError, "data_received(data: bytes)");
+        return NULL;
+    }
+    if (EXECUTE_PY == NULL || NO_REPLY == NULL || ENCODE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "vermilion._speedups: setup_engine(), "
+                                             "setup_encoder() and setup_server() must be called first");
+        return NULL;
+    }
+    if (eng == NULL || !PyObject_TypeCheck((PyObject *)eng, &EngineCore_Type) ||
+            eng->lookup == NULL || !PyDict_Check(eng->lookup) || eng->blocking == NULL ||
+            eng->dirty == NULL || eng->effects == NULL || eng->slowlog_threshold == NULL ||
+            eng->stats == NULL || client->gate == NULL || client->reply_mode == NULL ||
+            client->closing == NULL || client->parser == NULL || client->blocked == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "data_received(): engine or connection not initialised");
+        return NULL;
+    }
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    /* engine.stats.net_input_bytes += len(data) */
+    PyObject *before = PyObject_GetAttr(eng->stats, s_net_input_bytes);
+    PyObject *size = before ? PyLong_FromSsize_t(len) : NULL;
+    PyObject *after = size ? PyNumber_Add(before, size) : NULL;
+    int rc = after ? PyObject_SetAttr(eng->stats, s_net_input_bytes, after) : -1;
+    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after);
+    if (rc < 0) return NULL;
+    if (truthy(client->closing) || len == 0)
+        Py_RETURN_NONE;
+    long long now;
+    if (engine_now_ms(eng, &now) < 0) return NULL;
+    PyObject *ms = PyLong_FromLongLong(now);
+    if (ms == NULL) return NULL;
+    Py_XSETREF(client->last_interaction_ms, ms);
+    if (client->parser != Py_None || PyBytes_AS_STRING(data)[0] != '*' ||
+            !truthy(client->authenticated) || client->blocked != Py_None)
+        return PyObject_CallMethodOneArg(self, s_slow_input, data);
+    Py_INCREF(self);
+    PyObject *result = serve(client, eng, data);
+    Py_DECREF(self);
+    return result;
+}
+
+static PyMethodDef client_methods[] = {
+    {"c_data_received", (PyCFunction)client_data_received, METH_O,
+     "Connection.data_received in C: run a read's complete requests and queue their replies."},
+    {NULL}
+};
 
 static int keep(PyObject *const *argv, Py_ssize_t argc, PyObject **slots[], Py_ssize_t n,
                 const char *signature) {
@@ -1977,9 +2077,8 @@ setup_encoder(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 static PyObject *
 setup_server(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    PyObject **slots[] = {&NO_REPLY, &POSTPONED, &PROTOCOL_ERROR, &HIREDIS_PROTOCOL_ERROR};
-    if (keep(argv, argc, slots, 4, "setup_server(no_reply, postponed, protocol_error, "
-                                   "hiredis_protocol_error)") < 0)
+    PyObject **slots[] = {&NO_REPLY, &POSTPONED, &PROTOCOL_ERROR};
+    if (keep(argv, argc, slots, 3, "setup_server(no_reply, postponed, protocol_error)") < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -2057,8 +2156,6 @@ static PyMethodDef methods[] = {
      "stream_id_keys(args, start) -> [int] | None: XACK/XDEL IDs as stream keys, or None."},
     {"string2ll", (PyCFunction)string2ll_py, METH_O,
      "string2ll(arg) -> int | None: a canonical 64-bit decimal (bytes), as Redis's string2ll."},
-    {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL,
-     "serve(conn, data): run a read's complete commands and queue their replies."},
     {"flush_pending", (PyCFunction)(void (*)(void))flush_pending, METH_FASTCALL,
      "flush_pending(server, queue): write each queued connection's pending output."},
     {"encode_command", (PyCFunction)(void (*)(void))encode_command, METH_FASTCALL,
@@ -2076,7 +2173,7 @@ static PyMethodDef methods[] = {
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
      "setup_encoder(python_encode, null_array, status_type): for encode()."},
     {"setup_server", (PyCFunction)(void (*)(void))setup_server, METH_FASTCALL,
-     "setup_server(no_reply, postponed, protocol_error, hiredis_protocol_error): for serve()."},
+     "setup_server(no_reply, postponed, protocol_error): for c_data_received."},
     {"encode", (PyCFunction)(void (*)(void))encode_py, METH_FASTCALL,
      "encode(value, out, resp3): server/resp.py's encode, common reply types in C."},
     {NULL}
@@ -2094,46 +2191,45 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     EngineCore_Type.tp_methods = engine_methods;
+    ClientCore_Type.tp_methods = client_methods;
     if (PyType_Ready(&CommandCore_Type) < 0 || PyType_Ready(&ClientCore_Type) < 0 ||
             PyType_Ready(&EngineCore_Type) < 0)
         return NULL;
-    INTERN(s_engine, "engine"); INTERN(s_reader, "reader"); INTERN(s_batch, "batch");
-    INTERN(s_gets, "gets"); INTERN(s_feed, "feed"); INTERN(s_has_data, "has_data");
+   
     INTERN(s_ready, "ready"); INTERN(s_handle_ready, "handle_ready");
-    INTERN(s_encoded, "encoded"); INTERN(s_resp3, "resp3");
+    INTERN(s_encoded, "encoded");
     INTERN(s_failed, "failed"); INTERN(s_crashed, "crashed"); INTERN(s_log_slow, "log_slow");
     INTERN(s_propagate, "propagate"); INTERN(s_db, "db"); INTERN(s_index, "index");
     INTERN(s_write, "_write"); INTERN(s_reparse, "_reparse"); INTERN(s_take_tail, "_take_tail");
     INTERN(s_block_input, "_block_input"); INTERN(s_append_reply, "_append_reply");
-    INTERN(s_multi, "multi"); INTERN(s_pending, "pending"); INTERN(s_server, "server");
-    INTERN(s_schedule_flush, "schedule_flush"); INTERN(s_reply_barrier, "reply_barrier");
-    INTERN(s_transport, "transport"); INTERN(s_is_closing, "is_closing"); INTERN(s_stats, "stats");
-    INTERN(s_net_output_bytes, "net_output_bytes");
+    INTERN(s_pending, "pending");
+    INTERN(s_schedule_flush, "schedule_flush");
+    INTERN(s_is_closing, "is_closing");
+    INTERN(s_flush_queue, "flush_queue"); INTERN(s_loop, "loop"); INTERN(s_call_soon, "call_soon");
+    INTERN(s_flush_pending, "flush_pending");
+    INTERN(s_net_output_bytes, "net_output_bytes"); INTERN(s_net_input_bytes, "net_input_bytes");
+    INTERN(s_slow_input, "_slow_input");
     INTERN(s_obuf_limits_active, "obuf_limits_active");
     INTERN(s_get_write_buffer_size, "get_write_buffer_size");
     INTERN(s_check_output_limits, "check_output_limits"); INTERN(s_flush, "flush");
-    INTERN(s_join, "join"); INTERN(s_notify_flags, "notify_flags");
+    INTERN(s_join, "join");
     INTERN(s_compact_heap, "compact_heap");
     INTERN(s_pop, "pop"); INTERN(s_bisect_left, "bisect_left");
     if ((ZERO = PyLong_FromLong(0)) == NULL || (MINUS_ONE = PyLong_FromLong(-1)) == NULL) return NULL;
-    INTERN(s_watching, "watching"); INTERN(s_multi_error, "multi_error");
-    INTERN(s_dirty_cas, "dirty_cas"); INTERN(s_deny_blocking, "deny_blocking");
     if ((EMPTY_TUPLE = PyTuple_New(0)) == NULL) return NULL;
     INTERN(s_hash_max_value, "hash-max-listpack-value");
     INTERN(s_hash_max_entries, "hash-max-listpack-entries");
 
     INTERN(s_ttl_dropped, "_ttl_dropped"); INTERN(s_keyspace_hits, "keyspace_hits");
     INTERN(s_transport_write, "write");
-    INTERN(s_append, "append"); INTERN(s_config, "config");
-    INTERN(s_values, "values"); INTERN(s_clock, "clock"); INTERN(s_ms_method, "ms");
+    INTERN(s_append, "append");
+    INTERN(s_values, "values"); INTERN(s_ms_method, "ms");
     INTERN(s_waiting, "waiting");
     INTERN(s_node_max_entries, "stream-node-max-entries");
     INTERN(s_node_max_bytes, "stream-node-max-bytes");
     if ((ONE = PyLong_FromLong(1)) == NULL) return NULL;
     EMPTY_BYTES = PyBytes_FromStringAndSize(NULL, 0);
     if (EMPTY_BYTES == NULL) return NULL;
-    EMPTY_REQUEST = PyBytes_FromString("*0\r\n");
-    if (EMPTY_REQUEST == NULL) return NULL;
 
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;

@@ -25,7 +25,7 @@ wrapper, as in Redis 7.0's propagatePendingCommands).
 from __future__ import annotations
 
 from ..engine.client import GATE_MULTI
-from ..engine.core import NATIVE_EXEC
+from ..engine.core import NATIVE_EXEC, NATIVE_MULTI
 from ..engine.engine import BUSY_PAUSED, BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
 from ..engine.replies import NULL_ARRAY, OK, POSTPONED, QUEUED, ErrorReply
@@ -234,8 +234,10 @@ def _forget(client) -> None:
 # attribute changes: COMMAND INFO still lists EXEC's real flags.)
 COMMANDS["exec"].skip_monitor = True
 # With the C request loop, EXEC without WATCH, refused commands, propagation or
-# MONITOR runs in _speedups.c (native_exec); exec_ stays the reference.
+# MONITOR runs in _speedups.c (native_exec), and so does MULTI outside a transaction
+# (native_multi); exec_ and multi stay the reference.
 COMMANDS["exec"].native = NATIVE_EXEC
+COMMANDS["multi"].native = NATIVE_MULTI
 
 
 def _mark_queued_commands() -> None:

@@ -27,11 +27,15 @@ else:
                      "skip_slowlog", "queued_in_multi", "runs_in_multi", "native", "calls", "usec")
 
     class ClientCore:
-        __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command")
+        __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command",
+                     "engine", "db", "resp3", "batch", "pending", "server", "transport",
+                     "parser", "authenticated", "last_interaction_ms",
+                     "multi", "multi_error", "watching", "dirty_cas", "deny_blocking")
 
     class EngineCore:
         __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
-                     "slowlog_threshold", "blocking")
+                     "slowlog_threshold", "blocking", "reply_barrier", "clock", "stats",
+                     "config", "notify_flags")
 
 IMPLEMENTATION = "C" if speedups is not None else "Python"
 
@@ -49,3 +53,4 @@ NATIVE_ZRANK = 8
 NATIVE_ZREVRANK = 9
 NATIVE_ZPOPMIN = 10
 NATIVE_ZPOPMAX = 11
+NATIVE_MULTI = 12

@@ -21,11 +21,8 @@ from ..engine.replies import NO_REPLY, POSTPONED, Status
 from .parser import ProtocolError, RequestParser
 from .resp import encode
 
-# The compiled twin of data_received's fast path (engine/core.py), or None.
-serve = None
 if speedups is not None:
-    speedups.setup_server(NO_REPLY, POSTPONED, ProtocolError, hiredis.ProtocolError)
-    serve = speedups.serve
+    speedups.setup_server(NO_REPLY, POSTPONED, ProtocolError)
 
 log = logging.getLogger("vermilion")
 
@@ -101,9 +98,8 @@ class Connection(Client, asyncio.Protocol):
         if self.parser is not None or data[0] != 42 or not self.authenticated or \
                 self.blocked is not None:
             return self._slow_input(data)
-        if serve is not None:
-            return serve(self, data)
-        # The reference for the compiled loop (_speedups.c serve): keep them in step.
+        # The fast path: hiredis splits the read into requests. The compiled twin
+        # (_speedups.c, c_data_received below) parses them itself; keep them in step.
         reader = self.reader
         reader.feed(data)
         execute = self.engine.execute
@@ -135,7 +131,7 @@ class Connection(Client, asyncio.Protocol):
                     blocking.handle_ready()
                 if self.reply_mode:
                     if reply is NO_REPLY and self.blocked is not None:
-                        return self._block_input(data, parsed, out)
+                        return self._block_input(data, parsed, out, _input_left(reader))
                     self._append_reply(reply, out)
                 elif reply.__class__ is bytes:
                     out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
@@ -149,12 +145,12 @@ class Connection(Client, asyncio.Protocol):
                     return
                 elif reply is NO_REPLY:
                     if self.blocked is not None:
-                        return self._block_input(data, parsed, out)
+                        return self._block_input(data, parsed, out, _input_left(reader))
                 else:
                     encode(reply, out, self.resp3)
                 if self.closing:
                     break
-            if not self.closing and (reader.has_data() or not _at_boundary(reader)):
+            if not self.closing and _input_left(reader):
                 # A command continues in the next read: let the Python parser,
                 # which checks limits on headers, take the rest of this chunk.
                 self._write(out)
@@ -166,8 +162,11 @@ class Connection(Client, asyncio.Protocol):
             return self._reparse(data, parsed - 1, out)
         self._write(out)
 
+    if speedups is not None:
+        data_received = speedups.ClientCore.c_data_received  # noqa: F811 -- the same, in C
+
     def _reparse(self, data: bytes, good: int, out: list) -> None:
-        """hiredis refused input: re-read it with the parser of record for Redis's error."""
+        """The fast path refused input: re-read it with the parser of record for Redis's error."""
         self._write(out)
         self.reader = hiredis.Reader()
         self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
@@ -191,16 +190,16 @@ class Connection(Client, asyncio.Protocol):
         if not self.closing and self.blocked is None:
             self._drain_parser()
 
-    def _block_input(self, data: bytes, done: int, out: list) -> None:
+    def _block_input(self, data: bytes, done: int, out: list, more: bool) -> None:
         """A command blocked the client (BLPOP ...): keep the rest of this read for later.
 
         Like Redis, a blocked client's pipelined commands wait in its query buffer
         (the parser) until the blocking command is answered; see `unblocked`. When
         the blocking command ended the read (a consumer's XACK + XREADGROUP BLOCK),
-        there is nothing to keep and the fast path stays.
+        there is nothing to keep (`more` is false) and the fast path stays.
         """
         self._write(out)
-        if self.reader.has_data() or not _at_boundary(self.reader):
+        if more:
             self._take_tail(data, done)
 
     def unblocked(self) -> None:
@@ -389,17 +388,19 @@ class Connection(Client, asyncio.Protocol):
         return self.parser.pending() if self.parser is not None else 0
 
 
-def _at_boundary(reader) -> bool:
-    """Has hiredis consumed everything up to a command boundary?
+def _input_left(reader) -> bool:
+    """Is there input after the requests hiredis has returned (Python request loop)?
 
     hiredis takes a complete bulk at once, so a read that stops right after an
-    element inside a command leaves the reader mid-command with no unread bytes.
+    element inside a request leaves the reader mid-request with no unread bytes.
     An empty request (`*0`) tells the two apart: at a boundary it parses as `[]`;
-    mid-command it becomes part of the pending command, and the caller then
+    mid-request it becomes part of the pending request, and the caller then
     discards this reader anyway (the parser of record takes over).
     """
+    if reader.has_data():
+        return True
     reader.feed(b"*0\r\n")
-    return reader.gets() == []
+    return reader.gets() != []
 
 
 def _format_addr(addr) -> str:
