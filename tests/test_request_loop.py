@@ -309,9 +309,9 @@ def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
     """)
 
 
-def _info_stat(c, name: str) -> int:
-    """One counter of INFO stats (keyspace_hits ...)."""
-    info = c.call("INFO", "stats").value.decode()
+def _info_stat(c, name: str, section: str = "stats") -> int:
+    """One counter of an INFO section (keyspace_hits ...)."""
+    info = c.call("INFO", section).value.decode()
     return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith(name + ":")))
 
 
@@ -361,6 +361,86 @@ def test_sorted_set_twins_match_redis_in_every_case_they_decline(pair):
         ZPOPMIN z 1
         ZPOPMIN z 0
     """)
+
+
+def test_zadd_twin_matches_redis_in_every_case_it_declines(pair):
+    # ZADD key score member runs in C only on an existing skiplist-encoded set without
+    # a TTL, with a plain decimal score (-?digits[.digits]) and nothing listening.
+    pair.run("""
+        CONFIG SET zset-max-listpack-entries 2
+        ZADD small 1 a
+        OBJECT ENCODING small
+        ZADD big 1 a 2 b 3 c
+        OBJECT ENCODING big
+        ZADD big 4 d
+        ZADD big 4 d
+        ZADD big 5 d
+        ZADD big 4.0 d
+        ZADD big -0 z
+        ZSCORE big z
+        ZADD big 0 z
+        ZSCORE big z
+        ZADD big 1.50 e
+        ZADD big 007 f
+        ZADD big -.5 g
+        ZADD big 1. h
+        ZADD big 1e3 i
+        ZADD big inf j
+        ZADD big -inf k
+        ZADD big nan l
+        ZADD big " 1" m
+        ZADD big 99999999999999999999 n
+        ZADD big 0.1 o
+        ZADD big 0.30000000000000004 p
+        ZADD big 123456789012345678901234567890 q
+        ZADD big 1_0 r
+        ZADD big -12.125 s
+        ZRANGE big 0 -1 WITHSCORES
+        ZRANK big d
+        ZCARD big
+        SET str x
+        ZADD str 1 a
+        ZADD big 1 a extra
+        ZADD big NX 1 fresh
+        ZADD ttl 1 a 2 b 3 c
+        EXPIRE ttl 100
+        ZADD ttl 9 t
+        TTL ttl
+        CONFIG SET notify-keyspace-events KA
+        ZADD big 10 u
+        CONFIG SET notify-keyspace-events ""
+        MULTI
+        ZADD big 11 v
+        ZRANK big v
+        EXEC
+        ZRANGE big -3 -1 WITHSCORES
+        CONFIG SET zset-max-listpack-entries 128
+    """)
+
+
+def test_zadd_twin_counts_changes_and_wakes_watchers_like_redis(ports):
+    from support import connect, same_on_both
+
+    def scenario(port):
+        a, b = connect(port), connect(port)
+        try:
+            a.call("FLUSHALL")
+            a.call("CONFIG", "SET", "zset-max-listpack-entries", "2")
+            a.call("ZADD", "z", 1, "a", 2, "b", 3, "c")
+            before = _info_stat(a, "rdb_changes_since_last_save", "persistence")
+            seen = [b.call("ZADD", "z", 4, "d"), b.call("ZADD", "z", 4, "d"), b.call("ZADD", "z", 5, "d")]
+            seen.append(_info_stat(a, "rdb_changes_since_last_save", "persistence") - before)
+            a.call("WATCH", "z")
+            seen.append(b.call("ZADD", "z", 6, "e"))
+            a.call("MULTI")
+            a.call("ZCARD", "z")
+            seen.append(a.call("EXEC"))
+            return seen
+        finally:
+            a.call("CONFIG", "SET", "zset-max-listpack-entries", "128")
+            a.close()
+            b.close()
+    same_on_both(ports, scenario)
 
 
 def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):

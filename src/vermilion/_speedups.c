@@ -671,10 +671,11 @@ static PyObject *native_hset(EngineCore *eng, ClientCore *client, PyObject *args
 #define NATIVE_ZREVRANK 9
 #define NATIVE_ZPOPMIN 10
 #define NATIVE_ZPOPMAX 11
+#define NATIVE_ZADD 13
 
 static PyObject *ZSET_TYPE, *SORT_KEY;  /* from setup_zset */
-static Py_ssize_t ZS_SCORES, ZS_ORDER;
-static PyObject *s_pop, *s_bisect_left, *ZERO, *MINUS_ONE;
+static Py_ssize_t ZS_SCORES, ZS_ORDER, ZS_BIG;
+static PyObject *s_pop, *s_bisect_left, *s_add, *s_remove, *ZERO, *MINUS_ONE;
 
 static PyObject *
 setup_zset(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
@@ -683,7 +684,8 @@ setup_zset(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         PyErr_SetString(PyExc_TypeError, "setup_zset(sortedset_type, sort_key)");
         return NULL;
     }
-    if ((ZS_SCORES = slot_offset(argv[0], "scores")) < 0 || (ZS_ORDER = slot_offset(argv[0], "order")) < 0)
+    if ((ZS_SCORES = slot_offset(argv[0], "scores")) < 0 || (ZS_ORDER = slot_offset(argv[0], "order")) < 0 ||
+            (ZS_BIG = slot_offset(argv[0], "big")) < 0)
         return NULL;
     Py_INCREF(argv[0]);
     Py_XSETREF(ZSET_TYPE, argv[0]);
@@ -768,6 +770,69 @@ static PyObject *native_zpop(EngineCore *eng, ClientCore *client, PyObject *args
         return NULL;
     }
     return reply;
+}
+
+/* A score ZADD's twin takes: -?digits[.digits], which strtod and Python's float()
+ * read the same way, with no overflow, underflow, NaN or infinity possible. */
+static int plain_decimal(PyObject *arg, double *out) {
+    if (!PyBytes_CheckExact(arg)) return 0;
+    const char *p = PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg), i = 0, digits = 0;
+    if (n == 0 || n > 32) return 0;
+    if (p[0] == '-') i++;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) digits++;
+    if (digits == 0) return 0;
+    if (i < n && p[i] == '.') {
+        Py_ssize_t fraction = 0;
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) fraction++;
+        if (fraction == 0) return 0;
+    }
+    if (i != n) return 0;
+    *out = PyOS_string_to_double(p, NULL, NULL);     /* the bytes end with a NUL */
+    if (*out == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* ZADD key score member (commands/zsets.py _zadd_one) on an existing set already
+ * in the skiplist encoding, with a plain decimal score and nothing listening. */
+static PyObject *native_zadd(EngineCore *eng, ClientCore *client, PyObject *args) {
+    PyObject *member = PyList_GET_ITEM(args, 3);
+    double score;
+    if (events_on(eng) || !PyBytes_CheckExact(member) || !plain_decimal(PyList_GET_ITEM(args, 2), &score))
+        return NULL;
+    PyObject *zs = plain_zset(client, args);
+    if (zs == NULL || SLOT(zs, ZS_BIG) != Py_True) return NULL;
+    PyObject *scores = SLOT(zs, ZS_SCORES), *order = SLOT(zs, ZS_ORDER);
+    PyObject *old = PyDict_GetItemWithError(scores, member);
+    if (old == NULL && PyErr_Occurred()) return NULL;
+    if (old != NULL && (!PyFloat_CheckExact(old) || PyFloat_AS_DOUBLE(old) == score))
+        return old == NULL || !PyFloat_CheckExact(old) ? NULL : PyLong_FromLong(0);
+    PyObject *value = PyFloat_FromDouble(score);
+    if (value == NULL) return NULL;
+    PyObject *kargs[2] = {value, member}, *r;
+    if (old != NULL) {                          /* a new score: move the member */
+        PyObject *okargs[2] = {old, member};
+        PyObject *oldkey = PyObject_Vectorcall(SORT_KEY, okargs, 2, NULL);
+        r = oldkey ? PyObject_CallMethodOneArg(order, s_remove, oldkey) : NULL;
+        Py_XDECREF(oldkey);
+        if (r == NULL) goto fail;
+        Py_DECREF(r);
+    }
+    PyObject *newkey = PyDict_SetItem(scores, member, value) == 0
+        ? PyObject_Vectorcall(SORT_KEY, kargs, 2, NULL) : NULL;
+    r = newkey ? PyObject_CallMethodOneArg(order, s_add, newkey) : NULL;
+    Py_XDECREF(newkey);
+    if (r == NULL) goto fail;
+    Py_DECREF(r);
+    Py_DECREF(value);
+    if (count_changes(eng, 1) < 0) return NULL;
+    return PyLong_FromLong(old == NULL ? 1 : 0);
+fail:
+    Py_DECREF(value);
+    return NULL;
 }
 
 /* XADD key * field value (commands/streams.py xadd, types/stream.py Stream.add_pair)
@@ -1098,6 +1163,8 @@ call_command(EngineCore *eng, ClientCore *client, CommandCore *cmd, PyObject *ar
         reply = native_zrank(eng, client, args, cmd->native == NATIVE_ZREVRANK);
     else if ((cmd->native == NATIVE_ZPOPMIN || cmd->native == NATIVE_ZPOPMAX) && PyList_GET_SIZE(args) == 2)
         reply = native_zpop(eng, client, args, cmd->native == NATIVE_ZPOPMAX);
+    else if (cmd->native == NATIVE_ZADD && PyList_GET_SIZE(args) == 4)
+        reply = native_zadd(eng, client, args);
     if (reply == NULL && !PyErr_Occurred()) {
         PyObject *argv[2] = {(PyObject *)client, args};
         reply = PyObject_Vectorcall(cmd->handler, argv, 2, NULL);
@@ -2215,6 +2282,7 @@ PyInit__speedups(void)
     INTERN(s_join, "join");
     INTERN(s_compact_heap, "compact_heap");
     INTERN(s_pop, "pop"); INTERN(s_bisect_left, "bisect_left");
+    INTERN(s_add, "add"); INTERN(s_remove, "remove");
     if ((ZERO = PyLong_FromLong(0)) == NULL || (MINUS_ONE = PyLong_FromLong(-1)) == NULL) return NULL;
     if ((EMPTY_TUPLE = PyTuple_New(0)) == NULL) return NULL;
     INTERN(s_hash_max_value, "hash-max-listpack-value");
