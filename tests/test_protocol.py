@@ -61,6 +61,9 @@ CASES = [
     ("empty multibulk between requests", b"*1\r\n$4\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\n", 2),
     ("inline after multibulk", b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n", 3),
     ("lowercase command", b"*2\r\n$4\r\necho\r\n$2\r\nhi\r\n", 1),
+    ("inline separators", b"ECHO\t\x0bhi\x0c \r\nECHO a\rb\r\n  \t\r\nPING\r\nECHO\x0bhi\r\n", 4),
+    ("inline binary word", b"ECHO \xff\x80\x7f\r\n", 1),
+    ("inline then quotes", b"PING\r\nECHO \"a b\"\r\nPING\r\n", 3),
     ("unknown command", b"*2\r\n$3\r\nFOO\r\n$3\r\nbar\r\n", 1),
     ("unknown inline command with long args", b"FOO " + b"a" * 200 + b" b c\r\n", 1),
     ("wrong arity", b"*1\r\n$4\r\nECHO\r\n", 1),
@@ -82,6 +85,29 @@ def test_split_reads_match_redis(reference_server, vermilion_process_server, nam
     expected = exchange(reference_server.port, payload, replies, split)
     actual = exchange(vermilion_process_server.port, payload, replies, split)
     assert actual == expected
+
+
+def test_inline_request_with_a_nul_waits_until_the_buffer_is_too_big(reference_server,
+                                                                      vermilion_process_server):
+    # Redis finds the end of an inline request with strchr, which stops at the NUL:
+    # nothing is answered, not even the PING after it, until 64 KB have piled up.
+    seen = []
+    for port in (reference_server.port, vermilion_process_server.port):
+        c = RawClient(port)
+        try:
+            c.send_raw(b"ECHO a\x00b\r\nPING\r\n")
+            c.sock.settimeout(0.3)
+            try:
+                quiet = c.sock.recv(1) == b"NOTHING"
+            except socket.timeout:
+                quiet = True
+            c.sock.settimeout(5)
+            c.send_raw(b"x" * 70000)
+            seen.append((quiet, c.read(), c.closed_by_server(1.0)))
+        finally:
+            c.close()
+    assert seen[1] == seen[0]
+    assert seen[0][0]
 
 
 def test_hello_in_the_middle_of_a_read_switches_the_replies_after_it(reference_server,

@@ -1884,12 +1884,13 @@ out:
 
 /* -- the request parser of the fast path ------------------------------------------------
  *
- * serve() reads the plain shape of a request itself, straight from the bytes of the
+ * serve() reads the plain shapes of a request itself, straight from the bytes of the
  * read: `*<n>\r\n` then n bulk strings `$<len>\r\n<bytes>\r\n`, counts without sign
- * or leading zero, at most MAX_FAST_ARGS arguments of at most MAX_FAST_BULK bytes.
- * Anything else -- an inline command, an empty or null multibulk, a malformed
- * header, a request the read cuts short -- is handed with the rest of the read to
- * server/parser.py, the parser of record, which knows Redis's limits and errors.
+ * or leading zero, at most MAX_FAST_ARGS arguments of at most MAX_FAST_BULK bytes; or
+ * an inline request, a line of words without quotes. Anything else -- quotes in an
+ * inline request, an empty or null multibulk, a malformed header, a request the read
+ * cuts short -- is handed with the rest of the read to server/parser.py, the parser
+ * of record, which knows Redis's limits and errors.
  * The bounds keep every request taken here within Redis's own limits
  * (proto-max-bulk-len cannot be set below 1 MB). Doing this here instead of through
  * hiredis's Reader saves its method calls: feed, one gets per request and two more
@@ -1897,6 +1898,7 @@ out:
 
 #define MAX_FAST_ARGS (1024 * 1024)
 #define MAX_FAST_BULK (1024 * 1024)
+#define MAX_FAST_INLINE (64 * 1024)     /* PROTO_INLINE_MAX_SIZE */
 
 enum { REQ_OK = 1, REQ_INCOMPLETE = 0, REQ_OTHER = -1, REQ_ERROR = -2 };
 
@@ -1956,6 +1958,48 @@ fail:
 }
 
 /* The requests of one read, from a connection on the fast path (see data_received). */
+/* sdssplitargs skips isspace() characters before a word, but a word ends only at
+ * one of these (a \v or \f inside a word is part of it). */
+static inline int inline_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == '\n';
+}
+
+static inline int inline_word_end(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* One inline request from buf[*pos:] (the line up to LF): a new list of its words,
+ * empty for a blank line (which Redis skips), and *pos past the LF. Quotes, which
+ * sdssplitargs interprets, are left to the parser of record. */
+static int parse_inline(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObject **request) {
+    Py_ssize_t p = *pos, limit = len - p < MAX_FAST_INLINE ? len : p + MAX_FAST_INLINE;
+    const char *nl = memchr(buf + p, '\n', limit - p);
+    if (nl == NULL) return limit == len ? REQ_INCOMPLETE : REQ_OTHER;
+    Py_ssize_t end = nl - buf;
+    /* Quotes; and a NUL, which hides the newline from Redis's strchr. */
+    if (memchr(buf + p, '"', end - p) != NULL || memchr(buf + p, '\'', end - p) != NULL ||
+            memchr(buf + p, '\0', end - p) != NULL)
+        return REQ_OTHER;
+    PyObject *args = PyList_New(0);
+    if (args == NULL) return REQ_ERROR;
+    for (Py_ssize_t i = p;;) {
+        while (i < end && inline_space(buf[i])) i++;
+        if (i >= end) break;
+        Py_ssize_t start = i;
+        while (i < end && !inline_word_end(buf[i])) i++;
+        PyObject *word = PyBytes_FromStringAndSize(buf + start, i - start);
+        if (word == NULL || PyList_Append(args, word) < 0) {
+            Py_XDECREF(word);
+            Py_DECREF(args);
+            return REQ_ERROR;
+        }
+        Py_DECREF(word);
+    }
+    *pos = end + 1;
+    *request = args;
+    return REQ_OK;
+}
+
 static PyObject *
 serve(ClientCore *client, EngineCore *eng, PyObject *data)
 {
@@ -1972,7 +2016,8 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
     set_field(&client->batch, out);
 
     while (pos < len) {
-        int rc = parse_request(buf, len, &pos, &args);
+        int rc = buf[pos] == '*' ? parse_request(buf, len, &pos, &args)
+                                 : parse_inline(buf, len, &pos, &args);
         if (rc == REQ_ERROR) goto done;
         if (rc == REQ_OTHER) {
             result = hand_over(conn, s_reparse, data, parsed, out);
@@ -1990,6 +2035,10 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
             goto done;
         }
         parsed++;
+        if (PyList_GET_SIZE(args) == 0) {       /* a blank inline line */
+            Py_CLEAR(args);
+            continue;
+        }
 
         reply = execute(eng, client, args);
         if (reply == NULL) goto error;
@@ -2059,8 +2108,9 @@ done:
 
 /* ClientCore.c_data_received(data): Connection.data_received in C; the Python
  * method (server/connection.py) is the reference, and every read off the fast
- * path -- inline commands, a request split across reads, a client not yet
- * authenticated or blocked -- goes to its _slow_input as there. */
+ * path -- a request split across reads, a client not yet authenticated or
+ * blocked -- goes to its _slow_input as there. (Plain inline requests, which the
+ * Python method leaves to its parser, are read here.) */
 static PyObject *
 client_data_received(PyObject *self, PyObject *data)
 {
@@ -2098,8 +2148,7 @@ client_data_received(PyObject *self, PyObject *data)
     PyObject *ms = PyLong_FromLongLong(now);
     if (ms == NULL) return NULL;
     Py_XSETREF(client->last_interaction_ms, ms);
-    if (client->parser != Py_None || PyBytes_AS_STRING(data)[0] != '*' ||
-            !truthy(client->authenticated) || client->blocked != Py_None)
+    if (client->parser != Py_None || !truthy(client->authenticated) || client->blocked != Py_None)
         return PyObject_CallMethodOneArg(self, s_slow_input, data);
     Py_INCREF(self);
     PyObject *result = serve(client, eng, data);

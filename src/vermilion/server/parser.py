@@ -72,7 +72,8 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in b" \n\r\t\v\f":
+                # isspace() separates words, but only these end one (\v and \f do not).
+                if c in b" \n\r\t":
                     break
                 if c == 34:
                     in_dq = True
@@ -195,7 +196,10 @@ class RequestParser:
     def _inline(self) -> list[bytes] | None:
         buf = self.buf
         nl = buf.find(b"\n", self.pos)
-        if nl < 0:
+        # Redis looks for the newline with strchr, which stops at a NUL: a line with a
+        # NUL in it is never complete, and waits until the buffer is too big.
+        nul = buf.find(b"\0", self.pos, nl if nl >= 0 else len(buf))
+        if nl < 0 or nul >= 0:
             if len(buf) - self.pos > INLINE_MAX:
                 raise ProtocolError("too big inline request")
             return None
