@@ -1957,6 +1957,21 @@ fail:
     return rc;
 }
 
+/* End the batch with what it has (Connection._write), and hand the rest of the read to
+ * the Python parser (Connection._take_tail), with the request CLIENT PAUSE postponed
+ * if there is one. */
+static PyObject *take_tail(PyObject *conn, PyObject *data, Py_ssize_t parsed, PyObject *out,
+                           PyObject *postponed) {
+    PyObject *r = PyObject_CallMethodOneArg(conn, s_write, out);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    PyObject *n = PyLong_FromSsize_t(parsed);
+    if (n == NULL) return NULL;
+    r = call_method(conn, s_take_tail, data, n, postponed);
+    Py_DECREF(n);
+    return r;
+}
+
 /* The requests of one read, from a connection on the fast path (see data_received). */
 /* sdssplitargs skips isspace() characters before a word, but a word ends only at
  * one of these (a \v or \f inside a word is part of it). */
@@ -2025,13 +2040,7 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
         }
         if (rc == REQ_INCOMPLETE) {
             /* The request continues in the next read: the Python parser takes the rest. */
-            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
-            if (r2 == NULL) goto done;
-            Py_DECREF(r2);
-            PyObject *n2 = PyLong_FromSsize_t(parsed);
-            if (n2 == NULL) goto done;
-            result = PyObject_CallMethodObjArgs(conn, s_take_tail, data, n2, NULL);
-            Py_DECREF(n2);
+            result = take_tail(conn, data, parsed, out, NULL);
             goto done;
         }
         parsed++;
@@ -2069,14 +2078,8 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
             PyObject *r2 = call_method(conn, s_append_reply, reply, out, NULL);
             if (r2 == NULL) goto error;
             Py_DECREF(r2);
-        } else if (reply == POSTPONED) {
-            PyObject *r2 = PyObject_CallMethodOneArg(conn, s_write, out);
-            if (r2 == NULL) goto error;
-            Py_DECREF(r2);
-            PyObject *n2 = PyLong_FromSsize_t(parsed);
-            if (n2 == NULL) goto error;
-            result = call_method(conn, s_take_tail, data, n2, args);
-            Py_DECREF(n2);
+        } else if (reply == POSTPONED) {        /* CLIENT PAUSE holds this request back */
+            result = take_tail(conn, data, parsed, out, args);
             goto done;
         } else if (reply != NO_REPLY) {
             /* Read for every reply: HELLO changes it in the middle of a batch. */
