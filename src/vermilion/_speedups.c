@@ -1351,6 +1351,47 @@ static inline int engine_ready(EngineCore *eng) {
            eng->effects != NULL && eng->slowlog_threshold != NULL;
 }
 
+/* The command table row of a command name, remembered by its bytes: the name of
+ * every request is a new bytes object, and the table's dict would hash and compare
+ * it again each time. The table (engine.lookup) is built once and never changed;
+ * another engine's table (tests, embedded servers) empties the cache. */
+#define NAME_CACHE_SLOTS 64
+#define NAME_CACHE_LEN 24
+
+typedef struct {
+    Py_ssize_t len;
+    char name[NAME_CACHE_LEN];
+    PyObject *cmd;
+} NameSlot;
+
+static NameSlot name_cache[NAME_CACHE_SLOTS];
+static PyObject *name_cache_table;      /* the engine.lookup the slots came from */
+
+static PyObject *lookup_command(EngineCore *eng, PyObject *name) {
+    Py_ssize_t n = PyBytes_CheckExact(name) ? PyBytes_GET_SIZE(name) : NAME_CACHE_LEN + 1;
+    if (n > NAME_CACHE_LEN)
+        return PyDict_GetItemWithError(eng->lookup, name);
+    if (eng->lookup != name_cache_table) {
+        for (int i = 0; i < NAME_CACHE_SLOTS; i++) Py_CLEAR(name_cache[i].cmd);
+        Py_INCREF(eng->lookup);
+        Py_XSETREF(name_cache_table, eng->lookup);
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(name);
+    unsigned h = 2166136261u;                   /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+    NameSlot *slot = &name_cache[(h ^ (h >> 16)) % NAME_CACHE_SLOTS];
+    if (slot->cmd != NULL && slot->len == n && memcmp(slot->name, s, n) == 0)
+        return slot->cmd;
+    PyObject *found = PyDict_GetItemWithError(eng->lookup, name);
+    if (found != NULL) {
+        Py_INCREF(found);
+        Py_XSETREF(slot->cmd, found);
+        slot->len = n;
+        memcpy(slot->name, s, n);
+    }
+    return found;
+}
+
 /* Engine.execute(client, args): the C path when it applies, else the Python one. */
 static PyObject *
 execute(EngineCore *eng, ClientCore *client, PyObject *args)
@@ -1358,7 +1399,7 @@ execute(EngineCore *eng, ClientCore *client, PyObject *args)
     Py_ssize_t n = PyList_GET_SIZE(args);
     if (eng->lookup == NULL || !PyDict_Check(eng->lookup))
         return call3(EXECUTE_PY, (PyObject *)eng, (PyObject *)client, args);
-    PyObject *found = PyDict_GetItemWithError(eng->lookup, PyList_GET_ITEM(args, 0));
+    PyObject *found = lookup_command(eng, PyList_GET_ITEM(args, 0));
     if (found != NULL && PyObject_TypeCheck(found, &CommandCore_Type) && engine_ready(eng)) {
         CommandCore *cmd = (CommandCore *)found;
         int arity = cmd->arity;
@@ -2026,6 +2067,17 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
     Py_ssize_t len = PyBytes_GET_SIZE(data), pos = 0;
 
     Py_INCREF(engine);
+    /* Blocked clients a command made ready are served right after it (engine/blocking.py
+     * keeps the identity of its `ready` list). */
+    PyObject *blocking = eng->blocking, *ready = NULL;
+    if (blocking != Py_None) {
+        ready = PyObject_GetAttr(blocking, s_ready);
+        if (ready == NULL) goto done;
+        if (!PyList_CheckExact(ready)) {
+            PyErr_SetString(PyExc_TypeError, "engine.blocking.ready must be a list");
+            goto done;
+        }
+    }
     out = PyList_New(0);
     if (out == NULL) goto done;
     set_field(&client->batch, out);
@@ -2052,18 +2104,10 @@ serve(ClientCore *client, EngineCore *eng, PyObject *data)
         reply = execute(eng, client, args);
         if (reply == NULL) goto error;
 
-        PyObject *blocking = eng->blocking;
-        if (blocking != Py_None) {
-            PyObject *ready = PyObject_GetAttr(blocking, s_ready);
-            if (ready == NULL) goto error;
-            int is_ready = truthy(ready);
-            Py_DECREF(ready);
-            if (is_ready < 0) goto error;
-            if (is_ready) {
-                PyObject *r2 = PyObject_CallMethodNoArgs(blocking, s_handle_ready);
-                if (r2 == NULL) goto error;
-                Py_DECREF(r2);
-            }
+        if (ready != NULL && PyList_GET_SIZE(ready) > 0) {
+            PyObject *r2 = PyObject_CallMethodNoArgs(blocking, s_handle_ready);
+            if (r2 == NULL) goto error;
+            Py_DECREF(r2);
         }
 
         if (reply == NO_REPLY && client->blocked != NULL && client->blocked != Py_None) {
@@ -2105,6 +2149,7 @@ done:
     Py_XDECREF(reply);
     Py_XDECREF(args);
     Py_XDECREF(out);
+    Py_XDECREF(ready);
     Py_XDECREF(engine);
     return result;
 }

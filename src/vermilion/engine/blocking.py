@@ -103,7 +103,9 @@ class Blocking:
         self.engine = engine
         # (db index, key) -> {Waiter: None}: an insertion-ordered set, FIFO.
         self.waiting: dict[tuple[int, bytes], dict] = {}
-        self.ready: list = []              # (db, key) signalled since the last pass
+        # (db, key) signalled since the last pass. The list keeps its identity (the
+        # C request loop reads it once per read and tests it after every command).
+        self.ready: list = []
         self._ready_set: set = set()
         self._scheduled = False
         self.blocked_clients = 0
@@ -264,7 +266,8 @@ class Blocking:
         """Serve the clients waiting on ready keys (after the command that readied them)."""
         engine = self.engine
         while self.ready:
-            batch, self.ready = self.ready, []
+            batch = self.ready[:]
+            self.ready.clear()
             for db, key in batch:
                 entry = (db.index, key)
                 self._ready_set.discard(entry)
