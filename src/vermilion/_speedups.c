@@ -207,7 +207,7 @@ static PyObject *EMPTY_BYTES;
 static PyObject *s_ready, *s_handle_ready, *s_encoded, *s_failed, *s_crashed, *s_log_slow,
     *s_propagate, *s_db, *s_index, *s_write, *s_reparse, *s_take_tail, *s_block_input,
     *s_append_reply, *s_pending, *s_schedule_flush, *s_is_closing, *s_flush_queue,
-    *s_loop, *s_call_soon, *s_flush_pending, *s_net_output_bytes, *s_net_input_bytes, *s_slow_input,
+    *s_loop, *s_call_soon, *s_flush_pending, *s_slow_input,
     *s_obuf_limits_active,
     *s_get_write_buffer_size, *s_check_output_limits, *s_flush, *s_join, *s_transport_write;
 
@@ -277,6 +277,44 @@ static inline int slot_set_ll(PyObject *obj, Py_ssize_t off, long long v) {
     if (n == NULL) return -1;
     slot_set(obj, off, n);
     return 0;
+}
+
+/* engine/engine.py Stats and the offsets of the counters the loop adds to, from setup_stats. */
+static PyObject *STATS_TYPE;
+static Py_ssize_t STAT_HITS, STAT_NET_IN, STAT_NET_OUT;
+static PyObject *s_keyspace_hits, *s_net_input_bytes, *s_net_output_bytes;
+
+/* engine.stats.<name> += n, at the counter's offset (the generic way for another type). */
+static int stat_add(EngineCore *eng, Py_ssize_t off, PyObject *name, long long n) {
+    PyObject *stats = eng->stats;
+    long long v;
+    if (stats == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the engine has no stats");
+        return -1;
+    }
+    if (STATS_TYPE != NULL && (PyObject *)Py_TYPE(stats) == STATS_TYPE && slot_ll(stats, off, &v) == 0)
+        return slot_set_ll(stats, off, v + n);
+    PyErr_Clear();
+    PyObject *before = PyObject_GetAttr(stats, name);
+    PyObject *by = before ? PyLong_FromLongLong(n) : NULL;
+    PyObject *after = by ? PyNumber_Add(before, by) : NULL;
+    int rc = after ? PyObject_SetAttr(stats, name, after) : -1;
+    Py_XDECREF(before); Py_XDECREF(by); Py_XDECREF(after);
+    return rc;
+}
+
+static PyObject *
+setup_stats(PyObject *module, PyObject *type)
+{
+    if (!PyType_Check(type) || (STAT_HITS = slot_offset(type, "keyspace_hits")) < 0 ||
+            (STAT_NET_IN = slot_offset(type, "net_input_bytes")) < 0 ||
+            (STAT_NET_OUT = slot_offset(type, "net_output_bytes")) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "setup_stats(stats_type)");
+        return NULL;
+    }
+    Py_INCREF(type);
+    Py_XSETREF(STATS_TYPE, type);
+    Py_RETURN_NONE;
 }
 
 static PyObject *DB_TYPE;               /* engine/keyspace.py Database, from setup_keyspace */
@@ -402,21 +440,9 @@ static int count_changes(EngineCore *eng, long n) {
     return 0;
 }
 
-static PyObject *s_keyspace_hits;
-
 /* Database.get's accounting of a hit inside a read-only command. */
 static int count_keyspace_hit(EngineCore *eng) {
-    PyObject *stats = eng->stats;
-    if (stats == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "the engine has no stats");
-        return -1;
-    }
-    PyObject *hits = PyObject_GetAttr(stats, s_keyspace_hits);
-    PyObject *more = hits ? PyNumber_Add(hits, ONE) : NULL;
-    int rc = more ? PyObject_SetAttr(stats, s_keyspace_hits, more) : -1;
-    Py_XDECREF(hits);
-    Py_XDECREF(more);
-    return rc;
+    return stat_add(eng, STAT_HITS, s_keyspace_hits, 1);
 }
 
 /* engine.config.values (a new reference), as the Python handlers read settings. */
@@ -1803,15 +1829,10 @@ static int flush_one(PyObject *conn, PyObject *server) {
         if (data == NULL) { rc = -1; goto out; }
     }
     if (!PyBytes_Check(data)) { rc = -1; PyErr_SetString(PyExc_TypeError, "pending output must be bytes"); goto out; }
-    /* engine.stats.net_output_bytes += len(data) */
-    PyObject *stats = ((EngineCore *)engine)->stats;
-    if (stats == NULL) { rc = -1; PyErr_SetString(PyExc_AttributeError, "stats"); goto out; }
-    PyObject *before = PyObject_GetAttr(stats, s_net_output_bytes);
-    PyObject *size = PyLong_FromSsize_t(PyBytes_GET_SIZE(data));
-    PyObject *after = (before && size) ? PyNumber_Add(before, size) : NULL;
-    int set = after ? PyObject_SetAttr(stats, s_net_output_bytes, after) : -1;
-    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after);
-    if (set < 0) { rc = -1; goto out; }
+    if (stat_add((EngineCore *)engine, STAT_NET_OUT, s_net_output_bytes, PyBytes_GET_SIZE(data)) < 0) {
+        rc = -1;
+        goto out;
+    }
     PyObject *r = PyObject_CallMethodOneArg(transport, s_transport_write, data);
     if (r == NULL) { rc = -1; goto out; }
     Py_DECREF(r);
@@ -2182,13 +2203,7 @@ client_data_received(PyObject *self, PyObject *data)
         return NULL;
     }
     Py_ssize_t len = PyBytes_GET_SIZE(data);
-    /* engine.stats.net_input_bytes += len(data) */
-    PyObject *before = PyObject_GetAttr(eng->stats, s_net_input_bytes);
-    PyObject *size = before ? PyLong_FromSsize_t(len) : NULL;
-    PyObject *after = size ? PyNumber_Add(before, size) : NULL;
-    int rc = after ? PyObject_SetAttr(eng->stats, s_net_input_bytes, after) : -1;
-    Py_XDECREF(before); Py_XDECREF(size); Py_XDECREF(after);
-    if (rc < 0) return NULL;
+    if (stat_add(eng, STAT_NET_IN, s_net_input_bytes, len) < 0) return NULL;
     if (truthy(client->closing) || len == 0)
         Py_RETURN_NONE;
     long long now;
@@ -2336,6 +2351,8 @@ static PyMethodDef methods[] = {
      "setup_engine(execute, call, command_error, queued): the Python twins, CommandError, +QUEUED."},
     {"setup_encoder", (PyCFunction)(void (*)(void))setup_encoder, METH_FASTCALL,
      "setup_encoder(python_encode, null_array, status_type): for encode()."},
+    {"setup_stats", (PyCFunction)setup_stats, METH_O,
+     "setup_stats(stats_type): engine/engine.py Stats, whose counters the loop adds to."},
     {"setup_server", (PyCFunction)(void (*)(void))setup_server, METH_FASTCALL,
      "setup_server(no_reply, postponed, protocol_error): for c_data_received."},
     {"encode", (PyCFunction)(void (*)(void))encode_py, METH_FASTCALL,

@@ -481,6 +481,7 @@ class Engine(EngineCore):
 if speedups is not None:
     speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
     speedups.setup_keyspace(Database, OK, Clock)  # for the native handlers
+    speedups.setup_stats(Stats)
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
 
