@@ -230,33 +230,26 @@ def test_expire_matches_redis_in_every_case_its_c_twin_declines(pair):
 
 
 def test_expire_twin_keeps_the_ttl_heap_and_wakes_watchers(ports):
-    from support import connect, same_on_both
-
-    def scenario(port):
-        a, b = connect(port), connect(port)
-        try:
-            a.call("FLUSHALL")
-            for i in range(3000):           # past the heap's compaction threshold
-                a.send("SET", "key:%d" % (i % 50), "v")
-                a.send("EXPIRE", "key:%d" % (i % 50), 1000 + i)
-            replies = {a.read() for _ in range(6000)}
-            ttls = sorted(a.call("TTL", "key:%d" % i).value for i in range(50))
-            a.call("SET", "w", "v")
-            a.call("WATCH", "w")
-            b.call("EXPIRE", "w", 100)
-            a.call("MULTI")
-            a.call("GET", "w")
-            exec_reply = a.call("EXEC")
-            # The twin's heap entry drives active expiry: the key goes without a lookup.
-            a.call("SET", "short", "v")
-            a.call("EXPIRE", "short", 1)
-            before = a.call("DBSIZE")
-            time.sleep(1.4)
-            return replies, ttls[0] > 3000, exec_reply, before, a.call("DBSIZE")
-        finally:
-            a.close()
-            b.close()
-    same_on_both(ports, scenario)
+    def scenario(a, b):
+        a.call("FLUSHALL")
+        for i in range(3000):           # past the heap's compaction threshold
+            a.send("SET", "key:%d" % (i % 50), "v")
+            a.send("EXPIRE", "key:%d" % (i % 50), 1000 + i)
+        replies = {a.read() for _ in range(6000)}
+        ttls = sorted(a.call("TTL", "key:%d" % i).value for i in range(50))
+        a.call("SET", "w", "v")
+        a.call("WATCH", "w")
+        b.call("EXPIRE", "w", 100)
+        a.call("MULTI")
+        a.call("GET", "w")
+        exec_reply = a.call("EXEC")
+        # The twin's heap entry drives active expiry: the key goes without a lookup.
+        a.call("SET", "short", "v")
+        a.call("EXPIRE", "short", 1)
+        before = a.call("DBSIZE")
+        time.sleep(1.4)
+        return replies, ttls[0] > 3000, exec_reply, before, a.call("DBSIZE")
+    same_on_both_with_clients(ports, scenario)
 
 
 def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
@@ -307,6 +300,20 @@ def test_hset_matches_redis_in_every_case_its_c_twin_declines(pair):
         HGET h f8
         EXEC
     """)
+
+
+def same_on_both_with_clients(ports, scenario):
+    """scenario(a, b) with two fresh connections, on redis-server then Vermilion."""
+    from support import connect, same_on_both
+
+    def run(port):
+        a, b = connect(port), connect(port)
+        try:
+            return scenario(a, b)
+        finally:
+            a.close()
+            b.close()
+    return same_on_both(ports, run)
 
 
 def _info_stat(c, name: str, section: str = "stats") -> int:
@@ -419,10 +426,7 @@ def test_zadd_twin_matches_redis_in_every_case_it_declines(pair):
 
 
 def test_zadd_twin_counts_changes_and_wakes_watchers_like_redis(ports):
-    from support import connect, same_on_both
-
-    def scenario(port):
-        a, b = connect(port), connect(port)
+    def scenario(a, b):
         try:
             a.call("FLUSHALL")
             a.call("CONFIG", "SET", "zset-max-listpack-entries", "2")
@@ -438,56 +442,40 @@ def test_zadd_twin_counts_changes_and_wakes_watchers_like_redis(ports):
             return seen
         finally:
             a.call("CONFIG", "SET", "zset-max-listpack-entries", "128")
-            a.close()
-            b.close()
-    same_on_both(ports, scenario)
+    same_on_both_with_clients(ports, scenario)
 
 
 def test_sorted_set_twins_count_hits_and_wake_watchers_like_redis(ports):
-    from support import connect, same_on_both
-
-    def scenario(port):
-        a, b = connect(port), connect(port)
-        try:
-            a.call("FLUSHALL")
-            a.call("ZADD", "z", 1, "a", 2, "b", 3, "c")
-            a.call("CONFIG", "RESETSTAT")
-            seen = [a.call("ZRANK", "z", "b"), a.call("ZREVRANK", "z", "nope"), a.call("ZRANK", "none", "a")]
-            seen.append((_info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")))
-            a.call("WATCH", "z")
-            seen.append(b.call("ZPOPMIN", "z"))
-            a.call("MULTI")
-            a.call("ZCARD", "z")
-            seen.append(a.call("EXEC"))
-            return seen
-        finally:
-            a.close()
-            b.close()
-    same_on_both(ports, scenario)
+    def scenario(a, b):
+        a.call("FLUSHALL")
+        a.call("ZADD", "z", 1, "a", 2, "b", 3, "c")
+        a.call("CONFIG", "RESETSTAT")
+        seen = [a.call("ZRANK", "z", "b"), a.call("ZREVRANK", "z", "nope"), a.call("ZRANK", "none", "a")]
+        seen.append((_info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")))
+        a.call("WATCH", "z")
+        seen.append(b.call("ZPOPMIN", "z"))
+        a.call("MULTI")
+        a.call("ZCARD", "z")
+        seen.append(a.call("EXEC"))
+        return seen
+    same_on_both_with_clients(ports, scenario)
 
 
 def test_set_and_get_count_keyspace_hits_and_wake_watchers_like_redis(ports):
-    from support import connect, same_on_both
-
-    def scenario(port):
-        a, b = connect(port), connect(port)
-        try:
-            a.call("FLUSHALL")
-            a.call("CONFIG", "RESETSTAT")
-            a.call("SET", "h", "1")
-            for _ in range(3):
-                a.call("GET", "h")
-            a.call("GET", "nothing")
-            counts = _info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")
-            a.call("WATCH", "h")
-            b.call("SET", "h", "2")         # another client's plain SET touches the watched key
-            a.call("MULTI")
+    def scenario(a, b):
+        a.call("FLUSHALL")
+        a.call("CONFIG", "RESETSTAT")
+        a.call("SET", "h", "1")
+        for _ in range(3):
             a.call("GET", "h")
-            return counts, a.call("EXEC"), a.call("GET", "h")
-        finally:
-            a.close()
-            b.close()
-    same_on_both(ports, scenario)
+        a.call("GET", "nothing")
+        counts = _info_stat(a, "keyspace_hits"), _info_stat(a, "keyspace_misses")
+        a.call("WATCH", "h")
+        b.call("SET", "h", "2")         # another client's plain SET touches the watched key
+        a.call("MULTI")
+        a.call("GET", "h")
+        return counts, a.call("EXEC"), a.call("GET", "h")
+    same_on_both_with_clients(ports, scenario)
 
 
 def test_network_byte_counters_match_redis(ports):
@@ -512,21 +500,14 @@ def test_network_byte_counters_match_redis(ports):
 
 
 def test_incr_of_a_watched_key_aborts_the_transaction(ports):
-    from support import connect, same_on_both
-
-    def scenario(port):
-        a, b = connect(port), connect(port)
-        try:
-            a.call("SET", "w", "1")
-            a.call("WATCH", "w")
-            b.call("INCR", "w")
-            a.call("MULTI")
-            a.call("INCR", "w")
-            return a.call("EXEC"), a.call("GET", "w")
-        finally:
-            a.close()
-            b.close()
-    same_on_both(ports, scenario)
+    def scenario(a, b):
+        a.call("SET", "w", "1")
+        a.call("WATCH", "w")
+        b.call("INCR", "w")
+        a.call("MULTI")
+        a.call("INCR", "w")
+        return a.call("EXEC"), a.call("GET", "w")
+    same_on_both_with_clients(ports, scenario)
 
 
 @pytest.mark.skipif(_pure_requested(), reason="this is the run that starts the pure-Python one")
