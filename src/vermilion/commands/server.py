@@ -249,7 +249,9 @@ def config_set(client, args):
     pairs = [(args[i].decode("utf-8", "replace"), args[i + 1].decode("utf-8", "surrogateescape"))
              for i in range(2, len(args), 2)]
     try:
-        client.engine.config.set_many(pairs)
+        config = client.engine.config
+        config.set_many(pairs, protected_ok=allow_protected_action(
+            config["enable-protected-configs"], client))
     except ConfigError as err:
         raise CommandError("ERR " + str(err)) from None
     return OK
@@ -624,14 +626,21 @@ def latency_help(client, args):
 # -- DEBUG --------------------------------------------------------------------------------------
 
 
-def _debug_allowed(client) -> bool:
-    setting = client.engine.config["enable-debug-command"]
-    if setting == "yes":
+def is_local_client(client) -> bool:
+    """Redis's islocalClient: a unix socket, or a TCP peer at exactly 127.0.0.1 or ::1."""
+    if client.kind == "script" or client.addr == "" or client.fd == -1:
         return True
-    if setting == "local":
-        return client.addr.startswith(("127.", "::1", "[::1]")) or client.addr.endswith(":0") \
-            or client.addr == "" or client.kind == "script"
-    return False
+    host = client.addr.rsplit(":", 1)[0]
+    return host in ("127.0.0.1", "::1", "[::1]") or client.addr.endswith(":0")
+
+
+def allow_protected_action(setting: str, client) -> bool:
+    """enable-debug-command, enable-module-command, enable-protected-configs: no / yes / local."""
+    return setting == "yes" or (setting == "local" and is_local_client(client))
+
+
+def _debug_allowed(client) -> bool:
+    return allow_protected_action(client.engine.config["enable-debug-command"], client)
 
 
 @command("debug", arity=-2, flags="admin noscript loading stale protected", group="server",
@@ -672,3 +681,58 @@ def debug(client, args):
     if handler is not None:
         return handler(client, args)
     raise subcommand_syntax(args)
+
+
+# -- MODULE -------------------------------------------------------------------------------------
+# Vermilion loads no Redis modules. MODULE exists so that its answers and its
+# refusal (enable-module-command, no by default) are Redis's.
+
+container("module", arity=-2, group="server", since="4.0.0",
+          summary="A container for module commands.")
+
+
+def _module_allowed(client) -> None:
+    if not allow_protected_action(client.engine.config["enable-module-command"], client):
+        raise CommandError(
+            "ERR MODULE command not allowed. If the enable-module-command option is set to "
+            "\"local\", you can run it from a local connection, otherwise you need to set this "
+            "option in the configuration file, and then restart the server.")
+
+
+@command("module|list", arity=2, flags="admin noscript", since="4.0.0",
+         summary="Returns all loaded modules.")
+def module_list(client, args):
+    return []
+
+
+@command("module|load", arity=-3, flags="admin noscript protected", since="4.0.0",
+         summary="Loads a module.")
+def module_load(client, args):
+    _module_allowed(client)
+    raise CommandError("ERR Error loading the extension. Please check the server logs.")
+
+
+@command("module|loadex", arity=-3, flags="admin noscript protected", since="7.0.0",
+         summary="Loads a module using extended parameters.")
+def module_loadex(client, args):
+    _module_allowed(client)
+    raise CommandError("ERR Error loading the extension. Please check the server logs.")
+
+
+@command("module|unload", arity=3, flags="admin noscript protected", since="4.0.0",
+         summary="Unloads a module.")
+def module_unload(client, args):
+    _module_allowed(client)
+    raise CommandError("ERR Error unloading module: no such module with that name")
+
+
+@command("module|help", arity=2, flags="loading stale", since="5.0.0",
+         summary="Returns helpful text about the different subcommands.")
+def module_help(client, args):
+    return help_reply("MODULE", [
+        "LIST", "    Return the loaded modules (Vermilion loads none).",
+        "LOAD <path> [<arg> ...]", "    Load a module (always refused).",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        "    Load a module with configuration (always refused).",
+        "UNLOAD <name>", "    Unload a module (none is loaded).",
+    ])

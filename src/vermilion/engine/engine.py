@@ -105,7 +105,15 @@ class Engine(EngineCore):
         self.clock = clock or Clock()
         self.version = REDIS_VERSION
         self.commands = COMMANDS
-        self.lookup = _build_lookup(COMMANDS)
+        # The names clients call commands by: the table's, after the config's
+        # rename-command lines (a command renamed to "" cannot be called at all;
+        # ACL rules keep using the table's names, as in Redis).
+        self.command_names = dict(COMMANDS)
+        for old, new in getattr(config, "renames", ()):
+            cmd = self.command_names.pop(old)
+            if new:
+                self.command_names[new.lower()] = cmd
+        self.lookup = _build_lookup(self.command_names)
         self.dbs = [Database(i, self) for i in range(config["databases"])]
         self.clients: dict[int, object] = {}
         self._next_client_id = 0
@@ -147,6 +155,12 @@ class Engine(EngineCore):
         # Coroutines run once before accepting commands (AOF/RDB loading) and at shutdown.
         self.startup_hooks: list[Callable] = []
         self.shutdown_hooks: list[Callable] = []
+        # Set by the ACL family: `requirepass` is None while the default user needs no
+        # password (new connections start authenticated), `acl` holds the users and
+        # `acl_gate(client, cmd, args)` checks a GATE_ACL client's command.
+        self.requirepass = None
+        self.acl = None
+        self.acl_gate: Callable | None = None
         self.apply_config()
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
@@ -156,7 +170,6 @@ class Engine(EngineCore):
 
     def apply_config(self, changed: set | None = None) -> None:
         cfg = self.config
-        self.requirepass = cfg["requirepass"] or None
         self.slowlog_threshold = cfg["slowlog-log-slower-than"]
         if self.slowlog.maxlen != cfg["slowlog-max-len"]:
             self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
@@ -178,7 +191,7 @@ class Engine(EngineCore):
         cmd = self.lookup.get(name)
         if cmd is None:
             try:
-                cmd = COMMANDS.get(name.decode().lower())
+                cmd = self.command_names.get(name.decode().lower())
             except UnicodeDecodeError:
                 return None
         return cmd
@@ -296,6 +309,10 @@ class Engine(EngineCore):
         gate = client.gate
         if gate & 1 and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
+        if gate & 16:
+            refusal = self.acl_gate(client, cmd, args)
+            if refusal is not None:
+                return refusal
         if self.busy & BUSY_PAUSED and client.kind != "script" and \
                 (self.pause_mode == "all" or cmd.is_write or cmd.may_replicate):
             if self.clock.ms() < self.pause_until:

@@ -383,6 +383,10 @@ class Scripts:
                 return _ARITY
         if cmd.noscript:
             return _NOSCRIPT_CMD
+        if ctx.caller.acl_restricted:
+            refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
+            if refusal is not None:
+                return refusal
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
@@ -444,6 +448,7 @@ class Scripts:
         # (no Lua runs, so no hook, no busy state, no SCRIPT KILL).
         ctx = self.idle_ctx
         ctx.client, ctx.read_only, ctx.write_dirty, ctx.repl = sclient, read_only, False, 3
+        ctx.caller = caller
         self.ctx = ctx
         dispatch = self.dispatch
         base = 2 + numkeys

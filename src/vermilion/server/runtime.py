@@ -10,6 +10,7 @@ import time
 
 from .. import REDIS_VERSION, __version__
 from ..config import Config
+from ..types.acl import RuleError
 from ..engine.core import speedups
 from ..engine.engine import Engine
 from .server import Server
@@ -111,7 +112,7 @@ def run(config: Config) -> int:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(serve(config))
-    except OSError as err:
+    except (OSError, RuleError) as err:
         log.warning("%s", err)
         return 1
     finally:
