@@ -705,21 +705,21 @@ def module_list(client, args):
     return []
 
 
-@command("module|load", arity=-3, flags="admin noscript protected", since="4.0.0",
+@command("module|load", arity=-3, flags="admin noscript no_async_loading protected", since="4.0.0",
          summary="Loads a module.")
 def module_load(client, args):
     _module_allowed(client)
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
-@command("module|loadex", arity=-3, flags="admin noscript protected", since="7.0.0",
+@command("module|loadex", arity=-3, flags="admin noscript no_async_loading protected", since="7.0.0",
          summary="Loads a module using extended parameters.")
 def module_loadex(client, args):
     _module_allowed(client)
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
-@command("module|unload", arity=3, flags="admin noscript protected", since="4.0.0",
+@command("module|unload", arity=3, flags="admin noscript no_async_loading protected", since="4.0.0",
          summary="Unloads a module.")
 def module_unload(client, args):
     _module_allowed(client)
