@@ -154,7 +154,7 @@ def _x(name, default, parse, render, **kw):
 YESNO_LOCAL = ("no", "yes", "local")
 
 DIRECTIVES: list[Directive] = [
-    _s("acl-pubsub-default", "resetchannels"), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
+    _e("acl-pubsub-default", "resetchannels", ("allchannels", "resetchannels")), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
     _i("active-defrag-cycle-max", 25, 1, 99), _i("active-defrag-cycle-min", 1, 1, 99),
     _m("active-defrag-ignore-bytes", 104857600, 1), _i("active-defrag-max-scan-fields", 1000, 1),
     _i("active-defrag-threshold-lower", 10, 0, 1000), _i("active-defrag-threshold-upper", 100, 0, 1000),

@@ -244,7 +244,7 @@ class Acl:
 
     def setuser(self, name: str, ops: list[str]) -> None:
         user = self.users.get(name)
-        base = user if user is not None else rules.User(name)
+        base = user if user is not None else rules.User(name, self.pubsub_default_all)
         staged = rules.set_user(base, ops, self.catalog, self.pubsub_default_all)
         if user is None:
             self.users[name] = staged

@@ -221,8 +221,10 @@ class Selector:
                     else:
                         raise RuleError(ERR_SYNTAX)
                     offset += 1
-                # Redis reaches the end of "%RW" without a "~" and adds an empty
-                # pattern with those flags; keep that.
+                # "%RW" without a "~" adds an empty pattern with those flags, as Redis
+                # does; a "%" granting nothing is refused.
+                if not flags:
+                    raise RuleError(ERR_SYNTAX)
             else:
                 flags = ALL_PERMS
             pattern = op[offset:]
