@@ -60,6 +60,26 @@ def _bytes(text: str) -> bytes:
     return text.encode("latin-1")
 
 
+_ALLOWED = "allowed"
+_GENERAL = "general"
+
+
+def _fixed_keys(cmd):
+    """[(position, access)] when a command's keys sit at fixed positions whatever its
+    arguments (GET, SET without options' effect on access, HSET, INCR ...): () for no
+    keys; None when they depend on the arguments."""
+    from ..engine.keyspecs import SPECS
+    specs = SPECS.get(cmd.fullname)
+    if specs is None:
+        return () if cmd.first_key <= 0 and cmd.getkeys is None else None
+    out = []
+    for bs, fk, access, extra in specs:
+        if extra or bs[0] != "i" or fk[0] != "r" or fk[1] != 0:
+            return None
+        out.append((bs[1], {"": 0, "R": 1, "W": 2, "RW": 3}[access]))
+    return tuple(out)
+
+
 class LogEntry:
     __slots__ = ("count", "reason", "context", "object", "username", "ctime", "cinfo")
 
@@ -74,6 +94,7 @@ class Acl:
         self.users: dict[str, rules.User] = {"default": self.default}
         self.log: list[LogEntry] = []        # newest first
         self.any_restricted = False
+        self.plans: dict = {}                # user -> {command: what gate() checks}
 
     # -- configuration -------------------------------------------------------------------
 
@@ -144,12 +165,14 @@ class Acl:
         client.update_gate()
 
     def refresh_gates(self) -> None:
+        self.plans.clear()
         engine = self.engine
         engine.requirepass = True if self.auth_required else None
         for client in list(engine.clients.values()):
             self.update_client(client)
 
     def user_changed(self, user) -> None:
+        self.plans.clear()
         if user is self.default:
             self.engine.requirepass = True if self.auth_required else None
         for client in list(self.engine.clients.values()):
@@ -164,11 +187,59 @@ class Acl:
         return user.check(self.catalog, cmd, args, lambda: key_access(cmd, args),
                           lambda: channel_access(cmd, args))
 
+    def _plan(self, user, cmd):
+        """What `gate` does for this user and command, decided once (until rules change).
+
+        ALLOWED: nothing to check. A tuple ((position, matchers), ...): a one-selector
+        user, a command with fixed key positions and no channels -- each key must match
+        one of the patterns that grant what it needs (a list holding such a tuple: the
+        same, for the plain three-argument form only). _GENERAL: the full check.
+        """
+        plans = self.plans.get(user)
+        if plans is None:
+            plans = self.plans[user] = {}
+        plan = _GENERAL
+        if len(user.selectors) == 1 and not channel_access(cmd, [b""] * 3):
+            sel = user.root
+            if sel.allows_command(self.catalog, cmd, []) and not sel.firstargs:
+                fixed = _fixed_keys(cmd)
+                if sel.allkeys or fixed == ():
+                    plan = _ALLOWED
+                elif fixed is not None:
+                    plan = tuple((pos, tuple(m for m, f in sel.matchers() if f & need == need))
+                                 for pos, need in fixed)
+                elif cmd.fullname == "set":
+                    # SET key value: the key is only written (GET and friends: the full check).
+                    plan = [((1, tuple(m for m, f in sel.matchers() if f & 2)),)]
+        plans[cmd] = plan
+        return plan
+
     def gate(self, client, cmd, args: list):
         """The dispatch check (processCommand): None, or the refusal to send."""
+        plans = self.plans.get(client.user)
+        plan = plans.get(cmd) if plans is not None else None
+        if plan is None:
+            plan = self._plan(client.user, cmd)
+        if plan is _ALLOWED:
+            return None
+        cls = plan.__class__
+        if cls is tuple or (cls is list and len(args) == 3):
+            for pos, matchers in (plan if cls is tuple else plan[0]):
+                if pos >= len(args):
+                    break
+                key = args[pos]
+                for match in matchers:
+                    if match(key):
+                        break
+                else:
+                    return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
+            return None
         result, pos = self.check(client.user, cmd, args)
         if result == rules.OK:
             return None
+        return self._deny(client, cmd, args, result, pos)
+
+    def _deny(self, client, cmd, args, result, pos):
         client.last_command = cmd.fullname     # Redis sets lastcmd before the check
         self.log_denial(client, cmd, args, result, pos,
                         "multi" if client.multi is not None else "toplevel")

@@ -214,7 +214,12 @@ class Engine(EngineCore):
             arity = cmd.arity
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
-        if client.gate or self.busy:
+        if client.gate == 16 and not self.busy:
+            # Only ACL restricts this client: check, then take the common path below.
+            refusal = self.acl_gate(client, cmd, args)
+            if refusal is not None:
+                return self.refused(client, cmd, refusal)
+        elif client.gate or self.busy:
             refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:
                 if refusal.__class__ is ErrorReply:
