@@ -216,6 +216,8 @@ class Acl:
 
     def gate(self, client, cmd, args: list):
         """The dispatch check (processCommand): None, or the refusal to send."""
+        if cmd.is_blocking:
+            client.acl_blocking_call = (cmd, args)
         plans = self.plans.get(client.user)
         plan = plans.get(cmd) if plans is not None else None
         if plan is None:
@@ -251,6 +253,18 @@ class Acl:
             text = ("NOPERM this user has no permissions to access one of the channels used as "
                     "arguments")
         return self.engine.reject(cmd, CommandError(text))
+
+    def wakeup_refusal(self, client):
+        """A blocked client about to be served: its command is checked again, so rules
+        changed while it waited apply (Redis 7.2 re-runs the command's checks too)."""
+        call = client.acl_blocking_call
+        if call is None:
+            return None
+        cmd, args = call
+        result, pos = self.check(client.user, cmd, args)
+        if result == rules.OK:
+            return None
+        return self._deny(client, cmd, args, result, pos)
 
     def exec_refusal(self, client, cmd, args: list):
         """EXEC: a queued command is checked again, as rules may have changed since."""

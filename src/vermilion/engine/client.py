@@ -36,6 +36,7 @@ class Client(ClientCore):
         # The ACL user (types.acl.User); restricted users set GATE_ACL.
         self.user = engine.acl.default if engine.acl is not None else None
         self.acl_restricted = False
+        self.acl_blocking_call = None          # (command, argv) of a checked blocking command
         self.gate = 0
         self.authenticated = True
         self.multi: list | None = None         # queued commands inside MULTI
