@@ -657,3 +657,11 @@ def test_config_rewrite_writes_the_users(tmp_path):
             proc.wait()
     assert [sorted(_command_rules(x.encode())) for x in out[1]] == \
         [sorted(_command_rules(x.encode())) for x in out[0]]
+
+
+def test_lua_acl_check_cmd_uses_the_callers_user(clean):
+    setup = [("ACL", "SETUSER", "u1", "on", ">pw", "+@all", "-set", "%R~k*")]
+    steps = [("EVAL", "return {redis.acl_check_cmd('get', 'k1'), redis.acl_check_cmd('set', 'k1', 'v'),"
+                      " redis.acl_check_cmd('hget', 'x', 'f'), redis.acl_check_cmd('get', 'k', 1)}", "0"),
+             ("EVAL", "return redis.acl_check_cmd('nosuch')", "0")]
+    same_on_both(clean, _scenario, setup, steps)
