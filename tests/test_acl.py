@@ -573,6 +573,10 @@ def test_protected_mode_refuses_outside_clients():
         ref.stop()
         proc.kill()
         proc.wait()
+    # The listener beyond loopback was logged with the auth state.
+    log = proc.stdout.read().decode()
+    assert f"Listening on {addr}:{port}, reachable beyond loopback" in log, log
+    assert "protected mode serves loopback clients only" in log, log
     # With a password on the default user, outside clients are served (and must AUTH).
     ref, proc, port = _start_both("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw")
     try:
@@ -665,3 +669,68 @@ def test_lua_acl_check_cmd_uses_the_callers_user(clean):
                       " redis.acl_check_cmd('hget', 'x', 'f'), redis.acl_check_cmd('get', 'k', 1)}", "0"),
              ("EVAL", "return redis.acl_check_cmd('nosuch')", "0")]
     same_on_both(clean, _scenario, setup, steps)
+
+
+def test_client_list_and_info_show_the_user(clean):
+    def scenario(port):
+        admin = RawClient(port)
+        admin.call("ACL", "SETUSER", "u1", "on", ">pw", "+@all", "~*")
+        c = _login(port, "u1")
+        c.call("CLIENT", "SETNAME", "worker")
+        info = c.call("CLIENT", "INFO").value
+        listed = [line for line in admin.call("CLIENT", "LIST").value.splitlines()
+                  if b"name=worker" in line]
+        fields = lambda line: [f for f in line.split() if f.startswith((b"user=", b"name="))]
+        killed = admin.call("CLIENT", "KILL", "USER", "u1")
+        out = [fields(info), [fields(x) for x in listed], killed, c.closed_by_server()]
+        admin.close()
+        return out
+    same_on_both(clean, scenario)
+
+
+GETKEYS_SAMPLES = [
+    "GET k", "SET k v", "SET k v GET", "SET k v EX 10", "MSET a 1 b 2", "MGET a b c", "DEL a b",
+    "EXISTS a b", "TYPE a", "TTL a", "COPY a b", "RENAME a b", "RENAMENX a b",
+    "LMOVE a b LEFT LEFT", "BLMOVE a b LEFT LEFT 0", "RPOPLPUSH a b", "SMOVE a b m",
+    "ZUNIONSTORE d 2 a b", "ZINTERSTORE d 2 a b WEIGHTS 1 2", "ZUNION 2 a b", "SUNIONSTORE d a b",
+    "SINTERCARD 2 a b", "LMPOP 2 a b LEFT", "BLMPOP 0 2 a b LEFT", "ZMPOP 2 a b MIN",
+    "EVAL s 2 a b x", "FCALL f 1 a x", "XREAD COUNT 1 STREAMS a b 0 0",
+    "XREADGROUP GROUP g c STREAMS a 0", "BITOP AND d a b", "BITFIELD a GET u8 0",
+    "BITFIELD a SET u8 0 1", "BITFIELD_RO a GET u8 0", "GETEX a", "GETDEL a", "INCR a",
+    "HSET h f v", "HGET h f", "OBJECT ENCODING a", "LCS a b", "PFMERGE d a b", "PFCOUNT a b",
+    "XADD s * f v", "XAUTOCLAIM s g c 0 0", "SORT_RO a", "APPEND a b", "SETRANGE a 0 b",
+    "GEOSEARCHSTORE d s FROMLONLAT 0 0 BYRADIUS 1 km", "WATCH a b", "UNLINK a b", "TOUCH a b",
+    "LPOS a x", "ZRANGESTORE d s 0 -1", "DUMP a", "RESTORE a 0 x", "MIGRATE h 1 a 0 10",
+]
+
+
+def test_key_access_matches_redis_key_specs(reference_server):
+    """engine/keyspecs.key_access against Redis's COMMAND GETKEYSANDFLAGS."""
+    from vermilion.engine.engine import Engine
+    from vermilion.config import Config
+    from vermilion.engine.keyspecs import key_access, READ, WRITE
+    from vermilion.server.parser import split_inline
+    engine = Engine(Config())
+    c = RawClient(reference_server.port)
+    checked = 0
+    for line in GETKEYS_SAMPLES:
+        args = split_inline(line.encode())
+        cmd = engine.find_command(args[0])
+        if cmd is None:
+            continue                        # a command this branch does not have yet
+        if cmd.subcommands is not None:
+            cmd = cmd.subcommands[args[1].lower()]
+        reply = c.call("COMMAND", "GETKEYSANDFLAGS", *args)
+        if reply.kind == "-":
+            continue                        # Redis finds no keys in this form
+        expected = []
+        for entry in reply.value:
+            key, flags = entry.value[0].value, {f.value for f in entry.value[1].value}
+            need = (READ if b"access" in flags else 0) | \
+                (WRITE if flags & {b"insert", b"update", b"delete"} else 0)
+            expected.append((key, need))
+        got = [(args[pos], need) for pos, need in key_access(cmd, args)]
+        assert got == expected, line
+        checked += 1
+    c.close()
+    assert checked >= 40
