@@ -80,6 +80,20 @@ def _fixed_keys(cmd):
     return tuple(out)
 
 
+_GLOB_SPECIAL = frozenset("*?[\\")
+
+
+def _key_plan(selector, pos: int, need: int) -> tuple:
+    """(position, prefixes, matchers) for one key: `prefixes` (a tuple for
+    bytes.startswith) when every pattern granting `need` is ``literal*``, else None
+    and the compiled patterns are tried in turn."""
+    granting = [(p, m) for (p, f), (m, _) in zip(selector.patterns, selector.matchers())
+                if f & need == need]
+    if all(len(p) > 1 and p[-1] == "*" and not _GLOB_SPECIAL & set(p[:-1]) for p, _ in granting):
+        return pos, tuple(_bytes(p[:-1]) for p, _ in granting), ()
+    return pos, None, tuple(m for _, m in granting)
+
+
 class LogEntry:
     __slots__ = ("count", "reason", "context", "object", "username", "ctime", "cinfo")
 
@@ -206,11 +220,10 @@ class Acl:
                 if sel.allkeys or fixed == ():
                     plan = _ALLOWED
                 elif fixed is not None:
-                    plan = tuple((pos, tuple(m for m, f in sel.matchers() if f & need == need))
-                                 for pos, need in fixed)
+                    plan = tuple(_key_plan(sel, pos, need) for pos, need in fixed)
                 elif cmd.fullname == "set":
                     # SET key value: the key is only written (GET and friends: the full check).
-                    plan = [((1, tuple(m for m, f in sel.matchers() if f & 2)),)]
+                    plan = [(_key_plan(sel, 1, 2),)]
         plans[cmd] = plan
         return plan
 
@@ -218,23 +231,29 @@ class Acl:
         """The dispatch check (processCommand): None, or the refusal to send."""
         if cmd.is_blocking:
             client.acl_blocking_call = (cmd, args)
-        plans = self.plans.get(client.user)
-        plan = plans.get(cmd) if plans is not None else None
-        if plan is None:
+        try:
+            plan = self.plans[client.user][cmd]
+        except KeyError:
             plan = self._plan(client.user, cmd)
         if plan is _ALLOWED:
             return None
         cls = plan.__class__
         if cls is tuple or (cls is list and len(args) == 3):
-            for pos, matchers in (plan if cls is tuple else plan[0]):
+            for pos, prefixes, matchers in (plan if cls is tuple else plan[0]):
                 if pos >= len(args):
                     break
                 key = args[pos]
-                for match in matchers:
-                    if match(key):
-                        break
+                if prefixes is not None:
+                    if key.startswith(prefixes):
+                        continue
                 else:
-                    return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
+                    for match in matchers:
+                        if match(key):
+                            break
+                    else:
+                        return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
+                    continue
+                return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
             return None
         result, pos = self.check(client.user, cmd, args)
         if result == rules.OK:
