@@ -734,3 +734,32 @@ def test_key_access_matches_redis_key_specs(reference_server):
         checked += 1
     c.close()
     assert checked >= 40
+
+
+def test_passwords_are_redacted_in_slowlog_and_monitor(clean):
+    def scenario(port):
+        admin = RawClient(port)
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        admin.call("SLOWLOG", "RESET")
+        mon = RawClient(port)
+        mon.call("MONITOR")
+        c = RawClient(port)
+        for args in (("AUTH", "default", "pw"), ("HELLO", "2", "AUTH", "default", "pw", "SETNAME", "n"),
+                     ("ACL", "SETUSER", "zz", "on", ">secret"),
+                     ("CONFIG", "SET", "requirepass", "pw2"), ("AUTH", "pw2"),
+                     ("CONFIG", "SET", "requirepass", "")):
+            c.call(*args)
+        c.call("PING")
+        seen = []
+        while True:
+            line = mon.read().value
+            if b'"PING"' in line or b'"ping"' in line:
+                break
+            seen.append(line.split(b"]", 1)[1])
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        log = [[a.value for a in e.value[3].value] for e in admin.call("SLOWLOG", "GET", "20").value]
+        admin.call("SLOWLOG", "RESET")
+        for x in (mon, c, admin):
+            x.close()
+        return seen, [entry for entry in log if entry[0].lower() != b"slowlog"]
+    same_on_both(clean, scenario)

@@ -441,6 +441,7 @@ class Engine(EngineCore):
     # -- monitors and slowlog ---------------------------------------------------------
 
     def feed_monitors(self, client, args: list) -> None:
+        args = redact(args)
         now = time.time()
         addr = "lua" if client.kind == "script" else client.addr
         parts = []
@@ -453,6 +454,7 @@ class Engine(EngineCore):
                 monitor.send(Status(line.encode("utf-8", "surrogateescape")))
 
     def log_slow(self, client, args: list, elapsed_us: int) -> None:
+        args = redact(args)
         shown = []
         limit = 32
         for i, a in enumerate(args):
@@ -506,6 +508,40 @@ if speedups is not None:
     speedups.setup_stats(Stats)
     Engine.execute = EngineCore.c_execute
     Engine.call = EngineCore.c_call
+
+
+_REDACTED = b"(redacted)"
+_SENSITIVE_CONFIGS = frozenset((b"requirepass", b"masterauth", b"tls-key-file-pass",
+                                b"tls-client-key-file-pass"))
+
+
+def redact(args: list) -> list:
+    """What MONITOR and SLOWLOG show: passwords replaced by "(redacted)", as Redis 7.0
+    does (AUTH, HELLO ... AUTH, MIGRATE AUTH/AUTH2, ACL SETUSER, CONFIG SET requirepass)."""
+    name = args[0].lower() if args else b""
+    if name not in (b"auth", b"hello", b"migrate", b"acl", b"config"):
+        return args
+    out = list(args)
+    if name == b"auth":
+        out[1:] = [_REDACTED] * (len(out) - 1)
+    elif name == b"acl":
+        if len(out) > 2 and out[1].lower() == b"setuser":
+            out[2:] = [_REDACTED] * (len(out) - 2)
+    elif name == b"config":
+        if len(out) > 2 and out[1].lower() == b"set":
+            for i in range(2, len(out) - 1, 2):
+                if out[i].lower() in _SENSITIVE_CONFIGS:
+                    out[i + 1] = _REDACTED
+    else:
+        i = 1
+        while i < len(out):
+            word = out[i].lower()
+            n = 2 if word == b"auth" and name == b"hello" else 1 if word == b"auth" else \
+                2 if word == b"auth2" and name == b"migrate" else 0
+            for j in range(i + 1, min(i + 1 + n, len(out))):
+                out[j] = _REDACTED
+            i += 1 + n
+    return out
 
 
 def _monitor_escape(arg: bytes) -> str:
