@@ -763,3 +763,26 @@ def test_passwords_are_redacted_in_slowlog_and_monitor(clean):
             x.close()
         return seen, [entry for entry in log if entry[0].lower() != b"slowlog"]
     same_on_both(clean, scenario)
+
+
+def test_restricted_default_user_applies_to_new_connections(clean):
+    setup = [("ACL", "SETUSER", "default", "resetkeys", "~pub:*", "-@dangerous")]
+    def scenario(port):
+        admin = RawClient(port)
+        admin.call("ACL", "SETUSER", "admin", "on", ">pw", "+@all", "~*", "&*")
+        admin.call("AUTH", "admin", "pw")
+        admin.call(*setup[0])
+        c = RawClient(port)           # connected after the change
+        try:
+            out = [c.call("GET", "pub:1"), c.call("GET", "priv"), c.call("KEYS", "*"),
+                   c.call("MULTI"), c.call("SET", "pub:2", "v"), c.call("EXEC")]
+            c.call("MULTI")
+            c.call("SET", "pub:3", "v")
+            admin.call("ACL", "SETUSER", "default", "resetkeys", "~other")
+            out.append(c.call("EXEC"))
+        finally:
+            admin.call("ACL", "SETUSER", "default", "allkeys", "+@all")
+        c.close()
+        admin.close()
+        return out
+    same_on_both(clean, scenario)

@@ -167,19 +167,23 @@ class Acl:
 
     # -- gates -----------------------------------------------------------------------------
 
-    def update_client(self, client) -> None:
-        """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
-        restricted = not client.user.unrestricted
-        if restricted and not self.any_restricted:
+    def note_restricted(self, user) -> None:
+        if not user.unrestricted and not self.any_restricted:
             self.any_restricted = True
             # The compiled EXEC twin does not know about ACL: EXEC takes the Python
             # path (which re-checks every queued command) once restricted users exist.
             COMMANDS["exec"].native = 0
-        client.acl_restricted = restricted
+
+    def update_client(self, client) -> None:
+        """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
+        self.note_restricted(client.user)
+        client.acl_restricted = not client.user.unrestricted
         client.update_gate()
 
     def refresh_gates(self) -> None:
         self.plans.clear()
+        for user in self.users.values():
+            self.note_restricted(user)
         engine = self.engine
         engine.requirepass = True if self.auth_required else None
         for client in list(engine.clients.values()):
@@ -187,6 +191,7 @@ class Acl:
 
     def user_changed(self, user) -> None:
         self.plans.clear()
+        self.note_restricted(user)
         if user is self.default:
             self.engine.requirepass = True if self.auth_required else None
         for client in list(self.engine.clients.values()):
@@ -352,6 +357,7 @@ class Acl:
         staged = rules.set_user(base, ops, self.catalog, self.pubsub_default_all)
         if user is None:
             self.users[name] = staged
+            self.note_restricted(staged)
             return
         self.kill_pubsub_clients_if_needed(staged, user)
         user.copy_from(staged)
@@ -449,6 +455,8 @@ class Acl:
         for name, user in old.items():
             if name != "default":
                 self.drop_user_clients(user, current)
+        for user in users.values():
+            self.note_restricted(user)
         self.user_changed(self.default)
         return None
 

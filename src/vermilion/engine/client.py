@@ -35,7 +35,7 @@ class Client(ClientCore):
         self.lib_ver: bytes | None = None
         # The ACL user (types.acl.User); restricted users set GATE_ACL.
         self.user = engine.acl.default if engine.acl is not None else None
-        self.acl_restricted = False
+        self.acl_restricted = self.user is not None and not self.user.unrestricted
         self.acl_blocking_call = None          # (command, argv) of a checked blocking command
         self.gate = 0
         self.authenticated = True
