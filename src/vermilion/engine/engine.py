@@ -214,18 +214,18 @@ class Engine(EngineCore):
             arity = cmd.arity
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
-        if client.gate == 16 and not self.busy:
+        if client.gate or self.busy:
+            if client.gate != 16 or self.busy:
+                refusal = self.gatekeeper(client, cmd, args)
+                if refusal is not None:
+                    if refusal.__class__ is ErrorReply:
+                        return self.refused(client, cmd, refusal)
+                    return refusal
+                return self.call(client, cmd, args)
             # Only ACL restricts this client: check, then take the common path below.
             refusal = self.acl_gate(client, cmd, args)
             if refusal is not None:
                 return self.refused(client, cmd, refusal)
-        elif client.gate or self.busy:
-            refusal = self.gatekeeper(client, cmd, args)
-            if refusal is not None:
-                if refusal.__class__ is ErrorReply:
-                    return self.refused(client, cmd, refusal)
-                return refusal
-            return self.call(client, cmd, args)
         # The per-command hot path: call() inlined, minus the MONITOR feed (a
         # monitor sets a busy bit, so that case goes through call() above).
         # Keep the two in step; tests/test_server_commands.py compares them.
