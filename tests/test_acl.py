@@ -786,3 +786,19 @@ def test_restricted_default_user_applies_to_new_connections(clean):
         admin.close()
         return out
     same_on_both(clean, scenario)
+
+
+@pytest.mark.parametrize("rules,expected", [
+    (["on", "bogus"], "Error in user declaration 'x': Syntax error"),
+    (["on", "~a", "allkeys", "~b"], "Error in user declaration '~a': Adding a pattern after"),
+    (["on", "+nosuch"], "Error loading ACL rule '+nosuch' for the user named 'x': Unknown command"),
+])
+def test_bad_user_directives_stop_the_server(rules, expected):
+    outputs = []
+    for argv in ([require_reference()], [sys.executable, "-m", "vermilion", "server"]):
+        done = subprocess.run([*argv, "--port", str(free_port()), "--save", "", "--user", "x", *rules],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0
+        outputs.append(done.stdout + done.stderr)
+    for text in outputs:
+        assert expected in text, text

@@ -471,13 +471,15 @@ class Config:
                               f"{acl.ERR_SYNTAX}") from None
         probe = acl.User(name)
         catalog = _acl_catalog()
-        for op in merged:
+        words = ["user", name, *rules]
+        for j, op in enumerate(merged):
             try:
                 probe.apply(op, catalog)
             except acl.UnknownName:
                 pass
             except acl.RuleError as err:
-                raise ConfigError(f"Error in user declaration '{op}': {err}") from None
+                # Redis names the word at the failing rule's index in the whole line.
+                raise ConfigError(f"Error in user declaration '{words[j]}': {err}") from None
         self.acl_users.append((name, rules))
 
 

@@ -15,6 +15,7 @@ calling client's user (`Acl.script_refusal`).
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -37,6 +38,8 @@ NO_ACL_FILE = ("ERR This Redis instance is not configured to use an ACL file. Yo
                "the Redis configuration.")
 
 _LOG_GROUPING_MS = 60000
+
+log = logging.getLogger("vermilion")
 
 
 def channel_access(cmd, args: list) -> list:
@@ -494,7 +497,11 @@ def _setup(engine) -> None:
             "file path is invalid. This setup is very likely to lead to configuration errors and "
             "security holes, please define either an ACL file or declare users directly in your "
             "redis.conf, but not both.")
-    acl.load_configured(config.acl_users)
+    try:
+        acl.load_configured(config.acl_users)
+    except rules.RuleError as err:
+        log.warning("%s", err)
+        raise rules.RuleError("Critical error while loading ACLs. Exiting.") from None
     if config["aclfile"]:
         errors = acl.load_file(config["aclfile"])
         if errors:
