@@ -451,6 +451,19 @@ def _start_both(*args):
     return ref, proc, port
 
 
+BAD_ACL_FILES = [
+    "# a comment\nuser a on\n",
+    # (An unclosed "(" in a file makes redis-server 7.0.15 crash; Vermilion refuses the
+    # file: see test_unclosed_selector_in_aclfile.)
+    "user a on\nuser a off\n",
+    "user\n",
+    "User a on\n",
+    "user a on ~x allkeys ~y bogus\n",
+    "user a on +nosuch -alsono\n",
+    "user a on\n\n   \nuser b on >x\nuser default off\n",
+]
+
+
 def test_aclfile_load_and_save(tmp_path):
     ref_file, ver_file = tmp_path / "ref.acl", tmp_path / "ver.acl"
     content = "user alice on >pw ~a* +get\nuser default on nopass ~* &* +@all\n"
@@ -473,6 +486,11 @@ def test_aclfile_load_and_save(tmp_path):
             f.write_text("user carol on >pw +get\n")
             got.append(c.call("ACL", "LOAD"))
             got.append(c.call("ACL", "USERS"))
+            for bad in BAD_ACL_FILES:
+                f.write_text(bad)
+                reply = c.call("ACL", "LOAD")
+                got.append((reply.kind, reply.value.replace(str(f).encode(), b"F")))
+            got.append(c.call("ACL", "LIST"))
             c.close()
             out.append(got)
         ref_out, ver_out = out
@@ -802,3 +820,21 @@ def test_bad_user_directives_stop_the_server(rules, expected):
         outputs.append(done.stdout + done.stderr)
     for text in outputs:
         assert expected in text, text
+
+
+def test_unclosed_selector_in_aclfile(tmp_path):
+    """redis-server 7.0.15 crashes on this file; Vermilion refuses it and keeps its users."""
+    f = tmp_path / "users.acl"
+    f.write_text("user default on nopass ~* &* +@all\n")
+    proc, port = _vermilion_server("--aclfile", str(f))
+    try:
+        wait_port(port)
+        c = RawClient(port)
+        f.write_text("user a on (+get ~x\n")
+        reply = c.call("ACL", "LOAD")
+        assert reply.kind == "-" and b"Unmatched parenthesis in selector definition" in reply.value
+        assert [u.value for u in c.call("ACL", "USERS").value] == [b"default"]
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait()
