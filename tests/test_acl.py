@@ -5,7 +5,6 @@ and an empty ACL log (`acl_pair` / `clean`).
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -542,10 +541,10 @@ def test_fail_closed_defaults(pair):
 
 
 def test_debug_is_refused_by_default(tmp_path):
-    ref = RedisProcess.__new__(RedisProcess)
+    """Both servers with their default enable-debug-command (no)."""
     port = free_port()
     binary = require_reference()
-    rproc = subprocess.Popen([binary, "--port", str(port), "--save", ""],
+    rproc = subprocess.Popen([binary, "--port", str(port), "--save", "", "--dir", str(tmp_path)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc, vport = _vermilion_server()
     try:
@@ -558,7 +557,6 @@ def test_debug_is_refused_by_default(tmp_path):
         rproc.wait()
         proc.kill()
         proc.wait()
-    del ref
 
 
 def _outside_address():

@@ -20,6 +20,7 @@ import os
 import secrets
 import time
 
+from ..engine.core import NATIVE_NONE
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.keyspecs import key_access
@@ -175,7 +176,7 @@ class Acl:
             self.any_restricted = True
             # The compiled EXEC twin does not know about ACL: EXEC takes the Python
             # path (which re-checks every queued command) once restricted users exist.
-            COMMANDS["exec"].native = 0
+            COMMANDS["exec"].native = NATIVE_NONE
 
     def update_client(self, client) -> None:
         """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
