@@ -480,6 +480,9 @@ class User:
         self.selectors = [Selector(root=True, allchannels=pubsub_default_all)]
         self._description = None
 
+    def __str__(self) -> str:
+        return self.name          # CLIENT LIST's user=
+
     @property
     def root(self) -> Selector:
         return self.selectors[0]
