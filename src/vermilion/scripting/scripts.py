@@ -436,6 +436,7 @@ class Scripts:
         busy state, kill or PRNG to care about.
         """
         engine = self.engine
+        self.idle_ctx.caller = caller       # redis.call checks ACL against the caller's user
         if engine.monitors:
             engine.feed_monitors(caller, args)
         own_capture = engine.sinks and engine.capture is None
@@ -448,7 +449,6 @@ class Scripts:
         # (no Lua runs, so no hook, no busy state, no SCRIPT KILL).
         ctx = self.idle_ctx
         ctx.client, ctx.read_only, ctx.write_dirty, ctx.repl = sclient, read_only, False, 3
-        ctx.caller = caller
         self.ctx = ctx
         dispatch = self.dispatch
         base = 2 + numkeys
