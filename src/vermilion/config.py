@@ -280,6 +280,10 @@ class Config:
     """Current values of every directive; listeners hear about each change."""
 
     def __init__(self, **overrides):
+        # `user NAME rules...` lines (ACL users loaded at startup) and
+        # `rename-command OLD NEW` lines, in file order.
+        self.acl_users: list[tuple[str, list[str]]] = []
+        self.renames: list[tuple[str, str]] = []
         self.values: dict[str, Any] = {}
         for d in TABLE.values():
             default = d.default
@@ -287,10 +291,6 @@ class Config:
                 list(default) if isinstance(default, list) else default
         self.listeners: list[Callable] = []
         self.file: str | None = None
-        # `user NAME rules...` lines (ACL users loaded at startup) and
-        # `rename-command OLD NEW` lines, in file order.
-        self.acl_users: list[tuple[str, list[str]]] = []
-        self.renames: list[tuple[str, str]] = []
         for name, value in overrides.items():
             self.set_from_text(name.replace("_", "-"), value if isinstance(value, str) else render_value(value))
 

@@ -490,6 +490,9 @@ def _setup(engine) -> None:
     def changed(names) -> None:
         if names is None or "requirepass" in names:
             acl.set_requirepass(config["requirepass"])
+        # Whether new connections must authenticate follows the default user, not the
+        # requirepass text the engine copies on every change.
+        engine.requirepass = True if acl.auth_required else None
 
     config.listeners.append(changed)
     if config.acl_users and config["aclfile"]:

@@ -170,6 +170,7 @@ class Engine(EngineCore):
 
     def apply_config(self, changed: set | None = None) -> None:
         cfg = self.config
+        self.requirepass = cfg["requirepass"] or None
         self.slowlog_threshold = cfg["slowlog-log-slower-than"]
         if self.slowlog.maxlen != cfg["slowlog-max-len"]:
             self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
@@ -454,10 +455,9 @@ class Engine(EngineCore):
                 monitor.send(Status(line.encode("utf-8", "surrogateescape")))
 
     def log_slow(self, client, args: list, elapsed_us: int) -> None:
-        args = redact(args)
         shown = []
         limit = 32
-        for i, a in enumerate(args):
+        for i, a in enumerate(redact(args)):
             if i == limit - 1 and len(args) > limit:
                 shown.append(b"... (%d more arguments)" % (len(args) - limit + 1))
                 break

@@ -59,6 +59,7 @@ async def serve(config: Config, ready=None, install_signals: bool = True) -> Ser
     engine = Engine(config)
     server = Server(engine)
     await server.start()
+    server.log_exposed_listeners()
     loop = asyncio.get_running_loop()
     if install_signals:
         for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):

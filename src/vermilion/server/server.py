@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
 from ..engine.core import speedups
 from ..engine.engine import Engine
@@ -80,8 +81,6 @@ class Server:
                 self.listeners.append(srv)
                 if not self.port:
                     self.port = srv.sockets[0].getsockname()[1]
-                if host not in ("127.0.0.1", "::1", "localhost"):
-                    self._log_exposed(host, srv.sockets[0].getsockname()[1])
         path = cfg["unixsocket"]
         if path:
             if os.path.exists(path):
@@ -93,22 +92,6 @@ class Server:
             self.listeners.append(srv)
             self.unix_path = path
         self._schedule_cron()
-
-    def _log_exposed(self, host: str, port: int) -> None:
-        """A listener other computers may reach: say how clients are let in."""
-        acl = self.engine.acl
-        default = acl.default
-        if default.nopass and default.enabled:
-            if self.config["protected-mode"]:
-                state = ("the default user has no password: protected mode serves loopback "
-                         "clients only")
-            else:
-                state = ("WARNING: the default user has no password and protected-mode is no: "
-                         "anyone who can reach this address can run every command")
-        else:
-            state = "clients must authenticate (AUTH / HELLO AUTH)"
-        log.warning("Listening on %s:%d, reachable beyond loopback; %s; %d ACL user(s).",
-                    host, port, state, len(acl.users))
 
     def _schedule_cron(self) -> None:
         hz = max(self.config["hz"], 1)
@@ -256,3 +239,31 @@ class Server:
         for client in list(self.clients.values()):
             if client.obuf_soft_since and not client.closing:
                 self.check_output_limits(client)
+
+    # -- exposure ---------------------------------------------------------------------
+
+    def log_exposed_listeners(self) -> None:
+        """Each TCP listener other computers may reach is logged with how clients get in."""
+        for srv in self.listeners:
+            for sock in srv.sockets or ():
+                if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                host, port = sock.getsockname()[:2]
+                if host not in ("127.0.0.1", "::1"):
+                    self._log_exposed(host, port)
+
+    def _log_exposed(self, host: str, port: int) -> None:
+        """A listener other computers may reach: say how clients are let in."""
+        acl = self.engine.acl
+        default = acl.default
+        if default.nopass and default.enabled:
+            if self.config["protected-mode"]:
+                state = ("the default user has no password: protected mode serves loopback "
+                         "clients only")
+            else:
+                state = ("WARNING: the default user has no password and protected-mode is no: "
+                         "anyone who can reach this address can run every command")
+        else:
+            state = "clients must authenticate (AUTH / HELLO AUTH)"
+        log.warning("Listening on %s:%d, reachable beyond loopback; %s; %d ACL user(s).",
+                    host, port, state, len(acl.users))
