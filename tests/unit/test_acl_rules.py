@@ -82,3 +82,13 @@ def test_passwords_are_sha256_only():
     assert u.check_password(b"secret") is False     # off: no login
     u.apply("on", CAT)
     assert u.check_password(b"secret") and not u.check_password(b"Secret")
+
+
+def test_unrestricted_key_access_for_sort_patterns():
+    keys = lambda: [(1, acl.READ)]        # noqa: E731
+    args = [b"get", b"k"]
+    assert user("+@all", "~*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
+    assert user("+@all", "%R~*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
+    assert not user("+@all", "%W~*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
+    assert not user("+@all", "~k*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
+    assert user("+@all", "~k*", "(+get ~*)").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)

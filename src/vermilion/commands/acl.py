@@ -210,6 +210,16 @@ class Acl:
         return user.check(self.catalog, cmd, args, lambda: key_access(cmd, args),
                           lambda: channel_access(cmd, args))
 
+    def full_key_access(self, client, cmd, args: list, need: int = rules.READ) -> bool:
+        """Whether the client's user may touch any key for this command (SORT refuses BY
+        and GET patterns otherwise: "BY option of SORT denied due to insufficient ACL
+        permissions.")."""
+        user = client.user
+        if user is None or user.unrestricted:
+            return True
+        return user.has_unrestricted_key_access(self.catalog, cmd, args,
+                                                lambda: key_access(cmd, args), need)
+
     def _plan(self, user, cmd):
         """What `gate` does for this user and command, decided once (until rules change).
 

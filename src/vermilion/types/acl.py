@@ -599,6 +599,23 @@ class User:
                 error, last = result, pos
         return error, last
 
+    def has_unrestricted_key_access(self, cat: Catalog, cmd, args: list, keys, need: int) -> bool:
+        """ACLUserCheckCmdWithUnrestrictedKeyAccess: some selector allows the command and
+        every key with `need` (SORT's BY and GET patterns require it for READ)."""
+        cache = None
+
+        def cached_keys():
+            nonlocal cache
+            if cache is None:
+                cache = keys()
+            return cache
+
+        for selector in self.selectors:
+            if selector.check(cat, cmd, args, cached_keys, lambda: [])[0] == OK and \
+                    selector.allows_all_keys(need):
+                return True
+        return False
+
     def describe(self, cat: Catalog) -> str:
         """ACLDescribeUser: what ACL LIST and ACL SAVE write after ``user <name>``."""
         if self._description is None:
