@@ -92,3 +92,12 @@ def test_unrestricted_key_access_for_sort_patterns():
     assert not user("+@all", "%W~*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
     assert not user("+@all", "~k*").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
     assert user("+@all", "~k*", "(+get ~*)").has_unrestricted_key_access(CAT, GET, args, keys, acl.READ)
+
+
+def test_fixed_key_positions_are_within_the_minimum_arity():
+    """The compiled ACL check reads args[pos] for these without a length test."""
+    from vermilion.commands.acl import _fixed_keys
+    for top in COMMANDS.values():
+        for cmd in [top, *((top.subcommands or {}).values())]:
+            for pos, _ in _fixed_keys(cmd) or ():
+                assert pos < abs(cmd.arity), cmd.fullname

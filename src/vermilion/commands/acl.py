@@ -112,7 +112,9 @@ class Acl:
         self.users: dict[str, rules.User] = {"default": self.default}
         self.log: list[LogEntry] = []        # newest first
         self.any_restricted = False
-        self.plans: dict = {}                # user -> {command: what gate() checks}
+        # user -> {command: what gate() checks}; each dict keeps its identity (cleared
+        # in place when rules change) because clients hold their user's (acl_plans).
+        self.plans: dict = {}
 
     # -- configuration -------------------------------------------------------------------
 
@@ -180,12 +182,21 @@ class Acl:
 
     def update_client(self, client) -> None:
         """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
-        self.note_restricted(client.user)
-        client.acl_restricted = not client.user.unrestricted
+        user = client.user
+        self.note_restricted(user)
+        client.acl_restricted = not user.unrestricted
+        plans = self.plans.get(user)
+        if plans is None:
+            plans = self.plans[user] = {}
+        client.acl_plans = plans
         client.update_gate()
 
+    def forget_plans(self) -> None:
+        for plans in self.plans.values():
+            plans.clear()
+
     def refresh_gates(self) -> None:
-        self.plans.clear()
+        self.forget_plans()
         for user in self.users.values():
             self.note_restricted(user)
         engine = self.engine
@@ -194,7 +205,7 @@ class Acl:
             self.update_client(client)
 
     def user_changed(self, user) -> None:
-        self.plans.clear()
+        self.forget_plans()
         self.note_restricted(user)
         if user is self.default:
             self.engine.requirepass = True if self.auth_required else None
@@ -220,7 +231,7 @@ class Acl:
         return user.has_unrestricted_key_access(self.catalog, cmd, args,
                                                 lambda: key_access(cmd, args), need)
 
-    def _plan(self, user, cmd):
+    def _plan(self, client, cmd):
         """What `gate` does for this user and command, decided once (until rules change).
 
         ALLOWED: nothing to check. A tuple ((position, matchers), ...): a one-selector
@@ -228,11 +239,14 @@ class Acl:
         one of the patterns that grant what it needs (a list holding such a tuple: the
         same, for the plain three-argument form only). _GENERAL: the full check.
         """
+        user = client.user
         plans = self.plans.get(user)
         if plans is None:
             plans = self.plans[user] = {}
+        client.acl_plans = plans
         plan = _GENERAL
-        if len(user.selectors) == 1 and not channel_access(cmd, [b""] * 3):
+        if len(user.selectors) == 1 and not cmd.is_blocking and \
+                not channel_access(cmd, [b""] * 3):
             sel = user.root
             if sel.allows_command(self.catalog, cmd, []) and not sel.firstargs:
                 fixed = _fixed_keys(cmd)
@@ -248,19 +262,16 @@ class Acl:
 
     def gate(self, client, cmd, args: list):
         """The dispatch check (processCommand): None, or the refusal to send."""
-        if cmd.is_blocking:
-            client.acl_blocking_call = (cmd, args)
-        try:
-            plan = self.plans[client.user][cmd]
-        except KeyError:
-            plan = self._plan(client.user, cmd)
+        plan = client.acl_plans.get(cmd)
+        if plan is None:
+            plan = self._plan(client, cmd)
         if plan is _ALLOWED:
             return None
         cls = plan.__class__
         if cls is tuple or (cls is list and len(args) == 3):
+            # Fixed key positions are within every command's minimum arity (checked
+            # by tests/test_acl.py), so args[pos] exists.
             for pos, prefixes, matchers in (plan if cls is tuple else plan[0]):
-                if pos >= len(args):
-                    break
                 key = args[pos]
                 if prefixes is not None:
                     if key.startswith(prefixes):
@@ -274,6 +285,8 @@ class Acl:
                     continue
                 return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
             return None
+        if cmd.is_blocking:         # blocking commands always take this path
+            client.acl_blocking_call = (cmd, args)
         result, pos = self.check(client.user, cmd, args)
         if result == rules.OK:
             return None
@@ -400,7 +413,7 @@ class Acl:
             if client.user is user:
                 client.user = self.default
                 client.authenticated = False
-                client.update_gate()
+                self.update_client(client)
                 if client is current:
                     self.engine.loop.call_soon(client.close)
                 else:
