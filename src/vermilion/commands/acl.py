@@ -270,7 +270,7 @@ class Acl:
         cls = plan.__class__
         if cls is tuple or (cls is list and len(args) == 3):
             # Fixed key positions are within every command's minimum arity (checked
-            # by tests/test_acl.py), so args[pos] exists.
+            # by tests/unit/test_acl_rules.py), so args[pos] exists.
             for pos, prefixes, matchers in (plan if cls is tuple else plan[0]):
                 key = args[pos]
                 if prefixes is not None:
