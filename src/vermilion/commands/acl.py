@@ -20,7 +20,6 @@ import os
 import secrets
 import time
 
-from ..engine.core import NATIVE_NONE
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.keyspecs import key_access
@@ -111,7 +110,6 @@ class Acl:
         self.default = rules.default_user(self.catalog)
         self.users: dict[str, rules.User] = {"default": self.default}
         self.log: list[LogEntry] = []        # newest first
-        self.any_restricted = False
         # user -> {command: what gate() checks}; each dict keeps its identity (cleared
         # in place when rules change) because clients hold their user's (acl_plans).
         self.plans: dict = {}
@@ -173,17 +171,9 @@ class Acl:
 
     # -- gates -----------------------------------------------------------------------------
 
-    def note_restricted(self, user) -> None:
-        if not user.unrestricted and not self.any_restricted:
-            self.any_restricted = True
-            # The compiled EXEC twin does not know about ACL: EXEC takes the Python
-            # path (which re-checks every queued command) once restricted users exist.
-            COMMANDS["exec"].native = NATIVE_NONE
-
     def update_client(self, client) -> None:
         """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
         user = client.user
-        self.note_restricted(user)
         client.acl_restricted = not user.unrestricted
         plans = self.plans.get(user)
         if plans is None:
@@ -197,8 +187,6 @@ class Acl:
 
     def refresh_gates(self) -> None:
         self.forget_plans()
-        for user in self.users.values():
-            self.note_restricted(user)
         engine = self.engine
         engine.requirepass = True if self.auth_required else None
         for client in list(engine.clients.values()):
@@ -206,7 +194,6 @@ class Acl:
 
     def user_changed(self, user) -> None:
         self.forget_plans()
-        self.note_restricted(user)
         if user is self.default:
             self.engine.requirepass = True if self.auth_required else None
         for client in list(self.engine.clients.values()):
@@ -384,7 +371,6 @@ class Acl:
         staged = rules.set_user(base, ops, self.catalog, self.pubsub_default_all)
         if user is None:
             self.users[name] = staged
-            self.note_restricted(staged)
             return
         self.kill_pubsub_clients_if_needed(staged, user)
         user.copy_from(staged)
@@ -482,8 +468,6 @@ class Acl:
         for name, user in old.items():
             if name != "default":
                 self.drop_user_clients(user, current)
-        for user in users.values():
-            self.note_restricted(user)
         self.user_changed(self.default)
         return None
 
