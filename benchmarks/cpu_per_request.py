@@ -88,7 +88,7 @@ class Server:
     def implementation(self) -> str:
         if self.kind == "redis":
             return "redis"
-        r = subprocess.run([self.python, "-c", "import vermilion.engine.core as c; print(c.IMPLEMENTATION)"],
+        r = subprocess.run([self.python, "-c", "import vermilion.engine.engine, vermilion.server.connection, vermilion._native as n; print(n.describe())"],
                            capture_output=True, text=True, env=server_env())
         return r.stdout.strip() or "?"
 
