@@ -90,6 +90,11 @@ def oom_gate(client, cmd, args):
     engine = client.engine
     if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
         return None
+    if cmd.is_readonly and client.multi is None:
+        # A read cannot grow the dataset: eviction waits for the next write (or the
+        # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
+        engine.oom_state = False
+        return None
     out_of_memory = engine.memory.evictor.perform() == EVICT_FAIL
     engine.oom_state = out_of_memory
     if not out_of_memory:
@@ -138,11 +143,89 @@ def key_evicted_hook(engine, hook) -> None:
 
 # -- MEMORY ---------------------------------------------------------------------------------------
 
+_SPECIAL = ("nondeterministic_output", "request_policy:all_shards", "response_policy:special")
+
 container("memory", arity=-2, summary="A container for memory diagnostics commands", since="4.0.0",
           group="server")
 
 
-@command("memory|usage", arity=-3, flags="readonly", keys=(2, 2, 1), acl="keyspace", since="4.0.0",
+@command("memory|doctor", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
+         summary="Outputs a memory problems report.")
+def memory_doctor(client, args):
+    engine = client.engine
+    mem = engine.memory
+    used = mem.used()
+    rss = mem_rss()
+    keys = sum(len(db.data) for db in engine.dbs)
+    lines = []
+    if mem.ledger_total() < 5 * 1024 * 1024:
+        lines.append("The dataset holds less than 5 MB: there is nothing to diagnose yet.")
+    else:
+        maxmemory = engine.config["maxmemory"]
+        if maxmemory and mem.ledger_total() > maxmemory:
+            lines.append("* The dataset is over maxmemory (%d bytes): policy %s is evicting "
+                         "or refusing writes." % (maxmemory, engine.config["maxmemory-policy"]))
+        if mem.peak > used * 1.5:
+            lines.append("* Peak memory: the peak (%d bytes) is more than 150%% of the current "
+                         "use (%d bytes); freed memory may not have gone back to the system." %
+                         (mem.peak, used))
+        if rss > used * 1.4:
+            lines.append("* High RSS overhead: the process holds %d bytes for %d counted; "
+                         "MEMORY PURGE asks the allocator to give free pages back." % (rss, used))
+        big_clients = [c for c in engine.clients.values() if _client_bytes(c) > 16 * 1024 * 1024]
+        if big_clients:
+            lines.append("* %d clients hold more than 16 MB of buffers each." % len(big_clients))
+        if not lines:
+            lines.append("No memory problems found (%d keys, %d bytes counted, %d resident)." %
+                         (keys, used, rss))
+    return Verbatim(("\n".join(lines) + "\n").encode())
+
+
+def _client_bytes(client) -> int:
+    try:
+        return client.query_buffer_bytes() + client.output_bytes() + CLIENT_BASE
+    except Exception:
+        return 0
+
+
+@command("memory|help", arity=2, flags="loading stale", acl="", since="4.0.0", group="server",
+         summary="Returns helpful text about the different subcommands.")
+def memory_help(client, args):
+    return help_reply("MEMORY", [
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+    ])
+@command("memory|stats", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
+         summary="Returns details about memory usage.")
+def memory_stats_command(client, args):
+    stats = memory_stats(client.engine)
+    if client.resp3:
+        return stats
+    flat: list = []
+    for name, value in stats.items():
+        flat.append(name)
+        if isinstance(value, dict):
+            inner: list = []
+            for k, v in value.items():
+                inner.extend((k, v))
+            flat.append(inner)
+        elif isinstance(value, float):
+            flat.append(b"%.17g" % value)
+        else:
+            flat.append(value)
+    return flat
+
+
+@command("memory|usage", arity=-3, flags="readonly", keys=(2, 2, 1), acl="", since="4.0.0",
          group="server", summary="Estimates the memory usage of a key.")
 def memory_usage(client, args):
     samples = 5
@@ -216,67 +299,7 @@ def _aof_buffer(engine) -> int:
     return int(provider()) if provider is not None else 0
 
 
-@command("memory|stats", arity=2, flags="", acl="", since="4.0.0", group="server",
-         summary="Returns details about memory usage.")
-def memory_stats_command(client, args):
-    stats = memory_stats(client.engine)
-    if client.resp3:
-        return stats
-    flat: list = []
-    for name, value in stats.items():
-        flat.append(name)
-        if isinstance(value, dict):
-            inner: list = []
-            for k, v in value.items():
-                inner.extend((k, v))
-            flat.append(inner)
-        elif isinstance(value, float):
-            flat.append(b"%.17g" % value)
-        else:
-            flat.append(value)
-    return flat
-
-
-@command("memory|doctor", arity=2, flags="", acl="", since="4.0.0", group="server",
-         summary="Outputs a memory problems report.")
-def memory_doctor(client, args):
-    engine = client.engine
-    mem = engine.memory
-    used = mem.used()
-    rss = mem_rss()
-    keys = sum(len(db.data) for db in engine.dbs)
-    lines = []
-    if mem.ledger_total() < 5 * 1024 * 1024:
-        lines.append("The dataset holds less than 5 MB: there is nothing to diagnose yet.")
-    else:
-        maxmemory = engine.config["maxmemory"]
-        if maxmemory and mem.ledger_total() > maxmemory:
-            lines.append("* The dataset is over maxmemory (%d bytes): policy %s is evicting "
-                         "or refusing writes." % (maxmemory, engine.config["maxmemory-policy"]))
-        if mem.peak > used * 1.5:
-            lines.append("* Peak memory: the peak (%d bytes) is more than 150%% of the current "
-                         "use (%d bytes); freed memory may not have gone back to the system." %
-                         (mem.peak, used))
-        if rss > used * 1.4:
-            lines.append("* High RSS overhead: the process holds %d bytes for %d counted; "
-                         "MEMORY PURGE asks the allocator to give free pages back." % (rss, used))
-        big_clients = [c for c in engine.clients.values() if _client_bytes(c) > 16 * 1024 * 1024]
-        if big_clients:
-            lines.append("* %d clients hold more than 16 MB of buffers each." % len(big_clients))
-        if not lines:
-            lines.append("No memory problems found (%d keys, %d bytes counted, %d resident)." %
-                         (keys, used, rss))
-    return Verbatim(b"txt", ("\n".join(lines) + "\n").encode())
-
-
-def _client_bytes(client) -> int:
-    try:
-        return client.query_buffer_bytes() + client.output_bytes() + CLIENT_BASE
-    except Exception:
-        return 0
-
-
-@command("memory|malloc-stats", arity=2, flags="", acl="", since="4.0.0", group="server",
+@command("memory|malloc-stats", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
          summary="Returns the allocator statistics.")
 def memory_malloc_stats(client, args):
     engine = client.engine
@@ -286,13 +309,14 @@ def memory_malloc_stats(client, args):
             "library's malloc above); it keeps no statistics of its own like jemalloc's.\n"
             "resident bytes: %d\ncounted bytes (used_memory): %d\nstartup bytes: %d\n"
             "gc generation counts: %d %d %d\n" % (mem_rss(), mem.used(), mem.startup, *counts))
-    return Verbatim(b"txt", text.encode())
+    return Verbatim(text.encode())
 
 
 _LIBC = None
 
 
 @command("memory|purge", arity=2, flags="", acl="", since="4.0.0", group="server",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          summary="Asks the allocator to release memory.")
 def memory_purge(client, args):
     global _LIBC
@@ -306,19 +330,3 @@ def memory_purge(client, args):
     return OK
 
 
-@command("memory|help", arity=2, flags="loading stale", acl="", since="4.0.0", group="server",
-         summary="Returns helpful text about the different subcommands.")
-def memory_help(client, args):
-    return help_reply("MEMORY", [
-        "DOCTOR",
-        "    Return memory problems reports.",
-        "MALLOC-STATS",
-        "    Return internal statistics report from the memory allocator.",
-        "PURGE",
-        "    Attempt to purge dirty pages for reclamation by the allocator.",
-        "STATS",
-        "    Return information about the memory usage of the server.",
-        "USAGE <key> [SAMPLES <count>]",
-        "    Return memory in bytes used by <key> and its value. Nested values are",
-        "    sampled up to <count> times (default: 5, 0 means sample all).",
-    ])

@@ -576,21 +576,200 @@ class Database:
         self.sample = list(self.data)
         self.mem += len(self.sample) * SAMPLE_ENTRY
 
-    def sample_key(self) -> bytes | None:
-        """A random live key (uniform but for re-created keys listed twice), or None."""
+    def sample_keys(self, count: int) -> list:
+        """Up to `count` random live keys (uniform but for a re-created key listed twice;
+        may repeat). Deleted keys the picks land on are dropped from the list."""
         sample, data = self.sample, self.data
         if sample is None:
-            return self.random_key() if data else None
-        while sample:
-            i = random.randrange(len(sample))
+            key = self.random_key() if data else None
+            return [key] if key is not None else []
+        out = []
+        rand = random.random
+        while len(out) < count and sample:
+            i = int(rand() * len(sample))
             key = sample[i]
             if key in data:
-                return key
-            last = sample.pop()          # a deleted key: drop its entry
+                out.append(key)
+                continue
+            last = sample.pop()
             if i < len(sample):
                 sample[i] = last
             self.mem -= SAMPLE_ENTRY
+        return out
+
+    def sample_volatile_keys(self, count: int) -> list:
+        """Up to `count` random keys that have a TTL (picked from the expiry heap)."""
+        expires = self.expires
+        if not expires:
+            return []
+        out = []
+        rand = random.random
+        for _ in range(4 * count):
+            heap = self.heap
+            when, key = heap[int(rand() * len(heap))]
+            if expires.get(key) == when:
+                out.append(key)
+                if len(out) == count:
+                    return out
+        if not out:
+            self.compact_heap()
+            out.append(self.heap[0][1])
+        return out
+
+    def nearest_expiry_key(self) -> bytes | None:
+        """The key with the nearest deadline (stale heap entries on top are dropped)."""
+        heap, expires = self.heap, self.expires
+        while heap:
+            when, key = heap[0]
+            if expires.get(key) == when:
+                return key
+            heapq.heappop(heap)
+            self.mem -= HEAP_ENTRY
         return None
+
+    # -- SCAN / RANDOMKEY support ---------------------------------------------------
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step: about `count` keys from position `cursor` on, and the next cursor.
+
+        The keys may include expired ones (the caller filters, as Redis does);
+        the next cursor is 0 when the iteration is complete.
+        """
+        index = self._scan_index()
+        start = cursor - _HASH_OFFSET
+        out: list[bytes] = []
+        last = None
+        for key in index.irange_key(min_key=start):
+            h = hash(key)
+            if len(out) >= count and h != last:
+                return h + _HASH_OFFSET, out
+            out.append(key)
+            last = h
+        return 0, out
+
+    def random_key(self) -> bytes | None:
+        """A uniformly chosen key (maybe expired: the caller checks), or None if empty."""
+        n = len(self.data)
+        if n == 0:
+            return None
+        i = random.randrange(n)
+        if n < 32768:   # walking the dict in C beats keeping an index up to date
+            return next(islice(iter(self.data), i, None))
+        return self._scan_index()[i]
+
+    def _scan_index(self) -> SortedKeyList:
+        index = self.scan_index
+        # The index is exact as long as every write goes through this class; a
+        # size mismatch means someone wrote to `data` directly: rebuild.
+        if index is None or len(index) != len(self.data):
+            index = self.scan_index = SortedKeyList(self.data, key=hash)
+            self.rehook()
+        self.scan_used_ms = self.engine.clock.ms()
+        return index
+
+    # -- expiry --------------------------------------------------------------
+
+    def expire_now(self, key: bytes) -> None:
+        """Delete a key whose time has come, telling persistence and listeners."""
+        value = self.data.pop(key, None)
+        if value is not None:
+            self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
+        if self.expires.pop(key, None) is not None:
+            self.mem -= EXPIRE_ENTRY
+        if self.hooked:
+            self._removed(key)
+        engine = self.engine
+        engine.stats.expired_keys += 1
+        if self.watched:
+            engine.touch_watched(self, key)
+        engine.key_expired(self, key)
+
+    def active_expire(self, now_ms: int, budget: int) -> int:
+        """Delete up to `budget` due keys; returns how many were deleted."""
+        heap, expires = self.heap, self.expires
+        done = 0
+        while heap and heap[0][0] < now_ms and done < budget:
+            when, key = heapq.heappop(heap)
+            self.mem -= HEAP_ENTRY
+            if expires.get(key) == when:
+                self.expire_now(key)
+                done += 1
+        if len(heap) > 2 * len(expires) + 1024:
+            self.compact_heap()
+        return done
+
+    def has_due_keys(self, now_ms: int) -> bool:
+        heap = self.heap
+        return bool(heap) and heap[0][0] < now_ms
+
+    def _ttl_dropped(self) -> None:
+        # A TTL went away, leaving a stale heap entry behind. Compacting once stale
+        # entries outnumber live ones keeps the heap O(live TTLs), amortized O(1).
+        if len(self.heap) > 2 * len(self.expires) + 1024:
+            self.compact_heap()
+
+    def compact_heap(self) -> None:
+        """Drop stale heap entries (TTL changed, removed, or key deleted)."""
+        self.mem -= (len(self.heap) - len(self.expires)) * HEAP_ENTRY
+        self.heap = [(when, key) for key, when in self.expires.items()]
+        heapq.heapify(self.heap)
+
+    # -- eviction sampling (engine/memory.py) ------------------------------------------
+
+    def set_sampling(self, on: bool) -> None:
+        """Keep (or drop) the list of keys eviction samples from."""
+        if on and self.sample is None:
+            self.sample = list(self.data)
+            self.mem += len(self.sample) * SAMPLE_ENTRY
+        elif not on and self.sample is not None:
+            self.mem -= len(self.sample) * SAMPLE_ENTRY
+            self.sample = None
+        self.rehook()
+
+    def _rebuild_sample(self) -> None:
+        self.mem -= len(self.sample) * SAMPLE_ENTRY
+        self.sample = list(self.data)
+        self.mem += len(self.sample) * SAMPLE_ENTRY
+
+    def sample_keys(self, count: int) -> list:
+        """Up to `count` random live keys (uniform but for a re-created key listed twice;
+        may repeat). Deleted keys the picks land on are dropped from the list."""
+        sample, data = self.sample, self.data
+        if sample is None:
+            key = self.random_key() if data else None
+            return [key] if key is not None else []
+        out = []
+        rand = random.random
+        while len(out) < count and sample:
+            i = int(rand() * len(sample))
+            key = sample[i]
+            if key in data:
+                out.append(key)
+                continue
+            last = sample.pop()
+            if i < len(sample):
+                sample[i] = last
+            self.mem -= SAMPLE_ENTRY
+        return out
+
+    def sample_volatile_keys(self, count: int) -> list:
+        """Up to `count` random keys that have a TTL (picked from the expiry heap)."""
+        expires = self.expires
+        if not expires:
+            return []
+        out = []
+        rand = random.random
+        for _ in range(4 * count):
+            heap = self.heap
+            when, key = heap[int(rand() * len(heap))]
+            if expires.get(key) == when:
+                out.append(key)
+                if len(out) == count:
+                    return out
+        if not out:
+            self.compact_heap()
+            out.append(self.heap[0][1])
+        return out
 
     def nearest_expiry_key(self) -> bytes | None:
         """The key with the nearest deadline (stale heap entries on top are dropped)."""

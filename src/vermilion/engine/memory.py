@@ -53,6 +53,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from bisect import insort
 from itertools import islice
 from operator import attrgetter
 from sys import getsizeof
@@ -280,7 +281,7 @@ class Memory:
         return sum(map(_MEM, self.engine.dbs))
 
     def used(self) -> int:
-        used = self.startup + self.ledger_total() + self.clients_bytes()
+        used = self.startup + self.ledger_total() + self.clients_bytes() + self.scripts_bytes()[1]
         if used > self.peak:
             self.peak = used
             self.peak_time = int(time.time())
@@ -375,10 +376,13 @@ class Evictor:
     def perform(self) -> int:
         """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time bound hit, the cron
         goes on) or EVICT_FAIL (over the limit and nothing can be freed)."""
-        total = self.memory.ledger_total
         limit = self.maxmemory
-        if not limit or total() <= limit:
-            self._under()
+        if not limit:
+            return EVICT_OK
+        used = self.memory.ledger_total()
+        if used <= limit:
+            if self.exceeded_since:
+                self._under()
             return EVICT_OK
         if not self.exceeded_since:
             self.exceeded_since = time.monotonic()
@@ -386,11 +390,14 @@ class Evictor:
             return EVICT_FAIL
         deadline = time.perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
         evicted = 0
-        while total() > limit:
+        while used > limit:
             victim = self.select()
             if victim is None:
                 return EVICT_FAIL
-            self.evict(*victim)
+            db = victim[0]
+            before = db.mem
+            self.evict(db, victim[1])
+            used -= before - db.mem
             evicted += 1
             if not evicted & 15 and time.perf_counter() > deadline:
                 self.running = True
@@ -430,9 +437,9 @@ class Evictor:
             for _ in range(len(dbs)):
                 db = dbs[self.next_db % len(dbs)]
                 self.next_db += 1
-                key = db.sample_key() if self.allkeys else db.sample_volatile_key()
-                if key is not None:
-                    return db, key
+                keys = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
+                if keys:
+                    return db, keys[0]
             return None
         pool = self.pool
         for _ in range(3):
@@ -453,33 +460,34 @@ class Evictor:
         return None
 
     def _populate(self, db, samples: int) -> None:
+        """Redis's evictionPoolPopulate: score `samples` random keys of `db` and keep
+        the POOL_SIZE best candidates seen so far, best last."""
         policy = self.policy
         pool = self.pool
-        keys = set()
+        keys = db.sample_keys(samples) if self.allkeys else db.sample_volatile_keys(samples)
         if policy == "volatile-ttl":
             # The expiry heap knows the nearest deadline exactly: always a candidate.
             nearest = db.nearest_expiry_key()
             if nearest is not None:
-                keys.add(nearest)
-        for _ in range(samples):
-            key = db.sample_key() if self.allkeys else db.sample_volatile_key()
-            if key is not None:
-                keys.add(key)
-        for key in keys:
-            if policy.endswith("lru"):
-                score = db.idle_ms(key)
-            elif policy.endswith("lfu"):
-                score = LFU_MAX - db.lfu_counter(key)
-            else:   # volatile-ttl: the sooner it expires, the better a victim
-                score = -db.expires.get(key, 0)
-            entry = (score, db.index, key)
-            if entry in pool:
-                continue
+                keys.append(nearest)
+        index = db.index
+        if policy.endswith("lru"):
+            now = self.engine.clock.ms()
+            access = db.access
+            since = db.track_since_ms
+            scored = [(now - access.get(key, since), index, key) for key in keys]
+        elif policy.endswith("lfu"):
+            counter = db.lfu_counter
+            scored = [(LFU_MAX - counter(key), index, key) for key in keys]
+        else:   # volatile-ttl: the sooner it expires, the better a victim
+            expires = db.expires
+            scored = [(-expires.get(key, 0), index, key) for key in keys]
+        for entry in scored:
             if len(pool) < POOL_SIZE:
-                _insort(pool, entry)
-            elif score > pool[0][0]:
-                pool.pop(0)
-                _insort(pool, entry)
+                insort(pool, entry)
+            elif entry > pool[0]:
+                insort(pool, entry)
+                del pool[0]
 
     def evict(self, db, key: bytes) -> None:
         """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told."""
@@ -492,10 +500,3 @@ class Evictor:
             engine.notify(db, "e", b"evicted", key)
         for hook in self.hooks:
             hook(db, key)
-
-
-def _insort(pool: list, entry) -> None:
-    i = len(pool)
-    while i and pool[i - 1][0] > entry[0]:
-        i -= 1
-    pool.insert(i, entry)
