@@ -397,7 +397,7 @@ class Database:
             if sample is not None:
                 sample.append(key)
                 self.mem += SAMPLE_ENTRY
-                if len(sample) > 2 * len(self.data) + 1024:
+                if len(sample) > 2 * len(self.data) + 64:
                     self._rebuild_sample()
             if self.notify_new:
                 # Redis's dbAdd: class n, not part of "A"; before the command's own event.
@@ -578,24 +578,20 @@ class Database:
 
     def sample_keys(self, count: int) -> list:
         """Up to `count` random live keys (uniform but for a re-created key listed twice;
-        may repeat). Deleted keys the picks land on are dropped from the list."""
+        may repeat). Stale entries stay until the list is rebuilt (see _stored)."""
         sample, data = self.sample, self.data
         if sample is None:
             key = self.random_key() if data else None
             return [key] if key is not None else []
-        out = []
-        rand = random.random
-        while len(out) < count and sample:
-            i = int(rand() * len(sample))
-            key = sample[i]
-            if key in data:
-                out.append(key)
-                continue
-            last = sample.pop()
-            if i < len(sample):
-                sample[i] = last
-            self.mem -= SAMPLE_ENTRY
-        return out
+        if not sample:
+            return []
+        # At most half of the list is stale (it is rebuilt past that), so twice the
+        # picks find `count` live keys in one C call most of the time.
+        out = [key for key in random.choices(sample, k=2 * count) if key in data]
+        if not out and data:
+            self._rebuild_sample()
+            out = [key for key in random.choices(self.sample, k=count) if key in data]
+        return out[:count]
 
     def sample_volatile_keys(self, count: int) -> list:
         """Up to `count` random keys that have a TTL (picked from the expiry heap)."""

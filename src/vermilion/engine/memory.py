@@ -53,7 +53,6 @@ from __future__ import annotations
 import os
 import resource
 import time
-from bisect import insort
 from itertools import islice
 from operator import attrgetter
 from sys import getsizeof
@@ -442,15 +441,15 @@ class Evictor:
                     return db, keys[0]
             return None
         pool = self.pool
+        if self.allkeys:
+            active = [db for db in dbs if db.data]
+        else:
+            active = [db for db in dbs if db.expires]
+        if not active:
+            return None
         for _ in range(3):
-            found = False
-            for db in dbs:
-                if not (db.data if self.allkeys else db.expires):
-                    continue
-                found = True
+            for db in active:
                 self._populate(db, samples)
-            if not found:
-                return None
             # The best candidate is at the end; entries whose key has gone are skipped.
             while pool:
                 score, index, key = pool.pop()
@@ -482,12 +481,10 @@ class Evictor:
         else:   # volatile-ttl: the sooner it expires, the better a victim
             expires = db.expires
             scored = [(-expires.get(key, 0), index, key) for key in keys]
-        for entry in scored:
-            if len(pool) < POOL_SIZE:
-                insort(pool, entry)
-            elif entry > pool[0]:
-                insort(pool, entry)
-                del pool[0]
+        pool.extend(scored)
+        pool.sort()
+        if len(pool) > POOL_SIZE:
+            del pool[:-POOL_SIZE]
 
     def evict(self, db, key: bytes) -> None:
         """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told."""
