@@ -82,6 +82,9 @@ TRACK_OFF, TRACK_LRU, TRACK_LFU = 0, 1, 2
 LFU_INIT_VAL = 5
 
 
+assert KEY_SLOT == 60, "Database.set inlines KEY_SLOT"
+
+
 def scan_cursor_of(key: bytes) -> int:
     """The SCAN position of `key`: its place in the hash order, as an unsigned number."""
     return hash(key) + _HASH_OFFSET
@@ -197,13 +200,18 @@ class Database:
         if self.hooked:
             self._stored(key)
         data[key] = value
+        # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
         if old is None:
-            size = ((len(key) + 48) & -16) + KEY_SLOT
-        elif old.__class__ is bytes:
-            size = -((len(old) + 48) & -16)
+            if value.__class__ is bytes:
+                self.mem += ((len(key) + 48) & -16) + ((len(value) + 48) & -16) + 60
+            else:
+                self.mem += ((len(key) + 48) & -16) + 60 + value_size(value)
+        elif value.__class__ is bytes and old.__class__ is bytes:
+            if len(value) != len(old):
+                self.mem += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
         else:
             size = -counted_size(old)       # before a re-stored collection is measured again
-        self.mem += size + ((len(value) + 48) & -16 if value.__class__ is bytes else value_size(value))
+            self.mem += size + value_size(value)
         if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
             self.mem -= EXPIRE_ENTRY
             self._ttl_dropped()
