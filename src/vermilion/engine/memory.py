@@ -389,8 +389,10 @@ class Evictor:
             return EVICT_FAIL
         deadline = time.perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
         evicted = 0
+        dbs = self.engine.dbs
+        active = [db for db in dbs if db.data] if self.allkeys else [db for db in dbs if db.expires]
         while used > limit:
-            victim = self.select()
+            victim = self.select(active)
             if victim is None:
                 return EVICT_FAIL
             db = victim[0]
@@ -426,25 +428,22 @@ class Evictor:
 
     # -- choosing a victim --------------------------------------------------------------------
 
-    def select(self):
-        """(db, key) to evict next, or None when no candidate exists."""
+    def select(self, active: list):
+        """(db, key) to evict next from the databases in `active`, or None."""
         policy = self.policy
         dbs = self.engine.dbs
         samples = self.engine.config["maxmemory-samples"]
         if policy.endswith("random"):
             # Redis visits the databases in turn, one random key each time.
-            for _ in range(len(dbs)):
-                db = dbs[self.next_db % len(dbs)]
+            n = len(active)
+            for _ in range(n):
+                db = active[self.next_db % n]
                 self.next_db += 1
                 keys = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
                 if keys:
                     return db, keys[0]
             return None
         pool = self.pool
-        if self.allkeys:
-            active = [db for db in dbs if db.data]
-        else:
-            active = [db for db in dbs if db.expires]
         if not active:
             return None
         for _ in range(3):
