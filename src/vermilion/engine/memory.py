@@ -419,7 +419,8 @@ class Evictor:
 
     def cron(self, now_ms: int) -> None:
         """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
-        for up to a quarter of a cron tick."""
+        for up to a quarter of a cron tick; keep used_memory_peak current."""
+        self.memory.used()
         if self.running or (self.maxmemory and self.memory.ledger_total() > self.maxmemory
                             and self.policy != "noeviction"):
             deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
