@@ -238,3 +238,17 @@ def test_tenacity_bounds_one_eviction_round(engine):
         if not engine.memory.evictor.running:
             break
     assert total(engine) <= 100 * 1024
+
+
+def test_no_limit_costs_dispatch_nothing_and_client_eviction_is_refused(engine):
+    from vermilion.engine.engine import BUSY_MAXMEMORY
+    c = Client(engine)
+    assert not engine.busy & BUSY_MAXMEMORY
+    run(engine, c, "CONFIG", "SET", "maxmemory", "10mb")
+    assert engine.busy & BUSY_MAXMEMORY
+    run(engine, c, "CONFIG", "SET", "maxmemory", "0")
+    assert not engine.busy & BUSY_MAXMEMORY
+    reply = run(engine, c, "CONFIG", "SET", "maxmemory-clients", "10%")
+    assert isinstance(reply, ErrorReply) and b"maxmemory-clients must be 0" in reply.message
+    assert run(engine, c, "CONFIG", "GET", "maxmemory-clients") == {b"maxmemory-clients": b"0"} or \
+        run(engine, c, "CONFIG", "GET", "maxmemory-clients") == [b"maxmemory-clients", b"0"]
