@@ -23,15 +23,14 @@ from ..engine.core import NATIVE_NONE
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
 from ..engine.memory import CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, usage
-from ..engine.replies import OK, ErrorReply, Verbatim
+from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
 from ._args import parse_int
 from ._help import help_reply
 
-_COLLECTIONS = frozenset(("hash", "list", "set", "sortedset", "stream", "geo"))
+_COLLECTIONS = frozenset(("hash", "list", "set", "sortedset", "stream"))
 _NOT_REFUSED_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
 _SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
-_OOM_REPLY = ErrorReply(OOM_ERROR)
 _wrapped = False
 
 
@@ -66,7 +65,7 @@ def _wrap_collection_writes() -> None:
     # The C loop's native write handlers store values without the accounting:
     # the Python handlers run instead (the read-only twins stay).
     for cmd in COMMANDS.values():
-        if cmd.is_write and getattr(cmd, "native", NATIVE_NONE) != NATIVE_NONE and cmd.name not in ("exec", "multi"):
+        if cmd.is_write and getattr(cmd, "native", NATIVE_NONE) != NATIVE_NONE:
             cmd.native = NATIVE_NONE
     rows = []
     for cmd in COMMANDS.values():
