@@ -19,7 +19,6 @@ import ctypes
 import ctypes.util
 import gc
 
-from ..engine.core import NATIVE_NONE
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
 from ..engine.memory import CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, usage
@@ -62,11 +61,6 @@ def _wrap_collection_writes() -> None:
     if _wrapped:
         return
     _wrapped = True
-    # The C loop's native write handlers store values without the accounting:
-    # the Python handlers run instead (the read-only twins stay).
-    for cmd in COMMANDS.values():
-        if cmd.is_write and getattr(cmd, "native", NATIVE_NONE) != NATIVE_NONE:
-            cmd.native = NATIVE_NONE
     rows = []
     for cmd in COMMANDS.values():
         rows.append(cmd)
