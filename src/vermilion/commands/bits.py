@@ -68,9 +68,10 @@ def _writable(client, key: bytes, max_bit: int):
         # Only the representation changes (Redis unshares the string into a raw
         # sds): not a write by itself, so watchers are told only if bits change.
         value = bytearray(value)
-        db.data[key] = value
+        db.replace(key, value)
     grown = len(value) < size
     if grown:
+        db.grew(len(value), size)
         value.extend(bytes(size - len(value)))
     return value, grown
 

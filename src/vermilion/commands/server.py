@@ -31,10 +31,6 @@ def human(n: float) -> str:
     return str(n)
 
 
-class MemoryTracker:
-    peak = 0
-
-
 def _server_section(engine):
     server = engine.server
     uptime = int(time.time() - engine.stats.start_time)
@@ -69,27 +65,59 @@ def _clients_section(engine):
 
 
 def _memory_section(engine):
-    used = rss_bytes()
-    MemoryTracker.peak = max(MemoryTracker.peak, used)
-    peak = MemoryTracker.peak
+    """Redis 7.0's fields. used_memory is the accounted total (engine/memory.py):
+    the startup baseline, the data, clients; used_memory_rss is measured."""
+    mem = engine.memory
+    used = mem.used()
+    peak = mem.peak
+    rss = rss_bytes()
     maxmemory = engine.config["maxmemory"]
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     scripts = getattr(engine, "scripts", None)
-    script_fields = list(scripts.info().items()) if scripts is not None else []
+    sinfo = scripts.info() if scripts is not None else {}
+    lua = sinfo.get("used_memory_lua", 0)
+    vm_total = sinfo.get("used_memory_vm_total", 0)
+    scripts_mem = sinfo.get("used_memory_scripts", 0)
+    clients = mem.clients_bytes()
+    main, expires, access = mem.keys_overhead()
+    aof = engine.aof_buffer_bytes() if hasattr(engine, "aof_buffer_bytes") else 0
+    overhead = mem.startup + clients + scripts_mem + aof + main + expires + access
+    dataset = max(used - overhead, 0)
+    net = used - mem.startup
+    frag = rss / used if used else 1.0
     return [
-        # Python has no allocator total like jemalloc's; the process's resident size is
-        # the honest measurement, so used_memory and used_memory_rss agree.
         ("used_memory", used), ("used_memory_human", human(used)),
-        ("used_memory_rss", used), ("used_memory_rss_human", human(used)),
+        ("used_memory_rss", rss), ("used_memory_rss_human", human(rss)),
         ("used_memory_peak", peak), ("used_memory_peak_human", human(peak)),
         ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100)),
-        ("used_memory_startup", engine.startup_rss), ("used_memory_dataset", max(used - engine.startup_rss, 0)),
+        ("used_memory_overhead", overhead), ("used_memory_startup", mem.startup),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", "%.2f%%" % (100.0 * dataset / net if net > 0 else 0)),
+        ("allocator_allocated", used), ("allocator_active", used), ("allocator_resident", rss),
         ("total_system_memory", total), ("total_system_memory_human", human(total)),
+        ("used_memory_lua", lua), ("used_memory_vm_eval", sinfo.get("used_memory_vm_eval", 0)),
+        ("used_memory_lua_human", human(lua)),
+        ("used_memory_scripts_eval", sinfo.get("used_memory_scripts_eval", 0)),
+        ("number_of_cached_scripts", sinfo.get("number_of_cached_scripts", 0)),
+        ("number_of_functions", sinfo.get("number_of_functions", 0)),
+        ("number_of_libraries", sinfo.get("number_of_libraries", 0)),
+        ("used_memory_vm_functions", sinfo.get("used_memory_vm_functions", 0)),
+        ("used_memory_vm_total", vm_total), ("used_memory_vm_total_human", human(vm_total)),
+        ("used_memory_functions", sinfo.get("used_memory_functions", 0)),
+        ("used_memory_scripts", scripts_mem), ("used_memory_scripts_human", human(scripts_mem)),
         ("maxmemory", maxmemory), ("maxmemory_human", human(maxmemory)),
         ("maxmemory_policy", engine.config["maxmemory-policy"]),
-        ("mem_fragmentation_ratio", "1.00"), ("mem_allocator", "pymalloc"),
+        ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "%.2f" % frag), ("allocator_rss_bytes", rss - used),
+        ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
+        ("mem_fragmentation_ratio", "%.2f" % frag), ("mem_fragmentation_bytes", rss - used),
+        # The startup baseline and the buffers are not counted for eviction.
+        ("mem_not_counted_for_evict", used - mem.ledger_total()),
+        ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
+        ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
-    ] + script_fields
+    ]
 
 
 def _persistence_section(engine):
@@ -112,6 +140,7 @@ def _persistence_section(engine):
 def _stats_section(engine):
     s = engine.stats
     pubsub = engine.pubsub
+    exceeded = engine.memory.evictor.exceeded_ms()
     return [
         ("total_connections_received", s.total_connections),
         ("total_commands_processed", sum(c.calls for c in _all_commands())),
@@ -120,7 +149,9 @@ def _stats_section(engine):
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
         ("rejected_connections", s.rejected_connections), ("sync_full", 0), ("sync_partial_ok", 0),
         ("sync_partial_err", 0), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
-        ("expired_time_cap_reached_count", 0), ("evicted_keys", s.evicted_keys), ("evicted_clients", 0),
+        ("expired_time_cap_reached_count", 0), ("expire_cycle_cpu_milliseconds", 0),
+        ("evicted_keys", s.evicted_keys), ("evicted_clients", s.evicted_clients),
+        ("total_eviction_exceeded_time", exceeded[0]), ("current_eviction_exceeded_time", exceeded[1]),
         ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
         ("pubsub_channels", pubsub.channel_count() if pubsub else 0),
         ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),

@@ -362,6 +362,7 @@ def append(client, args):
         if cls is bytearray:
             check_length(client, len(value), len(extra))
             value += extra
+            db.grew(len(value) - len(extra), len(value))
             db.modified(key)
         elif cls is bytes:
             check_length(client, len(value), len(extra))
@@ -457,9 +458,11 @@ def setrange(client, args):
             db.set(key, value, keep_ttl=True)
         else:
             db.modified(key)
+        before = len(value)
         if len(value) < offset:
             value.extend(bytes(offset - len(value)))
         value[offset:offset + len(patch)] = patch
+        db.grew(before, len(value))
     engine = client.engine
     engine.notify(db, "$", b"setrange", key)
     engine.dirty += 1

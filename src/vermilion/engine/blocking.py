@@ -289,6 +289,8 @@ class Blocking:
                         reply = waiter.serve(waiter, key)
                     except CommandError as err:
                         reply = ErrorReply(err.message)
+                    if engine.dirty != dirty:
+                        db.observe(key)     # served in its command's place (engine/memory.py)
                     if engine.dirty != dirty and engine.sinks and engine.effects:
                         engine.propagate(db.index, engine.effects)
                     engine.effects = None

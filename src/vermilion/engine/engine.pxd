@@ -6,7 +6,7 @@ cdef class Stats:
     cdef public long long total_commands, total_connections, rejected_connections
     cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses
     cdef public long long net_input_bytes, net_output_bytes, error_replies
-    cdef public long long unexpected_error_replies, pubsub_messages
+    cdef public long long unexpected_error_replies, pubsub_messages, evicted_clients
     cdef public dict error_codes
     cdef public object start_time, ops_samples
 

@@ -29,6 +29,7 @@ BUSY_LOADING = 2
 BUSY_PAUSED = 4
 BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
+BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before commands (commands/memory.py)
 
 
 class Stats:
@@ -36,7 +37,7 @@ class Stats:
         "total_commands", "total_connections", "rejected_connections", "expired_keys",
         "evicted_keys", "keyspace_hits", "keyspace_misses", "net_input_bytes",
         "net_output_bytes", "error_replies", "unexpected_error_replies", "error_codes",
-        "start_time", "ops_samples", "pubsub_messages",
+        "start_time", "ops_samples", "pubsub_messages", "evicted_clients",
     )
 
     def __init__(self):
@@ -50,6 +51,7 @@ class Stats:
         self.rejected_connections = 0
         self.expired_keys = 0
         self.evicted_keys = 0
+        self.evicted_clients = 0
         self.keyspace_hits = 0
         self.keyspace_misses = 0
         self.net_input_bytes = 0
@@ -138,8 +140,12 @@ class Engine(EngineCore):
         self.server = None                  # the network server, when there is one
         self.shutdown_requested: Callable | None = None
         self.lastsave = int(time.time())
-        from .memory import rss_bytes
-        self.startup_rss = rss_bytes()
+        from .memory import Memory
+        self.memory = Memory(self)          # accounting and eviction (engine/memory.py)
+        self.startup_rss = self.memory.startup
+        # The OOM state found before the running command (Redis's pre_command_oom_state):
+        # scripts read it at their start.
+        self.oom_state = False
         self.pubsub = None                  # set by commands.pubsub when loaded
         self.blocking = None                # set by engine.blocking when loaded
         self.notify_flags = 0
@@ -331,12 +337,16 @@ class Engine(EngineCore):
             else:
                 client.resume()
 
-    def add_gate_hook(self, hook: Callable) -> None:
+    def add_gate_hook(self, hook: Callable, first: bool = False) -> None:
         """Families with dispatch rules (MULTI, pub/sub, scripts) add a check here.
 
         The hook returns a reply to stop the command, or None to let it run.
+        `first` puts it before the others (the OOM check precedes MULTI queueing).
         """
-        self._extensions.append(hook)
+        if first:
+            self._extensions.insert(0, hook)
+        else:
+            self._extensions.append(hook)
 
     def reject(self, cmd: Command | None, err: CommandError) -> ErrorReply:
         if cmd is not None:

@@ -9,6 +9,8 @@ cdef class Database:
     cdef public object scan_index, scan_used_ms, track_since_ms
     cdef public int track
     cdef public bint notify_new, hooked
+    cdef public long long mem
+    cdef public object sample
     cdef dict __dict__
 
     # Called by the hot handlers as C calls (a Python subclass could still override them).

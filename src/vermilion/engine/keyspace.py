@@ -51,6 +51,13 @@ IDLETIME request on. Off, a lookup or a store pays one flag test (measured
 +5..8 ns on a ~65 ns ``Database.get``/``set``); on, a lookup costs ~200 ns more
 (a clock read and a dict store), which is why it is not always on. A key with
 no record is reported idle since tracking started.
+
+Memory (``mem``)
+----------------
+Each database counts the bytes its keys, values, TTLs, access records and
+eviction sample occupy (engine/memory.py has the costs and the guarantees).
+The write methods below keep it exact as keys come and go; a collection
+changed in place is measured again by ``observe`` after the command.
 """
 from __future__ import annotations
 
@@ -62,6 +69,8 @@ from typing import TYPE_CHECKING
 from sortedcontainers import SortedKeyList
 
 from .errors import WRONGTYPE, CommandError
+from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY,
+                     bytearray_size, counted_size, dataset_walk, value_size)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -73,6 +82,9 @@ TRACK_OFF, TRACK_LRU, TRACK_LFU = 0, 1, 2
 LFU_INIT_VAL = 5
 
 
+assert KEY_SLOT == 60, "Database.set inlines KEY_SLOT"
+
+
 def scan_cursor_of(key: bytes) -> int:
     """The SCAN position of `key`: its place in the hash order, as an unsigned number."""
     return hash(key) + _HASH_OFFSET
@@ -81,7 +93,7 @@ def scan_cursor_of(key: bytes) -> int:
 class Database:
     __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl",
                  "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
-                 "notify_new")
+                 "notify_new", "mem", "sample")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -94,6 +106,10 @@ class Database:
         self.scan_index: SortedKeyList | None = None
         self.scan_used_ms = 0
         self.access: dict[bytes, int] = {}
+        self.mem = 0                # accounted bytes (engine/memory.py)
+        # Keys to sample for eviction (allkeys policies with maxmemory): may hold
+        # keys deleted since, and a key twice; see sample_key.
+        self.sample: list | None = None
         if index == 0:
             # One config listener and one cron task per engine, owned by database 0.
             _KeyspaceHooks(engine)
@@ -179,10 +195,25 @@ class Database:
 
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """Store `value`, dropping any TTL unless keep_ttl (the SET semantics)."""
+        data = self.data
+        old = data.get(key)
         if self.hooked:
             self._stored(key)
-        self.data[key] = value
+        data[key] = value
+        # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
+        if old is None:
+            if value.__class__ is bytes:
+                self.mem += ((len(key) + 48) & -16) + ((len(value) + 48) & -16) + 60
+            else:
+                self.mem += ((len(key) + 48) & -16) + 60 + value_size(value)
+        elif value.__class__ is bytes and old.__class__ is bytes:
+            if len(value) != len(old):
+                self.mem += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
+        else:
+            size = -counted_size(old)       # before a re-stored collection is measured again
+            self.mem += size + value_size(value)
         if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+            self.mem -= EXPIRE_ENTRY
             self._ttl_dropped()
         if self.watched:
             self.engine.touch_watched(self, key)
@@ -192,8 +223,30 @@ class Database:
         if self.hooked:
             self._stored(key)
         self.data[key] = value
+        self.mem += ((len(key) + 48) & -16) + KEY_SLOT + (
+            (len(value) + 48) & -16 if value.__class__ is bytes else value_size(value))
         if self.watched:
             self.engine.touch_watched(self, key)
+
+    def replace(self, key: bytes, value) -> None:
+        """Swap the object stored at `key` for an equal one of another representation
+        (bytes -> bytearray before an in-place change): not a write by itself."""
+        old = counted_size(self.data[key])
+        self.data[key] = value
+        self.mem += value_size(value) - old
+
+    def observe(self, key: bytes) -> None:
+        """Measure the value at `key` again after in-place changes (engine/memory.py)."""
+        value = self.data.get(key)
+        if value is not None:
+            cls = value.__class__
+            if cls is not bytes and cls is not bytearray:
+                old = value.mem
+                self.mem += value_size(value) - old
+
+    def grew(self, old_len: int, new_len: int) -> None:
+        """A bytearray string changed length in place (APPEND, SETRANGE, SETBIT ...)."""
+        self.mem += bytearray_size(new_len) - bytearray_size(old_len)
 
     def modified(self, key: bytes) -> None:
         """Tell watchers a value was changed in place (HSET, LPUSH, APPEND ...)."""
@@ -214,9 +267,13 @@ class Database:
         return True
 
     def delete(self, key: bytes) -> bool:
-        if self.data.pop(key, None) is None:
+        value = self.data.pop(key, None)
+        if value is None:
             return False
+        self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + (
+            (len(value) + 48) & -16 if value.__class__ is bytes else counted_size(value))
         if self.expires and self.expires.pop(key, None) is not None:
+            self.mem -= EXPIRE_ENTRY
             self._ttl_dropped()
         if self.hooked:
             self._removed(key)
@@ -228,7 +285,9 @@ class Database:
         """Remove and return the value (for RENAME, MOVE, GETDEL)."""
         value = self.data.pop(key, None)
         if value is not None:
+            self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
             if self.expires and self.expires.pop(key, None) is not None:
+                self.mem -= EXPIRE_ENTRY
                 self._ttl_dropped()
             if self.hooked:
                 self._removed(key)
@@ -237,7 +296,9 @@ class Database:
         return value
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
-        self.expires[key] = when_ms
+        expires = self.expires
+        self.mem += HEAP_ENTRY if key in expires else HEAP_ENTRY + EXPIRE_ENTRY
+        expires[key] = when_ms
         heap = self.heap
         heapq.heappush(heap, (when_ms, key))
         if len(heap) > 2 * len(self.expires) + 1024:
@@ -248,6 +309,7 @@ class Database:
     def persist(self, key: bytes) -> bool:
         if self.expires.pop(key, None) is None:
             return False
+        self.mem -= EXPIRE_ENTRY
         self._ttl_dropped()
         if self.watched:
             self.engine.touch_watched(self, key)
@@ -268,6 +330,9 @@ class Database:
         self.heap = []
         self.scan_index = None
         self.access = {}
+        self.mem = 0
+        if self.sample is not None:
+            self.sample = []
         self.rehook()
         return removed
 
@@ -290,6 +355,10 @@ class Database:
         self.expires = expires
         self.heap = [(when, key) for key, when in expires.items()]
         heapq.heapify(self.heap)
+        self.mem = dataset_walk(data) + len(expires) * (EXPIRE_ENTRY + HEAP_ENTRY)
+        if self.sample is not None:
+            self.sample = list(data)
+            self.mem += len(data) * SAMPLE_ENTRY
 
     def transfer(self, key: bytes, dst: "Database", new_key: bytes) -> None:
         """Move `key` (value, TTL and access record) to `new_key` in `dst`.
@@ -305,6 +374,8 @@ class Database:
         if when is not None:
             dst.set_expire(new_key, when)
         if record is not None and dst.track:
+            if new_key not in dst.access:
+                dst.mem += ACCESS_ENTRY
             dst.access[new_key] = record
 
     def swap(self, other: "Database") -> None:
@@ -314,7 +385,7 @@ class Database:
                 for key in list(db.watched):
                     if key in db.data or key in incoming.data:
                         db.engine.touch_watched(db, key)
-        for name in ("data", "expires", "heap", "scan_index", "scan_used_ms", "access"):
+        for name in ("data", "expires", "heap", "scan_index", "scan_used_ms", "access", "mem", "sample"):
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs)
             setattr(other, name, mine)
@@ -322,13 +393,20 @@ class Database:
         other.rehook()
 
     def rehook(self) -> None:
-        self.hooked = self.scan_index is not None or bool(self.track) or self.notify_new
+        self.hooked = self.scan_index is not None or bool(self.track) or self.notify_new or \
+            self.sample is not None
 
     def _stored(self, key: bytes) -> None:
         """A value is about to be stored at `key` (SCAN index, access time, `new` event)."""
         if key not in self.data:
             if self.scan_index is not None:
                 self.scan_index.add(key)
+            sample = self.sample
+            if sample is not None:
+                sample.append(key)
+                self.mem += SAMPLE_ENTRY
+                if len(sample) > 2 * len(self.data) + 64:
+                    self._rebuild_sample()
             if self.notify_new:
                 # Redis's dbAdd: class n, not part of "A"; before the command's own event.
                 self.engine.notify(self, "n", b"new", key)
@@ -338,19 +416,22 @@ class Database:
     def _removed(self, key: bytes) -> None:
         if self.scan_index is not None:
             self.scan_index.discard(key)
-        if self.access:
-            self.access.pop(key, None)
+        if self.access and self.access.pop(key, None) is not None:
+            self.mem -= ACCESS_ENTRY
 
     # -- access times (OBJECT IDLETIME / FREQ, eviction) ------------------------
 
     def touch(self, key: bytes) -> None:
         """Record an access to an existing key (only called while tracking is on)."""
+        access = self.access
+        if key not in access:
+            self.mem += ACCESS_ENTRY
         if self.track == TRACK_LFU:
             now_min = self.engine.clock.ms() // 60000 & 0xFFFF
             counter = self.lfu_counter(key, now_min)
-            self.access[key] = now_min << 8 | _lfu_log_incr(counter, self.engine.config["lfu-log-factor"])
+            access[key] = now_min << 8 | _lfu_log_incr(counter, self.engine.config["lfu-log-factor"])
         else:
-            self.access[key] = self.engine.clock.ms()
+            access[key] = self.engine.clock.ms()
 
     def record_write(self, key: bytes) -> None:
         """A value was stored at `key` (only called while tracking is on).
@@ -359,13 +440,17 @@ class Database:
         overwritten key keeps its counter (dbSetValue) after the lookup every
         Redis write does first, which counts as one access.
         """
+        access = self.access
         if self.track == TRACK_LFU:
-            if key in self.access:
+            if key in access:
                 self.touch(key)
             else:
-                self.access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
+                self.mem += ACCESS_ENTRY
+                access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
         else:
-            self.access[key] = self.engine.clock.ms()
+            if key not in access:
+                self.mem += ACCESS_ENTRY
+            access[key] = self.engine.clock.ms()
 
     def idle_ms(self, key: bytes) -> int:
         """Milliseconds since the last access of `key` (LRU tracking)."""
@@ -390,6 +475,7 @@ class Database:
     def set_tracking(self, mode: int) -> None:
         if mode != self.track:
             self.track = mode
+            self.mem -= len(self.access) * ACCESS_ENTRY
             self.access = {}
             self.track_since_ms = self.engine.clock.ms()
             self.rehook()
@@ -438,8 +524,11 @@ class Database:
 
     def expire_now(self, key: bytes) -> None:
         """Delete a key whose time has come, telling persistence and listeners."""
-        self.data.pop(key, None)
-        self.expires.pop(key, None)
+        value = self.data.pop(key, None)
+        if value is not None:
+            self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
+        if self.expires.pop(key, None) is not None:
+            self.mem -= EXPIRE_ENTRY
         if self.hooked:
             self._removed(key)
         engine = self.engine
@@ -454,6 +543,7 @@ class Database:
         done = 0
         while heap and heap[0][0] < now_ms and done < budget:
             when, key = heapq.heappop(heap)
+            self.mem -= HEAP_ENTRY
             if expires.get(key) == when:
                 self.expire_now(key)
                 done += 1
@@ -473,8 +563,73 @@ class Database:
 
     def compact_heap(self) -> None:
         """Drop stale heap entries (TTL changed, removed, or key deleted)."""
+        self.mem -= (len(self.heap) - len(self.expires)) * HEAP_ENTRY
         self.heap = [(when, key) for key, when in self.expires.items()]
         heapq.heapify(self.heap)
+
+    # -- eviction sampling (engine/memory.py) ------------------------------------------
+
+    def set_sampling(self, on: bool) -> None:
+        """Keep (or drop) the list of keys eviction samples from."""
+        if on and self.sample is None:
+            self.sample = list(self.data)
+            self.mem += len(self.sample) * SAMPLE_ENTRY
+        elif not on and self.sample is not None:
+            self.mem -= len(self.sample) * SAMPLE_ENTRY
+            self.sample = None
+        self.rehook()
+
+    def _rebuild_sample(self) -> None:
+        self.mem -= len(self.sample) * SAMPLE_ENTRY
+        self.sample = list(self.data)
+        self.mem += len(self.sample) * SAMPLE_ENTRY
+
+    def sample_keys(self, count: int) -> list:
+        """Up to `count` random live keys (uniform but for a re-created key listed twice;
+        may repeat). Stale entries stay until the list is rebuilt (see _stored)."""
+        sample, data = self.sample, self.data
+        if sample is None:
+            key = self.random_key() if data else None
+            return [key] if key is not None else []
+        if not sample:
+            return []
+        # At most half of the list is stale (it is rebuilt past that), so twice the
+        # picks find `count` live keys in one C call most of the time.
+        out = [key for key in random.choices(sample, k=2 * count) if key in data]
+        if not out and data:
+            self._rebuild_sample()
+            out = [key for key in random.choices(self.sample, k=count) if key in data]
+        return out[:count]
+
+    def sample_volatile_keys(self, count: int) -> list:
+        """Up to `count` random keys that have a TTL (picked from the expiry heap)."""
+        expires = self.expires
+        if not expires:
+            return []
+        out = []
+        rand = random.random
+        for _ in range(4 * count):
+            heap = self.heap
+            when, key = heap[int(rand() * len(heap))]
+            if expires.get(key) == when:
+                out.append(key)
+                if len(out) == count:
+                    return out
+        if not out:
+            self.compact_heap()
+            out.append(self.heap[0][1])
+        return out
+
+    def nearest_expiry_key(self) -> bytes | None:
+        """The key with the nearest deadline (stale heap entries on top are dropped)."""
+        heap, expires = self.heap, self.expires
+        while heap:
+            when, key = heap[0]
+            if expires.get(key) == when:
+                return key
+            heapq.heappop(heap)
+            self.mem -= HEAP_ENTRY
+        return None
 
 
 def _lfu_log_incr(counter: int, log_factor: int) -> int:

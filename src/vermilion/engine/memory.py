@@ -1,8 +1,61 @@
-"""Process memory measurements for INFO and the memory benchmarks."""
+"""Memory accounting (used_memory) and maxmemory eviction.
+
+Accounting
+----------
+Python has no allocator total like jemalloc's, so the bytes a value occupies
+are estimated from what CPython allocates for it, and kept in a running
+total per database (``Database.mem``), as values change. Nothing walks the
+keyspace to compute it. Guarantees:
+
+* every stored key is counted for its key object, its slot in the database
+  dict, and its value (``value_size``); a TTL adds its ``expires`` entry and
+  expiry-heap entry, an access record (LRU/LFU tracking) its dict entry;
+* the ledger holds exactly the sum of what was added for the values present:
+  a collection remembers in its ``mem`` field what it is counted for, so
+  removing it subtracts that, whatever changed since;
+* a collection is re-measured after every write command that names it (the
+  command table's key positions, ``observe``) and after a blocked client is
+  served, so its entry lags at most until the end of the command.
+
+A collection's estimate is O(1): the container's own allocation
+(``sys.getsizeof``, which CPython knows without a walk) plus its length times
+the average size of one element (``unit``), sampled from a few elements at
+both ends and sampled again as the collection grows. The constants below were
+calibrated against the RSS growth of 1M-key fills of each type
+(``benchmarks/memory_accounting.py``; docs/memory.md has the method and the
+numbers).
+
+``used_memory`` is the ledger plus the RSS of the empty server measured when
+the engine started (the interpreter, its modules and the server's own
+structures). That baseline is reported as ``used_memory_startup`` and is not
+counted for eviction (it is part of ``mem_not_counted_for_evict``), so a
+``maxmemory`` of a few megabytes limits the dataset, as in Redis.
+
+Eviction
+--------
+Redis's algorithm (evict.c): before a command runs, while the counted memory
+is over ``maxmemory``, keys are sampled (``maxmemory-samples`` per database),
+scored (idle time for LRU, 255 - the LFU counter, time to expiry for TTL) and
+inserted into a 16-entry pool kept sorted by score; the best candidate of the
+pool is deleted, and this repeats until enough was freed. Random policies
+delete a sampled key at once. The loop is bounded in time by
+``maxmemory-eviction-tenacity``; past the bound, the rest is freed by the
+cron and the command runs (Redis's EVICT_RUNNING).
+
+Sampling needs random keys, which a Python dict cannot give in O(1): while a
+policy evicts, each database keeps a list of its keys (``Database.sample``,
+appended when a key is created, stale entries dropped when a pick lands on
+them, rebuilt when they outnumber the live keys); volatile policies sample the
+expiry heap, which already lists the keys with a TTL.
+"""
 from __future__ import annotations
 
 import os
 import resource
+import time
+from itertools import islice
+from operator import attrgetter
+from sys import getsizeof
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -14,3 +67,433 @@ def rss_bytes() -> int:
             return int(fh.read().split()[1]) * _PAGE
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# -- per-item costs (bytes), calibrated on CPython 3.11 x86-64 ----------------------------
+
+# A bytes object of length n: 33 bytes of header + n, in 16-byte pymalloc classes.
+# (The formula `(n + 48) & -16` is inlined on the hot paths of keyspace.py.)
+def bytes_size(n: int) -> int:
+    return (n + 48) & -16
+
+
+KEY_SLOT = 60           # a key's share of the database dict (entry + index, at its mean load)
+EXPIRE_ENTRY = 96       # expires dict slot + the int deadline
+HEAP_ENTRY = 72         # an expiry-heap entry: the (when, key) tuple and its list slot
+ACCESS_ENTRY = 88       # access-time record: dict slot + int (LRU/LFU tracking)
+SAMPLE_ENTRY = 8        # the eviction sample list's pointer to a key
+FLOAT_OBJ = 32          # a zset score (a float object)
+ZSET_ORDER = 16         # a zset member's place in the ordered index (pointer + prefix + slack)
+ZSET_OBJ = 500          # SortedSet object, its index object and first leaf
+STREAM_OBJ = 800        # Stream object, node lists, fields cache
+STREAM_NODE = 550       # a node: _Node, its three arrays, flags, blob header, list slots
+STREAM_ENTRY_FIXED = 13  # per entry in a node: msd, sq, offs (4 bytes each) and a flag byte
+STREAM_GROUP = 400      # a consumer group with its PEL containers
+STREAM_CONSUMER = 300   # a consumer with its PEL containers and name
+PEL_ENTRY = 200         # a pending entry: object, id key, group and consumer PEL slots
+BYTEARRAY_OBJ = 64      # a bytearray's header (its buffer grows by about 1/8)
+CLIENT_BASE = 6000      # a connection: objects, parser, transport
+
+
+def bytearray_size(n: int) -> int:
+    return BYTEARRAY_OBJ + n + (n >> 3)
+
+
+SAMPLES = 8     # elements sampled for a collection's unit size (half from each end)
+
+
+def _ends(seq_iter, rev_iter, n: int):
+    if n <= SAMPLES:
+        return seq_iter
+    half = SAMPLES // 2
+    return list(islice(seq_iter, half)) + list(islice(rev_iter, half))
+
+
+def _unit_hash(h) -> int:
+    total = count = 0
+    for f, v in _ends(iter(h.items()), reversed(h.items()), len(h)):
+        total += ((len(f) + 48) & -16) + ((len(v) + 48) & -16)
+        count += 1
+    return total // count if count else 0
+
+
+def _unit_plain(c) -> int:
+    """Lists and sets: one bytes object per element."""
+    n = len(c)
+    if n <= SAMPLES:
+        it = c
+    elif c.__class__.type_name == "list":
+        it = _ends(iter(c), reversed(c), n)
+    else:
+        it = islice(c, SAMPLES)
+    total = count = 0
+    for m in it:
+        total += (len(m) + 48) & -16
+        count += 1
+    return total // count if count else 0
+
+
+def _unit_zset(z) -> int:
+    scores = z.scores
+    total = count = 0
+    for m in _ends(iter(scores), reversed(scores), len(scores)):
+        n = len(m)
+        total += ((n + 48) & -16) + ((n + 57) & -16) + FLOAT_OBJ + ZSET_ORDER
+        count += 1
+    return total // count if count else 0
+
+
+def _estimate_hash(h) -> int:
+    n = len(h)
+    unit = h.unit
+    if not unit or n < 16 or not n & 63:
+        unit = h.unit = _unit_hash(h)
+    return getsizeof(h) + n * unit
+
+
+def _estimate_plain(c) -> int:
+    n = len(c)
+    unit = c.unit
+    if not unit or n < 16 or not n & 63:
+        unit = c.unit = _unit_plain(c)
+    return getsizeof(c) + n * unit
+
+
+def _estimate_zset(z) -> int:
+    n = len(z.scores)
+    unit = z.unit
+    if not unit or n < 16 or not n & 63:
+        unit = z.unit = _unit_zset(z)
+    return ZSET_OBJ + getsizeof(z.scores) + n * unit
+
+
+def _estimate_stream(s) -> int:
+    unit = s.unit
+    if not unit or s.length < 16 or not s.entries_added & 63:
+        unit = s.unit = s.tail_entry_bytes() + STREAM_ENTRY_FIXED
+    size = STREAM_OBJ + s.node_count * STREAM_NODE + s.length * unit
+    for group in s.groups.values():
+        size += STREAM_GROUP + len(group.pel) * PEL_ENTRY + len(group.consumers) * STREAM_CONSUMER
+    return size
+
+
+_ESTIMATORS: dict = {}
+
+
+def _register_types() -> None:
+    from ..types.collections import Hash, List, Set
+    from ..types.sortedset import SortedSet
+    from ..types.stream import Stream
+    _ESTIMATORS.update({Hash: _estimate_hash, List: _estimate_plain, Set: _estimate_plain,
+                        SortedSet: _estimate_zset, Stream: _estimate_stream})
+
+
+_register_types()
+
+
+def value_size(value) -> int:
+    """The bytes `value` is counted for now; a collection remembers it in ``mem``."""
+    cls = value.__class__
+    if cls is bytes:
+        return (len(value) + 48) & -16
+    if cls is bytearray:
+        return bytearray_size(len(value))
+    size = _ESTIMATORS[cls](value)
+    value.mem = size
+    return size
+
+
+def counted_size(value) -> int:
+    """What `value` is counted for in the ledger (its last measurement)."""
+    cls = value.__class__
+    if cls is bytes:
+        return (len(value) + 48) & -16
+    if cls is bytearray:
+        return bytearray_size(len(value))
+    return value.mem
+
+
+def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
+    """MEMORY USAGE: key, value and TTL, with `samples` elements averaged (0: all)."""
+    size = ((len(key) + 48) & -16) + KEY_SLOT + (EXPIRE_ENTRY if has_ttl else 0)
+    cls = value.__class__
+    if cls is bytes or cls is bytearray:
+        return size + value_size(value)
+    if samples == 0 or samples >= len(value):
+        return size + _exact(value)
+    n = len(value)
+    t = value.type_name
+    if t == "hash":
+        total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(value.items(), samples))
+        return size + getsizeof(value) + n * total // samples
+    if t in ("list", "set"):
+        total = sum((len(m) + 48) & -16 for m in islice(value, samples))
+        return size + getsizeof(value) + n * total // samples
+    if t == "zset":
+        total = sum(((len(m) + 48) & -16) + ((len(m) + 57) & -16) for m in islice(value.scores, samples))
+        return size + ZSET_OBJ + getsizeof(value.scores) + n * (total // samples + FLOAT_OBJ + ZSET_ORDER)
+    return size + _ESTIMATORS[cls](value)
+
+
+def _exact(value) -> int:
+    """Every element measured (MEMORY USAGE SAMPLES 0, small values)."""
+    t = value.type_name
+    if t == "hash":
+        return getsizeof(value) + sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in value.items())
+    if t in ("list", "set"):
+        return getsizeof(value) + sum((len(m) + 48) & -16 for m in value)
+    if t == "zset":
+        return ZSET_OBJ + getsizeof(value.scores) + sum(
+            ((len(m) + 48) & -16) + ((len(m) + 57) & -16) + FLOAT_OBJ + ZSET_ORDER for m in value.scores)
+    return _ESTIMATORS[value.__class__](value)
+
+
+def key_size(key: bytes) -> int:
+    return ((len(key) + 48) & -16) + KEY_SLOT
+
+
+_MEM = attrgetter("mem")
+
+
+def dataset_walk(data: dict) -> int:
+    """Everything in `data` measured once (an RDB load adopts a whole dict)."""
+    total = 0
+    for key, value in data.items():
+        total += ((len(key) + 48) & -16) + KEY_SLOT + value_size(value)
+    return total
+
+
+# -- the memory report (INFO memory, MEMORY STATS) ---------------------------------------------
+
+class Memory:
+    """Per-engine memory state: the ledger, the baseline, peak, and the evictor."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.startup = rss_bytes()
+        self.peak = 0
+        self.peak_time = 0
+        self.evictor = Evictor(engine, self)
+
+    def ledger_total(self) -> int:
+        """Bytes counted for the data: every database's ``mem``."""
+        return sum(map(_MEM, self.engine.dbs))
+
+    def used(self) -> int:
+        used = self.startup + self.ledger_total() + self.clients_bytes() + self.scripts_bytes()[1]
+        if used > self.peak:
+            self.peak = used
+            self.peak_time = int(time.time())
+        return used
+
+    def clients_bytes(self) -> int:
+        total = 0
+        for client in self.engine.clients.values():
+            total += CLIENT_BASE + _client_buffers(client)
+        return total
+
+
+    def keys_overhead(self) -> tuple[int, int, int]:
+        """(main dict, expires, access records) bytes over every database."""
+        main = expires = access = 0
+        for db in self.engine.dbs:
+            main += len(db.data) * KEY_SLOT
+            expires += len(db.expires) * EXPIRE_ENTRY + (len(db.heap) - len(db.expires)) * HEAP_ENTRY
+            access += len(db.access) * ACCESS_ENTRY
+            if db.sample is not None:
+                access += len(db.sample) * SAMPLE_ENTRY
+        return main, expires, access
+
+    def scripts_bytes(self) -> tuple[int, int]:
+        """(Lua VM bytes, cached script bytes) as the scripting engine reports them."""
+        scripts = getattr(self.engine, "scripts", None)
+        if scripts is None:
+            return 0, 0
+        info = scripts.info()
+        return int(info.get("used_memory_lua", 0)), int(info.get("used_memory_scripts", 0))
+
+
+def _client_buffers(client) -> int:
+    try:
+        return client.query_buffer_bytes() + client.output_bytes()
+    except Exception:       # a script or AOF client has no buffers
+        return 0
+
+
+# -- eviction -----------------------------------------------------------------------------------
+
+OOM_ERROR = b"OOM command not allowed when used memory > 'maxmemory'."
+EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
+POOL_SIZE = 16
+LFU_MAX = 255
+_POLICY_ALLKEYS = frozenset(("allkeys-lru", "allkeys-lfu", "allkeys-random"))
+
+
+def time_limit_us(tenacity: int) -> float:
+    """Redis's evictionTimeLimitUs: 50us per step up to 10, then +15% per step; 100 is unbounded."""
+    if tenacity <= 10:
+        return 50.0 * tenacity
+    if tenacity < 100:
+        return 500.0 * 1.15 ** (tenacity - 10)
+    return float("inf")
+
+
+class Evictor:
+    """Frees memory by Redis's rules when the counted memory is over maxmemory."""
+
+    def __init__(self, engine, memory: Memory):
+        self.engine = engine
+        self.memory = memory
+        self.pool: list[tuple[float, int, bytes]] = []    # (score, db index, key), ascending
+        self.next_db = 0
+        self.exceeded_since = 0.0       # monotonic time used memory went over the limit
+        self.exceeded_total_ms = 0
+        self.running = False            # work left for the cron (time limit reached)
+        self.hooks: list = []           # key_evicted(db, key): client-side tracking etc.
+        self.policy = "noeviction"
+        self.allkeys = False
+        self.maxmemory = 0
+
+    def configure(self) -> None:
+        cfg = self.engine.config
+        self.maxmemory = cfg["maxmemory"]
+        self.policy = cfg["maxmemory-policy"]
+        self.allkeys = self.policy in _POLICY_ALLKEYS
+        self.pool = []
+        sampling = self.maxmemory > 0 and self.allkeys
+        for db in self.engine.dbs:
+            db.set_sampling(sampling)
+
+    def over(self) -> int:
+        """Bytes over the limit (0 when under it or when there is no limit)."""
+        limit = self.maxmemory
+        if not limit:
+            return 0
+        over = self.memory.ledger_total() - limit
+        return over if over > 0 else 0
+
+    def perform(self) -> int:
+        """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time bound hit, the cron
+        goes on) or EVICT_FAIL (over the limit and nothing can be freed)."""
+        limit = self.maxmemory
+        if not limit:
+            return EVICT_OK
+        used = self.memory.ledger_total()
+        if used <= limit:
+            if self.exceeded_since:
+                self._under()
+            return EVICT_OK
+        if not self.exceeded_since:
+            self.exceeded_since = time.monotonic()
+        if self.policy == "noeviction":
+            return EVICT_FAIL
+        deadline = time.perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
+        evicted = 0
+        dbs = self.engine.dbs
+        active = [db for db in dbs if db.data] if self.allkeys else [db for db in dbs if db.expires]
+        while used > limit:
+            victim = self.select(active)
+            if victim is None:
+                return EVICT_FAIL
+            db = victim[0]
+            before = db.mem
+            self.evict(db, victim[1])
+            used -= before - db.mem
+            evicted += 1
+            if not evicted & 15 and time.perf_counter() > deadline:
+                self.running = True
+                return EVICT_RUNNING
+        self.running = False
+        self._under()
+        return EVICT_OK
+
+    def _under(self) -> None:
+        if self.exceeded_since:
+            self.exceeded_total_ms += int((time.monotonic() - self.exceeded_since) * 1000)
+            self.exceeded_since = 0.0
+
+    def exceeded_ms(self) -> tuple[int, int]:
+        """(total, current) milliseconds spent over maxmemory (INFO stats)."""
+        current = int((time.monotonic() - self.exceeded_since) * 1000) if self.exceeded_since else 0
+        return self.exceeded_total_ms + current, current
+
+    def cron(self, now_ms: int) -> None:
+        """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
+        for up to a quarter of a cron tick; keep used_memory_peak current."""
+        self.memory.used()
+        if self.running or (self.maxmemory and self.memory.ledger_total() > self.maxmemory
+                            and self.policy != "noeviction"):
+            deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
+            while self.perform() == EVICT_RUNNING and time.perf_counter() < deadline:
+                pass
+
+    # -- choosing a victim --------------------------------------------------------------------
+
+    def select(self, active: list):
+        """(db, key) to evict next from the databases in `active`, or None."""
+        policy = self.policy
+        dbs = self.engine.dbs
+        samples = self.engine.config["maxmemory-samples"]
+        if policy.endswith("random"):
+            # Redis visits the databases in turn, one random key each time.
+            n = len(active)
+            for _ in range(n):
+                db = active[self.next_db % n]
+                self.next_db += 1
+                keys = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
+                if keys:
+                    return db, keys[0]
+            return None
+        pool = self.pool
+        if not active:
+            return None
+        for _ in range(3):
+            for db in active:
+                self._populate(db, samples)
+            # The best candidate is at the end; entries whose key has gone are skipped.
+            while pool:
+                score, index, key = pool.pop()
+                db = dbs[index]
+                if key in db.data and (self.allkeys or key in db.expires):
+                    return db, key
+        return None
+
+    def _populate(self, db, samples: int) -> None:
+        """Redis's evictionPoolPopulate: score `samples` random keys of `db` and keep
+        the POOL_SIZE best candidates seen so far, best last."""
+        policy = self.policy
+        pool = self.pool
+        keys = db.sample_keys(samples) if self.allkeys else db.sample_volatile_keys(samples)
+        if policy == "volatile-ttl":
+            # The expiry heap knows the nearest deadline exactly: always a candidate.
+            nearest = db.nearest_expiry_key()
+            if nearest is not None:
+                keys.append(nearest)
+        index = db.index
+        if policy.endswith("lru"):
+            now = self.engine.clock.ms()
+            access = db.access
+            since = db.track_since_ms
+            scored = [(now - access.get(key, since), index, key) for key in keys]
+        elif policy.endswith("lfu"):
+            counter = db.lfu_counter
+            scored = [(LFU_MAX - counter(key), index, key) for key in keys]
+        else:   # volatile-ttl: the sooner it expires, the better a victim
+            expires = db.expires
+            scored = [(-expires.get(key, 0), index, key) for key in keys]
+        pool.extend(scored)
+        pool.sort()
+        if len(pool) > POOL_SIZE:
+            del pool[:-POOL_SIZE]
+
+    def evict(self, db, key: bytes) -> None:
+        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told."""
+        engine = self.engine
+        db.delete(key)
+        engine.stats.evicted_keys += 1
+        if engine.sinks:
+            engine.propagate(db.index, ((b"DEL", key),))
+        if engine.notify_flags:
+            engine.notify(db, "e", b"evicted", key)
+        for hook in self.hooks:
+            hook(db, key)

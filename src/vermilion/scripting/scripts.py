@@ -51,6 +51,7 @@ _UNKNOWN = ErrorReply(_ERR_UNKNOWN)
 _ARITY = ErrorReply(_ERR_ARITY)
 _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
 _READONLY = ErrorReply(_ERR_READONLY)
+_OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -86,12 +87,13 @@ class RunContext:
     """State of the running script (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "client", "name", "is_eval", "read_only", "write_dirty", "killed",
-                 "start", "timed_out", "repl", "command", "shutdown")
+                 "start", "timed_out", "repl", "command", "shutdown", "allow_oom")
 
     def __init__(self, caller, client, name, is_eval, read_only, command):
         self.caller, self.client, self.name = caller, client, name
         self.is_eval, self.read_only, self.command = is_eval, read_only, command
         self.write_dirty = self.killed = self.timed_out = self.shutdown = False
+        self.allow_oom = False      # the allow-oom (or no-writes) flag was declared
         self.start = time.monotonic()
         self.repl = 3
 
@@ -157,6 +159,27 @@ class Scripts:
             "used_memory_scripts": scripts_mem + functions_mem,
         }
 
+    def declared_flags(self, command: str, arg: bytes):
+        """The flags a script or function declared (None for a script without a shebang,
+        or one not known): the OOM check before EVAL/FCALL reads them."""
+        if command.startswith("fcall"):
+            func = self.functions.get(arg)
+            return func.flags if func is not None else None
+        if command.startswith("evalsha"):
+            script = self.scripts.get(arg) or self.scripts.get(arg.lower())
+        else:
+            script = self.by_body.get(arg)
+            if script is None:
+                # Not compiled here: only the shebang is read (evalGetCommandFlags).
+                try:
+                    flags, shebang, _ = parse_shebang(arg)
+                except CommandError:
+                    return None
+                return flags if shebang else None
+        if script is None or not script.shebang:
+            return None
+        return script.flags
+
     # -- EVAL ------------------------------------------------------------------------------
 
     def script_for_body(self, body: bytes) -> Script:
@@ -204,6 +227,8 @@ class Scripts:
             if script is None:
                 script = self.create(args[1])
         read_only = ro
+        self.idle_ctx.allow_oom = script.shebang and \
+            ("allow-oom" in script.flags or "no-writes" in script.flags)
         if script.shebang:
             if "no-writes" in script.flags:
                 read_only = True
@@ -225,6 +250,7 @@ class Scripts:
         if ro and "no-writes" not in func.flags:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
         read_only = ro or "no-writes" in func.flags
+        self.idle_ctx.allow_oom = "allow-oom" in func.flags or "no-writes" in func.flags
         return self.run(client, self.function_lua, self.function_client, func.fn, func.name, False,
                         numkeys, args, read_only)
 
@@ -390,8 +416,12 @@ class Scripts:
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
-            if cmd.is_write:
-                ctx.write_dirty = True
+        # Redis's scriptVerifyOOM: OOM found when the script started stops its first
+        # denyoom command, unless the script already wrote (it cannot stop halfway).
+        if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:
+            return _OOM
+        if cmd.is_write:
+            ctx.write_dirty = True
         if ctx.repl != 3:
             return self._call_unreplicated(ctx, cmd, argv)
         reply = engine.call(ctx.client, cmd, argv)

@@ -11,6 +11,10 @@ so the hot commands run at C speed, and adds only what Redis semantics need:
   through ``note_*`` helpers below when they add data.
 * ``copy()``: an independent value for COPY (keeps the encoding, as Redis's dup).
 
+``mem`` and ``unit`` belong to the memory accounting (engine/memory.py): the
+bytes this value is counted for in ``used_memory``, and the sampled average
+size of one element. Plain fields, set by the engine, never read here.
+
 Random reads (SRANDMEMBER, SPOP, HRANDFIELD) need uniform picks; a builtin set or
 dict has no O(1) random access, so the first random read attaches a
 ``RandomPool`` (a list of the members) which the writes keep in step from then
@@ -117,11 +121,12 @@ def random_distinct(owner, count: int) -> list:
 class Hash(dict):
     """A Redis hash: field -> value, both bytes, in insertion order (as a listpack)."""
 
-    __slots__ = ("big", "pool", "scans")
+    __slots__ = ("big", "pool", "scans", "mem", "unit")
     type_name = "hash"
 
     def __init__(self, *args):
         super().__init__(*args)
+        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
         self.big = False        # converted to hashtable (one way)
         self.pool = None        # RandomPool once HRANDFIELD ran
         self.scans = None       # HSCAN snapshots (see types/scan.py)
@@ -166,8 +171,12 @@ class Hash(dict):
 class List(deque):
     """A Redis list: a deque gives O(1) push/pop at both ends (Redis 7.0: quicklist)."""
 
-    __slots__ = ()
+    __slots__ = ("mem", "unit")
     type_name = "list"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
 
     def encoding(self, config) -> str:
         return "quicklist"   # Redis 7.0 has no plain listpack lists (that is 7.2)
@@ -191,11 +200,12 @@ class List(deque):
 class Set(set):
     """A Redis set of bytes members."""
 
-    __slots__ = ("big", "pool", "scans")
+    __slots__ = ("big", "pool", "scans", "mem", "unit")
     type_name = "set"
 
     def __init__(self, *args):
         super().__init__(*args)
+        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
         self.big = False        # converted from intset to hashtable (one way)
         self.pool = None
         self.scans = None

@@ -85,10 +85,11 @@ def key_score(key: bytes) -> float:
 
 
 class SortedSet:
-    __slots__ = ("scores", "order", "big", "scans")
+    __slots__ = ("scores", "order", "big", "scans", "mem", "unit")
     type_name = "zset"
 
     def __init__(self):
+        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
         self.scores: dict[bytes, float] = {}
         self.order = OrderedKeys()
         self.big = False        # skiplist encoding (one-way conversion from listpack)

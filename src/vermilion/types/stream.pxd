@@ -13,6 +13,7 @@ cdef class Stream:
     cdef public Py_ssize_t _head
     cdef public object length, last_id, first_id, max_deleted_id, entries_added
     cdef public dict groups, _fields_cache
+    cdef public object mem, unit
     cdef dict __dict__
 
     @cython.locals(node=_Node, nodes=list)

@@ -925,9 +925,10 @@ class Stream:
     """
 
     __slots__ = ("_nodes", "_keys", "_head", "length", "last_id", "first_id",
-                 "max_deleted_id", "entries_added", "groups", "_fields_cache")
+                 "max_deleted_id", "entries_added", "groups", "_fields_cache", "mem", "unit")
 
     def __init__(self) -> None:
+        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
         self._nodes: list[_Node] = []
         self._keys: list[int] = []  # master-ID key of each node, for bisect
         self._head = 0  # nodes before _head were trimmed away (compacted lazily)
@@ -982,6 +983,16 @@ class Stream:
             if len(node):
                 return node.id_at(0)
         return None
+
+    def tail_entry_bytes(self) -> int:
+        """Average blob bytes per entry of the newest non-empty node (memory accounting
+        samples it: entries of one stream tend to look alike)."""
+        nodes = self._nodes
+        for i in range(len(nodes) - 1, max(self._head, len(nodes) - 3) - 1, -1):
+            node = nodes[i]
+            if len(node):
+                return len(node.blob) // len(node)
+        return 0
 
     # -- node bookkeeping ------------------------------------------------------
 

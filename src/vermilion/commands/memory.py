@@ -1,0 +1,331 @@
+"""MEMORY, and the per-engine wiring of memory accounting and maxmemory eviction.
+
+The accounting and the eviction algorithm live in engine/memory.py; this module
+connects them to dispatch:
+
+* every write command on a collection type is followed by ``db.observe`` of
+  the keys it names, so a collection changed in place is measured again
+  before the next command (the handlers of those commands are wrapped once,
+  when the first engine is built);
+* while ``maxmemory`` is set, a BUSY_MAXMEMORY bit sends every command
+  through the gatekeeper, whose first hook evicts as Redis's processCommand
+  does, and refuses ``denyoom`` commands (and anything queued inside MULTI)
+  with -OOM when nothing could be freed. With no maxmemory nothing of this
+  runs.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+
+from ..engine.engine import BUSY_MAXMEMORY, extension
+from ..engine.errors import SYNTAX, CommandError
+from ..engine.memory import CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, usage
+from ..engine.replies import OK, Verbatim
+from ..engine.table import COMMANDS, command, container
+from ._args import parse_int
+from ._help import help_reply
+
+_COLLECTIONS = frozenset(("hash", "list", "set", "sortedset", "stream"))
+_NOT_REFUSED_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
+_SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+_wrapped = False
+
+
+def _observing(handler, cmd):
+    """`handler`, then the keys it names measured again (see the module docstring)."""
+    fixed = cmd.getkeys is None and cmd.first_key > 0 and cmd.first_key == cmd.last_key
+    first = cmd.first_key
+    key_indexes = cmd.key_indexes
+
+    def run(client, args):
+        db = client.db
+        try:
+            return handler(client, args)
+        finally:
+            if fixed:
+                if len(args) > first:
+                    db.observe(args[first])
+            else:
+                for i in key_indexes(args):
+                    db.observe(args[i])
+    run.__name__ = getattr(handler, "__name__", "handler")
+    run.__doc__ = handler.__doc__
+    run.__wrapped__ = handler
+    return run
+
+
+def _wrap_collection_writes() -> None:
+    global _wrapped
+    if _wrapped:
+        return
+    _wrapped = True
+    rows = []
+    for cmd in COMMANDS.values():
+        rows.append(cmd)
+        if cmd.subcommands:
+            rows.extend(cmd.subcommands.values())
+    for cmd in rows:
+        if cmd.is_write and cmd.handler is not None and _COLLECTIONS.intersection(cmd.categories):
+            cmd.handler = _observing(cmd.handler, cmd)
+
+
+# -- the OOM gate --------------------------------------------------------------------------------
+
+def _script_denyoom(engine, cmd, args) -> bool:
+    """EVAL/FCALL with declared flags are denyoom unless allow-oom or no-writes
+    (Redis's scriptFlagsToCmdFlags); legacy scripts are checked per call."""
+    scripts = getattr(engine, "scripts", None)
+    if scripts is None or len(args) < 2:
+        return False
+    flags = scripts.declared_flags(cmd.name, args[1])
+    if flags is None:
+        return False
+    return "allow-oom" not in flags and "no-writes" not in flags
+
+
+def oom_gate(client, cmd, args):
+    engine = client.engine
+    if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
+        return None
+    if cmd.is_readonly and client.multi is None:
+        # A read cannot grow the dataset: eviction waits for the next write (or the
+        # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
+        engine.oom_state = False
+        return None
+    out_of_memory = engine.memory.evictor.perform() == EVICT_FAIL
+    engine.oom_state = out_of_memory
+    if not out_of_memory:
+        return None
+    name = cmd.name
+    reject = cmd.denyoom
+    if name == "exec":
+        queue = client.multi
+        reject = bool(queue) and any(q[0].denyoom or (q[0].name in _SCRIPT_COMMANDS and
+                                                      _script_denyoom(engine, q[0], q[1]))
+                                     for q in queue)
+    elif name in _SCRIPT_COMMANDS:
+        reject = _script_denyoom(engine, cmd, args)
+    if client.multi is not None and name not in _NOT_REFUSED_IN_MULTI and \
+            (cmd.parent is None or cmd.parent.name not in _NOT_REFUSED_IN_MULTI):
+        reject = True
+    if reject:
+        return engine.reject(cmd, CommandError(OOM_ERROR))
+    return None
+
+
+def _apply(engine, changed=None) -> None:
+    if changed is not None and not changed & {"maxmemory", "maxmemory-policy"}:
+        return
+    engine.memory.evictor.configure()
+    if engine.config["maxmemory"]:
+        engine.busy |= BUSY_MAXMEMORY
+    else:
+        engine.busy &= ~BUSY_MAXMEMORY
+        engine.oom_state = False
+
+
+@extension
+def _setup(engine) -> None:
+    _wrap_collection_writes()
+    engine.add_gate_hook(oom_gate, first=True)
+    engine.config.listeners.append(lambda changed=None, e=engine: _apply(e, changed))
+    engine.add_cron_task(engine.memory.evictor.cron)
+    _apply(engine)
+
+
+def key_evicted_hook(engine, hook) -> None:
+    """Register ``hook(db, key)``, called for every evicted key (client-side tracking)."""
+    engine.memory.evictor.hooks.append(hook)
+
+
+# -- MEMORY ---------------------------------------------------------------------------------------
+
+_SPECIAL = ("nondeterministic_output", "request_policy:all_shards", "response_policy:special")
+
+container("memory", arity=-2, summary="A container for memory diagnostics commands", since="4.0.0",
+          group="server")
+
+
+@command("memory|doctor", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
+         summary="Outputs a memory problems report.")
+def memory_doctor(client, args):
+    engine = client.engine
+    mem = engine.memory
+    used = mem.used()
+    rss = mem_rss()
+    keys = sum(len(db.data) for db in engine.dbs)
+    lines = []
+    if mem.ledger_total() < 5 * 1024 * 1024:
+        lines.append("The dataset holds less than 5 MB: there is nothing to diagnose yet.")
+    else:
+        maxmemory = engine.config["maxmemory"]
+        if maxmemory and mem.ledger_total() > maxmemory:
+            lines.append("* The dataset is over maxmemory (%d bytes): policy %s is evicting "
+                         "or refusing writes." % (maxmemory, engine.config["maxmemory-policy"]))
+        if mem.peak > used * 1.5:
+            lines.append("* Peak memory: the peak (%d bytes) is more than 150%% of the current "
+                         "use (%d bytes); freed memory may not have gone back to the system." %
+                         (mem.peak, used))
+        if rss > used * 1.4:
+            lines.append("* High RSS overhead: the process holds %d bytes for %d counted; "
+                         "MEMORY PURGE asks the allocator to give free pages back." % (rss, used))
+        big_clients = [c for c in engine.clients.values() if _client_bytes(c) > 16 * 1024 * 1024]
+        if big_clients:
+            lines.append("* %d clients hold more than 16 MB of buffers each." % len(big_clients))
+        if not lines:
+            lines.append("No memory problems found (%d keys, %d bytes counted, %d resident)." %
+                         (keys, used, rss))
+    return Verbatim(("\n".join(lines) + "\n").encode())
+
+
+def _client_bytes(client) -> int:
+    try:
+        return client.query_buffer_bytes() + client.output_bytes() + CLIENT_BASE
+    except Exception:
+        return 0
+
+
+@command("memory|help", arity=2, flags="loading stale", acl="", since="4.0.0", group="server",
+         summary="Returns helpful text about the different subcommands.")
+def memory_help(client, args):
+    return help_reply("MEMORY", [
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+    ])
+@command("memory|stats", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
+         summary="Returns details about memory usage.")
+def memory_stats_command(client, args):
+    stats = memory_stats(client.engine)
+    if client.resp3:
+        return stats
+    flat: list = []
+    for name, value in stats.items():
+        flat.append(name)
+        if isinstance(value, dict):
+            inner: list = []
+            for k, v in value.items():
+                inner.extend((k, v))
+            flat.append(inner)
+        elif isinstance(value, float):
+            flat.append(b"%.17g" % value)
+        else:
+            flat.append(value)
+    return flat
+
+
+@command("memory|usage", arity=-3, flags="readonly", keys=(2, 2, 1), acl="", since="4.0.0",
+         group="server", summary="Estimates the memory usage of a key.")
+def memory_usage(client, args):
+    samples = 5
+    j = 3
+    while j < len(args):
+        if args[j].lower() == b"samples" and j + 1 < len(args):
+            samples = parse_int(args[j + 1])
+            if samples < 0:
+                raise CommandError(SYNTAX)
+            j += 2
+        else:
+            raise CommandError(SYNTAX)
+    db = client.db
+    key = args[2]
+    value = db.peek(key)
+    if value is None:
+        return None
+    return usage(key, value, key in db.expires, samples)
+
+
+def memory_stats(engine) -> dict:
+    """MEMORY STATS's numbers, in Redis's order and names."""
+    mem = engine.memory
+    used = mem.used()
+    lua, scripts = mem.scripts_bytes()
+    clients = mem.clients_bytes()
+    main, expires, access = mem.keys_overhead()
+    out: dict = {
+        b"peak.allocated": mem.peak, b"total.allocated": used, b"startup.allocated": mem.startup,
+        b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": clients,
+        b"cluster.links": 0, b"aof.buffer": _aof_buffer(engine), b"lua.caches": scripts,
+        b"functions.caches": 0,
+    }
+    keys = 0
+    for db in engine.dbs:
+        if db.data:
+            keys += len(db.data)
+            out[b"db.%d" % db.index] = {
+                b"overhead.hashtable.main": len(db.data) * KEY_SLOT,
+                b"overhead.hashtable.expires": len(db.expires) * EXPIRE_ENTRY,
+                b"overhead.hashtable.slot-to-keys": 0,
+            }
+    overhead = mem.startup + clients + scripts + out[b"aof.buffer"] + main + expires + access
+    dataset = max(used - overhead, 0)
+    net = used - mem.startup
+    rss = mem_rss()
+    out.update({
+        b"overhead.total": overhead, b"keys.count": keys,
+        b"keys.bytes-per-key": net // keys if keys else 0,
+        b"dataset.bytes": dataset,
+        b"dataset.percentage": float(dataset * 100 / net) if net > 0 else 0.0,
+        b"peak.percentage": float(used * 100 / mem.peak) if mem.peak else 100.0,
+        b"allocator.allocated": used, b"allocator.active": used, b"allocator.resident": rss,
+        b"allocator-fragmentation.ratio": 1.0, b"allocator-fragmentation.bytes": 0,
+        b"allocator-rss.ratio": float(rss / used) if used else 1.0,
+        b"allocator-rss.bytes": rss - used,
+        b"rss-overhead.ratio": 1.0, b"rss-overhead.bytes": 0,
+        b"fragmentation": float(rss / used) if used else 1.0,
+        b"fragmentation.bytes": rss - used,
+    })
+    return out
+
+
+def mem_rss() -> int:
+    from ..engine.memory import rss_bytes
+    return rss_bytes()
+
+
+def _aof_buffer(engine) -> int:
+    provider = getattr(engine, "aof_buffer_bytes", None)
+    return int(provider()) if provider is not None else 0
+
+
+@command("memory|malloc-stats", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
+         summary="Returns the allocator statistics.")
+def memory_malloc_stats(client, args):
+    engine = client.engine
+    mem = engine.memory
+    counts = gc.get_count()
+    text = ("Vermilion runs on CPython's allocator (pymalloc for objects up to 512 bytes, the C "
+            "library's malloc above); it keeps no statistics of its own like jemalloc's.\n"
+            "resident bytes: %d\ncounted bytes (used_memory): %d\nstartup bytes: %d\n"
+            "gc generation counts: %d %d %d\n" % (mem_rss(), mem.used(), mem.startup, *counts))
+    return Verbatim(text.encode())
+
+
+_LIBC = None
+
+
+@command("memory|purge", arity=2, flags="", acl="", since="4.0.0", group="server",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+         summary="Asks the allocator to release memory.")
+def memory_purge(client, args):
+    global _LIBC
+    gc.collect()
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _LIBC.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass        # no glibc: collecting garbage is all there is to do
+    return OK
+
+

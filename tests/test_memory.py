@@ -1,0 +1,361 @@
+"""MEMORY, INFO memory and the -OOM paths, differential against redis-server 7.0.
+
+The OOM scenarios put a key in both servers and set ``maxmemory 1`` with
+``noeviction``: both are then over the limit whatever they count (Redis counts
+its startup memory too, Vermilion only the dataset: with an empty dataset the
+two differ, see docs/memory.md).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from rawclient import RawClient
+from support import free_port, wait_port
+
+OOM = b"OOM command not allowed when used memory > 'maxmemory'."
+
+
+@pytest.fixture
+def oom(pair):
+    """Both servers over maxmemory with noeviction; restored afterwards."""
+    pair.check("SET", "filler", "x" * 100)
+    pair.check("SET", "filler2", "y")
+    pair.check("FUNCTION", "LOAD", "REPLACE",
+               "#!lua name=memlib\n"
+               "redis.register_function('plain', function(k, a) return redis.call('set', 'fx', '1') end)\n"
+               "redis.register_function{function_name='oomok', callback=function(k, a) "
+               "return redis.call('set', 'fy', '1') end, flags={'allow-oom'}}\n"
+               "redis.register_function{function_name='ro', callback=function(k, a) "
+               "return redis.call('get', 'filler2') end, flags={'no-writes'}}\n")
+    for c in (pair.ref, pair.ver):
+        c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        c.call("CONFIG", "SET", "maxmemory", "1")
+    try:
+        yield pair
+    finally:
+        for c in (pair.ref, pair.ver):
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            c.call("FUNCTION", "FLUSH")
+
+
+def test_denyoom_commands_get_oom_and_reads_and_del_keep_working(oom):
+    oom.run("""
+        SET k v
+        INCR counter
+        HSET h f v
+        LPUSH l a
+        SADD s a
+        ZADD z 1 a
+        XADD x * f v
+        APPEND filler more
+        GET filler
+        STRLEN filler
+        EXPIRE filler2 100
+        PERSIST filler2
+        DEL filler2
+        EXISTS filler2
+        PING
+    """)
+    assert oom.check_error("SET", "k", "v").value == OOM
+
+
+def test_oom_inside_multi(oom):
+    oom.run("""
+        MULTI
+        SET k v
+        GET filler
+        EXEC
+        GET k
+    """)
+
+
+def _set_maxmemory(pair, value):
+    """From connections of their own: the pair's connections are inside MULTI."""
+    for port in (pair.ref.sock.getpeername()[1], pair.ver.sock.getpeername()[1]):
+        c = RawClient(port)
+        c.call("CONFIG", "SET", "maxmemory", value)
+        c.close()
+
+
+def test_exec_with_a_queued_denyoom_command_aborts(pair):
+    pair.check("SET", "filler", "x" * 100)
+    pair.run("""
+        MULTI
+        SET k v
+        GET filler
+    """)
+    _set_maxmemory(pair, "1")
+    try:
+        assert b"EXECABORT" in pair.check_error("EXEC").value
+        pair.check("GET", "k")
+        # A transaction of reads and DEL runs.
+        _set_maxmemory(pair, "0")
+        pair.run("""
+            MULTI
+            GET filler
+            DEL filler
+        """)
+        _set_maxmemory(pair, "1")
+        pair.check("EXEC")
+    finally:
+        _set_maxmemory(pair, "0")
+
+
+def test_scripts_are_checked_when_they_start(oom):
+    oom.check_error("EVAL", "return redis.call('set', 'x', 'y')", "0")
+    oom.check("EVAL", "return redis.call('get', 'filler2')", "0")
+    # The script wrote first (DEL is not denyoom): it cannot be stopped halfway.
+    oom.check("EVAL", "redis.call('del', 'nothing'); return redis.call('set', 'x', 'y')", "0")
+    oom.check("EVAL", "return redis.pcall('set', 'x', 'y')", "0")
+    # Declared flags: without allow-oom (or no-writes) the script is denyoom.
+    oom.check_error("EVAL", "#!lua\nreturn redis.call('get', 'filler2')", "0")
+    oom.check("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', 'y', 'z')", "0")
+    oom.check("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'filler2')", "0")
+    oom.check_error("FCALL", "plain", "0")
+    oom.check("FCALL", "oomok", "0")
+    oom.check("FCALL", "ro", "0")
+    oom.check("FCALL_RO", "ro", "0")
+    oom.check_error("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('f', function() return 1 end)")
+    oom.run("""
+        MULTI
+        EVAL "return 1" 0
+        EXEC
+    """)
+
+
+def test_evicted_keyspace_event(pair2):
+    subs = {}
+    for name, port_client in (("ref", pair2.ref), ("ver", pair2.ver)):
+        port_client.call("CONFIG", "SET", "notify-keyspace-events", "Ee")
+    ports = (pair2.ref.sock.getpeername()[1], pair2.ver.sock.getpeername()[1])
+    for name, port in zip(("ref", "ver"), ports):
+        s = RawClient(port)
+        s.call("SUBSCRIBE", "__keyevent@0__:evicted")
+        subs[name] = s
+    pair2.check("SET", "victim", "v")
+    try:
+        for c in (pair2.ref, pair2.ver):
+            c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+            c.call("CONFIG", "SET", "maxmemory", "1")
+        pair2.check("PING")
+        assert subs["ref"].read() == subs["ver"].read()
+        for c in (pair2.ref, pair2.ver):
+            c.call("CONFIG", "SET", "maxmemory", "0")
+        pair2.check("EXISTS", "victim")
+        info = pair2.ver.call("INFO", "stats").value
+        assert b"evicted_keys:1\r\n" in info
+    finally:
+        for c in (pair2.ref, pair2.ver):
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        for s in subs.values():
+            s.close()
+
+
+# -- MEMORY ------------------------------------------------------------------------------------
+
+def test_memory_errors_and_help(pair):
+    pair.check("SET", "k", "v")
+    pair.run("""
+        MEMORY HELP
+        MEMORY
+        MEMORY FOO
+        MEMORY USAGE
+        MEMORY USAGE nokey
+        MEMORY USAGE k SAMPLES
+        MEMORY USAGE k SAMPLES x
+        MEMORY USAGE k SAMPLES -1
+        MEMORY USAGE k FOO 1
+        MEMORY USAGE k SAMPLES 1 SAMPLES
+        MEMORY STATS extra
+        MEMORY DOCTOR extra
+        MEMORY PURGE extra
+        MEMORY MALLOC-STATS extra
+        MEMORY PURGE
+        HSET h f v
+    """)
+    # Everything COMMAND INFO says but the key-spec flags (the table derives RO+access
+    # for every read-only command; Redis gives MEMORY USAGE RO alone).
+    ref, ver = pair.both("COMMAND", "INFO", "memory")
+    ref_subs = {e.value[0].value: e.value[:8] for e in ref.value[0].value[9].value}
+    ver_subs = {e.value[0].value: e.value[:8] for e in ver.value[0].value[9].value}
+    assert set(ver_subs) == set(ref_subs)      # (Redis's order is its dict's, seeded per process)
+    for name in ref_subs:
+        assert ver_subs[name] == ref_subs[name], name
+    for args in (("MEMORY", "USAGE", "k"), ("MEMORY", "USAGE", "k", "SAMPLES", "0"),
+                 ("MEMORY", "DOCTOR"), ("MEMORY", "MALLOC-STATS")):
+        ref, ver = pair.both(*args)
+        assert ref.kind == ver.kind, (args, ref, ver)
+
+
+def _names(frame):
+    if frame.kind == "%":
+        return [k for k, _ in frame.value]
+    return [frame.value[i] for i in range(0, len(frame.value), 2)]
+
+
+def _as_dict(frame):
+    if frame.kind == "%":
+        return {k.value: v for k, v in frame.value}
+    items = frame.value
+    return {items[i].value: items[i + 1] for i in range(0, len(items), 2)}
+
+
+def test_memory_stats_shape(pair):
+    pair.check("SET", "k", "v")
+    pair.check("SET", "t", "v", "EX", "100")
+    ref, ver = pair.both("MEMORY", "STATS")
+    assert ref.kind == ver.kind
+    assert _names(ver) == _names(ref)
+    r, v = _as_dict(ref), _as_dict(ver)
+    for name in r:
+        assert r[name].kind == v[name].kind, (name, r[name], v[name])
+    assert v[b"keys.count"].value == 2
+    assert _names(v[b"db.0"]) == _names(r[b"db.0"])
+    assert v[b"dataset.bytes"].value > 0 and v[b"overhead.total"].value > 0
+
+
+def _info_fields(client, section):
+    text = client.call("INFO", section).value
+    if isinstance(text, tuple):
+        text = text[1]
+    return [line.split(b":", 1)[0] for line in text.split(b"\r\n") if line and not line.startswith(b"#")]
+
+
+def test_info_memory_has_redis_fields_in_order(pair2):
+    assert _info_fields(pair2.ver, "memory") == _info_fields(pair2.ref, "memory")
+    stats = _info_fields(pair2.ver, "stats")
+    for field in (b"evicted_keys", b"evicted_clients", b"total_eviction_exceeded_time",
+                  b"current_eviction_exceeded_time"):
+        assert field in stats
+
+
+def test_info_memory_values_follow_the_data(pair2):
+    def used():
+        text = pair2.ver.call("INFO", "memory").value
+        fields = dict(line.split(b":", 1) for line in text.split(b"\r\n") if b":" in line)
+        return fields
+    before = used()
+    pair2.ver.call("SET", "big", "x" * 100000)
+    after = used()
+    grown = int(after[b"used_memory"]) - int(before[b"used_memory"])
+    assert 99000 <= grown < 120000
+    assert int(after[b"used_memory_dataset"]) >= 99000
+    assert after[b"maxmemory_policy"] == b"noeviction"
+    pair2.ver.call("DEL", "big")
+    assert int(used()[b"used_memory"]) - int(before[b"used_memory"]) < 2000
+
+
+# Vermilion's numbers are its own memory (CPython objects), which for small values
+# and lists is more than Redis's packed encodings: these are the measured gaps
+# (docs/memory.md), kept as regression bounds; strings, hashes, zsets, sets and
+# streams of some size are within about 2x.
+@pytest.mark.parametrize("setup,key,bound", [
+    (["SET", "s", "x" * 3], "s", 2.5),
+    (["SET", "s", "x" * 1000], "s", 1.5),
+    (["SET", "s", "x" * 100000], "s", 1.2),
+    (["HSET", "h", "a", "1", "b", "2"], "h", 8.0),
+    ("hash_big", "h", 2.2), ("zset_big", "z", 2.2), ("list_big", "l", 4.5), ("set_big", "st", 2.5),
+    ("stream_big", "x", 2.0),
+])
+def test_memory_usage_compared_with_redis(pair2, setup, key, bound):
+    if isinstance(setup, list):
+        pair2.check(*setup)
+    else:
+        for i in range(0, 2000, 200):
+            chunk = range(i, i + 200)
+            if setup == "hash_big":
+                pair2.check("HSET", "h", *[a for j in chunk for a in ("field:%d" % j, "value:%d" % j)])
+            elif setup == "zset_big":
+                pair2.check("ZADD", "z", *[a for j in chunk for a in (str(j), "member:%d" % j)])
+            elif setup == "list_big":
+                pair2.check("RPUSH", "l", *["element:%d" % j for j in chunk])
+            elif setup == "set_big":
+                pair2.check("SADD", "st", *["member:%d" % j for j in chunk])
+            else:
+                for j in chunk:
+                    pair2.check("XADD", "x", "%d-1" % (j + 1), "field", "value:%d" % j)
+    for samples in ("5", "0"):
+        ref, ver = pair2.both("MEMORY", "USAGE", key, "SAMPLES", samples)
+        assert 0.5 <= ver.value / ref.value <= bound, (samples, ref.value, ver.value)
+
+
+@pytest.mark.parametrize("fill", ["string", "hash", "zset", "list", "set", "stream"])
+def test_memory_usage_agrees_with_used_memory(pair2, fill):
+    c = pair2.ver
+    def counted():
+        text = c.call("INFO", "memory").value
+        f = dict(line.split(b":", 1) for line in text.split(b"\r\n") if b":" in line)
+        return int(f[b"used_memory"]) - int(f[b"mem_not_counted_for_evict"])
+    before = counted()
+    if fill == "string":
+        c.call("SET", "k", "x" * 5000)
+    else:
+        for i in range(0, 1000, 100):
+            chunk = range(i, i + 100)
+            if fill == "hash":
+                c.call("HSET", "k", *[a for j in chunk for a in ("f%d" % j, "v" * 20)])
+            elif fill == "zset":
+                c.call("ZADD", "k", *[a for j in chunk for a in (str(j), "m%d" % j)])
+            elif fill == "list":
+                c.call("RPUSH", "k", *["e%d" % j for j in chunk])
+            elif fill == "set":
+                c.call("SADD", "k", *["m%d" % j for j in chunk])
+            else:
+                for j in chunk:
+                    c.call("XADD", "k", "*", "f", "v%d" % j)
+    grown = counted() - before
+    usage = c.call("MEMORY", "USAGE", "k", "SAMPLES", "0").value
+    assert 0.85 <= usage / grown <= 1.15, (usage, grown)
+
+
+# -- a pipelined fill at the limit (its own server: RSS is measured) ----------------------------
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_pipelined_fill_at_the_limit_holds_memory():
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="vermilion-mem-")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vermilion", "server", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", workdir, "--maxmemory", "2mb",
+         "--maxmemory-policy", "allkeys-lru"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        c = RawClient(port, timeout=60)
+        c.call("SET", "warm", "x")
+        start_rss = _rss(proc.pid)
+        value = b"v" * 100
+        batch = 1000
+        for b in range(50):
+            payload = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, value)
+                               for k in (b"key:%d:%d" % (b, i) for i in range(batch)))
+            c.send_raw(payload)
+            for _ in range(batch):
+                reply = c.read()
+                assert reply.kind == "+", reply
+        info = c.call("INFO", "memory").value
+        fields = dict(line.split(b":", 1) for line in info.split(b"\r\n") if b":" in line)
+        counted = int(fields[b"used_memory"]) - int(fields[b"mem_not_counted_for_evict"])
+        assert counted <= 2 * 1024 * 1024 * 1.1
+        evicted = int(dict(line.split(b":", 1) for line in c.call("INFO", "stats").value.split(b"\r\n")
+                           if b":" in line)[b"evicted_keys"])
+        assert evicted > 40000
+        # 50k keys unevicted would take ~17 MB; the process grew by far less.
+        assert _rss(proc.pid) - start_rss < 8 * 1024 * 1024
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,254 @@
+"""Memory accounting and maxmemory eviction, in process on a FakeClock (no sockets, no sleeping).
+
+The ledger test runs random commands of every family and checks that deleting
+everything brings the accounted total back to exactly zero; the eviction tests
+fill a database past a small maxmemory under each policy and look at which keys
+went.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from vermilion.config import Config
+from vermilion.engine.client import Client
+from vermilion.engine.clock import FakeClock
+from vermilion.engine.engine import Engine
+from vermilion.engine.memory import value_size
+from vermilion.engine.replies import ErrorReply
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def engine():
+    eng = Engine(Config(), clock=FakeClock())
+    eng.effects_seen = []
+    eng.sinks.append(lambda db, argv: eng.effects_seen.append((db, list(argv))))
+    return eng
+
+
+def run(engine, client, *args):
+    return engine.execute(client, [a if isinstance(a, bytes) else str(a).encode() for a in args])
+
+
+def total(engine) -> int:
+    return engine.memory.ledger_total()
+
+
+def recount(engine) -> int:
+    """What the ledger should hold, measured from scratch for the values as they are."""
+    from vermilion.engine.memory import ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY
+    n = 0
+    for db in engine.dbs:
+        for key, value in db.data.items():
+            n += ((len(key) + 48) & -16) + KEY_SLOT + value_size(value)
+        n += len(db.expires) * EXPIRE_ENTRY + len(db.heap) * HEAP_ENTRY + len(db.access) * ACCESS_ENTRY
+        if db.sample is not None:
+            n += len(db.sample) * SAMPLE_ENTRY
+    return n
+
+
+_WRITES = [
+    ("SET", "{k}", "{v}"), ("APPEND", "{k}", "{v}"), ("SETRANGE", "{k}", "7", "{v}"),
+    ("SETBIT", "{k}", "99", "1"), ("INCR", "n{i}"), ("SET", "{k}", "{v}", "EX", "100"),
+    ("HSET", "h{i}", "f{j}", "{v}"), ("HDEL", "h{i}", "f{j}"), ("HINCRBY", "h{i}", "c", "3"),
+    ("LPUSH", "l{i}", "{v}", "{v}"), ("RPOP", "l{i}"), ("LSET", "l{i}", "0", "{v}"), ("LTRIM", "l{i}", "0", "3"),
+    ("SADD", "s{i}", "{v}", "m{j}"), ("SREM", "s{i}", "m{j}"), ("SPOP", "s{i}"),
+    ("ZADD", "z{i}", "{j}", "m{j}"), ("ZREM", "z{i}", "m{j}"), ("ZINCRBY", "z{i}", "2", "m{j}"),
+    ("XADD", "x{i}", "*", "f", "{v}"), ("XTRIM", "x{i}", "MAXLEN", "2"),
+    ("XGROUP", "CREATE", "x{i}", "g", "0", "MKSTREAM"), ("XREADGROUP", "GROUP", "g", "c{j}", "STREAMS", "x{i}", ">"),
+    ("XACK", "x{i}", "g", "0-1"), ("EXPIRE", "h{i}", "50"), ("PERSIST", "h{i}"), ("DEL", "{k}"),
+    ("RENAME", "h{i}", "h{j}"), ("COPY", "l{i}", "l{j}"), ("SUNIONSTORE", "s{j}", "s{i}", "s{j}"),
+    ("ZUNIONSTORE", "z{j}", "2", "z{i}", "z{j}"), ("LMOVE", "l{i}", "l{j}", "LEFT", "RIGHT"),
+    ("GETDEL", "{k}"), ("SMOVE", "s{i}", "s{j}", "m{j}"), ("HSETNX", "h{i}", "new{j}", "{v}"),
+    ("MOVE", "h{i}", "1"), ("SWAPDB", "0", "1"), ("BITFIELD", "{k}", "SET", "u8", "200", "7"),
+]
+
+
+@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru", "allkeys-lfu"])
+def test_the_ledger_matches_the_values_and_returns_to_zero(engine, policy):
+    """Whatever sequence of writes ran, the ledger equals a fresh measurement of every
+    value, and deleting every key leaves exactly nothing counted."""
+    run(engine, Client(engine), "CONFIG", "SET", "maxmemory-policy", policy)
+    run(engine, Client(engine), "CONFIG", "SET", "maxmemory", "1gb")
+    c = Client(engine)
+    rnd = random.Random(7)
+    for step in range(2000):
+        cmd = rnd.choice(_WRITES)
+        i, j = rnd.randrange(6), rnd.randrange(6)
+        v = "x" * rnd.choice((1, 5, 40, 300))
+        args = [a.format(k="k%d" % i, i=i, j=j, v=v) for a in cmd]
+        run(engine, c, *args)
+        if step % 7 == 0:
+            run(engine, c, "GET", "k%d" % j)
+        if step % 500 == 499:
+            assert total(engine) == recount(engine), args
+    assert total(engine) == recount(engine)
+    for db in engine.dbs:
+        for key in list(db.data):
+            db.delete(key)
+        db.compact_heap()
+    assert total(engine) - sum(len(db.sample or ()) for db in engine.dbs) * 8 == 0
+
+
+def test_flushall_and_expiry_uncount(engine):
+    c = Client(engine)
+    for i in range(100):
+        run(engine, c, "SET", "k%d" % i, "v" * 50, "PX", "10")
+        run(engine, c, "HSET", "h%d" % i, "f", "v")
+    assert total(engine) > 100 * 200
+    engine.clock.advance(20)
+    for db in engine.dbs:
+        db.active_expire(engine.clock.ms(), 1000)
+    assert total(engine) == recount(engine)
+    run(engine, c, "FLUSHALL")
+    assert total(engine) == 0
+
+
+def test_used_memory_is_startup_plus_what_is_counted(engine):
+    c = Client(engine)
+    base = engine.memory.used()
+    run(engine, c, "SET", "k", "v" * 1000)
+    grown = engine.memory.used() - base
+    assert 1000 < grown < 1300
+    run(engine, c, "DEL", "k")
+    assert engine.memory.used() == base
+
+
+# -- eviction --------------------------------------------------------------------------------
+
+def _fill(engine, c, n, prefix="k", ttl=None, size=100):
+    for i in range(n):
+        args = ["SET", "%s%d" % (prefix, i), "v" * size]
+        if ttl is not None:
+            args += ["EX", str(ttl(i))]
+        reply = run(engine, c, *args)
+        assert not isinstance(reply, ErrorReply), reply
+
+
+def _limit(engine, c, policy, size="2mb"):
+    run(engine, c, "CONFIG", "SET", "maxmemory-policy", policy)
+    run(engine, c, "CONFIG", "SET", "maxmemory", size)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
+def test_allkeys_policies_hold_the_limit(engine, policy):
+    c = Client(engine)
+    _limit(engine, c, policy, "1mb")
+    _fill(engine, c, 8000)
+    assert total(engine) <= MB * 1.1
+    assert engine.stats.evicted_keys > 3000
+    assert len(engine.dbs[0].data) + engine.stats.evicted_keys == 8000
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
+def test_volatile_policies_never_touch_keys_without_ttl(engine, policy):
+    c = Client(engine)
+    _limit(engine, c, policy, "1mb")
+    _fill(engine, c, 1000, prefix="keep")
+    _fill(engine, c, 8000, prefix="tmp", ttl=lambda i: 1000 + i)
+    db = engine.dbs[0]
+    assert all(b"keep%d" % i in db.data for i in range(1000))
+    assert total(engine) <= MB * 1.1
+    assert engine.stats.evicted_keys > 3000
+
+
+def test_volatile_ttl_evicts_the_nearest_expiry_first(engine):
+    c = Client(engine)
+    _limit(engine, c, "volatile-ttl", "1mb")
+    # TTLs decrease as keys are added: the newest keys expire first, so they go first.
+    _fill(engine, c, 8000, prefix="t", ttl=lambda i: 100000 - i)
+    db = engine.dbs[0]
+    alive = [i for i in range(8000) if b"t%d" % i in db.data]
+    assert engine.stats.evicted_keys > 3000
+    # The survivors are the keys with the longest TTL (the oldest ones).
+    early = sum(1 for i in alive if i < 8000 - engine.stats.evicted_keys)
+    assert early / len(alive) > 0.9
+
+
+def test_volatile_without_candidates_refuses_with_oom(engine):
+    c = Client(engine)
+    _limit(engine, c, "volatile-lru", "1mb")
+    for i in range(10000):
+        reply = run(engine, c, "SET", "k%d" % i, "v" * 100)
+        if isinstance(reply, ErrorReply):
+            break
+    assert reply.message.startswith(b"OOM command not allowed")
+    assert engine.stats.evicted_keys == 0
+    assert run(engine, c, "GET", "k1") == b"v" * 100       # reads keep working
+    assert run(engine, c, "DEL", "k1") == 1                # and DEL
+
+
+def test_allkeys_lru_keeps_the_hot_set(engine):
+    c = Client(engine)
+    _limit(engine, c, "allkeys-lru", "1mb")
+    hot = ["hot%d" % i for i in range(300)]
+    for k in hot:
+        run(engine, c, "SET", k, "v" * 100)
+    for i in range(10000):
+        run(engine, c, "SET", "cold%d" % i, "v" * 100)
+        engine.clock.advance(1)
+        if i % 10 == 0:
+            for k in hot[(i // 10) % 10::10]:
+                run(engine, c, "GET", k)
+    db = engine.dbs[0]
+    hot_alive = sum(1 for k in hot if k.encode() in db.data) / len(hot)
+    cold_alive = sum(1 for i in range(10000) if b"cold%d" % i in db.data) / 10000
+    assert hot_alive > 0.9 and cold_alive < 0.5, (hot_alive, cold_alive)
+
+
+def test_allkeys_lfu_keeps_frequently_read_keys(engine):
+    c = Client(engine)
+    _limit(engine, c, "allkeys-lfu", "1mb")
+    hot = ["hot%d" % i for i in range(200)]
+    for k in hot:
+        run(engine, c, "SET", k, "v" * 100)
+        for _ in range(30):
+            run(engine, c, "GET", k)
+    _fill(engine, c, 10000, prefix="cold")
+    db = engine.dbs[0]
+    assert sum(1 for k in hot if k.encode() in db.data) / len(hot) > 0.9
+
+
+def test_evictions_propagate_as_del_and_notify(engine):
+    c = Client(engine)
+    events = []
+    engine.memory.evictor.hooks.append(lambda db, key: events.append(key))
+    _limit(engine, c, "allkeys-random", "1mb")
+    engine.effects_seen.clear()
+    _fill(engine, c, 6000)
+    dels = [argv[1] for _, argv in engine.effects_seen if argv[0] == b"DEL"]
+    assert len(dels) == engine.stats.evicted_keys == len(events) > 0
+    assert dels == events
+    assert all(k not in engine.dbs[0].data for k in dels)
+
+
+def test_tenacity_bounds_one_eviction_round(engine):
+    c = Client(engine)
+    _fill(engine, c, 5000)
+    run(engine, c, "CONFIG", "SET", "maxmemory-eviction-tenacity", "0")
+    _limit(engine, c, "allkeys-random", "100kb")
+    run(engine, c, "SET", "x", "y")         # runs: the round stopped at its time bound
+    assert engine.memory.evictor.running
+    assert engine.stats.evicted_keys < 5000
+    for _ in range(200):
+        engine.memory.evictor.cron(engine.clock.ms())
+        if not engine.memory.evictor.running:
+            break
+    assert total(engine) <= 100 * 1024
+
+
+def test_no_limit_costs_dispatch_nothing_and_client_eviction_is_refused(engine):
+    from vermilion.engine.engine import BUSY_MAXMEMORY
+    c = Client(engine)
+    assert not engine.busy & BUSY_MAXMEMORY
+    run(engine, c, "CONFIG", "SET", "maxmemory", "10mb")
+    assert engine.busy & BUSY_MAXMEMORY
+    run(engine, c, "CONFIG", "SET", "maxmemory", "0")
+    assert not engine.busy & BUSY_MAXMEMORY
+    reply = run(engine, c, "CONFIG", "SET", "maxmemory-clients", "10%")
+    assert isinstance(reply, ErrorReply) and b"maxmemory-clients must be 0" in reply.message
+    assert run(engine, c, "CONFIG", "GET", "maxmemory-clients") == {b"maxmemory-clients": b"0"} or \
+        run(engine, c, "CONFIG", "GET", "maxmemory-clients") == [b"maxmemory-clients", b"0"]
