@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 
 MAGIC = b"HYLL"
@@ -55,7 +55,11 @@ _XZERO_MAX_LEN = 16384
 
 
 class Corrupted(Exception):
-    """The sparse opcodes do not describe exactly 16384 registers (INVALIDOBJ)."""
+    """The sparse opcodes do not describe exactly 16384 registers (INVALIDOBJ).
+
+    Every reader refuses opcodes running past register 16384, as redis-server
+    7.0.15 does with the CVE-2025-32023 fix that distributions ship (before it, a
+    VAL past the end stopped a merge without an error)."""
 
 
 # -- hashing -------------------------------------------------------------------------------------
@@ -244,18 +248,13 @@ class Sparse:
         return 1
 
     def registers(self) -> bytes:
-        """The registers, one byte each, read as hllSparseToDense and hllMerge read them:
-        the opcodes must reach register 16384 exactly, and anything after that must
-        start with a VAL (which overflows and stops the read)."""
-        starts = self.starts
-        k = bisect_left(starts, REGISTERS)
-        if k == len(starts) or starts[k] != REGISTERS or \
-                (k < len(self.ops) and not self.ops[k][0] & 0x80):
+        """The registers, one byte each (hllSparseToDense, hllMerge)."""
+        if self.starts[-1] != REGISTERS:
             raise Corrupted
-        return b"".join(map(_expand, self.ops[:k]))
+        return b"".join(map(_expand, self.ops))
 
     def histogram(self) -> list[int]:
-        """hllSparseRegHisto: every opcode counts, and they must cover 16384 registers."""
+        """hllSparseRegHisto."""
         if self.starts[-1] != REGISTERS:
             raise Corrupted
         hist = [0] * 64
