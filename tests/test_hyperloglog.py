@@ -67,6 +67,14 @@ def test_pfadd_pfcount_basics(pair):
     PFDEBUG ENCODING h1
     PFDEBUG DECODE h1
     """)
+    # An HLL set as a plain (embedded) string: every command makes it raw first.
+    value = pair.check("GET", "h1").value
+    for command in (["PFCOUNT", "c"], ["PFADD", "c"], ["PFDEBUG", "ENCODING", "c"],
+                    ["PFMERGE", "c"], ["PFCOUNT", "c", "c"]):
+        pair.check("SET", "c", value)
+        pair.check("OBJECT", "ENCODING", "c")
+        pair.check(*command)
+        pair.check("OBJECT", "ENCODING", "c")
 
 
 def test_estimates_and_bytes_at_many_sizes(pair):

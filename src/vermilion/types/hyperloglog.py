@@ -33,7 +33,9 @@ import math
 import re
 import struct
 from bisect import bisect_right
+from functools import lru_cache
 from collections import Counter
+from itertools import accumulate
 
 MAGIC = b"HYLL"
 DENSE, SPARSE = 0, 1
@@ -65,6 +67,11 @@ class Corrupted(Exception):
 # -- hashing -------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _blocks(n: int) -> struct.Struct:
+    return struct.Struct("<%dQ" % n)
+
+
 def murmurhash64a(data: bytes, seed: int = SEED) -> int:
     """MurmurHash2, 64-bit, little-endian reads (Redis's endian-neutral MurmurHash64A)."""
     n = len(data)
@@ -72,7 +79,7 @@ def murmurhash64a(data: bytes, seed: int = SEED) -> int:
     h = (seed ^ (n * m)) & mask
     blocks = n >> 3
     if blocks:
-        for k in struct.unpack_from("<%dQ" % blocks, data):
+        for k in _blocks(blocks).unpack_from(data):
             k = (k * m) & mask
             k ^= k >> 47
             h ^= (k * m) & mask
@@ -143,6 +150,34 @@ _VAL = [[]] + [[b""] + [bytes((0x80 | (v - 1) << 2 | (n - 1),)) for n in range(1
                for v in range(1, _VAL_MAX_VALUE + 1)]
 
 
+# The opcodes of recently updated sparse values, so that a run of PFADDs to one key
+# does not split the same bytes again each time: id(value) -> (value, its body
+# when cached, Sparse). An entry is used only while the value is the same object
+# with the same bytes and no update of the Sparse is pending, so nothing can make
+# it stale.
+_RECENT: dict[int, tuple] = {}
+_RECENT_MAX = 32
+
+
+def sparse_of(value) -> "Sparse":
+    """The opcodes of a sparse value (from _RECENT when its bytes are unchanged)."""
+    entry = _RECENT.get(id(value))
+    if entry is not None and entry[0] is value and not entry[2].changed \
+            and entry[1] == value[HDR:]:
+        return entry[2]
+    sparse = Sparse(value)
+    _remember(value, sparse, None)
+    return sparse
+
+
+def _remember(value, sparse: "Sparse", body: bytes | None) -> None:
+    if value.__class__ is not bytearray:
+        return
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    _RECENT[id(value)] = (value, bytes(value[HDR:]) if body is None else body, sparse)
+
+
 def _zero_run(n: int) -> bytes:
     if n > _ZERO_MAX_LEN:
         n -= 1
@@ -166,12 +201,7 @@ class Sparse:
 
     def __init__(self, value):
         self.ops = _OPCODE.findall(bytes(value[HDR:]))
-        starts = [0]
-        total = 0
-        for n in map(_SPAN.__getitem__, self.ops):
-            total += n
-            starts.append(total)
-        self.starts = starts
+        self.starts = list(accumulate(map(_SPAN.__getitem__, self.ops), initial=0))
         self.size = len(value)
         self.changed = False
 
@@ -383,10 +413,18 @@ def max_registers(a: bytes, b: bytes) -> bytes:
 
 # -- estimating ----------------------------------------------------------------------------------
 
+_BYTE = [bytes((v,)) for v in range(256)]
+
+
 def raw_histogram(raw: bytes) -> list[int]:
+    """hllRawRegHisto. A value's count costs a pass over the registers: values
+    absent are skipped with a find (memchr), and the values above the largest
+    one present are never looked at."""
     hist = [0] * 64
     left = len(raw)
     for v in range(64):
+        if raw.find(_BYTE[v]) < 0:
+            continue
         n = raw.count(v)
         hist[v] = n
         left -= n
@@ -441,7 +479,7 @@ def count(value) -> int:
     """The estimate of one HyperLogLog (Corrupted if sparse and malformed)."""
     if value[4] == DENSE:
         return estimate(raw_histogram(registers(value)))
-    return estimate(Sparse(value).histogram())
+    return estimate(sparse_of(value).histogram())
 
 
 def store_count(value: bytearray, card: int) -> None:
@@ -458,7 +496,7 @@ def add(value: bytearray, elements, max_bytes: int) -> tuple[int, bool]:
     before the failing element stay, as they do in Redis.
     """
     updated = 0
-    sparse = Sparse(value) if value[4] == SPARSE else None
+    sparse = sparse_of(value) if value[4] == SPARSE else None
     for element in elements:
         index, run = pattern(element)
         if sparse is None:
@@ -486,9 +524,11 @@ def add(value: bytearray, elements, max_bytes: int) -> tuple[int, bool]:
 
 def _flush(value: bytearray, sparse: Sparse) -> None:
     if sparse.changed:
-        value[HDR:] = sparse.body()
+        body = sparse.body()
+        value[HDR:] = body
         invalidate(value)
         sparse.changed = False
+        _remember(value, sparse, body)
 
 
 def merge_into(value: bytearray, raw: bytes, to_dense_first: bool, max_bytes: int) -> None:
