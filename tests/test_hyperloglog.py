@@ -312,6 +312,55 @@ def test_seeded_large_workloads(pair2, seed):
         pair2.check("PFCOUNT", k)
 
 
+def _opcode(kind: str, value: int, length: int) -> bytes:
+    if kind == "val":
+        return bytes((0x80 | (value - 1) << 2 | (length - 1),))
+    if kind == "zero":
+        return bytes((length - 1,))
+    return bytes((0x40 | (length - 1) >> 8, (length - 1) & 0xFF))
+
+
+_run = st.one_of(
+    st.tuples(st.just("val"), st.integers(1, 32), st.integers(1, 4)),
+    st.tuples(st.just("zero"), st.just(0), st.integers(1, 64)),
+    st.tuples(st.just("xzero"), st.just(0), st.integers(1, 400)),
+)
+
+
+@st.composite
+def sparse_layouts(draw):
+    """Any opcode sequence covering exactly 16384 registers: VAL runs of every value
+    (1..32) and length, ZERO and XZERO runs, not necessarily as Redis would write them."""
+    body, left = [], hll.REGISTERS
+    for kind, value, length in draw(st.lists(_run, max_size=80)):
+        if length > left:
+            break
+        body.append(_opcode(kind, value, length))
+        left -= length
+    while left:
+        length = min(left, 16384)
+        body.append(_opcode("xzero", 0, length))
+        left -= length
+    return _header() + b"".join(body)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sparse_layouts(), sparse_layouts(), st.integers(0, 300), st.sampled_from([300, 3000]))
+def test_any_valid_sparse_layout(pair, sparse_limit, dest, source, added, limit):
+    """Sparse values Redis accepts but would not write itself: PFCOUNT, PFADD into
+    them (splitting runs of any value) and PFMERGE between them keep Redis's bytes."""
+    sparse_limit(limit)
+    for key, value in (("d", dest), ("s", source), ("d2", dest)):
+        pair.check("SET", key, value)
+    pair.check("PFCOUNT", "d")
+    pair.check("PFCOUNT", "d", "s")
+    pair.check("PFMERGE", "d", "s")
+    pair.check("GET", "d")
+    pair.check("PFADD", "d2", *_elements(0, added))
+    pair.check("GET", "d2")
+    pair.check("PFDEBUG", "ENCODING", "d2")
+
+
 # -- propagation, events, WATCH, keyspace stats ----------------------------------------------------
 
 def test_propagation(propagation):
@@ -504,3 +553,21 @@ def test_dense_set_against_plain_python(updates):
         assert changed == (run > plain[index])
         plain[index] = max(plain[index], run)
     assert hll.unpack(bytes(value[hll.HDR:])) == bytes(plain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse_layouts(), st.lists(st.tuples(st.integers(0, hll.REGISTERS - 1), st.integers(1, 32)),
+                                  max_size=40))
+def test_sparse_updates_keep_their_bookkeeping(value, updates):
+    """After every update the opcode index agrees with the bytes: the string length
+    the promotion test reads, and the first register of every opcode."""
+    sparse = hll.Sparse(value)
+    for index, run in updates:
+        before = hll.Sparse(hll.HDR * b"\0" + sparse.body()).registers()
+        result = sparse.set(index, run, 1 << 20)
+        assert sparse.size == hll.HDR + len(sparse.body())
+        fresh = hll.Sparse(hll.HDR * b"\0" + sparse.body())
+        assert fresh.starts == sparse.starts and fresh.ops == sparse.ops
+        after = fresh.registers()
+        assert result == (1 if run > before[index] else 0)
+        assert after == before[:index] + bytes((max(run, before[index]),)) + before[index + 1:]

@@ -223,7 +223,8 @@ class Sparse:
         span = starts[k + 1] - first
         if b & 0x80 and ((b >> 2) & 31) + 1 >= count:
             return 0
-        if span == 1 and not (b & 0x40):
+        xzero = (b & 0xC0) == 0x40
+        if span == 1 and not xzero:
             ops[k] = _VAL[count][1]          # a single VAL or ZERO: rewrite in place
         else:
             last = first + span - 1
@@ -247,7 +248,7 @@ class Sparse:
                 if index != last:
                     seq.append(_zero_run(last - index))
                     seq_starts.append(index + 1)
-            delta = sum(map(len, seq)) - (2 if b & 0x40 else 1)
+            delta = sum(map(len, seq)) - (2 if xzero else 1)
             if delta > 0 and self.size + delta > max_bytes:
                 return 2
             ops[k:k + 1] = seq
@@ -256,23 +257,20 @@ class Sparse:
         # Merge adjacent VALs of equal value, scanning up to 5 opcodes from the one
         # before the change (Redis's step 4; a merge also uses up one step).
         i = k - 1 if k > 0 else 0
+        n = len(ops)
         steps = 5
-        while i < len(ops) and steps:
+        while steps and i < n:
             steps -= 1
             a = ops[i][0]
-            if not a & 0x80:
-                i += 1
-                continue
-            if i + 1 < len(ops):
+            if a & 0x80 and i + 1 < n:
                 c = ops[i + 1][0]
-                if c & 0x80 and (a & 0x7C) == (c & 0x7C):
-                    n = (a & 3) + (c & 3) + 2
-                    if n <= _VAL_MAX_LEN:
-                        ops[i] = _VAL[((a >> 2) & 31) + 1][n]
-                        del ops[i + 1]
-                        del starts[i + 1]
-                        self.size -= 1
-                        continue
+                if c & 0x80 and (a & 0x7C) == (c & 0x7C) and (a & 3) + (c & 3) + 2 <= _VAL_MAX_LEN:
+                    ops[i] = _VAL[((a >> 2) & 31) + 1][(a & 3) + (c & 3) + 2]
+                    del ops[i + 1]
+                    del starts[i + 1]
+                    self.size -= 1
+                    n -= 1
+                    continue
             i += 1
         self.changed = True
         return 1
