@@ -143,6 +143,26 @@ def test_pfmerge_of_many_sparse_registers_promotes(pair, sparse_limit):
     _same_values(pair)
 
 
+def test_in_scripts_and_transactions(pair):
+    pair.run("""
+    EVAL "redis.call('pfadd', KEYS[1], 'a', 'b'); return redis.call('pfcount', KEYS[1])" 1 h1
+    GET h1
+    EVAL_RO "return redis.call('pfcount', KEYS[1])" 1 h1
+    PFADD h1 c
+    EVAL_RO "return redis.call('pfcount', KEYS[1])" 1 h1
+    EVAL_RO "return redis.call('pfcount', KEYS[1], 'h2')" 1 h1
+    EVAL "return redis.call('pfdebug', 'encoding', KEYS[1])" 1 h1
+    EVAL "return redis.call('pfselftest')" 0
+    MULTI
+    PFADD h2 x
+    PFCOUNT h2
+    PFMERGE h3 h1 h2
+    PFCOUNT h3
+    EXEC
+    GET h3
+    """)
+
+
 # -- PFDEBUG / PFSELFTEST ------------------------------------------------------------------------
 
 
