@@ -103,6 +103,9 @@ def pattern(element: bytes) -> tuple[int, int]:
 # -- header --------------------------------------------------------------------------------------
 
 
+_CARD = struct.Struct("<Q")
+
+
 def new_sparse() -> bytearray:
     """An empty HyperLogLog as PFADD creates it: sparse, one XZERO, cached cardinality 0."""
     return bytearray(MAGIC + bytes((SPARSE, 0, 0, 0)) + bytes(8) + b"\x7f\xff")
@@ -110,15 +113,16 @@ def new_sparse() -> bytearray:
 
 def is_hll(value) -> bool:
     """isHLLObjectOrReply's test of a string value."""
-    return (len(value) >= HDR and value[:4] == MAGIC and value[4] <= SPARSE
-            and (value[4] != DENSE or len(value) == DENSE_SIZE))
+    n = len(value)
+    return n >= HDR and value.startswith(MAGIC) and (
+        value[4] == SPARSE or (value[4] == DENSE and n == DENSE_SIZE))
 
 
 def cached_count(value) -> int | None:
     """The cached cardinality, or None when it is marked stale."""
     if value[15] & 0x80:
         return None
-    return int.from_bytes(value[8:16], "little")
+    return _CARD.unpack_from(value, 8)[0]
 
 
 def invalidate(value: bytearray) -> None:
@@ -481,7 +485,7 @@ def count(value) -> int:
 
 
 def store_count(value: bytearray, card: int) -> None:
-    value[8:16] = card.to_bytes(8, "little")
+    _CARD.pack_into(value, 8, card)
 
 
 # -- adding --------------------------------------------------------------------------------------
