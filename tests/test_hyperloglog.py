@@ -152,7 +152,6 @@ def test_in_scripts_and_transactions(pair):
     EVAL_RO "return redis.call('pfcount', KEYS[1])" 1 h1
     EVAL_RO "return redis.call('pfcount', KEYS[1], 'h2')" 1 h1
     EVAL "return redis.call('pfdebug', 'encoding', KEYS[1])" 1 h1
-    EVAL "return redis.call('pfselftest')" 0
     MULTI
     PFADD h2 x
     PFCOUNT h2
@@ -190,9 +189,9 @@ def test_pfdebug(pair):
     """)
 
 
-def test_pfselftest(pair):
-    pair.check("PFSELFTEST")
-    pair.check_error("PFSELFTEST", "x")
+def test_pfselftest(pair2):
+    pair2.check("PFSELFTEST")
+    pair2.check_error("PFSELFTEST", "x")
 
 
 def test_command_table_rows(pair):
