@@ -66,6 +66,11 @@ def test_pfadd_pfcount_basics(pair):
     PFCOUNT nokey nokey2
     PFDEBUG ENCODING h1
     PFDEBUG DECODE h1
+    COPY h1 h3
+    PFADD h1 e f g
+    PFCOUNT h1
+    GET h3
+    PFCOUNT h3
     """)
     # An HLL set as a plain (embedded) string: every command makes it raw first.
     value = pair.check("GET", "h1").value
