@@ -175,11 +175,14 @@ def sparse_of(value) -> "Sparse":
 
 
 def _remember(value, sparse: "Sparse", body: bytes | None) -> None:
-    if value.__class__ is not bytearray:
+    if value.__class__ is not bytearray or sparse.tail:
         return
     if len(_RECENT) >= _RECENT_MAX:
         _RECENT.clear()
     _RECENT[id(value)] = (value, bytes(value[HDR:]) if body is None else body, sparse)
+
+
+_MAX_BODY = 2 * REGISTERS + 64
 
 
 def _zero_run(n: int) -> bytes:
@@ -199,18 +202,34 @@ class Sparse:
 
     ``starts[i]`` is the first register of opcode i (``starts[-1]`` the total),
     ``size`` the length the encoded string has (header included).
+
+    A valid body has at most 16384 opcodes (32768 bytes). Past that, only the
+    opcodes that cover the 16384 registers and a few more (an update touches at
+    most five opcodes from the one before its own) are split out; the rest is
+    kept as bytes in ``tail`` and makes the value corrupted for every reader.
     """
 
-    __slots__ = ("ops", "starts", "size", "changed")
+    __slots__ = ("ops", "starts", "size", "changed", "tail")
 
     def __init__(self, value):
-        self.ops = _OPCODE.findall(bytes(value[HDR:]))
-        self.starts = list(accumulate(map(_SPAN.__getitem__, self.ops), initial=0))
+        body = bytes(value[HDR:])
+        self.tail = b""
+        if len(body) <= _MAX_BODY:
+            self.ops = _OPCODE.findall(body)
+            self.starts = list(accumulate(map(_SPAN.__getitem__, self.ops), initial=0))
+        else:
+            # The last match of the slice may be an opcode the slice cut in two.
+            ops = _OPCODE.findall(body, 0, _MAX_BODY)[:-1]
+            starts = list(accumulate(map(_SPAN.__getitem__, ops), initial=0))
+            keep = bisect_right(starts, REGISTERS) + 8
+            del ops[keep:], starts[keep + 1:]
+            self.ops, self.starts = ops, starts
+            self.tail = body[sum(map(len, ops)):]
         self.size = len(value)
         self.changed = False
 
     def body(self) -> bytes:
-        return b"".join(self.ops)
+        return b"".join(self.ops) + self.tail if self.tail else b"".join(self.ops)
 
     def set(self, index: int, count: int, max_bytes: int) -> int:
         """hllSparseSet: 1 updated, 0 not needed, -1 corrupted, 2 promote to dense
@@ -281,13 +300,13 @@ class Sparse:
 
     def registers(self) -> bytes:
         """The registers, one byte each (hllSparseToDense, hllMerge)."""
-        if self.starts[-1] != REGISTERS:
+        if self.starts[-1] != REGISTERS or self.tail:
             raise Corrupted
         return b"".join(map(_expand, self.ops))
 
     def histogram(self) -> list[int]:
         """hllSparseRegHisto."""
-        if self.starts[-1] != REGISTERS:
+        if self.starts[-1] != REGISTERS or self.tail:
             raise Corrupted
         hist = [0] * 64
         for op, times in Counter(self.ops).items():
@@ -299,7 +318,8 @@ class Sparse:
     def decode(self) -> bytes:
         """PFDEBUG DECODE's text."""
         words = []
-        for op in self.ops:
+        ops = self.ops if not self.tail else _OPCODE.findall(self.body())
+        for op in ops:
             b = op[0]
             if b & 0x80:
                 words.append(b"v:%d,%d" % (((b >> 2) & 31) + 1, (b & 3) + 1))
