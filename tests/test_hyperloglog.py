@@ -451,6 +451,28 @@ def test_keyspace_events_and_stats(ports):
     same_on_both(ports, _events_and_stats)
 
 
+def _error_stats(port):
+    c = RawClient(port)
+    c.call("CONFIG", "RESETSTAT")
+    c.call("SET", "s", "hello")
+    c.call("SET", "bad", _header() + b"\x00")
+    c.call("RPUSH", "l", "x")
+    for args in (["PFADD", "s", "a"], ["PFCOUNT", "bad"], ["PFCOUNT", "l"], ["PFMERGE", "d", "bad"],
+                 ["PFDEBUG", "GETREG", "nokey"], ["PFDEBUG", "nosuch", "bad"], ["PFADD"],
+                 ["PFADD", "ok", "a"], ["PFCOUNT", "ok"]):
+        c.call(*args)
+    lines = c.call("INFO", "errorstats").value.decode().split("\r\n")
+    stats = [(line.split(":")[0], [f for f in line.split(":", 1)[1].split(",") if "usec" not in f])
+             for line in c.call("INFO", "commandstats").value.decode().split("\r\n")
+             if line.startswith("cmdstat_pf")]
+    c.close()
+    return [line for line in lines if line.startswith("errorstat_")], sorted(stats)
+
+
+def test_error_and_command_stats(ports):
+    same_on_both(ports, _error_stats)
+
+
 def _watch_and_pfcount(port):
     a, b = RawClient(port), RawClient(port)
     a.call("PFADD", "h", "a")
