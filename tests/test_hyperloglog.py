@@ -403,7 +403,7 @@ def test_any_valid_sparse_layout(pair, sparse_limit, dest, source, added, limit)
 # -- propagation, events, WATCH, keyspace stats ----------------------------------------------------
 
 def test_propagation(propagation):
-    sink, c, server = propagation
+    sink, c, _ = propagation
     c.call("PFADD", "h", "a")
     c.call("PFADD", "h", "a")             # nothing changed: not propagated
     c.call("PFCOUNT", "h")                # writes the cache: propagated

@@ -33,8 +33,8 @@ import math
 import re
 import struct
 from bisect import bisect_right
-from functools import lru_cache
 from collections import Counter
+from functools import lru_cache
 from itertools import accumulate
 
 MAGIC = b"HYLL"
@@ -53,7 +53,6 @@ _MASK = MASK64 = (1 << 64) - 1
 _VAL_MAX_VALUE = 32
 _VAL_MAX_LEN = 4
 _ZERO_MAX_LEN = 64
-_XZERO_MAX_LEN = 16384
 
 
 class Corrupted(Exception):
@@ -133,7 +132,7 @@ def invalidate(value: bytearray) -> None:
 
 # One opcode per match; a lone XZERO first byte can only be the last byte (Redis then
 # reads the string's terminating zero as its second byte).
-_OPCODE = re.compile(rb"[\x40-\x7f][\x00-\xff]|[\x00-\x3f\x80-\xff]|[\x40-\x7f]", re.S)
+_OPCODE = re.compile(rb"[\x40-\x7f][\x00-\xff]|[\x00-\x3f\x80-\xff]|[\x40-\x7f]", re.DOTALL)
 
 _SPAN: dict[bytes, int] = {}     # registers an opcode covers
 _EXPAND: dict[bytes, bytes] = {}  # one-byte opcodes as raw registers
@@ -163,7 +162,7 @@ _RECENT: dict[int, tuple] = {}
 _RECENT_MAX = 32
 
 
-def sparse_of(value) -> "Sparse":
+def sparse_of(value) -> Sparse:
     """The opcodes of a sparse value (from _RECENT when its bytes are unchanged)."""
     entry = _RECENT.get(id(value))
     if entry is not None and entry[0] is value and not entry[2].changed \
@@ -174,7 +173,7 @@ def sparse_of(value) -> "Sparse":
     return sparse
 
 
-def _remember(value, sparse: "Sparse", body: bytes | None) -> None:
+def _remember(value, sparse: Sparse, body: bytes | None) -> None:
     if value.__class__ is not bytearray or sparse.tail:
         return
     if len(_RECENT) >= _RECENT_MAX:
