@@ -111,6 +111,12 @@ def test_sparse_to_dense_at_the_configured_size(pair, sparse_limit):
     assert hll.Sparse(value).set(5, 33, 3000) == 2
 
 
+def test_sparse_limit_directive(pair, sparse_limit):
+    for value in ("1kb", "0", "-1", "abc", "4gb", "9223372036854775807", "3000"):
+        pair.check("CONFIG", "SET", "hll-sparse-max-bytes", value)
+        pair.check("CONFIG", "GET", "hll-sparse-max-bytes")
+
+
 # -- PFMERGE -------------------------------------------------------------------------------------
 
 
