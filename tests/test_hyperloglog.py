@@ -492,9 +492,14 @@ def _watch_and_pfcount(port):
     a.call("MULTI")
     a.call("PING")
     second = a.call("EXEC")
+    a.call("WATCH", "h")
+    b.call("PFDEBUG", "TODENSE", "h")   # converts in place without telling watchers
+    a.call("MULTI")
+    a.call("PING")
+    third = a.call("EXEC")
     a.close()
     b.close()
-    return first, second
+    return first, second, third
 
 
 def test_pfcount_cache_write_touches_watch(ports):
