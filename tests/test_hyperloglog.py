@@ -429,7 +429,7 @@ def test_propagation(propagation):
 def _events_and_stats(port):
     c = RawClient(port)
     sub = RawClient(port)
-    c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    c.call("CONFIG", "SET", "notify-keyspace-events", "KEAmn")
     sub.call("PSUBSCRIBE", "__key*__:*")
     c.call("CONFIG", "RESETSTAT")
     c.call("PFADD", "h", "a", "b")
