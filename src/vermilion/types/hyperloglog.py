@@ -134,7 +134,17 @@ def invalidate(value: bytearray) -> None:
 # reads the string's terminating zero as its second byte).
 _OPCODE = re.compile(rb"[\x40-\x7f][\x00-\xff]|[\x00-\x3f\x80-\xff]|[\x40-\x7f]", re.DOTALL)
 
-_SPAN: dict[bytes, int] = {}     # registers an opcode covers
+class _Spans(dict):
+    """Registers an opcode covers; two-byte XZERO opcodes are added when first seen."""
+
+    def __missing__(self, op: bytes) -> int:
+        span = (((op[0] & 0x3F) << 8) | op[1]) + 1
+        if len(self) < 4096:
+            self[op] = span
+        return span
+
+
+_SPAN = _Spans()
 _EXPAND: dict[bytes, bytes] = {}  # one-byte opcodes as raw registers
 for _b in range(256):
     _t = bytes((_b,))
@@ -142,9 +152,7 @@ for _b in range(256):
         _SPAN[_t] = (_b & 3) + 1
         _EXPAND[_t] = bytes((((_b >> 2) & 31) + 1,)) * _SPAN[_t]
     elif _b & 0x40:
-        _SPAN[_t] = ((_b & 0x3F) << 8) + 1
-        for _c in range(256):
-            _SPAN[bytes((_b, _c))] = (((_b & 0x3F) << 8) | _c) + 1
+        _SPAN[_t] = ((_b & 0x3F) << 8) + 1   # the last byte, read with the zero after it
     else:
         _SPAN[_t] = _b + 1
         _EXPAND[_t] = bytes(_b + 1)
