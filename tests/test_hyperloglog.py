@@ -668,3 +668,25 @@ def test_sparse_updates_keep_their_bookkeeping(value, updates):
         after = fresh.registers()
         assert result == (1 if run > before[index] else 0)
         assert after == before[:index] + bytes((max(run, before[index]),)) + before[index + 1:]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("add"), st.integers(0, 10**6), st.integers(0, 10)),
+    st.tuples(st.just("poke"), st.integers(hll.HDR, hll.DENSE_SIZE - 1), st.integers(0, 255)),
+    st.tuples(st.just("count"), st.just(0), st.just(0)),
+), max_size=40))
+def test_dense_cache_follows_every_change(operations):
+    """The unpacked registers kept for a dense value match the value after PFADD-style
+    updates and after bytes changed behind its back (SETRANGE on an HLL string)."""
+    value = hll.new_sparse()
+    hll.add(value, [b"el:%d" % i for i in range(3000)], 3000)
+    assert value[4] == hll.DENSE
+    for kind, a, b in operations:
+        if kind == "add":
+            hll.add(value, [b"x%d:%d" % (a, b)], 3000)
+        elif kind == "poke":
+            value[a] = b
+        fresh = hll.unpack(bytes(value[hll.HDR:]))
+        assert hll.registers(value) == fresh
+        assert hll.count(value) == hll.estimate(hll.raw_histogram(fresh))

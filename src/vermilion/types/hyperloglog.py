@@ -410,11 +410,48 @@ def dense_set(value: bytearray, index: int, count: int) -> int:
     return 1
 
 
+# Unpacked registers and their histogram for recently read dense values, so that
+# PFCOUNT after PFADD does not unpack and count 16384 registers again:
+# id(value) -> [value, copy of its registers' bytes, raw registers, histogram].
+# The raw registers and the histogram always describe the copy: PFADD's updates
+# are applied to both (_mirror). An entry is used only while the copy equals the
+# value's bytes, so a change made any other way (SETRANGE ...) is never missed.
+_DENSE_RECENT: dict[int, list] = {}
+
+
+def _dense_entry(value) -> list:
+    entry = _DENSE_RECENT.get(id(value))
+    if entry is not None and entry[0] is value and entry[1] == value[HDR:]:
+        return entry
+    body = bytes(value[HDR:])
+    raw = unpack(body)
+    entry = [value, bytearray(body), bytearray(raw), raw_histogram(raw)]
+    if value.__class__ is bytearray:
+        if len(_DENSE_RECENT) >= _RECENT_MAX:
+            _DENSE_RECENT.clear()
+        _DENSE_RECENT[id(value)] = entry
+    return entry
+
+
+def _mirror(entry: list, index: int, count: int) -> None:
+    """Register `index` of a cached copy becomes `count` (as dense_set wrote it)."""
+    copy, raw, hist = entry[1], entry[2], entry[3]
+    pos = index * 6
+    byte = pos >> 3
+    fb = pos & 7
+    copy[byte] = (copy[byte] & ~(63 << fb) & 0xFF) | ((count << fb) & 0xFF)
+    if fb > 2:
+        copy[byte + 1] = (copy[byte + 1] & ~(63 >> (8 - fb))) | (count >> (8 - fb))
+    hist[raw[index]] -= 1
+    hist[count] += 1
+    raw[index] = count
+
+
 def registers(value) -> bytes:
     """The registers of a valid-looking HyperLogLog, one byte each (Corrupted if sparse
     and malformed)."""
     if value[4] == DENSE:
-        return unpack(memoryview(value)[HDR:].tobytes())
+        return bytes(_dense_entry(value)[2])
     return Sparse(value).registers()
 
 
@@ -507,7 +544,7 @@ def estimate(hist: list[int]) -> int:
 def count(value) -> int:
     """The estimate of one HyperLogLog (Corrupted if sparse and malformed)."""
     if value[4] == DENSE:
-        return estimate(raw_histogram(registers(value)))
+        return estimate(_dense_entry(value)[3])
     return estimate(sparse_of(value).histogram())
 
 
@@ -526,10 +563,16 @@ def add(value: bytearray, elements, max_bytes: int) -> tuple[int, bool]:
     """
     updated = 0
     sparse = sparse_of(value) if value[4] == SPARSE else None
+    cached = _DENSE_RECENT.get(id(value))
+    if cached is not None and cached[0] is not value:
+        cached = None
     for element in elements:
         index, run = pattern(element)
         if sparse is None:
-            updated += dense_set(value, index, run)
+            if dense_set(value, index, run):
+                updated += 1
+                if cached is not None:
+                    _mirror(cached, index, run)
             continue
         result = sparse.set(index, run, max_bytes)
         if result == 2:
