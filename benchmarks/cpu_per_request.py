@@ -48,6 +48,9 @@ TESTS: dict[str, list[str]] = {
     "XADD": ["XADD", "bench:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
     "PUBLISH": ["PUBLISH", "bench:ch", "hello"],
     "EVAL": ["EVAL", EVAL_SET, "1", "key:__rand_int__", "v"],
+    # Sparse for the first ~1500 distinct elements, dense after (PFCOUNT needs a
+    # preloaded key: see the vbench `hyperloglog` suite).
+    "PFADD": ["PFADD", "bench:hll", "el:__rand_int__"],
 }
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
