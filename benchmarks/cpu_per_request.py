@@ -56,6 +56,9 @@ TESTS: dict[str, list[str]] = {
     # SET/GET on keys a user limited to ~app:* may touch (for --user).
     "APPSET": ["SET", "app:__rand_int__", "xxx"],
     "APPGET": ["GET", "app:__rand_int__"],
+    # Sparse for the first ~1500 distinct elements, dense after (PFCOUNT needs a
+    # preloaded key: see the vbench `hyperloglog` suite).
+    "PFADD": ["PFADD", "bench:hll", "el:__rand_int__"],
 }
 
 BENCH_USER = "bench"

@@ -145,6 +145,25 @@ register(Suite("datastructures", "lists, sets, hashes, sorted sets and their mem
 ]))
 
 
+# -- hyperloglog -----------------------------------------------------------------------------------
+
+_HLL_DENSE = ["PFADD", "hll:dense", *(f"seed:{i}" for i in range(50_000))]
+_HLL_DENSE2 = ["PFADD", "hll:dense2", *(f"other:{i}" for i in range(50_000))]
+
+register(Suite("hyperloglog", "PFADD and PFCOUNT on sparse and dense HyperLogLogs", [
+    BenchTest("PFADD_DENSE", command=["PFADD", "hll:dense", "el:__rand_int__"], random=M,
+              setup=[loaders.command(*_HLL_DENSE)],
+              description="PFADD of a random element to a dense HyperLogLog (-r 1000000)"),
+    BenchTest("PFADD_NEW", command=["PFADD", "hll:__rand_int__", "a", "b", "c"], random=M,
+              description="PFADD creating sparse HyperLogLogs of 3 elements (-r 1000000)"),
+    BenchTest("PFCOUNT_CACHED", command=["PFCOUNT", "hll:dense"], setup=[loaders.command(*_HLL_DENSE)],
+              description="PFCOUNT of a dense HyperLogLog whose cardinality is cached"),
+    BenchTest("PFCOUNT_2", command=["PFCOUNT", "hll:dense", "hll:dense2"], requests_factor=0.1,
+              setup=[loaders.command(*_HLL_DENSE), loaders.command(*_HLL_DENSE2)],
+              description="PFCOUNT of two dense HyperLogLogs (merged, never cached)"),
+]))
+
+
 # -- persistence -----------------------------------------------------------------------------------
 
 EVERYSEC = {"appendonly": "yes", "appendfsync": "everysec"}

@@ -45,8 +45,8 @@ _MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024*
 
 
 def parse_memory(text: str) -> int | None:
-    """Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit."""
-    m = re.fullmatch(r"(-?\d+)([a-zA-Z]*)", text.strip())
+    """Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit (no sign)."""
+    m = re.fullmatch(r"(\d+)([a-zA-Z]*)", text.strip())
     if not m or m.group(2).lower() not in _MEMORY_UNITS:
         return None
     return int(m.group(1)) * _MEMORY_UNITS[m.group(2).lower()]

@@ -203,8 +203,9 @@ def _commandstats_section(engine):
 
 
 def _errorstats_section(engine):
+    # Redis keeps the codes in a radix tree: INFO lists them in byte order.
     return [(f"errorstat_{code.decode('utf-8', 'replace')}", f"count={n}")
-            for code, n in engine.stats.error_codes.items()]
+            for code, n in sorted(engine.stats.error_codes.items())]
 
 
 def _keyspace_section(engine):
