@@ -288,3 +288,18 @@ def test_geo_antimeridian_boxes(pair, lon):
     GEOSEARCH a FROMLONLAT {lon} 85.05112878 BYRADIUS 10000 km ASC WITHDIST
     GEOSEARCH a FROMLONLAT {lon} -85.05112878 BYBOX 30000 30000 km ASC WITHDIST
     """)
+
+
+def test_geo_values_dump_and_scripts(pair):
+    """A GEO key is Redis's sorted set to the byte (DUMP), and GEO replies convert
+    to Lua as Redis's do (coordinates are doubles in RESP3, strings in RESP2)."""
+    pair.run(f"""
+    {SICILY}
+    DUMP Sicily
+    EVAL "return redis.call('geopos', KEYS[1], 'Palermo', 'nope')" 1 Sicily
+    EVAL "redis.setresp(3); return redis.call('geopos', KEYS[1], 'Palermo')" 1 Sicily
+    EVAL "redis.setresp(3); return redis.call('geopos', KEYS[1], 'Palermo')[1][1]" 1 Sicily
+    EVAL "return redis.call('geosearch', KEYS[1], 'FROMLONLAT', 15, 37, 'BYRADIUS', 200, 'km', 'WITHCOORD', 'WITHDIST', 'WITHHASH')" 1 Sicily
+    EVAL "return redis.call('geodist', KEYS[1], 'Palermo', 'Catania')" 1 Sicily
+    EVAL "return redis.call('geoadd', KEYS[1], 1, 2, 'x')" 1 Sicily
+    """)

@@ -134,6 +134,7 @@ class Engine(EngineCore):
         self.startup_rss = rss_bytes()
         self.pubsub = None                  # set by commands.pubsub when loaded
         self.blocking = None                # set by engine.blocking when loaded
+        self.lolwut_random = None           # LOLWUT's rand(), set by commands.lolwut
         self.notify_flags = 0
         self.reading = False                # a read-only command is running: count hits/misses
         self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence
