@@ -78,10 +78,11 @@ def test_geopos_geohash_geodist(pair):
     GEODIST Sicily Palermo Catania yards
     GEODIST nokey a b yards
     GEODIST Sicily Palermo Catania km extra
-    ZADD Sicily -5 neg 1e300 huge 0.5 frac
-    GEOPOS Sicily neg huge frac
-    GEOHASH Sicily neg huge frac
+    ZADD Sicily -5 neg 1e300 huge 0.5 frac -1e30 hugeneg inf pinf -inf ninf 1.5e19 big63 9.3e18 over63
+    GEOPOS Sicily neg huge frac hugeneg pinf ninf big63 over63
+    GEOHASH Sicily neg huge frac hugeneg pinf ninf big63 over63
     GEODIST Sicily neg frac
+    GEORADIUS Sicily 0 0 20000 km WITHHASH WITHCOORD
     """)
 
 

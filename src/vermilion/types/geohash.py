@@ -137,11 +137,16 @@ def score_bits(score: float) -> int:
     """The cell number a sorted-set score stands for: C's (uint64_t) conversion.
 
     GEO commands read any sorted set; scores that are not cell numbers decode to
-    some point, as in Redis (negative ones wrap modulo 2**64, which is what x86
-    gives for the conversion Redis leaves undefined).
+    some point, as in Redis. The conversion is undefined in C outside [0, 2**64);
+    this is what x86-64 code from gcc gives: truncation, negative values wrapped
+    modulo 2**64, 2**63 below -2**63 (and for -inf), 0 from 2**64 up (and for inf).
     """
-    if score != score or score in (math.inf, -math.inf):
-        return 0
+    if score >= 9223372036854775808.0:          # 2**63: converted minus 2**63
+        if score >= 18446744073709551616.0:     # overflows the signed conversion
+            return 0
+        return int(score)
+    if score < -9223372036854775808.0 or score != score:
+        return 1 << 63
     return int(score) & _M64
 
 
