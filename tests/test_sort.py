@@ -214,3 +214,25 @@ def test_sort_hypothesis(pair2, items, weights, kind, by, gets, limit, alpha, de
     pair2.check(*args, unordered=tie_prone and not gets)
     if store:
         pair2.check("LRANGE", "dst", "0", "-1")
+
+
+def test_sort_and_geo_count_keyspace_hits(pair2):
+    """SORT and GEORADIUS are write commands whose lookups count as reads in Redis."""
+    for c in (pair2.ref, pair2.ver):
+        c.call("CONFIG", "RESETSTAT")
+    pair2.run("""
+    RPUSH l 1 2 3
+    SET w_1 5
+    SORT l BY w_* GET w_* GET #
+    SORT nokey
+    SORT l STORE dst
+    GEOADD g 1 1 a
+    GEORADIUS g 1 1 10 km STORE d2
+    GEORADIUS nog 1 1 10 km STORE d2
+    GEOSEARCHSTORE d3 g FROMLONLAT 1 1 BYRADIUS 1 km
+    """)
+    stats = []
+    for c in (pair2.ref, pair2.ver):
+        info = bytes(c.call("INFO", "stats").value).decode()
+        stats.append([line for line in info.split("\r\n") if line.startswith("keyspace_")])
+    assert stats[0] == stats[1]

@@ -321,6 +321,7 @@ def _by_distance_desc(a, b) -> int:
 
 def _search(client, args, src: int, flags: int):
     db = client.db
+    client.engine.reading = True     # lookupKeyRead: a hit or miss, also in the STORE forms
     zs = db.get_typed(args[src], SortedSet)
     req = _parse_search(args, zs, src, flags)
     if zs is None:

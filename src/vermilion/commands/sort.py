@@ -123,6 +123,9 @@ def _parse(args: list, readonly: bool):
 def _sort(client, args, readonly: bool):
     desc, alpha, dontsort, limit_start, limit_count, by, store, gets = _parse(args, readonly)
     db = client.db
+    # Every lookup (the key, BY and GET patterns) is Redis's lookupKeyRead, which
+    # counts keyspace hits and misses even in this write command.
+    client.engine.reading = True
     value = db.get(args[1])
     cls = value.__class__
     if value is not None and cls is not List and cls is not Set and cls is not SortedSet:
