@@ -156,6 +156,13 @@ def test_sort_getkeys_and_command_info(pair):
     COMMAND GETKEYS sort_ro a by x
     COMMAND GETKEYS georadius a 1 2 3 km store b storedist c
     COMMAND GETKEYS georadiusbymember a 1 2 km store b
+    COMMAND GETKEYS georadius a 1 2 3 km store b store c
+    COMMAND GETKEYS georadius a 1 2 3 km storedist c store b
+    COMMAND GETKEYS georadius a 1 2 3 km store
+    COMMAND GETKEYS georadius a 1 2 3 store b
+    COMMAND GETKEYS georadiusbymember a m 3 km store b storedist b
+    COMMAND GETKEYS georadius_ro a 1 2 3 km store x
+    COMMAND GETKEYS sort a store
     COMMAND GETKEYS geosearchstore d s fromlonlat 1 2 byradius 1 km
     """)
 

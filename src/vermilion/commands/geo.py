@@ -394,17 +394,17 @@ def _store(client, req: _Request, results: list, flags: int) -> int:
 
 
 def _georadius_keys(args: list) -> list[int]:
-    """The source key and the STORE / STOREDIST destinations (the last one wins in
-    Redis's key spec, which lists every one of them)."""
+    """Redis's key specs: the source key, then the argument after the first STORE and
+    after the first STOREDIST, each searched from the first option on."""
     keys = [1]
-    i = 6 if args[0].lower().startswith(b"georadius") and b"member" not in args[0].lower() else 5
-    n = len(args)
-    while i < n:
-        if args[i].lower() in (b"store", b"storedist") and i + 1 < n:
-            keys.append(i + 1)
-            i += 2
-        else:
-            i += 1
+    name = args[0].lower()
+    start = 5 if b"member" in name else 6
+    lowered = [a.lower() for a in args[start:]]
+    for word in (b"store", b"storedist"):
+        if word in lowered:
+            i = start + lowered.index(word)
+            if i + 1 < len(args):
+                keys.append(i + 1)
     return keys
 
 
