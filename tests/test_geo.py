@@ -304,3 +304,26 @@ def test_geo_values_dump_and_scripts(pair):
     EVAL "return redis.call('geodist', KEYS[1], 'Palermo', 'Catania')" 1 Sicily
     EVAL "return redis.call('geoadd', KEYS[1], 1, 2, 'x')" 1 Sicily
     """)
+
+
+def test_geo_skiplist_sets_and_radius_edges(pair):
+    """A large (skiplist) GEO set, searches whose edge passes through members, and
+    COUNT over many equal distances."""
+    members = []
+    for i in range(400):
+        members += [repr(-0.5 + (i % 20) * 0.05), repr(51.3 + (i // 20) * 0.02), f"p{i}"]
+    pair.check("GEOADD", "big", *members)
+    pair.run("""
+    OBJECT ENCODING big
+    GEODIST big p0 p1
+    GEOSEARCH big FROMMEMBER p0 BYRADIUS 3.4771 km ASC WITHDIST
+    GEOSEARCH big FROMMEMBER p0 BYRADIUS 3.477 km ASC WITHDIST
+    GEOSEARCH big FROMMEMBER p210 BYBOX 10 10 km COUNT 25 WITHDIST
+    GEOSEARCH big FROMMEMBER p210 BYBOX 10 10 km COUNT 25 DESC WITHDIST
+    GEOSEARCH big FROMMEMBER p210 BYRADIUS 50 km COUNT 60 ANY WITHDIST
+    GEOSEARCH big FROMLONLAT 0 51.5 BYRADIUS 1000 km COUNT 7
+    GEORADIUS big 0 51.5 30 km COUNT 100 DESC
+    GEOSEARCHSTORE dst big FROMLONLAT 0 51.5 BYBOX 30 30 km COUNT 150
+    OBJECT ENCODING dst
+    ZRANGE dst 0 5 WITHSCORES
+    """)

@@ -243,3 +243,19 @@ def test_sort_and_geo_count_keyspace_hits(pair2):
         info = bytes(c.call("INFO", "stats").value).decode()
         stats.append([line for line in info.split("\r\n") if line.startswith("keyspace_")])
     assert stats[0] == stats[1]
+
+
+def test_sort_large_ties_under_limit(pair):
+    """ALPHA weights with many ties (and missing ones) on 300 elements: under LIMIT,
+    Redis's partial quicksort decides where equal weights land."""
+    elements = [str((i * 7919) % 1000) for i in range(300)]
+    pair.check("RPUSH", "l", *elements)
+    for i, e in enumerate(elements):
+        if i % 5:
+            pair.check("SET", f"w_{e}", "abc"[i % 3])
+            pair.check("HSET", f"h_{e}", "f", str(i % 4))
+    for args in (["BY", "w_*", "ALPHA"], ["BY", "w_*", "ALPHA", "DESC"], ["BY", "h_*->f"],
+                 ["BY", "h_*->f", "DESC"], ["BY", "h_*->f", "ALPHA"]):
+        for limit in (["LIMIT", "0", "10"], ["LIMIT", "37", "50"], ["LIMIT", "250", "100"], []):
+            pair.check("SORT", "l", *args, *limit)
+            pair.check("SORT", "l", *args, *limit, "GET", "#", "GET", "w_*")
