@@ -327,3 +327,14 @@ def test_geo_skiplist_sets_and_radius_edges(pair):
     OBJECT ENCODING dst
     ZRANGE dst 0 5 WITHSCORES
     """)
+
+
+def test_geo_antipodes(pair):
+    """Near-antipodal points, where the haversine's sum rounds just above 1."""
+    pair.run("""
+    GEOADD anti -72.78295708764531 54.73054106295678 a 107.21704291235469 -54.73054106295678 b -10.972356614803857 35.16878805701407 c 169.02764338519614 -35.16878805701407 d
+    GEODIST anti a b
+    GEODIST anti c d mi
+    GEOSEARCH anti FROMMEMBER a BYRADIUS 30000 km WITHDIST ASC
+    GEOSEARCH anti FROMMEMBER c BYBOX 40000 40000 km WITHDIST DESC
+    """)

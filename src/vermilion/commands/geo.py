@@ -62,10 +62,17 @@ def _distance_arg(arg: bytes, message: str) -> float:
 
 
 def _format_distance(meters: float) -> bytes:
-    """Redis's fixedpoint_d2string with 4 decimals: rounded half to even (llrint)."""
+    """Redis's fixedpoint_d2string with 4 decimals: rounded half to even (llrint).
+
+    A value llrint cannot represent (NaN, infinite, |x| >= 2**63 / 10**4) becomes
+    LLONG_MIN there, printed as Redis prints it.
+    """
     if meters == 0:
         return b"0.0000"
-    scaled = round(meters * 10000.0)
+    scaled = meters * 10000.0
+    if scaled != scaled or not -9.223372036854775808e18 <= scaled < 9.223372036854775808e18:
+        return b"-922337203685477.5808"
+    scaled = round(scaled)
     sign = b"-" if scaled < 0 else b""
     scaled = abs(scaled)
     return b"%s%d.%04d" % (sign, scaled // 10000, scaled % 10000)
@@ -295,6 +302,9 @@ def _matches(zs: SortedSet, shape: geohash.Shape, limit: int) -> list:
     found: list = []
     order = zs.order
     scores = zs.scores
+    decode = geohash.decode
+    contains = shape.contains
+    append = found.append
     for lo, hi in geohash.score_ranges(shape):
         if limit and len(found) >= limit:
             break
@@ -302,21 +312,24 @@ def _matches(zs: SortedSet, shape: geohash.Shape, limit: int) -> list:
         for key in order.islice(begin, end):
             member = key[9:]
             score = scores[member]
-            lon, lat = geohash.decode(score)
-            dist = shape.contains(lon, lat)
+            lon, lat = decode(score)
+            dist = contains(lon, lat)
             if dist is not None:
-                found.append([dist, score, member, lon, lat])
-            if limit and len(found) >= limit:
-                break
+                append([dist, score, member, lon, lat])
+                if limit and len(found) >= limit:
+                    break
     return found
 
 
 def _by_distance(a, b) -> int:
-    return (a[0] > b[0]) - (a[0] < b[0])
+    """sort_gp_asc, NaN included (it compares below everything, both ways)."""
+    if a[0] > b[0]:
+        return 1
+    return 0 if a[0] == b[0] else -1
 
 
 def _by_distance_desc(a, b) -> int:
-    return (a[0] < b[0]) - (a[0] > b[0])
+    return -_by_distance(a, b)
 
 
 def _search(client, args, src: int, flags: int):

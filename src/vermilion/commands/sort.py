@@ -27,7 +27,7 @@ non-clustered (docs/compatibility.md).
 """
 from __future__ import annotations
 
-from functools import cmp_to_key
+import re
 
 from ..engine.errors import NOT_INTEGER, SYNTAX, WRONGTYPE, CommandError
 from ..engine.table import command
@@ -75,8 +75,13 @@ def lookup_by_pattern(db, pattern: bytes, element: bytes):
     return None
 
 
+_PLAIN_NUMBER = re.compile(rb"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+
+
 def _to_double(text: bytes):
     """sortCommand's strtod test: None when the text is not a number."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text)             # what strtod reads, without its corner cases
     value, end, erange = strtod_prefix(text)
     c = _cstr(text)
     if end != len(c) or erange or value != value:
@@ -203,49 +208,47 @@ def _sort(client, args, readonly: bool):
 
 
 def _sorted(db, elements: list, by, alpha: bool, desc: bool, binary: bool, start: int, end: int):
-    """The elements in SORT's order, or None when a weight is not a number."""
-    entries = []
-    bad = False
-    for element in elements:
-        weight = element if by is None else lookup_by_pattern(db, by, element)
-        if alpha:
-            entries.append((element, weight if by is not None else None))
-            continue
-        score = 0.0
-        if weight is not None:
-            score = _to_double(weight)
-            if score is None:
-                bad = True
-                score = 0.0
-        entries.append((element, score))
+    """The elements in SORT's order, or None when a weight is not a number.
 
-    if not alpha:
-        def cmp(a, b):
-            if a[1] != b[1]:
-                return 1 if a[1] > b[1] else -1
-            return (a[0] > b[0]) - (a[0] < b[0])
-    elif by is not None:
-        def cmp(a, b):
-            x, y = a[1], b[1]
-            if x is None or y is None:
-                return 0 if x is y else (-1 if x is None else 1)
-            if not binary:
-                x, y = _cstr(x), _cstr(y)
-            return (x > y) - (x < y)
+    sortCompare's order: numbers, ties broken by the elements' bytes; ALPHA weights
+    with a missing one first, ties kept in input order; ALPHA elements. A full sort
+    is Python's stable sort on a key equal to that comparison (DESC reverses each
+    comparison, keeping ties in input order, as the negated comparator does); a
+    partial one (BY with LIMIT) is Redis's partial quicksort with the comparator.
+    """
+    if alpha:
+        if by is None:
+            keys = elements if binary else [_cstr(e) for e in elements]
+        else:
+            keys = []
+            for element in elements:
+                w = lookup_by_pattern(db, by, element)
+                keys.append((0,) if w is None else (1, w if binary else _cstr(w)))
     else:
-        def cmp(a, b):
-            x, y = a[0], b[0]
-            if not binary:
-                x, y = _cstr(x), _cstr(y)
-            return (x > y) - (x < y)
-    compare = (lambda a, b: -cmp(a, b)) if desc else cmp
-    if by is not None and (start != 0 or end != len(entries) - 1):
-        partial_sort(entries, compare, start, end)
+        keys = []
+        bad = False
+        for element in elements:
+            weight = element if by is None else lookup_by_pattern(db, by, element)
+            score = 0.0
+            if weight is not None:
+                score = _to_double(weight)
+                if score is None:
+                    bad = True
+                    score = 0.0
+            keys.append((score, element))
+        if bad:
+            return None
+    n = len(elements)
+    order = list(range(n))
+    if by is not None and (start != 0 or end != n - 1):
+        def cmp(i, j):
+            a, b = keys[i], keys[j]
+            r = (a > b) - (a < b)
+            return -r if desc else r
+        partial_sort(order, cmp, start, end)
     else:
-        entries.sort(key=cmp_to_key(compare))
-    if bad:
-        return None
-    return [e[0] for e in entries]
+        order.sort(key=keys.__getitem__, reverse=desc)
+    return [elements[i] for i in order]
 
 
 def _sort_keys(args: list) -> list[int]:

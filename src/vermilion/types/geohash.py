@@ -86,14 +86,24 @@ def _spread(v: int) -> int:
     return (v | (v << 1)) & _EVEN
 
 
-def _squash(v: int) -> int:
-    """The even bits of a 64-bit word, packed into 32 bits (the inverse of _spread)."""
+def _squash_slow(v: int) -> int:
     v &= _EVEN
     v = (v | (v >> 1)) & 0x3333333333333333
     v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0F
     v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
     v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
     return (v | (v >> 16)) & 0xFFFFFFFF
+
+
+# The even bits of every 16-bit value, packed into a byte: four lookups squash a word.
+_EVEN_BYTE = bytes(_squash_slow(i) for i in range(1 << 16))
+
+
+def _squash(v: int) -> int:
+    """The even bits of a 64-bit word, packed into 32 bits (the inverse of _spread)."""
+    t = _EVEN_BYTE
+    return (t[v & 0xFFFF] | t[(v >> 16) & 0xFFFF] << 8 | t[(v >> 32) & 0xFFFF] << 16
+            | t[(v >> 48) & 0xFFFF] << 24)
 
 
 def in_range(lon: float, lat: float) -> bool:
@@ -150,13 +160,48 @@ def score_bits(score: float) -> int:
     return int(score) & _M64
 
 
+_SCALE26 = float(1 << STEP_MAX)
+_LAT_SCALE = LAT_MAX - LAT_MIN
+_LON_SCALE = LONG_MAX - LONG_MIN
+
+
+# Decoded points by score: a search decodes every member of nine cells, and the
+# same members again on the next search. Bounded; emptied when full.
+_DECODED: dict = {}
+_DECODED_MAX = 1 << 16
+
+
 def decode(score: float) -> tuple[float, float]:
     """(longitude, latitude) of a stored score: its cell's centre, clamped to the limits."""
-    lon_lo, lon_hi, lat_lo, lat_hi = cell_area(score_bits(score), STEP_MAX)
-    lon = (lon_lo + lon_hi) / 2
-    lon = min(max(lon, LONG_MIN), LONG_MAX)
-    lat = (lat_lo + lat_hi) / 2
-    lat = min(max(lat, LAT_MIN), LAT_MAX)
+    point = _DECODED.get(score)
+    if point is None:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        point = _DECODED[score] = _decode(score)
+    return point
+
+
+def _decode(score: float) -> tuple[float, float]:
+    """cell_area at step 26, unrolled, and the centre clamped."""
+    bits = int(score) if 0.0 <= score < 9223372036854775808.0 else score_bits(score)
+    t = _EVEN_BYTE
+    lat_i = (t[bits & 0xFFFF] | t[(bits >> 16) & 0xFFFF] << 8 | t[(bits >> 32) & 0xFFFF] << 16
+             | t[(bits >> 48) & 0xFFFF] << 24)
+    bits >>= 1
+    lon_i = (t[bits & 0xFFFF] | t[(bits >> 16) & 0xFFFF] << 8 | t[(bits >> 32) & 0xFFFF] << 16
+             | t[(bits >> 48) & 0xFFFF] << 24)
+    lon = (LONG_MIN + (lon_i / _SCALE26) * _LON_SCALE
+           + (LONG_MIN + (((lon_i + 1) & 0xFFFFFFFF) / _SCALE26) * _LON_SCALE)) / 2
+    lat = (LAT_MIN + (lat_i / _SCALE26) * _LAT_SCALE
+           + (LAT_MIN + (((lat_i + 1) & 0xFFFFFFFF) / _SCALE26) * _LAT_SCALE)) / 2
+    if lon > LONG_MAX:
+        lon = LONG_MAX
+    elif lon < LONG_MIN:
+        lon = LONG_MIN
+    if lat > LAT_MAX:
+        lat = LAT_MAX
+    elif lat < LAT_MIN:
+        lat = LAT_MIN
     return lon, lat
 
 
@@ -179,8 +224,31 @@ def lat_distance(lat1: float, lat2: float) -> float:
     return EARTH_RADIUS * abs(lat2 * _D_R - lat1 * _D_R)
 
 
+_msin = math.sin
+_mcos = math.cos
+_masin = math.asin
+_msqrt = math.sqrt
+
+
 def distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Haversine great-circle distance in metres (geohashGetDistance)."""
+    lon1r = lon1 * _D_R
+    lon2r = lon2 * _D_R
+    try:
+        v = _msin((lon2r - lon1r) / 2)
+        if v == 0.0:
+            return EARTH_RADIUS * abs(lat2 * _D_R - lat1 * _D_R)
+        lat1r = lat1 * _D_R
+        lat2r = lat2 * _D_R
+        u = _msin((lat2r - lat1r) / 2)
+        a = u * u + _mcos(lat1r) * _mcos(lat2r) * v * v
+        return 2.0 * EARTH_RADIUS * _masin(_msqrt(a))
+    except ValueError:
+        return _distance_c(lon1, lat1, lon2, lat2)
+
+
+def _distance_c(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """distance() with C's NaN results where Python's math raises (infinite input)."""
     lon1r = lon1 * _D_R
     lon2r = lon2 * _D_R
     v = _sin((lon2r - lon1r) / 2)
@@ -209,8 +277,14 @@ class Shape:
     def contains(self, lon: float, lat: float):
         """The distance in metres from the centre if the point is inside, else None."""
         if not self.is_box:
+            limit = self.radius * self.conversion
+            # A great-circle distance is never shorter than its latitude part: points
+            # clearly outside the latitude band skip the haversine (the margin covers
+            # rounding, so the answer is the haversine's).
+            if EARTH_RADIUS * abs(lat * _D_R - self.lat * _D_R) > limit * 1.000000001 + 1e-6:
+                return None
             d = distance(self.lon, self.lat, lon, lat)
-            return None if d > self.radius * self.conversion else d
+            return None if d > limit else d
         width = self.width * self.conversion
         height = self.height * self.conversion
         # The latitude test first: it is the cheaper one.
