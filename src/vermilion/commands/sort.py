@@ -240,7 +240,9 @@ def _sorted(db, elements: list, by, alpha: bool, desc: bool, binary: bool, start
             return None
     n = len(elements)
     order = list(range(n))
-    if by is not None and (start != 0 or end != n - 1):
+    # Numeric keys are a total order up to identical elements, which no reply can
+    # tell apart: only ALPHA weights need Redis's partial quicksort for their ties.
+    if alpha and by is not None and (start != 0 or end != n - 1):
         def cmp(i, j):
             a, b = keys[i], keys[j]
             r = (a > b) - (a < b)
