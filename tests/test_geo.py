@@ -338,3 +338,29 @@ def test_geo_antipodes(pair):
     GEOSEARCH anti FROMMEMBER a BYRADIUS 30000 km WITHDIST ASC
     GEOSEARCH anti FROMMEMBER c BYBOX 40000 40000 km WITHDIST DESC
     """)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(center=st.tuples(_lon, _lat),
+       offsets=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30)), min_size=1, max_size=60),
+       spread=st.sampled_from([1e-5, 1e-3, 0.05, 1.0]),
+       radius_km=st.sampled_from([0.001, 0.5, 5.0, 60.0, 500.0]),
+       count=st.integers(1, 12), any_=st.booleans(), desc=st.booleans())
+def test_geo_clusters_hypothesis(pair2, center, offsets, spread, radius_km, count, any_, desc):
+    """Many members around the centre (same cells, equal distances): COUNT, ANY and the
+    order of ties must be Redis's."""
+    pair2.ref.call("DEL", "c")
+    pair2.ver.call("DEL", "c")
+    args = ["GEOADD", "c"]
+    for i, (dx, dy) in enumerate(offsets):
+        lon = max(-180.0, min(180.0, center[0] + dx * spread))
+        lat = max(-85.05112878, min(85.05112878, center[1] + dy * spread))
+        args += [_num(lon), _num(lat), f"m{i}"]
+    pair2.check(*args)
+    lon, lat = _num(center[0]), _num(center[1])
+    opts = ["COUNT", str(count)] + (["ANY"] if any_ else []) + (["DESC"] if desc else [])
+    pair2.check("GEOSEARCH", "c", "FROMLONLAT", lon, lat, "BYRADIUS", repr(radius_km), "km", *opts, "WITHDIST")
+    pair2.check("GEOSEARCH", "c", "FROMLONLAT", lon, lat, "BYBOX", repr(radius_km), repr(radius_km * 2), "km",
+                *opts, "WITHHASH")
+    pair2.check("GEORADIUSBYMEMBER", "c", "m0", repr(radius_km), "km", "WITHDIST", *opts)
+    pair2.check("GEOSEARCH", "c", "FROMMEMBER", "m0", "BYRADIUS", repr(radius_km), "km", "ASC")
