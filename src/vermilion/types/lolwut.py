@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import time
+from array import array
 
 RAND_MAX = 2147483647
-_PACK_F = struct.Struct("f")
+_F32 = array("f", [0.0])
 
 
 def _f32(x: float) -> float:
     """The float nearest to x (what assigning a double to a C float gives)."""
-    return _PACK_F.unpack(_PACK_F.pack(x))[0]
+    _F32[0] = x
+    return _F32[0]
 
 
 def _c_round(x: float) -> float:
@@ -37,10 +38,11 @@ def _c_round(x: float) -> float:
 
 
 class CRandom:
-    """glibc's rand(): 34 words seeded by a Lehmer generator, then
-    r[i] = r[i-31] + r[i-3] (mod 2**32), 310 results dropped, each result r >> 1."""
+    """glibc's rand(): 31 words seeded by a Lehmer generator, then an additive
+    lagged Fibonacci step (word[f] += word[r], f running 3 words ahead of r, both
+    wrapping), the first 310 results dropped, each result the sum >> 1."""
 
-    __slots__ = ("_r", "_i")
+    __slots__ = ("_w", "_f", "_r")
 
     def __init__(self, seed: int = 1):
         self.seed(seed)
@@ -50,30 +52,28 @@ class CRandom:
         if seed == 0:
             seed = 1
         word = seed - (1 << 32) if seed >= 1 << 31 else seed     # an int32_t
-        r = [word]
+        w = [word]
         for _ in range(1, 31):
             hi = int(word / 127773)                 # C division truncates
             lo = word - hi * 127773
             word = 16807 * lo - 2836 * hi
             if word < 0:
                 word += 2147483647
-            r.append(word)
-        r = [w & 0xFFFFFFFF for w in r]
-        r += r[:3]                                  # r[31..33] = r[0..2]
-        self._r = r
-        self._i = 0
+            w.append(word)
+        self._w = [x & 0xFFFFFFFF for x in w]
+        self._f = 3
+        self._r = 0
         for _ in range(310):
-            self._next()
-
-    def _next(self) -> int:
-        r = self._r
-        value = (r[-31] + r[-3]) & 0xFFFFFFFF
-        r.append(value)
-        del r[0]
-        return value >> 1
+            self.rand()
 
     def rand(self) -> int:
-        return self._next()
+        w = self._w
+        f = self._f
+        r = self._r
+        value = w[f] = (w[f] + w[r]) & 0xFFFFFFFF
+        self._f = f + 1 if f < 30 else 0
+        self._r = r + 1 if r < 30 else 0
+        return value >> 1
 
 
 def server_random() -> CRandom:
@@ -104,13 +104,15 @@ class Canvas:
 
     def line(self, x1: int, y1: int, x2: int, y2: int, color: int) -> None:
         """Bresenham, from (x1, y1) to (x2, y2) inclusive."""
+        width, height, pixels = self.width, self.height, self.pixels
         dx = abs(x2 - x1)
         dy = abs(y2 - y1)
         sx = 1 if x1 < x2 else -1
         sy = 1 if y1 < y2 else -1
         err = dx - dy
         while True:
-            self.set(x1, y1, color)
+            if 0 <= x1 < width and 0 <= y1 < height:
+                pixels[x1 + y1 * width] = color
             if x1 == x2 and y1 == y2:
                 break
             e2 = err * 2
@@ -123,9 +125,8 @@ class Canvas:
 
     def square(self, x: int, y: int, size: float, angle: float, color: int) -> None:
         """A square centred at (x, y), rotated by `angle`: its corners sit on the
-        circle through them, starting at 45 degrees plus the rotation."""
-        size = _f32(size / 1.4142135623)
-        size = _f32(_c_round(size))
+        circle through them, starting at 45 degrees plus the rotation. `size` is
+        the side already reduced to that circle's radius (see square_radius)."""
         k = _f32(math.pi / 4 + angle)
         px, py = [], []
         for _ in range(4):
@@ -134,6 +135,11 @@ class Canvas:
             k = _f32(k + math.pi / 2)
         for j in range(4):
             self.line(px[j], py[j], px[(j + 1) % 4], py[(j + 1) % 4], color)
+
+
+def square_radius(side: float) -> float:
+    """lwDrawSquare's size: the side over sqrt(2), rounded, in float arithmetic."""
+    return _f32(_c_round(_f32(side / 1.4142135623)))
 
 
 # -- version 5 ---------------------------------------------------------------------------------------
@@ -145,41 +151,67 @@ def schotter(rng: CRandom, cols: int, per_row: int, per_col: int) -> Canvas:
     height = int(_f32(_f32(side * _f32(float(per_col))) + padding * 2))
     canvas = Canvas(width, height)
     rand_max = _f32(float(RAND_MAX))
+    cols_f = _f32(float(per_col))
     half = _f32(side / 2)
+    radius = square_radius(side)
+    centres_x = [int(_f32(_f32(_f32(x * side) + half) + padding)) for x in range(per_row)]
     for y in range(per_col):
+        sy0 = int(_f32(_f32(_f32(y * side) + half) + padding))
         for x in range(per_row):
-            sx = int(_f32(_f32(_f32(x * side) + half) + padding))
-            sy = int(_f32(_f32(_f32(y * side) + half) + padding))
+            sx = centres_x[x]
+            sy = sy0
             angle = 0.0
             if y > 1:
-                r = []
-                for _ in range(3):
-                    v = _f32(_f32(float(rng.rand())) / rand_max)
-                    v = _f32(v / _f32(float(per_col)))
-                    r.append(_f32(v * y))
+                r = [_f32(_f32(_f32(_f32(float(rng.rand())) / rand_max) / cols_f) * y)
+                     for _ in range(3)]
                 for i in range(3):
                     if rng.rand() % 2:
                         r[i] = -r[i]
                 angle = r[0]
                 sx = int(_f32(sx + _f32(_f32(r[1] * side) / 3)))
                 sy = int(_f32(sy + _f32(_f32(r[2] * side) / 3)))
-            canvas.square(sx, sy, side, angle, 1)
+            canvas.square(sx, sy, radius, angle, 1)
     return canvas
 
 
+# Braille U+2800 + dots in UTF-8 is E2, A0 | dots >> 6, 80 | dots & 0x3F.
+_BRAILLE_2 = bytes(0xA0 | (b >> 6) for b in range(256))
+_BRAILLE_3 = bytes(0x80 | (b & 0x3F) for b in range(256))
+
+
 def render_braille(canvas: Canvas) -> bytes:
-    """Each 2x4 block of pixels as one braille character (U+2800 + dot bits)."""
-    out = bytearray()
-    get = canvas.get
-    for y in range(0, canvas.height, 4):
-        for x in range(0, canvas.width, 2):
-            dots = (get(x, y) | get(x, y + 1) << 1 | get(x, y + 2) << 2 | get(x + 1, y) << 3
-                    | get(x + 1, y + 1) << 4 | get(x + 1, y + 2) << 5 | get(x, y + 3) << 6
-                    | get(x + 1, y + 3) << 7)
-            out += chr(0x2800 + dots).encode()
-        if y != canvas.height - 1:
-            out += b"\n"
-    return bytes(out)
+    """Each 2x4 block of pixels as one braille character (U+2800 + dot bits).
+
+    Pixels are 0 or 1, so a row's even (or odd) pixels read as one big integer
+    have a single bit per byte; shifting that integer by k < 8 moves every bit
+    to bit k of its own byte, and OR-ing the eight shifted rows of a block
+    gives every character's dot byte at once. Rows below the canvas read as 0.
+    """
+    width, height = canvas.width, canvas.height
+    pixels = canvas.pixels
+    half = (width + 1) // 2
+    blank = bytes(width + 1)
+
+    def row(y: int) -> bytes:
+        if y >= height:
+            return blank
+        return bytes(pixels[y * width:(y + 1) * width]) + b"\0"
+
+    lines = []
+    for y in range(0, height, 4):
+        rows = [row(y + i) for i in range(4)]
+        even = [int.from_bytes(r[0:2 * half:2], "big") for r in rows]
+        odd = [int.from_bytes(r[1:2 * half + 1:2], "big") for r in rows]
+        dots = (even[0] | even[1] << 1 | even[2] << 2 | odd[0] << 3 | odd[1] << 4
+                | odd[2] << 5 | even[3] << 6 | odd[3] << 7).to_bytes(half, "big")
+        line = bytearray(3 * half)
+        line[0::3] = b"\xe2" * half
+        line[1::3] = dots.translate(_BRAILLE_2)
+        line[2::3] = dots.translate(_BRAILLE_3)
+        lines.append(bytes(line))
+        if y != height - 1:
+            lines.append(b"\n")
+    return b"".join(lines)
 
 
 def version5(rng: CRandom, cols: int, per_row: int, per_col: int, redis_version: str) -> bytes:
@@ -195,24 +227,31 @@ _GRAYS = (b"0;30;40m", b"0;90;100m", b"0;37;47m", b"0;97;107m")
 
 def _skyscraper(canvas: Canvas, rng: CRandom, xoff: int, width: int, height: int,
                 windows: bool, color: int) -> None:
+    """One tower: rows filled with its colour (the roof four pixels narrower), then,
+    with windows, the window pixels in Redis's order, each drawing rand() (also the
+    ones off the canvas, so the sequence stays Redis's)."""
+    cw = canvas.width
+    pixels = canvas.pixels
     start_y = canvas.height - 1
     end_y = start_y - height + 1
+    fill = bytes([color])
+    # Window columns: relx = x - (xoff + 1) with (relx // 2) odd, inside the walls.
+    window_x = [x for x in range(xoff + 2, xoff + width - 2) if ((x - xoff - 1) // 2) % 2]
     for y in range(start_y, end_y - 1, -1):
-        for x in range(xoff, xoff + width):
-            if y == end_y and (x <= xoff + 1 or x >= xoff + width - 2):
-                continue                       # the roof is four pixels narrower
-            c = color
-            if windows and xoff + 1 < x < xoff + width - 2 and end_y + 1 < y < start_y - 1:
-                relx = x - (xoff + 1)
-                rely = y - (end_y + 1)
-                # Windows two pixels wide, one tall (terminal cells are not square).
-                if (relx // 2) % 2 and rely % 2:
-                    while True:
-                        c = 1 + rng.rand() % 2
-                        if c != color:
-                            break
-                    if relx % 2:
-                        c = canvas.get(x - 1, y)
+        lo, hi = (xoff + 2, xoff + width - 2) if y == end_y else (xoff, xoff + width)
+        if 0 <= y < canvas.height:
+            a, b = max(lo, 0), min(hi, cw)
+            if a < b:
+                pixels[y * cw + a:y * cw + b] = fill * (b - a)
+        if not windows or not end_y + 1 < y < start_y - 1 or not (y - end_y - 1) % 2:
+            continue
+        for x in window_x:
+            while True:
+                c = 1 + rng.rand() % 2
+                if c != color:
+                    break
+            if (x - xoff - 1) % 2:
+                c = canvas.get(x - 1, y)
             canvas.set(x, y, c)
 
 
@@ -245,15 +284,16 @@ def skyline(rng: CRandom, cols: int, rows: int) -> Canvas:
     return canvas
 
 
+_GRAY_CELLS = [b"\033[%b \033[0m" % (_GRAYS[c] if c < 4 else _GRAYS[0]) for c in range(256)]
+
+
 def render_grays(canvas: Canvas) -> bytes:
-    out = []
-    for y in range(canvas.height):
-        for x in range(canvas.width):
-            c = canvas.get(x, y)
-            out.append(b"\033[%b \033[0m" % (_GRAYS[c] if c < 4 else _GRAYS[0]))
-        if y != canvas.height - 1:
-            out.append(b"\n")
-    return b"".join(out)
+    """Each pixel as a space with its gray as both foreground and background."""
+    width = canvas.width
+    pixels = canvas.pixels
+    cell = _GRAY_CELLS.__getitem__
+    rows = [b"".join(map(cell, pixels[y * width:(y + 1) * width])) for y in range(canvas.height)]
+    return b"\n".join(rows)
 
 
 def version6(rng: CRandom, cols: int, rows: int, redis_version: str) -> bytes:
