@@ -90,11 +90,11 @@ def seeded_redis(tmp_path):
 def test_lolwut_random_art_is_redis_art(seeded_redis, vermilion_process_server):
     """The same seed draws the same pixels, call after call (one shared generator)."""
     rng = art.CRandom(12345)
-    for params in [(), (40, 4, 20), (100, 13, 7), (3, 1, 200)]:
+    for params in [(), (40, 4, 20), (100, 13, 7), (3, 1, 200), (1000, 8, 12), (9, 60, 60)]:
         got = seeded_redis.call("LOLWUT", "VERSION", "5", *map(str, params)).value
         d = list(params) + [66, 8, 12][len(params):]
         assert art.version5(rng, *d, "7.0.15") == got, params
-    for params in [(), (33, 9), (200, 60)]:
+    for params in [(), (33, 9), (200, 60), (1000, 40), (7, 300)]:
         got = seeded_redis.call("LOLWUT", "VERSION", "6", *map(str, params)).value
         d = list(params) + [80, 20][len(params):]
         assert art.version6(rng, *d, "7.0.15") == got, params
