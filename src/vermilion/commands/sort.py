@@ -154,13 +154,13 @@ def _sort(client, args, readonly: bool):
     if dontsort and cls is not Set:
         # Lists and sorted sets keep their order; only the LIMIT window is read.
         if end >= start:
-            if cls is List:
-                items = list(value)
+            if cls is SortedSet:
+                vector = [m for _, m in value.by_rank(start, end, desc)]
+            elif desc:
+                vector = value.slice(size - 1 - end, size - 1 - start)
+                vector.reverse()
             else:
-                items = value.members_in_order()
-            if desc:
-                items.reverse()
-            vector = items[start:end + 1]
+                vector = value.slice(start, end)
         else:
             vector = []
         start, end = 0, len(vector) - 1

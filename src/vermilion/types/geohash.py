@@ -168,7 +168,7 @@ _LON_SCALE = LONG_MAX - LONG_MIN
 # Decoded points by score: a search decodes every member of nine cells, and the
 # same members again on the next search. Bounded; emptied when full.
 _DECODED: dict = {}
-_DECODED_MAX = 1 << 16
+_DECODED_MAX = 1 << 14
 
 
 def decode(score: float) -> tuple[float, float]:
