@@ -222,8 +222,9 @@ def test_geoadd_propagates_as_zadd_and_notifies(pair2, reference_server, vermili
 
 def test_geoadd_in_aof_is_zadd(tmp_path):
     """GEOADD reaches the AOF as ZADD with integer scores, as Redis rewrites it."""
-    import vermilion
     from rawclient import RawClient
+
+    import vermilion
     with vermilion.embedded(dir=str(tmp_path), persistence=True, config={"appendonly": "yes"}) as server:
         c = RawClient(server.port)
         c.call("GEOADD", "g", "13.361389", "38.115556", "Palermo")

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from rawclient import RawClient
 from support import IN_CI, free_port, reference_binary, wait_port
 

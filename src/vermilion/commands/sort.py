@@ -38,8 +38,6 @@ from ..types.sortedset import SortedSet
 from ._args import parse_int
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
-_LONG_MIN = -(2**63)
-_LONG_MAX = 2**63 - 1
 
 
 def _cstr(b: bytes) -> bytes:

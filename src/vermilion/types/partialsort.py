@@ -11,7 +11,7 @@ sort for these sizes, which Python's ``sort`` matches.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def _med3(a: list, i: int, j: int, k: int, cmp) -> int:
