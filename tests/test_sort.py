@@ -175,7 +175,8 @@ def test_sort_in_scripts_sorts_sets(pair):
     """)
 
 
-_elem = st.one_of(st.integers(-20, 20).map(str), st.sampled_from(["a", "b", "B", "1.5", "x1", "", "-0", "1e1"]))
+_elem = st.one_of(st.integers(-20, 20).map(str),
+                  st.sampled_from(["a", "b", "B", "1.5", "x1", "", "-0", "1e1", "a\0b", "a\0c", "2\0x"]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -189,6 +190,10 @@ _elem = st.one_of(st.integers(-20, 20).map(str), st.sampled_from(["a", "b", "B",
 def test_sort_hypothesis(pair2, items, weights, kind, by, gets, limit, alpha, desc, store):
     for c in (pair2.ref, pair2.ver):
         c.call("FLUSHALL")
+    if kind == "zset":
+        # ALPHA compares up to a NUL, so such members tie, and a sorted set is read
+        # in its hash table's order: NULs only in lists, where ties keep list order.
+        items = [i for i in items if "\0" not in i]
     if items:
         if kind == "list":
             pair2.check("RPUSH", "k", *items)
