@@ -316,6 +316,7 @@ def test_geo_skiplist_sets_and_radius_edges(pair):
     pair.check("GEOADD", "big", *members)
     pair.run("""
     OBJECT ENCODING big
+    DUMP big
     GEODIST big p0 p1
     GEOSEARCH big FROMMEMBER p0 BYRADIUS 3.4771 km ASC WITHDIST
     GEOSEARCH big FROMMEMBER p0 BYRADIUS 3.477 km ASC WITHDIST
