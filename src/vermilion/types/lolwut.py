@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import time
-from array import array
 
 RAND_MAX = 2147483647
-_F32 = array("f", [0.0])
+_PACK_F = struct.Struct("f").pack
+_UNPACK_F = struct.Struct("f").unpack
 
 
 def _f32(x: float) -> float:
     """The float nearest to x (what assigning a double to a C float gives)."""
-    _F32[0] = x
-    return _F32[0]
+    return _UNPACK_F(_PACK_F(x))[0]
 
 
 def _c_round(x: float) -> float:
