@@ -46,6 +46,21 @@ def test_sort_numeric_and_alpha(pair):
     RPUSH bad3 1e400
     SORT bad3
     """)
+
+
+def test_sort_underflow_is_an_error(pair):
+    # One per connection: Redis's errno stays ERANGE after it (see above).
+    pair.run("""
+    RPUSH sub 1 1e-310
+    SORT sub
+    """)
+
+
+def test_sort_smallest_normal_is_a_number(pair):
+    pair.run("""
+    RPUSH sub 1 2.5e-308 -2.2250738585072014e-308 0e400 0.0000 1e0
+    SORT sub
+    """)
     # Last: Redis tests errno without clearing it, so after an overflow its next
     # SORTs fail too until a failing system call (a new connection's accept
     # loop) resets errno. Vermilion fails the overflowing SORT only.

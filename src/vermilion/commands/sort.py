@@ -27,6 +27,7 @@ non-clustered (docs/compatibility.md).
 """
 from __future__ import annotations
 
+import math
 import re
 
 from ..engine.errors import NOT_INTEGER, SYNTAX, WRONGTYPE, CommandError
@@ -73,17 +74,25 @@ def lookup_by_pattern(db, pattern: bytes, element: bytes):
     return None
 
 
-_PLAIN_NUMBER = re.compile(rb"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_DECIMAL = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_TINY = 2.2250738585072014e-308     # the smallest normal double
+_NONZERO = re.compile(rb"[1-9]")
 
 
 def _to_double(text: bytes):
     """sortCommand's strtod test: None when the text is not a number."""
-    if _PLAIN_NUMBER.fullmatch(text):
-        return float(text)             # what strtod reads, without its corner cases
+    if _DECIMAL.fullmatch(text):
+        # Python's float() rounds a decimal exactly as strtod does; what is left to
+        # strtod_prefix is overflow, underflow (ERANGE) and the other spellings.
+        value = float(text)
+        if _TINY <= abs(value) < math.inf or (value == 0.0 and not _NONZERO.search(text.split(b"e")[0].split(b"E")[0])):
+            return value
     value, end, erange = strtod_prefix(text)
     c = _cstr(text)
     if end != len(c) or erange or value != value:
         return None
+    if value != 0.0 and abs(value) < _TINY:
+        return None        # glibc's strtod reports a subnormal result as ERANGE too
     return value
 
 
