@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cmp_to_key
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from vermilion.types import geohash
@@ -16,9 +16,14 @@ _lat = st.floats(geohash.LAT_MIN, geohash.LAT_MAX)
 
 
 @given(_lon, _lat)
+@example(180.0, 0.0)
+@example(-180.0, geohash.LAT_MAX)
+@example(180.0, geohash.LAT_MIN)
 def test_a_point_decodes_to_the_centre_of_its_cell(lon, lat):
     score = geohash.encode(lon, lat)
-    assert 0 <= score <= 1 << 53
+    # 26 bits each; the upper limits (180, 85.05112878) land one past the last
+    # cell, setting bit 52 (latitude) or 53 (longitude), as in Redis.
+    assert 0 <= score < 1 << 54
     dlon, dlat = geohash.decode(float(score))
     # Half a cell: 360 / 2**27 degrees of longitude, 170.1 / 2**27 of latitude.
     assert abs(dlon - lon) <= 360 / 2**26
