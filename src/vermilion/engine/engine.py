@@ -148,6 +148,7 @@ class Engine(EngineCore):
         self.oom_state = False
         self.pubsub = None                  # set by commands.pubsub when loaded
         self.blocking = None                # set by engine.blocking when loaded
+        self.lolwut_random = None           # LOLWUT's rand(), set by commands.lolwut
         self.notify_flags = 0
         self.reading = False                # a read-only command is running: count hits/misses
         self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence

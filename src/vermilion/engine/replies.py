@@ -16,6 +16,7 @@ client's protocol (RESP2 or RESP3), and Lua converts them to Lua values:
     ErrorReply                an error value inside an array (EXEC results)
     Verbatim                  verbatim string (RESP3 ``=``; RESP2 bulk)
     BigNumber                 big number (RESP3 ``(``; RESP2 bulk)
+    HumanDouble               a double printed as Redis's "human" long double (GEOPOS)
     NoReply                   nothing is written (QUIT after close, blocked clients)
 
 Errors a command fails with are raised as ``CommandError`` (engine/errors.py).
@@ -90,6 +91,23 @@ class BigNumber:
 
     def __init__(self, digits: bytes | str | int):
         self.digits = str(digits).encode() if not isinstance(digits, bytes) else digits
+
+
+class HumanDouble:
+    """A double that Redis prints with ``%.17Lf`` and its trailing zeros cut
+    (addReplyHumanLongDouble: GEOPOS, WITHCOORD): RESP3 ``,``, RESP2 bulk."""
+
+    __slots__ = ("value", "text")
+
+    def __init__(self, value: float):
+        self.value = value
+        text = b"%.17f" % value
+        if b"." in text:
+            text = text.rstrip(b"0").rstrip(b".")
+        self.text = b"0" if text == b"-0" else text
+
+    def __repr__(self):
+        return f"HumanDouble({self.text!r})"
 
 
 class _NullArray:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from ..engine.replies import (
-    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
 )
 from ..engine.replies import format_double
 from .runtime import error_text, lua_int, number_arg
@@ -212,6 +212,8 @@ def resp2_roundtrip(reply):
         return reply.text
     if c is BigNumber:
         return reply.digits
+    if c is HumanDouble:
+        return reply.text
     if isinstance(reply, int):
         return resp2_roundtrip(int(reply))
     return None

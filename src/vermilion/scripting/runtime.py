@@ -24,7 +24,7 @@ import lupa.lua51 as lua51
 
 from ..engine.client import Client
 from ..engine.replies import (
-    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
 )
 from ..engine.replies import format_double
 from .bytecode import untail
@@ -177,6 +177,9 @@ class LuaState:
             return self.verbatim(reply.text, reply.fmt) if resp3 else reply.text
         if c is BigNumber:
             return self.wrap(b"big_number", reply.digits) if resp3 else reply.digits
+        if c is HumanDouble:
+            # Lua reads the printed text back, as Redis's parser does.
+            return self.wrap(b"double", float(reply.text)) if resp3 else reply.text
         if reply is NO_REPLY:
             return None if resp3 else False
         if isinstance(reply, int):

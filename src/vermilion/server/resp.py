@@ -5,7 +5,7 @@ from .._native import native_module
 from ..engine.errors import CommandError
 from ..engine.replies import (  # noqa: F401  (format_double re-exported)
     format_double,
-    NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
 )
 
 
@@ -79,6 +79,11 @@ def encode(value, out: list, resp3: bool) -> None:
             out.append(b"(%b\r\n" % value.digits)
         else:
             out.append(b"$%d\r\n%b\r\n" % (len(value.digits), value.digits))
+    elif t is HumanDouble:
+        if resp3:
+            out.append(b",%b\r\n" % value.text)
+        else:
+            out.append(b"$%d\r\n%b\r\n" % (len(value.text), value.text))
     elif value is NO_REPLY:
         pass
     elif isinstance(value, int):  # IntEnum and other int subclasses
