@@ -73,6 +73,8 @@ async def serve(config: Config, ready=None, install_signals: bool = True) -> Ser
                         "built or VERMILION_PURE_PYTHON is set); deep pipelines run about 2x slower")
     if server.port:
         log.log(NOTICE, "Ready to accept connections tcp")
+    if server.tls.port:
+        log.log(NOTICE, "Ready to accept connections tls")
     if server.unix_path:
         log.log(NOTICE, "Ready to accept connections unix")
     if ready is not None:
