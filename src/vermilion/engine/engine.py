@@ -151,6 +151,9 @@ class Engine(EngineCore):
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
             setup(self)
+        # Last, so its gate hook sees only the commands the others let run.
+        from .tracking import Tracking
+        self.tracking = Tracking(self)
 
     # -- configuration -----------------------------------------------------------
 
@@ -263,6 +266,8 @@ class Engine(EngineCore):
             reply = self.crashed(cmd, args, exc)
         elapsed = (time.perf_counter_ns() - start) // 1000
         self.reading = False
+        if self.tracking.count:
+            self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
         if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
@@ -389,6 +394,8 @@ class Engine(EngineCore):
         if clients:
             for watcher in clients:
                 watcher.dirty_cas = True
+        if self.tracking.count:
+            self.tracking.invalidate(key)
 
     def key_expired(self, db: Database, key: bytes) -> None:
         # No `dirty` here: Redis does not count expirations as changes, and a bump
@@ -478,6 +485,7 @@ class Engine(EngineCore):
 # With the C accelerator, execute() and call() run their common case in C
 # (_speedups.c); the Python methods above remain the reference, and the C code
 # hands them every case it does not take.
+Engine.call_python = Engine.call
 if speedups is not None:
     speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
     speedups.setup_keyspace(Database, OK, Clock)  # for the native handlers
