@@ -43,7 +43,7 @@ def servers(certs):
         ref.stop()
 
 
-DEFAULTS = [("tls-cert-file", None), ("tls-key-file", None), ("tls-ca-cert-file", None),
+DEFAULTS = [("tls-cert-file", None), ("tls-key-file", None), ("tls-ca-cert-file", None), ("tls-ca-cert-dir", ""),
             ("tls-auth-clients", "yes"), ("tls-protocols", ""), ("tls-key-file-pass", ""),
             ("tls-ciphers", ""), ("tls-dh-params-file", "")]
 
@@ -202,6 +202,19 @@ def test_certificate_reload_by_config_set(both, certs):
         new.close()
 
 
+def test_ca_cert_dir(both, certs):
+    seen = []
+    for port, control in both:
+        row = [control.call("CONFIG", "SET", "tls-ca-cert-file", "", "tls-ca-cert-dir", certs.ca_dir),
+               outcome(lambda: tls_redis(port, certs).ping()),
+               outcome(lambda: tls_redis(port, certs, ssl_certfile=certs.other_cert,
+                                         ssl_keyfile=certs.other_key).ping()),
+               control.call("CONFIG", "SET", "tls-ca-cert-dir", "/nonexistent-dir")]
+        seen.append(row)
+    assert seen[1] == seen[0]
+    assert seen[0][1] == ("ok", True) and seen[0][2] == ("error",)
+
+
 def test_protocol_versions(both, certs):
     def connect(port, version):
         ctx = client_context(certs)
@@ -357,3 +370,29 @@ def test_it(vermilion_server, vermilion_client):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                           str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout + out.stderr
+
+
+def test_tls_client_during_busy_script_is_served_after_it(certs):
+    """Documented limit (docs/tls.md): a busy script serves plaintext clients by hand
+    (BUSY, SCRIPT KILL), TLS connections only once the script ends -- intact."""
+    tls = {"cert_file": certs.cert, "key_file": certs.key, "ca_cert_file": certs.ca}
+    with vermilion.embedded(port=free_port(), tls=tls, config={"busy-reply-threshold": 50}) as server:
+        t = TLSRaw(server.tls_port, client_context(certs))
+        assert t.call("PING") == b"+PONG\r\n"
+        caller, other = RawClient(server.port), RawClient(server.port)
+        other.call("PING")                        # registered before the script starts
+        caller.send("EVAL", "local i = 0 while true do i = i + 1 end", "0")
+        while other.call("PING").kind != "-":     # BUSY: the script is timed out
+            pass
+        t.sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        t.sock.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            t.sock.recv(100)                      # not served while the script runs
+        t.sock.settimeout(10)
+        assert other.call("SCRIPT", "KILL").value == b"OK"
+        assert caller.read().kind == "-"          # the script was killed
+        assert t.read_reply() == b"+PONG\r\n"     # then the TLS client is answered
+        assert t.call("ECHO", "intact") == b"$6\r\nintact\r\n"
+        for c in (caller, other):
+            c.close()
+        t.close()

@@ -27,6 +27,7 @@ class Certs:
     other_cert: str
     other_key: str
     dh: str                 # DH parameters (RFC 7919 ffdhe2048)
+    ca_dir: str             # a hashed directory holding `ca` (tls-ca-cert-dir)
 
 
 def _openssl(*args: str, cwd: str) -> None:
@@ -62,9 +63,13 @@ def make_certs(d: str) -> Certs:
     _signed(d, "otherca", "other", "other-server", True)
     _openssl("pkey", "-in", "server.key", "-out", "server-enc.key", "-aes256", "-passout", "pass:s3cret", cwd=d)
     _openssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", "dh.pem", cwd=d)
+    os.mkdir(os.path.join(d, "cadir"))
+    shutil.copy(os.path.join(d, "ca.crt"), os.path.join(d, "cadir", "ca.pem"))
+    _openssl("rehash", "cadir", cwd=d)
     j = lambda name: os.path.join(d, name)  # noqa: E731
     return Certs(d, j("ca.crt"), j("server.crt"), j("server.key"), j("client.crt"), j("client.key"),
-                 j("server-enc.key"), "s3cret", j("otherca.crt"), j("other.crt"), j("other.key"), j("dh.pem"))
+                 j("server-enc.key"), "s3cret", j("otherca.crt"), j("other.crt"), j("other.key"), j("dh.pem"),
+                 j("cadir"))
 
 
 def server_args(certs: Certs, tls_port: int, *extra: str) -> list[str]:
