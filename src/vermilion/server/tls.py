@@ -183,6 +183,7 @@ class TLS:
         self.listeners: list = []
         self.port = 0
         self._refused = False
+        self._stale = False             # tls-* changed since the context was built
         self.config.listeners.append(self._config_changed)
 
     # -- the context -----------------------------------------------------------------
@@ -198,7 +199,9 @@ class TLS:
         port = self.config["tls-port"]
         moved = "tls-port" in changed and port != self.port
         context = self.context
-        if port and (changed & CONTEXT_DIRECTIVES or moved and context is None):
+        if not port and changed & CONTEXT_DIRECTIVES:
+            self._stale = True          # not built while nothing listens (as in Redis)
+        if port and (changed & CONTEXT_DIRECTIVES or moved and (context is None or self._stale)):
             try:
                 context = build_context(self.config.values)
             except TLSConfigError as err:
@@ -223,6 +226,8 @@ class TLS:
             context.verify_mode = VERIFY_MODES[self.config["tls-auth-clients"]]
             return
         if context is not self.context or moved:
+            if context is not self.context:
+                self._stale = False
             self.context = context
             self.server.engine.loop.create_task(self._serve(context, list(self.sockets)))
 
