@@ -155,7 +155,7 @@ def build_context(values: dict) -> ssl.SSLContext:
             raise TLSConfigError(f"Failed to load {dh}: No such file or directory")
         try:
             ctx.load_dh_params(dh)
-        except (ssl.SSLError, OSError, ValueError) as err:
+        except (ssl.SSLError, OSError, ValueError):
             raise TLSConfigError(f"{dh}: failed to read DH params.") from None
     # The client side (tls-client-cert-file): only used for outgoing connections,
     # which Vermilion does not make yet; loaded all the same so a bad file is
