@@ -276,3 +276,36 @@ def test_redis_py_client_side_cache(vermilion_process_server, reference_server, 
         other.close()
         return seen
     same_on_both([reference_server.port, vermilion_process_server.port], scenario)
+
+
+def test_resp3_redirect_pipelined_own_writes_and_reset(ports):
+    def scenario(port):
+        a, r3, b = conn(port, 2), conn(port, 3), conn(port, 3)
+        rid = r3.call("CLIENT", "ID").value
+        out = [a.call("CLIENT", "TRACKING", "on", "REDIRECT", str(rid))]
+        out.append(a.call("GET", "p"))
+        out.append(b.call("SET", "p", "1"))
+        out.append(drain(r3))                       # a RESP3 target gets a push, subscribed or not
+        # Pipelined: each own invalidation follows the reply of the write that caused it.
+        b.call("CLIENT", "TRACKING", "on")
+        b.send("GET", "q")
+        b.send("SET", "q", "1")
+        b.send("GET", "q")
+        b.send("DEL", "q")
+        b.send("PING")
+        frames = []
+        while frames[-1:] != [Frame(("+", b"PONG"))]:
+            frames.append(b.read())
+        out.append(frames)
+        # RESET and a disconnect turn tracking off.
+        out.append(b.call("RESET"))
+        out.append(b.call("CLIENT", "TRACKINGINFO"))
+        a.close()
+        while b"tracking_clients:0\r\n" not in b.call("INFO", "clients").value:
+            pass
+        out.append(b.call("SET", "p", "2"))
+        out.append(drain(r3))
+        for c in (r3, b):
+            c.close()
+        return idstr(out, {rid: "r"})
+    same_on_both(ports, scenario)
