@@ -29,6 +29,7 @@ BUSY_LOADING = 2
 BUSY_PAUSED = 4
 BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
+BUSY_TRACKING = 32    # a client has CLIENT TRACKING on (engine/tracking.py)
 
 
 class Stats:

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .engine import BUSY_TRACKING
+
 if TYPE_CHECKING:
     from .engine import Engine
-
-BUSY_TRACKING = 32
 INVALIDATE_CHANNEL = b"__redis__:invalidate"
 
 _PUSH_HEAD = b">2\r\n$10\r\ninvalidate\r\n"
