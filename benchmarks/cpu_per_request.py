@@ -1,44 +1,72 @@
-"""Server CPU per request, Vermilion against redis-server, with redis-benchmark.
+#!/usr/bin/env python3
+"""Server CPU time per request, Vermilion against real Redis, in one run.
 
-On a shared machine requests/s move with everyone else's load; the CPU time the
-server process itself spent (utime + stime from /proc/<pid>/stat) divided by the
-requests it answered moves far less. Both servers run in the same invocation,
-alternating, on the same workload:
+At -P 16 on a 2-core machine redis-benchmark itself saturates a core before
+either server does, so requests/s mostly measures the client. What the server
+spends is measured directly instead: the server process's utime+stime (from
+/proc/PID/stat) before and after one redis-benchmark run, divided by the
+requests it served.
 
-    python benchmarks/cpu_per_request.py                      # SET, GET at -P 1 and -P 16
-    python benchmarks/cpu_per_request.py --tls                # the same over TLS (same certificates)
-    python benchmarks/cpu_per_request.py -t set,incr -P 1 16 32 -n 200000 --rounds 3
+    python benchmarks/cpu_per_request.py                      # this interpreter
+    python benchmarks/cpu_per_request.py --python python3.12  # Vermilion on another one
+    python benchmarks/cpu_per_request.py --tests SET,GET -P 1 --json out.json
+    python benchmarks/cpu_per_request.py --tls --tests SET,GET -P 1   # both servers TLS only
 
 --tls makes a throw-away CA and server certificate with the openssl command, starts
-both servers with TLS only (port 0, tls-port N, tls-auth-clients no) and runs
-`redis-benchmark --tls`. The ratio column is Redis CPU / Vermilion CPU per request,
-so 0.5 means Vermilion spends twice Redis's CPU per request.
+both servers on them with TLS only (port 0, tls-port, tls-auth-clients no) and runs
+`redis-benchmark --tls` (and redis-cli --tls for PING/FLUSHALL).
+
+Each test runs against both servers alternately for --rounds rounds; the
+median of each side is printed with the ratio Vermilion/Redis (lower is
+better for CPU, higher for requests/s).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from vbench.servers import free_port, server_env  # noqa: E402
+
+EVAL_SET = "return redis.call('SET', KEYS[1], ARGV[1])"
+
+# name -> redis-benchmark arguments after the common options
+TESTS: dict[str, list[str]] = {
+    "SET": ["-t", "set"],
+    "GET": ["-t", "get"],
+    "INCR": ["-t", "incr"],
+    "LPUSH": ["-t", "lpush"],
+    "SADD": ["-t", "sadd"],
+    "HSET": ["-t", "hset"],
+    "ZADD": ["-t", "zadd"],
+    "XADD": ["XADD", "bench:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
+    "PUBLISH": ["PUBLISH", "bench:ch", "hello"],
+    "EVAL": ["EVAL", EVAL_SET, "1", "key:__rand_int__", "v"],
+}
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def make_certs(d: str) -> dict:
+    """A CA and a server certificate it signs (EC keys: quick to make)."""
     def run(*args):
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -51,84 +79,119 @@ def make_certs(d: str) -> dict:
             (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))}
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+# Client-side TLS options of redis-cli / redis-benchmark ([] without --tls).
+CLIENT_TLS: list[str] = []
+
+
+def wait_ready(port: int, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        r = subprocess.run(["redis-cli", "-p", str(port), *CLIENT_TLS, "PING"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
             return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not answer PING")
 
 
-def start(kind: str, port: int, certs: dict | None, datadir: str) -> subprocess.Popen:
-    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", datadir]
-    if certs:
-        common += ["--port", "0", "--tls-port", str(port), "--tls-cert-file", certs["cert"],
-                   "--tls-key-file", certs["key"], "--tls-ca-cert-file", certs["ca"],
-                   "--tls-auth-clients", "no"]
-    else:
-        common += ["--port", str(port)]
-    cmd = ["redis-server", *common] if kind == "redis" else [sys.executable, "-m", "vermilion", "server", *common]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return proc
+class Server:
+    def __init__(self, kind: str, python: str, certs: dict | None = None):
+        self.kind = kind
+        self.python = python
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"cpubench-{kind}-")
+        listen = ["--port", str(self.port)]
+        if certs:
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", certs["cert"],
+                      "--tls-key-file", certs["key"], "--tls-ca-cert-file", certs["ca"],
+                      "--tls-auth-clients", "no"]
+        common = [*listen, "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if kind == "redis":
+            cmd = [shutil.which("redis-server") or "/usr/bin/redis-server", *common]
+        else:
+            cmd = [python, "-m", "vermilion", "server", *common]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=server_env())
+        wait_ready(self.port)
+
+    def implementation(self) -> str:
+        if self.kind == "redis":
+            return "redis"
+        r = subprocess.run([self.python, "-c", "import vermilion.engine.core as c; print(c.IMPLEMENTATION)"],
+                           capture_output=True, text=True, env=server_env())
+        return r.stdout.strip() or "?"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def bench(port: int, test: str, pipeline: int, requests: int, clients: int, certs: dict | None) -> float:
-    cmd = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", str(clients),
-           "-P", str(pipeline), "-r", "100000", "-q", "--csv"]
-    if certs:
-        cmd += ["--tls", "--cacert", certs["ca"]]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
-    for line in out.splitlines():
-        parts = [p.strip('"') for p in line.split(",")]
-        if len(parts) > 1 and parts[0] != "test":
-            return float(parts[1])
-    raise RuntimeError(f"no result from redis-benchmark: {out!r}")
+def run_one(server: Server, args: list[str], requests: int, pipeline: int, clients: int) -> tuple[float, float]:
+    """(server CPU microseconds per request, requests per second) for one benchmark run."""
+    subprocess.run(["redis-cli", "-p", str(server.port), *CLIENT_TLS, "FLUSHALL"], capture_output=True)
+    before = cpu_seconds(server.proc.pid)
+    t0 = time.monotonic()
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), *CLIENT_TLS, "-c", str(clients),
+                          "-n", str(requests), "-r", "100000", "-P", str(pipeline), "-q", *args],
+                         capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - t0
+    used = cpu_seconds(server.proc.pid) - before
+    m = re.findall(r"([\d.]+) requests per second", out)
+    rps = float(m[-1]) if m else requests / elapsed
+    return used * 1e6 / requests, rps
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-t", "--tests", default="set,get")
-    ap.add_argument("-P", "--pipelines", type=int, nargs="+", default=[1, 16])
-    ap.add_argument("-n", "--requests", type=int, default=100_000)
-    ap.add_argument("-c", "--clients", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--tls", action="store_true", help="both servers serve TLS only; redis-benchmark --tls")
-    args = ap.parse_args()
-    if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
-        print("redis-server and redis-benchmark are required", file=sys.stderr)
-        return 1
-    tmp = tempfile.mkdtemp(prefix="cpu-bench-")
-    certs = make_certs(tmp) if args.tls else None
-    servers = {}
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=sys.executable, help="interpreter that runs Vermilion")
+    p.add_argument("--tests", default=",".join(TESTS), help="comma-separated subset of " + ",".join(TESTS))
+    p.add_argument("-P", "--pipeline", type=int, default=16)
+    p.add_argument("-n", "--requests", type=int, default=300_000)
+    p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", help="write the results here too")
+    p.add_argument("--tls", action="store_true", help="both servers TLS only, on the same certificates")
+    opts = p.parse_args(argv)
+    names = [t.strip().upper() for t in opts.tests.split(",") if t.strip()]
+    unknown = [n for n in names if n not in TESTS]
+    if unknown:
+        p.error(f"unknown tests: {', '.join(unknown)}")
+
+    version = subprocess.run([opts.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    certs = None
+    if opts.tls:
+        certs = make_certs(tempfile.mkdtemp(prefix="cpubench-tls-"))
+        CLIENT_TLS[:] = ["--tls", "--cacert", certs["ca"]]
+    servers = {kind: Server(kind, opts.python, certs) for kind in ("redis", "vermilion")}
+    results: dict[str, dict] = {}
     try:
-        for kind in ("redis", "vermilion"):
-            port = free_port()
-            datadir = os.path.join(tmp, kind)
-            os.mkdir(datadir)
-            servers[kind] = (start(kind, port, certs, datadir), port)
-        print(f"{'test':<8} {'-P':>3}  {'redis us/req':>12} {'verm us/req':>12} {'ratio':>6}  "
-              f"{'redis rps':>10} {'verm rps':>10}" + ("   (TLS)" if certs else ""))
-        for test in args.tests.split(","):
-            for pipeline in args.pipelines:
-                cpu = {"redis": [], "vermilion": []}
-                rps = {"redis": [], "vermilion": []}
-                for _ in range(args.rounds):
-                    for kind, (proc, port) in servers.items():
-                        before = cpu_seconds(proc.pid)
-                        rps[kind].append(bench(port, test, pipeline, args.requests, args.clients, certs))
-                        cpu[kind].append((cpu_seconds(proc.pid) - before) / args.requests * 1e6)
-                r, v = min(cpu["redis"]), min(cpu["vermilion"])
-                print(f"{test:<8} {pipeline:>3}  {r:>12.2f} {v:>12.2f} {r / v:>6.2f}  "
-                      f"{max(rps['redis']):>10.0f} {max(rps['vermilion']):>10.0f}", flush=True)
+        impl = servers["vermilion"].implementation()
+        print(f"# Python {version} (Vermilion loop: {impl}){', TLS' if certs else ''}, -P {opts.pipeline}, -c {opts.clients}, "
+              f"-n {opts.requests}, median of {opts.rounds}")
+        print(f"{'test':<8} {'V us/req':>9} {'R us/req':>9} {'CPU V/R':>8} {'V req/s':>10} {'R req/s':>10} {'rps V/R':>8}")
+        for name in names:
+            samples: dict[str, list[tuple[float, float]]] = {"redis": [], "vermilion": []}
+            for _ in range(opts.rounds):
+                for kind in ("redis", "vermilion"):
+                    samples[kind].append(run_one(servers[kind], TESTS[name], opts.requests,
+                                                 opts.pipeline, opts.clients))
+            med = {k: (statistics.median(c for c, _ in v), statistics.median(r for _, r in v))
+                   for k, v in samples.items()}
+            (vc, vr), (rc, rr) = med["vermilion"], med["redis"]
+            results[name] = {"vermilion_us": vc, "redis_us": rc, "cpu_ratio": vc / rc,
+                             "vermilion_rps": vr, "redis_rps": rr, "rps_ratio": vr / rr}
+            print(f"{name:<8} {vc:9.2f} {rc:9.2f} {vc / rc:8.2f} {vr:10.0f} {rr:10.0f} {vr / rr:8.2f}",
+                  flush=True)
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        for s in servers.values():
+            s.stop()
+    if opts.json:
+        Path(opts.json).write_text(json.dumps({"python": version, "loop": impl, "pipeline": opts.pipeline,
+                                               "tls": bool(certs), "results": results}, indent=2))
     return 0
 
 

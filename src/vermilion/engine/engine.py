@@ -13,10 +13,10 @@ from typing import Callable
 
 from .. import REDIS_VERSION
 from .clock import Clock
-from .core import EngineCore, speedups
-from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
+from .core import EngineCore
+from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import OK, POSTPONED, QUEUED, ErrorReply
+from .replies import POSTPONED, ErrorReply
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -211,31 +211,7 @@ class Engine(EngineCore):
                 if refusal.__class__ is ErrorReply:
                     return self.refused(client, cmd, refusal)
                 return refusal
-            return self.call(client, cmd, args)
-        # The per-command hot path: call() inlined, minus the MONITOR feed (a
-        # monitor sets a busy bit, so that case goes through call() above).
-        # Keep the two in step; tests/test_server_commands.py compares them.
-        dirty = self.dirty
-        client.last_command = cmd.fullname
-        self.reading = cmd.is_readonly
-        start = perf_counter_ns()
-        try:
-            reply = cmd.handler(client, args)
-        except CommandError as err:
-            reply = self.failed(cmd, err)
-        except Exception as exc:
-            reply = self.crashed(cmd, args, exc)
-        elapsed = (perf_counter_ns() - start) // 1000
-        self.reading = False
-        cmd.calls += 1
-        cmd.usec += elapsed
-        if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
-            self.log_slow(client, args, elapsed)
-        if self.dirty != dirty and self.sinks:
-            effects = self.effects
-            self.propagate(client.db.index, (args,) if effects is None else effects)
-        self.effects = None
-        return reply
+        return self.call(client, cmd, args)
 
     def refuse(self, client, cmd: Command | None, err: CommandError) -> ErrorReply:
         return self.refused(client, cmd, self.reject(cmd, err))
@@ -253,21 +229,21 @@ class Engine(EngineCore):
 
     def call(self, client, cmd: Command, args: list):
         """Execute an already validated command and account for it."""
-        if self.monitors and not cmd.skip_monitor and not cmd.is_admin:
+        if self.busy & BUSY_MONITOR and not cmd.skip_monitor and not cmd.is_admin:
             self.feed_monitors(client, args)
         dirty = self.dirty
         client.last_command = cmd.fullname
         self.reading = cmd.is_readonly
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         try:
             reply = cmd.handler(client, args)
         except CommandError as err:
             reply = self.failed(cmd, err)
         except Exception as exc:
             reply = self.crashed(cmd, args, exc)
-        elapsed = (time.perf_counter_ns() - start) // 1000
+        elapsed = (perf_counter_ns() - start) // 1000
         self.reading = False
-        if self.tracking.count:
+        if self.busy & BUSY_TRACKING:
             self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
@@ -282,9 +258,6 @@ class Engine(EngineCore):
 
     def crashed(self, cmd: Command, args: list, exc: Exception) -> ErrorReply:
         """A handler raised something other than CommandError: a bug, or a bad request."""
-        if any(a.__class__ is not bytes for a in args):
-            # hiredis accepted a non-bulk element (`+x`) inside the request.
-            raise ProtocolError("expected '$'") from None
         log.exception("Internal error in %s", cmd.fullname)
         return self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
 
@@ -395,7 +368,7 @@ class Engine(EngineCore):
         if clients:
             for watcher in clients:
                 watcher.dirty_cas = True
-        if self.tracking.count:
+        if self.busy & BUSY_TRACKING:
             self.tracking.invalidate(key)
 
     def key_expired(self, db: Database, key: bytes) -> None:
@@ -481,18 +454,6 @@ class Engine(EngineCore):
 
     def add_cron_task(self, task: Callable[[int], None]) -> None:
         self.cron_tasks = self.cron_tasks + [task]
-
-
-# With the C accelerator, execute() and call() run their common case in C
-# (_speedups.c); the Python methods above remain the reference, and the C code
-# hands them every case it does not take.
-Engine.call_python = Engine.call
-if speedups is not None:
-    speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
-    speedups.setup_keyspace(Database, OK, Clock)  # for the native handlers
-    speedups.setup_stats(Stats)
-    Engine.execute = EngineCore.c_execute
-    Engine.call = EngineCore.c_call
 
 
 def _monitor_escape(arg: bytes) -> str:

@@ -19,11 +19,11 @@ client is subscribed, else nothing). FLUSHDB/FLUSHALL/SWAPDB send a null
 invalidation to every tracking client and empty the table. A client's own
 invalidation caused by its own command is sent after that command's reply.
 
-Cost: nothing is paid while no client tracks. While one does, every database's
-`watched` holds a stand-in entry so each write reaches `Engine.touch_watched`
-(which calls `invalidate`), and the BUSY_TRACKING bit sends every command
-through the gatekeeper (so the current client is known, NOLOOP and ordering
-work) and `Engine.call` (which remembers the keys of read-only commands).
+Cost: one bit test per command (`Engine.call`) while no client tracks. While one
+does, every database's `watched` holds a stand-in entry so each write reaches
+`Engine.touch_watched` (which calls `invalidate`), the BUSY_TRACKING bit sends
+every command through the gatekeeper (so the current client is known, NOLOOP and
+ordering work), and `Engine.call` remembers the keys of read-only commands.
 
 Eviction: whoever evicts a key deletes it through `Database.delete` (that alone
 invalidates it) or calls `invalidate(key)`.
@@ -149,18 +149,12 @@ class Tracking:
         engine.busy |= BUSY_TRACKING
         for db in engine.dbs:
             db.watched[STAND_IN] = set()
-        # With the C request loop, Engine.call is its C twin, which has no
-        # tracking hook: while anyone tracks, this engine calls the Python one.
-        from .engine import Engine
-        if Engine.call is not Engine.call_python:
-            engine.call = engine.call_python
 
     def _deactivate(self) -> None:
         engine = self.engine
         engine.busy &= ~BUSY_TRACKING
         for db in engine.dbs:
             db.watched.pop(STAND_IN, None)
-        engine.__dict__.pop("call", None)
         self.current = self.current_cmd = None
 
     # -- per command ------------------------------------------------------------------
