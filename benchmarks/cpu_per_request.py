@@ -11,10 +11,15 @@ requests it served.
     python benchmarks/cpu_per_request.py --python python3.12  # Vermilion on another one
     python benchmarks/cpu_per_request.py --tests SET,GET -P 1 --json out.json
     python benchmarks/cpu_per_request.py --tests APPSET,APPGET --user "~app:* +@read +@write"
+    python benchmarks/cpu_per_request.py --tls --tests SET,GET -P 1   # both servers TLS only
 
 --user RULES creates an ACL user with those rules (and a password) on both
 servers and makes redis-benchmark authenticate as it, so ACL checks are paid on
 every request; compare with the same tests run without --user.
+
+--tls makes a throw-away CA and server certificate with the openssl command, starts
+both servers on them with TLS only (port 0, tls-port, tls-auth-clients no) and runs
+`redis-benchmark --tls` (and redis-cli --tls for PING/FLUSHALL).
 
 Each test runs against both servers alternately for --rounds rounds; the
 median of each side is printed with the ratio Vermilion/Redis (lower is
@@ -61,6 +66,23 @@ TESTS: dict[str, list[str]] = {
     "PFADD": ["PFADD", "bench:hll", "el:__rand_int__"],
 }
 
+def make_certs(d: str) -> dict:
+    """A CA and a server certificate it signs (EC keys: quick to make)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=bench-ca")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "1")
+    return {name: os.path.join(d, f) for name, f in
+            (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))}
+
+
+# Client-side TLS options of redis-cli / redis-benchmark ([] without --tls).
+CLIENT_TLS: list[str] = []
+
 BENCH_USER = "bench"
 BENCH_PASSWORD = "bench-password"
 
@@ -77,7 +99,7 @@ def cpu_seconds(pid: int) -> float:
 def wait_ready(port: int, deadline: float = 30.0) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+        r = subprocess.run(["redis-cli", "-p", str(port), *CLIENT_TLS, "PING"], capture_output=True, text=True)
         if r.stdout.strip() == "PONG":
             return
         time.sleep(0.1)
@@ -85,13 +107,18 @@ def wait_ready(port: int, deadline: float = 30.0) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, python: str, user_rules: str | None = None):
+    def __init__(self, kind: str, python: str, user_rules: str | None = None, certs: dict | None = None):
         self.kind = kind
         self.auth: list[str] = []
         self.python = python
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"cpubench-{kind}-")
-        common = ["--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir]
+        listen = ["--port", str(self.port)]
+        if certs:
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", certs["cert"],
+                      "--tls-key-file", certs["key"], "--tls-ca-cert-file", certs["ca"],
+                      "--tls-auth-clients", "no"]
+        common = [*listen, "--save", "", "--appendonly", "no", "--dir", self.dir]
         if kind == "redis":
             cmd = [shutil.which("redis-server") or "/usr/bin/redis-server", *common]
         else:
@@ -100,7 +127,7 @@ class Server:
                                      env=server_env())
         wait_ready(self.port)
         if user_rules:
-            subprocess.run(["redis-cli", "-p", str(self.port), "ACL", "SETUSER", BENCH_USER, "on",
+            subprocess.run(["redis-cli", "-p", str(self.port), *CLIENT_TLS, "ACL", "SETUSER", BENCH_USER, "on",
                             ">" + BENCH_PASSWORD, *user_rules.split()], check=True,
                            capture_output=True)
             self.auth = ["--user", BENCH_USER, "-a", BENCH_PASSWORD]
@@ -123,10 +150,12 @@ class Server:
 
 def run_one(server: Server, args: list[str], requests: int, pipeline: int, clients: int) -> tuple[float, float]:
     """(server CPU microseconds per request, requests per second) for one benchmark run."""
-    subprocess.run(["redis-cli", "-p", str(server.port), "FLUSHALL"], capture_output=True)
+    subprocess.run(["redis-cli", "-p", str(server.port), *CLIENT_TLS, "FLUSHALL"],
+                   capture_output=True)
     before = cpu_seconds(server.proc.pid)
     t0 = time.monotonic()
-    out = subprocess.run(["redis-benchmark", "-p", str(server.port), *server.auth, "-c", str(clients),
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), *CLIENT_TLS, *server.auth,
+                          "-c", str(clients),
                           "-n", str(requests), "-r", "100000", "-P", str(pipeline), "-q", *args],
                          capture_output=True, text=True, check=True).stdout
     elapsed = time.monotonic() - t0
@@ -147,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the results here too")
     p.add_argument("--user", metavar="RULES",
                    help="benchmark as an ACL user with these rules, e.g. \"~app:* +@read +@write\"")
+    p.add_argument("--tls", action="store_true", help="both servers TLS only, on the same certificates")
     opts = p.parse_args(argv)
     names = [t.strip().upper() for t in opts.tests.split(",") if t.strip()]
     unknown = [n for n in names if n not in TESTS]
@@ -155,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
 
     version = subprocess.run([opts.python, "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    servers = {kind: Server(kind, opts.python, opts.user) for kind in ("redis", "vermilion")}
+    certs = None
+    if opts.tls:
+        certs = make_certs(tempfile.mkdtemp(prefix="cpubench-tls-"))
+        CLIENT_TLS[:] = ["--tls", "--cacert", certs["ca"]]
+    servers = {kind: Server(kind, opts.python, opts.user, certs) for kind in ("redis", "vermilion")}
     results: dict[str, dict] = {}
     try:
         impl = servers["vermilion"].implementation()
-        print(f"# Python {version} (Vermilion loop: {impl}), -P {opts.pipeline}, -c {opts.clients}, "
+        print(f"# Python {version} (Vermilion loop: {impl}){', TLS' if certs else ''}, -P {opts.pipeline}, -c {opts.clients}, "
               f"-n {opts.requests}, median of {opts.rounds}"
               + (f", ACL user '{opts.user}'" if opts.user else ", default user"))
         print(f"{'test':<8} {'V us/req':>9} {'R us/req':>9} {'CPU V/R':>8} {'V req/s':>10} {'R req/s':>10} {'rps V/R':>8}")
@@ -181,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             s.stop()
     if opts.json:
         Path(opts.json).write_text(json.dumps({"python": version, "loop": impl, "pipeline": opts.pipeline,
-                                               "user": opts.user, "results": results}, indent=2))
+                                               "user": opts.user, "tls": bool(certs), "results": results},
+                                              indent=2))
     return 0
 
 

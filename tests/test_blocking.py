@@ -547,3 +547,60 @@ def test_push_inside_script_serves_after_the_script(ports):
     if "eval" not in COMMANDS:
         pytest.skip("needs EVAL")
     same_on_both(ports, script_push_scenario)
+
+
+# -- failed_calls of a blocked command answered with an error -------------------------------------
+
+def _cmdstat(c, name):
+    for line in c.call("INFO", "commandstats").value.split(b"\r\n"):
+        if line.startswith(b"cmdstat_%s:" % name.encode()):
+            fields = dict(kv.split(b"=") for kv in line.split(b":", 1)[1].split(b","))
+            return {k: fields[k] for k in (b"calls", b"failed_calls", b"rejected_calls")}
+    return None
+
+
+def _until_blocked(c):
+    while b"blocked_clients:0\r\n" in c.call("INFO", "clients").value:
+        pass
+
+
+XREADGROUP = ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+UNBLOCKED_BY = [
+    ("group destroyed", XREADGROUP, [("XGROUP", "DESTROY", "s", "g")]),
+    ("stream deleted", XREADGROUP, [("DEL", "s")]),
+    ("stream replaced", XREADGROUP, [("SET", "s", "x")]),
+    ("blmove destination type", ("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"), [("LPUSH", "src", "v")]),
+    ("brpoplpush destination type", ("BRPOPLPUSH", "src", "dst", "0"), [("LPUSH", "src", "v")]),
+    ("client unblock error", ("BLPOP", "l", "0"), [("CLIENT", "UNBLOCK", "ID", "ERROR")]),
+    ("client unblock timeout", ("BZPOPMIN", "z", "0"), [("CLIENT", "UNBLOCK", "ID", "TIMEOUT")]),
+    ("client unblock xread", ("XREAD", "BLOCK", "0", "STREAMS", "s", "$"), [("CLIENT", "UNBLOCK", "ID", "ERROR")]),
+    ("served normally", ("BLPOP", "l", "0"), [("LPUSH", "l", "v")]),
+]
+
+
+@pytest.mark.parametrize("case", UNBLOCKED_BY, ids=[c[0] for c in UNBLOCKED_BY])
+def test_failed_calls_of_blocked_commands(ports, case):
+    """Redis counts an error that answers a blocked command in its failed_calls (and
+    every CLIENT UNBLOCK, even with the timeout reply); a timeout or data does not."""
+    _, block, actions = case
+
+    def scenario(port):
+        a, b = RawClient(port), RawClient(port)
+        b.call("CONFIG", "RESETSTAT")
+        b.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        b.call("SET", "dst", "string")
+        aid = a.call("CLIENT", "ID").value
+        a.send(*block)
+        _until_blocked(b)
+        for action in actions:
+            b.call(*[str(aid) if x == "ID" else x for x in action])
+        reply = a.read()
+        name = block[0].lower()
+        stats = [_cmdstat(b, name), _cmdstat(b, "lpush")]
+        # A natural timeout is not a failure.
+        a.call("BLPOP", "nothing", "0.01")
+        stats.append(_cmdstat(b, "blpop"))
+        a.close()
+        b.close()
+        return reply, stats
+    same_on_both(ports, scenario)

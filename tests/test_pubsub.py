@@ -533,3 +533,35 @@ def test_index_bookkeeping_without_a_server():
     assert [p for p, _ in patterns.matching(b"news.x")] == [b"news.*"]
     assert list(patterns.matching(b"sport")) == []
     assert len(patterns) == 1 and list(a_pats) == [b"news.*"]
+
+
+# -- CLIENT REPLY OFF / SKIP do not silence pushes ---------------------------------------------------
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_reply_off_and_skip_keep_subscribe_confirmations_and_messages(ports, resp):
+    """Confirmations and messages are pushes (Redis's CLIENT_PUSHING): a client that
+    turned replies off still gets them; the replies of other commands stay silent."""
+    from support import same_on_both
+
+    def scenario(port):
+        a, b = RawClient(port), RawClient(port)
+        if resp == 3:
+            a.call("HELLO", "3")
+        a.send("CLIENT", "REPLY", "OFF")
+        a.send("SUBSCRIBE", "c1", "c2")
+        seen = [a.read(), a.read()]                 # both confirmations arrive
+        b.call("PUBLISH", "c1", "m")
+        seen.append(a.read())
+        a.send("UNSUBSCRIBE", "c2", "c1")
+        a.send("GET", "x")                          # silent
+        a.send("CLIENT", "REPLY", "SKIP")
+        a.send("SUBSCRIBE", "c3")                   # uses up the SKIP, confirmation still sent
+        a.send("UNSUBSCRIBE", "c3")
+        a.send("CLIENT", "REPLY", "ON")
+        a.send("PING")
+        while seen[-1] != Frame(("+", b"PONG")):
+            seen.append(a.read())
+        a.close()
+        b.close()
+        return seen
+    same_on_both(ports, scenario)

@@ -3,7 +3,7 @@
 Directives come from a redis.conf-style file (``name value ...`` lines, quoted
 strings, ``include``), from ``--name value`` arguments, and from CONFIG SET.
 Directives that only make sense for Redis's C internals (jemalloc, io-threads,
-TLS before we have it, ...) are accepted and reported by CONFIG GET so existing
+...) are accepted and reported by CONFIG GET so existing
 config files and tools keep working; the ones Vermilion acts on are listed in
 docs/configuration.md.
 """
@@ -38,6 +38,7 @@ class Directive:
     alias: str | None = None
     parse: Callable | None = None      # special kinds: text -> value (raises ConfigError)
     render: Callable | None = None     # special kinds: value -> text
+    check: Callable | None = None      # value -> None, or ConfigError (values we cannot honour)
 
 
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
@@ -161,6 +162,16 @@ def _x(name, default, parse, render, **kw):
 
 YESNO_LOCAL = ("no", "yes", "local")
 
+
+def _tls_only(default, what: str, why: str = ""):
+    """A tls-* value Vermilion cannot honour is refused rather than ignored."""
+    reason = why or f"Python's ssl module cannot set {what}"
+
+    def check(value):
+        if value != default:
+            raise ConfigError(f"not supported by Vermilion ({reason}); see docs/compatibility.md")
+    return check
+
 DIRECTIVES: list[Directive] = [
     _e("acl-pubsub-default", "resetchannels", ("allchannels", "resetchannels")), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
     _i("active-defrag-cycle-max", 25, 1, 99), _i("active-defrag-cycle-min", 1, 1, 99),
@@ -241,12 +252,17 @@ DIRECTIVES: list[Directive] = [
     _b("syslog-enabled", False, immutable=True), _s("syslog-facility", "local0", immutable=True),
     _s("syslog-ident", "redis", immutable=True), _i("tcp-backlog", 511, 0, INT_MAX, immutable=True),
     _i("tcp-keepalive", 300, 0, INT_MAX), _i("timeout", 0, 0, INT_MAX),
-    _b("tls-auth-clients", True), _s("tls-ca-cert-dir"), _s("tls-ca-cert-file"), _s("tls-cert-file"),
-    _s("tls-ciphers"), _s("tls-ciphersuites"), _s("tls-client-cert-file"), _s("tls-client-key-file"),
-    _s("tls-client-key-file-pass"), _b("tls-cluster", False), _s("tls-dh-params-file"),
-    _s("tls-key-file"), _s("tls-key-file-pass"), _i("tls-port", 0, 0, 65535),
-    _b("tls-prefer-server-ciphers", False), _s("tls-protocols"), _b("tls-replication", False),
-    _i("tls-session-cache-size", 20480), _i("tls-session-cache-timeout", 300), _b("tls-session-caching", True),
+    _e("tls-auth-clients", "yes", ("no", "yes", "optional")), _s("tls-ca-cert-dir"),
+    _s("tls-ca-cert-file"), _s("tls-cert-file"), _s("tls-ciphers"),
+    _s("tls-ciphersuites", check=_tls_only("", "TLS 1.3 cipher suites")),
+    _s("tls-client-cert-file"), _s("tls-client-key-file"), _s("tls-client-key-file-pass"),
+    _b("tls-cluster", False, check=_tls_only(False, "cluster", "Vermilion has no cluster bus")),
+    _s("tls-dh-params-file"), _s("tls-key-file"), _s("tls-key-file-pass"), _i("tls-port", 0, 0, 65535),
+    _b("tls-prefer-server-ciphers", False), _s("tls-protocols"),
+    _b("tls-replication", False, check=_tls_only(False, "replication", "Vermilion has no replication yet")),
+    _i("tls-session-cache-size", 20480, 0, INT_MAX, check=_tls_only(20480, "the session cache size")),
+    _i("tls-session-cache-timeout", 300, 0, INT_MAX, check=_tls_only(300, "the session cache timeout")),
+    _b("tls-session-caching", True, check=_tls_only(True, "the session cache off")),
     _i("tracking-table-max-keys", 1000000), _s("unixsocket", immutable=True),
     _i("unixsocketperm", 0, 0, 0o777, immutable=True),
     _i("zset-max-listpack-entries", 128), _m("zset-max-listpack-value", 64),
@@ -313,6 +329,12 @@ class Config:
 
     def parse_value(self, directive: Directive, text: str):
         """Turn text into a value or raise ConfigError with Redis's reason text."""
+        value = self._parse_value(directive, text)
+        if directive.check is not None:
+            directive.check(value)
+        return value
+
+    def _parse_value(self, directive: Directive, text: str):
         kind = directive.kind
         if kind == "bool":
             low = text.lower()

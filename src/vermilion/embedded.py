@@ -8,6 +8,13 @@
 
 The server runs its own event loop in a background thread, listening on a free
 localhost port (or a unix socket). Persistence is off unless you ask for it.
+
+TLS: `embedded(tls={"cert_file": ..., "key_file": ..., "ca_cert_file": ...})`
+listens with TLS on a free port (the keys are the tls-* directives without the
+prefix; "port" picks the TLS port) and, unless `port` is given too, not in
+plaintext. `client()` then connects with TLS, checking the server against the CA
+and presenting tls-client-cert-file (else tls-cert-file) as its own certificate,
+the one Redis itself presents when it connects out.
 """
 from __future__ import annotations
 
@@ -29,7 +36,8 @@ class EmbeddedServer:
     """A Vermilion server in a background thread; use as a context manager or start()/stop()."""
 
     def __init__(self, port: int | None = None, unixsocket: str | None = None, dir: str | None = None,
-                 persistence: bool = False, config: dict | None = None, log: bool = False):
+                 persistence: bool = False, config: dict | None = None, log: bool = False,
+                 tls: dict | None = None):
         self.config = Config()
         self._tempdir = None
         if dir is None:
@@ -43,12 +51,21 @@ class EmbeddedServer:
         if unixsocket:
             settings["unixsocket"] = unixsocket
             settings["port"] = str(port or 0)
+        elif tls is not None and port is None:
+            settings["port"] = "0"
         else:
             settings["port"] = str(port if port is not None else _free_port())
         for name, value in (config or {}).items():
             settings[name.replace("_", "-")] = value if isinstance(value, str) else str(value)
+        if tls is not None:
+            tls = {name.replace("_", "-").removeprefix("tls-"): value for name, value in tls.items()}
+            settings["tls-port"] = str(tls.pop("port", None) or _free_port())
+            for name, value in tls.items():
+                settings["tls-" + name] = value if isinstance(value, str) else str(value)
+        self.tls = tls is not None
         self.config.load_text([f"{k} {_quote(v)}" for k, v in settings.items()])
         self.port = 0
+        self.tls_port = 0
         self.unixsocket = unixsocket
         self.engine = None
         self._server = None
@@ -76,6 +93,7 @@ class EmbeddedServer:
             self._server = server
             self.engine = server.engine
             self.port = server.port
+            self.tls_port = server.tls.port
             self._ready.set()
 
         def run():
@@ -118,11 +136,31 @@ class EmbeddedServer:
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.tls_port}/0"
         if self.unixsocket and not self.port:
             return f"unix://{self.unixsocket}"
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def tls_client_kwargs(self) -> dict:
+        """redis-py's TLS arguments for this server: its CA, and a client certificate
+        when the server asks for one (tls-auth-clients yes or optional)."""
+        cfg = self.config
+        out = {"ssl": True, "ssl_check_hostname": False,
+               "ssl_ca_certs": cfg["tls-ca-cert-file"] or None,
+               "ssl_ca_path": cfg["tls-ca-cert-dir"] or None}
+        if cfg["tls-auth-clients"] != "no":
+            client = bool(cfg["tls-client-cert-file"])
+            out["ssl_certfile"] = cfg["tls-client-cert-file" if client else "tls-cert-file"]
+            out["ssl_keyfile"] = cfg["tls-client-key-file" if client else "tls-key-file"]
+            password = cfg["tls-client-key-file-pass" if client else "tls-key-file-pass"]
+            if password:
+                out["ssl_password"] = password
+        return out
+
     def _client_kwargs(self, kwargs: dict) -> dict:
+        if self.tls:
+            return {"host": "127.0.0.1", "port": self.tls_port, **self.tls_client_kwargs(), **kwargs}
         if self.unixsocket and not self.port:
             return {"unix_socket_path": self.unixsocket, **kwargs}
         return {"host": "127.0.0.1", "port": self.port, **kwargs}

@@ -189,13 +189,14 @@ def client_info_line(client, now_ms: int) -> bytes:
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
         "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 "
-        "oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d"
+        "oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d"
         % (client.id, client.addr, client.laddr, client.fd,
            (client.name or b"").decode("utf-8", "replace"),
            (now_ms - client.created_ms) // 1000, (now_ms - client.last_interaction_ms) // 1000,
            flags, client.db.index, len(client.channels), len(client.patterns),
            len(client.shard_channels), multi, qbuf, 0, omem, omem + qbuf + 16384,
            cmd.decode() if isinstance(cmd, bytes) else cmd, client.user,
+           client.tracking.redirect if client.tracking is not None else -1,
            3 if client.resp3 else 2)
     ).encode() + (b" lib-name=%s lib-ver=%s" % (client.lib_name or b"", client.lib_ver or b"")
                   if client.lib_name or client.lib_ver else b"")
@@ -211,6 +212,9 @@ def client_flags(client) -> str:
         flags += "x"
     if client.blocked is not None:
         flags += "b"
+    tracking = client.tracking
+    if tracking is not None:
+        flags += "t" + ("R" if tracking.broken else "") + ("B" if tracking.bcast else "")
     if client.dirty_cas:
         flags += "d"
     if client.no_evict:
@@ -427,12 +431,6 @@ def client_unpause(client, args):
     return OK
 
 
-@command("client|getredir", arity=2, flags="noscript loading stale", acl="connection",
-         summary="Returns the client ID to which the connection's tracking notifications are redirected.")
-def client_getredir(client, args):
-    return -1
-
-
 @command("client|help", arity=2, flags="loading stale", acl="connection",
          summary="Returns helpful text about the different subcommands.")
 def client_help(client, args):
@@ -452,4 +450,9 @@ def client_help(client, args):
         "UNBLOCK <id> [TIMEOUT|ERROR]", "    Unblock a client blocked in a blocking command.",
         "PAUSE <timeout> [WRITE|ALL]", "    Suspend clients (all, or those sending writes) for <timeout> ms.",
         "UNPAUSE", "    Resume paused clients.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Turn server-assisted client-side caching (invalidation messages) on or off.",
+        "CACHING (YES|NO)", "    In OPTIN/OPTOUT mode: track, or do not track, the next command's keys.",
+        "GETREDIR", "    Return the ID invalidation messages are redirected to (-1: tracking off).",
+        "TRACKINGINFO", "    Return the tracking flags, redirection and prefixes of this connection.",
     ])

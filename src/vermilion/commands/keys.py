@@ -521,7 +521,8 @@ def swapdb(client, args):
     if not (0 <= first < len(dbs) and 0 <= second < len(dbs)):
         raise CommandError(INVALID_DB)
     if first != second:
-        dbs[first].swap(dbs[second])
+        with client.engine.tracking.flush():
+            dbs[first].swap(dbs[second])
         _signal_waited_keys(engine, (dbs[first], dbs[second]))
     engine.dirty += 1
     return OK
@@ -572,7 +573,8 @@ def _flush_mode(args) -> None:
 def flushdb(client, args):
     _flush_mode(args)
     engine = client.engine
-    removed = client.db.clear()
+    with engine.tracking.flush():
+        removed = client.db.clear()
     engine.dirty += removed
     if not removed and engine.sinks:
         # Redis propagates FLUSHDB even when the database was already empty
@@ -588,8 +590,9 @@ def flushall(client, args):
     _flush_mode(args)
     engine = client.engine
     removed = 0
-    for db in engine.dbs:
-        removed += db.clear()
+    with engine.tracking.flush():
+        for db in engine.dbs:
+            removed += db.clear()
     engine.dirty += removed + 1
     for hook in getattr(engine, "flushall_hooks", ()):
         hook()      # persistence: Redis rewrites the RDB after FLUSHALL when saving is on

@@ -193,8 +193,9 @@ def debug_reload(client, args):
         log.warning("Error loading %s: %s", path, err)
         raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
     if flush:
-        for db in engine.dbs:
-            db.clear()
+        with engine.tracking.flush():
+            for db in engine.dbs:
+                db.clear()
         scripts = getattr(engine, "scripts", None)
         if scripts is not None and result.functions:
             scripts.libraries.clear()

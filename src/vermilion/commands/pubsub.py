@@ -182,6 +182,14 @@ def _reply(client, frames: list):
     the replies; returning the last one keeps a single confirmation an ordinary
     reply (inside EXEC it becomes an element of the result array, as in Redis).
     """
+    if client.reply_mode and not client.deny_blocking:
+        # Confirmations are pushes (Redis's CLIENT_PUSHING), which CLIENT REPLY
+        # OFF/SKIP does not silence; SKIP is used up by this command all the same.
+        for frame in frames:
+            client.send(frame)
+        if client.reply_mode == 2:
+            client.reply_mode = 0
+        return NO_REPLY
     for frame in frames[:-1]:
         client.send(frame)
     return frames[-1] if frames else NO_REPLY

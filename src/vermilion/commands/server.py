@@ -59,7 +59,7 @@ def _clients_section(engine):
         ("maxclients", engine.config["maxclients"]),
         ("client_recent_max_input_buffer", max((c.query_buffer_bytes() for c in clients), default=0)),
         ("client_recent_max_output_buffer", max((c.output_bytes() for c in clients), default=0)),
-        ("blocked_clients", blocked), ("tracking_clients", 0),
+        ("blocked_clients", blocked), ("tracking_clients", engine.tracking.count),
         ("clients_in_timeout_table", blocked),
     ]
 
@@ -157,6 +157,9 @@ def _stats_section(engine):
         ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),
         ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub else 0),
         ("latest_fork_usec", 0), ("total_forks", 0),
+        ("tracking_total_keys", engine.tracking.total_keys()),
+        ("tracking_total_items", engine.tracking.items),
+        ("tracking_total_prefixes", engine.tracking.total_prefixes()),
         ("unexpected_error_replies", s.unexpected_error_replies),
         ("total_error_replies", s.error_replies),
     ]

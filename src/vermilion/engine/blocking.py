@@ -167,7 +167,10 @@ class Blocking:
         waiter = client.blocked
         if waiter is None or waiter.__class__ is not Waiter:
             return False
-        self._answer(waiter, ErrorReply(UNBLOCKED_ERROR) if error else waiter.timeout_reply)
+        # Redis counts every CLIENT UNBLOCK as a failed call of the blocked command,
+        # with the timeout reply too (updateStatsOnUnblock(..., had_errors=1)).
+        self._answer(waiter, ErrorReply(UNBLOCKED_ERROR) if error else waiter.timeout_reply,
+                     failed=True)
         return True
 
     def disconnect(self, client) -> None:
@@ -197,11 +200,19 @@ class Blocking:
             client.blocked = None
             self.blocked_clients -= 1
 
-    def _answer(self, waiter: Waiter, reply) -> None:
+    def _answer(self, waiter: Waiter, reply, failed: bool = False) -> None:
+        """Answer a blocked client. An error reply (NOGROUP, a deleted stream, WRONGTYPE
+        on BLMOVE's destination, CLIENT UNBLOCK ERROR) counts as a failed call of the
+        blocked command in INFO commandstats, as it does in Redis; a timeout does not."""
         self._release(waiter)
         client = waiter.client
         if reply.__class__ is ErrorReply:
             self.engine.count_error(reply.message)
+            failed = True
+        if failed:
+            cmd = self.engine.commands.get(client.last_command)
+            if cmd is not None:
+                cmd.failed_calls += 1
         mode = getattr(client, "reply_mode", 0)
         if mode == 2:
             client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command

@@ -52,6 +52,7 @@ class Client(ClientCore):
         self.patterns: dict = {}
         self.shard_channels: dict = {}
         self.reply_mode = 0                    # 0 on, 1 off, 2 skip next
+        self.tracking = None                   # CLIENT TRACKING state (engine/tracking.py)
         now = engine.clock.ms()
         self.created_ms = now
         self.last_interaction_ms = now

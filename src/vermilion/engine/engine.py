@@ -30,6 +30,7 @@ BUSY_PAUSED = 4
 BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
 BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before commands (commands/memory.py)
+BUSY_TRACKING = 64    # a client has CLIENT TRACKING on (engine/tracking.py)
 
 
 class Stats:
@@ -172,6 +173,9 @@ class Engine(EngineCore):
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
             setup(self)
+        # Last, so its gate hook sees only the commands the others let run.
+        from .tracking import Tracking
+        self.tracking = Tracking(self)
 
     # -- configuration -----------------------------------------------------------
 
@@ -265,6 +269,8 @@ class Engine(EngineCore):
             reply = self.crashed(cmd, args, exc)
         elapsed = (perf_counter_ns() - start) // 1000
         self.reading = False
+        if self.busy & BUSY_TRACKING:
+            self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
         if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
@@ -396,6 +402,8 @@ class Engine(EngineCore):
         if clients:
             for watcher in clients:
                 watcher.dirty_cas = True
+        if self.busy & BUSY_TRACKING:
+            self.tracking.invalidate(key)
 
     def key_expired(self, db: Database, key: bytes) -> None:
         # No `dirty` here: Redis does not count expirations as changes, and a bump

@@ -479,6 +479,7 @@ class Scripts:
         # (no Lua runs, so no hook, no busy state, no SCRIPT KILL).
         ctx = self.idle_ctx
         ctx.client, ctx.read_only, ctx.write_dirty, ctx.repl = sclient, read_only, False, 3
+        ctx.caller = caller         # client-side caching tracks the keys for the caller
         self.ctx = ctx
         dispatch = self.dispatch
         base = 2 + numkeys

@@ -76,6 +76,8 @@ async def serve(config: Config, ready=None, install_signals: bool = True) -> Ser
                     "`pip install -e .`): %s", ", ".join(_native.stale))
     if server.port:
         log.log(NOTICE, "Ready to accept connections tcp")
+    if server.tls.port:
+        log.log(NOTICE, "Ready to accept connections tls")
     if server.unix_path:
         log.log(NOTICE, "Ready to accept connections unix")
     if ready is not None:

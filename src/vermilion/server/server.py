@@ -8,6 +8,7 @@ import socket
 
 from ..engine.engine import Engine
 from .connection import Connection
+from .tls import TLS
 
 log = logging.getLogger("vermilion")
 
@@ -50,6 +51,9 @@ class Server:
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
         self.paused_until = 0.0
+        # TLS listeners live in `tls`, not in `listeners`: a busy script serves the
+        # plain listeners' sockets by hand (scripting/busy.py), never a TLS one.
+        self.tls = TLS(self)
 
     # -- start / stop ------------------------------------------------------------------
 
@@ -87,6 +91,7 @@ class Server:
                 os.chmod(path, perm)
             self.listeners.append(srv)
             self.unix_path = path
+        await self.tls.start()
         self._schedule_cron()
 
     def _schedule_cron(self) -> None:
@@ -125,9 +130,10 @@ class Server:
             self._cron_handle.cancel()
         for srv in self.listeners:
             srv.close()
+        self.tls.close()
         for client in list(self.clients.values()):
             client.abort()
-        for srv in self.listeners:
+        for srv in self.listeners + self.tls.listeners:
             try:
                 await asyncio.wait_for(srv.wait_closed(), 1)
             except (asyncio.TimeoutError, Exception):

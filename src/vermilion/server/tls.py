@@ -1,0 +1,294 @@
+"""TLS with Python's `ssl` module: the server context built from the tls-* directives,
+and the TLS listener's handshake.
+
+What is guaranteed, as in Redis 7.0 (tls.c):
+
+* The context is built whole or not at all. A CONFIG SET of a tls-* directive
+  builds a new context from the new values (files are read again even when the
+  path did not change, so a renewed certificate is picked up by re-setting the
+  same path); if anything fails, the command is refused with Redis's error,
+  the old context keeps serving, and the reason is logged as redis-server logs it.
+* Every connection accepted on the TLS port handshakes with the context current
+  at accept time; established connections keep theirs.
+* `tls-auth-clients` is read per connection (yes: a certificate signed by the CA
+  is required, optional: checked when sent, no: not asked for).
+* Anything that is not a TLS handshake (a plaintext client) ends the connection
+  before a single command is read.
+
+What Python's ssl cannot set is refused where the directive is parsed (config.py):
+TLS 1.3 cipher suites, the server session cache's size/timeout/switch.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+
+from ..config import ConfigError
+
+log = logging.getLogger("vermilion")
+
+UPDATE_FAILED = "Unable to update TLS configuration. Check server logs."
+LISTEN_FAILED = "Unable to listen on this port. Check server logs."
+START_FAILED = "Failed to configure TLS. Check logs for more info."
+
+_VERSIONS = {"tlsv1": ssl.TLSVersion.TLSv1, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+             "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
+_ORDER = list(_VERSIONS)
+_NO_OPTION = {"tlsv1": "OP_NO_TLSv1", "tlsv1.1": "OP_NO_TLSv1_1",
+              "tlsv1.2": "OP_NO_TLSv1_2", "tlsv1.3": "OP_NO_TLSv1_3"}
+
+# Directives whose change rebuilds the context (Redis's applyTlsCfg group).
+CONTEXT_DIRECTIVES = frozenset({
+    "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
+    "tls-client-key-file", "tls-client-key-file-pass", "tls-dh-params-file",
+    "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols", "tls-ciphers",
+    "tls-ciphersuites", "tls-prefer-server-ciphers", "tls-session-caching",
+    "tls-session-cache-size", "tls-session-cache-timeout", "tls-replication", "tls-cluster",
+})
+
+VERIFY_MODES = {"no": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "yes": ssl.CERT_REQUIRED}
+
+
+class TLSConfigError(Exception):
+    """The context could not be built; the message is what redis-server logs."""
+
+
+def parse_protocols(text: str) -> list[str]:
+    """tls-protocols: a space-separated subset of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3 (any case);
+    empty means Redis's default, TLSv1.2 and TLSv1.3."""
+    if not text:
+        return ["tlsv1.2", "tlsv1.3"]
+    out = []
+    for word in text.split(" "):
+        low = word.lower()
+        if low not in _VERSIONS:
+            raise TLSConfigError("Invalid tls-protocols specified. Use a combination of "
+                                 "'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.")
+        out.append(low)
+    return out
+
+
+def _password(value: str):
+    return value or None
+
+
+def _load_chain(ctx: ssl.SSLContext, cert: str, key: str, password: str) -> None:
+    # Redis loads the certificate and the key separately and logs which one failed.
+    if not cert:
+        raise TLSConfigError("No tls-cert-file configured!")
+    if not key:
+        raise TLSConfigError("No tls-key-file configured!")
+    if not os.path.isfile(cert):
+        raise TLSConfigError(f"Failed to load certificate: {cert}: No such file or directory")
+    if not os.path.isfile(key):
+        raise TLSConfigError(f"Failed to load private key: {key}: No such file or directory")
+    try:
+        ctx.load_cert_chain(cert, key, password=_password(password))
+    except ssl.SSLError as err:
+        raise TLSConfigError(f"Failed to load certificate/private key: {cert}, {key}: "
+                             f"{err.reason or err}") from None
+    except (OSError, ValueError) as err:
+        raise TLSConfigError(f"Failed to load certificate/private key: {cert}, {key}: {err}") from None
+
+
+def _base_context(values: dict, purpose: str, protocols: list[str]) -> ssl.SSLContext:
+    """What Redis's createSSLContext sets for both the server and the client side."""
+    server_side = purpose == "server"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
+    if not server_side:
+        ctx.check_hostname = False
+    # Versions: the lowest and highest listed bound the range; a gap inside it
+    # (TLSv1 and TLSv1.2 without TLSv1.1) is closed with the OP_NO_* option.
+    listed = sorted(protocols, key=_ORDER.index)
+    try:
+        ctx.minimum_version = _VERSIONS[listed[0]]
+        ctx.maximum_version = _VERSIONS[listed[-1]]
+    except ValueError as err:
+        raise TLSConfigError(f"Failed to configure tls-protocols: {err}") from None
+    for name in _ORDER[_ORDER.index(listed[0]):_ORDER.index(listed[-1]) + 1]:
+        if name not in listed:
+            ctx.options |= getattr(ssl, _NO_OPTION[name])
+    ctx.options |= ssl.OP_NO_COMPRESSION
+    prefix = "tls-" if server_side else "tls-client-"
+    cert, key, password = (values[prefix + "cert-file"], values[prefix + "key-file"],
+                           values[prefix + "key-file-pass"])
+    _load_chain(ctx, cert, key, password)
+    ca_file, ca_dir = values["tls-ca-cert-file"], values["tls-ca-cert-dir"]
+    if ca_file or ca_dir:
+        try:
+            ctx.load_verify_locations(cafile=ca_file or None, capath=ca_dir or None)
+        except (ssl.SSLError, OSError) as err:
+            reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
+            raise TLSConfigError(f"Failed to configure CA certificate(s) file/directory: {reason}") from None
+    if values["tls-ciphers"]:
+        try:
+            ctx.set_ciphers(values["tls-ciphers"])
+        except ssl.SSLError:
+            raise TLSConfigError(f"Failed to configure ciphers: {values['tls-ciphers']}") from None
+    return ctx
+
+
+def build_context(values: dict) -> ssl.SSLContext:
+    """The server context for `values` (a Config's values), or TLSConfigError."""
+    if not values["tls-cert-file"]:
+        raise TLSConfigError("No tls-cert-file configured!")
+    if not values["tls-key-file"]:
+        raise TLSConfigError("No tls-key-file configured!")
+    if values["tls-auth-clients"] != "no" and not values["tls-ca-cert-file"] and \
+            not values["tls-ca-cert-dir"]:
+        raise TLSConfigError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
+                             "tls-cluster, tls-replication or tls-auth-clients are enabled!")
+    protocols = parse_protocols(values["tls-protocols"])
+    ctx = _base_context(values, "server", protocols)
+    ctx.verify_mode = VERIFY_MODES[values["tls-auth-clients"]]
+    if values["tls-prefer-server-ciphers"]:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.options |= ssl.OP_SINGLE_DH_USE
+    if hasattr(ssl, "OP_NO_RENEGOTIATION"):
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
+    dh = values["tls-dh-params-file"]
+    if dh:
+        if not os.path.isfile(dh):
+            raise TLSConfigError(f"Failed to load {dh}: No such file or directory")
+        try:
+            ctx.load_dh_params(dh)
+        except (ssl.SSLError, OSError, ValueError):
+            raise TLSConfigError(f"{dh}: failed to read DH params.") from None
+    # The client side (tls-client-cert-file): only used for outgoing connections,
+    # which Vermilion does not make yet; loaded all the same so a bad file is
+    # refused now, as Redis refuses it.
+    if values["tls-client-cert-file"] and values["tls-client-key-file"]:
+        _base_context(values, "client", protocols)
+    return ctx
+
+
+class TLS:
+    """The current server context and the TLS listeners of one Server.
+
+    The listening sockets are bound once per tls-port and kept here; each is
+    served by an asyncio server made with the current context (on a duplicate of
+    the socket). A new context starts new servers on the same sockets and closes
+    the old ones, so no connection is refused while switching, and each
+    connection handshakes with the context of the server that accepted it.
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.config = server.config
+        self.context: ssl.SSLContext | None = None
+        self.sockets: list[socket.socket] = []
+        self.listeners: list = []
+        self.port = 0
+        self._refused = False
+        self._stale = False             # tls-* changed since the context was built
+        self.config.listeners.append(self._config_changed)
+
+    # -- the context -----------------------------------------------------------------
+
+    def _config_changed(self, changed) -> None:
+        if self._refused:
+            # The listener that refused a CONFIG SET is called again with the old
+            # values restored: the old context is still current, keep it.
+            self._refused = False
+            return
+        if changed is None:
+            changed = CONTEXT_DIRECTIVES | {"tls-port", "tls-auth-clients"}
+        port = self.config["tls-port"]
+        moved = "tls-port" in changed and port != self.port
+        context = self.context
+        if not port and changed & CONTEXT_DIRECTIVES:
+            self._stale = True          # not built while nothing listens (as in Redis)
+        if port and (changed & CONTEXT_DIRECTIVES or moved and (context is None or self._stale)):
+            try:
+                context = build_context(self.config.values)
+            except TLSConfigError as err:
+                log.warning("%s", err)
+                log.warning("Failed applying new configuration. Possibly related to new %s "
+                            "setting. Restoring previous settings.", sorted(changed)[0])
+                self._refused = True
+                raise ConfigError(UPDATE_FAILED) from None
+        if moved:
+            try:
+                socks = self._bind(port) if port else []
+            except OSError as err:
+                log.warning("%s", err)
+                self._refused = True
+                raise ConfigError(LISTEN_FAILED) from None
+            for sock in self.sockets:
+                sock.close()
+            self.sockets = socks
+            self.port = socks[0].getsockname()[1] if socks else 0
+        elif "tls-auth-clients" in changed and context is self.context and context is not None:
+            # Read per connection in Redis (no rebuild): the next handshakes use it.
+            context.verify_mode = VERIFY_MODES[self.config["tls-auth-clients"]]
+            return
+        if context is not self.context or moved:
+            if context is not self.context:
+                self._stale = False
+            self.context = context
+            self.server.engine.loop.create_task(self._serve(context, list(self.sockets)))
+
+    # -- listening --------------------------------------------------------------------
+
+    def _bind(self, port: int) -> list[socket.socket]:
+        """Listening sockets on every `bind` address (bound now, so errors surface now)."""
+        socks = []
+        try:
+            for host in [h for h in self.config["bind"].split() if h] or ["127.0.0.1"]:
+                optional = host.startswith("-")
+                host = host.lstrip("-")
+                if host == "*":
+                    host = "0.0.0.0"
+                try:
+                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                    sock = socket.create_server((host, port), family=family,
+                                                backlog=self.config["tcp-backlog"])
+                except OSError as err:
+                    if optional:
+                        continue
+                    raise OSError(err.errno, f"Could not create server TLS listening socket "
+                                             f"{host}:{port}: {err.strerror}") from None
+                sock.setblocking(False)
+                socks.append(sock)
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    async def start(self) -> None:
+        """At startup: configure (Redis exits when that fails) and listen on tls-port."""
+        port = self.config["tls-port"]
+        if not port:
+            return
+        try:
+            self.context = build_context(self.config.values)
+        except TLSConfigError as err:
+            log.warning("%s", err)
+            raise OSError(START_FAILED) from None
+        self.sockets = self._bind(port)
+        self.port = self.sockets[0].getsockname()[1] if self.sockets else 0
+        await self._serve(self.context, self.sockets)
+
+    async def _serve(self, context, sockets) -> None:
+        from .connection import Connection
+        loop = asyncio.get_running_loop()
+        server = self.server
+        new = []
+        for sock in sockets:
+            if sock.fileno() < 0:
+                continue        # closed by a later port change
+            new.append(await loop.create_server(lambda: Connection(server), sock=sock.dup(),
+                                                ssl=context, backlog=self.config["tcp-backlog"]))
+        old, self.listeners = self.listeners, new
+        for srv in old:
+            srv.close()
+
+    def close(self) -> None:
+        for srv in self.listeners:
+            srv.close()
+        for sock in self.sockets:
+            sock.close()
