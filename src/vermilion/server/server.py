@@ -32,6 +32,9 @@ class Server:
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
         self.paused_until = 0.0
+        # Embedded servers listen on a port the kernel picks (``port 0`` in a
+        # config means "no TCP", as in Redis, so this is a separate switch).
+        self.ephemeral_port = False
 
     # -- start / stop ------------------------------------------------------------------
 
@@ -42,7 +45,7 @@ class Server:
         cfg = self.config
         backlog = cfg["tcp-backlog"]
         port = cfg["port"]
-        if port:
+        if port or self.ephemeral_port:
             hosts = [h for h in cfg["bind"].split() if h] or ["127.0.0.1"]
             for host in hosts:
                 optional = host.startswith("-")
@@ -59,6 +62,10 @@ class Server:
                 self.listeners.append(srv)
                 if not self.port:
                     self.port = srv.sockets[0].getsockname()[1]
+                    if not port:
+                        # every further bind address shares the port the kernel chose,
+                        # and CONFIG GET port / INFO report it
+                        port = cfg.values["port"] = self.port
         path = cfg["unixsocket"]
         if path:
             if os.path.exists(path):
