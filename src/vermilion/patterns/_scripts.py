@@ -286,9 +286,12 @@ return {0, math.max(0, limit - used), reset, reset}
 
 # ------------------------------------------------------------------ sessions
 # A session is a hash; fields starting with ':' are ours (':created', ':expires'
-# absolute deadline in ms, ':user'). Every operation checks the hash exists
-# first and never creates it, so nothing can bring a destroyed or expired
-# session back to life. Activity slides the TTL, capped by the absolute deadline.
+# absolute deadline in ms, ':user', '' when unbound). Every operation checks the
+# hash exists first and never creates it, so nothing can bring a destroyed or
+# expired session back to life. Activity slides the TTL, capped by the absolute
+# deadline. Scripts that follow a session to its user's index (or the index to
+# its sessions) get the store's base key in ARGV and build the other keys from
+# it: they all carry the store's hash tag, so they live in the script's slot.
 
 _SESSION_PRELUDE = """
 local function now_ms() return math.floor(now_us() / 1000) end
@@ -308,6 +311,11 @@ local function index(idx, sid, deadline)
   local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', idx, last[2])
 end
+-- A login carrying the user's generation as read before it authenticated is
+-- refused once the user has been logged out everywhere since ('' = no check).
+local function stale(gen_key, expected)
+  return expected ~= '' and (redis.call('GET', gen_key) or '0') ~= expected
+end
 """
 
 
@@ -315,13 +323,15 @@ def _session_script(body: str) -> Script:
     return Script(_PRELUDE + _SESSION_PRELUDE + body)
 
 
-# KEYS[1] session[, KEYS[2] user index]; ARGV: idle ms, absolute ms, user, sid,
-# field/value pairs. 0 if the id is taken (the caller draws another).
+# KEYS[1] session, KEYS[2] user index, KEYS[3] user generation (both unused
+# without a user); ARGV: idle ms, absolute ms, user, sid, generation, then
+# field/value pairs. 1 created, 0 id taken (the caller draws another), -3 stale.
 SESSION_CREATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[3] ~= '' and stale(KEYS[3], ARGV[5]) then return -3 end
 local deadline = now_ms() + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], ':created', int(now_ms()), ':expires', int(deadline),
-           ':user', ARGV[3], unpack(ARGV, 5))
+           ':user', ARGV[3], unpack(ARGV, 6))
 refresh(KEYS[1], tonumber(ARGV[1]))
 if ARGV[3] ~= '' then index(KEYS[2], ARGV[4], deadline) end
 return 1
@@ -335,66 +345,70 @@ if #ARGV == 1 then return redis.call('HGETALL', KEYS[1]) end
 return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 """)
 
-# KEYS[1]; ARGV[1] idle ms, ARGV[2] 'set' | 'del' | 'incr' | 'touch', ARGV[3..] args.
+# KEYS[1]; ARGV[1] idle ms, ARGV[2] 'set' | 'del' | 'incr' | 'touch' | 'update',
+# ARGV[3..] args ('update': how many fields to delete, those names, then
+# field/value pairs to set: a request's changes land together or not at all).
 SESSION_UPDATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local r = 1
 if ARGV[2] == 'set' then redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 elseif ARGV[2] == 'del' then r = redis.call('HDEL', KEYS[1], unpack(ARGV, 3))
 elseif ARGV[2] == 'incr' then r = redis.call('HINCRBY', KEYS[1], ARGV[3], ARGV[4])
+elseif ARGV[2] == 'update' then
+  local ndel = tonumber(ARGV[3])
+  if ndel > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 4, 3 + ndel)) end
+  if #ARGV > 3 + ndel then redis.call('HSET', KEYS[1], unpack(ARGV, 4 + ndel)) end
 end
 if not refresh(KEYS[1], tonumber(ARGV[1])) then return false end
 return r
 """)
 
-# Regenerate the id (against session fixation), optionally binding a user.
-# KEYS[1] old, KEYS[2] new[, KEYS[3] user index]; ARGV: old sid, new sid,
-# user the caller saw ('' none), user to bind ('' keep), idle ms.
-# 1 done, 0 old session gone, -1 new id taken, -2 user changed: look again.
+# Move a session to a new id (against session fixation) and/or bind it to a
+# user. KEYS[1] old, KEYS[2] new (the same key: bind without moving); ARGV: base,
+# old sid, new sid, user to bind ('' keep), idle ms, generation.
+# 1 done, 0 old session gone, -1 new id taken, -2 bound to another user, -3 stale.
 SESSION_REGENERATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local moving = KEYS[1] ~= KEYS[2]
+if moving and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local user = redis.call('HGET', KEYS[1], ':user') or ''
-if user ~= ARGV[3] then return -2 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-if ARGV[4] ~= '' then
-  user = ARGV[4]
-  redis.call('HSET', KEYS[2], ':user', user)
-end
-if not refresh(KEYS[2], tonumber(ARGV[5])) then
-  if #KEYS > 2 then redis.call('ZREM', KEYS[3], ARGV[1]) end
-  return 0
-end
-if user ~= '' then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  index(KEYS[3], ARGV[2], tonumber(redis.call('HGET', KEYS[2], ':expires')))
+if ARGV[4] ~= '' and user ~= '' and user ~= ARGV[4] then return -2 end
+local bind = user
+if ARGV[4] ~= '' then bind = ARGV[4] end
+if bind ~= '' and stale(ARGV[1] .. ':g:' .. bind, ARGV[6]) then return -3 end
+if moving then redis.call('RENAME', KEYS[1], KEYS[2]) end
+if user ~= '' then redis.call('ZREM', ARGV[1] .. ':u:' .. user, ARGV[2]) end
+redis.call('HSET', KEYS[2], ':user', bind)
+if not refresh(KEYS[2], tonumber(ARGV[5])) then return 0 end
+if bind ~= '' then
+  index(ARGV[1] .. ':u:' .. bind, ARGV[3], tonumber(redis.call('HGET', KEYS[2], ':expires')))
 end
 return 1
 """)
 
-# KEYS[1] session[, KEYS[2] user index]; ARGV[1] sid, ARGV[2] user the caller
-# saw. 1 destroyed, 0 already gone, -2 user changed: look again.
+# KEYS[1] session; ARGV[1] base, ARGV[2] sid. 1 destroyed, 0 already gone.
 SESSION_DESTROY = _session_script("""
 local user = redis.call('HGET', KEYS[1], ':user')
 if not user then return 0 end
-if user ~= ARGV[2] then return -2 end
 redis.call('DEL', KEYS[1])
-if #KEYS > 1 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if user ~= '' then redis.call('ZREM', ARGV[1] .. ':u:' .. user, ARGV[2]) end
 return 1
 """)
 
-# Log out everywhere: KEYS[1] user index, KEYS[2..] the sessions the caller
-# read from it, ARGV the same ids. If the index changed since (a login, a
-# regeneration), -1 tells the caller to read it again; so a session created or
-# renamed concurrently can never slip through. Otherwise deletes them all.
+# Log out everywhere, in one step: KEYS[1] user index, KEYS[2] user generation;
+# ARGV[1] base, ARGV[2] how long (ms) to keep the generation. Deletes every
+# session in the index and bumps the generation, so logins that read the old
+# one are refused from now on. A login is either before this script (indexed,
+# so deleted here) or after it: none can fall in between. Returns how many
+# sessions were deleted.
 SESSION_DESTROY_ALL = _session_script("""
-if redis.call('ZCARD', KEYS[1]) ~= #ARGV then return -1 end
-for _, sid in ipairs(ARGV) do
-  if not redis.call('ZSCORE', KEYS[1], sid) then return -1 end
-end
 local n = 0
-for i = 2, #KEYS do n = n + redis.call('DEL', KEYS[i]) end
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. ':s:' .. sid)
+end
 redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return n
 """)
 
