@@ -180,108 +180,151 @@ return out
 """)
 
 # ------------------------------------------------------------- rate limiting
-# Every limiter: ARGV[1] limit, ARGV[2] window in µs, ARGV[3] cost, and returns
-# {allowed, remaining, retry_after µs (-1: never), reset_after µs}. A rejected
-# request writes nothing, so hammering while limited does not extend the limit.
+# One script checks any number of limits for one identity (KEYS, one per limit,
+# all under the identity's hash tag) and consumes all of them or none: a
+# request refused by one limit records nothing anywhere, so hammering while
+# limited does not push a limit further out. Each strategy below *checks* with
+# reads only and returns a ``commit`` closure that does its writes.
+#
+# ARGV[1] 'hit' | 'peek', ARGV[2] cost, ARGV[3] a token unique per call (the
+# sliding log's members, so requests in the same microsecond all count), then
+# per limit: strategy, limit, window µs, burst (GCRA). Returns, per limit,
+# {allowed, remaining, retry_after µs (-1: never), reset_after µs}: for a hit
+# that passed, the state after it; otherwise the state as it is.
 
-# Sliding log: one sorted-set member per admitted unit of cost, scored by server
-# time. ARGV[4] is unique per call, so requests in the same microsecond all count.
-RATE_SLIDING_LOG = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - window))
-local used = redis.call('ZCARD', KEYS[1])
-if used + cost <= limit then
-  for i = 1, cost do redis.call('ZADD', KEYS[1], int(now), ARGV[4] .. ':' .. i) end
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(window / 1000)))
-  return {1, limit - used - cost, 0, window}
-end
-local reset = 0
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #newest > 0 then reset = tonumber(newest[2]) + window - now end
-local remaining = math.max(0, limit - used)
-if cost > limit then return {0, remaining, -1, reset} end
--- the (used + cost - limit)-th oldest entry has to leave the window first
-local k = used + cost - limit
-local e = redis.call('ZRANGE', KEYS[1], k - 1, k - 1, 'WITHSCORES')
-return {0, remaining, tonumber(e[2]) + window - now, reset}
-""")
-
-# Sliding-window counter: counts per fixed window (hash field = window number),
-# estimating the sliding window as the current count plus the previous count
-# weighted by how much of the previous window still overlaps it.
-RATE_SLIDING_WINDOW = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-local w = math.floor(now / window)
-local elapsed = now - w * window
-local cur = tonumber(redis.call('HGET', KEYS[1], int(w)) or '0')
-local prev = tonumber(redis.call('HGET', KEYS[1], int(w - 1)) or '0')
-local used = prev * (window - elapsed) / window + cur
-local reset = window - elapsed + window
-if used + cost <= limit then
-  redis.call('HINCRBY', KEYS[1], int(w), cost)
-  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if tonumber(f) < w - 1 then redis.call('HDEL', KEYS[1], f) end
+_RATE_PRELUDE = """
+local function sliding_log(key, limit, window, cost, burst, token, now)
+  local floor = '(' .. int(now - window)
+  local used = redis.call('ZCOUNT', key, floor, '+inf')
+  local c = {ok = used + cost <= limit, before = math.max(0, limit - used),
+             after = limit - used - cost, retry = 0, reset_if = window, reset = 0}
+  if used > 0 then
+    local newest = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT', used - 1, 1)
+    c.reset = tonumber(newest[2]) + window - now
   end
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
-  return {1, math.floor(limit - used - cost), 0, reset}
+  if c.ok then
+    c.commit = function()
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
+      for i = 1, cost do redis.call('ZADD', key, int(now), token .. ':' .. i) end
+      redis.call('PEXPIRE', key, int(math.ceil(window / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else
+    -- the (used + cost - limit)-th oldest entry has to leave the window first
+    local e = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT',
+                         used + cost - limit - 1, 1)
+    c.retry = tonumber(e[2]) + window - now
+  end
+  return c
 end
-local remaining = math.max(0, math.floor(limit - used))
-if cost > limit then return {0, remaining, -1, reset} end
-local need = limit - cost
-local retry
-if cur <= need then
-  -- the previous window's share decays far enough within this window
-  retry = math.ceil(window * (1 - (need - cur) / prev)) - elapsed
-else
-  -- this window's count must itself decay, as the next window's "previous"
-  retry = window - elapsed + math.ceil(window * (1 - need / cur))
-end
-return {0, remaining, math.max(1, retry), reset}
-""")
 
-# GCRA (the token bucket as one timestamp): KEYS[1] holds the theoretical
-# arrival time (TAT). Each unit of cost pushes the TAT one emission interval
-# (window / limit) ahead; a request fits while the TAT stays within the burst
-# tolerance (ARGV[4] units) of now. The TAT is rounded up so rounding can only
-# ever refuse, never admit, an extra request.
-RATE_GCRA = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
-local now = now_us()
-local interval = window / limit
-local tolerance = interval * burst
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-local allow_at = new_tat - tolerance
-if now >= allow_at then
-  new_tat = math.ceil(new_tat)
-  redis.call('SET', KEYS[1], int(new_tat), 'PX', int(math.max(1, math.ceil((new_tat - now) / 1000))))
-  return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+-- Sliding-window counter: counts per fixed window (hash field = window number),
+-- estimating the sliding window as the current count plus the previous count
+-- weighted by how much of the previous window still overlaps it.
+local function sliding_window(key, limit, window, cost, burst, token, now)
+  local w = math.floor(now / window)
+  local elapsed = now - w * window
+  local cur = tonumber(redis.call('HGET', key, int(w)) or '0')
+  local prev = tonumber(redis.call('HGET', key, int(w - 1)) or '0')
+  local used = prev * (window - elapsed) / window + cur
+  local c = {ok = used + cost <= limit, before = math.max(0, math.floor(limit - used)),
+             after = math.floor(limit - used - cost), retry = 0,
+             reset_if = window - elapsed + window, reset = 0}
+  if cur > 0 then c.reset = window - elapsed + window elseif prev > 0 then c.reset = window - elapsed end
+  if c.ok then
+    c.commit = function()
+      redis.call('HINCRBY', key, int(w), cost)
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        if tonumber(f) < w - 1 then redis.call('HDEL', key, f) end
+      end
+      redis.call('PEXPIRE', key, int(math.ceil(c.reset_if / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else
+    local need = limit - cost
+    if cur <= need then
+      -- the previous window's share decays far enough within this window
+      c.retry = math.ceil(window * (1 - (need - cur) / prev)) - elapsed
+    else
+      -- this window's count must itself decay, as the next window's "previous"
+      c.retry = window - elapsed + math.ceil(window * (1 - need / cur))
+    end
+    c.retry = math.max(1, c.retry)
+  end
+  return c
 end
-local remaining = math.max(0, math.floor((now - (tat - tolerance)) / interval))
-if interval * cost > tolerance then return {0, remaining, -1, tat - now} end
-return {0, remaining, math.ceil(allow_at - now), tat - now}
-""")
 
-# Fixed window aligned to the epoch: KEYS[1] is a hash {window number: count},
-# so a count never leaks into the next window even by a millisecond.
-RATE_FIXED_WINDOW = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-local w = int(math.floor(now / window))
-local used = tonumber(redis.call('HGET', KEYS[1], w) or '0')
-local reset = window - (now % window)
-if used + cost <= limit then
-  if used == 0 then redis.call('DEL', KEYS[1]) end
-  redis.call('HINCRBY', KEYS[1], w, cost)
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
-  return {1, limit - used - cost, 0, reset}
+-- GCRA (the token bucket as one timestamp): the key holds the theoretical
+-- arrival time (TAT). Each unit of cost pushes the TAT one emission interval
+-- (window / limit) ahead; a request fits while the TAT stays within the burst
+-- tolerance of now. The TAT is rounded up so rounding can only ever refuse,
+-- never admit, an extra request.
+local function gcra(key, limit, window, cost, burst, token, now)
+  local interval = window / limit
+  local tolerance = interval * burst
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval * cost
+  local allow_at = new_tat - tolerance
+  local c = {ok = now >= allow_at, retry = 0, reset = tat - now,
+             before = math.max(0, math.floor((now - (tat - tolerance)) / interval))}
+  if c.ok then
+    new_tat = math.ceil(new_tat)
+    c.after = math.floor((now - allow_at) / interval)
+    c.reset_if = new_tat - now
+    c.commit = function()
+      redis.call('SET', key, int(new_tat), 'PX', int(math.max(1, math.ceil((new_tat - now) / 1000))))
+    end
+  elseif interval * cost > tolerance then c.retry = -1
+  else c.retry = math.ceil(allow_at - now) end
+  return c
 end
-if cost > limit then return {0, math.max(0, limit - used), -1, reset} end
-return {0, math.max(0, limit - used), reset, reset}
+
+-- Fixed window aligned to the epoch: the key is a hash {window number: count},
+-- so a count never leaks into the next window even by a millisecond.
+local function fixed_window(key, limit, window, cost, burst, token, now)
+  local w = int(math.floor(now / window))
+  local used = tonumber(redis.call('HGET', key, w) or '0')
+  local left = window - (now % window)
+  local c = {ok = used + cost <= limit, before = math.max(0, limit - used),
+             after = limit - used - cost, retry = 0, reset_if = left, reset = 0}
+  if used > 0 then c.reset = left end
+  if c.ok then
+    c.commit = function()
+      if used == 0 then redis.call('DEL', key) end
+      redis.call('HINCRBY', key, w, cost)
+      redis.call('PEXPIRE', key, int(math.ceil(left / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else c.retry = left end
+  return c
+end
+
+local STRATEGIES = {sliding_log = sliding_log, sliding_window = sliding_window,
+                    gcra = gcra, fixed_window = fixed_window}
+"""
+
+RATE_LIMIT = Script(_PRELUDE + _RATE_PRELUDE + """
+local now = now_us()
+local hit, cost, token = ARGV[1] == 'hit', tonumber(ARGV[2]), ARGV[3]
+local checks, all = {}, true
+for i, key in ipairs(KEYS) do
+  local b = 3 + (i - 1) * 4
+  local c = STRATEGIES[ARGV[b + 1]](key, tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), cost,
+                                    tonumber(ARGV[b + 4]), token, now)
+  checks[i] = c
+  all = all and c.ok
+end
+local out = {}
+for _, c in ipairs(checks) do
+  if hit and all then
+    c.commit()
+    out[#out + 1] = {1, c.after, 0, c.reset_if}
+  else
+    out[#out + 1] = {c.ok and 1 or 0, c.before, c.retry, c.reset}
+  end
+end
+return out
 """)
 
 # ------------------------------------------------------------------ sessions
