@@ -198,6 +198,22 @@ class SessionStoreCore:
         return out
 
     @op
+    def load(self, sid: str) -> Steps[tuple[dict[str, Any], str | None] | None]:
+        """``(data, user)`` in one read (what a web request starts with); None if
+        no session. Counts as activity, like every read."""
+        reply = yield S.SESSION_GET([self.key(sid)], [self.idle_ms])
+        if reply is None:
+            return None
+        data, user = {}, None
+        for k, v in zip(reply[::2], reply[1::2]):
+            name = to_str(k) or ""
+            if name == ":user":
+                user = to_str(v) or None
+            elif not name.startswith(":"):
+                data[name] = self.decode(v)
+        return data, user
+
+    @op
     def set(self, sid: str, data: Mapping[str, Any]) -> Steps[bool]:
         """Write fields; False (and nothing written) if the session does not exist."""
         flat = self._flat(data)
