@@ -457,20 +457,135 @@ return n
 
 # --------------------------------------------------------------- leaderboards
 
-# KEYS[1]; ARGV[1] PEXPIREAT ms (0: none), ARGV[2] ZADD flags ('GT LT NX XX'),
-# ARGV[3] mode: 'score' (one pair, returns its score), 'count' (returns ZADD's
-# count), 'incr' (one pair, returns the new score or nil if GT/LT refused);
-# ARGV[4..] score/member pairs. Adding and setting the board's expiry is one
-# step, so a rotating board can never be left without its expiry.
-LEADERBOARD_ADD = _script("""
+# Member data lives in a hash beside the board (KEYS[2]), one field per member;
+# every script that removes a member or the board removes its data too, and
+# the hash always carries the board's expiry.
+_BOARD_PRELUDE = """
+local function same_expiry(board, data)
+  local t = redis.call('PTTL', board)
+  if t > 0 then redis.call('PEXPIRE', data, t) end
+end
+"""
+
+
+def _board_script(body: str) -> Script:
+    return Script(_PRELUDE + _BOARD_PRELUDE + body)
+
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] PEXPIREAT ms (0: none), ARGV[2] ZADD
+# flags ('GT LT NX XX'), ARGV[3] mode: 'score' (one pair, returns its score),
+# 'count' (returns ZADD's count), 'incr' (one pair, returns the new score or nil
+# if GT/LT refused); ARGV[4] n, then n member/data pairs, then score/member
+# pairs. Adding and setting the board's expiry is one step, so a rotating board
+# can never be left without its expiry. Data is written only for members that
+# are on the board afterwards (NX/XX may have refused them).
+LEADERBOARD_ADD = _board_script("""
+local nd = tonumber(ARGV[4])
+local first = 5 + 2 * nd
 local cmd = {'ZADD', KEYS[1]}
 for flag in string.gmatch(ARGV[2], '%a+') do cmd[#cmd + 1] = flag end
 if ARGV[3] == 'incr' then cmd[#cmd + 1] = 'INCR' end
-for i = 4, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+for i = first, #ARGV do cmd[#cmd + 1] = ARGV[i] end
 local r = redis.call(unpack(cmd))
-if ARGV[1] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-if ARGV[3] == 'score' then return redis.call('ZSCORE', KEYS[1], ARGV[5]) end
+for i = 5, first - 1, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[1] ~= '0' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[1])
+elseif nd > 0 then same_expiry(KEYS[1], KEYS[2]) end
+if ARGV[3] == 'score' then return redis.call('ZSCORE', KEYS[1], ARGV[first + 1]) end
 return r
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV members. Removes them and their data.
+LEADERBOARD_REMOVE = _board_script("""
+local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
+redis.call('HDEL', KEYS[2], unpack(ARGV))
+return n
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] member, ARGV[2] data. 0 if not on the board.
+LEADERBOARD_SET_DATA = _board_script("""
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+same_expiry(KEYS[1], KEYS[2])
+return 1
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] ms: both expire together (PEXPIRE).
+LEADERBOARD_EXPIRE = _board_script("""
+local r = redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return r
+""")
+
+# For each member ARGV[2..]: {score or '', position or -1}; ARGV[1] '1' when
+# higher scores rank first. One consistent read of many members.
+LEADERBOARD_RANKED_IN_LIST = _board_script("""
+local out = {}
+for i = 2, #ARGV do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s then
+    local pos
+    if ARGV[1] == '1' then pos = redis.call('ZREVRANK', KEYS[1], ARGV[i])
+    else pos = redis.call('ZRANK', KEYS[1], ARGV[i]) end
+    out[#out + 1] = {s, pos}
+  else out[#out + 1] = {'', -1} end
+end
+return out
+""")
+
+# Members with scores in [ARGV[1], ARGV[2]] (ZRANGEBYSCORE bounds), ARGV[3]
+# offset, ARGV[4] count (-1: all), ARGV[5] '1' descending: {position of the
+# first, member, score, ...}. In board order, the first member of a score range
+# comes right after every member with a better score.
+LEADERBOARD_SCORE_RANGE = _board_script("""
+local lo, hi, off, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local r, first
+if ARGV[5] == '1' then
+  r = redis.call('ZREVRANGEBYSCORE', KEYS[1], hi, lo, 'WITHSCORES', 'LIMIT', off, n)
+  first = redis.call('ZCOUNT', KEYS[1], '(' .. hi, '+inf')
+else
+  r = redis.call('ZRANGEBYSCORE', KEYS[1], lo, hi, 'WITHSCORES', 'LIMIT', off, n)
+  first = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. lo)
+end
+table.insert(r, 1, first + off)
+return r
+""")
+
+# Merge boards into KEYS[1] (data KEYS[2]); KEYS[3..] source board/data pairs.
+# ARGV[1] 'union' | 'inter', ARGV[2] aggregate, ARGV[3] PEXPIREAT (0: none),
+# ARGV[4..] weights. Each member of the result keeps the data of the first
+# source that has some. Returns the size of the result.
+LEADERBOARD_MERGE = _board_script("""
+local boards, datas = {}, {}
+for i = 3, #KEYS, 2 do boards[#boards + 1] = KEYS[i]; datas[#datas + 1] = KEYS[i + 1] end
+local cmd = {ARGV[1] == 'union' and 'ZUNIONSTORE' or 'ZINTERSTORE', KEYS[1], #boards}
+for _, b in ipairs(boards) do cmd[#cmd + 1] = b end
+if #ARGV > 3 then
+  cmd[#cmd + 1] = 'WEIGHTS'
+  for i = 4, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+end
+cmd[#cmd + 1] = 'AGGREGATE'
+cmd[#cmd + 1] = ARGV[2]
+local data, seen = {}, {}
+for _, d in ipairs(datas) do
+  local kv = redis.call('HGETALL', d)
+  for i = 1, #kv, 2 do
+    if not seen[kv[i]] then seen[kv[i]] = true; data[#data + 1] = kv[i]; data[#data + 1] = kv[i + 1] end
+  end
+end
+local n = redis.call(unpack(cmd))
+redis.call('DEL', KEYS[2])
+for i = 1, #data, 2 do
+  if redis.call('ZSCORE', KEYS[1], data[i]) then redis.call('HSET', KEYS[2], data[i], data[i + 1]) end
+end
+if ARGV[3] ~= '0' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+return n
 """)
 
 # Everything rank-related about ARGV[1], in one consistent read: {score,
