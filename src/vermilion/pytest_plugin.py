@@ -130,19 +130,23 @@ def vermilion_client(vermilion_server: Server) -> Iterator["redis.Redis"]:
     client.close()
 
 
+async def _async_client(vermilion_server: Server) -> AsyncIterator["redis.asyncio.Redis"]:
+    client = vermilion_server.async_client()
+    yield client
+    await client.aclose()
+
+
+def _needs_pytest_asyncio(vermilion_server: Server) -> None:
+    pytest.fail("vermilion_async_client needs pytest-asyncio (pip install pytest-asyncio)")
+
+
+vermilion_async_client: Any
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - the fixture then says what is missing
-    @pytest.fixture
-    def vermilion_async_client(vermilion_server: Server) -> Any:
-        pytest.fail("vermilion_async_client needs pytest-asyncio (pip install pytest-asyncio)")
+    vermilion_async_client = pytest.fixture(name="vermilion_async_client")(_needs_pytest_asyncio)
 else:
-    @pytest_asyncio.fixture
-    async def vermilion_async_client(
-            vermilion_server: Server) -> AsyncIterator["redis.asyncio.Redis"]:
-        client = vermilion_server.async_client()
-        yield client
-        await client.aclose()
+    vermilion_async_client = pytest_asyncio.fixture(name="vermilion_async_client")(_async_client)
 
 
 def vermilion_server_factory(config: dict[str, Any] | None = None, scope: str = "session", *,

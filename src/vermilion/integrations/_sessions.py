@@ -33,14 +33,11 @@ class ServerSession(dict[str, Any]):
                  data: dict[str, Any] | None = None, user: str | None = None):
         super().__init__(data or {})
         self.store, self.sid, self.user = store, sid, user
+        self.new = sid is None
         self._snapshot = {k: store.encode(v) for k, v in self.items()}
         self._login: str | None = None
         self._generation: int | None = None
         self._regenerate = self._destroy = self._destroy_all = False
-
-    @property
-    def new(self) -> bool:
-        return self.sid is None
 
     def login(self, user: str, *, generation: int | None = None) -> None:
         self._login, self._generation = str(user), generation

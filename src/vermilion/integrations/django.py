@@ -43,6 +43,8 @@ def get_store() -> Store:
 
 
 class SessionStore(SessionBase):
+    _session_key: str | None
+
     def __init__(self, session_key: str | None = None):
         super().__init__(session_key)
         self._snapshot: dict[str, Any] = {}
@@ -53,7 +55,8 @@ class SessionStore(SessionBase):
         return get_store()
 
     def load(self) -> dict[str, Any]:
-        loaded = self.store.load(self.session_key) if self.session_key else None
+        key = self.session_key
+        loaded = self.store.load(key) if key else None
         if loaded is None:
             self._session_key = None
             self._snapshot, self._user = {}, None
@@ -63,7 +66,7 @@ class SessionStore(SessionBase):
         return data
 
     def exists(self, session_key: str | None) -> bool:
-        return bool(session_key) and self.store.exists(session_key)
+        return session_key is not None and self.store.exists(session_key)
 
     def create(self) -> None:
         data = self._get_session(no_load=True) if hasattr(self, "_session_cache") else {}
@@ -75,7 +78,8 @@ class SessionStore(SessionBase):
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
-            return self.create()
+            self.create()
+            return
         if must_create:
             raise CreateError  # our ids are drawn by the store, never by the caller
         data = self._get_session(no_load=False)
@@ -97,12 +101,12 @@ class SessionStore(SessionBase):
 
     def cycle_key(self) -> None:
         """A new id for the same session, in one atomic rename (at login)."""
-        if self.session_key is None or not self.store.exists(self.session_key):
-            return super().cycle_key()
-        data = self._session
-        new = self.store.regenerate(self.session_key)
+        key = self.session_key
+        new = self.store.regenerate(key) if key else None
         if new is None:
-            return super().cycle_key()
+            super().cycle_key()
+            return
+        data = self._session
         self._session_key = new
         self._session_cache = data
 

@@ -191,7 +191,7 @@ def _ops_of(cls):
 class SyncFace:
     """Mixin: every ``@op`` of the class becomes a blocking method."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, fn in _ops_of(cls):
             setattr(cls, name, _sync_method(fn))
@@ -200,7 +200,7 @@ class SyncFace:
 class AsyncFace:
     """Mixin: every ``@op`` of the class becomes a coroutine method."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, fn in _ops_of(cls):
             setattr(cls, name, _async_method(fn))

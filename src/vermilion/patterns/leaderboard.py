@@ -307,7 +307,7 @@ class LeaderboardCore:
 
 
 class Leaderboard(LeaderboardCore, SyncFace):
-    __doc__ = LeaderboardCore.__doc__
+    __doc__ = LeaderboardCore.__doc__  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- rotation

@@ -107,8 +107,9 @@ class SessionStoreCore:
             if serializer not in SERIALIZERS:
                 raise ValueError(f"serializer must be one of {sorted(SERIALIZERS)} or an object "
                                  "with dumps() and loads()")
-            serializer = SERIALIZERS[serializer]()
-        self.serializer: Serializer = serializer
+            self.serializer: Serializer = SERIALIZERS[serializer]()
+        else:
+            self.serializer = serializer
 
     def key(self, sid: str) -> str:
         return f"{self.base}:s:{sid}"
@@ -327,4 +328,4 @@ class SessionStoreCore:
 
 
 class SessionStore(SessionStoreCore, SyncFace):
-    __doc__ = SessionStoreCore.__doc__
+    __doc__ = SessionStoreCore.__doc__  # type: ignore[assignment]
