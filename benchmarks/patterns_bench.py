@@ -82,6 +82,9 @@ def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
     return None, None, f"{' '.join(cmd[:4])}... did not start: {err.strip()}"
 
 
+LAST_OPS = [0]  # operations the last ``timed`` run made (for CPU per operation)
+
+
 def timed(seconds: float, step) -> float:
     """Run ``step`` repeatedly for ``seconds``; operations per second."""
     n, start = 0, time.perf_counter()
@@ -90,7 +93,19 @@ def timed(seconds: float, step) -> float:
         for _ in range(50):
             step()
         n += 50
+    LAST_OPS[0] = n
     return n / (time.perf_counter() - start)
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """utime + stime of a server process we started, in seconds (Linux /proc)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def bench_lock(client, seconds: float) -> float:
@@ -212,12 +227,13 @@ def main():
     ap.add_argument("--only", help="run only the benchmarks whose name contains this text")
     args = ap.parse_args()
 
-    targets, procs, notes = {}, [], {}
+    targets, procs, notes, pids = {}, [], {}, {}
     for kind, url in (("redis", args.redis_url), ("vermilion", args.vermilion_url)):
         if url is None:
             url, proc, why = start_server(kind)
             if proc:
                 procs.append(proc)
+                pids[kind] = proc.pid
             if why:
                 notes[kind] = why
         if url:
@@ -232,7 +248,13 @@ def main():
             for kind, url in targets.items():
                 client = redis.Redis.from_url(url, socket_timeout=30)
                 try:
+                    LAST_OPS[0] = 0
+                    cpu0 = process_cpu(pids.get(kind))
                     row[kind] = round(fn(client, args.seconds), 1)
+                    cpu1 = process_cpu(pids.get(kind))
+                    if cpu0 is not None and cpu1 is not None and LAST_OPS[0]:
+                        # server CPU per operation: steadier than ops/s on a shared machine
+                        row[f"{kind} cpu µs/op"] = round((cpu1 - cpu0) / LAST_OPS[0] * 1e6, 1)
                 except Exception as exc:  # a server that lacks a command: say so, go on
                     row[kind] = None
                     notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -244,11 +266,15 @@ def main():
         for p in procs:
             p.kill()
 
-    print(f"{'benchmark':28} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
+    print(f"{'benchmark':28} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7} "
+          f"{'server CPU µs/op redis / vermilion':>36}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{bench:28} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
+        cpu = " / ".join("n/a" if row.get(f"{k} cpu µs/op") is None else f"{row[f'{k} cpu µs/op']:.0f}"
+                         for k in ("redis", "vermilion"))
+        print(f"{bench:28} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7} "
+              f"{cpu:>36}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,
