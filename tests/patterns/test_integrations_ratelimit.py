@@ -157,3 +157,48 @@ def test_wsgi_middleware_on_django(backend, uid, django_settings):
 def test_middleware_refuses_unknown_header_style(r, uid):
     with pytest.raises(ValueError):
         RateLimitMiddleware(None, None, headers="x-custom")
+
+
+def test_decorator_on_views_keys_by_client_address(backend, uid, django_settings):
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    app = Flask(__name__)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc):
+        return "slow down", 429, exc.result.headers("legacy")
+
+    @app.route("/")
+    @rate_limited(RateLimiter(redis.Redis.from_url(backend.url), uid, "1/minute"))
+    def home():
+        return "hi"
+
+    client = app.test_client()
+    codes = [client.get("/", environ_base={"REMOTE_ADDR": a}).status_code
+             for a in ("1.1.1.1", "1.1.1.1", "2.2.2.2")]
+    assert codes == [200, 429, 200]
+    assert client.get("/", environ_base={"REMOTE_ADDR": "2.2.2.2"}).headers["Retry-After"]
+
+    @rate_limited(aio.RateLimiter(redis.asyncio.Redis.from_url(backend.url), uid + "s",
+                                  "1/minute"))
+    async def view(request):
+        return PlainTextResponse("hi")
+
+    star = Starlette(routes=[Route("/", view)],
+                     exception_handlers={RateLimitExceeded: lambda req, exc: PlainTextResponse(
+                         "slow down", 429)})
+    with TestClient(star) as tc:
+        assert [tc.get("/").status_code for _ in range(2)] == [200, 429]
+
+    from django.test import RequestFactory
+    limited = rate_limited(RateLimiter(redis.Redis.from_url(backend.url), uid + "d",
+                                       "1/minute"))(lambda request: "ok")
+    rf = RequestFactory()
+    assert limited(rf.get("/", REMOTE_ADDR="3.3.3.3")) == "ok"
+    with pytest.raises(RateLimitExceeded):
+        limited(rf.get("/", REMOTE_ADDR="3.3.3.3"))
+    assert limited(rf.get("/", REMOTE_ADDR="4.4.4.4")) == "ok"

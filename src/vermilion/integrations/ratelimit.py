@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import (Any, Awaitable, Callable, Iterable, MutableMapping, TypeVar, cast)
+import sys
+from typing import (Any, Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence,
+                    TypeVar, cast)
 
 from ..patterns.ratelimit import HEADER_STYLES, RateLimitExceeded, RateLimitResult
 
@@ -29,7 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-__all__ = ["rate_limited", "RateLimitMiddleware", "WSGIRateLimitMiddleware",
+__all__ = ["rate_limited", "request_address", "RateLimitMiddleware", "WSGIRateLimitMiddleware",
            "RateLimitExceeded", "client_address", "wsgi_client_address"]
 
 _BODY = b"Too Many Requests"
@@ -40,20 +42,44 @@ def _check_style(headers: str | None) -> None:
         raise ValueError(f"headers must be None or one of {HEADER_STYLES}")
 
 
+def request_address(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+    """The client address of the web request a view was called for, if any: a
+    Starlette/FastAPI ``Request`` or a Django ``HttpRequest`` among the
+    arguments, or Flask's current request."""
+    for value in (*args, *kwargs.values()):
+        client = getattr(value, "client", None)
+        if client is not None and hasattr(value, "scope"):
+            return str(getattr(client, "host", None) or client[0])
+        meta = getattr(value, "META", None)
+        if isinstance(meta, dict) and "REMOTE_ADDR" in meta:
+            return str(meta["REMOTE_ADDR"])
+    flask = sys.modules.get("flask")
+    if flask is not None and flask.has_request_context():
+        return str(flask.request.remote_addr or "unknown")
+    return None
+
+
 def rate_limited(limiter: Any, *, key: Callable[..., str] | None = None,
                  cost: int = 1) -> Callable[[F], F]:
     """Limit calls of a function; a refused call raises ``RateLimitExceeded``.
 
-    ``key(*args, **kwargs)`` names the caller (default: one limit for all calls).
-    A coroutine function needs a ``vermilion.patterns.aio.RateLimiter``, a plain
-    function a ``vermilion.patterns.RateLimiter``.
+    ``key(*args, **kwargs)`` names the caller. By default it is the client
+    address when the function is a web view (see ``request_address``), each
+    view limited on its own, else one limit for all calls of the function. A
+    coroutine function needs a ``vermilion.patterns.aio.RateLimiter``, a plain
+    function a ``vermilion.patterns.RateLimiter``. In a web app, turn
+    ``RateLimitExceeded`` into a 429 with an error handler
+    (``exc.result.headers("legacy")`` gives the headers).
     """
 
     def decorate(fn: F) -> F:
         name = f"{fn.__module__}.{fn.__qualname__}"
 
         def identity(args: Any, kwargs: Any) -> str:
-            return name if key is None else str(key(*args, **kwargs))
+            if key is not None:
+                return str(key(*args, **kwargs))
+            address = request_address(args, kwargs)
+            return name if address is None else f"{name}:{address}"
 
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
