@@ -11,7 +11,7 @@ written back: the response deletes the cookie instead.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from ..patterns.sessions import SessionStoreCore
 
@@ -64,18 +64,17 @@ class ServerSession(dict[str, Any]):
         return bool(s or d or self._login or self._regenerate or self._destroy)
 
 
-def open_sync(store: Any, sid: str | None) -> ServerSession:
+S = TypeVar("S", bound=ServerSession)
+
+
+def open_sync(store: Any, sid: str | None, cls: type[S]) -> S:
     loaded = store.load(sid) if sid else None
-    if loaded is None:
-        return ServerSession(store)
-    return ServerSession(store, sid, *loaded)
+    return cls(store) if loaded is None else cls(store, sid, *loaded)
 
 
-async def open_async(store: Any, sid: str | None) -> ServerSession:
+async def open_async(store: Any, sid: str | None, cls: type[S]) -> S:
     loaded = await store.load(sid) if sid else None
-    if loaded is None:
-        return ServerSession(store)
-    return ServerSession(store, sid, *loaded)
+    return cls(store) if loaded is None else cls(store, sid, *loaded)
 
 
 # The save is written once for both faces as a generator of store calls, each

@@ -33,10 +33,7 @@ class VermilionSessionInterface(SessionInterface):
         self.store, self.httponly, self.samesite, self.secure = store, httponly, samesite, secure
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:
-        sid = request.cookies.get(self.get_cookie_name(app))
-        s = open_sync(self.store, sid)
-        out = FlaskSession(self.store, s.sid, dict(s), s.user)
-        return out
+        return open_sync(self.store, request.cookies.get(self.get_cookie_name(app)), FlaskSession)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         from flask import request

@@ -15,7 +15,7 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 from typing import Any
 
-from ._sessions import COOKIE_DEFAULTS, open_async, save_async
+from ._sessions import COOKIE_DEFAULTS, ServerSession, open_async, save_async
 from .ratelimit import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -58,7 +58,7 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        session = await open_async(self.store, self._sid(scope))
+        session = await open_async(self.store, self._sid(scope), ServerSession)
         scope["session"] = session
 
         async def send_with_cookie(message: Message) -> None:
