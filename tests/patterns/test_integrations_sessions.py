@@ -90,6 +90,9 @@ def test_flask_sessions(backend, uid):
     assert store.sessions_of("u1") == [] and other.get("/show").json == {}
     # a stale request of a logged-out session does not bring it back
     assert other.get("/put?x=1").json == {"x": "1"} and not store.exists(sid)
+    stale = app.test_client()
+    stale.set_cookie("session", "no-such-session")
+    assert _cookie(stale.get("/show"), "session")["value"] == ""  # a dead cookie is deleted
 
 
 def test_flask_secure_cookie_over_https_and_logout(backend, uid):
@@ -156,7 +159,9 @@ def test_starlette_sessions(backend, uid):
         assert _cookie(client.get("/everywhere"), "session")["max-age"] == "0"
         client.cookies.clear()
         client.cookies.update(phone)
-        assert sync.sessions_of("u2") == [] and client.get("/show").json() == {}
+        gone = client.get("/show")
+        assert sync.sessions_of("u2") == [] and gone.json() == {}
+        assert _cookie(gone, "session")["max-age"] == "0"  # the dead cookie is deleted
     app, _ = _starlette_app(backend, uid)  # a new loop needs a new asyncio client
     with TestClient(app, base_url="https://testserver") as secure:
         assert _cookie(secure.get("/put?a=1"), "session")["secure"]

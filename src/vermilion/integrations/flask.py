@@ -40,11 +40,14 @@ class VermilionSessionInterface(SessionInterface):
         assert isinstance(session, FlaskSession)
         name, domain, path = (self.get_cookie_name(app), self.get_cookie_domain(app),
                               self.get_cookie_path(app))
+        sent = request.cookies.get(name)
         if not session.changed:
+            if sent is not None and session.sid is None:  # names a session that is gone
+                response.delete_cookie(name, domain=domain, path=path)
             return
         sid = save_sync(self.store, session)
         if sid is None:
-            if session.sid is not None:
+            if sent is not None:
                 response.delete_cookie(name, domain=domain, path=path)
             return
         secure = request.is_secure if self.secure is None else self.secure

@@ -58,13 +58,16 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        session = await open_async(self.store, self._sid(scope), ServerSession)
+        sent = self._sid(scope)
+        session = await open_async(self.store, sent, ServerSession)
         scope["session"] = session
+        # a cookie naming a session that is gone (expired, logged out) is deleted
+        stale = sent is not None and session.sid is None
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and session.changed:
-                sid = await save_async(self.store, session)
-                if sid is not None or session.sid is not None:
+            if message["type"] == "http.response.start" and (session.changed or stale):
+                sid = await save_async(self.store, session) if session.changed else None
+                if sid is not None or sent is not None:
                     message = dict(message)
                     message["headers"] = [*message.get("headers", ()),
                                           (b"set-cookie", self._cookie(scope, sid))]
