@@ -10,6 +10,11 @@ like an application):
   ratelimit   RateLimiter.hit calls per second (sliding window counter)
   stream      StreamWorker end-to-end entries per second: a pipelined producer
               and a worker with concurrency 4, from the first XADD to the last XACK
+  ratelimit <strategy>   RateLimiter.hit per second for each strategy, and for a
+              key with three limits ("100000/second;1000000/minute;10000000/hour")
+  asgi ratelimit µs/request   what RateLimitMiddleware adds to each request of a
+              bare ASGI app (called in-process, no HTTP server): the rate-limit
+              check's round trip plus the header work; lower is better
 Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
 """
 
@@ -77,6 +82,9 @@ def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
     return None, None, f"{' '.join(cmd[:4])}... did not start: {err.strip()}"
 
 
+LAST_OPS = [0]  # operations the last ``timed`` run made (for CPU per operation)
+
+
 def timed(seconds: float, step) -> float:
     """Run ``step`` repeatedly for ``seconds``; operations per second."""
     n, start = 0, time.perf_counter()
@@ -85,7 +93,19 @@ def timed(seconds: float, step) -> float:
         for _ in range(50):
             step()
         n += 50
+    LAST_OPS[0] = n
     return n / (time.perf_counter() - start)
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """utime + stime of a server process we started, in seconds (Linux /proc)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def bench_lock(client, seconds: float) -> float:
@@ -131,8 +151,71 @@ def bench_stream(client, seconds: float) -> float:
     return done[0] / elapsed
 
 
+def bench_ratelimit_strategy(strategy: str, limit: str | None = None):
+    def run(client, seconds: float) -> float:
+        name = f"bench:{uuid.uuid4().hex[:6]}"
+        if limit is None:
+            limiter = RateLimiter(client, name, limit=10**9, window=60, strategy=strategy)
+        else:
+            limiter = RateLimiter(client, name, limit, strategy=strategy)
+        limiter.hit("user")  # load the script
+        return timed(seconds, lambda: limiter.hit("user"))
+    return run
+
+
+def bench_asgi_overhead(client, seconds: float) -> float:
+    """Microseconds RateLimitMiddleware adds per request to a bare ASGI app."""
+    import asyncio
+
+    import redis.asyncio
+
+    from vermilion.integrations.ratelimit import RateLimitMiddleware
+    from vermilion.patterns import aio
+
+    kw = client.connection_pool.connection_kwargs
+    headers = [(b"content-type", b"text/plain")]
+
+    async def bare(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main() -> float:
+        ar = redis.asyncio.Redis(host=kw.get("host", "127.0.0.1"), port=kw.get("port", 6379))
+        limiter = aio.RateLimiter(ar, f"bench:{uuid.uuid4().hex[:6]}", "100000000/minute")
+        wrapped = RateLimitMiddleware(bare, limiter, headers="legacy")
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [],
+                 "client": ("127.0.0.1", 1234)}
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(message):
+            pass
+
+        async def per_request(app) -> float:
+            n, start = 0, time.perf_counter()
+            end = start + seconds / 2
+            while time.perf_counter() < end:
+                for _ in range(50):
+                    await app(scope, receive, send)
+                n += 50
+            return (time.perf_counter() - start) / n
+
+        await per_request(wrapped)  # load the script, open the connection
+        overhead = (await per_request(wrapped) - await per_request(bare)) * 1e6
+        await ar.aclose()
+        return overhead
+
+    return asyncio.run(main())
+
+
 BENCHES = {"lock acquire+release": bench_lock, "ratelimit check": bench_ratelimit,
            "stream end-to-end": bench_stream}
+BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
+                for s in ("sliding_log", "sliding_window", "gcra", "fixed_window")})
+BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
+    "sliding_window", "100000/second;1000000/minute;10000000/hour")
+BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 
 
 def main():
@@ -141,14 +224,16 @@ def main():
     ap.add_argument("--vermilion-url")
     ap.add_argument("--seconds", type=float, default=2.0, help="per benchmark (default 2)")
     ap.add_argument("--json", default="patterns_bench.json", help="where to write the results")
+    ap.add_argument("--only", help="run only the benchmarks whose name contains this text")
     args = ap.parse_args()
 
-    targets, procs, notes = {}, [], {}
+    targets, procs, notes, pids = {}, [], {}, {}
     for kind, url in (("redis", args.redis_url), ("vermilion", args.vermilion_url)):
         if url is None:
             url, proc, why = start_server(kind)
             if proc:
                 procs.append(proc)
+                pids[kind] = proc.pid
             if why:
                 notes[kind] = why
         if url:
@@ -157,11 +242,19 @@ def main():
     results: dict[str, dict] = {}
     try:
         for bench, fn in BENCHES.items():
+            if args.only and args.only not in bench:
+                continue
             row = results.setdefault(bench, {})
             for kind, url in targets.items():
                 client = redis.Redis.from_url(url, socket_timeout=30)
                 try:
+                    LAST_OPS[0] = 0
+                    cpu0 = process_cpu(pids.get(kind))
                     row[kind] = round(fn(client, args.seconds), 1)
+                    cpu1 = process_cpu(pids.get(kind))
+                    if cpu0 is not None and cpu1 is not None and LAST_OPS[0]:
+                        # server CPU per operation: steadier than ops/s on a shared machine
+                        row[f"{kind} cpu µs/op"] = round((cpu1 - cpu0) / LAST_OPS[0] * 1e6, 1)
                 except Exception as exc:  # a server that lacks a command: say so, go on
                     row[kind] = None
                     notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -173,11 +266,15 @@ def main():
         for p in procs:
             p.kill()
 
-    print(f"{'benchmark':24} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
+    print(f"{'benchmark':28} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7} "
+          f"{'server CPU µs/op redis / vermilion':>36}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{bench:24} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
+        cpu = " / ".join("n/a" if row.get(f"{k} cpu µs/op") is None else f"{row[f'{k} cpu µs/op']:.0f}"
+                         for k in ("redis", "vermilion"))
+        print(f"{bench:28} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7} "
+              f"{cpu:>36}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,

@@ -19,8 +19,16 @@ def main():
             line = "".join("." if o.allowed else "x" for o in outcomes)
             print(f"{strategy:15} {line}  last: {outcomes[-1].headers()}")
         big = RateLimiter(r, "api-export", limit=10, window=60)
+        big.reset("user-42")
         print("a heavy request costing 8:", big.hit("user-42", cost=8))
+        print("would another fit? (peek records nothing)", big.test("user-42", cost=8))
         print("another one:", big.hit("user-42", cost=8))
+        tiered = RateLimiter(r, "api-tiered", "3/second;10/minute;1000/day")
+        tiered.reset("user-42")
+        outcomes = [tiered.hit("user-42") for _ in range(4)]
+        print("three limits at once:", "".join("." if o else "x" for o in outcomes),
+              "- refused by", outcomes[-1].limit, "per", outcomes[-1].window, "s;",
+              outcomes[-1].headers("legacy"))
 
 
 if __name__ == "__main__":

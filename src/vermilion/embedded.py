@@ -6,8 +6,11 @@
         r = server.client()          # a redis.Redis connected to it
         r.set("k", "v")
 
-The server runs its own event loop in a background thread, listening on a free
-localhost port (or a unix socket). Persistence is off unless you ask for it.
+The server runs its own event loop in a background thread, listening on a
+localhost port the kernel picks when it binds (``server.port`` reads it back,
+so no other process can take the port between choosing and binding it), or on
+a unix socket. Persistence is off unless you ask for it. ``async with`` works
+too: starting and stopping then run in a worker thread, off the event loop.
 
 TLS: `embedded(tls={"cert_file": ..., "key_file": ..., "ca_cert_file": ...})`
 listens with TLS on a free port (the keys are the tls-* directives without the
@@ -19,27 +22,35 @@ the one Redis itself presents when it connects out.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import tempfile
 import threading
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .config import Config
 
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+T = TypeVar("T")
 
 
 class EmbeddedServer:
-    """A Vermilion server in a background thread; use as a context manager or start()/stop()."""
+    """A Vermilion server in a background thread; use as a context manager or start()/stop().
 
-    def __init__(self, port: int | None = None, unixsocket: str | None = None, dir: str | None = None,
-                 persistence: bool = False, config: dict | None = None, log: bool = False,
-                 tls: dict | None = None):
+    ``config_file``: a redis.conf-style file read first; ``config`` entries override it.
+    """
+
+    def __init__(self, port: int | None = None, unixsocket: str | None = None,
+                 dir: str | None = None, persistence: bool = False,
+                 config: dict[str, Any] | None = None, log: bool = False,
+                 config_file: str | None = None, tls: dict[str, Any] | None = None):
         self.config = Config()
-        self._tempdir = None
+        if config_file:
+            self.config.load_file(config_file)
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         if dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="vermilion-")
             dir = self._tempdir.name
@@ -50,11 +61,10 @@ class EmbeddedServer:
             settings["appendonly"] = "yes"
         if unixsocket:
             settings["unixsocket"] = unixsocket
-            settings["port"] = str(port or 0)
-        elif tls is not None and port is None:
-            settings["port"] = "0"
-        else:
-            settings["port"] = str(port if port is not None else _free_port())
+        # No port asked for: bind port 0 and read the kernel's choice back once listening
+        # (with TLS and no port: TLS only, as port 0 means "no TCP").
+        self._ephemeral = port is None and not unixsocket and tls is None
+        settings["port"] = str(port or 0)
         for name, value in (config or {}).items():
             settings[name.replace("_", "-")] = value if isinstance(value, str) else str(value)
         if tls is not None:
@@ -67,8 +77,8 @@ class EmbeddedServer:
         self.port = 0
         self.tls_port = 0
         self.unixsocket = unixsocket
-        self.engine = None
-        self._server = None
+        self.engine: Any = None
+        self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -89,19 +99,20 @@ class EmbeddedServer:
             logger.addHandler(logging.NullHandler())  # quiet inside someone else's process
             logger.propagate = False
 
-        def ready(server):
+        def ready(server: Any) -> None:
             self._server = server
             self.engine = server.engine
             self.port = server.port
             self.tls_port = server.tls.port
             self._ready.set()
 
-        def run():
+        def run() -> None:
             loop = new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(serve(self.config, ready=ready, install_signals=False))
+                loop.run_until_complete(serve(self.config, ready=ready, install_signals=False,
+                                              ephemeral_port=self._ephemeral))
             except BaseException as err:  # reported to the thread that called start()
                 self._error = err
             finally:
@@ -129,8 +140,14 @@ class EmbeddedServer:
     def __enter__(self) -> "EmbeddedServer":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    async def __aenter__(self) -> "EmbeddedServer":
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -142,7 +159,7 @@ class EmbeddedServer:
             return f"unix://{self.unixsocket}"
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def tls_client_kwargs(self) -> dict:
+    def tls_client_kwargs(self) -> dict[str, Any]:
         """redis-py's TLS arguments for this server: its CA, and a client certificate
         when the server asks for one (tls-auth-clients yes or optional)."""
         cfg = self.config
@@ -158,36 +175,46 @@ class EmbeddedServer:
                 out["ssl_password"] = password
         return out
 
-    def _client_kwargs(self, kwargs: dict) -> dict:
+    def _client_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.tls:
             return {"host": "127.0.0.1", "port": self.tls_port, **self.tls_client_kwargs(), **kwargs}
         if self.unixsocket and not self.port:
             return {"unix_socket_path": self.unixsocket, **kwargs}
         return {"host": "127.0.0.1", "port": self.port, **kwargs}
 
-    def client(self, **kwargs):
+    def client(self, **kwargs: Any) -> "redis.Redis":
         """A redis-py `Redis` client connected to this server."""
         import redis
         return redis.Redis(**self._client_kwargs(kwargs))
 
-    def async_client(self, **kwargs):
+    def async_client(self, **kwargs: Any) -> "redis.asyncio.Redis":
         """A `redis.asyncio.Redis` client connected to this server."""
         import redis.asyncio
         return redis.asyncio.Redis(**self._client_kwargs(kwargs))
 
-    def call_in_loop(self, fn, *args):
+    def call_in_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the server's thread and return its result (for tests/tools)."""
-        import concurrent.futures
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        def run():
+        def run() -> None:
             try:
                 future.set_result(fn(*args))
             except BaseException as err:
                 future.set_exception(err)
 
+        if self._loop is None:
+            raise RuntimeError("the embedded server is not running")
         self._loop.call_soon_threadsafe(run)
         return future.result(10)
+
+
+def _free_port() -> int:
+    """A port free right now, for the TLS listener (Redis reads tls-port 0 as "no TLS",
+    so the bind-port-0-and-read-back of the plain port does not apply to it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _quote(value: str) -> str:
@@ -198,6 +225,6 @@ def _quote(value: str) -> str:
     return value
 
 
-def embedded(**kwargs) -> EmbeddedServer:
+def embedded(**kwargs: Any) -> EmbeddedServer:
     """Create an embedded server; use it with `with` or call `.start()` / `.stop()`."""
     return EmbeddedServer(**kwargs)

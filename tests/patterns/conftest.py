@@ -263,3 +263,28 @@ async def arc(cluster_nodes):
                           decode_responses=True)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def _django_configured():
+    django = pytest.importorskip("django")
+    from django.conf import settings
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False, SECRET_KEY="test", ROOT_URLCONF="django_app", ALLOWED_HOSTS=["*"],
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth",
+                            "django.contrib.sessions"],
+            MIDDLEWARE=["vermilion.integrations.django.SessionMiddleware"],
+            SESSION_ENGINE="vermilion.integrations.django",
+            DATABASES={}, USE_TZ=True)
+        django.setup()
+    return settings
+
+
+@pytest.fixture
+def django_settings(_django_configured, backend, uid):
+    """Django configured to keep its sessions on the test's backend."""
+    from django.test import override_settings
+    with override_settings(VERMILION_SESSIONS={"url": backend.url, "namespace": f"dj-{uid}",
+                                               "idle": 60, "absolute": 3600}):
+        yield _django_configured

@@ -73,3 +73,22 @@ async def test_async_patterns_on_cluster(arc, uid):
     assert await s.destroy_user("v") == 1 and await s.get_all(new) is None
     rl = aio.RateLimiter(arc, uid, limit=2, window=60, strategy="gcra")
     assert [bool(await rl.hit("k")) for _ in range(3)] == [True, True, False]
+
+
+def test_web_pattern_additions_on_cluster(rc, uid):
+    from vermilion.patterns import Leaderboard
+    from vermilion.patterns.sessions import LoginRevoked
+    rl = RateLimiter(rc, uid, "2/second;3/minute", strategy="sliding_log")
+    assert [bool(rl.hit("k")) for _ in range(3)] == [True, True, False]
+    assert len({key_slot(k.encode()) for k in rl.keys("k")}) == 1
+    s = SessionStore(rc, f"gen-{uid}")
+    gen = s.generation("u")
+    sid = s.create({"a": 1}, user="u", generation=gen)
+    assert s.destroy_user("u") == 1 and not s.exists(sid)
+    with pytest.raises(LoginRevoked):
+        s.create(user="u", generation=gen)
+    week = Leaderboard(rc, f"{{{uid}}}:week")
+    day = Leaderboard(rc, f"{{{uid}}}:day")
+    day.add("a", 2, data={"x": 1})
+    assert week.merge([day], weights=[3]) == 1 and week.member_data("a") == {"x": 1}
+    assert week.score("a") == 6 and week.remove("a") == 1 and week.member_data("a") is None

@@ -85,3 +85,55 @@ async def test_async_leaderboard(ar, uid):
     board = rot.current()
     await board.add("x", 1)
     assert await ar.pttl(board.key) > 0
+
+
+def test_member_data_lives_and_dies_with_the_member(r, uid):
+    lb = Leaderboard(r, uid)
+    assert lb.add("alice", 100, data={"country": "fr", "avatar": "a.png"}) == 100
+    lb.add_many({"bob": 90, "carol": 80}, data={"bob": {"country": "de"}})
+    assert lb.member_data("alice") == {"country": "fr", "avatar": "a.png"}
+    assert lb.members_data(["bob", "carol", "zed"]) == {"bob": {"country": "de"}, "carol": None,
+                                                        "zed": None}
+    assert lb.set_member_data("carol", [1, 2]) and lb.member_data("carol") == [1, 2]
+    assert not lb.set_member_data("zed", 1) and lb.member_data("zed") is None
+    assert lb.add("dave", 1, data="x", xx=True) is None and lb.member_data("dave") is None
+    assert lb.remove("alice") == 1 and lb.member_data("alice") is None
+    assert r.hkeys(lb.data_key) and lb.data_key.split("}")[0] == lb.key.split("}")[0]
+    assert lb.expire(30) and 29 < lb.ttl() <= 30 and 0 < r.pttl(lb.data_key) <= 30_000
+    lb.add("erin", 5, data={"new": True})  # data added later follows the board's TTL
+    assert 0 < r.pttl(lb.data_key) <= 30_000
+    assert lb.delete() and not r.exists(lb.key) and not r.exists(lb.data_key)
+    assert not lb.delete() and lb.ttl() is None and not lb.expire(5)
+
+
+def test_pages_lists_and_score_ranges(r, uid):
+    lb = Leaderboard(r, uid)
+    lb.add_many({f"p{i:02d}": i for i in range(25)})
+    assert lb.total_pages(10) == 3 and lb.total_pages() == 2
+    assert lb.page_for("p24", 10) == 1 and lb.page_for("p14", 10) == 2
+    assert lb.page_for("p00", 10) == 3 and lb.page_for("nobody") is None
+    got = lb.ranked_in_list(["p03", "nobody", "p24"])
+    assert got[1] is None and (got[0].rank, got[0].score) == (22, 3) and got[2].rank == 1
+    rng = lb.range_by_score(10, 12)
+    assert [(e.member, e.rank) for e in rng] == [("p12", 13), ("p11", 14), ("p10", 15)]
+    assert [e.member for e in lb.range_by_score("-inf", "+inf", offset=1, count=2)] == [
+        "p23", "p22"]
+    assert lb.count_between(10, 12) == 3 and lb.range_by_score(100, 200) == []
+    up = Leaderboard(r, uid + "up", descending=False)
+    up.add_many({"a": 1, "b": 2, "c": 3, "d": 3})
+    assert [(e.member, e.rank) for e in up.range_by_score(2, 3)] == [
+        ("b", 2), ("c", 3), ("d", 4)]
+
+
+def test_merge_boards_with_weights(r, uid):
+    week = Leaderboard(r, f"{{{uid}}}:week")  # one hash tag: mergeable on a cluster too
+    day1, day2 = Leaderboard(r, f"{{{uid}}}:d1"), Leaderboard(r, f"{{{uid}}}:d2")
+    day1.add_many({"a": 10, "b": 5}, data={"a": "A1", "b": "B1"})
+    day2.add_many({"a": 1, "c": 7}, data={"a": "A2", "c": "C2"})
+    assert week.merge([day1, day2], weights=[2, 1]) == 3
+    assert [(e.member, e.score) for e in week.top(3)] == [("a", 21), ("b", 10), ("c", 7)]
+    assert week.members_data(["a", "b", "c"]) == {"a": "A1", "b": "B1", "c": "C2"}
+    assert week.merge([day1, day2], how="intersection", aggregate="max") == 1
+    assert week.top(5)[0].score == 10 and week.member_data("b") is None
+    with pytest.raises(ValueError):
+        week.merge([day1], how="xor")

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from vermilion.patterns import SessionStore, aio
+from vermilion.patterns.sessions import LoginRevoked
 
 pytestmark = pytest.mark.needs("eval")
 
@@ -18,8 +19,8 @@ def test_field_level_reads_and_writes(r, uid):
     assert s.set(sid, {"theme": "dark"})
     assert s.incr(sid, "views", 2) == 2 and s.incr(sid, "views") == 3
     assert s.delete(sid, "theme") == 1
-    assert s.get_all(sid) == {"user_id": "42", "role": "admin", "views": "3"}
-    assert s.get_many(sid, "role", "views", "x") == {"role": "admin", "views": "3", "x": None}
+    assert s.get_all(sid) == {"user_id": "42", "role": "admin", "views": 3}
+    assert s.get_many(sid, "role", "views", "x") == {"role": "admin", "views": 3, "x": None}
     with pytest.raises(ValueError):
         s.set(sid, {":user": "mallory"})  # our bookkeeping fields are not writable
 
@@ -32,7 +33,7 @@ def test_concurrent_field_writes_do_not_clobber(r, uid):
     [t.start() for t in threads]
     [t.join() for t in threads]
     data = s.get_all(sid)
-    assert data["n"] == "20" and all(data[f"f{i}"] == str(i) for i in range(20))
+    assert data["n"] == 20 and all(data[f"f{i}"] == str(i) for i in range(20))
 
 
 def test_sliding_and_absolute_lifetimes(r, uid):
@@ -107,3 +108,103 @@ async def test_async_session_store(ar, uid):
     assert await s.get_all(new) == {"a": "1", "b": "2"} and await s.get_all(sid) is None
     assert await s.destroy_user("zed") == 1
     assert await s.set(new, {"c": "3"}) is False and await s.sessions_of("zed") == []
+
+
+def test_values_go_through_the_serializer_and_updates_stay_field_level(r, uid):
+    s = SessionStore(r, uid)
+    sid = s.create({"cart": [1, 2, {"sku": "é"}], "flag": True, "n": 5, "price": 1.5, "no": None})
+    assert s.get_all(sid) == {"cart": [1, 2, {"sku": "é"}], "flag": True, "n": 5, "price": 1.5,
+                              "no": None}
+    assert r.hget(s.key(sid), "cart") == '[1,2,{"sku":"é"}]'  # JSON on the wire
+    assert s.get(sid, "n") == 5 and s.incr(sid, "n", 2) == 7 and s.get(sid, "n") == 7
+    assert s.update(sid, set={"flag": False, "new": "x"}, delete=["cart", "price"])
+    assert s.get_all(sid) == {"flag": False, "n": 7, "new": "x", "no": None}
+    assert s.get(sid, "new") == "x" and r.hget(s.key(sid), "new") == '"x"'
+    s.destroy(sid)
+    assert s.update(sid, set={"a": 1}) is False and not r.exists(s.key(sid))
+
+
+def test_msgpack_and_custom_serializers(backend, uid):
+    import redis
+    raw = redis.Redis.from_url(backend.url)  # msgpack is binary: no decode_responses
+    s = SessionStore(raw, uid, serializer="msgpack")
+    sid = s.create({"blob": b"\x00\xff", "list": [1, "two"], "n": 1})
+    assert s.incr(sid, "n") == 2
+    assert s.get_all(sid) == {"blob": b"\x00\xff", "list": [1, "two"], "n": 2}
+
+    class Upper:
+        def dumps(self, value):
+            return "U:" + str(value).upper()
+
+        def loads(self, data):
+            return data.decode()[2:]
+
+    c = SessionStore(raw, uid + "c", serializer=Upper())
+    sid = c.create({"a": "hello"})
+    assert c.get(sid, "a") == "HELLO" and raw.hget(c.key(sid), "a") == b"U:HELLO"
+    with pytest.raises(ValueError, match="serializer"):
+        SessionStore(raw, uid, serializer="pickle")
+    raw.close()
+
+
+def test_log_out_everywhere_wins_against_a_flood_of_logins(r, uid):
+    """Logins from several threads (thousands a second) never make destroy_user fail,
+    and every session that existed before it ran is gone when it returns."""
+    s = SessionStore(r, uid)
+    stop, errors, made = threading.Event(), [], []
+
+    def login():
+        try:
+            while not stop.is_set():
+                made.append(s.create({"x": 1}, user="mallory"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=login) for _ in range(4)]
+    [t.start() for t in threads]
+    try:
+        for _ in range(30):
+            deadline = time.monotonic() + 10
+            while len(made) < 20 and not errors:  # let logins pile up between logouts
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+            assert errors == []
+            before = list(made)
+            made.clear()
+            s.destroy_user("mallory")
+            with r.pipeline(transaction=False) as pipe:
+                for x in before:
+                    pipe.exists(s.key(x))
+                alive = pipe.execute()
+            assert not any(alive)  # everything created before the logout is gone
+    finally:
+        stop.set()
+        [t.join() for t in threads]
+    assert errors == []
+    s.destroy_user("mallory")
+    assert s.sessions_of("mallory") == [] and r.keys(f"{s.base}:s:*") == []
+
+
+def test_a_login_authenticated_before_log_out_everywhere_is_refused(r, uid):
+    s = SessionStore(r, uid)
+    gen = s.generation("erin")  # read before checking the password
+    anon = s.create({"cart": 1})
+    s.create(user="erin")
+    assert s.destroy_user("erin") == 1  # e.g. the password changed meanwhile
+    with pytest.raises(LoginRevoked):
+        s.create(user="erin", generation=gen)
+    with pytest.raises(LoginRevoked):
+        s.regenerate(anon, user="erin", generation=gen)
+    assert s.sessions_of("erin") == [] and s.user(anon) is None  # nothing was bound
+    fresh = s.generation("erin")
+    assert fresh == gen + 1
+    sid = s.regenerate(anon, user="erin", generation=fresh)
+    assert s.sessions_of("erin") == [sid] and s.get(sid, "cart") == 1
+    assert 0 < r.pttl(s.generation_key("erin")) <= 86_400_000
+
+
+def test_bind_keeps_the_id(r, uid):
+    s = SessionStore(r, uid)
+    sid = s.create({"a": 1})
+    assert s.bind(sid, "frank") and s.user(sid) == "frank" and s.sessions_of("frank") == [sid]
+    assert not s.bind("nope", "frank")

@@ -18,7 +18,8 @@ import functools
 import hashlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, ParamSpec,
+                    TypeVar, overload)
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -145,23 +146,52 @@ async def run_async(client, gen) -> Any:
         return stop.value
 
 
-def op(fn):
+P = ParamSpec("P")
+R = TypeVar("R")
+#: What an op is: a generator of steps whose return value is the op's result.
+Steps = Generator[Any, Any, R]
+
+
+class Op(Generic[P, R]):
+    """An ``@op`` method as the faces see it; for type checkers it is the method
+    the face makes of it: blocking on a ``SyncFace``, a coroutine on an ``AsyncFace``.
+    (At run time each face class replaces it with a plain or ``async`` function.)"""
+
+    _vermilion_op = True
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Steps[R]]):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> "Op[P, R]": ...
+    @overload
+    def __get__(self, obj: "SyncFace", owner: type) -> Callable[P, R]: ...
+    @overload
+    def __get__(self, obj: "AsyncFace", owner: type) -> Callable[P, Awaitable[R]]: ...
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(self.fn, obj)  # the generator, on a class without a face
+
+
+def op(fn: Callable[Concatenate[Any, P], Steps[R]]) -> Op[P, R]:
     """Mark a generator method as an op, to be wrapped by the face classes."""
-    fn._vermilion_op = True
-    return fn
+    return Op(fn)
 
 
 def _ops_of(cls):
     for name in dir(cls):
         fn = getattr(cls, name, None)
         if getattr(fn, "_vermilion_op", False):
-            yield name, fn
+            yield name, getattr(fn, "fn", fn)
 
 
 class SyncFace:
     """Mixin: every ``@op`` of the class becomes a blocking method."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, fn in _ops_of(cls):
             setattr(cls, name, _sync_method(fn))
@@ -170,7 +200,7 @@ class SyncFace:
 class AsyncFace:
     """Mixin: every ``@op`` of the class becomes a coroutine method."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, fn in _ops_of(cls):
             setattr(cls, name, _async_method(fn))

@@ -180,115 +180,161 @@ return out
 """)
 
 # ------------------------------------------------------------- rate limiting
-# Every limiter: ARGV[1] limit, ARGV[2] window in µs, ARGV[3] cost, and returns
-# {allowed, remaining, retry_after µs (-1: never), reset_after µs}. A rejected
-# request writes nothing, so hammering while limited does not extend the limit.
+# One script checks any number of limits for one identity (KEYS, one per limit,
+# all under the identity's hash tag) and consumes all of them or none: a
+# request refused by one limit records nothing anywhere, so hammering while
+# limited does not push a limit further out. Each strategy below *checks* with
+# reads only and returns a ``commit`` closure that does its writes.
+#
+# ARGV[1] 'hit' | 'peek', ARGV[2] cost, ARGV[3] a token unique per call (the
+# sliding log's members, so requests in the same microsecond all count), then
+# per limit: strategy, limit, window µs, burst (GCRA). Returns, per limit,
+# {allowed, remaining, retry_after µs (-1: never), reset_after µs}: for a hit
+# that passed, the state after it; otherwise the state as it is.
 
-# Sliding log: one sorted-set member per admitted unit of cost, scored by server
-# time. ARGV[4] is unique per call, so requests in the same microsecond all count.
-RATE_SLIDING_LOG = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - window))
-local used = redis.call('ZCARD', KEYS[1])
-if used + cost <= limit then
-  for i = 1, cost do redis.call('ZADD', KEYS[1], int(now), ARGV[4] .. ':' .. i) end
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(window / 1000)))
-  return {1, limit - used - cost, 0, window}
-end
-local reset = 0
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #newest > 0 then reset = tonumber(newest[2]) + window - now end
-local remaining = math.max(0, limit - used)
-if cost > limit then return {0, remaining, -1, reset} end
--- the (used + cost - limit)-th oldest entry has to leave the window first
-local k = used + cost - limit
-local e = redis.call('ZRANGE', KEYS[1], k - 1, k - 1, 'WITHSCORES')
-return {0, remaining, tonumber(e[2]) + window - now, reset}
-""")
-
-# Sliding-window counter: counts per fixed window (hash field = window number),
-# estimating the sliding window as the current count plus the previous count
-# weighted by how much of the previous window still overlaps it.
-RATE_SLIDING_WINDOW = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-local w = math.floor(now / window)
-local elapsed = now - w * window
-local cur = tonumber(redis.call('HGET', KEYS[1], int(w)) or '0')
-local prev = tonumber(redis.call('HGET', KEYS[1], int(w - 1)) or '0')
-local used = prev * (window - elapsed) / window + cur
-local reset = window - elapsed + window
-if used + cost <= limit then
-  redis.call('HINCRBY', KEYS[1], int(w), cost)
-  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if tonumber(f) < w - 1 then redis.call('HDEL', KEYS[1], f) end
+_RATE_PRELUDE = """
+local function sliding_log(key, limit, window, cost, burst, token, now)
+  local floor = '(' .. int(now - window)
+  local used = redis.call('ZCOUNT', key, floor, '+inf')
+  local c = {ok = used + cost <= limit, before = math.max(0, limit - used),
+             after = limit - used - cost, retry = 0, reset_if = window, reset = 0}
+  if used > 0 then
+    local newest = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT', used - 1, 1)
+    c.reset = tonumber(newest[2]) + window - now
   end
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
-  return {1, math.floor(limit - used - cost), 0, reset}
+  if c.ok then
+    c.commit = function()
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now - window))
+      for i = 1, cost do redis.call('ZADD', key, int(now), token .. ':' .. i) end
+      redis.call('PEXPIRE', key, int(math.ceil(window / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else
+    -- the (used + cost - limit)-th oldest entry has to leave the window first
+    local e = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT',
+                         used + cost - limit - 1, 1)
+    c.retry = tonumber(e[2]) + window - now
+  end
+  return c
 end
-local remaining = math.max(0, math.floor(limit - used))
-if cost > limit then return {0, remaining, -1, reset} end
-local need = limit - cost
-local retry
-if cur <= need then
-  -- the previous window's share decays far enough within this window
-  retry = math.ceil(window * (1 - (need - cur) / prev)) - elapsed
-else
-  -- this window's count must itself decay, as the next window's "previous"
-  retry = window - elapsed + math.ceil(window * (1 - need / cur))
-end
-return {0, remaining, math.max(1, retry), reset}
-""")
 
-# GCRA (the token bucket as one timestamp): KEYS[1] holds the theoretical
-# arrival time (TAT). Each unit of cost pushes the TAT one emission interval
-# (window / limit) ahead; a request fits while the TAT stays within the burst
-# tolerance (ARGV[4] units) of now. The TAT is rounded up so rounding can only
-# ever refuse, never admit, an extra request.
-RATE_GCRA = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
-local now = now_us()
-local interval = window / limit
-local tolerance = interval * burst
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-local allow_at = new_tat - tolerance
-if now >= allow_at then
-  new_tat = math.ceil(new_tat)
-  redis.call('SET', KEYS[1], int(new_tat), 'PX', int(math.max(1, math.ceil((new_tat - now) / 1000))))
-  return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+-- Sliding-window counter: counts per fixed window (hash field = window number),
+-- estimating the sliding window as the current count plus the previous count
+-- weighted by how much of the previous window still overlaps it.
+local function sliding_window(key, limit, window, cost, burst, token, now)
+  local w = math.floor(now / window)
+  local elapsed = now - w * window
+  local cur = tonumber(redis.call('HGET', key, int(w)) or '0')
+  local prev = tonumber(redis.call('HGET', key, int(w - 1)) or '0')
+  local used = prev * (window - elapsed) / window + cur
+  local c = {ok = used + cost <= limit, before = math.max(0, math.floor(limit - used)),
+             after = math.floor(limit - used - cost), retry = 0,
+             reset_if = window - elapsed + window, reset = 0}
+  if cur > 0 then c.reset = window - elapsed + window elseif prev > 0 then c.reset = window - elapsed end
+  if c.ok then
+    c.commit = function()
+      redis.call('HINCRBY', key, int(w), cost)
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        if tonumber(f) < w - 1 then redis.call('HDEL', key, f) end
+      end
+      redis.call('PEXPIRE', key, int(math.ceil(c.reset_if / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else
+    local need = limit - cost
+    if cur <= need then
+      -- the previous window's share decays far enough within this window
+      c.retry = math.ceil(window * (1 - (need - cur) / prev)) - elapsed
+    else
+      -- this window's count must itself decay, as the next window's "previous"
+      c.retry = window - elapsed + math.ceil(window * (1 - need / cur))
+    end
+    c.retry = math.max(1, c.retry)
+  end
+  return c
 end
-local remaining = math.max(0, math.floor((now - (tat - tolerance)) / interval))
-if interval * cost > tolerance then return {0, remaining, -1, tat - now} end
-return {0, remaining, math.ceil(allow_at - now), tat - now}
-""")
 
-# Fixed window aligned to the epoch: KEYS[1] is a hash {window number: count},
-# so a count never leaks into the next window even by a millisecond.
-RATE_FIXED_WINDOW = _script("""
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_us()
-local w = int(math.floor(now / window))
-local used = tonumber(redis.call('HGET', KEYS[1], w) or '0')
-local reset = window - (now % window)
-if used + cost <= limit then
-  if used == 0 then redis.call('DEL', KEYS[1]) end
-  redis.call('HINCRBY', KEYS[1], w, cost)
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(reset / 1000)))
-  return {1, limit - used - cost, 0, reset}
+-- GCRA (the token bucket as one timestamp): the key holds the theoretical
+-- arrival time (TAT). Each unit of cost pushes the TAT one emission interval
+-- (window / limit) ahead; a request fits while the TAT stays within the burst
+-- tolerance of now. The TAT is rounded up so rounding can only ever refuse,
+-- never admit, an extra request.
+local function gcra(key, limit, window, cost, burst, token, now)
+  local interval = window / limit
+  local tolerance = interval * burst
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval * cost
+  local allow_at = new_tat - tolerance
+  local c = {ok = now >= allow_at, retry = 0, reset = tat - now,
+             before = math.max(0, math.floor((now - (tat - tolerance)) / interval))}
+  if c.ok then
+    new_tat = math.ceil(new_tat)
+    c.after = math.floor((now - allow_at) / interval)
+    c.reset_if = new_tat - now
+    c.commit = function()
+      redis.call('SET', key, int(new_tat), 'PX', int(math.max(1, math.ceil((new_tat - now) / 1000))))
+    end
+  elseif interval * cost > tolerance then c.retry = -1
+  else c.retry = math.ceil(allow_at - now) end
+  return c
 end
-if cost > limit then return {0, math.max(0, limit - used), -1, reset} end
-return {0, math.max(0, limit - used), reset, reset}
+
+-- Fixed window aligned to the epoch: the key is a hash {window number: count},
+-- so a count never leaks into the next window even by a millisecond.
+local function fixed_window(key, limit, window, cost, burst, token, now)
+  local w = int(math.floor(now / window))
+  local used = tonumber(redis.call('HGET', key, w) or '0')
+  local left = window - (now % window)
+  local c = {ok = used + cost <= limit, before = math.max(0, limit - used),
+             after = limit - used - cost, retry = 0, reset_if = left, reset = 0}
+  if used > 0 then c.reset = left end
+  if c.ok then
+    c.commit = function()
+      if used == 0 then redis.call('DEL', key) end
+      redis.call('HINCRBY', key, w, cost)
+      redis.call('PEXPIRE', key, int(math.ceil(left / 1000)))
+    end
+  elseif cost > limit then c.retry = -1
+  else c.retry = left end
+  return c
+end
+
+local STRATEGIES = {sliding_log = sliding_log, sliding_window = sliding_window,
+                    gcra = gcra, fixed_window = fixed_window}
+"""
+
+RATE_LIMIT = Script(_PRELUDE + _RATE_PRELUDE + """
+local now = now_us()
+local hit, cost, token = ARGV[1] == 'hit', tonumber(ARGV[2]), ARGV[3]
+local checks, all = {}, true
+for i, key in ipairs(KEYS) do
+  local b = 3 + (i - 1) * 4
+  local c = STRATEGIES[ARGV[b + 1]](key, tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), cost,
+                                    tonumber(ARGV[b + 4]), token, now)
+  checks[i] = c
+  all = all and c.ok
+end
+local out = {}
+for _, c in ipairs(checks) do
+  if hit and all then
+    c.commit()
+    out[#out + 1] = {1, c.after, 0, c.reset_if}
+  else
+    out[#out + 1] = {c.ok and 1 or 0, c.before, c.retry, c.reset}
+  end
+end
+return out
 """)
 
 # ------------------------------------------------------------------ sessions
 # A session is a hash; fields starting with ':' are ours (':created', ':expires'
-# absolute deadline in ms, ':user'). Every operation checks the hash exists
-# first and never creates it, so nothing can bring a destroyed or expired
-# session back to life. Activity slides the TTL, capped by the absolute deadline.
+# absolute deadline in ms, ':user', '' when unbound). Every operation checks the
+# hash exists first and never creates it, so nothing can bring a destroyed or
+# expired session back to life. Activity slides the TTL, capped by the absolute
+# deadline. Scripts that follow a session to its user's index (or the index to
+# its sessions) get the store's base key in ARGV and build the other keys from
+# it: they all carry the store's hash tag, so they live in the script's slot.
 
 _SESSION_PRELUDE = """
 local function now_ms() return math.floor(now_us() / 1000) end
@@ -308,6 +354,11 @@ local function index(idx, sid, deadline)
   local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', idx, last[2])
 end
+-- A login carrying the user's generation as read before it authenticated is
+-- refused once the user has been logged out everywhere since ('' = no check).
+local function stale(gen_key, expected)
+  return expected ~= '' and (redis.call('GET', gen_key) or '0') ~= expected
+end
 """
 
 
@@ -315,13 +366,15 @@ def _session_script(body: str) -> Script:
     return Script(_PRELUDE + _SESSION_PRELUDE + body)
 
 
-# KEYS[1] session[, KEYS[2] user index]; ARGV: idle ms, absolute ms, user, sid,
-# field/value pairs. 0 if the id is taken (the caller draws another).
+# KEYS[1] session, KEYS[2] user index, KEYS[3] user generation (both unused
+# without a user); ARGV: idle ms, absolute ms, user, sid, generation, then
+# field/value pairs. 1 created, 0 id taken (the caller draws another), -3 stale.
 SESSION_CREATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[3] ~= '' and stale(KEYS[3], ARGV[5]) then return -3 end
 local deadline = now_ms() + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], ':created', int(now_ms()), ':expires', int(deadline),
-           ':user', ARGV[3], unpack(ARGV, 5))
+           ':user', ARGV[3], unpack(ARGV, 6))
 refresh(KEYS[1], tonumber(ARGV[1]))
 if ARGV[3] ~= '' then index(KEYS[2], ARGV[4], deadline) end
 return 1
@@ -335,85 +388,204 @@ if #ARGV == 1 then return redis.call('HGETALL', KEYS[1]) end
 return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 """)
 
-# KEYS[1]; ARGV[1] idle ms, ARGV[2] 'set' | 'del' | 'incr' | 'touch', ARGV[3..] args.
+# KEYS[1]; ARGV[1] idle ms, ARGV[2] 'set' | 'del' | 'incr' | 'touch' | 'update',
+# ARGV[3..] args ('update': how many fields to delete, those names, then
+# field/value pairs to set: a request's changes land together or not at all).
 SESSION_UPDATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local r = 1
 if ARGV[2] == 'set' then redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 elseif ARGV[2] == 'del' then r = redis.call('HDEL', KEYS[1], unpack(ARGV, 3))
 elseif ARGV[2] == 'incr' then r = redis.call('HINCRBY', KEYS[1], ARGV[3], ARGV[4])
+elseif ARGV[2] == 'update' then
+  local ndel = tonumber(ARGV[3])
+  if ndel > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 4, 3 + ndel)) end
+  if #ARGV > 3 + ndel then redis.call('HSET', KEYS[1], unpack(ARGV, 4 + ndel)) end
 end
 if not refresh(KEYS[1], tonumber(ARGV[1])) then return false end
 return r
 """)
 
-# Regenerate the id (against session fixation), optionally binding a user.
-# KEYS[1] old, KEYS[2] new[, KEYS[3] user index]; ARGV: old sid, new sid,
-# user the caller saw ('' none), user to bind ('' keep), idle ms.
-# 1 done, 0 old session gone, -1 new id taken, -2 user changed: look again.
+# Move a session to a new id (against session fixation) and/or bind it to a
+# user. KEYS[1] old, KEYS[2] new (the same key: bind without moving); ARGV: base,
+# old sid, new sid, user to bind ('' keep), idle ms, generation.
+# 1 done, 0 old session gone, -1 new id taken, -2 bound to another user, -3 stale.
 SESSION_REGENERATE = _session_script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local moving = KEYS[1] ~= KEYS[2]
+if moving and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local user = redis.call('HGET', KEYS[1], ':user') or ''
-if user ~= ARGV[3] then return -2 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-if ARGV[4] ~= '' then
-  user = ARGV[4]
-  redis.call('HSET', KEYS[2], ':user', user)
-end
-if not refresh(KEYS[2], tonumber(ARGV[5])) then
-  if #KEYS > 2 then redis.call('ZREM', KEYS[3], ARGV[1]) end
-  return 0
-end
-if user ~= '' then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  index(KEYS[3], ARGV[2], tonumber(redis.call('HGET', KEYS[2], ':expires')))
+if ARGV[4] ~= '' and user ~= '' and user ~= ARGV[4] then return -2 end
+local bind = user
+if ARGV[4] ~= '' then bind = ARGV[4] end
+if bind ~= '' and stale(ARGV[1] .. ':g:' .. bind, ARGV[6]) then return -3 end
+if moving then redis.call('RENAME', KEYS[1], KEYS[2]) end
+if user ~= '' then redis.call('ZREM', ARGV[1] .. ':u:' .. user, ARGV[2]) end
+redis.call('HSET', KEYS[2], ':user', bind)
+if not refresh(KEYS[2], tonumber(ARGV[5])) then return 0 end
+if bind ~= '' then
+  index(ARGV[1] .. ':u:' .. bind, ARGV[3], tonumber(redis.call('HGET', KEYS[2], ':expires')))
 end
 return 1
 """)
 
-# KEYS[1] session[, KEYS[2] user index]; ARGV[1] sid, ARGV[2] user the caller
-# saw. 1 destroyed, 0 already gone, -2 user changed: look again.
+# KEYS[1] session; ARGV[1] base, ARGV[2] sid. 1 destroyed, 0 already gone.
 SESSION_DESTROY = _session_script("""
 local user = redis.call('HGET', KEYS[1], ':user')
 if not user then return 0 end
-if user ~= ARGV[2] then return -2 end
 redis.call('DEL', KEYS[1])
-if #KEYS > 1 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if user ~= '' then redis.call('ZREM', ARGV[1] .. ':u:' .. user, ARGV[2]) end
 return 1
 """)
 
-# Log out everywhere: KEYS[1] user index, KEYS[2..] the sessions the caller
-# read from it, ARGV the same ids. If the index changed since (a login, a
-# regeneration), -1 tells the caller to read it again; so a session created or
-# renamed concurrently can never slip through. Otherwise deletes them all.
+# Log out everywhere, in one step: KEYS[1] user index, KEYS[2] user generation;
+# ARGV[1] base, ARGV[2] how long (ms) to keep the generation. Deletes every
+# session in the index and bumps the generation, so logins that read the old
+# one are refused from now on. A login is either before this script (indexed,
+# so deleted here) or after it: none can fall in between. Returns how many
+# sessions were deleted.
 SESSION_DESTROY_ALL = _session_script("""
-if redis.call('ZCARD', KEYS[1]) ~= #ARGV then return -1 end
-for _, sid in ipairs(ARGV) do
-  if not redis.call('ZSCORE', KEYS[1], sid) then return -1 end
-end
 local n = 0
-for i = 2, #KEYS do n = n + redis.call('DEL', KEYS[i]) end
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. ':s:' .. sid)
+end
 redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return n
 """)
 
 # --------------------------------------------------------------- leaderboards
 
-# KEYS[1]; ARGV[1] PEXPIREAT ms (0: none), ARGV[2] ZADD flags ('GT LT NX XX'),
-# ARGV[3] mode: 'score' (one pair, returns its score), 'count' (returns ZADD's
-# count), 'incr' (one pair, returns the new score or nil if GT/LT refused);
-# ARGV[4..] score/member pairs. Adding and setting the board's expiry is one
-# step, so a rotating board can never be left without its expiry.
-LEADERBOARD_ADD = _script("""
+# Member data lives in a hash beside the board (KEYS[2]), one field per member;
+# every script that removes a member or the board removes its data too, and
+# the hash always carries the board's expiry.
+_BOARD_PRELUDE = """
+local function same_expiry(board, data)
+  local t = redis.call('PTTL', board)
+  if t > 0 then redis.call('PEXPIRE', data, t) end
+end
+"""
+
+
+def _board_script(body: str) -> Script:
+    return Script(_PRELUDE + _BOARD_PRELUDE + body)
+
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] PEXPIREAT ms (0: none), ARGV[2] ZADD
+# flags ('GT LT NX XX'), ARGV[3] mode: 'score' (one pair, returns its score),
+# 'count' (returns ZADD's count), 'incr' (one pair, returns the new score or nil
+# if GT/LT refused); ARGV[4] n, then n member/data pairs, then score/member
+# pairs. Adding and setting the board's expiry is one step, so a rotating board
+# can never be left without its expiry. Data is written only for members that
+# are on the board afterwards (NX/XX may have refused them).
+LEADERBOARD_ADD = _board_script("""
+local nd = tonumber(ARGV[4])
+local first = 5 + 2 * nd
 local cmd = {'ZADD', KEYS[1]}
 for flag in string.gmatch(ARGV[2], '%a+') do cmd[#cmd + 1] = flag end
 if ARGV[3] == 'incr' then cmd[#cmd + 1] = 'INCR' end
-for i = 4, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+for i = first, #ARGV do cmd[#cmd + 1] = ARGV[i] end
 local r = redis.call(unpack(cmd))
-if ARGV[1] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
-if ARGV[3] == 'score' then return redis.call('ZSCORE', KEYS[1], ARGV[5]) end
+for i = 5, first - 1, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[1] ~= '0' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[1])
+elseif nd > 0 then same_expiry(KEYS[1], KEYS[2]) end
+if ARGV[3] == 'score' then return redis.call('ZSCORE', KEYS[1], ARGV[first + 1]) end
 return r
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV members. Removes them and their data.
+LEADERBOARD_REMOVE = _board_script("""
+local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
+redis.call('HDEL', KEYS[2], unpack(ARGV))
+return n
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] member, ARGV[2] data. 0 if not on the board.
+LEADERBOARD_SET_DATA = _board_script("""
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+same_expiry(KEYS[1], KEYS[2])
+return 1
+""")
+
+# KEYS[1] board, KEYS[2] data; ARGV[1] ms: both expire together (PEXPIRE).
+LEADERBOARD_EXPIRE = _board_script("""
+local r = redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return r
+""")
+
+# For each member ARGV[2..]: {score or '', position or -1}; ARGV[1] '1' when
+# higher scores rank first. One consistent read of many members.
+LEADERBOARD_RANKED_IN_LIST = _board_script("""
+local out = {}
+for i = 2, #ARGV do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s then
+    local pos
+    if ARGV[1] == '1' then pos = redis.call('ZREVRANK', KEYS[1], ARGV[i])
+    else pos = redis.call('ZRANK', KEYS[1], ARGV[i]) end
+    out[#out + 1] = {s, pos}
+  else out[#out + 1] = {'', -1} end
+end
+return out
+""")
+
+# Members with scores in [ARGV[1], ARGV[2]] (ZRANGEBYSCORE bounds), ARGV[3]
+# offset, ARGV[4] count (-1: all), ARGV[5] '1' descending: {position of the
+# first, member, score, ...}. In board order, the first member of a score range
+# comes right after every member with a better score.
+LEADERBOARD_SCORE_RANGE = _board_script("""
+local lo, hi, off, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local r, first
+if ARGV[5] == '1' then
+  r = redis.call('ZREVRANGEBYSCORE', KEYS[1], hi, lo, 'WITHSCORES', 'LIMIT', off, n)
+  first = redis.call('ZCOUNT', KEYS[1], '(' .. hi, '+inf')
+else
+  r = redis.call('ZRANGEBYSCORE', KEYS[1], lo, hi, 'WITHSCORES', 'LIMIT', off, n)
+  first = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. lo)
+end
+table.insert(r, 1, first + off)
+return r
+""")
+
+# Merge boards into KEYS[1] (data KEYS[2]); KEYS[3..] source board/data pairs.
+# ARGV[1] 'union' | 'inter', ARGV[2] aggregate, ARGV[3] PEXPIREAT (0: none),
+# ARGV[4..] weights. Each member of the result keeps the data of the first
+# source that has some. Returns the size of the result.
+LEADERBOARD_MERGE = _board_script("""
+local boards, datas = {}, {}
+for i = 3, #KEYS, 2 do boards[#boards + 1] = KEYS[i]; datas[#datas + 1] = KEYS[i + 1] end
+local cmd = {ARGV[1] == 'union' and 'ZUNIONSTORE' or 'ZINTERSTORE', KEYS[1], #boards}
+for _, b in ipairs(boards) do cmd[#cmd + 1] = b end
+if #ARGV > 3 then
+  cmd[#cmd + 1] = 'WEIGHTS'
+  for i = 4, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+end
+cmd[#cmd + 1] = 'AGGREGATE'
+cmd[#cmd + 1] = ARGV[2]
+local data, seen = {}, {}
+for _, d in ipairs(datas) do
+  local kv = redis.call('HGETALL', d)
+  for i = 1, #kv, 2 do
+    if not seen[kv[i]] then seen[kv[i]] = true; data[#data + 1] = kv[i]; data[#data + 1] = kv[i + 1] end
+  end
+end
+local n = redis.call(unpack(cmd))
+redis.call('DEL', KEYS[2])
+for i = 1, #data, 2 do
+  if redis.call('ZSCORE', KEYS[1], data[i]) then redis.call('HSET', KEYS[2], data[i], data[i + 1]) end
+end
+if ARGV[3] ~= '0' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+return n
 """)
 
 # Everything rank-related about ARGV[1], in one consistent read: {score,

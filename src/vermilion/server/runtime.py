@@ -54,10 +54,14 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-async def serve(config: Config, ready=None, install_signals: bool = True) -> Server:
-    """Start a server, report readiness, run until shutdown; returns the stopped server."""
+async def serve(config: Config, ready=None, install_signals: bool = True,
+                ephemeral_port: bool = False) -> Server:
+    """Start a server, report readiness, run until shutdown; returns the stopped server.
+
+    ``ephemeral_port``: listen on a TCP port the kernel picks (embedded mode)."""
     engine = Engine(config)
     server = Server(engine)
+    server.ephemeral_port = ephemeral_port
     await server.start()
     server.log_exposed_listeners()
     loop = asyncio.get_running_loop()

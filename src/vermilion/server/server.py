@@ -54,6 +54,9 @@ class Server:
         # TLS listeners live in `tls`, not in `listeners`: a busy script serves the
         # plain listeners' sockets by hand (scripting/busy.py), never a TLS one.
         self.tls = TLS(self)
+        # Embedded servers listen on a port the kernel picks (``port 0`` in a
+        # config means "no TCP", as in Redis, so this is a separate switch).
+        self.ephemeral_port = False
 
     # -- start / stop ------------------------------------------------------------------
 
@@ -64,7 +67,7 @@ class Server:
         cfg = self.config
         backlog = cfg["tcp-backlog"]
         port = cfg["port"]
-        if port:
+        if port or self.ephemeral_port:
             hosts = [h for h in cfg["bind"].split() if h] or ["127.0.0.1"]
             for host in hosts:
                 optional = host.startswith("-")
@@ -81,6 +84,10 @@ class Server:
                 self.listeners.append(srv)
                 if not self.port:
                     self.port = srv.sockets[0].getsockname()[1]
+                    if not port:
+                        # every further bind address shares the port the kernel chose,
+                        # and CONFIG GET port / INFO report it
+                        port = cfg.values["port"] = self.port
         path = cfg["unixsocket"]
         if path:
             if os.path.exists(path):

@@ -20,11 +20,11 @@ class RateLimiter(RateLimiterCore, AsyncFace):
 
 
 class SessionStore(SessionStoreCore, AsyncFace):
-    __doc__ = SessionStoreCore.__doc__
+    __doc__ = SessionStoreCore.__doc__  # type: ignore[assignment]
 
 
 class Leaderboard(LeaderboardCore, AsyncFace):
-    __doc__ = LeaderboardCore.__doc__
+    __doc__ = LeaderboardCore.__doc__  # type: ignore[assignment]
 
 
 class RotatingLeaderboard(RotatingLeaderboardCore):
