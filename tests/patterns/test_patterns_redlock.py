@@ -143,3 +143,65 @@ async def test_async_redlock_with_a_frozen_node(redis_farm):
         procs[1].resume()
         procs[2].resume()
         await rl.close()
+
+
+def _shared_frozen_node_rounds(procs, rl, threads=6, rounds=4):
+    """Six threads on one Redlock, separate resources: acquire+release ``rounds`` times."""
+    import threading
+    granted, slowest = [], []
+
+    def worker(i):
+        for n in range(rounds):
+            start = time.monotonic()
+            lease, _ = rl.try_acquire(f"res:{i}:{n}", ttl=2)
+            slowest.append(time.monotonic() - start)
+            if lease is not None:
+                granted.append(1)
+                lease.release()
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    [t.start() for t in ts]
+    [t.join(60) for t in ts]
+    return len(granted), max(slowest)
+
+
+def test_threads_sharing_a_redlock_keep_quorum_with_a_frozen_node(redis_farm):
+    procs = redis_farm(3)
+    # Clients without a short socket timeout: a call on the frozen node is stuck
+    # for as long as the node is; each attempt must still cost one node timeout.
+    clients = [redis.Redis(port=p.port, socket_timeout=30) for p in procs]
+    rl = Redlock(clients, retry_count=2, retry_delay=0.01, retry_jitter=0.01, node_timeout=0.5)
+    procs[0].pause()
+    try:
+        granted, slowest = _shared_frozen_node_rounds(procs, rl)
+        assert granted >= 22, f"only {granted}/24 granted"
+        # each attempt waits at most node_timeout for the frozen node (acquire + release
+        # of a failed attempt), whatever the number of threads: far below 30 s
+        assert slowest < 3 * 2 * 0.5 + 2
+    finally:
+        procs[0].resume()
+        rl.close()
+        for c in clients:
+            c.close()
+
+
+async def test_async_tasks_sharing_a_redlock_keep_quorum_with_a_frozen_node(redis_farm):
+    import asyncio
+    procs = redis_farm(3)
+    rl = aio.Redlock([p.url for p in procs], retry_count=2, retry_delay=0.01,
+                     retry_jitter=0.01, node_timeout=0.5)
+    procs[0].pause()
+    try:
+        async def worker(i):
+            n_ok = 0
+            for n in range(4):
+                lease, _ = await rl.try_acquire(f"res:{i}:{n}", ttl=2)
+                if lease is not None:
+                    n_ok += 1
+                    await lease.release()
+            return n_ok
+        granted = sum(await asyncio.gather(*(worker(i) for i in range(6))))
+        assert granted >= 22, f"only {granted}/24 granted"
+    finally:
+        procs[0].resume()
+        await rl.close()

@@ -29,8 +29,9 @@ to stay up; do not use it as the only guard of money or data.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import redis
@@ -139,6 +140,43 @@ class RedlockBase:
         return self.retry_delay + random.uniform(0, self.retry_jitter)
 
 
+_SKIPPED = object()  # a call that waited past its deadline and was never sent
+
+
+class _Lane:
+    """The threads that talk to one node.
+
+    At most ``width`` calls are in flight; when a frozen node holds them all, new
+    calls count as timeouts at once instead of queueing behind the stuck ones.
+    A call that starts after its deadline is not sent: its vote would not count.
+    """
+
+    def __init__(self, client, width: int, name: str):
+        self.client, self.width = client, width
+        self.busy = 0
+        self._mutex = threading.Lock()
+        self._pool = ThreadPoolExecutor(width, thread_name_prefix=f"redlock:{name}")
+
+    def submit(self, run, deadline: float) -> Future | None:
+        with self._mutex:
+            if self.busy >= self.width:
+                return None
+            self.busy += 1
+        return self._pool.submit(self._call, run, deadline)
+
+    def _call(self, run, deadline: float):
+        try:
+            if time.monotonic() >= deadline:
+                return _SKIPPED
+            return run_sync(self.client, run)
+        finally:
+            with self._mutex:
+                self.busy -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class Lease:
     """A Redlock lease held by this process (sync face)."""
 
@@ -175,25 +213,27 @@ class Redlock(RedlockBase):
             ...   # lease.validity seconds left; lease.result.votes_for
     """
 
-    def __init__(self, nodes, **options):
+    def __init__(self, nodes, *, max_in_flight: int = 64, **options):
         super().__init__(nodes, **options)
-        # Threads stuck on a frozen node keep running until their socket times
-        # out; the pool is sized so a few of those do not starve the others.
-        self._pool = ThreadPoolExecutor(max_workers=4 * len(self.clients),
-                                        thread_name_prefix="redlock")
+        # One lane of threads per node: calls stuck on a frozen node occupy only
+        # that node's lane, so the other nodes keep answering within their timeout
+        # however many threads share this object.
+        self._lanes = [_Lane(c, max_in_flight, n) for c, n in zip(self.clients, self.names)]
 
     def _fan_out(self, script, keys, args, timeout: float) -> list:
         """Run a script on every node; None for nodes that did not answer in time."""
-        futures = [self._pool.submit(run_sync, c, script(keys, args)) for c in self.clients]
-        wait(futures, timeout=timeout)
-        out = []
+        deadline = time.monotonic() + timeout
+        futures = [lane.submit(script(keys, args), deadline) for lane in self._lanes]
+        wait([f for f in futures if f is not None], timeout=timeout)
+        out: list = []
         for f in futures:
-            if not f.done():
+            if f is None or not f.done():
                 out.append(None)
             elif f.exception() is not None:
                 out.append(f.exception())
             else:
-                out.append(bool(f.result()))
+                value = f.result()
+                out.append(None if value is _SKIPPED else bool(value))
         return out
 
     def try_acquire(self, resources, ttl: float | None = None) -> tuple[Lease | None, RedlockResult]:
@@ -242,6 +282,7 @@ class Redlock(RedlockBase):
         return result
 
     def close(self):
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes:
+            lane.close()
         for c in self._owned:
             c.close()
