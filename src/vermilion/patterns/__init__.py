@@ -9,7 +9,9 @@ See docs/patterns.md for what each pattern guarantees and what it does not.
 """
 
 from ._pubsub_core import Gap, Message
-from .errors import LockError, LockLost, LockNotAcquired, PatternError
+from .errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, PatternError, Retry,
+                     Unrecoverable)
+from .synchronized import synchronized
 from .leaderboard import Entry, Leaderboard, RotatingLeaderboard, Standing
 from .lock import FencedStore, Lock
 from .pubsub import Subscriber
@@ -25,5 +27,6 @@ __all__ = [
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",
     "Subscriber", "Message", "Gap",
-    "PatternError", "LockError", "LockNotAcquired", "LockLost",
+    "PatternError", "LockError", "LockNotAcquired", "LockLost", "LockNotOwned",
+    "Retry", "Unrecoverable", "synchronized",
 ]

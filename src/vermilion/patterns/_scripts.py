@@ -43,9 +43,18 @@ return {0, redis.call('PTTL', KEYS[1])}
 """)
 
 # Deletes the lock only if ARGV[1] still owns it: after expiry someone else may.
+# KEYS[2], when given, is the lock's wake-up list: one element is left in it
+# (kept ARGV[2] ms) so that a waiter blocked in BLPOP on it tries again at once.
+# The list never holds more than one element, whatever the number of releases.
 LOCK_RELEASE = _script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  if KEYS[2] then
+    redis.call('DEL', KEYS[2])
+    redis.call('RPUSH', KEYS[2], '1')
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  end
+  return 1
 end
 return 0
 """)

@@ -12,6 +12,20 @@ Guarantees, on one Redis-protocol server that does not lose writes:
   holder started; a resource that rejects tokens lower than the highest it has
   seen can (see ``FencedStore``). This is the sound way to use any lease.
 
+Waiters block on the lock's wake-up list (``BLPOP``), which a release fills, so
+the next waiter tries again as soon as the lock is free rather than at its next
+poll; the blocking wait never outlasts the holder's TTL or the caller's
+deadline, and polling with backoff remains the fallback (``notify=False``, or a
+server without BLPOP).
+
+With ``reentrant=True`` the thread (asyncio: the task) holding the lock may
+acquire it again; each acquire needs its own release, and only the last one
+releases on the server. The TTL is the outer holding's: use the watchdog.
+
+Leaving ``with lock:`` when the lock was lost or found no longer ours raises
+``LockNotOwned`` (a ``LockLost``): the block ran without mutual exclusion.
+``raise_on_lost=False`` turns that into a warning in the log.
+
 The watchdog (off by default) renews the TTL every ttl/3, timed from the moment
 the acquire was *sent* (the earliest the server could have started the TTL),
 stops at the first refused renewal and reports the loss through ``lost``,
@@ -25,12 +39,12 @@ import threading
 import time
 from typing import Callable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from . import _scripts as S
 from ._ops import SyncFace, call, op, run_sync
 from ._util import backoff, ms, new_token, tagged, to_str
-from .errors import LockError, LockNotAcquired
+from .errors import LockError, LockNotAcquired, LockNotOwned
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +55,18 @@ class LockCore:
     def __init__(self, client, name: str, ttl: float = 30.0, *, timeout: float | None = None,
                  retry_base: float = 0.05, retry_cap: float = 1.0, watchdog: bool = False,
                  max_renewals: int | None = None, on_lost: Callable | None = None,
-                 prefix: str = "lock:"):
+                 prefix: str = "lock:", reentrant: bool = False, notify: bool = True,
+                 raise_on_lost: bool = True):
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.client = client
         self.name = name
         self.key = tagged(prefix, name)
         self.fence_key = self.key + ":fence"  # same hash tag: one slot on a cluster
+        self.wake_key = self.key + ":wake"
+        self.reentrant, self.notify, self.raise_on_lost = reentrant, notify, raise_on_lost
+        self.depth = 0  # acquires not yet matched by a release (reentrant locks)
+        self._holder: object = None  # thread id / task that holds it
         self.ttl = ttl
         self.timeout = timeout  # default wait for the context manager (None: forever)
         self.retry_base, self.retry_cap = retry_base, retry_cap
@@ -71,7 +90,19 @@ class LockCore:
         return bool((yield S.LOCK_EXTEND([self.key], [owner, ms(ttl)])))
 
     def _release(self, owner: str):
+        if self.notify:
+            return bool((yield S.LOCK_RELEASE([self.key, self.wake_key],
+                                              [owner, max(1000, ms(self.ttl))])))
         return bool((yield S.LOCK_RELEASE([self.key], [owner])))
+
+    def _await_release(self, seconds: float):
+        """Block until a release signal or ``seconds``; False if the server cannot."""
+        try:
+            yield call("blpop", [self.wake_key], timeout=round(seconds, 3))
+        except ResponseError:
+            self.notify = False  # e.g. a server without BLPOP: poll from now on
+            return False
+        return True
 
     def _owner_now(self):
         return to_str((yield call("get", self.key)))
@@ -79,7 +110,7 @@ class LockCore:
     # ---- local bookkeeping shared by both faces
 
     def _start_holding(self, owner: str, fence: int, sent_at: float) -> None:
-        self.owner, self.fence = owner, fence
+        self.owner, self.fence, self.depth = owner, fence, 1
         self.renewals, self.lost_reason = 0, None
         self._expires_at = sent_at + self.ttl
 
@@ -94,6 +125,30 @@ class LockCore:
                 return None
             wait = min(wait, left)
         return wait
+
+    def _notify_wait(self, holder_left: float, deadline: float | None) -> float | None:
+        """How long to block on the wake-up list; None: poll instead."""
+        if not self.notify or holder_left <= 0.01:
+            return None
+        wait = min(holder_left + 0.001, self._block_cap())
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        return wait if wait >= 0.01 else None
+
+    def _block_cap(self) -> float:
+        # A blocking call must end before the client's socket timeout fires.
+        pool = getattr(self.client, "connection_pool", None)
+        timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+        return 5.0 if timeout is None else max(0.0, min(5.0, timeout * 0.8))
+
+    def _lost_on_exit(self, released: bool, exc_type) -> None:
+        """After the outermost ``with`` exit: raise LockNotOwned if the lock was lost."""
+        if released and self.lost_reason is None:
+            return
+        why = self.lost_reason or "it expired or was taken before the block ended"
+        if self.raise_on_lost and exc_type is None:
+            raise LockNotOwned(f"{self.key} was not owned when the block ended: {why}")
+        log.warning("lock %s was not owned when the block ended: %s", self.key, why)
 
     @property
     def held(self) -> bool:
@@ -140,6 +195,9 @@ class Lock(LockCore):
         """
         with self._state:
             if self.held:
+                if self.reentrant and self._holder == threading.get_ident():
+                    self.depth += 1
+                    return self.fence
                 raise LockError(f"{self.key} is already held by this Lock object")
         deadline = None if timeout is None else time.monotonic() + timeout
         owner, attempt = new_token(), 0
@@ -149,6 +207,7 @@ class Lock(LockCore):
             if ok:
                 with self._state:
                     self._start_holding(owner, value, sent_at)
+                    self._holder = threading.get_ident()
                     self.lost_event.clear()
                     if self.watchdog:
                         self._start_watchdog()
@@ -158,7 +217,9 @@ class Lock(LockCore):
             wait = self._next_wait(attempt, value, deadline)
             if wait is None:
                 return None
-            time.sleep(wait)
+            block = self._notify_wait(value, deadline)
+            if block is None or not run_sync(self.client, self._await_release(block)):
+                time.sleep(wait)
             attempt += 1
 
     def release(self) -> bool:
@@ -167,8 +228,11 @@ class Lock(LockCore):
             owner = self.owner
             if owner is None:
                 raise LockError(f"{self.key} is not held by this Lock object")
+            if self.depth > 1:
+                self.depth -= 1
+                return self.held
             self._stop()
-            self.owner = None
+            self.owner, self.depth, self._holder = None, 0, None
         return run_sync(self.client, self._release(owner))
 
     def extend(self, ttl: float | None = None) -> bool:
@@ -197,9 +261,13 @@ class Lock(LockCore):
             raise LockNotAcquired(f"could not acquire {self.key} within {self.timeout}s")
         return self
 
-    def __exit__(self, *exc):
-        if self.owner is not None:
-            self.release()
+    def __exit__(self, exc_type, exc, tb):
+        if self.owner is None:
+            return
+        outermost = self.depth <= 1
+        released = self.release()
+        if outermost:
+            self._lost_on_exit(released, exc_type)
 
     # ---- watchdog
 

@@ -3,7 +3,9 @@
 
 from .._ops import AsyncFace
 from .._pubsub_core import Gap, Message
-from ..errors import LockError, LockLost, LockNotAcquired, PatternError
+from ..errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, PatternError, Retry,
+                      Unrecoverable)
+from ..synchronized import synchronized
 from ..leaderboard import Entry, LeaderboardCore, RotatingLeaderboardCore, Standing
 from ..ratelimit import RateLimiterCore, RateLimitResult
 from ..redlock import RedlockResult
@@ -38,5 +40,6 @@ __all__ = [
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",
     "Subscriber", "Message", "Gap",
-    "PatternError", "LockError", "LockLost", "LockNotAcquired",
+    "PatternError", "LockError", "LockLost", "LockNotAcquired", "LockNotOwned",
+    "Retry", "Unrecoverable", "synchronized",
 ]

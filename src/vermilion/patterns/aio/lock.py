@@ -38,6 +38,9 @@ class Lock(LockCore):
     async def acquire(self, blocking: bool = True, timeout: float | None = None) -> int | None:
         """Acquire; returns the fencing token, or None if not acquired in time."""
         if self.held:
+            if self.reentrant and self._holder is asyncio.current_task():
+                self.depth += 1
+                return self.fence
             raise LockError(f"{self.key} is already held by this Lock object")
         deadline = None if timeout is None else time.monotonic() + timeout
         owner, attempt = new_token(), 0
@@ -46,6 +49,7 @@ class Lock(LockCore):
             ok, value = await run_async(self.client, self._try_acquire(owner))
             if ok:
                 self._start_holding(owner, value, sent_at)
+                self._holder = asyncio.current_task()
                 self.lost_event.clear()
                 self._guarded, self._cancelled_by_us = asyncio.current_task(), False
                 if self.watchdog:
@@ -57,7 +61,9 @@ class Lock(LockCore):
             wait = self._next_wait(attempt, value, deadline)
             if wait is None:
                 return None
-            await asyncio.sleep(wait)
+            block = self._notify_wait(value, deadline)
+            if block is None or not await run_async(self.client, self._await_release(block)):
+                await asyncio.sleep(wait)
             attempt += 1
 
     async def release(self) -> bool:
@@ -65,8 +71,11 @@ class Lock(LockCore):
         owner = self.owner
         if owner is None:
             raise LockError(f"{self.key} is not held by this Lock object")
+        if self.depth > 1:
+            self.depth -= 1
+            return self.held
         await self._stop()
-        self.owner, self._guarded = None, None
+        self.owner, self._guarded, self.depth, self._holder = None, None, 0, None
         return await run_async(self.client, self._release(owner))
 
     async def extend(self, ttl: float | None = None) -> bool:
@@ -92,14 +101,19 @@ class Lock(LockCore):
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
+        if self.owner is not None and self.depth > 1:
+            await self.release()
+            return
         cancelled_by_us = self._cancelled_by_us
+        released = True
         if self.owner is not None:
-            await asyncio.shield(self.release())
+            released = await asyncio.shield(self.release())
         if exc_type is asyncio.CancelledError and cancelled_by_us:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
             raise LockLost(self.lost_reason or "lock lost") from exc
+        self._lost_on_exit(released, exc_type)
 
     async def _stop(self):
         # The watchdog is told to stop, not cancelled: cancelling a redis-py command in
