@@ -178,6 +178,92 @@ local entries = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3])
 return {p[1][4] + 1, entries}
 """)
 
+# Producer side of delayed and deduplicated entries. Key layout (every key holds
+# the stream's hash tag, so all of a stream's keys share one cluster slot):
+#   <stream>                     the stream (``{s}`` for a tag-less name ``s``)
+#   {s}:delayed                  sorted set: member = token ':' netstring fields,
+#                                score = server time (ms) it is due
+#   {s}:dedup:<idempotency key>  string: the id given to that key, kept PX window
+#
+# Adds fields ARGV[4..] to stream KEYS[1] unless idempotency key KEYS[2] was
+# seen within the window (ARGV[1] ms); ARGV[2] MAXLEN (0: none), ARGV[3] '1' for
+# MAXLEN ~. Returns {id, 1} when added, {earlier id, 0} when a duplicate.
+STREAM_ADD_ONCE = _script("""
+local seen = redis.call('GET', KEYS[2])
+if seen then return {seen, 0} end
+local id
+if tonumber(ARGV[2]) > 0 then
+  local op = '='
+  if ARGV[3] == '1' then op = '~' end
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', op, ARGV[2], '*', unpack(ARGV, 4))
+else
+  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+end
+redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+return {id, 1}
+""")
+
+# Schedules member ARGV[2] in the delayed set KEYS[1], due ARGV[1] ms from the
+# server's now; KEYS[2] (optional) is the idempotency key, kept ARGV[3] ms.
+# Returns {'delayed:' token, 1}, or {earlier id, 0} for a duplicate.
+STREAM_ADD_DELAYED = _script("""
+if KEYS[2] then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {seen, 0} end
+end
+local t = redis.call('TIME')
+local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], int(due), ARGV[2])
+local id = 'delayed:' .. string.sub(ARGV[2], 1, string.find(ARGV[2], ':', 1, true) - 1)
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[3]) end
+return {id, 1}
+""")
+
+# Moves up to ARGV[1] due members of the delayed set KEYS[1] onto stream KEYS[2]
+# (MAXLEN ~ ARGV[2] unless 0), oldest due first; one script, so two workers
+# promoting at once never add an entry twice. Returns {moved, ms until the next
+# one is due (-1: none left)}.
+STREAM_PROMOTE = _script("""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, ARGV[1])
+for _, m in ipairs(due) do
+  local fields, i = {}, string.find(m, ':', 1, true) + 1
+  while i <= #m do
+    local colon = string.find(m, ':', i, true)
+    local n = tonumber(string.sub(m, i, colon - 1))
+    fields[#fields + 1] = string.sub(m, colon + 1, colon + n)
+    i = colon + n + 1
+  end
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  else
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
+  end
+  redis.call('ZREM', KEYS[1], m)
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return {#due, -1} end
+return {#due, int(math.max(0, tonumber(nxt[2]) - now))}
+""")
+
+# Makes entries ARGV[4..], still pending for consumer ARGV[2] of group ARGV[1],
+# look abandoned (idle ARGV[3] ms) so another worker reclaims them at once
+# instead of after claim_idle: what a worker that shuts down does with the
+# entries it could not finish.
+STREAM_RELEASE = _script("""
+local mine = {}
+for i = 4, #ARGV do
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
+    mine[#mine + 1] = ARGV[i]
+  end
+end
+if #mine > 0 then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine), 'IDLE', ARGV[3], 'JUSTID')
+end
+return #mine
+""")
+
 # Delivery counts of ids ARGV[2..] in group ARGV[1] (0 when no longer pending).
 STREAM_DELIVERIES = _script("""
 local out = {}

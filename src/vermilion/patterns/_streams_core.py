@@ -16,6 +16,23 @@ Delivery guarantees (what Redis gives, and what we add):
 * An entry delivered ``max_deliveries`` times that still fails (or that comes
   back after crashing its consumers that often) is moved to the dead-letter
   stream together with its error and delivery count, and acked, in one script.
+* A handler that runs past ``handler_timeout`` is abandoned: its entry leaves
+  the heartbeat (so it can no longer be extended), counts as a failure with
+  reason ``timeout`` and follows the retry policy. The asyncio face cancels the
+  handler's task; a thread cannot be stopped, so in the threaded face the hung
+  call keeps its thread (not its slot) until it returns, and its result is
+  ignored.
+* A handler steers the outcome by raising ``Retry(delay=...)`` (deliver again
+  after that delay; still bounded by ``max_deliveries``) or ``Unrecoverable``
+  (dead-letter now); the dead letter's ``error`` field holds the reason.
+* Shutting down (``stop()``, or SIGTERM/SIGINT with ``run()``) stops reading,
+  gives in-flight handlers the grace period, then marks what is left (and the
+  entries waiting for a retry) idle so that another worker reclaims them at
+  once; nothing is acked that did not complete.
+
+Units: every duration here is in **seconds** (floats), including ``block`` and
+``claim_idle``, although redis-py's ``xreadgroup(block=)`` and
+``xautoclaim(min_idle_time=)`` take milliseconds.
 """
 
 from __future__ import annotations
@@ -23,12 +40,14 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from redis.exceptions import ResponseError
 
 from . import _scripts as S
 from ._ops import call, op
-from ._util import backoff, colocated, default_consumer_name, to_str
+from ._util import backoff, colocated, default_consumer_name, new_token, to_str
+from .errors import HandlerSignal, Retry, Unrecoverable
 
 
 @dataclass
@@ -37,6 +56,12 @@ class StreamEntry:
     fields: dict  # as the client decodes them (bytes unless decode_responses=True)
     deliveries: int  # how many times the group has delivered it, this time included
     stream: str
+
+    @property
+    def attempt(self) -> int:
+        """This delivery's number, 1 for the first: the attempt count the retry
+        policy uses (deliveries after a crash count too)."""
+        return self.deliveries
 
     @property
     def deleted(self) -> bool:
@@ -48,7 +73,8 @@ class StreamEntry:
 @dataclass
 class WorkerMetrics:
     processed: int = 0  # handler succeeded, entry acked
-    failed: int = 0  # handler raised (each failed delivery counts)
+    failed: int = 0  # handler raised or timed out (each failed delivery counts)
+    timed_out: int = 0  # of which: abandoned after handler_timeout
     retried: int = 0  # re-deliveries to ourselves after a failure
     dead_lettered: int = 0
     reclaimed: int = 0  # taken over from other (dead) consumers
@@ -195,12 +221,22 @@ class WorkerBase(StreamCore):
                  max_deliveries: int = 5, retry_base: float = 0.5,
                  retry_cap: float | None = None, heartbeat: float | None = None,
                  start_id: str = "0", dead_letter_stream: str | None = None,
-                 dead_letter_maxlen: int = 10_000):
+                 dead_letter_maxlen: int = 10_000, handler_timeout: float | None = None,
+                 batch_size: int | None = None, grace: float = 10.0,
+                 delayed_maxlen: int | None = 10_000, prometheus: Any = None):
         super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
                          dead_letter_maxlen=dead_letter_maxlen)
         if concurrency < 1 or max_deliveries < 1:
             raise ValueError("concurrency and max_deliveries must be >= 1")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
         self.handler = handler
+        self.handler_timeout = handler_timeout
+        self.batch_size = batch_size  # None: handler(entry); else handler([entries])
+        self.grace = grace
+        self.delayed_key = colocated(stream, ":delayed")
+        self.delayed_maxlen = delayed_maxlen
+        self.prometheus = prometheus.bind(stream, group) if prometheus is not None else None
         self.concurrency, self.count, self.block = concurrency, count, block
         self.claim_idle = claim_idle
         self.claim_interval = claim_interval or claim_idle / 2
@@ -215,6 +251,68 @@ class WorkerBase(StreamCore):
         self._retry_heap: list[RetryItem] = []
         self._retry_ids: set[str] = set()
         self._claim_cursor = "0-0"
+        self._next_promote = 0.0
+
+    def _read_count(self, free_slots: int) -> int:
+        if self.batch_size is None:
+            return min(self.count, free_slots)
+        return min(1000, free_slots * self.batch_size)
+
+    def _chunks(self, entries: list[StreamEntry]) -> list[list[StreamEntry]]:
+        size = self.batch_size or 1
+        return [entries[i:i + size] for i in range(0, len(entries), size)]
+
+    def _decide(self, entry: StreamEntry, exc: BaseException | None,
+                timed_out: bool = False) -> tuple[float | None, str]:
+        """After a failed delivery: (delay before the retry, or None to dead-letter
+        now; the reason recorded)."""
+        if timed_out:
+            reason = f"timeout: handler ran longer than {self.handler_timeout}s"
+        elif isinstance(exc, Unrecoverable):
+            return None, f"unrecoverable: {exc.reason}"
+        elif isinstance(exc, Retry):
+            reason = f"retry: {exc.reason}"
+        else:
+            reason = repr(exc)
+        if entry.deliveries >= self.max_deliveries:
+            return None, f"{reason} (gave up after {entry.deliveries} deliveries)"
+        if isinstance(exc, Retry) and exc.delay is not None:
+            return max(0.0, exc.delay), reason
+        return retry_delay(entry.deliveries, self.retry_base, self.retry_cap), reason
+
+    def _promote(self):
+        """Move due delayed entries onto the stream; returns seconds until the next."""
+        moved, next_ms = yield S.STREAM_PROMOTE([self.delayed_key, self.stream],
+                                                [100, self.delayed_maxlen or 0])
+        if int(moved) >= 100:
+            return 0.0
+        return None if int(next_ms) < 0 else int(next_ms) / 1000
+
+    def _promote_due(self) -> bool:
+        return time.monotonic() >= self._next_promote
+
+    def _promoted(self, next_in: float | None) -> None:
+        # New delayed entries may be due sooner than the ones we know about:
+        # look again at least every `block`.
+        wait = self.block if next_in is None else min(self.block, next_in)
+        self._next_promote = time.monotonic() + wait
+
+    def _release_ids(self, ids: list[str]):
+        """Leave entries we will not finish to other workers, reclaimable at once."""
+        if not ids:
+            return 0
+        return (yield S.STREAM_RELEASE([self.stream], [self.group, self.consumer,
+                                                       int(self.claim_idle * 1000) + 1, *ids]))
+
+    def _ack_many(self, ids: list[str]):
+        if not ids:
+            return 0
+        return (yield call("xack", self.stream, self.group, *ids))
+
+    def _observe(self, name: str, n: int = 1) -> None:
+        setattr(self.stats, name, getattr(self.stats, name) + n)
+        if self.prometheus is not None:
+            self.prometheus.count(name, n)
 
     def _verdict(self, entry: StreamEntry) -> str | None:
         """What to do before running the handler: 'ack', 'dead' or None (run it)."""
@@ -326,21 +424,69 @@ class DeadLettersCore:
         return (yield call("xdel", self.key, *ids))
 
 
+def _netstrings(fields: dict) -> bytes:
+    """Fields as length-prefixed strings, the form STREAM_PROMOTE parses (binary-safe)."""
+    out = []
+    for k, v in fields.items():
+        for x in (k, v):
+            b = x if isinstance(x, bytes) else str(x).encode()
+            out.append(b"%d:%s" % (len(b), b))
+    return b"".join(out)
+
+
 class StreamProducerCore:
-    """Appends to a stream, trimming it to about ``maxlen`` entries (MAXLEN ~)."""
+    """Appends to a stream, trimming it to about ``maxlen`` entries (MAXLEN ~).
+
+    ``add(fields, delay=s)`` holds the entry back until ``s`` seconds from now
+    (by the server's clock); workers of the stream move due entries onto it, so
+    it is delivered no earlier than that (and at most about a worker's ``block``
+    later while a worker runs). ``add(fields, idempotency_key=k)`` adds nothing if
+    an entry with key ``k`` was added within ``dedup_window`` seconds, and returns
+    that entry's id instead. See ``_scripts`` for the key layout: every key holds
+    the stream's hash tag, so it all works on Redis Cluster.
+    """
 
     def __init__(self, client, stream: str, *, maxlen: int | None = 10_000,
-                 approximate: bool = True):
+                 approximate: bool = True, dedup_window: float = 3600.0):
         self.client = client
         self.stream, self.maxlen, self.approximate = stream, maxlen, approximate
+        self.dedup_window = dedup_window
+        self.delayed_key = colocated(stream, ":delayed")
+
+    def dedup_key(self, idempotency_key: str) -> str:
+        return colocated(self.stream, ":dedup:" + idempotency_key)
 
     def _xadd(self, fields):
         return call("xadd", self.stream, fields, maxlen=self.maxlen,
                     approximate=self.approximate)
 
     @op
-    def add(self, fields: dict) -> str:
+    def add(self, fields: dict, *, delay: float | None = None,
+            idempotency_key: str | None = None) -> str:
+        """Append; returns the entry id (``delayed:<token>`` for a delayed entry).
+        A duplicate ``idempotency_key`` returns the first entry's id."""
+        if not fields:
+            raise ValueError("an entry needs at least one field")
+        window = max(1, int(self.dedup_window * 1000))
+        if delay is not None and delay > 0:
+            keys = [self.delayed_key]
+            if idempotency_key is not None:
+                keys.append(self.dedup_key(idempotency_key))
+            member = new_token().encode() + b":" + _netstrings(fields)
+            entry_id, _ = yield S.STREAM_ADD_DELAYED(keys, [int(delay * 1000), member, window])
+            return to_str(entry_id)
+        if idempotency_key is not None:
+            flat = [x for kv in fields.items() for x in kv]
+            entry_id, _ = yield S.STREAM_ADD_ONCE(
+                [self.stream, self.dedup_key(idempotency_key)],
+                [window, self.maxlen or 0, "1" if self.approximate else "0", *flat])
+            return to_str(entry_id)
         return to_str((yield self._xadd(fields)))
+
+    @op
+    def delayed_count(self) -> int:
+        """Entries added with a delay that are not on the stream yet."""
+        return int((yield call("zcard", self.delayed_key)))
 
     @op
     def add_many(self, items) -> list[str]:
