@@ -242,6 +242,7 @@ class StreamWorker(WorkerBase):
         for job in expired:
             log.warning("stream worker %s: handler timed out on %s", self.consumer,
                         [e.id for e in job.entries])
+            self._count("failed", len(job.entries))
             self._count("timed_out", len(job.entries))
             for entry in job.entries:
                 self._failed(entry, None, timed_out=True)

@@ -72,6 +72,14 @@ def main(argv: list[str]) -> int:
     worker = StreamWorker(client, args.stream, args.group, handler, **options)
     worker.run(handle_signals=True)
     client.close()
+    if not worker.drained:
+        # A handler still running past the grace period keeps a (non-daemon) pool
+        # thread that the interpreter would wait for; its entry has been handed
+        # to other workers already, so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -267,6 +267,8 @@ class StreamWorker(WorkerBase):
                 for entry in live:
                     await self._failed(entry, None, timed_out=True)
             except Exception as exc:
+                if self.prometheus is not None:
+                    self.prometheus.duration(time.perf_counter() - started)
                 self._observe("failed", len(live))
                 log.info("handler failed on %s (delivery %d): %r", live[0].id,
                          live[0].deliveries, exc)
