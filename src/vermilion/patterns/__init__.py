@@ -17,12 +17,13 @@ from .lock import FencedStore, Lock
 from .pubsub import Subscriber
 from .ratelimit import RateLimiter, RateLimitResult
 from .redlock import Lease, Redlock, RedlockResult
+from .semaphore import ReadWriteLock, Semaphore
 from .sessions import SessionStore
 from .streams import (DeadLetter, DeadLetters, StreamEntry, StreamProducer, StreamWorker,
                       WorkerMetrics)
 
 __all__ = [
-    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult",
+    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult", "Semaphore", "ReadWriteLock",
     "StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "DeadLetter", "WorkerMetrics",
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",

@@ -79,6 +79,118 @@ redis.call('HSET', KEYS[1], ':fence', ARGV[1], unpack(ARGV, 2))
 return {1, token}
 """)
 
+# ---------------------------------------------------------------- semaphores
+# KEYS[1] is a sorted set of permit holders (owner token -> expiry, server ms).
+# Expired members are dropped before every decision, so the permit of a holder
+# that crashed (or is paused past its TTL) returns to the pool by itself. The
+# set's own TTL follows its latest permit, so an idle semaphore leaves no key.
+_SEM_PRELUDE = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function keep_alive(key, now)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #last > 0 then redis.call('PEXPIRE', key, int(tonumber(last[2]) - now + 1)) end
+end
+local function wake(key, ms)
+  redis.call('DEL', key)
+  redis.call('RPUSH', key, '1')
+  redis.call('PEXPIRE', key, ms)
+end
+"""
+
+# KEYS[1] holders, KEYS[2] fencing counter; ARGV[1] owner, ARGV[2] ttl ms,
+# ARGV[3] limit. {1, fence} when granted, {0, ms until the soonest permit expires}.
+SEMAPHORE_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[2])), ARGV[1])
+  keep_alive(KEYS[1], now)
+  return {1, redis.call('INCR', KEYS[2])}
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, int(tonumber(first[2]) - now)}
+""")
+
+# Extends (ARGV[2] ms) or checks (ARGV[2] = 0) permit ARGV[1] if still valid.
+SEMAPHORE_EXTEND = _script(_SEM_PRELUDE + """
+local now = now_ms()
+local until_ = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not until_ or tonumber(until_) <= now then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('ZADD', KEYS[1], 'XX', int(now + tonumber(ARGV[2])), ARGV[1])
+  keep_alive(KEYS[1], now)
+end
+return 1
+""")
+
+# Gives permit ARGV[1] back; KEYS[2] (optional) is the wake-up list, kept ARGV[2] ms.
+SEMAPHORE_RELEASE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+local until_ = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if KEYS[2] then wake(KEYS[2], ARGV[2]) end
+if not until_ or tonumber(until_) <= now then return 0 end
+return 1
+""")
+
+# ----------------------------------------------------------- read-write locks
+# KEYS: [1] readers (sorted set owner -> expiry ms), [2] writer (string owner,
+# PX), [3] writers waiting (sorted set owner -> until when the intent holds),
+# [4] fencing counter, [5] wake-up list. Writer preference: while a writer
+# waits, no new reader gets in, so a stream of readers cannot starve writers.
+# ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] how long a waiting writer's intent
+# lasts without being renewed (each attempt renews it) in ms.
+RW_READ_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', int(now))
+local w = redis.call('PTTL', KEYS[2])
+if w > 0 then return {0, w} end
+local waiting = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if #waiting > 0 then
+  -- A reader woken while a writer waits must not swallow the wake-up: when the
+  -- writer could enter now, pass it on (blocked clients are served in order).
+  if redis.call('ZCARD', KEYS[1]) == 0 then wake(KEYS[5], ARGV[2]) end
+  return {0, int(tonumber(waiting[2]) - now)}
+end
+redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[2])), ARGV[1])
+keep_alive(KEYS[1], now)
+-- pass the wake-up on: other readers blocked behind the same writer may enter too
+if redis.call('EXISTS', KEYS[5]) == 0 then wake(KEYS[5], ARGV[2]) end
+return {1, redis.call('INCR', KEYS[4])}
+""")
+
+RW_WRITE_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', int(now))
+local w = redis.call('PTTL', KEYS[2])
+local left = 0
+if w > 0 then
+  left = w
+else
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #first > 0 then left = tonumber(first[2]) - now end
+end
+if left > 0 then
+  redis.call('ZADD', KEYS[3], int(now + tonumber(ARGV[3])), ARGV[1])
+  keep_alive(KEYS[3], now)
+  return {0, int(left)}
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {1, redis.call('INCR', KEYS[4])}
+""")
+
+# A writer that stops waiting withdraws its intent, letting readers in again.
+RW_WRITE_WITHDRAW = _script("""
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+""")
+
 # ------------------------------------------------------------------- redlock
 # One node's part of a Redlock over several resources: all or none.
 

@@ -104,6 +104,11 @@ class LockCore:
             return False
         return True
 
+    def _give_up(self, owner: str):
+        """An acquire that stops waiting; subclasses withdraw what it registered."""
+        return None
+        yield  # a generator, like every server step
+
     def _owner_now(self):
         return to_str((yield call("get", self.key)))
 
@@ -212,10 +217,9 @@ class Lock(LockCore):
                     if self.watchdog:
                         self._start_watchdog()
                 return value
-            if not blocking:
-                return None
-            wait = self._next_wait(attempt, value, deadline)
+            wait = self._next_wait(attempt, value, deadline) if blocking else None
             if wait is None:
+                run_sync(self.client, self._give_up(owner))
                 return None
             block = self._notify_wait(value, deadline)
             if block is None or not run_sync(self.client, self._await_release(block)):

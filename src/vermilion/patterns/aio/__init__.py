@@ -13,6 +13,7 @@ from ..sessions import SessionStoreCore
 from .lock import FencedStore, Lock
 from .pubsub import Subscriber
 from .redlock import Lease, Redlock
+from .semaphore import ReadWriteLock, Semaphore
 from .streams import (DeadLetter, DeadLetters, StreamEntry, StreamProducer, StreamWorker,
                       WorkerMetrics)
 
@@ -35,7 +36,7 @@ class RotatingLeaderboard(RotatingLeaderboardCore):
 
 
 __all__ = [
-    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult",
+    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult", "Semaphore", "ReadWriteLock",
     "StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "DeadLetter", "WorkerMetrics",
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",

@@ -56,10 +56,9 @@ class Lock(LockCore):
                     self._watchdog_stop = asyncio.Event()
                     self._watchdog_task = asyncio.create_task(self._watch(owner, self._watchdog_stop))
                 return value
-            if not blocking:
-                return None
-            wait = self._next_wait(attempt, value, deadline)
+            wait = self._next_wait(attempt, value, deadline) if blocking else None
             if wait is None:
+                await run_async(self.client, self._give_up(owner))
                 return None
             block = self._notify_wait(value, deadline)
             if block is None or not await run_async(self.client, self._await_release(block)):
