@@ -7,6 +7,8 @@ import redis
 
 from vermilion.patterns import LockNotAcquired, Redlock, aio
 
+from patterns_support import wait_until
+
 
 def _keys_everywhere(procs, key):
     out = []
@@ -170,14 +172,14 @@ def test_threads_sharing_a_redlock_keep_quorum_with_a_frozen_node(redis_farm):
     # Clients without a short socket timeout: a call on the frozen node is stuck
     # for as long as the node is; each attempt must still cost one node timeout.
     clients = [redis.Redis(port=p.port, socket_timeout=30) for p in procs]
-    rl = Redlock(clients, retry_count=2, retry_delay=0.01, retry_jitter=0.01, node_timeout=0.5)
+    rl = Redlock(clients, retry_count=2, retry_delay=0.01, retry_jitter=0.01, node_timeout=0.3)
     procs[0].pause()
     try:
         granted, slowest = _shared_frozen_node_rounds(procs, rl)
         assert granted >= 22, f"only {granted}/24 granted"
         # each attempt waits at most node_timeout for the frozen node (acquire + release
         # of a failed attempt), whatever the number of threads: far below 30 s
-        assert slowest < 3 * 2 * 0.5 + 2
+        assert slowest < 3 * 2 * 0.3 + 2
     finally:
         procs[0].resume()
         rl.close()
@@ -189,7 +191,7 @@ async def test_async_tasks_sharing_a_redlock_keep_quorum_with_a_frozen_node(redi
     import asyncio
     procs = redis_farm(3)
     rl = aio.Redlock([p.url for p in procs], retry_count=2, retry_delay=0.01,
-                     retry_jitter=0.01, node_timeout=0.5)
+                     retry_jitter=0.01, node_timeout=0.3)
     procs[0].pause()
     try:
         async def worker(i):
@@ -204,4 +206,55 @@ async def test_async_tasks_sharing_a_redlock_keep_quorum_with_a_frozen_node(redi
         assert granted >= 22, f"only {granted}/24 granted"
     finally:
         procs[0].resume()
+        await rl.close()
+
+
+def test_watchdog_renews_by_quorum_through_a_frozen_node_then_reports_loss(redis_farm):
+    from vermilion.patterns import LockNotOwned
+    procs = redis_farm(3)
+    rl = _redlock(procs, node_timeout=0.2)
+    seen = []
+    try:
+        with pytest.raises(LockNotOwned):
+            with rl.acquire("job", ttl=1.0, watchdog=True,
+                            on_lost=lambda lease, why: seen.append(why)) as lease:
+                assert wait_until(lambda: lease.renewals >= 2, 20)
+                procs[0].pause()  # a minority frozen while renewing: nothing changes
+                n = lease.renewals
+                assert wait_until(lambda: lease.renewals >= n + 3, 20) and not lease.lost
+                assert _keys_everywhere(procs[1:], "lock:job") == [1, 1]
+                procs[1].pause()  # now the majority is gone: the next renewal fails
+                assert lease.lost_event.wait(20)
+                assert lease.lost and "quorum" in seen[0]
+    finally:
+        procs[0].resume()
+        procs[1].resume()
+        rl.close()
+
+
+async def test_async_watchdog_cancels_the_holder_when_the_lease_is_lost(redis_farm):
+    import asyncio
+    procs = redis_farm(3)
+    rl = aio.Redlock([p.url for p in procs], retry_count=1, retry_delay=0.02, node_timeout=0.2)
+    reached_end = False
+    try:
+        async def critical():
+            nonlocal reached_end
+            async with await rl.acquire("pay", ttl=1.0, watchdog=True,
+                                        cancel_on_lost=True) as lease:
+                deadline = time.monotonic() + 20
+                while lease.renewals < 2:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.02)
+                procs[0].pause()
+                procs[1].pause()
+                await asyncio.sleep(60)
+                reached_end = True
+
+        with pytest.raises(aio.LockLost):
+            await asyncio.wait_for(critical(), 40)
+        assert not reached_end
+    finally:
+        procs[0].resume()
+        procs[1].resume()
         await rl.close()

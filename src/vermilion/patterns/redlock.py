@@ -7,6 +7,12 @@ server, so as long as each server keeps its keys and the clocks run at roughly
 the same *rate* (no big jumps), two clients do not hold the same lease at once
 *within its validity*. Losing a minority of servers changes nothing.
 
+A lease may be kept alive by a watchdog (``acquire(..., watchdog=True)``) that
+extends it on a quorum every ttl/3 and reports the first failure as a loss; the
+asyncio face can also cancel the task holding it (``cancel_on_lost=True``).
+Leaving ``with lease:`` after the lease was lost or its validity ran out raises
+``LockNotOwned`` (``raise_on_lost=False``: a warning instead).
+
 What it does not do:
 
 * It does not protect a holder that is paused (GC, swap, SIGSTOP, a slow
@@ -28,18 +34,22 @@ to stay up; do not use it as the only guard of money or data.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import redis
 
 from . import _scripts as S
 from ._ops import run_sync
 from ._util import ms, new_token
-from .errors import LockError, LockNotAcquired
+from .errors import LockError, LockNotAcquired, LockNotOwned
+
+log = logging.getLogger(__name__)
 
 DRIFT_FACTOR = 0.01
 DRIFT_FIXED = 0.002  # seconds: covers the expiry granularity of a server
@@ -177,32 +187,113 @@ class _Lane:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class Lease:
-    """A Redlock lease held by this process (sync face)."""
+class LeaseCore:
+    """State of a Redlock lease shared by both faces."""
 
-    def __init__(self, redlock, keys, token, ttl, result: RedlockResult, started: float):
+    def __init__(self, redlock: Any, keys: list[str], token: str, ttl: float,
+                 result: RedlockResult, started: float, *, on_lost: Callable[..., Any] | None = None,
+                 raise_on_lost: bool = True):
         self.redlock, self.keys, self.token, self.ttl = redlock, keys, token, ttl
         self.result = result
         self.valid_until = started + result.validity  # monotonic
+        self._renewed_at = started
+        self.on_lost, self.raise_on_lost = on_lost, raise_on_lost
+        self.renewals = 0
+        self.lost_reason: str | None = None
+        self.released = False
 
     @property
     def validity(self) -> float:
         """Seconds left before the lease must be considered gone."""
         return max(0.0, self.valid_until - time.monotonic())
 
+    @property
+    def lost(self) -> bool:
+        """True once the watchdog failed to renew on a quorum."""
+        return self.lost_reason is not None
+
+    def _renewal_failed(self, result: RedlockResult) -> str:
+        return (f"renewal reached {len(result.votes_for)}/{len(self.redlock.clients)} nodes, "
+                f"quorum {self.redlock.quorum}")
+
+    def _check_exit(self, exc_type: Any) -> None:
+        """After ``with``: the block ran past the lease if it was lost or ran out."""
+        if self.lost_reason is None and time.monotonic() < self.valid_until:
+            return
+        why = self.lost_reason or "its validity ran out before the block ended"
+        if self.raise_on_lost and exc_type is None:
+            raise LockNotOwned(f"Redlock lease on {self.keys} was lost: {why}")
+        log.warning("Redlock lease on %s was lost: %s", self.keys, why)
+
+
+class Lease(LeaseCore):
+    """A Redlock lease held by this process (sync face).
+
+    With ``watchdog=True`` (on ``acquire``) a thread extends it on a quorum every
+    ttl/3; the first renewal without a quorum (or after the validity ran out)
+    marks it lost: ``lost``, ``lost_event``, ``on_lost(lease, reason)``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lost_event = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
     def release(self) -> int:
         """Release on every node; returns how many nodes deleted a key."""
-        return self.redlock._release(self.keys, self.token)
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=self.redlock._timeout(self.ttl) * 4 + 5)
+        self.released = True
+        released: int = self.redlock._release(self.keys, self.token)
+        return released
 
     def extend(self, ttl: float | None = None) -> RedlockResult:
         """Extend on a quorum; on failure the lease is over (validity becomes 0)."""
-        return self.redlock._extend(self, self.ttl if ttl is None else ttl)
+        result: RedlockResult = self.redlock._extend(self, self.ttl if ttl is None else ttl)
+        return result
 
-    def __enter__(self):
+    def _start_watchdog(self) -> None:
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name=f"redlock-watchdog:{self.keys[0]}")
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(max(0.0, self._renewed_at + self.ttl / 3 - time.monotonic())):
+            started = time.monotonic()
+            try:
+                result = self.extend()
+            except LockError as exc:
+                self._mark_lost(str(exc))
+                return
+            if self._stop.is_set():
+                return
+            if not result.acquired:
+                self._mark_lost(self._renewal_failed(result))
+                return
+            self.renewals += 1
+            self._renewed_at = started
+
+    def _mark_lost(self, reason: str) -> None:
+        if self.lost_reason is not None or self.released:
+            return
+        self.lost_reason = reason
+        log.warning("Redlock lease on %s lost: %s", self.keys, reason)
+        if self.on_lost is not None:
+            try:
+                self.on_lost(self, reason)
+            except Exception:
+                log.exception("on_lost callback of a Redlock lease failed")
+        self.lost_event.set()
+
+    def __enter__(self) -> "Lease":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.release()
+        self._check_exit(exc_type)
 
 
 class Redlock(RedlockBase):
@@ -236,8 +327,12 @@ class Redlock(RedlockBase):
                 out.append(None if value is _SKIPPED else bool(value))
         return out
 
-    def try_acquire(self, resources, ttl: float | None = None) -> tuple[Lease | None, RedlockResult]:
-        """Acquire with retries; returns (lease or None, result of the last round)."""
+    def try_acquire(self, resources, ttl: float | None = None, *, watchdog: bool = False,
+                    on_lost: Callable[..., Any] | None = None,
+                    raise_on_lost: bool = True) -> tuple[Lease | None, RedlockResult]:
+        """Acquire with retries; returns (lease or None, result of the last round).
+
+        ``watchdog=True`` keeps extending the lease on a quorum until released."""
         ttl = ttl or self.ttl
         keys, token = self._keys(resources), new_token()
         for attempt in range(1, self.retry_count + 2):
@@ -247,7 +342,11 @@ class Redlock(RedlockBase):
                            time.monotonic() - started, self.drift_factor)
             result.attempts = attempt
             if result.acquired:
-                return Lease(self, keys, token, ttl, result, started), result
+                lease = Lease(self, keys, token, ttl, result, started, on_lost=on_lost,
+                              raise_on_lost=raise_on_lost)
+                if watchdog:
+                    lease._start_watchdog()
+                return lease, result
             # Undo partial grants everywhere, including nodes that timed out:
             # their SET may still land.
             self._release(keys, token)
@@ -255,9 +354,10 @@ class Redlock(RedlockBase):
                 time.sleep(self._pause())
         return None, result
 
-    def acquire(self, resources, ttl: float | None = None) -> Lease:
-        """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how)."""
-        lease, result = self.try_acquire(resources, ttl)
+    def acquire(self, resources, ttl: float | None = None, **options: Any) -> Lease:
+        """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how);
+        ``options`` as for ``try_acquire``."""
+        lease, result = self.try_acquire(resources, ttl, **options)
         if lease is None:
             raise LockNotAcquired(
                 f"Redlock on {resources!r}: {len(result.votes_for)}/{len(self.clients)} votes, "
