@@ -1,6 +1,7 @@
 """asyncio face of ``vermilion.patterns.pubsub`` (same behaviour, see there).
 
-Handlers and ``on_gap`` may be plain functions or coroutine functions.
+Handlers, ``on_gap`` and ``on_error`` may be plain functions or coroutine
+functions; coroutines are awaited.
 """
 
 from __future__ import annotations
@@ -149,4 +150,9 @@ class Subscriber(SubscriberState):
         except Exception as exc:
             log.exception("subscriber callback failed")
             if self.on_error is not None:
-                self.on_error(exc)
+                try:
+                    result = self.on_error(exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("subscriber on_error callback failed")
