@@ -40,20 +40,20 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from redis.exceptions import ResponseError
 
 from . import _scripts as S
-from ._ops import call, op
+from ._ops import Call, Op, call, op
 from ._util import backoff, colocated, default_consumer_name, new_token, to_str
-from .errors import HandlerSignal, Retry, Unrecoverable
+from .errors import Retry, Unrecoverable
 
 
 @dataclass
 class StreamEntry:
     id: str
-    fields: dict  # as the client decodes them (bytes unless decode_responses=True)
+    fields: dict[Any, Any]  # as the client decodes them (bytes unless decode_responses=True)
     deliveries: int  # how many times the group has delivered it, this time included
     stream: str
 
@@ -88,7 +88,7 @@ class WorkerMetrics:
     oldest_pending_idle: float | None = None  # seconds since it was last delivered
 
 
-def parse_entries(stream: str, raw, deliveries: int | list[int]) -> list[StreamEntry]:
+def parse_entries(stream: str, raw: Any, deliveries: int | list[int]) -> list[StreamEntry]:
     counts = deliveries if isinstance(deliveries, list) else [deliveries] * len(raw)
     return [StreamEntry(to_str(i), f or {}, n, stream)
             for (i, f), n in zip(raw, counts) if i is not None]
@@ -101,7 +101,7 @@ def _id_ms(entry_id: str) -> int:
 class StreamCore:
     """Consumer-group operations of one (stream, group, consumer)."""
 
-    def __init__(self, client, stream: str, group: str, consumer: str | None = None, *,
+    def __init__(self, client: Any, stream: str, group: str, consumer: str | None = None, *,
                  dead_letter_stream: str | None = None, dead_letter_maxlen: int = 10_000):
         self.client = client
         self.stream, self.group = stream, group
@@ -110,7 +110,7 @@ class StreamCore:
         self.dead_letter_stream = dead_letter_stream or colocated(stream, ":dead")
         self.dead_letter_maxlen = dead_letter_maxlen
 
-    def _ensure_group(self, start_id: str):
+    def _ensure_group(self, start_id: str) -> Op:
         try:
             yield call("xgroup_create", self.stream, self.group, id=start_id, mkstream=True)
             return True
@@ -119,7 +119,7 @@ class StreamCore:
                 raise
             return False  # the group exists: fine
 
-    def _read(self, last_id: str, count: int, block_ms: int | None):
+    def _read(self, last_id: str, count: int, block_ms: int | None) -> Op:
         """XREADGROUP; '>' gives new entries, an ID re-reads our own PEL after it."""
         reply = yield call("xreadgroup", self.group, self.consumer, {self.stream: last_id},
                            count=count, block=block_ms)
@@ -132,19 +132,20 @@ class StreamCore:
         counts = yield from self._deliveries(ids)
         return parse_entries(self.stream, raw, counts)
 
-    def _deliveries(self, ids):
+    def _deliveries(self, ids: list[str]) -> Op:
         if not ids:
             return []
         return [int(n) for n in (yield S.STREAM_DELIVERIES([self.stream], [self.group, *ids]))]
 
-    def _reclaim(self, min_idle_ms: int, cursor: str, limit: int):
+    def _reclaim(self, min_idle_ms: int, cursor: str, limit: int) -> Op:
         """XAUTOCLAIM from ``cursor`` until it is back to 0-0 or ``limit`` entries.
 
         Returns (entries now ours, ids that were pending but deleted - XAUTOCLAIM
         has already dropped those from the PEL, there is nothing to process -,
         the cursor to continue from next time: 0-0 when the sweep is complete).
         """
-        claimed, deleted = [], []
+        claimed: list[Any] = []
+        deleted: list[str] = []
         while True:
             reply = yield call("xautoclaim", self.stream, self.group, self.consumer,
                                min_idle_ms, start_id=cursor, count=limit - len(claimed))
@@ -157,21 +158,21 @@ class StreamCore:
         counts = yield from self._deliveries([to_str(i) for i, _ in claimed])
         return parse_entries(self.stream, claimed, counts), deleted, cursor
 
-    def _ack(self, entry_id: str):
+    def _ack(self, entry_id: str) -> Op:
         return (yield call("xack", self.stream, self.group, entry_id))
 
-    def _dead_letter(self, entry: StreamEntry, error: str):
+    def _dead_letter(self, entry: StreamEntry, error: str) -> Op:
         keys = [self.stream, self.dead_letter_stream]
         args = [self.group, self.consumer, entry.id, error[:2000], self.dead_letter_maxlen]
         return to_str((yield S.STREAM_DEAD_LETTER(keys, args)))
 
-    def _heartbeat(self, ids):
+    def _heartbeat(self, ids: list[str]) -> Op:
         if not ids:
             return []
         lost = yield S.STREAM_HEARTBEAT([self.stream], [self.group, self.consumer, *ids])
         return [to_str(i) for i in lost]
 
-    def _retry(self, entry_id: str):
+    def _retry(self, entry_id: str) -> Op:
         """Re-deliver a failed entry to ourselves; None if it is no longer ours."""
         r = yield S.STREAM_RETRY([self.stream], [self.group, self.consumer, entry_id])
         if r is None:
@@ -183,7 +184,7 @@ class StreamCore:
         kv = raw[0][1]
         return StreamEntry(to_str(raw[0][0]), dict(zip(kv[::2], kv[1::2])), int(n), self.stream)
 
-    def _server_metrics(self, m: WorkerMetrics):
+    def _server_metrics(self, m: WorkerMetrics) -> Op:
         groups = yield call("xinfo_groups", self.stream)
         for g in groups:
             if to_str(g.get("name")) == self.group:
@@ -215,7 +216,8 @@ def retry_delay(deliveries: int, base: float, cap: float) -> float:
 class WorkerBase(StreamCore):
     """Options and per-entry decisions shared by the sync and asyncio workers."""
 
-    def __init__(self, client, stream: str, group: str, handler, *, consumer: str | None = None,
+    def __init__(self, client: Any, stream: str, group: str, handler: Callable[..., Any], *,
+                 consumer: str | None = None,
                  concurrency: int = 1, count: int = 10, block: float = 1.0,
                  claim_idle: float = 30.0, claim_interval: float | None = None,
                  max_deliveries: int = 5, retry_base: float = 0.5,
@@ -280,7 +282,7 @@ class WorkerBase(StreamCore):
             return max(0.0, exc.delay), reason
         return retry_delay(entry.deliveries, self.retry_base, self.retry_cap), reason
 
-    def _promote(self):
+    def _promote(self) -> Op:
         """Move due delayed entries onto the stream; returns seconds until the next."""
         moved, next_ms = yield S.STREAM_PROMOTE([self.delayed_key, self.stream],
                                                 [100, self.delayed_maxlen or 0])
@@ -297,14 +299,14 @@ class WorkerBase(StreamCore):
         wait = self.block if next_in is None else min(self.block, next_in)
         self._next_promote = time.monotonic() + wait
 
-    def _release_ids(self, ids: list[str]):
+    def _release_ids(self, ids: list[str]) -> Op:
         """Leave entries we will not finish to other workers, reclaimable at once."""
         if not ids:
             return 0
         return (yield S.STREAM_RELEASE([self.stream], [self.group, self.consumer,
                                                        int(self.claim_idle * 1000) + 1, *ids]))
 
-    def _ack_many(self, ids: list[str]):
+    def _ack_many(self, ids: list[str]) -> Op:
         if not ids:
             return 0
         return (yield call("xack", self.stream, self.group, *ids))
@@ -328,7 +330,7 @@ class WorkerBase(StreamCore):
             return None
         return retry_delay(entry.deliveries, self.retry_base, self.retry_cap)
 
-    def _schedule_retry(self, entry_id: str, delay: float):
+    def _schedule_retry(self, entry_id: str, delay: float) -> None:
         heapq.heappush(self._retry_heap, RetryItem(time.monotonic() + delay, entry_id))
         self._retry_ids.add(entry_id)
 
@@ -368,13 +370,13 @@ class WorkerBase(StreamCore):
 class DeadLetter:
     id: str  # id in the dead-letter stream
     original_id: str
-    fields: dict  # the original payload
+    fields: dict[Any, Any]  # the original payload
     error: str
     deliveries: int
     consumer: str
 
 
-def parse_dead_letter(entry_id, raw: dict) -> DeadLetter:
+def parse_dead_letter(entry_id: Any, raw: dict[Any, Any]) -> DeadLetter:
     meta, payload = {}, {}
     for k, v in raw.items():
         name = to_str(k)
@@ -389,22 +391,22 @@ def parse_dead_letter(entry_id, raw: dict) -> DeadLetter:
 class DeadLettersCore:
     """The dead-letter stream of a stream: inspect, replay, purge."""
 
-    def __init__(self, client, stream: str, dead_letter_stream: str | None = None):
+    def __init__(self, client: Any, stream: str, dead_letter_stream: str | None = None):
         self.client = client
         self.stream = stream
         self.key = dead_letter_stream or colocated(stream, ":dead")
 
     @op
-    def list(self, count: int = 100, start: str = "-") -> list[DeadLetter]:
+    def list(self, count: int = 100, start: str = "-") -> Any:
         raw = yield call("xrange", self.key, start, "+", count=count)
         return [parse_dead_letter(i, f) for i, f in raw]
 
     @op
-    def count(self) -> int:
+    def count(self) -> Any:
         return (yield call("xlen", self.key))
 
     @op
-    def replay(self, ids=None, count: int = 100) -> list[str]:
+    def replay(self, ids: Iterable[str] | None = None, count: int = 100) -> Any:
         """Put dead letters back on the stream as new entries (oldest first, or
         exactly ``ids``), removing them from the dead-letter stream; returns new ids."""
         if ids is None:
@@ -417,14 +419,14 @@ class DeadLettersCore:
         return out
 
     @op
-    def purge(self, ids=None) -> int:
+    def purge(self, ids: Iterable[str] | None = None) -> Any:
         """Delete the given dead letters, or all of them."""
         if ids is None:
             return (yield call("delete", self.key))
         return (yield call("xdel", self.key, *ids))
 
 
-def _netstrings(fields: dict) -> bytes:
+def _netstrings(fields: dict[Any, Any]) -> bytes:
     """Fields as length-prefixed strings, the form STREAM_PROMOTE parses (binary-safe)."""
     out = []
     for k, v in fields.items():
@@ -446,7 +448,7 @@ class StreamProducerCore:
     the stream's hash tag, so it all works on Redis Cluster.
     """
 
-    def __init__(self, client, stream: str, *, maxlen: int | None = 10_000,
+    def __init__(self, client: Any, stream: str, *, maxlen: int | None = 10_000,
                  approximate: bool = True, dedup_window: float = 3600.0):
         self.client = client
         self.stream, self.maxlen, self.approximate = stream, maxlen, approximate
@@ -456,13 +458,13 @@ class StreamProducerCore:
     def dedup_key(self, idempotency_key: str) -> str:
         return colocated(self.stream, ":dedup:" + idempotency_key)
 
-    def _xadd(self, fields):
+    def _xadd(self, fields: dict[Any, Any]) -> Call:
         return call("xadd", self.stream, fields, maxlen=self.maxlen,
                     approximate=self.approximate)
 
     @op
-    def add(self, fields: dict, *, delay: float | None = None,
-            idempotency_key: str | None = None) -> str:
+    def add(self, fields: dict[Any, Any], *, delay: float | None = None,
+            idempotency_key: str | None = None) -> Any:
         """Append; returns the entry id (``delayed:<token>`` for a delayed entry).
         A duplicate ``idempotency_key`` returns the first entry's id."""
         if not fields:
@@ -484,11 +486,11 @@ class StreamProducerCore:
         return to_str((yield self._xadd(fields)))
 
     @op
-    def delayed_count(self) -> int:
+    def delayed_count(self) -> Any:
         """Entries added with a delay that are not on the stream yet."""
         return int((yield call("zcard", self.delayed_key)))
 
     @op
-    def add_many(self, items) -> list[str]:
+    def add_many(self, items: Iterable[dict[Any, Any]]) -> Any:
         """Append several entries in one round trip (pipelined, in order)."""
         return [to_str(i) for i in (yield [self._xadd(f) for f in items])]

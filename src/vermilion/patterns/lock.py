@@ -37,12 +37,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Self
 
 from redis.exceptions import RedisError, ResponseError
 
 from . import _scripts as S
-from ._ops import SyncFace, call, op, run_sync
+from ._ops import Op, SyncFace, call, op, run_sync
 from ._util import backoff, ms, new_token, tagged, to_str
 from .errors import LockError, LockNotAcquired, LockNotOwned
 
@@ -52,9 +52,9 @@ log = logging.getLogger(__name__)
 class LockCore:
     """State and server steps shared by the sync and asyncio locks."""
 
-    def __init__(self, client, name: str, ttl: float = 30.0, *, timeout: float | None = None,
+    def __init__(self, client: Any, name: str, ttl: float = 30.0, *, timeout: float | None = None,
                  retry_base: float = 0.05, retry_cap: float = 1.0, watchdog: bool = False,
-                 max_renewals: int | None = None, on_lost: Callable | None = None,
+                 max_renewals: int | None = None, on_lost: Callable[..., Any] | None = None,
                  prefix: str = "lock:", reentrant: bool = False, notify: bool = True,
                  raise_on_lost: bool = True):
         if ttl <= 0:
@@ -81,21 +81,21 @@ class LockCore:
 
     # ---- server steps (generators driven by either face)
 
-    def _try_acquire(self, owner: str):
+    def _try_acquire(self, owner: str) -> Op:
         """One attempt. Returns (True, fence) or (False, seconds the holder has left)."""
         ok, value = yield S.LOCK_ACQUIRE([self.key, self.fence_key], [owner, ms(self.ttl)])
         return (True, int(value)) if ok else (False, max(0, int(value)) / 1000)
 
-    def _extend(self, owner: str, ttl: float):
+    def _extend(self, owner: str, ttl: float) -> Op:
         return bool((yield S.LOCK_EXTEND([self.key], [owner, ms(ttl)])))
 
-    def _release(self, owner: str):
+    def _release(self, owner: str) -> Op:
         if self.notify:
             return bool((yield S.LOCK_RELEASE([self.key, self.wake_key],
                                               [owner, max(1000, ms(self.ttl))])))
         return bool((yield S.LOCK_RELEASE([self.key], [owner])))
 
-    def _await_release(self, seconds: float):
+    def _await_release(self, seconds: float) -> Op:
         """Block until a release signal or ``seconds``; False if the server cannot."""
         try:
             yield call("blpop", [self.wake_key], timeout=round(seconds, 3))
@@ -104,12 +104,12 @@ class LockCore:
             return False
         return True
 
-    def _give_up(self, owner: str):
+    def _give_up(self, owner: str) -> Op:
         """An acquire that stops waiting; subclasses withdraw what it registered."""
         return None
         yield  # a generator, like every server step
 
-    def _owner_now(self):
+    def _owner_now(self) -> Op:
         return to_str((yield call("get", self.key)))
 
     # ---- local bookkeeping shared by both faces
@@ -146,7 +146,7 @@ class LockCore:
         timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
         return 5.0 if timeout is None else max(0.0, min(5.0, timeout * 0.8))
 
-    def _lost_on_exit(self, released: bool, exc_type) -> None:
+    def _lost_on_exit(self, released: bool, exc_type: Any) -> None:
         """After the outermost ``with`` exit: raise LockNotOwned if the lock was lost."""
         if released and self.lost_reason is None:
             return
@@ -170,7 +170,7 @@ class LockCore:
         """Seconds of validity left by our own (conservative) clock; 0 if not held."""
         return max(0.0, self._expires_at - time.monotonic()) if self.owner else 0.0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key!r} fence={self.fence} held={self.held}>"
 
 
@@ -184,7 +184,7 @@ class Lock(LockCore):
             store.write(..., fence=lock.fence)
     """
 
-    def __init__(self, client, name: str, ttl: float = 30.0, **options):
+    def __init__(self, client: Any, name: str, ttl: float = 30.0, **options: Any):
         super().__init__(client, name, ttl, **options)
         self._state = threading.RLock()
         self.lost_event = threading.Event()
@@ -216,7 +216,7 @@ class Lock(LockCore):
                     self.lost_event.clear()
                     if self.watchdog:
                         self._start_watchdog()
-                return value
+                return int(value)
             wait = self._next_wait(attempt, value, deadline) if blocking else None
             if wait is None:
                 run_sync(self.client, self._give_up(owner))
@@ -237,7 +237,7 @@ class Lock(LockCore):
                 return self.held
             self._stop()
             self.owner, self.depth, self._holder = None, 0, None
-        return run_sync(self.client, self._release(owner))
+        return bool(run_sync(self.client, self._release(owner)))
 
     def extend(self, ttl: float | None = None) -> bool:
         """Reset the TTL to ``ttl`` (default: the lock's); False means the lock is lost."""
@@ -247,7 +247,7 @@ class Lock(LockCore):
             if owner is None:
                 raise LockError(f"{self.key} is not held by this Lock object")
         sent_at = time.monotonic()
-        ok = run_sync(self.client, self._extend(owner, ttl))
+        ok = bool(run_sync(self.client, self._extend(owner, ttl)))
         if ok:
             with self._state:
                 self._expires_at = sent_at + ttl
@@ -260,12 +260,12 @@ class Lock(LockCore):
         owner = self.owner
         return owner is not None and run_sync(self.client, self._owner_now()) == owner
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         if self.acquire(timeout=self.timeout) is None:
             raise LockNotAcquired(f"could not acquire {self.key} within {self.timeout}s")
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.owner is None:
             return
         outermost = self.depth <= 1
@@ -275,21 +275,21 @@ class Lock(LockCore):
 
     # ---- watchdog
 
-    def _start_watchdog(self):
+    def _start_watchdog(self) -> None:
         self._stop_watchdog = threading.Event()
         self._watchdog_thread = threading.Thread(
             target=self._watch, args=(self.owner, self._stop_watchdog),
             name=f"lock-watchdog:{self.name}", daemon=True)
         self._watchdog_thread.start()
 
-    def _stop(self):
+    def _stop(self) -> None:
         self._stop_watchdog.set()
         t = self._watchdog_thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5)
         self._watchdog_thread = None
 
-    def _watch(self, owner: str, stop: threading.Event):
+    def _watch(self, owner: str, stop: threading.Event) -> None:
         """Renew at ttl/3 after the last successful renewal (or the acquire) was sent."""
         period = self.ttl / 3
         renewed_at = self._expires_at - self.ttl
@@ -323,7 +323,7 @@ class Lock(LockCore):
                 self._expires_at = sent_at + self.ttl
             renewed_at = sent_at
 
-    def _mark_lost(self, reason: str):
+    def _mark_lost(self, reason: str) -> None:
         with self._state:
             if self.lost_reason is not None or self.owner is None:
                 return
@@ -350,19 +350,19 @@ class FencedStoreCore:
     out tokens, the resource must check them.
     """
 
-    def __init__(self, client, prefix: str = "fenced:"):
+    def __init__(self, client: Any, prefix: str = "fenced:"):
         self.client = client
         self.prefix = prefix
 
     @op
-    def write(self, record: str, token: int, fields: dict) -> bool:
+    def write(self, record: str, token: int, fields: dict[Any, Any]) -> Any:
         """Write ``fields`` if ``token`` is not older than the newest writer's."""
         flat = [x for kv in fields.items() for x in kv]
         ok, _ = yield S.FENCED_WRITE([self.prefix + record], [int(token), *flat])
         return bool(ok)
 
     @op
-    def read(self, record: str) -> dict:
+    def read(self, record: str) -> Any:
         """The record's fields (``:fence`` included: the token of the last writer)."""
         raw = yield call("hgetall", self.prefix + record)
         return {to_str(k): v for k, v in raw.items()}
@@ -370,3 +370,7 @@ class FencedStoreCore:
 
 class FencedStore(FencedStoreCore, SyncFace):
     __doc__ = FencedStoreCore.__doc__
+
+    if TYPE_CHECKING:
+        def write(self, record: str, token: int, fields: dict[Any, Any]) -> bool: ...
+        def read(self, record: str) -> dict[str, Any]: ...

@@ -76,22 +76,22 @@ class RedlockResult:
     attempts: int = 1
     elapsed: float = 0.0
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.acquired
 
 
-def node_name(client, index: int) -> str:
+def node_name(client: Any, index: int) -> str:
     """host:port (or socket path) of a redis-py client, for reporting votes."""
     try:
         kw = client.connection_pool.connection_kwargs
         if "path" in kw:
-            return kw["path"]
+            return str(kw["path"])
         return f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
     except AttributeError:
         return f"node{index}"
 
 
-def tally(names, replies, n_needed: int, ttl: float, elapsed: float,
+def tally(names: list[str], replies: list[Any], n_needed: int, ttl: float, elapsed: float,
           drift_factor: float) -> RedlockResult:
     """Turn per-node replies (True/False/exception/None=timeout) into a result."""
     result = RedlockResult(False, validity(ttl, elapsed, drift_factor), elapsed=elapsed)
@@ -111,13 +111,13 @@ def tally(names, replies, n_needed: int, ttl: float, elapsed: float,
 class RedlockBase:
     """Configuration shared by both faces."""
 
-    def __init__(self, nodes, *, ttl: float = 10.0, retry_count: int = 3,
+    def __init__(self, nodes: Any, *, ttl: float = 10.0, retry_count: int = 3,
                  retry_delay: float = 0.2, retry_jitter: float = 0.1,
                  node_timeout: float | None = None, drift_factor: float = DRIFT_FACTOR,
                  prefix: str = "lock:"):
         if not nodes:
             raise ValueError("Redlock needs at least one node")
-        self._owned = []  # clients we made from URLs, closed by close()
+        self._owned: list[Any] = []  # clients we made from URLs, closed by close()
         self.clients = [self._client(n, node_timeout) for n in nodes]
         self.names = [node_name(c, i) for i, c in enumerate(self.clients)]
         self.ttl = ttl
@@ -127,9 +127,9 @@ class RedlockBase:
         self.prefix = prefix
         self.quorum = quorum(len(self.clients))
 
-    _client_class = redis.Redis
+    _client_class: Any = redis.Redis
 
-    def _client(self, node, node_timeout):
+    def _client(self, node: Any, node_timeout: float | None) -> Any:
         if not isinstance(node, str):
             return node
         # URL given: make a client whose socket gives up soon after we stop waiting.
@@ -142,7 +142,7 @@ class RedlockBase:
         # Much smaller than the TTL: a slow node must not eat the validity.
         return self.node_timeout or max(0.01, min(0.25, ttl / 20))
 
-    def _keys(self, resources) -> list[str]:
+    def _keys(self, resources: Any) -> list[str]:
         resources = [resources] if isinstance(resources, str) else list(resources)
         return [self.prefix + r for r in resources]
 
@@ -161,20 +161,20 @@ class _Lane:
     A call that starts after its deadline is not sent: its vote would not count.
     """
 
-    def __init__(self, client, width: int, name: str):
+    def __init__(self, client: Any, width: int, name: str):
         self.client, self.width = client, width
         self.busy = 0
         self._mutex = threading.Lock()
         self._pool = ThreadPoolExecutor(width, thread_name_prefix=f"redlock:{name}")
 
-    def submit(self, run, deadline: float) -> Future | None:
+    def submit(self, run: Any, deadline: float) -> Future[Any] | None:
         with self._mutex:
             if self.busy >= self.width:
                 return None
             self.busy += 1
         return self._pool.submit(self._call, run, deadline)
 
-    def _call(self, run, deadline: float):
+    def _call(self, run: Any, deadline: float) -> Any:
         try:
             if time.monotonic() >= deadline:
                 return _SKIPPED
@@ -304,19 +304,20 @@ class Redlock(RedlockBase):
             ...   # lease.validity seconds left; lease.result.votes_for
     """
 
-    def __init__(self, nodes, *, max_in_flight: int = 64, **options):
+    def __init__(self, nodes: Any, *, max_in_flight: int = 64, **options: Any):
         super().__init__(nodes, **options)
         # One lane of threads per node: calls stuck on a frozen node occupy only
         # that node's lane, so the other nodes keep answering within their timeout
         # however many threads share this object.
         self._lanes = [_Lane(c, max_in_flight, n) for c, n in zip(self.clients, self.names)]
 
-    def _fan_out(self, script, keys, args, timeout: float) -> list:
+    def _fan_out(self, script: Any, keys: list[str], args: list[Any],
+                 timeout: float) -> list[Any]:
         """Run a script on every node; None for nodes that did not answer in time."""
         deadline = time.monotonic() + timeout
         futures = [lane.submit(script(keys, args), deadline) for lane in self._lanes]
         wait([f for f in futures if f is not None], timeout=timeout)
-        out: list = []
+        out: list[Any] = []
         for f in futures:
             if f is None or not f.done():
                 out.append(None)
@@ -327,7 +328,7 @@ class Redlock(RedlockBase):
                 out.append(None if value is _SKIPPED else bool(value))
         return out
 
-    def try_acquire(self, resources, ttl: float | None = None, *, watchdog: bool = False,
+    def try_acquire(self, resources: Any, ttl: float | None = None, *, watchdog: bool = False,
                     on_lost: Callable[..., Any] | None = None,
                     raise_on_lost: bool = True) -> tuple[Lease | None, RedlockResult]:
         """Acquire with retries; returns (lease or None, result of the last round).
@@ -354,7 +355,7 @@ class Redlock(RedlockBase):
                 time.sleep(self._pause())
         return None, result
 
-    def acquire(self, resources, ttl: float | None = None, **options: Any) -> Lease:
+    def acquire(self, resources: Any, ttl: float | None = None, **options: Any) -> Lease:
         """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how);
         ``options`` as for ``try_acquire``."""
         lease, result = self.try_acquire(resources, ttl, **options)
@@ -364,7 +365,7 @@ class Redlock(RedlockBase):
                 f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
         return lease
 
-    def _release(self, keys, token) -> int:
+    def _release(self, keys: list[str], token: str) -> int:
         replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
         return sum(1 for r in replies if r is True)
 
@@ -381,7 +382,7 @@ class Redlock(RedlockBase):
         lease.valid_until = started + result.validity if result.acquired else 0.0
         return result
 
-    def close(self):
+    def close(self) -> None:
         for lane in self._lanes:
             lane.close()
         for c in self._owned:

@@ -8,12 +8,13 @@ the handler, at most ``concurrency`` calls (or batches) at a time.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from redis.exceptions import RedisError
 
@@ -31,9 +32,21 @@ __all__ = ["StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "Dead
 class StreamProducer(StreamProducerCore, SyncFace):
     __doc__ = StreamProducerCore.__doc__
 
+    if TYPE_CHECKING:
+        def add(self, fields: dict[Any, Any], *, delay: float | None = None,
+                idempotency_key: str | None = None) -> str: ...
+        def add_many(self, items: Iterable[dict[Any, Any]]) -> list[str]: ...
+        def delayed_count(self) -> int: ...
+
 
 class DeadLetters(DeadLettersCore, SyncFace):
     __doc__ = DeadLettersCore.__doc__
+
+    if TYPE_CHECKING:
+        def list(self, count: int = 100, start: str = "-") -> builtins.list[DeadLetter]: ...
+        def count(self) -> int: ...
+        def replay(self, ids: Iterable[str] | None = None, count: int = 100) -> builtins.list[str]: ...
+        def purge(self, ids: Iterable[str] | None = None) -> int: ...
 
 
 class _Job:

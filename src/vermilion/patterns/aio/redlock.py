@@ -108,9 +108,9 @@ class Lease(LeaseCore):
 class Redlock(RedlockBase):
     """Redlock over ``redis.asyncio.Redis`` clients or URLs."""
 
-    _client_class = redis.asyncio.Redis
+    _client_class: Any = redis.asyncio.Redis
 
-    async def _one(self, client, run, timeout):
+    async def _one(self, client: Any, run: Any, timeout: float) -> Any:
         try:
             return bool(await asyncio.wait_for(run_async(client, run), timeout))
         except asyncio.TimeoutError:
@@ -118,7 +118,8 @@ class Redlock(RedlockBase):
         except Exception as exc:  # a node's failure is a vote against, not our failure
             return exc
 
-    async def _fan_out(self, script, keys, args, timeout: float) -> list:
+    async def _fan_out(self, script: Any, keys: list[str], args: list[Any],
+                       timeout: float) -> list[Any]:
         return await asyncio.gather(*(self._one(c, script(keys, args), timeout)
                                       for c in self.clients))
 
@@ -156,11 +157,11 @@ class Redlock(RedlockBase):
                 f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
         return lease
 
-    async def _release(self, keys, token) -> int:
+    async def _release(self, keys: list[str], token: str) -> int:
         replies = await self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
         return sum(1 for r in replies if r is True)
 
-    async def _extend(self, lease, ttl: float) -> RedlockResult:
+    async def _extend(self, lease: Lease, ttl: float) -> RedlockResult:
         if lease.valid_until <= time.monotonic():
             raise LockError("cannot extend a Redlock lease whose validity has run out")
         started = time.monotonic()
@@ -172,6 +173,6 @@ class Redlock(RedlockBase):
         lease.valid_until = started + result.validity if result.acquired else 0.0
         return result
 
-    async def close(self):
+    async def close(self) -> None:
         for c in self._owned:
             await c.aclose()

@@ -8,11 +8,12 @@ until it returns, and its result is ignored.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
 import logging
 import signal
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from redis.exceptions import RedisError
 
@@ -30,9 +31,21 @@ __all__ = ["StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "Dead
 class StreamProducer(StreamProducerCore, AsyncFace):
     __doc__ = StreamProducerCore.__doc__
 
+    if TYPE_CHECKING:
+        async def add(self, fields: dict[Any, Any], *, delay: float | None = None,
+                      idempotency_key: str | None = None) -> str: ...
+        async def add_many(self, items: Iterable[dict[Any, Any]]) -> list[str]: ...
+        async def delayed_count(self) -> int: ...
+
 
 class DeadLetters(DeadLettersCore, AsyncFace):
     __doc__ = DeadLettersCore.__doc__
+
+    if TYPE_CHECKING:
+        async def list(self, count: int = 100, start: str = "-") -> builtins.list[DeadLetter]: ...
+        async def count(self) -> int: ...
+        async def replay(self, ids: Iterable[str] | None = None, count: int = 100) -> builtins.list[str]: ...
+        async def purge(self, ids: Iterable[str] | None = None) -> int: ...
 
 
 class StreamWorker(WorkerBase):
