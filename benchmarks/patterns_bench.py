@@ -10,6 +10,9 @@ like an application):
   ratelimit   RateLimiter.hit calls per second (sliding window counter)
   stream      StreamWorker end-to-end entries per second: a pipelined producer
               and a worker with concurrency 4, from the first XADD to the last XACK
+  stream c8 b100   the same with concurrency 8 and batch_size 100 (batch handler,
+              one XACK per batch); the producer pipelines 1,000 entries a round trip
+  semaphore   Semaphore acquire + release pairs per second (limit 10)
 Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
 """
 
@@ -35,7 +38,8 @@ except ImportError:
 
 import redis  # noqa: E402
 
-from vermilion.patterns import Lock, RateLimiter, StreamProducer, StreamWorker  # noqa: E402
+from vermilion.patterns import (Lock, RateLimiter, Semaphore, StreamProducer,  # noqa: E402
+                                StreamWorker)
 
 
 def free_port() -> int:
@@ -131,8 +135,49 @@ def bench_stream(client, seconds: float) -> float:
     return done[0] / elapsed
 
 
-BENCHES = {"lock acquire+release": bench_lock, "ratelimit check": bench_ratelimit,
-           "stream end-to-end": bench_stream}
+def bench_semaphore(client, seconds: float) -> float:
+    name = f"bench:{uuid.uuid4().hex[:6]}"
+
+    def step():
+        sem = Semaphore(client, name, 10, ttl=10)
+        sem.acquire(blocking=False)
+        sem.release()
+
+    step()  # load the scripts
+    return timed(seconds, step)
+
+
+def bench_stream_batch(client, seconds: float) -> float:
+    """Concurrency 8, batches of 100, producer running at the same time."""
+    stream = f"bench:{uuid.uuid4().hex[:6]}"
+    total = max(20_000, int(40_000 * seconds))
+    done, finished = [0], threading.Event()
+    lock = threading.Lock()
+
+    def handle(batch):
+        with lock:
+            done[0] += len(batch)
+            if done[0] >= total:
+                finished.set()
+
+    worker = StreamWorker(client, stream, "bench", handle, concurrency=8, batch_size=100,
+                          block=0.05, start_id="0")
+    producer = StreamProducer(client, stream, maxlen=None)
+    payload = {"i": "x" * 16}
+    start = time.perf_counter()
+    worker.start()
+    for i in range(0, total, 1000):
+        producer.add_many([payload] * min(1000, total - i))
+    finished.wait(300)
+    elapsed = time.perf_counter() - start
+    worker.stop(5)
+    client.delete(stream)
+    return done[0] / elapsed
+
+
+BENCHES = {"lock acquire+release": bench_lock, "semaphore acquire+release": bench_semaphore,
+           "ratelimit check": bench_ratelimit, "stream end-to-end": bench_stream,
+           "stream c8 b100": bench_stream_batch}
 
 
 def main():
@@ -173,11 +218,11 @@ def main():
         for p in procs:
             p.kill()
 
-    print(f"{'benchmark':24} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
+    print(f"{'benchmark':26} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{bench:24} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
+        print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,
