@@ -318,3 +318,67 @@ def test_delayed_dedup_and_batches_on_cluster(rc, uid):
     finally:
         w.stop(5)
     assert set(seen.values()) == {1}
+
+
+# ------------------------------------------------------------------ tracing
+
+
+def _memory_tracing():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from vermilion.patterns.tracing import StreamTracing
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return StreamTracing(provider), exporter
+
+
+def test_trace_context_travels_in_the_entry_and_links_consumer_to_producer(r, uid):
+    from opentelemetry.trace import SpanKind, StatusCode
+    tracing, exporter = _memory_tracing()
+    prod = StreamProducer(r, uid, tracing=tracing)
+    ok_id = prod.add({"n": "1"})
+    bad_id = prod.add({"n": "bad"})
+    assert r.xrange(uid, ok_id, ok_id)[0][1]["traceparent"].startswith("00-")
+
+    def handle(entry):
+        with tracing.tracer.start_as_current_span("inner"):
+            if entry.fields["n"] == "bad":
+                raise Unrecoverable("no")
+
+    w = StreamWorker(r, uid, "g", handle, tracing=tracing, **FAST).start()
+    try:
+        assert wait_until(lambda: w.stats.processed == 1 and w.stats.dead_lettered == 1, 15)
+    finally:
+        w.stop(5)
+    spans = exporter.get_finished_spans()
+    publish = {s.attributes["messaging.message.id"]: s for s in spans if s.kind == SpanKind.PRODUCER}
+    process = {s.attributes["messaging.message.id"]: s for s in spans if s.kind == SpanKind.CONSUMER}
+    inner = [s for s in spans if s.name == "inner"]
+    for entry_id in (ok_id, bad_id):
+        link = process[entry_id].links[0].context
+        assert link.span_id == publish[entry_id].context.span_id
+        assert link.trace_id == publish[entry_id].context.trace_id
+    assert process[bad_id].status.status_code == StatusCode.ERROR
+    assert {s.parent.span_id for s in inner} == {p.context.span_id for p in process.values()}
+
+
+async def test_async_worker_spans_link_to_producer(ar, uid):
+    from opentelemetry.trace import SpanKind
+    tracing, exporter = _memory_tracing()
+    ids = await aio.StreamProducer(ar, uid, tracing=tracing).add_many([{"n": "1"}, {"n": "2"}])
+    got = []
+    w = aio.StreamWorker(ar, uid, "g", got.extend, batch_size=10, tracing=tracing, **FAST).start()
+    try:
+        deadline = time.monotonic() + 15
+        while len(got) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        await w.stop(5)
+    spans = exporter.get_finished_spans()
+    publish = {s.context.span_id for s in spans if s.kind == SpanKind.PRODUCER}
+    (batch,) = [s for s in spans if s.kind == SpanKind.CONSUMER]
+    assert {link.context.span_id for link in batch.links} == publish and len(ids) == 2

@@ -225,7 +225,8 @@ class WorkerBase(StreamCore):
                  start_id: str = "0", dead_letter_stream: str | None = None,
                  dead_letter_maxlen: int = 10_000, handler_timeout: float | None = None,
                  batch_size: int | None = None, grace: float = 10.0,
-                 delayed_maxlen: int | None = 10_000, prometheus: Any = None):
+                 delayed_maxlen: int | None = 10_000, prometheus: Any = None,
+                 tracing: Any = None):
         super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
                          dead_letter_maxlen=dead_letter_maxlen)
         if concurrency < 1 or max_deliveries < 1:
@@ -239,6 +240,7 @@ class WorkerBase(StreamCore):
         self.delayed_key = colocated(stream, ":delayed")
         self.delayed_maxlen = delayed_maxlen
         self.prometheus = prometheus.bind(stream, group) if prometheus is not None else None
+        self.tracing = tracing  # a tracing.StreamTracing, or None
         self.concurrency, self.count, self.block = concurrency, count, block
         self.claim_idle = claim_idle
         self.claim_interval = claim_interval or claim_idle / 2
@@ -449,8 +451,9 @@ class StreamProducerCore:
     """
 
     def __init__(self, client: Any, stream: str, *, maxlen: int | None = 10_000,
-                 approximate: bool = True, dedup_window: float = 3600.0):
+                 approximate: bool = True, dedup_window: float = 3600.0, tracing: Any = None):
         self.client = client
+        self.tracing = tracing  # a tracing.StreamTracing, or None
         self.stream, self.maxlen, self.approximate = stream, maxlen, approximate
         self.dedup_window = dedup_window
         self.delayed_key = colocated(stream, ":delayed")
@@ -469,6 +472,18 @@ class StreamProducerCore:
         A duplicate ``idempotency_key`` returns the first entry's id."""
         if not fields:
             raise ValueError("an entry needs at least one field")
+        if self.tracing is None:
+            return (yield from self._add(fields, delay, idempotency_key))
+        span, fields = self.tracing.publish(self.stream, fields)
+        entry_id = None
+        try:
+            entry_id = yield from self._add(fields, delay, idempotency_key)
+            return entry_id
+        finally:
+            self.tracing.published(span, entry_id)
+
+    def _add(self, fields: dict[Any, Any], delay: float | None,
+             idempotency_key: str | None) -> Op:
         window = max(1, int(self.dedup_window * 1000))
         if delay is not None and delay > 0:
             keys = [self.delayed_key]
@@ -493,4 +508,13 @@ class StreamProducerCore:
     @op
     def add_many(self, items: Iterable[dict[Any, Any]]) -> Any:
         """Append several entries in one round trip (pipelined, in order)."""
-        return [to_str(i) for i in (yield [self._xadd(f) for f in items])]
+        if self.tracing is None:
+            return [to_str(i) for i in (yield [self._xadd(f) for f in items])]
+        published = [self.tracing.publish(self.stream, f) for f in items]
+        ids: list[Any] = [None] * len(published)
+        try:
+            ids = [to_str(i) for i in (yield [self._xadd(f) for _, f in published])]
+            return ids
+        finally:
+            for (span, _), entry_id in zip(published, ids):
+                self.tracing.published(span, entry_id)

@@ -338,7 +338,7 @@ class StreamWorker(WorkerBase):
                 return
             started = time.perf_counter()
             try:
-                self.handler(live if self.batch_size is not None else live[0])
+                self._call_handler(live)
             except Exception as exc:
                 if not self._finishing(job, started):
                     return
@@ -366,6 +366,14 @@ class StreamWorker(WorkerBase):
             if not abandoned:
                 self._slots.release()
                 self._slot_freed.set()
+
+    def _call_handler(self, live: list[StreamEntry]) -> None:
+        arg: Any = live if self.batch_size is not None else live[0]
+        if self.tracing is None:
+            self.handler(arg)
+            return
+        with self.tracing.use(self.tracing.process(self.stream, self.group, live)):
+            self.handler(arg)
 
     def _finishing(self, job: _Job, started: float) -> bool:
         """The handler returned: claim the outcome, unless the job was abandoned."""

@@ -245,7 +245,15 @@ class StreamWorker(WorkerBase):
 
     # ---- one job
 
-    async def _call_handler(self, arg: Any) -> None:
+    async def _call_handler(self, live: list[StreamEntry]) -> None:
+        if self.tracing is None:
+            await self._run_handler(live)
+            return
+        with self.tracing.use(self.tracing.process(self.stream, self.group, live)):
+            await self._run_handler(live)
+
+    async def _run_handler(self, live: list[StreamEntry]) -> None:
+        arg: Any = live if self.batch_size is not None else live[0]
         if self._is_async:
             call = self.handler(arg)
         else:
@@ -271,7 +279,7 @@ class StreamWorker(WorkerBase):
                 return
             started = time.perf_counter()
             try:
-                await self._call_handler(live if self.batch_size is not None else live[0])
+                await self._call_handler(live)
             except asyncio.TimeoutError:
                 self._observe("failed", len(live))
                 self._observe("timed_out", len(live))
