@@ -382,3 +382,16 @@ async def test_async_worker_spans_link_to_producer(ar, uid):
     publish = {s.context.span_id for s in spans if s.kind == SpanKind.PRODUCER}
     (batch,) = [s for s in spans if s.kind == SpanKind.CONSUMER]
     assert {link.context.span_id for link in batch.links} == publish and len(ids) == 2
+
+
+def test_add_many_adds_in_order_across_chunks_and_trims(r, uid):
+    from vermilion.patterns._streams_core import ADD_MANY_CHUNK
+    n = ADD_MANY_CHUNK * 2 + 7
+    ids = StreamProducer(r, uid, maxlen=None).add_many([{"n": str(i)} for i in range(n)])
+    stored = r.xrange(uid)
+    assert ids == [i for i, _ in stored] and [f["n"] for _, f in stored] == [str(i) for i in range(n)]
+    exact = StreamProducer(r, f"{uid}:x", maxlen=10, approximate=False)
+    exact.add_many([{"n": str(i)} for i in range(25)])
+    assert [f["n"] for _, f in r.xrange(f"{uid}:x")] == [str(i) for i in range(15, 25)]
+    with pytest.raises(ValueError):
+        exact.add_many([{"n": "1"}, {}])
