@@ -395,3 +395,23 @@ def test_add_many_adds_in_order_across_chunks_and_trims(r, uid):
     assert [f["n"] for _, f in r.xrange(f"{uid}:x")] == [str(i) for i in range(15, 25)]
     with pytest.raises(ValueError):
         exact.add_many([{"n": "1"}, {}])
+
+
+async def test_async_handler_raising_timeouterror_is_an_ordinary_failure(ar, uid):
+    await aio.StreamProducer(ar, uid).add({"n": "1"})
+
+    async def handle(entry):
+        raise TimeoutError("the handler's own timeout")
+
+    w = aio.StreamWorker(ar, uid, "g", handle, handler_timeout=30, max_deliveries=1,
+                         **FAST).start()
+    try:
+        deadline = time.monotonic() + 15
+        while w.stats.dead_lettered < 1:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        await w.stop(5)
+    assert w.stats.timed_out == 0 and w.stats.failed == 1
+    (dead,) = await w.dead_letters.list()
+    assert "the handler's own timeout" in dead.error

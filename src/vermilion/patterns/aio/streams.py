@@ -28,6 +28,10 @@ __all__ = ["StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "Dead
            "WorkerMetrics"]
 
 
+class _HandlerTimedOut(Exception):
+    """The handler ran past handler_timeout and was cancelled."""
+
+
 class StreamProducer(StreamProducerCore, AsyncFace):
     __doc__ = StreamProducerCore.__doc__
 
@@ -260,8 +264,14 @@ class StreamWorker(WorkerBase):
             call = asyncio.to_thread(self.handler, arg)
         if self.handler_timeout is None:
             await call
-        else:
-            await asyncio.wait_for(call, self.handler_timeout)
+            return
+        try:
+            async with asyncio.timeout(self.handler_timeout) as scope:
+                await call
+        except TimeoutError:
+            if scope.expired():  # ours, not a TimeoutError the handler raised
+                raise _HandlerTimedOut() from None
+            raise
 
     async def _process(self, entries: list[StreamEntry]) -> None:
         try:
@@ -280,7 +290,7 @@ class StreamWorker(WorkerBase):
             started = time.perf_counter()
             try:
                 await self._call_handler(live)
-            except asyncio.TimeoutError:
+            except _HandlerTimedOut:
                 self._observe("failed", len(live))
                 self._observe("timed_out", len(live))
                 log.warning("stream worker %s: handler timed out on %s", self.consumer,
