@@ -13,7 +13,9 @@ like an application):
   stream c8 b100   the same with concurrency 8 and batch_size 100 (batch handler,
               one XACK per batch); the producer pipelines 1,000 entries a round trip
   semaphore   Semaphore acquire + release pairs per second (limit 10)
-Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
+Prints a table with the Vermilion/Redis ratio and, for servers it started itself (Linux),
+the server's CPU time per operation (utime+stime / operations, approximate: setup counts
+too), which a busy machine distorts far less than operations per second. Writes JSON.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
     proc.kill()
     err = proc.stderr.read().decode(errors="replace")[-300:] if proc.stderr else ""
     return None, None, f"{' '.join(cmd[:4])}... did not start: {err.strip()}"
+
+
+def server_cpu(pid: int | None) -> float | None:
+    """utime+stime of a server process, in seconds (None where /proc cannot say)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(seconds: float, step) -> float:
@@ -188,12 +201,13 @@ def main():
     ap.add_argument("--json", default="patterns_bench.json", help="where to write the results")
     args = ap.parse_args()
 
-    targets, procs, notes = {}, [], {}
+    targets, procs, notes, pids = {}, [], {}, {}
     for kind, url in (("redis", args.redis_url), ("vermilion", args.vermilion_url)):
         if url is None:
             url, proc, why = start_server(kind)
             if proc:
                 procs.append(proc)
+                pids[kind] = proc.pid
             if why:
                 notes[kind] = why
         if url:
@@ -205,8 +219,12 @@ def main():
             row = results.setdefault(bench, {})
             for kind, url in targets.items():
                 client = redis.Redis.from_url(url, socket_timeout=30)
+                cpu0, wall0 = server_cpu(pids.get(kind)), time.perf_counter()
                 try:
                     row[kind] = round(fn(client, args.seconds), 1)
+                    cpu1, ops = server_cpu(pids.get(kind)), row[kind] * (time.perf_counter() - wall0)
+                    if cpu0 is not None and cpu1 is not None and ops:
+                        row[f"{kind} server us/op"] = round(1e6 * (cpu1 - cpu0) / ops, 2)
                 except Exception as exc:  # a server that lacks a command: say so, go on
                     row[kind] = None
                     notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -218,11 +236,14 @@ def main():
         for p in procs:
             p.kill()
 
-    print(f"{'benchmark':26} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}")
+    print(f"{'benchmark':26} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}"
+          f" {'server us/op redis':>19} {'vermilion':>10}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
+        us = lambda x: "n/a" if x is None else f"{x:.1f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}")
+        print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}"
+              f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,

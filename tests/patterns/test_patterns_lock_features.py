@@ -40,6 +40,9 @@ def test_reentrant_lock_counts_acquires_per_thread(r, uid):
 
 
 def test_waiter_is_woken_by_release_not_by_polling(r, uid):
+    alone = Lock(r, uid, ttl=30)
+    alone.acquire(), alone.release()
+    assert r.exists(alone.wake_key, alone.waiters_key) == 0  # nobody waited: no signal
     holder = Lock(r, uid, ttl=30)
     holder.acquire()
     # Polling alone would next look after retry_cap (20 s); the release wakes it.

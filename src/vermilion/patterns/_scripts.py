@@ -34,11 +34,14 @@ def _script(body: str) -> Script:
 # {1, fence} when acquired, {0, pttl} when held by someone else. The counter is
 # bumped in the same script as the SET, so fencing tokens increase strictly in
 # the order locks are granted; it has no TTL because restarting it would hand
-# out old numbers again.
+# out old numbers again. KEYS[3], when given, is the "someone waits" flag: a
+# refused attempt sets it (for WAITER_FLAG_MS) in the same step, so a release
+# that comes after the refusal always sees it and wakes the waiter.
 LOCK_ACQUIRE = _script("""
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1, redis.call('INCR', KEYS[2])}
 end
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', 10000) end
 return {0, redis.call('PTTL', KEYS[1])}
 """)
 
@@ -46,10 +49,11 @@ return {0, redis.call('PTTL', KEYS[1])}
 # KEYS[2], when given, is the lock's wake-up list: one element is left in it
 # (kept ARGV[2] ms) so that a waiter blocked in BLPOP on it tries again at once.
 # The list never holds more than one element, whatever the number of releases.
+# With KEYS[3] (the "someone waits" flag) it is filled only if someone waits.
 LOCK_RELEASE = _script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  if KEYS[2] then
+  if KEYS[2] and (not KEYS[3] or redis.call('EXISTS', KEYS[3]) == 1) then
     redis.call('DEL', KEYS[2])
     redis.call('RPUSH', KEYS[2], '1')
     redis.call('PEXPIRE', KEYS[2], ARGV[2])
@@ -100,8 +104,9 @@ local function wake(key, ms)
 end
 """
 
-# KEYS[1] holders, KEYS[2] fencing counter; ARGV[1] owner, ARGV[2] ttl ms,
-# ARGV[3] limit. {1, fence} when granted, {0, ms until the soonest permit expires}.
+# KEYS[1] holders, KEYS[2] fencing counter, KEYS[3] (optional) "someone waits"
+# flag, set by a refused attempt; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] limit.
+# {1, fence} when granted, {0, ms until the soonest permit expires}.
 SEMAPHORE_ACQUIRE = _script(_SEM_PRELUDE + """
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
@@ -111,6 +116,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   return {1, redis.call('INCR', KEYS[2])}
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', 10000) end
 return {0, int(tonumber(first[2]) - now)}
 """)
 
@@ -126,12 +132,15 @@ end
 return 1
 """)
 
-# Gives permit ARGV[1] back; KEYS[2] (optional) is the wake-up list, kept ARGV[2] ms.
+# Gives permit ARGV[1] back; KEYS[2] (optional) is the wake-up list, kept ARGV[2] ms,
+# filled only while KEYS[3] (the "someone waits" flag, optional) exists.
 SEMAPHORE_RELEASE = _script(_SEM_PRELUDE + """
 local now = now_ms()
 local until_ = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
-if KEYS[2] then wake(KEYS[2], ARGV[2]) end
+if KEYS[2] and (not KEYS[3] or redis.call('EXISTS', KEYS[3]) == 1) then
+  wake(KEYS[2], ARGV[2])
+end
 if not until_ or tonumber(until_) <= now then return 0 end
 return 1
 """)

@@ -64,6 +64,7 @@ class LockCore:
         self.key = tagged(prefix, name)
         self.fence_key = self.key + ":fence"  # same hash tag: one slot on a cluster
         self.wake_key = self.key + ":wake"
+        self.waiters_key = self.key + ":waiters"  # set while someone may be waiting
         self.reentrant, self.notify, self.raise_on_lost = reentrant, notify, raise_on_lost
         self.depth = 0  # acquires not yet matched by a release (reentrant locks)
         self._holder: object = None  # thread id / task that holds it
@@ -83,7 +84,10 @@ class LockCore:
 
     def _try_acquire(self, owner: str) -> Op:
         """One attempt. Returns (True, fence) or (False, seconds the holder has left)."""
-        ok, value = yield S.LOCK_ACQUIRE([self.key, self.fence_key], [owner, ms(self.ttl)])
+        keys = [self.key, self.fence_key]
+        if self.notify:
+            keys.append(self.waiters_key)
+        ok, value = yield S.LOCK_ACQUIRE(keys, [owner, ms(self.ttl)])
         return (True, int(value)) if ok else (False, max(0, int(value)) / 1000)
 
     def _extend(self, owner: str, ttl: float) -> Op:
@@ -91,7 +95,7 @@ class LockCore:
 
     def _release(self, owner: str) -> Op:
         if self.notify:
-            return bool((yield S.LOCK_RELEASE([self.key, self.wake_key],
+            return bool((yield S.LOCK_RELEASE([self.key, self.wake_key, self.waiters_key],
                                               [owner, max(1000, ms(self.ttl))])))
         return bool((yield S.LOCK_RELEASE([self.key], [owner])))
 

@@ -18,7 +18,7 @@ as the fallback), support ``watchdog=True``, ``on_lost``, ``timeout`` and raise
 
 Keys (one hash tag per instance, so they work on Redis Cluster):
 ``semaphore:{name}`` (sorted set: owner -> expiry), ``semaphore:{name}:fence``,
-``semaphore:{name}:wake``; ``rwlock:{name}:readers`` (sorted set),
+``semaphore:{name}:wake``, ``semaphore:{name}:waiters``; ``rwlock:{name}:readers`` (sorted set),
 ``rwlock:{name}:writer``, ``rwlock:{name}:waiting`` (writers waiting),
 ``rwlock:{name}:fence``, ``rwlock:{name}:wake``.
 """
@@ -45,6 +45,7 @@ class SemaphoreSteps:
     key: str
     fence_key: str
     wake_key: str
+    waiters_key: str
     ttl: float
     notify: bool
     limit: int
@@ -55,15 +56,17 @@ class SemaphoreSteps:
         self.limit = limit
 
     def _try_acquire(self, owner: str) -> Steps:
-        ok, value = yield S.SEMAPHORE_ACQUIRE([self.key, self.fence_key],
-                                              [owner, ms(self.ttl), self.limit])
+        keys = [self.key, self.fence_key]
+        if self.notify:
+            keys.append(self.waiters_key)
+        ok, value = yield S.SEMAPHORE_ACQUIRE(keys, [owner, ms(self.ttl), self.limit])
         return (True, int(value)) if ok else (False, max(0, int(value)) / 1000)
 
     def _extend(self, owner: str, ttl: float) -> Steps:
         return bool((yield S.SEMAPHORE_EXTEND([self.key], [owner, ms(ttl)])))
 
     def _release(self, owner: str) -> Steps:
-        keys = [self.key, self.wake_key] if self.notify else [self.key]
+        keys = [self.key, self.wake_key, self.waiters_key] if self.notify else [self.key]
         return bool((yield S.SEMAPHORE_RELEASE(keys, [owner, max(1000, ms(self.ttl))])))
 
     def _owner_now(self) -> Steps:
