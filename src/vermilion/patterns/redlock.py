@@ -311,12 +311,16 @@ class Redlock(RedlockBase):
         # however many threads share this object.
         self._lanes = [_Lane(c, max_in_flight, n) for c, n in zip(self.clients, self.names)]
 
-    def _fan_out(self, script: Any, keys: list[str], args: list[Any],
-                 timeout: float) -> list[Any]:
-        """Run a script on every node; None for nodes that did not answer in time."""
+    def _fan_out(self, script: Any, keys: list[str], args: list[Any], timeout: float,
+                 wait_on: list[bool] | None = None) -> list[Any]:
+        """Run a script on every node; None for nodes that did not answer in time.
+
+        With ``wait_on``, the calls to the other nodes are sent but not waited for."""
         deadline = time.monotonic() + timeout
         futures = [lane.submit(script(keys, args), deadline) for lane in self._lanes]
-        wait([f for f in futures if f is not None], timeout=timeout)
+        waited = [f for i, f in enumerate(futures)
+                  if f is not None and (wait_on is None or wait_on[i])]
+        wait(waited, timeout=timeout)
         out: list[Any] = []
         for f in futures:
             if f is None or not f.done():
@@ -349,8 +353,9 @@ class Redlock(RedlockBase):
                     lease._start_watchdog()
                 return lease, result
             # Undo partial grants everywhere, including nodes that timed out:
-            # their SET may still land.
-            self._release(keys, token)
+            # their SET may still land. Only the nodes that answered are waited
+            # for, so a frozen node costs this attempt one node timeout, not two.
+            self._release(keys, token, [r is not None for r in replies])
             if attempt <= self.retry_count:
                 time.sleep(self._pause())
         return None, result
@@ -365,8 +370,9 @@ class Redlock(RedlockBase):
                 f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
         return lease
 
-    def _release(self, keys: list[str], token: str) -> int:
-        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
+    def _release(self, keys: list[str], token: str, wait_on: list[bool] | None = None) -> int:
+        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl),
+                                wait_on)
         return sum(1 for r in replies if r is True)
 
     def _extend(self, lease: Lease, ttl: float) -> RedlockResult:

@@ -110,6 +110,10 @@ class Redlock(RedlockBase):
 
     _client_class: Any = redis.asyncio.Redis
 
+    def __init__(self, nodes: Any, **options: Any):
+        super().__init__(nodes, **options)
+        self._background: set[asyncio.Future[Any]] = set()  # releases not waited for
+
     async def _one(self, client: Any, run: Any, timeout: float) -> Any:
         try:
             return bool(await asyncio.wait_for(run_async(client, run), timeout))
@@ -118,10 +122,24 @@ class Redlock(RedlockBase):
         except Exception as exc:  # a node's failure is a vote against, not our failure
             return exc
 
-    async def _fan_out(self, script: Any, keys: list[str], args: list[Any],
-                       timeout: float) -> list[Any]:
-        return await asyncio.gather(*(self._one(c, script(keys, args), timeout)
-                                      for c in self.clients))
+    async def _fan_out(self, script: Any, keys: list[str], args: list[Any], timeout: float,
+                       wait_on: list[bool] | None = None) -> list[Any]:
+        """Run a script on every node; None for nodes that did not answer in time.
+
+        With ``wait_on``, the calls to the other nodes run in the background."""
+        waited = []
+        for i, c in enumerate(self.clients):
+            call = self._one(c, script(keys, args), timeout)
+            if wait_on is None or wait_on[i]:
+                waited.append((i, call))
+            else:
+                task = asyncio.ensure_future(call)
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        out: list[Any] = [None] * len(self.clients)
+        for (i, _), reply in zip(waited, await asyncio.gather(*(c for _, c in waited))):
+            out[i] = reply
+        return out
 
     async def try_acquire(self, resources: Any, ttl: float | None = None, *,
                           watchdog: bool = False, on_lost: Callable[..., Any] | None = None,
@@ -143,7 +161,7 @@ class Redlock(RedlockBase):
                 if watchdog:
                     lease._start_watchdog()
                 return lease, result
-            await self._release(keys, token)
+            await self._release(keys, token, [r is not None for r in replies])
             if attempt <= self.retry_count:
                 await asyncio.sleep(self._pause())
         return None, result
@@ -157,8 +175,10 @@ class Redlock(RedlockBase):
                 f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
         return lease
 
-    async def _release(self, keys: list[str], token: str) -> int:
-        replies = await self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
+    async def _release(self, keys: list[str], token: str,
+                       wait_on: list[bool] | None = None) -> int:
+        replies = await self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl),
+                                      wait_on)
         return sum(1 for r in replies if r is True)
 
     async def _extend(self, lease: Lease, ttl: float) -> RedlockResult:
@@ -174,5 +194,7 @@ class Redlock(RedlockBase):
         return result
 
     async def close(self) -> None:
+        if self._background:  # each ends within its node timeout
+            await asyncio.gather(*self._background, return_exceptions=True)
         for c in self._owned:
             await c.aclose()
