@@ -279,7 +279,7 @@ class WorkerBase(StreamCore):
         else:
             reason = repr(exc)
         if entry.deliveries >= self.max_deliveries:
-            return None, f"{reason} (gave up after {entry.deliveries} deliveries)"
+            return None, reason  # the dead letter records the delivery count beside it
         if isinstance(exc, Retry) and exc.delay is not None:
             return max(0.0, exc.delay), reason
         return retry_delay(entry.deliveries, self.retry_base, self.retry_cap), reason
