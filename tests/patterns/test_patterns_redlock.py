@@ -25,7 +25,10 @@ def _redlock(procs, **kw):
     kw.setdefault("retry_delay", 0.02)
     kw.setdefault("retry_jitter", 0.02)
     kw.setdefault("node_timeout", 0.1)
-    return Redlock([p.url for p in procs], **kw)
+    # A long socket timeout: waiting on a frozen node would show as seconds, far
+    # from the node timeout, so the time bounds below hold on a busy machine.
+    return Redlock([redis.Redis(host="127.0.0.1", port=p.port, socket_timeout=10)
+                    for p in procs], **kw)
 
 
 def test_quorum_acquire_release_and_exclusion(redis_farm):
@@ -33,7 +36,7 @@ def test_quorum_acquire_release_and_exclusion(redis_farm):
     a, b = _redlock(procs), _redlock(procs)
     lease = a.acquire("payment:1", ttl=2)
     assert len(lease.result.votes_for) == 3 and not lease.result.votes_against
-    assert 1.9 < lease.validity < 2.0
+    assert 1.0 < lease.validity < 2.0 - 2 * 0.01
     assert _keys_everywhere(procs, "lock:payment:1") == [1, 1, 1]
     other, result = b.try_acquire("payment:1", ttl=2)
     assert other is None and result.attempts == 2
@@ -62,13 +65,13 @@ def test_minority_down_still_locks_majority_down_does_not(redis_farm, n, fault):
             take_down(p)
         start = time.monotonic()
         lease = rl.acquire("job", ttl=3)
-        assert time.monotonic() - start < 0.5  # did not wait on the dead nodes
+        assert time.monotonic() - start < 5  # did not wait on the dead nodes (10 s)
         assert len(lease.result.votes_for) == n - len(down)
         assert set(lease.result.votes_against) == {f"127.0.0.1:{p.port}" for p in down}
         assert set(lease.result.votes_against.values()) <= {"timeout"} | {
             v for v in lease.result.votes_against.values() if v.startswith("error")}
         ext = lease.extend(3)
-        assert ext.acquired and lease.validity > 2.5
+        assert ext.acquired and lease.validity > 1.5
         lease.release()
 
         take_down(procs[(n - 1) // 2])  # now a majority is gone
@@ -127,12 +130,14 @@ def test_two_contenders_never_hold_at_once(redis_farm):
 
 async def test_async_redlock_with_a_frozen_node(redis_farm):
     procs = redis_farm(3)
-    rl = aio.Redlock([p.url for p in procs], retry_count=1, retry_delay=0.02, node_timeout=0.1)
+    import redis.asyncio
+    rl = aio.Redlock([redis.asyncio.Redis(host="127.0.0.1", port=p.port, socket_timeout=10)
+                      for p in procs], retry_count=1, retry_delay=0.02, node_timeout=0.1)
     procs[2].pause()
     try:
         start = time.monotonic()
         async with await rl.acquire("pay", ttl=2) as lease:
-            assert time.monotonic() - start < 0.5
+            assert time.monotonic() - start < 5  # not the 10 s socket timeout
             assert len(lease.result.votes_for) == 2
             assert lease.result.votes_against == {f"127.0.0.1:{procs[2].port}": "timeout"}
             assert (await lease.extend(2)).acquired
