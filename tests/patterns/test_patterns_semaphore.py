@@ -51,7 +51,7 @@ def test_semaphore_bounds_concurrency_across_threads(r, uid):
 
 def test_frozen_holders_permits_expire_and_their_release_reports_loss(backend, r, uid):
     holders = [subprocess.Popen([sys.executable, str(Path(__file__).with_name("_sem_holder.py")),
-                                 backend.url, uid, "2", "2.0"],
+                                 backend.url, uid, "2", "1.2"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for _ in range(2)]
     try:
