@@ -214,7 +214,18 @@ def retry_delay(deliveries: int, base: float, cap: float) -> float:
 
 
 class WorkerBase(StreamCore):
-    """Options and per-entry decisions shared by the sync and asyncio workers."""
+    """Options and per-entry decisions shared by the sync and asyncio workers.
+
+    Options (durations in seconds): ``concurrency`` handler calls at once;
+    ``batch_size`` (None: the handler gets one entry; N: a list of up to N);
+    ``count`` entries per read; ``block`` (seconds, not redis-py's ms);
+    ``claim_idle`` idle time after which others' entries are reclaimed (seconds,
+    not ms); ``claim_interval``; ``heartbeat``; ``max_deliveries``; ``retry_base``
+    and ``retry_cap`` (backoff); ``handler_timeout``; ``grace`` (shutdown);
+    ``start_id``; ``dead_letter_stream``, ``dead_letter_maxlen``;
+    ``delayed_maxlen`` (MAXLEN ~ when promoting delayed entries); ``prometheus``
+    (a ``metrics.PrometheusMetrics``); ``tracing`` (a ``tracing.StreamTracing``).
+    """
 
     def __init__(self, client: Any, stream: str, group: str, handler: Callable[..., Any], *,
                  consumer: str | None = None,
