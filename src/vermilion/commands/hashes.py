@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import OK
-from ..engine.core import NATIVE_HSET, speedups
 from ..engine.table import COMMANDS, command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
@@ -92,11 +91,6 @@ def hmset(client, args):
     return OK
 
 
-# With the C request loop, HSET key field value on an existing hash runs in
-# _speedups.c (native_hset) when nothing listens; this handler stays the reference.
-COMMANDS["hset"].native = NATIVE_HSET
-if speedups is not None:
-    speedups.setup_hash(Hash)
 
 
 @command("hsetnx", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",

@@ -18,7 +18,6 @@ from ..engine.errors import (
     CommandError, wrong_arity,
 )
 from ..engine.replies import OK
-from ..engine.core import NATIVE_GET, NATIVE_INCR, NATIVE_SET
 from ..engine.table import COMMANDS, command
 from ..types import longdouble
 from ..types.lcs import LcsTable, lcs_walk
@@ -502,14 +501,6 @@ def incr(client, args, delta: int = 1) -> int:
     if engine.notify_flags:             # notify()'s own first test, inlined
         engine.notify(db, "$", b"incrby", key)
     return result
-
-
-# With the C request loop, the common cases of INCR (an integer string without a
-# TTL, nothing watching), SET without options and GET of a string without a TTL run
-# in _speedups.c; these functions stay the reference and take every other case.
-COMMANDS["incr"].native = NATIVE_INCR
-COMMANDS["set"].native = NATIVE_SET
-COMMANDS["get"].native = NATIVE_GET
 
 
 @command("decr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",

@@ -5,12 +5,8 @@ import asyncio
 import logging
 import os
 
-from ..engine.core import speedups
 from ..engine.engine import Engine
 from .connection import Connection
-
-# The compiled twin of flush_pending's loop (engine/core.py), or None.
-c_flush_pending = speedups.flush_pending if speedups is not None else None
 
 log = logging.getLogger("vermilion")
 
@@ -147,8 +143,6 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
-        if c_flush_pending is not None:
-            return c_flush_pending(self, queue)
         for client in queue:
             if client.pending:
                 client.flush([])
