@@ -88,7 +88,7 @@ class Server:
     def implementation(self) -> str:
         if self.kind == "redis":
             return "redis"
-        r = subprocess.run([self.python, "-c", "import vermilion.engine.core as c; print(c.IMPLEMENTATION)"],
+        r = subprocess.run([self.python, "-c", "import importlib, vermilion._native as n; [importlib.import_module(m) for m in n.COMPILED_MODULES]; print(n.describe())"],
                            capture_output=True, text=True, env=server_env())
         return r.stdout.strip() or "?"
 

@@ -85,6 +85,7 @@ WORKLOADS = {
     "INCR": lambda i: encode(b"INCR", b"counter"),
     "SET_NX_PX": lambda i: encode(b"SET", b"lock:%06d" % (i % 1000), b"v", b"NX", b"PX", b"30000"),
     "XADD": lambda i: encode(b"XADD", b"stream", b"*", b"f", b"v"),
+    "XADD_MAXLEN": lambda i: encode(b"XADD", b"capped", b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", b"list", b"xxx"),
     "HSET": lambda i: encode(b"HSET", b"hash", b"f:%06d" % (i % 1000), b"v"),
     "LRANGE_100": lambda i: encode(b"LRANGE", b"biglist", b"0", b"99"),

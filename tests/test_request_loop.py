@@ -683,3 +683,23 @@ def test_client_pause_holds_a_write_from_a_client_with_replies_off(ports):
         a.call("CLIENT", "UNPAUSE")
         return before, b.call("CLIENT", "REPLY", "ON"), b.call("PING"), a.call("GET", "held")
     same_on_both_with_clients(ports, scenario)
+
+
+def test_compiled_modules_run_as_plain_python_without_cython_installed():
+    # The @cython.locals declarations must cost nothing and change nothing when the
+    # modules run as plain Python on a machine without Cython.
+    code = """
+import sys
+sys.modules["cython"] = None            # as if Cython were not installed
+import vermilion
+with vermilion.embedded() as server:
+    r = server.client()
+    r.set("a", 1)
+    print(r.get("a"), r.incr("a"), r.hset("h", "f", "v"), r.sadd("s", "m"), r.lpush("l", "x"),
+          r.publish("c", "m"), r.xadd("x", {"f": "v"}, id="1-1"))
+"""
+    env = {**os.environ, "VERMILION_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["b'1'", "2", "1", "1", "1", "0", "b'1-1'"]

@@ -44,6 +44,7 @@ COMPILED_MODULES = (
     "vermilion.engine.keyspace",
     "vermilion.engine.blocking",
     "vermilion.commands._args",
+    "vermilion.commands.connection",
     "vermilion.commands.strings",
     "vermilion.commands.keys",
     "vermilion.commands.lists",
@@ -53,10 +54,12 @@ COMPILED_MODULES = (
     "vermilion.commands.streams",
     "vermilion.commands.pubsub",
     "vermilion.commands.transactions",
+    "vermilion.commands.scripting",
     "vermilion.types.collections",
     "vermilion.types.sortedset",
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",
+    "vermilion.scripting.scripts",
 )
 
 # Written by setup.py next to the compiled modules, one per interpreter ABI

@@ -6,6 +6,14 @@ Redis's exact order). A key never holds an empty hash.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import OK
 from ..engine.table import COMMANDS, command
@@ -38,6 +46,7 @@ def _hash_for_write(client, key: bytes):
 
 @command("hset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Creates or modifies the value of a field in a hash.")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def hset(client, args):
     n = len(args)
     if n == 4:

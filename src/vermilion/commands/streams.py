@@ -44,6 +44,14 @@ answered with Redis's errors (``UNBLOCKED the stream key no longer exists`` /
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import COMMANDS, command, container
@@ -285,6 +293,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS, summary="Appends a new entry to a stream",
          complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def xadd(client, args):
     engine = client.engine
     if args[2] == b"*":                       # the common form: no options

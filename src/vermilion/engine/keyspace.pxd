@@ -10,3 +10,8 @@ cdef class Database:
     cdef public int track
     cdef public bint notify_new, hooked
     cdef dict __dict__
+
+    # Called by the hot handlers as C calls (a Python subclass could still override them).
+    cpdef get(self, key)
+    cpdef set(self, key, value, keep_ttl=*)
+    cpdef add(self, key, value)
