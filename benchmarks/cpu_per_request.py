@@ -10,6 +10,11 @@ requests it served.
     python benchmarks/cpu_per_request.py                      # this interpreter
     python benchmarks/cpu_per_request.py --python python3.12  # Vermilion on another one
     python benchmarks/cpu_per_request.py --tests SET,GET -P 1 --json out.json
+    python benchmarks/cpu_per_request.py --tests APPSET,APPGET --user "~app:* +@read +@write"
+
+--user RULES creates an ACL user with those rules (and a password) on both
+servers and makes redis-benchmark authenticate as it, so ACL checks are paid on
+every request; compare with the same tests run without --user.
 
 Each test runs against both servers alternately for --rounds rounds; the
 median of each side is printed with the ratio Vermilion/Redis (lower is
@@ -48,7 +53,13 @@ TESTS: dict[str, list[str]] = {
     "XADD": ["XADD", "bench:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
     "PUBLISH": ["PUBLISH", "bench:ch", "hello"],
     "EVAL": ["EVAL", EVAL_SET, "1", "key:__rand_int__", "v"],
+    # SET/GET on keys a user limited to ~app:* may touch (for --user).
+    "APPSET": ["SET", "app:__rand_int__", "xxx"],
+    "APPGET": ["GET", "app:__rand_int__"],
 }
+
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench-password"
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -71,8 +82,9 @@ def wait_ready(port: int, deadline: float = 30.0) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, python: str):
+    def __init__(self, kind: str, python: str, user_rules: str | None = None):
         self.kind = kind
+        self.auth: list[str] = []
         self.python = python
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"cpubench-{kind}-")
@@ -84,6 +96,11 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env=server_env())
         wait_ready(self.port)
+        if user_rules:
+            subprocess.run(["redis-cli", "-p", str(self.port), "ACL", "SETUSER", BENCH_USER, "on",
+                            ">" + BENCH_PASSWORD, *user_rules.split()], check=True,
+                           capture_output=True)
+            self.auth = ["--user", BENCH_USER, "-a", BENCH_PASSWORD]
 
     def implementation(self) -> str:
         if self.kind == "redis":
@@ -106,7 +123,7 @@ def run_one(server: Server, args: list[str], requests: int, pipeline: int, clien
     subprocess.run(["redis-cli", "-p", str(server.port), "FLUSHALL"], capture_output=True)
     before = cpu_seconds(server.proc.pid)
     t0 = time.monotonic()
-    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-c", str(clients),
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), *server.auth, "-c", str(clients),
                           "-n", str(requests), "-r", "100000", "-P", str(pipeline), "-q", *args],
                          capture_output=True, text=True, check=True).stdout
     elapsed = time.monotonic() - t0
@@ -125,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-c", "--clients", type=int, default=50)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", help="write the results here too")
+    p.add_argument("--user", metavar="RULES",
+                   help="benchmark as an ACL user with these rules, e.g. \"~app:* +@read +@write\"")
     opts = p.parse_args(argv)
     names = [t.strip().upper() for t in opts.tests.split(",") if t.strip()]
     unknown = [n for n in names if n not in TESTS]
@@ -133,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
 
     version = subprocess.run([opts.python, "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    servers = {kind: Server(kind, opts.python) for kind in ("redis", "vermilion")}
+    servers = {kind: Server(kind, opts.python, opts.user) for kind in ("redis", "vermilion")}
     results: dict[str, dict] = {}
     try:
         impl = servers["vermilion"].implementation()
         print(f"# Python {version} (Vermilion loop: {impl}), -P {opts.pipeline}, -c {opts.clients}, "
-              f"-n {opts.requests}, median of {opts.rounds}")
+              f"-n {opts.requests}, median of {opts.rounds}"
+              + (f", ACL user '{opts.user}'" if opts.user else ", default user"))
         print(f"{'test':<8} {'V us/req':>9} {'R us/req':>9} {'CPU V/R':>8} {'V req/s':>10} {'R req/s':>10} {'rps V/R':>8}")
         for name in names:
             samples: dict[str, list[tuple[float, float]]] = {"redis": [], "vermilion": []}
@@ -158,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             s.stop()
     if opts.json:
         Path(opts.json).write_text(json.dumps({"python": version, "loop": impl, "pipeline": opts.pipeline,
-                                               "results": results}, indent=2))
+                                               "user": opts.user, "results": results}, indent=2))
     return 0
 
 

@@ -25,7 +25,9 @@ def reference_server():
 def vermilion_process_server():
     """The embedded server shared by the session (state is reset per test by `pair`)."""
     import vermilion
-    with vermilion.embedded() as server:
+    # DEBUG is refused by default (enable-debug-command no); the reference server
+    # is started with it allowed, and so is this one.
+    with vermilion.embedded(config={"enable-debug-command": "yes"}) as server:
         yield server
 
 

@@ -31,7 +31,9 @@ class ServerProcess:
     def argv(self) -> list[str]:
         base = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
         if self.kind == "vermilion":
-            return [sys.executable, "-m", "vermilion", "server", *base, *self.extra]
+            # Both servers allow DEBUG (DIGEST, RELOAD ...); the default refuses it.
+            return [sys.executable, "-m", "vermilion", "server", *base, "--enable-debug-command",
+                    "yes", *self.extra]
         return [reference_binary(), *base, "--enable-debug-command", "yes", *self.extra]
 
     def start(self, wait: bool = True, timeout: float = 60.0) -> "ServerProcess":

@@ -214,17 +214,21 @@ def test_info_commandstats_and_errorstats(vermilion_process_server):
     assert "errorstat_ERR:count=3" in text
 
 
-def test_keyspace_info_and_used_memory_grows(vermilion_server, vermilion_client):
-    r = vermilion_client
-    before = r.info("memory")["used_memory"]
-    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
-    pipe = r.pipeline(transaction=False)
-    for i in range(50_000):
-        pipe.execute_command("SET", f"mem:{i}", "x" * 100)
-    pipe.execute()
-    info = r.info("keyspace")
-    assert info["db0"]["keys"] == 50_000
-    assert r.info("memory")["used_memory"] > before + 2_000_000
+def test_keyspace_info_and_used_memory_grows():
+    import vermilion
+    # DEBUG is refused by default; "local" allows it from this loopback client.
+    with vermilion.embedded(config={"enable-debug-command": "local"}) as server:
+        r = server.client()
+        before = r.info("memory")["used_memory"]
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        pipe = r.pipeline(transaction=False)
+        for i in range(50_000):
+            pipe.execute_command("SET", f"mem:{i}", "x" * 100)
+        pipe.execute()
+        info = r.info("keyspace")
+        assert info["db0"]["keys"] == 50_000
+        assert r.info("memory")["used_memory"] > before + 2_000_000
+        r.close()
 
 
 def test_slowlog(pair2):

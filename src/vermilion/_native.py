@@ -54,6 +54,7 @@ COMPILED_MODULES = (
     "vermilion.commands.streams",
     "vermilion.commands.pubsub",
     "vermilion.commands.transactions",
+    "vermilion.commands.acl",
     "vermilion.commands.scripting",
     "vermilion.types.collections",
     "vermilion.types.sortedset",

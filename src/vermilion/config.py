@@ -34,6 +34,7 @@ class Directive:
     hi: int = LLONG_MAX
     choices: tuple = ()
     immutable: bool = False
+    protected: bool = False   # CONFIG SET refused unless enable-protected-configs allows it
     alias: str | None = None
     parse: Callable | None = None      # special kinds: text -> value (raises ConfigError)
     render: Callable | None = None     # special kinds: value -> text
@@ -153,7 +154,7 @@ def _x(name, default, parse, render, **kw):
 YESNO_LOCAL = ("no", "yes", "local")
 
 DIRECTIVES: list[Directive] = [
-    _s("acl-pubsub-default", "resetchannels"), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
+    _e("acl-pubsub-default", "resetchannels", ("allchannels", "resetchannels")), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
     _i("active-defrag-cycle-max", 25, 1, 99), _i("active-defrag-cycle-min", 1, 1, 99),
     _m("active-defrag-ignore-bytes", 104857600, 1), _i("active-defrag-max-scan-fields", 1000, 1),
     _i("active-defrag-threshold-lower", 10, 0, 1000), _i("active-defrag-threshold-upper", 100, 0, 1000),
@@ -181,9 +182,9 @@ DIRECTIVES: list[Directive] = [
     _b("cluster-replica-no-failover", False), _i("cluster-replica-validity-factor", 10, 0, INT_MAX),
     _b("cluster-require-full-coverage", True), _b("crash-log-enabled", True),
     _b("crash-memcheck-enabled", True), _b("daemonize", False, immutable=True),
-    _i("databases", 16, 1, INT_MAX, immutable=True), _s("dbfilename", "dump.rdb"),
-    _s("dir", "."), _b("disable-thp", True, immutable=True), _b("dynamic-hz", True),
-    _e("enable-debug-command", "local", YESNO_LOCAL, immutable=True),
+    _i("databases", 16, 1, INT_MAX, immutable=True), _s("dbfilename", "dump.rdb", protected=True),
+    _s("dir", ".", protected=True), _b("disable-thp", True, immutable=True), _b("dynamic-hz", True),
+    _e("enable-debug-command", "no", YESNO_LOCAL, immutable=True),
     _e("enable-module-command", "no", YESNO_LOCAL, immutable=True),
     _e("enable-protected-configs", "no", YESNO_LOCAL, immutable=True),
     _i("hash-max-listpack-entries", 512), _m("hash-max-listpack-value", 64),
@@ -279,6 +280,10 @@ class Config:
     """Current values of every directive; listeners hear about each change."""
 
     def __init__(self, **overrides):
+        # `user NAME rules...` lines (ACL users loaded at startup) and
+        # `rename-command OLD NEW` lines, in file order.
+        self.acl_users: list[tuple[str, list[str]]] = []
+        self.renames: list[tuple[str, str]] = []
         self.values: dict[str, Any] = {}
         for d in TABLE.values():
             default = d.default
@@ -339,8 +344,12 @@ class Config:
         self.values[key] = self.parse_value(TABLE[key], text)
         self._notify({key})
 
-    def set_many(self, pairs: list[tuple[str, str]], runtime: bool = True) -> None:
-        """CONFIG SET: validate every pair, then apply all of them or none."""
+    def set_many(self, pairs: list[tuple[str, str]], runtime: bool = True,
+                 protected_ok: bool = True) -> None:
+        """CONFIG SET: validate every pair, then apply all of them or none.
+
+        `protected_ok` is False for a client that enable-protected-configs does not
+        allow to change protected directives (dir, dbfilename)."""
         staged: dict[str, Any] = {}
         for name, text in pairs:
             key = canonical(name)
@@ -351,6 +360,8 @@ class Config:
                 raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
             if runtime and d.immutable:
                 raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            if runtime and d.protected and not protected_ok:
+                raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
             try:
                 staged[key] = self.parse_value(d, text)
             except ConfigError as err:
@@ -419,6 +430,15 @@ class Config:
 
     def apply_directive(self, name: str, args: list[str]) -> None:
         """One directive from a file or the command line (``save`` and friends take many words)."""
+        if name == "user" and args:
+            self._add_user(args[0], args[1:])
+            return
+        if name == "rename-command":
+            if len(args) != 2:
+                raise ConfigError("Bad directive or wrong number of arguments")
+            _check_rename(args[0], args[1], self.renames)
+            self.renames.append((args[0].lower(), args[1]))
+            return
         key = canonical(name)
         if key is None or not args and TABLE[key].kind not in ("string", "special"):
             raise ConfigError("Bad directive or wrong number of arguments")
@@ -435,6 +455,53 @@ class Config:
             return
         self.values[key] = self.parse_value(d, text)
         self._notify({key})
+
+
+    def _add_user(self, name: str, rules: list[str]) -> None:
+        """ACLAppendUserForLoading: checked now, applied when the engine starts.
+
+        Unknown command or category names are reported at startup, as in Redis."""
+        from .types import acl
+        if any(n == name for n, _ in self.acl_users):
+            raise ConfigError(f"Error in user declaration '{name}': {acl.ERR_DUPLICATE_USER}")
+        try:
+            merged = acl.merge_selector_args(rules)
+        except ValueError as err:
+            raise ConfigError(f"Error in user declaration '{rules[err.args[0]]}': "
+                              f"{acl.ERR_SYNTAX}") from None
+        probe = acl.User(name)
+        catalog = _acl_catalog()
+        words = ["user", name, *rules]
+        for j, op in enumerate(merged):
+            try:
+                probe.apply(op, catalog)
+            except acl.UnknownName:
+                pass
+            except acl.RuleError as err:
+                # Redis names the word at the failing rule's index in the whole line.
+                raise ConfigError(f"Error in user declaration '{words[j]}': {err}") from None
+        self.acl_users.append((name, rules))
+
+
+def _acl_catalog():
+    from . import commands  # noqa: F401  (fills the command table)
+    from .engine.table import COMMANDS
+    from .types.acl import Catalog
+    return Catalog(list(COMMANDS.values()))
+
+
+def _check_rename(old: str, new: str, done: list) -> None:
+    from . import commands  # noqa: F401
+    from .engine.table import COMMANDS
+    names = {n for n in COMMANDS}
+    for a, b in done:
+        names.discard(a)
+        if b:
+            names.add(b.lower())
+    if old.lower() not in names:
+        raise ConfigError("No such command in rename-command")
+    if new and new.lower() in names:
+        raise ConfigError("Target command name already exists")
 
 
 class ConfigFileError(Exception):

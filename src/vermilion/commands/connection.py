@@ -1,8 +1,6 @@
 """Connection commands: PING, ECHO, SELECT, QUIT, RESET, HELLO, AUTH and CLIENT."""
 from __future__ import annotations
 
-import hmac
-
 from .. import REDIS_VERSION
 from ..engine.errors import INVALID_DB, SYNTAX, WRONGPASS, CommandError
 from ..engine.replies import NO_REPLY, OK, PONG, Status, Verbatim
@@ -51,31 +49,21 @@ def quit_(client, args):
 # -- AUTH / HELLO / RESET ---------------------------------------------------------------------
 
 
-def _check_password(client, user: bytes | None, password: bytes) -> bool:
-    """Only the `default` user exists (no ACL yet); it is guarded by requirepass."""
-    required = client.engine.requirepass
-    return (user is None or user == b"default") and \
-        hmac.compare_digest(password, required.encode())
-
-
 @command("auth", arity=-2, flags="noscript loading stale fast no_auth allow_busy", acl="connection",
          group="connection", summary="Authenticates the connection.")
 def auth(client, args):
     if len(args) > 3:
         raise CommandError(SYNTAX)
-    user, password = (None, args[1]) if len(args) == 2 else (args[1], args[2])
-    if client.engine.requirepass is None and user is None:
-        raise CommandError("ERR AUTH <password> called without any password configured for "
-                           "the default user. Are you sure your configuration is correct?")
-    if client.engine.requirepass is None:
-        # No password: the default user accepts any password ("nopass").
-        if user == b"default":
-            return OK
+    acl = client.engine.acl
+    if len(args) == 2:
+        if acl.default.nopass:
+            raise CommandError("ERR AUTH <password> called without any password configured for "
+                               "the default user. Are you sure your configuration is correct?")
+        user, password = b"default", args[1]
+    else:
+        user, password = args[1], args[2]
+    if not acl.authenticate(client, user, password, args):
         raise CommandError(WRONGPASS)
-    if not _check_password(client, user, password):
-        raise CommandError(WRONGPASS)
-    client.authenticated = True
-    client.update_gate()
     return OK
 
 
@@ -95,13 +83,8 @@ def hello(client, args):
     while i < len(args):
         opt = args[i].lower()
         if opt == b"auth" and i + 2 < len(args):
-            user, password = args[i + 1], args[i + 2]
-            if client.engine.requirepass is None:
-                if user != b"default":
-                    raise CommandError(WRONGPASS)
-            elif not _check_password(client, user, password):
+            if not client.engine.acl.authenticate(client, args[i + 1], args[i + 2], args):
                 raise CommandError(WRONGPASS)
-            client.authenticated = True
             i += 3
         elif opt == b"setname" and i + 1 < len(args):
             setname = args[i + 1]
@@ -109,7 +92,7 @@ def hello(client, args):
             i += 2
         else:
             raise CommandError("ERR Syntax error in HELLO option '%s'" % args[i].decode("utf-8", "replace"))
-    if not client.authenticated:
+    if not client.authenticated and client.engine.requirepass is not None:
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
                            "otherwise the HELLO AUTH <user> <pass> option can be used to "
                            "authenticate the client and select the RESP protocol version at the same time")
@@ -141,8 +124,10 @@ def reset(client, args):
     client.reply_mode = 0
     client.no_evict = client.no_touch = False
     engine.remove_monitor(client)
-    client.authenticated = not engine.requirepass
-    client.update_gate()
+    # Back to the default user, authenticated only if it needs no password (resetCommand).
+    client.user = engine.acl.default
+    client.authenticated = engine.requirepass is None
+    engine.acl.update_client(client)
     return Status(b"RESET")
 
 
@@ -311,7 +296,10 @@ def client_kill(client, args):
         elif opt == b"laddr":
             filters.append(lambda c, w=text: c.laddr == w)
         elif opt == b"user":
-            filters.append(lambda c, w=text: c.user == w)
+            wanted = client.engine.acl.users.get(val.decode("latin-1"))
+            if wanted is None:
+                raise CommandError("ERR No such user '%s'" % text)
+            filters.append(lambda c, w=wanted: c.user is w)
         elif opt == b"type":
             kind = val.lower()
             if kind == b"pubsub":

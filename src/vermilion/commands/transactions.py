@@ -85,7 +85,13 @@ def _exec(client, queue, engine):
             engine.capture = []
         call = engine.call
         try:
-            results = [call(client, cmd, argv) for cmd, argv in queue]
+            if client.acl_restricted:
+                # ACL rules may have changed since the commands were queued.
+                refusal = engine.acl.exec_refusal
+                results = [refusal(client, cmd, argv) or call(client, cmd, argv)
+                           for cmd, argv in queue]
+            else:
+                results = [call(client, cmd, argv) for cmd, argv in queue]
         finally:
             client.deny_blocking = was_denied
             if own_capture:

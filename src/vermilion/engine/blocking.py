@@ -277,6 +277,12 @@ class Blocking:
                 for waiter in list(queue):
                     if waiter.client.blocked is not waiter:
                         continue
+                    if waiter.client.acl_restricted:
+                        # The user's rules may have changed while the client waited.
+                        refusal = engine.acl.wakeup_refusal(waiter.client)
+                        if refusal is not None:
+                            self._answer(waiter, refusal)
+                            continue
                     dirty = engine.dirty
                     engine.effects = None
                     try:

@@ -19,6 +19,7 @@ GATE_NOAUTH = 1      # requirepass set and not authenticated yet
 GATE_MULTI = 2       # inside MULTI: commands are queued
 GATE_PUBSUB = 4      # RESP2 subscribed mode: only (un)subscribe/ping/quit/reset
 GATE_LOCAL = 8       # a script/internal client: noscript and friends are refused
+GATE_ACL = 16        # the client's user is restricted: every command is checked
 
 
 class Client(ClientCore):
@@ -32,7 +33,11 @@ class Client(ClientCore):
         self.name: bytes | None = None
         self.lib_name: bytes | None = None
         self.lib_ver: bytes | None = None
-        self.user = "default"
+        # The ACL user (types.acl.User); restricted users set GATE_ACL.
+        self.user = engine.acl.default if engine.acl is not None else None
+        self.acl_restricted = self.user is not None and not self.user.unrestricted
+        self.acl_blocking_call = None          # (command, argv) of a checked blocking command
+        self.acl_plans: dict = {}              # the user's compiled checks (commands.acl)
         self.gate = 0
         self.authenticated = True
         self.multi: list | None = None         # queued commands inside MULTI
@@ -70,8 +75,10 @@ class Client(ClientCore):
 
     def update_gate(self) -> None:
         gate = 0
-        if not self.authenticated:
+        if not self.authenticated and self.engine.requirepass is not None:
             gate |= GATE_NOAUTH
+        if self.acl_restricted:
+            gate |= GATE_ACL
         if self.multi is not None:
             gate |= GATE_MULTI
         if not self.resp3 and (self.channels or self.patterns or self.shard_channels):

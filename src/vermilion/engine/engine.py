@@ -105,7 +105,15 @@ class Engine(EngineCore):
         self.clock = clock or Clock()
         self.version = REDIS_VERSION
         self.commands = COMMANDS
-        self.lookup = _build_lookup(COMMANDS)
+        # The names clients call commands by: the table's, after the config's
+        # rename-command lines (a command renamed to "" cannot be called at all;
+        # ACL rules keep using the table's names, as in Redis).
+        self.command_names = dict(COMMANDS)
+        for old, new in config.renames:
+            cmd = self.command_names.pop(old)
+            if new:
+                self.command_names[new.lower()] = cmd
+        self.lookup = _build_lookup(self.command_names)
         self.dbs = [Database(i, self) for i in range(config["databases"])]
         self.clients: dict[int, object] = {}
         self._next_client_id = 0
@@ -147,6 +155,12 @@ class Engine(EngineCore):
         # Coroutines run once before accepting commands (AOF/RDB loading) and at shutdown.
         self.startup_hooks: list[Callable] = []
         self.shutdown_hooks: list[Callable] = []
+        # Set by the ACL family: `requirepass` is None while the default user needs no
+        # password (new connections start authenticated), `acl` holds the users and
+        # `acl_gate(client, cmd, args)` checks a GATE_ACL client's command.
+        self.requirepass = None
+        self.acl = None
+        self.acl_gate: Callable | None = None
         self.apply_config()
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
@@ -178,7 +192,7 @@ class Engine(EngineCore):
         cmd = self.lookup.get(name)
         if cmd is None:
             try:
-                cmd = COMMANDS.get(name.decode().lower())
+                cmd = self.command_names.get(name.decode().lower())
             except UnicodeDecodeError:
                 return None
         return cmd
@@ -202,7 +216,12 @@ class Engine(EngineCore):
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
         if client.gate or self.busy:
-            refusal = self.gatekeeper(client, cmd, args)
+            if client.gate == 16 and not self.busy:
+                # Only ACL restricts this client: its check is the only gate hook that
+                # applies (docs/architecture.md, ACL).
+                refusal = self.acl_gate(client, cmd, args)
+            else:
+                refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:
                 if refusal.__class__ is ErrorReply:
                     return self.refused(client, cmd, refusal)
@@ -269,6 +288,10 @@ class Engine(EngineCore):
         gate = client.gate
         if gate & 1 and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
+        if gate & 16:
+            refusal = self.acl_gate(client, cmd, args)
+            if refusal is not None:
+                return refusal
         if self.busy & BUSY_PAUSED and client.kind != "script" and \
                 (self.pause_mode == "all" or cmd.is_write or cmd.may_replicate):
             if self.clock.ms() < self.pause_until:
@@ -392,6 +415,7 @@ class Engine(EngineCore):
     # -- monitors and slowlog ---------------------------------------------------------
 
     def feed_monitors(self, client, args: list) -> None:
+        args = redact(args)
         now = time.time()
         addr = "lua" if client.kind == "script" else client.addr
         parts = []
@@ -406,7 +430,7 @@ class Engine(EngineCore):
     def log_slow(self, client, args: list, elapsed_us: int) -> None:
         shown = []
         limit = 32
-        for i, a in enumerate(args):
+        for i, a in enumerate(redact(args)):
             if i == limit - 1 and len(args) > limit:
                 shown.append(b"... (%d more arguments)" % (len(args) - limit + 1))
                 break
@@ -446,6 +470,40 @@ class Engine(EngineCore):
 
     def add_cron_task(self, task: Callable[[int], None]) -> None:
         self.cron_tasks = self.cron_tasks + [task]
+
+
+_REDACTED = b"(redacted)"
+_SENSITIVE_CONFIGS = frozenset((b"requirepass", b"masterauth", b"tls-key-file-pass",
+                                b"tls-client-key-file-pass"))
+
+
+def redact(args: list) -> list:
+    """What MONITOR and SLOWLOG show: passwords replaced by "(redacted)", as Redis 7.0
+    does (AUTH, HELLO ... AUTH, MIGRATE AUTH/AUTH2, ACL SETUSER, CONFIG SET requirepass)."""
+    name = args[0].lower() if args else b""
+    if name not in (b"auth", b"hello", b"migrate", b"acl", b"config"):
+        return args
+    out = list(args)
+    if name == b"auth":
+        out[1:] = [_REDACTED] * (len(out) - 1)
+    elif name == b"acl":
+        if len(out) > 2 and out[1].lower() == b"setuser":
+            out[2:] = [_REDACTED] * (len(out) - 2)
+    elif name == b"config":
+        if len(out) > 2 and out[1].lower() == b"set":
+            for i in range(2, len(out) - 1, 2):
+                if out[i].lower() in _SENSITIVE_CONFIGS:
+                    out[i + 1] = _REDACTED
+    else:
+        i = 1
+        while i < len(out):
+            word = out[i].lower()
+            n = 2 if word == b"auth" and name == b"hello" else 1 if word == b"auth" else \
+                2 if word == b"auth2" and name == b"migrate" else 0
+            for j in range(i + 1, min(i + 1 + n, len(out))):
+                out[j] = _REDACTED
+            i += 1 + n
+    return out
 
 
 def _monitor_escape(arg: bytes) -> str:

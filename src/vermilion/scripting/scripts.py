@@ -383,6 +383,10 @@ class Scripts:
                 return _ARITY
         if cmd.noscript:
             return _NOSCRIPT_CMD
+        if ctx.caller.acl_restricted:
+            refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
+            if refusal is not None:
+                return refusal
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
@@ -432,6 +436,7 @@ class Scripts:
         busy state, kill or PRNG to care about.
         """
         engine = self.engine
+        self.idle_ctx.caller = caller       # redis.call checks ACL against the caller's user
         if engine.monitors:
             engine.feed_monitors(caller, args)
         own_capture = engine.sinks and engine.capture is None
@@ -558,7 +563,20 @@ class Scripts:
             cmd = cmd.subcommands.get(sub.lower()) if sub.__class__ is bytes else None
         if cmd is None:
             return b"ERR Invalid command passed to redis.acl_check_cmd()", 1
-        return True     # no ACL users yet: the default user may run everything
+        argv = []
+        for a in args:
+            c = a.__class__
+            if c is bytes:
+                argv.append(a)
+            elif c is int or c is float:
+                argv.append(number_arg(a))
+            else:
+                return _ERR_ARG_TYPE, 1
+        # The calling client's user decides (the caller of EVAL/FCALL, not the script client).
+        caller = self.ctx.caller if self.ctx is not None else None
+        if caller is None or caller.user is None:
+            return True
+        return self.engine.acl.check(caller.user, cmd, argv)[0] == 0
 
     # -- FUNCTION LOAD ----------------------------------------------------------------------------
 

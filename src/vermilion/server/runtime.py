@@ -11,6 +11,7 @@ import time
 from .. import REDIS_VERSION, __version__
 from ..config import Config
 from .. import _native
+from ..types.acl import RuleError
 from ..engine.engine import Engine
 from .server import Server
 
@@ -58,6 +59,7 @@ async def serve(config: Config, ready=None, install_signals: bool = True) -> Ser
     engine = Engine(config)
     server = Server(engine)
     await server.start()
+    server.log_exposed_listeners()
     loop = asyncio.get_running_loop()
     if install_signals:
         for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
@@ -112,7 +114,7 @@ def run(config: Config) -> int:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(serve(config))
-    except OSError as err:
+    except (OSError, RuleError) as err:
         log.warning("%s", err)
         return 1
     finally:

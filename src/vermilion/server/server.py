@@ -4,11 +4,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
 from ..engine.engine import Engine
 from .connection import Connection
 
 log = logging.getLogger("vermilion")
+
+PROTECTED_MODE_DENIED = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from the "
+    b"loopback interface. If you want to connect from external computers to Redis you may adopt "
+    b"one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    b"SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    b"the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    b"you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    b"disable the protected mode by editing the Redis configuration file, and setting the protected "
+    b"mode option to 'no', and then restarting the server. 3) If you started the server manually "
+    b"just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+    b"authentication password for the default user. NOTE: You only need to do one of the above "
+    b"things in order for the server to start accepting connections from the outside.\r\n")
+
+
+def _is_loopback_peer(addr: str) -> bool:
+    """Redis's islocalClient for a new connection: unix socket, 127.0.0.1 or ::1 exactly."""
+    if addr == "" or addr.endswith(":0"):
+        return True
+    return addr.rsplit(":", 1)[0] in ("127.0.0.1", "::1")
 
 
 class Server:
@@ -122,6 +144,14 @@ class Server:
             client.transport.write(b"-ERR max number of clients reached\r\n")
             client.close()
             return
+        if self.config["protected-mode"] and self.engine.acl.default.nopass and \
+                not _is_loopback_peer(client.addr):
+            # Protected mode: with no password on the default user, only loopback
+            # and unix-socket clients are served (Redis's clientAcceptHandler).
+            stats.rejected_connections += 1
+            client.transport.write(PROTECTED_MODE_DENIED)
+            client.close()
+            return
         stats.total_connections += 1
         self.clients[client.id] = client
 
@@ -203,3 +233,31 @@ class Server:
         for client in list(self.clients.values()):
             if client.obuf_soft_since and not client.closing:
                 self.check_output_limits(client)
+
+    # -- exposure ---------------------------------------------------------------------
+
+    def log_exposed_listeners(self) -> None:
+        """Each TCP listener other computers may reach is logged with how clients get in."""
+        for srv in self.listeners:
+            for sock in srv.sockets or ():
+                if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                host, port = sock.getsockname()[:2]
+                if host not in ("127.0.0.1", "::1"):
+                    self._log_exposed(host, port)
+
+    def _log_exposed(self, host: str, port: int) -> None:
+        """A listener other computers may reach: say how clients are let in."""
+        acl = self.engine.acl
+        default = acl.default
+        if default.nopass and default.enabled:
+            if self.config["protected-mode"]:
+                state = ("the default user has no password: protected mode serves loopback "
+                         "clients only")
+            else:
+                state = ("WARNING: the default user has no password and protected-mode is no: "
+                         "anyone who can reach this address can run every command")
+        else:
+            state = "clients must authenticate (AUTH / HELLO AUTH)"
+        log.warning("Listening on %s:%d, reachable beyond loopback; %s; %d ACL user(s).",
+                    host, port, state, len(acl.users))
