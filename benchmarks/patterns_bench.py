@@ -16,6 +16,12 @@ like an application):
               bare ASGI app (called in-process, no HTTP server): the rate-limit
               check's round trip plus the header work; lower is better
 Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
+  stream c8 b100   the same with concurrency 8 and batch_size 100 (batch handler,
+              one XACK per batch); the producer pipelines 1,000 entries a round trip
+  semaphore   Semaphore acquire + release pairs per second (limit 10)
+Prints a table with the Vermilion/Redis ratio and, for servers it started itself (Linux),
+the server's CPU time per operation (utime+stime / operations, approximate: setup counts
+too), which a busy machine distorts far less than operations per second. Writes JSON.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ except ImportError:
 
 import redis  # noqa: E402
 
-from vermilion.patterns import Lock, RateLimiter, StreamProducer, StreamWorker  # noqa: E402
+from vermilion.patterns import (Lock, RateLimiter, Semaphore, StreamProducer,  # noqa: E402
+                                StreamWorker)
 
 
 def free_port() -> int:
@@ -83,6 +90,15 @@ def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
 
 
 LAST_OPS = [0]  # operations the last ``timed`` run made (for CPU per operation)
+def server_cpu(pid: int | None) -> float | None:
+    """utime+stime of a server process, in seconds (None where /proc cannot say)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(seconds: float, step) -> float:
@@ -216,6 +232,49 @@ BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
 BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
     "sliding_window", "100000/second;1000000/minute;10000000/hour")
 BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
+def bench_semaphore(client, seconds: float) -> float:
+    name = f"bench:{uuid.uuid4().hex[:6]}"
+
+    def step():
+        sem = Semaphore(client, name, 10, ttl=10)
+        sem.acquire(blocking=False)
+        sem.release()
+
+    step()  # load the scripts
+    return timed(seconds, step)
+
+
+def bench_stream_batch(client, seconds: float) -> float:
+    """Concurrency 8, batches of 100, producer running at the same time."""
+    stream = f"bench:{uuid.uuid4().hex[:6]}"
+    total = max(20_000, int(40_000 * seconds))
+    done, finished = [0], threading.Event()
+    lock = threading.Lock()
+
+    def handle(batch):
+        with lock:
+            done[0] += len(batch)
+            if done[0] >= total:
+                finished.set()
+
+    worker = StreamWorker(client, stream, "bench", handle, concurrency=8, batch_size=100,
+                          block=0.05, start_id="0")
+    producer = StreamProducer(client, stream, maxlen=None)
+    payload = {"i": "x" * 16}
+    start = time.perf_counter()
+    worker.start()
+    for i in range(0, total, 1000):
+        producer.add_many([payload] * min(1000, total - i))
+    finished.wait(300)
+    elapsed = time.perf_counter() - start
+    worker.stop(5)
+    client.delete(stream)
+    return done[0] / elapsed
+
+
+BENCHES = {"lock acquire+release": bench_lock, "semaphore acquire+release": bench_semaphore,
+           "ratelimit check": bench_ratelimit, "stream end-to-end": bench_stream,
+           "stream c8 b100": bench_stream_batch}
 
 
 def main():
@@ -247,6 +306,7 @@ def main():
             row = results.setdefault(bench, {})
             for kind, url in targets.items():
                 client = redis.Redis.from_url(url, socket_timeout=30)
+                cpu0, wall0 = server_cpu(pids.get(kind)), time.perf_counter()
                 try:
                     LAST_OPS[0] = 0
                     cpu0 = process_cpu(pids.get(kind))
@@ -255,6 +315,9 @@ def main():
                     if cpu0 is not None and cpu1 is not None and LAST_OPS[0]:
                         # server CPU per operation: steadier than ops/s on a shared machine
                         row[f"{kind} cpu µs/op"] = round((cpu1 - cpu0) / LAST_OPS[0] * 1e6, 1)
+                    cpu1, ops = server_cpu(pids.get(kind)), row[kind] * (time.perf_counter() - wall0)
+                    if cpu0 is not None and cpu1 is not None and ops:
+                        row[f"{kind} server us/op"] = round(1e6 * (cpu1 - cpu0) / ops, 2)
                 except Exception as exc:  # a server that lacks a command: say so, go on
                     row[kind] = None
                     notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -268,13 +331,18 @@ def main():
 
     print(f"{'benchmark':28} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7} "
           f"{'server CPU µs/op redis / vermilion':>36}")
+    print(f"{'benchmark':26} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}"
+          f" {'server us/op redis':>19} {'vermilion':>10}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
+        us = lambda x: "n/a" if x is None else f"{x:.1f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         cpu = " / ".join("n/a" if row.get(f"{k} cpu µs/op") is None else f"{row[f'{k} cpu µs/op']:.0f}"
                          for k in ("redis", "vermilion"))
         print(f"{bench:28} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7} "
               f"{cpu:>36}")
+        print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}"
+              f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,

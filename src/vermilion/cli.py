@@ -14,6 +14,7 @@ from . import REDIS_VERSION, __version__
 USAGE = """\
 Usage: vermilion server [/path/to/redis.conf] [--config FILE] [--port 6379] [--bind ADDR]
                         [--unixsocket PATH] [--dir DIR] [--NAME VALUE ...]
+       vermilion worker module:handler --stream S --group G [--concurrency N] [--url URL]
        vermilion --version
        vermilion --help
 
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-v", "--version", "version"):
         print(f"Vermilion v={__version__} (redis {REDIS_VERSION} compatible)")
         return 0
+    if argv[0] == "worker":
+        from .patterns.worker_cli import main as worker_main
+        return worker_main(argv[1:])
     if argv[0] != "server":
         print(f"Unknown command '{argv[0]}'.\n\n{USAGE}", end="", file=sys.stderr)
         return 1

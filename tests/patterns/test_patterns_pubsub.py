@@ -114,3 +114,28 @@ async def test_async_subscriber_with_reconnect():
         await client.aclose()
     finally:
         server.kill()
+
+
+async def test_async_subscriber_awaits_async_on_error(ar, uid):
+    errors = []
+
+    async def on_error(exc):
+        await asyncio.sleep(0)
+        errors.append(str(exc))
+
+    async def boom(message):
+        raise ValueError(f"bad {message.data}")
+
+    sub = aio.Subscriber(ar, on_error=on_error)
+    sub.subscribe(f"{uid}:ch", boom)
+    sub.start()
+    try:
+        await asyncio.wait_for(sub.connected.wait(), 10)
+        deadline = asyncio.get_running_loop().time() + 10
+        while not errors:
+            await ar.publish(f"{uid}:ch", "x")
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        assert errors[0] == "bad x"
+    finally:
+        await sub.stop()

@@ -139,17 +139,33 @@ def test_restarted_consumer_finishes_its_own_pending_first(r, uid):
 
 def test_heartbeat_keeps_long_handler_from_being_stolen(r, uid):
     StreamProducer(r, uid).add({"job": "slow"})
-    runs = Counter()
+    runs, thief_sweeps = Counter(), []
+    # claim_idle leaves the busy worker's heartbeat (every 0.1 s) a 1.5 s margin, so
+    # a loaded machine delaying it does not let the thief in; the handler runs until
+    # the thief has swept the group many times over more than 2 x claim_idle.
+    opts = dict(FAST, claim_idle=1.5, heartbeat=0.1)
+    thief_started = threading.Event()
 
     def slow(entry):
         runs[entry.id] += 1
-        time.sleep(1.0)  # > 3x claim_idle
+        thief_started.wait(20)
+        start = time.monotonic()
+        wait_until(lambda: time.monotonic() - start > 3.2 and len(thief_sweeps) >= 10, 30)
 
-    w1 = StreamWorker(r, uid, "g", slow, consumer="busy", **FAST).start()
-    assert wait_until(lambda: runs, 3)
-    w2 = StreamWorker(r, uid, "g", slow, consumer="thief", claim_interval=0.05, **FAST).start()
-    assert wait_until(lambda: w1.stats.processed == 1, 3)
-    w1.stop(1), w2.stop(1)
+    w1 = StreamWorker(r, uid, "g", slow, consumer="busy", **opts).start()
+    assert wait_until(lambda: runs, 10)
+    w2 = StreamWorker(r, uid, "g", slow, consumer="thief", claim_interval=0.05, **opts)
+    sweep = w2._reclaim_some
+
+    def counted_sweep():
+        sweep()
+        thief_sweeps.append(1)
+
+    w2._reclaim_some = counted_sweep
+    w2.start()
+    thief_started.set()
+    assert wait_until(lambda: w1.stats.processed == 1, 40)
+    w1.stop(5), w2.stop(5)
     assert list(runs.values()) == [1] and w2.stats.reclaimed == 0 and w1.stats.lost == 0
 
 
@@ -168,11 +184,11 @@ def test_graceful_shutdown_finishes_or_leaves_pending(r, uid):
 
     StreamProducer(r, uid).add({"job": "b"})
     started.clear()
-    w = StreamWorker(r, uid, "g", lambda e: (started.set(), time.sleep(1.5)), **FAST).start()
-    assert started.wait(3)
+    w = StreamWorker(r, uid, "g", lambda e: (started.set(), time.sleep(6)), **FAST).start()
+    assert started.wait(10)
     t = time.monotonic()
     assert w.stop(timeout=0.1) is False
-    assert time.monotonic() - t < 1.0
+    assert time.monotonic() - t < 5
     assert _pending(r, uid, "g") == 1  # left for a later run or another worker
 
 

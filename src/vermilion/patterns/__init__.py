@@ -9,21 +9,25 @@ See docs/patterns.md for what each pattern guarantees and what it does not.
 """
 
 from ._pubsub_core import Gap, Message
-from .errors import LockError, LockLost, LockNotAcquired, PatternError
+from .errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, PatternError, Retry,
+                     Unrecoverable)
+from .synchronized import synchronized
 from .leaderboard import Entry, Leaderboard, RotatingLeaderboard, Standing
 from .lock import FencedStore, Lock
 from .pubsub import Subscriber
 from .ratelimit import RateLimiter, RateLimitResult
 from .redlock import Lease, Redlock, RedlockResult
+from .semaphore import ReadWriteLock, Semaphore
 from .sessions import SessionStore
 from .streams import (DeadLetter, DeadLetters, StreamEntry, StreamProducer, StreamWorker,
                       WorkerMetrics)
 
 __all__ = [
-    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult",
+    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult", "Semaphore", "ReadWriteLock",
     "StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "DeadLetter", "WorkerMetrics",
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",
     "Subscriber", "Message", "Gap",
-    "PatternError", "LockError", "LockNotAcquired", "LockLost",
+    "PatternError", "LockError", "LockNotAcquired", "LockLost", "LockNotOwned",
+    "Retry", "Unrecoverable", "synchronized",
 ]

@@ -18,8 +18,8 @@ import functools
 import hashlib
 import inspect
 from dataclasses import dataclass, field
-from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, ParamSpec,
-                    TypeVar, overload)
+from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterator, ParamSpec,
+                    TypeVar, Union, overload)
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -29,11 +29,11 @@ class Call:
     """A redis-py client method call, described rather than made."""
 
     method: str
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def call(method: str, *args, **kwargs) -> Call:
+def call(method: str, *args: Any, **kwargs: Any) -> Call:
     return Call(method, args, kwargs)
 
 
@@ -44,15 +44,21 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    def __call__(self, keys, args=()) -> "RunScript":
+    def __call__(self, keys: Any, args: Any = ()) -> "RunScript":
         return RunScript(self, tuple(keys), tuple(args))
 
 
 @dataclass(frozen=True)
 class RunScript:
     script: Script
-    keys: tuple
-    args: tuple
+    keys: tuple[Any, ...]
+    args: tuple[Any, ...]
+
+
+# What an op yields: one call, one script, or a list of calls for one pipeline.
+Step = Union[Call, RunScript, list[Call]]
+# An op: a generator of steps that receives each step's reply and returns its result.
+Op = Generator[Step, Any, Any]
 
 
 def _needs_eval(exc: Exception) -> bool:
@@ -63,7 +69,7 @@ def _needs_eval(exc: Exception) -> bool:
     )
 
 
-def _script_sync(client, run: RunScript):
+def _script_sync(client: Any, run: RunScript) -> Any:
     argv = (*run.keys, *run.args)
     try:
         return client.evalsha(run.script.sha, len(run.keys), *argv)
@@ -73,7 +79,7 @@ def _script_sync(client, run: RunScript):
     return client.eval(run.script.source, len(run.keys), *argv)
 
 
-async def _script_async(client, run: RunScript):
+async def _script_async(client: Any, run: RunScript) -> Any:
     argv = (*run.keys, *run.args)
     try:
         return await client.evalsha(run.script.sha, len(run.keys), *argv)
@@ -83,7 +89,7 @@ async def _script_async(client, run: RunScript):
     return await client.eval(run.script.source, len(run.keys), *argv)
 
 
-def _exec_sync(client, step):
+def _exec_sync(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return _script_sync(client, step)
     if isinstance(step, Call):
@@ -94,7 +100,7 @@ def _exec_sync(client, step):
         return pipe.execute()
 
 
-async def _exec_async(client, step):
+async def _exec_async(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return await _script_async(client, step)
     if isinstance(step, Call):
@@ -105,16 +111,18 @@ async def _exec_async(client, step):
         return await pipe.execute()
 
 
-def _single(step):
+def _single(step: Step) -> Op:
     return (yield step)
 
 
-def _as_gen(gen):
+def _as_gen(gen: Any) -> Op:
     # A bare step (one Call/Script) is the simplest op of all.
-    return gen if inspect.isgenerator(gen) else _single(gen)
+    if inspect.isgenerator(gen):
+        return gen  # type: ignore[return-value]  # any generator is driven as an op
+    return _single(gen)
 
 
-def run_sync(client, gen) -> Any:
+def run_sync(client: Any, gen: Any) -> Any:
     """Drive an op generator (or a single step) to completion with a blocking client."""
     gen = _as_gen(gen)
     try:
@@ -130,7 +138,7 @@ def run_sync(client, gen) -> Any:
         return stop.value
 
 
-async def run_async(client, gen) -> Any:
+async def run_async(client: Any, gen: Any) -> Any:
     """Drive an op generator (or a single step) to completion with an asyncio client."""
     gen = _as_gen(gen)
     try:
@@ -152,7 +160,7 @@ R = TypeVar("R")
 Steps = Generator[Any, Any, R]
 
 
-class Op(Generic[P, R]):
+class OpMethod(Generic[P, R]):
     """An ``@op`` method as the faces see it; for type checkers it is the method
     the face makes of it: blocking on a ``SyncFace``, a coroutine on an ``AsyncFace``.
     (At run time each face class replaces it with a plain or ``async`` function.)"""
@@ -161,10 +169,11 @@ class Op(Generic[P, R]):
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Steps[R]]):
         self.fn = fn
-        functools.update_wrapper(self, fn)
+        # (typeshed types update_wrapper's first argument as a function; a descriptor works)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     @overload
-    def __get__(self, obj: None, owner: type) -> "Op[P, R]": ...
+    def __get__(self, obj: None, owner: type) -> "OpMethod[P, R]": ...
     @overload
     def __get__(self, obj: "SyncFace", owner: type) -> Callable[P, R]: ...
     @overload
@@ -176,16 +185,17 @@ class Op(Generic[P, R]):
         return functools.partial(self.fn, obj)  # the generator, on a class without a face
 
 
-def op(fn: Callable[Concatenate[Any, P], Steps[R]]) -> Op[P, R]:
+def op(fn: Callable[Concatenate[Any, P], Steps[R]]) -> OpMethod[P, R]:
     """Mark a generator method as an op, to be wrapped by the face classes."""
-    return Op(fn)
+    return OpMethod(fn)
 
 
-def _ops_of(cls):
+def _ops_of(cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
     for name in dir(cls):
         fn = getattr(cls, name, None)
-        if getattr(fn, "_vermilion_op", False):
-            yield name, getattr(fn, "fn", fn)
+        if fn is not None and getattr(fn, "_vermilion_op", False):
+            generator: Callable[..., Any] = getattr(fn, "fn", fn)
+            yield name, generator
 
 
 class SyncFace:
@@ -206,19 +216,19 @@ class AsyncFace:
             setattr(cls, name, _async_method(fn))
 
 
-def _sync_method(fn):
+def _sync_method(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def method(self, *args, **kwargs):
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return run_sync(self.client, fn(self, *args, **kwargs))
 
-    method._vermilion_op = False
+    setattr(method, "_vermilion_op", False)
     return method
 
 
-def _async_method(fn):
+def _async_method(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(fn)
-    async def method(self, *args, **kwargs):
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return await run_async(self.client, fn(self, *args, **kwargs))
 
-    method._vermilion_op = False
+    setattr(method, "_vermilion_op", False)
     return method

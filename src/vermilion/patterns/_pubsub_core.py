@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 from dataclasses import dataclass
 
 from redis.backoff import NoBackoff
@@ -36,7 +37,7 @@ class Gap:
         return self.ended_at - self.started_at
 
 
-def pubsub_connection_kwargs(client) -> dict:
+def pubsub_connection_kwargs(client: Any) -> dict[str, Any]:
     """The client's connection settings, without redis-py's own retries.
 
     redis-py would otherwise reconnect and resubscribe silently, and we could
@@ -51,11 +52,12 @@ def pubsub_connection_kwargs(client) -> dict:
 class SubscriberState:
     """Handlers, health-check bookkeeping and gap tracking of one subscriber."""
 
-    def __init__(self, *, on_gap=None, on_error=None, health_check_interval: float = 5.0,
+    def __init__(self, *, on_gap: Callable[..., Any] | None = None,
+                 on_error: Callable[..., Any] | None = None, health_check_interval: float = 5.0,
                  health_check_timeout: float = 2.0, backoff_base: float = 0.1,
                  backoff_cap: float = 5.0):
-        self.channels: dict[str, object] = {}
-        self.patterns: dict[str, object] = {}
+        self.channels: dict[str, Any] = {}
+        self.patterns: dict[str, Any] = {}
         self.on_gap, self.on_error = on_gap, on_error
         self.hc_interval, self.hc_timeout = health_check_interval, health_check_timeout
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
@@ -68,7 +70,7 @@ class SubscriberState:
         self._gap_error = ""
         self._attempts = 0
 
-    def route(self, msg: dict):
+    def route(self, msg: dict[str, Any]) -> tuple[Any, Message] | None:
         """(handler, Message) for a pub/sub message dict, or None if it is not data."""
         kind = to_str(msg.get("type"))
         if kind == "message":
@@ -88,23 +90,23 @@ class SubscriberState:
             return self._ping_token
         return None
 
-    def is_pong(self, msg: dict) -> bool:
+    def is_pong(self, msg: dict[str, Any]) -> bool:
         if to_str(msg.get("type")) != "pong":
             return False
         if to_str(msg.get("data")) == self._ping_token:
             self._ping_token, self._last_ping = None, time.monotonic()
         return True
 
-    def check_overdue(self):
+    def check_overdue(self) -> None:
         if self._ping_token and time.monotonic() - self._ping_sent > self.hc_timeout:
             raise HealthCheckFailed(f"no PONG within {self.hc_timeout}s")
 
-    def reset_connection_state(self):
+    def reset_connection_state(self) -> None:
         self._ping_token, self._last_ping = None, time.monotonic()
 
     # gaps
 
-    def broken(self, exc: BaseException):
+    def broken(self, exc: BaseException) -> None:
         if self._gap_start is None:
             self._gap_start, self._gap_error = time.time(), f"{type(exc).__name__}: {exc}"
         self._attempts += 1

@@ -34,18 +34,31 @@ def _script(body: str) -> Script:
 # {1, fence} when acquired, {0, pttl} when held by someone else. The counter is
 # bumped in the same script as the SET, so fencing tokens increase strictly in
 # the order locks are granted; it has no TTL because restarting it would hand
-# out old numbers again.
+# out old numbers again. KEYS[3], when given, is the "someone waits" flag: a
+# refused attempt sets it (for WAITER_FLAG_MS) in the same step, so a release
+# that comes after the refusal always sees it and wakes the waiter.
 LOCK_ACQUIRE = _script("""
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1, redis.call('INCR', KEYS[2])}
 end
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', 10000) end
 return {0, redis.call('PTTL', KEYS[1])}
 """)
 
 # Deletes the lock only if ARGV[1] still owns it: after expiry someone else may.
+# KEYS[2], when given, is the lock's wake-up list: one element is left in it
+# (kept ARGV[2] ms) so that a waiter blocked in BLPOP on it tries again at once.
+# The list never holds more than one element, whatever the number of releases.
+# With KEYS[3] (the "someone waits" flag) it is filled only if someone waits.
 LOCK_RELEASE = _script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  if KEYS[2] and (not KEYS[3] or redis.call('EXISTS', KEYS[3]) == 1) then
+    redis.call('DEL', KEYS[2])
+    redis.call('RPUSH', KEYS[2], '1')
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  end
+  return 1
 end
 return 0
 """)
@@ -68,6 +81,123 @@ local token = tonumber(ARGV[1])
 if token < last then return {0, last} end
 redis.call('HSET', KEYS[1], ':fence', ARGV[1], unpack(ARGV, 2))
 return {1, token}
+""")
+
+# ---------------------------------------------------------------- semaphores
+# KEYS[1] is a sorted set of permit holders (owner token -> expiry, server ms).
+# Expired members are dropped before every decision, so the permit of a holder
+# that crashed (or is paused past its TTL) returns to the pool by itself. The
+# set's own TTL follows its latest permit, so an idle semaphore leaves no key.
+_SEM_PRELUDE = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function keep_alive(key, now)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #last > 0 then redis.call('PEXPIRE', key, int(tonumber(last[2]) - now + 1)) end
+end
+local function wake(key, ms)
+  redis.call('DEL', key)
+  redis.call('RPUSH', key, '1')
+  redis.call('PEXPIRE', key, ms)
+end
+"""
+
+# KEYS[1] holders, KEYS[2] fencing counter, KEYS[3] (optional) "someone waits"
+# flag, set by a refused attempt; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] limit.
+# {1, fence} when granted, {0, ms until the soonest permit expires}.
+SEMAPHORE_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[2])), ARGV[1])
+  keep_alive(KEYS[1], now)
+  return {1, redis.call('INCR', KEYS[2])}
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', 10000) end
+return {0, int(tonumber(first[2]) - now)}
+""")
+
+# Extends (ARGV[2] ms) or checks (ARGV[2] = 0) permit ARGV[1] if still valid.
+SEMAPHORE_EXTEND = _script(_SEM_PRELUDE + """
+local now = now_ms()
+local until_ = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not until_ or tonumber(until_) <= now then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('ZADD', KEYS[1], 'XX', int(now + tonumber(ARGV[2])), ARGV[1])
+  keep_alive(KEYS[1], now)
+end
+return 1
+""")
+
+# Gives permit ARGV[1] back; KEYS[2] (optional) is the wake-up list, kept ARGV[2] ms,
+# filled only while KEYS[3] (the "someone waits" flag, optional) exists.
+SEMAPHORE_RELEASE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+local until_ = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if KEYS[2] and (not KEYS[3] or redis.call('EXISTS', KEYS[3]) == 1) then
+  wake(KEYS[2], ARGV[2])
+end
+if not until_ or tonumber(until_) <= now then return 0 end
+return 1
+""")
+
+# ----------------------------------------------------------- read-write locks
+# KEYS: [1] readers (sorted set owner -> expiry ms), [2] writer (string owner,
+# PX), [3] writers waiting (sorted set owner -> until when the intent holds),
+# [4] fencing counter, [5] wake-up list. Writer preference: while a writer
+# waits, no new reader gets in, so a stream of readers cannot starve writers.
+# ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] how long a waiting writer's intent
+# lasts without being renewed (each attempt renews it) in ms.
+RW_READ_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', int(now))
+local w = redis.call('PTTL', KEYS[2])
+if w > 0 then return {0, w} end
+local waiting = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if #waiting > 0 then
+  -- A reader woken while a writer waits must not swallow the wake-up: when the
+  -- writer could enter now, pass it on (blocked clients are served in order).
+  if redis.call('ZCARD', KEYS[1]) == 0 then wake(KEYS[5], ARGV[2]) end
+  return {0, int(tonumber(waiting[2]) - now)}
+end
+redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[2])), ARGV[1])
+keep_alive(KEYS[1], now)
+-- pass the wake-up on: other readers blocked behind the same writer may enter too
+if redis.call('EXISTS', KEYS[5]) == 0 then wake(KEYS[5], ARGV[2]) end
+return {1, redis.call('INCR', KEYS[4])}
+""")
+
+RW_WRITE_ACQUIRE = _script(_SEM_PRELUDE + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', int(now))
+local w = redis.call('PTTL', KEYS[2])
+local left = 0
+if w > 0 then
+  left = w
+else
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #first > 0 then left = tonumber(first[2]) - now end
+end
+if left > 0 then
+  redis.call('ZADD', KEYS[3], int(now + tonumber(ARGV[3])), ARGV[1])
+  keep_alive(KEYS[3], now)
+  return {0, int(left)}
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {1, redis.call('INCR', KEYS[4])}
+""")
+
+# A writer that stops waiting withdraws its intent, letting readers in again.
+RW_WRITE_WITHDRAW = _script("""
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
 """)
 
 # ------------------------------------------------------------------- redlock
@@ -167,6 +297,115 @@ local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
 if #p == 0 then return false end
 local entries = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3])
 return {p[1][4] + 1, entries}
+""")
+
+# Producer side of delayed and deduplicated entries. Key layout (every key holds
+# the stream's hash tag, so all of a stream's keys share one cluster slot):
+#   <stream>                     the stream (``{s}`` for a tag-less name ``s``)
+#   {s}:delayed                  sorted set: member = token ':' netstring fields,
+#                                score = server time (ms) it is due
+#   {s}:dedup:<idempotency key>  string: the id given to that key, kept PX window
+#
+# Adds fields ARGV[4..] to stream KEYS[1] unless idempotency key KEYS[2] was
+# seen within the window (ARGV[1] ms); ARGV[2] MAXLEN (0: none), ARGV[3] '1' for
+# MAXLEN ~. Returns {id, 1} when added, {earlier id, 0} when a duplicate.
+STREAM_ADD_ONCE = _script("""
+local seen = redis.call('GET', KEYS[2])
+if seen then return {seen, 0} end
+local id
+if tonumber(ARGV[2]) > 0 then
+  local op = '='
+  if ARGV[3] == '1' then op = '~' end
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', op, ARGV[2], '*', unpack(ARGV, 4))
+else
+  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+end
+redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
+return {id, 1}
+""")
+
+# Appends several entries to stream KEYS[1] in one step, in order: ARGV[1]
+# MAXLEN (0: none), ARGV[2] '1' for MAXLEN ~, then for each entry its number of
+# fields n followed by its 2n names and values. Trimming happens on the last
+# XADD, which leaves the stream as trimming on each would. Returns the new ids.
+# One command instead of one per entry: the client packs and parses far less.
+STREAM_ADD_MANY = _script("""
+local out, i, last = {}, 3, #ARGV
+while i <= last do
+  local n = tonumber(ARGV[i])
+  local j = i + 1 + 2 * n
+  if j > last and tonumber(ARGV[1]) > 0 then
+    local op = '='
+    if ARGV[2] == '1' then op = '~' end
+    out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', op, ARGV[1], '*',
+                               unpack(ARGV, i + 1, j - 1))
+  else
+    out[#out + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, j - 1))
+  end
+  i = j
+end
+return out
+""")
+
+# Schedules member ARGV[2] in the delayed set KEYS[1], due ARGV[1] ms from the
+# server's now; KEYS[2] (optional) is the idempotency key, kept ARGV[3] ms.
+# Returns {'delayed:' token, 1}, or {earlier id, 0} for a duplicate.
+STREAM_ADD_DELAYED = _script("""
+if KEYS[2] then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {seen, 0} end
+end
+local t = redis.call('TIME')
+local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], int(due), ARGV[2])
+local id = 'delayed:' .. string.sub(ARGV[2], 1, string.find(ARGV[2], ':', 1, true) - 1)
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[3]) end
+return {id, 1}
+""")
+
+# Moves up to ARGV[1] due members of the delayed set KEYS[1] onto stream KEYS[2]
+# (MAXLEN ~ ARGV[2] unless 0), oldest due first; one script, so two workers
+# promoting at once never add an entry twice. Returns {moved, ms until the next
+# one is due (-1: none left)}.
+STREAM_PROMOTE = _script("""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, ARGV[1])
+for _, m in ipairs(due) do
+  local fields, i = {}, string.find(m, ':', 1, true) + 1
+  while i <= #m do
+    local colon = string.find(m, ':', i, true)
+    local n = tonumber(string.sub(m, i, colon - 1))
+    fields[#fields + 1] = string.sub(m, colon + 1, colon + n)
+    i = colon + n + 1
+  end
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  else
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
+  end
+  redis.call('ZREM', KEYS[1], m)
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return {#due, -1} end
+return {#due, int(math.max(0, tonumber(nxt[2]) - now))}
+""")
+
+# Makes entries ARGV[4..], still pending for consumer ARGV[2] of group ARGV[1],
+# look abandoned (idle ARGV[3] ms) so another worker reclaims them at once
+# instead of after claim_idle: what a worker that shuts down does with the
+# entries it could not finish.
+STREAM_RELEASE = _script("""
+local mine = {}
+for i = 4, #ARGV do
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
+    mine[#mine + 1] = ARGV[i]
+  end
+end
+if #mine > 0 then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine), 'IDLE', ARGV[3], 'JUSTID')
+end
+return #mine
 """)
 
 # Delivery counts of ids ARGV[2..] in group ARGV[1] (0 when no longer pending).

@@ -16,6 +16,23 @@ Delivery guarantees (what Redis gives, and what we add):
 * An entry delivered ``max_deliveries`` times that still fails (or that comes
   back after crashing its consumers that often) is moved to the dead-letter
   stream together with its error and delivery count, and acked, in one script.
+* A handler that runs past ``handler_timeout`` is abandoned: its entry leaves
+  the heartbeat (so it can no longer be extended), counts as a failure with
+  reason ``timeout`` and follows the retry policy. The asyncio face cancels the
+  handler's task; a thread cannot be stopped, so in the threaded face the hung
+  call keeps its thread (not its slot) until it returns, and its result is
+  ignored.
+* A handler steers the outcome by raising ``Retry(delay=...)`` (deliver again
+  after that delay; still bounded by ``max_deliveries``) or ``Unrecoverable``
+  (dead-letter now); the dead letter's ``error`` field holds the reason.
+* Shutting down (``stop()``, or SIGTERM/SIGINT with ``run()``) stops reading,
+  gives in-flight handlers the grace period, then marks what is left (and the
+  entries waiting for a retry) idle so that another worker reclaims them at
+  once; nothing is acked that did not complete.
+
+Units: every duration here is in **seconds** (floats), including ``block`` and
+``claim_idle``, although redis-py's ``xreadgroup(block=)`` and
+``xautoclaim(min_idle_time=)`` take milliseconds.
 """
 
 from __future__ import annotations
@@ -23,20 +40,28 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from redis.exceptions import ResponseError
 
 from . import _scripts as S
-from ._ops import call, op
-from ._util import backoff, colocated, default_consumer_name, to_str
+from ._ops import Call, Op, call, op
+from ._util import backoff, colocated, default_consumer_name, new_token, to_str
+from .errors import Retry, Unrecoverable
 
 
 @dataclass
 class StreamEntry:
     id: str
-    fields: dict  # as the client decodes them (bytes unless decode_responses=True)
+    fields: dict[Any, Any]  # as the client decodes them (bytes unless decode_responses=True)
     deliveries: int  # how many times the group has delivered it, this time included
     stream: str
+
+    @property
+    def attempt(self) -> int:
+        """This delivery's number, 1 for the first: the attempt count the retry
+        policy uses (deliveries after a crash count too)."""
+        return self.deliveries
 
     @property
     def deleted(self) -> bool:
@@ -48,7 +73,8 @@ class StreamEntry:
 @dataclass
 class WorkerMetrics:
     processed: int = 0  # handler succeeded, entry acked
-    failed: int = 0  # handler raised (each failed delivery counts)
+    failed: int = 0  # handler raised or timed out (each failed delivery counts)
+    timed_out: int = 0  # of which: abandoned after handler_timeout
     retried: int = 0  # re-deliveries to ourselves after a failure
     dead_lettered: int = 0
     reclaimed: int = 0  # taken over from other (dead) consumers
@@ -62,7 +88,7 @@ class WorkerMetrics:
     oldest_pending_idle: float | None = None  # seconds since it was last delivered
 
 
-def parse_entries(stream: str, raw, deliveries: int | list[int]) -> list[StreamEntry]:
+def parse_entries(stream: str, raw: Any, deliveries: int | list[int]) -> list[StreamEntry]:
     counts = deliveries if isinstance(deliveries, list) else [deliveries] * len(raw)
     return [StreamEntry(to_str(i), f or {}, n, stream)
             for (i, f), n in zip(raw, counts) if i is not None]
@@ -75,7 +101,7 @@ def _id_ms(entry_id: str) -> int:
 class StreamCore:
     """Consumer-group operations of one (stream, group, consumer)."""
 
-    def __init__(self, client, stream: str, group: str, consumer: str | None = None, *,
+    def __init__(self, client: Any, stream: str, group: str, consumer: str | None = None, *,
                  dead_letter_stream: str | None = None, dead_letter_maxlen: int = 10_000):
         self.client = client
         self.stream, self.group = stream, group
@@ -84,7 +110,7 @@ class StreamCore:
         self.dead_letter_stream = dead_letter_stream or colocated(stream, ":dead")
         self.dead_letter_maxlen = dead_letter_maxlen
 
-    def _ensure_group(self, start_id: str):
+    def _ensure_group(self, start_id: str) -> Op:
         try:
             yield call("xgroup_create", self.stream, self.group, id=start_id, mkstream=True)
             return True
@@ -93,7 +119,7 @@ class StreamCore:
                 raise
             return False  # the group exists: fine
 
-    def _read(self, last_id: str, count: int, block_ms: int | None):
+    def _read(self, last_id: str, count: int, block_ms: int | None) -> Op:
         """XREADGROUP; '>' gives new entries, an ID re-reads our own PEL after it."""
         reply = yield call("xreadgroup", self.group, self.consumer, {self.stream: last_id},
                            count=count, block=block_ms)
@@ -106,19 +132,20 @@ class StreamCore:
         counts = yield from self._deliveries(ids)
         return parse_entries(self.stream, raw, counts)
 
-    def _deliveries(self, ids):
+    def _deliveries(self, ids: list[str]) -> Op:
         if not ids:
             return []
         return [int(n) for n in (yield S.STREAM_DELIVERIES([self.stream], [self.group, *ids]))]
 
-    def _reclaim(self, min_idle_ms: int, cursor: str, limit: int):
+    def _reclaim(self, min_idle_ms: int, cursor: str, limit: int) -> Op:
         """XAUTOCLAIM from ``cursor`` until it is back to 0-0 or ``limit`` entries.
 
         Returns (entries now ours, ids that were pending but deleted - XAUTOCLAIM
         has already dropped those from the PEL, there is nothing to process -,
         the cursor to continue from next time: 0-0 when the sweep is complete).
         """
-        claimed, deleted = [], []
+        claimed: list[Any] = []
+        deleted: list[str] = []
         while True:
             reply = yield call("xautoclaim", self.stream, self.group, self.consumer,
                                min_idle_ms, start_id=cursor, count=limit - len(claimed))
@@ -131,21 +158,21 @@ class StreamCore:
         counts = yield from self._deliveries([to_str(i) for i, _ in claimed])
         return parse_entries(self.stream, claimed, counts), deleted, cursor
 
-    def _ack(self, entry_id: str):
+    def _ack(self, entry_id: str) -> Op:
         return (yield call("xack", self.stream, self.group, entry_id))
 
-    def _dead_letter(self, entry: StreamEntry, error: str):
+    def _dead_letter(self, entry: StreamEntry, error: str) -> Op:
         keys = [self.stream, self.dead_letter_stream]
         args = [self.group, self.consumer, entry.id, error[:2000], self.dead_letter_maxlen]
         return to_str((yield S.STREAM_DEAD_LETTER(keys, args)))
 
-    def _heartbeat(self, ids):
+    def _heartbeat(self, ids: list[str]) -> Op:
         if not ids:
             return []
         lost = yield S.STREAM_HEARTBEAT([self.stream], [self.group, self.consumer, *ids])
         return [to_str(i) for i in lost]
 
-    def _retry(self, entry_id: str):
+    def _retry(self, entry_id: str) -> Op:
         """Re-deliver a failed entry to ourselves; None if it is no longer ours."""
         r = yield S.STREAM_RETRY([self.stream], [self.group, self.consumer, entry_id])
         if r is None:
@@ -157,7 +184,7 @@ class StreamCore:
         kv = raw[0][1]
         return StreamEntry(to_str(raw[0][0]), dict(zip(kv[::2], kv[1::2])), int(n), self.stream)
 
-    def _server_metrics(self, m: WorkerMetrics):
+    def _server_metrics(self, m: WorkerMetrics) -> Op:
         groups = yield call("xinfo_groups", self.stream)
         for g in groups:
             if to_str(g.get("name")) == self.group:
@@ -187,20 +214,44 @@ def retry_delay(deliveries: int, base: float, cap: float) -> float:
 
 
 class WorkerBase(StreamCore):
-    """Options and per-entry decisions shared by the sync and asyncio workers."""
+    """Options and per-entry decisions shared by the sync and asyncio workers.
 
-    def __init__(self, client, stream: str, group: str, handler, *, consumer: str | None = None,
+    Options (durations in seconds): ``concurrency`` handler calls at once;
+    ``batch_size`` (None: the handler gets one entry; N: a list of up to N);
+    ``count`` entries per read; ``block`` (seconds, not redis-py's ms);
+    ``claim_idle`` idle time after which others' entries are reclaimed (seconds,
+    not ms); ``claim_interval``; ``heartbeat``; ``max_deliveries``; ``retry_base``
+    and ``retry_cap`` (backoff); ``handler_timeout``; ``grace`` (shutdown);
+    ``start_id``; ``dead_letter_stream``, ``dead_letter_maxlen``;
+    ``delayed_maxlen`` (MAXLEN ~ when promoting delayed entries); ``prometheus``
+    (a ``metrics.PrometheusMetrics``); ``tracing`` (a ``tracing.StreamTracing``).
+    """
+
+    def __init__(self, client: Any, stream: str, group: str, handler: Callable[..., Any], *,
+                 consumer: str | None = None,
                  concurrency: int = 1, count: int = 10, block: float = 1.0,
                  claim_idle: float = 30.0, claim_interval: float | None = None,
                  max_deliveries: int = 5, retry_base: float = 0.5,
                  retry_cap: float | None = None, heartbeat: float | None = None,
                  start_id: str = "0", dead_letter_stream: str | None = None,
-                 dead_letter_maxlen: int = 10_000):
+                 dead_letter_maxlen: int = 10_000, handler_timeout: float | None = None,
+                 batch_size: int | None = None, grace: float = 10.0,
+                 delayed_maxlen: int | None = 10_000, prometheus: Any = None,
+                 tracing: Any = None):
         super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
                          dead_letter_maxlen=dead_letter_maxlen)
         if concurrency < 1 or max_deliveries < 1:
             raise ValueError("concurrency and max_deliveries must be >= 1")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
         self.handler = handler
+        self.handler_timeout = handler_timeout
+        self.batch_size = batch_size  # None: handler(entry); else handler([entries])
+        self.grace = grace
+        self.delayed_key = colocated(stream, ":delayed")
+        self.delayed_maxlen = delayed_maxlen
+        self.prometheus = prometheus.bind(stream, group) if prometheus is not None else None
+        self.tracing = tracing  # a tracing.StreamTracing, or None
         self.concurrency, self.count, self.block = concurrency, count, block
         self.claim_idle = claim_idle
         self.claim_interval = claim_interval or claim_idle / 2
@@ -215,6 +266,68 @@ class WorkerBase(StreamCore):
         self._retry_heap: list[RetryItem] = []
         self._retry_ids: set[str] = set()
         self._claim_cursor = "0-0"
+        self._next_promote = 0.0
+
+    def _read_count(self, free_slots: int) -> int:
+        if self.batch_size is None:
+            return min(self.count, free_slots)
+        return min(1000, free_slots * self.batch_size)
+
+    def _chunks(self, entries: list[StreamEntry]) -> list[list[StreamEntry]]:
+        size = self.batch_size or 1
+        return [entries[i:i + size] for i in range(0, len(entries), size)]
+
+    def _decide(self, entry: StreamEntry, exc: BaseException | None,
+                timed_out: bool = False) -> tuple[float | None, str]:
+        """After a failed delivery: (delay before the retry, or None to dead-letter
+        now; the reason recorded)."""
+        if timed_out:
+            reason = f"timeout: handler ran longer than {self.handler_timeout}s"
+        elif isinstance(exc, Unrecoverable):
+            return None, f"unrecoverable: {exc.reason}"
+        elif isinstance(exc, Retry):
+            reason = f"retry: {exc.reason}"
+        else:
+            reason = repr(exc)
+        if entry.deliveries >= self.max_deliveries:
+            return None, reason  # the dead letter records the delivery count beside it
+        if isinstance(exc, Retry) and exc.delay is not None:
+            return max(0.0, exc.delay), reason
+        return retry_delay(entry.deliveries, self.retry_base, self.retry_cap), reason
+
+    def _promote(self) -> Op:
+        """Move due delayed entries onto the stream; returns seconds until the next."""
+        moved, next_ms = yield S.STREAM_PROMOTE([self.delayed_key, self.stream],
+                                                [100, self.delayed_maxlen or 0])
+        if int(moved) >= 100:
+            return 0.0
+        return None if int(next_ms) < 0 else int(next_ms) / 1000
+
+    def _promote_due(self) -> bool:
+        return time.monotonic() >= self._next_promote
+
+    def _promoted(self, next_in: float | None) -> None:
+        # New delayed entries may be due sooner than the ones we know about:
+        # look again at least every `block`.
+        wait = self.block if next_in is None else min(self.block, next_in)
+        self._next_promote = time.monotonic() + wait
+
+    def _release_ids(self, ids: list[str]) -> Op:
+        """Leave entries we will not finish to other workers, reclaimable at once."""
+        if not ids:
+            return 0
+        return (yield S.STREAM_RELEASE([self.stream], [self.group, self.consumer,
+                                                       int(self.claim_idle * 1000) + 1, *ids]))
+
+    def _ack_many(self, ids: list[str]) -> Op:
+        if not ids:
+            return 0
+        return (yield call("xack", self.stream, self.group, *ids))
+
+    def _observe(self, name: str, n: int = 1) -> None:
+        setattr(self.stats, name, getattr(self.stats, name) + n)
+        if self.prometheus is not None:
+            self.prometheus.count(name, n)
 
     def _verdict(self, entry: StreamEntry) -> str | None:
         """What to do before running the handler: 'ack', 'dead' or None (run it)."""
@@ -230,7 +343,7 @@ class WorkerBase(StreamCore):
             return None
         return retry_delay(entry.deliveries, self.retry_base, self.retry_cap)
 
-    def _schedule_retry(self, entry_id: str, delay: float):
+    def _schedule_retry(self, entry_id: str, delay: float) -> None:
         heapq.heappush(self._retry_heap, RetryItem(time.monotonic() + delay, entry_id))
         self._retry_ids.add(entry_id)
 
@@ -270,13 +383,13 @@ class WorkerBase(StreamCore):
 class DeadLetter:
     id: str  # id in the dead-letter stream
     original_id: str
-    fields: dict  # the original payload
+    fields: dict[Any, Any]  # the original payload
     error: str
     deliveries: int
     consumer: str
 
 
-def parse_dead_letter(entry_id, raw: dict) -> DeadLetter:
+def parse_dead_letter(entry_id: Any, raw: dict[Any, Any]) -> DeadLetter:
     meta, payload = {}, {}
     for k, v in raw.items():
         name = to_str(k)
@@ -291,22 +404,22 @@ def parse_dead_letter(entry_id, raw: dict) -> DeadLetter:
 class DeadLettersCore:
     """The dead-letter stream of a stream: inspect, replay, purge."""
 
-    def __init__(self, client, stream: str, dead_letter_stream: str | None = None):
+    def __init__(self, client: Any, stream: str, dead_letter_stream: str | None = None):
         self.client = client
         self.stream = stream
         self.key = dead_letter_stream or colocated(stream, ":dead")
 
     @op
-    def list(self, count: int = 100, start: str = "-") -> list[DeadLetter]:
+    def list(self, count: int = 100, start: str = "-") -> Any:
         raw = yield call("xrange", self.key, start, "+", count=count)
         return [parse_dead_letter(i, f) for i, f in raw]
 
     @op
-    def count(self) -> int:
+    def count(self) -> Any:
         return (yield call("xlen", self.key))
 
     @op
-    def replay(self, ids=None, count: int = 100) -> list[str]:
+    def replay(self, ids: Iterable[str] | None = None, count: int = 100) -> Any:
         """Put dead letters back on the stream as new entries (oldest first, or
         exactly ``ids``), removing them from the dead-letter stream; returns new ids."""
         if ids is None:
@@ -319,30 +432,117 @@ class DeadLettersCore:
         return out
 
     @op
-    def purge(self, ids=None) -> int:
+    def purge(self, ids: Iterable[str] | None = None) -> Any:
         """Delete the given dead letters, or all of them."""
         if ids is None:
             return (yield call("delete", self.key))
         return (yield call("xdel", self.key, *ids))
 
 
+# Entries per STREAM_ADD_MANY call: large enough that packing one command per
+# entry no longer dominates the producer, small enough that a script does not
+# hold the server for long (a few ms).
+ADD_MANY_CHUNK = 500
+
+
+def _netstrings(fields: dict[Any, Any]) -> bytes:
+    """Fields as length-prefixed strings, the form STREAM_PROMOTE parses (binary-safe)."""
+    out = []
+    for k, v in fields.items():
+        for x in (k, v):
+            b = x if isinstance(x, bytes) else str(x).encode()
+            out.append(b"%d:%s" % (len(b), b))
+    return b"".join(out)
+
+
 class StreamProducerCore:
-    """Appends to a stream, trimming it to about ``maxlen`` entries (MAXLEN ~)."""
+    """Appends to a stream, trimming it to about ``maxlen`` entries (MAXLEN ~).
 
-    def __init__(self, client, stream: str, *, maxlen: int | None = 10_000,
-                 approximate: bool = True):
+    ``add(fields, delay=s)`` holds the entry back until ``s`` seconds from now
+    (by the server's clock); workers of the stream move due entries onto it, so
+    it is delivered no earlier than that (and at most about a worker's ``block``
+    later while a worker runs). ``add(fields, idempotency_key=k)`` adds nothing if
+    an entry with key ``k`` was added within ``dedup_window`` seconds, and returns
+    that entry's id instead. See ``_scripts`` for the key layout: every key holds
+    the stream's hash tag, so it all works on Redis Cluster.
+    """
+
+    def __init__(self, client: Any, stream: str, *, maxlen: int | None = 10_000,
+                 approximate: bool = True, dedup_window: float = 3600.0, tracing: Any = None):
         self.client = client
+        self.tracing = tracing  # a tracing.StreamTracing, or None
         self.stream, self.maxlen, self.approximate = stream, maxlen, approximate
+        self.dedup_window = dedup_window
+        self.delayed_key = colocated(stream, ":delayed")
 
-    def _xadd(self, fields):
+    def dedup_key(self, idempotency_key: str) -> str:
+        return colocated(self.stream, ":dedup:" + idempotency_key)
+
+    def _xadd(self, fields: dict[Any, Any]) -> Call:
         return call("xadd", self.stream, fields, maxlen=self.maxlen,
                     approximate=self.approximate)
 
     @op
-    def add(self, fields: dict) -> str:
+    def add(self, fields: dict[Any, Any], *, delay: float | None = None,
+            idempotency_key: str | None = None) -> Any:
+        """Append; returns the entry id (``delayed:<token>`` for a delayed entry).
+        A duplicate ``idempotency_key`` returns the first entry's id."""
+        if not fields:
+            raise ValueError("an entry needs at least one field")
+        if self.tracing is None:
+            return (yield from self._add(fields, delay, idempotency_key))
+        span, fields = self.tracing.publish(self.stream, fields)
+        entry_id = None
+        try:
+            entry_id = yield from self._add(fields, delay, idempotency_key)
+            return entry_id
+        finally:
+            self.tracing.published(span, entry_id)
+
+    def _add(self, fields: dict[Any, Any], delay: float | None,
+             idempotency_key: str | None) -> Op:
+        window = max(1, int(self.dedup_window * 1000))
+        if delay is not None and delay > 0:
+            keys = [self.delayed_key]
+            if idempotency_key is not None:
+                keys.append(self.dedup_key(idempotency_key))
+            member = new_token().encode() + b":" + _netstrings(fields)
+            entry_id, _ = yield S.STREAM_ADD_DELAYED(keys, [int(delay * 1000), member, window])
+            return to_str(entry_id)
+        if idempotency_key is not None:
+            flat = [x for kv in fields.items() for x in kv]
+            entry_id, _ = yield S.STREAM_ADD_ONCE(
+                [self.stream, self.dedup_key(idempotency_key)],
+                [window, self.maxlen or 0, "1" if self.approximate else "0", *flat])
+            return to_str(entry_id)
         return to_str((yield self._xadd(fields)))
 
     @op
-    def add_many(self, items) -> list[str]:
-        """Append several entries in one round trip (pipelined, in order)."""
-        return [to_str(i) for i in (yield [self._xadd(f) for f in items])]
+    def delayed_count(self) -> Any:
+        """Entries added with a delay that are not on the stream yet."""
+        return int((yield call("zcard", self.delayed_key)))
+
+    @op
+    def add_many(self, items: Iterable[dict[Any, Any]]) -> Any:
+        """Append several entries, in order; one script call per ``ADD_MANY_CHUNK``
+        entries, each chunk added atomically. Returns their ids."""
+        entries = list(items)
+        if any(not f for f in entries):
+            raise ValueError("an entry needs at least one field")
+        published = ([] if self.tracing is None
+                     else [self.tracing.publish(self.stream, f) for f in entries])
+        if published:
+            entries = [f for _, f in published]
+        ids: list[Any] = []
+        try:
+            for start in range(0, len(entries), ADD_MANY_CHUNK):
+                args: list[Any] = [self.maxlen or 0, "1" if self.approximate else "0"]
+                for fields in entries[start:start + ADD_MANY_CHUNK]:
+                    args.append(len(fields))
+                    for kv in fields.items():
+                        args.extend(kv)
+                ids += [to_str(i) for i in (yield S.STREAM_ADD_MANY([self.stream], args))]
+            return ids
+        finally:
+            for n, (span, _) in enumerate(published):
+                self.tracing.published(span, ids[n] if n < len(ids) else None)

@@ -9,9 +9,10 @@ import os
 import random
 import socket
 import uuid
+from typing import Any
 
 
-def to_str(value) -> str | None:
+def to_str(value: Any) -> Any:
     """Decode a reply value whatever the client's ``decode_responses`` setting is."""
     if value is None:
         return None
@@ -62,7 +63,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     The fixed half keeps retries from hammering; the random half spreads clients
     that failed together so they do not retry in lockstep.
     """
-    delay = min(cap, base * (2 ** max(0, attempt)))
+    delay: float = min(cap, base * (2 ** max(0, attempt)))
     return delay / 2 + random.uniform(0, delay / 2)
 
 

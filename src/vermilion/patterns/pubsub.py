@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+from typing import Any, Callable
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -38,33 +39,33 @@ class Subscriber(SubscriberState):
     """``Subscriber(r, on_gap=...)``; ``.subscribe("orders", fn)``; ``.psubscribe("orders.*", fn)``;
     ``.start()`` runs it in a daemon thread; ``.stop()``. Handlers get a ``Message``."""
 
-    def __init__(self, client: redis.Redis, **options):
+    def __init__(self, client: redis.Redis, **options: Any):
         super().__init__(**options)
         pool = client.connection_pool
         self._client = redis.Redis(connection_pool=pool.__class__(
             connection_class=pool.connection_class, **pubsub_connection_kwargs(client)))
-        self._changes: queue.SimpleQueue = queue.SimpleQueue()
+        self._changes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self.connected = threading.Event()  # set while subscribed
         self._thread: threading.Thread | None = None
 
     # ---- subscriptions (any thread, before or after start)
 
-    def subscribe(self, channel: str, handler) -> "Subscriber":
+    def subscribe(self, channel: str, handler: Callable[..., Any]) -> "Subscriber":
         self.channels[channel] = handler
         self._changes.put(("subscribe", channel))
         return self
 
-    def psubscribe(self, pattern: str, handler) -> "Subscriber":
+    def psubscribe(self, pattern: str, handler: Callable[..., Any]) -> "Subscriber":
         self.patterns[pattern] = handler
         self._changes.put(("psubscribe", pattern))
         return self
 
-    def unsubscribe(self, channel: str):
+    def unsubscribe(self, channel: str) -> None:
         self.channels.pop(channel, None)
         self._changes.put(("unsubscribe", channel))
 
-    def punsubscribe(self, pattern: str):
+    def punsubscribe(self, pattern: str) -> None:
         self.patterns.pop(pattern, None)
         self._changes.put(("punsubscribe", pattern))
 
@@ -75,13 +76,13 @@ class Subscriber(SubscriberState):
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0):
+    def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self._client.close()
 
-    def run(self):
+    def run(self) -> None:
         while not self._stopping.is_set():
             ps = self._client.pubsub()
             try:
@@ -105,7 +106,7 @@ class Subscriber(SubscriberState):
 
     # ---- internals
 
-    def _connect(self, ps):
+    def _connect(self, ps: Any) -> None:
         """Subscribe to everything and wait until the server confirmed it all."""
         while not self.channels and not self.patterns:  # nothing to listen to yet
             if self._stopping.wait(0.05):
@@ -128,7 +129,7 @@ class Subscriber(SubscriberState):
             elif msg:
                 self._dispatch(msg)
 
-    def _pump(self, ps):
+    def _pump(self, ps: Any) -> None:
         while not self._stopping.is_set():
             self._apply_changes(ps)
             token = self.ping_due()
@@ -139,14 +140,14 @@ class Subscriber(SubscriberState):
             if msg is not None and not self.is_pong(msg):
                 self._dispatch(msg)
 
-    def _drain_changes(self):
+    def _drain_changes(self) -> None:
         try:
             while True:
                 self._changes.get_nowait()
         except queue.Empty:
             pass
 
-    def _apply_changes(self, ps):
+    def _apply_changes(self, ps: Any) -> None:
         try:
             while True:
                 kind, name = self._changes.get_nowait()
@@ -154,7 +155,7 @@ class Subscriber(SubscriberState):
         except queue.Empty:
             pass
 
-    def _dispatch(self, msg: dict):
+    def _dispatch(self, msg: dict[str, Any]) -> None:
         routed = self.route(msg)
         if routed is None:
             return
@@ -163,7 +164,7 @@ class Subscriber(SubscriberState):
         if handler is not None:
             self._call(handler, message)
 
-    def _call(self, fn, arg):
+    def _call(self, fn: Callable[..., Any] | None, arg: Any) -> None:
         if fn is None:
             return
         try:

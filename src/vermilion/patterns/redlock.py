@@ -7,6 +7,12 @@ server, so as long as each server keeps its keys and the clocks run at roughly
 the same *rate* (no big jumps), two clients do not hold the same lease at once
 *within its validity*. Losing a minority of servers changes nothing.
 
+A lease may be kept alive by a watchdog (``acquire(..., watchdog=True)``) that
+extends it on a quorum every ttl/3 and reports the first failure as a loss; the
+asyncio face can also cancel the task holding it (``cancel_on_lost=True``).
+Leaving ``with lease:`` after the lease was lost or its validity ran out raises
+``LockNotOwned`` (``raise_on_lost=False``: a warning instead).
+
 What it does not do:
 
 * It does not protect a holder that is paused (GC, swap, SIGSTOP, a slow
@@ -28,17 +34,22 @@ to stay up; do not use it as the only guard of money or data.
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import redis
 
 from . import _scripts as S
 from ._ops import run_sync
 from ._util import ms, new_token
-from .errors import LockError, LockNotAcquired
+from .errors import LockError, LockNotAcquired, LockNotOwned
+
+log = logging.getLogger(__name__)
 
 DRIFT_FACTOR = 0.01
 DRIFT_FIXED = 0.002  # seconds: covers the expiry granularity of a server
@@ -65,22 +76,22 @@ class RedlockResult:
     attempts: int = 1
     elapsed: float = 0.0
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.acquired
 
 
-def node_name(client, index: int) -> str:
+def node_name(client: Any, index: int) -> str:
     """host:port (or socket path) of a redis-py client, for reporting votes."""
     try:
         kw = client.connection_pool.connection_kwargs
         if "path" in kw:
-            return kw["path"]
+            return str(kw["path"])
         return f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
     except AttributeError:
         return f"node{index}"
 
 
-def tally(names, replies, n_needed: int, ttl: float, elapsed: float,
+def tally(names: list[str], replies: list[Any], n_needed: int, ttl: float, elapsed: float,
           drift_factor: float) -> RedlockResult:
     """Turn per-node replies (True/False/exception/None=timeout) into a result."""
     result = RedlockResult(False, validity(ttl, elapsed, drift_factor), elapsed=elapsed)
@@ -100,13 +111,13 @@ def tally(names, replies, n_needed: int, ttl: float, elapsed: float,
 class RedlockBase:
     """Configuration shared by both faces."""
 
-    def __init__(self, nodes, *, ttl: float = 10.0, retry_count: int = 3,
+    def __init__(self, nodes: Any, *, ttl: float = 10.0, retry_count: int = 3,
                  retry_delay: float = 0.2, retry_jitter: float = 0.1,
                  node_timeout: float | None = None, drift_factor: float = DRIFT_FACTOR,
                  prefix: str = "lock:"):
         if not nodes:
             raise ValueError("Redlock needs at least one node")
-        self._owned = []  # clients we made from URLs, closed by close()
+        self._owned: list[Any] = []  # clients we made from URLs, closed by close()
         self.clients = [self._client(n, node_timeout) for n in nodes]
         self.names = [node_name(c, i) for i, c in enumerate(self.clients)]
         self.ttl = ttl
@@ -116,9 +127,9 @@ class RedlockBase:
         self.prefix = prefix
         self.quorum = quorum(len(self.clients))
 
-    _client_class = redis.Redis
+    _client_class: Any = redis.Redis
 
-    def _client(self, node, node_timeout):
+    def _client(self, node: Any, node_timeout: float | None) -> Any:
         if not isinstance(node, str):
             return node
         # URL given: make a client whose socket gives up soon after we stop waiting.
@@ -131,7 +142,7 @@ class RedlockBase:
         # Much smaller than the TTL: a slow node must not eat the validity.
         return self.node_timeout or max(0.01, min(0.25, ttl / 20))
 
-    def _keys(self, resources) -> list[str]:
+    def _keys(self, resources: Any) -> list[str]:
         resources = [resources] if isinstance(resources, str) else list(resources)
         return [self.prefix + r for r in resources]
 
@@ -139,32 +150,150 @@ class RedlockBase:
         return self.retry_delay + random.uniform(0, self.retry_jitter)
 
 
-class Lease:
-    """A Redlock lease held by this process (sync face)."""
+_SKIPPED = object()  # a call that waited past its deadline and was never sent
 
-    def __init__(self, redlock, keys, token, ttl, result: RedlockResult, started: float):
+
+class _Lane:
+    """The threads that talk to one node.
+
+    At most ``width`` calls are in flight; when a frozen node holds them all, new
+    calls count as timeouts at once instead of queueing behind the stuck ones.
+    A call that starts after its deadline is not sent: its vote would not count.
+    """
+
+    def __init__(self, client: Any, width: int, name: str):
+        self.client, self.width = client, width
+        self.busy = 0
+        self._mutex = threading.Lock()
+        self._pool = ThreadPoolExecutor(width, thread_name_prefix=f"redlock:{name}")
+
+    def submit(self, run: Any, deadline: float) -> Future[Any] | None:
+        with self._mutex:
+            if self.busy >= self.width:
+                return None
+            self.busy += 1
+        return self._pool.submit(self._call, run, deadline)
+
+    def _call(self, run: Any, deadline: float) -> Any:
+        try:
+            if time.monotonic() >= deadline:
+                return _SKIPPED
+            return run_sync(self.client, run)
+        finally:
+            with self._mutex:
+                self.busy -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LeaseCore:
+    """State of a Redlock lease shared by both faces."""
+
+    def __init__(self, redlock: Any, keys: list[str], token: str, ttl: float,
+                 result: RedlockResult, started: float, *, on_lost: Callable[..., Any] | None = None,
+                 raise_on_lost: bool = True):
         self.redlock, self.keys, self.token, self.ttl = redlock, keys, token, ttl
         self.result = result
         self.valid_until = started + result.validity  # monotonic
+        self._renewed_at = started
+        self.on_lost, self.raise_on_lost = on_lost, raise_on_lost
+        self.renewals = 0
+        self.lost_reason: str | None = None
+        self.released = False
 
     @property
     def validity(self) -> float:
         """Seconds left before the lease must be considered gone."""
         return max(0.0, self.valid_until - time.monotonic())
 
+    @property
+    def lost(self) -> bool:
+        """True once the watchdog failed to renew on a quorum."""
+        return self.lost_reason is not None
+
+    def _renewal_failed(self, result: RedlockResult) -> str:
+        return (f"renewal reached {len(result.votes_for)}/{len(self.redlock.clients)} nodes, "
+                f"quorum {self.redlock.quorum}")
+
+    def _check_exit(self, exc_type: Any) -> None:
+        """After ``with``: the block ran past the lease if it was lost or ran out."""
+        if self.lost_reason is None and time.monotonic() < self.valid_until:
+            return
+        why = self.lost_reason or "its validity ran out before the block ended"
+        if self.raise_on_lost and exc_type is None:
+            raise LockNotOwned(f"Redlock lease on {self.keys} was lost: {why}")
+        log.warning("Redlock lease on %s was lost: %s", self.keys, why)
+
+
+class Lease(LeaseCore):
+    """A Redlock lease held by this process (sync face).
+
+    With ``watchdog=True`` (on ``acquire``) a thread extends it on a quorum every
+    ttl/3; the first renewal without a quorum (or after the validity ran out)
+    marks it lost: ``lost``, ``lost_event``, ``on_lost(lease, reason)``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lost_event = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
     def release(self) -> int:
         """Release on every node; returns how many nodes deleted a key."""
-        return self.redlock._release(self.keys, self.token)
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=self.redlock._timeout(self.ttl) * 4 + 5)
+        self.released = True
+        released: int = self.redlock._release(self.keys, self.token)
+        return released
 
     def extend(self, ttl: float | None = None) -> RedlockResult:
         """Extend on a quorum; on failure the lease is over (validity becomes 0)."""
-        return self.redlock._extend(self, self.ttl if ttl is None else ttl)
+        result: RedlockResult = self.redlock._extend(self, self.ttl if ttl is None else ttl)
+        return result
 
-    def __enter__(self):
+    def _start_watchdog(self) -> None:
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name=f"redlock-watchdog:{self.keys[0]}")
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(max(0.0, self._renewed_at + self.ttl / 3 - time.monotonic())):
+            started = time.monotonic()
+            try:
+                result = self.extend()
+            except LockError as exc:
+                self._mark_lost(str(exc))
+                return
+            if self._stop.is_set():
+                return
+            if not result.acquired:
+                self._mark_lost(self._renewal_failed(result))
+                return
+            self.renewals += 1
+            self._renewed_at = started
+
+    def _mark_lost(self, reason: str) -> None:
+        if self.lost_reason is not None or self.released:
+            return
+        self.lost_reason = reason
+        log.warning("Redlock lease on %s lost: %s", self.keys, reason)
+        if self.on_lost is not None:
+            try:
+                self.on_lost(self, reason)
+            except Exception:
+                log.exception("on_lost callback of a Redlock lease failed")
+        self.lost_event.set()
+
+    def __enter__(self) -> "Lease":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.release()
+        self._check_exit(exc_type)
 
 
 class Redlock(RedlockBase):
@@ -175,29 +304,40 @@ class Redlock(RedlockBase):
             ...   # lease.validity seconds left; lease.result.votes_for
     """
 
-    def __init__(self, nodes, **options):
+    def __init__(self, nodes: Any, *, max_in_flight: int = 64, **options: Any):
         super().__init__(nodes, **options)
-        # Threads stuck on a frozen node keep running until their socket times
-        # out; the pool is sized so a few of those do not starve the others.
-        self._pool = ThreadPoolExecutor(max_workers=4 * len(self.clients),
-                                        thread_name_prefix="redlock")
+        # One lane of threads per node: calls stuck on a frozen node occupy only
+        # that node's lane, so the other nodes keep answering within their timeout
+        # however many threads share this object.
+        self._lanes = [_Lane(c, max_in_flight, n) for c, n in zip(self.clients, self.names)]
 
-    def _fan_out(self, script, keys, args, timeout: float) -> list:
-        """Run a script on every node; None for nodes that did not answer in time."""
-        futures = [self._pool.submit(run_sync, c, script(keys, args)) for c in self.clients]
-        wait(futures, timeout=timeout)
-        out = []
+    def _fan_out(self, script: Any, keys: list[str], args: list[Any], timeout: float,
+                 wait_on: list[bool] | None = None) -> list[Any]:
+        """Run a script on every node; None for nodes that did not answer in time.
+
+        With ``wait_on``, the calls to the other nodes are sent but not waited for."""
+        deadline = time.monotonic() + timeout
+        futures = [lane.submit(script(keys, args), deadline) for lane in self._lanes]
+        waited = [f for i, f in enumerate(futures)
+                  if f is not None and (wait_on is None or wait_on[i])]
+        wait(waited, timeout=timeout)
+        out: list[Any] = []
         for f in futures:
-            if not f.done():
+            if f is None or not f.done():
                 out.append(None)
             elif f.exception() is not None:
                 out.append(f.exception())
             else:
-                out.append(bool(f.result()))
+                value = f.result()
+                out.append(None if value is _SKIPPED else bool(value))
         return out
 
-    def try_acquire(self, resources, ttl: float | None = None) -> tuple[Lease | None, RedlockResult]:
-        """Acquire with retries; returns (lease or None, result of the last round)."""
+    def try_acquire(self, resources: Any, ttl: float | None = None, *, watchdog: bool = False,
+                    on_lost: Callable[..., Any] | None = None,
+                    raise_on_lost: bool = True) -> tuple[Lease | None, RedlockResult]:
+        """Acquire with retries; returns (lease or None, result of the last round).
+
+        ``watchdog=True`` keeps extending the lease on a quorum until released."""
         ttl = ttl or self.ttl
         keys, token = self._keys(resources), new_token()
         for attempt in range(1, self.retry_count + 2):
@@ -207,25 +347,32 @@ class Redlock(RedlockBase):
                            time.monotonic() - started, self.drift_factor)
             result.attempts = attempt
             if result.acquired:
-                return Lease(self, keys, token, ttl, result, started), result
+                lease = Lease(self, keys, token, ttl, result, started, on_lost=on_lost,
+                              raise_on_lost=raise_on_lost)
+                if watchdog:
+                    lease._start_watchdog()
+                return lease, result
             # Undo partial grants everywhere, including nodes that timed out:
-            # their SET may still land.
-            self._release(keys, token)
+            # their SET may still land. Only the nodes that answered are waited
+            # for, so a frozen node costs this attempt one node timeout, not two.
+            self._release(keys, token, [r is not None for r in replies])
             if attempt <= self.retry_count:
                 time.sleep(self._pause())
         return None, result
 
-    def acquire(self, resources, ttl: float | None = None) -> Lease:
-        """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how)."""
-        lease, result = self.try_acquire(resources, ttl)
+    def acquire(self, resources: Any, ttl: float | None = None, **options: Any) -> Lease:
+        """Acquire or raise ``LockNotAcquired`` (its ``result`` tells who voted how);
+        ``options`` as for ``try_acquire``."""
+        lease, result = self.try_acquire(resources, ttl, **options)
         if lease is None:
             raise LockNotAcquired(
                 f"Redlock on {resources!r}: {len(result.votes_for)}/{len(self.clients)} votes, "
                 f"quorum {self.quorum}, validity {result.validity:.3f}s", result)
         return lease
 
-    def _release(self, keys, token) -> int:
-        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl))
+    def _release(self, keys: list[str], token: str, wait_on: list[bool] | None = None) -> int:
+        replies = self._fan_out(S.REDLOCK_RELEASE, keys, [token], self._timeout(self.ttl),
+                                wait_on)
         return sum(1 for r in replies if r is True)
 
     def _extend(self, lease: Lease, ttl: float) -> RedlockResult:
@@ -241,7 +388,8 @@ class Redlock(RedlockBase):
         lease.valid_until = started + result.validity if result.acquired else 0.0
         return result
 
-    def close(self):
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self) -> None:
+        for lane in self._lanes:
+            lane.close()
         for c in self._owned:
             c.close()

@@ -1,16 +1,20 @@
 """Reliable stream processing: ``StreamWorker``, ``StreamProducer``, ``DeadLetters``.
 
 See ``_streams_core`` for the delivery guarantees; this module is the threaded
-face: one control thread reads, reclaims, retries and sends heartbeats, and a
-pool of ``concurrency`` threads runs the handler.
+face: one control thread reads, reclaims, retries, promotes delayed entries,
+enforces ``handler_timeout`` and sends heartbeats, and a pool of threads runs
+the handler, at most ``concurrency`` calls (or batches) at a time.
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from redis.exceptions import RedisError
 
@@ -28,9 +32,31 @@ __all__ = ["StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "Dead
 class StreamProducer(StreamProducerCore, SyncFace):
     __doc__ = StreamProducerCore.__doc__
 
+    if TYPE_CHECKING:
+        def add(self, fields: dict[Any, Any], *, delay: float | None = None,
+                idempotency_key: str | None = None) -> str: ...
+        def add_many(self, items: Iterable[dict[Any, Any]]) -> list[str]: ...
+        def delayed_count(self) -> int: ...
+
 
 class DeadLetters(DeadLettersCore, SyncFace):
     __doc__ = DeadLettersCore.__doc__
+
+    if TYPE_CHECKING:
+        def list(self, count: int = 100, start: str = "-") -> builtins.list[DeadLetter]: ...
+        def count(self) -> int: ...
+        def replay(self, ids: Iterable[str] | None = None, count: int = 100) -> builtins.list[str]: ...
+        def purge(self, ids: Iterable[str] | None = None) -> int: ...
+
+
+class _Job:
+    """One handler call: a single entry, or a batch."""
+
+    __slots__ = ("entries", "deadline", "state")
+
+    def __init__(self, entries: list[StreamEntry], deadline: float | None):
+        self.entries, self.deadline = entries, deadline
+        self.state = "running"  # -> "finishing" (handler returned) | "abandoned" (timed out)
 
 
 class StreamWorker(WorkerBase):
@@ -41,12 +67,14 @@ class StreamWorker(WorkerBase):
         ...
         worker.stop(timeout=10) # stop reading, finish in-flight work, then return
 
-    ``handle(entry)`` gets a ``StreamEntry``; returning acks it, raising retries it
-    with backoff until ``max_deliveries``, then it goes to ``worker.dead_letters``.
-    The client's ``socket_timeout`` (if any) must exceed ``block``.
+    ``handle(entry)`` gets a ``StreamEntry`` (with ``batch_size=N``: a list of up to
+    N entries, acked together); returning acks it, raising retries it with
+    backoff until ``max_deliveries``, then it goes to ``worker.dead_letters``.
+    The client's ``socket_timeout`` (if any) must exceed ``block`` (seconds).
     """
 
-    def __init__(self, client, stream: str, group: str, handler, **options):
+    def __init__(self, client: Any, stream: str, group: str, handler: Callable[..., Any],
+                 **options: Any):
         super().__init__(client, stream, group, handler, **options)
         self.dead_letters = DeadLetters(client, stream, self.dead_letter_stream)
         self._mutex = threading.Lock()
@@ -54,7 +82,7 @@ class StreamWorker(WorkerBase):
         self._slot_freed = threading.Event()
         self._stopping = threading.Event()
         self._done = threading.Event()
-        self._grace = 10.0
+        self._jobs: set[_Job] = set()
         self._thread: threading.Thread | None = None
         self._next_heartbeat = 0.0
         self._next_claim = 0.0
@@ -62,35 +90,42 @@ class StreamWorker(WorkerBase):
         self._running = False
         self.drained: bool | None = None  # after a stop: did in-flight work finish in time?
 
-    def _x(self, gen):
+    def _x(self, gen: Any) -> Any:
         return run_sync(self.client, gen)
 
     # ---- lifecycle
 
     def start(self) -> "StreamWorker":
-        self._thread = threading.Thread(target=self.run, name=f"stream-worker:{self.consumer}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.run, kwargs={"handle_signals": False},
+                                        name=f"stream-worker:{self.consumer}", daemon=True)
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> bool:
-        """Stop reading; wait up to ``timeout`` for in-flight handlers (their entries
-        stay pending if they do not finish, for a later run or another worker).
-        Returns True if everything in flight finished."""
-        self._grace = timeout
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop reading; wait up to ``timeout`` (default: ``grace``) for in-flight
+        handlers. What does not finish stays pending, marked idle so another worker
+        reclaims it at once. Returns True if everything in flight finished."""
+        if timeout is not None:
+            self.grace = timeout
         self._stopping.set()
         self._slot_freed.set()
         if not self._running:
             return True
-        self._done.wait(timeout + self.block + 5)
+        self._done.wait(self.grace + self.block + 5)
         return bool(self.drained)
 
-    def run(self) -> None:
-        """Process until ``stop()``; call from the thread that should do the reading."""
+    def run(self, handle_signals: bool | None = None) -> None:
+        """Process until ``stop()``, SIGTERM or SIGINT; then drain within ``grace``
+        seconds and return normally. Signals are handled when called from the
+        main thread (``handle_signals=None``) or when asked to."""
         self._stopping.clear()
         self._done.clear()
         self._running = True
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="stream-handler")
+        # Room beyond `concurrency` for calls abandoned after handler_timeout,
+        # which keep their thread until they return.
+        self._pool = ThreadPoolExecutor(self.concurrency * 2 + 8,
+                                        thread_name_prefix="stream-handler")
+        restore = self._install_signals(handle_signals)
         errors = 0
         try:
             while not self._stopping.is_set():
@@ -108,22 +143,43 @@ class StreamWorker(WorkerBase):
         except KeyboardInterrupt:
             pass
         finally:
-            self.drained = self._drain(time.monotonic() + self._grace)
-            self._pool.shutdown(wait=False)
-            self._running = False
-            self._done.set()
+            try:
+                self.drained = self._drain(time.monotonic() + self.grace)
+            finally:
+                self._pool.shutdown(wait=False)
+                for sig, previous in restore:
+                    signal.signal(sig, previous)
+                self._running = False
+                self._done.set()
+
+    def _install_signals(self, handle: bool | None) -> list[tuple[int, Any]]:
+        if handle is False or threading.current_thread() is not threading.main_thread():
+            return []
+
+        def on_signal(signum: int, frame: Any) -> None:
+            log.info("stream worker %s: signal %d, draining", self.consumer, signum)
+            self._stopping.set()
+            self._slot_freed.set()
+
+        return [(sig, signal.signal(sig, on_signal)) for sig in (signal.SIGTERM, signal.SIGINT)]
 
     # ---- the control loop
 
-    def _step(self):
+    def _step(self) -> None:
         self._service()
+        self._expire_jobs()
+        if self._promote_due():
+            self._promoted(self._x(self._promote()))
         with self._mutex:
             due = self._due_retries()
+        retried = []
         for entry_id in due:
             entry = self._x(self._retry(entry_id))
             if entry is not None:
                 self._count("retried")
-                self._submit(entry)
+                retried.append(entry)
+        for chunk in self._chunks(retried):
+            self._submit(chunk)
         if time.monotonic() >= self._next_claim:
             self._reclaim_some()
         free = self._free()
@@ -131,122 +187,224 @@ class StreamWorker(WorkerBase):
             self._slot_freed.wait(self._until_timer())
             self._slot_freed.clear()
             return
-        block = min(self.block, self._until_timer(), self._next_retry_in())
-        for entry in self._x(self._read(">", min(self.count, free), max(1, ms(block)))):
-            self._submit(entry)
+        if self._stopping.is_set():
+            return
+        block = min(self.block, self._until_timer(), self._next_retry_in(),
+                    max(0.001, self._next_promote - time.monotonic()))
+        entries = self._x(self._read(">", self._read_count(free), max(1, ms(block))))
+        for chunk in self._chunks(entries):
+            self._submit(chunk)
 
-    def _catch_up(self):
+    def _catch_up(self) -> None:
         """Re-read our own pending entries (ID 0) before taking new ones."""
         last = "0"
         while not self._stopping.is_set():
             entries = self._x(self._read(last, self.count, None))
             if not entries:
                 return
-            for entry in entries:
-                if entry.id not in self._in_flight and entry.id not in self._retry_ids:
-                    self._submit(entry)
+            fresh = [e for e in entries
+                     if e.id not in self._in_flight and e.id not in self._retry_ids]
+            for chunk in self._chunks(fresh):
+                self._submit(chunk)
             last = entries[-1].id
 
-    def _reclaim_some(self):
-        limit = max(1, self._free())
+    def _reclaim_some(self) -> None:
+        limit = max(1, self._free() * (self.batch_size or 1))
         entries, deleted, self._claim_cursor = self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
         with self._mutex:
-            self.stats.deleted += len(deleted)
-            self.stats.reclaimed += len(entries)
+            self._observe("deleted", len(deleted))
+            self._observe("reclaimed", len(entries))
         # A sweep cut short by our capacity continues as soon as slots free up.
         self._next_claim = time.monotonic() + (
             self.claim_interval if self._claim_cursor == "0-0" else 0.0)
         with self._mutex:
             accepted = self._accept_claimed(entries)
-        for entry in accepted:
-            self._submit(entry)
+        for chunk in self._chunks(accepted):
+            self._submit(chunk)
 
-    def _service(self):
-        """Heartbeats for entries in flight, due every claim_idle/3."""
+    def _service(self) -> None:
+        """Heartbeats for entries in flight or waiting for a retry, due every
+        claim_idle/3; gauges for the metrics exporter."""
         if time.monotonic() < self._next_heartbeat:
             return
         self._next_heartbeat = time.monotonic() + self.heartbeat_every
         with self._mutex:
-            ids = list(self._in_flight)
+            ids = list(self._in_flight) + list(self._retry_ids)
         lost = self._x(self._heartbeat(ids))
         if lost:
             with self._mutex:
                 self._lost.update(lost)
+                self._retry_ids.difference_update(lost)
                 self.stats.lost += len(lost)
+        if self.prometheus is not None:
+            self.prometheus.gauges(self.metrics())
+
+    def _expire_jobs(self) -> None:
+        """Abandon handler calls past handler_timeout: a timeout failure each."""
+        if self.handler_timeout is None:
+            return
+        now, expired = time.monotonic(), []
+        with self._mutex:
+            for job in self._jobs:
+                if job.state == "running" and job.deadline is not None and job.deadline <= now:
+                    job.state = "abandoned"
+                    expired.append(job)
+            for job in expired:
+                self._forget(job)
+        for job in expired:
+            log.warning("stream worker %s: handler timed out on %s", self.consumer,
+                        [e.id for e in job.entries])
+            self._count("failed", len(job.entries))
+            self._count("timed_out", len(job.entries))
+            for entry in job.entries:
+                self._failed(entry, None, timed_out=True)
+            self._slots.release()
+            self._slot_freed.set()
+
+    def _forget(self, job: _Job) -> None:
+        # Under self._mutex: the job's entries leave the heartbeat and the slot count.
+        self._jobs.discard(job)
+        for e in job.entries:
+            self._in_flight.pop(e.id, None)
+            self._lost.discard(e.id)
 
     def _until_timer(self) -> float:
         t = time.monotonic()
-        return max(0.001, min(self._next_heartbeat, self._next_claim) - t)
+        nxt = min(self._next_heartbeat, self._next_claim)
+        if self.handler_timeout is not None:
+            with self._mutex:
+                deadlines = [j.deadline for j in self._jobs if j.deadline is not None]
+            if deadlines:
+                nxt = min(nxt, min(deadlines))
+        return max(0.001, nxt - t)
 
     def _free(self) -> int:
         with self._mutex:
-            return self.concurrency - len(self._in_flight)
+            return self.concurrency - len(self._jobs)
 
-    def _submit(self, entry: StreamEntry):
+    def _submit(self, entries: list[StreamEntry]) -> None:
         while not self._slots.acquire(timeout=self._until_timer()):
             self._service()
+            self._expire_jobs()
+        deadline = (None if self.handler_timeout is None
+                    else time.monotonic() + self.handler_timeout)
+        job = _Job(entries, deadline)
         with self._mutex:
-            self._in_flight[entry.id] = entry
-        self._pool.submit(self._process, entry)
+            for e in entries:
+                self._in_flight[e.id] = e
+            self._jobs.add(job)
+        self._pool.submit(self._process, job)
 
     def _drain(self, deadline: float) -> bool:
-        while self._in_flight and time.monotonic() < deadline:
+        while self._jobs and time.monotonic() < deadline:
             try:
                 self._service()
+                self._expire_jobs()
             except RedisError:
                 pass
             self._slot_freed.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             self._slot_freed.clear()
-        return not self._in_flight
-
-    # ---- one entry (pool thread)
-
-    def _process(self, entry: StreamEntry):
+        with self._mutex:
+            waiting = list(self._retry_ids)  # no retries while draining: hand them over
+            self._retry_ids.clear()
+            self._retry_heap.clear()
+            left = [j for j in self._jobs if j.state == "running"]
+            for job in left:
+                job.state = "abandoned"  # a late return must not ack what we hand over
+                self._forget(job)
         try:
-            verdict = self._verdict(entry)
-            if verdict == "ack":
-                self._x(self._ack(entry.id))
-                self._count("deleted")
-            elif verdict == "dead":
-                self._bury(entry, self._giving_up(entry))
-            else:
-                try:
-                    self.handler(entry)
-                except Exception as exc:
-                    self._count("failed")
-                    log.info("handler failed on %s (delivery %d): %r", entry.id,
-                             entry.deliveries, exc)
-                    delay = self._after_failure(entry)
-                    if delay is None:
-                        self._bury(entry, repr(exc))
-                    else:
-                        with self._mutex:
-                            self._schedule_retry(entry.id, delay)
-                else:
-                    if entry.id not in self._lost:  # its new owner will ack it
-                        self._x(self._ack(entry.id))
-                    self._count("processed")
+            self._x(self._release_ids(waiting + [e.id for j in left for e in j.entries]))
         except RedisError as exc:
-            # The entry stays pending: our catch-up or a reclaimer will see it again.
-            log.warning("stream worker %s lost track of %s: %s", self.consumer, entry.id, exc)
+            log.warning("stream worker %s: could not release pending entries: %s",
+                        self.consumer, exc)
+        return not left
+
+    # ---- one job (pool thread)
+
+    def _process(self, job: _Job) -> None:
+        live: list[StreamEntry] = []
+        try:
+            for entry in job.entries:
+                verdict = self._verdict(entry)
+                if verdict == "ack":
+                    self._x(self._ack(entry.id))
+                    self._count("deleted")
+                elif verdict == "dead":
+                    self._bury(entry, self._giving_up(entry))
+                else:
+                    live.append(entry)
+            if not live:
+                return
+            started = time.perf_counter()
+            try:
+                self._call_handler(live)
+            except Exception as exc:
+                if not self._finishing(job, started):
+                    return
+                self._count("failed", len(live))
+                log.info("handler failed on %s (delivery %d): %r", live[0].id,
+                         live[0].deliveries, exc)
+                for entry in live:
+                    self._failed(entry, exc)
+            else:
+                if not self._finishing(job, started):
+                    return
+                with self._mutex:
+                    ids = [e.id for e in live if e.id not in self._lost]  # new owners ack those
+                self._x(self._ack_many(ids))
+                self._count("processed", len(live))
+        except RedisError as exc:
+            # The entries stay pending: our catch-up or a reclaimer will see them again.
+            log.warning("stream worker %s lost track of %s: %s", self.consumer,
+                        [e.id for e in job.entries], exc)
         finally:
             with self._mutex:
-                self._in_flight.pop(entry.id, None)
-                self._lost.discard(entry.id)
-            self._slots.release()
-            self._slot_freed.set()
+                abandoned = job.state == "abandoned"
+                if not abandoned:
+                    self._forget(job)
+            if not abandoned:
+                self._slots.release()
+                self._slot_freed.set()
 
-    def _bury(self, entry: StreamEntry, error: str):
+    def _call_handler(self, live: list[StreamEntry]) -> None:
+        arg: Any = live if self.batch_size is not None else live[0]
+        if self.tracing is None:
+            self.handler(arg)
+            return
+        with self.tracing.use(self.tracing.process(self.stream, self.group, live)):
+            self.handler(arg)
+
+    def _finishing(self, job: _Job, started: float) -> bool:
+        """The handler returned: claim the outcome, unless the job was abandoned."""
+        with self._mutex:
+            if job.state == "abandoned":
+                return False
+            job.state = "finishing"
+        if self.prometheus is not None:
+            self.prometheus.duration(time.perf_counter() - started)
+        return True
+
+    def _failed(self, entry: StreamEntry, exc: BaseException | None,
+                timed_out: bool = False) -> None:
+        delay, reason = self._decide(entry, exc, timed_out)
+        if delay is None:
+            self._bury(entry, reason)
+        else:
+            with self._mutex:
+                self._schedule_retry(entry.id, delay)
+
+    def _bury(self, entry: StreamEntry, error: str) -> None:
         if self._x(self._dead_letter(entry, error)) is not None:
             self._count("dead_lettered")
 
-    def _count(self, name: str, n: int = 1):
+    def _count(self, name: str, n: int = 1) -> None:
         with self._mutex:
-            setattr(self.stats, name, getattr(self.stats, name) + n)
+            self._observe(name, n)
 
     def metrics(self) -> WorkerMetrics:
         """Local counters plus the group's lag, pending count and oldest pending entry."""
         with self._mutex:
             m = WorkerMetrics(**{**self.stats.__dict__, "in_flight": len(self._in_flight)})
-        return self._x(self._server_metrics(m))
+        result: WorkerMetrics = self._x(self._server_metrics(m))
+        return result

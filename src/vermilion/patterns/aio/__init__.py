@@ -3,7 +3,9 @@
 
 from .._ops import AsyncFace
 from .._pubsub_core import Gap, Message
-from ..errors import LockError, LockLost, LockNotAcquired, PatternError
+from ..errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, PatternError, Retry,
+                      Unrecoverable)
+from ..synchronized import synchronized
 from ..leaderboard import Entry, LeaderboardCore, RotatingLeaderboardCore, Standing
 from ..ratelimit import RateLimiterCore, RateLimitResult
 from ..redlock import RedlockResult
@@ -11,6 +13,7 @@ from ..sessions import SessionStoreCore
 from .lock import FencedStore, Lock
 from .pubsub import Subscriber
 from .redlock import Lease, Redlock
+from .semaphore import ReadWriteLock, Semaphore
 from .streams import (DeadLetter, DeadLetters, StreamEntry, StreamProducer, StreamWorker,
                       WorkerMetrics)
 
@@ -33,10 +36,11 @@ class RotatingLeaderboard(RotatingLeaderboardCore):
 
 
 __all__ = [
-    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult",
+    "Lock", "FencedStore", "Redlock", "Lease", "RedlockResult", "Semaphore", "ReadWriteLock",
     "StreamWorker", "StreamProducer", "DeadLetters", "StreamEntry", "DeadLetter", "WorkerMetrics",
     "RateLimiter", "RateLimitResult", "SessionStore",
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",
     "Subscriber", "Message", "Gap",
-    "PatternError", "LockError", "LockLost", "LockNotAcquired",
+    "PatternError", "LockError", "LockLost", "LockNotAcquired", "LockNotOwned",
+    "Retry", "Unrecoverable", "synchronized",
 ]

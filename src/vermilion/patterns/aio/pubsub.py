@@ -1,6 +1,7 @@
 """asyncio face of ``vermilion.patterns.pubsub`` (same behaviour, see there).
 
-Handlers and ``on_gap`` may be plain functions or coroutine functions.
+Handlers, ``on_gap`` and ``on_error`` may be plain functions or coroutine
+functions; coroutines are awaited.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import inspect
 import logging
 import time
+from typing import Any, Callable
 
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,7 +29,7 @@ _BROKEN = (RedisConnectionError, RedisTimeoutError, OSError, HealthCheckFailed)
 class Subscriber(SubscriberState):
     """``Subscriber(r)``; ``.subscribe(ch, fn)``; ``.start()`` (a task); ``await .stop()``."""
 
-    def __init__(self, client: redis.asyncio.Redis, **options):
+    def __init__(self, client: redis.asyncio.Redis, **options: Any):
         super().__init__(**options)
         pool = client.connection_pool
         self._client = redis.asyncio.Redis(connection_pool=pool.__class__(
@@ -35,23 +37,23 @@ class Subscriber(SubscriberState):
         self._changes: list[tuple[str, str]] = []
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    def subscribe(self, channel: str, handler) -> "Subscriber":
+    def subscribe(self, channel: str, handler: Callable[..., Any]) -> "Subscriber":
         self.channels[channel] = handler
         self._changes.append(("subscribe", channel))
         return self
 
-    def psubscribe(self, pattern: str, handler) -> "Subscriber":
+    def psubscribe(self, pattern: str, handler: Callable[..., Any]) -> "Subscriber":
         self.patterns[pattern] = handler
         self._changes.append(("psubscribe", pattern))
         return self
 
-    def unsubscribe(self, channel: str):
+    def unsubscribe(self, channel: str) -> None:
         self.channels.pop(channel, None)
         self._changes.append(("unsubscribe", channel))
 
-    def punsubscribe(self, pattern: str):
+    def punsubscribe(self, pattern: str) -> None:
         self.patterns.pop(pattern, None)
         self._changes.append(("punsubscribe", pattern))
 
@@ -59,7 +61,7 @@ class Subscriber(SubscriberState):
         self._task = asyncio.create_task(self.run(), name="subscriber")
         return self
 
-    async def stop(self, timeout: float = 5.0):
+    async def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         if self._task is not None:
             try:
@@ -68,7 +70,7 @@ class Subscriber(SubscriberState):
                 pass
         await self._client.aclose()
 
-    async def run(self):
+    async def run(self) -> None:
         while not self._stopping.is_set():
             ps = self._client.pubsub()
             try:
@@ -94,7 +96,7 @@ class Subscriber(SubscriberState):
                     pass
         self.connected.clear()
 
-    async def _connect(self, ps):
+    async def _connect(self, ps: Any) -> None:
         while not self.channels and not self.patterns:
             if self._stopping.is_set():
                 return
@@ -117,7 +119,7 @@ class Subscriber(SubscriberState):
             elif msg:
                 await self._dispatch(msg)
 
-    async def _pump(self, ps):
+    async def _pump(self, ps: Any) -> None:
         while not self._stopping.is_set():
             while self._changes:
                 kind, name = self._changes.pop(0)
@@ -130,7 +132,7 @@ class Subscriber(SubscriberState):
             if msg is not None and not self.is_pong(msg):
                 await self._dispatch(msg)
 
-    async def _dispatch(self, msg: dict):
+    async def _dispatch(self, msg: dict[str, Any]) -> None:
         routed = self.route(msg)
         if routed is None:
             return
@@ -139,7 +141,7 @@ class Subscriber(SubscriberState):
         if handler is not None:
             await self._call(handler, message)
 
-    async def _call(self, fn, arg):
+    async def _call(self, fn: Callable[..., Any] | None, arg: Any) -> None:
         if fn is None:
             return
         try:
@@ -149,4 +151,9 @@ class Subscriber(SubscriberState):
         except Exception as exc:
             log.exception("subscriber callback failed")
             if self.on_error is not None:
-                self.on_error(exc)
+                try:
+                    result = self.on_error(exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("subscriber on_error callback failed")
