@@ -17,7 +17,7 @@ import hiredis
 
 from ..engine.client import Client
 from ..engine.core import speedups
-from ..engine.replies import NO_REPLY, POSTPONED, Status
+from ..engine.replies import NO_REPLY, POSTPONED, Push, Status
 from .parser import ProtocolError, RequestParser
 from .resp import encode
 
@@ -82,6 +82,7 @@ class Connection(Client, asyncio.Protocol):
 
     def abort(self) -> None:
         self.closing = True
+        self.pending = []
         if self.transport is not None:
             self.transport.abort()
 
@@ -292,10 +293,12 @@ class Connection(Client, asyncio.Protocol):
         if reply is NO_REPLY:
             return
         if self.reply_mode:
-            if self.reply_mode == 1:
-                return
-            if self.reply_mode == 2:
+            skip = self.reply_mode == 2
+            if skip:
                 self.reply_mode = 0
+            # (P|S)SUBSCRIBE confirmations are pushes: Redis sends them whatever
+            # CLIENT REPLY says, in RESP2 as well (they are the subscriber's messages).
+            if reply.__class__ is not Push:
                 return
         encode(reply, out, self.resp3)
 
@@ -378,6 +381,16 @@ class Connection(Client, asyncio.Protocol):
             if not batch:
                 self.server.schedule_flush(self)
         batch.append(data)
+
+    def reply_over_limit(self, nbytes: int) -> bool:
+        server = self.server
+        if not server.obuf_limits_active:
+            return False
+        hard = server.obuf_limits[server.output_class(self)][0]
+        if not hard or self.output_bytes() + nbytes < hard:
+            return False
+        server.close_over_limit(self)
+        return True
 
     def output_bytes(self) -> int:
         t = self.transport

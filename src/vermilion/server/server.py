@@ -147,6 +147,13 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
+        if self.obuf_normal_hard:
+            # As in Redis, a reply counts against the limit before it is written:
+            # a client whose replies of this turn go over its hard limit gets none.
+            for client in queue:
+                if client.pending and not client.closing and \
+                        self.output_class(client) == "normal":
+                    self.check_output_limits(client)
         if c_flush_pending is not None:
             return c_flush_pending(self, queue)
         for client in queue:
@@ -161,6 +168,9 @@ class Server:
         limits = self.config["client-output-buffer-limit"]
         self.obuf_limits = dict(limits)
         self.obuf_limits_active = any(hard or soft for hard, soft, _ in limits.values())
+        # Subscribers' pushes are checked as they are written; only a hard limit on
+        # ordinary clients (0 by default) needs the check before writing.
+        self.obuf_normal_hard = limits["normal"][0]
 
     def output_class(self, client: Connection) -> str:
         """Redis's client classes for limits: replicas, subscribers, everyone else."""
@@ -193,13 +203,16 @@ class Server:
         else:
             client.obuf_soft_since = 0
         if over and not client.closing:
-            from ..commands.connection import client_info_line
-            info = client_info_line(client, self.engine.clock.ms()).decode("utf-8", "replace")
-            log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
-                        "limits.", info)
-            # Unlike QUIT, what is queued is dropped: that is the memory to free.
-            client.abort()
+            self.close_over_limit(client)
         return over
+
+    def close_over_limit(self, client: Connection) -> None:
+        from ..commands.connection import client_info_line
+        info = client_info_line(client, self.engine.clock.ms()).decode("utf-8", "replace")
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
+                    "limits.", info)
+        # Unlike QUIT, what is queued is dropped: that is the memory to free.
+        client.abort()
 
     def _soft_limit_timeouts(self) -> None:
         # A client over its soft limit that gets no more output is closed here
