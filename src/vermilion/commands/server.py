@@ -58,12 +58,14 @@ def _server_section(engine):
 def _clients_section(engine):
     clients = list(engine.clients.values())
     blocked = sum(1 for c in clients if c.blocked is not None)
+    # Redis blocks a client held by CLIENT PAUSE (BLOCKED_POSTPONE), without a timeout.
+    paused = len(engine.paused_clients)
     return [
         ("connected_clients", len(clients)), ("cluster_connections", 0),
         ("maxclients", engine.config["maxclients"]),
         ("client_recent_max_input_buffer", max((c.query_buffer_bytes() for c in clients), default=0)),
         ("client_recent_max_output_buffer", max((c.output_bytes() for c in clients), default=0)),
-        ("blocked_clients", blocked), ("tracking_clients", 0),
+        ("blocked_clients", blocked + paused), ("tracking_clients", 0),
         ("clients_in_timeout_table", blocked),
     ]
 

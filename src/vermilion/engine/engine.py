@@ -122,6 +122,9 @@ class Engine(EngineCore):
         self.slowlog_next_id = 0
         self.busy = 0                       # BUSY_* bits: scripts/loading/pause gate every command
         self.pause_mode: str | None = None  # CLIENT PAUSE: "all" or "write"
+        # During a CLIENT PAUSE keys expire only logically (reads miss them) and are
+        # deleted after it, so a pause freezes the dataset as Redis does for failovers.
+        self.expiry_suspended = False
         self.pause_until = 0
         self.paused_clients: list = []      # connections holding a postponed command
         self._pause_timer = None
@@ -297,7 +300,7 @@ class Engine(EngineCore):
         if gate & 1 and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
         if self.busy & BUSY_PAUSED and client.kind != "script" and \
-                (self.pause_mode == "all" or cmd.is_write or cmd.may_replicate):
+                (self.pause_mode == "all" or self.writes(cmd, args)):
             if self.clock.ms() < self.pause_until:
                 return POSTPONED
             self.unpause_clients()
@@ -306,6 +309,12 @@ class Engine(EngineCore):
             if refusal is not None:
                 return refusal
         return None
+
+    def writes(self, cmd: Command, args: list) -> bool:
+        """Is this call a write for CLIENT PAUSE WRITE (Redis's may-replicate)?"""
+        if not (cmd.is_write or cmd.may_replicate):
+            return False
+        return cmd.may_write is None or cmd.may_write(self, args)
 
     def pause_clients(self, mode: str, until_ms: int) -> None:
         """CLIENT PAUSE: a later pause can extend the time or widen WRITE to ALL."""
@@ -316,6 +325,7 @@ class Engine(EngineCore):
         self.pause_mode = mode
         self.pause_until = until_ms
         self.busy |= BUSY_PAUSED
+        self.expiry_suspended = True
         if self.loop is not None:
             if self._pause_timer is not None:
                 self._pause_timer.cancel()
@@ -325,6 +335,7 @@ class Engine(EngineCore):
     def unpause_clients(self) -> None:
         self.busy &= ~BUSY_PAUSED
         self.pause_mode = None
+        self.expiry_suspended = False
         if self._pause_timer is not None:
             self._pause_timer.cancel()
             self._pause_timer = None
@@ -451,7 +462,7 @@ class Engine(EngineCore):
     def cron(self) -> None:
         """Periodic work, `hz` times a second: active expiry and housekeeping."""
         now = self.clock.ms()
-        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING):
+        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED):
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
             deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
             for db in self.dbs:

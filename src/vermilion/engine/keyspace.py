@@ -437,7 +437,13 @@ class Database:
     # -- expiry --------------------------------------------------------------
 
     def expire_now(self, key: bytes) -> None:
-        """Delete a key whose time has come, telling persistence and listeners."""
+        """Delete a key whose time has come, telling persistence and listeners.
+
+        Under CLIENT PAUSE the key stays (it is only logically expired: lookups
+        miss it) and no expiry is counted, replicated or notified until the pause ends.
+        """
+        if self.engine.expiry_suspended:
+            return
         self.data.pop(key, None)
         self.expires.pop(key, None)
         if self.hooked:
@@ -452,6 +458,8 @@ class Database:
         """Delete up to `budget` due keys; returns how many were deleted."""
         heap, expires = self.heap, self.expires
         done = 0
+        if self.engine.expiry_suspended:
+            return 0
         while heap and heap[0][0] < now_ms and done < budget:
             when, key = heapq.heappop(heap)
             if expires.get(key) == when:

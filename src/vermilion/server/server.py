@@ -133,6 +133,12 @@ class Server:
         if self.clients.pop(client.id, None) is None:
             return
         self.engine.remove_monitor(client)
+        if client.postponed is not None:
+            # A paused client that went away is no longer blocked (INFO blocked_clients).
+            try:
+                self.engine.paused_clients.remove(client)
+            except ValueError:
+                pass
         for hook in self.engine.disconnect_hooks:
             hook(client)
 
