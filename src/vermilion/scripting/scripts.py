@@ -420,6 +420,10 @@ class Scripts:
             return ErrorReply(error_text(b"-" + reply.message))
         return reply
 
+    def lua_call_packed(self, table, n: int):
+        """redis.call with a long argument list, passed as a Lua table of `n` values."""
+        return self.lua_call(*[table[i] for i in range(1, n + 1)])
+
     def lua_call(self, *args):
         """redis.call / redis.pcall: returns the reply as Lua sees it, or (text, 1) for an
         error, (text, 2) for a status (the Lua wrapper builds those tables)."""
