@@ -5,5 +5,5 @@ The engine imports this package once to fill the command table.
 from . import (  # noqa: F401
     connection, server, strings, bits, keys,
     hashes, lists, sets, zsets, streams, pubsub, transactions, scripting,
-    persistence,
+    persistence, replication,
 )
