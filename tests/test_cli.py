@@ -139,3 +139,35 @@ def test_unixsocket_only(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+_SAVE_ARGS = [
+    ["--save", ""], ["--save", "100", "100"], ["--save", "--loglevel", "verbose"],
+    ["--loglevel", "verbose", "--save"], ["--save", "", "--loglevel", "verbose"],
+    ["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
+    ["--shutdown-on-sigint", "nosave force now"], [],
+]
+
+
+@pytest.mark.parametrize("args", _SAVE_ARGS, ids=lambda a: " ".join(a) or "none")
+def test_command_line_save_and_bare_options_like_redis(tmp_path, args):
+    # A config file's first `save` replaces the defaults, later ones append, `save ""`
+    # (or a bare --save) clears; after a bare --name the next word is its value.
+    from support import require_reference
+    conf = tmp_path / "r.conf"
+    conf.write_text("save 900 1\n")
+    names = ("save", "loglevel", "proc-title-template", "shutdown-on-sigint")
+    port = free_port()
+    proc = subprocess.Popen([require_reference(), str(conf), *args, "--port", str(port),
+                             "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        c = RawClient(port)
+        want = {n: c.call("CONFIG", "GET", n).value[1].value.decode() for n in names}
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait()
+    config = build_config([str(conf), *args])
+    assert {n: config.render(n) for n in names} == want

@@ -324,3 +324,54 @@ def test_keyspace_hits_and_misses(pair2):
         fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
         stats.append((fields["keyspace_hits"], fields["keyspace_misses"]))
     assert stats[1] == stats[0]
+
+
+def _config_listeners(port: int):
+    from support import connect, free_port
+    c = connect(port)
+    seen = [c.call("CONFIG", "GET", "*").value.__len__() > 0]
+    names = [f.value for f in c.call("CONFIG", "GET", "*").value[::2]]
+    seen.append(b"key-load-delay" in names)                      # hidden from patterns
+    seen.append(c.call("CONFIG", "GET", "key-load-delay").value)   # shown by name
+    seen.append(c.call("CONFIG", "GET", "rdb-key-save-delay").value)
+    # A port another socket holds: refused with the apply error, everything rolled back.
+    import socket
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    busy = holder.getsockname()[1]
+    before = c.call("CONFIG", "GET", "maxmemory").value
+    err = c.call("CONFIG", "SET", "maxmemory", "10000001", "port", str(busy))
+    seen.append(err)
+    seen.append(c.call("CONFIG", "GET", "maxmemory").value == before)
+    seen.append(c.call("CONFIG", "SET", "bind", "999.999.999.999"))
+    seen.append(c.call("CONFIG", "GET", "bind").value)
+    holder.close()
+    # Moving to a free port: the new one answers.
+    new_port = free_port()
+    seen.append(c.call("CONFIG", "SET", "port", str(new_port)))
+    c.close()
+    c = connect(new_port)
+    seen.append(c.call("PING"))
+    c.call("CONFIG", "SET", "port", str(port))
+    c.close()
+    c = connect(port)
+    seen.append(c.call("CONFIG", "SET", "shutdown-on-sigterm", "force now nosave"))
+    seen.append(c.call("CONFIG", "GET", "shutdown-on-sigterm").value)
+    c.call("CONFIG", "SET", "shutdown-on-sigterm", "default")
+    c.close()
+    return seen
+
+
+def test_config_set_port_and_bind_apply_or_roll_back(ports):
+    from support import same_on_both
+    same_on_both(ports, _config_listeners)
+
+
+def test_command_list_has_subcommands(pair):
+    pair.check("COMMAND", "LIST", "FILTERBY", "PATTERN", "config|re*", unordered=True)
+    pair.check("COMMAND", "LIST", "FILTERBY", "ACLCAT", "@scripting")
+    for name in (b"client|list", b"config|get", b"set"):
+        assert name in [f.value for f in pair.ver.call("COMMAND", "LIST").value]
+    scripting = [f.value for f in pair.ver.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "scripting").value]
+    assert b"script|kill" in scripting and b"eval" in scripting and b"set" not in scripting

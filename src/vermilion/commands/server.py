@@ -376,26 +376,28 @@ def command_count(client, args):
 
 @command("command|list", arity=-2, flags="loading stale", acl="connection", summary="Returns a list of command names.")
 def command_list(client, args):
-    names = list(COMMANDS)
+    # Every command and subcommand (CONFIG, then config|get ...), as Redis lists them.
+    everything = []
+    for cmd in COMMANDS.values():
+        everything.append(cmd)
+        if cmd.subcommands:
+            everything += cmd.subcommands.values()
     if len(args) > 2:
         if len(args) != 5 or args[2].lower() != b"filterby":
             raise CommandError(SYNTAX)
         kind, value = args[3].lower(), args[4].decode("utf-8", "replace")
         from ..types.glob import glob_match
         if kind == b"module":
-            names = []
-        elif kind == b"aclcat":
-            names = [n for n in names if value.lower().lstrip("@") in COMMANDS[n].categories]
-        elif kind == b"pattern":
             everything = []
-            for cmd in COMMANDS.values():
-                everything.append(cmd.fullname)
-                if cmd.subcommands:
-                    everything += [s.fullname for s in cmd.subcommands.values()]
-            names = [n for n in everything if glob_match(value.encode(), n.encode(), nocase=True)]
+        elif kind == b"aclcat":
+            category = value.lower()
+            everything = [c for c in everything if category in c.categories]
+        elif kind == b"pattern":
+            everything = [c for c in everything
+                          if glob_match(value.encode(), c.fullname.encode(), nocase=True)]
         else:
             raise CommandError(SYNTAX)
-    return [n.encode() for n in names]
+    return [c.fullname.encode() for c in everything]
 
 
 @command("command|info", arity=-2, flags="loading stale", acl="connection",

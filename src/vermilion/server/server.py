@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
+from ..config import ApplyError
 from ..engine.core import speedups
 from ..engine.engine import Engine
 from .connection import Connection
@@ -21,6 +23,8 @@ class Server:
         engine.server = self
         self.config = engine.config
         self.listeners: list[asyncio.AbstractServer] = []
+        self.tcp_listeners: list[asyncio.AbstractServer] = []     # the port/bind ones
+        self.bound: tuple = (None, None)                          # their (port, bind)
         self.clients: dict[int, Connection] = engine.clients
         self.port = 0
         self.unix_path: str | None = None
@@ -41,24 +45,13 @@ class Server:
         self._shutdown_future = loop.create_future()
         cfg = self.config
         backlog = cfg["tcp-backlog"]
-        port = cfg["port"]
-        if port:
-            hosts = [h for h in cfg["bind"].split() if h] or ["127.0.0.1"]
-            for host in hosts:
-                optional = host.startswith("-")
-                host = host.lstrip("-")
-                if host == "*":
-                    host = "0.0.0.0"
-                try:
-                    srv = await loop.create_server(lambda: Connection(self), host, port,
-                                                   backlog=backlog, reuse_address=True)
-                except OSError as err:
-                    if optional:
-                        continue
-                    raise OSError(err.errno, f"Could not create server TCP listening socket {host}:{port}: {err.strerror}") from None
-                self.listeners.append(srv)
-                if not self.port:
-                    self.port = srv.sockets[0].getsockname()[1]
+        self.bound = (cfg["port"], cfg["bind"])
+        for sock in self._bind_tcp(*self.bound):
+            srv = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+            if not self.port:
+                self.port = sock.getsockname()[1]
         path = cfg["unixsocket"]
         if path:
             if os.path.exists(path):
@@ -70,6 +63,91 @@ class Server:
             self.listeners.append(srv)
             self.unix_path = path
         self._schedule_cron()
+
+    def _bind_tcp(self, port: int, bind: str) -> list:
+        """Listening sockets for `port` on every `bind` address (a leading - marks an
+        address that may be missing). All or nothing: OSError names the first failure."""
+        if not port:
+            return []
+        backlog = self.config["tcp-backlog"]
+        socks = []
+        try:
+            for host in [h for h in bind.split() if h] or ["127.0.0.1"]:
+                optional = host.startswith("-")
+                host = host.lstrip("-")
+                if host == "*":
+                    host = "0.0.0.0"
+                try:
+                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                               flags=socket.AI_PASSIVE)
+                    family, kind, proto, _, addr = infos[0]
+                    sock = socket.socket(family, kind, proto)
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        if family == socket.AF_INET6:
+                            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                        sock.bind(addr)
+                        sock.listen(backlog)
+                        sock.setblocking(False)
+                    except OSError:
+                        sock.close()
+                        raise
+                except (OSError, UnicodeError) as err:
+                    if optional:
+                        continue
+                    raise OSError(getattr(err, "errno", None),
+                                  f"Could not create server TCP listening socket {host}:{port}: "
+                                  f"{getattr(err, 'strerror', None) or err}") from None
+                socks.append(sock)
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    def _rebind(self, changed: set) -> None:
+        """CONFIG SET port / bind, as Redis: a new port is bound before the old one is
+        closed; new addresses on the same port replace the old ones, which come back
+        if the new ones cannot be bound. On failure CONFIG SET rolls back."""
+        loop = self.engine.loop
+        wanted = (self.config["port"], self.config["bind"])
+        if loop is None or wanted == self.bound:
+            return
+        same_port = wanted[0] == self.bound[0]
+        if same_port:
+            self._close_tcp()
+        try:
+            socks = self._bind_tcp(*wanted)
+        except OSError as err:
+            log.warning("%s", err)
+            if same_port:
+                self._serve(self._bind_tcp(*self.bound))
+            if "port" in changed:
+                raise ApplyError("port", "Unable to listen on this port. Check server logs.") from None
+            raise ApplyError("bind", "Failed to bind to specified addresses.") from None
+        if not same_port:
+            self._close_tcp()
+        self.bound = wanted
+        self.port = socks[0].getsockname()[1] if socks else 0
+        self._serve(socks)
+
+    def _close_tcp(self) -> None:
+        for srv in self.tcp_listeners:
+            srv.close()         # closes the listening sockets now
+            self.listeners.remove(srv)
+        self.tcp_listeners = []
+
+    def _serve(self, socks: list) -> None:
+        loop = self.engine.loop
+
+        async def serve(sock):
+            srv = await loop.create_server(lambda: Connection(self), sock=sock,
+                                           backlog=self.config["tcp-backlog"])
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+
+        for sock in socks:
+            loop.create_task(serve(sock))
 
     def _schedule_cron(self) -> None:
         hz = max(self.config["hz"], 1)
@@ -169,6 +247,8 @@ class Server:
     def _config_changed(self, changed) -> None:
         if changed is None or "client-output-buffer-limit" in changed:
             self.apply_obuf_config()
+        if changed is not None and ("port" in changed or "bind" in changed):
+            self._rebind(changed)
 
     def apply_obuf_config(self) -> None:
         limits = self.config["client-output-buffer-limit"]
