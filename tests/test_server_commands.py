@@ -375,3 +375,30 @@ def test_command_list_has_subcommands(pair):
         assert name in [f.value for f in pair.ver.call("COMMAND", "LIST").value]
     scripting = [f.value for f in pair.ver.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "scripting").value]
     assert b"script|kill" in scripting and b"eval" in scripting and b"set" not in scripting
+
+
+def _latency_monitor(port: int):
+    from support import connect
+    c = connect(port)
+    seen = [c.call("LATENCY", "RESET").value, c.call("LATENCY", "LATEST").value]
+    c.call("CONFIG", "SET", "latency-monitor-threshold", "50")
+    try:
+        c.call("DEBUG", "SLEEP", "0.1")
+        latest = c.call("LATENCY", "LATEST").value
+        seen.append([(e.value[0].value, e.value[2].value >= 50, e.value[3].value >= 50) for e in latest])
+        history = c.call("LATENCY", "HISTORY", "command").value
+        seen.append([(len(h.value), h.value[1].value >= 50) for h in history])
+        seen.append(c.call("LATENCY", "HISTORY", "no-such-event").value)
+        seen.append(c.call("LATENCY", "RESET", "no-such-event").value)
+        seen.append(c.call("LATENCY", "RESET").value)
+        seen.append(c.call("LATENCY", "LATEST").value)
+    finally:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        c.close()
+    return seen
+
+
+def test_latency_monitor_records_slow_commands(ports):
+    from support import same_on_both
+    seen = same_on_both(ports, _latency_monitor)
+    assert seen[2] == [(b"command", True, True)]

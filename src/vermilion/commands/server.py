@@ -588,31 +588,40 @@ container("latency", arity=-2, group="server", summary="A container for latency 
 @command("latency|doctor", arity=2, flags="admin noscript loading stale", acl="",
          summary="Returns a human-readable latency analysis report.")
 def latency_doctor(client, args):
-    if not client.engine.config["latency-monitor-threshold"]:
+    engine = client.engine
+    if not engine.config["latency-monitor-threshold"]:
         text = ("Latency monitoring is disabled in this Vermilion instance. You may use "
                 "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it.\n")
     else:
-        text = ("No latency spikes were recorded: Vermilion tracks slow commands in SLOWLOG; "
-                "latency event sampling is not implemented.\n")
+        summary = engine.latency.summary()
+        if not summary:
+            text = "No latency spikes were recorded since the monitor was enabled or reset.\n"
+        else:
+            lines = ["Latency spikes recorded (threshold %d ms):" % engine.latency_ms]
+            for n, (event, count, avg, peak) in enumerate(summary, 1):
+                lines.append("%d. %s: %d latency spikes (average %dms, worst %dms)."
+                             % (n, event, count, avg, peak))
+            text = "\n".join(lines) + "\n"
     return Verbatim(text.encode())
 
 
 @command("latency|latest", arity=2, flags="admin noscript loading stale", acl="",
          summary="Returns the latest latency samples for all events.")
 def latency_latest(client, args):
-    return []
+    return client.engine.latency.latest()
 
 
 @command("latency|history", arity=3, flags="admin noscript loading stale", acl="",
          summary="Returns timestamp-latency samples for an event.")
 def latency_history(client, args):
-    return []
+    return client.engine.latency.history(args[2].decode("utf-8", "replace"))
 
 
 @command("latency|reset", arity=-2, flags="admin noscript loading stale", acl="",
          summary="Resets the latency data for one or more events.")
 def latency_reset(client, args):
-    return 0
+    names = [a.decode("utf-8", "replace") for a in args[2:]] or None
+    return client.engine.latency.reset(names)
 
 
 @command("latency|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")

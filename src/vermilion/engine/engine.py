@@ -17,6 +17,7 @@ from .core import EngineCore, speedups
 from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import OK, POSTPONED, QUEUED, ErrorReply
+from .latency import LatencyMonitor
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -121,6 +122,9 @@ class Engine(EngineCore):
         self.monitors: set = set()
         self.slowlog: deque = deque(maxlen=128)
         self.slowlog_next_id = 0
+        self.latency = LatencyMonitor()
+        self.slowlog_us = 10000             # slowlog-log-slower-than (us; -1 off)
+        self.latency_ms = 0                 # latency-monitor-threshold (ms; 0 off)
         self.busy = 0                       # BUSY_* bits: scripts/loading/pause gate every command
         self.pause_mode: str | None = None  # CLIENT PAUSE: "all" or "write"
         # During a CLIENT PAUSE keys expire only logically (reads miss them) and are
@@ -161,7 +165,13 @@ class Engine(EngineCore):
     def apply_config(self, changed: set | None = None) -> None:
         cfg = self.config
         self.requirepass = cfg["requirepass"] or None
-        self.slowlog_threshold = cfg["slowlog-log-slower-than"]
+        # The request loops call log_slow for a command that ran at least
+        # `slowlog_threshold` us: the lower of the slowlog's and the latency monitor's.
+        self.slowlog_us = cfg["slowlog-log-slower-than"]
+        self.latency_ms = cfg["latency-monitor-threshold"]
+        limits = [t for t in (self.slowlog_us, self.latency_ms * 1000 if self.latency_ms > 0 else -1)
+                  if t >= 0]
+        self.slowlog_threshold = min(limits) if limits else -1
         if self.slowlog.maxlen != cfg["slowlog-max-len"]:
             self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
 
@@ -443,6 +453,14 @@ class Engine(EngineCore):
                 monitor.send(Status(line.encode("utf-8", "surrogateescape")))
 
     def log_slow(self, client, args: list, elapsed_us: int) -> None:
+        """A command ran for at least `slowlog_threshold` us: the latency monitor's
+        command event and the slowlog entry, each against its own threshold."""
+        if self.latency_ms > 0 and elapsed_us // 1000 >= self.latency_ms:
+            cmd = self.find_command(args[0]) if args else None
+            fast = cmd is not None and "fast" in cmd.flags
+            self.latency.add("fast-command" if fast else "command", elapsed_us // 1000)
+        if not 0 <= self.slowlog_us <= elapsed_us:
+            return
         shown = []
         limit = 32
         for i, a in enumerate(args):
@@ -465,10 +483,15 @@ class Engine(EngineCore):
         now = self.clock.ms()
         if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED):
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
-            deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
+            started = time.perf_counter()
+            deadline = started + 0.25 / max(self.config["hz"], 1)
             for db in self.dbs:
                 while db.has_due_keys(now) and time.perf_counter() <= deadline:
                     db.active_expire(now, 200)
+            if self.latency_ms > 0:
+                ms = int((time.perf_counter() - started) * 1000)
+                if ms >= self.latency_ms:
+                    self.latency.add("expire-cycle", ms)
         self.stats.ops_samples.append((time.monotonic(), self.total_calls()))
         for task in self.cron_tasks:
             task(now)
