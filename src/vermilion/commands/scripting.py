@@ -169,6 +169,8 @@ def function_delete(client, args):
 @command("function|flush", arity=-2, flags="write noscript", acl="scripting", since="7.0.0",
          summary="Deletes all libraries and functions.")
 def function_flush(client, args):
+    if len(args) > 3:
+        raise subcommand_syntax(args)
     _flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     scripts = client.engine.scripts
     scripts.libraries.clear()

@@ -225,7 +225,7 @@ class Scripts:
         if len(args) < 2:
             return True
         if kind == "fcall":
-            func = self.functions.get(args[1])
+            func = self.functions.get(args[1].lower())
             return func is None or "no-writes" not in func.flags
         if kind == "evalsha":
             sha = args[1]
@@ -243,7 +243,7 @@ class Scripts:
     # -- FCALL ------------------------------------------------------------------------------
 
     def fcall_command(self, client, args: list, ro: bool):
-        func = self.functions.get(args[1])
+        func = self.functions.get(args[1].lower())
         if func is None:
             raise CommandError("ERR Function not found")
         numkeys = parse_numkeys(args, "ERR Bad number of keys provided")
