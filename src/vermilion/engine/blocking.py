@@ -202,6 +202,12 @@ class Blocking:
         client = waiter.client
         if reply.__class__ is ErrorReply:
             self.engine.count_error(reply.message)
+            # The blocked command failed after all (CLIENT UNBLOCK ... ERROR): Redis
+            # counts it in that command's failed_calls.
+            name = client.last_command
+            cmd = self.engine.find_command(name.encode() if name.__class__ is str else name)
+            if cmd is not None:
+                cmd.failed_calls += 1
         mode = getattr(client, "reply_mode", 0)
         if mode == 2:
             client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command
