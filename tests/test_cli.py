@@ -171,3 +171,46 @@ def test_command_line_save_and_bare_options_like_redis(tmp_path, args):
         proc.wait()
     config = build_config([str(conf), *args])
     assert {n: config.render(n) for n in names} == want
+
+
+def _shutdown_scenario(binary: list[str], tmp_path) -> list:
+    """A failed final save keeps the server up; SHUTDOWN ABORT cancels a signal's shutdown
+    while the cron is paused; NOSAVE then exits."""
+    port = free_port()
+    d = tmp_path / binary[-1].replace("/", "_")
+    d.mkdir()
+    proc = subprocess.Popen([*binary, "--port", str(port), "--dir", str(d), "--save", "3600 1",
+                             "--enable-debug-command", "yes"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = []
+    try:
+        wait_port(port, 15)
+        c = RawClient(port)
+        c.call("SET", "k", "v")
+        (d / "dump.rdb").mkdir()                 # the final rename fails
+        seen.append(c.call("SHUTDOWN"))
+        seen.append(c.call("PING"))
+        seen.append(c.call("SHUTDOWN", "ABORT"))
+        c.call("DEBUG", "PAUSE-CRON", "1")
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        abort = c.call("SHUTDOWN", "ABORT")
+        while abort.value != b"OK" and time.monotonic() < deadline:    # the signal arrives
+            abort = c.call("SHUTDOWN", "ABORT")
+        seen.append(abort)
+        c.call("DEBUG", "PAUSE-CRON", "0")
+        seen.append(c.call("PING"))
+        c.send("SHUTDOWN", "NOSAVE")
+        seen.append(proc.wait(timeout=15))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return seen
+
+
+def test_shutdown_refused_when_the_final_save_fails_and_abort(tmp_path):
+    from support import require_reference
+    ref = _shutdown_scenario([require_reference()], tmp_path)
+    ver = _shutdown_scenario([sys.executable, "-m", "vermilion", "server"], tmp_path)
+    assert ver == ref

@@ -1,6 +1,7 @@
 """Server commands: INFO, CONFIG, COMMAND, TIME, SHUTDOWN, MONITOR, SLOWLOG, LATENCY, DEBUG."""
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import resource
@@ -15,6 +16,8 @@ from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ._args import parse_int
 from ._help import help_reply
+
+log = logging.getLogger("vermilion")
 
 # -- INFO -----------------------------------------------------------------------------------
 
@@ -514,12 +517,18 @@ def shutdown(client, args):
             {b"nosave", b"save"} <= options or (b"abort" in options and len(options) > 1):
         raise CommandError(SYNTAX)
     engine = client.engine
+    server = engine.server
     if b"abort" in options:
-        raise CommandError("ERR No shutdown in progress.")
-    engine.shutdown_save = b"nosave" not in options and (b"save" in options or None)
-    if engine.server is None:
+        if server is None or not server.abort_shutdown():
+            raise CommandError("ERR No shutdown in progress.")
+        return OK
+    save = b"nosave" not in options and (b"save" in options or None)
+    if server is None:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
-    engine.server.request_shutdown("User requested shutdown...")
+    log.warning("User requested shutdown...")
+    if not server.prepare_shutdown(save, b"force" in options):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    server.request_shutdown("")
     return NO_REPLY
 
 
@@ -664,6 +673,11 @@ def debug(client, args):
             seconds = 0.0
         time.sleep(max(seconds, 0))  # deliberately blocks the server, as in Redis
         return OK
+    if sub == b"pause-cron" and len(args) == 3:
+        # Stops the periodic work, signal-requested shutdowns included (they run there).
+        if engine.server is not None:
+            engine.server.cron_paused = parse_int(args[2]) != 0
+        return OK
     if sub == b"set-active-expire" and len(args) == 3:
         engine.active_expire_enabled = parse_int(args[2]) != 0
         return OK
@@ -679,6 +693,7 @@ def debug(client, args):
         return help_reply("DEBUG", [
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
             "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry cycle off or on.",
+            "PAUSE-CRON <0|1>", "    Stop or resume the periodic tasks (expiry, signal shutdowns).",
             "OBJECT <key>", "    Show low level info about the key and associated value.",
         ] + [line for hook in engine.debug_help for line in hook])
     handler = engine.debug_subcommands.get(sub)

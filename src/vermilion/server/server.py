@@ -35,6 +35,8 @@ class Server:
         self.config.listeners.append(self._config_changed)
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
+        self.shutdown_asap: str | None = None   # a signal asked for a shutdown (run by cron)
+        self.cron_paused = False                # DEBUG PAUSE-CRON
         self.paused_until = 0.0
 
     # -- start / stop ------------------------------------------------------------------
@@ -154,6 +156,11 @@ class Server:
         self._cron_handle = self.engine.loop.call_later(1 / hz, self._cron)
 
     def _cron(self) -> None:
+        if self.cron_paused:
+            self._schedule_cron()
+            return
+        if self.shutdown_asap is not None:
+            self._signal_shutdown()
         try:
             self.engine.cron()
             self._client_timeouts()
@@ -172,6 +179,47 @@ class Server:
                     now - client.last_interaction_ms > timeout * 1000:
                 log.info("Closing idle client")
                 client.close()
+
+    def signal_received(self, name: str) -> None:
+        """SIGINT/SIGTERM: the shutdown runs in the next cron tick, as Redis's
+        shutdown_asap; a second signal before it finished exits at once."""
+        if self.shutdown_asap is not None and self.shutdown_asap != "":
+            log.warning("You insist on shutting down. Exiting now.")
+            persistence = getattr(self.engine, "persistence", None)
+            if persistence is not None:
+                try:
+                    os.unlink(os.path.join(persistence.dir, "temp-%d.rdb" % os.getpid()))
+                except OSError:
+                    pass
+            os._exit(1)
+        log.warning("Received %s scheduling shutdown...", name)
+        self.shutdown_asap = name
+
+    def _signal_shutdown(self) -> None:
+        name, self.shutdown_asap = self.shutdown_asap, ""
+        option = self.config["shutdown-on-sigint" if name == "SIGINT" else "shutdown-on-sigterm"]
+        flags = option.split()
+        save = False if "nosave" in flags else (True if "save" in flags else None)
+        if self.prepare_shutdown(save, "force" in flags):
+            self.request_shutdown("")
+        else:
+            log.warning("%s received but errors trying to shut down the server, check the logs "
+                        "for more information", name)
+        self.shutdown_asap = None
+
+    def prepare_shutdown(self, save: bool | None, force: bool) -> bool:
+        """Everything that may refuse a shutdown (the final save); False: keep running."""
+        self.engine.shutdown_save = save
+        persistence = getattr(self.engine, "persistence", None)
+        return persistence is None or persistence.prepare_shutdown(save, force)
+
+    def abort_shutdown(self) -> bool:
+        """SHUTDOWN ABORT: cancel a shutdown a signal requested and that has not begun."""
+        if not self.shutdown_asap:
+            return False
+        self.shutdown_asap = None
+        log.warning("Shutdown manually aborted.")
+        return True
 
     def request_shutdown(self, reason: str = "") -> None:
         if self._shutdown_future is not None and not self._shutdown_future.done():
