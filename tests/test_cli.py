@@ -214,3 +214,17 @@ def test_shutdown_refused_when_the_final_save_fails_and_abort(tmp_path):
     ref = _shutdown_scenario([require_reference()], tmp_path)
     ver = _shutdown_scenario([sys.executable, "-m", "vermilion", "server"], tmp_path)
     assert ver == ref
+
+
+@pytest.mark.parametrize("args", [["--port"], ["--port", "6380", "--loglevel"], ["--port", "6379", "6380"],
+                                  ["--port", "--loglevel", "verbose"], ["--port", "--bla", "--loglevel", "verbose"],
+                                  ["--shutdown-on-sigint"]], ids=lambda a: " ".join(a))
+def test_command_line_errors_like_redis(args):
+    from support import require_reference
+    ref = subprocess.run([require_reference(), *args], capture_output=True, text=True, timeout=20)
+    ver = subprocess.run([sys.executable, "-m", "vermilion", "server", *args], capture_output=True,
+                         text=True, timeout=60)
+    assert ref.returncode != 0 and ver.returncode != 0
+    ref_lines = (ref.stdout + ref.stderr).strip().splitlines()[-2:]
+    ver_lines = (ver.stdout + ver.stderr).strip().splitlines()[-2:]
+    assert ver_lines == ref_lines

@@ -402,3 +402,15 @@ def test_latency_monitor_records_slow_commands(ports):
     from support import same_on_both
     seen = same_on_both(ports, _latency_monitor)
     assert seen[2] == [(b"command", True, True)]
+
+
+def test_debug_populate(pair2):
+    pair2.check("DEBUG", "POPULATE", "3")
+    pair2.check("DEBUG", "POPULATE", "2", "pre", "12")
+    pair2.check("SET", "key:5", "mine")
+    pair2.check("DEBUG", "POPULATE", "7")
+    pair2.check("MGET", "key:0", "key:5", "key:6", "pre:1")
+    pair2.check("DBSIZE")
+    pair2.check_error("DEBUG", "POPULATE", "-1")
+    pair2.check_error("DEBUG", "POPULATE", "x")
+    pair2.check_error("DEBUG", "POPULATE", "1", "p", "-3")

@@ -456,8 +456,10 @@ class Config:
     def apply_directive(self, name: str, args: list[str]) -> None:
         """One directive from a file or the command line (``save`` and friends take many words)."""
         key = canonical(name)
-        if key is None or not args and TABLE[key].kind not in ("string", "special"):
+        if key is None:
             raise ConfigError("Bad directive or wrong number of arguments")
+        if not args and TABLE[key].kind not in ("string", "special"):
+            raise ConfigError("wrong number of arguments")
         d = TABLE[key]
         text = " ".join(args)
         if d.kind not in ("special", "string") and len(args) != 1:
@@ -525,8 +527,6 @@ def parse_argv_directives(argv: list[str]) -> list[str]:
 
 
 def _quote(arg: str) -> str:
-    if arg == "":
-        return '""'
-    if re.search(r'[\s"\'\\]', arg):
-        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return arg
+    # Always quoted, like redis-server's sdscatrepr, so a config error shows the line
+    # the way Redis shows it ('port "6379" "6380"').
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -656,6 +656,39 @@ def _debug_allowed(client) -> bool:
     return False
 
 
+def _positive(arg: bytes) -> int:
+    # getPositiveLongFromObjectOrReply: one message for non-numbers and negatives.
+    try:
+        value = parse_int(arg)
+    except CommandError:
+        value = -1
+    if value < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    return value
+
+
+def _debug_populate(client, args):
+    """DEBUG POPULATE count [prefix] [size]: keys prefix:N holding "value:N" (cut or
+    padded with NUL bytes to `size`); existing keys are left alone. Like Redis, the keys
+    are not propagated (not a write command): they reach the AOF at its next rewrite."""
+    count = _positive(args[2])
+    size = _positive(args[4]) if len(args) == 5 else 0
+    prefix = args[3] if len(args) >= 4 else b"key"
+    db = client.db
+    engine = client.engine
+    for j in range(count):
+        key = b"%b:%d" % (prefix, j)
+        if db.peek(key) is not None:
+            continue
+        value = b"value:%d" % j
+        if size:
+            value = value[:size].ljust(size, b"\0")
+        db.add(key, value)
+        if db.watched:
+            engine.touch_watched(db, key)
+    return OK
+
+
 @command("debug", arity=-2, flags="admin noscript loading stale protected", group="server",
          summary="A container for debugging commands.")
 def debug(client, args):
@@ -673,6 +706,8 @@ def debug(client, args):
             seconds = 0.0
         time.sleep(max(seconds, 0))  # deliberately blocks the server, as in Redis
         return OK
+    if sub == b"populate" and 3 <= len(args) <= 5:
+        return _debug_populate(client, args)
     if sub == b"pause-cron" and len(args) == 3:
         # Stops the periodic work, signal-requested shutdowns included (they run there).
         if engine.server is not None:
@@ -694,6 +729,7 @@ def debug(client, args):
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
             "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry cycle off or on.",
             "PAUSE-CRON <0|1>", "    Stop or resume the periodic tasks (expiry, signal shutdowns).",
+            "POPULATE <count> [<prefix>] [<size>]", "    Create <count> string keys named key:<num>.",
             "OBJECT <key>", "    Show low level info about the key and associated value.",
         ] + [line for hook in engine.debug_help for line in hook])
     handler = engine.debug_subcommands.get(sub)
