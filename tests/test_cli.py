@@ -218,7 +218,8 @@ def test_shutdown_refused_when_the_final_save_fails_and_abort(tmp_path):
 
 @pytest.mark.parametrize("args", [["--port"], ["--port", "6380", "--loglevel"], ["--port", "6379", "6380"],
                                   ["--port", "--loglevel", "verbose"], ["--port", "--bla", "--loglevel", "verbose"],
-                                  ["--shutdown-on-sigint"]], ids=lambda a: " ".join(a))
+                                  ["--shutdown-on-sigint"], ["--replicaof", "127.0.0.1", "abc"],
+                                  ["--replicaof", "--127.0.0.1", "--abc"]], ids=lambda a: " ".join(a))
 def test_command_line_errors_like_redis(args):
     from support import require_reference
     ref = subprocess.run([require_reference(), *args], capture_output=True, text=True, timeout=20)

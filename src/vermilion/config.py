@@ -78,6 +78,20 @@ def _render_save(rules) -> str:
     return " ".join(f"{s} {c}" for s, c in rules)
 
 
+def _parse_replicaof(text: str) -> str:
+    """replicaof <host> <port> | no one, checked as redis-server checks it. Replication
+    is not implemented: the value is only kept (docs/compatibility.md)."""
+    words = split_inline(text.encode("utf-8", "surrogateescape"))
+    if words is None or len(words) != 2:
+        raise ConfigError("wrong number of arguments")
+    host, port = (w.decode("utf-8", "surrogateescape") for w in words)
+    if host.lower() == "no" and port.lower() == "one":
+        return ""
+    if not re.fullmatch(r"[+-]?\d+", port.strip()) or not 0 <= int(port) <= 65535:
+        raise ConfigError("Invalid master port")
+    return f"{host} {int(port)}"
+
+
 _SHUTDOWN_FLAGS = ("save", "nosave", "now", "force")
 
 
@@ -250,7 +264,7 @@ DIRECTIVES: list[Directive] = [
     _b("replica-announced", True), _b("replica-ignore-disk-write-errors", False),
     _b("replica-ignore-maxmemory", True), _b("replica-lazy-flush", False),
     _i("replica-priority", 100, 0, INT_MAX), _b("replica-read-only", True),
-    _b("replica-serve-stale-data", True), _s("replicaof"), _s("requirepass"),
+    _b("replica-serve-stale-data", True), _x("replicaof", "", _parse_replicaof, str), _s("requirepass"),
     _e("sanitize-dump-payload", "no", ("no", "yes", "clients")),
     _x("save", [(3600, 1), (300, 100), (60, 10000)], _parse_save, _render_save),
     _s("server_cpulist", immutable=True), _i("set-max-intset-entries", 512),
