@@ -312,6 +312,15 @@ class Persistence:
         for _ in self.load_aof_steps():
             await asyncio.sleep(0)
 
+    def reread_manifest(self) -> bool:
+        """With appendonly off, the manifest an earlier AOF left on disk (DEBUG LOADAOF)."""
+        try:
+            with open(self.manifest_path(), "rb") as fh:
+                self.manifest = Manifest.parse(fh.read())
+        except (OSError, ManifestError):
+            return False
+        return True
+
     def load_aof_all(self) -> None:
         """Load the AOF without serving anyone meanwhile (DEBUG LOADAOF)."""
         for _ in self.load_aof_steps():
