@@ -1,25 +1,94 @@
-"""Build configuration beyond pyproject.toml: the optional C accelerator.
+"""Build configuration beyond pyproject.toml: the optional compiled code.
 
-`vermilion._speedups` (the request loop) and `vermilion._sortedkeys` (the sorted
-set index) are built when a C compiler is available; if a build fails,
-installation continues and the pure-Python equivalents are used (see
-src/vermilion/engine/core.py and src/vermilion/types/sortedset.py).
+Two kinds, both optional (a machine without a C compiler installs pure Python,
+which runs the same code, slower), both described in src/vermilion/_native.py:
+
+* `vermilion._resp` (the RESP codec) and `vermilion._sortedkeys` (the sorted-set
+  index): self-contained C extensions, each with a pure-Python twin;
+* the hot modules listed in `_native.COMPILED_MODULES`, compiled by Cython from
+  their own .py files. A hash of each compiled source goes into
+  `vermilion/_compiled.json`, so a build older than its source is never used.
+
+Only interpreters the project is tested on get compiled code: elsewhere the
+install is pure Python, with a notice.
 """
-from setuptools import Extension, setup
+import ast
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
 
-setup(
-    ext_modules=[
-        Extension(
-            "vermilion._speedups",
-            sources=["src/vermilion/_speedups.c"],
-            optional=True,
-            extra_compile_args=["-O2"],
-        ),
-        Extension(
-            "vermilion._sortedkeys",
-            sources=["src/vermilion/_sortedkeys.c"],
-            optional=True,
-            extra_compile_args=["-O2"],
-        ),
-    ],
-)
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE / "src"
+TESTED_PYTHONS = {(3, 11), (3, 12), (3, 13)}
+# Cython's pure-Python mode, with the source's meaning kept: annotations are not
+# C types, functions take keywords as Python functions do.
+CYTHON_DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True,
+                     "always_allow_keywords": True}
+
+
+def compiled_module_names() -> list[str]:
+    """_native.COMPILED_MODULES, read without importing the package."""
+    tree = ast.parse((SRC / "vermilion" / "_native.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "COMPILED_MODULES"
+                                                for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise RuntimeError("COMPILED_MODULES not found in _native.py")
+
+
+def source_of(module: str) -> Path:
+    return SRC.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def extensions() -> list[Extension]:
+    if sys.implementation.name != "cpython" or sys.version_info[:2] not in TESTED_PYTHONS:
+        print(f"vermilion: no compiled code for {sys.implementation.name} "
+              f"{sys.version_info.major}.{sys.version_info.minor} (tested: 3.11-3.13); "
+              "installing pure Python", file=sys.stderr)
+        return []
+    exts = [
+        Extension("vermilion._resp", sources=["src/vermilion/_resp.c"], optional=True,
+                  extra_compile_args=["-O2"]),
+        Extension("vermilion._sortedkeys", sources=["src/vermilion/_sortedkeys.c"], optional=True,
+                  extra_compile_args=["-O2"]),
+    ]
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        print("vermilion: Cython is not installed; the hot modules stay pure Python", file=sys.stderr)
+        return exts
+    # -O1: half the compile time of -O2 for code that is mostly calls into CPython's API.
+    modules = [Extension(name, sources=[str(source_of(name).relative_to(HERE))], optional=True,
+                         extra_compile_args=["-O1"])
+               for name in compiled_module_names()]
+    return exts + cythonize(modules, compiler_directives=CYTHON_DIRECTIVES, quiet=True,
+                            build_dir="build/cython")
+
+
+class BuildExt(build_ext):
+    """build_ext that compiles in parallel and records which sources were compiled."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+    def run(self):
+        super().run()
+        names = set(compiled_module_names())
+        manifest = {ext.name: hashlib.sha256(source_of(ext.name).read_bytes()).hexdigest()
+                    for ext in self.extensions
+                    if ext.name in names and os.path.exists(self.get_ext_fullpath(ext.name))}
+        resp = Path(self.get_ext_fullpath("vermilion._resp"))
+        resp.parent.mkdir(parents=True, exist_ok=True)
+        # One manifest per interpreter ABI: several interpreters may share a checkout.
+        manifest_path = resp.parent / ("_compiled" + resp.name[len("_resp"):].replace(".so", ".json"))
+        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -85,6 +85,7 @@ WORKLOADS = {
     "INCR": lambda i: encode(b"INCR", b"counter"),
     "SET_NX_PX": lambda i: encode(b"SET", b"lock:%06d" % (i % 1000), b"v", b"NX", b"PX", b"30000"),
     "XADD": lambda i: encode(b"XADD", b"stream", b"*", b"f", b"v"),
+    "XADD_MAXLEN": lambda i: encode(b"XADD", b"capped", b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", b"list", b"xxx"),
     "HSET": lambda i: encode(b"HSET", b"hash", b"f:%06d" % (i % 1000), b"v"),
     "LRANGE_100": lambda i: encode(b"LRANGE", b"biglist", b"0", b"99"),
@@ -121,6 +122,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("-n", type=int, default=200_000)
+    parser.add_argument("--only", metavar="A,B", help="only these workloads")
     args = parser.parse_args()
     if args.profile:
         import cProfile
@@ -128,10 +130,11 @@ def main():
         cProfile.runctx("run('SET', 16, args.n)", globals(), locals(), "/tmp/dispatch.prof")
         pstats.Stats("/tmp/dispatch.prof").sort_stats("tottime").print_stats(15)
         return
-    from vermilion.engine.core import IMPLEMENTATION
-    print(f"request loop: {IMPLEMENTATION} (VERMILION_PURE_PYTHON=1 for the pure-Python one)")
+    make_connection()       # imports every module, so describe() sees them all
+    from vermilion import _native
+    print(f"compiled code: {_native.describe()} (VERMILION_PURE_PYTHON=1 for none)")
     print(f"{'command':<10} {'-P 1 us/cmd':>12} {'-P 16 us/cmd':>13}")
-    for name in WORKLOADS:
+    for name in args.only.split(",") if args.only else WORKLOADS:
         print(f"{name:<10} {run(name, 1, args.n // 4):>12.2f} {run(name, 16, args.n):>13.2f}")
 
 

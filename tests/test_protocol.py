@@ -50,8 +50,10 @@ CASES = [
     ("bulk over proto-max-bulk-len", b"*2\r\n$3\r\nSET\r\n$600000000\r\n", 1),
     ("multibulk over INT_MAX", b"*3000000000\r\n", 1),
     ("leading zero count", b"*01\r\n$4\r\nPING\r\n", 1),
-    # The C request loop parses the plain shape itself and hands everything else to
-    # the parser of record: these sit just outside (or inside) what it takes.
+    ("status element in a request", b"*2\r\n$4\r\nECHO\r\n+x\r\n", 1),
+    ("nested array in a request", b"*2\r\n$4\r\nECHO\r\n*1\r\n$1\r\nx\r\n", 1),
+    # The request splitter (server/framing.py) takes the plain shape itself and hands
+    # everything else to the parser of record: these sit just outside (or inside) what it takes.
     ("leading zero bulk length", b"*1\r\n$04\r\nPING\r\n", 1),
     ("plus sign in count", b"*+1\r\n$4\r\nPING\r\n", 1),
     ("plus sign in bulk length", b"*1\r\n$+4\r\nPING\r\n", 1),

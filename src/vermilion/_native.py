@@ -1,20 +1,149 @@
-"""Which compiled accelerators to use.
+"""Which compiled code runs: the C codecs and the Cython-compiled modules.
 
-Each C extension of vermilion has a pure-Python twin with the same behaviour, and
-the extensions are optional at install time (setup.py). ``VERMILION_PURE_PYTHON=1``
-ignores them all, which the test suite uses to run the Python twins.
+Vermilion has one implementation, in Python. Two kinds of compiled code make
+it fast, both optional at install time (setup.py), both ignored when
+``VERMILION_PURE_PYTHON=1`` is set (the test suite runs the pure-Python form
+too):
+
+* Self-contained C extensions with a documented API, each with a pure-Python
+  twin that is the reference and a property test comparing the two:
+  ``vermilion._resp`` (the RESP request splitter and reply/command encoders)
+  and ``vermilion._sortedkeys`` (the sorted-set index).
+* The hot modules listed in COMPILED_MODULES, compiled by Cython from the very
+  same ``.py`` files (no second copy of any rule; Cython's pure-Python mode,
+  annotations ignored, so they behave as the source does).
+
+A compiled module is only used while it was built from the source file that
+is there now: setup.py records a hash of each compiled source, and the import
+hook below loads the ``.py`` instead when the hash differs (an edited checkout
+whose editable install was not rebuilt), so a stale build can never run
+instead of the code you read.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
 import os
+import sys
+
+# The modules setup.py compiles with Cython: the per-request path (framing,
+# dispatch, keyspace, replies) and the families of the benchmarked commands.
+COMPILED_MODULES = (
+    "vermilion.server.connection",
+    "vermilion.server.server",
+    "vermilion.server.resp",
+    "vermilion.server.parser",
+    "vermilion.engine.clock",
+    "vermilion.engine.core",
+    "vermilion.engine.engine",
+    "vermilion.engine.client",
+    "vermilion.engine.keyspace",
+    "vermilion.engine.blocking",
+    "vermilion.commands._args",
+    "vermilion.commands.connection",
+    "vermilion.commands.strings",
+    "vermilion.commands.keys",
+    "vermilion.commands.lists",
+    "vermilion.commands.hashes",
+    "vermilion.commands.sets",
+    "vermilion.commands.zsets",
+    "vermilion.commands.streams",
+    "vermilion.commands.pubsub",
+    "vermilion.commands.transactions",
+    "vermilion.commands.scripting",
+    "vermilion.types.collections",
+    "vermilion.types.sortedset",
+    "vermilion.types.stream",
+    "vermilion.scripting.fastpath",
+    "vermilion.scripting.scripts",
+)
+
+# Written by setup.py next to the compiled modules, one per interpreter ABI
+# (_compiled.cpython-312-x86_64-linux-gnu.json): {module: sha256 of its source}.
+MANIFEST = "_compiled" + importlib.machinery.EXTENSION_SUFFIXES[0].replace(".so", ".json").replace(".pyd", ".json")
+
+PURE_PYTHON = os.environ.get("VERMILION_PURE_PYTHON", "") not in ("", "0")
+
+# Compiled modules found but not used because their source changed since the build.
+stale: list[str] = []
+
+
+def source_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def native_module(name: str):
-    """``vermilion.<name>`` when it is built and allowed, else None."""
-    if os.environ.get("VERMILION_PURE_PYTHON", "") not in ("", "0"):
+    """``vermilion.<name>`` (a C extension) when it is built and allowed, else None."""
+    if PURE_PYTHON:
         return None
     try:
         return importlib.import_module(f"vermilion.{name}")
     except ImportError:
         return None
+
+
+def _load_manifest() -> dict[str, str]:
+    path = os.path.join(os.path.dirname(__file__), MANIFEST)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+class _SourceWhenStale(importlib.abc.MetaPathFinder):
+    """For a compiled module: the ``.py`` when pure Python is asked for or the build is stale.
+
+    Returning None lets the normal import machinery run, which prefers the
+    compiled extension over the source in the same directory.
+    """
+
+    def __init__(self, manifest: dict[str, str]):
+        self.manifest = manifest
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in COMPILED_MODULES or not path:
+            return None
+        source = os.path.join(path[0], fullname.rpartition(".")[2] + ".py")
+        if not os.path.exists(source):
+            return None             # an installation without sources: nothing to compare
+        if not PURE_PYTHON:
+            expected = self.manifest.get(fullname)
+            if expected is None:
+                return None         # not compiled: the source is what the machinery finds
+            if source_digest(source) == expected:
+                return None
+            stale.append(fullname)
+        return importlib.util.spec_from_file_location(fullname, source)
+
+
+def install_import_hook() -> None:
+    """Called once by vermilion/__init__.py, before any compiled module is imported."""
+    if not any(isinstance(f, _SourceWhenStale) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceWhenStale(_load_manifest()))
+
+
+def compiled_modules() -> list[str]:
+    """The COMPILED_MODULES that are loaded from a compiled extension right now."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return [name for name in COMPILED_MODULES
+            if (getattr(sys.modules.get(name), "__file__", None) or "").endswith(suffixes)]
+
+
+def describe() -> str:
+    """One line for the log and INFO: what runs compiled."""
+    codec = native_module("_resp") is not None
+    compiled = compiled_modules()
+    if not codec and not compiled:
+        return "pure Python"
+    parts = []
+    if codec:
+        parts.append("C codec")
+    if compiled:
+        parts.append(f"{len(compiled)}/{len(COMPILED_MODULES)} modules compiled")
+    return ", ".join(parts)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..engine.core import speedups
 from ..engine.errors import NOT_INTEGER, SYNTAX, CommandError
 
 _MAX = 2**63 - 1
@@ -24,18 +23,6 @@ def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
         if _MIN <= value <= _MAX and arg != b"-0":
             return value
     raise CommandError(error)
-
-
-if speedups is not None:
-    python_parse_int = parse_int
-    _string2ll = speedups.string2ll
-
-    def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:  # noqa: F811 (the C fast path)
-        """Redis's string2ll; the common case in C, everything else (errors) in Python."""
-        value = _string2ll(arg)
-        if value is None:
-            return python_parse_int(arg, error)
-        return value
 
 
 NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"

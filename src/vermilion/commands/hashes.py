@@ -6,9 +6,16 @@ Redis's exact order). A key never holds an empty hash.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import NO_REPLY, OK
-from ..engine.core import NATIVE_HSET, speedups
 from ..engine.table import COMMANDS, command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
@@ -39,6 +46,7 @@ def _hash_for_write(client, key: bytes):
 
 @command("hset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", summary="Creates or modifies the value of a field in a hash.")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def hset(client, args):
     n = len(args)
     if n == 4:
@@ -92,11 +100,6 @@ def hmset(client, args):
     return OK
 
 
-# With the C request loop, HSET key field value on an existing hash runs in
-# _speedups.c (native_hset) when nothing listens; this handler stays the reference.
-COMMANDS["hset"].native = NATIVE_HSET
-if speedups is not None:
-    speedups.setup_hash(Hash)
 
 
 @command("hsetnx", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",

@@ -21,7 +21,6 @@ from ..engine.errors import (
 )
 from ..engine.keyspace import TRACK_LFU, TRACK_LRU
 from ..engine.replies import OK, Status
-from ..engine.core import NATIVE_EXPIRE
 from ..engine.table import COMMANDS, command, container
 from ..types.glob import compile_glob, matches_everything
 from ._args import parse_int
@@ -277,10 +276,6 @@ def expire(client, args):
     return _expire_generic(client, args, "expire", True, True)
 
 
-# With the C request loop, EXPIRE key seconds runs in _speedups.c (native_expire) when
-# the key exists without a due TTL, nothing listens and nothing propagates; this
-# handler stays the reference and takes every other case.
-COMMANDS["expire"].native = NATIVE_EXPIRE
 
 
 @command("pexpire", arity=-3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="2.6.0",

@@ -12,6 +12,14 @@ with COUNT, LMOVE, RPOPLPUSH), whether it was served at once or later.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from itertools import islice
 
 from ..engine.blocking import parse_timeout_seconds
@@ -70,6 +78,7 @@ def _push_to(client, db, key: bytes, dst, value: bytes, left: bool):
 
 # -- pushes ---------------------------------------------------------------------------------
 
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def _push(client, args, left: bool, event: bytes):
     db = client.db
     key = args[1]

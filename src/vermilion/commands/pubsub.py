@@ -26,6 +26,13 @@ publishes ``__keyspace@<db>__:<key>`` -> event and ``__keyevent@<db>__:<event>``
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore
+
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import NO_REPLY, Push
@@ -271,6 +278,7 @@ def sunsubscribe(client, args):
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel "
                     "and M is the total number of subscribed patterns (by any client).",
          summary="Posts a message to a channel.")
+@cython.locals(client=ClientCore)
 def publish(client, args):
     hub = client.engine.pubsub
     if hub.pattern_entries or args[1] in hub.channel_subscribers:

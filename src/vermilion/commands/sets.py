@@ -10,6 +10,14 @@ of the popped members (or DEL when it took the whole set), as Redis does.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, RespSet
 from ..engine.table import command, numkeys_keys
@@ -29,6 +37,7 @@ def _ordered(s) -> list:
 
 @command("sadd", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="set", group="set",
          summary="Adds one or more members to a set. Creates the key if it doesn't exist.")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def sadd(client, args):
     db = client.db
     key = args[1]

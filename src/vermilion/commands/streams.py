@@ -44,9 +44,16 @@ answered with Redis's errors (``UNBLOCKED the stream key no longer exists`` /
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
+
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
-from ..engine.core import NATIVE_XADD, speedups
 from ..engine.table import COMMANDS, command, container
 from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
@@ -286,6 +293,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS, summary="Appends a new entry to a stream",
          complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def xadd(client, args):
     engine = client.engine
     if args[2] == b"*":                       # the common form: no options
@@ -341,15 +349,6 @@ def xadd(client, args):
     if blocking is not None and blocking.waiting:   # (engine.signal_ready, inlined)
         blocking.signal(db, key)
     return reply
-
-
-# With the C request loop, `XADD key * field value` appending to the open tail node
-# of an existing stream runs in _speedups.c (native_xadd, a twin of xadd and
-# Stream.add_pair for that case); everything else runs the function above.
-COMMANDS["xadd"].native = NATIVE_XADD
-if speedups is not None:
-    from ..types.stream import _Node
-    speedups.setup_stream(Stream, _Node)
 
 
 _OPTIONS_CACHE: dict = {}
@@ -872,16 +871,10 @@ def xack(client, args):
     if group is None:
         return 0
     # All or nothing: every ID is parsed before any is acknowledged.
-    keys = _stream_id_keys(args, 3) if _stream_id_keys is not None else None
-    if keys is None:
-        keys = [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]
+    keys = [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]
     acked = group.ack_keys(keys)
     client.engine.dirty += acked
     return acked
-
-
-# XACK's IDs in C when they are all plain digits (the common case); else _strict_all.
-_stream_id_keys = speedups.stream_id_keys if speedups is not None else None
 
 
 @command("xpending", arity=-3, flags="readonly", keys=(1, 1, 1), acl="stream", group="stream",

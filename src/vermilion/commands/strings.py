@@ -13,12 +13,18 @@ PEXPIREAT / PERSIST / DEL, and INCRBYFLOAT becomes ``SET key <result> KEEPTTL``.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
 from ..engine.errors import (
     INVALID_EXPIRE, NAN_OR_INF, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
     CommandError, wrong_arity,
 )
 from ..engine.replies import OK
-from ..engine.core import NATIVE_GET, NATIVE_INCR, NATIVE_SET
 from ..engine.table import COMMANDS, command
 from ..types import longdouble
 from ..types.lcs import LcsTable, lcs_walk
@@ -131,6 +137,7 @@ def expire_at_ms(client, arg: bytes, seconds: bool, relative: bool, name: str) -
 
 @command("set", arity=-3, flags="write denyoom", keys=(1, 1, 1), acl="string", group="string",
          since="1.0.0", summary="Set the string value of a key", complexity="O(1)")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def set_(client, args):
     if len(args) == 3:
         # The hot path: no options, nothing to parse or rewrite.
@@ -182,8 +189,10 @@ def _set_generic(client, args, key, value, flags, expire, name):
 
 @command("get", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="string", group="string",
          since="1.0.0", summary="Get the value of a key", complexity="O(1)")
+@cython.locals(client=ClientCore, db=Database)
 def get(client, args):
-    value = client.db.get(args[1])
+    db = client.db
+    value = db.get(args[1])
     if value is None or value.__class__ is bytes:
         return value
     if value.__class__ is bytearray:
@@ -475,6 +484,7 @@ def _stored_integer(value) -> int:
 
 @command("incr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",
          since="1.0.0", summary="Increment the integer value of a key by one", complexity="O(1)")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def incr(client, args, delta: int = 1) -> int:
     """INCR, and the body of DECR/INCRBY/DECRBY (which pass their delta): INCR is the
     hot one, so it runs here without a second call."""
@@ -502,14 +512,6 @@ def incr(client, args, delta: int = 1) -> int:
     if engine.notify_flags:             # notify()'s own first test, inlined
         engine.notify(db, "$", b"incrby", key)
     return result
-
-
-# With the C request loop, the common cases of INCR (an integer string without a
-# TTL, nothing watching), SET without options and GET of a string without a TTL run
-# in _speedups.c; these functions stay the reference and take every other case.
-COMMANDS["incr"].native = NATIVE_INCR
-COMMANDS["set"].native = NATIVE_SET
-COMMANDS["get"].native = NATIVE_GET
 
 
 @command("decr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",

@@ -25,7 +25,6 @@ wrapper, as in Redis 7.0's propagatePendingCommands).
 from __future__ import annotations
 
 from ..engine.client import GATE_MULTI
-from ..engine.core import NATIVE_EXEC, NATIVE_MULTI
 from ..engine.engine import BUSY_PAUSED, BUSY_SCRIPT, extension
 from ..engine.errors import CommandError
 from ..engine.replies import NULL_ARRAY, OK, POSTPONED, QUEUED, ErrorReply
@@ -233,21 +232,14 @@ def _forget(client) -> None:
 # after its queued commands, which is the order Redis shows. (Only the runtime
 # attribute changes: COMMAND INFO still lists EXEC's real flags.)
 COMMANDS["exec"].skip_monitor = True
-# With the C request loop, EXEC without WATCH, refused commands, propagation or
-# MONITOR runs in _speedups.c (native_exec), and so does MULTI outside a transaction
-# (native_multi); exec_ and multi stay the reference.
-COMMANDS["exec"].native = NATIVE_EXEC
-COMMANDS["multi"].native = NATIVE_MULTI
 
 
 def _mark_queued_commands() -> None:
-    # What MULTI does with each command, as flags on the table row: the gate below
-    # and the C request loop (_speedups.c), which queues or runs them itself, read them.
+    # What MULTI does with each command, as flags on the table row, read by the gate below.
     for cmd in COMMANDS.values():
         for row in (cmd, *(cmd.subcommands or {}).values()):
             name = row.parent.name if row.parent is not None else row.name
             row.queued_in_multi = not row.no_multi and name not in _RUN_IN_MULTI
-            row.runs_in_multi = not row.no_multi and name in _RUN_IN_MULTI
 
 
 @extension

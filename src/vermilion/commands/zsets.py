@@ -17,8 +17,6 @@ import random
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, NULL_ARRAY
-from ..engine.core import (NATIVE_ZADD, NATIVE_ZPOPMAX, NATIVE_ZPOPMIN, NATIVE_ZRANK, NATIVE_ZREVRANK,
-                           speedups)
 from ..engine.table import COMMANDS, command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
@@ -575,17 +573,6 @@ def zpopmax(client, args):
     return _zpop(client, args, True)
 
 
-# With the C request loop, ZRANK / ZREVRANK key member, ZPOPMIN / ZPOPMAX key (no
-# count, the set keeping a member) and ZADD key score member (a skiplist-encoded set,
-# a plain decimal score) run in _speedups.c when nothing listens; the functions above
-# stay the reference and take every other case.
-COMMANDS["zadd"].native = NATIVE_ZADD
-COMMANDS["zrank"].native = NATIVE_ZRANK
-COMMANDS["zrevrank"].native = NATIVE_ZREVRANK
-COMMANDS["zpopmin"].native = NATIVE_ZPOPMIN
-COMMANDS["zpopmax"].native = NATIVE_ZPOPMAX
-if speedups is not None:
-    speedups.setup_zset(SortedSet, sort_key)
 
 
 def _from_max(arg: bytes) -> bool:

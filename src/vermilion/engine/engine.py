@@ -13,10 +13,10 @@ from typing import Callable
 
 from .. import REDIS_VERSION
 from .clock import Clock
-from .core import EngineCore, speedups
-from .errors import CommandError, NOAUTH, ProtocolError, unknown_command, unknown_subcommand, wrong_arity
+from .core import EngineCore
+from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import OK, POSTPONED, QUEUED, ErrorReply
+from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
 from .table import COMMANDS, Command
 
@@ -221,10 +221,26 @@ class Engine(EngineCore):
                 if refusal.__class__ is ErrorReply:
                     return self.refused(client, cmd, refusal)
                 return refusal
-            return self.call(client, cmd, args)
-        # The per-command hot path: call() inlined, minus the MONITOR feed (a
-        # monitor sets a busy bit, so that case goes through call() above).
-        # Keep the two in step; tests/test_server_commands.py compares them.
+        return self.call(client, cmd, args)
+
+    def refuse(self, client, cmd: Command | None, err: CommandError) -> ErrorReply:
+        return self.refused(client, cmd, self.reject(cmd, err))
+
+    def refused(self, client, cmd: Command | None, reply: ErrorReply) -> ErrorReply:
+        """A command refused before it runs (Redis's rejectCommand).
+
+        Inside MULTI (gate bit 2) the transactions family flags the transaction so
+        that EXEC aborts; a refused EXEC becomes EXECABORT (inside MULTI or not).
+        """
+        if self.multi_refused is not None and \
+                (client.gate & 2 or (cmd is not None and cmd.name == "exec")):
+            return self.multi_refused(client, cmd, reply)
+        return reply
+
+    def call(self, client, cmd: Command, args: list):
+        """Execute an already validated command and account for it."""
+        if self.busy & BUSY_MONITOR and not cmd.skip_monitor and not cmd.is_admin:
+            self.feed_monitors(client, args)
         dirty = self.dirty
         client.last_command = cmd.fullname
         self.reading = cmd.is_readonly
@@ -243,46 +259,6 @@ class Engine(EngineCore):
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
             effects = self.effects
-            self.propagate(client.db.index, (args,) if effects is None else effects)
-        self.effects = None
-        return reply
-
-    def refuse(self, client, cmd: Command | None, err: CommandError) -> ErrorReply:
-        return self.refused(client, cmd, self.reject(cmd, err))
-
-    def refused(self, client, cmd: Command | None, reply: ErrorReply) -> ErrorReply:
-        """A command refused before it runs (Redis's rejectCommand).
-
-        Inside MULTI (gate bit 2) the transactions family flags the transaction so
-        that EXEC aborts; a refused EXEC becomes EXECABORT (inside MULTI or not).
-        """
-        if self.multi_refused is not None and \
-                (client.gate & 2 or (cmd is not None and cmd.name == "exec")):
-            return self.multi_refused(client, cmd, reply)
-        return reply
-
-    def call(self, client, cmd: Command, args: list):
-        """Execute an already validated command and account for it."""
-        if self.monitors and not cmd.skip_monitor and not cmd.is_admin:
-            self.feed_monitors(client, args)
-        dirty = self.dirty
-        client.last_command = cmd.fullname
-        self.reading = cmd.is_readonly
-        start = time.perf_counter_ns()
-        try:
-            reply = cmd.handler(client, args)
-        except CommandError as err:
-            reply = self.failed(cmd, err)
-        except Exception as exc:
-            reply = self.crashed(cmd, args, exc)
-        elapsed = (time.perf_counter_ns() - start) // 1000
-        self.reading = False
-        cmd.calls += 1
-        cmd.usec += elapsed
-        if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
-            self.log_slow(client, args, elapsed)
-        if self.dirty != dirty and self.sinks:
-            effects = self.effects
             # An empty list means the handler propagated its effects itself (EXEC, EVAL).
             self.propagate(client.db.index, (args,) if effects is None else effects)
         self.effects = None
@@ -290,9 +266,6 @@ class Engine(EngineCore):
 
     def crashed(self, cmd: Command, args: list, exc: Exception) -> ErrorReply:
         """A handler raised something other than CommandError: a bug, or a bad request."""
-        if any(a.__class__ is not bytes for a in args):
-            # hiredis accepted a non-bulk element (`+x`) inside the request.
-            raise ProtocolError("expected '$'") from None
         log.exception("Internal error in %s", cmd.fullname)
         return self.failed(cmd, CommandError(f"ERR internal error in '{cmd.fullname}': {exc!r}"))
 
@@ -508,17 +481,6 @@ class Engine(EngineCore):
 
     def add_cron_task(self, task: Callable[[int], None]) -> None:
         self.cron_tasks = self.cron_tasks + [task]
-
-
-# With the C accelerator, execute() and call() run their common case in C
-# (_speedups.c); the Python methods above remain the reference, and the C code
-# hands them every case it does not take.
-if speedups is not None:
-    speedups.setup_engine(Engine.execute, Engine.call, CommandError, QUEUED)
-    speedups.setup_keyspace(Database, OK, Clock)  # for the native handlers
-    speedups.setup_stats(Stats)
-    Engine.execute = EngineCore.c_execute
-    Engine.call = EngineCore.c_call
 
 
 def _monitor_escape(arg: bytes) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .core import NATIVE_NONE, CommandCore
+from .core import CommandCore
 
 # Every flag a declaration may use, in Redis's order. COMMAND INFO shows all but
 # HIDDEN_FLAGS (Redis 7.0 hides these on purpose in addReplyCommandFlags).
@@ -150,8 +150,6 @@ class Command(CommandCore):
         self.skip_monitor = "skip_monitor" in f
         self.skip_slowlog = "skip_slowlog" in f
         self.queued_in_multi = False    # decided by the transactions family
-        self.runs_in_multi = False
-        self.native = NATIVE_NONE       # set by a family that has a C twin of the handler
         self.may_replicate = "may_replicate" in f
         # Redis's getCommandFlags: EVAL/FCALL write or not depending on the script's
         # flags. None: the static flags say it (write or may_replicate).

@@ -52,7 +52,7 @@ import time
 
 import hiredis
 
-from ..engine.core import speedups
+from .._native import native_module
 from ..engine.errors import CommandError
 from .rdb import fsync_dir
 
@@ -105,8 +105,9 @@ def _encode_unrolled(argv) -> bytes:
     return encode_command(argv)
 
 
-# The AOF's hot encoder: the C one when the extension is built (same bytes).
-c_encode_command = speedups.encode_command if speedups is not None else None
+# The AOF's hot encoder: the C one when vermilion._resp is built (same bytes).
+_resp = native_module("_resp")
+c_encode_command = _resp.encode_command if _resp is not None else None
 
 
 def select_command(index: int) -> bytes:

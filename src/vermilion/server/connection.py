@@ -1,11 +1,12 @@
 """One client connection: framing, the per-batch execute loop, and output accounting.
 
-The hot path is `data_received`: a read that starts at a command boundary goes
-to hiredis's C reader; every command it yields is executed and its reply
-encoded into one list, and the batch leaves in a single `transport.write`.
-Everything unusual (inline commands, a command split across reads, malformed
-input) is handed to the Python RequestParser, which knows Redis's limits and
-error texts.
+The hot path is `data_received`: the complete, plainly framed requests a read
+starts with (server/framing.py `Requests`, or its C twin in vermilion._resp) are
+executed one by one and their replies encoded into one list, which leaves with
+the other clients' output at the end of the event-loop turn. Everything unusual
+(quoted inline commands, a request split across reads, malformed input) is
+handed to the RequestParser, the parser of record, which knows Redis's limits
+and error texts.
 """
 from __future__ import annotations
 
@@ -13,26 +14,29 @@ import asyncio
 import logging
 import socket
 
-import hiredis
-
+from .._native import native_module
 from ..engine.client import Client
-from ..engine.core import speedups
-from ..engine.replies import NO_REPLY, POSTPONED, Push, Status
+from ..engine.replies import NO_REPLY, POSTPONED, Push
+from . import framing
 from .parser import ProtocolError, RequestParser
 from .resp import encode
 
-if speedups is not None:
-    speedups.setup_server(NO_REPLY, POSTPONED, ProtocolError)
+# The request splitter: vermilion._resp's C twin when it is built (same results).
+_resp = native_module("_resp")
+Requests = _resp.Requests if _resp is not None else framing.Requests
 
 log = logging.getLogger("vermilion")
 
 
-class Connection(Client, asyncio.Protocol):
+class Connection(Client):
+    """One client's protocol object (asyncio's Protocol interface, by duck typing:
+    deriving from asyncio.Protocol would keep Connection from being compiled as
+    one extension type with Client)."""
+
     def __init__(self, server):
         super().__init__(server.engine)
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.reader = hiredis.Reader()
         self.parser: RequestParser | None = None    # active while off the fast path
         self.obuf_soft_since = 0.0
         # Output ordering (see push/send/_write): `batch` is the reply list of the
@@ -69,6 +73,15 @@ class Connection(Client, asyncio.Protocol):
         self.closing = True
         self.server.client_disconnected(self)
 
+    def eof_received(self):
+        return None             # the transport closes itself, as for asyncio.Protocol
+
+    def pause_writing(self):
+        """The socket's buffer is full: output-buffer limits judge the client (see flush)."""
+
+    def resume_writing(self):
+        pass
+
     def close(self) -> None:
         """Close once what is queued has been written (QUIT, CLIENT KILL, limits).
 
@@ -89,119 +102,54 @@ class Connection(Client, asyncio.Protocol):
     # -- input --------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        self.engine.stats.net_input_bytes += len(data)
+        engine = self.engine
+        stats = engine.stats
+        stats.net_input_bytes += len(data)
         if self.closing:
             return
-        self.last_interaction_ms = self.engine.clock.ms()
-        # Off the fast path: inline commands, a command split across reads, clients
-        # not yet authenticated (Redis's stricter size limits apply), and blocked
-        # clients, whose input waits in the parser until they are answered.
-        if self.parser is not None or data[0] != 42 or not self.authenticated or \
-                self.blocked is not None:
+        self.last_interaction_ms = engine.clock.ms()
+        # Off the fast path: a request split across reads, clients not yet
+        # authenticated (Redis's stricter size limits apply), and blocked clients,
+        # whose input waits in the parser until they are answered.
+        if self.parser is not None or not self.authenticated or self.blocked is not None:
             return self._slow_input(data)
-        # The fast path: hiredis splits the read into requests. The compiled twin
-        # (_speedups.c, c_data_received below) parses them itself; keep them in step.
-        reader = self.reader
-        reader.feed(data)
-        execute = self.engine.execute
-        blocking = self.engine.blocking
-        join = b"".join
+        # The fast path: the complete, plainly framed requests the read starts with;
+        # whatever Requests does not take goes to the parser of record.
+        requests = Requests(data)
+        blocking = engine.blocking
         out: list = []
         self.batch = out
-        parsed = 0          # requests hiredis returned from this chunk
-        try:
-            while True:
-                args = reader.gets()
-                if args is False:
-                    break
-                parsed += 1
-                if args.__class__ is not list:
-                    if args is None:       # `*-1`: an empty request, ignored like Redis
-                        continue
-                    raise ProtocolError("not a multibulk")
-                if not args:
-                    continue
-                # hiredis also returns `:1` and nested arrays inside a request; Redis
-                # refuses them. join() is the cheapest all-bytes check (TypeError).
-                try:
-                    join(args)
-                except TypeError:
-                    return self._reparse(data, parsed - 1, out)
-                reply = execute(self, args)
-                if blocking.ready:
-                    blocking.handle_ready()
-                if self.reply_mode:
-                    if reply is NO_REPLY and self.blocked is not None:
-                        return self._block_input(data, parsed, out, _input_left(reader))
-                    self._append_reply(reply, out)
-                elif reply.__class__ is bytes:
-                    out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
-                elif reply.__class__ is Status:
-                    out.append(reply.encoded)
-                elif reply.__class__ is int:       # PUBLISH, INCR, DEL ... (not bool)
-                    out.append(b":%d\r\n" % reply)
-                elif reply is POSTPONED:
-                    self._write(out)
-                    self._take_tail(data, parsed, postponed=args)
-                    return
-                elif reply is NO_REPLY:
-                    if self.blocked is not None:
-                        return self._block_input(data, parsed, out, _input_left(reader))
-                else:
-                    encode(reply, out, self.resp3)
-                if self.closing:
-                    break
-            if not self.closing and _input_left(reader):
-                # A command continues in the next read: let the Python parser,
-                # which checks limits on headers, take the rest of this chunk.
+        for args in requests:
+            reply = engine.execute(self, args)
+            if blocking.ready:
+                blocking.handle_ready()
+            if reply is POSTPONED:
+                # CLIENT PAUSE holds this request, and all later input, back.
                 self._write(out)
-                return self._take_tail(data, parsed)
-        except hiredis.ProtocolError:
-            return self._reparse(data, parsed, out)
-        except ProtocolError:
-            # A non-bulk element hiredis let through (`+x` inside a request).
-            return self._reparse(data, parsed - 1, out)
+                self._postpone(args)
+                return self._keep_input(data, requests.pos)
+            if reply is NO_REPLY and self.blocked is not None:
+                # BLPOP ... waits: like Redis, the rest of the read waits in the query
+                # buffer (the parser) until it is answered. When the blocking command
+                # ended the read (a consumer's XACK + XREADGROUP BLOCK), nothing waits.
+                self._write(out)
+                return self._keep_input(data, requests.pos)
+            if self.reply_mode:
+                self._append_reply(reply, out)
+            elif reply.__class__ is bytes:
+                out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
+            elif reply is not NO_REPLY:
+                encode(reply, out, self.resp3)
+            if self.closing:
+                break
         self._write(out)
+        if not self.closing and requests.pos < len(data):
+            self._slow_input(data[requests.pos:])
 
-    if speedups is not None:
-        data_received = speedups.ClientCore.c_data_received  # noqa: F811 -- the same, in C
-
-    def _reparse(self, data: bytes, good: int, out: list) -> None:
-        """The fast path refused input: re-read it with the parser of record for Redis's error."""
-        self._write(out)
-        self.reader = hiredis.Reader()
-        self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
-        self.parser.feed(data)
-        try:
-            self.parser.skip_commands(good)
-        except (ProtocolError, AssertionError):
-            pass
-        self._drain_parser()
-
-    def _take_tail(self, data: bytes, done: int, postponed: list | None = None) -> None:
-        self.reader = hiredis.Reader()
-        parser = RequestParser(self.engine.config["proto-max-bulk-len"])
-        parser.authenticated = self.authenticated
-        parser.feed(data)
-        parser.skip_commands(done)
-        self.parser = parser
-        if postponed is not None:
-            return self._postpone(postponed)
-        self._check_query_limit()
-        if not self.closing and self.blocked is None:
-            self._drain_parser()
-
-    def _block_input(self, data: bytes, done: int, out: list, more: bool) -> None:
-        """A command blocked the client (BLPOP ...): keep the rest of this read for later.
-
-        Like Redis, a blocked client's pipelined commands wait in its query buffer
-        (the parser) until the blocking command is answered; see `unblocked`. When
-        the blocking command ended the read (a consumer's XACK + XREADGROUP BLOCK),
-        there is nothing to keep (`more` is false) and the fast path stays.
-        """
-        self._write(out)
-        if more:
-            self._take_tail(data, done)
+    def _keep_input(self, data: bytes, pos: int) -> None:
+        """Queue data[pos:] in the parser without running it (blocked or paused client)."""
+        if pos < len(data):
+            self._slow_input(data[pos:])
 
     def unblocked(self) -> None:
         """The blocking command was answered (engine/blocking.py): run the queued input."""
@@ -319,7 +267,8 @@ class Connection(Client, asyncio.Protocol):
                 self.pending += out
             else:
                 self.pending = out
-                self.server.schedule_flush(self)
+                server = self.server
+                server.schedule_flush(self)
             return
         self.flush(out)
 
@@ -331,18 +280,21 @@ class Connection(Client, asyncio.Protocol):
         t = self.transport
         if t is None or t.is_closing():
             return
-        barrier = self.engine.reply_barrier
+        engine = self.engine
+        barrier = engine.reply_barrier
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
-            self.engine.stats.net_output_bytes += len(data)
+            stats = engine.stats
+            stats.net_output_bytes += len(data)
             # appendfsync always: replies wait for the fsync of the AOF bytes
             # written before them (persistence/aof.py ReplyBarrier, `released`).
             if barrier is not None and barrier.hold(self, data):
                 return
             t.write(data)
             # Only bytes the socket did not take count against the limits.
-            if self.server.obuf_limits_active and t.get_write_buffer_size():
-                self.server.check_output_limits(self)
+            server = self.server
+            if server.obuf_limits_active and t.get_write_buffer_size():
+                server.check_output_limits(self)
         if self.closing:
             if barrier is not None and barrier.holds(self):
                 return          # closed by `released` after the held replies
@@ -399,21 +351,6 @@ class Connection(Client, asyncio.Protocol):
 
     def query_buffer_bytes(self) -> int:
         return self.parser.pending() if self.parser is not None else 0
-
-
-def _input_left(reader) -> bool:
-    """Is there input after the requests hiredis has returned (Python request loop)?
-
-    hiredis takes a complete bulk at once, so a read that stops right after an
-    element inside a request leaves the reader mid-request with no unread bytes.
-    An empty request (`*0`) tells the two apart: at a boundary it parses as `[]`;
-    mid-request it becomes part of the pending request, and the caller then
-    discards this reader anyway (the parser of record takes over).
-    """
-    if reader.has_data():
-        return True
-    reader.feed(b"*0\r\n")
-    return reader.gets() != []
 
 
 def _format_addr(addr) -> str:

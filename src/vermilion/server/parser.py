@@ -1,11 +1,11 @@
 """The request parser of record: Redis's framing rules, limits and error texts.
 
-The connection feeds whole reads to hiredis's C reader while they start at a
-command boundary (the fast path). This parser takes over for everything hiredis
-cannot judge the way Redis does: inline commands (telnet, PING_INLINE), a
-command that straddles reads (so size limits are checked on the header, before
-the body arrives), and malformed input (so the client gets Redis's exact
-``Protocol error`` text).
+The connection runs the plainly framed requests a read starts with itself
+(server/framing.py, the fast path). This parser takes over for everything else,
+judged the way Redis does: quoted inline commands, a command that straddles
+reads (so size limits are checked on the header, before the body arrives),
+clients not yet authenticated (smaller limits), and malformed input (so the
+client gets Redis's exact ``Protocol error`` text).
 """
 from __future__ import annotations
 
@@ -123,19 +123,6 @@ class RequestParser:
 
     def at_boundary(self) -> bool:
         return self._args is None and self.pos >= len(self.buf)
-
-    def take_rest(self) -> bytes:
-        """Hand the unparsed bytes back (only valid at a command boundary)."""
-        rest = bytes(self.buf[self.pos:])
-        self.buf.clear()
-        self.pos = 0
-        return rest
-
-    def skip_commands(self, count: int) -> None:
-        """Drop `count` complete commands (ones hiredis already returned)."""
-        for _ in range(count):
-            if self.next_command() is None:
-                raise AssertionError("skipped past the data")
 
     def next_command(self) -> list[bytes] | None:
         """Return the next complete command, [] for an empty one, None if more data is needed."""

@@ -1,7 +1,7 @@
 """RESP2/RESP3 encoding of the reply values in engine/replies.py."""
 from __future__ import annotations
 
-from ..engine.core import speedups
+from .._native import native_module
 from ..engine.errors import CommandError
 from ..engine.replies import (  # noqa: F401  (format_double re-exported)
     format_double,
@@ -104,9 +104,10 @@ def encode_one(value, resp3: bool = False) -> bytes:
     return b"".join(out)
 
 
-# The reference encoder above; with the C accelerator, `encode` is its twin in
-# _speedups.c, which writes the common types itself and hands the others back here.
+# The reference encoder above; when vermilion._resp is built, `encode` is its C
+# twin, which writes the common types itself and hands the others back here.
 python_encode = encode
-if speedups is not None:
-    speedups.setup_encoder(python_encode, NULL_ARRAY, Status)
-    encode = speedups.encode
+_resp = native_module("_resp")
+if _resp is not None:
+    _resp.setup_encoder(python_encode, NULL_ARRAY, Status)
+    encode = _resp.encode

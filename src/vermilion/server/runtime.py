@@ -10,7 +10,7 @@ import time
 
 from .. import REDIS_VERSION, __version__
 from ..config import Config
-from ..engine.core import speedups
+from .. import _native
 from ..engine.engine import Engine
 from .server import Server
 
@@ -68,9 +68,10 @@ async def serve(config: Config, ready=None, install_signals: bool = True) -> Ser
     for hook in engine.startup_hooks:
         await hook(engine)
     log.log(NOTICE, "Server initialized")
-    if speedups is None:
-        log.log(NOTICE, "Request loop: pure Python (the C extension vermilion._speedups is not "
-                        "built or VERMILION_PURE_PYTHON is set); deep pipelines run about 2x slower")
+    log.log(NOTICE, "Compiled code: %s", _native.describe())
+    if _native.stale:
+        log.warning("Compiled modules older than their source were not used (rebuild with "
+                    "`pip install -e .`): %s", ", ".join(_native.stale))
     if server.port:
         log.log(NOTICE, "Ready to accept connections tcp")
     if server.unix_path:

@@ -7,12 +7,8 @@ import os
 import socket
 
 from ..config import ApplyError
-from ..engine.core import speedups
 from ..engine.engine import Engine
 from .connection import Connection
-
-# The compiled twin of flush_pending's loop (engine/core.py), or None.
-c_flush_pending = speedups.flush_pending if speedups is not None else None
 
 log = logging.getLogger("vermilion")
 
@@ -286,8 +282,6 @@ class Server:
                 if client.pending and not client.closing and \
                         self.output_class(client) == "normal":
                     self.check_output_limits(client)
-        if c_flush_pending is not None:
-            return c_flush_pending(self, queue)
         for client in queue:
             if client.pending:
                 client.flush([])

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Server CPU time per request, Vermilion against real Redis, in one run.
+
+At -P 16 on a 2-core machine redis-benchmark itself saturates a core before
+either server does, so requests/s mostly measures the client. What the server
+spends is measured directly instead: the server process's utime+stime (from
+/proc/PID/stat) before and after one redis-benchmark run, divided by the
+requests it served.
+
+    python benchmarks/cpu_per_request.py                      # this interpreter
+    python benchmarks/cpu_per_request.py --python python3.12  # Vermilion on another one
+    python benchmarks/cpu_per_request.py --tests SET,GET -P 1 --json out.json
+
+Each test runs against both servers alternately for --rounds rounds; the
+median of each side is printed with the ratio Vermilion/Redis (lower is
+better for CPU, higher for requests/s).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from vbench.servers import free_port, server_env  # noqa: E402
+
+EVAL_SET = "return redis.call('SET', KEYS[1], ARGV[1])"
+
+# name -> redis-benchmark arguments after the common options
+TESTS: dict[str, list[str]] = {
+    "SET": ["-t", "set"],
+    "GET": ["-t", "get"],
+    "INCR": ["-t", "incr"],
+    "LPUSH": ["-t", "lpush"],
+    "SADD": ["-t", "sadd"],
+    "HSET": ["-t", "hset"],
+    "ZADD": ["-t", "zadd"],
+    "XADD": ["XADD", "bench:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
+    "PUBLISH": ["PUBLISH", "bench:ch", "hello"],
+    "EVAL": ["EVAL", EVAL_SET, "1", "key:__rand_int__", "v"],
+}
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_ready(port: int, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not answer PING")
+
+
+class Server:
+    def __init__(self, kind: str, python: str):
+        self.kind = kind
+        self.python = python
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"cpubench-{kind}-")
+        common = ["--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if kind == "redis":
+            cmd = [shutil.which("redis-server") or "/usr/bin/redis-server", *common]
+        else:
+            cmd = [python, "-m", "vermilion", "server", *common]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=server_env())
+        wait_ready(self.port)
+
+    def implementation(self) -> str:
+        if self.kind == "redis":
+            return "redis"
+        r = subprocess.run([self.python, "-c", "import importlib, vermilion._native as n; [importlib.import_module(m) for m in n.COMPILED_MODULES]; print(n.describe())"],
+                           capture_output=True, text=True, env=server_env())
+        return r.stdout.strip() or "?"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_one(server: Server, args: list[str], requests: int, pipeline: int, clients: int) -> tuple[float, float]:
+    """(server CPU microseconds per request, requests per second) for one benchmark run."""
+    subprocess.run(["redis-cli", "-p", str(server.port), "FLUSHALL"], capture_output=True)
+    before = cpu_seconds(server.proc.pid)
+    t0 = time.monotonic()
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-c", str(clients),
+                          "-n", str(requests), "-r", "100000", "-P", str(pipeline), "-q", *args],
+                         capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - t0
+    used = cpu_seconds(server.proc.pid) - before
+    m = re.findall(r"([\d.]+) requests per second", out)
+    rps = float(m[-1]) if m else requests / elapsed
+    return used * 1e6 / requests, rps
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=sys.executable, help="interpreter that runs Vermilion")
+    p.add_argument("--tests", default=",".join(TESTS), help="comma-separated subset of " + ",".join(TESTS))
+    p.add_argument("-P", "--pipeline", type=int, default=16)
+    p.add_argument("-n", "--requests", type=int, default=300_000)
+    p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", help="write the results here too")
+    opts = p.parse_args(argv)
+    names = [t.strip().upper() for t in opts.tests.split(",") if t.strip()]
+    unknown = [n for n in names if n not in TESTS]
+    if unknown:
+        p.error(f"unknown tests: {', '.join(unknown)}")
+
+    version = subprocess.run([opts.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    servers = {kind: Server(kind, opts.python) for kind in ("redis", "vermilion")}
+    results: dict[str, dict] = {}
+    try:
+        impl = servers["vermilion"].implementation()
+        print(f"# Python {version} (Vermilion loop: {impl}), -P {opts.pipeline}, -c {opts.clients}, "
+              f"-n {opts.requests}, median of {opts.rounds}")
+        print(f"{'test':<8} {'V us/req':>9} {'R us/req':>9} {'CPU V/R':>8} {'V req/s':>10} {'R req/s':>10} {'rps V/R':>8}")
+        for name in names:
+            samples: dict[str, list[tuple[float, float]]] = {"redis": [], "vermilion": []}
+            for _ in range(opts.rounds):
+                for kind in ("redis", "vermilion"):
+                    samples[kind].append(run_one(servers[kind], TESTS[name], opts.requests,
+                                                 opts.pipeline, opts.clients))
+            med = {k: (statistics.median(c for c, _ in v), statistics.median(r for _, r in v))
+                   for k, v in samples.items()}
+            (vc, vr), (rc, rr) = med["vermilion"], med["redis"]
+            results[name] = {"vermilion_us": vc, "redis_us": rc, "cpu_ratio": vc / rc,
+                             "vermilion_rps": vr, "redis_rps": rr, "rps_ratio": vr / rr}
+            print(f"{name:<8} {vc:9.2f} {rc:9.2f} {vc / rc:8.2f} {vr:10.0f} {rr:10.0f} {vr / rr:8.2f}",
+                  flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+    if opts.json:
+        Path(opts.json).write_text(json.dumps({"python": version, "loop": impl, "pipeline": opts.pipeline,
+                                               "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The `cython` names the compiled modules use, for running them as plain Python.
+
+A compiled module declares the C types of a few hot locals with
+``@cython.locals(...)`` (Cython's pure-Python mode). Compiled, Cython reads those
+declarations; run as plain Python without Cython installed, this stand-in makes
+them do nothing. Modules import it as::
+
+    try:
+        import cython
+    except ImportError:
+        from .. import _compiling as cython
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+compiled = False
+
+
+def locals(**types) -> Callable:  # noqa: A001 -- the name Cython gives it
+    return lambda fn: fn

@@ -1,0 +1,2 @@
+# Types the hot handlers' @cython.locals name (Cython pure-Python mode, see engine/core.pxd).
+from vermilion.engine.core cimport ClientCore

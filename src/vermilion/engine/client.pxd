@@ -1,0 +1,4 @@
+from vermilion.engine.core cimport ClientCore
+
+cdef class Client(ClientCore):
+    pass

@@ -1,0 +1,31 @@
+# Compiled layout of engine/core.py's classes (Cython pure-Python mode): the
+# fields the per-request path reads become C struct members, read at a fixed
+# offset by compiled code that knows the type, and still ordinary attributes for
+# everyone else. `__dict__` keeps the subclasses' other attributes working.
+
+cdef class CommandCore:
+    cdef public object handler, fullname, subcommands
+    cdef public int arity
+    cdef public bint is_readonly, skip_slowlog, queued_in_multi
+    cdef public long long calls, usec
+    cdef dict __dict__
+
+cdef class EngineCore:
+    cdef public dict lookup
+    cdef public long busy
+    cdef public long long dirty
+    cdef public bint reading
+    cdef public object effects, sinks, blocking, reply_barrier, clock, stats, config
+    cdef public long long slowlog_threshold
+    cdef public long notify_flags
+    cdef dict __dict__
+
+cdef class ClientCore:
+    cdef public long gate
+    cdef public int reply_mode
+    cdef public bint closing, resp3, authenticated
+    cdef public EngineCore engine
+    cdef public object blocked, last_command, db, batch, pending, server, transport
+    cdef public object parser, last_interaction_ms, multi, watching
+    cdef public bint multi_error, dirty_cas, deny_blocking
+    cdef dict __dict__

@@ -1,0 +1,18 @@
+# Compiled layout of the engine (Cython pure-Python mode, see engine/core.pxd).
+cimport cython
+from vermilion.engine.core cimport ClientCore, CommandCore, EngineCore
+
+cdef class Stats:
+    cdef public long long total_commands, total_connections, rejected_connections
+    cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses
+    cdef public long long net_input_bytes, net_output_bytes, error_replies
+    cdef public long long unexpected_error_replies, pubsub_messages
+    cdef public dict error_codes
+    cdef public object start_time, ops_samples
+
+cdef class Engine(EngineCore):
+    @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int)
+    cpdef execute(self, ClientCore client, list args)
+
+    @cython.locals(dirty="long long", start="long long", elapsed="long long")
+    cpdef call(self, ClientCore client, CommandCore cmd, list args)

@@ -1,0 +1,14 @@
+# Compiled layout of Server (Cython pure-Python mode, see engine/core.pxd).
+cimport cython
+from vermilion.engine.core cimport ClientCore
+
+cdef class Server:
+    cdef public object engine, config, clients
+    cdef public list flush_queue
+    cdef public bint obuf_limits_active
+    cdef dict __dict__
+
+    cpdef schedule_flush(self, client)
+
+    @cython.locals(client=ClientCore, queue=list)
+    cpdef flush_pending(self)
