@@ -553,3 +553,24 @@ def test_manifest_format_and_errors():
                 b"file a seq 1\n"):
         with pytest.raises(ManifestError):
             Manifest.parse(bad)
+
+
+def test_debug_loadaof_with_appendonly_off_loads_the_files_on_disk(tmp_path):
+    # Redis's DEBUG LOADAOF replays the AOF on disk even after CONFIG SET appendonly no.
+    require_reference()
+    seen = []
+    for make, sub in ((redis_server, "ref"), (vermilion, "ver")):
+        d = tmp_path / sub
+        d.mkdir()
+        srv = make(str(d), "--appendonly", "yes", "--save", "", "--enable-debug-command", "yes").start()
+        try:
+            r = srv.client()
+            r.set("k", "v")
+            wait_rewrite(r)
+            r.config_set("appendonly", "no")
+            r.set("later", "x")             # not in the AOF
+            r.execute_command("DEBUG", "LOADAOF")
+            seen.append(sorted(r.keys("*")))
+        finally:
+            srv.stop()
+    assert seen[0] == seen[1] == [b"k"]

@@ -604,3 +604,27 @@ def test_failed_calls_of_blocked_commands(ports, case):
         b.close()
         return reply, stats
     same_on_both(ports, scenario)
+def _unblock_error_counts_failed_call(port: int):
+    from support import connect
+    admin, blocked = connect(port), connect(port)
+    admin.call("CONFIG", "RESETSTAT")
+    cid = blocked.call("CLIENT", "ID").value
+    blocked.send("BLPOP", "nolist", "0")
+    import time
+    deadline = time.monotonic() + 10
+    while b"blocked_clients:1" not in admin.call("INFO", "clients").value and time.monotonic() < deadline:
+        time.sleep(0.005)
+    admin.call("CLIENT", "UNBLOCK", str(cid), "ERROR")
+    seen = [blocked.read()]
+    stats = admin.call("INFO", "commandstats").value.decode()
+    line = [x for x in stats.splitlines() if x.startswith("cmdstat_blpop:")][0]
+    seen.append([f for f in line.split(",") if f.startswith(("rejected_calls", "failed_calls"))])
+    seen.append([x for x in admin.call("INFO", "errorstats").value.decode().splitlines() if "UNBLOCKED" in x])
+    admin.close()
+    blocked.close()
+    return seen
+
+
+def test_unblock_with_error_is_a_failed_call(ports):
+    from support import same_on_both
+    same_on_both(ports, _unblock_error_counts_failed_call)

@@ -139,3 +139,93 @@ def test_unixsocket_only(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+_SAVE_ARGS = [
+    ["--save", ""], ["--save", "100", "100"], ["--save", "--loglevel", "verbose"],
+    ["--loglevel", "verbose", "--save"], ["--save", "", "--loglevel", "verbose"],
+    ["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
+    ["--shutdown-on-sigint", "nosave force now"], [],
+]
+
+
+@pytest.mark.parametrize("args", _SAVE_ARGS, ids=lambda a: " ".join(a) or "none")
+def test_command_line_save_and_bare_options_like_redis(tmp_path, args):
+    # A config file's first `save` replaces the defaults, later ones append, `save ""`
+    # (or a bare --save) clears; after a bare --name the next word is its value.
+    from support import require_reference
+    conf = tmp_path / "r.conf"
+    conf.write_text("save 900 1\n")
+    names = ("save", "loglevel", "proc-title-template", "shutdown-on-sigint")
+    port = free_port()
+    proc = subprocess.Popen([require_reference(), str(conf), *args, "--port", str(port),
+                             "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        c = RawClient(port)
+        want = {n: c.call("CONFIG", "GET", n).value[1].value.decode() for n in names}
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait()
+    config = build_config([str(conf), *args])
+    assert {n: config.render(n) for n in names} == want
+
+
+def _shutdown_scenario(binary: list[str], tmp_path) -> list:
+    """A failed final save keeps the server up; SHUTDOWN ABORT cancels a signal's shutdown
+    while the cron is paused; NOSAVE then exits."""
+    port = free_port()
+    d = tmp_path / binary[-1].replace("/", "_")
+    d.mkdir()
+    proc = subprocess.Popen([*binary, "--port", str(port), "--dir", str(d), "--save", "3600 1",
+                             "--enable-debug-command", "yes"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = []
+    try:
+        wait_port(port, 15)
+        c = RawClient(port)
+        c.call("SET", "k", "v")
+        (d / "dump.rdb").mkdir()                 # the final rename fails
+        seen.append(c.call("SHUTDOWN"))
+        seen.append(c.call("PING"))
+        seen.append(c.call("SHUTDOWN", "ABORT"))
+        c.call("DEBUG", "PAUSE-CRON", "1")
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        abort = c.call("SHUTDOWN", "ABORT")
+        while abort.value != b"OK" and time.monotonic() < deadline:    # the signal arrives
+            abort = c.call("SHUTDOWN", "ABORT")
+        seen.append(abort)
+        c.call("DEBUG", "PAUSE-CRON", "0")
+        seen.append(c.call("PING"))
+        c.send("SHUTDOWN", "NOSAVE")
+        seen.append(proc.wait(timeout=15))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return seen
+
+
+def test_shutdown_refused_when_the_final_save_fails_and_abort(tmp_path):
+    from support import require_reference
+    ref = _shutdown_scenario([require_reference()], tmp_path)
+    ver = _shutdown_scenario([sys.executable, "-m", "vermilion", "server"], tmp_path)
+    assert ver == ref
+
+
+@pytest.mark.parametrize("args", [["--port"], ["--port", "6380", "--loglevel"], ["--port", "6379", "6380"],
+                                  ["--port", "--loglevel", "verbose"], ["--port", "--bla", "--loglevel", "verbose"],
+                                  ["--shutdown-on-sigint"], ["--replicaof", "127.0.0.1", "abc"],
+                                  ["--replicaof", "--127.0.0.1", "--abc"]], ids=lambda a: " ".join(a))
+def test_command_line_errors_like_redis(args):
+    from support import require_reference
+    ref = subprocess.run([require_reference(), *args], capture_output=True, text=True, timeout=20)
+    ver = subprocess.run([sys.executable, "-m", "vermilion", "server", *args], capture_output=True,
+                         text=True, timeout=60)
+    assert ref.returncode != 0 and ver.returncode != 0
+    ref_lines = (ref.stdout + ref.stderr).strip().splitlines()[-2:]
+    ver_lines = (ver.stdout + ver.stderr).strip().splitlines()[-2:]
+    assert ver_lines == ref_lines

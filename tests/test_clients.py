@@ -163,3 +163,21 @@ async def test_redis_py_asyncio(vermilion_server):
         assert await r.get("aio:k") == b"v"
     finally:
         await r.aclose()
+
+
+def _own_query_buffer_fields(port: int):
+    from support import connect
+    c = connect(port)
+    out = []
+    for cmd in (("CLIENT", "INFO"), ("CLIENT", "LIST", "ID", str(c.call("CLIENT", "ID").value))):
+        line = c.call(*cmd).value.decode().strip()
+        fields = dict(f.split("=", 1) for f in line.split(" "))
+        out.append((fields["qbuf"], fields["argv-mem"], fields["cmd"]))
+    c.close()
+    return out
+
+
+def test_client_info_counts_the_running_request_in_qbuf(ports):
+    # Redis still holds the request being run in the query buffer and its arguments in argv.
+    from support import same_on_both
+    same_on_both(ports, _own_query_buffer_fields)

@@ -213,3 +213,64 @@ def test_client_setinfo(vermilion_process_server):
     assert c.call("CLIENT", "SETINFO", "LIB-VER", "1.2").value == b"OK"
     assert c.call("CLIENT", "SETINFO", "foo", "1").kind == "-"
     assert b"lib-name=mylib" in c.call("CLIENT", "INFO").value
+
+
+def _info_field(c, field: str) -> int:
+    for line in c.call("INFO", "clients", "stats").value.decode().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise KeyError(field)
+
+
+def _wait_blocked(c, n: int) -> int:
+    deadline = time.monotonic() + 10
+    while _info_field(c, "blocked_clients") != n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return _info_field(c, "blocked_clients")
+
+
+def _pause_write_scenario(port: int):
+    from support import connect
+    admin = connect(port)
+    seen = []
+    try:
+        w3 = connect(port)
+        w3.call("MULTI")
+        w3.call("SET", "b", "2")           # queued before the pause (queueing a write waits)
+        admin.call("SET", "k", "v", "PX", "1")
+        admin.call("CLIENT", "PAUSE", "60000", "WRITE")
+        # Reads and read-only scripts run; writes, plain scripts and EXEC of writes wait,
+        # counted in blocked_clients.
+        r = connect(port)
+        seen.append(r.call("EVAL", "#!lua flags=no-writes\nreturn 1", "0").value)
+        r.call("MULTI")
+        r.call("EVAL", "#!lua flags=no-writes\nreturn 2", "0")
+        seen.append(r.call("EXEC").value)
+        w1, w2 = connect(port), connect(port)
+        w1.send("SET", "a", "1")
+        w2.send("EVAL", "return 3", "0")
+        w3.send("EXEC")
+        seen.append(("blocked", _wait_blocked(admin, 3)))
+        # The key's time has come, but during the pause it only expires logically.
+        deadline = time.monotonic() + 10
+        while r.call("GET", "k").value is not None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen.append(("expired_keys", _info_field(admin, "expired_keys")))
+        admin.call("CLIENT", "UNPAUSE")
+        seen += [w1.read().value, w2.read().value, w3.read().value]
+        seen.append(("blocked after", _wait_blocked(admin, 0)))
+        r.call("GET", "k")
+        seen.append(("expired_keys after", _info_field(admin, "expired_keys")))
+    finally:
+        admin.call("CLIENT", "UNPAUSE")
+        admin.close()
+    return seen
+
+
+def test_pause_write_holds_writes_scripts_and_exec(ports):
+    from support import same_on_both
+    for port in ports:
+        c = RawClient(port)
+        c.call("CONFIG", "RESETSTAT")
+        c.close()
+    same_on_both(ports, _pause_write_scenario)

@@ -156,3 +156,16 @@ def test_function_load_timeout(pair2):
     pair2.check_error("FUNCTION", "LOAD", "#!lua name=spin\nwhile true do end")
     pair2.check("FUNCTION", "LOAD", "REPLACE", "#!lua name=ok\nredis.register_function('f', function() return 1 end)")
     pair2.check("FCALL", "f", "0")
+
+
+def test_function_names_case_insensitive_quoted_metadata_and_flush_arity(pair):
+    pair.check("FUNCTION", "FLUSH")
+    pair.check("FUNCTION", "LOAD", "#!lua name=\"quoted\"\nredis.register_function('Hello', function() return 1 end)")
+    pair.check("FCALL", "HELLO", "0")
+    pair.check("FCALL", "hello", "0")
+    pair.check("FUNCTION", "LIST")
+    pair.check_error("FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('HELLO', function() return 2 end)")
+    pair.check_error("FUNCTION", "FLUSH", "sync", "extra_arg")
+    pair.check_error("FUNCTION", "FLUSH", "bad_arg")
+    pair.check("FUNCTION", "DELETE", "quoted")
+    pair.check_error("FCALL", "hello", "0")

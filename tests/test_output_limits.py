@@ -258,3 +258,46 @@ def test_default_limits_and_config_roundtrip(pair2):
     pair2.check("CONFIG", "SET", "client-output-buffer-limit", "bogus 1 2 3")
     pair2.check("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0 pubsub 33554432 8388608 60")
     pair2.check("CONFIG", "GET", "client-output-buffer-limit")
+
+
+def _normal_hard_limit(port: int):
+    """Replies that go over a normal client's hard limit in one turn are never sent."""
+    from support import connect
+    admin = connect(port)
+    admin.call("CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0")
+    try:
+        for _ in range(150):
+            admin.call("RPUSH", "big", "x" * 1000)
+        seen = []
+        c = connect(port)
+        c.send("LRANGE", "big", "0", "-1")
+        seen.append(("lrange", c.sock.recv(1 << 20) if not c.closed_by_server(5) else b""))
+        c.close()
+        # A transaction runs to its end even though its reply is dropped.
+        c = connect(port)
+        for cmd in (("MULTI",), ("SET", "k2", "v2"), ("LRANGE", "big", "0", "-1"),
+                    ("SET", "k3", "v3")):
+            c.send(*cmd)
+        for _ in range(4):
+            c.read()
+        c.send("EXEC")
+        seen.append(("exec closed", c.closed_by_server(5)))
+        c.close()
+        seen.append(admin.call("MGET", "k2", "k3").value)
+        # A huge count with repetitions is cut short by the limit, not built.
+        admin.call("HSET", "h", "a", "b")
+        c = connect(port)
+        c.send("HRANDFIELD", "h", "-999999999")
+        seen.append(("hrandfield closed", c.closed_by_server(20)))
+        c.close()
+        seen.append(admin.call("PING").value)
+    finally:
+        admin.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+        admin.close()
+    return seen
+
+
+def test_normal_hard_limit_counts_unsent_replies(ports):
+    from support import same_on_both
+    seen = same_on_both(ports, _normal_hard_limit)
+    assert seen[0] == ("lrange", b"") and seen[1] == ("exec closed", True)

@@ -565,3 +565,28 @@ def test_reply_off_and_skip_keep_subscribe_confirmations_and_messages(ports, res
         b.close()
         return seen
     same_on_both(ports, scenario)
+def _subscribe_with_replies_off(port: int, resp: int):
+    from support import connect
+    sub = connect(port, resp)
+    pub = connect(port)
+    sub.send("CLIENT", "REPLY", "OFF")
+    sub.send("SUBSCRIBE", "chan")
+    sub.send("PSUBSCRIBE", "ch*")
+    sub.send("PING")                         # an ordinary reply: still suppressed
+    seen = [sub.read(), sub.read()]
+    pub.call("PUBLISH", "chan", "hello")
+    seen += [sub.read(), sub.read()]
+    sub.send("CLIENT", "REPLY", "SKIP")
+    sub.send("UNSUBSCRIBE", "chan")
+    sub.send("PUNSUBSCRIBE")
+    seen += [sub.read(), sub.read()]
+    sub.close()
+    pub.close()
+    return seen
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_subscribe_confirmations_ignore_client_reply_off(ports, resp):
+    # Redis sends (un)subscribe confirmations and messages whatever CLIENT REPLY says.
+    from support import same_on_both
+    same_on_both(ports, _subscribe_with_replies_off, resp)

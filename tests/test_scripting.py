@@ -477,3 +477,34 @@ def test_fast_path_after_setresp3_script(pair):
     pair.check("ZADD", "z", "1", "a", "2", "b")
     pair.check("EVAL", "redis.setresp(3) return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", "1", "z")
     pair.check("EVAL", "return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", "1", "z")
+
+
+def _recursive_table_reply(port: int):
+    """A table that contains itself: Redis streams nested one-element arrays until Lua's
+    C stack runs out, ends with an error element, and the connection stays usable."""
+    import socket
+    body = b"local a = {}; local b = {a}; a[1] = b; return a"
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"*3\r\n$4\r\nEVAL\r\n$%d\r\n%b\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n" % (len(body), body))
+    buf = b""
+    while not buf.endswith(b"+PONG\r\n"):
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return buf
+
+
+def test_script_returning_recursive_table(ports):
+    from support import same_on_both
+    reply = same_on_both(ports, _recursive_table_reply)
+    assert reply.endswith(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n")
+
+
+@pytest.mark.parametrize("call", ["call", "pcall"])
+def test_unpack_of_7999_arguments_into_redis_call(pair, call):
+    script = ("local a = {} for i=1,7999 do a[i] = i end "
+              "return redis.%s('rpush', KEYS[1], unpack(a))" % call)
+    pair.check("EVAL", script, "1", "biglist")
+    pair.check("LRANGE", "biglist", "7990", "-1")

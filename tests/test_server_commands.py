@@ -328,3 +328,93 @@ def test_keyspace_hits_and_misses(pair2):
         fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
         stats.append((fields["keyspace_hits"], fields["keyspace_misses"]))
     assert stats[1] == stats[0]
+
+
+def _config_listeners(port: int):
+    from support import connect, free_port
+    c = connect(port)
+    seen = [c.call("CONFIG", "GET", "*").value.__len__() > 0]
+    names = [f.value for f in c.call("CONFIG", "GET", "*").value[::2]]
+    seen.append(b"key-load-delay" in names)                      # hidden from patterns
+    seen.append(c.call("CONFIG", "GET", "key-load-delay").value)   # shown by name
+    seen.append(c.call("CONFIG", "GET", "rdb-key-save-delay").value)
+    # A port another socket holds: refused with the apply error, everything rolled back.
+    import socket
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    busy = holder.getsockname()[1]
+    before = c.call("CONFIG", "GET", "maxmemory").value
+    err = c.call("CONFIG", "SET", "maxmemory", "10000001", "port", str(busy))
+    seen.append(err)
+    seen.append(c.call("CONFIG", "GET", "maxmemory").value == before)
+    seen.append(c.call("CONFIG", "SET", "bind", "999.999.999.999"))
+    seen.append(c.call("CONFIG", "GET", "bind").value)
+    holder.close()
+    # Moving to a free port: the new one answers.
+    new_port = free_port()
+    seen.append(c.call("CONFIG", "SET", "port", str(new_port)))
+    c.close()
+    c = connect(new_port)
+    seen.append(c.call("PING"))
+    c.call("CONFIG", "SET", "port", str(port))
+    c.close()
+    c = connect(port)
+    seen.append(c.call("CONFIG", "SET", "shutdown-on-sigterm", "force now nosave"))
+    seen.append(c.call("CONFIG", "GET", "shutdown-on-sigterm").value)
+    c.call("CONFIG", "SET", "shutdown-on-sigterm", "default")
+    c.close()
+    return seen
+
+
+def test_config_set_port_and_bind_apply_or_roll_back(ports):
+    from support import same_on_both
+    same_on_both(ports, _config_listeners)
+
+
+def test_command_list_has_subcommands(pair):
+    pair.check("COMMAND", "LIST", "FILTERBY", "PATTERN", "config|re*", unordered=True)
+    pair.check("COMMAND", "LIST", "FILTERBY", "ACLCAT", "@scripting")
+    for name in (b"client|list", b"config|get", b"set"):
+        assert name in [f.value for f in pair.ver.call("COMMAND", "LIST").value]
+    scripting = [f.value for f in pair.ver.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "scripting").value]
+    assert b"script|kill" in scripting and b"eval" in scripting and b"set" not in scripting
+
+
+def _latency_monitor(port: int):
+    from support import connect
+    c = connect(port)
+    seen = [c.call("LATENCY", "RESET").value, c.call("LATENCY", "LATEST").value]
+    c.call("CONFIG", "SET", "latency-monitor-threshold", "50")
+    try:
+        c.call("DEBUG", "SLEEP", "0.1")
+        latest = c.call("LATENCY", "LATEST").value
+        seen.append([(e.value[0].value, e.value[2].value >= 50, e.value[3].value >= 50) for e in latest])
+        history = c.call("LATENCY", "HISTORY", "command").value
+        seen.append([(len(h.value), h.value[1].value >= 50) for h in history])
+        seen.append(c.call("LATENCY", "HISTORY", "no-such-event").value)
+        seen.append(c.call("LATENCY", "RESET", "no-such-event").value)
+        seen.append(c.call("LATENCY", "RESET").value)
+        seen.append(c.call("LATENCY", "LATEST").value)
+    finally:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        c.close()
+    return seen
+
+
+def test_latency_monitor_records_slow_commands(ports):
+    from support import same_on_both
+    seen = same_on_both(ports, _latency_monitor)
+    assert seen[2] == [(b"command", True, True)]
+
+
+def test_debug_populate(pair2):
+    pair2.check("DEBUG", "POPULATE", "3")
+    pair2.check("DEBUG", "POPULATE", "2", "pre", "12")
+    pair2.check("SET", "key:5", "mine")
+    pair2.check("DEBUG", "POPULATE", "7")
+    pair2.check("MGET", "key:0", "key:5", "key:6", "pre:1")
+    pair2.check("DBSIZE")
+    pair2.check_error("DEBUG", "POPULATE", "-1")
+    pair2.check_error("DEBUG", "POPULATE", "x")
+    pair2.check_error("DEBUG", "POPULATE", "1", "p", "-3")

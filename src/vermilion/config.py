@@ -25,6 +25,14 @@ class ConfigError(ValueError):
     """A directive or value was refused; the message is Redis's reason text."""
 
 
+class ApplyError(ConfigError):
+    """A listener could not apply a new value of `name` (CONFIG SET rolls back)."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
 @dataclass
 class Directive:
     name: str
@@ -39,6 +47,7 @@ class Directive:
     parse: Callable | None = None      # special kinds: text -> value (raises ConfigError)
     render: Callable | None = None     # special kinds: value -> text
     check: Callable | None = None      # value -> None, or ConfigError (values we cannot honour)
+    hidden: bool = False      # debugging knobs: CONFIG GET shows them only by exact name
 
 
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
@@ -69,6 +78,33 @@ def _parse_save(text: str):
 
 def _render_save(rules) -> str:
     return " ".join(f"{s} {c}" for s, c in rules)
+
+
+def _parse_replicaof(text: str) -> str:
+    """replicaof <host> <port> | no one, checked as redis-server checks it. Replication
+    is not implemented: the value is only kept (docs/compatibility.md)."""
+    words = split_inline(text.encode("utf-8", "surrogateescape"))
+    if words is None or len(words) != 2:
+        raise ConfigError("wrong number of arguments")
+    host, port = (w.decode("utf-8", "surrogateescape") for w in words)
+    if host.lower() == "no" and port.lower() == "one":
+        return ""
+    if not re.fullmatch(r"[+-]?\d+", port.strip()) or not 0 <= int(port) <= 65535:
+        raise ConfigError("Invalid master port")
+    return f"{host} {int(port)}"
+
+
+_SHUTDOWN_FLAGS = ("save", "nosave", "now", "force")
+
+
+def _parse_shutdown_flags(text: str) -> str:
+    """shutdown-on-sigint/sigterm: `default` or flags, kept in Redis's order
+    (CONFIG GET of "nosave force now" is "nosave now force")."""
+    words = [w.lower() for w in text.split()]
+    if not words or any(w not in ("default",) + _SHUTDOWN_FLAGS for w in words):
+        raise ConfigError("argument(s) must be one of the following: default, save, nosave, now, force")
+    flags = [f for f in _SHUTDOWN_FLAGS if f in words]
+    return " ".join(flags) or "default"
 
 
 OUTPUT_CLASSES = ("normal", "replica", "pubsub")
@@ -173,6 +209,15 @@ def _tls_only(default, what: str, why: str = ""):
     return check
 
 DIRECTIVES: list[Directive] = [
+    # Redis's hidden debugging configs. rdb-key-save-delay and key-load-delay slow RDB
+    # saving and loading per key (microseconds; negative: 1 us with probability 1/|n|),
+    # which tests use to catch a save or a load in progress; the other three have no
+    # effect here (docs/compatibility.md).
+    _i("rdb-key-save-delay", 0, -2**31, 2**31 - 1, hidden=True),
+    _i("key-load-delay", 0, -2**31, 2**31 - 1, hidden=True),
+    _b("use-exit-on-panic", False, hidden=True),
+    _i("watchdog-period", 0, 0, INT_MAX, hidden=True),
+    _i("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, INT_MAX, hidden=True),
     _e("acl-pubsub-default", "resetchannels", ("allchannels", "resetchannels")), _s("aclfile", immutable=True), _i("acllog-max-len", 128),
     _i("active-defrag-cycle-max", 25, 1, 99), _i("active-defrag-cycle-min", 1, 1, 99),
     _m("active-defrag-ignore-bytes", 104857600, 1), _i("active-defrag-max-scan-fields", 1000, 1),
@@ -239,12 +284,12 @@ DIRECTIVES: list[Directive] = [
     _b("replica-announced", True), _b("replica-ignore-disk-write-errors", False),
     _b("replica-ignore-maxmemory", True), _b("replica-lazy-flush", False),
     _i("replica-priority", 100, 0, INT_MAX), _b("replica-read-only", True),
-    _b("replica-serve-stale-data", True), _s("replicaof"), _s("requirepass"),
+    _b("replica-serve-stale-data", True), _x("replicaof", "", _parse_replicaof, str), _s("requirepass"),
     _e("sanitize-dump-payload", "no", ("no", "yes", "clients")),
     _x("save", [(3600, 1), (300, 100), (60, 10000)], _parse_save, _render_save),
     _s("server_cpulist", immutable=True), _i("set-max-intset-entries", 512),
-    _b("set-proc-title", True, immutable=True), _s("shutdown-on-sigint", "default"),
-    _s("shutdown-on-sigterm", "default"), _i("shutdown-timeout", 10, 0, INT_MAX),
+    _b("set-proc-title", True, immutable=True), _x("shutdown-on-sigint", "default", _parse_shutdown_flags, str),
+    _x("shutdown-on-sigterm", "default", _parse_shutdown_flags, str), _i("shutdown-timeout", 10, 0, INT_MAX),
     _i("slowlog-log-slower-than", 10000, -1, LLONG_MAX), _i("slowlog-max-len", 128, 0, LLONG_MAX),
     _i("socket-mark-id", 0), _b("stop-writes-on-bgsave-error", True),
     _m("stream-node-max-bytes", 4096), _i("stream-node-max-entries", 100),
@@ -315,6 +360,7 @@ class Config:
                 list(default) if isinstance(default, list) else default
         self.listeners: list[Callable] = []
         self.file: str | None = None
+        self._save_seen = False     # a config file's first `save` line replaces the defaults
         for name, value in overrides.items():
             self.set_from_text(name.replace("_", "-"), value if isinstance(value, str) else render_value(value))
 
@@ -403,7 +449,8 @@ class Config:
         except ConfigError as err:
             self.values.update(previous)
             self._notify(set(previous))
-            raise ConfigError(f"CONFIG SET failed (possibly related to argument '{next(iter(staged))}') - {err}") from None
+            name = err.name if isinstance(err, ApplyError) else next(iter(staged))
+            raise ConfigError(f"CONFIG SET failed (possibly related to argument '{name}') - {err}") from None
 
     def _notify(self, changed: set) -> None:
         for listener in self.listeners:
@@ -424,8 +471,11 @@ class Config:
         pat = pattern.lower().encode()
         out = []
         names = list(TABLE) + list(ALIASES)
+        exact = not any(c in pattern for c in "*?[")
         for name in names:
             if glob_match(pat, name.encode()):
+                if TABLE[canonical(name)].hidden and not exact:
+                    continue
                 out.append((name, self.render(canonical(name))))
         return out
 
@@ -470,16 +520,22 @@ class Config:
             self.renames.append((args[0].lower(), args[1]))
             return
         key = canonical(name)
-        if key is None or not args and TABLE[key].kind not in ("string", "special"):
+        if key is None:
             raise ConfigError("Bad directive or wrong number of arguments")
+        if not args and TABLE[key].kind not in ("string", "special"):
+            raise ConfigError("wrong number of arguments")
         d = TABLE[key]
         text = " ".join(args)
         if d.kind not in ("special", "string") and len(args) != 1:
             raise ConfigError("wrong number of arguments")
         if key == "save":
             # Several `save` lines accumulate, and `save ""` clears them, as in redis.conf.
-            rules = _parse_save(text) if text.strip() else []
-            self.values[key] = (self.values[key] if getattr(self, "_save_seen", False) else []) + rules
+            # The first `save` replaces the defaults; a single empty argument clears all.
+            if len(args) == 1 and args[0] == "":
+                self.values[key] = []
+            else:
+                rules = _parse_save(text) if text.strip() else []
+                self.values[key] = (self.values[key] if self._save_seen else []) + rules
             self._save_seen = True
             self._notify({key})
             return
@@ -559,19 +615,29 @@ def render_value(value) -> str:
 def parse_argv_directives(argv: list[str]) -> list[str]:
     """Turn ``--name v1 v2 --other v`` into config-file lines, as redis-server does."""
     lines: list[str] = []
-    for arg in argv:
-        if arg.startswith("--"):
+    # After a bare option name (``--port``) the next argument is its value even if it
+    # starts with ``--`` (``--proc-title-template --save``). A bare ``--save`` followed
+    # by another option, or last, means ``--save ""``: no snapshots.
+    expecting_value = False
+    for j, arg in enumerate(argv):
+        if arg.startswith("--") and not expecting_value:
             lines.append(arg[2:])
+            bare = len(arg[2:].split()) == 1
+            expecting_value = bare
+            if bare and arg.lower() == "--save":
+                last = j == len(argv) - 1
+                if last or argv[j + 1].startswith("--"):
+                    lines[-1] += ' ""'
+                    expecting_value = False
         elif lines:
             lines[-1] += " " + _quote(arg)
+            expecting_value = False
         else:
             raise ConfigError(f"Invalid argument '{arg}'")
     return lines
 
 
 def _quote(arg: str) -> str:
-    if arg == "":
-        return '""'
-    if re.search(r'[\s"\'\\]', arg):
-        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return arg
+    # Always quoted, like redis-server's sdscatrepr, so a config error shows the line
+    # the way Redis shows it ('port "6379" "6380"').
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

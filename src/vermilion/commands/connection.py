@@ -180,21 +180,29 @@ def client_setinfo(client, args):
     return OK
 
 
-def client_info_line(client, now_ms: int) -> bytes:
+def client_info_line(client, now_ms: int, current: list | None = None) -> bytes:
+    """One CLIENT LIST / CLIENT INFO line. `current` is the request the client is
+    running (its own CLIENT LIST/INFO): Redis still holds it in the query buffer and
+    its arguments in argv, so qbuf and argv-mem count it."""
     flags = client_flags(client)
     multi = len(client.multi) if client.multi is not None else -1
     qbuf = client.query_buffer_bytes()
+    argv_mem = 0
+    if current:
+        qbuf += len(b"*%d\r\n" % len(current)) + sum(len(b"$%d\r\n" % len(a)) + len(a) + 2
+                                                      for a in current)
+        argv_mem = sum(map(len, current))
     omem = client.output_bytes()
     cmd = client.last_command
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
-        "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 "
+        "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=0 rbs=16384 rbp=0 obl=0 "
         "oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d"
         % (client.id, client.addr, client.laddr, client.fd,
            (client.name or b"").decode("utf-8", "replace"),
            (now_ms - client.created_ms) // 1000, (now_ms - client.last_interaction_ms) // 1000,
            flags, client.db.index, len(client.channels), len(client.patterns),
-           len(client.shard_channels), multi, qbuf, 0, omem, omem + qbuf + 16384,
+           len(client.shard_channels), multi, qbuf, 0, argv_mem, omem, omem + qbuf + 16384,
            cmd.decode() if isinstance(cmd, bytes) else cmd, client.user,
            client.tracking.redirect if client.tracking is not None else -1,
            3 if client.resp3 else 2)
@@ -229,7 +237,7 @@ def client_flags(client) -> str:
 @command("client|info", arity=2, flags="noscript loading stale", acl="connection",
          summary="Returns information about the connection.")
 def client_info(client, args):
-    return Verbatim(client_info_line(client, client.engine.clock.ms()) + b"\n")
+    return Verbatim(client_info_line(client, client.engine.clock.ms(), args) + b"\n")
 
 
 @command("client|list", arity=-2, flags="admin noscript loading stale", acl="connection",
@@ -265,7 +273,8 @@ def client_list(client, args):
         else:
             raise CommandError(SYNTAX)
     now = engine.clock.ms()
-    return Verbatim(b"".join(client_info_line(c, now) + b"\n" for c in sorted(clients, key=lambda c: c.id)))
+    return Verbatim(b"".join(client_info_line(c, now, args if c is client else None) + b"\n"
+                             for c in sorted(clients, key=lambda c: c.id)))
 
 
 @command("client|kill", arity=-3, flags="admin noscript loading stale", acl="connection",

@@ -15,7 +15,7 @@ from ..engine.core import ClientCore, EngineCore
 from ..engine.keyspace import Database
 
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
-from ..engine.replies import OK
+from ..engine.replies import NO_REPLY, OK
 from ..engine.table import COMMANDS, command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
@@ -292,7 +292,10 @@ def hrandfield(client, args):
         return []
     resp3 = client.resp3
     if count < 0:
-        # With repetitions: every pick independent.
+        # With repetitions: every pick independent. A count whose reply could not
+        # fit the client's output limit closes the client before building it.
+        if client.reply_over_limit(-count * (12 if withvalues else 6)):
+            return NO_REPLY
         pick = h.random_field
         fields = [pick() for _ in range(-count)]
     elif count >= len(h):

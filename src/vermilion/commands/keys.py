@@ -397,8 +397,13 @@ def scan(client, args):
 def randomkey(client, args):
     db = client.db
     now = client.engine.clock.ms()
+    tries = 0
     while True:
         key = db.random_key()
+        tries += 1
+        if client.engine.expiry_suspended and tries > 100:
+            # Due keys cannot be freed during CLIENT PAUSE: give up on an all-due db.
+            return None
         if key is None:
             return None
         if not db.is_expired(key, now):

@@ -219,12 +219,14 @@ def debug_reload(client, args):
 
 
 def debug_loadaof(client, args):
-    """DEBUG LOADAOF: flush the AOF, empty the dataset, replay the AOF."""
+    """DEBUG LOADAOF: flush the AOF (when it is on), empty the dataset, replay the AOF
+    files on disk (Redis loads them with appendonly off too)."""
     engine = client.engine
     p = engine.persistence
-    if not p.aof_on:
-        raise CommandError("ERR AOF is not enabled")
-    p.writer.sync_now()
+    if p.aof_on:
+        p.writer.sync_now()
+    elif not p.reread_manifest():
+        raise CommandError("ERR Error loading the AOF: no AOF manifest in the data directory")
     for db in engine.dbs:
         db.clear()
     sinks, engine.sinks = engine.sinks, []

@@ -282,7 +282,7 @@ def sunsubscribe(client, args):
                         b"sunsubscribe", True)
 
 
-@command("publish", arity=3, flags="pubsub loading stale fast", group="pubsub", since="2.0.0",
+@command("publish", arity=3, flags="pubsub loading stale fast may_replicate", group="pubsub", since="2.0.0",
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel "
                     "and M is the total number of subscribed patterns (by any client).",
          summary="Posts a message to a channel.")
@@ -294,7 +294,7 @@ def publish(client, args):
     return 0                # nobody listens: the common case in PUBLISH benchmarks
 
 
-@command("spublish", arity=3, flags="pubsub loading stale fast", keys=(1, 1, 1), group="pubsub",
+@command("spublish", arity=3, flags="pubsub loading stale fast may_replicate", keys=(1, 1, 1), group="pubsub",
          since="7.0.0",
          complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.",
          summary="Post a message to a shard channel")

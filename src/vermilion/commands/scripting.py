@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import OK, RespSet, Status
-from ..engine.table import command, container, numkeys_keys
+from ..engine.table import COMMANDS, command, container, numkeys_keys
 from ..scripting.scripts import Scripts
 from ._help import help_reply
 
@@ -20,15 +20,18 @@ from ._help import help_reply
 _numkeys_positions = numkeys_keys(2)
 
 _SCRIPT_FLAGS = "noscript stale skip_monitor no_mandatory_keys"
+# EVAL, EVALSHA and FCALL may write (Redis flags them may_replicate); whether they do
+# is the script's or function's declared flags (see Scripts.may_write).
+_MAY_WRITE = "may_replicate " + _SCRIPT_FLAGS
 
 
-@command("eval", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+@command("eval", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script.")
 def eval_(client, args):
     return client.engine.scripts.eval_command(client, args, False, False)
 
 
-@command("evalsha", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+@command("evalsha", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.")
 def evalsha(client, args):
     return client.engine.scripts.eval_command(client, args, False, True)
@@ -48,7 +51,7 @@ def evalsha_ro(client, args):
     return client.engine.scripts.eval_command(client, args, True, True)
 
 
-@command("fcall", arity=-3, flags=_SCRIPT_FLAGS, getkeys=_numkeys_positions, acl="scripting",
+@command("fcall", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="7.0.0", summary="Invokes a function.")
 def fcall(client, args):
     return client.engine.scripts.fcall_command(client, args, False)
@@ -166,6 +169,8 @@ def function_delete(client, args):
 @command("function|flush", arity=-2, flags="write noscript", acl="scripting", since="7.0.0",
          summary="Deletes all libraries and functions.")
 def function_flush(client, args):
+    if len(args) > 3:
+        raise subcommand_syntax(args)
     _flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     scripts = client.engine.scripts
     scripts.libraries.clear()
@@ -306,6 +311,11 @@ def function_help(client, args):
         "      libraries with the new libraries (notice that even on this option there is a chance of failure",
         "      in case of functions name collision with another library).",
     ])
+
+
+COMMANDS["eval"].may_write = lambda engine, args: engine.scripts.may_write(args, "eval")
+COMMANDS["evalsha"].may_write = lambda engine, args: engine.scripts.may_write(args, "evalsha")
+COMMANDS["fcall"].may_write = lambda engine, args: engine.scripts.may_write(args, "fcall")
 
 
 @extension

@@ -1,6 +1,7 @@
 """Server commands: INFO, CONFIG, COMMAND, TIME, SHUTDOWN, MONITOR, SLOWLOG, LATENCY, DEBUG."""
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import resource
@@ -15,6 +16,8 @@ from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ._args import parse_int
 from ._help import help_reply
+
+log = logging.getLogger("vermilion")
 
 # -- INFO -----------------------------------------------------------------------------------
 
@@ -54,12 +57,14 @@ def _server_section(engine):
 def _clients_section(engine):
     clients = list(engine.clients.values())
     blocked = sum(1 for c in clients if c.blocked is not None)
+    # Redis blocks a client held by CLIENT PAUSE (BLOCKED_POSTPONE), without a timeout.
+    paused = len(engine.paused_clients)
     return [
         ("connected_clients", len(clients)), ("cluster_connections", 0),
         ("maxclients", engine.config["maxclients"]),
         ("client_recent_max_input_buffer", max((c.query_buffer_bytes() for c in clients), default=0)),
         ("client_recent_max_output_buffer", max((c.output_bytes() for c in clients), default=0)),
-        ("blocked_clients", blocked), ("tracking_clients", engine.tracking.count),
+        ("blocked_clients", blocked + paused), ("tracking_clients", engine.tracking.count),
         ("clients_in_timeout_table", blocked),
     ]
 
@@ -424,26 +429,28 @@ def command_count(client, args):
 
 @command("command|list", arity=-2, flags="loading stale", acl="connection", summary="Returns a list of command names.")
 def command_list(client, args):
-    names = list(COMMANDS)
+    # Every command and subcommand (CONFIG, then config|get ...), as Redis lists them.
+    everything = []
+    for cmd in COMMANDS.values():
+        everything.append(cmd)
+        if cmd.subcommands:
+            everything += cmd.subcommands.values()
     if len(args) > 2:
         if len(args) != 5 or args[2].lower() != b"filterby":
             raise CommandError(SYNTAX)
         kind, value = args[3].lower(), args[4].decode("utf-8", "replace")
         from ..types.glob import glob_match
         if kind == b"module":
-            names = []
-        elif kind == b"aclcat":
-            names = [n for n in names if value.lower().lstrip("@") in COMMANDS[n].categories]
-        elif kind == b"pattern":
             everything = []
-            for cmd in COMMANDS.values():
-                everything.append(cmd.fullname)
-                if cmd.subcommands:
-                    everything += [s.fullname for s in cmd.subcommands.values()]
-            names = [n for n in everything if glob_match(value.encode(), n.encode(), nocase=True)]
+        elif kind == b"aclcat":
+            category = value.lower()
+            everything = [c for c in everything if category in c.categories]
+        elif kind == b"pattern":
+            everything = [c for c in everything
+                          if glob_match(value.encode(), c.fullname.encode(), nocase=True)]
         else:
             raise CommandError(SYNTAX)
-    return [n.encode() for n in names]
+    return [c.fullname.encode() for c in everything]
 
 
 @command("command|info", arity=-2, flags="loading stale", acl="connection",
@@ -560,12 +567,18 @@ def shutdown(client, args):
             {b"nosave", b"save"} <= options or (b"abort" in options and len(options) > 1):
         raise CommandError(SYNTAX)
     engine = client.engine
+    server = engine.server
     if b"abort" in options:
-        raise CommandError("ERR No shutdown in progress.")
-    engine.shutdown_save = b"nosave" not in options and (b"save" in options or None)
-    if engine.server is None:
+        if server is None or not server.abort_shutdown():
+            raise CommandError("ERR No shutdown in progress.")
+        return OK
+    save = b"nosave" not in options and (b"save" in options or None)
+    if server is None:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
-    engine.server.request_shutdown("User requested shutdown...")
+    log.warning("User requested shutdown...")
+    if not server.prepare_shutdown(save, b"force" in options):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    server.request_shutdown("")
     return NO_REPLY
 
 
@@ -634,31 +647,40 @@ container("latency", arity=-2, group="server", summary="A container for latency 
 @command("latency|doctor", arity=2, flags="admin noscript loading stale", acl="",
          summary="Returns a human-readable latency analysis report.")
 def latency_doctor(client, args):
-    if not client.engine.config["latency-monitor-threshold"]:
+    engine = client.engine
+    if not engine.config["latency-monitor-threshold"]:
         text = ("Latency monitoring is disabled in this Vermilion instance. You may use "
                 "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it.\n")
     else:
-        text = ("No latency spikes were recorded: Vermilion tracks slow commands in SLOWLOG; "
-                "latency event sampling is not implemented.\n")
+        summary = engine.latency.summary()
+        if not summary:
+            text = "No latency spikes were recorded since the monitor was enabled or reset.\n"
+        else:
+            lines = ["Latency spikes recorded (threshold %d ms):" % engine.latency_ms]
+            for n, (event, count, avg, peak) in enumerate(summary, 1):
+                lines.append("%d. %s: %d latency spikes (average %dms, worst %dms)."
+                             % (n, event, count, avg, peak))
+            text = "\n".join(lines) + "\n"
     return Verbatim(text.encode())
 
 
 @command("latency|latest", arity=2, flags="admin noscript loading stale", acl="",
          summary="Returns the latest latency samples for all events.")
 def latency_latest(client, args):
-    return []
+    return client.engine.latency.latest()
 
 
 @command("latency|history", arity=3, flags="admin noscript loading stale", acl="",
          summary="Returns timestamp-latency samples for an event.")
 def latency_history(client, args):
-    return []
+    return client.engine.latency.history(args[2].decode("utf-8", "replace"))
 
 
 @command("latency|reset", arity=-2, flags="admin noscript loading stale", acl="",
          summary="Resets the latency data for one or more events.")
 def latency_reset(client, args):
-    return 0
+    names = [a.decode("utf-8", "replace") for a in args[2:]] or None
+    return client.engine.latency.reset(names)
 
 
 @command("latency|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")
@@ -691,6 +713,39 @@ def _debug_allowed(client) -> bool:
     return allow_protected_action(client.engine.config["enable-debug-command"], client)
 
 
+def _positive(arg: bytes) -> int:
+    # getPositiveLongFromObjectOrReply: one message for non-numbers and negatives.
+    try:
+        value = parse_int(arg)
+    except CommandError:
+        value = -1
+    if value < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    return value
+
+
+def _debug_populate(client, args):
+    """DEBUG POPULATE count [prefix] [size]: keys prefix:N holding "value:N" (cut or
+    padded with NUL bytes to `size`); existing keys are left alone. Like Redis, the keys
+    are not propagated (not a write command): they reach the AOF at its next rewrite."""
+    count = _positive(args[2])
+    size = _positive(args[4]) if len(args) == 5 else 0
+    prefix = args[3] if len(args) >= 4 else b"key"
+    db = client.db
+    engine = client.engine
+    for j in range(count):
+        key = b"%b:%d" % (prefix, j)
+        if db.peek(key) is not None:
+            continue
+        value = b"value:%d" % j
+        if size:
+            value = value[:size].ljust(size, b"\0")
+        db.add(key, value)
+        if db.watched:
+            engine.touch_watched(db, key)
+    return OK
+
+
 @command("debug", arity=-2, flags="admin noscript loading stale protected", group="server",
          summary="A container for debugging commands.")
 def debug(client, args):
@@ -708,6 +763,13 @@ def debug(client, args):
             seconds = 0.0
         time.sleep(max(seconds, 0))  # deliberately blocks the server, as in Redis
         return OK
+    if sub == b"populate" and 3 <= len(args) <= 5:
+        return _debug_populate(client, args)
+    if sub == b"pause-cron" and len(args) == 3:
+        # Stops the periodic work, signal-requested shutdowns included (they run there).
+        if engine.server is not None:
+            engine.server.cron_paused = parse_int(args[2]) != 0
+        return OK
     if sub == b"set-active-expire" and len(args) == 3:
         engine.active_expire_enabled = parse_int(args[2]) != 0
         return OK
@@ -723,6 +785,8 @@ def debug(client, args):
         return help_reply("DEBUG", [
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
             "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry cycle off or on.",
+            "PAUSE-CRON <0|1>", "    Stop or resume the periodic tasks (expiry, signal shutdowns).",
+            "POPULATE <count> [<prefix>] [<size>]", "    Create <count> string keys named key:<num>.",
             "OBJECT <key>", "    Show low level info about the key and associated value.",
         ] + [line for hook in engine.debug_help for line in hook])
     handler = engine.debug_subcommands.get(sub)

@@ -19,7 +19,7 @@ from ..engine.core import ClientCore, EngineCore
 from ..engine.keyspace import Database
 
 from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
-from ..engine.replies import RespSet
+from ..engine.replies import NO_REPLY, RespSet
 from ..engine.table import command, numkeys_keys
 from ..types.collections import Set, is_int64, new_set, random_distinct
 from ._collection import remove_members
@@ -201,6 +201,8 @@ def srandmember(client, args):
     if s is None or count == 0:
         return []
     if count < 0:
+        if client.reply_over_limit(-count * 6):      # see HRANDFIELD
+            return NO_REPLY
         pick = s.random_member
         return [pick() for _ in range(-count)]
     if count >= len(s):

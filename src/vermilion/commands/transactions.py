@@ -208,7 +208,7 @@ def _gate(client, cmd, args):
         name = cmd.parent.name if cmd.parent is not None else cmd.name
         if name in _RUN_IN_MULTI:
             if name == "exec" and engine.busy & BUSY_PAUSED and engine.pause_mode == "write" \
-                    and any(c.is_write or c.may_replicate for c, _ in client.multi) \
+                    and any(engine.writes(c, a) for c, a in client.multi) \
                     and engine.clock.ms() < engine.pause_until:
                 return POSTPONED        # CLIENT PAUSE WRITE holds an EXEC that would write
             return None

@@ -16,7 +16,7 @@ import random
 
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
-from ..engine.replies import NULL_ARRAY
+from ..engine.replies import NO_REPLY, NULL_ARRAY
 from ..engine.table import COMMANDS, command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
@@ -671,6 +671,8 @@ def zrandmember(client, args):
     if zs is None or count == 0:
         return []
     if count < 0:
+        if client.reply_over_limit(-count * (10 if withscores else 6)):      # see HRANDFIELD
+            return NO_REPLY
         pick = zs.random_item
         items = [pick() for _ in range(-count)]
     elif count >= len(zs):

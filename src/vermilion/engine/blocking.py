@@ -210,7 +210,8 @@ class Blocking:
             self.engine.count_error(reply.message)
             failed = True
         if failed:
-            cmd = self.engine.commands.get(client.last_command)
+            name = client.last_command
+            cmd = self.engine.find_command(name.encode() if name.__class__ is str else name)
             if cmd is not None:
                 cmd.failed_calls += 1
         mode = getattr(client, "reply_mode", 0)

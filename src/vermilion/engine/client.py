@@ -104,5 +104,11 @@ class Client(ClientCore):
     def output_bytes(self) -> int:
         return 0
 
+    def reply_over_limit(self, nbytes: int) -> bool:
+        """Would a reply of at least `nbytes` put this client over its hard output
+        limit? If so the client is closed (as Redis closes it part way through
+        such a reply) and the caller should not build the reply."""
+        return False
+
     def query_buffer_bytes(self) -> int:
         return 0

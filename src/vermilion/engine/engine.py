@@ -17,6 +17,7 @@ from .core import EngineCore
 from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
+from .latency import LatencyMonitor
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -123,6 +124,7 @@ class Engine(EngineCore):
         self.stats = Stats()
         self.dirty = 0                      # writes since the last save (and propagation trigger)
         self.sinks: list[Callable] = []     # propagation sinks: sink(db_index, args)
+        self.replicas: dict = {}            # client -> its stream (commands/replication.py)
         self.effects: list | None = None    # rewritten effects of the running command
         # (db index, argv) effects collected while EXEC or a script runs (see propagate).
         self.capture: list | None = None
@@ -131,8 +133,14 @@ class Engine(EngineCore):
         self.monitors: set = set()
         self.slowlog: deque = deque(maxlen=128)
         self.slowlog_next_id = 0
+        self.latency = LatencyMonitor()
+        self.slowlog_us = 10000             # slowlog-log-slower-than (us; -1 off)
+        self.latency_ms = 0                 # latency-monitor-threshold (ms; 0 off)
         self.busy = 0                       # BUSY_* bits: scripts/loading/pause gate every command
         self.pause_mode: str | None = None  # CLIENT PAUSE: "all" or "write"
+        # During a CLIENT PAUSE keys expire only logically (reads miss them) and are
+        # deleted after it, so a pause freezes the dataset as Redis does for failovers.
+        self.expiry_suspended = False
         self.pause_until = 0
         self.paused_clients: list = []      # connections holding a postponed command
         self._pause_timer = None
@@ -182,7 +190,13 @@ class Engine(EngineCore):
     def apply_config(self, changed: set | None = None) -> None:
         cfg = self.config
         self.requirepass = cfg["requirepass"] or None
-        self.slowlog_threshold = cfg["slowlog-log-slower-than"]
+        # The request loops call log_slow for a command that ran at least
+        # `slowlog_threshold` us: the lower of the slowlog's and the latency monitor's.
+        self.slowlog_us = cfg["slowlog-log-slower-than"]
+        self.latency_ms = cfg["latency-monitor-threshold"]
+        limits = [t for t in (self.slowlog_us, self.latency_ms * 1000 if self.latency_ms > 0 else -1)
+                  if t >= 0]
+        self.slowlog_threshold = min(limits) if limits else -1
         if self.slowlog.maxlen != cfg["slowlog-max-len"]:
             self.slowlog = deque(self.slowlog, maxlen=cfg["slowlog-max-len"])
 
@@ -306,7 +320,7 @@ class Engine(EngineCore):
             if refusal is not None:
                 return refusal
         if self.busy & BUSY_PAUSED and client.kind != "script" and \
-                (self.pause_mode == "all" or cmd.is_write or cmd.may_replicate):
+                (self.pause_mode == "all" or self.writes(cmd, args)):
             if self.clock.ms() < self.pause_until:
                 return POSTPONED
             self.unpause_clients()
@@ -315,6 +329,12 @@ class Engine(EngineCore):
             if refusal is not None:
                 return refusal
         return None
+
+    def writes(self, cmd: Command, args: list) -> bool:
+        """Is this call a write for CLIENT PAUSE WRITE (Redis's may-replicate)?"""
+        if not (cmd.is_write or cmd.may_replicate):
+            return False
+        return cmd.may_write is None or cmd.may_write(self, args)
 
     def pause_clients(self, mode: str, until_ms: int) -> None:
         """CLIENT PAUSE: a later pause can extend the time or widen WRITE to ALL."""
@@ -325,6 +345,7 @@ class Engine(EngineCore):
         self.pause_mode = mode
         self.pause_until = until_ms
         self.busy |= BUSY_PAUSED
+        self.expiry_suspended = True
         if self.loop is not None:
             if self._pause_timer is not None:
                 self._pause_timer.cancel()
@@ -334,6 +355,7 @@ class Engine(EngineCore):
     def unpause_clients(self) -> None:
         self.busy &= ~BUSY_PAUSED
         self.pause_mode = None
+        self.expiry_suspended = False
         if self._pause_timer is not None:
             self._pause_timer.cancel()
             self._pause_timer = None
@@ -447,6 +469,14 @@ class Engine(EngineCore):
                 monitor.send(Status(line.encode("utf-8", "surrogateescape")))
 
     def log_slow(self, client, args: list, elapsed_us: int) -> None:
+        """A command ran for at least `slowlog_threshold` us: the latency monitor's
+        command event and the slowlog entry, each against its own threshold."""
+        if self.latency_ms > 0 and elapsed_us // 1000 >= self.latency_ms:
+            cmd = self.find_command(args[0]) if args else None
+            fast = cmd is not None and "fast" in cmd.flags
+            self.latency.add("fast-command" if fast else "command", elapsed_us // 1000)
+        if not 0 <= self.slowlog_us <= elapsed_us:
+            return
         shown = []
         limit = 32
         for i, a in enumerate(redact(args)):
@@ -467,12 +497,17 @@ class Engine(EngineCore):
     def cron(self) -> None:
         """Periodic work, `hz` times a second: active expiry and housekeeping."""
         now = self.clock.ms()
-        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING):
+        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED):
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
-            deadline = time.perf_counter() + 0.25 / max(self.config["hz"], 1)
+            started = time.perf_counter()
+            deadline = started + 0.25 / max(self.config["hz"], 1)
             for db in self.dbs:
                 while db.has_due_keys(now) and time.perf_counter() <= deadline:
                     db.active_expire(now, 200)
+            if self.latency_ms > 0:
+                ms = int((time.perf_counter() - started) * 1000)
+                if ms >= self.latency_ms:
+                    self.latency.add("expire-cycle", ms)
         self.stats.ops_samples.append((time.monotonic(), self.total_calls()))
         for task in self.cron_tasks:
             task(now)

@@ -523,7 +523,13 @@ class Database:
     # -- expiry --------------------------------------------------------------
 
     def expire_now(self, key: bytes) -> None:
-        """Delete a key whose time has come, telling persistence and listeners."""
+        """Delete a key whose time has come, telling persistence and listeners.
+
+        Under CLIENT PAUSE the key stays (it is only logically expired: lookups
+        miss it) and no expiry is counted, replicated or notified until the pause ends.
+        """
+        if self.engine.expiry_suspended:
+            return
         value = self.data.pop(key, None)
         if value is not None:
             self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
@@ -541,6 +547,8 @@ class Database:
         """Delete up to `budget` due keys; returns how many were deleted."""
         heap, expires = self.heap, self.expires
         done = 0
+        if self.engine.expiry_suspended:
+            return 0
         while heap and heap[0][0] < now_ms and done < budget:
             when, key = heapq.heappop(heap)
             self.mem -= HEAP_ENTRY

@@ -110,6 +110,34 @@ class HumanDouble:
         return f"HumanDouble({self.text!r})"
 
 
+class Deep:
+    """A reply nested deeper than Python's default recursion limit lets the encoder
+    walk (a script returning a long chain of tables): encoded with a raised limit."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class deep_recursion:
+    """Raise the recursion limit for the walk of one deep structure (Python 3.11+
+    runs Python-to-Python calls without growing the C stack)."""
+
+    LIMIT = 50000
+
+    def __enter__(self):
+        import sys
+        self.saved = sys.getrecursionlimit()
+        if self.saved < self.LIMIT:
+            sys.setrecursionlimit(self.LIMIT)
+
+    def __exit__(self, *exc):
+        import sys
+        if self.saved < self.LIMIT:
+            sys.setrecursionlimit(self.saved)
+
+
 class _NullArray:
     """RESP2 ``*-1``: the null some commands return where an array was expected."""
 

@@ -107,7 +107,7 @@ class Command(CommandCore):
         "parent", "arguments",
         "is_write", "denyoom", "noscript", "is_blocking", "is_pubsub",
         "loading_ok", "stale_ok", "no_multi", "allow_busy", "no_auth", "is_admin",
-        "skip_monitor", "may_replicate", "rejected_calls", "failed_calls",
+        "skip_monitor", "may_replicate", "rejected_calls", "failed_calls", "may_write",
     )
 
     def __init__(self, name, handler, arity, flags, keys, acl, group, since, summary,
@@ -151,6 +151,9 @@ class Command(CommandCore):
         self.skip_slowlog = "skip_slowlog" in f
         self.queued_in_multi = False    # decided by the transactions family
         self.may_replicate = "may_replicate" in f
+        # Redis's getCommandFlags: EVAL/FCALL write or not depending on the script's
+        # flags. None: the static flags say it (write or may_replicate).
+        self.may_write: Callable | None = None
         self.reset_stats()
 
     def reset_stats(self) -> None:

@@ -312,6 +312,15 @@ class Persistence:
         for _ in self.load_aof_steps():
             await asyncio.sleep(0)
 
+    def reread_manifest(self) -> bool:
+        """With appendonly off, the manifest an earlier AOF left on disk (DEBUG LOADAOF)."""
+        try:
+            with open(self.manifest_path(), "rb") as fh:
+                self.manifest = Manifest.parse(fh.read())
+        except (OSError, ManifestError):
+            return False
+        return True
+
     def load_aof_all(self) -> None:
         """Load the AOF without serving anyone meanwhile (DEBUG LOADAOF)."""
         for _ in self.load_aof_steps():
@@ -704,8 +713,8 @@ class Persistence:
         except OSError as err:
             log.warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
                         "temp-%d.rdb" % os.getpid(), os.path.abspath(self.dir), err.strerror)
-            self.lastbgsave_ok = False
-            self.update_misconf()
+            # Unlike a failed BGSAVE, a failed foreground save leaves the last background
+            # save's status (and so MISCONF) alone, as Redis's rdbSave.
             return False
         log.log(NOTICE, "DB saved on disk")
         self.dirty_at_save = dirty
@@ -944,7 +953,11 @@ class Persistence:
                     log.log(NOTICE, "Starting automatic rewriting of AOF on %d%% growth", growth)
                     self.start_rewrite()
 
-    async def shutdown(self, engine) -> None:
+    def prepare_shutdown(self, save: bool | None, force: bool) -> bool:
+        """Redis's prepareForShutdown, persistence part: stop a child (its temp file
+        goes too), then write the final RDB when asked (SAVE) or when save points are
+        configured, unless NOSAVE (`save` False). False if that save failed and
+        FORCE was not given: the server does not exit."""
         if self.child is not None:
             kind = self.child.kind
             log.warning("There is a child %s. Killing it!",
@@ -952,20 +965,47 @@ class Persistence:
             tmp = self.child.tmp
             self.kill_child()
             _unlink(tmp)
+        if save is False or self.shutdown_saved:
+            return True
+        if save or self.config["save"]:
+            log.log(NOTICE, "Saving the final RDB snapshot before exiting.")
+            # A second SIGINT/SIGTERM during this save means "exit now" (Redis does it
+            # from its signal handler): the save runs in the event loop, so Python-level
+            # handlers stand in for the loop's until it is done.
+            import signal
+            tmp = os.path.join(self.dir, "temp-%d.rdb" % os.getpid())
+
+            def insist(signum, frame):
+                log.warning("You insist on shutting down. Exiting now.")
+                _unlink(tmp)
+                os._exit(1)
+
+            saved = {}
+            try:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    try:
+                        saved[sig] = signal.signal(sig, insist)
+                    except ValueError:          # not the main thread (embedded servers)
+                        pass
+                ok = self.save()
+            finally:
+                for sig, handler in saved.items():
+                    signal.signal(sig, handler)
+            if not ok:
+                log.warning("Error trying to save the DB, can't exit.")
+                if not force:
+                    return False
+        self.shutdown_saved = True
+        return True
+
+    async def shutdown(self, engine) -> None:
+        self.prepare_shutdown(engine.shutdown_save, True)
         if self.writer is not None:
             log.log(NOTICE, "Calling fsync() on the AOF file.")
             self._stop_writer()
         if self.io is not None:
             self.io.stop()
             self.io = None
-        choice = engine.shutdown_save
-        if choice is False or self.shutdown_saved:
-            return
-        if choice or self.config["save"]:
-            log.log(NOTICE, "Saving the final RDB snapshot before exiting.")
-            if not self.save():
-                log.warning("Error trying to save the DB, can't exit.")
-        self.shutdown_saved = True
 
     # ======================================================================
     # INFO persistence

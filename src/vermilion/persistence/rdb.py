@@ -38,6 +38,7 @@ one million short string keys loads in about a second (docs/persistence.md).
 from __future__ import annotations
 
 import os
+import random
 import struct
 import time
 from math import isinf, isnan
@@ -265,6 +266,15 @@ def _aux(name: bytes, value: bytes) -> bytes:
     return b"\xfa" + enc_str(name) + enc_str(value)
 
 
+def debug_delay(usec: int) -> None:
+    """The rdb-key-save-delay / key-load-delay pause per key, as Redis's debugDelay:
+    `usec` microseconds, or for a negative value 1 us with probability 1/|usec|."""
+    if usec < 0:
+        usec = 1 if random.randrange(-usec) == 0 else 0
+    if usec:
+        time.sleep(usec / 1e6)
+
+
 def iter_rdb(dbs, *, functions=(), aof_base: bool = False, config_values: dict | None = None,
              used_mem: int = 0, lru_mode: int = 0, now_ms: int | None = None,
              chunk: int = 1 << 20, checksum: bool = True):
@@ -289,6 +299,7 @@ def iter_rdb(dbs, *, functions=(), aof_base: bool = False, config_values: dict |
     size = 0
     if now_ms is None:
         now_ms = int(time.time() * 1000)
+    save_delay = config_values.get("rdb-key-save-delay", 0) if config_values else 0
     for db in dbs:
         data = db.data
         if not data:
@@ -298,6 +309,8 @@ def iter_rdb(dbs, *, functions=(), aof_base: bool = False, config_values: dict |
         append = out.append
         n = 0
         for key, value in data.items():
+            if save_delay:
+                debug_delay(save_delay)
             if expires:
                 when = expires.get(key)
                 if when is not None:
@@ -740,6 +753,7 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
     if version < 1 or version > 11:
         raise RdbError("Can't handle RDB format version %d" % version, 5)
     lim = _Limits(config_values)
+    load_delay = config_values.get("key-load-delay", 0) if config_values else 0
     result = Loaded()
     result.version = version
     dbs = result.dbs
@@ -822,6 +836,8 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
             else:
                 key, p = _read_str(data, p)
                 value, p = read_value(data, p, t, lim, version)
+                if load_delay:
+                    debug_delay(load_delay)
             # A key and its value were read.
             if expire_at != -1:
                 if expire_at < now_ms and not keep_expired:

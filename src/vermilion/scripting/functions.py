@@ -19,13 +19,22 @@ _NAME = re.compile(rb"[A-Za-z0-9_]+\Z")
 _BAD_NAME = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
 
 
+def _split_args(line: bytes):
+    """The shebang's words, quotes handled as Redis's sdssplitargs does (name="foo")."""
+    from ..server.parser import split_inline
+    parts = split_inline(line)
+    if parts is None:
+        raise CommandError("ERR Invalid library metadata")
+    return parts
+
+
 def _metadata(code: bytes):
     if not code.startswith(b"#!"):
         raise CommandError("ERR Missing library metadata")
     end = code.find(b"\n")
     if end < 0:
         raise CommandError("ERR Invalid library metadata")
-    parts = code[:end].split()
+    parts = _split_args(code[:end])
     if not parts:
         raise CommandError("ERR Invalid library metadata")
     engine = parts[0][2:]
@@ -79,7 +88,7 @@ def load_library(scripts, code: bytes, replace: bool) -> bytes:
     library = build_library(scripts, code, scripts.libraries, replace)
     old = scripts.libraries.get(library.name)
     for fname in library.functions:
-        existing = scripts.functions.get(fname)
+        existing = scripts.functions.get(fname.lower())
         if existing is not None and existing.library is not old:
             raise CommandError(b"ERR Function " + fname + b" already exists")
     if old is not None:
@@ -90,8 +99,9 @@ def load_library(scripts, code: bytes, replace: bool) -> bytes:
 
 def _link(scripts, library: Library) -> None:
     scripts.libraries[library.name] = library
+    # Function names are case-insensitive (FCALL TEST finds "test"), as in Redis.
     for fname, func in library.functions.items():
-        scripts.functions[fname] = func
+        scripts.functions[fname.lower()] = func
 
 
 def dump(scripts) -> bytes:
@@ -139,7 +149,7 @@ def restore(scripts, payload: bytes, policy: bytes = b"append") -> None:
                 raise CommandError(b"ERR Library " + name + b" already exists")
             replaced.append(name)
     for fname, library in names.items():
-        existing = scripts.functions.get(fname)
+        existing = scripts.functions.get(fname.lower())
         if existing is not None and existing.library.name not in replaced:
             raise CommandError(b"ERR Function " + fname + b" already exists")
     for name in replaced:
@@ -153,7 +163,7 @@ def delete_library(scripts, name: bytes) -> None:
     if library is None:
         raise CommandError("ERR Library not found")
     for fname in library.functions:
-        scripts.functions.pop(fname, None)
+        scripts.functions.pop(fname.lower(), None)
 
 
 def _is_function(value) -> bool:

@@ -156,12 +156,19 @@ local function errh(err)
 end
 
 -- The redis table ---------------------------------------------------------------------------
-local pycall, pycheck = py.call, py.check
+local pycall, pycall_packed, pycheck = py.call, py.call_packed, py.check
 local redis = {}
 -- py.call returns the converted reply, or (text, 1) for an error and (text, 2)
 -- for a status: those two tables are built here, where it is cheap.
+-- A Python callable takes fewer arguments from Lua than Redis's redis.call (up to
+-- Lua's C stack of 8000 slots): long argument lists travel in a table.
 local function rcall(...)
-  local r, kind = pycall(...)
+  local r, kind
+  if select("#", ...) > 256 then
+    r, kind = pycall_packed({...}, select("#", ...))
+  else
+    r, kind = pycall(...)
+  end
   if kind then
     if kind == 2 then return {ok = r} end
     error({err = r})
@@ -169,7 +176,12 @@ local function rcall(...)
   return r
 end
 local function rpcall(...)
-  local r, kind = pycall(...)
+  local r, kind
+  if select("#", ...) > 256 then
+    r, kind = pycall_packed({...}, select("#", ...))
+  else
+    r, kind = pycall(...)
+  end
   if kind then
     if kind == 2 then return {ok = r} end
     return {err = r}

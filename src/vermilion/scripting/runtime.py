@@ -24,7 +24,8 @@ import lupa.lua51 as lua51
 
 from ..engine.client import Client
 from ..engine.replies import (
-    NO_REPLY, NULL_ARRAY, OK, BigNumber, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, OK, BigNumber, Deep, ErrorReply, HumanDouble, Push, RespSet, Status,
+    Verbatim, deep_recursion,
 )
 from ..engine.replies import format_double
 from .bytecode import untail
@@ -34,6 +35,12 @@ from .prelude import PRELUDE
 lua_type = lua51.lua_type
 INT64_MIN = -(1 << 63)
 INT64_LIMIT = 1 << 63
+# Redis converts a script's result recursively on Lua's C stack (LUAI_MAXCSTACK,
+# 8000 slots); a chain of tables 7995 deep (a table that contains itself) runs
+# out, and the element at that depth becomes the error below.
+REPLY_DEPTH_LIMIT = 7995
+_STACK_LIMIT = ErrorReply(b"ERR reached lua stack limit")
+_DEEP_FROM = 200        # from this depth on the walk runs with a raised recursion limit
 
 
 class ScriptClient(Client):
@@ -100,6 +107,7 @@ class LuaState:
             chunk(lua.table_from(host.lib_helpers(name)))
         py = {
             b"call": host.lua_call,
+            b"call_packed": host.lua_call_packed,
             b"check": host.lua_check,
             b"sha1hex": host.lua_sha1hex,
             b"error_text": lambda text: error_text(b"-" + text if text[:1] != b"-" else text),
@@ -194,7 +202,7 @@ class LuaState:
 
     # -- Lua -> Redis reply ---------------------------------------------------------------
 
-    def from_lua(self, value, bool_resp3: bool):
+    def from_lua(self, value, bool_resp3: bool, depth: int = 0):
         c = value.__class__
         if c is bytes:
             return value
@@ -212,14 +220,19 @@ class LuaState:
             return 1 if value else None
         if lua_type(value) != "table":
             return None         # functions, userdata (cjson.null), threads
-        return self.table_reply(self.classify(value), bool_resp3)
+        if depth >= REPLY_DEPTH_LIMIT:
+            return _STACK_LIMIT
+        if depth == _DEEP_FROM:
+            with deep_recursion():
+                return Deep(self.table_reply(self.classify(value), bool_resp3, depth + 1))
+        return self.table_reply(self.classify(value), bool_resp3, depth + 1)
 
-    def table_reply(self, shape, bool_resp3: bool):
+    def table_reply(self, shape, bool_resp3: bool, depth: int = 1):
         """Build the reply for a classified table: (tag, ...) as `classify` returns it."""
         tag = shape[0]
         if tag == 8:
             from_lua = self.from_lua
-            return [from_lua(v, bool_resp3) for v in shape[2:]]
+            return [from_lua(v, bool_resp3, depth) for v in shape[2:]]
         if tag == 2:
             text = shape[1]
             return OK if text == b"OK" else Status(_mapchars(text))
@@ -239,13 +252,13 @@ class LuaState:
                 if part.__class__ is not tuple:
                     part = (part,)
                 items.extend(part)
-            return self.table_reply((sub, n, *items), bool_resp3)
+            return self.table_reply((sub, n, *items), bool_resp3, depth)
         from_lua = self.from_lua
         if tag == 6:
             flat = shape[2:]
             result = {}
             for i in range(0, len(flat), 2):
-                key = from_lua(flat[i], bool_resp3)
+                key = from_lua(flat[i], bool_resp3, depth)
                 try:
                     if key in result:
                         # Two Lua keys that convert to equal replies (1 and true, 1 and
@@ -255,13 +268,13 @@ class LuaState:
                         else:
                             result = {(_MapKey(k) if k.__class__ is int and k == key else k): v
                                       for k, v in result.items()}
-                    result[key] = from_lua(flat[i + 1], bool_resp3)
+                    result[key] = from_lua(flat[i + 1], bool_resp3, depth)
                 except TypeError:
                     # A key Python cannot hash (a table): the flat form (exact in RESP2).
-                    return [from_lua(v, bool_resp3) for v in flat]
+                    return [from_lua(v, bool_resp3, depth) for v in flat]
             return result
         if tag == 7:
-            return RespSet(from_lua(v, bool_resp3) for v in shape[2:])
+            return RespSet(from_lua(v, bool_resp3, depth) for v in shape[2:])
         return None
 
 

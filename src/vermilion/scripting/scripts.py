@@ -240,10 +240,35 @@ class Scripts:
         return self.run(client, self.eval_lua, self.eval_client, script.fn, script.sha, True,
                         numkeys, args, read_only)
 
+    def may_write(self, args: list, kind: str) -> bool:
+        """Does this EVAL/EVALSHA/FCALL count as a write (CLIENT PAUSE WRITE holds it)?
+
+        As Redis's evalGetCommandFlags/fcallGetCommandFlags: a script or function
+        that declares flags writes unless it says no-writes; one without a
+        shebang, or one not found, may write.
+        """
+        if len(args) < 2:
+            return True
+        if kind == "fcall":
+            func = self.functions.get(args[1].lower())
+            return func is None or "no-writes" not in func.flags
+        if kind == "evalsha":
+            sha = args[1]
+            script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
+            return script is None or not script.shebang or "no-writes" not in script.flags
+        script = self.by_body.get(args[1])
+        if script is not None:
+            return not script.shebang or "no-writes" not in script.flags
+        try:
+            flags, shebang, _ = parse_shebang(args[1])
+        except CommandError:
+            return True
+        return not shebang or "no-writes" not in flags
+
     # -- FCALL ------------------------------------------------------------------------------
 
     def fcall_command(self, client, args: list, ro: bool):
-        func = self.functions.get(args[1])
+        func = self.functions.get(args[1].lower())
         if func is None:
             raise CommandError("ERR Function not found")
         numkeys = parse_numkeys(args, "ERR Bad number of keys provided")
@@ -428,6 +453,10 @@ class Scripts:
         if reply.__class__ is ErrorReply:
             return ErrorReply(error_text(b"-" + reply.message))
         return reply
+
+    def lua_call_packed(self, table, n: int):
+        """redis.call with a long argument list, passed as a Lua table of `n` values."""
+        return self.lua_call(*[table[i] for i in range(1, n + 1)])
 
     def lua_call(self, *args):
         """redis.call / redis.pcall: returns the reply as Lua sees it, or (text, 1) for an

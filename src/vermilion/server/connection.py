@@ -16,7 +16,7 @@ import socket
 
 from .._native import native_module
 from ..engine.client import Client
-from ..engine.replies import NO_REPLY, POSTPONED
+from ..engine.replies import NO_REPLY, POSTPONED, Push
 from . import framing
 from .parser import ProtocolError, RequestParser
 from .resp import encode
@@ -95,6 +95,7 @@ class Connection(Client):
 
     def abort(self) -> None:
         self.closing = True
+        self.pending = []
         if self.transport is not None:
             self.transport.abort()
 
@@ -240,10 +241,12 @@ class Connection(Client):
         if reply is NO_REPLY:
             return
         if self.reply_mode:
-            if self.reply_mode == 1:
-                return
-            if self.reply_mode == 2:
+            skip = self.reply_mode == 2
+            if skip:
                 self.reply_mode = 0
+            # (P|S)SUBSCRIBE confirmations are pushes: Redis sends them whatever
+            # CLIENT REPLY says, in RESP2 as well (they are the subscriber's messages).
+            if reply.__class__ is not Push:
                 return
         encode(reply, out, self.resp3)
 
@@ -330,6 +333,16 @@ class Connection(Client):
             if not batch:
                 self.server.schedule_flush(self)
         batch.append(data)
+
+    def reply_over_limit(self, nbytes: int) -> bool:
+        server = self.server
+        if not server.obuf_limits_active:
+            return False
+        hard = server.obuf_limits[server.output_class(self)][0]
+        if not hard or self.output_bytes() + nbytes < hard:
+            return False
+        server.close_over_limit(self)
+        return True
 
     def output_bytes(self) -> int:
         t = self.transport

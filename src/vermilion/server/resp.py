@@ -5,7 +5,8 @@ from .._native import native_module
 from ..engine.errors import CommandError
 from ..engine.replies import (  # noqa: F401  (format_double re-exported)
     format_double,
-    NO_REPLY, NULL_ARRAY, BigNumber, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
+    NO_REPLY, NULL_ARRAY, BigNumber, Deep, ErrorReply, HumanDouble, Push, RespSet, Status, Verbatim,
+    deep_recursion,
 )
 
 
@@ -86,6 +87,9 @@ def encode(value, out: list, resp3: bool) -> None:
             out.append(b"$%d\r\n%b\r\n" % (len(value.text), value.text))
     elif value is NO_REPLY:
         pass
+    elif t is Deep:
+        with deep_recursion():
+            python_encode(value.value, out, resp3)
     elif isinstance(value, int):  # IntEnum and other int subclasses
         out.append(b":%d\r\n" % int(value))
     else:

@@ -87,7 +87,8 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
     if ready is not None:
         ready(server)
     reason = await server.wait_closed()
-    log.warning("%s", reason or "User requested shutdown...")
+    if reason:          # SHUTDOWN and signals have logged theirs already
+        log.warning("%s", reason)
     for hook in engine.shutdown_hooks:
         try:
             await hook(engine)
@@ -99,7 +100,7 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
 
 
 def _on_signal(server: Server, name: str) -> None:
-    server.request_shutdown(f"Received {name} scheduling shutdown...")
+    server.signal_received(name)
 
 
 def banner(config: Config) -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 
+from ..config import ApplyError
 from ..engine.engine import Engine
 from .connection import Connection
 from .tls import TLS
@@ -40,6 +41,8 @@ class Server:
         engine.server = self
         self.config = engine.config
         self.listeners: list[asyncio.AbstractServer] = []
+        self.tcp_listeners: list[asyncio.AbstractServer] = []     # the port/bind ones
+        self.bound: tuple = (None, None)                          # their (port, bind)
         self.clients: dict[int, Connection] = engine.clients
         self.port = 0
         self.unix_path: str | None = None
@@ -50,6 +53,8 @@ class Server:
         self.config.listeners.append(self._config_changed)
         self._cron_handle = None
         self._shutdown_future: asyncio.Future | None = None
+        self.shutdown_asap: str | None = None   # a signal asked for a shutdown (run by cron)
+        self.cron_paused = False                # DEBUG PAUSE-CRON
         self.paused_until = 0.0
         # TLS listeners live in `tls`, not in `listeners`: a busy script serves the
         # plain listeners' sockets by hand (scripting/busy.py), never a TLS one.
@@ -66,28 +71,17 @@ class Server:
         self._shutdown_future = loop.create_future()
         cfg = self.config
         backlog = cfg["tcp-backlog"]
-        port = cfg["port"]
-        if port or self.ephemeral_port:
-            hosts = [h for h in cfg["bind"].split() if h] or ["127.0.0.1"]
-            for host in hosts:
-                optional = host.startswith("-")
-                host = host.lstrip("-")
-                if host == "*":
-                    host = "0.0.0.0"
-                try:
-                    srv = await loop.create_server(lambda: Connection(self), host, port,
-                                                   backlog=backlog, reuse_address=True)
-                except OSError as err:
-                    if optional:
-                        continue
-                    raise OSError(err.errno, f"Could not create server TCP listening socket {host}:{port}: {err.strerror}") from None
-                self.listeners.append(srv)
-                if not self.port:
-                    self.port = srv.sockets[0].getsockname()[1]
-                    if not port:
-                        # every further bind address shares the port the kernel chose,
-                        # and CONFIG GET port / INFO report it
-                        port = cfg.values["port"] = self.port
+        self.bound = (cfg["port"], cfg["bind"])
+        for sock in self._bind_tcp(*self.bound, ephemeral=self.ephemeral_port):
+            srv = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+            if not self.port:
+                self.port = sock.getsockname()[1]
+        if self.ephemeral_port and not cfg["port"] and self.port:
+            # CONFIG GET port and INFO report the port the kernel chose
+            cfg.values["port"] = self.port
+            self.bound = (self.port, cfg["bind"])
         path = cfg["unixsocket"]
         if path:
             if os.path.exists(path):
@@ -101,11 +95,105 @@ class Server:
         await self.tls.start()
         self._schedule_cron()
 
+    def _bind_tcp(self, port: int, bind: str, ephemeral: bool = False) -> list:
+        """Listening sockets for `port` on every `bind` address (a leading - marks an
+        address that may be missing). All or nothing: OSError names the first failure.
+        `ephemeral` with port 0: the first address gets a port from the kernel, and
+        every further address shares it."""
+        if not port and not ephemeral:
+            return []
+        backlog = self.config["tcp-backlog"]
+        socks = []
+        try:
+            for host in [h for h in bind.split() if h] or ["127.0.0.1"]:
+                optional = host.startswith("-")
+                host = host.lstrip("-")
+                if host == "*":
+                    host = "0.0.0.0"
+                try:
+                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                               flags=socket.AI_PASSIVE)
+                    family, kind, proto, _, addr = infos[0]
+                    sock = socket.socket(family, kind, proto)
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        if family == socket.AF_INET6:
+                            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                        sock.bind(addr)
+                        sock.listen(backlog)
+                        sock.setblocking(False)
+                    except OSError:
+                        sock.close()
+                        raise
+                except (OSError, UnicodeError) as err:
+                    if optional:
+                        continue
+                    raise OSError(getattr(err, "errno", None),
+                                  f"Could not create server TCP listening socket {host}:{port}: "
+                                  f"{getattr(err, 'strerror', None) or err}") from None
+                socks.append(sock)
+                if not port:
+                    port = sock.getsockname()[1]
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    def _rebind(self, changed: set) -> None:
+        """CONFIG SET port / bind, as Redis: a new port is bound before the old one is
+        closed; new addresses on the same port replace the old ones, which come back
+        if the new ones cannot be bound. On failure CONFIG SET rolls back."""
+        loop = self.engine.loop
+        wanted = (self.config["port"], self.config["bind"])
+        if loop is None or wanted == self.bound:
+            return
+        same_port = wanted[0] == self.bound[0]
+        if same_port:
+            self._close_tcp()
+        try:
+            socks = self._bind_tcp(*wanted)
+        except OSError as err:
+            log.warning("%s", err)
+            if same_port:
+                self._serve(self._bind_tcp(*self.bound))
+            if "port" in changed:
+                raise ApplyError("port", "Unable to listen on this port. Check server logs.") from None
+            raise ApplyError("bind", "Failed to bind to specified addresses.") from None
+        if not same_port:
+            self._close_tcp()
+        self.bound = wanted
+        self.port = socks[0].getsockname()[1] if socks else 0
+        self._serve(socks)
+
+    def _close_tcp(self) -> None:
+        for srv in self.tcp_listeners:
+            srv.close()         # closes the listening sockets now
+            self.listeners.remove(srv)
+        self.tcp_listeners = []
+
+    def _serve(self, socks: list) -> None:
+        loop = self.engine.loop
+
+        async def serve(sock):
+            srv = await loop.create_server(lambda: Connection(self), sock=sock,
+                                           backlog=self.config["tcp-backlog"])
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+
+        for sock in socks:
+            loop.create_task(serve(sock))
+
     def _schedule_cron(self) -> None:
         hz = max(self.config["hz"], 1)
         self._cron_handle = self.engine.loop.call_later(1 / hz, self._cron)
 
     def _cron(self) -> None:
+        if self.cron_paused:
+            self._schedule_cron()
+            return
+        if self.shutdown_asap is not None:
+            self._signal_shutdown()
         try:
             self.engine.cron()
             self._client_timeouts()
@@ -124,6 +212,47 @@ class Server:
                     now - client.last_interaction_ms > timeout * 1000:
                 log.info("Closing idle client")
                 client.close()
+
+    def signal_received(self, name: str) -> None:
+        """SIGINT/SIGTERM: the shutdown runs in the next cron tick, as Redis's
+        shutdown_asap; a second signal before it finished exits at once."""
+        if self.shutdown_asap is not None and self.shutdown_asap != "":
+            log.warning("You insist on shutting down. Exiting now.")
+            persistence = getattr(self.engine, "persistence", None)
+            if persistence is not None:
+                try:
+                    os.unlink(os.path.join(persistence.dir, "temp-%d.rdb" % os.getpid()))
+                except OSError:
+                    pass
+            os._exit(1)
+        log.warning("Received %s scheduling shutdown...", name)
+        self.shutdown_asap = name
+
+    def _signal_shutdown(self) -> None:
+        name, self.shutdown_asap = self.shutdown_asap, ""
+        option = self.config["shutdown-on-sigint" if name == "SIGINT" else "shutdown-on-sigterm"]
+        flags = option.split()
+        save = False if "nosave" in flags else (True if "save" in flags else None)
+        if self.prepare_shutdown(save, "force" in flags):
+            self.request_shutdown("")
+        else:
+            log.warning("%s received but errors trying to shut down the server, check the logs "
+                        "for more information", name)
+        self.shutdown_asap = None
+
+    def prepare_shutdown(self, save: bool | None, force: bool) -> bool:
+        """Everything that may refuse a shutdown (the final save); False: keep running."""
+        self.engine.shutdown_save = save
+        persistence = getattr(self.engine, "persistence", None)
+        return persistence is None or persistence.prepare_shutdown(save, force)
+
+    def abort_shutdown(self) -> bool:
+        """SHUTDOWN ABORT: cancel a shutdown a signal requested and that has not begun."""
+        if not self.shutdown_asap:
+            return False
+        self.shutdown_asap = None
+        log.warning("Shutdown manually aborted.")
+        return True
 
     def request_shutdown(self, reason: str = "") -> None:
         if self._shutdown_future is not None and not self._shutdown_future.done():
@@ -172,6 +301,12 @@ class Server:
         if self.clients.pop(client.id, None) is None:
             return
         self.engine.remove_monitor(client)
+        if client.postponed is not None:
+            # A paused client that went away is no longer blocked (INFO blocked_clients).
+            try:
+                self.engine.paused_clients.remove(client)
+            except ValueError:
+                pass
         for hook in self.engine.disconnect_hooks:
             hook(client)
 
@@ -186,6 +321,13 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
+        if self.obuf_normal_hard:
+            # As in Redis, a reply counts against the limit before it is written:
+            # a client whose replies of this turn go over its hard limit gets none.
+            for client in queue:
+                if client.pending and not client.closing and \
+                        self.output_class(client) == "normal":
+                    self.check_output_limits(client)
         for client in queue:
             if client.pending:
                 client.flush([])
@@ -193,11 +335,16 @@ class Server:
     def _config_changed(self, changed) -> None:
         if changed is None or "client-output-buffer-limit" in changed:
             self.apply_obuf_config()
+        if changed is not None and ("port" in changed or "bind" in changed):
+            self._rebind(changed)
 
     def apply_obuf_config(self) -> None:
         limits = self.config["client-output-buffer-limit"]
         self.obuf_limits = dict(limits)
         self.obuf_limits_active = any(hard or soft for hard, soft, _ in limits.values())
+        # Subscribers' pushes are checked as they are written; only a hard limit on
+        # ordinary clients (0 by default) needs the check before writing.
+        self.obuf_normal_hard = limits["normal"][0]
 
     def output_class(self, client: Connection) -> str:
         """Redis's client classes for limits: replicas, subscribers, everyone else."""
@@ -230,13 +377,16 @@ class Server:
         else:
             client.obuf_soft_since = 0
         if over and not client.closing:
-            from ..commands.connection import client_info_line
-            info = client_info_line(client, self.engine.clock.ms()).decode("utf-8", "replace")
-            log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
-                        "limits.", info)
-            # Unlike QUIT, what is queued is dropped: that is the memory to free.
-            client.abort()
+            self.close_over_limit(client)
         return over
+
+    def close_over_limit(self, client: Connection) -> None:
+        from ..commands.connection import client_info_line
+        info = client_info_line(client, self.engine.clock.ms()).decode("utf-8", "replace")
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
+                    "limits.", info)
+        # Unlike QUIT, what is queued is dropped: that is the memory to free.
+        client.abort()
 
     def _soft_limit_timeouts(self) -> None:
         # A client over its soft limit that gets no more output is closed here
