@@ -279,3 +279,24 @@ def test_sort_large_ties_under_limit(pair):
         for limit in (["LIMIT", "0", "10"], ["LIMIT", "37", "50"], ["LIMIT", "250", "100"], []):
             pair.check("SORT", "l", *args, *limit)
             pair.check("SORT", "l", *args, *limit, "GET", "#", "GET", "w_*")
+
+
+def test_by_and_get_patterns_need_access_to_every_key(ports):
+    # A user limited to some keys could read any key through BY or GET patterns:
+    # Redis refuses them (a BY without a pattern, nosort, stays allowed).
+    from support import connect, same_on_both
+
+    def scenario(port):
+        admin, c = connect(port), connect(port)
+        admin.call("RPUSH", "k:list", "2", "1")
+        admin.call("ACL", "SETUSER", "sorter", "on", "nopass", "~k:*", "+@all")
+        c.call("AUTH", "sorter", "x")
+        out = [c.call("SORT", "k:list"), c.call("SORT", "k:list", "BY", "w_*"),
+               c.call("SORT", "k:list", "BY", "nosort"), c.call("SORT", "k:list", "GET", "#"),
+               c.call("SORT_RO", "k:list", "GET", "o_*"), c.call("SORT", "k:list", "BY", "w_*", "GET", "#")]
+        admin.call("ACL", "DELUSER", "sorter")
+        admin.call("DEL", "k:list")
+        admin.close()
+        c.close()
+        return out
+    same_on_both(ports, scenario)

@@ -96,7 +96,9 @@ def _to_double(text: bytes):
     return value
 
 
-def _parse(args: list, readonly: bool):
+def _parse(args: list, readonly: bool, full_key_access: bool = True):
+    """The options, in Redis's order of checks. Without access to every key (ACL), a BY
+    pattern or a GET could read keys the user may not: Redis refuses them."""
     desc = alpha = dontsort = False
     start, count = 0, -1
     by = store = None
@@ -122,8 +124,12 @@ def _parse(args: list, readonly: bool):
         elif opt == b"by" and left >= 1:
             by = args[j + 1]
             dontsort = b"*" not in _cstr(by)
+            if not dontsort and not full_key_access:
+                raise CommandError("ERR BY option of SORT denied due to insufficient ACL permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
+            if not full_key_access:
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL permissions.")
             gets.append(args[j + 1])
             j += 1
         else:
@@ -132,8 +138,17 @@ def _parse(args: list, readonly: bool):
     return desc, alpha, dontsort, start, count, by, store, gets
 
 
+def _full_key_access(client, args, readonly: bool) -> bool:
+    engine = client.engine
+    acl = getattr(engine, "acl", None)
+    if acl is None:
+        return True
+    return acl.full_key_access(client, engine.commands["sort_ro" if readonly else "sort"], args)
+
+
 def _sort(client, args, readonly: bool):
-    desc, alpha, dontsort, limit_start, limit_count, by, store, gets = _parse(args, readonly)
+    desc, alpha, dontsort, limit_start, limit_count, by, store, gets = _parse(
+        args, readonly, _full_key_access(client, args, readonly))
     db = client.db
     # Every lookup (the key, BY and GET patterns) is Redis's lookupKeyRead, which
     # counts keyspace hits and misses even in this write command.
