@@ -293,8 +293,12 @@ def test_monitor(vermilion_process_server):
 
 
 def test_role(pair):
+    # A master with no replica attached. Its replication offset is only comparable on
+    # servers that saw the same replicas (earlier tests SYNC with the reference).
     ref, ver = pair.both("ROLE")
-    assert ver == ref
+    assert ver.kind == ref.kind == "*"
+    assert [ver.value[0], ver.value[2]] == [ref.value[0], ref.value[2]]
+    assert ver.value[1].kind == ref.value[1].kind == ":"
 
 
 def test_shutdown_stops_the_server():
