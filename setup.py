@@ -6,16 +6,15 @@ which runs the same code, slower), both described in src/vermilion/_native.py:
 * `vermilion._resp` (the RESP codec) and `vermilion._sortedkeys` (the sorted-set
   index): self-contained C extensions, each with a pure-Python twin;
 * the hot modules listed in `_native.COMPILED_MODULES`, compiled by Cython from
-  their own .py files. A hash of each compiled source goes into
-  `vermilion/_compiled.json`, so a build older than its source is never used.
+  their own .py files. A hash of each compiled source and of the .pxd layouts
+  goes into `vermilion/_compiled.<abi>.json`, so a stale build is never used.
 
 Only interpreters the project is tested on get compiled code: elsewhere the
 install is pure Python, with a notice.
 """
-import ast
-import hashlib
 import json
 import os
+import runpy
 import sys
 from pathlib import Path
 
@@ -31,14 +30,13 @@ CYTHON_DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding":
                      "always_allow_keywords": True}
 
 
+# _native.py (standard library only) is run, not imported: the package's other
+# modules need dependencies a build environment does not have.
+NATIVE = runpy.run_path(str(SRC / "vermilion" / "_native.py"))
+
+
 def compiled_module_names() -> list[str]:
-    """_native.COMPILED_MODULES, read without importing the package."""
-    tree = ast.parse((SRC / "vermilion" / "_native.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "COMPILED_MODULES"
-                                                for t in node.targets):
-            return list(ast.literal_eval(node.value))
-    raise RuntimeError("COMPILED_MODULES not found in _native.py")
+    return list(NATIVE["COMPILED_MODULES"])
 
 
 def source_of(module: str) -> Path:
@@ -81,7 +79,8 @@ class BuildExt(build_ext):
     def run(self):
         super().run()
         names = set(compiled_module_names())
-        manifest = {ext.name: hashlib.sha256(source_of(ext.name).read_bytes()).hexdigest()
+        layout = NATIVE["layout_digest"](str(SRC / "vermilion"))
+        manifest = {ext.name: NATIVE["build_digest"](str(source_of(ext.name)), layout)
                     for ext in self.extensions
                     if ext.name in names and os.path.exists(self.get_ext_fullpath(ext.name))}
         resp = Path(self.get_ext_fullpath("vermilion._resp"))

@@ -55,7 +55,9 @@ def _needs_codec():
 
 
 def test_compiled_code_follows_the_environment():
-    import vermilion.engine.engine  # noqa: F401  (imports every compiled module)
+    import importlib
+    for name in _native.COMPILED_MODULES:
+        importlib.import_module(name)
     import vermilion.server.connection as connection
     from vermilion.types import sortedset
     if _pure_requested():
@@ -103,9 +105,15 @@ def test_a_compiled_module_older_than_its_source_is_not_used(tmp_path):
     package_dir.mkdir()
     source = package_dir / "parser.py"
     source.write_text("X = 1\n")
-    digest = _native.source_digest(str(source))
-    fresh = _native._SourceWhenStale({module: digest})
+    layout = _native.layout_digest()
+    fresh = _native._SourceWhenStale({module: _native.build_digest(str(source), layout)})
     assert fresh.find_spec(module, [str(package_dir)]) is None or _pure_requested()
+    # Built against other .pxd layouts: stale too, though the source is the same.
+    other_layout = _native._SourceWhenStale({module: _native.build_digest(str(source), "0" * 64)})
+    assert other_layout.find_spec(module, [str(package_dir)]).origin == str(source)
+    if not _pure_requested():
+        assert _native.stale[-1] == module
+        _native.stale.pop()
     stale = _native._SourceWhenStale({module: "0" * 64})
     before = list(_native.stale)
     spec = stale.find_spec(module, [str(package_dir)])

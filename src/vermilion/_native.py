@@ -13,11 +13,11 @@ too):
   same ``.py`` files (no second copy of any rule; Cython's pure-Python mode,
   annotations ignored, so they behave as the source does).
 
-A compiled module is only used while it was built from the source file that
-is there now: setup.py records a hash of each compiled source, and the import
-hook below loads the ``.py`` instead when the hash differs (an edited checkout
-whose editable install was not rebuilt), so a stale build can never run
-instead of the code you read.
+A compiled module is only used while it was built from the source file and
+the ``.pxd`` layouts that are there now: setup.py records a hash of both for
+each compiled module, and the import hook below loads the ``.py`` instead when
+it differs (an edited checkout whose editable install was not rebuilt), so a
+stale build can never run instead of the code you read.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ COMPILED_MODULES = (
 )
 
 # Written by setup.py next to the compiled modules, one per interpreter ABI
-# (_compiled.cpython-312-x86_64-linux-gnu.json): {module: sha256 of its source}.
+# (_compiled.cpython-312-x86_64-linux-gnu.json): {module: build_digest(...)}.
 MANIFEST = "_compiled" + importlib.machinery.EXTENSION_SUFFIXES[0].replace(".so", ".json").replace(".pyd", ".json")
 
 PURE_PYTHON = os.environ.get("VERMILION_PURE_PYTHON", "") not in ("", "0")
@@ -73,9 +73,31 @@ PURE_PYTHON = os.environ.get("VERMILION_PURE_PYTHON", "") not in ("", "0")
 stale: list[str] = []
 
 
-def source_digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def layout_digest(package_dir: str = PACKAGE_DIR) -> str:
+    """sha256 over the package's .pxd files: the compiled layouts the modules share.
+    A module compiled against other layouts is as stale as one compiled from other
+    source (its struct offsets and vtables would not match its neighbours')."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(package_dir):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".pxd"):
+                path = os.path.join(root, name)
+                digest.update(os.path.relpath(path, package_dir).encode() + b"\0")
+                with open(path, "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()
+
+
+def build_digest(source: str, layout: str) -> str:
+    """What setup.py records for a compiled module: its source and the layouts."""
+    with open(source, "rb") as f:
+        digest = hashlib.sha256(f.read())
+    digest.update(layout.encode())
+    return digest.hexdigest()
 
 
 def native_module(name: str):
@@ -106,6 +128,7 @@ class _SourceWhenStale(importlib.abc.MetaPathFinder):
 
     def __init__(self, manifest: dict[str, str]):
         self.manifest = manifest
+        self.layout: str | None = None      # computed at the first compiled import
 
     def find_spec(self, fullname, path, target=None):
         if fullname not in COMPILED_MODULES or not path:
@@ -117,7 +140,9 @@ class _SourceWhenStale(importlib.abc.MetaPathFinder):
             expected = self.manifest.get(fullname)
             if expected is None:
                 return None         # not compiled: the source is what the machinery finds
-            if source_digest(source) == expected:
+            if self.layout is None:
+                self.layout = layout_digest()
+            if build_digest(source, self.layout) == expected:
                 return None
             stale.append(fullname)
         return importlib.util.spec_from_file_location(fullname, source)
