@@ -59,6 +59,21 @@ _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 FLAG_NAMES = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 
 
+
+def _command_argv(args) -> list | None:
+    """A command's arguments from Lua (redis.call, redis.acl_check_cmd): strings as
+    they are, numbers as Redis's Lua conversion writes them; None for anything else."""
+    argv = []
+    for a in args:
+        c = a.__class__
+        if c is bytes:
+            argv.append(a)
+        elif c is int or c is float:
+            argv.append(number_arg(a))
+        else:
+            return None
+    return argv
+
 class Script:
     __slots__ = ("sha", "body", "fn", "flags", "shebang", "plan")
 
@@ -465,15 +480,9 @@ class Scripts:
             return _ERR_UNKNOWN, 1
         if not args:
             return _ERR_NO_ARGS, 1
-        argv = []
-        for a in args:
-            c = a.__class__
-            if c is bytes:
-                argv.append(a)
-            elif c is int or c is float:
-                argv.append(number_arg(a))
-            else:
-                return _ERR_ARG_TYPE, 1
+        argv = _command_argv(args)
+        if argv is None:
+            return _ERR_ARG_TYPE, 1
         reply = self.dispatch(argv)
         c = reply.__class__
         if c is bytes or c is int:
@@ -623,15 +632,9 @@ class Scripts:
             cmd = cmd.subcommands.get(sub.lower()) if sub.__class__ is bytes else None
         if cmd is None:
             return b"ERR Invalid command passed to redis.acl_check_cmd()", 1
-        argv = []
-        for a in args:
-            c = a.__class__
-            if c is bytes:
-                argv.append(a)
-            elif c is int or c is float:
-                argv.append(number_arg(a))
-            else:
-                return _ERR_ARG_TYPE, 1
+        argv = _command_argv(args)
+        if argv is None:
+            return _ERR_ARG_TYPE, 1
         # The calling client's user decides (the caller of EVAL/FCALL, not the script client).
         caller = self.ctx.caller if self.ctx is not None else None
         if caller is None or caller.user is None:
