@@ -36,7 +36,11 @@ def _openssl(*args: str, cwd: str) -> None:
 
 def _ca(d: str, name: str) -> None:
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}", cwd=d)
+             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}",
+             # Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): a CA
+             # must say it is one, with a key usage to sign certificates.
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
 def _signed(d: str, ca: str, name: str, cn: str, server: bool) -> None:
@@ -44,8 +48,10 @@ def _signed(d: str, ca: str, name: str, cn: str, server: bool) -> None:
              "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)
     ext = os.path.join(d, f"{name}.ext")
     with open(ext, "w") as fh:
-        fh.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if server else
-                 "extendedKeyUsage=clientAuth\n")
+        fh.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=critical,digitalSignature\n"
+                 "extendedKeyUsage=serverAuth,clientAuth\n" if server else
+                 "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+                 "subjectAltName=DNS:client\n")
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
              "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", ext, cwd=d)
 
