@@ -298,7 +298,6 @@ def create_app(dashboard: Dashboard, bind: str = "127.0.0.1", port: int = 0) -> 
     app.router.add_get("/api/key", key)
     app.router.add_get("/api/clients", clients)
     app.router.add_post("/api/action/{name}", action)
-    app["dashboard"] = dashboard
     return app
 
 

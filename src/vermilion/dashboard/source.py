@@ -74,8 +74,10 @@ def dead_letter_source(key: bytes) -> bytes | None:
     return base
 
 
-def entry_json(entry: list) -> dict:
-    sid, flat = entry[0], entry[1] or []
+def entry_json(entry) -> dict:
+    """A stream entry as redis-py returns it: (id, {field: value}) or (id, [f, v, ...])."""
+    sid, body = entry[0], entry[1] or []
+    flat = [x for pair in body.items() for x in pair] if isinstance(body, dict) else body
     fields = [[text(flat[i], VALUE_CHARS), text(flat[i + 1], VALUE_CHARS)]
               for i in range(0, min(len(flat), 2 * 20) - 1, 2)]
     return {"id": text(sid), "fields": fields, "more": max(len(flat) // 2 - 20, 0)}
@@ -424,8 +426,8 @@ class Source:
         if action == "xack":
             return await c.xack(bytes.fromhex(args["key"]), args["group"], args["id"])
         if action == "xclaim":
-            claimed = await c.execute_command("XCLAIM", bytes.fromhex(args["key"]), args["group"],
-                                              args["consumer"], 0, args["id"], "JUSTID")
+            claimed = await c.xclaim(bytes.fromhex(args["key"]), args["group"], args["consumer"],
+                                     0, [args["id"]], justid=True)
             return [text(i) for i in claimed]
         if action == "replay":
             from ..patterns.aio.streams import DeadLetters
@@ -433,7 +435,9 @@ class Source:
             entry = await c.execute_command("XRANGE", dead, args["id"], args["id"])
             if not entry:
                 raise ResponseError("no such dead letter")
-            target = pairs(entry[0][1]).get("stream") or dead_letter_source(dead)
+            fields = entry[0][1]
+            target = (fields.get(b"stream") if isinstance(fields, dict) else pairs(fields).get("stream")) \
+                or dead_letter_source(dead)
             if not target:
                 raise ResponseError("this entry does not name its stream")
             return await DeadLetters(c, target, dead).replay([args["id"]])  # type: ignore[arg-type]

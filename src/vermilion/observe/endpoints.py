@@ -7,6 +7,7 @@ listens and stop before it closes.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 log = logging.getLogger("vermilion")
@@ -57,7 +58,9 @@ class Endpoints:
         collector = self.collector = EngineCollector(self.server.engine)
 
         async def metrics(request):
-            body, content_type = exposition(collector, request.headers.get("Accept"))
+            snapshot = collector.snapshot()
+            body, content_type = await asyncio.get_running_loop().run_in_executor(
+                None, exposition, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 
         async def index(request):

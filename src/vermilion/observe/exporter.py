@@ -295,7 +295,8 @@ class StreamFamilies:
         self.consumer_idle = _gauge("stream_group_consumer_idle_seconds", "Consumer idle time in seconds", c)
 
     def add_stream(self, db: str, key: str, info: dict) -> None:
-        """`info`: XINFO STREAM's fields (bytes keys, as the engine replies)."""
+        """`info`: XINFO STREAM's fields (bytes keys, as the engine replies; of the
+        first and last entries only the ID is read)."""
         labels = [db, key]
         first, last = info.get(b"first-entry"), info.get(b"last-entry")
         self.length.add_metric(labels, float(info[b"length"]))  # type: ignore[arg-type]
