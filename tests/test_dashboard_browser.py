@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,9 @@ def driver():
 def populate(r, pubsub_clients: list):
     """Streams, groups, pending entries, a dead letter, keys, channels and named clients."""
     r.flushall()
-    ids = [r.xadd("orders", {"item": f"book-{i}", "qty": str(i + 1)}, id=f"{1000 + i}-0") for i in range(5)]
+    base = int(time.time() * 1000) - 300_000       # entries from the last five minutes
+    ids = [r.xadd("orders", {"item": f"book-{i}", "qty": str(i + 1)}, id=f"{base + i * 1000}-0")
+           for i in range(5)]
     r.xgroup_create("orders", "billing", id="0")
     r.xgroup_create("orders", "shipping", id="$")
     r.xreadgroup("billing", "worker-a", {"orders": ">"}, count=2)
@@ -81,16 +84,28 @@ def populate(r, pubsub_clients: list):
     named = _redis_like(r)
     named.client_setname("worker-1")
     pubsub_clients.append(named)
+    return [i.decode() for i in ids]
 
 
 def _redis_like(r):
     import redis
-    return redis.Redis(**r.connection_pool.connection_kwargs)
+    return redis.Redis(port=r.get_connection_kwargs()["port"])
 
 
 def until(driver, condition, message=""):
+    """Wait for a state of the page (it re-renders while we look: a stale element
+    is read again)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(lambda d: condition(d), message)
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                         ).until(lambda d: condition(d), message)
+
+
+def texts(driver, css):
+    """The text of every element matching `css`, read in one step."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent)", css)
 
 
 def text_of(driver, css):
@@ -117,7 +132,7 @@ def visit(driver, base, page):
     driver.refresh()
 
 
-def check_pages(driver, base, r, save_screenshots=False, write=False):
+def check_pages(driver, base, r, ids, save_screenshots=False, write=False):
     """Every page against the data of `populate`, then the numbers moving."""
     # Overview: the live charts get a point a second.
     visit(driver, base, "overview")
@@ -135,8 +150,8 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
     # Streams: length, IDs, groups with lag, pending, oldest pending, consumers; dead letters.
     visit(driver, base, "streams")
     shows(driver, 'tr[data-stream="orders"] td:nth-child(2)', "5")
-    shows(driver, 'tr[data-stream="orders"] td.first', "1000-0")
-    shows(driver, 'tr[data-stream="orders"] td.last', "1004-0")
+    shows(driver, 'tr[data-stream="orders"] td.first', ids[0])
+    shows(driver, 'tr[data-stream="orders"] td.last', ids[4])
     shows(driver, 'tr[data-stream="orders"] td.dead', "1")
     shows(driver, 'tr[data-group="orders/billing"] td.lag', "2")
     shows(driver, 'tr[data-group="orders/billing"] td.pending', "2")
@@ -144,7 +159,6 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
     until(driver, lambda d: "1 deliveries" in (text_of(d, 'tr[data-group="orders/billing"] td.oldest') or ""))
     until(driver, lambda d: "worker-a (idle" in (text_of(d, 'tr[data-group="orders/billing"] td.consumers') or ""))
     shows(driver, 'tr[data-stream="{orders}:dead"] .dead-of', "dead letters of orders")
-    screenshot(driver, "streams", save_screenshots)
     # A producer and a worker run: the page follows without a reload.
     for i in range(3):
         r.xadd("orders", {"item": f"new-{i}"})
@@ -154,12 +168,13 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
     shows(driver, 'tr[data-group="orders/billing"] td.pending', "3")
     until(driver, lambda d: (text_of(d, 'tr[data-stream="orders"] td.rate') or "…") not in ("…",),
           "the entries-added rate should be computed")
+    screenshot(driver, "streams", save_screenshots)
 
     # One stream: latest entries and pending entries with delivery counts.
     driver.find_element("css selector", 'tr[data-stream="orders"]').click()
     until(driver, lambda d: len(d.find_elements("css selector", "#stream-entries tbody tr")) == 8)
-    shows(driver, '#pending-billing tr[data-id="1001-0"] td:nth-child(4)', "1")
-    shows(driver, '#pending-billing tr[data-id="1001-0"] td.consumer', "worker-a")
+    shows(driver, f'#pending-billing tr[data-id="{ids[1]}"] td:nth-child(4)', "1")
+    shows(driver, f'#pending-billing tr[data-id="{ids[1]}"] td.consumer', "worker-a")
     assert bool(driver.find_elements("css selector", "button.action")) == write
     screenshot(driver, "stream", save_screenshots)
 
@@ -190,7 +205,7 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
     field.clear()
     field.send_keys("session:*")
     driver.find_element("id", "keys-search").click()
-    until(driver, lambda d: [e.text for e in d.find_elements("css selector", "#keys-table tbody tr td:first-child")]
+    until(driver, lambda d: texts(d, "#keys-table tbody tr td:first-child")
           == ["session:abc"])
     until(driver, lambda d: "min" in (text_of(d, 'tr[data-key="session:abc"] td.ttl') or ""))
     field.clear()
@@ -198,7 +213,7 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
     from selenium.webdriver.support.ui import Select
     Select(driver.find_element("id", "keys-type")).select_by_value("hash")
     driver.find_element("id", "keys-search").click()
-    until(driver, lambda d: [e.text for e in d.find_elements("css selector", "#keys-table tbody tr td:first-child")]
+    until(driver, lambda d: texts(d, "#keys-table tbody tr td:first-child")
           == ["user:1"])
     driver.find_element("css selector", 'tr[data-key="user:1"]').click()
     until(driver, lambda d: "ada" in (text_of(d, "#key-card") or ""))
@@ -206,13 +221,13 @@ def check_pages(driver, base, r, save_screenshots=False, write=False):
 
     # Clients (sortable), slowlog, latency.
     visit(driver, base, "clients")
-    until(driver, lambda d: any(e.text == "worker-1" for e in d.find_elements("css selector", "#clients-table td")))
+    until(driver, lambda d: "worker-1" in texts(d, "#clients-table td"))
     header = driver.find_element("css selector", 'th[data-sort="id"]')
     header.click()
     until(driver, lambda d: "asc" not in (d.find_element("css selector", 'th[data-sort="id"]').get_attribute("class")))
-    ids = [int(e.text.replace(",", "")) for e in
-           driver.find_elements("css selector", "#clients-table tbody tr td:first-child")]
-    assert ids == sorted(ids, reverse=True)
+    until(driver, lambda d: (lambda ids: ids == sorted(ids, reverse=True) and len(ids) > 1)(
+        [int(t.replace(",", "")) for t in texts(d, "#clients-table tbody tr td:first-child")]),
+        "clicking the id header should sort by id, descending")
     assert bool(driver.find_elements("css selector", "button.action")) == write
     screenshot(driver, "clients", save_screenshots)
 
@@ -228,8 +243,8 @@ def pubsub_clients():
 def test_pages_on_vermilion(driver, pubsub_clients):
     with vermilion.embedded(dashboard_port=0, config={"slowlog-log-slower-than": "0"}) as srv:
         r = srv.client()
-        populate(r, pubsub_clients)
-        check_pages(driver, srv.dashboard_url, r, save_screenshots=True)
+        ids = populate(r, pubsub_clients)
+        check_pages(driver, srv.dashboard_url, r, ids, save_screenshots=True)
         r.close()
 
 
@@ -237,14 +252,14 @@ def test_pages_on_real_redis(driver, pubsub_clients, reference_server):
     import redis
     require_reference()
     r = redis.Redis(port=reference_server.port)
-    populate(r, pubsub_clients)
+    ids = populate(r, pubsub_clients)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vermilion", "dashboard", "--url",
                              f"redis://127.0.0.1:{reference_server.port}/0", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port)
-        check_pages(driver, f"http://127.0.0.1:{port}/", r)
+        check_pages(driver, f"http://127.0.0.1:{port}/", r, ids)
         # Redis 7.0 has LATENCY HISTOGRAM: its table is shown.
         until(driver, lambda d: d.find_elements("css selector", '#histogram-table tr[data-command="xadd"]'))
     finally:
@@ -257,20 +272,20 @@ def test_pages_on_real_redis(driver, pubsub_clients, reference_server):
 def test_write_actions_ask_first(driver, pubsub_clients):
     with vermilion.embedded(dashboard_port=0, dashboard_write=True) as srv:
         r = srv.client()
-        populate(r, pubsub_clients)
+        ids = populate(r, pubsub_clients)
         base = srv.dashboard_url
         visit(driver, base, "stream/" + b"orders".hex())
         button = until(driver, lambda d: d.find_element(
-            "css selector", '#pending-billing tr[data-id="1001-0"] button[data-action="xack"]'))
+            "css selector", f'#pending-billing tr[data-id="{ids[1]}"] button[data-action="xack"]'))
         button.click()
         until(driver, lambda d: d.find_element("id", "confirm").is_displayed())
         driver.find_element("id", "confirm-cancel").click()        # cancelled: nothing happens
         assert r.xpending("orders", "billing")["pending"] == 2
-        button = driver.find_element("css selector", '#pending-billing tr[data-id="1001-0"] button[data-action="xack"]')
+        button = driver.find_element("css selector", f'#pending-billing tr[data-id="{ids[1]}"] button[data-action="xack"]')
         button.click()
         until(driver, lambda d: d.find_element("id", "confirm").is_displayed())
         driver.find_element("id", "confirm-ok").click()
-        until(driver, lambda d: not d.find_elements("css selector", '#pending-billing tr[data-id="1001-0"]'))
+        until(driver, lambda d: not d.find_elements("css selector", f'#pending-billing tr[data-id="{ids[1]}"]'))
         assert r.xpending("orders", "billing")["pending"] == 1
         # Replay a dead letter into its stream.
         visit(driver, base, "stream/" + b"{orders}:dead".hex())

@@ -17,7 +17,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith("data-")) node.setAttribute(k, v);
     else node[k] = v;
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -123,7 +123,7 @@ function td(value, cls) { return el("td", { class: cls || null, text: value === 
 function num(value) { return td(fmtNum(value), "num"); }
 
 function main() { return document.getElementById("main"); }
-function show(...nodes) { main().replaceChildren(...nodes); }
+function show(...nodes) { main().replaceChildren(...nodes.flat(Infinity).filter(n => n !== null && n !== undefined)); }
 
 // -- session and routing -----------------------------------------------------------------
 
