@@ -193,7 +193,7 @@ def info_families(sections: dict[str, list[tuple[str, object]]],
         family.add_metric([], number)
         yield family
     if "uptime_in_seconds" in fields:
-        start = _gauge("start_time_seconds", "Start time of the server since unix epoch in seconds.")
+        start = _gauge("start_time_seconds", "When the server started, in Unix seconds")
         start.add_metric([], float(int(now) - int(fields["uptime_in_seconds"])))  # type: ignore[arg-type]
         yield start
     for key in ("hz", "configured_hz"):
@@ -202,7 +202,7 @@ def info_families(sections: dict[str, list[tuple[str, object]]],
             hz.add_metric([], float(fields[key]))  # type: ignore[arg-type]
             yield hz
     if "redis_version" in fields:
-        info = _gauge("instance_info", "Information about the server", INSTANCE_LABELS)
+        info = _gauge("instance_info", "Always 1; the labels describe the server", INSTANCE_LABELS)
         info.add_metric([str(fields.get(k, "")) for k in INSTANCE_LABELS], 1.0)
         yield info
     yield from _commandstats(sections.get("commandstats", []))
@@ -217,13 +217,13 @@ def _counter_value(name: str, key: str, number: float) -> CounterMetricFamily:
 
 
 def _commandstats(pairs) -> Iterator[Metric]:
-    calls = _counter("commands_total", "Total number of calls per command", ["cmd"])
+    calls = _counter("commands_total", "Calls of each command (INFO commandstats calls)", ["cmd"])
     duration = _counter("commands_duration_seconds_total",
-                        "Total amount of time in seconds spent per command", ["cmd"])
+                        "Seconds spent in each command (INFO commandstats usec)", ["cmd"])
     rejected = _counter("commands_rejected_calls_total",
-                        "Total number of errors prior command execution per command", ["cmd"])
+                        "Calls of each command refused before running (rejected_calls)", ["cmd"])
     failed = _counter("commands_failed_calls_total",
-                      "Total number of errors within command execution per command", ["cmd"])
+                      "Calls of each command that failed while running (failed_calls)", ["cmd"])
     for key, value in pairs:
         cmd = key.removeprefix("cmdstat_")
         stats = dict(part.split("=", 1) for part in str(value).split(","))
@@ -236,16 +236,16 @@ def _commandstats(pairs) -> Iterator[Metric]:
 
 
 def _errorstats(pairs) -> Iterator[Metric]:
-    errors = _counter("errors_total", "Total number of errors per error type", ["err"])
+    errors = _counter("errors_total", "Error replies by error code (INFO errorstats)", ["err"])
     for key, value in pairs:
         errors.add_metric([key.removeprefix("errorstat_")], float(str(value).split("=", 1)[1]))
     yield errors
 
 
 def _keyspace(pairs) -> Iterator[Metric]:
-    keys = _gauge("db_keys", "Total number of keys by DB", ["db"])
-    expiring = _gauge("db_keys_expiring", "Total number of expiring keys by DB", ["db"])
-    ttl = _gauge("db_avg_ttl_seconds", "Avg TTL in seconds", ["db"])
+    keys = _gauge("db_keys", "Keys in each database", ["db"])
+    expiring = _gauge("db_keys_expiring", "Keys with a TTL in each database", ["db"])
+    ttl = _gauge("db_avg_ttl_seconds", "Mean remaining TTL of the keys with one, in seconds", ["db"])
     for db, value in pairs:
         stats = dict(part.split("=", 1) for part in str(value).split(","))
         keys.add_metric([db], float(stats["keys"]))
@@ -262,37 +262,41 @@ def stream_id_ms(sid) -> float:
     return float(text.split("-", 1)[0] or 0)
 
 
+_S, _G, _C = ("db", "stream"), ("db", "stream", "group"), ("db", "stream", "group", "consumer")
+
+# attribute, metric name, counter?, labels, help (XINFO's field it comes from)
+STREAM_METRICS = (
+    ("length", "stream_length", False, _S, "Entries in the stream (XINFO STREAM length)"),
+    ("radix_keys", "stream_radix_tree_keys", False, _S, "XINFO STREAM radix-tree-keys"),
+    ("radix_nodes", "stream_radix_tree_nodes", False, _S, "XINFO STREAM radix-tree-nodes"),
+    ("last_generated", "stream_last_generated_id", False, _S,
+     "Milliseconds part of the stream's last generated ID"),
+    ("groups", "stream_groups", False, _S, "Consumer groups of the stream"),
+    ("max_deleted", "stream_max_deleted_entry_id", False, _S,
+     "Milliseconds part of the largest ID deleted from the stream"),
+    ("first_entry", "stream_first_entry_id", False, _S, "Milliseconds part of the first entry's ID"),
+    ("last_entry", "stream_last_entry_id", False, _S, "Milliseconds part of the last entry's ID"),
+    ("entries_added", "stream_entries_added", True, _S, "Entries ever added to the stream"),
+    ("group_consumers", "stream_group_consumers", False, _G, "Consumers in the group"),
+    ("group_pending", "stream_group_messages_pending", False, _G,
+     "Entries delivered to the group and not acknowledged"),
+    ("group_last_delivered", "stream_group_last_delivered_id", False, _G,
+     "Milliseconds part of the group's last delivered ID"),
+    ("group_entries_read", "stream_group_entries_read", False, _G, "XINFO GROUPS entries-read"),
+    ("group_lag", "stream_group_lag", False, _G, "Entries not yet delivered to the group"),
+    ("consumer_pending", "stream_group_consumer_messages_pending", False, _C,
+     "Entries delivered to the consumer and not acknowledged"),
+    ("consumer_idle", "stream_group_consumer_idle_seconds", False, _C,
+     "Seconds since the consumer last read or claimed"),
+)
+
+
 class StreamFamilies:
     """The stream metric families, filled one XINFO reply at a time."""
 
     def __init__(self) -> None:
-        s, g, c = ["db", "stream"], ["db", "stream", "group"], ["db", "stream", "group", "consumer"]
-        self.length = _gauge("stream_length", "The number of elements of the stream", s)
-        self.radix_keys = _gauge("stream_radix_tree_keys", "Radix tree keys count", s)
-        self.radix_nodes = _gauge("stream_radix_tree_nodes", "Radix tree nodes count", s)
-        self.last_generated = _gauge("stream_last_generated_id",
-                                     "The epoch timestamp (ms) of the latest message on the stream", s)
-        self.groups = _gauge("stream_groups", "Groups count of stream", s)
-        self.max_deleted = _gauge("stream_max_deleted_entry_id",
-                                  "The epoch timestamp (ms) of last message was deleted from the stream", s)
-        self.first_entry = _gauge("stream_first_entry_id",
-                                  "The epoch timestamp (ms) of the first message in the stream", s)
-        self.last_entry = _gauge("stream_last_entry_id",
-                                 "The epoch timestamp (ms) of the last message in the stream", s)
-        self.entries_added = _counter("stream_entries_added",
-                                      "The count of all entries added to the stream during its lifetime", s)
-        self.group_consumers = _gauge("stream_group_consumers", "Consumers count of stream group", g)
-        self.group_pending = _gauge("stream_group_messages_pending",
-                                    "Pending number of messages in that stream group", g)
-        self.group_last_delivered = _gauge("stream_group_last_delivered_id",
-                                           "The epoch timestamp (ms) of the last delivered message", g)
-        self.group_entries_read = _gauge("stream_group_entries_read",
-                                         "Total number of entries read from the stream group", g)
-        self.group_lag = _gauge("stream_group_lag", "The number of messages waiting to be delivered "
-                                "to the stream group's consumers", g)
-        self.consumer_pending = _gauge("stream_group_consumer_messages_pending",
-                                       "Pending number of messages for this specific consumer", c)
-        self.consumer_idle = _gauge("stream_group_consumer_idle_seconds", "Consumer idle time in seconds", c)
+        for attr, name, counter, labels, doc in STREAM_METRICS:
+            setattr(self, attr, (_counter if counter else _gauge)(name, doc, labels))
 
     def add_stream(self, db: str, key: str, info: dict) -> None:
         """`info`: XINFO STREAM's fields (bytes keys, as the engine replies; of the

@@ -37,7 +37,7 @@ class Snapshot:
     __slots__ = ("sections", "config", "slowlog", "latency", "streams", "taken")
 
     def families(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(PREFIX + "up", "Information about the Redis instance")
+        up = GaugeMetricFamily(PREFIX + "up", "1 while the server answers scrapes")
         up.add_metric([], 1.0)
         yield up
         yield from info_families(self.sections)
@@ -47,17 +47,17 @@ class Snapshot:
             yield family
         length, last_id, last_duration = self.slowlog
         for name, doc, number in (
-                ("slowlog_length", "Total slowlog", length),
-                ("slowlog_last_id", "Last id of slowlog", last_id),
+                ("slowlog_length", "Entries in the slow log", length),
+                ("slowlog_last_id", "ID of the newest slow log entry", last_id),
                 ("last_slow_execution_duration_seconds",
-                 "The amount of time needed for last slow execution, in seconds", last_duration / 1e6)):
+                 "Duration of the newest slow log entry, in seconds", last_duration / 1e6)):
             family = GaugeMetricFamily(PREFIX + name, doc)
             family.add_metric([], float(number))
             yield family
-        last = GaugeMetricFamily(PREFIX + "latency_spike_last", "When the latency spike last occurred",
+        last = GaugeMetricFamily(PREFIX + "latency_spike_last", "Unix time of the latest spike of each latency event",
                                  labels=["event_name"])
         duration = GaugeMetricFamily(PREFIX + "latency_spike_duration_seconds",
-                                     "Length of the last latency spike in seconds", labels=["event_name"])
+                                     "Duration of the latest spike of each latency event, in seconds", labels=["event_name"])
         for event, when, latest, _peak in self.latency:
             name = event.decode() if isinstance(event, bytes) else str(event)
             last.add_metric([name], float(when))

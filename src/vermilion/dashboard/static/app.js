@@ -271,7 +271,7 @@ function groupCells(g) {
   const oldest = g.oldest_pending;
   const consumers = g.consumers.map(c => `${c.name} (idle ${fmtMs(c.idle)}, ${c.pending} pending)`).join(", ");
   return [
-    el("td", { class: "group-name" }, "group ", el("b", { text: g.name })),
+    el("td", { class: "group-name" }, el("b", { text: g.name })),
     td(g.lag === null ? "unknown" : fmtNum(g.lag), "num lag"),
     td(fmtNum(g.pending), "num pending"),
     td(oldest ? `${fmtMs(oldest.age)} old (idle ${fmtMs(oldest.idle)}, ${oldest.deliveries} deliveries)` : "—", "oldest"),
@@ -289,6 +289,8 @@ async function streamsPage() {
       num(s.length), td(s.first_id || "—", "id first"), td(s.last_id || "—", "id last"),
       td(s.rate === null ? "…" : fmtNum(s.rate), "num rate"), num(s.groups.length),
       td(s.dead_letters === null ? "—" : fmtNum(s.dead_letters), "num dead")));
+    if (s.groups.length) rows.push(el("tr", { class: "group group-head" }, ["consumer group", "lag", "pending", "oldest pending entry"].map(
+      (h, i) => el("th", { class: i === 1 || i === 2 ? "num" : null, text: h })), el("th", { colSpan: 3, text: "consumers" })));
     for (const g of s.groups) rows.push(el("tr", { class: "group", "data-group": s.name + "/" + g.name }, groupCells(g)));
   }
   show(el("h2", { text: `Streams (${data.streams.length}${data.capped ? ", first ones only" : ""})` }),
