@@ -180,3 +180,15 @@ def test_dead_letter_names():
     assert dead_letter_source(b"a{b}:dead") == b"a{b}"
     assert dead_letter_source(b"jobs:dead") == b"jobs"
     assert dead_letter_source(b":dead") is None and dead_letter_source(b"orders") is None
+
+
+def test_a_password_set_later_is_asked_for(monkeypatch):
+    from vermilion.dashboard import app
+    monkeypatch.setattr(app, "REPROBE_SECONDS", 0.0)
+    with vermilion.embedded(dashboard_port=0) as srv:
+        b = Browser(srv.dashboard_url)
+        assert b.call("/api/overview")[0] == 200          # no password: one shared connection
+        srv.client().config_set("requirepass", "later")
+        assert b.call("/api/overview")[0] == 401
+        assert b.call("/api/login", {"password": "later"})[0] == 200
+        assert b.call("/api/overview")[0] == 200

@@ -39,6 +39,7 @@ ASSETS = {"app.js": "text/javascript", "charts.js": "text/javascript", "style.cs
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 ACTIONS = ("client-kill", "key-delete", "xack", "xclaim", "replay")
 MAX_BODY = 64 * 1024
+REPROBE_SECONDS = 10.0
 
 
 class Dashboard:
@@ -59,6 +60,7 @@ class Dashboard:
         self.needs_auth: bool | None = None
         self.sessions: OrderedDict[str, Source] = OrderedDict()
         self.streams: set[asyncio.Task] = set()     # open server-sent-event responses
+        self.probed_at = 0.0
 
     def client(self, username: str | None = None, password: str | None = None) -> aioredis.Redis:
         options: dict[str, Any] = {"protocol": 2, "client_name": CLIENT_NAME,
@@ -71,10 +73,23 @@ class Dashboard:
         return aioredis.Redis.from_url(self.url, **options)
 
     async def probe(self) -> None:
-        """Whether the server lets an unauthenticated client in (it may change: a
-        NOAUTH later resets this)."""
+        """Whether the server lets an unauthenticated client in. It may change: a
+        NOAUTH resets this, and the anonymous connection is re-checked with a new
+        one every REPROBE_SECONDS (a connection opened before `requirepass` was set
+        stays authenticated, and must not keep showing data to everyone)."""
+        if self.needs_auth is False and not self.url_credentials and \
+                time.monotonic() - self.probed_at > REPROBE_SECONDS:
+            self.probed_at = time.monotonic()
+            fresh = self.client()
+            try:
+                await fresh.ping()
+            except AuthenticationError:
+                await self.reset_shared()
+            finally:
+                await _close(fresh)
         if self.needs_auth is not None:
             return
+        self.probed_at = time.monotonic()
         client = self.client()
         try:
             await client.ping()
