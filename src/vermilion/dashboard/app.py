@@ -161,7 +161,7 @@ def _key(request: web.Request) -> bytes:
         raise web.HTTPBadRequest(text="key must be hex") from None
 
 
-def create_app(dashboard: Dashboard, bind: str = "127.0.0.1", port: int = 0) -> web.Application:
+def create_app(dashboard: Dashboard, bind: str = "127.0.0.1") -> web.Application:
     hosts = [h.lstrip("-") for h in bind.split()] or ["127.0.0.1"]
     loopback_only = all(h in LOOPBACK_NAMES for h in hosts)
 

@@ -34,7 +34,7 @@ async def serve(url: str, port: int, bind: str, write: bool, ready=None) -> None
     from .app import Dashboard, create_app
 
     dashboard = Dashboard(url, write=write)
-    runner = web.AppRunner(create_app(dashboard, bind=bind, port=port), access_log=None,
+    runner = web.AppRunner(create_app(dashboard, bind=bind), access_log=None,
                            handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()

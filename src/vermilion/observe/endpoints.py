@@ -87,7 +87,7 @@ class Endpoints:
             raise OSError("dashboard-port needs the server to listen on a plain TCP port or a "
                           "unix socket (it is a client of the server)")
         self.dashboard = Dashboard(url, write=write, local_engine=server.engine)
-        app = create_app(self.dashboard, bind=bind, port=port)
+        app = create_app(self.dashboard, bind=bind)
         self.dashboard_port = await self._serve(app, port, bind)
         log.log(25, "Dashboard on http://%s:%d/%s", bind.split()[0].lstrip("-"), port,
                 " (write actions enabled)" if write else "")
