@@ -148,7 +148,7 @@ def test_write_actions_with_confirmation_ids():
 def test_login_when_the_server_wants_a_password():
     with vermilion.embedded(dashboard_port=0, config={"requirepass": "s3cret"}) as srv:
         b = Browser(srv.dashboard_url)
-        assert b.call("/api/session")[1] == {"auth_required": True, "logged_in": False,
+        assert b.call("/api/session")[1] == {"auth_required": True, "logged_in": False, "user": None,
                                              "write": False, "target": f"127.0.0.1:{srv.port}"}
         assert b.call("/api/overview")[0] == 401
         status, body = b.call("/api/login", {"username": "", "password": "wrong"})
@@ -156,7 +156,7 @@ def test_login_when_the_server_wants_a_password():
         assert b.call("/api/login", {"username": "", "password": "s3cret"})[0] == 200
         status, overview = b.call("/api/overview")
         assert status == 200 and overview["server"]["connected_clients"] >= 1
-        assert b.call("/api/session")[1]["logged_in"] is True
+        assert b.call("/api/session")[1]["user"] == "default"
         assert Browser(srv.dashboard_url).call("/api/overview")[0] == 401   # another browser
 
 
@@ -166,6 +166,12 @@ def test_acl_limits_what_is_shown():
         populate(admin)
         admin.execute_command("ACL", "SETUSER", "viewer", "on", ">pw", "~orders*", "+@read",
                               "+@connection", "+info", "+time", "+scan", "-config", "+xinfo", "+xpending")
+        b = Browser(srv.dashboard_url)
+        # The default user lets anyone in; one may still log in as another user.
+        assert b.call("/api/session")[1]["auth_required"] is False
+        assert b.call("/api/login", {"username": "viewer", "password": "pw"})[0] == 200
+        status, data = b.call("/api/streams")
+        assert {s["name"] for s in data["streams"]} == {"orders"}
         admin.execute_command("ACL", "SETUSER", "default", "off")
         b = Browser(srv.dashboard_url)
         assert b.call("/api/login", {"username": "viewer", "password": "pw"})[0] == 200

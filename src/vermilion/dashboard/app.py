@@ -103,14 +103,17 @@ class Dashboard:
         self.needs_auth = False
         self.shared = Source(client, self.local_engine)
 
-    async def source_for(self, request: web.Request) -> Source | None:
-        await self.probe()
-        if self.shared is not None:
-            return self.shared
+    def session(self, request: web.Request) -> Source | None:
         source = self.sessions.get(request.cookies.get(COOKIE, ""))
         if source is not None:
             self.sessions.move_to_end(request.cookies[COOKIE])
         return source
+
+    async def source_for(self, request: web.Request) -> Source | None:
+        """The browser's own session (logged in as some ACL user), else the shared
+        connection when the server lets anyone in."""
+        await self.probe()
+        return self.session(request) or self.shared
 
     async def login(self, username: str, password: str) -> str:
         client = self.client(username or None, password)
@@ -121,6 +124,7 @@ class Dashboard:
             raise
         token = secrets.token_urlsafe(32)
         self.sessions[token] = Source(client, self.local_engine)
+        self.sessions[token].user = username or "default"
         while len(self.sessions) > MAX_SESSIONS:
             _, oldest = self.sessions.popitem(last=False)
             await oldest.close()
@@ -211,7 +215,9 @@ def create_app(dashboard: Dashboard, bind: str = "127.0.0.1") -> web.Application
     async def session(request):
         await dashboard.probe()
         source = await dashboard.source_for(request)
+        own = dashboard.session(request)
         return _json({"auth_required": bool(dashboard.needs_auth), "logged_in": source is not None,
+                      "user": own.user if own is not None else None,
                       "write": dashboard.write, "target": dashboard.target})
 
     async def login(request):

@@ -97,6 +97,7 @@ class Source:
         self._added: dict[bytes, tuple[float, int, float | None]] = {}
         self.pubsub = PubSubRates(client)
         self.last_used = time.monotonic()
+        self.user: str | None = None        # the ACL user a browser logged in as
 
     async def close(self) -> None:
         if self._sampler is not None:

@@ -133,8 +133,15 @@ async function start() {
   const mode = document.getElementById("mode");
   mode.textContent = state.session.write ? "write actions on" : "read-only";
   mode.className = state.session.write ? "write" : "";
-  document.getElementById("logout").hidden = !(state.session.auth_required && state.session.logged_in);
-  document.getElementById("logout").onclick = async () => { await post("/api/logout"); location.reload(); };
+  // Logged in as a user of our own: log out. Otherwise, on a server that lets
+  // anyone in, one may still log in as another ACL user.
+  const logout = document.getElementById("logout");
+  logout.hidden = !state.session.user && state.session.auth_required;
+  logout.textContent = state.session.user ? `Log out (${state.session.user})` : "Log in as…";
+  logout.onclick = async () => {
+    if (!state.session.user) return showLogin();
+    await post("/api/logout"); location.reload();
+  };
   if (state.session.auth_required && !state.session.logged_in) return showLogin();
   window.addEventListener("hashchange", route);
   route();
@@ -152,7 +159,7 @@ function showLogin(message) {
       location.reload();
     } catch (err) { error.textContent = err.message; }
   } },
-  el("h2", { text: "This server needs credentials" }),
+  el("h2", { text: state.session && !state.session.auth_required ? "Log in as an ACL user" : "This server needs credentials" }),
   el("label", { text: "User (empty: default)" }), user,
   el("label", { text: "Password" }), pass,
   el("p", {}, el("button", { id: "login-submit", type: "submit", text: "Log in" })), error);
