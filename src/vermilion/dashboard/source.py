@@ -220,6 +220,8 @@ class Source:
             streams.append(self._stream_json(key, fields))
             groups_of.append((key, [] if isinstance(groups, Exception) else [pairs(g) for g in groups]))
         await self._fill_groups(streams, groups_of, now_ms)
+        listed = set(keys)      # rates of streams no longer listed are forgotten
+        self._added = {k: v for k, v in self._added.items() if k in listed}
         by_name = {s["key"]: s for s in streams}
         for s in streams:
             source = dead_letter_source(bytes.fromhex(s["key"]))
