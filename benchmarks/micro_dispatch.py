@@ -88,6 +88,9 @@ WORKLOADS = {
     "XADD_MAXLEN": lambda i: encode(b"XADD", b"capped", b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", b"list", b"xxx"),
     "HSET": lambda i: encode(b"HSET", b"hash", b"f:%06d" % (i % 1000), b"v"),
+    "SADD": lambda i: encode(b"SADD", b"set", b"element:%06d" % (i % 100000)),
+    "ZADD": lambda i: encode(b"ZADD", b"zset", b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
+    "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
     "LRANGE_100": lambda i: encode(b"LRANGE", b"biglist", b"0", b"99"),
     "MULTI_EXEC": lambda i: b"".join([
         encode(b"MULTI"), encode(b"SET", b"tx:%d" % (i % 100), b"v"), encode(b"GET", b"tx:%d" % (i % 100)),

@@ -31,7 +31,8 @@ import os
 import sys
 
 # The modules setup.py compiles with Cython: the per-request path (framing,
-# dispatch, keyspace, replies) and the families of the benchmarked commands.
+# dispatch, keyspace, replies), the families of the benchmarked commands and what
+# they call on every request (score parsing, the memory accounting of collections).
 COMPILED_MODULES = (
     "vermilion.server.connection",
     "vermilion.server.server",
@@ -43,6 +44,7 @@ COMPILED_MODULES = (
     "vermilion.engine.client",
     "vermilion.engine.keyspace",
     "vermilion.engine.blocking",
+    "vermilion.engine.memory",
     "vermilion.commands._args",
     "vermilion.commands.connection",
     "vermilion.commands.strings",
@@ -56,7 +58,9 @@ COMPILED_MODULES = (
     "vermilion.commands.transactions",
     "vermilion.commands.acl",
     "vermilion.commands.scripting",
+    "vermilion.commands.memory",
     "vermilion.types.collections",
+    "vermilion.types.numeric",
     "vermilion.types.sortedset",
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",

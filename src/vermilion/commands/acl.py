@@ -254,7 +254,7 @@ class Acl:
             plan = self._plan(client, cmd)
         if plan is _ALLOWED:
             return None
-        cls = plan.__class__
+        cls = type(plan)
         if cls is tuple or (cls is list and len(args) == 3):
             # Fixed key positions are within every command's minimum arity (checked
             # by tests/unit/test_acl_rules.py), so args[pos] exists.

@@ -35,7 +35,7 @@ def _hash_for_write(client, key: bytes):
         h = Hash()
         db.add(key, h)
         return h
-    if h.__class__ is not Hash:
+    if type(h) is not Hash:
         raise CommandError(WRONGTYPE)
     if db.watched:
         db.modified(key)
@@ -53,7 +53,7 @@ def hset(client, args):
         # The common case: one field of an existing hash, straight through.
         db = client.db
         h = db.get(args[1])
-        if h.__class__ is Hash and h.pool is None:
+        if type(h) is Hash and h.pool is None:
             field = args[2]
             added = field not in h
             h[field] = args[3]
@@ -211,7 +211,7 @@ def hget(client, args):
     h = client.db.get(args[1])
     if h is None:
         return None
-    if h.__class__ is not Hash:
+    if type(h) is not Hash:
         raise CommandError(WRONGTYPE)
     return h.get(args[2])
 

@@ -54,7 +54,7 @@ ALL_SHARDS_ALL_SUCCEEDED = ("request_policy:all_shards", "response_policy:all_su
 
 def type_name(value) -> bytes:
     """The TYPE of a stored value: b"string" or the value's own ``type_name``."""
-    cls = value.__class__
+    cls = type(value)
     if cls is bytes or cls is bytearray:
         return b"string"
     name = value.type_name
@@ -74,7 +74,7 @@ def _is_int_encodable(value: bytes) -> bool:
 
 def object_encoding_of(value, config) -> bytes:
     """What OBJECT ENCODING reports for `value` (DEBUG OBJECT uses it too)."""
-    cls = value.__class__
+    cls = type(value)
     if cls is bytes:
         if _is_int_encodable(value):
             return b"int"
@@ -93,7 +93,7 @@ def _shared_integers_allowed(config) -> bool:
 
 
 def _refcount(value, config) -> int:
-    if value.__class__ is bytes and _is_int_encodable(value) and \
+    if type(value) is bytes and _is_int_encodable(value) and \
             0 <= int(value) < OBJ_SHARED_INTEGERS and _shared_integers_allowed(config):
         return SHARED_REFCOUNT
     return 1
@@ -101,7 +101,7 @@ def _refcount(value, config) -> int:
 
 def copy_value(value):
     """A copy of `value` that shares no mutable state with it (COPY)."""
-    cls = value.__class__
+    cls = type(value)
     if cls is bytes:
         return value
     if cls is bytearray:
@@ -126,7 +126,7 @@ def _parse_db_index(client, arg: bytes):
 
 def _signal_value_moved(engine, db, key, value) -> None:
     # A list/zset/stream appearing at a key may serve clients blocked on it (dbAdd).
-    cls = value.__class__
+    cls = type(value)
     if cls is not bytes and cls is not bytearray:
         engine.signal_ready(db, key)
 
@@ -178,7 +178,7 @@ def type_(client, args):
     value = client.db.peek(args[1])
     if value is None:
         return STATUS_NONE
-    cls = value.__class__
+    cls = type(value)
     if cls is bytes or cls is bytearray:
         return STATUS_STRING
     return Status(type_name(value))

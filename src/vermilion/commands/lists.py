@@ -88,7 +88,7 @@ def _push(client, args, left: bool, event: bytes):
         lst = List()
         db.add(key, lst)
         created = True
-    elif lst.__class__ is not List:
+    elif type(lst) is not List:
         raise CommandError(WRONGTYPE)
     else:
         created = False
@@ -117,7 +117,7 @@ def lpush(client, args):
     if len(args) == 3:
         db = client.db
         lst = db.get(args[1])
-        if lst.__class__ is List:
+        if type(lst) is List:
             # One element on an existing list: no creation, no readiness to signal.
             lst.appendleft(args[2])
             engine = client.engine
@@ -136,7 +136,7 @@ def rpush(client, args):
     if len(args) == 3:
         db = client.db
         lst = db.get(args[1])
-        if lst.__class__ is List:
+        if type(lst) is List:
             lst.append(args[2])
             engine = client.engine
             engine.dirty += 1
@@ -184,7 +184,7 @@ def _pop(client, args, left: bool):
     lst = db.get(key)
     if lst is None:
         return None if count is None else NULL_ARRAY
-    if lst.__class__ is not List:
+    if type(lst) is not List:
         raise CommandError(WRONGTYPE)
     engine = client.engine
     event = b"lpop" if left else b"rpop"
@@ -205,7 +205,7 @@ def lpop(client, args):
     if len(args) == 2:
         db = client.db
         lst = db.get(args[1])
-        if lst.__class__ is List and len(lst) > 1:
+        if type(lst) is List and len(lst) > 1:
             # One element off a list that stays non-empty.
             value = lst.popleft()
             engine = client.engine
@@ -224,7 +224,7 @@ def rpop(client, args):
     if len(args) == 2:
         db = client.db
         lst = db.get(args[1])
-        if lst.__class__ is List and len(lst) > 1:
+        if type(lst) is List and len(lst) > 1:
             value = lst.pop()
             engine = client.engine
             engine.dirty += 1
@@ -547,7 +547,7 @@ def _serve_pop(waiter, key):
     """Serve BLPOP/BRPOP/BLMPOP: pop from the ready key if it holds a list."""
     db = waiter.db
     lst = db.get(key)
-    if lst is None or lst.__class__ is not List or not lst:
+    if lst is None or type(lst) is not List or not lst:
         return None
     left, count = waiter.data
     return _pop_reply(waiter.client, db, key, lst, left, count)
@@ -590,11 +590,11 @@ def _serve_move(waiter, key):
     client = waiter.client
     db = waiter.db
     src = db.get(key)
-    if src is None or src.__class__ is not List or not src:
+    if src is None or type(src) is not List or not src:
         return None
     dst_key, left_from, left_to, name = waiter.data
     dst = db.get(dst_key)
-    if dst is not None and dst.__class__ is not List:
+    if dst is not None and type(dst) is not List:
         return ErrorReply(WRONGTYPE)       # Redis answers the error and unblocks
     value = _move(client, key, dst_key, left_from, left_to)
     _rewrite_move(client.engine, name, key, dst_key, left_from, left_to)

@@ -45,7 +45,7 @@ def sadd(client, args):
     if s is None:
         s = Set()
         db.add(key, s)
-    elif s.__class__ is not Set:
+    elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     before = len(s)
     if s.pool is None:
@@ -84,7 +84,7 @@ def smove(client, args):
     dst = db.get(dst_key)
     if src is None:
         return 0
-    if src.__class__ is not Set or (dst is not None and dst.__class__ is not Set):
+    if type(src) is not Set or (dst is not None and type(dst) is not Set):
         raise CommandError(WRONGTYPE)
     if src is dst:
         return 1 if member in src else 0
@@ -228,7 +228,7 @@ def _load_sets(client, keys, write: bool = False):
     out = []
     for key in keys:
         value = db.get(key)
-        if value is not None and value.__class__ is not Set:
+        if value is not None and type(value) is not Set:
             raise CommandError(WRONGTYPE)
         out.append(value)
     return out

@@ -198,6 +198,7 @@ class _Trim:
         self.arg = -1             # index of the threshold
         self.limit_at = -1        # index of LIMIT
 
+    @cython.locals(stream=Stream)
     def apply(self, stream: Stream) -> int:
         return stream.trim(self.strategy, self.threshold, self.approx, self.limit)
 
@@ -293,7 +294,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS, summary="Appends a new entry to a stream",
          complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream)
 def xadd(client, args):
     engine = client.engine
     if args[2] == b"*":                       # the common form: no options
@@ -310,14 +311,15 @@ def xadd(client, args):
         raise CommandError(ERR_XADD_ID_ZERO)
     db = client.db
     key = args[1]
-    s = db.get(key)
-    if s is None:
+    value = db.get(key)
+    if value is None:
         if nomkstream:
             return None
-        s = Stream()
-        db.add(key, s)                        # Redis creates the key before appending
-    elif s.__class__ is not Stream:
+        value = Stream()
+        db.add(key, value)                    # Redis creates the key before appending
+    elif type(value) is not Stream:
         raise CommandError(WRONGTYPE)
+    s = value
     values = engine.config.values
     max_entries = values["stream-node-max-entries"]
     max_bytes = values["stream-node-max-bytes"]
@@ -649,7 +651,7 @@ def _xread_generic(client, args, group_cmd: bool):
 def _serve_read(waiter, key: bytes):
     """A key a blocked XREAD waits on was signalled: answer if it has new entries."""
     s = waiter.db.get(key)
-    if s is None or s.__class__ is not Stream:
+    if s is None or type(s) is not Stream:
         return None
     wanted, count = waiter.data
     gt = wanted[key]
@@ -666,7 +668,7 @@ def _serve_group(waiter, key: bytes):
     its group went away: then Redis answers with an error)."""
     db = waiter.db
     s = db.get(key)
-    if s is None or s.__class__ is not Stream:
+    if s is None or type(s) is not Stream:
         return ErrorReply(ERR_UNBLOCKED_NOKEY)
     opts = waiter.data
     group = s.groups.get(opts.group)

@@ -38,9 +38,9 @@ TOO_BIG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 def _string_or_none(value):
     """A stored value as a reply: bytes (copied if mutable), None, or WRONGTYPE."""
-    if value is None or value.__class__ is bytes:
+    if value is None or type(value) is bytes:
         return value
-    if value.__class__ is bytearray:
+    if type(value) is bytearray:
         return bytes(value)
     raise CommandError(WRONGTYPE)
 
@@ -193,9 +193,9 @@ def _set_generic(client, args, key, value, flags, expire, name):
 def get(client, args):
     db = client.db
     value = db.get(args[1])
-    if value is None or value.__class__ is bytes:
+    if value is None or type(value) is bytes:
         return value
-    if value.__class__ is bytearray:
+    if type(value) is bytearray:
         return bytes(value)
     raise CommandError(WRONGTYPE)
 
@@ -337,7 +337,7 @@ def mget(client, args):
     out = []
     for key in args[1:]:
         value = get(key)
-        cls = value.__class__
+        cls = type(value)
         out.append(value if cls is bytes else bytes(value) if cls is bytearray else None)
     return out
 
@@ -358,7 +358,7 @@ def append(client, args):
         db.add(key, extra)
         total = len(extra)
     else:
-        cls = value.__class__
+        cls = type(value)
         if cls is bytearray:
             check_length(client, len(value), len(extra))
             value += extra
@@ -384,7 +384,7 @@ def strlen(client, args):
     value = client.db.get(args[1])
     if value is None:
         return 0
-    if value.__class__ is bytes or value.__class__ is bytearray:
+    if type(value) is bytes or type(value) is bytearray:
         return len(value)
     raise CommandError(WRONGTYPE)
 
@@ -404,7 +404,7 @@ def getrange(client, args):
     value = client.db.get(args[1])
     if value is None:
         return b""
-    if value.__class__ is not bytes and value.__class__ is not bytearray:
+    if type(value) is not bytes and type(value) is not bytearray:
         raise CommandError(WRONGTYPE)
     size = len(value)
     if start < 0 and end < 0 and start > end:
@@ -447,7 +447,7 @@ def setrange(client, args):
         value += patch
         db.add(key, value)
     else:
-        cls = value.__class__
+        cls = type(value)
         if cls is not bytes and cls is not bytearray:
             raise CommandError(WRONGTYPE)
         if not patch:
@@ -498,7 +498,7 @@ def incr(client, args, delta: int = 1) -> int:
         result = delta
         db.add(key, b"%d" % result)
     else:
-        cls = value.__class__
+        cls = type(value)
         if cls is bytes and 0 < len(value) < 19 and value.isdigit() and \
                 (value[0] != 48 or len(value) == 1):
             # The common case, a small non-negative counter: int() is exact here.
@@ -549,7 +549,7 @@ def incrbyfloat(client, args):
     value = db.get(key)
     if value is None:
         current = (0, 0)
-    elif value.__class__ is bytes or value.__class__ is bytearray:
+    elif type(value) is bytes or type(value) is bytearray:
         current = longdouble.parse(bytes(value))
     else:
         raise CommandError(WRONGTYPE)
@@ -582,7 +582,7 @@ def lcs(client, args):
     db = client.db
     a, b = db.get(args[1]), db.get(args[2])
     for value in (a, b):
-        if value is not None and value.__class__ is not bytes and value.__class__ is not bytearray:
+        if value is not None and type(value) is not bytes and type(value) is not bytearray:
             raise CommandError("ERR The specified keys must contain string values")
     a = bytes(a) if a is not None else b""
     b = bytes(b) if b is not None else b""

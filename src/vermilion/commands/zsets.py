@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import random
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore, EngineCore
+from ..engine.keyspace import Database
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, NULL_ARRAY
@@ -73,12 +80,14 @@ _ZADD_FLAGS = {b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"}
 
 @command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
          since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
+@cython.locals(client=ClientCore, db=Database, args=list)
 def zadd(client, args):
     n = len(args)
     if n == 4:
         # The common case, ZADD key score member on a large set, straight through.
-        zs = client.db.get(args[1])
-        if zs.__class__ is SortedSet and zs.big:
+        db = client.db
+        zs = db.get(args[1])
+        if type(zs) is SortedSet and zs.big:
             score = parse_double(args[2])
             if score is not None:
                 return _zadd_one(client, zs, args[1], args[3], score)
@@ -96,6 +105,7 @@ def zadd(client, args):
     return _zadd(client, args, flags, idx, False)
 
 
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def _zadd_one(client, zs, key: bytes, member: bytes, score: float) -> int:
     scores = zs.scores
     old = scores.get(member)
@@ -156,7 +166,7 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
         zs = SortedSet()
         db.add(key, zs)
         created = True
-    elif zs.__class__ is not SortedSet:
+    elif type(zs) is not SortedSet:
         raise CommandError(WRONGTYPE)
     else:
         created = False
@@ -278,7 +288,7 @@ def zrevrank(client, args):
     zs = client.db.get(args[1])
     if zs is None:
         return None
-    if zs.__class__ is not SortedSet:
+    if type(zs) is not SortedSet:
         raise CommandError(WRONGTYPE)
     score = zs.scores.get(args[2])
     if score is None:
@@ -349,7 +359,7 @@ def _zrange(client, args, first: int, rangetype, reverse, store_key=None):
         if store_key is not None:
             return _store_result(client, store_key, [], b"zrangestore")
         return []
-    if zs.__class__ is not SortedSet:
+    if type(zs) is not SortedSet:
         raise CommandError(WRONGTYPE)
     if kind == RANK:
         size = len(zs)
@@ -536,7 +546,7 @@ def _zpop(client, args, from_max: bool):
     zs = db.get(key)
     if zs is None:
         return []
-    if zs.__class__ is not SortedSet:
+    if type(zs) is not SortedSet:
         raise CommandError(WRONGTYPE)
     if count == 0:
         return []
@@ -615,7 +625,7 @@ def zmpop(client, args):
 def _serve_zpop(waiter, key):
     db = waiter.db
     zs = db.get(key)
-    if zs is None or zs.__class__ is not SortedSet or not zs:
+    if zs is None or type(zs) is not SortedSet or not zs:
         return None
     from_max, count, nested = waiter.data
     return _pop_reply(waiter.client, db, key, zs, from_max, count, nested)
@@ -721,7 +731,7 @@ def _source_items(value):
     """(member, score) of a zset or a set (score 1), iterated from the tail like zuiNext."""
     if value is None:
         return []
-    if value.__class__ is SortedSet:
+    if type(value) is SortedSet:
         return [(m, s) for s, m in value.items_desc()]
     return [(m, 1.0) for m in value]
 
@@ -750,7 +760,7 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
     sources = []
     for key in args[first + 1:first + 1 + setnum]:
         value = db.get(key)
-        if value is not None and value.__class__ is not SortedSet and value.__class__ is not Set:
+        if value is not None and type(value) is not SortedSet and type(value) is not Set:
             raise CommandError(WRONGTYPE)
         sources.append(value)
     weights = [1.0] * setnum
@@ -796,7 +806,7 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
         if srcs[0][0] is not None and len(srcs[0][0]) > 0:
             first_value, first_weight = srcs[0]
             others = srcs[1:]
-            lookups = [(v, w, v.scores if v.__class__ is SortedSet else None) for v, w in others]
+            lookups = [(v, w, v.scores if type(v) is SortedSet else None) for v, w in others]
             count = 0
             for member, score in _source_items(first_value):
                 total = first_weight * score

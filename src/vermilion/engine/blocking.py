@@ -165,7 +165,7 @@ class Blocking:
     def unblock(self, client, error: bool = False) -> bool:
         """CLIENT UNBLOCK: answer with the timeout reply, or the UNBLOCKED error."""
         waiter = client.blocked
-        if waiter is None or waiter.__class__ is not Waiter:
+        if waiter is None or type(waiter) is not Waiter:
             return False
         # Redis counts every CLIENT UNBLOCK as a failed call of the blocked command,
         # with the timeout reply too (updateStatsOnUnblock(..., had_errors=1)).
@@ -175,7 +175,7 @@ class Blocking:
 
     def disconnect(self, client) -> None:
         waiter = client.blocked
-        if waiter is not None and waiter.__class__ is Waiter:
+        if waiter is not None and type(waiter) is Waiter:
             self._release(waiter)
 
     def _release(self, waiter: Waiter) -> None:
@@ -206,12 +206,12 @@ class Blocking:
         blocked command in INFO commandstats, as it does in Redis; a timeout does not."""
         self._release(waiter)
         client = waiter.client
-        if reply.__class__ is ErrorReply:
+        if type(reply) is ErrorReply:
             self.engine.count_error(reply.message)
             failed = True
         if failed:
             name = client.last_command
-            cmd = self.engine.find_command(name.encode() if name.__class__ is str else name)
+            cmd = self.engine.find_command(name.encode() if type(name) is str else name)
             if cmd is not None:
                 cmd.failed_calls += 1
         mode = getattr(client, "reply_mode", 0)

@@ -10,9 +10,12 @@ cdef class Stats:
     cdef public dict error_codes
     cdef public object start_time, ops_samples
 
+@cython.final
 cdef class Engine(EngineCore):
     @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int)
+    @cython.final
     cpdef execute(self, ClientCore client, list args)
 
     @cython.locals(dirty="long long", start="long long", elapsed="long long")
+    @cython.final
     cpdef call(self, ClientCore client, CommandCore cmd, list args)

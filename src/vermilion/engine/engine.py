@@ -248,7 +248,7 @@ class Engine(EngineCore):
             else:
                 refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:
-                if refusal.__class__ is ErrorReply:
+                if type(refusal) is ErrorReply:
                     return self.refused(client, cmd, refusal)
                 return refusal
         return self.call(client, cmd, args)

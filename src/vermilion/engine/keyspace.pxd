@@ -1,6 +1,8 @@
 # Compiled layout of Database (Cython pure-Python mode, see engine/core.pxd).
+cimport cython
 from vermilion.engine.core cimport EngineCore
 
+@cython.final
 cdef class Database:
     cdef public int index
     cdef public EngineCore engine
@@ -13,7 +15,12 @@ cdef class Database:
     cdef public object sample
     cdef dict __dict__
 
-    # Called by the hot handlers as C calls (a Python subclass could still override them).
+    # Called by the hot handlers as C calls. Final (the class too): a method a
+    # subclass could override costs a lookup of its name on every call on 3.12+
+    # (Cython caches that check with dict versions, which 3.12 deprecated).
+    @cython.final
     cpdef get(self, key)
+    @cython.final
     cpdef set(self, key, value, keep_ttl=*)
+    @cython.final
     cpdef add(self, key, value)

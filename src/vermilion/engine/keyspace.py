@@ -170,13 +170,13 @@ class Database:
     def get_typed(self, key: bytes, cls):
         """The value at `key` if it is a `cls`; None if missing; WRONGTYPE otherwise."""
         value = self.get(key)
-        if value is None or value.__class__ is cls:
+        if value is None or type(value) is cls:
             return value
         raise CommandError(WRONGTYPE)
 
     def get_string(self, key: bytes):
         value = self.get(key)
-        if value is None or value.__class__ is bytes or value.__class__ is bytearray:
+        if value is None or type(value) is bytes or type(value) is bytearray:
             return value
         raise CommandError(WRONGTYPE)
 
@@ -202,11 +202,11 @@ class Database:
         data[key] = value
         # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
         if old is None:
-            if value.__class__ is bytes:
+            if type(value) is bytes:
                 self.mem += ((len(key) + 48) & -16) + ((len(value) + 48) & -16) + 60
             else:
                 self.mem += ((len(key) + 48) & -16) + 60 + value_size(value)
-        elif value.__class__ is bytes and old.__class__ is bytes:
+        elif type(value) is bytes and type(old) is bytes:
             if len(value) != len(old):
                 self.mem += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
         else:
@@ -224,7 +224,7 @@ class Database:
             self._stored(key)
         self.data[key] = value
         self.mem += ((len(key) + 48) & -16) + KEY_SLOT + (
-            (len(value) + 48) & -16 if value.__class__ is bytes else value_size(value))
+            (len(value) + 48) & -16 if type(value) is bytes else value_size(value))
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -239,7 +239,7 @@ class Database:
         """Measure the value at `key` again after in-place changes (engine/memory.py)."""
         value = self.data.get(key)
         if value is not None:
-            cls = value.__class__
+            cls = type(value)
             if cls is not bytes and cls is not bytearray:
                 old = value.mem
                 self.mem += value_size(value) - old
@@ -271,7 +271,7 @@ class Database:
         if value is None:
             return False
         self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + (
-            (len(value) + 48) & -16 if value.__class__ is bytes else counted_size(value))
+            (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))
         if self.expires and self.expires.pop(key, None) is not None:
             self.mem -= EXPIRE_ENTRY
             self._ttl_dropped()

@@ -178,7 +178,7 @@ class Plan:
 
 def resp2_roundtrip(reply):
     """What a reply becomes after Redis -> Lua (RESP2) -> Redis."""
-    c = reply.__class__
+    c = type(reply)
     if c is bytes:
         return reply
     if c is int:

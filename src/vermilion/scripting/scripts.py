@@ -65,7 +65,7 @@ def _command_argv(args) -> list | None:
     they are, numbers as Redis's Lua conversion writes them; None for anything else."""
     argv = []
     for a in args:
-        c = a.__class__
+        c = type(a)
         if c is bytes:
             argv.append(a)
         elif c is int or c is float:
@@ -212,7 +212,7 @@ class Scripts:
             return script
         flags, shebang, code = parse_shebang(body)
         fn = self.eval_lua.compile_fn(code, b"@user_script")
-        if fn.__class__ is tuple:
+        if type(fn) is tuple:
             raise CommandError(b"ERR Error compiling script (new function): " + (fn[1] or b""))
         script = Script(sha, body, fn, flags, shebang, fastpath.plan(code))
         self.scripts[sha] = script
@@ -337,7 +337,7 @@ class Scripts:
             engine.effects = _NO_EFFECTS    # propagated above, or collected by an enclosing EXEC
         if ctx.shutdown:
             return NO_REPLY     # SHUTDOWN NOSAVE ended it: the server exits without replying
-        c = result.__class__
+        c = type(result)
         if c is bytes:
             return result
         if c is int:
@@ -354,7 +354,7 @@ class Scripts:
         msg, source, line = (tuple(result[1:]) + (None, None, None))[:3]
         if msg is None:
             msg = b"ERR unknown error"
-        elif msg.__class__ is not bytes:
+        elif type(msg) is not bytes:
             msg = number_arg(msg) if isinstance(msg, (int, float)) else str(msg).encode()
         if source is not None and line is not None:
             msg = b"%b script: %b, on %b:%d." % (msg, name, source, line)
@@ -465,7 +465,7 @@ class Scripts:
         if ctx.repl != 3:
             return self._call_unreplicated(ctx, cmd, argv)
         reply = engine.call(ctx.client, cmd, argv)
-        if reply.__class__ is ErrorReply:
+        if type(reply) is ErrorReply:
             return ErrorReply(error_text(b"-" + reply.message))
         return reply
 
@@ -484,7 +484,7 @@ class Scripts:
         if argv is None:
             return _ERR_ARG_TYPE, 1
         reply = self.dispatch(argv)
-        c = reply.__class__
+        c = type(reply)
         if c is bytes or c is int:
             return reply
         if c is Status:
@@ -528,18 +528,18 @@ class Scripts:
                 for k, v in specs:      # a loop, not a comprehension: no extra frame
                     argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
                 reply = dispatch(argv)
-                if reply.__class__ is ErrorReply:
+                if type(reply) is ErrorReply:
                     raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
                 k, v = plan.expected
                 expected = args[2 + v] if k == 0 else args[base + v] if k == 1 else v
-                if reply.__class__ is not bytes or reply != expected:
+                if type(reply) is not bytes or reply != expected:
                     return plan.otherwise
             line, specs = plan.call
             argv = []
             for k, v in specs:
                 argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
             reply = dispatch(argv)
-            c = reply.__class__
+            c = type(reply)
             if c is bytes:
                 return reply
             if c is ErrorReply:
@@ -571,8 +571,8 @@ class Scripts:
         if n != 1:
             return b"ERR wrong number of arguments", 1
         value = args[0]
-        if value.__class__ is not bytes:
-            if isinstance(value, (int, float)) and value.__class__ is not bool:
+        if type(value) is not bytes:
+            if isinstance(value, (int, float)) and type(value) is not bool:
                 value = _lua_tostring_number(value)
             else:
                 value = b""
@@ -589,9 +589,9 @@ class Scripts:
             return b"ERR Invalid debug level.", 1
         parts = []
         for a in args[1:]:
-            if a.__class__ is bytes:
+            if type(a) is bytes:
                 parts.append(a)
-            elif isinstance(a, (int, float)) and a.__class__ is not bool:
+            elif isinstance(a, (int, float)) and type(a) is not bool:
                 parts.append(_lua_tostring_number(a))
         log.log(_LOG_LEVELS[level], "%s", b" ".join(parts).decode("utf-8", "replace"))
         return None
@@ -624,12 +624,12 @@ class Scripts:
         if not args:
             return _ERR_NO_ARGS, 1
         name = args[0]
-        if name.__class__ is not bytes:
+        if type(name) is not bytes:
             return b"ERR Invalid command passed to redis.acl_check_cmd()", 1
         cmd = self.engine.find_command(name)
         if cmd is not None and cmd.subcommands is not None:
             sub = args[1] if len(args) > 1 else None
-            cmd = cmd.subcommands.get(sub.lower()) if sub.__class__ is bytes else None
+            cmd = cmd.subcommands.get(sub.lower()) if type(sub) is bytes else None
         if cmd is None:
             return b"ERR Invalid command passed to redis.acl_check_cmd()", 1
         argv = _command_argv(args)
@@ -698,11 +698,11 @@ def parse_shebang(body: bytes):
 
 def _lua_tonumber(value):
     """Lua's tonumber for what lupa hands us (numbers, or strings that look like numbers)."""
-    if value.__class__ is bool or value is None:
+    if type(value) is bool or value is None:
         return None
     if isinstance(value, (int, float)):
         return value
-    if value.__class__ is bytes:
+    if type(value) is bytes:
         text = value.strip()
         try:
             if text[:2].lower() in (b"0x",) or text[:3].lower() in (b"-0x",):
@@ -715,7 +715,7 @@ def _lua_tonumber(value):
 
 def _lua_tostring_number(value) -> bytes:
     """Lua 5.1's tostring of a number: %.14g."""
-    if value.__class__ is int and -10**14 < value < 10**14:
+    if type(value) is int and -10**14 < value < 10**14:
         return b"%d" % value
     return (b"%.14g" % float(value)).replace(b"inf", b"inf")
 

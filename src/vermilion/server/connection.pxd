@@ -4,12 +4,16 @@ from vermilion.engine.client cimport Client
 from vermilion.engine.engine cimport Engine, Stats
 from vermilion.server.server cimport Server
 
+@cython.final
 cdef class Connection(Client):
     @cython.locals(engine=Engine, stats=Stats, out=list)
+    @cython.final
     cpdef data_received(self, data)
 
     @cython.locals(server=Server)
+    @cython.final
     cpdef _write(self, list out)
 
     @cython.locals(engine=Engine, stats=Stats, server=Server)
+    @cython.final
     cpdef flush(self, list out)

@@ -136,7 +136,7 @@ class Connection(Client):
                 return self._keep_input(data, requests.pos)
             if self.reply_mode:
                 self._append_reply(reply, out)
-            elif reply.__class__ is bytes:
+            elif type(reply) is bytes:
                 out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
             elif reply is not NO_REPLY:
                 encode(reply, out, self.resp3)
@@ -246,7 +246,7 @@ class Connection(Client):
                 self.reply_mode = 0
             # (P|S)SUBSCRIBE confirmations are pushes: Redis sends them whatever
             # CLIENT REPLY says, in RESP2 as well (they are the subscriber's messages).
-            if reply.__class__ is not Push:
+            if type(reply) is not Push:
                 return
         encode(reply, out, self.resp3)
 

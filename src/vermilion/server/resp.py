@@ -12,7 +12,7 @@ from ..engine.replies import (  # noqa: F401  (format_double re-exported)
 
 def encode(value, out: list, resp3: bool) -> None:
     """Append the wire form of `value` to `out` (a list of bytes pieces)."""
-    t = value.__class__
+    t = type(value)
     if t is bytes:
         out.append(b"$%d\r\n%b\r\n" % (len(value), value))
     elif t is int:
@@ -23,7 +23,7 @@ def encode(value, out: list, resp3: bool) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(value))
-        if len(value) > 8 and value[0].__class__ is bytes and value[-1].__class__ is bytes:
+        if len(value) > 8 and type(value[0]) is bytes and type(value[-1]) is bytes:
             # Arrays of bulk strings (LRANGE, MGET, field lists) in one comprehension;
             # anything else in them (None, int, nested) raises TypeError: go item by item.
             try:
@@ -33,7 +33,7 @@ def encode(value, out: list, resp3: bool) -> None:
                 pass
         append = out.append
         for item in value:
-            if item.__class__ is bytes:
+            if type(item) is bytes:
                 append(b"$%d\r\n%b\r\n" % (len(item), item))
             else:
                 encode(item, out, resp3)

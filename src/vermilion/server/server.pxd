@@ -2,13 +2,16 @@
 cimport cython
 from vermilion.engine.core cimport ClientCore
 
+@cython.final
 cdef class Server:
     cdef public object engine, config, clients
     cdef public list flush_queue
     cdef public bint obuf_limits_active
     cdef dict __dict__
 
+    @cython.final
     cpdef schedule_flush(self, client)
 
     @cython.locals(client=ClientCore, queue=list)
+    @cython.final
     cpdef flush_pending(self)

@@ -16,5 +16,13 @@ cdef class Stream:
     cdef public object mem, unit
     cdef dict __dict__
 
-    @cython.locals(node=_Node, nodes=list)
+    # Stream IDs are unsigned 64-bit: the append's ID arithmetic fits C integers.
+    @cython.locals(node=_Node, nodes=list, n=Py_ssize_t, live=Py_ssize_t, lpbytes=Py_ssize_t,
+                   now="unsigned long long", last_ms="unsigned long long",
+                   last_seq="unsigned long long", ms="unsigned long long",
+                   seq="unsigned long long", node_ms="unsigned long long",
+                   node_seq="unsigned long long", msd="unsigned long long", seq_size=Py_ssize_t)
     cpdef add_pair(self, field, value, now_ms, node_max_entries=*, node_max_bytes=*)
+
+    @cython.locals(nodes=list, node=_Node)
+    cpdef trim(self, strategy, threshold, approx=*, limit=*)

@@ -1100,22 +1100,33 @@ class Stream:
         if type(blob) is not bytearray or node.fields != (field,) or n >= 64 or live >= 127 \
                 or (n and value[0] in _NUM_START):
             return None
+        # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
+        # difference below is taken only where it cannot be negative.
         last_ms, last_seq = self.last_id
-        if now_ms > last_ms:
-            ms, seq = now_ms, 0
+        now = now_ms
+        if now > last_ms:
+            ms = now
+            seq = 0
         elif last_seq < 0xFFFFFFFF:
-            ms, seq = last_ms, last_seq + 1
+            ms = last_ms
+            seq = last_seq + 1
         else:
             return None
-        msd = ms - node.ms
-        seqd = seq - node.seq         # negative once the ms moved on within this node
+        node_ms = node.ms
+        if ms < node_ms or ms - node_ms > 0xFFFFFFFF:
+            return None
+        msd = ms - node_ms
         lpbytes = node.lpbytes
-        if msd > 0xFFFFFFFF or lpbytes + len(field) + n >= \
+        if lpbytes + len(field) + n >= \
                 (node_max_bytes if 0 < node_max_bytes <= _LP_MAX_SIZE else _LP_MAX_SIZE) or \
                 (node_max_entries and live + node.dead >= node_max_entries):
             return None
-        node.lpbytes = lpbytes + n + 6 + (2 if msd <= 127 else _lp_int_size(msd)) + \
-            (2 if 0 <= seqd <= 127 else _lp_int_size(_s64(seqd)))
+        node_seq = node.seq
+        if seq >= node_seq and seq - node_seq <= 127:
+            seq_size = 2
+        else:                         # the ms moved on within this node: a negative delta
+            seq_size = _lp_int_size(_s64(seq - node_seq))
+        node.lpbytes = lpbytes + n + 6 + (2 if msd <= 127 else _lp_int_size(msd)) + seq_size
         node.live = live + 1
         node.offs.append(len(blob))
         node.msd.append(msd)
@@ -1257,9 +1268,11 @@ class Stream:
         condition; then (exact mode only) entries of the first remaining node
         are flagged deleted one by one.
         """
-        maxlen = strategy.lower() == "maxlen"
+        maxlen = strategy == "maxlen" or strategy.lower() == "maxlen"
         if maxlen:
             max_len = int(threshold)  # type: ignore[arg-type]
+            if self.length <= max_len:    # the usual XADD MAXLEN: nothing to do
+                return 0
         else:
             min_key = threshold.key  # type: ignore[union-attr]
         deleted = 0
