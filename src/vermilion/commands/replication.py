@@ -157,7 +157,9 @@ class Primary:
         self.waiters: dict = {}          # WAIT clients -> (offset, numreplicas)
         self.getack_scheduled = False
         self.cron_second = 0
-        self.cron_loops = 0
+        # Seconds of replication cron; a PING every repl-ping-replica-period of them
+        # (counted from 1: none in the first second of a new server).
+        self.cron_loops = 1
 
     # -- full synchronisation ------------------------------------------------------------
 
