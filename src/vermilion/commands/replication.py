@@ -550,7 +550,7 @@ def replconf(client, args):
             if link is not None:
                 link.listening_port = conf["port"]
         elif opt == b"ip-address":
-            if len(value) >= 46:
+            if len(value) >= 256:       # NET_HOST_STR_LEN
                 raise CommandError("ERR REPLCONF ip-address provided by replica instance is too "
                                    "long: %d bytes" % len(value))
             conf["ip"] = value.decode("utf-8", "replace")
@@ -666,6 +666,6 @@ def _setup(engine) -> None:
 
     engine.disconnect_hooks.append(disconnected)
     engine.config.listeners.append(config_changed)
-    engine.add_gate_hook(primary.gate)
+    engine.add_gate_hook(primary.gate, first=True)      # refused before MULTI queues it
     engine.add_cron_task(primary.cron)
     primary.update_gate()
