@@ -192,6 +192,9 @@ class Replication:
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
 
+    def backlog_bytes(self) -> int:
+        return self.backlog.histlen if self.backlog is not None else 0
+
     def reset_stats(self) -> None:
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
 
