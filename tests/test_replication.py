@@ -404,3 +404,21 @@ def _held_stream_limit(port: int):
 
 def test_replica_output_limit_drops_a_replica_that_does_not_read(ports):
     assert same_on_both(ports, _held_stream_limit)
+
+
+def test_failover_argument_errors(pair):
+    pair.run("""
+    FAILOVER ABORT
+    FAILOVER abort extra
+    FAILOVER TIMEOUT 0
+    FAILOVER TIMEOUT -5
+    FAILOVER TIMEOUT x
+    FAILOVER TIMEOUT 10 TIMEOUT 20
+    FAILOVER TO host
+    FAILOVER TO host x
+    FAILOVER FORCE FORCE
+    FAILOVER nosuch
+    FAILOVER
+    FAILOVER FORCE
+    FAILOVER TO 127.0.0.1 1 TIMEOUT 10 FORCE
+    """)
