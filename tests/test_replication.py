@@ -352,6 +352,8 @@ def test_min_replicas_to_write_refuses_writes(pair):
         GET k
         EXEC
         EVAL "return redis.call('get', 'k')" 0
+        EVAL "return redis.call('set', 'k', 'v')" 0
+        EVAL "return redis.pcall('set', 'k', 'v')" 0
         CONFIG SET min-replicas-max-lag 0
         SET k v
         CONFIG SET min-replicas-max-lag 10
