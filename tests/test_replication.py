@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -465,3 +466,30 @@ def _shared_snapshot(port: int):
 
 def test_diskless_max_replicas_and_repl_timeout(ports):
     assert same_on_both(ports, _shared_snapshot) == (True, b"+FULLRESYNC")
+
+
+def _cli_rdb(port: int, tmp: str):
+    """redis-cli --rdb / --functions-rdb: REPLCONF rdb-only and rdb-filter-only."""
+    r = redis.Redis(port=port)
+    r.config_set("repl-diskless-sync-delay", 0)
+    r.flushall()
+    r.set("cli:key", "value")
+    r.function_load("#!lua name=clilib\nredis.register_function('clif', function() return 1 end)",
+                    replace=True)
+    seen = []
+    for option in ("--rdb", "--functions-rdb"):
+        path = os.path.join(tmp, f"{port}{option}.rdb")
+        done = subprocess.run(["redis-cli", "-p", str(port), option, path], capture_output=True,
+                              timeout=60)
+        with open(path, "rb") as f:
+            data = f.read()
+        seen.append((done.returncode, data[:5], b"cli:key" in data, b"clilib" in data))
+    _wait_for(lambda: r.info("replication")["connected_slaves"] == 0, "rdb-only replicas gone")
+    r.function_delete("clilib")
+    r.close()
+    return seen
+
+
+def test_redis_cli_rdb_and_functions_rdb(ports, tmp_path):
+    assert same_on_both(ports, _cli_rdb, str(tmp_path)) == [
+        (0, b"REDIS", True, True), (0, b"REDIS", False, True)]
