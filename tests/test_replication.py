@@ -263,6 +263,7 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         # WAIT: the replica acknowledges this connection's write.
         pr.set("waited", "1")
         assert pr.execute_command("WAIT", "1", "10000") == 1
+        assert pr.execute_command("WAIT", "2", "100") == 1      # the timeout answers the count
         # Partial resync: the link is cut, writes continue, the replica comes back.
         p = pr.pipeline(transaction=False)
         p.execute_command("CLIENT", "KILL", "TYPE", "replica")

@@ -155,7 +155,7 @@ class Primary:
         self.repl.over_limit = self.held_over_limit
         self.transfer: RdbTransfer | None = None
         self.start_timer = None
-        self.waiters: dict = {}          # WAIT clients -> (offset, numreplicas)
+        self.waiters: dict = {}          # WAIT clients -> (their Waiter, offset, numreplicas)
         self.getack_scheduled = False
         self.cron_second = 0
         self.failover_target = None      # (host, port) FAILOVER hands over to
@@ -237,6 +237,8 @@ class Primary:
             return
         self.transfer = transfer
         child.on_done = lambda ok, info: self.child_done(transfer, ok)
+        # The snapshot holds everything fed so far: none of it may be held for them.
+        repl.flush()
         offset = repl.master_repl_offset
         # The next write selects its database again: a new replica has none selected.
         repl.selected_db = -1
@@ -341,12 +343,11 @@ class Primary:
         if not self.waiters:
             return
         blocking = self.engine.blocking
-        for client, (offset, numreplicas) in list(self.waiters.items()):
-            count = self.repl.acked(offset)
-            waiter = client.blocked
-            if waiter is None:
-                self.waiters.pop(client, None)
+        for client, (waiter, offset, numreplicas) in list(self.waiters.items()):
+            if client.blocked is not waiter:        # answered (timeout, CLIENT UNBLOCK)
+                del self.waiters[client]
                 continue
+            count = self.repl.acked(offset)
             waiter.timeout_reply = count
             if count >= numreplicas:
                 self.waiters.pop(client, None)
@@ -516,6 +517,7 @@ def primary_of(engine) -> Primary:
 
 def _become_replica(client, pre_psync: bool):
     engine = client.engine
+    engine.replication.flush()
     link = engine.replication.attach(client)
     client.kind = "replica"
     link.pre_psync = pre_psync
@@ -703,7 +705,7 @@ def wait(client, args):
     reply = engine.blocking.block(client, [], timeout_ms, _serve_nothing, acked)
     if client.blocked is not None:
         primary = primary_of(engine)
-        primary.waiters[client] = (offset, numreplicas)
+        primary.waiters[client] = (client.blocked, offset, numreplicas)
         primary.request_acks()
     return reply
 
