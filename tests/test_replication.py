@@ -211,6 +211,9 @@ class _Writer(threading.Thread):
             p.sadd("w:set", i % 40)
             p.xadd("w:stream", {"i": i}, maxlen=100, approximate=False)
             p.pexpire(f"w:s:{i % 50}", 100000)
+            p.set(f"w:ttl:{i % 10}", i, px=3)           # expires on the primary: DEL follows
+            p.eval("redis.call('incr', KEYS[1]); return redis.call('lpush', KEYS[2], ARGV[1])",
+                   2, "w:lua", "w:lualist", i)
             p.execute()
             if i % 7 == 0:
                 self.r.xreadgroup("wg", "c1", {"w:stream": ">"}, count=2)
@@ -249,6 +252,9 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         _wait_for(lambda: writer.count > 20, "writes after the sync")
         writer.stop.set()
         writer.join()
+        # The short-lived keys are gone on the primary (KEYS expires them): their DELs
+        # are in the stream the replica must reach.
+        _wait_for(lambda: not pr.keys("w:ttl:*"), "the short TTLs expired")
         _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
         assert diff(_dataset(pr), _dataset(rr)) == []
         info = _info(pr)

@@ -376,13 +376,14 @@ class Primary:
     def write_refusal(self) -> ErrorReply | None:
         """-NOREPLICAS while fewer good replicas than min-replicas-to-write (scripts'
         writes are checked here too, as Redis's scriptVerifyWriteCommandAllow)."""
-        if self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
+        if self.repl.role != "master" or self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
             return None
         return ErrorReply(NOREPLICAS)
 
     def gate(self, client, cmd, args):
+        # A replica never refuses for lack of replicas (Redis's checkGoodReplicasStatus).
         if not self.engine.busy & BUSY_NOREPLICAS or client.kind == "master" or \
-                client.kind == "script":
+                client.kind == "script" or self.repl.role != "master":
             return None
         if not (cmd.is_write or (cmd.name == "exec" and client.multi and
                                  any(queued[0].is_write for queued in client.multi))):
