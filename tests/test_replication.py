@@ -252,9 +252,10 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         _wait_for(lambda: writer.count > 20, "writes after the sync")
         writer.stop.set()
         writer.join()
-        # The short-lived keys are gone on the primary (KEYS expires them): their DELs
-        # are in the stream the replica must reach.
-        _wait_for(lambda: not pr.keys("w:ttl:*"), "the short TTLs expired")
+        # The short-lived keys are deleted on the primary (active expiry): their DELs are
+        # in the stream the replica must reach (DBSIZE counts keys not deleted yet).
+        _wait_for(lambda: not pr.keys("w:ttl:*") and pr.dbsize() == len(pr.keys("*")),
+                  "the short TTLs deleted")
         _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
         assert diff(_dataset(pr), _dataset(rr)) == []
         info = _info(pr)
