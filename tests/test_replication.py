@@ -142,14 +142,17 @@ def _psync_stream(port: int):
     s.close()
     info.close()
     c.close()
-    return (replies, word, len(replid), rdb[:5], slave0.split(",")[:2], first, second, getack,
+    # The snapshot names its history and the db the stream has selected, as Redis's does.
+    aux = [field in rdb for field in (b"repl-stream-db", b"repl-id(" + replid, b"repl-offset")]
+    return (replies, word, len(replid), rdb[:5], aux, slave0.split(",")[:2], first, second, getack,
             waited, role.value[0], [r.value for r in role.value[2].value], stats)
 
 
 def test_psync_full_diskless_then_stream_wait_and_getack(ports):
     result = same_on_both(ports, _psync_stream)
     assert result[1] == b"+FULLRESYNC"
-    assert result[8] == (":", 1)
+    assert result[4] == [True, True, True]
+    assert result[9] == (":", 1)
 
 
 # -- a real redis-server replicating from Vermilion ------------------------------------------------

@@ -209,6 +209,10 @@ class Primary:
         persistence = engine.persistence
         log.info("Starting BGSAVE for SYNC with target: %s", "replicas sockets" if diskless else "disk")
         transfer = RdbTransfer(self, links, diskless)
+        # The snapshot holds everything fed so far: none of it may be held for them.
+        repl.flush()
+        offset = repl.master_repl_offset
+        repl_info = (repl.stream_db(), repl.replid, offset)
         if diskless:
             rfd, wfd = os.pipe()
             mark = os.urandom(20).hex().encode()
@@ -216,7 +220,8 @@ class Primary:
             keys, functions = links[0].req
 
             def work():
-                for block in _chain((b"$EOF:" + mark + b"\r\n",), chunks(keys, functions), (mark,)):
+                for block in _chain((b"$EOF:" + mark + b"\r\n",), chunks(keys, functions, repl_info),
+                                    (mark,)):
                     view = memoryview(block)
                     while view:
                         view = view[os.write(wfd, view):]
@@ -228,7 +233,7 @@ class Primary:
                 os.close(rfd)
         else:
             rfd = -1
-            child = persistence.child if persistence.bgsave() else None
+            child = persistence.child if persistence.bgsave(repl_info) else None
         if child is None:
             log.warning("BGSAVE for replication failed")
             for link in links:
@@ -237,9 +242,6 @@ class Primary:
             return
         self.transfer = transfer
         child.on_done = lambda ok, info: self.child_done(transfer, ok)
-        # The snapshot holds everything fed so far: none of it may be held for them.
-        repl.flush()
-        offset = repl.master_repl_offset
         # The next write selects its database again: a new replica has none selected.
         repl.selected_db = -1
         for link in links:

@@ -59,7 +59,9 @@ Hooks the replica side fills in
     FAILOVER: stop being a replica; the PSYNC then proceeds as on a primary),
     ``replica_info()`` (the INFO replication pairs Redis prints between ``role``
     and ``connected_slaves`` on a replica: master_host ... slave_announced),
-    ``role_reply()`` (ROLE's reply on a replica), ``become_replica(host, port)`` and
+    ``role_reply()`` (ROLE's reply on a replica), ``master_stream_db()`` (the database
+    our primary's stream has selected: a sub-replica's snapshot names it, since the
+    forwarded stream will not select it again), ``become_replica(host, port)`` and
     ``become_primary()`` (what REPLICAOF host port / NO ONE do; FAILOVER calls them:
     while ``failover_state == "failover-in-progress"`` the PSYNC sent to the new
     primary carries ``FAILOVER`` and its outcome is reported with
@@ -213,6 +215,7 @@ class Replication:
         self.failover_request = None     # accept PSYNC ... FAILOVER from this client: become primary
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
+        self.master_stream_db = None     # the db our primary's stream has selected
         self.become_replica = None       # replicate (host, port), as REPLICAOF (FAILOVER)
         self.become_primary = None       # stop replicating, as REPLICAOF NO ONE (FAILOVER ABORT)
         # Set by commands/replication.py: the replica side reports whether the target
@@ -222,6 +225,13 @@ class Replication:
     def backlog_bytes(self) -> int:
         self.flush()
         return self.backlog.histlen if self.backlog is not None else 0
+
+    def stream_db(self) -> int:
+        """The database the stream that follows a snapshot has selected (the
+        snapshot's repl-stream-db)."""
+        if self.role != "master" and self.master_stream_db is not None:
+            return self.master_stream_db()
+        return max(self.selected_db, 0)
 
     def reset_stats(self) -> None:
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
