@@ -504,3 +504,27 @@ def _cli_rdb(port: int, tmp: str):
 def test_redis_cli_rdb_and_functions_rdb(ports, tmp_path):
     assert same_on_both(ports, _cli_rdb, str(tmp_path)) == [
         (0, b"REDIS", True, True), (0, b"REDIS", False, True)]
+
+
+def _backlog_ttl(port: int):
+    """repl-backlog-ttl: the backlog of a primary without replicas is freed, with a new id."""
+    c = RawClient(port)
+    c.call("CONFIG", "SET", "repl-backlog-ttl", "1")
+    s, buf = _fake_replica(port)
+    _wait_for(lambda: b"repl_backlog_active:1" in c.call("INFO", "replication").value, "a backlog")
+    before = c.call("INFO", "replication").value
+    s.close()
+    _wait_for(lambda: b"repl_backlog_active:0" in c.call("INFO", "replication").value,
+              "the backlog freed")
+    after = c.call("INFO", "replication").value
+    c.call("CONFIG", "SET", "repl-backlog-ttl", "3600")
+    c.close()
+
+    def field(text, name):
+        return text.split(name + b":")[1].split(b"\r\n")[0]
+    return field(before, b"master_replid") != field(after, b"master_replid"), \
+        field(after, b"repl_backlog_histlen")
+
+
+def test_backlog_freed_after_ttl_without_replicas(ports):
+    assert same_on_both(ports, _backlog_ttl) == (True, b"0")

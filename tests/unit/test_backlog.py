@@ -25,3 +25,30 @@ def test_backlog_holds_the_newest_bytes(size, steps):
         assert backlog.first_offset == 1 + len(stream) - len(held)
         for offset in range(backlog.first_offset, len(stream) + 2):
             assert backlog.since(offset) == stream[offset - 1:]
+
+
+class _Engine:
+    def __init__(self):
+        self.config = {"repl-backlog-size": 100, "repl-backlog-ttl": 3600,
+                       "min-replicas-max-lag": 10}
+        self.sinks = []
+        self.loop = None
+
+
+def test_psync_after_promotion_serves_the_old_history_up_to_the_switch():
+    from vermilion.engine.replication import Replication
+    repl = Replication(_Engine())
+    repl.create_backlog()
+    old = repl.replid
+    repl.feed(b"x" * 30)                       # offsets 1..30
+    assert repl.can_continue(old, 31) and repl.can_continue(old, 1)
+    assert not repl.can_continue(old, 32) and not repl.can_continue("?", 1)
+    repl.shift_replid()                        # promotion: old history valid up to 31
+    assert (repl.replid2, repl.second_replid_offset) == (old, 31)
+    repl.feed(b"y" * 10)
+    assert repl.can_continue(old, 31) and repl.can_continue(repl.replid, 41)
+    assert not repl.can_continue(old, 32)       # the old primary never sent byte 31+
+    assert repl.backlog.since(31) == b"y" * 10
+    repl.feed(b"z" * 200)                      # the backlog (100 bytes) moved past them
+    assert not repl.can_continue(old, 31) and not repl.can_continue(repl.replid, 41)
+    assert repl.can_continue(repl.replid, 241 - 100)

@@ -356,8 +356,9 @@ class Replication:
     def cron(self, now_ms: int) -> None:
         """Free a primary's backlog after repl-backlog-ttl without replicas."""
         ttl = self.config["repl-backlog-ttl"]
+        # Whole seconds, strictly more than the ttl, as Redis counts them.
         if self.backlog is not None and self.role == "master" and not self.replicas \
-                and ttl and now_ms - self.no_replicas_since_ms >= ttl * 1000:
+                and ttl and now_ms // 1000 - self.no_replicas_since_ms // 1000 > ttl:
             # A new id too: a replica that comes back must not PSYNC into a gap.
             self.new_replid()
             self.clear_replid2()
