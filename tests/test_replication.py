@@ -1,4 +1,10 @@
-"""SYNC, master side: the dataset as an RDB payload, then the propagated writes."""
+"""Replication, primary side, against real redis-server 7.0.
+
+Raw replicas (SYNC, PSYNC by hand) run the same scenario on redis-server and on
+Vermilion and compare what they see; real redis-server replicas of a Vermilion
+primary (processes started here, on loopback, killed in teardown) sync during
+writes and must end with the same dataset. Every wait polls the servers' state.
+"""
 from __future__ import annotations
 
 import os
