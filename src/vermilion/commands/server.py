@@ -118,7 +118,8 @@ def _memory_section(engine):
         ("mem_fragmentation_ratio", "%.2f" % frag), ("mem_fragmentation_bytes", rss - used),
         # The startup baseline and the buffers are not counted for eviction.
         ("mem_not_counted_for_evict", used - mem.ledger_total()),
-        ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0),
+        ("mem_replication_backlog", engine.replication.backlog_bytes()),
+        ("mem_total_replication_buffers", engine.replication.backlog_bytes()),
         ("mem_clients_slaves", 0), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
         ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
@@ -152,8 +153,9 @@ def _stats_section(engine):
         ("instantaneous_ops_per_sec", engine.ops_per_sec()),
         ("total_net_input_bytes", s.net_input_bytes), ("total_net_output_bytes", s.net_output_bytes),
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
-        ("rejected_connections", s.rejected_connections), ("sync_full", 0), ("sync_partial_ok", 0),
-        ("sync_partial_err", 0), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
+        ("rejected_connections", s.rejected_connections), ("sync_full", engine.replication.sync_full),
+        ("sync_partial_ok", engine.replication.sync_partial_ok),
+        ("sync_partial_err", engine.replication.sync_partial_err), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0), ("expire_cycle_cpu_milliseconds", 0),
         ("evicted_keys", s.evicted_keys), ("evicted_clients", s.evicted_clients),
         ("total_eviction_exceeded_time", exceeded[0]), ("current_eviction_exceeded_time", exceeded[1]),
@@ -171,13 +173,32 @@ def _stats_section(engine):
 
 
 def _replication_section(engine):
-    return [
-        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
-        ("master_replid", RUN_ID), ("master_replid2", "0" * 40), ("master_repl_offset", 0),
-        ("second_repl_offset", -1), ("repl_backlog_active", 0),
-        ("repl_backlog_size", engine.config["repl-backlog-size"]),
-        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+    repl = engine.replication
+    repl.flush()
+    config = engine.config
+    out = [("role", repl.role)]
+    if repl.role != "master" and repl.replica_info is not None:
+        out += repl.replica_info()
+    out.append(("connected_slaves", len(repl.replicas)))
+    if config["min-replicas-to-write"] and config["min-replicas-max-lag"]:
+        out.append(("min_slaves_good_slaves", repl.good_replicas(engine.clock.ms())))
+    now_s = engine.clock.ms() // 1000
+    for i, link in enumerate(repl.replicas.values()):
+        lag = now_s - link.ack_time_ms // 1000 if link.state == "online" else 0
+        out.append((f"slave{i}", f"ip={link.address()},port={link.listening_port},state={link.state},"
+                                 f"offset={link.ack_offset},lag={lag}"))
+    backlog = repl.backlog
+    out += [
+        ("master_failover_state", repl.failover_state),
+        ("master_replid", repl.replid), ("master_replid2", repl.replid2),
+        ("master_repl_offset", repl.master_repl_offset),
+        ("second_repl_offset", repl.second_replid_offset),
+        ("repl_backlog_active", int(backlog is not None)),
+        ("repl_backlog_size", config["repl-backlog-size"]),
+        ("repl_backlog_first_byte_offset", backlog.first_offset if backlog is not None else 0),
+        ("repl_backlog_histlen", backlog.histlen if backlog is not None else 0),
     ]
+    return out
 
 
 def _cpu_section(engine):
@@ -309,6 +330,7 @@ def config_set(client, args):
 def config_resetstat(client, args):
     engine = client.engine
     engine.stats.reset()
+    engine.replication.reset_stats()
     for cmd in _all_commands():
         cmd.reset_stats()
     engine.slowlog.clear()
@@ -583,6 +605,7 @@ def shutdown(client, args):
     if server is None:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     log.warning("User requested shutdown...")
+    engine.shutdown_now = b"now" in options
     if not server.prepare_shutdown(save, b"force" in options):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.request_shutdown("")
@@ -602,7 +625,13 @@ def monitor(client, args):
 @command("role", arity=1, flags="noscript loading stale fast", acl="admin dangerous", group="server",
          summary="Returns the replication role.")
 def role(client, args):
-    return [b"master", 0, []]
+    repl = client.engine.replication
+    if repl.role != "master" and repl.role_reply is not None:
+        return repl.role_reply()
+    # Only replicas that finished their sync are listed, as in Redis.
+    return [b"master", repl.master_repl_offset,
+            [[link.address().encode(), b"%d" % link.listening_port, b"%d" % link.ack_offset]
+             for link in repl.replicas.values() if link.state == "online"]]
 
 
 # -- SLOWLOG ----------------------------------------------------------------------------------

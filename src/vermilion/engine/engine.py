@@ -32,6 +32,7 @@ BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
 BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before commands (commands/memory.py)
 BUSY_TRACKING = 64    # a client has CLIENT TRACKING on (engine/tracking.py)
+BUSY_NOREPLICAS = 128  # min-replicas-to-write in force: writes may be refused (commands/replication.py)
 
 
 class Stats:
@@ -124,7 +125,10 @@ class Engine(EngineCore):
         self.stats = Stats()
         self.dirty = 0                      # writes since the last save (and propagation trigger)
         self.sinks: list[Callable] = []     # propagation sinks: sink(db_index, args)
-        self.replicas: dict = {}            # client -> its stream (commands/replication.py)
+        # Replication state both roles share (engine/replication.py); its sink is in
+        # `sinks` while a backlog exists.
+        from .replication import Replication
+        self.replication = Replication(self)
         self.effects: list | None = None    # rewritten effects of the running command
         # (db index, argv) effects collected while EXEC or a script runs (see propagate).
         self.capture: list | None = None
@@ -161,6 +165,7 @@ class Engine(EngineCore):
         self.notify_flags = 0
         self.reading = False                # a read-only command is running: count hits/misses
         self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence
+        self.shutdown_now = False           # SHUTDOWN NOW: replicas are not waited for
         # DEBUG subcommands other families add (DIGEST, RELOAD ...): name -> handler.
         self.debug_subcommands: dict = {}
         self.debug_help: list = []
@@ -293,6 +298,8 @@ class Engine(EngineCore):
             effects = self.effects
             # An empty list means the handler propagated its effects itself (EXEC, EVAL).
             self.propagate(client.db.index, (args,) if effects is None else effects)
+            # WAIT waits for the replicas to reach this client's last write.
+            client.woff = self.replication.master_repl_offset
         self.effects = None
         return reply
 

@@ -59,7 +59,7 @@ class StartupError(OSError):
 
 class Child:
     __slots__ = ("pid", "kind", "start", "rfd", "info", "done", "tmp", "dirty_before",
-                 "incr_from")
+                 "incr_from", "on_done")
 
     def __init__(self, pid, kind, rfd):
         self.pid, self.kind, self.rfd = pid, kind, rfd
@@ -69,6 +69,9 @@ class Child:
         self.tmp = None
         self.dirty_before = 0
         self.incr_from = 0
+        # on_done(ok, info): told after the kind's own bookkeeping (replication
+        # waits for the RDB it asked for).
+        self.on_done = None
 
 
 class Persistence:
@@ -582,8 +585,11 @@ class Persistence:
     # children
     # ======================================================================
 
-    def fork(self, kind: str, work) -> Child | None:
-        """Run `work()` in a forked child; it returns a dict reported back on success."""
+    def fork(self, kind: str, work, keep_fd: int = -1) -> Child | None:
+        """Run `work()` in a forked child; it returns a dict reported back on success.
+
+        `keep_fd` stays open in the child (the pipe a diskless replication RDB goes to).
+        """
         if not hasattr(os, "fork"):
             return None
         rfd, wfd = os.pipe()
@@ -598,7 +604,7 @@ class Persistence:
         if pid == 0:                                  # -- the child ------------------------
             code = 1
             try:
-                _child_setup(wfd)
+                _child_setup(wfd, keep_fd)
                 result = work() or {}
                 os.write(wfd, json.dumps(result).encode())
                 code = 0
@@ -664,8 +670,10 @@ class Persistence:
         ok = not signaled and code == 0
         if child.kind == "rdb":
             self._bgsave_done(child, ok, signaled and os.WTERMSIG(status), info)
-        else:
+        elif child.kind == "aof":
             self._rewrite_done(child, ok, signaled and os.WTERMSIG(status), info)
+        if child.on_done is not None:
+            child.on_done(ok, info)
         self._run_scheduled()
 
     def kill_child(self) -> None:
@@ -693,15 +701,19 @@ class Persistence:
     # RDB
     # ======================================================================
 
-    def rdb_chunks(self):
+    def rdb_chunks(self, data: bool = True, functions: bool = True, repl_info=None):
+        """The RDB of the dataset; without `data` no keys, without `functions` no
+        libraries (what a replica's REPLCONF rdb-filter-only asks for); `repl_info`
+        see iter_rdb."""
         engine = self.engine
         policy = self.config["maxmemory-policy"]
         lru_mode = 2 if "lfu" in policy else 1 if "lru" in policy else 0
         from ..engine.memory import rss_bytes
-        return iter_rdb(engine.dbs, functions=self.function_codes(),
+        return iter_rdb(engine.dbs if data else (),
+                        functions=self.function_codes() if functions else (),
                         config_values=self.config.values, used_mem=rss_bytes(),
                         lru_mode=lru_mode, now_ms=engine.clock.ms(),
-                        checksum=self.config["rdbchecksum"])
+                        checksum=self.config["rdbchecksum"], repl_info=repl_info)
 
     def save(self) -> bool:
         """SAVE: write the RDB in this process (blocking, as Redis)."""
@@ -724,7 +736,7 @@ class Persistence:
         self.update_misconf()
         return True
 
-    def bgsave(self) -> bool:
+    def bgsave(self, repl_info=None) -> bool:
         if self.child is not None:
             return False
         path = self.rdb_path()
@@ -733,7 +745,8 @@ class Persistence:
         chunks = self.rdb_chunks
 
         def work():
-            n = write_rdb_file(path, chunks(), tmp=os.path.join(directory, "temp-%d.rdb" % os.getpid()))
+            n = write_rdb_file(path, chunks(repl_info=repl_info),
+                               tmp=os.path.join(directory, "temp-%d.rdb" % os.getpid()))
             return {"bytes": n}
 
         child = self.fork("rdb", work)
@@ -1065,7 +1078,7 @@ class Persistence:
         return out
 
 
-def _child_setup(wfd: int) -> None:
+def _child_setup(wfd: int, keep_fd: int = -1) -> None:
     """In a forked child: drop what belongs to the parent (listening and client
     sockets, signal wiring into the parent's event loop), die with the parent."""
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -1087,8 +1100,11 @@ def _child_setup(wfd: int) -> None:
         max_fd = os.sysconf("SC_OPEN_MAX")
     except (ValueError, OSError):
         max_fd = 4096
-    os.closerange(3, wfd)
-    os.closerange(wfd + 1, min(max_fd, 65536))
+    low = 3
+    for fd in sorted(f for f in (wfd, keep_fd) if f >= 0):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, min(max_fd, 65536))
     try:
         import ctypes
         libc = ctypes.CDLL(None)

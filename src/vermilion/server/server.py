@@ -210,7 +210,9 @@ class Server:
             return
         now = self.engine.clock.ms()
         for client in list(self.clients.values()):
+            # Replicas and the link to our primary are timed out by repl-timeout instead.
             if client.blocked is None and not client.subscription_count and \
+                    client.kind != "replica" and client.kind != "master" and \
                     now - client.last_interaction_ms > timeout * 1000:
                 log.info("Closing idle client")
                 client.close()
@@ -235,6 +237,7 @@ class Server:
         option = self.config["shutdown-on-sigint" if name == "SIGINT" else "shutdown-on-sigterm"]
         flags = option.split()
         save = False if "nosave" in flags else (True if "save" in flags else None)
+        self.engine.shutdown_now = "now" in flags
         if self.prepare_shutdown(save, "force" in flags):
             self.request_shutdown("")
         else:
@@ -356,7 +359,7 @@ class Server:
             return "pubsub"
         return "normal"
 
-    def check_output_limits(self, client: Connection) -> bool:
+    def check_output_limits(self, client: Connection, held: int = 0) -> bool:
         """Close `client` if its unsent output is over its class's limits.
 
         As in Redis: at or over the hard limit closes at once; at or over the soft
@@ -364,11 +367,12 @@ class Server:
         later (whole seconds, like Redis's unixtime) is closed. Falling under the
         soft limit resets the timer. The output counted is what the socket has not
         taken yet (the transport's buffer plus pushes not yet flushed), so a
-        subscriber that stops reading costs at most about its limit. Returns True
+        subscriber that stops reading costs at most about its limit; `held` adds
+        output kept back elsewhere (a replica's stream during its sync). Returns True
         when the client was closed.
         """
         hard, soft, seconds = self.obuf_limits[self.output_class(client)]
-        used = client.output_bytes()
+        used = client.output_bytes() + held
         over = bool(hard) and used >= hard
         if soft and used >= soft:
             now = self.engine.clock.ms() // 1000
