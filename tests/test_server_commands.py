@@ -189,7 +189,7 @@ def test_info_sections(vermilion_process_server):
         assert section in text
     fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
     assert fields["redis_version"] == "7.0.15"
-    assert int(fields["used_memory"]) > 1_000_000
+    assert int(fields["used_memory"]) > 800_000     # an empty server counts as Redis's (~876 KB)
     assert int(fields["connected_clients"]) >= 1
     assert "# Commandstats" not in text
     everything = c.call("INFO", "everything").value.decode()
