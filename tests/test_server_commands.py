@@ -6,6 +6,7 @@ import time
 import pytest
 
 from rawclient import RawClient
+from support import same_on_both
 
 
 def as_dict(frame):
@@ -245,6 +246,44 @@ def test_slowlog(pair2):
     pair2.check("SLOWLOG", "GET", "x")
     pair2.check("SLOWLOG", "RESET")
     pair2.check("SLOWLOG", "LEN")
+
+
+def _slowlog_of_a_served_blpop(port):
+    """Slowlog entries (arguments only) around a BLPOP that blocks, is served from inside
+    an EXEC, and a second one that times out."""
+    admin, waiter = RawClient(port), RawClient(port)
+    try:
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        admin.call("SLOWLOG", "RESET")
+        waiter.send("BLPOP", "slow:l", "0")
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1\r\n" not in admin.call("INFO", "clients").value:
+            assert time.monotonic() < deadline, "BLPOP never blocked"
+        # (how many INFO polls that took varies: they are left out)
+        while_blocked = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value
+                         if e.value[3].value[0].value != b"INFO"]
+        admin.call("MULTI")
+        admin.call("LPUSH", "slow:l", "foo")
+        admin.call("SLOWLOG", "RESET")
+        admin.call("EXEC")
+        served = waiter.read().value
+        after = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value]
+        admin.call("SLOWLOG", "RESET")
+        waiter.call("BLPOP", "slow:l", "0.01")
+        timed_out = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value]
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        return while_blocked, served, after, timed_out
+    finally:
+        admin.close()
+        waiter.close()
+
+
+def test_slowlog_logs_a_blocked_command_when_it_is_served(ports):
+    # Redis logs a blocking command once it is served, under its own arguments (the
+    # LPOP it propagates is not what the client sent), and not when it times out.
+    while_blocked, served, after, timed_out = same_on_both(ports, _slowlog_of_a_served_blpop)
+    assert [e.value for e in served] == [b"slow:l", b"foo"]
+    assert [a.value for a in after[0]] == [b"BLPOP", b"slow:l", b"0"]
 
 
 def test_time_and_lastsave(pair):
