@@ -48,6 +48,14 @@ def test_config_set_errors_match(pair):
         CONFIG SET proto-max-bulk-len 10
         CONFIG SET hz
         CONFIG SET save abc
+        CONFIG SET proc-title-template {invalid-var}
+        CONFIG SET proc-title-template {title
+        CONFIG SET proc-title-template "title}"
+        CONFIG SET proc-title-template ""
+        CONFIG SET proc-title-template {title}
+        CONFIG SET proc-title-template "{{literal}} {port}"
+        CONFIG GET proc-title-template
+        CONFIG SET proc-title-template "{title} {listen-addr} {server-mode}"
         CONFIG FOO
     """)
 

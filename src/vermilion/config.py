@@ -208,6 +208,37 @@ def _tls_only(default, what: str, why: str = ""):
             raise ConfigError(f"not supported by Vermilion ({reason}); see docs/compatibility.md")
     return check
 
+_PROC_TITLE_VARS = {"title": "", "server-mode": "", "listen-addr": "x", "port": "x",
+                    "tls-port": "x", "unixsocket": "x", "config-file": "x"}
+
+
+def _check_proc_title(template: str) -> None:
+    """Redis's validateProcTitleTemplate: {name} is one of its variables, {{ and }} are
+    literal braces (a lone } too), and the expansion may not be blank ({title} and
+    {server-mode} can be)."""
+    out, i, n = [], 0, len(template)
+    while i < n:
+        c = template[i]
+        if c in "{}" and template.startswith(c * 2, i):
+            out.append(c)
+            i += 2
+            continue
+        if c == "{":
+            end = template.find("}", i)
+            value = _PROC_TITLE_VARS.get(template[i + 1:end]) if end > 0 else None
+            if value is None:
+                break
+            out.append(value)
+            i = end + 1
+            continue
+        out.append(c)
+        i += 1
+    else:
+        if "".join(out).strip():
+            return
+    raise ConfigError("template format is invalid or contains unknown variables")
+
+
 DIRECTIVES: list[Directive] = [
     # Redis's hidden debugging configs. rdb-key-save-delay and key-load-delay slow RDB
     # saving and loading per key (microseconds; negative: 1 us with probability 1/|n|),
@@ -271,7 +302,7 @@ DIRECTIVES: list[Directive] = [
     _x("notify-keyspace-events", "", _parse_notify, _render_notify),
     _s("oom-score-adj", "no"), _s("oom-score-adj-values", "0 200 800"),
     _s("pidfile", "", immutable=True), _i("port", 6379, 0, 65535),
-    _s("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    _s("proc-title-template", "{title} {listen-addr} {server-mode}", check=_check_proc_title),
     _e("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas")),
     _b("protected-mode", True), _m("proto-max-bulk-len", 536870912, 1048576),
     _b("rdb-del-sync-files", False), _b("rdb-save-incremental-fsync", True),
