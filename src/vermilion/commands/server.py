@@ -121,7 +121,8 @@ def _memory_section(engine):
         ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", replicas), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
         ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
+        ("lazyfree_pending_objects", engine.memory.lazyfree.pending),
+        ("lazyfreed_objects", engine.memory.lazyfree.freed),
     ]
 
 
@@ -302,6 +303,7 @@ def config_set(client, args):
 def config_resetstat(client, args):
     engine = client.engine
     engine.stats.reset()
+    engine.memory.lazyfree.freed = 0
     for cmd in _all_commands():
         cmd.reset_stats()
     engine.slowlog.clear()

@@ -66,6 +66,8 @@ from itertools import islice
 from operator import attrgetter
 from sys import getsizeof
 
+from .lazyfree import LazyFree
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -290,6 +292,7 @@ class Memory:
         self.scripts = 0            # cached script and function bodies at the last refresh
         self.refreshed_ms = -1
         self.evictor = Evictor(engine, self)
+        self.lazyfree = LazyFree(engine)
 
     def ledger_total(self) -> int:
         """Bytes counted for the data: every database's ``mem``."""
