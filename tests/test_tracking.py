@@ -309,3 +309,36 @@ def test_resp3_redirect_pipelined_own_writes_and_reset(ports):
             c.close()
         return idstr(out, {rid: "r"})
     same_on_both(ports, scenario)
+
+
+def _script_tracking(port):
+    """Which keys a tracking client is told about after scripts that read or only write."""
+    a, w = conn(port, 3), conn(port)
+    try:
+        a.call("CLIENT", "TRACKING", "on")
+        out = []
+        # A script that runs no read command tracks nothing.
+        a.call("EVAL", "redis.call('set', 'st:3', 'bar')", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "1", "st:1", "1")
+        out.append(drain(a))
+        # One that reads (another key) tracks the keys it was called with, not the key read.
+        a.call("EVAL", "return redis.call('get', 'st:3')", "2", "st:1", "st:2")
+        w.call("MSET", "st:3", "2")
+        w.call("MSET", "st:2", "2", "st:1", "2")
+        out.append(drain(a))
+        a.call("EVAL_RO", "return redis.call('ping')", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "2", "st:1", "2")
+        out.append(drain(a))
+        a.call("EVAL_RO", "return redis.call('get', KEYS[1])", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "3", "st:1", "3")
+        out.append(drain(a))
+        return out
+    finally:
+        a.close()
+        w.close()
+
+
+def test_scripts_track_the_keys_they_were_called_with(ports):
+    out = same_on_both(ports, _script_tracking)
+    assert out[0] == [] and out[2] == []
+    assert len(out[1]) == 2 and len(out[3]) == 2

@@ -194,6 +194,12 @@ class Tracking:
             caller = ctx.caller
             if caller is None:
                 return
+            # A read inside a script remembers the keys the script was called with (Redis
+            # runs trackingRememberKeys on the caller's own command), not the keys read.
+            args = ctx.command
+            cmd = self.engine.find_command(args[0]) if args else None
+            if cmd is None:
+                return
         state = caller.tracking
         if state is None or state.bcast:
             return
