@@ -469,3 +469,60 @@ def test_debug_populate(pair2):
     pair2.check_error("DEBUG", "POPULATE", "-1")
     pair2.check_error("DEBUG", "POPULATE", "x")
     pair2.check_error("DEBUG", "POPULATE", "1", "p", "-3")
+
+
+def _oom_score_sequence(port, pid):
+    """oom_score_adj of the server process through Redis's oom-score-adj configurations."""
+    path = f"/proc/{pid}/oom_score_adj"
+
+    def score():
+        with open(path) as fh:
+            return int(fh.read())
+
+    def set_score(value):
+        with open(path, "w") as fh:
+            fh.write(f"{value}\n")
+
+    c = RawClient(port)
+    try:
+        out = [c.call("CONFIG", "GET", "oom-score-adj"), c.call("CONFIG", "GET", "oom-score-adj-values")]
+        for bad in ("-2001 -2001 -2001", "2001 0 0", "1 2", "a b c"):
+            out.append(c.call("CONFIG", "SET", "oom-score-adj-values", bad))
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "maybe"))
+        set_score(22)
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "9 9 9"))
+        out.append(score())     # untouched while oom-score-adj is no
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "yes"))
+        out.append(score())     # 22 + 9
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "15 20 30"))
+        out.append(score())
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "absolute"))
+        out.append(score())
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "1500 0 0"))
+        out.append(score())     # clamped to 1000
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "no"))
+        out.append(score())     # back to 22
+        out += [c.call("CONFIG", "GET", "oom-score-adj"), c.call("CONFIG", "GET", "oom-score-adj-values")]
+        return out
+    finally:
+        c.close()
+
+
+def test_oom_score_adj(tmp_path):
+    import subprocess
+    import sys
+    from support import RedisProcess, free_port, require_reference, wait_port
+    ref = RedisProcess(require_reference())
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vermilion", "server", "--port", str(port),
+                             "--save", "", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        expected = _oom_score_sequence(ref.port, ref.proc.pid)
+        assert _oom_score_sequence(port, proc.pid) == expected
+        assert expected[10] == 31 and expected[16] == 1000 and expected[18] == 22
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()

@@ -170,6 +170,19 @@ def _parse_maxmemory_clients(text: str) -> int:
     raise ConfigError("client eviction is not supported by Vermilion: maxmemory-clients must be 0")
 
 
+def _parse_oom_values(text: str) -> tuple:
+    """oom-score-adj-values: the master, replica and background-child adjustments."""
+    words = text.split()
+    if len(words) != 3:
+        raise ConfigError("wrong number of arguments")
+    values = []
+    for w in words:
+        if not re.fullmatch(r"-?\d+", w) or not -2000 <= int(w) <= 2000:
+            raise ConfigError("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+        values.append(int(w))
+    return tuple(values)
+
+
 # -- the table ---------------------------------------------------------------------------
 
 def _b(name, default, **kw):
@@ -300,7 +313,8 @@ DIRECTIVES: list[Directive] = [
     _i("maxmemory-samples", 5, 1, 64), _i("min-replicas-max-lag", 10, 0, INT_MAX),
     _i("min-replicas-to-write", 0, 0, INT_MAX), _b("no-appendfsync-on-rewrite", False),
     _x("notify-keyspace-events", "", _parse_notify, _render_notify),
-    _s("oom-score-adj", "no"), _s("oom-score-adj-values", "0 200 800"),
+    _e("oom-score-adj", "no", ("no", "yes", "relative", "absolute")),
+    _x("oom-score-adj-values", (0, 200, 800), _parse_oom_values, lambda v: " ".join(map(str, v))),
     _s("pidfile", "", immutable=True), _i("port", 6379, 0, 65535),
     _s("proc-title-template", "{title} {listen-addr} {server-mode}", check=_check_proc_title),
     _e("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas")),
