@@ -342,3 +342,26 @@ def test_scripts_track_the_keys_they_were_called_with(ports):
     out = same_on_both(ports, _script_tracking)
     assert out[0] == [] and out[2] == []
     assert len(out[1]) == 2 and len(out[3]) == 2
+
+
+def _served_blmove_then_invalidation(port):
+    """What a tracking client blocked in BLMOVE receives when it is served."""
+    r, rd = conn(port), conn(port, 3)
+    try:
+        r.call("RPUSH", "bm:dst", "a")
+        rd.call("CLIENT", "TRACKING", "on")
+        rd.call("LRANGE", "bm:dst", "0", "-1")
+        rd.send("BLMOVE", "bm:src", "bm:dst", "LEFT", "LEFT", "0")
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1\r\n" not in r.call("INFO", "clients").value:
+            assert time.monotonic() < deadline
+        r.call("RPUSH", "bm:src", "foo")
+        return [rd.read(), rd.read()]
+    finally:
+        r.close()
+        rd.close()
+
+
+def test_served_blocked_client_gets_its_reply_before_invalidations(ports):
+    out = same_on_both(ports, _served_blmove_then_invalidation)
+    assert out[0].value == b"foo"

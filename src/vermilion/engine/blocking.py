@@ -301,10 +301,17 @@ class Blocking:
                     dirty = engine.dirty
                     engine.effects = None
                     start = perf_counter_ns()
+                    # The served client is the one running (Redis sets current_client to
+                    # it): invalidations of keys it changes follow its reply.
+                    tracking = engine.tracking
+                    running = tracking.current
+                    tracking.current = waiter.client
                     try:
                         reply = waiter.serve(waiter, key)
                     except CommandError as err:
                         reply = ErrorReply(err.message)
+                    finally:
+                        tracking.current = running
                     if reply is not None and waiter.argv is not None:
                         engine.log_slow(waiter.client, waiter.argv, waiter.duration_us +
                                         (perf_counter_ns() - start) // 1000)
