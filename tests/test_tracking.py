@@ -365,3 +365,35 @@ def _served_blmove_then_invalidation(port):
 def test_served_blocked_client_gets_its_reply_before_invalidations(ports):
     out = same_on_both(ports, _served_blmove_then_invalidation)
     assert out[0].value == b"foo"
+
+
+def _tracking_items_through_flushes(port):
+    r, other = conn(port), conn(port)
+    try:
+        other.call("SELECT", "1")
+        r.call("CLIENT", "TRACKING", "on")
+        r.call("SET", "fl:a", "1")
+        r.call("GET", "fl:a")
+        out = []
+
+        def items():
+            info = r.call("INFO", "stats").value
+            return [line for line in info.split(b"\r\n") if line.startswith(b"tracking_total")]
+
+        out.append(items())
+        other.call("FLUSHDB")           # another database: the table is emptied all the same
+        out.append(items())
+        r.call("GET", "fl:a")
+        r.call("CLIENT", "TRACKING", "off")
+        out.append(items())
+        other.call("FLUSHALL")          # nobody tracks any more: still emptied
+        out.append(items())
+        return out
+    finally:
+        r.close()
+        other.close()
+
+
+def test_flushes_empty_the_tracking_table(ports):
+    out = same_on_both(ports, _tracking_items_through_flushes)
+    assert out[2] != out[3] and all(line.endswith(b":0") for line in out[3])

@@ -264,8 +264,10 @@ class Tracking:
         return _Flush(self)
 
     def _flushed(self) -> None:
+        # The table is emptied even when no client tracks any more (Redis frees it on
+        # every flush): entries of clients that turned tracking off would linger.
         current = self.current
-        for client in list(self.engine.clients.values()):
+        for client in list(self.engine.clients.values()) if self.count else ():
             state = client.tracking
             if state is None:
                 continue
@@ -380,8 +382,7 @@ class _Flush:
 
     def __enter__(self):
         tracking = self.tracking
-        if tracking.count:
-            tracking._flushed()
+        tracking._flushed()
         tracking.suppressed += 1
         return self
 
