@@ -509,6 +509,35 @@ def test_aclfile_load_and_save(tmp_path):
         proc.wait()
 
 
+def test_relative_aclfile_is_inside_dir(tmp_path):
+    # Redis changes into `dir` while it reads its configuration, so a relative aclfile
+    # is read from (and ACL SAVE writes to) that directory.
+    out = []
+    for name in ("ref", "ver"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "users.acl").write_text("user alice on >pw ~a* +get\nuser default on nopass ~* &* +@all\n")
+        args = ("--dir", str(d), "--aclfile", "users.acl")
+        if name == "ref":
+            server = RedisProcess(require_reference(), *args)
+            port, stop = server.port, server.stop
+        else:
+            proc, port = _vermilion_server(*args)
+            wait_port(port)
+            stop = proc.kill
+        try:
+            c = RawClient(port)
+            got = [c.call("ACL", "USERS"), c.call("ACL", "SETUSER", "bob", "on")]
+            got += [c.call("ACL", "SAVE"), "user bob" in (d / "users.acl").read_text()]
+            got.append(c.call("CONFIG", "GET", "aclfile"))
+            c.close()
+            out.append(got)
+        finally:
+            stop()
+    assert out[1] == out[0]
+    assert out[0][3] is True
+
+
 def test_user_directives_and_aclfile_together_are_refused(tmp_path):
     f = tmp_path / "users.acl"
     f.write_text("user default on nopass ~* &* +@all\n")

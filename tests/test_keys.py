@@ -897,3 +897,65 @@ def test_key_commands_wake_blocked_clients(pair2, reference_server, vermilion_pr
             main.call("SELECT", "0")
     assert replies[2:] == replies[:2]
     assert replies[1].kind == "*" and replies[1].value is not None
+
+
+def _lazyfreed_after_each_step(port):
+    """lazyfreed_objects after each of UNLINK, DEL (lazyfree-lazy-user-del), FLUSHDB ASYNC
+    of values small and large, once the lazy frees are done."""
+    import time
+    from rawclient import RawClient
+    c = RawClient(port)
+
+    def settled():
+        deadline = time.monotonic() + 10
+        while True:
+            info = dict(line.split(b":", 1) for line in c.call("INFO", "memory").value.split(b"\r\n")
+                        if b":" in line)
+            if info[b"lazyfree_pending_objects"] == b"0" or time.monotonic() > deadline:
+                return int(info[b"lazyfreed_objects"])
+
+    try:
+        c.call("FLUSHALL")
+        c.call("CONFIG", "RESETSTAT")
+        counts = []
+        c.call("SADD", "lf:bigset", *[str(i) for i in range(1000)])    # hashtable: 1000 allocations
+        c.call("SADD", "lf:smallset", "a", "b")                         # one allocation
+        c.call("SET", "lf:string", "x" * 10000)
+        counts.append((c.call("UNLINK", "lf:bigset", "lf:smallset", "lf:string").value, settled()))
+        c.call("ZADD", "lf:zset", *[x for i in range(1000) for x in (str(i), "m%d" % i)])
+        c.call("HSET", "lf:hash", *[x for i in range(1000) for x in ("f%d" % i, "v")])
+        c.call("RPUSH", "lf:list", *["element%d" % i for i in range(100000)])
+        c.call("CONFIG", "SET", "stream-node-max-entries", "5")
+        for i in range(1000):
+            c.send("XADD", "lf:stream", "*", "f", str(i))
+        for i in range(1000):
+            c.read()
+        c.call("XADD", "lf:small-stream", "*", "a", "b")
+        counts.append((c.call("UNLINK", "lf:zset", "lf:hash", "lf:list", "lf:stream",
+                              "lf:small-stream").value, settled()))
+        c.call("SADD", "lf:bigset", *[str(i) for i in range(1000)])
+        c.call("DEL", "lf:bigset")
+        counts.append(settled())
+        c.call("CONFIG", "SET", "lazyfree-lazy-user-del", "yes")
+        c.call("SADD", "lf:bigset", *[str(i) for i in range(1000)])
+        c.call("DEL", "lf:bigset")
+        counts.append(settled())
+        c.call("MSET", "a", "1", "b", "2", "c", "3")
+        c.call("FLUSHDB", "ASYNC")
+        counts.append(settled())
+        c.call("MSET", "a", "1", "b", "2")
+        c.call("FLUSHALL", "SYNC")
+        counts.append(settled())
+        c.call("CONFIG", "RESETSTAT")
+        counts.append(settled())
+        return counts
+    finally:
+        c.call("CONFIG", "SET", "lazyfree-lazy-user-del", "no")
+        c.call("CONFIG", "SET", "stream-node-max-entries", "100")
+        c.close()
+
+
+def test_lazy_free_counts_what_redis_frees_in_the_background(ports):
+    from support import same_on_both
+    counts = same_on_both(ports, _lazyfreed_after_each_step)
+    assert counts == [(3, 1), (5, 5), 5, 6, 9, 9, 0]

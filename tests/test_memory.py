@@ -1,9 +1,8 @@
 """MEMORY, INFO memory and the -OOM paths, differential against redis-server 7.0.
 
-The OOM scenarios put a key in both servers and set ``maxmemory 1`` with
-``noeviction``: both are then over the limit whatever they count (Redis counts
-its startup memory too, Vermilion only the dataset: with an empty dataset the
-two differ, see docs/memory.md).
+The OOM scenarios set ``maxmemory 1``: both servers count an empty server's
+own structures (Redis its startup allocations, Vermilion the same amount, see
+docs/memory.md), so both are over it even with no key at all.
 """
 from __future__ import annotations
 
@@ -64,6 +63,56 @@ def test_denyoom_commands_get_oom_and_reads_and_del_keep_working(oom):
         PING
     """)
     assert oom.check_error("SET", "k", "v").value == OOM
+
+
+@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru", "volatile-ttl"])
+def test_an_empty_server_is_over_a_tiny_maxmemory(pair, policy):
+    """Redis's own suites (scripting, functions, maxmemory) rely on this: with
+    nothing to evict, denyoom commands are refused, everything else runs."""
+    for c in (pair.ref, pair.ver):
+        c.call("FLUSHALL")
+        c.call("CONFIG", "SET", "maxmemory-policy", policy)
+        c.call("CONFIG", "SET", "maxmemory", "1")
+    try:
+        pair.run("""
+            SET k v
+            EVAL "return redis.call('set', 'x', 'y')" 0
+            GET k
+            DBSIZE
+            DEL k
+            PING
+        """)
+        pair.check("EVAL", "#!lua\nreturn 1", "0")
+        pair.check("EVAL", "#!lua flags=no-writes\nreturn 1", "0")
+        assert pair.check_error("SET", "k", "v").value == OOM
+    finally:
+        for c in (pair.ref, pair.ver):
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
+def test_a_few_megabytes_hold_about_the_dataset_redis_holds(pair2):
+    """maxmemory 3mb on both: the keys kept after a fill are within a factor of Redis's
+    (the empty server's baseline is counted alike; values cost what each server's
+    objects cost)."""
+    kept = {}
+    for name, c in (("ref", pair2.ref), ("ver", pair2.ver)):
+        c.call("FLUSHALL")
+        c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+        c.call("CONFIG", "SET", "maxmemory", "3mb")
+        try:
+            for b in range(40):
+                c.send_raw(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (
+                    len(k), k, b"v" * 100) for k in (b"key:%d:%d" % (b, i) for i in range(500))))
+                for _ in range(500):
+                    assert c.read().kind == "+"
+            kept[name] = c.call("DBSIZE").value
+        finally:
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            c.call("FLUSHALL")
+    assert kept["ref"] < 20000 and kept["ver"] < 20000, kept
+    assert 0.4 <= kept["ver"] / kept["ref"] <= 1.5, kept
 
 
 def test_oom_inside_multi(oom):
@@ -140,6 +189,7 @@ def test_evicted_keyspace_event(pair2):
         s.call("SUBSCRIBE", "__keyevent@0__:evicted")
         subs[name] = s
     pair2.check("SET", "victim", "v")
+    pair2.check("CONFIG", "RESETSTAT")
     try:
         for c in (pair2.ref, pair2.ver):
             c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from rawclient import RawClient
+from support import same_on_both
 
 
 def as_dict(frame):
@@ -47,6 +48,14 @@ def test_config_set_errors_match(pair):
         CONFIG SET proto-max-bulk-len 10
         CONFIG SET hz
         CONFIG SET save abc
+        CONFIG SET proc-title-template {invalid-var}
+        CONFIG SET proc-title-template {title
+        CONFIG SET proc-title-template "title}"
+        CONFIG SET proc-title-template ""
+        CONFIG SET proc-title-template {title}
+        CONFIG SET proc-title-template "{{literal}} {port}"
+        CONFIG GET proc-title-template
+        CONFIG SET proc-title-template "{title} {listen-addr} {server-mode}"
         CONFIG FOO
     """)
 
@@ -189,7 +198,7 @@ def test_info_sections(vermilion_process_server):
         assert section in text
     fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
     assert fields["redis_version"] == "7.0.15"
-    assert int(fields["used_memory"]) > 1_000_000
+    assert int(fields["used_memory"]) > 800_000     # an empty server counts as Redis's (~876 KB)
     assert int(fields["connected_clients"]) >= 1
     assert "# Commandstats" not in text
     everything = c.call("INFO", "everything").value.decode()
@@ -245,6 +254,44 @@ def test_slowlog(pair2):
     pair2.check("SLOWLOG", "GET", "x")
     pair2.check("SLOWLOG", "RESET")
     pair2.check("SLOWLOG", "LEN")
+
+
+def _slowlog_of_a_served_blpop(port):
+    """Slowlog entries (arguments only) around a BLPOP that blocks, is served from inside
+    an EXEC, and a second one that times out."""
+    admin, waiter = RawClient(port), RawClient(port)
+    try:
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        admin.call("SLOWLOG", "RESET")
+        waiter.send("BLPOP", "slow:l", "0")
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1\r\n" not in admin.call("INFO", "clients").value:
+            assert time.monotonic() < deadline, "BLPOP never blocked"
+        # (how many INFO polls that took varies: they are left out)
+        while_blocked = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value
+                         if e.value[3].value[0].value != b"INFO"]
+        admin.call("MULTI")
+        admin.call("LPUSH", "slow:l", "foo")
+        admin.call("SLOWLOG", "RESET")
+        admin.call("EXEC")
+        served = waiter.read().value
+        after = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value]
+        admin.call("SLOWLOG", "RESET")
+        waiter.call("BLPOP", "slow:l", "0.01")
+        timed_out = [e.value[3].value for e in admin.call("SLOWLOG", "GET", "-1").value]
+        admin.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        return while_blocked, served, after, timed_out
+    finally:
+        admin.close()
+        waiter.close()
+
+
+def test_slowlog_logs_a_blocked_command_when_it_is_served(ports):
+    # Redis logs a blocking command once it is served, under its own arguments (the
+    # LPOP it propagates is not what the client sent), and not when it times out.
+    while_blocked, served, after, timed_out = same_on_both(ports, _slowlog_of_a_served_blpop)
+    assert [e.value for e in served] == [b"slow:l", b"foo"]
+    assert [a.value for a in after[0]] == [b"BLPOP", b"slow:l", b"0"]
 
 
 def test_time_and_lastsave(pair):
@@ -422,3 +469,60 @@ def test_debug_populate(pair2):
     pair2.check_error("DEBUG", "POPULATE", "-1")
     pair2.check_error("DEBUG", "POPULATE", "x")
     pair2.check_error("DEBUG", "POPULATE", "1", "p", "-3")
+
+
+def _oom_score_sequence(port, pid):
+    """oom_score_adj of the server process through Redis's oom-score-adj configurations."""
+    path = f"/proc/{pid}/oom_score_adj"
+
+    def score():
+        with open(path) as fh:
+            return int(fh.read())
+
+    def set_score(value):
+        with open(path, "w") as fh:
+            fh.write(f"{value}\n")
+
+    c = RawClient(port)
+    try:
+        out = [c.call("CONFIG", "GET", "oom-score-adj"), c.call("CONFIG", "GET", "oom-score-adj-values")]
+        for bad in ("-2001 -2001 -2001", "2001 0 0", "1 2", "a b c"):
+            out.append(c.call("CONFIG", "SET", "oom-score-adj-values", bad))
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "maybe"))
+        set_score(22)
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "9 9 9"))
+        out.append(score())     # untouched while oom-score-adj is no
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "yes"))
+        out.append(score())     # 22 + 9
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "15 20 30"))
+        out.append(score())
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "absolute"))
+        out.append(score())
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "1500 0 0"))
+        out.append(score())     # clamped to 1000
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "no"))
+        out.append(score())     # back to 22
+        out += [c.call("CONFIG", "GET", "oom-score-adj"), c.call("CONFIG", "GET", "oom-score-adj-values")]
+        return out
+    finally:
+        c.close()
+
+
+def test_oom_score_adj(tmp_path):
+    import subprocess
+    import sys
+    from support import RedisProcess, free_port, require_reference, wait_port
+    ref = RedisProcess(require_reference())
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vermilion", "server", "--port", str(port),
+                             "--save", "", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        expected = _oom_score_sequence(ref.port, ref.proc.pid)
+        assert _oom_score_sequence(port, proc.pid) == expected
+        assert expected[10] == 31 and expected[16] == 1000 and expected[18] == 22
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()

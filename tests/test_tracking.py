@@ -309,3 +309,91 @@ def test_resp3_redirect_pipelined_own_writes_and_reset(ports):
             c.close()
         return idstr(out, {rid: "r"})
     same_on_both(ports, scenario)
+
+
+def _script_tracking(port):
+    """Which keys a tracking client is told about after scripts that read or only write."""
+    a, w = conn(port, 3), conn(port)
+    try:
+        a.call("CLIENT", "TRACKING", "on")
+        out = []
+        # A script that runs no read command tracks nothing.
+        a.call("EVAL", "redis.call('set', 'st:3', 'bar')", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "1", "st:1", "1")
+        out.append(drain(a))
+        # One that reads (another key) tracks the keys it was called with, not the key read.
+        a.call("EVAL", "return redis.call('get', 'st:3')", "2", "st:1", "st:2")
+        w.call("MSET", "st:3", "2")
+        w.call("MSET", "st:2", "2", "st:1", "2")
+        out.append(drain(a))
+        a.call("EVAL_RO", "return redis.call('ping')", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "2", "st:1", "2")
+        out.append(drain(a))
+        a.call("EVAL_RO", "return redis.call('get', KEYS[1])", "2", "st:1", "st:2")
+        w.call("MSET", "st:2", "3", "st:1", "3")
+        out.append(drain(a))
+        return out
+    finally:
+        a.close()
+        w.close()
+
+
+def test_scripts_track_the_keys_they_were_called_with(ports):
+    out = same_on_both(ports, _script_tracking)
+    assert out[0] == [] and out[2] == []
+    assert len(out[1]) == 2 and len(out[3]) == 2
+
+
+def _served_blmove_then_invalidation(port):
+    """What a tracking client blocked in BLMOVE receives when it is served."""
+    r, rd = conn(port), conn(port, 3)
+    try:
+        r.call("RPUSH", "bm:dst", "a")
+        rd.call("CLIENT", "TRACKING", "on")
+        rd.call("LRANGE", "bm:dst", "0", "-1")
+        rd.send("BLMOVE", "bm:src", "bm:dst", "LEFT", "LEFT", "0")
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1\r\n" not in r.call("INFO", "clients").value:
+            assert time.monotonic() < deadline
+        r.call("RPUSH", "bm:src", "foo")
+        return [rd.read(), rd.read()]
+    finally:
+        r.close()
+        rd.close()
+
+
+def test_served_blocked_client_gets_its_reply_before_invalidations(ports):
+    out = same_on_both(ports, _served_blmove_then_invalidation)
+    assert out[0].value == b"foo"
+
+
+def _tracking_items_through_flushes(port):
+    r, other = conn(port), conn(port)
+    try:
+        other.call("SELECT", "1")
+        r.call("CLIENT", "TRACKING", "on")
+        r.call("SET", "fl:a", "1")
+        r.call("GET", "fl:a")
+        out = []
+
+        def items():
+            info = r.call("INFO", "stats").value
+            return [line for line in info.split(b"\r\n") if line.startswith(b"tracking_total")]
+
+        out.append(items())
+        other.call("FLUSHDB")           # another database: the table is emptied all the same
+        out.append(items())
+        r.call("GET", "fl:a")
+        r.call("CLIENT", "TRACKING", "off")
+        out.append(items())
+        other.call("FLUSHALL")          # nobody tracks any more: still emptied
+        out.append(items())
+        return out
+    finally:
+        r.close()
+        other.close()
+
+
+def test_flushes_empty_the_tracking_table(ports):
+    out = same_on_both(ports, _tracking_items_through_flushes)
+    assert out[2] != out[3] and all(line.endswith(b":0") for line in out[3])

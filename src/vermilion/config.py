@@ -170,6 +170,19 @@ def _parse_maxmemory_clients(text: str) -> int:
     raise ConfigError("client eviction is not supported by Vermilion: maxmemory-clients must be 0")
 
 
+def _parse_oom_values(text: str) -> tuple:
+    """oom-score-adj-values: the master, replica and background-child adjustments."""
+    words = text.split()
+    if len(words) != 3:
+        raise ConfigError("wrong number of arguments")
+    values = []
+    for w in words:
+        if not re.fullmatch(r"-?\d+", w) or not -2000 <= int(w) <= 2000:
+            raise ConfigError("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+        values.append(int(w))
+    return tuple(values)
+
+
 # -- the table ---------------------------------------------------------------------------
 
 def _b(name, default, **kw):
@@ -207,6 +220,37 @@ def _tls_only(default, what: str, why: str = ""):
         if value != default:
             raise ConfigError(f"not supported by Vermilion ({reason}); see docs/compatibility.md")
     return check
+
+_PROC_TITLE_VARS = {"title": "", "server-mode": "", "listen-addr": "x", "port": "x",
+                    "tls-port": "x", "unixsocket": "x", "config-file": "x"}
+
+
+def _check_proc_title(template: str) -> None:
+    """Redis's validateProcTitleTemplate: {name} is one of its variables, {{ and }} are
+    literal braces (a lone } too), and the expansion may not be blank ({title} and
+    {server-mode} can be)."""
+    out, i, n = [], 0, len(template)
+    while i < n:
+        c = template[i]
+        if c in "{}" and template.startswith(c * 2, i):
+            out.append(c)
+            i += 2
+            continue
+        if c == "{":
+            end = template.find("}", i)
+            value = _PROC_TITLE_VARS.get(template[i + 1:end]) if end > 0 else None
+            if value is None:
+                break
+            out.append(value)
+            i = end + 1
+            continue
+        out.append(c)
+        i += 1
+    else:
+        if "".join(out).strip():
+            return
+    raise ConfigError("template format is invalid or contains unknown variables")
+
 
 DIRECTIVES: list[Directive] = [
     # Redis's hidden debugging configs. rdb-key-save-delay and key-load-delay slow RDB
@@ -269,9 +313,10 @@ DIRECTIVES: list[Directive] = [
     _i("maxmemory-samples", 5, 1, 64), _i("min-replicas-max-lag", 10, 0, INT_MAX),
     _i("min-replicas-to-write", 0, 0, INT_MAX), _b("no-appendfsync-on-rewrite", False),
     _x("notify-keyspace-events", "", _parse_notify, _render_notify),
-    _s("oom-score-adj", "no"), _s("oom-score-adj-values", "0 200 800"),
+    _e("oom-score-adj", "no", ("no", "yes", "relative", "absolute")),
+    _x("oom-score-adj-values", (0, 200, 800), _parse_oom_values, lambda v: " ".join(map(str, v))),
     _s("pidfile", "", immutable=True), _i("port", 6379, 0, 65535),
-    _s("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    _s("proc-title-template", "{title} {listen-addr} {server-mode}", check=_check_proc_title),
     _e("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas")),
     _b("protected-mode", True), _m("proto-max-bulk-len", 536870912, 1048576),
     _b("rdb-del-sync-files", False), _b("rdb-save-incremental-fsync", True),

@@ -15,7 +15,7 @@ from vermilion.config import Config
 from vermilion.engine.client import Client
 from vermilion.engine.clock import FakeClock
 from vermilion.engine.engine import Engine
-from vermilion.engine.memory import value_size
+from vermilion.engine.memory import STARTUP, value_size
 from vermilion.engine.replies import ErrorReply
 
 MB = 1024 * 1024
@@ -110,6 +110,14 @@ def test_flushall_and_expiry_uncount(engine):
 def test_used_memory_is_startup_plus_what_is_counted(engine):
     c = Client(engine)
     base = engine.memory.used()
+    # An empty server is counted as Redis counts its own: a tiny maxmemory is exceeded.
+    assert base == STARTUP == engine.memory.counted()
+    run(engine, c, "CONFIG", "SET", "maxmemory", "1")
+    assert run(engine, c, "SET", "k", "v").message.startswith(b"OOM ")
+    run(engine, c, "CONFIG", "SET", "maxmemory", str(STARTUP + 10000))
+    assert not isinstance(run(engine, c, "SET", "k", "v"), ErrorReply)
+    run(engine, c, "CONFIG", "SET", "maxmemory", "0")
+    run(engine, c, "DEL", "k")
     run(engine, c, "SET", "k", "v" * 1000)
     grown = engine.memory.used() - base
     assert 1000 < grown < 1300
@@ -128,15 +136,16 @@ def _fill(engine, c, n, prefix="k", ttl=None, size=100):
         assert not isinstance(reply, ErrorReply), reply
 
 
-def _limit(engine, c, policy, size="2mb"):
+def _limit(engine, c, policy, dataset=MB):
+    """A maxmemory that leaves `dataset` bytes for the data (the empty server is counted)."""
     run(engine, c, "CONFIG", "SET", "maxmemory-policy", policy)
-    run(engine, c, "CONFIG", "SET", "maxmemory", size)
+    run(engine, c, "CONFIG", "SET", "maxmemory", str(STARTUP + dataset))
 
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
 def test_allkeys_policies_hold_the_limit(engine, policy):
     c = Client(engine)
-    _limit(engine, c, policy, "1mb")
+    _limit(engine, c, policy)
     _fill(engine, c, 8000)
     assert total(engine) <= MB * 1.1
     assert engine.stats.evicted_keys > 3000
@@ -146,7 +155,7 @@ def test_allkeys_policies_hold_the_limit(engine, policy):
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
 def test_volatile_policies_never_touch_keys_without_ttl(engine, policy):
     c = Client(engine)
-    _limit(engine, c, policy, "1mb")
+    _limit(engine, c, policy)
     _fill(engine, c, 1000, prefix="keep")
     _fill(engine, c, 8000, prefix="tmp", ttl=lambda i: 1000 + i)
     db = engine.dbs[0]
@@ -157,7 +166,7 @@ def test_volatile_policies_never_touch_keys_without_ttl(engine, policy):
 
 def test_volatile_ttl_evicts_the_nearest_expiry_first(engine):
     c = Client(engine)
-    _limit(engine, c, "volatile-ttl", "1mb")
+    _limit(engine, c, "volatile-ttl")
     # TTLs decrease as keys are added: the newest keys expire first, so they go first.
     _fill(engine, c, 8000, prefix="t", ttl=lambda i: 100000 - i)
     db = engine.dbs[0]
@@ -170,7 +179,7 @@ def test_volatile_ttl_evicts_the_nearest_expiry_first(engine):
 
 def test_volatile_without_candidates_refuses_with_oom(engine):
     c = Client(engine)
-    _limit(engine, c, "volatile-lru", "1mb")
+    _limit(engine, c, "volatile-lru")
     for i in range(10000):
         reply = run(engine, c, "SET", "k%d" % i, "v" * 100)
         if isinstance(reply, ErrorReply):
@@ -183,7 +192,7 @@ def test_volatile_without_candidates_refuses_with_oom(engine):
 
 def test_allkeys_lru_keeps_the_hot_set(engine):
     c = Client(engine)
-    _limit(engine, c, "allkeys-lru", "1mb")
+    _limit(engine, c, "allkeys-lru")
     hot = ["hot%d" % i for i in range(300)]
     for k in hot:
         run(engine, c, "SET", k, "v" * 100)
@@ -201,7 +210,7 @@ def test_allkeys_lru_keeps_the_hot_set(engine):
 
 def test_allkeys_lfu_keeps_frequently_read_keys(engine):
     c = Client(engine)
-    _limit(engine, c, "allkeys-lfu", "1mb")
+    _limit(engine, c, "allkeys-lfu")
     hot = ["hot%d" % i for i in range(200)]
     for k in hot:
         run(engine, c, "SET", k, "v" * 100)
@@ -216,7 +225,7 @@ def test_evictions_propagate_as_del_and_notify(engine):
     c = Client(engine)
     events = []
     engine.memory.evictor.hooks.append(lambda db, key: events.append(key))
-    _limit(engine, c, "allkeys-random", "1mb")
+    _limit(engine, c, "allkeys-random")
     engine.effects_seen.clear()
     _fill(engine, c, 6000)
     dels = [argv[1] for _, argv in engine.effects_seen if argv[0] == b"DEL"]
@@ -229,7 +238,7 @@ def test_tenacity_bounds_one_eviction_round(engine):
     c = Client(engine)
     _fill(engine, c, 5000)
     run(engine, c, "CONFIG", "SET", "maxmemory-eviction-tenacity", "0")
-    _limit(engine, c, "allkeys-random", "100kb")
+    _limit(engine, c, "allkeys-random", 100 * 1024)
     run(engine, c, "SET", "x", "y")         # runs: the round stopped at its time bound
     assert engine.memory.evictor.running
     assert engine.stats.evicted_keys < 5000

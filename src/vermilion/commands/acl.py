@@ -418,7 +418,7 @@ class Acl:
         """ACLLoadFromFile: the new users, or Redis's error text with nothing changed."""
         shown = self.engine.config["aclfile"]
         try:
-            with open(path, "rb") as fh:
+            with open(in_dir(self.engine.config, path), "rb") as fh:
                 data = fh.read()
         except OSError as err:
             return "Error loading ACLs, opening file '%s': %s" % (path, err.strerror)
@@ -472,6 +472,7 @@ class Acl:
         return None
 
     def save_file(self, path: str) -> bool:
+        path = in_dir(self.engine.config, path)
         text = "".join(self.describe(u) + "\n" for u in self.sorted_users())
         tmp = "%s.tmp-%d-%d" % (path, os.getpid(), int(time.time() * 1000))
         try:
@@ -517,6 +518,12 @@ def _setup(engine) -> None:
         errors = acl.load_file(config["aclfile"])
         if errors:
             raise rules.RuleError("Aborting Redis startup because of ACL errors: " + errors)
+
+
+def in_dir(config, path: str) -> str:
+    """A relative aclfile is inside `dir`: Redis changes into `dir` while it reads the
+    config file, before it opens the ACL file."""
+    return os.path.join(config["dir"] or ".", path)
 
 
 # -- the ACL command ------------------------------------------------------------------------

@@ -134,14 +134,22 @@ def _signal_value_moved(engine, db, key, value) -> None:
 # -- DEL / UNLINK / EXISTS / TYPE / TOUCH -----------------------------------------------------
 
 
-def _delete_keys(client, args):
+def _delete_keys(client, args, lazy: bool):
     db = client.db
     engine = client.engine
     deleted = 0
     for key in args[1:]:
-        if db.peek(key) is not None and db.delete(key):
-            deleted += 1
-            engine.notify(db, "g", b"del", key)
+        if db.peek(key) is None:
+            continue
+        if lazy:
+            value = db.pop(key)
+            if value is None:
+                continue
+            engine.memory.lazyfree.free(value)
+        elif not db.delete(key):
+            continue
+        deleted += 1
+        engine.notify(db, "g", b"del", key)
     engine.dirty += deleted
     return deleted
 
@@ -149,15 +157,14 @@ def _delete_keys(client, args):
 @command("del", arity=-2, flags="write", keys=(1, -1, 1), acl="keyspace", tips=MULTI_SHARD_SUM, since="1.0.0",
          summary="Deletes one or more keys.")
 def del_(client, args):
-    return _delete_keys(client, args)
+    return _delete_keys(client, args, client.engine.config["lazyfree-lazy-user-del"])
 
 
 @command("unlink", arity=-2, flags="write fast", keys=(1, -1, 1), acl="keyspace",
          tips=MULTI_SHARD_SUM, since="4.0.0",
          summary="Asynchronously deletes one or more keys.")
 def unlink(client, args):
-    # Freeing happens when the last reference goes; nothing to defer to a thread.
-    return _delete_keys(client, args)
+    return _delete_keys(client, args, True)
 
 
 @command("exists", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace",
@@ -563,23 +570,34 @@ def _db_number(arg: bytes, error: str) -> int:
 # -- FLUSHDB / FLUSHALL -----------------------------------------------------------------------
 
 
-def _flush_mode(args) -> None:
-    """getFlushCommandFlags: [ASYNC|SYNC]; both free at once here (no background thread)."""
+def _flush_async(client, args) -> bool:
+    """getFlushCommandFlags: [ASYNC|SYNC], by default lazyfree-lazy-user-flush."""
     if len(args) == 2:
-        if args[1].lower() not in (b"sync", b"async"):
+        mode = args[1].lower()
+        if mode not in (b"sync", b"async"):
             raise CommandError(SYNTAX)
-    elif len(args) > 2:
+        return mode == b"async"
+    if len(args) > 2:
         raise CommandError(SYNTAX)
+    return client.engine.config["lazyfree-lazy-user-flush"]
+
+
+def _clear(engine, db, lazy: bool) -> int:
+    data = db.data
+    removed = db.clear()
+    if lazy:
+        engine.memory.lazyfree.free_database(data)
+    return removed
 
 
 @command("flushdb", arity=-1, flags="write", acl="keyspace dangerous",
          tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
          summary="Removes all keys from the current database.")
 def flushdb(client, args):
-    _flush_mode(args)
+    lazy = _flush_async(client, args)
     engine = client.engine
     with engine.tracking.flush():
-        removed = client.db.clear()
+        removed = _clear(engine, client.db, lazy)
     engine.dirty += removed
     if not removed and engine.sinks:
         # Redis propagates FLUSHDB even when the database was already empty
@@ -592,12 +610,12 @@ def flushdb(client, args):
          tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
          summary="Removes all keys from all databases.")
 def flushall(client, args):
-    _flush_mode(args)
+    lazy = _flush_async(client, args)
     engine = client.engine
     removed = 0
     with engine.tracking.flush():
         for db in engine.dbs:
-            removed += db.clear()
+            removed += _clear(engine, db, lazy)
     engine.dirty += removed + 1
     for hook in getattr(engine, "flushall_hooks", ()):
         hook()      # persistence: Redis rewrites the RDB after FLUSHALL when saving is on

@@ -161,7 +161,7 @@ def memory_doctor(client, args):
         lines.append("The dataset holds less than 5 MB: there is nothing to diagnose yet.")
     else:
         maxmemory = engine.config["maxmemory"]
-        if maxmemory and mem.ledger_total() > maxmemory:
+        if maxmemory and mem.counted() > maxmemory:
             lines.append("* The dataset is over maxmemory (%d bytes): policy %s is evicting "
                          "or refusing writes." % (maxmemory, engine.config["maxmemory-policy"]))
         if mem.peak > used * 1.5:
@@ -249,13 +249,14 @@ def memory_stats(engine) -> dict:
     """MEMORY STATS's numbers, in Redis's order and names."""
     mem = engine.memory
     used = mem.used()
-    lua, scripts = mem.scripts_bytes()
-    clients = mem.clients_bytes()
+    scripts = mem.scripts
+    clients = mem.clients
+    replicas = mem.replicas_bytes()
     main, expires, access = mem.keys_overhead()
     out: dict = {
         b"peak.allocated": mem.peak, b"total.allocated": used, b"startup.allocated": mem.startup,
-        b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": clients,
-        b"cluster.links": 0, b"aof.buffer": _aof_buffer(engine), b"lua.caches": scripts,
+        b"replication.backlog": 0, b"clients.slaves": replicas, b"clients.normal": clients,
+        b"cluster.links": 0, b"aof.buffer": mem.aof_bytes(), b"lua.caches": scripts,
         b"functions.caches": 0,
     }
     keys = 0
@@ -267,7 +268,7 @@ def memory_stats(engine) -> dict:
                 b"overhead.hashtable.expires": len(db.expires) * EXPIRE_ENTRY,
                 b"overhead.hashtable.slot-to-keys": 0,
             }
-    overhead = mem.startup + clients + scripts + out[b"aof.buffer"] + main + expires + access
+    overhead = mem.startup + clients + replicas + scripts + out[b"aof.buffer"] + main + expires + access
     dataset = max(used - overhead, 0)
     net = used - mem.startup
     rss = mem_rss()
@@ -293,11 +294,6 @@ def mem_rss() -> int:
     return rss_bytes()
 
 
-def _aof_buffer(engine) -> int:
-    provider = getattr(engine, "aof_buffer_bytes", None)
-    return int(provider()) if provider is not None else 0
-
-
 @command("memory|malloc-stats", arity=2, flags="", acl="", since="4.0.0", group="server", tips=_SPECIAL,
          summary="Returns the allocator statistics.")
 def memory_malloc_stats(client, args):
@@ -306,8 +302,9 @@ def memory_malloc_stats(client, args):
     counts = gc.get_count()
     text = ("Vermilion runs on CPython's allocator (pymalloc for objects up to 512 bytes, the C "
             "library's malloc above); it keeps no statistics of its own like jemalloc's.\n"
-            "resident bytes: %d\ncounted bytes (used_memory): %d\nstartup bytes: %d\n"
-            "gc generation counts: %d %d %d\n" % (mem_rss(), mem.used(), mem.startup, *counts))
+            "resident bytes: %d\ncounted bytes (used_memory): %d\nresident bytes of the empty "
+            "process: %d\ngc generation counts: %d %d %d\n" % (
+                mem_rss(), mem.used(), mem.process_startup_rss, *counts))
     return Verbatim(text.encode())
 
 

@@ -71,7 +71,7 @@ def _clients_section(engine):
 
 def _memory_section(engine):
     """Redis 7.0's fields. used_memory is the accounted total (engine/memory.py):
-    the startup baseline, the data, clients; used_memory_rss is measured."""
+    an empty server's baseline, the data, clients, buffers; used_memory_rss is measured."""
     mem = engine.memory
     used = mem.used()
     peak = mem.peak
@@ -83,10 +83,11 @@ def _memory_section(engine):
     lua = sinfo.get("used_memory_lua", 0)
     vm_total = sinfo.get("used_memory_vm_total", 0)
     scripts_mem = sinfo.get("used_memory_scripts", 0)
-    clients = mem.clients_bytes()
+    clients = mem.clients
+    replicas = mem.replicas_bytes()
     main, expires, access = mem.keys_overhead()
-    aof = engine.aof_buffer_bytes() if hasattr(engine, "aof_buffer_bytes") else 0
-    overhead = mem.startup + clients + scripts_mem + aof + main + expires + access
+    aof = mem.aof_bytes()
+    overhead = mem.startup + clients + replicas + scripts_mem + aof + main + expires + access
     dataset = max(used - overhead, 0)
     net = used - mem.startup
     frag = rss / used if used else 1.0
@@ -116,13 +117,13 @@ def _memory_section(engine):
         ("allocator_rss_ratio", "%.2f" % frag), ("allocator_rss_bytes", rss - used),
         ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
         ("mem_fragmentation_ratio", "%.2f" % frag), ("mem_fragmentation_bytes", rss - used),
-        # The startup baseline and the buffers are not counted for eviction.
-        ("mem_not_counted_for_evict", used - mem.ledger_total()),
+        ("mem_not_counted_for_evict", replicas + aof),
         ("mem_replication_backlog", engine.replication.backlog_bytes()),
         ("mem_total_replication_buffers", engine.replication.backlog_bytes()),
-        ("mem_clients_slaves", 0), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
+        ("mem_clients_slaves", replicas), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
         ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
+        ("lazyfree_pending_objects", engine.memory.lazyfree.pending),
+        ("lazyfreed_objects", engine.memory.lazyfree.freed),
     ]
 
 
@@ -331,6 +332,7 @@ def config_resetstat(client, args):
     engine = client.engine
     engine.stats.reset()
     engine.replication.reset_stats()
+    engine.memory.lazyfree.freed = 0
     for cmd in _all_commands():
         cmd.reset_stats()
     engine.slowlog.clear()

@@ -38,6 +38,7 @@ Once answered, the client's queued input is resumed from the event loop
 """
 from __future__ import annotations
 
+from time import perf_counter_ns
 from typing import Callable
 
 from ..types import longdouble
@@ -57,7 +58,7 @@ class Waiter:
     """One blocked client: what it waits for and how to serve it."""
 
     __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer", "data", "since",
-                 "watch_changes")
+                 "watch_changes", "argv", "duration_us")
 
     def __init__(self, client, db, keys, serve, timeout_reply, data):
         self.client = client
@@ -69,6 +70,8 @@ class Waiter:
         self.data = data          # whatever the blocking command needs to serve later
         self.since = 0
         self.watch_changes = False  # readied by deletions/overwrites too (see _KeyWatch)
+        self.argv = None            # the blocked command, for the slowlog when it is served
+        self.duration_us = 0        # how long its first run took
 
     def __repr__(self):
         return f"<Waiter client={self.client.id} keys={self.keys!r}>"
@@ -305,10 +308,21 @@ class Blocking:
                             continue
                     dirty = engine.dirty
                     engine.effects = None
+                    start = perf_counter_ns()
+                    # The served client is the one running (Redis sets current_client to
+                    # it): invalidations of keys it changes follow its reply.
+                    tracking = engine.tracking
+                    running = tracking.current
+                    tracking.current = waiter.client
                     try:
                         reply = waiter.serve(waiter, key)
                     except CommandError as err:
                         reply = ErrorReply(err.message)
+                    finally:
+                        tracking.current = running
+                    if reply is not None and waiter.argv is not None:
+                        engine.log_slow(waiter.client, waiter.argv, waiter.duration_us +
+                                        (perf_counter_ns() - start) // 1000)
                     if engine.dirty != dirty:
                         db.observe(key)     # served in its command's place (engine/memory.py)
                     if engine.dirty != dirty and engine.sinks and engine.effects:

@@ -292,8 +292,15 @@ class Engine(EngineCore):
             self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
-        if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
-            self.log_slow(client, args, elapsed)
+        if self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+            waiter = client.blocked
+            if waiter is not None:
+                # A command that blocked is logged when it is served, with the time of
+                # both halves (Redis's updateStatsOnUnblock); a timeout is not logged.
+                waiter.argv = args
+                waiter.duration_us = elapsed
+            elif elapsed >= self.slowlog_threshold:
+                self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
             effects = self.effects
             # An empty list means the handler propagated its effects itself (EXEC, EVAL).

@@ -25,11 +25,20 @@ calibrated against the RSS growth of 1M-key fills of each type
 (``benchmarks/memory_accounting.py``; docs/memory.md has the method and the
 numbers).
 
-``used_memory`` is the ledger plus the RSS of the empty server measured when
-the engine started (the interpreter, its modules and the server's own
-structures). That baseline is reported as ``used_memory_startup`` and is not
-counted for eviction (it is part of ``mem_not_counted_for_evict``), so a
-``maxmemory`` of a few megabytes limits the dataset, as in Redis.
+``used_memory`` is what Redis would count for the same state: the fixed
+structures of an empty server (``STARTUP``, reported as
+``used_memory_startup``), the ledger, the buffers and fixed part of every
+client, and the cached script bodies. Redis's empty server counts ~880 KB;
+Vermilion's process holds ~30 MB of interpreter and modules before it stores
+anything, which Redis has no counterpart for: counting it would make any
+``maxmemory`` below that unusable, so it is left to ``used_memory_rss`` (and
+the fragmentation ratio) and the empty server is counted as Redis counts its
+own. What is compared with ``maxmemory`` is ``used_memory`` less the replica
+output buffers and the AOF buffer (``mem_not_counted_for_evict``), as in
+Redis 7.0: a tiny ``maxmemory`` is exceeded by an empty server, a limit of a
+few megabytes bounds the dataset about as Redis's does. Client buffers change
+between commands without passing through the ledger, so their total is taken
+again at most once a millisecond (and by INFO, MEMORY and the cron).
 
 Eviction
 --------
@@ -56,6 +65,8 @@ import time
 from itertools import islice
 from operator import attrgetter
 from sys import getsizeof
+
+from .lazyfree import LazyFree
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -93,6 +104,9 @@ STREAM_CONSUMER = 300   # a consumer with its PEL containers and name
 PEL_ENTRY = 200         # a pending entry: object, id key, group and consumer PEL slots
 BYTEARRAY_OBJ = 64      # a bytearray's header (its buffer grows by about 1/8)
 CLIENT_BASE = 6000      # a connection: objects, parser, transport
+# An empty redis-server 7.0's used_memory_startup (x86-64, jemalloc: 876,152 bytes):
+# what an empty server is counted for (see the module docstring).
+STARTUP = 876_152
 
 
 def bytearray_size(n: int) -> int:
@@ -270,28 +284,63 @@ class Memory:
 
     def __init__(self, engine):
         self.engine = engine
-        self.startup = rss_bytes()
+        self.startup = STARTUP
+        self.process_startup_rss = rss_bytes()     # the empty process, for MEMORY MALLOC-STATS
         self.peak = 0
         self.peak_time = 0
+        self.clients = 0            # normal clients' bytes at the last refresh
+        self.scripts = 0            # cached script and function bodies at the last refresh
+        self.refreshed_ms = -1
         self.evictor = Evictor(engine, self)
+        self.lazyfree = LazyFree(engine)
 
     def ledger_total(self) -> int:
         """Bytes counted for the data: every database's ``mem``."""
         return sum(map(_MEM, self.engine.dbs))
 
+    def refresh(self) -> None:
+        """Take the client and script totals again (they change outside the ledger)."""
+        self.clients = self.clients_bytes()
+        self.scripts = self.scripts_bytes()[1]
+        self.refreshed_ms = time.monotonic_ns() // 1_000_000
+
+    def counted(self) -> int:
+        """What is compared with maxmemory: used_memory less the replica and AOF buffers.
+        Client totals are at most a millisecond old."""
+        if time.monotonic_ns() // 1_000_000 != self.refreshed_ms:
+            self.refresh()
+        return self.startup + self.ledger_total() + self.clients + self.scripts
+
+    def not_counted(self) -> int:
+        """mem_not_counted_for_evict: replica output buffers and the AOF buffer."""
+        return self.replicas_bytes() + self.aof_bytes()
+
     def used(self) -> int:
-        used = self.startup + self.ledger_total() + self.clients_bytes() + self.scripts_bytes()[1]
+        self.refresh()
+        used = self.counted() + self.not_counted()
         if used > self.peak:
             self.peak = used
             self.peak_time = int(time.time())
         return used
 
     def clients_bytes(self) -> int:
+        """Normal (and pub/sub) clients: a fixed part plus their query and output buffers."""
         total = 0
         for client in self.engine.clients.values():
-            total += CLIENT_BASE + _client_buffers(client)
+            if client.kind != "replica":
+                total += CLIENT_BASE + _client_buffers(client)
         return total
 
+    def replicas_bytes(self) -> int:
+        total = 0
+        for client in self.engine.clients.values():
+            if client.kind == "replica":
+                total += CLIENT_BASE + _client_buffers(client)
+        return total
+
+    def aof_bytes(self) -> int:
+        provider = getattr(self.engine, "aof_buffer_bytes", None)
+        return int(provider()) if provider is not None else 0
 
     def keys_overhead(self) -> tuple[int, int, int]:
         """(main dict, expires, access records) bytes over every database."""
@@ -369,7 +418,7 @@ class Evictor:
         limit = self.maxmemory
         if not limit:
             return 0
-        over = self.memory.ledger_total() - limit
+        over = self.memory.counted() - limit
         return over if over > 0 else 0
 
     def perform(self) -> int:
@@ -378,7 +427,7 @@ class Evictor:
         limit = self.maxmemory
         if not limit:
             return EVICT_OK
-        used = self.memory.ledger_total()
+        used = self.memory.counted()
         if used <= limit:
             if self.exceeded_since:
                 self._under()
@@ -394,6 +443,7 @@ class Evictor:
         while used > limit:
             victim = self.select(active)
             if victim is None:
+                self.running = False
                 return EVICT_FAIL
             db = victim[0]
             before = db.mem
@@ -421,7 +471,7 @@ class Evictor:
         """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
         for up to a quarter of a cron tick; keep used_memory_peak current."""
         self.memory.used()
-        if self.running or (self.maxmemory and self.memory.ledger_total() > self.maxmemory
+        if self.running or (self.maxmemory and self.memory.counted() > self.maxmemory
                             and self.policy != "noeviction"):
             deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
             while self.perform() == EVICT_RUNNING and time.perf_counter() < deadline:

@@ -194,6 +194,12 @@ class Tracking:
             caller = ctx.caller
             if caller is None:
                 return
+            # A read inside a script remembers the keys the script was called with (Redis
+            # runs trackingRememberKeys on the caller's own command), not the keys read.
+            args = ctx.command
+            cmd = self.engine.find_command(args[0]) if args else None
+            if cmd is None:
+                return
         state = caller.tracking
         if state is None or state.bcast:
             return
@@ -258,8 +264,10 @@ class Tracking:
         return _Flush(self)
 
     def _flushed(self) -> None:
+        # The table is emptied even when no client tracks any more (Redis frees it on
+        # every flush): entries of clients that turned tracking off would linger.
         current = self.current
-        for client in list(self.engine.clients.values()):
+        for client in list(self.engine.clients.values()) if self.count else ():
             state = client.tracking
             if state is None:
                 continue
@@ -374,8 +382,7 @@ class _Flush:
 
     def __enter__(self):
         tracking = self.tracking
-        if tracking.count:
-            tracking._flushed()
+        tracking._flushed()
         tracking.suppressed += 1
         return self
 

@@ -34,6 +34,7 @@ import time
 from ..engine.engine import BUSY_LOADING, BUSY_MISCONF
 from ..engine.errors import CommandError
 from ..engine.replies import ErrorReply
+from ..server import oom_score
 from .aof import (
     AofInfo, AofIO, AofLoadError, AofWriter, CommandReplayer, Manifest, ManifestError,
     ReplyBarrier, replay_aof, rewrite_commands, write_atomically,
@@ -605,6 +606,7 @@ class Persistence:
             code = 1
             try:
                 _child_setup(wfd, keep_fd)
+                oom_score.in_child()
                 result = work() or {}
                 os.write(wfd, json.dumps(result).encode())
                 code = 0

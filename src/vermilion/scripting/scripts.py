@@ -522,6 +522,7 @@ class Scripts:
         ctx = self.idle_ctx
         ctx.client, ctx.read_only, ctx.write_dirty, ctx.repl = sclient, read_only, False, 3
         ctx.caller = caller         # client-side caching tracks the keys for the caller
+        ctx.command = args
         self.ctx = ctx
         dispatch = self.dispatch
         base = 2 + numkeys

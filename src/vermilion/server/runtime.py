@@ -13,6 +13,7 @@ from ..config import Config
 from .. import _native
 from ..types.acl import RuleError
 from ..engine.engine import Engine
+from . import oom_score
 from .server import Server
 
 log = logging.getLogger("vermilion")
@@ -126,6 +127,7 @@ def banner(config: Config) -> None:
 def run(config: Config) -> int:
     setup_logging(config)
     banner(config)
+    oom_score.install(config)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:
