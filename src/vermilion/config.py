@@ -94,6 +94,34 @@ def _parse_replicaof(text: str) -> str:
     return f"{host} {int(port)}"
 
 
+def _parse_percentiles(text: str) -> list[float]:
+    """latency-tracking-info-percentiles: doubles in [0, 100]; "" is none at all."""
+    from .types.numeric import parse_double
+    words = split_inline(text.encode("utf-8", "surrogateescape"))
+    if words is None:
+        raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+    out = []
+    for word in words:
+        if word == b"" and len(words) == 1:
+            break
+        value = parse_double(word) if word else None
+        if value is None:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= value <= 100.0:
+            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+        out.append(value)
+    return out
+
+
+def format_percentile(p: float) -> str:
+    """A percentile as Redis prints it: %f without trailing zeros (99.9, 50)."""
+    return ("%f" % p).rstrip("0").rstrip(".")
+
+
+def _render_percentiles(values: list[float]) -> str:
+    return " ".join(format_percentile(p) for p in values)
+
+
 _SHUTDOWN_FLAGS = ("save", "nosave", "now", "force")
 
 
@@ -255,7 +283,8 @@ DIRECTIVES: list[Directive] = [
     _m("hll-sparse-max-bytes", 3000), _i("hz", 10, 0, INT_MAX), _s("ignore-warnings"),
     _i("io-threads", 1, 1, 128, immutable=True), _b("io-threads-do-reads", False, immutable=True),
     _b("jemalloc-bg-thread", True), _i("latency-monitor-threshold", 0), _b("latency-tracking", True),
-    _s("latency-tracking-info-percentiles", "50 99 99.9"),
+    _x("latency-tracking-info-percentiles", [50.0, 99.0, 99.9], _parse_percentiles,
+       _render_percentiles),
     _b("lazyfree-lazy-eviction", False), _b("lazyfree-lazy-expire", False),
     _b("lazyfree-lazy-server-del", False), _b("lazyfree-lazy-user-del", False),
     _b("lazyfree-lazy-user-flush", False), _i("lfu-decay-time", 1, 0, INT_MAX),

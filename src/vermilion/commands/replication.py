@@ -71,7 +71,8 @@ def _serve_nothing(waiter, key):
 
 @command("wait", arity=3, flags="noscript", acl="connection", group="generic", since="3.0.0",
          tips=("request_policy:all_shards", "response_policy:agg_min"),
-         summary="Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+         summary="Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+         args="numreplicas:i timeout:i")
 def wait(client, args):
     numreplicas = parse_int(args[1], NOT_INTEGER)
     timeout_ms = parse_timeout_ms(args[2])

@@ -37,7 +37,9 @@ def _text(value: bytes) -> str:
 
 
 @command("client|tracking", arity=-3, flags="noscript loading stale", acl="connection",
-         since="6.0.0", summary="Controls server-assisted client-side caching for the connection.")
+         since="6.0.0", summary="Controls server-assisted client-side caching for the connection.",
+         args="status(ON|OFF) [REDIRECT=client-id:i] [PREFIX=prefix...&] [BCAST] [OPTIN] [OPTOUT] "
+              "[NOLOOP]")
 def client_tracking(client, args):
     engine = client.engine
     redirect = 0
@@ -94,7 +96,8 @@ def client_tracking(client, args):
 
 
 @command("client|caching", arity=3, flags="noscript loading stale", acl="connection",
-         since="6.0.0", summary="Instructs the server whether to track the keys in the next request.")
+         since="6.0.0", summary="Instructs the server whether to track the keys in the next request.",
+         args="mode(YES|NO)")
 def client_caching(client, args):
     state = client.tracking
     if state is None:

@@ -14,5 +14,5 @@ cdef class Engine(EngineCore):
     @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int)
     cpdef execute(self, ClientCore client, list args)
 
-    @cython.locals(dirty="long long", start="long long", elapsed="long long")
+    @cython.locals(dirty="long long", start="long long", elapsed="long long", counts=list)
     cpdef call(self, ClientCore client, CommandCore cmd, list args)

@@ -18,6 +18,8 @@ from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, w
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
+from ..types import latencyhistogram
+from ..types.latencyhistogram import FAST_US
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
@@ -194,6 +196,7 @@ class Engine(EngineCore):
         # `slowlog_threshold` us: the lower of the slowlog's and the latency monitor's.
         self.slowlog_us = cfg["slowlog-log-slower-than"]
         self.latency_ms = cfg["latency-monitor-threshold"]
+        self.latency_tracking = cfg["latency-tracking"]
         limits = [t for t in (self.slowlog_us, self.latency_ms * 1000 if self.latency_ms > 0 else -1)
                   if t >= 0]
         self.slowlog_threshold = min(limits) if limits else -1
@@ -287,6 +290,14 @@ class Engine(EngineCore):
             self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
+        if self.latency_tracking:
+            counts = cmd.histogram
+            if counts is None:
+                counts = cmd.histogram = latencyhistogram.new()
+            if elapsed < FAST_US:
+                counts[elapsed] += 1
+            else:
+                latencyhistogram.record_slow(counts, elapsed)
         if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
