@@ -95,16 +95,12 @@ def _parse_replicaof(text: str) -> str:
 
 
 def _parse_percentiles(text: str) -> list[float]:
-    """latency-tracking-info-percentiles: doubles in [0, 100]; "" is none at all."""
+    """latency-tracking-info-percentiles: doubles in [0, 100] separated by single spaces
+    (as CONFIG SET splits a multi-argument value); "" is none at all."""
     from .types.numeric import parse_double
-    words = split_inline(text.encode("utf-8", "surrogateescape"))
-    if words is None:
-        raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
     out = []
-    for word in words:
-        if word == b"" and len(words) == 1:
-            break
-        value = parse_double(word) if word else None
+    for word in text.split(" ") if text else ():
+        value = parse_double(word.encode("utf-8", "surrogateescape")) if word else None
         if value is None:
             raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
         if not 0.0 <= value <= 100.0:

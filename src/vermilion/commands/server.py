@@ -443,8 +443,9 @@ def command_info(cmd) -> list:
     flags = RespSet([Status(f.encode()) for f in FLAG_ORDER if f in cmd.flags and f not in HIDDEN_FLAGS])
     cats = RespSet([Status(b"@" + c.encode()) for c in cmd.categories])
     subs = [command_info(s) for s in cmd.subcommands.values()] if cmd.subcommands else []
+    # Redis replies with sets for the key specs and for "no subcommands".
     return [cmd.fullname.encode(), cmd.arity, flags, cmd.first_key, cmd.last_key, cmd.key_step, cats,
-            RespSet([t.encode() for t in cmd.tips]), _key_specs(cmd), subs]
+            RespSet([t.encode() for t in cmd.tips]), RespSet(_key_specs(cmd)), subs or RespSet()]
 
 
 def _argument_docs(args: list) -> list:
@@ -564,7 +565,10 @@ def _getkeys(client, args, with_flags: bool):
         cmd = cmd.subcommands.get(target[1].lower())     # an unknown subcommand is unknown
     if cmd is None:
         raise CommandError("ERR Invalid command specified")
-    if cmd.first_key <= 0 and cmd.getkeys is None:
+    # doesCommandHaveKeys: a key spec that is not a shard channel's, or a getkeys rule.
+    specs = SPECS.get(cmd.fullname)
+    if cmd.getkeys is None and not (cmd.first_key > 0 if specs is None
+                                    else any("N" not in spec[3] for spec in specs)):
         raise CommandError("ERR The command has no key arguments")
     arity = cmd.arity
     if (arity > 0 and len(target) != arity) or len(target) < -arity:
@@ -772,6 +776,17 @@ def latency_latest(client, args):
          tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_history(client, args):
     return client.engine.latency.history(args[2].decode("utf-8", "replace"))
+
+
+@command("latency|graph", arity=3, flags="admin noscript loading stale", acl="",
+         since="2.8.13", summary="Returns a latency graph for an event.", args="event",
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
+def latency_graph(client, args):
+    event = args[2].decode("utf-8", "replace")
+    graph = client.engine.latency.graph(event)
+    if graph is None:
+        raise CommandError(f"ERR No samples available for event '{event}'")
+    return Verbatim(graph.encode())
 
 
 @command("latency|reset", arity=-2, flags="admin noscript loading stale", acl="",

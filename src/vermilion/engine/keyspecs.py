@@ -273,10 +273,11 @@ def _from_specs(specs, args: list) -> list | None:
                 numkeys = int(raw)
             except ValueError:
                 return None
-            if numkeys < 0 or raw != b"%d" % numkeys:
+            if numkeys < 0 or numkeys >= 2**63 or raw != b"%d" % numkeys:
                 return None
             first += firstkey
-            last = first + numkeys - 1
+            # Redis casts the count to a C int: 4294967297 keys is one key.
+            last = first + ((numkeys + 2**31) % 2**32 - 2**31) - 1
         else:
             return None
         if last >= argc or last < first or first >= argc:
@@ -345,4 +346,6 @@ def _sort_keys(cmd, args):
     return out
 
 
-_GETKEYS = {"set": _set_keys, "bitfield": _bitfield_keys, "sort": _sort_keys}
+_GETKEYS = {"set": _set_keys, "bitfield": _bitfield_keys, "sort": _sort_keys,
+            # sortROGetKeys: the one key, read (its BY/GET patterns are not keys to find).
+            "sort_ro": lambda cmd, args: [(1, "RO access")]}
