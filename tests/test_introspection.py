@@ -270,3 +270,21 @@ def test_latency_graph_like_redis(reference_server, vermilion_process_server):
         ref.call("LATENCY", "RESET")
         ref.close()
         ver.close()
+
+
+def test_blocked_command_is_counted_when_answered(pair2, reference_server, vermilion_process_server):
+    from support import connect
+    _fresh(pair2)
+    for port, c in ((reference_server.port, pair2.ref), (vermilion_process_server.port, pair2.ver)):
+        waiter = connect(port)
+        try:
+            waiter.send("BLPOP", "latency:list", "0")
+            while b"blocked_clients:1" not in c.call("INFO", "clients").value:
+                pass
+            # Blocked: not in the histogram yet (its call is counted in commandstats).
+            assert b"blpop" not in _histogram(c, "blpop")
+            c.call("LPUSH", "latency:list", "x")
+            assert waiter.read().kind == "*"
+            assert _histogram(c, "blpop")[b"blpop"][0] == 1
+        finally:
+            waiter.close()

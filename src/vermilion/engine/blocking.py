@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..types import longdouble
+from ..types import latencyhistogram, longdouble
 from .errors import CommandError
 from .replies import NO_REPLY, ErrorReply
 
@@ -209,11 +209,16 @@ class Blocking:
         if reply.__class__ is ErrorReply:
             self.engine.count_error(reply.message)
             failed = True
-        if failed:
+        engine = self.engine
+        if failed or engine.latency_tracking:
             name = client.last_command
-            cmd = self.engine.find_command(name.encode() if name.__class__ is str else name)
+            cmd = engine.find_command(name.encode() if name.__class__ is str else name)
             if cmd is not None:
-                cmd.failed_calls += 1
+                if failed:
+                    cmd.failed_calls += 1
+                if engine.latency_tracking:
+                    # Counted once, now; the time it waited is not part of its latency.
+                    latencyhistogram.record(cmd, 0)
         mode = getattr(client, "reply_mode", 0)
         if mode == 2:
             client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command

@@ -290,7 +290,9 @@ class Engine(EngineCore):
             self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
-        if self.latency_tracking:
+        # latencyhistogram.record, inlined; a blocked command is counted when it is
+        # answered (engine/blocking.py), as Redis does.
+        if self.latency_tracking and client.blocked is None:
             counts = cmd.histogram
             if counts is None:
                 counts = cmd.histogram = latencyhistogram.new()
