@@ -2,6 +2,8 @@
 cimport cython
 from vermilion.engine.core cimport ClientCore, CommandCore, EngineCore
 
+cdef long long FAST_US
+
 cdef class Stats:
     cdef public long long total_commands, total_connections, rejected_connections
     cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses

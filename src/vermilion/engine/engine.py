@@ -19,11 +19,12 @@ from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
 from ..types import latencyhistogram
-from ..types.latencyhistogram import FAST_US
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
 perf_counter_ns = time.perf_counter_ns
+# A C constant when compiled (engine.pxd): the hot path compares it with a C integer.
+FAST_US = latencyhistogram.FAST_US
 
 
 # Bits of Engine.busy: while any is set, every command passes the gatekeeper.
