@@ -47,6 +47,11 @@ def test_config_set_errors_match(pair):
         CONFIG SET proto-max-bulk-len 10
         CONFIG SET hz
         CONFIG SET save abc
+        CONFIG SET maxmemory-clients 200%
+        CONFIG SET maxmemory-clients abc
+        CONFIG SET maxmemory 10000001 maxmemory-clients 200% client-query-buffer-limit invalid
+        CONFIG GET maxmemory
+        CONFIG SET latency-tracking-info-percentiles "1 2 300"
         CONFIG FOO
     """)
 

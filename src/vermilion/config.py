@@ -189,7 +189,19 @@ def _render_notify(flags: str) -> str:
 def _parse_maxmemory_clients(text: str) -> int:
     # Client eviction (Redis 7.0's maxmemory-clients) is not implemented: only the
     # default is accepted, rather than a limit stored and ignored.
-    if text.strip() in ("0", "0%") or parse_memory(text) == 0:
+    # The value is checked as Redis checks it first (a memory size or a percentage).
+    text = text.strip()
+    if text.endswith("%"):
+        if not text[:-1].isdigit():
+            raise ConfigError("argument must be a memory or percent value")
+        if int(text[:-1]) > 100:
+            raise ConfigError("percentage argument must be less or equal to 100")
+        value = int(text[:-1])
+    else:
+        value = parse_memory(text)
+        if value is None:
+            raise ConfigError("argument must be a memory or percent value")
+    if value == 0:
         return 0
     raise ConfigError("client eviction is not supported by Vermilion: maxmemory-clients must be 0")
 
