@@ -288,3 +288,24 @@ def test_blocked_command_is_counted_when_answered(pair2, reference_server, vermi
             assert _histogram(c, "blpop")[b"blpop"][0] == 1
         finally:
             waiter.close()
+
+
+def test_argument_notation_reads_back():
+    """Every declared argument list renders to a notation that parses to the same lists;
+    malformed notations are refused at import time, not served."""
+    from vermilion.engine import argsyntax
+    from vermilion.engine.table import COMMANDS
+    import vermilion.commands  # noqa: F401  (fills the table)
+    seen = 0
+    for cmd in COMMANDS.values():
+        for c in [cmd, *(cmd.subcommands or {}).values()]:
+            assert argsyntax.parse(argsyntax.render(c.arguments)) == c.arguments, c.fullname
+            seen += bool(c.arguments)
+    assert seen > 250
+    assert argsyntax.parse("key:k0 [x:i...@1.0] 'a b'=c:-") == [
+        {"name": "key", "type": "key", "key_spec_index": 0},
+        {"name": "x", "type": "integer", "since": "1.0", "flags": ["optional", "multiple"]},
+        {"name": "c", "type": "pure-token", "token": "a b"}]
+    for bad in ("key:k", "x:z", "[a", "g(a b|c)", "x:-", "g(a"):
+        with pytest.raises((ValueError, IndexError)):
+            argsyntax.parse(bad)
