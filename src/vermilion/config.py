@@ -670,7 +670,9 @@ def parse_argv_directives(argv: list[str]) -> list[str]:
             lines[-1] += " " + _quote(arg)
             expecting_value = False
         else:
-            raise ConfigError(f"Invalid argument '{arg}'")
+            # Words before any --option start the first line (redis-server takes
+            # `loglevel verbose` after the config file as the directive it spells).
+            lines.append(_quote(arg))
     return lines
 
 
