@@ -8,7 +8,7 @@ cdef class CommandCore:
     cdef public int arity
     cdef public bint is_readonly, skip_slowlog, queued_in_multi
     cdef public long long calls, usec
-    cdef public list histogram
+    cdef public long long[:] histogram
     cdef dict __dict__
 
 cdef class EngineCore:

@@ -16,5 +16,5 @@ cdef class Engine(EngineCore):
     @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int)
     cpdef execute(self, ClientCore client, list args)
 
-    @cython.locals(dirty="long long", start="long long", elapsed="long long", counts=list)
+    @cython.locals(dirty="long long", start="long long", elapsed="long long", counts="long long[:]")
     cpdef call(self, ClientCore client, CommandCore cmd, list args)
