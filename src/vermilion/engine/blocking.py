@@ -217,8 +217,9 @@ class Blocking:
                 if failed:
                     cmd.failed_calls += 1
                 if engine.latency_tracking:
-                    # Counted once, now; the time it waited is not part of its latency.
-                    latencyhistogram.record(cmd, 0)
+                    # Counted once, now, with the time of its first run: the time it
+                    # waited is not part of its latency.
+                    latencyhistogram.record(cmd, getattr(client, "blocked_usec", 0))
         mode = getattr(client, "reply_mode", 0)
         if mode == 2:
             client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command

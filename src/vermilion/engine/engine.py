@@ -292,15 +292,18 @@ class Engine(EngineCore):
         cmd.calls += 1
         cmd.usec += elapsed
         # latencyhistogram.record, inlined; a blocked command is counted when it is
-        # answered (engine/blocking.py), as Redis does.
-        if self.latency_tracking and client.blocked is None:
-            counts = cmd.histogram
-            if counts is None:
-                counts = cmd.histogram = latencyhistogram.new()
-            if elapsed < FAST_US:
-                counts[elapsed] += 1
+        # answered (engine/blocking.py), with the time of this first run, as Redis does.
+        if self.latency_tracking:
+            if client.blocked is None:
+                counts = cmd.histogram
+                if counts is None:
+                    counts = cmd.histogram = latencyhistogram.new()
+                if elapsed < FAST_US:
+                    counts[elapsed] += 1
+                else:
+                    latencyhistogram.record_slow(counts, elapsed)
             else:
-                latencyhistogram.record_slow(counts, elapsed)
+                client.blocked_usec = elapsed
         if elapsed >= self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             self.log_slow(client, args, elapsed)
         if self.dirty != dirty and self.sinks:
