@@ -146,6 +146,8 @@ _SAVE_ARGS = [
     ["--loglevel", "verbose", "--save"], ["--save", "", "--loglevel", "verbose"],
     ["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
     ["--shutdown-on-sigint", "nosave force now"], [],
+    # words before any --option make the first directive line
+    ["loglevel", "verbose", "--proc-title-template 'x y'"],
 ]
 
 

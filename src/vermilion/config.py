@@ -94,6 +94,30 @@ def _parse_replicaof(text: str) -> str:
     return f"{host} {int(port)}"
 
 
+def _parse_percentiles(text: str) -> list[float]:
+    """latency-tracking-info-percentiles: doubles in [0, 100] separated by single spaces
+    (as CONFIG SET splits a multi-argument value); "" is none at all."""
+    from .types.numeric import parse_double
+    out = []
+    for word in text.split(" ") if text else ():
+        value = parse_double(word.encode("utf-8", "surrogateescape")) if word else None
+        if value is None:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= value <= 100.0:
+            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+        out.append(value)
+    return out
+
+
+def format_percentile(p: float) -> str:
+    """A percentile as Redis prints it: %f without trailing zeros (99.9, 50)."""
+    return ("%f" % p).rstrip("0").rstrip(".")
+
+
+def _render_percentiles(values: list[float]) -> str:
+    return " ".join(format_percentile(p) for p in values)
+
+
 _SHUTDOWN_FLAGS = ("save", "nosave", "now", "force")
 
 
@@ -165,7 +189,19 @@ def _render_notify(flags: str) -> str:
 def _parse_maxmemory_clients(text: str) -> int:
     # Client eviction (Redis 7.0's maxmemory-clients) is not implemented: only the
     # default is accepted, rather than a limit stored and ignored.
-    if text.strip() in ("0", "0%") or parse_memory(text) == 0:
+    # The value is checked as Redis checks it first (a memory size or a percentage).
+    text = text.strip()
+    if text.endswith("%"):
+        if not text[:-1].isdigit():
+            raise ConfigError("argument must be a memory or percent value")
+        if int(text[:-1]) > 100:
+            raise ConfigError("percentage argument must be less or equal to 100")
+        value = int(text[:-1])
+    else:
+        value = parse_memory(text)
+        if value is None:
+            raise ConfigError("argument must be a memory or percent value")
+    if value == 0:
         return 0
     raise ConfigError("client eviction is not supported by Vermilion: maxmemory-clients must be 0")
 
@@ -299,7 +335,8 @@ DIRECTIVES: list[Directive] = [
     _m("hll-sparse-max-bytes", 3000), _i("hz", 10, 0, INT_MAX), _s("ignore-warnings"),
     _i("io-threads", 1, 1, 128, immutable=True), _b("io-threads-do-reads", False, immutable=True),
     _b("jemalloc-bg-thread", True), _i("latency-monitor-threshold", 0), _b("latency-tracking", True),
-    _s("latency-tracking-info-percentiles", "50 99 99.9"),
+    _x("latency-tracking-info-percentiles", [50.0, 99.0, 99.9], _parse_percentiles,
+       _render_percentiles),
     _b("lazyfree-lazy-eviction", False), _b("lazyfree-lazy-expire", False),
     _b("lazyfree-lazy-server-del", False), _b("lazyfree-lazy-user-del", False),
     _b("lazyfree-lazy-user-flush", False), _i("lfu-decay-time", 1, 0, INT_MAX),
@@ -687,7 +724,9 @@ def parse_argv_directives(argv: list[str]) -> list[str]:
             lines[-1] += " " + _quote(arg)
             expecting_value = False
         else:
-            raise ConfigError(f"Invalid argument '{arg}'")
+            # Words before any --option start the first line (redis-server takes
+            # `loglevel verbose` after the config file as the directive it spells).
+            lines.append(_quote(arg))
     return lines
 
 

@@ -71,7 +71,7 @@ def _fixed_keys(cmd):
     """[(position, access)] when a command's keys sit at fixed positions whatever its
     arguments (GET, SET without options' effect on access, HSET, INCR ...): () for no
     keys; None when they depend on the arguments."""
-    from ..engine.keyspecs import SPECS
+    from ..engine.keyspecs import SPECS, access_bits
     specs = SPECS.get(cmd.fullname)
     if specs is None:
         return () if cmd.first_key <= 0 and cmd.getkeys is None else None
@@ -79,7 +79,7 @@ def _fixed_keys(cmd):
     for bs, fk, access, extra in specs:
         if extra or bs[0] != "i" or fk[0] != "r" or fk[1] != 0:
             return None
-        out.append((bs[1], {"": 0, "R": 1, "W": 2, "RW": 3}[access]))
+        out.append((bs[1], access_bits(access)))
     return tuple(out)
 
 
@@ -536,7 +536,8 @@ _PLAIN = "noscript loading stale sentinel"
 
 
 @command("acl|setuser", arity=-3, flags=_ADMIN, since="6.0.0",
-         summary="Creates and modifies an ACL user and its rules.")
+         summary="Creates and modifies an ACL user and its rules.",
+         args="username [rule...]")
 def acl_setuser(client, args):
     name = _text(args[2])
     if rules.has_spaces(name):
@@ -549,7 +550,8 @@ def acl_setuser(client, args):
 
 
 @command("acl|deluser", arity=-3, flags=_ADMIN, since="6.0.0",
-         summary="Deletes ACL users, and terminates their connections.")
+         summary="Deletes ACL users, and terminates their connections.",
+         args="username...")
 def acl_deluser(client, args):
     acl = client.engine.acl
     names = [_text(a) for a in args[2:]]
@@ -571,7 +573,8 @@ def _selector_fields(selector, catalog) -> dict:
 
 
 @command("acl|getuser", arity=3, flags=_ADMIN, since="6.0.0",
-         summary="Lists the ACL rules of a user.")
+         summary="Lists the ACL rules of a user.",
+         args="username")
 def acl_getuser(client, args):
     acl = client.engine.acl
     user = acl.users.get(_text(args[2]))
@@ -628,7 +631,8 @@ def acl_save(client, args):
 
 
 @command("acl|cat", arity=-2, flags=_PLAIN, since="6.0.0",
-         summary="Lists the ACL categories, or the commands inside a category.")
+         summary="Lists the ACL categories, or the commands inside a category.",
+         args="[categoryname]")
 def acl_cat(client, args):
     if len(args) == 2:
         return [_bytes(c) for c in rules.CATEGORIES]
@@ -642,7 +646,8 @@ def acl_cat(client, args):
 
 
 @command("acl|genpass", arity=-2, flags=_PLAIN, since="6.0.0",
-         summary="Generates a pseudorandom, secure password that can be used to identify ACL users.")
+         summary="Generates a pseudorandom, secure password that can be used to identify ACL users.",
+         args="[bits:i]")
 def acl_genpass(client, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
@@ -659,7 +664,8 @@ def _age(entry, now_ms: int) -> float:
 
 
 @command("acl|log", arity=-2, flags=_ADMIN, since="6.0.0",
-         summary="Lists recent security events generated due to ACL rules.")
+         summary="Lists recent security events generated due to ACL rules.",
+         args="[operation(count:i|RESET)]")
 def acl_log(client, args):
     acl = client.engine.acl
     if len(args) > 3:
@@ -686,7 +692,8 @@ def acl_log(client, args):
 
 
 @command("acl|dryrun", arity=-4, flags=_ADMIN, since="7.0.0",
-         summary="Simulates the execution of a command by a user, without executing the command.")
+         summary="Simulates the execution of a command by a user, without executing the command.",
+         args="username command [arg...]")
 def acl_dryrun(client, args):
     engine = client.engine
     acl = engine.acl

@@ -81,7 +81,8 @@ def _writable(client, key: bytes, max_bit: int):
 
 @command("setbit", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="bitmap", group="bitmap",
          since="2.2.0", summary="Sets or clears the bit at offset in the string value stored at key",
-         complexity="O(1)")
+         complexity="O(1)",
+         args="key:k0 offset:i value:i")
 def setbit(client, args):
     offset = _bit_offset(client, args[2])
     on = parse_int(args[3], BIT_VALUE_ERR)
@@ -103,7 +104,8 @@ def setbit(client, args):
 
 @command("getbit", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="bitmap", group="bitmap",
          since="2.2.0", summary="Returns the bit value at offset in the string value stored at key",
-         complexity="O(1)")
+         complexity="O(1)",
+         args="key:k0 offset:i")
 def getbit(client, args):
     offset = _bit_offset(client, args[2])
     value = _string_or_none(client.db, args[1])
@@ -136,7 +138,8 @@ def _unit(arg: bytes) -> bool:
 
 
 @command("bitcount", arity=-2, flags="readonly", keys=(1, 1, 1), acl="bitmap", group="bitmap",
-         since="2.6.0", summary="Count set bits in a string", complexity="O(N)")
+         since="2.6.0", summary="Count set bits in a string", complexity="O(N)",
+         args="key:k0 [index(start:i end:i [index_unit(BYTE|BIT)@7.0.0])]")
 def bitcount(client, args):
     # Redis 7.0 looks the key up before parsing the range: a missing key is 0
     # whatever the arguments.
@@ -168,7 +171,8 @@ def bitcount(client, args):
 
 
 @command("bitpos", arity=-3, flags="readonly", keys=(1, 1, 1), acl="bitmap", group="bitmap",
-         since="2.8.7", summary="Find first bit set or clear in a string", complexity="O(N)")
+         since="2.8.7", summary="Find first bit set or clear in a string", complexity="O(N)",
+         args="key:k0 bit:i [index(start:i [end_index(end:i [index_unit(BYTE|BIT)@7.0.0])])]")
 def bitpos(client, args):
     bit = parse_int(args[2])
     if bit != 0 and bit != 1:
@@ -224,7 +228,8 @@ _NOT_TABLE = bytes(255 - i for i in range(256))
 
 
 @command("bitop", arity=-4, flags="write denyoom", keys=(2, -1, 1), acl="bitmap", group="bitmap",
-         since="2.6.0", summary="Perform bitwise operations between strings", complexity="O(N)")
+         since="2.6.0", summary="Perform bitwise operations between strings", complexity="O(N)",
+         args="operation destkey:k0 key:k1...")
 def bitop(client, args):
     op = c_string(args[1]).upper()
     if op not in (b"AND", b"OR", b"XOR", b"NOT"):
@@ -399,7 +404,11 @@ def _bitfield(client, args, readonly_command: bool):
 
 @command("bitfield", arity=-2, flags="write denyoom", keys=(1, 1, 1), acl="bitmap", group="bitmap",
          since="3.2.0", summary="Perform arbitrary bitfield integer operations on strings",
-         complexity="O(1) for each subcommand specified")
+         complexity="O(1) for each subcommand specified",
+         args="key:k0 [operation(GET=encoding_offset(encoding offset:i)|"
+              "write([OVERFLOW=wrap_sat_fail(WRAP|SAT|FAIL)] "
+              "write_operation(SET=encoding_offset_value(encoding offset:i value:i)|"
+              "INCRBY=encoding_offset_increment(encoding offset:i increment:i))))...]")
 def bitfield(client, args):
     return _bitfield(client, args, False)
 
@@ -407,6 +416,7 @@ def bitfield(client, args):
 @command("bitfield_ro", arity=-2, flags="readonly fast", keys=(1, 1, 1), acl="bitmap",
          group="bitmap", since="6.0.0",
          summary="Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-         complexity="O(1) for each subcommand specified")
+         complexity="O(1) for each subcommand specified",
+         args="key:k0 [GET=encoding_offset(encoding offset:i)...&]")
 def bitfield_ro(client, args):
     return _bitfield(client, args, True)

@@ -12,7 +12,9 @@ from ._help import help_reply
 
 
 @command("ping", arity=-1, flags="fast", acl="connection", group="connection",
-         summary="Returns the server's liveliness response.")
+         summary="Returns the server's liveliness response.",
+         args="[message]",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def ping(client, args):
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
@@ -22,13 +24,15 @@ def ping(client, args):
 
 
 @command("echo", arity=2, flags="fast loading stale", acl="connection", group="connection",
-         summary="Returns the given string.")
+         summary="Returns the given string.",
+         args="message")
 def echo(client, args):
     return args[1]
 
 
 @command("select", arity=2, flags="loading stale fast", acl="connection", group="connection",
-         summary="Changes the selected database.")
+         summary="Changes the selected database.",
+         args="index:i")
 def select(client, args):
     index = parse_int(args[1])
     dbs = client.engine.dbs
@@ -50,7 +54,8 @@ def quit_(client, args):
 
 
 @command("auth", arity=-2, flags="noscript loading stale fast no_auth allow_busy", acl="connection",
-         group="connection", summary="Authenticates the connection.")
+         group="connection", summary="Authenticates the connection.",
+         args="[username@6.0.0] password")
 def auth(client, args):
     if len(args) > 3:
         raise CommandError(SYNTAX)
@@ -68,7 +73,10 @@ def auth(client, args):
 
 
 @command("hello", arity=-1, flags="noscript loading stale fast no_auth allow_busy", acl="connection",
-         group="connection", summary="Handshakes with the server.")
+         group="connection", summary="Handshakes with the server.",
+         args="[arguments(protover:i [AUTH=username_password(username password)] "
+              "[SETNAME=clientname])]",
+         since="6.0.0")
 def hello(client, args):
     proto = None
     if len(args) >= 2:
@@ -113,7 +121,8 @@ def hello(client, args):
 
 
 @command("reset", arity=1, flags="noscript loading stale fast no_auth allow_busy", acl="connection",
-         group="connection", summary="Resets the connection.")
+         group="connection", summary="Resets the connection.",
+         since="6.2.0")
 def reset(client, args):
     engine = client.engine
     for hook in engine.disconnect_hooks:
@@ -134,11 +143,13 @@ def reset(client, args):
 # -- CLIENT ------------------------------------------------------------------------------------
 
 container("client", arity=-2, flags="sentinel", group="connection",
-          summary="A container for client connection commands.")
+          summary="A container for client connection commands.",
+          since="2.4.0")
 
 
 @command("client|id", arity=2, flags="noscript loading stale", acl="connection",
-         summary="Returns the unique client ID of the connection.")
+         summary="Returns the unique client ID of the connection.",
+         since="5.0.0")
 def client_id(client, args):
     return client.id
 
@@ -149,7 +160,9 @@ def _validate_name(name: bytes) -> None:
 
 
 @command("client|setname", arity=3, flags="noscript loading stale", acl="connection",
-         summary="Sets the connection name.")
+         summary="Sets the connection name.",
+         args="connection-name",
+         since="2.6.9")
 def client_setname(client, args):
     _validate_name(args[2])
     client.name = args[2] or None
@@ -157,7 +170,8 @@ def client_setname(client, args):
 
 
 @command("client|getname", arity=2, flags="noscript loading stale", acl="connection",
-         summary="Returns the name of the connection.")
+         summary="Returns the name of the connection.",
+         since="2.6.9")
 def client_getname(client, args):
     return client.name
 
@@ -249,13 +263,19 @@ def client_flags(client) -> str:
 
 
 @command("client|info", arity=2, flags="noscript loading stale", acl="connection",
-         summary="Returns information about the connection.")
+         summary="Returns information about the connection.",
+         since="6.2.0",
+         tips=("nondeterministic_output",))
 def client_info(client, args):
     return Verbatim(client_info_line(client, client.engine.clock.ms(), args) + b"\n")
 
 
 @command("client|list", arity=-2, flags="admin noscript loading stale", acl="connection",
-         summary="Lists open connections.")
+         summary="Lists open connections.",
+         args="[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)@5.0.0] "
+              "[ID=id(client-id:i...)@6.2.0]",
+         since="2.4.0",
+         tips=("nondeterministic_output",))
 def client_list(client, args):
     engine = client.engine
     clients = list(engine.clients.values())
@@ -288,7 +308,12 @@ def client_list(client, args):
 
 
 @command("client|kill", arity=-3, flags="admin noscript loading stale", acl="connection",
-         summary="Terminates open connections.")
+         summary="Terminates open connections.",
+         args="filter('ip:port':s~2.8.12|new-format([ID=client-id:i@2.8.12]|"
+              "[TYPE=normal_master_slave_pubsub(NORMAL|MASTER@3.2.0|SLAVE|REPLICA@5.0.0|"
+              "PUBSUB)@2.8.12]|[USER=username]|[ADDR='ip:port':s]|[LADDR='ip:port':s@6.2.0]|"
+              "[SKIPME=yes/no])...)",
+         since="2.4.0")
 def client_kill(client, args):
     engine = client.engine
     if len(args) == 3:
@@ -362,7 +387,9 @@ def _kill(killer, victim) -> None:
 
 
 @command("client|reply", arity=3, flags="noscript loading stale", acl="connection",
-         summary="Instructs the server whether to reply to commands.")
+         summary="Instructs the server whether to reply to commands.",
+         args="on_off_skip(ON|OFF|SKIP)",
+         since="3.2.0")
 def client_reply(client, args):
     mode = args[2].lower()
     if mode == b"on":
@@ -388,7 +415,9 @@ def _on_off(arg: bytes) -> bool:
 
 
 @command("client|no-evict", arity=3, flags="admin noscript loading stale", acl="connection",
-         summary="Sets the client eviction mode of the connection.")
+         summary="Sets the client eviction mode of the connection.",
+         args="enabled(ON|OFF)",
+         since="7.0.0")
 def client_no_evict(client, args):
     client.no_evict = _on_off(args[2])
     return OK
@@ -402,7 +431,9 @@ def client_no_touch(client, args):
 
 
 @command("client|unblock", arity=-3, flags="admin noscript loading stale", acl="connection",
-         summary="Unblocks a client blocked by a blocking command from a different connection.")
+         summary="Unblocks a client blocked by a blocking command from a different connection.",
+         args="client-id:i [timeout_error(TIMEOUT|ERROR)]",
+         since="5.0.0")
 def client_unblock(client, args):
     target_id = parse_int(args[2])
     error = False
@@ -422,7 +453,9 @@ def client_unblock(client, args):
 
 
 @command("client|pause", arity=-3, flags="admin noscript loading stale", acl="connection",
-         summary="Suspends commands processing.")
+         summary="Suspends commands processing.",
+         args="timeout:i [mode(WRITE|ALL)@6.2.0]",
+         since="2.9.50")
 def client_pause(client, args):
     timeout = parse_int(args[2], "ERR timeout is not an integer or out of range")
     if timeout < 0:
@@ -440,14 +473,16 @@ def client_pause(client, args):
 
 
 @command("client|unpause", arity=2, flags="admin noscript loading stale", acl="connection",
-         summary="Resumes processing commands from paused clients.")
+         summary="Resumes processing commands from paused clients.",
+         since="6.2.0")
 def client_unpause(client, args):
     client.engine.unpause_clients()
     return OK
 
 
 @command("client|help", arity=2, flags="loading stale", acl="connection",
-         summary="Returns helpful text about the different subcommands.")
+         summary="Returns helpful text about the different subcommands.",
+         since="5.0.0")
 def client_help(client, args):
     return help_reply("CLIENT", [
         "ID", "    Return the ID of the current connection.",

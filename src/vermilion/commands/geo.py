@@ -90,7 +90,9 @@ def _member_position(zs: SortedSet, member: bytes):
 # -- GEOADD ----------------------------------------------------------------------------------------
 
 @command("geoadd", arity=-5, flags="write denyoom", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.0", summary="Adds one or more members to a geospatial index. The key is created if it doesn't exist.")
+         since="3.2.0", summary="Adds one or more members to a geospatial index. The key is created if it doesn't exist.",
+         args="key:k0 [condition(NX|XX)@6.2.0] [CH=change:-@6.2.0] "
+              "longitude_latitude_member(longitude:d latitude:d member)...")
 def geoadd(client, args):
     n = len(args)
     first = 2
@@ -120,7 +122,8 @@ def geoadd(client, args):
 # -- GEOPOS / GEOHASH / GEODIST -----------------------------------------------------------------------
 
 @command("geopos", arity=-2, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.0", summary="Returns the longitude and latitude of members from a geospatial index.")
+         since="3.2.0", summary="Returns the longitude and latitude of members from a geospatial index.",
+         args="key:k0 member...")
 def geopos(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     out = []
@@ -131,7 +134,8 @@ def geopos(client, args):
 
 
 @command("geohash", arity=-2, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.0", summary="Returns members from a geospatial index as geohash strings.")
+         since="3.2.0", summary="Returns members from a geospatial index as geohash strings.",
+         args="key:k0 member...")
 def geohash_(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     out = []
@@ -142,7 +146,8 @@ def geohash_(client, args):
 
 
 @command("geodist", arity=-4, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.0", summary="Returns the distance between two members of a geospatial index.")
+         since="3.2.0", summary="Returns the distance between two members of a geospatial index.",
+         args="key:k0 member1 member2 [unit(M|KM|FT|MI)]")
 def geodist(client, args):
     to_meters = 1.0
     if len(args) == 5:
@@ -423,38 +428,68 @@ def _georadius_keys(args: list) -> list[int]:
 
 @command("georadius", arity=-6, flags="write denyoom", keys=(1, 1, 1), acl="geo", group="geo",
          since="3.2.0", getkeys=_georadius_keys,
-         summary="Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.")
+         summary="Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.",
+         args="key:k0 longitude:d latitude:d radius:d unit(M|KM|FT|MI) [WITHCOORD] [WITHDIST] "
+              "[WITHHASH] [count(COUNT=count:i [ANY@6.2.0])] [order(ASC|DESC)] [STORE=key:k1] "
+              "[STOREDIST=key:k2]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument")
 def georadius(client, args):
     return _search(client, args, 1, _BY_COORDS)
 
 
 @command("georadiusbymember", arity=-5, flags="write denyoom", keys=(1, 1, 1), acl="geo", group="geo",
          since="3.2.0", getkeys=_georadius_keys,
-         summary="Queries a geospatial index for members within a distance from a member, optionally stores the result.")
+         summary="Queries a geospatial index for members within a distance from a member, optionally stores the result.",
+         args="key:k0 member radius:d unit(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+              "[count(COUNT=count:i [ANY])] [order(ASC|DESC)] [STORE=key:k1] [STOREDIST=key:k2]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` "
+                     "arguments")
 def georadiusbymember(client, args):
     return _search(client, args, 1, _BY_MEMBER)
 
 
 @command("georadius_ro", arity=-6, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.10", summary="Returns members from a geospatial index that are within a distance from a coordinate.")
+         since="3.2.10", summary="Returns members from a geospatial index that are within a distance from a coordinate.",
+         args="key:k0 longitude:d latitude:d radius:d unit(M|KM|FT|MI) [WITHCOORD] [WITHDIST] "
+              "[WITHHASH] [count(COUNT=count:i [ANY@6.2.0])] [order(ASC|DESC)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`GEOSEARCH` with the `BYRADIUS` argument")
 def georadius_ro(client, args):
     return _search(client, args, 1, _BY_COORDS | _NO_STORE)
 
 
 @command("georadiusbymember_ro", arity=-5, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="3.2.10", summary="Returns members from a geospatial index that are within a distance from a member.")
+         since="3.2.10", summary="Returns members from a geospatial index that are within a distance from a member.",
+         args="key:k0 member radius:d unit(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+              "[count(COUNT=count:i [ANY])] [order(ASC|DESC)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments")
 def georadiusbymember_ro(client, args):
     return _search(client, args, 1, _BY_MEMBER | _NO_STORE)
 
 
 @command("geosearch", arity=-7, flags="readonly", keys=(1, 1, 1), acl="geo", group="geo",
-         since="6.2.0", summary="Queries a geospatial index for members inside an area of a box or a circle.")
+         since="6.2.0", summary="Queries a geospatial index for members inside an area of a box or a circle.",
+         args="key:k0 from(FROMMEMBER=member|FROMLONLAT=longitude_latitude(longitude:d "
+              "latitude:d)) by(circle(BYRADIUS=radius:d unit(M|KM|FT|MI))|box(BYBOX=width:d "
+              "height:d unit(M|KM|FT|MI))) [order(ASC|DESC)] [count(COUNT=count:i [ANY])] "
+              "[WITHCOORD] [WITHDIST] [WITHHASH]")
 def geosearch(client, args):
     return _search(client, args, 1, _SEARCH)
 
 
 @command("geosearchstore", arity=-8, flags="write denyoom", keys=(1, 2, 1), acl="geo", group="geo",
          since="6.2.0",
-         summary="Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.")
+         summary="Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
+         args="destination:k0 source:k1 from(FROMMEMBER=member|"
+              "FROMLONLAT=longitude_latitude(longitude:d latitude:d)) by(circle(BYRADIUS=radius:d "
+              "unit(M|KM|FT|MI))|box(BYBOX=width:d height:d unit(M|KM|FT|MI))) [order(ASC|DESC)] "
+              "[count(COUNT=count:i [ANY])] [STOREDIST]")
 def geosearchstore(client, args):
     return _search(client, args, 2, _SEARCH | _SEARCH_STORE)

@@ -45,7 +45,8 @@ def _hash_for_write(client, key: bytes):
 # -- writes -----------------------------------------------------------------------------------
 
 @command("hset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Creates or modifies the value of a field in a hash.")
+         since="2.0.0", summary="Creates or modifies the value of a field in a hash.",
+         args="key:k0 field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def hset(client, args):
     n = len(args)
@@ -92,7 +93,11 @@ def hset(client, args):
 
 
 @command("hmset", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Sets the values of multiple fields.")
+         since="2.0.0", summary="Sets the values of multiple fields.",
+         args="key:k0 field_value(field value)...",
+         doc_flags="deprecated",
+         deprecated_since="4.0.0",
+         replaced_by="`HSET` with multiple field-value pairs")
 def hmset(client, args):
     if len(args) & 1:
         raise wrong_arity("hmset")
@@ -103,7 +108,8 @@ def hmset(client, args):
 
 
 @command("hsetnx", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Sets the value of a field in a hash only when the field doesn't exist.")
+         since="2.0.0", summary="Sets the value of a field in a hash only when the field doesn't exist.",
+         args="key:k0 field value")
 def hsetnx(client, args):
     db = client.db
     h = db.get_typed(args[1], Hash)
@@ -125,13 +131,15 @@ def hsetnx(client, args):
 
 
 @command("hdel", arity=-3, flags="write fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
+         since="2.0.0", summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+         args="key:k0 field...")
 def hdel(client, args):
     return remove_members(client, args, Hash, Hash.del_field, "h", b"hdel")
 
 
 @command("hincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
+         since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+         args="key:k0 field increment:i")
 def hincrby(client, args):
     incr = parse_int(args[3])
     db = client.db
@@ -165,7 +173,8 @@ def hincrby(client, args):
 
 
 @command("hincrbyfloat", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
+         since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+         args="key:k0 field increment:d")
 def hincrbyfloat(client, args):
     incr = longdouble.parse(args[3])
     if incr is None:
@@ -206,7 +215,8 @@ def hincrbyfloat(client, args):
 # -- reads --------------------------------------------------------------------------------------
 
 @command("hget", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns the value of a field in a hash.")
+         since="2.0.0", summary="Returns the value of a field in a hash.",
+         args="key:k0 field")
 def hget(client, args):
     h = client.db.get(args[1])
     if h is None:
@@ -217,7 +227,8 @@ def hget(client, args):
 
 
 @command("hmget", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns the values of all fields in a hash.")
+         since="2.0.0", summary="Returns the values of all fields in a hash.",
+         args="key:k0 field...")
 def hmget(client, args):
     h = client.db.get_typed(args[1], Hash)
     if h is None:
@@ -228,7 +239,8 @@ def hmget(client, args):
 
 @command("hgetall", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", tips=("nondeterministic_output_order",),
-         summary="Returns all fields and values in a hash.")
+         summary="Returns all fields and values in a hash.",
+         args="key:k0")
 def hgetall(client, args):
     h = client.db.get_typed(args[1], Hash)
     if h is None:
@@ -238,7 +250,8 @@ def hgetall(client, args):
 
 @command("hkeys", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", tips=("nondeterministic_output_order",),
-         summary="Returns all fields in a hash.")
+         summary="Returns all fields in a hash.",
+         args="key:k0")
 def hkeys(client, args):
     h = client.db.get_typed(args[1], Hash)
     return [] if h is None else list(h)
@@ -246,28 +259,32 @@ def hkeys(client, args):
 
 @command("hvals", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.0.0", tips=("nondeterministic_output_order",),
-         summary="Returns all values in a hash.")
+         summary="Returns all values in a hash.",
+         args="key:k0")
 def hvals(client, args):
     h = client.db.get_typed(args[1], Hash)
     return [] if h is None else list(h.values())
 
 
 @command("hlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Returns the number of fields in a hash.")
+         since="2.0.0", summary="Returns the number of fields in a hash.",
+         args="key:k0")
 def hlen(client, args):
     h = client.db.get_typed(args[1], Hash)
     return 0 if h is None else len(h)
 
 
 @command("hexists", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="2.0.0", summary="Determines whether a field exists in a hash.")
+         since="2.0.0", summary="Determines whether a field exists in a hash.",
+         args="key:k0 field")
 def hexists(client, args):
     h = client.db.get_typed(args[1], Hash)
     return 1 if h is not None and args[2] in h else 0
 
 
 @command("hstrlen", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
-         since="3.2.0", summary="Returns the length of the value of a field.")
+         since="3.2.0", summary="Returns the length of the value of a field.",
+         args="key:k0 field")
 def hstrlen(client, args):
     h = client.db.get_typed(args[1], Hash)
     if h is None:
@@ -278,7 +295,8 @@ def hstrlen(client, args):
 
 @command("hrandfield", arity=-2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
          since="6.2.0", tips=("nondeterministic_output",),
-         summary="Returns one or more random fields from a hash.")
+         summary="Returns one or more random fields from a hash.",
+         args="key:k0 [options(count:i [WITHVALUES])]")
 def hrandfield(client, args):
     n = len(args)
     if n == 2:
@@ -315,7 +333,8 @@ def hrandfield(client, args):
 
 @command("hscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
          since="2.8.0", tips=("nondeterministic_output",),
-         summary="Iterates over fields and values of a hash.")
+         summary="Iterates over fields and values of a hash.",
+         args="key:k0 cursor:i [MATCH=pattern:p] [COUNT=count:i]")
 def hscan(client, args):
     cursor = parse_scan_cursor(args[2])
     h = client.db.get_typed(args[1], Hash)

@@ -55,7 +55,8 @@ def _sparse_max(client) -> int:
 @command("pfadd", arity=-2, flags="write denyoom fast", keys=(1, 1, 1), acl="hyperloglog",
          group="hyperloglog", since="2.8.9",
          summary="Adds the specified elements to the specified HyperLogLog.",
-         complexity="O(1) to add every element.")
+         complexity="O(1) to add every element.",
+         args="key:k0 [element...]")
 def pfadd(client, args):
     db = client.db
     key = args[1]
@@ -112,7 +113,8 @@ def _merged_registers(client, keys) -> tuple[bytes, bool]:
                  "HyperLogLog at key(s).",
          complexity="O(1) with a very small average constant time when called with a single "
                     "key. O(N) with N being the number of keys, and much bigger constant "
-                    "times, when called with multiple keys.")
+                    "times, when called with multiple keys.",
+         args="key:k0...")
 def pfcount(client, args):
     if len(args) > 2:
         raw, _ = _merged_registers(client, args[1:])
@@ -138,7 +140,8 @@ def pfcount(client, args):
 @command("pfmerge", arity=-2, flags="write denyoom", keys=(1, -1, 1), acl="hyperloglog",
          group="hyperloglog", since="2.8.9",
          summary="Merge N different HyperLogLogs into a single one.",
-         complexity="O(N) to merge N HyperLogLogs, but with high constant times.")
+         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+         args="destkey:k0 sourcekey:k1...")
 def pfmerge(client, args):
     # The destination is one of the sources: its own registers are part of the max.
     raw, any_dense = _merged_registers(client, args[1:])
@@ -160,7 +163,9 @@ def pfmerge(client, args):
 
 @command("pfdebug", arity=3, flags="write denyoom admin", keys=(2, 2, 1), acl="hyperloglog",
          group="hyperloglog", since="2.8.9",
-         summary="Internal commands for debugging HyperLogLog values", complexity="N/A")
+         summary="Internal commands for debugging HyperLogLog values", complexity="N/A",
+         args="subcommand key:k0",
+         doc_flags="syscmd")
 def pfdebug(client, args):
     db = client.db
     key = args[2]
@@ -197,7 +202,8 @@ SELFTEST_MAX = 100_000
 
 @command("pfselftest", arity=1, flags="admin", acl="hyperloglog", group="hyperloglog",
          since="2.8.9", summary="An internal command for testing HyperLogLog values",
-         complexity="N/A")
+         complexity="N/A",
+         doc_flags="syscmd")
 def pfselftest(client, args):
     """Redis's self-test, shortened: register access (packing and reading 6-bit
     registers against a plain array), sparse and dense values agreeing while the

@@ -155,21 +155,24 @@ def _delete_keys(client, args, lazy: bool):
 
 
 @command("del", arity=-2, flags="write", keys=(1, -1, 1), acl="keyspace", tips=MULTI_SHARD_SUM, since="1.0.0",
-         summary="Deletes one or more keys.")
+         summary="Deletes one or more keys.",
+         args="key:k0...")
 def del_(client, args):
     return _delete_keys(client, args, client.engine.config["lazyfree-lazy-user-del"])
 
 
 @command("unlink", arity=-2, flags="write fast", keys=(1, -1, 1), acl="keyspace",
          tips=MULTI_SHARD_SUM, since="4.0.0",
-         summary="Asynchronously deletes one or more keys.")
+         summary="Asynchronously deletes one or more keys.",
+         args="key:k0...")
 def unlink(client, args):
     return _delete_keys(client, args, True)
 
 
 @command("exists", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace",
          tips=MULTI_SHARD_SUM, since="1.0.0",
-         summary="Determines whether one or more keys exist.")
+         summary="Determines whether one or more keys exist.",
+         args="key:k0...")
 def exists(client, args):
     db = client.db
     count = 0
@@ -180,7 +183,8 @@ def exists(client, args):
 
 
 @command("type", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace", since="1.0.0",
-         summary="Determines the type of value stored at a key.")
+         summary="Determines the type of value stored at a key.",
+         args="key:k0")
 def type_(client, args):
     value = client.db.peek(args[1])
     if value is None:
@@ -194,7 +198,8 @@ def type_(client, args):
 @command("touch", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="keyspace",
          tips=MULTI_SHARD_SUM, since="3.2.1",
          summary="Returns the number of existing keys out of those specified after updating "
-                 "the time they were last accessed.")
+                 "the time they were last accessed.",
+         args="key:k0...")
 def touch(client, args):
     db = client.db
     count = 0
@@ -278,7 +283,8 @@ def _expire_generic(client, args, name: str, relative: bool, seconds: bool):
 
 
 @command("expire", arity=-3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="1.0.0",
-         summary="Sets the expiration time of a key in seconds.")
+         summary="Sets the expiration time of a key in seconds.",
+         args="key:k0 seconds:i [condition(NX|XX|GT|LT)@7.0.0]")
 def expire(client, args):
     return _expire_generic(client, args, "expire", True, True)
 
@@ -286,19 +292,22 @@ def expire(client, args):
 
 
 @command("pexpire", arity=-3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="2.6.0",
-         summary="Sets the expiration time of a key in milliseconds.")
+         summary="Sets the expiration time of a key in milliseconds.",
+         args="key:k0 milliseconds:i [condition(NX|XX|GT|LT)@7.0.0]")
 def pexpire(client, args):
     return _expire_generic(client, args, "pexpire", True, False)
 
 
 @command("expireat", arity=-3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="1.2.0",
-         summary="Sets the expiration time of a key to a Unix timestamp.")
+         summary="Sets the expiration time of a key to a Unix timestamp.",
+         args="key:k0 unix-time-seconds:t [condition(NX|XX|GT|LT)@7.0.0]")
 def expireat(client, args):
     return _expire_generic(client, args, "expireat", False, True)
 
 
 @command("pexpireat", arity=-3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="2.6.0",
-         summary="Sets the expiration time of a key to a Unix milliseconds timestamp.")
+         summary="Sets the expiration time of a key to a Unix milliseconds timestamp.",
+         args="key:k0 unix-time-milliseconds:t [condition(NX|XX|GT|LT)@7.0.0]")
 def pexpireat(client, args):
     return _expire_generic(client, args, "pexpireat", False, False)
 
@@ -318,32 +327,37 @@ def _ttl_generic(client, key: bytes, ms: bool, absolute: bool) -> int:
 
 @command("ttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="1.0.0",
-         summary="Returns the expiration time in seconds of a key.")
+         summary="Returns the expiration time in seconds of a key.",
+         args="key:k0")
 def ttl(client, args):
     return _ttl_generic(client, args[1], False, False)
 
 
 @command("pttl", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="2.6.0",
-         summary="Returns the expiration time in milliseconds of a key.")
+         summary="Returns the expiration time in milliseconds of a key.",
+         args="key:k0")
 def pttl(client, args):
     return _ttl_generic(client, args[1], True, False)
 
 
 @command("expiretime", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace", since="7.0.0",
-         summary="Returns the expiration time of a key as a Unix timestamp.")
+         summary="Returns the expiration time of a key as a Unix timestamp.",
+         args="key:k0")
 def expiretime(client, args):
     return _ttl_generic(client, args[1], False, True)
 
 
 @command("pexpiretime", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="keyspace", since="7.0.0",
-         summary="Returns the expiration time of a key as a Unix milliseconds timestamp.")
+         summary="Returns the expiration time of a key as a Unix milliseconds timestamp.",
+         args="key:k0")
 def pexpiretime(client, args):
     return _ttl_generic(client, args[1], True, True)
 
 
 @command("persist", arity=2, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="2.2.0",
-         summary="Removes the expiration time of a key.")
+         summary="Removes the expiration time of a key.",
+         args="key:k0")
 def persist(client, args):
     db = client.db
     key = args[1]
@@ -360,7 +374,8 @@ def persist(client, args):
 
 @command("keys", arity=2, flags="readonly", acl="keyspace dangerous",
          tips=ALL_SHARDS_UNORDERED, since="1.0.0",
-         summary="Returns all key names that match a pattern.")
+         summary="Returns all key names that match a pattern.",
+         args="pattern:p")
 def keys(client, args):
     db = client.db
     now = client.engine.clock.ms()
@@ -378,7 +393,8 @@ def keys(client, args):
 
 
 @command("scan", arity=-2, flags="readonly", acl="keyspace", tips=SCAN_TIPS, since="2.8.0",
-         summary="Iterates over the key names in the database.")
+         summary="Iterates over the key names in the database.",
+         args="cursor:i [MATCH=pattern:p] [COUNT=count:i] [TYPE=type@6.0.0]")
 def scan(client, args):
     cursor = parse_scan_cursor(args[1])
     count, match, wanted_type = parse_scan_options(args, 2, with_type=True)
@@ -423,7 +439,8 @@ def randomkey(client, args):
 
 
 @command("dbsize", arity=1, flags="readonly fast", acl="keyspace", tips=ALL_SHARDS_SUM, since="1.0.0",
-         summary="Returns the number of keys in the database.")
+         summary="Returns the number of keys in the database.",
+         group="server")
 def dbsize(client, args):
     return len(client.db.data)
 
@@ -453,19 +470,22 @@ def _rename_generic(client, args, nx: bool):
 
 
 @command("rename", arity=3, flags="write", keys=(1, 2, 1), acl="keyspace", since="1.0.0",
-         summary="Renames a key and overwrites the destination.")
+         summary="Renames a key and overwrites the destination.",
+         args="key:k0 newkey:k1")
 def rename(client, args):
     return _rename_generic(client, args, False)
 
 
 @command("renamenx", arity=3, flags="write fast", keys=(1, 2, 1), acl="keyspace", since="1.0.0",
-         summary="Renames a key only when the target key name doesn't exist.")
+         summary="Renames a key only when the target key name doesn't exist.",
+         args="key:k0 newkey:k1")
 def renamenx(client, args):
     return _rename_generic(client, args, True)
 
 
 @command("copy", arity=-3, flags="write denyoom", keys=(1, 2, 1), acl="keyspace", since="6.2.0",
-         summary="Copies the value of a key to a new key.")
+         summary="Copies the value of a key to a new key.",
+         args="source:k0 destination:k1 [DB=destination-db:i] [REPLACE]")
 def copy(client, args):
     src_db = dst_db = client.db
     replace = False
@@ -502,7 +522,8 @@ def copy(client, args):
 
 
 @command("move", arity=3, flags="write fast", keys=(1, 1, 1), acl="keyspace", since="1.0.0",
-         summary="Moves a key to another database.")
+         summary="Moves a key to another database.",
+         args="key:k0 db:i")
 def move(client, args):
     src_db = client.db
     dst_db = _parse_db_index(client, args[2])
@@ -524,7 +545,9 @@ def move(client, args):
 
 
 @command("swapdb", arity=3, flags="write fast", acl="keyspace dangerous", since="4.0.0",
-         summary="Swaps two Redis databases.")
+         summary="Swaps two Redis databases.",
+         args="index1:i index2:i",
+         group="server")
 def swapdb(client, args):
     first = _db_number(args[1], "ERR invalid first DB index")
     second = _db_number(args[2], "ERR invalid second DB index")
@@ -592,7 +615,9 @@ def _clear(engine, db, lazy: bool) -> int:
 
 @command("flushdb", arity=-1, flags="write", acl="keyspace dangerous",
          tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
-         summary="Removes all keys from the current database.")
+         summary="Removes all keys from the current database.",
+         args="[async(ASYNC@4.0.0|SYNC@6.2.0)]",
+         group="server")
 def flushdb(client, args):
     lazy = _flush_async(client, args)
     engine = client.engine
@@ -608,7 +633,9 @@ def flushdb(client, args):
 
 @command("flushall", arity=-1, flags="write", acl="keyspace dangerous",
          tips=ALL_SHARDS_ALL_SUCCEEDED, since="1.0.0",
-         summary="Removes all keys from all databases.")
+         summary="Removes all keys from all databases.",
+         args="[async(ASYNC@4.0.0|SYNC@6.2.0)]",
+         group="server")
 def flushall(client, args):
     lazy = _flush_async(client, args)
     engine = client.engine
@@ -659,7 +686,8 @@ def object_help(client, args):
 
 @command("object|idletime", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="2.2.3",
-         summary="Returns the time since the last access to a Redis object.")
+         summary="Returns the time since the last access to a Redis object.",
+         args="key:k0")
 def object_idletime(client, args):
     db = client.db
     if db.peek(args[2]) is None:
@@ -674,7 +702,8 @@ def object_idletime(client, args):
 
 @command("object|encoding", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="2.2.3",
-         summary="Returns the internal encoding of a Redis object.")
+         summary="Returns the internal encoding of a Redis object.",
+         args="key:k0")
 def object_encoding(client, args):
     value = client.db.peek(args[2])
     if value is None:
@@ -684,7 +713,8 @@ def object_encoding(client, args):
 
 @command("object|refcount", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="2.2.3",
-         summary="Returns the reference count of a value of a key.")
+         summary="Returns the reference count of a value of a key.",
+         args="key:k0")
 def object_refcount(client, args):
     value = client.db.peek(args[2])
     if value is None:
@@ -694,7 +724,8 @@ def object_refcount(client, args):
 
 @command("object|freq", arity=3, flags="readonly", keys=(2, 2, 1), acl="keyspace",
          tips=NONDETERMINISTIC, since="4.0.0",
-         summary="Returns the logarithmic access frequency counter of a Redis object.")
+         summary="Returns the logarithmic access frequency counter of a Redis object.",
+         args="key:k0")
 def object_freq(client, args):
     db = client.db
     if db.peek(args[2]) is None:

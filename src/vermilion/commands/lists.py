@@ -112,7 +112,8 @@ def _push(client, args, left: bool, event: bytes):
 
 
 @command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
-         summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.")
+         summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+         args="key:k0 element...")
 def lpush(client, args):
     if len(args) == 3:
         db = client.db
@@ -131,7 +132,8 @@ def lpush(client, args):
 
 
 @command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
-         summary="Appends one or more elements to a list. Creates the key if it doesn't exist.")
+         summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
+         args="key:k0 element...")
 def rpush(client, args):
     if len(args) == 3:
         db = client.db
@@ -157,13 +159,15 @@ def _pushx(client, args, left: bool, event: bytes):
 
 
 @command("lpushx", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
-         since="2.2.0", summary="Prepends one or more elements to a list only when the list exists.")
+         since="2.2.0", summary="Prepends one or more elements to a list only when the list exists.",
+         args="key:k0 element...")
 def lpushx(client, args):
     return _pushx(client, args, True, b"lpush")
 
 
 @command("rpushx", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
-         since="2.2.0", summary="Appends an element to a list only when the list exists.")
+         since="2.2.0", summary="Appends an element to a list only when the list exists.",
+         args="key:k0 element...")
 def rpushx(client, args):
     return _pushx(client, args, False, b"rpush")
 
@@ -200,7 +204,8 @@ def _pop(client, args, left: bool):
 
 
 @command("lpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
-         summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
+         summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+         args="key:k0 [count:i@6.2.0]")
 def lpop(client, args):
     if len(args) == 2:
         db = client.db
@@ -219,7 +224,8 @@ def lpop(client, args):
 
 
 @command("rpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
-         summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
+         summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+         args="key:k0 [count:i@6.2.0]")
 def rpop(client, args):
     if len(args) == 2:
         db = client.db
@@ -239,14 +245,16 @@ def rpop(client, args):
 # -- reads -------------------------------------------------------------------------------------
 
 @command("llen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="list", group="list",
-         summary="Returns the length of a list.")
+         summary="Returns the length of a list.",
+         args="key:k0")
 def llen(client, args):
     lst = client.db.get_typed(args[1], List)
     return 0 if lst is None else len(lst)
 
 
 @command("lrange", arity=4, flags="readonly", keys=(1, 1, 1), acl="list", group="list",
-         summary="Returns a range of elements from a list.")
+         summary="Returns a range of elements from a list.",
+         args="key:k0 start:i stop:i")
 def lrange(client, args):
     start = parse_int(args[2])
     stop = parse_int(args[3])
@@ -268,7 +276,8 @@ def lrange(client, args):
 
 
 @command("lindex", arity=3, flags="readonly", keys=(1, 1, 1), acl="list", group="list",
-         summary="Returns an element from a list by its index.")
+         summary="Returns an element from a list by its index.",
+         args="key:k0 index:i")
 def lindex(client, args):
     lst = client.db.get_typed(args[1], List)
     if lst is None:
@@ -283,7 +292,8 @@ def lindex(client, args):
 
 
 @command("lpos", arity=-3, flags="readonly", keys=(1, 1, 1), acl="list", group="list", since="6.0.6",
-         summary="Returns the index of matching elements in a list.")
+         summary="Returns the index of matching elements in a list.",
+         args="key:k0 element [RANK=rank:i] [COUNT=num-matches:i] [MAXLEN=len:i]")
 def lpos(client, args):
     element = args[2]
     rank, count, maxlen = 1, -1, 0
@@ -336,7 +346,8 @@ def lpos(client, args):
 # -- in-place edits ------------------------------------------------------------------------------
 
 @command("lset", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="list", group="list",
-         summary="Sets the value of an element in a list by its index.")
+         summary="Sets the value of an element in a list by its index.",
+         args="key:k0 index:i element")
 def lset(client, args):
     db = client.db
     key = args[1]
@@ -359,7 +370,8 @@ def lset(client, args):
 
 
 @command("linsert", arity=5, flags="write denyoom", keys=(1, 1, 1), acl="list", group="list",
-         since="2.2.0", summary="Inserts an element before or after another element in a list.")
+         since="2.2.0", summary="Inserts an element before or after another element in a list.",
+         args="key:k0 where(BEFORE|AFTER) pivot element")
 def linsert(client, args):
     where = args[2].lower()
     if where == b"after":
@@ -387,7 +399,8 @@ def linsert(client, args):
 
 
 @command("lrem", arity=4, flags="write", keys=(1, 1, 1), acl="list", group="list",
-         summary="Removes elements from a list. Deletes the list if the last element was removed.")
+         summary="Removes elements from a list. Deletes the list if the last element was removed.",
+         args="key:k0 count:i element")
 def lrem(client, args):
     count = parse_int(args[2])
     db = client.db
@@ -430,7 +443,8 @@ def lrem(client, args):
 
 
 @command("ltrim", arity=4, flags="write", keys=(1, 1, 1), acl="list", group="list",
-         summary="Removes elements from both ends a list. Deletes the list if all elements were trimmed.")
+         summary="Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+         args="key:k0 start:i stop:i")
 def ltrim(client, args):
     start = parse_int(args[2])
     stop = parse_int(args[3])
@@ -496,13 +510,18 @@ def _move(client, src_key: bytes, dst_key: bytes, left_from: bool, left_to: bool
 
 
 @command("lmove", arity=5, flags="write denyoom", keys=(1, 2, 1), acl="list", group="list",
-         since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
+         since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+         args="source:k0 destination:k1 wherefrom(LEFT|RIGHT) whereto(LEFT|RIGHT)")
 def lmove(client, args):
     return _move(client, args[1], args[2], _where(args[3]), _where(args[4]))
 
 
 @command("rpoplpush", arity=3, flags="write denyoom", keys=(1, 2, 1), acl="list", group="list",
-         since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
+         since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+         args="source:k0 destination:k1",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments")
 def rpoplpush(client, args):
     return _move(client, args[1], args[2], False, True)
 
@@ -518,7 +537,8 @@ def _mpop_from(client, keys, left: bool, count: int):
 
 
 @command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="list", group="list",
-         since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+         since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+         args="numkeys:i key:k0... where(LEFT|RIGHT) [COUNT=count:i]")
 def lmpop(client, args):
     keys, left, count = parse_mpop(args, 1, _where)
     reply = _mpop_from(client, keys, left, count)
@@ -563,14 +583,18 @@ def _blocking_pop(client, keys, timeout: int, left: bool, count):
 
 
 @command("blpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="list", group="list",
-         summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+         summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+         args="key:k0... timeout:d",
+         since="2.0.0")
 def blpop(client, args):
     timeout = parse_timeout_seconds(args[-1])
     return _blocking_pop(client, args[1:-1], timeout, True, None)
 
 
 @command("brpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="list", group="list",
-         summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+         summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+         args="key:k0... timeout:d",
+         since="2.0.0")
 def brpop(client, args):
     timeout = parse_timeout_seconds(args[-1])
     return _blocking_pop(client, args[1:-1], timeout, False, None)
@@ -578,7 +602,8 @@ def brpop(client, args):
 
 @command("blmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=numkeys_keys(2), acl="list",
          group="list", since="7.0.0",
-         summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+         summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+         args="timeout:d numkeys:i key:k0... where(LEFT|RIGHT) [COUNT=count:i]")
 def blmpop(client, args):
     keys, left, count = parse_mpop(args, 2, _where)
     timeout = parse_timeout_seconds(args[1])
@@ -623,7 +648,8 @@ def _blocking_move(client, src_key, dst_key, left_from, left_to, timeout, name):
 
 
 @command("blmove", arity=6, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="list", group="list",
-         since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+         since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+         args="source:k0 destination:k1 wherefrom(LEFT|RIGHT) whereto(LEFT|RIGHT) timeout:d")
 def blmove(client, args):
     left_from = _where(args[3])
     left_to = _where(args[4])
@@ -632,7 +658,11 @@ def blmove(client, args):
 
 
 @command("brpoplpush", arity=4, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="list",
-         group="list", since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+         group="list", since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+         args="source:k0 destination:k1 timeout:d",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments")
 def brpoplpush(client, args):
     timeout = parse_timeout_seconds(args[3])
     return _blocking_move(client, args[1], args[2], False, True, timeout, b"brpoplpush")

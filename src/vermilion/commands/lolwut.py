@@ -32,7 +32,8 @@ def _long_args(args: list, defaults: list[int], limits: list[tuple[int, int]]) -
 
 
 @command("lolwut", arity=-1, flags="readonly fast", acl="", group="server", since="5.0.0",
-         summary="Displays computer art and the Redis version")
+         summary="Displays computer art and the Redis version",
+         args="[VERSION=version:i]")
 def lolwut(client, args):
     version = REDIS_VERSION
     if len(args) >= 3 and args[1].lower() == b"version":

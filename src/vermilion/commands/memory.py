@@ -225,7 +225,8 @@ def memory_stats_command(client, args):
 
 
 @command("memory|usage", arity=-3, flags="readonly", keys=(2, 2, 1), acl="", since="4.0.0",
-         group="server", summary="Estimates the memory usage of a key.")
+         group="server", summary="Estimates the memory usage of a key.",
+         args="key:k0 [SAMPLES=count:i]")
 def memory_usage(client, args):
     samples = 5
     j = 3

@@ -37,7 +37,8 @@ def save(client, args):
 
 @command("bgsave", arity=-1, flags="admin noscript no_async_loading", group="server",
          summary="Asynchronously saves the database(s) to disk.",
-         complexity="O(N) where N is the total number of keys in all databases")
+         complexity="O(N) where N is the total number of keys in all databases",
+         args="[SCHEDULE@3.2.2]")
 def bgsave(client, args):
     schedule = False
     if len(args) > 1:
@@ -83,7 +84,8 @@ def bgrewriteaof(client, args):
 @command("dump", arity=2, flags="readonly", keys=(1, 1, 1), acl="keyspace", group="generic",
          since="2.6.0", tips=("nondeterministic_output",),
          summary="Returns a serialized representation of the value stored at a key.",
-         complexity="O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).")
+         complexity="O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+         args="key:k0")
 def dump(client, args):
     value = client.db.get(args[1])
     if value is None:
@@ -94,7 +96,9 @@ def dump(client, args):
 @command("restore", arity=-4, flags="write denyoom", keys=(1, 1, 1), acl="keyspace dangerous",
          group="generic", since="2.6.0",
          summary="Creates a key from the serialized representation of a value.",
-         complexity="O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
+         complexity="O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+         args="key:k0 ttl:i serialized-value [REPLACE@3.0.0] [ABSTTL@5.0.0] "
+              "[IDLETIME=seconds:i@5.0.0] [FREQ=frequency:i@5.0.0]")
 def restore(client, args):
     replace = absttl = False
     idle = freq = None

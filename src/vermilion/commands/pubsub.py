@@ -234,7 +234,8 @@ def _refuse_if_deny_blocking(client, name: str, allowed_in_multi: bool) -> None:
 
 @command("subscribe", arity=-2, flags="pubsub noscript loading stale", group="pubsub",
          since="2.0.0", complexity="O(N) where N is the number of channels to subscribe to.",
-         summary="Listens for messages published to channels.")
+         summary="Listens for messages published to channels.",
+         args="channel...")
 def subscribe(client, args):
     _refuse_if_deny_blocking(client, "SUBSCRIBE", allowed_in_multi=True)
     return _subscribe(client, args, client.engine.pubsub.channels, "channels", b"subscribe", False)
@@ -242,14 +243,16 @@ def subscribe(client, args):
 
 @command("unsubscribe", arity=-1, flags="pubsub noscript loading stale", group="pubsub",
          since="2.0.0", complexity="O(N) where N is the number of clients already subscribed to a channel.",
-         summary="Stops listening to messages posted to channels.")
+         summary="Stops listening to messages posted to channels.",
+         args="[channel...]")
 def unsubscribe(client, args):
     return _unsubscribe(client, args, client.engine.pubsub.channels, "channels", b"unsubscribe", False)
 
 
 @command("psubscribe", arity=-2, flags="pubsub noscript loading stale", group="pubsub",
          since="2.0.0", complexity="O(N) where N is the number of patterns to subscribe to.",
-         summary="Listens for messages published to channels that match one or more patterns.")
+         summary="Listens for messages published to channels that match one or more patterns.",
+         args="pattern(pattern:p)...")
 def psubscribe(client, args):
     _refuse_if_deny_blocking(client, "PSUBSCRIBE", allowed_in_multi=True)
     return _subscribe(client, args, client.engine.pubsub.patterns, "patterns", b"psubscribe", False)
@@ -258,7 +261,8 @@ def psubscribe(client, args):
 @command("punsubscribe", arity=-1, flags="pubsub noscript loading stale", group="pubsub",
          since="2.0.0",
          complexity="O(N) where N is the number of patterns to unsubscribe.",
-         summary="Stops listening to messages published to channels that match one or more patterns.")
+         summary="Stops listening to messages published to channels that match one or more patterns.",
+         args="[pattern:p...]")
 def punsubscribe(client, args):
     return _unsubscribe(client, args, client.engine.pubsub.patterns, "patterns", b"punsubscribe", False)
 
@@ -266,7 +270,8 @@ def punsubscribe(client, args):
 @command("ssubscribe", arity=-2, flags="pubsub noscript loading stale", keys=(1, -1, 1),
          group="pubsub", since="7.0.0",
          complexity="O(N) where N is the number of shard channels to subscribe to.",
-         summary="Listens for messages published to shard channels.")
+         summary="Listens for messages published to shard channels.",
+         args="shardchannel...")
 def ssubscribe(client, args):
     _refuse_if_deny_blocking(client, "SSUBSCRIBE", allowed_in_multi=False)
     return _subscribe(client, args, client.engine.pubsub.shard_channels, "shard_channels",
@@ -276,7 +281,8 @@ def ssubscribe(client, args):
 @command("sunsubscribe", arity=-1, flags="pubsub noscript loading stale", keys=(1, -1, 1),
          group="pubsub", since="7.0.0",
          complexity="O(N) where N is the number of clients already subscribed to a shard channel.",
-         summary="Stops listening to messages posted to shard channels.")
+         summary="Stops listening to messages posted to shard channels.",
+         args="[shardchannel...]")
 def sunsubscribe(client, args):
     return _unsubscribe(client, args, client.engine.pubsub.shard_channels, "shard_channels",
                         b"sunsubscribe", True)
@@ -285,7 +291,8 @@ def sunsubscribe(client, args):
 @command("publish", arity=3, flags="pubsub loading stale fast may_replicate", group="pubsub", since="2.0.0",
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel "
                     "and M is the total number of subscribed patterns (by any client).",
-         summary="Posts a message to a channel.")
+         summary="Posts a message to a channel.",
+         args="channel message")
 @cython.locals(client=ClientCore)
 def publish(client, args):
     hub = client.engine.pubsub
@@ -297,7 +304,8 @@ def publish(client, args):
 @command("spublish", arity=3, flags="pubsub loading stale fast may_replicate", keys=(1, 1, 1), group="pubsub",
          since="7.0.0",
          complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.",
-         summary="Post a message to a shard channel")
+         summary="Post a message to a shard channel",
+         args="shardchannel message")
 def spublish(client, args):
     return client.engine.pubsub.spublish(args[1], args[2])
 
@@ -311,7 +319,8 @@ container("pubsub", arity=-2, group="pubsub", since="2.8.0",
 @command("pubsub|channels", arity=-2, flags="pubsub loading stale", group="pubsub", since="2.8.0",
          complexity="O(N) where N is the number of active channels, and assuming constant time "
                     "pattern matching (relatively short channels and patterns)",
-         summary="Returns the active channels.")
+         summary="Returns the active channels.",
+         args="[pattern:p]")
 def pubsub_channels(client, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
@@ -322,7 +331,8 @@ def pubsub_channels(client, args):
          since="7.0.0",
          complexity="O(N) where N is the number of active shard channels, and assuming constant "
                     "time pattern matching (relatively short shard channels).",
-         summary="Returns the active shard channels.")
+         summary="Returns the active shard channels.",
+         args="[pattern:p]")
 def pubsub_shardchannels(client, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
@@ -331,7 +341,8 @@ def pubsub_shardchannels(client, args):
 
 @command("pubsub|numsub", arity=-2, flags="pubsub loading stale", group="pubsub", since="2.8.0",
          complexity="O(N) for the NUMSUB subcommand, where N is the number of requested channels",
-         summary="Returns a count of subscribers to channels.")
+         summary="Returns a count of subscribers to channels.",
+         args="[channel...]")
 def pubsub_numsub(client, args):
     # A flat array in RESP3 too (Redis 7.0 replies with an array, not a map).
     index = client.engine.pubsub.channels
@@ -344,7 +355,8 @@ def pubsub_numsub(client, args):
 @command("pubsub|shardnumsub", arity=-2, flags="pubsub loading stale", group="pubsub",
          since="7.0.0",
          complexity="O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
-         summary="Returns the count of subscribers of shard channels.")
+         summary="Returns the count of subscribers of shard channels.",
+         args="[shardchannel...]")
 def pubsub_shardnumsub(client, args):
     index = client.engine.pubsub.shard_channels
     out = []

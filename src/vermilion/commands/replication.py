@@ -728,7 +728,8 @@ def replconf(client, args):
 
 @command("wait", arity=3, flags="noscript", acl="connection", group="generic", since="3.0.0",
          tips=("request_policy:all_shards", "response_policy:agg_min"),
-         summary="Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+         summary="Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+         args="numreplicas:i timeout:i")
 def wait(client, args):
     engine = client.engine
     repl = engine.replication

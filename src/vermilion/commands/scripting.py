@@ -26,39 +26,45 @@ _MAY_WRITE = "may_replicate " + _SCRIPT_FLAGS
 
 
 @command("eval", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
-         group="scripting", since="2.6.0", summary="Executes a server-side Lua script.")
+         group="scripting", since="2.6.0", summary="Executes a server-side Lua script.",
+         args="script numkeys:i [key:k0...] [arg...]")
 def eval_(client, args):
     return client.engine.scripts.eval_command(client, args, False, False)
 
 
 @command("evalsha", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
-         group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.")
+         group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
+         args="sha1 numkeys:i [key:k0...] [arg...]")
 def evalsha(client, args):
     return client.engine.scripts.eval_command(client, args, False, True)
 
 
 @command("eval_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
-         summary="Executes a read-only server-side Lua script.")
+         summary="Executes a read-only server-side Lua script.",
+         args="script numkeys:i [key:k0...] [arg...]")
 def eval_ro(client, args):
     return client.engine.scripts.eval_command(client, args, True, False)
 
 
 @command("evalsha_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
-         summary="Executes a read-only server-side Lua script by SHA1 digest.")
+         summary="Executes a read-only server-side Lua script by SHA1 digest.",
+         args="sha1 numkeys:i [key:k0...] [arg...]")
 def evalsha_ro(client, args):
     return client.engine.scripts.eval_command(client, args, True, True)
 
 
 @command("fcall", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
-         group="scripting", since="7.0.0", summary="Invokes a function.")
+         group="scripting", since="7.0.0", summary="Invokes a function.",
+         args="function numkeys:i [key:k0...] [arg...]")
 def fcall(client, args):
     return client.engine.scripts.fcall_command(client, args, False)
 
 
 @command("fcall_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
-         acl="scripting", group="scripting", since="7.0.0", summary="Invokes a read-only function.")
+         acl="scripting", group="scripting", since="7.0.0", summary="Invokes a read-only function.",
+         args="function numkeys:i [key:k0...] [arg...]")
 def fcall_ro(client, args):
     return client.engine.scripts.fcall_command(client, args, True)
 
@@ -70,13 +76,17 @@ container("script", arity=-2, group="scripting", since="2.6.0",
 
 
 @command("script|load", arity=3, flags="noscript stale", acl="scripting", since="2.6.0",
-         summary="Loads a server-side Lua script to the script cache.")
+         summary="Loads a server-side Lua script to the script cache.",
+         args="script",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def script_load(client, args):
     return client.engine.scripts.create(args[2]).sha
 
 
 @command("script|exists", arity=-3, flags="noscript", acl="scripting", since="2.6.0",
-         summary="Determines whether server-side Lua scripts exist in the script cache.")
+         summary="Determines whether server-side Lua scripts exist in the script cache.",
+         args="sha1...",
+         tips=("request_policy:all_shards", "response_policy:agg_logical_and"))
 def script_exists(client, args):
     cache = client.engine.scripts.scripts
     return [1 if sha.lower() in cache else 0 for sha in args[2:]]
@@ -88,7 +98,9 @@ def _flush_mode(args, error: str) -> None:
 
 
 @command("script|flush", arity=-2, flags="noscript", acl="scripting", since="2.6.0",
-         summary="Removes all server-side Lua scripts from the script cache.")
+         summary="Removes all server-side Lua scripts from the script cache.",
+         args="[async(ASYNC|SYNC)@6.2.0]",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def script_flush(client, args):
     _flush_mode(args, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")
     client.engine.scripts.flush()
@@ -96,14 +108,16 @@ def script_flush(client, args):
 
 
 @command("script|kill", arity=2, flags="noscript allow_busy", acl="scripting", since="2.6.0",
-         summary="Terminates a server-side Lua script during execution.")
+         summary="Terminates a server-side Lua script during execution.",
+         tips=("request_policy:all_shards", "response_policy:one_succeeded"))
 def script_kill(client, args):
     client.engine.scripts.kill(True)
     return OK
 
 
 @command("script|debug", arity=3, flags="noscript", acl="scripting", since="3.2.0",
-         summary="Sets the debug mode of server-side Lua scripts.")
+         summary="Sets the debug mode of server-side Lua scripts.",
+         args="mode(YES|SYNC|NO)")
 def script_debug(client, args):
     mode = args[2].lower()
     if mode == b"no":
@@ -142,7 +156,9 @@ container("function", arity=-2, group="scripting", since="7.0.0",
 
 
 @command("function|load", arity=-3, flags="write denyoom noscript", acl="scripting", since="7.0.0",
-         summary="Creates a library.")
+         summary="Creates a library.",
+         args="[REPLACE] function-code",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def function_load(client, args):
     from ..scripting.functions import load_library
     replace = False
@@ -158,7 +174,9 @@ def function_load(client, args):
 
 
 @command("function|delete", arity=3, flags="write noscript", acl="scripting", since="7.0.0",
-         summary="Deletes a library and its functions.")
+         summary="Deletes a library and its functions.",
+         args="library-name",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def function_delete(client, args):
     from ..scripting.functions import delete_library
     delete_library(client.engine.scripts, args[2])
@@ -167,7 +185,9 @@ def function_delete(client, args):
 
 
 @command("function|flush", arity=-2, flags="write noscript", acl="scripting", since="7.0.0",
-         summary="Deletes all libraries and functions.")
+         summary="Deletes all libraries and functions.",
+         args="[async(ASYNC|SYNC)]",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def function_flush(client, args):
     if len(args) > 3:
         raise subcommand_syntax(args)
@@ -180,14 +200,17 @@ def function_flush(client, args):
 
 
 @command("function|kill", arity=2, flags="noscript allow_busy", acl="scripting", since="7.0.0",
-         summary="Terminates a function during execution.")
+         summary="Terminates a function during execution.",
+         tips=("request_policy:all_shards", "response_policy:one_succeeded"))
 def function_kill(client, args):
     client.engine.scripts.kill(False)
     return OK
 
 
 @command("function|list", arity=-2, flags="noscript", acl="scripting", since="7.0.0",
-         summary="Returns information about all libraries.")
+         summary="Returns information about all libraries.",
+         args="[LIBRARYNAME=library-name-pattern] [WITHCODE]",
+         tips=("nondeterministic_output_order",))
 def function_list(client, args):
     from ..types.glob import glob_match
     with_code = False
@@ -230,7 +253,8 @@ def _flag_order(flags) -> list[str]:
 
 
 @command("function|stats", arity=2, flags="noscript allow_busy", acl="scripting", since="7.0.0",
-         summary="Returns information about a function during execution.")
+         summary="Returns information about a function during execution.",
+         tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"))
 def function_stats(client, args):
     scripts = client.engine.scripts
     ctx = scripts.ctx
@@ -253,7 +277,9 @@ def function_dump(client, args):
 
 
 @command("function|restore", arity=-3, flags="write denyoom noscript", acl="scripting",
-         since="7.0.0", summary="Restores all libraries from a payload.")
+         since="7.0.0", summary="Restores all libraries from a payload.",
+         args="serialized-value [policy(FLUSH|APPEND|REPLACE)]",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def function_restore(client, args):
     from ..scripting.functions import restore
     if len(args) > 4:

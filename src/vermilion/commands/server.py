@@ -9,11 +9,13 @@ import sys
 import time
 
 from .. import REDIS_VERSION, __version__
-from ..config import ConfigError, canonical
+from ..config import ConfigError, canonical, format_percentile
 from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
+from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
+from ..types import latencyhistogram
 from ._args import parse_int
 from ._help import help_reply
 
@@ -232,6 +234,19 @@ def _commandstats_section(engine):
     return out
 
 
+def _latencystats_section(engine):
+    percentiles = engine.config["latency-tracking-info-percentiles"]
+    out = []
+    for cmd in _all_commands():
+        if cmd.histogram is not None:
+            hdr = latencyhistogram.counters(cmd.histogram)
+            total = sum(hdr)
+            out.append((f"latency_percentiles_usec_{cmd.fullname}", ",".join(
+                "p%s=%.3f" % (format_percentile(p), latencyhistogram.percentile(hdr, total, p) / 1000)
+                for p in percentiles)))
+    return out
+
+
 def _errorstats_section(engine):
     # Redis keeps the codes in a radix tree: INFO lists them in byte order.
     return [(f"errorstat_{code.decode('utf-8', 'replace')}", f"count={n}")
@@ -261,7 +276,7 @@ SECTIONS = {
     "persistence": _persistence_section, "stats": _stats_section,
     "replication": _replication_section, "cpu": _cpu_section, "modules": lambda e: [],
     "commandstats": _commandstats_section, "errorstats": _errorstats_section,
-    "latencystats": lambda e: [], "cluster": lambda e: [("cluster_enabled", 0)],
+    "latencystats": _latencystats_section, "cluster": lambda e: [("cluster_enabled", 0)],
     "keyspace": _keyspace_section,
 }
 
@@ -288,7 +303,9 @@ def render_info(engine, wanted: list[str]) -> bytes:
 
 
 @command("info", arity=-1, flags="loading stale", acl="dangerous", group="server",
-         summary="Returns information and statistics about the server.")
+         summary="Returns information and statistics about the server.",
+         args="[section...]",
+         tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"))
 def info(client, args):
     wanted = [a.decode("utf-8", "replace").lower() for a in args[1:]]
     return Verbatim(render_info(client.engine, wanted))
@@ -296,11 +313,14 @@ def info(client, args):
 
 # -- CONFIG -------------------------------------------------------------------------------------
 
-container("config", arity=-2, group="server", summary="A container for server configuration commands.")
+container("config", arity=-2, group="server", summary="A container for server configuration commands.",
+          since="2.0.0")
 
 
 @command("config|get", arity=-3, flags="admin noscript loading stale", acl="",
-         summary="Returns the effective values of configuration parameters.")
+         summary="Returns the effective values of configuration parameters.",
+         args="parameter(parameter)...",
+         since="2.0.0")
 def config_get(client, args):
     config = client.engine.config
     result: dict[bytes, bytes] = {}
@@ -311,7 +331,10 @@ def config_get(client, args):
 
 
 @command("config|set", arity=-4, flags="admin noscript loading stale", acl="",
-         summary="Sets configuration parameters in-flight.")
+         summary="Sets configuration parameters in-flight.",
+         args="parameter_value(parameter value)...",
+         since="2.0.0",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def config_set(client, args):
     if len(args) % 2:
         raise CommandError("ERR wrong number of arguments for 'config|set' command")
@@ -327,7 +350,8 @@ def config_set(client, args):
 
 
 @command("config|resetstat", arity=2, flags="admin noscript loading stale", acl="",
-         summary="Resets the server's statistics.")
+         summary="Resets the server's statistics.",
+         since="2.0.0")
 def config_resetstat(client, args):
     engine = client.engine
     engine.stats.reset()
@@ -340,27 +364,34 @@ def config_resetstat(client, args):
 
 
 @command("config|rewrite", arity=2, flags="admin noscript loading stale", acl="",
-         summary="Persists the effective configuration to file.")
+         summary="Persists the effective configuration to file.",
+         since="2.8.0")
 def config_rewrite(client, args):
     config = client.engine.config
     if not config.file:
         raise CommandError("ERR The server is running without a config file")
     try:
-        acl = client.engine.acl
-        users = [] if config["aclfile"] else \
-            [acl.describe(u).encode("latin-1").decode("utf-8", "surrogateescape")
-             for u in acl.sorted_users()]
-        rewrite_config_file(config, users)
+        rewrite_config_file(config, _acl_user_lines(client), force_all=args[1].lower() != b"rewrite")
     except OSError as err:
         raise CommandError(f"ERR Rewriting config file: {err.strerror}") from None
     return OK
 
 
-def rewrite_config_file(config, users: list[str] | None = None) -> None:
+def _acl_user_lines(client) -> list[str]:
+    """The `user` lines CONFIG REWRITE writes: the ACL users, unless an aclfile keeps them."""
+    if client.engine.config["aclfile"]:
+        return []
+    acl = client.engine.acl
+    return [acl.describe(u).encode("latin-1").decode("utf-8", "surrogateescape")
+            for u in acl.sorted_users()]
+
+
+def rewrite_config_file(config, users: list[str] | None = None, force_all: bool = False) -> None:
     """Keep the user's lines and comments; update changed directives in place, append new ones.
 
     `user` lines are replaced by `users` (the current ACL users, as Redis writes them
-    when no aclfile is set) where the first one was, or appended."""
+    when no aclfile is set) where the first one was, or appended. `force_all` writes
+    every directive, defaults included (DEBUG CONFIG-REWRITE-FORCE-ALL)."""
     from ..config import TABLE, Config
     defaults = Config()
     with open(config.file, encoding="utf-8", errors="surrogateescape") as fh:
@@ -382,7 +413,10 @@ def rewrite_config_file(config, users: list[str] | None = None) -> None:
             continue
         seen.add(key)
         out.append(f"{key} {_conf_quote(config.render(key))}")
-    changed = [k for k in TABLE if k not in seen and config.render(k) != defaults.render(k)]
+    # (a master has no replicaof line, whatever force_all says: Redis writes none either)
+    changed = [k for k in TABLE if k not in seen and
+               (force_all and (k != "replicaof" or config.render(k))
+                or config.render(k) != defaults.render(k))]
     if changed or users:
         out.append("# Generated by CONFIG REWRITE")
         out += [f"{k} {_conf_quote(config.render(k))}" for k in changed]
@@ -401,7 +435,8 @@ def _conf_quote(value: str) -> str:
     return value
 
 
-@command("config|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")
+@command("config|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.",
+         since="5.0.0")
 def config_help(client, args):
     return help_reply("CONFIG", [
         "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
@@ -414,22 +449,31 @@ def config_help(client, args):
 # -- COMMAND ----------------------------------------------------------------------------------
 
 container("command", arity=-1, flags="loading stale", acl="connection", group="server",
-          summary="Returns detailed information about all commands.")
+          summary="Returns detailed information about all commands.",
+          since="2.8.13",
+          tips=("nondeterministic_output_order",))
+
+
+_BEGIN = {"i": (b"index", (b"index",)), "k": (b"keyword", (b"keyword", b"startfrom")),
+          "u": (b"unknown", ())}
+_FIND = {"r": (b"range", (b"lastkey", b"keystep", b"limit")),
+         "n": (b"keynum", (b"keynumidx", b"firstkey", b"keystep")), "u": (b"unknown", ())}
+_EXTRA_FLAGS = ((b"N", b"not_key"), (b"I", b"incomplete"), (b"V", b"variable_flags"))
 
 
 def _key_specs(cmd) -> list:
-    if cmd.first_key <= 0 and cmd.getkeys is None:
-        return []
-    flags = RespSet([Status(b"RO"), Status(b"access")]) if cmd.is_readonly else \
-        RespSet([Status(b"RW"), Status(b"update")])
-    if cmd.getkeys is not None:
-        find = {b"type": b"unknown", b"spec": {}}
-        begin = {b"type": b"unknown", b"spec": {}}
-    else:
-        begin = {b"type": b"index", b"spec": {b"index": cmd.first_key}}
-        last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
-        find = {b"type": b"range", b"spec": {b"lastkey": last, b"keystep": cmd.key_step, b"limit": 0}}
-    return [{b"flags": flags, b"begin_search": begin, b"find_keys": find}]
+    """COMMAND INFO's key specs, from the key-spec table ACL reads (engine/keyspecs.py).
+    Redis's free-text notes on a few specs are not reproduced."""
+    out = []
+    for begin, find, access, extra in SPECS.get(cmd.fullname, ()):
+        flags = [Status(w.encode()) for w in access.split()]
+        flags += [Status(word) for code, word in _EXTRA_FLAGS if code.decode() in extra]
+        parts = []
+        for row, kinds in ((begin, _BEGIN), (find, _FIND)):
+            kind, fields = kinds[row[0]]
+            parts.append({b"type": kind, b"spec": dict(zip(fields, row[1:]))})
+        out.append({b"flags": RespSet(flags), b"begin_search": parts[0], b"find_keys": parts[1]})
+    return out
 
 
 def command_info(cmd) -> list:
@@ -439,26 +483,57 @@ def command_info(cmd) -> list:
     flags = RespSet([Status(f.encode()) for f in FLAG_ORDER if f in cmd.flags and f not in HIDDEN_FLAGS])
     cats = RespSet([Status(b"@" + c.encode()) for c in cmd.categories])
     subs = [command_info(s) for s in cmd.subcommands.values()] if cmd.subcommands else []
+    # Redis replies with sets for the key specs and for "no subcommands".
     return [cmd.fullname.encode(), cmd.arity, flags, cmd.first_key, cmd.last_key, cmd.key_step, cats,
-            RespSet([t.encode() for t in cmd.tips]), _key_specs(cmd), subs]
+            RespSet([t.encode() for t in cmd.tips]), RespSet(_key_specs(cmd)), subs or RespSet()]
+
+
+def _argument_docs(args: list) -> list:
+    out = []
+    for arg in args:
+        doc = {}
+        for field, value in arg.items():
+            if field == "flags":
+                value = RespSet([Status(f.encode()) for f in value])
+            elif field == "arguments":
+                value = _argument_docs(value)
+            elif value.__class__ is str:
+                value = value.encode()
+            doc[field.encode()] = value
+        out.append(doc)
+    return out
 
 
 def command_docs(cmd) -> dict:
+    """COMMAND DOCS of one command, fields in Redis's order. History notes are not
+    kept (docs/compatibility.md)."""
     doc = {b"summary": cmd.summary.encode(), b"since": cmd.since.encode(),
            b"group": cmd.group.encode()}
     if cmd.complexity:
         doc[b"complexity"] = cmd.complexity.encode()
+    if cmd.doc_flags:
+        doc[b"doc_flags"] = RespSet([Status(f.encode()) for f in cmd.doc_flags])
+    if cmd.deprecated_since:
+        doc[b"deprecated_since"] = cmd.deprecated_since.encode()
+    if cmd.replaced_by:
+        doc[b"replaced_by"] = cmd.replaced_by.encode()
+    if cmd.arguments:
+        doc[b"arguments"] = _argument_docs(cmd.arguments)
     if cmd.subcommands:
         doc[b"subcommands"] = {s.fullname.encode(): command_docs(s) for s in cmd.subcommands.values()}
     return doc
 
 
-@command("command|count", arity=2, flags="loading stale", acl="connection", summary="Returns a count of commands.")
+@command("command|count", arity=2, flags="loading stale", acl="connection", summary="Returns a count of commands.",
+         since="2.8.13")
 def command_count(client, args):
     return len(COMMANDS)
 
 
-@command("command|list", arity=-2, flags="loading stale", acl="connection", summary="Returns a list of command names.")
+@command("command|list", arity=-2, flags="loading stale", acl="connection", summary="Returns a list of command names.",
+         args="[FILTERBY=filterby(MODULE=module-name|ACLCAT=category|PATTERN=pattern:p)]",
+         since="7.0.0",
+         tips=("nondeterministic_output_order",))
 def command_list(client, args):
     # Every command and subcommand (CONFIG, then config|get ...), as Redis lists them.
     everything = []
@@ -485,7 +560,10 @@ def command_list(client, args):
 
 
 @command("command|info", arity=-2, flags="loading stale", acl="connection",
-         summary="Returns information about one, multiple or all commands.")
+         summary="Returns information about one, multiple or all commands.",
+         args="[command-name...]",
+         since="2.8.13",
+         tips=("nondeterministic_output_order",))
 def command_info_cmd(client, args):
     if len(args) == 2:
         return [command_info(c) for c in COMMANDS.values()]
@@ -502,7 +580,10 @@ def _lookup_with_sub(name: bytes):
 
 
 @command("command|docs", arity=-2, flags="loading stale", acl="connection",
-         summary="Returns documentary information about one, multiple or all commands.")
+         summary="Returns documentary information about one, multiple or all commands.",
+         args="[command-name...]",
+         since="7.0.0",
+         tips=("nondeterministic_output_order",))
 def command_docs_cmd(client, args):
     if len(args) == 2:
         return {c.fullname.encode(): command_docs(c) for c in COMMANDS.values()}
@@ -524,7 +605,10 @@ def _getkeys(client, args, with_flags: bool):
         cmd = cmd.subcommands.get(target[1].lower())     # an unknown subcommand is unknown
     if cmd is None:
         raise CommandError("ERR Invalid command specified")
-    if cmd.first_key <= 0 and cmd.getkeys is None:
+    # doesCommandHaveKeys: a key spec that is not a shard channel's, or a getkeys rule.
+    specs = SPECS.get(cmd.fullname)
+    if cmd.getkeys is None and not (cmd.first_key > 0 if specs is None
+                                    else any("N" not in spec[3] for spec in specs)):
         raise CommandError("ERR The command has no key arguments")
     arity = cmd.arity
     if (arity > 0 and len(target) != arity) or len(target) < -arity:
@@ -535,26 +619,31 @@ def _getkeys(client, args, with_flags: bool):
             return []
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        flags = RespSet([Status(b"RO"), Status(b"access")]) if cmd.is_readonly else \
-            RespSet([Status(b"RW"), Status(b"update")])
-        return [[target[i], flags] for i in indexes]
+        found = key_flags(cmd, target)
+        if found is None:
+            found = [(i, "") for i in indexes]
+        return [[target[i], RespSet([Status(w.encode()) for w in flags.split()])]
+                for i, flags in found]
     return [target[i] for i in indexes]
 
 
 @command("command|getkeys", arity=-4, flags="loading stale", acl="connection",
-         summary="Extracts the key names from an arbitrary command.")
+         summary="Extracts the key names from an arbitrary command.",
+         since="2.8.13")
 def command_getkeys(client, args):
     return _getkeys(client, args, False)
 
 
 @command("command|getkeysandflags", arity=-4, flags="loading stale", acl="connection",
-         summary="Extracts the key names and access flags for an arbitrary command.")
+         summary="Extracts the key names and access flags for an arbitrary command.",
+         since="7.0.0")
 def command_getkeysandflags(client, args):
     return _getkeys(client, args, True)
 
 
 @command("command|help", arity=2, flags="loading stale", acl="connection",
-         summary="Returns helpful text about the different subcommands.")
+         summary="Returns helpful text about the different subcommands.",
+         since="5.0.0")
 def command_help(client, args):
     return help_reply("COMMAND", [
         "(no subcommand)", "    Return details about all commands.",
@@ -578,20 +667,24 @@ COMMANDS["command"].handler = _command_root
 
 
 @command("time", arity=1, flags="loading stale fast", group="server",
-         summary="Returns the server time.")
+         summary="Returns the server time.",
+         since="2.6.0",
+         tips=("nondeterministic_output",))
 def time_(client, args):
     now = client.engine.clock.us()
     return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
 
 
 @command("lastsave", arity=1, flags="loading stale fast", acl="admin dangerous", group="server",
-         summary="Returns the Unix timestamp of the last successful save to disk.")
+         summary="Returns the Unix timestamp of the last successful save to disk.",
+         tips=("nondeterministic_output",))
 def lastsave(client, args):
     return client.engine.lastsave
 
 
 @command("shutdown", arity=-1, flags="admin noscript loading stale no_multi sentinel allow_busy",
-         group="server", summary="Synchronously saves the database(s) to disk and shuts down the server.")
+         group="server", summary="Synchronously saves the database(s) to disk and shuts down the server.",
+         args="[nosave_save(NOSAVE|SAVE)] [NOW@7.0.0] [FORCE@7.0.0] [ABORT@7.0.0]")
 def shutdown(client, args):
     options = {a.lower() for a in args[1:]}
     if not options <= {b"nosave", b"save", b"now", b"force", b"abort"} or \
@@ -625,7 +718,8 @@ def monitor(client, args):
 
 
 @command("role", arity=1, flags="noscript loading stale fast", acl="admin dangerous", group="server",
-         summary="Returns the replication role.")
+         summary="Returns the replication role.",
+         since="2.8.12")
 def role(client, args):
     repl = client.engine.replication
     if repl.role != "master" and repl.role_reply is not None:
@@ -638,11 +732,15 @@ def role(client, args):
 
 # -- SLOWLOG ----------------------------------------------------------------------------------
 
-container("slowlog", arity=-2, group="server", summary="A container for slow log commands.")
+container("slowlog", arity=-2, group="server", summary="A container for slow log commands.",
+          since="2.2.12")
 
 
 @command("slowlog|get", arity=-2, flags="admin loading stale", acl="",
-         summary="Returns the slow log's entries.")
+         summary="Returns the slow log's entries.",
+         args="[count:i]",
+         since="2.2.12",
+         tips=("request_policy:all_nodes", "nondeterministic_output"))
 def slowlog_get(client, args):
     count = 10
     if len(args) == 3:
@@ -657,18 +755,23 @@ def slowlog_get(client, args):
             for e in list(client.engine.slowlog)[:count]]
 
 
-@command("slowlog|len", arity=2, flags="admin loading stale", acl="", summary="Returns the number of entries in the slow log.")
+@command("slowlog|len", arity=2, flags="admin loading stale", acl="", summary="Returns the number of entries in the slow log.",
+         since="2.2.12",
+         tips=("request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"))
 def slowlog_len(client, args):
     return len(client.engine.slowlog)
 
 
-@command("slowlog|reset", arity=2, flags="admin loading stale", acl="", summary="Clears all entries from the slow log.")
+@command("slowlog|reset", arity=2, flags="admin loading stale", acl="", summary="Clears all entries from the slow log.",
+         since="2.2.12",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def slowlog_reset(client, args):
     client.engine.slowlog.clear()
     return OK
 
 
-@command("slowlog|help", arity=2, flags="loading stale", acl="", summary="Show helpful text about the different subcommands.")
+@command("slowlog|help", arity=2, flags="loading stale", acl="", summary="Show helpful text about the different subcommands.",
+         since="6.2.0")
 def slowlog_help(client, args):
     return help_reply("SLOWLOG", [
         "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 means all).",
@@ -679,11 +782,14 @@ def slowlog_help(client, args):
 
 # -- LATENCY ------------------------------------------------------------------------------------
 
-container("latency", arity=-2, group="server", summary="A container for latency diagnostics commands.")
+container("latency", arity=-2, group="server", summary="A container for latency diagnostics commands.",
+          since="2.8.13")
 
 
 @command("latency|doctor", arity=2, flags="admin noscript loading stale", acl="",
-         summary="Returns a human-readable latency analysis report.")
+         summary="Returns a human-readable latency analysis report.",
+         since="2.8.13",
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_doctor(client, args):
     engine = client.engine
     if not engine.config["latency-monitor-threshold"]:
@@ -703,31 +809,86 @@ def latency_doctor(client, args):
 
 
 @command("latency|latest", arity=2, flags="admin noscript loading stale", acl="",
-         summary="Returns the latest latency samples for all events.")
+         summary="Returns the latest latency samples for all events.",
+         since="2.8.13",
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_latest(client, args):
     return client.engine.latency.latest()
 
 
 @command("latency|history", arity=3, flags="admin noscript loading stale", acl="",
-         summary="Returns timestamp-latency samples for an event.")
+         summary="Returns timestamp-latency samples for an event.",
+         args="event",
+         since="2.8.13",
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
 def latency_history(client, args):
     return client.engine.latency.history(args[2].decode("utf-8", "replace"))
 
 
+@command("latency|graph", arity=3, flags="admin noscript loading stale", acl="",
+         since="2.8.13", summary="Returns a latency graph for an event.", args="event",
+         tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
+def latency_graph(client, args):
+    event = args[2].decode("utf-8", "replace")
+    graph = client.engine.latency.graph(event)
+    if graph is None:
+        raise CommandError(f"ERR No samples available for event '{event}'")
+    return Verbatim(graph.encode())
+
+
 @command("latency|reset", arity=-2, flags="admin noscript loading stale", acl="",
-         summary="Resets the latency data for one or more events.")
+         summary="Resets the latency data for one or more events.",
+         args="[event...]",
+         since="2.8.13",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
 def latency_reset(client, args):
     names = [a.decode("utf-8", "replace") for a in args[2:]] or None
     return client.engine.latency.reset(names)
 
 
-@command("latency|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.")
+def _histogram_reply(counts: list) -> dict:
+    hdr = latencyhistogram.counters(counts)
+    total = sum(hdr)
+    return {b"calls": total,
+            b"histogram_usec": dict(latencyhistogram.log_buckets(hdr, total))}
+
+
+@command("latency|histogram", arity=-2, flags="admin noscript loading stale", acl="",
+         since="7.0.0", tips=("nondeterministic_output", "request_policy:all_nodes",
+                              "response_policy:special"),
+         summary="Returns the cumulative distribution of latencies of a subset or all commands.",
+         args="[command...]")
+def latency_histogram(client, args):
+    """Every command with latency data, or the named ones (a container stands for its
+    subcommands); names without data, or unknown, are left out. A name given twice is
+    listed once (Redis repeats it)."""
+    if len(args) == 2:
+        chosen = list(_all_commands())
+    else:
+        chosen = []
+        for name in args[2:]:
+            cmd = _lookup_with_sub(name)
+            if cmd is not None:
+                chosen.append(cmd)
+                if cmd.subcommands:
+                    chosen += cmd.subcommands.values()
+    return {c.fullname.encode(): _histogram_reply(c.histogram) for c in chosen
+            if c.histogram is not None}
+
+
+@command("latency|help", arity=2, flags="loading stale", acl="", summary="Returns helpful text about the different subcommands.",
+         since="2.8.13")
 def latency_help(client, args):
     return help_reply("LATENCY", [
         "DOCTOR", "    Return a human readable latency analysis report.",
-        "LATEST", "    Return the latest latency samples for all events.",
+        "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
         "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+        "LATEST", "    Return the latest latency samples for all events.",
         "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
     ])
 
 
@@ -785,7 +946,8 @@ def _debug_populate(client, args):
 
 
 @command("debug", arity=-2, flags="admin noscript loading stale protected", group="server",
-         summary="A container for debugging commands.")
+         summary="A container for debugging commands.",
+         doc_flags="syscmd")
 def debug(client, args):
     if not _debug_allowed(client):
         raise CommandError(
@@ -819,6 +981,11 @@ def debug(client, args):
         enc = object_encoding_of(value, engine.config)
         return Status(b"Value at:0x0 refcount:1 encoding:%b serializedlength:%d lru:0 lru_seconds_idle:0"
                       % (enc, len(value) if isinstance(value, (bytes, bytearray)) else 0))
+    if sub == b"config-rewrite-force-all" and len(args) == 2:
+        if not engine.config.file:
+            raise CommandError("ERR CONFIG-REWRITE-FORCE-ALL failed: The server is running "
+                               "without a config file")
+        return config_rewrite(client, args)
     if sub == b"help":
         return help_reply("DEBUG", [
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
@@ -826,6 +993,8 @@ def debug(client, args):
             "PAUSE-CRON <0|1>", "    Stop or resume the periodic tasks (expiry, signal shutdowns).",
             "POPULATE <count> [<prefix>] [<size>]", "    Create <count> string keys named key:<num>.",
             "OBJECT <key>", "    Show low level info about the key and associated value.",
+            "CONFIG-REWRITE-FORCE-ALL", "    Like CONFIG REWRITE but writes all configuration options, "
+            "including keywords not listed in original configuration file or default values.",
         ] + [line for hook in engine.debug_help for line in hook])
     handler = engine.debug_subcommands.get(sub)
     if handler is not None:
@@ -850,27 +1019,31 @@ def _module_allowed(client) -> None:
 
 
 @command("module|list", arity=2, flags="admin noscript", since="4.0.0",
-         summary="Returns all loaded modules.")
+         summary="Returns all loaded modules.",
+         tips=("nondeterministic_output_order",))
 def module_list(client, args):
     return []
 
 
 @command("module|load", arity=-3, flags="admin noscript no_async_loading protected", since="4.0.0",
-         summary="Loads a module.")
+         summary="Loads a module.",
+         args="path [arg...]")
 def module_load(client, args):
     _module_allowed(client)
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
 @command("module|loadex", arity=-3, flags="admin noscript no_async_loading protected", since="7.0.0",
-         summary="Loads a module using extended parameters.")
+         summary="Loads a module using extended parameters.",
+         args="path [CONFIG=configs(name value)...&] [ARGS=args(arg)...]")
 def module_loadex(client, args):
     _module_allowed(client)
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
 @command("module|unload", arity=3, flags="admin noscript no_async_loading protected", since="4.0.0",
-         summary="Unloads a module.")
+         summary="Unloads a module.",
+         args="name")
 def module_unload(client, args):
     _module_allowed(client)
     raise CommandError("ERR Error unloading module: no such module with that name")

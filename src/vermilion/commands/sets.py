@@ -36,7 +36,8 @@ def _ordered(s) -> list:
 # -- writes -------------------------------------------------------------------------------------
 
 @command("sadd", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="set", group="set",
-         summary="Adds one or more members to a set. Creates the key if it doesn't exist.")
+         summary="Adds one or more members to a set. Creates the key if it doesn't exist.",
+         args="key:k0 member...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def sadd(client, args):
     db = client.db
@@ -70,13 +71,15 @@ def sadd(client, args):
 
 
 @command("srem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="set", group="set",
-         summary="Removes one or more members from a set. Deletes the set if the last member was removed.")
+         summary="Removes one or more members from a set. Deletes the set if the last member was removed.",
+         args="key:k0 member...")
 def srem(client, args):
     return remove_members(client, args, Set, Set.remove_member, "s", b"srem")
 
 
 @command("smove", arity=4, flags="write fast", keys=(1, 2, 1), acl="set", group="set",
-         summary="Moves a member from one set to another.")
+         summary="Moves a member from one set to another.",
+         args="source:k0 destination:k1 member")
 def smove(client, args):
     db = client.db
     src_key, dst_key, member = args[1], args[2], args[3]
@@ -110,7 +113,8 @@ def smove(client, args):
 
 @command("spop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="set", group="set",
          tips=("nondeterministic_output",),
-         summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
+         summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+         args="key:k0 [count:i@3.2.0]")
 def spop(client, args):
     n = len(args)
     if n > 3:
@@ -158,21 +162,24 @@ def spop(client, args):
 
 @command("smembers", arity=2, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
          tips=("nondeterministic_output_order",),
-         summary="Returns all members of a set.")
+         summary="Returns all members of a set.",
+         args="key:k0")
 def smembers(client, args):
     s = client.db.get_typed(args[1], Set)
     return RespSet() if s is None else RespSet(_ordered(s))
 
 
 @command("sismember", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
-         summary="Determines whether a member belongs to a set.")
+         summary="Determines whether a member belongs to a set.",
+         args="key:k0 member")
 def sismember(client, args):
     s = client.db.get_typed(args[1], Set)
     return 1 if s is not None and args[2] in s else 0
 
 
 @command("smismember", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
-         since="6.2.0", summary="Determines whether multiple members belong to a set.")
+         since="6.2.0", summary="Determines whether multiple members belong to a set.",
+         args="key:k0 member...")
 def smismember(client, args):
     s = client.db.get_typed(args[1], Set)
     if s is None:
@@ -181,14 +188,16 @@ def smismember(client, args):
 
 
 @command("scard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="set", group="set",
-         summary="Returns the number of members in a set.")
+         summary="Returns the number of members in a set.",
+         args="key:k0")
 def scard(client, args):
     s = client.db.get_typed(args[1], Set)
     return 0 if s is None else len(s)
 
 
 @command("srandmember", arity=-2, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
-         tips=("nondeterministic_output",), summary="Get one or multiple random members from a set")
+         tips=("nondeterministic_output",), summary="Get one or multiple random members from a set",
+         args="key:k0 [count:i@2.6.0]")
 def srandmember(client, args):
     n = len(args)
     if n > 3:
@@ -211,7 +220,8 @@ def srandmember(client, args):
 
 
 @command("sscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
-         since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members of a set.")
+         since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members of a set.",
+         args="key:k0 cursor:i [MATCH=pattern:p] [COUNT=count:i]")
 def sscan(client, args):
     cursor = parse_scan_cursor(args[2])
     s = client.db.get_typed(args[1], Set)
@@ -302,37 +312,43 @@ def _store(client, dst_key: bytes, members, event: bytes) -> int:
 
 
 @command("sinter", arity=-2, flags="readonly", keys=(1, -1, 1), acl="set", group="set",
-         tips=("nondeterministic_output_order",), summary="Returns the intersect of multiple sets.")
+         tips=("nondeterministic_output_order",), summary="Returns the intersect of multiple sets.",
+         args="key:k0...")
 def sinter(client, args):
     return RespSet(_inter(_load_sets(client, args[1:])))
 
 
 @command("sinterstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="set", group="set",
-         summary="Stores the intersect of multiple sets in a key.")
+         summary="Stores the intersect of multiple sets in a key.",
+         args="destination:k0 key:k1...")
 def sinterstore(client, args):
     return _store(client, args[1], _inter(_load_sets(client, args[2:], True)), b"sinterstore")
 
 
 @command("sunion", arity=-2, flags="readonly", keys=(1, -1, 1), acl="set", group="set",
-         tips=("nondeterministic_output_order",), summary="Returns the union of multiple sets.")
+         tips=("nondeterministic_output_order",), summary="Returns the union of multiple sets.",
+         args="key:k0...")
 def sunion(client, args):
     return RespSet(_union(client, _load_sets(client, args[1:])))
 
 
 @command("sunionstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="set", group="set",
-         summary="Stores the union of multiple sets in a key.")
+         summary="Stores the union of multiple sets in a key.",
+         args="destination:k0 key:k1...")
 def sunionstore(client, args):
     return _store(client, args[1], _union(client, _load_sets(client, args[2:], True)), b"sunionstore")
 
 
 @command("sdiff", arity=-2, flags="readonly", keys=(1, -1, 1), acl="set", group="set",
-         tips=("nondeterministic_output_order",), summary="Returns the difference of multiple sets.")
+         tips=("nondeterministic_output_order",), summary="Returns the difference of multiple sets.",
+         args="key:k0...")
 def sdiff(client, args):
     return RespSet(_diff(client, _load_sets(client, args[1:])))
 
 
 @command("sdiffstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="set", group="set",
-         summary="Stores the difference of multiple sets in a key.")
+         summary="Stores the difference of multiple sets in a key.",
+         args="destination:k0 key:k1...")
 def sdiffstore(client, args):
     return _store(client, args[1], _diff(client, _load_sets(client, args[2:], True)), b"sdiffstore")
 
@@ -359,7 +375,8 @@ def parse_card_args(args):
 
 
 @command("sintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="set",
-         group="set", since="7.0.0", summary="Returns the number of members of the intersect of multiple sets.")
+         group="set", since="7.0.0", summary="Returns the number of members of the intersect of multiple sets.",
+         args="numkeys:i key:k0... [LIMIT=limit:i]")
 def sintercard(client, args):
     keys, limit = parse_card_args(args)
     sets = _load_sets(client, keys)

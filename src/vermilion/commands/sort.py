@@ -295,13 +295,17 @@ def _sort_keys(args: list) -> list[int]:
 
 @command("sort", arity=-2, flags="write denyoom", keys=(1, 1, 1), acl="set sortedset list dangerous",
          group="generic", since="1.0.0", getkeys=_sort_keys,
-         summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.")
+         summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+         args="key:k0 [BY=pattern:p1] [LIMIT=offset_count(offset:i count:i)] [GET=pattern:p1...&] "
+              "[order(ASC|DESC)] [ALPHA=sorting:-] [STORE=destination:k2]")
 def sort(client, args):
     return _sort(client, args, False)
 
 
 @command("sort_ro", arity=-2, flags="readonly", keys=(1, 1, 1), acl="set sortedset list dangerous",
          group="generic", since="7.0.0", getkeys=lambda args: [1],
-         summary="Returns the sorted elements of a list, a set, or a sorted set.")
+         summary="Returns the sorted elements of a list, a set, or a sorted set.",
+         args="key:k0 [BY=pattern:p1] [LIMIT=offset_count(offset:i count:i)] [GET=pattern:p1...&] "
+              "[order(ASC|DESC)] [ALPHA=sorting:-]")
 def sort_ro(client, args):
     return _sort(client, args, True)

@@ -293,7 +293,10 @@ def _parse_add_trim(args: list, xadd: bool, engine):
 
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS, summary="Appends a new entry to a stream",
-         complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
+         complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
+         args="key:k0 [NOMKSTREAM@6.2.0] [trim(strategy(MAXLEN|MINID@6.2.0) [operator('='=equal:-|"
+              "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])] id_or_auto(*=auto_id:-|id) "
+              "field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream)
 def xadd(client, args):
     engine = client.engine
@@ -376,7 +379,9 @@ def _xadd_options(args: list, engine):
 
 @command("xtrim", arity=-4, flags="write", keys=(1, 1, 1), acl="stream", group="stream", since="5.0.0",
          tips=STREAM_TIPS, summary="Trims the stream to (approximately if '~' is passed) a certain size",
-         complexity="O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.")
+         complexity="O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
+         args="key:k0 trim(strategy(MAXLEN|MINID@6.2.0) [operator('='=equal:-|"
+              "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])")
 def xtrim(client, args):
     engine = client.engine
     trim = _parse_add_trim(args, False, engine)[0]
@@ -400,7 +405,8 @@ def xtrim(client, args):
 
 
 @command("xlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="stream", group="stream",
-         since="5.0.0", summary="Return the number of entries in a stream", complexity="O(1)")
+         since="5.0.0", summary="Return the number of entries in a stream", complexity="O(1)",
+         args="key:k0")
 def xlen(client, args):
     s = client.db.get_typed(args[1], Stream)
     return 0 if s is None else s.length
@@ -433,21 +439,24 @@ def _range(client, args, rev: bool):
 
 @command("xrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", summary="Return a range of elements in a stream, with IDs matching the specified IDs interval",
-         complexity="O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).")
+         complexity="O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+         args="key:k0 start end [COUNT=count:i]")
 def xrange(client, args):
     return _range(client, args, False)
 
 
 @command("xrevrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", summary="Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
-         complexity="O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).")
+         complexity="O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+         args="key:k0 end start [COUNT=count:i]")
 def xrevrange(client, args):
     return _range(client, args, True)
 
 
 @command("xdel", arity=-3, flags="write fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", summary="Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
-         complexity="O(1) for each single item to delete in the stream, regardless of the stream size.")
+         complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
+         args="key:k0 id...")
 def xdel(client, args):
     db = client.db
     key = args[1]
@@ -689,7 +698,8 @@ def _serve_group(waiter, key: bytes):
 @command("xread", arity=-4, flags="readonly blocking", getkeys=_stream_keys(1), acl="stream",
          group="stream", since="5.0.0",
          summary="Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
-         complexity="For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.")
+         complexity="For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
+         args="[COUNT=count:i] [BLOCK=milliseconds:i] STREAMS=streams(key:k0... id...)")
 def xread(client, args):
     return _xread_generic(client, args, False)
 
@@ -697,7 +707,9 @@ def xread(client, args):
 @command("xreadgroup", arity=-7, flags="write blocking", getkeys=_stream_keys(4), acl="stream",
          group="stream", since="5.0.0",
          summary="Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
-         complexity="For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.")
+         complexity="For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
+         args="GROUP=group_consumer(group consumer) [COUNT=count:i] [BLOCK=milliseconds:i] "
+              "[NOACK] STREAMS=streams(key:k0... id...)")
 def xreadgroup(client, args):
     return _xread_generic(client, args, True)
 
@@ -744,7 +756,8 @@ def _xgroup_target(client, args, need_group: bool, mkstream: bool = False):
 
 
 @command("xgroup|create", arity=-5, flags="write denyoom", keys=(2, 2, 1), acl="stream",
-         since="5.0.0", summary="Create a consumer group.", complexity="O(1)")
+         since="5.0.0", summary="Create a consumer group.", complexity="O(1)",
+         args="key:k0 groupname id(id|$=new_id:-) [MKSTREAM] [ENTRIESREAD=entries_read:i]")
 def xgroup_create(client, args):
     mkstream, entries_read = _xgroup_options(args, True) if len(args) >= 6 else (False, None)
     s, _ = _xgroup_target(client, args, False, mkstream)
@@ -768,7 +781,8 @@ def xgroup_create(client, args):
 
 
 @command("xgroup|setid", arity=-5, flags="write", keys=(2, 2, 1), acl="stream", since="5.0.0",
-         summary="Set a consumer group to an arbitrary last delivered ID value.", complexity="O(1)")
+         summary="Set a consumer group to an arbitrary last delivered ID value.", complexity="O(1)",
+         args="key:k0 groupname id(id|$=new_id:-) [ENTRIESREAD=entries_read:i]")
 def xgroup_setid(client, args):
     entries_read = _xgroup_options(args, False)[1] if len(args) >= 6 else None
     s, group = _xgroup_target(client, args, True)
@@ -788,7 +802,8 @@ def xgroup_setid(client, args):
 
 @command("xgroup|destroy", arity=4, flags="write", keys=(2, 2, 1), acl="stream", since="5.0.0",
          summary="Destroy a consumer group.",
-         complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).")
+         complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
+         args="key:k0 groupname")
 def xgroup_destroy(client, args):
     s, group = _xgroup_target(client, args, False)
     if group is None:
@@ -804,7 +819,8 @@ def xgroup_destroy(client, args):
 
 
 @command("xgroup|createconsumer", arity=5, flags="write denyoom", keys=(2, 2, 1), acl="stream",
-         since="6.2.0", summary="Create a consumer in a consumer group.", complexity="O(1)")
+         since="6.2.0", summary="Create a consumer in a consumer group.", complexity="O(1)",
+         args="key:k0 groupname consumername")
 def xgroup_createconsumer(client, args):
     _, group = _xgroup_target(client, args, True)
     engine = client.engine
@@ -815,7 +831,8 @@ def xgroup_createconsumer(client, args):
 
 
 @command("xgroup|delconsumer", arity=5, flags="write", keys=(2, 2, 1), acl="stream", since="5.0.0",
-         summary="Delete a consumer from a consumer group.", complexity="O(1)")
+         summary="Delete a consumer from a consumer group.", complexity="O(1)",
+         args="key:k0 groupname consumername")
 def xgroup_delconsumer(client, args):
     _, group = _xgroup_target(client, args, True)
     if args[4] not in group.consumers:
@@ -866,7 +883,8 @@ def _existing_group(client, key: bytes, gname: bytes):
 
 @command("xack", arity=-4, flags="write fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", summary="Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
-         complexity="O(1) for each message ID processed.")
+         complexity="O(1) for each message ID processed.",
+         args="key:k0 group id...")
 def xack(client, args):
     s = client.db.get_typed(args[1], Stream)
     group = s.groups.get(args[2]) if s is not None else None
@@ -882,7 +900,8 @@ def xack(client, args):
 @command("xpending", arity=-3, flags="readonly", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS,
          summary="Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
-         complexity="O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.")
+         complexity="O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
+         args="key:k0 group [filters([IDLE=min-idle-time:i@6.2.0] start end count:i [consumer])]")
 def xpending(client, args):
     n = len(args)
     if n != 3 and (n < 6 or n > 9):
@@ -961,7 +980,9 @@ def _claim_options(args, now: int):
 @command("xclaim", arity=-6, flags="write fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="5.0.0", tips=STREAM_TIPS,
          summary="Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
-         complexity="O(log N) with N being the number of messages in the PEL of the consumer group.")
+         complexity="O(log N) with N being the number of messages in the PEL of the consumer group.",
+         args="key:k0 group consumer min-idle-time id... [IDLE=ms:i] "
+              "[TIME=unix-time-milliseconds:t] [RETRYCOUNT=count:i] [FORCE] [JUSTID] [LASTID=id]")
 def xclaim(client, args):
     key, gname, name = args[1], args[2], args[3]
     s, group = _existing_group(client, key, gname)
@@ -1012,7 +1033,8 @@ def xclaim(client, args):
 @command("xautoclaim", arity=-6, flags="write fast", keys=(1, 1, 1), acl="stream", group="stream",
          since="6.2.0", tips=STREAM_TIPS,
          summary="Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
-         complexity="O(1) if COUNT is small.")
+         complexity="O(1) if COUNT is small.",
+         args="key:k0 group consumer min-idle-time start [COUNT=count:i] [JUSTID]")
 def xautoclaim(client, args):
     min_idle = parse_int(args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")
     start = _call(parse_range_start, args[5])
@@ -1068,7 +1090,8 @@ def _info_target(client, key: bytes) -> Stream:
 
 
 @command("xinfo|stream", arity=-3, flags="readonly", keys=(2, 2, 1), acl="stream", since="5.0.0",
-         summary="Get information about a stream", complexity="O(1)")
+         summary="Get information about a stream", complexity="O(1)",
+         args="key:k0 [FULL=full([COUNT=count:i])]")
 def xinfo_stream(client, args):
     s = _info_target(client, args[2])
     n = len(args)
@@ -1087,13 +1110,15 @@ def xinfo_stream(client, args):
 
 
 @command("xinfo|groups", arity=3, flags="readonly", keys=(2, 2, 1), acl="stream", since="5.0.0",
-         summary="List the consumer groups of a stream", complexity="O(1)")
+         summary="List the consumer groups of a stream", complexity="O(1)",
+         args="key:k0")
 def xinfo_groups(client, args):
     return _info_target(client, args[2]).info_groups()
 
 
 @command("xinfo|consumers", arity=4, flags="readonly", keys=(2, 2, 1), acl="stream", since="5.0.0",
-         tips=STREAM_TIPS, summary="List the consumers in a consumer group", complexity="O(1)")
+         tips=STREAM_TIPS, summary="List the consumers in a consumer group", complexity="O(1)",
+         args="key:k0 groupname")
 def xinfo_consumers(client, args):
     s = _info_target(client, args[2])
     group = s.groups.get(args[3])
@@ -1122,7 +1147,9 @@ def xinfo_help(client, args):
 
 
 @command("xsetid", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="stream", group="stream",
-         since="5.0.0", summary="An internal command for replicating stream values", complexity="O(1)")
+         since="5.0.0", summary="An internal command for replicating stream values", complexity="O(1)",
+         args="key:k0 last-id [ENTRIESADDED=entries_added:i@7.0.0] "
+              "[MAXDELETEDID=max_deleted_entry_id@7.0.0]")
 def xsetid(client, args):
     last = _strict(args[2])
     entries_added = None

@@ -136,7 +136,10 @@ def expire_at_ms(client, arg: bytes, seconds: bool, relative: bool, name: str) -
 
 
 @command("set", arity=-3, flags="write denyoom", keys=(1, 1, 1), acl="string", group="string",
-         since="1.0.0", summary="Set the string value of a key", complexity="O(1)")
+         since="1.0.0", summary="Set the string value of a key", complexity="O(1)",
+         args="key:k0 value [condition(NX|XX)@2.6.12] [GET@6.2.0] [expiration(EX=seconds:i@2.6.12|"
+              "PX=milliseconds:i@2.6.12|EXAT=unix-time-seconds:t@6.2.0|"
+              "PXAT=unix-time-milliseconds:t@6.2.0|KEEPTTL@6.0.0)]")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def set_(client, args):
     if len(args) == 3:
@@ -188,7 +191,8 @@ def _set_generic(client, args, key, value, flags, expire, name):
 
 
 @command("get", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="string", group="string",
-         since="1.0.0", summary="Get the value of a key", complexity="O(1)")
+         since="1.0.0", summary="Get the value of a key", complexity="O(1)",
+         args="key:k0")
 @cython.locals(client=ClientCore, db=Database)
 def get(client, args):
     db = client.db
@@ -202,7 +206,11 @@ def get(client, args):
 
 @command("getset", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="string",
          group="string", since="1.0.0", complexity="O(1)",
-         summary="Set the string value of a key and return its old value")
+         summary="Set the string value of a key and return its old value",
+         args="key:k0 value",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`SET` with the `!GET` argument")
 def getset(client, args):
     db = client.db
     key, value = args[1], args[2]
@@ -216,7 +224,8 @@ def getset(client, args):
 
 
 @command("getdel", arity=2, flags="write fast", keys=(1, 1, 1), acl="string", group="string",
-         since="6.2.0", summary="Get the value of a key and delete the key", complexity="O(1)")
+         since="6.2.0", summary="Get the value of a key and delete the key", complexity="O(1)",
+         args="key:k0")
 def getdel(client, args):
     db = client.db
     key = args[1]
@@ -231,7 +240,9 @@ def getdel(client, args):
 
 @command("getex", arity=-2, flags="write fast", keys=(1, 1, 1), acl="string", group="string",
          since="6.2.0", summary="Get the value of a key and optionally set its expiration",
-         complexity="O(1)")
+         complexity="O(1)",
+         args="key:k0 [expiration(EX=seconds:i|PX=milliseconds:i|EXAT=unix-time-seconds:t|"
+              "PXAT=unix-time-milliseconds:t|PERSIST)]")
 def getex(client, args):
     flags, expire = _parse_options(args, 2, _GETEX_OPTIONS)
     db = client.db
@@ -264,7 +275,8 @@ def getex(client, args):
 
 @command("setnx", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="string",
          group="string", since="1.0.0", complexity="O(1)",
-         summary="Set the value of a key, only if the key does not exist")
+         summary="Set the value of a key, only if the key does not exist",
+         args="key:k0 value")
 def setnx(client, args):
     db = client.db
     key = args[1]
@@ -278,14 +290,16 @@ def setnx(client, args):
 
 
 @command("setex", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="string", group="string",
-         since="2.0.0", summary="Set the value and expiration of a key", complexity="O(1)")
+         since="2.0.0", summary="Set the value and expiration of a key", complexity="O(1)",
+         args="key:k0 seconds:i value")
 def setex(client, args):
     return _set_generic(client, args, args[1], args[3], _EX, args[2], "setex")
 
 
 @command("psetex", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="string", group="string",
          since="2.6.0", summary="Set the value and expiration in milliseconds of a key",
-         complexity="O(1)")
+         complexity="O(1)",
+         args="key:k0 milliseconds:i value")
 def psetex(client, args):
     return _set_generic(client, args, args[1], args[3], _PX, args[2], "psetex")
 
@@ -296,7 +310,8 @@ def psetex(client, args):
 @command("mset", arity=-3, flags="write denyoom", keys=(1, -1, 2), acl="string", group="string",
          since="1.0.1", summary="Set multiple keys to multiple values",
          complexity="O(N) where N is the number of keys to set.",
-         tips=("request_policy:multi_shard", "response_policy:all_succeeded"))
+         tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
+         args="key_value(key:k0 value)...")
 def mset(client, args):
     if len(args) % 2 == 0:
         raise wrong_arity("mset")
@@ -307,7 +322,8 @@ def mset(client, args):
 @command("msetnx", arity=-3, flags="write denyoom", keys=(1, -1, 2), acl="string", group="string",
          since="1.0.1", summary="Set multiple keys to multiple values, only if none of the keys exist",
          complexity="O(N) where N is the number of keys to set.",
-         tips=("request_policy:multi_shard", "response_policy:agg_min"))
+         tips=("request_policy:multi_shard", "response_policy:agg_min"),
+         args="key_value(key:k0 value)...")
 def msetnx(client, args):
     if len(args) % 2 == 0:
         raise wrong_arity("msetnx")
@@ -331,7 +347,8 @@ def _mset(client, args) -> None:
 @command("mget", arity=-2, flags="readonly fast", keys=(1, -1, 1), acl="string", group="string",
          since="1.0.0", summary="Get the values of all the given keys",
          complexity="O(N) where N is the number of keys to retrieve.",
-         tips=("request_policy:multi_shard",))
+         tips=("request_policy:multi_shard",),
+         args="key:k0...")
 def mget(client, args):
     get = client.db.get
     out = []
@@ -349,7 +366,8 @@ def mget(client, args):
          group="string", since="2.0.0", summary="Append a value to a key",
          complexity="O(1). The amortized time complexity is O(1) assuming the appended value is "
                     "small and the already present value is of any size, since the dynamic string "
-                    "library used by Redis will double the free space available on every reallocation.")
+                    "library used by Redis will double the free space available on every reallocation.",
+         args="key:k0 value")
 def append(client, args):
     db = client.db
     key, extra = args[1], args[2]
@@ -379,7 +397,8 @@ def append(client, args):
 
 
 @command("strlen", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="string", group="string",
-         since="2.2.0", summary="Get the length of the value stored in a key", complexity="O(1)")
+         since="2.2.0", summary="Get the length of the value stored in a key", complexity="O(1)",
+         args="key:k0")
 def strlen(client, args):
     value = client.db.get(args[1])
     if value is None:
@@ -397,7 +416,8 @@ _RANGE_COMPLEXITY = (
 
 @command("getrange", arity=4, flags="readonly", keys=(1, 1, 1), acl="string", group="string",
          since="2.4.0", summary="Get a substring of the string stored at a key",
-         complexity=_RANGE_COMPLEXITY)
+         complexity=_RANGE_COMPLEXITY,
+         args="key:k0 start:i end:i")
 def getrange(client, args):
     start = parse_int(args[2])
     end = parse_int(args[3])
@@ -422,7 +442,11 @@ def getrange(client, args):
 
 @command("substr", arity=4, flags="readonly", keys=(1, 1, 1), acl="string", group="string",
          since="1.0.0", summary="Get a substring of the string stored at a key",
-         complexity=_RANGE_COMPLEXITY)
+         complexity=_RANGE_COMPLEXITY,
+         args="key:k0 start:i end:i",
+         doc_flags="deprecated",
+         deprecated_since="2.0.0",
+         replaced_by="`GETRANGE`")
 def substr(client, args):
     return getrange(client, args)
 
@@ -431,7 +455,8 @@ def substr(client, args):
          since="2.2.0", summary="Overwrite part of a string at key starting at the specified offset",
          complexity="O(1), not counting the time taken to copy the new string in place. Usually, "
                     "this string is very small so the amortized complexity is O(1). Otherwise, "
-                    "complexity is O(M) with M being the length of the value argument.")
+                    "complexity is O(M) with M being the length of the value argument.",
+         args="key:k0 offset:i value")
 def setrange(client, args):
     offset = parse_int(args[2])
     if offset < 0:
@@ -486,7 +511,8 @@ def _stored_integer(value) -> int:
 
 
 @command("incr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",
-         since="1.0.0", summary="Increment the integer value of a key by one", complexity="O(1)")
+         since="1.0.0", summary="Increment the integer value of a key by one", complexity="O(1)",
+         args="key:k0")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def incr(client, args, delta: int = 1) -> int:
     """INCR, and the body of DECR/INCRBY/DECRBY (which pass their delta): INCR is the
@@ -518,21 +544,24 @@ def incr(client, args, delta: int = 1) -> int:
 
 
 @command("decr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",
-         since="1.0.0", summary="Decrement the integer value of a key by one", complexity="O(1)")
+         since="1.0.0", summary="Decrement the integer value of a key by one", complexity="O(1)",
+         args="key:k0")
 def decr(client, args):
     return incr(client, args, -1)
 
 
 @command("incrby", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="string",
          group="string", since="1.0.0", complexity="O(1)",
-         summary="Increment the integer value of a key by the given amount")
+         summary="Increment the integer value of a key by the given amount",
+         args="key:k0 increment:i")
 def incrby(client, args):
     return incr(client, args, parse_int(args[2]))
 
 
 @command("decrby", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="string",
          group="string", since="1.0.0", complexity="O(1)",
-         summary="Decrement the integer value of a key by the given number")
+         summary="Decrement the integer value of a key by the given number",
+         args="key:k0 decrement:i")
 def decrby(client, args):
     delta = parse_int(args[2])
     if delta == _LLONG_MIN:
@@ -542,7 +571,8 @@ def decrby(client, args):
 
 @command("incrbyfloat", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="string",
          group="string", since="2.6.0", complexity="O(1)",
-         summary="Increment the float value of a key by the given amount")
+         summary="Increment the float value of a key by the given amount",
+         args="key:k0 increment:d")
 def incrbyfloat(client, args):
     db = client.db
     key = args[1]
@@ -577,7 +607,8 @@ def incrbyfloat(client, args):
 
 @command("lcs", arity=-3, flags="readonly", keys=(1, 2, 1), acl="string", group="string",
          since="7.0.0", summary="Find longest common substring",
-         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively")
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+         args="key1:k0 key2:k0 [LEN] [IDX] [MINMATCHLEN=len:i] [WITHMATCHLEN]")
 def lcs(client, args):
     db = client.db
     a, b = db.get(args[1]), db.get(args[2])

@@ -16,19 +16,16 @@ def _overlap(a: bytes, b: bytes) -> bool:
 
 
 def _prefix_collision(state, prefixes: list[bytes]) -> None:
-    """Redis's checkPrefixCollisionsOrReply: a client's prefixes must not overlap."""
+    """Redis's checkPrefixCollisionsOrReply: a client's prefixes must not overlap, neither
+    with the ones it has nor with each other."""
     existing = state.prefixes if state is not None else []
     for i, prefix in enumerate(prefixes):
-        for old in existing:
-            if _overlap(old, prefix):
-                raise CommandError(
-                    f"ERR Prefix '{_text(prefix)}' overlaps with an existing prefix '{_text(old)}'. "
-                    "Prefixes for a single client must not overlap.")
-        for other in prefixes[i + 1:]:
-            if _overlap(prefix, other):
-                raise CommandError(
-                    f"ERR Prefix '{_text(prefix)}' overlaps with another provided prefix "
-                    f"'{_text(other)}'. Prefixes for a single client must not overlap.")
+        for others, what in ((existing, "an existing"), (prefixes[i + 1:], "another provided")):
+            for other in others:
+                if _overlap(prefix, other):
+                    raise CommandError(
+                        f"ERR Prefix '{_text(prefix)}' overlaps with {what} prefix "
+                        f"'{_text(other)}'. Prefixes for a single client must not overlap.")
 
 
 def _text(value: bytes) -> str:
@@ -36,12 +33,17 @@ def _text(value: bytes) -> str:
     return value.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
+_MODES = (b"bcast", b"optin", b"optout", b"noloop")
+
+
 @command("client|tracking", arity=-3, flags="noscript loading stale", acl="connection",
-         since="6.0.0", summary="Controls server-assisted client-side caching for the connection.")
+         since="6.0.0", summary="Controls server-assisted client-side caching for the connection.",
+         args="status(ON|OFF) [REDIRECT=client-id:i] [PREFIX=prefix...&] [BCAST] [OPTIN] [OPTOUT] "
+              "[NOLOOP]")
 def client_tracking(client, args):
     engine = client.engine
     redirect = 0
-    bcast = optin = optout = noloop = False
+    chosen: set[bytes] = set()      # BCAST, OPTIN, OPTOUT, NOLOOP
     prefixes: list[bytes] = []
     i = 3
     while i < len(args):
@@ -54,20 +56,15 @@ def client_tracking(client, args):
             redirect = parse_int(args[i])
             if redirect not in engine.clients:
                 raise CommandError("ERR The client ID you want redirect to does not exist")
-        elif opt == b"bcast":
-            bcast = True
-        elif opt == b"optin":
-            optin = True
-        elif opt == b"optout":
-            optout = True
-        elif opt == b"noloop":
-            noloop = True
+        elif opt in _MODES:
+            chosen.add(opt)
         elif opt == b"prefix" and more:
             i += 1
             prefixes.append(args[i])
         else:
             raise CommandError(SYNTAX)
         i += 1
+    bcast, optin, optout, noloop = (m in chosen for m in _MODES)
     mode = args[2].lower()
     if mode == b"on":
         state = client.tracking
@@ -93,24 +90,25 @@ def client_tracking(client, args):
     return OK
 
 
+# CLIENT CACHING YES applies to OPTIN tracking, NO to OPTOUT tracking.
+_CACHING = {b"yes": ("YES", "optin"), b"no": ("NO", "optout")}
+
+
 @command("client|caching", arity=3, flags="noscript loading stale", acl="connection",
-         since="6.0.0", summary="Instructs the server whether to track the keys in the next request.")
+         since="6.0.0", summary="Instructs the server whether to track the keys in the next request.",
+         args="mode(YES|NO)")
 def client_caching(client, args):
     state = client.tracking
     if state is None:
         raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking "
                            "mode with OPTIN or OPTOUT mode enabled")
-    opt = args[2].lower()
-    if opt == b"yes":
-        if not state.optin:
-            raise CommandError("ERR CLIENT CACHING YES is only valid when tracking is enabled in "
-                               "OPTIN mode.")
-    elif opt == b"no":
-        if not state.optout:
-            raise CommandError("ERR CLIENT CACHING NO is only valid when tracking is enabled in "
-                               "OPTOUT mode.")
-    else:
+    mode = _CACHING.get(args[2].lower())
+    if mode is None:
         raise CommandError(SYNTAX)
+    word, needed = mode
+    if not getattr(state, needed):
+        raise CommandError(f"ERR CLIENT CACHING {word} is only valid when tracking is enabled in "
+                           f"{needed.upper()} mode.")
     state.caching = True
     state.caching_ends = False
     return OK

@@ -113,7 +113,8 @@ def discard(client, args):
 
 @command("watch", arity=-2, flags="noscript loading stale fast allow_busy", keys=(1, -1, 1),
          acl="transaction", group="transactions", since="2.2.0",
-         summary="Monitors changes to keys to determine the execution of a transaction.")
+         summary="Monitors changes to keys to determine the execution of a transaction.",
+         args="key:k0...")
 def watch(client, args):
     if client.multi is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")

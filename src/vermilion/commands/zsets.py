@@ -78,8 +78,10 @@ def _members(items) -> list:
 _ZADD_FLAGS = {b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"}
 
 
-@command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
+@command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+         args="key:k0 [condition(NX|XX)@3.0.2] [comparison(GT|LT)@6.2.0] [CH=change:-@3.0.2] "
+              "[INCR=increment:-@3.0.2] score_member(score:d member)...")
 @cython.locals(client=ClientCore, db=Database, args=list)
 def zadd(client, args):
     n = len(args)
@@ -223,23 +225,26 @@ def _finish_zadd(client, db, key, zs, added, updated, incr, created, args, idx) 
         db.delete(key)
 
 
-@command("zincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Increments the score of a member in a sorted set.")
+@command("zincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Increments the score of a member in a sorted set.",
+         args="key:k0 increment:i member")
 def zincrby(client, args):
     return _zadd(client, args, (), 2, True)
 
 
 # -- reads ---------------------------------------------------------------------------------------------
 
-@command("zscore", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Returns the score of a member in a sorted set.")
+@command("zscore", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Returns the score of a member in a sorted set.",
+         args="key:k0 member")
 def zscore(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     return None if zs is None else zs.scores.get(args[2])
 
 
-@command("zmscore", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="6.2.0", summary="Returns the score of one or more members in a sorted set.")
+@command("zmscore", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="6.2.0", summary="Returns the score of one or more members in a sorted set.",
+         args="key:k0 member...")
 def zmscore(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
@@ -248,23 +253,26 @@ def zmscore(client, args):
     return [get(m) for m in args[2:]]
 
 
-@command("zcard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Returns the number of members in a sorted set.")
+@command("zcard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Returns the number of members in a sorted set.",
+         args="key:k0")
 def zcard(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     return 0 if zs is None else len(zs)
 
 
-@command("zcount", arity=4, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.0.0", summary="Returns the count of members in a sorted set that have scores within a range.")
+@command("zcount", arity=4, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.0.0", summary="Returns the count of members in a sorted set that have scores within a range.",
+         args="key:k0 min:d max:d")
 def zcount(client, args):
     lo, lo_ex, hi, hi_ex = _parse_score_range(args[2], args[3])
     zs = client.db.get_typed(args[1], SortedSet)
     return 0 if zs is None else zs.count_by_score(lo, lo_ex, hi, hi_ex)
 
 
-@command("zlexcount", arity=4, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.8.9", summary="Returns the number of members in a sorted set within a lexicographical range.")
+@command("zlexcount", arity=4, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.8.9", summary="Returns the number of members in a sorted set within a lexicographical range.",
+         args="key:k0 min max")
 def zlexcount(client, args):
     lo, hi = _parse_lex_range(args[2], args[3])
     zs = client.db.get_typed(args[1], SortedSet)
@@ -276,14 +284,16 @@ def _rank(client, args, reverse: bool):
     return None if zs is None else zs.rank(args[2], reverse)
 
 
-@command("zrank", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.0.0", summary="Returns the index of a member in a sorted set ordered by ascending scores.")
+@command("zrank", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.0.0", summary="Returns the index of a member in a sorted set ordered by ascending scores.",
+         args="key:k0 member")
 def zrank(client, args):
     return _rank(client, args, False)
 
 
-@command("zrevrank", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.0.0", summary="Returns the index of a member in a sorted set ordered by descending scores.")
+@command("zrevrank", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.0.0", summary="Returns the index of a member in a sorted set ordered by descending scores.",
+         args="key:k0 member")
 def zrevrank(client, args):
     zs = client.db.get(args[1])
     if zs is None:
@@ -387,44 +397,68 @@ def _zrange(client, args, first: int, rangetype, reverse, store_key=None):
     return [m for _, m in items]
 
 
-@command("zrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Returns members in a sorted set within a range of indexes.")
+@command("zrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Returns members in a sorted set within a range of indexes.",
+         args="key:k0 start stop [sortby(BYSCORE|BYLEX)@6.2.0] [REV@6.2.0] "
+              "[LIMIT=offset_count(offset:i count:i)@6.2.0] [WITHSCORES]")
 def zrange(client, args):
     return _zrange(client, args, 1, None, None)
 
 
-@command("zrangestore", arity=-5, flags="write denyoom", keys=(1, 2, 1), acl="sortedset", group="sorted_set",
-         since="6.2.0", summary="Stores a range of members from sorted set in a key.")
+@command("zrangestore", arity=-5, flags="write denyoom", keys=(1, 2, 1), acl="sortedset", group="sorted-set",
+         since="6.2.0", summary="Stores a range of members from sorted set in a key.",
+         args="dst:k0 src:k1 min max [sortby(BYSCORE|BYLEX)] [REV] [LIMIT=offset_count(offset:i "
+              "count:i)]")
 def zrangestore(client, args):
     return _zrange(client, args, 2, None, None, store_key=args[1])
 
 
-@command("zrevrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Returns members in a sorted set within a range of indexes in reverse order.")
+@command("zrevrange", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Returns members in a sorted set within a range of indexes in reverse order.",
+         args="key:k0 start:i stop:i [WITHSCORES]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`ZRANGE` with the `REV` argument")
 def zrevrange(client, args):
     return _zrange(client, args, 1, RANK, True)
 
 
-@command("zrangebyscore", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.0.5", summary="Returns members in a sorted set within a range of scores.")
+@command("zrangebyscore", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.0.5", summary="Returns members in a sorted set within a range of scores.",
+         args="key:k0 min:d max:d [WITHSCORES@2.0.0] [LIMIT=offset_count(offset:i count:i)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`ZRANGE` with the `BYSCORE` argument")
 def zrangebyscore(client, args):
     return _zrange(client, args, 1, SCORE, False)
 
 
-@command("zrevrangebyscore", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.2.0", summary="Returns members in a sorted set within a range of scores in reverse order.")
+@command("zrevrangebyscore", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.2.0", summary="Returns members in a sorted set within a range of scores in reverse order.",
+         args="key:k0 max:d min:d [WITHSCORES] [LIMIT=offset_count(offset:i count:i)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`ZRANGE` with the `REV` and `BYSCORE` arguments")
 def zrevrangebyscore(client, args):
     return _zrange(client, args, 1, SCORE, True)
 
 
-@command("zrangebylex", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.8.9", summary="Returns members in a sorted set within a lexicographical range.")
+@command("zrangebylex", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.8.9", summary="Returns members in a sorted set within a lexicographical range.",
+         args="key:k0 min max [LIMIT=offset_count(offset:i count:i)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`ZRANGE` with the `BYLEX` argument")
 def zrangebylex(client, args):
     return _zrange(client, args, 1, LEX, False)
 
 
-@command("zrevrangebylex", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.8.9", summary="Returns members in a sorted set within a lexicographical range in reverse order.")
+@command("zrevrangebylex", arity=-4, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.8.9", summary="Returns members in a sorted set within a lexicographical range in reverse order.",
+         args="key:k0 max min [LIMIT=offset_count(offset:i count:i)]",
+         doc_flags="deprecated",
+         deprecated_since="6.2.0",
+         replaced_by="`ZRANGE` with the `REV` and `BYLEX` arguments")
 def zrevrangebylex(client, args):
     return _zrange(client, args, 1, LEX, True)
 
@@ -455,8 +489,9 @@ def _store_result(client, dst_key: bytes, items, event: bytes) -> int:
 
 # -- removals ------------------------------------------------------------------------------------------
 
-@command("zrem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
+@command("zrem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+         args="key:k0 member...")
 def zrem(client, args):
     return remove_members(client, args, SortedSet, SortedSet.remove, "z", b"zrem")
 
@@ -501,20 +536,23 @@ def _zremrange(client, args, kind: int):
     return deleted
 
 
-@command("zremrangebyrank", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.0.0", summary="Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.")
+@command("zremrangebyrank", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.0.0", summary="Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+         args="key:k0 start:i stop:i")
 def zremrangebyrank(client, args):
     return _zremrange(client, args, RANK)
 
 
-@command("zremrangebyscore", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="1.2.0", summary="Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.")
+@command("zremrangebyscore", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="1.2.0", summary="Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+         args="key:k0 min:d max:d")
 def zremrangebyscore(client, args):
     return _zremrange(client, args, SCORE)
 
 
-@command("zremrangebylex", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.8.9", summary="Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
+@command("zremrangebylex", arity=4, flags="write", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.8.9", summary="Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+         args="key:k0 min max")
 def zremrangebylex(client, args):
     return _zremrange(client, args, LEX)
 
@@ -571,14 +609,16 @@ def _zpop(client, args, from_max: bool):
     return out
 
 
-@command("zpopmin", arity=-2, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="5.0.0", summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@command("zpopmin", arity=-2, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="5.0.0", summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+         args="key:k0 [count:i]")
 def zpopmin(client, args):
     return _zpop(client, args, False)
 
 
-@command("zpopmax", arity=-2, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@command("zpopmax", arity=-2, flags="write fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+         args="key:k0 [count:i]")
 def zpopmax(client, args):
     return _zpop(client, args, True)
 
@@ -610,8 +650,9 @@ def _pop_reply(client, db, key: bytes, zs, from_max: bool, count, nested: bool):
 
 
 @command("zmpop", arity=-4, flags="write", keys=(0, 0, 0), getkeys=numkeys_keys(1),
-         acl="sortedset", group="sorted_set", since="7.0.0",
-         summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
+         acl="sortedset", group="sorted-set", since="7.0.0",
+         summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+         args="numkeys:i key:k0... where(MIN|MAX) [COUNT=count:i]")
 def zmpop(client, args):
     keys, from_max, count = parse_mpop(args, 1, _from_max)
     db = client.db
@@ -642,24 +683,27 @@ def _blocking_zpop(client, keys, timeout: int, from_max: bool, count, nested: bo
 
 
 @command("bzpopmin", arity=-3, flags="write noscript blocking fast", keys=(1, -2, 1), acl="sortedset",
-         group="sorted_set", since="5.0.0",
-         summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+         group="sorted-set", since="5.0.0",
+         summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+         args="key:k0... timeout:d")
 def bzpopmin(client, args):
     timeout = parse_timeout_seconds(args[-1])
     return _blocking_zpop(client, args[1:-1], timeout, False, 1, False)
 
 
 @command("bzpopmax", arity=-3, flags="write noscript blocking fast", keys=(1, -2, 1), acl="sortedset",
-         group="sorted_set", since="5.0.0",
-         summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
+         group="sorted-set", since="5.0.0",
+         summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+         args="key:k0... timeout:d")
 def bzpopmax(client, args):
     timeout = parse_timeout_seconds(args[-1])
     return _blocking_zpop(client, args[1:-1], timeout, True, 1, False)
 
 
 @command("bzmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), getkeys=numkeys_keys(2),
-         acl="sortedset", group="sorted_set", since="7.0.0",
-         summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+         acl="sortedset", group="sorted-set", since="7.0.0",
+         summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+         args="timeout:d numkeys:i key:k0... where(MIN|MAX) [COUNT=count:i]")
 def bzmpop(client, args):
     keys, from_max, count = parse_mpop(args, 2, _from_max)
     timeout = parse_timeout_seconds(args[1])
@@ -668,9 +712,10 @@ def bzmpop(client, args):
 
 # -- ZRANDMEMBER / ZSCAN ------------------------------------------------------------------------------------
 
-@command("zrandmember", arity=-2, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
+@command("zrandmember", arity=-2, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
          since="6.2.0", tips=("nondeterministic_output",),
-         summary="Returns one or more random members from a sorted set.")
+         summary="Returns one or more random members from a sorted set.",
+         args="key:k0 [options(count:i [WITHSCORES])]")
 def zrandmember(client, args):
     n = len(args)
     if n == 2:
@@ -696,8 +741,9 @@ def zrandmember(client, args):
     return [m for _, m in items]
 
 
-@command("zscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted_set",
-         since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members and scores of a sorted set.")
+@command("zscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
+         since="2.8.0", tips=("nondeterministic_output",), summary="Iterates over members and scores of a sorted set.",
+         args="key:k0 cursor:i [MATCH=pattern:p] [COUNT=count:i]")
 def zscan(client, args):
     cursor = parse_scan_cursor(args[2])
     zs = client.db.get_typed(args[1], SortedSet)
@@ -858,47 +904,58 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
 
 
 @command("zunion", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
-         group="sorted_set", since="6.2.0", summary="Returns the union of multiple sorted sets.")
+         group="sorted-set", since="6.2.0", summary="Returns the union of multiple sorted sets.",
+         args="numkeys:i key:k0... [WEIGHTS=weight:i...] [AGGREGATE=aggregate(SUM|MIN|MAX)] "
+              "[WITHSCORES]")
 def zunion(client, args):
     return _zsetop(client, args, UNION)
 
 
 @command("zinter", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
-         group="sorted_set", since="6.2.0", summary="Returns the intersect of multiple sorted sets.")
+         group="sorted-set", since="6.2.0", summary="Returns the intersect of multiple sorted sets.",
+         args="numkeys:i key:k0... [WEIGHTS=weight:i...] [AGGREGATE=aggregate(SUM|MIN|MAX)] "
+              "[WITHSCORES]")
 def zinter(client, args):
     return _zsetop(client, args, INTER)
 
 
 @command("zdiff", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1), acl="sortedset",
-         group="sorted_set", since="6.2.0", summary="Returns the difference between multiple sorted sets.")
+         group="sorted-set", since="6.2.0", summary="Returns the difference between multiple sorted sets.",
+         args="numkeys:i key:k0... [WITHSCORES]")
 def zdiff(client, args):
     return _zsetop(client, args, DIFF)
 
 
 @command("zunionstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
-         acl="sortedset", group="sorted_set", since="2.0.0",
-         summary="Stores the union of multiple sorted sets in a key.")
+         acl="sortedset", group="sorted-set", since="2.0.0",
+         summary="Stores the union of multiple sorted sets in a key.",
+         args="destination:k0 numkeys:i key:k1... [WEIGHTS=weight:i...] [AGGREGATE=aggregate(SUM|"
+              "MIN|MAX)]")
 def zunionstore(client, args):
     return _zsetop(client, args, UNION, store_key=args[1])
 
 
 @command("zinterstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
-         acl="sortedset", group="sorted_set", since="2.0.0",
-         summary="Stores the intersect of multiple sorted sets in a key.")
+         acl="sortedset", group="sorted-set", since="2.0.0",
+         summary="Stores the intersect of multiple sorted sets in a key.",
+         args="destination:k0 numkeys:i key:k1... [WEIGHTS=weight:i...] [AGGREGATE=aggregate(SUM|"
+              "MIN|MAX)]")
 def zinterstore(client, args):
     return _zsetop(client, args, INTER, store_key=args[1])
 
 
 @command("zdiffstore", arity=-4, flags="write denyoom", keys=(1, 1, 1), getkeys=numkeys_keys(2, store_at=1),
-         acl="sortedset", group="sorted_set", since="6.2.0",
-         summary="Stores the difference of multiple sorted sets in a key.")
+         acl="sortedset", group="sorted-set", since="6.2.0",
+         summary="Stores the difference of multiple sorted sets in a key.",
+         args="destination:k0 numkeys:i key:k1...")
 def zdiffstore(client, args):
     return _zsetop(client, args, DIFF, store_key=args[1])
 
 
 @command("zintercard", arity=-3, flags="readonly", keys=(0, 0, 0), getkeys=numkeys_keys(1),
-         acl="sortedset", group="sorted_set", since="7.0.0",
-         summary="Returns the number of members of the intersect of multiple sorted sets.")
+         acl="sortedset", group="sorted-set", since="7.0.0",
+         summary="Returns the number of members of the intersect of multiple sorted sets.",
+         args="numkeys:i key:k0... [LIMIT=limit:i]")
 def zintercard(client, args):
     return _zsetop(client, args, INTER, cardinality=True)
 

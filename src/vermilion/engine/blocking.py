@@ -41,7 +41,7 @@ from __future__ import annotations
 from time import perf_counter_ns
 from typing import Callable
 
-from ..types import longdouble
+from ..types import latencyhistogram, longdouble
 from .errors import CommandError
 from .replies import NO_REPLY, ErrorReply
 
@@ -220,11 +220,17 @@ class Blocking:
         if type(reply) is ErrorReply:
             self.engine.count_error(reply.message)
             failed = True
-        if failed:
+        engine = self.engine
+        if failed or engine.latency_tracking:
             name = client.last_command
-            cmd = self.engine.find_command(name.encode() if type(name) is str else name)
+            cmd = engine.find_command(name.encode() if type(name) is str else name)
             if cmd is not None:
-                cmd.failed_calls += 1
+                if failed:
+                    cmd.failed_calls += 1
+                if engine.latency_tracking:
+                    # Counted once, now, with the time of its first run: the time it
+                    # waited is not part of its latency.
+                    latencyhistogram.record(cmd, getattr(client, "blocked_usec", 0))
         mode = getattr(client, "reply_mode", 0)
         if mode == 2:
             client.reply_mode = 0       # CLIENT REPLY SKIP covered the blocking command

@@ -8,6 +8,7 @@ cdef class CommandCore:
     cdef public int arity
     cdef public bint is_readonly, skip_slowlog, queued_in_multi
     cdef public long long calls, usec
+    cdef public long long[:] histogram
     cdef dict __dict__
 
 cdef class EngineCore:
@@ -18,6 +19,7 @@ cdef class EngineCore:
     cdef public object effects, sinks, blocking, reply_barrier, clock, stats, config
     cdef public long long slowlog_threshold
     cdef public long notify_flags
+    cdef public bint latency_tracking
     cdef dict __dict__
 
 cdef class ClientCore:

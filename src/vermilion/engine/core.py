@@ -10,7 +10,7 @@ from __future__ import annotations
 
 class CommandCore:
     __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
-                 "skip_slowlog", "queued_in_multi", "calls", "usec")
+                 "skip_slowlog", "queued_in_multi", "calls", "usec", "histogram")
 
 
 class ClientCore:
@@ -23,4 +23,4 @@ class ClientCore:
 class EngineCore:
     __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
                  "slowlog_threshold", "blocking", "reply_barrier", "clock", "stats",
-                 "config", "notify_flags")
+                 "config", "notify_flags", "latency_tracking")

@@ -2,6 +2,8 @@
 cimport cython
 from vermilion.engine.core cimport ClientCore, CommandCore, EngineCore
 
+cdef long long FAST_US
+
 cdef class Stats:
     cdef public long long total_commands, total_connections, rejected_connections
     cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses
@@ -16,6 +18,6 @@ cdef class Engine(EngineCore):
     @cython.final
     cpdef execute(self, ClientCore client, list args)
 
-    @cython.locals(dirty="long long", start="long long", elapsed="long long")
+    @cython.locals(dirty="long long", start="long long", elapsed="long long", counts="long long[:]")
     @cython.final
     cpdef call(self, ClientCore client, CommandCore cmd, list args)

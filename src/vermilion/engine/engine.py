@@ -18,10 +18,13 @@ from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, w
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
+from ..types import latencyhistogram
 from .table import COMMANDS, Command
 
 log = logging.getLogger("vermilion")
 perf_counter_ns = time.perf_counter_ns
+# A C constant when compiled (engine.pxd): the hot path compares it with a C integer.
+FAST_US = latencyhistogram.FAST_US
 
 
 # Bits of Engine.busy: while any is set, every command passes the gatekeeper.
@@ -199,6 +202,7 @@ class Engine(EngineCore):
         # `slowlog_threshold` us: the lower of the slowlog's and the latency monitor's.
         self.slowlog_us = cfg["slowlog-log-slower-than"]
         self.latency_ms = cfg["latency-monitor-threshold"]
+        self.latency_tracking = cfg["latency-tracking"]
         limits = [t for t in (self.slowlog_us, self.latency_ms * 1000 if self.latency_ms > 0 else -1)
                   if t >= 0]
         self.slowlog_threshold = min(limits) if limits else -1
@@ -292,6 +296,19 @@ class Engine(EngineCore):
             self.tracking.after_call(client, cmd, args)
         cmd.calls += 1
         cmd.usec += elapsed
+        # latencyhistogram.record, inlined; a blocked command is counted when it is
+        # answered (engine/blocking.py), with the time of this first run, as Redis does.
+        if self.latency_tracking:
+            if client.blocked is None:
+                counts = cmd.histogram
+                if counts is None:
+                    counts = cmd.histogram = latencyhistogram.new()
+                if elapsed < FAST_US:
+                    counts[elapsed] += 1
+                else:
+                    latencyhistogram.record_slow(counts, elapsed)
+            else:
+                client.blocked_usec = elapsed
         if self.slowlog_threshold >= 0 and not cmd.skip_slowlog:
             waiter = client.blocked
             if waiter is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .argsyntax import parse as parse_arguments
 from .core import CommandCore
 
 # Every flag a declaration may use, in Redis's order. COMMAND INFO shows all but
@@ -104,14 +105,15 @@ class Command(CommandCore):
     __slots__ = (
         "name", "flags", "first_key", "last_key", "key_step",
         "categories", "group", "since", "summary", "complexity", "tips", "getkeys",
-        "parent", "arguments",
+        "parent", "arguments", "doc_flags", "deprecated_since", "replaced_by",
         "is_write", "denyoom", "noscript", "is_blocking", "is_pubsub",
         "loading_ok", "stale_ok", "no_multi", "allow_busy", "no_auth", "is_admin",
         "skip_monitor", "may_replicate", "rejected_calls", "failed_calls", "may_write",
     )
 
     def __init__(self, name, handler, arity, flags, keys, acl, group, since, summary,
-                 complexity, tips, getkeys, arguments, parent=None):
+                 complexity, tips, getkeys, args="", parent=None, doc_flags="",
+                 deprecated_since="", replaced_by=""):
         self.name = name
         self.parent = parent
         self.fullname = f"{parent.name}|{name}" if parent else name
@@ -132,7 +134,10 @@ class Command(CommandCore):
         self.complexity = complexity
         self.tips = tips
         self.getkeys = getkeys
-        self.arguments = arguments
+        self.arguments = parse_arguments(args)
+        self.doc_flags = doc_flags.split()
+        self.deprecated_since = deprecated_since
+        self.replaced_by = replaced_by
         self.subcommands: dict[bytes, Command] | None = None
         f = self.flags
         self.is_write = "write" in f
@@ -161,6 +166,7 @@ class Command(CommandCore):
         self.usec = 0
         self.rejected_calls = 0
         self.failed_calls = 0
+        self.histogram = None   # latency-tracking counters (types/latencyhistogram.py)
 
     def key_indexes(self, args: list[bytes]) -> list[int]:
         """Positions of the key arguments in `args` (args[0] is the command name)."""
@@ -179,31 +185,42 @@ COMMANDS: dict[str, Command] = {}
 
 
 def command(name: str, *, arity: int, flags: str = "", keys: tuple = (0, 0, 0), acl: str = "",
-            group: str = "generic", since: str = "1.0.0", summary: str = "", complexity: str = "",
-            tips: tuple = (), getkeys: Callable | None = None, arguments: tuple = ()):
-    """Declare a command (or ``container|sub`` subcommand) and register its handler."""
+            group: str | None = None, since: str = "1.0.0", summary: str = "", complexity: str = "",
+            tips: tuple = (), getkeys: Callable | None = None, args: str = "",
+            doc_flags: str = "", deprecated_since: str = "", replaced_by: str = ""):
+    """Declare a command (or ``container|sub`` subcommand) and register its handler.
+
+    `args` is the command's arguments in the notation of engine/argsyntax.py (what
+    COMMAND DOCS reports); `doc_flags` ("deprecated", "syscmd"), `deprecated_since`
+    and `replaced_by` are COMMAND DOCS's notes. A subcommand's group is its
+    container's unless given.
+    """
+    docs = dict(args=args, doc_flags=doc_flags, deprecated_since=deprecated_since,
+                replaced_by=replaced_by)
 
     def register(handler):
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS[parent_name]
             cmd = Command(sub, handler, arity, flags, keys, acl, group or parent.group, since,
-                          summary, complexity, tips, getkeys, arguments, parent=parent)
+                          summary, complexity, tips, getkeys, parent=parent, **docs)
             parent.subcommands[sub.encode()] = cmd
         else:
             if name in COMMANDS:
                 raise ValueError(f"command {name!r} declared twice")
-            COMMANDS[name] = Command(name, handler, arity, flags, keys, acl, group, since,
-                                     summary, complexity, tips, getkeys, arguments)
+            COMMANDS[name] = Command(name, handler, arity, flags, keys, acl, group or "generic",
+                                     since, summary, complexity, tips, getkeys, **docs)
         return handler
 
     return register
 
 
 def container(name: str, *, arity: int = -2, flags: str = "", group: str = "generic",
-              since: str = "1.0.0", summary: str = "", acl: str = "") -> Command:
+              since: str = "1.0.0", summary: str = "", acl: str = "", complexity: str = "",
+              tips: tuple = ()) -> Command:
     """Declare a command that only dispatches to subcommands (CONFIG, CLIENT, XGROUP, ...)."""
-    cmd = Command(name, None, arity, flags, (0, 0, 0), acl, group, since, summary, "", (), None, ())
+    cmd = Command(name, None, arity, flags, (0, 0, 0), acl, group, since, summary, complexity, tips,
+                  None)
     cmd.subcommands = {}
     COMMANDS[name] = cmd
     return cmd

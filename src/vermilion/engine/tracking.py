@@ -71,22 +71,13 @@ class ClientTracking:
         self.prefixes: list[bytes] = []
 
     def flags(self) -> list[bytes]:
-        out = [b"on"]
-        if self.bcast:
-            out.append(b"bcast")
-        if self.optin:
-            out.append(b"optin")
-            if self.caching:
-                out.append(b"caching-yes")
-        if self.optout:
-            out.append(b"optout")
-            if self.caching:
-                out.append(b"caching-no")
-        if self.noloop:
-            out.append(b"noloop")
-        if self.broken:
-            out.append(b"broken_redirect")
-        return out
+        """CLIENT TRACKINGINFO's flags, in Redis's order."""
+        caching = self.caching
+        shown = ((self.bcast, b"bcast"), (self.optin, b"optin"),
+                 (self.optin and caching, b"caching-yes"), (self.optout, b"optout"),
+                 (self.optout and caching, b"caching-no"), (self.noloop, b"noloop"),
+                 (self.broken, b"broken_redirect"))
+        return [b"on"] + [name for on, name in shown if on]
 
 
 class Tracking:
