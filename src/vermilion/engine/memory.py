@@ -62,8 +62,9 @@ from __future__ import annotations
 import os
 import resource
 import time
-from itertools import islice
+from itertools import islice, repeat
 from operator import attrgetter
+from random import randrange, sample as sample_from
 from sys import getsizeof
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -371,6 +372,8 @@ def _client_buffers(client) -> int:
 OOM_ERROR = b"OOM command not allowed when used memory > 'maxmemory'."
 EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
 POOL_SIZE = 16
+MAX_BATCH = 64          # victims chosen per sampling round
+MAX_SLACK = 64 * 1024   # how far under maxmemory a round frees, at most
 LFU_MAX = 255
 _POLICY_ALLKEYS = frozenset(("allkeys-lru", "allkeys-lfu", "allkeys-random"))
 
@@ -384,13 +387,33 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
+def _random_live_keys(db, count: int) -> list:
+    """About `count` random live keys of `db`, drawn from its sample list in C: a
+    systematic sample (a random start and a random stride, so every key has the same
+    chance and the picks spread over all insertion times), twice as many picks as
+    wanted since at most half of the list is stale."""
+    sample = db.sample
+    n = len(sample)
+    picks = 2 * count
+    step = n // picks
+    if step > 1:
+        step += randrange(step)
+        chosen = sample[randrange(step)::step]
+    else:
+        chosen = sample
+    live = list(filter(db.data.__contains__, chosen))
+    if not live and db.data:
+        return db.sample_keys(count)        # rebuilds the list of keys
+    return live[:count] if step > 1 else sample_from(live, min(count, len(live)))
+
+
 class Evictor:
     """Frees memory by Redis's rules when the counted memory is over maxmemory."""
 
     def __init__(self, engine, memory: Memory):
         self.engine = engine
         self.memory = memory
-        self.pool: list[tuple[float, int, bytes]] = []    # (score, db index, key), ascending
+        self.pool: list[tuple[int, int, bytes]] = []    # (rank, db index, key), best first
         self.next_db = 0
         self.exceeded_since = 0.0       # monotonic time used memory went over the limit
         self.exceeded_total_ms = 0
@@ -420,7 +443,12 @@ class Evictor:
 
     def perform(self) -> int:
         """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time bound hit, the cron
-        goes on) or EVICT_FAIL (over the limit and nothing can be freed)."""
+        goes on) or EVICT_FAIL (over the limit and nothing can be freed).
+
+        A round frees a little more than the overshoot (down to ``maxmemory - slack``,
+        ``slack`` = maxmemory/1024, at most 64 KB), so a stream of writes at the limit
+        starts a round every few dozen writes instead of at each one, and each round
+        samples and scores its victims in one batch."""
         limit = self.maxmemory
         if not limit:
             return EVICT_OK
@@ -433,24 +461,37 @@ class Evictor:
             self.exceeded_since = time.monotonic()
         if self.policy == "noeviction":
             return EVICT_FAIL
-        deadline = time.perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
-        evicted = 0
-        dbs = self.engine.dbs
-        active = [db for db in dbs if db.data] if self.allkeys else [db for db in dbs if db.expires]
-        while used > limit:
-            victim = self.select(active)
-            if victim is None:
-                self.running = False
-                return EVICT_FAIL
-            db = victim[0]
-            before = db.mem
-            self.evict(db, victim[1])
-            used -= before - db.mem
-            evicted += 1
-            if not evicted & 15 and time.perf_counter() > deadline:
+        perf_counter = time.perf_counter
+        deadline = perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
+        target = limit - min(limit >> 10, MAX_SLACK)
+        allkeys = self.allkeys
+        evict = self.evict
+        fruitless = 0
+        while used > target:
+            active = [db for db in self.engine.dbs if (db.data if allkeys else db.expires)]
+            if not active:
+                break
+            freed_any = False
+            for db, key in self.select_batch(active, used - target):
+                before = db.mem
+                if evict(db, key):
+                    freed_any = True
+                    used -= before - db.mem
+                    if used <= target:
+                        break
+            if not freed_any:
+                # Only stale candidates (keys gone since they were pooled): sample again.
+                fruitless += 1
+                if fruitless == 3:
+                    break
+                continue
+            fruitless = 0
+            if used > limit and perf_counter() > deadline:
                 self.running = True
                 return EVICT_RUNNING
         self.running = False
+        if used > limit:
+            return EVICT_FAIL
         self._under()
         return EVICT_OK
 
@@ -474,69 +515,76 @@ class Evictor:
             while self.perform() == EVICT_RUNNING and time.perf_counter() < deadline:
                 pass
 
-    # -- choosing a victim --------------------------------------------------------------------
+    # -- choosing victims ---------------------------------------------------------------------
 
-    def select(self, active: list):
-        """(db, key) to evict next from the databases in `active`, or None."""
-        policy = self.policy
-        dbs = self.engine.dbs
-        samples = self.engine.config["maxmemory-samples"]
-        if policy.endswith("random"):
+    def select_batch(self, active: list, to_free: int):
+        """(db, key) pairs to evict, best victims first, enough to free about `to_free`
+        bytes; stale picks (gone, or without a TTL for volatile policies) are skipped by
+        ``evict``. Sampling is Redis's, done for the whole batch at once:
+        ``maxmemory-samples`` random keys per victim wanted from each database, scored,
+        merged with the candidates left in the pool by the previous round; the pool keeps
+        the POOL_SIZE best candidates not evicted."""
+        keys = 0
+        mem = 0
+        for db in active:
+            keys += len(db.data)
+            mem += db.mem
+        want = min(to_free * keys // mem + 1 if mem > 0 else 1, MAX_BATCH)
+        if self.policy.endswith("random"):
             # Redis visits the databases in turn, one random key each time.
             n = len(active)
-            for _ in range(n):
-                db = active[self.next_db % n]
-                self.next_db += 1
-                keys = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
-                if keys:
-                    return db, keys[0]
-            return None
-        pool = self.pool
-        if not active:
-            return None
-        for _ in range(3):
-            for db in active:
-                self._populate(db, samples)
-            # The best candidate is at the end; entries whose key has gone are skipped.
-            while pool:
-                score, index, key = pool.pop()
-                db = dbs[index]
-                if key in db.data and (self.allkeys or key in db.expires):
-                    return db, key
-        return None
+            out = []
+            for i in range(want):
+                db = active[(self.next_db + i) % n]
+                picked = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
+                if picked:
+                    out.append((db, picked[0]))
+            self.next_db += want
+            return out
+        return self._ranked(active, want * self.engine.config["maxmemory-samples"], want)
 
-    def _populate(self, db, samples: int) -> None:
-        """Redis's evictionPoolPopulate: score `samples` random keys of `db` and keep
-        the POOL_SIZE best candidates seen so far, best last."""
+    def _ranked(self, active: list, samples: int, want: int) -> list:
+        """Candidates ranked so the best victim comes first: for LRU the last access
+        time, for LFU the decayed counter, for volatile-ttl the deadline (smaller is a
+        better victim in each case, so ranks from different databases compare)."""
         policy = self.policy
         pool = self.pool
-        keys = db.sample_keys(samples) if self.allkeys else db.sample_volatile_keys(samples)
-        if policy == "volatile-ttl":
-            # The expiry heap knows the nearest deadline exactly: always a candidate.
-            nearest = db.nearest_expiry_key()
-            if nearest is not None:
-                keys.append(nearest)
-        index = db.index
-        if policy.endswith("lru"):
-            now = self.engine.clock.ms()
-            access = db.access
-            since = db.track_since_ms
-            scored = [(now - access.get(key, since), index, key) for key in keys]
-        elif policy.endswith("lfu"):
-            counter = db.lfu_counter
-            scored = [(LFU_MAX - counter(key), index, key) for key in keys]
-        else:   # volatile-ttl: the sooner it expires, the better a victim
-            expires = db.expires
-            scored = [(-expires.get(key, 0), index, key) for key in keys]
-        pool.extend(scored)
+        for db in active:
+            index = db.index
+            if not self.allkeys:
+                keys = db.sample_volatile_keys(samples)
+            elif db.sample is not None and len(db.sample) > 1 and samples > 1:
+                keys = _random_live_keys(db, samples)
+            else:
+                keys = db.sample_keys(samples)
+            if policy.endswith("lru"):
+                ranks = map(db.access.get, keys, repeat(db.track_since_ms))
+            elif policy.endswith("lfu"):
+                ranks = map(db.lfu_counter, keys)
+            else:
+                # The top of the expiry heap holds the nearest deadline and many near
+                # ones (each entry is due no later than those under it): candidates too.
+                nearest = db.nearest_expiry_key()
+                if nearest is not None:
+                    expires = db.expires
+                    keys.extend([key for when, key in db.heap[:4 * want] if expires.get(key) == when])
+                ranks = map(db.expires.get, keys, repeat(0))
+            pool.extend(zip(ranks, repeat(index), keys))
         pool.sort()
-        if len(pool) > POOL_SIZE:
-            del pool[:-POOL_SIZE]
+        dbs = self.engine.dbs
+        out = [(dbs[index], key) for _, index, key in pool[:want]]
+        del pool[:want]
+        del pool[POOL_SIZE:]
+        return out
 
-    def evict(self, db, key: bytes) -> None:
-        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told."""
+    def evict(self, db, key: bytes) -> bool:
+        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told.
+        False (nothing done) when the key is gone or, for a volatile policy, has no TTL."""
         engine = self.engine
-        db.delete(key)
+        if not self.allkeys and key not in db.expires:
+            return False
+        if not db.delete(key):
+            return False
         engine.stats.evicted_keys += 1
         if engine.sinks:
             engine.propagate(db.index, ((b"DEL", key),))
@@ -544,3 +592,4 @@ class Evictor:
             engine.notify(db, "e", b"evicted", key)
         for hook in self.hooks:
             hook(db, key)
+        return True
