@@ -13,9 +13,12 @@ keyspace to compute it. Guarantees:
 * the ledger holds exactly the sum of what was added for the values present:
   a collection remembers in its ``mem`` field what it is counted for, so
   removing it subtracts that, whatever changed since;
-* a collection is re-measured after every write command that names it (the
+* a collection is re-measured after the write commands that name it (the
   command table's key positions, ``observe``) and after a blocked client is
-  served, so its entry lags at most until the end of the command.
+  served; the keys written are queued (``Memory.unmeasured``) and measured
+  before anything reads the total (eviction, INFO, MEMORY, the cron), so a
+  run of writes to one collection is measured once and a server without
+  ``maxmemory`` measures at most once per cron tick.
 
 A collection's estimate is O(1): the container's own allocation
 (``sys.getsizeof``, which CPython knows without a walk) plus its length times
@@ -112,6 +115,7 @@ def bytearray_size(n: int) -> int:
     return BYTEARRAY_OBJ + n + (n >> 3)
 
 
+UNMEASURED_MAX = 4096   # written collections queued before they are measured anyway
 SAMPLES = 8     # elements sampled for a collection's unit size (half from each end)
 
 
@@ -290,10 +294,22 @@ class Memory:
         self.clients = 0            # normal clients' bytes at the last refresh
         self.scripts = 0            # cached script and function bodies at the last refresh
         self.refreshed_ms = -1
+        self.unmeasured: set = set()    # (db index, key) of collections written since measured
         self.evictor = Evictor(engine, self)
+
+    def measure_pending(self) -> None:
+        """Measure the collections written since they were last measured."""
+        pending = self.unmeasured
+        dbs = self.engine.dbs
+        while pending:
+            index, key = pending.pop()
+            if index < len(dbs):
+                dbs[index].observe(key)
 
     def ledger_total(self) -> int:
         """Bytes counted for the data: every database's ``mem``."""
+        if self.unmeasured:
+            self.measure_pending()
         return sum(map(_MEM, self.engine.dbs))
 
     def refresh(self) -> None:
@@ -508,7 +524,7 @@ class Evictor:
     def cron(self, now_ms: int) -> None:
         """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
         for up to a quarter of a cron tick; keep used_memory_peak current."""
-        self.memory.used()
+        self.memory.used()      # measures the collections written since the last tick
         if self.running or (self.maxmemory and self.memory.counted() > self.maxmemory
                             and self.policy != "noeviction"):
             deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
