@@ -249,7 +249,7 @@ def test_tenacity_bounds_one_eviction_round(engine):
     assert total(engine) <= 100 * 1024
 
 
-def test_no_limit_costs_dispatch_nothing_and_client_eviction_is_refused(engine):
+def test_no_limit_costs_dispatch_nothing(engine):
     from vermilion.engine.engine import BUSY_MAXMEMORY
     c = Client(engine)
     assert not engine.busy & BUSY_MAXMEMORY
@@ -257,7 +257,20 @@ def test_no_limit_costs_dispatch_nothing_and_client_eviction_is_refused(engine):
     assert engine.busy & BUSY_MAXMEMORY
     run(engine, c, "CONFIG", "SET", "maxmemory", "0")
     assert not engine.busy & BUSY_MAXMEMORY
-    reply = run(engine, c, "CONFIG", "SET", "maxmemory-clients", "10%")
-    assert isinstance(reply, ErrorReply) and b"maxmemory-clients must be 0" in reply.message
-    assert run(engine, c, "CONFIG", "GET", "maxmemory-clients") == {b"maxmemory-clients": b"0"} or \
-        run(engine, c, "CONFIG", "GET", "maxmemory-clients") == [b"maxmemory-clients", b"0"]
+    run(engine, c, "CONFIG", "SET", "maxmemory-clients", "1mb")
+    assert engine.busy & BUSY_MAXMEMORY
+    run(engine, c, "CONFIG", "SET", "maxmemory-clients", "0")
+    assert not engine.busy & BUSY_MAXMEMORY
+
+
+def test_maxmemory_clients_limit(engine):
+    c = Client(engine)
+    ev = engine.memory.evictor
+    run(engine, c, "CONFIG", "SET", "maxmemory-clients", "10%")
+    assert ev.clients_limit == 0                    # a percentage of no maxmemory
+    run(engine, c, "CONFIG", "SET", "maxmemory", "10mb")
+    assert ev.clients_limit == 1024 * 1024
+    run(engine, c, "CONFIG", "SET", "maxmemory-clients", "1")
+    assert ev.clients_limit == 128 * 1024           # Redis's floor
+    run(engine, c, "CONFIG", "SET", "maxmemory-clients", "0")
+    assert ev.clients_limit == 0

@@ -96,6 +96,14 @@ def oom_gate(client, cmd, args):
     engine = client.engine
     if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
         return None
+    evictor = engine.memory.evictor
+    if evictor.clients_limit:
+        # Client eviction first, as Redis's processCommand (totals at most 1 ms old).
+        engine.memory.counted()
+        if getattr(client, "closing", False):
+            return engine.reject(cmd, CommandError(b"ERR client evicted"))
+        if not evictor.maxmemory:
+            return None
     if cmd.is_readonly and client.multi is None:
         # A read cannot grow the dataset: eviction waits for the next write (or the
         # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
@@ -123,10 +131,10 @@ def oom_gate(client, cmd, args):
 
 
 def _apply(engine, changed=None) -> None:
-    if changed is not None and not changed & {"maxmemory", "maxmemory-policy"}:
+    if changed is not None and not changed & {"maxmemory", "maxmemory-policy", "maxmemory-clients"}:
         return
     engine.memory.evictor.configure()
-    if engine.config["maxmemory"]:
+    if engine.config["maxmemory"] or engine.memory.evictor.clients_limit:
         engine.busy |= BUSY_MAXMEMORY
     else:
         engine.busy &= ~BUSY_MAXMEMORY

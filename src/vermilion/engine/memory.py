@@ -62,6 +62,7 @@ expiry heap, which already lists the keys with a TTL.
 """
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import time
@@ -70,6 +71,7 @@ from operator import attrgetter
 from random import randrange, sample as sample_from
 from sys import getsizeof
 
+log = logging.getLogger("vermilion")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -105,7 +107,11 @@ STREAM_GROUP = 400      # a consumer group with its PEL containers
 STREAM_CONSUMER = 300   # a consumer with its PEL containers and name
 PEL_ENTRY = 200         # a pending entry: object, id key, group and consumer PEL slots
 BYTEARRAY_OBJ = 64      # a bytearray's header (its buffer grows by about 1/8)
-CLIENT_BASE = 6000      # a connection: objects, parser, transport
+# A connection's fixed part (objects, parser, transport): the figure CLIENT LIST's tot-mem
+# adds to the buffers (rbs, as Redis's 16 KB reply buffer), so the clients' total and the
+# per-client numbers client eviction compares agree with what CLIENT LIST shows.
+CLIENT_BASE = 16384
+CLIENT_EVICTION_MIN = 128 * 1024    # maxmemory-clients is never below this (Redis's floor)
 # An empty redis-server 7.0's used_memory_startup (x86-64, jemalloc: 876,152 bytes):
 # what an empty server is counted for (see the module docstring).
 STARTUP = 876_152
@@ -313,10 +319,14 @@ class Memory:
         return sum(map(_MEM, self.engine.dbs))
 
     def refresh(self) -> None:
-        """Take the client and script totals again (they change outside the ledger)."""
+        """Take the client and script totals again (they change outside the ledger), and
+        evict clients when they are over maxmemory-clients."""
         self.clients = self.clients_bytes()
         self.scripts = self.scripts_bytes()[1]
         self.refreshed_ms = time.monotonic_ns() // 1_000_000
+        limit = self.evictor.clients_limit
+        if limit and self.clients >= limit:
+            self.evictor.evict_clients(limit)
 
     def counted(self) -> int:
         """What is compared with maxmemory: used_memory less the replica and AOF buffers.
@@ -374,6 +384,14 @@ class Memory:
             return 0, 0
         info = scripts.info()
         return int(info.get("used_memory_lua", 0)), int(info.get("used_memory_scripts", 0))
+
+
+def _describe(client) -> str:
+    try:
+        from ..commands.connection import client_info_line
+        return client_info_line(client, client.engine.clock.ms()).decode("utf-8", "replace")
+    except Exception:       # a log line must not stop an eviction
+        return "id=%s" % getattr(client, "id", "?")
 
 
 def _client_buffers(client) -> int:
@@ -438,10 +456,16 @@ class Evictor:
         self.policy = "noeviction"
         self.allkeys = False
         self.maxmemory = 0
+        self.clients_limit = 0          # maxmemory-clients in bytes (0: no client eviction)
 
     def configure(self) -> None:
         cfg = self.engine.config
         self.maxmemory = cfg["maxmemory"]
+        # Redis's getClientEvictionLimit: a percentage applies to maxmemory (none without
+        # one), and the limit is never under 128 KB, so the server stays reachable.
+        setting = cfg["maxmemory-clients"]
+        limit = self.maxmemory * -setting // 100 if setting < 0 else setting
+        self.clients_limit = max(limit, CLIENT_EVICTION_MIN) if limit > 0 else 0
         self.policy = cfg["maxmemory-policy"]
         self.allkeys = self.policy in _POLICY_ALLKEYS
         self.pool = []
@@ -510,6 +534,31 @@ class Evictor:
             return EVICT_FAIL
         self._under()
         return EVICT_OK
+
+    def evict_clients(self, limit: int) -> None:
+        """Redis's evictClients: while the normal and pub/sub clients together hold
+        `limit` bytes or more, close the one holding the most (CLIENT NO-EVICT ones, and
+        replicas, masters, scripts, are never evicted)."""
+        engine = self.engine
+        sizes = []
+        total = 0
+        for client in engine.clients.values():
+            if client.kind == "replica":
+                continue
+            size = CLIENT_BASE + _client_buffers(client)
+            total += size
+            if not client.no_evict and client.kind in ("normal", "pubsub") and \
+                    not getattr(client, "closing", False) and hasattr(client, "abort"):
+                sizes.append((size, client.id, client))
+        sizes.sort(reverse=True)
+        for size, _, client in sizes:
+            if total < limit:
+                break
+            log.info("Evicting client: %s", _describe(client))
+            client.abort()
+            engine.stats.evicted_clients += 1
+            total -= size
+        self.memory.clients = total
 
     def _under(self) -> None:
         if self.exceeded_since:
