@@ -67,7 +67,7 @@ import os
 import resource
 import time
 from itertools import islice, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from random import randrange, sample as sample_from
 from sys import getsizeof
 
@@ -276,6 +276,7 @@ def key_size(key: bytes) -> int:
 
 
 _MEM = attrgetter("mem")
+_RANK = itemgetter(0)
 
 
 def dataset_walk(data: dict) -> int:
@@ -424,21 +425,22 @@ def time_limit_us(tenacity: int) -> float:
 def _random_live_keys(db, count: int) -> list:
     """About `count` random live keys of `db`, drawn from its sample list in C: a
     systematic sample (a random start and a random stride, so every key has the same
-    chance and the picks spread over all insertion times), twice as many picks as
-    wanted since at most half of the list is stale."""
+    chance and the picks spread over all insertion times), with as many more picks as
+    the list has stale entries."""
     sample = db.sample
+    data = db.data
     n = len(sample)
-    picks = 2 * count
+    picks = count * n // len(data) + 1 if data else count
     step = n // picks
     if step > 1:
         step += randrange(step)
         chosen = sample[randrange(step)::step]
     else:
         chosen = sample
-    live = list(filter(db.data.__contains__, chosen))
-    if not live and db.data:
+    live = list(filter(data.__contains__, chosen))
+    if not live and data:
         return db.sample_keys(count)        # rebuilds the list of keys
-    return live[:count] if step > 1 else sample_from(live, min(count, len(live)))
+    return live if step > 1 else sample_from(live, min(count, len(live)))
 
 
 class Evictor:
@@ -635,7 +637,7 @@ class Evictor:
                     keys.extend([key for when, key in db.heap[:4 * want] if expires.get(key) == when])
                 ranks = map(db.expires.get, keys, repeat(0))
             pool.extend(zip(ranks, repeat(index), keys))
-        pool.sort()
+        pool.sort(key=_RANK)
         dbs = self.engine.dbs
         out = [(dbs[index], key) for _, index, key in pool[:want]]
         del pool[:want]
