@@ -274,3 +274,16 @@ def test_maxmemory_clients_limit(engine):
     assert ev.clients_limit == 128 * 1024           # Redis's floor
     run(engine, c, "CONFIG", "SET", "maxmemory-clients", "0")
     assert ev.clients_limit == 0
+
+
+@pytest.mark.parametrize("policy", ["volatile-ttl", "volatile-lru", "allkeys-lfu"])
+def test_candidates_sampled_twice_do_not_stall_eviction(engine, policy):
+    """A small keyspace with equal ranks (same deadline, same counter): the same key is
+    sampled several times; once evicted, its other copies must not block the pool."""
+    c = Client(engine)
+    _limit(engine, c, policy, 20 * 1024)
+    rnd = random.Random(3)
+    for _ in range(5000):
+        reply = run(engine, c, "SETEX", "k%d" % rnd.randrange(1000), "10000", "x")
+        assert not isinstance(reply, ErrorReply), reply
+    assert total(engine) <= 20 * 1024 * 1.1

@@ -533,6 +533,15 @@ class Evictor:
                 return EVICT_RUNNING
         self.running = False
         if used > limit:
+            # Stale expiry-heap entries are counted until the heap is compacted (it is,
+            # lazily, past 1024 of them): with nothing left to evict, reclaim them first.
+            for db in self.engine.dbs:
+                if len(db.heap) > len(db.expires):
+                    db.compact_heap()
+                    used = -1
+            if used == -1 and self.memory.counted() <= limit:
+                self._under()
+                return EVICT_OK
             return EVICT_FAIL
         self._under()
         return EVICT_OK
@@ -638,9 +647,23 @@ class Evictor:
                 ranks = map(db.expires.get, keys, repeat(0))
             pool.extend(zip(ranks, repeat(index), keys))
         pool.sort(key=_RANK)
+        # The best `want` distinct candidates still eligible (a key may have been sampled
+        # twice, or be gone since it was pooled); the next best stay in the pool.
         dbs = self.engine.dbs
-        out = [(dbs[index], key) for _, index, key in pool[:want]]
-        del pool[:want]
+        allkeys = self.allkeys
+        out = []
+        taken = set()
+        pos = 0
+        end = len(pool)
+        while pos < end and len(out) < want:
+            _, index, key = pool[pos]
+            pos += 1
+            db = dbs[index]
+            if (index, key) in taken or key not in (db.data if allkeys else db.expires):
+                continue
+            taken.add((index, key))
+            out.append((db, key))
+        del pool[:pos]
         del pool[POOL_SIZE:]
         return out
 
