@@ -98,8 +98,17 @@ def oom_gate(client, cmd, args):
         return None
     evictor = engine.memory.evictor
     if evictor.clients_limit:
-        # Client eviction first, as Redis's processCommand (totals at most 1 ms old).
-        engine.memory.counted()
+        # Client eviction first, as Redis's processCommand, with the command's arguments
+        # counted (totals at most 1 ms old, taken now for a large command).
+        mem = engine.memory
+        size = sum(map(len, args))
+        mem.argv_client = client
+        mem.argv_bytes = size
+        if size > 16384:
+            mem.refresh()
+        else:
+            mem.counted()
+        mem.argv_client = None
         if getattr(client, "closing", False):
             return engine.reject(cmd, CommandError(b"ERR client evicted"))
         if not evictor.maxmemory:

@@ -112,6 +112,11 @@ BYTEARRAY_OBJ = 64      # a bytearray's header (its buffer grows by about 1/8)
 # per-client numbers client eviction compares agree with what CLIENT LIST shows.
 CLIENT_BASE = 16384
 CLIENT_EVICTION_MIN = 128 * 1024    # maxmemory-clients is never below this (Redis's floor)
+# What a client holds besides its buffers, per item: a watched key (its pair, the client's
+# set slot and the engine's watcher entry), a pub/sub subscription (the client's and the
+# server's dict entries), a tracking prefix, a command queued in MULTI (its list slot and
+# argument list; the arguments themselves add their bytes objects).
+CLIENT_ITEM = 150
 # An empty redis-server 7.0's used_memory_startup (x86-64, jemalloc: 876,152 bytes):
 # what an empty server is counted for (see the module docstring).
 STARTUP = 876_152
@@ -302,6 +307,8 @@ class Memory:
         self.scripts = 0            # cached script and function bodies at the last refresh
         self.refreshed_ms = -1
         self.unmeasured: set = set()    # (db index, key) of collections written since measured
+        self.argv_client = None         # the client whose command is being checked, and
+        self.argv_bytes = 0             # the bytes of its arguments (client eviction)
         self.evictor = Evictor(engine, self)
 
     def measure_pending(self) -> None:
@@ -396,10 +403,25 @@ def _describe(client) -> str:
 
 
 def _client_buffers(client) -> int:
+    """A client's memory besides its fixed part: buffers, the arguments of the command it
+    is running, watched keys, subscriptions, tracking prefixes, the MULTI queue."""
     try:
-        return client.query_buffer_bytes() + client.output_bytes()
+        size = client.query_buffer_bytes() + client.output_bytes()
     except Exception:       # a script or AOF client has no buffers
         return 0
+    memory = client.engine.memory
+    if memory.argv_client is client:
+        size += memory.argv_bytes
+    items = len(client.watching) + len(client.channels) + len(client.patterns) + \
+        len(client.shard_channels)
+    if client.tracking is not None:
+        items += len(client.tracking.prefixes)
+    queue = client.multi
+    if queue:
+        items += len(queue)
+        for entry in queue:
+            size += sum(map(len, entry[1]))
+    return size + items * CLIENT_ITEM
 
 
 # -- eviction -----------------------------------------------------------------------------------
