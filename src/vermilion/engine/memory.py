@@ -126,7 +126,7 @@ def bytearray_size(n: int) -> int:
     return BYTEARRAY_OBJ + n + (n >> 3)
 
 
-UNMEASURED_MAX = 4096   # written collections queued before they are measured anyway
+UNMEASURED_MAX = 16384  # written collections queued before they are measured anyway (~1.5 MB)
 SAMPLES = 8     # elements sampled for a collection's unit size (half from each end)
 
 
@@ -171,28 +171,38 @@ def _unit_zset(z) -> int:
     return total // count if count else 0
 
 
+# A collection's ``unit`` holds the sampled average element size shifted left by 8 and,
+# in the low byte, the length it was sampled at: the average is sampled again when the
+# length has changed and is under 16 or a multiple of 64 (so a small collection follows
+# its contents, a large one every 64 length changes, and a write that keeps the length,
+# an overwrite, costs no sampling).
+
+def _resample(unit: int, n: int) -> bool:
+    return not unit or ((n < 16 or not n & 63) and (unit & 255) != (n & 255))
+
+
 def _estimate_hash(h) -> int:
     n = len(h)
     unit = h.unit
-    if not unit or n < 16 or not n & 63:
-        unit = h.unit = _unit_hash(h)
-    return getsizeof(h) + n * unit
+    if _resample(unit, n):
+        unit = h.unit = _unit_hash(h) << 8 | (n & 255)
+    return getsizeof(h) + n * (unit >> 8)
 
 
 def _estimate_plain(c) -> int:
     n = len(c)
     unit = c.unit
-    if not unit or n < 16 or not n & 63:
-        unit = c.unit = _unit_plain(c)
-    return getsizeof(c) + n * unit
+    if _resample(unit, n):
+        unit = c.unit = _unit_plain(c) << 8 | (n & 255)
+    return getsizeof(c) + n * (unit >> 8)
 
 
 def _estimate_zset(z) -> int:
     n = len(z.scores)
     unit = z.unit
-    if not unit or n < 16 or not n & 63:
-        unit = z.unit = _unit_zset(z)
-    return ZSET_OBJ + getsizeof(z.scores) + n * unit
+    if _resample(unit, n):
+        unit = z.unit = _unit_zset(z) << 8 | (n & 255)
+    return ZSET_OBJ + getsizeof(z.scores) + n * (unit >> 8)
 
 
 def _estimate_stream(s) -> int:
