@@ -99,15 +99,12 @@ def oom_gate(client, cmd, args):
     evictor = engine.memory.evictor
     if evictor.clients_limit:
         # Client eviction first, as Redis's processCommand, with the command's arguments
-        # counted (totals at most 1 ms old, taken now for a large command).
+        # counted. The clients' totals are taken again before every command (O(clients):
+        # the price of maxmemory-clients, which is off by default).
         mem = engine.memory
-        size = sum(map(len, args))
         mem.argv_client = client
-        mem.argv_bytes = size
-        if size > 16384:
-            mem.refresh()
-        else:
-            mem.counted()
+        mem.argv_bytes = sum(map(len, args))
+        mem.refresh()
         mem.argv_client = None
         if getattr(client, "closing", False):
             return engine.reject(cmd, CommandError(b"ERR client evicted"))
@@ -143,6 +140,8 @@ def _apply(engine, changed=None) -> None:
     if changed is not None and not changed & {"maxmemory", "maxmemory-policy", "maxmemory-clients"}:
         return
     engine.memory.evictor.configure()
+    if engine.memory.evictor.clients_limit:
+        engine.memory.refresh()         # a lowered limit evicts at once, as in Redis
     if engine.config["maxmemory"] or engine.memory.evictor.clients_limit:
         engine.busy |= BUSY_MAXMEMORY
     else:

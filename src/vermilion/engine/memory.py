@@ -369,7 +369,8 @@ class Memory:
         """Normal (and pub/sub) clients: a fixed part plus their query and output buffers."""
         total = 0
         for client in self.engine.clients.values():
-            if client.kind != "replica":
+            # A client being closed frees its memory now (Redis's freeClient): not counted.
+            if client.kind != "replica" and not client.closing:
                 total += CLIENT_BASE + _client_buffers(client)
         return total
 
@@ -422,6 +423,9 @@ def _client_buffers(client) -> int:
     memory = client.engine.memory
     if memory.argv_client is client:
         size += memory.argv_bytes
+    parser = getattr(client, "parser", None)
+    if parser is not None:
+        size += parser.partial_bytes()
     items = len(client.watching) + len(client.channels) + len(client.patterns) + \
         len(client.shard_channels)
     if client.tracking is not None:
@@ -454,25 +458,23 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
-def _random_live_keys(db, count: int) -> list:
-    """About `count` random live keys of `db`, drawn from its sample list in C: a
-    systematic sample (a random start and a random stride, so every key has the same
-    chance and the picks spread over all insertion times), with as many more picks as
-    the list has stale entries."""
+def _random_keys(db, count: int) -> list:
+    """About `count` random keys of `db` (plus the stale entries its sample list holds in
+    proportion), drawn in C: a systematic sample (a random start and a random stride, so
+    every key has the same chance and the picks spread over all insertion times). Stale
+    picks are not filtered here: they rank first (no access record) and the selection
+    skips them, which costs a lookup only for the few it reaches."""
     sample = db.sample
     data = db.data
     n = len(sample)
-    picks = count * n // len(data) + 1 if data else count
+    if n > 2 * len(data):
+        return db.sample_keys(count)        # filters, and rebuilds the list when stale
+    picks = count * n // len(data) + 1
     step = n // picks
     if step > 1:
         step += randrange(step)
-        chosen = sample[randrange(step)::step]
-    else:
-        chosen = sample
-    live = list(filter(data.__contains__, chosen))
-    if not live and data:
-        return db.sample_keys(count)        # rebuilds the list of keys
-    return live if step > 1 else sample_from(live, min(count, len(live)))
+        return sample[randrange(step)::step]
+    return sample_from(sample, min(picks, n))
 
 
 class Evictor:
@@ -586,12 +588,11 @@ class Evictor:
         sizes = []
         total = 0
         for client in engine.clients.values():
-            if client.kind == "replica":
+            if client.kind == "replica" or client.closing:
                 continue
             size = CLIENT_BASE + _client_buffers(client)
             total += size
-            if not client.no_evict and client.kind in ("normal", "pubsub") and \
-                    not getattr(client, "closing", False) and hasattr(client, "abort"):
+            if not client.no_evict and client.kind in ("normal", "pubsub") and hasattr(client, "abort"):
                 sizes.append((size, client.id, client))
         sizes.sort(reverse=True)
         for size, _, client in sizes:
@@ -662,7 +663,7 @@ class Evictor:
             if not self.allkeys:
                 keys = db.sample_volatile_keys(samples)
             elif db.sample is not None and len(db.sample) > 1 and samples > 1:
-                keys = _random_live_keys(db, samples)
+                keys = _random_keys(db, samples)
             else:
                 keys = db.sample_keys(samples)
             if policy.endswith("lru"):
