@@ -461,11 +461,10 @@ def time_limit_us(tenacity: int) -> float:
 
 
 def _random_keys(db, count: int) -> list:
-    """About `count` random keys of `db` (plus the stale entries its sample list holds in
-    proportion), drawn in C: a systematic sample (a random start and a random stride, so
-    every key has the same chance and the picks spread over all insertion times). Stale
-    picks are not filtered here: they rank first (no access record) and the selection
-    skips them, which costs a lookup only for the few it reaches."""
+    """About `count` random live keys of `db`, drawn and filtered in C: a systematic
+    sample of its key list (a random start and a random stride, so every key has the same
+    chance and the picks spread over all insertion times), with as many more picks as the
+    list has stale entries, which are dropped (not at all when it has none)."""
     sample = db.sample
     data = db.data
     n = len(sample)
@@ -475,8 +474,10 @@ def _random_keys(db, count: int) -> list:
     step = n // picks
     if step > 1:
         step += randrange(step)
-        return sample[randrange(step)::step]
-    return sample_from(sample, min(picks, n))
+        chosen = sample[randrange(step)::step]
+    else:
+        chosen = sample_from(sample, min(picks, n))
+    return list(filter(data.__contains__, chosen)) if n > len(data) else chosen
 
 
 class Evictor:
