@@ -92,20 +92,23 @@ def test_an_empty_server_is_over_a_tiny_maxmemory(pair, policy):
 
 
 def test_a_few_megabytes_hold_about_the_dataset_redis_holds(pair2):
-    """maxmemory 3mb on both: the keys kept after a fill are within a factor of Redis's
-    (the empty server's baseline is counted alike; values cost what each server's
-    objects cost)."""
+    """2 MB over what each server counts when empty (Redis's own tests set limits this
+    way; the shared servers may hold other tests' connections): the keys kept after a
+    fill are within a factor of Redis's (values cost what each server's objects cost)."""
     kept = {}
     for name, c in (("ref", pair2.ref), ("ver", pair2.ver)):
         c.call("FLUSHALL")
+        text = c.call("INFO", "memory").value
+        used = int(dict(line.split(b":", 1) for line in text.split(b"\r\n") if b":" in line)[b"used_memory"])
         c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
-        c.call("CONFIG", "SET", "maxmemory", "3mb")
+        c.call("CONFIG", "SET", "maxmemory", str(used + 2 * 1024 * 1024))
         try:
             for b in range(40):
                 c.send_raw(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (
                     len(k), k, b"v" * 100) for k in (b"key:%d:%d" % (b, i) for i in range(500))))
                 for _ in range(500):
-                    assert c.read().kind == "+"
+                    reply = c.read()
+                    assert reply.kind == "+", (name, reply)
             kept[name] = c.call("DBSIZE").value
         finally:
             c.call("CONFIG", "SET", "maxmemory", "0")
