@@ -187,23 +187,23 @@ def _render_notify(flags: str) -> str:
 
 
 def _parse_maxmemory_clients(text: str) -> int:
-    # Client eviction (Redis 7.0's maxmemory-clients) is not implemented: only the
-    # default is accepted, rather than a limit stored and ignored.
-    # The value is checked as Redis checks it first (a memory size or a percentage).
+    """Bytes, or a percentage of maxmemory stored negated (Redis's PERCENT_CONFIG)."""
     text = text.strip()
     if text.endswith("%"):
-        if not text[:-1].isdigit():
-            raise ConfigError("argument must be a memory or percent value")
-        if int(text[:-1]) > 100:
-            raise ConfigError("percentage argument must be less or equal to 100")
-        value = int(text[:-1])
+        digits = text[:-1]
+        if digits.isdigit():
+            if int(digits) > 100:
+                raise ConfigError("percentage argument must be less or equal to 100")
+            return -int(digits)
     else:
         value = parse_memory(text)
-        if value is None:
-            raise ConfigError("argument must be a memory or percent value")
-    if value == 0:
-        return 0
-    raise ConfigError("client eviction is not supported by Vermilion: maxmemory-clients must be 0")
+        if value is not None:
+            return value
+    raise ConfigError("argument must be a memory or percent value")
+
+
+def _render_maxmemory_clients(value: int) -> str:
+    return "%d%%" % -value if value < 0 else str(value)
 
 
 def _parse_oom_values(text: str) -> tuple:
@@ -344,7 +344,7 @@ DIRECTIVES: list[Directive] = [
     _i("list-max-listpack-size", -2, -5, INT_MAX), _s("logfile", ""),
     _e("loglevel", "notice", ("debug", "verbose", "notice", "warning", "nothing")),
     _s("masterauth"), _s("masteruser"), _i("maxclients", 10000, 1, UINT_MAX),
-    _m("maxmemory", 0), _x("maxmemory-clients", 0, _parse_maxmemory_clients, str), _i("maxmemory-eviction-tenacity", 10, 0, 100),
+    _m("maxmemory", 0), _x("maxmemory-clients", 0, _parse_maxmemory_clients, _render_maxmemory_clients), _i("maxmemory-eviction-tenacity", 10, 0, 100),
     _e("maxmemory-policy", "noeviction", ("volatile-lru", "volatile-lfu", "volatile-random",
        "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
     _i("maxmemory-samples", 5, 1, 64), _i("min-replicas-max-lag", 10, 0, INT_MAX),

@@ -3,10 +3,11 @@
 The accounting and the eviction algorithm live in engine/memory.py; this module
 connects them to dispatch:
 
-* every write command on a collection type is followed by ``db.observe`` of
-  the keys it names, so a collection changed in place is measured again
-  before the next command (the handlers of those commands are wrapped once,
-  when the first engine is built);
+* every write command on a collection type queues the keys it names, and
+  they are measured again (``db.observe``) before the total is next read, so
+  the ledger is current whenever eviction, INFO or MEMORY looks at it (the
+  handlers of those commands are wrapped once, when the first engine is
+  built);
 * while ``maxmemory`` is set, a BUSY_MAXMEMORY bit sends every command
   through the gatekeeper, whose first hook evicts as Redis's processCommand
   does, and refuses ``denyoom`` commands (and anything queued inside MULTI)
@@ -21,7 +22,8 @@ import gc
 
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
-from ..engine.memory import CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, usage
+from ..engine.memory import (CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR,
+                              UNMEASURED_MAX, usage)
 from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
 from ._args import parse_int
@@ -34,22 +36,27 @@ _wrapped = False
 
 
 def _observing(handler, cmd):
-    """`handler`, then the keys it names measured again (see the module docstring)."""
+    """`handler`, then the keys it names queued to be measured again (see the module
+    docstring): the measuring waits until something reads the total (eviction, INFO,
+    MEMORY, the cron), so repeated writes to one collection are measured once."""
     fixed = cmd.getkeys is None and cmd.first_key > 0 and cmd.first_key == cmd.last_key
     first = cmd.first_key
     key_indexes = cmd.key_indexes
 
     def run(client, args):
-        db = client.db
         try:
             return handler(client, args)
         finally:
+            pending = client.engine.memory.unmeasured
+            index = client.db.index
             if fixed:
                 if len(args) > first:
-                    db.observe(args[first])
+                    pending.add((index, args[first]))
             else:
                 for i in key_indexes(args):
-                    db.observe(args[i])
+                    pending.add((index, args[i]))
+            if len(pending) > UNMEASURED_MAX:
+                client.engine.memory.measure_pending()
     run.__name__ = getattr(handler, "__name__", "handler")
     run.__doc__ = handler.__doc__
     run.__wrapped__ = handler
@@ -89,6 +96,20 @@ def oom_gate(client, cmd, args):
     engine = client.engine
     if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
         return None
+    evictor = engine.memory.evictor
+    if evictor.clients_limit:
+        # Client eviction first, as Redis's processCommand, with the command's arguments
+        # counted. The clients' totals are taken again before every command (O(clients):
+        # the price of maxmemory-clients, which is off by default).
+        mem = engine.memory
+        mem.argv_client = client
+        mem.argv_bytes = sum(map(len, args))
+        mem.refresh()
+        mem.argv_client = None
+        if getattr(client, "closing", False):
+            return engine.reject(cmd, CommandError(b"ERR client evicted"))
+        if not evictor.maxmemory:
+            return None
     if cmd.is_readonly and client.multi is None:
         # A read cannot grow the dataset: eviction waits for the next write (or the
         # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
@@ -116,10 +137,12 @@ def oom_gate(client, cmd, args):
 
 
 def _apply(engine, changed=None) -> None:
-    if changed is not None and not changed & {"maxmemory", "maxmemory-policy"}:
+    if changed is not None and not changed & {"maxmemory", "maxmemory-policy", "maxmemory-clients"}:
         return
     engine.memory.evictor.configure()
-    if engine.config["maxmemory"]:
+    if engine.memory.evictor.clients_limit:
+        engine.memory.refresh()         # a lowered limit evicts at once, as in Redis
+    if engine.config["maxmemory"] or engine.memory.evictor.clients_limit:
         engine.busy |= BUSY_MAXMEMORY
     else:
         engine.busy &= ~BUSY_MAXMEMORY

@@ -13,9 +13,12 @@ keyspace to compute it. Guarantees:
 * the ledger holds exactly the sum of what was added for the values present:
   a collection remembers in its ``mem`` field what it is counted for, so
   removing it subtracts that, whatever changed since;
-* a collection is re-measured after every write command that names it (the
+* a collection is re-measured after the write commands that name it (the
   command table's key positions, ``observe``) and after a blocked client is
-  served, so its entry lags at most until the end of the command.
+  served; the keys written are queued (``Memory.unmeasured``) and measured
+  before anything reads the total (eviction, INFO, MEMORY, the cron), so a
+  run of writes to one collection is measured once and a server without
+  ``maxmemory`` measures at most once per cron tick.
 
 A collection's estimate is O(1): the container's own allocation
 (``sys.getsizeof``, which CPython knows without a walk) plus its length times
@@ -38,7 +41,8 @@ output buffers and the AOF buffer (``mem_not_counted_for_evict``), as in
 Redis 7.0: a tiny ``maxmemory`` is exceeded by an empty server, a limit of a
 few megabytes bounds the dataset about as Redis's does. Client buffers change
 between commands without passing through the ledger, so their total is taken
-again at most once a millisecond (and by INFO, MEMORY and the cron).
+again at most every 10 ms (and by INFO, MEMORY and the cron): walking every
+client before each write would cost more than the write.
 
 Eviction
 --------
@@ -59,15 +63,18 @@ expiry heap, which already lists the keys with a TTL.
 """
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import time
-from itertools import islice
-from operator import attrgetter
+from itertools import islice, repeat
+from operator import attrgetter, itemgetter
+from random import randrange, sample as sample_from
 from sys import getsizeof
 
 from .lazyfree import LazyFree
 
+log = logging.getLogger("vermilion")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -103,7 +110,16 @@ STREAM_GROUP = 400      # a consumer group with its PEL containers
 STREAM_CONSUMER = 300   # a consumer with its PEL containers and name
 PEL_ENTRY = 200         # a pending entry: object, id key, group and consumer PEL slots
 BYTEARRAY_OBJ = 64      # a bytearray's header (its buffer grows by about 1/8)
-CLIENT_BASE = 6000      # a connection: objects, parser, transport
+# A connection's fixed part (objects, parser, transport): the figure CLIENT LIST's tot-mem
+# adds to the buffers (rbs, as Redis's 16 KB reply buffer), so the clients' total and the
+# per-client numbers client eviction compares agree with what CLIENT LIST shows.
+CLIENT_BASE = 16384
+CLIENT_EVICTION_MIN = 128 * 1024    # maxmemory-clients is never below this (Redis's floor)
+# What a client holds besides its buffers, per item: a watched key (its pair, the client's
+# set slot and the engine's watcher entry), a pub/sub subscription (the client's and the
+# server's dict entries), a tracking prefix, a command queued in MULTI (its list slot and
+# argument list; the arguments themselves add their bytes objects).
+CLIENT_ITEM = 150
 # An empty redis-server 7.0's used_memory_startup (x86-64, jemalloc: 876,152 bytes):
 # what an empty server is counted for (see the module docstring).
 STARTUP = 876_152
@@ -113,6 +129,8 @@ def bytearray_size(n: int) -> int:
     return BYTEARRAY_OBJ + n + (n >> 3)
 
 
+REFRESH_NS = 10_000_000  # how old the client totals the eviction check uses may be
+UNMEASURED_MAX = 16384  # written collections queued before they are measured anyway (~1.5 MB)
 SAMPLES = 8     # elements sampled for a collection's unit size (half from each end)
 
 
@@ -157,28 +175,38 @@ def _unit_zset(z) -> int:
     return total // count if count else 0
 
 
+# A collection's ``unit`` holds the sampled average element size shifted left by 8 and,
+# in the low byte, the length it was sampled at: the average is sampled again when the
+# length has changed and is under 16 or a multiple of 64 (so a small collection follows
+# its contents, a large one every 64 length changes, and a write that keeps the length,
+# an overwrite, costs no sampling).
+
+def _resample(unit: int, n: int) -> bool:
+    return not unit or ((n < 16 or not n & 63) and (unit & 255) != (n & 255))
+
+
 def _estimate_hash(h) -> int:
     n = len(h)
     unit = h.unit
-    if not unit or n < 16 or not n & 63:
-        unit = h.unit = _unit_hash(h)
-    return getsizeof(h) + n * unit
+    if _resample(unit, n):
+        unit = h.unit = _unit_hash(h) << 8 | (n & 255)
+    return getsizeof(h) + n * (unit >> 8)
 
 
 def _estimate_plain(c) -> int:
     n = len(c)
     unit = c.unit
-    if not unit or n < 16 or not n & 63:
-        unit = c.unit = _unit_plain(c)
-    return getsizeof(c) + n * unit
+    if _resample(unit, n):
+        unit = c.unit = _unit_plain(c) << 8 | (n & 255)
+    return getsizeof(c) + n * (unit >> 8)
 
 
 def _estimate_zset(z) -> int:
     n = len(z.scores)
     unit = z.unit
-    if not unit or n < 16 or not n & 63:
-        unit = z.unit = _unit_zset(z)
-    return ZSET_OBJ + getsizeof(z.scores) + n * unit
+    if _resample(unit, n):
+        unit = z.unit = _unit_zset(z) << 8 | (n & 255)
+    return ZSET_OBJ + getsizeof(z.scores) + n * (unit >> 8)
 
 
 def _estimate_stream(s) -> int:
@@ -267,6 +295,7 @@ def key_size(key: bytes) -> int:
 
 
 _MEM = attrgetter("mem")
+_RANK = itemgetter(0)
 
 
 def dataset_walk(data: dict) -> int:
@@ -290,24 +319,42 @@ class Memory:
         self.peak_time = 0
         self.clients = 0            # normal clients' bytes at the last refresh
         self.scripts = 0            # cached script and function bodies at the last refresh
-        self.refreshed_ms = -1
+        self.refreshed_tick = -1
+        self.unmeasured: set = set()    # (db index, key) of collections written since measured
+        self.argv_client = None         # the client whose command is being checked, and
+        self.argv_bytes = 0             # the bytes of its arguments (client eviction)
         self.evictor = Evictor(engine, self)
         self.lazyfree = LazyFree(engine)
 
+    def measure_pending(self) -> None:
+        """Measure the collections written since they were last measured."""
+        pending = self.unmeasured
+        dbs = self.engine.dbs
+        while pending:
+            index, key = pending.pop()
+            if index < len(dbs):
+                dbs[index].observe(key)
+
     def ledger_total(self) -> int:
         """Bytes counted for the data: every database's ``mem``."""
+        if self.unmeasured:
+            self.measure_pending()
         return sum(map(_MEM, self.engine.dbs))
 
     def refresh(self) -> None:
-        """Take the client and script totals again (they change outside the ledger)."""
+        """Take the client and script totals again (they change outside the ledger), and
+        evict clients when they are over maxmemory-clients."""
         self.clients = self.clients_bytes()
         self.scripts = self.scripts_bytes()[1]
-        self.refreshed_ms = time.monotonic_ns() // 1_000_000
+        self.refreshed_tick = time.monotonic_ns() // REFRESH_NS
+        limit = self.evictor.clients_limit
+        if limit and self.clients >= limit:
+            self.evictor.evict_clients(limit)
 
     def counted(self) -> int:
         """What is compared with maxmemory: used_memory less the replica and AOF buffers.
-        Client totals are at most a millisecond old."""
-        if time.monotonic_ns() // 1_000_000 != self.refreshed_ms:
+        Client totals are at most 10 ms old."""
+        if time.monotonic_ns() // REFRESH_NS != self.refreshed_tick:
             self.refresh()
         return self.startup + self.ledger_total() + self.clients + self.scripts
 
@@ -327,7 +374,8 @@ class Memory:
         """Normal (and pub/sub) clients: a fixed part plus their query and output buffers."""
         total = 0
         for client in self.engine.clients.values():
-            if client.kind != "replica":
+            # A client being closed frees its memory now (Redis's freeClient): not counted.
+            if client.kind != "replica" and not client.closing:
                 total += CLIENT_BASE + _client_buffers(client)
         return total
 
@@ -362,11 +410,37 @@ class Memory:
         return int(info.get("used_memory_lua", 0)), int(info.get("used_memory_scripts", 0))
 
 
-def _client_buffers(client) -> int:
+def _describe(client) -> str:
     try:
-        return client.query_buffer_bytes() + client.output_bytes()
+        from ..commands.connection import client_info_line
+        return client_info_line(client, client.engine.clock.ms()).decode("utf-8", "replace")
+    except Exception:       # a log line must not stop an eviction
+        return "id=%s" % getattr(client, "id", "?")
+
+
+def _client_buffers(client) -> int:
+    """A client's memory besides its fixed part: buffers, the arguments of the command it
+    is running, watched keys, subscriptions, tracking prefixes, the MULTI queue."""
+    try:
+        size = client.query_buffer_bytes() + client.output_bytes()
     except Exception:       # a script or AOF client has no buffers
         return 0
+    memory = client.engine.memory
+    if memory.argv_client is client:
+        size += memory.argv_bytes
+    parser = getattr(client, "parser", None)
+    if parser is not None:
+        size += parser.partial_bytes()
+    items = len(client.watching) + len(client.channels) + len(client.patterns) + \
+        len(client.shard_channels)
+    if client.tracking is not None:
+        items += len(client.tracking.prefixes)
+    queue = client.multi
+    if queue:
+        items += len(queue)
+        for entry in queue:
+            size += sum(map(len, entry[1]))
+    return size + items * CLIENT_ITEM
 
 
 # -- eviction -----------------------------------------------------------------------------------
@@ -374,6 +448,8 @@ def _client_buffers(client) -> int:
 OOM_ERROR = b"OOM command not allowed when used memory > 'maxmemory'."
 EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
 POOL_SIZE = 16
+MAX_BATCH = 64          # victims chosen per sampling round
+MAX_SLACK = 64 * 1024   # how far under maxmemory a round frees, at most
 LFU_MAX = 255
 _POLICY_ALLKEYS = frozenset(("allkeys-lru", "allkeys-lfu", "allkeys-random"))
 
@@ -387,13 +463,33 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
+def _random_keys(db, count: int) -> list:
+    """About `count` random live keys of `db`, drawn and filtered in C: a systematic
+    sample of its key list (a random start and a random stride, so every key has the same
+    chance and the picks spread over all insertion times), with as many more picks as the
+    list has stale entries, which are dropped (not at all when it has none)."""
+    sample = db.sample
+    data = db.data
+    n = len(sample)
+    if n > 2 * len(data):
+        return db.sample_keys(count)        # filters, and rebuilds the list when stale
+    picks = count * n // len(data) + 1
+    step = n // picks
+    if step > 1:
+        step += randrange(step)
+        chosen = sample[randrange(step)::step]
+    else:
+        chosen = sample_from(sample, min(picks, n))
+    return list(filter(data.__contains__, chosen)) if n > len(data) else chosen
+
+
 class Evictor:
     """Frees memory by Redis's rules when the counted memory is over maxmemory."""
 
     def __init__(self, engine, memory: Memory):
         self.engine = engine
         self.memory = memory
-        self.pool: list[tuple[float, int, bytes]] = []    # (score, db index, key), ascending
+        self.pool: list[tuple[int, int, bytes]] = []    # (rank, db index, key), best first
         self.next_db = 0
         self.exceeded_since = 0.0       # monotonic time used memory went over the limit
         self.exceeded_total_ms = 0
@@ -402,10 +498,16 @@ class Evictor:
         self.policy = "noeviction"
         self.allkeys = False
         self.maxmemory = 0
+        self.clients_limit = 0          # maxmemory-clients in bytes (0: no client eviction)
 
     def configure(self) -> None:
         cfg = self.engine.config
         self.maxmemory = cfg["maxmemory"]
+        # Redis's getClientEvictionLimit: a percentage applies to maxmemory (none without
+        # one), and the limit is never under 128 KB, so the server stays reachable.
+        setting = cfg["maxmemory-clients"]
+        limit = self.maxmemory * -setting // 100 if setting < 0 else setting
+        self.clients_limit = max(limit, CLIENT_EVICTION_MIN) if limit > 0 else 0
         self.policy = cfg["maxmemory-policy"]
         self.allkeys = self.policy in _POLICY_ALLKEYS
         self.pool = []
@@ -423,7 +525,12 @@ class Evictor:
 
     def perform(self) -> int:
         """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time bound hit, the cron
-        goes on) or EVICT_FAIL (over the limit and nothing can be freed)."""
+        goes on) or EVICT_FAIL (over the limit and nothing can be freed).
+
+        A round frees a little more than the overshoot (down to ``maxmemory - slack``,
+        ``slack`` = maxmemory/1024, at most 64 KB), so a stream of writes at the limit
+        starts a round every few dozen writes instead of at each one, and each round
+        samples and scores its victims in one batch."""
         limit = self.maxmemory
         if not limit:
             return EVICT_OK
@@ -436,26 +543,72 @@ class Evictor:
             self.exceeded_since = time.monotonic()
         if self.policy == "noeviction":
             return EVICT_FAIL
-        deadline = time.perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
-        evicted = 0
-        dbs = self.engine.dbs
-        active = [db for db in dbs if db.data] if self.allkeys else [db for db in dbs if db.expires]
-        while used > limit:
-            victim = self.select(active)
-            if victim is None:
-                self.running = False
-                return EVICT_FAIL
-            db = victim[0]
-            before = db.mem
-            self.evict(db, victim[1])
-            used -= before - db.mem
-            evicted += 1
-            if not evicted & 15 and time.perf_counter() > deadline:
+        perf_counter = time.perf_counter
+        deadline = perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
+        target = limit - min(limit >> 10, MAX_SLACK)
+        allkeys = self.allkeys
+        evict = self.evict
+        fruitless = 0
+        while used > target:
+            active = [db for db in self.engine.dbs if (db.data if allkeys else db.expires)]
+            if not active:
+                break
+            freed_any = False
+            for db, key in self.select_batch(active, used - target):
+                before = db.mem
+                if evict(db, key):
+                    freed_any = True
+                    used -= before - db.mem
+                    if used <= target:
+                        break
+            if not freed_any:
+                # Only stale candidates (keys gone since they were pooled): sample again.
+                fruitless += 1
+                if fruitless == 3:
+                    break
+                continue
+            fruitless = 0
+            if used > limit and perf_counter() > deadline:
                 self.running = True
                 return EVICT_RUNNING
         self.running = False
+        if used > limit:
+            # Stale expiry-heap entries are counted until the heap is compacted (it is,
+            # lazily, past 1024 of them): with nothing left to evict, reclaim them first.
+            for db in self.engine.dbs:
+                if len(db.heap) > len(db.expires):
+                    db.compact_heap()
+                    used = -1
+            if used == -1 and self.memory.counted() <= limit:
+                self._under()
+                return EVICT_OK
+            return EVICT_FAIL
         self._under()
         return EVICT_OK
+
+    def evict_clients(self, limit: int) -> None:
+        """Redis's evictClients: while the normal and pub/sub clients together hold
+        `limit` bytes or more, close the one holding the most (CLIENT NO-EVICT ones, and
+        replicas, masters, scripts, are never evicted)."""
+        engine = self.engine
+        sizes = []
+        total = 0
+        for client in engine.clients.values():
+            if client.kind == "replica" or client.closing:
+                continue
+            size = CLIENT_BASE + _client_buffers(client)
+            total += size
+            if not client.no_evict and client.kind in ("normal", "pubsub") and hasattr(client, "abort"):
+                sizes.append((size, client.id, client))
+        sizes.sort(reverse=True)
+        for size, _, client in sizes:
+            if total < limit:
+                break
+            log.info("Evicting client: %s", _describe(client))
+            client.abort()
+            engine.stats.evicted_clients += 1
+            total -= size
+        self.memory.clients = total
 
     def _under(self) -> None:
         if self.exceeded_since:
@@ -470,76 +623,97 @@ class Evictor:
     def cron(self, now_ms: int) -> None:
         """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
         for up to a quarter of a cron tick; keep used_memory_peak current."""
-        self.memory.used()
+        self.memory.used()      # measures the collections written since the last tick
         if self.running or (self.maxmemory and self.memory.counted() > self.maxmemory
                             and self.policy != "noeviction"):
             deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
             while self.perform() == EVICT_RUNNING and time.perf_counter() < deadline:
                 pass
 
-    # -- choosing a victim --------------------------------------------------------------------
+    # -- choosing victims ---------------------------------------------------------------------
 
-    def select(self, active: list):
-        """(db, key) to evict next from the databases in `active`, or None."""
-        policy = self.policy
-        dbs = self.engine.dbs
-        samples = self.engine.config["maxmemory-samples"]
-        if policy.endswith("random"):
+    def select_batch(self, active: list, to_free: int):
+        """(db, key) pairs to evict, best victims first, enough to free about `to_free`
+        bytes; stale picks (gone, or without a TTL for volatile policies) are skipped by
+        ``evict``. Sampling is Redis's, done for the whole batch at once:
+        ``maxmemory-samples`` random keys per victim wanted from each database, scored,
+        merged with the candidates left in the pool by the previous round; the pool keeps
+        the POOL_SIZE best candidates not evicted."""
+        keys = 0
+        mem = 0
+        for db in active:
+            keys += len(db.data)
+            mem += db.mem
+        want = min(to_free * keys // mem + 1 if mem > 0 else 1, MAX_BATCH)
+        if self.policy.endswith("random"):
             # Redis visits the databases in turn, one random key each time.
             n = len(active)
-            for _ in range(n):
-                db = active[self.next_db % n]
-                self.next_db += 1
-                keys = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
-                if keys:
-                    return db, keys[0]
-            return None
-        pool = self.pool
-        if not active:
-            return None
-        for _ in range(3):
-            for db in active:
-                self._populate(db, samples)
-            # The best candidate is at the end; entries whose key has gone are skipped.
-            while pool:
-                score, index, key = pool.pop()
-                db = dbs[index]
-                if key in db.data and (self.allkeys or key in db.expires):
-                    return db, key
-        return None
+            out = []
+            for i in range(want):
+                db = active[(self.next_db + i) % n]
+                picked = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
+                if picked:
+                    out.append((db, picked[0]))
+            self.next_db += want
+            return out
+        return self._ranked(active, want * self.engine.config["maxmemory-samples"], want)
 
-    def _populate(self, db, samples: int) -> None:
-        """Redis's evictionPoolPopulate: score `samples` random keys of `db` and keep
-        the POOL_SIZE best candidates seen so far, best last."""
+    def _ranked(self, active: list, samples: int, want: int) -> list:
+        """Candidates ranked so the best victim comes first: for LRU the last access
+        time, for LFU the decayed counter, for volatile-ttl the deadline (smaller is a
+        better victim in each case, so ranks from different databases compare)."""
         policy = self.policy
         pool = self.pool
-        keys = db.sample_keys(samples) if self.allkeys else db.sample_volatile_keys(samples)
-        if policy == "volatile-ttl":
-            # The expiry heap knows the nearest deadline exactly: always a candidate.
-            nearest = db.nearest_expiry_key()
-            if nearest is not None:
-                keys.append(nearest)
-        index = db.index
-        if policy.endswith("lru"):
-            now = self.engine.clock.ms()
-            access = db.access
-            since = db.track_since_ms
-            scored = [(now - access.get(key, since), index, key) for key in keys]
-        elif policy.endswith("lfu"):
-            counter = db.lfu_counter
-            scored = [(LFU_MAX - counter(key), index, key) for key in keys]
-        else:   # volatile-ttl: the sooner it expires, the better a victim
-            expires = db.expires
-            scored = [(-expires.get(key, 0), index, key) for key in keys]
-        pool.extend(scored)
-        pool.sort()
-        if len(pool) > POOL_SIZE:
-            del pool[:-POOL_SIZE]
+        for db in active:
+            index = db.index
+            if not self.allkeys:
+                keys = db.sample_volatile_keys(samples)
+            elif db.sample is not None and len(db.sample) > 1 and samples > 1:
+                keys = _random_keys(db, samples)
+            else:
+                keys = db.sample_keys(samples)
+            if policy.endswith("lru"):
+                ranks = map(db.access.get, keys, repeat(db.track_since_ms))
+            elif policy.endswith("lfu"):
+                ranks = map(db.lfu_counter, keys)
+            else:
+                # The top of the expiry heap holds the nearest deadline and many near
+                # ones (each entry is due no later than those under it): candidates too.
+                nearest = db.nearest_expiry_key()
+                if nearest is not None:
+                    expires = db.expires
+                    keys.extend([key for when, key in db.heap[:4 * want] if expires.get(key) == when])
+                ranks = map(db.expires.get, keys, repeat(0))
+            pool.extend(zip(ranks, repeat(index), keys))
+        pool.sort(key=_RANK)
+        # The best `want` distinct candidates still eligible (a key may have been sampled
+        # twice, or be gone since it was pooled); the next best stay in the pool.
+        dbs = self.engine.dbs
+        allkeys = self.allkeys
+        out = []
+        taken = set()
+        pos = 0
+        end = len(pool)
+        while pos < end and len(out) < want:
+            _, index, key = pool[pos]
+            pos += 1
+            db = dbs[index]
+            if (index, key) in taken or key not in (db.data if allkeys else db.expires):
+                continue
+            taken.add((index, key))
+            out.append((db, key))
+        del pool[:pos]
+        del pool[POOL_SIZE:]
+        return out
 
-    def evict(self, db, key: bytes) -> None:
-        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told."""
+    def evict(self, db, key: bytes) -> bool:
+        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told.
+        False (nothing done) when the key is gone or, for a volatile policy, has no TTL."""
         engine = self.engine
-        db.delete(key)
+        if not self.allkeys and key not in db.expires:
+            return False
+        if not db.delete(key):
+            return False
         engine.stats.evicted_keys += 1
         if engine.sinks:
             engine.propagate(db.index, ((b"DEL", key),))
@@ -547,3 +721,4 @@ class Evictor:
             engine.notify(db, "e", b"evicted", key)
         for hook in self.hooks:
             hook(db, key)
+        return True

@@ -121,6 +121,12 @@ class RequestParser:
         """Bytes received but not yet turned into a command."""
         return len(self.buf) - self.pos
 
+    def partial_bytes(self) -> int:
+        """Bytes of the arguments already read of a command still incomplete (Redis
+        counts them as the client's argv memory)."""
+        args = self._args
+        return sum(map(len, args)) if args else 0
+
     def at_boundary(self) -> bool:
         return self._args is None and self.pos >= len(self.buf)
 
