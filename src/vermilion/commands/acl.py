@@ -20,6 +20,12 @@ import os
 import secrets
 import time
 
+try:
+    import cython
+except ImportError:
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.keyspecs import key_access
@@ -62,6 +68,18 @@ def _text(arg: bytes) -> str:
 def _bytes(text: str) -> bytes:
     return text.encode("latin-1")
 
+
+# Why EXEC and redis.call refuse a command whose check failed where it runs.
+_EXEC_REASONS = {
+    rules.DENIED_CMD: "no permission to execute the command or subcommand",
+    rules.DENIED_KEY: "no permission to touch the specified keys",
+    rules.DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
+_SCRIPT_REASONS = {
+    rules.DENIED_CMD: "can't run this command or subcommand",
+    rules.DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
+    rules.DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
+}
 
 _ALLOWED = "allowed"
 _GENERAL = "general"
@@ -247,18 +265,22 @@ class Acl:
         plans[cmd] = plan
         return plan
 
-    def gate(self, client, cmd, args: list):
+    @cython.locals(client=ClientCore, args=list, key=bytes, pos=cython.Py_ssize_t)
+    def gate(self, client, cmd, args):
         """The dispatch check (processCommand): None, or the refusal to send."""
         plan = client.acl_plans.get(cmd)
         if plan is None:
             plan = self._plan(client, cmd)
         if plan is _ALLOWED:
             return None
-        cls = plan.__class__
-        if cls is tuple or (cls is list and len(args) == 3):
+        if type(plan) is list:
+            plan = plan[0] if len(args) == 3 else None
+        elif type(plan) is not tuple:
+            plan = None
+        if plan is not None:
             # Fixed key positions are within every command's minimum arity (checked
             # by tests/unit/test_acl_rules.py), so args[pos] exists.
-            for pos, prefixes, matchers in (plan if cls is tuple else plan[0]):
+            for pos, prefixes, matchers in plan:
                 key = args[pos]
                 if prefixes is not None:
                     if key.startswith(prefixes):
@@ -304,18 +326,20 @@ class Acl:
             return None
         return self._deny(client, cmd, args, result, pos)
 
-    def exec_refusal(self, client, cmd, args: list):
-        """EXEC: a queued command is checked again, as rules may have changed since."""
+    def recheck(self, client, cmd, args: list, context: str, reasons: dict):
+        """A command checked again where it runs (EXEC, a script): None, or the
+        reason from `reasons` for the refusal, which is logged."""
         result, pos = self.check(client.user, cmd, args)
         if result == rules.OK:
             return None
-        if result == rules.DENIED_CMD:
-            reason = "no permission to execute the command or subcommand"
-        elif result == rules.DENIED_KEY:
-            reason = "no permission to touch the specified keys"
-        else:
-            reason = "no permission to access one of the channels used as arguments"
-        self.log_denial(client, cmd, args, result, pos, "multi")
+        self.log_denial(client, cmd, args, result, pos, context)
+        return reasons[result]
+
+    def exec_refusal(self, client, cmd, args: list):
+        """EXEC: a queued command is checked again, as rules may have changed since."""
+        reason = self.recheck(client, cmd, args, "multi", _EXEC_REASONS)
+        if reason is None:
+            return None
         text = ("NOPERM ACLs rules changed between the moment the transaction was accumulated "
                 "and the EXEC call. This command is no longer allowed for the following reason: "
                 + reason)
@@ -323,16 +347,9 @@ class Acl:
 
     def script_refusal(self, caller, cmd, args: list):
         """redis.call: the caller's user must allow it (scriptVerifyACL)."""
-        result, pos = self.check(caller.user, cmd, args)
-        if result == rules.OK:
+        reason = self.recheck(caller, cmd, args, "lua", _SCRIPT_REASONS)
+        if reason is None:
             return None
-        self.log_denial(caller, cmd, args, result, pos, "lua")
-        if result == rules.DENIED_CMD:
-            reason = "can't run this command or subcommand"
-        elif result == rules.DENIED_KEY:
-            reason = "can't access at least one of the keys mentioned in the command arguments"
-        else:
-            reason = "can't publish to the channel mentioned in the command"
         return ErrorReply(b"ERR The user executing the script " + reason.encode())
 
     # -- the log -----------------------------------------------------------------------------

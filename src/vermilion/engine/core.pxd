@@ -18,6 +18,7 @@ cdef class EngineCore:
     cdef public object effects, sinks, blocking, reply_barrier, clock, stats, config
     cdef public long long slowlog_threshold
     cdef public long notify_flags
+    cdef public object acl_gate
     cdef dict __dict__
 
 cdef class ClientCore:
@@ -28,4 +29,5 @@ cdef class ClientCore:
     cdef public object blocked, last_command, db, batch, pending, server, transport
     cdef public object parser, last_interaction_ms, multi, watching
     cdef public bint multi_error, dirty_cas, deny_blocking
+    cdef public dict acl_plans
     cdef dict __dict__

@@ -579,20 +579,25 @@ class User:
             ok |= hmac.compare_digest(stored, digest)
         return ok
 
+    def _outcomes(self, cat: Catalog, cmd, args: list, keys, channels):
+        """(selector, outcome, position) of each selector in turn; `keys()` is asked
+        at most once for all of them."""
+        cache = []
+
+        def cached_keys():
+            if not cache:
+                cache.append(keys())
+            return cache[0]
+
+        for selector in self.selectors:
+            result, pos = selector.check(cat, cmd, args, cached_keys, channels)
+            yield selector, result, pos
+
     def check(self, cat: Catalog, cmd, args: list, keys, channels) -> tuple[int, int]:
         """ACLCheckAllUserCommandPerm: OK when a selector allows it all; else the most
         relevant refusal (channel over key over command; the later argument)."""
         error, last = DENIED_CMD, 0
-        cache = None
-
-        def cached_keys():
-            nonlocal cache
-            if cache is None:
-                cache = keys()
-            return cache
-
-        for selector in self.selectors:
-            result, pos = selector.check(cat, cmd, args, cached_keys, channels)
+        for _, result, pos in self._outcomes(cat, cmd, args, keys, channels):
             if result == OK:
                 return OK, 0
             if result > error or (result == error and pos > last):
@@ -602,19 +607,8 @@ class User:
     def has_unrestricted_key_access(self, cat: Catalog, cmd, args: list, keys, need: int) -> bool:
         """ACLUserCheckCmdWithUnrestrictedKeyAccess: some selector allows the command and
         every key with `need` (SORT's BY and GET patterns require it for READ)."""
-        cache = None
-
-        def cached_keys():
-            nonlocal cache
-            if cache is None:
-                cache = keys()
-            return cache
-
-        for selector in self.selectors:
-            if selector.check(cat, cmd, args, cached_keys, lambda: [])[0] == OK and \
-                    selector.allows_all_keys(need):
-                return True
-        return False
+        return any(result == OK and selector.allows_all_keys(need)
+                   for selector, result, _ in self._outcomes(cat, cmd, args, keys, tuple))
 
     def describe(self, cat: Catalog) -> str:
         """ACLDescribeUser: what ACL LIST and ACL SAVE write after ``user <name>``."""
