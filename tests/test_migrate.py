@@ -226,3 +226,30 @@ def test_cached_connections_close_after_ten_idle_seconds():
         assert not cache.cached and cs.sock.fileno() == -1
     finally:
         listener.close()
+
+
+def test_migrate_propagates_del_of_the_acknowledged_keys(vermilion_process_server, reference_server):
+    """Replicas and the AOF see a DEL of the keys the target took (none with COPY)."""
+    srv = vermilion_process_server
+    seen: list = []
+
+    def sink(db, argv):
+        seen.append((db, [bytes(a) for a in argv]))
+
+    target = _fresh(reference_server.port)
+    target.call("SELECT", TARGET_DB)
+    target.call("SET", "busy", "x")
+    c = _fresh(srv.port)
+    c.call("MSET", "a", "1", "b", "2", "busy", "3", "c", "4")
+    srv.call_in_loop(srv.engine.sinks.append, sink)
+    try:
+        c.call("MIGRATE", "127.0.0.1", reference_server.port, "", TARGET_DB, 5000, "COPY",
+               "KEYS", "c")
+        reply = c.call("MIGRATE", "127.0.0.1", reference_server.port, "", TARGET_DB, 5000,
+                       "KEYS", "a", "busy", "b")
+    finally:
+        srv.call_in_loop(srv.engine.sinks.remove, sink)
+        c.close()
+        target.close()
+    assert reply.kind == "-" and b"BUSYKEY" in reply.value
+    assert seen == [(0, [b"DEL", b"a", b"b"])]
