@@ -83,6 +83,17 @@ def hash_password(password: bytes) -> str:
     return hashlib.sha256(password).hexdigest()
 
 
+def _rule_digest(op: str) -> str:
+    """The SHA-256 hex digest a ``>pass``/``<pass`` (hashed here) or ``#hash``/``!hash``
+    (checked, kept as given) rule names."""
+    if op[0] in (">", "<"):
+        return hash_password(op[1:].encode("latin-1"))
+    digest = op[1:]
+    if len(digest) != 64 or not set(digest) <= _HEX:
+        raise RuleError(ERR_BAD_HASH)
+    return digest
+
+
 def has_spaces(text: str) -> bool:
     return any(c in _SPACES for c in text)
 
@@ -526,22 +537,12 @@ class User:
             self.nopass = False
             self.passwords = []
         elif op[0] in (">", "#"):
-            if op[0] == ">":
-                digest = hash_password(op[1:].encode("latin-1"))
-            else:
-                digest = op[1:]
-                if len(digest) != 64 or not set(digest) <= _HEX:
-                    raise RuleError(ERR_BAD_HASH)
+            digest = _rule_digest(op)
             if digest not in self.passwords:
                 self.passwords.append(digest)
             self.nopass = False
         elif op[0] in ("<", "!"):
-            if op[0] == "<":
-                digest = hash_password(op[1:].encode("latin-1"))
-            else:
-                digest = op[1:]
-                if len(digest) != 64 or not set(digest) <= _HEX:
-                    raise RuleError(ERR_BAD_HASH)
+            digest = _rule_digest(op)
             if digest not in self.passwords:
                 raise RuleError(ERR_NO_SUCH_PASS)
             self.passwords.remove(digest)
