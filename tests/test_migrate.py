@@ -177,6 +177,8 @@ def test_migrate_argument_errors(pair):
     pair.check("MIGRATE", "127.0.0.1", port, "", 0, 1000, "KEYS", "m1", "m2")
     pair.check_error("MIGRATE", "127.0.0.1", port, "k", 0, 1000)
     pair.check_error("MIGRATE", "127.0.0.1", "notaport", "k", 0, 1000, "COPY")
+    pair.check_error("MIGRATE", "127.0.0.1", port, "k", 0, 99999999999999, "COPY")
+    pair.check_error("MIGRATE", "no-such-host.invalid", port, "k", 0, 1000, "COPY")
     pair.check("EXISTS", "k")
     pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b")
     pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "key", "0", "5", "COPY")

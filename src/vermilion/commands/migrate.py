@@ -147,9 +147,10 @@ def _connect(host: bytes, port: bytes, timeout: float) -> socket.socket | None:
     name that does not resolve ...). A connection refused or still pending after the
     timeout is returned, as Redis does, and fails at the first write."""
     try:
-        infos = socket.getaddrinfo(host.decode("latin-1"), _atoi(port) & 0xFFFF,
+        # Redis hands the host to getaddrinfo as a C string: it ends at a NUL byte.
+        infos = socket.getaddrinfo(host.split(b"\0", 1)[0].decode("latin-1"), _atoi(port) & 0xFFFF,
                                    type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):
         return None
     for family, kind, proto, _, address in infos:
         try:
@@ -226,7 +227,8 @@ def migrate(client, args):
     dbid = parse_int(args[4])
     if timeout_ms <= 0:
         timeout_ms = 1000
-    timeout = timeout_ms / 1000
+    # poll() and socket timeouts take at most a C int of milliseconds (24 days).
+    timeout = min(timeout_ms, 2**31 - 1) / 1000
 
     db = client.db
     found = [key for key in args[first_key:first_key + num_keys] if db.get(key) is not None]
