@@ -8,7 +8,7 @@ LOAD/SAVE/HELP as Redis 7.0 does.
 Which clients are checked: a client whose user allows every command, key and
 channel (the default user, unless changed) carries no GATE_ACL bit and takes
 the dispatch fast path untouched. Every other client has the bit, so each of
-its commands passes `Acl.gate` in the gatekeeper (after NOAUTH, before MULTI
+its commands passes `gate` (below) at dispatch (after NOAUTH, before MULTI
 queueing and pub/sub mode, as in Redis's processCommand). EXEC checks each
 queued command again, and redis.call inside scripts and functions checks the
 calling client's user (`Acl.script_refusal`).
@@ -265,42 +265,6 @@ class Acl:
         plans[cmd] = plan
         return plan
 
-    @cython.locals(client=ClientCore, args=list, key=bytes, pos=cython.Py_ssize_t)
-    def gate(self, client, cmd, args):
-        """The dispatch check (processCommand): None, or the refusal to send."""
-        plan = client.acl_plans.get(cmd)
-        if plan is None:
-            plan = self._plan(client, cmd)
-        if plan is _ALLOWED:
-            return None
-        if type(plan) is list:
-            plan = plan[0] if len(args) == 3 else None
-        elif type(plan) is not tuple:
-            plan = None
-        if plan is not None:
-            # Fixed key positions are within every command's minimum arity (checked
-            # by tests/unit/test_acl_rules.py), so args[pos] exists.
-            for pos, prefixes, matchers in plan:
-                key = args[pos]
-                if prefixes is not None:
-                    if key.startswith(prefixes):
-                        continue
-                else:
-                    for match in matchers:
-                        if match(key):
-                            break
-                    else:
-                        return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
-                    continue
-                return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
-            return None
-        if cmd.is_blocking:         # blocking commands always take this path
-            client.acl_blocking_call = (cmd, args)
-        result, pos = self.check(client.user, cmd, args)
-        if result == rules.OK:
-            return None
-        return self._deny(client, cmd, args, result, pos)
-
     def _deny(self, client, cmd, args, result, pos):
         client.last_command = cmd.fullname     # Redis sets lastcmd before the check
         self.log_denial(client, cmd, args, result, pos,
@@ -504,10 +468,51 @@ class Acl:
         return True
 
 
+@cython.locals(client=ClientCore, args=list, key=bytes, pos=cython.Py_ssize_t)
+def gate(client, cmd, args):
+    """The dispatch check of a GATE_ACL client (processCommand): None, or the refusal
+    to send. A function rather than a method of Acl, and the engine's users are only
+    looked at when the client's plan for `cmd` does not decide alone: this runs for
+    every command of a restricted user."""
+    plan = client.acl_plans.get(cmd)
+    if plan is None:
+        plan = client.engine.acl._plan(client, cmd)
+    if plan is _ALLOWED:
+        return None
+    if type(plan) is list:
+        plan = plan[0] if len(args) == 3 else None
+    elif type(plan) is not tuple:
+        plan = None
+    if plan is not None:
+        # Fixed key positions are within every command's minimum arity (checked
+        # by tests/unit/test_acl_rules.py), so args[pos] exists.
+        for pos, prefixes, matchers in plan:
+            key = args[pos]
+            if prefixes is not None:
+                if key.startswith(prefixes):
+                    continue
+            else:
+                for match in matchers:
+                    if match(key):
+                        break
+                else:
+                    return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
+                continue
+            return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
+        return None
+    acl = client.engine.acl
+    if cmd.is_blocking:         # blocking commands always take this path
+        client.acl_blocking_call = (cmd, args)
+    result, pos = acl.check(client.user, cmd, args)
+    if result == rules.OK:
+        return None
+    return acl._deny(client, cmd, args, result, pos)
+
+
 @extension
 def _setup(engine) -> None:
     acl = engine.acl = Acl(engine)
-    engine.acl_gate = acl.gate
+    engine.acl_gate = gate
     config = engine.config
     acl.set_requirepass(config["requirepass"])
 
