@@ -468,7 +468,7 @@ class Acl:
         return True
 
 
-@cython.locals(client=ClientCore, args=list, key=bytes, pos=cython.Py_ssize_t)
+@cython.locals(client=ClientCore, args=list, key=bytes, pos="Py_ssize_t")
 def gate(client, cmd, args):
     """The dispatch check of a GATE_ACL client (processCommand): None, or the refusal
     to send. A function rather than a method of Acl, and the engine's users are only
