@@ -61,6 +61,8 @@ TESTS: dict[str, list[str]] = {
     # SET/GET on keys a user limited to ~app:* may touch (for --user).
     "APPSET": ["SET", "app:__rand_int__", "xxx"],
     "APPGET": ["GET", "app:__rand_int__"],
+    "APPHSET": ["HSET", "app:hash", "f:__rand_int__", "v"],
+    "APPXADD": ["XADD", "app:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
     # Sparse for the first ~1500 distinct elements, dense after (PFCOUNT needs a
     # preloaded key: see the vbench `hyperloglog` suite).
     "PFADD": ["PFADD", "bench:hll", "el:__rand_int__"],

@@ -6,6 +6,11 @@ of this process only, it is usable on a busy machine where redis-benchmark
 numbers are noise; use it to compare changes to the hot path.
 
     python benchmarks/micro_dispatch.py [--profile]
+    python benchmarks/micro_dispatch.py --user "~app:* +@read +@write"
+
+--user RULES runs every workload as an ACL user with those rules (its keys are
+then named app:...), so the cost of the ACL check is what differs from a run
+without it.
 """
 from __future__ import annotations
 
@@ -75,38 +80,52 @@ def make_connection():
     server = Server(engine)
     conn = Connection(server)
     conn.connection_made(NullTransport())
+    if USER_RULES is not None:
+        engine.acl.setuser("bench", ["on", "nopass", *USER_RULES])
+        assert engine.acl.authenticate(conn, b"bench", b"", [b"AUTH"])
     return conn
+
+
+# Prefix of every key name ("app:" with --user, so that ~app:* allows them).
+PREFIX = b""
+
+
+def k(name: bytes) -> bytes:
+    return PREFIX + name
 
 
 WORKLOADS = {
     "PING": lambda i: encode(b"PING"),
-    "SET": lambda i: encode(b"SET", b"key:%06d" % (i % 1000), b"xxx"),
-    "GET": lambda i: encode(b"GET", b"key:%06d" % (i % 1000)),
-    "INCR": lambda i: encode(b"INCR", b"counter"),
-    "SET_NX_PX": lambda i: encode(b"SET", b"lock:%06d" % (i % 1000), b"v", b"NX", b"PX", b"30000"),
-    "XADD": lambda i: encode(b"XADD", b"stream", b"*", b"f", b"v"),
-    "XADD_MAXLEN": lambda i: encode(b"XADD", b"capped", b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
-    "LPUSH": lambda i: encode(b"LPUSH", b"list", b"xxx"),
-    "HSET": lambda i: encode(b"HSET", b"hash", b"f:%06d" % (i % 1000), b"v"),
-    "SADD": lambda i: encode(b"SADD", b"set", b"element:%06d" % (i % 100000)),
-    "ZADD": lambda i: encode(b"ZADD", b"zset", b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
+    "SET": lambda i: encode(b"SET", k(b"key:%06d" % (i % 1000)), b"xxx"),
+    "GET": lambda i: encode(b"GET", k(b"key:%06d" % (i % 1000))),
+    "INCR": lambda i: encode(b"INCR", k(b"counter")),
+    "SET_NX_PX": lambda i: encode(b"SET", k(b"lock:%06d" % (i % 1000)), b"v", b"NX", b"PX", b"30000"),
+    "XADD": lambda i: encode(b"XADD", k(b"stream"), b"*", b"f", b"v"),
+    "XADD_MAXLEN": lambda i: encode(b"XADD", k(b"capped"), b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
+    "LPUSH": lambda i: encode(b"LPUSH", k(b"list"), b"xxx"),
+    "HSET": lambda i: encode(b"HSET", k(b"hash"), b"f:%06d" % (i % 1000), b"v"),
+    "SADD": lambda i: encode(b"SADD", k(b"set"), b"element:%06d" % (i % 100000)),
+    "ZADD": lambda i: encode(b"ZADD", k(b"zset"), b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
-    "LRANGE_100": lambda i: encode(b"LRANGE", b"biglist", b"0", b"99"),
+    "LRANGE_100": lambda i: encode(b"LRANGE", k(b"biglist"), b"0", b"99"),
     "MULTI_EXEC": lambda i: b"".join([
-        encode(b"MULTI"), encode(b"SET", b"tx:%d" % (i % 100), b"v"), encode(b"GET", b"tx:%d" % (i % 100)),
-        encode(b"HSET", b"txh:%d" % (i % 100), b"f", b"v"), encode(b"EXPIRE", b"tx:%d" % (i % 100), b"100"),
-        encode(b"EXEC")]),
+        encode(b"MULTI"), encode(b"SET", k(b"tx:%d" % (i % 100)), b"v"),
+        encode(b"GET", k(b"tx:%d" % (i % 100))), encode(b"HSET", k(b"txh:%d" % (i % 100)), b"f", b"v"),
+        encode(b"EXPIRE", k(b"tx:%d" % (i % 100)), b"100"), encode(b"EXEC")]),
 }
 
 # Data a workload reads, loaded before it is timed.
 SETUP = {
-    "LRANGE_100": [encode(b"RPUSH", b"biglist", *[b"element:%d" % i for i in range(100)])],
+    "LRANGE_100": lambda: [encode(b"RPUSH", k(b"biglist"), *[b"element:%d" % i for i in range(100)])],
 }
+
+# ACL rules of the user the workloads run as (--user), or None for the default user.
+USER_RULES: list | None = None
 
 
 def run(name: str, pipeline: int, total: int) -> float:
     conn = make_connection()
-    for request in SETUP.get(name, ()):
+    for request in SETUP.get(name, list)():
         conn.data_received(request)
         conn.engine.loop.end_turn()
     make = WORKLOADS[name]
@@ -126,7 +145,11 @@ def main():
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("-n", type=int, default=200_000)
     parser.add_argument("--only", metavar="A,B", help="only these workloads")
+    parser.add_argument("--user", metavar="RULES", help="run as an ACL user with these rules")
     args = parser.parse_args()
+    if args.user is not None:
+        global PREFIX, USER_RULES
+        PREFIX, USER_RULES = b"app:", args.user.split()
     if args.profile:
         import cProfile
         import pstats

@@ -8,7 +8,7 @@ LOAD/SAVE/HELP as Redis 7.0 does.
 Which clients are checked: a client whose user allows every command, key and
 channel (the default user, unless changed) carries no GATE_ACL bit and takes
 the dispatch fast path untouched. Every other client has the bit, so each of
-its commands passes `Acl.gate` in the gatekeeper (after NOAUTH, before MULTI
+its commands passes `gate` (below) at dispatch (after NOAUTH, before MULTI
 queueing and pub/sub mode, as in Redis's processCommand). EXEC checks each
 queued command again, and redis.call inside scripts and functions checks the
 calling client's user (`Acl.script_refusal`).
@@ -20,6 +20,12 @@ import os
 import secrets
 import time
 
+try:
+    import cython
+except ImportError:
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.keyspecs import key_access
@@ -62,6 +68,18 @@ def _text(arg: bytes) -> str:
 def _bytes(text: str) -> bytes:
     return text.encode("latin-1")
 
+
+# Why EXEC and redis.call refuse a command whose check failed where it runs.
+_EXEC_REASONS = {
+    rules.DENIED_CMD: "no permission to execute the command or subcommand",
+    rules.DENIED_KEY: "no permission to touch the specified keys",
+    rules.DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
+_SCRIPT_REASONS = {
+    rules.DENIED_CMD: "can't run this command or subcommand",
+    rules.DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
+    rules.DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
+}
 
 _ALLOWED = "allowed"
 _GENERAL = "general"
@@ -247,38 +265,6 @@ class Acl:
         plans[cmd] = plan
         return plan
 
-    def gate(self, client, cmd, args: list):
-        """The dispatch check (processCommand): None, or the refusal to send."""
-        plan = client.acl_plans.get(cmd)
-        if plan is None:
-            plan = self._plan(client, cmd)
-        if plan is _ALLOWED:
-            return None
-        cls = type(plan)
-        if cls is tuple or (cls is list and len(args) == 3):
-            # Fixed key positions are within every command's minimum arity (checked
-            # by tests/unit/test_acl_rules.py), so args[pos] exists.
-            for pos, prefixes, matchers in (plan if cls is tuple else plan[0]):
-                key = args[pos]
-                if prefixes is not None:
-                    if key.startswith(prefixes):
-                        continue
-                else:
-                    for match in matchers:
-                        if match(key):
-                            break
-                    else:
-                        return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
-                    continue
-                return self._deny(client, cmd, args, rules.DENIED_KEY, pos)
-            return None
-        if cmd.is_blocking:         # blocking commands always take this path
-            client.acl_blocking_call = (cmd, args)
-        result, pos = self.check(client.user, cmd, args)
-        if result == rules.OK:
-            return None
-        return self._deny(client, cmd, args, result, pos)
-
     def _deny(self, client, cmd, args, result, pos):
         client.last_command = cmd.fullname     # Redis sets lastcmd before the check
         self.log_denial(client, cmd, args, result, pos,
@@ -304,18 +290,20 @@ class Acl:
             return None
         return self._deny(client, cmd, args, result, pos)
 
-    def exec_refusal(self, client, cmd, args: list):
-        """EXEC: a queued command is checked again, as rules may have changed since."""
+    def recheck(self, client, cmd, args: list, context: str, reasons: dict):
+        """A command checked again where it runs (EXEC, a script): None, or the
+        reason from `reasons` for the refusal, which is logged."""
         result, pos = self.check(client.user, cmd, args)
         if result == rules.OK:
             return None
-        if result == rules.DENIED_CMD:
-            reason = "no permission to execute the command or subcommand"
-        elif result == rules.DENIED_KEY:
-            reason = "no permission to touch the specified keys"
-        else:
-            reason = "no permission to access one of the channels used as arguments"
-        self.log_denial(client, cmd, args, result, pos, "multi")
+        self.log_denial(client, cmd, args, result, pos, context)
+        return reasons[result]
+
+    def exec_refusal(self, client, cmd, args: list):
+        """EXEC: a queued command is checked again, as rules may have changed since."""
+        reason = self.recheck(client, cmd, args, "multi", _EXEC_REASONS)
+        if reason is None:
+            return None
         text = ("NOPERM ACLs rules changed between the moment the transaction was accumulated "
                 "and the EXEC call. This command is no longer allowed for the following reason: "
                 + reason)
@@ -323,16 +311,9 @@ class Acl:
 
     def script_refusal(self, caller, cmd, args: list):
         """redis.call: the caller's user must allow it (scriptVerifyACL)."""
-        result, pos = self.check(caller.user, cmd, args)
-        if result == rules.OK:
+        reason = self.recheck(caller, cmd, args, "lua", _SCRIPT_REASONS)
+        if reason is None:
             return None
-        self.log_denial(caller, cmd, args, result, pos, "lua")
-        if result == rules.DENIED_CMD:
-            reason = "can't run this command or subcommand"
-        elif result == rules.DENIED_KEY:
-            reason = "can't access at least one of the keys mentioned in the command arguments"
-        else:
-            reason = "can't publish to the channel mentioned in the command"
         return ErrorReply(b"ERR The user executing the script " + reason.encode())
 
     # -- the log -----------------------------------------------------------------------------
@@ -488,10 +469,51 @@ class Acl:
         return True
 
 
+@cython.locals(client=ClientCore, args=list, key=bytes, pos="Py_ssize_t")
+def gate(client, cmd, args):
+    """The dispatch check of a GATE_ACL client (processCommand): None, or the refusal
+    to send. A function rather than a method of Acl, and the engine's users are only
+    looked at when the client's plan for `cmd` does not decide alone: this runs for
+    every command of a restricted user."""
+    plan = client.acl_plans.get(cmd)
+    if plan is None:
+        plan = client.engine.acl._plan(client, cmd)
+    if plan is _ALLOWED:
+        return None
+    if type(plan) is list:
+        plan = plan[0] if len(args) == 3 else None
+    elif type(plan) is not tuple:
+        plan = None
+    if plan is not None:
+        # Fixed key positions are within every command's minimum arity (checked
+        # by tests/unit/test_acl_rules.py), so args[pos] exists.
+        for pos, prefixes, matchers in plan:
+            key = args[pos]
+            if prefixes is not None:
+                if key.startswith(prefixes):
+                    continue
+            else:
+                for match in matchers:
+                    if match(key):
+                        break
+                else:
+                    return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
+                continue
+            return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
+        return None
+    acl = client.engine.acl
+    if cmd.is_blocking:         # blocking commands always take this path
+        client.acl_blocking_call = (cmd, args)
+    result, pos = acl.check(client.user, cmd, args)
+    if result == rules.OK:
+        return None
+    return acl._deny(client, cmd, args, result, pos)
+
+
 @extension
 def _setup(engine) -> None:
     acl = engine.acl = Acl(engine)
-    engine.acl_gate = acl.gate
+    engine.acl_gate = gate
     config = engine.config
     acl.set_requirepass(config["requirepass"])
 

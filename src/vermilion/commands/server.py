@@ -167,6 +167,7 @@ def _stats_section(engine):
         ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),
         ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub else 0),
         ("latest_fork_usec", 0), ("total_forks", 0),
+        ("migrate_cached_sockets", len(engine.migrate_sockets.cached)),
         ("tracking_total_keys", engine.tracking.total_keys()),
         ("tracking_total_items", engine.tracking.items),
         ("tracking_total_prefixes", engine.tracking.total_prefixes()),

@@ -20,6 +20,7 @@ cdef class EngineCore:
     cdef public long long slowlog_threshold
     cdef public long notify_flags
     cdef public bint latency_tracking
+    cdef public object acl_gate
     cdef dict __dict__
 
 cdef class ClientCore:
@@ -30,4 +31,5 @@ cdef class ClientCore:
     cdef public object blocked, last_command, db, batch, pending, server, transport
     cdef public object parser, last_interaction_ms, multi, watching
     cdef public bint multi_error, dirty_cas, deny_blocking
+    cdef public dict acl_plans
     cdef dict __dict__

@@ -17,10 +17,11 @@ class ClientCore:
     __slots__ = ("gate", "reply_mode", "closing", "blocked", "last_command",
                  "engine", "db", "resp3", "batch", "pending", "server", "transport",
                  "parser", "authenticated", "last_interaction_ms",
-                 "multi", "multi_error", "watching", "dirty_cas", "deny_blocking")
+                 "multi", "multi_error", "watching", "dirty_cas", "deny_blocking",
+                 "acl_plans")
 
 
 class EngineCore:
     __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
                  "slowlog_threshold", "blocking", "reply_barrier", "clock", "stats",
-                 "config", "notify_flags", "latency_tracking")
+                 "config", "notify_flags", "latency_tracking", "acl_gate")

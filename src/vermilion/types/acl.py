@@ -83,6 +83,17 @@ def hash_password(password: bytes) -> str:
     return hashlib.sha256(password).hexdigest()
 
 
+def _rule_digest(op: str) -> str:
+    """The SHA-256 hex digest a ``>pass``/``<pass`` (hashed here) or ``#hash``/``!hash``
+    (checked, kept as given) rule names."""
+    if op[0] in (">", "<"):
+        return hash_password(op[1:].encode("latin-1"))
+    digest = op[1:]
+    if len(digest) != 64 or not set(digest) <= _HEX:
+        raise RuleError(ERR_BAD_HASH)
+    return digest
+
+
 def has_spaces(text: str) -> bool:
     return any(c in _SPACES for c in text)
 
@@ -526,22 +537,12 @@ class User:
             self.nopass = False
             self.passwords = []
         elif op[0] in (">", "#"):
-            if op[0] == ">":
-                digest = hash_password(op[1:].encode("latin-1"))
-            else:
-                digest = op[1:]
-                if len(digest) != 64 or not set(digest) <= _HEX:
-                    raise RuleError(ERR_BAD_HASH)
+            digest = _rule_digest(op)
             if digest not in self.passwords:
                 self.passwords.append(digest)
             self.nopass = False
         elif op[0] in ("<", "!"):
-            if op[0] == "<":
-                digest = hash_password(op[1:].encode("latin-1"))
-            else:
-                digest = op[1:]
-                if len(digest) != 64 or not set(digest) <= _HEX:
-                    raise RuleError(ERR_BAD_HASH)
+            digest = _rule_digest(op)
             if digest not in self.passwords:
                 raise RuleError(ERR_NO_SUCH_PASS)
             self.passwords.remove(digest)
@@ -579,20 +580,25 @@ class User:
             ok |= hmac.compare_digest(stored, digest)
         return ok
 
+    def _outcomes(self, cat: Catalog, cmd, args: list, keys, channels):
+        """(selector, outcome, position) of each selector in turn; `keys()` is asked
+        at most once for all of them."""
+        cache = []
+
+        def cached_keys():
+            if not cache:
+                cache.append(keys())
+            return cache[0]
+
+        for selector in self.selectors:
+            result, pos = selector.check(cat, cmd, args, cached_keys, channels)
+            yield selector, result, pos
+
     def check(self, cat: Catalog, cmd, args: list, keys, channels) -> tuple[int, int]:
         """ACLCheckAllUserCommandPerm: OK when a selector allows it all; else the most
         relevant refusal (channel over key over command; the later argument)."""
         error, last = DENIED_CMD, 0
-        cache = None
-
-        def cached_keys():
-            nonlocal cache
-            if cache is None:
-                cache = keys()
-            return cache
-
-        for selector in self.selectors:
-            result, pos = selector.check(cat, cmd, args, cached_keys, channels)
+        for _, result, pos in self._outcomes(cat, cmd, args, keys, channels):
             if result == OK:
                 return OK, 0
             if result > error or (result == error and pos > last):
@@ -602,19 +608,8 @@ class User:
     def has_unrestricted_key_access(self, cat: Catalog, cmd, args: list, keys, need: int) -> bool:
         """ACLUserCheckCmdWithUnrestrictedKeyAccess: some selector allows the command and
         every key with `need` (SORT's BY and GET patterns require it for READ)."""
-        cache = None
-
-        def cached_keys():
-            nonlocal cache
-            if cache is None:
-                cache = keys()
-            return cache
-
-        for selector in self.selectors:
-            if selector.check(cat, cmd, args, cached_keys, lambda: [])[0] == OK and \
-                    selector.allows_all_keys(need):
-                return True
-        return False
+        return any(result == OK and selector.allows_all_keys(need)
+                   for selector, result, _ in self._outcomes(cat, cmd, args, keys, tuple))
 
     def describe(self, cat: Catalog) -> str:
         """ACLDescribeUser: what ACL LIST and ACL SAVE write after ``user <name>``."""
