@@ -203,17 +203,32 @@ def client_info_line(client, now_ms: int, current: list | None = None) -> bytes:
            (now_ms - client.created_ms) // 1000, (now_ms - client.last_interaction_ms) // 1000,
            flags, client.db.index, len(client.channels), len(client.patterns),
            len(client.shard_channels), multi, qbuf, 0, argv_mem, omem, omem + qbuf + 16384,
-           cmd.decode() if isinstance(cmd, bytes) else cmd, client.user,
+           cmd.decode() if isinstance(cmd, bytes) else cmd,
+           client.user if client.user is not None else "(superuser)",
            client.tracking.redirect if client.tracking is not None else -1,
            3 if client.resp3 else 2)
     ).encode() + (b" lib-name=%s lib-ver=%s" % (client.lib_name or b"", client.lib_ver or b"")
                   if client.lib_name or client.lib_ver else b"")
 
 
+_CLIENT_TYPES = {b"normal": "normal", b"pubsub": "pubsub", b"master": "master",
+                 b"replica": "replica", b"slave": "replica"}
+
+
+def client_type(client) -> str:
+    """Redis's getClientType: what CLIENT LIST/KILL TYPE and output limits go by."""
+    kind = client.kind
+    if kind == "master" or kind == "replica":
+        return kind
+    return "pubsub" if client.subscription_count else "normal"
+
+
 def client_flags(client) -> str:
     flags = ""
     if client in client.engine.monitors:
         flags += "O"
+    if client.kind == "master":
+        flags += "M"
     if client.subscription_count:
         flags += "P"
     if client.multi is not None:
@@ -250,12 +265,9 @@ def client_list(client, args):
         opt = args[i].lower()
         if opt == b"type" and i + 1 < len(args):
             kind = args[i + 1].lower()
-            if kind == b"pubsub":
-                clients = [c for c in clients if c.subscription_count]
-            elif kind == b"normal":
-                clients = [c for c in clients if not c.subscription_count]
-            elif kind in (b"master", b"replica", b"slave"):
-                clients = []
+            wanted = _CLIENT_TYPES.get(kind)
+            if wanted is not None:
+                clients = [c for c in clients if client_type(c) == wanted]
             else:
                 raise CommandError("ERR Unknown client type '%s'" % args[i + 1].decode("utf-8", "replace"))
             i += 2
@@ -314,13 +326,9 @@ def client_kill(client, args):
                 raise CommandError("ERR No such user '%s'" % text)
             filters.append(lambda c, w=wanted: c.user is w)
         elif opt == b"type":
-            kind = val.lower()
-            if kind == b"pubsub":
-                filters.append(lambda c: bool(c.subscription_count))
-            elif kind == b"normal":
-                filters.append(lambda c: not c.subscription_count)
-            elif kind in (b"master", b"replica", b"slave"):
-                filters.append(lambda c: False)
+            wanted = _CLIENT_TYPES.get(val.lower())
+            if wanted is not None:
+                filters.append(lambda c, w=wanted: client_type(c) == w)
             else:
                 raise CommandError("ERR Unknown client type '%s'" % text)
         elif opt == b"skipme":

@@ -171,12 +171,21 @@ def _stats_section(engine):
 
 
 def _replication_section(engine):
-    return [
-        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
-        ("master_replid", RUN_ID), ("master_replid2", "0" * 40), ("master_repl_offset", 0),
-        ("second_repl_offset", -1), ("repl_backlog_active", 0),
+    if engine.master_link is not None:
+        head = [("role", "slave")] + engine.replica_role.info_fields()
+    else:
+        head = [("role", "master")]
+    state = engine.replication
+    backlog = state.backlog
+    return head + [
+        ("connected_slaves", 0), ("master_failover_state", "no-failover"),
+        ("master_replid", state.replid), ("master_replid2", state.replid2),
+        ("master_repl_offset", state.master_repl_offset),
+        ("second_repl_offset", state.second_replid_offset),
+        ("repl_backlog_active", int(backlog is not None)),
         ("repl_backlog_size", engine.config["repl-backlog-size"]),
-        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+        ("repl_backlog_first_byte_offset", backlog.first_offset if backlog is not None else 0),
+        ("repl_backlog_histlen", backlog.histlen if backlog is not None else 0),
     ]
 
 
@@ -595,6 +604,9 @@ def monitor(client, args):
 @command("role", arity=1, flags="noscript loading stale fast", acl="admin dangerous", group="server",
          summary="Returns the replication role.")
 def role(client, args):
+    engine = client.engine
+    if engine.master_link is not None:
+        return engine.replica_role.role_reply()
     return [b"master", 0, []]
 
 

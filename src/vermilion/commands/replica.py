@@ -1,0 +1,91 @@
+"""Replication, replica side: REPLICAOF / SLAVEOF, and what a replica refuses.
+
+The link itself (handshake, sync, applying the master's stream) is server/replica.py;
+these commands steer it through `engine.replica_role`.
+
+A replica refuses, as Redis 7.0's processCommand does (the master's own stream
+is never refused):
+
+* writes from clients while ``replica-read-only`` is on: ``-READONLY``;
+* while the link is not up and ``replica-serve-stale-data`` is off, every command
+  without the ``stale`` flag: ``-MASTERDOWN``.
+"""
+from __future__ import annotations
+
+import logging
+
+from ..engine.engine import extension
+from ..engine.errors import CommandError
+from ..engine.replies import OK, ErrorReply, Status
+from ..engine.table import command
+
+log = logging.getLogger("vermilion")
+NOTICE = 25
+
+READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
+MASTERDOWN = ErrorReply(b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is "
+                        b"set to 'no'.")
+ALREADY_CONNECTED = Status(b"OK Already connected to specified master")
+
+
+def _replicaof(client, args):
+    engine = client.engine
+    role = engine.replica_role
+    if role is None:
+        raise CommandError("ERR REPLICAOF is only available to a networked server")
+    host, port = args[1], args[2]
+    if host.lower() == b"no" and port.lower() == b"one":
+        if engine.master_link is not None:
+            role.unset_master()
+            log.log(NOTICE, "MASTER MODE enabled (user request from '%s')", _who(client))
+        return OK
+    if client.kind == "replica":
+        raise CommandError("ERR Command is not valid when client is a replica.")
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535 or not port.strip(b"+-").isdigit():
+        raise CommandError("ERR Invalid master port")
+    name = host.decode("utf-8", "surrogateescape")
+    link = engine.master_link
+    if link is not None and link.host.lower() == name.lower() and link.port == number:
+        log.log(NOTICE, "REPLICAOF would result into synchronization with the master we are "
+                        "already connected with. No operation performed.")
+        return ALREADY_CONNECTED
+    role.set_master(name, number)
+    log.log(NOTICE, "REPLICAOF %s:%d enabled (user request from '%s')", name, number, _who(client))
+    return OK
+
+
+def _who(client) -> str:
+    return "id=%d addr=%s" % (client.id, client.addr)
+
+
+command("replicaof", arity=3, flags="admin noscript stale no_async_loading", acl="",
+        group="server", since="5.0.0",
+        summary="Configures a server as replica of another, or promotes it to a master.")(_replicaof)
+command("slaveof", arity=3, flags="admin noscript stale no_async_loading", acl="",
+        group="server", since="1.0.0",
+        summary="Sets a Redis server as a replica of another, or promotes it to being a master.")(
+    _replicaof)
+
+
+def replica_gate(client, cmd, args):
+    """READONLY and MASTERDOWN (a gate hook, active while this server is a replica)."""
+    engine = client.engine
+    link = engine.master_link
+    if link is None or client.kind == "master":
+        return None
+    config = engine.config
+    if config["replica-read-only"] and cmd.is_write and client.kind != "script":
+        return READONLY
+    if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
+        return MASTERDOWN
+    return None
+
+
+@extension
+def _setup(engine) -> None:
+    # First: Redis checks these before queueing inside MULTI (so EXEC then aborts).
+    engine.add_gate_hook(replica_gate, first=True)
