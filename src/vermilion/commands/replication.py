@@ -21,42 +21,26 @@ from ..engine.engine import extension
 from ..engine.errors import NOT_INTEGER, CommandError
 from ..engine.replies import NO_REPLY
 from ..engine.table import command
-from ..persistence.aof import encode_command, select_command
 from ._args import parse_int
-
-
-class ReplicaStream:
-    """One replica's share of the propagated writes (an `engine.sinks` entry)."""
-
-    def __init__(self, client):
-        self.client = client
-        self.selected = -1          # a new replica has no database selected
-
-    def feed(self, db_index: int, argv) -> None:
-        client = self.client
-        if client.closing:
-            return
-        if db_index != self.selected:
-            client.push(select_command(db_index))
-            self.selected = db_index
-        client.push(encode_command(argv))
 
 
 @command("sync", arity=1, flags="admin noscript no_async_loading no_multi", group="server",
          since="1.0.0", summary="An internal command used in replication.")
 def sync(client, args):
     engine = client.engine
+    repl = engine.replication
     if client.kind == "replica":
         return NO_REPLY         # already a replica: Redis ignores a second SYNC
     if client.kind == "script":
         raise CommandError("ERR Replica can't be a script client")
     payload = b"".join(engine.persistence.rdb_chunks())
     client.kind = "replica"
-    stream = ReplicaStream(client)
-    engine.replicas[client] = stream
-    engine.sinks.append(stream.feed)
+    link = repl.attach(client)
+    repl.selected_db = -1
+    link.start_offset = repl.master_repl_offset
     client.push(b"$%d\r\n" % len(payload))
     client.push(payload)
+    link.go_online()
     return NO_REPLY
 
 
@@ -86,8 +70,6 @@ def wait(client, args):
 @extension
 def _setup(engine) -> None:
     def disconnected(client) -> None:
-        stream = engine.replicas.pop(client, None)
-        if stream is not None and stream.feed in engine.sinks:
-            engine.sinks.remove(stream.feed)
+        engine.replication.detach(client, engine.clock.ms())
 
     engine.disconnect_hooks.append(disconnected)

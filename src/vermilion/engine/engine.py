@@ -125,7 +125,10 @@ class Engine(EngineCore):
         self.stats = Stats()
         self.dirty = 0                      # writes since the last save (and propagation trigger)
         self.sinks: list[Callable] = []     # propagation sinks: sink(db_index, args)
-        self.replicas: dict = {}            # client -> its stream (commands/replication.py)
+        # Replication state both roles share (engine/replication.py); its sink is in
+        # `sinks` while a backlog exists.
+        from .replication import Replication
+        self.replication = Replication(self)
         self.effects: list | None = None    # rewritten effects of the running command
         # (db index, argv) effects collected while EXEC or a script runs (see propagate).
         self.capture: list | None = None

@@ -59,7 +59,7 @@ class StartupError(OSError):
 
 class Child:
     __slots__ = ("pid", "kind", "start", "rfd", "info", "done", "tmp", "dirty_before",
-                 "incr_from")
+                 "incr_from", "on_done")
 
     def __init__(self, pid, kind, rfd):
         self.pid, self.kind, self.rfd = pid, kind, rfd
@@ -69,6 +69,9 @@ class Child:
         self.tmp = None
         self.dirty_before = 0
         self.incr_from = 0
+        # on_done(ok, info): told after the kind's own bookkeeping (replication
+        # waits for the RDB it asked for).
+        self.on_done = None
 
 
 class Persistence:
@@ -612,8 +615,11 @@ class Persistence:
     # children
     # ======================================================================
 
-    def fork(self, kind: str, work) -> Child | None:
-        """Run `work()` in a forked child; it returns a dict reported back on success."""
+    def fork(self, kind: str, work, keep_fd: int = -1) -> Child | None:
+        """Run `work()` in a forked child; it returns a dict reported back on success.
+
+        `keep_fd` stays open in the child (the pipe a diskless replication RDB goes to).
+        """
         if not hasattr(os, "fork"):
             return None
         rfd, wfd = os.pipe()
@@ -628,7 +634,7 @@ class Persistence:
         if pid == 0:                                  # -- the child ------------------------
             code = 1
             try:
-                _child_setup(wfd)
+                _child_setup(wfd, keep_fd)
                 result = work() or {}
                 os.write(wfd, json.dumps(result).encode())
                 code = 0
@@ -694,8 +700,10 @@ class Persistence:
         ok = not signaled and code == 0
         if child.kind == "rdb":
             self._bgsave_done(child, ok, signaled and os.WTERMSIG(status), info)
-        else:
+        elif child.kind == "aof":
             self._rewrite_done(child, ok, signaled and os.WTERMSIG(status), info)
+        if child.on_done is not None:
+            child.on_done(ok, info)
         self._run_scheduled()
 
     def kill_child(self) -> None:
@@ -1095,7 +1103,7 @@ class Persistence:
         return out
 
 
-def _child_setup(wfd: int) -> None:
+def _child_setup(wfd: int, keep_fd: int = -1) -> None:
     """In a forked child: drop what belongs to the parent (listening and client
     sockets, signal wiring into the parent's event loop), die with the parent."""
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -1117,8 +1125,11 @@ def _child_setup(wfd: int) -> None:
         max_fd = os.sysconf("SC_OPEN_MAX")
     except (ValueError, OSError):
         max_fd = 4096
-    os.closerange(3, wfd)
-    os.closerange(wfd + 1, min(max_fd, 65536))
+    low = 3
+    for fd in sorted(f for f in (wfd, keep_fd) if f >= 0):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, min(max_fd, 65536))
     try:
         import ctypes
         libc = ctypes.CDLL(None)

@@ -1,0 +1,274 @@
+"""Replication state shared by the primary and the replica side (no I/O).
+
+`engine.replication` is one `Replication`. It holds what Redis keeps in its
+server struct for replication, with the same meaning and numbering:
+
+``replid``, ``replid2``, ``second_replid_offset``
+    The history this server's stream belongs to. ``replid`` is 40 random hex
+    digits made at start (and again by `new_replid`). After a promotion
+    (`shift_replid`) the old id moves to ``replid2`` and ``second_replid_offset``
+    is the first offset it is *not* valid for any more (``master_repl_offset + 1``
+    at the switch), so replicas of the old primary can still PSYNC with it;
+    -1 when there is no second id.
+``master_repl_offset``
+    Bytes of replication stream this server has produced (as a primary) or
+    received and applied (as a replica). It only moves while a backlog exists,
+    as in Redis: a primary that never had a replica stays at 0.
+``backlog``
+    A `Backlog`: the last ``repl-backlog-size`` bytes of the stream, made when
+    the first replica attaches (`create_backlog`), dropped by `cron` after
+    ``repl-backlog-ttl`` seconds without replicas (never on a replica, whose
+    backlog is what its own sub-replicas and a later promotion resume from).
+``role``
+    "master" or "slave" (the replica side sets it; INFO/ROLE read it).
+``replicas``
+    client -> `ReplicaLink`: every connection that sent SYNC/PSYNC, with
+    its state ("wait_bgsave", "send_bulk", "online"), acknowledged offset, the
+    time of its last ACK, and what it announced with REPLCONF (listening-port,
+    ip-address, capa).
+
+Feeding the stream
+    `sink(db_index, argv)` is the engine's propagation sink (in
+    ``engine.sinks`` exactly while a backlog exists): it emits SELECT when the
+    database differs from the one the stream last selected (``selected_db``,
+    -1 after a full resync starts so the next write selects again) and feeds the
+    encoded command. It does nothing while ``role == "slave"``: a replica forwards
+    its primary's bytes instead of its own effects.
+
+    `feed(data)` appends raw stream bytes: the backlog grows, the offset advances by
+    exactly ``len(data)``, online replicas get the bytes at once and replicas still
+    waiting for their RDB keep them until `ReplicaLink.go_online`. The replica side
+    calls it with the bytes its primary sent (after applying them), which is how
+    chained sub-replicas and the replica's own backlog follow the primary byte for
+    byte.
+
+Partial resynchronisation
+    `can_continue(replid, offset)` says whether ``PSYNC replid offset`` can be
+    served from the backlog (the id is ``replid``, or ``replid2`` with ``offset``
+    not past ``second_replid_offset``, and ``offset`` within
+    ``[backlog.first_offset, master_repl_offset + 1]``); `backlog.since(offset)`
+    returns the bytes to send after ``+CONTINUE``.
+
+Acknowledgements
+    `acked(offset)` counts replicas whose last REPLCONF ACK is at least
+    ``offset`` (WAIT); `good_replicas(now_ms)` counts online replicas whose last
+    ACK is at most ``min-replicas-max-lag`` seconds old (min-replicas-to-write).
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+
+from ..persistence.aof import encode_command, select_command
+
+
+def random_replid() -> str:
+    return os.urandom(20).hex()
+
+
+class Backlog:
+    """The last `size` bytes of the replication stream.
+
+    ``first_offset`` is the stream offset of the oldest byte held (Redis's
+    repl_backlog_first_byte_offset) and ``histlen`` how many bytes are held;
+    the newest byte is at ``first_offset + histlen - 1``. The bound is exact:
+    ``histlen <= size`` after every append.
+    """
+
+    __slots__ = ("size", "chunks", "histlen", "first_offset")
+
+    def __init__(self, size: int, next_offset: int):
+        self.size = size
+        self.chunks: deque = deque()
+        self.histlen = 0
+        self.first_offset = next_offset     # offset the first byte appended will have
+
+    def append(self, data: bytes) -> None:
+        chunks = self.chunks
+        chunks.append(data)
+        self.histlen += len(data)
+        excess = self.histlen - self.size
+        while excess > 0:
+            head = chunks[0]
+            if len(head) <= excess:
+                chunks.popleft()
+                cut = len(head)
+            else:
+                chunks[0] = head[excess:]
+                cut = excess
+            self.histlen -= cut
+            self.first_offset += cut
+            excess -= cut
+
+    def resize(self, size: int) -> None:
+        self.size = max(size, 1)
+        self.append(b"")
+
+    def since(self, offset: int) -> bytes:
+        """The bytes from stream offset `offset` (first_offset <= offset <= end + 1)."""
+        skip = offset - self.first_offset
+        data = b"".join(self.chunks)
+        if len(self.chunks) > 1:
+            self.chunks = deque((data,))
+        return data[skip:]
+
+
+class ReplicaLink:
+    """One replica connection as the primary sees it."""
+
+    __slots__ = ("client", "state", "ack_offset", "ack_time_ms", "listening_port", "ip",
+                 "capa", "pending", "pending_bytes", "start_offset", "rdb_only", "psync_initial_offset")
+
+    def __init__(self, client):
+        self.client = client
+        self.state = "wait_bgsave"      # then "send_bulk", then "online"
+        self.ack_offset = 0
+        self.ack_time_ms = 0
+        self.listening_port = 0
+        self.ip: str | None = None       # REPLCONF ip-address, else the peer address
+        self.capa: set = set()           # {"eof", "psync2"} as announced
+        self.pending: list = []          # stream bytes held until the RDB is sent
+        self.pending_bytes = 0
+        self.start_offset = -1           # the offset its FULLRESYNC named
+        self.rdb_only = False
+        self.psync_initial_offset = -1
+
+    def go_online(self) -> None:
+        """The RDB (or +CONTINUE) is sent: the held stream follows, then live bytes."""
+        self.state = "online"
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        client = self.client
+        for data in pending:
+            client.push(data)
+
+    def address(self) -> str:
+        if self.ip:
+            return self.ip
+        addr = self.client.addr
+        return addr.rsplit(":", 1)[0] if addr else "?"
+
+
+class Replication:
+    def __init__(self, engine):
+        self.engine = engine
+        self.config = engine.config
+        self.role = "master"
+        self.replid = random_replid()
+        self.replid2 = "0" * 40
+        self.second_replid_offset = -1
+        self.master_repl_offset = 0
+        self.backlog: Backlog | None = None
+        self.no_replicas_since_ms = 0    # for repl-backlog-ttl
+        self.replicas: dict = {}         # client -> ReplicaLink
+        self.selected_db = -1
+        self.sync_full = 0
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
+        # Set by commands/replication.py: called with a ReplicaLink whose held
+        # stream went over client-output-buffer-limit replica.
+        self.over_limit = None
+
+    # -- the stream -----------------------------------------------------------------
+
+    def sink(self, db_index: int, argv) -> None:
+        if self.role != "master":
+            return
+        if db_index != self.selected_db:
+            self.selected_db = db_index
+            self.feed(select_command(db_index) + encode_command(argv))
+        else:
+            self.feed(encode_command(argv))
+
+    def feed(self, data: bytes) -> None:
+        backlog = self.backlog
+        if backlog is None:
+            return
+        self.master_repl_offset += len(data)
+        backlog.append(data)
+        for link in self.replicas.values():
+            if link.state == "online":
+                link.client.push(data)
+            elif link.start_offset >= 0:
+                link.pending.append(data)
+                link.pending_bytes += len(data)
+                if self.over_limit is not None:
+                    self.over_limit(link)
+
+    # -- ids and the backlog -----------------------------------------------------------
+
+    def create_backlog(self) -> None:
+        """Start keeping the stream: the sink joins the engine's while a backlog exists."""
+        if self.backlog is None:
+            self.backlog = Backlog(self.config["repl-backlog-size"], self.master_repl_offset + 1)
+        sinks = self.engine.sinks
+        if self.sink not in sinks:
+            sinks.append(self.sink)
+
+    def free_backlog(self) -> None:
+        self.backlog = None
+        sinks = self.engine.sinks
+        if self.sink in sinks:
+            sinks.remove(self.sink)
+
+    def new_replid(self) -> None:
+        """A new history: what a server starting over (or a replica after a full
+        sync from a new primary) uses."""
+        self.replid = random_replid()
+
+    def clear_replid2(self) -> None:
+        self.replid2 = "0" * 40
+        self.second_replid_offset = -1
+
+    def shift_replid(self) -> None:
+        """Promotion: keep serving PSYNCs of the old history up to this offset."""
+        self.replid2 = self.replid
+        self.second_replid_offset = self.master_repl_offset + 1
+        self.new_replid()
+
+    def can_continue(self, replid: str, offset: int) -> bool:
+        backlog = self.backlog
+        if backlog is None:
+            return False
+        if replid != self.replid and \
+                (replid != self.replid2 or offset > self.second_replid_offset):
+            return False
+        return backlog.first_offset <= offset <= self.master_repl_offset + 1
+
+    # -- replicas -------------------------------------------------------------------
+
+    def attach(self, client) -> ReplicaLink:
+        """A connection became a replica (SYNC/PSYNC). A primary's first backlog
+        starts a new history, as Redis's does: no earlier replica can resume into it."""
+        link = self.replicas.get(client)
+        if link is None:
+            link = self.replicas[client] = ReplicaLink(client)
+        if self.backlog is None and self.role == "master":
+            self.new_replid()
+            self.clear_replid2()
+        self.create_backlog()
+        return link
+
+    def detach(self, client, now_ms: int) -> ReplicaLink | None:
+        link = self.replicas.pop(client, None)
+        if link is not None and not self.replicas:
+            self.no_replicas_since_ms = now_ms
+        return link
+
+    def acked(self, offset: int) -> int:
+        return sum(1 for link in self.replicas.values()
+                   if link.state == "online" and link.ack_offset >= offset)
+
+    def good_replicas(self, now_ms: int) -> int:
+        max_lag_ms = self.config["min-replicas-max-lag"] * 1000
+        return sum(1 for link in self.replicas.values()
+                   if link.state == "online" and now_ms - link.ack_time_ms <= max_lag_ms)
+
+    def cron(self, now_ms: int) -> None:
+        """Free a primary's backlog after repl-backlog-ttl without replicas."""
+        ttl = self.config["repl-backlog-ttl"]
+        if self.backlog is not None and self.role == "master" and not self.replicas \
+                and ttl and now_ms - self.no_replicas_since_ms >= ttl * 1000:
+            # A new id too: a replica that comes back must not PSYNC into a gap.
+            self.new_replid()
+            self.clear_replid2()
+            self.free_backlog()
