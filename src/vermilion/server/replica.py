@@ -103,7 +103,7 @@ class MasterLink:
         self.writer: asyncio.StreamWriter | None = None
         self.stopped = False
         self.last_io = time.time()
-        self.down_since = int(time.time())
+        self.down_since = 0             # when a working link went down (0: never up)
         self.sync_total = -1            # bytes of the RDB being received (-1: EOF-marked)
         self.sync_read = 0
         self.read_offset = 0            # slave_read_repl_offset: received, maybe not applied
@@ -170,10 +170,11 @@ class MasterLink:
         self._close_writer()
         self._free_client()
         self.state = "connect"
-        self.down_since = int(time.time())
         text = str(err) or err.__class__.__name__
         if was_connected:
+            self.down_since = int(time.time())
             log.log(NOTICE, "Connection with master lost.")
+            log.info("Master link error: %s", text)
             self.replication.link_lost()
         else:
             log.warning("Error condition on socket for SYNC: %s", text)
@@ -450,7 +451,8 @@ class ReplicaRole:
         target = engine.config["replicaof"]
         if target:
             host, port = target.rsplit(" ", 1)
-            self.set_master(host, int(port))
+            # A replica from the start has no history of its own to offer (no cached master).
+            self.set_master(host, int(port), at_startup=True)
 
     async def _shutdown(self, engine) -> None:
         link = self.link
@@ -459,14 +461,14 @@ class ReplicaRole:
 
     # -- REPLICAOF ----------------------------------------------------------------------------
 
-    def set_master(self, host: str, port: int) -> None:
+    def set_master(self, host: str, port: int, at_startup: bool = False) -> None:
         """Become (or stay) a replica of host:port (Redis's replicationSetMaster)."""
         engine = self.engine
         old = self.link
         was_master = old is None
         if old is not None:
             old.stop()
-        if was_master:
+        if was_master and not at_startup:
             # Our own history is the best guess of the new master's: try to continue it.
             self.has_cached = True
         self.state.role = "slave"
