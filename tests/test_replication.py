@@ -1,10 +1,17 @@
 """SYNC, master side: the dataset as an RDB payload, then the propagated writes."""
 from __future__ import annotations
 
+import os
 import socket
+import threading
+import time
 
+import pytest
+import redis
+
+from persistence_support import diff, populate, redis_server, snapshot, vermilion
 from rawclient import RawClient
-from support import same_on_both
+from support import require_reference, same_on_both
 
 
 def _read_line(sock: socket.socket, buf: bytearray) -> bytes:
@@ -13,7 +20,8 @@ def _read_line(sock: socket.socket, buf: bytearray) -> bytes:
         assert chunk, "connection closed"
         buf += chunk
     i = buf.index(b"\r\n")
-    line = bytes(buf[:i])
+    # Newlines before a reply keep a replica's link alive while its snapshot is made.
+    line = bytes(buf[:i]).lstrip(b"\n")
     del buf[:i + 2]
     return line
 
@@ -43,6 +51,7 @@ def _read_command(sock, buf) -> list[bytes]:
 
 def _sync_stream(port: int):
     c = RawClient(port)
+    c.call("CONFIG", "SET", "repl-ping-replica-period", "3600")   # no PING in what we compare
     c.call("SET", "before", "1")
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"SYNC\r\n")
@@ -71,3 +80,215 @@ def test_sync_sends_rdb_then_propagated_writes(ports):
     magic, seen = same_on_both(ports, _sync_stream)
     assert magic == b"REDIS"
     assert seen[0] == [b"select", b"0"]
+
+
+# -- PSYNC, REPLCONF, WAIT: the primary as a fake replica sees it ---------------------------------
+
+def _psync_stream(port: int):
+    """A replica's handshake by hand: REPLCONF, PSYNC ? -1 with capa eof (diskless),
+    the $EOF-framed RDB, the first ACK, then a WAIT answered through GETACK/ACK."""
+    c = RawClient(port)
+    c.call("CONFIG", "RESETSTAT")
+    c.call("CONFIG", "SET", "repl-ping-replica-period", "3600")
+    c.call("CONFIG", "SET", "repl-diskless-sync", "yes")
+    c.call("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+    c.call("SET", "before", "1")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    buf = bytearray()
+    replies = []
+    for cmd in (b"REPLCONF listening-port 7777", b"REPLCONF capa eof capa psync2",
+                b"REPLCONF ip-address 10.1.2.3"):
+        s.sendall(cmd + b"\r\n")
+        replies.append(_read_line(s, buf))
+    s.sendall(b"PSYNC ? -1\r\n")
+    head = _read_line(s, buf)
+    while head == b"":
+        head = _read_line(s, buf)
+    word, replid, offset = head.split()
+    preamble = _read_line(s, buf)
+    assert preamble.startswith(b"$EOF:") and len(preamble) == 45, preamble
+    mark = preamble[5:]
+    while not bytes(buf).endswith(mark) and mark not in buf:
+        chunk = s.recv(1 << 16)
+        assert chunk
+        buf += chunk
+    end = buf.index(mark) + len(mark)
+    rdb = bytes(buf[:end - len(mark)])
+    del buf[:end]
+    info = RawClient(port)
+
+    def replica_line():
+        text = info.call("INFO", "replication").value.decode()
+        return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)["slave0"]
+    # The stream starts at the first ACK after the primary saw the snapshot finish.
+    slave0 = _wait_for(lambda: next((line for line in (replica_line(),) if "state=online" in line),
+                                    None), "the replica online")
+    base = int(offset)
+    s.sendall(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%d\r\n" % (len(offset), base))
+    c.call("SET", "after", "2")
+    first = _read_command(s, buf)
+    second = _read_command(s, buf)
+    # WAIT blocks until this replica acknowledges: the primary asks with GETACK.
+    c.send("WAIT", "1", "5000")
+    getack = _read_command(s, buf)
+    consumed = base + len(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n") + \
+        len(b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n2\r\n") + len(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n")
+    s.sendall(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%d\r\n" % (len(str(consumed)), consumed))
+    waited = c.read()
+    role = info.call("ROLE")
+    stats = [line for line in info.call("INFO", "stats").value.decode().split("\r\n")
+             if line.startswith("sync_")]
+    s.close()
+    info.close()
+    c.close()
+    return (replies, word, len(replid), rdb[:5], slave0.split(",")[:2], first, second, getack,
+            waited, role.value[0], [r.value for r in role.value[2].value], stats)
+
+
+def test_psync_full_diskless_then_stream_wait_and_getack(ports):
+    result = same_on_both(ports, _psync_stream)
+    assert result[1] == b"+FULLRESYNC"
+    assert result[8] == (":", 1)
+
+
+# -- a real redis-server replicating from Vermilion ------------------------------------------------
+
+def _info(r, section="replication") -> dict:
+    return {k: v for k, v in r.info(section).items()}
+
+
+def _wait_for(predicate, what: str, timeout: float = 30.0):
+    """Poll the servers' state (never a fixed sleep) until `predicate()` is truthy."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _in_sync(primary, replica) -> bool:
+    rinfo = _info(replica)
+    pinfo = _info(primary)
+    return rinfo.get("master_link_status") == "up" and \
+        rinfo["master_repl_offset"] == pinfo["master_repl_offset"]
+
+
+class _Writer(threading.Thread):
+    """Writes of every type while a sync runs; stops on request."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.r = redis.Redis(port=port, socket_timeout=30)
+        self.stop = threading.Event()
+        self.count = 0
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            p = self.r.pipeline(transaction=i % 3 == 0)
+            p.set(f"w:s:{i % 50}", i)
+            p.incr("w:counter")
+            p.rpush("w:list", i)
+            p.hset("w:hash", f"f{i % 20}", i)
+            p.zadd("w:zset", {f"m{i % 30}": i})
+            p.sadd("w:set", i % 40)
+            p.xadd("w:stream", {"i": i}, maxlen=100, approximate=False)
+            p.pexpire(f"w:s:{i % 50}", 100000)
+            p.execute()
+            if i % 7 == 0:
+                self.r.xreadgroup("wg", "c1", {"w:stream": ">"}, count=2)
+            i += 1
+            self.count = i
+
+
+def _start_pair(tmp_path, *primary_conf):
+    require_reference()
+    primary = vermilion(os.path.join(tmp_path, "p"), "--repl-diskless-sync-delay", "0",
+                        *primary_conf).start()
+    return primary
+
+
+def _replica(tmp_path, primary, name="r"):
+    return redis_server(os.path.join(tmp_path, name), "--replicaof", "127.0.0.1",
+                        str(primary.port), "--save", "", "--repl-diskless-sync-delay", "0").start()
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
+    primary = _start_pair(str(tmp_path), "--repl-diskless-sync", diskless,
+                          "--rdb-key-save-delay", "20")
+    replica = None
+    writer = None
+    try:
+        pr = primary.client()
+        populate(pr)
+        pr.execute_command("DEBUG", "POPULATE", "3000", "bulk")
+        pr.xgroup_create("w:stream", "wg", id="$", mkstream=True)
+        writer = _Writer(primary.port)
+        writer.start()
+        replica = _replica(str(tmp_path), primary)
+        rr = replica.client()
+        _wait_for(lambda: _info(rr).get("master_link_status") == "up", "the link")
+        _wait_for(lambda: writer.count > 20, "writes after the sync")
+        writer.stop.set()
+        writer.join()
+        _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
+        assert diff(snapshot(pr), snapshot(rr)) == []
+        info = _info(pr)
+        assert info["role"] == "master" and info["connected_slaves"] == 1
+        assert info["slave0"]["state"] == "online"
+        assert info["slave0"]["port"] == replica.port
+        assert info["repl_backlog_active"] == 1
+        assert pr.info("stats")["sync_full"] == 1
+        role = pr.execute_command("ROLE")
+        assert role[0] == b"master" and role[2][0][1] == str(replica.port).encode()
+        assert b"flags=S" in pr.execute_command("CLIENT", "LIST", "TYPE", "replica")
+        # WAIT: the replica acknowledges this connection's write.
+        pr.set("waited", "1")
+        assert pr.execute_command("WAIT", "1", "10000") == 1
+        # Partial resync: the link is cut, writes continue, the replica comes back.
+        p = pr.pipeline(transaction=False)
+        p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        p.set("during", "the cut")
+        p.execute()
+        _wait_for(lambda: pr.info("stats")["sync_partial_ok"] == 1, "+CONTINUE")
+        _wait_for(lambda: _in_sync(pr, rr), "equal offsets after +CONTINUE")
+        assert rr.get("during") == b"the cut"
+        assert pr.info("stats")["sync_full"] == 1
+        assert diff(snapshot(pr), snapshot(rr)) == []
+    finally:
+        if writer is not None:
+            writer.stop.set()
+        for proc in (replica, primary):
+            if proc is not None:
+                proc.kill()
+
+
+def test_full_resync_when_the_backlog_is_exceeded(tmp_path):
+    primary = _start_pair(str(tmp_path), "--repl-backlog-size", "16384")
+    replica = None
+    try:
+        pr = primary.client()
+        pr.set("k", "v")
+        replica = _replica(str(tmp_path), primary)
+        rr = replica.client()
+        _wait_for(lambda: _in_sync(pr, rr), "the first sync")
+        p = pr.pipeline(transaction=False)
+        p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        p.set("big", "x" * 40000)         # more than the backlog holds
+        p.execute()
+        _wait_for(lambda: pr.info("stats")["sync_full"] == 2, "a second full sync")
+        _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
+        stats = pr.info("stats")
+        assert stats["sync_partial_err"] == 1 and stats["sync_partial_ok"] == 0
+        assert rr.get("big") == b"x" * 40000
+        info = _info(pr)
+        assert info["repl_backlog_histlen"] == 16384
+        assert info["repl_backlog_first_byte_offset"] == info["master_repl_offset"] - 16384 + 1
+    finally:
+        for proc in (replica, primary):
+            if proc is not None:
+                proc.kill()

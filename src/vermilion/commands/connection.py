@@ -211,24 +211,24 @@ def client_info_line(client, now_ms: int, current: list | None = None) -> bytes:
                   if client.lib_name or client.lib_ver else b"")
 
 
-_CLIENT_TYPES = {b"normal": "normal", b"pubsub": "pubsub", b"master": "master",
-                 b"replica": "replica", b"slave": "replica"}
-
-
-def client_type(client) -> str:
-    """Redis's getClientType: what CLIENT LIST/KILL TYPE and output limits go by."""
+def client_type(client) -> bytes:
+    """Redis's getClientType: what CLIENT LIST/KILL TYPE and output limits call a client."""
     kind = client.kind
-    if kind == "master" or kind == "replica":
-        return kind
-    return "pubsub" if client.subscription_count else "normal"
+    if kind == "replica":
+        return b"slave"
+    if kind == "master":
+        return b"master"
+    return b"pubsub" if client.subscription_count else b"normal"
+
+
+_TYPES = {b"normal": b"normal", b"pubsub": b"pubsub", b"master": b"master",
+          b"replica": b"slave", b"slave": b"slave"}
 
 
 def client_flags(client) -> str:
-    flags = ""
+    flags = "S" if client.kind == "replica" else "M" if client.kind == "master" else ""
     if client in client.engine.monitors:
         flags += "O"
-    if client.kind == "master":
-        flags += "M"
     if client.subscription_count:
         flags += "P"
     if client.multi is not None:
@@ -264,10 +264,9 @@ def client_list(client, args):
     while i < len(args):
         opt = args[i].lower()
         if opt == b"type" and i + 1 < len(args):
-            kind = args[i + 1].lower()
-            wanted = _CLIENT_TYPES.get(kind)
-            if wanted is not None:
-                clients = [c for c in clients if client_type(c) == wanted]
+            kind = _TYPES.get(args[i + 1].lower())
+            if kind is not None:
+                clients = [c for c in clients if client_type(c) == kind]
             else:
                 raise CommandError("ERR Unknown client type '%s'" % args[i + 1].decode("utf-8", "replace"))
             i += 2
@@ -326,9 +325,9 @@ def client_kill(client, args):
                 raise CommandError("ERR No such user '%s'" % text)
             filters.append(lambda c, w=wanted: c.user is w)
         elif opt == b"type":
-            wanted = _CLIENT_TYPES.get(val.lower())
-            if wanted is not None:
-                filters.append(lambda c, w=wanted: client_type(c) == w)
+            kind = _TYPES.get(val.lower())
+            if kind is not None:
+                filters.append(lambda c, k=kind: client_type(c) == k)
             else:
                 raise CommandError("ERR Unknown client type '%s'" % text)
         elif opt == b"skipme":

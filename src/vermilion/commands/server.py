@@ -152,8 +152,9 @@ def _stats_section(engine):
         ("instantaneous_ops_per_sec", engine.ops_per_sec()),
         ("total_net_input_bytes", s.net_input_bytes), ("total_net_output_bytes", s.net_output_bytes),
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
-        ("rejected_connections", s.rejected_connections), ("sync_full", 0), ("sync_partial_ok", 0),
-        ("sync_partial_err", 0), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
+        ("rejected_connections", s.rejected_connections), ("sync_full", engine.replication.sync_full),
+        ("sync_partial_ok", engine.replication.sync_partial_ok),
+        ("sync_partial_err", engine.replication.sync_partial_err), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0), ("expire_cycle_cpu_milliseconds", 0),
         ("evicted_keys", s.evicted_keys), ("evicted_clients", s.evicted_clients),
         ("total_eviction_exceeded_time", exceeded[0]), ("current_eviction_exceeded_time", exceeded[1]),
@@ -171,22 +172,31 @@ def _stats_section(engine):
 
 
 def _replication_section(engine):
-    if engine.master_link is not None:
-        head = [("role", "slave")] + engine.replica_role.info_fields()
-    else:
-        head = [("role", "master")]
-    state = engine.replication
-    backlog = state.backlog
-    return head + [
-        ("connected_slaves", 0), ("master_failover_state", "no-failover"),
-        ("master_replid", state.replid), ("master_replid2", state.replid2),
-        ("master_repl_offset", state.master_repl_offset),
-        ("second_repl_offset", state.second_replid_offset),
+    repl = engine.replication
+    config = engine.config
+    out = [("role", repl.role)]
+    if repl.role != "master" and repl.replica_info is not None:
+        out += repl.replica_info()
+    out.append(("connected_slaves", len(repl.replicas)))
+    if config["min-replicas-to-write"] and config["min-replicas-max-lag"]:
+        out.append(("min_slaves_good_slaves", repl.good_replicas(engine.clock.ms())))
+    now_s = engine.clock.ms() // 1000
+    for i, link in enumerate(repl.replicas.values()):
+        lag = now_s - link.ack_time_ms // 1000 if link.state == "online" else 0
+        out.append((f"slave{i}", f"ip={link.address()},port={link.listening_port},state={link.state},"
+                                 f"offset={link.ack_offset},lag={lag}"))
+    backlog = repl.backlog
+    out += [
+        ("master_failover_state", repl.failover_state),
+        ("master_replid", repl.replid), ("master_replid2", repl.replid2),
+        ("master_repl_offset", repl.master_repl_offset),
+        ("second_repl_offset", repl.second_replid_offset),
         ("repl_backlog_active", int(backlog is not None)),
-        ("repl_backlog_size", engine.config["repl-backlog-size"]),
+        ("repl_backlog_size", config["repl-backlog-size"]),
         ("repl_backlog_first_byte_offset", backlog.first_offset if backlog is not None else 0),
         ("repl_backlog_histlen", backlog.histlen if backlog is not None else 0),
     ]
+    return out
 
 
 def _cpu_section(engine):
@@ -311,6 +321,7 @@ def config_set(client, args):
 def config_resetstat(client, args):
     engine = client.engine
     engine.stats.reset()
+    engine.replication.reset_stats()
     for cmd in _all_commands():
         cmd.reset_stats()
     engine.slowlog.clear()
@@ -604,10 +615,13 @@ def monitor(client, args):
 @command("role", arity=1, flags="noscript loading stale fast", acl="admin dangerous", group="server",
          summary="Returns the replication role.")
 def role(client, args):
-    engine = client.engine
-    if engine.master_link is not None:
-        return engine.replica_role.role_reply()
-    return [b"master", 0, []]
+    repl = client.engine.replication
+    if repl.role != "master" and repl.role_reply is not None:
+        return repl.role_reply()
+    # Only replicas that finished their sync are listed, as in Redis.
+    return [b"master", repl.master_repl_offset,
+            [[link.address().encode(), b"%d" % link.listening_port, b"%d" % link.ack_offset]
+             for link in repl.replicas.values() if link.state == "online"]]
 
 
 # -- SLOWLOG ----------------------------------------------------------------------------------

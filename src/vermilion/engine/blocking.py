@@ -173,6 +173,14 @@ class Blocking:
                      failed=True)
         return True
 
+    def answer(self, client, reply) -> bool:
+        """Answer a client blocked without keys (WAIT) when what it waits for happened."""
+        waiter = client.blocked
+        if waiter is None or waiter.__class__ is not Waiter:
+            return False
+        self._answer(waiter, reply)
+        return True
+
     def disconnect(self, client) -> None:
         waiter = client.blocked
         if waiter is not None and waiter.__class__ is Waiter:

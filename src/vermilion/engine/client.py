@@ -65,6 +65,7 @@ class Client(ClientCore):
         self.no_evict = False
         self.no_touch = False
         self.closing = False
+        self.woff = 0                          # stream offset after its last write (WAIT)
 
     @property
     def db_index(self) -> int:

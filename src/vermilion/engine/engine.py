@@ -32,7 +32,8 @@ BUSY_MONITOR = 16    # MONITOR clients exist: every command is fed to them
 BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persistence/)
 BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before commands (commands/memory.py)
 BUSY_TRACKING = 64    # a client has CLIENT TRACKING on (engine/tracking.py)
-BUSY_REPLICA = 128    # a replica: read-only and stale-data refusals (commands/replica.py)
+BUSY_NOREPLICAS = 128  # min-replicas-to-write in force: writes may be refused (commands/replication.py)
+BUSY_REPLICA = 256    # a replica: read-only and stale-data refusals (commands/replica.py)
 
 
 class Stats:
@@ -303,6 +304,8 @@ class Engine(EngineCore):
             effects = self.effects
             # An empty list means the handler propagated its effects itself (EXEC, EVAL).
             self.propagate(client.db.index, (args,) if effects is None else effects)
+            # WAIT waits for the replicas to reach this client's last write.
+            client.woff = self.replication.master_repl_offset
         self.effects = None
         return reply
 

@@ -49,6 +49,15 @@ Partial resynchronisation
     ``[backlog.first_offset, master_repl_offset + 1]``); `backlog.since(offset)`
     returns the bytes to send after ``+CONTINUE``.
 
+Hooks the replica side fills in
+    ``link_up`` (bool: the link to our primary is up; SYNC/PSYNC from sub-replicas
+    are refused with -NOMASTERLINK otherwise), ``send_ack()`` (REPLCONF GETACK
+    from our primary), ``failover_request(client)`` (PSYNC <our replid> <offset>
+    FAILOVER: stop being a replica; the PSYNC then proceeds as on a primary),
+    ``replica_info()`` (the INFO replication pairs Redis prints between ``role``
+    and ``connected_slaves`` on a replica: master_host ... slave_announced),
+    ``role_reply()`` (ROLE's reply on a replica).
+
 Acknowledgements
     `acked(offset)` counts replicas whose last REPLCONF ACK is at least
     ``offset`` (WAIT); `good_replicas(now_ms)` counts online replicas whose last
@@ -117,11 +126,12 @@ class ReplicaLink:
     """One replica connection as the primary sees it."""
 
     __slots__ = ("client", "state", "ack_offset", "ack_time_ms", "listening_port", "ip",
-                 "capa", "pending", "pending_bytes", "start_offset", "rdb_only", "psync_initial_offset")
+                 "capa", "pending", "pending_bytes", "start_offset", "streaming", "pre_psync",
+                 "since_ms", "rdb_only", "req")
 
     def __init__(self, client):
         self.client = client
-        self.state = "wait_bgsave"      # then "send_bulk", then "online"
+        self.state = "wait_bgsave"      # then "send_bulk" (disk sync), then "online"
         self.ack_offset = 0
         self.ack_time_ms = 0
         self.listening_port = 0
@@ -129,13 +139,20 @@ class ReplicaLink:
         self.capa: set = set()           # {"eof", "psync2"} as announced
         self.pending: list = []          # stream bytes held until the RDB is sent
         self.pending_bytes = 0
-        self.start_offset = -1           # the offset its FULLRESYNC named
-        self.rdb_only = False
-        self.psync_initial_offset = -1
+        # The offset its snapshot is taken at (FULLRESYNC's); -1 while no snapshot
+        # is under way for it: the stream before its snapshot is not its business.
+        self.start_offset = -1
+        self.streaming = False           # live bytes go straight to the connection
+        self.pre_psync = False           # came with SYNC: no FULLRESYNC line, no ACKs
+        self.since_ms = 0                # when it asked to sync (diskless delay)
+        self.rdb_only = False            # REPLCONF rdb-only 1: the snapshot, then close
+        # REPLCONF rdb-filter-only: (keys, functions) the snapshot includes.
+        self.req = (True, True)
 
     def go_online(self) -> None:
-        """The RDB (or +CONTINUE) is sent: the held stream follows, then live bytes."""
+        """The RDB is delivered: the held stream follows, then live bytes."""
         self.state = "online"
+        self.streaming = True
         pending, self.pending, self.pending_bytes = self.pending, [], 0
         client = self.client
         for data in pending:
@@ -167,6 +184,16 @@ class Replication:
         # Set by commands/replication.py: called with a ReplicaLink whose held
         # stream went over client-output-buffer-limit replica.
         self.over_limit = None
+        self.failover_state = "no-failover"   # INFO master_failover_state
+        # Set by the replica side:
+        self.link_up = False             # the link to our primary is up (SYNC refused otherwise)
+        self.send_ack = None             # send REPLCONF ACK to our primary now (GETACK)
+        self.failover_request = None     # accept PSYNC ... FAILOVER from this client: become primary
+        self.replica_info = None         # INFO replication lines between role and connected_slaves
+        self.role_reply = None           # ROLE's reply on a replica
+
+    def reset_stats(self) -> None:
+        self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
 
     # -- the stream -----------------------------------------------------------------
 
@@ -186,9 +213,9 @@ class Replication:
         self.master_repl_offset += len(data)
         backlog.append(data)
         for link in self.replicas.values():
-            if link.state == "online":
+            if link.streaming:
                 link.client.push(data)
-            elif link.start_offset >= 0:
+            elif link.start_offset >= 0 and not link.rdb_only:
                 link.pending.append(data)
                 link.pending_bytes += len(data)
                 if self.over_limit is not None:

@@ -494,7 +494,8 @@ class Persistence:
     def _base_chunks(self):
         engine = self.engine
         if self.config["aof-use-rdb-preamble"]:
-            return iter_rdb(engine.dbs, functions=self.function_codes(), aof_base=True,
+            return iter_rdb(engine.dbs if data else (),
+                        functions=self.function_codes() if functions else (), aof_base=True,
                             config_values=self.config.values, now_ms=engine.clock.ms(),
                             checksum=self.config["rdbchecksum"])
         return rewrite_commands(engine.dbs, self.function_codes())
@@ -731,7 +732,9 @@ class Persistence:
     # RDB
     # ======================================================================
 
-    def rdb_chunks(self):
+    def rdb_chunks(self, data: bool = True, functions: bool = True):
+        """The RDB of the dataset; without `data` no keys, without `functions` no
+        libraries (what a replica's REPLCONF rdb-filter-only asks for)."""
         engine = self.engine
         policy = self.config["maxmemory-policy"]
         lru_mode = 2 if "lfu" in policy else 1 if "lru" in policy else 0

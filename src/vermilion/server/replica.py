@@ -355,7 +355,7 @@ class MasterLink:
         self.state = "connected"
         self.down_since = 0
         repl.link_up()
-        self._send_ack()
+        self.send_ack()
         ack_timer = engine.loop.call_later(ACK_SECONDS, self._ack_tick)
         try:
             first, self.pending_stream = self.pending_stream, b""
@@ -391,7 +391,7 @@ class MasterLink:
                 client.last_interaction_ms = engine.clock.ms()
                 if args and len(args) >= 2 and args[0].lower() == b"replconf" and \
                         args[1].lower() == b"getack":
-                    self._send_ack()     # the offset before this command, as Redis
+                    self.send_ack()     # the offset before this command, as Redis
                 elif args:
                     engine.execute(client, args)
                     if engine.blocking.ready:
@@ -402,7 +402,7 @@ class MasterLink:
             engine.applying_master = False
         self.unfed = unfed[pos:]
 
-    def _send_ack(self) -> None:
+    def send_ack(self) -> None:
         writer = self.writer
         if writer is not None and not writer.transport.is_closing():
             writer.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.replication.offset]))
@@ -410,7 +410,7 @@ class MasterLink:
     def _ack_tick(self) -> None:
         if self.state != "connected" or self.stopped:
             return
-        self._send_ack()
+        self.send_ack()
         timeout = self.engine.config["repl-timeout"]
         if time.time() - self.last_io > timeout:
             log.warning("MASTER timeout: no data nor PING received...")
@@ -438,6 +438,11 @@ class ReplicaRole:
         engine = self.engine = server.engine
         self.state = engine.replication
         engine.replica_role = self
+        # What INFO replication and ROLE show while we are a replica.
+        self.state.replica_info = self.info_fields
+        self.state.role_reply = self.role_reply
+        self.state.send_ack = self._send_ack
+        self.state.failover_request = self._failover_request
         # Redis's cached master: the history a reconnection asks to continue.
         self.has_cached = False
         engine.startup_hooks.append(self._startup)
@@ -468,6 +473,7 @@ class ReplicaRole:
         was_master = old is None
         if old is not None:
             old.stop()
+        self.state.link_up = False
         if was_master and not at_startup:
             # Our own history is the best guess of the new master's: try to continue it.
             self.has_cached = True
@@ -488,6 +494,7 @@ class ReplicaRole:
         if link is None:
             return
         link.stop()
+        self.state.link_up = False
         engine.master_link = None
         engine.config.values["replicaof"] = ""
         engine.expiry_suspended = bool(engine.busy & BUSY_PAUSED)
@@ -541,9 +548,21 @@ class ReplicaRole:
 
     def link_up(self) -> None:
         self.has_cached = False
+        self.state.link_up = True
 
     def link_lost(self) -> None:
         self.has_cached = True
+        self.state.link_up = False
+
+    def _send_ack(self) -> None:
+        link = self.link
+        if link is not None:
+            link.send_ack()
+
+    def _failover_request(self, client) -> None:
+        """PSYNC <our replid> <offset> FAILOVER from our master: it hands over to us."""
+        log.log(NOTICE, "Failover request received for replid %s.", self.state.replid)
+        self.unset_master()
 
     def feed_from_master(self, data: bytes) -> None:
         self.state.feed(data)
