@@ -13,6 +13,7 @@ import pytest
 import redis
 
 import vermilion
+from vermilion.patterns import Lock, LockNotReplicated
 from support import RedisProcess, require_reference
 
 
@@ -316,3 +317,21 @@ def test_replicaof_errors():
         assert r.execute_command("SLAVEOF", "no", "one") is True   # redis-py reads +OK as True
         assert r.execute_command("ROLE")[0] == b"master"
         r.close()
+
+
+def test_lock_waits_for_replicas():
+    with vermilion.embedded_replicated(1) as servers:
+        primary = servers.primary.client()
+        lock = Lock(primary, "wait-lock", ttl=30, min_replicas=1, replica_timeout=10)
+        fence = lock.acquire(blocking=False)
+        assert fence is not None
+        replica = servers.replicas[0].client()
+        assert replica.get(lock.key) is not None   # acknowledged: on the replica already
+        assert lock.release()
+        # Two replicas cannot acknowledge: the grant is taken back.
+        greedy = Lock(primary, "wait-lock", ttl=30, min_replicas=2, replica_timeout=0.05)
+        with pytest.raises(LockNotReplicated) as err:
+            greedy.acquire(blocking=False)
+        assert err.value.acked < 2 and primary.get(lock.key) is None
+        primary.close()
+        replica.close()

@@ -16,6 +16,8 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
+from vermilion.patterns import Lock
+
 from persistence_support import vermilion
 from support import IN_CI, free_port, wait_port
 
@@ -119,6 +121,10 @@ def test_sentinel_fails_vermilion_over(topology):
     master = client.master_for(MASTER_NAME, socket_timeout=5)
     assert client.discover_master(MASTER_NAME) == ("127.0.0.1", primary.port)
     master.set("before", "failover")
+    # A lock granted with WAIT on both replicas survives the failover.
+    lock = Lock(master, "job", ttl=60, min_replicas=2, replica_timeout=10)
+    fence = lock.acquire(blocking=False)
+    assert fence is not None
     wait_for(lambda: all(r.client().get("before") == b"failover" for r in replicas),
              what="replication before the failover")
 
@@ -142,6 +148,9 @@ def test_sentinel_fails_vermilion_over(topology):
     # A redis-py client that asks Sentinel finds the new master by itself.
     wait_for(lambda: master.set("through", "sentinel"), what="redis-py's Sentinel client")
     assert p.get("through") == b"sentinel"
+    assert Lock(master, "job", ttl=60).acquire(blocking=False) is None   # still held
+    assert lock.release()           # the holder releases it on the new primary
+    assert Lock(master, "job", ttl=60).acquire(blocking=False) > fence
     s0.close()
     p.close()
     o.close()

@@ -260,7 +260,11 @@ class ReplicatedServers:
 
     def start(self) -> "ReplicatedServers":
         try:
-            self.primary = EmbeddedServer(**self.kwargs).start()
+            # Replicas attach right away: no diskless-sync delay unless asked for.
+            primary_kwargs = dict(self.kwargs)
+            primary_kwargs["config"] = {"repl-diskless-sync-delay": 0,
+                                        **(self.kwargs.get("config") or {})}
+            self.primary = EmbeddedServer(**primary_kwargs).start()
             for _ in range(self.count):
                 self.replicas.append(EmbeddedServer(replicaof=self.primary, **self.kwargs).start())
             for replica in self.replicas:
