@@ -335,3 +335,22 @@ def test_lock_waits_for_replicas():
         assert err.value.acked < 2 and primary.get(lock.key) is None
         primary.close()
         replica.close()
+
+
+def test_replica_restart_resyncs(plain_redis_primary, tmp_path):
+    primary = redis.Redis(port=plain_redis_primary.port)
+    fill(primary)
+    options = dict(replicaof=("127.0.0.1", plain_redis_primary.port), dir=str(tmp_path),
+                   config={"enable-debug-command": "yes"})
+    with vermilion.embedded(**options) as server:
+        server.wait_replicated()
+    primary.set("while-down", 1)
+    primary.delete("str")
+    with vermilion.embedded(**options) as server:
+        server.wait_replicated()
+        replica = server.client()
+        wait_caught_up(primary, replica)
+        assert assert_same_dataset(primary, replica) > 10
+        assert replica.get("while-down") == b"1" and replica.exists("str") == 0
+        replica.close()
+    primary.close()
