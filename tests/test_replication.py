@@ -169,6 +169,19 @@ def _wait_for(predicate, what: str, timeout: float = 30.0):
         time.sleep(0.02)
 
 
+def _dataset(r) -> dict:
+    """persistence_support.snapshot without consumers' seen-time: a replica sets it
+    from its own clock when it applies the XCLAIM a read propagates (Redis 7.0
+    replicating from Redis differs there as well)."""
+    out = snapshot(r)
+    for entry in out.values():
+        if isinstance(entry, list) and entry and entry[0] == b"stream":
+            for group in entry[3][b"groups"]:
+                for consumer in group[b"consumers"]:
+                    consumer.pop(b"seen-time", None)
+    return out
+
+
 def _in_sync(primary, replica) -> bool:
     rinfo = _info(replica)
     pinfo = _info(primary)
@@ -236,7 +249,7 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         writer.stop.set()
         writer.join()
         _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
-        assert diff(snapshot(pr), snapshot(rr)) == []
+        assert diff(_dataset(pr), _dataset(rr)) == []
         info = _info(pr)
         assert info["role"] == "master" and info["connected_slaves"] == 1
         assert info["slave0"]["state"] == "online"
@@ -258,7 +271,7 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         _wait_for(lambda: _in_sync(pr, rr), "equal offsets after +CONTINUE")
         assert rr.get("during") == b"the cut"
         assert pr.info("stats")["sync_full"] == 1
-        assert diff(snapshot(pr), snapshot(rr)) == []
+        assert diff(_dataset(pr), _dataset(rr)) == []
     finally:
         if writer is not None:
             writer.stop.set()
@@ -292,3 +305,120 @@ def test_full_resync_when_the_backlog_is_exceeded(tmp_path):
         for proc in (replica, primary):
             if proc is not None:
                 proc.kill()
+
+
+# -- replies and errors, differential -------------------------------------------------------------
+
+def test_replconf_psync_and_role_replies(pair):
+    pair.run("""
+    REPLCONF
+    REPLCONF listening-port
+    REPLCONF listening-port 6380
+    REPLCONF listening-port x
+    REPLCONF LISTENING-PORT 1 ip-address 10.0.0.1 capa eof capa psync2 capa other
+    REPLCONF rdb-only 0
+    REPLCONF rdb-only 2
+    REPLCONF rdb-only x
+    REPLCONF rdb-filter-only functions
+    REPLCONF rdb-filter-only "functions other"
+    REPLCONF rdb-filter-only ""
+    REPLCONF nosuch 1
+    REPLCONF capa eof nosuch 1
+    PSYNC ? x
+    PSYNC a
+    SYNC extra
+    ROLE
+    MULTI
+    PSYNC ? -1
+    EXEC
+    EVAL "return redis.call('replconf', 'capa', 'eof')" 0
+    EVAL "return redis.call('psync', '?', '-1')" 0
+    """)
+    pair.check_error("REPLCONF", "ip-address", "x" * 256)
+    pair.check("REPLCONF", "ip-address", "x" * 255)
+
+
+def test_min_replicas_to_write_refuses_writes(pair):
+    try:
+        pair.run("""
+        CONFIG SET min-replicas-to-write 1
+        SET k v
+        GET k
+        MULTI
+        SET k v
+        GET k
+        EXEC
+        MULTI
+        GET k
+        EXEC
+        EVAL "return redis.call('get', 'k')" 0
+        CONFIG SET min-replicas-max-lag 0
+        SET k v
+        CONFIG SET min-replicas-max-lag 10
+        CONFIG SET min-replicas-to-write 0
+        SET k v
+        """)
+    finally:
+        pair.both("CONFIG", "SET", "min-replicas-to-write", "0")
+        pair.both("CONFIG", "SET", "min-replicas-max-lag", "10")
+
+
+def test_wait_counts_no_replica_and_client_types(pair):
+    pair.run("""
+    SET k v
+    WAIT 0 0
+    WAIT 1 1
+    CLIENT LIST TYPE replica
+    CLIENT LIST TYPE slave
+    CLIENT LIST TYPE master
+    CLIENT KILL TYPE replica
+    CLIENT KILL TYPE master
+    CLIENT KILL TYPE slave SKIPME no
+    """)
+
+
+def _held_stream_limit(port: int):
+    """A replica that never reads: the stream held for it counts against
+    client-output-buffer-limit replica, and crossing the hard limit drops it."""
+    c = RawClient(port)
+    c.call("CONFIG", "SET", "client-output-buffer-limit", "replica 1mb 0 0")
+    c.call("CONFIG", "SET", "repl-diskless-sync", "yes")
+    c.call("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"REPLCONF capa eof\r\n")
+    buf = bytearray()
+    _read_line(s, buf)
+    s.sendall(b"PSYNC ? -1\r\n")
+    _wait_for(lambda: b"connected_slaves:1" in c.call("INFO", "replication").value, "the replica")
+    for _ in range(30):
+        c.call("SET", "big", "x" * 100000)
+    gone = _wait_for(lambda: b"connected_slaves:0" in c.call("INFO", "replication").value,
+                     "the replica dropped")
+    c.call("CONFIG", "SET", "client-output-buffer-limit", "replica 256mb 64mb 60")
+    c.call("DEL", "big")
+    s.close()
+    c.close()
+    return gone
+
+
+def test_replica_output_limit_drops_a_replica_that_does_not_read(ports):
+    assert same_on_both(ports, _held_stream_limit)
+
+
+def test_failover_argument_errors(pair):
+    pair.run("""
+    FAILOVER ABORT
+    FAILOVER abort extra
+    FAILOVER TIMEOUT 0
+    FAILOVER TIMEOUT -5
+    FAILOVER TIMEOUT x
+    FAILOVER TIMEOUT 10 TIMEOUT 20
+    FAILOVER TO host
+    FAILOVER TO host x
+    FAILOVER FORCE FORCE
+    FAILOVER nosuch
+    FAILOVER
+    FAILOVER FORCE
+    FAILOVER TO 127.0.0.1 1 TIMEOUT 10 FORCE
+    """)

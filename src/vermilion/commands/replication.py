@@ -157,7 +157,13 @@ class Primary:
         self.waiters: dict = {}          # WAIT clients -> (offset, numreplicas)
         self.getack_scheduled = False
         self.cron_second = 0
-        self.cron_loops = 0
+        self.failover_target = None      # (host, port) FAILOVER hands over to
+        self.failover_end_ms = 0
+        self.failover_force = False
+        self.repl.failover_finished = self.failover_finished
+        # Seconds of replication cron; a PING every repl-ping-replica-period of them
+        # (counted from 1: none in the first second of a new server).
+        self.cron_loops = 1
 
     # -- full synchronisation ------------------------------------------------------------
 
@@ -375,11 +381,82 @@ class Primary:
             return None
         return self.engine.reject(cmd, CommandError(NOREPLICAS))
 
+    # -- FAILOVER ----------------------------------------------------------------------
+    #
+    # Writes are paused; once the target (or any replica, without TO) acknowledged the
+    # whole stream, this server becomes a replica of it through the replica side's
+    # `become_replica(host, port)`, which sends PSYNC ... FAILOVER while
+    # failover_state is "failover-in-progress" and reports with `failover_finished`.
+
+    def find_replica(self, host: str, port: int):
+        for link in self.repl.replicas.values():
+            if link.address() == host and link.listening_port == port:
+                return link
+        return None
+
+    def start_failover(self, host, port: int, timeout_ms: int, force: bool) -> None:
+        engine = self.engine
+        self.failover_target = (host, port) if host is not None else None
+        self.failover_end_ms = engine.clock.ms() + timeout_ms if timeout_ms else 0
+        self.failover_force = force
+        self.repl.failover_state = "waiting-for-sync"
+        log.info("FAILOVER requested to %s.", "%s:%d" % (host, port) if host else "any replica")
+        engine.pause_clients("write", engine.clock.ms() + 10**12)
+
+    def clear_failover(self) -> None:
+        self.repl.failover_state = "no-failover"
+        self.failover_target = None
+        self.failover_end_ms = 0
+        self.failover_force = False
+        self.engine.unpause_clients()
+
+    def abort_failover(self, why: str) -> None:
+        repl = self.repl
+        if repl.failover_state == "no-failover":
+            return
+        log.info("FAILOVER to %s aborted: %s",
+                 "%s:%d" % self.failover_target if self.failover_target else "any replica", why)
+        if repl.failover_state == "failover-in-progress" and repl.become_primary is not None:
+            repl.become_primary()
+        self.clear_failover()
+
+    def failover_finished(self, ok: bool) -> None:
+        if ok:
+            self.clear_failover()
+        else:
+            self.abort_failover("Failover target rejected psync request")
+
+    def update_failover(self, now_ms: int) -> None:
+        repl = self.repl
+        if repl.failover_state != "waiting-for-sync":
+            return
+        if self.failover_end_ms and self.failover_end_ms <= now_ms:
+            if self.failover_force:
+                log.info("FAILOVER to %s:%d time out exceeded, failing over.", *self.failover_target)
+                repl.failover_state = "failover-in-progress"
+                repl.become_replica(*self.failover_target)
+            else:
+                self.abort_failover("Replica never caught up before timeout")
+            return
+        if self.failover_target is not None:
+            link = self.find_replica(*self.failover_target)
+        else:
+            link = next((link for link in repl.replicas.values()
+                         if link.ack_offset == repl.master_repl_offset), None)
+            if link is not None:
+                self.failover_target = (link.address(), link.listening_port)
+        if link is not None and link.ack_offset == repl.master_repl_offset:
+            repl.failover_state = "failover-in-progress"
+            log.info("Failover target %s:%d is synced, failing over.", *self.failover_target)
+            repl.become_replica(*self.failover_target)
+
     # -- the cron ---------------------------------------------------------------------
 
     def cron(self, now_ms: int) -> None:
         if self.waiters:
             self.wake_waiters()
+        if self.repl.failover_state != "no-failover":
+            self.update_failover(now_ms)
         second = now_ms // 1000
         if second == self.cron_second:
             return
@@ -548,7 +625,7 @@ def replconf(client, args):
             if link is not None:
                 link.listening_port = conf["port"]
         elif opt == b"ip-address":
-            if len(value) >= 46:
+            if len(value) >= 256:       # NET_HOST_STR_LEN
                 raise CommandError("ERR REPLCONF ip-address provided by replica instance is too "
                                    "long: %d bytes" % len(value))
             conf["ip"] = value.decode("utf-8", "replace")
@@ -635,8 +712,53 @@ def _serve_nothing(waiter, key):
 @command("failover", arity=-1, flags="admin noscript stale", group="server", since="6.2.0",
          summary="Starts a coordinated failover from a server to one of its replicas.")
 def failover(client, args):
-    raise CommandError("ERR FAILOVER is not supported by Vermilion yet: use REPLICAOF on the "
-                       "replica and the primary (see docs/replication.md)")
+    engine = client.engine
+    repl = engine.replication
+    primary = primary_of(engine)
+    if len(args) == 2 and args[1].lower() == b"abort":
+        if repl.failover_state == "no-failover":
+            raise CommandError("ERR No failover in progress.")
+        primary.abort_failover("Failover manually aborted")
+        return OK
+    timeout_ms = 0
+    force = False
+    host = None
+    port = 0
+    j = 1
+    while j < len(args):
+        word = args[j].lower()
+        if word == b"timeout" and j + 1 < len(args) and not timeout_ms:
+            timeout_ms = parse_int(args[j + 1], NOT_INTEGER)
+            if timeout_ms <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            j += 2
+        elif word == b"to" and j + 2 < len(args) and host is None:
+            port = parse_int(args[j + 2], NOT_INTEGER)
+            host = args[j + 1].decode("utf-8", "replace")
+            j += 3
+        elif word == b"force" and not force:
+            force = True
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+    if repl.failover_state != "no-failover":
+        raise CommandError("ERR FAILOVER already in progress.")
+    if repl.role != "master":
+        raise CommandError("ERR FAILOVER is not valid when server is a replica.")
+    if not repl.replicas:
+        raise CommandError("ERR FAILOVER requires connected replicas.")
+    if force and (not timeout_ms or host is None):
+        raise CommandError("ERR FAILOVER with force option requires both a timeout and target HOST and IP.")
+    if host is not None:
+        link = primary.find_replica(host, port)
+        if link is None:
+            raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+        if link.state != "online":
+            raise CommandError("ERR FAILOVER target replica is not online.")
+    if repl.become_replica is None:
+        raise CommandError("ERR FAILOVER needs the replica side (REPLICAOF), which this server lacks")
+    primary.start_failover(host, port, timeout_ms, force)
+    return OK
 
 
 # -- wiring --------------------------------------------------------------------------------------
@@ -664,6 +786,6 @@ def _setup(engine) -> None:
 
     engine.disconnect_hooks.append(disconnected)
     engine.config.listeners.append(config_changed)
-    engine.add_gate_hook(primary.gate)
+    engine.add_gate_hook(primary.gate, first=True)      # refused before MULTI queues it
     engine.add_cron_task(primary.cron)
     primary.update_gate()

@@ -118,7 +118,8 @@ def _memory_section(engine):
         ("mem_fragmentation_ratio", "%.2f" % frag), ("mem_fragmentation_bytes", rss - used),
         # The startup baseline and the buffers are not counted for eviction.
         ("mem_not_counted_for_evict", used - mem.ledger_total()),
-        ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0),
+        ("mem_replication_backlog", engine.replication.backlog_bytes()),
+        ("mem_total_replication_buffers", engine.replication.backlog_bytes()),
         ("mem_clients_slaves", 0), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
         ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),

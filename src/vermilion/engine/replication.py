@@ -56,7 +56,11 @@ Hooks the replica side fills in
     FAILOVER: stop being a replica; the PSYNC then proceeds as on a primary),
     ``replica_info()`` (the INFO replication pairs Redis prints between ``role``
     and ``connected_slaves`` on a replica: master_host ... slave_announced),
-    ``role_reply()`` (ROLE's reply on a replica).
+    ``role_reply()`` (ROLE's reply on a replica), ``become_replica(host, port)`` and
+    ``become_primary()`` (what REPLICAOF host port / NO ONE do; FAILOVER calls them:
+    while ``failover_state == "failover-in-progress"`` the PSYNC sent to the new
+    primary carries ``FAILOVER`` and its outcome is reported with
+    ``failover_finished(ok)``, set by the primary side).
 
 Acknowledgements
     `acked(offset)` counts replicas whose last REPLCONF ACK is at least
@@ -191,6 +195,14 @@ class Replication:
         self.failover_request = None     # accept PSYNC ... FAILOVER from this client: become primary
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
+        self.become_replica = None       # replicate (host, port), as REPLICAOF (FAILOVER)
+        self.become_primary = None       # stop replicating, as REPLICAOF NO ONE (FAILOVER ABORT)
+        # Set by commands/replication.py: the replica side reports whether the target
+        # of a FAILOVER accepted our PSYNC ... FAILOVER.
+        self.failover_finished = None
+
+    def backlog_bytes(self) -> int:
+        return self.backlog.histlen if self.backlog is not None else 0
 
     def reset_stats(self) -> None:
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0

@@ -210,7 +210,9 @@ class Server:
             return
         now = self.engine.clock.ms()
         for client in list(self.clients.values()):
+            # Replicas and the link to our primary are timed out by repl-timeout instead.
             if client.blocked is None and not client.subscription_count and \
+                    client.kind != "replica" and client.kind != "master" and \
                     now - client.last_interaction_ms > timeout * 1000:
                 log.info("Closing idle client")
                 client.close()

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""A primary with one replica attached: Vermilion against real Redis.
+
+The replica is a real redis-server in both cases, so what differs is the primary.
+
+* SET: server CPU per request on the primary (utime+stime / requests, as
+  cpu_per_request.py measures it) at -P 16 and -P 1, with the replica attached.
+* Replication lag under that -P 16 load: a probe client writes a key on the primary
+  and polls the replica until it sees the value; median and p99 of that delay.
+* Full sync: a fresh replica of a primary holding --keys keys (DEBUG POPULATE), from
+  its start to master_link_status:up.
+
+    python benchmarks/replication.py                    # defaults
+    python benchmarks/replication.py --keys 1000000 --rounds 3 --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import redis  # noqa: E402
+
+from cpu_per_request import Server, run_one, wait_ready  # noqa: E402
+from vbench.servers import free_port  # noqa: E402
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class Replica:
+    """A redis-server replicating from `port`."""
+
+    def __init__(self, port: int):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="replbench-replica-")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--replicaof", "127.0.0.1", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(self.port)
+        self.client = redis.Redis(port=self.port)
+
+    def wait_up(self, timeout: float = 600.0) -> float:
+        """Seconds from the replica's start until its link is up (the sync is done)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.client.info("replication").get("master_link_status") == "up":
+                return time.monotonic() - self.started
+            time.sleep(0.01)
+        raise RuntimeError("replica never synced")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def lag_samples(primary_port: int, replica: Replica, n: int, load: threading.Event) -> list[float]:
+    """Milliseconds from a write on the primary to its value on the replica."""
+    p = redis.Redis(port=primary_port)
+    out = []
+    for i in range(n):
+        if not load.is_set():
+            break
+        t0 = time.perf_counter()
+        p.set("lag:probe", i)
+        want = str(i).encode()
+        while replica.client.get("lag:probe") != want:
+            pass
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def measure(kind: str, python: str, opts) -> dict:
+    primary = Server(kind, python)
+    subprocess.run(["redis-cli", "-p", str(primary.port), "CONFIG", "SET", "repl-diskless-sync-delay", "0"],
+                   capture_output=True, check=True)
+    replica = Replica(primary.port)
+    out: dict = {}
+    try:
+        replica.wait_up()
+        for pipeline in (16, 1):
+            cpu = [run_one(primary, ["-t", "set"], opts.requests // (4 if pipeline == 1 else 1),
+                           pipeline, opts.clients)[0] for _ in range(opts.rounds)]
+            out[f"set_P{pipeline}_us"] = statistics.median(cpu)
+        load = threading.Event()
+        load.set()
+        bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port), "-c", str(opts.clients),
+                                  "-n", str(opts.requests * 4), "-r", "100000", "-P", "16", "-q",
+                                  "-t", "set"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            lags = sorted(lag_samples(primary.port, replica, opts.lag_samples, load))
+        finally:
+            bench.kill()
+            bench.wait()
+        out["lag_median_ms"] = statistics.median(lags)
+        out["lag_p99_ms"] = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    finally:
+        replica.stop()
+    try:
+        subprocess.run(["redis-cli", "-p", str(primary.port), "FLUSHALL"], capture_output=True)
+        subprocess.run(["redis-cli", "-p", str(primary.port), "DEBUG", "POPULATE", str(opts.keys)],
+                       capture_output=True, check=True)
+        times = []
+        for _ in range(opts.rounds):
+            fresh = Replica(primary.port)
+            try:
+                times.append(fresh.wait_up())
+            finally:
+                fresh.stop()
+        out["full_sync_s"] = statistics.median(times)
+    finally:
+        primary.stop()
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=sys.executable)
+    p.add_argument("-n", "--requests", type=int, default=200_000)
+    p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--keys", type=int, default=1_000_000)
+    p.add_argument("--lag-samples", type=int, default=300)
+    p.add_argument("--json")
+    opts = p.parse_args(argv)
+    results = {kind: measure(kind, opts.python, opts) for kind in ("redis", "vermilion")}
+    v, r = results["vermilion"], results["redis"]
+    print(f"{'metric':<16} {'Vermilion':>10} {'Redis':>10} {'V/R':>6}")
+    for key in ("set_P16_us", "set_P1_us", "lag_median_ms", "lag_p99_ms", "full_sync_s"):
+        print(f"{key:<16} {v[key]:10.3f} {r[key]:10.3f} {v[key] / r[key]:6.2f}")
+    if opts.json:
+        Path(opts.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
