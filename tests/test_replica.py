@@ -354,3 +354,38 @@ def test_replica_restart_resyncs(plain_redis_primary, tmp_path):
         assert replica.get("while-down") == b"1" and replica.exists("str") == 0
         replica.close()
     primary.close()
+
+
+def test_vermilion_to_vermilion_chained_and_failover():
+    debug = {"enable-debug-command": "yes"}
+    with vermilion.embedded_replicated(1, config=debug) as servers:
+        primary = servers.primary.client()
+        fill(primary)
+        replica_server = servers.replicas[0]
+        # A replica of the replica sees the primary's stream byte for byte.
+        with vermilion.embedded(replicaof=replica_server, config=debug) as sub_server:
+            sub_server.wait_replicated()
+            sub = sub_server.client()
+            primary.set("late", "write")
+            servers.wait_in_sync()
+            offset = primary.info("replication")["master_repl_offset"]
+            wait_for(lambda: sub.info("replication")["slave_repl_offset"] == offset,
+                     what="the chained replica")
+            assert sub.info("replication")["master_replid"] == \
+                primary.info("replication")["master_replid"]
+            assert sub.get("late") == b"write"
+            assert sub.execute_command("DEBUG", "DIGEST") == primary.execute_command("DEBUG", "DIGEST")
+            # FAILOVER TO the replica: the primary hands over and follows it.
+            assert primary.execute_command("FAILOVER", "TO", "127.0.0.1", replica_server.port,
+                                           "TIMEOUT", 10000) == b"OK"
+            wait_for(lambda: (lambda i: i["role"] == "slave" and i["master_link_status"] == "up"
+                              and i["master_failover_state"] == "no-failover")(
+                primary.info("replication")), what="the old primary following the new one")
+            new_primary = replica_server.client()
+            assert new_primary.info("replication")["role"] == "master"
+            new_primary.set("after", "failover")
+            wait_for(lambda: primary.get("after") == b"failover" and sub.get("after") == b"failover",
+                     what="writes on the new primary reaching both")
+            sub.close()
+            new_primary.close()
+        primary.close()

@@ -260,13 +260,12 @@ class ReplicatedServers:
 
     def start(self) -> "ReplicatedServers":
         try:
-            # Replicas attach right away: no diskless-sync delay unless asked for.
-            primary_kwargs = dict(self.kwargs)
-            primary_kwargs["config"] = {"repl-diskless-sync-delay": 0,
-                                        **(self.kwargs.get("config") or {})}
-            self.primary = EmbeddedServer(**primary_kwargs).start()
+            # Replicas (and theirs) attach right away: no diskless-sync delay unless asked for.
+            kwargs = dict(self.kwargs)
+            kwargs["config"] = {"repl-diskless-sync-delay": 0, **(self.kwargs.get("config") or {})}
+            self.primary = EmbeddedServer(**kwargs).start()
             for _ in range(self.count):
-                self.replicas.append(EmbeddedServer(replicaof=self.primary, **self.kwargs).start())
+                self.replicas.append(EmbeddedServer(replicaof=self.primary, **kwargs).start())
             for replica in self.replicas:
                 replica.wait_replicated()
         except BaseException:

@@ -33,6 +33,8 @@ def _replicaof(client, args):
     role = engine.replica_role
     if role is None:
         raise CommandError("ERR REPLICAOF is only available to a networked server")
+    if engine.replication.failover_state != "no-failover":
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
     host, port = args[1], args[2]
     if host.lower() == b"no" and port.lower() == b"one":
         if engine.master_link is not None:

@@ -228,10 +228,15 @@ class MasterLink:
             replid, offset = cached
             log.log(NOTICE, "Trying a partial resynchronization (request %s:%d).", replid, offset + 1)
             argv = [b"PSYNC", replid.encode(), b"%d" % (offset + 1)]
+            if repl.state.failover_state == "failover-in-progress":
+                argv.append(b"FAILOVER")      # FAILOVER on our side: the target takes over
         else:
             log.log(NOTICE, "Partial resynchronization not possible (no cached master)")
             argv = [b"PSYNC", b"?", b"-1"]
         reply = await self._command(reader, argv, timeout)
+        if repl.state.failover_state == "failover-in-progress" and \
+                repl.state.failover_finished is not None:
+            repl.state.failover_finished(reply.startswith((b"+FULLRESYNC", b"+CONTINUE")))
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
             if len(parts) != 3 or len(parts[1]) != 40 or not parts[2].lstrip(b"-").isdigit():
@@ -443,6 +448,8 @@ class ReplicaRole:
         self.state.role_reply = self.role_reply
         self.state.send_ack = self._send_ack
         self.state.failover_request = self._failover_request
+        self.state.become_replica = self.set_master
+        self.state.become_primary = self.unset_master
         # Redis's cached master: the history a reconnection asks to continue.
         self.has_cached = False
         engine.startup_hooks.append(self._startup)
@@ -483,7 +490,8 @@ class ReplicaRole:
         engine.config.values["replicaof"] = f"{host} {port}"
         engine.expiry_suspended = True
         self.update_busy()
-        self.disconnect_replicas()
+        # Our replicas stay: they can continue with us (Redis 7.0 disconnects them only
+        # when our history changes, at a full sync or a +CONTINUE with a new id).
         link.start()
         log.log(NOTICE, "Connecting to MASTER %s:%d", host, port)
 
