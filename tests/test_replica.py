@@ -14,6 +14,8 @@ import redis
 
 import vermilion
 from vermilion.patterns import Lock, LockNotReplicated
+from persistence_support import vermilion as vermilion_process
+from rawclient import RawClient
 from support import RedisProcess, require_reference
 
 
@@ -389,3 +391,39 @@ def test_vermilion_to_vermilion_chained_and_failover():
             sub.close()
             new_primary.close()
         primary.close()
+
+
+def test_loading_while_syncing_and_masterauth(tmp_path):
+    """-LOADING for data commands while the RDB loads (key-load-delay slows it down, as
+    in Redis's own tests), INFO and PING still served; AUTH with masteruser/masterauth.
+    The replica is a process of its own: its loader sleeps per key."""
+    proc = RedisProcess(require_reference(), "--repl-diskless-sync-delay", "0",
+                        "--requirepass", "secret")
+    server = vermilion_process(str(tmp_path), "--save", "", "--masterauth", "secret",
+                               "--masteruser", "default", "--key-load-delay", "100000")
+    try:
+        primary = redis.Redis(port=proc.port, password="secret")
+        primary.execute_command("DEBUG", "POPULATE", 20)
+        server.start()
+        replica = server.client()
+        replica.set("old", "data")      # dropped by the full sync
+        assert replica.replicaof("127.0.0.1", proc.port)
+        # Loading takes 20 x 100 ms: caught in its first half, there is time to ask.
+        wait_for(lambda: (lambda i: i["loading"] == 1 and float(i["loading_loaded_perc"]) < 50)(
+            replica.info("persistence")), what="loading")
+        # A raw connection: redis-py retries LOADING replies by itself.
+        raw = RawClient(server.port)
+        assert raw.call("GET", "key:1") == ("-", b"LOADING Redis is loading the dataset in memory")
+        # PING too, as on Redis (it has no `loading` flag); INFO answers.
+        assert raw.call("PING") == ("-", b"LOADING Redis is loading the dataset in memory")
+        assert b"master_sync_in_progress:1" in raw.call("INFO", "replication").value
+        raw.close()
+        wait_for(lambda: link_up(replica), what="the link")
+        assert replica.dbsize() == 20 and replica.get("key:1") == b"value:1"
+        assert replica.get("old") is None
+        assert wait_caught_up(primary, replica)
+        replica.close()
+        primary.close()
+    finally:
+        server.kill()
+        proc.stop()

@@ -270,10 +270,12 @@ class Persistence:
             if scripts is not None:
                 scripts.libraries.clear()
                 scripts.functions.clear()
+            # With key-load-delay (a debugging aid) every key is slow: serve between keys.
+            every = 1 if self.config["key-load-delay"] else PROGRESS_EVERY
             result = await self._drive(load_rdb(payload, config_values=self.config.values,
                                                 now_ms=engine.clock.ms(), keep_expired=True,
                                                 check_crc=self.config["rdbchecksum"],
-                                                progress_every=PROGRESS_EVERY), len(payload))
+                                                progress_every=every), len(payload))
             self.install(result)
         finally:
             engine.busy &= ~BUSY_LOADING
