@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -352,6 +353,8 @@ def test_min_replicas_to_write_refuses_writes(pair):
         GET k
         EXEC
         EVAL "return redis.call('get', 'k')" 0
+        EVAL "return redis.call('set', 'k', 'v')" 0
+        EVAL "return redis.pcall('set', 'k', 'v')" 0
         CONFIG SET min-replicas-max-lag 0
         SET k v
         CONFIG SET min-replicas-max-lag 10
@@ -422,3 +425,71 @@ def test_failover_argument_errors(pair):
     FAILOVER FORCE
     FAILOVER TO 127.0.0.1 1 TIMEOUT 10 FORCE
     """)
+
+
+def _fake_replica(port: int, capa: bytes = b"eof"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    buf = bytearray()
+    s.sendall(b"REPLCONF capa " + capa + b"\r\n")
+    assert _read_line(s, buf) == b"+OK"
+    s.sendall(b"PSYNC ? -1\r\n")
+    return s, buf
+
+
+def _shared_snapshot(port: int):
+    """repl-diskless-sync-max-replicas: the second replica starts the (otherwise long
+    delayed) snapshot, and both get it at the same offset; then an online replica
+    that stops acknowledging is dropped after repl-timeout."""
+    c = RawClient(port)
+    c.call("CONFIG", "SET", "repl-diskless-sync-delay", "60")
+    c.call("CONFIG", "SET", "repl-diskless-sync-max-replicas", "2")
+    c.call("SET", "k", "v")
+    a, abuf = _fake_replica(port)
+    _wait_for(lambda: b"connected_slaves:1" in c.call("INFO", "replication").value, "one replica")
+    b, bbuf = _fake_replica(port)
+    heads = [_read_line(a, abuf).split()[::2], _read_line(b, bbuf).split()[::2]]
+    for s, buf in ((a, abuf), (b, bbuf)):
+        mark = _read_line(s, buf)[5:]
+        while mark not in buf:
+            buf += s.recv(1 << 16)
+    c.call("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+    c.call("CONFIG", "SET", "repl-diskless-sync-max-replicas", "0")
+    c.call("CONFIG", "SET", "repl-timeout", "1")
+    _wait_for(lambda: b"connected_slaves:0" in c.call("INFO", "replication").value,
+              "silent replicas dropped")
+    c.call("CONFIG", "SET", "repl-timeout", "60")
+    a.close()
+    b.close()
+    c.close()
+    return heads[0] == heads[1], heads[0][0]
+
+
+def test_diskless_max_replicas_and_repl_timeout(ports):
+    assert same_on_both(ports, _shared_snapshot) == (True, b"+FULLRESYNC")
+
+
+def _cli_rdb(port: int, tmp: str):
+    """redis-cli --rdb / --functions-rdb: REPLCONF rdb-only and rdb-filter-only."""
+    r = redis.Redis(port=port)
+    r.config_set("repl-diskless-sync-delay", 0)
+    r.flushall()
+    r.set("cli:key", "value")
+    r.function_load("#!lua name=clilib\nredis.register_function('clif', function() return 1 end)",
+                    replace=True)
+    seen = []
+    for option in ("--rdb", "--functions-rdb"):
+        path = os.path.join(tmp, f"{port}{option}.rdb")
+        done = subprocess.run(["redis-cli", "-p", str(port), option, path], capture_output=True,
+                              timeout=60)
+        with open(path, "rb") as f:
+            data = f.read()
+        seen.append((done.returncode, data[:5], b"cli:key" in data, b"clilib" in data))
+    _wait_for(lambda: r.info("replication")["connected_slaves"] == 0, "rdb-only replicas gone")
+    r.function_delete("clilib")
+    r.close()
+    return seen
+
+
+def test_redis_cli_rdb_and_functions_rdb(ports, tmp_path):
+    assert same_on_both(ports, _cli_rdb, str(tmp_path)) == [
+        (0, b"REDIS", True, True), (0, b"REDIS", False, True)]

@@ -115,7 +115,8 @@ class RdbTransfer:
         if not links:
             self.primary.transfer_failed(self, "no replica left")
             return
-        if any(link.client.output_bytes() > HIGH_WATER for link in links):
+        high = self.primary.high_water(links[0].client)
+        if any(link.client.output_bytes() > high for link in links):
             return self._pause()
         try:
             data = os.read(self.fd, CHUNK)
@@ -304,6 +305,18 @@ class Primary:
         if self.engine.loop is not None:
             self.engine.loop.call_soon(self.maybe_start)
 
+    def high_water(self, client) -> int:
+        """Unsent RDB bytes a replica may have before reading the snapshot pauses: well
+        under its output limits, which the snapshot must not trip (Redis does not count
+        it against them)."""
+        server = client.server
+        high = HIGH_WATER
+        if server is not None and server.obuf_limits_active:
+            for limit in server.obuf_limits["replica"][:2]:
+                if limit:
+                    high = min(high, max(limit // 4, 16384))
+        return high
+
     def held_over_limit(self, link) -> None:
         """The stream held for a replica during its sync counts against
         client-output-buffer-limit replica, as Redis's output buffer does."""
@@ -311,20 +324,8 @@ class Primary:
         server = client.server
         if server is None or not server.obuf_limits_active or client.closing:
             return
-        hard, soft, seconds = server.obuf_limits["replica"]
-        used = link.pending_bytes + client.output_bytes()
-        over = bool(hard) and used >= hard
-        if soft and used >= soft:
-            now = self.engine.clock.ms() // 1000
-            if not client.obuf_soft_since:
-                client.obuf_soft_since = now
-            elif now - client.obuf_soft_since > seconds:
-                over = True
-        else:
-            client.obuf_soft_since = 0
-        if over:
+        if server.check_output_limits(client, link.pending_bytes):
             link.pending, link.pending_bytes = [], 0
-            server.close_over_limit(client)
 
     # -- acknowledgements and WAIT -------------------------------------------------------
 
@@ -371,13 +372,22 @@ class Primary:
         else:
             self.engine.busy &= ~BUSY_NOREPLICAS
 
+    def write_refusal(self) -> ErrorReply | None:
+        """-NOREPLICAS while fewer good replicas than min-replicas-to-write (scripts'
+        writes are checked here too, as Redis's scriptVerifyWriteCommandAllow)."""
+        if self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
+            return None
+        return ErrorReply(NOREPLICAS)
+
     def gate(self, client, cmd, args):
-        if not self.engine.busy & BUSY_NOREPLICAS or client.kind == "master":
+        if not self.engine.busy & BUSY_NOREPLICAS or client.kind == "master" or \
+                client.kind == "script":
             return None
         if not (cmd.is_write or (cmd.name == "exec" and client.multi and
                                  any(queued[0].is_write for queued in client.multi))):
             return None
-        if self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
+        refusal = self.write_refusal()
+        if refusal is None:
             return None
         return self.engine.reject(cmd, CommandError(NOREPLICAS))
 

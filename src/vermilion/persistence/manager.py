@@ -496,8 +496,7 @@ class Persistence:
     def _base_chunks(self):
         engine = self.engine
         if self.config["aof-use-rdb-preamble"]:
-            return iter_rdb(engine.dbs if data else (),
-                        functions=self.function_codes() if functions else (), aof_base=True,
+            return iter_rdb(engine.dbs, functions=self.function_codes(), aof_base=True,
                             config_values=self.config.values, now_ms=engine.clock.ms(),
                             checksum=self.config["rdbchecksum"])
         return rewrite_commands(engine.dbs, self.function_codes())
@@ -741,7 +740,8 @@ class Persistence:
         policy = self.config["maxmemory-policy"]
         lru_mode = 2 if "lfu" in policy else 1 if "lru" in policy else 0
         from ..engine.memory import rss_bytes
-        return iter_rdb(engine.dbs, functions=self.function_codes(),
+        return iter_rdb(engine.dbs if data else (),
+                        functions=self.function_codes() if functions else (),
                         config_values=self.config.values, used_mem=rss_bytes(),
                         lru_mode=lru_mode, now_ms=engine.clock.ms(),
                         checksum=self.config["rdbchecksum"])

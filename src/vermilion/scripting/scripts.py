@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 
-from ..engine.engine import BUSY_SCRIPT
+from ..engine.engine import BUSY_NOREPLICAS, BUSY_SCRIPT
 from ..engine.errors import CommandError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import fastpath
@@ -456,6 +456,10 @@ class Scripts:
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
+        if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
+            refusal = engine.replication_primary.write_refusal()
+            if refusal is not None:
+                return refusal
         # Redis's scriptVerifyOOM: OOM found when the script started stops its first
         # denyoom command, unless the script already wrote (it cannot stop halfway).
         if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:

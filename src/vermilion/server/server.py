@@ -358,7 +358,7 @@ class Server:
             return "pubsub"
         return "normal"
 
-    def check_output_limits(self, client: Connection) -> bool:
+    def check_output_limits(self, client: Connection, held: int = 0) -> bool:
         """Close `client` if its unsent output is over its class's limits.
 
         As in Redis: at or over the hard limit closes at once; at or over the soft
@@ -366,11 +366,12 @@ class Server:
         later (whole seconds, like Redis's unixtime) is closed. Falling under the
         soft limit resets the timer. The output counted is what the socket has not
         taken yet (the transport's buffer plus pushes not yet flushed), so a
-        subscriber that stops reading costs at most about its limit. Returns True
+        subscriber that stops reading costs at most about its limit; `held` adds
+        output kept back elsewhere (a replica's stream during its sync). Returns True
         when the client was closed.
         """
         hard, soft, seconds = self.obuf_limits[self.output_class(client)]
-        used = client.output_bytes()
+        used = client.output_bytes() + held
         over = bool(hard) and used >= hard
         if soft and used >= soft:
             now = self.engine.clock.ms() // 1000
