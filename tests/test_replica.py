@@ -7,7 +7,6 @@ fields), never on a fixed delay.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis
@@ -16,18 +15,7 @@ import vermilion
 from vermilion.patterns import Lock, LockNotReplicated
 from persistence_support import vermilion as vermilion_process
 from rawclient import RawClient
-from support import RedisProcess, require_reference
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+from support import RedisProcess, require_reference, wait_for
 
 
 def link_up(client) -> bool:
@@ -38,7 +26,7 @@ def wait_caught_up(primary, replica, timeout: float = 30.0) -> int:
     """The replica applied everything the primary produced so far."""
     target = primary.info("replication")["master_repl_offset"]
     wait_for(lambda: replica.info("replication").get("slave_repl_offset", -1) >= target,
-             timeout, f"replica offset {target}")
+             f"replica offset {target}", timeout)
     return target
 
 

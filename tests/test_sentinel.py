@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 import redis
@@ -19,7 +18,7 @@ from redis.sentinel import Sentinel
 from vermilion.patterns import Lock
 
 from persistence_support import vermilion
-from support import IN_CI, free_port, wait_port
+from support import IN_CI, free_port, wait_for as wait_until, wait_port
 
 MASTER_NAME = "mymaster"
 
@@ -34,18 +33,10 @@ def sentinel_binary() -> str:
     return path
 
 
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def wait_for(predicate, what: str = "condition"):
+    # The servers restart or fail over meanwhile: their errors mean "not yet".
+    return wait_until(predicate, what, 60.0, (redis.ConnectionError, redis.TimeoutError,
+                                              redis.ResponseError))
 
 
 class SentinelProcess:
