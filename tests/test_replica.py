@@ -218,6 +218,12 @@ def test_replica_refuses_writes_and_hides_expired_keys(plain_redis_primary):
             one.execute_command("EXEC")
         one.close()
         assert replica.get("kept") == b"v"
+        # Scripts run, but their writes are refused (Redis's scriptCall), pcall included.
+        with pytest.raises(redis.ReadOnlyError, match="read only replica. script: "):
+            replica.eval("return redis.call('set', 'x', 1)", 0)
+        with pytest.raises(redis.ReadOnlyError, match="^You can't write against a read only replica.$"):
+            replica.eval("return redis.pcall('set', 'x', 1)", 0)
+        assert replica.eval("#!lua flags=no-writes\nreturn redis.call('get', 'kept')", 0) == b"v"
         # Logically expired: hidden from reads, but the key stays until the primary's DEL.
         wait_for(lambda: replica.get("soon") is None, what="expiry on the replica's clock")
         assert replica.dbsize() == 2 and replica.exists("soon") == 0

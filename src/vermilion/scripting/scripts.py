@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 
-from ..engine.engine import BUSY_NOREPLICAS, BUSY_SCRIPT
+from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
 from ..engine.errors import CommandError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import fastpath
@@ -52,6 +52,7 @@ _ARITY = ErrorReply(_ERR_ARITY)
 _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
 _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
+_REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -456,6 +457,10 @@ class Scripts:
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
+        # A read-only replica: scripts may run, but not write (Redis's scriptCall).
+        if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
+                and ctx.caller.kind != "master":
+            return _REPLICA_READONLY
         if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:
