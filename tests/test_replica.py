@@ -224,6 +224,8 @@ def test_replica_refuses_writes_and_hides_expired_keys(plain_redis_primary):
         with pytest.raises(redis.ReadOnlyError, match="^You can't write against a read only replica.$"):
             replica.eval("return redis.pcall('set', 'x', 1)", 0)
         assert replica.eval("#!lua flags=no-writes\nreturn redis.call('get', 'kept')", 0) == b"v"
+        with pytest.raises(redis.ReadOnlyError, match="^You can't write against a read only replica.$"):
+            replica.eval("#!lua\nreturn redis.call('get', 'kept')", 0)    # may write: not run
         # Logically expired: hidden from reads, but the key stays until the primary's DEL.
         wait_for(lambda: replica.get("soon") is None, what="expiry on the replica's clock")
         assert replica.dbsize() == 2 and replica.exists("soon") == 0

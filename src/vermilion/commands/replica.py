@@ -25,6 +25,8 @@ NOTICE = 25
 READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 MASTERDOWN = ErrorReply(b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is "
                         b"set to 'no'.")
+# Scripts that declare they may write (a shebang without no-writes) count as writes.
+_SCRIPT_CALLS = frozenset(("eval", "evalsha", "fcall"))
 ALREADY_CONNECTED = Status(b"OK Already connected to specified master")
 
 
@@ -80,7 +82,9 @@ def replica_gate(client, cmd, args):
     if link is None or client.kind == "master":
         return None
     config = engine.config
-    if config["replica-read-only"] and cmd.is_write and client.kind != "script":
+    if config["replica-read-only"] and client.kind != "script" and \
+            (cmd.is_write or (cmd.name in _SCRIPT_CALLS and
+                              engine.scripts.may_write(args, cmd.name, declared=True))):
         return READONLY
     if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
         return MASTERDOWN

@@ -256,30 +256,34 @@ class Scripts:
         return self.run(client, self.eval_lua, self.eval_client, script.fn, script.sha, True,
                         numkeys, args, read_only)
 
-    def may_write(self, args: list, kind: str) -> bool:
+    def may_write(self, args: list, kind: str, declared: bool = False) -> bool:
         """Does this EVAL/EVALSHA/FCALL count as a write (CLIENT PAUSE WRITE holds it)?
 
         As Redis's evalGetCommandFlags/fcallGetCommandFlags: a script or function
         that declares flags writes unless it says no-writes; one without a
-        shebang, or one not found, may write.
+        shebang, or one not found, may write. With `declared`, only a declared
+        write counts (a read-only replica refuses those before they run).
         """
+        unknown = not declared
         if len(args) < 2:
-            return True
+            return unknown
         if kind == "fcall":
             func = self.functions.get(args[1].lower())
-            return func is None or "no-writes" not in func.flags
+            return unknown if func is None else "no-writes" not in func.flags
         if kind == "evalsha":
             sha = args[1]
             script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
-            return script is None or not script.shebang or "no-writes" not in script.flags
+            if script is None or not script.shebang:
+                return unknown
+            return "no-writes" not in script.flags
         script = self.by_body.get(args[1])
         if script is not None:
-            return not script.shebang or "no-writes" not in script.flags
+            return unknown if not script.shebang else "no-writes" not in script.flags
         try:
             flags, shebang, _ = parse_shebang(args[1])
         except CommandError:
-            return True
-        return not shebang or "no-writes" not in flags
+            return unknown
+        return unknown if not shebang else "no-writes" not in flags
 
     # -- FCALL ------------------------------------------------------------------------------
 
