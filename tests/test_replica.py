@@ -307,6 +307,20 @@ def test_stale_data_and_link_down_fields():
         r.close()
 
 
+def test_writable_replica_expires_its_own_keys():
+    with vermilion.embedded() as nowhere:
+        dead_port = nowhere.port
+    with vermilion.embedded(replicaof=("127.0.0.1", dead_port)) as server:
+        r = server.client()
+        r.config_set("replica-read-only", "no")
+        before = r.info("stats")["expired_keys"]
+        r.set("mine", "v", px=1)
+        # Written here, so expired here by the active cycle (the master would never DEL it).
+        wait_for(lambda: r.info("stats")["expired_keys"] == before + 1, what="active expiry")
+        assert r.get("mine") is None and r.dbsize() == 0
+        r.close()
+
+
 def test_replicaof_errors():
     with vermilion.embedded() as server:
         r = server.client()

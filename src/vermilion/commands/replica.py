@@ -75,23 +75,64 @@ command("slaveof", arity=3, flags="admin noscript stale no_async_loading", acl="
     _replicaof)
 
 
-def replica_gate(client, cmd, args):
-    """READONLY and MASTERDOWN (a gate hook, active while this server is a replica)."""
-    engine = client.engine
-    link = engine.master_link
-    if link is None or client.kind == "master":
+class ReplicaGate:
+    """READONLY and MASTERDOWN (a gate hook, active while this server is a replica), and
+    the keys clients write on a writable replica: those expire here (Redis's
+    slaveKeysWithExpire), while the master's keys wait for the master's DEL."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.local_keys: set = set()        # (db index, key) written by clients here
+
+    def __call__(self, client, cmd, args):
+        engine = self.engine
+        link = engine.master_link
+        if link is None or client.kind == "master":
+            return None
+        config = engine.config
+        writes = cmd.is_write or (cmd.name in _SCRIPT_CALLS and
+                                  engine.scripts.may_write(args, cmd.name, declared=True))
+        if writes and client.kind != "script":
+            if config["replica-read-only"]:
+                return READONLY
+            index = client.db.index
+            try:
+                positions = cmd.key_indexes(args)
+            except CommandError:
+                positions = ()          # the command itself will refuse these arguments
+            for i in positions:
+                self.local_keys.add((index, args[i]))
+        if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
+            return MASTERDOWN
         return None
-    config = engine.config
-    if config["replica-read-only"] and client.kind != "script" and \
-            (cmd.is_write or (cmd.name in _SCRIPT_CALLS and
-                              engine.scripts.may_write(args, cmd.name, declared=True))):
-        return READONLY
-    if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
-        return MASTERDOWN
-    return None
+
+    def expire_local_keys(self, now_ms: int) -> None:
+        """Cron: delete the due keys among those written here (with DEL to the AOF)."""
+        engine = self.engine
+        keys = self.local_keys
+        if not keys:
+            return
+        if engine.master_link is None:
+            keys.clear()
+            return
+        suspended = engine.expiry_suspended
+        engine.expiry_suspended = False
+        try:
+            for index, key in list(keys):
+                db = engine.dbs[index]
+                when = db.expires.get(key)
+                if when is None:
+                    keys.discard((index, key))      # gone, or no TTL: nothing to expire
+                elif when < now_ms:
+                    keys.discard((index, key))
+                    db.expire_now(key)
+        finally:
+            engine.expiry_suspended = suspended
 
 
 @extension
 def _setup(engine) -> None:
+    gate = ReplicaGate(engine)
     # First: Redis checks these before queueing inside MULTI (so EXEC then aborts).
-    engine.add_gate_hook(replica_gate, first=True)
+    engine.add_gate_hook(gate, first=True)
+    engine.add_cron_task(gate.expire_local_keys)
