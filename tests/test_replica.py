@@ -13,6 +13,7 @@ import redis
 
 import vermilion
 from vermilion.patterns import Lock, LockNotReplicated
+from vermilion.pytest_plugin import vermilion_replicated_factory
 from persistence_support import vermilion as vermilion_process
 from rawclient import RawClient
 from support import RedisProcess, require_reference, wait_for
@@ -440,3 +441,18 @@ def test_loading_while_syncing_and_masterauth(tmp_path):
     finally:
         server.kill()
         proc.stop()
+
+
+replicated = vermilion_replicated_factory(2, scope="module")
+
+
+def test_pytest_helper_starts_a_synced_primary_with_replicas(replicated):
+    primary = replicated.primary.client()
+    primary.set("through", "the fixture")
+    replicated.wait_in_sync()
+    for server in replicated.replicas:
+        with server.client() as replica:
+            assert replica.get("through") == b"the fixture"
+            assert replica.info("replication")["master_port"] == replicated.primary.port
+    assert primary.info("replication")["connected_slaves"] == 2
+    primary.close()
