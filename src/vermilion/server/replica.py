@@ -110,7 +110,6 @@ class MasterLink:
         self.parser: RequestParser | None = None
         self.unfed = b""                # received bytes of a command not complete yet
         self.pending_stream = b""       # stream bytes that arrived with the RDB's end
-        self.first_error_logged = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -150,9 +149,7 @@ class MasterLink:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    async def _run(self, delay: float = 0.0) -> None:
-        if delay:
-            await asyncio.sleep(delay)
+    async def _run(self) -> None:
         while not self.stopped:
             try:
                 await self._session()
@@ -160,6 +157,9 @@ class MasterLink:
                 raise
             except (OSError, EOFError, LinkError, ProtocolError, asyncio.IncompleteReadError,
                     asyncio.TimeoutError) as err:
+                self._link_down(err)
+            except Exception as err:        # a bug: log it, and keep the replica trying
+                log.exception("Replication link failed")
                 self._link_down(err)
             if self.stopped:
                 return
