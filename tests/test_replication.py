@@ -1,4 +1,10 @@
-"""SYNC, master side: the dataset as an RDB payload, then the propagated writes."""
+"""Replication, primary side, against real redis-server 7.0.
+
+Raw replicas (SYNC, PSYNC by hand) run the same scenario on redis-server and on
+Vermilion and compare what they see; real redis-server replicas of a Vermilion
+primary (processes started here, on loopback, killed in teardown) sync during
+writes and must end with the same dataset. Every wait polls the servers' state.
+"""
 from __future__ import annotations
 
 import os
@@ -141,14 +147,17 @@ def _psync_stream(port: int):
     s.close()
     info.close()
     c.close()
-    return (replies, word, len(replid), rdb[:5], slave0.split(",")[:2], first, second, getack,
+    # The snapshot names its history and the db the stream has selected, as Redis's does.
+    aux = [field in rdb for field in (b"repl-stream-db", b"repl-id(" + replid, b"repl-offset")]
+    return (replies, word, len(replid), rdb[:5], aux, slave0.split(",")[:2], first, second, getack,
             waited, role.value[0], [r.value for r in role.value[2].value], stats)
 
 
 def test_psync_full_diskless_then_stream_wait_and_getack(ports):
     result = same_on_both(ports, _psync_stream)
     assert result[1] == b"+FULLRESYNC"
-    assert result[8] == (":", 1)
+    assert result[4] == [True, True, True]
+    assert result[9] == (":", 1)
 
 
 # -- a real redis-server replicating from Vermilion ------------------------------------------------
@@ -198,6 +207,9 @@ class _Writer(threading.Thread):
             p.sadd("w:set", i % 40)
             p.xadd("w:stream", {"i": i}, maxlen=100, approximate=False)
             p.pexpire(f"w:s:{i % 50}", 100000)
+            p.set(f"w:ttl:{i % 10}", i, px=3)           # expires on the primary: DEL follows
+            p.eval("redis.call('incr', KEYS[1]); return redis.call('lpush', KEYS[2], ARGV[1])",
+                   2, "w:lua", "w:lualist", i)
             p.execute()
             if i % 7 == 0:
                 self.r.xreadgroup("wg", "c1", {"w:stream": ">"}, count=2)
@@ -236,6 +248,10 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         _wait_for(lambda: writer.count > 20, "writes after the sync")
         writer.stop.set()
         writer.join()
+        # The short-lived keys are deleted on the primary (active expiry): their DELs are
+        # in the stream the replica must reach (DBSIZE counts keys not deleted yet).
+        _wait_for(lambda: not pr.keys("w:ttl:*") and pr.dbsize() == len(pr.keys("*")),
+                  "the short TTLs deleted")
         _wait_for(lambda: _in_sync(pr, rr), "equal offsets")
         assert diff(_dataset(pr), _dataset(rr)) == []
         info = _info(pr)
@@ -250,6 +266,7 @@ def test_redis_replica_syncs_during_writes_and_resumes(tmp_path, diskless):
         # WAIT: the replica acknowledges this connection's write.
         pr.set("waited", "1")
         assert pr.execute_command("WAIT", "1", "10000") == 1
+        assert pr.execute_command("WAIT", "2", "100") == 1      # the timeout answers the count
         # Partial resync: the link is cut, writes continue, the replica comes back.
         p = pr.pipeline(transaction=False)
         p.execute_command("CLIENT", "KILL", "TYPE", "replica")
@@ -480,3 +497,27 @@ def _cli_rdb(port: int, tmp: str):
 def test_redis_cli_rdb_and_functions_rdb(ports, tmp_path):
     assert same_on_both(ports, _cli_rdb, str(tmp_path)) == [
         (0, b"REDIS", True, True), (0, b"REDIS", False, True)]
+
+
+def _backlog_ttl(port: int):
+    """repl-backlog-ttl: the backlog of a primary without replicas is freed, with a new id."""
+    c = RawClient(port)
+    c.call("CONFIG", "SET", "repl-backlog-ttl", "1")
+    s, buf = _fake_replica(port)
+    _wait_for(lambda: b"repl_backlog_active:1" in c.call("INFO", "replication").value, "a backlog")
+    before = c.call("INFO", "replication").value
+    s.close()
+    _wait_for(lambda: b"repl_backlog_active:0" in c.call("INFO", "replication").value,
+              "the backlog freed")
+    after = c.call("INFO", "replication").value
+    c.call("CONFIG", "SET", "repl-backlog-ttl", "3600")
+    c.close()
+
+    def field(text, name):
+        return text.split(name + b":")[1].split(b"\r\n")[0]
+    return field(before, b"master_replid") != field(after, b"master_replid"), \
+        field(after, b"repl_backlog_histlen")
+
+
+def test_backlog_freed_after_ttl_without_replicas(ports):
+    assert same_on_both(ports, _backlog_ttl) == (True, b"0")

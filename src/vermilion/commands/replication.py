@@ -155,7 +155,7 @@ class Primary:
         self.repl.over_limit = self.held_over_limit
         self.transfer: RdbTransfer | None = None
         self.start_timer = None
-        self.waiters: dict = {}          # WAIT clients -> (offset, numreplicas)
+        self.waiters: dict = {}          # WAIT clients -> (their Waiter, offset, numreplicas)
         self.getack_scheduled = False
         self.cron_second = 0
         self.failover_target = None      # (host, port) FAILOVER hands over to
@@ -209,6 +209,10 @@ class Primary:
         persistence = engine.persistence
         log.info("Starting BGSAVE for SYNC with target: %s", "replicas sockets" if diskless else "disk")
         transfer = RdbTransfer(self, links, diskless)
+        # The snapshot holds everything fed so far: none of it may be held for them.
+        repl.flush()
+        offset = repl.master_repl_offset
+        repl_info = (repl.stream_db(), repl.replid, offset)
         if diskless:
             rfd, wfd = os.pipe()
             mark = os.urandom(20).hex().encode()
@@ -216,7 +220,8 @@ class Primary:
             keys, functions = links[0].req
 
             def work():
-                for block in _chain((b"$EOF:" + mark + b"\r\n",), chunks(keys, functions), (mark,)):
+                for block in _chain((b"$EOF:" + mark + b"\r\n",), chunks(keys, functions, repl_info),
+                                    (mark,)):
                     view = memoryview(block)
                     while view:
                         view = view[os.write(wfd, view):]
@@ -228,7 +233,7 @@ class Primary:
                 os.close(rfd)
         else:
             rfd = -1
-            child = persistence.child if persistence.bgsave() else None
+            child = persistence.child if persistence.bgsave(repl_info) else None
         if child is None:
             log.warning("BGSAVE for replication failed")
             for link in links:
@@ -237,7 +242,6 @@ class Primary:
             return
         self.transfer = transfer
         child.on_done = lambda ok, info: self.child_done(transfer, ok)
-        offset = repl.master_repl_offset
         # The next write selects its database again: a new replica has none selected.
         repl.selected_db = -1
         for link in links:
@@ -341,12 +345,11 @@ class Primary:
         if not self.waiters:
             return
         blocking = self.engine.blocking
-        for client, (offset, numreplicas) in list(self.waiters.items()):
-            count = self.repl.acked(offset)
-            waiter = client.blocked
-            if waiter is None:
-                self.waiters.pop(client, None)
+        for client, (waiter, offset, numreplicas) in list(self.waiters.items()):
+            if client.blocked is not waiter:        # answered (timeout, CLIENT UNBLOCK)
+                del self.waiters[client]
                 continue
+            count = self.repl.acked(offset)
             waiter.timeout_reply = count
             if count >= numreplicas:
                 self.waiters.pop(client, None)
@@ -375,13 +378,14 @@ class Primary:
     def write_refusal(self) -> ErrorReply | None:
         """-NOREPLICAS while fewer good replicas than min-replicas-to-write (scripts'
         writes are checked here too, as Redis's scriptVerifyWriteCommandAllow)."""
-        if self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
+        if self.repl.role != "master" or self.repl.good_replicas(self.engine.clock.ms()) >= self.engine.config["min-replicas-to-write"]:
             return None
         return ErrorReply(NOREPLICAS)
 
     def gate(self, client, cmd, args):
+        # A replica never refuses for lack of replicas (Redis's checkGoodReplicasStatus).
         if not self.engine.busy & BUSY_NOREPLICAS or client.kind == "master" or \
-                client.kind == "script":
+                client.kind == "script" or self.repl.role != "master":
             return None
         if not (cmd.is_write or (cmd.name == "exec" and client.multi and
                                  any(queued[0].is_write for queued in client.multi))):
@@ -516,6 +520,7 @@ def primary_of(engine) -> Primary:
 
 def _become_replica(client, pre_psync: bool):
     engine = client.engine
+    engine.replication.flush()
     link = engine.replication.attach(client)
     client.kind = "replica"
     link.pre_psync = pre_psync
@@ -703,7 +708,7 @@ def wait(client, args):
     reply = engine.blocking.block(client, [], timeout_ms, _serve_nothing, acked)
     if client.blocked is not None:
         primary = primary_of(engine)
-        primary.waiters[client] = (offset, numreplicas)
+        primary.waiters[client] = (client.blocked, offset, numreplicas)
         primary.request_acks()
     return reply
 

@@ -174,6 +174,7 @@ def _stats_section(engine):
 
 def _replication_section(engine):
     repl = engine.replication
+    repl.flush()
     config = engine.config
     out = [("role", repl.role)]
     if repl.role != "master" and repl.replica_info is not None:

@@ -35,9 +35,12 @@ Feeding the stream
     encoded command. It does nothing while ``role == "slave"``: a replica forwards
     its primary's bytes instead of its own effects.
 
-    `feed(data)` appends raw stream bytes: the backlog grows, the offset advances by
-    exactly ``len(data)``, online replicas get the bytes at once and replicas still
-    waiting for their RDB keep them until `ReplicaLink.go_online`. The replica side
+    `feed(data)` appends raw stream bytes: the offset advances by exactly
+    ``len(data)`` at once; at the end of the event-loop turn (`flush`, also called
+    by whatever reads the backlog or changes which replicas get what) the bytes of
+    the turn go to the backlog in one piece, to online replicas, and to replicas
+    still waiting for their RDB, which keep them until `ReplicaLink.go_online`.
+    Call `flush()` before reading ``backlog`` or setting a link's ``start_offset``. The replica side
     calls it with the bytes its primary sent (after applying them), which is how
     chained sub-replicas and the replica's own backlog follow the primary byte for
     byte.
@@ -56,7 +59,9 @@ Hooks the replica side fills in
     FAILOVER: stop being a replica; the PSYNC then proceeds as on a primary),
     ``replica_info()`` (the INFO replication pairs Redis prints between ``role``
     and ``connected_slaves`` on a replica: master_host ... slave_announced),
-    ``role_reply()`` (ROLE's reply on a replica), ``become_replica(host, port)`` and
+    ``role_reply()`` (ROLE's reply on a replica), ``master_stream_db()`` (the database
+    our primary's stream has selected: a sub-replica's snapshot names it, since the
+    forwarded stream will not select it again), ``become_replica(host, port)`` and
     ``become_primary()`` (what REPLICAOF host port / NO ONE do; FAILOVER calls them:
     while ``failover_state == "failover-in-progress"`` the PSYNC sent to the new
     primary carries ``FAILOVER`` and its outcome is reported with
@@ -70,9 +75,8 @@ Acknowledgements
 from __future__ import annotations
 
 import os
-from collections import deque
 
-from ..persistence.aof import encode_command, select_command
+from ..persistence.aof import fast_encode_command, select_command
 
 
 def random_replid() -> str:
@@ -80,50 +84,65 @@ def random_replid() -> str:
 
 
 class Backlog:
-    """The last `size` bytes of the replication stream.
+    """The last `size` bytes of the replication stream, in a fixed ring.
 
     ``first_offset`` is the stream offset of the oldest byte held (Redis's
     repl_backlog_first_byte_offset) and ``histlen`` how many bytes are held;
     the newest byte is at ``first_offset + histlen - 1``. The bound is exact:
-    ``histlen <= size`` after every append.
+    ``histlen <= size`` after every append, and an append costs a copy of the
+    appended bytes only.
     """
 
-    __slots__ = ("size", "chunks", "histlen", "first_offset")
+    __slots__ = ("size", "buf", "histlen", "first_offset", "end")
 
     def __init__(self, size: int, next_offset: int):
-        self.size = size
-        self.chunks: deque = deque()
+        self.size = max(size, 1)
+        # Written through a memoryview: slice assignment is several times cheaper there.
+        self.buf = memoryview(bytearray(self.size))
         self.histlen = 0
         self.first_offset = next_offset     # offset the first byte appended will have
+        self.end = 0                        # where the next byte goes in `buf`
 
     def append(self, data: bytes) -> None:
-        chunks = self.chunks
-        chunks.append(data)
-        self.histlen += len(data)
-        excess = self.histlen - self.size
-        while excess > 0:
-            head = chunks[0]
-            if len(head) <= excess:
-                chunks.popleft()
-                cut = len(head)
-            else:
-                chunks[0] = head[excess:]
-                cut = excess
-            self.histlen -= cut
-            self.first_offset += cut
-            excess -= cut
-
-    def resize(self, size: int) -> None:
-        self.size = max(size, 1)
-        self.append(b"")
+        n = len(data)
+        size = self.size
+        buf = self.buf
+        if n >= size:
+            buf[:] = data[n - size:]
+            self.first_offset += self.histlen + n - size
+            self.histlen = size
+            self.end = 0
+            return
+        end = self.end
+        room = size - end
+        if n <= room:
+            buf[end:end + n] = data
+        else:
+            buf[end:] = data[:room]
+            buf[:n - room] = data[room:]
+        self.end = (end + n) % size
+        histlen = self.histlen + n
+        if histlen > size:
+            self.first_offset += histlen - size
+            histlen = size
+        self.histlen = histlen
 
     def since(self, offset: int) -> bytes:
         """The bytes from stream offset `offset` (first_offset <= offset <= end + 1)."""
-        skip = offset - self.first_offset
-        data = b"".join(self.chunks)
-        if len(self.chunks) > 1:
-            self.chunks = deque((data,))
-        return data[skip:]
+        count = self.histlen - (offset - self.first_offset)
+        if count <= 0:
+            return b""
+        start = (self.end - count) % self.size
+        if start + count <= self.size:
+            return bytes(self.buf[start:start + count])
+        return bytes(self.buf[start:]) + bytes(self.buf[:count - (self.size - start)])
+
+    def resize(self, size: int) -> None:
+        """Keep the newest bytes that fit the new size."""
+        held = self.since(self.first_offset)
+        first = self.first_offset
+        self.__init__(size, first)
+        self.append(held)
 
 
 class ReplicaLink:
@@ -181,6 +200,7 @@ class Replication:
         self.backlog: Backlog | None = None
         self.no_replicas_since_ms = 0    # for repl-backlog-ttl
         self.replicas: dict = {}         # client -> ReplicaLink
+        self.unsent: list = []           # fed in this event-loop turn, not yet in backlog/replicas
         self.selected_db = -1
         self.sync_full = 0
         self.sync_partial_ok = 0
@@ -195,6 +215,7 @@ class Replication:
         self.failover_request = None     # accept PSYNC ... FAILOVER from this client: become primary
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
+        self.master_stream_db = None     # the db our primary's stream has selected
         self.become_replica = None       # replicate (host, port), as REPLICAOF (FAILOVER)
         self.become_primary = None       # stop replicating, as REPLICAOF NO ONE (FAILOVER ABORT)
         # Set by commands/replication.py: the replica side reports whether the target
@@ -202,7 +223,15 @@ class Replication:
         self.failover_finished = None
 
     def backlog_bytes(self) -> int:
+        self.flush()
         return self.backlog.histlen if self.backlog is not None else 0
+
+    def stream_db(self) -> int:
+        """The database the stream that follows a snapshot has selected (the
+        snapshot's repl-stream-db)."""
+        if self.role != "master" and self.master_stream_db is not None:
+            return self.master_stream_db()
+        return max(self.selected_db, 0)
 
     def reset_stats(self) -> None:
         self.sync_full = self.sync_partial_ok = self.sync_partial_err = 0
@@ -214,15 +243,35 @@ class Replication:
             return
         if db_index != self.selected_db:
             self.selected_db = db_index
-            self.feed(select_command(db_index) + encode_command(argv))
+            self.feed(select_command(db_index) + fast_encode_command(argv))
         else:
-            self.feed(encode_command(argv))
+            self.feed(fast_encode_command(argv))
 
     def feed(self, data: bytes) -> None:
         backlog = self.backlog
         if backlog is None:
             return
         self.master_repl_offset += len(data)
+        unsent = self.unsent
+        unsent.append(data)
+        if len(unsent) == 1:
+            loop = self.engine.loop
+            if loop is None:
+                self.flush()
+            else:
+                loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand what `feed` collected in this event-loop turn to the backlog and the
+        replicas, as one piece (a write per turn and replica, like every reply)."""
+        unsent = self.unsent
+        if not unsent:
+            return
+        data = b"".join(unsent) if len(unsent) > 1 else unsent[0]
+        self.unsent = []
+        backlog = self.backlog
+        if backlog is None:
+            return
         backlog.append(data)
         for link in self.replicas.values():
             if link.streaming:
@@ -245,6 +294,7 @@ class Replication:
 
     def free_backlog(self) -> None:
         self.backlog = None
+        self.unsent = []
         sinks = self.engine.sinks
         if self.sink in sinks:
             sinks.remove(self.sink)
@@ -265,6 +315,7 @@ class Replication:
         self.new_replid()
 
     def can_continue(self, replid: str, offset: int) -> bool:
+        self.flush()
         backlog = self.backlog
         if backlog is None:
             return False
@@ -305,8 +356,9 @@ class Replication:
     def cron(self, now_ms: int) -> None:
         """Free a primary's backlog after repl-backlog-ttl without replicas."""
         ttl = self.config["repl-backlog-ttl"]
+        # Whole seconds, strictly more than the ttl, as Redis counts them.
         if self.backlog is not None and self.role == "master" and not self.replicas \
-                and ttl and now_ms - self.no_replicas_since_ms >= ttl * 1000:
+                and ttl and now_ms // 1000 - self.no_replicas_since_ms // 1000 > ttl:
             # A new id too: a replica that comes back must not PSYNC into a gap.
             self.new_replid()
             self.clear_replid2()

@@ -108,6 +108,8 @@ def _encode_unrolled(argv) -> bytes:
 # The AOF's hot encoder: the C one when vermilion._resp is built (same bytes).
 _resp = native_module("_resp")
 c_encode_command = _resp.encode_command if _resp is not None else None
+# What every propagation sink encodes with (the AOF writer, the replication stream).
+fast_encode_command = c_encode_command or _encode_unrolled
 
 
 def select_command(index: int) -> bytes:

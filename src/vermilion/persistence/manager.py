@@ -733,9 +733,10 @@ class Persistence:
     # RDB
     # ======================================================================
 
-    def rdb_chunks(self, data: bool = True, functions: bool = True):
+    def rdb_chunks(self, data: bool = True, functions: bool = True, repl_info=None):
         """The RDB of the dataset; without `data` no keys, without `functions` no
-        libraries (what a replica's REPLCONF rdb-filter-only asks for)."""
+        libraries (what a replica's REPLCONF rdb-filter-only asks for); `repl_info`
+        see iter_rdb."""
         engine = self.engine
         policy = self.config["maxmemory-policy"]
         lru_mode = 2 if "lfu" in policy else 1 if "lru" in policy else 0
@@ -744,7 +745,7 @@ class Persistence:
                         functions=self.function_codes() if functions else (),
                         config_values=self.config.values, used_mem=rss_bytes(),
                         lru_mode=lru_mode, now_ms=engine.clock.ms(),
-                        checksum=self.config["rdbchecksum"])
+                        checksum=self.config["rdbchecksum"], repl_info=repl_info)
 
     def save(self) -> bool:
         """SAVE: write the RDB in this process (blocking, as Redis)."""
@@ -767,7 +768,7 @@ class Persistence:
         self.update_misconf()
         return True
 
-    def bgsave(self) -> bool:
+    def bgsave(self, repl_info=None) -> bool:
         if self.child is not None:
             return False
         path = self.rdb_path()
@@ -776,7 +777,8 @@ class Persistence:
         chunks = self.rdb_chunks
 
         def work():
-            n = write_rdb_file(path, chunks(), tmp=os.path.join(directory, "temp-%d.rdb" % os.getpid()))
+            n = write_rdb_file(path, chunks(repl_info=repl_info),
+                               tmp=os.path.join(directory, "temp-%d.rdb" % os.getpid()))
             return {"bytes": n}
 
         child = self.fork("rdb", work)

@@ -277,13 +277,16 @@ def debug_delay(usec: int) -> None:
 
 def iter_rdb(dbs, *, functions=(), aof_base: bool = False, config_values: dict | None = None,
              used_mem: int = 0, lru_mode: int = 0, now_ms: int | None = None,
-             chunk: int = 1 << 20, checksum: bool = True):
+             chunk: int = 1 << 20, checksum: bool = True, repl_info: tuple | None = None):
     """Yield the RDB file for `dbs` (Database objects) in chunks of about `chunk`
     bytes; the last chunk ends with EOF and the CRC-64 of the whole file.
 
     `functions` are library codes (FUNCTION2 records). `lru_mode` 1/2 writes
     IDLE/FREQ records (what Redis does under an LRU/LFU maxmemory-policy).
     Without `checksum` the file ends with a zero CRC (rdbchecksum no).
+    `repl_info` (stream db, replid, offset) adds the repl-stream-db/repl-id/repl-offset
+    fields Redis writes into a snapshot for replicas (the db the stream that follows
+    the snapshot has selected).
     """
     from .. import REDIS_VERSION
     crc = 0
@@ -291,8 +294,12 @@ def iter_rdb(dbs, *, functions=(), aof_base: bool = False, config_values: dict |
             _aux(b"redis-ver", REDIS_VERSION.encode()),
             _aux(b"redis-bits", b"64"),
             _aux(b"ctime", b"%d" % int(time.time())),
-            _aux(b"used-mem", b"%d" % used_mem),
-            _aux(b"aof-base", b"1" if aof_base else b"0")]
+            _aux(b"used-mem", b"%d" % used_mem)]
+    if repl_info is not None:
+        stream_db, replid, offset = repl_info
+        head += [_aux(b"repl-stream-db", b"%d" % stream_db), _aux(b"repl-id", replid.encode()),
+                 _aux(b"repl-offset", b"%d" % offset)]
+    head.append(_aux(b"aof-base", b"1" if aof_base else b"0"))
     for code in functions:
         head.append(b"\xf5" + enc_str(code))
     out = head
