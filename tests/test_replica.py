@@ -245,13 +245,21 @@ def test_partial_resync_after_link_drops(plain_redis_primary):
         server.wait_replicated()
         wait_caught_up(primary, replica)
         full_before = primary.info("stats")["sync_full"]
+        # The stream selected db 3 before the link drops, and does not select it again.
+        primary3 = redis.Redis(port=plain_redis_primary.port, db=3)
+        primary3.set("in-3", "before")
+        wait_caught_up(primary, replica)
         # The primary drops us; we come back with PSYNC <replid> <offset+1>.
         primary.client_kill_filter(_type="replica")
+        primary3.set("in-3", "after")
         primary.set("b", 2)
         wait_for(lambda: primary.info("stats")["sync_partial_ok"] >= 1, what="a partial resync")
         wait_for(lambda: link_up(replica), what="link up")
         wait_caught_up(primary, replica)
         assert replica.mget("a", "b") == [b"1", b"2"]
+        with redis.Redis(port=server.port, db=3) as replica3:
+            assert replica3.get("in-3") == b"after"
+        primary3.close()
         # We drop the link ourselves: partial again.
         replica.client_kill_filter(_type="master")
         primary.set("c", 3)

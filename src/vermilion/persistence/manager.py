@@ -254,10 +254,11 @@ class Persistence:
         self.load_keys_loaded = result.keys_loaded
         self.load_keys_expired = result.keys_expired
 
-    async def load_replica_payload(self, payload: bytes) -> None:
+    async def load_replica_payload(self, payload: bytes):
         """A master's full synchronisation: the old dataset (functions too) is
         replaced by the master's RDB, loaded while other clients get -LOADING.
-        Keys already expired stay: the master's DELs remove them."""
+        Keys already expired stay: the master's DELs remove them. Returns the
+        `rdb.Loaded` (its aux fields name the database the stream has selected)."""
         engine = self.engine
         self.loading = True
         self.loading_start = time.time()
@@ -285,6 +286,7 @@ class Persistence:
         if self.aof_on:
             # The AOF must describe the new dataset: rewrite it (Redis restarts the AOF).
             self.start_rewrite()
+        return result
 
     def load_functions(self, codes) -> None:
         if not codes:

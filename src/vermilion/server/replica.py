@@ -138,6 +138,7 @@ class MasterLink:
         client, self.client = self.client, None
         if client is not None:
             client.closing = True
+            self.replication.stream_db = client.db.index
             engine = self.engine
             if engine.clients.pop(client.id, None) is not None:
                 for hook in engine.disconnect_hooks:
@@ -334,10 +335,16 @@ class MasterLink:
         log.log(NOTICE, "MASTER <-> REPLICA sync: Flushing old data")
         log.log(NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory")
         try:
-            await engine.persistence.load_replica_payload(payload)
+            loaded = await engine.persistence.load_replica_payload(payload)
         except Exception as err:
             raise LinkError("Failed trying to load the MASTER synchronization DB from disk: %s"
                             % err) from None
+        # The stream that follows continues in the database the master's had selected.
+        try:
+            db = int(loaded.aux.get(b"repl-stream-db", b"0"))
+        except ValueError:
+            db = 0
+        self.replication.stream_db = db if 0 <= db < len(engine.dbs) else 0
         self.replication.synced(replid, offset)
         self.pending_stream = rest
         log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success")
@@ -346,6 +353,8 @@ class MasterLink:
         engine = self.engine
         repl = self.replication
         client = MasterClient(engine, self)
+        # A partial resync goes on in the database the stream had selected before.
+        client.db = engine.dbs[repl.stream_db]
         peer = self.writer.get_extra_info("peername")
         local = self.writer.get_extra_info("sockname")
         client.addr = "%s:%d" % peer[:2] if peer else ""
@@ -449,9 +458,12 @@ class ReplicaRole:
         self.state.send_ack = self._send_ack
         self.state.failover_request = self._failover_request
         self.state.become_replica = self.set_master
+        self.state.master_stream_db = self._stream_db
         self.state.become_primary = self.unset_master
         # Redis's cached master: the history a reconnection asks to continue.
         self.has_cached = False
+        # The database our master's stream has selected (kept across reconnections).
+        self.stream_db = 0
         engine.startup_hooks.append(self._startup)
         engine.shutdown_hooks.append(self._shutdown)
 
@@ -484,6 +496,7 @@ class ReplicaRole:
         if was_master and not at_startup:
             # Our own history is the best guess of the new master's: try to continue it.
             self.has_cached = True
+            self.stream_db = max(self.state.selected_db, 0)
         self.state.role = "slave"
         link = MasterLink(self, host, port)
         engine.master_link = link
@@ -566,6 +579,12 @@ class ReplicaRole:
         link = self.link
         if link is not None:
             link.send_ack()
+
+    def _stream_db(self) -> int:
+        link = self.link
+        if link is not None and link.client is not None:
+            return link.client.db.index
+        return self.stream_db
 
     def _failover_request(self, client) -> None:
         """PSYNC <our replid> <offset> FAILOVER from our master: it hands over to us."""
