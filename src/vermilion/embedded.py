@@ -12,6 +12,10 @@ so no other process can take the port between choosing and binding it), or on
 a unix socket. Persistence is off unless you ask for it. ``async with`` works
 too: starting and stopping then run in a worker thread, off the event loop.
 
+Replication: `embedded(replicaof=other_server)` (or ``(host, port)``) starts a replica of
+another server, embedded or not; `wait_replicated()` returns once it is in sync.
+`vermilion.embedded_replicated(n)` starts a primary with `n` replicas (ReplicatedServers).
+
 TLS: `embedded(tls={"cert_file": ..., "key_file": ..., "ca_cert_file": ...})`
 listens with TLS on a free port (the keys are the tls-* directives without the
 prefix; "port" picks the TLS port) and, unless `port` is given too, not in
