@@ -506,7 +506,6 @@ class ReplicaRole:
         # Our replicas stay: they can continue with us (Redis 7.0 disconnects them only
         # when our history changes, at a full sync or a +CONTINUE with a new id).
         link.start()
-        log.log(NOTICE, "Connecting to MASTER %s:%d", host, port)
 
     def unset_master(self) -> None:
         """REPLICAOF NO ONE: keep the data, start a new history (replicationUnsetMaster)."""
