@@ -306,6 +306,23 @@ def test_full_resync_when_the_backlog_is_exceeded(tmp_path):
         info = _info(pr)
         assert info["repl_backlog_histlen"] == 16384
         assert info["repl_backlog_first_byte_offset"] == info["master_repl_offset"] - 16384 + 1
+        # The same fields, in the same order, as a redis-server primary with one replica.
+        reference = redis_server(os.path.join(str(tmp_path), "ref"),
+                                 "--repl-diskless-sync-delay", "0").start()
+        ref_replica = _replica(str(tmp_path), reference, "ref-r")
+        ref = reference.client()
+        _wait_for(lambda: _in_sync(ref, ref_replica.client()), "the reference pair")
+
+        def shape(port):
+            raw = RawClient(port)
+            text = raw.call("INFO", "replication").value.decode()
+            raw.close()
+            fields = [line.split(":", 1) for line in text.split("\r\n")[1:] if line]
+            return [(k, [kv.split("=")[0] for kv in v.split(",")] if k == "slave0" else None)
+                    for k, v in fields]
+        assert shape(primary.port) == shape(reference.port)
+        reference.kill()
+        ref_replica.kill()
     finally:
         for proc in (replica, primary):
             if proc is not None:
