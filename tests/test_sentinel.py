@@ -15,7 +15,7 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
-from vermilion.patterns import Lock
+from vermilion.patterns import Lock, StreamProducer, StreamWorker
 
 from persistence_support import vermilion
 from support import IN_CI, free_port, wait_for as wait_until, wait_port
@@ -112,6 +112,14 @@ def test_sentinel_fails_vermilion_over(topology):
     master = client.master_for(MASTER_NAME, socket_timeout=5)
     assert client.discover_master(MASTER_NAME) == ("127.0.0.1", primary.port)
     master.set("before", "failover")
+    # A stream worker reading through Sentinel's view of the master.
+    seen = []
+    worker = StreamWorker(master, "jobs", "workers",
+                          lambda entry: seen.append(entry.fields.get(b"n", entry.fields.get("n"))),
+                          block=0.05, retry_base=0.02).start()
+    producer = StreamProducer(master, "jobs")
+    producer.add({"n": "before"})
+    wait_for(lambda: b"before" in seen, what="the worker before the failover")
     # A lock granted with WAIT on both replicas survives the failover.
     lock = Lock(master, "job", ttl=60, min_replicas=2, replica_timeout=10)
     fence = lock.acquire(blocking=False)
@@ -139,6 +147,10 @@ def test_sentinel_fails_vermilion_over(topology):
     # A redis-py client that asks Sentinel finds the new master by itself.
     wait_for(lambda: master.set("through", "sentinel"), what="redis-py's Sentinel client")
     assert p.get("through") == b"sentinel"
+    # The worker reconnects (through Sentinel) to the new master and goes on.
+    producer.add({"n": "after"})
+    wait_for(lambda: b"after" in seen, what="the worker after the failover")
+    worker.stop(timeout=5)
     assert Lock(master, "job", ttl=60).acquire(blocking=False) is None   # still held
     assert lock.release()           # the holder releases it on the new primary
     assert Lock(master, "job", ttl=60).acquire(blocking=False) > fence
