@@ -464,3 +464,34 @@ def test_pytest_helper_starts_a_synced_primary_with_replicas(replicated):
             assert replica.info("replication")["master_port"] == replicated.primary.port
     assert primary.info("replication")["connected_slaves"] == 2
     primary.close()
+
+
+def test_info_and_role_as_a_redis_replica_shows_them(plain_redis_primary):
+    """The same primary, a redis-server replica and a Vermilion replica: INFO replication
+    lists the same fields in the same order, and ROLE has the same shape."""
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("k", "v")
+    reference = RedisProcess(require_reference(), "--replicaof", "127.0.0.1",
+                             str(plain_redis_primary.port))
+    try:
+        with vermilion.embedded(replicaof=("127.0.0.1", plain_redis_primary.port)) as server:
+            ours = server.client()
+            theirs = redis.Redis(port=reference.port)
+            for replica in (ours, theirs):
+                wait_for(lambda r=replica: link_up(r), what="both replicas in sync")
+            wait_caught_up(primary, ours)
+            wait_caught_up(primary, theirs)
+            mine, ref = ours.info("replication"), theirs.info("replication")
+            assert list(mine) == list(ref)          # the same fields, in the same order
+            for field in ("role", "master_host", "master_port", "master_link_status",
+                          "master_sync_in_progress", "slave_repl_offset", "slave_priority",
+                          "slave_read_only", "replica_announced", "connected_slaves",
+                          "master_replid", "master_repl_offset", "repl_backlog_active"):
+                assert mine[field] == ref[field], field
+            role_mine, role_ref = ours.execute_command("ROLE"), theirs.execute_command("ROLE")
+            assert role_mine[:4] == role_ref[:4] and role_mine[4] == role_ref[4]
+            theirs.close()
+            ours.close()
+    finally:
+        reference.stop()
+        primary.close()
