@@ -6,6 +6,7 @@ fields), never on a fixed delay.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -29,6 +30,18 @@ def wait_caught_up(primary, replica, timeout: float = 30.0) -> int:
     wait_for(lambda: replica.info("replication").get("slave_repl_offset", -1) >= target,
              f"replica offset {target}", timeout)
     return target
+
+
+@contextlib.contextmanager
+def synced_replica(primary_port: int, **options):
+    """An embedded Vermilion replica of the server on `primary_port`, in sync: (server, client)."""
+    with vermilion.embedded(replicaof=("127.0.0.1", primary_port), **options) as server:
+        client = server.client()
+        server.wait_replicated()
+        try:
+            yield server, client
+        finally:
+            client.close()
 
 
 @pytest.fixture(params=["disk", "diskless"])
@@ -204,10 +217,8 @@ def test_replica_refuses_writes_and_hides_expired_keys(plain_redis_primary):
     primary.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     primary.set("soon", "v", px=200)
     primary.set("kept", "v")
-    with vermilion.embedded(replicaof=("127.0.0.1", plain_redis_primary.port),
-                            config={"enable-debug-command": "yes"}) as server:
-        replica = server.client()
-        server.wait_replicated()
+    with synced_replica(plain_redis_primary.port, config={"enable-debug-command": "yes"}) \
+            as (server, replica):
         with pytest.raises(redis.ReadOnlyError, match="You can't write against a read only replica"):
             replica.set("x", 1)
         # Inside MULTI the refusal aborts the transaction, as on Redis.
@@ -240,9 +251,7 @@ def test_replica_refuses_writes_and_hides_expired_keys(plain_redis_primary):
 def test_partial_resync_after_link_drops(plain_redis_primary):
     primary = redis.Redis(port=plain_redis_primary.port)
     primary.set("a", 1)
-    with vermilion.embedded(replicaof=("127.0.0.1", plain_redis_primary.port)) as server:
-        replica = server.client()
-        server.wait_replicated()
+    with synced_replica(plain_redis_primary.port) as (server, replica):
         wait_caught_up(primary, replica)
         full_before = primary.info("stats")["sync_full"]
         # The stream selected db 3 before the link drops, and does not select it again.
@@ -274,9 +283,7 @@ def test_partial_resync_after_link_drops(plain_redis_primary):
 def test_replicaof_no_one_promotes_and_shifts_ids(plain_redis_primary):
     primary = redis.Redis(port=plain_redis_primary.port)
     primary.set("a", 1)
-    with vermilion.embedded(replicaof=("127.0.0.1", plain_redis_primary.port)) as server:
-        replica = server.client()
-        server.wait_replicated()
+    with synced_replica(plain_redis_primary.port) as (server, replica):
         offset = wait_caught_up(primary, replica)
         old_id = primary.info("replication")["master_replid"]
         assert replica.execute_command("REPLICAOF", "127.0.0.1", plain_redis_primary.port) == \
