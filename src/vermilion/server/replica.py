@@ -36,7 +36,7 @@ import time
 
 from ..engine.client import Client
 from ..engine.engine import BUSY_PAUSED, BUSY_REPLICA
-from ..engine.replies import NO_REPLY
+from ..engine.replies import ErrorReply
 from ..persistence.aof import encode_command
 from .parser import ProtocolError, RequestParser
 
@@ -407,7 +407,9 @@ class MasterLink:
                         args[1].lower() == b"getack":
                     self.send_ack()     # the offset before this command, as Redis
                 elif args:
-                    engine.execute(client, args)
+                    reply = engine.execute(client, args)
+                    if reply.__class__ is ErrorReply:
+                        self._diverged(args, reply)
                     if engine.blocking.ready:
                         engine.blocking.handle_ready()
                 repl.feed_from_master(unfed[pos:end])
@@ -415,6 +417,14 @@ class MasterLink:
         finally:
             engine.applying_master = False
         self.unfed = unfed[pos:]
+
+    def _diverged(self, args: list, reply: ErrorReply) -> None:
+        """The master's command failed here: our data may differ from the master's
+        (propagation-error-behavior ignore: log it, as Redis does, and go on)."""
+        cmd = self.engine.find_command(args[0])
+        log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after "
+                    "processing the command '%s'", reply.message.decode("utf-8", "replace"),
+                    cmd.fullname if cmd is not None else "<unknown>")
 
     def send_ack(self) -> None:
         writer = self.writer
