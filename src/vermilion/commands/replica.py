@@ -95,13 +95,20 @@ class ReplicaGate:
         if writes and client.kind != "script":
             if config["replica-read-only"]:
                 return READONLY
-            index = client.db.index
+            db = client.db
             try:
                 positions = cmd.key_indexes(args)
             except CommandError:
                 positions = ()          # the command itself will refuse these arguments
+            now = engine.clock.ms()
             for i in positions:
-                self.local_keys.add((index, args[i]))
+                key = args[i]
+                self.local_keys.add((db.index, key))
+                when = db.expires.get(key)
+                if when is not None and when < now:
+                    # A write deletes the logically expired keys it touches, so it
+                    # starts from a missing key (Redis's LOOKUP_WRITE on a replica).
+                    self._expire(db, key)
         if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
             return MASTERDOWN
         return None
@@ -115,17 +122,22 @@ class ReplicaGate:
         if engine.master_link is None:
             keys.clear()
             return
+        for index, key in list(keys):
+            db = engine.dbs[index]
+            when = db.expires.get(key)
+            if when is None:
+                keys.discard((index, key))      # gone, or no TTL: nothing to expire
+            elif when < now_ms:
+                keys.discard((index, key))
+                self._expire(db, key)
+
+    def _expire(self, db, key: bytes) -> None:
+        """Delete an expired key although a replica suspends expiry (DEL to the AOF)."""
+        engine = self.engine
         suspended = engine.expiry_suspended
         engine.expiry_suspended = False
         try:
-            for index, key in list(keys):
-                db = engine.dbs[index]
-                when = db.expires.get(key)
-                if when is None:
-                    keys.discard((index, key))      # gone, or no TTL: nothing to expire
-                elif when < now_ms:
-                    keys.discard((index, key))
-                    db.expire_now(key)
+            db.expire_now(key)
         finally:
             engine.expiry_suspended = suspended
 
