@@ -323,6 +323,14 @@ def test_full_resync_when_the_backlog_is_exceeded(tmp_path):
         assert shape(primary.port) == shape(reference.port)
         reference.kill()
         ref_replica.kill()
+        # A graceful shutdown waits for the replica to acknowledge the last write.
+        p = pr.pipeline(transaction=False)
+        p.set("last", "write")
+        p.execute_command("SHUTDOWN", "NOSAVE")
+        with pytest.raises(redis.ConnectionError):
+            p.execute()
+        primary.wait_exit()
+        assert rr.get("last") == b"write"
     finally:
         for proc in (replica, primary):
             if proc is not None:

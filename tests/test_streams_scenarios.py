@@ -68,11 +68,14 @@ def test_crashed_consumer_recovered_with_xautoclaim(r):
     r.xgroup_create("jobs", "workers", id="0")
     crashed = r.xreadgroup("workers", "crashy", {"jobs": ">"}, count=6)[0][1]
     r.xack("jobs", "workers", crashed[0][0])            # it finished one, then died
-    time.sleep(0.06)
+    # A minute passes for the crashed consumer's entries (XCLAIM ... IDLE sets their idle
+    # time; JUSTID leaves their delivery counts alone), not for the healthy one's.
+    r.xclaim("jobs", "workers", "crashy", 0, [e for e, _ in crashed[1:]], idle=60_000, justid=True)
     healthy = r.xreadgroup("workers", "healthy", {"jobs": ">"})[0][1]
     assert len(healthy) == 4
-    # Only entries idle for 50 ms are taken: the crashed consumer's.
-    cursor, claimed, deleted = r.xautoclaim("jobs", "workers", "healthy", min_idle_time=50, start_id="0")
+    # Only entries idle for 30 s are taken: the crashed consumer's.
+    cursor, claimed, deleted = r.xautoclaim("jobs", "workers", "healthy", min_idle_time=30_000,
+                                            start_id="0")
     assert [e for e, _ in claimed] == [e for e, _ in crashed[1:]]
     assert cursor == "0-0" and deleted == []
     pending = r.xpending_range("jobs", "workers", "-", "+", 100)

@@ -54,3 +54,26 @@ def test_rate_result_parsing():
     r = parse_result(10, [0, 3, -1, 1_500_000])
     assert not r and math.isinf(r.retry_after) and r.reset_after == 1.5
     assert parse_result(10, [1, 9, 0, 1_000]).headers()["RateLimit-Remaining"] == "9"
+
+
+def test_an_entry_finished_during_a_pending_read_is_not_handed_out_again():
+    # A reclaim (XAUTOCLAIM) or catch-up read answered just before an in-flight
+    # entry's ack still lists it; once its handler call has ended it must not run
+    # again. (Seen on a busy machine: an entry processed twice by one worker.)
+    from vermilion.patterns._streams_core import StreamEntry, WorkerBase
+
+    worker = WorkerBase(None, "s", "g", lambda entry: None)
+    done = StreamEntry("1-1", {"f": "v"}, 1, "s")
+    idle = StreamEntry("1-2", {"f": "v"}, 1, "s")
+    worker._in_flight[done.id] = done
+    worker._reading_pending()
+    worker._settle([done])               # acked while the read was under way
+    assert worker._accept_claimed([done, idle]) == [idle]
+    worker._in_flight[done.id] = done
+    worker._reading_pending()
+    worker._settle([done])
+    assert worker._fresh_pending([done, idle]) == [idle]
+    # Outside a pending read, finished entries are not remembered.
+    worker._settle([done])
+    worker._reading_pending()
+    assert worker._accept_claimed([done]) == [done]

@@ -40,8 +40,10 @@ replicas acknowledged within the lag.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 
 from ..engine.blocking import parse_timeout_ms
 from ..engine.engine import BUSY_NOREPLICAS, extension
@@ -464,6 +466,41 @@ class Primary:
             log.info("Failover target %s:%d is synced, failing over.", *self.failover_target)
             repl.become_replica(*self.failover_target)
 
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def before_shutdown(self, engine) -> None:
+        """Redis 7.0's shutdown of a primary: writes are paused and the online replicas
+        get up to shutdown-timeout seconds to acknowledge the whole stream (not after
+        SHUTDOWN NOW); then what is queued for them is written before the sockets close."""
+        repl = self.repl
+
+        def waiting():
+            return [link for link in repl.replicas.values() if link.state == "online"
+                    and not link.pre_psync and not link.client.closing]
+        timeout = engine.config["shutdown-timeout"]
+        if waiting() and timeout and repl.role == "master" and not engine.shutdown_now:
+            engine.pause_clients("write", engine.clock.ms() + 10**12)
+            log.warning("Waiting for replicas before shutting down.")
+            repl.feed(GETACK)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and \
+                    any(link.ack_offset < repl.master_repl_offset for link in waiting()):
+                await asyncio.sleep(0.01)
+            for link in waiting():
+                if link.ack_offset < repl.master_repl_offset:
+                    log.warning("Lagging replica %s reported offset %d behind master, lag=%d, "
+                                "state=online.", replica_name(link),
+                                repl.master_repl_offset - link.ack_offset,
+                                (engine.clock.ms() - link.ack_time_ms) // 1000)
+        repl.flush()
+        links = [link for link in repl.replicas.values() if link.streaming]
+        for link in links:
+            link.client.flush([])
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline and \
+                any(link.client.output_bytes() and not link.client.closing for link in links):
+            await asyncio.sleep(0.01)
+
     # -- the cron ---------------------------------------------------------------------
 
     def cron(self, now_ms: int) -> None:
@@ -803,4 +840,5 @@ def _setup(engine) -> None:
     engine.config.listeners.append(config_changed)
     engine.add_gate_hook(primary.gate, first=True)      # refused before MULTI queues it
     engine.add_cron_task(primary.cron)
+    engine.shutdown_hooks.append(primary.before_shutdown)
     primary.update_gate()

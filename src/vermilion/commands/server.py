@@ -598,6 +598,7 @@ def shutdown(client, args):
     if server is None:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     log.warning("User requested shutdown...")
+    engine.shutdown_now = b"now" in options
     if not server.prepare_shutdown(save, b"force" in options):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.request_shutdown("")

@@ -172,6 +172,7 @@ class Engine(EngineCore):
         self.notify_flags = 0
         self.reading = False                # a read-only command is running: count hits/misses
         self.shutdown_save = None           # SHUTDOWN SAVE/NOSAVE choice for persistence
+        self.shutdown_now = False           # SHUTDOWN NOW: replicas are not waited for
         # DEBUG subcommands other families add (DIGEST, RELOAD ...): name -> handler.
         self.debug_subcommands: dict = {}
         self.debug_help: list = []

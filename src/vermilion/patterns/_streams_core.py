@@ -263,6 +263,10 @@ class WorkerBase(StreamCore):
         self.stats = WorkerMetrics()
         self._in_flight: dict[str, StreamEntry] = {}
         self._lost: set[str] = set()  # in flight, but another consumer owns them now
+        # While a read of our own pending entries (XAUTOCLAIM, or XREADGROUP from an
+        # ID) is under way: the entries whose handler call ended meanwhile. The read
+        # may have been answered just before their ack and must not hand them out again.
+        self._settled: set[str] | None = None
         self._retry_heap: list[RetryItem] = []
         self._retry_ids: set[str] = set()
         self._claim_cursor = "0-0"
@@ -359,12 +363,37 @@ class WorkerBase(StreamCore):
     def _next_retry_in(self) -> float:
         return max(0.0, self._retry_heap[0].due - time.monotonic()) if self._retry_heap else 3600.0
 
+    def _reading_pending(self) -> None:
+        """A read of our own pending entries starts (see ``_settled``)."""
+        self._settled = set()
+
+    def _settle(self, entries: Iterable[StreamEntry]) -> None:
+        """These entries leave our hands: their handler call ended (acked, failed,
+        abandoned or buried)."""
+        for e in entries:
+            self._in_flight.pop(e.id, None)
+            self._lost.discard(e.id)
+            if self._settled is not None:
+                self._settled.add(e.id)
+
+    def _read_pending_done(self) -> set[str]:
+        settled, self._settled = self._settled or set(), None
+        return settled
+
+    def _fresh_pending(self, entries: list[StreamEntry]) -> list[StreamEntry]:
+        """Our pending entries re-read at catch-up that nobody is working on or
+        waiting to retry."""
+        settled = self._read_pending_done()
+        return [e for e in entries if e.id not in self._in_flight
+                and e.id not in self._retry_ids and e.id not in settled]
+
     def _accept_claimed(self, entries: list[StreamEntry]) -> list[StreamEntry]:
-        """Keep reclaimed entries we are not already working on; a reclaimed entry
-        waiting for its retry is simply retried now."""
+        """Keep reclaimed entries we are not already working on (or just finished);
+        a reclaimed entry waiting for its retry is simply retried now."""
+        settled = self._read_pending_done()
         out = []
         for e in entries:
-            if e.id in self._in_flight:
+            if e.id in self._in_flight or e.id in settled:
                 continue
             self._retry_ids.discard(e.id)
             out.append(e)

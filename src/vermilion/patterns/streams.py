@@ -199,17 +199,21 @@ class StreamWorker(WorkerBase):
         """Re-read our own pending entries (ID 0) before taking new ones."""
         last = "0"
         while not self._stopping.is_set():
+            with self._mutex:
+                self._reading_pending()
             entries = self._x(self._read(last, self.count, None))
+            with self._mutex:
+                fresh = self._fresh_pending(entries)
             if not entries:
                 return
-            fresh = [e for e in entries
-                     if e.id not in self._in_flight and e.id not in self._retry_ids]
             for chunk in self._chunks(fresh):
                 self._submit(chunk)
             last = entries[-1].id
 
     def _reclaim_some(self) -> None:
         limit = max(1, self._free() * (self.batch_size or 1))
+        with self._mutex:
+            self._reading_pending()
         entries, deleted, self._claim_cursor = self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
         with self._mutex:
@@ -265,9 +269,7 @@ class StreamWorker(WorkerBase):
     def _forget(self, job: _Job) -> None:
         # Under self._mutex: the job's entries leave the heartbeat and the slot count.
         self._jobs.discard(job)
-        for e in job.entries:
-            self._in_flight.pop(e.id, None)
-            self._lost.discard(e.id)
+        self._settle(job.entries)
 
     def _until_timer(self) -> float:
         t = time.monotonic()

@@ -237,6 +237,7 @@ class Server:
         option = self.config["shutdown-on-sigint" if name == "SIGINT" else "shutdown-on-sigterm"]
         flags = option.split()
         save = False if "nosave" in flags else (True if "save" in flags else None)
+        self.engine.shutdown_now = "now" in flags
         if self.prepare_shutdown(save, "force" in flags):
             self.request_shutdown("")
         else:

@@ -177,17 +177,18 @@ class StreamWorker(WorkerBase):
     async def _catch_up(self) -> None:
         last = "0"
         while not self._stopping.is_set():
+            self._reading_pending()
             entries = await self._x(self._read(last, self.count, None))
+            fresh = self._fresh_pending(entries)
             if not entries:
                 return
-            fresh = [e for e in entries
-                     if e.id not in self._in_flight and e.id not in self._retry_ids]
             for chunk in self._chunks(fresh):
                 await self._submit(chunk)
             last = entries[-1].id
 
     async def _reclaim_some(self) -> None:
         limit = max(1, (self.concurrency - len(self._tasks)) * (self.batch_size or 1))
+        self._reading_pending()
         entries, deleted, self._claim_cursor = await self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
         self._observe("deleted", len(deleted))
@@ -314,9 +315,7 @@ class StreamWorker(WorkerBase):
             log.warning("stream worker %s lost track of %s: %s", self.consumer,
                         [e.id for e in entries], exc)
         finally:
-            for e in entries:
-                self._in_flight.pop(e.id, None)
-                self._lost.discard(e.id)
+            self._settle(entries)
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.pop(task, None)
