@@ -502,3 +502,24 @@ def test_info_and_role_as_a_redis_replica_shows_them(plain_redis_primary):
     finally:
         reference.stop()
         primary.close()
+
+
+def test_repointed_replica_continues_with_partial_resync():
+    """What Sentinel does after a promotion: the other replica, pointed at the promoted
+    one, continues its history there (PSYNC from the master it leaves, now cached)."""
+    with vermilion.embedded_replicated(2) as servers:
+        primary = servers.primary.client()
+        primary.set("a", 1)
+        servers.wait_in_sync()
+        promoted, other = (s.client() for s in servers.replicas)
+        assert promoted.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+        other.replicaof("127.0.0.1", servers.replicas[0].port)
+        wait_for(lambda: link_up(other) and
+                 other.info("replication")["master_port"] == servers.replicas[0].port,
+                 what="the other replica on the promoted one")
+        stats = promoted.info("stats")
+        assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 0
+        promoted.set("b", 2)
+        wait_for(lambda: other.get("b") == b"2", what="the new primary's writes")
+        for c in (primary, promoted, other):
+            c.close()

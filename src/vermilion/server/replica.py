@@ -501,6 +501,10 @@ class ReplicaRole:
         old = self.link
         was_master = old is None
         if old is not None:
+            if old.client is not None:
+                # The master we leave becomes the cached master: the new one may be
+                # able to continue its history (Redis's replicationCacheMaster).
+                self.has_cached = True
             old.stop()
         self.state.link_up = False
         if was_master and not at_startup:
