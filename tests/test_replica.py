@@ -523,3 +523,18 @@ def test_repointed_replica_continues_with_partial_resync():
         wait_for(lambda: other.get("b") == b"2", what="the new primary's writes")
         for c in (primary, promoted, other):
             c.close()
+
+
+def test_replicaof_unblocks_blocked_clients():
+    with vermilion.embedded() as nowhere:
+        dead_port = nowhere.port
+    with vermilion.embedded() as server:
+        blocked = RawClient(server.port)
+        blocked.send("BLPOP", "list", "0")
+        r = server.client()
+        wait_for(lambda: r.info("clients")["blocked_clients"] == 1, what="the BLPOP to block")
+        assert r.replicaof("127.0.0.1", dead_port)
+        assert blocked.read() == ("-", b"UNBLOCKED force unblock from blocking operation, "
+                                       b"instance state changed (master -> replica?)")
+        blocked.close()
+        r.close()

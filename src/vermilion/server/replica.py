@@ -49,6 +49,10 @@ MAX_LINE = 64 * 1024          # a handshake reply or payload header longer than 
 EOF_MARK_LEN = 40
 
 
+UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "
+                                   b"state changed (master -> replica?)")
+
+
 class LinkError(Exception):
     """The link failed; the loop logs it and retries (the message is Redis's log line)."""
 
@@ -156,8 +160,11 @@ class MasterLink:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except (OSError, EOFError, LinkError, ProtocolError, asyncio.IncompleteReadError,
-                    asyncio.TimeoutError) as err:
+            except asyncio.TimeoutError as err:
+                if self.state in ("connecting", "handshake"):
+                    log.warning("Timeout connecting to the MASTER...")
+                self._link_down(err)
+            except (OSError, EOFError, LinkError, ProtocolError, asyncio.IncompleteReadError) as err:
                 self._link_down(err)
             except Exception as err:        # a bug: log it, and keep the replica trying
                 log.exception("Replication link failed")
@@ -500,6 +507,11 @@ class ReplicaRole:
         engine = self.engine
         old = self.link
         was_master = old is None
+        # Clients blocked on this server's data must not wait for the new master's
+        # (Redis's disconnectAllBlockedClients).
+        for client in list(engine.clients.values()):
+            if client.blocked is not None and client.kind != "master":
+                engine.blocking.answer(client, UNBLOCKED_ROLE_CHANGE)
         if old is not None:
             if old.client is not None:
                 # The master we leave becomes the cached master: the new one may be
