@@ -15,11 +15,13 @@ USAGE = """\
 Usage: vermilion server [/path/to/redis.conf] [--config FILE] [--port 6379] [--bind ADDR]
                         [--unixsocket PATH] [--dir DIR] [--NAME VALUE ...]
        vermilion worker module:handler --stream S --group G [--concurrency N] [--url URL]
+       vermilion dashboard [--url redis://host:6379] [--port 8080] [--bind ADDR] [--write yes]
        vermilion --version
        vermilion --help
 
 Any redis.conf directive can be given as --name value, e.g.
        vermilion server --port 7777 --appendonly yes --save "60 1000"
+and Vermilion's own, e.g. --metrics-port 9121 --dashboard-port 8080 (docs/dashboard.md).
 """
 
 
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "worker":
         from .patterns.worker_cli import main as worker_main
         return worker_main(argv[1:])
+    if argv[0] == "dashboard":
+        from .dashboard.cli import main as dashboard_main
+        return dashboard_main(argv[1:])
     if argv[0] != "server":
         print(f"Unknown command '{argv[0]}'.\n\n{USAGE}", end="", file=sys.stderr)
         return 1

@@ -313,6 +313,15 @@ DIRECTIVES: list[Directive] = [
     _i("unixsocketperm", 0, 0, 0o777, immutable=True),
     _i("zset-max-listpack-entries", 128), _m("zset-max-listpack-value", 64),
     _i("list-max-ziplist-size", -2, -5, INT_MAX, alias="list-max-listpack-size"),
+    # Vermilion's own: the Prometheus endpoint and the web dashboard (docs/dashboard.md),
+    # served from the server's loop. Hidden, so CONFIG GET * lists exactly Redis's
+    # directives; CONFIG GET by name shows them. Listeners start with the server.
+    _i("metrics-port", 0, 0, 65535, immutable=True, hidden=True),
+    _s("metrics-bind", "127.0.0.1", immutable=True, hidden=True),
+    _s("metrics-streams", "*", hidden=True), _i("metrics-streams-max", 100, 0, INT_MAX, hidden=True),
+    _i("dashboard-port", 0, 0, 65535, immutable=True, hidden=True),
+    _s("dashboard-bind", "127.0.0.1", immutable=True, hidden=True),
+    _b("dashboard-write", False, immutable=True, hidden=True),
 ]
 
 ALIASES = {

@@ -16,6 +16,10 @@ Replication: `embedded(replicaof=other_server)` (or ``(host, port)``) starts a r
 another server, embedded or not; `wait_replicated()` returns once it is in sync.
 `vermilion.embedded_replicated(n)` starts a primary with `n` replicas (ReplicatedServers).
 
+Observability: `embedded(metrics_port=0, dashboard_port=0)` serves Prometheus
+metrics and the web dashboard on free ports (`metrics_url`, `dashboard_url`);
+`dashboard_write=True` enables its write actions (docs/dashboard.md).
+
 TLS: `embedded(tls={"cert_file": ..., "key_file": ..., "ca_cert_file": ...})`
 listens with TLS on a free port (the keys are the tls-* directives without the
 prefix; "port" picks the TLS port) and, unless `port` is given too, not in
@@ -51,6 +55,8 @@ class EmbeddedServer:
                  dir: str | None = None, persistence: bool = False,
                  config: dict[str, Any] | None = None, log: bool = False,
                  config_file: str | None = None, tls: dict[str, Any] | None = None,
+                 metrics_port: int | None = None, dashboard_port: int | None = None,
+                 dashboard_write: bool = False,
                  replicaof: "str | tuple[str, int] | EmbeddedServer | None" = None):
         self.config = Config()
         if config_file:
@@ -85,6 +91,12 @@ class EmbeddedServer:
             for name, value in tls.items():
                 settings["tls-" + name] = value if isinstance(value, str) else str(value)
         self.tls = tls is not None
+        # Prometheus endpoint and dashboard (docs/dashboard.md); 0 picks a free port.
+        for name, value in (("metrics-port", metrics_port), ("dashboard-port", dashboard_port)):
+            if value is not None:
+                settings[name] = str(value or _free_port())
+        if dashboard_write:
+            settings["dashboard-write"] = "yes"
         self.config.load_text([f"{k} {_quote(v)}" for k, v in settings.items()])
         self.port = 0
         self.tls_port = 0
@@ -170,6 +182,18 @@ class EmbeddedServer:
         if self.unixsocket and not self.port:
             return f"unix://{self.unixsocket}"
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """The Prometheus endpoint (``metrics_port=``), or None."""
+        port = self.config["metrics-port"]
+        return f"http://127.0.0.1:{port}/metrics" if port else None
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The dashboard (``dashboard_port=``), or None."""
+        port = self.config["dashboard-port"]
+        return f"http://127.0.0.1:{port}/" if port else None
 
     def tls_client_kwargs(self) -> dict[str, Any]:
         """redis-py's TLS arguments for this server: its CA, and a client certificate

@@ -73,6 +73,13 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
                 pass
     for hook in engine.startup_hooks:
         await hook(engine)
+    if config["metrics-port"] or config["dashboard-port"]:
+        from ..observe.endpoints import start as start_endpoints
+        try:
+            server.observe = await start_endpoints(server)
+        except OSError:
+            await server.stop()
+            raise
     log.log(NOTICE, "Server initialized")
     log.log(NOTICE, "Compiled code: %s", _native.describe())
     if _native.stale:
@@ -89,6 +96,8 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
     reason = await server.wait_closed()
     if reason:          # SHUTDOWN and signals have logged theirs already
         log.warning("%s", reason)
+    if server.observe is not None:
+        await server.observe.stop()
     for hook in engine.shutdown_hooks:
         try:
             await hook(engine)

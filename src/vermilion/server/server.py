@@ -64,6 +64,8 @@ class Server:
         # Embedded servers listen on a port the kernel picks (``port 0`` in a
         # config means "no TCP", as in Redis, so this is a separate switch).
         self.ephemeral_port = False
+        # The metrics and dashboard listeners (observe/endpoints.py), when configured.
+        self.observe = None
 
     # -- start / stop ------------------------------------------------------------------
 
@@ -74,7 +76,7 @@ class Server:
         cfg = self.config
         backlog = cfg["tcp-backlog"]
         self.bound = (cfg["port"], cfg["bind"])
-        for sock in self._bind_tcp(*self.bound, ephemeral=self.ephemeral_port):
+        for sock in self.bind_tcp(*self.bound, ephemeral=self.ephemeral_port):
             srv = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)
@@ -97,7 +99,7 @@ class Server:
         await self.tls.start()
         self._schedule_cron()
 
-    def _bind_tcp(self, port: int, bind: str, ephemeral: bool = False) -> list:
+    def bind_tcp(self, port: int, bind: str, ephemeral: bool = False) -> list:
         """Listening sockets for `port` on every `bind` address (a leading - marks an
         address that may be missing). All or nothing: OSError names the first failure.
         `ephemeral` with port 0: the first address gets a port from the kernel, and
@@ -154,11 +156,11 @@ class Server:
         if same_port:
             self._close_tcp()
         try:
-            socks = self._bind_tcp(*wanted)
+            socks = self.bind_tcp(*wanted)
         except OSError as err:
             log.warning("%s", err)
             if same_port:
-                self._serve(self._bind_tcp(*self.bound))
+                self._serve(self.bind_tcp(*self.bound))
             if "port" in changed:
                 raise ApplyError("port", "Unable to listen on this port. Check server logs.") from None
             raise ApplyError("bind", "Failed to bind to specified addresses.") from None

@@ -925,7 +925,8 @@ class Stream:
     """
 
     __slots__ = ("_nodes", "_keys", "_head", "length", "last_id", "first_id",
-                 "max_deleted_id", "entries_added", "groups", "_fields_cache", "mem", "unit")
+                 "max_deleted_id", "entries_added", "groups", "_fields_cache", "mem", "unit",
+                 "_rax_memo")
 
     def __init__(self) -> None:
         self.mem = self.unit = 0    # memory accounting (engine/memory.py)
@@ -1694,10 +1695,19 @@ class Stream:
     def rax_nodes(self) -> int:
         """The node count of Redis's radix tree over the nodes' 16-byte big-endian
         master IDs (XINFO's radix-tree-nodes): root, leaves, branching points and
-        the compressed chains hanging off branching points."""
-        keys = [k.to_bytes(16, "big") for k in self._keys[self._head:]]
-        if not keys:
+        the compressed chains hanging off branching points.
+
+        O(nodes), so the last answer is kept: nodes are only appended (IDs grow),
+        dropped from the head or removed, never re-keyed, so the node count with the
+        first and last master IDs identifies the set (metrics scrape every stream)."""
+        all_keys, head = self._keys, self._head
+        if len(all_keys) == head:
             return 1
+        memo = (len(all_keys) - head, all_keys[head], all_keys[-1])
+        known = getattr(self, "_rax_memo", None)
+        if known is not None and known[0] == memo:
+            return known[1]
+        keys = [k.to_bytes(16, "big") for k in all_keys[head:]]
 
         def count(lo: int, hi: int, depth: int, starts: bool) -> int:
             # The trie node at `depth` shared by keys[lo:hi]; `starts` says whether a
@@ -1720,7 +1730,9 @@ class Stream:
                 i = j
             return total
 
-        return count(0, len(keys), 0, True)
+        total = count(0, len(keys), 0, True)
+        self._rax_memo = (memo, total)
+        return total
 
     @staticmethod
     def _fmt_entry(e: Entry) -> tuple[bytes, list[bytes] | None]:
