@@ -62,6 +62,22 @@ class RedisProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def wait_for(predicate, what: str = "condition", timeout: float = 30.0, ignore: tuple = ()):
+    """Poll servers' state (never a fixed sleep) until `predicate()` is truthy; return it.
+    Exceptions in `ignore` count as "not yet" (a server that is restarting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
 def connect(port: int, resp: int = 2):
     """A raw connection, switched to RESP3 when asked."""
     from rawclient import RawClient

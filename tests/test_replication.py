@@ -11,14 +11,13 @@ import os
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 import redis
 
 from persistence_support import diff, populate, redis_server, snapshot, vermilion
 from rawclient import RawClient
-from support import require_reference, same_on_both
+from support import require_reference, same_on_both, wait_for as _wait_for
 
 
 def _read_line(sock: socket.socket, buf: bytearray) -> bytes:
@@ -165,18 +164,6 @@ def test_psync_full_diskless_then_stream_wait_and_getack(ports):
 
 def _info(r, section="replication") -> dict:
     return {k: v for k, v in r.info(section).items()}
-
-
-def _wait_for(predicate, what: str, timeout: float = 30.0):
-    """Poll the servers' state (never a fixed sleep) until `predicate()` is truthy."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _dataset(r) -> dict:

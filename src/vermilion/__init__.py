@@ -20,3 +20,10 @@ from .embedded import EmbeddedServer  # noqa: E402
 def embedded(**kwargs):
     """Start the server inside this process: ``with vermilion.embedded() as srv: srv.client()``."""
     return EmbeddedServer(**kwargs)
+
+
+def embedded_replicated(replicas: int = 1, **kwargs):
+    """A primary with `replicas` replicas, all in this process and synced:
+    ``with vermilion.embedded_replicated(2) as rs: rs.primary.client()``."""
+    from .embedded import ReplicatedServers
+    return ReplicatedServers(replicas, **kwargs)

@@ -81,8 +81,9 @@ def _render_save(rules) -> str:
 
 
 def _parse_replicaof(text: str) -> str:
-    """replicaof <host> <port> | no one, checked as redis-server checks it. Replication
-    is not implemented: the value is only kept (docs/compatibility.md)."""
+    """replicaof <host> <port> | no one, checked as redis-server checks it. The server
+    starts as a replica of that primary (server/replica.py); REPLICAOF keeps the value
+    current, so CONFIG GET and CONFIG REWRITE show the primary of the moment."""
     words = split_inline(text.encode("utf-8", "surrogateescape"))
     if words is None or len(words) != 2:
         raise ConfigError("wrong number of arguments")
@@ -366,7 +367,7 @@ DIRECTIVES: list[Directive] = [
     _b("replica-announced", True), _b("replica-ignore-disk-write-errors", False),
     _b("replica-ignore-maxmemory", True), _b("replica-lazy-flush", False),
     _i("replica-priority", 100, 0, INT_MAX), _b("replica-read-only", True),
-    _b("replica-serve-stale-data", True), _x("replicaof", "", _parse_replicaof, str), _s("requirepass"),
+    _b("replica-serve-stale-data", True), _x("replicaof", "", _parse_replicaof, str, immutable=True), _s("requirepass"),
     _e("sanitize-dump-payload", "no", ("no", "yes", "clients")),
     _x("save", [(3600, 1), (300, 100), (60, 10000)], _parse_save, _render_save),
     _s("server_cpulist", immutable=True), _i("set-max-intset-entries", 512),

@@ -12,6 +12,10 @@ so no other process can take the port between choosing and binding it), or on
 a unix socket. Persistence is off unless you ask for it. ``async with`` works
 too: starting and stopping then run in a worker thread, off the event loop.
 
+Replication: `embedded(replicaof=other_server)` (or ``(host, port)``) starts a replica of
+another server, embedded or not; `wait_replicated()` returns once it is in sync.
+`vermilion.embedded_replicated(n)` starts a primary with `n` replicas (ReplicatedServers).
+
 Observability: `embedded(metrics_port=0, dashboard_port=0)` serves Prometheus
 metrics and the web dashboard on free ports (`metrics_url`, `dashboard_url`);
 `dashboard_write=True` enables its write actions (docs/dashboard.md).
@@ -52,7 +56,8 @@ class EmbeddedServer:
                  config: dict[str, Any] | None = None, log: bool = False,
                  config_file: str | None = None, tls: dict[str, Any] | None = None,
                  metrics_port: int | None = None, dashboard_port: int | None = None,
-                 dashboard_write: bool = False):
+                 dashboard_write: bool = False,
+                 replicaof: "str | tuple[str, int] | EmbeddedServer | None" = None):
         self.config = Config()
         if config_file:
             self.config.load_file(config_file)
@@ -71,6 +76,13 @@ class EmbeddedServer:
         # (with TLS and no port: TLS only, as port 0 means "no TCP").
         self._ephemeral = port is None and not unixsocket and tls is None
         settings["port"] = str(port or 0)
+        if replicaof is not None:
+            # "host port", (host, port), or another embedded server to replicate.
+            if isinstance(replicaof, EmbeddedServer):
+                replicaof = ("127.0.0.1", replicaof.port)
+            if not isinstance(replicaof, str):
+                replicaof = "%s %d" % tuple(replicaof)
+            settings["replicaof"] = replicaof
         for name, value in (config or {}).items():
             settings[name.replace("_", "-")] = value if isinstance(value, str) else str(value)
         if tls is not None:
@@ -216,6 +228,20 @@ class EmbeddedServer:
         import redis.asyncio
         return redis.asyncio.Redis(**self._client_kwargs(kwargs))
 
+    def wait_replicated(self, timeout: float = 30.0) -> None:
+        """As a replica: return once the link to the master is up and the dataset
+        loaded (INFO master_link_status:up); TimeoutError otherwise."""
+        import time
+        deadline = time.monotonic() + timeout
+        with self.client() as r:
+            while True:
+                info = r.info("replication")
+                if info.get("master_link_status") == "up":
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"replica on port {self.port} did not sync: {info}")
+                time.sleep(0.01)
+
     def call_in_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the server's thread and return its result (for tests/tools)."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -247,6 +273,61 @@ def _quote(value: str) -> str:
     if any(c in value for c in " \t\"'\\"):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return value
+
+
+class ReplicatedServers:
+    """A primary and `replicas` replicas of it, all embedded, each synced before
+    `start` returns: ``with vermilion.embedded_replicated(2) as rs: rs.primary.client()``.
+    Extra keyword arguments go to every server (``config=`` ...)."""
+
+    def __init__(self, replicas: int = 1, **kwargs: Any):
+        self.count = replicas
+        self.kwargs = kwargs
+        self.primary: EmbeddedServer | None = None
+        self.replicas: list[EmbeddedServer] = []
+
+    def start(self) -> "ReplicatedServers":
+        try:
+            # Replicas (and theirs) attach right away: no diskless-sync delay unless asked for.
+            kwargs = dict(self.kwargs)
+            kwargs["config"] = {"repl-diskless-sync-delay": 0, **(self.kwargs.get("config") or {})}
+            self.primary = EmbeddedServer(**kwargs).start()
+            for _ in range(self.count):
+                self.replicas.append(EmbeddedServer(replicaof=self.primary, **kwargs).start())
+            for replica in self.replicas:
+                replica.wait_replicated()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in self.replicas:
+            server.stop()
+        self.replicas = []
+        if self.primary is not None:
+            self.primary.stop()
+            self.primary = None
+
+    def wait_in_sync(self, timeout: float = 30.0) -> None:
+        """Return once every replica has applied the primary's stream up to now."""
+        import time
+        assert self.primary is not None
+        with self.primary.client() as r:
+            target = r.info("replication")["master_repl_offset"]
+        deadline = time.monotonic() + timeout
+        for replica in self.replicas:
+            with replica.client() as c:
+                while c.info("replication").get("slave_repl_offset", -1) < target:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"replica on port {replica.port} is behind")
+                    time.sleep(0.01)
+
+    def __enter__(self) -> "ReplicatedServers":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def embedded(**kwargs: Any) -> EmbeddedServer:

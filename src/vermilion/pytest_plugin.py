@@ -184,3 +184,18 @@ def vermilion_server_factory(config: dict[str, Any] | None = None, scope: str = 
         srv.stop()
 
     return pytest.fixture(scope=scope)(server)  # type: ignore[call-overload,no-any-return]
+
+
+def vermilion_replicated_factory(replicas: int = 1, config: dict[str, Any] | None = None,
+                                 scope: str = "session") -> Callable[..., Any]:
+    """A fixture starting an embedded primary with `replicas` embedded replicas,
+    synced before the test runs (a `vermilion.embedded.ReplicatedServers`: ``.primary``,
+    ``.replicas``, ``.wait_in_sync()``); assign it to a module-level name."""
+
+    def servers() -> Iterator[Any]:
+        from .embedded import ReplicatedServers
+        group = ReplicatedServers(replicas, config=config).start()
+        yield group
+        group.stop()
+
+    return pytest.fixture(scope=scope)(servers)  # type: ignore[call-overload,no-any-return]

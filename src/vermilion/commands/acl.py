@@ -192,7 +192,8 @@ class Acl:
     def update_client(self, client) -> None:
         """Set or clear the client's GATE_ACL bit after its user or the user's rules changed."""
         user = client.user
-        client.acl_restricted = not user.unrestricted
+        # No user: the master's stream, which Redis runs unchecked (as the superuser).
+        client.acl_restricted = user is not None and not user.unrestricted
         plans = self.plans.get(user)
         if plans is None:
             plans = self.plans[user] = {}

@@ -217,7 +217,8 @@ def client_info_line(client, now_ms: int, current: list | None = None) -> bytes:
            (now_ms - client.created_ms) // 1000, (now_ms - client.last_interaction_ms) // 1000,
            flags, client.db.index, len(client.channels), len(client.patterns),
            len(client.shard_channels), multi, qbuf, 0, argv_mem, omem, omem + qbuf + 16384,
-           cmd.decode() if isinstance(cmd, bytes) else cmd, client.user,
+           cmd.decode() if isinstance(cmd, bytes) else cmd,
+           client.user if client.user is not None else "(superuser)",
            client.tracking.redirect if client.tracking is not None else -1,
            3 if client.resp3 else 2)
     ).encode() + (b" lib-name=%s lib-ver=%s" % (client.lib_name or b"", client.lib_ver or b"")

@@ -975,7 +975,9 @@ def debug(client, args):
         engine.active_expire_enabled = parse_int(args[2]) != 0
         return OK
     if sub == b"object" and len(args) == 3:
-        value = client.db.get(args[2])
+        # Straight from the dict, as Redis's dictFind: no expiry, not an access (a
+        # replica's logically expired key is still there).
+        value = client.db.data.get(args[2])
         if value is None:
             raise CommandError("ERR no such key")
         from .keys import object_encoding_of  # the keys family knows encodings

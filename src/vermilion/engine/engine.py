@@ -36,6 +36,7 @@ BUSY_MISCONF = 8      # persistence failing: writes refused with -MISCONF (persi
 BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before commands (commands/memory.py)
 BUSY_TRACKING = 64    # a client has CLIENT TRACKING on (engine/tracking.py)
 BUSY_NOREPLICAS = 128  # min-replicas-to-write in force: writes may be refused (commands/replication.py)
+BUSY_REPLICA = 256    # a replica: read-only and stale-data refusals (commands/replica.py)
 
 
 class Stats:
@@ -152,6 +153,12 @@ class Engine(EngineCore):
         self.paused_clients: list = []      # connections holding a postponed command
         self._pause_timer = None
         self.active_expire_enabled = True   # DEBUG SET-ACTIVE-EXPIRE turns it off
+        # The replica side (server/replica.py): the link to our master while we are a
+        # replica, and True while the master's stream runs (its lookups see keys
+        # that are only logically expired here: the master decides when they go).
+        self.master_link = None
+        self.replica_role = None
+        self.applying_master = False
         self.loop = None
         self.server = None                  # the network server, when there is one
         self.shutdown_requested: Callable | None = None
@@ -386,7 +393,7 @@ class Engine(EngineCore):
     def unpause_clients(self) -> None:
         self.busy &= ~BUSY_PAUSED
         self.pause_mode = None
-        self.expiry_suspended = False
+        self.expiry_suspended = self.master_link is not None   # a replica never expires keys
         if self._pause_timer is not None:
             self._pause_timer.cancel()
             self._pause_timer = None
@@ -528,7 +535,8 @@ class Engine(EngineCore):
     def cron(self) -> None:
         """Periodic work, `hz` times a second: active expiry and housekeeping."""
         now = self.clock.ms()
-        if self.active_expire_enabled and not self.busy & (BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED):
+        if self.active_expire_enabled and not self.expiry_suspended and \
+                not self.busy & (BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED):
             # Bounded work per tick: at most ~25% of the tick in expiry (like Redis).
             started = time.perf_counter()
             deadline = started + 0.25 / max(self.config["hz"], 1)

@@ -134,7 +134,8 @@ class Database:
         """
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when < self.engine.clock.ms():
+            if when is not None and when < self.engine.clock.ms() and \
+                    not self.engine.applying_master:
                 self.expire_now(key)
                 if self.engine.reading:
                     self.engine.keyspace_miss(self, key)
@@ -154,7 +155,8 @@ class Database:
         expires = self.expires
         if expires:
             when = expires.get(key)
-            if when is not None and when < self.engine.clock.ms():
+            if when is not None and when < self.engine.clock.ms() and \
+                    not self.engine.applying_master:
                 self.expire_now(key)
                 if self.engine.reading:
                     self.engine.keyspace_miss(self, key)

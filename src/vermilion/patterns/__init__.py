@@ -9,7 +9,7 @@ See docs/patterns.md for what each pattern guarantees and what it does not.
 """
 
 from ._pubsub_core import Gap, Message
-from .errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, PatternError, Retry,
+from .errors import (LockError, LockLost, LockNotAcquired, LockNotOwned, LockNotReplicated, PatternError, Retry,
                      Unrecoverable)
 from .synchronized import synchronized
 from .leaderboard import Entry, Leaderboard, RotatingLeaderboard, Standing
@@ -29,5 +29,6 @@ __all__ = [
     "Leaderboard", "RotatingLeaderboard", "Entry", "Standing",
     "Subscriber", "Message", "Gap",
     "PatternError", "LockError", "LockNotAcquired", "LockLost", "LockNotOwned",
+    "LockNotReplicated",
     "Retry", "Unrecoverable", "synchronized",
 ]

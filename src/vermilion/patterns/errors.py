@@ -27,6 +27,16 @@ class LockNotAcquired(LockError):
         self.result = result
 
 
+class LockNotReplicated(LockError):
+    """A lock made with ``min_replicas`` was granted, but fewer replicas than that
+    acknowledged the grant within ``replica_timeout`` (WAIT): it could vanish in a
+    failover, so it was released again. ``acked`` is how many replicas had it."""
+
+    def __init__(self, message: str, acked: int):
+        super().__init__(message)
+        self.acked = acked
+
+
 class LockLost(LockError):
     """The lock expired or was taken while its holder still believed it held it."""
 

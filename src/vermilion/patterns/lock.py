@@ -26,6 +26,15 @@ Leaving ``with lock:`` when the lock was lost or found no longer ours raises
 ``LockNotOwned`` (a ``LockLost``): the block ran without mutual exclusion.
 ``raise_on_lost=False`` turns that into a warning in the log.
 
+Replication. Redis replicates asynchronously: a lock granted by a primary that
+dies before its replicas received the grant is gone after a failover, and a
+second client can then acquire it (docs/replication.md, "The lost-write window").
+``min_replicas=n`` closes most of that window: the grant and ``WAIT n`` go in one
+round trip on one connection, and unless ``n`` replicas acknowledged it within
+``replica_timeout`` the grant is released and ``LockNotReplicated`` raised. It
+is still not a consensus protocol (a replica that acknowledged may not be the one
+promoted); fencing tokens remain the safe guard for the resource.
+
 The watchdog (off by default) renews the TTL every ttl/3, timed from the moment
 the acquire was *sent* (the earliest the server could have started the TTL),
 stops at the first refused renewal and reports the loss through ``lost``,
@@ -44,7 +53,7 @@ from redis.exceptions import RedisError, ResponseError
 from . import _scripts as S
 from ._ops import Op, SyncFace, call, op, run_sync
 from ._util import backoff, ms, new_token, tagged, to_str
-from .errors import LockError, LockNotAcquired, LockNotOwned
+from .errors import LockError, LockNotAcquired, LockNotOwned, LockNotReplicated
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,7 @@ class LockCore:
                  retry_base: float = 0.05, retry_cap: float = 1.0, watchdog: bool = False,
                  max_renewals: int | None = None, on_lost: Callable[..., Any] | None = None,
                  prefix: str = "lock:", reentrant: bool = False, notify: bool = True,
-                 raise_on_lost: bool = True):
+                 raise_on_lost: bool = True, min_replicas: int = 0, replica_timeout: float = 1.0):
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.client = client
@@ -69,6 +78,7 @@ class LockCore:
         self.depth = 0  # acquires not yet matched by a release (reentrant locks)
         self._holder: object = None  # thread id / task that holds it
         self.ttl = ttl
+        self.min_replicas, self.replica_timeout = min_replicas, replica_timeout
         self.timeout = timeout  # default wait for the context manager (None: forever)
         self.retry_base, self.retry_cap = retry_base, retry_cap
         self.watchdog = watchdog
@@ -87,7 +97,19 @@ class LockCore:
         keys = [self.key, self.fence_key]
         if self.notify:
             keys.append(self.waiters_key)
-        ok, value = yield S.LOCK_ACQUIRE(keys, [owner, ms(self.ttl)])
+        args = [owner, ms(self.ttl)]
+        if not self.min_replicas:
+            ok, value = yield S.LOCK_ACQUIRE(keys, args)
+        else:
+            # One pipeline, so WAIT runs on the connection that made the grant (WAIT
+            # counts that connection's own writes).
+            (ok, value), acked = yield [
+                call("eval", S.LOCK_ACQUIRE.source, len(keys), *keys, *args),
+                call("wait", self.min_replicas, max(1, ms(self.replica_timeout)))]
+            if ok and acked < self.min_replicas:
+                yield from self._release(owner)
+                raise LockNotReplicated(f"{self.key}: granted, but only {acked} of "
+                                        f"{self.min_replicas} replicas acknowledged it", acked)
         return (True, int(value)) if ok else (False, max(0, int(value)) / 1000)
 
     def _extend(self, owner: str, ttl: float) -> Op:

@@ -255,6 +255,40 @@ class Persistence:
         self.load_keys_loaded = result.keys_loaded
         self.load_keys_expired = result.keys_expired
 
+    async def load_replica_payload(self, payload: bytes):
+        """A master's full synchronisation: the old dataset (functions too) is
+        replaced by the master's RDB, loaded while other clients get -LOADING.
+        Keys already expired stay: the master's DELs remove them. Returns the
+        `rdb.Loaded` (its aux fields name the database the stream has selected)."""
+        engine = self.engine
+        self.loading = True
+        self.loading_start = time.time()
+        engine.busy |= BUSY_LOADING
+        try:
+            with engine.tracking.flush():
+                for db in engine.dbs:
+                    db.clear()
+            scripts = getattr(engine, "scripts", None)
+            if scripts is not None:
+                scripts.libraries.clear()
+                scripts.functions.clear()
+            # With key-load-delay (a debugging aid) every key is slow: serve between keys.
+            every = 1 if self.config["key-load-delay"] else PROGRESS_EVERY
+            result = await self._drive(load_rdb(payload, config_values=self.config.values,
+                                                now_ms=engine.clock.ms(), keep_expired=True,
+                                                check_crc=self.config["rdbchecksum"],
+                                                progress_every=every), len(payload))
+            self.install(result)
+        finally:
+            engine.busy &= ~BUSY_LOADING
+            self.loading = False
+        log.log(NOTICE, "Done loading RDB, keys loaded: %d, keys expired: %d.",
+                result.keys_loaded, result.keys_expired)
+        if self.aof_on:
+            # The AOF must describe the new dataset: rewrite it (Redis restarts the AOF).
+            self.start_rewrite()
+        return result
+
     def load_functions(self, codes) -> None:
         if not codes:
             return

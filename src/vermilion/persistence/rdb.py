@@ -797,6 +797,8 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
                     value, p = _read_str(data, p)
                 if p > n:
                     raise IndexError
+                if load_delay:
+                    debug_delay(load_delay)
             elif t >= 245:
                 if t == OP_EXPIRETIME_MS:
                     expire_at = _unpack_q(data, p)[0]

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 
-from ..engine.engine import BUSY_NOREPLICAS, BUSY_SCRIPT
+from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
 from ..engine.errors import CommandError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import fastpath
@@ -52,6 +52,7 @@ _ARITY = ErrorReply(_ERR_ARITY)
 _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
 _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
+_REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -255,30 +256,34 @@ class Scripts:
         return self.run(client, self.eval_lua, self.eval_client, script.fn, script.sha, True,
                         numkeys, args, read_only)
 
-    def may_write(self, args: list, kind: str) -> bool:
+    def may_write(self, args: list, kind: str, declared: bool = False) -> bool:
         """Does this EVAL/EVALSHA/FCALL count as a write (CLIENT PAUSE WRITE holds it)?
 
         As Redis's evalGetCommandFlags/fcallGetCommandFlags: a script or function
         that declares flags writes unless it says no-writes; one without a
-        shebang, or one not found, may write.
+        shebang, or one not found, may write. With `declared`, only a declared
+        write counts (a read-only replica refuses those before they run).
         """
+        unknown = not declared
         if len(args) < 2:
-            return True
+            return unknown
         if kind == "fcall":
             func = self.functions.get(args[1].lower())
-            return func is None or "no-writes" not in func.flags
+            return unknown if func is None else "no-writes" not in func.flags
         if kind == "evalsha":
             sha = args[1]
             script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
-            return script is None or not script.shebang or "no-writes" not in script.flags
+            if script is None or not script.shebang:
+                return unknown
+            return "no-writes" not in script.flags
         script = self.by_body.get(args[1])
         if script is not None:
-            return not script.shebang or "no-writes" not in script.flags
+            return unknown if not script.shebang else "no-writes" not in script.flags
         try:
             flags, shebang, _ = parse_shebang(args[1])
         except CommandError:
-            return True
-        return not shebang or "no-writes" not in flags
+            return unknown
+        return unknown if not shebang else "no-writes" not in flags
 
     # -- FCALL ------------------------------------------------------------------------------
 
@@ -456,6 +461,10 @@ class Scripts:
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return _READONLY
+        # A read-only replica: scripts may run, but not write (Redis's scriptCall).
+        if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
+                and ctx.caller.kind != "master":
+            return _REPLICA_READONLY
         if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:

@@ -9,6 +9,7 @@ import socket
 from ..config import ApplyError
 from ..engine.engine import Engine
 from .connection import Connection
+from .replica import ReplicaRole
 from .tls import TLS
 
 log = logging.getLogger("vermilion")
@@ -59,6 +60,7 @@ class Server:
         # TLS listeners live in `tls`, not in `listeners`: a busy script serves the
         # plain listeners' sockets by hand (scripting/busy.py), never a TLS one.
         self.tls = TLS(self)
+        self.replica_role = ReplicaRole(self)     # REPLICAOF: the link to a master
         # Embedded servers listen on a port the kernel picks (``port 0`` in a
         # config means "no TCP", as in Redis, so this is a separate switch).
         self.ephemeral_port = False

@@ -1,0 +1,540 @@
+"""Replication, replica side: Vermilion replicating from a real redis-server 7.0.
+
+Every test starts its own servers on loopback ports (a redis-server process, and
+Vermilion embedded in this process) and waits on replication state (INFO
+fields), never on a fixed delay.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import pytest
+import redis
+
+import vermilion
+from vermilion.patterns import Lock, LockNotReplicated
+from vermilion.pytest_plugin import vermilion_replicated_factory
+from persistence_support import vermilion as vermilion_process
+from rawclient import RawClient
+from support import RedisProcess, require_reference, wait_for
+
+
+def link_up(client) -> bool:
+    return client.info("replication").get("master_link_status") == "up"
+
+
+def wait_caught_up(primary, replica, timeout: float = 30.0) -> int:
+    """The replica applied everything the primary produced so far."""
+    target = primary.info("replication")["master_repl_offset"]
+    wait_for(lambda: replica.info("replication").get("slave_repl_offset", -1) >= target,
+             f"replica offset {target}", timeout)
+    return target
+
+
+@contextlib.contextmanager
+def synced_replica(primary_port: int, **options):
+    """An embedded Vermilion replica of the server on `primary_port`, in sync: (server, client)."""
+    with vermilion.embedded(replicaof=("127.0.0.1", primary_port), **options) as server:
+        client = server.client()
+        server.wait_replicated()
+        try:
+            yield server, client
+        finally:
+            client.close()
+
+
+@pytest.fixture(params=["disk", "diskless"])
+def redis_primary(request):
+    binary = require_reference()
+    proc = RedisProcess(binary, "--repl-diskless-sync", "yes" if request.param == "diskless" else "no",
+                        "--repl-diskless-sync-delay", "0")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def plain_redis_primary():
+    proc = RedisProcess(require_reference(), "--repl-diskless-sync-delay", "0")
+    yield proc
+    proc.stop()
+
+
+def fill(r) -> None:
+    """Every data type, in small and large encodings, streams with groups and PELs."""
+    r.set("str", "hello")
+    r.set("int", 12345)
+    r.set("ttl", "v", ex=1000)
+    r.rpush("list:small", *"abc")
+    r.rpush("list:big", *range(300))
+    r.hset("hash:small", mapping={"f1": "v1", "f2": 2})
+    r.hset("hash:big", mapping={f"f{i}": "x" * (i % 70) for i in range(200)})
+    r.sadd("set:int", *range(50))
+    r.sadd("set:str", *[f"m{i}" for i in range(200)])
+    r.zadd("zset:small", {"a": 1, "b": 2.5, "c": -3})
+    r.zadd("zset:big", {f"m{i}": i / 7 for i in range(300)})
+    r.pfadd("hll", *[f"e{i}" for i in range(100)])
+    for i in range(40):
+        r.xadd("stream", {"n": i, "pad": "x" * (i % 5)})
+    r.xgroup_create("stream", "g1", id="0")
+    r.xgroup_create("stream", "g2", id="$")
+    r.xreadgroup("g1", "alice", {"stream": ">"}, count=10)
+    r.xreadgroup("g1", "bob", {"stream": ">"}, count=5)
+    pending = r.xpending_range("stream", "g1", "-", "+", 3)
+    r.xack("stream", "g1", *[p["message_id"] for p in pending])
+    r.execute_command("SELECT", 0)
+    other = redis.Redis(port=r.connection_pool.connection_kwargs["port"], db=3)
+    other.set("in-db-3", "yes")
+    other.hset("h3", "a", "b")
+    other.close()
+
+
+class Writer(threading.Thread):
+    """Writes of every kind against the primary until stopped (MULTI, scripts, SELECT)."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop_event = threading.Event()
+        self.count = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        r = redis.Redis(port=self.port)
+        r3 = redis.Redis(port=self.port, db=3)
+        try:
+            i = 0
+            while not self.stop_event.is_set():
+                i += 1
+                p = r.pipeline(transaction=(i % 3 == 0))
+                p.incr("counter")
+                p.xadd("stream", {"w": i})
+                p.hincrby("hash:small", "f2", 1)
+                p.lpush("list:big", i)
+                p.ltrim("list:big", 0, 400)
+                p.zincrby("zset:big", 1.5, f"m{i % 300}")
+                p.sadd("set:str", f"w{i}")
+                p.set(f"short:{i}", i, px=30)          # expires on the primary: DELs follow
+                p.execute()
+                r.eval("redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])",
+                       2, "script:last", "script:n", i)
+                r3.rpush("l3", i)
+                if i % 7 == 0:
+                    r.xreadgroup("g1", "carol", {"stream": ">"}, count=2)
+                self.count += 1
+        except BaseException as err:  # reported by the test
+            self.error = err
+        finally:
+            r.close()
+            r3.close()
+
+    def finish(self) -> None:
+        self.stop_event.set()
+        self.join(30)
+        if self.error is not None:
+            raise self.error
+
+
+def _groups(client, key):
+    out = []
+    for g in client.xinfo_groups(key):
+        name = g["name"]
+        pending = client.xpending_range(key, name, "-", "+", 10000)
+        consumers = sorted((c["name"], c["pending"]) for c in client.xinfo_consumers(key, name))
+        # entries-read is left out: Redis propagates XREADGROUP as XCLAIM ... LASTID,
+        # which does not carry it, so a real Redis replica shows it as nil too.
+        out.append((name, g["last-delivered-id"], g["pending"],
+                    [(p["message_id"], p["consumer"], p["times_delivered"]) for p in pending],
+                    consumers))
+    return out
+
+
+def assert_same_dataset(primary, replica) -> int:
+    """Every key of every database equal: DEBUG DIGEST-VALUE per key (Redis's own
+    digest), TTLs, and for streams the consumer groups, PELs and consumers, which
+    Redis's digest leaves out."""
+    assert primary.execute_command("DEBUG", "DIGEST") == replica.execute_command("DEBUG", "DIGEST")
+    compared = 0
+    for db in range(16):
+        p = redis.Redis(port=primary.connection_pool.connection_kwargs["port"], db=db)
+        r = redis.Redis(port=replica.connection_pool.connection_kwargs["port"], db=db)
+        try:
+            keys = sorted(p.keys("*"))
+            assert sorted(r.keys("*")) == keys, f"db {db}"
+            for key in keys:
+                assert r.execute_command("DEBUG", "DIGEST-VALUE", key) == \
+                    p.execute_command("DEBUG", "DIGEST-VALUE", key), key
+                assert r.type(key) == p.type(key)
+                if p.type(key) == b"stream":
+                    assert _groups(r, key) == _groups(p, key), key
+                    assert r.xinfo_stream(key)["last-generated-id"] == \
+                        p.xinfo_stream(key)["last-generated-id"]
+                compared += 1
+        finally:
+            p.close()
+            r.close()
+    return compared
+
+
+def test_replicates_redis_every_type_during_writes(redis_primary):
+    primary = redis.Redis(port=redis_primary.port)
+    fill(primary)
+    writer = Writer(redis_primary.port)
+    writer.start()
+    wait_for(lambda: writer.count >= 20, what="writes before the sync")
+    with vermilion.embedded(replicaof=("127.0.0.1", redis_primary.port),
+                            config={"enable-debug-command": "yes"}) as server:
+        replica = server.client()
+        server.wait_replicated()
+        done = writer.count
+        wait_for(lambda: writer.count >= done + 30, what="writes after the sync")
+        writer.finish()
+        # Freeze the primary's expiry so both datasets stand still for the comparison.
+        primary.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        offset = wait_caught_up(primary, replica)
+        # The writer's 30 ms keys: once the primary hides them all, so does the replica
+        # (same clock), and KEYS agrees on both; they are still in both datasets.
+        wait_for(lambda: not primary.keys("short:*"), what="short keys logically expired")
+        assert assert_same_dataset(primary, replica) > 10
+        info = replica.info("replication")
+        assert info["role"] == "slave" and info["master_port"] == redis_primary.port
+        assert info["slave_repl_offset"] == offset and info["master_sync_in_progress"] == 0
+        assert info["master_replid"] == primary.info("replication")["master_replid"]
+        role = replica.execute_command("ROLE")
+        assert role[:4] == [b"slave", b"127.0.0.1", redis_primary.port, b"connected"]
+        assert role[4] == offset
+        # The primary sees us with our listening port, online, acknowledging our offset.
+        seen = wait_for(lambda: [v for k, v in primary.info("replication").items()
+                                 if k.startswith("slave") and isinstance(v, dict)
+                                 and v.get("offset") == offset], what="the replica's ACK")
+        assert seen[0]["port"] == server.port and seen[0]["state"] == "online"
+        replica.close()
+    primary.close()
+
+
+def test_replica_refuses_writes_and_hides_expired_keys(plain_redis_primary):
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    primary.set("soon", "v", px=200)
+    primary.set("kept", "v")
+    with synced_replica(plain_redis_primary.port, config={"enable-debug-command": "yes"}) \
+            as (server, replica):
+        with pytest.raises(redis.ReadOnlyError, match="You can't write against a read only replica"):
+            replica.set("x", 1)
+        # Inside MULTI the refusal aborts the transaction, as on Redis.
+        one = server.client(single_connection_client=True)
+        assert one.execute_command("MULTI") == b"OK"
+        with pytest.raises(redis.ReadOnlyError):
+            one.execute_command("SET", "x", 1)
+        with pytest.raises(redis.exceptions.ExecAbortError, match="previous errors"):
+            one.execute_command("EXEC")
+        one.close()
+        assert replica.get("kept") == b"v"
+        # Scripts run, but their writes are refused (Redis's scriptCall), pcall included.
+        with pytest.raises(redis.ReadOnlyError, match="read only replica. script: "):
+            replica.eval("return redis.call('set', 'x', 1)", 0)
+        with pytest.raises(redis.ReadOnlyError, match="^You can't write against a read only replica.$"):
+            replica.eval("return redis.pcall('set', 'x', 1)", 0)
+        assert replica.eval("#!lua flags=no-writes\nreturn redis.call('get', 'kept')", 0) == b"v"
+        with pytest.raises(redis.ReadOnlyError, match="^You can't write against a read only replica.$"):
+            replica.eval("#!lua\nreturn redis.call('get', 'kept')", 0)    # may write: not run
+        # Logically expired: hidden from reads, but the key stays until the primary's DEL.
+        wait_for(lambda: replica.get("soon") is None, what="expiry on the replica's clock")
+        assert replica.dbsize() == 2 and replica.exists("soon") == 0
+        assert primary.dbsize() == 2    # the primary has not deleted it either
+        primary.get("soon")             # the primary expires it now and propagates DEL
+        wait_for(lambda: replica.dbsize() == 1, what="the primary's DEL")
+        replica.close()
+    primary.close()
+
+
+def test_partial_resync_after_link_drops(plain_redis_primary):
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("a", 1)
+    with synced_replica(plain_redis_primary.port) as (server, replica):
+        wait_caught_up(primary, replica)
+        full_before = primary.info("stats")["sync_full"]
+        # The stream selected db 3 before the link drops, and does not select it again.
+        primary3 = redis.Redis(port=plain_redis_primary.port, db=3)
+        primary3.set("in-3", "before")
+        wait_caught_up(primary, replica)
+        # The primary drops us; we come back with PSYNC <replid> <offset+1>.
+        primary.client_kill_filter(_type="replica")
+        primary3.set("in-3", "after")
+        primary.set("b", 2)
+        wait_for(lambda: primary.info("stats")["sync_partial_ok"] >= 1, what="a partial resync")
+        wait_for(lambda: link_up(replica), what="link up")
+        wait_caught_up(primary, replica)
+        assert replica.mget("a", "b") == [b"1", b"2"]
+        with redis.Redis(port=server.port, db=3) as replica3:
+            assert replica3.get("in-3") == b"after"
+        primary3.close()
+        # We drop the link ourselves: partial again.
+        replica.client_kill_filter(_type="master")
+        primary.set("c", 3)
+        wait_for(lambda: primary.info("stats")["sync_partial_ok"] >= 2, what="a second partial resync")
+        wait_caught_up(primary, replica)
+        assert replica.get("c") == b"3"
+        assert primary.info("stats")["sync_full"] == full_before
+        replica.close()
+    primary.close()
+
+
+def test_replicaof_no_one_promotes_and_shifts_ids(plain_redis_primary):
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("a", 1)
+    with synced_replica(plain_redis_primary.port) as (server, replica):
+        offset = wait_caught_up(primary, replica)
+        old_id = primary.info("replication")["master_replid"]
+        assert replica.execute_command("REPLICAOF", "127.0.0.1", plain_redis_primary.port) == \
+            b"OK Already connected to specified master"
+        assert replica.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+        info = replica.info("replication")
+        assert info["role"] == "master" and info["master_replid2"] == old_id
+        assert info["second_repl_offset"] == offset + 1 and info["master_replid"] != old_id
+        assert replica.set("written", "after promotion")
+        assert replica.execute_command("ROLE")[0] == b"master"
+        assert replica.get("a") == b"1"
+        # Redis, now pointed at us, continues its history from our replid2.
+        primary.replicaof("127.0.0.1", server.port)
+        wait_for(lambda: link_up(primary), what="redis replicating from vermilion")
+        replica.close()
+    primary.close()
+
+
+def test_stale_data_and_link_down_fields():
+    with vermilion.embedded() as nowhere:
+        dead_port = nowhere.port
+    with vermilion.embedded(replicaof=("127.0.0.1", dead_port)) as server:
+        r = server.client()
+        info = wait_for(lambda: (lambda i: i if "master_link_down_since_seconds" in i else None)(
+            r.info("replication")), what="INFO of a replica whose master is down")
+        assert info["master_link_status"] == "down" and info["master_last_io_seconds_ago"] == -1
+        assert info["slave_repl_offset"] == 1 and info["master_link_down_since_seconds"] == -1
+        assert r.execute_command("ROLE")[3] in (b"connect", b"connecting")
+        assert r.get("k") is None       # serve-stale-data yes (the default): served
+        r.config_set("replica-serve-stale-data", "no")
+        with pytest.raises(redis.ResponseError, match="^Link with MASTER is down and "
+                                                      "replica-serve-stale-data is set to 'no'.$"):
+            r.get("k")
+        assert r.echo("x") == b"x" and r.info("replication")["role"] == "slave"   # stale-flagged commands run
+        with pytest.raises(redis.ResponseError, match="^Link with MASTER is down"):
+            r.ping()                    # PING is not flagged stale
+        r.close()
+
+
+def test_writable_replica_expires_its_own_keys():
+    with vermilion.embedded() as nowhere:
+        dead_port = nowhere.port
+    with vermilion.embedded(replicaof=("127.0.0.1", dead_port)) as server:
+        r = server.client()
+        r.config_set("replica-read-only", "no")
+        before = r.info("stats")["expired_keys"]
+        r.set("mine", "v", px=1)
+        # Written here, so expired here by the active cycle (the master would never DEL it).
+        wait_for(lambda: r.info("stats")["expired_keys"] == before + 1, what="active expiry")
+        assert r.get("mine") is None and r.dbsize() == 0
+        r.close()
+
+
+def test_replicaof_errors():
+    with vermilion.embedded() as server:
+        r = server.client()
+        for port in ("x", "70000", "-1"):
+            with pytest.raises(redis.ResponseError, match="^Invalid master port$"):
+                r.execute_command("REPLICAOF", "127.0.0.1", port)
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+            r.execute_command("SLAVEOF", "no", "one", "x")
+        assert r.execute_command("SLAVEOF", "no", "one") is True   # redis-py reads +OK as True
+        assert r.execute_command("ROLE")[0] == b"master"
+        r.close()
+
+
+def test_lock_waits_for_replicas():
+    with vermilion.embedded_replicated(1) as servers:
+        primary = servers.primary.client()
+        lock = Lock(primary, "wait-lock", ttl=30, min_replicas=1, replica_timeout=10)
+        fence = lock.acquire(blocking=False)
+        assert fence is not None
+        replica = servers.replicas[0].client()
+        assert replica.get(lock.key) is not None   # acknowledged: on the replica already
+        assert lock.release()
+        # Two replicas cannot acknowledge: the grant is taken back.
+        greedy = Lock(primary, "wait-lock", ttl=30, min_replicas=2, replica_timeout=0.05)
+        with pytest.raises(LockNotReplicated) as err:
+            greedy.acquire(blocking=False)
+        assert err.value.acked < 2 and primary.get(lock.key) is None
+        primary.close()
+        replica.close()
+
+
+def test_replica_restart_resyncs(plain_redis_primary, tmp_path):
+    primary = redis.Redis(port=plain_redis_primary.port)
+    fill(primary)
+    options = dict(replicaof=("127.0.0.1", plain_redis_primary.port), dir=str(tmp_path),
+                   config={"enable-debug-command": "yes"})
+    with vermilion.embedded(**options) as server:
+        server.wait_replicated()
+    primary.set("while-down", 1)
+    primary.delete("str")
+    with vermilion.embedded(**options) as server:
+        server.wait_replicated()
+        replica = server.client()
+        wait_caught_up(primary, replica)
+        assert assert_same_dataset(primary, replica) > 10
+        assert replica.get("while-down") == b"1" and replica.exists("str") == 0
+        replica.close()
+    primary.close()
+
+
+def test_vermilion_to_vermilion_chained_and_failover():
+    debug = {"enable-debug-command": "yes"}
+    with vermilion.embedded_replicated(1, config=debug) as servers:
+        primary = servers.primary.client()
+        fill(primary)
+        replica_server = servers.replicas[0]
+        # A replica of the replica sees the primary's stream byte for byte.
+        with vermilion.embedded(replicaof=replica_server, config=debug) as sub_server:
+            sub_server.wait_replicated()
+            sub = sub_server.client()
+            primary.set("late", "write")
+            servers.wait_in_sync()
+            offset = primary.info("replication")["master_repl_offset"]
+            wait_for(lambda: sub.info("replication")["slave_repl_offset"] == offset,
+                     what="the chained replica")
+            assert sub.info("replication")["master_replid"] == \
+                primary.info("replication")["master_replid"]
+            assert sub.get("late") == b"write"
+            assert sub.execute_command("DEBUG", "DIGEST") == primary.execute_command("DEBUG", "DIGEST")
+            # FAILOVER TO the replica: the primary hands over and follows it.
+            assert primary.execute_command("FAILOVER", "TO", "127.0.0.1", replica_server.port,
+                                           "TIMEOUT", 10000) == b"OK"
+            wait_for(lambda: (lambda i: i["role"] == "slave" and i["master_link_status"] == "up"
+                              and i["master_failover_state"] == "no-failover")(
+                primary.info("replication")), what="the old primary following the new one")
+            new_primary = replica_server.client()
+            assert new_primary.info("replication")["role"] == "master"
+            new_primary.set("after", "failover")
+            wait_for(lambda: primary.get("after") == b"failover" and sub.get("after") == b"failover",
+                     what="writes on the new primary reaching both")
+            sub.close()
+            new_primary.close()
+        primary.close()
+
+
+def test_loading_while_syncing_and_masterauth(tmp_path):
+    """-LOADING for data commands while the RDB loads (key-load-delay slows it down, as
+    in Redis's own tests), INFO and PING still served; AUTH with masteruser/masterauth.
+    The replica is a process of its own: its loader sleeps per key."""
+    proc = RedisProcess(require_reference(), "--repl-diskless-sync-delay", "0",
+                        "--requirepass", "secret")
+    server = vermilion_process(str(tmp_path), "--save", "", "--masterauth", "secret",
+                               "--masteruser", "default", "--key-load-delay", "100000")
+    try:
+        primary = redis.Redis(port=proc.port, password="secret")
+        primary.execute_command("DEBUG", "POPULATE", 20)
+        server.start()
+        replica = server.client()
+        replica.set("old", "data")      # dropped by the full sync
+        assert replica.replicaof("127.0.0.1", proc.port)
+        # Loading takes 20 x 100 ms: caught in its first half, there is time to ask.
+        wait_for(lambda: (lambda i: i["loading"] == 1 and float(i["loading_loaded_perc"]) < 50)(
+            replica.info("persistence")), what="loading")
+        # A raw connection: redis-py retries LOADING replies by itself.
+        raw = RawClient(server.port)
+        assert raw.call("GET", "key:1") == ("-", b"LOADING Redis is loading the dataset in memory")
+        # PING too, as on Redis (it has no `loading` flag); INFO answers.
+        assert raw.call("PING") == ("-", b"LOADING Redis is loading the dataset in memory")
+        assert b"master_sync_in_progress:1" in raw.call("INFO", "replication").value
+        raw.close()
+        wait_for(lambda: link_up(replica), what="the link")
+        assert replica.dbsize() == 20 and replica.get("key:1") == b"value:1"
+        assert replica.get("old") is None
+        wait_caught_up(primary, replica)
+        replica.close()
+        primary.close()
+    finally:
+        server.kill()
+        proc.stop()
+
+
+replicated = vermilion_replicated_factory(2, scope="module")
+
+
+def test_pytest_helper_starts_a_synced_primary_with_replicas(replicated):
+    primary = replicated.primary.client()
+    primary.set("through", "the fixture")
+    replicated.wait_in_sync()
+    for server in replicated.replicas:
+        with server.client() as replica:
+            assert replica.get("through") == b"the fixture"
+            assert replica.info("replication")["master_port"] == replicated.primary.port
+    assert primary.info("replication")["connected_slaves"] == 2
+    primary.close()
+
+
+def test_info_and_role_as_a_redis_replica_shows_them(plain_redis_primary):
+    """The same primary, a redis-server replica and a Vermilion replica: INFO replication
+    lists the same fields in the same order, and ROLE has the same shape."""
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("k", "v")
+    reference = RedisProcess(require_reference(), "--replicaof", "127.0.0.1",
+                             str(plain_redis_primary.port))
+    try:
+        with vermilion.embedded(replicaof=("127.0.0.1", plain_redis_primary.port)) as server:
+            ours = server.client()
+            theirs = redis.Redis(port=reference.port)
+            for replica in (ours, theirs):
+                wait_for(lambda r=replica: link_up(r), what="both replicas in sync")
+            wait_caught_up(primary, ours)
+            wait_caught_up(primary, theirs)
+            mine, ref = ours.info("replication"), theirs.info("replication")
+            assert list(mine) == list(ref)          # the same fields, in the same order
+            for field in ("role", "master_host", "master_port", "master_link_status",
+                          "master_sync_in_progress", "slave_repl_offset", "slave_priority",
+                          "slave_read_only", "replica_announced", "connected_slaves",
+                          "master_replid", "master_repl_offset", "repl_backlog_active"):
+                assert mine[field] == ref[field], field
+            role_mine, role_ref = ours.execute_command("ROLE"), theirs.execute_command("ROLE")
+            assert role_mine[:4] == role_ref[:4] and role_mine[4] == role_ref[4]
+            theirs.close()
+            ours.close()
+    finally:
+        reference.stop()
+        primary.close()
+
+
+def test_repointed_replica_continues_with_partial_resync():
+    """What Sentinel does after a promotion: the other replica, pointed at the promoted
+    one, continues its history there (PSYNC from the master it leaves, now cached)."""
+    with vermilion.embedded_replicated(2) as servers:
+        primary = servers.primary.client()
+        primary.set("a", 1)
+        servers.wait_in_sync()
+        promoted, other = (s.client() for s in servers.replicas)
+        assert promoted.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+        other.replicaof("127.0.0.1", servers.replicas[0].port)
+        wait_for(lambda: link_up(other) and
+                 other.info("replication")["master_port"] == servers.replicas[0].port,
+                 what="the other replica on the promoted one")
+        stats = promoted.info("stats")
+        assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 0
+        promoted.set("b", 2)
+        wait_for(lambda: other.get("b") == b"2", what="the new primary's writes")
+        for c in (primary, promoted, other):
+            c.close()
+
+
+def test_replicaof_unblocks_blocked_clients():
+    with vermilion.embedded() as nowhere:
+        dead_port = nowhere.port
+    with vermilion.embedded() as server:
+        blocked = RawClient(server.port)
+        blocked.send("BLPOP", "list", "0")
+        r = server.client()
+        wait_for(lambda: r.info("clients")["blocked_clients"] == 1, what="the BLPOP to block")
+        assert r.replicaof("127.0.0.1", dead_port)
+        assert blocked.read() == ("-", b"UNBLOCKED force unblock from blocking operation, "
+                                       b"instance state changed (master -> replica?)")
+        blocked.close()
+        r.close()
