@@ -43,6 +43,10 @@ def source_of(module: str) -> Path:
     return SRC.joinpath(*module.split(".")).with_suffix(".py")
 
 
+# {module: build_digest} of the sources handed to Cython (see extensions()).
+SOURCE_DIGESTS: dict[str, str] = {}
+
+
 def extensions() -> list[Extension]:
     if sys.implementation.name != "cpython" or sys.version_info[:2] not in TESTED_PYTHONS:
         print(f"vermilion: no compiled code for {sys.implementation.name} "
@@ -60,6 +64,11 @@ def extensions() -> list[Extension]:
     except ImportError:
         print("vermilion: Cython is not installed; the hot modules stay pure Python", file=sys.stderr)
         return exts
+    # The record of what is compiled is taken now, before Cython reads the sources: a
+    # file edited while the build runs then reads as stale rather than as built.
+    layout = NATIVE["layout_digest"](str(SRC / "vermilion"))
+    SOURCE_DIGESTS.update((name, NATIVE["build_digest"](str(source_of(name)), layout))
+                          for name in compiled_module_names())
     # -O1: half the compile time of -O2 for code that is mostly calls into CPython's API.
     modules = [Extension(name, sources=[str(source_of(name).relative_to(HERE))], optional=True,
                          extra_compile_args=["-O1"])
@@ -76,13 +85,19 @@ class BuildExt(build_ext):
         if self.parallel is None:
             self.parallel = os.cpu_count() or 1
 
+    def _built(self, ext) -> bool:
+        """The extension exists and is newer than its generated C (a failed optional
+        compilation leaves the previous build's file, older than the new C)."""
+        path = self.get_ext_fullpath(ext.name)
+        return os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(ext.sources[0])
+
     def run(self):
         super().run()
-        names = set(compiled_module_names())
-        layout = NATIVE["layout_digest"](str(SRC / "vermilion"))
-        manifest = {ext.name: NATIVE["build_digest"](str(source_of(ext.name)), layout)
-                    for ext in self.extensions
-                    if ext.name in names and os.path.exists(self.get_ext_fullpath(ext.name))}
+        # Only modules compiled by this build are recorded: an extension file left from
+        # an earlier build (Cython missing now, or its compilation failed) is not, and
+        # the import hook then runs every compiled module as source.
+        manifest = {ext.name: SOURCE_DIGESTS[ext.name] for ext in self.extensions
+                    if ext.name in SOURCE_DIGESTS and self._built(ext)}
         resp = Path(self.get_ext_fullpath("vermilion._resp"))
         resp.parent.mkdir(parents=True, exist_ok=True)
         # One manifest per interpreter ABI: several interpreters may share a checkout.

@@ -99,29 +99,45 @@ def test_pipelined_requests_are_served_by_the_compiled_path(vermilion_process_se
 
 
 def test_a_compiled_module_older_than_its_source_is_not_used(tmp_path):
-    # An editable install whose .py changed after the build must run the .py.
-    module = "vermilion.server.parser"
+    # An editable install whose .py changed after the build must run the .py, and so
+    # must every other compiled module: they call into each other's compiled layouts.
+    module, neighbour = "vermilion.server.parser", "vermilion.server.resp"
     package_dir = tmp_path / "server"
     package_dir.mkdir()
     source = package_dir / "parser.py"
     source.write_text("X = 1\n")
-    layout = _native.layout_digest()
-    fresh = _native._SourceWhenStale({module: _native.build_digest(str(source), layout)})
-    assert fresh.find_spec(module, [str(package_dir)]) is None or _pure_requested()
+    (package_dir / "resp.py").write_text("Y = 1\n")
+    layout = _native.layout_digest(str(tmp_path))
+
+    def finder(manifest):
+        return _native._SourceWhenStale(manifest, str(tmp_path))
+
+    def digest(name, layout=layout):
+        return _native.build_digest(str(package_dir / name), layout)
+
+    def runs_source(finder, name):
+        spec = finder.find_spec(name, [str(package_dir)])
+        return spec is not None and spec.origin == str(package_dir / (name.rpartition(".")[2] + ".py"))
+
+    before = len(_native.stale)
+    current = finder({module: digest("parser.py"), neighbour: digest("resp.py")})
+    assert runs_source(current, module) == _pure_requested()
+    assert runs_source(current, neighbour) == _pure_requested()
     # Built against other .pxd layouts: stale too, though the source is the same.
-    other_layout = _native._SourceWhenStale({module: _native.build_digest(str(source), "0" * 64)})
-    assert other_layout.find_spec(module, [str(package_dir)]).origin == str(source)
+    other_layout = finder({module: digest("parser.py", "0" * 64), neighbour: digest("resp.py")})
+    assert runs_source(other_layout, module) and runs_source(other_layout, neighbour)
+    # One module edited since the build: its neighbour, unchanged, runs as source too.
+    edited = finder({module: "0" * 64, neighbour: digest("resp.py")})
+    assert runs_source(edited, neighbour) and runs_source(edited, module)
+    # One module the build left out (its compilation failed, or Cython was missing
+    # while an older extension file stayed behind): the same.
+    partial = finder({neighbour: digest("resp.py")})
+    assert runs_source(partial, neighbour) and runs_source(partial, module)
     if not _pure_requested():
-        assert _native.stale[-1] == module
-        _native.stale.pop()
-    stale = _native._SourceWhenStale({module: "0" * 64})
-    before = list(_native.stale)
-    spec = stale.find_spec(module, [str(package_dir)])
-    assert spec is not None and spec.origin == str(source)
-    if not _pure_requested():
-        assert _native.stale[len(before):] == [module]
-        del _native.stale[len(before):]
-    assert _native._SourceWhenStale({}).find_spec("vermilion.server.framing", [str(package_dir)]) is None
+        assert _native.stale[before:] == [module, module, module]
+    del _native.stale[before:]
+    # Not a compiled module: the normal machinery decides.
+    assert finder({}).find_spec("vermilion.server.framing", [str(package_dir)]) is None
 
 
 def test_a_handler_that_crashes_gets_an_error_reply_and_the_connection_lives(vermilion_process_server):

@@ -124,32 +124,54 @@ def _load_manifest() -> dict[str, str]:
 
 
 class _SourceWhenStale(importlib.abc.MetaPathFinder):
-    """For a compiled module: the ``.py`` when pure Python is asked for or the build is stale.
+    """For the compiled modules: their ``.py`` when pure Python is asked for or the build
+    is not current.
 
-    Returning None lets the normal import machinery run, which prefers the
-    compiled extension over the source in the same directory.
+    The compiled modules call into each other through their C layouts (a module that
+    cimports a class expects that class compiled, with its vtable), so they run
+    together or not at all: one module whose source or layouts changed since the build,
+    or one the build left out, makes every one of them run as source. Returning None
+    lets the normal import machinery run, which prefers the compiled extension over the
+    source in the same directory.
     """
 
-    def __init__(self, manifest: dict[str, str]):
+    def __init__(self, manifest: dict[str, str], package_dir: str = PACKAGE_DIR):
         self.manifest = manifest
-        self.layout: str | None = None      # computed at the first compiled import
+        self.package_dir = package_dir
+        self.current: bool | None = None    # decided at the first compiled import
+
+    def _source(self, fullname: str) -> str:
+        return os.path.join(self.package_dir, *fullname.split(".")[1:]) + ".py"
+
+    def _build_is_current(self) -> bool:
+        if self.current is None:
+            layout = layout_digest(self.package_dir)
+            outdated, missing, present = [], [], 0
+            for name in COMPILED_MODULES:
+                source = self._source(name)
+                if not os.path.exists(source):
+                    continue                # an installation without sources: nothing to compare
+                present += 1
+                expected = self.manifest.get(name)
+                if expected is None:
+                    missing.append(name)
+                elif build_digest(source, layout) != expected:
+                    outdated.append(name)
+            # Nothing compiled (no Cython at build time) is a pure-Python install, not a
+            # stale one; part of the set missing is a broken build.
+            stale.extend(outdated + (missing if len(missing) < present else []))
+            self.current = not outdated and not missing
+        return self.current
 
     def find_spec(self, fullname, path, target=None):
         if fullname not in COMPILED_MODULES or not path:
             return None
-        source = os.path.join(path[0], fullname.rpartition(".")[2] + ".py")
+        source = self._source(fullname)
         if not os.path.exists(source):
-            return None             # an installation without sources: nothing to compare
-        if not PURE_PYTHON:
-            expected = self.manifest.get(fullname)
-            if expected is None:
-                return None         # not compiled: the source is what the machinery finds
-            if self.layout is None:
-                self.layout = layout_digest()
-            if build_digest(source, self.layout) == expected:
-                return None
-            stale.append(fullname)
-        return importlib.util.spec_from_file_location(fullname, source)
+            return None
+        if PURE_PYTHON or not self._build_is_current():
+            return importlib.util.spec_from_file_location(fullname, source)
+        return None
 
 
 def install_import_hook() -> None:

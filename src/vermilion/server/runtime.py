@@ -84,8 +84,8 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
     log.log(NOTICE, "Server initialized")
     log.log(NOTICE, "Compiled code: %s", _native.describe())
     if _native.stale:
-        log.warning("Compiled modules older than their source were not used (rebuild with "
-                    "`pip install -e .`): %s", ", ".join(_native.stale))
+        log.warning("The compiled modules run as source: the build is older than the source "
+                    "of %s (rebuild with `pip install -e .`)", ", ".join(_native.stale))
     if server.port:
         log.log(NOTICE, "Ready to accept connections tcp")
     if server.tls.port:
