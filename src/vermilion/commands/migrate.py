@@ -191,7 +191,10 @@ def _migrate_keys(args: list) -> list[int]:
          acl="keyspace dangerous", group="generic", since="2.6.0",
          tips=("nondeterministic_output",),
          summary="Atomically transfers a key from one Redis instance to another.",
-         complexity="This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.")
+         complexity="This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
+         args="host port:i key_or_empty_string(key:k0|''=empty_string:-) destination-db:i timeout:i "
+              "[COPY@3.0.0] [REPLACE@3.0.0] [authentication([AUTH=password@4.0.7]|"
+              "[AUTH2=username_password(username password)@6.0.0])] [KEYS=key:k1...@3.0.6]")
 def migrate(client, args):
     copy = replace = False
     username = password = None

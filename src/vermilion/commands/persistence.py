@@ -21,6 +21,8 @@ log = logging.getLogger("vermilion")
 
 BUSYKEY = "BUSYKEY Target key name already exists."
 BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+_RESTORE_ARGS = ("key:k0 ttl:i serialized-value [REPLACE@3.0.0] [ABSTTL@5.0.0] "
+                 "[IDLETIME=seconds:i@5.0.0] [FREQ=frequency:i@5.0.0]")
 _RESTORE_COMPLEXITY = ("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. "
                        "For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). "
                        "However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
@@ -100,8 +102,7 @@ def dump(client, args):
          group="generic", since="2.6.0",
          summary="Creates a key from the serialized representation of a value.",
          complexity=_RESTORE_COMPLEXITY,
-         args="key:k0 ttl:i serialized-value [REPLACE@3.0.0] [ABSTTL@5.0.0] "
-              "[IDLETIME=seconds:i@5.0.0] [FREQ=frequency:i@5.0.0]")
+         args=_RESTORE_ARGS)
 def restore(client, args):
     replace = absttl = False
     idle = freq = None
@@ -174,7 +175,7 @@ def restore(client, args):
 @command("restore-asking", arity=-4, flags="write denyoom asking", keys=(1, 1, 1),
          acl="keyspace dangerous", group="server", since="3.0.0",
          summary="An internal command for migrating keys in a cluster",
-         complexity=_RESTORE_COMPLEXITY)
+         complexity=_RESTORE_COMPLEXITY, doc_flags="syscmd", args=_RESTORE_ARGS)
 def restore_asking(client, args):
     # What MIGRATE sends to a cluster node; without a cluster, RESTORE itself.
     return restore(client, args)

@@ -66,11 +66,14 @@ def _who(client) -> str:
     return "id=%d addr=%s" % (client.id, client.addr)
 
 
+_REPLICAOF_ARGS = "args(host-port(host port:i)|no-one(NO ONE))"
+
 command("replicaof", arity=3, flags="admin noscript stale no_async_loading", acl="",
-        group="server", since="5.0.0",
+        group="server", since="5.0.0", args=_REPLICAOF_ARGS,
         summary="Configures a server as replica of another, or promotes it to a master.")(_replicaof)
 command("slaveof", arity=3, flags="admin noscript stale no_async_loading", acl="",
-        group="server", since="1.0.0",
+        group="server", since="1.0.0", args=_REPLICAOF_ARGS, doc_flags="deprecated",
+        deprecated_since="5.0.0", replaced_by="`REPLICAOF`",
         summary="Sets a Redis server as a replica of another, or promotes it to being a master.")(
     _replicaof)
 

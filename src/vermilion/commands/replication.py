@@ -596,7 +596,8 @@ def sync(client, args):
 
 
 @command("psync", arity=-3, flags="admin noscript no_async_loading no_multi", group="server",
-         since="2.8.0", summary="An internal command used in replication.")
+         since="2.8.0", summary="An internal command used in replication.",
+         args="replicationid offset:i")
 def psync(client, args):
     engine = client.engine
     repl = engine.replication
@@ -661,7 +662,8 @@ def _replconf_state(client) -> dict:
 
 
 @command("replconf", arity=-1, flags="admin noscript loading stale allow_busy", group="server",
-         since="3.0.0", summary="An internal command for configuring the replication stream.")
+         since="3.0.0", summary="An internal command for configuring the replication stream.",
+         doc_flags="syscmd")
 def replconf(client, args):
     if len(args) % 2 == 0:
         raise CommandError(SYNTAX)
@@ -763,7 +765,8 @@ def _serve_nothing(waiter, key):
 # -- FAILOVER ------------------------------------------------------------------------------------
 
 @command("failover", arity=-1, flags="admin noscript stale", group="server", since="6.2.0",
-         summary="Starts a coordinated failover from a server to one of its replicas.")
+         summary="Starts a coordinated failover from a server to one of its replicas.",
+         args="[TO=target(host port:i [FORCE])] [ABORT] [TIMEOUT=milliseconds:i]")
 def failover(client, args):
     engine = client.engine
     repl = engine.replication
