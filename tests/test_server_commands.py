@@ -460,6 +460,36 @@ def test_latency_monitor_records_slow_commands(ports):
     assert seen[2] == [(b"command", True, True)]
 
 
+def test_latency_monitor_records_a_slow_fork(monkeypatch, tmp_path):
+    # Redis samples the "fork" event when fork() takes latency-monitor-threshold or
+    # more. A sleep before the real fork makes this one take at least 20 ms.
+    import os
+    import time as _time
+
+    import vermilion
+    from support import connect, wait_for
+    real_fork = os.fork
+
+    def slow_fork():
+        _time.sleep(0.02)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", slow_fork)
+    config = {"latency-monitor-threshold": "10", "save": "", "dir": str(tmp_path)}
+    with vermilion.embedded(config=config) as server:
+        c = connect(server.port)
+        try:
+            c.call("SET", "k", "v")
+            assert c.call("BGSAVE").value == b"Background saving started"
+            wait_for(lambda: b"rdb_bgsave_in_progress:0" in c.call("INFO", "persistence").value,
+                     "the background save to end")
+            latest = {e.value[0].value: e.value[2].value for e in c.call("LATENCY", "LATEST").value}
+            assert latest.get(b"fork", 0) >= 20
+            assert [s.value[1].value >= 20 for s in c.call("LATENCY", "HISTORY", "fork").value] == [True]
+        finally:
+            c.close()
+
+
 def test_debug_populate(pair2):
     pair2.check("DEBUG", "POPULATE", "3")
     pair2.check("DEBUG", "POPULATE", "2", "pre", "12")

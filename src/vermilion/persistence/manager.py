@@ -654,6 +654,9 @@ class Persistence:
         child = Child(pid, kind, rfd)
         self.fork_usec = int((time.perf_counter() - start) * 1e6)
         self.total_forks = getattr(self, "total_forks", 0) + 1
+        engine = self.engine
+        if 0 < engine.latency_ms <= self.fork_usec // 1000:     # the latency monitor's event
+            engine.latency.add("fork", self.fork_usec // 1000)
         self.child = child
         os.set_blocking(rfd, False)
         loop = self.engine.loop
