@@ -490,6 +490,51 @@ def test_latency_monitor_records_a_slow_fork(monkeypatch, tmp_path):
             c.close()
 
 
+@pytest.mark.parametrize("policy, events", [
+    ("everysec", {b"aof-write"}),
+    ("always", {b"aof-write", b"aof-fsync-always"}),
+])
+def test_latency_monitor_records_slow_aof_writes(monkeypatch, tmp_path, policy, events):
+    # The AOF's writes and (with appendfsync always) fsyncs are sampled as Redis's
+    # aof-write and aof-fsync-always events; a disk made slow (20 ms per write and
+    # fsync, for the AOF module only) makes each sample certain.
+    import os
+    import time as _time
+    import types
+
+    import vermilion
+    from support import connect, wait_for
+    from vermilion.persistence import aof
+
+    def slow(call):
+        def slowed(*args):
+            _time.sleep(0.02)
+            return call(*args)
+        return slowed
+
+    disk = types.SimpleNamespace(**{n: getattr(os, n) for n in dir(os) if not n.startswith("__")})
+    disk.write, disk.fsync = slow(os.write), slow(os.fsync)
+    if hasattr(os, "fdatasync"):
+        disk.fdatasync = slow(os.fdatasync)
+    monkeypatch.setattr(aof, "os", disk)
+    config = {"appendonly": "yes", "appendfsync": policy, "save": "", "dir": str(tmp_path)}
+    with vermilion.embedded(config=config) as server:
+        c = connect(server.port)
+        try:
+            c.call("CONFIG", "SET", "latency-monitor-threshold", "10")
+            c.call("SET", "k", "v")
+
+            def sampled():
+                latest = {e.value[0].value: e.value[2].value
+                          for e in c.call("LATENCY", "LATEST").value}
+                return latest if set(latest) >= events else None
+
+            latest = wait_for(sampled, "the AOF latency samples")
+            assert all(latest[event] >= 20 for event in events)
+        finally:
+            c.close()
+
+
 def test_debug_populate(pair2):
     pair2.check("DEBUG", "POPULATE", "3")
     pair2.check("DEBUG", "POPULATE", "2", "pre", "12")

@@ -280,11 +280,14 @@ class AofIO:
             err = None
             try:
                 if kind == "write":
-                    _, fd, data, done = job
+                    _, fd, data, done, timing = job
+                    started = time.perf_counter()
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view):]
+                    written = time.perf_counter()
                     sync(fd)
+                    timing[:] = (written - started, time.perf_counter() - written)
                 elif kind == "fsync":
                     _, fd, done = job
                     sync(fd)
@@ -402,6 +405,7 @@ class AofWriter:
         self.delayed_fsync = 0
         self.last_write_error: str | None = None
         self.on_error = None            # callback(error) when a write fails
+        self.on_latency = None          # callback(event, ms): the latency monitor's AOF events
         self.file_bytes = 0             # bytes written to the current incr file
         self.total_appended = 0         # bytes appended since the writer started (INFO)
 
@@ -450,7 +454,9 @@ class AofWriter:
             self.file_bytes += len(data)
             self.total_appended += len(data)
             self.in_flight = True
-            self.io.submit(("write", self.fd, data, lambda err, m=mark: self._synced(m, err)))
+            timing = [0.0, 0.0]         # seconds: the write, the fsync (set by the I/O thread)
+            self.io.submit(("write", self.fd, data,
+                            lambda err, m=mark, t=timing: self._synced(m, err, t), timing))
             return
         if self.policy == "everysec" and self.io.pending_fsync and not force:
             now = time.monotonic()
@@ -467,6 +473,7 @@ class AofWriter:
                         "Vermilion.")
         self.postponed_since = 0.0
         data = self.take()
+        started = time.perf_counter()
         try:
             view = memoryview(data)
             while view:
@@ -474,6 +481,7 @@ class AofWriter:
         except OSError as err:
             self._failed(err, data)
             return
+        self._sample("aof-write", time.perf_counter() - started)
         self.written += len(data)
         self.file_bytes += len(data)
         self.total_appended += len(data)
@@ -497,8 +505,15 @@ class AofWriter:
             self.last_fsync = now
             self.io.submit(("fsync", self.fd, None))
 
-    def _synced(self, mark: int, err) -> None:
+    def _sample(self, event: str, seconds: float) -> None:
+        if self.on_latency is not None:
+            self.on_latency(event, int(seconds * 1000))
+
+    def _synced(self, mark: int, err, timing=None) -> None:
         self.in_flight = False
+        if timing is not None and err is None:
+            self._sample("aof-write", timing[0])
+            self._sample("aof-fsync-always", timing[1])
         if err is not None:
             self._failed(err, b"")
             return

@@ -513,6 +513,7 @@ class Persistence:
         barrier = ReplyBarrier() if policy == "always" else None
         self.writer = AofWriter(loop, fd, policy, self.io, barrier)
         self.writer.on_error = self._aof_write_failed
+        self.writer.on_latency = self._latency_sample
         engine.reply_barrier = barrier
         if self.writer.feed not in engine.sinks:
             engine.sinks.append(self.writer.feed)
@@ -620,6 +621,13 @@ class Persistence:
     # children
     # ======================================================================
 
+    def _latency_sample(self, event: str, ms: int) -> None:
+        """The latency monitor's persistence events (fork, aof-write, aof-fsync-always),
+        sampled as Redis does: when they take latency-monitor-threshold or more."""
+        engine = self.engine
+        if 0 < engine.latency_ms <= ms:
+            engine.latency.add(event, ms)
+
     def fork(self, kind: str, work, keep_fd: int = -1) -> Child | None:
         """Run `work()` in a forked child; it returns a dict reported back on success.
 
@@ -654,9 +662,7 @@ class Persistence:
         child = Child(pid, kind, rfd)
         self.fork_usec = int((time.perf_counter() - start) * 1e6)
         self.total_forks = getattr(self, "total_forks", 0) + 1
-        engine = self.engine
-        if 0 < engine.latency_ms <= self.fork_usec // 1000:     # the latency monitor's event
-            engine.latency.add("fork", self.fork_usec // 1000)
+        self._latency_sample("fork", self.fork_usec // 1000)
         self.child = child
         os.set_blocking(rfd, False)
         loop = self.engine.loop
