@@ -51,6 +51,8 @@ class EmbeddedServer:
     ``config_file``: a redis.conf-style file read first; ``config`` entries override it.
     """
 
+    port: int           # the TCP port once listening (0 before, or with no TCP)
+
     def __init__(self, port: int | None = None, unixsocket: str | None = None,
                  dir: str | None = None, persistence: bool = False,
                  config: dict[str, Any] | None = None, log: bool = False,
@@ -81,7 +83,8 @@ class EmbeddedServer:
             if isinstance(replicaof, EmbeddedServer):
                 replicaof = ("127.0.0.1", replicaof.port)
             if not isinstance(replicaof, str):
-                replicaof = "%s %d" % tuple(replicaof)
+                host, primary_port = replicaof
+                replicaof = f"{host} {int(primary_port)}"
             settings["replicaof"] = replicaof
         for name, value in (config or {}).items():
             settings[name.replace("_", "-")] = value if isinstance(value, str) else str(value)
