@@ -9,6 +9,8 @@ cdef class Memory:
     cdef public long long refreshed_tick, argv_bytes
     cdef public list dbs
     cdef public int checks
+    cdef public dict client_map
+    cdef public Py_ssize_t client_count
     cdef dict __dict__
 
     @cython.final

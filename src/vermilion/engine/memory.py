@@ -322,6 +322,8 @@ class Memory:
         self.scripts = 0            # cached script and function bodies at the last refresh
         self.refreshed_tick = -1
         self.checks = 0                 # counted() calls left before the clock is read
+        self.client_map = engine.clients    # made once with the engine, never replaced
+        self.client_count = -1              # len(client_map) at the last refresh
         self.unmeasured: set = set()    # (db index, key) of collections written since measured
         self.argv_client = None         # the client whose command is being checked, and
         self.argv_bytes = 0             # the bytes of its arguments (client eviction)
@@ -349,6 +351,7 @@ class Memory:
     def refresh(self) -> None:
         """Take the client and script totals again (they change outside the ledger), and
         evict clients when they are over maxmemory-clients."""
+        self.client_count = len(self.client_map)
         self.clients = self.clients_bytes()
         self.scripts = self.scripts_bytes()[1]
         self.refreshed_tick = _monotonic_ns() // REFRESH_NS
@@ -360,11 +363,13 @@ class Memory:
         """What is compared with maxmemory: used_memory less the replica and AOF buffers.
         Client totals are at most 10 ms and REFRESH_CHECKS calls old, or one cron tick."""
         # The clock is read every REFRESH_CHECKS calls only (a clock read costs about
-        # as much as the rest of this check); the cron refreshes too.
+        # as much as the rest of this check), and when a client came or went; the cron
+        # refreshes too.
         self.checks -= 1
-        if self.checks <= 0:
+        if self.checks <= 0 or len(self.client_map) != self.client_count:
             self.checks = REFRESH_CHECKS
-            if _monotonic_ns() // REFRESH_NS != self.refreshed_tick:
+            if len(self.client_map) != self.client_count or \
+                    _monotonic_ns() // REFRESH_NS != self.refreshed_tick:
                 self.refresh()
         if self.unmeasured:
             self.measure_pending()
