@@ -41,8 +41,9 @@ output buffers and the AOF buffer (``mem_not_counted_for_evict``), as in
 Redis 7.0: a tiny ``maxmemory`` is exceeded by an empty server, a limit of a
 few megabytes bounds the dataset about as Redis's does. Client buffers change
 between commands without passing through the ledger, so their total is taken
-again at most every 10 ms (and by INFO, MEMORY and the cron): walking every
-client before each write would cost more than the write.
+again when a client came or went, else once 10 ms and REFRESH_CHECKS checks went
+by (and by INFO, MEMORY and the cron): walking every client before each write
+would cost more than the write.
 
 Eviction
 --------
