@@ -415,3 +415,68 @@ async def test_async_handler_raising_timeouterror_is_an_ordinary_failure(ar, uid
     assert w.stats.timed_out == 0 and w.stats.failed == 1
     (dead,) = await w.dead_letters.list()
     assert "the handler's own timeout" in dead.error
+
+
+def _handler_threads(worker):
+    prefix = f"stream-handler:{worker.consumer}-"
+    return sum(1 for t in threading.enumerate() if t.name.startswith(prefix))
+
+
+def test_hung_sync_handlers_get_replacement_threads_up_to_a_cap(r, uid):
+    prod = StreamProducer(r, uid)
+    prod.add_many([{"kind": "hang"}] * 2 + [{"kind": "ok"}] * 10)
+    release, started = threading.Event(), []
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            started.append(entry.id)
+            release.wait(60)
+
+    w = StreamWorker(r, uid, "g", handle, concurrency=2, max_stuck_threads=1,
+                     handler_timeout=0.5, count=2, **FAST).start()
+    try:
+        # Both hung calls are abandoned: the first gets a replacement thread, the
+        # second (past the cap) keeps its slot. The one slot left does all the work.
+        assert wait_until(lambda: w.stats.processed == 12, 20), w.stats
+        assert len(started) == 2 and w.stats.timed_out == 2
+        m = w.metrics()
+        assert m.stuck_threads == 2 and m.pending == 0
+        assert _handler_threads(w) == 3  # 2 stuck + 1 replacement, never more
+        release.set()
+        # The replaced thread leaves; the other one serves again.
+        assert wait_until(lambda: w.metrics().stuck_threads == 0 and _handler_threads(w) == 2, 10)
+        r.xadd(uid, {"kind": "ok"})
+        assert wait_until(lambda: w.stats.processed == 13, 10)
+    finally:
+        release.set()
+        w.stop(5)
+    assert w.stats.processed == 13
+
+
+async def test_async_worker_sync_handler_hung_past_timeout_keeps_no_slot(ar, uid):
+    await aio.StreamProducer(ar, uid).add_many([{"kind": "hang"}] + [{"kind": "ok"}] * 5)
+    release = threading.Event()
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            release.wait(60)
+
+    w = aio.StreamWorker(ar, uid, "g", handle, concurrency=1, handler_timeout=0.5,
+                         **FAST).start()
+    try:
+        # concurrency 1: the rest is processed only because a new thread took the slot
+        for _ in range(400):
+            if w.stats.processed == 6:
+                break
+            await asyncio.sleep(0.05)
+        assert w.stats.processed == 6 and w.stats.timed_out == 1
+        assert (await w.metrics()).stuck_threads == 1
+        release.set()
+        for _ in range(200):
+            if (await w.metrics()).stuck_threads == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await w.metrics()).stuck_threads == 0
+    finally:
+        release.set()
+        await w.stop(5)

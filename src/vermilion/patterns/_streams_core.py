@@ -18,10 +18,12 @@ Delivery guarantees (what Redis gives, and what we add):
   stream together with its error and delivery count, and acked, in one script.
 * A handler that runs past ``handler_timeout`` is abandoned: its entry leaves
   the heartbeat (so it can no longer be extended), counts as a failure with
-  reason ``timeout`` and follows the retry policy. The asyncio face cancels the
-  handler's task; a thread cannot be stopped, so in the threaded face the hung
-  call keeps its thread (not its slot) until it returns, and its result is
-  ignored.
+  reason ``timeout`` and follows the retry policy. The asyncio face cancels a
+  coroutine handler. A thread cannot be stopped, so a synchronous handler's
+  hung call keeps its thread until it returns, and its result is ignored; a
+  new thread takes the slot, for up to ``max_stuck_threads`` hung calls at once
+  (default: ``concurrency``). Beyond that the slot stays taken until the call
+  returns. ``metrics().stuck_threads`` counts the hung calls.
 * A handler steers the outcome by raising ``Retry(delay=...)`` (deliver again
   after that delay; still bounded by ``max_deliveries``) or ``Unrecoverable``
   (dead-letter now); the dead letter's ``error`` field holds the reason.
@@ -81,6 +83,9 @@ class WorkerMetrics:
     deleted: int = 0  # pending entries whose payload was gone
     lost: int = 0  # entries another consumer took while we worked on them
     in_flight: int = 0
+    # Handler threads still running a call abandoned after handler_timeout (a
+    # thread cannot be stopped; see max_stuck_threads). Always 0 for coroutines.
+    stuck_threads: int = 0
     # From the server (None if it could not say):
     lag: int | None = None  # entries in the stream the group has not read yet
     pending: int | None = None  # entries delivered but not acked, whole group
@@ -222,6 +227,8 @@ class WorkerBase(StreamCore):
     ``claim_idle`` idle time after which others' entries are reclaimed (seconds,
     not ms); ``claim_interval``; ``heartbeat``; ``max_deliveries``; ``retry_base``
     and ``retry_cap`` (backoff); ``handler_timeout``; ``grace`` (shutdown);
+    ``max_stuck_threads`` (replacement threads for synchronous handler calls
+    still running after handler_timeout; default ``concurrency``);
     ``start_id``; ``dead_letter_stream``, ``dead_letter_maxlen``;
     ``delayed_maxlen`` (MAXLEN ~ when promoting delayed entries); ``prometheus``
     (a ``metrics.PrometheusMetrics``); ``tracing`` (a ``tracing.StreamTracing``).
@@ -236,6 +243,7 @@ class WorkerBase(StreamCore):
                  start_id: str = "0", dead_letter_stream: str | None = None,
                  dead_letter_maxlen: int = 10_000, handler_timeout: float | None = None,
                  batch_size: int | None = None, grace: float = 10.0,
+                 max_stuck_threads: int | None = None,
                  delayed_maxlen: int | None = 10_000, prometheus: Any = None,
                  tracing: Any = None):
         super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
@@ -246,6 +254,9 @@ class WorkerBase(StreamCore):
             raise ValueError("batch_size must be >= 1")
         self.handler = handler
         self.handler_timeout = handler_timeout
+        self.max_stuck_threads = concurrency if max_stuck_threads is None else max_stuck_threads
+        if self.max_stuck_threads < 0:
+            raise ValueError("max_stuck_threads must be >= 0")
         self.batch_size = batch_size  # None: handler(entry); else handler([entries])
         self.grace = grace
         self.delayed_key = colocated(stream, ":delayed")
