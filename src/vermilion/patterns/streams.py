@@ -340,15 +340,18 @@ class StreamWorker(WorkerBase):
     def _process(self, job: _Job) -> None:
         live: list[StreamEntry] = []
         try:
-            for entry in job.entries:
-                verdict = self._verdict(entry)
-                if verdict == "ack":
-                    self._x(self._ack(entry.id))
-                    self._count("deleted")
-                elif verdict == "dead":
-                    self._bury(entry, self._giving_up(entry))
-                else:
-                    live.append(entry)
+            if self._runnable(job.entries):
+                live = job.entries
+            else:
+                for entry in job.entries:
+                    verdict = self._verdict(entry)
+                    if verdict == "ack":
+                        self._x(self._ack(entry.id))
+                        self._count("deleted")
+                    elif verdict == "dead":
+                        self._bury(entry, self._giving_up(entry))
+                    else:
+                        live.append(entry)
             if not live:
                 return
             started = time.perf_counter()
@@ -366,7 +369,9 @@ class StreamWorker(WorkerBase):
                 if not self._finishing(job, started):
                     return
                 with self._mutex:
-                    ids = [e.id for e in live if e.id not in self._lost]  # new owners ack those
+                    lost = self._lost  # new owners ack those
+                    ids = [e.id for e in live if e.id not in lost] if lost else [
+                        e.id for e in live]
                 self._x(self._ack_many(ids))
                 self._count("processed", len(live))
         except RedisError as exc:

@@ -321,8 +321,8 @@ class StreamWorker(WorkerBase):
 
     async def _process(self, entries: list[StreamEntry]) -> None:
         try:
-            live = []
-            for entry in entries:
+            live = entries if self._runnable(entries) else []
+            for entry in ([] if live else entries):
                 verdict = self._verdict(entry)
                 if verdict == "ack":
                     await self._x(self._ack(entry.id))
