@@ -216,13 +216,6 @@ def bench_asgi_overhead(client, seconds: float) -> float:
     return asyncio.run(main())
 
 
-BENCHES = {"lock acquire+release": bench_lock, "ratelimit check": bench_ratelimit,
-           "stream end-to-end": bench_stream}
-BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
-                for s in ("sliding_log", "sliding_window", "gcra", "fixed_window")})
-BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
-    "sliding_window", "100000/second;1000000/minute;10000000/hour")
-BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 def bench_semaphore(client, seconds: float) -> float:
     name = f"bench:{uuid.uuid4().hex[:6]}"
 
@@ -266,6 +259,11 @@ def bench_stream_batch(client, seconds: float) -> float:
 BENCHES = {"lock acquire+release": bench_lock, "semaphore acquire+release": bench_semaphore,
            "ratelimit check": bench_ratelimit, "stream end-to-end": bench_stream,
            "stream c8 b100": bench_stream_batch}
+BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
+                for s in ("sliding_log", "sliding_window", "gcra", "fixed_window")})
+BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
+    "sliding_window", "100000/second;1000000/minute;10000000/hour")
+BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 
 
 def main():
