@@ -320,6 +320,63 @@ def test_delayed_dedup_and_batches_on_cluster(rc, uid):
     assert set(seen.values()) == {1}
 
 
+@pytest.mark.cluster
+def test_failure_control_on_cluster(rc, uid):
+    stream = f"fc-{uid}"
+    prod = StreamProducer(rc, stream)
+    ids = {k: prod.add({"kind": k}) for k in ("hang", "retry", "bad")}
+    release, seen = threading.Event(), Counter()
+
+    def handle(entry):
+        kind = entry.fields["kind"]
+        seen[kind] += 1
+        if kind == "hang" and entry.attempt == 1:
+            release.wait(30)
+        if kind == "retry" and entry.attempt == 1:
+            raise Retry("later", delay=0.1)
+        if kind == "bad":
+            raise Unrecoverable("no")
+
+    w = StreamWorker(rc, stream, "g", handle, concurrency=1, handler_timeout=0.5,
+                     **FAST).start()
+    try:
+        assert wait_until(lambda: w.stats.processed == 2 and w.stats.dead_lettered == 1, 20)
+        assert w.stats.timed_out == 1 and w.metrics().stuck_threads == 1
+    finally:
+        release.set()
+        w.stop(5)
+    assert seen == {"hang": 2, "retry": 2, "bad": 1}
+    (dead,) = w.dead_letters.list()
+    assert dead.original_id == ids["bad"] and dead.error == "unrecoverable: no"
+    assert rc.xpending(stream, "g")["pending"] == 0
+
+
+@pytest.mark.cluster
+async def test_async_worker_batches_delays_and_timeouts_on_cluster(arc, uid):
+    stream = f"afc-{uid}"
+    prod = aio.StreamProducer(arc, stream)
+    await prod.add({"n": "0"}, delay=0.1)
+    await prod.add_many([{"n": str(i)} for i in range(1, 12)])
+    seen, hung = Counter(), []
+
+    async def handle(batch):
+        if not hung:
+            hung.append(1)
+            await asyncio.sleep(30)  # cancelled by handler_timeout, then retried
+        seen.update(e.fields["n"] for e in batch)
+
+    w = aio.StreamWorker(arc, stream, "g", handle, batch_size=4, handler_timeout=0.5,
+                         **FAST).start()
+    try:
+        for _ in range(400):
+            if len(seen) == 12:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await w.stop(5)
+    assert len(seen) == 12 and set(seen.values()) == {1} and w.stats.timed_out >= 1
+
+
 # ------------------------------------------------------------------ tracing
 
 
