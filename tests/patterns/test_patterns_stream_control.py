@@ -454,6 +454,35 @@ def test_add_many_adds_in_order_across_chunks_and_trims(r, uid):
         exact.add_many([{"n": "1"}, {}])
 
 
+def test_add_many_packs_values_like_redis_py_and_keeps_the_connection_usable(backend, uid):
+    import redis
+    from redis.exceptions import DataError, ResponseError
+    r = redis.Redis.from_url(backend.url)  # bytes replies: binary values come back as sent
+    fields = {"a": 1, b"b": b"\x00\xff\r\n", "c": 1.5, "\u00e9": "\u00fc", 7: bytearray(b"x")}
+    ids = StreamProducer(r, uid, maxlen=None).add_many([fields] * 3)
+    stored = r.xrange(uid)
+    assert [i.decode() for i, _ in stored] == ids
+    assert stored[0][1] == {b"a": b"1", b"b": b"\x00\xff\r\n", b"c": b"1.5",
+                            "\u00e9".encode(): "\u00fc".encode(), b"7": b"x"}
+    with pytest.raises(DataError):
+        StreamProducer(r, uid).add_many([{"a": True}])
+    r.set(f"{uid}:str", "1")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):  # refused inside the transaction
+        StreamProducer(r, f"{uid}:str").add_many([{"a": "1"}] * 3)
+    assert r.ping() and r.get(f"{uid}:str") == b"1" and r.xlen(uid) == 3
+    r.close()
+
+
+async def test_async_add_many_packs_and_reports_errors(ar, uid):
+    from redis.exceptions import ResponseError
+    ids = await aio.StreamProducer(ar, uid, maxlen=None).add_many([{"n": str(i)} for i in range(700)])
+    assert len(ids) == 700 and await ar.xlen(uid) == 700
+    await ar.set(f"{uid}:str", "1")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await aio.StreamProducer(ar, f"{uid}:str").add_many([{"a": "1"}])
+    assert await ar.ping()
+
+
 async def test_async_handler_raising_timeouterror_is_an_ordinary_failure(ar, uid):
     await aio.StreamProducer(ar, uid).add({"n": "1"})
 

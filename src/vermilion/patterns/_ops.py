@@ -55,8 +55,107 @@ class RunScript:
     args: tuple[Any, ...]
 
 
-# What an op yields: one call, one script, or a list of calls for one pipeline.
-Step = Union[Call, RunScript, list[Call]]
+class RawUnsupported(Exception):
+    """The client cannot run a ``Transaction`` step (a cluster client, one pinned
+    to a single connection, a non-UTF-8 encoding): the op takes another way."""
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """Commands already packed as RESP (UTF-8), run as MULTI ... EXEC in one write
+    on a plain ``redis.Redis``/``redis.asyncio.Redis``. It skips redis-py's
+    per-command packing and reply handling, which cost the client more than the
+    server's work for small commands sent in bulk. The reply is EXEC's list; a
+    refused command or an error inside it raises ``ResponseError``."""
+
+    payload: bytes
+    count: int  # commands in payload
+
+
+# What an op yields: one call, one script, a list of calls for one pipeline, or
+# a packed transaction.
+Step = Union[Call, RunScript, list[Call], Transaction]
+
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+
+def _raw_pool(client: Any, cls: type) -> Any:
+    pool = getattr(client, "connection_pool", None)
+    if (not isinstance(client, cls) or pool is None
+            or getattr(client, "connection", None) is not None):
+        raise RawUnsupported()
+    encoding = str(pool.get_encoder().encoding).lower().replace("-", "").replace("_", "")
+    if encoding != "utf8":
+        raise RawUnsupported()
+    return pool
+
+
+def _exec_result(first_error: ResponseError | None, result: Any) -> Any:
+    if first_error is not None:
+        raise first_error
+    for r in result:
+        if isinstance(r, ResponseError):
+            raise r
+    return result
+
+
+def _transaction_sync(client: Any, step: Transaction) -> Any:
+    import redis
+    pool = _raw_pool(client, redis.Redis)
+    try:
+        conn = pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        conn = pool.get_connection("MULTI")
+    try:
+        conn.send_packed_command([_MULTI, step.payload, _EXEC])
+        first_error = None
+        for _ in range(step.count + 1):  # MULTI's OK, then QUEUED for each command
+            try:
+                conn.read_response()
+            except ResponseError as exc:
+                first_error = first_error or exc
+        try:
+            result = conn.read_response()
+        except ResponseError as exc:  # EXECABORT: say why
+            raise first_error or exc
+        return _exec_result(first_error, result)
+    except ResponseError:
+        raise  # every reply was read: the connection is still usable
+    except BaseException:
+        conn.disconnect()  # replies may be left unread
+        raise
+    finally:
+        pool.release(conn)
+
+
+async def _transaction_async(client: Any, step: Transaction) -> Any:
+    import redis.asyncio
+    pool = _raw_pool(client, redis.asyncio.Redis)
+    try:
+        conn = await pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        conn = await pool.get_connection("MULTI")
+    try:
+        await conn.send_packed_command([_MULTI, step.payload, _EXEC])
+        first_error = None
+        for _ in range(step.count + 1):
+            try:
+                await conn.read_response()
+            except ResponseError as exc:
+                first_error = first_error or exc
+        try:
+            result = await conn.read_response()
+        except ResponseError as exc:
+            raise first_error or exc
+        return _exec_result(first_error, result)
+    except ResponseError:
+        raise
+    except BaseException:
+        await conn.disconnect()
+        raise
+    finally:
+        await pool.release(conn)
 # An op: a generator of steps that receives each step's reply and returns its result.
 Op = Generator[Step, Any, Any]
 
@@ -92,6 +191,8 @@ async def _script_async(client: Any, run: RunScript) -> Any:
 def _exec_sync(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return _script_sync(client, step)
+    if isinstance(step, Transaction):
+        return _transaction_sync(client, step)
     if isinstance(step, Call):
         return getattr(client, step.method)(*step.args, **step.kwargs)
     with client.pipeline(transaction=False) as pipe:
@@ -103,6 +204,8 @@ def _exec_sync(client: Any, step: Step) -> Any:
 async def _exec_async(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return await _script_async(client, step)
+    if isinstance(step, Transaction):
+        return await _transaction_async(client, step)
     if isinstance(step, Call):
         return await getattr(client, step.method)(*step.args, **step.kwargs)
     async with client.pipeline(transaction=False) as pipe:
