@@ -473,6 +473,29 @@ def test_add_many_packs_values_like_redis_py_and_keeps_the_connection_usable(bac
     r.close()
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_packed_reads_and_acks_on_resp2_and_resp3_bytes_clients(backend, uid, protocol):
+    import redis
+    r = redis.Redis.from_url(backend.url, protocol=protocol)
+    StreamProducer(r, uid).add_many([{"n": str(i), b"bin": b"\xff"} for i in range(150)])
+    got, done = [], threading.Event()
+
+    def handle(batch):
+        got.extend(batch)
+        if len(got) >= 150:
+            done.set()
+
+    w = StreamWorker(r, uid, "g", handle, batch_size=50, concurrency=2, **FAST).start()
+    try:
+        assert done.wait(15)
+        assert wait_until(lambda: r.xpending(uid, "g")["pending"] == 0, 10)
+    finally:
+        w.stop(5)
+        r.close()
+    assert sorted(int(e.fields[b"n"]) for e in got) == list(range(150))
+    assert all(e.fields[b"bin"] == b"\xff" and isinstance(e.id, str) for e in got)
+
+
 async def test_async_add_many_packs_and_reports_errors(ar, uid):
     from redis.exceptions import ResponseError
     ids = await aio.StreamProducer(ar, uid, maxlen=None).add_many([{"n": str(i)} for i in range(700)])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterator, ParamSpec,
                     TypeVar, Union, overload)
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import DataError, NoScriptError, ResponseError
 
 
 @dataclass(frozen=True)
@@ -56,25 +56,49 @@ class RunScript:
 
 
 class RawUnsupported(Exception):
-    """The client cannot run a ``Transaction`` step (a cluster client, one pinned
-    to a single connection, a non-UTF-8 encoding): the op takes another way."""
+    """The client cannot run a ``Packed`` step (a cluster client, one pinned to a
+    single connection, a non-UTF-8 encoding): the op takes another way."""
 
 
 @dataclass(frozen=True)
-class Transaction:
-    """Commands already packed as RESP (UTF-8), run as MULTI ... EXEC in one write
-    on a plain ``redis.Redis``/``redis.asyncio.Redis``. It skips redis-py's
-    per-command packing and reply handling, which cost the client more than the
-    server's work for small commands sent in bulk. The reply is EXEC's list; a
-    refused command or an error inside it raises ``ResponseError``."""
+class Packed:
+    """Commands already packed as RESP (UTF-8), sent in one write on a plain
+    ``redis.Redis``/``redis.asyncio.Redis``, as MULTI ... EXEC with
+    ``transaction``. It skips redis-py's per-command and per-argument packing and
+    its reply callbacks, which cost the client more than the server's work for
+    commands sent in bulk or with many arguments. The reply: EXEC's list, or the
+    list of the ``count`` replies; the first error reply raises ``ResponseError``
+    (after every reply was read, so the connection stays usable)."""
 
     payload: bytes
     count: int  # commands in payload
+    transaction: bool = False
+
+
+def encode_arg(x: Any) -> bytes:
+    """One argument encoded as redis-py encodes it (UTF-8)."""
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return bytes(x)
+    if isinstance(x, str):
+        return x.encode()
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return repr(x).encode()
+    raise DataError(f"Invalid input of type: '{type(x).__name__}'. "
+                    "Convert to a bytes, string, int or float first.")
+
+
+def pack(*args: Any) -> bytes:
+    """One command as RESP."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if type(a) is bytes else encode_arg(a)
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
 
 
 # What an op yields: one call, one script, a list of calls for one pipeline, or
-# a packed transaction.
-Step = Union[Call, RunScript, list[Call], Transaction]
+# packed commands.
+Step = Union[Call, RunScript, list[Call], Packed]
 
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
@@ -91,16 +115,26 @@ def _raw_pool(client: Any, cls: type) -> Any:
     return pool
 
 
-def _exec_result(first_error: ResponseError | None, result: Any) -> Any:
-    if first_error is not None:
-        raise first_error
-    for r in result:
+def _frames(step: Packed) -> tuple[list[bytes], int]:
+    """What to send, and how many replies come back."""
+    if step.transaction:
+        return [_MULTI, step.payload, _EXEC], step.count + 2
+    return [step.payload], step.count
+
+
+def _packed_result(step: Packed, replies: list[Any]) -> Any:
+    for r in replies:  # a refused command (queued or not), EXECABORT
         if isinstance(r, ResponseError):
             raise r
-    return result
+    if not step.transaction:
+        return replies
+    for r in replies[-1]:
+        if isinstance(r, ResponseError):
+            raise r
+    return replies[-1]
 
 
-def _transaction_sync(client: Any, step: Transaction) -> Any:
+def _packed_sync(client: Any, step: Packed) -> Any:
     import redis
     pool = _raw_pool(client, redis.Redis)
     try:
@@ -108,28 +142,23 @@ def _transaction_sync(client: Any, step: Transaction) -> Any:
     except TypeError:  # redis-py < 5.3 wants a command name
         conn = pool.get_connection("MULTI")
     try:
-        conn.send_packed_command([_MULTI, step.payload, _EXEC])
-        first_error = None
-        for _ in range(step.count + 1):  # MULTI's OK, then QUEUED for each command
+        frames, n = _frames(step)
+        conn.send_packed_command(frames)
+        replies: list[Any] = []
+        for _ in range(n):
             try:
-                conn.read_response()
+                replies.append(conn.read_response())
             except ResponseError as exc:
-                first_error = first_error or exc
-        try:
-            result = conn.read_response()
-        except ResponseError as exc:  # EXECABORT: say why
-            raise first_error or exc
-        return _exec_result(first_error, result)
-    except ResponseError:
-        raise  # every reply was read: the connection is still usable
+                replies.append(exc)
     except BaseException:
         conn.disconnect()  # replies may be left unread
         raise
     finally:
         pool.release(conn)
+    return _packed_result(step, replies)
 
 
-async def _transaction_async(client: Any, step: Transaction) -> Any:
+async def _packed_async(client: Any, step: Packed) -> Any:
     import redis.asyncio
     pool = _raw_pool(client, redis.asyncio.Redis)
     try:
@@ -137,25 +166,22 @@ async def _transaction_async(client: Any, step: Transaction) -> Any:
     except TypeError:  # redis-py < 5.3 wants a command name
         conn = await pool.get_connection("MULTI")
     try:
-        await conn.send_packed_command([_MULTI, step.payload, _EXEC])
-        first_error = None
-        for _ in range(step.count + 1):
+        frames, n = _frames(step)
+        await conn.send_packed_command(frames)
+        replies: list[Any] = []
+        for _ in range(n):
             try:
-                await conn.read_response()
+                replies.append(await conn.read_response())
             except ResponseError as exc:
-                first_error = first_error or exc
-        try:
-            result = await conn.read_response()
-        except ResponseError as exc:
-            raise first_error or exc
-        return _exec_result(first_error, result)
-    except ResponseError:
-        raise
-    except BaseException:
+                replies.append(exc)
+    except BaseException:  # cancelled, or the connection failed: replies may be unread
         await conn.disconnect()
         raise
     finally:
         await pool.release(conn)
+    return _packed_result(step, replies)
+
+
 # An op: a generator of steps that receives each step's reply and returns its result.
 Op = Generator[Step, Any, Any]
 
@@ -191,8 +217,8 @@ async def _script_async(client: Any, run: RunScript) -> Any:
 def _exec_sync(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return _script_sync(client, step)
-    if isinstance(step, Transaction):
-        return _transaction_sync(client, step)
+    if isinstance(step, Packed):
+        return _packed_sync(client, step)
     if isinstance(step, Call):
         return getattr(client, step.method)(*step.args, **step.kwargs)
     with client.pipeline(transaction=False) as pipe:
@@ -204,8 +230,8 @@ def _exec_sync(client: Any, step: Step) -> Any:
 async def _exec_async(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return await _script_async(client, step)
-    if isinstance(step, Transaction):
-        return await _transaction_async(client, step)
+    if isinstance(step, Packed):
+        return await _packed_async(client, step)
     if isinstance(step, Call):
         return await getattr(client, step.method)(*step.args, **step.kwargs)
     async with client.pipeline(transaction=False) as pipe:

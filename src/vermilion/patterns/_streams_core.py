@@ -49,7 +49,7 @@ from redis.exceptions import ResponseError
 from . import _scripts as S
 from redis.exceptions import DataError
 
-from ._ops import Call, Op, RawUnsupported, Transaction, call, op
+from ._ops import Call, Op, Packed, RawUnsupported, call, encode_arg, op, pack
 from ._util import backoff, colocated, default_consumer_name, new_token, to_str
 from .errors import Retry, Unrecoverable
 
@@ -131,6 +131,11 @@ class StreamCore:
 
     def _read(self, last_id: str, count: int, block_ms: int | None) -> Op:
         """XREADGROUP; '>' gives new entries, an ID re-reads our own PEL after it."""
+        if last_id == ">":
+            try:
+                return (yield from self._read_new(count, block_ms))
+            except RawUnsupported:
+                pass
         reply = yield call("xreadgroup", self.group, self.consumer, {self.stream: last_id},
                            count=count, block=block_ms)
         if not reply:
@@ -141,6 +146,22 @@ class StreamCore:
         ids = [to_str(i) for i, _ in raw]
         counts = yield from self._deliveries(ids)
         return parse_entries(self.stream, raw, counts)
+
+    def _read_new(self, count: int, block_ms: int | None) -> Op:
+        """XREADGROUP ... > packed and parsed here: the worker's hot path, where
+        redis-py's reply callbacks cost more per entry than the rest."""
+        args: list[Any] = [b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", count]
+        if block_ms is not None:
+            args += [b"BLOCK", block_ms]
+        (reply,) = yield Packed(pack(*args, b"STREAMS", self.stream, b">"), 1)
+        if not reply:
+            return []
+        # RESP2: [[stream, entries]]; RESP3: {stream: entries}
+        raw = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))
+        stream = self.stream
+        return [StreamEntry(i.decode() if type(i) is bytes else to_str(i),
+                            dict(zip(f[::2], f[1::2])) if f else {}, 1, stream)
+                for i, f in raw]
 
     def _deliveries(self, ids: list[str]) -> Op:
         if not ids:
@@ -342,10 +363,14 @@ class WorkerBase(StreamCore):
     def _ack_many(self, ids: list[str]) -> Op:
         if not ids:
             return 0
-        # Encoded here: redis-py's generic per-argument encoding costs more than
+        # Packed here: redis-py's generic per-argument packing costs more than
         # the rest of an entry's client-side handling.
-        raw = [i.encode() for i in ids]
-        return (yield call("xack", self.stream, self.group, *raw))
+        try:
+            (n,) = yield Packed(pack(b"XACK", self.stream, self.group,
+                                     *[i.encode() for i in ids]), 1)
+            return n
+        except RawUnsupported:
+            return (yield call("xack", self.stream, self.group, *ids))
 
     def _observe(self, name: str, n: int = 1) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + n)
@@ -504,23 +529,11 @@ class DeadLettersCore:
 ADD_MANY_CHUNK = 500
 
 
-def _arg(x: Any) -> bytes:
-    """One argument encoded as redis-py encodes it (UTF-8)."""
-    if isinstance(x, (bytes, bytearray, memoryview)):
-        return bytes(x)
-    if isinstance(x, str):
-        return x.encode()
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return repr(x).encode()
-    raise DataError(f"Invalid input of type: '{type(x).__name__}'. "
-                    "Convert to a bytes, string, int or float first.")
-
-
 def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -> bytes:
     """XADD <stream> * <fields> for each entry, packed as RESP; ``trim``
     (MAXLEN [~] n) goes on the last one only, which trims the stream as
     trimming on each would. The producer's hot loop: str and bytes inline."""
-    key = _arg(stream)
+    key = encode_arg(stream)
     tail = b"$%d\r\n%s\r\n" % (len(key), key)
     for t in trim:
         tail += b"$%d\r\n%s\r\n" % (len(t), t)
@@ -538,11 +551,11 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
             if type(k) is str:
                 k = k.encode()
             elif type(k) is not bytes:
-                k = _arg(k)
+                k = encode_arg(k)
             if type(v) is str:
                 v = v.encode()
             elif type(v) is not bytes:
-                v = _arg(v)
+                v = encode_arg(v)
             out.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
     return b"".join(out)
 
@@ -646,8 +659,8 @@ class StreamProducerCore:
                 chunk = entries[start:start + ADD_MANY_CHUNK]
                 if packed:
                     try:
-                        reply = yield Transaction(_pack_xadds(self.stream, chunk, trim),
-                                                  len(chunk))
+                        reply = yield Packed(_pack_xadds(self.stream, chunk, trim),
+                                             len(chunk), transaction=True)
                         ids += [to_str(i) for i in reply]
                         continue
                     except RawUnsupported:
