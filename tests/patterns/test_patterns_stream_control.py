@@ -496,6 +496,17 @@ def test_packed_reads_and_acks_on_resp2_and_resp3_bytes_clients(backend, uid, pr
     assert all(e.fields[b"bin"] == b"\xff" and isinstance(e.id, str) for e in got)
 
 
+def test_packed_commands_reconnect_like_redis_py_after_a_server_restart(redis_farm):
+    import redis
+    (proc,) = redis_farm(1)
+    r = redis.Redis(port=proc.port)
+    prod = StreamProducer(r, "s", maxlen=None)
+    prod.add_many([{"a": "1"}] * 3)
+    proc.restart()  # the pooled connection is now dead: retried on a new one
+    assert len(prod.add_many([{"a": "2"}] * 3)) == 3 and r.xlen("s") == 3
+    r.close()
+
+
 async def test_async_add_many_packs_and_reports_errors(ar, uid):
     from redis.exceptions import ResponseError
     ids = await aio.StreamProducer(ar, uid, maxlen=None).add_many([{"n": str(i)} for i in range(700)])

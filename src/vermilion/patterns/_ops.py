@@ -141,8 +141,9 @@ def _packed_sync(client: Any, step: Packed) -> Any:
         conn = pool.get_connection()
     except TypeError:  # redis-py < 5.3 wants a command name
         conn = pool.get_connection("MULTI")
-    try:
-        frames, n = _frames(step)
+    frames, n = _frames(step)
+
+    def attempt() -> list[Any]:
         conn.send_packed_command(frames)
         replies: list[Any] = []
         for _ in range(n):
@@ -150,6 +151,15 @@ def _packed_sync(client: Any, step: Packed) -> Any:
                 replies.append(conn.read_response())
             except ResponseError as exc:
                 replies.append(exc)
+        return replies
+
+    def failed(error: Exception) -> None:
+        conn.disconnect()
+
+    try:
+        # Connection errors are retried as redis-py retries its own commands.
+        retry = getattr(conn, "retry", None)
+        replies = attempt() if retry is None else retry.call_with_retry(attempt, failed)
     except BaseException:
         conn.disconnect()  # replies may be left unread
         raise
@@ -165,8 +175,9 @@ async def _packed_async(client: Any, step: Packed) -> Any:
         conn = await pool.get_connection()
     except TypeError:  # redis-py < 5.3 wants a command name
         conn = await pool.get_connection("MULTI")
-    try:
-        frames, n = _frames(step)
+    frames, n = _frames(step)
+
+    async def attempt() -> list[Any]:
         await conn.send_packed_command(frames)
         replies: list[Any] = []
         for _ in range(n):
@@ -174,6 +185,14 @@ async def _packed_async(client: Any, step: Packed) -> Any:
                 replies.append(await conn.read_response())
             except ResponseError as exc:
                 replies.append(exc)
+        return replies
+
+    async def failed(error: Exception) -> None:
+        await conn.disconnect()
+
+    try:
+        retry = getattr(conn, "retry", None)
+        replies = await (attempt() if retry is None else retry.call_with_retry(attempt, failed))
     except BaseException:  # cancelled, or the connection failed: replies may be unread
         await conn.disconnect()
         raise
