@@ -320,6 +320,37 @@ def test_delayed_dedup_and_batches_on_cluster(rc, uid):
     assert set(seen.values()) == {1}
 
 
+async def test_async_worker_past_the_stuck_cap_keeps_the_slot_until_the_call_returns(ar, uid):
+    await aio.StreamProducer(ar, uid).add_many([{"kind": "hang"}, {"kind": "ok"}, {"kind": "ok"}])
+    release, ok_seen = threading.Event(), []
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            release.wait(60)
+        elif entry.fields["kind"] == "ok":
+            ok_seen.append(entry.id)
+
+    w = aio.StreamWorker(ar, uid, "g", handle, concurrency=1, max_stuck_threads=0,
+                         handler_timeout=0.3, **FAST).start()
+    try:
+        for _ in range(400):
+            if w.stats.timed_out == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert w.stats.timed_out == 1 and (await w.metrics()).stuck_threads == 1
+        assert ok_seen == []  # no replacement thread: the only slot waits for the hung call
+        release.set()
+        for _ in range(400):
+            if w.stats.processed == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert w.stats.processed == 3 and len(ok_seen) == 2
+        assert (await w.metrics()).stuck_threads == 0
+    finally:
+        release.set()
+        await w.stop(5)
+
+
 @pytest.mark.cluster
 def test_failure_control_on_cluster(rc, uid):
     stream = f"fc-{uid}"
