@@ -47,8 +47,6 @@ from typing import Any, Callable, Iterable
 from redis.exceptions import ResponseError
 
 from . import _scripts as S
-from redis.exceptions import DataError
-
 from ._ops import Call, Op, Packed, RawUnsupported, call, encode_arg, op, pack
 from ._util import backoff, colocated, default_consumer_name, new_token, to_str
 from .errors import Retry, Unrecoverable
