@@ -9,10 +9,13 @@ shape runs without Lua (fastpath.py) are checked the same way.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 
 import pytest
 
 from rawclient import RawClient
+from support import IN_CI, same_on_both, wait_for
 from vermilion.engine.table import COMMANDS
 
 
@@ -497,7 +500,6 @@ def _recursive_table_reply(port: int):
 
 
 def test_script_returning_recursive_table(ports):
-    from support import same_on_both
     reply = same_on_both(ports, _recursive_table_reply)
     assert reply.endswith(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n")
 
@@ -541,3 +543,149 @@ def test_used_memory_lua_is_the_scripts_share_and_does_not_leak(reference_server
         assert 0 < fresh < 100 * 1024, (port, fresh)
         assert after < 100 * 1024, (port, after)
         assert count == b"2000"
+
+
+# -- the Lua debugger (SCRIPT DEBUG, scripting/debugger.py) ----------------------------------
+
+_LDB_SCRIPT = "\n".join([
+    "local function double(x)",
+    "  local y = x * 2",
+    "  return y",
+    "end",
+    "local t = {1, 'two', {k = 'v'}, n = 3}",
+    "redis.debug('start', KEYS[1], t, nil, 1.5, 1e20)",
+    "redis.call('set', KEYS[1], ARGV[1])",
+    "local r = double(21)",
+    "redis.breakpoint()",
+    "local got = redis.call('get', KEYS[1])",
+    "return {r, got}",
+]) + "\n"
+
+
+def _ldb_transcript(port: int, mode: str, steps: list[tuple], script: str = _LDB_SCRIPT,
+                    keys_args: tuple = ("dbg:k", "val")):
+    """A debugging session: every frame the server sends, and whether it closes after."""
+    c = RawClient(port)
+    seen = [c.call("SCRIPT", "DEBUG", mode)]
+    seen.append(c.call("EVAL", script, "1", *keys_args))
+    for step in steps:
+        seen.append(c.call(*step))
+        if seen[-1][0] == "*" and seen[-1][1] and seen[-1][1][-1] == ("+", b"<endsession>"):
+            seen.append(c.read())           # the script's reply follows the last log
+            break
+    seen.append(c.closed_by_server())
+    c.close()
+    return seen
+
+
+def test_ldb_session_commands(ports):
+    steps = [
+        ("help",), ("s",), ("p", "t"), ("p", "KEYS"), ("p", "ARGV"),
+        ("p", "nosuch"), ("list",), ("l", "8", "1"), ("l", "0"), ("l", "100"), ("whole",),
+        ("break",), ("b", "2"), ("b", "2"), ("b", "99"), ("b", "x"), ("b", "3", "-3"),
+        ("break",), ("maxlen",), ("m", "10"), ("m", "0"), ("m", "abc"),
+        ("eval", "return 1 +", "1"), ("e", "local z = 1"), ("e", "a +"), ("e", "error('boom')"),
+        ("e", "return {1, 'a', nil, 4}"), ("redis", "incr", "dbg:c"), ("r", "nosuch"),
+        ("r", "hello", "3"), ("r", "set", "a", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"),
+        ("redis",), ("frobnicate",), ("n",), ("n",), ("n",), ("c",), ("trace",), ("p",),
+        ("b", "-2"), ("s",), ("s",), ("s",), ("c",), ("t",), ("p", "got"), ("c",),
+    ]
+    seen = same_on_both(ports, _ldb_transcript, "SYNC", steps)
+    assert seen[-2] == ("*", [(":", 42), ("$", b"val")])
+    assert seen[-1] is True
+
+
+def test_ldb_yes_mode_session(ports):
+    # YES forks in Redis (its changes are rolled back there, kept here: a documented
+    # difference); what the client sees of the session is the same.
+    seen = same_on_both(ports, _ldb_transcript, "YES", [("s",), ("s",), ("c",), ("c",)])
+    assert seen[-1] is True
+
+
+def test_ldb_maxlen_trims_replies_and_hints_once(ports):
+    script = "redis.call('set', 'dbg:long', string.rep('x', 300))\nreturn 1\n"
+    same_on_both(ports, _ldb_transcript, "SYNC",
+                 [("r", "get", "dbg:long"), ("s",), ("r", "get", "dbg:long"), ("c",)], script)
+
+
+def test_ldb_abort_and_bad_input_end_the_script(ports):
+    script = "redis.call('set', 'dbg:kept', '1')\nreturn 1\n"
+
+    def scenario(port):
+        aborted = _ldb_transcript(port, "SYNC", [("s",), ("abort",)], script)
+        c = RawClient(port)
+        kept = c.call("GET", "dbg:kept")       # SYNC keeps what ran before the abort
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        c.call("EVAL", "return 1", "0")
+        c.send_raw(b"step\r\n")                 # inline: the debugger only reads RESP arrays
+        protocol = [c.read(), c.read(), c.closed_by_server()]
+        c.close()
+        return aborted, kept, protocol
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_refusals_and_debug_no(ports):
+    def scenario(port):
+        c = RawClient(port)
+        out = [c.call("SCRIPT", "DEBUG", "MAYBE"), c.call("SCRIPT", "DEBUG", "YES"),
+               c.call("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
+               c.call("SCRIPT", "DEBUG", "NO"), c.call("EVAL", "return 7", "0"),
+               c.call("MULTI"), c.call("SCRIPT", "DEBUG", "SYNC"), c.call("EXEC")]
+        # A pipeline: SCRIPT DEBUG behind a reply not yet written is refused.
+        c.send_raw(b"*1\r\n$4\r\nPING\r\n*3\r\n$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n$4\r\nSYNC\r\n")
+        out += [c.read(), c.read(), c.call("EVAL", "return 8", "0")]
+        c.close()
+        return out
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_timeout_stops_a_running_script(ports):
+    def scenario(port):
+        admin = RawClient(port)
+        old = admin.call("CONFIG", "GET", "busy-reply-threshold")[1][1][1]
+        admin.call("CONFIG", "SET", "busy-reply-threshold", "50")
+        try:
+            return _ldb_transcript(port, "SYNC", [("c",), ("abort",)],
+                                   "local i = 0\nwhile true do\n  i = i + 1\nend\n")
+        finally:
+            admin.call("CONFIG", "SET", "busy-reply-threshold", old)
+            admin.close()
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_client_leaving_lets_the_script_finish(ports):
+    def scenario(port):
+        c = RawClient(port)
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        first = c.call("EVAL", "local a = 1\nredis.call('set', 'dbg:after', 'done')\nreturn a", "0")
+        c.close()
+        other = RawClient(port)
+        got = wait_for(lambda: other.call("GET", "dbg:after")[1], "the script to finish")
+        other.close()
+        return first, got
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_through_redis_cli(ports, tmp_path):
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        if IN_CI:
+            pytest.fail("redis-cli is required in CI")
+        pytest.skip("redis-cli not installed")
+    path = tmp_path / "script.lua"
+    path.write_text("local a = KEYS[1]\nredis.call('set', a, ARGV[1])\nredis.debug('v', a)\n"
+                    "return redis.call('get', a)\n")
+    commands = "step\nprint\nnext\nnext\nbreak 4\nlist\neval return 5\nredis incr c\ncontinue\n"
+
+    def scenario(port):
+        r = subprocess.run([cli, "-p", str(port), "--ldb-sync-mode", "--eval", str(path),
+                            "k1", ",", "v1"], input=commands, capture_output=True, text=True,
+                           timeout=60)
+        return r.returncode, r.stdout
+
+    rc, out = same_on_both(ports, scenario)
+    assert rc == 0 and '<debug> line 3: "v", "k1"' in out and '"v1"' in out

@@ -20,7 +20,7 @@ import time
 from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
 from ..engine.errors import CommandError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
-from . import fastpath
+from . import debugger, fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
 
 _monotonic = time.monotonic
@@ -131,6 +131,7 @@ class Scripts:
         self.eval_lua = LuaState(self, "eval")
         self.function_lua = LuaState(self, "function")
         self.idle_ctx = RunContext(None, None, b"", True, False, ())
+        self.ldb = None         # the Lua debugger's session while one runs (debugger.py)
         self.threshold = 5.0
         self.apply_config()
         engine.config.listeners.append(self.apply_config)
@@ -233,6 +234,14 @@ class Scripts:
         numkeys = _SMALL_INTS.get(args[2])
         if numkeys is None or numkeys > len(args) - 3:
             numkeys = parse_numkeys(args)
+        # (Inside EXEC the script runs undebugged: a session would end the connection
+        # in the middle of the transaction's reply.)
+        if client.lua_debug is not None and client.multi is None:
+            if by_sha:
+                raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
+            debugging = True
+        else:
+            debugging = False
         if by_sha:
             sha = args[1]
             script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
@@ -250,6 +259,8 @@ class Scripts:
                 read_only = True
             elif ro:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        if debugging:
+            return debugger.debug_eval(self, client, args, script, numkeys, read_only)
         plan = script.plan
         if plan is not None and plan.needs_keys <= numkeys and plan.needs_argv <= len(args) - 3 - numkeys:
             return self.run_fast(client, plan, args, numkeys, script.sha, read_only)
@@ -478,6 +489,13 @@ class Scripts:
         if ctx.repl != 3:
             return self._call_unreplicated(ctx, cmd, argv)
         reply = engine.call(ctx.client, cmd, argv)
+        ldb = self.ldb
+        if ldb is not None and ldb.step:
+            # What the command answered, as a debugger step shows it (its error first).
+            if type(reply) is ErrorReply:
+                ldb.log_error(b"-" + reply.message)
+            ldb.log_reply(reply, ctx.client.resp3)
+            ldb.logged = True
         if type(reply) is ErrorReply:
             return ErrorReply(error_text(b"-" + reply.message))
         return reply
@@ -496,7 +514,11 @@ class Scripts:
         argv = _command_argv(args)
         if argv is None:
             return _ERR_ARG_TYPE, 1
-        reply = self.dispatch(argv)
+        ldb = self.ldb
+        if ldb is not None and ldb.step:
+            reply = self._dispatch_logged(ldb, argv)
+        else:
+            reply = self.dispatch(argv)
         c = type(reply)
         if c is bytes or c is int:
             return reply
@@ -509,6 +531,35 @@ class Scripts:
             return None if client.resp3 else False
         state = self.eval_lua if self.ctx.is_eval else self.function_lua
         return state.to_lua(reply, client.resp3)
+
+    def _dispatch_logged(self, ldb, argv: list):
+        """dispatch() while the debugger steps: the command, then its reply or refusal."""
+        ldb.log_command(argv)
+        ldb.logged = False
+        reply = self.dispatch(argv)
+        if type(reply) is ErrorReply and not ldb.logged:
+            # Refused before it ran: Redis logs its own wording of the refusal.
+            text = reply.message
+            ldb.log_error(text[4:] if text.startswith(b"ERR ") else b"-" + text)
+        return reply
+
+    # -- the Lua debugger's callbacks (scripting/debugger.py) ------------------------------------
+
+    def lua_ldb_line(self, is_line: bool, line: int):
+        ldb = self.ldb
+        return None if ldb is None else ldb.on_line(is_line, line)
+
+    def lua_ldb_debug(self, n: int, *values):
+        ldb = self.ldb
+        if ldb is not None:
+            ldb.debug(list(values[:n]) + [None] * (n - len(values)))
+
+    def lua_ldb_breakpoint(self) -> bool:
+        ldb = self.ldb
+        if ldb is None:
+            return False
+        ldb.luabp = True
+        return True
 
     def run_fast(self, caller, plan, args: list, numkeys: int, name: bytes, read_only: bool):
         """Run a script with a static shape (fastpath.Plan) without entering Lua.
