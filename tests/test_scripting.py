@@ -689,3 +689,55 @@ def test_ldb_through_redis_cli(ports, tmp_path):
 
     rc, out = same_on_both(ports, scenario)
     assert rc == 0 and '<debug> line 3: "v", "k1"' in out and '"v1"' in out
+
+
+def _error_accounting(port: int):
+    """Errors raised inside scripts: errorstats, total_error_replies and the commandstats of
+    the command refused or failed and of the script command, after each case."""
+    c = RawClient(port)
+
+    def stats():
+        info = {}
+        for section in ("errorstats", "stats", "commandstats"):
+            for line in c.call("INFO", section)[1].decode().splitlines():
+                if line.startswith(("errorstat_", "total_error_replies", "cmdstat_")):
+                    name, _, value = line.partition(":")
+                    info[name] = ",".join(p for p in value.split(",")
+                                          if not p.startswith(("usec", "usec_per_call")))
+        info.pop("cmdstat_config|resetstat", None)
+        info.pop("cmdstat_info", None)
+        return info
+
+    cases = [
+        ("maxmemory 1", "EVAL", "return redis.call('set','x','y')", "1", "x"),
+        ("maxmemory 1", "EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+        ("maxmemory 1", "EVAL", "return redis.pcall('set','x','y')", "1", "x"),
+        ("maxmemory 0", "EVAL", "return redis.call('select',99)", "0"),
+        ("maxmemory 0", "EVAL", "local t = redis.pcall('select',99) return t['err']", "0"),
+        ("maxmemory 0", "EVAL_RO", "return redis.call('set','x','y')", "1", "x"),
+        ("maxmemory 0", "EVAL_RO", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+        ("maxmemory 0", "EVAL", "return redis.call('nosuch')", "0"),
+        ("maxmemory 0", "EVAL", "return redis.error_reply('MY_ERR_CODE custom msg')", "0"),
+        ("maxmemory 0", "EVAL", "return redis.error_reply('')", "0"),
+        ("maxmemory 0", "EVAL", "error('raised')", "0"),
+        ("maxmemory 0", "EVAL", "local t = redis.pcall('select',99) local s = '' "
+                                "for k, v in pairs(t) do s = s .. k .. '=' .. tostring(v) .. ';' end "
+                                "return s", "0"),
+        ("maxmemory 0", "EVAL", "return redis.call('GEOADD', KEYS[1], '13.361389', '38.115556', "
+                                "'Palermo')", "1", "wrongtype"),
+    ]
+    out = []
+    c.call("SET", "wrongtype", "1")
+    try:
+        for setting, *command in cases:
+            c.call("CONFIG", "SET", *setting.split())
+            c.call("CONFIG", "RESETSTAT")
+            out.append((command, c.call(*command), stats()))
+    finally:
+        c.call("CONFIG", "SET", "maxmemory", "0")
+        c.close()
+    return out
+
+
+def test_script_errors_are_counted_once(ports):
+    same_on_both(ports, _error_accounting)

@@ -14,7 +14,7 @@ from typing import Callable
 from .. import REDIS_VERSION
 from .clock import Clock
 from .core import EngineCore
-from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
+from .errors import CommandError, CountedError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
@@ -423,7 +423,8 @@ class Engine(EngineCore):
 
     def failed(self, cmd: Command, err: CommandError) -> ErrorReply:
         cmd.failed_calls += 1
-        self.count_error(err.message)
+        if type(err) is not CountedError:
+            self.count_error(err.message)
         return ErrorReply(err.message)
 
     def count_error(self, message: bytes) -> None:

@@ -21,6 +21,8 @@ PRELUDE is a chunk called with a table of Python callbacks (`py`) and a mode
 * The error handler builds Redis's error table {err=, source=, line=}: source and
   line are those of the innermost user frame (frames of this chunk and C
   functions are skipped, so our Lua wrappers are invisible in messages).
+* Errors of redis.call/pcall carry Redis's `ignore_error_stats_update` field: they were
+  counted in errorstats when the call failed, so the script's error reply is not.
 * `classify` flattens a returned table for the Python converter following
   luaReplyToRedisReply's order: err, ok, double, big_number, verbatim_string,
   map, set, array (stopping at the first nil).
@@ -171,7 +173,9 @@ local function rcall(...)
   end
   if kind then
     if kind == 2 then return {ok = r} end
-    error({err = r})
+    -- The error was counted in INFO errorstats where it happened; Redis marks the table
+    -- so that the script's own error reply does not count it again.
+    error({err = r, ignore_error_stats_update = true})
   end
   return r
 end
@@ -184,7 +188,7 @@ local function rpcall(...)
   end
   if kind then
     if kind == 2 then return {ok = r} end
-    return {err = r}
+    return {err = r, ignore_error_stats_update = true}
   end
   return r
 end
@@ -413,7 +417,7 @@ end
 -- from a plain number result.
 local function classify(t)
   local v = rawget(t, "err")
-  if type(v) == "string" then return 1, v end
+  if type(v) == "string" then return 1, v, rawget(t, "ignore_error_stats_update") == true end
   v = rawget(t, "ok")
   if type(v) == "string" then return 2, v end
   v = rawget(t, "double")
@@ -455,7 +459,8 @@ local function finish(ok, r)
     return 12, nil
   end
   if type(r) == "table" then
-    return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line")
+    return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line"),
+           rawget(r, "ignore_error_stats_update") == true
   end
   return 0, tostring(r)
 end

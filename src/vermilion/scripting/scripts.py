@@ -18,7 +18,7 @@ import logging
 import time
 
 from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
-from ..engine.errors import CommandError
+from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import debugger, fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
@@ -366,15 +366,18 @@ class Scripts:
         if tag == 11:
             return result[1] if sclient.resp3 else (1 if result[1] else None)
         if tag:
-            return state.table_reply(result, sclient.resp3)
-        msg, source, line = (tuple(result[1:]) + (None, None, None))[:3]
+            reply = state.table_reply(result, sclient.resp3)
+            if tag == 1:
+                raise (CountedError if result[2] else CommandError)(reply.message)
+            return reply
+        msg, source, line, counted = (tuple(result[1:]) + (None, None, None, None))[:4]
         if msg is None:
             msg = b"ERR unknown error"
         elif type(msg) is not bytes:
             msg = number_arg(msg) if isinstance(msg, (int, float)) else str(msg).encode()
         if source is not None and line is not None:
             msg = b"%b script: %b, on %b:%d." % (msg, name, source, line)
-        raise CommandError(msg)
+        raise (CountedError if counted else CommandError)(msg)
 
     # -- busy scripts -------------------------------------------------------------------------
 
@@ -451,39 +454,39 @@ class Scripts:
         if cmd is None:
             cmd = engine.find_command(argv[0])
             if cmd is None:
-                return _UNKNOWN
+                return self._refused(cmd, _UNKNOWN)
         n = len(argv)
         arity = cmd.arity
         if (arity > 0 and n != arity) or n < -arity:
-            return _ARITY
+            return self._refused(cmd, _ARITY)
         if cmd.subcommands is not None:
             cmd = cmd.subcommands.get(argv[1].lower())
             if cmd is None:
-                return _UNKNOWN
+                return self._refused(cmd, _UNKNOWN)
             arity = cmd.arity
             if (arity > 0 and n != arity) or n < -arity:
-                return _ARITY
+                return self._refused(cmd, _ARITY)
         if cmd.noscript:
-            return _NOSCRIPT_CMD
+            return self._refused(cmd, _NOSCRIPT_CMD)
         if ctx.caller.acl_restricted:
             refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
             if refusal is not None:
-                return refusal
+                return self._refused(cmd, refusal)
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
-                return _READONLY
+                return self._refused(cmd, _READONLY)
         # A read-only replica: scripts may run, but not write (Redis's scriptCall).
         if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
                 and ctx.caller.kind != "master":
-            return _REPLICA_READONLY
+            return self._refused(cmd, _REPLICA_READONLY)
         if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:
-                return refusal
+                return self._refused(cmd, refusal)
         # Redis's scriptVerifyOOM: OOM found when the script started stops its first
         # denyoom command, unless the script already wrote (it cannot stop halfway).
         if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:
-            return _OOM
+            return self._refused(cmd, _OOM)
         if cmd.is_write:
             ctx.write_dirty = True
         if ctx.repl != 3:
@@ -498,6 +501,14 @@ class Scripts:
             ldb.logged = True
         if type(reply) is ErrorReply:
             return ErrorReply(error_text(b"-" + reply.message))
+        return reply
+
+    def _refused(self, cmd, reply: ErrorReply) -> ErrorReply:
+        """A redis.call() the script rules refuse: counted as Redis's scriptCall does (the
+        error in errorstats, a rejected call of the command), once, here."""
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        self.engine.count_error(reply.message)
         return reply
 
     def lua_call_packed(self, table, n: int):
@@ -594,7 +605,7 @@ class Scripts:
                     argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
                 reply = dispatch(argv)
                 if type(reply) is ErrorReply:
-                    raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+                    raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
                 k, v = plan.expected
                 expected = args[2 + v] if k == 0 else args[base + v] if k == 1 else v
                 if type(reply) is not bytes or reply != expected:
@@ -608,7 +619,7 @@ class Scripts:
             if c is bytes:
                 return reply
             if c is ErrorReply:
-                raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+                raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
             return fastpath.resp2_roundtrip(reply)
         finally:
             self.ctx = None
