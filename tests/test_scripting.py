@@ -741,3 +741,69 @@ def _error_accounting(port: int):
 
 def test_script_errors_are_counted_once(ports):
     same_on_both(ports, _error_accounting)
+
+
+_STALE_CASES = [
+    ("EVAL", "return redis.call('get','x')", "1", "x"),
+    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')", "1", "x"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','foobar')", "0"),
+    ("EVAL_RO", "return 1", "0"),
+    ("FCALL", "f_plain", "0"),
+    ("FCALL", "f_stale", "0"),
+    ("FCALL", "f_stale_get", "0"),
+    ("FCALL", "nosuch", "0"),
+]
+_LIBRARY = """#!lua name=stalelib
+redis.register_function{function_name='f_plain', callback=function() return 'hello' end,
+                        flags={'no-writes'}}
+redis.register_function{function_name='f_stale', callback=function() return 'hello' end,
+                        flags={'allow-stale', 'no-writes'}}
+redis.register_function{function_name='f_stale_get', callback=function() return redis.call('get', 'x') end,
+                        flags={'allow-stale', 'no-writes'}}
+"""
+
+
+def _script_flags_against_replication_state(port: int):
+    """Declared script flags decide, before the script runs, whether it may run on a
+    stale replica (allow-stale), on a read-only replica (no-writes) and without enough
+    good replicas (no-writes); calls inside an allow-stale script are limited too."""
+    c = RawClient(port)
+    other = RawClient(port)
+    out = []
+    try:
+        c.call("SET", "x", "some value")
+        c.call("FUNCTION", "LOAD", "REPLACE", _LIBRARY)
+        sha = c.call("SCRIPT", "LOAD", "#!lua flags=allow-stale,no-writes\nreturn 'sha'")[1]
+        # Not enough good replicas: a script that may write is refused up front.
+        c.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        for case in [("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('set','x','1')", "1", "x")]:
+            out.append(c.call(*case))
+        out += [c.call("MULTI"), c.call("EVAL", "#!lua\nreturn 1", "0"), c.call("EXEC")]
+        c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+        # A transaction queued on a primary and run once this server is a read-only
+        # replica: a declared write aborts it.
+        out += [other.call("MULTI"), other.call("EVAL", "#!lua\nreturn 1", "0")]
+        c.call("CONFIG", "SET", "replica-serve-stale-data", "no")
+        c.call("REPLICAOF", "127.0.0.1", "1")
+        out.append(other.call("EXEC"))
+        out.append(c.call("EVAL", "#!lua\nreturn 1", "0"))
+        for case in _STALE_CASES:
+            out.append(c.call(*case))
+        out.append(c.call("EVALSHA", sha, "0"))
+    finally:
+        c.call("REPLICAOF", "NO", "ONE")
+        c.call("CONFIG", "SET", "replica-serve-stale-data", "yes")
+        c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+        c.call("FUNCTION", "FLUSH")
+        c.close()
+        other.close()
+    return out
+
+
+def test_script_flags_against_replication_state(ports):
+    same_on_both(ports, _script_flags_against_replication_state)

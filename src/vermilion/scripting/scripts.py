@@ -53,6 +53,9 @@ _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
 _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
 _REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
+_STALE = ErrorReply(b"ERR Can not execute the command on a stale replica")
+# The commands whose flags a script or function declares (its shebang, register_function).
+_DECLARING = frozenset(("eval", "evalsha", "fcall"))
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -296,6 +299,38 @@ class Scripts:
             return unknown
         return unknown if not shebang else "no-writes" not in flags
 
+    def call_writes(self, cmd, args: list) -> bool:
+        """Is this call a write by its flags (Redis's getCommandFlags): a write command, or
+        an EVAL/EVALSHA/FCALL whose script or function declares it may write."""
+        return cmd.is_write or (cmd.name in _DECLARING and self.may_write(args, cmd.name, True))
+
+    def exec_writes(self, client) -> bool:
+        """Does the transaction EXEC would run write (Redis's mstate.cmd_flags)?"""
+        return any(self.call_writes(cmd, argv) for cmd, argv in client.multi or ())
+
+    def allows_stale(self, args: list, kind: str) -> bool:
+        """May this EVAL*/FCALL* run on a stale replica (link down, replica-serve-stale-data
+        no)? Only a script or function declaring allow-stale may (Redis's processCommand,
+        and scriptPrepareForRun for scripts without a shebang); one not found runs, to
+        fail with its own error."""
+        if len(args) < 2:
+            return True
+        if kind.startswith("fcall"):
+            func = self.functions.get(args[1].lower())
+            return func is None or "allow-stale" in func.flags
+        if kind.startswith("evalsha"):
+            sha = args[1]
+            script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
+            return script is None or (bool(script.shebang) and "allow-stale" in script.flags)
+        script = self.by_body.get(args[1])
+        if script is not None:
+            return bool(script.shebang) and "allow-stale" in script.flags
+        try:
+            flags, shebang, _ = parse_shebang(args[1])
+        except CommandError:
+            return True
+        return bool(shebang) and "allow-stale" in flags
+
     # -- FCALL ------------------------------------------------------------------------------
 
     def fcall_command(self, client, args: list, ro: bool):
@@ -479,6 +514,12 @@ class Scripts:
         if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
                 and ctx.caller.kind != "master":
             return self._refused(cmd, _REPLICA_READONLY)
+        # A stale replica runs allow-stale scripts, whose calls are limited to the
+        # commands that serve stale data (Redis's scriptVerifyAllowStale).
+        if engine.busy & BUSY_REPLICA and not cmd.stale_ok and not engine.config["replica-serve-stale-data"]:
+            link = engine.master_link
+            if link is not None and not link.connected:
+                return self._refused(cmd, _STALE)
         if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:
