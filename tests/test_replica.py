@@ -545,3 +545,25 @@ def test_replicaof_unblocks_blocked_clients():
                                        b"instance state changed (master -> replica?)")
         blocked.close()
         r.close()
+
+
+def test_client_pause_holds_the_master_stream(plain_redis_primary):
+    # As Redis: CLIENT PAUSE WRITE on a replica holds the master's writes too; they are
+    # received (slave_read_repl_offset) but applied only after the pause, in order.
+    primary = redis.Redis(port=plain_redis_primary.port)
+    with synced_replica(plain_redis_primary.port) as (server, replica):
+        primary.set("foo", "bar")
+        applied = wait_caught_up(primary, replica)
+        assert applied > 0
+        replica.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+        primary.set("foo2", "bar2")
+        primary.incr("n")
+        target = primary.info("replication")["master_repl_offset"]
+        wait_for(lambda: replica.info("replication")["slave_read_repl_offset"] == target,
+                 "the stream received")
+        assert replica.info("replication")["slave_repl_offset"] == applied
+        assert replica.get("foo2") is None
+        replica.execute_command("CLIENT", "UNPAUSE")
+        wait_caught_up(primary, replica)
+        assert replica.get("foo2") == b"bar2" and replica.get("n") == b"1"
+    primary.close()
