@@ -620,7 +620,14 @@ def test_ldb_abort_and_bad_input_end_the_script(ports):
         c.send_raw(b"step\r\n")                 # inline: the debugger only reads RESP arrays
         protocol = [c.read(), c.read(), c.closed_by_server()]
         c.close()
-        return aborted, kept, protocol
+        # Arguments are limited to 1024 bytes (and a command to 1024 of them).
+        c = RawClient(port)
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        c.call("EVAL", "return 1", "0")
+        c.send("eval", "x" * 1025)
+        too_long = [c.read(), c.read(), c.closed_by_server()]
+        c.close()
+        return aborted, kept, protocol, too_long
 
     same_on_both(ports, scenario)
 

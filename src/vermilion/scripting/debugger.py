@@ -111,6 +111,18 @@ def strict_int(text: bytes) -> int | None:
     return value
 
 
+def _count_line(buf: bytes, at: int, limit: int):
+    """The count of a `*N` or `$N` line starting at buf[at] (1 to `limit`, else a protocol
+    error) and where the next line starts; None while the line is incomplete."""
+    end = buf.find(b"\r\n", at)
+    if end < 0:
+        return None
+    n = c_atoi(buf[at + 1:end])
+    if n <= 0 or n > limit:
+        raise ProtocolFailure("protocol error")
+    return n, end + 2
+
+
 def c_repr(data: bytes) -> bytes:
     """A quoted, escaped string, as Redis's sdscatrepr writes it."""
     out = bytearray(b'"')
@@ -266,26 +278,20 @@ class Session:
         star = buf.find(b"*")
         if star < 0:
             raise ProtocolFailure("protocol error")
-        end = buf.find(b"\r\n", star)
-        if end < 0:
+        head = _count_line(buf, star, MAX_ARGS)
+        if head is None:
             return None
-        argc = c_atoi(buf[star + 1:end])
-        if argc <= 0 or argc > MAX_ARGS:
-            raise ProtocolFailure("protocol error")
-        pos = end + 2
+        argc, pos = head
         argv = []
         while len(argv) < argc:
             if pos >= len(buf):
                 return None
             if buf[pos:pos + 1] != b"$":
                 raise ProtocolFailure("protocol error")
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
+            head = _count_line(buf, pos, MAX_ARG_LEN)
+            if head is None:
                 return None
-            n = c_atoi(buf[pos + 1:end])
-            if n <= 0 or n > MAX_ARG_LEN:
-                raise ProtocolFailure("protocol error")
-            pos = end + 2
+            n, pos = head
             if pos + n + 2 > len(buf):
                 return None
             argv.append(buf[pos:pos + n])
