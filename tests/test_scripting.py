@@ -814,3 +814,44 @@ def _script_flags_against_replication_state(port: int):
 
 def test_script_flags_against_replication_state(ports):
     same_on_both(ports, _script_flags_against_replication_state)
+
+
+def _replication_stream_of(port: int, script: str):
+    """What a replica attached with SYNC receives for one EVAL (PINGs left out)."""
+    replica = RawClient(port)
+    replica.send("SYNC")
+    while True:
+        line = replica._line().lstrip(b"\n")        # newlines are keepalives
+        if line.startswith(b"$"):
+            break
+    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    client = RawClient(port)
+    client.call("EVAL", script, "0")
+    client.call("SET", "stream:end", "1")
+    seen = []
+    while True:
+        args = [item[1] for item in replica.read()[1]]
+        if args[0].lower() == b"ping":
+            continue
+        seen.append(args)
+        if args[1:2] == [b"stream:end"]:
+            break
+    client.close()
+    replica.close()
+    return seen
+
+
+def test_set_repl_targets_in_the_replication_stream(ports):
+    script = "\n".join([
+        "redis.call('set', 'a', '1')",
+        "redis.set_repl(redis.REPL_NONE)",
+        "redis.call('set', 'b', '2')",
+        "redis.set_repl(redis.REPL_AOF)",
+        "redis.call('set', 'c', '3')",
+        "redis.set_repl(redis.REPL_REPLICA)",
+        "redis.call('set', 'e', '5')",
+        "redis.set_repl(redis.REPL_ALL)",
+        "redis.call('set', 'd', '4')",
+    ])
+    seen = same_on_both(ports, _replication_stream_of, script)
+    assert [b"set", b"c", b"3"] not in seen and [b"set", b"e", b"5"] in seen

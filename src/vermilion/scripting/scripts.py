@@ -670,7 +670,8 @@ class Scripts:
             engine.effects = _NO_EFFECTS
 
     def _call_unreplicated(self, ctx, cmd, argv):
-        """redis.set_repl(REPL_NONE ...): the command runs but its effects are not propagated."""
+        """redis.set_repl(REPL_NONE | REPL_AOF | REPL_REPLICA): the command runs; its effects
+        go nowhere, or are tagged with the one target they go to (see propagate_block)."""
         engine = self.engine
         capture = engine.capture
         mark = len(capture) if capture is not None else 0
@@ -680,8 +681,11 @@ class Scripts:
             result = self.dispatch(argv)
         finally:
             ctx.repl = saved
-        if capture is not None and saved == 0:
-            del capture[mark:]
+        if capture is not None:
+            if saved == 0:
+                del capture[mark:]
+            else:
+                capture[mark:] = [(entry[0], entry[1], saved) for entry in capture[mark:]]
         return result
 
     def lua_sha1hex(self, n, *args):
@@ -733,8 +737,7 @@ class Scripts:
             return b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 1
         ctx = self.ctx
         if ctx is not None:
-            # Effects feed both the AOF and replication here: any flag keeps them.
-            ctx.repl = 3 if flags else 0
+            ctx.repl = flags
         return None
 
     def lua_acl_check_cmd(self, *args):
@@ -776,14 +779,21 @@ def parse_numkeys(args: list, error: str | None = None) -> int:
 
 def propagate_block(engine, effects: list) -> None:
     """Send collected (db, argv) effects to the sinks, wrapped in MULTI/EXEC when
-    there are several (a single command is atomic by itself, as Redis 7.0 does)."""
+    there are several (a single command is atomic by itself, as Redis 7.0 does).
+
+    An effect may carry a third item, the targets redis.set_repl() chose (1: the AOF,
+    2: the replicas); the wrapping is the same for every sink, as in Redis."""
     if not effects:
         return
     if len(effects) > 1:
         effects = [(effects[0][0], [b"MULTI"])] + effects + [(effects[-1][0], [b"EXEC"])]
+    to_replicas = engine.replication.sink
     for sink in engine.sinks:
-        for db_index, argv in effects:
-            sink(db_index, list(argv))
+        target = 2 if sink == to_replicas else 1
+        for entry in effects:
+            if len(entry) == 3 and not entry[2] & target:
+                continue
+            sink(entry[0], list(entry[1]))
 
 
 def parse_shebang(body: bytes):
