@@ -510,9 +510,11 @@ class Scripts:
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
                 return self._refused(cmd, _READONLY)
-        # A read-only replica: scripts may run, but not write (Redis's scriptCall).
+        # A read-only replica: scripts may run, but not write (Redis's scriptCall). These
+        # state checks stop a script's first write only: one that already wrote cannot
+        # be failed halfway by a change of state (a replica lost meanwhile).
         if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
-                and ctx.caller.kind != "master":
+                and ctx.caller.kind != "master" and not ctx.write_dirty:
             return self._refused(cmd, _REPLICA_READONLY)
         # A stale replica runs allow-stale scripts, whose calls are limited to the
         # commands that serve stale data (Redis's scriptVerifyAllowStale).
@@ -520,7 +522,7 @@ class Scripts:
             link = engine.master_link
             if link is not None and not link.connected:
                 return self._refused(cmd, _STALE)
-        if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
+        if cmd.is_write and engine.busy & BUSY_NOREPLICAS and not ctx.write_dirty:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:
                 return self._refused(cmd, refusal)
