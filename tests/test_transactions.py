@@ -11,6 +11,7 @@ import time
 import pytest
 
 from rawclient import RawClient
+from support import same_on_both
 from vermilion.engine.table import COMMANDS
 
 
@@ -426,3 +427,31 @@ def test_client_pause_write_holds_exec_with_writes(pair, other):
     pair.check("EXEC")
     assert _time.time() - start > 0.2      # held until the pause ended, on both servers
     other.check("CLIENT", "UNPAUSE")
+
+
+def _exec_on_a_replica_gone_stale(port: int):
+    """Commands queued while serving, run by EXEC once the server is a stale replica
+    (replica-serve-stale-data no, its master unreachable): the transaction is aborted
+    unless every queued command serves stale data."""
+    c, admin = RawClient(port), RawClient(port)
+    out = []
+    try:
+        admin.call("CONFIG", "SET", "replica-serve-stale-data", "no")
+        c.call("SET", "xx", "1")
+        for queued in (("GET", "xx"), ("PING",), ("INFO", "server")):
+            out += [c.call("MULTI"), c.call(*queued)]
+            admin.call("REPLICAOF", "127.0.0.1", "1")
+            reply = c.call("EXEC")
+            out.append(reply if reply[0] == "-" else ("*", len(reply[1])))
+            admin.call("REPLICAOF", "NO", "ONE")
+        out += [c.call("MULTI"), c.call("GET", "xx"), c.call("EXEC")]
+    finally:
+        admin.call("REPLICAOF", "NO", "ONE")
+        admin.call("CONFIG", "SET", "replica-serve-stale-data", "yes")
+        c.close()
+        admin.close()
+    return out
+
+
+def test_exec_on_a_replica_gone_stale(ports):
+    same_on_both(ports, _exec_on_a_replica_gone_stale)

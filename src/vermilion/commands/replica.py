@@ -113,7 +113,10 @@ class ReplicaGate:
                     # starts from a missing key (Redis's LOOKUP_WRITE on a replica).
                     self._expire(db, key)
         if not config["replica-serve-stale-data"] and not link.connected and (
-                not cmd.stale_ok or (cmd.name in _SCRIPT_RUNS and not scripts.allows_stale(args, cmd.name))):
+                not cmd.stale_ok
+                or (cmd.name in _SCRIPT_RUNS and not scripts.allows_stale(args, cmd.name))
+                or (cmd.name == "exec" and any(not queued.stale_ok for queued, _ in client.multi or ()))):
+            # (EXEC: the replica may have gone stale since the commands were queued.)
             return MASTERDOWN
         return None
 
