@@ -11,7 +11,7 @@ import time
 import pytest
 
 from rawclient import RawClient
-from support import same_on_both
+from support import same_on_both, wait_for
 from vermilion.engine.table import COMMANDS
 
 
@@ -455,3 +455,43 @@ def _exec_on_a_replica_gone_stale(port: int):
 
 def test_exec_on_a_replica_gone_stale(ports):
     same_on_both(ports, _exec_on_a_replica_gone_stale)
+
+
+def _aof_rewrites_inside_exec(port: int):
+    """BGREWRITEAOF and CONFIG SET appendonly yes inside EXEC are scheduled, then run
+    once the transaction is over (with the AOF off, BGREWRITEAOF still rewrites)."""
+    c = RawClient(port)
+
+    def field(section: str, name: str) -> str:
+        for line in c.call("INFO", section)[1].decode().splitlines():
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1]
+        raise KeyError(name)
+
+    def idle() -> bool:
+        return field("persistence", "aof_rewrite_in_progress") == "0" and \
+            field("persistence", "aof_rewrite_scheduled") == "0"
+
+    out = []
+    try:
+        wait_for(idle, "no rewrite running")
+        forks = int(field("stats", "total_forks"))
+        out += [c.call("MULTI"), c.call("SET", "foo", "bar"), c.call("BGREWRITEAOF"),
+                c.call("EXEC")]
+        wait_for(lambda: int(field("stats", "total_forks")) > forks, "the rewrite to start")
+        wait_for(idle, "the rewrite to end")
+        out.append(field("persistence", "aof_last_bgrewrite_status"))
+        forks = int(field("stats", "total_forks"))
+        out += [c.call("MULTI"), c.call("SET", "foo", "bar"),
+                c.call("CONFIG", "SET", "appendonly", "yes"), c.call("EXEC")]
+        wait_for(lambda: int(field("stats", "total_forks")) > forks, "the rewrite to start")
+        wait_for(idle, "the rewrite to end")
+        wait_for(lambda: field("persistence", "aof_enabled") == "1", "the AOF on")
+    finally:
+        c.call("CONFIG", "SET", "appendonly", "no")
+        c.close()
+    return out
+
+
+def test_aof_rewrites_inside_exec(ports):
+    same_on_both(ports, _aof_rewrites_inside_exec)

@@ -136,6 +136,7 @@ class Engine(EngineCore):
         self.effects: list | None = None    # rewritten effects of the running command
         # (db index, argv) effects collected while EXEC or a script runs (see propagate).
         self.capture: list | None = None
+        self.in_exec = False            # EXEC is running its commands (nothing forks meanwhile)
         # Set by the transactions family: multi_refused(client, cmd, reply) -> reply.
         self.multi_refused: Callable | None = None
         self.monitors: set = set()
