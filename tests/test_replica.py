@@ -622,5 +622,5 @@ def _script_outlives_its_replica(port: int):
         caller.close()
 
 
-def test_script_outlives_its_replica(ports):
-    assert same_on_both(ports, _script_outlives_its_replica) == (1, b"after")
+def test_script_outlives_its_replica(private_ports):
+    assert same_on_both(private_ports, _script_outlives_its_replica) == (1, b"after")

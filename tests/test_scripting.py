@@ -812,8 +812,8 @@ def _script_flags_against_replication_state(port: int):
     return out
 
 
-def test_script_flags_against_replication_state(ports):
-    same_on_both(ports, _script_flags_against_replication_state)
+def test_script_flags_against_replication_state(private_ports):
+    same_on_both(private_ports, _script_flags_against_replication_state)
 
 
 def _replication_stream_of(port: int, script: str):
@@ -841,7 +841,7 @@ def _replication_stream_of(port: int, script: str):
     return seen
 
 
-def test_set_repl_targets_in_the_replication_stream(ports):
+def test_set_repl_targets_in_the_replication_stream(private_ports):
     script = "\n".join([
         "redis.call('set', 'a', '1')",
         "redis.set_repl(redis.REPL_NONE)",
@@ -853,5 +853,5 @@ def test_set_repl_targets_in_the_replication_stream(ports):
         "redis.set_repl(redis.REPL_ALL)",
         "redis.call('set', 'd', '4')",
     ])
-    seen = same_on_both(ports, _replication_stream_of, script)
+    seen = same_on_both(private_ports, _replication_stream_of, script)
     assert [b"set", b"c", b"3"] not in seen and [b"set", b"e", b"5"] in seen

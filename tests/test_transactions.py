@@ -453,8 +453,8 @@ def _exec_on_a_replica_gone_stale(port: int):
     return out
 
 
-def test_exec_on_a_replica_gone_stale(ports):
-    same_on_both(ports, _exec_on_a_replica_gone_stale)
+def test_exec_on_a_replica_gone_stale(private_ports):
+    same_on_both(private_ports, _exec_on_a_replica_gone_stale)
 
 
 def _aof_rewrites_inside_exec(port: int):
@@ -493,5 +493,5 @@ def _aof_rewrites_inside_exec(port: int):
     return out
 
 
-def test_aof_rewrites_inside_exec(ports):
-    same_on_both(ports, _aof_rewrites_inside_exec)
+def test_aof_rewrites_inside_exec(private_ports):
+    same_on_both(private_ports, _aof_rewrites_inside_exec)
