@@ -368,19 +368,25 @@ def test_lock_waits_for_replicas():
         replica.close()
 
 
-def test_replica_restart_resyncs(plain_redis_primary, tmp_path):
+def test_replica_restart_continues_from_its_rdb(plain_redis_primary, tmp_path):
+    """A replica's shutdown RDB records its primary's id, offset and selected db: restarted
+    from it, the replica continues with PSYNC (the primary counts a partial sync), as a
+    restarted Redis replica does."""
     primary = redis.Redis(port=plain_redis_primary.port)
     fill(primary)
     options = dict(replicaof=("127.0.0.1", plain_redis_primary.port), dir=str(tmp_path),
-                   config={"enable-debug-command": "yes"})
+                   config={"enable-debug-command": "yes", "save": "3600 1"})
     with vermilion.embedded(**options) as server:
         server.wait_replicated()
+        wait_caught_up(primary, server.client())
     primary.set("while-down", 1)
     primary.delete("str")
     with vermilion.embedded(**options) as server:
         server.wait_replicated()
         replica = server.client()
         wait_caught_up(primary, replica)
+        stats = primary.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
         assert assert_same_dataset(primary, replica) > 10
         assert replica.get("while-down") == b"1" and replica.exists("str") == 0
         replica.close()

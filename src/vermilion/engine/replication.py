@@ -209,6 +209,8 @@ class Replication:
         # stream went over client-output-buffer-limit replica.
         self.over_limit = None
         self.failover_state = "no-failover"   # INFO master_failover_state
+        # Set by commands/replication.py: called before a shutdown writes its final RDB.
+        self.before_final_save = None
         # Set by the replica side:
         self.link_up = False             # the link to our primary is up (SYNC refused otherwise)
         self.send_ack = None             # send REPLCONF ACK to our primary now (GETACK)
@@ -216,6 +218,13 @@ class Replication:
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
         self.master_stream_db = None     # the db our primary's stream has selected
+        # The db our primary's stream has selected when we have a primary's history to
+        # continue (a live link or a cached master), else None: what an RDB saved on a
+        # replica records.
+        self.saved_stream_db = None
+        # On a replica: the stream db of the history its RDB restored at startup (the
+        # replica side turns it into a cached master), else None.
+        self.restored_stream_db: int | None = None
         self.become_replica = None       # replicate (host, port), as REPLICAOF (FAILOVER)
         self.become_primary = None       # stop replicating, as REPLICAOF NO ONE (FAILOVER ABORT)
         # Set by commands/replication.py: the replica side reports whether the target
@@ -323,6 +332,52 @@ class Replication:
                 (replid != self.replid2 or offset > self.second_replid_offset):
             return False
         return backlog.first_offset <= offset <= self.master_repl_offset + 1
+
+    # -- the history kept in RDB files ------------------------------------------------
+
+    def save_info(self):
+        """(stream db, replid, offset) for an RDB saved now, or None when this server
+        has no history worth keeping (Redis's rdbPopulateSaveInfo): a primary with a
+        backlog, or a replica with a live or cached primary. The file then carries
+        repl-stream-db/repl-id/repl-offset, so that after a restart the replicas of
+        this primary, or this replica itself, can continue with PSYNC."""
+        if self.role == "master":
+            if self.backlog is None:
+                return None
+            return (max(self.selected_db, 0), self.replid, self.master_repl_offset)
+        db = self.saved_stream_db() if self.saved_stream_db is not None else None
+        if db is None:
+            return None
+        return (db, self.replid, self.master_repl_offset)
+
+    def restore(self, aux: dict, expired_keys, as_replica: bool, now_ms: int) -> bool:
+        """Take up the history an RDB loaded at startup recorded (Redis 7.0's
+        loadDataFromDisk). A primary keeps its new id but serves PSYNCs of the saved
+        one up to the saved offset (as ``replid2``), from an empty backlog that starts
+        there, holding the DELs of the keys the load dropped as expired; a replica
+        continues the saved history as its cached primary. False when the file has
+        no (valid) history."""
+        try:
+            replid = aux[b"repl-id"].decode("ascii")
+            offset = int(aux[b"repl-offset"])
+            stream_db = int(aux[b"repl-stream-db"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return False
+        if len(replid) != 40 or offset < 0 or stream_db < 0:
+            return False
+        if as_replica:
+            self.replid = replid.lower()
+            self.master_repl_offset = offset
+            self.restored_stream_db = stream_db
+            return True
+        self.replid2 = replid.lower()
+        self.second_replid_offset = offset + 1
+        self.master_repl_offset = offset
+        self.create_backlog()
+        self.no_replicas_since_ms = now_ms
+        for index, key in expired_keys:
+            self.sink(index, [b"DEL", key])
+        return True
 
     # -- replicas -------------------------------------------------------------------
 
