@@ -84,65 +84,46 @@ def random_replid() -> str:
 
 
 class Backlog:
-    """The last `size` bytes of the replication stream, in a fixed ring.
+    """The last `size` bytes of the replication stream.
 
     ``first_offset`` is the stream offset of the oldest byte held (Redis's
     repl_backlog_first_byte_offset) and ``histlen`` how many bytes are held;
     the newest byte is at ``first_offset + histlen - 1``. The bound is exact:
-    ``histlen <= size`` after every append, and an append costs a copy of the
-    appended bytes only.
+    ``histlen <= size`` after every append. The bytes are one bytearray: an
+    append extends it and drops as many bytes from its front, which CPython does
+    by moving the start of the array, so an append costs about a copy of the
+    appended bytes (plus, now and then, one copy of the whole backlog when the
+    array's allocation is renewed).
     """
 
-    __slots__ = ("size", "buf", "histlen", "first_offset", "end")
+    __slots__ = ("size", "buf", "histlen", "first_offset")
 
     def __init__(self, size: int, next_offset: int):
         self.size = max(size, 1)
-        # Written through a memoryview: slice assignment is several times cheaper there.
-        self.buf = memoryview(bytearray(self.size))
+        self.buf = bytearray()
         self.histlen = 0
         self.first_offset = next_offset     # offset the first byte appended will have
-        self.end = 0                        # where the next byte goes in `buf`
 
     def append(self, data: bytes) -> None:
-        n = len(data)
-        size = self.size
         buf = self.buf
-        if n >= size:
-            buf[:] = data[n - size:]
-            self.first_offset += self.histlen + n - size
-            self.histlen = size
-            self.end = 0
-            return
-        end = self.end
-        room = size - end
-        if n <= room:
-            buf[end:end + n] = data
-        else:
-            buf[end:] = data[:room]
-            buf[:n - room] = data[room:]
-        self.end = (end + n) % size
-        histlen = self.histlen + n
-        if histlen > size:
-            self.first_offset += histlen - size
-            histlen = size
-        self.histlen = histlen
+        buf += data
+        excess = len(buf) - self.size
+        if excess > 0:
+            del buf[:excess]
+            self.first_offset += excess
+        self.histlen = len(buf)
 
     def since(self, offset: int) -> bytes:
         """The bytes from stream offset `offset` (first_offset <= offset <= end + 1)."""
-        count = self.histlen - (offset - self.first_offset)
-        if count <= 0:
+        start = offset - self.first_offset
+        if start >= self.histlen:
             return b""
-        start = (self.end - count) % self.size
-        if start + count <= self.size:
-            return bytes(self.buf[start:start + count])
-        return bytes(self.buf[start:]) + bytes(self.buf[:count - (self.size - start)])
+        return bytes(self.buf[max(start, 0):])
 
     def resize(self, size: int) -> None:
         """Keep the newest bytes that fit the new size."""
-        held = self.since(self.first_offset)
-        first = self.first_offset
-        self.__init__(size, first)
-        self.append(held)
+        self.size = max(size, 1)
+        self.append(b"")
 
 
 class ReplicaLink:
@@ -248,31 +229,40 @@ class Replication:
     # -- the stream -----------------------------------------------------------------
 
     def sink(self, db_index: int, argv) -> None:
-        if self.role != "master":
+        # Runs for every propagated command: `feed` is inlined.
+        if self.role != "master" or self.backlog is None:
             return
         if db_index != self.selected_db:
             self.selected_db = db_index
-            self.feed(select_command(db_index) + fast_encode_command(argv))
+            data = select_command(db_index) + fast_encode_command(argv)
         else:
-            self.feed(fast_encode_command(argv))
+            data = fast_encode_command(argv)
+        self.master_repl_offset += len(data)
+        unsent = self.unsent
+        unsent.append(data)
+        if len(unsent) == 1:
+            self._flush_soon()
 
     def feed(self, data: bytes) -> None:
-        backlog = self.backlog
-        if backlog is None:
+        if self.backlog is None:
             return
         self.master_repl_offset += len(data)
         unsent = self.unsent
         unsent.append(data)
         if len(unsent) == 1:
-            loop = self.engine.loop
-            if loop is None:
-                self.flush()
-            else:
-                loop.call_soon(self.flush)
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        loop = self.engine.loop
+        if loop is None:
+            self.flush()
+        else:
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand what `feed` collected in this event-loop turn to the backlog and the
-        replicas, as one piece (a write per turn and replica, like every reply)."""
+        replicas, as one piece (a write per turn and replica, like every reply, and
+        as Redis writes to its replicas once per event-loop iteration)."""
         unsent = self.unsent
         if not unsent:
             return
@@ -284,7 +274,14 @@ class Replication:
         backlog.append(data)
         for link in self.replicas.values():
             if link.streaming:
-                link.client.push(data)
+                client = link.client
+                if client.batch is None:
+                    # Written now, after what is queued for it: no second pass through
+                    # the server's end-of-turn flush (a replica that is running its own
+                    # command, REPLCONF, gets the bytes after that command's reply).
+                    client.flush([data])
+                else:
+                    client.push(data)
             elif link.start_offset >= 0 and not link.rdb_only:
                 link.pending.append(data)
                 link.pending_bytes += len(data)
