@@ -551,3 +551,40 @@ def test_replicaof_unblocks_blocked_clients():
                                        b"instance state changed (master -> replica?)")
         blocked.close()
         r.close()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_repl_diskless_load_decides_where_the_rdb_goes(plain_redis_primary, tmp_path, kind):
+    """repl-diskless-load: `disabled` (the default) keeps the primary's RDB as dbfilename,
+    with the primary's history in it; `swapdb` loads it from memory; `on-empty-db` writes
+    it only when the replica had keys. The same steps on a Vermilion and a Redis replica."""
+    from persistence_support import redis_server
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("from-primary", 1)
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path), "--save", "").start()
+    dump = tmp_path / "dump.rdb"
+    replica = server.client()
+    try:
+        full = 0
+        for mode, own_key, written in (("disabled", False, True), ("swapdb", True, False),
+                                       ("on-empty-db", True, True), ("on-empty-db", False, False)):
+            replica.execute_command("REPLICAOF", "NO", "ONE")
+            replica.flushall()
+            if own_key:
+                replica.set("own", 1)
+            if dump.exists():
+                dump.unlink()
+            replica.config_set("repl-diskless-load", mode)
+            replica.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+            full += 1
+            wait_for(lambda: link_up(replica) and primary.info("stats")["sync_full"] == full,
+                     f"a full sync with {mode}")
+            assert replica.get("from-primary") == b"1" and replica.exists("own") == 0
+            assert dump.exists() == written, mode
+            if written:     # the primary's snapshot: its id (its first replica made it)
+                assert primary.info("replication")["master_replid"].encode() in dump.read_bytes()
+    finally:
+        replica.close()
+        server.kill()
+        primary.close()
