@@ -411,7 +411,11 @@ class MasterLink:
             ack_timer.cancel()
 
     def _apply(self, data: bytes) -> None:
-        """Run every complete command in the stream; feed their bytes on, unchanged."""
+        """Run every complete command in the stream; feed their bytes on, unchanged.
+
+        The applied bytes are fed on (and the offset moves) once per read, not per
+        command: nothing reads the offset between two commands of one read but a
+        GETACK, before which what was applied is fed first."""
         engine = self.engine
         repl = self.replication
         client = self.client
@@ -419,7 +423,11 @@ class MasterLink:
         self.read_offset += len(data)
         parser.feed(data)
         unfed = self.unfed + data if self.unfed else data
-        pos = 0                     # unfed[:pos] is applied and fed on
+        pos = 0                     # unfed[:pos] is applied
+        fed = 0                     # unfed[:fed] is fed on
+        client.last_interaction_ms = engine.clock.ms()
+        execute = engine.execute
+        blocking = engine.blocking
         engine.applying_master = True
         try:
             while not client.closing:
@@ -427,20 +435,25 @@ class MasterLink:
                 if args is None:
                     break
                 end = len(unfed) - parser.pending()
-                client.last_interaction_ms = engine.clock.ms()
-                if args and len(args) >= 2 and args[0].lower() == b"replconf" and \
-                        args[1].lower() == b"getack":
+                if not args:
+                    pass
+                elif len(args) >= 2 and len(args[0]) == 8 and args[0].lower() == b"replconf" \
+                        and args[1].lower() == b"getack":
+                    if fed < pos:
+                        repl.feed_from_master(unfed[fed:pos])
+                        fed = pos
                     self.send_ack()     # the offset before this command, as Redis
-                elif args:
-                    reply = engine.execute(client, args)
+                else:
+                    reply = execute(client, args)
                     if reply.__class__ is ErrorReply:
                         self._diverged(args, reply)
-                    if engine.blocking.ready:
-                        engine.blocking.handle_ready()
-                repl.feed_from_master(unfed[pos:end])
+                    if blocking.ready:
+                        blocking.handle_ready()
                 pos = end
         finally:
             engine.applying_master = False
+            if fed < pos:
+                repl.feed_from_master(unfed[fed:pos] if fed or pos < len(unfed) else unfed)
         self.unfed = unfed[pos:]
 
     def _diverged(self, args: list, reply: ErrorReply) -> None:
