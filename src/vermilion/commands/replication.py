@@ -166,6 +166,7 @@ class Primary:
         self.repl.failover_finished = self.failover_finished
         self.repl.before_final_save = self.before_final_save
         self.shutdown_getack_offset = -1     # the offset after the final save's GETACK
+        self.shutting_down = False           # a shutdown waits for the replicas: no PINGs
         # Seconds of replication cron; a PING every repl-ping-replica-period of them
         # (counted from 1: none in the first second of a new server).
         self.cron_loops = 1
@@ -534,6 +535,7 @@ class Primary:
         repl = self.repl
         waiting = self.shutdown_waits
         if any(link.ack_offset < repl.master_repl_offset for link in waiting()):
+            self.shutting_down = True
             engine.pause_clients("write", engine.clock.ms() + 10**12)
             log.warning("Waiting for replicas before shutting down.")
             if self.shutdown_getack_offset != repl.master_repl_offset:
@@ -573,8 +575,10 @@ class Primary:
         replicas = repl.replicas
         # No PING while a failover waits for the replica to catch up: it would move
         # the offset the failover waits for.
+        # Nor while a shutdown waits for them: its final RDB recorded the offset already.
         if replicas and self.cron_loops % config["repl-ping-replica-period"] == 0 \
-                and repl.role == "master" and repl.failover_state == "no-failover":
+                and repl.role == "master" and repl.failover_state == "no-failover" \
+                and not self.shutting_down:
             repl.feed(PING)
         timeout_ms = config["repl-timeout"] * 1000
         for link in list(replicas.values()):
