@@ -8,6 +8,9 @@ numbers are noise; use it to compare changes to the hot path.
     python benchmarks/micro_dispatch.py [--profile]
     python benchmarks/micro_dispatch.py --user "~app:* +@read +@write"
 
+--replica attaches an online replica connection, so that writes also pay for the
+replication stream (engine/replication.py) and its per-turn write.
+
 --user RULES runs every workload as an ACL user with those rules (its keys are
 then named app:...), so the cost of the ACL check is what differs from a run
 without it.
@@ -83,6 +86,14 @@ def make_connection():
     if USER_RULES is not None:
         engine.acl.setuser("bench", ["on", "nopass", *USER_RULES])
         assert engine.acl.authenticate(conn, b"bench", b"", [b"AUTH"])
+    if WITH_REPLICA:
+        # An online replica connection: every write also goes to the backlog and to it.
+        replica = Connection(server)
+        replica.connection_made(NullTransport())
+        link = engine.replication.attach(replica)
+        replica.kind = "replica"
+        link.state = "online"
+        link.streaming = True
     return conn
 
 
@@ -121,6 +132,8 @@ SETUP = {
 
 # ACL rules of the user the workloads run as (--user), or None for the default user.
 USER_RULES: list | None = None
+# --replica: an online replica is attached, so writes pay for replication too.
+WITH_REPLICA = False
 
 
 def run(name: str, pipeline: int, total: int) -> float:
@@ -146,7 +159,11 @@ def main():
     parser.add_argument("-n", type=int, default=200_000)
     parser.add_argument("--only", metavar="A,B", help="only these workloads")
     parser.add_argument("--user", metavar="RULES", help="run as an ACL user with these rules")
+    parser.add_argument("--replica", action="store_true", help="with an online replica attached")
     args = parser.parse_args()
+    if args.replica:
+        global WITH_REPLICA
+        WITH_REPLICA = True
     if args.user is not None:
         global PREFIX, USER_RULES
         PREFIX, USER_RULES = b"app:", args.user.split()

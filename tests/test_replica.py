@@ -368,19 +368,25 @@ def test_lock_waits_for_replicas():
         replica.close()
 
 
-def test_replica_restart_resyncs(plain_redis_primary, tmp_path):
+def test_replica_restart_continues_from_its_rdb(plain_redis_primary, tmp_path):
+    """A replica's shutdown RDB records its primary's id, offset and selected db: restarted
+    from it, the replica continues with PSYNC (the primary counts a partial sync), as a
+    restarted Redis replica does."""
     primary = redis.Redis(port=plain_redis_primary.port)
     fill(primary)
     options = dict(replicaof=("127.0.0.1", plain_redis_primary.port), dir=str(tmp_path),
-                   config={"enable-debug-command": "yes"})
+                   config={"enable-debug-command": "yes", "save": "3600 1"})
     with vermilion.embedded(**options) as server:
         server.wait_replicated()
+        wait_caught_up(primary, server.client())
     primary.set("while-down", 1)
     primary.delete("str")
     with vermilion.embedded(**options) as server:
         server.wait_replicated()
         replica = server.client()
         wait_caught_up(primary, replica)
+        stats = primary.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
         assert assert_same_dataset(primary, replica) > 10
         assert replica.get("while-down") == b"1" and replica.exists("str") == 0
         replica.close()
@@ -624,3 +630,40 @@ def _script_outlives_its_replica(port: int):
 
 def test_script_outlives_its_replica(private_ports):
     assert same_on_both(private_ports, _script_outlives_its_replica) == (1, b"after")
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_repl_diskless_load_decides_where_the_rdb_goes(plain_redis_primary, tmp_path, kind):
+    """repl-diskless-load: `disabled` (the default) keeps the primary's RDB as dbfilename,
+    with the primary's history in it; `swapdb` loads it from memory; `on-empty-db` writes
+    it only when the replica had keys. The same steps on a Vermilion and a Redis replica."""
+    from persistence_support import redis_server
+    primary = redis.Redis(port=plain_redis_primary.port)
+    primary.set("from-primary", 1)
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path), "--save", "").start()
+    dump = tmp_path / "dump.rdb"
+    replica = server.client()
+    try:
+        full = 0
+        for mode, own_key, written in (("disabled", False, True), ("swapdb", True, False),
+                                       ("on-empty-db", True, True), ("on-empty-db", False, False)):
+            replica.execute_command("REPLICAOF", "NO", "ONE")
+            replica.flushall()
+            if own_key:
+                replica.set("own", 1)
+            if dump.exists():
+                dump.unlink()
+            replica.config_set("repl-diskless-load", mode)
+            replica.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+            full += 1
+            wait_for(lambda: link_up(replica) and primary.info("stats")["sync_full"] == full,
+                     f"a full sync with {mode}")
+            assert replica.get("from-primary") == b"1" and replica.exists("own") == 0
+            assert dump.exists() == written, mode
+            if written:     # the primary's snapshot: its id (its first replica made it)
+                assert primary.info("replication")["master_replid"].encode() in dump.read_bytes()
+    finally:
+        replica.close()
+        server.kill()
+        primary.close()

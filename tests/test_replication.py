@@ -8,9 +8,11 @@ writes and must end with the same dataset. Every wait polls the servers' state.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 import redis
@@ -546,3 +548,148 @@ def _backlog_ttl(port: int):
 
 def test_backlog_freed_after_ttl_without_replicas(ports):
     assert same_on_both(ports, _backlog_ttl) == (True, b"0")
+
+
+# -- the replication history kept in RDB files ----------------------------------------------
+
+def _start(kind: str, directory: str, *conf: str):
+    return (vermilion if kind == "vermilion" else redis_server)(directory, *conf).start()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_restarted_primary_continues_its_replicas_history(tmp_path, kind):
+    """SHUTDOWN's RDB records the primary's replication id and offset: restarted from it,
+    the primary accepts its replica's PSYNC, and streams the DEL of a key that expired
+    while it was down (Redis 7.0's behaviour; the same scenario runs on both)."""
+    require_reference()
+    primary = _start(kind, os.path.join(tmp_path, "p"), "--save", "", "--repl-diskless-sync-delay", "0")
+    replica = None
+    try:
+        pr = primary.client()
+        replica = _replica(str(tmp_path), primary)
+        rr = replica.client()
+        pr.set("k", "v")
+        pr.rpush("l", 1, 2, 3)
+        pr.execute_command("SET", "expiring", "x", "PX", "300")
+        expires_at = time.time() + 0.3
+        _wait_for(lambda: _in_sync(pr, rr), "the replica in sync")
+        before = _info(pr)
+        with socket.create_connection(("127.0.0.1", primary.port), timeout=30) as s:
+            s.sendall(b"SHUTDOWN SAVE\r\n")
+            assert s.recv(64) == b""                # closed, no error reply
+        primary.wait_exit()
+        _wait_for(lambda: time.time() > expires_at + 0.01, "the key's expiry time")
+        primary.start()
+        pr = primary.client()
+        _wait_for(lambda: _info(pr, "stats")["sync_partial_ok"] == 1, "+CONTINUE after the restart")
+        info = _info(pr)
+        assert info["master_replid2"] == before["master_replid"]
+        assert before["master_repl_offset"] < info["second_repl_offset"] <= info["master_repl_offset"] + 1
+        assert _info(pr, "stats")["sync_full"] == 0
+        pr.set("after", "restart")
+        _wait_for(lambda: _in_sync(pr, rr), "the replica in sync after the restart")
+        assert _info(rr)["master_replid"] == info["master_replid"]
+        assert rr.get("after") == b"restart" and rr.lrange("l", 0, -1) == [b"1", b"2", b"3"]
+        # The DEL of the expired key reached the replica (a replica keeps such keys until then).
+        assert rr.dbsize() == pr.dbsize() == 3
+    finally:
+        for proc in (replica, primary):
+            if proc is not None:
+                proc.kill()
+
+
+def test_rdb_replication_fields_read_by_both_servers(tmp_path):
+    """The repl-id/repl-offset/repl-stream-db fields of an RDB saved by a primary with a
+    replica, written by either server, restore the same history in either server; a
+    Redis replica repointed to the server that loaded Redis's RDB continues with PSYNC."""
+    require_reference()
+    for source in ("redis", "vermilion"):
+        base = os.path.join(tmp_path, source)
+        primary = _start(source, os.path.join(base, "src"), "--save", "",
+                         "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "3600")
+        replica = None
+        loaded: dict = {}
+        try:
+            pr = primary.client()
+            replica = _replica(base, primary)
+            rr = replica.client()
+            pr.set("a", "1")
+            pr.execute_command("SELECT", "5")       # the stream's db is 5 when saved
+            pr.set("b", "2")
+            _wait_for(lambda: _in_sync(pr, rr), "the replica in sync")
+            saved = _info(pr)
+            pr.execute_command("SAVE")
+            primary.kill()
+            for kind in ("redis", "vermilion"):
+                directory = os.path.join(base, "load-" + kind)
+                os.makedirs(directory)
+                shutil.copy(os.path.join(base, "src", "dump.rdb"), directory)
+                loaded[kind] = _start(kind, directory, "--save", "")
+            infos = {kind: _info(proc.client()) for kind, proc in loaded.items()}
+            for info in infos.values():
+                assert info["master_replid2"] == saved["master_replid"]
+                assert info["second_repl_offset"] == saved["master_repl_offset"] + 1
+                assert info["master_repl_offset"] == saved["master_repl_offset"]
+                assert info["master_replid"] != saved["master_replid"]
+            if source == "redis":
+                target = loaded["vermilion"]
+                rr.execute_command("REPLICAOF", "127.0.0.1", str(target.port))
+                tr = target.client()
+                _wait_for(lambda: _info(tr, "stats")["sync_partial_ok"] == 1, "+CONTINUE")
+                tr.execute_command("SELECT", "5")
+                tr.set("c", "3")
+                _wait_for(lambda: _in_sync(tr, rr), "the repointed replica in sync")
+                assert _info(tr, "stats")["sync_full"] == 0
+                assert redis.Redis(port=replica.port, db=5).get("c") == b"3"
+        finally:
+            for proc in (replica, primary, *loaded.values()):
+                if proc is not None:
+                    proc.kill()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_replica_joins_a_running_disk_snapshot(tmp_path, kind):
+    """A replica asking for a full sync while a disk snapshot for another one is being
+    made shares it: the same +FULLRESYNC offset, the same RDB, then the same stream."""
+    require_reference()
+    # 30 keys at 30 ms each: the snapshot takes about a second.
+    primary = _start(kind, str(tmp_path), "--save", "", "--repl-diskless-sync", "no",
+                     "--rdb-key-save-delay", "30000", "--repl-ping-replica-period", "3600")
+    try:
+        pr = primary.client()
+        for i in range(30):
+            pr.set(f"k{i}", i)
+        socks = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", primary.port), timeout=30)
+            s.sendall(b"*3\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n")
+            buf = bytearray()
+            assert _read_line(s, buf) == b"+OK"
+            socks.append((s, buf))
+        first, second = socks
+        first[0].sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+        line1 = _read_line(*first)
+        assert line1.startswith(b"+FULLRESYNC")
+        assert _info(pr, "persistence")["rdb_bgsave_in_progress"] == 1
+        pr.set("during", "the snapshot")          # held for the first replica
+        second[0].sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+        line2 = _read_line(*second)
+        assert line2 == line1                     # same id, same offset
+        assert _info(pr, "persistence")["rdb_bgsave_in_progress"] == 1
+        pr.set("after", "joining")
+        payloads = []
+        for s, buf in socks:
+            head = _read_line(s, buf)
+            while head == b"":
+                head = _read_line(s, buf)
+            payloads.append(_read_exact(s, buf, int(head[1:])))
+        assert payloads[0] == payloads[1] and payloads[0][:5] == b"REDIS"
+        for s, buf in socks:
+            commands = [_read_command(s, buf) for _ in range(4)]
+            # Each replica's setup makes the next write select its database again.
+            assert commands == [[b"select", b"0"], [b"set", b"during", b"the snapshot"],
+                                [b"select", b"0"], [b"set", b"after", b"joining"]]
+            s.close()
+        assert _info(pr, "stats")["sync_full"] == 2
+    finally:
+        primary.kill()

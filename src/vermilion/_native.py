@@ -45,6 +45,7 @@ COMPILED_MODULES = (
     "vermilion.engine.keyspace",
     "vermilion.engine.blocking",
     "vermilion.engine.memory",
+    "vermilion.engine.replication",
     "vermilion.commands._args",
     "vermilion.commands.connection",
     "vermilion.commands.strings",

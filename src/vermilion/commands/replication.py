@@ -164,6 +164,9 @@ class Primary:
         self.failover_end_ms = 0
         self.failover_force = False
         self.repl.failover_finished = self.failover_finished
+        self.repl.before_final_save = self.before_final_save
+        self.shutdown_getack_offset = -1     # the offset after the final save's GETACK
+        self.shutting_down = False           # a shutdown waits for the replicas: no PINGs
         # Seconds of replication cron; a PING every repl-ping-replica-period of them
         # (counted from 1: none in the first second of a new server).
         self.cron_loops = 1
@@ -177,11 +180,48 @@ class Primary:
                  if link.state == "wait_bgsave" and link.start_offset < 0 and not link.client.closing]
         return [link for link in links if link.req == links[0].req] if links else links
 
+    def join_running(self) -> None:
+        """Replicas asking for a full sync while a disk-target snapshot is being made for
+        others share it, as in Redis: when they have at least the capabilities and the
+        same requirements as one of its replicas, they get its +FULLRESYNC offset and a
+        copy of the stream held for it since (an rdb-only replica holds none, so only
+        rdb-only ones join it). Others wait for the next snapshot."""
+        transfer = self.transfer
+        if transfer is None or transfer.diskless or transfer.child_ok is not None:
+            return
+        models = [link for link in transfer.live_links() if link.state == "wait_bgsave"]
+        if not models:
+            return
+        repl = self.repl
+        repl.flush()
+        for link in list(repl.replicas.values()):
+            if link.state != "wait_bgsave" or link.start_offset >= 0 or link.client.closing:
+                continue
+            model = next((m for m in models if not m.rdb_only or link.rdb_only), None)
+            if model is None or not model.capa <= link.capa or model.req != link.req:
+                log.info("Can't attach the replica to the current BGSAVE. Waiting for next "
+                         "BGSAVE for SYNC")
+                continue
+            if not link.rdb_only:
+                link.pending = list(model.pending)
+                link.pending_bytes = model.pending_bytes
+            link.start_offset = model.start_offset
+            if not link.pre_psync:
+                link.client.push(b"+FULLRESYNC %s %d\r\n" % (repl.replid.encode(), link.start_offset))
+            transfer.links.append(link)
+            # As at the fork: the next write selects its database again (Redis's
+            # replicationSetupSlaveForFullResync), in every replica's stream.
+            repl.selected_db = -1
+            log.info("Waiting for end of BGSAVE for SYNC")
+
     def maybe_start(self) -> None:
         """Fork for the replicas waiting for a snapshot, when Redis would."""
         engine = self.engine
-        if self.transfer is not None or engine.persistence.child is not None:
+        if self.transfer is not None:
+            self.join_running()
             return                  # the next one starts when this child is done (cron)
+        if engine.persistence.child is not None:
+            return
         waiting = self.waiting_links()
         if not waiting:
             return
@@ -468,21 +508,39 @@ class Primary:
 
     # -- shutdown -----------------------------------------------------------------------
 
+    def shutdown_waits(self) -> list:
+        """The replicas a graceful shutdown waits for (none after SHUTDOWN NOW)."""
+        repl = self.repl
+        engine = self.engine
+        if not engine.config["shutdown-timeout"] or repl.role != "master" or engine.shutdown_now:
+            return []
+        return [link for link in repl.replicas.values() if link.state == "online"
+                and not link.pre_psync and not link.client.closing]
+
+    def before_final_save(self) -> None:
+        """The GETACK the shutdown asks its replicas to acknowledge joins the stream
+        before the final RDB is written, so the offset the RDB records is the one they
+        reach (Redis saves after waiting for them): restarted, this primary can continue
+        their history with PSYNC."""
+        repl = self.repl
+        # As Redis, no GETACK when every replica has already acknowledged everything.
+        if any(link.ack_offset < repl.master_repl_offset for link in self.shutdown_waits()):
+            repl.feed(GETACK)
+            self.shutdown_getack_offset = repl.master_repl_offset
+
     async def before_shutdown(self, engine) -> None:
         """Redis 7.0's shutdown of a primary: writes are paused and the online replicas
         get up to shutdown-timeout seconds to acknowledge the whole stream (not after
         SHUTDOWN NOW); then what is queued for them is written before the sockets close."""
         repl = self.repl
-
-        def waiting():
-            return [link for link in repl.replicas.values() if link.state == "online"
-                    and not link.pre_psync and not link.client.closing]
-        timeout = engine.config["shutdown-timeout"]
-        if waiting() and timeout and repl.role == "master" and not engine.shutdown_now:
+        waiting = self.shutdown_waits
+        if any(link.ack_offset < repl.master_repl_offset for link in waiting()):
+            self.shutting_down = True
             engine.pause_clients("write", engine.clock.ms() + 10**12)
             log.warning("Waiting for replicas before shutting down.")
-            repl.feed(GETACK)
-            deadline = time.monotonic() + timeout
+            if self.shutdown_getack_offset != repl.master_repl_offset:
+                repl.feed(GETACK)
+            deadline = time.monotonic() + engine.config["shutdown-timeout"]
             while time.monotonic() < deadline and \
                     any(link.ack_offset < repl.master_repl_offset for link in waiting()):
                 await asyncio.sleep(0.01)
@@ -517,8 +575,10 @@ class Primary:
         replicas = repl.replicas
         # No PING while a failover waits for the replica to catch up: it would move
         # the offset the failover waits for.
+        # Nor while a shutdown waits for them: its final RDB recorded the offset already.
         if replicas and self.cron_loops % config["repl-ping-replica-period"] == 0 \
-                and repl.role == "master" and repl.failover_state == "no-failover":
+                and repl.role == "master" and repl.failover_state == "no-failover" \
+                and not self.shutting_down:
             repl.feed(PING)
         timeout_ms = config["repl-timeout"] * 1000
         for link in list(replicas.values()):

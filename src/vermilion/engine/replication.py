@@ -84,65 +84,46 @@ def random_replid() -> str:
 
 
 class Backlog:
-    """The last `size` bytes of the replication stream, in a fixed ring.
+    """The last `size` bytes of the replication stream.
 
     ``first_offset`` is the stream offset of the oldest byte held (Redis's
     repl_backlog_first_byte_offset) and ``histlen`` how many bytes are held;
     the newest byte is at ``first_offset + histlen - 1``. The bound is exact:
-    ``histlen <= size`` after every append, and an append costs a copy of the
-    appended bytes only.
+    ``histlen <= size`` after every append. The bytes are one bytearray: an
+    append extends it and drops as many bytes from its front, which CPython does
+    by moving the start of the array, so an append costs about a copy of the
+    appended bytes (plus, now and then, one copy of the whole backlog when the
+    array's allocation is renewed).
     """
 
-    __slots__ = ("size", "buf", "histlen", "first_offset", "end")
+    __slots__ = ("size", "buf", "histlen", "first_offset")
 
     def __init__(self, size: int, next_offset: int):
         self.size = max(size, 1)
-        # Written through a memoryview: slice assignment is several times cheaper there.
-        self.buf = memoryview(bytearray(self.size))
+        self.buf = bytearray()
         self.histlen = 0
         self.first_offset = next_offset     # offset the first byte appended will have
-        self.end = 0                        # where the next byte goes in `buf`
 
     def append(self, data: bytes) -> None:
-        n = len(data)
-        size = self.size
         buf = self.buf
-        if n >= size:
-            buf[:] = data[n - size:]
-            self.first_offset += self.histlen + n - size
-            self.histlen = size
-            self.end = 0
-            return
-        end = self.end
-        room = size - end
-        if n <= room:
-            buf[end:end + n] = data
-        else:
-            buf[end:] = data[:room]
-            buf[:n - room] = data[room:]
-        self.end = (end + n) % size
-        histlen = self.histlen + n
-        if histlen > size:
-            self.first_offset += histlen - size
-            histlen = size
-        self.histlen = histlen
+        buf += data
+        excess = len(buf) - self.size
+        if excess > 0:
+            del buf[:excess]
+            self.first_offset += excess
+        self.histlen = len(buf)
 
     def since(self, offset: int) -> bytes:
         """The bytes from stream offset `offset` (first_offset <= offset <= end + 1)."""
-        count = self.histlen - (offset - self.first_offset)
-        if count <= 0:
+        start = offset - self.first_offset
+        if start >= self.histlen:
             return b""
-        start = (self.end - count) % self.size
-        if start + count <= self.size:
-            return bytes(self.buf[start:start + count])
-        return bytes(self.buf[start:]) + bytes(self.buf[:count - (self.size - start)])
+        return bytes(self.buf[max(start, 0):])
 
     def resize(self, size: int) -> None:
         """Keep the newest bytes that fit the new size."""
-        held = self.since(self.first_offset)
-        first = self.first_offset
-        self.__init__(size, first)
-        self.append(held)
+        self.size = max(size, 1)
+        self.append(b"")
 
 
 class ReplicaLink:
@@ -209,6 +190,8 @@ class Replication:
         # stream went over client-output-buffer-limit replica.
         self.over_limit = None
         self.failover_state = "no-failover"   # INFO master_failover_state
+        # Set by commands/replication.py: called before a shutdown writes its final RDB.
+        self.before_final_save = None
         # Set by the replica side:
         self.link_up = False             # the link to our primary is up (SYNC refused otherwise)
         self.send_ack = None             # send REPLCONF ACK to our primary now (GETACK)
@@ -216,6 +199,13 @@ class Replication:
         self.replica_info = None         # INFO replication lines between role and connected_slaves
         self.role_reply = None           # ROLE's reply on a replica
         self.master_stream_db = None     # the db our primary's stream has selected
+        # The db our primary's stream has selected when we have a primary's history to
+        # continue (a live link or a cached master), else None: what an RDB saved on a
+        # replica records.
+        self.saved_stream_db = None
+        # On a replica: the stream db of the history its RDB restored at startup (the
+        # replica side turns it into a cached master), else None.
+        self.restored_stream_db: int | None = None
         self.become_replica = None       # replicate (host, port), as REPLICAOF (FAILOVER)
         self.become_primary = None       # stop replicating, as REPLICAOF NO ONE (FAILOVER ABORT)
         # Set by commands/replication.py: the replica side reports whether the target
@@ -239,31 +229,40 @@ class Replication:
     # -- the stream -----------------------------------------------------------------
 
     def sink(self, db_index: int, argv) -> None:
-        if self.role != "master":
+        # Runs for every propagated command: `feed` is inlined.
+        if self.role != "master" or self.backlog is None:
             return
         if db_index != self.selected_db:
             self.selected_db = db_index
-            self.feed(select_command(db_index) + fast_encode_command(argv))
+            data = select_command(db_index) + fast_encode_command(argv)
         else:
-            self.feed(fast_encode_command(argv))
+            data = fast_encode_command(argv)
+        self.master_repl_offset += len(data)
+        unsent = self.unsent
+        unsent.append(data)
+        if len(unsent) == 1:
+            self._flush_soon()
 
     def feed(self, data: bytes) -> None:
-        backlog = self.backlog
-        if backlog is None:
+        if self.backlog is None:
             return
         self.master_repl_offset += len(data)
         unsent = self.unsent
         unsent.append(data)
         if len(unsent) == 1:
-            loop = self.engine.loop
-            if loop is None:
-                self.flush()
-            else:
-                loop.call_soon(self.flush)
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        loop = self.engine.loop
+        if loop is None:
+            self.flush()
+        else:
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand what `feed` collected in this event-loop turn to the backlog and the
-        replicas, as one piece (a write per turn and replica, like every reply)."""
+        replicas, as one piece (a write per turn and replica, like every reply, and
+        as Redis writes to its replicas once per event-loop iteration)."""
         unsent = self.unsent
         if not unsent:
             return
@@ -275,7 +274,14 @@ class Replication:
         backlog.append(data)
         for link in self.replicas.values():
             if link.streaming:
-                link.client.push(data)
+                client = link.client
+                if client.batch is None:
+                    # Written now, after what is queued for it: no second pass through
+                    # the server's end-of-turn flush (a replica that is running its own
+                    # command, REPLCONF, gets the bytes after that command's reply).
+                    client.flush([data])
+                else:
+                    client.push(data)
             elif link.start_offset >= 0 and not link.rdb_only:
                 link.pending.append(data)
                 link.pending_bytes += len(data)
@@ -323,6 +329,52 @@ class Replication:
                 (replid != self.replid2 or offset > self.second_replid_offset):
             return False
         return backlog.first_offset <= offset <= self.master_repl_offset + 1
+
+    # -- the history kept in RDB files ------------------------------------------------
+
+    def save_info(self):
+        """(stream db, replid, offset) for an RDB saved now, or None when this server
+        has no history worth keeping (Redis's rdbPopulateSaveInfo): a primary with a
+        backlog, or a replica with a live or cached primary. The file then carries
+        repl-stream-db/repl-id/repl-offset, so that after a restart the replicas of
+        this primary, or this replica itself, can continue with PSYNC."""
+        if self.role == "master":
+            if self.backlog is None:
+                return None
+            return (max(self.selected_db, 0), self.replid, self.master_repl_offset)
+        db = self.saved_stream_db() if self.saved_stream_db is not None else None
+        if db is None:
+            return None
+        return (db, self.replid, self.master_repl_offset)
+
+    def restore(self, aux: dict, expired_keys, as_replica: bool, now_ms: int) -> bool:
+        """Take up the history an RDB loaded at startup recorded (Redis 7.0's
+        loadDataFromDisk). A primary keeps its new id but serves PSYNCs of the saved
+        one up to the saved offset (as ``replid2``), from an empty backlog that starts
+        there, holding the DELs of the keys the load dropped as expired; a replica
+        continues the saved history as its cached primary. False when the file has
+        no (valid) history."""
+        try:
+            replid = aux[b"repl-id"].decode("ascii")
+            offset = int(aux[b"repl-offset"])
+            stream_db = int(aux[b"repl-stream-db"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return False
+        if len(replid) != 40 or offset < 0 or stream_db < 0:
+            return False
+        if as_replica:
+            self.replid = replid.lower()
+            self.master_repl_offset = offset
+            self.restored_stream_db = stream_db
+            return True
+        self.replid2 = replid.lower()
+        self.second_replid_offset = offset + 1
+        self.master_repl_offset = offset
+        self.create_backlog()
+        self.no_replicas_since_ms = now_ms
+        for index, key in expired_keys:
+            self.sink(index, [b"DEL", key])
+        return True
 
     # -- replicas -------------------------------------------------------------------
 

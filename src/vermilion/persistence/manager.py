@@ -200,15 +200,20 @@ class Persistence:
         except OSError as err:
             raise StartupError(f"Fatal error loading the DB: {err.strerror}. Exiting.") from None
         log.log(NOTICE, "Loading RDB produced by version %s", self._rdb_version_of(data))
+        # A replica keeps keys whose time has passed: only its primary deletes them.
+        as_replica = bool(self.config["replicaof"])
         try:
             result = await self._drive(load_rdb(data, config_values=self.config.values,
                                                 now_ms=self.engine.clock.ms(),
                                                 check_crc=self.config["rdbchecksum"],
+                                                keep_expired=as_replica,
                                                 progress_every=PROGRESS_EVERY), len(data))
         except RdbError as err:
             raise StartupError(f"Fatal error loading the DB ({path}, offset {err.offset}): {err}. "
                                "Exiting.") from None
         self.install(result)
+        self.engine.replication.restore(result.aux, result.expired_keys, as_replica,
+                                        self.engine.clock.ms())
         log.log(NOTICE, "Done loading RDB, keys loaded: %d, keys expired: %d.",
                 result.keys_loaded, result.keys_expired)
         log.log(NOTICE, "DB loaded from disk: %.3f seconds", time.time() - start)
@@ -257,29 +262,29 @@ class Persistence:
         self.load_keys_loaded = result.keys_loaded
         self.load_keys_expired = result.keys_expired
 
-    async def load_replica_payload(self, payload: bytes):
+    async def load_replica_payload(self, payload: bytes, swap: bool = False):
         """A master's full synchronisation: the old dataset (functions too) is
         replaced by the master's RDB, loaded while other clients get -LOADING.
         Keys already expired stay: the master's DELs remove them. Returns the
-        `rdb.Loaded` (its aux fields name the database the stream has selected)."""
+        `rdb.Loaded` (its aux fields name the database the stream has selected).
+        With `swap` (repl-diskless-load swapdb) the old dataset is dropped only once
+        the new one has been read: a payload that fails to load leaves it as it was,
+        as Redis restores its backup of the databases."""
         engine = self.engine
         self.loading = True
         self.loading_start = time.time()
         engine.busy |= BUSY_LOADING
         try:
-            with engine.tracking.flush():
-                for db in engine.dbs:
-                    db.clear()
-            scripts = getattr(engine, "scripts", None)
-            if scripts is not None:
-                scripts.libraries.clear()
-                scripts.functions.clear()
+            if not swap:
+                self._drop_dataset()
             # With key-load-delay (a debugging aid) every key is slow: serve between keys.
             every = 1 if self.config["key-load-delay"] else PROGRESS_EVERY
             result = await self._drive(load_rdb(payload, config_values=self.config.values,
                                                 now_ms=engine.clock.ms(), keep_expired=True,
                                                 check_crc=self.config["rdbchecksum"],
                                                 progress_every=every), len(payload))
+            if swap:
+                self._drop_dataset()
             self.install(result)
         finally:
             engine.busy &= ~BUSY_LOADING
@@ -290,6 +295,37 @@ class Persistence:
             # The AOF must describe the new dataset: rewrite it (Redis restarts the AOF).
             self.start_rewrite()
         return result
+
+    def _drop_dataset(self) -> None:
+        engine = self.engine
+        with engine.tracking.flush():
+            for db in engine.dbs:
+                db.clear()
+        scripts = getattr(engine, "scripts", None)
+        if scripts is not None:
+            scripts.libraries.clear()
+            scripts.functions.clear()
+
+    def store_replica_payload(self, payload: bytes) -> None:
+        """A replica's disk-based load (repl-diskless-load disabled, or on-empty-db with
+        keys): the master's RDB becomes `dbfilename` before it is loaded, as in Redis,
+        so the file on disk is the replica's dataset (and its history: the snapshot
+        carries the master's repl-id/repl-offset). A running BGSAVE is killed first, so
+        it cannot overwrite the file with the old data."""
+        if self.child is not None and self.child.kind == "rdb":
+            log.log(NOTICE, "Replica is about to load the RDB file received from the master, but "
+                    "there is a pending RDB child running. Killing process %d and removing its "
+                    "temp file to avoid any race", self.child.pid)
+            tmp = self.child.tmp
+            self.kill_child()
+            _unlink(tmp)
+        write_rdb_file(self.rdb_path(), (payload,),
+                       tmp=os.path.join(self.dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid())))
+
+    def delete_sync_file(self) -> None:
+        """rdb-del-sync-files: with persistence off, the RDB a replica received is not kept."""
+        if self.config["rdb-del-sync-files"] and not self.config["save"] and not self.aof_on:
+            _unlink(self.rdb_path())
 
     def load_functions(self, codes) -> None:
         if not codes:
@@ -773,7 +809,7 @@ class Persistence:
         path = self.rdb_path()
         dirty = self.engine.dirty
         try:
-            write_rdb_file(path, self.rdb_chunks(),
+            write_rdb_file(path, self.rdb_chunks(repl_info=self.engine.replication.save_info()),
                            tmp=os.path.join(self.dir, "temp-%d.rdb" % os.getpid()))
         except OSError as err:
             log.warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
@@ -792,6 +828,8 @@ class Persistence:
     def bgsave(self, repl_info=None) -> bool:
         if self.child is not None:
             return False
+        if repl_info is None:
+            repl_info = self.engine.replication.save_info()
         path = self.rdb_path()
         directory = self.dir
         self.lastbgsave_try = time.time()
@@ -1045,6 +1083,9 @@ class Persistence:
         if save is False or self.shutdown_saved:
             return True
         if save or self.config["save"]:
+            hook = self.engine.replication.before_final_save
+            if hook is not None:
+                hook()
             log.log(NOTICE, "Saving the final RDB snapshot before exiting.")
             # A second SIGINT/SIGTERM during this save means "exit now" (Redis does it
             # from its signal handler): the save runs in the event loop, so Python-level

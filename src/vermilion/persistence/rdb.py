@@ -409,7 +409,8 @@ class Loaded:
     """What a file held: per database index, {key: value} and {key: expiry ms},
     plus function library codes, aux fields and access records."""
 
-    __slots__ = ("dbs", "functions", "aux", "keys_loaded", "keys_expired", "access", "version")
+    __slots__ = ("dbs", "functions", "aux", "keys_loaded", "keys_expired", "expired_keys",
+                 "access", "version")
 
     def __init__(self):
         self.dbs: dict[int, tuple[dict, dict]] = {}
@@ -417,6 +418,9 @@ class Loaded:
         self.aux: dict[bytes, bytes] = {}
         self.keys_loaded = 0
         self.keys_expired = 0
+        # (db, key) of each key dropped as expired: a primary that restores its
+        # replication history from the file streams their DELs to resuming replicas.
+        self.expired_keys: list[tuple[int, bytes]] = []
         self.access: dict[int, dict] = {}      # db -> key -> ("idle", secs) | ("freq", n)
         self.version = 0
 
@@ -851,6 +855,7 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
             if expire_at != -1:
                 if expire_at < now_ms and not keep_expired:
                     expired += 1
+                    result.expired_keys.append((dbnum, key))
                     expire_at = -1
                     idle = freq = None
                     continue

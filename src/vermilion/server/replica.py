@@ -307,12 +307,19 @@ class MasterLink:
             raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we received "
                             "'%s'), are you sure the host and port are right?" % _text(header))
         rest = b""
+        # repl-diskless-load, decided before the transfer as Redis does: the payload
+        # becomes dbfilename before it is loaded (disabled; on-empty-db with keys), or is
+        # loaded from memory, the old data kept until it has loaded (swapdb).
+        mode = engine.config["repl-diskless-load"]
+        to_disk = mode == "disabled" or (mode == "on-empty-db" and any(len(db) for db in engine.dbs))
+        target = "disk" if to_disk else "parser"
         if header.startswith(b"$EOF:"):
             mark = header[5:]
             if len(mark) != EOF_MARK_LEN:
                 raise LinkError("Bad EOF mark from MASTER")
             self.sync_total, self.sync_read = -1, 0
-            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF "
+                    "to %s", target)
             buf = bytearray()
             while True:
                 chunk = await asyncio.wait_for(reader.read(1 << 20), timeout)
@@ -336,7 +343,8 @@ class MasterLink:
             if size < 0:
                 raise LinkError("Bad payload length from MASTER")
             self.sync_total, self.sync_read = size, 0
-            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master to disk", size)
+            log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master to %s",
+                    size, target)
             parts = []
             while self.sync_read < size:
                 chunk = await asyncio.wait_for(reader.read(min(1 << 20, size - self.sync_read)),
@@ -347,13 +355,23 @@ class MasterLink:
                 parts.append(chunk)
                 self.sync_read += len(chunk)
             payload = b"".join(parts)
+        persistence = engine.persistence
+        if to_disk:
+            try:
+                persistence.store_replica_payload(payload)
+            except OSError as err:
+                raise LinkError("Failed trying to rename the temp DB into %s in "
+                                "MASTER <-> REPLICA synchronization: %s"
+                                % (engine.config["dbfilename"], err.strerror)) from None
         log.log(NOTICE, "MASTER <-> REPLICA sync: Flushing old data")
         log.log(NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory")
         try:
-            loaded = await engine.persistence.load_replica_payload(payload)
+            loaded = await persistence.load_replica_payload(payload, swap=mode == "swapdb")
         except Exception as err:
-            raise LinkError("Failed trying to load the MASTER synchronization DB from disk: %s"
-                            % err) from None
+            raise LinkError("Failed trying to load the MASTER synchronization DB from %s: %s"
+                            % ("disk" if to_disk else "socket", err)) from None
+        if to_disk:
+            persistence.delete_sync_file()
         # The stream that follows continues in the database the master's had selected.
         try:
             db = int(loaded.aux.get(b"repl-stream-db", b"0"))
@@ -401,7 +419,11 @@ class MasterLink:
             ack_timer.cancel()
 
     def _apply(self, data: bytes) -> None:
-        """Run every complete command in the stream; feed their bytes on, unchanged."""
+        """Run every complete command in the stream; feed their bytes on, unchanged.
+
+        The applied bytes are fed on (and the offset moves) once per read, not per
+        command: nothing reads the offset between two commands of one read but a
+        GETACK, before which what was applied is fed first."""
         engine = self.engine
         repl = self.replication
         client = self.client
@@ -412,7 +434,11 @@ class MasterLink:
         if self.held is not None:
             self.unfed = unfed          # received (slave_read_repl_offset), not applied
             return
-        pos = 0                     # unfed[:pos] is applied and fed on
+        pos = 0                     # unfed[:pos] is applied
+        fed = 0                     # unfed[:fed] is fed on
+        client.last_interaction_ms = engine.clock.ms()
+        execute = engine.execute
+        blocking = engine.blocking
         engine.applying_master = True
         try:
             while not client.closing:
@@ -420,23 +446,28 @@ class MasterLink:
                 if args is None:
                     break
                 end = len(unfed) - parser.pending()
-                client.last_interaction_ms = engine.clock.ms()
-                if args and len(args) >= 2 and args[0].lower() == b"replconf" and \
-                        args[1].lower() == b"getack":
+                if not args:
+                    pass
+                elif len(args) >= 2 and len(args[0]) == 8 and args[0].lower() == b"replconf" \
+                        and args[1].lower() == b"getack":
+                    if fed < pos:
+                        repl.feed_from_master(unfed[fed:pos])
+                        fed = pos
                     self.send_ack()     # the offset before this command, as Redis
-                elif args:
-                    reply = engine.execute(client, args)
-                    if reply is POSTPONED:
+                else:
+                    reply = execute(client, args)
+                    if reply is POSTPONED:      # CLIENT PAUSE: this command and the rest wait
                         self._hold(args, end - pos)
                         break
                     if reply.__class__ is ErrorReply:
                         self._diverged(args, reply)
-                    if engine.blocking.ready:
-                        engine.blocking.handle_ready()
-                repl.feed_from_master(unfed[pos:end])
+                    if blocking.ready:
+                        blocking.handle_ready()
                 pos = end
         finally:
             engine.applying_master = False
+            if fed < pos:
+                repl.feed_from_master(unfed[fed:pos] if fed or pos < len(unfed) else unfed)
         self.unfed = unfed[pos:]
 
     def _hold(self, args: list, nbytes: int) -> None:
@@ -516,6 +547,7 @@ class ReplicaRole:
         self.state.failover_request = self._failover_request
         self.state.become_replica = self.set_master
         self.state.master_stream_db = self._stream_db
+        self.state.saved_stream_db = self._saved_stream_db
         self.state.become_primary = self.unset_master
         # Redis's cached master: the history a reconnection asks to continue.
         self.has_cached = False
@@ -532,8 +564,14 @@ class ReplicaRole:
         target = engine.config["replicaof"]
         if target:
             host, port = target.rsplit(" ", 1)
-            # A replica from the start has no history of its own to offer (no cached master).
+            # A replica from the start offers the history its RDB restored, if any
+            # (Redis's replicationCacheMasterUsingMyself), else none.
             self.set_master(host, int(port), at_startup=True)
+            restored = self.state.restored_stream_db
+            if restored is not None:
+                self.state.restored_stream_db = None
+                self.has_cached = True
+                self.stream_db = restored if restored < len(engine.dbs) else 0
 
     async def _shutdown(self, engine) -> None:
         link = self.link
@@ -650,6 +688,14 @@ class ReplicaRole:
         if link is not None and link.client is not None:
             return link.client.db.index
         return self.stream_db
+
+    def _saved_stream_db(self):
+        """The stream db an RDB saved now records, or None without a primary's history
+        to continue (neither a live link nor a cached master)."""
+        link = self.link
+        if link is not None and link.client is not None:
+            return link.client.db.index
+        return self.stream_db if self.has_cached else None
 
     def _failover_request(self, client) -> None:
         """PSYNC <our replid> <offset> FAILOVER from our master: it hands over to us."""
