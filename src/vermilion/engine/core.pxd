@@ -2,6 +2,7 @@
 # fields the per-request path reads become C struct members, read at a fixed
 # offset by compiled code that knows the type, and still ordinary attributes for
 # everyone else. `__dict__` keeps the subclasses' other attributes working.
+cimport cython
 
 cdef class CommandCore:
     cdef public object handler, fullname, subcommands
@@ -33,3 +34,13 @@ cdef class ClientCore:
     cdef public bint multi_error, dirty_cas, deny_blocking
     cdef public dict acl_plans
     cdef dict __dict__
+
+@cython.final
+cdef class AclPlan:
+    cdef public bint allowed, keyed
+    cdef public Py_ssize_t nargs, pos
+    cdef public bytes prefix
+    cdef public tuple keys
+
+    @cython.locals(key=bytes, pos="Py_ssize_t")
+    cpdef bint passes(self, list args)
