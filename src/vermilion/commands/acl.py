@@ -122,8 +122,9 @@ class Acl:
         self.default = rules.default_user(self.catalog)
         self.users: dict[str, rules.User] = {"default": self.default}
         self.log: list[LogEntry] = []        # newest first
-        # user -> {command: what gate() checks}; each dict keeps its identity (cleared
-        # in place when rules change) because clients hold their user's (acl_plans).
+        # user -> [its AclPlan of each command, at Command.acl_index, or None]; each
+        # list keeps its identity (cleared in place when rules change) because
+        # clients hold their user's (acl_plans).
         self.plans: dict = {}
 
     # -- configuration -------------------------------------------------------------------
@@ -190,13 +191,13 @@ class Acl:
         client.acl_restricted = user is not None and not user.unrestricted
         plans = self.plans.get(user)
         if plans is None:
-            plans = self.plans[user] = {}
+            plans = self.plans[user] = []
         client.acl_plans = plans
         client.update_gate()
 
     def forget_plans(self) -> None:
         for plans in self.plans.values():
-            plans.clear()
+            plans[:] = [None] * len(plans)
 
     def refresh_gates(self) -> None:
         self.forget_plans()
@@ -244,7 +245,7 @@ class Acl:
         user = client.user
         plans = self.plans.get(user)
         if plans is None:
-            plans = self.plans[user] = {}
+            plans = self.plans[user] = []
         client.acl_plans = plans
         plan = None
         if len(user.selectors) == 1 and not cmd.is_blocking and \
@@ -260,7 +261,9 @@ class Acl:
                     plan = AclPlan(keys=(_key_plan(sel, 1, rules.WRITE),), nargs=3)
         if plan is None:
             plan = AclPlan()
-        plans[cmd] = plan
+        if cmd.acl_index >= len(plans):
+            plans.extend([None] * (cmd.acl_index + 1 - len(plans)))
+        plans[cmd.acl_index] = plan
         return plan
 
     def _deny(self, client, cmd, args, result, pos):
@@ -467,13 +470,14 @@ class Acl:
         return True
 
 
-@cython.locals(client=ClientCore, plan=AclPlan)
+@cython.locals(client=ClientCore, plan=AclPlan, plans=list)
 def gate(client, cmd, args):
     """The dispatch check of a GATE_ACL client (processCommand): None, or the refusal
     to send. Engine.execute tries the client's plan for `cmd` itself and calls this
     when there is none yet or it did not pass; the gatekeeper (MULTI, a busy server)
     calls this directly."""
-    plan = client.acl_plans.get(cmd)
+    plans = client.acl_plans
+    plan = plans[cmd.acl_index] if cmd.acl_index < len(plans) else None
     if plan is None:
         plan = client.engine.acl._plan(client, cmd)
     if plan.passes(args):

@@ -10,6 +10,7 @@ cdef class CommandCore:
     cdef public bint is_readonly, skip_slowlog, queued_in_multi
     cdef public long long calls, usec
     cdef public long long[:] histogram
+    cdef public Py_ssize_t acl_index
     cdef dict __dict__
 
 cdef class EngineCore:
@@ -32,7 +33,7 @@ cdef class ClientCore:
     cdef public object blocked, last_command, db, batch, pending, server, transport
     cdef public object parser, last_interaction_ms, multi, watching
     cdef public bint multi_error, dirty_cas, deny_blocking
-    cdef public dict acl_plans
+    cdef public list acl_plans
     cdef dict __dict__
 
 @cython.final
@@ -42,5 +43,6 @@ cdef class AclPlan:
     cdef public bytes prefix
     cdef public tuple keys
 
-    @cython.locals(key=bytes, pos="Py_ssize_t")
-    cpdef bint passes(self, list args)
+    @cython.locals(key=bytes, prefix=bytes, pos="Py_ssize_t", n="Py_ssize_t", i="Py_ssize_t",
+                   k="const char *", p="const char *")
+    cpdef bint passes(self, list args) except -1

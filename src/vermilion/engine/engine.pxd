@@ -14,7 +14,7 @@ cdef class Stats:
 
 @cython.final
 cdef class Engine(EngineCore):
-    @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int, plan=AclPlan)
+    @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int, plan=AclPlan, plans=list)
     @cython.final
     cpdef execute(self, ClientCore client, list args)
 

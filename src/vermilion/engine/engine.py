@@ -261,7 +261,8 @@ class Engine(EngineCore):
                 # Only ACL restricts this client: its check is the only gate hook that
                 # applies (docs/architecture.md, ACL). The user's plan for the command
                 # lets it run, or the full check decides (commands/acl.py).
-                plan = client.acl_plans.get(cmd)
+                plans = client.acl_plans
+                plan = plans[cmd.acl_index] if cmd.acl_index < len(plans) else None
                 if plan is not None and plan.passes(args):
                     return self.call(client, cmd, args)
                 refusal = self.acl_gate(client, cmd, args)
