@@ -377,6 +377,7 @@ class Acl:
 
     def drop_user_clients(self, user, current) -> None:
         """ACLFreeUserAndKillClients: connections of a deleted user are closed."""
+        self.plans.pop(user, None)
         for client in list(self.engine.clients.values()):
             if client.user is user:
                 client.user = self.default
