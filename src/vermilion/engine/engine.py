@@ -192,6 +192,9 @@ class Engine(EngineCore):
         self.requirepass = None
         self.acl = None
         self.acl_gate: Callable | None = None
+        # `memory_gate(client, cmd, args)`: the OOM check (commands/memory.py), called
+        # directly while maxmemory is the only reason to gate commands.
+        self.memory_gate: Callable | None = None
         self.apply_config()
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
@@ -266,6 +269,10 @@ class Engine(EngineCore):
                 if plan is not None and plan.passes(args):
                     return self.call(client, cmd, args)
                 refusal = self.acl_gate(client, cmd, args)
+            elif self.busy == BUSY_MAXMEMORY and not client.gate:
+                # Only maxmemory is set: the other gate hooks each wait for a busy or a
+                # client gate bit, so the OOM check is the only one that applies.
+                refusal = self.memory_gate(client, cmd, args)
             else:
                 refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:
