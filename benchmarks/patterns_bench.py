@@ -17,11 +17,13 @@ like an application):
               check's round trip plus the header work; lower is better
 Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
   stream c8 b100   the same with concurrency 8 and batch_size 100 (batch handler,
-              one XACK per batch); the producer pipelines 1,000 entries a round trip
+              one XACK per batch); the producer adds 1,000 entries per add_many call
+              (two MULTI/EXEC round trips of 500 XADDs)
   semaphore   Semaphore acquire + release pairs per second (limit 10)
 Prints a table with the Vermilion/Redis ratio and, for servers it started itself (Linux),
 the server's CPU time per operation (utime+stime / operations, approximate: setup counts
-too), which a busy machine distorts far less than operations per second. Writes JSON.
+too), which a busy machine distorts far less than operations per second, and the same for
+this process (the client side: library, producer, handlers). Writes JSON.
 """
 
 from __future__ import annotations
@@ -216,13 +218,6 @@ def bench_asgi_overhead(client, seconds: float) -> float:
     return asyncio.run(main())
 
 
-BENCHES = {"lock acquire+release": bench_lock, "ratelimit check": bench_ratelimit,
-           "stream end-to-end": bench_stream}
-BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
-                for s in ("sliding_log", "sliding_window", "gcra", "fixed_window")})
-BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
-    "sliding_window", "100000/second;1000000/minute;10000000/hour")
-BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 def bench_semaphore(client, seconds: float) -> float:
     name = f"bench:{uuid.uuid4().hex[:6]}"
 
@@ -266,6 +261,11 @@ def bench_stream_batch(client, seconds: float) -> float:
 BENCHES = {"lock acquire+release": bench_lock, "semaphore acquire+release": bench_semaphore,
            "ratelimit check": bench_ratelimit, "stream end-to-end": bench_stream,
            "stream c8 b100": bench_stream_batch}
+BENCHES.update({f"ratelimit {s}": bench_ratelimit_strategy(s)
+                for s in ("sliding_log", "sliding_window", "gcra", "fixed_window")})
+BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
+    "sliding_window", "100000/second;1000000/minute;10000000/hour")
+BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 
 
 def main():
@@ -300,13 +300,17 @@ def main():
                 try:
                     LAST_OPS[0] = 0
                     cpu0, wall0 = process_cpu(pids.get(kind)), time.perf_counter()
+                    own0 = time.process_time()
                     row[kind] = round(fn(client, args.seconds), 1)
                     cpu1, wall = process_cpu(pids.get(kind)), time.perf_counter() - wall0
+                    own = time.process_time() - own0
                     # Server CPU per operation: steadier than ops/s on a shared machine.
                     # Timed loops count their operations; the stream runs report a rate.
                     ops = LAST_OPS[0] or row[kind] * wall
                     if cpu0 is not None and cpu1 is not None and ops:
                         row[f"{kind} server us/op"] = round(1e6 * (cpu1 - cpu0) / ops, 2)
+                    if ops:  # this process: the client library, producer and handlers
+                        row[f"{kind} client us/op"] = round(1e6 * own / ops, 2)
                 except Exception as exc:  # a server that lacks a command: say so, go on
                     row[kind] = None
                     notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -319,13 +323,15 @@ def main():
             p.kill()
 
     print(f"{'benchmark':26} {'redis ops/s':>12} {'vermilion ops/s':>16} {'ratio':>7}"
-          f" {'server us/op redis':>19} {'vermilion':>10}")
+          f" {'server us/op redis':>19} {'vermilion':>10} {'client us/op redis':>19}"
+          f" {'vermilion':>10}")
     for bench, row in results.items():
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
         us = lambda x: "n/a" if x is None else f"{x:.1f}"  # noqa: E731
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}"
-              f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}")
+              f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}"
+              f" {us(row.get('redis client us/op')):>19} {us(row.get('vermilion client us/op')):>10}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,

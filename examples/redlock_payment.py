@@ -35,6 +35,10 @@ def main():
             process_payment("txn-99")
         finally:
             print("released on", lease.release(), "servers")
+        # A long job: the watchdog extends the lease on a quorum every ttl/3.
+        with redlock.acquire("payment:batch-7", ttl=0.6, watchdog=True) as lease:
+            time.sleep(1.0)  # longer than the TTL: still ours
+            print("after 1.0s with ttl=0.6: lost =", lease.lost)
         redlock.close()
         rival.close()
 

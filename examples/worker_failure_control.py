@@ -40,12 +40,21 @@ def main():
             with lock:
                 done.append((entry.fields["order"], entry.attempt))
 
+        try:  # Prometheus series, with the optional extra: pip install 'vermilion[metrics]'
+            from prometheus_client import CollectorRegistry, generate_latest
+            from vermilion.patterns.metrics import PrometheusMetrics
+            registry = CollectorRegistry()
+            prometheus = PrometheusMetrics(registry)
+        except ImportError:
+            registry = prometheus = None
         worker = StreamWorker(r, "orders", "billing", handle, concurrency=4,
                               handler_timeout=0.5, max_deliveries=5, block=0.1,
-                              claim_idle=5).start()
+                              claim_idle=5, prometheus=prometheus).start()
         deadline = time.monotonic() + 20
         while len(done) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
+        # A thread cannot be killed: the hung call keeps its thread, a new one took its slot.
+        print("handler threads stuck in an abandoned call:", worker.metrics().stuck_threads)
         release.set()
         worker.stop(timeout=5)
         print("processed (order, attempt):", sorted(done))
@@ -54,6 +63,9 @@ def main():
         m = worker.metrics()
         print(f"processed={m.processed} failed={m.failed} timed_out={m.timed_out} "
               f"retried={m.retried} dead_lettered={m.dead_lettered}")
+        if registry is not None:
+            print(*[line for line in generate_latest(registry).decode().splitlines()
+                    if line.startswith("vermilion_stream_processed_total")])
 
         # Batches: the handler gets lists, acked together.
         producer.add_many([{"n": str(i), "kind": "ok"} for i in range(250)])

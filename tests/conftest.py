@@ -111,3 +111,17 @@ def ports(reference_server, vermilion_process_server):
         c.close()
         out.append(port)
     return out
+
+
+@pytest.fixture
+def private_ports():
+    """A redis-server and a Vermilion of the test's own, for scenarios that change a
+    server's role, replication or AOF state (the session's servers must keep theirs:
+    other tests compare their replication offsets)."""
+    import vermilion
+    ref = RedisProcess(require_reference())
+    try:
+        with vermilion.embedded(config={"enable-debug-command": "yes"}) as server:
+            yield (ref.port, server.port)
+    finally:
+        ref.stop()

@@ -2,7 +2,11 @@
 through Debian's chromium-driver (nothing is downloaded at run time). Every page is
 loaded against servers holding streams, groups, pending entries, channels and
 clients made here, on Vermilion and on real Redis; the DOM must show their numbers.
-Screenshots of each page go to docs/images/ (the README shows them).
+
+A screenshot of each page is saved on every run, to pytest's temporary directory
+(printed with -s), so a test run leaves the checkout clean. With
+VERMILION_UPDATE_SCREENSHOTS=1 they replace docs/images/dashboard-*.png instead
+(the README and docs/dashboard.md show them): set it to refresh them.
 
 Without chromium these tests skip on a laptop and fail in CI (scripts/test installs it).
 """
@@ -25,7 +29,8 @@ import vermilion  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+DOC_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+UPDATE_SCREENSHOTS = os.environ.get("VERMILION_UPDATE_SCREENSHOTS", "") not in ("", "0")
 WAIT = 30
 
 
@@ -121,10 +126,25 @@ def shows(driver, css, expected):
                  f"{css} should show {expected!r} (shows {text_of(driver, css)!r})")
 
 
+_shots: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshot_dir(tmp_path_factory):
+    """docs/images with VERMILION_UPDATE_SCREENSHOTS=1, else a temporary directory."""
+    folder = DOC_IMAGES if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+    print(f"dashboard screenshots: {folder}")
+    _shots.append(folder)
+    yield folder
+    _shots.remove(folder)
+
+
 def screenshot(driver, name, save):
     if save:
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(IMAGES / f"dashboard-{name}.png"))
+        folder = _shots[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"dashboard-{name}.png"
+        assert driver.save_screenshot(str(path)) and path.stat().st_size > 0
 
 
 def visit(driver, base, page):

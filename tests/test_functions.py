@@ -169,3 +169,26 @@ def test_function_names_case_insensitive_quoted_metadata_and_flush_arity(pair):
     pair.check_error("FUNCTION", "FLUSH", "bad_arg")
     pair.check("FUNCTION", "DELETE", "quoted")
     pair.check_error("FCALL", "hello", "0")
+
+
+def test_errors_name_the_line_of_every_function(pair):
+    # Each callback tail-calls redis.call; the error names its function and line, for the
+    # first function of the library and the later ones alike (nested, with locals and
+    # upvalues before them).
+    library = "\n".join([
+        "#!lua name=lines",
+        "local prefix = 'p'",
+        "redis.register_function('f1', function() return redis.call('get', 'x') end)",
+        "redis.register_function{function_name='f2', callback=function(keys, args)",
+        "  local unused = prefix .. 'y'",
+        "  return redis.call('get', 'x')",
+        "end}",
+        "redis.register_function{function_name='f3',",
+        "  callback=function() return redis.call('nosuch') end, flags={'no-writes'}}",
+        "redis.register_function('f4', function() local t = {1, 2}",
+        "  return redis.pcall('get', 'x') end)",
+    ])
+    pair.check("RPUSH", "x", "a")
+    pair.check("FUNCTION", "LOAD", library)
+    for name in ("f1", "f2", "f3", "f4"):
+        pair.check_error("FCALL", name, "0")

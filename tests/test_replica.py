@@ -17,7 +17,7 @@ from vermilion.patterns import Lock, LockNotReplicated
 from vermilion.pytest_plugin import vermilion_replicated_factory
 from persistence_support import vermilion as vermilion_process
 from rawclient import RawClient
-from support import RedisProcess, require_reference, wait_for
+from support import RedisProcess, require_reference, same_on_both, wait_for
 
 
 def link_up(client) -> bool:
@@ -545,3 +545,82 @@ def test_replicaof_unblocks_blocked_clients():
                                        b"instance state changed (master -> replica?)")
         blocked.close()
         r.close()
+
+
+def test_client_pause_holds_the_master_stream(plain_redis_primary):
+    # As Redis: CLIENT PAUSE WRITE on a replica holds the master's writes too; they are
+    # received (slave_read_repl_offset) but applied only after the pause, in order.
+    primary = redis.Redis(port=plain_redis_primary.port)
+    with synced_replica(plain_redis_primary.port) as (server, replica):
+        primary.set("foo", "bar")
+        applied = wait_caught_up(primary, replica)
+        assert applied > 0
+        replica.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+        primary.set("foo2", "bar2")
+        primary.incr("n")
+        target = primary.info("replication")["master_repl_offset"]
+        wait_for(lambda: replica.info("replication")["slave_read_repl_offset"] == target,
+                 "the stream received")
+        assert replica.info("replication")["slave_repl_offset"] == applied
+        assert replica.get("foo2") is None
+        replica.execute_command("CLIENT", "UNPAUSE")
+        wait_caught_up(primary, replica)
+        assert replica.get("foo2") == b"bar2" and replica.get("n") == b"1"
+    primary.close()
+
+
+def _script_outlives_its_replica(port: int):
+    """min-replicas-to-write 1: a script writes, then loops until the replica is gone and
+    writes again. The replica leaving is seen while the script is busy, and the second
+    write is not refused (a script that wrote is not failed halfway)."""
+    primary = redis.Redis(port=port)
+    caller = redis.Redis(port=port)
+    primary.config_set("busy-reply-threshold", 10)
+    result = {}
+    try:
+        with synced_replica(port) as (server, replica):
+            wait_for(lambda: primary.info("replication")["connected_slaves"] == 1, "the replica")
+            primary.config_set("min-replicas-to-write", 1)
+
+            def writable():
+                try:
+                    return primary.set("probe", 1)
+                except redis.exceptions.ResponseError:
+                    return False        # NOREPLICAS until the replica counts as good
+
+            wait_for(writable, "the replica to count as good")
+            script = """
+                redis.call('set', KEYS[1], 'script value')
+                while true do
+                    local info = redis.call('info', 'replication')
+                    if string.match(info, 'connected_slaves:0') then
+                        redis.call('set', KEYS[1], 'after')
+                        break
+                    end
+                end
+                return 1"""
+            worker = threading.Thread(target=lambda: result.update(r=caller.eval(script, 1, "x")))
+            worker.start()
+
+            def busy():
+                try:
+                    primary.ping()
+                except redis.exceptions.BusyLoadingError:
+                    return True
+                except redis.exceptions.ResponseError as e:
+                    return str(e).startswith("BUSY")
+                return False
+
+            wait_for(busy, "the script to be busy")
+            replica.execute_command("REPLICAOF", "NO", "ONE")
+            worker.join(30)
+        return result.get("r"), primary.get("x")
+    finally:
+        primary.config_set("min-replicas-to-write", 0)
+        primary.config_set("busy-reply-threshold", 5000)
+        primary.close()
+        caller.close()
+
+
+def test_script_outlives_its_replica(private_ports):
+    assert same_on_both(private_ports, _script_outlives_its_replica) == (1, b"after")

@@ -9,10 +9,13 @@ shape runs without Lua (fastpath.py) are checked the same way.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 
 import pytest
 
 from rawclient import RawClient
+from support import IN_CI, same_on_both, wait_for
 from vermilion.engine.table import COMMANDS
 
 
@@ -497,7 +500,6 @@ def _recursive_table_reply(port: int):
 
 
 def test_script_returning_recursive_table(ports):
-    from support import same_on_both
     reply = same_on_both(ports, _recursive_table_reply)
     assert reply.endswith(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n")
 
@@ -541,3 +543,315 @@ def test_used_memory_lua_is_the_scripts_share_and_does_not_leak(reference_server
         assert 0 < fresh < 100 * 1024, (port, fresh)
         assert after < 100 * 1024, (port, after)
         assert count == b"2000"
+
+
+# -- the Lua debugger (SCRIPT DEBUG, scripting/debugger.py) ----------------------------------
+
+_LDB_SCRIPT = "\n".join([
+    "local function double(x)",
+    "  local y = x * 2",
+    "  return y",
+    "end",
+    "local t = {1, 'two', {k = 'v'}, n = 3}",
+    "redis.debug('start', KEYS[1], t, nil, 1.5, 1e20)",
+    "redis.call('set', KEYS[1], ARGV[1])",
+    "local r = double(21)",
+    "redis.breakpoint()",
+    "local got = redis.call('get', KEYS[1])",
+    "return {r, got}",
+]) + "\n"
+
+
+def _ldb_transcript(port: int, mode: str, steps: list[tuple], script: str = _LDB_SCRIPT,
+                    keys_args: tuple = ("dbg:k", "val")):
+    """A debugging session: every frame the server sends, and whether it closes after."""
+    c = RawClient(port)
+    seen = [c.call("SCRIPT", "DEBUG", mode)]
+    seen.append(c.call("EVAL", script, "1", *keys_args))
+    for step in steps:
+        seen.append(c.call(*step))
+        if seen[-1][0] == "*" and seen[-1][1] and seen[-1][1][-1] == ("+", b"<endsession>"):
+            seen.append(c.read())           # the script's reply follows the last log
+            break
+    seen.append(c.closed_by_server())
+    c.close()
+    return seen
+
+
+def test_ldb_session_commands(ports):
+    steps = [
+        ("help",), ("s",), ("p", "t"), ("p", "KEYS"), ("p", "ARGV"),
+        ("p", "nosuch"), ("list",), ("l", "8", "1"), ("l", "0"), ("l", "100"), ("whole",),
+        ("break",), ("b", "2"), ("b", "2"), ("b", "99"), ("b", "x"), ("b", "3", "-3"),
+        ("break",), ("maxlen",), ("m", "10"), ("m", "0"), ("m", "abc"),
+        ("eval", "return 1 +", "1"), ("e", "local z = 1"), ("e", "a +"), ("e", "error('boom')"),
+        ("e", "return {1, 'a', nil, 4}"), ("redis", "incr", "dbg:c"), ("r", "nosuch"),
+        ("r", "hello", "3"), ("r", "set", "a", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"),
+        ("redis",), ("frobnicate",), ("n",), ("n",), ("n",), ("c",), ("trace",), ("p",),
+        ("b", "-2"), ("s",), ("s",), ("s",), ("c",), ("t",), ("p", "got"), ("c",),
+    ]
+    seen = same_on_both(ports, _ldb_transcript, "SYNC", steps)
+    assert seen[-2] == ("*", [(":", 42), ("$", b"val")])
+    assert seen[-1] is True
+
+
+def test_ldb_yes_mode_session(ports):
+    # YES forks in Redis (its changes are rolled back there, kept here: a documented
+    # difference); what the client sees of the session is the same.
+    seen = same_on_both(ports, _ldb_transcript, "YES", [("s",), ("s",), ("c",), ("c",)])
+    assert seen[-1] is True
+
+
+def test_ldb_maxlen_trims_replies_and_hints_once(ports):
+    script = "redis.call('set', 'dbg:long', string.rep('x', 300))\nreturn 1\n"
+    same_on_both(ports, _ldb_transcript, "SYNC",
+                 [("r", "get", "dbg:long"), ("s",), ("r", "get", "dbg:long"), ("c",)], script)
+
+
+def test_ldb_abort_and_bad_input_end_the_script(ports):
+    script = "redis.call('set', 'dbg:kept', '1')\nreturn 1\n"
+
+    def scenario(port):
+        aborted = _ldb_transcript(port, "SYNC", [("s",), ("abort",)], script)
+        c = RawClient(port)
+        kept = c.call("GET", "dbg:kept")       # SYNC keeps what ran before the abort
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        c.call("EVAL", "return 1", "0")
+        c.send_raw(b"step\r\n")                 # inline: the debugger only reads RESP arrays
+        protocol = [c.read(), c.read(), c.closed_by_server()]
+        c.close()
+        # Arguments are limited to 1024 bytes (and a command to 1024 of them).
+        c = RawClient(port)
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        c.call("EVAL", "return 1", "0")
+        c.send("eval", "x" * 1025)
+        too_long = [c.read(), c.read(), c.closed_by_server()]
+        c.close()
+        return aborted, kept, protocol, too_long
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_refusals_and_debug_no(ports):
+    def scenario(port):
+        c = RawClient(port)
+        out = [c.call("SCRIPT", "DEBUG", "MAYBE"), c.call("SCRIPT", "DEBUG", "YES"),
+               c.call("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
+               c.call("SCRIPT", "DEBUG", "NO"), c.call("EVAL", "return 7", "0"),
+               c.call("MULTI"), c.call("SCRIPT", "DEBUG", "SYNC"), c.call("EXEC")]
+        # A pipeline: SCRIPT DEBUG behind a reply not yet written is refused.
+        c.send_raw(b"*1\r\n$4\r\nPING\r\n*3\r\n$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n$4\r\nSYNC\r\n")
+        out += [c.read(), c.read(), c.call("EVAL", "return 8", "0")]
+        c.close()
+        return out
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_timeout_stops_a_running_script(ports):
+    def scenario(port):
+        admin = RawClient(port)
+        old = admin.call("CONFIG", "GET", "busy-reply-threshold")[1][1][1]
+        admin.call("CONFIG", "SET", "busy-reply-threshold", "50")
+        try:
+            return _ldb_transcript(port, "SYNC", [("c",), ("abort",)],
+                                   "local i = 0\nwhile true do\n  i = i + 1\nend\n")
+        finally:
+            admin.call("CONFIG", "SET", "busy-reply-threshold", old)
+            admin.close()
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_client_leaving_lets_the_script_finish(ports):
+    def scenario(port):
+        c = RawClient(port)
+        c.call("SCRIPT", "DEBUG", "SYNC")
+        first = c.call("EVAL", "local a = 1\nredis.call('set', 'dbg:after', 'done')\nreturn a", "0")
+        c.close()
+        other = RawClient(port)
+        got = wait_for(lambda: other.call("GET", "dbg:after")[1], "the script to finish")
+        other.close()
+        return first, got
+
+    same_on_both(ports, scenario)
+
+
+def test_ldb_through_redis_cli(ports, tmp_path):
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        if IN_CI:
+            pytest.fail("redis-cli is required in CI")
+        pytest.skip("redis-cli not installed")
+    path = tmp_path / "script.lua"
+    path.write_text("local a = KEYS[1]\nredis.call('set', a, ARGV[1])\nredis.debug('v', a)\n"
+                    "return redis.call('get', a)\n")
+    commands = "step\nprint\nnext\nnext\nbreak 4\nlist\neval return 5\nredis incr c\ncontinue\n"
+
+    def scenario(port):
+        r = subprocess.run([cli, "-p", str(port), "--ldb-sync-mode", "--eval", str(path),
+                            "k1", ",", "v1"], input=commands, capture_output=True, text=True,
+                           timeout=60)
+        return r.returncode, r.stdout
+
+    rc, out = same_on_both(ports, scenario)
+    assert rc == 0 and '<debug> line 3: "v", "k1"' in out and '"v1"' in out
+
+
+def _error_accounting(port: int):
+    """Errors raised inside scripts: errorstats, total_error_replies and the commandstats of
+    the command refused or failed and of the script command, after each case."""
+    c = RawClient(port)
+
+    def stats():
+        info = {}
+        for section in ("errorstats", "stats", "commandstats"):
+            for line in c.call("INFO", section)[1].decode().splitlines():
+                if line.startswith(("errorstat_", "total_error_replies", "cmdstat_")):
+                    name, _, value = line.partition(":")
+                    info[name] = ",".join(p for p in value.split(",")
+                                          if not p.startswith(("usec", "usec_per_call")))
+        info.pop("cmdstat_config|resetstat", None)
+        info.pop("cmdstat_info", None)
+        return info
+
+    cases = [
+        ("maxmemory 1", "EVAL", "return redis.call('set','x','y')", "1", "x"),
+        ("maxmemory 1", "EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+        ("maxmemory 1", "EVAL", "return redis.pcall('set','x','y')", "1", "x"),
+        ("maxmemory 0", "EVAL", "return redis.call('select',99)", "0"),
+        ("maxmemory 0", "EVAL", "local t = redis.pcall('select',99) return t['err']", "0"),
+        ("maxmemory 0", "EVAL_RO", "return redis.call('set','x','y')", "1", "x"),
+        ("maxmemory 0", "EVAL_RO", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+        ("maxmemory 0", "EVAL", "return redis.call('nosuch')", "0"),
+        ("maxmemory 0", "EVAL", "return redis.error_reply('MY_ERR_CODE custom msg')", "0"),
+        ("maxmemory 0", "EVAL", "return redis.error_reply('')", "0"),
+        ("maxmemory 0", "EVAL", "error('raised')", "0"),
+        ("maxmemory 0", "EVAL", "local t = redis.pcall('select',99) local s = '' "
+                                "for k, v in pairs(t) do s = s .. k .. '=' .. tostring(v) .. ';' end "
+                                "return s", "0"),
+        ("maxmemory 0", "EVAL", "return redis.call('GEOADD', KEYS[1], '13.361389', '38.115556', "
+                                "'Palermo')", "1", "wrongtype"),
+    ]
+    out = []
+    c.call("SET", "wrongtype", "1")
+    try:
+        for setting, *command in cases:
+            c.call("CONFIG", "SET", *setting.split())
+            c.call("CONFIG", "RESETSTAT")
+            out.append((command, c.call(*command), stats()))
+    finally:
+        c.call("CONFIG", "SET", "maxmemory", "0")
+        c.close()
+    return out
+
+
+def test_script_errors_are_counted_once(ports):
+    same_on_both(ports, _error_accounting)
+
+
+_STALE_CASES = [
+    ("EVAL", "return redis.call('get','x')", "1", "x"),
+    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')", "1", "x"),
+    ("EVAL", "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','foobar')", "0"),
+    ("EVAL_RO", "return 1", "0"),
+    ("FCALL", "f_plain", "0"),
+    ("FCALL", "f_stale", "0"),
+    ("FCALL", "f_stale_get", "0"),
+    ("FCALL", "nosuch", "0"),
+]
+_LIBRARY = """#!lua name=stalelib
+redis.register_function{function_name='f_plain', callback=function() return 'hello' end,
+                        flags={'no-writes'}}
+redis.register_function{function_name='f_stale', callback=function() return 'hello' end,
+                        flags={'allow-stale', 'no-writes'}}
+redis.register_function{function_name='f_stale_get', callback=function() return redis.call('get', 'x') end,
+                        flags={'allow-stale', 'no-writes'}}
+"""
+
+
+def _script_flags_against_replication_state(port: int):
+    """Declared script flags decide, before the script runs, whether it may run on a
+    stale replica (allow-stale), on a read-only replica (no-writes) and without enough
+    good replicas (no-writes); calls inside an allow-stale script are limited too."""
+    c = RawClient(port)
+    other = RawClient(port)
+    out = []
+    try:
+        c.call("SET", "x", "some value")
+        c.call("FUNCTION", "LOAD", "REPLACE", _LIBRARY)
+        sha = c.call("SCRIPT", "LOAD", "#!lua flags=allow-stale,no-writes\nreturn 'sha'")[1]
+        # Not enough good replicas: a script that may write is refused up front.
+        c.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        for case in [("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('set','x','1')", "1", "x")]:
+            out.append(c.call(*case))
+        out += [c.call("MULTI"), c.call("EVAL", "#!lua\nreturn 1", "0"), c.call("EXEC")]
+        c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+        # A transaction queued on a primary and run once this server is a read-only
+        # replica: a declared write aborts it.
+        out += [other.call("MULTI"), other.call("EVAL", "#!lua\nreturn 1", "0")]
+        c.call("CONFIG", "SET", "replica-serve-stale-data", "no")
+        c.call("REPLICAOF", "127.0.0.1", "1")
+        out.append(other.call("EXEC"))
+        out.append(c.call("EVAL", "#!lua\nreturn 1", "0"))
+        for case in _STALE_CASES:
+            out.append(c.call(*case))
+        out.append(c.call("EVALSHA", sha, "0"))
+    finally:
+        c.call("REPLICAOF", "NO", "ONE")
+        c.call("CONFIG", "SET", "replica-serve-stale-data", "yes")
+        c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+        c.call("FUNCTION", "FLUSH")
+        c.close()
+        other.close()
+    return out
+
+
+def test_script_flags_against_replication_state(private_ports):
+    same_on_both(private_ports, _script_flags_against_replication_state)
+
+
+def _replication_stream_of(port: int, script: str):
+    """What a replica attached with SYNC receives for one EVAL (PINGs left out)."""
+    replica = RawClient(port)
+    replica.send("SYNC")
+    while True:
+        line = replica._line().lstrip(b"\n")        # newlines are keepalives
+        if line.startswith(b"$"):
+            break
+    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    client = RawClient(port)
+    client.call("EVAL", script, "0")
+    client.call("SET", "stream:end", "1")
+    seen = []
+    while True:
+        args = [item[1] for item in replica.read()[1]]
+        if args[0].lower() == b"ping":
+            continue
+        seen.append(args)
+        if args[1:2] == [b"stream:end"]:
+            break
+    client.close()
+    replica.close()
+    return seen
+
+
+def test_set_repl_targets_in_the_replication_stream(private_ports):
+    script = "\n".join([
+        "redis.call('set', 'a', '1')",
+        "redis.set_repl(redis.REPL_NONE)",
+        "redis.call('set', 'b', '2')",
+        "redis.set_repl(redis.REPL_AOF)",
+        "redis.call('set', 'c', '3')",
+        "redis.set_repl(redis.REPL_REPLICA)",
+        "redis.call('set', 'e', '5')",
+        "redis.set_repl(redis.REPL_ALL)",
+        "redis.call('set', 'd', '4')",
+    ])
+    seen = same_on_both(private_ports, _replication_stream_of, script)
+    assert [b"set", b"c", b"3"] not in seen and [b"set", b"e", b"5"] in seen

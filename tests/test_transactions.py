@@ -11,6 +11,7 @@ import time
 import pytest
 
 from rawclient import RawClient
+from support import same_on_both, wait_for
 from vermilion.engine.table import COMMANDS
 
 
@@ -426,3 +427,71 @@ def test_client_pause_write_holds_exec_with_writes(pair, other):
     pair.check("EXEC")
     assert _time.time() - start > 0.2      # held until the pause ended, on both servers
     other.check("CLIENT", "UNPAUSE")
+
+
+def _exec_on_a_replica_gone_stale(port: int):
+    """Commands queued while serving, run by EXEC once the server is a stale replica
+    (replica-serve-stale-data no, its master unreachable): the transaction is aborted
+    unless every queued command serves stale data."""
+    c, admin = RawClient(port), RawClient(port)
+    out = []
+    try:
+        admin.call("CONFIG", "SET", "replica-serve-stale-data", "no")
+        c.call("SET", "xx", "1")
+        for queued in (("GET", "xx"), ("PING",), ("INFO", "server")):
+            out += [c.call("MULTI"), c.call(*queued)]
+            admin.call("REPLICAOF", "127.0.0.1", "1")
+            reply = c.call("EXEC")
+            out.append(reply if reply[0] == "-" else ("*", len(reply[1])))
+            admin.call("REPLICAOF", "NO", "ONE")
+        out += [c.call("MULTI"), c.call("GET", "xx"), c.call("EXEC")]
+    finally:
+        admin.call("REPLICAOF", "NO", "ONE")
+        admin.call("CONFIG", "SET", "replica-serve-stale-data", "yes")
+        c.close()
+        admin.close()
+    return out
+
+
+def test_exec_on_a_replica_gone_stale(private_ports):
+    same_on_both(private_ports, _exec_on_a_replica_gone_stale)
+
+
+def _aof_rewrites_inside_exec(port: int):
+    """BGREWRITEAOF and CONFIG SET appendonly yes inside EXEC are scheduled, then run
+    once the transaction is over (with the AOF off, BGREWRITEAOF still rewrites)."""
+    c = RawClient(port)
+
+    def field(section: str, name: str) -> str:
+        for line in c.call("INFO", section)[1].decode().splitlines():
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1]
+        raise KeyError(name)
+
+    def idle() -> bool:
+        return field("persistence", "aof_rewrite_in_progress") == "0" and \
+            field("persistence", "aof_rewrite_scheduled") == "0"
+
+    out = []
+    try:
+        wait_for(idle, "no rewrite running")
+        forks = int(field("stats", "total_forks"))
+        out += [c.call("MULTI"), c.call("SET", "foo", "bar"), c.call("BGREWRITEAOF"),
+                c.call("EXEC")]
+        wait_for(lambda: int(field("stats", "total_forks")) > forks, "the rewrite to start")
+        wait_for(idle, "the rewrite to end")
+        out.append(field("persistence", "aof_last_bgrewrite_status"))
+        forks = int(field("stats", "total_forks"))
+        out += [c.call("MULTI"), c.call("SET", "foo", "bar"),
+                c.call("CONFIG", "SET", "appendonly", "yes"), c.call("EXEC")]
+        wait_for(lambda: int(field("stats", "total_forks")) > forks, "the rewrite to start")
+        wait_for(idle, "the rewrite to end")
+        wait_for(lambda: field("persistence", "aof_enabled") == "1", "the AOF on")
+    finally:
+        c.call("CONFIG", "SET", "appendonly", "no")
+        c.close()
+    return out
+
+
+def test_aof_rewrites_inside_exec(private_ports):
+    same_on_both(private_ports, _aof_rewrites_inside_exec)

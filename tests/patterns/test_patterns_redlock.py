@@ -263,3 +263,55 @@ async def test_async_watchdog_cancels_the_holder_when_the_lease_is_lost(redis_fa
         procs[0].resume()
         procs[1].resume()
         await rl.close()
+
+
+@pytest.fixture
+def vermilion_process():
+    """A Vermilion server in its own process, which a test can freeze (SIGSTOP)."""
+    import signal
+    import subprocess
+    import sys
+    from patterns_support import free_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vermilion", "server", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_timeout=1)
+    try:
+        assert wait_until(lambda: _pings(client) or proc.poll() is not None, 60)
+        assert proc.poll() is None, "vermilion server did not start"
+        yield port, proc
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait(10)
+
+
+def _pings(client):
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+def test_frozen_vermilion_node_with_threads_sharing_a_redlock(vermilion_process, vermilion_url,
+                                                              redis_proc):
+    """Mixed nodes: a Vermilion process frozen with SIGSTOP, the embedded Vermilion
+    and a redis-server. The quorum (embedded + Redis) keeps granting to six threads;
+    then the watchdog renews through the frozen node."""
+    import signal
+    port, proc = vermilion_process
+    clients = [redis.Redis(port=port, socket_timeout=30), redis.Redis.from_url(vermilion_url),
+               redis.Redis.from_url(redis_proc.url)]
+    rl = Redlock(clients, retry_count=2, retry_delay=0.01, retry_jitter=0.01, node_timeout=0.3)
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        granted, slowest = _shared_frozen_node_rounds(None, rl)
+        assert granted >= 22, f"only {granted}/24 granted"
+        assert slowest < 10
+        with rl.acquire("job", ttl=1.2, watchdog=True) as lease:
+            assert wait_until(lambda: lease.renewals >= 3, 20) and not lease.lost
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        rl.close()
+        for c in clients:
+            c.close()

@@ -320,6 +320,94 @@ def test_delayed_dedup_and_batches_on_cluster(rc, uid):
     assert set(seen.values()) == {1}
 
 
+async def test_async_worker_past_the_stuck_cap_keeps_the_slot_until_the_call_returns(ar, uid):
+    await aio.StreamProducer(ar, uid).add_many([{"kind": "hang"}, {"kind": "ok"}, {"kind": "ok"}])
+    release, ok_seen = threading.Event(), []
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            release.wait(60)
+        elif entry.fields["kind"] == "ok":
+            ok_seen.append(entry.id)
+
+    w = aio.StreamWorker(ar, uid, "g", handle, concurrency=1, max_stuck_threads=0,
+                         handler_timeout=0.3, **FAST).start()
+    try:
+        for _ in range(400):
+            if w.stats.timed_out == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert w.stats.timed_out == 1 and (await w.metrics()).stuck_threads == 1
+        assert ok_seen == []  # no replacement thread: the only slot waits for the hung call
+        release.set()
+        for _ in range(400):
+            if w.stats.processed == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert w.stats.processed == 3 and len(ok_seen) == 2
+        assert (await w.metrics()).stuck_threads == 0
+    finally:
+        release.set()
+        await w.stop(5)
+
+
+@pytest.mark.cluster
+def test_failure_control_on_cluster(rc, uid):
+    stream = f"fc-{uid}"
+    prod = StreamProducer(rc, stream)
+    ids = {k: prod.add({"kind": k}) for k in ("hang", "retry", "bad")}
+    release, seen = threading.Event(), Counter()
+
+    def handle(entry):
+        kind = entry.fields["kind"]
+        seen[kind] += 1
+        if kind == "hang" and entry.attempt == 1:
+            release.wait(30)
+        if kind == "retry" and entry.attempt == 1:
+            raise Retry("later", delay=0.1)
+        if kind == "bad":
+            raise Unrecoverable("no")
+
+    w = StreamWorker(rc, stream, "g", handle, concurrency=1, handler_timeout=0.5,
+                     **FAST).start()
+    try:
+        assert wait_until(lambda: w.stats.processed == 2 and w.stats.dead_lettered == 1, 20)
+        assert w.stats.timed_out == 1 and w.metrics().stuck_threads == 1
+    finally:
+        release.set()
+        w.stop(5)
+    assert seen == {"hang": 2, "retry": 2, "bad": 1}
+    (dead,) = w.dead_letters.list()
+    assert dead.original_id == ids["bad"] and dead.error == "unrecoverable: no"
+    assert rc.xpending(stream, "g")["pending"] == 0
+
+
+@pytest.mark.cluster
+async def test_async_worker_batches_delays_and_timeouts_on_cluster(arc, uid):
+    stream = f"afc-{uid}"
+    prod = aio.StreamProducer(arc, stream)
+    await prod.add({"n": "0"}, delay=0.1)
+    await prod.add_many([{"n": str(i)} for i in range(1, 12)])
+    seen, hung = Counter(), []
+
+    async def handle(batch):
+        if not hung:
+            hung.append(1)
+            await asyncio.sleep(30)  # cancelled by handler_timeout, then retried
+        seen.update(e.fields["n"] for e in batch)
+
+    w = aio.StreamWorker(arc, stream, "g", handle, batch_size=4, handler_timeout=0.5,
+                         **FAST).start()
+    try:
+        for _ in range(400):
+            if len(seen) == 12:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await w.stop(5)
+    assert len(seen) == 12 and set(seen.values()) == {1} and w.stats.timed_out >= 1
+
+
 # ------------------------------------------------------------------ tracing
 
 
@@ -397,6 +485,69 @@ def test_add_many_adds_in_order_across_chunks_and_trims(r, uid):
         exact.add_many([{"n": "1"}, {}])
 
 
+def test_add_many_packs_values_like_redis_py_and_keeps_the_connection_usable(backend, uid):
+    import redis
+    from redis.exceptions import DataError, ResponseError
+    r = redis.Redis.from_url(backend.url)  # bytes replies: binary values come back as sent
+    fields = {"a": 1, b"b": b"\x00\xff\r\n", "c": 1.5, "\u00e9": "\u00fc", 7: bytearray(b"x")}
+    ids = StreamProducer(r, uid, maxlen=None).add_many([fields] * 3)
+    stored = r.xrange(uid)
+    assert [i.decode() for i, _ in stored] == ids
+    assert stored[0][1] == {b"a": b"1", b"b": b"\x00\xff\r\n", b"c": b"1.5",
+                            "\u00e9".encode(): "\u00fc".encode(), b"7": b"x"}
+    with pytest.raises(DataError):
+        StreamProducer(r, uid).add_many([{"a": True}])
+    r.set(f"{uid}:str", "1")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):  # refused inside the transaction
+        StreamProducer(r, f"{uid}:str").add_many([{"a": "1"}] * 3)
+    assert r.ping() and r.get(f"{uid}:str") == b"1" and r.xlen(uid) == 3
+    r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_packed_reads_and_acks_on_resp2_and_resp3_bytes_clients(backend, uid, protocol):
+    import redis
+    r = redis.Redis.from_url(backend.url, protocol=protocol)
+    StreamProducer(r, uid).add_many([{"n": str(i), b"bin": b"\xff"} for i in range(150)])
+    got, done = [], threading.Event()
+
+    def handle(batch):
+        got.extend(batch)
+        if len(got) >= 150:
+            done.set()
+
+    w = StreamWorker(r, uid, "g", handle, batch_size=50, concurrency=2, **FAST).start()
+    try:
+        assert done.wait(15)
+        assert wait_until(lambda: r.xpending(uid, "g")["pending"] == 0, 10)
+    finally:
+        w.stop(5)
+        r.close()
+    assert sorted(int(e.fields[b"n"]) for e in got) == list(range(150))
+    assert all(e.fields[b"bin"] == b"\xff" and isinstance(e.id, str) for e in got)
+
+
+def test_packed_commands_reconnect_like_redis_py_after_a_server_restart(redis_farm):
+    import redis
+    (proc,) = redis_farm(1)
+    r = redis.Redis(port=proc.port)
+    prod = StreamProducer(r, "s", maxlen=None)
+    prod.add_many([{"a": "1"}] * 3)
+    proc.restart()  # the pooled connection is now dead: retried on a new one
+    assert len(prod.add_many([{"a": "2"}] * 3)) == 3 and r.xlen("s") == 3
+    r.close()
+
+
+async def test_async_add_many_packs_and_reports_errors(ar, uid):
+    from redis.exceptions import ResponseError
+    ids = await aio.StreamProducer(ar, uid, maxlen=None).add_many([{"n": str(i)} for i in range(700)])
+    assert len(ids) == 700 and await ar.xlen(uid) == 700
+    await ar.set(f"{uid}:str", "1")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await aio.StreamProducer(ar, f"{uid}:str").add_many([{"a": "1"}])
+    assert await ar.ping()
+
+
 async def test_async_handler_raising_timeouterror_is_an_ordinary_failure(ar, uid):
     await aio.StreamProducer(ar, uid).add({"n": "1"})
 
@@ -415,3 +566,68 @@ async def test_async_handler_raising_timeouterror_is_an_ordinary_failure(ar, uid
     assert w.stats.timed_out == 0 and w.stats.failed == 1
     (dead,) = await w.dead_letters.list()
     assert "the handler's own timeout" in dead.error
+
+
+def _handler_threads(worker):
+    prefix = f"stream-handler:{worker.consumer}-"
+    return sum(1 for t in threading.enumerate() if t.name.startswith(prefix))
+
+
+def test_hung_sync_handlers_get_replacement_threads_up_to_a_cap(r, uid):
+    prod = StreamProducer(r, uid)
+    prod.add_many([{"kind": "hang"}] * 2 + [{"kind": "ok"}] * 10)
+    release, started = threading.Event(), []
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            started.append(entry.id)
+            release.wait(60)
+
+    w = StreamWorker(r, uid, "g", handle, concurrency=2, max_stuck_threads=1,
+                     handler_timeout=0.5, count=2, **FAST).start()
+    try:
+        # Both hung calls are abandoned: the first gets a replacement thread, the
+        # second (past the cap) keeps its slot. The one slot left does all the work.
+        assert wait_until(lambda: w.stats.processed == 12, 20), w.stats
+        assert len(started) == 2 and w.stats.timed_out == 2
+        m = w.metrics()
+        assert m.stuck_threads == 2 and m.pending == 0
+        assert _handler_threads(w) == 3  # 2 stuck + 1 replacement, never more
+        release.set()
+        # The replaced thread leaves; the other one serves again.
+        assert wait_until(lambda: w.metrics().stuck_threads == 0 and _handler_threads(w) == 2, 10)
+        r.xadd(uid, {"kind": "ok"})
+        assert wait_until(lambda: w.stats.processed == 13, 10)
+    finally:
+        release.set()
+        w.stop(5)
+    assert w.stats.processed == 13
+
+
+async def test_async_worker_sync_handler_hung_past_timeout_keeps_no_slot(ar, uid):
+    await aio.StreamProducer(ar, uid).add_many([{"kind": "hang"}] + [{"kind": "ok"}] * 5)
+    release = threading.Event()
+
+    def handle(entry):
+        if entry.fields["kind"] == "hang" and entry.attempt == 1:
+            release.wait(60)
+
+    w = aio.StreamWorker(ar, uid, "g", handle, concurrency=1, handler_timeout=0.5,
+                         **FAST).start()
+    try:
+        # concurrency 1: the rest is processed only because a new thread took the slot
+        for _ in range(400):
+            if w.stats.processed == 6:
+                break
+            await asyncio.sleep(0.05)
+        assert w.stats.processed == 6 and w.stats.timed_out == 1
+        assert (await w.metrics()).stuck_threads == 1
+        release.set()
+        for _ in range(200):
+            if (await w.metrics()).stuck_threads == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await w.metrics()).stuck_threads == 0
+    finally:
+        release.set()
+        await w.stop(5)

@@ -131,8 +131,9 @@ def test_restarted_consumer_finishes_its_own_pending_first(r, uid):
     order = []
     w = StreamWorker(r, uid, "g", lambda e: order.append((e.id, e.deliveries)),
                      consumer="me", **FAST).start()
-    assert wait_until(lambda: len(order) == 3, 5)
-    w.stop(1)
+    # the handler runs before the ack: wait for the acks too, not for a grace period
+    assert wait_until(lambda: len(order) == 3 and _pending(r, uid, "g") == 0, 15)
+    w.stop(5)
     assert order == [(old[0], 2), (old[1], 2), (new, 1)]
     assert w.stats.deleted == 1 and _pending(r, uid, "g") == 0
 

@@ -72,14 +72,10 @@ def bgrewriteaof(client, args):
     p = client.engine.persistence
     if p.child is not None and p.child.kind == "aof":
         raise CommandError("ERR Background append only file rewriting already in progress")
-    if p.child is not None:
+    if p.child is not None or client.engine.in_exec:
+        # (Inside EXEC nothing forks: the cron starts it after the transaction.)
         p.aof_rewrite_scheduled = True
         return Status(b"Background append only file rewriting scheduled")
-    if not p.aof_on and not p.aof_wait_rewrite:
-        # Redis rewrites even with the AOF off (the file is then unused);
-        # we only write AOF files while the AOF is on.
-        p.aof_rewrite_scheduled = False
-        return Status(b"Background append only file rewriting started")
     if not p.start_rewrite():
         raise CommandError("ERR Can't execute an AOF background rewriting. Please check the "
                            "server logs for more information.")

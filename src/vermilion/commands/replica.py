@@ -26,7 +26,7 @@ READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 MASTERDOWN = ErrorReply(b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is "
                         b"set to 'no'.")
 # Scripts that declare they may write (a shebang without no-writes) count as writes.
-_SCRIPT_CALLS = frozenset(("eval", "evalsha", "fcall"))
+_SCRIPT_RUNS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 ALREADY_CONNECTED = Status(b"OK Already connected to specified master")
 
 
@@ -93,8 +93,8 @@ class ReplicaGate:
         if link is None or client.kind == "master":
             return None
         config = engine.config
-        writes = cmd.is_write or (cmd.name in _SCRIPT_CALLS and
-                                  engine.scripts.may_write(args, cmd.name, declared=True))
+        scripts = engine.scripts
+        writes = scripts.call_writes(cmd, args) or (cmd.name == "exec" and scripts.exec_writes(client))
         if writes and client.kind != "script":
             if config["replica-read-only"]:
                 return READONLY
@@ -112,7 +112,11 @@ class ReplicaGate:
                     # A write deletes the logically expired keys it touches, so it
                     # starts from a missing key (Redis's LOOKUP_WRITE on a replica).
                     self._expire(db, key)
-        if not config["replica-serve-stale-data"] and not link.connected and not cmd.stale_ok:
+        if not config["replica-serve-stale-data"] and not link.connected and (
+                not cmd.stale_ok
+                or (cmd.name in _SCRIPT_RUNS and not scripts.allows_stale(args, cmd.name))
+                or (cmd.name == "exec" and any(not queued.stale_ok for queued, _ in client.multi or ()))):
+            # (EXEC: the replica may have gone stale since the commands were queued.)
             return MASTERDOWN
         return None
 

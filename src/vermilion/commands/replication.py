@@ -389,8 +389,8 @@ class Primary:
         if not self.engine.busy & BUSY_NOREPLICAS or client.kind == "master" or \
                 client.kind == "script" or self.repl.role != "master":
             return None
-        if not (cmd.is_write or (cmd.name == "exec" and client.multi and
-                                 any(queued[0].is_write for queued in client.multi))):
+        scripts = self.engine.scripts
+        if not (scripts.call_writes(cmd, args) or (cmd.name == "exec" and scripts.exec_writes(client))):
             return None
         refusal = self.write_refusal()
         if refusal is None:

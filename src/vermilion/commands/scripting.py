@@ -12,6 +12,7 @@ from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import OK, RespSet, Status
 from ..engine.table import COMMANDS, command, container, numkeys_keys
+from ..scripting.debugger import debuggable, owes_replies
 from ..scripting.scripts import Scripts
 from ._help import help_reply
 
@@ -120,11 +121,18 @@ def script_kill(client, args):
          args="mode(YES|SYNC|NO)")
 def script_debug(client, args):
     mode = args[2].lower()
+    if owes_replies(client):
+        raise CommandError("ERR SCRIPT DEBUG must be called outside a pipeline")
     if mode == b"no":
+        client.lua_debug = None
         return OK
     if mode in (b"yes", b"sync"):
-        # Divergence: the Lua debugger (LDB) is not implemented.
-        raise CommandError("ERR SCRIPT DEBUG (the Lua debugger) is not supported by this server")
+        # YES (a forked session in Redis) runs as SYNC here: docs/compatibility.md.
+        refusal = debuggable(client)
+        if refusal is not None:
+            raise CommandError(refusal)
+        client.lua_debug = mode
+        return OK
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 
 

@@ -148,6 +148,7 @@ def _persistence_section(engine):
 
 def _stats_section(engine):
     s = engine.stats
+    forks = getattr(engine, "persistence", None)    # persistence/manager.py, when running
     pubsub = engine.pubsub
     exceeded = engine.memory.evictor.exceeded_ms()
     return [
@@ -166,7 +167,8 @@ def _stats_section(engine):
         ("pubsub_channels", pubsub.channel_count() if pubsub else 0),
         ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),
         ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub else 0),
-        ("latest_fork_usec", 0), ("total_forks", 0),
+        ("latest_fork_usec", forks.fork_usec if forks is not None else 0),
+        ("total_forks", forks.total_forks if forks is not None else 0),
         ("migrate_cached_sockets", len(engine.migrate_sockets.cached)),
         ("tracking_total_keys", engine.tracking.total_keys()),
         ("tracking_total_items", engine.tracking.items),

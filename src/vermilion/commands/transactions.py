@@ -84,6 +84,7 @@ def _exec(client, queue, engine):
         if own_capture:
             engine.capture = []
         call = engine.call
+        engine.in_exec = True
         try:
             if client.acl_restricted:
                 # ACL rules may have changed since the commands were queued.
@@ -93,6 +94,7 @@ def _exec(client, queue, engine):
             else:
                 results = [call(client, cmd, argv) for cmd, argv in queue]
         finally:
+            engine.in_exec = False
             client.deny_blocking = was_denied
             if own_capture:
                 effects, engine.capture = engine.capture, None

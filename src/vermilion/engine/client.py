@@ -53,6 +53,7 @@ class Client(ClientCore):
         self.shard_channels: dict = {}
         self.reply_mode = 0                    # 0 on, 1 off, 2 skip next
         self.tracking = None                   # CLIENT TRACKING state (engine/tracking.py)
+        self.lua_debug = None                  # SCRIPT DEBUG YES/SYNC: b"yes" or b"sync"
         now = engine.clock.ms()
         self.created_ms = now
         self.last_interaction_ms = now

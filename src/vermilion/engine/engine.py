@@ -14,7 +14,7 @@ from typing import Callable
 from .. import REDIS_VERSION
 from .clock import Clock
 from .core import EngineCore
-from .errors import CommandError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
+from .errors import CommandError, CountedError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
 from .replies import POSTPONED, ErrorReply
 from .latency import LatencyMonitor
@@ -136,6 +136,7 @@ class Engine(EngineCore):
         self.effects: list | None = None    # rewritten effects of the running command
         # (db index, argv) effects collected while EXEC or a script runs (see propagate).
         self.capture: list | None = None
+        self.in_exec = False            # EXEC is running its commands (nothing forks meanwhile)
         # Set by the transactions family: multi_refused(client, cmd, reply) -> reply.
         self.multi_refused: Callable | None = None
         self.monitors: set = set()
@@ -435,7 +436,8 @@ class Engine(EngineCore):
 
     def failed(self, cmd: Command, err: CommandError) -> ErrorReply:
         cmd.failed_calls += 1
-        self.count_error(err.message)
+        if type(err) is not CountedError:
+            self.count_error(err.message)
         return ErrorReply(err.message)
 
     def count_error(self, message: bytes) -> None:

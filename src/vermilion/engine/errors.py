@@ -22,6 +22,14 @@ class CommandError(Exception):
         super().__init__(message)
 
 
+class CountedError(CommandError):
+    """A script's error whose error stats were counted where it happened: a redis.call()
+    that was refused or failed. The script command counts it as a failed call only, so
+    INFO errorstats see one error (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE)."""
+
+    __slots__ = ()
+
+
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
 NOT_INTEGER = "ERR value is not an integer or out of range"

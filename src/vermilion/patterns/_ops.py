@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterator, ParamSpec,
                     TypeVar, Union, overload)
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import DataError, NoScriptError, ResponseError
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,152 @@ class RunScript:
     args: tuple[Any, ...]
 
 
-# What an op yields: one call, one script, or a list of calls for one pipeline.
-Step = Union[Call, RunScript, list[Call]]
+class RawUnsupported(Exception):
+    """The client cannot run a ``Packed`` step (a cluster client, one pinned to a
+    single connection, a non-UTF-8 encoding): the op takes another way."""
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Commands already packed as RESP (UTF-8), sent in one write on a plain
+    ``redis.Redis``/``redis.asyncio.Redis``, as MULTI ... EXEC with
+    ``transaction``. It skips redis-py's per-command and per-argument packing and
+    its reply callbacks, which cost the client more than the server's work for
+    commands sent in bulk or with many arguments. The reply: EXEC's list, or the
+    list of the ``count`` replies; the first error reply raises ``ResponseError``
+    (after every reply was read, so the connection stays usable)."""
+
+    payload: bytes
+    count: int  # commands in payload
+    transaction: bool = False
+
+
+def encode_arg(x: Any) -> bytes:
+    """One argument encoded as redis-py encodes it (UTF-8)."""
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return bytes(x)
+    if isinstance(x, str):
+        return x.encode()
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return repr(x).encode()
+    raise DataError(f"Invalid input of type: '{type(x).__name__}'. "
+                    "Convert to a bytes, string, int or float first.")
+
+
+def pack(*args: Any) -> bytes:
+    """One command as RESP."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if type(a) is bytes else encode_arg(a)
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+# What an op yields: one call, one script, a list of calls for one pipeline, or
+# packed commands.
+Step = Union[Call, RunScript, list[Call], Packed]
+
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+
+def _raw_pool(client: Any, cls: type) -> Any:
+    pool = getattr(client, "connection_pool", None)
+    if (not isinstance(client, cls) or pool is None
+            or getattr(client, "connection", None) is not None):
+        raise RawUnsupported()
+    encoding = str(pool.get_encoder().encoding).lower().replace("-", "").replace("_", "")
+    if encoding != "utf8":
+        raise RawUnsupported()
+    return pool
+
+
+def _frames(step: Packed) -> tuple[list[bytes], int]:
+    """What to send, and how many replies come back."""
+    if step.transaction:
+        return [_MULTI, step.payload, _EXEC], step.count + 2
+    return [step.payload], step.count
+
+
+def _packed_result(step: Packed, replies: list[Any]) -> Any:
+    for r in replies:  # a refused command (queued or not), EXECABORT
+        if isinstance(r, ResponseError):
+            raise r
+    if not step.transaction:
+        return replies
+    for r in replies[-1]:
+        if isinstance(r, ResponseError):
+            raise r
+    return replies[-1]
+
+
+def _packed_sync(client: Any, step: Packed) -> Any:
+    import redis
+    pool = _raw_pool(client, redis.Redis)
+    try:
+        conn = pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        conn = pool.get_connection("MULTI")
+    frames, n = _frames(step)
+
+    def attempt() -> list[Any]:
+        conn.send_packed_command(frames)
+        replies: list[Any] = []
+        for _ in range(n):
+            try:
+                replies.append(conn.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+
+    def failed(error: Exception) -> None:
+        conn.disconnect()
+
+    try:
+        # Connection errors are retried as redis-py retries its own commands.
+        retry = getattr(conn, "retry", None)
+        replies = attempt() if retry is None else retry.call_with_retry(attempt, failed)
+    except BaseException:
+        conn.disconnect()  # replies may be left unread
+        raise
+    finally:
+        pool.release(conn)
+    return _packed_result(step, replies)
+
+
+async def _packed_async(client: Any, step: Packed) -> Any:
+    import redis.asyncio
+    pool = _raw_pool(client, redis.asyncio.Redis)
+    try:
+        conn = await pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name
+        conn = await pool.get_connection("MULTI")
+    frames, n = _frames(step)
+
+    async def attempt() -> list[Any]:
+        await conn.send_packed_command(frames)
+        replies: list[Any] = []
+        for _ in range(n):
+            try:
+                replies.append(await conn.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+
+    async def failed(error: Exception) -> None:
+        await conn.disconnect()
+
+    try:
+        retry = getattr(conn, "retry", None)
+        replies = await (attempt() if retry is None else retry.call_with_retry(attempt, failed))
+    except BaseException:  # cancelled, or the connection failed: replies may be unread
+        await conn.disconnect()
+        raise
+    finally:
+        await pool.release(conn)
+    return _packed_result(step, replies)
+
+
 # An op: a generator of steps that receives each step's reply and returns its result.
 Op = Generator[Step, Any, Any]
 
@@ -92,6 +236,8 @@ async def _script_async(client: Any, run: RunScript) -> Any:
 def _exec_sync(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return _script_sync(client, step)
+    if isinstance(step, Packed):
+        return _packed_sync(client, step)
     if isinstance(step, Call):
         return getattr(client, step.method)(*step.args, **step.kwargs)
     with client.pipeline(transaction=False) as pipe:
@@ -103,6 +249,8 @@ def _exec_sync(client: Any, step: Step) -> Any:
 async def _exec_async(client: Any, step: Step) -> Any:
     if isinstance(step, RunScript):
         return await _script_async(client, step)
+    if isinstance(step, Packed):
+        return await _packed_async(client, step)
     if isinstance(step, Call):
         return await getattr(client, step.method)(*step.args, **step.kwargs)
     async with client.pipeline(transaction=False) as pipe:

@@ -328,7 +328,8 @@ return {id, 1}
 # MAXLEN (0: none), ARGV[2] '1' for MAXLEN ~, then for each entry its number of
 # fields n followed by its 2n names and values. Trimming happens on the last
 # XADD, which leaves the stream as trimming on each would. Returns the new ids.
-# One command instead of one per entry: the client packs and parses far less.
+# For cluster clients; a plain client sends the XADDs as one MULTI/EXEC that
+# costs both sides less (see StreamProducerCore.add_many).
 STREAM_ADD_MANY = _script("""
 local out, i, last = {}, 3, #ARGV
 while i <= last do

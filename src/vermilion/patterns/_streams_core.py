@@ -18,10 +18,12 @@ Delivery guarantees (what Redis gives, and what we add):
   stream together with its error and delivery count, and acked, in one script.
 * A handler that runs past ``handler_timeout`` is abandoned: its entry leaves
   the heartbeat (so it can no longer be extended), counts as a failure with
-  reason ``timeout`` and follows the retry policy. The asyncio face cancels the
-  handler's task; a thread cannot be stopped, so in the threaded face the hung
-  call keeps its thread (not its slot) until it returns, and its result is
-  ignored.
+  reason ``timeout`` and follows the retry policy. The asyncio face cancels a
+  coroutine handler. A thread cannot be stopped, so a synchronous handler's
+  hung call keeps its thread until it returns, and its result is ignored; a
+  new thread takes the slot, for up to ``max_stuck_threads`` hung calls at once
+  (default: ``concurrency``). Beyond that the slot stays taken until the call
+  returns. ``metrics().stuck_threads`` counts the hung calls.
 * A handler steers the outcome by raising ``Retry(delay=...)`` (deliver again
   after that delay; still bounded by ``max_deliveries``) or ``Unrecoverable``
   (dead-letter now); the dead letter's ``error`` field holds the reason.
@@ -45,7 +47,7 @@ from typing import Any, Callable, Iterable
 from redis.exceptions import ResponseError
 
 from . import _scripts as S
-from ._ops import Call, Op, call, op
+from ._ops import Call, Op, Packed, RawUnsupported, call, encode_arg, op, pack
 from ._util import backoff, colocated, default_consumer_name, new_token, to_str
 from .errors import Retry, Unrecoverable
 
@@ -81,6 +83,9 @@ class WorkerMetrics:
     deleted: int = 0  # pending entries whose payload was gone
     lost: int = 0  # entries another consumer took while we worked on them
     in_flight: int = 0
+    # Handler threads still running a call abandoned after handler_timeout (a
+    # thread cannot be stopped; see max_stuck_threads). Always 0 for coroutines.
+    stuck_threads: int = 0
     # From the server (None if it could not say):
     lag: int | None = None  # entries in the stream the group has not read yet
     pending: int | None = None  # entries delivered but not acked, whole group
@@ -89,9 +94,12 @@ class WorkerMetrics:
 
 
 def parse_entries(stream: str, raw: Any, deliveries: int | list[int]) -> list[StreamEntry]:
-    counts = deliveries if isinstance(deliveries, list) else [deliveries] * len(raw)
+    # The worker's hot path: one pass, ids decoded inline.
+    if isinstance(deliveries, int):
+        return [StreamEntry(i.decode() if type(i) is bytes else to_str(i), f or {},
+                            deliveries, stream) for i, f in raw if i is not None]
     return [StreamEntry(to_str(i), f or {}, n, stream)
-            for (i, f), n in zip(raw, counts) if i is not None]
+            for (i, f), n in zip(raw, deliveries) if i is not None]
 
 
 def _id_ms(entry_id: str) -> int:
@@ -121,6 +129,11 @@ class StreamCore:
 
     def _read(self, last_id: str, count: int, block_ms: int | None) -> Op:
         """XREADGROUP; '>' gives new entries, an ID re-reads our own PEL after it."""
+        if last_id == ">":
+            try:
+                return (yield from self._read_new(count, block_ms))
+            except RawUnsupported:
+                pass
         reply = yield call("xreadgroup", self.group, self.consumer, {self.stream: last_id},
                            count=count, block=block_ms)
         if not reply:
@@ -131,6 +144,22 @@ class StreamCore:
         ids = [to_str(i) for i, _ in raw]
         counts = yield from self._deliveries(ids)
         return parse_entries(self.stream, raw, counts)
+
+    def _read_new(self, count: int, block_ms: int | None) -> Op:
+        """XREADGROUP ... > packed and parsed here: the worker's hot path, where
+        redis-py's reply callbacks cost more per entry than the rest."""
+        args: list[Any] = [b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", count]
+        if block_ms is not None:
+            args += [b"BLOCK", block_ms]
+        (reply,) = yield Packed(pack(*args, b"STREAMS", self.stream, b">"), 1)
+        if not reply:
+            return []
+        # RESP2: [[stream, entries]]; RESP3: {stream: entries}
+        raw = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))
+        stream = self.stream
+        return [StreamEntry(i.decode() if type(i) is bytes else to_str(i),
+                            dict(zip(f[::2], f[1::2])) if f else {}, 1, stream)
+                for i, f in raw]
 
     def _deliveries(self, ids: list[str]) -> Op:
         if not ids:
@@ -222,6 +251,8 @@ class WorkerBase(StreamCore):
     ``claim_idle`` idle time after which others' entries are reclaimed (seconds,
     not ms); ``claim_interval``; ``heartbeat``; ``max_deliveries``; ``retry_base``
     and ``retry_cap`` (backoff); ``handler_timeout``; ``grace`` (shutdown);
+    ``max_stuck_threads`` (replacement threads for synchronous handler calls
+    still running after handler_timeout; default ``concurrency``);
     ``start_id``; ``dead_letter_stream``, ``dead_letter_maxlen``;
     ``delayed_maxlen`` (MAXLEN ~ when promoting delayed entries); ``prometheus``
     (a ``metrics.PrometheusMetrics``); ``tracing`` (a ``tracing.StreamTracing``).
@@ -236,6 +267,7 @@ class WorkerBase(StreamCore):
                  start_id: str = "0", dead_letter_stream: str | None = None,
                  dead_letter_maxlen: int = 10_000, handler_timeout: float | None = None,
                  batch_size: int | None = None, grace: float = 10.0,
+                 max_stuck_threads: int | None = None,
                  delayed_maxlen: int | None = 10_000, prometheus: Any = None,
                  tracing: Any = None):
         super().__init__(client, stream, group, consumer, dead_letter_stream=dead_letter_stream,
@@ -246,6 +278,9 @@ class WorkerBase(StreamCore):
             raise ValueError("batch_size must be >= 1")
         self.handler = handler
         self.handler_timeout = handler_timeout
+        self.max_stuck_threads = concurrency if max_stuck_threads is None else max_stuck_threads
+        if self.max_stuck_threads < 0:
+            raise ValueError("max_stuck_threads must be >= 0")
         self.batch_size = batch_size  # None: handler(entry); else handler([entries])
         self.grace = grace
         self.delayed_key = colocated(stream, ":delayed")
@@ -329,7 +364,14 @@ class WorkerBase(StreamCore):
     def _ack_many(self, ids: list[str]) -> Op:
         if not ids:
             return 0
-        return (yield call("xack", self.stream, self.group, *ids))
+        # Packed here: redis-py's generic per-argument packing costs more than
+        # the rest of an entry's client-side handling.
+        try:
+            (n,) = yield Packed(pack(b"XACK", self.stream, self.group,
+                                     *[i.encode() for i in ids]), 1)
+            return n
+        except RawUnsupported:
+            return (yield call("xack", self.stream, self.group, *ids))
 
     def _count_deleted(self, ids: Iterable[str]) -> None:
         """Count each deleted pending entry once, however many paths report it."""
@@ -345,6 +387,15 @@ class WorkerBase(StreamCore):
         setattr(self.stats, name, getattr(self.stats, name) + n)
         if self.prometheus is not None:
             self.prometheus.count(name, n)
+
+    def _runnable(self, entries: list[StreamEntry]) -> bool:
+        """True if every entry goes to the handler (the common case: no per-entry
+        verdicts to act on)."""
+        most = self.max_deliveries
+        for e in entries:
+            if not e.fields or e.deliveries > most:
+                return False
+        return True
 
     def _verdict(self, entry: StreamEntry) -> str | None:
         """What to do before running the handler: 'ack', 'dead' or None (run it)."""
@@ -380,14 +431,16 @@ class WorkerBase(StreamCore):
         """A read of our own pending entries starts (see ``_settled``)."""
         self._settled = set()
 
-    def _settle(self, entries: Iterable[StreamEntry]) -> None:
+    def _settle(self, entries: list[StreamEntry]) -> None:
         """These entries leave our hands: their handler call ended (acked, failed,
         abandoned or buried)."""
+        pop = self._in_flight.pop
         for e in entries:
-            self._in_flight.pop(e.id, None)
-            self._lost.discard(e.id)
-            if self._settled is not None:
-                self._settled.add(e.id)
+            pop(e.id, None)
+        if self._lost:
+            self._lost.difference_update(e.id for e in entries)
+        if self._settled is not None:
+            self._settled.update(e.id for e in entries)
 
     def _read_pending_done(self) -> set[str]:
         settled, self._settled = self._settled or set(), None
@@ -481,10 +534,41 @@ class DeadLettersCore:
         return (yield call("xdel", self.key, *ids))
 
 
-# Entries per STREAM_ADD_MANY call: large enough that packing one command per
-# entry no longer dominates the producer, small enough that a script does not
-# hold the server for long (a few ms).
+# Entries per transaction (or STREAM_ADD_MANY call): large enough that the
+# round trip no longer counts, small enough not to hold the server for long
+# (a few ms).
 ADD_MANY_CHUNK = 500
+
+
+def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -> bytes:
+    """XADD <stream> * <fields> for each entry, packed as RESP; ``trim``
+    (MAXLEN [~] n) goes on the last one only, which trims the stream as
+    trimming on each would. The producer's hot loop: str and bytes inline."""
+    key = encode_arg(stream)
+    tail = b"$%d\r\n%s\r\n" % (len(key), key)
+    for t in trim:
+        tail += b"$%d\r\n%s\r\n" % (len(t), t)
+    key_star = b"$%d\r\n%s\r\n$1\r\n*\r\n" % (len(key), key)
+    last_star = tail + b"$1\r\n*\r\n"
+    out = []
+    last = len(entries) - 1
+    for n, fields in enumerate(entries):
+        if n == last:
+            out.append(b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + len(trim) + 2 * len(fields),
+                                                        last_star))
+        else:
+            out.append(b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + 2 * len(fields), key_star))
+        for k, v in fields.items():
+            if type(k) is str:
+                k = k.encode()
+            elif type(k) is not bytes:
+                k = encode_arg(k)
+            if type(v) is str:
+                v = v.encode()
+            elif type(v) is not bytes:
+                v = encode_arg(v)
+            out.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+    return b"".join(out)
 
 
 def _netstrings(fields: dict[Any, Any]) -> bytes:
@@ -566,8 +650,9 @@ class StreamProducerCore:
 
     @op
     def add_many(self, items: Iterable[dict[Any, Any]]) -> Any:
-        """Append several entries, in order; one script call per ``ADD_MANY_CHUNK``
-        entries, each chunk added atomically. Returns their ids."""
+        """Append several entries, in order, ``ADD_MANY_CHUNK`` at a time, each
+        chunk atomically: one MULTI/EXEC of XADDs packed by us (a plain client),
+        or one script call (a cluster client). Returns their ids."""
         entries = list(items)
         if any(not f for f in entries):
             raise ValueError("an entry needs at least one field")
@@ -576,10 +661,23 @@ class StreamProducerCore:
         if published:
             entries = [f for _, f in published]
         ids: list[Any] = []
+        trim: list[bytes] = []
+        if self.maxlen:
+            trim = [b"MAXLEN", b"~" if self.approximate else b"=", str(self.maxlen).encode()]
+        packed = True
         try:
             for start in range(0, len(entries), ADD_MANY_CHUNK):
+                chunk = entries[start:start + ADD_MANY_CHUNK]
+                if packed:
+                    try:
+                        reply = yield Packed(_pack_xadds(self.stream, chunk, trim),
+                                             len(chunk), transaction=True)
+                        ids += [to_str(i) for i in reply]
+                        continue
+                    except RawUnsupported:
+                        packed = False
                 args: list[Any] = [self.maxlen or 0, "1" if self.approximate else "0"]
-                for fields in entries[start:start + ADD_MANY_CHUNK]:
+                for fields in chunk:
                     args.append(len(fields))
                     for kv in fields.items():
                         args.extend(kv)

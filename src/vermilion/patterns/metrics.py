@@ -10,7 +10,7 @@
 Every series has the labels ``stream`` and ``group``. Counters:
 ``vermilion_stream_processed_total``, ``_failed_total``, ``_timed_out_total``,
 ``_retried_total``, ``_dead_lettered_total``, ``_reclaimed_total``; gauges:
-``vermilion_stream_in_flight``, ``_lag``, ``_pending``,
+``vermilion_stream_in_flight``, ``_stuck_threads``, ``_lag``, ``_pending``,
 ``_oldest_pending_age_seconds`` (updated with each heartbeat); histogram:
 ``vermilion_stream_handler_duration_seconds`` (one observation per handler
 call, a batch being one call).
@@ -30,6 +30,7 @@ _COUNTERS = {
 }
 _GAUGES = {
     "in_flight": "Entries being handled now by this worker",
+    "stuck_threads": "Handler threads still running a call abandoned after handler_timeout",
     "lag": "Entries in the stream the group has not read yet",
     "pending": "Entries delivered to the group and not acked",
     "oldest_pending_age": "Age in seconds of the oldest pending entry",

@@ -13,12 +13,13 @@ import logging
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from redis.exceptions import RedisError
 
 from ._ops import SyncFace, run_sync
+from ._threads import HandlerCall, HandlerThreads
 from ._streams_core import (DeadLetter, DeadLettersCore, StreamEntry, StreamProducerCore,
                             WorkerBase, WorkerMetrics)
 from ._util import backoff, ms
@@ -52,11 +53,12 @@ class DeadLetters(DeadLettersCore, SyncFace):
 class _Job:
     """One handler call: a single entry, or a batch."""
 
-    __slots__ = ("entries", "deadline", "state")
+    __slots__ = ("entries", "deadline", "state", "call")
 
     def __init__(self, entries: list[StreamEntry], deadline: float | None):
         self.entries, self.deadline = entries, deadline
         self.state = "running"  # -> "finishing" (handler returned) | "abandoned" (timed out)
+        self.call: HandlerCall | None = None
 
 
 class StreamWorker(WorkerBase):
@@ -84,6 +86,7 @@ class StreamWorker(WorkerBase):
         self._done = threading.Event()
         self._jobs: set[_Job] = set()
         self._thread: threading.Thread | None = None
+        self._pool: HandlerThreads | None = None
         self._next_heartbeat = 0.0
         self._next_claim = 0.0
         self._started = False
@@ -121,10 +124,8 @@ class StreamWorker(WorkerBase):
         self._stopping.clear()
         self._done.clear()
         self._running = True
-        # Room beyond `concurrency` for calls abandoned after handler_timeout,
-        # which keep their thread until they return.
-        self._pool = ThreadPoolExecutor(self.concurrency * 2 + 8,
-                                        thread_name_prefix="stream-handler")
+        self._pool = HandlerThreads(self.concurrency, self.max_stuck_threads,
+                                    f"stream-handler:{self.consumer}")
         restore = self._install_signals(handle_signals)
         errors = 0
         try:
@@ -146,7 +147,8 @@ class StreamWorker(WorkerBase):
             try:
                 self.drained = self._drain(time.monotonic() + self.grace)
             finally:
-                self._pool.shutdown(wait=False)
+                if self._pool is not None:
+                    self._pool.shutdown()
                 for sig, previous in restore:
                     signal.signal(sig, previous)
                 self._running = False
@@ -263,8 +265,18 @@ class StreamWorker(WorkerBase):
             self._count("timed_out", len(job.entries))
             for entry in job.entries:
                 self._failed(entry, None, timed_out=True)
-            self._slots.release()
-            self._slot_freed.set()
+            assert job.call is not None and self._pool is not None
+            if self._pool.abandon(job.call):
+                self._free_slot()
+            else:
+                log.warning("stream worker %s: %d handler threads are stuck in abandoned "
+                            "calls (max_stuck_threads); running with fewer slots until "
+                            "they return", self.consumer, self._pool.stuck)
+                job.call.future.add_done_callback(self._free_slot)
+
+    def _free_slot(self, _: "Future[Any] | None" = None) -> None:
+        self._slots.release()
+        self._slot_freed.set()
 
     def _forget(self, job: _Job) -> None:
         # Under self._mutex: the job's entries leave the heartbeat and the slot count.
@@ -296,7 +308,8 @@ class StreamWorker(WorkerBase):
             for e in entries:
                 self._in_flight[e.id] = e
             self._jobs.add(job)
-        self._pool.submit(self._process, job)
+        assert self._pool is not None
+        job.call = self._pool.submit(self._process, job)
 
     def _drain(self, deadline: float) -> bool:
         while self._jobs and time.monotonic() < deadline:
@@ -327,16 +340,19 @@ class StreamWorker(WorkerBase):
     def _process(self, job: _Job) -> None:
         live: list[StreamEntry] = []
         try:
-            for entry in job.entries:
-                verdict = self._verdict(entry)
-                if verdict == "ack":
-                    self._x(self._ack(entry.id))
-                    with self._mutex:
-                        self._count_deleted([entry.id])
-                elif verdict == "dead":
-                    self._bury(entry, self._giving_up(entry))
-                else:
-                    live.append(entry)
+            if self._runnable(job.entries):
+                live = job.entries
+            else:
+                for entry in job.entries:
+                    verdict = self._verdict(entry)
+                    if verdict == "ack":
+                        self._x(self._ack(entry.id))
+                        with self._mutex:
+                            self._count_deleted([entry.id])
+                    elif verdict == "dead":
+                        self._bury(entry, self._giving_up(entry))
+                    else:
+                        live.append(entry)
             if not live:
                 return
             started = time.perf_counter()
@@ -354,7 +370,9 @@ class StreamWorker(WorkerBase):
                 if not self._finishing(job, started):
                     return
                 with self._mutex:
-                    ids = [e.id for e in live if e.id not in self._lost]  # new owners ack those
+                    lost = self._lost  # new owners ack those
+                    ids = [e.id for e in live if e.id not in lost] if lost else [
+                        e.id for e in live]
                 self._x(self._ack_many(ids))
                 self._count("processed", len(live))
         except RedisError as exc:
@@ -366,9 +384,8 @@ class StreamWorker(WorkerBase):
                 abandoned = job.state == "abandoned"
                 if not abandoned:
                     self._forget(job)
-            if not abandoned:
-                self._slots.release()
-                self._slot_freed.set()
+            if not abandoned:  # else _expire_jobs or _drain decided about the slot
+                self._free_slot()
 
     def _call_handler(self, live: list[StreamEntry]) -> None:
         arg: Any = live if self.batch_size is not None else live[0]
@@ -405,9 +422,13 @@ class StreamWorker(WorkerBase):
         with self._mutex:
             self._observe(name, n)
 
+    def _stuck_threads(self) -> int:
+        return 0 if self._pool is None else self._pool.stuck
+
     def metrics(self) -> WorkerMetrics:
         """Local counters plus the group's lag, pending count and oldest pending entry."""
         with self._mutex:
-            m = WorkerMetrics(**{**self.stats.__dict__, "in_flight": len(self._in_flight)})
+            m = WorkerMetrics(**{**self.stats.__dict__, "in_flight": len(self._in_flight),
+                                 "stuck_threads": self._stuck_threads()})
         result: WorkerMetrics = self._x(self._server_metrics(m))
         return result

@@ -114,6 +114,8 @@ class Persistence:
         self.base_size = 0               # size of the base file at the last rewrite/load
         self.incr_sizes = 0              # bytes in incr files other than the current one
         self.aof_rewrites = 0
+        self.total_forks = 0             # INFO stats total_forks / latest_fork_usec
+        self.fork_usec = 0
         self.aof_rewrite_scheduled = False
         self.aof_last_rewrite_secs = -1
         self.aof_last_rewrite_ok = True
@@ -592,21 +594,27 @@ class Persistence:
     def start_aof_runtime(self) -> None:
         """CONFIG SET appendonly yes: write a base in a child; append meanwhile."""
         log.log(NOTICE, "AOF enabled: starting a rewrite to write its base")
-        if self.manifest is None and os.path.exists(self.manifest_path()):
-            # Continue the sequence numbers of an AOF left by an earlier run, so
-            # its files are replaced and deleted rather than left behind.
-            try:
-                with open(self.manifest_path(), "rb") as fh:
-                    self.manifest = Manifest.parse(fh.read())
-            except (OSError, ManifestError):
-                self.manifest = None
+        self._adopt_manifest()
         self.aof_wait_rewrite = True
-        if self.child is not None:
+        if self.child is not None or self.engine.in_exec:
+            # (Inside EXEC nothing forks: the rewrite starts after it, from the cron.)
+            log.log(NOTICE, "AOF was enabled but there is already another background "
+                    "operation. An AOF background was scheduled to start when possible.")
             self.aof_rewrite_scheduled = True
             return
         if not self.start_rewrite():
             self.aof_wait_rewrite = False
             self.config.values["appendonly"] = False
+
+    def _adopt_manifest(self) -> None:
+        """Continue the sequence numbers of an AOF left by an earlier run, so its files
+        are replaced and deleted rather than left behind."""
+        if self.manifest is None and os.path.exists(self.manifest_path()):
+            try:
+                with open(self.manifest_path(), "rb") as fh:
+                    self.manifest = Manifest.parse(fh.read())
+            except (OSError, ManifestError):
+                self.manifest = None
 
     def stop_aof_runtime(self) -> None:
         log.log(NOTICE, "Killing running AOF rewrite child" if self.child and self.child.kind == "aof"
@@ -661,7 +669,7 @@ class Persistence:
         os.close(wfd)                                 # -- the parent -----------------------
         child = Child(pid, kind, rfd)
         self.fork_usec = int((time.perf_counter() - start) * 1e6)
-        self.total_forks = getattr(self, "total_forks", 0) + 1
+        self.total_forks += 1
         self._latency_sample("fork", self.fork_usec // 1000)
         self.child = child
         os.set_blocking(rfd, False)
@@ -734,7 +742,7 @@ class Persistence:
     def _run_scheduled(self) -> None:
         if self.child is not None:
             return
-        if self.aof_rewrite_scheduled and (self.aof_on or self.aof_wait_rewrite):
+        if self.aof_rewrite_scheduled:
             self.aof_rewrite_scheduled = False
             if not self.start_rewrite():
                 self.aof_rewrite_scheduled = True
@@ -843,7 +851,11 @@ class Persistence:
         directory = self.aof_dir()
         os.makedirs(directory, exist_ok=True)
         w = self.writer
-        if self.aof_on and w is not None:
+        if not self.aof_on and not self.aof_wait_rewrite:
+            # The AOF is off: Redis rewrites all the same, into a new base file alone.
+            self._adopt_manifest()
+            incr_from = None
+        elif self.aof_on and w is not None:
             # Everything before the fork goes to the old incr file.
             w.flush(force=True)
             m = self.manifest.copy()
@@ -908,7 +920,8 @@ class Persistence:
 
     def _rewrite_done(self, child: Child, ok: bool, sig, info: dict) -> None:
         self.aof_last_rewrite_secs = int(time.time() - child.start)
-        if ok and (self.aof_on or self.aof_wait_rewrite) and self.writer is not None:
+        if ok and (child.incr_from is None or
+                   ((self.aof_on or self.aof_wait_rewrite) and self.writer is not None)):
             try:
                 self._install_rewrite(child)
             except OSError as err:
@@ -940,7 +953,13 @@ class Persistence:
         m.base = AofInfo(self._base_name(m.base_seq), m.base_seq, "b")
         os.replace(child.tmp, os.path.join(directory, m.base.name))
         w = self.writer
-        if self.aof_wait_rewrite:
+        if child.incr_from is None:
+            # Rewritten with the AOF off: the base is the whole AOF; earlier incr files
+            # are history (Redis's markRewrittenIncrAofAsHistory with no AOF open).
+            obsolete = ([old.base] if old is not None and old.base is not None else []) + \
+                (list(old.incrs) if old is not None else [])
+            m.incrs = []
+        elif self.aof_wait_rewrite:
             # The temp incr file has received everything written since the fork.
             w.flush(force=True)
             m.incr_seq += 1

@@ -203,7 +203,13 @@ class BusyServer:
                 self.finished_fds.add(fd)
                 continue
             if not data:
-                self.finished_fds.add(fd)       # the event loop will see the EOF later
+                # Gone: forgotten now, as Redis frees it while blocked (a replica that
+                # left no longer counts in INFO); the event loop sees the EOF later.
+                self.finished_fds.add(fd)
+                conn.closing = True
+                server = self.engine.server
+                if server is not None:
+                    server.client_disconnected(conn)
                 continue
             try:
                 conn.data_received(data)

@@ -64,7 +64,8 @@ class _Reader:
                 self.string()
         for _ in range(self.int()):         # nested prototypes
             self.function()
-        self.pos += self.int() * self.int_size          # line info
+        lines = self.int()                              # line info
+        self.pos += lines * self.int_size
         for _ in range(self.int()):                     # local variables
             self.string()
             self.pos += 2 * self.int_size

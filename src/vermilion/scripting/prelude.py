@@ -21,6 +21,8 @@ PRELUDE is a chunk called with a table of Python callbacks (`py`) and a mode
 * The error handler builds Redis's error table {err=, source=, line=}: source and
   line are those of the innermost user frame (frames of this chunk and C
   functions are skipped, so our Lua wrappers are invisible in messages).
+* Errors of redis.call/pcall carry Redis's `ignore_error_stats_update` field: they were
+  counted in errorstats when the call failed, so the script's error reply is not.
 * `classify` flattens a returned table for the Python converter following
   luaReplyToRedisReply's order: err, ok, double, big_number, verbatim_string,
   map, set, array (stopping at the first nil).
@@ -35,7 +37,7 @@ local rawget, rawset, type, error, select, tostring, setmetatable, getmetatable 
       rawget, rawset, type, error, select, tostring, setmetatable, getmetatable
 local rawpcall, rawxpcall, rawnext, rawpairs, unpack, ipairs = pcall, xpcall, next, pairs, unpack, ipairs
 local rawloadstring, rawload, setfenv, tonumber = loadstring, load, setfenv, tonumber
-local getinfo, sethook = debug.getinfo, debug.sethook
+local getinfo, sethook, getlocal = debug.getinfo, debug.sethook, debug.getlocal
 local floor = math.floor
 
 local INTERNAL = "=vermilion"
@@ -171,7 +173,9 @@ local function rcall(...)
   end
   if kind then
     if kind == 2 then return {ok = r} end
-    error({err = r})
+    -- The error was counted in INFO errorstats where it happened; Redis marks the table
+    -- so that the script's own error reply does not count it again.
+    error({err = r, ignore_error_stats_update = true})
   end
   return r
 end
@@ -184,7 +188,7 @@ local function rpcall(...)
   end
   if kind then
     if kind == 2 then return {ok = r} end
-    return {err = r}
+    return {err = r, ignore_error_stats_update = true}
   end
   return r
 end
@@ -217,8 +221,10 @@ redis.REDIS_VERSION = py.version
 redis.REDIS_VERSION_NUM = py.version_num
 if mode == "eval" then
   redis.replicate_commands = function() return true end
-  redis.breakpoint = function() return false end
-  redis.debug = function() end
+  -- Inert outside a debugging session (scripting/debugger.py), as in Redis.
+  local ldb_debug, ldb_breakpoint = py.ldb_debug, py.ldb_breakpoint
+  redis.breakpoint = function() return ldb_breakpoint() end
+  redis.debug = function(...) ldb_debug(select("#", ...), ...) end
 end
 
 
@@ -297,6 +303,96 @@ end
 local function arm_hook() sethook(hook, "", 100000) end
 arm_hook()
 
+-- The Lua debugger (scripting/debugger.py): while a session runs, a line hook hands each
+-- line of the script (chunk "@user_script"; not our frames, not code the debugger's eval
+-- runs) to Python, which stops there or not. The helpers below look at the innermost
+-- frame of the script, wherever Python calls them from.
+local USER = "@user_script"
+local ldb = {}
+if mode == "eval" then
+  local ldb_line = py.ldb_line
+  local function ldb_hook(event)
+    local info = getinfo(2, "Sl")
+    if not info or info.source ~= USER then return end
+    local err = ldb_line(event == "line", info.currentline)
+    if err then error(err, 0) end
+  end
+  ldb.arm = function(on)
+    if on then sethook(ldb_hook, "l", 100000) else arm_hook() end
+  end
+  -- Locals of the innermost script frame: name, value, name, value ... and their count.
+  ldb.locals = function()
+    local level = 2
+    local info = getinfo(level, "S")
+    while info and info.source ~= USER do level = level + 1; info = getinfo(level, "S") end
+    local out, n = {}, 0
+    if not info then return out, 0 end
+    local i = 1
+    while true do
+      local name, value = getlocal(level, i)
+      if not name then break end
+      if not name:find("(*temporary)", 1, true) then
+        out[n + 1] = name; out[n + 2] = value; n = n + 2
+      end
+      i = i + 1
+    end
+    return out, n
+  end
+  -- A variable of the script: the innermost local of that name, else KEYS or ARGV.
+  ldb.getvar = function(want)
+    local level = 2
+    local info = getinfo(level, "S")
+    while info do
+      if info.source == USER then
+        local i = 1
+        while true do
+          local name, value = getlocal(level, i)
+          if not name then break end
+          if name == want then return true, value end
+          i = i + 1
+        end
+      end
+      level = level + 1
+      info = getinfo(level, "S")
+    end
+    if want == "KEYS" or want == "ARGV" then return true, rawget(G, want) end
+    return false, nil
+  end
+  -- The script's frames, innermost first: name (false for the top level), line ...
+  ldb.trace = function()
+    local out, n = {}, 0
+    local level = 2
+    local info = getinfo(level, "Snl")
+    while info do
+      if info.source == USER then
+        out[n + 1] = info.name or false; out[n + 2] = info.currentline; n = n + 2
+      end
+      level = level + 1
+      info = getinfo(level, "Snl")
+    end
+    return out, n
+  end
+  -- Code typed at the debugger: an expression if it reads as one, else a statement.
+  ldb.eval = function(code)
+    local f = rawloadstring("return " .. code, "@ldb_eval")
+    if not f then
+      local e
+      f, e = rawloadstring(code, "@ldb_eval")
+      if not f then return false, e end
+    end
+    setfenv(f, env)
+    local ok, r = rawpcall(f)
+    if not ok then
+      if type(r) == "table" then r = rawget(r, "err") end
+      return false, tostring(r)
+    end
+    return true, r
+  end
+  ldb.redis = function(...) return rawpcall(rcall, ...) end
+  ldb.type = type
+  ldb.tostring = tostring
+end
+
 -- Compiling -------------------------------------------------------------------------------------
 local untail, dump = py.untail, string.dump
 local function compile(body, chunkname)
@@ -321,7 +417,7 @@ end
 -- from a plain number result.
 local function classify(t)
   local v = rawget(t, "err")
-  if type(v) == "string" then return 1, v end
+  if type(v) == "string" then return 1, v, rawget(t, "ignore_error_stats_update") == true end
   v = rawget(t, "ok")
   if type(v) == "string" then return 2, v end
   v = rawget(t, "double")
@@ -363,7 +459,8 @@ local function finish(ok, r)
     return 12, nil
   end
   if type(r) == "table" then
-    return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line")
+    return 0, rawget(r, "err"), rawget(r, "source"), rawget(r, "line"),
+           rawget(r, "ignore_error_stats_update") == true
   end
   return 0, tostring(r)
 end
@@ -435,7 +532,7 @@ end
 
 return {
   compile = compile, run_eval = run_eval, run_function = run_function, classify = classify,
-  slice = slice, arm_hook = arm_hook, load_library = load_library,
+  slice = slice, arm_hook = arm_hook, load_library = load_library, ldb = ldb,
   mkmap = function(...)
     local t = {}
     for i = 1, select("#", ...), 2 do

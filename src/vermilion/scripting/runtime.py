@@ -133,6 +133,9 @@ class LuaState:
             b"untail": untail,
             b"lrand48": host.lrand48,
             b"srand48": host.srand48,
+            b"ldb_line": host.lua_ldb_line,
+            b"ldb_debug": host.lua_ldb_debug,
+            b"ldb_breakpoint": host.lua_ldb_breakpoint,
         }
         prelude = loader(PRELUDE.encode(), b"=vermilion")
         api = prelude(lua.table_from(py), mode.encode())
@@ -143,6 +146,8 @@ class LuaState:
         self.slice = api.slice
         self.arm_hook = api.arm_hook
         self.load_library = api.load_library
+        self.ldb = api.ldb                  # the debugger's helpers (EVAL's state only)
+        self.ldb_arm = self.ldb.arm
         self.mkmap = api.mkmap
         self.mkset = api.mkset
         self.wrap = api.wrap

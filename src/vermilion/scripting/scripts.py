@@ -18,9 +18,9 @@ import logging
 import time
 
 from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
-from ..engine.errors import CommandError
+from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
-from . import fastpath
+from . import debugger, fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
 
 _monotonic = time.monotonic
@@ -53,6 +53,9 @@ _NOSCRIPT_CMD = ErrorReply(_ERR_NOSCRIPT)
 _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
 _REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
+_STALE = ErrorReply(b"ERR Can not execute the command on a stale replica")
+# The commands whose flags a script or function declares (its shebang, register_function).
+_DECLARING = frozenset(("eval", "evalsha", "fcall"))
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, 25, logging.WARNING)
 
@@ -131,6 +134,7 @@ class Scripts:
         self.eval_lua = LuaState(self, "eval")
         self.function_lua = LuaState(self, "function")
         self.idle_ctx = RunContext(None, None, b"", True, False, ())
+        self.ldb = None         # the Lua debugger's session while one runs (debugger.py)
         self.threshold = 5.0
         self.apply_config()
         engine.config.listeners.append(self.apply_config)
@@ -233,6 +237,14 @@ class Scripts:
         numkeys = _SMALL_INTS.get(args[2])
         if numkeys is None or numkeys > len(args) - 3:
             numkeys = parse_numkeys(args)
+        # (Inside EXEC the script runs undebugged: a session would end the connection
+        # in the middle of the transaction's reply.)
+        if client.lua_debug is not None and client.multi is None:
+            if by_sha:
+                raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
+            debugging = True
+        else:
+            debugging = False
         if by_sha:
             sha = args[1]
             script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
@@ -250,6 +262,8 @@ class Scripts:
                 read_only = True
             elif ro:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        if debugging:
+            return debugger.debug_eval(self, client, args, script, numkeys, read_only)
         plan = script.plan
         if plan is not None and plan.needs_keys <= numkeys and plan.needs_argv <= len(args) - 3 - numkeys:
             return self.run_fast(client, plan, args, numkeys, script.sha, read_only)
@@ -284,6 +298,38 @@ class Scripts:
         except CommandError:
             return unknown
         return unknown if not shebang else "no-writes" not in flags
+
+    def call_writes(self, cmd, args: list) -> bool:
+        """Is this call a write by its flags (Redis's getCommandFlags): a write command, or
+        an EVAL/EVALSHA/FCALL whose script or function declares it may write."""
+        return cmd.is_write or (cmd.name in _DECLARING and self.may_write(args, cmd.name, True))
+
+    def exec_writes(self, client) -> bool:
+        """Does the transaction EXEC would run write (Redis's mstate.cmd_flags)?"""
+        return any(self.call_writes(cmd, argv) for cmd, argv in client.multi or ())
+
+    def allows_stale(self, args: list, kind: str) -> bool:
+        """May this EVAL*/FCALL* run on a stale replica (link down, replica-serve-stale-data
+        no)? Only a script or function declaring allow-stale may (Redis's processCommand,
+        and scriptPrepareForRun for scripts without a shebang); one not found runs, to
+        fail with its own error."""
+        if len(args) < 2:
+            return True
+        if kind.startswith("fcall"):
+            func = self.functions.get(args[1].lower())
+            return func is None or "allow-stale" in func.flags
+        if kind.startswith("evalsha"):
+            sha = args[1]
+            script = self.scripts.get(sha) or (self.scripts.get(sha.lower()) if len(sha) == 40 else None)
+            return script is None or (bool(script.shebang) and "allow-stale" in script.flags)
+        script = self.by_body.get(args[1])
+        if script is not None:
+            return bool(script.shebang) and "allow-stale" in script.flags
+        try:
+            flags, shebang, _ = parse_shebang(args[1])
+        except CommandError:
+            return True
+        return bool(shebang) and "allow-stale" in flags
 
     # -- FCALL ------------------------------------------------------------------------------
 
@@ -355,15 +401,18 @@ class Scripts:
         if tag == 11:
             return result[1] if sclient.resp3 else (1 if result[1] else None)
         if tag:
-            return state.table_reply(result, sclient.resp3)
-        msg, source, line = (tuple(result[1:]) + (None, None, None))[:3]
+            reply = state.table_reply(result, sclient.resp3)
+            if tag == 1:
+                raise (CountedError if result[2] else CommandError)(reply.message)
+            return reply
+        msg, source, line, counted = (tuple(result[1:]) + (None, None, None, None))[:4]
         if msg is None:
             msg = b"ERR unknown error"
         elif type(msg) is not bytes:
             msg = number_arg(msg) if isinstance(msg, (int, float)) else str(msg).encode()
         if source is not None and line is not None:
             msg = b"%b script: %b, on %b:%d." % (msg, name, source, line)
-        raise CommandError(msg)
+        raise (CountedError if counted else CommandError)(msg)
 
     # -- busy scripts -------------------------------------------------------------------------
 
@@ -440,46 +489,69 @@ class Scripts:
         if cmd is None:
             cmd = engine.find_command(argv[0])
             if cmd is None:
-                return _UNKNOWN
+                return self._refused(cmd, _UNKNOWN)
         n = len(argv)
         arity = cmd.arity
         if (arity > 0 and n != arity) or n < -arity:
-            return _ARITY
+            return self._refused(cmd, _ARITY)
         if cmd.subcommands is not None:
             cmd = cmd.subcommands.get(argv[1].lower())
             if cmd is None:
-                return _UNKNOWN
+                return self._refused(cmd, _UNKNOWN)
             arity = cmd.arity
             if (arity > 0 and n != arity) or n < -arity:
-                return _ARITY
+                return self._refused(cmd, _ARITY)
         if cmd.noscript:
-            return _NOSCRIPT_CMD
+            return self._refused(cmd, _NOSCRIPT_CMD)
         if ctx.caller.acl_restricted:
             refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
             if refusal is not None:
-                return refusal
+                return self._refused(cmd, refusal)
         if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
             if ctx.read_only:
-                return _READONLY
-        # A read-only replica: scripts may run, but not write (Redis's scriptCall).
+                return self._refused(cmd, _READONLY)
+        # A read-only replica: scripts may run, but not write (Redis's scriptCall). These
+        # state checks stop a script's first write only: one that already wrote cannot
+        # be failed halfway by a change of state (a replica lost meanwhile).
         if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
-                and ctx.caller.kind != "master":
-            return _REPLICA_READONLY
-        if cmd.is_write and engine.busy & BUSY_NOREPLICAS:
+                and ctx.caller.kind != "master" and not ctx.write_dirty:
+            return self._refused(cmd, _REPLICA_READONLY)
+        # A stale replica runs allow-stale scripts, whose calls are limited to the
+        # commands that serve stale data (Redis's scriptVerifyAllowStale).
+        if engine.busy & BUSY_REPLICA and not cmd.stale_ok and not engine.config["replica-serve-stale-data"]:
+            link = engine.master_link
+            if link is not None and not link.connected:
+                return self._refused(cmd, _STALE)
+        if cmd.is_write and engine.busy & BUSY_NOREPLICAS and not ctx.write_dirty:
             refusal = engine.replication_primary.write_refusal()
             if refusal is not None:
-                return refusal
+                return self._refused(cmd, refusal)
         # Redis's scriptVerifyOOM: OOM found when the script started stops its first
         # denyoom command, unless the script already wrote (it cannot stop halfway).
         if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:
-            return _OOM
+            return self._refused(cmd, _OOM)
         if cmd.is_write:
             ctx.write_dirty = True
         if ctx.repl != 3:
             return self._call_unreplicated(ctx, cmd, argv)
         reply = engine.call(ctx.client, cmd, argv)
+        ldb = self.ldb
+        if ldb is not None and ldb.step:
+            # What the command answered, as a debugger step shows it (its error first).
+            if type(reply) is ErrorReply:
+                ldb.log_error(b"-" + reply.message)
+            ldb.log_reply(reply, ctx.client.resp3)
+            ldb.logged = True
         if type(reply) is ErrorReply:
             return ErrorReply(error_text(b"-" + reply.message))
+        return reply
+
+    def _refused(self, cmd, reply: ErrorReply) -> ErrorReply:
+        """A redis.call() the script rules refuse: counted as Redis's scriptCall does (the
+        error in errorstats, a rejected call of the command), once, here."""
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        self.engine.count_error(reply.message)
         return reply
 
     def lua_call_packed(self, table, n: int):
@@ -496,7 +568,11 @@ class Scripts:
         argv = _command_argv(args)
         if argv is None:
             return _ERR_ARG_TYPE, 1
-        reply = self.dispatch(argv)
+        ldb = self.ldb
+        if ldb is not None and ldb.step:
+            reply = self._dispatch_logged(ldb, argv)
+        else:
+            reply = self.dispatch(argv)
         c = type(reply)
         if c is bytes or c is int:
             return reply
@@ -509,6 +585,35 @@ class Scripts:
             return None if client.resp3 else False
         state = self.eval_lua if self.ctx.is_eval else self.function_lua
         return state.to_lua(reply, client.resp3)
+
+    def _dispatch_logged(self, ldb, argv: list):
+        """dispatch() while the debugger steps: the command, then its reply or refusal."""
+        ldb.log_command(argv)
+        ldb.logged = False
+        reply = self.dispatch(argv)
+        if type(reply) is ErrorReply and not ldb.logged:
+            # Refused before it ran: Redis logs its own wording of the refusal.
+            text = reply.message
+            ldb.log_error(text[4:] if text.startswith(b"ERR ") else b"-" + text)
+        return reply
+
+    # -- the Lua debugger's callbacks (scripting/debugger.py) ------------------------------------
+
+    def lua_ldb_line(self, is_line: bool, line: int):
+        ldb = self.ldb
+        return None if ldb is None else ldb.on_line(is_line, line)
+
+    def lua_ldb_debug(self, n: int, *values):
+        ldb = self.ldb
+        if ldb is not None:
+            ldb.debug(list(values[:n]) + [None] * (n - len(values)))
+
+    def lua_ldb_breakpoint(self) -> bool:
+        ldb = self.ldb
+        if ldb is None:
+            return False
+        ldb.luabp = True
+        return True
 
     def run_fast(self, caller, plan, args: list, numkeys: int, name: bytes, read_only: bool):
         """Run a script with a static shape (fastpath.Plan) without entering Lua.
@@ -543,7 +648,7 @@ class Scripts:
                     argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
                 reply = dispatch(argv)
                 if type(reply) is ErrorReply:
-                    raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+                    raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
                 k, v = plan.expected
                 expected = args[2 + v] if k == 0 else args[base + v] if k == 1 else v
                 if type(reply) is not bytes or reply != expected:
@@ -557,7 +662,7 @@ class Scripts:
             if c is bytes:
                 return reply
             if c is ErrorReply:
-                raise CommandError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
+                raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
             return fastpath.resp2_roundtrip(reply)
         finally:
             self.ctx = None
@@ -567,7 +672,8 @@ class Scripts:
             engine.effects = _NO_EFFECTS
 
     def _call_unreplicated(self, ctx, cmd, argv):
-        """redis.set_repl(REPL_NONE ...): the command runs but its effects are not propagated."""
+        """redis.set_repl(REPL_NONE | REPL_AOF | REPL_REPLICA): the command runs; its effects
+        go nowhere, or are tagged with the one target they go to (see propagate_block)."""
         engine = self.engine
         capture = engine.capture
         mark = len(capture) if capture is not None else 0
@@ -577,8 +683,11 @@ class Scripts:
             result = self.dispatch(argv)
         finally:
             ctx.repl = saved
-        if capture is not None and saved == 0:
-            del capture[mark:]
+        if capture is not None:
+            if saved == 0:
+                del capture[mark:]
+            else:
+                capture[mark:] = [(entry[0], entry[1], saved) for entry in capture[mark:]]
         return result
 
     def lua_sha1hex(self, n, *args):
@@ -630,8 +739,7 @@ class Scripts:
             return b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 1
         ctx = self.ctx
         if ctx is not None:
-            # Effects feed both the AOF and replication here: any flag keeps them.
-            ctx.repl = 3 if flags else 0
+            ctx.repl = flags
         return None
 
     def lua_acl_check_cmd(self, *args):
@@ -673,14 +781,21 @@ def parse_numkeys(args: list, error: str | None = None) -> int:
 
 def propagate_block(engine, effects: list) -> None:
     """Send collected (db, argv) effects to the sinks, wrapped in MULTI/EXEC when
-    there are several (a single command is atomic by itself, as Redis 7.0 does)."""
+    there are several (a single command is atomic by itself, as Redis 7.0 does).
+
+    An effect may carry a third item, the targets redis.set_repl() chose (1: the AOF,
+    2: the replicas); the wrapping is the same for every sink, as in Redis."""
     if not effects:
         return
     if len(effects) > 1:
         effects = [(effects[0][0], [b"MULTI"])] + effects + [(effects[-1][0], [b"EXEC"])]
+    to_replicas = engine.replication.sink
     for sink in engine.sinks:
-        for db_index, argv in effects:
-            sink(db_index, list(argv))
+        target = 2 if sink == to_replicas else 1
+        for entry in effects:
+            if len(entry) == 3 and not entry[2] & target:
+                continue
+            sink(entry[0], list(entry[1]))
 
 
 def parse_shebang(body: bytes):

@@ -36,7 +36,7 @@ import time
 
 from ..engine.client import Client
 from ..engine.engine import BUSY_PAUSED, BUSY_REPLICA
-from ..engine.replies import ErrorReply
+from ..engine.replies import POSTPONED, ErrorReply
 from ..persistence.aof import encode_command
 from .parser import ProtocolError, RequestParser
 
@@ -77,6 +77,10 @@ class MasterClient(Client):
         self.obuf_soft_since = 0.0
         self.update_gate()
 
+    def resume(self) -> None:
+        """CLIENT PAUSE ended (engine.unpause_clients): apply the held stream."""
+        self.link.resume_stream()
+
     def send(self, value) -> None:
         """Replies to the master are discarded (Redis never writes them back)."""
 
@@ -114,6 +118,10 @@ class MasterLink:
         self.parser: RequestParser | None = None
         self.unfed = b""                # received bytes of a command not complete yet
         self.pending_stream = b""       # stream bytes that arrived with the RDB's end
+        # CLIENT PAUSE holds the master's stream too (Redis postpones the master client):
+        # the held command, and the length of its bytes at the start of `unfed`.
+        self.held: list | None = None
+        self.held_len = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -401,6 +409,9 @@ class MasterLink:
         self.read_offset += len(data)
         parser.feed(data)
         unfed = self.unfed + data if self.unfed else data
+        if self.held is not None:
+            self.unfed = unfed          # received (slave_read_repl_offset), not applied
+            return
         pos = 0                     # unfed[:pos] is applied and fed on
         engine.applying_master = True
         try:
@@ -415,6 +426,9 @@ class MasterLink:
                     self.send_ack()     # the offset before this command, as Redis
                 elif args:
                     reply = engine.execute(client, args)
+                    if reply is POSTPONED:
+                        self._hold(args, end - pos)
+                        break
                     if reply.__class__ is ErrorReply:
                         self._diverged(args, reply)
                     if engine.blocking.ready:
@@ -424,6 +438,32 @@ class MasterLink:
         finally:
             engine.applying_master = False
         self.unfed = unfed[pos:]
+
+    def _hold(self, args: list, nbytes: int) -> None:
+        """A command CLIENT PAUSE holds back: it and the stream after it wait."""
+        self.held, self.held_len = args, nbytes
+        self.engine.paused_clients.append(self.client)
+
+    def resume_stream(self) -> None:
+        args, self.held = self.held, None
+        if args is None or self.stopped or self.client is None:
+            return
+        engine = self.engine
+        engine.applying_master = True
+        try:
+            reply = engine.execute(self.client, args)
+        finally:
+            engine.applying_master = False
+        if reply is POSTPONED:
+            return self._hold(args, self.held_len)
+        if reply.__class__ is ErrorReply:
+            self._diverged(args, reply)
+        if engine.blocking.ready:
+            engine.blocking.handle_ready()
+        n = self.held_len
+        self.replication.feed_from_master(self.unfed[:n])
+        self.unfed = self.unfed[n:]
+        self._apply(b"")
 
     def _diverged(self, args: list, reply: ErrorReply) -> None:
         """The master's command failed here: our data may differ from the master's

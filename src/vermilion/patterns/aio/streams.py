@@ -1,8 +1,9 @@
 """asyncio face of ``vermilion.patterns.streams`` (same options and guarantees).
 
-The handler may be a coroutine function or a plain function (run in a thread).
-``handler_timeout`` cancels a coroutine handler; a plain one keeps its thread
-until it returns, and its result is ignored.
+The handler may be a coroutine function or a plain function (run in one of the
+worker's own threads, ``concurrency`` of them). ``handler_timeout`` cancels a
+coroutine handler; a plain one keeps its thread until it returns, and its result
+is ignored: see ``_threads`` for how such threads are replaced, and capped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from redis.exceptions import RedisError
 
 from .._ops import AsyncFace, run_async
+from .._threads import HandlerThreads
 from .._streams_core import (DeadLetter, DeadLettersCore, StreamEntry, StreamProducerCore,
                              WorkerBase, WorkerMetrics)
 from .._util import backoff, ms
@@ -70,6 +72,8 @@ class StreamWorker(WorkerBase):
         self.dead_letters = DeadLetters(client, stream, self.dead_letter_stream)
         self._is_async = inspect.iscoroutinefunction(handler)
         self._slots: asyncio.Semaphore | None = None
+        self._pool: HandlerThreads | None = None
+        self._held = 0  # slots kept by hung synchronous calls past max_stuck_threads
         self._tasks: dict[asyncio.Task[None], list[StreamEntry]] = {}
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -112,6 +116,10 @@ class StreamWorker(WorkerBase):
         then drain within ``grace`` seconds and return normally."""
         self._stopping.clear()
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._held = 0
+        if not self._is_async:
+            self._pool = HandlerThreads(self.concurrency, self.max_stuck_threads,
+                                        f"stream-handler:{self.consumer}")
         loop = asyncio.get_running_loop()
         signals = [signal.SIGTERM, signal.SIGINT] if handle_signals else []
         for sig in signals:
@@ -137,6 +145,8 @@ class StreamWorker(WorkerBase):
             for sig in signals:
                 loop.remove_signal_handler(sig)
             self.drained = await self._drain(time.monotonic() + self.grace)
+            if self._pool is not None:
+                self._pool.shutdown()
 
     # ---- the control loop
 
@@ -154,7 +164,7 @@ class StreamWorker(WorkerBase):
             await self._submit(chunk)
         if time.monotonic() >= self._next_claim:
             await self._reclaim_some()
-        free = self.concurrency - len(self._tasks)
+        free = self._free()
         if free == 0:
             self._wake.clear()
             try:
@@ -187,7 +197,7 @@ class StreamWorker(WorkerBase):
             last = entries[-1].id
 
     async def _reclaim_some(self) -> None:
-        limit = max(1, (self.concurrency - len(self._tasks)) * (self.batch_size or 1))
+        limit = max(1, self._free() * (self.batch_size or 1))
         self._reading_pending()
         entries, deleted, self._claim_cursor = await self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
@@ -209,6 +219,9 @@ class StreamWorker(WorkerBase):
         if self.prometheus is not None:
             self.prometheus.gauges(await self.metrics())
 
+    def _free(self) -> int:
+        return max(0, self.concurrency - len(self._tasks) - self._held)
+
     def _until_timer(self) -> float:
         return max(0.001, min(self._next_heartbeat, self._next_claim) - time.monotonic())
 
@@ -216,6 +229,10 @@ class StreamWorker(WorkerBase):
         assert self._slots is not None
         while True:
             try:
+                if self._held and self._free() == 0:  # wait for a hung call to return
+                    self._wake.clear()
+                    await asyncio.wait_for(self._wake.wait(), self._until_timer())
+                    continue
                 await asyncio.wait_for(self._slots.acquire(), self._until_timer())
                 break
             except asyncio.TimeoutError:
@@ -259,10 +276,13 @@ class StreamWorker(WorkerBase):
 
     async def _run_handler(self, live: list[StreamEntry]) -> None:
         arg: Any = live if self.batch_size is not None else live[0]
+        thread_call = None
         if self._is_async:
             call = self.handler(arg)
         else:
-            call = asyncio.to_thread(self.handler, arg)
+            assert self._pool is not None
+            thread_call = self._pool.submit(self.handler, arg)
+            call = asyncio.wrap_future(thread_call.future)
         if self.handler_timeout is None:
             await call
             return
@@ -270,14 +290,39 @@ class StreamWorker(WorkerBase):
             async with asyncio.timeout(self.handler_timeout) as scope:
                 await call
         except TimeoutError:
-            if scope.expired():  # ours, not a TimeoutError the handler raised
-                raise _HandlerTimedOut() from None
-            raise
+            if not scope.expired():  # the handler's own TimeoutError
+                raise
+            if thread_call is not None:
+                self._abandon(thread_call)
+            raise _HandlerTimedOut() from None
+
+    def _abandon(self, thread_call: Any) -> None:
+        assert self._pool is not None and self._slots is not None
+        if self._pool.abandon(thread_call):
+            return
+        log.warning("stream worker %s: %d handler threads are stuck in abandoned calls "
+                    "(max_stuck_threads); running with fewer slots until they return",
+                    self.consumer, self._pool.stuck)
+        # The hung call keeps a slot: taken now, given back when it returns.
+        self._held += 1
+        loop = asyncio.get_running_loop()
+
+        def returned() -> None:
+            self._held -= 1
+            self._wake.set()
+
+        def on_return(_: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(returned)
+            except RuntimeError:  # the loop is closed: nothing left to give back
+                pass
+
+        thread_call.future.add_done_callback(on_return)
 
     async def _process(self, entries: list[StreamEntry]) -> None:
         try:
-            live = []
-            for entry in entries:
+            live = entries if self._runnable(entries) else []
+            for entry in ([] if live else entries):
                 verdict = self._verdict(entry)
                 if verdict == "ack":
                     await self._x(self._ack(entry.id))
@@ -336,6 +381,7 @@ class StreamWorker(WorkerBase):
             self._observe("dead_lettered")
 
     async def metrics(self) -> WorkerMetrics:
-        m = WorkerMetrics(**{**self.stats.__dict__, "in_flight": len(self._in_flight)})
+        m = WorkerMetrics(**{**self.stats.__dict__, "in_flight": len(self._in_flight),
+                             "stuck_threads": 0 if self._pool is None else self._pool.stuck})
         result: WorkerMetrics = await self._x(self._server_metrics(m))
         return result

@@ -1,0 +1,84 @@
+"""scripts/redis-suite's own bookkeeping: `--update UNIT` rewrites that unit's test lines in the
+expectations file and leaves everything else as it was, comments included."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support import IN_CI
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "scripts", "redis-suite")
+EXPECTATIONS = os.path.join(REPO, "tests", "redis-suite", "expectations.txt")
+
+
+def sections(text: str) -> dict[str, list[str]]:
+    """The file's lines grouped by unit: comments directly above a header belong to that
+    unit, comments followed by test lines to the unit of those lines."""
+    out: dict[str, list[str]] = {"": []}
+    pending: list[str] = []
+    cur = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("["):
+            cur = line.split()[0]
+            out[cur] = pending + [line]
+            pending = []
+        elif line.startswith("#") and cur:
+            pending.append(line)
+        else:
+            out[cur] += pending + [line]
+            pending = []
+    out[cur] += pending
+    return out
+
+
+def comments(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_update_keeps_other_units_and_every_comment(tmp_path):
+    original = open(EXPECTATIONS, encoding="utf-8").read()
+    # Comments in three places the script must keep: above a unit, inside a unit other than
+    # the one updated, and inside the unit updated.
+    text = original.replace("[unit/keyspace]", "# about keyspace, above it\n[unit/keyspace]", 1)
+    text = text.replace("[unit/limits] ci=yes state=complete redis=1 seconds=3\n",
+                        "[unit/limits] ci=yes state=complete redis=1 seconds=3\n"
+                        "# inside limits\n", 1)
+    # The unit updated starts with a wrong line, which the run replaces.
+    text = text.replace("[unit/info-command] ci=yes state=complete redis=3 seconds=2\n",
+                        "# why info-command is here\n"
+                        "[unit/info-command] ci=yes state=complete redis=3 seconds=2\n"
+                        "# inside info-command\n"
+                        "fail\tno such test\tnot implemented: nothing\n", 1)
+    assert text.count("# about keyspace") == text.count("# inside limits") == 1
+    assert text.count("# inside info-command") == 1
+    path = tmp_path / "expectations.txt"
+    path.write_text(text, encoding="utf-8")
+
+    # The script fetches Redis's tree (apt-get source) and tools itself the first time;
+    # without them it fails in CI and skips elsewhere.
+    r = subprocess.run([sys.executable, SCRIPT, "--update", "info-command",
+                        "--expectations", str(path)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+    if "redis-suite: skipped:" in r.stderr and not IN_CI:
+        pytest.skip(r.stderr.strip())
+    assert r.returncode == 0, r.stderr
+    after = path.read_text(encoding="utf-8")
+
+    assert comments(after) == comments(text)
+    before_s, after_s = sections(text), sections(after)
+    assert before_s.keys() == after_s.keys()
+    for unit in before_s:
+        if unit != "[unit/info-command]":
+            assert after_s[unit] == before_s[unit], unit
+    updated = after_s["[unit/info-command]"]
+    assert updated[:3] == ["# why info-command is here", updated[1], "# inside info-command"]
+    assert updated[1].startswith("[unit/info-command] ci=yes state=complete redis=3 seconds=")
+    assert "fail\tno such test\tnot implemented: nothing" not in updated
+    assert [line for line in updated if line.startswith("ok\t")] == \
+        [line for line in before_s["[unit/info-command]"] if line.startswith("ok\t")]
