@@ -430,6 +430,51 @@ def test_dryrun_matches_redis(acl_ports, rules, commands):
     assert replies[0] == replies[1], (rules, commands)
 
 
+# Rules and commands around the dispatch plans of one-selector users (literal-prefix
+# patterns, per-key read/write, SET's plain form): commands really run as the user,
+# with rules changed between them, so a stale or too permissive plan shows.
+_PLAN_RULES = st.sampled_from([
+    "+@all", "-@all", "+@read", "+@write", "+get", "-get", "+set", "-set", "+hset", "+@hash",
+    "+@stream", "-@string", "+select|1", "nocommands", "~app:*", "~app:1*", "%R~r:*",
+    "%W~w:*", "%RW~app:*", "~a?p:*", "~[ar]*", "~app\\:*", "resetkeys", "allkeys",
+    "(+get ~r:*)", "clearselectors",
+])
+_PLAN_COMMANDS = st.sampled_from([
+    ("GET", "app:1"), ("GET", "r:1"), ("GET", "w:1"), ("GET", "other"), ("GET", "app:"),
+    ("GET", "app"), ("GET", "axp:1"), ("SET", "app:1", "v"), ("SET", "w:1", "v"),
+    ("SET", "r:1", "v"), ("SET", "app:1", "v", "GET"), ("SET", "w:1", "v", "GET"),
+    ("SET", "w:1", "v", "NX"), ("HSET", "app:h", "f", "v"), ("HSET", "w:h", "f", "v"),
+    ("XADD", "app:s", "1-1", "f", "v"), ("XADD", "w:s", "NOMKSTREAM", "1-1", "f", "v"),
+    ("INCR", "app:c"), ("MGET", "app:1", "r:1"), ("LMOVE", "r:l", "w:l", "LEFT", "LEFT"),
+    ("EXISTS", "w:1"), ("DEL", "app:1"), ("SELECT", "1"), ("SELECT", "0"), ("PING",),
+])
+
+
+def _run_as_user(port, steps):
+    admin = RawClient(port)
+    admin.call("FLUSHALL")
+    admin.call("ACL", "LOG", "RESET")
+    admin.call("ACL", "SETUSER", "p", "reset", "on", ">pw")
+    c = _login(port, "p")
+    out = []
+    for who, args in steps:
+        out.append((admin if who == "admin" else c).call(*args))
+    out.append(_log_fields(admin.call("ACL", "LOG")))
+    c.close()
+    admin.call("ACL", "DELUSER", "p")
+    admin.close()
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(
+    _PLAN_COMMANDS.map(lambda cmd: ("user", cmd)),
+    st.lists(_PLAN_RULES, min_size=1, max_size=3).map(
+        lambda rules: ("admin", ("ACL", "SETUSER", "p", *rules)))), min_size=1, max_size=14))
+def test_dispatch_allows_and_refuses_as_redis(acl_ports, steps):
+    same_on_both(acl_ports, _run_as_user, steps)
+
+
 @pytest.fixture(scope="module")
 def acl_ports(reference_server, vermilion_process_server):
     ports = [reference_server.port, vermilion_process_server.port]

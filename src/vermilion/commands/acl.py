@@ -25,7 +25,7 @@ try:
 except ImportError:
     from .. import _compiling as cython
 
-from ..engine.core import ClientCore
+from ..engine.core import AclPlan, ClientCore
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.keyspecs import key_access
@@ -81,10 +81,6 @@ _SCRIPT_REASONS = {
     rules.DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
 }
 
-_ALLOWED = "allowed"
-_GENERAL = "general"
-
-
 def _fixed_keys(cmd):
     """[(position, access)] when a command's keys sit at fixed positions whatever its
     arguments (GET, SET without options' effect on access, HSET, INCR ...): () for no
@@ -105,9 +101,7 @@ _GLOB_SPECIAL = frozenset("*?[\\")
 
 
 def _key_plan(selector, pos: int, need: int) -> tuple:
-    """(position, prefixes, matchers) for one key: `prefixes` (a tuple for
-    bytes.startswith) when every pattern granting `need` is ``literal*``, else None
-    and the compiled patterns are tried in turn."""
+    """One key of an AclPlan: (position, prefixes, matchers)."""
     granting = [(p, m) for (p, f), (m, _) in zip(selector.patterns, selector.matchers())
                 if f & need == need]
     if all(len(p) > 1 and p[-1] == "*" and not _GLOB_SPECIAL & set(p[:-1]) for p, _ in granting):
@@ -128,8 +122,9 @@ class Acl:
         self.default = rules.default_user(self.catalog)
         self.users: dict[str, rules.User] = {"default": self.default}
         self.log: list[LogEntry] = []        # newest first
-        # user -> {command: what gate() checks}; each dict keeps its identity (cleared
-        # in place when rules change) because clients hold their user's (acl_plans).
+        # user -> [its AclPlan of each command, at Command.acl_index, or None]; each
+        # list keeps its identity (cleared in place when rules change) because
+        # clients hold their user's (acl_plans).
         self.plans: dict = {}
 
     # -- configuration -------------------------------------------------------------------
@@ -196,13 +191,13 @@ class Acl:
         client.acl_restricted = user is not None and not user.unrestricted
         plans = self.plans.get(user)
         if plans is None:
-            plans = self.plans[user] = {}
+            plans = self.plans[user] = []
         client.acl_plans = plans
         client.update_gate()
 
     def forget_plans(self) -> None:
         for plans in self.plans.values():
-            plans.clear()
+            plans[:] = [None] * len(plans)
 
     def refresh_gates(self) -> None:
         self.forget_plans()
@@ -237,33 +232,38 @@ class Acl:
         return user.has_unrestricted_key_access(self.catalog, cmd, args,
                                                 lambda: key_access(cmd, args), need)
 
-    def _plan(self, client, cmd):
-        """What `gate` does for this user and command, decided once (until rules change).
+    def _plan(self, client, cmd) -> AclPlan:
+        """The AclPlan of this client's user for `cmd`, decided once (until rules change).
 
-        ALLOWED: nothing to check. A tuple ((position, matchers), ...): a one-selector
-        user, a command with fixed key positions and no channels -- each key must match
-        one of the patterns that grant what it needs (a list holding such a tuple: the
-        same, for the plain three-argument form only). _GENERAL: the full check.
+        Only a one-selector user without first-argument rules gets a plan that can
+        pass, for a command it may run that has no channels and does not block (a
+        blocking command's check is remembered for its wakeup): "allowed" when the
+        command has no keys or the user has allkeys, else key patterns when its
+        keys sit at fixed positions (SET: for the plain three-argument form only,
+        as its options change what it does to the key).
         """
         user = client.user
         plans = self.plans.get(user)
         if plans is None:
-            plans = self.plans[user] = {}
+            plans = self.plans[user] = []
         client.acl_plans = plans
-        plan = _GENERAL
+        plan = None
         if len(user.selectors) == 1 and not cmd.is_blocking and \
                 not channel_access(cmd, [b""] * 3):
             sel = user.root
             if sel.allows_command(self.catalog, cmd, []) and not sel.firstargs:
                 fixed = _fixed_keys(cmd)
                 if sel.allkeys or fixed == ():
-                    plan = _ALLOWED
+                    plan = AclPlan(allowed=True)
                 elif fixed is not None:
-                    plan = tuple(_key_plan(sel, pos, need) for pos, need in fixed)
+                    plan = AclPlan(keys=tuple(_key_plan(sel, pos, need) for pos, need in fixed))
                 elif cmd.fullname == "set":
-                    # SET key value: the key is only written (GET and friends: the full check).
-                    plan = [(_key_plan(sel, 1, 2),)]
-        plans[cmd] = plan
+                    plan = AclPlan(keys=(_key_plan(sel, 1, rules.WRITE),), nargs=3)
+        if plan is None:
+            plan = AclPlan()
+        if cmd.acl_index >= len(plans):
+            plans.extend([None] * (cmd.acl_index + 1 - len(plans)))
+        plans[cmd.acl_index] = plan
         return plan
 
     def _deny(self, client, cmd, args, result, pos):
@@ -377,6 +377,7 @@ class Acl:
 
     def drop_user_clients(self, user, current) -> None:
         """ACLFreeUserAndKillClients: connections of a deleted user are closed."""
+        self.plans.pop(user, None)
         for client in list(self.engine.clients.values()):
             if client.user is user:
                 client.user = self.default
@@ -470,37 +471,17 @@ class Acl:
         return True
 
 
-@cython.locals(client=ClientCore, args=list, key=bytes, pos="Py_ssize_t")
+@cython.locals(client=ClientCore, plan=AclPlan, plans=list)
 def gate(client, cmd, args):
     """The dispatch check of a GATE_ACL client (processCommand): None, or the refusal
-    to send. A function rather than a method of Acl, and the engine's users are only
-    looked at when the client's plan for `cmd` does not decide alone: this runs for
-    every command of a restricted user."""
-    plan = client.acl_plans.get(cmd)
+    to send. Engine.execute tries the client's plan for `cmd` itself and calls this
+    when there is none yet or it did not pass; the gatekeeper (MULTI, a busy server)
+    calls this directly."""
+    plans = client.acl_plans
+    plan = plans[cmd.acl_index] if cmd.acl_index < len(plans) else None
     if plan is None:
         plan = client.engine.acl._plan(client, cmd)
-    if plan is _ALLOWED:
-        return None
-    if type(plan) is list:
-        plan = plan[0] if len(args) == 3 else None
-    elif type(plan) is not tuple:
-        plan = None
-    if plan is not None:
-        # Fixed key positions are within every command's minimum arity (checked
-        # by tests/unit/test_acl_rules.py), so args[pos] exists.
-        for pos, prefixes, matchers in plan:
-            key = args[pos]
-            if prefixes is not None:
-                if key.startswith(prefixes):
-                    continue
-            else:
-                for match in matchers:
-                    if match(key):
-                        break
-                else:
-                    return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
-                continue
-            return client.engine.acl._deny(client, cmd, args, rules.DENIED_KEY, pos)
+    if plan.passes(args):
         return None
     acl = client.engine.acl
     if cmd.is_blocking:         # blocking commands always take this path

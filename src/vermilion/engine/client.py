@@ -37,7 +37,7 @@ class Client(ClientCore):
         self.user = engine.acl.default if engine.acl is not None else None
         self.acl_restricted = self.user is not None and not self.user.unrestricted
         self.acl_blocking_call = None          # (command, argv) of a checked blocking command
-        self.acl_plans: dict = {}              # the user's compiled checks (commands.acl)
+        self.acl_plans: list = []              # the user's AclPlans by Command.acl_index (commands.acl)
         self.gate = 0
         self.authenticated = True
         self.multi: list | None = None         # queued commands inside MULTI

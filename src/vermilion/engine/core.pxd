@@ -2,6 +2,7 @@
 # fields the per-request path reads become C struct members, read at a fixed
 # offset by compiled code that knows the type, and still ordinary attributes for
 # everyone else. `__dict__` keeps the subclasses' other attributes working.
+cimport cython
 
 cdef class CommandCore:
     cdef public object handler, fullname, subcommands
@@ -9,6 +10,7 @@ cdef class CommandCore:
     cdef public bint is_readonly, skip_slowlog, queued_in_multi
     cdef public long long calls, usec
     cdef public long long[:] histogram
+    cdef public Py_ssize_t acl_index
     cdef dict __dict__
 
 cdef class EngineCore:
@@ -31,5 +33,16 @@ cdef class ClientCore:
     cdef public object blocked, last_command, db, batch, pending, server, transport
     cdef public object parser, last_interaction_ms, multi, watching
     cdef public bint multi_error, dirty_cas, deny_blocking
-    cdef public dict acl_plans
+    cdef public list acl_plans
     cdef dict __dict__
+
+@cython.final
+cdef class AclPlan:
+    cdef public bint allowed, keyed
+    cdef public Py_ssize_t nargs, pos
+    cdef public bytes prefix
+    cdef public tuple keys
+
+    @cython.locals(key=bytes, prefix=bytes, pos="Py_ssize_t", n="Py_ssize_t", i="Py_ssize_t",
+                   k="const char *", p="const char *")
+    cpdef bint passes(self, list args) except -1

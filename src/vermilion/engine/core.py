@@ -4,13 +4,17 @@
 `Connection.data_received`, `Engine.execute` and `Engine.call` touch for every
 request live in ``__slots__`` (a fixed-offset read instead of a dictionary
 lookup); everything else about those objects stays in ordinary attributes.
+
+`AclPlan` is the one piece of logic here: the dispatch check of a restricted ACL
+user, which `Engine.execute` calls directly (a C call when compiled).
 """
 from __future__ import annotations
 
 
 class CommandCore:
     __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
-                 "skip_slowlog", "queued_in_multi", "calls", "usec", "histogram")
+                 "skip_slowlog", "queued_in_multi", "calls", "usec", "histogram",
+                 "acl_index")
 
 
 class ClientCore:
@@ -25,3 +29,68 @@ class EngineCore:
     __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
                  "slowlog_threshold", "blocking", "reply_barrier", "clock", "stats",
                  "config", "notify_flags", "latency_tracking", "acl_gate")
+
+
+class AclPlan:
+    """What one user's dispatch check does for one command, decided once per rule
+    change by commands/acl.py (`Acl._plan`).
+
+    `passes` answers True only when the user may run the command with these
+    arguments; False means "run the full check", which also finds the reason of a
+    refusal. So a plan can speed up a check but never decide a refusal.
+
+    An `allowed` plan passes whatever the arguments. A plan with `keys` lists, for
+    each fixed key position, the patterns that grant the access the command needs
+    there: (position, prefixes, matchers), `prefixes` a tuple of bytes when all of
+    them are ``literal*`` globs, else None and `matchers` (compiled globs) are
+    tried; `pos`/`prefix` hold the common case of one key and one prefix
+    (``~app:*``). `nargs`, when not 0, is the only argument count the plan covers
+    (SET key value). A plan with neither never passes.
+    """
+    __slots__ = ("allowed", "keyed", "nargs", "pos", "prefix", "keys")
+
+    def __init__(self, allowed: bool = False, keys: tuple | None = None, nargs: int = 0):
+        self.allowed = allowed
+        self.keyed = keys is not None
+        self.keys = keys or ()
+        self.nargs = nargs
+        self.pos = 0
+        self.prefix = None
+        if len(self.keys) == 1 and self.keys[0][1] is not None and len(self.keys[0][1]) == 1:
+            self.pos = self.keys[0][0]
+            self.prefix = self.keys[0][1][0]
+
+    def passes(self, args: list) -> bool:
+        if self.allowed:
+            return True
+        if not self.keyed or (self.nargs != 0 and len(args) != self.nargs):
+            return False
+        # Key positions are within the command's minimum arity (tests/unit/
+        # test_acl_rules.py), which dispatch has checked: args[pos] exists, and
+        # the client's arguments are bytes (the parser makes nothing else).
+        prefix = self.prefix
+        if prefix is not None:
+            key = args[self.pos]
+            n = len(prefix)
+            if len(key) < n:
+                return False
+            # Compiled, k and p are the buffers of the two bytes (core.pxd): a C
+            # loop over a few characters, cheaper than a call to bytes.startswith.
+            k = key
+            p = prefix
+            for i in range(n):
+                if k[i] != p[i]:
+                    return False
+            return True
+        for pos, prefixes, matchers in self.keys:
+            key = args[pos]
+            if prefixes is not None:
+                if not key.startswith(prefixes):
+                    return False
+            else:
+                for match in matchers:
+                    if match(key):
+                        break
+                else:
+                    return False
+        return True

@@ -1,6 +1,6 @@
 # Compiled layout of the engine (Cython pure-Python mode, see engine/core.pxd).
 cimport cython
-from vermilion.engine.core cimport ClientCore, CommandCore, EngineCore
+from vermilion.engine.core cimport AclPlan, ClientCore, CommandCore, EngineCore
 
 cdef long long FAST_US
 
@@ -14,7 +14,7 @@ cdef class Stats:
 
 @cython.final
 cdef class Engine(EngineCore):
-    @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int)
+    @cython.locals(cmd=CommandCore, sub=CommandCore, arity=int, plan=AclPlan, plans=list)
     @cython.final
     cpdef execute(self, ClientCore client, list args)
 

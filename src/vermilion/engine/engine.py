@@ -263,7 +263,12 @@ class Engine(EngineCore):
         if client.gate or self.busy:
             if client.gate == 16 and not self.busy:
                 # Only ACL restricts this client: its check is the only gate hook that
-                # applies (docs/architecture.md, ACL).
+                # applies (docs/architecture.md, ACL). The user's plan for the command
+                # lets it run, or the full check decides (commands/acl.py).
+                plans = client.acl_plans
+                plan = plans[cmd.acl_index] if cmd.acl_index < len(plans) else None
+                if plan is not None and plan.passes(args):
+                    return self.call(client, cmd, args)
                 refusal = self.acl_gate(client, cmd, args)
             elif self.busy == BUSY_MAXMEMORY and not client.gate:
                 # Only maxmemory is set: the other gate hooks each wait for a busy or a

@@ -11,6 +11,7 @@ under a container declared with ``container("config", ...)``.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 from .argsyntax import parse as parse_arguments
@@ -95,6 +96,10 @@ def numkeys_keys(count_at: int, store_at: int = 0) -> Callable:
     return getkeys
 
 
+# Command.acl_index: where a user's AclPlan for the command sits in its list (commands/acl.py).
+_ACL_INDEX = itertools.count()
+
+
 class Command(CommandCore):
     """One row of the command table (a command or a subcommand).
 
@@ -114,6 +119,7 @@ class Command(CommandCore):
     def __init__(self, name, handler, arity, flags, keys, acl, group, since, summary,
                  complexity, tips, getkeys, args="", parent=None, doc_flags="",
                  deprecated_since="", replaced_by=""):
+        self.acl_index = next(_ACL_INDEX)
         self.name = name
         self.parent = parent
         self.fullname = f"{parent.name}|{name}" if parent else name
