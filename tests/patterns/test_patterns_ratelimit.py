@@ -55,11 +55,18 @@ def test_weighted_cost(r, uid, strategy):
 
 
 def test_sliding_log_has_no_window_edge_burst(r, uid):
-    rl = RateLimiter(r, uid, limit=3, window=0.4, strategy="sliding_log")
-    assert all(rl.hit("k") for _ in range(3))
-    time.sleep(0.2)
-    assert not rl.hit("k")  # half a window later the three still count
-    assert r.zcard(rl.key("k")) == 3
+    for attempt in range(20):
+        rl = RateLimiter(r, uid, limit=3, window=0.4, strategy="sliding_log")
+        first_sent = time.monotonic()
+        assert all(rl.hit(f"k{attempt}") for _ in range(3))
+        time.sleep(0.2)
+        refused = not rl.hit(f"k{attempt}")
+        if time.monotonic() - first_sent >= 0.4:
+            continue            # stalled past the window: the answer proves nothing
+        assert refused          # within the window the three still count
+        assert r.zcard(rl.key(f"k{attempt}")) == 3
+        return
+    raise AssertionError("the machine never answered within the window")
 
 
 def test_gcra_refills_one_interval_at_a_time(r, uid):

@@ -208,6 +208,23 @@ def test_allkeys_lru_keeps_the_hot_set(engine):
     assert hot_alive > 0.9 and cold_alive < 0.5, (hot_alive, cold_alive)
 
 
+def test_allkeys_lru_evicts_keys_written_before_tracking_first(engine):
+    """Keys stored before an LRU policy was set have no access record: they count as
+    idle since tracking started, so they go before the keys written since (the sampler
+    tells a stale pick from a live one by that record, and must not drop these)."""
+    c = Client(engine)
+    _fill(engine, c, 2000, prefix="old")
+    engine.clock.advance(1000)
+    _limit(engine, c, "allkeys-lru")
+    for i in range(6000):
+        run(engine, c, "SET", "new%d" % i, "v" * 100)
+        engine.clock.advance(1)
+    db = engine.dbs[0]
+    assert engine.stats.evicted_keys > 2000
+    assert sum(1 for i in range(2000) if b"old%d" % i in db.data) < 200
+    assert total(engine) <= MB * 1.1
+
+
 def test_allkeys_lfu_keeps_frequently_read_keys(engine):
     c = Client(engine)
     _limit(engine, c, "allkeys-lfu")

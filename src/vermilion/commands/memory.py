@@ -25,11 +25,11 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
-from ..engine.core import ClientCore, EngineCore
+from ..engine.core import ClientCore, CommandCore, EngineCore
 from ..engine.keyspace import Database
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
-from ..engine.memory import (CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR,
+from ..engine.memory import (CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor,
                               UNMEASURED_MAX, usage)
 from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
@@ -105,6 +105,7 @@ def _script_denyoom(engine, cmd, args) -> bool:
     return "allow-oom" not in flags and "no-writes" not in flags
 
 
+@cython.locals(client=ClientCore, cmd=CommandCore, engine=EngineCore, evictor=Evictor)
 def oom_gate(client, cmd, args):
     engine = client.engine
     if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
@@ -128,10 +129,16 @@ def oom_gate(client, cmd, args):
         # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
         engine.oom_state = False
         return None
-    out_of_memory = engine.memory.evictor.perform() == EVICT_FAIL
+    out_of_memory = evictor.perform() == EVICT_FAIL
     engine.oom_state = out_of_memory
     if not out_of_memory:
         return None
+    return _oom_refusal(client, cmd, args)
+
+
+def _oom_refusal(client, cmd, args):
+    """Over maxmemory with nothing to free: -OOM for what Redis refuses, None otherwise."""
+    engine = client.engine
     name = cmd.name
     reject = cmd.denyoom
     if name == "exec":
@@ -166,6 +173,7 @@ def _apply(engine, changed=None) -> None:
 def _setup(engine) -> None:
     _wrap_collection_writes()
     engine.add_gate_hook(oom_gate, first=True)
+    engine.memory_gate = oom_gate
     engine.config.listeners.append(lambda changed=None, e=engine: _apply(e, changed))
     engine.add_cron_task(engine.memory.evictor.cron)
     _apply(engine)

@@ -177,6 +177,9 @@ class Engine(EngineCore):
         self.requirepass = None
         self.acl = None
         self.acl_gate: Callable | None = None
+        # `memory_gate(client, cmd, args)`: the OOM check (commands/memory.py), called
+        # directly while maxmemory is the only reason to gate commands.
+        self.memory_gate: Callable | None = None
         self.apply_config()
         config.listeners.append(self.apply_config)
         for setup in EXTENSIONS:
@@ -246,6 +249,10 @@ class Engine(EngineCore):
                 # Only ACL restricts this client: its check is the only gate hook that
                 # applies (docs/architecture.md, ACL).
                 refusal = self.acl_gate(client, cmd, args)
+            elif self.busy == BUSY_MAXMEMORY and not client.gate:
+                # Only maxmemory is set: the other gate hooks each wait for a busy or a
+                # client gate bit, so the OOM check is the only one that applies.
+                refusal = self.memory_gate(client, cmd, args)
             else:
                 refusal = self.gatekeeper(client, cmd, args)
             if refusal is not None:

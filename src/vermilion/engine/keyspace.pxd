@@ -24,3 +24,6 @@ cdef class Database:
     cpdef set(self, key, value, keep_ttl=*)
     @cython.final
     cpdef add(self, key, value)
+
+@cython.locals(db=Database, total="long long")
+cpdef long long total_mem(list dbs)

@@ -642,6 +642,15 @@ class Database:
         return None
 
 
+def total_mem(dbs: list) -> int:
+    """The bytes counted over `dbs` (what Memory.ledger_total adds up before every write
+    while maxmemory is set: compiled, a loop over C fields)."""
+    total = 0
+    for db in dbs:
+        total += db.mem
+    return total
+
+
 def _lfu_log_incr(counter: int, log_factor: int) -> int:
     """Redis's LFULogIncr: a logarithmic, probabilistic 8-bit counter."""
     if counter == 255:

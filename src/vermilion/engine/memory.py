@@ -41,8 +41,9 @@ output buffers and the AOF buffer (``mem_not_counted_for_evict``), as in
 Redis 7.0: a tiny ``maxmemory`` is exceeded by an empty server, a limit of a
 few megabytes bounds the dataset about as Redis's does. Client buffers change
 between commands without passing through the ledger, so their total is taken
-again at most every 10 ms (and by INFO, MEMORY and the cron): walking every
-client before each write would cost more than the write.
+again when a client came or went, else once 10 ms and REFRESH_CHECKS checks went
+by (and by INFO, MEMORY and the cron): walking every client before each write
+would cost more than the write.
 
 Eviction
 --------
@@ -68,13 +69,14 @@ import os
 import resource
 import time
 from itertools import islice, repeat
-from operator import attrgetter, itemgetter
-from random import randrange, sample as sample_from
+from operator import itemgetter
+from random import random as _random, sample as sample_from
 from sys import getsizeof
 
 from .lazyfree import LazyFree
 
 log = logging.getLogger("vermilion")
+_monotonic_ns = time.monotonic_ns
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -129,7 +131,8 @@ def bytearray_size(n: int) -> int:
     return BYTEARRAY_OBJ + n + (n >> 3)
 
 
-REFRESH_NS = 10_000_000  # how old the client totals the eviction check uses may be
+REFRESH_NS = 10_000_000  # how old the client totals the eviction check uses may be ...
+REFRESH_CHECKS = 16     # ... once this many checks went by since the clock was last read
 UNMEASURED_MAX = 16384  # written collections queued before they are measured anyway (~1.5 MB)
 SAMPLES = 8     # elements sampled for a collection's unit size (half from each end)
 
@@ -294,7 +297,6 @@ def key_size(key: bytes) -> int:
     return ((len(key) + 48) & -16) + KEY_SLOT
 
 
-_MEM = attrgetter("mem")
 _RANK = itemgetter(0)
 
 
@@ -320,11 +322,17 @@ class Memory:
         self.clients = 0            # normal clients' bytes at the last refresh
         self.scripts = 0            # cached script and function bodies at the last refresh
         self.refreshed_tick = -1
+        self.checks = 0                 # counted() calls left before the clock is read
+        self.client_map = engine.clients    # made once with the engine, never replaced
+        self.client_count = -1              # len(client_map) at the last refresh
         self.unmeasured: set = set()    # (db index, key) of collections written since measured
         self.argv_client = None         # the client whose command is being checked, and
         self.argv_bytes = 0             # the bytes of its arguments (client eviction)
         self.evictor = Evictor(engine, self)
         self.lazyfree = LazyFree(engine)
+        from .keyspace import total_mem     # keyspace imports this module: bound here
+        self.total_mem = total_mem
+        self.dbs = engine.dbs               # made once with the engine, never replaced
 
     def measure_pending(self) -> None:
         """Measure the collections written since they were last measured."""
@@ -339,24 +347,34 @@ class Memory:
         """Bytes counted for the data: every database's ``mem``."""
         if self.unmeasured:
             self.measure_pending()
-        return sum(map(_MEM, self.engine.dbs))
+        return self.total_mem(self.engine.dbs)
 
     def refresh(self) -> None:
         """Take the client and script totals again (they change outside the ledger), and
         evict clients when they are over maxmemory-clients."""
+        self.client_count = len(self.client_map)
         self.clients = self.clients_bytes()
         self.scripts = self.scripts_bytes()[1]
-        self.refreshed_tick = time.monotonic_ns() // REFRESH_NS
+        self.refreshed_tick = _monotonic_ns() // REFRESH_NS
         limit = self.evictor.clients_limit
         if limit and self.clients >= limit:
             self.evictor.evict_clients(limit)
 
     def counted(self) -> int:
         """What is compared with maxmemory: used_memory less the replica and AOF buffers.
-        Client totals are at most 10 ms old."""
-        if time.monotonic_ns() // REFRESH_NS != self.refreshed_tick:
-            self.refresh()
-        return self.startup + self.ledger_total() + self.clients + self.scripts
+        Client totals are at most 10 ms and REFRESH_CHECKS calls old, or one cron tick."""
+        # The clock is read every REFRESH_CHECKS calls only (a clock read costs about
+        # as much as the rest of this check), and when a client came or went; the cron
+        # refreshes too.
+        self.checks -= 1
+        if self.checks <= 0 or len(self.client_map) != self.client_count:
+            self.checks = REFRESH_CHECKS
+            if len(self.client_map) != self.client_count or \
+                    _monotonic_ns() // REFRESH_NS != self.refreshed_tick:
+                self.refresh()
+        if self.unmeasured:
+            self.measure_pending()
+        return self.startup + self.total_mem(self.dbs) + self.clients + self.scripts
 
     def not_counted(self) -> int:
         """mem_not_counted_for_evict: replica output buffers and the AOF buffer."""
@@ -449,7 +467,8 @@ OOM_ERROR = b"OOM command not allowed when used memory > 'maxmemory'."
 EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
 POOL_SIZE = 16
 MAX_BATCH = 64          # victims chosen per sampling round
-MAX_SLACK = 64 * 1024   # how far under maxmemory a round frees, at most
+SLACK_SHIFT = 10        # a round frees down to maxmemory less 1/1024 of it ...
+MAX_SLACK = 64 * 1024   # ... and at most this far under maxmemory
 LFU_MAX = 255
 _POLICY_ALLKEYS = frozenset(("allkeys-lru", "allkeys-lfu", "allkeys-random"))
 
@@ -463,11 +482,12 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
-def _random_keys(db, count: int) -> list:
+def _random_keys(db, count: int, live: bool = True) -> list:
     """About `count` random live keys of `db`, drawn and filtered in C: a systematic
     sample of its key list (a random start and a random stride, so every key has the same
     chance and the picks spread over all insertion times), with as many more picks as the
-    list has stale entries, which are dropped (not at all when it has none)."""
+    list has stale entries, which are dropped (not at all when it has none; not at all
+    either when not `live`: the caller then tells stale entries apart)."""
     sample = db.sample
     data = db.data
     n = len(sample)
@@ -476,11 +496,11 @@ def _random_keys(db, count: int) -> list:
     picks = count * n // len(data) + 1
     step = n // picks
     if step > 1:
-        step += randrange(step)
-        chosen = sample[randrange(step)::step]
+        step += int(_random() * step)
+        chosen = sample[int(_random() * step)::step]
     else:
         chosen = sample_from(sample, min(picks, n))
-    return list(filter(data.__contains__, chosen)) if n > len(data) else chosen
+    return list(filter(data.__contains__, chosen)) if live and n > len(data) else chosen
 
 
 class Evictor:
@@ -545,29 +565,22 @@ class Evictor:
             return EVICT_FAIL
         perf_counter = time.perf_counter
         deadline = perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
-        target = limit - min(limit >> 10, MAX_SLACK)
+        target = limit - min(limit >> SLACK_SHIFT, MAX_SLACK)
         allkeys = self.allkeys
-        evict = self.evict
         fruitless = 0
         while used > target:
             active = [db for db in self.engine.dbs if (db.data if allkeys else db.expires)]
             if not active:
                 break
-            freed_any = False
-            for db, key in self.select_batch(active, used - target):
-                before = db.mem
-                if evict(db, key):
-                    freed_any = True
-                    used -= before - db.mem
-                    if used <= target:
-                        break
-            if not freed_any:
+            freed = self.evict_round(active, used - target)
+            if not freed:
                 # Only stale candidates (keys gone since they were pooled): sample again.
                 fruitless += 1
                 if fruitless == 3:
                     break
                 continue
             fruitless = 0
+            used -= freed
             if used > limit and perf_counter() > deadline:
                 self.running = True
                 return EVICT_RUNNING
@@ -632,13 +645,16 @@ class Evictor:
 
     # -- choosing victims ---------------------------------------------------------------------
 
-    def select_batch(self, active: list, to_free: int):
-        """(db, key) pairs to evict, best victims first, enough to free about `to_free`
-        bytes; stale picks (gone, or without a TTL for volatile policies) are skipped by
-        ``evict``. Sampling is Redis's, done for the whole batch at once:
-        ``maxmemory-samples`` random keys per victim wanted from each database, scored,
-        merged with the candidates left in the pool by the previous round; the pool keeps
-        the POOL_SIZE best candidates not evicted."""
+    def evict_round(self, active: list, to_free: int) -> int:
+        """Evict the best victims of one sampling round, until about `to_free` bytes are
+        freed; returns the bytes freed (0: every candidate was stale).
+
+        Sampling is Redis's, done for the whole round at once: ``maxmemory-samples``
+        random keys per victim wanted from each database, scored, merged with the
+        candidates the previous round left in the pool, best first; victims are taken
+        from the front of the pool (a key gone since it was pooled, or sampled twice and
+        already evicted, is skipped), and the pool keeps the POOL_SIZE best candidates
+        not evicted."""
         keys = 0
         mem = 0
         for db in active:
@@ -648,24 +664,74 @@ class Evictor:
         if self.policy.endswith("random"):
             # Redis visits the databases in turn, one random key each time.
             n = len(active)
-            out = []
+            freed = 0
             for i in range(want):
                 db = active[(self.next_db + i) % n]
                 picked = db.sample_keys(1) if self.allkeys else db.sample_volatile_keys(1)
                 if picked:
-                    out.append((db, picked[0]))
+                    freed += self.evict_keys(db, picked)
+                    if freed >= to_free:
+                        break
             self.next_db += want
-            return out
-        return self._ranked(active, want * self.engine.config["maxmemory-samples"], want)
+            return freed
+        pool = self._ranked(active, want * self.engine.config["maxmemory-samples"], want)
+        dbs = self.engine.dbs
+        allkeys = self.allkeys
+        freed = evicted = 0
+        pos = 0
+        end = len(pool)
+        victims: list = []
+        index = -1
+        db = None
+        while pos < end:
+            entry = pool[pos]
+            pos += 1
+            if entry[1] != index:
+                if victims:
+                    freed += self.evict_keys(db, victims)
+                    victims = []
+                    if freed >= to_free:
+                        pos -= 1
+                        break
+                index = entry[1]
+                db = dbs[index]
+            key = entry[2]
+            if key in (db.data if allkeys else db.expires) and key not in victims:
+                victims.append(key)
+                evicted += 1
+                if evicted == want:
+                    break
+        if victims:
+            freed += self.evict_keys(db, victims)
+        del pool[:pos]
+        del pool[POOL_SIZE:]
+        return freed
 
     def _ranked(self, active: list, samples: int, want: int) -> list:
-        """Candidates ranked so the best victim comes first: for LRU the last access
-        time, for LFU the decayed counter, for volatile-ttl the deadline (smaller is a
-        better victim in each case, so ranks from different databases compare)."""
+        """The pool with the new candidates merged in, best victim first: for LRU the
+        last access time, for LFU the decayed counter, for volatile-ttl the deadline
+        (smaller is a better victim in each case, so ranks from different databases
+        compare)."""
         policy = self.policy
         pool = self.pool
         for db in active:
             index = db.index
+            if policy == "allkeys-lru" and db.sample is not None and len(db.sample) > 1 \
+                    and samples > 1 and len(db.sample) <= 2 * len(db.data):
+                # A key's access record goes with it, so a sampled key with a record is
+                # live: one lookup ranks it; only one without a record (stale, or written
+                # before tracking started) is looked up in the data too.
+                get = db.access.get
+                data = db.data
+                since = db.track_since_ms
+                for key in _random_keys(db, samples, False):
+                    rank = get(key)
+                    if rank is None:
+                        if key not in data:
+                            continue
+                        rank = since
+                    pool.append((rank, index, key))
+                continue
             if not self.allkeys:
                 keys = db.sample_volatile_keys(samples)
             elif db.sample is not None and len(db.sample) > 1 and samples > 1:
@@ -686,39 +752,38 @@ class Evictor:
                 ranks = map(db.expires.get, keys, repeat(0))
             pool.extend(zip(ranks, repeat(index), keys))
         pool.sort(key=_RANK)
-        # The best `want` distinct candidates still eligible (a key may have been sampled
-        # twice, or be gone since it was pooled); the next best stay in the pool.
-        dbs = self.engine.dbs
+        return pool
+
+    def evict_keys(self, db, keys: list) -> int:
+        """Delete `keys` of `db` as evictions: counted, propagated as DEL, notified, hooks
+        told; returns the bytes freed. Keys already gone (or, for a volatile policy,
+        without a TTL) are skipped."""
+        engine = self.engine
+        before = db.mem
         allkeys = self.allkeys
-        out = []
-        taken = set()
-        pos = 0
-        end = len(pool)
-        while pos < end and len(out) < want:
-            _, index, key = pool[pos]
-            pos += 1
-            db = dbs[index]
-            if (index, key) in taken or key not in (db.data if allkeys else db.expires):
+        delete = db.delete
+        sinks = engine.sinks
+        notify = engine.notify_flags
+        hooks = self.hooks
+        count = 0
+        for key in keys:
+            if not allkeys and key not in db.expires:
                 continue
-            taken.add((index, key))
-            out.append((db, key))
-        del pool[:pos]
-        del pool[POOL_SIZE:]
-        return out
+            if not delete(key):
+                continue
+            count += 1
+            if sinks:
+                engine.propagate(db.index, ((b"DEL", key),))
+            if notify:
+                engine.notify(db, "e", b"evicted", key)
+            for hook in hooks:
+                hook(db, key)
+        engine.stats.evicted_keys += count
+        return before - db.mem
 
     def evict(self, db, key: bytes) -> bool:
-        """Delete `key` as an eviction: counted, propagated as DEL, notified, hooks told.
-        False (nothing done) when the key is gone or, for a volatile policy, has no TTL."""
-        engine = self.engine
-        if not self.allkeys and key not in db.expires:
-            return False
-        if not db.delete(key):
-            return False
-        engine.stats.evicted_keys += 1
-        if engine.sinks:
-            engine.propagate(db.index, ((b"DEL", key),))
-        if engine.notify_flags:
-            engine.notify(db, "e", b"evicted", key)
-        for hook in self.hooks:
-            hook(db, key)
-        return True
+        """Delete `key` as an eviction (see evict_keys). False (nothing done) when the key
+        is gone or, for a volatile policy, has no TTL."""
+        before = self.engine.stats.evicted_keys
+        self.evict_keys(db, [key])
+        return self.engine.stats.evicted_keys != before

@@ -267,6 +267,9 @@ class WorkerBase(StreamCore):
         # ID) is under way: the entries whose handler call ended meanwhile. The read
         # may have been answered just before their ack and must not hand them out again.
         self._settled: set[str] | None = None
+        # Deleted pending entries already counted: the pending read and an XAUTOCLAIM
+        # sweep (or a heartbeat's XCLAIM, which drops them silently) can meet the same one.
+        self._deleted_seen: dict[str, None] = {}
         self._retry_heap: list[RetryItem] = []
         self._retry_ids: set[str] = set()
         self._claim_cursor = "0-0"
@@ -327,6 +330,16 @@ class WorkerBase(StreamCore):
         if not ids:
             return 0
         return (yield call("xack", self.stream, self.group, *ids))
+
+    def _count_deleted(self, ids: Iterable[str]) -> None:
+        """Count each deleted pending entry once, however many paths report it."""
+        seen = self._deleted_seen
+        fresh = [i for i in ids if i not in seen]
+        for entry_id in fresh:
+            seen[entry_id] = None
+        while len(seen) > 4096:             # bounded: only recent reports can repeat
+            del seen[next(iter(seen))]
+        self._observe("deleted", len(fresh))
 
     def _observe(self, name: str, n: int = 1) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + n)

@@ -217,7 +217,7 @@ class StreamWorker(WorkerBase):
         entries, deleted, self._claim_cursor = self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
         with self._mutex:
-            self._observe("deleted", len(deleted))
+            self._count_deleted(deleted)
             self._observe("reclaimed", len(entries))
         # A sweep cut short by our capacity continues as soon as slots free up.
         self._next_claim = time.monotonic() + (
@@ -331,7 +331,8 @@ class StreamWorker(WorkerBase):
                 verdict = self._verdict(entry)
                 if verdict == "ack":
                     self._x(self._ack(entry.id))
-                    self._count("deleted")
+                    with self._mutex:
+                        self._count_deleted([entry.id])
                 elif verdict == "dead":
                     self._bury(entry, self._giving_up(entry))
                 else:

@@ -191,7 +191,7 @@ class StreamWorker(WorkerBase):
         self._reading_pending()
         entries, deleted, self._claim_cursor = await self._x(
             self._reclaim(ms(self.claim_idle), self._claim_cursor, limit))
-        self._observe("deleted", len(deleted))
+        self._count_deleted(deleted)
         self._observe("reclaimed", len(entries))
         self._next_claim = time.monotonic() + (
             self.claim_interval if self._claim_cursor == "0-0" else 0.0)
@@ -281,7 +281,7 @@ class StreamWorker(WorkerBase):
                 verdict = self._verdict(entry)
                 if verdict == "ack":
                     await self._x(self._ack(entry.id))
-                    self._observe("deleted")
+                    self._count_deleted([entry.id])
                 elif verdict == "dead":
                     await self._bury(entry, self._giving_up(entry))
                 else:
