@@ -114,6 +114,7 @@ def _push(client, args, left: bool, event: bytes):
 @command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def lpush(client, args):
     if len(args) == 3:
         db = client.db
@@ -134,6 +135,7 @@ def lpush(client, args):
 @command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def rpush(client, args):
     if len(args) == 3:
         db = client.db

@@ -26,6 +26,7 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from ..engine.core import ClientCore, CommandCore, EngineCore
+from ..engine.keyspace import Database
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
 from ..engine.memory import (CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor,
@@ -49,12 +50,18 @@ def _observing(handler, cmd):
     first = cmd.first_key
     key_indexes = cmd.key_indexes
 
+    # Compiled, client/engine/db are typed (memory.pxd): this runs after every
+    # collection write, so its field reads are C reads, not attribute lookups.
+    @cython.locals(client=ClientCore, engine=EngineCore, db=Database, pending=set)
     def run(client, args):
         try:
             return handler(client, args)
         finally:
-            pending = client.engine.memory.unmeasured
-            index = client.db.index
+            engine = client.engine
+            memory = engine.memory
+            pending = memory.unmeasured
+            db = client.db
+            index = db.index
             if fixed:
                 if len(args) > first:
                     pending.add((index, args[first]))
@@ -62,7 +69,7 @@ def _observing(handler, cmd):
                 for i in key_indexes(args):
                     pending.add((index, args[i]))
             if len(pending) > UNMEASURED_MAX:
-                client.engine.memory.measure_pending()
+                memory.measure_pending()
     run.__name__ = getattr(handler, "__name__", "handler")
     run.__doc__ = handler.__doc__
     run.__wrapped__ = handler

@@ -13,17 +13,29 @@ cdef class CommandCore:
     cdef public Py_ssize_t acl_index
     cdef dict __dict__
 
+cdef class Stats:
+    cdef public long long total_commands, total_connections, rejected_connections
+    cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses
+    cdef public long long net_input_bytes, net_output_bytes, error_replies
+    cdef public long long unexpected_error_replies, pubsub_messages, evicted_clients
+    cdef public dict error_codes
+    cdef public object start_time, ops_samples
+
 cdef class EngineCore:
     cdef public dict lookup
     cdef public long busy
     cdef public long long dirty
     cdef public bint reading
-    cdef public object effects, sinks, blocking, reply_barrier, clock, stats, config
+    cdef public object effects, sinks, blocking, reply_barrier, clock, config
+    cdef public Stats stats
     cdef public long long slowlog_threshold
     cdef public long notify_flags
     cdef public bint latency_tracking
     cdef public object acl_gate
     cdef dict __dict__
+
+    # A C method (compiled callers only: Database.get), so no override check.
+    cdef keyspace_miss(self, db, key)
 
 cdef class ClientCore:
     cdef public long gate

@@ -1,16 +1,12 @@
 # Compiled layout of the engine (Cython pure-Python mode, see engine/core.pxd).
 cimport cython
-from vermilion.engine.core cimport AclPlan, ClientCore, CommandCore, EngineCore
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from vermilion.engine.core cimport AclPlan, ClientCore, CommandCore, EngineCore, Stats
 
 cdef long long FAST_US
 
-cdef class Stats:
-    cdef public long long total_commands, total_connections, rejected_connections
-    cdef public long long expired_keys, evicted_keys, keyspace_hits, keyspace_misses
-    cdef public long long net_input_bytes, net_output_bytes, error_replies
-    cdef public long long unexpected_error_replies, pubsub_messages, evicted_clients
-    cdef public dict error_codes
-    cdef public object start_time, ops_samples
+@cython.locals(ts=timespec)
+cpdef long long monotonic_ns() noexcept
 
 @cython.final
 cdef class Engine(EngineCore):

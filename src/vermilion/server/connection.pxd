@@ -1,7 +1,8 @@
 # Compiled layout of Connection (Cython pure-Python mode, see engine/core.pxd).
 cimport cython
 from vermilion.engine.client cimport Client
-from vermilion.engine.engine cimport Engine, Stats
+from vermilion.engine.core cimport Stats
+from vermilion.engine.engine cimport Engine
 from vermilion.server.server cimport Server
 
 @cython.final
