@@ -667,3 +667,18 @@ def test_repl_diskless_load_decides_where_the_rdb_goes(plain_redis_primary, tmp_
         replica.close()
         server.kill()
         primary.close()
+
+
+def test_bind_source_addr_is_the_address_the_master_sees():
+    # As a Redis replica with the same setting: the master lists it from 127.0.0.2 (which
+    # Redis's protected mode does not count as loopback).
+    proc = RedisProcess(require_reference(), "--protected-mode", "no")
+    primary = redis.Redis(port=proc.port)
+    try:
+        with synced_replica(proc.port, config={"bind-source-addr": "127.0.0.2"}):
+            wait_for(lambda: primary.info("replication").get("connected_slaves") == 1,
+                     "the replica")
+            assert primary.info("replication")["slave0"]["ip"] == "127.0.0.2"
+    finally:
+        primary.close()
+        proc.stop()

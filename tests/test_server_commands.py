@@ -579,6 +579,15 @@ def _oom_score_sequence(port, pid):
         out.append(c.call("CONFIG", "SET", "oom-score-adj", "no"))
         out.append(score())     # back to 22
         out += [c.call("CONFIG", "GET", "oom-score-adj"), c.call("CONFIG", "GET", "oom-score-adj-values")]
+        # A replica takes the second class, and a master again the first.
+        out.append(c.call("CONFIG", "SET", "oom-score-adj-values", "15 20 30"))
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "yes"))
+        out.append(c.call("REPLICAOF", "localhost", "1"))
+        out.append(score())     # 22 + 20
+        out.append(c.call("REPLICAOF", "NO", "ONE"))
+        out.append(score())     # 22 + 15
+        out.append(c.call("CONFIG", "SET", "oom-score-adj", "no"))
+        out.append(score())
         return out
     finally:
         c.close()

@@ -20,13 +20,17 @@ _PATH = "/proc/self/oom_score_adj"
 
 _config = None
 _base: int | None = None        # the value before the server changed it (None: unchanged)
+_role_class = CLASS_SERVER      # the server's class now: a replica is killed before a master
 
 
-def apply(process_class: int = CLASS_SERVER) -> bool:
-    """Write this process's score for its class; False (logged) if it cannot be written."""
+def apply(process_class: int | None = None) -> bool:
+    """Write this process's score for its class (default: the server's role now); False
+    (logged) if it cannot be written."""
     global _base
     if _config is None:
         return True
+    if process_class is None:
+        process_class = _role_class
     mode = _config["oom-score-adj"]
     try:
         if mode != "no":
@@ -56,9 +60,15 @@ def _changed(changed: set) -> None:
                              "Failed to set current oom_score_adj. Check server logs.")
 
 
+def set_replica(is_replica: bool) -> None:
+    """REPLICAOF host port / NO ONE: the server moves to the replica's class or back."""
+    global _role_class
+    _role_class = CLASS_REPLICA if is_replica else CLASS_SERVER
+    apply()
+
+
 def install(config) -> None:
-    """The standalone server: adjust now and whenever the directives change. (Replication's
-    class is never used yet: this server is always a master.)"""
+    """The standalone server: adjust now and whenever the directives change."""
     global _config
     _config = config
     config.listeners.append(_changed)

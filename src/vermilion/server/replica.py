@@ -38,6 +38,7 @@ from ..engine.client import Client
 from ..engine.engine import BUSY_PAUSED, BUSY_REPLICA
 from ..engine.replies import POSTPONED, ErrorReply
 from ..persistence.aof import encode_command
+from . import oom_score
 from .parser import ProtocolError, RequestParser
 
 log = logging.getLogger("vermilion")
@@ -201,8 +202,11 @@ class MasterLink:
         timeout = config["repl-timeout"]
         self.state = "connecting"
         log.log(NOTICE, "Connecting to MASTER %s:%d", self.host, self.port)
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=MAX_LINE), timeout)
+        # bind-source-addr: the address the master sees us connect from.
+        source = config["bind-source-addr"]
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            self.host, self.port, limit=MAX_LINE,
+            local_addr=(source, 0) if source else None), timeout)
         self.writer = writer
         self.last_io = time.time()
         log.log(NOTICE, "MASTER <-> REPLICA sync started")
@@ -602,6 +606,7 @@ class ReplicaRole:
             self.has_cached = True
             self.stream_db = max(self.state.selected_db, 0)
         self.state.role = "slave"
+        oom_score.set_replica(True)
         link = MasterLink(self, host, port)
         engine.master_link = link
         engine.config.values["replicaof"] = f"{host} {port}"
@@ -625,6 +630,7 @@ class ReplicaRole:
         self.update_busy()
         state = self.state
         state.role = "master"
+        oom_score.set_replica(False)
         state.shift_replid()
         state.selected_db = -1
         self.has_cached = False
