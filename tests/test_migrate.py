@@ -182,6 +182,10 @@ def test_migrate_argument_errors(pair):
     pair.check("EXISTS", "k")
     pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b")
     pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "key", "0", "5", "COPY")
+    # A password reading KEYS is not the KEYS option.
+    pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "AUTH", "KEYS", "KEYS", "rw")
+    pair.check("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "AUTH2", "KEYS", "KEYS",
+               "KEYS", "a")
     # Name, arity, flags, legacy key range, categories and tips (the key specs of
     # COMMAND INFO are approximated for every command: docs/compatibility.md).
     ref, ver = pair.both("COMMAND", "INFO", "MIGRATE", "RESTORE-ASKING")

@@ -179,11 +179,15 @@ def _setup(engine) -> None:
 
 
 def _migrate_keys(args: list) -> list[int]:
-    # migrateGetKeys: argv[3], or every argument after KEYS when argv[3] is empty.
+    # migrateGetKeys: argv[3], or every argument after KEYS when argv[3] is empty. AUTH's
+    # password and AUTH2's user and password are skipped: a password may read "KEYS".
     if len(args) > 6 and not args[3]:
-        for i in range(6, len(args)):
-            if args[i].lower() == b"keys":
+        i = 6
+        while i < len(args):
+            option = args[i].lower()
+            if option == b"keys":
                 return list(range(i + 1, len(args)))
+            i += 2 if option == b"auth" else 3 if option == b"auth2" else 1
     return [3]
 
 
