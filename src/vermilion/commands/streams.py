@@ -54,7 +54,7 @@ from ..engine.keyspace import Database
 
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
-from ..engine.table import COMMANDS, command, container
+from ..engine.table import command, container
 from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
