@@ -16,7 +16,7 @@ from ..engine.keyspace import Database
 
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import NO_REPLY, OK
-from ..engine.table import COMMANDS, command
+from ..engine.table import command
 from ..types.collections import Hash, random_distinct
 from ..types import longdouble
 from ._collection import remove_members

@@ -21,7 +21,7 @@ from ..engine.errors import (
 )
 from ..engine.keyspace import TRACK_LFU, TRACK_LRU
 from ..engine.replies import OK, Status
-from ..engine.table import COMMANDS, command, container
+from ..engine.table import command, container
 from ..types.glob import compile_glob, matches_everything
 from ._args import parse_int
 from ._help import help_reply

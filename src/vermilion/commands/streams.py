@@ -49,12 +49,13 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
+from ..engine.clock import Clock
 from ..engine.core import ClientCore, EngineCore
 from ..engine.keyspace import Database
 
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
-from ..engine.table import COMMANDS, command, container
+from ..engine.table import command, container
 from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
@@ -297,7 +298,8 @@ def _parse_add_trim(args: list, xadd: bool, engine):
          args="key:k0 [NOMKSTREAM@6.2.0] [trim(strategy(MAXLEN|MINID@6.2.0) [operator('='=equal:-|"
               "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])] id_or_auto(*=auto_id:-|id) "
               "field_value(field value)...")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream)
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream,
+               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t")
 def xadd(client, args):
     engine = client.engine
     if args[2] == b"*":                       # the common form: no options
@@ -326,7 +328,8 @@ def xadd(client, args):
     values = engine.config.values
     max_entries = values["stream-node-max-entries"]
     max_bytes = values["stream-node-max-bytes"]
-    now = engine.clock.ms()
+    clock = engine.clock
+    now = clock.ms()
     sid = None
     if nfields == 2 and id_spec is None:      # the type's in-place append, when it applies
         sid = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
@@ -342,7 +345,8 @@ def xadd(client, args):
     engine.dirty += 1
     if engine.notify_flags:
         engine.notify(db, "t", b"xadd", key)
-    if trim is not None and trim.apply(s) and engine.notify_flags:
+    if trim is not None and s.trim(trim.strategy, trim.threshold, trim.approx, trim.limit) \
+            and engine.notify_flags:
         engine.notify(db, "t", b"xtrim", key)
     if engine.sinks:
         argv = list(args)

@@ -25,7 +25,7 @@ from ..engine.errors import (
     CommandError, wrong_arity,
 )
 from ..engine.replies import OK
-from ..engine.table import COMMANDS, command
+from ..engine.table import command
 from ..types import longdouble
 from ..types.lcs import LcsTable, lcs_walk
 from ._args import parse_int

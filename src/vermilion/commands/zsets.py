@@ -24,7 +24,7 @@ from ..engine.keyspace import Database
 from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_FLOAT, NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, NULL_ARRAY
-from ..engine.table import COMMANDS, command, numkeys_keys
+from ..engine.table import command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
