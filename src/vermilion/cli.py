@@ -99,7 +99,8 @@ def console_main() -> None:
     (a few hundred ms that a test harness starting hundreds of servers waits for each
     time); Redis too simply exits."""
     rc = main()
-    if threading.active_count() == 1:
+    # A profiler or tracer (cProfile, coverage) writes its results at the normal exit.
+    if threading.active_count() == 1 and sys.getprofile() is None and sys.gettrace() is None:
         logging.shutdown()
         try:
             sys.stdout.flush()
