@@ -693,3 +693,39 @@ def test_replica_joins_a_running_disk_snapshot(tmp_path, kind):
         assert _info(pr, "stats")["sync_full"] == 2
     finally:
         primary.kill()
+
+
+def _debug_replicate_stream(port: int):
+    """What a replica attached with SYNC receives around DEBUG REPLICATE (PINGs left out),
+    and whether the primary itself ran the command."""
+    replica = RawClient(port)
+    replica.send("SYNC")
+    while True:
+        line = replica._line().lstrip(b"\n")        # newlines are keepalives
+        if line.startswith(b"$"):
+            break
+    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    client = RawClient(port)
+    out = [client.call("SET", "before", "1"),
+           client.call("DEBUG", "REPLICATE", "SET", "diverged", "x"),
+           client.call("DEBUG", "REPLICATE", "fake-command-1", "a"),
+           client.call("DEBUG", "REPLICATE"),
+           client.call("SET", "stream:end", "1"),
+           client.call("EXISTS", "diverged")]
+    seen = []
+    while True:
+        args = [item[1] for item in replica.read()[1]]
+        if args[0].lower() == b"ping":
+            continue
+        seen.append(args)
+        if args[1:2] == [b"stream:end"]:
+            break
+    client.close()
+    replica.close()
+    return out, seen
+
+
+def test_debug_replicate_feeds_only_the_replicas(private_ports):
+    out, seen = same_on_both(private_ports, _debug_replicate_stream)
+    assert [b"SET", b"diverged", b"x"] in seen and [b"fake-command-1", b"a"] in seen
+    assert out[-1] == (":", 0)
