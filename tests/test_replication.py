@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from persistence_support import diff, populate, redis_server, snapshot, vermilion
-from rawclient import RawClient
+from rawclient import RawClient, attach_replica, read_stream_until
 from support import require_reference, same_on_both, wait_for as _wait_for
 
 
@@ -698,13 +698,7 @@ def test_replica_joins_a_running_disk_snapshot(tmp_path, kind):
 def _debug_replicate_stream(port: int):
     """What a replica attached with SYNC receives around DEBUG REPLICATE (PINGs left out),
     and whether the primary itself ran the command."""
-    replica = RawClient(port)
-    replica.send("SYNC")
-    while True:
-        line = replica._line().lstrip(b"\n")        # newlines are keepalives
-        if line.startswith(b"$"):
-            break
-    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    replica = attach_replica(port)
     client = RawClient(port)
     out = [client.call("SET", "before", "1"),
            client.call("DEBUG", "REPLICATE", "SET", "diverged", "x"),
@@ -712,14 +706,7 @@ def _debug_replicate_stream(port: int):
            client.call("DEBUG", "REPLICATE"),
            client.call("SET", "stream:end", "1"),
            client.call("EXISTS", "diverged")]
-    seen = []
-    while True:
-        args = [item[1] for item in replica.read()[1]]
-        if args[0].lower() == b"ping":
-            continue
-        seen.append(args)
-        if args[1:2] == [b"stream:end"]:
-            break
+    seen = read_stream_until(replica, b"stream:end")
     client.close()
     replica.close()
     return out, seen
