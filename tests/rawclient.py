@@ -132,3 +132,27 @@ def normalize(frame: Frame, unordered: bool = False):
         pairs = [(normalize(k, unordered), normalize(x, unordered)) for k, x in v]
         return (t, sorted(pairs, key=repr))
     return (t, v)
+
+
+def attach_replica(port: int) -> RawClient:
+    """A connection that did SYNC and skipped the RDB: what follows is the replication stream."""
+    replica = RawClient(port)
+    replica.send("SYNC")
+    while True:
+        line = replica._line().lstrip(b"\n")        # newlines are keepalives
+        if line.startswith(b"$"):
+            break
+    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    return replica
+
+
+def read_stream_until(replica: RawClient, end_key: bytes) -> list[list[bytes]]:
+    """The commands of the replication stream (PINGs left out) up to the one on `end_key`."""
+    seen = []
+    while True:
+        args = [item[1] for item in replica.read()[1]]
+        if args[0].lower() == b"ping":
+            continue
+        seen.append(args)
+        if args[1:2] == [end_key]:
+            return seen

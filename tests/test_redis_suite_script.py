@@ -3,6 +3,7 @@ expectations file and leaves everything else as it was, comments included."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +38,10 @@ def sections(text: str) -> dict[str, list[str]]:
     return out
 
 
+def header_of(text: str, unit: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"[{unit}] "))
+
+
 def comments(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("#")]
 
@@ -45,14 +50,15 @@ def test_update_keeps_other_units_and_every_comment(tmp_path):
     original = open(EXPECTATIONS, encoding="utf-8").read()
     # Comments in three places the script must keep: above a unit, inside a unit other than
     # the one updated, and inside the unit updated.
+    # (Header lines are found by their unit: their recorded seconds change with every update.)
+    limits = header_of(original, "unit/limits")
+    info_command = header_of(original, "unit/info-command")
     text = original.replace("[unit/keyspace]", "# about keyspace, above it\n[unit/keyspace]", 1)
-    text = text.replace("[unit/limits] ci=yes state=complete redis=1 seconds=3\n",
-                        "[unit/limits] ci=yes state=complete redis=1 seconds=3\n"
-                        "# inside limits\n", 1)
+    text = text.replace(limits + "\n", limits + "\n# inside limits\n", 1)
     # The unit updated starts with a wrong line, which the run replaces.
-    text = text.replace("[unit/info-command] ci=yes state=complete redis=3 seconds=2\n",
+    text = text.replace(info_command + "\n",
                         "# why info-command is here\n"
-                        "[unit/info-command] ci=yes state=complete redis=3 seconds=2\n"
+                        + info_command + "\n"
                         "# inside info-command\n"
                         "fail\tno such test\tnot implemented: nothing\n", 1)
     assert text.count("# about keyspace") == text.count("# inside limits") == 1
@@ -82,3 +88,29 @@ def test_update_keeps_other_units_and_every_comment(tmp_path):
     assert "fail\tno such test\tnot implemented: nothing" not in updated
     assert [line for line in updated if line.startswith("ok\t")] == \
         [line for line in before_s["[unit/info-command]"] if line.startswith("ok\t")]
+
+
+def test_units_run_side_by_side_each_in_its_own_tree(tmp_path):
+    """--jobs 2: two harnesses at once, each in a scratch tree of its own (a harness deletes
+    tests/tmp/server.* when it starts), and both units compared with the expectations."""
+    path = tmp_path / "expectations.txt"
+    path.write_text(open(EXPECTATIONS, encoding="utf-8").read(), encoding="utf-8")
+    r = subprocess.run([sys.executable, SCRIPT, "--jobs", "2", "--keep", "info-command",
+                        "type/incr", "--expectations", str(path)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+    if "redis-suite: skipped:" in r.stderr and not IN_CI:
+        pytest.skip(r.stderr.strip())
+    kept = r.stderr.split("scratch trees kept: ", 1)[1].split()
+    try:
+        assert r.returncode == 0, r.stderr
+        assert "2 at a time" in r.stderr
+        assert len(set(kept)) == 2 and all(os.path.isdir(d) for d in kept)
+        logs = os.path.join(kept[0], "logs")
+        assert sorted(os.listdir(logs)) == ["unit_info-command.log", "unit_type_incr.log"]
+        rows = {line.split()[0]: line.split() for line in r.stdout.splitlines()
+                if line.startswith("unit/")}
+        assert rows["unit/info-command"][1:3] == ["3", "3"]
+        assert rows["unit/type/incr"][1:3] == ["23", "23"]
+    finally:
+        for d in kept:
+            shutil.rmtree(d, ignore_errors=True)

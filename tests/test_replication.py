@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from persistence_support import diff, populate, redis_server, snapshot, vermilion
-from rawclient import RawClient
+from rawclient import RawClient, attach_replica, read_stream_until
 from support import require_reference, same_on_both, wait_for as _wait_for
 
 
@@ -693,3 +693,26 @@ def test_replica_joins_a_running_disk_snapshot(tmp_path, kind):
         assert _info(pr, "stats")["sync_full"] == 2
     finally:
         primary.kill()
+
+
+def _debug_replicate_stream(port: int):
+    """What a replica attached with SYNC receives around DEBUG REPLICATE (PINGs left out),
+    and whether the primary itself ran the command."""
+    replica = attach_replica(port)
+    client = RawClient(port)
+    out = [client.call("SET", "before", "1"),
+           client.call("DEBUG", "REPLICATE", "SET", "diverged", "x"),
+           client.call("DEBUG", "REPLICATE", "fake-command-1", "a"),
+           client.call("DEBUG", "REPLICATE"),
+           client.call("SET", "stream:end", "1"),
+           client.call("EXISTS", "diverged")]
+    seen = read_stream_until(replica, b"stream:end")
+    client.close()
+    replica.close()
+    return out, seen
+
+
+def test_debug_replicate_feeds_only_the_replicas(private_ports):
+    out, seen = same_on_both(private_ports, _debug_replicate_stream)
+    assert [b"SET", b"diverged", b"x"] in seen and [b"fake-command-1", b"a"] in seen
+    assert out[-1] == (":", 0)

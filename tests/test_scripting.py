@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from rawclient import RawClient
+from rawclient import RawClient, attach_replica, read_stream_until
 from support import IN_CI, same_on_both, wait_for
 from vermilion.engine.table import COMMANDS
 
@@ -818,24 +818,11 @@ def test_script_flags_against_replication_state(private_ports):
 
 def _replication_stream_of(port: int, script: str):
     """What a replica attached with SYNC receives for one EVAL (PINGs left out)."""
-    replica = RawClient(port)
-    replica.send("SYNC")
-    while True:
-        line = replica._line().lstrip(b"\n")        # newlines are keepalives
-        if line.startswith(b"$"):
-            break
-    replica._exact(int(line[1:]) - 2)               # the RDB has no CRLF after it
+    replica = attach_replica(port)
     client = RawClient(port)
     client.call("EVAL", script, "0")
     client.call("SET", "stream:end", "1")
-    seen = []
-    while True:
-        args = [item[1] for item in replica.read()[1]]
-        if args[0].lower() == b"ping":
-            continue
-        seen.append(args)
-        if args[1:2] == [b"stream:end"]:
-            break
+    seen = read_stream_until(replica, b"stream:end")
     client.close()
     replica.close()
     return seen

@@ -47,7 +47,7 @@ import time
 
 from ..engine.blocking import parse_timeout_ms
 from ..engine.engine import BUSY_NOREPLICAS, extension
-from ..engine.errors import NOT_INTEGER, SYNTAX, CommandError
+from ..engine.errors import NOT_INTEGER, SYNTAX, CommandError, subcommand_syntax
 from ..engine.replies import NO_REPLY, OK, ErrorReply
 from ..engine.table import command
 from ..persistence.aof import encode_command
@@ -877,6 +877,19 @@ def failover(client, args):
     return OK
 
 
+# -- DEBUG REPLICATE -----------------------------------------------------------------------------
+
+def debug_replicate(client, args):
+    """DEBUG REPLICATE cmd [arg ...]: the command goes to the replication stream only (not
+    the AOF, not run here), in the database the stream last selected, as Redis's
+    replicationFeedSlaves does: a way to make replicas diverge on purpose."""
+    if len(args) < 3:
+        raise subcommand_syntax(args)
+    repl = client.engine.replication
+    repl.sink(repl.selected_db, list(args[2:]))
+    return OK
+
+
 # -- wiring --------------------------------------------------------------------------------------
 
 @extension
@@ -906,3 +919,8 @@ def _setup(engine) -> None:
     engine.add_cron_task(primary.cron)
     engine.shutdown_hooks.append(primary.before_shutdown)
     primary.update_gate()
+    engine.debug_subcommands[b"replicate"] = debug_replicate
+    engine.debug_help.append([
+        "REPLICATE <command> [<arg> ...]",
+        "    Send a command to the replicas only (it is neither run here nor written to the AOF).",
+    ])
