@@ -15,6 +15,14 @@ from support import RedisProcess, require_reference
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def fresh_session(monkeypatch):
+    """The runs below are a user's pytest, not one of this suite's xdist workers: the
+    plugin would otherwise take this worker's id and give the run another port and db."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
 BASIC = """
     import asyncio
     import pytest
