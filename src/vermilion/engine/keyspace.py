@@ -82,7 +82,7 @@ TRACK_OFF, TRACK_LRU, TRACK_LFU = 0, 1, 2
 LFU_INIT_VAL = 5
 
 
-assert KEY_SLOT == 60, "Database.set inlines KEY_SLOT"
+assert KEY_SLOT == 60, "Database.set and delete inline KEY_SLOT"
 
 
 def scan_cursor_of(key: bytes) -> int:
@@ -272,7 +272,8 @@ class Database:
         value = self.data.pop(key, None)
         if value is None:
             return False
-        self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + (
+        # 60 is KEY_SLOT, inlined as in set(): compiled, the sizes are C arithmetic.
+        self.mem -= ((len(key) + 48) & -16) + 60 + (
             (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))
         if self.expires and self.expires.pop(key, None) is not None:
             self.mem -= EXPIRE_ENTRY

@@ -72,6 +72,11 @@ from itertools import islice, repeat
 from operator import itemgetter
 from sys import getsizeof
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
 from .lazyfree import LazyFree
 
 log = logging.getLogger("vermilion")
@@ -623,6 +628,8 @@ class Evictor:
 
     # -- choosing victims ---------------------------------------------------------------------
 
+    @cython.locals(pool=list, entry=tuple, pos="Py_ssize_t", end="Py_ssize_t",
+                   evicted="Py_ssize_t", want="Py_ssize_t", victims=list)
     def evict_round(self, active: list, to_free: int) -> int:
         """Evict the best victims of one sampling round, until about `to_free` bytes are
         freed; returns the bytes freed (0: every candidate was stale).
