@@ -24,6 +24,22 @@ cdef class Database:
     cpdef set(self, key, value, keep_ttl=*)
     @cython.final
     cpdef add(self, key, value)
+    # The write and lookup hooks and the one deletion path (DEL, eviction, expiry):
+    # C calls from the methods above and from each other.
+    @cython.final
+    cpdef delete(self, key)
+    @cython.final
+    cpdef _stored(self, key)
+    @cython.final
+    cpdef _removed(self, key)
+    @cython.final
+    cpdef touch(self, key)
+    @cython.final
+    cpdef record_write(self, key)
+    @cython.final
+    @cython.locals(sample=list, keys=list, data=dict, access=dict, n="Py_ssize_t",
+                   live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t")
+    cpdef candidates(self, Py_ssize_t count, list pool, bint lfu)
 
 @cython.locals(db=Database, total="long long")
 cpdef long long total_mem(list dbs)

@@ -82,7 +82,7 @@ TRACK_OFF, TRACK_LRU, TRACK_LFU = 0, 1, 2
 LFU_INIT_VAL = 5
 
 
-assert KEY_SLOT == 60, "Database.set inlines KEY_SLOT"
+assert KEY_SLOT == 60, "Database.set and delete inline KEY_SLOT"
 
 
 def scan_cursor_of(key: bytes) -> int:
@@ -272,7 +272,8 @@ class Database:
         value = self.data.pop(key, None)
         if value is None:
             return False
-        self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + (
+        # 60 is KEY_SLOT, inlined as in set(): compiled, the sizes are C arithmetic.
+        self.mem -= ((len(key) + 48) & -16) + 60 + (
             (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))
         if self.expires and self.expires.pop(key, None) is not None:
             self.mem -= EXPIRE_ENTRY
@@ -593,6 +594,53 @@ class Database:
         self.mem -= len(self.sample) * SAMPLE_ENTRY
         self.sample = list(self.data)
         self.mem += len(self.sample) * SAMPLE_ENTRY
+
+    def candidates(self, count: int, pool: list, lfu: bool) -> None:
+        """Append about `count` random keys of this database to the eviction `pool` as
+        (rank, index, key), the rank being the last access ms (LRU) or the decayed LFU
+        counter (allkeys-lru/-lfu; engine/memory.py picks the smallest).
+
+        A systematic sample of the key list: a random start and a random stride, so every
+        listed key has the same chance and the picks spread over all insertion times. A
+        key's access record goes with it, so a listed key with a record is live and one
+        lookup ranks it; only one without a record (deleted since it was listed, or written
+        before tracking began) is looked up in the data. Compiled, the walk is a C loop
+        over the list, with no list of picks built."""
+        sample = self.sample
+        data = self.data
+        access = self.access
+        n = len(sample)
+        live = len(data)
+        step = 1
+        i = 0
+        if n < 2 or live == 0 or count < 2 or n > 2 * live:
+            keys = self.sample_keys(count)     # filters, and rebuilds the list when stale
+            n = len(keys)
+        else:
+            keys = sample
+            picks = count * n // live + 1
+            step = n // picks
+            if step > 1:
+                step += int(random.random() * step)
+                i = int(random.random() * step)
+            else:
+                keys = random.sample(sample, picks if picks < n else n)
+                n = len(keys)
+                step = 1
+        index = self.index
+        since = self.track_since_ms
+        now_min = self.engine.clock.ms() // 60000 & 0xFFFF if lfu else 0
+        while i < n:
+            key = keys[i]
+            i += step
+            rank = access.get(key)
+            if rank is None:
+                if key not in data:
+                    continue
+                rank = 0 if lfu else since
+            elif lfu:
+                rank = self.lfu_counter(key, now_min)
+            pool.append((rank, index, key))
 
     def sample_keys(self, count: int) -> list:
         """Up to `count` random live keys (uniform but for a re-created key listed twice;

@@ -70,8 +70,12 @@ import resource
 import time
 from itertools import islice, repeat
 from operator import itemgetter
-from random import random as _random, sample as sample_from
 from sys import getsizeof
+
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
 
 from .lazyfree import LazyFree
 
@@ -482,27 +486,6 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
-def _random_keys(db, count: int, live: bool = True) -> list:
-    """About `count` random live keys of `db`, drawn and filtered in C: a systematic
-    sample of its key list (a random start and a random stride, so every key has the same
-    chance and the picks spread over all insertion times), with as many more picks as the
-    list has stale entries, which are dropped (not at all when it has none; not at all
-    either when not `live`: the caller then tells stale entries apart)."""
-    sample = db.sample
-    data = db.data
-    n = len(sample)
-    if n > 2 * len(data):
-        return db.sample_keys(count)        # filters, and rebuilds the list when stale
-    picks = count * n // len(data) + 1
-    step = n // picks
-    if step > 1:
-        step += int(_random() * step)
-        chosen = sample[int(_random() * step)::step]
-    else:
-        chosen = sample_from(sample, min(picks, n))
-    return list(filter(data.__contains__, chosen)) if live and n > len(data) else chosen
-
-
 class Evictor:
     """Frees memory by Redis's rules when the counted memory is over maxmemory."""
 
@@ -645,6 +628,8 @@ class Evictor:
 
     # -- choosing victims ---------------------------------------------------------------------
 
+    @cython.locals(pool=list, entry=tuple, pos="Py_ssize_t", end="Py_ssize_t",
+                   evicted="Py_ssize_t", want="Py_ssize_t", victims=list)
     def evict_round(self, active: list, to_free: int) -> int:
         """Evict the best victims of one sampling round, until about `to_free` bytes are
         freed; returns the bytes freed (0: every candidate was stale).
@@ -696,15 +681,15 @@ class Evictor:
                 index = entry[1]
                 db = dbs[index]
             key = entry[2]
-            if key in (db.data if allkeys else db.expires) and key not in victims:
+            # A key sampled twice is a victim twice: its second deletion finds it gone.
+            if key in (db.data if allkeys else db.expires):
                 victims.append(key)
                 evicted += 1
                 if evicted == want:
                     break
         if victims:
             freed += self.evict_keys(db, victims)
-        del pool[:pos]
-        del pool[POOL_SIZE:]
+        self.pool = pool[pos:pos + POOL_SIZE]
         return freed
 
     def _ranked(self, active: list, samples: int, want: int) -> list:
@@ -716,26 +701,11 @@ class Evictor:
         pool = self.pool
         for db in active:
             index = db.index
-            if policy == "allkeys-lru" and db.sample is not None and len(db.sample) > 1 \
-                    and samples > 1 and len(db.sample) <= 2 * len(db.data):
-                # A key's access record goes with it, so a sampled key with a record is
-                # live: one lookup ranks it; only one without a record (stale, or written
-                # before tracking started) is looked up in the data too.
-                get = db.access.get
-                data = db.data
-                since = db.track_since_ms
-                for key in _random_keys(db, samples, False):
-                    rank = get(key)
-                    if rank is None:
-                        if key not in data:
-                            continue
-                        rank = since
-                    pool.append((rank, index, key))
+            if self.allkeys and db.sample is not None:
+                db.candidates(samples, pool, policy == "allkeys-lfu")
                 continue
             if not self.allkeys:
                 keys = db.sample_volatile_keys(samples)
-            elif db.sample is not None and len(db.sample) > 1 and samples > 1:
-                keys = _random_keys(db, samples)
             else:
                 keys = db.sample_keys(samples)
             if policy.endswith("lru"):
