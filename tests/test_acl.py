@@ -917,3 +917,16 @@ def test_unclosed_selector_in_aclfile(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_cluster_commands_are_named_by_rules(acl_pair):
+    """READONLY/READWRITE/ASKING exist (refused without cluster mode), so rules naming
+    them load as in Redis, and the scripting commands need their own permission."""
+    p = acl_pair
+    p.check("ACL", "SETUSER", "scripter", "on", "nopass", "+readonly", "-asking", "+readwrite")
+    check_rules(p, "ACL", "GETUSER", "scripter")
+    for args in (("EVAL_RO", "", "0"), ("EVALSHA_RO", "", "0"), ("FCALL_RO", "", "0"),
+                 ("READONLY",), ("ASKING",), ("READWRITE",)):
+        p.check("ACL", "DRYRUN", "scripter", *args)
+    for args in (("READONLY",), ("READWRITE",), ("ASKING",), ("READONLY", "x")):
+        p.check_error(*args)
