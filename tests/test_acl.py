@@ -640,6 +640,32 @@ def test_debug_is_refused_by_default(tmp_path):
         proc.wait()
 
 
+def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
+    """DEBUG and MODULE LOAD are refused by processCommand before authentication, ACL
+    and MULTI queueing: the refusal wins over NOAUTH and NOPERM, and aborts a
+    transaction at queue time."""
+    ref, proc, port = _start_both("--requirepass", "pw", "--enable-debug-command", "no",
+                                  "--enable-module-command", "no")
+    try:
+        def scenario(p):
+            c = RawClient(p)
+            out = [c.call("DEBUG", "HELP"), c.call("MODULE", "LOAD", "/x.so"), c.call("MODULE", "LIST")]
+            out += [c.call("AUTH", "pw"), c.call("ACL", "SETUSER", "lim", "on", "nopass", "-@all", "+get")]
+            out += [c.call("MULTI"), c.call("DEBUG", "HELP"), c.call("GET", "k"), c.call("EXEC")]
+            out += [c.call("AUTH", "lim", "x"), c.call("DEBUG", "SLEEP", "0"), c.call("MODULE", "UNLOAD", "m"),
+                    c.call("MODULE", "LIST")]
+            c.call("AUTH", "default", "pw")
+            stats = c.call("INFO", "commandstats").value
+            out.append([line for line in stats.split(b"\r\n") if line.startswith(b"cmdstat_debug")])
+            c.close()
+            return out
+        same_on_both([ref.port, port], scenario)
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()
+
+
 def _outside_address():
     import socket
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -483,7 +483,12 @@ def gate(client, cmd, args):
         plan = client.engine.acl._plan(client, cmd)
     if plan.passes(args):
         return None
-    acl = client.engine.acl
+    engine = client.engine
+    if "protected" in cmd.flags and engine.protected_gate is not None:
+        err = engine.protected_gate(client, cmd)      # Redis checks it before ACL
+        if err is not None:
+            return engine.reject(cmd, err)
+    acl = engine.acl
     if cmd.is_blocking:         # blocking commands always take this path
         client.acl_blocking_call = (cmd, args)
     result, pos = acl.check(client.user, cmd, args)
