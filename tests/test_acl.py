@@ -338,7 +338,12 @@ def test_scripts_and_functions_run_with_the_callers_permissions(clean):
              ("EVAL", "return redis.call('set', 'other', 1)", "0"),
              ("EVAL", "return redis.call('set', 'k2', 1)", "0"),
              ("FCALL", "getit", "1", "k1"),
-             ("EVAL", "return redis.call('set', 'k2', 1)", "1", "zz")]
+             ("EVAL", "return redis.call('set', 'k2', 1)", "1", "zz"),
+             # SORT's BY and GET patterns need access to every key: the caller's user
+             # decides inside a script too.
+             ("EVAL", "return redis.call('sort', 'k3', 'by', 'x*')", "1", "k3"),
+             ("EVAL", "return redis.call('sort', 'k3', 'get', '#', 'get', 'k*')", "1", "k3"),
+             ("EVAL", "return redis.call('sort_ro', 'k3', 'by', 'nosort')", "1", "k3")]
     same_on_both(clean, _scenario, setup, steps)
     for port in clean:
         RawClient(port).call("FUNCTION", "FLUSH")

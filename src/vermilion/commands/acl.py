@@ -225,7 +225,13 @@ class Acl:
     def full_key_access(self, client, cmd, args: list, need: int = rules.READ) -> bool:
         """Whether the client's user may touch any key for this command (SORT refuses BY
         and GET patterns otherwise: "BY option of SORT denied due to insufficient ACL
-        permissions.")."""
+        permissions."). Inside a script the caller's user decides, as for redis.call."""
+        if client.kind == "script":
+            scripts = getattr(self.engine, "scripts", None)
+            ctx = scripts.ctx if scripts is not None else None
+            if ctx is None or ctx.caller is None:
+                return False
+            client = ctx.caller
         user = client.user
         if user is None or user.unrestricted:
             return True
