@@ -418,6 +418,19 @@ _COMMANDS = st.sampled_from([
     ("subscribe", "ch1", "other"), ("psubscribe", "ch*"), ("exists", "zz"), ("lmove", "a1", "b1",
                                                                          "left", "right"),
     ("flushall",), ("keys", "*"), ("incr", "c9"),
+    # Key positions decided by the arguments (key specs with keywords, numkeys, options).
+    ("sort", "a1", "by", "b*", "get", "#", "store", "c1"), ("sort_ro", "b1", "get", "a*"),
+    ("georadius", "a1", "0", "0", "1", "km", "store", "b1"), ("geosearchstore", "c1", "a1",
+                                                            "fromlonlat", "0", "0", "byradius", "1", "km"),
+    ("xreadgroup", "group", "g", "c", "streams", "a1", "c2", ">", ">"),
+    ("xread", "count", "1", "streams", "b1", "0"), ("lmpop", "2", "a1", "c1", "left"),
+    ("zmpop", "1", "b2", "max"), ("sintercard", "2", "a1", "b1", "limit", "1"),
+    ("migrate", "127.0.0.1", "1", "", "0", "10", "auth", "pw", "keys", "a1", "c3"),
+    ("bitfield", "a1", "get", "u8", "0"), ("bitfield", "b1", "set", "u8", "0", "1"),
+    ("bitfield_ro", "c1", "get", "u8", "0"), ("object", "encoding", "b1"), ("eval_ro", "x", "1", "a1"),
+    ("fcall", "f", "2", "a1", "b1"), ("zunionstore", "c1", "2", "a1", "b1", "weights", "1", "2"),
+    ("set", "a1", "v", "get"), ("getex", "b1", "persist"), ("spublish", "ch1", "m"),
+    ("ssubscribe", "other"),
 ])
 
 
