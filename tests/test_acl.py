@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rawclient import RawClient
+from rawclient import RawClient, encode_command
 from support import RedisProcess, require_reference, same_on_both, wait_port, free_port
 
 
@@ -371,6 +371,12 @@ def test_deleted_or_narrowed_users_are_disconnected(clean):
         out.append(other.call("PING"))                                # not a subscriber
         out.append(admin.call("ACL", "DELUSER", "u1"))
         out.append(other.closed_by_server())
+        # A user deleting itself: the connection closes after that reply, and what it
+        # pipelined behind does not run (as the default user it falls back to).
+        admin.call("ACL", "SETUSER", "u2", "on", ">pw", "+@all", "~*", "&*")
+        me = _login(port, "u2")
+        me.send_raw(encode_command(["ACL", "DELUSER", "u2"]) + encode_command(["SET", "after", "1"]))
+        out += [me.read(), me.closed_by_server(), admin.call("EXISTS", "after")]
         admin.close()
         return out
     same_on_both(clean, scenario)

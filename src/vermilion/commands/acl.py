@@ -389,9 +389,12 @@ class Acl:
                 client.user = self.default
                 client.authenticated = False
                 self.update_client(client)
-                if client is current:
+                if client is current and getattr(client, "batch", None) is None:
                     self.engine.loop.call_soon(client.close)
                 else:
+                    # The caller, inside its own batch, closes after this reply: like
+                    # Redis's CLOSE_AFTER_COMMAND, nothing it pipelined after runs
+                    # (as the default user it was just switched to).
                     client.close()
 
     def describe(self, user) -> str:
