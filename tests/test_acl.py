@@ -382,6 +382,44 @@ def test_deleted_or_narrowed_users_are_disconnected(clean):
     same_on_both(clean, scenario)
 
 
+def _answers_ping(c) -> bool:
+    """A subscriber still served (a closed one never answers: no waiting on a timeout)."""
+    try:
+        c.call("PING")
+        return True
+    except (ConnectionError, OSError):
+        return False
+
+
+def test_pattern_and_shard_subscribers_lose_their_channels(clean):
+    """ACLKillPubsubClientsIfNeeded over every kind of subscription: a PSUBSCRIBE pattern
+    must stay allowed literally, SSUBSCRIBE channels by match; allchannels then
+    resetchannels drops them all (RESP2 and RESP3 subscribers alike)."""
+    def scenario(port):
+        admin = RawClient(port)
+        admin.call("ACL", "SETUSER", "s", "on", ">pw", "+@all", "~*", "resetchannels", "&a*", "&b*", "&s1")
+        subs = []
+        for resp, kind, channel in ((2, "PSUBSCRIBE", "a*"), (3, "SSUBSCRIBE", "s1"), (2, "SUBSCRIBE", "b1"),
+                                    (3, "PSUBSCRIBE", "b*")):
+            c = _login(port, "s", resp=resp)
+            c.call(kind, channel)
+            subs.append(c)
+        out = [admin.call("ACL", "SETUSER", "s", "resetchannels", "&a*", "&b1", "&s1")]
+        out.append([_answers_ping(c) for c in subs])
+        out.append(admin.call("ACL", "SETUSER", "s", "resetchannels", "&b1"))
+        out.append([_answers_ping(c) for c in subs])
+        admin.call("ACL", "SETUSER", "s", "allchannels")
+        c = _login(port, "s", resp=3)
+        out.append(c.call("PSUBSCRIBE", "*"))
+        admin.call("ACL", "SETUSER", "s", "resetchannels", "&*")      # all channels again: kept
+        out.append(_answers_ping(c))
+        admin.call("ACL", "SETUSER", "s", "resetchannels", "&x")
+        out.append(_answers_ping(c))
+        admin.close()
+        return out
+    same_on_both(clean, scenario)
+
+
 @pytest.mark.parametrize("resp", [2, 3])
 def test_acl_log_entries(clean, resp):
     def scenario(port):
