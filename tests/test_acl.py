@@ -1011,10 +1011,17 @@ def test_cluster_commands_are_named_by_rules(acl_pair):
     """READONLY/READWRITE/ASKING exist (refused without cluster mode), so rules naming
     them load as in Redis, and the scripting commands need their own permission."""
     p = acl_pair
-    p.check("ACL", "SETUSER", "scripter", "on", "nopass", "+readonly", "-asking", "+readwrite")
+    p.check("ACL", "SETUSER", "scripter", "on", "nopass", "+readonly", "-asking", "+readwrite",
+            "+cluster|info", "+cluster|keyslot")
     check_rules(p, "ACL", "GETUSER", "scripter")
+    p.check("ACL", "SETUSER", "ops", "on", "nopass", "+@all", "-cluster", "+cluster|myid")
+    check_rules(p, "ACL", "GETUSER", "ops")
     for args in (("EVAL_RO", "", "0"), ("EVALSHA_RO", "", "0"), ("FCALL_RO", "", "0"),
-                 ("READONLY",), ("ASKING",), ("READWRITE",)):
+                 ("READONLY",), ("ASKING",), ("READWRITE",), ("CLUSTER", "INFO"),
+                 ("CLUSTER", "NODES"), ("CLUSTER", "KEYSLOT", "k")):
         p.check("ACL", "DRYRUN", "scripter", *args)
-    for args in (("READONLY",), ("READWRITE",), ("ASKING",), ("READONLY", "x")):
+        p.check("ACL", "DRYRUN", "ops", *args)
+    for args in (("READONLY",), ("READWRITE",), ("ASKING",), ("READONLY", "x"), ("CLUSTER", "INFO"),
+                 ("CLUSTER", "HELP"), ("CLUSTER", "KEYSLOT", "k"), ("CLUSTER", "NOSUCH"),
+                 ("CLUSTER", "SETSLOT", "1"), ("CLUSTER",)):
         p.check_error(*args)
