@@ -44,7 +44,7 @@ def _total(path: str) -> int:
 
 
 def measure(python: str, tests: list[str], user: str | None, requests: int, pipeline: int,
-            clients: int) -> dict[str, float]:
+            clients: int, keep: str | None = None) -> dict[str, float]:
     port = free_port()
     work = tempfile.mkdtemp(prefix="callgrind-server-")
     out_file = os.path.join(work, "callgrind.out.%p")
@@ -81,6 +81,9 @@ def measure(python: str, tests: list[str], user: str | None, requests: int, pipe
             dumps = sorted(set(glob.glob(os.path.join(work, "callgrind.out.*"))) - before,
                            key=os.path.getmtime)
             results[name] = _total(dumps[-1]) / requests
+            if keep:
+                os.makedirs(keep, exist_ok=True)
+                shutil.copy(dumps[-1], os.path.join(keep, f"callgrind.{name}.out"))
     finally:
         proc.terminate()
         try:
@@ -99,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", "--requests", type=int, default=20_000)
     p.add_argument("-P", "--pipeline", type=int, default=16)
     p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--keep", default=None, help="copy each test's callgrind dump into this directory "
+                                                "(for callgrind_annotate)")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is needed (apt install valgrind)", file=sys.stderr)
         return 2
     names = [t for t in opts.tests.split(",") if t]
-    res = measure(opts.python, names, opts.user, opts.requests, opts.pipeline, opts.clients)
+    res = measure(opts.python, names, opts.user, opts.requests, opts.pipeline, opts.clients, opts.keep)
     who = f"ACL user '{opts.user}'" if opts.user else "default user"
     print(f"# instructions per request, -P {opts.pipeline}, -c {opts.clients}, -n {opts.requests}, {who}")
     for name in names:
