@@ -771,6 +771,25 @@ def test_protected_mode_refuses_outside_clients():
         ref.stop()
         proc.kill()
         proc.wait()
+    # "local": loopback clients may, others may not (DEBUG refused before NOAUTH).
+    tmp = tempfile.mkdtemp(prefix="acl-local-")
+    ref, proc, port = _start_both("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw",
+                                  "--enable-debug-command", "local", "--enable-protected-configs", "local")
+    try:
+        def local_mode(p):
+            out = []
+            for host in (addr, "127.0.0.1"):
+                c = RawClient(p, host=host)
+                out += [c.call("DEBUG", "SLEEP", "0"), c.call("AUTH", "pw"), c.call("DEBUG", "SLEEP", "0"),
+                        c.call("CONFIG", "SET", "dir", tmp), c.call("MULTI"), c.call("DEBUG", "SLEEP", "0"),
+                        c.call("EXEC")]
+                c.close()
+            return out
+        same_on_both([ref.port, port], local_mode)
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()
 
 
 def test_acl_types_unit():
