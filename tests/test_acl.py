@@ -716,6 +716,10 @@ def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
             out += [c.call("MULTI"), c.call("DEBUG", "HELP"), c.call("GET", "k"), c.call("EXEC")]
             out += [c.call("AUTH", "lim", "x"), c.call("DEBUG", "SLEEP", "0"), c.call("MODULE", "UNLOAD", "m"),
                     c.call("MODULE", "LIST")]
+            # A user allowed DEBUG is refused the same way (counted as rejected, not failed).
+            c.call("AUTH", "default", "pw")
+            c.call("ACL", "SETUSER", "dbg", "on", "nopass", "+@all", "~*")
+            out += [c.call("AUTH", "dbg", "x"), c.call("DEBUG", "SLEEP", "0"), c.call("DEBUG", "SLEEP", "0")]
             c.call("AUTH", "default", "pw")
             stats = c.call("INFO", "commandstats").value
             out.append([line for line in stats.split(b"\r\n") if line.startswith(b"cmdstat_debug")])

@@ -254,7 +254,9 @@ class Acl:
             plans = self.plans[user] = []
         client.acl_plans = plans
         plan = None
-        if len(user.selectors) == 1 and not cmd.is_blocking and \
+        # Protected commands (DEBUG, MODULE LOAD) always take the full path, which
+        # refuses them first as Redis does.
+        if len(user.selectors) == 1 and not cmd.is_blocking and "protected" not in cmd.flags and \
                 not channel_access(cmd, [b""] * 3):
             sel = user.root
             if sel.allows_command(self.catalog, cmd, []) and not sel.firstargs:
