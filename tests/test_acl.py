@@ -420,6 +420,22 @@ def test_pattern_and_shard_subscribers_lose_their_channels(clean):
     same_on_both(clean, scenario)
 
 
+def test_subscriber_revoking_its_own_channels_is_closed_after_the_reply(clean):
+    """Not compared with redis-server: 7.0.15 crashes on this (a use-after-free of the
+    calling client, fixed in 7.2, which answers and then closes it, as Vermilion does)."""
+    port = clean[1]
+    admin = RawClient(port)
+    admin.call("ACL", "SETUSER", "self", "on", ">pw", "+@all", "~*", "resetchannels", "&a")
+    c = _login(port, "self", resp=3)
+    c.call("SUBSCRIBE", "a")
+    c.send_raw(encode_command(["ACL", "SETUSER", "self", "resetchannels"]) + encode_command(["SET", "after", "1"]))
+    assert c.read().value == b"OK"
+    assert c.closed_by_server()
+    assert admin.call("EXISTS", "after").value == 0
+    admin.call("ACL", "DELUSER", "self")
+    admin.close()
+
+
 @pytest.mark.parametrize("resp", [2, 3])
 def test_acl_log_entries(clean, resp):
     def scenario(port):

@@ -381,7 +381,13 @@ class Acl:
                 any(not rules.channel_in_list(upcoming, c, False) for c in client.channels) or \
                 any(not rules.channel_in_list(upcoming, c, False) for c in client.shard_channels)
             if kill:
-                client.abort() if hasattr(client, "abort") else client.close()
+                if getattr(client, "batch", None) is not None or not hasattr(client, "abort"):
+                    # The caller revoking its own channels: closed after this reply,
+                    # nothing it pipelined behind runs (redis-server 7.0.15 crashes
+                    # here; 7.2 closes it after the reply, as this does).
+                    client.close()
+                else:
+                    client.abort()
 
     def drop_user_clients(self, user, current) -> None:
         """ACLFreeUserAndKillClients: connections of a deleted user are closed."""
