@@ -5,6 +5,7 @@ and an empty ACL log (`acl_pair` / `clean`).
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -580,6 +581,18 @@ def _start_both(*args):
     return ref, proc, port
 
 
+@contextlib.contextmanager
+def _both_started(*args):
+    """redis-server and Vermilion started with `args`: their ports, both stopped after."""
+    ref, proc, port = _start_both(*args)
+    try:
+        yield [ref.port, port]
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()
+
+
 BAD_ACL_FILES = [
     "# a comment\nuser a on\n",
     # (An unclosed "(" in a file makes redis-server 7.0.15 crash; Vermilion refuses the
@@ -722,9 +735,8 @@ def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
     """DEBUG and MODULE LOAD are refused by processCommand before authentication, ACL
     and MULTI queueing: the refusal wins over NOAUTH and NOPERM, and aborts a
     transaction at queue time."""
-    ref, proc, port = _start_both("--requirepass", "pw", "--enable-debug-command", "no",
-                                  "--enable-module-command", "no")
-    try:
+    with _both_started("--requirepass", "pw", "--enable-debug-command", "no",
+                       "--enable-module-command", "no") as ports:
         def scenario(p):
             c = RawClient(p)
             out = [c.call("DEBUG", "HELP"), c.call("MODULE", "LOAD", "/x.so"), c.call("MODULE", "LIST")]
@@ -741,11 +753,7 @@ def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
             out.append([line for line in stats.split(b"\r\n") if line.startswith(b"cmdstat_debug")])
             c.close()
             return out
-        same_on_both([ref.port, port], scenario)
-    finally:
-        ref.stop()
-        proc.kill()
-        proc.wait()
+        same_on_both(ports, scenario)
 
 
 def _outside_address():
@@ -793,9 +801,8 @@ def test_protected_mode_refuses_outside_clients():
         proc.wait()
     # "local": loopback clients may, others may not (DEBUG refused before NOAUTH).
     tmp = tempfile.mkdtemp(prefix="acl-local-")
-    ref, proc, port = _start_both("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw",
-                                  "--enable-debug-command", "local", "--enable-protected-configs", "local")
-    try:
+    with _both_started("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw",
+                       "--enable-debug-command", "local", "--enable-protected-configs", "local") as ports:
         def local_mode(p):
             out = []
             for host in (addr, "127.0.0.1"):
@@ -805,11 +812,7 @@ def test_protected_mode_refuses_outside_clients():
                         c.call("EXEC")]
                 c.close()
             return out
-        same_on_both([ref.port, port], local_mode)
-    finally:
-        ref.stop()
-        proc.kill()
-        proc.wait()
+        same_on_both(ports, local_mode)
 
 
 def test_acl_types_unit():
