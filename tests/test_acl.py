@@ -5,6 +5,7 @@ and an empty ACL log (`acl_pair` / `clean`).
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rawclient import RawClient
+from rawclient import RawClient, encode_command
 from support import RedisProcess, require_reference, same_on_both, wait_port, free_port
 
 
@@ -338,7 +339,12 @@ def test_scripts_and_functions_run_with_the_callers_permissions(clean):
              ("EVAL", "return redis.call('set', 'other', 1)", "0"),
              ("EVAL", "return redis.call('set', 'k2', 1)", "0"),
              ("FCALL", "getit", "1", "k1"),
-             ("EVAL", "return redis.call('set', 'k2', 1)", "1", "zz")]
+             ("EVAL", "return redis.call('set', 'k2', 1)", "1", "zz"),
+             # SORT's BY and GET patterns need access to every key: the caller's user
+             # decides inside a script too.
+             ("EVAL", "return redis.call('sort', 'k3', 'by', 'x*')", "1", "k3"),
+             ("EVAL", "return redis.call('sort', 'k3', 'get', '#', 'get', 'k*')", "1", "k3"),
+             ("EVAL", "return redis.call('sort_ro', 'k3', 'by', 'nosort')", "1", "k3")]
     same_on_both(clean, _scenario, setup, steps)
     for port in clean:
         RawClient(port).call("FUNCTION", "FLUSH")
@@ -366,9 +372,69 @@ def test_deleted_or_narrowed_users_are_disconnected(clean):
         out.append(other.call("PING"))                                # not a subscriber
         out.append(admin.call("ACL", "DELUSER", "u1"))
         out.append(other.closed_by_server())
+        # A user deleting itself: the connection closes after that reply, and what it
+        # pipelined behind does not run (as the default user it falls back to).
+        admin.call("ACL", "SETUSER", "u2", "on", ">pw", "+@all", "~*", "&*")
+        me = _login(port, "u2")
+        me.send_raw(encode_command(["ACL", "DELUSER", "u2"]) + encode_command(["SET", "after", "1"]))
+        out += [me.read(), me.closed_by_server(), admin.call("EXISTS", "after")]
         admin.close()
         return out
     same_on_both(clean, scenario)
+
+
+def _answers_ping(c) -> bool:
+    """A subscriber still served (a closed one never answers: no waiting on a timeout)."""
+    try:
+        c.call("PING")
+        return True
+    except (ConnectionError, OSError):
+        return False
+
+
+def test_pattern_and_shard_subscribers_lose_their_channels(clean):
+    """ACLKillPubsubClientsIfNeeded over every kind of subscription: a PSUBSCRIBE pattern
+    must stay allowed literally, SSUBSCRIBE channels by match; allchannels then
+    resetchannels drops them all (RESP2 and RESP3 subscribers alike)."""
+    def scenario(port):
+        admin = RawClient(port)
+        admin.call("ACL", "SETUSER", "s", "on", ">pw", "+@all", "~*", "resetchannels", "&a*", "&b*", "&s1")
+        subs = []
+        for resp, kind, channel in ((2, "PSUBSCRIBE", "a*"), (3, "SSUBSCRIBE", "s1"), (2, "SUBSCRIBE", "b1"),
+                                    (3, "PSUBSCRIBE", "b*")):
+            c = _login(port, "s", resp=resp)
+            c.call(kind, channel)
+            subs.append(c)
+        out = [admin.call("ACL", "SETUSER", "s", "resetchannels", "&a*", "&b1", "&s1")]
+        out.append([_answers_ping(c) for c in subs])
+        out.append(admin.call("ACL", "SETUSER", "s", "resetchannels", "&b1"))
+        out.append([_answers_ping(c) for c in subs])
+        admin.call("ACL", "SETUSER", "s", "allchannels")
+        c = _login(port, "s", resp=3)
+        out.append(c.call("PSUBSCRIBE", "*"))
+        admin.call("ACL", "SETUSER", "s", "resetchannels", "&*")      # all channels again: kept
+        out.append(_answers_ping(c))
+        admin.call("ACL", "SETUSER", "s", "resetchannels", "&x")
+        out.append(_answers_ping(c))
+        admin.close()
+        return out
+    same_on_both(clean, scenario)
+
+
+def test_subscriber_revoking_its_own_channels_is_closed_after_the_reply(clean):
+    """Not compared with redis-server: 7.0.15 crashes on this (a use-after-free of the
+    calling client, fixed in 7.2, which answers and then closes it, as Vermilion does)."""
+    port = clean[1]
+    admin = RawClient(port)
+    admin.call("ACL", "SETUSER", "self", "on", ">pw", "+@all", "~*", "resetchannels", "&a")
+    c = _login(port, "self", resp=3)
+    c.call("SUBSCRIBE", "a")
+    c.send_raw(encode_command(["ACL", "SETUSER", "self", "resetchannels"]) + encode_command(["SET", "after", "1"]))
+    assert c.read().value == b"OK"
+    assert c.closed_by_server()
+    assert admin.call("EXISTS", "after").value == 0
+    admin.call("ACL", "DELUSER", "self")
+    admin.close()
 
 
 @pytest.mark.parametrize("resp", [2, 3])
@@ -413,6 +479,19 @@ _COMMANDS = st.sampled_from([
     ("subscribe", "ch1", "other"), ("psubscribe", "ch*"), ("exists", "zz"), ("lmove", "a1", "b1",
                                                                          "left", "right"),
     ("flushall",), ("keys", "*"), ("incr", "c9"),
+    # Key positions decided by the arguments (key specs with keywords, numkeys, options).
+    ("sort", "a1", "by", "b*", "get", "#", "store", "c1"), ("sort_ro", "b1", "get", "a*"),
+    ("georadius", "a1", "0", "0", "1", "km", "store", "b1"), ("geosearchstore", "c1", "a1",
+                                                            "fromlonlat", "0", "0", "byradius", "1", "km"),
+    ("xreadgroup", "group", "g", "c", "streams", "a1", "c2", ">", ">"),
+    ("xread", "count", "1", "streams", "b1", "0"), ("lmpop", "2", "a1", "c1", "left"),
+    ("zmpop", "1", "b2", "max"), ("sintercard", "2", "a1", "b1", "limit", "1"),
+    ("migrate", "127.0.0.1", "1", "", "0", "10", "auth", "pw", "keys", "a1", "c3"),
+    ("bitfield", "a1", "get", "u8", "0"), ("bitfield", "b1", "set", "u8", "0", "1"),
+    ("bitfield_ro", "c1", "get", "u8", "0"), ("object", "encoding", "b1"), ("eval_ro", "x", "1", "a1"),
+    ("fcall", "f", "2", "a1", "b1"), ("zunionstore", "c1", "2", "a1", "b1", "weights", "1", "2"),
+    ("set", "a1", "v", "get"), ("getex", "b1", "persist"), ("spublish", "ch1", "m"),
+    ("ssubscribe", "other"),
 ])
 
 
@@ -500,6 +579,18 @@ def _start_both(*args):
     proc, port = _vermilion_server(*args)
     wait_port(port)
     return ref, proc, port
+
+
+@contextlib.contextmanager
+def _both_started(*args):
+    """redis-server and Vermilion started with `args`: their ports, both stopped after."""
+    ref, proc, port = _start_both(*args)
+    try:
+        yield [ref.port, port]
+    finally:
+        ref.stop()
+        proc.kill()
+        proc.wait()
 
 
 BAD_ACL_FILES = [
@@ -640,6 +731,31 @@ def test_debug_is_refused_by_default(tmp_path):
         proc.wait()
 
 
+def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
+    """DEBUG and MODULE LOAD are refused by processCommand before authentication, ACL
+    and MULTI queueing: the refusal wins over NOAUTH and NOPERM, and aborts a
+    transaction at queue time."""
+    with _both_started("--requirepass", "pw", "--enable-debug-command", "no",
+                       "--enable-module-command", "no") as ports:
+        def scenario(p):
+            c = RawClient(p)
+            out = [c.call("DEBUG", "HELP"), c.call("MODULE", "LOAD", "/x.so"), c.call("MODULE", "LIST")]
+            out += [c.call("AUTH", "pw"), c.call("ACL", "SETUSER", "lim", "on", "nopass", "-@all", "+get")]
+            out += [c.call("MULTI"), c.call("DEBUG", "HELP"), c.call("GET", "k"), c.call("EXEC")]
+            out += [c.call("AUTH", "lim", "x"), c.call("DEBUG", "SLEEP", "0"), c.call("MODULE", "UNLOAD", "m"),
+                    c.call("MODULE", "LIST")]
+            # A user allowed DEBUG is refused the same way (counted as rejected, not failed).
+            c.call("AUTH", "default", "pw")
+            c.call("ACL", "SETUSER", "dbg", "on", "nopass", "+@all", "~*")
+            out += [c.call("AUTH", "dbg", "x"), c.call("DEBUG", "SLEEP", "0"), c.call("DEBUG", "SLEEP", "0")]
+            c.call("AUTH", "default", "pw")
+            stats = c.call("INFO", "commandstats").value
+            out.append([line for line in stats.split(b"\r\n") if line.startswith(b"cmdstat_debug")])
+            c.close()
+            return out
+        same_on_both(ports, scenario)
+
+
 def _outside_address():
     import socket
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -683,6 +799,20 @@ def test_protected_mode_refuses_outside_clients():
         ref.stop()
         proc.kill()
         proc.wait()
+    # "local": loopback clients may, others may not (DEBUG refused before NOAUTH).
+    tmp = tempfile.mkdtemp(prefix="acl-local-")
+    with _both_started("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw",
+                       "--enable-debug-command", "local", "--enable-protected-configs", "local") as ports:
+        def local_mode(p):
+            out = []
+            for host in (addr, "127.0.0.1"):
+                c = RawClient(p, host=host)
+                out += [c.call("DEBUG", "SLEEP", "0"), c.call("AUTH", "pw"), c.call("DEBUG", "SLEEP", "0"),
+                        c.call("CONFIG", "SET", "dir", tmp), c.call("MULTI"), c.call("DEBUG", "SLEEP", "0"),
+                        c.call("EXEC")]
+                c.close()
+            return out
+        same_on_both(ports, local_mode)
 
 
 def test_acl_types_unit():
@@ -917,3 +1047,23 @@ def test_unclosed_selector_in_aclfile(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_cluster_commands_are_named_by_rules(acl_pair):
+    """READONLY/READWRITE/ASKING exist (refused without cluster mode), so rules naming
+    them load as in Redis, and the scripting commands need their own permission."""
+    p = acl_pair
+    p.check("ACL", "SETUSER", "scripter", "on", "nopass", "+readonly", "-asking", "+readwrite",
+            "+cluster|info", "+cluster|keyslot")
+    check_rules(p, "ACL", "GETUSER", "scripter")
+    p.check("ACL", "SETUSER", "ops", "on", "nopass", "+@all", "-cluster", "+cluster|myid")
+    check_rules(p, "ACL", "GETUSER", "ops")
+    for args in (("EVAL_RO", "", "0"), ("EVALSHA_RO", "", "0"), ("FCALL_RO", "", "0"),
+                 ("READONLY",), ("ASKING",), ("READWRITE",), ("CLUSTER", "INFO"),
+                 ("CLUSTER", "NODES"), ("CLUSTER", "KEYSLOT", "k")):
+        p.check("ACL", "DRYRUN", "scripter", *args)
+        p.check("ACL", "DRYRUN", "ops", *args)
+    for args in (("READONLY",), ("READWRITE",), ("ASKING",), ("READONLY", "x"), ("CLUSTER", "INFO"),
+                 ("CLUSTER", "HELP"), ("CLUSTER", "KEYSLOT", "k"), ("CLUSTER", "NOSUCH"),
+                 ("CLUSTER", "SETSLOT", "1"), ("CLUSTER",)):
+        p.check_error(*args)

@@ -257,7 +257,7 @@ def test_what_python_ssl_cannot_do_is_refused(servers):
     try:
         for name, value in (("tls-ciphersuites", "TLS_AES_128_GCM_SHA256"), ("tls-session-caching", "no"),
                             ("tls-session-cache-size", "100"), ("tls-session-cache-timeout", "60"),
-                            ("tls-replication", "yes"), ("tls-cluster", "yes")):
+                            ("tls-cluster", "yes")):
             reply = c.call("CONFIG", "SET", name, value)
             assert reply.kind == "-"
             assert reply.value.decode().startswith(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
@@ -398,3 +398,123 @@ def test_tls_client_during_busy_script_is_served_after_it(certs):
         for c in (caller, other):
             c.close()
         t.close()
+
+
+# -- tls-replication -----------------------------------------------------------------------
+
+
+def _link_up(client) -> bool:
+    return client.info("replication").get("master_link_status") == "up"
+
+
+def _replica_ports(primary) -> list[int]:
+    info = primary.info("replication")
+    return [info[k]["port"] for k in sorted(info) if k.startswith("slave") and isinstance(info[k], dict)]
+
+
+def test_vermilion_replica_of_redis_over_tls(certs):
+    """A Vermilion replica with tls-replication yes syncs from a redis-server primary
+    that serves TLS only and requires client certificates; the replica announces
+    its TLS port, as a redis-server replica does."""
+    from support import wait_for
+    binary = require_reference()
+    tls_port = free_port()
+    primary = RedisProcess(binary, *server_args(certs, tls_port), "--repl-diskless-sync-delay", "0")
+    try:
+        wait_port(tls_port)
+        p = tls_redis(tls_port, certs)
+        p.set("before", "1")
+        p.rpush("list", *range(500))
+        ref_replica = RedisProcess(binary, *server_args(certs, free_port()), "--tls-replication", "yes",
+                                   "--replicaof", "127.0.0.1", str(tls_port))
+        tls = {"cert_file": certs.cert, "key_file": certs.key, "ca_cert_file": certs.ca}
+        with vermilion.embedded(port=free_port(), tls=tls, config={"tls-replication": "yes"},
+                                replicaof=("127.0.0.1", tls_port)) as replica:
+            r = replica.client()
+            wait_for(lambda: _link_up(r), "link up over TLS")
+            p.set("after", "2")
+            wait_for(lambda: r.get("after") == b"2", "the write after the sync")
+            assert r.get("before") == b"1" and r.llen("list") == 500
+            ref = redis.Redis(port=ref_replica.port)
+            wait_for(lambda: _link_up(ref) and ref.get("after") == b"2", "the redis replica")
+            ports = _replica_ports(p)
+            assert sorted(ports) == sorted([replica.tls_port, int(ref.config_get("tls-port")["tls-port"])])
+            r.close()
+            ref.close()
+        ref_replica.stop()
+        p.close()
+    finally:
+        primary.stop()
+
+
+def test_redis_replica_of_vermilion_over_tls(certs):
+    """A redis-server replica with tls-replication yes syncs from Vermilion's TLS port
+    (the snapshot and the stream cross TLS records)."""
+    from support import wait_for
+    tls = {"cert_file": certs.cert, "key_file": certs.key, "ca_cert_file": certs.ca}
+    with vermilion.embedded(port=free_port(), tls=tls, config={"repl-diskless-sync-delay": "0"}) as primary:
+        p = primary.client()
+        p.set("big", "x" * 300_000)
+        p.hset("h", mapping={f"f{i}": i for i in range(300)})
+        replica = RedisProcess(require_reference(), *server_args(certs, free_port()), "--tls-replication", "yes",
+                               "--replicaof", "127.0.0.1", str(primary.tls_port))
+        try:
+            r = redis.Redis(port=replica.port)
+            wait_for(lambda: _link_up(r), "redis replica link up")
+            p.incr("counter")
+            wait_for(lambda: r.get("counter") == b"1", "the stream over TLS")
+            assert r.strlen("big") == 300_000 and r.hlen("h") == 300
+            r.close()
+        finally:
+            replica.stop()
+        p.close()
+
+
+def test_replica_refuses_a_primary_its_ca_did_not_sign(certs, caplog):
+    """The primary's certificate is verified against tls-ca-cert-file: a replica that
+    trusts another CA never links (and logs why), as redis-server does."""
+    from support import wait_for
+    tls_port = free_port()
+    primary = RedisProcess(require_reference(), *server_args(certs, tls_port))
+    try:
+        wait_port(tls_port)
+        p = tls_redis(tls_port, certs)
+        p.set("k", "v")
+        tls = {"cert_file": certs.other_cert, "key_file": certs.other_key, "ca_cert_file": certs.other_ca}
+        caplog.set_level("INFO", logger="vermilion")
+        with vermilion.embedded(port=free_port(), tls=tls, config={"tls-replication": "yes"},
+                                replicaof=("127.0.0.1", tls_port)) as replica:
+            wait_for(lambda: any("certificate verify failed" in r.getMessage() for r in caplog.records),
+                     "the failed verification logged")
+            r = replica.client()
+            assert r.info("replication")["master_link_status"] == "down"
+            assert r.get("k") is None
+            assert p.info("replication")["connected_slaves"] == 0
+            r.close()
+        p.close()
+    finally:
+        primary.stop()
+
+
+def test_tls_replication_needs_a_ca_like_redis(certs):
+    """tls-replication yes is refused without a CA to check the primary with, at run
+    time as redis-server refuses it (tls-port or not)."""
+    ref = RedisProcess(require_reference())
+    try:
+        with vermilion.embedded(port=free_port()) as ver:
+            replies = []
+            for port in (ref.port, ver.port):
+                c = RawClient(port)
+                out = [c.call("CONFIG", "SET", "tls-cert-file", certs.cert, "tls-key-file", certs.key),
+                       c.call("CONFIG", "SET", "tls-replication", "yes"),
+                       c.call("CONFIG", "GET", "tls-replication"),
+                       c.call("CONFIG", "SET", "tls-ca-cert-file", certs.ca),
+                       c.call("CONFIG", "SET", "tls-replication", "yes"),
+                       c.call("CONFIG", "SET", "tls-ca-cert-file", "/nonexistent/ca.crt"),
+                       c.call("CONFIG", "GET", "tls-ca-cert-file")]
+                c.close()
+                replies.append(out)
+            assert replies[0] == replies[1]
+            assert replies[1][1].kind == "-" and replies[1][4].value == b"OK"
+    finally:
+        ref.stop()

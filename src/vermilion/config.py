@@ -387,7 +387,7 @@ DIRECTIVES: list[Directive] = [
     _b("tls-cluster", False, check=_tls_only(False, "cluster", "Vermilion has no cluster bus")),
     _s("tls-dh-params-file"), _s("tls-key-file"), _s("tls-key-file-pass"), _i("tls-port", 0, 0, 65535),
     _b("tls-prefer-server-ciphers", False), _s("tls-protocols"),
-    _b("tls-replication", False, check=_tls_only(False, "replication", "a replica connects to its primary over plain TCP")),
+    _b("tls-replication", False),
     _i("tls-session-cache-size", 20480, 0, INT_MAX, check=_tls_only(20480, "the session cache size")),
     _i("tls-session-cache-timeout", 300, 0, INT_MAX, check=_tls_only(300, "the session cache timeout")),
     _b("tls-session-caching", True, check=_tls_only(True, "the session cache off")),

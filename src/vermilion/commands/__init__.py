@@ -6,5 +6,5 @@ from . import (  # noqa: F401
     acl, connection, server, strings, bits, keys,
     hashes, lists, sets, zsets, streams, pubsub, transactions, scripting,
     persistence, memory, hyperloglog, geo, sort, lolwut, replication, replica, tracking,
-    migrate,
+    migrate, cluster,
 )

@@ -225,7 +225,13 @@ class Acl:
     def full_key_access(self, client, cmd, args: list, need: int = rules.READ) -> bool:
         """Whether the client's user may touch any key for this command (SORT refuses BY
         and GET patterns otherwise: "BY option of SORT denied due to insufficient ACL
-        permissions.")."""
+        permissions."). Inside a script the caller's user decides, as for redis.call."""
+        if client.kind == "script":
+            scripts = getattr(self.engine, "scripts", None)
+            ctx = scripts.ctx if scripts is not None else None
+            if ctx is None or ctx.caller is None:
+                return False
+            client = ctx.caller
         user = client.user
         if user is None or user.unrestricted:
             return True
@@ -248,7 +254,9 @@ class Acl:
             plans = self.plans[user] = []
         client.acl_plans = plans
         plan = None
-        if len(user.selectors) == 1 and not cmd.is_blocking and \
+        # Protected commands (DEBUG, MODULE LOAD) always take the full path, which
+        # refuses them first as Redis does.
+        if len(user.selectors) == 1 and not cmd.is_blocking and "protected" not in cmd.flags and \
                 not channel_access(cmd, [b""] * 3):
             sel = user.root
             if sel.allows_command(self.catalog, cmd, []) and not sel.firstargs:
@@ -373,7 +381,13 @@ class Acl:
                 any(not rules.channel_in_list(upcoming, c, False) for c in client.channels) or \
                 any(not rules.channel_in_list(upcoming, c, False) for c in client.shard_channels)
             if kill:
-                client.abort() if hasattr(client, "abort") else client.close()
+                if getattr(client, "batch", None) is not None or not hasattr(client, "abort"):
+                    # The caller revoking its own channels: closed after this reply,
+                    # nothing it pipelined behind runs (redis-server 7.0.15 crashes
+                    # here; 7.2 closes it after the reply, as this does).
+                    client.close()
+                else:
+                    client.abort()
 
     def drop_user_clients(self, user, current) -> None:
         """ACLFreeUserAndKillClients: connections of a deleted user are closed."""
@@ -383,9 +397,12 @@ class Acl:
                 client.user = self.default
                 client.authenticated = False
                 self.update_client(client)
-                if client is current:
+                if client is current and getattr(client, "batch", None) is None:
                     self.engine.loop.call_soon(client.close)
                 else:
+                    # The caller, inside its own batch, closes after this reply: like
+                    # Redis's CLOSE_AFTER_COMMAND, nothing it pipelined after runs
+                    # (as the default user it was just switched to).
                     client.close()
 
     def describe(self, user) -> str:
@@ -483,7 +500,12 @@ def gate(client, cmd, args):
         plan = client.engine.acl._plan(client, cmd)
     if plan.passes(args):
         return None
-    acl = client.engine.acl
+    engine = client.engine
+    if "protected" in cmd.flags and engine.protected_gate is not None:
+        err = engine.protected_gate(client, cmd)      # Redis checks it before ACL
+        if err is not None:
+            return engine.reject(cmd, err)
+    acl = engine.acl
     if cmd.is_blocking:         # blocking commands always take this path
         client.acl_blocking_call = (cmd, args)
     result, pos = acl.check(client.user, cmd, args)

@@ -10,6 +10,7 @@ import time
 
 from .. import REDIS_VERSION, __version__
 from ..config import ConfigError, canonical, format_percentile
+from ..engine.engine import extension
 from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
@@ -911,8 +912,26 @@ def allow_protected_action(setting: str, client) -> bool:
     return setting == "yes" or (setting == "local" and is_local_client(client))
 
 
-def _debug_allowed(client) -> bool:
-    return allow_protected_action(client.engine.config["enable-debug-command"], client)
+@extension
+def _protected(engine) -> None:
+    engine.protected_gate = protected_refusal
+
+
+_PROTECTED = {"debug": ("DEBUG", "enable-debug-command"), "module": ("MODULE", "enable-module-command")}
+
+
+def protected_refusal(client, cmd):
+    """processCommand's check of a `protected` command (DEBUG, MODULE LOAD/UNLOAD): the
+    CommandError that refuses it for this client, or None. Redis makes it before
+    authentication, ACL and MULTI queueing, so the gates call it first (engine.py's
+    `protected_gate`); the handlers call it too, for clients no gate stops."""
+    name, setting = _PROTECTED[(cmd.parent or cmd).name]
+    if allow_protected_action(client.engine.config[setting], client):
+        return None
+    return CommandError(
+        f"ERR {name} command not allowed. If the {setting} option is set to \"local\", "
+        "you can run it from a local connection, otherwise you need to set this option in the "
+        "configuration file, and then restart the server.")
 
 
 def _positive(arg: bytes) -> int:
@@ -952,11 +971,9 @@ def _debug_populate(client, args):
          summary="A container for debugging commands.",
          doc_flags="syscmd")
 def debug(client, args):
-    if not _debug_allowed(client):
-        raise CommandError(
-            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
-            "you can run it from a local connection, otherwise you need to set this option in the "
-            "configuration file, and then restart the server.")
+    refusal = protected_refusal(client, COMMANDS["debug"])
+    if refusal is not None:
+        raise refusal
     sub = args[1].lower()
     engine = client.engine
     if sub == b"sleep" and len(args) == 3:
@@ -1016,11 +1033,9 @@ container("module", arity=-2, group="server", since="4.0.0",
 
 
 def _module_allowed(client) -> None:
-    if not allow_protected_action(client.engine.config["enable-module-command"], client):
-        raise CommandError(
-            "ERR MODULE command not allowed. If the enable-module-command option is set to "
-            "\"local\", you can run it from a local connection, otherwise you need to set this "
-            "option in the configuration file, and then restart the server.")
+    refusal = protected_refusal(client, COMMANDS["module"])
+    if refusal is not None:
+        raise refusal
 
 
 @command("module|list", arity=2, flags="admin noscript", since="4.0.0",

@@ -178,6 +178,9 @@ class Engine(EngineCore):
         self.requirepass = None
         self.acl = None
         self.acl_gate: Callable | None = None
+        # `protected_gate(client, cmd)`: the CommandError refusing a `protected` command
+        # (DEBUG, MODULE LOAD) to this client, or None (commands/server.py).
+        self.protected_gate: Callable | None = None
         # `memory_gate(client, cmd, args)`: the OOM check (commands/memory.py), called
         # directly while maxmemory is the only reason to gate commands.
         self.memory_gate: Callable | None = None
@@ -349,6 +352,11 @@ class Engine(EngineCore):
     def gatekeeper(self, client, cmd: Command, args: list):
         """The slow-path checks (auth, MULTI queueing, pub/sub mode, busy server)."""
         gate = client.gate
+        # Before authentication, ACL and MULTI queueing, as in Redis's processCommand.
+        if "protected" in cmd.flags and self.protected_gate is not None:
+            err = self.protected_gate(client, cmd)
+            if err is not None:
+                return self.reject(cmd, err)
         if gate & 1 and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
         if gate & 16:

@@ -204,8 +204,17 @@ class MasterLink:
         log.log(NOTICE, "Connecting to MASTER %s:%d", self.host, self.port)
         # bind-source-addr: the address the master sees us connect from.
         source = config["bind-source-addr"]
+        # tls-replication: the link is TLS, the primary's certificate checked against
+        # the configured CA; a context that cannot be built fails this attempt (logged).
+        context = None
+        if config["tls-replication"]:
+            from .tls import TLSConfigError, build_client_context
+            try:
+                context = build_client_context(config.values)
+            except TLSConfigError as err:
+                raise LinkError(str(err)) from None
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
-            self.host, self.port, limit=MAX_LINE,
+            self.host, self.port, limit=MAX_LINE, ssl=context,
             local_addr=(source, 0) if source else None), timeout)
         self.writer = writer
         self.last_io = time.time()
@@ -223,7 +232,11 @@ class MasterLink:
             reply = await self._command(reader, argv, timeout)
             if reply.startswith(b"-"):
                 raise LinkError("Unable to AUTH to MASTER: %s" % _text(reply))
-        port = config["replica-announce-port"] or engine.server.port
+        # The port our replicas and Sentinel would reach us on: the TLS one when the
+        # replication links are TLS (Redis's choice).
+        port = config["replica-announce-port"] or \
+            (config["tls-port"] if config["tls-replication"] and config["tls-port"] else 0) or \
+            engine.server.port
         reply = await self._command(reader, [b"REPLCONF", b"listening-port", b"%d" % port], timeout)
         if reply.startswith(b"-"):
             log.log(NOTICE, "(Non critical) Master does not understand REPLCONF listening-port: %s",

@@ -15,6 +15,10 @@ What is guaranteed, as in Redis 7.0 (tls.c):
 * Anything that is not a TLS handshake (a plaintext client) ends the connection
   before a single command is read.
 
+* With `tls-replication yes`, a replica connects to its primary over TLS
+  (`build_client_context`) and the context is built at startup and on every
+  tls-* change even without a tls-port, so a broken setting is refused then.
+
 What Python's ssl cannot set is refused where the directive is parsed (config.py):
 TLS 1.3 cipher suites, the server session cache's size/timeout/switch.
 """
@@ -137,8 +141,8 @@ def build_context(values: dict) -> ssl.SSLContext:
         raise TLSConfigError("No tls-cert-file configured!")
     if not values["tls-key-file"]:
         raise TLSConfigError("No tls-key-file configured!")
-    if values["tls-auth-clients"] != "no" and not values["tls-ca-cert-file"] and \
-            not values["tls-ca-cert-dir"]:
+    if (values["tls-auth-clients"] != "no" or values["tls-replication"]) and \
+            not values["tls-ca-cert-file"] and not values["tls-ca-cert-dir"]:
         raise TLSConfigError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
                              "tls-cluster, tls-replication or tls-auth-clients are enabled!")
     protocols = parse_protocols(values["tls-protocols"])
@@ -157,11 +161,28 @@ def build_context(values: dict) -> ssl.SSLContext:
             ctx.load_dh_params(dh)
         except (ssl.SSLError, OSError, ValueError):
             raise TLSConfigError(f"{dh}: failed to read DH params.") from None
-    # The client side (tls-client-cert-file): only used for outgoing connections,
-    # which Vermilion does not make yet; loaded all the same so a bad file is
-    # refused now, as Redis refuses it.
+    # The client side is built now too, so a bad tls-client-* file is refused here
+    # (as Redis refuses it) rather than when a replica next connects.
     if values["tls-client-cert-file"] and values["tls-client-key-file"]:
         _base_context(values, "client", protocols)
+    return ctx
+
+
+def build_client_context(values: dict) -> ssl.SSLContext:
+    """The context of an outgoing connection (a replica to its primary with
+    tls-replication), as Redis's client context: the tls-client-cert-file pair when
+    both are set, else the server's own certificate; the primary's certificate must
+    be signed by the configured CA (no host name check, as in Redis)."""
+    build_context(values)          # the same validation and errors as the server side
+    protocols = parse_protocols(values["tls-protocols"])
+    if values["tls-client-cert-file"] and values["tls-client-key-file"]:
+        ctx = _base_context(values, "client", protocols)
+    else:
+        ctx = _base_context({**values, "tls-client-cert-file": values["tls-cert-file"],
+                             "tls-client-key-file": values["tls-key-file"],
+                             "tls-client-key-file-pass": values["tls-key-file-pass"]},
+                            "client", protocols)
+    ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 
@@ -201,6 +222,14 @@ class TLS:
         context = self.context
         if not port and changed & CONTEXT_DIRECTIVES:
             self._stale = True          # not built while nothing listens (as in Redis)
+            if self.config["tls-replication"]:
+                # A replica's link needs it: a change that breaks it is refused now.
+                try:
+                    build_client_context(self.config.values)
+                except TLSConfigError as err:
+                    log.warning("%s", err)
+                    self._refused = True
+                    raise ConfigError(UPDATE_FAILED) from None
         if port and (changed & CONTEXT_DIRECTIVES or moved and (context is None or self._stale)):
             try:
                 context = build_context(self.config.values)
@@ -262,13 +291,17 @@ class TLS:
     async def start(self) -> None:
         """At startup: configure (Redis exits when that fails) and listen on tls-port."""
         port = self.config["tls-port"]
-        if not port:
+        if not port and not self.config["tls-replication"]:
             return
         try:
             self.context = build_context(self.config.values)
+            if self.config["tls-replication"]:
+                build_client_context(self.config.values)
         except TLSConfigError as err:
             log.warning("%s", err)
             raise OSError(START_FAILED) from None
+        if not port:
+            return
         self.sockets = self._bind(port)
         self.port = self.sockets[0].getsockname()[1] if self.sockets else 0
         await self._serve(self.context, self.sockets)
