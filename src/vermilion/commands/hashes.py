@@ -55,15 +55,17 @@ def hset(client, args):
         # The common case: one field of an existing hash, straight through.
         db = client.db
         h = db.get(args[1])
-        if type(h) is Hash and h.pool is None:
+        if type(h) is Hash:
             field = args[2]
             engine = client.engine
             data = h.data
-            if type(data) is dict:
+            if type(data) is bytes:
+                added = h.set_small(field, args[3], engine.config.values)
+            elif data.pool is None:
                 added = field not in data
                 data[field] = args[3]
             else:
-                added = h.set_small(field, args[3], engine.config.values)
+                added = h.set_field(field, args[3])
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
@@ -213,9 +215,9 @@ def hget(client, args):
     if type(h) is not Hash:
         raise CommandError(WRONGTYPE)
     data = h.data
-    if type(data) is dict:
-        return data.get(args[2])
-    return h.get(args[2])
+    if type(data) is bytes:
+        return h.get(args[2])
+    return data.get(args[2])
 
 
 @command("hmget", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
@@ -334,7 +336,7 @@ def hscan(client, args):
     if h is None:
         return [b"0", []]
     if h.big:
-        return scan_reply(h, cursor, args, 3, big=True, values=h.data.get)
+        return scan_reply(h.data, cursor, args, 3, big=True, values=h.data.get)
     values = h.as_dict()
     return scan_reply(values, cursor, args, 3, big=False, values=values.get)
 

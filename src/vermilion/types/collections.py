@@ -224,25 +224,37 @@ def _value_at(data: bytes, vstart: int, vend: int) -> bytes:
     return data[vstart + 1:vend]
 
 
+class HashTable(dict):
+    """The fields of a hash converted to the hashtable encoding, and what only such
+    hashes carry: the random-pick pool, HSCAN snapshots, the sampled element size."""
+
+    __slots__ = ("pool", "scans", "unit")
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.pool = None        # RandomPool once HRANDFIELD ran
+        self.scans = None       # HSCAN snapshots (see types/scan.py)
+        self.unit = 0           # memory accounting (engine/memory.py)
+
+
 class Hash:
     """A Redis hash: field -> value, both bytes, in insertion order (as a listpack).
 
-    ``data`` is the packed bytes (listpack encoding) or, once converted, a dict
-    (hashtable encoding). The mapping methods below work on either, so callers
+    ``data`` is the packed bytes (listpack encoding) or, once converted, a
+    HashTable (hashtable encoding). The mapping methods below work on either, so callers
     treat a Hash as a dict; the hot handlers read ``data`` directly when it is a
     dict. Writes that may grow a packed hash past its limits go through
     ``set_small`` / ``set_pairs`` / ``check_encoding`` with the config values,
     which convert it.
     """
 
-    __slots__ = ("data", "pool", "scans", "mem", "unit")
+    # Two slots: what only converted hashes need lives on their HashTable.
+    __slots__ = ("data", "mem")
     type_name = "hash"
 
     def __init__(self, items=None):
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
-        self.data = b""         # packed; a dict once converted (one way)
-        self.pool = None        # RandomPool once HRANDFIELD ran on a dict
-        self.scans = None       # HSCAN snapshots (see types/scan.py)
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.data = b""         # packed; a HashTable once converted (one way)
         if items:
             self.data = _lp_pack(dict(items).items())
 
@@ -250,34 +262,34 @@ class Hash:
     def from_dict(cls, d: dict, big: bool) -> "Hash":
         """A hash holding `d` (adopted when `big`, else packed)."""
         h = cls()
-        h.data = d if big else _lp_pack(d.items())
+        h.data = HashTable(d) if big else _lp_pack(d.items())
         return h
 
     # -- encoding ---------------------------------------------------------------------------
 
     @property
     def big(self) -> bool:
-        return self.data.__class__ is dict
+        return self.data.__class__ is not bytes
 
     @big.setter
     def big(self, value: bool) -> None:
-        if value and self.data.__class__ is not dict:
+        if value and self.data.__class__ is bytes:
             self.convert()
 
     def convert(self) -> None:
         """To the hashtable encoding (one way)."""
         data = self.data
-        if data.__class__ is not dict:
+        if data.__class__ is bytes:
             strings = _lp_strings(data)
-            self.data = dict(zip(strings[::2], strings[1::2]))
+            self.data = HashTable(zip(strings[::2], strings[1::2]))
 
     def encoding(self, config) -> str:
-        return "hashtable" if self.data.__class__ is dict else "listpack"
+        return "hashtable" if self.data.__class__ is not bytes else "listpack"
 
     def check_encoding(self, values: dict, *args: bytes) -> None:
         """Convert to hashtable if a stored field/value or the size crosses the limits."""
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return
         limit = values["hash-max-listpack-value"]
         for a in args:
@@ -292,11 +304,11 @@ class Hash:
     def set_small(self, field: bytes, value: bytes, values: dict) -> bool:
         """Store one field, converting past the limits; True if it is new."""
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             new = field not in data
             data[field] = value
-            if new and self.pool is not None:
-                self.pool.added(field)
+            if new and data.pool is not None:
+                data.pool.added(field)
             return new
         limit = values["hash-max-listpack-value"]
         if len(field) > limit or len(value) > limit:
@@ -315,7 +327,7 @@ class Hash:
         """HSET's pairs args[start:], converting past the limits; the number of new fields."""
         data = self.data
         n = len(args)
-        if data.__class__ is not dict:
+        if data.__class__ is bytes:
             d = self.as_dict()
             before = len(d)
             for i in range(start, n, 2):
@@ -324,7 +336,7 @@ class Hash:
             self.check_encoding(values, *args[start:])
             return len(d) - before
         before = len(data)
-        pool = self.pool
+        pool = data.pool
         for i in range(start, n, 2):
             if pool is not None and args[i] not in data:
                 pool.added(args[i])
@@ -334,11 +346,11 @@ class Hash:
     def set_field(self, field: bytes, value: bytes) -> bool:
         """Store one field without a limit check (the caller runs check_encoding); True if new."""
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             new = field not in data
             data[field] = value
-            if new and self.pool is not None:
-                self.pool.added(field)
+            if new and data.pool is not None:
+                data.pool.added(field)
             return new
         found = _lp_find(data, field)
         if found is not None:
@@ -349,11 +361,11 @@ class Hash:
 
     def del_field(self, field: bytes) -> bool:
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             if data.pop(field, None) is None:
                 return False
-            if self.pool is not None:
-                self.pool.removed(field)
+            if data.pool is not None:
+                data.pool.removed(field)
             return True
         found = _lp_find(data, field)
         if found is None:
@@ -378,14 +390,13 @@ class Hash:
         return value
 
     def clear(self) -> None:
-        self.data = {} if self.data.__class__ is dict else b""
-        self.pool = None
+        self.data = HashTable() if self.data.__class__ is not bytes else b""
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, field: bytes, default=None):
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return data.get(field, default)
         found = _lp_find(data, field)
         if found is None:
@@ -400,13 +411,13 @@ class Hash:
 
     def __contains__(self, field) -> bool:
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return field in data
         return _lp_find(data, field) is not None
 
     def __len__(self) -> int:
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return len(data)
         return _lp_count(data)
 
@@ -416,26 +427,26 @@ class Hash:
     def as_dict(self) -> dict:
         """A new dict of the fields and values, in order."""
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return dict(data)
         strings = _lp_strings(data)
         return dict(zip(strings[::2], strings[1::2]))
 
     def keys(self):
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return data.keys()
         return _lp_strings(data)[::2]
 
     def values(self):
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return data.values()
         return _lp_strings(data)[1::2]
 
     def items(self):
         data = self.data
-        if data.__class__ is dict:
+        if data.__class__ is not bytes:
             return data.items()
         strings = _lp_strings(data)
         return list(zip(strings[::2], strings[1::2]))
@@ -459,20 +470,20 @@ class Hash:
     def copy(self) -> "Hash":
         new = Hash()
         data = self.data
-        new.data = dict(data) if data.__class__ is dict else data
+        new.data = HashTable(data) if data.__class__ is not bytes else data
         return new
 
     def random_field(self):
         data = self.data
-        if data.__class__ is dict:
-            return _pool(self).pick()
+        if data.__class__ is not bytes:
+            return _pool(data).pick()
         return random.choice(_lp_strings(data)[::2])
 
     def random_fields(self, count: int) -> list:
         """`count` distinct fields at random (count < len(self))."""
         data = self.data
-        if data.__class__ is dict:
-            return random_distinct(self, count)
+        if data.__class__ is not bytes:
+            return random_distinct(data, count)
         return random.sample(_lp_strings(data)[::2], count)
 
 
