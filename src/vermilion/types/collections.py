@@ -303,25 +303,14 @@ class Hash:
 
     def set_small(self, field: bytes, value: bytes, values: dict) -> bool:
         """Store one field, converting past the limits; True if it is new."""
-        data = self.data
-        if data.__class__ is not bytes:
-            new = field not in data
-            data[field] = value
-            if new and data.pool is not None:
-                data.pool.added(field)
-            return new
-        limit = values["hash-max-listpack-value"]
-        if len(field) > limit or len(value) > limit:
+        if self.data.__class__ is bytes:
+            limit = values["hash-max-listpack-value"]
+            if len(field) > limit or len(value) > limit:
+                self.convert()
+        new = self.set_field(field, value)
+        if new and self.data.__class__ is bytes and len(self) > values["hash-max-listpack-entries"]:
             self.convert()
-            return self.set_small(field, value, values)
-        found = _lp_find(data, field)
-        if found is not None:
-            self.data = data[:found[1]] + _lp_entry(value) + data[found[2]:]
-            return False
-        self.data = data + _lp_entry(field) + _lp_entry(value)
-        if len(self) > values["hash-max-listpack-entries"]:
-            self.convert()
-        return True
+        return new
 
     def set_pairs(self, args, start: int, values: dict) -> int:
         """HSET's pairs args[start:], converting past the limits; the number of new fields."""
