@@ -62,3 +62,18 @@ def test_limits_convert_one_way():
 def test_small_hash_costs_a_bytes_object():
     h = Hash({b"f%d" % i: b"value%d" % i for i in range(5)})
     assert h.data.__class__ is bytes and len(h.data) == 5 * (1 + 2 + 1 + 6)
+
+
+def test_small_set_table_is_compacted():
+    import sys
+
+    from vermilion.types.collections import Set
+    members = [b"member%d" % j for j in range(5)]
+    s = Set()
+    s.update(members)                   # as SADD: CPython grows the table fourfold
+    grown = sys.getsizeof(s)
+    s.compact()
+    assert sys.getsizeof(s) < grown and s == set(members)
+    size = sys.getsizeof(s)
+    s.compact()                         # nothing left to gain: unchanged
+    assert sys.getsizeof(s) == size
