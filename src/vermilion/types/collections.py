@@ -172,32 +172,32 @@ def _lp_strings(data: bytes) -> list:
 
 
 @cython.locals(data=bytes, field=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               vstart=cython.Py_ssize_t, flen=cython.Py_ssize_t, start=cython.Py_ssize_t, match=cython.bint)
+               head=cython.Py_ssize_t, k=cython.Py_ssize_t, flen=cython.Py_ssize_t,
+               start=cython.Py_ssize_t, match=cython.bint)
 def _lp_find(data: bytes, field: bytes) -> tuple:
     """(entry start, value header start, value end) of `field`, or None."""
     i = 0
     n = len(data)
     flen = len(field)
+    k = 0                   # strings read: even ones are fields, odd ones values
+    start = 0
+    match = False
     while i < n:
-        start = i
+        head = i
         ln = data[i]
         if ln == 255:
             ln = int.from_bytes(data[i + 1:i + 5], "big")
             i += 5
         else:
             i += 1
-        match = ln == flen and data.startswith(field, i)
-        i += ln
-        vstart = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
+        if k & 1:
+            if match:
+                return start, head, i + ln
         else:
-            i += 1
+            start = head
+            match = ln == flen and data.startswith(field, i)
         i += ln
-        if match:
-            return start, vstart, i
+        k += 1
     return None
 
 
