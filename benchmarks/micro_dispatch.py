@@ -115,6 +115,9 @@ WORKLOADS = {
     "XADD_MAXLEN": lambda i: encode(b"XADD", k(b"capped"), b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", k(b"list"), b"xxx"),
     "HSET": lambda i: encode(b"HSET", k(b"hash"), b"f:%06d" % (i % 1000), b"v"),
+    "HGET": lambda i: encode(b"HGET", k(b"bighash"), b"f:%06d" % (i % 1000)),
+    "HSET_SMALL": lambda i: encode(b"HSET", k(b"small:%d" % (i % 1000)), b"f%d" % (i % 8), b"v%d" % i),
+    "HGET_SMALL": lambda i: encode(b"HGET", k(b"small:%d" % (i % 1000)), b"f%d" % (i % 8)),
     "SADD": lambda i: encode(b"SADD", k(b"set"), b"element:%06d" % (i % 100000)),
     "ZADD": lambda i: encode(b"ZADD", k(b"zset"), b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
@@ -127,6 +130,9 @@ WORKLOADS = {
 
 # Data a workload reads, loaded before it is timed.
 SETUP = {
+    "HGET": lambda: [encode(b"HSET", k(b"bighash"), *[x for j in range(1000) for x in (b"f:%06d" % j, b"v")])],
+    "HGET_SMALL": lambda: [encode(b"HSET", k(b"small:%d" % i), *[x for j in range(8) for x in (b"f%d" % j, b"value")])
+                           for i in range(1000)],
     "LRANGE_100": lambda: [encode(b"RPUSH", k(b"biglist"), *[b"element:%d" % i for i in range(100)])],
 }
 

@@ -510,3 +510,59 @@ def test_writes_touch_watched_keys(pair2, write):
         replies.append(w.call("EXEC"))
         w.close()
     assert replies[1] == replies[0], (write, replies)
+
+
+def test_small_hash_keeps_listpack_order_and_binary_strings(pair):
+    # Updates keep a field's place, deletes close the gap, and any byte (0xff, the
+    # long-length marker of the packed form) is data; strings around 255 bytes cross
+    # the packed form's one-byte length.
+    try:
+        pair.check("CONFIG", "SET", "hash-max-listpack-value", "400")
+        pair.check("HSET", "h", "a", "1", "b", "2", "c", "3", "", "empty", b"\xff\x00", b"\xff" * 5)
+        pair.check("HSET", "h", "b", "x" * 254, "d", "y" * 255, "z" * 300, "")
+        pair.check("HSET", "h", "a", "11")
+        pair.check("HDEL", "h", "c", "nosuch")
+        for cmd in (("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HLEN", "h"),
+                    ("HGET", "h", "d"), ("HGET", "h", "z" * 300), ("HGET", "h", b"\xff\x00"),
+                    ("HSTRLEN", "h", "b"), ("HEXISTS", "h", ""), ("HMGET", "h", "a", "c", ""),
+                    ("HSCAN", "h", "0"), ("HSCAN", "h", "0", "MATCH", "?"),
+                    ("HRANDFIELD", "h", "100", "WITHVALUES"), ("OBJECT", "ENCODING", "h")):
+            pair.check(*cmd)
+        pair.check("HINCRBY", "h", "n", "5")
+        pair.check("HINCRBYFLOAT", "h", "a", "0.5")
+        pair.check("HSETNX", "h", "a", "no")
+        pair.check("HGETALL", "h")
+        ref, ver = pair.both("HRANDFIELD", "h", "-20")
+        assert len(ver.value) == len(ref.value) == 20 and {f.value for f in ver.value} <= set(
+            f.value for f in pair.check("HKEYS", "h").value)
+        pair.check("DEBUG", "RELOAD")
+        pair.check("HGETALL", "h")
+        pair.check("OBJECT", "ENCODING", "h")
+        pair.check("RESTORE", "h2", "0", pair.ref.call("DUMP", "h").value)    # Redis's payload
+        pair.check("RESTORE", "h3", "0", pair.ver.call("DUMP", "h").value)    # Vermilion's
+        pair.check("HGETALL", "h3")
+        pair.check("HGETALL", "h2")
+        pair.check("OBJECT", "ENCODING", "h2")
+        pair.check("HDEL", "h", *[f.value for f in pair.check("HKEYS", "h").value])
+        pair.check("EXISTS", "h")
+    finally:
+        pair.both("CONFIG", "SET", "hash-max-listpack-value", "64")
+
+
+def test_small_hash_crosses_limits_as_redis(pair):
+    # One HSET of many pairs past hash-max-listpack-entries (with duplicates),
+    # then HSET/HINCRBYFLOAT values past hash-max-listpack-value.
+    try:
+        pair.check("CONFIG", "SET", "hash-max-listpack-entries", "4")
+        pair.check("HSET", "h", "a", "1", "b", "2", "a", "3", "c", "4", "d", "5")
+        pair.check("OBJECT", "ENCODING", "h")
+        pair.check("HSET", "h", "e", "6", "a", "7")
+        pair.check("OBJECT", "ENCODING", "h")
+        pair.check("HGETALL", "h", unordered=True)
+        pair.check("HSET", "g", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5")
+        pair.check("OBJECT", "ENCODING", "g")
+        pair.check("HSET", "f", "a", "1")
+        pair.check("HINCRBYFLOAT", "f", "a", "0.0000000000000000000000000000000000000000000000000000000000000000001")
+        pair.check("OBJECT", "ENCODING", "f")
+    finally:
+        pair.both("CONFIG", "SET", "hash-max-listpack-entries", "512")

@@ -19,3 +19,7 @@ compiled = False
 
 def locals(**types) -> Callable:  # noqa: A001 -- the name Cython gives it
     return lambda fn: fn
+
+# C types named in those declarations (only their names matter when not compiled).
+Py_ssize_t = int
+bint = bool

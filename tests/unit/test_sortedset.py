@@ -213,10 +213,13 @@ def test_random_pool_tracks_changes_exactly():
 
 
 def test_random_distinct():
-    h = Hash({b"f%d" % i: b"v" for i in range(100)})
-    for count in (1, 10, 40, 99):
-        got = random_distinct(h, count)
-        assert len(got) == len(set(got)) == count and set(got) <= set(h)
+    for big in (False, True):
+        h = Hash.from_dict({b"f%d" % i: b"v" for i in range(100)}, big)
+        for count in (1, 10, 40, 99):
+            got = h.random_fields(count)
+            assert len(got) == len(set(got)) == count and set(got) <= set(h)
+    s = Set(range(100))
+    assert len(set(random_distinct(s, 10))) == 10
 
 
 def test_random_is_roughly_uniform():

@@ -1,8 +1,9 @@
 """Hashes: HSET ... HRANDFIELD and HSCAN.
 
-Values are ``types.collections.Hash`` (a dict in insertion order, which is also the
-order of a Redis listpack hash, so small hashes answer HGETALL/HKEYS/HSCAN in
-Redis's exact order). A key never holds an empty hash.
+Values are ``types.collections.Hash``: packed bytes while small (Redis's listpack), a
+dict once converted; both keep insertion order, which is the order of a Redis listpack
+hash, so small hashes answer HGETALL/HKEYS/HSCAN in Redis's exact order. A key never
+holds an empty hash.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ..engine.keyspace import Database
 from ..engine.errors import NAN_OR_INF, NOT_FLOAT, OVERFLOW, WRONGTYPE, CommandError, wrong_arity
 from ..engine.replies import NO_REPLY, OK
 from ..engine.table import command
-from ..types.collections import Hash, random_distinct
+from ..types.collections import Hash
 from ..types import longdouble
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int
@@ -54,13 +55,17 @@ def hset(client, args):
         # The common case: one field of an existing hash, straight through.
         db = client.db
         h = db.get(args[1])
-        if type(h) is Hash and h.pool is None:
+        if type(h) is Hash:
             field = args[2]
-            added = field not in h
-            h[field] = args[3]
             engine = client.engine
-            if not h.big:
-                h.check_encoding(engine.config.values, field, args[3])
+            data = h.data
+            if type(data) is bytes:
+                added = h.set_small(field, args[3], engine.config.values)
+            elif data.pool is None:
+                added = field not in data
+                data[field] = args[3]
+            else:
+                added = h.set_field(field, args[3])
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
@@ -70,22 +75,8 @@ def hset(client, args):
     elif n & 1:
         raise wrong_arity("hset")
     h = _hash_for_write(client, args[1])
-    before = len(h)
-    pool = h.pool
-    if pool is not None:
-        for i in range(2, n, 2):
-            if args[i] not in h:
-                pool.added(args[i])
-            h[args[i]] = args[i + 1]
-    elif n == 4:
-        h[args[2]] = args[3]
-    else:
-        for i in range(2, n, 2):
-            h[args[i]] = args[i + 1]
-    added = len(h) - before
-    if not h.big:
-        h.check_encoding(client.engine.config.values, *args[2:])
     engine = client.engine
+    added = h.set_pairs(args, 2, engine.config.values)
     engine.dirty += (n - 2) >> 1
     if engine.notify_flags:
         engine.notify(client.db, "h", b"hset", args[1])
@@ -223,7 +214,10 @@ def hget(client, args):
         return None
     if type(h) is not Hash:
         raise CommandError(WRONGTYPE)
-    return h.get(args[2])
+    data = h.data
+    if type(data) is bytes:
+        return h.get(args[2])
+    return data.get(args[2])
 
 
 @command("hmget", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="hash", group="hash",
@@ -245,7 +239,7 @@ def hgetall(client, args):
     h = client.db.get_typed(args[1], Hash)
     if h is None:
         return {}
-    return dict(h)
+    return h.as_dict()
 
 
 @command("hkeys", arity=2, flags="readonly", keys=(1, 1, 1), acl="hash", group="hash",
@@ -319,15 +313,16 @@ def hrandfield(client, args):
     elif count >= len(h):
         fields = list(h)
     else:
-        fields = random_distinct(h, count)
+        fields = h.random_fields(count)
     if not withvalues:
         return fields
+    values = h.data if h.big else h.as_dict()
     if resp3:
-        return [[f, h[f]] for f in fields]
+        return [[f, values[f]] for f in fields]
     out = []
     for f in fields:
         out.append(f)
-        out.append(h[f])
+        out.append(values[f])
     return out
 
 
@@ -340,5 +335,8 @@ def hscan(client, args):
     h = client.db.get_typed(args[1], Hash)
     if h is None:
         return [b"0", []]
-    return scan_reply(h, cursor, args, 3, big=h.big, values=h.get)
+    if h.big:
+        return scan_reply(h.data, cursor, args, 3, big=True, values=h.data.get)
+    values = h.as_dict()
+    return scan_reply(values, cursor, args, 3, big=False, values=values.get)
 

@@ -61,6 +61,8 @@ def sadd(client, args):
     if added:
         if not s.big:
             s.check_encoding(client.engine.config.values, args[2:])
+        if before < 128:
+            s.compact()
         engine = client.engine
         engine.dirty += added
         if db.watched:

@@ -108,6 +108,7 @@ ACCESS_ENTRY = 88       # access-time record: dict slot + int (LRU/LFU tracking)
 SAMPLE_ENTRY = 8        # the eviction sample list's pointer to a key
 FLOAT_OBJ = 32          # a zset score (a float object)
 ZSET_ORDER = 16         # a zset member's place in the ordered index (pointer + prefix + slack)
+HASH_OBJ = 48           # the Hash wrapper (two slots and the GC header)
 ZSET_OBJ = 500          # SortedSet object, its index object and first leaf
 STREAM_OBJ = 800        # Stream object, node lists, fields cache
 STREAM_NODE = 550       # a node: _Node, its three arrays, flags, blob header, list slots
@@ -193,11 +194,15 @@ def _resample(unit: int, n: int) -> bool:
 
 
 def _estimate_hash(h) -> int:
-    n = len(h)
-    unit = h.unit
+    data = h.data
+    if data.__class__ is bytes:
+        # Packed (listpack): the wrapper and one bytes object, measured exactly.
+        return HASH_OBJ + ((len(data) + 48) & -16)
+    n = len(data)
+    unit = data.unit
     if _resample(unit, n):
-        unit = h.unit = _unit_hash(h) << 8 | (n & 255)
-    return getsizeof(h) + n * (unit >> 8)
+        unit = data.unit = _unit_hash(data) << 8 | (n & 255)
+    return HASH_OBJ + getsizeof(data) + n * (unit >> 8)
 
 
 def _estimate_plain(c) -> int:
@@ -273,8 +278,11 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
     n = len(value)
     t = value.type_name
     if t == "hash":
-        total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(value.items(), samples))
-        return size + getsizeof(value) + n * total // samples
+        data = value.data
+        if data.__class__ is bytes:
+            return size + _estimate_hash(value)
+        total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(data.items(), samples))
+        return size + HASH_OBJ + getsizeof(data) + n * total // samples
     if t in ("list", "set"):
         total = sum((len(m) + 48) & -16 for m in islice(value, samples))
         return size + getsizeof(value) + n * total // samples
@@ -288,7 +296,11 @@ def _exact(value) -> int:
     """Every element measured (MEMORY USAGE SAMPLES 0, small values)."""
     t = value.type_name
     if t == "hash":
-        return getsizeof(value) + sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in value.items())
+        data = value.data
+        if data.__class__ is bytes:
+            return _estimate_hash(value)
+        return HASH_OBJ + getsizeof(data) + sum(
+            ((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in data.items())
     if t in ("list", "set"):
         return getsizeof(value) + sum((len(m) + 48) & -16 for m in value)
     if t == "zset":

@@ -520,21 +520,17 @@ class _Limits:
 
 
 def _make_hash(flat: list, lim: _Limits) -> Hash:
-    h = Hash()
-    it = iter(flat)
-    for f in it:
-        h[f] = next(it)
-    if len(h) * 2 != len(flat):
+    d = dict(zip(flat[::2], flat[1::2]))
+    if len(d) * 2 != len(flat):
         raise RdbError("Duplicate hash fields detected")
-    if len(h) > lim.hash_entries:
-        h.big = True
-    else:
+    big = len(d) > lim.hash_entries
+    if not big:
         limit = lim.hash_value
         for x in flat:
             if len(x) > limit:
-                h.big = True
+                big = True
                 break
-    return h
+    return Hash.from_dict(d, big)
 
 
 def _make_set(members: list, lim: _Limits) -> Set:

@@ -25,6 +25,12 @@ from __future__ import annotations
 import random
 from collections import deque
 from itertools import islice
+from sys import getsizeof
+
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
 
 _MAX_INT64 = 2**63 - 1
 
@@ -118,54 +124,356 @@ def random_distinct(owner, count: int) -> list:
     return list(chosen)
 
 
-class Hash(dict):
-    """A Redis hash: field -> value, both bytes, in insertion order (as a listpack)."""
+# -- the compact hash encoding ----------------------------------------------------------------
+#
+# A small hash is one bytes object, as Redis keeps a listpack: field, value, field,
+# value ... in insertion order, each string preceded by its length in one byte, or by
+# 0xFF and four big-endian bytes when it is 255 bytes or longer. Five short fields
+# then cost ~100 bytes where a dict of ten bytes objects costs ~700. Every lookup
+# walks the entries (O(entries), bounded by hash-max-listpack-entries, as Redis's
+# listpack walk); a write builds a new bytes object. Past the limits the hash
+# converts to a dict, one way, which is what OBJECT ENCODING reports.
 
-    __slots__ = ("big", "pool", "scans", "mem", "unit")
-    type_name = "hash"
+_LEN1 = [bytes((i,)) for i in range(255)]
+
+
+def _lp_entry(s: bytes) -> bytes:
+    n = len(s)
+    if n < 255:
+        return _LEN1[n] + s
+    return b"\xff" + n.to_bytes(4, "big") + s
+
+
+def _lp_pack(pairs) -> bytes:
+    """The packed form of an iterable of (field, value)."""
+    out = []
+    for f, v in pairs:
+        out.append(_lp_entry(f))
+        out.append(_lp_entry(v))
+    return b"".join(out)
+
+
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t)
+def _lp_strings(data: bytes) -> list:
+    """Every string of the packed form, in order (field, value, field, value ...)."""
+    out = []
+    i = 0
+    n = len(data)
+    while i < n:
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
+        else:
+            i += 1
+        out.append(data[i:i + ln])
+        i += ln
+    return out
+
+
+@cython.locals(data=bytes, field=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
+               head=cython.Py_ssize_t, k=cython.Py_ssize_t, flen=cython.Py_ssize_t,
+               start=cython.Py_ssize_t, match=cython.bint)
+def _lp_find(data: bytes, field: bytes) -> tuple:
+    """(entry start, value header start, value end) of `field`, or None."""
+    i = 0
+    n = len(data)
+    flen = len(field)
+    k = 0                   # strings read: even ones are fields, odd ones values
+    start = 0
+    match = False
+    while i < n:
+        head = i
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
+        else:
+            i += 1
+        if k & 1:
+            if match:
+                return start, head, i + ln
+        else:
+            start = head
+            match = ln == flen and data.startswith(field, i)
+        i += ln
+        k += 1
+    return None
+
+
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
+               count=cython.Py_ssize_t)
+def _lp_count(data: bytes) -> int:
+    """The number of fields of the packed form."""
+    count = 0
+    i = 0
+    n = len(data)
+    while i < n:
+        ln = data[i]
+        if ln == 255:
+            i += 5 + int.from_bytes(data[i + 1:i + 5], "big")
+        else:
+            i += 1 + ln
+        count += 1
+    return count >> 1
+
+
+def _value_at(data: bytes, vstart: int, vend: int) -> bytes:
+    if data[vstart] == 255:
+        return data[vstart + 5:vend]
+    return data[vstart + 1:vend]
+
+
+class HashTable(dict):
+    """The fields of a hash converted to the hashtable encoding, and what only such
+    hashes carry: the random-pick pool, HSCAN snapshots, the sampled element size."""
+
+    __slots__ = ("pool", "scans", "unit")
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
-        self.big = False        # converted to hashtable (one way)
         self.pool = None        # RandomPool once HRANDFIELD ran
         self.scans = None       # HSCAN snapshots (see types/scan.py)
+        self.unit = 0           # memory accounting (engine/memory.py)
+
+
+class Hash:
+    """A Redis hash: field -> value, both bytes, in insertion order (as a listpack).
+
+    ``data`` is the packed bytes (listpack encoding) or, once converted, a
+    HashTable (hashtable encoding). The mapping methods below work on either, so callers
+    treat a Hash as a dict; the hot handlers read ``data`` directly when it is a
+    dict. Writes that may grow a packed hash past its limits go through
+    ``set_small`` / ``set_pairs`` / ``check_encoding`` with the config values,
+    which convert it.
+    """
+
+    # Two slots: what only converted hashes need lives on their HashTable.
+    __slots__ = ("data", "mem")
+    type_name = "hash"
+
+    def __init__(self, items=None):
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.data = b""         # packed; a HashTable once converted (one way)
+        if items:
+            self.data = _lp_pack(dict(items).items())
+
+    @classmethod
+    def from_dict(cls, d: dict, big: bool) -> "Hash":
+        """A hash holding `d` (adopted when `big`, else packed)."""
+        h = cls()
+        h.data = HashTable(d) if big else _lp_pack(d.items())
+        return h
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    @property
+    def big(self) -> bool:
+        return self.data.__class__ is not bytes
+
+    @big.setter
+    def big(self, value: bool) -> None:
+        if value and self.data.__class__ is bytes:
+            self.convert()
+
+    def convert(self) -> None:
+        """To the hashtable encoding (one way)."""
+        data = self.data
+        if data.__class__ is bytes:
+            strings = _lp_strings(data)
+            self.data = HashTable(zip(strings[::2], strings[1::2]))
 
     def encoding(self, config) -> str:
-        return "hashtable" if self.big else "listpack"
-
-    def copy(self) -> "Hash":
-        new = Hash(self)
-        new.big = self.big
-        return new
-
-    def random_field(self):
-        return _pool(self).pick()
-
-    def set_field(self, field: bytes, value: bytes) -> bool:
-        """Store one field (for commands other than the HSET fast path); True if new."""
-        new = field not in self
-        self[field] = value
-        if new and self.pool is not None:
-            self.pool.added(field)
-        return new
-
-    def del_field(self, field: bytes) -> bool:
-        if self.pop(field, None) is None:
-            return False
-        if self.pool is not None:
-            self.pool.removed(field)
-        return True
+        return "hashtable" if self.data.__class__ is not bytes else "listpack"
 
     def check_encoding(self, values: dict, *args: bytes) -> None:
         """Convert to hashtable if a stored field/value or the size crosses the limits."""
+        data = self.data
+        if data.__class__ is not bytes:
+            return
         limit = values["hash-max-listpack-value"]
         for a in args:
             if len(a) > limit:
-                self.big = True
+                self.convert()
                 return
         if len(self) > values["hash-max-listpack-entries"]:
-            self.big = True
+            self.convert()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def set_small(self, field: bytes, value: bytes, values: dict) -> bool:
+        """Store one field, converting past the limits; True if it is new."""
+        if self.data.__class__ is bytes:
+            limit = values["hash-max-listpack-value"]
+            if len(field) > limit or len(value) > limit:
+                self.convert()
+        new = self.set_field(field, value)
+        if new and self.data.__class__ is bytes and len(self) > values["hash-max-listpack-entries"]:
+            self.convert()
+        return new
+
+    def set_pairs(self, args, start: int, values: dict) -> int:
+        """HSET's pairs args[start:], converting past the limits; the number of new fields."""
+        data = self.data
+        n = len(args)
+        if data.__class__ is bytes:
+            d = self.as_dict()
+            before = len(d)
+            for i in range(start, n, 2):
+                d[args[i]] = args[i + 1]
+            self.data = _lp_pack(d.items())
+            self.check_encoding(values, *args[start:])
+            return len(d) - before
+        before = len(data)
+        pool = data.pool
+        for i in range(start, n, 2):
+            if pool is not None and args[i] not in data:
+                pool.added(args[i])
+            data[args[i]] = args[i + 1]
+        return len(data) - before
+
+    def set_field(self, field: bytes, value: bytes) -> bool:
+        """Store one field without a limit check (the caller runs check_encoding); True if new."""
+        data = self.data
+        if data.__class__ is not bytes:
+            new = field not in data
+            data[field] = value
+            if new and data.pool is not None:
+                data.pool.added(field)
+            return new
+        found = _lp_find(data, field)
+        if found is not None:
+            self.data = data[:found[1]] + _lp_entry(value) + data[found[2]:]
+            return False
+        self.data = data + _lp_entry(field) + _lp_entry(value)
+        return True
+
+    def del_field(self, field: bytes) -> bool:
+        data = self.data
+        if data.__class__ is not bytes:
+            if data.pop(field, None) is None:
+                return False
+            if data.pool is not None:
+                data.pool.removed(field)
+            return True
+        found = _lp_find(data, field)
+        if found is None:
+            return False
+        self.data = data[:found[0]] + data[found[2]:]
+        return True
+
+    def __setitem__(self, field: bytes, value: bytes) -> None:
+        self.set_field(field, value)
+
+    def __delitem__(self, field: bytes) -> None:
+        if not self.del_field(field):
+            raise KeyError(field)
+
+    def pop(self, field: bytes, *default):
+        value = self.get(field)
+        if value is None:
+            if default:
+                return default[0]
+            raise KeyError(field)
+        self.del_field(field)
+        return value
+
+    def clear(self) -> None:
+        self.data = HashTable() if self.data.__class__ is not bytes else b""
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, field: bytes, default=None):
+        data = self.data
+        if data.__class__ is not bytes:
+            return data.get(field, default)
+        found = _lp_find(data, field)
+        if found is None:
+            return default
+        return _value_at(data, found[1], found[2])
+
+    def __getitem__(self, field: bytes) -> bytes:
+        value = self.get(field)
+        if value is None:
+            raise KeyError(field)
+        return value
+
+    def __contains__(self, field) -> bool:
+        data = self.data
+        if data.__class__ is not bytes:
+            return field in data
+        return _lp_find(data, field) is not None
+
+    def __len__(self) -> int:
+        data = self.data
+        if data.__class__ is not bytes:
+            return len(data)
+        return _lp_count(data)
+
+    def __bool__(self) -> bool:
+        return len(self.data) != 0
+
+    def as_dict(self) -> dict:
+        """A new dict of the fields and values, in order."""
+        data = self.data
+        if data.__class__ is not bytes:
+            return dict(data)
+        strings = _lp_strings(data)
+        return dict(zip(strings[::2], strings[1::2]))
+
+    def keys(self):
+        data = self.data
+        if data.__class__ is not bytes:
+            return data.keys()
+        return _lp_strings(data)[::2]
+
+    def values(self):
+        data = self.data
+        if data.__class__ is not bytes:
+            return data.values()
+        return _lp_strings(data)[1::2]
+
+    def items(self):
+        data = self.data
+        if data.__class__ is not bytes:
+            return data.items()
+        strings = _lp_strings(data)
+        return list(zip(strings[::2], strings[1::2]))
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __reversed__(self):
+        return reversed(list(self.keys()))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Hash):
+            other = other.as_dict()
+        return isinstance(other, dict) and self.as_dict() == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Hash({self.as_dict()!r})"
+
+    def copy(self) -> "Hash":
+        new = Hash()
+        data = self.data
+        new.data = HashTable(data) if data.__class__ is not bytes else data
+        return new
+
+    def random_field(self):
+        data = self.data
+        if data.__class__ is not bytes:
+            return _pool(data).pick()
+        return random.choice(_lp_strings(data)[::2])
+
+    def random_fields(self, count: int) -> list:
+        """`count` distinct fields at random (count < len(self))."""
+        data = self.data
+        if data.__class__ is not bytes:
+            return random_distinct(data, count)
+        return random.sample(_lp_strings(data)[::2], count)
 
 
 class List(deque):
@@ -228,6 +536,20 @@ class Set(set):
                 self.big = True
                 return
 
+    def compact(self) -> None:
+        """Rebuild a small set whose table grew past what its members need.
+
+        CPython grows a set's table fourfold when it fills, so five members added
+        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
+        The caller calls this after adding to a small set; iteration order may change
+        (SSCAN over a hashtable set reads a snapshot, see types/scan.py).
+        """
+        n = len(self)
+        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
+            members = set(self)
+            self.clear()
+            self.update(members)
+
     def add_member(self, member: bytes) -> bool:
         if member in self:
             return False
@@ -257,6 +579,20 @@ class Set(set):
         if not self.big:
             return sorted(self, key=int)
         return list(self)
+
+
+def _compact_sizes(limit: int) -> list:
+    """sys.getsizeof of a Set of n members rebuilt from a set, for n < limit."""
+    sizes = []
+    for n in range(limit):
+        s = Set()
+        s.update(set(range(n)))
+        sizes.append(getsizeof(s))
+    return sizes
+
+
+# Sets up to this size are compacted after SADD (bigger ones keep CPython's growth).
+_SET_SIZES = _compact_sizes(129)
 
 
 def new_set(values: dict, members) -> Set:
