@@ -168,10 +168,12 @@ SETUP = {
 USER_RULES: list | None = None
 # --replica: an online replica is attached, so writes pay for replication too.
 WITH_REPLICA = False
+# --as-replica: the workload is a replica's master stream.
+AS_REPLICA = False
 
 
 def run(name: str, pipeline: int, total: int) -> float:
-    conn = make_connection()
+    conn = ReplicaFeed() if AS_REPLICA else make_connection()
     for request in SETUP.get(name, list)():
         conn.data_received(request)
         conn.engine.loop.end_turn()

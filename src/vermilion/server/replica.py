@@ -48,6 +48,9 @@ RETRY_SECONDS = 1.0          # Redis's replicationCron tries again every second
 ACK_SECONDS = 1.0
 MAX_LINE = 64 * 1024          # a handshake reply or payload header longer than this is garbage
 EOF_MARK_LEN = 40
+# A command of the stream still arriving is re-split from its start on every read
+# while it is at most this long; a longer one goes to the incremental parser.
+FAST_TAIL_MAX = 1 << 16
 
 
 UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "
@@ -192,6 +195,9 @@ class MasterLink:
         # the held command, and the length of its bytes at the start of `unfed`.
         self.held: list | None = None
         self.held_len = 0
+        # The clients' request splitter (imported here: connection imports this module).
+        from .connection import Requests
+        self.splitter = Requests
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -486,6 +492,11 @@ class MasterLink:
     def _apply(self, data: bytes) -> None:
         """Run every complete command in the stream; feed their bytes on, unchanged.
 
+        The commands are split by the request splitter clients' reads use
+        (connection.Requests, C when built); only a command longer than
+        FAST_TAIL_MAX that is still arriving goes through the incremental parser,
+        which then holds exactly the bytes not applied yet (``unfed``).
+
         The applied bytes are fed on (and the offset moves) once per read, not per
         command: nothing reads the offset between two commands of one read but a
         GETACK, before which what was applied is fed first."""
@@ -494,8 +505,10 @@ class MasterLink:
         client = self.client
         parser = self.parser
         self.read_offset += len(data)
-        parser.feed(data)
         unfed = self.unfed + data if self.unfed else data
+        slow = parser.pending() > 0 or not parser.at_boundary()
+        if slow:
+            parser.feed(data)
         if self.held is not None:
             self.unfed = unfed          # received (slave_read_repl_offset), not applied
             return
@@ -504,13 +517,24 @@ class MasterLink:
         client.last_interaction_ms = engine.clock.ms()
         execute = engine.execute
         blocking = engine.blocking
+        requests = None if slow else self.splitter(unfed)
         engine.applying_master = True
         try:
             while not client.closing:
-                args = parser.next_command()
-                if args is None:
-                    break
-                end = len(unfed) - parser.pending()
+                if requests is not None:
+                    args = next(requests, None)
+                    if args is None:
+                        if len(unfed) - pos <= FAST_TAIL_MAX:
+                            break       # the rest of a command: the next read completes it
+                        requests = None
+                        parser.feed(unfed[pos:])
+                        continue
+                    end = requests.pos
+                else:
+                    args = parser.next_command()
+                    if args is None:
+                        break
+                    end = len(unfed) - parser.pending()
                 if not args:
                     pass
                 elif len(args) >= 2 and len(args[0]) == 8 and args[0].lower() == b"replconf" \
