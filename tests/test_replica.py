@@ -824,3 +824,30 @@ def test_streaming_rdb_parse_equals_whole_parse(plain_redis_primary):
     bad[len(bad) // 2] ^= 0xFF
     with pytest.raises(rdb.RdbError):
         streamed(bytes(bad), [4096])
+
+
+def test_stream_commands_longer_than_a_read(plain_redis_primary):
+    """The stream's commands are split as they arrive: values of several hundred KB (more
+    than a read, so the incremental parser takes them) between pipelines of small writes
+    and a transaction arrive whole, in order, and the offsets match the primary's."""
+    primary = redis.Redis(port=plain_redis_primary.port)
+    rnd = random.Random(9)
+    try:
+        with synced_replica(plain_redis_primary.port,
+                            config={"enable-debug-command": "yes"}) as (_, replica):
+            for round_ in range(3):
+                pipe = primary.pipeline(transaction=False)
+                for i in range(500):
+                    pipe.set(f"small:{i}", f"{round_}:{i}")
+                pipe.set(f"big:{round_}", rnd.randbytes(300_000 + round_))
+                pipe.rpush("order", round_)
+                pipe.execute()
+                tx = primary.pipeline(transaction=True)
+                tx.incr("tx")
+                tx.append(f"big:{round_}", b"!")
+                tx.execute()
+            target = wait_caught_up(primary, replica)
+            assert replica.info("replication")["master_repl_offset"] == target
+            assert assert_same_dataset(primary, replica) == 505
+    finally:
+        primary.close()
