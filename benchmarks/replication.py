@@ -135,9 +135,11 @@ def measure(kind: str, python: str, opts) -> dict:
             out[f"set_P{pipeline}_us"] = statistics.median(cpu)
         load = threading.Event()
         load.set()
-        bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port), "-c", str(opts.clients),
-                                  "-n", str(opts.requests * 4), "-r", "100000", "-P", "16", "-q",
-                                  "-t", "set"], stdout=subprocess.DEVNULL)
+        bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port),
+                                  "-c", str(opts.lag_clients or opts.clients),
+                                  "-n", str(opts.requests * 4), "-r", "100000",
+                                  "-P", str(opts.lag_pipeline), "-q", "-t", "set"],
+                                 stdout=subprocess.DEVNULL)
         # Samples are taken under load only: the probe stops when the load ends.
         threading.Thread(target=lambda: (bench.wait(), load.clear()), daemon=True).start()
         try:
@@ -189,6 +191,10 @@ def main(argv=None) -> int:
     p.add_argument("--lag-probe", choices=("block", "poll"), default="block",
                    help="how the lag probe waits for the replica (see lag_samples)")
     p.add_argument("--lag-only", action="store_true", help="only SET -P 16 load with the lag probe")
+    # A saturating load measures throughput too: the faster primary outruns a CPU-starved
+    # replica. Fewer clients without pipelining compare the two at a load neither saturates.
+    p.add_argument("--lag-clients", type=int, default=0, help="clients of the load (default -c)")
+    p.add_argument("--lag-pipeline", type=int, default=16, help="pipeline of the load")
     p.add_argument("--json")
     opts = p.parse_args(argv)
     results = {kind: measure(kind, opts.python, opts) for kind in ("redis", "vermilion")}
