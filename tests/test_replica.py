@@ -792,9 +792,9 @@ def test_streaming_rdb_parse_equals_whole_parse(plain_redis_primary):
     data = open(os.path.join(plain_redis_primary.dir, "dump.rdb"), "rb").read()
     r.close()
 
-    def streamed(payload: bytes, sizes: list) -> rdb.Loaded:
+    def streamed(payload: bytes, sizes: list, seed: int = 0) -> rdb.Loaded:
         gen = rdb.load_rdb(b"", streaming=True, keep_expired=True, progress_every=7)
-        rnd = random.Random(len(sizes))
+        rnd = random.Random(seed)
         pos, sent = 0, None
         try:
             while True:
@@ -807,8 +807,11 @@ def test_streaming_rdb_parse_equals_whole_parse(plain_redis_primary):
             return stop.value
 
     whole = rdb.load_rdb_all(data, keep_expired=True)
-    for sizes in ([1], [3, 50, 7], [4096], [1 << 20]):
-        got = streamed(data, sizes)
+    # Reads cut the file anywhere: inside every kind of value, the stream's PELs included.
+    cuts = [([1], 0), ([4096], 0), ([1 << 20], 0)] + [([3, 50, 7, 333, 1000], seed)
+                                                     for seed in range(12)]
+    for sizes, seed in cuts:
+        got = streamed(data, sizes, seed)
         assert got.aux == whole.aux and got.keys_loaded == whole.keys_loaded
         assert got.dbs.keys() == whole.dbs.keys()
         for index, (table, expires) in whole.dbs.items():
@@ -818,6 +821,19 @@ def test_streaming_rdb_parse_equals_whole_parse(plain_redis_primary):
                 assert type(got.dbs[index][0][key]) is type(value)
                 if isinstance(value, bytes):
                     assert got.dbs[index][0][key] == value
+    # Cut at every third byte of the stream with groups (its PELs are read as raw IDs).
+    at = data.find(b"\x06stream")
+    assert at > 0
+    for cut in range(at, min(at + 2500, len(data)), 3):
+        parts = [data[cut:], data[:cut]]
+        gen = rdb.load_rdb(b"", streaming=True, keep_expired=True)
+        sent = None
+        try:
+            while True:
+                gen.send(sent)
+                sent = parts.pop() if parts else b""
+        except StopIteration as stop:
+            assert stop.value.keys_loaded == whole.keys_loaded, cut
     with pytest.raises(rdb.RdbError, match="Short read"):
         streamed(data[:-3], [4096])
     bad = bytearray(data)

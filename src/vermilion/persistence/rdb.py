@@ -867,6 +867,8 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
                 else:
                     key, p = _read_str(data, p)
                     value, p = read_value(data, p, t, lim, version)
+                    if p > n:
+                        raise IndexError        # a slice of the value ran past the end
                     if load_delay:
                         debug_delay(load_delay)
                 # A key and its value were read.
@@ -895,9 +897,14 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
             if final:
                 raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.",
                                base + p) from None
-        except EncodingError as err:
-            raise RdbError("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s" % err,
-                           base + p) from None
+        except (EncodingError, RdbError) as err:
+            # Streaming: a value read short can also fail its own checks (a stream's
+            # PELs read from cut IDs); only once the file is complete is it an error.
+            if final:
+                if isinstance(err, RdbError):
+                    raise
+                raise RdbError("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s"
+                               % err, base + p) from None
         else:
             break           # OP_EOF
         # Streaming: the entry at `start` runs past the bytes received so far.
