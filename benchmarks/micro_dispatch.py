@@ -11,6 +11,9 @@ numbers are noise; use it to compare changes to the hot path.
 --replica attaches an online replica connection, so that writes also pay for the
 replication stream (engine/replication.py) and its per-turn write.
 
+--as-replica feeds the workload to a replica as its master's stream (the master
+client applying it, server/replica.py), so the cost per applied write is measured.
+
 --user RULES runs every workload as an ACL user with those rules (its keys are
 then named app:...), so the cost of the ACL check is what differs from a run
 without it.
@@ -98,6 +101,37 @@ def make_connection():
 
 
 # Prefix of every key name ("app:" with --user, so that ~app:* allows them).
+class ReplicaFeed:
+    """A replica's link to its master, fed directly: `data_received` applies the bytes
+    as the master's stream (MasterLink._apply)."""
+
+    def __init__(self):
+        from vermilion.config import Config
+        from vermilion.engine.engine import Engine
+        from vermilion.server.parser import RequestParser
+        from vermilion.server.replica import MasterClient, MasterLink
+        from vermilion.server.server import Server
+
+        engine = self.engine = Engine(Config())
+        engine.loop = TurnLoop()
+        server = Server(engine)
+        role = server.replica_role
+        link = self.link = MasterLink(role, "127.0.0.1", 1)
+        engine.master_link = link
+        engine.config.values["replicaof"] = "127.0.0.1 1"
+        engine.expiry_suspended = True
+        engine.replication.set_role("slave")
+        role.synced(None, 0)
+        role.update_busy()
+        link.client = MasterClient(engine, link)
+        engine.clients[link.client.id] = link.client
+        link.parser = RequestParser(engine.config["proto-max-bulk-len"])
+        link.state = "connected"
+
+    def data_received(self, data: bytes) -> None:
+        self.link._apply(data)
+
+
 PREFIX = b""
 
 
@@ -140,10 +174,12 @@ SETUP = {
 USER_RULES: list | None = None
 # --replica: an online replica is attached, so writes pay for replication too.
 WITH_REPLICA = False
+# --as-replica: the workload is a replica's master stream.
+AS_REPLICA = False
 
 
 def run(name: str, pipeline: int, total: int) -> float:
-    conn = make_connection()
+    conn = ReplicaFeed() if AS_REPLICA else make_connection()
     for request in SETUP.get(name, list)():
         conn.data_received(request)
         conn.engine.loop.end_turn()
@@ -166,7 +202,12 @@ def main():
     parser.add_argument("--only", metavar="A,B", help="only these workloads")
     parser.add_argument("--user", metavar="RULES", help="run as an ACL user with these rules")
     parser.add_argument("--replica", action="store_true", help="with an online replica attached")
+    parser.add_argument("--as-replica", action="store_true",
+                        help="apply the workload as a replica's master stream")
     args = parser.parse_args()
+    if args.as_replica:
+        global AS_REPLICA
+        AS_REPLICA = True
     if args.replica:
         global WITH_REPLICA
         WITH_REPLICA = True

@@ -6,9 +6,11 @@ The replica is a real redis-server in both cases, so what differs is the primary
 * SET: server CPU per request on the primary (utime+stime / requests, as
   cpu_per_request.py measures it) at -P 16 and -P 1, with the replica attached
   (and at -P 16 before it attached, for reference).
-* Replication lag under that -P 16 load: a probe client writes a key on the primary
-  and, from the primary's reply, polls the replica until it sees the value; median
-  and p99 of that delay.
+* Replication lag under that -P 16 load: a probe client XADDs an entry on the primary
+  and, from the primary's reply, waits for it on the replica with an XREAD BLOCK sent
+  before (``--lag-probe poll``: GETs a key from the replica in a loop, the older
+  measure, which competes for the CPU it measures); median and p99 of that delay.
+  ``--lag-only`` runs just this part.
 * Full sync: a fresh replica of a primary holding --keys string keys, from its start
   to master_link_status:up (the primary's default diskless sync, without delay).
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(HERE))
 import redis  # noqa: E402
 
 from cpu_per_request import Server, run_one, wait_ready  # noqa: E402
+from vbench.resp import RawConn, encode  # noqa: E402
 from vbench.servers import free_port  # noqa: E402
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -68,19 +71,49 @@ class Replica:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def lag_samples(primary_port: int, replica: Replica, n: int, load: threading.Event) -> list[float]:
-    """Milliseconds from a write on the primary to its value on the replica."""
-    p = redis.Redis(port=primary_port)
+def lag_samples(primary_port: int, replica: Replica, n: int, load: threading.Event,
+                how: str = "block") -> list[float]:
+    """Milliseconds from a write on the primary (its reply) to its arrival on the replica.
+
+    ``block`` (the default): the probe has an XREAD BLOCK for the entry waiting on the
+    replica before it XADDs on the primary, and sleeps in recv until the replica
+    serves it. ``poll``: it GETs the key from the replica in a loop until the value
+    shows, which keeps a core busy: on a 2-core machine already saturated by the
+    load generator and a primary that uses a whole core (Vermilion) that probe
+    mostly measures the scheduler (time slices of several ms), not replication.
+    """
     out = []
-    for i in range(n):
-        if not load.is_set():
-            break
-        p.set("lag:probe", i)
-        t0 = time.perf_counter()        # from the primary's reply: the write is done there
-        want = str(i).encode()
-        while replica.client.get("lag:probe") != want:
-            pass
-        out.append((time.perf_counter() - t0) * 1000)
+    if how == "poll":
+        p = redis.Redis(port=primary_port)
+        for i in range(n):
+            if not load.is_set():
+                break
+            p.set("lag:probe", i)
+            t0 = time.perf_counter()        # from the primary's reply: the write is done there
+            want = str(i).encode()
+            while replica.client.get("lag:probe") != want:
+                pass
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+    p = RawConn("127.0.0.1", primary_port)
+    r = RawConn("127.0.0.1", replica.port)
+    p.send(encode("DEL", "lag:stream"))
+    p.read_reply()
+    try:
+        for i in range(1, n + 1):
+            if not load.is_set():
+                break
+            # Entries i-1 with explicit IDs: the read asks for what follows the previous one,
+            # so it is answered whether it reaches the replica before the entry or after.
+            r.send(encode("XREAD", "BLOCK", "0", "STREAMS", "lag:stream", f"{i - 1}-1"))
+            p.send(encode("XADD", "lag:stream", "MAXLEN", "1", f"{i}-1", "v", str(i)))
+            p.read_reply()
+            t0 = time.perf_counter()
+            r.read_reply()
+            out.append((time.perf_counter() - t0) * 1000)
+    finally:
+        p.close()
+        r.close()
     return out
 
 
@@ -89,30 +122,40 @@ def measure(kind: str, python: str, opts) -> dict:
     subprocess.run(["redis-cli", "-p", str(primary.port), "CONFIG", "SET", "repl-diskless-sync-delay", "0"],
                    capture_output=True, check=True)
     out: dict = {}
-    cpu = [run_one(primary, ["-t", "set"], opts.requests, 16, opts.clients)[0] for _ in range(opts.rounds)]
-    out["set_P16_alone_us"] = statistics.median(cpu)
+    if not opts.lag_only:
+        cpu = [run_one(primary, ["-t", "set"], opts.requests, 16, opts.clients)[0]
+               for _ in range(opts.rounds)]
+        out["set_P16_alone_us"] = statistics.median(cpu)
     replica = Replica(primary.port)
     try:
         replica.wait_up()
-        for pipeline in (16, 1):
+        for pipeline in () if opts.lag_only else (16, 1):
             cpu = [run_one(primary, ["-t", "set"], opts.requests // (4 if pipeline == 1 else 1),
                            pipeline, opts.clients)[0] for _ in range(opts.rounds)]
             out[f"set_P{pipeline}_us"] = statistics.median(cpu)
         load = threading.Event()
         load.set()
-        bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port), "-c", str(opts.clients),
-                                  "-n", str(opts.requests * 4), "-r", "100000", "-P", "16", "-q",
-                                  "-t", "set"], stdout=subprocess.DEVNULL)
+        bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port),
+                                  "-c", str(opts.lag_clients or opts.clients),
+                                  "-n", str(opts.requests * 4), "-r", "100000",
+                                  "-P", str(opts.lag_pipeline), "-q", "-t", "set"],
+                                 stdout=subprocess.DEVNULL)
+        # Samples are taken under load only: the probe stops when the load ends.
+        threading.Thread(target=lambda: (bench.wait(), load.clear()), daemon=True).start()
         try:
             time.sleep(0.5)
-            lags = sorted(lag_samples(primary.port, replica, opts.lag_samples, load))
+            lags = sorted(lag_samples(primary.port, replica, opts.lag_samples, load, opts.lag_probe))
         finally:
             bench.kill()
             bench.wait()
         out["lag_median_ms"] = statistics.median(lags)
         out["lag_p99_ms"] = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        out["lag_samples"] = len(lags)
     finally:
         replica.stop()
+    if opts.lag_only:
+        primary.stop()
+        return out
     try:
         fill = redis.Redis(port=primary.port)
         fill.flushall()
@@ -145,13 +188,21 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--keys", type=int, default=1_000_000)
     p.add_argument("--lag-samples", type=int, default=300)
+    p.add_argument("--lag-probe", choices=("block", "poll"), default="block",
+                   help="how the lag probe waits for the replica (see lag_samples)")
+    p.add_argument("--lag-only", action="store_true", help="only SET -P 16 load with the lag probe")
+    # A saturating load measures throughput too: the faster primary outruns a CPU-starved
+    # replica. Fewer clients without pipelining compare the two at a load neither saturates.
+    p.add_argument("--lag-clients", type=int, default=0, help="clients of the load (default -c)")
+    p.add_argument("--lag-pipeline", type=int, default=16, help="pipeline of the load")
     p.add_argument("--json")
     opts = p.parse_args(argv)
     results = {kind: measure(kind, opts.python, opts) for kind in ("redis", "vermilion")}
     v, r = results["vermilion"], results["redis"]
     print(f"{'metric':<16} {'Vermilion':>10} {'Redis':>10} {'V/R':>6}")
     for key in ("set_P16_alone_us", "set_P16_us", "set_P1_us", "lag_median_ms", "lag_p99_ms", "full_sync_s"):
-        print(f"{key:<16} {v[key]:10.3f} {r[key]:10.3f} {v[key] / r[key]:6.2f}")
+        if key in v:
+            print(f"{key:<16} {v[key]:10.3f} {r[key]:10.3f} {v[key] / r[key]:6.2f}")
     if opts.json:
         Path(opts.json).write_text(json.dumps(results, indent=2))
     return 0

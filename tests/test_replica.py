@@ -7,6 +7,7 @@ fields), never on a fixed delay.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 
 import pytest
@@ -682,3 +683,187 @@ def test_bind_source_addr_is_the_address_the_master_sees():
     finally:
         primary.close()
         proc.stop()
+
+
+def _slow_snapshot_primary(sync: str) -> RedisProcess:
+    """A redis-server whose snapshot for replicas takes about a second (rdb-key-save-delay
+    per key), holding values far larger than one socket read."""
+    proc = RedisProcess(require_reference(), "--repl-diskless-sync", "yes" if sync == "diskless" else "no",
+                        "--repl-diskless-sync-delay", "0")
+    r = redis.Redis(port=proc.port)
+    fill(r)
+    r.set("big:str", b"\x01\x02" * 1_500_000)
+    r.hset("big:hash", mapping={f"f{i}": "v" * 300 for i in range(5000)})
+    r.rpush("big:list", *[b"x" * 1000 for _ in range(3000)])
+    # A Redis replica loading from the socket answers clients every 2 MB it loads: these
+    # keep the transfer long enough, and its bytes spread, for both replicas to be seen
+    # loading while the primary still writes the snapshot.
+    # (Random bytes: LZF would shrink repeated ones to nothing.)
+    rnd = random.Random(5)
+    pipe = r.pipeline(transaction=False)
+    for i in range(250):
+        pipe.set(f"k:{i}", rnd.randbytes(65536))
+    pipe.execute()
+    if sync == "diskless":
+        r.config_set("rdb-key-save-delay", 5000)    # microseconds per key
+    r.close()
+    return proc
+
+
+@pytest.mark.parametrize("kind,sync", [("vermilion", "diskless"), ("redis", "diskless"),
+                                       ("vermilion", "disk")])
+def test_diskless_load_parses_the_rdb_as_it_arrives(tmp_path, kind, sync):
+    """repl-diskless-load on-empty-db: a replica with no keys loads the primary's RDB from
+    the socket. From a disk-less primary it is loading while the primary is still
+    producing the snapshot (it does not wait for the whole file), as a Redis replica is;
+    values spanning many reads arrive whole and every key is equal after the sync."""
+    from persistence_support import redis_server
+    proc = _slow_snapshot_primary(sync)
+    primary = redis.Redis(port=proc.port)
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path), "--save", "", "--repl-diskless-load", "on-empty-db").start()
+    replica = server.client()
+    try:
+        replica.execute_command("REPLICAOF", "127.0.0.1", str(proc.port))
+        if sync == "diskless":
+            # The replica's state first: if it loads while the primary's snapshot child
+            # still runs, it loaded before the primary had sent the whole file.
+            wait_for(lambda: replica.info("persistence")["loading"] == 1 and
+                     primary.info("persistence")["rdb_bgsave_in_progress"] == 1,
+                     "the replica loading during the primary's snapshot",
+                     ignore=(redis.exceptions.BusyLoadingError,))
+        wait_for(lambda: link_up(replica), "the sync", timeout=120)
+        primary.config_set("rdb-key-save-delay", 0)
+        wait_caught_up(primary, replica)
+        assert assert_same_dataset(primary, replica) > 250
+        assert not (tmp_path / "dump.rdb").exists()     # loaded from the socket
+    finally:
+        replica.close()
+        server.kill()
+        primary.close()
+        proc.stop()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_master_stream_applied_despite_misconf(tmp_path, kind):
+    """A replica that cannot save (stop-writes-on-bgsave-error) refuses its own clients'
+    writes with -MISCONF but applies its master's, as Redis 7.0 with
+    replica-ignore-disk-write-errors yes (the master client is never refused)."""
+    from persistence_support import redis_server
+    proc = RedisProcess(require_reference(), "--repl-diskless-sync-delay", "0")
+    primary = redis.Redis(port=proc.port)
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path), "--save", "3600 1", "--replica-read-only", "no",
+                   "--replica-ignore-disk-write-errors", "yes", "--enable-protected-configs", "yes",
+                   "--repl-diskless-load", "on-empty-db").start()
+    replica = server.client()
+    try:
+        # The snapshot's name is a directory: every BGSAVE fails at its rename, even as root.
+        (tmp_path / "blocked.rdb" / "x").mkdir(parents=True)
+        replica.config_set("dbfilename", "blocked.rdb")
+        replica.execute_command("REPLICAOF", "127.0.0.1", str(proc.port))
+        wait_for(lambda: link_up(replica), "the sync")
+        replica.bgsave()
+        wait_for(lambda: replica.info("persistence")["rdb_last_bgsave_status"] == "err",
+                 "a failed BGSAVE")
+        with pytest.raises(redis.ResponseError, match="MISCONF"):
+            replica.set("own", 1)
+        primary.set("from-primary", 1)
+        primary.incr("counter")
+        wait_caught_up(primary, replica)
+        assert replica.mget("from-primary", "counter", "own") == [b"1", b"1", None]
+    finally:
+        replica.close()
+        server.kill()
+        primary.close()
+        proc.stop()
+
+
+def test_streaming_rdb_parse_equals_whole_parse(plain_redis_primary):
+    """load_rdb(streaming=True) fed a real Redis RDB in reads of any size (down to one
+    byte) yields what parsing the whole file yields; a truncated stream or a bad
+    checksum is refused as the whole-file parse refuses it."""
+    import os
+    from vermilion.persistence import rdb
+    r = redis.Redis(port=plain_redis_primary.port)
+    fill(r)
+    r.set("big", random.Random(3).randbytes(300_000))
+    r.save()
+    data = open(os.path.join(plain_redis_primary.dir, "dump.rdb"), "rb").read()
+    r.close()
+
+    def streamed(payload: bytes, sizes: list, seed: int = 0) -> rdb.Loaded:
+        gen = rdb.load_rdb(b"", streaming=True, keep_expired=True, progress_every=7)
+        rnd = random.Random(seed)
+        pos, sent = 0, None
+        try:
+            while True:
+                step = gen.send(sent)
+                sent = None
+                if step == rdb.NEED_MORE:
+                    n = rnd.choice(sizes)
+                    sent, pos = payload[pos:pos + n], pos + n
+        except StopIteration as stop:
+            return stop.value
+
+    whole = rdb.load_rdb_all(data, keep_expired=True)
+    # Reads cut the file anywhere: inside every kind of value, the stream's PELs included.
+    cuts = [([1], 0), ([4096], 0), ([1 << 20], 0)] + [([3, 50, 7, 333, 1000], seed)
+                                                     for seed in range(12)]
+    for sizes, seed in cuts:
+        got = streamed(data, sizes, seed)
+        assert got.aux == whole.aux and got.keys_loaded == whole.keys_loaded
+        assert got.dbs.keys() == whole.dbs.keys()
+        for index, (table, expires) in whole.dbs.items():
+            assert got.dbs[index][1] == expires
+            assert got.dbs[index][0].keys() == table.keys()
+            for key, value in table.items():
+                assert type(got.dbs[index][0][key]) is type(value)
+                if isinstance(value, bytes):
+                    assert got.dbs[index][0][key] == value
+    # Cut at every third byte of the stream with groups (its PELs are read as raw IDs).
+    at = data.find(b"\x06stream")
+    assert at > 0
+    for cut in range(at, min(at + 2500, len(data)), 3):
+        parts = [data[cut:], data[:cut]]
+        gen = rdb.load_rdb(b"", streaming=True, keep_expired=True)
+        sent = None
+        try:
+            while True:
+                gen.send(sent)
+                sent = parts.pop() if parts else b""
+        except StopIteration as stop:
+            assert stop.value.keys_loaded == whole.keys_loaded, cut
+    with pytest.raises(rdb.RdbError, match="Short read"):
+        streamed(data[:-3], [4096])
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0xFF
+    with pytest.raises(rdb.RdbError):
+        streamed(bytes(bad), [4096])
+
+
+def test_stream_commands_longer_than_a_read(plain_redis_primary):
+    """The stream's commands are split as they arrive: values of several hundred KB (more
+    than a read, so the incremental parser takes them) between pipelines of small writes
+    and a transaction arrive whole, in order, and the offsets match the primary's."""
+    primary = redis.Redis(port=plain_redis_primary.port)
+    rnd = random.Random(9)
+    try:
+        with synced_replica(plain_redis_primary.port,
+                            config={"enable-debug-command": "yes"}) as (_, replica):
+            for round_ in range(3):
+                pipe = primary.pipeline(transaction=False)
+                for i in range(500):
+                    pipe.set(f"small:{i}", f"{round_}:{i}")
+                pipe.set(f"big:{round_}", rnd.randbytes(300_000 + round_))
+                pipe.rpush("order", round_)
+                pipe.execute()
+                tx = primary.pipeline(transaction=True)
+                tx.incr("tx")
+                tx.append(f"big:{round_}", b"!")
+                tx.execute()
+            target = wait_caught_up(primary, replica)
+            assert replica.info("replication")["master_repl_offset"] == target
+            assert assert_same_dataset(primary, replica) == 505
+    finally:
+        primary.close()

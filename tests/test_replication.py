@@ -617,6 +617,10 @@ def test_rdb_replication_fields_read_by_both_servers(tmp_path):
             pr.execute_command("SELECT", "5")       # the stream's db is 5 when saved
             pr.set("b", "2")
             _wait_for(lambda: _in_sync(pr, rr), "the replica in sync")
+            # The sync's snapshot child may not be reaped yet (either server then
+            # answers SAVE with -ERR Background save already in progress).
+            _wait_for(lambda: pr.info("persistence")["rdb_bgsave_in_progress"] == 0,
+                      "the sync's snapshot child reaped")
             saved = _info(pr)
             pr.execute_command("SAVE")
             primary.kill()

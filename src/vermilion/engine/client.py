@@ -20,6 +20,9 @@ GATE_MULTI = 2       # inside MULTI: commands are queued
 GATE_PUBSUB = 4      # RESP2 subscribed mode: only (un)subscribe/ping/quit/reset
 GATE_LOCAL = 8       # a script/internal client: noscript and friends are refused
 GATE_ACL = 16        # the client's user is restricted: every command is checked
+# The master client of a replica (server/replica.py): trusted, so dispatch skips the
+# gate while only refusals that never apply to it are in force (Engine.execute).
+GATE_MASTER = 32
 
 
 class Client(ClientCore):
@@ -88,6 +91,8 @@ class Client(ClientCore):
             gate |= GATE_PUBSUB
         if self.kind == "script":
             gate |= GATE_LOCAL
+        elif self.kind == "master":
+            gate |= GATE_MASTER
         self.gate = gate
 
     # -- I/O, supplied by subclasses ------------------------------------------

@@ -52,6 +52,12 @@ BUSY_MAXMEMORY = 32   # maxmemory set: eviction and the OOM check before command
 BUSY_TRACKING = 64    # a client has CLIENT TRACKING on (engine/tracking.py)
 BUSY_NOREPLICAS = 128  # min-replicas-to-write in force: writes may be refused (commands/replication.py)
 BUSY_REPLICA = 256    # a replica: read-only and stale-data refusals (commands/replica.py)
+# The busy bits whose gate hooks can stop or hold a command of the master client
+# (a replica applying its master's stream). Redis's processCommand never refuses
+# the master for ACL, OOM, MISCONF, NOREPLICAS, READONLY or MASTERDOWN, so with
+# only those in force the master's commands go straight to `call`; otherwise they
+# take the gate like any other (MULTI queueing, CLIENT PAUSE, a busy script).
+MASTER_GATED = BUSY_SCRIPT | BUSY_LOADING | BUSY_PAUSED | BUSY_TRACKING
 
 
 class SlowlogEntry:
@@ -249,6 +255,8 @@ class Engine(EngineCore):
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
         if client.gate or self.busy:
+            if client.gate == 32 and not self.busy & MASTER_GATED:
+                return self.call(client, cmd, args)     # the master client (GATE_MASTER)
             if client.gate == 16 and not self.busy:
                 # Only ACL restricts this client: its check is the only gate hook that
                 # applies (docs/architecture.md, ACL). The user's plan for the command

@@ -29,11 +29,12 @@ server struct for replication, with the same meaning and numbering:
 
 Feeding the stream
     `sink(db_index, argv)` is the engine's propagation sink (in
-    ``engine.sinks`` exactly while a backlog exists): it emits SELECT when the
-    database differs from the one the stream last selected (``selected_db``,
-    -1 after a full resync starts so the next write selects again) and feeds the
-    encoded command. It does nothing while ``role == "slave"``: a replica forwards
-    its primary's bytes instead of its own effects.
+    ``engine.sinks`` exactly while a backlog exists and ``role == "master"``, which
+    `set_role` changes): it emits SELECT when the database differs from the one the
+    stream last selected (``selected_db``, -1 after a full resync starts so the next
+    write selects again) and feeds the encoded command. A replica forwards its
+    primary's bytes instead of its own effects, so it has no sink, and the writes it
+    applies skip propagation altogether.
 
     `feed(data)` appends raw stream bytes: the offset advances by exactly
     ``len(data)`` at once; at the end of the event-loop turn (`flush`, also called
@@ -291,18 +292,27 @@ class Replication:
     # -- ids and the backlog -----------------------------------------------------------
 
     def create_backlog(self) -> None:
-        """Start keeping the stream: the sink joins the engine's while a backlog exists."""
+        """Start keeping the stream (a primary's sink joins the engine's)."""
         if self.backlog is None:
             self.backlog = Backlog(self.config["repl-backlog-size"], self.master_repl_offset + 1)
-        sinks = self.engine.sinks
-        if self.sink not in sinks:
-            sinks.append(self.sink)
+        self._update_sink()
 
     def free_backlog(self) -> None:
         self.backlog = None
         self.unsent = []
+        self._update_sink()
+
+    def set_role(self, role: str) -> None:
+        """"master" or "slave" (REPLICAOF NO ONE / host port)."""
+        self.role = role
+        self._update_sink()
+
+    def _update_sink(self) -> None:
         sinks = self.engine.sinks
-        if self.sink in sinks:
+        if self.backlog is not None and self.role == "master":
+            if self.sink not in sinks:
+                sinks.append(self.sink)
+        elif self.sink in sinks:
             sinks.remove(self.sink)
 
     def new_replid(self) -> None:

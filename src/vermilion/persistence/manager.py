@@ -39,7 +39,7 @@ from .aof import (
     AofInfo, AofIO, AofLoadError, AofWriter, CommandReplayer, Manifest, ManifestError,
     ReplyBarrier, replay_aof, rewrite_commands, write_atomically,
 )
-from .rdb import RdbError, fsync_dir, iter_rdb, load_rdb, write_rdb_file
+from .rdb import NEED_MORE, RdbError, fsync_dir, iter_rdb, load_rdb, write_rdb_file
 
 log = logging.getLogger("vermilion")
 NOTICE = 25
@@ -150,7 +150,10 @@ class Persistence:
         busy = self.engine.busy
         if busy & BUSY_LOADING and not cmd.loading_ok and client.kind not in ("aof", "script"):
             return LOADING_ERROR
-        if busy & BUSY_MISCONF and (cmd.is_write or cmd.name == "ping") and client.kind != "aof":
+        # The master's stream is applied whatever the disk does (Redis obeys its master:
+        # replica-ignore-disk-write-errors yes; with no, Redis aborts instead).
+        if busy & BUSY_MISCONF and (cmd.is_write or cmd.name == "ping") and \
+                client.kind not in ("aof", "master"):
             return ErrorReply(self.misconf_message())
         return None
 
@@ -227,16 +230,23 @@ class Persistence:
         n = data[i + 9]
         return data[i + 10:i + 10 + n].decode("ascii", "replace") if n < 64 else "unknown"
 
-    async def _drive(self, gen, total: int):
-        """Run a loading generator, letting the event loop answer -LOADING between steps."""
+    async def _drive(self, gen, total: int, source=None):
+        """Run a loading generator, letting the event loop answer -LOADING between steps.
+        A streaming loader's requests for more bytes are awaited from `source`."""
         self.loading_total = total
         self.loading_loaded = 0
+        sent = None
         while True:
             try:
-                self.loading_loaded = next(gen)
+                step = gen.send(sent)
             except StopIteration as stop:
                 self.loading_loaded = total
                 return stop.value
+            if step == NEED_MORE:
+                sent = await source()
+                continue
+            sent = None
+            self.loading_loaded = step
             await asyncio.sleep(0)
 
     def install(self, result) -> None:
@@ -262,14 +272,20 @@ class Persistence:
         self.load_keys_loaded = result.keys_loaded
         self.load_keys_expired = result.keys_expired
 
-    async def load_replica_payload(self, payload: bytes, swap: bool = False):
+    async def load_replica_payload(self, payload: bytes, swap: bool = False, source=None,
+                                   total: int = 0):
         """A master's full synchronisation: the old dataset (functions too) is
         replaced by the master's RDB, loaded while other clients get -LOADING.
         Keys already expired stay: the master's DELs remove them. Returns the
         `rdb.Loaded` (its aux fields name the database the stream has selected).
         With `swap` (repl-diskless-load swapdb) the old dataset is dropped only once
         the new one has been read: a payload that fails to load leaves it as it was,
-        as Redis restores its backup of the databases."""
+        as Redis restores its backup of the databases.
+
+        With `source` (disk-less load from the socket) `payload` is only the start of
+        the RDB and ``await source()`` returns the next bytes, b"" after the last:
+        the file is parsed as it arrives (`total` bytes, 0 if unknown, as Redis shows a
+        load from the socket)."""
         engine = self.engine
         self.loading = True
         self.loading_start = time.time()
@@ -282,7 +298,9 @@ class Persistence:
             result = await self._drive(load_rdb(payload, config_values=self.config.values,
                                                 now_ms=engine.clock.ms(), keep_expired=True,
                                                 check_crc=self.config["rdbchecksum"],
-                                                progress_every=every), len(payload))
+                                                progress_every=every,
+                                                streaming=source is not None),
+                                       len(payload) if source is None else total, source)
             if swap:
                 self._drop_dataset()
             self.install(result)
@@ -319,7 +337,7 @@ class Persistence:
             tmp = self.child.tmp
             self.kill_child()
             _unlink(tmp)
-        write_rdb_file(self.rdb_path(), (payload,),
+        write_rdb_file(self.rdb_path(), payload if isinstance(payload, list) else (payload,),
                        tmp=os.path.join(self.dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid())))
 
     def delete_sync_file(self) -> None:

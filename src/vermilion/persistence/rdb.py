@@ -741,16 +741,31 @@ def _read_stream(data, p: int, rtype: int):
 
 
 def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = None,
-             check_crc: bool = True, keep_expired: bool = False, progress_every: int = 0):
+             check_crc: bool = True, keep_expired: bool = False, progress_every: int = 0,
+             streaming: bool = False):
     """Parse a whole RDB file. A generator: yields the byte offset reached every
     `progress_every` keys (0: never) so a caller can serve clients meanwhile,
     and returns a `Loaded` (``result = yield from load_rdb(...)``).
 
     Keys already expired are dropped (counted in keys_expired) unless
     `keep_expired` (an AOF preamble keeps them, as Redis).
+
+    `streaming`: `data` is the start of the file (maybe empty) and the rest
+    arrives while it is parsed (a replica's disk-less load, from the socket). The
+    generator then also yields `NEED_MORE` and must be sent the next bytes, b""
+    at the end of the file. Only the bytes not parsed yet are held: every read
+    that runs past the end raises IndexError (or struct.error) before anything is
+    kept, so the entry it was in is parsed again, whole, once the held bytes have
+    at least doubled (a value spanning many reads is parsed O(1) times, not once a
+    read). Parsed bytes are dropped, their checksum carried on.
     """
     if now_ms is None:
         now_ms = int(time.time() * 1000)
+    base = 0            # file offset of data[0]
+    crc = 0             # CRC-64 of the bytes before data[0]
+    final = not streaming
+    if streaming and len(data) < 9:
+        data, _, crc, final = yield from _more(data, 0, 0, 0, False, 9)
     if data[:5] != b"REDIS":
         raise RdbError("Wrong signature trying to load DB from file", 0)
     try:
@@ -775,110 +790,135 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
     every = progress_every or (1 << 62)
     tick = every
     n = len(data)
-    try:
-        while True:
-            t = data[p]
-            p += 1
-            if t == 0:
-                # String value: the hot path, inlined.
-                b = data[p]
-                if b < 64:
-                    q = p + 1 + b
-                    key = data[p + 1:q]
-                    p = q
+    start = p
+    while True:
+        try:
+            while True:
+                start = p
+                t = data[p]
+                p += 1
+                if t == 0:
+                    # String value: the hot path, inlined.
+                    b = data[p]
+                    if b < 64:
+                        q = p + 1 + b
+                        key = data[p + 1:q]
+                        p = q
+                    else:
+                        key, p = _read_str(data, p)
+                    b = data[p]
+                    if b < 64:
+                        q = p + 1 + b
+                        value = data[p + 1:q]
+                        p = q
+                    else:
+                        value, p = _read_str(data, p)
+                    if p > n:
+                        raise IndexError
+                    if load_delay:
+                        debug_delay(load_delay)
+                elif t >= 245:
+                    if t == OP_EXPIRETIME_MS:
+                        expire_at = _unpack_q(data, p)[0]
+                        p += 8
+                        continue
+                    if t == OP_SELECTDB:
+                        dbnum, p = _read_len(data, p)
+                        cur = dbs.get(dbnum)
+                        if cur is None:
+                            cur = dbs[dbnum] = ({}, {})
+                        table, expires = cur
+                        continue
+                    if t == OP_RESIZEDB:
+                        _, p = _read_len(data, p)
+                        _, p = _read_len(data, p)
+                        continue
+                    if t == OP_AUX:
+                        k, p = _read_str(data, p)
+                        v, p = _read_str(data, p)
+                        result.aux[k] = v
+                        continue
+                    if t == OP_EOF:
+                        break
+                    if t == OP_EXPIRETIME:
+                        expire_at = _unpack_i(data, p)[0] * 1000
+                        p += 4
+                        continue
+                    if t == OP_IDLE:
+                        idle, p = _read_len(data, p)
+                        continue
+                    if t == OP_FREQ:
+                        freq = data[p]
+                        p += 1
+                        continue
+                    if t == OP_FUNCTION2:
+                        code, p = _read_str(data, p)
+                        result.functions.append(code)
+                        continue
+                    if t == OP_FUNCTION_PRE_GA:
+                        raise RdbError("Pre-release function format not supported.", p)
+                    if t == OP_MODULE_AUX:
+                        raise RdbError("The RDB file contains AUX module data I can't load: no matching module", p)
+                    raise RdbError("Unknown RDB opcode %d" % t, p - 1)
                 else:
                     key, p = _read_str(data, p)
-                b = data[p]
-                if b < 64:
-                    q = p + 1 + b
-                    value = data[p + 1:q]
-                    p = q
-                else:
-                    value, p = _read_str(data, p)
-                if p > n:
-                    raise IndexError
-                if load_delay:
-                    debug_delay(load_delay)
-            elif t >= 245:
-                if t == OP_EXPIRETIME_MS:
-                    expire_at = _unpack_q(data, p)[0]
-                    p += 8
-                    continue
-                if t == OP_SELECTDB:
-                    dbnum, p = _read_len(data, p)
-                    cur = dbs.get(dbnum)
-                    if cur is None:
-                        cur = dbs[dbnum] = ({}, {})
-                    table, expires = cur
-                    continue
-                if t == OP_RESIZEDB:
-                    _, p = _read_len(data, p)
-                    _, p = _read_len(data, p)
-                    continue
-                if t == OP_AUX:
-                    k, p = _read_str(data, p)
-                    v, p = _read_str(data, p)
-                    result.aux[k] = v
-                    continue
-                if t == OP_EOF:
-                    break
-                if t == OP_EXPIRETIME:
-                    expire_at = _unpack_i(data, p)[0] * 1000
-                    p += 4
-                    continue
-                if t == OP_IDLE:
-                    idle, p = _read_len(data, p)
-                    continue
-                if t == OP_FREQ:
-                    freq = data[p]
-                    p += 1
-                    continue
-                if t == OP_FUNCTION2:
-                    code, p = _read_str(data, p)
-                    result.functions.append(code)
-                    continue
-                if t == OP_FUNCTION_PRE_GA:
-                    raise RdbError("Pre-release function format not supported.", p)
-                if t == OP_MODULE_AUX:
-                    raise RdbError("The RDB file contains AUX module data I can't load: no matching module", p)
-                raise RdbError("Unknown RDB opcode %d" % t, p - 1)
-            else:
-                key, p = _read_str(data, p)
-                value, p = read_value(data, p, t, lim, version)
-                if load_delay:
-                    debug_delay(load_delay)
-            # A key and its value were read.
-            if expire_at != -1:
-                if expire_at < now_ms and not keep_expired:
-                    expired += 1
-                    result.expired_keys.append((dbnum, key))
+                    value, p = read_value(data, p, t, lim, version)
+                    if p > n:
+                        raise IndexError        # a slice of the value ran past the end
+                    if load_delay:
+                        debug_delay(load_delay)
+                # A key and its value were read.
+                if expire_at != -1:
+                    if expire_at < now_ms and not keep_expired:
+                        expired += 1
+                        result.expired_keys.append((dbnum, key))
+                        expire_at = -1
+                        idle = freq = None
+                        continue
+                    expires[key] = expire_at
                     expire_at = -1
+                if key in table:
+                    raise RdbError("Duplicate key '%s' found in RDB file"
+                                   % key.decode("utf-8", "replace"), p)
+                table[key] = value
+                if idle is not None or freq is not None:
+                    result.access.setdefault(dbnum, {})[key] = \
+                        ("idle", idle) if idle is not None else ("freq", freq)
                     idle = freq = None
-                    continue
-                expires[key] = expire_at
-                expire_at = -1
-            if key in table:
-                raise RdbError("Duplicate key '%s' found in RDB file"
-                               % key.decode("utf-8", "replace"), p)
-            table[key] = value
-            if idle is not None or freq is not None:
-                result.access.setdefault(dbnum, {})[key] = \
-                    ("idle", idle) if idle is not None else ("freq", freq)
-                idle = freq = None
-            loaded += 1
-            if loaded == tick:
-                tick += every
-                yield p
-    except (IndexError, struct.error):
-        raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.", p) from None
-    except EncodingError as err:
-        raise RdbError("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s" % err, p) from None
+                loaded += 1
+                if loaded == tick:
+                    tick += every
+                    yield base + p
+        except (IndexError, struct.error):
+            if final:
+                raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.",
+                               base + p) from None
+        except (EncodingError, RdbError) as err:
+            # Streaming: a value read short can also fail its own checks (a stream's
+            # PELs read from cut IDs); only once the file is complete is it an error.
+            if final:
+                if isinstance(err, RdbError):
+                    raise
+                raise RdbError("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s"
+                               % err, base + p) from None
+        else:
+            break           # OP_EOF
+        # Streaming: the entry at `start` runs past the bytes received so far.
+        data, base, crc, final = yield from _more(data, start, base, crc, check_crc, 0)
+        n = len(data)
+        p = 0
     if version >= 5:
+        if p + 8 > n and not final:
+            data, base, crc, final = yield from _more(data, p, base, crc, check_crc, 8)
+            n = len(data)
+            p = 0
         if p + 8 > n:
-            raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.", p)
+            raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.",
+                           base + p)
         expected = int.from_bytes(data[p:p + 8], "little")
         if check_crc and expected:
-            got = crc64(memoryview(data)[:p] if not isinstance(data, bytes) else data[:p])
+            got = crc64(memoryview(data)[:p] if not isinstance(data, bytes) or base else data[:p],
+                        crc)
             if got != expected:
                 raise RdbError("Wrong RDB checksum expected: (%x) got (%x). Aborting now."
                                % (got, expected), p)
@@ -886,6 +926,33 @@ def load_rdb(data, *, config_values: dict | None = None, now_ms: int | None = No
     result.keys_loaded = loaded
     result.keys_expired = expired
     return result
+
+
+# What a streaming load_rdb yields when it needs the next bytes of the file.
+NEED_MORE = -1
+
+
+def _more(data, start: int, base: int, crc: int, check_crc: bool, need: int):
+    """Streaming load_rdb: drop data[:start] (into the running checksum) and receive
+    until the rest has doubled and holds at least `need` bytes, or the file ended.
+    Returns (data, base, crc, final)."""
+    if start:
+        if check_crc:
+            crc = crc64(memoryview(data)[:start], crc)
+        base += start
+    rest = data[start:] if start else data
+    parts = [rest]
+    have = len(rest)
+    target = max(2 * have, have + 1, need)
+    final = False
+    while have < target:
+        chunk = yield NEED_MORE
+        if not chunk:
+            final = True
+            break
+        parts.append(chunk)
+        have += len(chunk)
+    return b"".join(parts), base, crc, final
 
 
 def load_rdb_all(data, **kwargs) -> Loaded:

@@ -48,6 +48,9 @@ RETRY_SECONDS = 1.0          # Redis's replicationCron tries again every second
 ACK_SECONDS = 1.0
 MAX_LINE = 64 * 1024          # a handshake reply or payload header longer than this is garbage
 EOF_MARK_LEN = 40
+# A command of the stream still arriving is re-split from its start on every read
+# while it is at most this long; a longer one goes to the incremental parser.
+FAST_TAIL_MAX = 1 << 16
 
 
 UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "
@@ -97,6 +100,75 @@ class MasterClient(Client):
         self.close()
 
 
+class PayloadReader:
+    """The RDB of a full sync as it arrives: `$<size>` bytes, or bytes up to the
+    40-byte EOF mark (disk-less masters). `next()` returns the next bytes of the
+    file, b"" after the last; the mark itself and a possible start of the
+    command stream after it (`rest`) are never part of it. At most one read
+    (1 MB) plus the mark's length is held here."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, link: "MasterLink", reader, timeout: int, mark: bytes | None, size: int):
+        self.link = link
+        self.reader = reader
+        self.timeout = timeout
+        self.mark = mark
+        self.left = size                # $<size>: bytes still to come
+        self.tail = b""                 # EOF mark: the last bytes, maybe the mark's start
+        self.done = False
+        self.rest = b""
+
+    async def _read(self, n: int) -> bytes:
+        chunk = await asyncio.wait_for(self.reader.read(n), self.timeout)
+        if not chunk:
+            raise EOFError("connection lost while reading the RDB")
+        link = self.link
+        link.last_io = time.time()
+        link.sync_read += len(chunk)
+        return chunk
+
+    async def next(self) -> bytes:
+        while not self.done:
+            if self.mark is None:
+                if self.left <= 0:
+                    self.done = True
+                    break
+                chunk = await self._read(min(self.CHUNK, self.left))
+                self.left -= len(chunk)
+                return chunk
+            data = self.tail + await self._read(self.CHUNK)
+            at = data.find(self.mark)
+            if at >= 0:
+                self.done = True
+                self.rest = data[at + EOF_MARK_LEN:]
+                self.tail = b""
+                if at:
+                    return data[:at]
+                break
+            keep = min(len(data), EOF_MARK_LEN - 1)
+            self.tail = data[len(data) - keep:]
+            if len(data) > keep:
+                return data[:len(data) - keep]
+        return b""
+
+    async def finish(self) -> None:
+        """After the loader read the whole file: anything but the mark before the
+        command stream means the transfer was broken."""
+        while not self.done:
+            if await self.next():
+                raise LinkError("Replication stream EOF marker is broken")
+
+    async def read_all(self) -> list:
+        """The whole file, as the list of its reads."""
+        parts = []
+        while True:
+            chunk = await self.next()
+            if not chunk:
+                return parts
+            parts.append(chunk)
+
+
 class MasterLink:
     """Replicate from host:port until stopped (REPLICAOF another / NO ONE, shutdown)."""
 
@@ -123,6 +195,9 @@ class MasterLink:
         # the held command, and the length of its bytes at the start of `unfed`.
         self.held: list | None = None
         self.held_len = 0
+        # The clients' request splitter (imported here: connection imports this module).
+        from .connection import Requests
+        self.splitter = Requests
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -323,10 +398,10 @@ class MasterLink:
         if not header.startswith(b"$"):
             raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we received "
                             "'%s'), are you sure the host and port are right?" % _text(header))
-        rest = b""
         # repl-diskless-load, decided before the transfer as Redis does: the payload
         # becomes dbfilename before it is loaded (disabled; on-empty-db with keys), or is
-        # loaded from memory, the old data kept until it has loaded (swapdb).
+        # parsed from the socket as it arrives, the old data kept until it has loaded
+        # (swapdb) or dropped first.
         mode = engine.config["repl-diskless-load"]
         to_disk = mode == "disabled" or (mode == "on-empty-db" and any(len(db) for db in engine.dbs))
         target = "disk" if to_disk else "parser"
@@ -334,61 +409,53 @@ class MasterLink:
             mark = header[5:]
             if len(mark) != EOF_MARK_LEN:
                 raise LinkError("Bad EOF mark from MASTER")
-            self.sync_total, self.sync_read = -1, 0
+            size = -1
             log.log(NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF "
                     "to %s", target)
-            buf = bytearray()
-            while True:
-                chunk = await asyncio.wait_for(reader.read(1 << 20), timeout)
-                if not chunk:
-                    raise EOFError("connection lost while reading the RDB")
-                self.last_io = time.time()
-                start = max(len(buf) - EOF_MARK_LEN, 0)
-                buf += chunk
-                self.sync_read = len(buf)
-                at = buf.find(mark, start)
-                if at >= 0:
-                    rest = bytes(buf[at + EOF_MARK_LEN:])
-                    del buf[at:]
-                    break
-            payload = bytes(buf)
         else:
+            mark = None
             try:
                 size = int(header[1:])
             except ValueError:
                 raise LinkError("Bad payload length from MASTER") from None
             if size < 0:
                 raise LinkError("Bad payload length from MASTER")
-            self.sync_total, self.sync_read = size, 0
             log.log(NOTICE, "MASTER <-> REPLICA sync: receiving %d bytes from master to %s",
                     size, target)
-            parts = []
-            while self.sync_read < size:
-                chunk = await asyncio.wait_for(reader.read(min(1 << 20, size - self.sync_read)),
-                                               timeout)
-                if not chunk:
-                    raise EOFError("connection lost while reading the RDB")
-                self.last_io = time.time()
-                parts.append(chunk)
-                self.sync_read += len(chunk)
-            payload = b"".join(parts)
+        self.sync_total, self.sync_read = size, 0
+        payload = PayloadReader(self, reader, timeout, mark, size)
         persistence = engine.persistence
         if to_disk:
+            parts = await payload.read_all()
             try:
-                persistence.store_replica_payload(payload)
+                persistence.store_replica_payload(parts)
             except OSError as err:
                 raise LinkError("Failed trying to rename the temp DB into %s in "
                                 "MASTER <-> REPLICA synchronization: %s"
                                 % (engine.config["dbfilename"], err.strerror)) from None
         log.log(NOTICE, "MASTER <-> REPLICA sync: Flushing old data")
         log.log(NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory")
+        if to_disk:
+            # Parsed from the received reads, each dropped once parsed: the file's
+            # bytes are held once, not twice.
+            parts.reverse()
+
+            async def source() -> bytes:
+                return parts.pop() if parts else b""
+        else:
+            source = payload.next
         try:
-            loaded = await persistence.load_replica_payload(payload, swap=mode == "swapdb")
+            loaded = await persistence.load_replica_payload(
+                b"", swap=mode == "swapdb", source=source, total=max(size, 0))
+            await payload.finish()
+        except (OSError, EOFError, LinkError, asyncio.TimeoutError):
+            raise
         except Exception as err:
             raise LinkError("Failed trying to load the MASTER synchronization DB from %s: %s"
                             % ("disk" if to_disk else "socket", err)) from None
         if to_disk:
             persistence.delete_sync_file()
+        rest = payload.rest
         # The stream that follows continues in the database the master's had selected.
         try:
             db = int(loaded.aux.get(b"repl-stream-db", b"0"))
@@ -438,6 +505,11 @@ class MasterLink:
     def _apply(self, data: bytes) -> None:
         """Run every complete command in the stream; feed their bytes on, unchanged.
 
+        The commands are split by the request splitter clients' reads use
+        (connection.Requests, C when built); only a command longer than
+        FAST_TAIL_MAX that is still arriving goes through the incremental parser,
+        which then holds exactly the bytes not applied yet (``unfed``).
+
         The applied bytes are fed on (and the offset moves) once per read, not per
         command: nothing reads the offset between two commands of one read but a
         GETACK, before which what was applied is fed first."""
@@ -446,8 +518,10 @@ class MasterLink:
         client = self.client
         parser = self.parser
         self.read_offset += len(data)
-        parser.feed(data)
         unfed = self.unfed + data if self.unfed else data
+        slow = parser.pending() > 0 or not parser.at_boundary()
+        if slow:
+            parser.feed(data)
         if self.held is not None:
             self.unfed = unfed          # received (slave_read_repl_offset), not applied
             return
@@ -456,13 +530,24 @@ class MasterLink:
         client.last_interaction_ms = engine.clock.ms()
         execute = engine.execute
         blocking = engine.blocking
+        requests = None if slow else self.splitter(unfed)
         engine.applying_master = True
         try:
             while not client.closing:
-                args = parser.next_command()
-                if args is None:
-                    break
-                end = len(unfed) - parser.pending()
+                if requests is not None:
+                    args = next(requests, None)
+                    if args is None:
+                        if len(unfed) - pos <= FAST_TAIL_MAX:
+                            break       # the rest of a command: the next read completes it
+                        requests = None
+                        parser.feed(unfed[pos:])
+                        continue
+                    end = requests.pos
+                else:
+                    args = parser.next_command()
+                    if args is None:
+                        break
+                    end = len(unfed) - parser.pending()
                 if not args:
                     pass
                 elif len(args) >= 2 and len(args[0]) == 8 and args[0].lower() == b"replconf" \
@@ -618,7 +703,7 @@ class ReplicaRole:
             # Our own history is the best guess of the new master's: try to continue it.
             self.has_cached = True
             self.stream_db = max(self.state.selected_db, 0)
-        self.state.role = "slave"
+        self.state.set_role("slave")
         oom_score.set_replica(True)
         link = MasterLink(self, host, port)
         engine.master_link = link
@@ -642,7 +727,7 @@ class ReplicaRole:
         engine.expiry_suspended = bool(engine.busy & BUSY_PAUSED)
         self.update_busy()
         state = self.state
-        state.role = "master"
+        state.set_role("master")
         oom_score.set_replica(False)
         state.shift_replid()
         state.selected_db = -1
