@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""What one Prometheus scrape of /metrics costs the server's event loop.
+
+A Vermilion server is started in its own process (`vermilion server`, this
+interpreter, compiled modules unless VERMILION_PURE_PYTHON=1; `--src DIR` runs
+another checkout's code, e.g. for a before/after comparison) and filled with
+--keys keys (all but the streams with a TTL) and --streams streams, each with one
+group and one consumer holding one pending entry, all exported
+(`metrics-streams *`). Then /metrics is fetched --repeats times over HTTP, and for
+each scrape the CPU time of the server's threads is read from
+/proc/PID/task/TID/schedstat (nanoseconds on the CPU):
+
+* loop: the event-loop (main) thread's CPU time across the whole HTTP request
+  on a kept-alive connection, as Prometheus scrapes (parsing it, taking the
+  numbers, writing the text, sending it);
+* other: every other server thread (a worker encoding the exposition, if any).
+  Pure-Python work there holds the GIL, so the loop cannot run meanwhile: it
+  counts against the loop as well.
+
+The minimum and median over the repeats are printed: the minimum is the cost, the
+median shows the noise of a shared machine (between two scrapes the server does
+its periodic work too, which lands in some of the samples).
+
+    python benchmarks/scrape_cost.py                   # 10,000 keys, 100 streams
+    python benchmarks/scrape_cost.py --keys 100000 --streams 0 --repeats 31
+    python benchmarks/scrape_cost.py --path /          # the HTTP handling alone
+    python benchmarks/scrape_cost.py --src ../main/src # another checkout's code
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from vbench.servers import free_port, server_env  # noqa: E402
+
+
+def on_cpu(pid: int, tid: int) -> float:
+    """Seconds thread `tid` of process `pid` has run."""
+    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def threads(pid: int) -> dict[int, float]:
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[int(tid)] = on_cpu(pid, int(tid))
+        except OSError:
+            pass                # a thread that just ended
+    return out
+
+
+def fill(r, keys: int, streams: int) -> None:
+    pipe = r.pipeline(transaction=False)
+    for i in range(max(keys - streams, 0)):
+        pipe.set(f"key:{i}", "v", ex=1000 + i)
+        if i % 1000 == 999:
+            pipe.execute()
+    for i in range(streams):
+        pipe.xadd(f"stream:{i}", {"f": "v"})
+        pipe.xgroup_create(f"stream:{i}", "g", id="0")
+        pipe.xreadgroup("g", "c", {f"stream:{i}": ">"})
+    pipe.execute()
+    r.config_set("metrics-streams", "*")
+    r.config_set("metrics-streams-max", str(max(streams, 1)))
+
+
+def wait_for(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keys", type=int, default=10_000)
+    ap.add_argument("--streams", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=31)
+    ap.add_argument("--accept", default="", help="Accept header (default: none, the text format)")
+    ap.add_argument("--path", default="/metrics", help="/ measures the HTTP handling alone")
+    ap.add_argument("--src", help="the src directory of the Vermilion to run (default: this checkout's)")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+
+    env = server_env()
+    if args.src:
+        env["PYTHONPATH"] = str(Path(args.src).resolve())
+    port, metrics_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([sys.executable, "-m", "vermilion", "server", "--port", str(port),
+                                 "--metrics-port", str(metrics_port), "--save", "", "--appendonly", "no",
+                                 "--dir", tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(port, proc)
+            r = redis.Redis(port=port)
+            fill(r, args.keys, args.streams)
+            r.close()
+            # One kept-alive connection, as Prometheus scrapes.
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
+            headers = {"Accept": args.accept} if args.accept else {}
+            loop_ms, other_ms, inner_ms, body = [], [], [], b""
+            for i in range(args.repeats + 2):
+                before = threads(proc.pid)
+                conn.request("GET", args.path, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                assert response.status == 200, response.status
+                time.sleep(0.002)     # the loop finishes the request after the reply
+                after = threads(proc.pid)
+                if i < 2:
+                    continue            # warm-up: first discovery, first allocation of everything
+                loop_ms.append((after[proc.pid] - before[proc.pid]) * 1e3)
+                for line in body.split(b"\n"):
+                    if line.startswith(b"redis_exporter_last_scrape_duration_seconds "):
+                        inner_ms.append(float(line.split()[1]) * 1e3)
+                other_ms.append(sum(after[t] - before[t] for t in after if t in before and t != proc.pid) * 1e3)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    samples = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
+    result = {
+        "keys": args.keys, "streams": args.streams, "samples": samples, "bytes": len(body),
+        "loop_ms_min": min(loop_ms), "loop_ms_median": statistics.median(loop_ms),
+        "other_threads_ms_min": min(other_ms), "other_threads_ms_median": statistics.median(other_ms),
+        "repeats": args.repeats,
+    }
+    print(f"{args.keys} keys, {args.streams} streams: {samples} samples, {len(body)} bytes")
+    print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms")
+    if inner_ms:
+        print(f"  of which taking the numbers and writing the text (the server's own measure, "
+              f"redis_exporter_last_scrape_duration_seconds): min {min(inner_ms):.3f} ms, "
+              f"median {statistics.median(inner_ms):.3f} ms")
+    print(f"other server threads (GIL):   min {min(other_ms):.3f} ms, median {statistics.median(other_ms):.3f} ms")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
