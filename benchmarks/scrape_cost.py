@@ -21,6 +21,12 @@ The minimum and median over the repeats are printed: the minimum is the cost, th
 median shows the noise of a shared machine (between two scrapes the server does
 its periodic work too, which lands in some of the samples).
 
+Then, as a second phase, how long the loop can be kept waiting by a scrape (for
+its own work, or for the GIL while another thread holds it): a client sends PING
+after PING on its own connection while scrapes run, and the longest round trip
+during each scrape is compared with the longest in a window as long just before
+it (no scrape). The median and the worst over the repeats are printed.
+
     python benchmarks/scrape_cost.py                   # 10,000 keys, 100 streams
     python benchmarks/scrape_cost.py --keys 100000 --streams 0 --repeats 31
     python benchmarks/scrape_cost.py --path /          # the HTTP handling alone
@@ -35,7 +41,9 @@ import os
 import statistics
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +98,57 @@ def wait_for(port: int, proc: subprocess.Popen) -> None:
             time.sleep(0.05)
 
 
+class Pinger(threading.Thread):
+    """PING after PING on one connection: (sent at, round trip) of each, in seconds."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.times: list[tuple[float, float]] = []
+        self.stopping = False
+
+    def run(self) -> None:
+        sock, clock, times = self.sock, time.perf_counter, self.times
+        while not self.stopping:
+            sent = clock()
+            sock.sendall(b"PING\r\n")
+            got = b""
+            while not got.endswith(b"\r\n"):
+                got += sock.recv(64)
+            times.append((sent, clock() - sent))
+
+    def longest(self, start: float, end: float) -> float:
+        """The longest round trip of the PINGs in flight during [start, end), ms."""
+        return max((rtt for sent, rtt in self.times if sent < end and sent + rtt > start), default=0.0) * 1e3
+
+
+def probe(port: int, metrics_port: int, path: str, headers: dict, repeats: int) -> tuple[list, list]:
+    """(longest PING round trip during each scrape, in as long a window just before it), ms."""
+    pinger = Pinger(port)
+    pinger.start()
+    conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
+    windows = []
+    try:
+        for i in range(repeats + 2):
+            time.sleep(0.05)
+            start = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            end = time.perf_counter()
+            if i >= 2:
+                windows.append((start, end))
+        time.sleep(0.01)
+    finally:
+        pinger.stopping = True
+        pinger.join(10)
+        conn.close()
+    during = [pinger.longest(start, end) for start, end in windows]
+    before = [pinger.longest(start - (end - start) - 0.01, start - 0.01) for start, end in windows]
+    return during, before
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keys", type=int, default=10_000)
@@ -133,6 +192,8 @@ def main() -> None:
                     if line.startswith(b"redis_exporter_last_scrape_duration_seconds "):
                         inner_ms.append(float(line.split()[1]) * 1e3)
                 other_ms.append(sum(after[t] - before[t] for t in after if t in before and t != proc.pid) * 1e3)
+            conn.close()
+            during, quiet = probe(port, metrics_port, args.path, headers, args.repeats)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -142,6 +203,8 @@ def main() -> None:
         "loop_ms_min": min(loop_ms), "loop_ms_median": statistics.median(loop_ms),
         "other_threads_ms_min": min(other_ms), "other_threads_ms_median": statistics.median(other_ms),
         "repeats": args.repeats,
+        "ping_during_scrape_ms_median": statistics.median(during), "ping_during_scrape_ms_max": max(during),
+        "ping_before_scrape_ms_median": statistics.median(quiet), "ping_before_scrape_ms_max": max(quiet),
     }
     print(f"{args.keys} keys, {args.streams} streams: {samples} samples, {len(body)} bytes")
     print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms")
@@ -150,6 +213,9 @@ def main() -> None:
               f"redis_exporter_last_scrape_duration_seconds): min {min(inner_ms):.3f} ms, "
               f"median {statistics.median(inner_ms):.3f} ms")
     print(f"other server threads (GIL):   min {min(other_ms):.3f} ms, median {statistics.median(other_ms):.3f} ms")
+    print(f"longest PING round trip during a scrape: median {statistics.median(during):.3f} ms, "
+          f"worst {max(during):.3f} ms; in as long a window before it: median "
+          f"{statistics.median(quiet):.3f} ms, worst {max(quiet):.3f} ms")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

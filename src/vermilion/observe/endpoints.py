@@ -60,7 +60,7 @@ class Endpoints:
         async def metrics(request):
             snapshot = collector.snapshot()
             body, content_type = await asyncio.get_running_loop().run_in_executor(
-                None, exposition, snapshot, request.headers.get("Accept"))
+                None, exposition, collector, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 
         async def index(request):
