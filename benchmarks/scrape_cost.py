@@ -25,7 +25,15 @@ Then, as a second phase, how long the loop can be kept waiting by a scrape (for
 its own work, or for the GIL while another thread holds it): a client sends PING
 after PING on its own connection while scrapes run, and the longest round trip
 during each scrape is compared with the longest in a window as long just before
-it (no scrape). The median and the worst over the repeats are printed.
+it (no scrape). The median and the worst over the repeats are printed. On a loaded
+machine the scheduler's noise hides it; `--gil` measures it inside one process
+instead (an embedded server filled the same way):
+
+* the encoding worker's GIL holds: the thread CPU time between two points where
+  it gives the GIL up (the longest, per scrape), which is the longest the loop can
+  wait for the GIL because of a scrape;
+* a loop-lag probe on the server's loop (a 1 ms timer re-armed without end): how
+  late it fires during scrapes and in as long a window before each.
 
     python benchmarks/scrape_cost.py                   # 10,000 keys, 100 streams
     python benchmarks/scrape_cost.py --keys 100000 --streams 0 --repeats 31
@@ -149,6 +157,81 @@ def probe(port: int, metrics_port: int, path: str, headers: dict, repeats: int) 
     return during, before
 
 
+def gil_phase(keys: int, streams: int, repeats: int) -> None:
+    """The --gil measures (see the module's docstring), printed."""
+    import asyncio
+
+    import vermilion
+    from vermilion.observe import metrics
+
+    holds: list[float] = []         # per scrape: the longest hold, seconds of thread CPU
+    current: list[float] = []
+    real_time = time
+
+    class Clock:
+        """What the metrics module sees as `time`: its sleep(0) marks a GIL release."""
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+        def sleep(self, seconds):
+            now = real_time.thread_time()
+            current.append(now - current.pop())
+            real_time.sleep(seconds)
+            current.append(real_time.thread_time())
+
+    encode = metrics.Encoder.encode
+
+    def measured(self, snapshot):
+        current[:] = [real_time.thread_time()]
+        body = encode(self, snapshot)
+        current.append(real_time.thread_time() - current.pop())
+        holds.append(max(current))
+        return body
+
+    metrics.time = Clock()
+    metrics.Encoder.encode = measured
+    lags: list[tuple[float, float]] = []
+    stop = []
+
+    async def probe():
+        clock = real_time.perf_counter
+        while not stop:
+            at = clock()
+            await asyncio.sleep(0.001)
+            lags.append((at, clock() - at - 0.001))
+
+    with vermilion.embedded(metrics_port=0) as server:
+        r = server.client()
+        fill(r, keys, streams)
+        url = server.metrics_url.split("//", 1)[1]
+        host, rest = url.split(":", 1)
+        conn = http.client.HTTPConnection(host, int(rest.split("/", 1)[0]), timeout=30)
+        server.call_in_loop(lambda: asyncio.ensure_future(probe()))
+        windows = []
+        for i in range(repeats + 2):
+            time.sleep(0.05)
+            start = time.perf_counter()
+            conn.request("GET", "/metrics")
+            conn.getresponse().read()
+            if i >= 2:
+                windows.append((start, time.perf_counter()))
+        stop.append(True)
+        time.sleep(0.01)
+        r.close()
+    holds = holds[2:]
+
+    def late(start, end):
+        return max((lag for at, lag in lags if start <= at < end), default=0.0) * 1e3
+
+    during = [late(a, b) for a, b in windows]
+    before = [late(a - (b - a) - 0.01, a - 0.01) for a, b in windows]
+    print(f"in one process: the encoding worker's longest GIL hold per scrape: median "
+          f"{statistics.median(holds) * 1e3:.3f} ms, worst {max(holds) * 1e3:.3f} ms")
+    print(f"1 ms loop timer, latest firing during a scrape: median {statistics.median(during):.3f} ms, "
+          f"worst {max(during):.3f} ms; in as long a window before it: median "
+          f"{statistics.median(before):.3f} ms, worst {max(before):.3f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keys", type=int, default=10_000)
@@ -158,7 +241,11 @@ def main() -> None:
     ap.add_argument("--path", default="/metrics", help="/ measures the HTTP handling alone")
     ap.add_argument("--src", help="the src directory of the Vermilion to run (default: this checkout's)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--gil", action="store_true", help="measure GIL holds and loop lag in one process")
     args = ap.parse_args()
+    if args.gil:
+        gil_phase(args.keys, args.streams, args.repeats)
+        return
 
     env = server_env()
     if args.src:

@@ -279,15 +279,17 @@ class Families:
         self.collect = lambda: families
 
 
-def test_exposition_is_prometheus_clients(server, r):
+def test_exposition_is_prometheus_clients(server, r, monkeypatch):
     """A scrape's body is the bytes prometheus_client's generate_latest writes for
     the snapshot's families (in both formats), though the families unchanged since
-    the previous scrape are not formatted again."""
+    the previous scrape are not formatted again and the others are formatted a few
+    rows at a time (here one)."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
-    from vermilion.observe.metrics import exposition
+    from vermilion.observe.metrics import Encoder, exposition
 
+    monkeypatch.setattr(Encoder, "CHUNK", 1)
     ids = make_streams(r)
     collector = server._server.observe.collector
     maxclients = r.config_get("maxclients")["maxclients"]

@@ -103,10 +103,15 @@ class Encoder:
     family's bytes are kept while its Spec is unchanged: at 100 streams most of a
     scrape's families are the previous scrape's (only what moved is formatted).
 
-    Runs in a worker thread; scrapes that overlap are encoded one after the other."""
+    Runs in a worker thread, which holds the GIL while it works: it gives it up
+    after each CHUNK samples it formats, and when it has reused families for HOLD
+    seconds, so the loop waits for no more than about that. A family of more samples is
+    formatted CHUNK rows at a time, each part by the writer, the parts after the
+    first without the HELP and TYPE lines the writer repeats. Scrapes that overlap
+    are encoded one after the other."""
 
-    # The worker also gives the GIL up after this many families reused unformatted.
-    YIELD_EVERY = 64
+    CHUNK = 10
+    HOLD = 0.0001
 
     def __init__(self, generate: Callable, openmetrics: bool):
         self.generate = generate
@@ -117,28 +122,53 @@ class Encoder:
         # may carry: the writer's own ending, taken from an empty registry.
         self._eof = generate(_Empty()) if openmetrics else b""
 
+    def _format(self, spec: Spec) -> bytes:
+        body = self.generate(_Family(metric(spec, self.openmetrics)))
+        return body[:len(body) - len(self._eof)]
+
+    def format(self, spec: Spec) -> bytes:
+        """The family's exposition, giving the GIL up after each part."""
+        rows, chunk = spec.rows, self.CHUNK
+        if len(rows) <= chunk:
+            body = self._format(spec)
+            time.sleep(0)           # the loop takes the GIL here if it waits for it
+            return body
+        parts = []
+        for start in range(0, len(rows), chunk):
+            part = self._format(spec._replace(rows=rows[start:start + chunk]))
+            parts.append(part if start == 0 else _samples_only(part))
+            time.sleep(0)
+        return b"".join(parts)
+
     def encode(self, snapshot: Snapshot) -> bytes:
         with self._lock:
             known = self._known
             kept: dict[str, tuple[Spec, bytes]] = {}
             parts = []
-            eof = len(self._eof)
-            reused = 0
+            clock = time.perf_counter
+            held = clock()
             for spec in snapshot.specs():
                 entry = known.get(spec.name)
                 if entry is None or entry[0] != spec:
-                    body = self.generate(_Family(metric(spec, self.openmetrics)))
-                    entry = (spec, body[:len(body) - eof])
-                    time.sleep(0)       # the loop takes the GIL here if it waits for it
-                else:
-                    reused += 1
-                    if reused % self.YIELD_EVERY == 0:
-                        time.sleep(0)
+                    entry = (spec, self.format(spec))
+                    held = clock()
+                elif clock() - held > self.HOLD:
+                    time.sleep(0)
+                    held = clock()
                 kept[spec.name] = entry
                 parts.append(entry[1])
             self._known = kept
             parts.append(self._eof)
             return b"".join(parts)
+
+
+def _samples_only(body: bytes) -> bytes:
+    """A family's exposition without its leading comment lines (HELP, TYPE, UNIT;
+    a sample line starts with the metric's name)."""
+    at = 0
+    while body.startswith(b"#", at):
+        at = body.index(b"\n", at) + 1
+    return body[at:]
 
 
 class _Empty:
