@@ -184,13 +184,13 @@ def metric(spec: Spec, openmetrics: bool = False) -> Metric:
         return family
     family = (CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily)(name, spec.doc, labels=labels)
     for values, number in spec.rows:
-        family.add_metric([_text(v) for v in values], number)
+        family.add_metric([label_value(v) for v in values], number)
     return family
 
 
-def _text(value) -> str:
-    """A label value: names of keys, groups and consumers are bytes."""
-    return value.decode("utf-8", "replace") if type(value) is bytes else value
+def label_value(value) -> str:
+    """A label value: names of keys, groups and consumers are bytes (UTF-8)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _number(value) -> float | None:

@@ -33,7 +33,7 @@ from prometheus_client.core import Metric
 from ..commands.server import SECTIONS
 from ..types.glob import glob_match
 from ..types.stream import Stream
-from .exporter import CONFIG_GAUGES, Spec, info_specs, metric, stream_specs
+from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
 
 # What a scrape reads of INFO: redis_exporter asks for INFO ALL; these are the
 # sections that carry numbers (keyspace is read by `EngineCollector.keyspace`).
@@ -60,7 +60,7 @@ class Snapshot:
                 ("last_slow_execution_duration_seconds",
                  "Duration of the newest slow log entry, in seconds", last_duration / 1e6)):
             yield Spec("gauge", name, doc, (), (((), number),))
-        events = [((_text(event),), when, latest) for event, when, latest, _peak in self.latency]
+        events = [((label_value(event),), when, latest) for event, when, latest, _peak in self.latency]
         yield Spec("gauge", "latency_spike_last", "Unix time of the latest spike of each latency event",
                    ("event_name",), tuple((labels, when) for labels, when, _ in events))
         yield Spec("gauge", "latency_spike_duration_seconds",
@@ -79,10 +79,6 @@ class Snapshot:
 
     def describe(self) -> list:
         return []
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class _Family:
@@ -105,10 +101,10 @@ class Encoder:
 
     Runs in a worker thread, which holds the GIL while it works: it gives it up
     after each CHUNK samples it formats, and when it has reused families for HOLD
-    seconds, so the loop waits for no more than about that. A family of more samples is
-    formatted CHUNK rows at a time, each part by the writer, the parts after the
-    first without the HELP and TYPE lines the writer repeats. Scrapes that overlap
-    are encoded one after the other."""
+    seconds, so the loop waits for no more than about that. A family of more
+    samples is formatted CHUNK rows at a time, each part by the writer, the parts
+    after the first without the HELP and TYPE lines the writer repeats. Scrapes
+    that overlap are encoded one after the other."""
 
     CHUNK = 10
     HOLD = 0.0001
