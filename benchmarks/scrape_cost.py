@@ -11,11 +11,11 @@ each scrape the CPU time of the server's threads is read from
 /proc/PID/task/TID/schedstat (nanoseconds on the CPU):
 
 * loop: the event-loop (main) thread's CPU time across the whole HTTP request
-  on a kept-alive connection, as Prometheus scrapes (parsing it, taking the
-  numbers, writing the text, sending it);
-* other: every other server thread (a worker encoding the exposition, if any).
-  Pure-Python work there holds the GIL, so the loop cannot run meanwhile: it
-  counts against the loop as well.
+  on a kept-alive connection, as Prometheus scrapes (whatever of the request
+  runs there: now the snapshot of the numbers);
+* other: every other server thread (the metrics endpoint's thread: the HTTP
+  request and the text). Python work there holds the GIL, so the loop cannot run
+  meanwhile, in stretches `--gil` measures.
 
 The minimum and median over the repeats are printed: the minimum is the cost, the
 median shows the noise of a shared machine (between two scrapes the server does
@@ -296,7 +296,7 @@ def main() -> None:
     print(f"{args.keys} keys, {args.streams} streams: {samples} samples, {len(body)} bytes")
     print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms")
     if inner_ms:
-        print(f"  of which taking the numbers and writing the text (the server's own measure, "
+        print(f"  of which the snapshot of the numbers (the server's own measure, "
               f"redis_exporter_last_scrape_duration_seconds): min {min(inner_ms):.3f} ms, "
               f"median {statistics.median(inner_ms):.3f} ms")
     print(f"other server threads (GIL):   min {min(other_ms):.3f} ms, median {statistics.median(other_ms):.3f} ms")
