@@ -181,6 +181,31 @@ def test_acl_limits_what_is_shown():
         assert b.call("/api/key?key=" + b"user:1".hex())[0] == 403      # NOPERM on that key
 
 
+def test_overview_shows_replication():
+    """The Overview's replication panel: a primary's replicas with INFO's offsets and
+    lags, a replica's link to its primary."""
+    with vermilion.embedded_replicated(1, dashboard_port=0) as rs:
+        primary, replica = rs.primary, rs.replicas[0]
+        with primary.client() as p:
+            p.set("x", "1")
+            rs.wait_in_sync()
+            status, data = Browser(primary.dashboard_url).call("/api/overview")
+            info = p.info("replication")
+        assert status == 200
+        repl = data["replication"]
+        assert (repl["role"], repl["connected_slaves"]) == ("master", 1)
+        [shown] = repl["replicas"]
+        link = info["slave0"]
+        assert shown["address"] == f"{link['ip']}:{replica.port}" and shown["state"] == "online"
+        assert shown["offset"] <= link["offset"] <= info["master_repl_offset"]
+        assert shown["behind"] == max(repl["master_repl_offset"] - shown["offset"], 0)
+        assert 0 <= shown["lag"] <= link["lag"] + 1
+        status, data = Browser(replica.dashboard_url).call("/api/overview")
+        repl = data["replication"]
+        assert (repl["role"], repl["master_link_status"], repl["master_port"]) == ("slave", "up", primary.port)
+        assert repl["replicas"] == [] and repl["slave_repl_offset"] > 0
+
+
 def test_dead_letter_names():
     assert dead_letter_source(b"{orders}:dead") == b"orders"
     assert dead_letter_source(b"a{b}:dead") == b"a{b}"

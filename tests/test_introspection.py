@@ -239,9 +239,42 @@ def test_latency_histogram_buckets_are_redis_hdr_buckets():
     total = sum(hdr)
     # What Redis 7.0.15's deps/hdr_histogram gives for the same recordings (in ns, a
     # duration of N us being recorded as N * 1000 ns, 0 as 1 ns, more than 1 s as 1 s).
-    assert [lh.percentile(hdr, total, p) for p in (0, 50, 99, 99.9, 100, 12.5)] == \
+    assert lh.percentiles(counts, (0, 50, 99, 99.9, 100, 12.5)) == \
         [1, 3007, 1002438655, 1002438655, 1002438655, 1]
+    assert lh.percentiles(lh.new(), (0, 50)) == [0, 0]
     assert lh.log_buckets(hdr, total) == [(1, 3), (4, 4), (1056, 6), (8454, 7), (1073741, 8)]
+
+
+def test_latency_percentiles_read_the_used_slots_only():
+    """percentiles() skips the empty slots; it gives what walking the folded
+    HdrHistogram counters gives, for recordings of any durations and counts."""
+    import random
+    from vermilion.types import latencyhistogram as lh
+
+    def walk(counts, p):
+        hdr = lh.counters(counts)
+        wanted = max(int(min(p, 100.0) / 100 * sum(hdr) + 0.5), 1)
+        seen = 0
+        for index, n in enumerate(hdr):
+            seen += n
+            if seen >= wanted:
+                value = lh.value_at(index)
+                return lh.lowest_equivalent(value) if p == 0.0 else lh.highest_equivalent(value)
+        return 0
+
+    ps = (0.0, 0.1, 25.0, 50.0, 99.0, 99.9, 100.0)
+    rnd = random.Random(22)
+    for _ in range(300):
+        counts = lh.new()
+        for _ in range(rnd.choice([0, 1, 3, 40])):
+            usec = rnd.choice([0, 1, rnd.randrange(1024), rnd.randrange(1000, 10**5), 10**7])
+            times = rnd.choice([1, 255, 256, 70_000, 2**33 + 1])
+            if usec < lh.FAST_US:
+                counts[usec] += times
+            else:
+                for _ in range(min(times, 3)):
+                    lh.record_slow(counts, usec)
+        assert lh.percentiles(counts, ps) == [walk(counts, p) for p in ps]
 
 
 def test_latency_graph_like_redis(reference_server, vermilion_process_server):

@@ -11,22 +11,41 @@ prometheus_client = pytest.importorskip("prometheus_client")
 pytest.importorskip("aiohttp")
 
 import redis  # noqa: E402
+from prometheus_client.openmetrics.parser import \
+    text_string_to_metric_families as openmetrics_families  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 import vermilion  # noqa: E402
 from vermilion.config import ConfigError  # noqa: E402
 
 
-def scrape(server) -> dict[tuple[str, tuple], float]:
-    """{(sample name, sorted labels): value} of one scrape."""
-    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
-        assert response.headers["Content-Type"].startswith("text/plain")
-        body = response.read().decode()
+OPENMETRICS = "application/openmetrics-text;version=1.0.0"
+PROMETHEUS = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+              "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")      # what Prometheus 2 sends
+
+
+def fetch(server, accept: str | None = None) -> tuple[str, str]:
+    """(content type, body) of one scrape."""
+    request = urllib.request.Request(server.metrics_url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Content-Type"], response.read().decode()
+
+
+def samples_of(families) -> dict[tuple[str, tuple], float]:
     out = {}
-    for family in text_string_to_metric_families(body):
+    for family in families:
         for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            assert key not in out, f"{key} twice"
+            out[key] = sample.value
     return out
+
+
+def scrape(server) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of one scrape, in the text format."""
+    content_type, body = fetch(server)
+    assert content_type.startswith("text/plain")
+    return samples_of(text_string_to_metric_families(body))
 
 
 def value(samples, name, **labels):
@@ -88,6 +107,9 @@ def test_info_numbers_and_names(server, r):
     assert value(samples, "redis_db_keys_expiring", db="db0") == 1
     assert 99 <= value(samples, "redis_db_avg_ttl_seconds", db="db0") <= 100
     assert value(samples, "redis_db_keys", db="db2") == 1
+    # An empty database has zero counts (redis_exporter's default), no mean TTL.
+    assert value(samples, "redis_db_keys", db="db15") == value(samples, "redis_db_keys_expiring", db="db15") == 0
+    assert ("redis_db_avg_ttl_seconds", (("db", "db15"),)) not in samples
     assert value(samples, "redis_memory_max_bytes") == info["maxmemory"]
     assert value(samples, "redis_memory_used_bytes") == pytest.approx(info["used_memory"], rel=0.05)
     assert value(samples, "redis_aof_enabled") == 0
@@ -147,6 +169,68 @@ def test_stream_metrics_are_xinfo(server, r):
     assert value(samples, "redis_stream_length", db="db0", stream="{orders}:dead") == 1
 
 
+def stream_samples_match_xinfo(samples, r, key: str) -> None:
+    info = r.xinfo_stream(key)
+    s = {"db": "db0", "stream": key}
+    ms = lambda sid: int(sid.split(b"-")[0]) if sid else 0  # noqa: E731
+    assert value(samples, "redis_stream_length", **s) == info["length"]
+    assert value(samples, "redis_stream_groups", **s) == info["groups"]
+    assert value(samples, "redis_stream_entries_added_total", **s) == info["entries-added"]
+    assert value(samples, "redis_stream_first_entry_id", **s) == ms(info["first-entry"] and info["first-entry"][0])
+    assert value(samples, "redis_stream_last_entry_id", **s) == ms(info["last-entry"] and info["last-entry"][0])
+    assert value(samples, "redis_stream_last_generated_id", **s) == ms(info["last-generated-id"])
+    assert value(samples, "redis_stream_max_deleted_entry_id", **s) == ms(info["max-deleted-entry-id"])
+    assert value(samples, "redis_stream_radix_tree_keys", **s) == info["radix-tree-keys"]
+    assert value(samples, "redis_stream_radix_tree_nodes", **s) == info["radix-tree-nodes"]
+    groups = r.xinfo_groups(key)
+    exported = {dict(k[1])["group"] for k in samples if k[0] == "redis_stream_group_lag" and dict(k[1])["stream"] == key}
+    assert exported == {g["name"].decode() for g in groups}
+    for g in groups:
+        gl = {**s, "group": g["name"].decode()}
+        assert value(samples, "redis_stream_group_consumers", **gl) == g["consumers"]
+        assert value(samples, "redis_stream_group_messages_pending", **gl) == g["pending"]
+        assert value(samples, "redis_stream_group_lag", **gl) == (g["lag"] or 0)
+        assert value(samples, "redis_stream_group_entries_read", **gl) == (g["entries-read"] or 0)
+        assert value(samples, "redis_stream_group_last_delivered_id", **gl) == ms(g["last-delivered-id"])
+        consumers = r.xinfo_consumers(key, g["name"])
+        exported = {dict(k[1])["consumer"] for k in samples
+                    if k[0] == "redis_stream_group_consumer_messages_pending" and dict(k[1])["group"] == gl["group"]
+                    and dict(k[1])["stream"] == key}
+        assert exported == {c["name"].decode() for c in consumers}
+        for c in consumers:
+            assert value(samples, "redis_stream_group_consumer_messages_pending",
+                         **gl, consumer=c["name"].decode()) == c["pending"]
+
+
+def test_stream_metrics_follow_every_change(server, r):
+    """Scrapes keep a stream's lines while it is unchanged: every kind of change
+    between two scrapes shows in the next one."""
+    ids = make_streams(r)
+    changes = [
+        lambda: None,
+        lambda: r.xadd("orders", {"n": "5"}, id="2000-0"),
+        lambda: r.xdel("orders", ids[0]),                      # the first entry
+        lambda: r.xdel("orders", b"2000-0"),                   # the last: max-deleted moves
+        lambda: r.xadd("orders", {"n": "6"}, id="2001-0"),
+        lambda: r.xack("orders", "billing", ids[1]),
+        lambda: r.xreadgroup("audit", "a1", {"orders": "0"}),  # a history read: nothing changes but...
+        lambda: r.xreadgroup("audit", "a1", {"orders": ">"}),
+        lambda: r.xgroup_createconsumer("orders", "billing", "c3"),
+        lambda: r.xgroup_delconsumer("orders", "billing", "c3"),
+        lambda: r.execute_command("XGROUP", "CREATECONSUMER", "orders", "billing", "c4"),
+        lambda: r.xgroup_setid("orders", "billing", "0", entries_read=0),
+        lambda: r.xclaim("orders", "billing", "c4", 0, [ids[2]]),
+        lambda: r.xgroup_destroy("orders", "audit"),
+        lambda: r.xgroup_create("orders", "audit", id="0"),
+        lambda: r.xtrim("orders", maxlen=1),
+        lambda: r.execute_command("XSETID", "orders", "3000-0", "ENTRIESADDED", 50, "MAXDELETEDID", "2500-0"),
+        lambda: (r.delete("orders"), r.xadd("orders", {"n": "7"}, id="1-1")),
+    ]
+    for change in changes:
+        change()
+        stream_samples_match_xinfo(scrape(server), r, "orders")
+
+
 def test_stream_selection(server, r):
     make_streams(r)
     r.xadd("other", {"a": "1"})
@@ -165,11 +249,145 @@ def test_stream_selection(server, r):
 
 
 def test_openmetrics_negotiation(server, r):
-    request = urllib.request.Request(server.metrics_url,
-                                     headers={"Accept": "application/openmetrics-text; version=1.0.0"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
-        assert response.read().decode().rstrip().endswith("# EOF")
+    """Prometheus gets the text format (as from redis_exporter); a scraper taking
+    only OpenMetrics gets the same families, which prometheus_client's strict
+    OpenMetrics parser accepts (families whole, counters as _total, # EOF)."""
+    make_streams(r)
+    r.set("a", "1")
+    assert fetch(server, PROMETHEUS)[0] == "text/plain; version=0.0.4; charset=utf-8"
+    content_type, body = fetch(server, OPENMETRICS)
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.endswith("# EOF\n")
+    om = samples_of(openmetrics_families(body))
+    text = scrape(server)
+    # The same samples; values that move between two scrapes left out.
+    moving = ("redis_uptime_in_seconds", "redis_cpu_", "redis_commands_", "redis_net_", "_idle_seconds",
+              "redis_latency_percentiles", "redis_exporter_last_scrape", "redis_memory_", "redis_allocator",
+              "redis_mem_", "redis_total_reads", "redis_total_writes", "redis_eventloop", "redis_instantaneous",
+              "redis_connected_clients", "redis_connections_received", "redis_start_time", "redis_client_recent")
+    keep = lambda samples: {k for k in samples if not any(m in k[0] for m in moving)}  # noqa: E731
+    assert keep(om) == keep(text)
+    for key in keep(om):
+        assert om[key] == text[key], key
+    assert om[("redis_stream_group_lag", (("db", "db0"), ("group", "billing"), ("stream", "orders")))] == 2
+    quantiles = {dict(k[1])["quantile"] for k in om if k[0] == "redis_latency_percentiles_usec"}
+    assert quantiles == {"0.5", "0.99", "0.999"}
+
+
+class Families:
+    def __init__(self, families):
+        self.collect = lambda: families
+
+
+def test_exposition_is_prometheus_clients(server, r, monkeypatch):
+    """A scrape's body is the bytes prometheus_client's generate_latest writes for
+    the snapshot's families (in both formats), though the families unchanged since
+    the previous scrape are not formatted again and the others are formatted a few
+    rows at a time (here one)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+
+    from vermilion.observe.metrics import Encoder, exposition
+
+    monkeypatch.setattr(Encoder, "CHUNK", 1)
+    ids = make_streams(r)
+    collector = server._server.observe.collector
+    maxclients = r.config_get("maxclients")["maxclients"]
+    changes = [lambda: None, lambda: None, lambda: r.xadd("orders", {"n": "9"}), lambda: r.set("x", "1"),
+               lambda: r.xack("orders", "billing", ids[1]), lambda: r.config_set("maxclients", "100"),
+               lambda: r.xgroup_createconsumer("orders", "audit", "a2"), lambda: r.delete("{orders}:dead")]
+    try:
+        for change in changes:
+            change()
+            snapshot = server.call_in_loop(collector.snapshot)
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(snapshot)
+            body, content_type = exposition(collector, snapshot, None)
+            assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+            assert body == generate_latest(registry)
+            body, content_type = exposition(collector, snapshot, OPENMETRICS)
+            assert content_type.startswith("application/openmetrics-text")
+            assert body == openmetrics_latest(Families(snapshot.families(openmetrics=True)))
+    finally:
+        r.config_set("maxclients", maxclients)
+
+
+def test_label_values_are_escaped(server, r):
+    name = 'we"ird\\key\nwith €'
+    r.xadd(name, {"f": "v"})
+    r.xgroup_create(name, 'g"1', id="0")
+    r.xreadgroup('g"1', "c\\1", {name: ">"})
+    for families in (text_string_to_metric_families(fetch(server)[1]),
+                     openmetrics_families(fetch(server, OPENMETRICS)[1])):
+        samples = samples_of(families)
+        assert value(samples, "redis_stream_length", db="db0", stream=name) == 1
+        assert value(samples, "redis_stream_group_consumer_messages_pending", db="db0", stream=name,
+                     group='g"1', consumer="c\\1") == 1
+
+
+def test_latency_percentiles(server, r):
+    """redis_exporter's summary of INFO latencystats: quantiles in microseconds
+    labelled as INFO names them, commandstats' calls and usec as count and sum."""
+    r.config_resetstat()
+    for i in range(50):
+        r.set(f"k{i}", "v")
+    r.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+    samples = scrape(server)
+    info = r.info("latencystats")["latency_percentiles_usec_set"]
+    stats = r.info("commandstats")["cmdstat_set"]
+    for q, field in (("50", "p50"), ("99", "p99"), ("99.9", "p99.9")):
+        assert value(samples, "redis_latency_percentiles_usec", cmd="set", quantile=q) == info[field]
+    assert value(samples, "redis_latency_percentiles_usec_count", cmd="set") == stats["calls"] == 50
+    assert value(samples, "redis_latency_percentiles_usec_sum", cmd="set") == stats["usec"]
+    # The percentiles follow the calls (the section keeps each command's line only
+    # while its counts are unchanged).
+    r.config_set("latency-tracking-info-percentiles", "0 100")
+    slow = "for i=1,200000 do end"
+    for _ in range(3):
+        r.eval(slow, 0)
+    samples = scrape(server)
+    info = r.info("latencystats")["latency_percentiles_usec_eval"]
+    assert value(samples, "redis_latency_percentiles_usec", cmd="eval", quantile="100") == info["p100"] > 0
+    assert value(samples, "redis_latency_percentiles_usec", cmd="eval", quantile="0") == info["p0"]
+    assert value(samples, "redis_latency_percentiles_usec_count", cmd="eval") == 3
+    r.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+
+
+def test_replication_metrics():
+    """redis_exporter's replication families on a primary (its replicas' offsets and
+    lags) and on a replica (its link to the primary), against INFO replication."""
+    with vermilion.embedded_replicated(1, metrics_port=0) as rs:
+        primary, replica = rs.primary, rs.replicas[0]
+        p, rep = primary.client(), replica.client()
+        p.set("x", "1")
+        rs.wait_in_sync()
+        before = p.info("replication")
+        samples = scrape(primary)
+        after = p.info("replication")
+        assert value(samples, "redis_connected_slaves") == after["connected_slaves"] == 1
+        assert before["master_repl_offset"] <= value(samples, "redis_master_repl_offset") \
+            <= after["master_repl_offset"]
+        link = after["slave0"]
+        labels = {"slave_ip": link["ip"], "slave_port": str(link["port"]), "slave_state": "online"}
+        assert before["slave0"]["offset"] <= value(samples, "redis_connected_slave_offset_bytes", **labels) \
+            <= link["offset"]
+        assert 0 <= value(samples, "redis_connected_slave_lag_seconds", **labels) <= link["lag"] + 1
+        assert not any(k[0] == "redis_master_link_up" for k in samples)
+
+        before = rep.info("replication")
+        samples = scrape(replica)
+        after = rep.info("replication")
+        master = {"master_host": after["master_host"], "master_port": str(primary.port)}
+        assert value(samples, "redis_master_link_up", **master) == 1
+        assert value(samples, "redis_master_sync_in_progress", **master) == 0
+        assert before["slave_repl_offset"] <= value(samples, "redis_slave_repl_offset", **master) \
+            <= after["slave_repl_offset"]
+        assert value(samples, "redis_master_last_io_seconds_ago", **master) >= 0
+        assert value(samples, "redis_slave_info", **master, read_only="1") == 1
+        role = dict(next(k for k in samples if k[0] == "redis_instance_info")[1])["role"]
+        assert role == after["role"] == "slave"
+        p.close()
+        rep.close()
 
 
 def test_directives(server, r):

@@ -154,7 +154,7 @@ def _stats_section(engine):
     exceeded = engine.memory.evictor.exceeded_ms()
     return [
         ("total_connections_received", s.total_connections),
-        ("total_commands_processed", sum(c.calls for c in _all_commands())),
+        ("total_commands_processed", sum([c.calls for c in _all_commands()])),
         ("instantaneous_ops_per_sec", engine.ops_per_sec()),
         ("total_net_input_bytes", s.net_input_bytes), ("total_net_output_bytes", s.net_output_bytes),
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
@@ -220,11 +220,29 @@ def _cpu_section(engine):
     ]
 
 
-def _all_commands():
-    for cmd in COMMANDS.values():
-        yield cmd
-        if cmd.subcommands:
-            yield from cmd.subcommands.values()
+# (table stamp, every command and subcommand, the containers): INFO's stats,
+# commandstats and latencystats sections each walk every command, and a metrics
+# scrape reads them every few seconds; a tuple walks several times faster than a
+# generator. The stamp changes when a command or a subcommand is declared.
+_listed: tuple = ((), (), ())
+
+
+def _all_commands() -> tuple:
+    global _listed
+    stamp, commands, containers = _listed
+    now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
+    if now != stamp:
+        out = []
+        containers = []
+        for cmd in COMMANDS.values():
+            out.append(cmd)
+            if cmd.subcommands is not None:
+                containers.append(cmd)
+                out.extend(cmd.subcommands.values())
+        commands = tuple(out)
+        now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
+        _listed = (now, commands, containers)
+    return commands
 
 
 def _commandstats_section(engine):
@@ -238,16 +256,33 @@ def _commandstats_section(engine):
     return out
 
 
+# Each command's INFO latencystats line, kept while its call count and time are
+# unchanged (CONFIG RESETSTAT forgets them): reading the percentiles scans 4,096
+# slots, and a metrics scrape (observe/metrics.py) reads this section every few
+# seconds. A command that can block is counted in its histogram when answered,
+# after its calls and time were (engine/blocking.py): its line is kept while its
+# counters' bytes are the same.
+_latency_lines: dict[str, tuple[tuple, str]] = {}
+
+
 def _latencystats_section(engine):
-    percentiles = engine.config["latency-tracking-info-percentiles"]
+    percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
     for cmd in _all_commands():
-        if cmd.histogram is not None:
-            hdr = latencyhistogram.counters(cmd.histogram)
-            total = sum(hdr)
-            out.append((f"latency_percentiles_usec_{cmd.fullname}", ",".join(
-                "p%s=%.3f" % (format_percentile(p), latencyhistogram.percentile(hdr, total, p) / 1000)
-                for p in percentiles)))
+        counts = cmd.histogram
+        if counts is not None:
+            stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
+            if cmd.is_blocking or cmd.fullname == "wait":
+                stamp += (latencyhistogram.snapshot(counts),)
+            known = _latency_lines.get(cmd.fullname)
+            if known is not None and known[0] == stamp:
+                line = known[1]
+            else:
+                values = latencyhistogram.percentiles(counts, percentiles)
+                line = ",".join("p%s=%.3f" % (format_percentile(p), v / 1000)
+                                for p, v in zip(percentiles, values))
+                _latency_lines[cmd.fullname] = (stamp, line)
+            out.append((f"latency_percentiles_usec_{cmd.fullname}", line))
     return out
 
 
@@ -363,6 +398,7 @@ def config_resetstat(client, args):
     engine.memory.lazyfree.freed = 0
     for cmd in _all_commands():
         cmd.reset_stats()
+    _latency_lines.clear()
     engine.slowlog.clear()
     return OK
 

@@ -127,7 +127,7 @@ class Source:
             "instantaneous_ops_per_sec", "keyspace_hits", "keyspace_misses", "expired_keys",
             "evicted_keys", "pubsub_channels", "pubsub_patterns", "role", "connected_slaves")}
         return {"server": server, "config": config, "persistence": persistence,
-                "keyspace": keyspace, "history": list(self.samples)}
+                "keyspace": keyspace, "replication": replication(info), "history": list(self.samples)}
 
     async def sample(self) -> dict:
         """One point of the live charts: rates over the time since the previous one."""
@@ -446,6 +446,27 @@ class Source:
                 raise ResponseError("this entry does not name its stream")
             return await DeadLetters(c, target, dead).replay([args["id"]])  # type: ignore[arg-type]
         raise KeyError(action)
+
+
+def replication(info: dict) -> dict:
+    """INFO replication as the Overview shows it: the role, a replica's link to its
+    primary, a primary's replicas with their acknowledged offsets, how many bytes
+    each is behind and the seconds since its last acknowledgement."""
+    out = {k: info.get(k) for k in (
+        "role", "connected_slaves", "master_repl_offset", "master_host", "master_port",
+        "master_link_status", "master_last_io_seconds_ago", "master_sync_in_progress",
+        "slave_repl_offset", "slave_read_only", "master_failover_state")}
+    primary_offset = info.get("master_repl_offset") or 0
+    replicas = []
+    for key in sorted((k for k in info if k.startswith("slave") and k[5:].isdigit()), key=lambda k: int(k[5:])):
+        link = info[key]
+        if not isinstance(link, dict):
+            continue
+        offset = link.get("offset", 0)
+        replicas.append({"address": f"{link.get('ip')}:{link.get('port')}", "state": link.get("state"),
+                         "offset": offset, "behind": max(primary_offset - offset, 0), "lag": link.get("lag")})
+    out["replicas"] = replicas
+    return out
 
 
 def _histogram(reply: list) -> list[dict]:

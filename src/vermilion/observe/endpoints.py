@@ -1,14 +1,19 @@
 """The HTTP listeners of a running server: `metrics-port` and `dashboard-port`.
 
-Both are aiohttp applications served on the server's own event loop, bound like
-`bind` (`metrics-bind`, `dashboard-bind`: addresses separated by spaces, `*` for
-all, a leading `-` for one that may be missing). They start after the server
-listens and stop before it closes.
+Both are aiohttp applications bound like `bind` (`metrics-bind`, `dashboard-bind`:
+addresses separated by spaces, `*` for all, a leading `-` for one that may be
+missing). They start after the server listens and stop before it closes. The
+dashboard is served on the server's own event loop. The metrics endpoint has an
+event loop of its own, in a thread: what runs on the server's loop for a scrape is
+the snapshot of its numbers and nothing else (not the HTTP request, not the text,
+see observe/metrics.py).
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 
 log = logging.getLogger("vermilion")
 
@@ -22,6 +27,8 @@ class Endpoints:
     def __init__(self, server):
         self.server = server
         self.runners: list = []
+        self.metrics_thread: LoopThread | None = None
+        self.metrics_runner = None
         self.metrics_port = 0
         self.dashboard_port = 0
         self.collector = None
@@ -40,13 +47,7 @@ class Endpoints:
             raise
 
     async def _serve(self, app, port: int, bind: str) -> int:
-        from aiohttp import web
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        self.runners.append(runner)
-        for sock in self.server.bind_tcp(port, bind):
-            site = web.SockSite(runner, sock)
-            await site.start()
+        self.runners.append(await _listen(app, self.server.bind_tcp(port, bind)))
         return port
 
     async def _start_metrics(self, port: int, bind: str) -> None:
@@ -56,11 +57,11 @@ class Endpoints:
         except ImportError as err:
             raise OSError(MISSING_EXTRA.format(what="metrics-port", err=err)) from None
         collector = self.collector = EngineCollector(self.server.engine)
+        server_loop = asyncio.get_running_loop()
 
-        async def metrics(request):
-            snapshot = collector.snapshot()
-            body, content_type = await asyncio.get_running_loop().run_in_executor(
-                None, exposition, snapshot, request.headers.get("Accept"))
+        async def metrics(request):         # on the metrics thread's loop
+            snapshot = await asyncio.wrap_future(call_in(server_loop, collector.snapshot))
+            body, content_type = exposition(collector, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 
         async def index(request):
@@ -69,7 +70,10 @@ class Endpoints:
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/", index)
-        self.metrics_port = await self._serve(app, port, bind)
+        socks = self.server.bind_tcp(port, bind)
+        self.metrics_thread = LoopThread("vermilion-metrics")
+        self.metrics_runner = await self.metrics_thread.run(_listen(app, socks))
+        self.metrics_port = port
         log.log(25, "Prometheus metrics on port %d (/metrics)", port)
 
     async def _start_dashboard(self, port: int, bind: str, write: bool) -> None:
@@ -93,11 +97,64 @@ class Endpoints:
                 " (write actions enabled)" if write else "")
 
     async def stop(self) -> None:
+        if self.metrics_thread is not None:
+            if self.metrics_runner is not None:
+                await self.metrics_thread.run(self.metrics_runner.cleanup())
+            self.metrics_thread.close()
+            self.metrics_thread = self.metrics_runner = None
         if self.dashboard is not None:
             await self.dashboard.close()
         for runner in reversed(self.runners):
             await runner.cleanup()
         self.runners.clear()
+
+
+async def _listen(app, socks: list):
+    """An aiohttp runner serving `app` on the listening sockets `socks`."""
+    from aiohttp import web
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        for sock in socks:
+            await web.SockSite(runner, sock).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def call_in(loop: asyncio.AbstractEventLoop, fn) -> concurrent.futures.Future:
+    """Run `fn()` on `loop` (from another thread); its result in a future."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run():
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn())
+            except BaseException as err:
+                future.set_exception(err)
+
+    loop.call_soon_threadsafe(run)
+    return future
+
+
+class LoopThread:
+    """An event loop running in a daemon thread of its own."""
+
+    def __init__(self, name: str):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+    async def run(self, coro):
+        """Run `coro` on this thread's loop and wait for its result."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 def _local_address(bind: str) -> str:

@@ -6,6 +6,11 @@ XINFO numbers for the streams it is told to check. The names and labels below
 are that interface; the values come from whatever produced the INFO fields
 (the engine itself in `metrics.py`). Everything is prefixed ``redis_``.
 
+A family is described first as a `Spec`, plain values that compare equal while
+its samples are the same (the exposition of an unchanged family is not formatted
+again, see `metrics.Encoder`), then made into prometheus_client's family by
+`metric`, which prometheus_client's writers format.
+
 prometheus_client writes a counter's sample as ``<family>_total``: counters
 whose redis_exporter name does not end in ``_total`` (``total_error_replies``)
 are exported as gauges, so the sample name a query uses stays the same.
@@ -13,7 +18,8 @@ are exported as gauges, so the sample name a query uses stays the same.
 from __future__ import annotations
 
 import time
-from typing import Iterable, Iterator
+from decimal import Decimal
+from typing import Iterator, NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -146,190 +152,250 @@ INSTANCE_LABELS = ("role", "redis_version", "redis_build_id", "redis_mode", "os"
 CONFIG_GAUGES = ("io-threads", "maxclients", "maxmemory", "repl-backlog-size")
 
 
+class Spec(NamedTuple):
+    """One metric family as plain values: equal specs, equal exposition.
+
+    `rows`: (label values, value) for a gauge or a counter; for a summary,
+    (label values, ((quantile, value), ...), sum, count). A label value is a str,
+    or bytes (a key's, a group's or a consumer's name) decoded as UTF-8."""
+    kind: str
+    name: str           # without the prefix; a counter's without ``_total``
+    doc: str
+    labels: tuple[str, ...]
+    rows: tuple
+
+
+def metric(spec: Spec, openmetrics: bool = False) -> Metric:
+    """prometheus_client's family for `spec`. A summary's quantiles are labelled as
+    INFO names its percentiles ("99.9", as redis_exporter does) in the text format,
+    as fractions in OpenMetrics (which requires them between 0 and 1)."""
+    name = PREFIX + spec.name
+    labels = list(spec.labels)
+    if spec.kind == "summary":
+        family = Metric(name, spec.doc, "summary")
+        for values, quantiles, total, count in spec.rows:
+            base = dict(zip(labels, values))
+            for quantile, number in quantiles:
+                if openmetrics:
+                    quantile = str(float(Decimal(quantile).scaleb(-2)))
+                family.add_sample(name, {**base, "quantile": quantile}, number)
+            family.add_sample(name + "_sum", base, total)
+            family.add_sample(name + "_count", base, count)
+        return family
+    family = (CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily)(name, spec.doc, labels=labels)
+    for values, number in spec.rows:
+        family.add_metric([label_value(v) for v in values], number)
+    return family
+
+
+def label_value(value) -> str:
+    """A label value: names of keys, groups and consumers are bytes (UTF-8)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _number(value) -> float | None:
     """An INFO value as redis_exporter reads it: ok/true are 1, err/fail/false 0."""
     if isinstance(value, (int, float)):
-        return float(value)
+        return value
     if value in ("ok", "true"):
-        return 1.0
+        return 1
     if value in ("err", "fail", "false"):
-        return 0.0
+        return 0
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
 
 
-def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
-    return GaugeMetricFamily(PREFIX + name, doc, labels=list(labels))
+def _one(kind: str, name: str, doc: str, number) -> Spec:
+    return Spec(kind, name, doc, (), (((), number),))
 
 
-def _counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFamily:
-    return CounterMetricFamily(PREFIX + name, doc, labels=list(labels))
+def _field_spec(key: str, number) -> Spec | None:
+    """How INFO field `key` is exported, None when it is not."""
+    counter = COUNTERS.get(key)
+    if counter is not None and counter.endswith("_total"):
+        return _one("counter", counter[:-6], f"INFO field {key}", number)
+    name = GAUGES.get(key) if counter is None else counter
+    if name is None:
+        return None
+    if name == "latest_fork_usec":
+        return _one("gauge", "latest_fork_seconds", f"INFO field {key}", number / 1e6)
+    return _one("gauge", name, f"INFO field {key}", number)
 
 
-def info_families(sections: dict[str, list[tuple[str, object]]],
-                  now: float | None = None) -> Iterator[Metric]:
-    """Metric families from INFO fields, grouped by section name (lower case)."""
+# Sections with their own families: their fields are not read as single numbers.
+_STRUCTURED = ("commandstats", "errorstats", "keyspace", "latencystats")
+
+# A replica's fields redis_exporter labels with its master (master_host, master_port).
+_MASTER_LINK = {
+    "master_last_io_seconds_ago": "Seconds since the last interaction with the master",
+    "master_sync_in_progress": "1 while the replica loads a full sync",
+    "slave_repl_offset": "Replication offset the replica has applied",
+}
+
+
+def info_specs(sections: dict[str, list[tuple[str, object]]], now: float | None = None,
+               databases: int = 0) -> Iterator[Spec]:
+    """The families of INFO's fields, grouped by section name (lower case);
+    `databases`: how many there are (the empty ones get zero key counts, as
+    redis_exporter's default include-metrics-for-empty-databases gives them)."""
     now = time.time() if now is None else now
     fields: dict[str, object] = {}
     for name, pairs in sections.items():
-        if name in ("commandstats", "errorstats", "keyspace"):
-            continue
-        fields.update(pairs)
+        if name not in _STRUCTURED:
+            fields.update(pairs)
     for key, value in fields.items():
         number = _number(value)
-        if number is None:
-            continue
-        if key in COUNTERS and COUNTERS[key].endswith("_total"):
-            yield _counter_value(COUNTERS[key], key, number)
-            continue
-        name = GAUGES.get(key) or COUNTERS.get(key)
-        if name is None:
-            continue
-        if name == "latest_fork_usec":
-            name, number = "latest_fork_seconds", number / 1e6
-        family = _gauge(name, f"INFO field {key}")
-        family.add_metric([], number)
-        yield family
+        if number is not None:
+            spec = _field_spec(key, number)
+            if spec is not None:
+                yield spec
     if "uptime_in_seconds" in fields:
-        start = _gauge("start_time_seconds", "When the server started, in Unix seconds")
-        start.add_metric([], float(int(now) - int(fields["uptime_in_seconds"])))  # type: ignore[arg-type]
-        yield start
+        yield _one("gauge", "start_time_seconds", "When the server started, in Unix seconds",
+                   float(int(now) - int(fields["uptime_in_seconds"])))  # type: ignore[call-overload]
     for key in ("hz", "configured_hz"):
         if key in fields:
-            hz = _gauge(key, f"INFO field {key}")
-            hz.add_metric([], float(fields[key]))  # type: ignore[arg-type]
-            yield hz
+            yield _one("gauge", key, f"INFO field {key}", float(fields[key]))  # type: ignore[arg-type]
     if "redis_version" in fields:
-        info = _gauge("instance_info", "Always 1; the labels describe the server", INSTANCE_LABELS)
-        info.add_metric([str(fields.get(k, "")) for k in INSTANCE_LABELS], 1.0)
-        yield info
-    yield from _commandstats(sections.get("commandstats", []))
-    yield from _errorstats(sections.get("errorstats", []))
-    yield from _keyspace(sections.get("keyspace", []))
+        yield Spec("gauge", "instance_info", "Always 1; the labels describe the server", INSTANCE_LABELS,
+                   ((tuple(str(fields.get(k, "")) for k in INSTANCE_LABELS), 1),))
+    yield from _replication(fields, sections.get("replication", []))
+    yield from _commandstats(sections.get("commandstats", []), sections.get("latencystats", []))
+    yield Spec("counter", "errors", "Error replies by error code (INFO errorstats)", ("err",), tuple(
+        ((key.removeprefix("errorstat_"),), float(str(value).split("=", 1)[1]))
+        for key, value in sections.get("errorstats", [])))
+    yield from _keyspace(sections.get("keyspace", []), databases)
 
 
-def _counter_value(name: str, key: str, number: float) -> CounterMetricFamily:
-    family = _counter(name, f"INFO field {key}")
-    family.add_metric([], number)
-    return family
+def _stats(value) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in str(value).split(","))
 
 
-def _commandstats(pairs) -> Iterator[Metric]:
-    calls = _counter("commands_total", "Calls of each command (INFO commandstats calls)", ["cmd"])
-    duration = _counter("commands_duration_seconds_total",
-                        "Seconds spent in each command (INFO commandstats usec)", ["cmd"])
-    rejected = _counter("commands_rejected_calls_total",
-                        "Calls of each command refused before running (rejected_calls)", ["cmd"])
-    failed = _counter("commands_failed_calls_total",
-                      "Calls of each command that failed while running (failed_calls)", ["cmd"])
+_SLAVE_LABELS = ("slave_ip", "slave_port", "slave_state")
+_MASTER_LABELS = ("master_host", "master_port")
+
+
+def _replication(fields: dict, pairs) -> Iterator[Spec]:
+    """redis_exporter's replication families: the replicas of a primary with their
+    offsets and lags, a replica's link to its master."""
+    offsets, lags = [], []
+    for key, value in pairs:
+        if key.startswith("slave") and key[5:].isdigit():
+            link = _stats(value)
+            labels = (link.get("ip", ""), link.get("port", ""), link.get("state", ""))
+            offsets.append((labels, float(link["offset"])))
+            if "lag" in link:
+                lags.append((labels, float(link["lag"])))
+    if offsets:
+        yield Spec("gauge", "connected_slave_offset_bytes", "Replication offset each replica acknowledged",
+                   _SLAVE_LABELS, tuple(offsets))
+        yield Spec("gauge", "connected_slave_lag_seconds", "Seconds since each replica's last acknowledgement",
+                   _SLAVE_LABELS, tuple(lags))
+    if fields.get("role") != "slave":
+        return
+    master = (str(fields.get("master_host", "")), str(fields.get("master_port", "")))
+    yield Spec("gauge", "master_link_up", "1 while the replica's link to its master is up", _MASTER_LABELS,
+               ((master, float(fields.get("master_link_status") == "up")),))
+    for key, doc in _MASTER_LINK.items():
+        number = _number(fields.get(key))
+        if number is not None:
+            yield Spec("gauge", key, doc, _MASTER_LABELS, ((master, number),))
+    yield Spec("gauge", "slave_info", "Always 1 on a replica; the labels describe its master",
+               _MASTER_LABELS + ("read_only",), ((master + (str(fields.get("slave_read_only", "")),), 1),))
+
+
+def _commandstats(pairs, latency_pairs) -> Iterator[Spec]:
+    calls, duration, rejected, failed = [], [], [], []
+    counts: dict[str, tuple[float, float]] = {}
     for key, value in pairs:
         cmd = key.removeprefix("cmdstat_")
-        stats = dict(part.split("=", 1) for part in str(value).split(","))
-        calls.add_metric([cmd], float(stats["calls"]))
-        duration.add_metric([cmd], float(stats["usec"]) / 1e6)
+        stats = _stats(value)
+        label = (cmd,)
+        n, usec = float(stats["calls"]), float(stats["usec"])
+        counts[cmd] = (n, usec)
+        calls.append((label, n))
+        duration.append((label, usec / 1e6))
         if "rejected_calls" in stats:
-            rejected.add_metric([cmd], float(stats["rejected_calls"]))
-            failed.add_metric([cmd], float(stats["failed_calls"]))
-    yield from (calls, duration, rejected, failed)
+            rejected.append((label, float(stats["rejected_calls"])))
+            failed.append((label, float(stats["failed_calls"])))
+    cmd = ("cmd",)
+    yield Spec("counter", "commands", "Calls of each command (INFO commandstats calls)", cmd, tuple(calls))
+    yield Spec("counter", "commands_duration_seconds", "Seconds spent in each command (INFO commandstats usec)",
+               cmd, tuple(duration))
+    yield Spec("counter", "commands_rejected_calls",
+               "Calls of each command refused before running (rejected_calls)", cmd, tuple(rejected))
+    yield Spec("counter", "commands_failed_calls",
+               "Calls of each command that failed while running (failed_calls)", cmd, tuple(failed))
+    # redis_exporter's summary: INFO latencystats' percentiles (microseconds) with
+    # commandstats' calls and usec as count and sum; a command missing from either
+    # section is left out.
+    latency = []
+    for key, value in latency_pairs:
+        name = key.removeprefix("latency_percentiles_usec_")
+        if name in counts:
+            n, usec = counts[name]
+            quantiles = tuple((part.split("=", 1)[0][1:], float(part.split("=", 1)[1]))
+                              for part in str(value).split(","))
+            latency.append(((name,), quantiles, usec, n))
+    if latency:
+        yield Spec("summary", "latency_percentiles_usec",
+                   "Latency percentiles of each command in microseconds (INFO latencystats)", cmd, tuple(latency))
 
 
-def _errorstats(pairs) -> Iterator[Metric]:
-    errors = _counter("errors_total", "Error replies by error code (INFO errorstats)", ["err"])
-    for key, value in pairs:
-        errors.add_metric([key.removeprefix("errorstat_")], float(str(value).split("=", 1)[1]))
-    yield errors
-
-
-def _keyspace(pairs) -> Iterator[Metric]:
-    keys = _gauge("db_keys", "Keys in each database", ["db"])
-    expiring = _gauge("db_keys_expiring", "Keys with a TTL in each database", ["db"])
-    ttl = _gauge("db_avg_ttl_seconds", "Mean remaining TTL of the keys with one, in seconds", ["db"])
+def _keyspace(pairs, databases: int) -> Iterator[Spec]:
+    keys, expiring, ttl = [], [], []
+    listed = dict(pairs)
+    for index in range(databases):
+        db = f"db{index}"
+        if db not in listed:
+            keys.append(((db,), 0.0))
+            expiring.append(((db,), 0.0))
     for db, value in pairs:
-        stats = dict(part.split("=", 1) for part in str(value).split(","))
-        keys.add_metric([db], float(stats["keys"]))
-        expiring.add_metric([db], float(stats["expires"]))
-        ttl.add_metric([db], float(stats["avg_ttl"]) / 1000)
-    yield from (keys, expiring, ttl)
-
-
-def stream_id_ms(sid) -> float:
-    """A stream ID as redis_exporter exports it: its milliseconds part."""
-    if sid is None:
-        return 0.0
-    text = sid.decode() if isinstance(sid, bytes) else str(sid)
-    return float(text.split("-", 1)[0] or 0)
+        stats = _stats(value)
+        keys.append(((db,), float(stats["keys"])))
+        expiring.append(((db,), float(stats["expires"])))
+        ttl.append(((db,), float(stats["avg_ttl"]) / 1000))
+    yield Spec("gauge", "db_keys", "Keys in each database", ("db",), tuple(keys))
+    yield Spec("gauge", "db_keys_expiring", "Keys with a TTL in each database", ("db",), tuple(expiring))
+    yield Spec("gauge", "db_avg_ttl_seconds", "Mean remaining TTL of the keys with one, in seconds", ("db",),
+               tuple(ttl))
 
 
 _S, _G, _C = ("db", "stream"), ("db", "stream", "group"), ("db", "stream", "group", "consumer")
 
-# attribute, metric name, counter?, labels, help (XINFO's field it comes from)
-STREAM_METRICS = (
-    ("length", "stream_length", False, _S, "Entries in the stream (XINFO STREAM length)"),
-    ("radix_keys", "stream_radix_tree_keys", False, _S, "XINFO STREAM radix-tree-keys"),
-    ("radix_nodes", "stream_radix_tree_nodes", False, _S, "XINFO STREAM radix-tree-nodes"),
-    ("last_generated", "stream_last_generated_id", False, _S,
-     "Milliseconds part of the stream's last generated ID"),
-    ("groups", "stream_groups", False, _S, "Consumer groups of the stream"),
-    ("max_deleted", "stream_max_deleted_entry_id", False, _S,
-     "Milliseconds part of the largest ID deleted from the stream"),
-    ("first_entry", "stream_first_entry_id", False, _S, "Milliseconds part of the first entry's ID"),
-    ("last_entry", "stream_last_entry_id", False, _S, "Milliseconds part of the last entry's ID"),
-    ("entries_added", "stream_entries_added", True, _S, "Entries ever added to the stream"),
-    ("group_consumers", "stream_group_consumers", False, _G, "Consumers in the group"),
-    ("group_pending", "stream_group_messages_pending", False, _G,
-     "Entries delivered to the group and not acknowledged"),
-    ("group_last_delivered", "stream_group_last_delivered_id", False, _G,
-     "Milliseconds part of the group's last delivered ID"),
-    ("group_entries_read", "stream_group_entries_read", False, _G, "XINFO GROUPS entries-read"),
-    ("group_lag", "stream_group_lag", False, _G, "Entries not yet delivered to the group"),
-    ("consumer_pending", "stream_group_consumer_messages_pending", False, _C,
-     "Entries delivered to the consumer and not acknowledged"),
-    ("consumer_idle", "stream_group_consumer_idle_seconds", False, _C,
-     "Seconds since the consumer last read or claimed"),
+# name, counter?, help (XINFO's field it comes from), in the order of the numbers
+# `metrics.EngineCollector` takes of a stream, a group and a consumer.
+STREAM_FAMILIES = (
+    ("stream_length", False, "Entries in the stream (XINFO STREAM length)"),
+    ("stream_radix_tree_keys", False, "XINFO STREAM radix-tree-keys"),
+    ("stream_radix_tree_nodes", False, "XINFO STREAM radix-tree-nodes"),
+    ("stream_last_generated_id", False, "Milliseconds part of the stream's last generated ID"),
+    ("stream_groups", False, "Consumer groups of the stream"),
+    ("stream_max_deleted_entry_id", False, "Milliseconds part of the largest ID deleted from the stream"),
+    ("stream_first_entry_id", False, "Milliseconds part of the first entry's ID"),
+    ("stream_last_entry_id", False, "Milliseconds part of the last entry's ID"),
+    ("stream_entries_added", True, "Entries ever added to the stream"),
+)
+GROUP_FAMILIES = (
+    ("stream_group_consumers", False, "Consumers in the group"),
+    ("stream_group_messages_pending", False, "Entries delivered to the group and not acknowledged"),
+    ("stream_group_last_delivered_id", False, "Milliseconds part of the group's last delivered ID"),
+    ("stream_group_entries_read", False, "XINFO GROUPS entries-read"),
+    ("stream_group_lag", False, "Entries not yet delivered to the group"),
+)
+CONSUMER_FAMILIES = (
+    ("stream_group_consumer_messages_pending", False, "Entries delivered to the consumer and not acknowledged"),
+    ("stream_group_consumer_idle_seconds", False, "Seconds since the consumer last read or claimed"),
 )
 
 
-class StreamFamilies:
-    """The stream metric families, filled one XINFO reply at a time."""
-
-    def __init__(self) -> None:
-        for attr, name, counter, labels, doc in STREAM_METRICS:
-            setattr(self, attr, (_counter if counter else _gauge)(name, doc, labels))
-
-    def add_stream(self, db: str, key: str, info: dict) -> None:
-        """`info`: XINFO STREAM's fields (bytes keys, as the engine replies; of the
-        first and last entries only the ID is read)."""
-        labels = [db, key]
-        first, last = info.get(b"first-entry"), info.get(b"last-entry")
-        self.length.add_metric(labels, float(info[b"length"]))  # type: ignore[arg-type]
-        self.radix_keys.add_metric(labels, float(info[b"radix-tree-keys"]))  # type: ignore[arg-type]
-        self.radix_nodes.add_metric(labels, float(info[b"radix-tree-nodes"]))  # type: ignore[arg-type]
-        self.last_generated.add_metric(labels, stream_id_ms(info[b"last-generated-id"]))
-        self.groups.add_metric(labels, float(info[b"groups"]))  # type: ignore[arg-type]
-        self.max_deleted.add_metric(labels, stream_id_ms(info[b"max-deleted-entry-id"]))
-        self.first_entry.add_metric(labels, stream_id_ms(first[0]) if first else 0.0)
-        self.last_entry.add_metric(labels, stream_id_ms(last[0]) if last else 0.0)
-        self.entries_added.add_metric(labels, float(info[b"entries-added"]))  # type: ignore[arg-type]
-
-    def add_group(self, db: str, key: str, group: dict, consumers: list[dict]) -> None:
-        """`group`: one XINFO GROUPS entry; `consumers`: its XINFO CONSUMERS."""
-        labels = [db, key, _text(group[b"name"])]
-        self.group_consumers.add_metric(labels, float(group[b"consumers"]))
-        self.group_pending.add_metric(labels, float(group[b"pending"]))
-        self.group_last_delivered.add_metric(labels, stream_id_ms(group[b"last-delivered-id"]))
-        self.group_entries_read.add_metric(labels, float(group[b"entries-read"] or 0))
-        # An unknown lag (nil in XINFO) is exported as 0, as redis_exporter reads it.
-        self.group_lag.add_metric(labels, float(group[b"lag"] or 0))
-        for consumer in consumers:
-            clabels = labels + [_text(consumer[b"name"])]
-            self.consumer_pending.add_metric(clabels, float(consumer[b"pending"]))
-            self.consumer_idle.add_metric(clabels, float(consumer[b"idle"]) / 1e3)
-
-    def __iter__(self) -> Iterator[Metric]:
-        return iter(vars(self).values())
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+def stream_specs(streams: list[tuple[tuple, tuple]], groups: list[tuple[tuple, tuple]],
+                 consumers: list[tuple[tuple, tuple]]) -> Iterator[Spec]:
+    """The stream, group and consumer families from (label values, numbers in the
+    order of STREAM_FAMILIES, GROUP_FAMILIES or CONSUMER_FAMILIES) rows."""
+    for table, labels, rows in ((STREAM_FAMILIES, _S, streams), (GROUP_FAMILIES, _G, groups),
+                                (CONSUMER_FAMILIES, _C, consumers)):
+        for i, (name, counter, doc) in enumerate(table):
+            yield Spec("counter" if counter else "gauge", name, doc, labels,
+                       tuple([(values, numbers[i]) for values, numbers in rows]))

@@ -18,6 +18,8 @@ so folding the fast slots in at report time gives the counts Redis has.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
+from itertools import accumulate, compress
 
 LOWEST = 1                  # ns; a 0 us call is recorded as 1 ns
 HIGHEST = 1_000_000_000     # ns; slower calls are recorded as 1 s
@@ -66,6 +68,11 @@ def _ns(usec: int) -> int:
     return min(max(usec * 1000, LOWEST), HIGHEST)
 
 
+# The counter of each per-microsecond slot, and of every slot.
+_FAST_INDEX = [index_of(_ns(usec)) for usec in range(FAST_US)]
+_SLOT_COUNTER = _FAST_INDEX + list(range(COUNTERS))
+
+
 def new() -> array:
     return array("q", bytes(8 * SIZE))
 
@@ -86,29 +93,68 @@ def record_slow(counts, usec: int) -> None:
     counts[FAST_US + index_of(_ns(usec))] += 1
 
 
+def _array(counts):
+    """The array of counters (compiled code hands a typed memoryview of it, which
+    would slice and iterate at Python speed)."""
+    return counts if isinstance(counts, array) else getattr(counts, "base", counts)
+
+
+def snapshot(counts) -> bytes:
+    """The counters' bytes: equal snapshots, equal histograms."""
+    return _array(counts).tobytes()
+
+
 def counters(counts) -> list:
     """The HdrHistogram counters: the slow slots plus the per-microsecond ones folded in."""
-    out = [counts[i] for i in range(FAST_US, SIZE)]    # an array or a typed memoryview
-    for usec in range(FAST_US):
-        n = counts[usec]
-        if n:
-            out[index_of(_ns(usec))] += n
+    counts = _array(counts)
+    out = list(counts[FAST_US:SIZE])
+    fast_index = _FAST_INDEX
+    for usec in compress(range(FAST_US), counts[:FAST_US]):
+        out[fast_index[usec]] += counts[usec]
     return out
 
 
-def percentile(hdr: list, total: int, p: float) -> int:
-    """hdr_value_at_percentile: the highest value of the counter where the count reaches p%."""
-    wanted = max(int(min(p, 100.0) / 100 * total + 0.5), 1)
-    seen = 0
-    index = 0
-    for index, n in enumerate(hdr):
-        seen += n
-        if seen >= wanted:
-            break
-    else:
-        return 0
-    value = value_at(index)
-    return lowest_equivalent(value) if p == 0.0 else highest_equivalent(value)
+# Every non-zero byte to 1: bytes.find then jumps from one non-empty slot to the next.
+_MARK = bytes([0] + [1] * 255)
+
+
+def _used_slots(counts: array) -> list[int]:
+    """The indexes of the non-zero slots, in order (C loops over the bytes; one
+    Python step per non-zero slot)."""
+    size = counts.itemsize
+    marks = counts.tobytes().translate(_MARK)
+    used: list[int] = []
+    at = marks.find(1)
+    while at != -1:
+        slot = at // size
+        used.append(slot)
+        at = marks.find(1, (slot + 1) * size)
+    return used
+
+
+def percentiles(counts, ps) -> list[int]:
+    """hdr_value_at_percentile of the histogram `counts` (record's slots) for each
+    of `ps`: the highest value of the first counter where the count reaches p%; 0
+    for an empty histogram.
+
+    Reads only the non-empty slots (found in the array's bytes, with no integer
+    made per empty slot): their HdrHistogram counters never decrease in slot order
+    (record_slow only fills counters above those of the per-microsecond slots), so
+    the first slot whose running count reaches p% is in the counter the folded
+    histogram would reach it in. INFO latencystats, read by every metrics scrape,
+    calls this for each command that ran."""
+    counts = _array(counts)
+    used = _used_slots(counts)
+    if not used:
+        return [0 for _ in ps]
+    running = list(accumulate([counts[i] for i in used]))
+    total = running[-1]
+    out = []
+    for p in ps:
+        wanted = max(int(min(p, 100.0) / 100 * total + 0.5), 1)
+        value = value_at(_SLOT_COUNTER[used[bisect_left(running, wanted)]])
+        out.append(lowest_equivalent(value) if p == 0.0 else highest_equivalent(value))
+    return out
 
 
 def log_buckets(hdr: list, total: int) -> list[tuple[int, int]]:

@@ -218,6 +218,7 @@ async function overviewPage() {
            el("div", {}, el("h3", { text: "Server" }), el("div", { id: "server-info" }),
                          el("h3", { text: "Keyspace" }), el("div", { id: "keyspace" })),
            el("div", {}, el("h3", { text: "Persistence" }), el("div", { id: "persistence" }),
+                         el("h3", { text: "Replication" }), el("div", { id: "replication" }),
                          el("h3", { text: "Configuration" }), el("div", { id: "config" }))));
     state.charts = {};
     for (const [key, , format] of SERIES) state.charts[key] = new LineChart(document.getElementById("chart-" + key), { format });
@@ -242,6 +243,16 @@ async function overviewPage() {
     ["AOF last write", p.aof_last_write_status], ["AOF rewrite in progress", p.aof_rewrite_in_progress ? "yes" : "no"],
     ["loading", p.loading ? "yes" : "no"],
   ], "persistence-kv"));
+  const r = data.replication;
+  const link = r.role === "slave" ? [
+    ["primary", `${r.master_host}:${r.master_port}`], ["link", r.master_link_status],
+    ["last I/O from primary", r.master_last_io_seconds_ago === -1 ? "—" : `${r.master_last_io_seconds_ago} s ago`],
+    ["sync in progress", r.master_sync_in_progress ? "yes" : "no"], ["applied offset", fmtNum(r.slave_repl_offset)],
+    ["read-only", r.slave_read_only ? "yes" : "no"],
+  ] : [["offset", fmtNum(r.master_repl_offset)], ["replicas", r.connected_slaves]];
+  document.getElementById("replication").replaceChildren(kv([["role", r.role === "slave" ? "replica" : r.role], ...link], "replication-kv"),
+    ...(r.replicas.length ? [table(["replica", "state", el("th", { class: "num", text: "offset" }), el("th", { class: "num", text: "bytes behind" }), el("th", { class: "num", text: "lag" })],
+      r.replicas.map(x => el("tr", { "data-replica": x.address }, td(x.address, "mono"), td(x.state), num(x.offset), num(x.behind), td(x.lag === undefined ? "—" : `${x.lag} s`, "num"))), { id: "replicas-table" })] : []));
   document.getElementById("config").replaceChildren(c.error ? el("p", { class: "muted", text: c.error }) :
     kv(Object.entries(c).map(([k, v]) => [k, v === "" ? "\"\"" : v]), "config-kv"));
   const dbs = Object.entries(data.keyspace);
