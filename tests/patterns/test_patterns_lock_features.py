@@ -42,6 +42,12 @@ def test_reentrant_lock_counts_acquires_per_thread(r, uid):
     plain.release()
 
 
+def _node_of(client, key: str) -> dict:
+    """On a cluster, CLIENT LIST goes to one node: the one serving ``key``."""
+    get_node = getattr(client, "get_node_from_key", None)
+    return {"target_nodes": get_node(key)} if get_node else {}
+
+
 @ALL_SETUPS
 def test_waiter_is_woken_by_release_not_by_polling(r, uid):
     alone = Lock(r, uid, ttl=30)
@@ -62,7 +68,7 @@ def test_waiter_is_woken_by_release_not_by_polling(r, uid):
     started.wait(5)
     # Wait until the waiter is blocked on the wake-up list, then release.
     deadline = time.monotonic() + 10
-    while not any(c.get("cmd") == "blpop" for c in r.client_list()):
+    while not any(c.get("cmd") == "blpop" for c in r.client_list(**_node_of(r, holder.wake_key))):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     released_at = time.monotonic()
@@ -130,7 +136,8 @@ async def test_async_reentrant_notify_lost_and_synchronized(ar, uid):
     waiter = asyncio.ensure_future(aio.Lock(ar, uid, ttl=5, retry_base=20,
                                             retry_cap=20).acquire(timeout=25))
     deadline = time.monotonic() + 10
-    while not any(c.get("cmd") == "blpop" for c in await ar.client_list()):
+    while not any(c.get("cmd") == "blpop"
+                  for c in await ar.client_list(**_node_of(ar, holder.wake_key))):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
     await holder.release()
