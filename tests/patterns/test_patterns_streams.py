@@ -261,3 +261,26 @@ async def test_async_worker_with_sync_handler_and_recovery(ar, uid):
     await w.stop(1)
     assert seen == [2, 2] and w.stats.reclaimed == 2
     assert (await ar.xpending(uid, "g"))["pending"] == 0
+
+
+@ALL_SETUPS
+def test_heartbeat_keeps_every_entry_of_a_batch(r, uid):
+    StreamProducer(r, uid).add_many([{"n": str(i)} for i in range(3)])
+    release, started = threading.Event(), threading.Event()
+
+    def handle(batch):
+        started.set()
+        release.wait(30)
+
+    w = StreamWorker(r, uid, "g", handle, batch_size=3, block=0.05, claim_idle=30,
+                     heartbeat=0.1).start()
+    try:
+        assert started.wait(15)
+        read_at = time.monotonic()
+        assert wait_until(lambda: time.monotonic() - read_at > 2, 5)
+        rows = r.xpending_range(uid, "g", "-", "+", 10)
+        # each entry was re-claimed since its delivery 2 s ago, not only the first
+        assert len(rows) == 3 and max(row["time_since_delivered"] for row in rows) < 2000
+    finally:
+        release.set()
+        w.stop(5)
