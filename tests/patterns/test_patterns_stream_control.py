@@ -640,3 +640,26 @@ async def test_async_worker_sync_handler_hung_past_timeout_keeps_no_slot(ar, uid
     finally:
         release.set()
         await w.stop(5)
+
+
+@ALL_SETUPS
+async def test_async_stop_releases_what_a_cancelled_read_left_pending(ar, uid):
+    # stop() abandons a blocked XREADGROUP; had the server just served it, its entries
+    # would be pending for the worker, never seen by it. Here a read made under the
+    # worker's name while it waits stands for that reply.
+    await ar.xgroup_create(uid, "g", id="0", mkstream=True)
+    w = aio.StreamWorker(ar, uid, "g", lambda e: None, consumer="c1", block=5, claim_idle=30)
+    w.start()
+    deadline = time.monotonic() + 15
+    while not w._reading:  # the worker is blocked in its own read
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    # In one script, so that the worker's blocked read is not served first.
+    assert await ar.eval(
+        "redis.call('XADD', KEYS[1], '*', 'n', '1') redis.call('XADD', KEYS[1], '*', 'n', '2') "
+        "local r = redis.call('XREADGROUP', 'GROUP', 'g', 'c1', 'COUNT', 2, 'STREAMS', KEYS[1], '>') "
+        "return #r[1][2]", 1, uid) == 2
+    assert await w.stop(5)
+    rows = await ar.xpending_range(uid, "g", "-", "+", 10)
+    # still pending, but idle past claim_idle: another worker reclaims them at once
+    assert len(rows) == 2 and all(row["time_since_delivered"] >= 30_000 for row in rows)
