@@ -648,7 +648,7 @@ async def test_async_stop_releases_what_a_cancelled_read_left_pending(ar, uid):
     # would be pending for the worker, never seen by it. Here a read made under the
     # worker's name while it waits stands for that reply.
     await ar.xgroup_create(uid, "g", id="0", mkstream=True)
-    w = aio.StreamWorker(ar, uid, "g", lambda e: None, consumer="c1", block=5, claim_idle=30)
+    w = aio.StreamWorker(ar, uid, "g", lambda e: None, consumer="c1", block=1, claim_idle=30)
     w.start()
     deadline = time.monotonic() + 15
     while not w._reading:  # the worker is blocked in its own read
