@@ -18,7 +18,9 @@ like an application):
 Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
   stream c8 b100   the same with concurrency 8 and batch_size 100 (batch handler,
               one XACK per batch); the producer adds 1,000 entries per add_many call
-              (two MULTI/EXEC round trips of 500 XADDs)
+              (two MULTI/EXEC round trips of 500 XADDs). Also printed: the commands
+              the server ran and the client's round trips (writes to a socket) per
+              100 entries, and the 1-minute load average during each run
   semaphore   Semaphore acquire + release pairs per second (limit 10)
 Prints a table with the Vermilion/Redis ratio and, for servers it started itself (Linux),
 the server's CPU time per operation (utime+stime / operations, approximate: setup counts
@@ -230,6 +232,39 @@ def bench_semaphore(client, seconds: float) -> float:
     return timed(seconds, step)
 
 
+class RoundTrips:
+    """Counts the writes redis-py's connections make while active: one per command
+    sent alone, one per pipeline or packed batch, i.e. the client's round trips."""
+
+    def __init__(self):
+        from redis.connection import AbstractConnection
+        self.cls, self.count, self._lock = AbstractConnection, 0, threading.Lock()
+        self._orig = AbstractConnection.send_packed_command
+
+    def __enter__(self):
+        orig, counter = self._orig, self
+
+        def counted(conn, command, check_health=True):
+            with counter._lock:
+                counter.count += 1
+            return orig(conn, command, check_health)
+
+        self.cls.send_packed_command = counted
+        return self
+
+    def __exit__(self, *exc):
+        self.cls.send_packed_command = self._orig
+
+
+def command_calls(client) -> dict[str, int]:
+    """The server's calls per command so far (INFO commandstats)."""
+    return {name.removeprefix("cmdstat_"): stats["calls"]
+            for name, stats in client.info("commandstats").items()}
+
+
+STREAM_SHAPE: dict[str, dict] = {}  # per server: commands and round trips per 100 entries
+
+
 def bench_stream_batch(client, seconds: float) -> float:
     """Concurrency 8, batches of 100, producer running at the same time."""
     stream = f"bench:{uuid.uuid4().hex[:6]}"
@@ -247,13 +282,22 @@ def bench_stream_batch(client, seconds: float) -> float:
                           block=0.05, start_id="0")
     producer = StreamProducer(client, stream, maxlen=None)
     payload = {"i": "x" * 16}
-    start = time.perf_counter()
-    worker.start()
-    for i in range(0, total, 1000):
-        producer.add_many([payload] * min(1000, total - i))
-    finished.wait(300)
-    elapsed = time.perf_counter() - start
-    worker.stop(5)
+    calls0 = command_calls(client)
+    with RoundTrips() as trips:
+        start = time.perf_counter()
+        worker.start()
+        for i in range(0, total, 1000):
+            producer.add_many([payload] * min(1000, total - i))
+        finished.wait(300)
+        elapsed = time.perf_counter() - start
+        worker.stop(5)
+    calls = command_calls(client)
+    per100 = {name: round(100 * (n - calls0.get(name, 0)) / done[0], 2)
+              for name, n in calls.items() if n - calls0.get(name, 0) > 1}
+    per100.pop("info", None)
+    STREAM_SHAPE[client.connection_pool.connection_kwargs.get("port")] = {
+        "commands per 100 entries": per100,
+        "round trips per 100 entries": round(100 * trips.count / done[0], 2)}
     client.delete(stream)
     return done[0] / elapsed
 
@@ -301,7 +345,13 @@ def main():
                     LAST_OPS[0] = 0
                     cpu0, wall0 = process_cpu(pids.get(kind)), time.perf_counter()
                     own0 = time.process_time()
+                    load0 = os.getloadavg()[0]
                     row[kind] = round(fn(client, args.seconds), 1)
+                    row[f"{kind} load average"] = round(max(load0, os.getloadavg()[0]), 2)
+                    shape = STREAM_SHAPE.pop(client.connection_pool.connection_kwargs.get("port"),
+                                             None)
+                    if shape:
+                        row[f"{kind} shape"] = shape
                     cpu1, wall = process_cpu(pids.get(kind)), time.perf_counter() - wall0
                     own = time.process_time() - own0
                     # Server CPU per operation: steadier than ops/s on a shared machine.
@@ -332,6 +382,13 @@ def main():
         print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}"
               f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}"
               f" {us(row.get('redis client us/op')):>19} {us(row.get('vermilion client us/op')):>10}")
+    for bench, row in results.items():
+        for kind in ("redis", "vermilion"):
+            if f"{kind} shape" in row:
+                print(f"{bench} on {kind}: {row[f'{kind} shape']}")
+        loads = [row.get(f"{k} load average") for k in ("redis", "vermilion")]
+        if any(loads):
+            print(f"{bench}: 1-min load average during the runs (redis, vermilion): {loads}")
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,

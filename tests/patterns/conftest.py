@@ -27,7 +27,7 @@ if str(SRC) not in sys.path:  # until the project is installed in the environmen
     sys.path.insert(0, str(SRC))
 
 from patterns_support import (  # noqa: F401  (shared with the test modules)
-    IN_CI, REDIS_CLI, REDIS_SERVER, RedisProc, _no_redis, free_port, wait_until,
+    IN_CI, REDIS_CLI, REDIS_SERVER, RedisProc, _no_redis, connect, free_port, wait_until,
 )
 
 
@@ -66,12 +66,25 @@ class Backend:
         self.kind, self.url, self._probe_client = kind, url, client
         self._missing: dict[str, bool] = {}
 
+    @property
+    def cluster(self) -> bool:
+        return self.kind == "cluster"
+
+    def connect(self, **options):
+        """A new client of this server (a cluster client for the cluster)."""
+        return connect(self.url, self.cluster, **options)
+
+    def aconnect(self, **options):
+        return connect(self.url, self.cluster, asyncio=True, **options)
+
     def missing(self, feature: str) -> str | None:
         """Why the server cannot run tests needing ``feature`` yet (None: it can).
 
         Only for a server under construction: an 'unknown command' or a wrong
         answer to a one-line probe skips the test with the reason.
         """
+        if self.cluster:  # real Redis: the specification, not probed
+            return None
         if feature not in self._missing:
             try:
                 ok = _PROBES[feature](self._probe_client)
@@ -168,13 +181,19 @@ def vermilion_url():
 
 @pytest.fixture(params=["redis", "vermilion"])
 def backend(request):
-    if request.param == "redis":
+    """The server a test runs on: real Redis and embedded Vermilion, and also the
+    local Redis Cluster for a test marked ``@ALL_SETUPS`` (patterns_support)."""
+    if request.param == "cluster":
+        nodes = request.getfixturevalue("cluster_nodes")
+        url = "redis://%s:%d" % nodes[0]
+    elif request.param == "redis":
         url = request.getfixturevalue("redis_proc").url
     else:
         url = request.getfixturevalue("vermilion_url")
     b = _backends.get(url)
     if b is None:  # probe each server once per session
-        b = _backends[url] = Backend(request.param, url, redis.Redis.from_url(url, socket_timeout=2))
+        b = _backends[url] = Backend(request.param, url,
+                                     connect(url, request.param == "cluster", socket_timeout=2))
     for mark in request.node.iter_markers("needs"):
         for feature in mark.args:
             why = b.missing(feature)
@@ -189,14 +208,14 @@ _backends: dict[str, Backend] = {}
 
 @pytest.fixture
 def r(backend):
-    client = redis.Redis.from_url(backend.url, decode_responses=True, socket_timeout=10)
+    client = backend.connect(decode_responses=True, socket_timeout=10)
     yield client
     client.close()
 
 
 @pytest.fixture
 async def ar(backend):
-    client = redis.asyncio.Redis.from_url(backend.url, decode_responses=True, socket_timeout=10)
+    client = backend.aconnect(decode_responses=True, socket_timeout=10)
     yield client
     await client.aclose()
 

@@ -21,6 +21,24 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# The three setups the issue asks every feature to be tested on. A test taking
+# the `backend` fixture (or `r`/`ar`) runs on real Redis and Vermilion; marked
+# with this, also on the local 3-master Redis Cluster (its keys must then share
+# a slot per multi-key operation, as the patterns' own keys do).
+ALL_SETUPS = pytest.mark.parametrize("backend", ["redis", "vermilion", "cluster"], indirect=True)
+
+
+def connect(url: str, cluster: bool = False, asyncio: bool = False, **options):
+    """A redis-py client of ``url``; with ``cluster``, of the cluster it is a node of."""
+    if asyncio:
+        import redis.asyncio
+        import redis.asyncio.cluster
+        kind = redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
+    else:
+        import redis.cluster
+        kind = redis.cluster.RedisCluster if cluster else redis.Redis
+    return kind.from_url(url, **options)
+
 
 def _no_redis(reason: str):
     if IN_CI:

@@ -12,11 +12,12 @@ import pytest
 from vermilion.patterns import FencedStore, Lock, LockNotAcquired
 from vermilion.patterns import aio
 
-from patterns_support import wait_until
+from patterns_support import ALL_SETUPS, wait_until
 
 pytestmark = pytest.mark.needs("eval")
 
 
+@ALL_SETUPS
 def test_acquire_release_and_tokens_increase(r, uid):
     tokens = []
     for _ in range(3):
@@ -32,7 +33,7 @@ def test_acquire_release_and_tokens_increase(r, uid):
 def test_expired_holder_cannot_release_or_extend_the_next_holders_lock(r, uid):
     first = Lock(r, uid, ttl=0.1)
     first.acquire()
-    time.sleep(0.15)
+    assert wait_until(lambda: not r.exists(first.key), 10)  # expired on the server
     second = Lock(r, uid, ttl=5)
     assert second.acquire(blocking=False)
     assert first.extend() is False and first.lost
@@ -40,6 +41,7 @@ def test_expired_holder_cannot_release_or_extend_the_next_holders_lock(r, uid):
     assert second.owned() and r.pttl(second.key) > 4000
 
 
+@ALL_SETUPS
 def test_blocking_acquire_waits_for_release_and_times_out(r, uid):
     holder = Lock(r, uid, ttl=5)
     holder.acquire()
@@ -69,6 +71,7 @@ def test_watchdog_keeps_lock_alive_and_stops_on_release(r, uid):
     assert r.exists(lock.key) == 0
 
 
+@ALL_SETUPS
 def test_watchdog_reports_loss(r, uid):
     seen = []
     lock = Lock(r, uid, ttl=0.3, watchdog=True, on_lost=lambda l, why: seen.append(why))
@@ -98,8 +101,9 @@ def test_paused_holder_late_write_is_rejected_by_fencing(backend, r, uid):
     try:
         old_token = int(holder.stdout.readline())
         holder.send_signal(19)  # SIGSTOP: a GC pause, a swapped-out VM...
-        time.sleep(0.4)  # ...longer than the TTL
         new_lock = Lock(r, uid, ttl=5)
+        # ...longer than the TTL: its lock expires on the server while it is frozen
+        assert wait_until(lambda: not r.exists(new_lock.key), 10)
         new_token = new_lock.acquire(timeout=1)
         assert new_token > old_token
         assert FencedStore(r).write(uid, new_token, {"writer": "new-holder"})
@@ -126,6 +130,7 @@ def test_lock_works_with_bytes_replies(backend, uid):
 # ------------------------------------------------------------------ asyncio
 
 
+@ALL_SETUPS
 async def test_async_lock_basics(ar, uid):
     a = aio.Lock(ar, uid, ttl=5)
     b = aio.Lock(ar, uid, ttl=5)

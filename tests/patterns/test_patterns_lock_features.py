@@ -11,6 +11,8 @@ import redis.exceptions
 from vermilion.patterns import (Lock, LockError, LockLost, LockNotAcquired, LockNotOwned,
                                 aio, synchronized)
 
+from patterns_support import ALL_SETUPS
+
 pytestmark = pytest.mark.needs("eval")
 
 
@@ -20,6 +22,7 @@ def test_exceptions_subclass_redis_py():
     assert issubclass(LockNotOwned, LockLost) and issubclass(LockNotAcquired, LockError)
 
 
+@ALL_SETUPS
 def test_reentrant_lock_counts_acquires_per_thread(r, uid):
     lock = Lock(r, uid, ttl=5, reentrant=True)
     fence = lock.acquire()
@@ -39,6 +42,13 @@ def test_reentrant_lock_counts_acquires_per_thread(r, uid):
     plain.release()
 
 
+def _node_of(client, key: str) -> dict:
+    """On a cluster, CLIENT LIST goes to one node: the one serving ``key``."""
+    get_node = getattr(client, "get_node_from_key", None)
+    return {"target_nodes": get_node(key)} if get_node else {}
+
+
+@ALL_SETUPS
 def test_waiter_is_woken_by_release_not_by_polling(r, uid):
     alone = Lock(r, uid, ttl=30)
     alone.acquire(), alone.release()
@@ -58,7 +68,7 @@ def test_waiter_is_woken_by_release_not_by_polling(r, uid):
     started.wait(5)
     # Wait until the waiter is blocked on the wake-up list, then release.
     deadline = time.monotonic() + 10
-    while not any(c.get("cmd") == "blpop" for c in r.client_list()):
+    while not any(c.get("cmd") == "blpop" for c in r.client_list(**_node_of(r, holder.wake_key))):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     released_at = time.monotonic()
@@ -69,6 +79,7 @@ def test_waiter_is_woken_by_release_not_by_polling(r, uid):
     waiter.release()
 
 
+@ALL_SETUPS
 def test_polling_fallback_when_notify_is_off(r, uid):
     holder = Lock(r, uid, ttl=5, notify=False)
     holder.acquire()
@@ -77,6 +88,7 @@ def test_polling_fallback_when_notify_is_off(r, uid):
     assert r.exists(holder.wake_key) == 0  # no signal list without notify
 
 
+@ALL_SETUPS
 def test_lost_lock_raises_on_exit_unless_opted_out(r, uid):
     with pytest.raises(LockNotOwned):
         with Lock(r, uid, ttl=5) as lock:
@@ -89,6 +101,7 @@ def test_lost_lock_raises_on_exit_unless_opted_out(r, uid):
             raise ValueError("inside")
 
 
+@ALL_SETUPS
 def test_synchronized_decorator_serialises_calls(r, uid):
     inside, overlaps, calls = [], [], []
 
@@ -109,6 +122,7 @@ def test_synchronized_decorator_serialises_calls(r, uid):
     assert critical(3) == 30 and critical.__name__ == "critical"
 
 
+@ALL_SETUPS
 async def test_async_reentrant_notify_lost_and_synchronized(ar, uid):
     lock = aio.Lock(ar, uid, ttl=5, reentrant=True)
     async with lock:
@@ -122,7 +136,8 @@ async def test_async_reentrant_notify_lost_and_synchronized(ar, uid):
     waiter = asyncio.ensure_future(aio.Lock(ar, uid, ttl=5, retry_base=20,
                                             retry_cap=20).acquire(timeout=25))
     deadline = time.monotonic() + 10
-    while not any(c.get("cmd") == "blpop" for c in await ar.client_list()):
+    while not any(c.get("cmd") == "blpop"
+                  for c in await ar.client_list(**_node_of(ar, holder.wake_key))):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
     await holder.release()

@@ -12,11 +12,12 @@ import pytest
 
 from vermilion.patterns import LockNotOwned, ReadWriteLock, Semaphore, aio
 
-from patterns_support import wait_until
+from patterns_support import ALL_SETUPS, wait_until
 
 pytestmark = pytest.mark.needs("eval")
 
 
+@ALL_SETUPS
 def test_semaphore_admits_limit_holders_with_increasing_fences(r, uid):
     permits = [Semaphore(r, uid, 3, ttl=10) for _ in range(4)]
     fences = [p.acquire(blocking=False) for p in permits]
@@ -29,16 +30,21 @@ def test_semaphore_admits_limit_holders_with_increasing_fences(r, uid):
     assert r.exists(permits[0].key) == 0
 
 
+@ALL_SETUPS
 def test_semaphore_bounds_concurrency_across_threads(r, uid):
     inside, peak, done = [0], [0], []
-    mutex = threading.Lock()
+    mutex, two_inside = threading.Lock(), threading.Event()
 
     def work():
         with Semaphore(r, uid, 2, ttl=10, timeout=30):
             with mutex:
                 inside[0] += 1
                 peak[0] = max(peak[0], inside[0])
-            time.sleep(0.01)
+                if inside[0] == 2:
+                    two_inside.set()
+            # Hold until two were inside at once (the limit allows it), so that the
+            # limit is reached whatever the scheduling, then let the others through.
+            two_inside.wait(30)
             with mutex:
                 inside[0] -= 1
         done.append(1)
@@ -49,9 +55,11 @@ def test_semaphore_bounds_concurrency_across_threads(r, uid):
     assert len(done) == 8 and peak[0] == 2
 
 
+@ALL_SETUPS
 def test_frozen_holders_permits_expire_and_their_release_reports_loss(backend, r, uid):
     holders = [subprocess.Popen([sys.executable, str(Path(__file__).with_name("_sem_holder.py")),
-                                 backend.url, uid, "2", "1.2"],
+                                 backend.url, uid, "2", "1.2",
+                                 *(["cluster"] if backend.cluster else [])],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for _ in range(2)]
     try:
@@ -77,6 +85,7 @@ def test_frozen_holders_permits_expire_and_their_release_reports_loss(backend, r
             h.wait()
 
 
+@ALL_SETUPS
 def test_semaphore_watchdog_and_lost_permit_raises_on_exit(r, uid):
     sem = Semaphore(r, uid, 1, ttl=1.5, watchdog=True)
     sem.acquire()
@@ -88,6 +97,7 @@ def test_semaphore_watchdog_and_lost_permit_raises_on_exit(r, uid):
             r.zrem(held.key, held.owner)
 
 
+@ALL_SETUPS
 def test_read_write_lock_sharing_and_exclusion(r, uid):
     rw = ReadWriteLock(r, uid, ttl=10)
     r1, r2 = rw.read(), rw.read()
@@ -111,6 +121,7 @@ def test_read_write_lock_sharing_and_exclusion(r, uid):
     r3.release()
 
 
+@ALL_SETUPS
 def test_waiting_writer_gets_in_despite_a_stream_of_readers(r, uid):
     rw = ReadWriteLock(r, uid, ttl=10, timeout=30)
     stop, order = threading.Event(), []
@@ -131,6 +142,7 @@ def test_waiting_writer_gets_in_despite_a_stream_of_readers(r, uid):
     assert "w" in order
 
 
+@ALL_SETUPS
 def test_giving_up_writer_lets_readers_in_again(r, uid):
     rw = ReadWriteLock(r, uid, ttl=10)
     held = rw.read()
@@ -140,6 +152,7 @@ def test_giving_up_writer_lets_readers_in_again(r, uid):
     held.release()
 
 
+@ALL_SETUPS
 async def test_async_semaphore_and_rwlock(ar, uid):
     a, b = aio.Semaphore(ar, uid, 1, ttl=10), aio.Semaphore(ar, uid, 1, ttl=10)
     assert await a.acquire() and await b.acquire(blocking=False) is None

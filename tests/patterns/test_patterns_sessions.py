@@ -8,6 +8,8 @@ import pytest
 from vermilion.patterns import SessionStore, aio
 from vermilion.patterns.sessions import LoginRevoked
 
+from patterns_support import ALL_SETUPS
+
 pytestmark = pytest.mark.needs("eval")
 
 
@@ -187,6 +189,7 @@ def test_msgpack_and_custom_serializers(backend, uid):
     raw.close()
 
 
+@ALL_SETUPS
 def test_log_out_everywhere_wins_against_a_flood_of_logins(r, uid):
     """Logins from several threads (thousands a second) never make destroy_user fail,
     and every session that existed before it ran is gone when it returns."""
@@ -225,6 +228,7 @@ def test_log_out_everywhere_wins_against_a_flood_of_logins(r, uid):
     assert s.sessions_of("mallory") == [] and r.keys(f"{s.base}:s:*") == []
 
 
+@ALL_SETUPS
 def test_a_login_authenticated_before_log_out_everywhere_is_refused(r, uid):
     s = SessionStore(r, uid)
     gen = s.generation("erin")  # read before checking the password

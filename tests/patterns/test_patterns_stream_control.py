@@ -16,7 +16,7 @@ import pytest
 
 from vermilion.patterns import (Retry, StreamProducer, StreamWorker, Unrecoverable, aio)
 
-from patterns_support import wait_until
+from patterns_support import ALL_SETUPS, wait_until
 
 pytestmark = pytest.mark.needs("eval", "streams")
 
@@ -156,6 +156,7 @@ def test_idempotency_key_adds_once_within_the_window(r, uid):
     assert short.add({"x": "1"}, idempotency_key="k") != a
 
 
+@ALL_SETUPS
 def test_prometheus_metrics(r, uid):
     from prometheus_client import CollectorRegistry
 
@@ -185,19 +186,24 @@ def test_prometheus_metrics(r, uid):
 
 def _cli(backend, uid, handler, *extra):
     env = {**os.environ, "VERMILION_TEST_URL": backend.url,
+           "VERMILION_TEST_CLUSTER": "1" if backend.cluster else "",
            "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1] / "src")])}
     return subprocess.Popen(
         [sys.executable, "-m", "vermilion", "worker", f"_cli_handler:{handler}",
-         "--url", backend.url, "--stream", uid, "--group", "g", "--block", "0.05",
+         "--url", backend.url, *(["--cluster"] if backend.cluster else []),
+         "--stream", uid, "--group", "g", "--block", "0.05",
          "--claim-idle", "30", "--log-level", "WARNING", *extra],
         env=env, cwd=str(HERE), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigterm_drains_hands_over_and_exits_zero(backend, r, uid):
+@ALL_SETUPS
+@pytest.mark.parametrize("handler", ["handle", "ahandle"], ids=["threads", "asyncio"])
+def test_sigterm_drains_hands_over_and_exits_zero(backend, r, uid, handler):
+    # The CLI runs StreamWorker.run() (a coroutine handler: the asyncio worker's).
     prod = StreamProducer(r, uid)
     ids = prod.add_many([{"n": str(i)} for i in range(100)])
     slow = prod.add({"slow": "1"})  # still running when the grace period ends
-    proc = _cli(backend, uid, "handle", "--concurrency", "4", "--grace", "1")
+    proc = _cli(backend, uid, handler, "--concurrency", "4", "--grace", "1")
     try:
         assert wait_until(lambda: r.llen(f"{uid}:done") >= 20, 30)
         proc.send_signal(signal.SIGTERM)
@@ -221,6 +227,7 @@ def test_sigterm_drains_hands_over_and_exits_zero(backend, r, uid):
     assert r.xpending(uid, "g")["pending"] == 0
 
 
+@ALL_SETUPS
 def test_sigkill_mid_batch_loses_nothing(backend, r, uid):
     prod = StreamProducer(r, uid)
     ids = prod.add_many([{"n": str(i)} if i != 25 else {"n": str(i), "hang": "1"}
@@ -423,6 +430,7 @@ def _memory_tracing():
     return StreamTracing(provider), exporter
 
 
+@ALL_SETUPS
 def test_trace_context_travels_in_the_entry_and_links_consumer_to_producer(r, uid):
     from opentelemetry.trace import SpanKind, StatusCode
     tracing, exporter = _memory_tracing()
@@ -453,6 +461,7 @@ def test_trace_context_travels_in_the_entry_and_links_consumer_to_producer(r, ui
     assert {s.parent.span_id for s in inner} == {p.context.span_id for p in process.values()}
 
 
+@ALL_SETUPS
 async def test_async_worker_spans_link_to_producer(ar, uid):
     from opentelemetry.trace import SpanKind
     tracing, exporter = _memory_tracing()
@@ -631,3 +640,26 @@ async def test_async_worker_sync_handler_hung_past_timeout_keeps_no_slot(ar, uid
     finally:
         release.set()
         await w.stop(5)
+
+
+@ALL_SETUPS
+async def test_async_stop_releases_what_a_cancelled_read_left_pending(ar, uid):
+    # stop() abandons a blocked XREADGROUP; had the server just served it, its entries
+    # would be pending for the worker, never seen by it. Here a read made under the
+    # worker's name while it waits stands for that reply.
+    await ar.xgroup_create(uid, "g", id="0", mkstream=True)
+    w = aio.StreamWorker(ar, uid, "g", lambda e: None, consumer="c1", block=1, claim_idle=30)
+    w.start()
+    deadline = time.monotonic() + 15
+    while not w._reading:  # the worker is blocked in its own read
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    # In one script, so that the worker's blocked read is not served first.
+    assert await ar.eval(
+        "redis.call('XADD', KEYS[1], '*', 'n', '1') redis.call('XADD', KEYS[1], '*', 'n', '2') "
+        "local r = redis.call('XREADGROUP', 'GROUP', 'g', 'c1', 'COUNT', 2, 'STREAMS', KEYS[1], '>') "
+        "return #r[1][2]", 1, uid) == 2
+    assert await w.stop(5)
+    rows = await ar.xpending_range(uid, "g", "-", "+", 10)
+    # still pending, but idle past claim_idle: another worker reclaims them at once
+    assert len(rows) == 2 and all(row["time_since_delivered"] >= 30_000 for row in rows)

@@ -12,7 +12,7 @@ import pytest
 
 from vermilion.patterns import DeadLetters, StreamProducer, StreamWorker, aio
 
-from patterns_support import wait_until
+from patterns_support import ALL_SETUPS, wait_until
 
 pytestmark = pytest.mark.needs("eval", "streams")
 
@@ -23,6 +23,7 @@ def _pending(r, stream, group):
     return r.xpending(stream, group)["pending"]
 
 
+@ALL_SETUPS
 def test_processes_everything_once_with_bounded_concurrency(r, uid):
     prod = StreamProducer(r, uid)
     ids = prod.add_many([{"n": str(i)} for i in range(20)])
@@ -46,6 +47,7 @@ def test_processes_everything_once_with_bounded_concurrency(r, uid):
     assert (m.processed, m.failed, m.pending, m.lag, m.in_flight) == (20, 0, 0, 0, 0)
 
 
+@ALL_SETUPS
 def test_retries_with_backoff_then_succeeds(r, uid):
     StreamProducer(r, uid).add({"job": "flaky"})
     deliveries = []
@@ -64,6 +66,7 @@ def test_retries_with_backoff_then_succeeds(r, uid):
     assert DeadLetters(r, uid).count() == 0
 
 
+@ALL_SETUPS
 def test_poison_message_is_dead_lettered_then_replayed(r, uid):
     prod = StreamProducer(r, uid)
     good = prod.add({"kind": "good"})
@@ -170,6 +173,7 @@ def test_heartbeat_keeps_long_handler_from_being_stolen(r, uid):
     assert list(runs.values()) == [1] and w2.stats.reclaimed == 0 and w1.stats.lost == 0
 
 
+@ALL_SETUPS
 def test_graceful_shutdown_finishes_or_leaves_pending(r, uid):
     StreamProducer(r, uid).add({"job": "a"})
     started = threading.Event()
@@ -179,8 +183,8 @@ def test_graceful_shutdown_finishes_or_leaves_pending(r, uid):
         time.sleep(0.3)
 
     w = StreamWorker(r, uid, "g", handle, **FAST).start()
-    assert started.wait(3)
-    assert w.stop(timeout=2) is True and w.stats.processed == 1
+    assert started.wait(10)
+    assert w.stop(timeout=30) is True and w.stats.processed == 1  # waits only for the 0.3 s
     assert _pending(r, uid, "g") == 0
 
     StreamProducer(r, uid).add({"job": "b"})
@@ -193,12 +197,13 @@ def test_graceful_shutdown_finishes_or_leaves_pending(r, uid):
     assert _pending(r, uid, "g") == 1  # left for a later run or another worker
 
 
+@ALL_SETUPS
 def test_metrics_report_lag_and_oldest_pending(r, uid):
     prod = StreamProducer(r, uid)
     prod.add_many([{"n": str(i)} for i in range(5)])
     r.xgroup_create(uid, "g", id="0")
     r.xreadgroup("g", "someone", {uid: ">"}, count=2)
-    time.sleep(0.2)
+    time.sleep(0.25)  # a lower bound (a stall only adds); 50 ms covers whole-ms rounding
     w = StreamWorker(r, uid, "g", lambda e: None)
     m = w.metrics()
     assert m.lag == 3 and m.pending == 2
@@ -215,6 +220,7 @@ def test_producer_trims_approximately(r, uid):
 # ------------------------------------------------------------------ asyncio
 
 
+@ALL_SETUPS
 async def test_async_worker_processes_retries_and_dead_letters(ar, uid):
     prod = aio.StreamProducer(ar, uid)
     await prod.add_many([{"n": str(i)} for i in range(10)] + [{"n": "poison"}])
@@ -240,6 +246,7 @@ async def test_async_worker_processes_retries_and_dead_letters(ar, uid):
     assert await w.dead_letters.purge() == 1
 
 
+@ALL_SETUPS
 async def test_async_worker_with_sync_handler_and_recovery(ar, uid):
     await aio.StreamProducer(ar, uid).add_many([{"n": "1"}, {"n": "2"}])
     await ar.xgroup_create(uid, "g", id="0")
@@ -254,3 +261,26 @@ async def test_async_worker_with_sync_handler_and_recovery(ar, uid):
     await w.stop(1)
     assert seen == [2, 2] and w.stats.reclaimed == 2
     assert (await ar.xpending(uid, "g"))["pending"] == 0
+
+
+@ALL_SETUPS
+def test_heartbeat_keeps_every_entry_of_a_batch(r, uid):
+    StreamProducer(r, uid).add_many([{"n": str(i)} for i in range(3)])
+    release, started = threading.Event(), threading.Event()
+
+    def handle(batch):
+        started.set()
+        release.wait(30)
+
+    w = StreamWorker(r, uid, "g", handle, batch_size=3, block=0.05, claim_idle=30,
+                     heartbeat=0.1).start()
+    try:
+        assert started.wait(15)
+        read_at = time.monotonic()
+        assert wait_until(lambda: time.monotonic() - read_at > 2, 5)
+        rows = r.xpending_range(uid, "g", "-", "+", 10)
+        # each entry was re-claimed since its delivery 2 s ago, not only the first
+        assert len(rows) == 3 and max(row["time_since_delivered"] for row in rows) < 2000
+    finally:
+        release.set()
+        w.stop(5)

@@ -28,6 +28,18 @@ def _script(body: str) -> Script:
     return Script(_PRELUDE + body)
 
 
+# XCLAIM of the ids in table `ids` to `consumer`, then the options given: one call
+# whatever their number (unpack() amid other arguments would pass only its first value).
+_RECLAIM = """
+local function reclaim(key, group, consumer, ids, ...)
+  local args = {'XCLAIM', key, group, consumer, 0}
+  for _, id in ipairs(ids) do args[#args + 1] = id end
+  for _, opt in ipairs({...}) do args[#args + 1] = opt end
+  return redis.call(unpack(args))
+end
+"""
+
+
 # --------------------------------------------------------------------- locks
 
 # KEYS[1] lock, KEYS[2] fencing counter; ARGV[1] owner token, ARGV[2] ttl ms.
@@ -274,7 +286,7 @@ return id
 # Heartbeat for long handlers: resets the idle time of the entries ARGV[3..]
 # that consumer ARGV[2] still owns (XCLAIM JUSTID keeps the delivery count), so
 # reclaimers do not take them mid-work. Returns the ids it no longer owns.
-STREAM_HEARTBEAT = _script("""
+STREAM_HEARTBEAT = _script(_RECLAIM + """
 local mine, lost = {}, {}
 for i = 3, #ARGV do
   if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
@@ -283,9 +295,7 @@ for i = 3, #ARGV do
     lost[#lost + 1] = ARGV[i]
   end
 end
-if #mine > 0 then
-  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine), 'JUSTID')
-end
+if #mine > 0 then reclaim(KEYS[1], ARGV[1], ARGV[2], mine, 'JUSTID') end
 return lost
 """)
 
@@ -396,16 +406,14 @@ return {#due, int(math.max(0, tonumber(nxt[2]) - now))}
 # look abandoned (idle ARGV[3] ms) so another worker reclaims them at once
 # instead of after claim_idle: what a worker that shuts down does with the
 # entries it could not finish.
-STREAM_RELEASE = _script("""
+STREAM_RELEASE = _script(_RECLAIM + """
 local mine = {}
 for i = 4, #ARGV do
   if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
     mine[#mine + 1] = ARGV[i]
   end
 end
-if #mine > 0 then
-  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine), 'IDLE', ARGV[3], 'JUSTID')
-end
+if #mine > 0 then reclaim(KEYS[1], ARGV[1], ARGV[2], mine, 'IDLE', ARGV[3], 'JUSTID') end
 return #mine
 """)
 

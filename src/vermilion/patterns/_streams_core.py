@@ -354,6 +354,12 @@ class WorkerBase(StreamCore):
         wait = self.block if next_in is None else min(self.block, next_in)
         self._next_promote = time.monotonic() + wait
 
+    def _own_pending(self) -> Op:
+        """IDs pending for this consumer, oldest first (at most 10,000)."""
+        rows = yield call("xpending_range", self.stream, self.group, "-", "+", 10_000,
+                          self.consumer)
+        return [to_str(row["message_id"]) for row in rows]
+
     def _release_ids(self, ids: list[str]) -> Op:
         """Leave entries we will not finish to other workers, reclaimable at once."""
         if not ids:

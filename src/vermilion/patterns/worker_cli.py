@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", required=True)
     p.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://localhost:6379"),
                    help="server URL (default: $REDIS_URL or redis://localhost:6379)")
+    p.add_argument("--cluster", action="store_true",
+                   help="the URL is one node of a Redis Cluster (its other nodes are discovered)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=None)
@@ -67,8 +69,13 @@ def main(argv: list[str]) -> int:
     import redis
 
     from .streams import StreamWorker
-    client = redis.Redis.from_url(args.url, socket_timeout=max(10.0, args.block * 3),
-                                  health_check_interval=30)
+    timeout = max(10.0, args.block * 3)
+    client: Any
+    if args.cluster:
+        from redis.cluster import RedisCluster
+        client = RedisCluster.from_url(args.url, socket_timeout=timeout)
+    else:
+        client = redis.Redis.from_url(args.url, socket_timeout=timeout, health_check_interval=30)
     worker = StreamWorker(client, args.stream, args.group, handler, **options)
     worker.run(handle_signals=True)
     client.close()
@@ -88,7 +95,13 @@ async def _run_async(args: argparse.Namespace, handler: Callable[..., Any],
     import redis.asyncio
 
     from .aio.streams import StreamWorker
-    client = redis.asyncio.Redis.from_url(args.url, socket_timeout=max(10.0, args.block * 3))
+    timeout = max(10.0, args.block * 3)
+    client: Any
+    if args.cluster:
+        from redis.asyncio.cluster import RedisCluster
+        client = RedisCluster.from_url(args.url, socket_timeout=timeout)
+    else:
+        client = redis.asyncio.Redis.from_url(args.url, socket_timeout=timeout)
     worker = StreamWorker(client, args.stream, args.group, handler, **options)
     await worker.run(handle_signals=True)
     await client.aclose()

@@ -113,6 +113,17 @@ def parse_range_double(arg: bytes):
     """zslParseRange's strtod: leading spaces ok, "" is 0, overflow is inf; NaN refused."""
     if not arg:
         return 0.0
+    # The common case (a decimal number, inf, -inf) without the scan: without spaces
+    # around or digit separators, whatever float() reads whole strtod reads whole, to
+    # the same value (both round to nearest; overflow and underflow give inf and 0,
+    # which this parse keeps). What float() refuses (hex floats...) takes the scan.
+    if arg[0] not in _SPACE and arg[-1] not in _SPACE and b"_" not in arg:
+        try:
+            value = float(arg)
+        except ValueError:
+            pass
+        else:
+            return None if value != value else value
     value, end, _ = strtod_prefix(arg)
     if end != len(arg) or value != value:
         return None

@@ -55,6 +55,10 @@ LEX_INCL = 2
 LEX_EXCL = 3
 
 
+_NEG_INF = float("-inf")
+_POS_INF = float("inf")
+
+
 def score_prefix(score: float) -> bytes:
     """The 9 bytes that order scores like Redis (-0.0 == 0.0)."""
     score += 0.0                       # -0.0 + 0.0 is 0.0
@@ -228,10 +232,17 @@ class SortedSet:
     def score_span(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
         """[begin, end) indexes of the members with score in the range."""
         order = self.order
-        p = score_prefix(lo)
-        begin = order.bisect_left(_after(p) if lo_ex else p)
-        p = score_prefix(hi)
-        end = order.bisect_left(p if hi_ex else _after(p))
+        # Every score is >= -inf and <= +inf: the usual open ends need no search.
+        if lo == _NEG_INF and not lo_ex:
+            begin = 0
+        else:
+            p = score_prefix(lo)
+            begin = order.bisect_left(_after(p) if lo_ex else p)
+        if hi == _POS_INF and not hi_ex:
+            end = len(order)
+        else:
+            p = score_prefix(hi)
+            end = order.bisect_left(p if hi_ex else _after(p))
         return begin, max(begin, end)
 
     def count_by_score(self, lo, lo_ex, hi, hi_ex) -> int:

@@ -259,7 +259,11 @@ class StreamWorker(WorkerBase):
         self._retry_ids.clear()
         self._retry_heap.clear()
         try:
-            await self._x(self._release_ids(waiting + left_ids))
+            # A read that stop() cancelled may have been served: its entries are ours
+            # on the server, unseen here. No handler runs any more, so everything
+            # still pending for us goes back.
+            pending = await self._x(self._own_pending())
+            await self._x(self._release_ids(list(dict.fromkeys(waiting + left_ids + pending))))
         except RedisError as exc:
             log.warning("stream worker %s: could not release pending entries: %s",
                         self.consumer, exc)
