@@ -302,6 +302,10 @@ class WorkerBase(StreamCore):
         # ID) is under way: the entries whose handler call ended meanwhile. The read
         # may have been answered just before their ack and must not hand them out again.
         self._settled: set[str] | None = None
+        # The same for a heartbeat under way (its XPENDING finds an entry acked
+        # meanwhile gone), plus the entries whose ack is being sent right now.
+        self._settled_since_heartbeat: set[str] | None = None
+        self._acking: set[str] = set()
         # Deleted pending entries already counted: the pending read and an XAUTOCLAIM
         # sweep (or a heartbeat's XCLAIM, which drops them silently) can meet the same one.
         self._deleted_seen: dict[str, None] = {}
@@ -437,12 +441,38 @@ class WorkerBase(StreamCore):
         """A read of our own pending entries starts (see ``_settled``)."""
         self._settled = set()
 
+    def _heartbeat_ids(self) -> list[str]:
+        """The entries a heartbeat starting now extends (see ``_heartbeat_lost``)."""
+        self._settled_since_heartbeat = set()
+        return list(self._in_flight) + list(self._retry_ids)
+
+    def _heartbeat_lost(self, lost: list[str]) -> list[str]:
+        """Of the entries the heartbeat found in another consumer's hands, those
+        really lost: not the ones we acked (or are acking) while it ran."""
+        settled, self._settled_since_heartbeat = self._settled_since_heartbeat or set(), None
+        lost = [i for i in lost if i not in settled and i not in self._acking]
+        self._lost.update(lost)
+        self._retry_ids.difference_update(lost)
+        self.stats.lost += len(lost)
+        return lost
+
+    def _ack_ids(self, entries: list[StreamEntry]) -> list[str]:
+        """The entries of a successful call to ack (those a new owner took are its
+        to ack), marked as being acked until they settle."""
+        ids = [e.id for e in entries if e.id not in self._lost]
+        self._acking.update(ids)
+        return ids
+
     def _settle(self, entries: list[StreamEntry]) -> None:
         """These entries leave our hands: their handler call ended (acked, failed,
         abandoned or buried)."""
         pop = self._in_flight.pop
         for e in entries:
             pop(e.id, None)
+        if self._acking:
+            self._acking.difference_update(e.id for e in entries)
+        if self._settled_since_heartbeat is not None:
+            self._settled_since_heartbeat.update(e.id for e in entries)
         if self._lost:
             self._lost.difference_update(e.id for e in entries)
         if self._settled is not None:

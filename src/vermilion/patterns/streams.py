@@ -236,13 +236,10 @@ class StreamWorker(WorkerBase):
             return
         self._next_heartbeat = time.monotonic() + self.heartbeat_every
         with self._mutex:
-            ids = list(self._in_flight) + list(self._retry_ids)
+            ids = self._heartbeat_ids()
         lost = self._x(self._heartbeat(ids))
-        if lost:
-            with self._mutex:
-                self._lost.update(lost)
-                self._retry_ids.difference_update(lost)
-                self.stats.lost += len(lost)
+        with self._mutex:
+            self._heartbeat_lost(lost)
         if self.prometheus is not None:
             self.prometheus.gauges(self.metrics())
 
@@ -370,9 +367,7 @@ class StreamWorker(WorkerBase):
                 if not self._finishing(job, started):
                     return
                 with self._mutex:
-                    lost = self._lost  # new owners ack those
-                    ids = [e.id for e in live if e.id not in lost] if lost else [
-                        e.id for e in live]
+                    ids = self._ack_ids(live)
                 self._x(self._ack_many(ids))
                 self._count("processed", len(live))
         except RedisError as exc:

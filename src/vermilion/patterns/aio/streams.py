@@ -212,10 +212,8 @@ class StreamWorker(WorkerBase):
         if time.monotonic() < self._next_heartbeat:
             return
         self._next_heartbeat = time.monotonic() + self.heartbeat_every
-        lost = await self._x(self._heartbeat(list(self._in_flight) + list(self._retry_ids)))
-        self._lost.update(lost)
-        self._retry_ids.difference_update(lost)
-        self.stats.lost += len(lost)
+        lost = await self._x(self._heartbeat(self._heartbeat_ids()))
+        self._heartbeat_lost(lost)
         if self.prometheus is not None:
             self.prometheus.gauges(await self.metrics())
 
@@ -358,7 +356,7 @@ class StreamWorker(WorkerBase):
             else:
                 if self.prometheus is not None:
                     self.prometheus.duration(time.perf_counter() - started)
-                await self._x(self._ack_many([e.id for e in live if e.id not in self._lost]))
+                await self._x(self._ack_many(self._ack_ids(live)))
                 self._observe("processed", len(live))
         except RedisError as exc:
             log.warning("stream worker %s lost track of %s: %s", self.consumer,
