@@ -720,3 +720,30 @@ def test_debug_replicate_feeds_only_the_replicas(private_ports):
     out, seen = same_on_both(private_ports, _debug_replicate_stream)
     assert [b"SET", b"diverged", b"x"] in seen and [b"fake-command-1", b"a"] in seen
     assert out[-1] == (":", 0)
+
+
+def _publish_stream(port: int):
+    """What a replica receives for PUBLISH and SPUBLISH: alone, alone in MULTI (one
+    command is not wrapped), with a write in MULTI, and from a script."""
+    replica = attach_replica(port)
+    client = RawClient(port)
+    out = [client.call("SELECT", "3"),
+           client.call("PUBLISH", "news", "one")]
+    client.call("MULTI")
+    client.call("PUBLISH", "news", "two")
+    out.append(client.call("EXEC"))
+    client.call("MULTI")
+    client.call("SPUBLISH", "shard", "three")
+    client.call("SET", "k", "v")
+    out.append(client.call("EXEC"))
+    out.append(client.call("EVAL", "redis.call('publish', 'news', 'four'); return 1", "0"))
+    out.append(client.call("SET", "stream:end", "1"))
+    seen = read_stream_until(replica, b"stream:end")
+    client.close()
+    replica.close()
+    return out, seen
+
+
+def test_publish_goes_to_the_replicas(private_ports):
+    out, seen = same_on_both(private_ports, _publish_stream)
+    assert [b"PUBLISH", b"news", b"one"] in seen and [b"SPUBLISH", b"shard", b"three"] in seen

@@ -295,7 +295,10 @@ def sunsubscribe(client, args):
          args="channel message")
 @cython.locals(client=ClientCore)
 def publish(client, args):
-    hub = client.engine.pubsub
+    engine = client.engine
+    if engine.sinks:
+        engine.propagate_to_replicas(client.db.index, args)
+    hub = engine.pubsub
     if hub.pattern_entries or args[1] in hub.channel_subscribers:
         return hub.publish(args[1], args[2])
     return 0                # nobody listens: the common case in PUBLISH benchmarks
@@ -307,7 +310,10 @@ def publish(client, args):
          summary="Post a message to a shard channel",
          args="shardchannel message")
 def spublish(client, args):
-    return client.engine.pubsub.spublish(args[1], args[2])
+    engine = client.engine
+    if engine.sinks:
+        engine.propagate_to_replicas(client.db.index, args)
+    return engine.pubsub.spublish(args[1], args[2])
 
 
 # -- PUBSUB introspection --------------------------------------------------------------------

@@ -470,6 +470,18 @@ class Engine(EngineCore):
             for args in effects:
                 sink(db_index, list(args))
 
+    def propagate_to_replicas(self, db_index: int, args) -> None:
+        """A command for the replicas only, never the AOF: PUBLISH and SPUBLISH, so a
+        replica's subscribers hear what the primary's hear (Redis's PROPAGATE_REPL).
+        Inside EXEC or a script it joins the block, tagged for the replicas."""
+        capture = self.capture
+        if capture is not None:
+            capture.append((db_index, list(args), 2))
+            return
+        to_replicas = self.replication.sink
+        if to_replicas in self.sinks:       # a replica has none: it forwards its primary's stream
+            to_replicas(db_index, list(args))
+
     # -- keyspace events -------------------------------------------------------------
 
     def touch_watched(self, db: Database, key: bytes) -> None:

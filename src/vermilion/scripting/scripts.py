@@ -687,7 +687,9 @@ class Scripts:
             if saved == 0:
                 del capture[mark:]
             else:
-                capture[mark:] = [(entry[0], entry[1], saved) for entry in capture[mark:]]
+                # A replicas-only effect (PUBLISH) stays so: the targets intersect.
+                capture[mark:] = [(entry[0], entry[1], saved & entry[2] if len(entry) == 3 else saved)
+                                  for entry in capture[mark:]]
         return result
 
     def lua_sha1hex(self, n, *args):
