@@ -416,7 +416,8 @@ class Memory:
     def replicas_bytes(self) -> int:
         total = 0
         for client in self.engine.clients.values():
-            if client.kind == "replica":
+            # A killed replica's output buffer is freed with it, not when its socket goes.
+            if client.kind == "replica" and not client.closing:
                 total += CLIENT_BASE + _client_buffers(client)
         return total
 
