@@ -123,8 +123,9 @@ class EmbeddedServer:
             from .server.runtime import setup_logging
             setup_logging(self.config)
         elif not logger.handlers:
-            logger.addHandler(logging.NullHandler())  # quiet inside someone else's process
-            logger.propagate = False
+            # The library convention: silent unless the host application configures
+            # logging, whose handlers still receive our records (they propagate).
+            logger.addHandler(logging.NullHandler())
 
         def ready(server: Any) -> None:
             self._server = server
