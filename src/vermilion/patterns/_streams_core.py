@@ -713,7 +713,7 @@ class StreamProducerCore:
                     try:
                         reply = yield Packed(_pack_xadds(self.stream, chunk, trim),
                                              len(chunk), transaction=True)
-                        ids += [to_str(i) for i in reply]
+                        ids += [i.decode() if type(i) is bytes else to_str(i) for i in reply]
                         continue
                     except RawUnsupported:
                         packed = False
