@@ -486,11 +486,14 @@ class Scripts:
 
     # -- redis.* callbacks ----------------------------------------------------------------------
 
-    @cython.locals(engine=Engine, cmd=CommandCore, n="Py_ssize_t", arity=int, busy="long")
+    @cython.locals(engine=Engine, cmd=CommandCore, ctx=RunContext, n="Py_ssize_t", arity=int,
+                   busy="long")
     def dispatch(self, argv: list):
         """Run one redis.call() with the script rules; failures come back as ErrorReply
         holding the text the Lua error table gets ("ERR ...", "WRONGTYPE ...")."""
         ctx = self.ctx
+        if ctx is None:
+            return self._refused(None, _UNKNOWN)
         engine = self.engine
         cmd = engine.lookup.get(argv[0])
         if cmd is None:
