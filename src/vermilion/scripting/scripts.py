@@ -23,7 +23,7 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from ..engine.core import CommandCore
-from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
+from ..engine.engine import BUSY_MAXMEMORY, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
 from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import debugger, fastpath
@@ -542,7 +542,9 @@ class Scripts:
                     return self._refused(cmd, refusal)
         # Redis's scriptVerifyOOM: OOM found when the script started stops its first
         # denyoom command, unless the script already wrote (it cannot stop halfway).
-        if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:
+        # (oom_state is only ever set while maxmemory is: commands/memory.py.)
+        if busy & BUSY_MAXMEMORY and cmd.denyoom and engine.oom_state and not ctx.allow_oom \
+                and not ctx.write_dirty:
             return self._refused(cmd, _OOM)
         if is_write:
             ctx.write_dirty = True
