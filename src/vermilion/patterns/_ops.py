@@ -227,9 +227,9 @@ async def _packed_async(client: Any, step: Packed) -> Any:
         raise
     finally:
         await pool.release(conn)
-    if step.parse is None:
-        return _packed_result(step, replies)
     result = _packed_result(step, replies)
+    if step.parse is None:
+        return result
     # Here only the parse is paused: reading may wait, and other tasks run meanwhile.
     with gc_paused():
         return step.parse(result)
