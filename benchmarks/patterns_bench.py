@@ -31,6 +31,7 @@ this process (the client side: library, producer, handlers). Writes JSON.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -79,8 +80,9 @@ def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
     # Both servers alike: no persistence, an empty directory of their own (Vermilion's
     # default directory may hold an RDB from another run, whose replication info
     # restores a backlog that then costs every write).
-    common = ["--port", str(port), "--save", "", "--appendonly", "no",
-              "--dir", tempfile.mkdtemp(prefix=f"patterns-bench-{kind}-")]
+    workdir = tempfile.mkdtemp(prefix=f"patterns-bench-{kind}-")
+    atexit.register(shutil.rmtree, workdir, True)
+    common = ["--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir]
     if kind == "redis":
         binary = shutil.which("redis-server")
         if not binary:
