@@ -769,6 +769,111 @@ def _outside_address():
     return None if addr.startswith("127.") else addr
 
 
+def _outside_address6():
+    import socket
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        s.connect(("2001:db8::250", 9))
+        addr = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if addr == "::1" or addr.startswith("fe80") else addr
+
+
+def _has_ipv6_loopback() -> bool:
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _outside_client(port: int, source: str, host: str = "127.0.0.1"):
+    """What a client that is not loopback meets: the first reply and whether the
+    server then closed the connection."""
+    c = RawClient(port, host=host, source=source)
+    try:
+        c.send("PING")
+        return c.read(), c.closed_by_server()
+    finally:
+        c.close()
+
+
+def test_default_bind_is_all_interfaces_with_protected_mode(tmp_path):
+    """Started with no bind, both servers listen on every IPv4 and IPv6 address and
+    protected mode turns away every client that is not 127.0.0.1, ::1 or a unix socket
+    while the default user has no password. 127.0.0.2 is on the loopback interface but
+    is not 127.0.0.1, so Redis treats it as outside: that source address exists on
+    every Linux machine, so this test needs no network of its own."""
+    port = free_port()
+    rproc = subprocess.Popen([require_reference(), "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, vport = _vermilion_server()
+    outside = [("127.0.0.2", "127.0.0.1")]
+    addr, addr6 = _outside_address(), _outside_address6()
+    if addr:
+        outside.append((addr, addr))
+    if addr6:
+        outside.append((addr6, addr6))
+    try:
+        wait_port(port)
+        wait_port(vport)
+
+        def scenario(p):
+            c = RawClient(p)
+            out = [c.call("CONFIG", "GET", "bind"), c.call("CONFIG", "GET", "protected-mode")]
+            out += [_outside_client(p, src, dst) for src, dst in outside]
+            if _has_ipv6_loopback():
+                out.append(RawClient(p, host="::1").call("PING"))
+            out.append(c.call("CONFIG", "SET", "requirepass", "secret"))
+            for src, dst in outside:
+                o = RawClient(p, host=dst, source=src)
+                out += [o.call("PING"), o.call("AUTH", "secret"), o.call("PING")]
+                o.close()
+            out.append(c.call("CONFIG", "SET", "requirepass", ""))
+            out.append(_outside_client(p, "127.0.0.2"))
+            out.append(c.call("CONFIG", "SET", "protected-mode", "no"))
+            out.append(RawClient(p, source="127.0.0.2").call("PING"))
+            out.append(c.call("CONFIG", "SET", "protected-mode", "yes"))
+            # Bind addresses: at most 16; none closes the TCP listeners.
+            out.append(c.call("CONFIG", "SET", "bind", " ".join(f"127.0.0.{i}" for i in range(1, 18))))
+            out += [c.call("CONFIG", "SET", "bind", ""), c.call("CONFIG", "GET", "bind")]
+            try:
+                RawClient(p).call("PING")
+                out.append("connected")
+            except OSError:
+                out.append("refused")
+            out += [c.call("CONFIG", "SET", "bind", "*"), RawClient(p).call("PING")]
+            out.append(_outside_client(p, "127.0.0.2"))
+            c.close()
+            return out
+        same_on_both([port, vport], scenario)
+    finally:
+        rproc.kill()
+        rproc.wait()
+        proc.kill()
+        proc.wait()
+    log = proc.stdout.read().decode()
+    assert f"Listening on 0.0.0.0:{vport}, reachable beyond loopback" in log, log
+    assert "protected mode serves loopback clients only" in log, log
+
+
+def test_bind_nothing_at_all_exits_like_redis(tmp_path):
+    out = []
+    for cmd in ([require_reference()], [sys.executable, "-m", "vermilion", "server"]):
+        done = subprocess.run([*cmd, "--port", str(free_port()), "--bind", "", "--save", "",
+                               "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+        out.append((done.returncode, "Configured to not listen anywhere, exiting." in done.stdout))
+    assert out[1] == out[0] == (1, True)
+
+
 def test_protected_mode_refuses_outside_clients():
     addr = _outside_address()
     if addr is None:

@@ -15,8 +15,9 @@ What is guaranteed, as in Redis 7.0 (tls.c):
 * Anything that is not a TLS handshake (a plaintext client) ends the connection
   before a single command is read.
 
-* With `tls-replication yes`, a replica connects to its primary over TLS
-  (`build_client_context`) and the context is built at startup and on every
+* With `tls-replication yes`, a replica connects to its primary over TLS, and
+  with `tls-cluster yes` MIGRATE connects to its target over TLS
+  (`build_client_context`); either way the context is built at startup and on every
   tls-* change even without a tls-port, so a broken setting is refused then.
 
 What Python's ssl cannot set is refused where the directive is parsed (config.py):
@@ -141,7 +142,7 @@ def build_context(values: dict) -> ssl.SSLContext:
         raise TLSConfigError("No tls-cert-file configured!")
     if not values["tls-key-file"]:
         raise TLSConfigError("No tls-key-file configured!")
-    if (values["tls-auth-clients"] != "no" or values["tls-replication"]) and \
+    if (values["tls-auth-clients"] != "no" or _outgoing(values)) and \
             not values["tls-ca-cert-file"] and not values["tls-ca-cert-dir"]:
         raise TLSConfigError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
                              "tls-cluster, tls-replication or tls-auth-clients are enabled!")
@@ -168,10 +169,18 @@ def build_context(values: dict) -> ssl.SSLContext:
     return ctx
 
 
+def _outgoing(values: dict) -> bool:
+    """Outgoing connections use TLS: a replica's link to its primary (tls-replication)
+    or MIGRATE's connections (tls-cluster, which Redis 7.0 applies to MIGRATE even
+    without cluster mode). Either needs the client context, so it is built at startup
+    and on every tls-* change even without a tls-port."""
+    return bool(values["tls-replication"] or values["tls-cluster"])
+
+
 def build_client_context(values: dict) -> ssl.SSLContext:
     """The context of an outgoing connection (a replica to its primary with
-    tls-replication), as Redis's client context: the tls-client-cert-file pair when
-    both are set, else the server's own certificate; the primary's certificate must
+    tls-replication, MIGRATE with tls-cluster), as Redis's client context: the
+    tls-client-cert-file pair when both are set, else the server's own certificate; the primary's certificate must
     be signed by the configured CA (no host name check, as in Redis)."""
     build_context(values)          # the same validation and errors as the server side
     protocols = parse_protocols(values["tls-protocols"])
@@ -222,8 +231,8 @@ class TLS:
         context = self.context
         if not port and changed & CONTEXT_DIRECTIVES:
             self._stale = True          # not built while nothing listens (as in Redis)
-            if self.config["tls-replication"]:
-                # A replica's link needs it: a change that breaks it is refused now.
+            if _outgoing(self.config.values):
+                # Outgoing connections need it: a change that breaks it is refused now.
                 try:
                     build_client_context(self.config.values)
                 except TLSConfigError as err:
@@ -264,38 +273,16 @@ class TLS:
 
     def _bind(self, port: int) -> list[socket.socket]:
         """Listening sockets on every `bind` address (bound now, so errors surface now)."""
-        socks = []
-        try:
-            for host in [h for h in self.config["bind"].split() if h] or ["127.0.0.1"]:
-                optional = host.startswith("-")
-                host = host.lstrip("-")
-                if host == "*":
-                    host = "0.0.0.0"
-                try:
-                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                    sock = socket.create_server((host, port), family=family,
-                                                backlog=self.config["tcp-backlog"])
-                except OSError as err:
-                    if optional:
-                        continue
-                    raise OSError(err.errno, f"Could not create server TLS listening socket "
-                                             f"{host}:{port}: {err.strerror}") from None
-                sock.setblocking(False)
-                socks.append(sock)
-        except OSError:
-            for sock in socks:
-                sock.close()
-            raise
-        return socks
+        return self.server.bind_tcp(port, self.config["bind"], what="TLS")
 
     async def start(self) -> None:
         """At startup: configure (Redis exits when that fails) and listen on tls-port."""
         port = self.config["tls-port"]
-        if not port and not self.config["tls-replication"]:
+        if not port and not _outgoing(self.config.values):
             return
         try:
             self.context = build_context(self.config.values)
-            if self.config["tls-replication"]:
+            if _outgoing(self.config.values):
                 build_client_context(self.config.values)
         except TLSConfigError as err:
             log.warning("%s", err)
