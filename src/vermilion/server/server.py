@@ -82,7 +82,12 @@ class Server:
         cfg = self.config
         backlog = cfg["tcp-backlog"]
         self.bound = (cfg["port"], cfg["bind"])
-        for sock in self.bind_tcp(*self.bound, ephemeral=self.ephemeral_port):
+        try:
+            socks = self.bind_tcp(*self.bound, ephemeral=self.ephemeral_port)
+        except OSError as err:
+            # Redis's words, which test harnesses match to retry on another port.
+            raise OSError(f"Failed listening on port {cfg['port']} (TCP), aborting. ({err})") from None
+        for sock in socks:
             srv = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)

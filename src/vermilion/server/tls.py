@@ -289,7 +289,10 @@ class TLS:
             raise OSError(START_FAILED) from None
         if not port:
             return
-        self.sockets = self._bind(port)
+        try:
+            self.sockets = self._bind(port)
+        except OSError as err:
+            raise OSError(f"Failed listening on port {port} (TLS), aborting. ({err})") from None
         self.port = self.sockets[0].getsockname()[1] if self.sockets else 0
         await self._serve(self.context, self.sockets)
 
