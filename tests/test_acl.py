@@ -1172,3 +1172,65 @@ def test_cluster_commands_are_named_by_rules(acl_pair):
                  ("CLUSTER", "HELP"), ("CLUSTER", "KEYSLOT", "k"), ("CLUSTER", "NOSUCH"),
                  ("CLUSTER", "SETSLOT", "1"), ("CLUSTER",)):
         p.check_error(*args)
+
+
+NODE_ACL_SCRIPT = """
+const { createClient } = require('redis');
+const Redis = require('ioredis');
+const port = +process.argv[1];
+const err = e => (e && e.message) || String(e);
+(async () => {
+  const out = {};
+  const c = createClient({ socket: { host: '127.0.0.1', port }, username: 'svc', password: 'pw',
+                           disableOfflineQueue: true });
+  c.on('error', () => {});
+  await c.connect();
+  out.whoami = await c.sendCommand(['ACL', 'WHOAMI']);
+  out.set = await c.set('app:1', 'v');
+  out.get = await c.get('app:1');
+  out.denied_key = await c.get('other').catch(err);
+  out.denied_cmd = await c.sendCommand(['FLUSHALL']).catch(err);
+  out.multi = await c.multi().get('app:1').set('secret', 'x').exec().catch(err);
+  out.publish = await c.publish('news', 'hi').catch(err);
+  out.publish_denied = await c.publish('other', 'hi').catch(err);
+  await c.quit();
+  const bad = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false },
+                             username: 'svc', password: 'wrong' });
+  bad.on('error', () => {});
+  out.node_wrongpass = await bad.connect().then(() => 'connected', err);
+  const io = new Redis({ host: '127.0.0.1', port, username: 'svc', password: 'pw', lazyConnect: true,
+                         maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await io.connect();
+  out.io_get = await io.get('app:1');
+  out.io_denied = await io.set('nope', 'x').catch(err);
+  out.io_eval = await io.eval("return redis.call('GET', KEYS[1])", 1, 'other').catch(err);
+  io.disconnect();
+  const io_bad = new Redis({ host: '127.0.0.1', port, username: 'svc', password: 'wrong', lazyConnect: true,
+                             maxRetriesPerRequest: 0, retryStrategy: () => null });
+  io_bad.on('error', () => {});
+  out.io_wrongpass = await io_bad.connect().then(() => 'connected', err);
+  io_bad.disconnect();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+def test_node_redis_and_ioredis_as_acl_users(clean):
+    """node-redis and ioredis log in as an ACL user (AUTH user pass / HELLO AUTH) and see
+    Redis's NOPERM and WRONGPASS texts, in plain commands, MULTI, PUBLISH and EVAL."""
+    from test_clients import NODE_DIR, node_ready
+    if not node_ready():
+        pytest.skip("node / node_modules missing")
+    outputs = []
+    for port in clean:
+        c = RawClient(port)
+        c.call("ACL", "SETUSER", "svc", "on", ">pw", "~app:*", "&news", "+@read", "+@write",
+               "+@connection", "+@transaction", "+@pubsub", "+@scripting", "-flushall",
+               "+acl|whoami")
+        c.close()
+        out = subprocess.run(["node", "-e", NODE_ACL_SCRIPT, str(port)], capture_output=True,
+                             text=True, timeout=60, cwd=NODE_DIR)
+        assert out.returncode == 0, out.stderr
+        outputs.append(out.stdout)
+    assert outputs[1] == outputs[0]
+    assert "NOPERM" in outputs[1] and "WRONGPASS" in outputs[1]
