@@ -1237,3 +1237,17 @@ def test_node_redis_and_ioredis_as_acl_users(clean):
         outputs.append(out.stdout)
     assert outputs[1] == outputs[0]
     assert "NOPERM" in outputs[1] and "WRONGPASS" in outputs[1]
+
+
+def test_embedded_server_stays_on_loopback():
+    """Unlike `vermilion server` (Redis's `* -::*`), an embedded server (and so the pytest
+    plugin's) listens on 127.0.0.1 only: nothing outside the machine can reach it."""
+    import vermilion
+    with vermilion.embedded() as server:
+        r = server.client()
+        assert r.config_get("bind") == {"bind": "127.0.0.1"}
+        addr = _outside_address()
+        if addr:
+            with pytest.raises(ConnectionRefusedError):
+                RawClient(server.port, host=addr)
+        r.close()
