@@ -565,3 +565,43 @@ def test_migrate_over_tls_with_tls_cluster(certs):
         ver.stop()
         for server in (ref, target, other):
             server.stop()
+
+
+def test_config_set_bind_moves_the_tls_listener(certs):
+    """CONFIG SET bind re-binds the TLS port as well as the plain one (Redis's
+    changeBindAddr); an address that cannot be bound is refused and both stay where they
+    were."""
+    binary = require_reference()
+    ref_tls = free_port()
+    ref = RedisProcess(binary, *server_args(certs, ref_tls), "--protected-mode", "no")
+    ver = vermilion.embedded(port=free_port(), config={"protected-mode": "no"},
+                             tls={"cert_file": certs.cert, "key_file": certs.key, "ca_cert_file": certs.ca})
+    ver.start()
+
+    def tls_ping(host, port):
+        try:
+            raw = socket.create_connection((host, port), timeout=10)
+        except OSError:
+            return "refused"
+        with client_context(certs).wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64)
+
+    try:
+        wait_port(ref_tls)
+        out = []
+        for port, tls_port in ((ref.port, ref_tls), (ver.port, ver.tls_port)):
+            c = RawClient(port)
+            got = [c.call("CONFIG", "SET", "bind", "127.0.0.2"),
+                   tls_ping("127.0.0.1", tls_port), tls_ping("127.0.0.2", tls_port),
+                   c.call("CONFIG", "SET", "bind", "999.999.999.999"), c.call("CONFIG", "GET", "bind"),
+                   tls_ping("127.0.0.2", tls_port),
+                   c.call("CONFIG", "SET", "bind", "127.0.0.1"),
+                   tls_ping("127.0.0.1", tls_port), tls_ping("127.0.0.2", tls_port)]
+            c.close()
+            out.append(got)
+        assert out[1] == out[0]
+        assert out[1][1] == "refused" and out[1][2] == b"+PONG\r\n" and out[1][3].kind == "-"
+    finally:
+        ver.stop()
+        ref.stop()

@@ -31,7 +31,7 @@ import os
 import socket
 import ssl
 
-from ..config import ConfigError
+from ..config import ApplyError, ConfigError
 
 log = logging.getLogger("vermilion")
 
@@ -212,6 +212,7 @@ class TLS:
         self.sockets: list[socket.socket] = []
         self.listeners: list = []
         self.port = 0
+        self.bind = ""                  # the bind addresses of `sockets`
         self._refused = False
         self._stale = False             # tls-* changed since the context was built
         self.config.listeners.append(self._config_changed)
@@ -228,6 +229,8 @@ class TLS:
             changed = CONTEXT_DIRECTIVES | {"tls-port", "tls-auth-clients"}
         port = self.config["tls-port"]
         moved = "tls-port" in changed and port != self.port
+        if "bind" in changed and not moved and self.port and self.bind != self.config["bind"]:
+            self._rebind()
         context = self.context
         if not port and changed & CONTEXT_DIRECTIVES:
             self._stale = True          # not built while nothing listens (as in Redis)
@@ -273,7 +276,30 @@ class TLS:
 
     def _bind(self, port: int) -> list[socket.socket]:
         """Listening sockets on every `bind` address (bound now, so errors surface now)."""
-        return self.server.bind_tcp(port, self.config["bind"], what="TLS")
+        socks = self.server.bind_tcp(port, self.config["bind"], what="TLS")
+        self.bind = self.config["bind"]
+        return socks
+
+    def _rebind(self) -> None:
+        """CONFIG SET bind moves the TLS listener too (Redis's changeBindAddr closes and
+        reopens both); if the new addresses cannot be bound, the old ones come back and
+        the command fails (and the plain listener is moved back by the rollback)."""
+        old = self.bind
+        for srv in self.listeners:
+            srv.close()
+        self.listeners = []
+        for sock in self.sockets:
+            sock.close()
+        try:
+            self.sockets = self._bind(self.port)
+        except OSError as err:
+            log.warning("%s", err)
+            self.sockets = self.server.bind_tcp(self.port, old, what="TLS")
+            self.bind = old
+            self._refused = True
+            raise ApplyError("bind", "Failed to bind to specified addresses.") from None
+        finally:
+            self.server.engine.loop.create_task(self._serve(self.context, list(self.sockets)))
 
     async def start(self) -> None:
         """At startup: configure (Redis exits when that fails) and listen on tls-port."""
