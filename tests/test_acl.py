@@ -6,6 +6,7 @@ and an empty ACL log (`acl_pair` / `clean`).
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -756,37 +757,25 @@ def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
         same_on_both(ports, scenario)
 
 
-def _outside_address():
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _outside_address(family: int = socket.AF_INET):
+    """This machine's own address on the way out (IPv4, or IPv6 with AF_INET6), or None
+    when it has none but loopback (or link-local)."""
+    target = "192.0.2.250" if family == socket.AF_INET else "2001:db8::250"
     try:
-        s.connect(("192.0.2.250", 9))
+        s = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        s.connect((target, 9))
         addr = s.getsockname()[0]
     except OSError:
         return None
     finally:
         s.close()
-    return None if addr.startswith("127.") else addr
-
-
-def _outside_address6():
-    import socket
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    except OSError:
-        return None
-    try:
-        s.connect(("2001:db8::250", 9))
-        addr = s.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        s.close()
-    return None if addr == "::1" or addr.startswith("fe80") else addr
+    return None if addr.startswith(("127.", "fe80")) or addr == "::1" else addr
 
 
 def _has_ipv6_loopback() -> bool:
-    import socket
     try:
         with socket.socket(socket.AF_INET6) as s:
             s.bind(("::1", 0))
@@ -817,7 +806,7 @@ def test_default_bind_is_all_interfaces_with_protected_mode(tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc, vport = _vermilion_server()
     outside = [("127.0.0.2", "127.0.0.1")]
-    addr, addr6 = _outside_address(), _outside_address6()
+    addr, addr6 = _outside_address(), _outside_address(socket.AF_INET6)
     if addr:
         outside.append((addr, addr))
     if addr6:
