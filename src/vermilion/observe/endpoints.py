@@ -47,7 +47,7 @@ class Endpoints:
             raise
 
     async def _serve(self, app, port: int, bind: str) -> int:
-        self.runners.append(await _listen(app, self.server.bind_tcp(port, bind)))
+        self.runners.append(await _listen(app, self.server.bind_tcp(port, bind or "127.0.0.1")))
         return port
 
     async def _start_metrics(self, port: int, bind: str) -> None:
@@ -70,7 +70,7 @@ class Endpoints:
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/", index)
-        socks = self.server.bind_tcp(port, bind)
+        socks = self.server.bind_tcp(port, bind or "127.0.0.1")
         self.metrics_thread = LoopThread("vermilion-metrics")
         self.metrics_runner = await self.metrics_thread.run(_listen(app, socks))
         self.metrics_port = port
