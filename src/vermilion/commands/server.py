@@ -292,20 +292,23 @@ def _errorstats_section(engine):
             for code, n in sorted(engine.stats.error_codes.items())]
 
 
+def mean_ttl(whens, now: int) -> int:
+    """INFO keyspace's avg_ttl: the mean of the remaining TTLs (`whens`: absolute
+    ms), keys already past theirs left out. When none is (the usual case) min() and
+    sum() run in C; a metrics scrape computes it from a copy, off the loop
+    (observe/metrics.py)."""
+    if whens and min(whens) > now:
+        return (sum(whens) - now * len(whens)) // len(whens)
+    ttls = [w - now for w in whens if w > now]
+    return sum(ttls) // len(ttls) if ttls else 0
+
+
 def _keyspace_section(engine):
     out = []
     now = engine.clock.ms()
     for db in engine.dbs:
         if db.data:
-            # The mean of the keys' remaining TTLs, keys already past theirs left out.
-            # When none is (the usual case) min() and sum() run in C: a metrics scrape
-            # reads this section too (observe/metrics.py).
-            whens = db.expires.values()
-            if whens and min(whens) > now:
-                avg = (sum(whens) - now * len(whens)) // len(whens)
-            else:
-                ttls = [w - now for w in whens if w > now]
-                avg = sum(ttls) // len(ttls) if ttls else 0
+            avg = mean_ttl(db.expires.values(), now)
             out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
     return out
 
