@@ -6,8 +6,8 @@ missing). They start after the server listens and stop before it closes. The
 dashboard is served on the server's own event loop. The metrics endpoint has an
 event loop of its own, in a thread: what runs on the server's loop for a scrape is
 the snapshot of its numbers (and, every DISCOVERY_SECONDS at most, a copy of the keys
-to look for streams in) and nothing else (not the HTTP request, not the text, see
-observe/metrics.py).
+to look for streams in) and nothing else (not the HTTP request, not the text, not
+the process's RSS and CPU times, see observe/metrics.py).
 """
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ class Endpoints:
             if collector.discovery_due():
                 # Two loop turns of their own: a copy of the keys, matched here.
                 collector.discover(await asyncio.wrap_future(call_in(server_loop, collector.list_keys)))
-            snapshot = await asyncio.wrap_future(call_in(server_loop, collector.snapshot))
+            measured = collector.measure()
+            snapshot = await asyncio.wrap_future(call_in(server_loop, lambda: collector.snapshot(measured)))
             body, content_type = exposition(collector, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 

@@ -24,14 +24,14 @@ pattern is exported within DISCOVERY_SECONDS.
 """
 from __future__ import annotations
 
-import operator
 import threading
 import time
 from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import SECTIONS, mean_ttl
+from ..commands.server import SECTIONS, cpu_usage, mean_ttl
+from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
@@ -234,10 +234,8 @@ class EngineCollector:
         self.engine = engine
         self.last_scrape_seconds = 0.0      # loop time the previous snapshot took
         self._discovered: _Discovery | None = None
-        self._held: list = []               # the dicts keyspace_stamp names
-        self._generation = 0
         self._stamp: tuple = ()             # keyspace_stamp of the previous snapshot
-        self._ttls: dict[int, tuple] = {}   # db index -> (its expires dict, _TTLs)
+        self._ttls: dict[int, tuple] = {}   # db index -> (id of its expires dict, _TTLs)
         # (db index, key) -> (stamp, labels, numbers, {group name: (stamp, labels,
         #                     numbers, {consumer name: labels})})
         self._streams: dict[tuple[int, bytes], tuple] = {}
@@ -264,28 +262,34 @@ class EngineCollector:
         changed in any way or given a TTL since: every write moves `engine.dirty`
         (which also decides what reaches the AOF and the replicas: a write that did
         not move it would be missing there too), an expiry or an eviction moves its
-        counter, and FLUSHDB, SWAPDB and loading replace a database's dicts whole
-        (kept referenced here, so that their ids are not reused)."""
+        counter, and FLUSHDB, SWAPDB and loading replace a database's dicts whole.
+        The dicts are named by id, not held (a flushed dataset is not kept alive);
+        a new dict at a freed one's address with every counter equal is a reload
+        of the same data (DEBUG RELOAD), whose numbers are the same."""
         engine = self.engine
         dicts = []
         for db in engine.dbs:
             dicts.append(db.data)
             dicts.append(db.expires)
-        held = self._held
-        if len(held) != len(dicts) or not all(map(operator.is_, held, dicts)):
-            self._held = dicts
-            self._generation += 1
         stats = engine.stats
-        return (engine.dirty, stats.expired_keys, stats.evicted_keys, self._generation,
+        return (engine.dirty, stats.expired_keys, stats.evicted_keys, tuple(map(id, dicts)),
                 tuple(map(len, dicts)))
 
-    def snapshot(self) -> Snapshot:
+    @staticmethod
+    def measure() -> dict[str, dict]:
+        """What INFO measures of the process rather than reads from the engine (RSS,
+        CPU times): the scrape handler takes them in the metrics thread just before
+        the snapshot, which passes them to INFO's sections."""
+        return {"memory": {"rss": rss_bytes()}, "cpu": {"usage": cpu_usage()}}
+
+    def snapshot(self, measured: dict[str, dict] | None = None) -> Snapshot:
         started = time.thread_time()
         engine = self.engine
         snap = Snapshot()
         snap.now = time.time()
         snap.now_ms = engine.clock.ms()
-        snap.sections = {name: SECTIONS[name](engine) for name in INFO_SECTIONS}
+        measured = measured or {}
+        snap.sections = {name: SECTIONS[name](engine, **measured.get(name, {})) for name in INFO_SECTIONS}
         stamp = self.keyspace_stamp()
         snap.keyspace = self.keyspace(stamp != self._stamp)
         self._stamp = stamp
@@ -310,8 +314,8 @@ class EngineCollector:
             if data:
                 expires = db.expires
                 entry = ttls.get(db.index)
-                if changed or entry is None or entry[0] is not expires:
-                    entry = (expires, _TTLs(list(expires.values())))
+                if changed or entry is None or entry[0] != id(expires):
+                    entry = (id(expires), _TTLs(list(expires.values())))
                 kept[db.index] = entry
                 out.append((db.index, len(data), len(expires), entry[1]))
         self._ttls = kept
