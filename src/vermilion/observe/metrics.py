@@ -3,12 +3,17 @@ read from the engine on its event loop, named as redis_exporter names them.
 
 A scrape is split in two (docs/dashboard.md gives what each part costs):
 
-* on the loop, `EngineCollector.snapshot` runs the functions INFO runs (no
-  command is dispatched, no text is parsed back) and reads each exported stream's
-  numbers from the stream itself, copying plain values into a `Snapshot`; a
-  stream's and a group's numbers are kept from one scrape to the next while the
-  counters that move with any change of them are the same;
-* in a worker thread, `Encoder` describes the snapshot's families (`exporter.Spec`)
+* on the loop, in one turn, `EngineCollector.snapshot` runs the functions INFO
+  runs (no command is dispatched, no text is parsed back) and reads each exported
+  stream's numbers from the stream itself, copying plain values into a `Snapshot`:
+  every number of a scrape is of one moment between two commands. What cannot have
+  changed since the previous scrape is reused (`EngineCollector.keyspace_stamp`):
+  at rest only the consumers' idle times are computed again;
+* in the metrics thread, before the snapshot: the process's RSS and CPU times, and
+  the glob matching of the streams to export (on a copy of the keys the loop takes
+  in a turn of its own, at most every DISCOVERY_SECONDS); after it, the mean TTLs
+  (from the copy of the TTLs the snapshot holds, as of its time);
+* in the metrics thread, `Encoder` describes the snapshot's families (`exporter.Spec`)
   and has prometheus_client format them, one family at a time: a family equal to
   the previous scrape's is not formatted again, its bytes (prometheus_client's)
   are reused. The worker gives the GIL up after each family it formats, so the
@@ -20,7 +25,7 @@ families come out of `generate_latest` byte for byte as `Encoder` writes them.
 Streams are exported for keys matching `metrics-streams` (glob patterns, all
 databases), at most `metrics-streams-max` of them per scrape (redis_exporter's
 check-streams, without a round trip per stream). A new stream matching a glob
-pattern is exported within DISCOVERY_SECONDS.
+pattern is exported from the first scrape DISCOVERY_SECONDS after the last walk.
 """
 from __future__ import annotations
 
