@@ -523,6 +523,15 @@ def test_replication_metrics():
         assert value(samples, "redis_slave_info", **master, read_only="1") == 1
         role = dict(next(k for k in samples if k[0] == "redis_instance_info")[1])["role"]
         assert role == after["role"] == "slave"
+
+        # A replica's scrape follows the stream changes it applies from its primary.
+        rep.config_set("metrics-streams", "orders")
+        ids = make_streams(p)
+        for change in (lambda: None, lambda: p.xack("orders", "billing", ids[1]),
+                       lambda: p.xadd("orders", {"n": "9"}), lambda: p.xgroup_createconsumer("orders", "audit", "a")):
+            change()
+            rs.wait_in_sync()
+            stream_samples_match_xinfo(scrape(replica), rep, "orders")
         p.close()
         rep.close()
 
