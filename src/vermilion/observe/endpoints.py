@@ -5,8 +5,8 @@ addresses separated by spaces, `*` for all, a leading `-` for one that may be
 missing). They start after the server listens and stop before it closes. The
 dashboard is served on the server's own event loop. The metrics endpoint has an
 event loop of its own, in a thread: what runs on the server's loop for a scrape is
-the snapshot of its numbers (and, every DISCOVERY_SECONDS at most, a copy of the keys
-to look for streams in) and nothing else (not the HTTP request, not the text, not
+the snapshot of its numbers (and, every DISCOVERY_SECONDS at most and only when the
+keyspace changed, a copy of the keys to look for streams in) and nothing else (not the HTTP request, not the text, not
 the process's RSS and CPU times, see observe/metrics.py).
 """
 from __future__ import annotations

@@ -430,21 +430,30 @@ class EngineCollector:
         return out
 
     def discovery_due(self) -> bool:
-        """Whether the streams matching glob patterns are to be looked for before
-        the next snapshot (called from the metrics thread; `list_keys` on the loop
-        then tells whether the keyspace changed at all)."""
+        """Whether the streams matching glob patterns are to be looked for again
+        before the next snapshot. Called from the metrics thread: when the last walk
+        is DISCOVERY_SECONDS old, it reads the keyspace stamp itself (counters, the
+        dicts' ids and sizes: each read is atomic under the GIL, and one racing a
+        write at worst sees it at the next scrape), so that a keyspace unchanged
+        since the walk costs the loop nothing."""
         wanted = self._wanted()
         patterns, limit = wanted
         if not patterns or limit <= 0 or _literal(patterns):
             return False
         found = self._discovered
-        return found is None or found.wanted != wanted or \
-            time.monotonic() - found.at >= self.DISCOVERY_SECONDS
+        if found is None or found.wanted != wanted:
+            return True
+        if time.monotonic() - found.at < self.DISCOVERY_SECONDS:
+            return False
+        if found.stamp == self.keyspace_stamp():
+            self._discovered = found._replace(at=time.monotonic())
+            return False
+        return True
 
     def list_keys(self) -> tuple | None:
         """On the loop: copies of the keys and values of each database, for
-        `discover`; None when the last walk stands (same patterns, the keyspace
-        unchanged since)."""
+        `discover`; None when the last walk stands after all (same patterns, the
+        keyspace unchanged since)."""
         wanted = self._wanted()
         stamp = self.keyspace_stamp()
         found = self._discovered
