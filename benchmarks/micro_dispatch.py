@@ -155,6 +155,7 @@ WORKLOADS = {
     "SADD": lambda i: encode(b"SADD", k(b"set"), b"element:%06d" % (i % 100000)),
     "ZADD": lambda i: encode(b"ZADD", k(b"zset"), b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
+    "PFADD": lambda i: encode(b"PFADD", k(b"hll"), b"el:%06d" % ((i * 7919) % 100000)),
     "LRANGE_100": lambda i: encode(b"LRANGE", k(b"biglist"), b"0", b"99"),
     "MULTI_EXEC": lambda i: b"".join([
         encode(b"MULTI"), encode(b"SET", k(b"tx:%d" % (i % 100)), b"v"),
@@ -167,6 +168,7 @@ SETUP = {
     "HGET": lambda: [encode(b"HSET", k(b"bighash"), *[x for j in range(1000) for x in (b"f:%06d" % j, b"v")])],
     "HGET_SMALL": lambda: [encode(b"HSET", k(b"small:%d" % i), *[x for j in range(8) for x in (b"f%d" % j, b"value")])
                            for i in range(1000)],
+    "PFADD": lambda: [encode(b"PFADD", k(b"hll"), *[b"seed:%d" % i for i in range(2000)])],
     "LRANGE_100": lambda: [encode(b"RPUSH", k(b"biglist"), *[b"element:%d" % i for i in range(100)])],
 }
 

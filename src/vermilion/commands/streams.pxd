@@ -3,9 +3,13 @@ cimport cython
 from vermilion.engine.clock cimport Clock
 from vermilion.engine.core cimport ClientCore, EngineCore
 from vermilion.engine.keyspace cimport Database
-from vermilion.types.stream cimport Stream
+from vermilion.types.stream cimport Stream, id_bytes
+
+# XADD's option caches: C globals (no module-dict lookup per request on 3.12+).
+cdef dict _OPTIONS_CACHE
+cdef list _XADD_MEMO
 
 # XADD's options, called as a C function by the handler (no module-global lookup
 # and no Python call per request).
-@cython.locals(star="Py_ssize_t")
-cdef tuple _xadd_options(list args, EngineCore engine)
+@cython.locals(star="Py_ssize_t", n="Py_ssize_t", i="Py_ssize_t", memo=list, opts=tuple)
+cdef tuple _xadd_options(list args, EngineCore engine, max_entries)

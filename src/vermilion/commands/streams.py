@@ -60,7 +60,7 @@ from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
     ERR_LIMIT_NO_APPROX, ERR_XADD_ID_ZERO, ERR_XGROUP_NOKEY, ERR_XSETID_MAXDEL, MAX_ID, MIN_ID,
-    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit,
+    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit, id_bytes,
     parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
 )
 from ._args import parse_int
@@ -133,7 +133,8 @@ def _call(fn, *args):
 def _entries(entries: list) -> list:
     """Entries as Redis replies them: [id, [field, value, ...]] (a deleted entry
     in a consumer's history: [id, null array])."""
-    return [(b"%d-%d" % sid, NULL_ARRAY if fields is None else fields) for sid, fields in entries]
+    return [(id_bytes(ms, seq), NULL_ARRAY if fields is None else fields)
+            for (ms, seq), fields in entries]
 
 
 def _c(arg: bytes) -> bytes:
@@ -154,7 +155,7 @@ def _nogroup(key: bytes, group: bytes, command: str = "") -> CommandError:
 
 
 def _id_bytes(sid) -> bytes:
-    return b"%d-%d" % (sid[0], sid[1])
+    return id_bytes(sid[0], sid[1])
 
 
 def _claim_effect(key: bytes, group, gname: bytes, owner: bytes, sid, nack) -> list:
@@ -302,13 +303,15 @@ def _parse_add_trim(args: list, xadd: bool, engine):
                clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t")
 def xadd(client, args):
     engine = client.engine
+    values = engine.config.values
+    max_entries = values["stream-node-max-entries"]
     if args[2] == b"*":                       # the common form: no options
         trim = None
         idpos = 2
         nomkstream = zero = False
         id_spec = None
     else:
-        trim, idpos, nomkstream, id_spec, zero = _xadd_options(args, engine)
+        trim, idpos, nomkstream, id_spec, zero = _xadd_options(args, engine, max_entries)
     nfields = len(args) - idpos - 1
     if nfields < 2 or nfields & 1:
         raise wrong_arity("xadd")
@@ -325,8 +328,6 @@ def xadd(client, args):
     elif type(value) is not Stream:
         raise CommandError(WRONGTYPE)
     s = value
-    values = engine.config.values
-    max_entries = values["stream-node-max-entries"]
     max_bytes = values["stream-node-max-bytes"]
     clock = engine.clock
     now = clock.ms()
@@ -339,7 +340,8 @@ def xadd(client, args):
                         node_max_bytes=max_bytes)
         except StreamError as err:
             raise CommandError(str(err)) from None
-    reply = b"%d-%d" % sid
+    ms, seq = sid
+    reply = id_bytes(ms, seq)
     if db.watched:
         db.modified(key)
     engine.dirty += 1
@@ -361,23 +363,40 @@ def xadd(client, args):
 
 
 _OPTIONS_CACHE: dict = {}
+# The last options served: [the arguments from the first option to the "*" ID,
+# stream-node-max-entries then, what they parsed to]. A client that repeats its
+# XADD's options finds them here with a few bytes comparisons.
+_XADD_MEMO: list = [(), -1, None]
 
 
-def _xadd_options(args: list, engine):
+def _xadd_options(args: list, engine, max_entries):
     """XADD's options, parsed once per distinct option list ending with ``*``
     (``XADD key MAXLEN ~ 1000 * ...`` sent over and over is parsed once)."""
+    memo = _XADD_MEMO
+    opts = memo[0]
+    n = len(opts)
+    if n and len(args) > n + 2 and memo[1] == max_entries:
+        i = 0
+        while i < n and args[i + 2] == opts[i]:
+            i += 1
+        if i == n:
+            return memo[2]
     try:
         star = args.index(b"*", 3)
     except ValueError:
         return _parse_add_trim(args, True, engine)
-    cache_key = (engine.config.values["stream-node-max-entries"], *args[2:star])
+    cache_key = (max_entries, *args[2:star])
     parsed = _OPTIONS_CACHE.get(cache_key)
     if parsed is None:
         parsed = _parse_add_trim(args, True, engine)
-        if parsed[1] == star:                 # the "*" found is the ID: the key is the options
-            if len(_OPTIONS_CACHE) >= 256:
-                _OPTIONS_CACHE.clear()
-            _OPTIONS_CACHE[cache_key] = parsed
+        if parsed[1] != star:                 # the "*" found is not the ID: not cached
+            return parsed
+        if len(_OPTIONS_CACHE) >= 256:
+            _OPTIONS_CACHE.clear()
+        _OPTIONS_CACHE[cache_key] = parsed
+    memo[0] = tuple(args[2:star + 1])
+    memo[1] = max_entries
+    memo[2] = parsed
     return parsed
 
 

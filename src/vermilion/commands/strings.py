@@ -510,10 +510,28 @@ def _stored_integer(value) -> int:
     raise CommandError(NOT_INTEGER)
 
 
+def _small_counter(value: bytes) -> int:
+    """The common stored counter: a canonical non-negative decimal of 1 to 18 digits
+    (exact in a C long long), as its value; -1 for anything else (string2ll decides)."""
+    n = len(value)
+    if n == 0 or n > 18 or (value[0] == 48 and n > 1):
+        return -1
+    if cython.compiled:
+        r = 0
+        for i in range(n):
+            c = value[i]
+            if c < 48 or c > 57:
+                return -1
+            r = r * 10 + (c - 48)
+        return r
+    return int(value) if value.isdigit() else -1
+
+
 @command("incr", arity=2, flags="write denyoom fast", keys=(1, 1, 1), acl="string", group="string",
          since="1.0.0", summary="Increment the integer value of a key by one", complexity="O(1)",
          args="key:k0")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, small="long long",
+               stored="long long")
 def incr(client, args, delta: int = 1) -> int:
     """INCR, and the body of DECR/INCRBY/DECRBY (which pass their delta): INCR is the
     hot one, so it runs here without a second call."""
@@ -522,20 +540,24 @@ def incr(client, args, delta: int = 1) -> int:
     value = db.get(key)
     if value is None:
         result = delta
-        db.add(key, b"%d" % result)
     else:
         cls = type(value)
-        if cls is bytes and 0 < len(value) < 19 and value.isdigit() and \
-                (value[0] != 48 or len(value) == 1):
-            # The common case, a small non-negative counter: int() is exact here.
-            result = int(value) + delta
+        small = _small_counter(value) if cls is bytes else -1
+        if small >= 0:
+            result = small + delta
         elif cls is bytes or cls is bytearray:
             result = _stored_integer(value) + delta
         else:
             raise CommandError(WRONGTYPE)
         if not _LLONG_MIN <= result <= _LLONG_MAX:
             raise CommandError(OVERFLOW)
-        db.set(key, b"%d" % result, True)
+    # In range: compiled, a C integer, formatted without an int object.
+    stored = result
+    digits = f"{stored}".encode("ascii")
+    if value is None:
+        db.add(key, digits)
+    else:
+        db.set(key, digits, True)
     engine = client.engine
     engine.dirty += 1
     if engine.notify_flags:             # notify()'s own first test, inlined

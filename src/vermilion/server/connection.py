@@ -136,8 +136,6 @@ class Connection(Client):
                 return self._keep_input(data, requests.pos)
             if self.reply_mode:
                 self._append_reply(reply, out)
-            elif type(reply) is bytes:
-                out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
             elif reply is not NO_REPLY:
                 encode(reply, out, self.resp3)
             if self.closing:

@@ -1,3 +1,6 @@
+# cython: infer_types=False
+# (Compiled: no local type is inferred from an assignment; pack() assigns bytes into
+# bytearray slices, which the inferred form refuses.)
 """HyperLogLog values in Redis's own byte layout (hyperloglog.c of Redis 7.0), without I/O.
 
 A HyperLogLog is a string: a 16-byte header and then the registers.
@@ -34,7 +37,6 @@ import re
 import struct
 from bisect import bisect_right
 from collections import Counter
-from functools import lru_cache
 from itertools import accumulate
 
 MAGIC = b"HYLL"
@@ -50,6 +52,12 @@ ALPHA_INF = 0.721347520444481703680     # 0.5 / ln(2)
 
 _M = 0xC6A4A7935BD1E995
 _MASK = MASK64 = (1 << 64) - 1
+# The same constants for the hashing and dense register code: compiled, C
+# constants (hyperloglog.pxd), not module lookups.
+_P = P
+_REGISTERS = REGISTERS
+_Q_BIT = 1 << Q
+_HDR = HDR
 _VAL_MAX_VALUE = 32
 _VAL_MAX_LEN = 4
 _ZERO_MAX_LEN = 64
@@ -66,26 +74,38 @@ class Corrupted(Exception):
 # -- hashing -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def _blocks(n: int) -> struct.Struct:
-    return struct.Struct("<%dQ" % n)
-
-
 def murmurhash64a(data: bytes, seed: int = SEED) -> int:
-    """MurmurHash2, 64-bit, little-endian reads (Redis's endian-neutral MurmurHash64A)."""
+    """MurmurHash2, 64-bit, little-endian reads (Redis's endian-neutral MurmurHash64A).
+
+    Compiled (hyperloglog.pxd), every variable is a C unsigned 64-bit integer, whose
+    arithmetic wraps as the masks below make Python's do."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    b = data
     n = len(data)
-    m, mask = _M, _MASK
-    h = (seed ^ (n * m)) & mask
-    blocks = n >> 3
-    if blocks:
-        for k in _blocks(blocks).unpack_from(data):
-            k = (k * m) & mask
-            k ^= k >> 47
-            h ^= (k * m) & mask
-            h = (h * m) & mask
-    tail = n & 7
-    if tail:
-        h ^= int.from_bytes(data[n - tail:], "little")
+    m = _M
+    mask = _MASK
+    h = (seed ^ ((n * m) & mask)) & mask
+    end = n - (n & 7)
+    p = 0
+    while p < end:
+        k = 0
+        i = p + 7
+        while i >= p:             # 8 bytes, little-endian
+            k = k << 8 | b[i]
+            i -= 1
+        k = (k * m) & mask
+        k ^= k >> 47
+        h ^= (k * m) & mask
+        h = (h * m) & mask
+        p += 8
+    if p < n:
+        k = 0
+        i = n - 1
+        while i >= p:
+            k = k << 8 | b[i]
+            i -= 1
+        h ^= k
         h = (h * m) & mask
     h ^= h >> 47
     h = (h * m) & mask
@@ -94,9 +114,14 @@ def murmurhash64a(data: bytes, seed: int = SEED) -> int:
 
 def pattern(element: bytes) -> tuple[int, int]:
     """(register index, run length) of an element: hllPatLen."""
-    h = murmurhash64a(element)
-    rest = (h >> P) | (1 << Q)
-    return h & (REGISTERS - 1), (rest & -rest).bit_length()
+    h = murmurhash64a(element, SEED)
+    index = h & (_REGISTERS - 1)
+    h = h >> _P | _Q_BIT          # the bit above the 50 counted: the run stops there
+    run = 1
+    while not h & 1:
+        h >>= 1
+        run += 1
+    return index, run
 
 
 # -- header --------------------------------------------------------------------------------------
@@ -394,7 +419,7 @@ def dense_get(value, index: int) -> int:
 def dense_set(value: bytearray, index: int, count: int) -> int:
     """hllDenseSet: raise register `index` to `count`; 1 if it grew."""
     pos = index * 6
-    byte = HDR + (pos >> 3)
+    byte = _HDR + (pos >> 3)
     fb = pos & 7
     b0 = value[byte]
     if fb <= 2:

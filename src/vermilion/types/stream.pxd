@@ -2,9 +2,19 @@
 # engine/core.pxd). IDs and counters stay Python ints: stream IDs are 64-bit
 # unsigned and XSETID may set anything.
 cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+# C constants and helpers of the append path (no module-dict lookup on 3.12+).
+cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS
+cdef object _tuple_new
+
+@cython.locals(buf="char[48]", i=Py_ssize_t)
+cpdef bytes id_bytes(unsigned long long ms, unsigned long long seq)
 
 cdef class _Node:
-    cdef public object ms, seq, fields, msd, sq, offs, flags, blob
+    cdef public object ms, seq, msd, sq, offs, blob
+    cdef public tuple fields
+    cdef public bytearray flags
     cdef public Py_ssize_t live, dead, lpbytes
     cdef dict __dict__
 
@@ -18,6 +28,7 @@ cdef class Stream:
 
     # Stream IDs are unsigned 64-bit: the append's ID arithmetic fits C integers.
     @cython.locals(node=_Node, nodes=list, n=Py_ssize_t, live=Py_ssize_t, lpbytes=Py_ssize_t,
+                   v=bytes, blob=bytearray, flags=bytearray, master=tuple,
                    now="unsigned long long", last_ms="unsigned long long",
                    last_seq="unsigned long long", ms="unsigned long long",
                    seq="unsigned long long", node_ms="unsigned long long",

@@ -86,13 +86,18 @@ from array import array
 from bisect import bisect_left, bisect_right
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
 
 __all__ = [
     "StreamID", "MIN_ID", "MAX_ID", "NEW_ENTRIES", "U64_MAX",
     "StreamError", "Stream", "StreamGroup", "StreamConsumer", "PendingEntry", "PendingList",
     "parse_id", "parse_strict_id", "parse_xadd_id", "parse_interval_id",
     "parse_range_start", "parse_range_end", "parse_read_id", "parse_group_id",
-    "incr_id", "decr_id", "default_trim_limit", "nogroup_error",
+    "incr_id", "decr_id", "default_trim_limit", "nogroup_error", "id_bytes",
     "ERR_INVALID_ID", "ERR_XADD_ID_ZERO", "ERR_XADD_ID_SMALL", "ERR_EXHAUSTED",
     "ERR_TOO_LARGE", "ERR_START_ID", "ERR_END_ID", "ERR_GT_ID_XREAD", "ERR_DOLLAR_XREADGROUP",
     "ERR_BUSYGROUP", "ERR_XSETID_SMALL", "ERR_XSETID_ENTRIES_ADDED", "ERR_XSETID_MAXDEL",
@@ -128,6 +133,33 @@ class StreamID(NamedTuple):
     @classmethod
     def from_key(cls, key: int) -> "StreamID":
         return cls(key >> 64, key & U64_MAX)
+
+
+def id_bytes(ms: int, seq: int) -> bytes:
+    """The ``ms-seq`` bytes of an ID (replies, XADD's rewritten ID argument).
+
+    Compiled (stream.pxd), the two unsigned 64-bit halves are formatted in C, with
+    no int objects on the way: XADD's reply is the hot use."""
+    if cython.compiled:
+        # Digits written backwards into a C buffer (printf's machinery costs more
+        # than the whole append).
+        i = 48
+        while True:
+            i -= 1
+            buf[i] = 48 + seq % 10  # noqa: F821 (buf: stream.pxd)
+            seq //= 10
+            if not seq:
+                break
+        i -= 1
+        buf[i] = 45  # noqa: F821
+        while True:
+            i -= 1
+            buf[i] = 48 + ms % 10  # noqa: F821
+            ms //= 10
+            if not ms:
+                break
+        return PyBytes_FromStringAndSize(cython.address(buf[i]), 48 - i)  # noqa: F821
+    return b"%d-%d" % (ms, seq)
 
 
 MIN_ID = StreamID(0, 0)
@@ -378,6 +410,8 @@ _LP_INT = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
 _NUM_START = frozenset(b"-0123456789")
 _FLAG_DELETED = 1
 _FLAG_SAMEFIELDS = 2
+# The same flag for add_pair: compiled, a C constant (stream.pxd), not a module lookup.
+_SAMEFIELDS = _FLAG_SAMEFIELDS
 
 
 def _lp_int_size(v: int) -> int:
@@ -1094,11 +1128,16 @@ class Stream:
         if not nodes:                 # (trimmed-away nodes are compacted once all are gone)
             return None
         node = nodes[-1]
+        if type(node.blob) is not bytearray or type(value) is not bytes:
+            return None
         blob = node.blob
-        n = len(value)
+        v = value
+        n = len(v)
         live = node.live
-        if type(blob) is not bytearray or node.fields != (field,) or n >= 64 or live >= 127 \
-                or (n and value[0] in _NUM_START):
+        master = node.fields
+        # (Integer-looking values have another listpack size: add() sizes them.)
+        if len(master) != 1 or master[0] != field or n >= 64 or live >= 127 \
+                or (n and (v[0] == 45 or 48 <= v[0] <= 57)):
             return None
         # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
         # difference below is taken only where it cannot be negative.
@@ -1131,9 +1170,10 @@ class Stream:
         node.offs.append(len(blob))
         node.msd.append(msd)
         node.sq.append(seq)           # < 2**32 (checked above): fits the array
-        node.flags.append(_FLAG_SAMEFIELDS)
+        flags = node.flags
+        flags.append(_SAMEFIELDS)
         blob.append(n)
-        blob += value
+        blob += v
         sid = _tuple_new(StreamID, (ms, seq))
         self.length += 1
         self.entries_added += 1
