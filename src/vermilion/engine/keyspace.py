@@ -202,10 +202,19 @@ class Database:
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """Store `value`, dropping any TTL unless keep_ttl (the SET semantics)."""
         data = self.data
-        old = data.get(key)
         if self.hooked:
+            old = data.get(key)
             self._stored(key)
-        data[key] = value
+            data[key] = value
+        else:
+            # One lookup stores a new key (and finds an old value to size); only an
+            # overwrite takes a second one.
+            n = len(data)
+            old = data.setdefault(key, value)
+            if len(data) != n:
+                old = None
+            else:
+                data[key] = value
         # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
         if old is None:
             if type(value) is bytes:
