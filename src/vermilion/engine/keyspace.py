@@ -68,6 +68,11 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedKeyList
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
 from .errors import WRONGTYPE, CommandError
 from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY,
                      bytearray_size, counted_size, dataset_walk, value_size)
@@ -678,7 +683,9 @@ class Database:
             if lfu:
                 pool.append((rank, index, key))
             else:
-                ms = rank       # compiled, a C double (keyspace.pxd)
+                # Compiled, a C double (keyspace.pxd) made through a C long long: CPython
+                # converts a multi-digit int to a double the slow way (frexp, ldexp).
+                ms = cython.cast(cython.longlong, rank)
                 pool.append((ms, index, key))
 
     def sample_keys(self, count: int) -> list:
