@@ -23,3 +23,8 @@ def locals(**types) -> Callable:  # noqa: A001 -- the name Cython gives it
 # C types named in those declarations (only their names matter when not compiled).
 Py_ssize_t = int
 bint = bool
+longlong = int
+
+
+def cast(t, value):
+    return value

@@ -1,6 +1,7 @@
 # Compiled layout of Database (Cython pure-Python mode, see engine/core.pxd).
 cimport cython
 from vermilion.engine.core cimport EngineCore
+from vermilion.engine.clock cimport Clock
 
 @cython.final
 cdef class Database:
@@ -13,6 +14,8 @@ cdef class Database:
     cdef public bint notify_new, hooked
     cdef public long long mem
     cdef public object sample
+    cdef public long long lru_ms
+    cdef public object lru_stamp
     cdef dict __dict__
 
     # Called by the hot handlers as C calls. Final (the class too): a method a
@@ -29,6 +32,9 @@ cdef class Database:
     @cython.final
     cpdef delete(self, key)
     @cython.final
+    @cython.locals(count="Py_ssize_t")
+    cpdef Py_ssize_t delete_keys(self, list keys) except -1
+    @cython.final
     cpdef _stored(self, key)
     @cython.final
     cpdef _removed(self, key)
@@ -37,8 +43,12 @@ cdef class Database:
     @cython.final
     cpdef record_write(self, key)
     @cython.final
+    @cython.locals(clock=Clock, now="long long")
+    cpdef lru_now(self)
+    @cython.final
     @cython.locals(sample=list, keys=list, data=dict, access=dict, n="Py_ssize_t",
-                   live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t")
+                   live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t",
+                   ms="double")
     cpdef candidates(self, Py_ssize_t count, list pool, bint lfu)
 
 @cython.locals(db=Database, total="long long")

@@ -68,6 +68,11 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedKeyList
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
 from .errors import WRONGTYPE, CommandError
 from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY,
                      bytearray_size, counted_size, dataset_walk, value_size)
@@ -93,7 +98,7 @@ def scan_cursor_of(key: bytes) -> int:
 class Database:
     __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl",
                  "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
-                 "notify_new", "mem", "sample")
+                 "notify_new", "mem", "sample", "lru_ms", "lru_stamp")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -110,6 +115,10 @@ class Database:
         # Keys to sample for eviction (allkeys policies with maxmemory): may hold
         # keys deleted since, and a key twice; see sample_key.
         self.sample: list | None = None
+        # The last LRU stamp stored (see record_write): its ms and the int object, which
+        # every record written within that millisecond shares.
+        self.lru_ms = 0
+        self.lru_stamp = 0
         if index == 0:
             # One config listener and one cron task per engine, owned by database 0.
             _KeyspaceHooks(engine)
@@ -198,10 +207,19 @@ class Database:
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         """Store `value`, dropping any TTL unless keep_ttl (the SET semantics)."""
         data = self.data
-        old = data.get(key)
         if self.hooked:
+            old = data.get(key)
             self._stored(key)
-        data[key] = value
+            data[key] = value
+        else:
+            # One lookup stores a new key (and finds an old value to size); only an
+            # overwrite takes a second one.
+            n = len(data)
+            old = data.setdefault(key, value)
+            if len(data) != n:
+                old = None
+            else:
+                data[key] = value
         # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
         if old is None:
             if type(value) is bytes:
@@ -283,6 +301,15 @@ class Database:
         if self.watched:
             self.engine.touch_watched(self, key)
         return True
+
+    def delete_keys(self, keys: list) -> int:
+        """Delete those of `keys` that are present, each as delete() does; returns how
+        many were (eviction's victims of one round, when nothing else hears of them)."""
+        count = 0
+        for key in keys:
+            if self.delete(key):
+                count += 1
+        return count
 
     def pop(self, key: bytes):
         """Remove and return the value (for RENAME, MOVE, GETDEL)."""
@@ -434,7 +461,18 @@ class Database:
             counter = self.lfu_counter(key, now_min)
             access[key] = now_min << 8 | _lfu_log_incr(counter, self.engine.config["lfu-log-factor"])
         else:
-            access[key] = self.engine.clock.ms()
+            access[key] = self.lru_now()
+
+    def lru_now(self):
+        """The current time in ms as the int object LRU records hold. Records written in
+        the same millisecond share one object: no int is made per write, and compiled
+        (a ``Clock`` local, keyspace.pxd) the clock is read with a C call."""
+        clock = self.engine.clock
+        now = clock.ms()
+        if now != self.lru_ms:
+            self.lru_ms = now
+            self.lru_stamp = now
+        return self.lru_stamp
 
     def record_write(self, key: bytes) -> None:
         """A value was stored at `key` (only called while tracking is on).
@@ -453,7 +491,7 @@ class Database:
         else:
             if key not in access:
                 self.mem += ACCESS_ENTRY
-            access[key] = self.engine.clock.ms()
+            access[key] = self.lru_now()
 
     def idle_ms(self, key: bytes) -> int:
         """Milliseconds since the last access of `key` (LRU tracking)."""
@@ -597,8 +635,10 @@ class Database:
 
     def candidates(self, count: int, pool: list, lfu: bool) -> None:
         """Append about `count` random keys of this database to the eviction `pool` as
-        (rank, index, key), the rank being the last access ms (LRU) or the decayed LFU
-        counter (allkeys-lru/-lfu; engine/memory.py picks the smallest).
+        (rank, index, key), the rank being the last access ms (LRU; compiled, as a float:
+        exact below 2**53, and tuples led by floats sort with C float comparisons where
+        millisecond ints take a generic comparison each) or the decayed LFU counter
+        (allkeys-lru/-lfu; engine/memory.py picks the smallest).
 
         A systematic sample of the key list: a random start and a random stride, so every
         listed key has the same chance and the picks spread over all insertion times. A
@@ -640,7 +680,13 @@ class Database:
                 rank = 0 if lfu else since
             elif lfu:
                 rank = self.lfu_counter(key, now_min)
-            pool.append((rank, index, key))
+            if lfu:
+                pool.append((rank, index, key))
+            else:
+                # Compiled, a C double (keyspace.pxd) made through a C long long: CPython
+                # converts a multi-digit int to a double the slow way (frexp, ldexp).
+                ms = cython.cast(cython.longlong, rank)
+                pool.append((ms, index, key))
 
     def sample_keys(self, count: int) -> list:
         """Up to `count` random live keys (uniform but for a re-created key listed twice;

@@ -744,10 +744,14 @@ class Evictor:
         engine = self.engine
         before = db.mem
         allkeys = self.allkeys
-        delete = db.delete
         sinks = engine.sinks
         notify = engine.notify_flags
         hooks = self.hooks
+        if allkeys and not sinks and not notify and not hooks:
+            # Nothing hears of the evictions but the counter: one C loop deletes them all.
+            engine.stats.evicted_keys += db.delete_keys(keys)
+            return before - db.mem
+        delete = db.delete
         count = 0
         for key in keys:
             if not allkeys and key not in db.expires:
