@@ -328,6 +328,12 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
+        # The replication stream of this turn leaves first, as its own flush may come
+        # later in the turn: a replica never gets a write after the client's reply to
+        # it, however the turn's callbacks were ordered.
+        repl = self.engine.replication
+        if repl.unsent:
+            repl.flush()
         if self.obuf_normal_hard:
             # As in Redis, a reply counts against the limit before it is written:
             # a client whose replies of this turn go over its hard limit gets none.
