@@ -51,6 +51,8 @@ EOF_MARK_LEN = 40
 # A command of the stream still arriving is re-split from its start on every read
 # while it is at most this long; a longer one goes to the incremental parser.
 FAST_TAIL_MAX = 1 << 16
+# A disk-based sync loads the received file in reads of this size.
+FILE_READ = 1 << 16
 
 
 UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "
@@ -427,7 +429,7 @@ class MasterLink:
             received = open(persistence.rdb_path(), "rb")
 
             async def source() -> bytes:
-                return received.read(PayloadReader.CHUNK)
+                return received.read(FILE_READ)
         else:
             source = payload.next
         if not swap:
