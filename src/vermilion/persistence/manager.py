@@ -330,6 +330,7 @@ class Persistence:
             # The AOF must describe the new dataset: rewrite it (Redis restarts the AOF).
             self.start_rewrite()
         return result
+
     def _drop_dataset(self) -> None:
         engine = self.engine
         with engine.tracking.flush():

@@ -328,9 +328,9 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
-        # The replication stream of this turn leaves first, as its own flush may come
-        # later in the turn: a replica never gets a write after the client's reply to
-        # it, however the turn's callbacks were ordered.
+        # The turn's replication stream leaves first (its own flush, scheduled when the
+        # turn's first write was propagated, may come after this one): replicas are sent
+        # a write before its client is sent the reply, in the same pass (Redis's beforeSleep).
         repl = self.engine.replication
         if repl.unsent:
             repl.flush()
