@@ -857,6 +857,8 @@ def test_swapdb_serves_the_old_data_while_the_same_history_loads(plain_redis_pri
         wait_for(lambda: load_state() == (0, 1), "a load serving the old data")
         assert raw.call("GET", "version").value == b"1"
         assert raw.call("BGSAVE") == loading
+        assert raw.call("REPLICAOF", "NO", "ONE") == loading
+        assert raw.call("CONFIG", "SET", "appendonly", "no") == loading
         raw.call("MULTI")
         assert raw.call("REPLICAOF", "NO", "ONE") == loading    # refused before it is queued
         assert raw.call("EXEC") == ("-", b"EXECABORT Transaction discarded because of "

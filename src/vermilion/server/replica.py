@@ -416,15 +416,17 @@ class MasterLink:
         self.sync_total, self.sync_read = size, 0
         payload = PayloadReader(self, reader, timeout, mark, size)
         persistence = engine.persistence
-        # swapdb keeps our data, our cached master and our replicas until the new data
-        # has loaded (a failed load leaves all three); clients go on reading the old data
-        # when the master continues the history it belongs to (Redis 7.0's async loading).
+        # Our cached master and our replicas stay until the payload is about to load (a
+        # transfer that fails leaves them: the next PSYNC can still continue), with swapdb
+        # until it has loaded; clients go on reading the old data meanwhile when the
+        # master continues the history it belongs to (Redis 7.0's async loading).
         swap = mode == "swapdb" and not to_disk
         serve_old = swap and replid is not None and replid == self.replication.state.replid
+        if to_disk:
+            size = await self._receive_to_file(payload)
         if not swap:
             self.replication.full_sync_started()
         if to_disk:
-            size = await self._receive_to_file(payload)
             # Loaded from the file a read at a time: the received bytes are never held.
             received = open(persistence.rdb_path(), "rb")
 
