@@ -810,6 +810,52 @@ def test_disk_load_writes_the_rdb_to_a_temp_file_as_it_arrives(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_a_cut_full_sync_keeps_sub_replicas_and_the_cached_master(plain_redis_primary, tmp_path,
+                                                                 kind):
+    """A replica that starts a full sync from another primary (disk-based load) keeps its own
+    replicas and its cached primary until the transfer is complete, as Redis 7.0 does: when
+    the transfer is cut, its replica is still attached with the same history, and going back
+    to the first primary continues with PSYNC."""
+    from persistence_support import redis_server
+    first = redis.Redis(port=plain_redis_primary.port)
+    first.set("a", "b")
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path / "middle"), "--save", "").start()
+    middle = server.client()
+    sub = RedisProcess(require_reference())
+    sub_client = redis.Redis(port=sub.port)
+    other = _slow_snapshot_primary("diskless")
+    other_client = redis.Redis(port=other.port)
+    try:
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+        wait_for(lambda: link_up(middle), "the middle replica's sync")
+        sub_client.execute_command("REPLICAOF", "127.0.0.1", str(server.port))
+        wait_for(lambda: link_up(sub_client) and sub_client.get("a") == b"b", "the sub-replica")
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(other.port))
+        wait_for(lambda: other_client.info("persistence")["rdb_bgsave_in_progress"] == 1 and
+                 "wait_bgsave" in str(other_client.info("replication").get("slave0", "")),
+                 "the full sync from the other primary started")
+        other.stop()
+        replid = first.info("replication")["master_replid"]
+        assert middle.info("replication")["master_replid"] == replid
+        assert sub_client.info("replication")["master_replid"] == replid
+        assert middle.info("replication")["connected_slaves"] == 1
+        partial = first.info("stats")["sync_partial_ok"]
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+        wait_for(lambda: link_up(middle), "the middle replica back")
+        assert first.info("stats")["sync_partial_ok"] == partial + 1
+        assert middle.info("stats")["sync_full"] == 1 and middle.info("stats")["sync_partial_ok"] == 0
+        first.set("after", 1)
+        wait_for(lambda: sub_client.get("after") == b"1", "the write through the chain")
+    finally:
+        for c in (middle, sub_client, other_client, first):
+            c.close()
+        server.kill()
+        sub.stop()
+        other.stop()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
 def test_swapdb_serves_the_old_data_while_the_same_history_loads(plain_redis_primary, tmp_path,
                                                                 kind):
     """repl-diskless-load swapdb, as Redis 7.0: a full sync of a history other than the
