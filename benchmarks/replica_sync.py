@@ -4,7 +4,7 @@ string keys (DEBUG POPULATE), and a fresh replica of it, Vermilion or redis-serv
 Measured:
 
 * full sync: from REPLICAOF to master_link_status:up (transfer and load of the RDB),
-  and the replica's peak RSS by then (VmHWM), with the replica's --load
+  and the replica's peak RSS by then (VmHWM) beside its RSS once synced, with the replica's --load
   (repl-diskless-load: disabled writes the RDB to disk first, on-empty-db parses it
   from the socket) and a disk or disk-less primary (--primary-sync);
 * apply (--apply N): the replica's CPU (utime+stime) per write while it applies N
@@ -57,10 +57,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def peak_rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident set, in MB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -75,22 +76,26 @@ def wait_up(client: redis.Redis) -> None:
         time.sleep(0.01)
 
 
-def replica(kind: str, directory: str, load: str) -> tuple[subprocess.Popen, redis.Redis]:
+def replica(kind: str, parent: str, load: str) -> tuple[subprocess.Popen, redis.Redis]:
+    """A fresh replica process in a directory of its own under `parent`: an RDB a former
+    replica left there (a disk-based sync keeps it as dbfilename) would be loaded at start."""
     port = str(free_port())
+    directory = tempfile.mkdtemp(dir=parent)
     argv = ([sys.executable, "-m", "vermilion", "server"] if kind == "vermilion"
             else [shutil.which("redis-server")]) + ["--port", port, "--save", "", "--dir", directory,
                                                      "--repl-diskless-load", load]
     return start(argv)
 
 
-def sync_once(kind: str, primary_port: int, directory: str, load: str) -> tuple[float, float]:
-    """(seconds to sync, peak RSS in MB) of a fresh replica."""
+def sync_once(kind: str, primary_port: int, directory: str, load: str) -> tuple[float, float, float]:
+    """(seconds to sync, peak RSS, RSS once synced, in MB) of a fresh replica: the
+    difference of the two is what the sync itself held beyond the dataset."""
     proc, client = replica(kind, directory, load)
     try:
         started = time.monotonic()
         client.replicaof("127.0.0.1", primary_port)
         wait_up(client)
-        return time.monotonic() - started, peak_rss_mb(proc.pid)
+        return time.monotonic() - started, rss_mb(proc.pid), rss_mb(proc.pid, "VmRSS")
     finally:
         proc.kill()
         proc.wait()
@@ -142,12 +147,13 @@ def main() -> None:
         shutil.rmtree(directory, ignore_errors=True)
     median = {}
     for kind in kinds:
-        secs = statistics.median(s for s, _ in syncs[kind])
-        rss = statistics.median(m for _, m in syncs[kind])
+        secs = statistics.median(s for s, _, _ in syncs[kind])
+        rss = statistics.median(m for _, m, _ in syncs[kind])
+        after = statistics.median(m for _, _, m in syncs[kind])
         median[kind] = secs
         print(f"{kind:10} full sync of {args.keys} keys ({args.primary_sync} primary, load "
-              f"{args.load}): median {secs:.2f} s, peak RSS {rss:.0f} MB "
-              f"(runs: {', '.join(f'{s:.2f}' for s, _ in syncs[kind])})")
+              f"{args.load}): median {secs:.2f} s, peak RSS {rss:.0f} MB, {after:.0f} MB once "
+              f"synced (runs: {', '.join(f'{s:.2f}' for s, _, _ in syncs[kind])})")
     print(f"ratio vermilion/redis: {median['vermilion'] / median['redis']:.2f}")
     if applied:
         for kind in kinds:

@@ -4,8 +4,8 @@
 The replica is a real redis-server in both cases, so what differs is the primary.
 
 * SET: server CPU per request on the primary (utime+stime / requests, as
-  cpu_per_request.py measures it) at -P 16 and -P 1, with the replica attached
-  (and at -P 16 before it attached, for reference).
+  cpu_per_request.py measures it) and requests/s (thousands) at -P 16 and -P 1, with
+  the replica attached (and CPU at -P 16 before it attached, for reference).
 * Replication lag under that -P 16 load: a probe client XADDs an entry on the primary
   and, from the primary's reply, waits for it on the replica with an XREAD BLOCK sent
   before (``--lag-probe poll``: GETs a key from the replica in a loop, the older
@@ -130,9 +130,10 @@ def measure(kind: str, python: str, opts) -> dict:
     try:
         replica.wait_up()
         for pipeline in () if opts.lag_only else (16, 1):
-            cpu = [run_one(primary, ["-t", "set"], opts.requests // (4 if pipeline == 1 else 1),
-                           pipeline, opts.clients)[0] for _ in range(opts.rounds)]
-            out[f"set_P{pipeline}_us"] = statistics.median(cpu)
+            runs = [run_one(primary, ["-t", "set"], opts.requests // (4 if pipeline == 1 else 1),
+                            pipeline, opts.clients) for _ in range(opts.rounds)]
+            out[f"set_P{pipeline}_us"] = statistics.median(cpu for cpu, _ in runs)
+            out[f"set_P{pipeline}_krps"] = statistics.median(rps for _, rps in runs) / 1000
         load = threading.Event()
         load.set()
         bench = subprocess.Popen(["redis-benchmark", "-p", str(primary.port),
@@ -200,7 +201,8 @@ def main(argv=None) -> int:
     results = {kind: measure(kind, opts.python, opts) for kind in ("redis", "vermilion")}
     v, r = results["vermilion"], results["redis"]
     print(f"{'metric':<16} {'Vermilion':>10} {'Redis':>10} {'V/R':>6}")
-    for key in ("set_P16_alone_us", "set_P16_us", "set_P1_us", "lag_median_ms", "lag_p99_ms", "full_sync_s"):
+    for key in ("set_P16_alone_us", "set_P16_us", "set_P1_us", "set_P16_krps", "set_P1_krps",
+                "lag_median_ms", "lag_p99_ms", "full_sync_s"):
         if key in v:
             print(f"{key:<16} {v[key]:10.3f} {r[key]:10.3f} {v[key] / r[key]:6.2f}")
     if opts.json:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import threading
 
 import pytest
@@ -742,6 +743,183 @@ def test_diskless_load_parses_the_rdb_as_it_arrives(tmp_path, kind, sync):
         server.kill()
         primary.close()
         proc.stop()
+
+
+def _sync_temp_file(directory):
+    """(path, inode) of the replica's temp-<time>.<pid>.rdb holding bytes, or None."""
+    for path in directory.iterdir():
+        if re.fullmatch(r"temp-\d+\.\d+\.rdb", path.name):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if st.st_size:
+                return path, st.st_ino
+    return None
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_disk_load_writes_the_rdb_to_a_temp_file_as_it_arrives(tmp_path, kind):
+    """repl-diskless-load disabled (the default): the primary's RDB goes to
+    temp-<time>.<pid>.rdb in `dir` as it arrives, while the replica still serves its old
+    data; a transfer cut short removes it; a complete one is renamed to dbfilename and
+    loaded from there, no temp file left. The same on a Redis replica."""
+    from persistence_support import redis_server
+    proc = _slow_snapshot_primary("diskless")
+    primary = redis.Redis(port=proc.port)
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path), "--save", "", "--repl-diskless-load", "disabled").start()
+    replica = server.client()
+    try:
+        replica.set("old", "mine")
+        replica.execute_command("REPLICAOF", "127.0.0.1", str(proc.port))
+
+        def receiving():
+            found = _sync_temp_file(tmp_path)
+            # The primary's snapshot child still running after the GET: the transfer was
+            # not complete when the replica served its old data.
+            return found if found and replica.get("old") == b"mine" and \
+                primary.info("persistence")["rdb_bgsave_in_progress"] == 1 else None
+
+        path, inode = wait_for(receiving, "the RDB arriving in a temp file")
+        assert replica.info("persistence")["loading"] == 0
+        primary.client_kill_filter(_type="replica")
+        primary.config_set("rdb-key-save-delay", 0)
+
+        def removed():
+            try:
+                return path.stat().st_ino != inode
+            except FileNotFoundError:
+                return True
+        wait_for(removed, "the cut transfer's temp file removed")
+        wait_for(lambda: link_up(replica), "the sync", timeout=120,
+                 ignore=(redis.exceptions.BusyLoadingError,))
+        wait_caught_up(primary, replica)
+        assert assert_same_dataset(primary, replica) > 250
+        assert replica.exists("old") == 0
+        assert _sync_temp_file(tmp_path) is None
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("temp-")]
+        # dbfilename is the primary's snapshot, with the primary's history.
+        assert primary.info("replication")["master_replid"].encode() in \
+            (tmp_path / "dump.rdb").read_bytes()
+    finally:
+        replica.close()
+        server.kill()
+        primary.close()
+        proc.stop()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_a_cut_full_sync_keeps_sub_replicas_and_the_cached_master(plain_redis_primary, tmp_path,
+                                                                 kind):
+    """A replica that starts a full sync from another primary (disk-based load) keeps its own
+    replicas and its cached primary until the transfer is complete, as Redis 7.0 does: when
+    the transfer is cut, its replica is still attached with the same history, and going back
+    to the first primary continues with PSYNC."""
+    from persistence_support import redis_server
+    first = redis.Redis(port=plain_redis_primary.port)
+    first.set("a", "b")
+    start = vermilion_process if kind == "vermilion" else redis_server
+    server = start(str(tmp_path / "middle"), "--save", "").start()
+    middle = server.client()
+    sub = RedisProcess(require_reference())
+    sub_client = redis.Redis(port=sub.port)
+    other = _slow_snapshot_primary("diskless")
+    other_client = redis.Redis(port=other.port)
+    try:
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+        wait_for(lambda: link_up(middle), "the middle replica's sync")
+        sub_client.execute_command("REPLICAOF", "127.0.0.1", str(server.port))
+        wait_for(lambda: link_up(sub_client) and sub_client.get("a") == b"b", "the sub-replica")
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(other.port))
+        wait_for(lambda: other_client.info("persistence")["rdb_bgsave_in_progress"] == 1 and
+                 "wait_bgsave" in str(other_client.info("replication").get("slave0", "")),
+                 "the full sync from the other primary started")
+        other.stop()
+        replid = first.info("replication")["master_replid"]
+        assert middle.info("replication")["master_replid"] == replid
+        assert sub_client.info("replication")["master_replid"] == replid
+        assert middle.info("replication")["connected_slaves"] == 1
+        partial = first.info("stats")["sync_partial_ok"]
+        middle.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+        wait_for(lambda: link_up(middle), "the middle replica back")
+        assert first.info("stats")["sync_partial_ok"] == partial + 1
+        assert middle.info("stats")["sync_full"] == 1 and middle.info("stats")["sync_partial_ok"] == 0
+        first.set("after", 1)
+        wait_for(lambda: sub_client.get("after") == b"1", "the write through the chain")
+    finally:
+        for c in (middle, sub_client, other_client, first):
+            c.close()
+        server.kill()
+        sub.stop()
+        other.stop()
+
+
+@pytest.mark.parametrize("kind", ["vermilion", "redis"])
+def test_swapdb_serves_the_old_data_while_the_same_history_loads(plain_redis_primary, tmp_path,
+                                                                kind):
+    """repl-diskless-load swapdb, as Redis 7.0: a full sync of a history other than the
+    replica's answers -LOADING during the load (loading:1); a full sync that continues the
+    replica's own history (its backlog overrun) keeps serving the old data meanwhile
+    (async_loading:1, loading:0) but for no_async_loading commands, then swaps it."""
+    from persistence_support import redis_server
+    primary = redis.Redis(port=plain_redis_primary.port)
+    rnd = random.Random(7)
+    pipe = primary.pipeline(transaction=False)
+    for i in range(100):        # random bytes: the RDB is not compressed to nothing
+        pipe.set(f"k:{i}", rnd.randbytes(1000))
+    pipe.set("version", 1)
+    pipe.execute()
+    start = vermilion_process if kind == "vermilion" else redis_server
+    # A Redis replica serves clients during a load every loading-process-events-interval-bytes.
+    server = start(str(tmp_path), "--save", "", "--repl-diskless-load", "swapdb",
+                   "--key-load-delay", "10000", "--loading-process-events-interval-bytes",
+                   "1024").start()
+    replica = server.client()
+    # A raw connection for what is asked during a load: redis-py retries LOADING replies.
+    raw = RawClient(server.port)
+    loading = ("-", b"LOADING Redis is loading the dataset in memory")
+
+    def load_state():
+        info = raw.call("INFO", "persistence").value.decode()
+        return (int(re.search(r"^loading:(\d)", info, re.M).group(1)),
+                int(re.search(r"^async_loading:(\d)", info, re.M).group(1)))
+    try:
+        replica.set("own", 1)
+        replica.execute_command("REPLICAOF", "127.0.0.1", str(plain_redis_primary.port))
+        wait_for(lambda: load_state() == (1, 0), "a load answering -LOADING")
+        assert raw.call("GET", "own") == loading
+        wait_for(lambda: link_up(replica), "the first sync", ignore=(redis.exceptions.BusyLoadingError,))
+        wait_caught_up(primary, replica)
+        assert replica.mget("own", "version") == [None, b"1"]
+        # The link drops and the primary's backlog moves past the replica's offset: the
+        # next sync is a full one of the same history.
+        primary.config_set("repl-backlog-size", 16384)
+        primary.client_kill_filter(_type="replica")
+        for i in range(6):
+            primary.set(f"filler:{i}", rnd.randbytes(65536))
+        primary.set("version", 2)
+
+        wait_for(lambda: load_state() == (0, 1), "a load serving the old data")
+        assert raw.call("GET", "version").value == b"1"
+        assert raw.call("BGSAVE") == loading
+        assert raw.call("REPLICAOF", "NO", "ONE") == loading
+        assert raw.call("CONFIG", "SET", "appendonly", "no") == loading
+        raw.call("MULTI")
+        assert raw.call("REPLICAOF", "NO", "ONE") == loading    # refused before it is queued
+        assert raw.call("EXEC") == ("-", b"EXECABORT Transaction discarded because of "
+                                         b"previous errors.")
+        # Still loading after those answers: they were given during the load.
+        assert load_state() == (0, 1)
+        wait_for(lambda: link_up(replica), "the second sync")
+        wait_caught_up(primary, replica)
+        assert replica.get("version") == b"2"
+        assert primary.info("stats")["sync_full"] == 2
+    finally:
+        raw.close()
+        replica.close()
+        server.kill()
+        primary.close()
 
 
 @pytest.mark.parametrize("kind", ["vermilion", "redis"])

@@ -16,6 +16,7 @@ from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
+from ..persistence.manager import LOADING_ERROR
 from ..types import latencyhistogram
 from ._args import parse_int
 from ._help import help_reply
@@ -378,6 +379,11 @@ def config_get(client, args):
     return result
 
 
+# Refused while a dataset loads (the async load of a replica that serves its old data:
+# CONFIG SET is otherwise allowed during a load), as Redis's DENY_LOADING_CONFIG.
+DENY_LOADING_CONFIGS = frozenset(("appendonly", "repl-diskless-load", "dir"))
+
+
 @command("config|set", arity=-4, flags="admin noscript loading stale", acl="",
          summary="Sets configuration parameters in-flight.",
          args="parameter_value(parameter value)...",
@@ -388,8 +394,13 @@ def config_set(client, args):
         raise CommandError("ERR wrong number of arguments for 'config|set' command")
     pairs = [(args[i].decode("utf-8", "replace"), args[i + 1].decode("utf-8", "surrogateescape"))
              for i in range(2, len(args), 2)]
+    engine = client.engine
+    persistence = getattr(engine, "persistence", None)
+    if persistence is not None and persistence.loading and \
+            any(name.lower() in DENY_LOADING_CONFIGS for name, _ in pairs):
+        raise CommandError(LOADING_ERROR.message.decode())
     try:
-        config = client.engine.config
+        config = engine.config
         config.set_many(pairs, protected_ok=allow_protected_action(
             config["enable-protected-configs"], client))
     except ConfigError as err:

@@ -39,12 +39,14 @@ from .aof import (
     AofInfo, AofIO, AofLoadError, AofWriter, CommandReplayer, Manifest, ManifestError,
     ReplyBarrier, replay_aof, rewrite_commands, write_atomically,
 )
-from .rdb import NEED_MORE, RdbError, fsync_dir, iter_rdb, load_rdb, write_rdb_file
+from .rdb import NEED_MORE, AtomicFile, RdbError, fsync_dir, iter_rdb, load_rdb, write_rdb_file
 
 log = logging.getLogger("vermilion")
 NOTICE = 25
 
 LOADING_ERROR = ErrorReply(b"LOADING Redis is loading the dataset in memory")
+# The flag of the commands refused even while a replica serves its old data (async loading).
+NO_ASYNC_LOADING = "no_async_loading"
 MISCONF_RDB = (b"MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
                b"persist to disk. Commands that may modify the data set are disabled, because this "
                b"instance is configured to report errors during writes if RDB snapshotting fails "
@@ -85,7 +87,9 @@ class Persistence:
         engine.startup_hooks.append(self.startup)
         engine.shutdown_hooks.append(self.shutdown)
         engine.add_cron_task(self.cron)
-        engine.add_gate_hook(self.gate)
+        # -LOADING and -MISCONF refuse a command before MULTI queues it, as Redis's
+        # processCommand does (a refused command aborts the EXEC).
+        engine.add_gate_hook(self.gate, first=True)
         hooks = getattr(engine, "flushall_hooks", None)
         if hooks is None:
             hooks = engine.flushall_hooks = []
@@ -93,6 +97,9 @@ class Persistence:
         engine.config.listeners.append(self.config_changed)
         # Loading.
         self.loading = False
+        # A replica's swapdb load that keeps serving the old data (Redis's async_loading):
+        # `loading` is set too, but no -LOADING but for no_async_loading commands.
+        self.async_loading = False
         self.loading_start = 0.0
         self.loading_total = 0
         self.loading_loaded = 0
@@ -149,6 +156,10 @@ class Persistence:
     def gate(self, client, cmd, args):
         busy = self.engine.busy
         if busy & BUSY_LOADING and not cmd.loading_ok and client.kind not in ("aof", "script"):
+            return LOADING_ERROR
+        if self.async_loading and (NO_ASYNC_LOADING in cmd.flags or (
+                cmd.name == "exec" and client.multi and
+                any(NO_ASYNC_LOADING in queued.flags for queued, _ in client.multi))):
             return LOADING_ERROR
         # The master's stream is applied whatever the disk does (Redis obeys its master:
         # replica-ignore-disk-write-errors yes; with no, Redis aborts instead).
@@ -273,23 +284,29 @@ class Persistence:
         self.load_keys_expired = result.keys_expired
 
     async def load_replica_payload(self, payload: bytes, swap: bool = False, source=None,
-                                   total: int = 0):
+                                   total: int = 0, serve_old: bool = False):
         """A master's full synchronisation: the old dataset (functions too) is
         replaced by the master's RDB, loaded while other clients get -LOADING.
         Keys already expired stay: the master's DELs remove them. Returns the
         `rdb.Loaded` (its aux fields name the database the stream has selected).
         With `swap` (repl-diskless-load swapdb) the old dataset is dropped only once
         the new one has been read: a payload that fails to load leaves it as it was,
-        as Redis restores its backup of the databases.
+        as Redis restores its backup of the databases. With `serve_old` too (the
+        master continues the history our data belongs to) clients go on reading the
+        old dataset meanwhile, as Redis 7.0's async loading: only `no_async_loading`
+        commands get -LOADING.
 
         With `source` (disk-less load from the socket) `payload` is only the start of
         the RDB and ``await source()`` returns the next bytes, b"" after the last:
         the file is parsed as it arrives (`total` bytes, 0 if unknown, as Redis shows a
         load from the socket)."""
         engine = self.engine
+        serve_old = serve_old and swap
         self.loading = True
+        self.async_loading = serve_old
         self.loading_start = time.time()
-        engine.busy |= BUSY_LOADING
+        if not serve_old:
+            engine.busy |= BUSY_LOADING
         try:
             if not swap:
                 self._drop_dataset()
@@ -306,7 +323,7 @@ class Persistence:
             self.install(result)
         finally:
             engine.busy &= ~BUSY_LOADING
-            self.loading = False
+            self.loading = self.async_loading = False
         log.log(NOTICE, "Done loading RDB, keys loaded: %d, keys expired: %d.",
                 result.keys_loaded, result.keys_expired)
         if self.aof_on:
@@ -324,12 +341,19 @@ class Persistence:
             scripts.libraries.clear()
             scripts.functions.clear()
 
-    def store_replica_payload(self, payload: bytes) -> None:
+    def open_sync_file(self) -> AtomicFile:
         """A replica's disk-based load (repl-diskless-load disabled, or on-empty-db with
-        keys): the master's RDB becomes `dbfilename` before it is loaded, as in Redis,
-        so the file on disk is the replica's dataset (and its history: the snapshot
-        carries the master's repl-id/repl-offset). A running BGSAVE is killed first, so
-        it cannot overwrite the file with the old data."""
+        keys): the master's RDB is written as it arrives to temp-<time>.<pid>.rdb in
+        `dir` (Redis's name), so only one read of it is ever held in memory; then
+        `install_sync_file` makes it `dbfilename` and the load reads it from there."""
+        return AtomicFile(self.rdb_path(), os.path.join(
+            self.dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid())))
+
+    def install_sync_file(self, received: AtomicFile) -> None:
+        """The transfer is complete: the file becomes `dbfilename` before it is loaded,
+        as in Redis, so the file on disk is the replica's dataset (and its history: the
+        snapshot carries the master's repl-id/repl-offset). A running BGSAVE is killed
+        first, so it cannot overwrite the file with the old data."""
         if self.child is not None and self.child.kind == "rdb":
             log.log(NOTICE, "Replica is about to load the RDB file received from the master, but "
                     "there is a pending RDB child running. Killing process %d and removing its "
@@ -337,8 +361,7 @@ class Persistence:
             tmp = self.child.tmp
             self.kill_child()
             _unlink(tmp)
-        write_rdb_file(self.rdb_path(), payload if isinstance(payload, list) else (payload,),
-                       tmp=os.path.join(self.dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid())))
+        received.commit()
 
     def delete_sync_file(self) -> None:
         """rdb-del-sync-files: with persistence off, the RDB a replica received is not kept."""
@@ -1153,7 +1176,8 @@ class Persistence:
         now = time.time()
         rdb_child = child is not None and child.kind == "rdb"
         aof_child = child is not None and child.kind == "aof"
-        out = [("loading", int(self.loading)), ("async_loading", 0)]
+        out = [("loading", int(self.loading and not self.async_loading)),
+               ("async_loading", int(self.async_loading))]
         if self.loading:
             elapsed = now - self.loading_start
             perc = 100.0 * self.loading_loaded / self.loading_total if self.loading_total else 0.0

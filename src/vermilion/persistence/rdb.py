@@ -371,6 +371,50 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+class AtomicFile:
+    """A file written under a temporary name and renamed over its final one by
+    `commit` (after an fsync, with the directory fsynced after the rename), so the
+    final name holds the old file or the complete new one, never a part. `discard`
+    removes the temporary file (a failed or abandoned write)."""
+
+    __slots__ = ("path", "tmp", "fd", "size")
+
+    def __init__(self, path: str, tmp: str):
+        self.path = path
+        self.tmp = tmp
+        self.fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.size = 0
+
+    def write(self, block) -> None:
+        view = memoryview(block)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+        self.size += len(block)
+
+    def commit(self) -> int:
+        """fsync, rename over `path`, fsync the directory; returns the size."""
+        try:
+            os.fsync(self.fd)
+        except BaseException:
+            self.discard()
+            raise
+        os.close(self.fd)
+        self.fd = -1
+        os.replace(self.tmp, self.path)
+        fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        return self.size
+
+    def discard(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
 def write_rdb_file(path: str, chunks, tmp: str | None = None) -> int:
     """Write chunks to `tmp`, fsync, rename over `path`, fsync the directory.
 
@@ -378,27 +422,14 @@ def write_rdb_file(path: str, chunks, tmp: str | None = None) -> int:
     """
     if tmp is None:
         tmp = os.path.join(os.path.dirname(path) or ".", "temp-%d.rdb" % os.getpid())
-    total = 0
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    out = AtomicFile(path, tmp)
     try:
         for block in chunks:
-            view = memoryview(block)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            total += len(block)
-        os.fsync(fd)
+            out.write(block)
     except BaseException:
-        os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        out.discard()
         raise
-    os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
-    return total
+    return out.commit()
 
 
 # ==================================================================================

@@ -51,6 +51,8 @@ EOF_MARK_LEN = 40
 # A command of the stream still arriving is re-split from its start on every read
 # while it is at most this long; a longer one goes to the incremental parser.
 FAST_TAIL_MAX = 1 << 16
+# A disk-based sync loads the received file in reads of this size.
+FILE_READ = 1 << 16
 
 
 UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "
@@ -158,15 +160,6 @@ class PayloadReader:
         while not self.done:
             if await self.next():
                 raise LinkError("Replication stream EOF marker is broken")
-
-    async def read_all(self) -> list:
-        """The whole file, as the list of its reads."""
-        parts = []
-        while True:
-            chunk = await self.next()
-            if not chunk:
-                return parts
-            parts.append(chunk)
 
 
 class MasterLink:
@@ -351,7 +344,6 @@ class MasterLink:
                 raise LinkError("Master replied with wrong +FULLRESYNC syntax.")
             replid, offset = parts[1].decode(), int(parts[2])
             log.log(NOTICE, "Full resync from master: %s:%d", replid, offset)
-            repl.full_sync_started()
             await self._full_sync(reader, timeout, replid, offset)
         elif reply.startswith(b"+CONTINUE"):
             parts = reply.split()
@@ -367,7 +359,6 @@ class MasterLink:
             log.warning("Unexpected reply to PSYNC from master: %s", _text(reply))
             log.log(NOTICE, "Retrying with SYNC...")
             self.writer.write(b"*1\r\n$4\r\nSYNC\r\n")
-            repl.full_sync_started()
             await self._full_sync(reader, timeout, None, 0)
         else:
             raise LinkError("Unexpected reply to PSYNC from master: %s" % _text(reply))
@@ -425,36 +416,43 @@ class MasterLink:
         self.sync_total, self.sync_read = size, 0
         payload = PayloadReader(self, reader, timeout, mark, size)
         persistence = engine.persistence
+        # Our cached master and our replicas stay until the payload is about to load (a
+        # transfer that fails leaves them: the next PSYNC can still continue), with swapdb
+        # until it has loaded; clients go on reading the old data meanwhile when the
+        # master continues the history it belongs to (Redis 7.0's async loading).
+        swap = mode == "swapdb" and not to_disk
+        serve_old = swap and replid is not None and replid == self.replication.state.replid
         if to_disk:
-            parts = await payload.read_all()
-            try:
-                persistence.store_replica_payload(parts)
-            except OSError as err:
-                raise LinkError("Failed trying to rename the temp DB into %s in "
-                                "MASTER <-> REPLICA synchronization: %s"
-                                % (engine.config["dbfilename"], err.strerror)) from None
-        log.log(NOTICE, "MASTER <-> REPLICA sync: Flushing old data")
-        log.log(NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory")
+            size = await self._receive_to_file(payload)
+        if not swap:
+            self.replication.full_sync_started()
         if to_disk:
-            # Parsed from the received reads, each dropped once parsed: the file's
-            # bytes are held once, not twice.
-            parts.reverse()
+            # Loaded from the file a read at a time: the received bytes are never held.
+            received = open(persistence.rdb_path(), "rb")
 
             async def source() -> bytes:
-                return parts.pop() if parts else b""
+                return received.read(FILE_READ)
         else:
             source = payload.next
+        if not swap:
+            log.log(NOTICE, "MASTER <-> REPLICA sync: Flushing old data")
+        log.log(NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory")
         try:
             loaded = await persistence.load_replica_payload(
-                b"", swap=mode == "swapdb", source=source, total=max(size, 0))
+                b"", swap=swap, source=source, total=max(size, 0), serve_old=serve_old)
             await payload.finish()
         except (OSError, EOFError, LinkError, asyncio.TimeoutError):
             raise
         except Exception as err:
             raise LinkError("Failed trying to load the MASTER synchronization DB from %s: %s"
                             % ("disk" if to_disk else "socket", err)) from None
-        if to_disk:
-            persistence.delete_sync_file()
+        finally:
+            if to_disk:
+                received.close()
+                persistence.delete_sync_file()      # rdb-del-sync-files, loaded or not
+        if swap:
+            log.log(NOTICE, "MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            self.replication.full_sync_started()
         rest = payload.rest
         # The stream that follows continues in the database the master's had selected.
         try:
@@ -465,6 +463,39 @@ class MasterLink:
         self.replication.synced(replid, offset)
         self.pending_stream = rest
         log.log(NOTICE, "MASTER <-> REPLICA sync: Finished with success")
+
+    async def _receive_to_file(self, payload: PayloadReader) -> int:
+        """Write the RDB to a temp file as it arrives, then make it `dbfilename`
+        (Redis's readSyncBulkPayload to disk); returns its size. The temp file is
+        removed if the transfer fails."""
+        persistence = self.engine.persistence
+        try:
+            received = persistence.open_sync_file()
+        except OSError as err:
+            raise LinkError("Opening the temp file needed for MASTER <-> REPLICA "
+                            "synchronization: %s" % err.strerror) from None
+        try:
+            while True:
+                chunk = await payload.next()
+                if not chunk:
+                    break
+                try:
+                    received.write(chunk)
+                except OSError as err:
+                    raise LinkError("Write error or short write writing to the DB dump file "
+                                    "needed for MASTER <-> REPLICA synchronization: %s"
+                                    % err.strerror) from None
+        except BaseException:
+            received.discard()
+            raise
+        try:
+            persistence.install_sync_file(received)
+        except OSError as err:
+            received.discard()
+            raise LinkError("Failed trying to rename the temp DB into %s in "
+                            "MASTER <-> REPLICA synchronization: %s"
+                            % (self.engine.config["dbfilename"], err.strerror)) from None
+        return received.size
 
     async def _stream(self, reader) -> None:
         engine = self.engine

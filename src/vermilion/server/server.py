@@ -350,6 +350,12 @@ class Server:
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
         queue, self.flush_queue = self.flush_queue, []
+        # The turn's replication stream leaves first (its own flush, scheduled when the
+        # turn's first write was propagated, may come after this one): replicas are sent
+        # a write before its client is sent the reply, in the same pass (Redis's beforeSleep).
+        repl = self.engine.replication
+        if repl.unsent:
+            repl.flush()
         if self.obuf_normal_hard:
             # As in Redis, a reply counts against the limit before it is written:
             # a client whose replies of this turn go over its hard limit gets none.
