@@ -171,15 +171,21 @@ def _lp_strings(data: bytes) -> list:
     return out
 
 
-@cython.locals(data=bytes, field=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               head=cython.Py_ssize_t, k=cython.Py_ssize_t, flen=cython.Py_ssize_t,
-               start=cython.Py_ssize_t, match=cython.bint)
-def _lp_find(data: bytes, field: bytes) -> tuple:
-    """(entry start, value header start, value end) of `field`, or None."""
+@cython.locals(data=bytes, index=cython.Py_ssize_t, field=bytes, i=cython.Py_ssize_t,
+               n=cython.Py_ssize_t, ln=cython.Py_ssize_t, head=cython.Py_ssize_t,
+               k=cython.Py_ssize_t, flen=cython.Py_ssize_t, start=cython.Py_ssize_t,
+               match=cython.bint)
+def _lp_locate(data: bytes, index: cython.Py_ssize_t, field) -> tuple:
+    """One walk of the strings of the packed form, or None when not found.
+
+    With `field` None: (entry start, payload start, entry end) of string `index`.
+    Else `field` among the even strings (a hash's fields): (its entry start, the
+    value's entry start, the value's end).
+    """
     i = 0
     n = len(data)
-    flen = len(field)
-    k = 0                   # strings read: even ones are fields, odd ones values
+    flen = -1 if field is None else len(field)
+    k = 0                   # strings read: for a hash, even ones are fields, odd ones values
     start = 0
     match = False
     while i < n:
@@ -190,7 +196,10 @@ def _lp_find(data: bytes, field: bytes) -> tuple:
             i += 5
         else:
             i += 1
-        if k & 1:
+        if flen < 0:
+            if k == index:
+                return head, i, i + ln
+        elif k & 1:
             if match:
                 return start, head, i + ln
         else:
@@ -341,7 +350,7 @@ class Hash:
             if new and data.pool is not None:
                 data.pool.added(field)
             return new
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is not None:
             self.data = data[:found[1]] + _lp_entry(value) + data[found[2]:]
             return False
@@ -356,7 +365,7 @@ class Hash:
             if data.pool is not None:
                 data.pool.removed(field)
             return True
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is None:
             return False
         self.data = data[:found[0]] + data[found[2]:]
@@ -387,7 +396,7 @@ class Hash:
         data = self.data
         if data.__class__ is not bytes:
             return data.get(field, default)
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is None:
             return default
         return _value_at(data, found[1], found[2])
@@ -402,7 +411,7 @@ class Hash:
         data = self.data
         if data.__class__ is not bytes:
             return field in data
-        return _lp_find(data, field) is not None
+        return _lp_locate(data, -1, field) is not None
 
     def __len__(self) -> int:
         data = self.data
@@ -491,45 +500,6 @@ LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every wa
 LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
 
 
-@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               head=cython.Py_ssize_t)
-def _lp_last(data: bytes) -> cython.Py_ssize_t:
-    """Where the last entry of a non-empty packed form starts."""
-    i = 0
-    head = 0
-    n = len(data)
-    while i < n:
-        head = i
-        ln = data[i]
-        if ln == 255:
-            i += 5 + int.from_bytes(data[i + 1:i + 5], "big")
-        else:
-            i += 1 + ln
-    return head
-
-
-@cython.locals(data=bytes, index=cython.Py_ssize_t, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
-               ln=cython.Py_ssize_t, head=cython.Py_ssize_t, k=cython.Py_ssize_t)
-def _lp_seek(data: bytes, index: cython.Py_ssize_t) -> tuple:
-    """(entry start, payload start, entry end) of string `index` (>= 0), or None."""
-    i = 0
-    k = 0
-    n = len(data)
-    while i < n:
-        head = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
-        if k == index:
-            return head, i, i + ln
-        i += ln
-        k += 1
-    return None
-
-
 class ListDeque(deque):
     """The elements of a list past the packed bounds, and its sampled element size."""
 
@@ -616,9 +586,9 @@ class List:
             return data.pop()
         if not data:
             raise IndexError("pop from an empty list")
-        head = _lp_last(data)
-        self.data = data[:head]
-        return _value_at(data, head, len(data))
+        found = _lp_locate(data, _lp_count(data) - 1, None)
+        self.data = data[:found[0]]
+        return data[found[1]:]
 
     def popleft(self) -> bytes:
         data = self.data
@@ -652,7 +622,7 @@ class List:
         if type(data) is not bytes:
             data[index] = value
             return
-        found = _lp_seek(data, self._index(index))
+        found = _lp_locate(data, self._index(index), None)
         self._fit(data[:found[0]] + _lp_entry(value) + data[found[2]:])
 
     def insert(self, index: int, value: bytes) -> None:
@@ -661,7 +631,7 @@ class List:
         if type(data) is not bytes:
             data.insert(index, value)
             return
-        found = _lp_seek(data, index)
+        found = _lp_locate(data, index, None)
         at = len(data) if found is None else found[0]
         self._fit(data[:at] + _lp_entry(value) + data[at:])
 
@@ -680,7 +650,7 @@ class List:
         data = self.data
         if type(data) is not bytes:
             return data[index]
-        found = _lp_seek(data, self._index(index))
+        found = _lp_locate(data, self._index(index), None)
         return data[found[1]:found[2]]
 
     def index(self, value: bytes) -> int:

@@ -167,33 +167,24 @@ def _zp_keys(data: bytes) -> list:
     return out
 
 
-@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               count=cython.Py_ssize_t)
-def _zp_count(data: bytes) -> int:
-    count = 0
-    i = 0
-    n = len(data)
-    while i < n:
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
-        i += 1 + (data[i] & 15) + ln
-        count += 1
-    return count
-
-
-@cython.locals(data=bytes, member=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
+@cython.locals(data=bytes, member=bytes, key=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
                ln=cython.Py_ssize_t, head=cython.Py_ssize_t, mlen=cython.Py_ssize_t,
-               index=cython.Py_ssize_t, k=cython.Py_ssize_t)
-def _zp_find(data: bytes, member: bytes):
-    """(entry start, tag position, entry end, index) of `member`, or None."""
+               index=cython.Py_ssize_t, k=cython.Py_ssize_t, at=cython.Py_ssize_t)
+def _zp_walk(data: bytes, member, key) -> tuple:
+    """One walk of the entries: (found, at, count).
+
+    found: (entry start, tag position, entry end, rank) of `member`, or None (also
+    when `member` is None); at: where an entry with sort key `key` goes, the start of
+    the first greater entry (when `key` is not None); count: the number of entries,
+    when the walk went to the end (it stops at `member` when `key` is None).
+    """
     i = 0
     n = len(data)
-    mlen = len(member)
+    mlen = -1 if member is None else len(member)
     index = 0
+    at = -1 if key is not None else n
+    found = None
+    prefix = None if key is None else key[:_PREFIX]
     while i < n:
         head = i
         ln = data[i]
@@ -203,34 +194,19 @@ def _zp_find(data: bytes, member: bytes):
         else:
             i += 1
         k = data[i] & 15
-        if ln == mlen and data.startswith(member, i + 1 + k):
-            return head, i, i + 1 + k + ln, index
+        if ln == mlen and found is None and data.startswith(member, i + 1 + k):
+            found = head, i, i + 1 + k + ln, index
+            if at >= 0:
+                return found, at, -1
+        if at < 0:
+            entry = _zp_prefix(data, i)
+            if entry > prefix or (entry == prefix and data[i + 1 + k:i + 1 + k + ln] > key[_PREFIX:]):
+                at = head
+                if found is not None or member is None:
+                    return found, at, -1
         i += 1 + k + ln
         index += 1
-    return None
-
-
-@cython.locals(data=bytes, key=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
-               ln=cython.Py_ssize_t, head=cython.Py_ssize_t, k=cython.Py_ssize_t)
-def _zp_position(data: bytes, key: bytes) -> int:
-    """Where an entry with sort key `key` goes: the start of the first greater entry."""
-    i = 0
-    n = len(data)
-    prefix = key[:_PREFIX]
-    while i < n:
-        head = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
-        k = data[i] & 15
-        entry = _zp_prefix(data, i)
-        if entry > prefix or (entry == prefix and data[i + 1 + k:i + 1 + k + ln] > key[_PREFIX:]):
-            return head
-        i += 1 + k + ln
-    return n
+    return found, n if at < 0 else at, index
 
 
 def _score_at(data: bytes, pos: int) -> float:
@@ -587,7 +563,7 @@ class SortedSet:
     def __len__(self) -> int:
         data = self.data
         if type(data) is bytes:
-            return _zp_count(data)
+            return _zp_walk(data, None, None)[2]
         return len(data.scores)
 
     def __bool__(self) -> bool:
@@ -597,7 +573,7 @@ class SortedSet:
     def __contains__(self, member) -> bool:
         data = self.data
         if type(data) is bytes:
-            return _zp_find(data, member) is not None
+            return _zp_walk(data, member, None)[0] is not None
         return member in data.scores
 
     def __iter__(self):
@@ -612,7 +588,7 @@ class SortedSet:
         data = self.data
         if type(data) is not bytes:
             return data.scores.get(member)
-        found = _zp_find(data, member)
+        found = _zp_walk(data, member, None)[0]
         if found is None:
             return None
         return _score_at(data, found[1])
@@ -638,7 +614,7 @@ class SortedSet:
             data.order.add(sort_key(score, member))
             return
         key = sort_key(score + 0.0, member)
-        at = _zp_position(data, key)
+        at = _zp_walk(data, None, key)[1]
         self.data = data[:at] + _zp_entry(key) + data[at:]
 
     def update(self, member: bytes, old: float, new: float) -> None:
@@ -671,7 +647,7 @@ class SortedSet:
                 return False
             data.order.remove(sort_key(score, member))
             return True
-        found = _zp_find(data, member)
+        found = _zp_walk(data, member, None)[0]
         if found is None:
             return False
         self.data = data[:found[0]] + data[found[2]:]
@@ -723,10 +699,10 @@ class SortedSet:
             order = data.order
             r = order.bisect_left(sort_key(score, member))
             return len(order) - 1 - r if reverse else r
-        found = _zp_find(data, member)
+        found = _zp_walk(data, member, None)[0]
         if found is None:
             return None
-        return _zp_count(data) - 1 - found[3] if reverse else found[3]
+        return _zp_walk(data, None, None)[2] - 1 - found[3] if reverse else found[3]
 
     def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
         """(score, member) for ranks start..stop inclusive (already clamped)."""
