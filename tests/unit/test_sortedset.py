@@ -269,7 +269,7 @@ list_ops = st.lists(st.one_of(
 ), max_size=30)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(list_ops)
 def test_list_matches_deque(operations):
     """List, packed or past its bounds, behaves as a deque of the same elements."""
