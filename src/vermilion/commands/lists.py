@@ -125,15 +125,17 @@ def lpush(client, args):
             data = lst.data
             if type(data) is ListDeque:
                 data.appendleft(args[2])
+                n = len(data)
             else:
                 lst.appendleft(args[2])
+                n = len(lst)
             engine = client.engine
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
             if engine.notify_flags:
                 engine.notify(db, "l", b"lpush", args[1])
-            return len(lst)
+            return n
     return _push(client, args, True, b"lpush")
 
 
@@ -149,15 +151,17 @@ def rpush(client, args):
             data = lst.data
             if type(data) is ListDeque:
                 data.append(args[2])
+                n = len(data)
             else:
                 lst.append(args[2])
+                n = len(lst)
             engine = client.engine
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
             if engine.notify_flags:
                 engine.notify(db, "l", b"rpush", args[1])
-            return len(lst)
+            return n
     return _push(client, args, False, b"rpush")
 
 
