@@ -137,6 +137,7 @@ def _zp_pack(keys) -> bytes:
     return b"".join([_zp_entry(k) for k in keys])
 
 
+@cython.cfunc
 @cython.locals(data=bytes, pos=cython.Py_ssize_t, tag=cython.Py_ssize_t, k=cython.Py_ssize_t)
 def _zp_prefix(data: bytes, pos: cython.Py_ssize_t) -> bytes:
     """The 9-byte sort-key prefix of the entry whose tag is at data[pos]."""
