@@ -89,10 +89,12 @@ def zadd(client, args):
         # The common case, ZADD key score member on a large set, straight through.
         db = client.db
         zs = db.get(args[1])
-        if type(zs) is SortedSet and type(zs.data) is ZSetIndex:
-            score = parse_double(args[2])
-            if score is not None:
-                return _zadd_one(client, zs, args[1], args[3], score)
+        if type(zs) is SortedSet:
+            index = zs.data
+            if type(index) is ZSetIndex:
+                score = parse_double(args[2])
+                if score is not None:
+                    return _zadd_one(client, index, args[1], args[3], score)
         flags = ()
         idx = 2
     else:
@@ -108,8 +110,7 @@ def zadd(client, args):
 
 
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
-def _zadd_one(client, zs, key: bytes, member: bytes, score: float) -> int:
-    index = zs.data
+def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
     scores = index.scores
     old = scores.get(member)
     if old is None:

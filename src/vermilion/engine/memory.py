@@ -227,11 +227,12 @@ def _estimate_zset(z) -> int:
     if data.__class__ is bytes:
         # Packed (listpack): the wrapper and one bytes object, measured exactly.
         return HASH_OBJ + ((len(data) + 48) & -16)
-    n = len(data.scores)
+    scores = data.scores
+    n = len(scores)
     unit = data.unit
     if _resample(unit, n):
         unit = data.unit = _unit_zset(data) << 8 | (n & 255)
-    return ZSET_OBJ + getsizeof(data.scores) + n * (unit >> 8)
+    return ZSET_OBJ + getsizeof(scores) + n * (unit >> 8)
 
 
 def _estimate_stream(s) -> int:
