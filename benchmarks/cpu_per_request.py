@@ -45,6 +45,11 @@ sys.path.insert(0, str(HERE))
 from vbench.servers import free_port, server_env  # noqa: E402
 
 EVAL_SET = "return redis.call('SET', KEYS[1], ARGV[1])"
+# Ten redis.call()s (five SET, five GET) against the same loop without them:
+# (EVAL10 - EVAL0) / 10 is what one redis.call costs the server.
+EVAL_10_CALLS = ("for i = 1, 5 do redis.call('SET', KEYS[1], ARGV[1]); "
+                 "redis.call('GET', KEYS[1]) end return 1")
+EVAL_NO_CALLS = "for i = 1, 5 do local a, b = KEYS[1], ARGV[1] end return 1"
 
 # name -> redis-benchmark arguments after the common options
 TESTS: dict[str, list[str]] = {
@@ -58,6 +63,8 @@ TESTS: dict[str, list[str]] = {
     "XADD": ["XADD", "bench:stream", "MAXLEN", "~", "10000", "*", "f", "v"],
     "PUBLISH": ["PUBLISH", "bench:ch", "hello"],
     "EVAL": ["EVAL", EVAL_SET, "1", "key:__rand_int__", "v"],
+    "EVAL10": ["EVAL", EVAL_10_CALLS, "1", "key:__rand_int__", "v"],
+    "EVAL0": ["EVAL", EVAL_NO_CALLS, "1", "key:__rand_int__", "v"],
     # SET/GET on keys a user limited to ~app:* may touch (for --user).
     "APPSET": ["SET", "app:__rand_int__", "xxx"],
     "APPGET": ["GET", "app:__rand_int__"],

@@ -31,12 +31,14 @@ this process (the client side: library, producer, handlers). Writes JSON.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -75,13 +77,19 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> bool:
 
 def start_server(kind: str) -> tuple[str | None, subprocess.Popen | None, str]:
     port = free_port()
+    # Both servers alike: no persistence, an empty directory of their own (Vermilion's
+    # default directory may hold an RDB from another run, whose replication info
+    # restores a backlog that then costs every write).
+    workdir = tempfile.mkdtemp(prefix=f"patterns-bench-{kind}-")
+    atexit.register(shutil.rmtree, workdir, True)
+    common = ["--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir]
     if kind == "redis":
         binary = shutil.which("redis-server")
         if not binary:
             return None, None, "redis-server not installed"
-        cmd = [binary, "--port", str(port), "--save", "", "--appendonly", "no"]
+        cmd = [binary, *common]
     else:
-        cmd = [sys.executable, "-m", "vermilion", "server", "--port", str(port)]
+        cmd = [sys.executable, "-m", "vermilion", "server", *common]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"),
                                                         os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)

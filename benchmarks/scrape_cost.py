@@ -17,9 +17,17 @@ each scrape the CPU time of the server's threads is read from
   request and the text). Python work there holds the GIL, so the loop cannot run
   meanwhile, in stretches `--gil` measures.
 
-The minimum and median over the repeats are printed: the minimum is the cost, the
-median shows the noise of a shared machine (between two scrapes the server does
-its periodic work too, which lands in some of the samples).
+The minimum, median and 99th percentile over the repeats are printed: the minimum
+is the cost, the median and p99 show the noise of a shared machine (between two
+scrapes the server does its periodic work too, which lands in some of the samples).
+
+By default nothing changes between two scrapes (a scrape then reuses what it read
+of the streams and TTLs before). `--writes` makes every stream and some keys change
+before each scrape, outside the measured window: one XADD, one XREADGROUP and one
+XACK per stream and a SET with a TTL per 100 keys, so that each scrape reads every
+stream's numbers and copies the TTLs again, as on a busy server (then 150 ms pass
+before the scrape: the cron's measuring of the written collections' memory, done at
+every tick whether or not anyone scrapes, is not counted as the scrape's).
 
 Then, as a second phase, how long the loop can be kept waiting by a scrape (for
 its own work, or for the GIL while another thread holds it): a client sends PING
@@ -39,6 +47,7 @@ instead (an embedded server filled the same way):
     python benchmarks/scrape_cost.py --keys 100000 --streams 0 --repeats 31
     python benchmarks/scrape_cost.py --path /          # the HTTP handling alone
     python benchmarks/scrape_cost.py --src ../main/src # another checkout's code
+    python benchmarks/scrape_cost.py --writes          # every stream changed between scrapes
 """
 from __future__ import annotations
 
@@ -92,6 +101,27 @@ def fill(r, keys: int, streams: int) -> None:
     pipe.execute()
     r.config_set("metrics-streams", "*")
     r.config_set("metrics-streams-max", str(max(streams, 1)))
+
+
+def write_between(r, keys: int, streams: int, round_: int) -> None:
+    """Change every stream (a new entry, delivered and acknowledged) and one key in
+    100 (a new value and TTL)."""
+    pipe = r.pipeline(transaction=False)
+    for i in range(streams):
+        pipe.xadd(f"stream:{i}", {"f": "v"})
+        pipe.xreadgroup("g", "c", {f"stream:{i}": ">"}, count=1)
+    replies = pipe.execute()
+    for i in range(streams):
+        for _, entries in replies[2 * i + 1] or []:
+            for entry_id, _ in entries:
+                pipe.xack(f"stream:{i}", "g", entry_id)
+    for i in range(round_ % 100, max(keys - streams, 0), 100):
+        pipe.set(f"key:{i}", "w", ex=2000 + i)
+    pipe.execute()
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def wait_for(port: int, proc: subprocess.Popen) -> None:
@@ -174,6 +204,8 @@ def gil_phase(keys: int, streams: int, repeats: int) -> None:
             return getattr(real_time, name)
 
         def sleep(self, seconds):
+            if not current:         # outside an encoding (the discovery's GIL releases)
+                return real_time.sleep(seconds)
             now = real_time.thread_time()
             current.append(now - current.pop())
             real_time.sleep(seconds)
@@ -186,6 +218,7 @@ def gil_phase(keys: int, streams: int, repeats: int) -> None:
         body = encode(self, snapshot)
         current.append(real_time.thread_time() - current.pop())
         holds.append(max(current))
+        current.clear()
         return body
 
     metrics.time = Clock()
@@ -242,6 +275,7 @@ def main() -> None:
     ap.add_argument("--src", help="the src directory of the Vermilion to run (default: this checkout's)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--gil", action="store_true", help="measure GIL holds and loop lag in one process")
+    ap.add_argument("--writes", action="store_true", help="change every stream between two scrapes")
     args = ap.parse_args()
     if args.gil:
         gil_phase(args.keys, args.streams, args.repeats)
@@ -259,12 +293,16 @@ def main() -> None:
             wait_for(port, proc)
             r = redis.Redis(port=port)
             fill(r, args.keys, args.streams)
-            r.close()
             # One kept-alive connection, as Prometheus scrapes.
             conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
             headers = {"Accept": args.accept} if args.accept else {}
             loop_ms, other_ms, inner_ms, body = [], [], [], b""
             for i in range(args.repeats + 2):
+                if args.writes:
+                    write_between(r, args.keys, args.streams, i)
+                    # A cron tick (hz 10) passes, which measures the memory of the
+                    # collections written, as it does whether or not anyone scrapes.
+                    time.sleep(0.15)
                 before = threads(proc.pid)
                 conn.request("GET", args.path, headers=headers)
                 response = conn.getresponse()
@@ -280,6 +318,7 @@ def main() -> None:
                         inner_ms.append(float(line.split()[1]) * 1e3)
                 other_ms.append(sum(after[t] - before[t] for t in after if t in before and t != proc.pid) * 1e3)
             conn.close()
+            r.close()
             during, quiet = probe(port, metrics_port, args.path, headers, args.repeats)
         finally:
             proc.terminate()
@@ -287,18 +326,23 @@ def main() -> None:
     samples = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
     result = {
         "keys": args.keys, "streams": args.streams, "samples": samples, "bytes": len(body),
+        "writes": args.writes, "python": sys.version.split()[0],
         "loop_ms_min": min(loop_ms), "loop_ms_median": statistics.median(loop_ms),
+        "loop_ms_p99": percentile(loop_ms, 99),
+        "snapshot_ms_min": min(inner_ms or [0.0]), "snapshot_ms_median": statistics.median(inner_ms or [0.0]),
+        "snapshot_ms_p99": percentile(inner_ms or [0.0], 99),
         "other_threads_ms_min": min(other_ms), "other_threads_ms_median": statistics.median(other_ms),
         "repeats": args.repeats,
         "ping_during_scrape_ms_median": statistics.median(during), "ping_during_scrape_ms_max": max(during),
         "ping_before_scrape_ms_median": statistics.median(quiet), "ping_before_scrape_ms_max": max(quiet),
     }
     print(f"{args.keys} keys, {args.streams} streams: {samples} samples, {len(body)} bytes")
-    print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms")
+    print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms, "
+          f"p99 {percentile(loop_ms, 99):.3f} ms{' (streams written between scrapes)' if args.writes else ''}")
     if inner_ms:
         print(f"  of which the snapshot of the numbers (the server's own measure, "
               f"redis_exporter_last_scrape_duration_seconds): min {min(inner_ms):.3f} ms, "
-              f"median {statistics.median(inner_ms):.3f} ms")
+              f"median {statistics.median(inner_ms):.3f} ms, p99 {percentile(inner_ms, 99):.3f} ms")
     print(f"other server threads (GIL):   min {min(other_ms):.3f} ms, median {statistics.median(other_ms):.3f} ms")
     print(f"longest PING round trip during a scrape: median {statistics.median(during):.3f} ms, "
           f"worst {max(during):.3f} ms; in as long a window before it: median "

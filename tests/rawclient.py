@@ -38,12 +38,14 @@ def encode_command(args) -> bytes:
 
 
 class RawClient:
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0, unix: str | None = None):
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0, unix: str | None = None,
+                 source: str | None = None):
         if unix:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(unix)
         else:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock = socket.create_connection((host, port), timeout=timeout,
+                                                 source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
 

@@ -6,6 +6,7 @@ and an empty ACL log (`acl_pair` / `clean`).
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -756,27 +757,122 @@ def test_protected_commands_are_refused_before_auth_acl_and_multi(tmp_path):
         same_on_both(ports, scenario)
 
 
-def _outside_address():
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _outside_address(family: int = socket.AF_INET):
+    """This machine's own address on the way out (IPv4, or IPv6 with AF_INET6), or None
+    when it has none but loopback (or link-local)."""
+    target = "192.0.2.250" if family == socket.AF_INET else "2001:db8::250"
     try:
-        s.connect(("192.0.2.250", 9))
+        s = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        s.connect((target, 9))
         addr = s.getsockname()[0]
     except OSError:
         return None
     finally:
         s.close()
-    return None if addr.startswith("127.") else addr
+    return None if addr.startswith(("127.", "fe80")) or addr == "::1" else addr
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _outside_client(port: int, source: str, host: str = "127.0.0.1"):
+    """What a client that is not loopback meets: the first reply and whether the
+    server then closed the connection."""
+    c = RawClient(port, host=host, source=source)
+    try:
+        c.send("PING")
+        return c.read(), c.closed_by_server()
+    finally:
+        c.close()
+
+
+def test_default_bind_is_all_interfaces_with_protected_mode(tmp_path):
+    """Started with no bind, both servers listen on every IPv4 and IPv6 address and
+    protected mode turns away every client that is not 127.0.0.1, ::1 or a unix socket
+    while the default user has no password. 127.0.0.2 is on the loopback interface but
+    is not 127.0.0.1, so Redis treats it as outside: that source address exists on
+    every Linux machine, so this test needs no network of its own."""
+    port = free_port()
+    rproc = subprocess.Popen([require_reference(), "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, vport = _vermilion_server()
+    outside = [("127.0.0.2", "127.0.0.1")]
+    addr, addr6 = _outside_address(), _outside_address(socket.AF_INET6)
+    if addr:
+        outside.append((addr, addr))
+    if addr6:
+        outside.append((addr6, addr6))
+    try:
+        wait_port(port)
+        wait_port(vport)
+
+        def scenario(p):
+            c = RawClient(p)
+            out = [c.call("CONFIG", "GET", "bind"), c.call("CONFIG", "GET", "protected-mode")]
+            out += [_outside_client(p, src, dst) for src, dst in outside]
+            if _has_ipv6_loopback():
+                out.append(RawClient(p, host="::1").call("PING"))
+            out.append(c.call("CONFIG", "SET", "requirepass", "secret"))
+            for src, dst in outside:
+                o = RawClient(p, host=dst, source=src)
+                out += [o.call("PING"), o.call("AUTH", "secret"), o.call("PING")]
+                o.close()
+            out.append(c.call("CONFIG", "SET", "requirepass", ""))
+            out.append(_outside_client(p, "127.0.0.2"))
+            out.append(c.call("CONFIG", "SET", "protected-mode", "no"))
+            out.append(RawClient(p, source="127.0.0.2").call("PING"))
+            out.append(c.call("CONFIG", "SET", "protected-mode", "yes"))
+            # Bind addresses: at most 16; none closes the TCP listeners.
+            out.append(c.call("CONFIG", "SET", "bind", " ".join(f"127.0.0.{i}" for i in range(1, 18))))
+            out += [c.call("CONFIG", "SET", "bind", ""), c.call("CONFIG", "GET", "bind")]
+            try:
+                RawClient(p).call("PING")
+                out.append("connected")
+            except OSError:
+                out.append("refused")
+            out += [c.call("CONFIG", "SET", "bind", "*"), RawClient(p).call("PING")]
+            out.append(_outside_client(p, "127.0.0.2"))
+            c.close()
+            return out
+        same_on_both([port, vport], scenario)
+    finally:
+        rproc.kill()
+        rproc.wait()
+        proc.kill()
+        proc.wait()
+    log = proc.stdout.read().decode()
+    assert f"Listening on 0.0.0.0:{vport}, reachable beyond loopback" in log, log
+    assert "protected mode serves loopback clients only" in log, log
+
+
+def test_bind_nothing_at_all_exits_like_redis(tmp_path):
+    out = []
+    for cmd in ([require_reference()], [sys.executable, "-m", "vermilion", "server"]):
+        done = subprocess.run([*cmd, "--port", str(free_port()), "--bind", "", "--save", "",
+                               "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+        out.append((done.returncode, "Configured to not listen anywhere, exiting." in done.stdout))
+    assert out[1] == out[0] == (1, True)
 
 
 def test_protected_mode_refuses_outside_clients():
     addr = _outside_address()
-    if addr is None:
-        pytest.skip("this machine has no non-loopback address of its own")
-    ref, proc, port = _start_both("--bind", f"127.0.0.1 {addr}")
+    # Without an address of its own (a bare CI container), the outside client connects
+    # from 127.0.0.2: Redis's islocalClient accepts 127.0.0.1 and ::1 only.
+    host, source = (addr, None) if addr else ("127.0.0.1", "127.0.0.2")
+    bind = f"127.0.0.1 {addr}" if addr else "127.0.0.1"
+    ref, proc, port = _start_both("--bind", bind)
     try:
         def scenario(p):
-            outside = RawClient(p, host=addr)
+            outside = RawClient(p, host=host, source=source)
             first = outside.read()
             closed = outside.closed_by_server()
             inside = RawClient(p).call("PING")
@@ -788,25 +884,26 @@ def test_protected_mode_refuses_outside_clients():
         proc.wait()
     # The listener beyond loopback was logged with the auth state.
     log = proc.stdout.read().decode()
-    assert f"Listening on {addr}:{port}, reachable beyond loopback" in log, log
-    assert "protected mode serves loopback clients only" in log, log
+    if addr:
+        assert f"Listening on {addr}:{port}, reachable beyond loopback" in log, log
+        assert "protected mode serves loopback clients only" in log, log
     # With a password on the default user, outside clients are served (and must AUTH).
-    ref, proc, port = _start_both("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw")
+    ref, proc, port = _start_both("--bind", bind, "--requirepass", "pw")
     try:
-        same_on_both([ref.port, port], lambda p: [RawClient(p, host=addr).call("PING"),
-                                                  RawClient(p, host=addr).call("AUTH", "pw")])
+        same_on_both([ref.port, port], lambda p: [RawClient(p, host=host, source=source).call("PING"),
+                                                  RawClient(p, host=host, source=source).call("AUTH", "pw")])
     finally:
         ref.stop()
         proc.kill()
         proc.wait()
     # "local": loopback clients may, others may not (DEBUG refused before NOAUTH).
     tmp = tempfile.mkdtemp(prefix="acl-local-")
-    with _both_started("--bind", f"127.0.0.1 {addr}", "--requirepass", "pw",
+    with _both_started("--bind", bind, "--requirepass", "pw",
                        "--enable-debug-command", "local", "--enable-protected-configs", "local") as ports:
         def local_mode(p):
             out = []
-            for host in (addr, "127.0.0.1"):
-                c = RawClient(p, host=host)
+            for peer in ((host, source), ("127.0.0.1", None)):
+                c = RawClient(p, host=peer[0], source=peer[1])
                 out += [c.call("DEBUG", "SLEEP", "0"), c.call("AUTH", "pw"), c.call("DEBUG", "SLEEP", "0"),
                         c.call("CONFIG", "SET", "dir", tmp), c.call("MULTI"), c.call("DEBUG", "SLEEP", "0"),
                         c.call("EXEC")]
@@ -1067,3 +1164,79 @@ def test_cluster_commands_are_named_by_rules(acl_pair):
                  ("CLUSTER", "HELP"), ("CLUSTER", "KEYSLOT", "k"), ("CLUSTER", "NOSUCH"),
                  ("CLUSTER", "SETSLOT", "1"), ("CLUSTER",)):
         p.check_error(*args)
+
+
+NODE_ACL_SCRIPT = """
+const { createClient } = require('redis');
+const Redis = require('ioredis');
+const port = +process.argv[1];
+const err = e => (e && e.message) || String(e);
+(async () => {
+  const out = {};
+  const c = createClient({ socket: { host: '127.0.0.1', port }, username: 'svc', password: 'pw',
+                           disableOfflineQueue: true });
+  c.on('error', () => {});
+  await c.connect();
+  out.whoami = await c.sendCommand(['ACL', 'WHOAMI']);
+  out.set = await c.set('app:1', 'v');
+  out.get = await c.get('app:1');
+  out.denied_key = await c.get('other').catch(err);
+  out.denied_cmd = await c.sendCommand(['FLUSHALL']).catch(err);
+  out.multi = await c.multi().get('app:1').set('secret', 'x').exec().catch(err);
+  out.publish = await c.publish('news', 'hi').catch(err);
+  out.publish_denied = await c.publish('other', 'hi').catch(err);
+  await c.quit();
+  const bad = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false },
+                             username: 'svc', password: 'wrong' });
+  bad.on('error', () => {});
+  out.node_wrongpass = await bad.connect().then(() => 'connected', err);
+  const io = new Redis({ host: '127.0.0.1', port, username: 'svc', password: 'pw', lazyConnect: true,
+                         maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await io.connect();
+  out.io_get = await io.get('app:1');
+  out.io_denied = await io.set('nope', 'x').catch(err);
+  out.io_eval = await io.eval("return redis.call('GET', KEYS[1])", 1, 'other').catch(err);
+  io.disconnect();
+  const io_bad = new Redis({ host: '127.0.0.1', port, username: 'svc', password: 'wrong', lazyConnect: true,
+                             maxRetriesPerRequest: 0, retryStrategy: () => null });
+  io_bad.on('error', () => {});
+  out.io_wrongpass = await io_bad.connect().then(() => 'connected', err);
+  io_bad.disconnect();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+def test_node_redis_and_ioredis_as_acl_users(clean):
+    """node-redis and ioredis log in as an ACL user (AUTH user pass / HELLO AUTH) and see
+    Redis's NOPERM and WRONGPASS texts, in plain commands, MULTI, PUBLISH and EVAL."""
+    from test_clients import NODE_DIR, node_ready
+    if not node_ready():
+        pytest.skip("node / node_modules missing")
+    outputs = []
+    for port in clean:
+        c = RawClient(port)
+        c.call("ACL", "SETUSER", "svc", "on", ">pw", "~app:*", "&news", "+@read", "+@write",
+               "+@connection", "+@transaction", "+@pubsub", "+@scripting", "-flushall",
+               "+acl|whoami")
+        c.close()
+        out = subprocess.run(["node", "-e", NODE_ACL_SCRIPT, str(port)], capture_output=True,
+                             text=True, timeout=60, cwd=NODE_DIR)
+        assert out.returncode == 0, out.stderr
+        outputs.append(out.stdout)
+    assert outputs[1] == outputs[0]
+    assert "NOPERM" in outputs[1] and "WRONGPASS" in outputs[1]
+
+
+def test_embedded_server_stays_on_loopback():
+    """Unlike `vermilion server` (Redis's `* -::*`), an embedded server (and so the pytest
+    plugin's) listens on 127.0.0.1 only: nothing outside the machine can reach it."""
+    import vermilion
+    with vermilion.embedded() as server:
+        r = server.client()
+        assert r.config_get("bind") == {"bind": "127.0.0.1"}
+        addr = _outside_address()
+        if addr:
+            with pytest.raises(ConnectionRefusedError):
+                RawClient(server.port, host=addr)
+        r.close()

@@ -256,8 +256,7 @@ def test_what_python_ssl_cannot_do_is_refused(servers):
     c = RawClient(ver.port)
     try:
         for name, value in (("tls-ciphersuites", "TLS_AES_128_GCM_SHA256"), ("tls-session-caching", "no"),
-                            ("tls-session-cache-size", "100"), ("tls-session-cache-timeout", "60"),
-                            ("tls-cluster", "yes")):
+                            ("tls-session-cache-size", "100"), ("tls-session-cache-timeout", "60")):
             reply = c.call("CONFIG", "SET", name, value)
             assert reply.kind == "-"
             assert reply.value.decode().startswith(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
@@ -517,4 +516,92 @@ def test_tls_replication_needs_a_ca_like_redis(certs):
             assert replies[0] == replies[1]
             assert replies[1][1].kind == "-" and replies[1][4].value == b"OK"
     finally:
+        ref.stop()
+
+
+def test_migrate_over_tls_with_tls_cluster(certs):
+    """tls-cluster yes without cluster mode: Redis 7.0 accepts it (a CA is needed, as for
+    tls-replication) and MIGRATE then connects to its target with TLS, presenting its
+    certificate and checking the target's against the CA. Both servers migrate to the
+    same TLS-only redis-server target, to one its CA did not sign, and to a plaintext port."""
+    binary = require_reference()
+    target_tls, other_tls = free_port(), free_port()
+    target = RedisProcess(binary, *server_args(certs, target_tls))
+    other = RedisProcess(binary, "--tls-port", str(other_tls), "--tls-cert-file", certs.other_cert,
+                         "--tls-key-file", certs.other_key, "--tls-ca-cert-file", certs.ca)
+    ref = RedisProcess(binary)
+    ver = vermilion.embedded(port=free_port())
+    ver.start()
+    try:
+        wait_port(target_tls)
+        wait_port(other_tls)
+        out = []
+        for port in (ref.port, ver.port):
+            c = RawClient(port)
+            got = [c.call("CONFIG", "SET", "tls-cert-file", certs.cert, "tls-key-file", certs.key),
+                   c.call("CONFIG", "SET", "tls-cluster", "yes"),          # no CA: refused
+                   c.call("CONFIG", "SET", "tls-ca-cert-file", certs.ca),
+                   c.call("CONFIG", "SET", "tls-cluster", "yes"), c.call("CONFIG", "GET", "tls-cluster")]
+            c.call("SET", f"mig:{port}", "v")
+            c.call("SET", "mig:copy", "c")
+            got += [c.call("MIGRATE", "127.0.0.1", str(target_tls), f"mig:{port}", "0", "5000"),
+                    c.call("EXISTS", f"mig:{port}"),
+                    c.call("MIGRATE", "127.0.0.1", str(target_tls), "", "0", "5000", "COPY", "REPLACE",
+                           "KEYS", "mig:copy"),
+                    c.call("MIGRATE", "127.0.0.1", str(other_tls), "mig:copy", "0", "2000"),
+                    c.call("MIGRATE", "127.0.0.1", str(target.port), "mig:copy", "0", "2000"),
+                    c.call("EXISTS", "mig:copy")]
+            t = TLSRaw(target_tls, client_context(certs))
+            got += [t.call("GET", f"mig:{port}"), t.call("GET", "mig:copy")]
+            t.call("DEL", "mig:copy")
+            t.close()
+            c.call("CONFIG", "SET", "tls-cluster", "no")
+            c.close()
+            out.append(got)
+        assert out[0] == out[1]
+        assert out[1][1].kind == "-" and out[1][5].value == b"OK" and out[1][11] == b"$1\r\nv\r\n"
+        assert out[1][8].value.startswith(b"IOERR") and out[1][9].value.startswith(b"IOERR")
+    finally:
+        ver.stop()
+        for server in (ref, target, other):
+            server.stop()
+
+
+def test_config_set_bind_moves_the_tls_listener(certs):
+    """CONFIG SET bind re-binds the TLS port as well as the plain one (Redis's
+    changeBindAddr); an address that cannot be bound is refused and both stay where they
+    were."""
+    binary = require_reference()
+    ref_tls = free_port()
+    ref = RedisProcess(binary, *server_args(certs, ref_tls), "--protected-mode", "no")
+    ver = vermilion.embedded(port=free_port(), config={"protected-mode": "no"},
+                             tls={"cert_file": certs.cert, "key_file": certs.key, "ca_cert_file": certs.ca})
+    ver.start()
+
+    def tls_ping(host, port):
+        try:
+            raw = socket.create_connection((host, port), timeout=10)
+        except OSError:
+            return "refused"
+        with client_context(certs).wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64)
+
+    try:
+        wait_port(ref_tls)
+        out = []
+        for port, tls_port in ((ref.port, ref_tls), (ver.port, ver.tls_port)):
+            c = RawClient(port)
+            got = [c.call("CONFIG", "SET", "bind", "127.0.0.2"),
+                   tls_ping("127.0.0.1", tls_port), tls_ping("127.0.0.2", tls_port),
+                   c.call("CONFIG", "SET", "bind", "999.999.999.999"), c.call("CONFIG", "GET", "bind"),
+                   tls_ping("127.0.0.2", tls_port),
+                   c.call("CONFIG", "SET", "bind", "127.0.0.1"),
+                   tls_ping("127.0.0.1", tls_port), tls_ping("127.0.0.2", tls_port)]
+            c.close()
+            out.append(got)
+        assert out[1] == out[0]
+        assert out[1][1] == "refused" and out[1][2] == b"+PONG\r\n" and out[1][3].kind == "-"
+    finally:
+        ver.stop()
         ref.stop()

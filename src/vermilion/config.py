@@ -258,6 +258,12 @@ def _tls_only(default, what: str, why: str = ""):
             raise ConfigError(f"not supported by Vermilion ({reason}); see docs/compatibility.md")
     return check
 
+def _check_bind(value: str) -> None:
+    # Redis keeps at most CONFIG_BINDADDR_MAX addresses.
+    if len(value.split()) > 16:
+        raise ConfigError("Too many bind addresses specified.")
+
+
 _PROC_TITLE_VARS = {"title": "", "server-mode": "", "listen-addr": "x", "port": "x",
                     "tls-port": "x", "unixsocket": "x", "config-file": "x"}
 
@@ -311,7 +317,7 @@ DIRECTIVES: list[Directive] = [
     _s("appendfilename", "appendonly.aof", immutable=True),
     _e("appendfsync", "everysec", ("everysec", "always", "no")), _b("appendonly", False),
     _m("auto-aof-rewrite-min-size", 67108864), _i("auto-aof-rewrite-percentage", 100, 0, INT_MAX),
-    _s("bgsave_cpulist", immutable=True), _s("bind", "127.0.0.1"), _s("bind-source-addr"),
+    _s("bgsave_cpulist", immutable=True), _s("bind", "* -::*", check=_check_bind), _s("bind-source-addr"),
     _s("bio_cpulist", immutable=True), _i("busy-reply-threshold", 5000, 0, LLONG_MAX),
     _x("client-output-buffer-limit",
        {"normal": (0, 0, 0), "replica": (268435456, 67108864, 60), "pubsub": (33554432, 8388608, 60)},
@@ -384,7 +390,7 @@ DIRECTIVES: list[Directive] = [
     _s("tls-ca-cert-file"), _s("tls-cert-file"), _s("tls-ciphers"),
     _s("tls-ciphersuites", check=_tls_only("", "TLS 1.3 cipher suites")),
     _s("tls-client-cert-file"), _s("tls-client-key-file"), _s("tls-client-key-file-pass"),
-    _b("tls-cluster", False, check=_tls_only(False, "cluster", "Vermilion has no cluster bus")),
+    _b("tls-cluster", False),
     _s("tls-dh-params-file"), _s("tls-key-file"), _s("tls-key-file-pass"), _i("tls-port", 0, 0, 65535),
     _b("tls-prefer-server-ciphers", False), _s("tls-protocols"),
     _b("tls-replication", False),

@@ -67,6 +67,8 @@ class EmbeddedServer:
         if dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="vermilion-")
             dir = self._tempdir.name
+        # Loopback, not `vermilion server`'s `* -::*` (Redis's default): an embedded server
+        # serves the process that started it and must not open a port to the network.
         settings = {"dir": dir, "bind": "127.0.0.1", "save": "", "appendonly": "no",
                     "loglevel": "warning" if not log else "notice"}
         if persistence:

@@ -536,6 +536,77 @@ def test_packed_reads_and_acks_on_resp2_and_resp3_bytes_clients(backend, uid, pr
     assert all(e.fields[b"bin"] == b"\xff" and isinstance(e.id, str) for e in got)
 
 
+def test_gc_paused_nests_across_threads_and_leaves_a_disabled_collector_off():
+    import gc
+
+    from vermilion.patterns._util import gc_paused
+    assert gc.isenabled()
+    inside, leave = threading.Event(), threading.Event()
+
+    def other():
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=other)
+    with gc_paused():
+        t.start()
+        assert inside.wait(10) and not gc.isenabled()
+    assert not gc.isenabled()  # the other thread is still inside
+    leave.set()
+    t.join(10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()
+
+
+def test_packed_parse_runs_with_the_collector_paused_and_errors_keep_the_connection(r, uid):
+    import gc
+
+    from redis.exceptions import ResponseError
+
+    from vermilion.patterns._ops import Packed, pack, run_sync
+    seen = []
+
+    def parse(replies):
+        seen.append(gc.isenabled())
+        return [len(x) for x in replies]
+
+    r.rpush(uid, "a", "bb")
+    assert run_sync(r, Packed(pack(b"LRANGE", uid, 0, -1), 1, parse=parse)) == [2]
+    assert seen == [False] and gc.isenabled()
+    r.set(f"{uid}:s", "x")
+    conn = r.connection_pool.get_connection()
+    r.connection_pool.release(conn)
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        run_sync(r, Packed(pack(b"LRANGE", f"{uid}:s", 0, -1), 1, parse=parse))
+    assert gc.isenabled() and seen == [False]
+    # the error reply was read whole: the same connection serves the next command
+    assert r.connection_pool.get_connection() is conn
+    r.connection_pool.release(conn)
+    assert r.llen(uid) == 2
+
+
+async def test_async_packed_parse_runs_with_the_collector_paused(ar, uid):
+    import gc
+
+    from vermilion.patterns._ops import Packed, pack, run_async
+    seen = []
+
+    def parse(replies):
+        seen.append(gc.isenabled())
+        return len(replies[0])
+
+    await ar.rpush(uid, "a")
+    assert await run_async(ar, Packed(pack(b"LRANGE", uid, 0, -1), 1, parse=parse)) == 1
+    assert seen == [False] and gc.isenabled()
+
+
 def test_packed_commands_reconnect_like_redis_py_after_a_server_restart(redis_farm):
     import redis
     (proc,) = redis_farm(1)

@@ -108,7 +108,10 @@ class MigrateSockets:
     def __init__(self):
         self.cached: dict[bytes, CachedSocket] = {}
 
-    def get(self, host: bytes, port: bytes, timeout: float) -> CachedSocket | None:
+    def get(self, host: bytes, port: bytes, timeout: float,
+            tls_values: dict | None = None) -> CachedSocket | None:
+        """The cached connection to host:port, or a new one (over TLS with the client
+        context of `tls_values` when given); None when it cannot be made."""
         name = host + b":" + port
         cs = self.cached.get(name)
         if cs is not None:
@@ -120,6 +123,18 @@ class MigrateSockets:
         sock = _connect(host, port, timeout)
         if sock is None:
             return None
+        if tls_values is not None:
+            # connTLSBlockingConnect: the handshake, bounded by the timeout, is part of
+            # connecting; a failed one (or a context that cannot be built) is a failed
+            # connection.
+            from ..server.tls import TLSConfigError, build_client_context
+            try:
+                sock.getpeername()      # connected: else ssl would leave it plaintext
+                sock.settimeout(timeout)
+                sock = build_client_context(tls_values).wrap_socket(sock)
+            except (OSError, ValueError, TLSConfigError):
+                sock.close()
+                return None
         cs = self.cached[name] = CachedSocket(sock)
         return cs
 
@@ -244,9 +259,11 @@ def migrate(client, args):
     engine = client.engine
     sockets: MigrateSockets = engine.migrate_sockets
     host, port = args[1], args[2]
+    # tls-cluster: Redis 7.0's MIGRATE connects with TLS, cluster mode or not.
+    tls_values = engine.config.values if engine.config["tls-cluster"] else None
     may_retry = True
     while True:
-        cs = sockets.get(host, port, timeout)
+        cs = sockets.get(host, port, timeout, tls_values)
         if cs is None:
             raise CommandError("IOERR error or timeout connecting to the client")
         outcome = _transfer(client, cs, found, dbid, timeout, copy, replace, username, password,

@@ -72,13 +72,14 @@ def _clients_section(engine):
     ]
 
 
-def _memory_section(engine):
+def _memory_section(engine, rss: int | None = None):
     """Redis 7.0's fields. used_memory is the accounted total (engine/memory.py):
-    an empty server's baseline, the data, clients, buffers; used_memory_rss is measured."""
+    an empty server's baseline, the data, clients, buffers; used_memory_rss is measured
+    (`rss`: measured by the caller, which a metrics scrape does off the loop)."""
     mem = engine.memory
     used = mem.used()
     peak = mem.peak
-    rss = rss_bytes()
+    rss = rss_bytes() if rss is None else rss
     maxmemory = engine.config["maxmemory"]
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     scripts = getattr(engine, "scripts", None)
@@ -208,9 +209,10 @@ def _replication_section(engine):
     return out
 
 
-def _cpu_section(engine):
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _cpu_section(engine, usage: tuple | None = None):
+    """`usage`: the process's and its children's getrusage(), when the caller read
+    them (a metrics scrape does, off the loop)."""
+    me, kids = usage if usage is not None else cpu_usage()
     return [
         ("used_cpu_sys", "%.6f" % me.ru_stime), ("used_cpu_user", "%.6f" % me.ru_utime),
         ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
@@ -218,6 +220,10 @@ def _cpu_section(engine):
         ("used_cpu_sys_main_thread", "%.6f" % me.ru_stime),
         ("used_cpu_user_main_thread", "%.6f" % me.ru_utime),
     ]
+
+
+def cpu_usage() -> tuple:
+    return resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 
 
 # (table stamp, every command and subcommand, the containers): INFO's stats,
@@ -292,20 +298,23 @@ def _errorstats_section(engine):
             for code, n in sorted(engine.stats.error_codes.items())]
 
 
+def mean_ttl(whens, now: int) -> int:
+    """INFO keyspace's avg_ttl: the mean of the remaining TTLs (`whens`: absolute
+    ms), keys already past theirs left out. When none is (the usual case) min() and
+    sum() run in C; a metrics scrape computes it from a copy, off the loop
+    (observe/metrics.py)."""
+    if whens and min(whens) > now:
+        return (sum(whens) - now * len(whens)) // len(whens)
+    ttls = [w - now for w in whens if w > now]
+    return sum(ttls) // len(ttls) if ttls else 0
+
+
 def _keyspace_section(engine):
     out = []
     now = engine.clock.ms()
     for db in engine.dbs:
         if db.data:
-            # The mean of the keys' remaining TTLs, keys already past theirs left out.
-            # When none is (the usual case) min() and sum() run in C: a metrics scrape
-            # reads this section too (observe/metrics.py).
-            whens = db.expires.values()
-            if whens and min(whens) > now:
-                avg = (sum(whens) - now * len(whens)) // len(whens)
-            else:
-                ttls = [w - now for w in whens if w > now]
-                avg = sum(ttls) // len(ttls) if ttls else 0
+            avg = mean_ttl(db.expires.values(), now)
             out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
     return out
 

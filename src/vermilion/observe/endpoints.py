@@ -5,8 +5,9 @@ addresses separated by spaces, `*` for all, a leading `-` for one that may be
 missing). They start after the server listens and stop before it closes. The
 dashboard is served on the server's own event loop. The metrics endpoint has an
 event loop of its own, in a thread: what runs on the server's loop for a scrape is
-the snapshot of its numbers and nothing else (not the HTTP request, not the text,
-see observe/metrics.py).
+the snapshot of its numbers (and, every DISCOVERY_SECONDS at most and only when the
+keyspace changed, a copy of the keys to look for streams in) and nothing else (not the HTTP request, not the text, not
+the process's RSS and CPU times, see observe/metrics.py).
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class Endpoints:
             raise
 
     async def _serve(self, app, port: int, bind: str) -> int:
-        self.runners.append(await _listen(app, self.server.bind_tcp(port, bind)))
+        self.runners.append(await _listen(app, self.server.bind_tcp(port, bind or "127.0.0.1")))
         return port
 
     async def _start_metrics(self, port: int, bind: str) -> None:
@@ -60,7 +61,11 @@ class Endpoints:
         server_loop = asyncio.get_running_loop()
 
         async def metrics(request):         # on the metrics thread's loop
-            snapshot = await asyncio.wrap_future(call_in(server_loop, collector.snapshot))
+            if collector.discovery_due():
+                # Two loop turns of their own: a copy of the keys, matched here.
+                collector.discover(await asyncio.wrap_future(call_in(server_loop, collector.list_keys)))
+            measured = collector.measure()
+            snapshot = await asyncio.wrap_future(call_in(server_loop, lambda: collector.snapshot(measured)))
             body, content_type = exposition(collector, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -70,7 +75,7 @@ class Endpoints:
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/", index)
-        socks = self.server.bind_tcp(port, bind)
+        socks = self.server.bind_tcp(port, bind or "127.0.0.1")
         self.metrics_thread = LoopThread("vermilion-metrics")
         self.metrics_runner = await self.metrics_thread.run(_listen(app, socks))
         self.metrics_port = port

@@ -3,12 +3,17 @@ read from the engine on its event loop, named as redis_exporter names them.
 
 A scrape is split in two (docs/dashboard.md gives what each part costs):
 
-* on the loop, `EngineCollector.snapshot` runs the functions INFO runs (no
-  command is dispatched, no text is parsed back) and reads each exported stream's
-  numbers from the stream itself, copying plain values into a `Snapshot`; a
-  stream's and a group's numbers are kept from one scrape to the next while the
-  counters that move with any change of them are the same;
-* in a worker thread, `Encoder` describes the snapshot's families (`exporter.Spec`)
+* on the loop, in one turn, `EngineCollector.snapshot` runs the functions INFO
+  runs (no command is dispatched, no text is parsed back) and reads each exported
+  stream's numbers from the stream itself, copying plain values into a `Snapshot`:
+  every number of a scrape is of one moment between two commands. What cannot have
+  changed since the previous scrape is reused (`EngineCollector.keyspace_stamp`):
+  at rest only the consumers' idle times are computed again;
+* in the metrics thread, before the snapshot: the process's RSS and CPU times, and
+  the glob matching of the streams to export (on a copy of the keys the loop takes
+  in a turn of its own, at most every DISCOVERY_SECONDS); after it, the mean TTLs
+  (from the copy of the TTLs the snapshot holds, as of its time);
+* in the metrics thread, `Encoder` describes the snapshot's families (`exporter.Spec`)
   and has prometheus_client format them, one family at a time: a family equal to
   the previous scrape's is not formatted again, its bytes (prometheus_client's)
   are reused. The worker gives the GIL up after each family it formats, so the
@@ -20,17 +25,18 @@ families come out of `generate_latest` byte for byte as `Encoder` writes them.
 Streams are exported for keys matching `metrics-streams` (glob patterns, all
 databases), at most `metrics-streams-max` of them per scrape (redis_exporter's
 check-streams, without a round trip per stream). A new stream matching a glob
-pattern is exported within DISCOVERY_SECONDS.
+pattern is exported from the first scrape DISCOVERY_SECONDS after the last walk.
 """
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import SECTIONS
+from ..commands.server import SECTIONS, cpu_usage, mean_ttl
+from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
@@ -45,12 +51,19 @@ class Snapshot:
     """The numbers of one scrape, copied on the event loop: plain values (INFO's
     fields, the streams' numbers), which the encoding reads from another thread."""
 
-    __slots__ = ("sections", "databases", "config", "slowlog", "latency", "streams", "groups",
-                 "consumers", "taken", "now")
+    __slots__ = ("sections", "keyspace", "databases", "config", "slowlog", "latency", "streams",
+                 "groups", "consumers", "taken", "now", "now_ms")
+
+    def keyspace_fields(self) -> list[tuple[str, str]]:
+        """INFO keyspace's fields, the mean TTLs computed here (off the loop) from
+        the TTLs the loop copied, as of the snapshot's time."""
+        return [(f"db{index}", f"keys={keys},expires={expires},avg_ttl={ttls.mean_at(self.now_ms)}")
+                for index, keys, expires, ttls in self.keyspace]
 
     def specs(self) -> Iterator[Spec]:
         yield Spec("gauge", "up", "1 while the server answers scrapes", (), (((), 1),))
-        yield from info_specs(self.sections, self.now, self.databases)
+        yield from info_specs({**self.sections, "keyspace": self.keyspace_fields()}, self.now,
+                              self.databases)
         for name, number in self.config:
             yield Spec("gauge", "config_" + name.replace("-", "_"), f"config {name}", (), (((), number),))
         length, last_id, last_duration = self.slowlog
@@ -172,38 +185,74 @@ class _Empty:
         return []
 
 
+class _Discovery(NamedTuple):
+    """The streams a walk of the keyspace found for glob patterns."""
+    found: list            # (db index, key), at most `limit`
+    wanted: tuple          # (patterns, limit) it was made for
+    stamp: tuple           # EngineCollector.keyspace_stamp when the keys were copied
+    at: float              # time.monotonic() of the walk (or of its last confirmation)
+
+
+class _TTLs:
+    """The TTLs (absolute ms) of one database's keys as a scrape copied them, and
+    their mean remaining TTL (INFO's avg_ttl), computed off the loop once per copy:
+    while every TTL is still ahead, the mean only drops by the time passed since."""
+
+    __slots__ = ("whens", "at", "mean", "smallest")
+
+    def __init__(self, whens: list):
+        self.whens = whens
+        self.at = None
+
+    def mean_at(self, now: int) -> int:
+        if self.at is not None and self.smallest > now:
+            return self.mean - (now - self.at)
+        whens = self.whens
+        self.mean = mean_ttl(whens, now)
+        self.smallest = min(whens) if whens else 0
+        self.at = now
+        return self.mean
+
+
+def _literal(patterns: tuple) -> bool:
+    return all(not any(c in p for c in b"*?[\\") for p in patterns)
+
+
 class EngineCollector:
-    """Takes snapshots of one engine; `snapshot` runs on the engine's loop."""
+    """Takes snapshots of one engine; `snapshot` runs on the engine's loop.
 
-    # Stream discovery looks at every value's type: it is redone at most this often,
-    # and after CONFIG SET metrics-streams (a literal `metrics-streams` list is looked
-    # up at every scrape); the streams found are re-read, and re-checked, every scrape.
+    What the loop does per scrape is kept small by reusing what cannot have changed
+    since the previous scrape, as `keyspace_stamp` tells: then the streams' and
+    groups' numbers are the previous scrape's (the consumers' idle times are read
+    again), and so are the copies of the TTLs. Whatever needs no engine state (the
+    mean TTLs, matching keys to glob patterns, the text) runs in the metrics thread."""
+
+    # Streams found by glob patterns are looked for again (every key's type) when
+    # the keyspace changed and the last walk is this old, or the patterns changed.
+    # The walk runs in the metrics thread, on a copy of the keys and values that the
+    # loop takes in a turn of its own; a literal `metrics-streams` list is looked
+    # up directly at every scrape.
     DISCOVERY_SECONDS = 10.0
-
-    # INFO keyspace's mean TTL reads every TTL (about 0.2 ms at 10,000 keys with one);
-    # a scrape recomputes it when a database's count of keys with a TTL changed or
-    # after this many seconds, and reuses it otherwise (Redis's own figure is an
-    # estimate its expire cycle refreshes). Key counts are read every scrape.
-    TTL_SECONDS = 5.0
+    DISCOVERY_SLICE = 1024          # keys matched between two GIL releases
 
     def __init__(self, engine):
         self.engine = engine
         self.last_scrape_seconds = 0.0      # loop time the previous snapshot took
-        self._found: list[tuple[int, bytes]] = []
-        self._found_key = None
-        self._found_at = float("-inf")
+        self._discovered: _Discovery | None = None
+        self._stamp: tuple = ()             # keyspace_stamp of the previous snapshot
+        self._ttls: dict[int, tuple] = {}   # db index -> (id of its expires dict, _TTLs)
         # (db index, key) -> (stamp, labels, numbers, {group name: (stamp, labels,
         #                     numbers, {consumer name: labels})})
         self._streams: dict[tuple[int, bytes], tuple] = {}
-        self._ttl_stamp: tuple = ()
-        self._ttl_at = float("-inf")
-        self._avg_ttl: dict[str, str] = {}
+        # The previous scrape's stream rows and what they were read under:
+        # (stamp, wanted, found, valid until (ms), streams, groups, [(labels, consumer)]).
+        self._rows: tuple | None = None
         self._encoders: dict[str, Encoder] = {}
         engine.config.listeners.append(self._config_changed)
 
     def _config_changed(self, changed: set) -> None:
         if "metrics-streams" in changed or "metrics-streams-max" in changed:
-            self._found_at = float("-inf")      # CONFIG SET rediscovers at the next scrape
+            self._discovered = None     # CONFIG SET looks for the streams again
 
     def encoder(self, generate: Callable, content_type: str) -> Encoder:
         """The Encoder of one format (one per content type, each with its kept bytes)."""
@@ -213,14 +262,42 @@ class EngineCollector:
                 generate, content_type.startswith("application/openmetrics-text")))
         return encoder
 
-    def snapshot(self) -> Snapshot:
+    def keyspace_stamp(self) -> tuple:
+        """Equal to an earlier stamp while no key can have been added, removed,
+        changed in any way or given a TTL since: every write moves `engine.dirty`
+        (which also decides what reaches the AOF and the replicas: a write that did
+        not move it would be missing there too), an expiry or an eviction moves its
+        counter, and FLUSHDB, SWAPDB and loading replace a database's dicts whole.
+        The dicts are named by id, not held (a flushed dataset is not kept alive);
+        a new dict at a freed one's address with every counter equal is a reload
+        of the same data (DEBUG RELOAD), whose numbers are the same."""
+        engine = self.engine
+        dicts = []
+        for db in engine.dbs:
+            dicts.append(db.data)
+            dicts.append(db.expires)
+        stats = engine.stats
+        return (engine.dirty, stats.expired_keys, stats.evicted_keys, tuple(map(id, dicts)),
+                tuple(map(len, dicts)))
+
+    @staticmethod
+    def measure() -> dict[str, dict]:
+        """What INFO measures of the process rather than reads from the engine (RSS,
+        CPU times): the scrape handler takes them in the metrics thread just before
+        the snapshot, which passes them to INFO's sections."""
+        return {"memory": {"rss": rss_bytes()}, "cpu": {"usage": cpu_usage()}}
+
+    def snapshot(self, measured: dict[str, dict] | None = None) -> Snapshot:
         started = time.thread_time()
         engine = self.engine
         snap = Snapshot()
         snap.now = time.time()
-        sections = {name: SECTIONS[name](engine) for name in INFO_SECTIONS}
-        sections["keyspace"] = self.keyspace()
-        snap.sections = sections
+        snap.now_ms = engine.clock.ms()
+        measured = measured or {}
+        snap.sections = {name: SECTIONS[name](engine, **measured.get(name, {})) for name in INFO_SECTIONS}
+        stamp = self.keyspace_stamp()
+        snap.keyspace = self.keyspace(stamp != self._stamp)
+        self._stamp = stamp
         snap.databases = len(engine.dbs)
         config = engine.config
         snap.config = [(name, config[name]) for name in CONFIG_GAUGES if config.get(name) is not None]
@@ -228,33 +305,61 @@ class EngineCollector:
         newest = slowlog[0] if slowlog else None
         snap.slowlog = (len(slowlog), newest.id if newest else 0, newest.duration if newest else 0)
         snap.latency = engine.latency.latest()
-        self.take_streams(snap)
+        self.take_streams(snap, stamp)
         snap.taken = self.last_scrape_seconds
         self.last_scrape_seconds = time.thread_time() - started
         return snap
 
-    def take_streams(self, snap: Snapshot) -> None:
+    def keyspace(self, changed: bool) -> list[tuple]:
+        """(db index, keys, keys with a TTL, _TTLs) of each database holding keys;
+        the TTLs are copied again only when the keyspace `changed`."""
+        ttls, kept, out = self._ttls, {}, []
+        for db in self.engine.dbs:
+            data = db.data
+            if data:
+                expires = db.expires
+                entry = ttls.get(db.index)
+                if changed or entry is None or entry[0] != id(expires):
+                    entry = (id(expires), _TTLs(list(expires.values())))
+                kept[db.index] = entry
+                out.append((db.index, len(data), len(expires), entry[1]))
+        self._ttls = kept
+        return out
+
+    def take_streams(self, snap: Snapshot, stamp: tuple) -> None:
         """The numbers of the exported streams, their groups and consumers (groups
         and consumers in name order) as XINFO STREAM, GROUPS and CONSUMERS give them.
 
-        A stream's numbers are kept from one scrape to the next while its length,
-        entries-added, last and max-deleted IDs, node and group counts are the same
-        (every change of its entries changes one of them, so the first and last
-        entry IDs and the radix-tree numbers are the same too); a group's while
-        those and its own counters are. Consumers' are read every scrape (their
-        idle time moves)."""
+        While the keyspace is unchanged (`stamp`), no exported stream has reached
+        its TTL and the selection is the same, every number but the consumers' idle
+        times is the previous scrape's. Otherwise a stream's numbers are kept while
+        its length, entries-added, last and max-deleted IDs, node and group counts
+        are the same (every change of its entries changes one of them, so the first
+        and last entry IDs and the radix-tree numbers are the same too); a group's
+        while those and its own counters are."""
         now = self.engine.clock.ms()
+        wanted = self._wanted()
+        found = self._discovered.found if self._discovered is not None else None
+        rows = self._rows
+        if rows is not None and rows[0] == stamp and rows[1] == wanted and rows[2] is found \
+                and now <= rows[3]:
+            snap.streams, snap.groups = rows[4], rows[5]
+            snap.consumers = consumer_rows(rows[6], now)
+            return
         known, kept = self._streams, {}
         streams: list[tuple] = []
         groups_out: list[tuple] = []
-        consumers_out: list[tuple] = []
-        for index, key, s in self.stream_keys():
+        consumers: list[tuple] = []
+        valid_until = float("inf")
+        for index, key, s, when in self.stream_keys(wanted):
+            if when is not None and when < valid_until:
+                valid_until = when
             groups = s.groups
-            stamp = (s.length, s.entries_added, s.last_id, s.max_deleted_id, s.node_count, len(groups))
+            sstamp = (s.length, s.entries_added, s.last_id, s.max_deleted_id, s.node_count, len(groups))
             entry = known.get((index, key))
-            if entry is None or entry[0] != stamp:
+            if entry is None or entry[0] != sstamp:
                 first, last = s.first_entry_id(), s.last_valid_id()
-                entry = (stamp, (f"db{index}", key), (
+                entry = (sstamp, (f"db{index}", key), (
                     s.length, s.node_count, s.rax_nodes(), s.last_id.ms, len(groups), s.max_deleted_id.ms,
                     first.ms if first is not None else 0, last.ms if last is not None else 0,
                     s.entries_added), {})
@@ -274,53 +379,42 @@ class EngineCollector:
                         len(g.consumers), len(g.pel), g.last_id.ms, max(g.entries_read, 0),
                         s.lag(g) or 0), {})
                 groups_out.append((gentry[1], gentry[2]))
-                consumers = g.consumers
-                if consumers:
+                members = g.consumers
+                if members:
                     labels = gentry[3]
-                    for cname in (consumers if len(consumers) == 1 else sorted(consumers)):
-                        c = consumers[cname]
+                    for cname in (members if len(members) == 1 else sorted(members)):
                         cl = labels.get(cname)
                         if cl is None:
                             cl = labels[cname] = gentry[1] + (cname,)
-                        idle = now - c.seen_time
-                        consumers_out.append((cl, (len(c.pel), idle / 1e3 if idle > 0 else 0.0)))
+                        consumers.append((cl, members[cname]))
         self._streams = kept
-        snap.streams, snap.groups, snap.consumers = streams, groups_out, consumers_out
+        found = self._discovered.found if self._discovered is not None else None
+        self._rows = (stamp, wanted, found, valid_until, streams, groups_out, consumers)
+        snap.streams, snap.groups = streams, groups_out
+        snap.consumers = consumer_rows(consumers, now)
 
-    def keyspace(self) -> list[tuple[str, str]]:
-        """INFO keyspace's fields, the mean TTLs possibly from an earlier scrape."""
-        dbs = [db for db in self.engine.dbs if db.data]
-        stamp = tuple((db.index, len(db.expires)) for db in dbs)
-        clock = time.monotonic()
-        if stamp != self._ttl_stamp or clock - self._ttl_at >= self.TTL_SECONDS:
-            pairs = SECTIONS["keyspace"](self.engine)
-            self._avg_ttl = {db: value.rsplit("avg_ttl=", 1)[1].split(",", 1)[0] for db, value in pairs}
-            self._ttl_stamp, self._ttl_at = stamp, clock
-            return pairs
-        avg = self._avg_ttl
-        return [(f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},"
-                                  f"avg_ttl={avg.get(f'db{db.index}', 0)}") for db in dbs]
-
-    def stream_keys(self) -> list[tuple[int, bytes, Stream]]:
-        """(db index, key, stream) of the streams to export, at most
-        `metrics-streams-max` in all."""
+    def _wanted(self) -> tuple[tuple[bytes, ...], int]:
         config = self.engine.config
-        patterns = [p.encode() for p in config["metrics-streams"].split()]
-        limit = config["metrics-streams-max"]
+        return tuple(p.encode() for p in config["metrics-streams"].split()), config["metrics-streams-max"]
+
+    def stream_keys(self, wanted: tuple | None = None) -> list[tuple[int, bytes, Stream, int | None]]:
+        """(db index, key, stream, expiry time or None) of the streams to export,
+        at most `metrics-streams-max` in all."""
+        patterns, limit = wanted if wanted is not None else self._wanted()
         if not patterns or limit <= 0:
             return []
-        literal = all(not any(c in p for c in b"*?[\\") for p in patterns)
-        wanted = (tuple(patterns), limit)
-        clock = time.monotonic()
-        if literal:
-            candidates = [(db.index, p) for db in self.engine.dbs if db.data for p in patterns]
-        elif wanted != self._found_key or clock - self._found_at >= self.DISCOVERY_SECONDS:
-            candidates = self._discover(patterns, limit)
-            self._found, self._found_key, self._found_at = candidates, wanted, clock
-        else:
-            candidates = self._found
-        now = self.engine.clock.ms()
         dbs = self.engine.dbs
+        if _literal(patterns):
+            candidates = [(db.index, p) for db in dbs if db.data for p in patterns]
+        else:
+            found = self._discovered
+            if found is None or found.wanted != (patterns, limit):
+                # Not prepared by the metrics thread (a snapshot taken directly):
+                # the walk runs here.
+                self.discover(self.list_keys(), give_up_gil=False)
+                found = self._discovered
+            candidates = found.found
+        now = self.engine.clock.ms()
         out = []
         for index, key in candidates:
             db = dbs[index]
@@ -330,20 +424,75 @@ class EngineCollector:
             when = db.expires.get(key) if db.expires else None
             if when is not None and now > when:
                 continue
-            out.append((index, key, value))
+            out.append((index, key, value, when))
             if len(out) >= limit:
                 break
         return out
 
-    def _discover(self, patterns: list[bytes], limit: int) -> list[tuple[int, bytes]]:
-        found = []
-        for db in self.engine.dbs:
-            for key, value in db.data.items():
-                if type(value) is Stream and any(glob_match(p, key) for p in patterns):
-                    found.append((db.index, key))
-                    if len(found) >= limit:
-                        return found
-        return found
+    def discovery_due(self) -> bool:
+        """Whether the streams matching glob patterns are to be looked for again
+        before the next snapshot. Called from the metrics thread: when the last walk
+        is DISCOVERY_SECONDS old, it reads the keyspace stamp itself (counters, the
+        dicts' ids and sizes: each read is atomic under the GIL, and one racing a
+        write at worst sees it at the next scrape), so that a keyspace unchanged
+        since the walk costs the loop nothing."""
+        wanted = self._wanted()
+        patterns, limit = wanted
+        if not patterns or limit <= 0 or _literal(patterns):
+            return False
+        found = self._discovered
+        if found is None or found.wanted != wanted:
+            return True
+        if time.monotonic() - found.at < self.DISCOVERY_SECONDS:
+            return False
+        if found.stamp == self.keyspace_stamp():
+            self._discovered = found._replace(at=time.monotonic())
+            return False
+        return True
+
+    def list_keys(self) -> tuple | None:
+        """On the loop: copies of the keys and values of each database, for
+        `discover`; None when the last walk stands after all (same patterns, the
+        keyspace unchanged since)."""
+        wanted = self._wanted()
+        stamp = self.keyspace_stamp()
+        found = self._discovered
+        if found is not None and found.wanted == wanted and found.stamp == stamp:
+            self._discovered = found._replace(at=time.monotonic())
+            return None
+        return wanted, stamp, [(db.index, list(db.data), list(db.data.values()))
+                               for db in self.engine.dbs if db.data]
+
+    def discover(self, listing: tuple | None, give_up_gil: bool = True) -> None:
+        """The streams among the copied keys that match the patterns, in database
+        and key order, at most `limit`. Reads only the copies: runs in the metrics
+        thread, giving the GIL up every DISCOVERY_SLICE keys."""
+        if listing is None:
+            return
+        (patterns, limit), stamp, dbs = listing
+        found: list[tuple[int, bytes]] = []
+        step = self.DISCOVERY_SLICE
+        for index, keys, values in dbs:
+            for start in range(0, len(keys), step):
+                for key, value in zip(keys[start:start + step], values[start:start + step]):
+                    if type(value) is Stream and any(glob_match(p, key) for p in patterns):
+                        found.append((index, key))
+                if len(found) >= limit:
+                    break
+                if give_up_gil:
+                    time.sleep(0)
+            if len(found) >= limit:
+                break
+        self._discovered = _Discovery(found[:limit], (patterns, limit), stamp, time.monotonic())
+
+
+def consumer_rows(consumers: list[tuple], now: int) -> list[tuple]:
+    """(labels, (pending, idle seconds)) of each (labels, consumer)."""
+    out = []
+    for labels, c in consumers:
+        idle = now - c.seen_time
+        out.append((labels, (len(c.pel), idle / 1e3 if idle > 0 else 0.0)))
+    return out
 
 
 def wants_openmetrics(accept: str) -> bool:

@@ -23,6 +23,8 @@ from typing import (Any, Awaitable, Callable, Concatenate, Generator, Generic, I
 
 from redis.exceptions import DataError, NoScriptError, ResponseError
 
+from ._util import gc_paused
+
 
 @dataclass(frozen=True)
 class Call:
@@ -73,6 +75,10 @@ class Packed:
     payload: bytes
     count: int  # commands in payload
     transaction: bool = False
+    # For a large reply: turns the result (as above) into what the op receives,
+    # called as the reply is read, with the garbage collector paused over both
+    # (see _util.gc_paused; the sync face also waits for the reply to arrive first).
+    parse: Callable[[Any], Any] | None = None
 
 
 def encode_arg(x: Any) -> bytes:
@@ -143,8 +149,7 @@ def _packed_sync(client: Any, step: Packed) -> Any:
         conn = pool.get_connection("MULTI")
     frames, n = _frames(step)
 
-    def attempt() -> list[Any]:
-        conn.send_packed_command(frames)
+    def read() -> list[Any]:
         replies: list[Any] = []
         for _ in range(n):
             try:
@@ -152,6 +157,17 @@ def _packed_sync(client: Any, step: Packed) -> Any:
             except ResponseError as exc:
                 replies.append(exc)
         return replies
+
+    def attempt() -> Any:
+        conn.send_packed_command(frames)
+        if step.parse is None:
+            return read()
+        conn.can_read(timeout=getattr(conn, "socket_timeout", None))  # not paused while waiting
+        with gc_paused():
+            try:
+                return _Parsed(step.parse(_packed_result(step, read())))
+            except ResponseError as exc:  # every reply was read: the connection is fine
+                return _Parsed(exc)
 
     def failed(error: Exception) -> None:
         conn.disconnect()
@@ -165,7 +181,20 @@ def _packed_sync(client: Any, step: Packed) -> Any:
         raise
     finally:
         pool.release(conn)
+    if type(replies) is _Parsed:
+        if isinstance(replies.value, ResponseError):
+            raise replies.value
+        return replies.value
     return _packed_result(step, replies)
+
+
+class _Parsed:
+    """A Packed step's result already parsed (or the error reply it raised)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
 
 
 async def _packed_async(client: Any, step: Packed) -> Any:
@@ -198,7 +227,12 @@ async def _packed_async(client: Any, step: Packed) -> Any:
         raise
     finally:
         await pool.release(conn)
-    return _packed_result(step, replies)
+    result = _packed_result(step, replies)
+    if step.parse is None:
+        return result
+    # Here only the parse is paused: reading may wait, and other tasks run meanwhile.
+    with gc_paused():
+        return step.parse(result)
 
 
 # An op: a generator of steps that receives each step's reply and returns its result.

@@ -151,14 +151,19 @@ class StreamCore:
         args: list[Any] = [b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", count]
         if block_ms is not None:
             args += [b"BLOCK", block_ms]
-        (reply,) = yield Packed(pack(*args, b"STREAMS", self.stream, b">"), 1)
+        return (yield Packed(pack(*args, b"STREAMS", self.stream, b">"), 1,
+                             parse=self._new_entries))
+
+    def _new_entries(self, replies: list[Any]) -> list[StreamEntry]:
+        reply = replies[0]
         if not reply:
             return []
         # RESP2: [[stream, entries]]; RESP3: {stream: entries}
         raw = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))
         stream = self.stream
         return [StreamEntry(i.decode() if type(i) is bytes else to_str(i),
-                            dict(zip(f[::2], f[1::2])) if f else {}, 1, stream)
+                            ({f[0]: f[1]} if len(f) == 2 else dict(zip(f[::2], f[1::2])))
+                            if f else {}, 1, stream)
                 for i, f in raw]
 
     def _deliveries(self, ids: list[str]) -> Op:
@@ -708,7 +713,7 @@ class StreamProducerCore:
                     try:
                         reply = yield Packed(_pack_xadds(self.stream, chunk, trim),
                                              len(chunk), transaction=True)
-                        ids += [to_str(i) for i in reply]
+                        ids += [i.decode() if type(i) is bytes else to_str(i) for i in reply]
                         continue
                     except RawUnsupported:
                         packed = False

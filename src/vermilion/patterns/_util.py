@@ -5,11 +5,14 @@ Nothing here talks to a server, so both faces (sync and asyncio) use it as is.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import socket
+import threading
 import uuid
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 def to_str(value: Any) -> Any:
@@ -80,3 +83,42 @@ def default_consumer_name() -> str:
 def ms(seconds: float) -> int:
     """Seconds (float, our public unit) to whole milliseconds (the wire unit), at least 1."""
     return max(1, int(round(seconds * 1000)))
+
+
+# gc_paused: how many threads are inside, and whether the collector was on when
+# the first of them came in.
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_resume = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold back Python's cyclic garbage collector while a large reply is parsed
+    and turned into objects.
+
+    A reply of hundreds of stream entries allocates thousands of lists at once;
+    collections triggered in the middle of that find them all alive, promote them
+    to older generations and soon run full collections over the whole process
+    heap, which cost several times the parse itself. Paused, the next collection
+    runs after the reply's temporary lists are freed. Use it only around code that
+    does not block (never around a wait for the network). Reference counting
+    frees objects as usual meanwhile; only cycles wait. The collector is turned
+    back on when the last thread leaves, if it was on when the first came in (an
+    application that turns it off for good should do so while no reply is being
+    parsed).
+    """
+    global _gc_pausers, _gc_resume
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_resume = gc.isenabled()
+            if _gc_resume:
+                gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_resume:
+                gc.enable()

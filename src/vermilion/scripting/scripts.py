@@ -17,7 +17,13 @@ import hashlib
 import logging
 import time
 
-from ..engine.engine import BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import CommandCore
+from ..engine.engine import BUSY_MAXMEMORY, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
 from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, ErrorReply, Status
 from . import debugger, fastpath
@@ -480,10 +486,14 @@ class Scripts:
 
     # -- redis.* callbacks ----------------------------------------------------------------------
 
+    @cython.locals(engine=Engine, cmd=CommandCore, ctx=RunContext, n="Py_ssize_t", arity=int,
+                   busy="long")
     def dispatch(self, argv: list):
         """Run one redis.call() with the script rules; failures come back as ErrorReply
         holding the text the Lua error table gets ("ERR ...", "WRONGTYPE ...")."""
         ctx = self.ctx
+        if ctx is None:
+            return self._refused(None, _UNKNOWN)
         engine = self.engine
         cmd = engine.lookup.get(argv[0])
         if cmd is None:
@@ -507,30 +517,36 @@ class Scripts:
             refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
             if refusal is not None:
                 return self._refused(cmd, refusal)
-        if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
-            if ctx.read_only:
-                return self._refused(cmd, _READONLY)
-        # A read-only replica: scripts may run, but not write (Redis's scriptCall). These
-        # state checks stop a script's first write only: one that already wrote cannot
-        # be failed halfway by a change of state (a replica lost meanwhile).
-        if cmd.is_write and engine.busy & BUSY_REPLICA and engine.config["replica-read-only"] \
-                and ctx.caller.kind != "master" and not ctx.write_dirty:
-            return self._refused(cmd, _REPLICA_READONLY)
-        # A stale replica runs allow-stale scripts, whose calls are limited to the
-        # commands that serve stale data (Redis's scriptVerifyAllowStale).
-        if engine.busy & BUSY_REPLICA and not cmd.stale_ok and not engine.config["replica-serve-stale-data"]:
-            link = engine.master_link
-            if link is not None and not link.connected:
-                return self._refused(cmd, _STALE)
-        if cmd.is_write and engine.busy & BUSY_NOREPLICAS and not ctx.write_dirty:
-            refusal = engine.replication_primary.write_refusal()
-            if refusal is not None:
-                return self._refused(cmd, refusal)
+        is_write = cmd.is_write
+        if ctx.read_only and (is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE):
+            return self._refused(cmd, _READONLY)
+        busy = engine.busy
+        if busy & (BUSY_REPLICA | BUSY_NOREPLICAS):
+            # A read-only replica: scripts may run, but not write (Redis's scriptCall).
+            # These state checks stop a script's first write only: one that already
+            # wrote cannot be failed halfway by a change of state (a replica lost
+            # meanwhile).
+            if is_write and busy & BUSY_REPLICA and engine.config["replica-read-only"] \
+                    and ctx.caller.kind != "master" and not ctx.write_dirty:
+                return self._refused(cmd, _REPLICA_READONLY)
+            # A stale replica runs allow-stale scripts, whose calls are limited to the
+            # commands that serve stale data (Redis's scriptVerifyAllowStale).
+            if busy & BUSY_REPLICA and not cmd.stale_ok \
+                    and not engine.config["replica-serve-stale-data"]:
+                link = engine.master_link
+                if link is not None and not link.connected:
+                    return self._refused(cmd, _STALE)
+            if is_write and busy & BUSY_NOREPLICAS and not ctx.write_dirty:
+                refusal = engine.replication_primary.write_refusal()
+                if refusal is not None:
+                    return self._refused(cmd, refusal)
         # Redis's scriptVerifyOOM: OOM found when the script started stops its first
         # denyoom command, unless the script already wrote (it cannot stop halfway).
-        if cmd.denyoom and engine.oom_state and not ctx.allow_oom and not ctx.write_dirty:
+        # (oom_state is only ever set while maxmemory is: commands/memory.py.)
+        if busy & BUSY_MAXMEMORY and cmd.denyoom and engine.oom_state and not ctx.allow_oom \
+                and not ctx.write_dirty:
             return self._refused(cmd, _OOM)
-        if cmd.is_write:
+        if is_write:
             ctx.write_dirty = True
         if ctx.repl != 3:
             return self._call_unreplicated(ctx, cmd, argv)

@@ -64,6 +64,7 @@ async def serve(config: Config, ready=None, install_signals: bool = True,
     server = Server(engine)
     server.ephemeral_port = ephemeral_port
     await server.start()
+    announce(config, server)
     server.log_exposed_listeners()
     loop = asyncio.get_running_loop()
     if install_signals:
@@ -121,7 +122,19 @@ def banner(config: Config) -> None:
         log.log(NOTICE, "Configuration loaded from %s", config.file)
     else:
         log.log(NOTICE, "No config file specified, using the default config.")
-    log.log(NOTICE, "Running mode=standalone, port=%d.", config["port"])
+
+
+def announce(config: Config, server: Server) -> None:
+    """Once the listeners are bound, as redis-server shows its logo: with
+    always-show-logo (or a terminal as the log), a banner with the process id (test
+    harnesses wait for " PID: <pid>" to know the server is listening); else one line."""
+    port = server.port or server.tls.port
+    if config["always-show-logo"] or (not config["logfile"] and not config["syslog-enabled"]
+                                      and sys.stdout.isatty()):
+        log.log(NOTICE, "Vermilion %s (Redis %s compatible), mode=standalone, port=%d, PID: %d",
+                __version__, REDIS_VERSION, port, os.getpid())
+    else:
+        log.log(NOTICE, "Running mode=standalone, port=%d.", port)
 
 
 def run(config: Config) -> int:

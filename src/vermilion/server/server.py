@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import errno
 import os
 import socket
 
@@ -27,6 +28,11 @@ PROTECTED_MODE_DENIED = (
     b"just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
     b"authentication password for the default user. NOTE: You only need to do one of the above "
     b"things in order for the server to start accepting connections from the outside.\r\n")
+
+
+# An address family this machine lacks: its bind addresses are skipped, as by Redis.
+_NO_SUCH_FAMILY = frozenset({errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
+                             errno.EPFNOSUPPORT, errno.EAFNOSUPPORT})
 
 
 def _is_loopback_peer(addr: str) -> bool:
@@ -76,7 +82,12 @@ class Server:
         cfg = self.config
         backlog = cfg["tcp-backlog"]
         self.bound = (cfg["port"], cfg["bind"])
-        for sock in self.bind_tcp(*self.bound, ephemeral=self.ephemeral_port):
+        try:
+            socks = self.bind_tcp(*self.bound, ephemeral=self.ephemeral_port)
+        except OSError as err:
+            # Redis's words, which test harnesses match to retry on another port.
+            raise OSError(f"Failed listening on port {cfg['port']} (TCP), aborting. ({err})") from None
+        for sock in socks:
             srv = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)
@@ -97,25 +108,32 @@ class Server:
             self.listeners.append(srv)
             self.unix_path = path
         await self.tls.start()
+        if not self.listeners and not self.tls.listeners:
+            # Redis exits too: `bind ""` with no unix socket or TLS port serves no one.
+            await self.stop()
+            raise OSError("Configured to not listen anywhere, exiting.")
         self._schedule_cron()
 
-    def bind_tcp(self, port: int, bind: str, ephemeral: bool = False) -> list:
-        """Listening sockets for `port` on every `bind` address (a leading - marks an
-        address that may be missing). All or nothing: OSError names the first failure.
-        `ephemeral` with port 0: the first address gets a port from the kernel, and
-        every further address shares it."""
+    def bind_tcp(self, port: int, bind: str, ephemeral: bool = False, what: str = "TCP") -> list:
+        """Listening sockets for `port` on every `bind` address, as Redis's listenToPort:
+        no address means no listener; an address with a colon is IPv6 (`::*` every IPv6
+        address, `*` every IPv4 one); a leading - marks an address that may be missing
+        (skipped when it is not on this machine), and an address family the machine lacks
+        is skipped. All or nothing: OSError names the first failure. `ephemeral` with
+        port 0: the first address gets a port from the kernel, and every further address
+        shares it."""
         if not port and not ephemeral:
             return []
         backlog = self.config["tcp-backlog"]
         socks = []
         try:
-            for host in [h for h in bind.split() if h] or ["127.0.0.1"]:
+            for host in bind.split():
                 optional = host.startswith("-")
-                host = host.lstrip("-")
-                if host == "*":
-                    host = "0.0.0.0"
+                host = host[1:] if optional else host
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                name = None if host in ("*", "::*") else host
                 try:
-                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                    infos = socket.getaddrinfo(name, port, family, socket.SOCK_STREAM,
                                                flags=socket.AI_PASSIVE)
                     family, kind, proto, _, addr = infos[0]
                     sock = socket.socket(family, kind, proto)
@@ -130,11 +148,15 @@ class Server:
                         sock.close()
                         raise
                 except (OSError, UnicodeError) as err:
-                    if optional:
+                    code = getattr(err, "errno", None)
+                    if code in _NO_SUCH_FAMILY or optional and (
+                            code == errno.EADDRNOTAVAIL or isinstance(err, socket.gaierror)):
+                        log.warning("Warning: Could not create server %s listening socket %s:%s: %s",
+                                    what, host, port, getattr(err, "strerror", None) or err)
                         continue
-                    raise OSError(getattr(err, "errno", None),
-                                  f"Could not create server TCP listening socket {host}:{port}: "
-                                  f"{getattr(err, 'strerror', None) or err}") from None
+                    raise OSError(code, f"Could not create server {what} listening socket "
+                                        f"{host}:{port}: "
+                                        f"{getattr(err, 'strerror', None) or err}") from None
                 socks.append(sock)
                 if not port:
                     port = sock.getsockname()[1]
@@ -408,8 +430,9 @@ class Server:
     # -- exposure ---------------------------------------------------------------------
 
     def log_exposed_listeners(self) -> None:
-        """Each TCP listener other computers may reach is logged with how clients get in."""
-        for srv in self.listeners:
+        """Each TCP or TLS listener other computers may reach is logged with how clients
+        get in."""
+        for srv in self.listeners + self.tls.listeners:
             for sock in srv.sockets or ():
                 if sock.family not in (socket.AF_INET, socket.AF_INET6):
                     continue
@@ -431,4 +454,4 @@ class Server:
         else:
             state = "clients must authenticate (AUTH / HELLO AUTH)"
         log.warning("Listening on %s:%d, reachable beyond loopback; %s; %d ACL user(s).",
-                    host, port, state, len(acl.users))
+                    f"[{host}]" if ":" in host else host, port, state, len(acl.users))

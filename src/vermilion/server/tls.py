@@ -15,8 +15,9 @@ What is guaranteed, as in Redis 7.0 (tls.c):
 * Anything that is not a TLS handshake (a plaintext client) ends the connection
   before a single command is read.
 
-* With `tls-replication yes`, a replica connects to its primary over TLS
-  (`build_client_context`) and the context is built at startup and on every
+* With `tls-replication yes`, a replica connects to its primary over TLS, and
+  with `tls-cluster yes` MIGRATE connects to its target over TLS
+  (`build_client_context`); either way the context is built at startup and on every
   tls-* change even without a tls-port, so a broken setting is refused then.
 
 What Python's ssl cannot set is refused where the directive is parsed (config.py):
@@ -30,7 +31,7 @@ import os
 import socket
 import ssl
 
-from ..config import ConfigError
+from ..config import ApplyError, ConfigError
 
 log = logging.getLogger("vermilion")
 
@@ -141,7 +142,7 @@ def build_context(values: dict) -> ssl.SSLContext:
         raise TLSConfigError("No tls-cert-file configured!")
     if not values["tls-key-file"]:
         raise TLSConfigError("No tls-key-file configured!")
-    if (values["tls-auth-clients"] != "no" or values["tls-replication"]) and \
+    if (values["tls-auth-clients"] != "no" or _outgoing(values)) and \
             not values["tls-ca-cert-file"] and not values["tls-ca-cert-dir"]:
         raise TLSConfigError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
                              "tls-cluster, tls-replication or tls-auth-clients are enabled!")
@@ -168,10 +169,18 @@ def build_context(values: dict) -> ssl.SSLContext:
     return ctx
 
 
+def _outgoing(values: dict) -> bool:
+    """Outgoing connections use TLS: a replica's link to its primary (tls-replication)
+    or MIGRATE's connections (tls-cluster, which Redis 7.0 applies to MIGRATE even
+    without cluster mode). Either needs the client context, so it is built at startup
+    and on every tls-* change even without a tls-port."""
+    return bool(values["tls-replication"] or values["tls-cluster"])
+
+
 def build_client_context(values: dict) -> ssl.SSLContext:
     """The context of an outgoing connection (a replica to its primary with
-    tls-replication), as Redis's client context: the tls-client-cert-file pair when
-    both are set, else the server's own certificate; the primary's certificate must
+    tls-replication, MIGRATE with tls-cluster), as Redis's client context: the
+    tls-client-cert-file pair when both are set, else the server's own certificate; the primary's certificate must
     be signed by the configured CA (no host name check, as in Redis)."""
     build_context(values)          # the same validation and errors as the server side
     protocols = parse_protocols(values["tls-protocols"])
@@ -203,6 +212,7 @@ class TLS:
         self.sockets: list[socket.socket] = []
         self.listeners: list = []
         self.port = 0
+        self.bind = ""                  # the bind addresses of `sockets`
         self._refused = False
         self._stale = False             # tls-* changed since the context was built
         self.config.listeners.append(self._config_changed)
@@ -219,11 +229,13 @@ class TLS:
             changed = CONTEXT_DIRECTIVES | {"tls-port", "tls-auth-clients"}
         port = self.config["tls-port"]
         moved = "tls-port" in changed and port != self.port
+        if "bind" in changed and not moved and self.port and self.bind != self.config["bind"]:
+            self._rebind()
         context = self.context
         if not port and changed & CONTEXT_DIRECTIVES:
             self._stale = True          # not built while nothing listens (as in Redis)
-            if self.config["tls-replication"]:
-                # A replica's link needs it: a change that breaks it is refused now.
+            if _outgoing(self.config.values):
+                # Outgoing connections need it: a change that breaks it is refused now.
                 try:
                     build_client_context(self.config.values)
                 except TLSConfigError as err:
@@ -264,45 +276,49 @@ class TLS:
 
     def _bind(self, port: int) -> list[socket.socket]:
         """Listening sockets on every `bind` address (bound now, so errors surface now)."""
-        socks = []
-        try:
-            for host in [h for h in self.config["bind"].split() if h] or ["127.0.0.1"]:
-                optional = host.startswith("-")
-                host = host.lstrip("-")
-                if host == "*":
-                    host = "0.0.0.0"
-                try:
-                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                    sock = socket.create_server((host, port), family=family,
-                                                backlog=self.config["tcp-backlog"])
-                except OSError as err:
-                    if optional:
-                        continue
-                    raise OSError(err.errno, f"Could not create server TLS listening socket "
-                                             f"{host}:{port}: {err.strerror}") from None
-                sock.setblocking(False)
-                socks.append(sock)
-        except OSError:
-            for sock in socks:
-                sock.close()
-            raise
+        socks = self.server.bind_tcp(port, self.config["bind"], what="TLS")
+        self.bind = self.config["bind"]
         return socks
+
+    def _rebind(self) -> None:
+        """CONFIG SET bind moves the TLS listener too (Redis's changeBindAddr closes and
+        reopens both); if the new addresses cannot be bound, the old ones come back and
+        the command fails (and the plain listener is moved back by the rollback)."""
+        old = self.bind
+        for srv in self.listeners:
+            srv.close()
+        self.listeners = []
+        for sock in self.sockets:
+            sock.close()
+        try:
+            self.sockets = self._bind(self.port)
+        except OSError as err:
+            log.warning("%s", err)
+            self.sockets = self.server.bind_tcp(self.port, old, what="TLS")
+            self.bind = old
+            self._refused = True
+            raise ApplyError("bind", "Failed to bind to specified addresses.") from None
+        finally:
+            self.server.engine.loop.create_task(self._serve(self.context, list(self.sockets)))
 
     async def start(self) -> None:
         """At startup: configure (Redis exits when that fails) and listen on tls-port."""
         port = self.config["tls-port"]
-        if not port and not self.config["tls-replication"]:
+        if not port and not _outgoing(self.config.values):
             return
         try:
             self.context = build_context(self.config.values)
-            if self.config["tls-replication"]:
+            if _outgoing(self.config.values):
                 build_client_context(self.config.values)
         except TLSConfigError as err:
             log.warning("%s", err)
             raise OSError(START_FAILED) from None
         if not port:
             return
-        self.sockets = self._bind(port)
+        try:
+            self.sockets = self._bind(port)
+        except OSError as err:
+            raise OSError(f"Failed listening on port {port} (TLS), aborting. ({err})") from None
         self.port = self.sockets[0].getsockname()[1] if self.sockets else 0
         await self._serve(self.context, self.sockets)
 
