@@ -54,12 +54,20 @@ def parts(value) -> dict:
             return {"Hash object": size(value) if data is not value else 0, "dict": size(data),
                     "fields+values": sum(size(f) + size(v) for f, v in data.items())}
         return {"Hash object": size(value), "packed bytes": size(data)}
-    if isinstance(value, SortedSet):
-        return {"SortedSet object": size(value), "scores dict": size(value.scores),
-                "members": sum(size(m) for m in value.scores),
-                "score floats": sum(size(s) for s in value.scores.values()),
-                "order index": size(value.order),
-                "sort keys": sum(size(k) for k in value.order)}
+    if isinstance(value, (SortedSet, List)):
+        name = type(value).__name__
+        data = value.data
+        if isinstance(data, bytes):
+            return {f"{name} object": size(value), "packed bytes": size(data)}
+        if isinstance(value, List):
+            return {f"{name} object": size(value), "deque": size(data),
+                    "elements": sum(size(m) for m in data)}
+        return {f"{name} object": size(value), "ZSetIndex object": size(data),
+                "scores dict": size(data.scores),
+                "members": sum(size(m) for m in data.scores),
+                "score floats": sum(size(s) for s in data.scores.values()),
+                "order index": size(data.order),
+                "sort keys": sum(size(k) for k in data.order)}
     name = type(value).__name__
     return {f"{name} object (builtin + slots)": size(value), "members": sum(size(m) for m in value)}
 

@@ -154,6 +154,13 @@ WORKLOADS = {
     "HGET_SMALL": lambda i: encode(b"HGET", k(b"small:%d" % (i % 1000)), b"f%d" % (i % 8)),
     "SADD": lambda i: encode(b"SADD", k(b"set"), b"element:%06d" % (i % 100000)),
     "ZADD": lambda i: encode(b"ZADD", k(b"zset"), b"%d" % (i % 1000), b"element:%06d" % (i % 100000)),
+    "ZRANK": lambda i: encode(b"ZRANK", k(b"bigzset"), b"element:%06d" % (i % 1000)),
+    # Small collections (1000 keys): lists of 5-37 elements, zsets of 8 members.
+    "LPUSH_SMALL": lambda i: encode(b"LPUSH", k(b"small:%d" % (i % 1000)), b"xxx"),
+    "RPOP_SMALL": lambda i: encode(b"RPOP", k(b"small:%d" % (i % 1000))),
+    "ZADD_SMALL": lambda i: encode(b"ZADD", k(b"small:%d" % (i % 1000)), b"%d" % (i % 97),
+                                   b"member%d" % (i % 8)),
+    "ZRANK_SMALL": lambda i: encode(b"ZRANK", k(b"small:%d" % (i % 1000)), b"member%d" % (i % 8)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
     "PFADD": lambda i: encode(b"PFADD", k(b"hll"), b"el:%06d" % ((i * 7919) % 100000)),
     "LRANGE_100": lambda i: encode(b"LRANGE", k(b"biglist"), b"0", b"99"),
@@ -170,6 +177,15 @@ SETUP = {
                            for i in range(1000)],
     "PFADD": lambda: [encode(b"PFADD", k(b"hll"), *[b"seed:%d" % i for i in range(2000)])],
     "LRANGE_100": lambda: [encode(b"RPUSH", k(b"biglist"), *[b"element:%d" % i for i in range(100)])],
+    "ZRANK": lambda: [encode(b"ZADD", k(b"bigzset"), *[x for j in range(1000) for x in (b"%d" % j, b"element:%06d" % j)])],
+    "LPUSH_SMALL": lambda: [encode(b"RPUSH", k(b"small:%d" % i), *[b"element%d" % j for j in range(5)])
+                            for i in range(1000)],
+    "RPOP_SMALL": lambda: [encode(b"RPUSH", k(b"small:%d" % i), *[b"element%d" % j for j in range(100)])
+                           for i in range(1000)],
+    "ZADD_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
+                           for i in range(1000)],
+    "ZRANK_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
+                            for i in range(1000)],
 }
 
 # ACL rules of the user the workloads run as (--user), or None for the default user.

@@ -326,3 +326,52 @@ def test_pipelined_pushes_and_pops(pair):
     ver = [pair.ver.read() for _ in range(75)]
     assert ref == ver
     pair.check("LRANGE", "p", 0, -1)
+
+
+def _list_reads(pair, key):
+    pair.check("LLEN", key)
+    pair.check("LRANGE", key, 0, -1)
+    pair.check("LRANGE", key, -5, 3)
+    for index in (0, 1, -1, -2, 64, 129, 500):
+        pair.check("LINDEX", key, index)
+    pair.check("LPOS", key, "e", "RANK", -2, "COUNT", 3)
+    pair.check("OBJECT", "ENCODING", key)
+
+
+def test_commands_across_the_packed_bound(pair):
+    # Small lists are packed up to 128 elements / 8 KB and a deque past that: every
+    # command must read the same either way, at the bounds and across them.
+    sizes = [0, 1, 3, 254, 255, 300, 2]
+    for i in range(200):
+        value = ("e" if i % 7 == 0 else chr(97 + i % 26)) * sizes[i % len(sizes)]
+        pair.check("LPUSH" if i % 3 else "RPUSH", "l", value)
+        if i in (0, 2, 126, 127, 128, 199):
+            _list_reads(pair, "l")
+    pair.check("LSET", "l", 5, "set")
+    pair.check("LSET", "l", -1, "x" * 300)
+    pair.check("LINSERT", "l", "BEFORE", "set", "before")
+    pair.check("LINSERT", "l", "AFTER", "x" * 300, "after")
+    pair.check("LREM", "l", -2, "e")
+    pair.check("LREM", "l", 0, "")
+    _list_reads(pair, "l")
+    pair.check("LTRIM", "l", 3, 12)
+    _list_reads(pair, "l")
+    pair.check("RPUSH", "small", "a", "b", "c")
+    pair.check("LMOVE", "l", "small", "RIGHT", "LEFT")
+    pair.check("RPOPLPUSH", "small", "l")
+    pair.check("LSET", "small", 1, "y" * 9000)       # past 8 KB in place
+    _list_reads(pair, "small")
+    pair.check("LINSERT", "small", "AFTER", "a", "z" * 9000)
+    pair.check("LPOP", "small", 2)
+    pair.check("RPOP", "small", 2)
+    _list_reads(pair, "small")
+    pair.check("LPOP", "l", 3)
+    pair.check("RPOP", "l", 100)
+    pair.check("EXISTS", "l")
+    pair.check("RPUSH", "big", *[str(i) for i in range(300)])
+    pair.check("LTRIM", "big", 10, 13)      # a deque shrunk small keeps answering alike
+    _list_reads(pair, "big")
+    pair.check("BLPOP", "nothing", "big", 0)
+    pair.check("BRPOP", "big", 0)
+    pair.check("BLMOVE", "big", "small", "LEFT", "RIGHT", 0)
+    _list_reads(pair, "small")

@@ -586,3 +586,81 @@ def test_leaderboard_ties(pair, n):
     ZREVRANGE lb 0 9 WITHSCORES
     ZRANGE lb 0 9 REV WITHSCORES
     """)
+
+
+def _zset_reads(pair, key, members):
+    """The reads whose answers depend on the order and scores, on one key."""
+    pair.check("ZRANGE", key, 0, -1, "WITHSCORES")
+    pair.check("ZRANGE", key, -3, -1, "REV", "WITHSCORES")
+    pair.check("ZRANGEBYSCORE", key, "(-2.5", "+inf", "WITHSCORES", "LIMIT", 1, 4)
+    pair.check("ZREVRANGEBYSCORE", key, 7, "-inf", "LIMIT", 0, 3)
+    pair.check("ZRANGEBYLEX", key, "-", "[m5")
+    pair.check("ZCOUNT", key, 0, 10)
+    pair.check("ZLEXCOUNT", key, "(m1", "+")
+    pair.check("ZCARD", key)
+    pair.check("OBJECT", "ENCODING", key)
+    for m in members:
+        pair.check("ZSCORE", key, m)
+        pair.check("ZRANK", key, m)
+        pair.check("ZREVRANK", key, m)
+    pair.check("ZMSCORE", key, *members, "absent")
+
+
+def test_commands_across_the_listpack_conversion(pair):
+    # Members added one by one with mixed scores (integral, fractional, negative,
+    # signed zero, infinite) and both header sizes, checked below, at and past 128.
+    scores = ["0", "-0", "1.5", "-2.5", "3", "inf", "-inf", "1e-300", "7", "0.1"]
+    members = [f"m{i}" for i in range(140)]
+    for i, m in enumerate(members):
+        pair.check("ZADD", "z", scores[i % len(scores)], m)
+        if i in (0, 1, 4, 9, 126, 127, 128, 139):
+            _zset_reads(pair, "z", [members[0], members[i // 2], m])
+    pair.check("ZSCAN", "small", 0)
+    pair.check("ZADD", "small", 2, "b", 1, "a", "-0", "z", "inf", "c")
+    pair.check("ZSCAN", "small", 0)
+    pair.check("ZINCRBY", "small", 5, "a")
+    pair.check("ZINCRBY", "small", "-inf", "c")
+    _zset_reads(pair, "small", ["a", "b", "z", "c"])
+    pair.check("ZPOPMIN", "small")
+    pair.check("ZPOPMAX", "small", 2)
+    pair.check("ZREM", "small", "b", "nope")
+    pair.check("ZRANGE", "small", 0, -1, "WITHSCORES")
+    # A long member converts (zset-max-listpack-value 64), through ZINCRBY too.
+    pair.check("ZINCRBY", "small", 1, "y" * 65)
+    _zset_reads(pair, "small", ["y" * 65, "z"])
+    # Removals keep the encoding; a store re-decides it.
+    for key in ("z", "small"):
+        pair.check("ZREMRANGEBYSCORE", key, "-inf", 1)
+        pair.check("ZREMRANGEBYRANK", key, 0, 2)
+        pair.check("ZREMRANGEBYLEX", key, "[m1", "[m3")
+        pair.check("OBJECT", "ENCODING", key)
+        pair.check("ZRANGE", key, 0, -1, "WITHSCORES")
+    pair.check("ZRANGESTORE", "r", "z", 0, 127)
+    pair.check("OBJECT", "ENCODING", "r")
+    pair.check("ZINTERSTORE", "i", 2, "z", "r", "WEIGHTS", 2, 3)
+    pair.check("ZRANGE", "i", 0, -1, "WITHSCORES")
+    pair.check("ZDIFF", 2, "z", "r", "WITHSCORES")
+    pair.check("ZPOPMIN", "z", 1000)
+    pair.check("EXISTS", "z")
+
+
+def test_listpack_limits_from_config(pair):
+    try:
+        pair.check("CONFIG", "SET", "zset-max-listpack-entries", "3")
+        pair.check("CONFIG", "SET", "zset-max-listpack-value", "4")
+        pair.check("ZADD", "a", 1, "x", 2, "y", 3, "z")
+        pair.check("OBJECT", "ENCODING", "a")
+        pair.check("ZADD", "a", 4, "w")
+        pair.check("OBJECT", "ENCODING", "a")
+        pair.check("ZADD", "b", 1, "abcd")
+        pair.check("OBJECT", "ENCODING", "b")
+        pair.check("ZADD", "b", 1, "abcde")
+        pair.check("OBJECT", "ENCODING", "b")
+        pair.check("GEOADD", "g", 13.36, 38.11, "p1", 15.08, 37.50, "p2")
+        pair.check("OBJECT", "ENCODING", "g")
+        pair.check("GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "ASC")
+        pair.check("OBJECT", "ENCODING", "gs")
+        pair.check("ZRANGE", "gs", 0, -1, "WITHSCORES")
+    finally:
+        pair.both("CONFIG", "SET", "zset-max-listpack-entries", "128")
+        pair.both("CONFIG", "SET", "zset-max-listpack-value", "64")

@@ -20,6 +20,11 @@ compiled = False
 def locals(**types) -> Callable:  # noqa: A001 -- the name Cython gives it
     return lambda fn: fn
 
+
+def cfunc(fn: Callable) -> Callable:
+    """A module-private helper compiled as a C function (called without Python's call)."""
+    return fn
+
 # C types named in those declarations (only their names matter when not compiled).
 Py_ssize_t = int
 bint = bool

@@ -57,7 +57,7 @@ def test_matches_model(operations, big):
         order = model_order(model)
         assert zs.by_rank(0, len(order) - 1) if order else True
         assert (zs.by_rank(0, len(order) - 1) if order else []) == order
-        assert zs.scores == model
+        assert dict(zs.items()) == model
         for i, (s, m) in enumerate(order):
             assert zs.rank(m) == i
             assert zs.rank(m, reverse=True) == len(order) - 1 - i
@@ -65,9 +65,10 @@ def test_matches_model(operations, big):
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(members, scores, max_size=7), scores, st.booleans(), scores, st.booleans(),
-       st.integers(-1, 4), st.integers(-1, 4))
-def test_score_ranges(model, lo, lo_ex, hi, hi_ex, offset, count):
+       st.integers(-1, 4), st.integers(-1, 4), st.booleans())
+def test_score_ranges(model, lo, lo_ex, hi, hi_ex, offset, count, big):
     zs = SortedSet()
+    zs.big = big
     for m, s in model.items():
         zs.insert(m, s)
 
@@ -138,8 +139,8 @@ def test_minus_zero_kept_in_skiplist_only():
     big.big = True
     small.insert(b"a", -0.0)
     big.insert(b"a", -0.0)
-    assert math.copysign(1, small.scores[b"a"]) == 1
-    assert math.copysign(1, big.scores[b"a"]) == -1
+    assert math.copysign(1, small.score(b"a")) == 1
+    assert math.copysign(1, big.score(b"a")) == -1
 
 
 # -- scan cursors ----------------------------------------------------------------------------------
@@ -231,12 +232,86 @@ def test_random_is_roughly_uniform():
     assert max(counts) < 1.3 * min(counts)
 
 
+@settings(max_examples=200, deadline=None)
+@given(ops)
+def test_packed_and_converted_agree(operations):
+    """A packed set converted at any point answers as one that stayed packed."""
+    packed, other = SortedSet(), SortedSet()
+    for i, op in enumerate(operations):
+        if i == len(operations) // 2:
+            other.convert()
+        for zs in (packed, other):
+            if op[0] == "set":
+                zs.set(op[1], op[2])
+            elif op[0] == "remove":
+                zs.remove(op[1])
+        if op[0] == "pop":
+            assert packed.pop(op[1], op[2]) == other.pop(op[1], op[2])
+        n = len(packed)
+        assert n == len(other)
+        assert packed.by_rank(0, n - 1) == other.by_rank(0, n - 1) if n else True
+        assert packed.items_desc() == other.items_desc()
+        for m in (b"a", b"aa", b"\xff"):
+            assert packed.score(m) == other.score(m)
+            assert packed.rank(m, True) == other.rank(m, True)
+
+
 # -- lists, hashes, sets -----------------------------------------------------------------------------
 
+list_values = st.one_of(st.binary(max_size=4), st.binary(min_size=250, max_size=300),
+                        st.just(b"x" * 5000))
+list_ops = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["append", "appendleft"]), list_values),
+    st.tuples(st.sampled_from(["extend", "extendleft"]), st.lists(list_values, max_size=70)),
+    st.tuples(st.sampled_from(["pop", "popleft", "clear"])),
+    st.tuples(st.just("set"), st.integers(-300, 300), list_values),
+    st.tuples(st.just("insert"), st.integers(0, 300), list_values),
+), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(list_ops)
+def test_list_matches_deque(operations):
+    """List, packed or past its bounds, behaves as a deque of the same elements."""
+    from collections import deque
+    lst, model = List(), deque()
+    for op in operations:
+        name = op[0]
+        if name in ("pop", "popleft"):
+            if model:
+                assert getattr(lst, name)() == getattr(model, name)()
+        elif name == "clear":
+            lst.clear()
+            model.clear()
+        elif name == "set":
+            if -len(model) <= op[1] < len(model):
+                lst[op[1]] = op[2]
+                model[op[1]] = op[2]
+        elif name == "insert":
+            index = min(op[1], len(model))
+            lst.insert(index, op[2])
+            model.insert(index, op[2])
+        else:
+            getattr(lst, name)(op[1])
+            getattr(model, name)(op[1])
+        assert len(lst) == len(model) and bool(lst) == bool(model)
+        assert list(lst) == list(model) and list(reversed(lst)) == list(reversed(model))
+        if model:
+            assert lst[0] == model[0] and lst[-1] == model[-1]
+            assert lst.slice(len(model) // 3, len(model) - 1) == list(model)[len(model) // 3:]
+            assert lst.index(model[-1]) == model.index(model[-1])
+        copy = lst.copy()
+        assert list(copy) == list(model)
+
+
+
 def test_list_slice_from_either_end():
-    lst = List(range(100))
+    items = [b"%d" % i for i in range(300)]
+    lst = List(items[:100])
+    big = List(items)               # past the packed bounds: a deque
     for start, stop in [(0, 99), (0, 0), (99, 99), (10, 20), (80, 95), (3, 97)]:
-        assert lst.slice(start, stop) == list(range(start, stop + 1))
+        assert lst.slice(start, stop) == items[start:stop + 1]
+        assert big.slice(start + 150, stop + 150) == items[start + 150:stop + 151]
     assert lst.encoding(None) == "quicklist" and lst.copy() == lst
 
 

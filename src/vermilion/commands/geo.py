@@ -83,7 +83,7 @@ def _coords(lon: float, lat: float) -> list:
 
 
 def _member_position(zs: SortedSet, member: bytes):
-    score = zs.scores.get(member)
+    score = zs.score(member)
     return None if score is None else geohash.decode(score)
 
 
@@ -140,7 +140,7 @@ def geohash_(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     out = []
     for member in args[2:]:
-        score = None if zs is None else zs.scores.get(member)
+        score = None if zs is None else zs.score(member)
         out.append(None if score is None else geohash.geohash_string(score))
     return out
 
@@ -305,18 +305,13 @@ def _matches(zs: SortedSet, shape: geohash.Shape, limit: int) -> list:
     """[distance in metres, score, member, lon, lat] of the members inside the shape,
     in Redis's scan order; stops at `limit` matches when limit > 0 (COUNT ANY)."""
     found: list = []
-    order = zs.order
-    scores = zs.scores
     decode = geohash.decode
     contains = shape.contains
     append = found.append
     for lo, hi in geohash.score_ranges(shape):
         if limit and len(found) >= limit:
             break
-        begin, end = zs.score_span(float(lo), False, float(hi), True)
-        for key in order.islice(begin, end):
-            member = key[9:]
-            score = scores[member]
+        for score, member in zs.range_by_score(float(lo), False, float(hi), True):
             lon, lat = decode(score)
             dist = contains(lon, lat)
             if dist is not None:
@@ -397,12 +392,13 @@ def _store(client, req: _Request, results: list, flags: int) -> int:
     engine = client.engine
     db = client.db
     conversion = req.shape.conversion
-    zs = SortedSet()
     limits = engine.config.values
-    zs.big = (len(results) > limits["zset-max-listpack-entries"]
-              or any(len(r[2]) > limits["zset-max-listpack-value"] for r in results))
+    items = {}
     for dist, score, member, _lon, _lat in results:
-        zs.set(member, dist / conversion if req.storedist else score)
+        items[member] = dist / conversion if req.storedist else score
+    zs = SortedSet.from_items([(s, m) for m, s in items.items()],
+                              len(results) > limits["zset-max-listpack-entries"]
+                              or any(len(r[2]) > limits["zset-max-listpack-value"] for r in results))
     db.set(req.store, zs)
     engine.dirty += len(results)
     if engine.notify_flags:

@@ -1,6 +1,7 @@
 """Lists: LPUSH/RPUSH ... LPOS, LMOVE, LMPOP and the blocking BLPOP/BRPOP/BLMOVE/BRPOPLPUSH/BLMPOP.
 
-Values are ``types.collections.List`` (a deque: O(1) at both ends). A key never
+Values are ``types.collections.List`` (packed while small, else a deque: O(1) at both
+ends; the same deque-like methods on either). A key never
 holds an empty list: every command that removes elements deletes the key when
 the list empties (and notifies ``del``), as Redis does.
 
@@ -26,7 +27,7 @@ from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_POSITIVE, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, numkeys_keys
-from ..types.collections import List
+from ..types.collections import List, ListDeque
 from ._args import parse_int, parse_mpop
 
 _LLONG_MIN = -(2**63)
@@ -121,14 +122,20 @@ def lpush(client, args):
         lst = db.get(args[1])
         if type(lst) is List:
             # One element on an existing list: no creation, no readiness to signal.
-            lst.appendleft(args[2])
+            data = lst.data
+            if type(data) is ListDeque:
+                data.appendleft(args[2])
+                n = len(data)
+            else:
+                lst.appendleft(args[2])
+                n = len(lst)
             engine = client.engine
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
             if engine.notify_flags:
                 engine.notify(db, "l", b"lpush", args[1])
-            return len(lst)
+            return n
     return _push(client, args, True, b"lpush")
 
 
@@ -141,14 +148,20 @@ def rpush(client, args):
         db = client.db
         lst = db.get(args[1])
         if type(lst) is List:
-            lst.append(args[2])
+            data = lst.data
+            if type(data) is ListDeque:
+                data.append(args[2])
+                n = len(data)
+            else:
+                lst.append(args[2])
+                n = len(lst)
             engine = client.engine
             engine.dirty += 1
             if db.watched:
                 db.modified(args[1])
             if engine.notify_flags:
                 engine.notify(db, "l", b"rpush", args[1])
-            return len(lst)
+            return n
     return _push(client, args, False, b"rpush")
 
 
@@ -214,7 +227,8 @@ def lpop(client, args):
         lst = db.get(args[1])
         if type(lst) is List and len(lst) > 1:
             # One element off a list that stays non-empty.
-            value = lst.popleft()
+            data = lst.data
+            value = data.popleft() if type(data) is ListDeque else lst.popleft()
             engine = client.engine
             engine.dirty += 1
             if db.watched:
@@ -233,7 +247,8 @@ def rpop(client, args):
         db = client.db
         lst = db.get(args[1])
         if type(lst) is List and len(lst) > 1:
-            value = lst.pop()
+            data = lst.data
+            value = data.pop() if type(data) is ListDeque else lst.pop()
             engine = client.engine
             engine.dirty += 1
             if db.watched:

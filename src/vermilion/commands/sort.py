@@ -191,7 +191,7 @@ def _sort(client, args, readonly: bool):
         if cls is Set:
             elements = value.members_in_order()
         elif cls is SortedSet:
-            elements = list(value.scores)
+            elements = list(value)
         else:
             elements = list(value)
         if not dontsort:

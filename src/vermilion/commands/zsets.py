@@ -28,7 +28,7 @@ from ..engine.table import command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
-from ..types.sortedset import SortedSet, parse_lex, sort_key
+from ..types.sortedset import SortedSet, ZSetIndex, parse_lex, sort_key
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
@@ -89,10 +89,12 @@ def zadd(client, args):
         # The common case, ZADD key score member on a large set, straight through.
         db = client.db
         zs = db.get(args[1])
-        if type(zs) is SortedSet and zs.big:
-            score = parse_double(args[2])
-            if score is not None:
-                return _zadd_one(client, zs, args[1], args[3], score)
+        if type(zs) is SortedSet:
+            index = zs.data
+            if type(index) is ZSetIndex:
+                score = parse_double(args[2])
+                if score is not None:
+                    return _zadd_one(client, index, args[1], args[3], score)
         flags = ()
         idx = 2
     else:
@@ -108,15 +110,15 @@ def zadd(client, args):
 
 
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore)
-def _zadd_one(client, zs, key: bytes, member: bytes, score: float) -> int:
-    scores = zs.scores
+def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
+    scores = index.scores
     old = scores.get(member)
     if old is None:
         scores[member] = score
-        zs.order.add(sort_key(score, member))
+        index.order.add(sort_key(score, member))
         added = 1
     elif old != score:
-        order = zs.order
+        order = index.order
         order.remove(sort_key(old, member))
         scores[member] = score
         order.add(sort_key(score, member))
@@ -175,11 +177,10 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
     added = updated = processed = 0
     result = None
     limits = engine.config.values
-    current = zs.scores
     for j in range(elements):
         score = scores[j]
         member = args[idx + 2 * j + 1]
-        old = current.get(member)
+        old = zs.score(member)
         if old is not None:
             if nx:
                 continue
@@ -239,7 +240,7 @@ def zincrby(client, args):
          args="key:k0 member")
 def zscore(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
-    return None if zs is None else zs.scores.get(args[2])
+    return None if zs is None else zs.score(args[2])
 
 
 @command("zmscore", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
@@ -249,7 +250,7 @@ def zmscore(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
         return [None] * (len(args) - 2)
-    get = zs.scores.get
+    get = zs.score
     return [get(m) for m in args[2:]]
 
 
@@ -300,11 +301,7 @@ def zrevrank(client, args):
         return None
     if type(zs) is not SortedSet:
         raise CommandError(WRONGTYPE)
-    score = zs.scores.get(args[2])
-    if score is None:
-        return None
-    order = zs.order
-    return len(order) - 1 - order.bisect_left(sort_key(score, args[2]))
+    return zs.rank(args[2], True)
 
 
 # -- the ZRANGE family ----------------------------------------------------------------------------------
@@ -468,12 +465,9 @@ def _store_result(client, dst_key: bytes, items, event: bytes) -> int:
     db = client.db
     engine = client.engine
     if items:
-        zs = SortedSet()
         limits = engine.config.values
-        zs.big = len(items) > limits["zset-max-listpack-entries"] or \
-            any(len(m) > limits["zset-max-listpack-value"] for _, m in items)
-        for score, member in items:
-            zs.insert(member, score)
+        zs = SortedSet.from_items(items, len(items) > limits["zset-max-listpack-entries"] or
+                                  any(len(m) > limits["zset-max-listpack-value"] for _, m in items))
         db.set(dst_key, zs)
         engine.dirty += 1
         if engine.notify_flags:
@@ -590,9 +584,7 @@ def _zpop(client, args, from_max: bool):
         return []
     if count == -1:
         # The common case: one member, a flat [member, score] reply in both protocols.
-        skey = zs.order.pop(-1 if from_max else 0)
-        member = skey[9:]
-        score = zs.scores.pop(member)
+        score, member = zs.pop(1, from_max)[0]
         engine = client.engine
         if engine.notify_flags:
             engine.notify(db, "z", b"zpopmax" if from_max else b"zpopmin", key)
@@ -749,10 +741,11 @@ def zscan(client, args):
     zs = client.db.get_typed(args[1], SortedSet)
     if zs is None:
         return [b"0", []]
-    scores = zs.scores
+    big = zs.big
+    scores = zs.data.scores if big else dict(zs.items())
     # A listpack holds integral scores within +/-LLONG_MAX/2 as integers and ZSCAN
     # prints them so; a skiplist score goes through d2string (integers below 2**52).
-    limit = 4611686018427387903 if not zs.big else 4503599627370496
+    limit = 4611686018427387903 if not big else 4503599627370496
 
     def score_text(member):
         score = scores.get(member)
@@ -762,8 +755,9 @@ def zscan(client, args):
             return b"%d" % score
         return format_double(score)
 
-    order = None if zs.big else zs.members_in_order()
-    return scan_reply(zs, cursor, args, 3, big=zs.big, values=score_text, members=scores, order=order)
+    # A packed set is answered whole, in order (the dict was built in order).
+    return scan_reply(zs.data if big else scores, cursor, args, 3, big=big, values=score_text,
+                      members=scores, order=None if big else list(scores))
 
 
 # -- ZUNION / ZINTER / ZDIFF -----------------------------------------------------------------------------------
@@ -852,7 +846,7 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
         if srcs[0][0] is not None and len(srcs[0][0]) > 0:
             first_value, first_weight = srcs[0]
             others = srcs[1:]
-            lookups = [(v, w, v.scores if type(v) is SortedSet else None) for v, w in others]
+            lookups = [(v, w, v.score if type(v) is SortedSet else None) for v, w in others]
             count = 0
             for member, score in _source_items(first_value):
                 total = first_weight * score
@@ -862,7 +856,7 @@ def _zsetop(client, args, op: int, store_key=None, cardinality=False):
                     if value is None:
                         break
                     if scores is not None:
-                        other = scores.get(member)
+                        other = scores(member)
                     else:
                         other = 1.0 if member in value else None
                     if other is None:

@@ -77,6 +77,7 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
+from ..types.collections import Set
 from .lazyfree import LazyFree
 
 log = logging.getLogger("vermilion")
@@ -162,8 +163,8 @@ def _unit_plain(c) -> int:
     n = len(c)
     if n <= SAMPLES:
         it = c
-    elif c.__class__.type_name == "list":
-        it = _ends(iter(c), reversed(c), n)
+    elif c.__class__ is not Set:
+        it = _ends(iter(c), reversed(c), n)       # a list's deque
     else:
         it = islice(c, SAMPLES)
     total = count = 0
@@ -213,12 +214,25 @@ def _estimate_plain(c) -> int:
     return getsizeof(c) + n * (unit >> 8)
 
 
+def _estimate_list(lst) -> int:
+    data = lst.data
+    if data.__class__ is bytes:
+        # Packed (one listpack node): the wrapper and one bytes object, measured exactly.
+        return HASH_OBJ + ((len(data) + 48) & -16)
+    return HASH_OBJ + _estimate_plain(data)
+
+
 def _estimate_zset(z) -> int:
-    n = len(z.scores)
-    unit = z.unit
+    data = z.data
+    if data.__class__ is bytes:
+        # Packed (listpack): the wrapper and one bytes object, measured exactly.
+        return HASH_OBJ + ((len(data) + 48) & -16)
+    scores = data.scores
+    n = len(scores)
+    unit = data.unit
     if _resample(unit, n):
-        unit = z.unit = _unit_zset(z) << 8 | (n & 255)
-    return ZSET_OBJ + getsizeof(z.scores) + n * (unit >> 8)
+        unit = data.unit = _unit_zset(data) << 8 | (n & 255)
+    return ZSET_OBJ + getsizeof(scores) + n * (unit >> 8)
 
 
 def _estimate_stream(s) -> int:
@@ -235,10 +249,10 @@ _ESTIMATORS: dict = {}
 
 
 def _register_types() -> None:
-    from ..types.collections import Hash, List, Set
+    from ..types.collections import Hash, List
     from ..types.sortedset import SortedSet
     from ..types.stream import Stream
-    _ESTIMATORS.update({Hash: _estimate_hash, List: _estimate_plain, Set: _estimate_plain,
+    _ESTIMATORS.update({Hash: _estimate_hash, List: _estimate_list, Set: _estimate_plain,
                         SortedSet: _estimate_zset, Stream: _estimate_stream})
 
 
@@ -283,12 +297,21 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
             return size + _estimate_hash(value)
         total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(data.items(), samples))
         return size + HASH_OBJ + getsizeof(data) + n * total // samples
-    if t in ("list", "set"):
+    if t == "list":
+        data = value.data
+        if data.__class__ is bytes:
+            return size + _estimate_list(value)
+        total = sum((len(m) + 48) & -16 for m in islice(data, samples))
+        return size + HASH_OBJ + getsizeof(data) + n * total // samples
+    if t == "set":
         total = sum((len(m) + 48) & -16 for m in islice(value, samples))
         return size + getsizeof(value) + n * total // samples
     if t == "zset":
-        total = sum(((len(m) + 48) & -16) + ((len(m) + 57) & -16) for m in islice(value.scores, samples))
-        return size + ZSET_OBJ + getsizeof(value.scores) + n * (total // samples + FLOAT_OBJ + ZSET_ORDER)
+        data = value.data
+        if data.__class__ is bytes:
+            return size + _estimate_zset(value)
+        total = sum(((len(m) + 48) & -16) + ((len(m) + 57) & -16) for m in islice(data.scores, samples))
+        return size + ZSET_OBJ + getsizeof(data.scores) + n * (total // samples + FLOAT_OBJ + ZSET_ORDER)
     return size + _ESTIMATORS[cls](value)
 
 
@@ -301,11 +324,19 @@ def _exact(value) -> int:
             return _estimate_hash(value)
         return HASH_OBJ + getsizeof(data) + sum(
             ((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in data.items())
-    if t in ("list", "set"):
+    if t == "list":
+        data = value.data
+        if data.__class__ is bytes:
+            return _estimate_list(value)
+        return HASH_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
+    if t == "set":
         return getsizeof(value) + sum((len(m) + 48) & -16 for m in value)
     if t == "zset":
-        return ZSET_OBJ + getsizeof(value.scores) + sum(
-            ((len(m) + 48) & -16) + ((len(m) + 57) & -16) + FLOAT_OBJ + ZSET_ORDER for m in value.scores)
+        data = value.data
+        if data.__class__ is bytes:
+            return _estimate_zset(value)
+        return ZSET_OBJ + getsizeof(data.scores) + sum(
+            ((len(m) + 48) & -16) + ((len(m) + 57) & -16) + FLOAT_OBJ + ZSET_ORDER for m in data.scores)
     return _ESTIMATORS[value.__class__](value)
 
 

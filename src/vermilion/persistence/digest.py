@@ -46,7 +46,7 @@ def value_digest(digest: bytearray, value, has_ttl: bool) -> None:
         for member in value:
             _xor(digest, member)
     elif cls is SortedSet:
-        for member, score in value.scores.items():
+        for member, score in value.items():
             ele = bytearray(20)
             _mix(ele, member)
             _mix(ele, b"%.17g" % score)

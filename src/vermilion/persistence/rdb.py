@@ -579,7 +579,6 @@ def _make_set(members: list, lim: _Limits) -> Set:
 
 
 def _make_zset(pairs: list[tuple[bytes, float]], lim: _Limits) -> SortedSet:
-    z = SortedSet()
     big = len(pairs) > lim.zset_entries
     if not big:
         limit = lim.zset_value
@@ -587,14 +586,14 @@ def _make_zset(pairs: list[tuple[bytes, float]], lim: _Limits) -> SortedSet:
             if len(m) > limit:
                 big = True
                 break
-    z.big = big
-    scores = z.scores
+    seen = set()
     for m, sc in pairs:
         if isnan(sc):
             raise RdbError("Zset with NAN score detected")
-        if m in scores:
+        if m in seen:
             raise RdbError("Duplicate zset fields detected")
-        z.insert(m, sc)
+        seen.add(m)
+    z = SortedSet.from_items([(sc, m) for m, sc in pairs], big)
     return z
 
 

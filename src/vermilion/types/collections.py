@@ -171,15 +171,21 @@ def _lp_strings(data: bytes) -> list:
     return out
 
 
-@cython.locals(data=bytes, field=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               head=cython.Py_ssize_t, k=cython.Py_ssize_t, flen=cython.Py_ssize_t,
-               start=cython.Py_ssize_t, match=cython.bint)
-def _lp_find(data: bytes, field: bytes) -> tuple:
-    """(entry start, value header start, value end) of `field`, or None."""
+@cython.locals(data=bytes, index=cython.Py_ssize_t, field=bytes, i=cython.Py_ssize_t,
+               n=cython.Py_ssize_t, ln=cython.Py_ssize_t, head=cython.Py_ssize_t,
+               k=cython.Py_ssize_t, flen=cython.Py_ssize_t, start=cython.Py_ssize_t,
+               match=cython.bint)
+def _lp_locate(data: bytes, index: cython.Py_ssize_t, field) -> tuple:
+    """One walk of the strings of the packed form, or None when not found.
+
+    With `field` None: (entry start, payload start, entry end) of string `index`.
+    Else `field` among the even strings (a hash's fields): (its entry start, the
+    value's entry start, the value's end).
+    """
     i = 0
     n = len(data)
-    flen = len(field)
-    k = 0                   # strings read: even ones are fields, odd ones values
+    flen = -1 if field is None else len(field)
+    k = 0                   # strings read: for a hash, even ones are fields, odd ones values
     start = 0
     match = False
     while i < n:
@@ -190,7 +196,10 @@ def _lp_find(data: bytes, field: bytes) -> tuple:
             i += 5
         else:
             i += 1
-        if k & 1:
+        if flen < 0:
+            if k == index:
+                return head, i, i + ln
+        elif k & 1:
             if match:
                 return start, head, i + ln
         else:
@@ -204,7 +213,7 @@ def _lp_find(data: bytes, field: bytes) -> tuple:
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
                count=cython.Py_ssize_t)
 def _lp_count(data: bytes) -> int:
-    """The number of fields of the packed form."""
+    """The number of strings of the packed form."""
     count = 0
     i = 0
     n = len(data)
@@ -215,7 +224,7 @@ def _lp_count(data: bytes) -> int:
         else:
             i += 1 + ln
         count += 1
-    return count >> 1
+    return count
 
 
 def _value_at(data: bytes, vstart: int, vend: int) -> bytes:
@@ -341,7 +350,7 @@ class Hash:
             if new and data.pool is not None:
                 data.pool.added(field)
             return new
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is not None:
             self.data = data[:found[1]] + _lp_entry(value) + data[found[2]:]
             return False
@@ -356,7 +365,7 @@ class Hash:
             if data.pool is not None:
                 data.pool.removed(field)
             return True
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is None:
             return False
         self.data = data[:found[0]] + data[found[2]:]
@@ -387,7 +396,7 @@ class Hash:
         data = self.data
         if data.__class__ is not bytes:
             return data.get(field, default)
-        found = _lp_find(data, field)
+        found = _lp_locate(data, -1, field)
         if found is None:
             return default
         return _value_at(data, found[1], found[2])
@@ -402,13 +411,13 @@ class Hash:
         data = self.data
         if data.__class__ is not bytes:
             return field in data
-        return _lp_find(data, field) is not None
+        return _lp_locate(data, -1, field) is not None
 
     def __len__(self) -> int:
         data = self.data
         if data.__class__ is not bytes:
             return len(data)
-        return _lp_count(data)
+        return _lp_count(data) >> 1
 
     def __bool__(self) -> bool:
         return len(self.data) != 0
@@ -476,33 +485,214 @@ class Hash:
         return random.sample(_lp_strings(data)[::2], count)
 
 
-class List(deque):
-    """A Redis list: a deque gives O(1) push/pop at both ends (Redis 7.0: quicklist)."""
+# -- the compact list encoding ----------------------------------------------------------------
+#
+# A small list is one bytes object in the packed form above (its elements in order,
+# each preceded by its length), as Redis keeps a quicklist whose single node is a
+# listpack. Five short elements then cost ~60 bytes where a deque costs ~800 (its
+# first block alone is 64 pointers). Pushes at either end concatenate, pops slice;
+# a pop at the tail and an index walk the entries, bounded by LIST_PACKED_ENTRIES.
+# Past either bound the list moves to a deque (``ListDeque``); a write that empties
+# or rebuilds a list (clear) starts packed again. The encoding is invisible to
+# clients: Redis 7.0 reports ``quicklist`` for every list (OBJECT ENCODING).
 
-    __slots__ = ("mem", "unit")
-    type_name = "list"
+LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every walk)
+LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
+
+
+class ListDeque(deque):
+    """The elements of a list past the packed bounds, and its sampled element size."""
+
+    __slots__ = ("unit",)
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
+        self.unit = 0       # memory accounting (engine/memory.py)
+
+
+class List:
+    """A Redis list: ``data`` is the packed bytes or a ListDeque (O(1) at both ends).
+
+    The methods are deque's, on either form, so callers treat a List as a deque; the
+    hot handlers call the deque directly when ``data`` is one. Two slots only, as Hash.
+    """
+
+    __slots__ = ("data", "mem")
+    type_name = "list"
+
+    def __init__(self, items=()):
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.data = b""
+        if items:
+            self.extend(items)
 
     def encoding(self, config) -> str:
         return "quicklist"   # Redis 7.0 has no plain listpack lists (that is 7.2)
 
+    @property
+    def packed(self) -> bool:
+        return type(self.data) is bytes
+
+    def _fit(self, data: bytes) -> None:
+        """Keep `data` packed if within the bounds, else move to a deque."""
+        if len(data) > LIST_PACKED_BYTES or \
+                (len(data) > LIST_PACKED_ENTRIES and _lp_count(data) > LIST_PACKED_ENTRIES):
+            self.data = ListDeque(_lp_strings(data))
+        else:
+            self.data = data
+
     def copy(self) -> "List":
-        return List(self)
+        new = List()
+        data = self.data
+        new.data = data if type(data) is bytes else ListDeque(data)
+        return new
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def append(self, value: bytes) -> None:
+        data = self.data
+        if type(data) is bytes:
+            self._fit(data + _lp_entry(value))
+        else:
+            data.append(value)
+
+    def appendleft(self, value: bytes) -> None:
+        data = self.data
+        if type(data) is bytes:
+            self._fit(_lp_entry(value) + data)
+        else:
+            data.appendleft(value)
+
+    def extend(self, values) -> None:
+        data = self.data
+        if type(data) is bytes:
+            self._fit(data + b"".join([_lp_entry(v) for v in values]))
+        else:
+            data.extend(values)
+
+    def extendleft(self, values) -> None:
+        data = self.data
+        if type(data) is bytes:
+            entries = [_lp_entry(v) for v in values]
+            entries.reverse()
+            entries.append(data)
+            self._fit(b"".join(entries))
+        else:
+            data.extendleft(values)
+
+    def pop(self) -> bytes:
+        data = self.data
+        if type(data) is not bytes:
+            return data.pop()
+        if not data:
+            raise IndexError("pop from an empty list")
+        found = _lp_locate(data, _lp_count(data) - 1, None)
+        self.data = data[:found[0]]
+        return data[found[1]:]
+
+    def popleft(self) -> bytes:
+        data = self.data
+        if type(data) is not bytes:
+            return data.popleft()
+        if not data:
+            raise IndexError("pop from an empty list")
+        ln = data[0]
+        if ln == 255:
+            end = 5 + int.from_bytes(data[1:5], "big")
+            value = data[5:end]
+        else:
+            end = 1 + ln
+            value = data[1:end]
+        self.data = data[end:]
+        return value
+
+    def clear(self) -> None:
+        self.data = b""
+
+    def _index(self, index: int) -> int:
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("list index out of range")
+        return index
+
+    def __setitem__(self, index: int, value: bytes) -> None:
+        data = self.data
+        if type(data) is not bytes:
+            data[index] = value
+            return
+        found = _lp_locate(data, self._index(index), None)
+        self._fit(data[:found[0]] + _lp_entry(value) + data[found[2]:])
+
+    def insert(self, index: int, value: bytes) -> None:
+        """Insert before position `index` (0 <= index <= len)."""
+        data = self.data
+        if type(data) is not bytes:
+            data.insert(index, value)
+            return
+        found = _lp_locate(data, index, None)
+        at = len(data) if found is None else found[0]
+        self._fit(data[:at] + _lp_entry(value) + data[at:])
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        data = self.data
+        if type(data) is bytes:
+            return _lp_count(data)
+        return len(data)
+
+    def __bool__(self) -> bool:
+        return len(self.data) != 0
+
+    def __getitem__(self, index: int) -> bytes:
+        data = self.data
+        if type(data) is not bytes:
+            return data[index]
+        found = _lp_locate(data, self._index(index), None)
+        return data[found[1]:found[2]]
+
+    def index(self, value: bytes) -> int:
+        data = self.data
+        if type(data) is not bytes:
+            return data.index(value)
+        return _lp_strings(data).index(value)
+
+    def __iter__(self):
+        data = self.data
+        if type(data) is bytes:
+            return iter(_lp_strings(data))
+        return iter(data)
+
+    def __reversed__(self):
+        data = self.data
+        if type(data) is bytes:
+            return reversed(_lp_strings(data))
+        return reversed(data)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"List({list(self)!r})"
 
     def slice(self, start: int, stop: int) -> list:
         """Elements start..stop inclusive (already clamped, 0 <= start <= stop < len)."""
-        n = len(self)
+        data = self.data
+        if type(data) is bytes:
+            return _lp_strings(data)[start:stop + 1]
+        n = len(data)
         if start == 0 and stop == n - 1:
-            return list(self)
+            return list(data)
         if start > n - 1 - stop:
             # Closer to the right end: walk from there.
-            out = list(islice(reversed(self), n - 1 - stop, n - start))
+            out = list(islice(reversed(data), n - 1 - stop, n - start))
             out.reverse()
             return out
-        return list(islice(self, start, stop + 1))
+        return list(islice(data, start, stop + 1))
 
 
 class Set(set):

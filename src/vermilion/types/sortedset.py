@@ -1,13 +1,21 @@
 """The sorted set: members with double scores, ordered by (score, member bytes).
 
-Two structures, as Redis keeps a dict beside its skiplist:
+Two encodings, as Redis 7.0 has (OBJECT ENCODING reports which):
 
-* ``scores``: member -> score (a float), for ZSCORE and ZADD in O(1);
-* ``order``: the *sort keys* in order, for rank, insert, delete and
-  range-by-score in O(log n). That is ``vermilion._sortedkeys.SortedKeys`` (C)
-  when it is built, else ``sortedcontainers.SortedList``: the C type implements
-  the part of SortedList's interface used here, with the same results
+* packed (``listpack``): while within zset-max-listpack-entries / -value, the
+  whole set is one bytes object, its entries in order (see "the compact
+  encoding" below). Every operation walks it, as Redis walks its listpack.
+* ``ZSetIndex`` (``skiplist``): ``scores`` (member -> score, a float) for ZSCORE
+  and ZADD in O(1), beside ``order``, the *sort keys* in order, for rank,
+  insert, delete and range-by-score in O(log n). That is
+  ``vermilion._sortedkeys.SortedKeys`` (C) when it is built, else
+  ``sortedcontainers.SortedList``: the C type implements the part of
+  SortedList's interface used here, with the same results
   (tests/test_sortedkeys.py), at about a third of the cost per rank lookup.
+
+The conversion is one way (``big``), as Redis's. ``SortedSet`` holds either and
+answers the same methods on both; the range reads are written once (``_Ranges``)
+over a sequence of sort keys, which a packed set gives by decoding itself.
 
 A sort key is one bytes object: a 9-byte order-preserving encoding of the score
 followed by the member. Comparing two keys is then a single memcmp, which is
@@ -17,7 +25,7 @@ three a (score, member) tuple needs — on a 1M-member set that halves the time 
 a rank lookup. The encoding: non-negative scores are ``b"\\x01"`` + the IEEE
 double big-endian (those bytes already sort like the numbers); negative ones are
 ``b"\\x00"`` + the bytes inverted. -0.0 is encoded as 0.0, so the two compare
-equal as in Redis (the dict keeps the sign ZSCORE reports).
+equal as in Redis (the skiplist's dict keeps the sign ZSCORE reports).
 
 Scores are never NaN (the commands refuse NaN input and NaN results).
 
@@ -26,17 +34,21 @@ all scores are equal. For small sets (listpack in Redis) this module reproduces
 Redis's listpack walk exactly even with mixed scores: the first element, in score
 order, that is >= min, then onwards while <= max. For large sets it uses a binary
 search, which agrees with that walk whenever the scores are equal.
-
-``big`` records Redis's one-way listpack -> skiplist conversion (OBJECT ENCODING).
 """
 from __future__ import annotations
 
 import random
 import struct
+from bisect import bisect_left, bisect_right
 
 from sortedcontainers import SortedList
 
 from .._native import native_module
+
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
 
 _c_index = native_module("_sortedkeys")
 # The ordered index type: bytes keys in byte order, with positions.
@@ -88,131 +100,145 @@ def key_score(key: bytes) -> float:
     return _UNPACK(key[:_PREFIX].translate(_INVERT))[1]
 
 
-class SortedSet:
-    __slots__ = ("scores", "order", "big", "scans", "mem", "unit")
-    type_name = "zset"
+# -- the compact encoding -------------------------------------------------------------------
+#
+# A small sorted set is one bytes object, as Redis keeps a listpack: its entries in
+# sort-key order, each
+#
+#     member length | tag | score bytes | member
+#
+# The length is one byte, or 0xFF and four big-endian bytes from 255 bytes on. The
+# score is its 9-byte sort-key prefix, stored short: the tag holds the prefix's first
+# byte (the sign) in bit 4 and, in bits 0-3, how many of the other 8 bytes follow;
+# the bytes left out are the trailing ones that equal the filler (0x00 for a
+# non-negative score, 0xFF for a negative one, whose bytes are inverted), which an
+# integral score has many of (3.0 is 0x4008 followed by six zero bytes). So the prefix,
+# and the exact score, are rebuilt from the entry (only -0.0's sign is lost, as a
+# listpack stores 0). Lookups walk the entries (bounded by zset-max-listpack-entries);
+# a write builds a new bytes object. Past the limits the set converts to
+# ``ZSetIndex``, one way.
 
-    def __init__(self):
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
-        self.scores: dict[bytes, float] = {}
-        self.order = OrderedKeys()
-        self.big = False        # skiplist encoding (one-way conversion from listpack)
-        self.scans = None       # ZSCAN snapshots (types/scan.py)
+_LEN1 = [bytes((i,)) for i in range(255)]
+_TAG = [bytes((i,)) for i in range(32)]
+_FILL = (b"\xff" * 8, b"\x00" * 8)      # by sign byte: negative (inverted), non-negative
 
-    def __len__(self) -> int:
-        return len(self.scores)
 
-    def __contains__(self, member) -> bool:
-        return member in self.scores
+def _zp_entry(key: bytes) -> bytes:
+    """The packed entry of a sort key."""
+    n = len(key) - _PREFIX
+    sign = key[0]
+    body = key[1:_PREFIX].rstrip(b"\x00" if sign else b"\xff")
+    head = _LEN1[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")
+    return head + _TAG[sign << 4 | len(body)] + body + key[_PREFIX:]
 
-    def __iter__(self):
-        return iter(self.scores)
 
-    def encoding(self, config) -> str:
-        return "skiplist" if self.big else "listpack"
+def _zp_pack(keys) -> bytes:
+    """The packed form of sort keys already in order."""
+    return b"".join([_zp_entry(k) for k in keys])
 
-    def copy(self) -> "SortedSet":
-        new = SortedSet()
-        new.scores = dict(self.scores)
-        new.order = OrderedKeys(self.order)
-        new.big = self.big
-        return new
 
-    def check_encoding(self, values: dict, members=()) -> None:
-        """Convert to skiplist past zset-max-listpack-entries / -value."""
-        if len(self.scores) > values["zset-max-listpack-entries"]:
-            self.big = True
-            return
-        limit = values["zset-max-listpack-value"]
-        for m in members:
-            if len(m) > limit:
-                self.big = True
-                return
+@cython.cfunc
+@cython.locals(data=bytes, pos=cython.Py_ssize_t, tag=cython.Py_ssize_t, k=cython.Py_ssize_t)
+def _zp_prefix(data: bytes, pos: cython.Py_ssize_t) -> bytes:
+    """The 9-byte sort-key prefix of the entry whose tag is at data[pos]."""
+    tag = data[pos]
+    k = tag & 15
+    if tag >> 4:
+        return b"\x01" + data[pos + 1:pos + 1 + k] + _FILL[1][k:]
+    return b"\x00" + data[pos + 1:pos + 1 + k] + _FILL[0][k:]
 
-    # -- decoding ---------------------------------------------------------------------
 
-    def _item(self, key: bytes) -> tuple[float, bytes]:
-        member = key[_PREFIX:]
-        return self.scores[member], member
-
-    def _items(self, keys) -> list:
-        scores = self.scores
-        out = []
-        for key in keys:
-            member = key[_PREFIX:]
-            out.append((scores[member], member))
-        return out
-
-    # -- updates ---------------------------------------------------------------------
-
-    def insert(self, member: bytes, score: float) -> None:
-        """Add a member known to be absent.
-
-        A listpack stores integral scores as integers, so -0.0 reads back as 0 in
-        Redis until the set is a skiplist; we normalise it the same way.
-        """
-        if score == 0.0 and not self.big:
-            score = 0.0
-        self.scores[member] = score
-        self.order.add(sort_key(score, member))
-
-    def update(self, member: bytes, old: float, new: float) -> None:
-        """Change the score of a present member."""
-        if old != new:
-            if new == 0.0 and not self.big:
-                new = 0.0
-            order = self.order
-            order.remove(sort_key(old, member))
-            self.scores[member] = new
-            order.add(sort_key(new, member))
-
-    def set(self, member: bytes, score: float) -> bool:
-        """Insert or update; True when the member is new."""
-        old = self.scores.get(member)
-        if old is None:
-            self.insert(member, score)
-            return True
-        self.update(member, old, score)
-        return False
-
-    def remove(self, member: bytes) -> bool:
-        score = self.scores.pop(member, None)
-        if score is None:
-            return False
-        self.order.remove(sort_key(score, member))
-        return True
-
-    def pop(self, count: int, from_max: bool) -> list[tuple[float, bytes]]:
-        """Remove and return up to `count` (score, member) from the min or max end."""
-        order, scores = self.order, self.scores
-        size = len(order)
-        n = min(count, size)
-        if n == 0:
-            return []
-        if n == 1:
-            key = order.pop(-1 if from_max else 0)
-            member = key[_PREFIX:]
-            return [(scores.pop(member), member)]
-        if from_max:
-            keys = list(order.islice(size - n, size, reverse=True))
-            del order[size - n:]
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
+               k=cython.Py_ssize_t)
+def _zp_keys(data: bytes) -> list:
+    """Every sort key of the packed form, in order."""
+    out = []
+    i = 0
+    n = len(data)
+    while i < n:
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
         else:
-            keys = list(order.islice(0, n))
-            del order[:n]
-        out = []
-        for key in keys:
-            member = key[_PREFIX:]
-            out.append((scores.pop(member), member))
-        return out
+            i += 1
+        k = data[i] & 15
+        out.append(_zp_prefix(data, i) + data[i + 1 + k:i + 1 + k + ln])
+        i += 1 + k + ln
+    return out
 
-    # -- reads -----------------------------------------------------------------------------
 
-    def rank(self, member: bytes, reverse: bool = False):
-        score = self.scores.get(member)
-        if score is None:
-            return None
-        r = self.order.bisect_left(sort_key(score, member))
-        return len(self.order) - 1 - r if reverse else r
+@cython.locals(data=bytes, member=bytes, key=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
+               ln=cython.Py_ssize_t, head=cython.Py_ssize_t, mlen=cython.Py_ssize_t,
+               index=cython.Py_ssize_t, k=cython.Py_ssize_t, at=cython.Py_ssize_t)
+def _zp_walk(data: bytes, member, key) -> tuple:
+    """One walk of the entries: (found, at, count).
+
+    found: (entry start, tag position, entry end, rank) of `member`, or None (also
+    when `member` is None); at: where an entry with sort key `key` goes, the start of
+    the first greater entry (when `key` is not None); count: the number of entries,
+    when the walk went to the end (it stops at `member` when `key` is None).
+    """
+    i = 0
+    n = len(data)
+    mlen = -1 if member is None else len(member)
+    index = 0
+    at = -1 if key is not None else n
+    found = None
+    prefix = None if key is None else key[:_PREFIX]
+    while i < n:
+        head = i
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
+        else:
+            i += 1
+        k = data[i] & 15
+        if ln == mlen and found is None and data.startswith(member, i + 1 + k):
+            found = head, i, i + 1 + k + ln, index
+            if at >= 0:
+                return found, at, -1
+        if at < 0:
+            entry = _zp_prefix(data, i)
+            if entry > prefix or (entry == prefix and data[i + 1 + k:i + 1 + k + ln] > key[_PREFIX:]):
+                at = head
+                if found is not None or member is None:
+                    return found, at, -1
+        i += 1 + k + ln
+        index += 1
+    return found, n if at < 0 else at, index
+
+
+def _score_at(data: bytes, pos: int) -> float:
+    """The score of the entry whose tag is at data[pos]."""
+    return key_score(_zp_prefix(data, pos))
+
+
+class _Keys(list):
+    """Sort keys in a plain list, with the part of SortedKeys's interface the range
+    reads use: a packed set decoded for one read."""
+
+    __slots__ = ()
+
+    def bisect_left(self, key) -> int:
+        return bisect_left(self, key)
+
+    def bisect_right(self, key) -> int:
+        return bisect_right(self, key)
+
+    def islice(self, start=None, stop=None, reverse=False) -> list:
+        part = self[start:stop]
+        if reverse:
+            part.reverse()
+        return part
+
+
+class _Ranges:
+    """The reads by rank, score and lex range, over ``order`` (sort keys in order)
+    and ``_item`` (a sort key's (score, member)): shared by the two encodings."""
+
+    __slots__ = ()
 
     def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
         """(score, member) for ranks start..stop inclusive (already clamped)."""
@@ -395,24 +421,356 @@ class SortedSet:
             return 0, 0
         return i, i + self.count_by_lex(lo, hi)
 
-    def remove_span(self, begin: int, end: int) -> int:
-        """Delete order[begin:end]; returns how many."""
-        if end <= begin:
-            return 0
-        order, scores = self.order, self.scores
-        for key in order.islice(begin, end):
-            del scores[key[_PREFIX:]]
-        del order[begin:end]
-        return end - begin
-
-    # -- random ------------------------------------------------------------------------------
-
     def random_item(self) -> tuple[float, bytes]:
         order = self.order
         return self._item(order[random.randrange(len(order))])
 
     def item_at(self, index: int) -> tuple[float, bytes]:
         return self._item(self.order[index])
+
+    def _items(self, keys) -> list:
+        item = self._item
+        return [item(key) for key in keys]
+
+
+class _Packed(_Ranges):
+    """A packed set decoded for one read: its sort keys in a list."""
+
+    __slots__ = ("order",)
+    big = False
+
+    def __init__(self, data: bytes):
+        self.order = _Keys(_zp_keys(data))
+
+    def _item(self, key: bytes) -> tuple:
+        return key_score(key), key[_PREFIX:]
+
+
+class ZSetIndex(_Ranges):
+    """The skiplist encoding: ``scores`` (member -> score) beside ``order`` (the sort
+    keys in order), as Redis keeps a dict beside its skiplist. Also what only such
+    sets carry: ZSCAN snapshots and the sampled element size."""
+
+    __slots__ = ("scores", "order", "scans", "unit")
+    big = True
+
+    def __init__(self, scores=None, order=None):
+        self.scores: dict = {} if scores is None else scores
+        self.order = OrderedKeys() if order is None else order
+        self.scans = None       # ZSCAN snapshots (types/scan.py)
+        self.unit = 0           # memory accounting (engine/memory.py)
+
+    def __iter__(self):
+        return iter(self.scores)
+
+    def __contains__(self, member) -> bool:
+        return member in self.scores
+
+    def _item(self, key: bytes) -> tuple:
+        member = key[_PREFIX:]
+        return self.scores[member], member
+
+    def _items(self, keys) -> list:
+        scores = self.scores
+        out = []
+        for key in keys:
+            member = key[_PREFIX:]
+            out.append((scores[member], member))
+        return out
+
+
+class SortedSet:
+    """A Redis sorted set: ``data`` is the packed bytes (listpack encoding) or, once
+    converted, a ZSetIndex (skiplist encoding). The methods work on either; the hot
+    handlers reach ``data.scores`` / ``data.order`` directly when ``big``.
+
+    Two slots only (the data and its counted size): what only converted sets need
+    lives on their ZSetIndex, so a small set is this object and one bytes object.
+    """
+
+    __slots__ = ("data", "mem")
+    type_name = "zset"
+
+    def __init__(self):
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.data = b""
+
+    @classmethod
+    def from_items(cls, items, big: bool) -> "SortedSet":
+        """A set of (score, member) items with distinct members, in the given encoding."""
+        z = cls()
+        if big:
+            scores = {}
+            for score, member in items:
+                scores[member] = score
+            z.data = ZSetIndex(scores, OrderedKeys([sort_key(score, member) for score, member in items]))
+        else:
+            keys = [sort_key(score + 0.0, member) for score, member in items]
+            keys.sort()
+            z.data = _zp_pack(keys)
+        return z
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    @property
+    def big(self) -> bool:
+        return type(self.data) is not bytes
+
+    @big.setter
+    def big(self, value: bool) -> None:
+        if value and type(self.data) is bytes:
+            self.convert()
+
+    def convert(self) -> None:
+        """To the skiplist encoding (one way)."""
+        data = self.data
+        if type(data) is bytes:
+            keys = _zp_keys(data)
+            scores = {}
+            for key in keys:
+                scores[key[_PREFIX:]] = key_score(key)
+            self.data = ZSetIndex(scores, OrderedKeys(keys))
+
+    def encoding(self, config) -> str:
+        return "skiplist" if type(self.data) is not bytes else "listpack"
+
+    def check_encoding(self, values: dict, members=()) -> None:
+        """Convert to skiplist past zset-max-listpack-entries / -value."""
+        if type(self.data) is not bytes:
+            return
+        limit = values["zset-max-listpack-value"]
+        for m in members:
+            if len(m) > limit:
+                self.convert()
+                return
+        if len(self) > values["zset-max-listpack-entries"]:
+            self.convert()
+
+    def copy(self) -> "SortedSet":
+        new = SortedSet()
+        data = self.data
+        if type(data) is bytes:
+            new.data = data
+        else:
+            new.data = ZSetIndex(dict(data.scores), OrderedKeys(data.order))
+        return new
+
+    def _view(self):
+        data = self.data
+        return _Packed(data) if type(data) is bytes else data
+
+    # -- membership -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        data = self.data
+        if type(data) is bytes:
+            return _zp_walk(data, None, None)[2]
+        return len(data.scores)
+
+    def __bool__(self) -> bool:
+        data = self.data
+        return len(data) != 0 if type(data) is bytes else len(data.scores) != 0
+
+    def __contains__(self, member) -> bool:
+        data = self.data
+        if type(data) is bytes:
+            return _zp_walk(data, member, None)[0] is not None
+        return member in data.scores
+
+    def __iter__(self):
+        """The members (in order while packed)."""
+        data = self.data
+        if type(data) is bytes:
+            return iter([key[_PREFIX:] for key in _zp_keys(data)])
+        return iter(data.scores)
+
+    def score(self, member: bytes):
+        """The score of `member`, or None."""
+        data = self.data
+        if type(data) is not bytes:
+            return data.scores.get(member)
+        found = _zp_walk(data, member, None)[0]
+        if found is None:
+            return None
+        return _score_at(data, found[1])
+
+    def items(self) -> list:
+        """Every (member, score)."""
+        data = self.data
+        if type(data) is not bytes:
+            return list(data.scores.items())
+        return [(key[_PREFIX:], key_score(key)) for key in _zp_keys(data)]
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def insert(self, member: bytes, score: float) -> None:
+        """Add a member known to be absent.
+
+        A listpack stores integral scores as integers, so -0.0 reads back as 0 in
+        Redis until the set is a skiplist; the packed form's prefix does the same.
+        """
+        data = self.data
+        if type(data) is not bytes:
+            data.scores[member] = score
+            data.order.add(sort_key(score, member))
+            return
+        key = sort_key(score + 0.0, member)
+        at = _zp_walk(data, None, key)[1]
+        self.data = data[:at] + _zp_entry(key) + data[at:]
+
+    def update(self, member: bytes, old: float, new: float) -> None:
+        """Change the score of a present member."""
+        data = self.data
+        if type(data) is not bytes:
+            if old != new:
+                order = data.order
+                order.remove(sort_key(old, member))
+                data.scores[member] = new
+                order.add(sort_key(new, member))
+        elif old != new:
+            self.remove(member)
+            self.insert(member, new)
+
+    def set(self, member: bytes, score: float) -> bool:
+        """Insert or update; True when the member is new."""
+        old = self.score(member)
+        if old is None:
+            self.insert(member, score)
+            return True
+        self.update(member, old, score)
+        return False
+
+    def remove(self, member: bytes) -> bool:
+        data = self.data
+        if type(data) is not bytes:
+            score = data.scores.pop(member, None)
+            if score is None:
+                return False
+            data.order.remove(sort_key(score, member))
+            return True
+        found = _zp_walk(data, member, None)[0]
+        if found is None:
+            return False
+        self.data = data[:found[0]] + data[found[2]:]
+        return True
+
+    def pop(self, count: int, from_max: bool) -> list:
+        """Remove and return up to `count` (score, member) from the min or max end."""
+        data = self.data
+        if type(data) is not bytes:
+            return _pop_index(data, count, from_max)
+        keys = _zp_keys(data)
+        n = min(count, len(keys))
+        if n <= 0:
+            return []
+        if from_max:
+            taken = keys[len(keys) - n:]
+            taken.reverse()
+            del keys[len(keys) - n:]
+        else:
+            taken = keys[:n]
+            del keys[:n]
+        self.data = _zp_pack(keys)
+        return [(key_score(key), key[_PREFIX:]) for key in taken]
+
+    def remove_span(self, begin: int, end: int) -> int:
+        """Delete the members of ranks begin..end-1; returns how many."""
+        if end <= begin:
+            return 0
+        data = self.data
+        if type(data) is not bytes:
+            order, scores = data.order, data.scores
+            for key in order.islice(begin, end):
+                del scores[key[_PREFIX:]]
+            del order[begin:end]
+            return end - begin
+        keys = _zp_keys(data)
+        del keys[begin:end]
+        self.data = _zp_pack(keys)
+        return end - begin
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def rank(self, member: bytes, reverse: bool = False):
+        data = self.data
+        if type(data) is not bytes:
+            score = data.scores.get(member)
+            if score is None:
+                return None
+            order = data.order
+            r = order.bisect_left(sort_key(score, member))
+            return len(order) - 1 - r if reverse else r
+        found = _zp_walk(data, member, None)[0]
+        if found is None:
+            return None
+        return _zp_walk(data, None, None)[2] - 1 - found[3] if reverse else found[3]
+
+    def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
+        """(score, member) for ranks start..stop inclusive (already clamped)."""
+        return self._view().by_rank(start, stop, reverse)
+
+    def items_desc(self) -> list:
+        """Every (score, member), highest first (Redis's zuiNext walks from the tail)."""
+        return self._view().items_desc()
+
+    def members_in_order(self) -> list:
+        return self._view().members_in_order()
+
+    def score_span(self, lo, lo_ex, hi, hi_ex) -> tuple:
+        return self._view().score_span(lo, lo_ex, hi, hi_ex)
+
+    def count_by_score(self, lo, lo_ex, hi, hi_ex) -> int:
+        return self._view().count_by_score(lo, lo_ex, hi, hi_ex)
+
+    def range_by_score(self, lo, lo_ex, hi, hi_ex, reverse=False, offset=0, count=-1) -> list:
+        return self._view().range_by_score(lo, lo_ex, hi, hi_ex, reverse, offset, count)
+
+    def range_by_lex(self, lo, hi, reverse=False, offset=0, count=-1) -> list:
+        return self._view().range_by_lex(lo, hi, reverse, offset, count)
+
+    def count_by_lex(self, lo, hi) -> int:
+        return self._view().count_by_lex(lo, hi)
+
+    def lex_span(self, lo, hi):
+        return self._view().lex_span(lo, hi)
+
+    def random_item(self) -> tuple:
+        return self._view().random_item()
+
+    def item_at(self, index: int) -> tuple:
+        return self._view().item_at(index)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SortedSet) and sorted(self.items()) == sorted(other.items())
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"SortedSet({self.items()!r})"
+
+
+def _pop_index(index: ZSetIndex, count: int, from_max: bool) -> list:
+    """Remove and return up to `count` (score, member) from an end of a skiplist set."""
+    order, scores = index.order, index.scores
+    size = len(order)
+    n = min(count, size)
+    if n <= 0:
+        return []
+    if n == 1:
+        key = order.pop(-1 if from_max else 0)
+        member = key[_PREFIX:]
+        return [(scores.pop(member), member)]
+    if from_max:
+        keys = list(order.islice(size - n, size, reverse=True))
+        del order[size - n:]
+    else:
+        keys = list(order.islice(0, n))
+        del order[:n]
+    out = []
+    for key in keys:
+        member = key[_PREFIX:]
+        out.append((scores.pop(member), member))
+    return out
 
 
 def lex_range_possible(lo, hi) -> bool:
