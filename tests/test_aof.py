@@ -46,6 +46,21 @@ def normalized(snap: dict, loose: bool = False) -> dict:
     return out
 
 
+def without_read_counters(snap: dict) -> dict:
+    """Groups without entries-read and lag: Redis 7.0 propagates a read without NOACK
+    as XCLAIMs, which carry the group's last ID but not its read counter, so after a
+    replay of such reads the counter is unknown (nil), on Redis as here."""
+    out = {}
+    for k, v in snap.items():
+        if isinstance(v, list) and v and v[0] == b"stream":
+            info = dict(v[3])
+            info[b"groups"] = [{f: x for f, x in g.items() if f not in (b"entries-read", b"lag")}
+                               for g in info[b"groups"]]
+            v = v[:3] + [info]
+        out[k] = v
+    return out
+
+
 def _strip(value, loose):
     drop = {b"seen-time"} | ({b"radix-tree-keys", b"radix-tree-nodes"} if loose else set())
     if isinstance(value, dict):
@@ -138,7 +153,9 @@ def test_nondeterministic_commands_are_written_as_effects(tmp_path):
     ver.kill()
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
     try:
-        assert diff(before, normalized(snapshot(ver.client()))) == []
+        after = normalized(snapshot(ver.client()))
+        assert after[(0, b"stream")][3][b"groups"][0][b"entries-read"] is None
+        assert diff(without_read_counters(before), without_read_counters(after)) == []
     finally:
         ver.kill()
 
@@ -343,7 +360,8 @@ def test_bgrewriteaof(tmp_path, preamble):
     assert "All AOF files and manifest are valid" in check.stdout, check.stdout
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
     try:
-        assert diff(before, normalized(snapshot(ver.client()), loose=preamble == "no")) == []
+        after = normalized(snapshot(ver.client()), loose=preamble == "no")
+        assert diff(without_read_counters(before), without_read_counters(after)) == []
     finally:
         ver.kill()
 
@@ -415,7 +433,8 @@ def test_rewrite_under_load(tmp_path, preamble):
     ver.stop()
     ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "").start()
     try:
-        assert diff(before, normalized(snapshot(ver.client()), loose=preamble == "no")) == []
+        after = normalized(snapshot(ver.client()), loose=preamble == "no")
+        assert diff(without_read_counters(before), without_read_counters(after)) == []
     finally:
         ver.kill()
 
