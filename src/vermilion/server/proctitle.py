@@ -53,7 +53,8 @@ def variables(config, title: str) -> dict:
         listen = "%s:%d" % (binds[0] if binds else "*", port or tls_port)
     else:
         listen = "unixsocket:" + config["unixsocket"]
-    return {"title": title, "listen-addr": listen, "server-mode": "",
+    return {"title": title, "listen-addr": listen,
+            "server-mode": "[cluster]" if config["cluster-enabled"] else "",
             "config-file": config.file or "-", "port": str(port), "tls-port": str(tls_port),
             "unixsocket": config["unixsocket"]}
 
