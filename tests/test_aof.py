@@ -4,6 +4,7 @@ and interoperability with redis-server 7.0 / redis-check-aof."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -579,3 +580,29 @@ def test_debug_loadaof_with_appendonly_off_loads_the_files_on_disk(tmp_path):
         finally:
             srv.stop()
     assert seen[0] == seen[1] == [b"k"]
+
+
+def _group_reads_aof(server) -> bytes:
+    """The AOF a consumer-group workload leaves: reads with and without NOACK, inside
+    MULTI and outside, a claim (delivery times masked: they are the server's clock)."""
+    r = server.client()
+    for i in range(1, 5):
+        r.xadd("s", {"f": i}, id=f"{i}-0")
+    r.xgroup_create("s", "g", "0")
+    r.xreadgroup("g", "c1", {"s": ">"}, count=2)
+    r.xreadgroup("g", "c2", {"s": ">"}, count=1, noack=True)
+    with r.pipeline(transaction=True) as tx:
+        tx.xreadgroup("g", "c3", {"s": ">"}).xclaim("s", "g", "c4", 0, ["1-0"], idle=5000)
+        tx.execute()
+    r.xautoclaim("s", "g", "c5", 0, "0-0", count=1)
+    data = incr_bytes(server.dir)
+    server.kill()
+    return re.sub(rb"\r\nTIME\r\n\$\d+\r\n\d+\r\n", b"\r\nTIME\r\n<time>\r\n", data)
+
+
+def test_group_reads_in_the_aof_as_redis(tmp_path):
+    conf = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+    ours = _group_reads_aof(vermilion(str(tmp_path / "v"), *conf).start())
+    theirs = _group_reads_aof(redis_server(str(tmp_path / "r"), *conf).start())
+    assert ours == theirs
+    assert b"XCLAIM" in ours and b"MULTI" in ours
