@@ -6,14 +6,22 @@ import textwrap
 
 import pytest
 import redis.asyncio  # noqa: F401
-# Imported here, outside the inline runs: pytester drops the modules a run
-# imported when it ends, and a second copy of the server's modules (its command
-# table is filled when they are imported) would not be the same server.
-import vermilion.server.runtime  # noqa: F401
+import vermilion
 
 from support import RedisProcess, require_reference
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server_modules_imported_outside_the_runs():
+    """pytester drops the modules an inline run imported when it ends. A server's modules
+    are imported lazily (the command families when the first engine is made, persistence
+    and scripting with it), and a second copy of them would declare every command again in
+    the command table that stays. Starting one server here, before any inline run, makes
+    them part of this process for good, whatever ran before in this worker."""
+    with vermilion.embedded():
+        pass
 
 
 @pytest.fixture(autouse=True)
