@@ -198,6 +198,21 @@ def snapshot(r: redis.Redis, dbs=(0, 3, 15)) -> dict:
     return out
 
 
+def without_read_counters(snap: dict) -> dict:
+    """Groups without entries-read and lag: Redis 7.0 propagates a read without NOACK
+    as XCLAIMs, which carry the group's last ID but not its read counter, so after a
+    replay of such reads the counter is unknown (nil), on Redis as here."""
+    out = {}
+    for k, v in snap.items():
+        if isinstance(v, list) and v and v[0] == b"stream":
+            info = dict(v[3])
+            info[b"groups"] = [{f: x for f, x in g.items() if f not in (b"entries-read", b"lag")}
+                               for g in info[b"groups"]]
+            v = v[:3] + [info]
+        out[k] = v
+    return out
+
+
 def diff(a: dict, b: dict) -> list:
     keys = sorted(set(a) | set(b), key=repr)
     return [(k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]

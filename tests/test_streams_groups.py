@@ -7,15 +7,17 @@ deleted entries, cursor), XINFO GROUPS/CONSUMERS/STREAM FULL, entries-read and l
 Clock values (idle times, delivery and seen times) are masked; everything that
 depends on them is made deterministic with IDLE/TIME far from "now".
 
-The last test checks the effects: what the embedded server propagates for a
-consumer-group workload, replayed into a fresh server, rebuilds the same stream,
-groups and PELs (XINFO STREAM FULL equal, delivery times included).
+The last tests check the effects: what the embedded server propagates for a
+consumer-group workload is what Redis 7.0.15 propagates (the replication streams
+compared), and replayed into a fresh Vermilion and a fresh redis-server it gives
+the same stream, groups and PELs on both (XINFO STREAM FULL, delivery times included).
 """
 from __future__ import annotations
 
 import time
 
-from rawclient import RawClient
+from rawclient import RawClient, attach_replica, read_stream_until
+from support import RedisProcess, require_reference, same_on_both, wait_for
 from test_streams import check_masked, fill, mask_times, run_masked
 
 
@@ -690,7 +692,8 @@ def test_effects_replay_rebuilds_groups_and_pels(vermilion_process_server):
         # A blocked reader served by a later XADD propagates its PEL changes too.
         c.call("XGROUP", "CREATE", "s", "late", "$")
         blocked.send("XREADGROUP", "GROUP", "late", "waiter", "BLOCK", "0", "STREAMS", "s", ">")
-        time.sleep(0.05)
+        wait_for(lambda: b"blocked_clients:1\r\n" in c.call("INFO", "clients").value,
+                 "a blocked reader")
         c.call("XADD", "s", "*", "last", "one")
         assert blocked.read().kind in "*%"
         c.call("MULTI")
@@ -707,14 +710,31 @@ def test_effects_replay_rebuilds_groups_and_pels(vermilion_process_server):
     assert any(argv[0] == b"XCLAIM" for _, argv in captured)
     assert not any(argv[0] in (b"XREADGROUP", b"XAUTOCLAIM") for _, argv in captured)
     assert all(argv[2] != b"*" for _, argv in captured if argv[0] == b"XADD")
-    with vermilion.embedded() as fresh:
-        r = RawClient(fresh.port)
+
+    def replay(port: int) -> list:
+        r = RawClient(port)
         for db_index, argv in captured:
             reply = r.call(*argv)
             assert reply.kind != "-", (argv, reply)
-        for key, frame in expected.items():
-            assert _mask_seen(r.call("XINFO", "STREAM", key, "FULL", "COUNT", "0")) == _mask_seen(frame)
+        full = [_mask_seen(r.call("XINFO", "STREAM", key, "FULL", "COUNT", "0")) for key in expected]
+        entries = [r.call("XRANGE", key, "-", "+") for key in expected]
         r.close()
+        return full, entries
+
+    # The effects are Redis 7.0's, which do not carry everything (entries-read,
+    # consumers created by history reads, their delivery counts): a Redis replica
+    # applying them must end where a Vermilion one does, with the primary's entries.
+    ref = RedisProcess(require_reference())
+    try:
+        on_redis = replay(ref.port)
+    finally:
+        ref.stop()
+    with vermilion.embedded() as fresh:
+        on_vermilion = replay(fresh.port)
+    assert on_vermilion == on_redis
+    r = RawClient(server.port)
+    assert on_vermilion[1] == [r.call("XRANGE", key, "-", "+") for key in expected]
+    r.close()
 
 
 def test_error_texts_with_binary_names(pair):
@@ -732,3 +752,69 @@ def test_error_texts_with_binary_names(pair):
     pair.check("XGROUP", "CREATE", key, "g2", "$", b"\xffbad")
     pair.check("XINFO", "STREAM", key, b"full\xff")
     pair.check("xGroup", "Create", key, "g2", "$", "FOO")
+
+
+def _group_replication_stream(port: int):
+    """What a replica receives for consumer-group reads and claims, with each XCLAIM's
+    TIME (the server's clock) checked and masked."""
+    replica = attach_replica(port)
+    c = RawClient(port)
+    blocked = RawClient(port)
+    before = int(time.time() * 1000)
+    out = [c.call("SELECT", "2")]
+    for args in [
+        ("XADD", "s", "1-0", "a", "1"), ("XADD", "s", "2-0", "b", "2"),
+        ("XADD", "s", "3-0", "c", "3"), ("XADD", "s", "4-0", "d", "4"),
+        ("XGROUP", "CREATE", "s", "g", "0"),
+        # Several XCLAIMs outside MULTI are wrapped in one; one alone is not.
+        ("XREADGROUP", "GROUP", "g", "c1", "COUNT", "2", "STREAMS", "s", ">"),
+        ("XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "s", ">"),
+        # History reads propagate nothing; NOACK creates the consumer and moves the ID.
+        ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "0"),
+        ("XREADGROUP", "GROUP", "g", "c2", "NOACK", "STREAMS", "s", ">"),
+        ("XADD", "s", "5-0", "e", "5"),
+        ("XREADGROUP", "GROUP", "g", "c2", "NOACK", "STREAMS", "s", ">"),
+        # XCLAIM: IDs as written ("2" for 2-0), a deleted entry under its old owner.
+        ("XDEL", "s", "2-0"),
+        ("XCLAIM", "s", "g", "c3", "0", "3-0", "2", "1-0", "TIME", "1000", "RETRYCOUNT", "7"),
+        ("XCLAIM", "s", "g", "c3", "0", "9-0", "LASTID", "20-0"),
+        ("XDEL", "s", "1-0"),
+        ("XAUTOCLAIM", "s", "g", "c4", "0", "0-0", "COUNT", "5"),
+    ]:
+        out.append(c.call(*args))
+    # Served after blocking: its XCLAIM follows the XADD that served it.
+    blocked.send("SELECT", "2")
+    out.append(blocked.read())
+    out.append(c.call("XGROUP", "CREATE", "s", "late", "$"))
+    blocked.send("XREADGROUP", "GROUP", "late", "w", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_for(lambda: b"blocked_clients:1\r\n" in c.call("INFO", "clients").value, "a blocked reader")
+    out.append(c.call("XADD", "s", "30-0", "f", "6"))
+    out.append(blocked.read())
+    c.call("MULTI")
+    c.call("XADD", "s", "31-0", "g", "7")
+    c.call("XREADGROUP", "GROUP", "g", "c5", "STREAMS", "s", ">")
+    c.call("XREADGROUP", "GROUP", "late", "c6", "NOACK", "STREAMS", "s", ">")
+    out.append(c.call("EXEC"))
+    out.append(c.call("SET", "stream:end", "1"))
+    seen = read_stream_until(replica, b"stream:end")
+    after = int(time.time() * 1000)
+    for argv in seen:
+        if argv[0].upper() == b"XCLAIM":
+            at = argv.index(b"TIME") + 1
+            if argv[at] not in (b"1000", b"0"):
+                assert before <= int(argv[at]) <= after, argv
+                argv[at] = b"<now>"
+    c.close()
+    blocked.close()
+    replica.close()
+    return out, seen
+
+
+def test_group_commands_propagate_as_redis(private_ports):
+    """XREADGROUP, XCLAIM and XAUTOCLAIM feed replicas (and the AOF, the same effects)
+    exactly Redis 7.0.15's commands: XCLAIM per entry with the LASTID of that moment,
+    XGROUP CREATECONSUMER/SETID for NOACK reads only, MULTI/EXEC around several."""
+    out, seen = same_on_both(private_ports, _group_replication_stream)
+    names = [argv[0].upper() for argv in seen]
+    assert b"XREADGROUP" not in names and b"XAUTOCLAIM" not in names and b"MULTI" in names
+    assert [b"CREATECONSUMER", b"s", b"g", b"c2"] in [argv[1:] for argv in seen]

@@ -264,35 +264,42 @@ def _check_bind(value: str) -> None:
         raise ConfigError("Too many bind addresses specified.")
 
 
+# What each variable of proc-title-template can be when a template is checked: only
+# {title} and {server-mode} can expand to nothing (Redis's validateProcTitleTemplate).
 _PROC_TITLE_VARS = {"title": "", "server-mode": "", "listen-addr": "x", "port": "x",
                     "tls-port": "x", "unixsocket": "x", "config-file": "x"}
 
 
-def _check_proc_title(template: str) -> None:
-    """Redis's validateProcTitleTemplate: {name} is one of its variables, {{ and }} are
-    literal braces (a lone } too), and the expansion may not be blank ({title} and
-    {server-mode} can be)."""
+def expand_proc_title(template: str, values) -> str | None:
+    """Redis's sdstemplate, then trimmed of spaces: each {name} becomes values[name]
+    and {{ a literal {; any other character (a lone } too) is kept. None for an
+    unknown name or an unterminated {."""
     out, i, n = [], 0, len(template)
     while i < n:
-        c = template[i]
-        if c in "{}" and template.startswith(c * 2, i):
-            out.append(c)
-            i += 2
+        start = template.find("{", i)
+        if start < 0:
+            out.append(template[i:])
+            break
+        out.append(template[i:start])
+        if start + 1 == n:
+            return None
+        if template[start + 1] == "{":
+            out.append("{")
+            i = start + 2
             continue
-        if c == "{":
-            end = template.find("}", i)
-            value = _PROC_TITLE_VARS.get(template[i + 1:end]) if end > 0 else None
-            if value is None:
-                break
-            out.append(value)
-            i = end + 1
-            continue
-        out.append(c)
-        i += 1
-    else:
-        if "".join(out).strip():
-            return
-    raise ConfigError("template format is invalid or contains unknown variables")
+        end = template.find("}", start + 1)
+        value = values.get(template[start + 1:end]) if end > 0 else None
+        if value is None:
+            return None
+        out.append(value)
+        i = end + 1
+    return "".join(out).strip(" ")
+
+
+def _check_proc_title(template: str) -> None:
+    """A template Redis accepts: its variables known, the expansion not blank."""
+    if not expand_proc_title(template, _PROC_TITLE_VARS):
+        raise ConfigError("template format is invalid or contains unknown variables")
 
 
 DIRECTIVES: list[Directive] = [

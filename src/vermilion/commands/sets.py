@@ -155,8 +155,8 @@ def spop(client, args):
     popped = [s.pop_random() for _ in range(count)]
     engine.dirty += count
     db.modified(key)
-    # Redis propagates SREMs in batches of 1024 members.
-    engine.rewrite(*([b"SREM", key, *popped[i:i + 1024]] for i in range(0, count, 1024)))
+    # Redis 7.0 propagates one SREM per member (engine.propagate wraps them in MULTI/EXEC).
+    engine.rewrite(*([b"SREM", key, member] for member in popped))
     return RespSet(popped)
 
 

@@ -18,21 +18,27 @@ Guarantees a user relies on, and where they come from:
   (Redis serves it only when the stream's last live ID is past the group's
   last-delivered-id); a history read is always served.
 
-Effects (what is propagated to AOF/replicas, ``engine.rewrite``) are chosen so
-that replaying them rebuilds the same stream *and* the same groups and PELs:
+Effects (what is propagated to AOF/replicas, ``engine.rewrite``) are Redis 7.0.15's,
+so that replaying them rebuilds the same stream, and the groups and PELs as far as
+7.0's effects carry them:
 
 * XADD: the concrete ID; an approximate trim (``~``) becomes the exact trim it
   amounted to (``MAXLEN = <length after>`` / ``MINID = <first ID after>``,
   LIMIT dropped), as Redis rewrites it. XTRIM ``~`` likewise.
-* XREADGROUP, XCLAIM, XAUTOCLAIM: one ``XCLAIM key group consumer 0 id TIME t
-  RETRYCOUNT n FORCE JUSTID LASTID last`` per entry whose PEL state changed (or
-  that left the PEL because the entry is gone), plus ``XGROUP SETID key group id
-  ENTRIESREAD n`` when a read moved the group's last-delivered-id, and ``XGROUP
-  CREATECONSUMER`` when a read created the consumer. Redis 7.0 propagates the
-  SETID only for NOACK reads, CREATECONSUMER only for NOACK reads, and nothing
-  for history reads, so its replicas can disagree on entries-read, on
-  consumers and on delivery counts; we propagate those too (as Redis 7.2+
-  does for SETID).
+* XREADGROUP, XCLAIM, XAUTOCLAIM: byte for byte what Redis 7.0.15 propagates
+  (streamPropagateXCLAIM and friends), so a Vermilion primary and a Redis
+  primary feed their replicas and AOFs the same commands. One ``XCLAIM key
+  group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last`` per entry
+  whose PEL state changed (or that left the PEL because the entry is gone);
+  a ``>`` read without NOACK names, in each XCLAIM, the group's last ID as it
+  was once that entry was read. A NOACK read propagates ``XGROUP
+  CREATECONSUMER`` when it created the consumer and ``XGROUP SETID key group
+  id ENTRIESREAD n`` when it moved the group's last ID; a history read
+  propagates nothing. What 7.0 leaves out follows from that: a replica does not
+  learn the group's entries-read from XCLAIMs, nor a consumer created by a
+  history read, nor the delivery counts of history reads (Redis 7.2
+  changed some of this).
+  Several effects of one command go out as one MULTI/EXEC (engine.propagate).
 * Everything else is deterministic and propagates as sent.
 
 Blocking XREAD/XREADGROUP use engine/blocking.py: the client waits on its keys;
@@ -158,15 +164,15 @@ def _id_bytes(sid) -> bytes:
     return id_bytes(sid[0], sid[1])
 
 
-def _claim_effect(key: bytes, group, gname: bytes, owner: bytes, sid, nack) -> list:
+def _claim_effect(key: bytes, last_id, gname: bytes, owner: bytes, sid, time: int,
+                  count: int) -> list:
     """streamPropagateXCLAIM: the idempotent XCLAIM that recreates one PEL entry
-    (or, for an entry no longer in the stream, removes it on replay)."""
-    if nack is None:
-        time, count = 0, 0
-    else:
-        time, count = nack.delivery_time, nack.delivery_count
-    return [b"XCLAIM", key, gname, owner, b"0", _id_bytes(sid), b"TIME", b"%d" % time,
-            b"RETRYCOUNT", b"%d" % count, b"FORCE", b"JUSTID", b"LASTID", _id_bytes(group.last_id)]
+    (or, for an entry no longer in the stream, removes it on replay): `sid` is the ID
+    as propagated, `time` and `count` the entry's delivery time and count, `last_id`
+    the group's last-delivered ID to name in LASTID."""
+    return [b"XCLAIM", key, gname, owner, b"0", sid if type(sid) is bytes else _id_bytes(sid),
+            b"TIME", b"%d" % time, b"RETRYCOUNT", b"%d" % count, b"FORCE", b"JUSTID", b"LASTID",
+            _id_bytes(last_id)]
 
 
 def _setid_effect(key: bytes, group, gname: bytes) -> list:
@@ -591,23 +597,20 @@ def _group_read(client, db, key: bytes, s: Stream, group, opts, start, count, no
     engine.dirty += 1
     if created:
         _consumer_created(engine, db, key)
-    if effects is not None:
-        if created:
-            effects.append([b"XGROUP", b"CREATECONSUMER", key, gname, name])
-        if start == NEW_ENTRIES:
-            if not opts.noack:
-                pel = group.pel._d
-                for sid, _ in entries:
-                    effects.append(_claim_effect(key, group, gname, name, sid,
-                                                 pel.get((sid[0] << 64) | sid[1])))
+    if effects is not None and start == NEW_ENTRIES:
+        if opts.noack:
+            if created:
+                effects.append([b"XGROUP", b"CREATECONSUMER", key, gname, name])
             if group.last_id != old_last:
                 effects.append(_setid_effect(key, group, gname))
         else:
+            # Each entry read moved the group's last ID to its own ID (a ">" read only
+            # returns entries past it), and Redis propagates each XCLAIM at that moment.
             pel = group.pel._d
-            for sid, fields in entries:
-                if fields is not None:          # re-delivered: count and time changed
-                    effects.append(_claim_effect(key, group, gname, name, sid,
-                                                 pel.get((sid[0] << 64) | sid[1])))
+            for sid, _ in entries:
+                nack = pel[(sid[0] << 64) | sid[1]]
+                effects.append(_claim_effect(key, sid, gname, name, sid, nack.delivery_time,
+                                             nack.delivery_count))
     return _entries(entries)
 
 
@@ -1016,35 +1019,21 @@ def xclaim(client, args):
     db = client.db
     created = name not in group.consumers
     old_last = group.last_id
-    effects = [] if engine.sinks else None
-    gone = None
-    if effects is not None:
-        # The PEL entries XCLAIM will drop (entry deleted from the stream) are
-        # propagated with their state before the claim, as Redis does.
-        pel = group.pel._d
-        gone = {}
-        for sid in ids:
-            nack = pel.get((sid[0] << 64) | sid[1])
-            if nack is not None and sid not in gone and not s.exists(sid):
-                gone[sid] = (nack.consumer.name, nack.delivery_time, nack.delivery_count)
+    log = [] if engine.sinks else None
     claimed, dropped = s.claim(group, name, ids, min_idle, now, delivery_time=delivery,
-                               retry_count=retry, force=force, justid=justid, last_id=last_id)
+                               retry_count=retry, force=force, justid=justid, last_id=last_id,
+                               log=log)
     changes = len(claimed) + len(dropped)
     if created and name in group.consumers:
         _consumer_created(engine, db, key)
     moved = group.last_id != old_last
     engine.dirty += changes + (1 if moved and not changes else 0)
-    if effects is not None:
-        pel = group.pel._d
-        for sid in dropped:
-            owner, time, count = gone[sid]
-            effects.append([b"XCLAIM", key, gname, owner, b"0", _id_bytes(sid), b"TIME", b"%d" % time,
-                            b"RETRYCOUNT", b"%d" % count, b"FORCE", b"JUSTID", b"LASTID",
-                            _id_bytes(group.last_id)])
-        for item in claimed:
-            sid = item if justid else item[0]
-            effects.append(_claim_effect(key, group, gname, name, sid,
-                                         pel.get((sid[0] << 64) | sid[1])))
+    if log is not None:
+        # Redis names each ID as the client wrote it, and a dropped entry by its
+        # former owner and state.
+        last = group.last_id
+        effects = [_claim_effect(key, last, gname, owner, args[5 + j], time, count)
+                   for j, owner, time, count in log]
         if moved and not changes:
             effects.append(_setid_effect(key, group, gname))
         engine.rewrite(*effects)
@@ -1082,19 +1071,16 @@ def xautoclaim(client, args):
     engine = client.engine
     now = engine.clock.ms()
     created = name not in group.consumers
-    cursor, claimed, deleted = s.autoclaim(group, name, min_idle, start, count, justid, now)
+    log = [] if engine.sinks else None
+    cursor, claimed, deleted = s.autoclaim(group, name, min_idle, start, count, justid, now, log)
     if created and name in group.consumers:
         _consumer_created(engine, client.db, key)
     changes = len(claimed) + len(deleted)
     engine.dirty += changes
-    if engine.sinks and changes:
-        pel = group.pel._d
-        effects = [_claim_effect(key, group, gname, name, sid, None) for sid in deleted]
-        for item in claimed:
-            sid = item if justid else item[0]
-            effects.append(_claim_effect(key, group, gname, name, sid,
-                                         pel.get((sid[0] << 64) | sid[1])))
-        engine.rewrite(*effects)
+    if log:
+        last = group.last_id
+        engine.rewrite(*[_claim_effect(key, last, gname, owner, sid, time, count)
+                         for sid, owner, time, count in log])
     found = [_id_bytes(sid) for sid in claimed] if justid else _entries(claimed)
     return [_id_bytes(cursor), found, [_id_bytes(sid) for sid in deleted]]
 

@@ -466,6 +466,10 @@ class Engine(EngineCore):
             for args in effects:
                 capture.append((db_index, list(args)))
             return
+        if len(effects) > 1:
+            # Several effects of one command (XREADGROUP's XCLAIMs, SPOP's SREM batches)
+            # replay as one transaction, as Redis 7.0's propagatePendingCommands wraps them.
+            effects = [[b"MULTI"], *effects, [b"EXEC"]]
         for sink in self.sinks:
             for args in effects:
                 sink(db_index, list(args))

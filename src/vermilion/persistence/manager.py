@@ -34,7 +34,7 @@ import time
 from ..engine.engine import BUSY_LOADING, BUSY_MISCONF
 from ..engine.errors import CommandError
 from ..engine.replies import ErrorReply
-from ..server import oom_score
+from ..server import oom_score, proctitle
 from .aof import (
     AofInfo, AofIO, AofLoadError, AofWriter, CommandReplayer, Manifest, ManifestError,
     ReplyBarrier, replay_aof, rewrite_commands, write_atomically,
@@ -43,6 +43,9 @@ from .rdb import NEED_MORE, AtomicFile, RdbError, fsync_dir, iter_rdb, load_rdb,
 
 log = logging.getLogger("vermilion")
 NOTICE = 25
+# A forked child's {title} in the process title, Redis's names for the same work.
+_CHILD_TITLES = {"rdb": "redis-rdb-bgsave", "aof": "redis-aof-rewrite",
+                 "repl": "redis-rdb-to-slaves"}
 
 LOADING_ERROR = ErrorReply(b"LOADING Redis is loading the dataset in memory")
 # The flag of the commands refused even while a replica serves its old data (async loading).
@@ -734,6 +737,7 @@ class Persistence:
             try:
                 _child_setup(wfd, keep_fd)
                 oom_score.in_child()
+                proctitle.in_child(_CHILD_TITLES[kind])
                 result = work() or {}
                 os.write(wfd, json.dumps(result).encode())
                 code = 0

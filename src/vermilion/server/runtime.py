@@ -13,7 +13,7 @@ from ..config import Config
 from .. import _native
 from ..types.acl import RuleError
 from ..engine.engine import Engine
-from . import oom_score
+from . import oom_score, proctitle
 from .server import Server
 
 log = logging.getLogger("vermilion")
@@ -141,6 +141,7 @@ def run(config: Config) -> int:
     setup_logging(config)
     banner(config)
     oom_score.install(config)
+    proctitle.install(config)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:

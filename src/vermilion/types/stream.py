@@ -1644,11 +1644,14 @@ class Stream:
 
     def claim(self, group: StreamGroup, consumer: bytes, ids: Sequence[StreamID], min_idle: int = 0,
               now_ms: int = 0, *, delivery_time: int | None = None, retry_count: int | None = None,
-              force: bool = False, justid: bool = False, last_id: StreamID | None = None
-              ) -> tuple[list, list[StreamID]]:
+              force: bool = False, justid: bool = False, last_id: StreamID | None = None,
+              log: list | None = None) -> tuple[list, list[StreamID]]:
         """XCLAIM.  Returns ``(claimed, dropped)``: claimed entries (or IDs with
         ``justid``) in argument order, and IDs removed from the PEL because the
-        entry no longer exists in the stream.
+        entry no longer exists in the stream.  ``log``, if given, receives one
+        ``(index in ids, owner, delivery time, delivery count)`` per PEL change in
+        the order they happen: a claim with the entry's new state, a drop with the
+        state it had (what Redis propagates for each).
 
         ``delivery_time`` is the IDLE/TIME option already turned into a timestamp
         (``now - idle`` or ``time``); values < 0 or in the future become ``now_ms``,
@@ -1669,11 +1672,13 @@ class Stream:
         owner: StreamConsumer | None = None
         claimed: list = []
         dropped: list[StreamID] = []
-        for sid in ids:
+        for j, sid in enumerate(ids):
             k = (sid[0] << 64) | sid[1]
             nack = gpel.get(k)
             if not self.exists(sid):
                 if nack is not None:
+                    if log is not None:
+                        log.append((j, nack.consumer.name, nack.delivery_time, nack.delivery_count))
                     del gpel[k]
                     del nack.consumer.pel[k]
                     dropped.append(StreamID(*sid))
@@ -1692,18 +1697,22 @@ class Stream:
                 nack.delivery_count = retry_count
             elif not justid:
                 nack.delivery_count += 1
+            if log is not None:
+                log.append((j, consumer, delivery_time, nack.delivery_count))
             claimed.append(StreamID(*sid) if justid else (StreamID(*sid), self.get(sid)))
         return claimed, dropped
 
     def autoclaim(self, group: StreamGroup, consumer: bytes, min_idle: int, start: StreamID = MIN_ID,
-                  count: int = 100, justid: bool = False, now_ms: int = 0
-                  ) -> tuple[StreamID, list, list[StreamID]]:
+                  count: int = 100, justid: bool = False, now_ms: int = 0,
+                  log: list | None = None) -> tuple[StreamID, list, list[StreamID]]:
         """XAUTOCLAIM: scan the group PEL from ``start``, claiming entries idle for at
         least ``min_idle`` ms, until ``count`` entries were claimed or found deleted,
         or ``10 * count`` PEL entries were examined.  Entries deleted from the stream
         are removed from the PEL and reported.  Returns ``(cursor, claimed, deleted)``
         where cursor is the next PEL ID to examine, or 0-0 when the scan reached the
         end.  Claimed entries get time ``now_ms`` and, unless ``justid``, count + 1.
+        ``log``, if given, receives ``(id, owner, delivery time, delivery count)`` per
+        PEL change, in PEL order, as :meth:`claim`'s.
         """
         if min_idle < 0:
             min_idle = 0
@@ -1722,6 +1731,8 @@ class Stream:
             sid = StreamID.from_key(k)
             nack = gpel[k]
             if not self.exists(sid):
+                if log is not None:
+                    log.append((sid, nack.consumer.name, nack.delivery_time, nack.delivery_count))
                 del gpel[k]
                 del nack.consumer.pel[k]
                 deleted.append(sid)
@@ -1737,6 +1748,8 @@ class Stream:
             nack.delivery_time = now_ms
             if not justid:
                 nack.delivery_count += 1
+            if log is not None:
+                log.append((sid, consumer, now_ms, nack.delivery_count))
             claimed.append(sid if justid else (sid, self.get(sid)))
             count -= 1
             i += 1
