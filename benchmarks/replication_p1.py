@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     p.add_argument("-c", "--clients", type=int, default=50)
     p.add_argument("-P", "--pipeline", type=int, default=1)
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--replica-nice", type=int, default=0,
+                   help="renice both replicas by this much (the same for both sides): does the "
+                        "replica's wake-up on each write take the primary's CPU?")
     p.add_argument("--json")
     opts = p.parse_args(argv)
 
@@ -75,9 +78,11 @@ def main(argv=None) -> int:
             if config.endswith("+replica"):
                 replicas[config] = r = Replica(s.port)
                 r.wait_up()
+                if opts.replica_nice:
+                    os.setpriority(os.PRIO_PROCESS, r.proc.pid, opts.replica_nice)
         impl = servers["vermilion"].implementation()
         print(f"# Vermilion loop: {impl}; -P {opts.pipeline} -c {opts.clients} -n {opts.requests}, "
-              f"{opts.rounds} rounds; load average {load_before}", flush=True)
+              f"{opts.rounds} rounds; replicas niced by {opts.replica_nice}; load average {load_before}", flush=True)
         for i in range(opts.rounds):
             order = CONFIGS[i % len(CONFIGS):] + CONFIGS[:i % len(CONFIGS)]
             for config in order:
@@ -101,6 +106,7 @@ def main(argv=None) -> int:
         return {"median": med, "q1": q1, "q3": q3}
 
     result: dict = {"loop": impl, "pipeline": opts.pipeline, "clients": opts.clients,
+                    "replica_nice": opts.replica_nice,
                     "requests": opts.requests, "rounds": opts.rounds,
                     "load_before": load_before, "load_after": load_after,
                     "seconds": time.monotonic() - t_start, "configs": {}, "ratios": {}}
