@@ -1,14 +1,16 @@
-"""Hash, List and Set values: plain Python containers that know their Redis encoding.
+"""Hash, List and Set values: compact Python containers that know their Redis encoding.
 
-Each class subclasses the builtin that does the work (``dict``, ``deque``, ``set``)
-so the hot commands run at C speed, and adds only what Redis semantics need:
+Each keeps small values packed in one bytes object (as Redis's listpack) and moves,
+one way, to the builtin that does the work (``dict``, ``deque``, ``set`` subclasses)
+past its bounds, so the hot commands on large values run at C speed. Each adds only
+what Redis semantics need:
 
 * ``type_name``: what TYPE reports.
 * ``encoding(config)``: what OBJECT ENCODING would report for the same history.
   Redis converts a compact encoding (listpack, intset) to the general one
   (hashtable) when a size or length limit is crossed, and never converts back
-  while the key lives; ``big`` records that one-way step. The commands set it
-  through ``note_*`` helpers below when they add data.
+  while the key lives. The commands keep it through ``check_encoding`` / ``set_*``
+  helpers below when they add data.
 * ``copy()``: an independent value for COPY (keeps the encoding, as Redis's dup).
 
 ``mem`` and ``unit`` belong to the memory accounting (engine/memory.py): the
@@ -695,24 +697,96 @@ class List:
         return list(islice(data, start, stop + 1))
 
 
-class Set(set):
-    """A Redis set of bytes members."""
+# -- the compact set encoding -----------------------------------------------------------------
+#
+# A small set is one bytes object in the packed form above, its members in insertion
+# order: five short members then cost ~70 bytes where a CPython set costs ~500 (its
+# table alone is 16 or 32 slots). Membership walks the entries (a C loop when compiled,
+# bounded by SET_PACKED_ENTRIES); an add concatenates, a removal slices. Past either
+# bound the set moves, one way, to a ``SetTable``. The packed form is Vermilion's own:
+# Redis 7.0 keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports
+# that (``big``), whichever form holds the members.
 
-    __slots__ = ("big", "pool", "scans", "mem", "unit")
-    type_name = "set"
+SET_PACKED_ENTRIES = 128    # at most this many members packed (bounds every walk)
+SET_PACKED_VALUE = 64       # and none longer than this
+
+
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
+               mlen=cython.Py_ssize_t, head=cython.Py_ssize_t)
+def _lp_find(data: bytes, member) -> cython.Py_ssize_t:
+    """The entry start of `member` among the strings of the packed form, or -1."""
+    i = 0
+    n = len(data)
+    mlen = len(member)
+    while i < n:
+        head = i
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
+        else:
+            i += 1
+        if ln == mlen and data.startswith(member, i):
+            return head
+        i += ln
+    return -1
+
+
+class SetTable(set):
+    """The members of a set past the packed bounds, and what only such sets carry:
+    the random-pick pool, SSCAN snapshots, the sampled element size."""
+
+    __slots__ = ("pool", "scans", "unit")
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
-        self.big = False        # converted from intset to hashtable (one way)
-        self.pool = None
-        self.scans = None
+        self.pool = None        # RandomPool once SRANDMEMBER/SPOP ran
+        self.scans = None       # SSCAN snapshots (see types/scan.py)
+        self.unit = 0           # memory accounting (engine/memory.py)
+
+    def compact(self) -> None:
+        """Rebuild a small table grown past what its members need.
+
+        CPython grows a set's table fourfold when it fills, so five members added
+        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
+        Iteration order may change (SSCAN reads a snapshot, see types/scan.py).
+        """
+        n = len(self)
+        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
+            members = set(self)
+            self.clear()
+            self.update(members)
+
+
+class Set:
+    """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
+
+    ``big`` is the encoding Redis would report: False for intset (canonical 64-bit
+    integers, at most set-max-intset-entries), True once converted to hashtable (one
+    way); the commands keep it through ``check_encoding``.
+    """
+
+    __slots__ = ("data", "big", "mem")
+    type_name = "set"
+
+    def __init__(self, members=()):
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.big = False
+        self.data = b""         # packed; a SetTable once past the bounds (one way)
+        if members:
+            self.add_members(members)
 
     def encoding(self, config) -> str:
         return "hashtable" if self.big else "intset"
 
+    @property
+    def packed(self) -> bool:
+        return self.data.__class__ is bytes
+
     def copy(self) -> "Set":
-        new = Set(self)
+        new = Set()
+        data = self.data
+        new.data = data if data.__class__ is bytes else SetTable(data)
         new.big = self.big
         return new
 
@@ -726,42 +800,123 @@ class Set(set):
                 self.big = True
                 return
 
-    def compact(self) -> None:
-        """Rebuild a small set whose table grew past what its members need.
+    def table(self) -> SetTable:
+        """The members as a SetTable, converting a packed set (one way)."""
+        data = self.data
+        if data.__class__ is bytes:
+            data = self.data = SetTable(_lp_strings(data))
+        return data
 
-        CPython grows a set's table fourfold when it fills, so five members added
-        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
-        The caller calls this after adding to a small set; iteration order may change
-        (SSCAN over a hashtable set reads a snapshot, see types/scan.py).
-        """
-        n = len(self)
-        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
-            members = set(self)
-            self.clear()
-            self.update(members)
+    # -- writes -----------------------------------------------------------------------------
+
+    def add_members(self, members) -> int:
+        """Add `members` (a sequence); the number that were new."""
+        data = self.data
+        if data.__class__ is bytes:
+            if len(members) <= SET_PACKED_ENTRIES:
+                fresh = []
+                for m in members:
+                    if len(m) > SET_PACKED_VALUE:
+                        break
+                    if _lp_find(data, m) < 0 and m not in fresh:
+                        fresh.append(m)
+                else:
+                    if not fresh:
+                        return 0
+                    if len(fresh) == 1:
+                        packed = data + _lp_entry(fresh[0])
+                    else:
+                        packed = data + b"".join([_lp_entry(m) for m in fresh])
+                    if len(fresh) + _lp_count(data) <= SET_PACKED_ENTRIES:
+                        self.data = packed
+                        return len(fresh)
+            data = self.table()
+        before = len(data)
+        pool = data.pool
+        if pool is None:
+            data.update(members)
+        else:
+            for m in members:
+                if m not in data:
+                    data.add(m)
+                    pool.added(m)
+        added = len(data) - before
+        if added and before < SET_PACKED_ENTRIES:
+            data.compact()
+        return added
 
     def add_member(self, member: bytes) -> bool:
-        if member in self:
-            return False
-        self.add(member)
-        if self.pool is not None:
-            self.pool.added(member)
-        return True
+        return self.add_members((member,)) == 1
 
     def remove_member(self, member: bytes) -> bool:
-        if member not in self:
+        data = self.data
+        if data.__class__ is bytes:
+            at = _lp_find(data, member)
+            if at < 0:
+                return False
+            self.data = data[:at] + data[at + 1 + (4 if data[at] == 255 else 0) + len(member):]
+            return True
+        if member not in data:
             return False
-        self.discard(member)
-        if self.pool is not None:
-            self.pool.removed(member)
+        data.discard(member)
+        if data.pool is not None:
+            data.pool.removed(member)
         return True
 
+    # -- reads ------------------------------------------------------------------------------
+
+    def __contains__(self, member) -> bool:
+        data = self.data
+        if data.__class__ is bytes:
+            return _lp_find(data, member) >= 0
+        return member in data
+
+    def __len__(self) -> int:
+        data = self.data
+        if data.__class__ is bytes:
+            return _lp_count(data)
+        return len(data)
+
+    def __bool__(self) -> bool:
+        return len(self.data) != 0
+
+    def __iter__(self):
+        data = self.data
+        if data.__class__ is bytes:
+            return iter(_lp_strings(data))
+        return iter(data)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Set):
+            other = set(other)
+        return isinstance(other, (set, frozenset)) and set(self) == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Set({set(self)!r})"
+
     def random_member(self):
-        return _pool(self).pick()
+        data = self.data
+        if data.__class__ is bytes:
+            return random.choice(_lp_strings(data))
+        return _pool(data).pick()
+
+    def random_members(self, count: int) -> list:
+        """`count` distinct members at random (count < len(self))."""
+        data = self.data
+        if data.__class__ is bytes:
+            return random.sample(_lp_strings(data), count)
+        return random_distinct(data, count)
 
     def pop_random(self):
-        member = _pool(self).take()
-        self.discard(member)
+        data = self.data
+        if data.__class__ is bytes:
+            member = random.choice(_lp_strings(data))
+            self.remove_member(member)
+            return member
+        member = _pool(data).take()
+        data.discard(member)
         return member
 
     def members_in_order(self) -> list:
@@ -772,21 +927,21 @@ class Set(set):
 
 
 def _compact_sizes(limit: int) -> list:
-    """sys.getsizeof of a Set of n members rebuilt from a set, for n < limit."""
+    """sys.getsizeof of a SetTable of n members rebuilt from a set, for n < limit."""
     sizes = []
     for n in range(limit):
-        s = Set()
+        s = SetTable()
         s.update(set(range(n)))
         sizes.append(getsizeof(s))
     return sizes
 
 
-# Sets up to this size are compacted after SADD (bigger ones keep CPython's growth).
-_SET_SIZES = _compact_sizes(129)
+# Tables up to this size are compacted after an add (bigger ones keep CPython's growth).
+_SET_SIZES = _compact_sizes(SET_PACKED_ENTRIES + 1)
 
 
 def new_set(values: dict, members) -> Set:
     """A Set built from `members` (STORE results), with Redis's encoding for them."""
-    s = Set(members)
+    s = Set(list(members))
     s.check_encoding(values, s)
     return s
