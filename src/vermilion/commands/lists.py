@@ -112,29 +112,44 @@ def _push(client, args, left: bool, event: bytes):
     return len(lst)
 
 
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint)
+def _push_one(client, args, left):
+    """LPUSH/RPUSH of one element on an existing list (the common case: no creation, no
+    readiness to signal): the new length, or None when the key holds no list."""
+    db = client.db
+    lst = db.get(args[1])
+    if type(lst) is not List:
+        return None
+    data = lst.data
+    if type(data) is ListDeque:
+        if left:
+            data.appendleft(args[2])
+        else:
+            data.append(args[2])
+        n = len(data)
+    else:
+        if left:
+            lst.appendleft(args[2])
+        else:
+            lst.append(args[2])
+        n = len(lst)
+    engine = client.engine
+    engine.dirty += 1
+    if db.watched:
+        db.modified(args[1])
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lpush" if left else b"rpush", args[1])
+    return n
+
+
 @command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def lpush(client, args):
     if len(args) == 3:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List:
-            # One element on an existing list: no creation, no readiness to signal.
-            data = lst.data
-            if type(data) is ListDeque:
-                data.appendleft(args[2])
-                n = len(data)
-            else:
-                lst.appendleft(args[2])
-                n = len(lst)
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"lpush", args[1])
+        n = _push_one(client, args, True)
+        if n is not None:
             return n
     return _push(client, args, True, b"lpush")
 
@@ -142,25 +157,10 @@ def lpush(client, args):
 @command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def rpush(client, args):
     if len(args) == 3:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List:
-            data = lst.data
-            if type(data) is ListDeque:
-                data.append(args[2])
-                n = len(data)
-            else:
-                lst.append(args[2])
-                n = len(lst)
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"rpush", args[1])
+        n = _push_one(client, args, False)
+        if n is not None:
             return n
     return _push(client, args, False, b"rpush")
 
