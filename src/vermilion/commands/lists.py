@@ -1,7 +1,7 @@
 """Lists: LPUSH/RPUSH ... LPOS, LMOVE, LMPOP and the blocking BLPOP/BRPOP/BLMOVE/BRPOPLPUSH/BLMPOP.
 
-Values are ``types.collections.List`` (packed while small, else a deque: O(1) at both
-ends; the same deque-like methods on either). A key never
+Values are ``types.collections.List`` (packed while small, else a QuickList of packed
+nodes: O(1) amortized at both ends; the same deque-like methods on either). A key never
 holds an empty list: every command that removes elements deletes the key when
 the list empties (and notifies ``del``), as Redis does.
 
@@ -27,7 +27,7 @@ from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_POSITIVE, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, numkeys_keys
-from ..types.collections import List, ListDeque
+from ..types.collections import List, QuickList
 from ._args import parse_int, parse_mpop
 
 _LLONG_MIN = -(2**63)
@@ -122,12 +122,12 @@ def _push_one(client, args, left):
     if type(lst) is not List:
         return None
     data = lst.data
-    if type(data) is ListDeque:
+    if type(data) is QuickList:
         if left:
             data.appendleft(args[2])
         else:
             data.append(args[2])
-        n = len(data)
+        n = data.size
     else:
         if left:
             lst.appendleft(args[2])
@@ -228,7 +228,7 @@ def lpop(client, args):
         if type(lst) is List and len(lst) > 1:
             # One element off a list that stays non-empty.
             data = lst.data
-            value = data.popleft() if type(data) is ListDeque else lst.popleft()
+            value = data.popleft() if type(data) is QuickList else lst.popleft()
             engine = client.engine
             engine.dirty += 1
             if db.watched:
@@ -248,7 +248,7 @@ def rpop(client, args):
         lst = db.get(args[1])
         if type(lst) is List and len(lst) > 1:
             data = lst.data
-            value = data.pop() if type(data) is ListDeque else lst.pop()
+            value = data.pop() if type(data) is QuickList else lst.pop()
             engine = client.engine
             engine.dirty += 1
             if db.watched:

@@ -50,7 +50,7 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if data.__class__ is not bytes and data.pool is None and len(data) >= 128:
+    if type(data) is not bytes and data.pool is None and len(data) >= 128:
         # A large table: the C set does the work (smaller ones are compacted, see SetTable).
         before = len(data)
         if len(args) == 3:

@@ -77,7 +77,6 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
-from ..types.collections import ListDeque
 from .lazyfree import LazyFree
 
 log = logging.getLogger("vermilion")
@@ -160,14 +159,9 @@ def _unit_hash(h) -> int:
 
 
 def _unit_plain(c) -> int:
-    """Lists and sets: one bytes object per element."""
+    """Sets in a table: one bytes object per member."""
     n = len(c)
-    if n <= SAMPLES:
-        it = c
-    elif c.__class__ is ListDeque:
-        it = _ends(iter(c), reversed(c), n)
-    else:
-        it = islice(c, SAMPLES)
+    it = c if n <= SAMPLES else islice(c, SAMPLES)
     total = count = 0
     for m in it:
         total += (len(m) + 48) & -16
@@ -220,7 +214,7 @@ def _estimate_list(lst) -> int:
     if data.__class__ is bytes:
         # Packed (one listpack node): the wrapper and one bytes object, measured exactly.
         return HASH_OBJ + ((len(data) + 48) & -16)
-    return HASH_OBJ + _estimate_plain(data)
+    return HASH_OBJ + data.memory()
 
 
 def _estimate_set(s) -> int:
@@ -307,11 +301,7 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
         total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(data.items(), samples))
         return size + HASH_OBJ + getsizeof(data) + n * total // samples
     if t == "list":
-        data = value.data
-        if data.__class__ is bytes:
-            return size + _estimate_list(value)
-        total = sum((len(m) + 48) & -16 for m in islice(data, samples))
-        return size + HASH_OBJ + getsizeof(data) + n * total // samples
+        return size + _estimate_list(value)
     if t == "set":
         data = value.data
         if data.__class__ is bytes:
@@ -337,10 +327,7 @@ def _exact(value) -> int:
         return HASH_OBJ + getsizeof(data) + sum(
             ((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in data.items())
     if t == "list":
-        data = value.data
-        if data.__class__ is bytes:
-            return _estimate_list(value)
-        return HASH_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
+        return _estimate_list(value)
     if t == "set":
         data = value.data
         if data.__class__ is bytes:

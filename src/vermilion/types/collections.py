@@ -487,33 +487,282 @@ class Hash:
         return random.sample(_lp_strings(data)[::2], count)
 
 
-# -- the compact list encoding ----------------------------------------------------------------
+# -- the list encodings ---------------------------------------------------------------------
 #
 # A small list is one bytes object in the packed form above (its elements in order,
 # each preceded by its length), as Redis keeps a quicklist whose single node is a
 # listpack. Five short elements then cost ~60 bytes where a deque costs ~800 (its
 # first block alone is 64 pointers). Pushes at either end concatenate, pops slice;
 # a pop at the tail and an index walk the entries, bounded by LIST_PACKED_ENTRIES.
-# Past either bound the list moves to a deque (``ListDeque``); a write that empties
-# or rebuilds a list (clear) starts packed again. The encoding is invisible to
+# Past either bound the list becomes a ``QuickList`` of such nodes; a write that
+# empties or rebuilds a list (clear) starts packed again. The encoding is invisible to
 # clients: Redis 7.0 reports ``quicklist`` for every list (OBJECT ENCODING).
 
 LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every walk)
 LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
+QUICKLIST_NODE = 64         # a sealed node's (count, bytes) tuple, for the accounting
+QUICKLIST_OPEN = 80         # an element of an open node: bytes object and pointer (estimate)
 
 
-class ListDeque(deque):
-    """The elements of a list past the packed bounds, and its sampled element size."""
+def _seal(values) -> list:
+    """`values` cut into sealed nodes: (count, packed bytes), each within the bounds
+    (a single element longer than LIST_PACKED_BYTES has a node of its own)."""
+    out = []
+    entries = []
+    size = 0
+    for v in values:
+        e = _lp_entry(v)
+        if entries and (len(entries) >= LIST_PACKED_ENTRIES or size + len(e) > LIST_PACKED_BYTES):
+            out.append((len(entries), b"".join(entries)))
+            entries = []
+            size = 0
+        entries.append(e)
+        size += len(e)
+    if entries:
+        out.append((len(entries), b"".join(entries)))
+    return out
 
-    __slots__ = ("unit",)
 
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.unit = 0       # memory accounting (engine/memory.py)
+def _node_bytes(node: tuple) -> int:
+    return QUICKLIST_NODE + ((len(node[1]) + 48) & -16)
+
+
+class QuickList:
+    """A large list: a deque of nodes, as Redis's quicklist of listpacks.
+
+    A node is sealed, a (count, packed bytes) tuple within the packed bounds, or open,
+    a Python list of the elements. Pushes and pops work on open nodes at the ends: a
+    push opens a new node when the end one is sealed or full (and seals the full one),
+    a pop opens a sealed end node (one O(node) step per node, so O(1) amortized).
+    Edits inside (LSET, LINSERT) reseal the node they touch. Nearly all elements then
+    live packed, ~10 bytes of overhead each, where a deque of bytes objects costs ~56.
+    ``size`` is the element count; ``sealed`` and ``packed`` (elements and bytes of
+    the sealed nodes) keep the memory accounting exact without a walk.
+    """
+
+    __slots__ = ("nodes", "size", "sealed", "packed", "unit")
+
+    def __init__(self, values=()):
+        self.nodes = deque()
+        self.size = 0
+        self.sealed = 0
+        self.packed = 0
+        self.unit = 0           # memory accounting (engine/memory.py)
+        if values:
+            for node in _seal(values):
+                self._add_sealed(node)
+                self.nodes.append(node)
+            self.size = self.sealed
+
+    def _add_sealed(self, node: tuple) -> None:
+        self.sealed += node[0]
+        self.packed += _node_bytes(node)
+
+    def _open(self, k: int) -> list:
+        """Node k as an open node."""
+        node = self.nodes[k]
+        if type(node) is list:
+            return node
+        self.sealed -= node[0]
+        self.packed -= _node_bytes(node)
+        values = _lp_strings(node[1])
+        self.nodes[k] = values
+        return values
+
+    def _reseal(self, k: int) -> None:
+        """Replace node k (open) by sealed nodes."""
+        nodes = self.nodes
+        chunks = _seal(nodes[k])
+        for node in chunks:
+            self._add_sealed(node)
+        nodes.rotate(-k)
+        nodes.popleft()
+        nodes.extendleft(reversed(chunks))
+        nodes.rotate(k)
+
+    def memory(self) -> int:
+        """The bytes counted for this list (engine/memory.py), without a walk."""
+        return getsizeof(self) + getsizeof(self.nodes) + self.packed + \
+            (self.size - self.sealed) * QUICKLIST_OPEN
+
+    def copy(self) -> "QuickList":
+        new = QuickList()
+        new.nodes = deque([list(n) if type(n) is list else n for n in self.nodes])
+        new.size = self.size
+        new.sealed = self.sealed
+        new.packed = self.packed
+        return new
+
+    # -- ends -------------------------------------------------------------------------------
+
+    def append(self, value) -> None:
+        nodes = self.nodes
+        self.size += 1
+        if nodes:
+            tail = nodes[-1]
+            if type(tail) is list:
+                if len(tail) < LIST_PACKED_ENTRIES:
+                    tail.append(value)
+                    return
+                self._reseal(len(nodes) - 1)
+        nodes.append([value])
+
+    def appendleft(self, value) -> None:
+        nodes = self.nodes
+        self.size += 1
+        if nodes:
+            head = nodes[0]
+            if type(head) is list:
+                if len(head) < LIST_PACKED_ENTRIES:
+                    head.insert(0, value)
+                    return
+                self._reseal(0)
+        nodes.appendleft([value])
+
+    def extend(self, values) -> None:
+        for v in values:
+            self.append(v)
+
+    def extendleft(self, values) -> None:
+        for v in values:
+            self.appendleft(v)
+
+    def pop(self):
+        nodes = self.nodes
+        if not nodes:
+            raise IndexError("pop from an empty list")
+        tail = nodes[-1]
+        if type(tail) is not list:
+            tail = self._open(len(nodes) - 1)
+        value = tail.pop()
+        if not tail:
+            nodes.pop()
+        self.size -= 1
+        return value
+
+    def popleft(self):
+        nodes = self.nodes
+        if not nodes:
+            raise IndexError("pop from an empty list")
+        head = nodes[0]
+        if type(head) is not list:
+            head = self._open(0)
+        value = head.pop(0)
+        if not head:
+            nodes.popleft()
+        self.size -= 1
+        return value
+
+    # -- by position ------------------------------------------------------------------------
+
+    def _locate(self, index: int) -> tuple:
+        """(node number, position in the node) of element `index` (0 <= index < size),
+        walking the node counts from the nearer end."""
+        nodes = self.nodes
+        if index < self.size >> 1:
+            k = 0
+            for node in nodes:
+                c = len(node) if type(node) is list else node[0]
+                if index < c:
+                    return k, index
+                index -= c
+                k += 1
+        else:
+            index = self.size - 1 - index
+            k = len(nodes) - 1
+            for node in reversed(nodes):
+                c = len(node) if type(node) is list else node[0]
+                if index < c:
+                    return k, c - 1 - index
+                index -= c
+                k -= 1
+        raise IndexError("list index out of range")
+
+    def _index(self, index: int) -> int:
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError("list index out of range")
+        return index
+
+    def __getitem__(self, index: int):
+        k, j = self._locate(self._index(index))
+        node = self.nodes[k]
+        if type(node) is list:
+            return node[j]
+        data = node[1]
+        found = _lp_locate(data, j, None)
+        return data[found[1]:found[2]]
+
+    def __setitem__(self, index: int, value) -> None:
+        k, j = self._locate(self._index(index))
+        node = self.nodes[k]
+        if type(node) is list:
+            node[j] = value
+            return
+        self._open(k)[j] = value
+        self._reseal(k)
+
+    def insert(self, index: int, value) -> None:
+        """Insert before position `index` (0 <= index <= size)."""
+        if index >= self.size:
+            self.append(value)
+            return
+        if index <= 0:
+            self.appendleft(value)
+            return
+        k, j = self._locate(index)
+        sealed = type(self.nodes[k]) is not list
+        values = self._open(k)
+        values.insert(j, value)
+        self.size += 1
+        if sealed or len(values) > LIST_PACKED_ENTRIES:
+            self._reseal(k)
+
+    def index(self, value) -> int:
+        for i, v in enumerate(self):
+            if v == value:
+                return i
+        raise ValueError("not in list")
+
+    def slice(self, start: int, stop: int) -> list:
+        """Elements start..stop inclusive (0 <= start <= stop < size)."""
+        want = stop - start + 1
+        k, j = self._locate(start)
+        out = []
+        for node in islice(self.nodes, k, None):
+            values = node if type(node) is list else _lp_strings(node[1])
+            out.extend(values[j:j + want - len(out)])
+            j = 0
+            if len(out) >= want:
+                break
+        return out
+
+    # -- whole ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size != 0
+
+    def __iter__(self):
+        for node in self.nodes:
+            if type(node) is list:
+                yield from list(node)
+            else:
+                yield from _lp_strings(node[1])
+
+    def __reversed__(self):
+        for node in reversed(self.nodes):
+            if type(node) is list:
+                yield from reversed(list(node))
+            else:
+                yield from reversed(_lp_strings(node[1]))
 
 
 class List:
-    """A Redis list: ``data`` is the packed bytes or a ListDeque (O(1) at both ends).
+    """A Redis list: ``data`` is the packed bytes or a QuickList (O(1) at both ends).
 
     The methods are deque's, on either form, so callers treat a List as a deque; the
     hot handlers call the deque directly when ``data`` is one. Two slots only, as Hash.
@@ -539,14 +788,14 @@ class List:
         """Keep `data` packed if within the bounds, else move to a deque."""
         if len(data) > LIST_PACKED_BYTES or \
                 (len(data) > LIST_PACKED_ENTRIES and _lp_count(data) > LIST_PACKED_ENTRIES):
-            self.data = ListDeque(_lp_strings(data))
+            self.data = QuickList(_lp_strings(data))
         else:
             self.data = data
 
     def copy(self) -> "List":
         new = List()
         data = self.data
-        new.data = data if type(data) is bytes else ListDeque(data)
+        new.data = data if type(data) is bytes else data.copy()
         return new
 
     # -- writes -----------------------------------------------------------------------------
@@ -686,15 +935,7 @@ class List:
         data = self.data
         if type(data) is bytes:
             return _lp_strings(data)[start:stop + 1]
-        n = len(data)
-        if start == 0 and stop == n - 1:
-            return list(data)
-        if start > n - 1 - stop:
-            # Closer to the right end: walk from there.
-            out = list(islice(reversed(data), n - 1 - stop, n - start))
-            out.reverse()
-            return out
-        return list(islice(data, start, stop + 1))
+        return data.slice(start, stop)
 
 
 # -- the compact set encoding -----------------------------------------------------------------
@@ -781,12 +1022,12 @@ class Set:
 
     @property
     def packed(self) -> bool:
-        return self.data.__class__ is bytes
+        return type(self.data) is bytes
 
     def copy(self) -> "Set":
         new = Set()
         data = self.data
-        new.data = data if data.__class__ is bytes else SetTable(data)
+        new.data = data if type(data) is bytes else SetTable(data)
         new.big = self.big
         return new
 
@@ -803,7 +1044,7 @@ class Set:
     def table(self) -> SetTable:
         """The members as a SetTable, converting a packed set (one way)."""
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             data = self.data = SetTable(_lp_strings(data))
         return data
 
@@ -812,7 +1053,7 @@ class Set:
     def add_members(self, members) -> int:
         """Add `members` (a sequence); the number that were new."""
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             if len(members) <= SET_PACKED_ENTRIES:
                 fresh = []
                 for m in members:
@@ -850,7 +1091,7 @@ class Set:
 
     def remove_member(self, member: bytes) -> bool:
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             at = _lp_find(data, member)
             if at < 0:
                 return False
@@ -867,13 +1108,13 @@ class Set:
 
     def __contains__(self, member) -> bool:
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             return _lp_find(data, member) >= 0
         return member in data
 
     def __len__(self) -> int:
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             return _lp_count(data)
         return len(data)
 
@@ -882,7 +1123,7 @@ class Set:
 
     def __iter__(self):
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             return iter(_lp_strings(data))
         return iter(data)
 
@@ -898,20 +1139,20 @@ class Set:
 
     def random_member(self):
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             return random.choice(_lp_strings(data))
         return _pool(data).pick()
 
     def random_members(self, count: int) -> list:
         """`count` distinct members at random (count < len(self))."""
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             return random.sample(_lp_strings(data), count)
         return random_distinct(data, count)
 
     def pop_random(self):
         data = self.data
-        if data.__class__ is bytes:
+        if type(data) is bytes:
             member = random.choice(_lp_strings(data))
             self.remove_member(member)
             return member
