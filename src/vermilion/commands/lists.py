@@ -123,11 +123,7 @@ def _push_one(client, args, left):
         return None
     data = lst.data
     if type(data) is QuickList:
-        if left:
-            data.appendleft(args[2])
-        else:
-            data.append(args[2])
-        n = data.size
+        n = data.appendleft(args[2]) if left else data.append(args[2])
     else:
         if left:
             lst.appendleft(args[2])

@@ -501,25 +501,35 @@ class Hash:
 LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every walk)
 LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
 QUICKLIST_NODE = 64         # a sealed node's (count, bytes) tuple, for the accounting
+_NODE_ENTRIES = cython.declare(cython.Py_ssize_t, LIST_PACKED_ENTRIES)
+_NODE_BYTES = cython.declare(cython.Py_ssize_t, LIST_PACKED_BYTES)
 QUICKLIST_OPEN = 80         # an element of an open node: bytes object and pointer (estimate)
 
 
+@cython.locals(size=cython.Py_ssize_t, count=cython.Py_ssize_t, n=cython.Py_ssize_t, parts=list,
+               out=list)
 def _seal(values) -> list:
     """`values` cut into sealed nodes: (count, packed bytes), each within the bounds
     (a single element longer than LIST_PACKED_BYTES has a node of its own)."""
     out = []
-    entries = []
-    size = 0
+    parts = []              # length prefix, element, length prefix, element ...
+    size = count = 0
     for v in values:
-        e = _lp_entry(v)
-        if entries and (len(entries) >= LIST_PACKED_ENTRIES or size + len(e) > LIST_PACKED_BYTES):
-            out.append((len(entries), b"".join(entries)))
-            entries = []
-            size = 0
-        entries.append(e)
-        size += len(e)
-    if entries:
-        out.append((len(entries), b"".join(entries)))
+        n = len(v)
+        if count and (count >= _NODE_ENTRIES or size + n + 5 > _NODE_BYTES):
+            out.append((count, b"".join(parts)))
+            parts = []
+            size = count = 0
+        if n < 255:
+            parts.append(_LEN1[n])
+            size += n + 1
+        else:
+            parts.append(b"\xff" + n.to_bytes(4, "big"))
+            size += n + 5
+        parts.append(v)
+        count += 1
+    if count:
+        out.append((count, b"".join(parts)))
     return out
 
 
@@ -595,29 +605,39 @@ class QuickList:
 
     # -- ends -------------------------------------------------------------------------------
 
-    def append(self, value) -> None:
+    # Push and pop return the new length (LPUSH/RPUSH reply with it); compiled, the open
+    # node is a typed list (C list calls) and its bound a C constant.
+    @cython.locals(open_node=list)
+    def append(self, value) -> int:
         nodes = self.nodes
-        self.size += 1
+        n = self.size + 1
+        self.size = n
         if nodes:
-            tail = nodes[-1]
-            if type(tail) is list:
-                if len(tail) < LIST_PACKED_ENTRIES:
-                    tail.append(value)
-                    return
+            node = nodes[-1]
+            if type(node) is list:
+                open_node = node
+                if len(open_node) < _NODE_ENTRIES:
+                    open_node.append(value)
+                    return n
                 self._reseal(len(nodes) - 1)
         nodes.append([value])
+        return n
 
-    def appendleft(self, value) -> None:
+    @cython.locals(open_node=list)
+    def appendleft(self, value) -> int:
         nodes = self.nodes
-        self.size += 1
+        n = self.size + 1
+        self.size = n
         if nodes:
-            head = nodes[0]
-            if type(head) is list:
-                if len(head) < LIST_PACKED_ENTRIES:
-                    head.insert(0, value)
-                    return
+            node = nodes[0]
+            if type(node) is list:
+                open_node = node
+                if len(open_node) < _NODE_ENTRIES:
+                    open_node.insert(0, value)
+                    return n
                 self._reseal(0)
         nodes.appendleft([value])
+        return n
 
     def extend(self, values) -> None:
         for v in values:
