@@ -123,7 +123,7 @@ def _push_one(client, args, left):
         return None
     data = lst.data
     if type(data) is QuickList:
-        n = data.appendleft(args[2]) if left else data.append(args[2])
+        n = data.push(args[2], left)
     else:
         if left:
             lst.appendleft(args[2])
@@ -224,7 +224,7 @@ def lpop(client, args):
         if type(lst) is List and len(lst) > 1:
             # One element off a list that stays non-empty.
             data = lst.data
-            value = data.popleft() if type(data) is QuickList else lst.popleft()
+            value = data.take(True) if type(data) is QuickList else lst.popleft()
             engine = client.engine
             engine.dirty += 1
             if db.watched:
@@ -244,7 +244,7 @@ def rpop(client, args):
         lst = db.get(args[1])
         if type(lst) is List and len(lst) > 1:
             data = lst.data
-            value = data.pop() if type(data) is QuickList else lst.pop()
+            value = data.take(False) if type(data) is QuickList else lst.pop()
             engine = client.engine
             engine.dirty += 1
             if db.watched:

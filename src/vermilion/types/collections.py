@@ -605,73 +605,68 @@ class QuickList:
 
     # -- ends -------------------------------------------------------------------------------
 
-    # Push and pop return the new length (LPUSH/RPUSH reply with it); compiled, the open
-    # node is a typed list (C list calls) and its bound a C constant.
-    @cython.locals(open_node=list)
-    def append(self, value) -> int:
+    # Compiled, the open node is a typed list (C list calls) and its bound a C constant.
+    @cython.locals(open_node=list, left=cython.bint)
+    def push(self, value, left) -> int:
+        """Push at the head (`left`) or the tail; the new length (LPUSH/RPUSH's reply)."""
         nodes = self.nodes
         n = self.size + 1
         self.size = n
         if nodes:
-            node = nodes[-1]
+            node = nodes[0] if left else nodes[-1]
             if type(node) is list:
                 open_node = node
                 if len(open_node) < _NODE_ENTRIES:
-                    open_node.append(value)
+                    if left:
+                        open_node.insert(0, value)
+                    else:
+                        open_node.append(value)
                     return n
-                self._reseal(len(nodes) - 1)
-        nodes.append([value])
+                self._reseal(0 if left else len(nodes) - 1)
+        if left:
+            nodes.appendleft([value])
+        else:
+            nodes.append([value])
         return n
 
-    @cython.locals(open_node=list)
-    def appendleft(self, value) -> int:
+    @cython.locals(left=cython.bint)
+    def take(self, left):
+        """Remove and return the element at the head (`left`) or the tail."""
         nodes = self.nodes
-        n = self.size + 1
-        self.size = n
-        if nodes:
-            node = nodes[0]
-            if type(node) is list:
-                open_node = node
-                if len(open_node) < _NODE_ENTRIES:
-                    open_node.insert(0, value)
-                    return n
-                self._reseal(0)
-        nodes.appendleft([value])
-        return n
+        if not nodes:
+            raise IndexError("pop from an empty list")
+        k = 0 if left else len(nodes) - 1
+        node = nodes[k]
+        if type(node) is not list:
+            node = self._open(k)
+        value = node.pop(0 if left else -1)
+        if not node:
+            if left:
+                nodes.popleft()
+            else:
+                nodes.pop()
+        self.size -= 1
+        return value
+
+    def append(self, value) -> int:
+        return self.push(value, False)
+
+    def appendleft(self, value) -> int:
+        return self.push(value, True)
 
     def extend(self, values) -> None:
         for v in values:
-            self.append(v)
+            self.push(v, False)
 
     def extendleft(self, values) -> None:
         for v in values:
-            self.appendleft(v)
+            self.push(v, True)
 
     def pop(self):
-        nodes = self.nodes
-        if not nodes:
-            raise IndexError("pop from an empty list")
-        tail = nodes[-1]
-        if type(tail) is not list:
-            tail = self._open(len(nodes) - 1)
-        value = tail.pop()
-        if not tail:
-            nodes.pop()
-        self.size -= 1
-        return value
+        return self.take(False)
 
     def popleft(self):
-        nodes = self.nodes
-        if not nodes:
-            raise IndexError("pop from an empty list")
-        head = nodes[0]
-        if type(head) is not list:
-            head = self._open(0)
-        value = head.pop(0)
-        if not head:
-            nodes.popleft()
-        self.size -= 1
-        return value
+        return self.take(True)
 
     # -- by position ------------------------------------------------------------------------
 
