@@ -362,6 +362,28 @@ static int read_count(const char *buf, Py_ssize_t len, Py_ssize_t *pos, int allo
 }
 
 /* One request from buf[*pos:]: a new list of bytes in *request and *pos past it. */
+/* The command name of the last request, handed out again while the next requests
+ * name the same command. A pipeline mostly repeats one command: the shared object
+ * keeps its cached hash, so the command table lookup does not hash the name again,
+ * and no new bytes object is made. Only short names are kept (a real command name
+ * is; a long first argument is someone's mistake, not worth holding on to). */
+#define MAX_SHARED_NAME 32
+static PyObject *shared_name;
+
+static PyObject *command_name(const char *start, Py_ssize_t size) {
+    if (shared_name != NULL && PyBytes_GET_SIZE(shared_name) == size &&
+            memcmp(PyBytes_AS_STRING(shared_name), start, size) == 0) {
+        Py_INCREF(shared_name);
+        return shared_name;
+    }
+    PyObject *name = PyBytes_FromStringAndSize(start, size);
+    if (name != NULL && size <= MAX_SHARED_NAME) {
+        Py_INCREF(name);
+        Py_XSETREF(shared_name, name);
+    }
+    return name;
+}
+
 static int parse_request(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObject **request) {
     Py_ssize_t p = *pos, n, size;
     if (buf[p] != '*') return REQ_OTHER;
@@ -381,7 +403,7 @@ static int parse_request(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObj
         if (rc != REQ_OK) goto fail;
         if (len - p < size + 2) { rc = REQ_INCOMPLETE; goto fail; }
         if (buf[p + size] != '\r' || buf[p + size + 1] != '\n') { rc = REQ_OTHER; goto fail; }
-        PyObject *arg = PyBytes_FromStringAndSize(buf + p, size);
+        PyObject *arg = i == 0 ? command_name(buf + p, size) : PyBytes_FromStringAndSize(buf + p, size);
         if (arg == NULL) { rc = REQ_ERROR; goto fail; }
         PyList_SET_ITEM(args, i, arg);
         p += size + 2;
