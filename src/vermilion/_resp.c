@@ -229,7 +229,21 @@ static int wire_value(Wire *w, PyObject *v, int depth) {
 }
 
 /* encode(value, out, resp3): append the wire form of `value` to the list `out`. */
+/* The replies the hottest commands give most often, made once and appended as they
+ * are: no value (GET of a missing key) and the integers 0 and 1 (HSET, SADD, PUBLISH
+ * to nobody). A new bytes object per reply would cost an allocation and a free. */
+static PyObject *null_reply[2], *bit_reply[2];
+
 static int encode_into(PyObject *value, PyObject *out, int resp3) {
+    if (value == Py_None)
+        return PyList_Append(out, null_reply[resp3 != 0]);
+    if (Py_TYPE(value) == &PyLong_Type) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (!overflow && (n == 0 || n == 1))
+            return PyList_Append(out, bit_reply[n]);
+        if (n == -1 && PyErr_Occurred()) return -1;
+    }
     if ((PyObject *)Py_TYPE(value) == STATUS_TYPE) {
         /* A reply that is only a status (+OK): its bytes are already made. */
         PyObject *encoded = PyObject_GetAttr(value, s_encoded);
@@ -573,6 +587,11 @@ PyInit__resp(void)
 {
     if (PyType_Ready(&RequestsType) < 0) return NULL;
     if ((s_encoded = PyUnicode_InternFromString("encoded")) == NULL) return NULL;
+    if ((null_reply[0] = PyBytes_FromString("$-1\r\n")) == NULL ||
+            (null_reply[1] = PyBytes_FromString("_\r\n")) == NULL ||
+            (bit_reply[0] = PyBytes_FromString(":0\r\n")) == NULL ||
+            (bit_reply[1] = PyBytes_FromString(":1\r\n")) == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Requests", (PyObject *)&RequestsType) < 0) {
