@@ -347,8 +347,9 @@ class Hash:
         """Store one field without a limit check (the caller runs check_encoding); True if new."""
         data = self.data
         if data.__class__ is not bytes:
-            new = field not in data
+            before = len(data)
             data[field] = value
+            new = len(data) != before
             if new and data.pool is not None:
                 data.pool.added(field)
             return new
