@@ -68,6 +68,7 @@ COMPILED_MODULES = (
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",
     "vermilion.scripting.scripts",
+    "vermilion.observe.reading",
 )
 
 # Written by setup.py next to the compiled modules, one per interpreter ABI

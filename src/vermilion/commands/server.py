@@ -272,7 +272,11 @@ def _commandstats_section(engine):
 _latency_lines: dict[str, tuple[tuple, str]] = {}
 
 
-def _latencystats_section(engine):
+def latency_inputs(engine) -> list[tuple]:
+    """What INFO latencystats reads of the engine, per command with a histogram:
+    (name, stamp, its kept line, or None and a copy of its histogram). A metrics
+    scrape takes this on the loop (a 32 KB copy per command whose calls changed)
+    and computes the lines (`latency_lines`) in its own thread."""
     percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
     for cmd in _all_commands():
@@ -283,14 +287,28 @@ def _latencystats_section(engine):
                 stamp += (latencyhistogram.snapshot(counts),)
             known = _latency_lines.get(cmd.fullname)
             if known is not None and known[0] == stamp:
-                line = known[1]
+                out.append((cmd.fullname, stamp, known[1], None))
             else:
-                values = latencyhistogram.percentiles(counts, percentiles)
-                line = ",".join("p%s=%.3f" % (format_percentile(p), v / 1000)
-                                for p, v in zip(percentiles, values))
-                _latency_lines[cmd.fullname] = (stamp, line)
-            out.append((f"latency_percentiles_usec_{cmd.fullname}", line))
+                out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
     return out
+
+
+def latency_lines(inputs: list[tuple]) -> list[tuple[str, str]]:
+    """INFO latencystats' fields from `latency_inputs`; the lines computed are kept."""
+    out = []
+    for name, stamp, line, counts in inputs:
+        if line is None:
+            percentiles = stamp[3]
+            values = latencyhistogram.percentiles(counts, percentiles)
+            line = ",".join("p%s=%.3f" % (format_percentile(p), v / 1000)
+                            for p, v in zip(percentiles, values))
+            _latency_lines[name] = (stamp, line)
+        out.append((f"latency_percentiles_usec_{name}", line))
+    return out
+
+
+def _latencystats_section(engine):
+    return latency_lines(latency_inputs(engine))
 
 
 def _errorstats_section(engine):
@@ -301,13 +319,27 @@ def _errorstats_section(engine):
 
 def mean_ttl(whens, now: int) -> int:
     """INFO keyspace's avg_ttl: the mean of the remaining TTLs (`whens`: absolute
-    ms), keys already past theirs left out. When none is (the usual case) min() and
-    sum() run in C; a metrics scrape computes it from a copy, off the loop
-    (observe/metrics.py)."""
+    ms), keys already past theirs left out (`avg_ttl` is this in O(1) when none
+    is). A metrics scrape computes it from a copy, off the loop (observe/metrics.py)."""
     if whens and min(whens) > now:
         return (sum(whens) - now * len(whens)) // len(whens)
     ttls = [w - now for w in whens if w > now]
     return sum(ttls) // len(ttls) if ttls else 0
+
+
+def avg_ttl(db, now: int) -> int | None:
+    """INFO keyspace's avg_ttl of `db` in O(1), from the running sum of its TTLs
+    (`Database.ttl_sum`), when every TTL is ahead: the expiry heap's nearest
+    deadline is (a stale heap entry's is no later than the live one it was
+    replaced by). None otherwise: then `mean_ttl` of the TTLs leaves out the keys
+    already past theirs but not deleted yet."""
+    n = len(db.expires)
+    if not n:
+        return 0
+    heap = db.heap
+    if heap and heap[0][0] > now:
+        return (db.ttl_sum - now * n) // n
+    return None
 
 
 def _keyspace_section(engine):
@@ -315,7 +347,9 @@ def _keyspace_section(engine):
     now = engine.clock.ms()
     for db in engine.dbs:
         if db.data:
-            avg = mean_ttl(db.expires.values(), now)
+            avg = avg_ttl(db, now)
+            if avg is None:
+                avg = mean_ttl(db.expires.values(), now)
             out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
     return out
 
