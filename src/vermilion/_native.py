@@ -32,7 +32,8 @@ import sys
 
 # The modules setup.py compiles with Cython: the per-request path (framing,
 # dispatch, keyspace, replies), the families of the benchmarked commands and what
-# they call on every request (score parsing, the memory accounting of collections).
+# they call on every request (score parsing, the memory accounting of collections),
+# and what a metrics scrape runs on the loop (INFO's sections, the streams' numbers).
 COMPILED_MODULES = (
     "vermilion.server.connection",
     "vermilion.server.server",
@@ -68,6 +69,7 @@ COMPILED_MODULES = (
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",
     "vermilion.scripting.scripts",
+    "vermilion.commands.server",
     "vermilion.observe.reading",
 )
 

@@ -38,13 +38,23 @@ def human(n: float) -> str:
     return str(n)
 
 
+# (os, python_version) of the server section: fixed for the life of the process,
+# and platform's functions are slow to call (a metrics scrape reads the section).
+_platform_fields: tuple = ()
+
+
 def _server_section(engine):
+    global _platform_fields
+    if not _platform_fields:
+        _platform_fields = (f"{platform.system()} {platform.release()} {platform.machine()}",
+                            platform.python_version())
+    os_name, python_version = _platform_fields
     server = engine.server
     uptime = int(time.time() - engine.stats.start_time)
     return [
         ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
         ("redis_build_id", "vermilion-" + __version__), ("redis_mode", "standalone"),
-        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("os", os_name),
         ("arch_bits", 64), ("monotonic_clock", "POSIX clock_gettime"),
         ("multiplexing_api", "epoll"), ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
         ("process_id", os.getpid()), ("process_supervised", "no"), ("run_id", RUN_ID),
@@ -54,7 +64,7 @@ def _server_section(engine):
         ("configured_hz", engine.config["hz"]), ("lru_clock", int(time.time()) & 0xFFFFFF),
         ("executable", sys.executable), ("config_file", engine.config.file or ""),
         ("io_threads_active", 0), ("vermilion_version", __version__),
-        ("python_version", platform.python_version()),
+        ("python_version", python_version),
     ]
 
 
