@@ -238,9 +238,7 @@ class Database:
         if not keep_ttl and self.expires:
             when = self.expires.pop(key, None)
             if when is not None:
-                self.ttl_sum -= when
-                self.mem -= EXPIRE_ENTRY
-                self._ttl_dropped()
+                self._ttl_dropped(when)
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -302,9 +300,7 @@ class Database:
         if self.expires:
             when = self.expires.pop(key, None)
             if when is not None:
-                self.ttl_sum -= when
-                self.mem -= EXPIRE_ENTRY
-                self._ttl_dropped()
+                self._ttl_dropped(when)
         if self.hooked:
             self._removed(key)
         if self.watched:
@@ -328,9 +324,7 @@ class Database:
             if self.expires:
                 when = self.expires.pop(key, None)
                 if when is not None:
-                    self.ttl_sum -= when
-                    self.mem -= EXPIRE_ENTRY
-                    self._ttl_dropped()
+                    self._ttl_dropped(when)
             if self.hooked:
                 self._removed(key)
             if self.watched:
@@ -358,9 +352,7 @@ class Database:
         when = self.expires.pop(key, None)
         if when is None:
             return False
-        self.ttl_sum -= when
-        self.mem -= EXPIRE_ENTRY
-        self._ttl_dropped()
+        self._ttl_dropped(when)
         if self.watched:
             self.engine.touch_watched(self, key)
         return True
@@ -628,7 +620,10 @@ class Database:
         heap = self.heap
         return bool(heap) and heap[0][0] < now_ms
 
-    def _ttl_dropped(self) -> None:
+    def _ttl_dropped(self, when: int) -> None:
+        """The TTL `when` of a key that stays or goes was removed from `expires`."""
+        self.ttl_sum -= when
+        self.mem -= EXPIRE_ENTRY
         # A TTL went away, leaving a stale heap entry behind. Compacting once stale
         # entries outnumber live ones keeps the heap O(live TTLs), amortized O(1).
         if len(self.heap) > 2 * len(self.expires) + 1024:
