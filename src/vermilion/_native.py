@@ -33,7 +33,7 @@ import sys
 # The modules setup.py compiles with Cython: the per-request path (framing,
 # dispatch, keyspace, replies), the families of the benchmarked commands and what
 # they call on every request (score parsing, the memory accounting of collections),
-# and what a metrics scrape runs on the loop (INFO's sections, the streams' numbers).
+# and the streams' numbers a metrics scrape reads on the loop.
 COMPILED_MODULES = (
     "vermilion.server.connection",
     "vermilion.server.server",
@@ -69,7 +69,6 @@ COMPILED_MODULES = (
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",
     "vermilion.scripting.scripts",
-    "vermilion.commands.server",
     "vermilion.observe.reading",
 )
 
