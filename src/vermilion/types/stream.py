@@ -132,7 +132,7 @@ class StreamID(NamedTuple):
 
     @classmethod
     def from_key(cls, key: int) -> "StreamID":
-        return cls(key >> 64, key & U64_MAX)
+        return new_id(key >> 64, key & U64_MAX)
 
 
 def id_bytes(ms: int, seq: int) -> bytes:
@@ -162,6 +162,24 @@ def id_bytes(ms: int, seq: int) -> bytes:
     return b"%d-%d" % (ms, seq)
 
 
+def new_id(ms: int, seq: int) -> StreamID:
+    """``StreamID(ms, seq)`` for the hot paths (every append, every entry read).
+
+    The named tuple's own constructor is a Python-level ``__new__`` and
+    ``tuple.__new__(StreamID, ...)`` a generic call with an argument tuple; compiled,
+    the instance is allocated by the type's generic allocator (as tuple's subclass
+    constructor does) and its two slots filled in C."""
+    if cython.compiled:
+        t = PyType_GenericAlloc(_ID_TYPE, 2)  # noqa: F821 (stream.pxd)
+        Py_INCREF(ms)  # noqa: F821 (PyTuple_SET_ITEM steals the reference)
+        PyTuple_SET_ITEM(t, 0, ms)  # noqa: F821
+        Py_INCREF(seq)  # noqa: F821
+        PyTuple_SET_ITEM(t, 1, seq)  # noqa: F821
+        return t
+    return _tuple_new(StreamID, (ms, seq))
+
+
+_ID_TYPE = StreamID
 MIN_ID = StreamID(0, 0)
 MAX_ID = StreamID(U64_MAX, U64_MAX)
 # XREADGROUP's ">" is represented, as in Redis, by the maximum ID: an explicit
@@ -634,7 +652,7 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
                 fields = node.fields_at(data, i)
         else:
             fields = node.fields_at(data, i)
-        out.append((_tuple_new(StreamID, (base + msd[i], sq[i])), fields))
+        out.append((new_id(base + msd[i], sq[i]), fields))
         if len(out) == limit:
             return True
     return False
@@ -642,6 +660,22 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
 
 # ---------------------------------------------------------------------------
 # Consumer groups
+
+def _id_key(sid) -> int:
+    """``sid.key`` for an ID known to be a StreamID (or a 2-tuple): compiled, its two
+    items are read as a tuple's, not through the subclass's generic indexing."""
+    t = cython.cast(tuple, sid)
+    return (t[0] << 64) | t[1]
+
+
+def _new_pending(consumer: "StreamConsumer", now_ms: int) -> "PendingEntry":
+    """A first delivery's PEL entry (XREADGROUP ``>``), without the ``__init__`` call."""
+    nack = PendingEntry.__new__(PendingEntry)
+    nack.consumer = consumer
+    nack.delivery_time = now_ms
+    nack.delivery_count = 1
+    return nack
+
 
 class PendingEntry:
     """A PEL entry (Redis's streamNACK): owner, last delivery time, delivery count."""
@@ -897,17 +931,20 @@ class StreamGroup:
         """:meth:`ack` by ID keys (``StreamID.key``)."""
         gd = self.pel._d
         n = 0
-        owners = set()
+        owners = []
+        last = None
         for k in keys:
             nack = gd.pop(k, None)
             if nack is not None:
                 owner = nack.consumer
                 del owner.pel._d[k]
-                owners.add(owner)
+                if owner is not last:     # (acks come in runs of one owner's entries)
+                    owners.append(owner)
+                    last = owner
                 n += 1
         if n:
             self.pel._removed()
-            for owner in owners:
+            for owner in (set(owners) if len(owners) > 1 else owners):
                 owner.pel._removed()
         return n
 
@@ -1174,7 +1211,7 @@ class Stream:
         flags.append(_SAMEFIELDS)
         blob.append(n)
         blob += v
-        sid = _tuple_new(StreamID, (ms, seq))
+        sid = new_id(ms, seq)
         self.length += 1
         self.entries_added += 1
         self.last_id = sid
@@ -1200,7 +1237,7 @@ class Stream:
         if nf2 == 0 or nf2 & 1:
             raise ValueError("fields must be a non-empty flat list of field/value pairs")
         if id_spec is None and now_ms > self.last_id[0]:  # the common case: a new millisecond
-            sid = _tuple_new(StreamID, (now_ms, 0))
+            sid = new_id(now_ms, 0)
         else:
             sid = self.next_id(id_spec, now_ms)
         total = sum(map(len, fields))
@@ -1557,6 +1594,8 @@ class Stream:
     def group(self, name: bytes) -> StreamGroup | None:
         return self.groups.get(name)
 
+    @cython.locals(group=StreamGroup, c=StreamConsumer, gpel=PendingList, cpel=PendingList,
+                   gd=dict, old=PendingEntry, fresh=list)
     def read_group(self, group: StreamGroup, consumer: bytes, start: StreamID = NEW_ENTRIES,
                    count: int | None = None, noack: bool = False, now_ms: int = 0) -> list[Entry]:
         """XREADGROUP for one stream, when Redis serves it.
@@ -1620,11 +1659,11 @@ class Stream:
         gpel, cpel = group.pel, c.pel
         gd = gpel._d
         fresh = []
-        for sid, _ in entries:
-            k = (sid[0] << 64) | sid[1]
+        for entry in entries:
+            k = _id_key(entry[0])
             old = gd.get(k)
             if old is None:
-                fresh.append((k, PendingEntry(c, now_ms, 1)))
+                fresh.append((k, _new_pending(c, now_ms)))
             else:  # already pending (after XGROUP SETID went back): re-assign, count restarts
                 del old.consumer.pel[k]
                 old.consumer = c
