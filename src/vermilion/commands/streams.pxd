@@ -3,7 +3,7 @@ cimport cython
 from vermilion.engine.clock cimport Clock
 from vermilion.engine.core cimport ClientCore, EngineCore
 from vermilion.engine.keyspace cimport Database
-from vermilion.types.stream cimport Stream, id_bytes
+from vermilion.types.stream cimport Stream, StreamGroup, id_bytes, id_key
 
 # XADD's option caches: C globals (no module-dict lookup per request on 3.12+).
 cdef dict _OPTIONS_CACHE
@@ -13,3 +13,7 @@ cdef list _XADD_MEMO
 # and no Python call per request).
 @cython.locals(star="Py_ssize_t", n="Py_ssize_t", i="Py_ssize_t", memo=list, opts=tuple)
 cdef tuple _xadd_options(list args, EngineCore engine, max_entries)
+
+# XACK's IDs as PEL keys (a C loop per ID in the common form).
+@cython.locals(out=list, i=Py_ssize_t)
+cdef list _strict_keys(list args, Py_ssize_t start)

@@ -66,8 +66,8 @@ from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
     ERR_LIMIT_NO_APPROX, ERR_XADD_ID_ZERO, ERR_XGROUP_NOKEY, ERR_XSETID_MAXDEL, MAX_ID, MIN_ID,
-    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit, id_bytes,
-    parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
+    NEW_ENTRIES, Stream, StreamError, StreamGroup, StreamID, default_trim_limit, id_bytes,
+    id_key, parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
 )
 from ._args import parse_int
 from ._help import help_reply
@@ -125,6 +125,18 @@ def _strict_all(args, start: int) -> list:
             append((int(ms), int(seq)))
         else:
             append(_strict(arg))
+    return out
+
+
+def _strict_keys(args, start: int) -> list:
+    """:func:`_strict_all` as ID keys (``StreamID.key``), for XACK."""
+    out = []
+    for i in range(start, len(args)):
+        k = id_key(args[i])
+        if k is None:
+            ms, seq = _strict(args[i])
+            k = (ms << 64) | seq
+        out.append(k)
     return out
 
 
@@ -911,14 +923,14 @@ def _existing_group(client, key: bytes, gname: bytes):
          since="5.0.0", summary="Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
          complexity="O(1) for each message ID processed.",
          args="key:k0 group id...")
+@cython.locals(group=StreamGroup)
 def xack(client, args):
     s = client.db.get_typed(args[1], Stream)
     group = s.groups.get(args[2]) if s is not None else None
     if group is None:
         return 0
     # All or nothing: every ID is parsed before any is acknowledged.
-    keys = [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]
-    acked = group.ack_keys(keys)
+    acked = group.ack_keys(_strict_keys(args, 3))
     client.engine.dirty += acked
     return acked
 

@@ -13,6 +13,10 @@ cdef object _tuple_new, _ID_TYPE
 
 cpdef new_id(ms, seq)
 
+@cython.locals(b=bytes, n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, ch="unsigned char",
+               ms="unsigned long long", seq="unsigned long long")
+cpdef id_key(arg)
+
 @cython.locals(buf="char[48]", i=Py_ssize_t)
 cpdef bytes id_bytes(unsigned long long ms, unsigned long long seq)
 
