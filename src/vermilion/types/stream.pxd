@@ -9,7 +9,9 @@ from cpython.type cimport PyType_GenericAlloc
 
 # C constants and helpers of the append path (no module-dict lookup on 3.12+).
 cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS
-cdef object _tuple_new, _ID_TYPE
+cdef object _tuple_new, _ID_TYPE, _array_append
+
+cpdef int _lp_int_size(long long v)
 
 cpdef new_id(ms, seq)
 
@@ -79,7 +81,7 @@ cdef class Stream:
                    v=bytes, blob=bytearray, flags=bytearray, master=tuple,
                    now="unsigned long long", last_ms="unsigned long long",
                    last_seq="unsigned long long", ms="unsigned long long",
-                   seq="unsigned long long", node_ms="unsigned long long",
+                   seq="unsigned long long", node_ms="unsigned long long", last=tuple,
                    node_seq="unsigned long long", msd="unsigned long long", seq_size=Py_ssize_t)
     cpdef add_pair(self, field, value, now_ms, node_max_entries=*, node_max_bytes=*)
 

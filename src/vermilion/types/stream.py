@@ -663,6 +663,8 @@ def _get_len_slow(data: bytes, p: int, first: int) -> tuple[int, int]:
 
 
 _tuple_new = tuple.__new__
+# The unbound method: compiled, a direct call, with no method lookup or bound method.
+_array_append = array.append
 
 
 def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bool:
@@ -1213,7 +1215,9 @@ class Stream:
             return None
         # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
         # difference below is taken only where it cannot be negative.
-        last_ms, last_seq = self.last_id
+        last = cython.cast(tuple, self.last_id)
+        last_ms = last[0]
+        last_seq = last[1]
         now = now_ms
         if now > last_ms:
             ms = now
@@ -1235,13 +1239,16 @@ class Stream:
         node_seq = node.seq
         if seq >= node_seq and seq - node_seq <= 127:
             seq_size = 2
-        else:                         # the ms moved on within this node: a negative delta
+        elif cython.compiled:         # the ms moved on within this node: a negative delta
+            # (the unsigned difference read as int64, which is what _s64 computes)
+            seq_size = _lp_int_size(cython.cast(cython.longlong, seq - node_seq))
+        else:
             seq_size = _lp_int_size(_s64(seq - node_seq))
         node.lpbytes = lpbytes + n + 6 + (2 if msd <= 127 else _lp_int_size(msd)) + seq_size
         node.live = live + 1
-        node.offs.append(len(blob))
-        node.msd.append(msd)
-        node.sq.append(seq)           # < 2**32 (checked above): fits the array
+        _array_append(node.offs, len(blob))
+        _array_append(node.msd, msd)
+        _array_append(node.sq, seq)   # < 2**32 (checked above): fits the array
         flags = node.flags
         flags.append(_SAMEFIELDS)
         blob.append(n)
