@@ -17,3 +17,7 @@ cdef tuple _xadd_options(list args, EngineCore engine, max_entries)
 # XACK's IDs as PEL keys (a C loop per ID in the common form).
 @cython.locals(out=list, i=Py_ssize_t)
 cdef list _strict_keys(list args, Py_ssize_t start)
+
+# Entries as replied: the ID formatted in C from the StreamID's two items.
+@cython.locals(out=list, pair=tuple, sid=tuple)
+cdef list _entries(list entries)

@@ -151,8 +151,19 @@ def _call(fn, *args):
 def _entries(entries: list) -> list:
     """Entries as Redis replies them: [id, [field, value, ...]] (a deleted entry
     in a consumer's history: [id, null array])."""
-    return [(id_bytes(ms, seq), NULL_ARRAY if fields is None else fields)
-            for (ms, seq), fields in entries]
+    out = []
+    null = NULL_ARRAY
+    for entry in entries:
+        pair = entry
+        first = pair[0]
+        fields = pair[1]
+        if isinstance(first, tuple):         # a StreamID: its items read as a tuple's
+            sid = cython.cast(tuple, first)
+            reply = id_bytes(sid[0], sid[1])
+        else:
+            reply = id_bytes(first[0], first[1])
+        out.append((reply, null if fields is None else fields))
+    return out
 
 
 def _c(arg: bytes) -> bytes:

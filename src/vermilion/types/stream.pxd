@@ -8,7 +8,7 @@ from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.type cimport PyType_GenericAlloc
 
 # C constants and helpers of the append path (no module-dict lookup on 3.12+).
-cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS
+cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS, _DELETED
 cdef object _tuple_new, _ID_TYPE, _array_append
 
 cpdef int _lp_int_size(long long v)
@@ -41,7 +41,8 @@ cdef class PendingList:
     cdef public list _keys
     cdef public bint _valid
 
-    cpdef extend(self, items)
+    @cython.locals(keys=list, d=dict, pair=tuple)
+    cpdef extend(self, list items)
     cpdef _removed(self)
 
 @cython.final
@@ -67,6 +68,13 @@ cdef class StreamGroup:
     @cython.locals(gd=dict, nack=PendingEntry, owner=StreamConsumer, last=StreamConsumer,
                    n=Py_ssize_t)
     cpdef ack_keys(self, keys)
+
+# Entries of one node for XRANGE/XREAD/XREADGROUP: a C loop over the node's flags
+# and blob.
+@cython.locals(flags=bytearray, b=bytes, names=tuple, count=Py_ssize_t, step=Py_ssize_t,
+               i=Py_ssize_t, fl=Py_ssize_t, p=Py_ssize_t, n=Py_ssize_t)
+cdef bint _emit(_Node node, Py_ssize_t lo, Py_ssize_t hi, list out, Py_ssize_t limit,
+                bint rev) except -1
 
 cdef class Stream:
     cdef public list _nodes, _keys

@@ -463,8 +463,9 @@ _LP_INT = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
 _NUM_START = frozenset(b"-0123456789")
 _FLAG_DELETED = 1
 _FLAG_SAMEFIELDS = 2
-# The same flag for add_pair: compiled, a C constant (stream.pxd), not a module lookup.
+# The same flags for the hot paths: compiled, C constants (stream.pxd), not module lookups.
 _SAMEFIELDS = _FLAG_SAMEFIELDS
+_DELETED = _FLAG_DELETED
 
 
 def _lp_int_size(v: int) -> int:
@@ -676,22 +677,32 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
     data = node.data()
     names = node.fields
     single = names[0] if len(names) == 1 and type(data) is bytes else None
-    for i in (range(hi - 1, lo - 1, -1) if rev else range(lo, hi)):
+    b = cython.cast(bytes, data) if single is not None else b""
+    count = hi - lo
+    step = -1 if rev else 1
+    i = hi - 1 if rev else lo
+    while count:
+        count -= 1
         fl = flags[i]
-        if fl & _FLAG_DELETED:
-            continue
-        if single is not None and fl == _FLAG_SAMEFIELDS:
-            p = offs[i]
-            n = data[p]
-            if n < 0x80:
-                fields = [single, data[p + 1:p + 1 + n]]
+        if not fl & _DELETED:
+            if single is not None and fl == _SAMEFIELDS:
+                p = offs[i]
+                n = b[p]
+                if n < 0x80:
+                    if cython.compiled:
+                        value = PyBytes_FromStringAndSize(  # noqa: F821 (stream.pxd)
+                            cython.cast(cython.p_char, b) + (p + 1), n)
+                    else:
+                        value = b[p + 1:p + 1 + n]
+                    fields = [single, value]
+                else:
+                    fields = node.fields_at(data, i)
             else:
                 fields = node.fields_at(data, i)
-        else:
-            fields = node.fields_at(data, i)
-        out.append((new_id(base + msd[i], sq[i]), fields))
-        if len(out) == limit:
-            return True
+            out.append((new_id(base + msd[i], sq[i]), fields))
+            if len(out) == limit:
+                return True
+        i += step
     return False
 
 
@@ -701,8 +712,10 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
 def _id_key(sid) -> int:
     """``sid.key`` for an ID known to be a StreamID (or a 2-tuple): compiled, its two
     items are read as a tuple's, not through the subclass's generic indexing."""
-    t = cython.cast(tuple, sid)
-    return (t[0] << 64) | t[1]
+    if isinstance(sid, tuple):
+        t = cython.cast(tuple, sid)
+        return (t[0] << 64) | t[1]
+    return (sid[0] << 64) | sid[1]
 
 
 def _new_pending(consumer: "StreamConsumer", now_ms: int) -> "PendingEntry":
@@ -788,8 +801,12 @@ class PendingList:
         if items and self._valid:
             keys = self._keys
             if not keys or items[0][0] > keys[-1]:
-                keys.extend([k for k, _ in items])
-                self._d.update(items)
+                d = self._d
+                for item in items:
+                    pair = item
+                    k = pair[0]
+                    keys.append(k)
+                    d[k] = pair[1]
                 return
         for k, v in items:
             self[k] = v
@@ -1215,7 +1232,10 @@ class Stream:
             return None
         # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
         # difference below is taken only where it cannot be negative.
-        last = cython.cast(tuple, self.last_id)
+        last_id = self.last_id
+        if not isinstance(last_id, tuple):
+            return None
+        last = cython.cast(tuple, last_id)
         last_ms = last[0]
         last_seq = last[1]
         now = now_ms
