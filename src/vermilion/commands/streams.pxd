@@ -5,6 +5,12 @@ from vermilion.engine.core cimport ClientCore, EngineCore
 from vermilion.engine.keyspace cimport Database
 from vermilion.types.stream cimport Stream, StreamGroup, id_bytes, id_key
 
+# Parsed trim options: XADD reads them per request as C fields.
+@cython.final
+cdef class _Trim:
+    cdef public object strategy, threshold, approx, limit
+    cdef public Py_ssize_t marker, arg, limit_at
+
 # XADD's option caches: C globals (no module-dict lookup per request on 3.12+).
 cdef dict _OPTIONS_CACHE
 cdef list _XADD_MEMO

@@ -329,7 +329,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
               "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])] id_or_auto(*=auto_id:-|id) "
               "field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream,
-               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t")
+               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t", trim=_Trim, sidt=tuple)
 def xadd(client, args):
     engine = client.engine
     values = engine.config.values
@@ -369,8 +369,8 @@ def xadd(client, args):
                         node_max_bytes=max_bytes)
         except StreamError as err:
             raise CommandError(str(err)) from None
-    ms, seq = sid
-    reply = id_bytes(ms, seq)
+    sidt = cython.cast(tuple, sid)            # a StreamID: its items read as a tuple's
+    reply = id_bytes(sidt[0], sidt[1])
     if db.watched:
         db.modified(key)
     engine.dirty += 1
