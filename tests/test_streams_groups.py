@@ -305,6 +305,21 @@ def test_xack(pair):
     """)
 
 
+def test_xack_id_forms(pair):
+    # The plain digits forms are parsed by a C loop; everything else goes to the full
+    # parser: both must take and refuse exactly what Redis does, all or nothing.
+    setup_group(pair, 5)
+    pair.check("XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">")
+    for ids in (["01-1"], ["2-01"], ["3"], ["3-"], ["-3"], ["3-1-1"], [" 3-1"], ["3-1 "],
+                ["+3-1"], ["3-+1"], ["3-1\0"], ["4-18446744073709551615"],
+                ["18446744073709551615-0"], ["18446744073709551616-0"],
+                ["99999999999999999999-1"], ["4-99999999999999999999"], ["", "4-1"],
+                ["4-1", "5-x"], ["00000000000000000004-1"], ["4-00000000000000000001"],
+                ["5-1", "5-1"]):
+        pair.check("XACK", "s", "g", *ids)
+        pair.check("XPENDING", "s", "g")
+
+
 def test_xpending(pair):
     setup_group(pair, 8)
     pair.run("""

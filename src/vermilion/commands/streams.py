@@ -66,8 +66,8 @@ from ..engine.blocking import parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
     ERR_LIMIT_NO_APPROX, ERR_XADD_ID_ZERO, ERR_XGROUP_NOKEY, ERR_XSETID_MAXDEL, MAX_ID, MIN_ID,
-    NEW_ENTRIES, Stream, StreamError, StreamID, default_trim_limit, id_bytes,
-    parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
+    NEW_ENTRIES, Stream, StreamError, StreamGroup, StreamID, default_trim_limit, id_bytes,
+    id_key, parse_id, parse_range_end, parse_range_start, parse_strict_id, parse_xadd_id,
 )
 from ._args import parse_int
 from ._help import help_reply
@@ -128,6 +128,18 @@ def _strict_all(args, start: int) -> list:
     return out
 
 
+def _strict_keys(args, start: int) -> list:
+    """:func:`_strict_all` as ID keys (``StreamID.key``), for XACK."""
+    out = []
+    for i in range(start, len(args)):
+        k = id_key(args[i])
+        if k is None:
+            ms, seq = _strict(args[i])
+            k = (ms << 64) | seq
+        out.append(k)
+    return out
+
+
 def _call(fn, *args):
     """Run a type parser/method, turning StreamError into the command's error."""
     try:
@@ -139,8 +151,19 @@ def _call(fn, *args):
 def _entries(entries: list) -> list:
     """Entries as Redis replies them: [id, [field, value, ...]] (a deleted entry
     in a consumer's history: [id, null array])."""
-    return [(id_bytes(ms, seq), NULL_ARRAY if fields is None else fields)
-            for (ms, seq), fields in entries]
+    out = []
+    null = NULL_ARRAY
+    for entry in entries:
+        pair = entry
+        first = pair[0]
+        fields = pair[1]
+        if isinstance(first, tuple):         # a StreamID: its items read as a tuple's
+            sid = cython.cast(tuple, first)
+            reply = id_bytes(sid[0], sid[1])
+        else:
+            reply = id_bytes(first[0], first[1])
+        out.append((reply, null if fields is None else fields))
+    return out
 
 
 def _c(arg: bytes) -> bytes:
@@ -306,7 +329,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
               "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])] id_or_auto(*=auto_id:-|id) "
               "field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream,
-               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t")
+               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t", trim=_Trim, sidt=tuple)
 def xadd(client, args):
     engine = client.engine
     values = engine.config.values
@@ -346,8 +369,8 @@ def xadd(client, args):
                         node_max_bytes=max_bytes)
         except StreamError as err:
             raise CommandError(str(err)) from None
-    ms, seq = sid
-    reply = id_bytes(ms, seq)
+    sidt = cython.cast(tuple, sid)            # a StreamID: its items read as a tuple's
+    reply = id_bytes(sidt[0], sidt[1])
     if db.watched:
         db.modified(key)
     engine.dirty += 1
@@ -911,14 +934,14 @@ def _existing_group(client, key: bytes, gname: bytes):
          since="5.0.0", summary="Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
          complexity="O(1) for each message ID processed.",
          args="key:k0 group id...")
+@cython.locals(group=StreamGroup)
 def xack(client, args):
     s = client.db.get_typed(args[1], Stream)
     group = s.groups.get(args[2]) if s is not None else None
     if group is None:
         return 0
     # All or nothing: every ID is parsed before any is acknowledged.
-    keys = [(ms << 64) | seq for ms, seq in _strict_all(args, 3)]
-    acked = group.ack_keys(keys)
+    acked = group.ack_keys(_strict_keys(args, 3))
     client.engine.dirty += acked
     return acked
 

@@ -102,6 +102,14 @@ def parse_entries(stream: str, raw: Any, deliveries: int | list[int]) -> list[St
             for (i, f), n in zip(raw, deliveries) if i is not None]
 
 
+def _pack_ids(command: bytes, ids: list[str]) -> bytes:
+    """``command`` (packed by :func:`pack`) with entry IDs appended as arguments.
+    Entry IDs are ASCII (``ms-seq``), so their str length is their byte length."""
+    head = command.index(b"\r\n") + 2
+    return b"*%d\r\n%s%s" % (int(command[1:head - 2]) + len(ids), command[head:],
+                               "".join([f"${len(i)}\r\n{i}\r\n" for i in ids]).encode())
+
+
 def _id_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
@@ -382,8 +390,7 @@ class WorkerBase(StreamCore):
         # Packed here: redis-py's generic per-argument packing costs more than
         # the rest of an entry's client-side handling.
         try:
-            (n,) = yield Packed(pack(b"XACK", self.stream, self.group,
-                                     *[i.encode() for i in ids]), 1)
+            (n,) = yield Packed(_pack_ids(pack(b"XACK", self.stream, self.group), ids), 1)
             return n
         except RawUnsupported:
             return (yield call("xack", self.stream, self.group, *ids))
@@ -471,17 +478,18 @@ class WorkerBase(StreamCore):
     def _settle(self, entries: list[StreamEntry]) -> None:
         """These entries leave our hands: their handler call ended (acked, failed,
         abandoned or buried)."""
+        ids = [e.id for e in entries]
         pop = self._in_flight.pop
-        for e in entries:
-            pop(e.id, None)
+        for entry_id in ids:
+            pop(entry_id, None)
         if self._acking:
-            self._acking.difference_update(e.id for e in entries)
+            self._acking.difference_update(ids)
         if self._settled_since_heartbeat is not None:
-            self._settled_since_heartbeat.update(e.id for e in entries)
+            self._settled_since_heartbeat.update(ids)
         if self._lost:
-            self._lost.difference_update(e.id for e in entries)
+            self._lost.difference_update(ids)
         if self._settled is not None:
-            self._settled.update(e.id for e in entries)
+            self._settled.update(ids)
 
     def _read_pending_done(self) -> set[str]:
         settled, self._settled = self._settled or set(), None
@@ -584,31 +592,41 @@ ADD_MANY_CHUNK = 500
 def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -> bytes:
     """XADD <stream> * <fields> for each entry, packed as RESP; ``trim``
     (MAXLEN [~] n) goes on the last one only, which trims the stream as
-    trimming on each would. The producer's hot loop: str and bytes inline."""
+    trimming on each would. The producer's hot loop: the command head per field
+    count and each field name are encoded once per call, values inline."""
     key = encode_arg(stream)
     tail = b"$%d\r\n%s\r\n" % (len(key), key)
     for t in trim:
         tail += b"$%d\r\n%s\r\n" % (len(t), t)
     key_star = b"$%d\r\n%s\r\n$1\r\n*\r\n" % (len(key), key)
     last_star = tail + b"$1\r\n*\r\n"
+    heads: dict[int, bytes] = {}
+    names: dict[Any, bytes] = {}             # str and bytes names only (never equal)
     out = []
+    append = out.append
     last = len(entries) - 1
     for n, fields in enumerate(entries):
         if n == last:
-            out.append(b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + len(trim) + 2 * len(fields),
-                                                        last_star))
+            append(b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + len(trim) + 2 * len(fields), last_star))
         else:
-            out.append(b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + 2 * len(fields), key_star))
+            nf = len(fields)
+            head = heads.get(nf)
+            if head is None:
+                head = heads[nf] = b"*%d\r\n$4\r\nXADD\r\n%s" % (3 + 2 * nf, key_star)
+            append(head)
         for k, v in fields.items():
-            if type(k) is str:
-                k = k.encode()
-            elif type(k) is not bytes:
-                k = encode_arg(k)
+            name = names.get(k) if type(k) is str or type(k) is bytes else None
+            if name is None:
+                kb = k.encode() if type(k) is str else k if type(k) is bytes else encode_arg(k)
+                name = b"$%d\r\n%s\r\n" % (len(kb), kb)
+                if type(k) is str or type(k) is bytes:
+                    names[k] = name
+            append(name)
             if type(v) is str:
                 v = v.encode()
             elif type(v) is not bytes:
                 v = encode_arg(v)
-            out.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+            append(b"$%d\r\n%s\r\n" % (len(v), v))
     return b"".join(out)
 
 

@@ -3,10 +3,21 @@
 # unsigned and XSETID may set anything.
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.type cimport PyType_GenericAlloc
 
 # C constants and helpers of the append path (no module-dict lookup on 3.12+).
-cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS
-cdef object _tuple_new
+cdef Py_ssize_t _LP_MAX_SIZE, _SAMEFIELDS, _DELETED
+cdef object _tuple_new, _ID_TYPE, _array_append
+
+cpdef int _lp_int_size(long long v)
+
+cpdef new_id(ms, seq)
+
+@cython.locals(b=bytes, n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, ch="unsigned char",
+               ms="unsigned long long", seq="unsigned long long")
+cpdef id_key(arg)
 
 @cython.locals(buf="char[48]", i=Py_ssize_t)
 cpdef bytes id_bytes(unsigned long long ms, unsigned long long seq)
@@ -17,6 +28,53 @@ cdef class _Node:
     cdef public bytearray flags
     cdef public Py_ssize_t live, dead, lpbytes
     cdef dict __dict__
+
+# The consumer-group state XREADGROUP and XACK touch per entry: C fields, so the
+# hot loops read and write them without attribute lookups.
+@cython.final
+cdef class PendingEntry:
+    cdef public object consumer, delivery_time, delivery_count
+
+@cython.final
+cdef class PendingList:
+    cdef public dict _d
+    cdef public list _keys
+    cdef public bint _valid
+
+    @cython.locals(keys=list, d=dict, pair=tuple)
+    cpdef extend(self, list items)
+    cpdef _removed(self)
+
+@cython.final
+cdef class StreamConsumer:
+    cdef public object name, seen_time
+    cdef public PendingList pel
+
+@cython.locals(t=tuple)
+cdef object _id_key(sid)
+
+@cython.locals(nack=PendingEntry)
+cdef PendingEntry _new_pending(StreamConsumer consumer, now_ms)
+
+@cython.final
+cdef class StreamGroup:
+    cdef public object name, last_id, entries_read
+    cdef public PendingList pel
+    cdef public dict consumers
+
+    @cython.locals(c=StreamConsumer)
+    cpdef StreamConsumer _touch_consumer(self, name, now_ms)
+
+    @cython.locals(gd=dict, nack=PendingEntry, owner=StreamConsumer, last=StreamConsumer,
+                   n=Py_ssize_t)
+    cpdef ack_keys(self, keys)
+
+# Entries of one node for XRANGE/XREAD/XREADGROUP: a C loop over the node's flags
+# and blob.
+@cython.locals(flags=bytearray, b=bytes, names=tuple, count=Py_ssize_t, step=Py_ssize_t,
+               i=Py_ssize_t, fl=Py_ssize_t, p=Py_ssize_t, n=Py_ssize_t)
+cdef bint _emit(_Node node, Py_ssize_t lo, Py_ssize_t hi, list out, Py_ssize_t limit,
+                bint rev) except -1
 
 cdef class Stream:
     cdef public list _nodes, _keys
@@ -31,7 +89,7 @@ cdef class Stream:
                    v=bytes, blob=bytearray, flags=bytearray, master=tuple,
                    now="unsigned long long", last_ms="unsigned long long",
                    last_seq="unsigned long long", ms="unsigned long long",
-                   seq="unsigned long long", node_ms="unsigned long long",
+                   seq="unsigned long long", node_ms="unsigned long long", last=tuple,
                    node_seq="unsigned long long", msd="unsigned long long", seq_size=Py_ssize_t)
     cpdef add_pair(self, field, value, now_ms, node_max_entries=*, node_max_bytes=*)
 

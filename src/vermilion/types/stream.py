@@ -132,7 +132,7 @@ class StreamID(NamedTuple):
 
     @classmethod
     def from_key(cls, key: int) -> "StreamID":
-        return cls(key >> 64, key & U64_MAX)
+        return new_id(key >> 64, key & U64_MAX)
 
 
 def id_bytes(ms: int, seq: int) -> bytes:
@@ -162,6 +162,24 @@ def id_bytes(ms: int, seq: int) -> bytes:
     return b"%d-%d" % (ms, seq)
 
 
+def new_id(ms: int, seq: int) -> StreamID:
+    """``StreamID(ms, seq)`` for the hot paths (every append, every entry read).
+
+    The named tuple's own constructor is a Python-level ``__new__`` and
+    ``tuple.__new__(StreamID, ...)`` a generic call with an argument tuple; compiled,
+    the instance is allocated by the type's generic allocator (as tuple's subclass
+    constructor does) and its two slots filled in C."""
+    if cython.compiled:
+        t = PyType_GenericAlloc(_ID_TYPE, 2)  # noqa: F821 (stream.pxd)
+        Py_INCREF(ms)  # noqa: F821 (PyTuple_SET_ITEM steals the reference)
+        PyTuple_SET_ITEM(t, 0, ms)  # noqa: F821
+        Py_INCREF(seq)  # noqa: F821
+        PyTuple_SET_ITEM(t, 1, seq)  # noqa: F821
+        return t
+    return _tuple_new(StreamID, (ms, seq))
+
+
+_ID_TYPE = StreamID
 MIN_ID = StreamID(0, 0)
 MAX_ID = StreamID(U64_MAX, U64_MAX)
 # XREADGROUP's ">" is represented, as in Redis, by the maximum ID: an explicit
@@ -288,6 +306,41 @@ def _parse_generic(arg: bytes, missing_seq: int, strict: bool,
     return StreamID(ms, seq), True
 
 
+def id_key(arg) -> int | None:
+    """The ID key (``StreamID.key``) of an argument in the plain form ``ms-seq`` or
+    ``ms`` (ASCII digits, each part shorter than 20 digits, so it fits 64 bits), else
+    None: the caller then uses the full parser, which decides what is an error.
+    The per-ID parse of XACK; compiled, a C loop with no intermediate objects."""
+    if type(arg) is not bytes:
+        return None
+    b = cython.cast(bytes, arg)
+    n = len(b)
+    i = 0
+    ms = 0
+    while i < n and b[i] != 45:
+        ch = b[i]
+        if ch < 48 or ch > 57:
+            return None
+        ms = ms * 10 + (ch - 48)
+        i += 1
+    if i == 0 or i >= 20:
+        return None
+    seq = 0
+    if i < n:
+        i += 1
+        start = i
+        while i < n:
+            ch = b[i]
+            if ch < 48 or ch > 57:
+                return None
+            seq = seq * 10 + (ch - 48)
+            i += 1
+        if i == start or i - start >= 20:
+            return None
+    high = ms
+    return (high << 64) | seq
+
+
 def parse_id(arg: bytes, missing_seq: int = 0) -> StreamID:
     """Any ID, ``-`` and ``+`` included (Redis's streamParseIDOrReply)."""
     return _parse_generic(arg, missing_seq, False)[0]
@@ -410,8 +463,9 @@ _LP_INT = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
 _NUM_START = frozenset(b"-0123456789")
 _FLAG_DELETED = 1
 _FLAG_SAMEFIELDS = 2
-# The same flag for add_pair: compiled, a C constant (stream.pxd), not a module lookup.
+# The same flags for the hot paths: compiled, C constants (stream.pxd), not module lookups.
 _SAMEFIELDS = _FLAG_SAMEFIELDS
+_DELETED = _FLAG_DELETED
 
 
 def _lp_int_size(v: int) -> int:
@@ -610,6 +664,8 @@ def _get_len_slow(data: bytes, p: int, first: int) -> tuple[int, int]:
 
 
 _tuple_new = tuple.__new__
+# The unbound method: compiled, a direct call, with no method lookup or bound method.
+_array_append = array.append
 
 
 def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bool:
@@ -621,27 +677,55 @@ def _emit(node: _Node, lo: int, hi: int, out: list, limit: int, rev: bool) -> bo
     data = node.data()
     names = node.fields
     single = names[0] if len(names) == 1 and type(data) is bytes else None
-    for i in (range(hi - 1, lo - 1, -1) if rev else range(lo, hi)):
+    b = cython.cast(bytes, data) if single is not None else b""
+    count = hi - lo
+    step = -1 if rev else 1
+    i = hi - 1 if rev else lo
+    while count:
+        count -= 1
         fl = flags[i]
-        if fl & _FLAG_DELETED:
-            continue
-        if single is not None and fl == _FLAG_SAMEFIELDS:
-            p = offs[i]
-            n = data[p]
-            if n < 0x80:
-                fields = [single, data[p + 1:p + 1 + n]]
+        if not fl & _DELETED:
+            if single is not None and fl == _SAMEFIELDS:
+                p = offs[i]
+                n = b[p]
+                if n < 0x80:
+                    if cython.compiled:
+                        value = PyBytes_FromStringAndSize(  # noqa: F821 (stream.pxd)
+                            cython.cast(cython.p_char, b) + (p + 1), n)
+                    else:
+                        value = b[p + 1:p + 1 + n]
+                    fields = [single, value]
+                else:
+                    fields = node.fields_at(data, i)
             else:
                 fields = node.fields_at(data, i)
-        else:
-            fields = node.fields_at(data, i)
-        out.append((_tuple_new(StreamID, (base + msd[i], sq[i])), fields))
-        if len(out) == limit:
-            return True
+            out.append((new_id(base + msd[i], sq[i]), fields))
+            if len(out) == limit:
+                return True
+        i += step
     return False
 
 
 # ---------------------------------------------------------------------------
 # Consumer groups
+
+def _id_key(sid) -> int:
+    """``sid.key`` for an ID known to be a StreamID (or a 2-tuple): compiled, its two
+    items are read as a tuple's, not through the subclass's generic indexing."""
+    if isinstance(sid, tuple):
+        t = cython.cast(tuple, sid)
+        return (t[0] << 64) | t[1]
+    return (sid[0] << 64) | sid[1]
+
+
+def _new_pending(consumer: "StreamConsumer", now_ms: int) -> "PendingEntry":
+    """A first delivery's PEL entry (XREADGROUP ``>``), without the ``__init__`` call."""
+    nack = PendingEntry.__new__(PendingEntry)
+    nack.consumer = consumer
+    nack.delivery_time = now_ms
+    nack.delivery_count = 1
+    return nack
+
 
 class PendingEntry:
     """A PEL entry (Redis's streamNACK): owner, last delivery time, delivery count."""
@@ -717,8 +801,12 @@ class PendingList:
         if items and self._valid:
             keys = self._keys
             if not keys or items[0][0] > keys[-1]:
-                keys.extend([k for k, _ in items])
-                self._d.update(items)
+                d = self._d
+                for item in items:
+                    pair = item
+                    k = pair[0]
+                    keys.append(k)
+                    d[k] = pair[1]
                 return
         for k, v in items:
             self[k] = v
@@ -897,17 +985,20 @@ class StreamGroup:
         """:meth:`ack` by ID keys (``StreamID.key``)."""
         gd = self.pel._d
         n = 0
-        owners = set()
+        owners = []
+        last = None
         for k in keys:
             nack = gd.pop(k, None)
             if nack is not None:
                 owner = nack.consumer
                 del owner.pel._d[k]
-                owners.add(owner)
+                if owner is not last:     # (acks come in runs of one owner's entries)
+                    owners.append(owner)
+                    last = owner
                 n += 1
         if n:
             self.pel._removed()
-            for owner in owners:
+            for owner in (set(owners) if len(owners) > 1 else owners):
                 owner.pel._removed()
         return n
 
@@ -1141,7 +1232,12 @@ class Stream:
             return None
         # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
         # difference below is taken only where it cannot be negative.
-        last_ms, last_seq = self.last_id
+        last_id = self.last_id
+        if not isinstance(last_id, tuple):
+            return None
+        last = cython.cast(tuple, last_id)
+        last_ms = last[0]
+        last_seq = last[1]
         now = now_ms
         if now > last_ms:
             ms = now
@@ -1163,18 +1259,21 @@ class Stream:
         node_seq = node.seq
         if seq >= node_seq and seq - node_seq <= 127:
             seq_size = 2
-        else:                         # the ms moved on within this node: a negative delta
+        elif cython.compiled:         # the ms moved on within this node: a negative delta
+            # (the unsigned difference read as int64, which is what _s64 computes)
+            seq_size = _lp_int_size(cython.cast(cython.longlong, seq - node_seq))
+        else:
             seq_size = _lp_int_size(_s64(seq - node_seq))
         node.lpbytes = lpbytes + n + 6 + (2 if msd <= 127 else _lp_int_size(msd)) + seq_size
         node.live = live + 1
-        node.offs.append(len(blob))
-        node.msd.append(msd)
-        node.sq.append(seq)           # < 2**32 (checked above): fits the array
+        _array_append(node.offs, len(blob))
+        _array_append(node.msd, msd)
+        _array_append(node.sq, seq)   # < 2**32 (checked above): fits the array
         flags = node.flags
         flags.append(_SAMEFIELDS)
         blob.append(n)
         blob += v
-        sid = _tuple_new(StreamID, (ms, seq))
+        sid = new_id(ms, seq)
         self.length += 1
         self.entries_added += 1
         self.last_id = sid
@@ -1200,7 +1299,7 @@ class Stream:
         if nf2 == 0 or nf2 & 1:
             raise ValueError("fields must be a non-empty flat list of field/value pairs")
         if id_spec is None and now_ms > self.last_id[0]:  # the common case: a new millisecond
-            sid = _tuple_new(StreamID, (now_ms, 0))
+            sid = new_id(now_ms, 0)
         else:
             sid = self.next_id(id_spec, now_ms)
         total = sum(map(len, fields))
@@ -1557,6 +1656,8 @@ class Stream:
     def group(self, name: bytes) -> StreamGroup | None:
         return self.groups.get(name)
 
+    @cython.locals(group=StreamGroup, c=StreamConsumer, gpel=PendingList, cpel=PendingList,
+                   gd=dict, old=PendingEntry, fresh=list)
     def read_group(self, group: StreamGroup, consumer: bytes, start: StreamID = NEW_ENTRIES,
                    count: int | None = None, noack: bool = False, now_ms: int = 0) -> list[Entry]:
         """XREADGROUP for one stream, when Redis serves it.
@@ -1620,11 +1721,11 @@ class Stream:
         gpel, cpel = group.pel, c.pel
         gd = gpel._d
         fresh = []
-        for sid, _ in entries:
-            k = (sid[0] << 64) | sid[1]
+        for entry in entries:
+            k = _id_key(entry[0])
             old = gd.get(k)
             if old is None:
-                fresh.append((k, PendingEntry(c, now_ms, 1)))
+                fresh.append((k, _new_pending(c, now_ms)))
             else:  # already pending (after XGROUP SETID went back): re-assign, count restarts
                 del old.consumer.pel[k]
                 old.consumer = c
