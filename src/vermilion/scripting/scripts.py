@@ -60,6 +60,7 @@ _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
 _REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 _STALE = ErrorReply(b"ERR Can not execute the command on a stale replica")
+_OK_FOR_LUA = (b"OK", 2)     # lua_call's form of the +OK status
 # A command's flags as redis.call's checks read them (Scripts.learn_call_flags).
 _CALL_NOSCRIPT, _CALL_WRITE, _CALL_NOT_READ_ONLY = 1, 2, 4
 # The commands whose flags a script or function declares (its shebang, register_function).
@@ -599,9 +600,13 @@ class Scripts:
             return _ERR_UNKNOWN, 1
         if not args:
             return _ERR_NO_ARGS, 1
-        argv = _command_argv(args)
-        if argv is None:
-            return _ERR_ARG_TYPE, 1
+        argv = list(args)
+        for a in args:
+            if type(a) is not bytes:        # numbers (or a wrong type): converted one by one
+                argv = _command_argv(args)
+                if argv is None:
+                    return _ERR_ARG_TYPE, 1
+                break
         ldb = self.ldb
         if ldb is not None and ldb.step:
             reply = self._dispatch_logged(ldb, argv)
@@ -610,6 +615,8 @@ class Scripts:
         c = type(reply)
         if c is bytes or c is int:
             return reply
+        if reply is OK:
+            return _OK_FOR_LUA
         if c is Status:
             return reply.text, 2
         if c is ErrorReply:
