@@ -6,6 +6,8 @@ from vermilion.engine.core cimport ClientCore, CommandCore
 from vermilion.engine.engine cimport Engine
 from vermilion.scripting.fastpath cimport Plan
 
+cdef dict _SMALL_INTS
+
 # The running script's state, read on every redis.call.
 cdef class RunContext:
     cdef public object caller, client, name, command
@@ -24,7 +26,7 @@ cdef class Script:
 cdef class Scripts:
     cdef public Engine engine
     cdef public RunContext ctx, idle_ctx
-    cdef public dict scripts, by_body, libraries, functions
+    cdef public dict scripts, by_body, libraries, functions, call_flags
     cdef public ClientCore eval_client, function_client
     cdef public object eval_lua, function_lua, busy_server, loading, ldb
     cdef public double load_deadline, threshold

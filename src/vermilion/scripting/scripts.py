@@ -148,7 +148,7 @@ class Scripts:
         self.idle_ctx = RunContext(None, None, b"", True, False, ())
         self.ldb = None         # the Lua debugger's session while one runs (debugger.py)
         self.rand_state = 0x1234ABCD330E
-        self.call_flags: dict = {}      # command -> _CALL_* bits (learn_call_flags)
+        self.call_flags = {}        # command -> _CALL_* bits (learn_call_flags)
         self.threshold = 5.0
         self.apply_config()
         engine.config.listeners.append(self.apply_config)
