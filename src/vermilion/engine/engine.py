@@ -470,9 +470,10 @@ class Engine(EngineCore):
             # Several effects of one command (XREADGROUP's XCLAIMs, SPOP's SREM batches)
             # replay as one transaction, as Redis 7.0's propagatePendingCommands wraps them.
             effects = [[b"MULTI"], *effects, [b"EXEC"]]
+        # Every sink encodes the arguments at once and keeps nothing (a list or a tuple).
         for sink in self.sinks:
             for args in effects:
-                sink(db_index, list(args))
+                sink(db_index, args)
 
     def propagate_to_replicas(self, db_index: int, args) -> None:
         """A command for the replicas only, never the AOF: PUBLISH and SPUBLISH, so a
