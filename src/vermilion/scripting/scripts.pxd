@@ -1,8 +1,12 @@
-# Types redis.call's dispatch names in @cython.locals (Cython pure-Python mode, see
-# engine/core.pxd): the engine's and the command's fields it reads are C members,
-# and Engine.call a C call.
-from vermilion.engine.core cimport CommandCore
+# Compiled layout of the scripting hot path (Cython pure-Python mode, see
+# engine/core.pxd): EVAL/EVALSHA's lookup and the redis.call dispatch read these
+# fields at fixed offsets and call each other as C methods.
+cimport cython
+from vermilion.engine.core cimport ClientCore, CommandCore
 from vermilion.engine.engine cimport Engine
+from vermilion.scripting.fastpath cimport Plan
+
+cdef dict _SMALL_INTS
 
 # The running script's state, read on every redis.call.
 cdef class RunContext:
@@ -10,3 +14,32 @@ cdef class RunContext:
     cdef public bint is_eval, read_only, write_dirty, killed, timed_out, shutdown, allow_oom
     cdef public double start
     cdef public int repl
+
+# One cached EVAL script; allow_oom and no_writes are its declared flags, read per run.
+@cython.final
+cdef class Script:
+    cdef public object sha, body, fn, flags, shebang
+    cdef public Plan plan
+    cdef public bint allow_oom, no_writes
+
+@cython.final
+cdef class Scripts:
+    cdef public Engine engine
+    cdef public RunContext ctx, idle_ctx
+    cdef public dict scripts, by_body, libraries, functions, call_flags
+    cdef public ClientCore eval_client, function_client
+    cdef public object eval_lua, function_lua, busy_server, loading, ldb
+    cdef public double load_deadline, threshold
+    cdef dict __dict__
+
+    @cython.locals(numkeys="Py_ssize_t", script=Script, plan=Plan, read_only=bint, debugging=bint)
+    cpdef eval_command(self, ClientCore client, list args, bint ro, bint by_sha)
+
+    @cython.locals(engine=Engine, sclient=ClientCore, ctx=RunContext, base="Py_ssize_t",
+                   k="Py_ssize_t", argv=list, specs=tuple, line=object)
+    cpdef run_fast(self, ClientCore caller, Plan plan, list args, Py_ssize_t numkeys, bytes name,
+                   bint read_only)
+
+    @cython.locals(engine=Engine, cmd=CommandCore, ctx=RunContext, n="Py_ssize_t", arity=int,
+                   busy="long", is_write=bint)
+    cpdef dispatch(self, list argv)

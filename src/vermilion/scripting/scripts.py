@@ -25,7 +25,7 @@ except ImportError:                 # not compiled and no Cython: the declaratio
 from ..engine.core import CommandCore
 from ..engine.engine import BUSY_MAXMEMORY, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
 from ..engine.errors import CommandError, CountedError
-from ..engine.replies import NO_REPLY, ErrorReply, Status
+from ..engine.replies import NO_REPLY, OK, ErrorReply, Status
 from . import debugger, fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
 
@@ -60,6 +60,9 @@ _READONLY = ErrorReply(_ERR_READONLY)
 _OOM = ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
 _REPLICA_READONLY = ErrorReply(b"READONLY You can't write against a read only replica.")
 _STALE = ErrorReply(b"ERR Can not execute the command on a stale replica")
+_OK_FOR_LUA = (b"OK", 2)     # lua_call's form of the +OK status
+# A command's flags as redis.call's checks read them (Scripts.learn_call_flags).
+_CALL_NOSCRIPT, _CALL_WRITE, _CALL_NOT_READ_ONLY = 1, 2, 4
 # The commands whose flags a script or function declares (its shebang, register_function).
 _DECLARING = frozenset(("eval", "evalsha", "fcall"))
 
@@ -85,11 +88,14 @@ def _command_argv(args) -> list | None:
     return argv
 
 class Script:
-    __slots__ = ("sha", "body", "fn", "flags", "shebang", "plan")
+    __slots__ = ("sha", "body", "fn", "flags", "shebang", "plan", "allow_oom", "no_writes")
 
     def __init__(self, sha, body, fn, flags, shebang, plan=None):
         self.sha, self.body, self.fn, self.flags, self.shebang = sha, body, fn, flags, shebang
         self.plan = plan      # fastpath.Plan when the script runs without Lua
+        # What a run reads of the declared flags (a script without a shebang declares none).
+        self.no_writes = bool(shebang) and "no-writes" in flags
+        self.allow_oom = self.no_writes or (bool(shebang) and "allow-oom" in flags)
 
 
 class Function:
@@ -141,6 +147,8 @@ class Scripts:
         self.function_lua = LuaState(self, "function")
         self.idle_ctx = RunContext(None, None, b"", True, False, ())
         self.ldb = None         # the Lua debugger's session while one runs (debugger.py)
+        self.rand_state = 0x1234ABCD330E
+        self.call_flags = {}        # command -> _CALL_* bits (learn_call_flags)
         self.threshold = 5.0
         self.apply_config()
         engine.config.listeners.append(self.apply_config)
@@ -150,10 +158,8 @@ class Scripts:
             self.threshold = self.engine.config["busy-reply-threshold"] / 1000.0
 
     # redisLrand48 (rand.c): X = (0x5DEECE66D * X + 0xB) mod 2^48, returning X >> 17.
-    # The state starts at 0x1234ABCD330E (rand.c's initial x[]) and is shared by
-    # every script and function, as in Redis.
-    rand_state = 0x1234ABCD330E
-
+    # The state (self.rand_state) starts at 0x1234ABCD330E (rand.c's initial x[]) and
+    # is shared by every script and function, as in Redis.
     def lrand48(self) -> int:
         x = (0x5DEECE66D * self.rand_state + 0xB) & 0xFFFFFFFFFFFF
         self.rand_state = x
@@ -240,9 +246,11 @@ class Scripts:
 
     def eval_command(self, client, args: list, ro: bool, by_sha: bool):
         """EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: the whole command (the hot path)."""
-        numkeys = _SMALL_INTS.get(args[2])
-        if numkeys is None or numkeys > len(args) - 3:
+        small = _SMALL_INTS.get(args[2])
+        if small is None or small > len(args) - 3:
             numkeys = parse_numkeys(args)
+        else:
+            numkeys = small
         # (Inside EXEC the script runs undebugged: a session would end the connection
         # in the middle of the transaction's reply.)
         if client.lua_debug is not None and client.multi is None:
@@ -261,13 +269,11 @@ class Scripts:
             if script is None:
                 script = self.create(args[1])
         read_only = ro
-        self.idle_ctx.allow_oom = script.shebang and \
-            ("allow-oom" in script.flags or "no-writes" in script.flags)
-        if script.shebang:
-            if "no-writes" in script.flags:
-                read_only = True
-            elif ro:
-                raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        self.idle_ctx.allow_oom = script.allow_oom
+        if script.no_writes:
+            read_only = True
+        elif ro and script.shebang:
+            raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
         if debugging:
             return debugger.debug_eval(self, client, args, script, numkeys, read_only)
         plan = script.plan
@@ -486,8 +492,6 @@ class Scripts:
 
     # -- redis.* callbacks ----------------------------------------------------------------------
 
-    @cython.locals(engine=Engine, cmd=CommandCore, ctx=RunContext, n="Py_ssize_t", arity=int,
-                   busy="long")
     def dispatch(self, argv: list):
         """Run one redis.call() with the script rules; failures come back as ErrorReply
         holding the text the Lua error table gets ("ERR ...", "WRONGTYPE ...")."""
@@ -511,14 +515,16 @@ class Scripts:
             arity = cmd.arity
             if (arity > 0 and n != arity) or n < -arity:
                 return self._refused(cmd, _ARITY)
-        if cmd.noscript:
+        known = self.call_flags.get(cmd)
+        flags = self.learn_call_flags(cmd) if known is None else known
+        if flags & _CALL_NOSCRIPT:
             return self._refused(cmd, _NOSCRIPT_CMD)
         if ctx.caller.acl_restricted:
             refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
             if refusal is not None:
                 return self._refused(cmd, refusal)
-        is_write = cmd.is_write
-        if ctx.read_only and (is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE):
+        is_write = flags & _CALL_WRITE
+        if ctx.read_only and flags & _CALL_NOT_READ_ONLY:
             return self._refused(cmd, _READONLY)
         busy = engine.busy
         if busy & (BUSY_REPLICA | BUSY_NOREPLICAS):
@@ -562,6 +568,19 @@ class Scripts:
             return ErrorReply(error_text(b"-" + reply.message))
         return reply
 
+    def learn_call_flags(self, cmd) -> int:
+        """The script rules' view of a command's flags (_CALL_*), kept per command: a
+        command's flags are fixed when the table is built."""
+        flags = 0
+        if cmd.noscript:
+            flags |= _CALL_NOSCRIPT
+        if cmd.is_write:
+            flags |= _CALL_WRITE
+        if cmd.is_write or cmd.may_replicate or cmd.name in _MAY_REPLICATE:
+            flags |= _CALL_NOT_READ_ONLY
+        self.call_flags[cmd] = flags
+        return flags
+
     def _refused(self, cmd, reply: ErrorReply) -> ErrorReply:
         """A redis.call() the script rules refuse: counted as Redis's scriptCall does (the
         error in errorstats, a rejected call of the command), once, here."""
@@ -581,9 +600,13 @@ class Scripts:
             return _ERR_UNKNOWN, 1
         if not args:
             return _ERR_NO_ARGS, 1
-        argv = _command_argv(args)
-        if argv is None:
-            return _ERR_ARG_TYPE, 1
+        argv = list(args)
+        for a in args:
+            if type(a) is not bytes:        # numbers (or a wrong type): converted one by one
+                argv = _command_argv(args)
+                if argv is None:
+                    return _ERR_ARG_TYPE, 1
+                break
         ldb = self.ldb
         if ldb is not None and ldb.step:
             reply = self._dispatch_logged(ldb, argv)
@@ -592,6 +615,8 @@ class Scripts:
         c = type(reply)
         if c is bytes or c is int:
             return reply
+        if reply is OK:
+            return _OK_FOR_LUA
         if c is Status:
             return reply.text, 2
         if c is ErrorReply:
@@ -641,8 +666,9 @@ class Scripts:
         self.idle_ctx.caller = caller       # redis.call checks ACL against the caller's user
         if engine.monitors:
             engine.feed_monitors(caller, args)
-        own_capture = engine.sinks and engine.capture is None
-        if own_capture:
+        own_capture = False
+        if engine.sinks and engine.capture is None:
+            own_capture = True
             engine.capture = []
         sclient = self.eval_client
         sclient.db = caller.db
@@ -654,7 +680,6 @@ class Scripts:
         ctx.caller = caller         # client-side caching tracks the keys for the caller
         ctx.command = args
         self.ctx = ctx
-        dispatch = self.dispatch
         base = 2 + numkeys
         try:
             if plan.test is not None:
@@ -662,7 +687,7 @@ class Scripts:
                 argv = []
                 for k, v in specs:      # a loop, not a comprehension: no extra frame
                     argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
-                reply = dispatch(argv)
+                reply = self.dispatch(argv)
                 if type(reply) is ErrorReply:
                     raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
                 k, v = plan.expected
@@ -673,9 +698,9 @@ class Scripts:
             argv = []
             for k, v in specs:
                 argv.append(args[2 + v] if k == 0 else args[base + v] if k == 1 else v)
-            reply = dispatch(argv)
+            reply = self.dispatch(argv)
             c = type(reply)
-            if c is bytes:
+            if c is bytes or reply is OK:
                 return reply
             if c is ErrorReply:
                 raise CountedError(b"%b script: %b, on @user_script:%d." % (reply.message, name, line))
