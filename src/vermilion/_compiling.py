@@ -33,3 +33,8 @@ longlong = int
 
 def cast(t, value):
     return value
+
+
+def inline(fn: Callable) -> Callable:
+    """With ``cfunc``: the C function is declared inline."""
+    return fn
