@@ -29,6 +29,9 @@ def cfunc(fn: Callable) -> Callable:
 Py_ssize_t = int
 bint = bool
 longlong = int
+ulonglong = int
+double = float
+p_char = bytes
 
 
 def cast(t, value):

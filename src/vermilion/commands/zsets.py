@@ -92,10 +92,16 @@ def zadd(client, args):
         zs = db.get(args[1])
         if type(zs) is SortedSet:
             index = zs.data
-            if type(index) is ZSetIndex:
-                score = parse_double(args[2])
-                if score is not None:
+            score = parse_double(args[2])
+            if score is not None:
+                if type(index) is ZSetIndex:
                     return _zadd_one(client, index, args[1], args[3], score)
+                # Packed: SortedSet.add's one walk, without the options' parse.
+                limits = client.engine.config.values
+                outcome = zs.add(args[3], score, 0, limits["zset-max-listpack-entries"],
+                                 limits["zset-max-listpack-value"])[0]
+                _finish_zadd(client, db, args[1], zs, outcome == ADDED, outcome == UPDATED, False, False)
+                return 1 if outcome == ADDED else 0
         flags = ()
         idx = 2
     else:
@@ -137,6 +143,9 @@ def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
     return added
 
 
+@cython.locals(n=cython.Py_ssize_t, i=cython.Py_ssize_t, j=cython.Py_ssize_t, elements=cython.Py_ssize_t,
+               idx=cython.Py_ssize_t, added=cython.Py_ssize_t, updated=cython.Py_ssize_t,
+               processed=cython.Py_ssize_t)
 def _zadd(client, args, flags, idx: int, zincrby: bool):
     n = len(args)
     elements = n - idx

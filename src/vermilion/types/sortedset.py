@@ -124,13 +124,18 @@ _TAG = [bytes((i,)) for i in range(32)]
 _FILL = (b"\xff" * 8, b"\x00" * 8)      # by sign byte: negative (inverted), non-negative
 
 
+@cython.locals(key=bytes, n=cython.Py_ssize_t, sign=cython.Py_ssize_t, k=cython.Py_ssize_t,
+               fill=cython.Py_ssize_t)
 def _zp_entry(key: bytes) -> bytes:
     """The packed entry of a sort key."""
     n = len(key) - _PREFIX
     sign = key[0]
-    body = key[1:_PREFIX].rstrip(b"\x00" if sign else b"\xff")
+    fill = 0 if sign else 255
+    k = 8
+    while k and key[k] == fill:       # the trailing filler bytes are left out
+        k -= 1
     head = _LEN1[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")
-    return head + _TAG[sign << 4 | len(body)] + body + key[_PREFIX:]
+    return b"".join((head, _TAG[sign << 4 | k], key[1:1 + k], key[_PREFIX:]))
 
 
 def _zp_pack(keys) -> bytes:
@@ -280,30 +285,73 @@ def _zp_count(data: bytes) -> int:
 
 
 @cython.cfunc
+@cython.locals(data=bytes, cut=cython.Py_ssize_t, cut_end=cython.Py_ssize_t, entry=bytes,
+               at=cython.Py_ssize_t, n=cython.Py_ssize_t, size=cython.Py_ssize_t,
+               e=cython.Py_ssize_t, out=bytes, src=cython.p_char, dst=cython.p_char)
+def _zp_splice(data: bytes, cut: cython.Py_ssize_t, cut_end: cython.Py_ssize_t, entry: bytes,
+               at: cython.Py_ssize_t) -> bytes:
+    """`data` without its bytes [cut, cut_end) (an entry, or nothing when equal) and with
+    `entry` inserted at `at`, an entry boundary outside the cut: one new bytes object."""
+    n = len(data)
+    e = len(entry)
+    if cython.compiled:
+        size = n - (cut_end - cut) + e
+        out = PyBytes_FromStringAndSize(cython.NULL, size)  # noqa: F821 (sortedset.pxd)
+        src = PyBytes_AS_STRING(data)  # noqa: F821
+        dst = PyBytes_AS_STRING(out)  # noqa: F821
+        if at <= cut:
+            memcpy(dst, src, at)  # noqa: F821
+            memcpy(dst + at, PyBytes_AS_STRING(entry), e)  # noqa: F821
+            memcpy(dst + at + e, src + at, cut - at)  # noqa: F821
+            memcpy(dst + e + cut, src + cut_end, n - cut_end)  # noqa: F821
+        else:
+            memcpy(dst, src, cut)  # noqa: F821
+            memcpy(dst + cut, src + cut_end, at - cut_end)  # noqa: F821
+            memcpy(dst + cut + at - cut_end, PyBytes_AS_STRING(entry), e)  # noqa: F821
+            memcpy(dst + cut + at - cut_end + e, src + at, n - at)  # noqa: F821
+        return out
+    if at <= cut:
+        return b"".join((data[:at], entry, data[at:cut], data[cut_end:]))
+    return b"".join((data[:cut], data[cut_end:at], entry, data[at:]))
+
+
+@cython.cfunc
 @cython.locals(data=bytes, member=bytes, start=cython.Py_ssize_t, end=cython.Py_ssize_t,
                at=cython.Py_ssize_t, ln=cython.Py_ssize_t, tag=cython.Py_ssize_t)
 def _zp_move(data: bytes, start: cython.Py_ssize_t, member: bytes, old: float, new: float) -> bytes:
     """`data` with the entry at `start` (`member`, score `old`) given score `new`: the
-    new place is searched on the side the score moved to only, and the result is
-    built in one join."""
+    new place is searched on the side the score moved to only."""
     ln = _zp_len(data, start)
     tag = start + (1 if ln < 255 else 5)
     end = _zp_end(data, tag, ln)
     key = sort_key(new + 0.0, member)
-    entry = _zp_entry(key)
     if new > old:
         at = _zp_place(data, key, end, len(data))
-        return b"".join((data[:start], data[end:at], entry, data[at:]))
-    at = _zp_place(data, key, 0, start)
-    return b"".join((data[:at], entry, data[at:start], data[end:]))
+    else:
+        at = _zp_place(data, key, 0, start)
+    return _zp_splice(data, start, end, _zp_entry(key), at)
 
 
 @cython.cfunc
-@cython.locals(data=bytes, start=cython.Py_ssize_t, ln=cython.Py_ssize_t)
+@cython.locals(data=bytes, start=cython.Py_ssize_t, ln=cython.Py_ssize_t, tag=cython.Py_ssize_t,
+               k=cython.Py_ssize_t, j=cython.Py_ssize_t, sign=cython.Py_ssize_t,
+               bits=cython.ulonglong, value=cython.double)
 def _score_of(data: bytes, start: cython.Py_ssize_t) -> float:
     """The score of the entry that starts at data[start]."""
     ln = _zp_len(data, start)
-    return key_score(_zp_prefix(data, start + (1 if ln < 255 else 5)))
+    tag = start + (1 if ln < 255 else 5)
+    if cython.compiled:
+        # The IEEE bits from the stored bytes and the filler (inverted when negative).
+        k = data[tag] & 15
+        sign = data[tag] >> 4
+        bits = 0
+        for j in range(8):
+            bits = bits << 8 | (data[tag + 1 + j] if j < k else (0 if sign else 255))
+        if not sign:
+            bits = ~bits
+        memcpy(cython.address(value), cython.address(bits), 8)  # noqa: F821 (sortedset.pxd)
+        return value
+    return key_score(_zp_prefix(data, tag))
 
 
 class _Keys(list):
@@ -712,7 +760,7 @@ class SortedSet:
             return
         key = sort_key(score + 0.0, member)
         at = _zp_place(data, key, 0, len(data))
-        self.data = b"".join((data[:at], _zp_entry(key), data[at:]))
+        self.data = _zp_splice(data, at, at, _zp_entry(key), at)
 
     def update(self, member: bytes, old: float, new: float) -> None:
         """Change the score of a present member."""
@@ -747,7 +795,7 @@ class SortedSet:
                 if -1 - start < max_entries and len(member) <= max_value:
                     key = sort_key(score + 0.0, member)
                     at = _zp_place(data, key, 0, len(data))
-                    self.data = b"".join((data[:at], _zp_entry(key), data[at:]))
+                    self.data = _zp_splice(data, at, at, _zp_entry(key), at)
                     return ADDED, score
                 self.convert()
             else:
