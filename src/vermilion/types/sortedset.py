@@ -621,6 +621,7 @@ class ZSetIndex(_Ranges):
 # SortedSet.add: its flags (Redis's ZADD_IN_*) and outcomes.
 ZADD_NX, ZADD_XX, ZADD_GT, ZADD_LT, ZADD_INCR = 1, 2, 4, 8, 16
 SKIPPED, ADDED, UPDATED, SAME, NAN = 0, 1, 2, 3, 4
+_NO_LIMIT = 1 << 62
 
 
 class SortedSet:
@@ -762,19 +763,7 @@ class SortedSet:
         at = _zp_place(data, key, 0, len(data))
         self.data = _zp_splice(data, at, at, _zp_entry(key), at)
 
-    def update(self, member: bytes, old: float, new: float) -> None:
-        """Change the score of a present member."""
-        data = self.data
-        if type(data) is not bytes:
-            if old != new:
-                order = data.order
-                order.remove(sort_key(old, member))
-                data.scores[member] = new
-                order.add(sort_key(new, member))
-        elif old != new:
-            self.data = _zp_move(data, _zp_find(data, member, _AT), member, old, new)
-
-    @cython.locals(start=cython.Py_ssize_t, flags=cython.Py_ssize_t, data=bytes)
+    @cython.locals(start=cython.Py_ssize_t, flags=cython.Py_ssize_t, packed=cython.bint)
     def add(self, member: bytes, score: float, flags: int, max_entries: int, max_value: int) -> tuple:
         """ZADD's step for one member, as Redis's zsetAdd: (outcome, new score).
 
@@ -782,44 +771,31 @@ class SortedSet:
         UPDATED, SAME (processed, score unchanged), SKIPPED (nothing done: NX on a
         member, XX on a non-member, GT/LT refusing), NAN (INCR's result; nothing
         done). A packed set converts before an insert that would pass max_entries
-        or a member longer than max_value, as Redis does. Packed, the member is
-        found in one walk, which counts the entries when it is absent, and its new
-        place is searched only on the side its score moved to.
+        or a member longer than max_value, as Redis does; updates never convert.
+        Packed, the member is found in one walk (which counts the entries when it is
+        absent) and its new place is searched only on the side its score moved to.
         """
-        if type(self.data) is bytes:
-            data = self.data
+        data = self.data
+        packed = type(data) is bytes
+        start = -1
+        if packed:
             start = _zp_find(data, member, _AT)
-            if start < 0:
-                if flags & ZADD_XX:
-                    return SKIPPED, None
+            old = None if start < 0 else _score_of(data, start)
+        else:
+            old = data.scores.get(member)
+        if old is None:
+            if flags & ZADD_XX:
+                return SKIPPED, None
+            if packed:
                 if -1 - start < max_entries and len(member) <= max_value:
                     key = sort_key(score + 0.0, member)
                     at = _zp_place(data, key, 0, len(data))
                     self.data = _zp_splice(data, at, at, _zp_entry(key), at)
                     return ADDED, score
                 self.convert()
-            else:
-                if flags & ZADD_NX:
-                    return SKIPPED, None
-                old = _score_of(data, start)
-                if flags & ZADD_INCR:
-                    score += old
-                    if score != score:
-                        return NAN, None
-                if (flags & ZADD_LT and score >= old) or (flags & ZADD_GT and score <= old):
-                    return SKIPPED, None
-                if score == old:
-                    return SAME, score
-                self.data = _zp_move(data, start, member, old, score)
-                return UPDATED, score
-        index = self.data
-        scores = index.scores
-        old = scores.get(member)
-        if old is None:
-            if flags & ZADD_XX:
-                return SKIPPED, None
-            scores[member] = score
-            index.order.add(sort_key(score, member))
+                data = self.data
+            data.scores[member] = score
+            data.order.add(sort_key(score, member))
             return ADDED, score
         if flags & ZADD_NX:
             return SKIPPED, None
@@ -831,20 +807,18 @@ class SortedSet:
             return SKIPPED, None
         if score == old:
             return SAME, score
-        order = index.order
-        order.remove(sort_key(old, member))
-        scores[member] = score
-        order.add(sort_key(score, member))
+        if packed:
+            self.data = _zp_move(data, start, member, old, score)
+        else:
+            order = data.order
+            order.remove(sort_key(old, member))
+            data.scores[member] = score
+            order.add(sort_key(score, member))
         return UPDATED, score
 
     def set(self, member: bytes, score: float) -> bool:
-        """Insert or update; True when the member is new."""
-        old = self.score(member)
-        if old is None:
-            self.insert(member, score)
-            return True
-        self.update(member, old, score)
-        return False
+        """Insert or update, keeping the encoding; True when the member is new."""
+        return self.add(member, score, 0, _NO_LIMIT, _NO_LIMIT)[0] == ADDED
 
     def remove(self, member: bytes) -> bool:
         data = self.data
