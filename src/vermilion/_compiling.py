@@ -34,6 +34,11 @@ double = float
 p_char = bytes
 
 
+def declare(t, value=None):
+    """A module-level C variable when compiled; here, the value."""
+    return value
+
+
 def cast(t, value):
     return value
 
