@@ -161,6 +161,9 @@ WORKLOADS = {
     "ZADD_SMALL": lambda i: encode(b"ZADD", k(b"small:%d" % (i % 1000)), b"%d" % (i % 97),
                                    b"member%d" % (i % 8)),
     "ZRANK_SMALL": lambda i: encode(b"ZRANK", k(b"small:%d" % (i % 1000)), b"member%d" % (i % 8)),
+    "ZSCORE_SMALL": lambda i: encode(b"ZSCORE", k(b"small:%d" % (i % 1000)), b"member%d" % (i % 8)),
+    "ZINCRBY_SMALL": lambda i: encode(b"ZINCRBY", k(b"small:%d" % (i % 1000)), b"%d" % (i % 7 - 3),
+                                      b"member%d" % (i % 8)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
     "PFADD": lambda i: encode(b"PFADD", k(b"hll"), b"el:%06d" % ((i * 7919) % 100000)),
     "LRANGE_100": lambda i: encode(b"LRANGE", k(b"biglist"), b"0", b"99"),
@@ -186,6 +189,10 @@ SETUP = {
                            for i in range(1000)],
     "ZRANK_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
                             for i in range(1000)],
+    "ZSCORE_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
+                             for i in range(1000)],
+    "ZINCRBY_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
+                              for i in range(1000)],
 }
 
 # ACL rules of the user the workloads run as (--user), or None for the default user.

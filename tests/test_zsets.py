@@ -664,3 +664,68 @@ def test_listpack_limits_from_config(pair):
     finally:
         pair.both("CONFIG", "SET", "zset-max-listpack-entries", "128")
         pair.both("CONFIG", "SET", "zset-max-listpack-value", "64")
+
+
+def test_packed_updates_move_members_both_ways(pair):
+    # One 8-member packed set whose members move up and down (ZADD, ZINCRBY, GT/LT,
+    # INCR), over ties broken by member bytes, negative and fractional scores and a
+    # member whose header takes 5 bytes (300 bytes, within a raised value limit).
+    long_member = "L" * 300
+    try:
+        pair.both("CONFIG", "SET", "zset-max-listpack-value", "512")
+        pair.check("ZADD", "p", 1, "a", 2, "b", 2, "bb", 3, "c", -1, "n", 0.5, "h", 2, long_member, 9, "z")
+        steps = [
+            ("ZADD", "p", 10, "a"), ("ZADD", "p", -5, "z"), ("ZADD", "p", 2, "a"),
+            ("ZADD", "p", 2, "c"), ("ZADD", "p", "-0", "b"), ("ZADD", "p", "1e-5", "n"),
+            ("ZADD", "p", 2, long_member), ("ZADD", "p", -2, long_member),
+            ("ZADD", "p", "CH", 3, "a", 3, "b", 4, "zz"), ("ZREM", "p", "zz"),
+            ("ZADD", "p", "GT", 1, "c"), ("ZADD", "p", "GT", "CH", 7, "c"),
+            ("ZADD", "p", "LT", "CH", 8, "h"), ("ZADD", "p", "LT", "CH", -8, "h"),
+            ("ZADD", "p", "XX", 4, "new"), ("ZADD", "p", "NX", 4, "a"),
+            ("ZADD", "p", "INCR", "0.25", "h"), ("ZADD", "p", "INCR", "GT", "-1", "h"),
+            ("ZINCRBY", "p", "-100", "c"), ("ZINCRBY", "p", "200", "c"), ("ZINCRBY", "p", "0", "c"),
+            ("ZINCRBY", "p", "inf", "a"), ("ZINCRBY", "p", "-inf", "a"),
+            ("ZADD", "p", 2, "bb"), ("ZADD", "p", "2.0", "bb"),
+        ]
+        members = ["a", "b", "bb", "c", "n", "h", long_member, "z", "new"]
+        for step in steps:
+            if step[:4] == ("ZINCRBY", "p", "-inf", "a"):
+                pair.check_error(*step)
+            else:
+                pair.check(*step)
+            pair.check("ZRANGE", "p", 0, -1, "WITHSCORES")
+            pair.check("OBJECT", "ENCODING", "p")
+        _zset_reads(pair, "p", members)
+    finally:
+        pair.both("CONFIG", "SET", "zset-max-listpack-value", "64")
+
+
+def test_packed_updates_keep_the_encoding_past_lowered_limits(pair):
+    # Redis converts a listpack only when a member is inserted: updates of a set
+    # already past lowered limits leave it packed.
+    try:
+        pair.check("ZADD", "k", 1, "a", 2, "b", 3, "c", 4, "d", 5, "e")
+        pair.check("CONFIG", "SET", "zset-max-listpack-entries", "2")
+        pair.check("CONFIG", "SET", "zset-max-listpack-value", "1")
+        pair.check("ZADD", "k", 10, "a")
+        pair.check("ZINCRBY", "k", 1, "b")
+        pair.check("ZADD", "k", "XX", 7, "c", 8, "absent")
+        pair.check("OBJECT", "ENCODING", "k")
+        pair.check("ZADD", "k", 6, "f")
+        pair.check("OBJECT", "ENCODING", "k")
+        pair.check("ZRANGE", "k", 0, -1, "WITHSCORES")
+    finally:
+        pair.both("CONFIG", "SET", "zset-max-listpack-entries", "128")
+        pair.both("CONFIG", "SET", "zset-max-listpack-value", "64")
+
+
+@pytest.mark.parametrize("score", ["0", "-0", "+0", "7", "-7", "+7", "000000054321", "-000000054321",
+                                   "123456789012345", "-123456789012345", "1234567890123456",
+                                   "9007199254740993", "99999999999999999999", "1_0", " 1", "1 ",
+                                   "+", "-", "--1", "+-1", "1.", "1e2", "0x10", "12a"])
+def test_zadd_integral_score_strings(pair, score):
+    # Short integers take a parse of their own (compiled); longer ones, and every
+    # string that is not a plain integer, take strtod's rules.
+    pair.check("ZADD", "s", score, "m")
+    pair.check("ZSCORE", "s", "m")
+    pair.check("ZADD", "big", "INCR", score, "m")

@@ -29,6 +29,9 @@ def cfunc(fn: Callable) -> Callable:
 Py_ssize_t = int
 bint = bool
 longlong = int
+ulonglong = int
+double = float
+p_char = bytes
 
 
 def declare(t, value=None):
@@ -38,3 +41,8 @@ def declare(t, value=None):
 
 def cast(t, value):
     return value
+
+
+def inline(fn: Callable) -> Callable:
+    """With ``cfunc``: the C function is declared inline."""
+    return fn

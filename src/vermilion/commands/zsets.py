@@ -28,7 +28,8 @@ from ..engine.table import command, numkeys_keys
 from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
-from ..types.sortedset import SortedSet, ZSetIndex, parse_lex, sort_key
+from ..types.sortedset import (ADDED, NAN, SKIPPED, UPDATED, ZADD_GT, ZADD_INCR, ZADD_LT, ZADD_NX,
+                               ZADD_XX, SortedSet, ZSetIndex, parse_lex, sort_key)
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
@@ -91,10 +92,16 @@ def zadd(client, args):
         zs = db.get(args[1])
         if type(zs) is SortedSet:
             index = zs.data
-            if type(index) is ZSetIndex:
-                score = parse_double(args[2])
-                if score is not None:
+            score = parse_double(args[2])
+            if score is not None:
+                if type(index) is ZSetIndex:
                     return _zadd_one(client, index, args[1], args[3], score)
+                # Packed: SortedSet.add's one walk, without the options' parse.
+                limits = client.engine.config.values
+                outcome = zs.add(args[3], score, 0, limits["zset-max-listpack-entries"],
+                                 limits["zset-max-listpack-value"])[0]
+                _finish_zadd(client, db, args[1], zs, outcome == ADDED, outcome == UPDATED, False, False)
+                return 1 if outcome == ADDED else 0
         flags = ()
         idx = 2
     else:
@@ -109,7 +116,8 @@ def zadd(client, args):
     return _zadd(client, args, flags, idx, False)
 
 
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict)
 def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
     scores = index.scores
     old = scores.get(member)
@@ -135,6 +143,9 @@ def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
     return added
 
 
+@cython.locals(n=cython.Py_ssize_t, i=cython.Py_ssize_t, j=cython.Py_ssize_t, elements=cython.Py_ssize_t,
+               idx=cython.Py_ssize_t, added=cython.Py_ssize_t, updated=cython.Py_ssize_t,
+               processed=cython.Py_ssize_t)
 def _zadd(client, args, flags, idx: int, zincrby: bool):
     n = len(args)
     elements = n - idx
@@ -174,47 +185,35 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
         raise CommandError(WRONGTYPE)
     else:
         created = False
+    mode = ((ZADD_NX if nx else 0) | (ZADD_XX if xx else 0) | (ZADD_GT if gt else 0)
+            | (ZADD_LT if lt else 0) | (ZADD_INCR if incr else 0))
     added = updated = processed = 0
     result = None
     limits = engine.config.values
+    max_entries = limits["zset-max-listpack-entries"]
+    max_value = limits["zset-max-listpack-value"]
     for j in range(elements):
-        score = scores[j]
-        member = args[idx + 2 * j + 1]
-        old = zs.score(member)
-        if old is not None:
-            if nx:
-                continue
-            if incr:
-                score += old
-                if score != score:
-                    _finish_zadd(client, db, key, zs, added, updated, incr, created, args, idx)
-                    raise CommandError("ERR resulting score is not a number (NaN)")
-            if (lt and score >= old) or (gt and score <= old):
-                continue
-            processed += 1
-            result = score
-            if score != old:
-                zs.update(member, old, score)
-                updated += 1
-        elif not xx:
-            if not zs.big and (len(zs) >= limits["zset-max-listpack-entries"]
-                               or len(member) > limits["zset-max-listpack-value"]):
-                zs.big = True       # Redis converts before inserting this member
-            zs.insert(member, score)
+        outcome, score = zs.add(args[idx + 2 * j + 1], scores[j], mode, max_entries, max_value)
+        if outcome == SKIPPED:
+            continue
+        if outcome == NAN:
+            _finish_zadd(client, db, key, zs, added, updated, incr, created)
+            raise CommandError("ERR resulting score is not a number (NaN)")
+        processed += 1
+        result = score
+        if outcome == ADDED:
             added += 1
-            processed += 1
-            result = score
-    _finish_zadd(client, db, key, zs, added, updated, incr, created, args, idx)
+        elif outcome == UPDATED:
+            updated += 1
+    _finish_zadd(client, db, key, zs, added, updated, incr, created)
     if incr:
         return result if processed else None
     return added + updated if ch else added
 
 
-def _finish_zadd(client, db, key, zs, added, updated, incr, created, args, idx) -> None:
+def _finish_zadd(client, db, key, zs, added, updated, incr, created) -> None:
     engine = client.engine
     if added or updated:
-        if not zs.big:
-            zs.check_encoding(engine.config.values, args[idx + 1::2])
         engine.dirty += added + updated
         if not created and db.watched:
             db.modified(key)

@@ -18,6 +18,11 @@ from __future__ import annotations
 import math
 import re
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
 _SPACE = b" \t\n\v\f\r"
 
 _DEC = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -76,18 +81,67 @@ def strtod_prefix(s: bytes, skip_space: bool = True):
     return value, m.end(), erange
 
 
+@cython.cfunc
+@cython.locals(arg=bytes, n=cython.Py_ssize_t, i=cython.Py_ssize_t, c=cython.Py_ssize_t,
+               value=cython.longlong)
+def _small_integer(arg: bytes):
+    """The double of an optionally signed decimal integer of 1-15 digits, or None for
+    any other string. strtod reads such a string to the same double: it is below 2**53,
+    so the integer converts exactly (and "-0" is -0.0, as strtod gives)."""
+    n = len(arg)
+    if n == 0 or n > 16:
+        return None
+    i = 1 if arg[0] == 45 or arg[0] == 43 else 0     # "-" or "+"
+    if i == n or n - i > 15:
+        return None
+    value = 0
+    while i < n:
+        c = arg[i] - 48
+        if c < 0 or c > 9:
+            return None
+        value = value * 10 + c
+        i += 1
+    if arg[0] == 45:
+        return -float(value)
+    return float(value)
+
+
+@cython.cfunc
+@cython.locals(arg=bytes, n=cython.Py_ssize_t, i=cython.Py_ssize_t, c=cython.Py_ssize_t)
+def _strtod_reads_whole(arg: bytes) -> cython.bint:
+    """False when float() would read `arg` (not empty) but strtod would not: a space
+    (_SPACE) at either end or a digit separator. (`b"_" in arg` raises and clears a
+    TypeError inside CPython before it searches: this loop costs a fraction.)"""
+    n = len(arg)
+    c = arg[0]
+    if c == 32 or 9 <= c <= 13:
+        return False
+    c = arg[n - 1]
+    if c == 32 or 9 <= c <= 13:
+        return False
+    for i in range(n):
+        if arg[i] == 95:        # "_"
+            return False
+    return True
+
+
 def parse_double(arg: bytes):
     """getDoubleFromObject: the whole string, no leading space, no overflow, not NaN.
 
     Returns the float or None when Redis would refuse it.
     """
+    if cython.compiled and type(arg) is bytes:
+        # Integral scores, the usual ones, without float()'s machinery.
+        value = _small_integer(arg)
+        if value is not None:
+            return value
     try:
         value = float(arg)
     except ValueError:
         value = None
     if value is not None:
         # Python accepts what strtod does not: spaces around, digit separators.
-        if arg[0] in _SPACE or arg[-1] in _SPACE or b"_" in arg or value != value:
+        if value != value or not _strtod_reads_whole(arg if type(arg) is bytes else bytes(arg)):
             return None
         if value == math.inf or value == -math.inf:
             return value if arg.lstrip(b"+-")[:1] in (b"i", b"I") else None  # overflow
@@ -117,7 +171,7 @@ def parse_range_double(arg: bytes):
     # around or digit separators, whatever float() reads whole strtod reads whole, to
     # the same value (both round to nearest; overflow and underflow give inf and 0,
     # which this parse keeps). What float() refuses (hex floats...) takes the scan.
-    if arg[0] not in _SPACE and arg[-1] not in _SPACE and b"_" not in arg:
+    if _strtod_reads_whole(arg if type(arg) is bytes else bytes(arg)):
         try:
             value = float(arg)
         except ValueError:

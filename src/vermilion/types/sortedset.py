@@ -119,17 +119,23 @@ def key_score(key: bytes) -> float:
 # ``ZSetIndex``, one way.
 
 _LEN1 = [bytes((i,)) for i in range(255)]
+_AT, _RANK, _REVRANK = 0, 1, 2          # what _zp_find answers
 _TAG = [bytes((i,)) for i in range(32)]
 _FILL = (b"\xff" * 8, b"\x00" * 8)      # by sign byte: negative (inverted), non-negative
 
 
+@cython.locals(key=bytes, n=cython.Py_ssize_t, sign=cython.Py_ssize_t, k=cython.Py_ssize_t,
+               fill=cython.Py_ssize_t)
 def _zp_entry(key: bytes) -> bytes:
     """The packed entry of a sort key."""
     n = len(key) - _PREFIX
     sign = key[0]
-    body = key[1:_PREFIX].rstrip(b"\x00" if sign else b"\xff")
+    fill = 0 if sign else 255
+    k = 8
+    while k and key[k] == fill:       # the trailing filler bytes are left out
+        k -= 1
     head = _LEN1[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")
-    return head + _TAG[sign << 4 | len(body)] + body + key[_PREFIX:]
+    return b"".join((head, _TAG[sign << 4 | k], key[1:1 + k], key[_PREFIX:]))
 
 
 def _zp_pack(keys) -> bytes:
@@ -148,71 +154,204 @@ def _zp_prefix(data: bytes, pos: cython.Py_ssize_t) -> bytes:
     return b"\x00" + data[pos + 1:pos + 1 + k] + _FILL[0][k:]
 
 
+@cython.cfunc
+@cython.inline
+@cython.locals(data=bytes, i=cython.Py_ssize_t, ln=cython.Py_ssize_t)
+def _zp_len(data: bytes, i: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """The member length in the entry header at data[i]. The header is one byte when
+    the length is below 255, else 0xFF and four big-endian bytes: 1 + 4 * (ln >= 255).
+    Every walker reads headers through here (compiled: inlined C, no object)."""
+    ln = data[i]
+    if ln == 255:
+        ln = data[i + 1] << 24 | data[i + 2] << 16 | data[i + 3] << 8 | data[i + 4]
+    return ln
+
+
+@cython.cfunc
+@cython.inline
+@cython.locals(data=bytes, tag=cython.Py_ssize_t, ln=cython.Py_ssize_t)
+def _zp_end(data: bytes, tag: cython.Py_ssize_t, ln: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """The end of the entry whose tag is at data[tag] and whose member is ln bytes."""
+    return tag + 1 + (data[tag] & 15) + ln
+
+
+@cython.cfunc
+@cython.locals(data=bytes, tag=cython.Py_ssize_t, ln=cython.Py_ssize_t, key=bytes,
+               sign=cython.Py_ssize_t, k=cython.Py_ssize_t, j=cython.Py_ssize_t,
+               a=cython.Py_ssize_t, b=cython.Py_ssize_t, fill=cython.Py_ssize_t,
+               m=cython.Py_ssize_t, p=cython.Py_ssize_t)
+def _zp_cmp(data: bytes, tag: cython.Py_ssize_t, ln: cython.Py_ssize_t, key: bytes) -> cython.int:
+    """-1, 0 or 1 as the entry whose tag is at data[tag] (member of ln bytes) sorts
+    before, as or after the sort key `key`: its stored score bytes are compared in
+    place (the left-out ones as the filler), then its member, with no prefix rebuilt."""
+    sign = data[tag] >> 4
+    a = key[0]
+    if sign != a:
+        return -1 if sign < a else 1
+    k = data[tag] & 15
+    fill = 0 if sign else 255
+    for j in range(8):
+        a = data[tag + 1 + j] if j < k else fill
+        b = key[1 + j]
+        if a != b:
+            return -1 if a < b else 1
+    p = tag + 1 + k
+    m = len(key) - _PREFIX
+    for j in range(ln if ln < m else m):
+        a = data[p + j]
+        b = key[_PREFIX + j]
+        if a != b:
+            return -1 if a < b else 1
+    return (ln > m) - (ln < m)
+
+
+@cython.cfunc
+@cython.locals(data=bytes, member=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
+               ln=cython.Py_ssize_t, mlen=cython.Py_ssize_t, tag=cython.Py_ssize_t,
+               k=cython.Py_ssize_t, j=cython.Py_ssize_t, count=cython.Py_ssize_t,
+               rank=cython.Py_ssize_t, want=cython.Py_ssize_t)
+def _zp_find(data: bytes, member: bytes, want: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """One walk for `member`. Found: the start of its entry (want == _AT), its rank
+    (_RANK) or the number of entries after it (_REVRANK, the walk goes on to the end).
+    Absent: -1 - the number of entries (the walk went to the end)."""
+    i = 0
+    n = len(data)
+    mlen = len(member)
+    count = 0
+    rank = -1
+    while i < n:
+        ln = _zp_len(data, i)
+        tag = i + (1 if ln < 255 else 5)
+        k = data[tag] & 15
+        if ln == mlen and rank < 0:
+            j = 0
+            while j < mlen and data[tag + 1 + k + j] == member[j]:
+                j += 1
+            if j == mlen:
+                if want == _AT:
+                    return i
+                if want == _RANK:
+                    return count
+                rank = count
+        i = tag + 1 + k + ln
+        count += 1
+    if rank >= 0:
+        return count - 1 - rank
+    return -1 - count
+
+
+@cython.cfunc
+@cython.locals(data=bytes, key=bytes, i=cython.Py_ssize_t, stop=cython.Py_ssize_t,
+               ln=cython.Py_ssize_t, tag=cython.Py_ssize_t)
+def _zp_place(data: bytes, key: bytes, i: cython.Py_ssize_t, stop: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """Where an entry with sort key `key` goes among the entries from data[i] up to
+    data[stop] (entry boundaries): the start of the first greater one, else stop."""
+    while i < stop:
+        ln = _zp_len(data, i)
+        tag = i + (1 if ln < 255 else 5)
+        if _zp_cmp(data, tag, ln, key) > 0:
+            return i
+        i = _zp_end(data, tag, ln)
+    return stop
+
+
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
-               k=cython.Py_ssize_t)
+               k=cython.Py_ssize_t, tag=cython.Py_ssize_t)
 def _zp_keys(data: bytes) -> list:
     """Every sort key of the packed form, in order."""
     out = []
     i = 0
     n = len(data)
     while i < n:
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
-        k = data[i] & 15
-        out.append(_zp_prefix(data, i) + data[i + 1 + k:i + 1 + k + ln])
-        i += 1 + k + ln
+        ln = _zp_len(data, i)
+        tag = i + (1 if ln < 255 else 5)
+        k = data[tag] & 15
+        out.append(_zp_prefix(data, tag) + data[tag + 1 + k:tag + 1 + k + ln])
+        i = tag + 1 + k + ln
     return out
 
 
-@cython.locals(data=bytes, member=bytes, key=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t,
-               ln=cython.Py_ssize_t, head=cython.Py_ssize_t, mlen=cython.Py_ssize_t,
-               index=cython.Py_ssize_t, k=cython.Py_ssize_t, at=cython.Py_ssize_t)
-def _zp_walk(data: bytes, member, key) -> tuple:
-    """One walk of the entries: (found, at, count).
-
-    found: (entry start, tag position, entry end, rank) of `member`, or None (also
-    when `member` is None); at: where an entry with sort key `key` goes, the start of
-    the first greater entry (when `key` is not None); count: the number of entries,
-    when the walk went to the end (it stops at `member` when `key` is None).
-    """
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, count=cython.Py_ssize_t)
+def _zp_count(data: bytes) -> int:
+    """The number of entries."""
     i = 0
     n = len(data)
-    mlen = -1 if member is None else len(member)
-    index = 0
-    at = -1 if key is not None else n
-    found = None
-    prefix = None if key is None else key[:_PREFIX]
+    count = 0
     while i < n:
-        head = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
+        ln = _zp_len(data, i)
+        i = _zp_end(data, i + (1 if ln < 255 else 5), ln)
+        count += 1
+    return count
+
+
+@cython.cfunc
+@cython.locals(data=bytes, cut=cython.Py_ssize_t, cut_end=cython.Py_ssize_t, entry=bytes,
+               at=cython.Py_ssize_t, n=cython.Py_ssize_t, size=cython.Py_ssize_t,
+               e=cython.Py_ssize_t, out=bytes, src=cython.p_char, dst=cython.p_char)
+def _zp_splice(data: bytes, cut: cython.Py_ssize_t, cut_end: cython.Py_ssize_t, entry: bytes,
+               at: cython.Py_ssize_t) -> bytes:
+    """`data` without its bytes [cut, cut_end) (an entry, or nothing when equal) and with
+    `entry` inserted at `at`, an entry boundary outside the cut: one new bytes object."""
+    n = len(data)
+    e = len(entry)
+    if cython.compiled:
+        size = n - (cut_end - cut) + e
+        out = PyBytes_FromStringAndSize(cython.NULL, size)  # noqa: F821 (sortedset.pxd)
+        src = PyBytes_AS_STRING(data)  # noqa: F821
+        dst = PyBytes_AS_STRING(out)  # noqa: F821
+        if at <= cut:
+            memcpy(dst, src, at)  # noqa: F821
+            memcpy(dst + at, PyBytes_AS_STRING(entry), e)  # noqa: F821
+            memcpy(dst + at + e, src + at, cut - at)  # noqa: F821
+            memcpy(dst + e + cut, src + cut_end, n - cut_end)  # noqa: F821
         else:
-            i += 1
-        k = data[i] & 15
-        if ln == mlen and found is None and data.startswith(member, i + 1 + k):
-            found = head, i, i + 1 + k + ln, index
-            if at >= 0:
-                return found, at, -1
-        if at < 0:
-            entry = _zp_prefix(data, i)
-            if entry > prefix or (entry == prefix and data[i + 1 + k:i + 1 + k + ln] > key[_PREFIX:]):
-                at = head
-                if found is not None or member is None:
-                    return found, at, -1
-        i += 1 + k + ln
-        index += 1
-    return found, n if at < 0 else at, index
+            memcpy(dst, src, cut)  # noqa: F821
+            memcpy(dst + cut, src + cut_end, at - cut_end)  # noqa: F821
+            memcpy(dst + cut + at - cut_end, PyBytes_AS_STRING(entry), e)  # noqa: F821
+            memcpy(dst + cut + at - cut_end + e, src + at, n - at)  # noqa: F821
+        return out
+    if at <= cut:
+        return b"".join((data[:at], entry, data[at:cut], data[cut_end:]))
+    return b"".join((data[:cut], data[cut_end:at], entry, data[at:]))
 
 
-def _score_at(data: bytes, pos: int) -> float:
-    """The score of the entry whose tag is at data[pos]."""
-    return key_score(_zp_prefix(data, pos))
+@cython.cfunc
+@cython.locals(data=bytes, member=bytes, start=cython.Py_ssize_t, end=cython.Py_ssize_t,
+               at=cython.Py_ssize_t, ln=cython.Py_ssize_t, tag=cython.Py_ssize_t)
+def _zp_move(data: bytes, start: cython.Py_ssize_t, member: bytes, old: float, new: float) -> bytes:
+    """`data` with the entry at `start` (`member`, score `old`) given score `new`: the
+    new place is searched on the side the score moved to only."""
+    ln = _zp_len(data, start)
+    tag = start + (1 if ln < 255 else 5)
+    end = _zp_end(data, tag, ln)
+    key = sort_key(new + 0.0, member)
+    if new > old:
+        at = _zp_place(data, key, end, len(data))
+    else:
+        at = _zp_place(data, key, 0, start)
+    return _zp_splice(data, start, end, _zp_entry(key), at)
+
+
+@cython.cfunc
+@cython.locals(data=bytes, start=cython.Py_ssize_t, ln=cython.Py_ssize_t, tag=cython.Py_ssize_t,
+               k=cython.Py_ssize_t, j=cython.Py_ssize_t, sign=cython.Py_ssize_t,
+               bits=cython.ulonglong, value=cython.double)
+def _score_of(data: bytes, start: cython.Py_ssize_t) -> float:
+    """The score of the entry that starts at data[start]."""
+    ln = _zp_len(data, start)
+    tag = start + (1 if ln < 255 else 5)
+    if cython.compiled:
+        # The IEEE bits from the stored bytes and the filler (inverted when negative).
+        k = data[tag] & 15
+        sign = data[tag] >> 4
+        bits = 0
+        for j in range(8):
+            bits = bits << 8 | (data[tag + 1 + j] if j < k else (0 if sign else 255))
+        if not sign:
+            bits = ~bits
+        memcpy(cython.address(value), cython.address(bits), 8)  # noqa: F821 (sortedset.pxd)
+        return value
+    return key_score(_zp_prefix(data, tag))
 
 
 class _Keys(list):
@@ -479,6 +618,12 @@ class ZSetIndex(_Ranges):
         return out
 
 
+# SortedSet.add: its flags (Redis's ZADD_IN_*) and outcomes.
+ZADD_NX, ZADD_XX, ZADD_GT, ZADD_LT, ZADD_INCR = 1, 2, 4, 8, 16
+SKIPPED, ADDED, UPDATED, SAME, NAN = 0, 1, 2, 3, 4
+_NO_LIMIT = 1 << 62
+
+
 class SortedSet:
     """A Redis sorted set: ``data`` is the packed bytes (listpack encoding) or, once
     converted, a ZSetIndex (skiplist encoding). The methods work on either; the hot
@@ -564,7 +709,7 @@ class SortedSet:
     def __len__(self) -> int:
         data = self.data
         if type(data) is bytes:
-            return _zp_walk(data, None, None)[2]
+            return _zp_count(data)
         return len(data.scores)
 
     def __bool__(self) -> bool:
@@ -574,7 +719,7 @@ class SortedSet:
     def __contains__(self, member) -> bool:
         data = self.data
         if type(data) is bytes:
-            return _zp_walk(data, member, None)[0] is not None
+            return _zp_find(data, member, _AT) >= 0
         return member in data.scores
 
     def __iter__(self):
@@ -589,10 +734,10 @@ class SortedSet:
         data = self.data
         if type(data) is not bytes:
             return data.scores.get(member)
-        found = _zp_walk(data, member, None)[0]
-        if found is None:
+        start = _zp_find(data, member, _AT)
+        if start < 0:
             return None
-        return _score_at(data, found[1])
+        return _score_of(data, start)
 
     def items(self) -> list:
         """Every (member, score)."""
@@ -615,30 +760,65 @@ class SortedSet:
             data.order.add(sort_key(score, member))
             return
         key = sort_key(score + 0.0, member)
-        at = _zp_walk(data, None, key)[1]
-        self.data = data[:at] + _zp_entry(key) + data[at:]
+        at = _zp_place(data, key, 0, len(data))
+        self.data = _zp_splice(data, at, at, _zp_entry(key), at)
 
-    def update(self, member: bytes, old: float, new: float) -> None:
-        """Change the score of a present member."""
+    @cython.locals(start=cython.Py_ssize_t, flags=cython.Py_ssize_t, packed=cython.bint)
+    def add(self, member: bytes, score: float, flags: int, max_entries: int, max_value: int) -> tuple:
+        """ZADD's step for one member, as Redis's zsetAdd: (outcome, new score).
+
+        flags: ZADD_NX / ZADD_XX / ZADD_GT / ZADD_LT / ZADD_INCR. Outcomes: ADDED,
+        UPDATED, SAME (processed, score unchanged), SKIPPED (nothing done: NX on a
+        member, XX on a non-member, GT/LT refusing), NAN (INCR's result; nothing
+        done). A packed set converts before an insert that would pass max_entries
+        or a member longer than max_value, as Redis does; updates never convert.
+        Packed, the member is found in one walk (which counts the entries when it is
+        absent) and its new place is searched only on the side its score moved to.
+        """
         data = self.data
-        if type(data) is not bytes:
-            if old != new:
-                order = data.order
-                order.remove(sort_key(old, member))
-                data.scores[member] = new
-                order.add(sort_key(new, member))
-        elif old != new:
-            self.remove(member)
-            self.insert(member, new)
+        packed = type(data) is bytes
+        start = -1
+        if packed:
+            start = _zp_find(data, member, _AT)
+            old = None if start < 0 else _score_of(data, start)
+        else:
+            old = data.scores.get(member)
+        if old is None:
+            if flags & ZADD_XX:
+                return SKIPPED, None
+            if packed:
+                if -1 - start < max_entries and len(member) <= max_value:
+                    key = sort_key(score + 0.0, member)
+                    at = _zp_place(data, key, 0, len(data))
+                    self.data = _zp_splice(data, at, at, _zp_entry(key), at)
+                    return ADDED, score
+                self.convert()
+                data = self.data
+            data.scores[member] = score
+            data.order.add(sort_key(score, member))
+            return ADDED, score
+        if flags & ZADD_NX:
+            return SKIPPED, None
+        if flags & ZADD_INCR:
+            score += old
+            if score != score:
+                return NAN, None
+        if (flags & ZADD_LT and score >= old) or (flags & ZADD_GT and score <= old):
+            return SKIPPED, None
+        if score == old:
+            return SAME, score
+        if packed:
+            self.data = _zp_move(data, start, member, old, score)
+        else:
+            order = data.order
+            order.remove(sort_key(old, member))
+            data.scores[member] = score
+            order.add(sort_key(score, member))
+        return UPDATED, score
 
     def set(self, member: bytes, score: float) -> bool:
-        """Insert or update; True when the member is new."""
-        old = self.score(member)
-        if old is None:
-            self.insert(member, score)
-            return True
-        self.update(member, old, score)
-        return False
+        """Insert or update, keeping the encoding; True when the member is new."""
+        return self.add(member, score, 0, _NO_LIMIT, _NO_LIMIT)[0] == ADDED
 
     def remove(self, member: bytes) -> bool:
         data = self.data
@@ -648,10 +828,11 @@ class SortedSet:
                 return False
             data.order.remove(sort_key(score, member))
             return True
-        found = _zp_walk(data, member, None)[0]
-        if found is None:
+        start = _zp_find(data, member, _AT)
+        if start < 0:
             return False
-        self.data = data[:found[0]] + data[found[2]:]
+        ln = _zp_len(data, start)
+        self.data = data[:start] + data[_zp_end(data, start + (1 if ln < 255 else 5), ln):]
         return True
 
     def pop(self, count: int, from_max: bool) -> list:
@@ -700,10 +881,8 @@ class SortedSet:
             order = data.order
             r = order.bisect_left(sort_key(score, member))
             return len(order) - 1 - r if reverse else r
-        found = _zp_walk(data, member, None)[0]
-        if found is None:
-            return None
-        return _zp_walk(data, None, None)[2] - 1 - found[3] if reverse else found[3]
+        r = _zp_find(data, member, _REVRANK if reverse else _RANK)
+        return None if r < 0 else r
 
     def by_rank(self, start: int, stop: int, reverse: bool = False) -> list:
         """(score, member) for ranks start..stop inclusive (already clamped)."""
