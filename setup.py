@@ -62,8 +62,18 @@ def extensions() -> list[Extension]:
     try:
         from Cython.Build import cythonize
     except ImportError:
-        print("vermilion: Cython is not installed; the hot modules stay pure Python", file=sys.stderr)
-        return exts
+        # A build without Cython would record no compiled module, so everything would
+        # run as pure Python with nothing but this line to say so: refuse, unless pure
+        # Python is what was asked for. (pip's isolated builds always have Cython: it is
+        # in pyproject.toml's build requirements.)
+        if NATIVE["PURE_PYTHON"]:
+            print("vermilion: VERMILION_PURE_PYTHON is set and Cython is not installed: "
+                  "the hot modules stay pure Python", file=sys.stderr)
+            return exts
+        sys.exit("vermilion: Cython is not installed, so the hot modules cannot be compiled.\n"
+                 "Install it (pip install 'Cython>=3.0.8') and build again, or set "
+                 "VERMILION_PURE_PYTHON=1 to build without them (everything then runs as "
+                 "pure Python).")
     # The record of what is compiled is taken now, before Cython reads the sources: a
     # file edited while the build runs then reads as stale rather than as built.
     layout = NATIVE["layout_digest"](str(SRC / "vermilion"))

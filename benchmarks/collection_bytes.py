@@ -34,10 +34,8 @@ def build(shape: str):
         return lst
     if shape == "set":
         s = Set()
-        s.update([b"member%d" % j for j in range(5)])       # as SADD does
+        s.add_members([b"member%d" % j for j in range(5)])  # as SADD does
         s.check_encoding(LIMITS, s)
-        if hasattr(s, "compact"):
-            s.compact()
         return s
     z = SortedSet()
     for j in range(5):
@@ -54,11 +52,14 @@ def parts(value) -> dict:
             return {"Hash object": size(value) if data is not value else 0, "dict": size(data),
                     "fields+values": sum(size(f) + size(v) for f, v in data.items())}
         return {"Hash object": size(value), "packed bytes": size(data)}
-    if isinstance(value, (SortedSet, List)):
+    if isinstance(value, (SortedSet, List, Set)):
         name = type(value).__name__
         data = value.data
         if isinstance(data, bytes):
             return {f"{name} object": size(value), "packed bytes": size(data)}
+        if isinstance(value, Set):
+            return {f"{name} object": size(value), "SetTable": size(data),
+                    "members": sum(size(m) for m in data)}
         if isinstance(value, List):
             return {f"{name} object": size(value), "deque": size(data),
                     "elements": sum(size(m) for m in data)}
@@ -68,8 +69,7 @@ def parts(value) -> dict:
                 "score floats": sum(size(s) for s in data.scores.values()),
                 "order index": size(data.order),
                 "sort keys": sum(size(k) for k in data.order)}
-    name = type(value).__name__
-    return {f"{name} object (builtin + slots)": size(value), "members": sum(size(m) for m in value)}
+    raise TypeError(value)
 
 
 def measure(shape: str, count: int) -> tuple[float, dict]:

@@ -19,7 +19,9 @@ each scrape the CPU time of the server's threads is read from
 
 The minimum, median and 99th percentile over the repeats are printed: the minimum
 is the cost, the median and p99 show the noise of a shared machine (between two
-scrapes the server does its periodic work too, which lands in some of the samples).
+scrapes the server does its periodic work too, which lands in some of the samples:
+the loop thread's CPU time in a window as long as the scrape's, without a scrape,
+is printed as well, as `idle`).
 
 By default nothing changes between two scrapes (a scrape then reuses what it read
 of the streams and TTLs before). `--writes` makes every stream and some keys change
@@ -296,7 +298,7 @@ def main() -> None:
             # One kept-alive connection, as Prometheus scrapes.
             conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
             headers = {"Accept": args.accept} if args.accept else {}
-            loop_ms, other_ms, inner_ms, body = [], [], [], b""
+            loop_ms, other_ms, inner_ms, idle_ms, body = [], [], [], [], b""
             for i in range(args.repeats + 2):
                 if args.writes:
                     write_between(r, args.keys, args.streams, i)
@@ -304,15 +306,21 @@ def main() -> None:
                     # collections written, as it does whether or not anyone scrapes.
                     time.sleep(0.15)
                 before = threads(proc.pid)
+                started = time.perf_counter()
                 conn.request("GET", args.path, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
                 assert response.status == 200, response.status
-                time.sleep(0.002)     # the loop finishes the request after the reply
+                # Whatever the scrape asks of the loop is done before the reply is
+                # written (the metrics thread waits for the snapshot).
                 after = threads(proc.pid)
+                took = time.perf_counter() - started
                 if i < 2:
                     continue            # warm-up: first discovery, first allocation of everything
                 loop_ms.append((after[proc.pid] - before[proc.pid]) * 1e3)
+                quiet_at = on_cpu(proc.pid, proc.pid)
+                time.sleep(took)
+                idle_ms.append((on_cpu(proc.pid, proc.pid) - quiet_at) * 1e3)
                 for line in body.split(b"\n"):
                     if line.startswith(b"redis_exporter_last_scrape_duration_seconds "):
                         inner_ms.append(float(line.split()[1]) * 1e3)
@@ -329,6 +337,7 @@ def main() -> None:
         "writes": args.writes, "python": sys.version.split()[0],
         "loop_ms_min": min(loop_ms), "loop_ms_median": statistics.median(loop_ms),
         "loop_ms_p99": percentile(loop_ms, 99),
+        "idle_loop_ms_median": statistics.median(idle_ms), "idle_loop_ms_p99": percentile(idle_ms, 99),
         "snapshot_ms_min": min(inner_ms or [0.0]), "snapshot_ms_median": statistics.median(inner_ms or [0.0]),
         "snapshot_ms_p99": percentile(inner_ms or [0.0], 99),
         "other_threads_ms_min": min(other_ms), "other_threads_ms_median": statistics.median(other_ms),
@@ -339,6 +348,8 @@ def main() -> None:
     print(f"{args.keys} keys, {args.streams} streams: {samples} samples, {len(body)} bytes")
     print(f"loop thread CPU per scrape:   min {min(loop_ms):.3f} ms, median {statistics.median(loop_ms):.3f} ms, "
           f"p99 {percentile(loop_ms, 99):.3f} ms{' (streams written between scrapes)' if args.writes else ''}")
+    print(f"  idle: the loop thread in as long a window without a scrape: median "
+          f"{statistics.median(idle_ms):.3f} ms, p99 {percentile(idle_ms, 99):.3f} ms")
     if inner_ms:
         print(f"  of which the snapshot of the numbers (the server's own measure, "
               f"redis_exporter_last_scrape_duration_seconds): min {min(inner_ms):.3f} ms, "

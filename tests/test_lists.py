@@ -339,7 +339,7 @@ def _list_reads(pair, key):
 
 
 def test_commands_across_the_packed_bound(pair):
-    # Small lists are packed up to 128 elements / 8 KB and a deque past that: every
+    # Small lists are packed up to 128 elements / 8 KB and a QuickList past that: every
     # command must read the same either way, at the bounds and across them.
     sizes = [0, 1, 3, 254, 255, 300, 2]
     for i in range(200):
@@ -375,3 +375,53 @@ def test_commands_across_the_packed_bound(pair):
     pair.check("BRPOP", "big", 0)
     pair.check("BLMOVE", "big", "small", "LEFT", "RIGHT", 0)
     _list_reads(pair, "small")
+
+
+def test_large_lists_across_many_nodes(pair):
+    """A list of thousands of elements is many packed nodes in Vermilion (128 elements
+    or 8 KB each): reads and edits anywhere, across node edges, answer as Redis."""
+    def reads():
+        pair.check("LLEN", "l")
+        for index in (0, 1, 127, 128, 129, 255, 256, 1000, 2047, -1, -128, -129, -2000, 5000):
+            pair.check("LINDEX", "l", index)
+        for start, stop in ((0, 300), (120, 140), (-300, -1), (1000, 1300), (0, -1)):
+            pair.check("LRANGE", "l", start, stop)
+        pair.check("LPOS", "l", "dup", "RANK", -3, "COUNT", 5, "MAXLEN", 1500)
+        pair.check("LPOS", "l", "dup", "COUNT", 0)
+    for i in range(0, 2400, 100):                  # both ends, both single and batched
+        chunk = ["dup" if j % 97 == 0 else "v%d" % j for j in range(i, i + 100)]
+        if i % 200 or i >= 800:
+            pair.check("LPUSH" if i % 200 else "RPUSH", "l", *chunk)
+        else:
+            for v in chunk:
+                pair.check("RPUSH", "l", v)
+    pair.check("RPUSH", "l", "x" * 9000, "y" * 300)     # elements past a node / past 255 bytes
+    reads()
+    for index in (0, 128, 129, 1200, -1, -2, -700):
+        pair.check("LSET", "l", index, "set%d" % index)
+    pair.check("LSET", "l", 1300, "z" * 9000)
+    pair.check("LINSERT", "l", "BEFORE", "set1200", "ins-before")
+    pair.check("LINSERT", "l", "AFTER", "set129", "ins-after")
+    pair.check("LINSERT", "l", "AFTER", "dup", "w" * 500)
+    reads()
+    pair.check("LREM", "l", 3, "dup")
+    pair.check("LREM", "l", -2, "dup")
+    reads()
+    pair.check("LPOP", "l", 300)
+    pair.check("RPOP", "l", 130)
+    for _ in range(5):
+        pair.check("LPOP", "l")
+        pair.check("RPOP", "l")
+    pair.check("LMOVE", "l", "l", "LEFT", "RIGHT")
+    pair.check("BLMOVE", "l", "other", "RIGHT", "LEFT", 0)
+    pair.check("BRPOP", "l", 0)
+    reads()
+    pair.check("DEBUG", "RELOAD")
+    reads()
+    pair.check("RESTORE", "copy", 0, pair.ref.call("DUMP", "l").value)
+    pair.check("LRANGE", "copy", 0, -1)
+    pair.check("LTRIM", "l", 500, -500)
+    reads()
+    pair.check("LREM", "l", 0, "dup")
+    pair.check("LTRIM", "l", 5, 7)
+    reads()

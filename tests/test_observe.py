@@ -331,16 +331,57 @@ def test_mean_ttl_is_info_avg_ttl(server, r):
         r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
-def test_ttl_mean_derived_at_rest():
-    """The mean a scrape derives while every TTL is still ahead is the one INFO's
-    formula gives at that time."""
-    from vermilion.commands.server import mean_ttl
-    from vermilion.observe.metrics import _TTLs
+def test_avg_ttl_follows_every_ttl_change(server, r):
+    """INFO's avg_ttl (and the exported mean TTL) comes from a running sum of each
+    database's TTLs, read in O(1): after every kind of change of a TTL the sum is
+    the TTLs' own, and the mean is the one computed from the TTLs at that time."""
+    from vermilion.commands.server import avg_ttl, mean_ttl
 
-    whens = [10_000 + 7 * i for i in range(50)]
-    ttls = _TTLs(whens)
-    for now in (1_000, 1_003, 5_000, 9_999, 10_001, 10_200, 20_000):
-        assert ttls.mean_at(now) == mean_ttl(whens, now), now
+    engine = server._server.engine
+
+    def check(step):
+        def compare():
+            now = engine.clock.ms()
+            for db in engine.dbs:
+                assert db.ttl_sum == sum(db.expires.values()), (step, db.index)
+                assert avg_ttl(db, now) in (None, mean_ttl(db.expires.values(), now)), step
+        server.call_in_loop(compare)
+
+    pipe = r.pipeline(transaction=False)
+    for i in range(50):
+        pipe.set(f"k{i}", "v", ex=100 + i)
+    pipe.rpush("list", "a")
+    pipe.expire("list", 300)
+    pipe.execute()
+    check("set ex, expire")
+    steps = [
+        ("expire again", lambda: r.expire("k0", 5000)),
+        ("set over a ttl", lambda: r.set("k1", "w")),
+        ("set keepttl", lambda: r.set("k2", "w", keepttl=True)),
+        ("persist", lambda: r.persist("k3")),
+        ("del", lambda: r.delete("k4", "k5")),
+        ("getdel", lambda: r.getdel("k6")),
+        ("getex persist", lambda: r.getex("k7", persist=True)),
+        ("getex px", lambda: r.getex("k8", px=70_000)),
+        ("rename", lambda: r.rename("k9", "k9b")),
+        ("rename over a ttl", lambda: r.rename("k10", "k11")),
+        ("move", lambda: r.move("k12", 1)),
+        ("copy", lambda: r.copy("k13", "k13c", replace=True)),
+        ("restore", lambda: r.restore("k14r", 90_000, r.dump("k14"), replace=True)),
+        ("pop the last element", lambda: r.lpop("list")),
+        ("swapdb", lambda: r.swapdb(0, 1)),
+        ("swapdb back", lambda: r.swapdb(0, 1)),
+        ("expired", lambda: (r.pexpire("k15", 1), wait_for(lambda: not r.exists("k15"), "k15 to expire"))),
+        ("unlink", lambda: r.unlink("k16")),
+        ("flushdb of db1", lambda: server.client(db=1).flushdb()),
+        ("debug reload", lambda: r.execute_command("DEBUG", "RELOAD")),
+    ]
+    for step, action in steps:
+        action()
+        check(step)
+    r.flushdb()
+    check("flushdb")
+    assert r.info("keyspace") == {}
 
 
 def test_glob_discovery_leaves_the_loop(server, r, monkeypatch):

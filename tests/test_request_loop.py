@@ -140,6 +140,24 @@ def test_a_compiled_module_older_than_its_source_is_not_used(tmp_path):
     assert finder({}).find_spec("vermilion.server.framing", [str(package_dir)]) is None
 
 
+
+def test_a_build_without_cython_fails_unless_pure_python_is_asked_for():
+    # Without Cython, setup.py used to record an empty manifest and exit 0, so every
+    # module ran as pure Python with nothing but a log line to say so.
+    code = ("import runpy, sys; sys.modules['Cython'] = None; sys.argv = ['setup.py', '--name']; "
+            "runpy.run_path('setup.py', run_name='__main__')")
+
+    def build(pure: str):
+        env = {**os.environ, "VERMILION_PURE_PYTHON": pure}
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+    refused = build("")
+    assert refused.returncode != 0
+    assert "Cython is not installed" in refused.stderr and "VERMILION_PURE_PYTHON=1" in refused.stderr
+    asked = build("1")
+    assert asked.returncode == 0, asked.stderr[-2000:]
+    assert asked.stdout.split()[-1] == "vermilion"
+
 def test_a_handler_that_crashes_gets_an_error_reply_and_the_connection_lives(vermilion_process_server):
     # A bug in a handler must cost one error reply, never the connection or the
     # replies around it: Engine.call hands the exception to Engine.crashed.

@@ -31,5 +31,10 @@ bint = bool
 longlong = int
 
 
+def declare(t, value=None):
+    """A module-level C variable when compiled; here, the value."""
+    return value
+
+
 def cast(t, value):
     return value

@@ -32,7 +32,8 @@ import sys
 
 # The modules setup.py compiles with Cython: the per-request path (framing,
 # dispatch, keyspace, replies), the families of the benchmarked commands and what
-# they call on every request (score parsing, the memory accounting of collections).
+# they call on every request (score parsing, the memory accounting of collections),
+# and the streams' numbers a metrics scrape reads on the loop.
 COMPILED_MODULES = (
     "vermilion.server.connection",
     "vermilion.server.server",
@@ -68,6 +69,7 @@ COMPILED_MODULES = (
     "vermilion.types.stream",
     "vermilion.scripting.fastpath",
     "vermilion.scripting.scripts",
+    "vermilion.observe.reading",
 )
 
 # Written by setup.py next to the compiled modules, one per interpreter ABI

@@ -229,7 +229,21 @@ static int wire_value(Wire *w, PyObject *v, int depth) {
 }
 
 /* encode(value, out, resp3): append the wire form of `value` to the list `out`. */
+/* The replies the hottest commands give most often, made once and appended as they
+ * are: no value (GET of a missing key) and the integers 0 and 1 (HSET, SADD, PUBLISH
+ * to nobody). A new bytes object per reply would cost an allocation and a free. */
+static PyObject *null_reply[2], *bit_reply[2];
+
 static int encode_into(PyObject *value, PyObject *out, int resp3) {
+    if (value == Py_None)
+        return PyList_Append(out, null_reply[resp3 != 0]);
+    if (Py_TYPE(value) == &PyLong_Type) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (!overflow && (n == 0 || n == 1))
+            return PyList_Append(out, bit_reply[n]);
+        if (n == -1 && PyErr_Occurred()) return -1;
+    }
     if ((PyObject *)Py_TYPE(value) == STATUS_TYPE) {
         /* A reply that is only a status (+OK): its bytes are already made. */
         PyObject *encoded = PyObject_GetAttr(value, s_encoded);
@@ -362,6 +376,28 @@ static int read_count(const char *buf, Py_ssize_t len, Py_ssize_t *pos, int allo
 }
 
 /* One request from buf[*pos:]: a new list of bytes in *request and *pos past it. */
+/* The command name of the last request, handed out again while the next requests
+ * name the same command. A pipeline mostly repeats one command: the shared object
+ * keeps its cached hash, so the command table lookup does not hash the name again,
+ * and no new bytes object is made. Only short names are kept (a real command name
+ * is; a long first argument is someone's mistake, not worth holding on to). */
+#define MAX_SHARED_NAME 32
+static PyObject *shared_name;
+
+static PyObject *command_name(const char *start, Py_ssize_t size) {
+    if (shared_name != NULL && PyBytes_GET_SIZE(shared_name) == size &&
+            memcmp(PyBytes_AS_STRING(shared_name), start, size) == 0) {
+        Py_INCREF(shared_name);
+        return shared_name;
+    }
+    PyObject *name = PyBytes_FromStringAndSize(start, size);
+    if (name != NULL && size <= MAX_SHARED_NAME) {
+        Py_INCREF(name);
+        Py_XSETREF(shared_name, name);
+    }
+    return name;
+}
+
 static int parse_request(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObject **request) {
     Py_ssize_t p = *pos, n, size;
     if (buf[p] != '*') return REQ_OTHER;
@@ -381,7 +417,7 @@ static int parse_request(const char *buf, Py_ssize_t len, Py_ssize_t *pos, PyObj
         if (rc != REQ_OK) goto fail;
         if (len - p < size + 2) { rc = REQ_INCOMPLETE; goto fail; }
         if (buf[p + size] != '\r' || buf[p + size + 1] != '\n') { rc = REQ_OTHER; goto fail; }
-        PyObject *arg = PyBytes_FromStringAndSize(buf + p, size);
+        PyObject *arg = i == 0 ? command_name(buf + p, size) : PyBytes_FromStringAndSize(buf + p, size);
         if (arg == NULL) { rc = REQ_ERROR; goto fail; }
         PyList_SET_ITEM(args, i, arg);
         p += size + 2;
@@ -551,6 +587,11 @@ PyInit__resp(void)
 {
     if (PyType_Ready(&RequestsType) < 0) return NULL;
     if ((s_encoded = PyUnicode_InternFromString("encoded")) == NULL) return NULL;
+    if ((null_reply[0] = PyBytes_FromString("$-1\r\n")) == NULL ||
+            (null_reply[1] = PyBytes_FromString("_\r\n")) == NULL ||
+            (bit_reply[0] = PyBytes_FromString(":0\r\n")) == NULL ||
+            (bit_reply[1] = PyBytes_FromString(":1\r\n")) == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Requests", (PyObject *)&RequestsType) < 0) {

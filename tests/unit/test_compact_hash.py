@@ -67,10 +67,10 @@ def test_small_hash_costs_a_bytes_object():
 def test_small_set_table_is_compacted():
     import sys
 
-    from vermilion.types.collections import Set
+    from vermilion.types.collections import SetTable
     members = [b"member%d" % j for j in range(5)]
-    s = Set()
-    s.update(members)                   # as SADD: CPython grows the table fourfold
+    s = SetTable()
+    s.update(members)                   # CPython grows the table fourfold
     grown = sys.getsizeof(s)
     s.compact()
     assert sys.getsizeof(s) < grown and s == set(members)

@@ -199,18 +199,21 @@ def test_scan_cursor_fits_signed_64_bits():
 # -- random pool ----------------------------------------------------------------------------------
 
 def test_random_pool_tracks_changes_exactly():
-    s = Set(range(10))
-    pool = RandomPool(s)
-    s.pool = pool
-    s.remove_member(3)
-    s.remove_member(4)
-    s.add_member(3)
-    s.add_member(42)
-    picks = {s.random_member() for _ in range(2000)}
-    assert picks == set(s)
-    popped = {s.pop_random() for _ in range(len(s))}
-    assert popped == set(range(10)) - {4} | {42}
-    assert not s
+    for packed in (True, False):
+        s = Set([b"%d" % i for i in range(10)])
+        if not packed:
+            table = s.table()
+            table.pool = RandomPool(table)
+        s.remove_member(b"3")
+        s.remove_member(b"4")
+        s.add_member(b"3")
+        s.add_member(b"42")
+        assert s.packed is packed
+        picks = {s.random_member() for _ in range(2000)}
+        assert picks == set(s)
+        popped = {s.pop_random() for _ in range(len(s))}
+        assert popped == {b"%d" % i for i in range(10)} - {b"4"} | {b"42"}
+        assert not s
 
 
 def test_random_distinct():
@@ -219,17 +222,21 @@ def test_random_distinct():
         for count in (1, 10, 40, 99):
             got = h.random_fields(count)
             assert len(got) == len(set(got)) == count and set(got) <= set(h)
-    s = Set(range(100))
-    assert len(set(random_distinct(s, 10))) == 10
+    for n in (100, 1000):                       # packed, then a SetTable
+        s = Set([b"%d" % i for i in range(n)])
+        assert s.packed is (n == 100)
+        got = s.random_members(10)
+        assert len(set(got)) == 10 and set(got) <= set(s)
 
 
 def test_random_is_roughly_uniform():
     random.seed(7)
-    s = Set(range(10))
-    counts = [0] * 10
-    for _ in range(5000):
-        counts[s.random_member()] += 1
-    assert max(counts) < 1.3 * min(counts)
+    for n in (10, 130):                         # packed, then a SetTable
+        s = Set([b"%d" % i for i in range(n)])
+        counts = [0] * n
+        for _ in range(500 * n):
+            counts[int(s.random_member())] += 1
+        assert max(counts) < 1.3 * min(counts)
 
 
 @settings(max_examples=200, deadline=None)
@@ -329,7 +336,7 @@ def test_encodings_are_one_way():
     s = Set({b"1", b"2"})
     s.check_encoding(limits, s)
     assert s.encoding(None) == "intset" and s.members_in_order() == [b"1", b"2"]
-    s.add(b"x")
+    s.add_member(b"x")
     s.check_encoding(limits, [b"x"])
     assert s.encoding(None) == "hashtable"
 

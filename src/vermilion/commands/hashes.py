@@ -62,8 +62,10 @@ def hset(client, args):
             if type(data) is bytes:
                 added = h.set_small(field, args[3], engine.config.values)
             elif data.pool is None:
-                added = field not in data
+                # The size tells whether the field is new: one dict lookup, not two.
+                before = len(data)
                 data[field] = args[3]
+                added = len(data) != before
             else:
                 added = h.set_field(field, args[3])
             engine.dirty += 1

@@ -1,7 +1,7 @@
 """Lists: LPUSH/RPUSH ... LPOS, LMOVE, LMPOP and the blocking BLPOP/BRPOP/BLMOVE/BRPOPLPUSH/BLMPOP.
 
-Values are ``types.collections.List`` (packed while small, else a deque: O(1) at both
-ends; the same deque-like methods on either). A key never
+Values are ``types.collections.List`` (packed while small, else a QuickList of packed
+nodes: O(1) amortized at both ends; the same deque-like methods on either). A key never
 holds an empty list: every command that removes elements deletes the key when
 the list empties (and notifies ``del``), as Redis does.
 
@@ -27,7 +27,7 @@ from ..engine.blocking import parse_timeout_seconds
 from ..engine.errors import NOT_POSITIVE, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, numkeys_keys
-from ..types.collections import List, ListDeque
+from ..types.collections import List, QuickList
 from ._args import parse_int, parse_mpop
 
 _LLONG_MIN = -(2**63)
@@ -112,29 +112,40 @@ def _push(client, args, left: bool, event: bytes):
     return len(lst)
 
 
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint)
+def _push_one(client, args, left):
+    """LPUSH/RPUSH of one element on an existing list (the common case: no creation, no
+    readiness to signal): the new length, or None when the key holds no list."""
+    db = client.db
+    lst = db.get(args[1])
+    if type(lst) is not List:
+        return None
+    data = lst.data
+    if type(data) is QuickList:
+        n = data.push(args[2], left)
+    else:
+        if left:
+            lst.appendleft(args[2])
+        else:
+            lst.append(args[2])
+        n = len(lst)
+    engine = client.engine
+    engine.dirty += 1
+    if db.watched:
+        db.modified(args[1])
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lpush" if left else b"rpush", args[1])
+    return n
+
+
 @command("lpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def lpush(client, args):
     if len(args) == 3:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List:
-            # One element on an existing list: no creation, no readiness to signal.
-            data = lst.data
-            if type(data) is ListDeque:
-                data.appendleft(args[2])
-                n = len(data)
-            else:
-                lst.appendleft(args[2])
-                n = len(lst)
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"lpush", args[1])
+        n = _push_one(client, args, True)
+        if n is not None:
             return n
     return _push(client, args, True, b"lpush")
 
@@ -142,25 +153,10 @@ def lpush(client, args):
 @command("rpush", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
          args="key:k0 element...")
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
 def rpush(client, args):
     if len(args) == 3:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List:
-            data = lst.data
-            if type(data) is ListDeque:
-                data.append(args[2])
-                n = len(data)
-            else:
-                lst.append(args[2])
-                n = len(lst)
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"rpush", args[1])
+        n = _push_one(client, args, False)
+        if n is not None:
             return n
     return _push(client, args, False, b"rpush")
 
@@ -228,7 +224,7 @@ def lpop(client, args):
         if type(lst) is List and len(lst) > 1:
             # One element off a list that stays non-empty.
             data = lst.data
-            value = data.popleft() if type(data) is ListDeque else lst.popleft()
+            value = data.take(True) if type(data) is QuickList else lst.popleft()
             engine = client.engine
             engine.dirty += 1
             if db.watched:
@@ -248,7 +244,7 @@ def rpop(client, args):
         lst = db.get(args[1])
         if type(lst) is List and len(lst) > 1:
             data = lst.data
-            value = data.pop() if type(data) is ListDeque else lst.pop()
+            value = data.take(False) if type(data) is QuickList else lst.pop()
             engine = client.engine
             engine.dirty += 1
             if db.watched:

@@ -38,13 +38,23 @@ def human(n: float) -> str:
     return str(n)
 
 
+# (os, python_version) of the server section: fixed for the life of the process,
+# and platform's functions are slow to call (a metrics scrape reads the section).
+_platform_fields: tuple = ()
+
+
 def _server_section(engine):
+    global _platform_fields
+    if not _platform_fields:
+        _platform_fields = (f"{platform.system()} {platform.release()} {platform.machine()}",
+                            platform.python_version())
+    os_name, python_version = _platform_fields
     server = engine.server
     uptime = int(time.time() - engine.stats.start_time)
     return [
         ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
         ("redis_build_id", "vermilion-" + __version__), ("redis_mode", "standalone"),
-        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("os", os_name),
         ("arch_bits", 64), ("monotonic_clock", "POSIX clock_gettime"),
         ("multiplexing_api", "epoll"), ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
         ("process_id", os.getpid()), ("process_supervised", "no"), ("run_id", RUN_ID),
@@ -54,7 +64,7 @@ def _server_section(engine):
         ("configured_hz", engine.config["hz"]), ("lru_clock", int(time.time()) & 0xFFFFFF),
         ("executable", sys.executable), ("config_file", engine.config.file or ""),
         ("io_threads_active", 0), ("vermilion_version", __version__),
-        ("python_version", platform.python_version()),
+        ("python_version", python_version),
     ]
 
 
@@ -272,7 +282,11 @@ def _commandstats_section(engine):
 _latency_lines: dict[str, tuple[tuple, str]] = {}
 
 
-def _latencystats_section(engine):
+def latency_inputs(engine) -> list[tuple]:
+    """What INFO latencystats reads of the engine, per command with a histogram:
+    (name, stamp, its kept line, or None and a copy of its histogram). A metrics
+    scrape takes this on the loop (a 32 KB copy per command whose calls changed)
+    and computes the lines (`latency_lines`) in its own thread."""
     percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
     for cmd in _all_commands():
@@ -283,14 +297,28 @@ def _latencystats_section(engine):
                 stamp += (latencyhistogram.snapshot(counts),)
             known = _latency_lines.get(cmd.fullname)
             if known is not None and known[0] == stamp:
-                line = known[1]
+                out.append((cmd.fullname, stamp, known[1], None))
             else:
-                values = latencyhistogram.percentiles(counts, percentiles)
-                line = ",".join("p%s=%.3f" % (format_percentile(p), v / 1000)
-                                for p, v in zip(percentiles, values))
-                _latency_lines[cmd.fullname] = (stamp, line)
-            out.append((f"latency_percentiles_usec_{cmd.fullname}", line))
+                out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
     return out
+
+
+def latency_lines(inputs: list[tuple]) -> list[tuple[str, str]]:
+    """INFO latencystats' fields from `latency_inputs`; the lines computed are kept."""
+    out = []
+    for name, stamp, line, counts in inputs:
+        if line is None:
+            percentiles = stamp[3]
+            values = latencyhistogram.percentiles(counts, percentiles)
+            line = ",".join("p%s=%.3f" % (format_percentile(p), v / 1000)
+                            for p, v in zip(percentiles, values))
+            _latency_lines[name] = (stamp, line)
+        out.append((f"latency_percentiles_usec_{name}", line))
+    return out
+
+
+def _latencystats_section(engine):
+    return latency_lines(latency_inputs(engine))
 
 
 def _errorstats_section(engine):
@@ -301,13 +329,27 @@ def _errorstats_section(engine):
 
 def mean_ttl(whens, now: int) -> int:
     """INFO keyspace's avg_ttl: the mean of the remaining TTLs (`whens`: absolute
-    ms), keys already past theirs left out. When none is (the usual case) min() and
-    sum() run in C; a metrics scrape computes it from a copy, off the loop
-    (observe/metrics.py)."""
+    ms), keys already past theirs left out (`avg_ttl` is this in O(1) when none
+    is). A metrics scrape computes it from a copy, off the loop (observe/metrics.py)."""
     if whens and min(whens) > now:
         return (sum(whens) - now * len(whens)) // len(whens)
     ttls = [w - now for w in whens if w > now]
     return sum(ttls) // len(ttls) if ttls else 0
+
+
+def avg_ttl(db, now: int) -> int | None:
+    """INFO keyspace's avg_ttl of `db` in O(1), from the running sum of its TTLs
+    (`Database.ttl_sum`), when every TTL is ahead: the expiry heap's nearest
+    deadline is (a stale heap entry's is no later than the live one it was
+    replaced by). None otherwise: then `mean_ttl` of the TTLs leaves out the keys
+    already past theirs but not deleted yet."""
+    n = len(db.expires)
+    if not n:
+        return 0
+    heap = db.heap
+    if heap and heap[0][0] > now:
+        return (db.ttl_sum - now * n) // n
+    return None
 
 
 def _keyspace_section(engine):
@@ -315,7 +357,9 @@ def _keyspace_section(engine):
     now = engine.clock.ms()
     for db in engine.dbs:
         if db.data:
-            avg = mean_ttl(db.expires.values(), now)
+            avg = avg_ttl(db, now)
+            if avg is None:
+                avg = mean_ttl(db.expires.values(), now)
             out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
     return out
 

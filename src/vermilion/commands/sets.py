@@ -1,10 +1,11 @@
 """Sets: SADD ... SMOVE, the algebra (SINTER/SUNION/SDIFF, their STORE forms,
 SINTERCARD), random reads and pops (SRANDMEMBER, SPOP) and SSCAN.
 
-Values are ``types.collections.Set``. An intset-encoded set (all members
-canonical integers, at most set-max-intset-entries) is listed in ascending
-numeric order, as Redis's intset is; larger sets come in hash order (clients must
-not rely on it, and tests compare them unordered). SPOP and SRANDMEMBER pick
+Values are ``types.collections.Set`` (packed while small, a SetTable past that).
+An intset-encoded set (all members canonical integers, at most
+set-max-intset-entries) is listed in ascending numeric order, as Redis's intset
+is; other sets come in insertion or hash order (clients must not rely on it, and
+tests compare them unordered). SPOP and SRANDMEMBER pick
 uniformly through the set's RandomPool (O(1) per pick). SPOP propagates as SREM
 of the popped members (or DEL when it took the whole set), as Redis does.
 """
@@ -21,7 +22,7 @@ from ..engine.keyspace import Database
 from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, RespSet
 from ..engine.table import command, numkeys_keys
-from ..types.collections import Set, is_int64, new_set, random_distinct
+from ..types.collections import Set, is_int64, new_set
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_numkeys
 from ._scan import parse_scan_cursor, scan_reply
@@ -48,21 +49,20 @@ def sadd(client, args):
         db.add(key, s)
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
-    before = len(s)
-    if s.pool is None:
+    data = s.data
+    if type(data) is not bytes and data.pool is None and len(data) >= 128:
+        # A large table: the C set does the work (smaller ones are compacted, see SetTable).
+        before = len(data)
         if len(args) == 3:
-            s.add(args[2])
+            data.add(args[2])
         else:
-            s.update(args[2:])
+            data.update(args[2:])
+        added = len(data) - before
     else:
-        for m in args[2:]:
-            s.add_member(m)
-    added = len(s) - before
+        added = s.add_members(args[2:])
     if added:
         if not s.big:
             s.check_encoding(client.engine.config.values, args[2:])
-        if before < 128:
-            s.compact()
         engine = client.engine
         engine.dirty += added
         if db.watched:
@@ -218,7 +218,7 @@ def srandmember(client, args):
         return [pick() for _ in range(-count)]
     if count >= len(s):
         return _ordered(s)
-    return random_distinct(s, count)
+    return s.random_members(count)
 
 
 @command("sscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="set", group="set",
@@ -229,7 +229,10 @@ def sscan(client, args):
     s = client.db.get_typed(args[1], Set)
     if s is None:
         return [b"0", []]
-    return scan_reply(s, cursor, args, 3, big=s.big, order=None if s.big else _ordered(s))
+    if s.big and not s.packed:
+        return scan_reply(s.data, cursor, args, 3, big=True)
+    # Answered whole, as Redis answers an intset: a packed set is small.
+    return scan_reply(s, cursor, args, 3, big=False, order=_ordered(s))
 
 
 # -- algebra ----------------------------------------------------------------------------------------

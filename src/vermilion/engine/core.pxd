@@ -32,6 +32,7 @@ cdef class EngineCore:
     cdef public long notify_flags
     cdef public bint latency_tracking
     cdef public object acl_gate
+    cdef public object replication    # read by every propagated write (WAIT's offset)
     cdef dict __dict__
 
     # A C method (compiled callers only: Database.get), so no override check.
@@ -46,6 +47,7 @@ cdef class ClientCore:
     cdef public object parser, last_interaction_ms, multi, watching
     cdef public bint multi_error, dirty_cas, deny_blocking
     cdef public list acl_plans
+    cdef public long long woff        # set by every propagated write (WAIT)
     cdef dict __dict__
 
 @cython.final

@@ -25,7 +25,7 @@ class ClientCore:
                  "engine", "db", "resp3", "batch", "pending", "server", "transport",
                  "parser", "authenticated", "last_interaction_ms",
                  "multi", "multi_error", "watching", "dirty_cas", "deny_blocking",
-                 "acl_plans")
+                 "acl_plans", "woff")
 
 
 # INFO's counters. Declared here so that EngineCore.stats has a C layout: the
@@ -63,7 +63,7 @@ class Stats:
 class EngineCore:
     __slots__ = ("lookup", "busy", "dirty", "reading", "effects", "sinks",
                  "slowlog_threshold", "blocking", "reply_barrier", "clock", "stats",
-                 "config", "notify_flags", "latency_tracking", "acl_gate")
+                 "config", "notify_flags", "latency_tracking", "acl_gate", "replication")
 
     # Here rather than on Engine so that Database.get (typed EngineCore) calls it as a
     # C function: every GET of a missing key runs it.

@@ -17,3 +17,7 @@ cdef class Engine(EngineCore):
     @cython.locals(dirty="long long", start="long long", elapsed="long long", counts="long long[:]")
     @cython.final
     cpdef call(self, ClientCore client, CommandCore cmd, list args)
+
+    # A C call from `call` (every propagated write); still a method for everyone else.
+    @cython.final
+    cpdef propagate(self, long db_index, effects)

@@ -9,6 +9,7 @@ cdef class Database:
     cdef public int index
     cdef public EngineCore engine
     cdef public dict data, expires, watched, access
+    cdef public object ttl_sum
     cdef public list heap
     cdef public object scan_index, scan_used_ms, track_since_ms
     cdef public int track

@@ -96,7 +96,7 @@ def scan_cursor_of(key: bytes) -> int:
 
 
 class Database:
-    __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "avg_ttl",
+    __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "ttl_sum",
                  "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
                  "notify_new", "mem", "ledger", "sample", "lru_ms", "lru_stamp")
 
@@ -105,6 +105,9 @@ class Database:
         self.engine = engine
         self.data: dict = {}
         self.expires: dict[bytes, int] = {}
+        # The sum of `expires`' values, kept exact by every change of a TTL: INFO
+        # keyspace's avg_ttl in O(1) (mean_ttl) while every TTL is ahead.
+        self.ttl_sum = 0
         self.heap: list[tuple[int, bytes]] = []
         # key -> set of clients WATCHing it (MULTI/EXEC); empty in the common case.
         self.watched: dict[bytes, set] = {}
@@ -235,9 +238,10 @@ class Database:
         else:
             size = -counted_size(old)       # before a re-stored collection is measured again
             self._grow(size + value_size(value))
-        if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
-            self._grow(-EXPIRE_ENTRY)
-            self._ttl_dropped()
+        if not keep_ttl and self.expires:
+            when = self.expires.pop(key, None)
+            if when is not None:
+                self._ttl_dropped(when)
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -296,9 +300,10 @@ class Database:
         # 60 is KEY_SLOT, inlined as in set(): compiled, the sizes are C arithmetic.
         self._grow(-(((len(key) + 48) & -16) + 60 + (
             (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))))
-        if self.expires and self.expires.pop(key, None) is not None:
-            self._grow(-EXPIRE_ENTRY)
-            self._ttl_dropped()
+        if self.expires:
+            when = self.expires.pop(key, None)
+            if when is not None:
+                self._ttl_dropped(when)
         if self.hooked:
             self._removed(key)
         if self.watched:
@@ -319,9 +324,10 @@ class Database:
         value = self.data.pop(key, None)
         if value is not None:
             self._grow(-(((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)))
-            if self.expires and self.expires.pop(key, None) is not None:
-                self._grow(-EXPIRE_ENTRY)
-                self._ttl_dropped()
+            if self.expires:
+                when = self.expires.pop(key, None)
+                if when is not None:
+                    self._ttl_dropped(when)
             if self.hooked:
                 self._removed(key)
             if self.watched:
@@ -330,7 +336,13 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         expires = self.expires
-        self._grow(HEAP_ENTRY if key in expires else HEAP_ENTRY + EXPIRE_ENTRY)
+        old = expires.get(key)
+        if old is None:
+            self._grow(HEAP_ENTRY + EXPIRE_ENTRY)
+            self.ttl_sum += when_ms
+        else:
+            self._grow(HEAP_ENTRY)
+            self.ttl_sum += when_ms - old
         expires[key] = when_ms
         heap = self.heap
         heapq.heappush(heap, (when_ms, key))
@@ -340,10 +352,10 @@ class Database:
             self.engine.touch_watched(self, key)
 
     def persist(self, key: bytes) -> bool:
-        if self.expires.pop(key, None) is None:
+        when = self.expires.pop(key, None)
+        if when is None:
             return False
-        self._grow(-EXPIRE_ENTRY)
-        self._ttl_dropped()
+        self._ttl_dropped(when)
         if self.watched:
             self.engine.touch_watched(self, key)
         return True
@@ -360,6 +372,7 @@ class Database:
                     self.engine.touch_watched(self, key)
         self.data = {}
         self.expires = {}
+        self.ttl_sum = 0
         self.heap = []
         self.scan_index = None
         self.access = {}
@@ -386,6 +399,7 @@ class Database:
         self.clear()
         self.data = data
         self.expires = expires
+        self.ttl_sum = sum(expires.values())
         self.heap = [(when, key) for key, when in expires.items()]
         heapq.heapify(self.heap)
         self._grow(dataset_walk(data) + len(expires) * (EXPIRE_ENTRY + HEAP_ENTRY))
@@ -418,7 +432,7 @@ class Database:
                 for key in list(db.watched):
                     if key in db.data or key in incoming.data:
                         db.engine.touch_watched(db, key)
-        for name in ("data", "expires", "heap", "scan_index", "scan_used_ms", "access", "mem", "sample"):
+        for name in ("data", "expires", "ttl_sum", "heap", "scan_index", "scan_used_ms", "access", "mem", "sample"):
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs)
             setattr(other, name, mine)
@@ -583,7 +597,9 @@ class Database:
         value = self.data.pop(key, None)
         if value is not None:
             self._grow(-(((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)))
-        if self.expires.pop(key, None) is not None:
+        when = self.expires.pop(key, None)
+        if when is not None:
+            self.ttl_sum -= when
             self._grow(-EXPIRE_ENTRY)
         if self.hooked:
             self._removed(key)
@@ -613,7 +629,10 @@ class Database:
         heap = self.heap
         return bool(heap) and heap[0][0] < now_ms
 
-    def _ttl_dropped(self) -> None:
+    def _ttl_dropped(self, when: int) -> None:
+        """The TTL `when` of a key that stays or goes was removed from `expires`."""
+        self.ttl_sum -= when
+        self._grow(-EXPIRE_ENTRY)
         # A TTL went away, leaving a stale heap entry behind. Compacting once stale
         # entries outnumber live ones keeps the heap O(live TTLs), amortized O(1).
         if len(self.heap) > 2 * len(self.expires) + 1024:

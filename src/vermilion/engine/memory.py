@@ -77,7 +77,6 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
-from ..types.collections import Set
 from .lazyfree import LazyFree
 
 log = logging.getLogger("vermilion")
@@ -110,6 +109,7 @@ SAMPLE_ENTRY = 8        # the eviction sample list's pointer to a key
 FLOAT_OBJ = 32          # a zset score (a float object)
 ZSET_ORDER = 16         # a zset member's place in the ordered index (pointer + prefix + slack)
 HASH_OBJ = 48           # the Hash wrapper (two slots and the GC header)
+SET_OBJ = 64            # the Set wrapper (three slots and the GC header)
 ZSET_OBJ = 500          # SortedSet object, its index object and first leaf
 STREAM_OBJ = 800        # Stream object, node lists, fields cache
 STREAM_NODE = 550       # a node: _Node, its three arrays, flags, blob header, list slots
@@ -159,14 +159,9 @@ def _unit_hash(h) -> int:
 
 
 def _unit_plain(c) -> int:
-    """Lists and sets: one bytes object per element."""
+    """Sets in a table: one bytes object per member."""
     n = len(c)
-    if n <= SAMPLES:
-        it = c
-    elif c.__class__ is not Set:
-        it = _ends(iter(c), reversed(c), n)       # a list's deque
-    else:
-        it = islice(c, SAMPLES)
+    it = c if n <= SAMPLES else islice(c, SAMPLES)
     total = count = 0
     for m in it:
         total += (len(m) + 48) & -16
@@ -219,7 +214,15 @@ def _estimate_list(lst) -> int:
     if data.__class__ is bytes:
         # Packed (one listpack node): the wrapper and one bytes object, measured exactly.
         return HASH_OBJ + ((len(data) + 48) & -16)
-    return HASH_OBJ + _estimate_plain(data)
+    return HASH_OBJ + data.memory()
+
+
+def _estimate_set(s) -> int:
+    data = s.data
+    if data.__class__ is bytes:
+        # Packed: the wrapper and one bytes object, measured exactly.
+        return SET_OBJ + ((len(data) + 48) & -16)
+    return SET_OBJ + _estimate_plain(data)
 
 
 def _estimate_zset(z) -> int:
@@ -249,10 +252,10 @@ _ESTIMATORS: dict = {}
 
 
 def _register_types() -> None:
-    from ..types.collections import Hash, List
+    from ..types.collections import Hash, List, Set
     from ..types.sortedset import SortedSet
     from ..types.stream import Stream
-    _ESTIMATORS.update({Hash: _estimate_hash, List: _estimate_list, Set: _estimate_plain,
+    _ESTIMATORS.update({Hash: _estimate_hash, List: _estimate_list, Set: _estimate_set,
                         SortedSet: _estimate_zset, Stream: _estimate_stream})
 
 
@@ -298,14 +301,13 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
         total = sum(((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in islice(data.items(), samples))
         return size + HASH_OBJ + getsizeof(data) + n * total // samples
     if t == "list":
+        return size + _estimate_list(value)
+    if t == "set":
         data = value.data
         if data.__class__ is bytes:
-            return size + _estimate_list(value)
+            return size + _estimate_set(value)
         total = sum((len(m) + 48) & -16 for m in islice(data, samples))
-        return size + HASH_OBJ + getsizeof(data) + n * total // samples
-    if t == "set":
-        total = sum((len(m) + 48) & -16 for m in islice(value, samples))
-        return size + getsizeof(value) + n * total // samples
+        return size + SET_OBJ + getsizeof(data) + n * total // samples
     if t == "zset":
         data = value.data
         if data.__class__ is bytes:
@@ -325,12 +327,12 @@ def _exact(value) -> int:
         return HASH_OBJ + getsizeof(data) + sum(
             ((len(f) + 48) & -16) + ((len(v) + 48) & -16) for f, v in data.items())
     if t == "list":
+        return _estimate_list(value)
+    if t == "set":
         data = value.data
         if data.__class__ is bytes:
-            return _estimate_list(value)
-        return HASH_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
-    if t == "set":
-        return getsizeof(value) + sum((len(m) + 48) & -16 for m in value)
+            return _estimate_set(value)
+        return SET_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
     if t == "zset":
         data = value.data
         if data.__class__ is bytes:

@@ -3,9 +3,11 @@
 # the hooks and everything else stay ordinary attributes in `__dict__`.
 
 cdef class Replication:
-    cdef public object engine, backlog, role
+    cdef public object engine, backlog, role, end_of_turn
     cdef public list unsent
     cdef public dict replicas
     cdef public long long master_repl_offset
     cdef public long selected_db
     cdef dict __dict__
+
+    cdef _flush_soon(self)

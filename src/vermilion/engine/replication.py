@@ -183,6 +183,9 @@ class Replication:
         self.no_replicas_since_ms = 0    # for repl-backlog-ttl
         self.replicas: dict = {}         # client -> ReplicaLink
         self.unsent: list = []           # fed in this event-loop turn, not yet in backlog/replicas
+        # Set by the server: make sure its end-of-turn pass runs in this turn (it calls
+        # `flush` first); without it the stream has a callback of its own.
+        self.end_of_turn = None
         self.selected_db = -1
         self.sync_full = 0
         self.sync_partial_ok = 0
@@ -254,6 +257,12 @@ class Replication:
             self._flush_soon()
 
     def _flush_soon(self) -> None:
+        end_of_turn = self.end_of_turn
+        if end_of_turn is not None:
+            # The server's end-of-turn pass hands the stream to the replicas before it
+            # writes the turn's replies: one callback per turn for both, not two.
+            end_of_turn()
+            return
         loop = self.engine.loop
         if loop is None:
             self.flush()

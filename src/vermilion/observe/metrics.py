@@ -5,14 +5,16 @@ A scrape is split in two (docs/dashboard.md gives what each part costs):
 
 * on the loop, in one turn, `EngineCollector.snapshot` runs the functions INFO
   runs (no command is dispatched, no text is parsed back) and reads each exported
-  stream's numbers from the stream itself, copying plain values into a `Snapshot`:
-  every number of a scrape is of one moment between two commands. What cannot have
-  changed since the previous scrape is reused (`EngineCollector.keyspace_stamp`):
-  at rest only the consumers' idle times are computed again;
+  stream's numbers from the stream itself (compiled: observe/reading.py), copying
+  plain values into a `Snapshot`: every number of a scrape is of one moment between
+  two commands. What cannot have changed since the previous scrape is reused
+  (`EngineCollector.keyspace_stamp`): at rest only the consumers' idle times are
+  computed again. The mean TTLs are O(1) (`commands.server.avg_ttl`);
 * in the metrics thread, before the snapshot: the process's RSS and CPU times, and
   the glob matching of the streams to export (on a copy of the keys the loop takes
-  in a turn of its own, at most every DISCOVERY_SECONDS); after it, the mean TTLs
-  (from the copy of the TTLs the snapshot holds, as of its time);
+  in a turn of its own, at most every DISCOVERY_SECONDS); after it, INFO
+  latencystats' percentiles of the commands whose histograms changed (from the
+  copies the snapshot holds);
 * in the metrics thread, `Encoder` describes the snapshot's families (`exporter.Spec`)
   and has prometheus_client format them, one family at a time: a family equal to
   the previous scrape's is not formatted again, its bytes (prometheus_client's)
@@ -35,35 +37,38 @@ from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import SECTIONS, cpu_usage, mean_ttl
+from ..commands.server import SECTIONS, avg_ttl, cpu_usage, latency_inputs, latency_lines, mean_ttl
 from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
+from .reading import consumer_rows, read_streams
 
 # What a scrape reads of INFO: redis_exporter asks for INFO ALL; these are the
-# sections that carry numbers (keyspace is read by `EngineCollector.keyspace`).
+# sections that carry numbers (keyspace is read by `EngineCollector.keyspace`;
+# latencystats' lines are computed in the metrics thread from `latency_inputs`).
 INFO_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-                 "commandstats", "errorstats", "latencystats")
+                 "commandstats", "errorstats")
 
 
 class Snapshot:
     """The numbers of one scrape, copied on the event loop: plain values (INFO's
     fields, the streams' numbers), which the encoding reads from another thread."""
 
-    __slots__ = ("sections", "keyspace", "databases", "config", "slowlog", "latency", "streams",
-                 "groups", "consumers", "taken", "now", "now_ms")
+    __slots__ = ("sections", "latency_inputs", "keyspace", "databases", "config", "slowlog",
+                 "latency", "streams", "groups", "consumers", "taken", "now", "now_ms")
 
     def keyspace_fields(self) -> list[tuple[str, str]]:
-        """INFO keyspace's fields, the mean TTLs computed here (off the loop) from
-        the TTLs the loop copied, as of the snapshot's time."""
-        return [(f"db{index}", f"keys={keys},expires={expires},avg_ttl={ttls.mean_at(self.now_ms)}")
+        """INFO keyspace's fields as of the snapshot's time: the mean TTL the loop
+        read (O(1)), or computed here from the TTLs it copied (when one had passed)."""
+        return [(f"db{index}", f"keys={keys},expires={expires},"
+                               f"avg_ttl={ttls if type(ttls) is int else mean_ttl(ttls, self.now_ms)}")
                 for index, keys, expires, ttls in self.keyspace]
 
     def specs(self) -> Iterator[Spec]:
         yield Spec("gauge", "up", "1 while the server answers scrapes", (), (((), 1),))
-        yield from info_specs({**self.sections, "keyspace": self.keyspace_fields()}, self.now,
-                              self.databases)
+        yield from info_specs({**self.sections, "latencystats": latency_lines(self.latency_inputs),
+                               "keyspace": self.keyspace_fields()}, self.now, self.databases)
         for name, number in self.config:
             yield Spec("gauge", "config_" + name.replace("-", "_"), f"config {name}", (), (((), number),))
         length, last_id, last_duration = self.slowlog
@@ -193,27 +198,6 @@ class _Discovery(NamedTuple):
     at: float              # time.monotonic() of the walk (or of its last confirmation)
 
 
-class _TTLs:
-    """The TTLs (absolute ms) of one database's keys as a scrape copied them, and
-    their mean remaining TTL (INFO's avg_ttl), computed off the loop once per copy:
-    while every TTL is still ahead, the mean only drops by the time passed since."""
-
-    __slots__ = ("whens", "at", "mean", "smallest")
-
-    def __init__(self, whens: list):
-        self.whens = whens
-        self.at = None
-
-    def mean_at(self, now: int) -> int:
-        if self.at is not None and self.smallest > now:
-            return self.mean - (now - self.at)
-        whens = self.whens
-        self.mean = mean_ttl(whens, now)
-        self.smallest = min(whens) if whens else 0
-        self.at = now
-        return self.mean
-
-
 def _literal(patterns: tuple) -> bool:
     return all(not any(c in p for c in b"*?[\\") for p in patterns)
 
@@ -224,8 +208,8 @@ class EngineCollector:
     What the loop does per scrape is kept small by reusing what cannot have changed
     since the previous scrape, as `keyspace_stamp` tells: then the streams' and
     groups' numbers are the previous scrape's (the consumers' idle times are read
-    again), and so are the copies of the TTLs. Whatever needs no engine state (the
-    mean TTLs, matching keys to glob patterns, the text) runs in the metrics thread."""
+    again). Whatever needs no engine state (latency percentiles from copied
+    histograms, matching keys to glob patterns, the text) runs in the metrics thread."""
 
     # Streams found by glob patterns are looked for again (every key's type) when
     # the keyspace changed and the last walk is this old, or the patterns changed.
@@ -239,10 +223,7 @@ class EngineCollector:
         self.engine = engine
         self.last_scrape_seconds = 0.0      # loop time the previous snapshot took
         self._discovered: _Discovery | None = None
-        self._stamp: tuple = ()             # keyspace_stamp of the previous snapshot
-        self._ttls: dict[int, tuple] = {}   # db index -> (id of its expires dict, _TTLs)
-        # (db index, key) -> (stamp, labels, numbers, {group name: (stamp, labels,
-        #                     numbers, {consumer name: labels})})
+        # What the previous snapshot read of each stream (reading.read_streams).
         self._streams: dict[tuple[int, bytes], tuple] = {}
         # The previous scrape's stream rows and what they were read under:
         # (stamp, wanted, found, valid until (ms), streams, groups, [(labels, consumer)]).
@@ -295,9 +276,9 @@ class EngineCollector:
         snap.now_ms = engine.clock.ms()
         measured = measured or {}
         snap.sections = {name: SECTIONS[name](engine, **measured.get(name, {})) for name in INFO_SECTIONS}
+        snap.latency_inputs = latency_inputs(engine)
         stamp = self.keyspace_stamp()
-        snap.keyspace = self.keyspace(stamp != self._stamp)
-        self._stamp = stamp
+        snap.keyspace = self.keyspace(snap.now_ms)
         snap.databases = len(engine.dbs)
         config = engine.config
         snap.config = [(name, config[name]) for name in CONFIG_GAUGES if config.get(name) is not None]
@@ -310,20 +291,18 @@ class EngineCollector:
         self.last_scrape_seconds = time.thread_time() - started
         return snap
 
-    def keyspace(self, changed: bool) -> list[tuple]:
-        """(db index, keys, keys with a TTL, _TTLs) of each database holding keys;
-        the TTLs are copied again only when the keyspace `changed`."""
-        ttls, kept, out = self._ttls, {}, []
+    def keyspace(self, now: int) -> list[tuple]:
+        """(db index, keys, keys with a TTL, mean TTL) of each database holding keys;
+        instead of the mean, a copy of the TTLs when one has passed (rare: the
+        expiry cycle deletes such keys within a tick), for the metrics thread."""
+        out = []
         for db in self.engine.dbs:
             data = db.data
             if data:
                 expires = db.expires
-                entry = ttls.get(db.index)
-                if changed or entry is None or entry[0] != id(expires):
-                    entry = (id(expires), _TTLs(list(expires.values())))
-                kept[db.index] = entry
-                out.append((db.index, len(data), len(expires), entry[1]))
-        self._ttls = kept
+                mean = avg_ttl(db, now)
+                out.append((db.index, len(data), len(expires),
+                            mean if mean is not None else list(expires.values())))
         return out
 
     def take_streams(self, snap: Snapshot, stamp: tuple) -> None:
@@ -332,11 +311,8 @@ class EngineCollector:
 
         While the keyspace is unchanged (`stamp`), no exported stream has reached
         its TTL and the selection is the same, every number but the consumers' idle
-        times is the previous scrape's. Otherwise a stream's numbers are kept while
-        its length, entries-added, last and max-deleted IDs, node and group counts
-        are the same (every change of its entries changes one of them, so the first
-        and last entry IDs and the radix-tree numbers are the same too); a group's
-        while those and its own counters are."""
+        times is the previous scrape's. Otherwise each stream's and group's numbers
+        are kept while its own counters are the same (reading.read_streams)."""
         now = self.engine.clock.ms()
         wanted = self._wanted()
         found = self._discovered.found if self._discovered is not None else None
@@ -346,51 +322,12 @@ class EngineCollector:
             snap.streams, snap.groups = rows[4], rows[5]
             snap.consumers = consumer_rows(rows[6], now)
             return
-        known, kept = self._streams, {}
-        streams: list[tuple] = []
-        groups_out: list[tuple] = []
-        consumers: list[tuple] = []
-        valid_until = float("inf")
-        for index, key, s, when in self.stream_keys(wanted):
-            if when is not None and when < valid_until:
-                valid_until = when
-            groups = s.groups
-            sstamp = (s.length, s.entries_added, s.last_id, s.max_deleted_id, s.node_count, len(groups))
-            entry = known.get((index, key))
-            if entry is None or entry[0] != sstamp:
-                first, last = s.first_entry_id(), s.last_valid_id()
-                entry = (sstamp, (f"db{index}", key), (
-                    s.length, s.node_count, s.rax_nodes(), s.last_id.ms, len(groups), s.max_deleted_id.ms,
-                    first.ms if first is not None else 0, last.ms if last is not None else 0,
-                    s.entries_added), {})
-            kept[(index, key)] = entry
-            streams.append((entry[1], entry[2]))
-            if not groups:
-                continue
-            known_groups = entry[3]
-            for name in (groups if len(groups) == 1 else sorted(groups)):
-                g = groups[name]
-                gstamp = (g.last_id, g.entries_read, len(g.pel), len(g.consumers))
-                gentry = known_groups.get(name)
-                if gentry is None or gentry[0] != gstamp:
-                    # XINFO's nil entries-read and lag (unknown) are exported as 0,
-                    # as redis_exporter reads them.
-                    gentry = known_groups[name] = (gstamp, entry[1] + (name,), (
-                        len(g.consumers), len(g.pel), g.last_id.ms, max(g.entries_read, 0),
-                        s.lag(g) or 0), {})
-                groups_out.append((gentry[1], gentry[2]))
-                members = g.consumers
-                if members:
-                    labels = gentry[3]
-                    for cname in (members if len(members) == 1 else sorted(members)):
-                        cl = labels.get(cname)
-                        if cl is None:
-                            cl = labels[cname] = gentry[1] + (cname,)
-                        consumers.append((cl, members[cname]))
+        selected = self.stream_keys(wanted)
+        kept, streams, groups, consumers, valid_until = read_streams(selected, self._streams, now)
         self._streams = kept
         found = self._discovered.found if self._discovered is not None else None
-        self._rows = (stamp, wanted, found, valid_until, streams, groups_out, consumers)
-        snap.streams, snap.groups = streams, groups_out
+        self._rows = (stamp, wanted, found, valid_until, streams, groups, consumers)
+        snap.streams, snap.groups = streams, groups
         snap.consumers = consumer_rows(consumers, now)
 
     def _wanted(self) -> tuple[tuple[bytes, ...], int]:
@@ -484,15 +421,6 @@ class EngineCollector:
             if len(found) >= limit:
                 break
         self._discovered = _Discovery(found[:limit], (patterns, limit), stamp, time.monotonic())
-
-
-def consumer_rows(consumers: list[tuple], now: int) -> list[tuple]:
-    """(labels, (pending, idle seconds)) of each (labels, consumer)."""
-    out = []
-    for labels, c in consumers:
-        idle = now - c.seen_time
-        out.append((labels, (len(c.pel), idle / 1e3 if idle > 0 else 0.0)))
-    return out
 
 
 def wants_openmetrics(accept: str) -> bool:

@@ -57,6 +57,9 @@ MISCONF_RDB = (b"MISCONF Redis is configured to save RDB snapshots, but it's cur
                b"about the RDB error.")
 BGSAVE_RETRY_DELAY = 5          # seconds before retrying a failed automatic BGSAVE
 PROGRESS_EVERY = 20000          # keys/commands between two turns of the event loop while loading
+# An RDB file (at startup, or a replica's disk-based sync) is loaded in reads of this
+# size: the file is never held whole in memory.
+FILE_READ = 1 << 16
 
 
 class StartupError(OSError):
@@ -212,19 +215,28 @@ class Persistence:
             return False
         start = time.time()
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            fh = open(path, "rb")
         except OSError as err:
             raise StartupError(f"Fatal error loading the DB: {err.strerror}. Exiting.") from None
-        log.log(NOTICE, "Loading RDB produced by version %s", self._rdb_version_of(data))
+
+        async def source() -> bytes:
+            return fh.read(FILE_READ)
+
         # A replica keeps keys whose time has passed: only its primary deletes them.
         as_replica = bool(self.config["replicaof"])
         try:
-            result = await self._drive(load_rdb(data, config_values=self.config.values,
-                                                now_ms=self.engine.clock.ms(),
-                                                check_crc=self.config["rdbchecksum"],
-                                                keep_expired=as_replica,
-                                                progress_every=PROGRESS_EVERY), len(data))
+            with fh:
+                total = os.fstat(fh.fileno()).st_size
+                data = fh.read(FILE_READ)
+                log.log(NOTICE, "Loading RDB produced by version %s", self._rdb_version_of(data))
+                result = await self._drive(load_rdb(data, config_values=self.config.values,
+                                                    now_ms=self.engine.clock.ms(),
+                                                    check_crc=self.config["rdbchecksum"],
+                                                    keep_expired=as_replica,
+                                                    progress_every=PROGRESS_EVERY,
+                                                    streaming=True), total, source)
+        except OSError as err:
+            raise StartupError(f"Fatal error loading the DB: {err.strerror}. Exiting.") from None
         except RdbError as err:
             raise StartupError(f"Fatal error loading the DB ({path}, offset {err.offset}): {err}. "
                                "Exiting.") from None

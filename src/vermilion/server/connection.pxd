@@ -7,7 +7,7 @@ from vermilion.server.server cimport Server
 
 @cython.final
 cdef class Connection(Client):
-    @cython.locals(engine=Engine, stats=Stats, out=list)
+    @cython.locals(engine=Engine, stats=Stats, out=list, ready=list)
     @cython.final
     cpdef data_received(self, data)
 

@@ -38,6 +38,7 @@ from ..engine.client import Client
 from ..engine.engine import BUSY_PAUSED, BUSY_REPLICA
 from ..engine.replies import POSTPONED, ErrorReply
 from ..persistence.aof import encode_command
+from ..persistence.manager import FILE_READ
 from . import oom_score
 from .parser import ProtocolError, RequestParser
 
@@ -51,8 +52,6 @@ EOF_MARK_LEN = 40
 # A command of the stream still arriving is re-split from its start on every read
 # while it is at most this long; a longer one goes to the incremental parser.
 FAST_TAIL_MAX = 1 << 16
-# A disk-based sync loads the received file in reads of this size.
-FILE_READ = 1 << 16
 
 
 UNBLOCKED_ROLE_CHANGE = ErrorReply(b"UNBLOCKED force unblock from blocking operation, instance "

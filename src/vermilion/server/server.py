@@ -56,6 +56,8 @@ class Server:
         self.obuf_limits_active = False
         self.obuf_limits: dict = {}
         self.flush_queue: list[Connection] = []     # connections with pending output
+        self.flush_scheduled = False                # flush_pending will run in this turn
+        engine.replication.end_of_turn = self.end_of_turn
         self.apply_obuf_config()
         self.config.listeners.append(self._config_changed)
         self._cron_handle = None
@@ -344,11 +346,19 @@ class Server:
     def schedule_flush(self, client: Connection) -> None:
         """`client` has pending output: write it at the end of this loop turn."""
         self.flush_queue.append(client)
-        if len(self.flush_queue) == 1:
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.engine.loop.call_soon(self.flush_pending)
+
+    def end_of_turn(self) -> None:
+        """Run `flush_pending` at the end of this loop turn (the replication stream)."""
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
             self.engine.loop.call_soon(self.flush_pending)
 
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
+        self.flush_scheduled = False
         queue, self.flush_queue = self.flush_queue, []
         # The turn's replication stream leaves first (its own flush, scheduled when the
         # turn's first write was propagated, may come after this one): replicas are sent

@@ -1,14 +1,16 @@
-"""Hash, List and Set values: plain Python containers that know their Redis encoding.
+"""Hash, List and Set values: compact Python containers that know their Redis encoding.
 
-Each class subclasses the builtin that does the work (``dict``, ``deque``, ``set``)
-so the hot commands run at C speed, and adds only what Redis semantics need:
+Each keeps small values packed in one bytes object (as Redis's listpack) and moves,
+one way, to the builtin that does the work (``dict``, ``deque``, ``set`` subclasses)
+past its bounds, so the hot commands on large values run at C speed. Each adds only
+what Redis semantics need:
 
 * ``type_name``: what TYPE reports.
 * ``encoding(config)``: what OBJECT ENCODING would report for the same history.
   Redis converts a compact encoding (listpack, intset) to the general one
   (hashtable) when a size or length limit is crossed, and never converts back
-  while the key lives; ``big`` records that one-way step. The commands set it
-  through ``note_*`` helpers below when they add data.
+  while the key lives. The commands keep it through ``check_encoding`` / ``set_*``
+  helpers below when they add data.
 * ``copy()``: an independent value for COPY (keeps the encoding, as Redis's dup).
 
 ``mem`` and ``unit`` belong to the memory accounting (engine/memory.py): the
@@ -345,8 +347,9 @@ class Hash:
         """Store one field without a limit check (the caller runs check_encoding); True if new."""
         data = self.data
         if data.__class__ is not bytes:
-            new = field not in data
+            before = len(data)
             data[field] = value
+            new = len(data) != before
             if new and data.pool is not None:
                 data.pool.added(field)
             return new
@@ -485,33 +488,297 @@ class Hash:
         return random.sample(_lp_strings(data)[::2], count)
 
 
-# -- the compact list encoding ----------------------------------------------------------------
+# -- the list encodings ---------------------------------------------------------------------
 #
 # A small list is one bytes object in the packed form above (its elements in order,
 # each preceded by its length), as Redis keeps a quicklist whose single node is a
 # listpack. Five short elements then cost ~60 bytes where a deque costs ~800 (its
 # first block alone is 64 pointers). Pushes at either end concatenate, pops slice;
 # a pop at the tail and an index walk the entries, bounded by LIST_PACKED_ENTRIES.
-# Past either bound the list moves to a deque (``ListDeque``); a write that empties
-# or rebuilds a list (clear) starts packed again. The encoding is invisible to
+# Past either bound the list becomes a ``QuickList`` of such nodes; a write that
+# empties or rebuilds a list (clear) starts packed again. The encoding is invisible to
 # clients: Redis 7.0 reports ``quicklist`` for every list (OBJECT ENCODING).
 
 LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every walk)
 LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
+QUICKLIST_NODE = 64         # a sealed node's (count, bytes) tuple, for the accounting
+_NODE_ENTRIES = cython.declare(cython.Py_ssize_t, LIST_PACKED_ENTRIES)
+_NODE_BYTES = cython.declare(cython.Py_ssize_t, LIST_PACKED_BYTES)
+QUICKLIST_OPEN = 80         # an element of an open node: bytes object and pointer (estimate)
 
 
-class ListDeque(deque):
-    """The elements of a list past the packed bounds, and its sampled element size."""
+@cython.locals(size=cython.Py_ssize_t, count=cython.Py_ssize_t, n=cython.Py_ssize_t, parts=list,
+               out=list)
+def _seal(values) -> list:
+    """`values` cut into sealed nodes: (count, packed bytes), each within the bounds
+    (a single element longer than LIST_PACKED_BYTES has a node of its own)."""
+    out = []
+    parts = []              # length prefix, element, length prefix, element ...
+    size = count = 0
+    for v in values:
+        n = len(v)
+        if count and (count >= _NODE_ENTRIES or size + n + 5 > _NODE_BYTES):
+            out.append((count, b"".join(parts)))
+            parts = []
+            size = count = 0
+        if n < 255:
+            parts.append(_LEN1[n])
+            size += n + 1
+        else:
+            parts.append(b"\xff" + n.to_bytes(4, "big"))
+            size += n + 5
+        parts.append(v)
+        count += 1
+    if count:
+        out.append((count, b"".join(parts)))
+    return out
 
-    __slots__ = ("unit",)
 
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.unit = 0       # memory accounting (engine/memory.py)
+def _node_bytes(node: tuple) -> int:
+    return QUICKLIST_NODE + ((len(node[1]) + 48) & -16)
+
+
+class QuickList:
+    """A large list: a deque of nodes, as Redis's quicklist of listpacks.
+
+    A node is sealed, a (count, packed bytes) tuple within the packed bounds, or open,
+    a Python list of the elements. Pushes and pops work on open nodes at the ends: a
+    push opens a new node when the end one is sealed or full (and seals the full one),
+    a pop opens a sealed end node (one O(node) step per node, so O(1) amortized).
+    Edits inside (LSET, LINSERT) reseal the node they touch. Nearly all elements then
+    live packed, ~10 bytes of overhead each, where a deque of bytes objects costs ~56.
+    ``size`` is the element count; ``sealed`` and ``packed`` (elements and bytes of
+    the sealed nodes) keep the memory accounting exact without a walk.
+    """
+
+    __slots__ = ("nodes", "size", "sealed", "packed", "unit")
+
+    def __init__(self, values=()):
+        self.nodes = deque()
+        self.size = 0
+        self.sealed = 0
+        self.packed = 0
+        self.unit = 0           # memory accounting (engine/memory.py)
+        if values:
+            for node in _seal(values):
+                self._add_sealed(node)
+                self.nodes.append(node)
+            self.size = self.sealed
+
+    def _add_sealed(self, node: tuple) -> None:
+        self.sealed += node[0]
+        self.packed += _node_bytes(node)
+
+    def _open(self, k: int) -> list:
+        """Node k as an open node."""
+        node = self.nodes[k]
+        if type(node) is list:
+            return node
+        self.sealed -= node[0]
+        self.packed -= _node_bytes(node)
+        values = _lp_strings(node[1])
+        self.nodes[k] = values
+        return values
+
+    def _reseal(self, k: int) -> None:
+        """Replace node k (open) by sealed nodes."""
+        nodes = self.nodes
+        chunks = _seal(nodes[k])
+        for node in chunks:
+            self._add_sealed(node)
+        nodes.rotate(-k)
+        nodes.popleft()
+        nodes.extendleft(reversed(chunks))
+        nodes.rotate(k)
+
+    def memory(self) -> int:
+        """The bytes counted for this list (engine/memory.py), without a walk."""
+        return getsizeof(self) + getsizeof(self.nodes) + self.packed + \
+            (self.size - self.sealed) * QUICKLIST_OPEN
+
+    def copy(self) -> "QuickList":
+        new = QuickList()
+        new.nodes = deque([list(n) if type(n) is list else n for n in self.nodes])
+        new.size = self.size
+        new.sealed = self.sealed
+        new.packed = self.packed
+        return new
+
+    # -- ends -------------------------------------------------------------------------------
+
+    # Compiled, the open node is a typed list (C list calls) and its bound a C constant.
+    @cython.locals(open_node=list, left=cython.bint)
+    def push(self, value, left) -> int:
+        """Push at the head (`left`) or the tail; the new length (LPUSH/RPUSH's reply)."""
+        nodes = self.nodes
+        n = self.size + 1
+        self.size = n
+        if nodes:
+            node = nodes[0] if left else nodes[-1]
+            if type(node) is list:
+                open_node = node
+                if len(open_node) < _NODE_ENTRIES:
+                    if left:
+                        open_node.insert(0, value)
+                    else:
+                        open_node.append(value)
+                    return n
+                self._reseal(0 if left else len(nodes) - 1)
+        if left:
+            nodes.appendleft([value])
+        else:
+            nodes.append([value])
+        return n
+
+    @cython.locals(left=cython.bint)
+    def take(self, left):
+        """Remove and return the element at the head (`left`) or the tail."""
+        nodes = self.nodes
+        if not nodes:
+            raise IndexError("pop from an empty list")
+        k = 0 if left else len(nodes) - 1
+        node = nodes[k]
+        if type(node) is not list:
+            node = self._open(k)
+        value = node.pop(0 if left else -1)
+        if not node:
+            if left:
+                nodes.popleft()
+            else:
+                nodes.pop()
+        self.size -= 1
+        return value
+
+    def append(self, value) -> int:
+        return self.push(value, False)
+
+    def appendleft(self, value) -> int:
+        return self.push(value, True)
+
+    def extend(self, values) -> None:
+        for v in values:
+            self.push(v, False)
+
+    def extendleft(self, values) -> None:
+        for v in values:
+            self.push(v, True)
+
+    def pop(self):
+        return self.take(False)
+
+    def popleft(self):
+        return self.take(True)
+
+    # -- by position ------------------------------------------------------------------------
+
+    def _locate(self, index: int) -> tuple:
+        """(node number, position in the node) of element `index` (0 <= index < size),
+        walking the node counts from the nearer end."""
+        nodes = self.nodes
+        if index < self.size >> 1:
+            k = 0
+            for node in nodes:
+                c = len(node) if type(node) is list else node[0]
+                if index < c:
+                    return k, index
+                index -= c
+                k += 1
+        else:
+            index = self.size - 1 - index
+            k = len(nodes) - 1
+            for node in reversed(nodes):
+                c = len(node) if type(node) is list else node[0]
+                if index < c:
+                    return k, c - 1 - index
+                index -= c
+                k -= 1
+        raise IndexError("list index out of range")
+
+    def _index(self, index: int) -> int:
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError("list index out of range")
+        return index
+
+    def __getitem__(self, index: int):
+        k, j = self._locate(self._index(index))
+        node = self.nodes[k]
+        if type(node) is list:
+            return node[j]
+        data = node[1]
+        found = _lp_locate(data, j, None)
+        return data[found[1]:found[2]]
+
+    def __setitem__(self, index: int, value) -> None:
+        k, j = self._locate(self._index(index))
+        node = self.nodes[k]
+        if type(node) is list:
+            node[j] = value
+            return
+        self._open(k)[j] = value
+        self._reseal(k)
+
+    def insert(self, index: int, value) -> None:
+        """Insert before position `index` (0 <= index <= size)."""
+        if index >= self.size:
+            self.append(value)
+            return
+        if index <= 0:
+            self.appendleft(value)
+            return
+        k, j = self._locate(index)
+        sealed = type(self.nodes[k]) is not list
+        values = self._open(k)
+        values.insert(j, value)
+        self.size += 1
+        if sealed or len(values) > LIST_PACKED_ENTRIES:
+            self._reseal(k)
+
+    def index(self, value) -> int:
+        for i, v in enumerate(self):
+            if v == value:
+                return i
+        raise ValueError("not in list")
+
+    def slice(self, start: int, stop: int) -> list:
+        """Elements start..stop inclusive (0 <= start <= stop < size)."""
+        want = stop - start + 1
+        k, j = self._locate(start)
+        out = []
+        for node in islice(self.nodes, k, None):
+            values = node if type(node) is list else _lp_strings(node[1])
+            out.extend(values[j:j + want - len(out)])
+            j = 0
+            if len(out) >= want:
+                break
+        return out
+
+    # -- whole ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size != 0
+
+    def __iter__(self):
+        for node in self.nodes:
+            if type(node) is list:
+                yield from list(node)
+            else:
+                yield from _lp_strings(node[1])
+
+    def __reversed__(self):
+        for node in reversed(self.nodes):
+            if type(node) is list:
+                yield from reversed(list(node))
+            else:
+                yield from reversed(_lp_strings(node[1]))
 
 
 class List:
-    """A Redis list: ``data`` is the packed bytes or a ListDeque (O(1) at both ends).
+    """A Redis list: ``data`` is the packed bytes or a QuickList (O(1) at both ends).
 
     The methods are deque's, on either form, so callers treat a List as a deque; the
     hot handlers call the deque directly when ``data`` is one. Two slots only, as Hash.
@@ -537,14 +804,14 @@ class List:
         """Keep `data` packed if within the bounds, else move to a deque."""
         if len(data) > LIST_PACKED_BYTES or \
                 (len(data) > LIST_PACKED_ENTRIES and _lp_count(data) > LIST_PACKED_ENTRIES):
-            self.data = ListDeque(_lp_strings(data))
+            self.data = QuickList(_lp_strings(data))
         else:
             self.data = data
 
     def copy(self) -> "List":
         new = List()
         data = self.data
-        new.data = data if type(data) is bytes else ListDeque(data)
+        new.data = data if type(data) is bytes else data.copy()
         return new
 
     # -- writes -----------------------------------------------------------------------------
@@ -684,35 +951,99 @@ class List:
         data = self.data
         if type(data) is bytes:
             return _lp_strings(data)[start:stop + 1]
-        n = len(data)
-        if start == 0 and stop == n - 1:
-            return list(data)
-        if start > n - 1 - stop:
-            # Closer to the right end: walk from there.
-            out = list(islice(reversed(data), n - 1 - stop, n - start))
-            out.reverse()
-            return out
-        return list(islice(data, start, stop + 1))
+        return data.slice(start, stop)
 
 
-class Set(set):
-    """A Redis set of bytes members."""
+# -- the compact set encoding -----------------------------------------------------------------
+#
+# A small set is one bytes object in the packed form above, its members in insertion
+# order: five short members then cost ~70 bytes where a CPython set costs ~500 (its
+# table alone is 16 or 32 slots). Membership walks the entries (a C loop when compiled,
+# bounded by SET_PACKED_ENTRIES); an add concatenates, a removal slices. Past either
+# bound the set moves, one way, to a ``SetTable``. The packed form is Vermilion's own:
+# Redis 7.0 keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports
+# that (``big``), whichever form holds the members.
 
-    __slots__ = ("big", "pool", "scans", "mem", "unit")
-    type_name = "set"
+SET_PACKED_ENTRIES = 128    # at most this many members packed (bounds every walk)
+SET_PACKED_VALUE = 64       # and none longer than this
+
+
+@cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
+               mlen=cython.Py_ssize_t, head=cython.Py_ssize_t)
+def _lp_find(data: bytes, member) -> cython.Py_ssize_t:
+    """The entry start of `member` among the strings of the packed form, or -1."""
+    i = 0
+    n = len(data)
+    mlen = len(member)
+    while i < n:
+        head = i
+        ln = data[i]
+        if ln == 255:
+            ln = int.from_bytes(data[i + 1:i + 5], "big")
+            i += 5
+        else:
+            i += 1
+        if ln == mlen and data.startswith(member, i):
+            return head
+        i += ln
+    return -1
+
+
+class SetTable(set):
+    """The members of a set past the packed bounds, and what only such sets carry:
+    the random-pick pool, SSCAN snapshots, the sampled element size."""
+
+    __slots__ = ("pool", "scans", "unit")
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.mem = self.unit = 0    # memory accounting (engine/memory.py)
-        self.big = False        # converted from intset to hashtable (one way)
-        self.pool = None
-        self.scans = None
+        self.pool = None        # RandomPool once SRANDMEMBER/SPOP ran
+        self.scans = None       # SSCAN snapshots (see types/scan.py)
+        self.unit = 0           # memory accounting (engine/memory.py)
+
+    def compact(self) -> None:
+        """Rebuild a small table grown past what its members need.
+
+        CPython grows a set's table fourfold when it fills, so five members added
+        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
+        Iteration order may change (SSCAN reads a snapshot, see types/scan.py).
+        """
+        n = len(self)
+        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
+            members = set(self)
+            self.clear()
+            self.update(members)
+
+
+class Set:
+    """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
+
+    ``big`` is the encoding Redis would report: False for intset (canonical 64-bit
+    integers, at most set-max-intset-entries), True once converted to hashtable (one
+    way); the commands keep it through ``check_encoding``.
+    """
+
+    __slots__ = ("data", "big", "mem")
+    type_name = "set"
+
+    def __init__(self, members=()):
+        self.mem = 0            # memory accounting (engine/memory.py)
+        self.big = False
+        self.data = b""         # packed; a SetTable once past the bounds (one way)
+        if members:
+            self.add_members(members)
 
     def encoding(self, config) -> str:
         return "hashtable" if self.big else "intset"
 
+    @property
+    def packed(self) -> bool:
+        return type(self.data) is bytes
+
     def copy(self) -> "Set":
-        new = Set(self)
+        new = Set()
+        data = self.data
+        new.data = data if type(data) is bytes else SetTable(data)
         new.big = self.big
         return new
 
@@ -726,42 +1057,123 @@ class Set(set):
                 self.big = True
                 return
 
-    def compact(self) -> None:
-        """Rebuild a small set whose table grew past what its members need.
+    def table(self) -> SetTable:
+        """The members as a SetTable, converting a packed set (one way)."""
+        data = self.data
+        if type(data) is bytes:
+            data = self.data = SetTable(_lp_strings(data))
+        return data
 
-        CPython grows a set's table fourfold when it fills, so five members added
-        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
-        The caller calls this after adding to a small set; iteration order may change
-        (SSCAN over a hashtable set reads a snapshot, see types/scan.py).
-        """
-        n = len(self)
-        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
-            members = set(self)
-            self.clear()
-            self.update(members)
+    # -- writes -----------------------------------------------------------------------------
+
+    def add_members(self, members) -> int:
+        """Add `members` (a sequence); the number that were new."""
+        data = self.data
+        if type(data) is bytes:
+            if len(members) <= SET_PACKED_ENTRIES:
+                fresh = []
+                for m in members:
+                    if len(m) > SET_PACKED_VALUE:
+                        break
+                    if _lp_find(data, m) < 0 and m not in fresh:
+                        fresh.append(m)
+                else:
+                    if not fresh:
+                        return 0
+                    if len(fresh) == 1:
+                        packed = data + _lp_entry(fresh[0])
+                    else:
+                        packed = data + b"".join([_lp_entry(m) for m in fresh])
+                    if len(fresh) + _lp_count(data) <= SET_PACKED_ENTRIES:
+                        self.data = packed
+                        return len(fresh)
+            data = self.table()
+        before = len(data)
+        pool = data.pool
+        if pool is None:
+            data.update(members)
+        else:
+            for m in members:
+                if m not in data:
+                    data.add(m)
+                    pool.added(m)
+        added = len(data) - before
+        if added and before < SET_PACKED_ENTRIES:
+            data.compact()
+        return added
 
     def add_member(self, member: bytes) -> bool:
-        if member in self:
-            return False
-        self.add(member)
-        if self.pool is not None:
-            self.pool.added(member)
-        return True
+        return self.add_members((member,)) == 1
 
     def remove_member(self, member: bytes) -> bool:
-        if member not in self:
+        data = self.data
+        if type(data) is bytes:
+            at = _lp_find(data, member)
+            if at < 0:
+                return False
+            self.data = data[:at] + data[at + 1 + (4 if data[at] == 255 else 0) + len(member):]
+            return True
+        if member not in data:
             return False
-        self.discard(member)
-        if self.pool is not None:
-            self.pool.removed(member)
+        data.discard(member)
+        if data.pool is not None:
+            data.pool.removed(member)
         return True
 
+    # -- reads ------------------------------------------------------------------------------
+
+    def __contains__(self, member) -> bool:
+        data = self.data
+        if type(data) is bytes:
+            return _lp_find(data, member) >= 0
+        return member in data
+
+    def __len__(self) -> int:
+        data = self.data
+        if type(data) is bytes:
+            return _lp_count(data)
+        return len(data)
+
+    def __bool__(self) -> bool:
+        return len(self.data) != 0
+
+    def __iter__(self):
+        data = self.data
+        if type(data) is bytes:
+            return iter(_lp_strings(data))
+        return iter(data)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Set):
+            other = set(other)
+        return isinstance(other, (set, frozenset)) and set(self) == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Set({set(self)!r})"
+
     def random_member(self):
-        return _pool(self).pick()
+        data = self.data
+        if type(data) is bytes:
+            return random.choice(_lp_strings(data))
+        return _pool(data).pick()
+
+    def random_members(self, count: int) -> list:
+        """`count` distinct members at random (count < len(self))."""
+        data = self.data
+        if type(data) is bytes:
+            return random.sample(_lp_strings(data), count)
+        return random_distinct(data, count)
 
     def pop_random(self):
-        member = _pool(self).take()
-        self.discard(member)
+        data = self.data
+        if type(data) is bytes:
+            member = random.choice(_lp_strings(data))
+            self.remove_member(member)
+            return member
+        member = _pool(data).take()
+        data.discard(member)
         return member
 
     def members_in_order(self) -> list:
@@ -772,21 +1184,21 @@ class Set(set):
 
 
 def _compact_sizes(limit: int) -> list:
-    """sys.getsizeof of a Set of n members rebuilt from a set, for n < limit."""
+    """sys.getsizeof of a SetTable of n members rebuilt from a set, for n < limit."""
     sizes = []
     for n in range(limit):
-        s = Set()
+        s = SetTable()
         s.update(set(range(n)))
         sizes.append(getsizeof(s))
     return sizes
 
 
-# Sets up to this size are compacted after SADD (bigger ones keep CPython's growth).
-_SET_SIZES = _compact_sizes(129)
+# Tables up to this size are compacted after an add (bigger ones keep CPython's growth).
+_SET_SIZES = _compact_sizes(SET_PACKED_ENTRIES + 1)
 
 
 def new_set(values: dict, members) -> Set:
     """A Set built from `members` (STORE results), with Redis's encoding for them."""
-    s = Set(members)
+    s = Set(list(members))
     s.check_encoding(values, s)
     return s
