@@ -25,11 +25,11 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
-from ..engine.core import ClientCore, CommandCore, EngineCore
+from ..engine.core import ClientCore, EngineCore
 from ..engine.keyspace import Database
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
-from ..engine.memory import (CLIENT_BASE, EVICT_FAIL, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor,
+from ..engine.memory import (CLIENT_BASE, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor,
                               UNMEASURED_MAX, usage)
 from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
@@ -105,35 +105,31 @@ def _script_denyoom(engine, cmd, args) -> bool:
     return "allow-oom" not in flags and "no-writes" not in flags
 
 
-@cython.locals(client=ClientCore, cmd=CommandCore, engine=EngineCore, evictor=Evictor)
+@cython.locals(client=ClientCore, engine=EngineCore, evictor=Evictor)
 def oom_gate(client, cmd, args):
+    """The gate hook (the gatekeeper's path, when more than maxmemory gates commands);
+    the engine calls the evictor's gate directly when only maxmemory does."""
     engine = client.engine
-    if not engine.busy & BUSY_MAXMEMORY or client.kind in ("script", "aof", "master"):
+    if not engine.busy & BUSY_MAXMEMORY:
         return None
     evictor = engine.memory.evictor
-    if evictor.clients_limit:
-        # Client eviction first, as Redis's processCommand, with the command's arguments
-        # counted. The clients' totals are taken again before every command (O(clients):
-        # the price of maxmemory-clients, which is off by default).
-        mem = engine.memory
-        mem.argv_client = client
-        mem.argv_bytes = sum(map(len, args))
-        mem.refresh()
-        mem.argv_client = None
-        if getattr(client, "closing", False):
-            return engine.reject(cmd, CommandError(b"ERR client evicted"))
-        if not evictor.maxmemory:
-            return None
-    if cmd.is_readonly and client.multi is None:
-        # A read cannot grow the dataset: eviction waits for the next write (or the
-        # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
-        engine.oom_state = False
-        return None
-    out_of_memory = evictor.perform() == EVICT_FAIL
-    engine.oom_state = out_of_memory
-    if not out_of_memory:
-        return None
-    return _oom_refusal(client, cmd, args)
+    return evictor.gate(client, cmd, args)
+
+
+def _clients_gate(client, cmd, args):
+    """Client eviction before a command, as Redis's processCommand, with the command's
+    arguments counted: the refusal when it evicted this very client. The clients' totals
+    are taken again before every command (O(clients): the price of maxmemory-clients,
+    which is off by default)."""
+    engine = client.engine
+    mem = engine.memory
+    mem.argv_client = client
+    mem.argv_bytes = sum(map(len, args))
+    mem.refresh()
+    mem.argv_client = None
+    if getattr(client, "closing", False):
+        return engine.reject(cmd, CommandError(b"ERR client evicted"))
+    return None
 
 
 def _oom_refusal(client, cmd, args):
@@ -156,8 +152,12 @@ def _oom_refusal(client, cmd, args):
     return None
 
 
+_EVICTION_SETTINGS = frozenset(("maxmemory", "maxmemory-policy", "maxmemory-clients",
+                                "maxmemory-samples", "maxmemory-eviction-tenacity"))
+
+
 def _apply(engine, changed=None) -> None:
-    if changed is not None and not changed & {"maxmemory", "maxmemory-policy", "maxmemory-clients"}:
+    if changed is not None and not changed & _EVICTION_SETTINGS:
         return
     engine.memory.evictor.configure()
     if engine.memory.evictor.clients_limit:
@@ -166,14 +166,17 @@ def _apply(engine, changed=None) -> None:
         engine.busy |= BUSY_MAXMEMORY
     else:
         engine.busy &= ~BUSY_MAXMEMORY
-        engine.oom_state = False
+        engine.memory.evictor.set_oom(False)
 
 
 @extension
 def _setup(engine) -> None:
     _wrap_collection_writes()
+    evictor = engine.memory.evictor
+    evictor.clients_gate = _clients_gate
+    evictor.refusal = _oom_refusal
     engine.add_gate_hook(oom_gate, first=True)
-    engine.memory_gate = oom_gate
+    engine.memory_gate = evictor.gate
     engine.config.listeners.append(lambda changed=None, e=engine: _apply(e, changed))
     engine.add_cron_task(engine.memory.evictor.cron)
     _apply(engine)

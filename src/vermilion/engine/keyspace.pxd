@@ -2,6 +2,7 @@
 cimport cython
 from vermilion.engine.core cimport EngineCore
 from vermilion.engine.clock cimport Clock
+from vermilion.engine.memory cimport Ledger
 
 @cython.final
 cdef class Database:
@@ -14,6 +15,7 @@ cdef class Database:
     cdef public int track
     cdef public bint notify_new, hooked
     cdef public long long mem
+    cdef public Ledger ledger
     cdef public object sample
     cdef public long long lru_ms
     cdef public object lru_stamp
@@ -40,6 +42,8 @@ cdef class Database:
     @cython.final
     cpdef _removed(self, key)
     @cython.final
+    cpdef void _grow(self, long long delta) noexcept
+    @cython.final
     cpdef touch(self, key)
     @cython.final
     cpdef record_write(self, key)
@@ -51,6 +55,3 @@ cdef class Database:
                    live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t",
                    ms="double")
     cpdef candidates(self, Py_ssize_t count, list pool, bint lfu)
-
-@cython.locals(db=Database, total="long long")
-cpdef long long total_mem(list dbs)

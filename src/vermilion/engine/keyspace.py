@@ -74,7 +74,7 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from .errors import WRONGTYPE, CommandError
-from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY,
+from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY, Ledger,
                      bytearray_size, counted_size, dataset_walk, value_size)
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def scan_cursor_of(key: bytes) -> int:
 class Database:
     __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "ttl_sum",
                  "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
-                 "notify_new", "mem", "sample", "lru_ms", "lru_stamp")
+                 "notify_new", "mem", "ledger", "sample", "lru_ms", "lru_stamp")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -114,7 +114,10 @@ class Database:
         self.scan_index: SortedKeyList | None = None
         self.scan_used_ms = 0
         self.access: dict[bytes, int] = {}
-        self.mem = 0                # accounted bytes (engine/memory.py)
+        # Accounted bytes (engine/memory.py): this database's, and the engine's total
+        # (a Ledger every database shares, so the check before a write reads one number).
+        self.mem = 0
+        self.ledger = Ledger()      # this database's own until Memory shares one
         # Keys to sample for eviction (allkeys policies with maxmemory): may hold
         # keys deleted since, and a key twice; see sample_key.
         self.sample: list | None = None
@@ -226,15 +229,15 @@ class Database:
         # Sizes as engine/memory.py counts them; 60 is KEY_SLOT (checked at import).
         if old is None:
             if type(value) is bytes:
-                self.mem += ((len(key) + 48) & -16) + ((len(value) + 48) & -16) + 60
+                self._grow(((len(key) + 48) & -16) + ((len(value) + 48) & -16) + 60)
             else:
-                self.mem += ((len(key) + 48) & -16) + 60 + value_size(value)
+                self._grow(((len(key) + 48) & -16) + 60 + value_size(value))
         elif type(value) is bytes and type(old) is bytes:
             if len(value) != len(old):
-                self.mem += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
+                self._grow(((len(value) + 48) & -16) - ((len(old) + 48) & -16))
         else:
             size = -counted_size(old)       # before a re-stored collection is measured again
-            self.mem += size + value_size(value)
+            self._grow(size + value_size(value))
         if not keep_ttl and self.expires:
             when = self.expires.pop(key, None)
             if when is not None:
@@ -247,8 +250,8 @@ class Database:
         if self.hooked:
             self._stored(key)
         self.data[key] = value
-        self.mem += ((len(key) + 48) & -16) + KEY_SLOT + (
-            (len(value) + 48) & -16 if type(value) is bytes else value_size(value))
+        self._grow(((len(key) + 48) & -16) + KEY_SLOT + (
+            (len(value) + 48) & -16 if type(value) is bytes else value_size(value)))
         if self.watched:
             self.engine.touch_watched(self, key)
 
@@ -257,7 +260,7 @@ class Database:
         (bytes -> bytearray before an in-place change): not a write by itself."""
         old = counted_size(self.data[key])
         self.data[key] = value
-        self.mem += value_size(value) - old
+        self._grow(value_size(value) - old)
 
     def observe(self, key: bytes) -> None:
         """Measure the value at `key` again after in-place changes (engine/memory.py)."""
@@ -266,11 +269,11 @@ class Database:
             cls = type(value)
             if cls is not bytes and cls is not bytearray:
                 old = value.mem
-                self.mem += value_size(value) - old
+                self._grow(value_size(value) - old)
 
     def grew(self, old_len: int, new_len: int) -> None:
         """A bytearray string changed length in place (APPEND, SETRANGE, SETBIT ...)."""
-        self.mem += bytearray_size(new_len) - bytearray_size(old_len)
+        self._grow(bytearray_size(new_len) - bytearray_size(old_len))
 
     def modified(self, key: bytes) -> None:
         """Tell watchers a value was changed in place (HSET, LPUSH, APPEND ...)."""
@@ -295,8 +298,8 @@ class Database:
         if value is None:
             return False
         # 60 is KEY_SLOT, inlined as in set(): compiled, the sizes are C arithmetic.
-        self.mem -= ((len(key) + 48) & -16) + 60 + (
-            (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))
+        self._grow(-(((len(key) + 48) & -16) + 60 + (
+            (len(value) + 48) & -16 if type(value) is bytes else counted_size(value))))
         if self.expires:
             when = self.expires.pop(key, None)
             if when is not None:
@@ -320,7 +323,7 @@ class Database:
         """Remove and return the value (for RENAME, MOVE, GETDEL)."""
         value = self.data.pop(key, None)
         if value is not None:
-            self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
+            self._grow(-(((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)))
             if self.expires:
                 when = self.expires.pop(key, None)
                 if when is not None:
@@ -335,10 +338,10 @@ class Database:
         expires = self.expires
         old = expires.get(key)
         if old is None:
-            self.mem += HEAP_ENTRY + EXPIRE_ENTRY
+            self._grow(HEAP_ENTRY + EXPIRE_ENTRY)
             self.ttl_sum += when_ms
         else:
-            self.mem += HEAP_ENTRY
+            self._grow(HEAP_ENTRY)
             self.ttl_sum += when_ms - old
         expires[key] = when_ms
         heap = self.heap
@@ -373,7 +376,7 @@ class Database:
         self.heap = []
         self.scan_index = None
         self.access = {}
-        self.mem = 0
+        self._grow(-self.mem)
         if self.sample is not None:
             self.sample = []
         self.rehook()
@@ -399,10 +402,10 @@ class Database:
         self.ttl_sum = sum(expires.values())
         self.heap = [(when, key) for key, when in expires.items()]
         heapq.heapify(self.heap)
-        self.mem = dataset_walk(data) + len(expires) * (EXPIRE_ENTRY + HEAP_ENTRY)
+        self._grow(dataset_walk(data) + len(expires) * (EXPIRE_ENTRY + HEAP_ENTRY))
         if self.sample is not None:
             self.sample = list(data)
-            self.mem += len(data) * SAMPLE_ENTRY
+            self._grow(len(data) * SAMPLE_ENTRY)
 
     def transfer(self, key: bytes, dst: "Database", new_key: bytes) -> None:
         """Move `key` (value, TTL and access record) to `new_key` in `dst`.
@@ -419,7 +422,7 @@ class Database:
             dst.set_expire(new_key, when)
         if record is not None and dst.track:
             if new_key not in dst.access:
-                dst.mem += ACCESS_ENTRY
+                dst._grow(ACCESS_ENTRY)
             dst.access[new_key] = record
 
     def swap(self, other: "Database") -> None:
@@ -448,7 +451,7 @@ class Database:
             sample = self.sample
             if sample is not None:
                 sample.append(key)
-                self.mem += SAMPLE_ENTRY
+                self._grow(SAMPLE_ENTRY)
                 if len(sample) > 2 * len(self.data) + 64:
                     self._rebuild_sample()
             if self.notify_new:
@@ -461,15 +464,21 @@ class Database:
         if self.scan_index is not None:
             self.scan_index.discard(key)
         if self.access and self.access.pop(key, None) is not None:
-            self.mem -= ACCESS_ENTRY
+            self._grow(-ACCESS_ENTRY)
 
     # -- access times (OBJECT IDLETIME / FREQ, eviction) ------------------------
+
+    def _grow(self, delta: int) -> None:
+        """Count `delta` more bytes (less when negative): the only writer of ``mem``, so
+        the shared total always equals the sum of the databases'."""
+        self.mem += delta
+        self.ledger.total += delta
 
     def touch(self, key: bytes) -> None:
         """Record an access to an existing key (only called while tracking is on)."""
         access = self.access
         if key not in access:
-            self.mem += ACCESS_ENTRY
+            self._grow(ACCESS_ENTRY)
         if self.track == TRACK_LFU:
             now_min = self.engine.clock.ms() // 60000 & 0xFFFF
             counter = self.lfu_counter(key, now_min)
@@ -500,11 +509,11 @@ class Database:
             if key in access:
                 self.touch(key)
             else:
-                self.mem += ACCESS_ENTRY
+                self._grow(ACCESS_ENTRY)
                 access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
         else:
             if key not in access:
-                self.mem += ACCESS_ENTRY
+                self._grow(ACCESS_ENTRY)
             access[key] = self.lru_now()
 
     def idle_ms(self, key: bytes) -> int:
@@ -530,7 +539,7 @@ class Database:
     def set_tracking(self, mode: int) -> None:
         if mode != self.track:
             self.track = mode
-            self.mem -= len(self.access) * ACCESS_ENTRY
+            self._grow(-(len(self.access) * ACCESS_ENTRY))
             self.access = {}
             self.track_since_ms = self.engine.clock.ms()
             self.rehook()
@@ -587,11 +596,11 @@ class Database:
             return
         value = self.data.pop(key, None)
         if value is not None:
-            self.mem -= ((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)
+            self._grow(-(((len(key) + 48) & -16) + KEY_SLOT + counted_size(value)))
         when = self.expires.pop(key, None)
         if when is not None:
             self.ttl_sum -= when
-            self.mem -= EXPIRE_ENTRY
+            self._grow(-EXPIRE_ENTRY)
         if self.hooked:
             self._removed(key)
         engine = self.engine
@@ -608,7 +617,7 @@ class Database:
             return 0
         while heap and heap[0][0] < now_ms and done < budget:
             when, key = heapq.heappop(heap)
-            self.mem -= HEAP_ENTRY
+            self._grow(-HEAP_ENTRY)
             if expires.get(key) == when:
                 self.expire_now(key)
                 done += 1
@@ -623,7 +632,7 @@ class Database:
     def _ttl_dropped(self, when: int) -> None:
         """The TTL `when` of a key that stays or goes was removed from `expires`."""
         self.ttl_sum -= when
-        self.mem -= EXPIRE_ENTRY
+        self._grow(-EXPIRE_ENTRY)
         # A TTL went away, leaving a stale heap entry behind. Compacting once stale
         # entries outnumber live ones keeps the heap O(live TTLs), amortized O(1).
         if len(self.heap) > 2 * len(self.expires) + 1024:
@@ -631,7 +640,7 @@ class Database:
 
     def compact_heap(self) -> None:
         """Drop stale heap entries (TTL changed, removed, or key deleted)."""
-        self.mem -= (len(self.heap) - len(self.expires)) * HEAP_ENTRY
+        self._grow(-((len(self.heap) - len(self.expires)) * HEAP_ENTRY))
         self.heap = [(when, key) for key, when in self.expires.items()]
         heapq.heapify(self.heap)
 
@@ -641,16 +650,16 @@ class Database:
         """Keep (or drop) the list of keys eviction samples from."""
         if on and self.sample is None:
             self.sample = list(self.data)
-            self.mem += len(self.sample) * SAMPLE_ENTRY
+            self._grow(len(self.sample) * SAMPLE_ENTRY)
         elif not on and self.sample is not None:
-            self.mem -= len(self.sample) * SAMPLE_ENTRY
+            self._grow(-(len(self.sample) * SAMPLE_ENTRY))
             self.sample = None
         self.rehook()
 
     def _rebuild_sample(self) -> None:
-        self.mem -= len(self.sample) * SAMPLE_ENTRY
+        self._grow(-(len(self.sample) * SAMPLE_ENTRY))
         self.sample = list(self.data)
-        self.mem += len(self.sample) * SAMPLE_ENTRY
+        self._grow(len(self.sample) * SAMPLE_ENTRY)
 
     def candidates(self, count: int, pool: list, lfu: bool) -> None:
         """Append about `count` random keys of this database to the eviction `pool` as
@@ -751,17 +760,8 @@ class Database:
             if expires.get(key) == when:
                 return key
             heapq.heappop(heap)
-            self.mem -= HEAP_ENTRY
+            self._grow(-HEAP_ENTRY)
         return None
-
-
-def total_mem(dbs: list) -> int:
-    """The bytes counted over `dbs` (what Memory.ledger_total adds up before every write
-    while maxmemory is set: compiled, a loop over C fields)."""
-    total = 0
-    for db in dbs:
-        total += db.mem
-    return total
 
 
 def _lfu_log_incr(counter: int, log_factor: int) -> int:

@@ -1,10 +1,18 @@
 # Compiled layout of the accounting and the evictor (Cython pure-Python mode, see
 # engine/core.pxd): the fields the check before every write reads are C members.
 cimport cython
+from vermilion.engine.core cimport ClientCore, CommandCore
+
+@cython.final
+cdef class Ledger:
+    cdef public long long total
+
 
 @cython.final
 cdef class Memory:
-    cdef public object engine, evictor, lazyfree, unmeasured, argv_client, total_mem
+    cdef public object engine, evictor, lazyfree, argv_client
+    cdef public set unmeasured
+    cdef public Ledger ledger
     cdef public long long startup, process_startup_rss, peak, peak_time, clients, scripts
     cdef public long long refreshed_tick, argv_bytes
     cdef public list dbs
@@ -19,13 +27,28 @@ cdef class Memory:
 
 @cython.final
 cdef class Evictor:
-    cdef public object engine, pool, hooks, policy
+    cdef public object engine, pool, hooks, policy, last_client, clients_gate, refusal
     cdef public Memory memory
-    cdef public long long maxmemory, clients_limit, next_db, exceeded_total_ms
-    cdef public double exceeded_since
-    cdef public bint running, allkeys
+    cdef public list dbs
+    cdef public long long maxmemory, clients_limit, next_db, exceeded_total_ms, samples
+    cdef public double exceeded_since, time_limit
+    cdef public bint running, allkeys, last_exempt, oom
     cdef dict __dict__
 
     @cython.final
+    @cython.locals(client=ClientCore, cmd=CommandCore)
+    cpdef gate(self, client, cmd, args)
+    @cython.final
+    cpdef set_oom(self, bint state)
+    @cython.final
     @cython.locals(limit="long long", used="long long", target="long long", freed="long long")
     cpdef int perform(self)
+    @cython.final
+    @cython.locals(pool=list, entry=tuple, pos="Py_ssize_t", end="Py_ssize_t",
+                   evicted="Py_ssize_t", want="Py_ssize_t", victims=list, keys="long long",
+                   mem="long long", freed="long long")
+    cpdef long long evict_round(self, list active, long long to_free)
+    @cython.final
+    cpdef list _ranked(self, list active, Py_ssize_t samples, Py_ssize_t want)
+    @cython.final
+    cpdef long long evict_keys(self, db, list keys)

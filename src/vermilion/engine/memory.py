@@ -359,6 +359,17 @@ def dataset_walk(data: dict) -> int:
 
 # -- the memory report (INFO memory, MEMORY STATS) ---------------------------------------------
 
+class Ledger:
+    """The bytes counted for the data of every database of an engine, kept as they change
+    (``Database._grow`` adds each change to its database's ``mem`` and here): what the
+    check before every write compares, one C field instead of a sum over the databases."""
+
+    __slots__ = ("total",)
+
+    def __init__(self):
+        self.total = 0
+
+
 class Memory:
     """Per-engine memory state: the ledger, the baseline, peak, and the evictor."""
 
@@ -379,9 +390,12 @@ class Memory:
         self.argv_bytes = 0             # the bytes of its arguments (client eviction)
         self.evictor = Evictor(engine, self)
         self.lazyfree = LazyFree(engine)
-        from .keyspace import total_mem     # keyspace imports this module: bound here
-        self.total_mem = total_mem
         self.dbs = engine.dbs               # made once with the engine, never replaced
+        # One ledger for every database (each started with its own, as they are made first).
+        self.ledger = Ledger()
+        for db in self.dbs:
+            self.ledger.total += db.mem
+            db.ledger = self.ledger
 
     def measure_pending(self) -> None:
         """Measure the collections written since they were last measured."""
@@ -396,7 +410,7 @@ class Memory:
         """Bytes counted for the data: every database's ``mem``."""
         if self.unmeasured:
             self.measure_pending()
-        return self.total_mem(self.engine.dbs)
+        return self.ledger.total
 
     def refresh(self) -> None:
         """Take the client and script totals again (they change outside the ledger), and
@@ -423,7 +437,7 @@ class Memory:
                 self.refresh()
         if self.unmeasured:
             self.measure_pending()
-        return self.startup + self.total_mem(self.dbs) + self.clients + self.scripts
+        return self.startup + self.ledger.total + self.clients + self.scripts
 
     def not_counted(self) -> int:
         """mem_not_counted_for_evict: replica output buffers and the AOF buffer."""
@@ -521,6 +535,7 @@ SLACK_SHIFT = 10        # a round frees down to maxmemory less 1/1024 of it ...
 MAX_SLACK = 64 * 1024   # ... and at most this far under maxmemory
 LFU_MAX = 255
 _POLICY_ALLKEYS = frozenset(("allkeys-lru", "allkeys-lfu", "allkeys-random"))
+_NOT_CHECKED = ("script", "aof", "master")     # client kinds the gate lets through
 
 
 def time_limit_us(tenacity: int) -> float:
@@ -548,9 +563,22 @@ class Evictor:
         self.allkeys = False
         self.maxmemory = 0
         self.clients_limit = 0          # maxmemory-clients in bytes (0: no client eviction)
+        self.samples = 5                # maxmemory-samples
+        self.time_limit = 0.0           # maxmemory-eviction-tenacity as seconds per call
+        self.dbs = engine.dbs           # made once with the engine, never replaced
+        # The gate's memo of the last client checked (a client's kind is set when it is
+        # made, before its first command, and never changes between checked and exempt).
+        self.last_client = None
+        self.last_exempt = False
+        self.oom = False                # what engine.oom_state was last set to here
+        # commands/memory.py's parts of the gate: client eviction and the -OOM refusal.
+        self.clients_gate = None
+        self.refusal = None
 
     def configure(self) -> None:
         cfg = self.engine.config
+        self.samples = cfg["maxmemory-samples"]
+        self.time_limit = time_limit_us(cfg["maxmemory-eviction-tenacity"]) / 1e6
         self.maxmemory = cfg["maxmemory"]
         # Redis's getClientEvictionLimit: a percentage applies to maxmemory (none without
         # one), and the limit is never under 128 KB, so the server stays reachable.
@@ -563,6 +591,39 @@ class Evictor:
         sampling = self.maxmemory > 0 and self.allkeys
         for db in self.engine.dbs:
             db.set_sampling(sampling)
+
+    def gate(self, client, cmd, args):
+        """The memory check before a command, as Redis's processCommand does it while
+        maxmemory or maxmemory-clients is set: None lets the command run, else its
+        refusal. Under the limit, a write costs a comparison of two C integers; the
+        eviction loop runs only over it. Replicated, AOF and script commands are
+        not checked (a script is checked once, when it starts)."""
+        if client is not self.last_client:
+            self.last_client = client
+            self.last_exempt = client.kind in _NOT_CHECKED
+        if self.last_exempt:
+            return None
+        if self.clients_limit:
+            refusal = self.clients_gate(client, cmd, args)
+            if refusal is not None or not self.maxmemory:
+                return refusal
+        if cmd.is_readonly and client.multi is None:
+            # A read cannot grow the dataset: eviction waits for the next write (or the
+            # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
+            if self.oom:
+                self.set_oom(False)
+            return None
+        if self.perform() != EVICT_FAIL:
+            if self.oom:
+                self.set_oom(False)
+            return None
+        self.set_oom(True)
+        return self.refusal(client, cmd, args)
+
+    def set_oom(self, state: bool) -> None:
+        """engine.oom_state (Redis's pre_command_oom_state, which scripts read)."""
+        self.oom = state
+        self.engine.oom_state = state
 
     def over(self) -> int:
         """Bytes over the limit (0 when under it or when there is no limit)."""
@@ -593,12 +654,12 @@ class Evictor:
         if self.policy == "noeviction":
             return EVICT_FAIL
         perf_counter = time.perf_counter
-        deadline = perf_counter() + time_limit_us(self.engine.config["maxmemory-eviction-tenacity"]) / 1e6
+        deadline = perf_counter() + self.time_limit
         target = limit - min(limit >> SLACK_SHIFT, MAX_SLACK)
         allkeys = self.allkeys
         fruitless = 0
         while used > target:
-            active = [db for db in self.engine.dbs if (db.data if allkeys else db.expires)]
+            active = [db for db in self.dbs if (db.data if allkeys else db.expires)]
             if not active:
                 break
             freed = self.evict_round(active, used - target)
@@ -617,7 +678,7 @@ class Evictor:
         if used > limit:
             # Stale expiry-heap entries are counted until the heap is compacted (it is,
             # lazily, past 1024 of them): with nothing left to evict, reclaim them first.
-            for db in self.engine.dbs:
+            for db in self.dbs:
                 if len(db.heap) > len(db.expires):
                     db.compact_heap()
                     used = -1
@@ -674,8 +735,6 @@ class Evictor:
 
     # -- choosing victims ---------------------------------------------------------------------
 
-    @cython.locals(pool=list, entry=tuple, pos="Py_ssize_t", end="Py_ssize_t",
-                   evicted="Py_ssize_t", want="Py_ssize_t", victims=list)
     def evict_round(self, active: list, to_free: int) -> int:
         """Evict the best victims of one sampling round, until about `to_free` bytes are
         freed; returns the bytes freed (0: every candidate was stale).
@@ -705,8 +764,8 @@ class Evictor:
                         break
             self.next_db += want
             return freed
-        pool = self._ranked(active, want * self.engine.config["maxmemory-samples"], want)
-        dbs = self.engine.dbs
+        pool = self._ranked(active, want * self.samples, want)
+        dbs = self.dbs
         allkeys = self.allkeys
         freed = evicted = 0
         pos = 0
