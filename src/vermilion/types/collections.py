@@ -155,6 +155,18 @@ def _lp_pack(pairs) -> bytes:
     return b"".join(out)
 
 
+@cython.cfunc
+@cython.inline
+@cython.locals(data=bytes, i=cython.Py_ssize_t, ln=cython.Py_ssize_t)
+def _lp_len(data: bytes, i: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """The string length in the entry header at data[i]; the header is 1 byte, or 5
+    when the length is 255 or more (compiled: inlined C, no object)."""
+    ln = data[i]
+    if ln == 255:
+        ln = data[i + 1] << 24 | data[i + 2] << 16 | data[i + 3] << 8 | data[i + 4]
+    return ln
+
+
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t)
 def _lp_strings(data: bytes) -> list:
     """Every string of the packed form, in order (field, value, field, value ...)."""
@@ -162,12 +174,8 @@ def _lp_strings(data: bytes) -> list:
     i = 0
     n = len(data)
     while i < n:
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
+        ln = _lp_len(data, i)
+        i += 1 if ln < 255 else 5
         out.append(data[i:i + ln])
         i += ln
     return out
@@ -192,12 +200,8 @@ def _lp_locate(data: bytes, index: cython.Py_ssize_t, field) -> tuple:
     match = False
     while i < n:
         head = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
+        ln = _lp_len(data, i)
+        i += 1 if ln < 255 else 5
         if flen < 0:
             if k == index:
                 return head, i, i + ln
@@ -220,11 +224,8 @@ def _lp_count(data: bytes) -> int:
     i = 0
     n = len(data)
     while i < n:
-        ln = data[i]
-        if ln == 255:
-            i += 5 + int.from_bytes(data[i + 1:i + 5], "big")
-        else:
-            i += 1 + ln
+        ln = _lp_len(data, i)
+        i += (1 if ln < 255 else 5) + ln
         count += 1
     return count
 
@@ -863,14 +864,10 @@ class List:
             return data.popleft()
         if not data:
             raise IndexError("pop from an empty list")
-        ln = data[0]
-        if ln == 255:
-            end = 5 + int.from_bytes(data[1:5], "big")
-            value = data[5:end]
-        else:
-            end = 1 + ln
-            value = data[1:end]
-        self.data = data[end:]
+        ln = _lp_len(data, 0)
+        start = 1 if ln < 255 else 5
+        value = data[start:start + ln]
+        self.data = data[start + ln:]
         return value
 
     def clear(self) -> None:
@@ -977,12 +974,8 @@ def _lp_find(data: bytes, member) -> cython.Py_ssize_t:
     mlen = len(member)
     while i < n:
         head = i
-        ln = data[i]
-        if ln == 255:
-            ln = int.from_bytes(data[i + 1:i + 5], "big")
-            i += 5
-        else:
-            i += 1
+        ln = _lp_len(data, i)
+        i += 1 if ln < 255 else 5
         if ln == mlen and data.startswith(member, i):
             return head
         i += ln
