@@ -273,6 +273,14 @@ def _exchange_in_reads(port: int, chunks: list[bytes], replies: int):
 @given(requests=st.lists(_requests, min_size=1, max_size=8), cuts=st.lists(st.floats(0, 1), max_size=3))
 def test_generated_framings_in_arbitrary_reads_match_redis(reference_server, vermilion_process_server,
                                                             requests, cuts):
+    # Every example starts from empty servers: the session-scoped servers keep what
+    # earlier tests and examples wrote, and an INCR reply depends on that history.
+    for port in (reference_server.port, vermilion_process_server.port):
+        c = RawClient(port)
+        try:
+            c.call("FLUSHALL")
+        finally:
+            c.close()
     payload = b"".join(r for _, r in requests)
     replies = sum(1 for answered, _ in requests if answered)
     points = sorted({int(c * len(payload)) for c in cuts} - {0, len(payload)})
