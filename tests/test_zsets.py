@@ -588,15 +588,21 @@ def test_leaderboard_ties(pair, n):
     """)
 
 
-def _zset_reads(pair, key, members):
-    """The reads whose answers depend on the order and scores, on one key."""
+def _zset_reads(pair, key, members, lex_count=True):
+    """The reads whose answers depend on the order and scores, on one key.
+
+    ZLEXCOUNT on a skiplist whose scores differ is left out (`lex_count`): Redis finds
+    the first member in a lex range by jumping along the skiplist's random levels, which
+    assumes one score for all, so with mixed scores its count varies from run to run.
+    ZRANGEBYLEX from "-" walks one by one and stays deterministic."""
     pair.check("ZRANGE", key, 0, -1, "WITHSCORES")
     pair.check("ZRANGE", key, -3, -1, "REV", "WITHSCORES")
     pair.check("ZRANGEBYSCORE", key, "(-2.5", "+inf", "WITHSCORES", "LIMIT", 1, 4)
     pair.check("ZREVRANGEBYSCORE", key, 7, "-inf", "LIMIT", 0, 3)
     pair.check("ZRANGEBYLEX", key, "-", "[m5")
     pair.check("ZCOUNT", key, 0, 10)
-    pair.check("ZLEXCOUNT", key, "(m1", "+")
+    if lex_count:
+        pair.check("ZLEXCOUNT", key, "(m1", "+")
     pair.check("ZCARD", key)
     pair.check("OBJECT", "ENCODING", key)
     for m in members:
@@ -614,7 +620,7 @@ def test_commands_across_the_listpack_conversion(pair):
     for i, m in enumerate(members):
         pair.check("ZADD", "z", scores[i % len(scores)], m)
         if i in (0, 1, 4, 9, 126, 127, 128, 139):
-            _zset_reads(pair, "z", [members[0], members[i // 2], m])
+            _zset_reads(pair, "z", [members[0], members[i // 2], m], lex_count=i < 128)
     pair.check("ZSCAN", "small", 0)
     pair.check("ZADD", "small", 2, "b", 1, "a", "-0", "z", "inf", "c")
     pair.check("ZSCAN", "small", 0)
@@ -627,7 +633,7 @@ def test_commands_across_the_listpack_conversion(pair):
     pair.check("ZRANGE", "small", 0, -1, "WITHSCORES")
     # A long member converts (zset-max-listpack-value 64), through ZINCRBY too.
     pair.check("ZINCRBY", "small", 1, "y" * 65)
-    _zset_reads(pair, "small", ["y" * 65, "z"])
+    _zset_reads(pair, "small", ["y" * 65, "z"], lex_count=False)
     # Removals keep the encoding; a store re-decides it.
     for key in ("z", "small"):
         pair.check("ZREMRANGEBYSCORE", key, "-inf", 1)

@@ -602,7 +602,7 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
     last_star = tail + b"$1\r\n*\r\n"
     heads: dict[int, bytes] = {}
     names: dict[Any, bytes] = {}             # str and bytes names only (never equal)
-    out = []
+    out: list[bytes] = []
     append = out.append
     last = len(entries) - 1
     for n, fields in enumerate(entries):
@@ -632,7 +632,7 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
 
 def _netstrings(fields: dict[Any, Any]) -> bytes:
     """Fields as length-prefixed strings, the form STREAM_PROMOTE parses (binary-safe)."""
-    out = []
+    out: list[bytes] = []
     for k, v in fields.items():
         for x in (k, v):
             b = x if isinstance(x, bytes) else str(x).encode()
