@@ -249,7 +249,23 @@ class HashTable(dict):
         self.unit = 0           # memory accounting (engine/memory.py)
 
 
-class Hash:
+class _Packed:
+    """What Hash, List and Set share: ``data`` is the packed bytes form (one string
+    per element) until the collection outgrows it, then a Python container."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        data = self.data
+        if type(data) is bytes:
+            return _lp_count(data)
+        return len(data)
+
+    def __bool__(self) -> bool:
+        return len(self.data) != 0
+
+
+class Hash(_Packed):
     """A Redis hash: field -> value, both bytes, in insertion order (as a listpack).
 
     ``data`` is the packed bytes (listpack encoding) or, once converted, a
@@ -422,9 +438,6 @@ class Hash:
         if data.__class__ is not bytes:
             return len(data)
         return _lp_count(data) >> 1
-
-    def __bool__(self) -> bool:
-        return len(self.data) != 0
 
     def as_dict(self) -> dict:
         """A new dict of the fields and values, in order."""
@@ -778,7 +791,7 @@ class QuickList:
                 yield from reversed(_lp_strings(node[1]))
 
 
-class List:
+class List(_Packed):
     """A Redis list: ``data`` is the packed bytes or a QuickList (O(1) at both ends).
 
     The methods are deque's, on either form, so callers treat a List as a deque; the
@@ -901,15 +914,6 @@ class List:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        data = self.data
-        if type(data) is bytes:
-            return _lp_count(data)
-        return len(data)
-
-    def __bool__(self) -> bool:
-        return len(self.data) != 0
-
     def __getitem__(self, index: int) -> bytes:
         data = self.data
         if type(data) is not bytes:
@@ -1008,7 +1012,7 @@ class SetTable(set):
             self.update(members)
 
 
-class Set:
+class Set(_Packed):
     """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
 
     ``big`` is the encoding Redis would report: False for intset (canonical 64-bit
@@ -1120,15 +1124,6 @@ class Set:
         if type(data) is bytes:
             return _lp_find(data, member) >= 0
         return member in data
-
-    def __len__(self) -> int:
-        data = self.data
-        if type(data) is bytes:
-            return _lp_count(data)
-        return len(data)
-
-    def __bool__(self) -> bool:
-        return len(self.data) != 0
 
     def __iter__(self):
         data = self.data
