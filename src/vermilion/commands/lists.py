@@ -113,17 +113,20 @@ def _push(client, args, left: bool, event: bytes):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint)
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint, args=list,
+               lst=List, ql=QuickList, n=cython.Py_ssize_t)
 def _push_one(client, args, left):
     """LPUSH/RPUSH of one element on an existing list (the common case: no creation, no
     readiness to signal): the new length, or None when the key holds no list."""
     db = client.db
-    lst = db.get(args[1])
-    if type(lst) is not List:
+    value = db.get(args[1])
+    if type(value) is not List:
         return None
+    lst = value
     data = lst.data
     if type(data) is QuickList:
-        n = data.push(args[2], left)
+        ql = data
+        n = ql.push(args[2], left)
     else:
         if left:
             lst.appendleft(args[2])
@@ -214,23 +217,43 @@ def _pop(client, args, left: bool):
     return values
 
 
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint, args=list,
+               lst=List, ql=QuickList)
+def _pop_one(client, args, left):
+    """LPOP/RPOP of one element off a list that stays non-empty (the common case: no
+    deletion): the element, or None when the key holds no such list."""
+    db = client.db
+    found = db.get(args[1])
+    if type(found) is not List:
+        return None
+    lst = found
+    data = lst.data
+    if type(data) is QuickList:
+        ql = data
+        if ql.size < 2:
+            return None
+        value = ql.take(left)
+    else:
+        if len(lst) < 2:
+            return None
+        value = lst.popleft() if left else lst.pop()
+    engine = client.engine
+    engine.dirty += 1
+    if db.watched:
+        db.modified(args[1])
+    if engine.notify_flags:
+        engine.notify(db, "l", b"lpop" if left else b"rpop", args[1])
+    return value
+
+
 @command("lpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
          args="key:k0 [count:i@6.2.0]")
 def lpop(client, args):
     if len(args) == 2:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List and len(lst) > 1:
-            # One element off a list that stays non-empty.
-            data = lst.data
-            value = data.take(True) if type(data) is QuickList else lst.popleft()
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"lpop", args[1])
+        value = _pop_one(client, args, True)
+        if value is not None:
             return value
     return _pop(client, args, True)
 
@@ -240,17 +263,8 @@ def lpop(client, args):
          args="key:k0 [count:i@6.2.0]")
 def rpop(client, args):
     if len(args) == 2:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List and len(lst) > 1:
-            data = lst.data
-            value = data.take(False) if type(data) is QuickList else lst.pop()
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"rpop", args[1])
+        value = _pop_one(client, args, False)
+        if value is not None:
             return value
     return _pop(client, args, False)
 
