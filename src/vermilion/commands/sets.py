@@ -50,14 +50,16 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is not bytes and data.pool is None and len(data) >= 128:
-        # A large table: the C set does the work (smaller ones are compacted, see SetTable).
+    if type(data) is not bytes and data.pool is None:
+        # A table: the C set does the work (and is refitted as it grows, see SetTable).
         before = len(data)
         if len(args) == 3:
             data.add(args[2])
         else:
             data.update(args[2:])
         added = len(data) - before
+        if added and before + added >= data.refit_at:
+            data.refit()
     else:
         added = s.add_members(args[2:])
     if added:
