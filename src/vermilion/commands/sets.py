@@ -50,16 +50,14 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is not bytes and data.pool is None:
-        # A table: the C set does the work (and is refitted as it grows, see SetTable).
+    if type(data) is not bytes and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
+        # A table with room: the C set does the work (see SetTable for the refits).
         before = len(data)
         if len(args) == 3:
             data.add(args[2])
         else:
             data.update(args[2:])
         added = len(data) - before
-        if added and before + added >= data.refit_at:
-            data.refit()
     else:
         added = s.add_members(args[2:])
     if added:

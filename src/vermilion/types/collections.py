@@ -988,12 +988,13 @@ def _lp_find(data: bytes, member) -> cython.Py_ssize_t:
 # when it fills up to that, grows it fourfold (twofold past 50,000 members), so a set of a
 # few thousand members grown one SADD at a time can sit in a table 6.7 times its size: 107
 # bytes of table per member where Redis's dict holds 8 to 16 (docs/memory.md). Past the
-# packed bounds and up to TABLE_FIT_MAX members a SetTable is therefore rebuilt, whenever
-# CPython would have grown it, into the smallest table that holds the members under 60%
-# (1.7 to 3.3 slots per member, what CPython's own twofold growth keeps past 50,000). The
-# rebuilds double in size, so their cost is O(1) per member added; a member is never
-# moved by anything else. The sizes below are CPython's growth rule as documented in its
-# setobject.c; if an interpreter grows differently, only the memory figures change.
+# packed bounds and up to TABLE_FIT_MAX members, an add that would take a SetTable to the
+# length where CPython grows it (``refit_at``) rebuilds it first into the smallest table
+# that holds the members and the new ones under 60% (1.7 to 3.3 slots per member, what
+# CPython's own twofold growth keeps past 50,000). The rebuilds double in size, so their
+# cost is O(1) per member added, and they replace CPython's own growth rather than
+# follow it. The sizes below are CPython's growth rule as its setobject.c documents it;
+# on an interpreter that grows differently only the memory figures change.
 TABLE_FIT_MAX = 50_000
 _NO_REFIT = 2**62
 
@@ -1019,34 +1020,51 @@ class SetTable(set):
         self.scans = None       # SSCAN snapshots (see types/scan.py)
         self.unit = 0           # memory accounting (engine/memory.py)
         self.refit_at = 0
-        self.fill(members if isinstance(members, (set, frozenset)) else set(members))
+        self.fill(members if isinstance(members, (set, frozenset)) else set(members), 0)
 
-    def fill(self, members) -> None:
-        """Hold exactly `members` (distinct, not this table) in the smallest table that
-        fits them. Iteration order may change (SSCAN reads a snapshot, see types/scan.py)."""
-        if not isinstance(members, (list, tuple)):
-            members = list(members)
+    def fill(self, members, room: int) -> None:
+        """Hold exactly `members` (a set, not this table) in the smallest table that
+        holds them and `room` more. Iteration order may change (SSCAN reads a snapshot,
+        see types/scan.py)."""
         n = len(members)
         self.clear()
-        if n > TABLE_FIT_MAX:
+        if n + room > TABLE_FIT_MAX:
             self.update(members)
             self.refit_at = _NO_REFIT
             return
-        slots = _fit_slots(n)
-        if slots >= 32:
-            # Merging a set of slots/4 members into an empty one sizes the table for
-            # twice that, `slots`; the rest then fits below the fill limit.
-            k = slots >> 2
-            self.update(set(members[:k]))
-            self.update(members[k:])
-        else:
+        slots = _fit_slots(n + room)
+        if slots < 32 or 4 * n < slots:
+            # Too few members to size the table (a bulk add much larger than the set):
+            # CPython sizes it; the caller refits once the members are in.
             self.update(members)
+            self.refit_at = 0 if room else (3 * (slots - 1) + 4) // 5
+            return
+        if 2 * n < slots:
+            # Merging a set into an empty one sizes the table for twice its length.
+            self.update(members)
+        else:
+            ordered = list(members)
+            k = slots >> 2
+            self.update(set(ordered[:k]))   # a table for twice slots/4: `slots`
+            self.update(ordered[k:])        # the rest fits below the fill limit
         self.refit_at = (3 * (slots - 1) + 4) // 5      # where CPython would grow it
 
-    def refit(self) -> None:
-        """Called after adds once the length reached ``refit_at``."""
-        self.fill(list(self))
-
+    def add_refitting(self, members) -> int:
+        """Add `members` (a sequence) around refits (see above); the number that were new."""
+        before = len(self)
+        pool = self.pool
+        if before + len(members) >= self.refit_at:
+            self.fill(set(self), len(members))
+        if pool is None:
+            self.update(members)
+        else:
+            for m in members:
+                if m not in self:
+                    self.add(m)
+                    pool.added(m)
+        if len(self) >= self.refit_at:
+            self.fill(set(self), 0)
+        return len(self) - before
 
 class Set(_Packed):
     """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
@@ -1121,19 +1139,7 @@ class Set(_Packed):
                         self.data = packed
                         return len(fresh)
             data = self.table()
-        before = len(data)
-        pool = data.pool
-        if pool is None:
-            data.update(members)
-        else:
-            for m in members:
-                if m not in data:
-                    data.add(m)
-                    pool.added(m)
-        added = len(data) - before
-        if added and len(data) >= data.refit_at:
-            data.refit()
-        return added
+        return data.add_refitting(members)
 
     def add_member(self, member: bytes) -> bool:
         return self.add_members((member,)) == 1
