@@ -113,16 +113,36 @@ def _push(client, args, left: bool, event: bytes):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint, args=list,
+@cython.locals(db=Database)
+def _list_at(db, key):
+    """The list at `key`, or None when the key is missing or holds another type."""
+    value = db.get(key)
+    return value if type(value) is List else None
+
+
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
+def _changed_one(client, db, key, event):
+    """What a one-element push or pop on a list that stays counts: a dirty change, WATCH,
+    the keyspace event."""
+    engine = client.engine
+    engine.dirty += 1
+    if db.watched:
+        db.modified(key)
+    if engine.notify_flags:
+        engine.notify(db, "l", event, key)
+
+
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, left=cython.bint, args=list,
                lst=List, ql=QuickList, n=cython.Py_ssize_t)
 def _push_one(client, args, left):
     """LPUSH/RPUSH of one element on an existing list (the common case: no creation, no
     readiness to signal): the new length, or None when the key holds no list."""
     db = client.db
-    value = db.get(args[1])
-    if type(value) is not List:
+    lst = _list_at(db, args[1])
+    if lst is None:
         return None
-    lst = value
     data = lst.data
     if type(data) is QuickList:
         ql = data
@@ -133,12 +153,7 @@ def _push_one(client, args, left):
         else:
             lst.append(args[2])
         n = len(lst)
-    engine = client.engine
-    engine.dirty += 1
-    if db.watched:
-        db.modified(args[1])
-    if engine.notify_flags:
-        engine.notify(db, "l", b"lpush" if left else b"rpush", args[1])
+    _changed_one(client, db, args[1], b"lpush" if left else b"rpush")
     return n
 
 
@@ -218,16 +233,15 @@ def _pop(client, args, left: bool):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint, args=list,
+@cython.locals(client=ClientCore, db=Database, left=cython.bint, args=list,
                lst=List, ql=QuickList)
 def _pop_one(client, args, left):
     """LPOP/RPOP of one element off a list that stays non-empty (the common case: no
     deletion): the element, or None when the key holds no such list."""
     db = client.db
-    found = db.get(args[1])
-    if type(found) is not List:
+    lst = _list_at(db, args[1])
+    if lst is None:
         return None
-    lst = found
     data = lst.data
     if type(data) is QuickList:
         ql = data
@@ -238,12 +252,7 @@ def _pop_one(client, args, left):
         if len(lst) < 2:
             return None
         value = lst.popleft() if left else lst.pop()
-    engine = client.engine
-    engine.dirty += 1
-    if db.watched:
-        db.modified(args[1])
-    if engine.notify_flags:
-        engine.notify(db, "l", b"lpop" if left else b"rpop", args[1])
+    _changed_one(client, db, args[1], b"lpop" if left else b"rpop")
     return value
 
 
