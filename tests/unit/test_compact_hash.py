@@ -64,16 +64,26 @@ def test_small_hash_costs_a_bytes_object():
     assert h.data.__class__ is bytes and len(h.data) == 5 * (1 + 2 + 1 + 6)
 
 
-def test_small_set_table_is_compacted():
+def test_set_table_is_refitted_as_it_grows():
+    """A set grown one member at a time keeps a table no larger than CPython sizes for
+    a set built at once, where CPython's own fourfold growth leaves a larger one."""
     import sys
 
-    from vermilion.types.collections import SetTable
-    members = [b"member%d" % j for j in range(5)]
-    s = SetTable()
-    s.update(members)                   # CPython grows the table fourfold
-    grown = sys.getsizeof(s)
-    s.compact()
-    assert sys.getsizeof(s) < grown and s == set(members)
-    size = sys.getsizeof(s)
-    s.compact()                         # nothing left to gain: unchanged
-    assert sys.getsizeof(s) == size
+    from vermilion.types.collections import Set, SetTable
+    def table(c) -> int:
+        return sys.getsizeof(c) - sys.getsizeof(type(c)())
+
+    s = Set()
+    plain = set()
+    for i in range(20000):
+        m = b"member:%d" % i
+        s.add_member(m)
+        plain.add(m)
+        if i + 1 in (200, 2457, 5000, 20000):
+            assert type(s.data) is SetTable and s.data == plain
+            assert table(s.data) <= table(set(plain))
+            if i + 1 >= 5000:
+                assert table(s.data) < table(plain)
+    assert s.remove_member(b"member:7") and b"member:7" not in s and len(s) == 19999
+    copy = s.copy()
+    assert copy.data == s.data and table(copy.data) <= table(set(plain))

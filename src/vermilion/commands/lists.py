@@ -113,29 +113,47 @@ def _push(client, args, left: bool, event: bytes):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, left=cython.bint)
+@cython.locals(db=Database)
+def _list_at(db, key):
+    """The list at `key`, or None when the key is missing or holds another type."""
+    value = db.get(key)
+    return value if type(value) is List else None
+
+
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore)
+def _changed_one(client, db, key, event):
+    """What a one-element push or pop on a list that stays counts: a dirty change, WATCH,
+    the keyspace event."""
+    engine = client.engine
+    engine.dirty += 1
+    if db.watched:
+        db.modified(key)
+    if engine.notify_flags:
+        engine.notify(db, "l", event, key)
+
+
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, left=cython.bint, args=list,
+               lst=List, ql=QuickList, n=cython.Py_ssize_t)
 def _push_one(client, args, left):
     """LPUSH/RPUSH of one element on an existing list (the common case: no creation, no
     readiness to signal): the new length, or None when the key holds no list."""
     db = client.db
-    lst = db.get(args[1])
-    if type(lst) is not List:
+    lst = _list_at(db, args[1])
+    if lst is None:
         return None
     data = lst.data
     if type(data) is QuickList:
-        n = data.push(args[2], left)
+        ql = data
+        n = ql.push(args[2], left)
     else:
         if left:
             lst.appendleft(args[2])
         else:
             lst.append(args[2])
         n = len(lst)
-    engine = client.engine
-    engine.dirty += 1
-    if db.watched:
-        db.modified(args[1])
-    if engine.notify_flags:
-        engine.notify(db, "l", b"lpush" if left else b"rpush", args[1])
+    _changed_one(client, db, args[1], b"lpush" if left else b"rpush")
     return n
 
 
@@ -214,23 +232,37 @@ def _pop(client, args, left: bool):
     return values
 
 
+@cython.cfunc
+@cython.locals(client=ClientCore, db=Database, left=cython.bint, args=list,
+               lst=List, ql=QuickList)
+def _pop_one(client, args, left):
+    """LPOP/RPOP of one element off a list that stays non-empty (the common case: no
+    deletion): the element, or None when the key holds no such list."""
+    db = client.db
+    lst = _list_at(db, args[1])
+    if lst is None:
+        return None
+    data = lst.data
+    if type(data) is QuickList:
+        ql = data
+        if ql.size < 2:
+            return None
+        value = ql.take(left)
+    else:
+        if len(lst) < 2:
+            return None
+        value = lst.popleft() if left else lst.pop()
+    _changed_one(client, db, args[1], b"lpop" if left else b"rpop")
+    return value
+
+
 @command("lpop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="list", group="list",
          summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
          args="key:k0 [count:i@6.2.0]")
 def lpop(client, args):
     if len(args) == 2:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List and len(lst) > 1:
-            # One element off a list that stays non-empty.
-            data = lst.data
-            value = data.take(True) if type(data) is QuickList else lst.popleft()
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"lpop", args[1])
+        value = _pop_one(client, args, True)
+        if value is not None:
             return value
     return _pop(client, args, True)
 
@@ -240,17 +272,8 @@ def lpop(client, args):
          args="key:k0 [count:i@6.2.0]")
 def rpop(client, args):
     if len(args) == 2:
-        db = client.db
-        lst = db.get(args[1])
-        if type(lst) is List and len(lst) > 1:
-            data = lst.data
-            value = data.take(False) if type(data) is QuickList else lst.pop()
-            engine = client.engine
-            engine.dirty += 1
-            if db.watched:
-                db.modified(args[1])
-            if engine.notify_flags:
-                engine.notify(db, "l", b"rpop", args[1])
+        value = _pop_one(client, args, False)
+        if value is not None:
             return value
     return _pop(client, args, False)
 

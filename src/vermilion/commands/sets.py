@@ -50,8 +50,8 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is not bytes and data.pool is None and len(data) >= 128:
-        # A large table: the C set does the work (smaller ones are compacted, see SetTable).
+    if type(data) is not bytes and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
+        # A table with room: the C set does the work (see SetTable for the refits).
         before = len(data)
         if len(args) == 3:
             data.add(args[2])

@@ -516,8 +516,8 @@ class Hash(_Packed):
 LIST_PACKED_ENTRIES = 128   # at most this many elements packed (bounds every walk)
 LIST_PACKED_BYTES = 8192    # and at most this many bytes (Redis's default 8 KB node)
 QUICKLIST_NODE = 64         # a sealed node's (count, bytes) tuple, for the accounting
-_NODE_ENTRIES = cython.declare(cython.Py_ssize_t, LIST_PACKED_ENTRIES)
-_NODE_BYTES = cython.declare(cython.Py_ssize_t, LIST_PACKED_BYTES)
+_NODE_ENTRIES = LIST_PACKED_ENTRIES     # C constants when compiled (collections.pxd)
+_NODE_BYTES = LIST_PACKED_BYTES
 QUICKLIST_OPEN = 80         # an element of an open node: bytes object and pointer (estimate)
 
 
@@ -620,8 +620,8 @@ class QuickList:
 
     # -- ends -------------------------------------------------------------------------------
 
-    # Compiled, the open node is a typed list (C list calls) and its bound a C constant.
-    @cython.locals(open_node=list, left=cython.bint)
+    # Compiled (collections.pxd): C methods the list handlers call directly, the open
+    # node a typed list (C list calls), the counters and the node bound C integers.
     def push(self, value, left) -> int:
         """Push at the head (`left`) or the tail; the new length (LPUSH/RPUSH's reply)."""
         nodes = self.nodes
@@ -644,16 +644,14 @@ class QuickList:
             nodes.append([value])
         return n
 
-    @cython.locals(left=cython.bint)
     def take(self, left):
         """Remove and return the element at the head (`left`) or the tail."""
         nodes = self.nodes
         if not nodes:
             raise IndexError("pop from an empty list")
         k = 0 if left else len(nodes) - 1
-        node = nodes[k]
-        if type(node) is not list:
-            node = self._open(k)
+        raw = nodes[k]
+        node = raw if type(raw) is list else self._open(k)
         value = node.pop(0 if left else -1)
         if not node:
             if left:
@@ -986,31 +984,87 @@ def _lp_find(data: bytes, member) -> cython.Py_ssize_t:
     return -1
 
 
+# How a SetTable keeps its table small. CPython keeps a set's table at most 60% full and,
+# when it fills up to that, grows it fourfold (twofold past 50,000 members), so a set of a
+# few thousand members grown one SADD at a time can sit in a table 6.7 times its size: 107
+# bytes of table per member where Redis's dict holds 8 to 16 (docs/memory.md). Past the
+# packed bounds and up to TABLE_FIT_MAX members, an add that would take a SetTable to the
+# length where CPython grows it (``refit_at``) rebuilds it first into the smallest table
+# that holds the members and the new ones under 60% (1.7 to 3.3 slots per member, what
+# CPython's own twofold growth keeps past 50,000). The rebuilds double in size, so their
+# cost is O(1) per member added, and they replace CPython's own growth rather than
+# follow it. The sizes below are CPython's growth rule as its setobject.c documents it;
+# on an interpreter that grows differently only the memory figures change.
+TABLE_FIT_MAX = 50_000
+_NO_REFIT = 2**62
+
+
+def _fit_slots(n: int) -> int:
+    """The smallest table (a power of two) CPython keeps `n` members in without growing."""
+    slots = 8
+    while n * 5 >= (slots - 1) * 3:
+        slots <<= 1
+    return slots
+
+
 class SetTable(set):
     """The members of a set past the packed bounds, and what only such sets carry:
-    the random-pick pool, SSCAN snapshots, the sampled element size."""
+    the random-pick pool, SSCAN snapshots, the sampled element size, and the length at
+    which the table is refitted (see above)."""
 
-    __slots__ = ("pool", "scans", "unit")
+    __slots__ = ("pool", "scans", "unit", "refit_at")
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, members=()):
+        super().__init__()
         self.pool = None        # RandomPool once SRANDMEMBER/SPOP ran
         self.scans = None       # SSCAN snapshots (see types/scan.py)
         self.unit = 0           # memory accounting (engine/memory.py)
+        self.refit_at = 0
+        self.fill(members if isinstance(members, (set, frozenset)) else set(members), 0)
 
-    def compact(self) -> None:
-        """Rebuild a small table grown past what its members need.
-
-        CPython grows a set's table fourfold when it fills, so five members added
-        one by one sit in 32 slots (512 bytes); rebuilt from a set they take 16.
-        Iteration order may change (SSCAN reads a snapshot, see types/scan.py).
-        """
-        n = len(self)
-        if n < len(_SET_SIZES) and getsizeof(self) > _SET_SIZES[n]:
-            members = set(self)
-            self.clear()
+    def fill(self, members, room: int) -> None:
+        """Hold exactly `members` (a set, not this table) in the smallest table that
+        holds them and `room` more. Iteration order may change (SSCAN reads a snapshot,
+        see types/scan.py)."""
+        n = len(members)
+        self.clear()
+        if n + room > TABLE_FIT_MAX:
             self.update(members)
+            self.refit_at = _NO_REFIT
+            return
+        slots = _fit_slots(n + room)
+        if slots < 32 or 4 * n < slots:
+            # Too few members to size the table (a bulk add much larger than the set):
+            # CPython sizes it; the caller refits once the members are in.
+            self.update(members)
+            self.refit_at = 0 if room else (3 * (slots - 1) + 4) // 5
+            return
+        if 2 * n < slots:
+            # Merging a set into an empty one sizes the table for twice its length.
+            self.update(members)
+        else:
+            ordered = list(members)
+            k = slots >> 2
+            self.update(set(ordered[:k]))   # a table for twice slots/4: `slots`
+            self.update(ordered[k:])        # the rest fits below the fill limit
+        self.refit_at = (3 * (slots - 1) + 4) // 5      # where CPython would grow it
 
+    def add_refitting(self, members) -> int:
+        """Add `members` (a sequence) around refits (see above); the number that were new."""
+        before = len(self)
+        pool = self.pool
+        if before + len(members) >= self.refit_at:
+            self.fill(set(self), len(members))
+        if pool is None:
+            self.update(members)
+        else:
+            for m in members:
+                if m not in self:
+                    self.add(m)
+                    pool.added(m)
+        if len(self) >= self.refit_at:
+            self.fill(set(self), 0)
+        return len(self) - before
 
 class Set(_Packed):
     """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
@@ -1085,19 +1139,7 @@ class Set(_Packed):
                         self.data = packed
                         return len(fresh)
             data = self.table()
-        before = len(data)
-        pool = data.pool
-        if pool is None:
-            data.update(members)
-        else:
-            for m in members:
-                if m not in data:
-                    data.add(m)
-                    pool.added(m)
-        added = len(data) - before
-        if added and before < SET_PACKED_ENTRIES:
-            data.compact()
-        return added
+        return data.add_refitting(members)
 
     def add_member(self, member: bytes) -> bool:
         return self.add_members((member,)) == 1
@@ -1169,20 +1211,6 @@ class Set(_Packed):
         if not self.big:
             return sorted(self, key=int)
         return list(self)
-
-
-def _compact_sizes(limit: int) -> list:
-    """sys.getsizeof of a SetTable of n members rebuilt from a set, for n < limit."""
-    sizes = []
-    for n in range(limit):
-        s = SetTable()
-        s.update(set(range(n)))
-        sizes.append(getsizeof(s))
-    return sizes
-
-
-# Tables up to this size are compacted after an add (bigger ones keep CPython's growth).
-_SET_SIZES = _compact_sizes(SET_PACKED_ENTRIES + 1)
 
 
 def new_set(values: dict, members) -> Set:
