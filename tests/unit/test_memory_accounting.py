@@ -304,3 +304,45 @@ def test_candidates_sampled_twice_do_not_stall_eviction(engine, policy):
         reply = run(engine, c, "SETEX", "k%d" % rnd.randrange(1000), "10000", "x")
         assert not isinstance(reply, ErrorReply), reply
     assert total(engine) <= 20 * 1024 * 1.1
+
+
+def test_pool_keeps_the_best_candidates_in_offer_order():
+    """The eviction pool keeps the `cap` smallest ranks, ties in the order offered (as a
+    stable sort of survivors then new samples would), and a round's leftovers carry over."""
+    from vermilion.engine.memory import POOL_CAP, POOL_SIZE, Pool
+    rnd = random.Random(7)
+    pool = Pool()
+    for cap in (POOL_SIZE, 21, POOL_CAP):
+        pool.reset(POOL_SIZE)
+        kept: list = []
+        for round_ in range(20):
+            pool.widen(cap)
+            offered = [(rnd.randrange(50), rnd.randrange(3), b"k%d-%d" % (round_, i)) for i in range(60)]
+            for rank, db, key in offered:
+                pool.offer(rank, db, key)
+            expected = sorted(kept + offered, key=lambda entry: entry[0])[:cap]
+            # Keys are unique: their order is the order of the ranks kept.
+            assert pool.size == len(expected) and pool.keys == [key for _, _, key in expected]
+            taken = rnd.randrange(cap + 1)
+            pool.keep(taken, POOL_SIZE)
+            kept = expected[taken:taken + POOL_SIZE]
+            assert pool.size == len(kept) and pool.keys == [key for _, _, key in kept]
+
+
+def test_allkeys_lru_takes_the_oldest_keys_of_any_database(engine):
+    """Candidates of several databases share one pool: the keys idle longest go first,
+    whichever database holds them."""
+    c = Client(engine)
+    _limit(engine, c, "allkeys-lru", 200 * 1024)
+    run(engine, c, "SELECT", 1)
+    for i in range(400):
+        run(engine, c, "SET", "old%d" % i, "x" * 100)
+    engine.clock.advance(10_000)
+    run(engine, c, "SELECT", 0)
+    i = 0
+    while len(engine.dbs[1].data) > 200:
+        assert not isinstance(run(engine, c, "SET", "new%d" % i, "y" * 100), ErrorReply)
+        engine.clock.advance(1)
+        i += 1
+        assert i < 5000
+    assert len(engine.dbs[0].data) == i         # no new key went while old ones were left

@@ -2,7 +2,7 @@
 cimport cython
 from vermilion.engine.core cimport EngineCore
 from vermilion.engine.clock cimport Clock
-from vermilion.engine.memory cimport Ledger
+from vermilion.engine.memory cimport Ledger, Pool
 
 @cython.final
 cdef class Database:
@@ -38,7 +38,7 @@ cdef class Database:
     @cython.locals(count="Py_ssize_t")
     cpdef Py_ssize_t delete_keys(self, list keys) except -1
     @cython.final
-    cpdef _stored(self, key)
+    cpdef _stored(self, key, bint new)
     @cython.final
     cpdef _removed(self, key)
     @cython.final
@@ -46,12 +46,12 @@ cdef class Database:
     @cython.final
     cpdef touch(self, key)
     @cython.final
+    @cython.locals(access=dict, n="Py_ssize_t")
     cpdef record_write(self, key)
     @cython.final
     @cython.locals(clock=Clock, now="long long")
     cpdef lru_now(self)
     @cython.final
     @cython.locals(sample=list, keys=list, data=dict, access=dict, n="Py_ssize_t",
-                   live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t",
-                   ms="double")
-    cpdef candidates(self, Py_ssize_t count, list pool, bint lfu)
+                   live="Py_ssize_t", picks="Py_ssize_t", step="Py_ssize_t", i="Py_ssize_t")
+    cpdef candidates(self, Py_ssize_t count, Pool pool, bint lfu)

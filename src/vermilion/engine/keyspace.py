@@ -215,7 +215,7 @@ class Database:
         data = self.data
         if self.hooked:
             old = data.get(key)
-            self._stored(key)
+            self._stored(key, old is None)
             data[key] = value
         else:
             # One lookup stores a new key (and finds an old value to size); only an
@@ -248,7 +248,7 @@ class Database:
     def add(self, key: bytes, value) -> None:
         """Store a new value at a key known to be absent (e.g. first push creates a list)."""
         if self.hooked:
-            self._stored(key)
+            self._stored(key, True)
         self.data[key] = value
         self._grow(((len(key) + 48) & -16) + KEY_SLOT + (
             (len(value) + 48) & -16 if type(value) is bytes else value_size(value)))
@@ -443,9 +443,10 @@ class Database:
         self.hooked = self.scan_index is not None or bool(self.track) or self.notify_new or \
             self.sample is not None
 
-    def _stored(self, key: bytes) -> None:
-        """A value is about to be stored at `key` (SCAN index, access time, `new` event)."""
-        if key not in self.data:
+    def _stored(self, key: bytes, new: bool) -> None:
+        """A value is about to be stored at `key`, absent until now if `new` (SCAN index,
+        access time, `new` event)."""
+        if new:
             if self.scan_index is not None:
                 self.scan_index.add(key)
             sample = self.sample
@@ -512,9 +513,11 @@ class Database:
                 self._grow(ACCESS_ENTRY)
                 access[key] = (self.engine.clock.ms() // 60000 & 0xFFFF) << 8 | LFU_INIT_VAL
         else:
-            if key not in access:
-                self._grow(ACCESS_ENTRY)
+            # One store, and its size change tells a new record (counted) from a refresh.
+            n = len(access)
             access[key] = self.lru_now()
+            if len(access) != n:
+                self._grow(ACCESS_ENTRY)
 
     def idle_ms(self, key: bytes) -> int:
         """Milliseconds since the last access of `key` (LRU tracking)."""
@@ -661,19 +664,18 @@ class Database:
         self.sample = list(self.data)
         self._grow(len(self.sample) * SAMPLE_ENTRY)
 
-    def candidates(self, count: int, pool: list, lfu: bool) -> None:
-        """Append about `count` random keys of this database to the eviction `pool` as
-        (rank, index, key), the rank being the last access ms (LRU; compiled, as a float:
-        exact below 2**53, and tuples led by floats sort with C float comparisons where
-        millisecond ints take a generic comparison each) or the decayed LFU counter
-        (allkeys-lru/-lfu; engine/memory.py picks the smallest).
+    def candidates(self, count: int, pool, lfu: bool) -> None:
+        """Offer about `count` random keys of this database to the eviction `pool`
+        (engine/memory.py's Pool) with their rank: the last access ms (LRU) or the decayed
+        LFU counter (allkeys-lru/-lfu; the pool keeps the smallest).
 
         A systematic sample of the key list: a random start and a random stride, so every
         listed key has the same chance and the picks spread over all insertion times. A
         key's access record goes with it, so a listed key with a record is live and one
         lookup ranks it; only one without a record (deleted since it was listed, or written
         before tracking began) is looked up in the data. Compiled, the walk is a C loop
-        over the list, with no list of picks built."""
+        over the list and the pool's offer a C call: no list of picks, no object per
+        candidate."""
         sample = self.sample
         data = self.data
         access = self.access
@@ -708,13 +710,7 @@ class Database:
                 rank = 0 if lfu else since
             elif lfu:
                 rank = self.lfu_counter(key, now_min)
-            if lfu:
-                pool.append((rank, index, key))
-            else:
-                # Compiled, a C double (keyspace.pxd) made through a C long long: CPython
-                # converts a multi-digit int to a double the slow way (frexp, ldexp).
-                ms = cython.cast(cython.longlong, rank)
-                pool.append((ms, index, key))
+            pool.offer(rank, index, key)
 
     def sample_keys(self, count: int) -> list:
         """Up to `count` random live keys (uniform but for a re-created key listed twice;

@@ -68,8 +68,7 @@ import logging
 import os
 import resource
 import time
-from itertools import islice, repeat
-from operator import itemgetter
+from itertools import islice
 from sys import getsizeof
 
 try:
@@ -346,9 +345,6 @@ def key_size(key: bytes) -> int:
     return ((len(key) + 48) & -16) + KEY_SLOT
 
 
-_RANK = itemgetter(0)
-
-
 def dataset_walk(data: dict) -> int:
     """Everything in `data` measured once (an RDB load adopts a whole dict)."""
     total = 0
@@ -547,13 +543,87 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
+POOL_CAP = MAX_BATCH + POOL_SIZE     # a round's victims and the candidates kept after it
+
+
+class Pool:
+    """Eviction candidates, best victim (smallest rank) first, at most ``cap`` of them:
+    ranks and database indexes in C arrays (compiled; lists when run as Python), the keys
+    in a list beside them. A candidate costs no object of its own: offering one that
+    ranks below a full pool's worst is one comparison, keeping one a binary search and a
+    shift of the entries under it. Equal ranks keep the order they were offered in (the
+    pool's survivors of the previous round before the new samples), as a stable sort."""
+
+    def __init__(self):
+        self.keys: list = []
+        self.size = 0
+        self.cap = POOL_SIZE
+        if not cython.compiled:
+            self.ranks = [0] * POOL_CAP
+            self.dbs = [0] * POOL_CAP
+
+    def reset(self, cap: int) -> None:
+        """Empty, holding at most `cap` (<= POOL_CAP) candidates from now on."""
+        del self.keys[:]
+        self.size = 0
+        self.cap = cap
+
+    def widen(self, cap: int) -> None:
+        """Hold up to `cap` (<= POOL_CAP) candidates, keeping the ones held."""
+        self.cap = cap if cap > self.size else self.size
+
+    def offer(self, rank: int, db: int, key) -> None:
+        size = self.size
+        ranks = self.ranks
+        if size == self.cap:
+            if size == 0 or rank >= ranks[size - 1]:
+                return
+            size -= 1                   # the worst makes room
+            del self.keys[size]
+        lo = 0
+        hi = size
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ranks[mid] <= rank:
+                lo = mid + 1
+            else:
+                hi = mid
+        dbs = self.dbs
+        i = size
+        while i > lo:
+            ranks[i] = ranks[i - 1]
+            dbs[i] = dbs[i - 1]
+            i -= 1
+        ranks[lo] = rank
+        dbs[lo] = db
+        self.keys.insert(lo, key)
+        self.size = size + 1
+
+    def keep(self, start: int, count: int) -> None:
+        """Keep the `count` candidates from `start` on (the ones a round did not take)."""
+        size = self.size
+        end = start + count if start + count < size else size
+        i = start
+        ranks = self.ranks
+        dbs = self.dbs
+        while i < end:
+            ranks[i - start] = ranks[i]
+            dbs[i - start] = dbs[i]
+            i += 1
+        keys = self.keys
+        del keys[end:]
+        del keys[:start]
+        self.size = end - start if end > start else 0
+        self.cap = POOL_SIZE
+
+
 class Evictor:
     """Frees memory by Redis's rules when the counted memory is over maxmemory."""
 
     def __init__(self, engine, memory: Memory):
         self.engine = engine
         self.memory = memory
-        self.pool: list[tuple[int, int, bytes]] = []    # (rank, db index, key), best first
+        self.pool = Pool()              # candidates not evicted yet, best first
         self.next_db = 0
         self.exceeded_since = 0.0       # monotonic time used memory went over the limit
         self.exceeded_total_ms = 0
@@ -587,7 +657,7 @@ class Evictor:
         self.clients_limit = max(limit, CLIENT_EVICTION_MIN) if limit > 0 else 0
         self.policy = cfg["maxmemory-policy"]
         self.allkeys = self.policy in _POLICY_ALLKEYS
-        self.pool = []
+        self.pool.reset(POOL_SIZE)
         sampling = self.maxmemory > 0 and self.allkeys
         for db in self.engine.dbs:
             db.set_sampling(sampling)
@@ -769,23 +839,24 @@ class Evictor:
         allkeys = self.allkeys
         freed = evicted = 0
         pos = 0
-        end = len(pool)
+        end = pool.size
+        pool_keys = pool.keys
         victims: list = []
         index = -1
         db = None
         while pos < end:
-            entry = pool[pos]
+            at = pool.dbs[pos]
+            key = pool_keys[pos]
             pos += 1
-            if entry[1] != index:
+            if at != index:
                 if victims:
                     freed += self.evict_keys(db, victims)
                     victims = []
                     if freed >= to_free:
                         pos -= 1
                         break
-                index = entry[1]
+                index = at
                 db = dbs[index]
-            key = entry[2]
             # A key sampled twice is a victim twice: its second deletion finds it gone.
             if key in (db.data if allkeys else db.expires):
                 victims.append(key)
@@ -794,16 +865,17 @@ class Evictor:
                     break
         if victims:
             freed += self.evict_keys(db, victims)
-        self.pool = pool[pos:pos + POOL_SIZE]
+        pool.keep(pos, POOL_SIZE)
         return freed
 
-    def _ranked(self, active: list, samples: int, want: int) -> list:
-        """The pool with the new candidates merged in, best victim first: for LRU the
-        last access time, for LFU the decayed counter, for volatile-ttl the deadline
-        (smaller is a better victim in each case, so ranks from different databases
-        compare)."""
+    def _ranked(self, active: list, samples: int, want: int) -> Pool:
+        """The pool with the new candidates offered, best victim first (the `want` best
+        and POOL_SIZE more are kept): for LRU the last access time, for LFU the decayed
+        counter, for volatile-ttl the deadline (smaller is a better victim in each case,
+        so ranks from different databases compare)."""
         policy = self.policy
         pool = self.pool
+        pool.widen(want + POOL_SIZE)
         for db in active:
             index = db.index
             if self.allkeys and db.sample is not None:
@@ -814,9 +886,13 @@ class Evictor:
             else:
                 keys = db.sample_keys(samples)
             if policy.endswith("lru"):
-                ranks = map(db.access.get, keys, repeat(db.track_since_ms))
+                since = db.track_since_ms
+                access = db.access
+                for key in keys:
+                    pool.offer(access.get(key, since), index, key)
             elif policy.endswith("lfu"):
-                ranks = map(db.lfu_counter, keys)
+                for key in keys:
+                    pool.offer(db.lfu_counter(key), index, key)
             else:
                 # The top of the expiry heap holds the nearest deadline and many near
                 # ones (each entry is due no later than those under it): candidates too.
@@ -824,9 +900,9 @@ class Evictor:
                 if nearest is not None:
                     expires = db.expires
                     keys.extend([key for when, key in db.heap[:4 * want] if expires.get(key) == when])
-                ranks = map(db.expires.get, keys, repeat(0))
-            pool.extend(zip(ranks, repeat(index), keys))
-        pool.sort(key=_RANK)
+                expires = db.expires
+                for key in keys:
+                    pool.offer(expires.get(key, 0), index, key)
         return pool
 
     def evict_keys(self, db, keys: list) -> int:
