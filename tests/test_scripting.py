@@ -268,6 +268,25 @@ def test_evalsha_and_script_cache(pair):
     pair.check_error("SCRIPT", "FLUSH", "ASYNC", "SYNC")
 
 
+def test_eval_cache_after_flush_and_between_scripts(pair):
+    # EVAL remembers its last script: a flush must forget it (the next EVAL caches the
+    # script again, so EVALSHA finds it), and alternating bodies must each run their own.
+    a, b = "return redis.call('SET', KEYS[1], ARGV[1])", "return 'b'"
+    sha_a = hashlib.sha1(a.encode()).hexdigest()
+    pair.check("SCRIPT", "FLUSH")
+    pair.check("EVAL", a, "1", "k", "1")
+    pair.check("EVAL", a, "1", "k", "2")
+    pair.check("SCRIPT", "FLUSH")
+    pair.check("SCRIPT", "EXISTS", sha_a)
+    pair.check("EVAL", a, "1", "k", "3")
+    pair.check("SCRIPT", "EXISTS", sha_a)
+    pair.check("EVALSHA", sha_a, "1", "k", "4")
+    pair.check("EVAL", b, "0")
+    pair.check("EVAL", a, "1", "k", "5")
+    pair.check("EVAL", b, "0")
+    pair.check("GET", "k")
+
+
 def test_script_load_compile_error(pair):
     pair.check_error("SCRIPT", "LOAD", "return 1 +")
     pair.check_error("EVAL", "return 1 +", "0")

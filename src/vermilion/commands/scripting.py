@@ -8,6 +8,12 @@ itself, so an AOF replays them deterministically).
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:                 # not compiled and no Cython: the declarations do nothing
+    from .. import _compiling as cython
+
+from ..engine.core import ClientCore
 from ..engine.engine import extension
 from ..engine.errors import CommandError, subcommand_syntax
 from ..engine.replies import OK, RespSet, Status
@@ -29,31 +35,39 @@ _MAY_WRITE = "may_replicate " + _SCRIPT_FLAGS
 @command("eval", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script.",
          args="script numkeys:i [key:k0...] [arg...]")
+@cython.locals(client=ClientCore, scripts=Scripts)
 def eval_(client, args):
-    return client.engine.scripts.eval_command(client, args, False, False)
+    scripts = client.engine.scripts
+    return scripts.eval_command(client, args, False, False)
 
 
 @command("evalsha", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
          group="scripting", since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
          args="sha1 numkeys:i [key:k0...] [arg...]")
+@cython.locals(client=ClientCore, scripts=Scripts)
 def evalsha(client, args):
-    return client.engine.scripts.eval_command(client, args, False, True)
+    scripts = client.engine.scripts
+    return scripts.eval_command(client, args, False, True)
 
 
 @command("eval_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
          summary="Executes a read-only server-side Lua script.",
          args="script numkeys:i [key:k0...] [arg...]")
+@cython.locals(client=ClientCore, scripts=Scripts)
 def eval_ro(client, args):
-    return client.engine.scripts.eval_command(client, args, True, False)
+    scripts = client.engine.scripts
+    return scripts.eval_command(client, args, True, False)
 
 
 @command("evalsha_ro", arity=-3, flags="readonly " + _SCRIPT_FLAGS, getkeys=_numkeys_positions,
          acl="scripting", group="scripting", since="7.0.0",
          summary="Executes a read-only server-side Lua script by SHA1 digest.",
          args="sha1 numkeys:i [key:k0...] [arg...]")
+@cython.locals(client=ClientCore, scripts=Scripts)
 def evalsha_ro(client, args):
-    return client.engine.scripts.eval_command(client, args, True, True)
+    scripts = client.engine.scripts
+    return scripts.eval_command(client, args, True, True)
 
 
 @command("fcall", arity=-3, flags=_MAY_WRITE, getkeys=_numkeys_positions, acl="scripting",
@@ -132,6 +146,7 @@ def script_debug(client, args):
         if refusal is not None:
             raise CommandError(refusal)
         client.lua_debug = mode
+        client.engine.scripts.debug_armed = True
         return OK
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 

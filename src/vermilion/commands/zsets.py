@@ -29,7 +29,7 @@ from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
 from ..types.sortedset import (ADDED, NAN, SKIPPED, UPDATED, ZADD_GT, ZADD_INCR, ZADD_LT, ZADD_NX,
-                               ZADD_XX, SortedSet, ZSetIndex, parse_lex, sort_key)
+                               ZADD_XX, OrderedKeys, SortedSet, ZSetIndex, parse_lex, sort_key)
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
@@ -77,6 +77,9 @@ def _members(items) -> list:
 # -- ZADD / ZINCRBY ---------------------------------------------------------------------------------
 
 _ZADD_FLAGS = {b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"}
+# The index's insert and delete, unbound: a call skips the method lookup on the instance.
+_order_add = OrderedKeys.add
+_order_remove = OrderedKeys.remove
 
 
 @command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
@@ -117,19 +120,19 @@ def zadd(client, args):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict)
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex)
 def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
     scores = index.scores
     old = scores.get(member)
     if old is None:
         scores[member] = score
-        index.order.add(sort_key(score, member))
+        _order_add(index.order, sort_key(score, member))
         added = 1
     elif old != score:
         order = index.order
-        order.remove(sort_key(old, member))
+        _order_remove(order, sort_key(old, member))
         scores[member] = score
-        order.add(sort_key(score, member))
+        _order_add(order, sort_key(score, member))
         added = 0
     else:
         return 0
@@ -211,6 +214,7 @@ def _zadd(client, args, flags, idx: int, zincrby: bool):
     return added + updated if ch else added
 
 
+@cython.cfunc
 def _finish_zadd(client, db, key, zs, added, updated, incr, created) -> None:
     engine = client.engine
     if added or updated:

@@ -7,6 +7,12 @@ from vermilion.engine.engine cimport Engine
 from vermilion.scripting.fastpath cimport Plan
 
 cdef dict _SMALL_INTS
+# Module constants the EVAL fast path and redis.call's checks read: C globals, so no
+# module-dict lookup per use on 3.12+ (where Cython no longer caches global lookups).
+# The imported ones are assigned by their import, as before.
+cdef long _CALL_NOSCRIPT, _CALL_WRITE, _CALL_NOT_READ_ONLY
+cdef long BUSY_MAXMEMORY, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_MONITOR, GATE_ACL
+cdef object OK, ErrorReply, _NO_EFFECTS
 
 # The running script's state, read on every redis.call.
 cdef class RunContext:
@@ -28,6 +34,10 @@ cdef class Scripts:
     cdef public RunContext ctx, idle_ctx
     cdef public dict scripts, by_body, libraries, functions, call_flags
     cdef public ClientCore eval_client, function_client
+    # EVAL's last script (its body compared before the by_body lookup hashes it), and
+    # whether any client ever asked for SCRIPT DEBUG (else lua_debug is not read).
+    cdef public Script last_script
+    cdef public bint debug_armed
     cdef public object eval_lua, function_lua, busy_server, loading, ldb
     cdef public double load_deadline, threshold
     cdef dict __dict__
@@ -41,5 +51,5 @@ cdef class Scripts:
                    bint read_only)
 
     @cython.locals(engine=Engine, cmd=CommandCore, ctx=RunContext, n="Py_ssize_t", arity=int,
-                   busy="long", is_write=bint)
+                   busy="long", is_write=bint, flags="long", caller=ClientCore)
     cpdef dispatch(self, list argv)

@@ -23,7 +23,8 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from ..engine.core import CommandCore
-from ..engine.engine import BUSY_MAXMEMORY, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
+from ..engine.client import GATE_ACL
+from ..engine.engine import BUSY_MAXMEMORY, BUSY_MONITOR, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
 from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, OK, ErrorReply, Status
 from . import debugger, fastpath
@@ -136,6 +137,8 @@ class Scripts:
         self.busy_server = None
         self.scripts: dict[bytes, Script] = {}     # sha1 hex -> script
         self.by_body: dict[bytes, Script] = {}     # script body -> script (EVAL's lookup)
+        self.last_script: Script | None = None     # EVAL's last (one of by_body's values)
+        self.debug_armed = False                   # SCRIPT DEBUG YES/SYNC was ever asked for
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, Function] = {}
         self.loading: Library | None = None        # library being registered by FUNCTION LOAD
@@ -241,6 +244,7 @@ class Scripts:
         (so library settings such as cjson.encode_sparse_array are reset too)."""
         self.scripts.clear()
         self.by_body.clear()
+        self.last_script = None
         old, self.eval_lua = self.eval_lua, LuaState(self, "eval")
         old.close()
 
@@ -253,7 +257,7 @@ class Scripts:
             numkeys = small
         # (Inside EXEC the script runs undebugged: a session would end the connection
         # in the middle of the transaction's reply.)
-        if client.lua_debug is not None and client.multi is None:
+        if self.debug_armed and client.lua_debug is not None and client.multi is None:
             if by_sha:
                 raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
             debugging = True
@@ -265,9 +269,14 @@ class Scripts:
             if script is None:
                 raise CommandError(NOSCRIPT)
         else:
-            script = self.by_body.get(args[1])
-            if script is None:
-                script = self.create(args[1])
+            # A client repeating one script (the usual case) costs a bytes comparison,
+            # not the hash of its body.
+            script = self.last_script
+            if script is None or script.body != args[1]:
+                script = self.by_body.get(args[1])
+                if script is None:
+                    script = self.create(args[1])
+                self.last_script = script
         read_only = ro
         self.idle_ctx.allow_oom = script.allow_oom
         if script.no_writes:
@@ -519,8 +528,10 @@ class Scripts:
         flags = self.learn_call_flags(cmd) if known is None else known
         if flags & _CALL_NOSCRIPT:
             return self._refused(cmd, _NOSCRIPT_CMD)
-        if ctx.caller.acl_restricted:
-            refusal = engine.acl.script_refusal(ctx.caller, cmd, argv)
+        # A restricted user's client carries GATE_ACL (a C read), as the main dispatch reads it.
+        caller = ctx.caller
+        if caller is not None and caller.gate & GATE_ACL and caller.acl_restricted:
+            refusal = engine.acl.script_refusal(caller, cmd, argv)
             if refusal is not None:
                 return self._refused(cmd, refusal)
         is_write = flags & _CALL_WRITE
@@ -533,7 +544,7 @@ class Scripts:
             # wrote cannot be failed halfway by a change of state (a replica lost
             # meanwhile).
             if is_write and busy & BUSY_REPLICA and engine.config["replica-read-only"] \
-                    and ctx.caller.kind != "master" and not ctx.write_dirty:
+                    and caller.kind != "master" and not ctx.write_dirty:
                 return self._refused(cmd, _REPLICA_READONLY)
             # A stale replica runs allow-stale scripts, whose calls are limited to the
             # commands that serve stale data (Redis's scriptVerifyAllowStale).
@@ -664,7 +675,7 @@ class Scripts:
         """
         engine = self.engine
         self.idle_ctx.caller = caller       # redis.call checks ACL against the caller's user
-        if engine.monitors:
+        if engine.busy & BUSY_MONITOR and engine.monitors:
             engine.feed_monitors(caller, args)
         own_capture = False
         if engine.sinks and engine.capture is None:
