@@ -42,7 +42,7 @@ from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
-from .reading import consumer_rows, read_streams
+from .reading import GROUP_INTS, STREAM_INTS, consumer_ints, read_streams
 
 # What a scrape reads of INFO: redis_exporter asks for INFO ALL; these are the
 # sections that carry numbers (keyspace is read by `EngineCollector.keyspace`;
@@ -56,7 +56,7 @@ class Snapshot:
     fields, the streams' numbers), which the encoding reads from another thread."""
 
     __slots__ = ("sections", "latency_inputs", "keyspace", "databases", "config", "slowlog",
-                 "latency", "streams", "groups", "consumers", "taken", "now", "now_ms")
+                 "latency", "streams", "consumers", "taken", "now", "now_ms")
 
     def keyspace_fields(self) -> list[tuple[str, str]]:
         """INFO keyspace's fields as of the snapshot's time: the mean TTL the loop
@@ -84,7 +84,14 @@ class Snapshot:
         yield Spec("gauge", "latency_spike_duration_seconds",
                    "Duration of the latest spike of each latency event, in seconds",
                    ("event_name",), tuple((labels, latest / 1e3) for labels, _, latest in events))
-        yield from stream_specs(self.streams, self.groups, self.consumers)
+        streams, groups, consumer_labels = self.streams.rows()
+        consumers = self.consumers
+        now = self.now_ms
+        rows = []
+        for i, labels in enumerate(consumer_labels):
+            idle = now - consumers[2 * i + 1]
+            rows.append((labels, (consumers[2 * i], idle / 1e3 if idle > 0 else 0.0)))
+        yield from stream_specs(streams, groups, rows)
         yield Spec("gauge", "exporter_last_scrape_duration_seconds",
                    "Loop time the previous scrape took on the server", (), (((), self.taken),))
 
@@ -97,6 +104,50 @@ class Snapshot:
 
     def describe(self) -> list:
         return []
+
+
+class StreamRows:
+    """The exported streams' numbers as `reading.read_streams` copied them on the
+    loop (flat lists of integers and names), made into (labels, numbers) rows in
+    the metrics thread, once per reading (scrapes at rest share one)."""
+
+    __slots__ = ("read", "_rows", "_lock")
+
+    def __init__(self, read: tuple):
+        self.read = read
+        self._rows: tuple | None = None
+        self._lock = threading.Lock()
+
+    def rows(self) -> tuple[list, list, list]:
+        """(stream rows, group rows, consumer labels), as exporter.stream_specs takes them
+        (the consumers' numbers are each scrape's own)."""
+        with self._lock:
+            if self._rows is None:
+                self._rows = self._make()
+            return self._rows
+
+    def _make(self) -> tuple[list, list, list]:
+        ints, names = self.read[0], self.read[1]
+        streams: list = []
+        groups: list = []
+        consumers: list = []
+        at = n = 0
+        while at < len(ints):
+            labels = (f"db{ints[at]}", names[n])
+            n += 1
+            numbers = tuple(ints[at + 1:at + STREAM_INTS])
+            streams.append((labels, numbers))
+            at += STREAM_INTS
+            for _ in range(numbers[4]):         # the group count
+                group = labels + (names[n],)
+                n += 1
+                numbers = tuple(ints[at:at + GROUP_INTS])
+                groups.append((group, numbers))
+                at += GROUP_INTS
+                for _ in range(numbers[0]):     # the consumer count
+                    consumers.append(group + (names[n],))
+                    n += 1
+        return streams, groups, consumers
 
 
 class _Family:
@@ -223,10 +274,8 @@ class EngineCollector:
         self.engine = engine
         self.last_scrape_seconds = 0.0      # loop time the previous snapshot took
         self._discovered: _Discovery | None = None
-        # What the previous snapshot read of each stream (reading.read_streams).
-        self._streams: dict[tuple[int, bytes], tuple] = {}
-        # The previous scrape's stream rows and what they were read under:
-        # (stamp, wanted, found, valid until (ms), streams, groups, [(labels, consumer)]).
+        # The previous scrape's reading of the streams and what it was read under:
+        # (stamp, wanted, found, StreamRows).
         self._rows: tuple | None = None
         self._encoders: dict[str, Encoder] = {}
         engine.config.listeners.append(self._config_changed)
@@ -310,25 +359,24 @@ class EngineCollector:
         and consumers in name order) as XINFO STREAM, GROUPS and CONSUMERS give them.
 
         While the keyspace is unchanged (`stamp`), no exported stream has reached
-        its TTL and the selection is the same, every number but the consumers' idle
-        times is the previous scrape's. Otherwise each stream's and group's numbers
-        are kept while its own counters are the same (reading.read_streams)."""
+        its TTL and the selection is the same, every number but the consumers'
+        pending counts and seen times is the previous scrape's. Otherwise every
+        stream is read again, its entry-derived numbers reused while its own
+        counters are the same (reading.read_streams)."""
         now = self.engine.clock.ms()
         wanted = self._wanted()
         found = self._discovered.found if self._discovered is not None else None
         rows = self._rows
         if rows is not None and rows[0] == stamp and rows[1] == wanted and rows[2] is found \
-                and now <= rows[3]:
-            snap.streams, snap.groups = rows[4], rows[5]
-            snap.consumers = consumer_rows(rows[6], now)
-            return
-        selected = self.stream_keys(wanted)
-        kept, streams, groups, consumers, valid_until = read_streams(selected, self._streams, now)
-        self._streams = kept
-        found = self._discovered.found if self._discovered is not None else None
-        self._rows = (stamp, wanted, found, valid_until, streams, groups, consumers)
-        snap.streams, snap.groups = streams, groups
-        snap.consumers = consumer_rows(consumers, now)
+                and now <= rows[3].read[3]:
+            streams = rows[3]
+        else:
+            selected = self.stream_keys(wanted)
+            streams = StreamRows(read_streams(selected, rows[3].read if rows is not None else None))
+            found = self._discovered.found if self._discovered is not None else None
+            self._rows = (stamp, wanted, found, streams)
+        snap.streams = streams
+        snap.consumers = consumer_ints(streams.read[2])
 
     def _wanted(self) -> tuple[tuple[bytes, ...], int]:
         config = self.engine.config
