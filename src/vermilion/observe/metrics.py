@@ -37,7 +37,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import SECTIONS, avg_ttl, cpu_usage, latency_inputs, latency_lines, mean_ttl
+from ..commands.server import READINGS, SECTIONS, avg_ttl, cpu_usage, latency_inputs, latency_lines, mean_ttl
 from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
@@ -67,7 +67,9 @@ class Snapshot:
 
     def specs(self) -> Iterator[Spec]:
         yield Spec("gauge", "up", "1 while the server answers scrapes", (), (((), 1),))
-        yield from info_specs({**self.sections, "latencystats": latency_lines(self.latency_inputs),
+        sections = {name: READINGS[name][1](values) if name in READINGS else values
+                    for name, values in self.sections.items()}
+        yield from info_specs({**sections, "latencystats": latency_lines(self.latency_inputs),
                                "keyspace": self.keyspace_fields()}, self.now, self.databases)
         for name, number in self.config:
             yield Spec("gauge", "config_" + name.replace("-", "_"), f"config {name}", (), (((), number),))
@@ -324,7 +326,9 @@ class EngineCollector:
         snap.now = time.time()
         snap.now_ms = engine.clock.ms()
         measured = measured or {}
-        snap.sections = {name: SECTIONS[name](engine, **measured.get(name, {})) for name in INFO_SECTIONS}
+        # The split sections' values are formatted in the metrics thread (Snapshot.specs).
+        snap.sections = {name: (READINGS[name][0] if name in READINGS else SECTIONS[name])(
+            engine, **measured.get(name, {})) for name in INFO_SECTIONS}
         snap.latency_inputs = latency_inputs(engine)
         stamp = self.keyspace_stamp()
         snap.keyspace = self.keyspace(snap.now_ms)
