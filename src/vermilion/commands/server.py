@@ -14,6 +14,7 @@ from ..engine.engine import extension
 from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
+from ..observe.reading import command_activity
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ..persistence.manager import LOADING_ERROR
@@ -170,13 +171,16 @@ def _persistence_section(engine):
     return info
 
 
-def _stats_read(engine) -> tuple:
+def _stats_read(engine, activity: tuple | None = None) -> tuple:
+    """`activity`: `command_activity` of every command, when the caller read it
+    (a metrics scrape reads it once for INFO stats, commandstats and latencystats)."""
     s = engine.stats
     forks = getattr(engine, "persistence", None)    # persistence/manager.py, when running
     pubsub = engine.pubsub
     repl = engine.replication
     tracking = engine.tracking
-    return (s.total_connections, sum([c.calls for c in _all_commands()]), engine.ops_per_sec(),
+    activity = activity or commands_activity()
+    return (s.total_connections, activity[0], engine.ops_per_sec(),
             s.net_input_bytes, s.net_output_bytes, s.rejected_connections, repl.sync_full,
             repl.sync_partial_ok, repl.sync_partial_err, s.expired_keys, s.evicted_keys,
             s.evicted_clients, engine.memory.evictor.exceeded_ms(), s.keyspace_hits, s.keyspace_misses,
@@ -247,10 +251,14 @@ def _replication_section(engine):
     return out
 
 
-def _cpu_section(engine, usage: tuple | None = None):
+def _cpu_read(engine, usage: tuple | None = None) -> tuple:
     """`usage`: the process's and its children's getrusage(), when the caller read
     them (a metrics scrape does, off the loop)."""
-    me, kids = usage if usage is not None else cpu_usage()
+    return usage if usage is not None else cpu_usage()
+
+
+def _cpu_fields(usage: tuple) -> list:
+    me, kids = usage
     return [
         ("used_cpu_sys", "%.6f" % me.ru_stime), ("used_cpu_user", "%.6f" % me.ru_utime),
         ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
@@ -289,15 +297,27 @@ def _all_commands() -> tuple:
     return commands
 
 
-def _commandstats_section(engine):
+def commands_activity() -> tuple:
+    """observe.reading.command_activity of every command and subcommand."""
+    return command_activity(_all_commands())
+
+
+def _commandstats_read(engine, activity: tuple | None = None) -> list:
+    return [(cmd.fullname, cmd.calls, cmd.usec, cmd.rejected_calls, cmd.failed_calls)
+            for cmd in (activity or commands_activity())[1]]
+
+
+def _commandstats_fields(read: list) -> list:
     out = []
-    for cmd in _all_commands():
-        if cmd.calls or cmd.rejected_calls or cmd.failed_calls:
-            per_call = cmd.usec / cmd.calls if cmd.calls else 0
-            out.append((f"cmdstat_{cmd.fullname}",
-                        f"calls={cmd.calls},usec={cmd.usec},usec_per_call={per_call:.2f},"
-                        f"rejected_calls={cmd.rejected_calls},failed_calls={cmd.failed_calls}"))
+    for fullname, calls, usec, rejected, failed in read:
+        per_call = usec / calls if calls else 0
+        out.append((f"cmdstat_{fullname}", f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
+                                           f"rejected_calls={rejected},failed_calls={failed}"))
     return out
+
+
+def _commandstats_section(engine):
+    return _commandstats_fields(_commandstats_read(engine))
 
 
 # Each command's INFO latencystats line, kept while its call count and time are
@@ -309,24 +329,23 @@ def _commandstats_section(engine):
 _latency_lines: dict[str, tuple[tuple, str]] = {}
 
 
-def latency_inputs(engine) -> list[tuple]:
+def latency_inputs(engine, activity: tuple | None = None) -> list[tuple]:
     """What INFO latencystats reads of the engine, per command with a histogram:
     (name, stamp, its kept line, or None and a copy of its histogram). A metrics
     scrape takes this on the loop (a 32 KB copy per command whose calls changed)
     and computes the lines (`latency_lines`) in its own thread."""
     percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
-    for cmd in _all_commands():
+    for cmd in (activity or commands_activity())[2]:
         counts = cmd.histogram
-        if counts is not None:
-            stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
-            if cmd.is_blocking or cmd.fullname == "wait":
-                stamp += (latencyhistogram.snapshot(counts),)
-            known = _latency_lines.get(cmd.fullname)
-            if known is not None and known[0] == stamp:
-                out.append((cmd.fullname, stamp, known[1], None))
-            else:
-                out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
+        stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
+        if cmd.is_blocking or cmd.fullname == "wait":
+            stamp += (latencyhistogram.snapshot(counts),)
+        known = _latency_lines.get(cmd.fullname)
+        if known is not None and known[0] == stamp:
+            out.append((cmd.fullname, stamp, known[1], None))
+        else:
+            out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
     return out
 
 
@@ -395,7 +414,8 @@ def _keyspace_section(engine):
 # engine, `fields(values)` formats them. A metrics scrape runs the first on the
 # server's loop and the second in its own thread (observe/metrics.py); INFO runs both.
 READINGS = {"server": (_server_read, _server_fields), "memory": (_memory_read, _memory_fields),
-            "stats": (_stats_read, _stats_fields)}
+            "stats": (_stats_read, _stats_fields),
+            "commandstats": (_commandstats_read, _commandstats_fields), "cpu": (_cpu_read, _cpu_fields)}
 
 
 def _server_section(engine):
@@ -408,6 +428,10 @@ def _memory_section(engine, rss: int | None = None):
 
 def _stats_section(engine):
     return _stats_fields(_stats_read(engine))
+
+
+def _cpu_section(engine, usage: tuple | None = None):
+    return _cpu_fields(_cpu_read(engine, usage))
 
 
 SECTIONS = {

@@ -37,7 +37,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import READINGS, SECTIONS, avg_ttl, cpu_usage, latency_inputs, latency_lines, mean_ttl
+from ..commands.server import READINGS, SECTIONS, avg_ttl, commands_activity, cpu_usage, latency_inputs, latency_lines, mean_ttl
 from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
@@ -326,10 +326,13 @@ class EngineCollector:
         snap.now = time.time()
         snap.now_ms = engine.clock.ms()
         measured = measured or {}
+        # Every command's counters, read once for three sections.
+        activity = commands_activity()
+        shared = {"stats": {"activity": activity}, "commandstats": {"activity": activity}}
         # The split sections' values are formatted in the metrics thread (Snapshot.specs).
         snap.sections = {name: (READINGS[name][0] if name in READINGS else SECTIONS[name])(
-            engine, **measured.get(name, {})) for name in INFO_SECTIONS}
-        snap.latency_inputs = latency_inputs(engine)
+            engine, **measured.get(name, shared.get(name, {}))) for name in INFO_SECTIONS}
+        snap.latency_inputs = latency_inputs(engine, activity)
         stamp = self.keyspace_stamp()
         snap.keyspace = self.keyspace(snap.now_ms)
         snap.databases = len(engine.dbs)

@@ -2,6 +2,7 @@
 # a stream's fields are read as C struct members.
 cimport cython
 from vermilion.types.stream cimport Stream, StreamGroup, StreamConsumer
+from vermilion.engine.core cimport CommandCore
 
 @cython.locals(s=Stream, g=StreamGroup, groups=dict, consumers=dict, ngroups="Py_ssize_t",
                ints=list, names=list, members=list, kept=dict, refs=list, old_ints=list,
@@ -10,3 +11,6 @@ cpdef tuple read_streams(list selected, tuple previous)
 
 @cython.locals(out=list, c=StreamConsumer)
 cpdef list consumer_ints(list members)
+
+@cython.locals(c=CommandCore, total="long long", calls="long long", active=list, histograms=list)
+cpdef tuple command_activity(tuple commands)

@@ -136,3 +136,24 @@ def consumer_ints(members: list) -> list:
         out.append(len(c.pel))
         out.append(c.seen_time)
     return out
+
+
+def command_activity(commands: tuple) -> tuple:
+    """(calls of all `commands` together, the commands with calls, rejected or
+    failed calls, the commands with a latency histogram), in `commands`' order.
+
+    INFO stats, commandstats and latencystats each read these of every command and
+    subcommand (368), which a metrics scrape does on the loop: compiled, a
+    command's calls and histogram are C fields (as Python attributes, each read
+    makes an object: the histogram a memoryview)."""
+    total = 0
+    active = []
+    histograms = []
+    for c in commands:
+        calls = c.calls
+        total += calls
+        if calls or c.rejected_calls or c.failed_calls:
+            active.append(c)
+        if c.histogram is not None:
+            histograms.append(c)
+    return total, active, histograms
