@@ -14,9 +14,9 @@ from ..engine.engine import extension
 from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
-from ..observe.reading import command_activity
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
+from ..observe.reading import command_activity
 from ..persistence.manager import LOADING_ERROR
 from ..types import latencyhistogram
 from ._args import parse_int
@@ -311,8 +311,8 @@ def _commandstats_fields(read: list) -> list:
     out = []
     for fullname, calls, usec, rejected, failed in read:
         per_call = usec / calls if calls else 0
-        out.append((f"cmdstat_{fullname}", f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
-                                           f"rejected_calls={rejected},failed_calls={failed}"))
+        out.append((f"cmdstat_{fullname}", (f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
+                                            f"rejected_calls={rejected},failed_calls={failed}")))
     return out
 
 
