@@ -3,11 +3,13 @@ read from the engine on its event loop, named as redis_exporter names them.
 
 A scrape is split in two (docs/dashboard.md gives what each part costs):
 
-* on the loop, in one turn, `EngineCollector.snapshot` runs the functions INFO
-  runs (no command is dispatched, no text is parsed back) and reads each exported
-  stream's numbers from the stream itself (compiled: observe/reading.py), copying
-  plain values into a `Snapshot`: every number of a scrape is of one moment between
-  two commands. What cannot have changed since the previous scrape is reused
+* on the loop, in one turn, `EngineCollector.snapshot` copies plain values into a
+  `Snapshot`: the first step of INFO's split sections (commands.server.READINGS;
+  the fields are written from the values in the metrics thread), the other
+  sections as INFO makes them, and each exported stream's numbers read from the
+  stream itself into flat lists (compiled: observe/reading.py). No command is
+  dispatched, no text is parsed back: every number of a scrape is of one moment
+  between two commands. What cannot have changed since the previous scrape is reused
   (`EngineCollector.keyspace_stamp`): at rest only the consumers' idle times are
   computed again. The mean TTLs are O(1) (`commands.server.avg_ttl`);
 * in the metrics thread, before the snapshot: the process's RSS and CPU times, and
