@@ -137,11 +137,11 @@ async def on_loop(loop: asyncio.AbstractEventLoop, fn):
 
     def run():
         try:
-            result = fn()
-        except BaseException as err:
-            here.call_soon_threadsafe(_settle, waiter, None, err)
-        else:
-            here.call_soon_threadsafe(_settle, waiter, result, None)
+            result, err = fn(), None
+        except BaseException as error:
+            result, err = None, error
+        if not here.is_closed():        # the metrics endpoint stopped meanwhile
+            here.call_soon_threadsafe(_settle, waiter, result, err)
 
     loop.call_soon_threadsafe(run)
     return await waiter
