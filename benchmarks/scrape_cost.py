@@ -50,6 +50,14 @@ instead (an embedded server filled the same way):
     python benchmarks/scrape_cost.py --path /          # the HTTP handling alone
     python benchmarks/scrape_cost.py --src ../main/src # another checkout's code
     python benchmarks/scrape_cost.py --writes          # every stream changed between scrapes
+    python benchmarks/scrape_cost.py --callgrind [--writes]   # instructions per scrape
+
+`--callgrind` counts instructions instead, which the machine's load does not
+change: the server runs under valgrind's callgrind (`--separate-threads=yes`,
+`--hz 1`), --repeats scrapes 0.2 s apart (each after the writes with `--writes`)
+are counted between two dumps, then a window with the same writes and pauses and
+no scrape, whose counts are subtracted; printed per thread (the loop is the
+main thread, 01) and per scrape.
 """
 from __future__ import annotations
 
@@ -120,6 +128,78 @@ def write_between(r, keys: int, streams: int, round_: int) -> None:
     for i in range(round_ % 100, max(keys - streams, 0), 100):
         pipe.set(f"key:{i}", "w", ex=2000 + i)
     pipe.execute()
+
+
+def callgrind(args) -> None:
+    """The --callgrind measure (see the module's docstring), printed."""
+    import glob
+    env = server_env()
+    if args.src:
+        env["PYTHONPATH"] = str(Path(args.src).resolve())
+    port, metrics_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg")
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}.%p",
+             sys.executable, "-m", "vermilion", "server", "--port", str(port), "--metrics-port",
+             str(metrics_port), "--save", "", "--appendonly", "no", "--hz", "1", "--dir", tmp],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 600
+            while True:
+                try:
+                    redis.Redis(port=port, socket_timeout=120).ping()
+                    break
+                except (redis.ConnectionError, redis.TimeoutError):
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("the server did not start under valgrind") from None
+                    time.sleep(1)
+            r = redis.Redis(port=port, socket_timeout=300)
+            fill(r, args.keys, args.streams)
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=300)
+
+            def scrape() -> None:
+                conn.request("GET", "/metrics")
+                conn.getresponse().read()
+
+            def window(scraping: bool) -> None:
+                for i in range(args.repeats):
+                    if args.writes:
+                        write_between(r, args.keys, args.streams, i)
+                    time.sleep(0.2)
+                    if scraping:
+                        scrape()
+                subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=False)
+
+            for i in range(3):          # warm-up: discovery, first allocations
+                if args.writes:
+                    write_between(r, args.keys, args.streams, i)
+                scrape()
+            time.sleep(1)
+            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=False)
+            window(True)
+            window(False)
+        finally:
+            proc.terminate()
+            proc.wait(120)
+
+        def totals(dump: int) -> dict[int, int]:
+            found = {}
+            for name in glob.glob(f"{out}.{proc.pid}.{dump}-*"):
+                with open(name, errors="replace") as f:
+                    for line in f:
+                        if line.startswith(("summary:", "totals:")):
+                            found[int(name.rsplit("-", 1)[1])] = int(line.split()[1])
+                            break
+            return found
+
+        scraping, idle = totals(2), totals(3)
+    print(f"callgrind, {args.keys} keys, {args.streams} streams, {args.repeats} scrapes"
+          f"{' with writes before each' if args.writes else ''}, less a window without scrapes:")
+    for thread in sorted(scraping):
+        name = "loop (main thread)" if thread == 1 else f"thread {thread:02d}"
+        print(f"  {name}: {(scraping[thread] - idle.get(thread, 0)) / args.repeats / 1e6:.2f} "
+              f"million instructions per scrape")
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -278,7 +358,11 @@ def main() -> None:
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--gil", action="store_true", help="measure GIL holds and loop lag in one process")
     ap.add_argument("--writes", action="store_true", help="change every stream between two scrapes")
+    ap.add_argument("--callgrind", action="store_true", help="count instructions per scrape under callgrind")
     args = ap.parse_args()
+    if args.callgrind:
+        callgrind(args)
+        return
     if args.gil:
         gil_phase(args.keys, args.streams, args.repeats)
         return

@@ -16,6 +16,7 @@ from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
 from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
+from ..observe.reading import command_activity
 from ..persistence.manager import LOADING_ERROR
 from ..types import latencyhistogram
 from ._args import parse_int
@@ -43,14 +44,21 @@ def human(n: float) -> str:
 _platform_fields: tuple = ()
 
 
-def _server_section(engine):
+def _server_read(engine) -> tuple:
+    server = engine.server
+    now = time.time()
+    return (now, time.time_ns(), int(now - engine.stats.start_time),
+            server.port if server else engine.config["port"], engine.config["hz"],
+            engine.config.file or "")
+
+
+def _server_fields(read: tuple) -> list:
     global _platform_fields
     if not _platform_fields:
         _platform_fields = (f"{platform.system()} {platform.release()} {platform.machine()}",
                             platform.python_version())
     os_name, python_version = _platform_fields
-    server = engine.server
-    uptime = int(time.time() - engine.stats.start_time)
+    now, now_ns, uptime, port, hz, config_file = read
     return [
         ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
         ("redis_build_id", "vermilion-" + __version__), ("redis_mode", "standalone"),
@@ -58,11 +66,11 @@ def _server_section(engine):
         ("arch_bits", 64), ("monotonic_clock", "POSIX clock_gettime"),
         ("multiplexing_api", "epoll"), ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
         ("process_id", os.getpid()), ("process_supervised", "no"), ("run_id", RUN_ID),
-        ("tcp_port", server.port if server else engine.config["port"]),
-        ("server_time_usec", time.time_ns() // 1000), ("uptime_in_seconds", uptime),
-        ("uptime_in_days", uptime // 86400), ("hz", engine.config["hz"]),
-        ("configured_hz", engine.config["hz"]), ("lru_clock", int(time.time()) & 0xFFFFFF),
-        ("executable", sys.executable), ("config_file", engine.config.file or ""),
+        ("tcp_port", port),
+        ("server_time_usec", now_ns // 1000), ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400), ("hz", hz),
+        ("configured_hz", hz), ("lru_clock", int(now) & 0xFFFFFF),
+        ("executable", sys.executable), ("config_file", config_file),
         ("io_threads_active", 0), ("vermilion_version", __version__),
         ("python_version", python_version),
     ]
@@ -83,35 +91,39 @@ def _clients_section(engine):
     ]
 
 
-def _memory_section(engine, rss: int | None = None):
-    """Redis 7.0's fields. used_memory is the accounted total (engine/memory.py):
-    an empty server's baseline, the data, clients, buffers; used_memory_rss is measured
-    (`rss`: measured by the caller, which a metrics scrape does off the loop)."""
+def _memory_read(engine, rss: int | None = None) -> tuple:
+    """What INFO memory reads of the engine. used_memory is the accounted total
+    (engine/memory.py): an empty server's baseline, the data, clients, buffers;
+    used_memory_rss is measured (`rss`: measured by the caller, which a metrics
+    scrape does off the loop)."""
     mem = engine.memory
     used = mem.used()
-    peak = mem.peak
-    rss = rss_bytes() if rss is None else rss
-    maxmemory = engine.config["maxmemory"]
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     scripts = getattr(engine, "scripts", None)
-    sinfo = scripts.info() if scripts is not None else {}
+    config = engine.config
+    return (used, mem.peak, rss_bytes() if rss is None else rss, config["maxmemory"],
+            config["maxmemory-policy"], scripts.info() if scripts is not None else {}, mem.clients,
+            mem.replicas_bytes(), mem.keys_overhead(), mem.aof_bytes(), mem.startup,
+            engine.replication.backlog_bytes(), mem.lazyfree.pending, mem.lazyfree.freed)
+
+
+def _memory_fields(read: tuple) -> list:
+    """Redis 7.0's fields."""
+    (used, peak, rss, maxmemory, policy, sinfo, clients, replicas, (main, expires, access), aof,
+     startup, backlog, lazy_pending, lazy_freed) = read
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     lua = sinfo.get("used_memory_lua", 0)
     vm_total = sinfo.get("used_memory_vm_total", 0)
     scripts_mem = sinfo.get("used_memory_scripts", 0)
-    clients = mem.clients
-    replicas = mem.replicas_bytes()
-    main, expires, access = mem.keys_overhead()
-    aof = mem.aof_bytes()
-    overhead = mem.startup + clients + replicas + scripts_mem + aof + main + expires + access
+    overhead = startup + clients + replicas + scripts_mem + aof + main + expires + access
     dataset = max(used - overhead, 0)
-    net = used - mem.startup
+    net = used - startup
     frag = rss / used if used else 1.0
     return [
         ("used_memory", used), ("used_memory_human", human(used)),
         ("used_memory_rss", rss), ("used_memory_rss_human", human(rss)),
         ("used_memory_peak", peak), ("used_memory_peak_human", human(peak)),
         ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100)),
-        ("used_memory_overhead", overhead), ("used_memory_startup", mem.startup),
+        ("used_memory_overhead", overhead), ("used_memory_startup", startup),
         ("used_memory_dataset", dataset),
         ("used_memory_dataset_perc", "%.2f%%" % (100.0 * dataset / net if net > 0 else 0)),
         ("allocator_allocated", used), ("allocator_active", used), ("allocator_resident", rss),
@@ -127,18 +139,18 @@ def _memory_section(engine, rss: int | None = None):
         ("used_memory_functions", sinfo.get("used_memory_functions", 0)),
         ("used_memory_scripts", scripts_mem), ("used_memory_scripts_human", human(scripts_mem)),
         ("maxmemory", maxmemory), ("maxmemory_human", human(maxmemory)),
-        ("maxmemory_policy", engine.config["maxmemory-policy"]),
+        ("maxmemory_policy", policy),
         ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
         ("allocator_rss_ratio", "%.2f" % frag), ("allocator_rss_bytes", rss - used),
         ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
         ("mem_fragmentation_ratio", "%.2f" % frag), ("mem_fragmentation_bytes", rss - used),
         ("mem_not_counted_for_evict", replicas + aof),
-        ("mem_replication_backlog", engine.replication.backlog_bytes()),
-        ("mem_total_replication_buffers", engine.replication.backlog_bytes()),
+        ("mem_replication_backlog", backlog),
+        ("mem_total_replication_buffers", backlog),
         ("mem_clients_slaves", replicas), ("mem_clients_normal", clients), ("mem_cluster_links", 0),
         ("mem_aof_buffer", aof), ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", engine.memory.lazyfree.pending),
-        ("lazyfreed_objects", engine.memory.lazyfree.freed),
+        ("lazyfree_pending_objects", lazy_pending),
+        ("lazyfreed_objects", lazy_freed),
     ]
 
 
@@ -159,35 +171,54 @@ def _persistence_section(engine):
     return info
 
 
-def _stats_section(engine):
+def _stats_read(engine, activity: tuple | None = None) -> tuple:
+    """`activity`: `command_activity` of every command, when the caller read it
+    (a metrics scrape reads it once for INFO stats, commandstats and latencystats)."""
     s = engine.stats
     forks = getattr(engine, "persistence", None)    # persistence/manager.py, when running
     pubsub = engine.pubsub
-    exceeded = engine.memory.evictor.exceeded_ms()
+    repl = engine.replication
+    tracking = engine.tracking
+    activity = activity or commands_activity()
+    return (s.total_connections, activity[0], engine.ops_per_sec(),
+            s.net_input_bytes, s.net_output_bytes, s.rejected_connections, repl.sync_full,
+            repl.sync_partial_ok, repl.sync_partial_err, s.expired_keys, s.evicted_keys,
+            s.evicted_clients, engine.memory.evictor.exceeded_ms(), s.keyspace_hits, s.keyspace_misses,
+            pubsub.channel_count() if pubsub else 0, pubsub.pattern_count() if pubsub else 0,
+            pubsub.shard_channel_count() if pubsub else 0,
+            forks.fork_usec if forks is not None else 0, forks.total_forks if forks is not None else 0,
+            len(engine.migrate_sockets.cached), tracking.total_keys(), tracking.items,
+            tracking.total_prefixes(), s.unexpected_error_replies, s.error_replies)
+
+
+def _stats_fields(read: tuple) -> list:
+    (connections, commands, ops, net_in, net_out, rejected, sync_full, sync_ok, sync_err, expired,
+     evicted, evicted_clients, exceeded, hits, misses, channels, patterns, shard_channels, fork_usec,
+     forks, migrate, tracking_keys, tracking_items, tracking_prefixes, unexpected, errors) = read
     return [
-        ("total_connections_received", s.total_connections),
-        ("total_commands_processed", sum([c.calls for c in _all_commands()])),
-        ("instantaneous_ops_per_sec", engine.ops_per_sec()),
-        ("total_net_input_bytes", s.net_input_bytes), ("total_net_output_bytes", s.net_output_bytes),
+        ("total_connections_received", connections),
+        ("total_commands_processed", commands),
+        ("instantaneous_ops_per_sec", ops),
+        ("total_net_input_bytes", net_in), ("total_net_output_bytes", net_out),
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
-        ("rejected_connections", s.rejected_connections), ("sync_full", engine.replication.sync_full),
-        ("sync_partial_ok", engine.replication.sync_partial_ok),
-        ("sync_partial_err", engine.replication.sync_partial_err), ("expired_keys", s.expired_keys), ("expired_stale_perc", "0.00"),
+        ("rejected_connections", rejected), ("sync_full", sync_full),
+        ("sync_partial_ok", sync_ok),
+        ("sync_partial_err", sync_err), ("expired_keys", expired), ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0), ("expire_cycle_cpu_milliseconds", 0),
-        ("evicted_keys", s.evicted_keys), ("evicted_clients", s.evicted_clients),
+        ("evicted_keys", evicted), ("evicted_clients", evicted_clients),
         ("total_eviction_exceeded_time", exceeded[0]), ("current_eviction_exceeded_time", exceeded[1]),
-        ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
-        ("pubsub_channels", pubsub.channel_count() if pubsub else 0),
-        ("pubsub_patterns", pubsub.pattern_count() if pubsub else 0),
-        ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub else 0),
-        ("latest_fork_usec", forks.fork_usec if forks is not None else 0),
-        ("total_forks", forks.total_forks if forks is not None else 0),
-        ("migrate_cached_sockets", len(engine.migrate_sockets.cached)),
-        ("tracking_total_keys", engine.tracking.total_keys()),
-        ("tracking_total_items", engine.tracking.items),
-        ("tracking_total_prefixes", engine.tracking.total_prefixes()),
-        ("unexpected_error_replies", s.unexpected_error_replies),
-        ("total_error_replies", s.error_replies),
+        ("keyspace_hits", hits), ("keyspace_misses", misses),
+        ("pubsub_channels", channels),
+        ("pubsub_patterns", patterns),
+        ("pubsubshard_channels", shard_channels),
+        ("latest_fork_usec", fork_usec),
+        ("total_forks", forks),
+        ("migrate_cached_sockets", migrate),
+        ("tracking_total_keys", tracking_keys),
+        ("tracking_total_items", tracking_items),
+        ("tracking_total_prefixes", tracking_prefixes),
+        ("unexpected_error_replies", unexpected),
+        ("total_error_replies", errors),
     ]
 
 
@@ -220,10 +251,14 @@ def _replication_section(engine):
     return out
 
 
-def _cpu_section(engine, usage: tuple | None = None):
+def _cpu_read(engine, usage: tuple | None = None) -> tuple:
     """`usage`: the process's and its children's getrusage(), when the caller read
     them (a metrics scrape does, off the loop)."""
-    me, kids = usage if usage is not None else cpu_usage()
+    return usage if usage is not None else cpu_usage()
+
+
+def _cpu_fields(usage: tuple) -> list:
+    me, kids = usage
     return [
         ("used_cpu_sys", "%.6f" % me.ru_stime), ("used_cpu_user", "%.6f" % me.ru_utime),
         ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
@@ -262,15 +297,27 @@ def _all_commands() -> tuple:
     return commands
 
 
-def _commandstats_section(engine):
+def commands_activity() -> tuple:
+    """observe.reading.command_activity of every command and subcommand."""
+    return command_activity(_all_commands())
+
+
+def _commandstats_read(engine, activity: tuple | None = None) -> list:
+    return [(cmd.fullname, cmd.calls, cmd.usec, cmd.rejected_calls, cmd.failed_calls)
+            for cmd in (activity or commands_activity())[1]]
+
+
+def _commandstats_fields(read: list) -> list:
     out = []
-    for cmd in _all_commands():
-        if cmd.calls or cmd.rejected_calls or cmd.failed_calls:
-            per_call = cmd.usec / cmd.calls if cmd.calls else 0
-            out.append((f"cmdstat_{cmd.fullname}",
-                        f"calls={cmd.calls},usec={cmd.usec},usec_per_call={per_call:.2f},"
-                        f"rejected_calls={cmd.rejected_calls},failed_calls={cmd.failed_calls}"))
+    for fullname, calls, usec, rejected, failed in read:
+        per_call = usec / calls if calls else 0
+        out.append((f"cmdstat_{fullname}", (f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
+                                            f"rejected_calls={rejected},failed_calls={failed}")))
     return out
+
+
+def _commandstats_section(engine):
+    return _commandstats_fields(_commandstats_read(engine))
 
 
 # Each command's INFO latencystats line, kept while its call count and time are
@@ -282,24 +329,23 @@ def _commandstats_section(engine):
 _latency_lines: dict[str, tuple[tuple, str]] = {}
 
 
-def latency_inputs(engine) -> list[tuple]:
+def latency_inputs(engine, activity: tuple | None = None) -> list[tuple]:
     """What INFO latencystats reads of the engine, per command with a histogram:
     (name, stamp, its kept line, or None and a copy of its histogram). A metrics
     scrape takes this on the loop (a 32 KB copy per command whose calls changed)
     and computes the lines (`latency_lines`) in its own thread."""
     percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
-    for cmd in _all_commands():
+    for cmd in (activity or commands_activity())[2]:
         counts = cmd.histogram
-        if counts is not None:
-            stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
-            if cmd.is_blocking or cmd.fullname == "wait":
-                stamp += (latencyhistogram.snapshot(counts),)
-            known = _latency_lines.get(cmd.fullname)
-            if known is not None and known[0] == stamp:
-                out.append((cmd.fullname, stamp, known[1], None))
-            else:
-                out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
+        stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
+        if cmd.is_blocking or cmd.fullname == "wait":
+            stamp += (latencyhistogram.snapshot(counts),)
+        known = _latency_lines.get(cmd.fullname)
+        if known is not None and known[0] == stamp:
+            out.append((cmd.fullname, stamp, known[1], None))
+        else:
+            out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
     return out
 
 
@@ -362,6 +408,30 @@ def _keyspace_section(engine):
                 avg = mean_ttl(db.expires.values(), now)
             out.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg}"))
     return out
+
+
+# Sections read in two steps: `read(engine, ...)` copies plain values from the
+# engine, `fields(values)` formats them. A metrics scrape runs the first on the
+# server's loop and the second in its own thread (observe/metrics.py); INFO runs both.
+READINGS = {"server": (_server_read, _server_fields), "memory": (_memory_read, _memory_fields),
+            "stats": (_stats_read, _stats_fields),
+            "commandstats": (_commandstats_read, _commandstats_fields), "cpu": (_cpu_read, _cpu_fields)}
+
+
+def _server_section(engine):
+    return _server_fields(_server_read(engine))
+
+
+def _memory_section(engine, rss: int | None = None):
+    return _memory_fields(_memory_read(engine, rss))
+
+
+def _stats_section(engine):
+    return _stats_fields(_stats_read(engine))
+
+
+def _cpu_section(engine, usage: tuple | None = None):
+    return _cpu_fields(_cpu_read(engine, usage))
 
 
 SECTIONS = {

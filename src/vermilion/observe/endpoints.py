@@ -12,7 +12,6 @@ the process's RSS and CPU times, see observe/metrics.py).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 
@@ -63,9 +62,9 @@ class Endpoints:
         async def metrics(request):         # on the metrics thread's loop
             if collector.discovery_due():
                 # Two loop turns of their own: a copy of the keys, matched here.
-                collector.discover(await asyncio.wrap_future(call_in(server_loop, collector.list_keys)))
+                collector.discover(await on_loop(server_loop, collector.list_keys))
             measured = collector.measure()
-            snapshot = await asyncio.wrap_future(call_in(server_loop, lambda: collector.snapshot(measured)))
+            snapshot = await on_loop(server_loop, lambda: collector.snapshot(measured))
             body, content_type = exposition(collector, snapshot, request.headers.get("Accept"))
             return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -128,19 +127,32 @@ async def _listen(app, socks: list):
     return runner
 
 
-def call_in(loop: asyncio.AbstractEventLoop, fn) -> concurrent.futures.Future:
-    """Run `fn()` on `loop` (from another thread); its result in a future."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
+async def on_loop(loop: asyncio.AbstractEventLoop, fn):
+    """`fn()` run on `loop` (another thread's), awaited on the running loop. The
+    result comes back in one call_soon_threadsafe: what `fn` costs `loop` is all
+    it pays (a concurrent.futures.Future would add its lock, condition and
+    callbacks on `loop`'s side)."""
+    here = asyncio.get_running_loop()
+    waiter = here.create_future()
 
     def run():
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(fn())
-            except BaseException as err:
-                future.set_exception(err)
+        try:
+            result, err = fn(), None
+        except BaseException as error:
+            result, err = None, error
+        if not here.is_closed():        # the metrics endpoint stopped meanwhile
+            here.call_soon_threadsafe(_settle, waiter, result, err)
 
     loop.call_soon_threadsafe(run)
-    return future
+    return await waiter
+
+
+def _settle(waiter: asyncio.Future, result, err) -> None:
+    if not waiter.done():           # cancelled meanwhile: the scraper went away
+        if err is not None:
+            waiter.set_exception(err)
+        else:
+            waiter.set_result(result)
 
 
 class LoopThread:

@@ -3,11 +3,13 @@ read from the engine on its event loop, named as redis_exporter names them.
 
 A scrape is split in two (docs/dashboard.md gives what each part costs):
 
-* on the loop, in one turn, `EngineCollector.snapshot` runs the functions INFO
-  runs (no command is dispatched, no text is parsed back) and reads each exported
-  stream's numbers from the stream itself (compiled: observe/reading.py), copying
-  plain values into a `Snapshot`: every number of a scrape is of one moment between
-  two commands. What cannot have changed since the previous scrape is reused
+* on the loop, in one turn, `EngineCollector.snapshot` copies plain values into a
+  `Snapshot`: the first step of INFO's split sections (commands.server.READINGS;
+  the fields are written from the values in the metrics thread), the other
+  sections as INFO makes them, and each exported stream's numbers read from the
+  stream itself into flat lists (compiled: observe/reading.py). No command is
+  dispatched, no text is parsed back: every number of a scrape is of one moment
+  between two commands. What cannot have changed since the previous scrape is reused
   (`EngineCollector.keyspace_stamp`): at rest only the consumers' idle times are
   computed again. The mean TTLs are O(1) (`commands.server.avg_ttl`);
 * in the metrics thread, before the snapshot: the process's RSS and CPU times, and
@@ -37,12 +39,12 @@ from typing import Callable, Iterator, NamedTuple
 
 from prometheus_client.core import Metric
 
-from ..commands.server import SECTIONS, avg_ttl, cpu_usage, latency_inputs, latency_lines, mean_ttl
+from ..commands.server import READINGS, SECTIONS, avg_ttl, commands_activity, cpu_usage, latency_inputs, latency_lines, mean_ttl
 from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
-from .reading import consumer_rows, read_streams
+from .reading import GROUP_INTS, STREAM_INTS, consumer_ints, read_streams
 
 # What a scrape reads of INFO: redis_exporter asks for INFO ALL; these are the
 # sections that carry numbers (keyspace is read by `EngineCollector.keyspace`;
@@ -56,7 +58,7 @@ class Snapshot:
     fields, the streams' numbers), which the encoding reads from another thread."""
 
     __slots__ = ("sections", "latency_inputs", "keyspace", "databases", "config", "slowlog",
-                 "latency", "streams", "groups", "consumers", "taken", "now", "now_ms")
+                 "latency", "streams", "consumers", "taken", "now", "now_ms")
 
     def keyspace_fields(self) -> list[tuple[str, str]]:
         """INFO keyspace's fields as of the snapshot's time: the mean TTL the loop
@@ -67,7 +69,9 @@ class Snapshot:
 
     def specs(self) -> Iterator[Spec]:
         yield Spec("gauge", "up", "1 while the server answers scrapes", (), (((), 1),))
-        yield from info_specs({**self.sections, "latencystats": latency_lines(self.latency_inputs),
+        sections = {name: READINGS[name][1](values) if name in READINGS else values
+                    for name, values in self.sections.items()}
+        yield from info_specs({**sections, "latencystats": latency_lines(self.latency_inputs),
                                "keyspace": self.keyspace_fields()}, self.now, self.databases)
         for name, number in self.config:
             yield Spec("gauge", "config_" + name.replace("-", "_"), f"config {name}", (), (((), number),))
@@ -84,7 +88,14 @@ class Snapshot:
         yield Spec("gauge", "latency_spike_duration_seconds",
                    "Duration of the latest spike of each latency event, in seconds",
                    ("event_name",), tuple((labels, latest / 1e3) for labels, _, latest in events))
-        yield from stream_specs(self.streams, self.groups, self.consumers)
+        streams, groups, consumer_labels = self.streams.rows()
+        consumers = self.consumers
+        now = self.now_ms
+        rows = []
+        for i, labels in enumerate(consumer_labels):
+            idle = now - consumers[2 * i + 1]
+            rows.append((labels, (consumers[2 * i], idle / 1e3 if idle > 0 else 0.0)))
+        yield from stream_specs(streams, groups, rows)
         yield Spec("gauge", "exporter_last_scrape_duration_seconds",
                    "Loop time the previous scrape took on the server", (), (((), self.taken),))
 
@@ -97,6 +108,50 @@ class Snapshot:
 
     def describe(self) -> list:
         return []
+
+
+class StreamRows:
+    """The exported streams' numbers as `reading.read_streams` copied them on the
+    loop (flat lists of integers and names), made into (labels, numbers) rows in
+    the metrics thread, once per reading (scrapes at rest share one)."""
+
+    __slots__ = ("read", "_rows", "_lock")
+
+    def __init__(self, read: tuple):
+        self.read = read
+        self._rows: tuple | None = None
+        self._lock = threading.Lock()
+
+    def rows(self) -> tuple[list, list, list]:
+        """(stream rows, group rows, consumer labels), as exporter.stream_specs takes them
+        (the consumers' numbers are each scrape's own)."""
+        with self._lock:
+            if self._rows is None:
+                self._rows = self._make()
+            return self._rows
+
+    def _make(self) -> tuple[list, list, list]:
+        ints, names = self.read[0], self.read[1]
+        streams: list = []
+        groups: list = []
+        consumers: list = []
+        at = n = 0
+        while at < len(ints):
+            labels = (f"db{ints[at]}", names[n])
+            n += 1
+            numbers = tuple(ints[at + 1:at + STREAM_INTS])
+            streams.append((labels, numbers))
+            at += STREAM_INTS
+            for _ in range(numbers[4]):         # the group count
+                group = labels + (names[n],)
+                n += 1
+                numbers = tuple(ints[at:at + GROUP_INTS])
+                groups.append((group, numbers))
+                at += GROUP_INTS
+                for _ in range(numbers[0]):     # the consumer count
+                    consumers.append(group + (names[n],))
+                    n += 1
+        return streams, groups, consumers
 
 
 class _Family:
@@ -223,10 +278,8 @@ class EngineCollector:
         self.engine = engine
         self.last_scrape_seconds = 0.0      # loop time the previous snapshot took
         self._discovered: _Discovery | None = None
-        # What the previous snapshot read of each stream (reading.read_streams).
-        self._streams: dict[tuple[int, bytes], tuple] = {}
-        # The previous scrape's stream rows and what they were read under:
-        # (stamp, wanted, found, valid until (ms), streams, groups, [(labels, consumer)]).
+        # The previous scrape's reading of the streams and what it was read under:
+        # (stamp, wanted, found, StreamRows).
         self._rows: tuple | None = None
         self._encoders: dict[str, Encoder] = {}
         engine.config.listeners.append(self._config_changed)
@@ -275,8 +328,13 @@ class EngineCollector:
         snap.now = time.time()
         snap.now_ms = engine.clock.ms()
         measured = measured or {}
-        snap.sections = {name: SECTIONS[name](engine, **measured.get(name, {})) for name in INFO_SECTIONS}
-        snap.latency_inputs = latency_inputs(engine)
+        # Every command's counters, read once for three sections.
+        activity = commands_activity()
+        shared = {"stats": {"activity": activity}, "commandstats": {"activity": activity}}
+        # The split sections' values are formatted in the metrics thread (Snapshot.specs).
+        snap.sections = {name: (READINGS[name][0] if name in READINGS else SECTIONS[name])(
+            engine, **measured.get(name, shared.get(name, {}))) for name in INFO_SECTIONS}
+        snap.latency_inputs = latency_inputs(engine, activity)
         stamp = self.keyspace_stamp()
         snap.keyspace = self.keyspace(snap.now_ms)
         snap.databases = len(engine.dbs)
@@ -310,25 +368,24 @@ class EngineCollector:
         and consumers in name order) as XINFO STREAM, GROUPS and CONSUMERS give them.
 
         While the keyspace is unchanged (`stamp`), no exported stream has reached
-        its TTL and the selection is the same, every number but the consumers' idle
-        times is the previous scrape's. Otherwise each stream's and group's numbers
-        are kept while its own counters are the same (reading.read_streams)."""
+        its TTL and the selection is the same, every number but the consumers'
+        pending counts and seen times is the previous scrape's. Otherwise every
+        stream is read again, its entry-derived numbers reused while its own
+        counters are the same (reading.read_streams)."""
         now = self.engine.clock.ms()
         wanted = self._wanted()
         found = self._discovered.found if self._discovered is not None else None
         rows = self._rows
         if rows is not None and rows[0] == stamp and rows[1] == wanted and rows[2] is found \
-                and now <= rows[3]:
-            snap.streams, snap.groups = rows[4], rows[5]
-            snap.consumers = consumer_rows(rows[6], now)
-            return
-        selected = self.stream_keys(wanted)
-        kept, streams, groups, consumers, valid_until = read_streams(selected, self._streams, now)
-        self._streams = kept
-        found = self._discovered.found if self._discovered is not None else None
-        self._rows = (stamp, wanted, found, valid_until, streams, groups, consumers)
-        snap.streams, snap.groups = streams, groups
-        snap.consumers = consumer_rows(consumers, now)
+                and now <= rows[3].read[3]:
+            streams = rows[3]
+        else:
+            selected = self.stream_keys(wanted)
+            streams = StreamRows(read_streams(selected, rows[3].read if rows is not None else None))
+            found = self._discovered.found if self._discovered is not None else None
+            self._rows = (stamp, wanted, found, streams)
+        snap.streams = streams
+        snap.consumers = consumer_ints(streams.read[2])
 
     def _wanted(self) -> tuple[tuple[bytes, ...], int]:
         config = self.engine.config

@@ -1,12 +1,16 @@
 # Compiled layout of observe/reading.py (Cython pure-Python mode, see engine/core.pxd):
 # a stream's fields are read as C struct members.
 cimport cython
-from vermilion.types.stream cimport Stream
+from vermilion.types.stream cimport Stream, StreamGroup, StreamConsumer
+from vermilion.engine.core cimport CommandCore
 
-@cython.locals(s=Stream, groups=dict, ngroups="Py_ssize_t", kept=dict, streams=list,
-               groups_out=list, consumers=list, known_groups=dict, members=dict, labels=dict,
-               entry=tuple, gentry=tuple, stamp=tuple, gstamp=tuple)
-cpdef tuple read_streams(list selected, dict known, now)
+@cython.locals(s=Stream, g=StreamGroup, groups=dict, consumers=dict, ngroups="Py_ssize_t",
+               ints=list, names=list, members=list, kept=dict, refs=list, old_ints=list,
+               old_kept=dict, old_refs=list, at="Py_ssize_t", old="Py_ssize_t")
+cpdef tuple read_streams(list selected, tuple previous)
 
-@cython.locals(out=list)
-cpdef list consumer_rows(list consumers, now)
+@cython.locals(out=list, c=StreamConsumer)
+cpdef list consumer_ints(list members)
+
+@cython.locals(c=CommandCore, total="long long", calls="long long", active=list, histograms=list)
+cpdef tuple command_activity(tuple commands)
