@@ -2,6 +2,7 @@
 # the fields every propagated command reads or writes (the sink) are C struct members;
 # the hooks and everything else stay ordinary attributes in `__dict__`.
 cimport cython
+from vermilion.engine.core cimport ClientCore
 
 # Appended to once per event-loop turn that propagated a write: a C call from `flush`.
 @cython.final
@@ -12,6 +13,15 @@ cdef class Backlog:
 
     @cython.locals(buf=bytearray, excess=Py_ssize_t)
     cpdef append(self, data)
+
+# What `flush` reads of each replica, once per turn, as C fields.
+@cython.final
+cdef class ReplicaLink:
+    cdef public ClientCore client
+    cdef public bint streaming, rdb_only, pre_psync
+    cdef public long long start_offset, pending_bytes
+    cdef public list pending
+    cdef public object state, ack_offset, ack_time_ms, listening_port, ip, capa, since_ms, req
 
 cdef class Replication:
     cdef public object engine, role, end_of_turn
@@ -24,5 +34,5 @@ cdef class Replication:
 
     cdef _flush_soon(self)
 
-    @cython.locals(unsent=list, backlog=Backlog)
+    @cython.locals(unsent=list, backlog=Backlog, link=ReplicaLink, client=ClientCore)
     cpdef flush(self)

@@ -128,10 +128,6 @@ class Backlog:
 class ReplicaLink:
     """One replica connection as the primary sees it."""
 
-    __slots__ = ("client", "state", "ack_offset", "ack_time_ms", "listening_port", "ip",
-                 "capa", "pending", "pending_bytes", "start_offset", "streaming", "pre_psync",
-                 "since_ms", "rdb_only", "req")
-
     def __init__(self, client):
         self.client = client
         self.state = "wait_bgsave"      # then "send_bulk" (disk sync), then "online"
