@@ -7,36 +7,23 @@ once per turn and replica, and the backlog and offsets hold the same bytes as th
 """
 from __future__ import annotations
 
+from unittest import mock
+
 from vermilion.config import Config
 from vermilion.engine.engine import Engine
 from vermilion.server.connection import Connection
 from vermilion.server.server import Server
 
 
-class Recorder:
-    def __init__(self, name: str, log: list):
-        self.name, self.log = name, log
-
-    def write(self, data):
-        self.log.append((self.name, bytes(data)))
-
-    def is_closing(self):
-        return False
-
-    def get_write_buffer_size(self):
-        return 0
-
-    def get_extra_info(self, name, default=None):
-        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
-
-    def close(self):
-        pass
-
-    def pause_reading(self):
-        pass
-
-    def resume_reading(self):
-        pass
+def recorder(name: str, log: list) -> mock.Mock:
+    """A transport that takes everything and records (name, bytes) for each write."""
+    transport = mock.Mock()
+    transport.write.side_effect = lambda data: log.append((name, bytes(data)))
+    transport.is_closing.return_value = False
+    transport.get_write_buffer_size.return_value = 0
+    peer = {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}
+    transport.get_extra_info.side_effect = lambda key, default=None: peer.get(key, default)
+    return transport
 
 
 class Turn:
@@ -67,10 +54,10 @@ def setup(clients: int):
     conns = []
     for i in range(clients):
         conn = Connection(server)
-        conn.connection_made(Recorder(f"client{i}", log))
+        conn.connection_made(recorder(f"client{i}", log))
         conns.append(conn)
     replica = Connection(server)
-    replica.connection_made(Recorder("replica", log))
+    replica.connection_made(recorder("replica", log))
     link = engine.replication.attach(replica)
     replica.kind = "replica"
     link.state = "online"
