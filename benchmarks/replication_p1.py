@@ -212,7 +212,7 @@ def main(argv=None) -> int:
         result["configs"][config] = entry
         rep = entry.get("replica_cpu_us")
 
-        def cell(key: str, fmt: str) -> str:
+        def cell(key: str, fmt: str, entry: dict = entry) -> str:
             e = entry[key]
             return f"{e['median']:{fmt}} [{e['q1']:{fmt}}-{e['q3']:{fmt}}]"
         print(f"{config:<18} {cell('rps', '6.0f'):>24} {cell('cpu_us', '5.2f'):>22} "
