@@ -11,11 +11,16 @@ round to round:
   (the replica is the same program in both, so the comparison is the primary's);
 * Vermilion and Redis primaries without a replica (what the replica itself costs).
 
-Per configuration: requests/s and the primary's CPU per request (utime+stime / requests,
-as cpu_per_request.py measures it), and the replica's CPU per request. Reported: the
-median and the interquartile range over the rounds, and the ratio Vermilion / Redis
-taken round by round (the two ran seconds apart), also as a median and quartiles.
-All four see the same client settings; no taskset/nice is applied to any process.
+Per configuration and round, from the kernel's scheduler statistics of every thread of
+the primary (/proc/PID/task/*/schedstat, nanoseconds, not clock ticks): its CPU per
+request, the time it was runnable but waiting for a core per request (``wait``), and
+how many times it was put on a core per request (``slices``); requests/s as
+redis-benchmark reports it; and the replica's CPU per request. ``wait`` is what
+requests/s at -P 1 depends on besides CPU on a shared machine: while the primary
+waits for a core, its 50 clients wait for their replies. Reported: the median and
+the interquartile range over the rounds, and the ratio Vermilion / Redis taken round
+by round (the two ran seconds apart), also as a median and quartiles. All four see
+the same client settings; no taskset/nice is applied to any process.
 
     python benchmarks/replication_p1.py                  # 15 rounds of 20,000 SETs
     python benchmarks/replication_p1.py --rounds 25 -n 30000 --json out.json
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from cpu_per_request import Server, cpu_seconds, run_one  # noqa: E402
+from cpu_per_request import Server  # noqa: E402
 from replication import Replica  # noqa: E402
 
 CONFIGS = ("vermilion+replica", "redis+replica", "vermilion", "redis")
@@ -45,6 +52,95 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
         return (xs[0], xs[0], xs[0])
     q1, q2, q3 = statistics.quantiles(xs, n=4, method="inclusive")
     return q1, q2, q3
+
+
+def schedstat(pid: int) -> tuple[int, int, int]:
+    """(ns on a core, ns runnable but waiting for one, times put on a core), summed over
+    the process's threads (a thread that ended meanwhile is not counted)."""
+    run = wait = slices = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            a, b, c = (task / "schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        run, wait, slices = run + int(a), wait + int(b), slices + int(c)
+    return run, wait, slices
+
+
+SYSCALLS = ("syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_epoll_pwait", "syscalls:sys_enter_write", "syscalls:sys_enter_sendto")
+
+
+def switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of the process's threads: how often it
+    went to sleep waiting for input (for a replica: about one per write of the primary it
+    read), and how often it was taken off a core while it could still run (preempted)."""
+    vol = invol = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return vol, invol
+
+
+def one_round(server: Server, replica, opts) -> dict:
+    """One redis-benchmark run against `server`; per request: the primary's, the
+    replica's and the benchmark client's scheduler figures."""
+    port = str(server.port)
+    subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], capture_output=True, check=True)
+    n = opts.requests
+    pid = server.proc.pid
+    before, r_before = schedstat(pid), (replica and schedstat(replica.proc.pid))
+    w_before = replica and switches(replica.proc.pid)[0]
+    p_before = switches(pid)[1]
+    perf = None
+    if opts.syscalls:
+        # The primary's system calls during the run: epoll_wait is one per event-loop turn.
+        perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", ",".join(SYSCALLS), "-p", str(pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.2)     # perf attaches to the process
+    client = subprocess.Popen(["redis-benchmark", "-p", port, "-c", str(opts.clients), "-n", str(n),
+                               "-r", "100000", "-P", str(opts.pipeline), "-q", "-t", "set"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # The client's figures can only be read while it runs: the last reading, at most a
+    # poll interval before its end, stands for the whole run.
+    client_stat = (0, 0, 0)
+    while client.poll() is None:
+        try:
+            client_stat = schedstat(client.pid)
+        except OSError:
+            break
+        time.sleep(0.005)
+    out = client.communicate()[0]
+    after = schedstat(pid)
+    preempted = switches(pid)[1] - p_before
+    counts = {}
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)
+        for line in perf.communicate()[1].splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("syscalls:sys_enter_"):
+                name = fields[2][len("syscalls:sys_enter_"):]
+                counts[name] = int(fields[0]) / n if fields[0].isdigit() else float("nan")
+    if client.returncode:
+        raise RuntimeError(f"redis-benchmark failed on port {port}")
+    m = re.findall(r"([\d.]+) requests per second", out)
+    sample = {"rps": float(m[-1]), "cpu_us": (after[0] - before[0]) / 1e3 / n,
+              "wait_us": (after[1] - before[1]) / 1e3 / n,
+              "slices": (after[2] - before[2]) / n, "preempted": preempted / n,
+              "client_cpu_us": client_stat[0] / 1e3 / n, "client_wait_us": client_stat[1] / 1e3 / n}
+    if counts:
+        sample["turns"] = counts.get("epoll_wait", 0.0) + counts.get("epoll_pwait", 0.0)
+        # Redis reads and writes with read/write, asyncio with recvfrom/sendto.
+        sample["writes"] = counts.get("write", 0.0) + counts.get("sendto", 0.0)
+    if replica:
+        sample["replica_cpu_us"] = (schedstat(replica.proc.pid)[0] - r_before[0]) / 1e3 / n
+        sample["replica_wakeups"] = (switches(replica.proc.pid)[0] - w_before) / n
+    return sample
 
 
 def loadavg() -> str:
@@ -61,6 +157,9 @@ def main(argv=None) -> int:
     p.add_argument("--replica-nice", type=int, default=0,
                    help="renice both replicas by this much (the same for both sides): does the "
                         "replica's wake-up on each write take the primary's CPU?")
+    p.add_argument("--syscalls", action="store_true",
+                   help="count the primary's event-loop turns and writes per request with "
+                        "perf stat (syscall tracepoints: root or perf_event_paranoid <= -1)")
     p.add_argument("--json")
     opts = p.parse_args(argv)
 
@@ -87,12 +186,7 @@ def main(argv=None) -> int:
             order = CONFIGS[i % len(CONFIGS):] + CONFIGS[:i % len(CONFIGS)]
             for config in order:
                 replica = replicas.get(config)
-                r_before = cpu_seconds(replica.proc.pid) if replica else 0.0
-                cpu, rps = run_one(servers[config], ["-t", "set"], opts.requests, opts.pipeline,
-                                   opts.clients)
-                sample = {"cpu_us": cpu, "rps": rps}
-                if replica:
-                    sample["replica_cpu_us"] = (cpu_seconds(replica.proc.pid) - r_before) * 1e6 / opts.requests
+                sample = one_round(servers[config], replica, opts)
                 samples[config].append(sample)
     finally:
         for r in replicas.values():
@@ -110,22 +204,28 @@ def main(argv=None) -> int:
                     "requests": opts.requests, "rounds": opts.rounds,
                     "load_before": load_before, "load_after": load_after,
                     "seconds": time.monotonic() - t_start, "configs": {}, "ratios": {}}
-    print(f"{'configuration':<18} {'req/s median [q1-q3]':>28} {'primary us/req [q1-q3]':>26} "
-          f"{'replica us/req':>14}")
+    print(f"{'configuration':<18} {'req/s median [q1-q3]':>24} {'primary CPU us/req':>22} "
+          f"{'wait us/req':>20} {'slices/req':>17} {'client CPU, wait':>16} {'replica us, wakeups/req':>24}")
     for config in CONFIGS:
         rows = samples[config]
         entry = {key: summary([row[key] for row in rows]) for key in rows[0]}
         result["configs"][config] = entry
-        rps, cpu = entry["rps"], entry["cpu_us"]
         rep = entry.get("replica_cpu_us")
-        print(f"{config:<18} {rps['median']:10.0f} [{rps['q1']:6.0f}-{rps['q3']:6.0f}]   "
-              f"{cpu['median']:8.2f} [{cpu['q1']:5.2f}-{cpu['q3']:5.2f}]   "
-              f"{rep['median'] if rep else float('nan'):12.2f}")
-    # Each round's CPU is counted in clock ticks (10 ms): the mean over all rounds is finer.
-    means = {c: statistics.fmean(row["cpu_us"] for row in samples[c]) for c in CONFIGS}
-    result["cpu_us_mean"] = means
-    print("primary us/req, mean of all rounds: " +
-          ", ".join(f"{c} {means[c]:.2f}" for c in CONFIGS))
+
+        def cell(key: str, fmt: str, entry: dict = entry) -> str:
+            e = entry[key]
+            return f"{e['median']:{fmt}} [{e['q1']:{fmt}}-{e['q3']:{fmt}}]"
+        print(f"{config:<18} {cell('rps', '6.0f'):>24} {cell('cpu_us', '5.2f'):>22} "
+              f"{cell('wait_us', '5.1f'):>20} {cell('slices', '4.2f'):>17} "
+              f"{entry['client_cpu_us']['median']:7.2f} {entry['client_wait_us']['median']:7.2f}  "
+              f"{rep['median'] if rep else float('nan'):10.2f} "
+              f"{entry['replica_wakeups']['median'] if rep else float('nan'):6.3f}")
+    print("the primary preempted per request (median): " + ", ".join(
+        f"{c} {result['configs'][c]['preempted']['median']:.4f}" for c in CONFIGS))
+    if opts.syscalls:
+        print("the primary's event-loop turns and writes per request (median): " + ", ".join(
+            f"{c} {result['configs'][c]['turns']['median']:.3f} / {result['configs'][c]['writes']['median']:.3f}"
+            for c in CONFIGS))
     print("V/R, round by round (median [q1-q3]):")
     for suffix in ("+replica", ""):
         v, r = samples["vermilion" + suffix], samples["redis" + suffix]

@@ -43,8 +43,24 @@ def _total(path: str) -> int:
     return found.get("totals:") or found.get("summary:", 0)
 
 
+def start_replica(port: int, work: str) -> subprocess.Popen:
+    """A redis-server replica of the server on `port`, synced: writes then pay for the stream."""
+    rport = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
+                             "--dir", work, "--dbfilename", "replica.rdb", "--replicaof", "127.0.0.1",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while "master_link_status:up" not in subprocess.run(
+            ["redis-cli", "-p", str(rport), "INFO", "replication"], capture_output=True, text=True).stdout:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the replica did not sync")
+        time.sleep(0.5)
+    return proc
+
+
 def measure(python: str, tests: list[str], user: str | None, requests: int, pipeline: int,
-            clients: int, keep: str | None = None) -> dict[str, float]:
+            clients: int, keep: str | None = None, replica: bool = False) -> dict[str, float]:
     port = free_port()
     work = tempfile.mkdtemp(prefix="callgrind-server-")
     out_file = os.path.join(work, "callgrind.out.%p")
@@ -61,6 +77,8 @@ def measure(python: str, tests: list[str], user: str | None, requests: int, pipe
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("the server under valgrind did not start")
             time.sleep(0.5)
+        if replica:
+            replica_proc = start_replica(port, work)
         auth: list[str] = []
         if user:
             subprocess.run(["redis-cli", "-p", str(port), "ACL", "SETUSER", BENCH_USER, "on",
@@ -85,6 +103,9 @@ def measure(python: str, tests: list[str], user: str | None, requests: int, pipe
                 os.makedirs(keep, exist_ok=True)
                 shutil.copy(dumps[-1], os.path.join(keep, f"callgrind.{name}.out"))
     finally:
+        if replica:
+            replica_proc.kill()
+            replica_proc.wait()
         proc.terminate()
         try:
             proc.wait(60)
@@ -102,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", "--requests", type=int, default=20_000)
     p.add_argument("-P", "--pipeline", type=int, default=16)
     p.add_argument("-c", "--clients", type=int, default=50)
+    p.add_argument("--replica", action="store_true", help="with a redis-server replica attached")
     p.add_argument("--keep", default=None, help="copy each test's callgrind dump into this directory "
                                                 "(for callgrind_annotate)")
     opts = p.parse_args(argv)
@@ -109,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is needed (apt install valgrind)", file=sys.stderr)
         return 2
     names = [t for t in opts.tests.split(",") if t]
-    res = measure(opts.python, names, opts.user, opts.requests, opts.pipeline, opts.clients, opts.keep)
+    res = measure(opts.python, names, opts.user, opts.requests, opts.pipeline, opts.clients, opts.keep,
+                  opts.replica)
     who = f"ACL user '{opts.user}'" if opts.user else "default user"
-    print(f"# instructions per request, -P {opts.pipeline}, -c {opts.clients}, -n {opts.requests}, {who}")
+    print(f"# instructions per request, -P {opts.pipeline}, -c {opts.clients}, -n {opts.requests}, {who}"
+          f"{', one replica' if opts.replica else ''}")
     for name in names:
         print(f"{name:<8} {res[name]:10.0f}")
     return 0

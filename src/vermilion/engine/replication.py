@@ -97,8 +97,6 @@ class Backlog:
     array's allocation is renewed).
     """
 
-    __slots__ = ("size", "buf", "histlen", "first_offset")
-
     def __init__(self, size: int, next_offset: int):
         self.size = max(size, 1)
         self.buf = bytearray()
@@ -129,10 +127,6 @@ class Backlog:
 
 class ReplicaLink:
     """One replica connection as the primary sees it."""
-
-    __slots__ = ("client", "state", "ack_offset", "ack_time_ms", "listening_port", "ip",
-                 "capa", "pending", "pending_bytes", "start_offset", "streaming", "pre_psync",
-                 "since_ms", "rdb_only", "req")
 
     def __init__(self, client):
         self.client = client
@@ -259,8 +253,8 @@ class Replication:
     def _flush_soon(self) -> None:
         end_of_turn = self.end_of_turn
         if end_of_turn is not None:
-            # The server's end-of-turn pass hands the stream to the replicas before it
-            # writes the turn's replies: one callback per turn for both, not two.
+            # The server's end-of-turn pass hands the stream to the replicas after it
+            # wrote the turn's replies: one callback per turn for both, not two.
             end_of_turn()
             return
         loop = self.engine.loop

@@ -360,12 +360,6 @@ class Server:
         """Write every connection's pending replies and pushes (one write each)."""
         self.flush_scheduled = False
         queue, self.flush_queue = self.flush_queue, []
-        # The turn's replication stream leaves first (its own flush, scheduled when the
-        # turn's first write was propagated, may come after this one): replicas are sent
-        # a write before its client is sent the reply, in the same pass (Redis's beforeSleep).
-        repl = self.engine.replication
-        if repl.unsent:
-            repl.flush()
         if self.obuf_normal_hard:
             # As in Redis, a reply counts against the limit before it is written:
             # a client whose replies of this turn go over its hard limit gets none.
@@ -376,6 +370,12 @@ class Server:
         for client in queue:
             if client.pending:
                 client.flush([])
+        # The turn's replication stream leaves after the turn's replies, in the same
+        # pass (docs/replication.md, "The stream"): the clients' wake-ups come before
+        # the replica's, so a client, not the replica, gets a free core first.
+        repl = self.engine.replication
+        if repl.unsent:
+            repl.flush()
 
     def _config_changed(self, changed) -> None:
         if changed is None or "client-output-buffer-limit" in changed:
