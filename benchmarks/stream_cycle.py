@@ -32,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from micro_dispatch import encode, make_connection  # noqa: E402
+from micro_dispatch import NullTransport, encode, make_connection  # noqa: E402
 
 ENTRIES = 500           # per cycle, as one add_many chunk (patterns ADD_MANY_CHUNK)
 COUNT = 100             # per XREADGROUP, as the benchmark's worker (batch_size 100)
@@ -52,32 +52,13 @@ def cycle_requests(part: str) -> list[bytes]:
     return out
 
 
-class Capture:
+class Capture(NullTransport):
     """The transport: keeps the last reply bytes (XREADGROUP's, for the IDs to ack)."""
 
-    def __init__(self):
-        self.last = b""
+    last = b""
 
     def write(self, data):
         self.last = data
-
-    def is_closing(self):
-        return False
-
-    def get_write_buffer_size(self):
-        return 0
-
-    def get_extra_info(self, name, default=None):
-        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
-
-    def close(self):
-        pass
-
-    def pause_reading(self):
-        pass
-
-    def resume_reading(self):
-        pass
 
 
 def ids_in(reply: bytes) -> list[bytes]:
