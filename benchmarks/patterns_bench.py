@@ -22,6 +22,12 @@ Prints a table with the Vermilion/Redis ratio and writes the numbers as JSON.
               the server ran and the client's round trips (writes to a socket) per
               100 entries, and the 1-minute load average during each run
   semaphore   Semaphore acquire + release pairs per second (limit 10)
+With ``--rounds N`` each benchmark runs N times per server, the servers taking turns
+to go first; the table shows medians, followed by every round's figures and the spread.
+For the stream worker target (concurrency 8, batch 100), on a quiet machine:
+
+    python benchmarks/patterns_bench.py --only "stream c8" --rounds 5 --seconds 1
+
 Prints a table with the Vermilion/Redis ratio and, for servers it started itself (Linux),
 the server's CPU time per operation (utime+stime / operations, approximate: setup counts
 too), which a busy machine distorts far less than operations per second, and the same for
@@ -36,6 +42,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -320,6 +327,69 @@ BENCHES["ratelimit 3 limits (sw)"] = bench_ratelimit_strategy(
 BENCHES["asgi ratelimit µs/request"] = bench_asgi_overhead
 
 
+def measure(bench: str, fn, kind: str, url: str, pid: int | None, seconds: float,
+            notes: dict) -> dict | None:
+    """One run of one benchmark on one server: ops/s, the 1-minute load average,
+    the server's and this process's CPU per operation, the stream shape."""
+    client = redis.Redis.from_url(url, socket_timeout=30)
+    got: dict = {}
+    try:
+        LAST_OPS[0] = 0
+        cpu0, wall0 = process_cpu(pid), time.perf_counter()
+        own0 = time.process_time()
+        load0 = os.getloadavg()[0]
+        got["ops"] = fn(client, seconds)
+        got["load"] = max(load0, os.getloadavg()[0])
+        shape = STREAM_SHAPE.pop(client.connection_pool.connection_kwargs.get("port"), None)
+        if shape:
+            got["shape"] = shape
+        cpu1, wall = process_cpu(pid), time.perf_counter() - wall0
+        own = time.process_time() - own0
+        # Server CPU per operation: steadier than ops/s on a shared machine.
+        # Timed loops count their operations; the stream runs report a rate.
+        ops = LAST_OPS[0] or got["ops"] * wall
+        if cpu0 is not None and cpu1 is not None and ops:
+            got["server us/op"] = 1e6 * (cpu1 - cpu0) / ops
+        if ops:  # this process: the client library, producer and handlers
+            got["client us/op"] = 1e6 * own / ops
+        return got
+    except Exception as exc:  # a server that lacks a command: say so, go on
+        notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
+        return None
+    finally:
+        client.close()
+
+
+def summarize(row: dict, runs: dict[str, list[dict]]) -> None:
+    """Medians over the rounds (and min-max spreads), per server, into ``row``; the
+    ratio is Vermilion's median over Redis's, and the median of the rounds' ratios
+    (each round runs both servers back to back) when there are several."""
+    for kind, got in runs.items():
+        if not got:
+            row[kind] = None
+            continue
+        for name, key in (("ops", kind), ("server us/op", f"{kind} server us/op"),
+                          ("client us/op", f"{kind} client us/op"),
+                          ("load", f"{kind} load average")):
+            values = [g[name] for g in got if name in g]
+            if not values:
+                continue
+            digits = 1 if name == "ops" else 2
+            row[key] = round(statistics.median(values), digits)
+            if len(values) > 1:
+                row[f"{key} all"] = [round(v, digits) for v in values]
+        shapes = [g["shape"] for g in got if "shape" in g]
+        if shapes:
+            row[f"{kind} shape"] = shapes[-1]
+    r, v = row.get("redis"), row.get("vermilion")
+    row["ratio"] = round(v / r, 3) if r and v else None
+    paired = [g["ops"] / h["ops"] for g, h in zip(runs.get("vermilion", []), runs.get("redis", []))
+              if h["ops"]]
+    if len(paired) > 1:
+        row["ratio per round"] = [round(x, 3) for x in paired]
+        row["ratio median of rounds"] = round(statistics.median(paired), 3)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--redis-url")
@@ -327,6 +397,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="per benchmark (default 2)")
     ap.add_argument("--json", default="patterns_bench.json", help="where to write the results")
     ap.add_argument("--only", help="run only the benchmarks whose name contains this text")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs of each benchmark per server, alternating which goes first; "
+                         "the table shows medians and the spread (default 1)")
     args = ap.parse_args()
 
     targets, procs, notes, pids = {}, [], {}, {}
@@ -347,35 +420,17 @@ def main():
             if args.only and args.only not in bench:
                 continue
             row = results.setdefault(bench, {})
-            for kind, url in targets.items():
-                client = redis.Redis.from_url(url, socket_timeout=30)
-                try:
-                    LAST_OPS[0] = 0
-                    cpu0, wall0 = process_cpu(pids.get(kind)), time.perf_counter()
-                    own0 = time.process_time()
-                    load0 = os.getloadavg()[0]
-                    row[kind] = round(fn(client, args.seconds), 1)
-                    row[f"{kind} load average"] = round(max(load0, os.getloadavg()[0]), 2)
-                    shape = STREAM_SHAPE.pop(client.connection_pool.connection_kwargs.get("port"),
-                                             None)
-                    if shape:
-                        row[f"{kind} shape"] = shape
-                    cpu1, wall = process_cpu(pids.get(kind)), time.perf_counter() - wall0
-                    own = time.process_time() - own0
-                    # Server CPU per operation: steadier than ops/s on a shared machine.
-                    # Timed loops count their operations; the stream runs report a rate.
-                    ops = LAST_OPS[0] or row[kind] * wall
-                    if cpu0 is not None and cpu1 is not None and ops:
-                        row[f"{kind} server us/op"] = round(1e6 * (cpu1 - cpu0) / ops, 2)
-                    if ops:  # this process: the client library, producer and handlers
-                        row[f"{kind} client us/op"] = round(1e6 * own / ops, 2)
-                except Exception as exc:  # a server that lacks a command: say so, go on
-                    row[kind] = None
-                    notes[f"{bench} on {kind}"] = f"{type(exc).__name__}: {exc}"[:200]
-                finally:
-                    client.close()
-            r, v = row.get("redis"), row.get("vermilion")
-            row["ratio"] = round(v / r, 3) if r and v else None
+            runs: dict[str, list[dict]] = {kind: [] for kind in targets}
+            for n in range(args.rounds):
+                # Alternate which server goes first, so that a change in the machine's
+                # load during the run weighs on both alike.
+                kinds = list(targets) if n % 2 == 0 else list(reversed(targets))
+                for kind in kinds:
+                    got = measure(bench, fn, kind, targets[kind], pids.get(kind), args.seconds,
+                                  notes)
+                    if got is not None:
+                        runs[kind].append(got)
+            summarize(row, runs)
     finally:
         for p in procs:
             p.kill()
@@ -390,6 +445,18 @@ def main():
         print(f"{bench:26} {fmt(row.get('redis')):>12} {fmt(row.get('vermilion')):>16} {ratio:>7}"
               f" {us(row.get('redis server us/op')):>19} {us(row.get('vermilion server us/op')):>10}"
               f" {us(row.get('redis client us/op')):>19} {us(row.get('vermilion client us/op')):>10}")
+    if args.rounds > 1:
+        print(f"medians of {args.rounds} rounds; every round (servers alternating first):")
+        for bench, row in results.items():
+            for key in ("redis", "vermilion", "redis server us/op", "vermilion server us/op",
+                        "redis client us/op", "vermilion client us/op", "ratio per round"):
+                values = row.get(key if key == "ratio per round" else f"{key} all")
+                if values:
+                    spread = f" (spread {min(values):,.2f}-{max(values):,.2f})"
+                    print(f"  {bench} {key}: {values}{spread}")
+            if row.get("ratio median of rounds") is not None:
+                print(f"  {bench} ratio, median of the rounds' ratios: "
+                      f"{row['ratio median of rounds']:.2f}")
     for bench, row in results.items():
         for kind in ("redis", "vermilion"):
             if f"{kind} shape" in row:
@@ -400,7 +467,8 @@ def main():
     for what, why in notes.items():
         print(f"note: {what}: {why}")
     Path(args.json).write_text(json.dumps({"results": results, "notes": notes,
-                                           "seconds": args.seconds, "targets": targets}, indent=2))
+                                           "seconds": args.seconds,
+                                           "rounds": args.rounds, "targets": targets}, indent=2))
     print(f"wrote {args.json}")
 
 

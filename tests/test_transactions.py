@@ -106,13 +106,31 @@ def test_watch_inside_multi_is_refused_but_does_not_abort(pair):
 
 
 @pytest.mark.parametrize("bad", [["NOSUCHCMD", "x"], ["GET"], ["SET", "a"], ["CLIENT", "NOSUCH"],
-                                 ["CONFIG", "GET"], ["MULTI", "x"], ["SHUTDOWN"]])
+                                 ["CONFIG", "GET"], ["MULTI", "x"], ["SHUTDOWN"],
+                                 ["MODULE", "LOAD", "/nonexistent.so"]])
 def test_queue_time_error_aborts_exec(pair, bad):
     pair.check("MULTI")
     pair.check(*bad)
     pair.check("SET", "a", "1")
     pair.check_error("EXEC")
     pair.check("EXISTS", "a")
+
+
+def test_queue_time_checks_follow_the_server_mid_transaction(pair, other):
+    """Queueing is checked against the server's state when each command arrives: a
+    maxmemory set by another client while this one queues refuses the next command
+    (-OOM, the transaction is flagged), and once lifted queueing goes on as before."""
+    pair.check("MULTI")
+    pair.check("SET", "a", "1")
+    other.check("CONFIG", "SET", "maxmemory", "1")
+    try:
+        pair.check_error("SET", "b", "2")
+        pair.check_error("GET", "a")
+    finally:
+        other.check("CONFIG", "SET", "maxmemory", "0")
+    pair.check("SET", "c", "3")
+    pair.check_error("EXEC")
+    pair.check("EXISTS", "a", "b", "c")
 
 
 def test_exec_with_arguments_is_execabort(pair):

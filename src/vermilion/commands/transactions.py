@@ -1,7 +1,9 @@
 """Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH (Redis 7.0 semantics).
 
 A client inside MULTI has the GATE_MULTI bit in `client.gate`, so only it pays
-for the queueing check (`_gate`, a dispatch gate hook). While queueing:
+for the queueing check (`_gate`, a dispatch gate hook; when MULTI is the client's
+only gate bit and the server has no busy bit, Engine.execute queues the usual
+command itself, see `_mark_queued_commands`). While queueing:
 
 * commands are checked as if they ran now (unknown command, arity, NOAUTH,
   pub/sub context, a busy script ...); a refused command is answered with its
@@ -203,7 +205,7 @@ def _gate(client, cmd, args):
             if refusal is not None:
                 return refusal
     if client.gate & GATE_MULTI:
-        if cmd.queued_in_multi:
+        if cmd.queued_in_multi or _queued(cmd):
             client.multi.append((cmd, args))
             return QUEUED
         if cmd.no_multi:
@@ -243,12 +245,20 @@ def _forget(client) -> None:
 COMMANDS["exec"].skip_monitor = True
 
 
+def _queued(cmd) -> bool:
+    """Inside MULTI, is this command queued (rather than refused or run at once)?"""
+    name = cmd.parent.name if cmd.parent is not None else cmd.name
+    return not cmd.no_multi and name not in _RUN_IN_MULTI
+
+
 def _mark_queued_commands() -> None:
-    # What MULTI does with each command, as flags on the table row, read by the gate below.
+    # `queued_in_multi`, a C field of the table row: the commands that, inside MULTI, are
+    # queued with no other check at queue time. Engine.execute queues them at once when
+    # only MULTI gates the client (no busy bit); `protected` commands (DEBUG, MODULE)
+    # are queued too, but only after their own check, so they take the gate hooks.
     for cmd in COMMANDS.values():
         for row in (cmd, *(cmd.subcommands or {}).values()):
-            name = row.parent.name if row.parent is not None else row.name
-            row.queued_in_multi = not row.no_multi and name not in _RUN_IN_MULTI
+            row.queued_in_multi = _queued(row) and "protected" not in row.flags
 
 
 @extension

@@ -21,7 +21,7 @@ from .clock import Clock
 from .core import EngineCore, Stats
 from .errors import CommandError, CountedError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
 from .keyspace import Database
-from .replies import POSTPONED, ErrorReply
+from .replies import POSTPONED, QUEUED, ErrorReply
 from .latency import LatencyMonitor
 from ..types import latencyhistogram
 from .table import COMMANDS, Command
@@ -255,6 +255,13 @@ class Engine(EngineCore):
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
         if client.gate or self.busy:
+            if client.gate == 2 and not self.busy and cmd.queued_in_multi:  # GATE_MULTI
+                # Only MULTI gates this client and no busy bit is set: of the gate hooks,
+                # only the transactions family's applies, and for a command it queues
+                # (`queued_in_multi`, which also leaves out `protected` commands) that is
+                # this: unknown command and arity were checked above.
+                cython.cast(list, client.multi).append((cmd, args))
+                return QUEUED
             if client.gate == 32 and not self.busy & MASTER_GATED:
                 return self.call(client, cmd, args)     # the master client (GATE_MASTER)
             if client.gate == 16 and not self.busy:

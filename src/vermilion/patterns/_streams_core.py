@@ -593,7 +593,8 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
     """XADD <stream> * <fields> for each entry, packed as RESP; ``trim``
     (MAXLEN [~] n) goes on the last one only, which trims the stream as
     trimming on each would. The producer's hot loop: the command head per field
-    count and each field name are encoded once per call, values inline."""
+    count, each field name and each value length's header are encoded once per
+    call."""
     key = encode_arg(stream)
     tail = b"$%d\r\n%s\r\n" % (len(key), key)
     for t in trim:
@@ -602,6 +603,7 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
     last_star = tail + b"$1\r\n*\r\n"
     heads: dict[int, bytes] = {}
     names: dict[Any, bytes] = {}             # str and bytes names only (never equal)
+    sizes: dict[int, bytes] = {}             # a value's length header, per length
     out: list[bytes] = []
     append = out.append
     last = len(entries) - 1
@@ -621,12 +623,18 @@ def _pack_xadds(stream: str, entries: list[dict[Any, Any]], trim: list[bytes]) -
                 name = b"$%d\r\n%s\r\n" % (len(kb), kb)
                 if type(k) is str or type(k) is bytes:
                     names[k] = name
-            append(name)
             if type(v) is str:
                 v = v.encode()
             elif type(v) is not bytes:
                 v = encode_arg(v)
-            append(b"$%d\r\n%s\r\n" % (len(v), v))
+            # Four appends cost less than formatting the value into a new bytes.
+            size = sizes.get(len(v))
+            if size is None:
+                size = sizes[len(v)] = b"$%d\r\n" % len(v)
+            append(name)
+            append(size)
+            append(v)
+            append(b"\r\n")
     return b"".join(out)
 
 
