@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import micro_dispatch as md  # noqa: E402
+from server_instructions import _total  # noqa: E402
 
 WARMUP = 100
 
@@ -54,16 +55,6 @@ def child(name: str, pipeline: int, rounds: int) -> None:
         end_turn()
 
     functools.reduce(step, chunks[WARMUP:], None)     # what callgrind counts
-
-
-def _total(path: str) -> int:
-    found = {}
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith(("summary:", "totals:")):
-                key, value = line.split()[:2]
-                found[key] = int(value)
-    return found.get("totals:") or found.get("summary:", 0)
 
 
 def measure(python: str, name: str, pipeline: int, rounds: int, keep: str | None) -> tuple[float, str]:
