@@ -99,12 +99,22 @@ def _redis_like(r):
 
 def until(driver, condition, message=""):
     """Wait for a state of the page (it re-renders while we look: a stale element
-    is read again)."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    is read again; a look that lands while the page navigates, as after the login
+    form's submit, is made again on the new page)."""
+    from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+                                            WebDriverException)
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def look(d):
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            if "navigat" in (exc.msg or ""):
+                return False
+            raise
     return WebDriverWait(driver, WAIT, poll_frequency=0.1,
                          ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-                         ).until(lambda d: condition(d), message)
+                         ).until(look, message)
 
 
 def texts(driver, css):
