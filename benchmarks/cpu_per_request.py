@@ -28,6 +28,8 @@ better for CPU, higher for requests/s).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import re
@@ -100,8 +102,32 @@ BENCH_PASSWORD = "bench-password"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _LIBC.clock_getcpuclockid
+except (OSError, AttributeError):
+    _LIBC = None
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
+    """utime + stime of a process, in seconds, to the nanosecond.
+
+    /proc/PID/stat gives utime and stime in clock ticks (10 ms): over a run of 300,000
+    requests one tick is 0.033 us per request, 5% of a GET. The kernel splits the same
+    total, the run time the scheduler counted for all the process's threads (exited ones
+    included), into those two fields; the process's CPU clock (clock_getcpuclockid +
+    clock_gettime) reads that total in nanoseconds. Falls back to the ticks when the
+    clock cannot be read."""
+    if _LIBC is not None:
+        clock = ctypes.c_int()
+        ts = _Timespec()
+        if _LIBC.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0 and \
+                _LIBC.clock_gettime(clock.value, ctypes.byref(ts)) == 0:
+            return ts.tv_sec + ts.tv_nsec / 1e9
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK

@@ -149,6 +149,8 @@ WORKLOADS = {
     "XADD_MAXLEN": lambda i: encode(b"XADD", k(b"capped"), b"MAXLEN", b"~", b"10000", b"*", b"f", b"v"),
     "LPUSH": lambda i: encode(b"LPUSH", k(b"list"), b"xxx"),
     "HSET": lambda i: encode(b"HSET", k(b"hash"), b"f:%06d" % (i % 1000), b"v"),
+    # redis-benchmark's HSET: one hash of ~100k fields, a new field about half the time.
+    "HSET_BIG": lambda i: encode(b"HSET", k(b"myhash"), b"element:%06d" % ((i * 7919) % 100000), b"xxx"),
     "HGET": lambda i: encode(b"HGET", k(b"bighash"), b"f:%06d" % (i % 1000)),
     "HSET_SMALL": lambda i: encode(b"HSET", k(b"small:%d" % (i % 1000)), b"f%d" % (i % 8), b"v%d" % i),
     "HGET_SMALL": lambda i: encode(b"HGET", k(b"small:%d" % (i % 1000)), b"f%d" % (i % 8)),
@@ -175,6 +177,8 @@ WORKLOADS = {
 
 # Data a workload reads, loaded before it is timed.
 SETUP = {
+    "HSET_BIG": lambda: [encode(b"HSET", k(b"myhash"), *[x for j in range(0, 100000, 2)
+                                                          for x in (b"element:%06d" % j, b"xxx")])],
     "HGET": lambda: [encode(b"HSET", k(b"bighash"), *[x for j in range(1000) for x in (b"f:%06d" % j, b"v")])],
     "HGET_SMALL": lambda: [encode(b"HSET", k(b"small:%d" % i), *[x for j in range(8) for x in (b"f%d" % j, b"value")])
                            for i in range(1000)],

@@ -93,6 +93,45 @@ def test_the_ledger_matches_the_values_and_returns_to_zero(engine, policy):
     assert total(engine) - sum(len(db.sample or ()) for db in engine.dbs) * 8 == 0
 
 
+def test_collections_written_by_the_aof_loader_are_measured(engine):
+    """Replaying an AOF runs handlers without Engine.call: the collections it writes are
+    measured too, also inside MULTI and when a command fails half-way."""
+    from vermilion.persistence.aof import CommandReplayer
+    replay = CommandReplayer(engine)
+    for i in range(50):
+        replay.run([b"HSET", b"h", b"f%d" % i, b"v" * 40])
+        replay.run([b"RPUSH", b"l", b"x" * 30])
+        replay.run([b"SADD", b"s%d" % (i % 3), b"m%d" % i])
+    replay.run([b"MULTI"])
+    replay.run([b"ZADD", b"z", b"1", b"a" * 100])
+    replay.run([b"LPUSH", b"l", b"y" * 200])
+    replay.run([b"EXEC"])
+    replay.run([b"HINCRBY", b"h", b"f1", b"1"])        # not an integer: fails
+    assert engine.memory.ledger.unmeasured > 0
+    assert total(engine) == recount(engine)
+    assert engine.memory.ledger.unmeasured == 0
+    assert all(not db.unmeasured for db in engine.dbs)
+
+
+def test_queued_keys_are_measured_once_and_bounded(engine, monkeypatch):
+    """A key written again before it is measured is queued once; past the bound, the
+    queue is measured at once (a server that nothing reads keeps no long queue)."""
+    import vermilion.engine.keyspace as keyspace
+    c = Client(engine)
+    for i in range(10):
+        run(engine, c, "HSET", "h", "f%d" % i, "v")
+    assert engine.dbs[0].unmeasured == {b"h"} and engine.memory.ledger.unmeasured == 1
+    run(engine, c, "SELECT", "3")
+    run(engine, c, "SADD", "s", "m")
+    assert engine.dbs[3].unmeasured == {b"s"} and engine.memory.ledger.unmeasured == 2
+    monkeypatch.setattr(keyspace, "UNMEASURED_MAX", 5)
+    for i in range(6):
+        run(engine, c, "RPUSH", "l%d" % i, "x")
+    assert engine.memory.ledger.unmeasured <= 5
+    assert all(not db.unmeasured for db in engine.dbs[:3])
+    assert total(engine) == recount(engine)
+
+
 def test_flushall_and_expiry_uncount(engine):
     c = Client(engine)
     for i in range(100):

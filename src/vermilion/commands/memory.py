@@ -5,9 +5,10 @@ connects them to dispatch:
 
 * every write command on a collection type queues the keys it names, and
   they are measured again (``db.observe``) before the total is next read, so
-  the ledger is current whenever eviction, INFO or MEMORY looks at it (the
-  handlers of those commands are wrapped once, when the first engine is
-  built);
+  the ledger is current whenever eviction, INFO or MEMORY looks at it (those
+  commands are marked in the command table when an engine is built, and
+  whoever runs a handler, ``Engine.call`` or the AOF loader, queues the keys
+  after it: ``Engine.measure_later``);
 * while ``maxmemory`` is set, a BUSY_MAXMEMORY bit sends every command
   through the gatekeeper, whose first hook evicts as Redis's processCommand
   does, and refuses ``denyoom`` commands (and anything queued inside MULTI)
@@ -26,11 +27,9 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from ..engine.core import ClientCore, EngineCore
-from ..engine.keyspace import Database
 from ..engine.engine import BUSY_MAXMEMORY, extension
 from ..engine.errors import SYNTAX, CommandError
-from ..engine.memory import (CLIENT_BASE, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor,
-                              UNMEASURED_MAX, usage)
+from ..engine.memory import CLIENT_BASE, EXPIRE_ENTRY, KEY_SLOT, OOM_ERROR, Evictor, usage
 from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
 from ._args import parse_int
@@ -39,48 +38,11 @@ from ._help import help_reply
 _COLLECTIONS = frozenset(("hash", "list", "set", "sortedset", "stream"))
 _NOT_REFUSED_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
 _SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
-_wrapped = False
 
 
-def _observing(handler, cmd):
-    """`handler`, then the keys it names queued to be measured again (see the module
-    docstring): the measuring waits until something reads the total (eviction, INFO,
-    MEMORY, the cron), so repeated writes to one collection are measured once."""
-    fixed = cmd.getkeys is None and cmd.first_key > 0 and cmd.first_key == cmd.last_key
-    first = cmd.first_key
-    key_indexes = cmd.key_indexes
-
-    # Compiled, client/engine/db are typed (memory.pxd): this runs after every
-    # collection write, so its field reads are C reads, not attribute lookups.
-    @cython.locals(client=ClientCore, engine=EngineCore, db=Database, pending=set)
-    def run(client, args):
-        try:
-            return handler(client, args)
-        finally:
-            engine = client.engine
-            memory = engine.memory
-            pending = memory.unmeasured
-            db = client.db
-            index = db.index
-            if fixed:
-                if len(args) > first:
-                    pending.add((index, args[first]))
-            else:
-                for i in key_indexes(args):
-                    pending.add((index, args[i]))
-            if len(pending) > UNMEASURED_MAX:
-                memory.measure_pending()
-    run.__name__ = getattr(handler, "__name__", "handler")
-    run.__doc__ = handler.__doc__
-    run.__wrapped__ = handler
-    return run
-
-
-def _wrap_collection_writes() -> None:
-    global _wrapped
-    if _wrapped:
-        return
-    _wrapped = True
+def _mark_collection_writes() -> None:
+    """Give every write command on a collection its ``measure_key`` (the callers of
+    handlers then queue the keys it names: ``Engine.measure_later``)."""
     rows = []
     for cmd in COMMANDS.values():
         rows.append(cmd)
@@ -88,7 +50,8 @@ def _wrap_collection_writes() -> None:
             rows.extend(cmd.subcommands.values())
     for cmd in rows:
         if cmd.is_write and cmd.handler is not None and _COLLECTIONS.intersection(cmd.categories):
-            cmd.handler = _observing(cmd.handler, cmd)
+            fixed = cmd.getkeys is None and cmd.first_key > 0 and cmd.first_key == cmd.last_key
+            cmd.measure_key = cmd.first_key if fixed else -1
 
 
 # -- the OOM gate --------------------------------------------------------------------------------
@@ -171,7 +134,7 @@ def _apply(engine, changed=None) -> None:
 
 @extension
 def _setup(engine) -> None:
-    _wrap_collection_writes()
+    _mark_collection_writes()
     evictor = engine.memory.evictor
     evictor.clients_gate = _clients_gate
     evictor.refusal = _oom_refusal

@@ -11,6 +11,9 @@ cdef class CommandCore:
     cdef public long long calls, usec
     cdef public long long[:] histogram
     cdef public Py_ssize_t acl_index
+    # A write on a collection: the position of the one key it names (> 0), or -1 for
+    # the table's key positions; 0 otherwise (Engine.measure_later).
+    cdef public Py_ssize_t measure_key
     cdef dict __dict__
 
 cdef class Stats:

@@ -17,7 +17,7 @@ from collections import deque
 class CommandCore:
     __slots__ = ("handler", "fullname", "subcommands", "arity", "is_readonly",
                  "skip_slowlog", "queued_in_multi", "calls", "usec", "histogram",
-                 "acl_index")
+                 "acl_index", "measure_key")
 
 
 class ClientCore:

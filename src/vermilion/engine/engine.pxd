@@ -2,6 +2,7 @@
 cimport cython
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 from vermilion.engine.core cimport AclPlan, ClientCore, CommandCore, EngineCore, Stats
+from vermilion.engine.keyspace cimport Database
 
 cdef long long FAST_US
 
@@ -17,6 +18,11 @@ cdef class Engine(EngineCore):
     @cython.locals(dirty="long long", start="long long", elapsed="long long", counts="long long[:]")
     @cython.final
     cpdef call(self, ClientCore client, CommandCore cmd, list args)
+
+    # A C call from `call` after every collection write.
+    @cython.locals(db=Database, pos="Py_ssize_t")
+    @cython.final
+    cpdef measure_later(self, ClientCore client, CommandCore cmd, list args)
 
     # A C call from `call` (every propagated write); still a method for everyone else.
     @cython.final

@@ -315,6 +315,8 @@ class Engine(EngineCore):
             reply = self.failed(cmd, err)
         except Exception as exc:
             reply = self.crashed(cmd, args, exc)
+        if cmd.measure_key:
+            self.measure_later(client, cmd, args)
         elapsed = (monotonic_ns() - start) // 1000
         self.reading = False
         if self.busy and self.busy & BUSY_TRACKING:
@@ -351,6 +353,20 @@ class Engine(EngineCore):
             client.woff = self.replication.master_repl_offset
         self.effects = None
         return reply
+
+    def measure_later(self, client, cmd: Command, args: list) -> None:
+        """Queue the collections a write command named (the table's key positions) to be
+        measured again before the memory ledger is next read (engine/memory.py). Every
+        caller of a handler calls this after it, also when the handler raised: a
+        command that failed half-way may have changed its collections."""
+        db = client.db
+        pos = cmd.measure_key
+        if pos > 0:
+            if len(args) > pos:
+                db.written(args[pos])
+        else:
+            for i in cmd.key_indexes(args):
+                db.written(args[i])
 
     def crashed(self, cmd: Command, args: list, exc: Exception) -> ErrorReply:
         """A handler raised something other than CommandError: a bug, or a bad request."""

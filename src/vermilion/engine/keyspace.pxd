@@ -19,6 +19,7 @@ cdef class Database:
     cdef public object sample
     cdef public long long lru_ms
     cdef public object lru_stamp
+    cdef public set unmeasured
     cdef dict __dict__
 
     # Called by the hot handlers as C calls. Final (the class too): a method a
@@ -43,6 +44,9 @@ cdef class Database:
     cpdef _removed(self, key)
     @cython.final
     cpdef void _grow(self, long long delta) noexcept
+    @cython.final
+    @cython.locals(pending=set, n="Py_ssize_t")
+    cpdef written(self, key)
     @cython.final
     cpdef touch(self, key)
     @cython.final

@@ -74,8 +74,9 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from .errors import WRONGTYPE, CommandError
-from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY, Ledger,
-                     bytearray_size, counted_size, dataset_walk, value_size)
+from .memory import (ACCESS_ENTRY, EXPIRE_ENTRY, HEAP_ENTRY, KEY_SLOT, SAMPLE_ENTRY,
+                     UNMEASURED_MAX, Ledger, bytearray_size, counted_size, dataset_walk,
+                     value_size)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -98,7 +99,7 @@ def scan_cursor_of(key: bytes) -> int:
 class Database:
     __slots__ = ("index", "data", "expires", "heap", "engine", "watched", "ttl_sum",
                  "scan_index", "scan_used_ms", "access", "track", "track_since_ms", "hooked",
-                 "notify_new", "mem", "ledger", "sample", "lru_ms", "lru_stamp")
+                 "notify_new", "mem", "ledger", "sample", "lru_ms", "lru_stamp", "unmeasured")
 
     def __init__(self, index: int, engine: "Engine"):
         self.index = index
@@ -118,6 +119,8 @@ class Database:
         # (a Ledger every database shares, so the check before a write reads one number).
         self.mem = 0
         self.ledger = Ledger()      # this database's own until Memory shares one
+        # Keys of collections written since they were last measured (see written()).
+        self.unmeasured: set = set()
         # Keys to sample for eviction (allkeys policies with maxmemory): may hold
         # keys deleted since, and a key twice; see sample_key.
         self.sample: list | None = None
@@ -270,6 +273,19 @@ class Database:
             if cls is not bytes and cls is not bytearray:
                 old = value.mem
                 self._grow(value_size(value) - old)
+
+    def written(self, key: bytes) -> None:
+        """The collection at `key` changed in place: measure it again before the ledger is
+        next read (engine/memory.py, Memory.measure_pending). A key already queued costs
+        one set lookup; the ledger counts the queued keys of every database."""
+        pending = self.unmeasured
+        n = len(pending)
+        pending.add(key)
+        if len(pending) != n:
+            ledger = self.ledger
+            ledger.unmeasured += 1
+            if ledger.unmeasured > UNMEASURED_MAX:
+                self.engine.memory.measure_pending()
 
     def grew(self, old_len: int, new_len: int) -> None:
         """A bytearray string changed length in place (APPEND, SETRANGE, SETBIT ...)."""
@@ -432,7 +448,8 @@ class Database:
                 for key in list(db.watched):
                     if key in db.data or key in incoming.data:
                         db.engine.touch_watched(db, key)
-        for name in ("data", "expires", "ttl_sum", "heap", "scan_index", "scan_used_ms", "access", "mem", "sample"):
+        for name in ("data", "expires", "ttl_sum", "heap", "scan_index", "scan_used_ms", "access", "mem",
+                     "sample", "unmeasured"):
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs)
             setattr(other, name, mine)

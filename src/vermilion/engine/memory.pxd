@@ -6,6 +6,7 @@ from vermilion.engine.core cimport ClientCore, CommandCore
 @cython.final
 cdef class Ledger:
     cdef public long long total
+    cdef public Py_ssize_t unmeasured
 
 
 @cython.final
@@ -28,7 +29,6 @@ cdef class Pool:
 @cython.final
 cdef class Memory:
     cdef public object engine, evictor, lazyfree, argv_client
-    cdef public set unmeasured
     cdef public Ledger ledger
     cdef public long long startup, process_startup_rss, peak, peak_time, clients, scripts
     cdef public long long refreshed_tick, argv_bytes

@@ -15,7 +15,7 @@ keyspace to compute it. Guarantees:
   removing it subtracts that, whatever changed since;
 * a collection is re-measured after the write commands that name it (the
   command table's key positions, ``observe``) and after a blocked client is
-  served; the keys written are queued (``Memory.unmeasured``) and measured
+  served; the keys written are queued (``Database.written``) and measured
   before anything reads the total (eviction, INFO, MEMORY, the cron), so a
   run of writes to one collection is measured once and a server without
   ``maxmemory`` measures at most once per cron tick.
@@ -360,10 +360,11 @@ class Ledger:
     (``Database._grow`` adds each change to its database's ``mem`` and here): what the
     check before every write compares, one C field instead of a sum over the databases."""
 
-    __slots__ = ("total",)
+    __slots__ = ("total", "unmeasured")
 
     def __init__(self):
         self.total = 0
+        self.unmeasured = 0     # keys queued in the databases' `unmeasured` sets
 
 
 class Memory:
@@ -381,7 +382,6 @@ class Memory:
         self.checks = 0                 # counted() calls left before the clock is read
         self.client_map = engine.clients    # made once with the engine, never replaced
         self.client_count = -1              # len(client_map) at the last refresh
-        self.unmeasured: set = set()    # (db index, key) of collections written since measured
         self.argv_client = None         # the client whose command is being checked, and
         self.argv_bytes = 0             # the bytes of its arguments (client eviction)
         self.evictor = Evictor(engine, self)
@@ -391,20 +391,20 @@ class Memory:
         self.ledger = Ledger()
         for db in self.dbs:
             self.ledger.total += db.mem
+            self.ledger.unmeasured += db.ledger.unmeasured
             db.ledger = self.ledger
 
     def measure_pending(self) -> None:
         """Measure the collections written since they were last measured."""
-        pending = self.unmeasured
-        dbs = self.engine.dbs
-        while pending:
-            index, key = pending.pop()
-            if index < len(dbs):
-                dbs[index].observe(key)
+        for db in self.dbs:
+            pending = db.unmeasured
+            while pending:
+                db.observe(pending.pop())
+        self.ledger.unmeasured = 0
 
     def ledger_total(self) -> int:
         """Bytes counted for the data: every database's ``mem``."""
-        if self.unmeasured:
+        if self.ledger.unmeasured:
             self.measure_pending()
         return self.ledger.total
 
@@ -431,7 +431,7 @@ class Memory:
             if len(self.client_map) != self.client_count or \
                     _monotonic_ns() // REFRESH_NS != self.refreshed_tick:
                 self.refresh()
-        if self.unmeasured:
+        if self.ledger.unmeasured:
             self.measure_pending()
         return self.startup + self.ledger.total + self.clients + self.scripts
 

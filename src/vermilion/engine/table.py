@@ -120,6 +120,7 @@ class Command(CommandCore):
                  complexity, tips, getkeys, args="", parent=None, doc_flags="",
                  deprecated_since="", replaced_by=""):
         self.acl_index = next(_ACL_INDEX)
+        self.measure_key = 0        # set for collection writes (commands/memory.py)
         self.name = name
         self.parent = parent
         self.fullname = f"{parent.name}|{name}" if parent else name

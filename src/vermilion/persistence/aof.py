@@ -678,6 +678,8 @@ class CommandReplayer:
                     pass
                 except Exception:
                     log.exception("Error replaying %s from the AOF", cmd.fullname)
+                if cmd.measure_key:
+                    self.engine.measure_later(self.client, cmd, argv)
                 self.engine.effects = None
                 return None
         return self._run_slow(argv)
@@ -725,6 +727,8 @@ class CommandReplayer:
             pass
         except Exception:
             log.exception("Error replaying %s from the AOF", cmd.fullname)
+        if cmd.measure_key:
+            engine.measure_later(self.client, cmd, argv)
         engine.effects = None
 
 
