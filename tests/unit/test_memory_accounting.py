@@ -385,3 +385,16 @@ def test_allkeys_lru_takes_the_oldest_keys_of_any_database(engine):
         i += 1
         assert i < 5000
     assert len(engine.dbs[0].data) == i         # no new key went while old ones were left
+
+
+def test_a_served_blocking_move_measures_its_destination(engine):
+    """BLMOVE served when another client pushes: the element lands on a destination list
+    that exists already, and the ledger counts it there (not only the source's change)."""
+    pusher, mover = Client(engine), Client(engine)
+    run(engine, pusher, "RPUSH", "dst", *["d%d" % i for i in range(20)])
+    run(engine, mover, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")
+    assert total(engine) == recount(engine)     # the ledger is read while the mover waits
+    run(engine, pusher, "RPUSH", "src", "x" * 3000)
+    engine.blocking.handle_ready()      # what the server's loop does after each command
+    assert run(engine, pusher, "LLEN", "dst") == 21
+    assert total(engine) == recount(engine)

@@ -658,6 +658,9 @@ def _serve_move(waiter, key):
     if dst is not None and type(dst) is not List:
         return ErrorReply(WRONGTYPE)       # Redis answers the error and unblocks
     value = _move(client, key, dst_key, left_from, left_to)
+    # Served outside Engine.call, which measures a command's keys: the waking path
+    # measures the source again, and the destination is this command's own.
+    db.written(dst_key)
     _rewrite_move(client.engine, name, key, dst_key, left_from, left_to)
     return value
 
