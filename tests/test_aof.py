@@ -471,6 +471,27 @@ def test_appendonly_turned_on_at_runtime(tmp_path):
         ver.kill()
 
 
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_turning_aof_off_kills_a_slow_rewrite(tmp_path, preamble):
+    """rdb-key-save-delay slows the rewrite child in both base formats (as Redis's
+    rewriteAppendOnlyFileRio), so turning the AOF off finds it running and kills it."""
+    ver = vermilion(str(tmp_path), "--appendonly", "yes", "--save", "",
+                    "--aof-use-rdb-preamble", preamble).start()
+    try:
+        r = ver.client()
+        r.set("k", "v")
+        r.config_set("rdb-key-save-delay", 100_000_000)          # 100 s for the one key
+        r.bgrewriteaof()
+        assert r.info("persistence")["aof_rewrite_in_progress"] == 1
+        r.config_set("appendonly", "no")
+        info = r.info("persistence")
+        assert info["aof_rewrite_in_progress"] == 0 and info["aof_enabled"] == 0
+        assert "Killing running AOF rewrite child" in ver.log_text()
+        assert r.info("persistence")["aof_rewrites"] == 0       # killed, never finished
+    finally:
+        ver.kill()
+
+
 def test_rdb_loaded_when_no_aof_exists(tmp_path):
     ver = vermilion(str(tmp_path), "--save", "").start()
     r = ver.client()

@@ -54,7 +54,7 @@ import hiredis
 
 from .._native import native_module
 from ..engine.errors import CommandError
-from .rdb import fsync_dir
+from .rdb import debug_delay, fsync_dir
 
 log = logging.getLogger("vermilion")
 
@@ -863,13 +863,14 @@ def _id(sid) -> bytes:
     return b"%d-%d" % (sid[0], sid[1])
 
 
-def rewrite_commands(dbs, functions=()):
+def rewrite_commands(dbs, functions=(), save_delay: int = 0):
     """Yield RESP chunks of the minimal commands rebuilding `dbs` (Redis's
     rewriteAppendOnlyFileRio): SET, RPUSH/SADD/ZADD/HMSET in batches of 64,
     streams as XADD + XSETID + XGROUP CREATE ... ENTRIESREAD + XCLAIM ...
     FORCE JUSTID per pending entry (with its owner, delivery time and count)
     + XGROUP CREATECONSUMER for consumers without pending entries, and
-    PEXPIREAT for every key with a TTL."""
+    PEXPIREAT for every key with a TTL. `save_delay` is rdb-key-save-delay, the
+    testing pause per key that Redis's rewrite honours too (see rdb.debug_delay)."""
     from ..types.collections import Hash, List, Set
     from ..types.sortedset import SortedSet
     from ..types.stream import Stream, StreamID
@@ -884,6 +885,8 @@ def rewrite_commands(dbs, functions=()):
         out.append(select_command(db.index))
         expires = db.expires
         for key, value in db.data.items():
+            if save_delay:
+                debug_delay(save_delay)
             cls = value.__class__
             if cls is bytes or cls is bytearray:
                 out.append(enc([b"SET", key, value]))

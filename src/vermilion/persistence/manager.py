@@ -596,7 +596,8 @@ class Persistence:
             return iter_rdb(engine.dbs, functions=self.function_codes(), aof_base=True,
                             config_values=self.config.values, now_ms=engine.clock.ms(),
                             checksum=self.config["rdbchecksum"])
-        return rewrite_commands(engine.dbs, self.function_codes())
+        return rewrite_commands(engine.dbs, self.function_codes(),
+                                save_delay=self.config["rdb-key-save-delay"])
 
     def _start_writer(self, fd: int) -> None:
         engine = self.engine
