@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import logging
 
 try:
     import cython
@@ -34,6 +35,8 @@ from ..engine.replies import OK, Verbatim
 from ..engine.table import COMMANDS, command, container
 from ._args import parse_int
 from ._help import help_reply
+
+log = logging.getLogger("vermilion")
 
 _COLLECTIONS = frozenset(("hash", "list", "set", "sortedset", "stream"))
 _NOT_REFUSED_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
@@ -122,14 +125,24 @@ _EVICTION_SETTINGS = frozenset(("maxmemory", "maxmemory-policy", "maxmemory-clie
 def _apply(engine, changed=None) -> None:
     if changed is not None and not changed & _EVICTION_SETTINGS:
         return
-    engine.memory.evictor.configure()
-    if engine.memory.evictor.clients_limit:
+    evictor = engine.memory.evictor
+    evictor.configure()
+    if evictor.clients_limit:
         engine.memory.refresh()         # a lowered limit evicts at once, as in Redis
-    if engine.config["maxmemory"] or engine.memory.evictor.clients_limit:
+    if engine.config["maxmemory"] or evictor.clients_limit:
         engine.busy |= BUSY_MAXMEMORY
     else:
         engine.busy &= ~BUSY_MAXMEMORY
-        engine.memory.evictor.set_oom(False)
+        evictor.set_oom(False)
+    if changed is not None and "maxmemory" in changed and evictor.maxmemory:
+        # Redis's updateMaxmemory: a lowered maxmemory evicts at once (the rest, if
+        # the time bound stops it, in the cron), with a warning when it is under use.
+        used = engine.memory.counted()
+        if used > evictor.maxmemory:
+            log.warning("maxmemory set by CONFIG SET (%d) is under the memory in use (%d): "
+                        "keys are evicted, or writes refused, as maxmemory-policy says",
+                        evictor.maxmemory, used)
+            evictor.perform()
 
 
 @extension

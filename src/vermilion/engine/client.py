@@ -109,6 +109,12 @@ class Client(ClientCore):
         self.closing = True
 
     def output_bytes(self) -> int:
+        """Reply bytes not on the socket yet: this turn's pending output and what the
+        socket did not take (CLIENT LIST omem, output buffer limits)."""
+        return 0
+
+    def unsent_bytes(self) -> int:
+        """Reply bytes the socket did not take at the end of a turn (see Memory)."""
         return 0
 
     def reply_over_limit(self, nbytes: int) -> bool:

@@ -498,9 +498,17 @@ def _describe(client) -> str:
 
 def _client_buffers(client) -> int:
     """A client's memory besides its fixed part: buffers, the arguments of the command it
-    is running, watched keys, subscriptions, tracking prefixes, the MULTI queue."""
+    is running, watched keys, subscriptions, tracking prefixes, the MULTI queue.
+
+    Output counts once its turn has ended and the socket did not take it, not while it
+    waits for the end of the turn: client totals are kept for up to REFRESH_NS, and a
+    total taken while a turn's output waited (the cron runs before the turn's writes)
+    would stand for bytes already gone. With tracking clients that output is the
+    invalidations of an eviction, and counting it made the next command evict again
+    for them, until no key was left (Redis's maxmemory test "client tracking don't
+    cause eviction feedback loop")."""
     try:
-        size = client.query_buffer_bytes() + client.output_bytes()
+        size = client.query_buffer_bytes() + client.unsent_bytes()
     except Exception:       # a script or AOF client has no buffers
         return 0
     memory = client.engine.memory
@@ -795,10 +803,15 @@ class Evictor:
 
     def cron(self, now_ms: int) -> None:
         """Go on with an eviction the time bound interrupted (Redis's evictionTimeProc),
-        for up to a quarter of a cron tick; keep used_memory_peak current."""
+        for up to a quarter of a cron tick; keep used_memory_peak current.
+
+        Nothing else starts an eviction here: as in Redis, evicting begins before a
+        command (the gate) or when maxmemory is lowered. Between two commands the count
+        includes output not yet written, such as the invalidations an eviction has just
+        sent to tracking clients: evicting on that count would evict again for the
+        messages of the last eviction, until the dataset is gone."""
         self.memory.used()      # measures the collections written since the last tick
-        if self.running or (self.maxmemory and self.memory.counted() > self.maxmemory
-                            and self.policy != "noeviction"):
+        if self.running:
             deadline = time.perf_counter() + 0.25 / max(self.engine.config["hz"], 1)
             while self.perform() == EVICT_RUNNING and time.perf_counter() < deadline:
                 pass

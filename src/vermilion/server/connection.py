@@ -352,6 +352,10 @@ class Connection(Client):
         pending = sum(map(len, self.pending)) if self.pending else 0
         return (t.get_write_buffer_size() if t is not None else 0) + pending
 
+    def unsent_bytes(self) -> int:
+        t = self.transport
+        return t.get_write_buffer_size() if t is not None else 0
+
     def query_buffer_bytes(self) -> int:
         return self.parser.pending() if self.parser is not None else 0
 
