@@ -1,7 +1,8 @@
 """Sets: SADD ... SMOVE, the algebra (SINTER/SUNION/SDIFF, their STORE forms,
 SINTERCARD), random reads and pops (SRANDMEMBER, SPOP) and SSCAN.
 
-Values are ``types.collections.Set`` (packed while small, a SetTable past that).
+Values are ``types.collections.Set`` (packed while small; past that a sorted integer
+array while Redis would keep an intset, else a SetTable).
 An intset-encoded set (all members canonical integers, at most
 set-max-intset-entries) is listed in ascending numeric order, as Redis's intset
 is; other sets come in insertion or hash order (clients must not rely on it, and
@@ -22,7 +23,7 @@ from ..engine.keyspace import Database
 from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, RespSet
 from ..engine.table import command, numkeys_keys
-from ..types.collections import Set, is_int64, new_set
+from ..types.collections import Set, SetTable, is_int64, new_set
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_numkeys
 from ._scan import parse_scan_cursor, scan_reply
@@ -50,7 +51,7 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is not bytes and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
+    if type(data) is SetTable and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
         # A table with room: the C set does the work (see SetTable for the refits).
         before = len(data)
         if len(args) == 3:

@@ -25,6 +25,8 @@ on. Memory: 8 bytes per member, only for values that were read at random.
 from __future__ import annotations
 
 import random
+from array import array
+from bisect import bisect_left
 from collections import deque
 from itertools import islice
 from sys import getsizeof
@@ -959,12 +961,51 @@ class List(_Packed):
 # order: five short members then cost ~70 bytes where a CPython set costs ~500 (its
 # table alone is 16 or 32 slots). Membership walks the entries (a C loop when compiled,
 # bounded by SET_PACKED_ENTRIES); an add concatenates, a removal slices. Past either
-# bound the set moves, one way, to a ``SetTable``. The packed form is Vermilion's own:
-# Redis 7.0 keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports
-# that (``big``), whichever form holds the members.
+# bound the set moves, one way, to a ``SetTable`` -- unless it is still an intset for
+# Redis (every member a canonical 64-bit integer, at most set-max-intset-entries), which
+# moves instead to the integer form below. The packed form is Vermilion's own: Redis 7.0
+# keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports that
+# (``big``), whichever form holds the members.
 
 SET_PACKED_ENTRIES = 128    # at most this many members packed (bounds every walk)
 SET_PACKED_VALUE = 64       # and none longer than this
+
+# -- the integer set form ---------------------------------------------------------------------
+#
+# Past SET_PACKED_ENTRIES an intset-encoded set is what Redis's intset is: its values
+# sorted ascending in an ``array.array`` of the narrowest of 16, 32 or 64-bit items that
+# holds them all, widened (never narrowed) when a value needs it. 512 members of up to
+# four digits cost ~1 KB where a SetTable costs ~40 KB. Membership, adds and removals
+# are a binary search (``bisect``, C) and a C memmove; iteration yields the members
+# ascending, Redis's intset order. The set leaves this form, one way, for a SetTable
+# when ``big`` is set (a non-integer member, or more than set-max-intset-entries).
+
+_INT_CODES = [(code, 1 << (8 * array(code).itemsize - 1)) for code in ("h", "i", "q")]
+
+
+def _int_code(lo: int, hi: int) -> str:
+    """The narrowest item type holding every value of [lo, hi]."""
+    for code, bound in _INT_CODES:
+        if -bound <= lo and hi < bound:
+            return code
+    return "q"
+
+
+def _int_array(values: list) -> array:
+    """The integer form of distinct canonical integer members."""
+    ints = sorted([int(m) for m in values])
+    return array(_int_code(ints[0], ints[-1]) if ints else "h", ints)
+
+
+def _int_index(data: array, member) -> cython.Py_ssize_t:
+    """The index of `member` in the integer form, or -1 (also for a non-integer)."""
+    if not is_int64(member):
+        return -1
+    v = int(member)
+    i = bisect_left(data, v)
+    if i < len(data) and data[i] == v:
+        return i
+    return -1
 
 
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
@@ -1067,7 +1108,8 @@ class SetTable(set):
         return len(self) - before
 
 class Set(_Packed):
-    """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
+    """A Redis set of bytes members: ``data`` is the packed bytes, the integer form (an
+    array, while an intset for Redis) or a SetTable.
 
     ``big`` is the encoding Redis would report: False for intset (canonical 64-bit
     integers, at most set-max-intset-entries), True once converted to hashtable (one
@@ -1094,25 +1136,38 @@ class Set(_Packed):
     def copy(self) -> "Set":
         new = Set()
         data = self.data
-        new.data = data if type(data) is bytes else SetTable(data)
+        if type(data) is bytes:
+            new.data = data
+        elif type(data) is array:
+            new.data = data[:]
+        else:
+            new.data = SetTable(data)
         new.big = self.big
         return new
 
     def check_encoding(self, values: dict, members) -> None:
         """Intset holds only canonical 64-bit integers, at most set-max-intset-entries."""
         if len(self) > values["set-max-intset-entries"]:
-            self.big = True
+            self.make_big()
             return
         for m in members:
             if not is_int64(m):
-                self.big = True
+                self.make_big()
                 return
 
+    def make_big(self) -> None:
+        """The set is a hashtable for Redis from now on: it leaves the integer form."""
+        self.big = True
+        if type(self.data) is array:
+            self.table()
+
     def table(self) -> SetTable:
-        """The members as a SetTable, converting a packed set (one way)."""
+        """The members as a SetTable, converting a packed or integer set (one way)."""
         data = self.data
         if type(data) is bytes:
             data = self.data = SetTable(_lp_strings(data))
+        elif type(data) is array:
+            data = self.data = SetTable([b"%d" % v for v in data])
         return data
 
     # -- writes -----------------------------------------------------------------------------
@@ -1120,6 +1175,8 @@ class Set(_Packed):
     def add_members(self, members) -> int:
         """Add `members` (a sequence); the number that were new."""
         data = self.data
+        if type(data) is array:
+            return self._add_ints(data, members)
         if type(data) is bytes:
             if len(members) <= SET_PACKED_ENTRIES:
                 fresh = []
@@ -1138,8 +1195,31 @@ class Set(_Packed):
                     if len(fresh) + _lp_count(data) <= SET_PACKED_ENTRIES:
                         self.data = packed
                         return len(fresh)
+            if not self.big:
+                # Every member so far is an integer (``big`` is False): the integer
+                # form, if the new ones are too (else _add_ints moves to a table).
+                ints = self.data = _int_array(_lp_strings(data))
+                return self._add_ints(ints, members)
             data = self.table()
         return data.add_refitting(members)
+
+    def _add_ints(self, data: array, members) -> int:
+        """add_members on the integer form: a SetTable instead at the first non-integer."""
+        for m in members:
+            if not is_int64(m):
+                return self.table().add_refitting(members)
+        added = 0
+        for m in members:
+            v = int(m)
+            i = bisect_left(data, v)
+            if i < len(data) and data[i] == v:
+                continue
+            code = data.typecode
+            if code != "q" and _int_code(v, v) > code:     # "h" < "i" < "q"
+                data = self.data = array(_int_code(v, v), data)
+            data.insert(i, v)
+            added += 1
+        return added
 
     def add_member(self, member: bytes) -> bool:
         return self.add_members((member,)) == 1
@@ -1151,6 +1231,12 @@ class Set(_Packed):
             if at < 0:
                 return False
             self.data = data[:at] + data[at + 1 + (4 if data[at] == 255 else 0) + len(member):]
+            return True
+        if type(data) is array:
+            at = _int_index(data, member)
+            if at < 0:
+                return False
+            del data[at]
             return True
         if member not in data:
             return False
@@ -1165,12 +1251,16 @@ class Set(_Packed):
         data = self.data
         if type(data) is bytes:
             return _lp_find(data, member) >= 0
+        if type(data) is array:
+            return _int_index(data, member) >= 0
         return member in data
 
     def __iter__(self):
         data = self.data
         if type(data) is bytes:
             return iter(_lp_strings(data))
+        if type(data) is array:
+            return iter([b"%d" % v for v in data])
         return iter(data)
 
     def __eq__(self, other) -> bool:
@@ -1186,7 +1276,11 @@ class Set(_Packed):
     def random_member(self):
         data = self.data
         if type(data) is bytes:
-            return random.choice(_lp_strings(data))
+            n = _lp_count(data)
+            at = _lp_locate(data, random.randrange(n), None)
+            return data[at[1]:at[2]]
+        if type(data) is array:
+            return b"%d" % data[random.randrange(len(data))]
         return _pool(data).pick()
 
     def random_members(self, count: int) -> list:
@@ -1194,20 +1288,26 @@ class Set(_Packed):
         data = self.data
         if type(data) is bytes:
             return random.sample(_lp_strings(data), count)
+        if type(data) is array:
+            return [b"%d" % data[i] for i in random.sample(range(len(data)), count)]
         return random_distinct(data, count)
 
     def pop_random(self):
         data = self.data
         if type(data) is bytes:
-            member = random.choice(_lp_strings(data))
+            member = self.random_member()
             self.remove_member(member)
             return member
+        if type(data) is array:
+            return b"%d" % data.pop(random.randrange(len(data)))
         member = _pool(data).take()
         data.discard(member)
         return member
 
     def members_in_order(self) -> list:
         """Redis's order for small sets: an intset is sorted by value."""
+        if type(self.data) is array:
+            return list(self)
         if not self.big:
             return sorted(self, key=int)
         return list(self)
