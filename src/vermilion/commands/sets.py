@@ -23,7 +23,7 @@ from ..engine.keyspace import Database
 from ..engine.errors import NOT_POSITIVE, SYNTAX, WRONGTYPE, CommandError
 from ..engine.replies import NO_REPLY, RespSet
 from ..engine.table import command, numkeys_keys
-from ..types.collections import Set, SetTable, is_int64, new_set
+from ..types.collections import Set, is_int64, new_set
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_numkeys
 from ._scan import parse_scan_cursor, scan_reply
@@ -51,8 +51,8 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is SetTable and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
-        # A table with room: the C set does the work (see SetTable for the refits).
+    if isinstance(data, set) and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
+        # A SetTable with room: the C set does the work (see SetTable for the refits).
         before = len(data)
         if len(args) == 3:
             data.add(args[2])

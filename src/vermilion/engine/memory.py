@@ -68,7 +68,6 @@ import logging
 import os
 import resource
 import time
-from array import array
 from itertools import islice
 from sys import getsizeof
 
@@ -222,10 +221,10 @@ def _estimate_set(s) -> int:
     if data.__class__ is bytes:
         # Packed: the wrapper and one bytes object, measured exactly.
         return SET_OBJ + ((len(data) + 48) & -16)
-    if data.__class__ is array:
-        # The integer form: the wrapper and the array with its buffer, measured exactly.
-        return SET_OBJ + getsizeof(data)
-    return SET_OBJ + _estimate_plain(data)
+    if isinstance(data, set):
+        return SET_OBJ + _estimate_plain(data)
+    # The integer form (an array): the wrapper and the array with its buffer, exactly.
+    return SET_OBJ + getsizeof(data)
 
 
 def _estimate_zset(z) -> int:
@@ -307,7 +306,7 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
         return size + _estimate_list(value)
     if t == "set":
         data = value.data
-        if data.__class__ is bytes or data.__class__ is array:
+        if not isinstance(data, set):           # packed or integer form: exact
             return size + _estimate_set(value)
         total = sum((len(m) + 48) & -16 for m in islice(data, samples))
         return size + SET_OBJ + getsizeof(data) + n * total // samples
@@ -333,7 +332,7 @@ def _exact(value) -> int:
         return _estimate_list(value)
     if t == "set":
         data = value.data
-        if data.__class__ is bytes or data.__class__ is array:
+        if not isinstance(data, set):
             return _estimate_set(value)
         return SET_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
     if t == "zset":

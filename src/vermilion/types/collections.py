@@ -1175,8 +1175,6 @@ class Set(_Packed):
     def add_members(self, members) -> int:
         """Add `members` (a sequence); the number that were new."""
         data = self.data
-        if type(data) is array:
-            return self._add_ints(data, members)
         if type(data) is bytes:
             if len(members) <= SET_PACKED_ENTRIES:
                 fresh = []
@@ -1201,6 +1199,8 @@ class Set(_Packed):
                 ints = self.data = _int_array(_lp_strings(data))
                 return self._add_ints(ints, members)
             data = self.table()
+        elif not isinstance(data, set):         # the integer form
+            return self._add_ints(data, members)
         return data.add_refitting(members)
 
     def _add_ints(self, data: array, members) -> int:
@@ -1232,7 +1232,7 @@ class Set(_Packed):
                 return False
             self.data = data[:at] + data[at + 1 + (4 if data[at] == 255 else 0) + len(member):]
             return True
-        if type(data) is array:
+        if not isinstance(data, set):           # the integer form
             at = _int_index(data, member)
             if at < 0:
                 return False
@@ -1251,9 +1251,9 @@ class Set(_Packed):
         data = self.data
         if type(data) is bytes:
             return _lp_find(data, member) >= 0
-        if type(data) is array:
-            return _int_index(data, member) >= 0
-        return member in data
+        if isinstance(data, set):
+            return member in data
+        return _int_index(data, member) >= 0
 
     def __iter__(self):
         data = self.data
