@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import bisect_left
 from collections import deque
 from itertools import islice
 from sys import getsizeof
@@ -976,7 +975,7 @@ SET_PACKED_VALUE = 64       # and none longer than this
 # sorted ascending in an ``array.array`` of the narrowest of 16, 32 or 64-bit items that
 # holds them all, widened (never narrowed) when a value needs it. 512 members of up to
 # four digits cost ~1 KB where a SetTable costs ~40 KB. Membership, adds and removals
-# are a binary search (``bisect``, C) and a C memmove; iteration yields the members
+# are a binary search (a C loop when compiled) and a C memmove; iteration yields the members
 # ascending, Redis's intset order. The set leaves this form, one way, for a SetTable
 # when ``big`` is set (a non-integer member, or more than set-max-intset-entries).
 
@@ -997,15 +996,61 @@ def _int_array(values: list) -> array:
     return array(_int_code(ints[0], ints[-1]) if ints else "h", ints)
 
 
-def _int_index(data: array, member) -> cython.Py_ssize_t:
+@cython.cfunc
+@cython.locals(s=bytes, n=cython.Py_ssize_t, i=cython.Py_ssize_t, c=cython.longlong,
+               v=cython.ulonglong, limit=cython.ulonglong, neg=cython.bint)
+def _int64_of(member):
+    """The value of `member` when is_int64 accepts it, else None (compiled: one C pass)."""
+    if type(member) is not bytes:
+        return int(member) if is_int64(member) else None
+    s = member
+    n = len(s)
+    if n == 0 or n > 20:
+        return None
+    neg = s[0] == 45                        # '-'
+    i = 1 if neg else 0
+    if i == n or (s[i] == 48 and n > 1):    # "-", "-0", "01"
+        return None
+    limit = 9223372036854775808 if neg else 9223372036854775807
+    v = 0
+    while i < n:
+        c = s[i] - 48
+        if c < 0 or c > 9 or v > (limit - c) // 10:
+            return None
+        v = v * 10 + c
+        i += 1
+    if neg:
+        return -cython.cast(cython.longlong, v - 1) - 1     # -2**63 without overflow
+    return v
+
+
+@cython.cfunc
+@cython.locals(v=cython.longlong, lo=cython.Py_ssize_t, hi=cython.Py_ssize_t,
+               mid=cython.Py_ssize_t, x=cython.longlong)
+def _int_search(data, v):
+    """Binary search of the integer form: the index of `v`, else -1 - where it goes."""
+    lo = 0
+    hi = len(data)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        x = data[mid]
+        if x < v:
+            lo = mid + 1
+        elif x > v:
+            hi = mid
+        else:
+            return mid
+    return -1 - lo
+
+
+@cython.cfunc
+def _int_index(data, member):
     """The index of `member` in the integer form, or -1 (also for a non-integer)."""
-    if not is_int64(member):
+    v = _int64_of(member)
+    if v is None:
         return -1
-    v = int(member)
-    i = bisect_left(data, v)
-    if i < len(data) and data[i] == v:
-        return i
-    return -1
+    at = _int_search(data, v)
+    return at if at >= 0 else -1
 
 
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
@@ -1205,19 +1250,21 @@ class Set(_Packed):
 
     def _add_ints(self, data: array, members) -> int:
         """add_members on the integer form: a SetTable instead at the first non-integer."""
+        values = []
         for m in members:
-            if not is_int64(m):
+            v = _int64_of(m)
+            if v is None:
                 return self.table().add_refitting(members)
+            values.append(v)
         added = 0
-        for m in members:
-            v = int(m)
-            i = bisect_left(data, v)
-            if i < len(data) and data[i] == v:
+        for v in values:
+            at = _int_search(data, v)
+            if at >= 0:
                 continue
             code = data.typecode
             if code != "q" and _int_code(v, v) > code:     # "h" < "i" < "q"
                 data = self.data = array(_int_code(v, v), data)
-            data.insert(i, v)
+            data.insert(-1 - at, v)
             added += 1
         return added
 
