@@ -520,3 +520,40 @@ def test_integer_sets_persist_and_cross_over(pair):
     pair.check("DEBUG", "RELOAD")
     pair.check("OBJECT", "ENCODING", "w")
     pair.check("SMEMBERS", "w", unordered=True)
+
+
+def _int_set_commands():
+    from hypothesis import strategies as st
+    value = st.one_of(st.integers(-300, 300), st.sampled_from([40000, -70000, 2**40, -(2**63), 2**63 - 1]))
+    bulk = st.builds(lambda lo, n, step: list(range(lo, lo + n * step, step)),
+                     st.integers(-400, 400), st.integers(1, 200), st.sampled_from([1, 3, -2]))
+    members = st.one_of(bulk, st.lists(value, min_size=1, max_size=5),
+                        st.lists(st.sampled_from(["x", "01", "-0", "+1"]), min_size=1, max_size=2))
+    key = st.sampled_from(["i", "j"])
+    return st.lists(st.one_of(
+        st.builds(lambda c, k, ms: [c, k, *ms], st.sampled_from(["SADD", "SADD", "SREM"]), key, members),
+        st.tuples(st.just("SMOVE"), key, key, value),
+        st.tuples(st.just("SPOP"), key, st.sampled_from(["0", "1000"])),     # none or all
+        st.tuples(st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key, key, key),
+    ), min_size=1, max_size=12)
+
+
+def test_random_integer_set_sequences(pair):
+    """Random bulk adds, removals, moves and stores on integer sets around the packed
+    bound and set-max-intset-entries: after each command both servers report the same
+    encoding and members (in order while an intset), and answer membership alike."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(_int_set_commands())
+    def run(commands):
+        pair.both("FLUSHALL")
+        for args in commands:
+            pair.check(*args, unordered=args[0] == "SPOP")
+            for k in ("i", "j"):
+                enc = pair.check("OBJECT", "ENCODING", k).value
+                pair.check("SMEMBERS", k, unordered=enc != b"intset")
+                pair.check("SCARD", k)
+                pair.check("SMISMEMBER", k, 0, 1, -300, 299, 40000, 2**40, "x", "01")
+    run()
