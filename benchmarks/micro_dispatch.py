@@ -166,6 +166,11 @@ WORKLOADS = {
     "ZSCORE_SMALL": lambda i: encode(b"ZSCORE", k(b"small:%d" % (i % 1000)), b"member%d" % (i % 8)),
     "ZINCRBY_SMALL": lambda i: encode(b"ZINCRBY", k(b"small:%d" % (i % 1000)), b"%d" % (i % 7 - 3),
                                       b"member%d" % (i % 8)),
+    # Integer sets: 1000 of 8 members (packed), 10 of 300-400 (Redis: intset).
+    "SADD_INTS_SMALL": lambda i: encode(b"SADD", k(b"small:%d" % (i % 1000)), b"%d" % (i % 11)),
+    "SISMEMBER_INTS_SMALL": lambda i: encode(b"SISMEMBER", k(b"small:%d" % (i % 1000)), b"%d" % (i % 11)),
+    "SADD_INTSET": lambda i: encode(b"SADD", k(b"ints:%d" % (i % 10)), b"%d" % ((i * 7919) % 400)),
+    "SISMEMBER_INTSET": lambda i: encode(b"SISMEMBER", k(b"ints:%d" % (i % 10)), b"%d" % ((i * 7919) % 400)),
     "PUBLISH": lambda i: encode(b"PUBLISH", b"channel", b"hello"),
     "PFADD": lambda i: encode(b"PFADD", k(b"hll"), b"el:%06d" % ((i * 7919) % 100000)),
     "LRANGE_100": lambda i: encode(b"LRANGE", k(b"biglist"), b"0", b"99"),
@@ -195,6 +200,13 @@ SETUP = {
                             for i in range(1000)],
     "ZSCORE_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
                              for i in range(1000)],
+    "SADD_INTS_SMALL": lambda: [encode(b"SADD", k(b"small:%d" % i), *[b"%d" % j for j in range(8)])
+                                for i in range(1000)],
+    "SISMEMBER_INTS_SMALL": lambda: [encode(b"SADD", k(b"small:%d" % i), *[b"%d" % j for j in range(8)])
+                                     for i in range(1000)],
+    "SADD_INTSET": lambda: [encode(b"SADD", k(b"ints:%d" % i), *[b"%d" % j for j in range(300)]) for i in range(10)],
+    "SISMEMBER_INTSET": lambda: [encode(b"SADD", k(b"ints:%d" % i), *[b"%d" % j for j in range(300)])
+                                 for i in range(10)],
     "ZINCRBY_SMALL": lambda: [encode(b"ZADD", k(b"small:%d" % i), *[x for j in range(8) for x in (b"%d" % j, b"member%d" % j)])
                               for i in range(1000)],
 }

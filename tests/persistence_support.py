@@ -122,6 +122,7 @@ def populate(r: redis.Redis, seed: int = 7, functions: bool = True) -> None:
     r.rpush("l:huge", "z" * 20000, "y")
     r.sadd("set:int", 1, 2, 3, -7, 2 ** 40)
     r.sadd("set:bigint", *range(700))
+    r.sadd("set:wide", *range(-200, 100), 70000, 2 ** 40)        # an intset past 128 members
     r.sadd("set:str", "a", "b", "c", "12a")
     r.hset("h:small", mapping={"f1": "v1", "f2": 2, "f3": "x" * 30, "-1": "0"})
     r.hset("h:big", mapping={f"field{i}": f"value{i}" for i in range(600)})

@@ -410,3 +410,150 @@ def test_packed_sets_in_algebra_moves_and_persistence(pair):
     pair.check("EXISTS", "a")
     pair.check("COPY", "c", "c2")
     pair.check("SMEMBERS", "c2", unordered=True)
+
+
+def _int_probes(values):
+    return [str(v) for v in values] + ["x", "0x1", "-0", "99999999999999999999"]
+
+
+def test_integer_sets_past_the_packed_bound(pair):
+    """Sets of 129 to set-max-intset-entries integers (Redis: intset; Vermilion: a
+    sorted integer array) list ascending and answer as Redis does while they grow,
+    widen from 16 to 32 to 64-bit values, shrink, and convert to a hashtable."""
+    ints = list(range(-64, 136))                            # 200 values, 16-bit
+    probes = _int_probes([-64, 0, 135, 136, 40000, -(2**40)])
+    pair.check("SADD", "i", *ints[:128])                   # packed
+    pair.check("SADD", "i", *ints[128:129])                 # 129: past the packed bound
+    _same_set_state(pair, "i", probes)
+    pair.check("SADD", "i", *ints[129:], 0, 5)              # 200, duplicates ignored
+    _same_set_state(pair, "i", probes)
+    pair.check("SADD", "i", 40000, -40000)                  # 32-bit values
+    pair.check("SMEMBERS", "i")
+    pair.check("SADD", "i", 2**40, -(2**63), 2**63 - 1)     # 64-bit values
+    _same_set_state(pair, "i", probes + [str(-(2**63)), str(2**63 - 1)])
+    pair.check("SREM", "i", 2**40, 40000, 7, 7, "x", 136, "-0")
+    _same_set_state(pair, "i", probes)
+    pair.check("SSCAN", "i", "0")                           # an intset answers whole, in order
+    pair.check("SSCAN", "i", "0", "MATCH", "1*", "COUNT", "5")
+    pair.check("SINTER", "i", "i")
+    pair.check("SINTERSTORE", "d", "i", "i")
+    pair.check("OBJECT", "ENCODING", "d")
+    pair.check("SMEMBERS", "d")
+    pair.check("SUNION", "i", "d")
+    pair.check("SDIFF", "i", "d")
+    pair.check("SMOVE", "i", "d", -64)
+    pair.check("SMOVE", "i", "d", -64)
+    pair.check("SMOVE", "i", "other", 135)
+    pair.check("SMEMBERS", "i")
+    pair.check("COPY", "i", "i2")
+    _same_set_state(pair, "i2", probes)
+    pair.check("SADD", "i", "a")                            # a string: hashtable
+    _same_set_state(pair, "i", probes + ["a"])
+    pair.check("SREM", "i", "a")
+    _same_set_state(pair, "i", probes)                      # no way back
+    pair.check("SADD", "big", *range(512))                  # 512: still an intset
+    _same_set_state(pair, "big", _int_probes([0, 511, 512]))
+    pair.check("SADD", "big", 512)                          # 513: hashtable
+    _same_set_state(pair, "big", _int_probes([0, 511, 512]))
+    pair.check("SADD", "one", *range(513))                  # one SADD past the limit
+    pair.check("OBJECT", "ENCODING", "one")
+
+
+def test_integer_sets_random_reads_and_pops(pair):
+    for side in (pair.ref, pair.ver):
+        side.call("SADD", "i", *range(1000, 1300))
+        members = {m.value for m in side.call("SMEMBERS", "i").value}
+        one = side.call("SRANDMEMBER", "i").value
+        some = [m.value for m in side.call("SRANDMEMBER", "i", "50").value]
+        many = [m.value for m in side.call("SRANDMEMBER", "i", "-500").value]
+        assert one in members and len(set(some)) == 50 and set(some) <= members
+        assert len(many) == 500 and set(many) <= members
+        popped = side.call("SPOP", "i").value
+        more = {m.value for m in side.call("SPOP", "i", "99").value}
+        assert popped in members and len(more) == 99 and popped not in more
+        rest = {m.value for m in side.call("SMEMBERS", "i").value}
+        assert rest | more | {popped} == members and len(rest) == 200
+        assert side.call("OBJECT", "ENCODING", "i").value == b"intset"
+    pair.check("SPOP", "nokey", "3")
+
+
+def test_integer_sets_follow_set_max_intset_entries(pair):
+    try:
+        pair.check("CONFIG", "SET", "set-max-intset-entries", "1000")
+        pair.check("SADD", "i", *range(900))
+        _same_set_state(pair, "i", _int_probes([0, 899, 900]))
+        pair.check("CONFIG", "SET", "set-max-intset-entries", "200")
+        pair.check("OBJECT", "ENCODING", "i")               # kept until the next add
+        pair.check("SADD", "i", 0)
+        pair.check("OBJECT", "ENCODING", "i")
+        pair.check("SADD", "i", 900)
+        _same_set_state(pair, "i", _int_probes([0, 899, 900]))
+        pair.check("SADD", "j", *range(150))
+        pair.check("OBJECT", "ENCODING", "j")
+        pair.check("SADD", "j", *range(150, 201))           # 201 > 200: hashtable
+        pair.check("OBJECT", "ENCODING", "j")
+        pair.check("SADD", "k", *range(150))                # reloaded past the limit: hashtable
+        pair.check("CONFIG", "SET", "set-max-intset-entries", "100")
+        pair.check("DEBUG", "RELOAD")
+        pair.check("OBJECT", "ENCODING", "k")
+        pair.check("SMEMBERS", "k", unordered=True)
+    finally:
+        pair.both("CONFIG", "SET", "set-max-intset-entries", "512")
+
+
+def test_integer_sets_persist_and_cross_over(pair):
+    values = [*range(-100, 100), 70000, -(2**50)]
+    pair.check("SADD", "i", *values)
+    pair.check("SADD", "w", *range(300))
+    for key in ("i", "w"):
+        # DUMP payloads cross over: Redis's intset into Vermilion and Vermilion's into Redis.
+        pair.check("RESTORE", key + "2", "0", pair.ref.call("DUMP", key).value)
+        assert pair.ref.call("RESTORE", key + "3", "0", pair.ver.call("DUMP", key).value).value == b"OK"
+        pair.check("OBJECT", "ENCODING", key + "2")
+        pair.check("SMEMBERS", key + "2")
+        assert pair.ref.call("SMEMBERS", key + "3").value == pair.ver.call("SMEMBERS", key).value
+        assert pair.ref.call("OBJECT", "ENCODING", key + "3").value == b"intset"
+    pair.check("DEBUG", "RELOAD")
+    for key in ("i", "w", "i2", "w2"):
+        _same_set_state(pair, key, _int_probes([0, -100, 70000, 299, 300]))
+    pair.check("SADD", "w", "x")
+    pair.check("DEBUG", "RELOAD")
+    pair.check("OBJECT", "ENCODING", "w")
+    pair.check("SMEMBERS", "w", unordered=True)
+
+
+def _int_set_commands():
+    from hypothesis import strategies as st
+    value = st.one_of(st.integers(-300, 300), st.sampled_from([40000, -70000, 2**40, -(2**63), 2**63 - 1]))
+    bulk = st.builds(lambda lo, n, step: list(range(lo, lo + n * step, step)),
+                     st.integers(-400, 400), st.integers(1, 200), st.sampled_from([1, 3, -2]))
+    members = st.one_of(bulk, st.lists(value, min_size=1, max_size=5),
+                        st.lists(st.sampled_from(["x", "01", "-0", "+1"]), min_size=1, max_size=2))
+    key = st.sampled_from(["i", "j"])
+    return st.lists(st.one_of(
+        st.builds(lambda c, k, ms: [c, k, *ms], st.sampled_from(["SADD", "SADD", "SREM"]), key, members),
+        st.tuples(st.just("SMOVE"), key, key, value),
+        st.tuples(st.just("SPOP"), key, st.sampled_from(["0", "1000"])),     # none or all
+        st.tuples(st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key, key, key),
+    ), min_size=1, max_size=12)
+
+
+def test_random_integer_set_sequences(pair):
+    """Random bulk adds, removals, moves and stores on integer sets around the packed
+    bound and set-max-intset-entries: after each command both servers report the same
+    encoding and members (in order while an intset), and answer membership alike."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(_int_set_commands())
+    def run(commands):
+        pair.both("FLUSHALL")
+        for args in commands:
+            pair.check(*args, unordered=args[0] == "SPOP")
+            for k in ("i", "j"):
+                enc = pair.check("OBJECT", "ENCODING", k).value
+                pair.check("SMEMBERS", k, unordered=enc != b"intset")
+                pair.check("SCARD", k)
+                pair.check("SMISMEMBER", k, 0, 1, -300, 299, 40000, 2**40, "x", "01")
+    run()

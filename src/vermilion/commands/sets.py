@@ -1,7 +1,8 @@
 """Sets: SADD ... SMOVE, the algebra (SINTER/SUNION/SDIFF, their STORE forms,
 SINTERCARD), random reads and pops (SRANDMEMBER, SPOP) and SSCAN.
 
-Values are ``types.collections.Set`` (packed while small, a SetTable past that).
+Values are ``types.collections.Set`` (packed while small; past that a sorted integer
+array while Redis would keep an intset, else a SetTable).
 An intset-encoded set (all members canonical integers, at most
 set-max-intset-entries) is listed in ascending numeric order, as Redis's intset
 is; other sets come in insertion or hash order (clients must not rely on it, and
@@ -50,8 +51,8 @@ def sadd(client, args):
     elif type(s) is not Set:
         raise CommandError(WRONGTYPE)
     data = s.data
-    if type(data) is not bytes and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
-        # A table with room: the C set does the work (see SetTable for the refits).
+    if isinstance(data, set) and data.pool is None and len(data) + len(args) - 2 < data.refit_at:
+        # A SetTable with room: the C set does the work (see SetTable for the refits).
         before = len(data)
         if len(args) == 3:
             data.add(args[2])

@@ -221,7 +221,10 @@ def _estimate_set(s) -> int:
     if data.__class__ is bytes:
         # Packed: the wrapper and one bytes object, measured exactly.
         return SET_OBJ + ((len(data) + 48) & -16)
-    return SET_OBJ + _estimate_plain(data)
+    if isinstance(data, set):
+        return SET_OBJ + _estimate_plain(data)
+    # The integer form (an array): the wrapper and the array with its buffer, exactly.
+    return SET_OBJ + getsizeof(data)
 
 
 def _estimate_zset(z) -> int:
@@ -303,7 +306,7 @@ def usage(key: bytes, value, has_ttl: bool, samples: int = 5) -> int:
         return size + _estimate_list(value)
     if t == "set":
         data = value.data
-        if data.__class__ is bytes:
+        if not isinstance(data, set):           # packed or integer form: exact
             return size + _estimate_set(value)
         total = sum((len(m) + 48) & -16 for m in islice(data, samples))
         return size + SET_OBJ + getsizeof(data) + n * total // samples
@@ -329,7 +332,7 @@ def _exact(value) -> int:
         return _estimate_list(value)
     if t == "set":
         data = value.data
-        if data.__class__ is bytes:
+        if not isinstance(data, set):
             return _estimate_set(value)
         return SET_OBJ + getsizeof(data) + sum((len(m) + 48) & -16 for m in data)
     if t == "zset":

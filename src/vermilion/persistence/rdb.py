@@ -569,11 +569,11 @@ def _make_set(members: list, lim: _Limits) -> Set:
     if len(s) != len(members):
         raise RdbError("Duplicate set members detected")
     if len(s) > lim.intset_entries:
-        s.big = True
+        s.make_big()
     else:
         for m in members:
             if as_int64(m) is None:
-                s.big = True
+                s.make_big()
                 break
     return s
 

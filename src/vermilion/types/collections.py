@@ -25,6 +25,7 @@ on. Memory: 8 bytes per member, only for values that were read at random.
 from __future__ import annotations
 
 import random
+from array import array
 from collections import deque
 from itertools import islice
 from sys import getsizeof
@@ -34,22 +35,10 @@ try:
 except ImportError:                 # not compiled and no Cython: the declarations do nothing
     from .. import _compiling as cython
 
-_MAX_INT64 = 2**63 - 1
-
 
 def is_int64(s: bytes) -> bool:
     """Redis's string2ll acceptance: canonical decimal form of a signed 64-bit integer."""
-    n = len(s)
-    if n == 0 or n > 20:
-        return False
-    if s[0] == 45:  # '-'
-        body = s[1:]
-        if not body or not body.isdigit() or body[0] == 48:
-            return False
-        return int(body) <= _MAX_INT64 + 1
-    if not s.isdigit() or (s[0] == 48 and n > 1):
-        return False
-    return n < 19 or int(s) <= _MAX_INT64
+    return _int64_of(s) is not None
 
 
 class RandomPool:
@@ -959,12 +948,97 @@ class List(_Packed):
 # order: five short members then cost ~70 bytes where a CPython set costs ~500 (its
 # table alone is 16 or 32 slots). Membership walks the entries (a C loop when compiled,
 # bounded by SET_PACKED_ENTRIES); an add concatenates, a removal slices. Past either
-# bound the set moves, one way, to a ``SetTable``. The packed form is Vermilion's own:
-# Redis 7.0 keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports
-# that (``big``), whichever form holds the members.
+# bound the set moves, one way, to a ``SetTable`` -- unless it is still an intset for
+# Redis (every member a canonical 64-bit integer, at most set-max-intset-entries), which
+# moves instead to the integer form below. The packed form is Vermilion's own: Redis 7.0
+# keeps small sets as an intset or a hashtable, and OBJECT ENCODING reports that
+# (``big``), whichever form holds the members.
 
 SET_PACKED_ENTRIES = 128    # at most this many members packed (bounds every walk)
 SET_PACKED_VALUE = 64       # and none longer than this
+
+# -- the integer set form ---------------------------------------------------------------------
+#
+# Past SET_PACKED_ENTRIES an intset-encoded set is what Redis's intset is: its values
+# sorted ascending in an ``array.array`` of the narrowest of 16, 32 or 64-bit items that
+# holds them all, widened (never narrowed) when a value needs it. 512 members of up to
+# four digits cost ~1 KB where a SetTable costs ~40 KB. Membership, adds and removals
+# are a binary search (a C loop when compiled) and a C memmove; iteration yields the members
+# ascending, Redis's intset order. The set leaves this form, one way, for a SetTable
+# when ``big`` is set (a non-integer member, or more than set-max-intset-entries).
+
+_INT_CODES = [(code, 1 << (8 * array(code).itemsize - 1)) for code in ("h", "i", "q")]
+
+
+def _int_code(lo: int, hi: int) -> str:
+    """The narrowest item type holding every value of [lo, hi]."""
+    for code, bound in _INT_CODES:
+        if -bound <= lo and hi < bound:
+            return code
+    return "q"
+
+
+def _int_array(values: list) -> array:
+    """The integer form of distinct canonical integer members."""
+    ints = sorted([int(m) for m in values])
+    return array(_int_code(ints[0], ints[-1]) if ints else "h", ints)
+
+
+@cython.cfunc
+@cython.locals(s=bytes, n=cython.Py_ssize_t, i=cython.Py_ssize_t, c=cython.longlong,
+               v=cython.ulonglong, limit=cython.ulonglong, neg=cython.bint)
+def _int64_of(member):
+    """The value of `member` when it is the canonical decimal form of a signed 64-bit
+    integer (Redis's string2ll), else None. Compiled: one C pass, no object until the
+    value."""
+    s = member if type(member) is bytes else bytes(member)
+    n = len(s)
+    if n == 0 or n > 20:
+        return None
+    neg = s[0] == 45                        # '-'
+    i = 1 if neg else 0
+    if i == n or (s[i] == 48 and n > 1):    # "-", "-0", "01"
+        return None
+    limit = 9223372036854775808 if neg else 9223372036854775807
+    v = 0
+    while i < n:
+        c = s[i] - 48
+        if c < 0 or c > 9 or v > (limit - c) // 10:
+            return None
+        v = v * 10 + c
+        i += 1
+    if neg:
+        return -cython.cast(cython.longlong, v - 1) - 1     # -2**63 without overflow
+    return v
+
+
+@cython.cfunc
+@cython.locals(v=cython.longlong, lo=cython.Py_ssize_t, hi=cython.Py_ssize_t,
+               mid=cython.Py_ssize_t, x=cython.longlong)
+def _int_search(data, v):
+    """Binary search of the integer form: the index of `v`, else -1 - where it goes."""
+    lo = 0
+    hi = len(data)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        x = data[mid]
+        if x < v:
+            lo = mid + 1
+        elif x > v:
+            hi = mid
+        else:
+            return mid
+    return -1 - lo
+
+
+@cython.cfunc
+def _int_index(data, member):
+    """The index of `member` in the integer form, or -1 (also for a non-integer)."""
+    v = _int64_of(member)
+    if v is None:
+        return -1
+    at = _int_search(data, v)
+    return at if at >= 0 else -1
 
 
 @cython.locals(data=bytes, i=cython.Py_ssize_t, n=cython.Py_ssize_t, ln=cython.Py_ssize_t,
@@ -1067,7 +1141,8 @@ class SetTable(set):
         return len(self) - before
 
 class Set(_Packed):
-    """A Redis set of bytes members: ``data`` is the packed bytes or a SetTable.
+    """A Redis set of bytes members: ``data`` is the packed bytes, the integer form (an
+    array, while an intset for Redis) or a SetTable.
 
     ``big`` is the encoding Redis would report: False for intset (canonical 64-bit
     integers, at most set-max-intset-entries), True once converted to hashtable (one
@@ -1094,25 +1169,38 @@ class Set(_Packed):
     def copy(self) -> "Set":
         new = Set()
         data = self.data
-        new.data = data if type(data) is bytes else SetTable(data)
+        if type(data) is bytes:
+            new.data = data
+        elif type(data) is array:
+            new.data = data[:]
+        else:
+            new.data = SetTable(data)
         new.big = self.big
         return new
 
     def check_encoding(self, values: dict, members) -> None:
         """Intset holds only canonical 64-bit integers, at most set-max-intset-entries."""
         if len(self) > values["set-max-intset-entries"]:
-            self.big = True
+            self.make_big()
             return
         for m in members:
             if not is_int64(m):
-                self.big = True
+                self.make_big()
                 return
 
+    def make_big(self) -> None:
+        """The set is a hashtable for Redis from now on: it leaves the integer form."""
+        self.big = True
+        if type(self.data) is array:
+            self.table()
+
     def table(self) -> SetTable:
-        """The members as a SetTable, converting a packed set (one way)."""
+        """The members as a SetTable, converting a packed or integer set (one way)."""
         data = self.data
         if type(data) is bytes:
             data = self.data = SetTable(_lp_strings(data))
+        elif type(data) is array:
+            data = self.data = SetTable([b"%d" % v for v in data])
         return data
 
     # -- writes -----------------------------------------------------------------------------
@@ -1138,8 +1226,40 @@ class Set(_Packed):
                     if len(fresh) + _lp_count(data) <= SET_PACKED_ENTRIES:
                         self.data = packed
                         return len(fresh)
+            if not self.big:
+                # Every member so far is an integer (``big`` is False): the integer
+                # form, if the new ones are too (else _add_ints moves to a table).
+                ints = self.data = _int_array(_lp_strings(data))
+                return self._add_ints(ints, members)
             data = self.table()
+        elif not isinstance(data, set):         # the integer form
+            return self._add_ints(data, members)
         return data.add_refitting(members)
+
+    def _add_ints(self, data: array, members) -> int:
+        """add_members on the integer form: a SetTable instead at the first non-integer."""
+        values = []
+        for m in members:
+            v = _int64_of(m)
+            if v is None:
+                return self.table().add_refitting(members)
+            values.append(v)
+        if len(values) > 8:
+            # A bulk add (an RDB load, a large SADD): one merge, not a memmove per value.
+            merged = sorted(set(data).union(values))
+            self.data = array(_int_code(merged[0], merged[-1]), merged)
+            return len(merged) - len(data)
+        added = 0
+        for v in values:
+            at = _int_search(data, v)
+            if at >= 0:
+                continue
+            code = data.typecode
+            if code != "q" and _int_code(v, v) > code:     # "h" < "i" < "q"
+                data = self.data = array(_int_code(v, v), data)
+            data.insert(-1 - at, v)
+            added += 1
+        return added
 
     def add_member(self, member: bytes) -> bool:
         return self.add_members((member,)) == 1
@@ -1151,6 +1271,12 @@ class Set(_Packed):
             if at < 0:
                 return False
             self.data = data[:at] + data[at + 1 + (4 if data[at] == 255 else 0) + len(member):]
+            return True
+        if not isinstance(data, set):           # the integer form
+            at = _int_index(data, member)
+            if at < 0:
+                return False
+            del data[at]
             return True
         if member not in data:
             return False
@@ -1165,12 +1291,16 @@ class Set(_Packed):
         data = self.data
         if type(data) is bytes:
             return _lp_find(data, member) >= 0
-        return member in data
+        if isinstance(data, set):
+            return member in data
+        return _int_index(data, member) >= 0
 
     def __iter__(self):
         data = self.data
         if type(data) is bytes:
             return iter(_lp_strings(data))
+        if type(data) is array:
+            return iter([b"%d" % v for v in data])
         return iter(data)
 
     def __eq__(self, other) -> bool:
@@ -1186,7 +1316,11 @@ class Set(_Packed):
     def random_member(self):
         data = self.data
         if type(data) is bytes:
-            return random.choice(_lp_strings(data))
+            n = _lp_count(data)
+            at = _lp_locate(data, random.randrange(n), None)
+            return data[at[1]:at[2]]
+        if type(data) is array:
+            return b"%d" % data[random.randrange(len(data))]
         return _pool(data).pick()
 
     def random_members(self, count: int) -> list:
@@ -1194,20 +1328,26 @@ class Set(_Packed):
         data = self.data
         if type(data) is bytes:
             return random.sample(_lp_strings(data), count)
+        if type(data) is array:
+            return [b"%d" % data[i] for i in random.sample(range(len(data)), count)]
         return random_distinct(data, count)
 
     def pop_random(self):
         data = self.data
         if type(data) is bytes:
-            member = random.choice(_lp_strings(data))
+            member = self.random_member()
             self.remove_member(member)
             return member
+        if type(data) is array:
+            return b"%d" % data.pop(random.randrange(len(data)))
         member = _pool(data).take()
         data.discard(member)
         return member
 
     def members_in_order(self) -> list:
         """Redis's order for small sets: an intset is sorted by value."""
+        if type(self.data) is array:
+            return list(self)
         if not self.big:
             return sorted(self, key=int)
         return list(self)
