@@ -650,6 +650,19 @@ def test_c_encoder_writes_what_the_python_encoder_writes(value, resp3):
     assert b"".join(c_out) == b"".join(py_out)
 
 
+def test_c_encoder_gives_each_status_its_own_bytes():
+    # The C encoder keeps the bytes of the last Status it encoded (a run of +OK reads
+    # no attribute): a different Status, or a new one with the same text, is read anew.
+    _needs_codec()
+    statuses = [OK, OK, Status(b"QUEUED"), OK, Status(b"PONG"), Status(b"PONG"), OK]
+    for resp3 in (False, True):
+        out: list = []
+        for status in statuses:
+            resp.encode(status, out, resp3)
+        assert out == [b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"+OK\r\n", b"+PONG\r\n",
+                       b"+PONG\r\n", b"+OK\r\n"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(argv=st.lists(st.one_of(st.binary(max_size=30), st.integers(-(2 ** 63), 2 ** 63 - 1),
                                st.builds(bytearray, st.binary(max_size=5))), min_size=1, max_size=80))

@@ -329,7 +329,8 @@ def _parse_add_trim(args: list, xadd: bool, engine):
               "'~'=approximately:-)] threshold [LIMIT=count:i@6.2.0])] id_or_auto(*=auto_id:-|id) "
               "field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream,
-               clock=Clock, idpos="Py_ssize_t", nfields="Py_ssize_t", trim=_Trim, sidt=tuple)
+               clock=Clock, now="long long", idpos="Py_ssize_t", nfields="Py_ssize_t", trim=_Trim,
+               sidt=tuple)
 def xadd(client, args):
     engine = client.engine
     values = engine.config.values

@@ -5,6 +5,9 @@ from vermilion.engine.core cimport AclPlan, ClientCore, CommandCore, EngineCore,
 from vermilion.engine.keyspace cimport Database
 
 cdef long long FAST_US
+# The client gate bits dispatch tests (engine/client.py defines them): C globals, so a
+# test is a compare of two C integers (a module global is a dict lookup per use on 3.12+).
+cdef long GATE_ACL, GATE_MASTER, GATE_MULTI, GATE_NOAUTH
 
 @cython.locals(ts=timespec)
 cpdef long long monotonic_ns() noexcept

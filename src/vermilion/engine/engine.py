@@ -17,6 +17,7 @@ except ImportError:                 # not compiled and no Cython: the declaratio
     from .. import _compiling as cython
 
 from .. import REDIS_VERSION
+from .client import GATE_ACL, GATE_MASTER, GATE_MULTI, GATE_NOAUTH
 from .clock import Clock
 from .core import EngineCore, Stats
 from .errors import CommandError, CountedError, NOAUTH, unknown_command, unknown_subcommand, wrong_arity
@@ -255,16 +256,16 @@ class Engine(EngineCore):
             if (arity > 0 and len(args) != arity) or len(args) < -arity:
                 return self.refuse(client, cmd, wrong_arity(cmd.fullname))
         if client.gate or self.busy:
-            if client.gate == 2 and not self.busy and cmd.queued_in_multi:  # GATE_MULTI
+            if client.gate == GATE_MULTI and not self.busy and cmd.queued_in_multi:
                 # Only MULTI gates this client and no busy bit is set: of the gate hooks,
                 # only the transactions family's applies, and for a command it queues
                 # (`queued_in_multi`, which also leaves out `protected` commands) that is
                 # this: unknown command and arity were checked above.
                 cython.cast(list, client.multi).append((cmd, args))
                 return QUEUED
-            if client.gate == 32 and not self.busy & MASTER_GATED:
-                return self.call(client, cmd, args)     # the master client (GATE_MASTER)
-            if client.gate == 16 and not self.busy:
+            if client.gate == GATE_MASTER and not self.busy & MASTER_GATED:
+                return self.call(client, cmd, args)     # the master client
+            if client.gate == GATE_ACL and not self.busy:
                 # Only ACL restricts this client: its check is the only gate hook that
                 # applies (docs/architecture.md, ACL). The user's plan for the command
                 # lets it run, or the full check decides (commands/acl.py).
@@ -291,11 +292,11 @@ class Engine(EngineCore):
     def refused(self, client, cmd: Command | None, reply: ErrorReply) -> ErrorReply:
         """A command refused before it runs (Redis's rejectCommand).
 
-        Inside MULTI (gate bit 2) the transactions family flags the transaction so
+        Inside MULTI (GATE_MULTI) the transactions family flags the transaction so
         that EXEC aborts; a refused EXEC becomes EXECABORT (inside MULTI or not).
         """
         if self.multi_refused is not None and \
-                (client.gate & 2 or (cmd is not None and cmd.name == "exec")):
+                (client.gate & GATE_MULTI or (cmd is not None and cmd.name == "exec")):
             return self.multi_refused(client, cmd, reply)
         return reply
 
@@ -390,9 +391,9 @@ class Engine(EngineCore):
             err = self.protected_gate(client, cmd)
             if err is not None:
                 return self.reject(cmd, err)
-        if gate & 1 and not cmd.no_auth:
+        if gate & GATE_NOAUTH and not cmd.no_auth:
             return self.reject(cmd, CommandError(NOAUTH))
-        if gate & 16:
+        if gate & GATE_ACL:
             refusal = self.acl_gate(client, cmd, args)
             if refusal is not None:
                 return refusal

@@ -27,7 +27,10 @@ import math
 
 
 class Status:
-    """A simple string reply such as ``+OK``; kept pre-encoded because it is frequent."""
+    """A simple string reply such as ``+OK``; kept pre-encoded because it is frequent.
+
+    Never changed once made: vermilion._resp's encoder keeps the bytes of the last
+    Status it encoded."""
 
     __slots__ = ("text", "encoded")
 

@@ -5,6 +5,10 @@ from vermilion.engine.core cimport Stats
 from vermilion.engine.engine cimport Engine
 from vermilion.server.server cimport Server
 
+# The reply markers and the encoder every batch reads: C globals (a module global is a
+# dict lookup per use on 3.12+).
+cdef object NO_REPLY, POSTPONED, Push, encode
+
 @cython.final
 cdef class Connection(Client):
     @cython.locals(engine=Engine, stats=Stats, out=list, ready=list)

@@ -57,6 +57,11 @@ class Server:
         self.obuf_limits: dict = {}
         self.flush_queue: list[Connection] = []     # connections with pending output
         self.flush_scheduled = False                # flush_pending will run in this turn
+        # Made once: what the loop is given once per turn that wrote (a bound method,
+        # and compiled a C method object, each time `self.flush_pending` is read).
+        self.flush_soon = self.flush_pending
+        # Read by flush_pending on every turn: never rebound by the engine.
+        self.replication = engine.replication
         engine.replication.end_of_turn = self.end_of_turn
         self.apply_obuf_config()
         self.config.listeners.append(self._config_changed)
@@ -348,13 +353,13 @@ class Server:
         self.flush_queue.append(client)
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            self.engine.loop.call_soon(self.flush_pending)
+            self.engine.loop.call_soon(self.flush_soon)
 
     def end_of_turn(self) -> None:
         """Run `flush_pending` at the end of this loop turn (the replication stream)."""
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            self.engine.loop.call_soon(self.flush_pending)
+            self.engine.loop.call_soon(self.flush_soon)
 
     def flush_pending(self) -> None:
         """Write every connection's pending replies and pushes (one write each)."""
@@ -373,7 +378,7 @@ class Server:
         # The turn's replication stream leaves after the turn's replies, in the same
         # pass (docs/replication.md, "The stream"): the clients' wake-ups come before
         # the replica's, so a client, not the replica, gets a free core first.
-        repl = self.engine.replication
+        repl = self.replication
         if repl.unsent:
             repl.flush()
 
