@@ -212,6 +212,31 @@ def test_evicted_keyspace_event(pair2):
             s.close()
 
 
+def test_lowering_maxmemory_evicts_after_the_command_and_after_exec(pair2):
+    """CONFIG SET maxmemory starts evicting by itself, no write needed (Redis's
+    startEvictionTimeProc), and inside MULTI only once EXEC is done."""
+    from support import wait_for
+    try:
+        for c in (pair2.ref, pair2.ver):
+            c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        pair2.check("MSET", "a", "1", "b", "2")
+        pair2.check("CONFIG", "SET", "maxmemory", "1")
+        for c in (pair2.ref, pair2.ver):
+            wait_for(lambda: c.call("DBSIZE").value == 0, "eviction without a write")
+            c.call("CONFIG", "SET", "maxmemory", "0")
+        pair2.check("MULTI")
+        pair2.check("INCR", "x")
+        pair2.check("CONFIG", "SET", "maxmemory", "1")
+        pair2.check("INCR", "x")
+        assert pair2.check("EXEC").value[2].value == 2
+        for c in (pair2.ref, pair2.ver):
+            wait_for(lambda: c.call("DBSIZE").value == 0, "eviction after EXEC")
+    finally:
+        for c in (pair2.ref, pair2.ver):
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
 # -- MEMORY ------------------------------------------------------------------------------------
 
 def test_memory_errors_and_help(pair):

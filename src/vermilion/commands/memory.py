@@ -135,14 +135,14 @@ def _apply(engine, changed=None) -> None:
         engine.busy &= ~BUSY_MAXMEMORY
         evictor.set_oom(False)
     if changed is not None and "maxmemory" in changed and evictor.maxmemory:
-        # Redis's updateMaxmemory: a lowered maxmemory evicts at once (the rest, if
-        # the time bound stops it, in the cron), with a warning when it is under use.
+        # Redis's updateMaxmemory: a warning when the new limit is under the memory in
+        # use, and eviction started right after the command (see Evictor.start_soon).
         used = engine.memory.counted()
         if used > evictor.maxmemory:
             log.warning("maxmemory set by CONFIG SET (%d) is under the memory in use (%d): "
                         "keys are evicted, or writes refused, as maxmemory-policy says",
                         evictor.maxmemory, used)
-            evictor.perform()
+        evictor.start_soon()
 
 
 @extension

@@ -767,6 +767,17 @@ class Evictor:
         self._under()
         return EVICT_OK
 
+    def start_soon(self) -> None:
+        """Evict from the loop once the running command is done (a whole transaction,
+        when it is inside EXEC); past the time bound the cron goes on. Redis's
+        startEvictionTimeProc, which CONFIG SET maxmemory calls: a lowered limit frees
+        memory without waiting for the next command."""
+        loop = self.engine.loop
+        if loop is None:
+            self.perform()
+        else:
+            loop.call_soon(self.perform)
+
     def evict_clients(self, limit: int) -> None:
         """Redis's evictClients: while the normal and pub/sub clients together hold
         `limit` bytes or more, close the one holding the most (CLIENT NO-EVICT ones, and
