@@ -25,6 +25,11 @@ from __future__ import annotations
 
 from ..types.stream import _FLAG_DELETED, Stream
 
+try:
+    import cython
+except ImportError:
+    from .. import _compiling as cython
+
 # No exported stream expires before this (ms): a TTL beyond every clock.
 NEVER = 1 << 62
 
@@ -102,7 +107,8 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
         nodes = len(keys) - head
         first_key = keys[head] if nodes else None
         last_key = keys[len(keys) - 1] if nodes else None
-        ref = old_kept.get(id(s))
+        ident = id(s)
+        ref = old_kept.get(ident)
         rax = -1
         if ref is not None and old_refs[ref + 1] is first_key and old_refs[ref + 2] is last_key:
             old = old_refs[ref]
@@ -118,8 +124,8 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
             if top >= 0 and not flags[top] & DELETED:
                 last_ms = tail.ms + tail.msd[top]
             else:
-                last_ms = s.last_valid_id()[0]
-        kept[id(s)] = len(refs)
+                last_ms = cython.cast(tuple, s.last_valid_id())[0]
+        kept[ident] = len(refs)
         refs.append(len(ints))
         refs.append(first_key)
         refs.append(last_key)
@@ -127,10 +133,12 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
         ints.append(length)
         ints.append(nodes)
         ints.append(rax)
-        ints.append(s.last_id[0])
+        # IDs are StreamID tuples, read as tuples (indexed through their class, each
+        # read would be a Python-level __getitem__ call).
+        ints.append(cython.cast(tuple, s.last_id)[0])
         ints.append(ngroups)
-        ints.append(s.max_deleted_id[0])
-        ints.append(s.first_id[0] if length else 0)
+        ints.append(cython.cast(tuple, s.max_deleted_id)[0])
+        ints.append(cython.cast(tuple, s.first_id)[0] if length else 0)
         ints.append(last_ms)
         ints.append(s.entries_added)
         names.append(key)
@@ -145,7 +153,7 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
             entries_read = g.entries_read
             ints.append(len(consumers))
             ints.append(len(g.pel))
-            ints.append(g.last_id[0])
+            ints.append(cython.cast(tuple, g.last_id)[0])
             ints.append(entries_read if entries_read > 0 else 0)
             ints.append(lag if lag is not None else 0)
             names.append(gname)
