@@ -12,8 +12,8 @@ cdef Py_ssize_t DELETED
 cpdef list select_streams(list dbs, list candidates, long long now, Py_ssize_t limit)
 
 @cython.locals(s=Stream, g=StreamGroup, groups=dict, consumers=dict, ngroups="Py_ssize_t",
-               ints=list, names=list, members=list, kept=dict, refs=list, old_ints=list,
-               old_kept=dict, old_refs=list, old="Py_ssize_t", keys=list, head="Py_ssize_t",
+               ints=list, names=list, members=list, refs=list, old_ints=list,
+               old_refs=list, old="Py_ssize_t", at="Py_ssize_t", keys=list, head="Py_ssize_t",
                nodes="Py_ssize_t", tail=_Node, flags=bytearray, top="Py_ssize_t")
 cpdef tuple read_streams(list selected, tuple previous)
 

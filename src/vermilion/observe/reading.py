@@ -63,7 +63,7 @@ def select_streams(dbs: list, candidates: list, now: int, limit: int) -> list:
 
 
 def read_streams(selected: list, previous: tuple | None) -> tuple:
-    """(ints, names, members, valid until, kept, refs) for the `selected` streams
+    """(ints, names, members, valid until, refs) for the `selected` streams
     ((db index, key, stream, expiry ms or None), in export order), groups and
     consumers in name order.
 
@@ -80,21 +80,19 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
     `previous`, an earlier call's result, while the stream is the same object with
     the same number of nodes and the same first and last node keys (nodes are
     appended, dropped or removed, never re-keyed, so those three identify the set).
-    `kept` maps id(stream) to its place in `refs`, which holds per stream its
-    offset in `ints` and those two key objects."""
+    `refs` holds four items per stream: its id, its offset in `ints` and those two key
+    objects. A stream is looked for at its own place in `previous` (the selection
+    keeps its order between scrapes; one that moved is read as new)."""
     ints = []
     names = []
     members = []
-    kept = {}
     refs = []
     valid_until = NEVER
     if previous is not None:
         old_ints = previous[0]
-        old_kept = previous[4]
-        old_refs = previous[5]
+        old_refs = previous[4]
     else:
         old_ints = []
-        old_kept = {}
         old_refs = []
     for index, key, s, when in selected:
         if when is not None and when < valid_until:
@@ -108,10 +106,11 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
         first_key = keys[head] if nodes else None
         last_key = keys[len(keys) - 1] if nodes else None
         ident = id(s)
-        ref = old_kept.get(ident)
+        at = len(refs)
         rax = -1
-        if ref is not None and old_refs[ref + 1] is first_key and old_refs[ref + 2] is last_key:
-            old = old_refs[ref]
+        if at < len(old_refs) and old_refs[at] == ident and old_refs[at + 2] is first_key \
+                and old_refs[at + 3] is last_key:
+            old = old_refs[at + 1]
             if old_ints[old + 2] == nodes:
                 rax = old_ints[old + 3]
         if rax < 0:
@@ -125,7 +124,7 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
                 last_ms = tail.ms + tail.msd[top]
             else:
                 last_ms = cython.cast(tuple, s.last_valid_id())[0]
-        kept[ident] = len(refs)
+        refs.append(ident)
         refs.append(len(ints))
         refs.append(first_key)
         refs.append(last_key)
@@ -161,7 +160,7 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
                 for cname in (consumers if len(consumers) == 1 else sorted(consumers)):
                     names.append(cname)
                     members.append(consumers[cname])
-    return ints, names, members, valid_until, kept, refs
+    return ints, names, members, valid_until, refs
 
 
 def consumer_ints(members: list) -> list:
