@@ -604,6 +604,24 @@ def test_failed_calls_of_blocked_commands(ports, case):
         b.close()
         return reply, stats
     same_on_both(ports, scenario)
+def test_blocked_command_answered_after_resetstat(ports):
+    """A command blocked before CONFIG RESETSTAT and answered with an error after it
+    shows in INFO commandstats (its failed call), as in Redis."""
+    def scenario(port):
+        a, b = RawClient(port), RawClient(port)
+        aid = a.call("CLIENT", "ID").value
+        a.send("BLPOP", "l", "0")
+        _until_blocked(b)
+        b.call("CONFIG", "RESETSTAT")
+        b.call("CLIENT", "UNBLOCK", str(aid), "ERROR")
+        reply = a.read()
+        stats = _cmdstat(b, "blpop")
+        a.close()
+        b.close()
+        return reply, stats
+    same_on_both(ports, scenario)
+
+
 def _unblock_error_counts_failed_call(port: int):
     from support import connect
     admin, blocked = connect(port), connect(port)

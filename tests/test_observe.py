@@ -233,6 +233,39 @@ def test_stream_metrics_follow_every_change(server, r):
         stream_samples_match_xinfo(scrape(server), r, "orders")
 
 
+
+def test_stream_metrics_follow_node_changes(server, r):
+    """A scrape reuses a stream's radix-tree node count while it has the same
+    nodes: changes that keep the number of nodes but not the nodes (a head node
+    trimmed and a tail node added; a middle node deleted and a node added) show in
+    the next scrape, as does the last live entry once the tail entries are deleted."""
+    r.config_set("stream-node-max-entries", "2")
+    try:
+        for ms in (1, 2, 300, 301, 70000, 70001, 1 << 40, (1 << 40) + 1):
+            r.xadd("nodes", {"n": "v"}, id=f"{ms}-0")
+        r.xgroup_create("nodes", "g", id="0")
+        seen = []
+        changes = [
+            lambda: None,
+            lambda: (r.xtrim("nodes", minid="300-0", approximate=True),
+                     r.xadd("nodes", {"n": "v"}, id=f"{(1 << 40) + 9}-0"), r.xadd("nodes", {"n": "v"}, id=f"{(1 << 40) + 9}-1")),
+            lambda: (r.xdel("nodes", "70000-0", "70001-0"),
+                     r.xadd("nodes", {"n": "v"}, id=f"{1 << 51}-0"), r.xadd("nodes", {"n": "v"}, id=f"{(1 << 51) + 7}-0")),
+            lambda: r.xdel("nodes", f"{(1 << 51) + 7}-0"),        # the last entry: its node stays
+            lambda: r.xdel("nodes", f"{1 << 51}-0"),
+        ]
+        for change in changes:
+            change()
+            samples = scrape(server)
+            stream_samples_match_xinfo(samples, r, "nodes")
+            seen.append((value(samples, "redis_stream_radix_tree_keys", db="db0", stream="nodes"),
+                         value(samples, "redis_stream_radix_tree_nodes", db="db0", stream="nodes")))
+        # The first two changes keep the number of nodes and change the tree.
+        assert [keys for keys, _ in seen[:3]] == [4, 4, 4]
+        assert seen[0][1] != seen[1][1] != seen[2][1]
+    finally:
+        r.config_set("stream-node-max-entries", "100")
+
 def server_ms(r) -> int:
     seconds, micros = r.time()
     return seconds * 1000 + micros // 1000

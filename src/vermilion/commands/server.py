@@ -15,7 +15,7 @@ from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
-from ..engine.table import COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
+from ..engine.table import ACTIVE, COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ..observe.reading import command_activity
 from ..persistence.manager import LOADING_ERROR
 from ..types import latencyhistogram
@@ -171,16 +171,13 @@ def _persistence_section(engine):
     return info
 
 
-def _stats_read(engine, activity: tuple | None = None) -> tuple:
-    """`activity`: `command_activity` of every command, when the caller read it
-    (a metrics scrape reads it once for INFO stats, commandstats and latencystats)."""
+def _stats_read(engine) -> tuple:
     s = engine.stats
     forks = getattr(engine, "persistence", None)    # persistence/manager.py, when running
     pubsub = engine.pubsub
     repl = engine.replication
     tracking = engine.tracking
-    activity = activity or commands_activity()
-    return (s.total_connections, activity[0], engine.ops_per_sec(),
+    return (s.total_connections, s.total_commands, engine.ops_per_sec(),
             s.net_input_bytes, s.net_output_bytes, s.rejected_connections, repl.sync_full,
             repl.sync_partial_ok, repl.sync_partial_err, s.expired_keys, s.evicted_keys,
             s.evicted_clients, engine.memory.evictor.exceeded_ms(), s.keyspace_hits, s.keyspace_misses,
@@ -272,16 +269,20 @@ def cpu_usage() -> tuple:
     return resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 
 
-# (table stamp, every command and subcommand, the containers): INFO's stats,
-# commandstats and latencystats sections each walk every command, and a metrics
-# scrape reads them every few seconds; a tuple walks several times faster than a
-# generator. The stamp changes when a command or a subcommand is declared.
-_listed: tuple = ((), (), ())
+# (table stamp, every command and subcommand, the containers, each command's place
+# in that order): INFO's commandstats and latencystats list commands in this order.
+# A tuple walks several times faster than a generator. The stamp changes when a
+# command or a subcommand is declared.
+_listed: tuple = ((), (), (), {})
 
 
 def _all_commands() -> tuple:
+    return _listing()[1]
+
+
+def _listing() -> tuple:
     global _listed
-    stamp, commands, containers = _listed
+    stamp, commands, containers, places = _listed
     now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
     if now != stamp:
         out = []
@@ -293,18 +294,21 @@ def _all_commands() -> tuple:
                 out.extend(cmd.subcommands.values())
         commands = tuple(out)
         now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
-        _listed = (now, commands, containers)
-    return commands
+        _listed = (now, commands, containers, {cmd: i for i, cmd in enumerate(commands)})
+    return _listed
 
 
 def commands_activity() -> tuple:
-    """observe.reading.command_activity of every command and subcommand."""
-    return command_activity(_all_commands())
+    """observe.reading.command_activity of the commands that were active (the
+    table's ACTIVE), in the order of every command's list."""
+    places = _listing()[3]
+    last = len(places)
+    return command_activity(tuple(sorted(ACTIVE, key=lambda cmd: places.get(cmd, last))))
 
 
 def _commandstats_read(engine, activity: tuple | None = None) -> list:
     return [(cmd.fullname, cmd.calls, cmd.usec, cmd.rejected_calls, cmd.failed_calls)
-            for cmd in (activity or commands_activity())[1]]
+            for cmd in (activity or commands_activity())[0]]
 
 
 def _commandstats_fields(read: list) -> list:
@@ -336,7 +340,7 @@ def latency_inputs(engine, activity: tuple | None = None) -> list[tuple]:
     and computes the lines (`latency_lines`) in its own thread."""
     percentiles = tuple(engine.config["latency-tracking-info-percentiles"])
     out = []
-    for cmd in (activity or commands_activity())[2]:
+    for cmd in (activity or commands_activity())[1]:
         counts = cmd.histogram
         stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
         if cmd.is_blocking or cmd.fullname == "wait":
@@ -532,6 +536,7 @@ def config_resetstat(client, args):
     engine.memory.lazyfree.freed = 0
     for cmd in _all_commands():
         cmd.reset_stats()
+    ACTIVE.clear()
     _latency_lines.clear()
     engine.slowlog.clear()
     return OK

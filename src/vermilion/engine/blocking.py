@@ -44,6 +44,7 @@ from typing import Callable
 from ..types import latencyhistogram, longdouble
 from .errors import CommandError
 from .replies import NO_REPLY, ErrorReply
+from .table import ACTIVE
 
 UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
@@ -225,6 +226,7 @@ class Blocking:
             name = client.last_command
             cmd = engine.find_command(name.encode() if type(name) is str else name)
             if cmd is not None:
+                ACTIVE[cmd] = None      # counted since a CONFIG RESETSTAT while it waited
                 if failed:
                     cmd.failed_calls += 1
                 if engine.latency_tracking:

@@ -190,6 +190,20 @@ class Command(CommandCore):
 
 COMMANDS: dict[str, Command] = {}
 
+# Every command and subcommand with a call, a rejected or failed call or a latency
+# histogram since the start or the last CONFIG RESETSTAT (which empties it), as keys:
+# INFO commandstats and latencystats, and each metrics scrape, read these instead of
+# all 368 commands. Each path that counts a command's first such event adds it
+# (Engine.call when `calls` is 0, `count_rejected`, Engine.failed, the answer to a
+# blocked client).
+ACTIVE: dict[Command, None] = {}
+
+
+def count_rejected(cmd: Command) -> None:
+    """A call of `cmd` refused before it ran (INFO commandstats' rejected_calls)."""
+    cmd.rejected_calls += 1
+    ACTIVE[cmd] = None
+
 
 def command(name: str, *, arity: int, flags: str = "", keys: tuple = (0, 0, 0), acl: str = "",
             group: str | None = None, since: str = "1.0.0", summary: str = "", complexity: str = "",

@@ -44,7 +44,7 @@ from ..engine.memory import rss_bytes
 from ..types.glob import glob_match
 from ..types.stream import Stream
 from .exporter import CONFIG_GAUGES, Spec, info_specs, label_value, metric, stream_specs
-from .reading import GROUP_INTS, STREAM_INTS, consumer_ints, read_streams
+from .reading import GROUP_INTS, STREAM_INTS, consumer_ints, read_streams, select_streams
 
 # What a scrape reads of INFO: redis_exporter asks for INFO ALL; these are the
 # sections that carry numbers (keyspace is read by `EngineCollector.keyspace`;
@@ -328,9 +328,9 @@ class EngineCollector:
         snap.now = time.time()
         snap.now_ms = engine.clock.ms()
         measured = measured or {}
-        # Every command's counters, read once for three sections.
+        # Every command's counters, read once for two sections.
         activity = commands_activity()
-        shared = {"stats": {"activity": activity}, "commandstats": {"activity": activity}}
+        shared = {"commandstats": {"activity": activity}}
         # The split sections' values are formatted in the metrics thread (Snapshot.specs).
         snap.sections = {name: (READINGS[name][0] if name in READINGS else SECTIONS[name])(
             engine, **measured.get(name, shared.get(name, {}))) for name in INFO_SECTIONS}
@@ -408,20 +408,7 @@ class EngineCollector:
                 self.discover(self.list_keys(), give_up_gil=False)
                 found = self._discovered
             candidates = found.found
-        now = self.engine.clock.ms()
-        out = []
-        for index, key in candidates:
-            db = dbs[index]
-            value = db.data.get(key)
-            if type(value) is not Stream:
-                continue
-            when = db.expires.get(key) if db.expires else None
-            if when is not None and now > when:
-                continue
-            out.append((index, key, value, when))
-            if len(out) >= limit:
-                break
-        return out
+        return select_streams(dbs, candidates, self.engine.clock.ms(), limit)
 
     def discovery_due(self) -> bool:
         """Whether the streams matching glob patterns are to be looked for again

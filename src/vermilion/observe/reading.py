@@ -23,6 +23,13 @@ lists into rows.
 """
 from __future__ import annotations
 
+from ..types.stream import _FLAG_DELETED, Stream
+
+try:
+    import cython
+except ImportError:
+    from .. import _compiling as cython
+
 # No exported stream expires before this (ms): a TTL beyond every clock.
 NEVER = 1 << 62
 
@@ -32,9 +39,31 @@ STREAM_INTS = 10
 # Integers per group: the numbers in the order of exporter.GROUP_FAMILIES.
 GROUP_INTS = 5
 
+# An entry's flag bit once deleted (it stays in its node): a C constant compiled.
+DELETED = _FLAG_DELETED
+
+
+def select_streams(dbs: list, candidates: list, now: int, limit: int) -> list:
+    """(db index, key, stream, expiry time or None) of the `candidates` ((db index,
+    key)) that are streams not past their TTL at `now` (ms), at most `limit`."""
+    out = []
+    for index, key in candidates:
+        db = dbs[index]
+        value = db.data.get(key)
+        if type(value) is not Stream:
+            continue
+        expires = db.expires
+        when = expires.get(key) if expires else None
+        if when is not None and now > when:
+            continue
+        out.append((index, key, value, when))
+        if len(out) >= limit:
+            break
+    return out
+
 
 def read_streams(selected: list, previous: tuple | None) -> tuple:
-    """(ints, names, members, valid until, kept, refs) for the `selected` streams
+    """(ints, names, members, valid until, refs) for the `selected` streams
     ((db index, key, stream, expiry ms or None), in export order), groups and
     consumers in name order.
 
@@ -44,68 +73,73 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
     their pending counts and seen times at each scrape). `valid until` is the
     earliest expiry among the streams (NEVER without one).
 
-    `previous` is an earlier call's result: a stream's radix-tree node count and
-    first and last entry IDs are copied from it while the stream is the same object
-    with the same length, entries-added and node count, and the same last, first
-    and max-deleted ID objects (every change of its entries replaces one of them or
-    changes a count). `kept` maps id(stream) to its place in `refs`, which holds
-    per stream its offset in `ints` and those three ID objects."""
+    Every number is a counter or ID the stream keeps, copied, but two: the last
+    live entry's ID is read from the tail node (its last entry, live unless XDEL
+    flagged it: only then does `Stream.last_valid_id` walk back), and the
+    radix-tree node count (`Stream.rax_nodes`, O(nodes)) is copied from
+    `previous`, an earlier call's result, while the stream is the same object with
+    the same number of nodes and the same first and last node keys (nodes are
+    appended, dropped or removed, never re-keyed, so those three identify the set).
+    `refs` holds four items per stream: its id, its offset in `ints` and those two key
+    objects. A stream is looked for at its own place in `previous` (the selection
+    keeps its order between scrapes; one that moved is read as new)."""
     ints = []
     names = []
     members = []
-    kept = {}
     refs = []
     valid_until = NEVER
     if previous is not None:
         old_ints = previous[0]
-        old_kept = previous[4]
-        old_refs = previous[5]
+        old_refs = previous[4]
     else:
         old_ints = []
-        old_kept = {}
         old_refs = []
     for index, key, s, when in selected:
         if when is not None and when < valid_until:
             valid_until = when
         groups = s.groups
         ngroups = len(groups)
-        last_id = s.last_id
-        first_id = s.first_id
-        max_deleted = s.max_deleted_id
         length = s.length
-        added = s.entries_added
-        nodes = s.node_count
-        at = len(ints)
-        # A freed stream's id can be reused, but only by an object that does not
-        # hold the very same ID objects with the same counts (a copy, whose
-        # numbers are the same).
-        old = -1
-        ref = old_kept.get(id(s))
-        if ref is not None and old_refs[ref + 1] is last_id and old_refs[ref + 2] is first_id \
-                and old_refs[ref + 3] is max_deleted:
-            old = old_refs[ref]
-            if old_ints[old + 1] != length or old_ints[old + 2] != nodes or old_ints[old + 9] != added:
-                old = -1
-        kept[id(s)] = len(refs)
-        refs.append(at)
-        refs.append(last_id)
-        refs.append(first_id)
-        refs.append(max_deleted)
+        keys = s._keys
+        head = s._head
+        nodes = len(keys) - head
+        first_key = keys[head] if nodes else None
+        last_key = keys[len(keys) - 1] if nodes else None
+        ident = id(s)
+        at = len(refs)
+        rax = -1
+        if at < len(old_refs) and old_refs[at] == ident and old_refs[at + 2] is first_key \
+                and old_refs[at + 3] is last_key:
+            old = old_refs[at + 1]
+            if old_ints[old + 2] == nodes:
+                rax = old_ints[old + 3]
+        if rax < 0:
+            rax = s.rax_nodes()
+        last_ms = 0
+        if length:
+            tail = s._nodes[len(keys) - 1]
+            flags = tail.flags
+            top = len(flags) - 1
+            if top >= 0 and not flags[top] & DELETED:
+                last_ms = tail.ms + tail.msd[top]
+            else:
+                last_ms = cython.cast(tuple, s.last_valid_id())[0]
+        refs.append(ident)
+        refs.append(len(ints))
+        refs.append(first_key)
+        refs.append(last_key)
         ints.append(index)
         ints.append(length)
         ints.append(nodes)
-        ints.append(old_ints[old + 3] if old >= 0 else s.rax_nodes())
-        ints.append(last_id[0])
+        ints.append(rax)
+        # IDs are StreamID tuples, read as tuples (indexed through their class, each
+        # read would be a Python-level __getitem__ call).
+        ints.append(cython.cast(tuple, s.last_id)[0])
         ints.append(ngroups)
-        ints.append(max_deleted[0])
-        if old >= 0:
-            ints.append(old_ints[old + 7])
-            ints.append(old_ints[old + 8])
-        else:
-            last = s.last_valid_id()
-            ints.append(first_id[0] if length else 0)
-            ints.append(last[0] if last is not None else 0)
-        ints.append(added)
+        ints.append(cython.cast(tuple, s.max_deleted_id)[0])
+        ints.append(cython.cast(tuple, s.first_id)[0] if length else 0)
+        ints.append(last_ms)
+        ints.append(s.entries_added)
         names.append(key)
         if not ngroups:
             continue
@@ -118,7 +152,7 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
             entries_read = g.entries_read
             ints.append(len(consumers))
             ints.append(len(g.pel))
-            ints.append(g.last_id[0])
+            ints.append(cython.cast(tuple, g.last_id)[0])
             ints.append(entries_read if entries_read > 0 else 0)
             ints.append(lag if lag is not None else 0)
             names.append(gname)
@@ -126,7 +160,7 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
                 for cname in (consumers if len(consumers) == 1 else sorted(consumers)):
                     names.append(cname)
                     members.append(consumers[cname])
-    return ints, names, members, valid_until, kept, refs
+    return ints, names, members, valid_until, refs
 
 
 def consumer_ints(members: list) -> list:
@@ -139,21 +173,18 @@ def consumer_ints(members: list) -> list:
 
 
 def command_activity(commands: tuple) -> tuple:
-    """(calls of all `commands` together, the commands with calls, rejected or
-    failed calls, the commands with a latency histogram), in `commands`' order.
+    """(the commands with calls, rejected or failed calls, the commands with a
+    latency histogram), in `commands`' order.
 
-    INFO stats, commandstats and latencystats each read these of every command and
+    INFO commandstats and latencystats each read these of every command and
     subcommand (368), which a metrics scrape does on the loop: compiled, a
     command's calls and histogram are C fields (as Python attributes, each read
     makes an object: the histogram a memoryview)."""
-    total = 0
     active = []
     histograms = []
     for c in commands:
-        calls = c.calls
-        total += calls
-        if calls or c.rejected_calls or c.failed_calls:
+        if c.calls or c.rejected_calls or c.failed_calls:
             active.append(c)
         if c.histogram is not None:
             histograms.append(c)
-    return total, active, histograms
+    return active, histograms

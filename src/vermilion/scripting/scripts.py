@@ -27,6 +27,7 @@ from ..engine.client import GATE_ACL
 from ..engine.engine import BUSY_MAXMEMORY, BUSY_MONITOR, BUSY_NOREPLICAS, BUSY_REPLICA, BUSY_SCRIPT, Engine
 from ..engine.errors import CommandError, CountedError
 from ..engine.replies import NO_REPLY, OK, ErrorReply, Status
+from ..engine.table import count_rejected
 from . import debugger, fastpath
 from .runtime import LuaState, ScriptClient, error_text, lua_int, number_arg
 
@@ -596,7 +597,7 @@ class Scripts:
         """A redis.call() the script rules refuse: counted as Redis's scriptCall does (the
         error in errorstats, a rejected call of the command), once, here."""
         if cmd is not None:
-            cmd.rejected_calls += 1
+            count_rejected(cmd)
         self.engine.count_error(reply.message)
         return reply
 
