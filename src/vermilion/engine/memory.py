@@ -689,8 +689,8 @@ class Evictor:
             if refusal is not None or not self.maxmemory:
                 return refusal
         if cmd.is_readonly and client.multi is None:
-            # A read cannot grow the dataset: eviction waits for the next write (or the
-            # cron), which saves GET-heavy loads the sampling. Redis evicts here too.
+            # A read cannot grow the dataset: eviction waits for the next write, which
+            # saves GET-heavy loads the sampling. Redis evicts here too.
             if self.oom:
                 self.set_oom(False)
             return None
