@@ -978,9 +978,15 @@ def _int_code(lo: int, hi: int) -> str:
     return "q"
 
 
-def _int_array(values: list) -> array:
-    """The integer form of distinct canonical integer members."""
-    ints = sorted([int(m) for m in values])
+def _int_array(members: list):
+    """The integer form of distinct members; None when one is not a canonical integer."""
+    ints = []
+    for m in members:
+        v = _int64_of(m)
+        if v is None:
+            return None
+        ints.append(v)
+    ints.sort()
     return array(_int_code(ints[0], ints[-1]) if ints else "h", ints)
 
 
@@ -1227,10 +1233,15 @@ class Set(_Packed):
                         self.data = packed
                         return len(fresh)
             if not self.big:
-                # Every member so far is an integer (``big`` is False): the integer
-                # form, if the new ones are too (else _add_ints moves to a table).
-                ints = self.data = _int_array(_lp_strings(data))
-                return self._add_ints(ints, members)
+                # ``big`` is False: every member so far is an integer when the commands
+                # keep ``big`` (check_encoding); the integer form, if the new ones are
+                # too (else _add_ints moves to a table). A Set used directly, without
+                # check_encoding, may hold others: then it is a hashtable.
+                ints = _int_array(_lp_strings(data))
+                if ints is not None:
+                    self.data = ints
+                    return self._add_ints(ints, members)
+                self.big = True
             data = self.table()
         elif not isinstance(data, set):         # the integer form
             return self._add_ints(data, members)
