@@ -1240,3 +1240,27 @@ def test_embedded_server_stays_on_loopback():
             with pytest.raises(ConnectionRefusedError):
                 RawClient(server.port, host=addr)
         r.close()
+
+
+def _exec_refused_by_changed_rules(port: int):
+    admin = RawClient(port)
+    admin.call("ACL", "SETUSER", "changing", "on", ">pw", "~*", "+@all")
+    user = _login(port, "changing")
+    admin.call("CONFIG", "RESETSTAT")
+    seen = [user.call("MULTI").value, user.call("SET", "k", "v").value]
+    admin.call("ACL", "SETUSER", "changing", "-set")
+    reply = user.call("EXEC")
+    seen.append([(item.kind, item.value[:6]) for item in reply.value])
+    stats = admin.call("INFO", "commandstats").value.decode()
+    seen.append(sorted(line.split(":usec=")[0].split(",")[0] + " " + line.split(",")[-1]
+                       for line in stats.splitlines() if line.startswith("cmdstat_")
+                       and not line.startswith(("cmdstat_info", "cmdstat_acl", "cmdstat_config"))))
+    user.close()
+    admin.close()
+    return seen
+
+
+def test_exec_refusal_after_rules_changed_is_exec_failed_call(clean):
+    """A queued command the changed rules refuse at EXEC is not called: Redis counts the
+    error as a failed call of EXEC, and the queued command does not show in commandstats."""
+    same_on_both(clean, _exec_refused_by_changed_rules)

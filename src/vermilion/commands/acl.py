@@ -316,7 +316,9 @@ class Acl:
         text = ("NOPERM ACLs rules changed between the moment the transaction was accumulated "
                 "and the EXEC call. This command is no longer allowed for the following reason: "
                 + reason)
-        return self.engine.failed(cmd, CommandError(text))
+        # The refused command is never called: Redis counts the error as a failed call
+        # of EXEC, the call that is running (its call() sees the error count grow).
+        return self.engine.failed(COMMANDS["exec"], CommandError(text))
 
     def script_refusal(self, caller, cmd, args: list):
         """redis.call: the caller's user must allow it (scriptVerifyACL)."""

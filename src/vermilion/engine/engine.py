@@ -468,7 +468,6 @@ class Engine(EngineCore):
 
     def failed(self, cmd: Command, err: CommandError) -> ErrorReply:
         cmd.failed_calls += 1
-        ACTIVE[cmd] = None      # EXEC's refusal of a queued command counts it without a call
         if type(err) is not CountedError:
             self.count_error(err.message)
         return ErrorReply(err.message)

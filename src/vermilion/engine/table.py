@@ -194,8 +194,7 @@ COMMANDS: dict[str, Command] = {}
 # histogram since the start or the last CONFIG RESETSTAT (which empties it), as keys:
 # INFO commandstats and latencystats, and each metrics scrape, read these instead of
 # all 368 commands. Each path that counts a command's first such event adds it
-# (Engine.call when `calls` is 0, `count_rejected`, Engine.failed, the answer to a
-# blocked client).
+# (Engine.call when `calls` is 0, `count_rejected`, the answer to a blocked client).
 ACTIVE: dict[Command, None] = {}
 
 
