@@ -348,9 +348,8 @@ class Connection(Client):
         return True
 
     def output_bytes(self) -> int:
-        t = self.transport
         pending = sum(map(len, self.pending)) if self.pending else 0
-        return (t.get_write_buffer_size() if t is not None else 0) + pending
+        return self.unsent_bytes() + pending
 
     def unsent_bytes(self) -> int:
         t = self.transport
