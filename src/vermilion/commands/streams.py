@@ -361,17 +361,17 @@ def xadd(client, args):
     max_bytes = values["stream-node-max-bytes"]
     clock = engine.clock
     now = clock.ms()
-    sid = None
+    reply = None
     if nfields == 2 and id_spec is None:      # the type's in-place append, when it applies
-        sid = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
-    if sid is None:
+        reply = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
+    if reply is None:
         try:
             sid = s.add(args[idpos + 1:], id_spec, now, node_max_entries=max_entries,
                         node_max_bytes=max_bytes)
         except StreamError as err:
             raise CommandError(str(err)) from None
-    sidt = cython.cast(tuple, sid)            # a StreamID: its items read as a tuple's
-    reply = id_bytes(sidt[0], sidt[1])
+        sidt = cython.cast(tuple, sid)        # a StreamID: its items read as a tuple's
+        reply = id_bytes(sidt[0], sidt[1])
     if db.watched:
         db.modified(key)
     engine.dirty += 1
