@@ -407,7 +407,9 @@ def _xadd_options(args: list, engine, max_entries):
     n = len(opts)
     if n and len(args) > n + 2 and memo[1] == max_entries:
         i = 0
-        while i < n and args[i + 2] == opts[i]:
+        # (Compared as bytes: compiled, an inline length-and-memcmp test, which falls
+        # back to the generic comparison for anything that is not exactly bytes.)
+        while i < n and cython.cast(bytes, args[i + 2]) == cython.cast(bytes, opts[i]):
             i += 1
         if i == n:
             return memo[2]
