@@ -101,8 +101,10 @@ cdef class Stream:
                    last_seq="unsigned long long", ms="unsigned long long",
                    seq="unsigned long long", node_ms="unsigned long long",
                    node_seq="unsigned long long", msd="unsigned long long", seq_size=Py_ssize_t)
-    cpdef add_pair(self, field, value, unsigned long long now_ms, node_max_entries=*,
-                   node_max_bytes=*)
+    # The node limits are C integers too (both configs are bounded by LLONG_MAX): the size
+    # tests make no int objects.
+    cpdef add_pair(self, field, value, unsigned long long now_ms, long long node_max_entries=*,
+                   long long node_max_bytes=*)
 
     # max_len: a C integer, so the usual "already short enough" test makes no int object.
     @cython.locals(nodes=list, node=_Node, max_len="long long")
