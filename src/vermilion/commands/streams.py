@@ -407,9 +407,16 @@ def _xadd_options(args: list, engine, max_entries):
     n = len(opts)
     if n and len(args) > n + 2 and memo[1] == max_entries:
         i = 0
-        # (Compared as bytes: compiled, an inline length-and-memcmp test, which falls
-        # back to the generic comparison for anything that is not exactly bytes.)
-        while i < n and cython.cast(bytes, args[i + 2]) == cython.cast(bytes, opts[i]):
+        while i < n:
+            a = args[i + 2]
+            b = opts[i]
+            # Two bytes objects (the usual case) are compared as such: compiled, an inline
+            # length and memcmp test instead of a generic rich comparison.
+            if type(a) is bytes and type(b) is bytes:
+                if cython.cast(bytes, a) != cython.cast(bytes, b):
+                    break
+            elif a != b:
+                break
             i += 1
         if i == n:
             return memo[2]
