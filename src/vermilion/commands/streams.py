@@ -361,17 +361,17 @@ def xadd(client, args):
     max_bytes = values["stream-node-max-bytes"]
     clock = engine.clock
     now = clock.ms()
-    sid = None
+    reply = None
     if nfields == 2 and id_spec is None:      # the type's in-place append, when it applies
-        sid = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
-    if sid is None:
+        reply = s.add_pair(args[idpos + 1], args[idpos + 2], now, max_entries, max_bytes)
+    if reply is None:
         try:
             sid = s.add(args[idpos + 1:], id_spec, now, node_max_entries=max_entries,
                         node_max_bytes=max_bytes)
         except StreamError as err:
             raise CommandError(str(err)) from None
-    sidt = cython.cast(tuple, sid)            # a StreamID: its items read as a tuple's
-    reply = id_bytes(sidt[0], sidt[1])
+        sidt = cython.cast(tuple, sid)        # a StreamID: its items read as a tuple's
+        reply = id_bytes(sidt[0], sidt[1])
     if db.watched:
         db.modified(key)
     engine.dirty += 1
@@ -407,7 +407,16 @@ def _xadd_options(args: list, engine, max_entries):
     n = len(opts)
     if n and len(args) > n + 2 and memo[1] == max_entries:
         i = 0
-        while i < n and args[i + 2] == opts[i]:
+        while i < n:
+            a = args[i + 2]
+            b = opts[i]
+            # Two bytes objects (the usual case) are compared as such: compiled, an inline
+            # length and memcmp test instead of a generic rich comparison.
+            if type(a) is bytes and type(b) is bytes:
+                if cython.cast(bytes, a) != cython.cast(bytes, b):
+                    break
+            elif a != b:
+                break
             i += 1
         if i == n:
             return memo[2]

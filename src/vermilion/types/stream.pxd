@@ -80,10 +80,16 @@ cdef bint _emit(_Node node, Py_ssize_t lo, Py_ssize_t hi, list out, Py_ssize_t l
 # either): a Stream's cpdef methods (add_pair, trim: C calls from XADD) then look up no
 # Python override on a Stream itself; only a Python subclass is looked up (on 3.12+ a
 # generic attribute lookup and a bound method per call, ~500 instructions).
+#
+# The length, the entries-added counter and the last ID's two halves are C integers: an
+# append then makes no int object and no StreamID (`last_id` is a property that makes
+# the StreamID when read and keeps it in `_last` until the next append). Counts fit a
+# Py_ssize_t; entries-added is Redis's uint64, IDs are unsigned 64-bit.
 cdef class Stream:
     cdef public list _nodes, _keys
-    cdef public Py_ssize_t _head
-    cdef public object length, last_id, first_id, max_deleted_id, entries_added
+    cdef public Py_ssize_t _head, length
+    cdef public unsigned long long entries_added, _last_ms, _last_seq
+    cdef public object _last, first_id, max_deleted_id
     cdef public dict groups, _fields_cache
     cdef public object mem, unit, _rax_memo
 
@@ -93,10 +99,13 @@ cdef class Stream:
                    v=bytes, blob=bytearray, flags=bytearray, master=tuple,
                    now="unsigned long long", last_ms="unsigned long long",
                    last_seq="unsigned long long", ms="unsigned long long",
-                   seq="unsigned long long", node_ms="unsigned long long", last=tuple,
+                   seq="unsigned long long", node_ms="unsigned long long",
                    node_seq="unsigned long long", msd="unsigned long long", seq_size=Py_ssize_t)
-    cpdef add_pair(self, field, value, unsigned long long now_ms, node_max_entries=*,
-                   node_max_bytes=*)
+    # The node limits are C integers too (both configs are bounded by LLONG_MAX): the size
+    # tests make no int objects.
+    cpdef add_pair(self, field, value, unsigned long long now_ms, long long node_max_entries=*,
+                   long long node_max_bytes=*)
 
-    @cython.locals(nodes=list, node=_Node)
+    # max_len: a C integer, so the usual "already short enough" test makes no int object.
+    @cython.locals(nodes=list, node=_Node, max_len="long long")
     cpdef trim(self, strategy, threshold, approx=*, limit=*)

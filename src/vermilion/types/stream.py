@@ -1049,9 +1049,9 @@ class Stream:
     ``entries_added``, ``groups`` (name -> :class:`StreamGroup`).
     """
 
-    __slots__ = ("_nodes", "_keys", "_head", "length", "last_id", "first_id",
-                 "max_deleted_id", "entries_added", "groups", "_fields_cache", "mem", "unit",
-                 "_rax_memo")
+    __slots__ = ("_nodes", "_keys", "_head", "length", "_last_ms", "_last_seq", "_last",
+                 "first_id", "max_deleted_id", "entries_added", "groups", "_fields_cache", "mem",
+                 "unit", "_rax_memo")
 
     def __init__(self) -> None:
         self.mem = self.unit = 0    # memory accounting (engine/memory.py)
@@ -1068,6 +1068,24 @@ class Stream:
 
     def __len__(self) -> int:
         return self.length
+
+    # The greatest ID ever generated is kept as its two integers (compiled: C fields,
+    # stream.pxd), which is all the append path reads and writes; the StreamID is made
+    # when something reads ``last_id`` (and kept until the next append), so
+    # ``XADD key * f v`` makes no StreamID at all.
+    @property
+    def last_id(self) -> StreamID:
+        last = self._last
+        if last is None:
+            last = self._last = new_id(self._last_ms, self._last_seq)
+        return last
+
+    @last_id.setter
+    def last_id(self, sid: StreamID) -> None:
+        ms, seq = sid
+        self._last_ms = ms
+        self._last_seq = seq
+        self._last = sid if type(sid) is _ID_TYPE else new_id(ms, seq)
 
     def __repr__(self) -> str:
         return (f"Stream(length={self.length}, last_id={self.last_id}, nodes={self.node_count}, "
@@ -1206,14 +1224,16 @@ class Stream:
         return sid
 
     def add_pair(self, field: bytes, value: bytes, now_ms: int, node_max_entries: int = 100,
-                 node_max_bytes: int = 4096) -> StreamID | None:
-        """The hot path of :meth:`add` (``XADD key * field value``), or None.
+                 node_max_bytes: int = 4096) -> bytes | None:
+        """The hot path of :meth:`add` (``XADD key * field value``): the new entry's ID
+        as XADD replies it (``b"<ms>-<seq>"``, :func:`id_bytes`), or None.
 
         Appends to the open tail node when its master entry has this one field,
         the value is short and not integer-like and the ID deltas are small: then
         it does exactly what :meth:`add` does (such an entry's listpack size is
         ``len(value) + 6`` plus its two ID deltas: flags, the deltas, the value,
-        lp-count).
+        lp-count). It makes no StreamID (``last_id`` makes one when read) and,
+        compiled, no int object.
         Otherwise it changes nothing and returns None: call :meth:`add`."""
         nodes = self._nodes
         if not nodes:                 # (trimmed-away nodes are compacted once all are gone)
@@ -1232,12 +1252,8 @@ class Stream:
             return None
         # Compiled, the ID parts are C unsigned 64-bit integers (stream.pxd): every
         # difference below is taken only where it cannot be negative.
-        last_id = self.last_id
-        if not isinstance(last_id, tuple):
-            return None
-        last = cython.cast(tuple, last_id)
-        last_ms = last[0]
-        last_seq = last[1]
+        last_ms = self._last_ms
+        last_seq = self._last_seq
         now = now_ms
         if now > last_ms:
             ms = now
@@ -1273,13 +1289,14 @@ class Stream:
         flags.append(_SAMEFIELDS)
         blob.append(n)
         blob += v
-        sid = new_id(ms, seq)
+        self._last_ms = ms
+        self._last_seq = seq
+        self._last = None
         self.length += 1
         self.entries_added += 1
-        self.last_id = sid
         if self.length == 1:
-            self.first_id = sid
-        return sid
+            self.first_id = self.last_id
+        return id_bytes(ms, seq)
 
     def add(self, fields: Sequence[bytes], id_spec: tuple[int, int | None] | None = None,
             now_ms: int = 0, *, node_max_entries: int = 100, node_max_bytes: int = 4096) -> StreamID:
@@ -1292,13 +1309,13 @@ class Stream:
         (0 = unlimited).  Returns the new ID; raises :class:`StreamError`.
         """
         nf2 = len(fields)
-        if nf2 == 2 and id_spec is None:
-            sid = self.add_pair(fields[0], fields[1], now_ms, node_max_entries, node_max_bytes)
-            if sid is not None:
-                return sid
+        if nf2 == 2 and id_spec is None and \
+                self.add_pair(fields[0], fields[1], now_ms, node_max_entries,
+                              node_max_bytes) is not None:
+            return self.last_id
         if nf2 == 0 or nf2 & 1:
             raise ValueError("fields must be a non-empty flat list of field/value pairs")
-        if id_spec is None and now_ms > self.last_id[0]:  # the common case: a new millisecond
+        if id_spec is None and now_ms > self._last_ms:  # the common case: a new millisecond
             sid = new_id(now_ms, 0)
         else:
             sid = self.next_id(id_spec, now_ms)
