@@ -2,7 +2,8 @@
 from vermilion.engine.core cimport ClientCore, EngineCore
 from vermilion.engine.keyspace cimport Database
 from vermilion.types.sortedset cimport ZSetIndex
+from vermilion.types.numeric cimport parse_double
 
 # Module names the ZADD fast path reads: C globals, so no module-dict lookup per use on
 # 3.12+ (where Cython no longer caches global lookups); their imports assign them.
-cdef object SortedSet, sort_key, parse_double, ADDED, UPDATED, _order_add, _order_remove
+cdef object SortedSet, sort_key, ADDED, UPDATED, _order_add, _order_remove
