@@ -120,12 +120,15 @@ def zadd(client, args):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex)
-def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex,
+               n=cython.Py_ssize_t)
+def _zadd_one(client, index, key: bytes, member: bytes, score) -> int:
+    # `score` is parse_double's float object, stored and keyed as it is (a C double
+    # argument would box it again for the dict and again for sort_key).
     scores = index.scores
-    old = scores.get(member)
-    if old is None:
-        scores[member] = score
+    n = len(scores)
+    old = scores.setdefault(member, score)     # one lookup: inserts a new member's score
+    if len(scores) != n:
         _order_add(index.order, sort_key(score, member))
         added = 1
     elif old != score:
