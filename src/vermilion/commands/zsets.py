@@ -86,7 +86,7 @@ _order_remove = OrderedKeys.remove
          since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
          args="key:k0 [condition(NX|XX)@3.0.2] [comparison(GT|LT)@6.2.0] [CH=change:-@3.0.2] "
               "[INCR=increment:-@3.0.2] score_member(score:d member)...")
-@cython.locals(client=ClientCore, db=Database, args=list)
+@cython.locals(client=ClientCore, db=Database, args=list, zset=SortedSet)
 def zadd(client, args):
     n = len(args)
     if n == 4:
@@ -94,7 +94,8 @@ def zadd(client, args):
         db = client.db
         zs = db.get(args[1])
         if type(zs) is SortedSet:
-            index = zs.data
+            zset = zs           # compiled: a C layout (types/sortedset.pxd), data a C field
+            index = zset.data
             score = parse_double(args[2])
             if score is not None:
                 if type(index) is ZSetIndex:
