@@ -7,9 +7,15 @@
 cimport cython
 # A sealed node's bytes are written with one allocation and memcpy (_seal, _packed).
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memmove
+# A left push moves the open head node's pointers with one memmove (_insert_first).
+from cpython.ref cimport PyObject
+from cpython.sequence cimport PySequence_Fast_ITEMS
 
 cdef Py_ssize_t _NODE_ENTRIES, _NODE_BYTES, _NODE_OVERHEAD
+
+@cython.locals(items="PyObject **")
+cdef _insert_first(list node, value)
 
 cdef class _Packed:
     pass

@@ -592,6 +592,18 @@ def _packed(items: list, start: cython.Py_ssize_t, end: cython.Py_ssize_t,
     return out
 
 
+def _insert_first(node: list, value) -> None:
+    """node.insert(0, value); compiled, with one memmove of the node's pointers (CPython's
+    insert moves them one at a time, ~2.7 instructions each: LPUSH's open head node)."""
+    if cython.compiled:
+        node.append(value)              # grows the list by one, `value` in the last slot
+        items = PySequence_Fast_ITEMS(node)  # noqa: F821 (collections.pxd)
+        memmove(items + 1, items, (len(node) - 1) * cython.sizeof(cython.p_void))  # noqa: F821
+        items[0] = cython.cast(cython.pointer(PyObject), value)  # noqa: F821
+    else:
+        node.insert(0, value)
+
+
 @cython.cfunc
 @cython.inline
 def _node_bytes(node: tuple) -> cython.Py_ssize_t:
@@ -682,7 +694,7 @@ class QuickList:
                 open_node = node
                 if len(open_node) < _NODE_ENTRIES:
                     if left:
-                        open_node.insert(0, value)
+                        _insert_first(open_node, value)
                     else:
                         open_node.append(value)
                     return n
