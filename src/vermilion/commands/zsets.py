@@ -86,7 +86,7 @@ _order_remove = OrderedKeys.remove
          since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
          args="key:k0 [condition(NX|XX)@3.0.2] [comparison(GT|LT)@6.2.0] [CH=change:-@3.0.2] "
               "[INCR=increment:-@3.0.2] score_member(score:d member)...")
-@cython.locals(client=ClientCore, db=Database, args=list)
+@cython.locals(client=ClientCore, db=Database, args=list, zset=SortedSet)
 def zadd(client, args):
     n = len(args)
     if n == 4:
@@ -94,7 +94,8 @@ def zadd(client, args):
         db = client.db
         zs = db.get(args[1])
         if type(zs) is SortedSet:
-            index = zs.data
+            zset = zs           # compiled: a C layout (types/sortedset.pxd), data a C field
+            index = zset.data
             score = parse_double(args[2])
             if score is not None:
                 if type(index) is ZSetIndex:
@@ -120,12 +121,15 @@ def zadd(client, args):
 
 
 @cython.cfunc
-@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex)
-def _zadd_one(client, index, key: bytes, member: bytes, score: float) -> int:
+@cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex,
+               n=cython.Py_ssize_t)
+def _zadd_one(client, index, key: bytes, member: bytes, score) -> int:
+    # `score` is parse_double's float object, stored and keyed as it is (a C double
+    # argument would box it again for the dict and again for sort_key).
     scores = index.scores
-    old = scores.get(member)
-    if old is None:
-        scores[member] = score
+    n = len(scores)
+    old = scores.setdefault(member, score)     # one lookup: inserts a new member's score
+    if len(scores) != n:
         _order_add(index.order, sort_key(score, member))
         added = 1
     elif old != score:

@@ -5,8 +5,17 @@
 # (nothing subclasses them): their cpdef methods are plain C calls on 3.12+ too, with no
 # per-call check for an override (docs/benchmarks.md, 3.12 / 3.13 follow-up).
 cimport cython
+# A sealed node's bytes are written with one allocation and memcpy (_seal, _packed).
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.string cimport memcpy, memmove
+# A left push moves the open head node's pointers with one memmove (_insert_first).
+from cpython.ref cimport PyObject
+from cpython.sequence cimport PySequence_Fast_ITEMS
 
-cdef Py_ssize_t _NODE_ENTRIES, _NODE_BYTES
+cdef Py_ssize_t _NODE_ENTRIES, _NODE_BYTES, _NODE_OVERHEAD
+
+@cython.locals(items="PyObject **")
+cdef _insert_first(list node, value)
 
 cdef class _Packed:
     pass
@@ -19,6 +28,11 @@ cdef class List(_Packed):
 cdef class QuickList:
     cdef public object nodes, unit
     cdef public Py_ssize_t size, sealed, packed
+
+    # Sealing and opening nodes: C methods (a push seals its full end node as a C call).
+    cdef _add_sealed(self, tuple node)
+    cdef list _open(self, Py_ssize_t k)
+    cdef _reseal(self, Py_ssize_t k)
 
     @cython.locals(open_node=list, n=Py_ssize_t)
     cpdef Py_ssize_t push(self, value, bint left) except -1
