@@ -440,7 +440,7 @@ class EngineCollector:
         (`list(dict)`: no Python code runs in it, so no other thread runs while it
         copies), and `discover` looks each matching key's value up in the dict
         itself, one atomic lookup at a time. The loop then spends nothing on a walk;
-        it waits for the GIL at most as long as one copy (about 3 ns a key). The
+        it waits for the GIL at most as long as one copy (about 4 ns a key warm). The
         values found are only candidates: each snapshot checks them again
         (`reading.select_streams`)."""
         wanted = self._wanted()
