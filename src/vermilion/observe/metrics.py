@@ -464,7 +464,7 @@ class EngineCollector:
             get = data.get
             for start in range(0, len(keys), step):
                 for key in keys[start:start + step]:
-                    if any(glob_match(p, key) for p in patterns) and type(get(key)) is Stream:
+                    if type(get(key)) is Stream and any(glob_match(p, key) for p in patterns):
                         found.append((index, key))
                 if len(found) >= limit:
                     break
