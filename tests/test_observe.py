@@ -418,9 +418,9 @@ def test_avg_ttl_follows_every_ttl_change(server, r):
 
 
 def test_glob_discovery_leaves_the_loop(server, r, monkeypatch):
-    """Streams matching a glob pattern are found by matching a copy of the keys in
-    the metrics thread; the loop copies them only when the keyspace changed since
-    the last walk."""
+    """Streams matching a glob pattern are found in the metrics thread, which copies
+    the keys itself (nothing is asked of the loop), and only when the keyspace
+    changed since the last walk."""
     collector = server._server.observe.collector
     monkeypatch.setattr(collector, "DISCOVERY_SECONDS", 0.0)
     walks, copies = [], []
@@ -436,11 +436,16 @@ def test_glob_discovery_leaves_the_loop(server, r, monkeypatch):
     r.xadd("orders:2", {"a": "1"})
     assert names() == {"orders", "orders:2"}
     assert walks and all(name == "vermilion-metrics" for name, _ in walks)
-    assert copies and all(name != "vermilion-metrics" for name in copies)
+    assert copies and all(name == "vermilion-metrics" for name in copies)
     walks.clear()
     copies.clear()
     assert names() == {"orders", "orders:2"}
-    assert walks == [] and copies == []       # unchanged since the walk: nothing asked of the loop
+    assert walks == [] and copies == []       # unchanged since the walk: no copy
+    r.set("orders-not-a-stream", "x")           # matches, but is not a stream
+    r.delete("orders:2")
+    r.xadd("ordinal", {"a": "1"})
+    assert names() == {"orders", "ordinal"}
+    assert walks[-1] == ("vermilion-metrics", True)
 
 
 def test_stream_selection(server, r):

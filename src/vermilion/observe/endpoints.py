@@ -5,9 +5,9 @@ addresses separated by spaces, `*` for all, a leading `-` for one that may be
 missing). They start after the server listens and stop before it closes. The
 dashboard is served on the server's own event loop. The metrics endpoint has an
 event loop of its own, in a thread: what runs on the server's loop for a scrape is
-the snapshot of its numbers (and, every DISCOVERY_SECONDS at most and only when the
-keyspace changed, a copy of the keys to look for streams in) and nothing else (not the HTTP request, not the text, not
-the process's RSS and CPU times, see observe/metrics.py).
+the snapshot of its numbers and nothing else (not the HTTP request, not the text, not
+the process's RSS and CPU times, not the look for streams matching glob patterns,
+see observe/metrics.py).
 """
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ class Endpoints:
 
         async def metrics(request):         # on the metrics thread's loop
             if collector.discovery_due():
-                # Two loop turns of their own: a copy of the keys, matched here.
-                collector.discover(await on_loop(server_loop, collector.list_keys))
+                # The keys copied and matched here: nothing asked of the loop.
+                collector.discover(collector.list_keys())
             measured = collector.measure()
             snapshot = await on_loop(server_loop, lambda: collector.snapshot(measured))
             body, content_type = exposition(collector, snapshot, request.headers.get("Accept"))
