@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-P", "--pipeline", type=int, default=16)
     p.add_argument("-n", "--requests", type=int, default=300_000)
     p.add_argument("-c", "--clients", type=int, default=50)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--json", help="write the results here too")
     p.add_argument("--user", metavar="RULES",
                    help="benchmark as an ACL user with these rules, e.g. \"~app:* +@read +@write\"")
