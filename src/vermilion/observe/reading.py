@@ -132,9 +132,11 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
         ints.append(length)
         ints.append(nodes)
         ints.append(rax)
-        # IDs are StreamID tuples, read as tuples (indexed through their class, each
-        # read would be a Python-level __getitem__ call).
-        ints.append(cython.cast(tuple, s.last_id)[0])
+        # The last ID's milliseconds are a field of their own (Stream.last_id makes a
+        # StreamID when read, once after each append). The other IDs are StreamID
+        # tuples, read as tuples (indexed through their class, each read would be a
+        # Python-level __getitem__ call).
+        ints.append(s._last_ms)
         ints.append(ngroups)
         ints.append(cython.cast(tuple, s.max_deleted_id)[0])
         ints.append(cython.cast(tuple, s.first_id)[0] if length else 0)
