@@ -57,7 +57,7 @@ def extensions() -> list[Extension]:
         Extension("vermilion._resp", sources=["src/vermilion/_resp.c"], optional=True,
                   extra_compile_args=["-O2"]),
         Extension("vermilion._sortedkeys", sources=["src/vermilion/_sortedkeys.c"], optional=True,
-                  extra_compile_args=["-O2"]),
+                  depends=["src/vermilion/_sortedkeys.h"], extra_compile_args=["-O2"]),
     ]
     try:
         from Cython.Build import cythonize
@@ -80,8 +80,10 @@ def extensions() -> list[Extension]:
     SOURCE_DIGESTS.update((name, NATIVE["build_digest"](str(source_of(name)), layout))
                           for name in compiled_module_names())
     # -O1: half the compile time of -O2 for code that is mostly calls into CPython's API.
+    # include_dirs: the C index's API header (vermilion/_sortedkeys.h), which
+    # types/sortedset.py reaches through vermilion/_sortedkeys_api.pxd.
     modules = [Extension(name, sources=[str(source_of(name).relative_to(HERE))], optional=True,
-                         extra_compile_args=["-O1"])
+                         include_dirs=["src/vermilion"], extra_compile_args=["-O1"])
                for name in compiled_module_names()]
     return exts + cythonize(modules, compiler_directives=CYTHON_DIRECTIVES, quiet=True,
                             build_dir="build/cython")

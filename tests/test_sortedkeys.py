@@ -184,3 +184,84 @@ def test_sort_keys_order_like_scores_then_members():
     assert keys == sorted(keys)
     assert sort_key(-0.0, b"m") == sort_key(0.0, b"m")
     assert sort_key(1.0, b"a") < sort_key(1.0, b"ab") < sort_key(1.0, b"b")
+
+
+# -- the C API (vermilion/_sortedkeys.h), as types/sortedset.py's index_add / index_remove
+# reach it: compiled with the C index built they call the capsule's functions, otherwise
+# SortedKeys.add / .remove (or SortedList's) and sort_key as Python calls.
+
+scores = (st.floats(allow_nan=False) | st.integers(-2**53, 2**53).map(float)
+          | st.sampled_from([0.0, -0.0, 1.0, -1.0, float("inf"), float("-inf")]))
+
+
+def test_index_updates_take_the_c_api_when_compiled_and_built():
+    from vermilion import _native
+    from vermilion.types import sortedset
+    compiled = "vermilion.types.sortedset" in _native.compiled_modules()
+    if compiled and SortedKeys is not None:
+        assert sortedset.index_calls() == "C API"
+        assert sortedset.OrderedKeys is SortedKeys
+        # The capsule's functions check the index's type as SortedKeys.add's callers
+        # rely on: an index of another type is refused, not misread.
+        with pytest.raises(TypeError):
+            sortedset.index_add(SortedList(), 1.0, b"m")
+    else:
+        assert sortedset.index_calls() == "Python"
+    if os.environ.get("CI") == "true" and os.environ.get("VERMILION_PURE_PYTHON", "") in ("", "0"):
+        assert sortedset.index_calls() == "C API"
+
+
+class IndexApiMachine(RuleBasedStateMachine):
+    """index_add / index_remove on the index type in use (SortedKeys at a leaf size of 4
+    when built) against SortedList of the pure-Python sort keys."""
+
+    def __init__(self):
+        super().__init__()
+        from vermilion.types import sortedset
+        self.sortedset = sortedset
+        self.index = SortedKeys(load=4) if SortedKeys is not None else SortedList()
+        self.ref = SortedList()
+        self.items: list[tuple[float, bytes]] = []
+
+    @rule(score=scores, member=keys)
+    def add(self, score, member):
+        self.sortedset.index_add(self.index, score, member)
+        self.ref.add(self.sortedset._sort_key(score, member))
+        self.items.append((score, member))
+
+    @precondition(lambda self: self.items)
+    @rule(data=st.data())
+    def remove_present(self, data):
+        score, member = self.items.pop(data.draw(st.integers(0, len(self.items) - 1)))
+        # -0.0 and 0.0 make one key: either removes the other's entry, as in Redis.
+        self.sortedset.index_remove(self.index, -score if score == 0 else score, member)
+        self.ref.remove(self.sortedset._sort_key(score, member))
+
+    @rule(score=scores, member=keys)
+    def remove_absent(self, score, member):
+        key = self.sortedset._sort_key(score, member)
+        if key not in self.ref:
+            with pytest.raises(ValueError):
+                self.sortedset.index_remove(self.index, score, member)
+
+    @rule(score=scores, member=keys)
+    def rank(self, score, member):
+        key = self.sortedset.sort_key(score, member)
+        assert key == self.sortedset._sort_key(score, member)
+        assert self.index.bisect_left(key) == self.ref.bisect_left(key)
+
+    @invariant()
+    def same_contents(self):
+        assert list(self.index) == list(self.ref)
+
+
+TestIndexApiMachine = IndexApiMachine.TestCase
+TestIndexApiMachine.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+
+
+def test_index_api_refuses_what_is_not_bytes():
+    from vermilion.types import sortedset
+    index = SortedKeys() if SortedKeys is not None else SortedList()
+    with pytest.raises(TypeError):
+        sortedset.index_add(index, 1.0, "text")
+    assert len(index) == 0

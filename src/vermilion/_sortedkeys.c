@@ -26,11 +26,21 @@
  * updates) mark it stale so the next positional query rebuilds it.
  *
  * Keys hold no references to other objects, so the type needs no GC support.
+ *
+ * C API: besides the Python interface, the module exports `_C_API`, a capsule of
+ * function pointers (add, remove, sort_key; declared and documented in
+ * _sortedkeys.h) that do what SortedKeys.add, SortedKeys.remove and sort_key do,
+ * with the same checks and errors, without a Python-level call. Compiled modules
+ * reach it through vermilion/_sortedkeys_api.pxd; types/sortedset.py's index_add
+ * and index_remove are its one user, and fall back to the Python calls when this
+ * module is not built.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_sortedkeys.h"
 
 #define DEFAULT_LOAD 256
 
@@ -887,17 +897,14 @@ static PyTypeObject SortedKeys_Type = {
  * allocation. The prefix is 1 then the IEEE double big-endian for scores >= 0, 0 then
  * those bytes inverted for negative ones; -0.0 is written as 0.0. */
 static PyObject *
-sort_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+make_sort_key(double score, PyObject *member)
 {
-    if (nargs != 2 || !PyBytes_CheckExact(args[1])) {
+    if (!PyBytes_CheckExact(member)) {
         PyErr_SetString(PyExc_TypeError, "sort_key(score: float, member: bytes)");
         return NULL;
     }
-    double score = PyFloat_CheckExact(args[0]) ? PyFloat_AS_DOUBLE(args[0]) : PyFloat_AsDouble(args[0]);
-    if (score == -1.0 && PyErr_Occurred())
-        return NULL;
     score += 0.0;
-    Py_ssize_t n = PyBytes_GET_SIZE(args[1]);
+    Py_ssize_t n = PyBytes_GET_SIZE(member);
     PyObject *key = PyBytes_FromStringAndSize(NULL, 9 + n);
     if (key == NULL)
         return NULL;
@@ -908,9 +915,64 @@ sort_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     p[0] = score >= 0 ? 1 : 0;
     for (int i = 0; i < 8; i++)
         p[1 + i] = (unsigned char)(bits >> (56 - 8 * i)) ^ mask;
-    memcpy(p + 9, PyBytes_AS_STRING(args[1]), n);
+    memcpy(p + 9, PyBytes_AS_STRING(member), n);
     return key;
 }
+
+static PyObject *
+sort_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sort_key(score: float, member: bytes)");
+        return NULL;
+    }
+    double score = PyFloat_CheckExact(args[0]) ? PyFloat_AS_DOUBLE(args[0]) : PyFloat_AsDouble(args[0]);
+    if (score == -1.0 && PyErr_Occurred())
+        return NULL;
+    return make_sort_key(score, args[1]);
+}
+
+/* -- the C API (_sortedkeys.h) ------------------------------------------------------ */
+
+static int
+check_keys(PyObject *keys)
+{
+    if (!Py_IS_TYPE(keys, &SortedKeys_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected SortedKeys, not %.100s", Py_TYPE(keys)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* SortedKeys.add(key) */
+static int
+api_add(PyObject *keys, PyObject *key)
+{
+    if (check_keys(keys) < 0 || check_key(key) < 0)
+        return -1;
+    return add_key((SortedKeys *)keys, key);
+}
+
+/* SortedKeys.remove(key) */
+static int
+api_remove(PyObject *keys, PyObject *key)
+{
+    if (check_keys(keys) < 0)
+        return -1;
+    PyObject *done = remove_impl((SortedKeys *)keys, key, 0);
+    if (done == NULL)
+        return -1;
+    Py_DECREF(done);
+    return 0;
+}
+
+static const VermilionSortedKeysAPI c_api = {
+    .version = VERMILION_SORTEDKEYS_API_VERSION,
+    .type = &SortedKeys_Type,
+    .add = api_add,
+    .remove = api_remove,
+    .sort_key = make_sort_key,
+};
 
 static PyMethodDef module_methods[] = {
     {"sort_key", (PyCFunction)(void (*)(void))sort_key, METH_FASTCALL,
@@ -935,6 +997,14 @@ PyInit__sortedkeys(void)
     Py_INCREF(&SortedKeys_Type);
     if (PyModule_AddObject(m, "SortedKeys", (PyObject *)&SortedKeys_Type) < 0) {
         Py_DECREF(&SortedKeys_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    /* The C API for compiled callers (_sortedkeys.h). The struct is static and
+     * read-only: the capsule needs no destructor. */
+    PyObject *capsule = PyCapsule_New((void *)&c_api, VERMILION_SORTEDKEYS_CAPSULE, NULL);
+    if (capsule == NULL || PyModule_AddObject(m, "_C_API", capsule) < 0) {
+        Py_XDECREF(capsule);
         Py_DECREF(m);
         return NULL;
     }

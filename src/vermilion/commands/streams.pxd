@@ -1,5 +1,6 @@
 cimport cython
 # Types the hot handlers' @cython.locals name (Cython pure-Python mode, see engine/core.pxd).
+from vermilion.engine.blocking cimport Blocking
 from vermilion.engine.clock cimport Clock
 from vermilion.engine.core cimport ClientCore, EngineCore
 from vermilion.engine.keyspace cimport Database

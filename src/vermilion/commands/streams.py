@@ -62,7 +62,7 @@ from ..engine.keyspace import Database
 from ..engine.errors import SYNTAX, WRONGTYPE, CommandError, subcommand_syntax, wrong_arity
 from ..engine.replies import NULL_ARRAY, OK, ErrorReply
 from ..engine.table import command, container
-from ..engine.blocking import parse_timeout_ms
+from ..engine.blocking import Blocking, parse_timeout_ms
 from ..types.stream import (
     ERR_DOLLAR_XREADGROUP, ERR_ENTRIES_ADDED_NEG, ERR_ENTRIESREAD, ERR_GT_ID_XREAD,
     ERR_LIMIT_NO_APPROX, ERR_XADD_ID_ZERO, ERR_XGROUP_NOKEY, ERR_XSETID_MAXDEL, MAX_ID, MIN_ID,
@@ -330,7 +330,7 @@ def _parse_add_trim(args: list, xadd: bool, engine):
               "field_value(field value)...")
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, args=list, s=Stream,
                clock=Clock, now="long long", idpos="Py_ssize_t", nfields="Py_ssize_t", trim=_Trim,
-               sidt=tuple)
+               sidt=tuple, blocking=Blocking)
 def xadd(client, args):
     engine = client.engine
     values = engine.config.values

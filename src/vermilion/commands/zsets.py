@@ -29,7 +29,7 @@ from ..engine.replies import format_double
 from ..types.collections import Set
 from ..types.numeric import parse_double, parse_range_double
 from ..types.sortedset import (ADDED, NAN, SKIPPED, UPDATED, ZADD_GT, ZADD_INCR, ZADD_LT, ZADD_NX,
-                               ZADD_XX, OrderedKeys, SortedSet, ZSetIndex, parse_lex, sort_key)
+                               ZADD_XX, SortedSet, ZSetIndex, index_add, index_remove, parse_lex)
 from ._collection import remove_members
 from ._args import parse_random_count, parse_int, parse_mpop
 from ._scan import parse_scan_cursor, scan_reply
@@ -77,9 +77,6 @@ def _members(items) -> list:
 # -- ZADD / ZINCRBY ---------------------------------------------------------------------------------
 
 _ZADD_FLAGS = {b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"}
-# The index's insert and delete, unbound: a call skips the method lookup on the instance.
-_order_add = OrderedKeys.add
-_order_remove = OrderedKeys.remove
 
 
 @command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="sortedset", group="sorted-set",
@@ -124,19 +121,19 @@ def zadd(client, args):
 @cython.locals(client=ClientCore, db=Database, engine=EngineCore, scores=dict, index=ZSetIndex,
                n=cython.Py_ssize_t)
 def _zadd_one(client, index, key: bytes, member: bytes, score) -> int:
-    # `score` is parse_double's float object, stored and keyed as it is (a C double
-    # argument would box it again for the dict and again for sort_key).
+    # `score` is parse_double's float object, stored in the dict as it is; the index
+    # updates are C calls into the C index when it is built (sortedset.index_add).
     scores = index.scores
     n = len(scores)
     old = scores.setdefault(member, score)     # one lookup: inserts a new member's score
     if len(scores) != n:
-        _order_add(index.order, sort_key(score, member))
+        index_add(index.order, score, member)
         added = 1
     elif old != score:
         order = index.order
-        _order_remove(order, sort_key(old, member))
+        index_remove(order, old, member)
         scores[member] = score
-        _order_add(order, sort_key(score, member))
+        index_add(order, score, member)
         added = 0
     else:
         return 0

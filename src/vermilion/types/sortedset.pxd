@@ -3,6 +3,14 @@ cimport cython
 # engine/core.pxd): new bytes objects are built with one allocation and memcpy.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
+from vermilion._sortedkeys_api cimport VermilionSortedKeysAPI, vermilion_sortedkeys_api
+
+# The C index's API (vermilion/_sortedkeys.h), NULL when that module is not built.
+cdef const VermilionSortedKeysAPI *_index_api
+# The skiplist encoding's index updates: C calls from ZADD (commands/zsets.pxd cimports
+# them) and from SortedSet's methods; Python callers see the same functions.
+cpdef index_add(order, double score, bytes member)
+cpdef index_remove(order, double score, bytes member)
 
 # The skiplist encoding's fields at fixed offsets: ZADD reads `scores` and `order` as C
 # fields (no generic attribute lookup per command). _Ranges is its base, without fields.

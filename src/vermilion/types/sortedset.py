@@ -87,6 +87,40 @@ def _sort_key(score: float, member: bytes) -> bytes:
 # The C build makes the key in one allocation (same bytes; tests/test_sortedkeys.py).
 sort_key = _c_index.sort_key if _c_index is not None else _sort_key
 
+# Compiled, with the C index built, the skiplist encoding's inserts and deletes go
+# through the index's C API (_sortedkeys.h: the same functions as SortedKeys.add /
+# .remove and sort_key, without a Python call each); sortedset.pxd declares the
+# pointer, NULL when the C index is not built or predates the API (a failed optional
+# rebuild leaves the previous build's module): the Python calls below then run.
+if cython.compiled and getattr(_c_index, "_C_API", None) is not None:
+    _index_api = vermilion_sortedkeys_api(_c_index._C_API)  # noqa: F821 (sortedset.pxd)
+
+
+def index_add(order, score: float, member: bytes) -> None:
+    """Insert the sort key of (score, member) into `order`, an OrderedKeys."""
+    if cython.compiled:
+        if _index_api != cython.NULL:  # noqa: F821 (sortedset.pxd)
+            _index_api.add(order, _index_api.sort_key(score, member))  # noqa: F821
+            return
+    order.add(sort_key(score, member))
+
+
+def index_remove(order, score: float, member: bytes) -> None:
+    """Remove the sort key of (score, member) from `order`; ValueError when absent."""
+    if cython.compiled:
+        if _index_api != cython.NULL:  # noqa: F821 (sortedset.pxd)
+            _index_api.remove(order, _index_api.sort_key(score, member))  # noqa: F821
+            return
+    order.remove(sort_key(score, member))
+
+
+def index_calls() -> str:
+    """How index_add / index_remove reach the index: "C API" or "Python" (for tests)."""
+    if cython.compiled:
+        if _index_api != cython.NULL:  # noqa: F821 (sortedset.pxd)
+            return "C API"
+    return "Python"
+
 
 def _after(prefix: bytes) -> bytes:
     """The smallest 9-byte prefix greater than `prefix` (every key with it sorts before)."""
@@ -757,7 +791,7 @@ class SortedSet:
         data = self.data
         if type(data) is not bytes:
             data.scores[member] = score
-            data.order.add(sort_key(score, member))
+            index_add(data.order, score, member)
             return
         key = sort_key(score + 0.0, member)
         at = _zp_place(data, key, 0, len(data))
@@ -795,7 +829,7 @@ class SortedSet:
                 self.convert()
                 data = self.data
             data.scores[member] = score
-            data.order.add(sort_key(score, member))
+            index_add(data.order, score, member)
             return ADDED, score
         if flags & ZADD_NX:
             return SKIPPED, None
@@ -811,9 +845,9 @@ class SortedSet:
             self.data = _zp_move(data, start, member, old, score)
         else:
             order = data.order
-            order.remove(sort_key(old, member))
+            index_remove(order, old, member)
             data.scores[member] = score
-            order.add(sort_key(score, member))
+            index_add(order, score, member)
         return UPDATED, score
 
     def set(self, member: bytes, score: float) -> bool:
@@ -826,7 +860,7 @@ class SortedSet:
             score = data.scores.pop(member, None)
             if score is None:
                 return False
-            data.order.remove(sort_key(score, member))
+            index_remove(data.order, score, member)
             return True
         start = _zp_find(data, member, _AT)
         if start < 0:
