@@ -190,6 +190,10 @@ class Command(CommandCore):
 
 COMMANDS: dict[str, Command] = {}
 
+# How many commands and subcommands have been declared (`command`, `container`): INFO's
+# list of every command (commands/server.py) is made again when this moves.
+declared = 0
+
 # Every command and subcommand with a call, a rejected or failed call or a latency
 # histogram since the start or the last CONFIG RESETSTAT (which empties it), as keys:
 # INFO commandstats and latencystats, and each metrics scrape, read these instead of
@@ -219,6 +223,8 @@ def command(name: str, *, arity: int, flags: str = "", keys: tuple = (0, 0, 0), 
                 replaced_by=replaced_by)
 
     def register(handler):
+        global declared
+        declared += 1
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS[parent_name]
@@ -243,4 +249,6 @@ def container(name: str, *, arity: int = -2, flags: str = "", group: str = "gene
                   None)
     cmd.subcommands = {}
     COMMANDS[name] = cmd
+    global declared
+    declared += 1
     return cmd
