@@ -245,10 +245,10 @@ def container(name: str, *, arity: int = -2, flags: str = "", group: str = "gene
               since: str = "1.0.0", summary: str = "", acl: str = "", complexity: str = "",
               tips: tuple = ()) -> Command:
     """Declare a command that only dispatches to subcommands (CONFIG, CLIENT, XGROUP, ...)."""
+    global declared
     cmd = Command(name, None, arity, flags, (0, 0, 0), acl, group, since, summary, complexity, tips,
                   None)
     cmd.subcommands = {}
     COMMANDS[name] = cmd
-    global declared
     declared += 1
     return cmd
