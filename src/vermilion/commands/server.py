@@ -15,6 +15,7 @@ from ..engine.errors import SYNTAX, CommandError, subcommand_syntax
 from ..engine.keyspecs import SPECS, key_flags
 from ..engine.memory import rss_bytes
 from ..engine.replies import NO_REPLY, OK, RespSet, Status, Verbatim
+from ..engine import table
 from ..engine.table import ACTIVE, COMMANDS, FLAG_ORDER, HIDDEN_FLAGS, command, container
 from ..observe.reading import command_activity
 from ..persistence.manager import LOADING_ERROR
@@ -97,11 +98,14 @@ def _memory_read(engine, rss: int | None = None) -> tuple:
     used_memory_rss is measured (`rss`: measured by the caller, which a metrics
     scrape does off the loop)."""
     mem = engine.memory
-    used = mem.used()
     scripts = getattr(engine, "scripts", None)
+    # The scripting engine's numbers are read once (each read asks both Lua VMs),
+    # for the fields and for used_memory.
+    sinfo = scripts.info() if scripts is not None else None
+    used = mem.used(sinfo)
     config = engine.config
     return (used, mem.peak, rss_bytes() if rss is None else rss, config["maxmemory"],
-            config["maxmemory-policy"], scripts.info() if scripts is not None else {}, mem.clients,
+            config["maxmemory-policy"], sinfo if sinfo is not None else {}, mem.clients,
             mem.replicas_bytes(), mem.keys_overhead(), mem.aof_bytes(), mem.startup,
             engine.replication.backlog_bytes(), mem.lazyfree.pending, mem.lazyfree.freed)
 
@@ -269,11 +273,17 @@ def cpu_usage() -> tuple:
     return resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 
 
-# (table stamp, every command and subcommand, the containers, each command's place
-# in that order): INFO's commandstats and latencystats list commands in this order.
-# A tuple walks several times faster than a generator. The stamp changes when a
-# command or a subcommand is declared.
-_listed: tuple = ((), (), (), {})
+# (table.declared when made, every command and subcommand, the containers, each
+# command's place in that order): INFO's commandstats and latencystats list commands
+# in this order. A tuple walks several times faster than a generator. Made again
+# when a command or a subcommand is declared.
+_listed: tuple = (-1, (), (), {})
+
+# (the _listed it was sorted by, len(ACTIVE), the active commands in that order):
+# ACTIVE only grows between two CONFIG RESETSTATs (which forget this), so while it
+# holds as many commands it holds the same ones, and a metrics scrape or INFO does not
+# sort them again.
+_active_order: tuple = ((), -1, ())
 
 
 def _all_commands() -> tuple:
@@ -282,9 +292,8 @@ def _all_commands() -> tuple:
 
 def _listing() -> tuple:
     global _listed
-    stamp, commands, containers, places = _listed
-    now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
-    if now != stamp:
+    if _listed[0] != table.declared:
+        stamp = table.declared
         out = []
         containers = []
         for cmd in COMMANDS.values():
@@ -293,17 +302,22 @@ def _listing() -> tuple:
                 containers.append(cmd)
                 out.extend(cmd.subcommands.values())
         commands = tuple(out)
-        now = (len(COMMANDS), sum([len(c.subcommands) for c in containers]))
-        _listed = (now, commands, containers, {cmd: i for i, cmd in enumerate(commands)})
+        _listed = (stamp, commands, containers, {cmd: i for i, cmd in enumerate(commands)})
     return _listed
 
 
 def commands_activity() -> tuple:
     """observe.reading.command_activity of the commands that were active (the
     table's ACTIVE), in the order of every command's list."""
-    places = _listing()[3]
-    last = len(places)
-    return command_activity(tuple(sorted(ACTIVE, key=lambda cmd: places.get(cmd, last))))
+    global _active_order
+    listed = _listing()
+    known, count, ordered = _active_order
+    if count != len(ACTIVE) or known is not listed:
+        places = listed[3]
+        last = len(places)
+        ordered = tuple(sorted(ACTIVE, key=lambda cmd: places.get(cmd, last)))
+        _active_order = (listed, len(ACTIVE), ordered)
+    return command_activity(ordered)
 
 
 def _commandstats_read(engine, activity: tuple | None = None) -> list:
@@ -343,13 +357,17 @@ def latency_inputs(engine, activity: tuple | None = None) -> list[tuple]:
     for cmd in (activity or commands_activity())[1]:
         counts = cmd.histogram
         stamp: tuple = (cmd.calls, cmd.usec, cmd.failed_calls, percentiles)
+        taken = None
         if cmd.is_blocking or cmd.fullname == "wait":
-            stamp += (latencyhistogram.snapshot(counts),)
+            # The counters' bytes are the stamp, and the copy the line is computed
+            # from when they changed (one copy, not two).
+            taken = latencyhistogram.snapshot(counts)
+            stamp += (taken,)
         known = _latency_lines.get(cmd.fullname)
         if known is not None and known[0] == stamp:
             out.append((cmd.fullname, stamp, known[1], None))
         else:
-            out.append((cmd.fullname, stamp, None, latencyhistogram.copy(counts)))
+            out.append((cmd.fullname, stamp, None, taken if taken is not None else latencyhistogram.copy(counts)))
     return out
 
 
@@ -530,6 +548,7 @@ def config_set(client, args):
          summary="Resets the server's statistics.",
          since="2.0.0")
 def config_resetstat(client, args):
+    global _active_order
     engine = client.engine
     engine.stats.reset()
     engine.replication.reset_stats()
@@ -537,6 +556,7 @@ def config_resetstat(client, args):
     for cmd in _all_commands():
         cmd.reset_stats()
     ACTIVE.clear()
+    _active_order = ((), -1, ())
     _latency_lines.clear()
     engine.slowlog.clear()
     return OK

@@ -411,12 +411,13 @@ class Memory:
             self.measure_pending()
         return self.ledger.total
 
-    def refresh(self) -> None:
+    def refresh(self, scripts_info: dict | None = None) -> None:
         """Take the client and script totals again (they change outside the ledger), and
-        evict clients when they are over maxmemory-clients."""
+        evict clients when they are over maxmemory-clients. `scripts_info`: the
+        scripting engine's `info()` when the caller just read it (INFO memory does)."""
         self.client_count = len(self.client_map)
         self.clients = self.clients_bytes()
-        self.scripts = self.scripts_bytes()[1]
+        self.scripts = self.scripts_bytes(scripts_info)[1]
         self.refreshed_tick = _monotonic_ns() // REFRESH_NS
         limit = self.evictor.clients_limit
         if limit and self.clients >= limit:
@@ -442,8 +443,9 @@ class Memory:
         """mem_not_counted_for_evict: replica output buffers and the AOF buffer."""
         return self.replicas_bytes() + self.aof_bytes()
 
-    def used(self) -> int:
-        self.refresh()
+    def used(self, scripts_info: dict | None = None) -> int:
+        """used_memory; `scripts_info` as `refresh` takes it."""
+        self.refresh(scripts_info)
         used = self.counted() + self.not_counted()
         if used > self.peak:
             self.peak = used
@@ -482,12 +484,14 @@ class Memory:
                 access += len(db.sample) * SAMPLE_ENTRY
         return main, expires, access
 
-    def scripts_bytes(self) -> tuple[int, int]:
-        """(Lua VM bytes, cached script bytes) as the scripting engine reports them."""
-        scripts = getattr(self.engine, "scripts", None)
-        if scripts is None:
-            return 0, 0
-        info = scripts.info()
+    def scripts_bytes(self, info: dict | None = None) -> tuple[int, int]:
+        """(Lua VM bytes, cached script bytes) as the scripting engine reports them
+        (`info`: its `info()`, when the caller has it)."""
+        if info is None:
+            scripts = getattr(self.engine, "scripts", None)
+            if scripts is None:
+                return 0, 0
+            info = scripts.info()
         return int(info.get("used_memory_lua", 0)), int(info.get("used_memory_scripts", 0))
 
 

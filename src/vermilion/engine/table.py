@@ -190,6 +190,10 @@ class Command(CommandCore):
 
 COMMANDS: dict[str, Command] = {}
 
+# How many commands and subcommands have been declared (`command`, `container`): INFO's
+# list of every command (commands/server.py) is made again when this moves.
+declared = 0
+
 # Every command and subcommand with a call, a rejected or failed call or a latency
 # histogram since the start or the last CONFIG RESETSTAT (which empties it), as keys:
 # INFO commandstats and latencystats, and each metrics scrape, read these instead of
@@ -219,6 +223,8 @@ def command(name: str, *, arity: int, flags: str = "", keys: tuple = (0, 0, 0), 
                 replaced_by=replaced_by)
 
     def register(handler):
+        global declared
+        declared += 1
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS[parent_name]
@@ -239,8 +245,10 @@ def container(name: str, *, arity: int = -2, flags: str = "", group: str = "gene
               since: str = "1.0.0", summary: str = "", acl: str = "", complexity: str = "",
               tips: tuple = ()) -> Command:
     """Declare a command that only dispatches to subcommands (CONFIG, CLIENT, XGROUP, ...)."""
+    global declared
     cmd = Command(name, None, arity, flags, (0, 0, 0), acl, group, since, summary, complexity, tips,
                   None)
     cmd.subcommands = {}
     COMMANDS[name] = cmd
+    declared += 1
     return cmd

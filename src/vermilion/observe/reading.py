@@ -143,26 +143,39 @@ def read_streams(selected: list, previous: tuple | None) -> tuple:
         ints.append(last_ms)
         ints.append(s.entries_added)
         names.append(key)
-        if not ngroups:
-            continue
-        for gname in (groups if ngroups == 1 else sorted(groups)):
-            g = groups[gname]
-            consumers = g.consumers
-            # XINFO's nil entries-read and lag (unknown) are exported as 0, as
-            # redis_exporter reads them.
-            lag = s.lag(g)
-            entries_read = g.entries_read
-            ints.append(len(consumers))
-            ints.append(len(g.pel))
-            ints.append(cython.cast(tuple, g.last_id)[0])
-            ints.append(entries_read if entries_read > 0 else 0)
-            ints.append(lag if lag is not None else 0)
-            names.append(gname)
-            if consumers:
-                for cname in (consumers if len(consumers) == 1 else sorted(consumers)):
-                    names.append(cname)
-                    members.append(consumers[cname])
+        # A single group (or consumer) is read straight from its dict's items: one
+        # walk of the dict's table, no iterator object and no lookup by name.
+        if ngroups == 1:
+            for gname, g in groups.items():
+                _read_group(s, gname, g, ints, names, members)
+        elif ngroups:
+            for gname in sorted(groups):
+                _read_group(s, gname, groups[gname], ints, names, members)
     return ints, names, members, valid_until, refs
+
+
+def _read_group(s: Stream, gname: bytes, g, ints: list, names: list, members: list) -> None:
+    """One group's GROUP_INTS numbers, its name and its consumers' names (in name
+    order), appended to `read_streams`' lists."""
+    consumers = g.consumers
+    # XINFO's nil entries-read and lag (unknown) are exported as 0, as
+    # redis_exporter reads them.
+    lag = s.lag(g)
+    entries_read = g.entries_read
+    ints.append(len(consumers))
+    ints.append(len(g.pel))
+    ints.append(cython.cast(tuple, g.last_id)[0])
+    ints.append(entries_read if entries_read > 0 else 0)
+    ints.append(lag if lag is not None else 0)
+    names.append(gname)
+    if len(consumers) == 1:
+        for cname, c in consumers.items():
+            names.append(cname)
+            members.append(c)
+    elif consumers:
+        for cname in sorted(consumers):
+            names.append(cname)
+            members.append(consumers[cname])
 
 
 def consumer_ints(members: list) -> list:

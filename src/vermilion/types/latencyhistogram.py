@@ -95,8 +95,14 @@ def record_slow(counts, usec: int) -> None:
 
 def _array(counts):
     """The array of counters (compiled code hands a typed memoryview of it, which
-    would slice and iterate at Python speed)."""
-    return counts if isinstance(counts, array) else getattr(counts, "base", counts)
+    would slice and iterate at Python speed; `snapshot`'s bytes are read back)."""
+    if isinstance(counts, array):
+        return counts
+    if isinstance(counts, bytes):
+        out = array("q")
+        out.frombytes(counts)
+        return out
+    return getattr(counts, "base", counts)
 
 
 def snapshot(counts) -> bytes:
@@ -105,7 +111,8 @@ def snapshot(counts) -> bytes:
 
 
 def copy(counts) -> array:
-    """A copy of the counters, which `percentiles` reads like the original."""
+    """A copy of the counters, which `percentiles` reads like the original (as it
+    reads a `snapshot`)."""
     return _array(counts)[:]
 
 
