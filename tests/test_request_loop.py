@@ -108,6 +108,10 @@ def test_a_compiled_module_older_than_its_source_is_not_used(tmp_path):
     source.write_text("X = 1\n")
     (package_dir / "resp.py").write_text("Y = 1\n")
     layout = _native.layout_digest(str(tmp_path))
+    # A C header the compiled modules include (a C API's struct) is part of the layout.
+    (tmp_path / "api.h").write_text("/* v1 */\n")
+    assert _native.layout_digest(str(tmp_path)) != layout
+    layout = _native.layout_digest(str(tmp_path))
 
     def finder(manifest):
         return _native._SourceWhenStale(manifest, str(tmp_path))

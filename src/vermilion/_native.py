@@ -14,7 +14,7 @@ too):
   annotations ignored, so they behave as the source does).
 
 A compiled module is only used while it was built from the source file and
-the ``.pxd`` layouts that are there now: setup.py records a hash of both for
+the ``.pxd`` layouts and C headers that are there now: setup.py records a hash of both for
 each compiled module, and the import hook below loads the ``.py`` instead when
 it differs (an edited checkout whose editable install was not rebuilt), so a
 stale build can never run instead of the code you read.
@@ -86,14 +86,15 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def layout_digest(package_dir: str = PACKAGE_DIR) -> str:
-    """sha256 over the package's .pxd files: the compiled layouts the modules share.
+    """sha256 over the package's .pxd files and C headers: the compiled layouts and C
+    APIs the modules share (the .h files: _sortedkeys.h, the sorted-set index's C API).
     A module compiled against other layouts is as stale as one compiled from other
     source (its struct offsets and vtables would not match its neighbours')."""
     digest = hashlib.sha256()
     for root, dirs, files in os.walk(package_dir):
         dirs.sort()
         for name in sorted(files):
-            if name.endswith(".pxd"):
+            if name.endswith((".pxd", ".h")):
                 path = os.path.join(root, name)
                 digest.update(os.path.relpath(path, package_dir).encode() + b"\0")
                 with open(path, "rb") as f:
